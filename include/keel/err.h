@@ -1,0 +1,45 @@
+/* err.h — keel's error contract.
+ *
+ * Every fallible function below main returns 0 (or a non-negative value) on
+ * success and a negative errno on failure, and fills the caller-owned
+ * `struct kerr` passed as its last argument with one human sentence that
+ * says what could not be done, on what, and why:
+ *
+ *     cannot mount overlay at /run/keel/web/root: No such file or directory
+ *
+ * Callers add context as the error travels up with kerr_prefix().  Nothing
+ * below main calls exit() or abort(): the supervisor (or the CLI) decides
+ * what an error means.  A NULL `struct kerr *` is allowed and discards the
+ * message.
+ */
+#ifndef KEEL_ERR_H
+#define KEEL_ERR_H
+
+#include <stddef.h>
+
+#define KERR_MSG_MAX 512
+
+struct kerr {
+    int code;                  /* positive errno, 0 when unset */
+    char msg[KERR_MSG_MAX];    /* NUL-terminated sentence, no trailing newline */
+};
+
+/* Records `fmt` plus ": strerror(code)" (when code != 0) and returns -code
+ * (or -EINVAL when code is 0), so a caller can write
+ *     return kerr_set(err, errno, "cannot open %s", path);            */
+int kerr_set(struct kerr *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Like kerr_set() but with no strerror() suffix: for errors in input data.
+ * Returns -code (-EINVAL when code is 0). */
+int kerr_msg(struct kerr *err, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prepends "context: " to the message already recorded; returns -err->code
+ * (or -EINVAL).  For adding context on the way up. */
+int kerr_prefix(struct kerr *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+void kerr_clear(struct kerr *err);
+
+#endif

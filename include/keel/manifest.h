@@ -1,0 +1,235 @@
+/* manifest.h — the appliance manifest: an INI file parsed by inih into a typed,
+ * validated `struct manifest`.
+ *
+ * Pipeline: text --parse--> sections and keys (one table of keys drives the
+ * parser, `keel check --keys` and the docs test) --validate--> cross-field
+ * rules (names, dependencies, ports, addresses) --> a manifest that is applied
+ * whole or not at all.
+ *
+ * Errors are collected, not fatal on the first: manifest_load() returns
+ * -EINVAL and fills `struct diag` with one "FILE:LINE: message" per problem.
+ * The manifest and everything it points to is owned by the manifest and freed
+ * by manifest_free().  Nothing in this module touches the system except
+ * reading the manifest file and stat()ing the paths it names.
+ */
+#ifndef KEEL_MANIFEST_H
+#define KEEL_MANIFEST_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define MANIFEST_DEFAULT_PATH "/etc/keel/keel.ini"
+#define KEEL_NAME_MAX 32          /* container and network names */
+#define KEEL_LIMIT_UNSET (-1)     /* an int64 limit not given in the manifest */
+#define KEEL_LIMIT_MAX INT64_MAX  /* the literal "max" */
+
+/* Collected diagnostics, each a complete "FILE:LINE: message". */
+struct diag {
+    char **msgs;    /* NULL-terminated, owned */
+    size_t count;
+};
+void diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void diag_free(struct diag *d);
+
+enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
+enum net_mode { NET_NONE, NET_HOST, NET_BRIDGE, NET_CONTAINER };
+enum power_action { POWER_NONE, POWER_POWEROFF, POWER_REBOOT, POWER_HALT, POWER_STAY, POWER_SHELL, POWER_RESTART };
+enum dep_condition { DEP_STARTED, DEP_HEALTHY, DEP_READY };
+enum ready_mode { READY_NONE, READY_NOTIFY, READY_FD };
+enum health_kind { HEALTH_NONE, HEALTH_CMD, HEALTH_TCP };
+enum seccomp_mode { SECCOMP_DEFAULT, SECCOMP_UNCONFINED, SECCOMP_FILE };
+
+struct bind_mount {
+    char *source;    /* host path, absolute */
+    char *target;    /* path inside the container, absolute */
+    bool readonly;
+    int line;
+};
+
+struct port_map {
+    struct in_addr host_ip;   /* INADDR_ANY unless HOST_IP given */
+    uint16_t host_port;
+    uint16_t container_port;
+    int proto;                /* IPPROTO_TCP or IPPROTO_UDP */
+    int line;
+};
+
+struct io_limit {
+    char *device;     /* path as written */
+    uint64_t value;   /* bytes/s, iops or weight */
+    int line;
+};
+
+struct dependency {
+    char *name;
+    enum dep_condition condition;
+    int index;        /* index of the target in manifest.containers, set by validation */
+    int line;
+};
+
+struct rlimit_spec {
+    int resource;     /* RLIMIT_* */
+    uint64_t soft, hard;   /* RLIM_INFINITY for "unlimited" */
+    int line;
+};
+
+struct id_map {
+    uint32_t inside, outside, count;
+};
+
+struct container_spec {
+    char *name;
+    int line;                      /* line of the [container NAME] header */
+
+    /* Root filesystem. */
+    char **layers;                 /* lower dirs, leftmost on top */
+    char *upper;                   /* NULL: read-only; "tmpfs"; or a directory */
+    struct bind_mount *mounts;
+    size_t n_mounts;
+
+    /* Process. */
+    char **argv;                   /* split from `command` */
+    char **env;                    /* "K=V" */
+    char *workdir;                 /* default "/" */
+    char *user;                    /* as written: name, uid or uid:gid; NULL = root */
+    char *hostname;                /* default: the container's name */
+    int stop_signal;               /* default SIGTERM */
+    uint64_t stop_timeout_ms;      /* default [system] stop_timeout */
+    bool main;
+
+    /* Capabilities: the final bounding = permitted = effective set. */
+    uint64_t caps;
+    uint64_t caps_ambient;         /* default 0 */
+    bool no_new_privs;             /* default yes */
+    enum seccomp_mode seccomp;
+    char *seccomp_file;
+    struct rlimit_spec *rlimits;
+    size_t n_rlimits;
+    bool userns;                   /* userns = auto or a map */
+    bool userns_auto;
+    struct id_map uid_map, gid_map;
+
+    /* Restart policy and backoff. */
+    enum restart_policy restart;
+    unsigned restart_max;          /* on-failure:MAX, 0 = unlimited */
+    uint64_t restart_delay_ms;     /* default 100 */
+    uint64_t restart_delay_max_ms; /* default 30000 */
+    uint64_t restart_reset_ms;     /* default 10000 */
+    enum power_action on_crashloop;/* default POWER_NONE */
+
+    struct dependency *deps;
+    size_t n_deps;
+
+    /* Network. */
+    enum net_mode net;
+    char *net_peer;                /* NET_CONTAINER: the container whose netns is joined */
+    char *bridge;                  /* NET_BRIDGE: network name, default "keel0" */
+    struct in_addr ip;             /* 0 = allocate */
+    struct port_map *ports;
+    size_t n_ports;
+    uint64_t net_rate;             /* bits per second, 0 = unlimited */
+
+    /* cgroup v2 limits; KEEL_LIMIT_UNSET when not given. */
+    int64_t memory_max, memory_high, memory_swap;
+    int64_t cpu_quota_us, cpu_period_us;   /* from `cpus` */
+    int64_t cpu_weight;
+    char *cpuset;
+    int64_t pids_max;
+    int64_t io_weight;
+    struct io_limit *io_read_bps, *io_write_bps, *io_read_iops, *io_write_iops;
+    size_t n_io_read_bps, n_io_write_bps, n_io_read_iops, n_io_write_iops;
+    int oom_score_adj;
+    bool oom_score_adj_set;
+
+    /* Health and readiness. */
+    enum health_kind health;
+    char **health_argv;
+    uint16_t health_port;
+    uint64_t health_interval_ms, health_timeout_ms, health_start_period_ms;
+    unsigned health_retries;
+    enum power_action on_unhealthy;   /* POWER_RESTART (default), NONE, REBOOT, POWEROFF */
+    enum ready_mode ready;
+    int ready_fd;
+    uint64_t start_timeout_ms;        /* 0 = wait forever */
+};
+
+struct network_spec {
+    char *name;
+    int line;
+    struct in_addr subnet;      /* network address */
+    unsigned prefix;
+    struct in_addr gateway;
+    unsigned mtu;               /* default 1500 */
+    bool isolate;
+};
+
+struct interface_spec {
+    char *name;
+    int line;
+    struct in_addr address;
+    unsigned prefix;
+    bool has_address;
+    struct in_addr gateway;     /* 0 = none */
+    unsigned mtu;               /* 0 = leave */
+};
+
+struct system_spec {
+    char *hostname;
+    uint64_t stop_timeout_ms;   /* default 10 s */
+    char *log_dir;              /* default /run/keel/log */
+    uint64_t log_max_size;      /* bytes before rotation, default 1 MiB */
+    unsigned log_keep;          /* rotated files kept, default 2 */
+    char **modules;
+    char **sysctl;              /* "key=value" */
+    char **dns;
+    enum power_action on_exit;  /* default POWER_POWEROFF */
+    enum power_action on_error; /* default POWER_POWEROFF */
+    char *rescue_shell;
+    char **control;             /* listener URLs, default unix:///run/keel.sock */
+    char *control_tls_cert, *control_tls_key, *control_tls_ca;
+    char *control_group;
+    gid_t control_gid;
+    bool control_gid_set;
+    char *watchdog;
+    uint64_t watchdog_timeout_ms;
+};
+
+struct manifest {
+    char *path;
+    struct system_spec system;
+    struct container_spec *containers;
+    size_t n_containers;
+    struct network_spec *networks;
+    size_t n_networks;
+    struct interface_spec *interfaces;
+    size_t n_interfaces;
+    int *start_order;          /* container indices, dependencies first */
+};
+
+/* Parses and validates `path`.  On success returns 0 and *out owns a manifest.
+ * On failure returns -EINVAL (bad content) or -errno (unreadable file), with
+ * every problem in `d`.  `flags` see below. */
+#define MANIFEST_NO_FS_CHECKS 0x1   /* do not stat layers and bind sources */
+int manifest_load(const char *path, unsigned flags, struct manifest **out, struct diag *d);
+/* The same over a buffer; `name` is used in diagnostics. */
+int manifest_load_buffer(const char *name, const char *buf, size_t len, unsigned flags,
+                         struct manifest **out, struct diag *d);
+void manifest_free(struct manifest *m);
+
+int manifest_find_container(const struct manifest *m, const char *name);
+const struct network_spec *manifest_find_network(const struct manifest *m, const char *name);
+
+/* Normalized summary (keel check) and the resolved plan (keel check --plan). */
+void manifest_print_summary(const struct manifest *m, FILE *out);
+void manifest_print_keys(FILE *out);   /* the key table: section, key, type, default, doc */
+
+const char *power_action_name(enum power_action a);
+const char *net_mode_name(enum net_mode n);
+const char *restart_policy_name(enum restart_policy r);
+
+#endif

@@ -1,0 +1,68 @@
+/* net.h — container networking over netlink: Docker's four modes.
+ *
+ *   none       own network namespace, only lo (up)
+ *   host       keel's network namespace
+ *   bridge     own namespace; veth pair, host end on the bridge of its
+ *              [network], peer created directly inside the namespace as eth0;
+ *              address, default route via the gateway; published ports as DNAT
+ *              rules in keel's own nf_tables table; optional egress rate (tbf)
+ *   container  joins the pinned namespace of another container
+ *
+ * Network namespaces are created by keel (not by clone) and pinned under
+ * /run/keel/netns/NAME, so a restarted container rejoins the same namespace
+ * with the same address and its container:NAME dependants keep their network.
+ *
+ * Links, addresses, routes and qdiscs go through libnl-route-3; NAT and the
+ * forward filter are nf_tables netlink batches written by keel (no libnftnl).
+ * No `ip`, `iptables` or `nft` binary is ever run.
+ *
+ * Contract: 0 / negative errno with `struct kerr` filled (err.h).
+ */
+#ifndef KEEL_NET_H
+#define KEEL_NET_H
+
+#include <netinet/in.h>
+#include <stdio.h>
+
+#include "keel/err.h"
+#include "keel/manifest.h"
+
+struct net_ctx;
+
+/* Opens netlink sockets, removes what a crashed earlier keel left (its bridges,
+ * veths, nf_tables table), and — when a bridge-mode container exists — creates
+ * the bridges with their gateway addresses, turns on IPv4 forwarding and installs
+ * the masquerade and default-deny forward rules.  `run_dir` is /run/keel. */
+int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir, struct kerr *err);
+/* Removes everything keel made in the host's network configuration. */
+void net_shutdown(struct net_ctx *ctx);
+
+/* Returns a fd (O_CLOEXEC, caller closes) of the network namespace the container
+ * must join with setns(), creating, pinning and configuring it on first use
+ * (lo up; bridge mode: veth, eth0, address, route, rate limit, DNAT rules).
+ * Returns -1 through *fd for network = host (join nothing). */
+int net_container_netns(struct net_ctx *ctx, const struct container_spec *c, int *fd, struct kerr *err);
+/* The container stopped for good: remove its rules, unpin its namespace (which
+ * removes the veth pair with it) and free its address. */
+void net_container_release(struct net_ctx *ctx, const struct container_spec *c);
+/* The IPv4 address a container has (or will get); 0 when none. */
+struct in_addr net_container_ip(const struct net_ctx *ctx, const struct container_spec *c);
+
+/* Content for the container's generated /etc/hosts (itself and the containers
+ * sharing its networks) — heap string the caller frees, NULL on ENOMEM. */
+char *net_hosts_file(const struct net_ctx *ctx, const struct manifest *m, const struct container_spec *c);
+
+/* Boot mode: bring up lo and configure an [interface] uplink. */
+int net_loopback_up(struct kerr *err);
+int net_interface_configure(const struct interface_spec *ifs, struct kerr *err);
+
+/* keel check --plan: links, addresses, routes and NAT rules for a container. */
+void net_plan(const struct manifest *m, const struct container_spec *c, FILE *out);
+
+/* Pure helpers (unit-tested). */
+/* Allocates the lowest free host address of `n` not in `used` (count entries),
+ * skipping network, gateway and broadcast addresses. */
+int net_alloc_ip(const struct network_spec *n, const struct in_addr *used, size_t count,
+                 struct in_addr *out);
+
+#endif

@@ -1,0 +1,46 @@
+/* parse.h — pure parsers for the value types of the manifest, the CLI and the
+ * control protocol.  No I/O, no allocation except where a result is a string
+ * or vector (then the caller owns it).  Each returns 0 on success or
+ * -EINVAL / -ERANGE, and on failure writes a short reason into `why`
+ * (a caller-owned buffer of PARSE_WHY_MAX bytes) when `why` is not NULL.
+ */
+#ifndef KEEL_PARSE_H
+#define KEEL_PARSE_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PARSE_WHY_MAX 160
+
+/* Unsigned decimal in [min, max]; no sign, no spaces, no suffix. */
+int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *why);
+/* Signed decimal in [min, max]. */
+int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out, char *why);
+/* yes/no, true/false, on/off, 1/0. */
+int parse_bool(const char *s, bool *out, char *why);
+/* Size in bytes with optional K, M, G, T suffix (powers of 1024; "KiB" and "KB"
+ * accepted as the same), or "max" (KEEL_LIMIT_MAX). */
+int parse_size(const char *s, int64_t *out, char *why);
+/* Duration: a number with ms, s, m or h suffix; a bare number means seconds. */
+int parse_duration_ms(const char *s, uint64_t *out_ms, char *why);
+/* Network rate: number with optional k/m/g + "bit" or "bps" (bytes) suffix; result bits/s. */
+int parse_rate_bits(const char *s, uint64_t *out, char *why);
+/* CPUs as a decimal fraction ("0.5", "2") -> cpu.max quota for a 100 ms period. */
+int parse_cpus(const char *s, int64_t *quota_us, int64_t *period_us, char *why);
+/* Signal by name (SIGTERM, TERM, RTMIN+3) or number. */
+int parse_signal(const char *s, int *out, char *why);
+const char *signal_name(int sig);   /* static string, "SIG?" for unknown */
+/* Dotted IPv4 address, and CIDR "a.b.c.d/len". */
+int parse_ipv4(const char *s, struct in_addr *out, char *why);
+int parse_cidr(const char *s, struct in_addr *addr, unsigned *prefix, char *why);
+/* uid / gid: decimal 0..2^32-2, nothing else (no sign, no blanks). */
+int parse_id(const char *s, uint32_t *out, char *why);
+
+/* Splits like a POSIX shell splits words: blanks separate, single quotes are
+ * literal, double quotes allow \" \\ \$ \`, backslash escapes outside quotes.
+ * No expansion of any kind.  *out is a new NULL-terminated vector. */
+int split_words(const char *s, char ***out, char *why);
+
+#endif

@@ -1,0 +1,62 @@
+/* util.h — small helpers shared by every module: scope-bound cleanup, string
+ * vectors, whole-file I/O and clocks.
+ *
+ * Ownership: functions returning `char *` or `char **` return heap memory the
+ * caller frees (strv_free for vectors); NULL means out of memory (errno set).
+ * File helpers return 0 / negative errno.  No helper exits.
+ */
+#ifndef KEEL_UTIL_H
+#define KEEL_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/types.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Scope-bound cleanup (GCC/Clang attribute).  Move ownership out with TAKE_FD /
+ * TAKE_PTR before returning what the scope allocated. */
+void cleanup_freep(void *p);
+void cleanup_closep(int *fd);
+void cleanup_strvp(char ***v);
+#define _cleanup_free_ __attribute__((cleanup(cleanup_freep)))
+#define _cleanup_close_ __attribute__((cleanup(cleanup_closep)))
+#define _cleanup_strv_ __attribute__((cleanup(cleanup_strvp)))
+
+#define TAKE_FD(fd) ({ int take_fd_ = (fd); (fd) = -1; take_fd_; })
+#define TAKE_PTR(p) ({ __typeof__(p) take_ptr_ = (p); (p) = NULL; take_ptr_; })
+
+/* close() that keeps errno and ignores fd < 0. */
+void close_safe(int fd);
+
+/* NULL-terminated string vectors. */
+size_t strv_len(char *const *v);
+int strv_push(char ***v, const char *s);          /* copies s; 0 / -ENOMEM */
+int strv_push_take(char ***v, char *s);           /* takes s;  0 / -ENOMEM (s freed on error) */
+char **strv_copy(char *const *v);
+void strv_free(char **v);
+bool strv_contains(char *const *v, const char *s);
+
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+bool str_starts(const char *s, const char *prefix);
+/* Copies src into dst of size n; returns -ENAMETOOLONG when it does not fit. */
+int str_copy(char *dst, size_t n, const char *src);
+
+/* Reads a whole (small) file into a NUL-terminated heap buffer; *len may be NULL.
+ * Returns 0 / -errno.  Refuses files larger than max bytes with -EFBIG. */
+int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len);
+/* Writes s to an existing file (O_WRONLY|O_TRUNC|O_CLOEXEC); 0 / -errno. */
+int write_file_at(int dirfd, const char *path, const char *s);
+/* mkdir -p with mode for created components; 0 / -errno. */
+int mkdir_p(const char *path, mode_t mode);
+
+/* write() all of buf, retrying on EINTR; 0 / -errno. */
+int write_all(int fd, const void *buf, size_t len);
+
+uint64_t now_ns(void);   /* CLOCK_MONOTONIC */
+uint64_t now_ms(void);
+uint64_t realtime_ms(void);
+
+#endif

@@ -1,0 +1,222 @@
+/* util.c — helpers of util.h. */
+#include "keel/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void cleanup_freep(void *p)
+{
+    free(*(void **)p);
+}
+
+void close_safe(int fd)
+{
+    if (fd >= 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+}
+
+void cleanup_closep(int *fd)
+{
+    close_safe(*fd);
+}
+
+void cleanup_strvp(char ***v)
+{
+    strv_free(*v);
+}
+
+size_t strv_len(char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    return n;
+}
+
+int strv_push_take(char ***v, char *s)
+{
+    if (!s)
+        return -ENOMEM;
+    size_t n = strv_len(*v);
+    char **nv = realloc(*v, (n + 2) * sizeof *nv);
+    if (!nv) {
+        free(s);
+        return -ENOMEM;
+    }
+    nv[n] = s;
+    nv[n + 1] = NULL;
+    *v = nv;
+    return 0;
+}
+
+int strv_push(char ***v, const char *s)
+{
+    return strv_push_take(v, strdup(s));
+}
+
+char **strv_copy(char *const *v)
+{
+    char **out = calloc(1, sizeof *out);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; v && v[i]; i++)
+        if (strv_push(&out, v[i]) < 0) {
+            strv_free(out);
+            return NULL;
+        }
+    return out;
+}
+
+void strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+bool strv_contains(char *const *v, const char *s)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        if (strcmp(v[i], s) == 0)
+            return true;
+    return false;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    char *s = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    return r < 0 ? NULL : s;
+}
+
+bool str_starts(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int str_copy(char *dst, size_t n, const char *src)
+{
+    size_t len = strlen(src);
+    if (len >= n)
+        return -ENAMETOOLONG;
+    memcpy(dst, src, len + 1);
+    return 0;
+}
+
+int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len)
+{
+    _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    size_t cap = 4096, used = 0;
+    _cleanup_free_ char *buf = malloc(cap);
+    if (!buf)
+        return -ENOMEM;
+    for (;;) {
+        if (used + 1 >= cap) {
+            if (cap > max + 1)
+                return -EFBIG;
+            char *nb = realloc(buf, cap * 2);
+            if (!nb)
+                return -ENOMEM;
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + used, cap - used - 1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            break;
+        used += (size_t)n;
+        if (used > max)
+            return -EFBIG;
+    }
+    buf[used] = '\0';
+    if (len)
+        *len = used;
+    *out = TAKE_PTR(buf);
+    return 0;
+}
+
+int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+int write_file_at(int dirfd, const char *path, const char *s)
+{
+    _cleanup_close_ int fd = openat(dirfd, path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    return write_all(fd, s, strlen(s));
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+    char buf[4096];
+    if (str_copy(buf, sizeof buf, path) < 0)
+        return -ENAMETOOLONG;
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                return -errno;
+            *p = c;
+            if (!c)
+                break;
+        }
+    }
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t now_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+uint64_t now_ms(void)
+{
+    return now_ns() / 1000000ull;
+}
+
+uint64_t realtime_ms(void)
+{
+    return clock_ns(CLOCK_REALTIME) / 1000000ull;
+}
