@@ -1,0 +1,131 @@
+/* supervise.h — the supervisor: container life cycles in keel's one loop.
+ *
+ * A container's life is an explicit state machine (see docs/supervision.md):
+ *
+ *   WAITING ──deps ready──> STARTING ──exec ok──> RUNNING ──exit──> EXITED
+ *      ^                        │ setup failed         │ stop          │ policy
+ *      │                        v                      v               v
+ *      └──── backoff timer ── BACKOFF <───────── STOPPING ──> STOPPED / FAILED
+ *
+ * The supervisor reaps every child (SIGCHLD through a signalfd, waitpid(-1)
+ * drained each time, since SIGCHLDs coalesce), applies restart policies with
+ * exponential backoff, stops containers in reverse dependency order, and
+ * publishes state changes as events (keel events, the control protocol).
+ *
+ * Contract: 0 / negative errno with `struct kerr` filled (err.h).  The
+ * supervisor owns nothing of the manifest it is given except its lifetime:
+ * the manifest must outlive it.
+ */
+#ifndef KEEL_SUPERVISE_H
+#define KEEL_SUPERVISE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "keel/err.h"
+#include "keel/loop.h"
+#include "keel/manifest.h"
+
+enum container_state {
+    CS_WAITING,    /* not started yet: waiting for its dependencies */
+    CS_STARTING,   /* cloned; setting up its root, not exec'd yet */
+    CS_RUNNING,    /* exec'd (and ready, if it has a readiness protocol) */
+    CS_STOPPING,   /* stop signal sent; SIGKILL when stop_timeout expires */
+    CS_BACKOFF,    /* exited; restart timer armed */
+    CS_EXITED,     /* exited and will not be restarted (policy) */
+    CS_STOPPED,    /* stopped on request */
+    CS_FAILED,     /* could not be started, or gave up after restart_max */
+};
+
+enum health_state { HS_NONE, HS_STARTING, HS_HEALTHY, HS_UNHEALTHY };
+
+struct container_status {
+    const char *name;
+    enum container_state state;
+    enum health_state health;
+    bool ready;
+    pid_t pid;                 /* 0 when not running */
+    uint64_t started_ms;       /* CLOCK_REALTIME ms of the last start, 0 if never */
+    uint64_t uptime_ms;        /* 0 when not running */
+    unsigned restarts;
+    bool has_exited;
+    int last_status;           /* raw wait status of the last exit */
+    unsigned oom_kills;
+    const char *net_mode;
+    char ip[16];               /* dotted, "" when none */
+    const char *failure;       /* why it failed, or NULL */
+};
+
+/* Events for `keel events` and the console. */
+enum sup_event_kind { EV_STARTED, EV_EXITED, EV_RESTARTING, EV_STOPPED, EV_FAILED, EV_OOM, EV_HEALTH, EV_READY };
+struct sup_event {
+    enum sup_event_kind kind;
+    const char *name;
+    uint64_t time_ms;          /* CLOCK_REALTIME */
+    pid_t pid;
+    int status;                /* wait status for EV_EXITED */
+    unsigned count;            /* restarts / oom kills */
+    const char *detail;        /* health state, failure reason, ... */
+};
+typedef void (*sup_event_cb)(const struct sup_event *ev, void *data);
+
+struct supervisor;
+
+struct supervisor_opts {
+    bool boot_mode;            /* PID 1 */
+    const char *run_dir;       /* /run/keel */
+};
+
+int supervisor_new(struct supervisor **out, struct loop *l, const struct manifest *m,
+                   const struct supervisor_opts *opts, struct kerr *err);
+void supervisor_free(struct supervisor *s);
+
+/* Starts every container in dependency order (asynchronously). */
+int supervisor_start_all(struct supervisor *s, struct kerr *err);
+/* Begins stopping everything in reverse dependency order; `done` becomes true
+ * (supervisor_all_down) when nothing is left running. */
+void supervisor_stop_all(struct supervisor *s);
+bool supervisor_all_down(const struct supervisor *s);
+/* True when the main container (or, with none marked, every container) has
+ * exited for good; *status is its wait status (or a summary). */
+bool supervisor_finished(const struct supervisor *s, int *status);
+
+/* Control operations, by container name.  -ENOENT for an unknown name. */
+int supervisor_start(struct supervisor *s, const char *name, struct kerr *err);
+int supervisor_stop(struct supervisor *s, const char *name, struct kerr *err);
+int supervisor_restart(struct supervisor *s, const char *name, struct kerr *err);
+int supervisor_kill(struct supervisor *s, const char *name, int sig, struct kerr *err);
+
+size_t supervisor_count(const struct supervisor *s);
+/* Fills *st for container i (0 <= i < count); strings point into the supervisor. */
+void supervisor_status(const struct supervisor *s, size_t i, struct container_status *st);
+int supervisor_find(const struct supervisor *s, const char *name);
+/* Path of the container's log file (static buffer of the supervisor). */
+const char *supervisor_log_path(const struct supervisor *s, size_t i);
+const struct manifest *supervisor_manifest(const struct supervisor *s);
+
+/* Subscribes to events; returns a handle for unsubscribing. */
+int supervisor_subscribe(struct supervisor *s, sup_event_cb cb, void *data);
+void supervisor_unsubscribe(struct supervisor *s, int handle);
+
+/* Children that are not containers (exec sessions, health checks) are reaped by
+ * the same loop; `cb` receives their wait status. */
+typedef void (*sup_child_cb)(pid_t pid, int status, void *data);
+int supervisor_watch_child(struct supervisor *s, pid_t pid, sup_child_cb cb, void *data);
+
+/* Runs argv inside running container `name` (its namespaces, cgroup, root,
+ * environment, user, capabilities; see container_exec in container.h) with the
+ * given stdio fds (dup'ed into the child); the exit status arrives through cb. */
+struct exec_io { int in, out, err; };
+int supervisor_exec(struct supervisor *s, const char *name, char *const *argv, const struct exec_io *io,
+                    sup_child_cb cb, void *data, pid_t *pid, struct kerr *err);
+
+/* Asks the supervisor's owner (main) to shut down: boot mode runs the shutdown
+ * sequence with `action`; keel run stops everything and exits. */
+void supervisor_request_power(struct supervisor *s, enum power_action action);
+
+const char *container_state_name(enum container_state st);
+const char *health_state_name(enum health_state h);
+
+#endif
