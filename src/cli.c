@@ -1,15 +1,177 @@
-/* cli.c — the verb table. */
+/* cli.c — keel's command line: a table of verbs, one function each.
+ *
+ * When the kernel starts keel as init (PID 1), there is no command line to
+ * speak of: keel boots.  Otherwise argv[1] names the verb.
+ */
 #include "keel/cli.h"
+#include "keel/daemon.h"
+#include "keel/manifest.h"
+#include "keel/plan.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#define RUN_DIR "/run/keel"
+
+struct verb {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *usage;
+    const char *help;
+};
+
+static const struct verb *find_verb(const char *name);
+
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
+static int usage_error(const struct verb *v)
+{
+    fprintf(stderr, "usage: keel %s %s\n", v->name, v->usage);
+    return 2;
+}
+
+static int print_help(const struct verb *v)
+{
+    printf("usage: keel %s %s\n\n%s\n", v->name, v->usage, v->help);
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    const struct verb *v = find_verb("run");
+    if (wants_help(argc, argv))
+        return print_help(v);
+    const char *run_dir = RUN_DIR;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--run-dir") == 0 && i + 1 < argc)
+            run_dir = argv[++i];
+        else
+            return usage_error(v);
+    }
+    if (i + 1 != argc)
+        return usage_error(v);
+    if (geteuid() != 0) {
+        fprintf(stderr, "keel: error: keel run needs root (namespaces, mounts, cgroups)\n");
+        return 1;
+    }
+    struct daemon_opts o = { .manifest = argv[i], .boot = false, .run_dir = run_dir };
+    return daemon_main(&o);
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    const struct verb *v = find_verb("check");
+    if (wants_help(argc, argv))
+        return print_help(v);
+    bool plan = false, keys = false, no_fs = false;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--plan") == 0)
+            plan = true;
+        else if (strcmp(argv[i], "--keys") == 0)
+            keys = true;
+        else if (strcmp(argv[i], "--no-fs") == 0)
+            no_fs = true;
+        else
+            return usage_error(v);
+    }
+    if (keys) {
+        manifest_print_keys(stdout);
+        return 0;
+    }
+    if (i + 1 != argc)
+        return usage_error(v);
+    struct manifest *m = NULL;
+    struct diag d = { 0 };
+    int r = manifest_load(argv[i], no_fs ? MANIFEST_NO_FS_CHECKS : 0, &m, &d);
+    if (r < 0) {
+        for (size_t k = 0; k < d.count; k++)
+            fprintf(stderr, "%s\n", d.msgs[k]);
+        fprintf(stderr, "keel: %zu error%s in %s\n", d.count, d.count == 1 ? "" : "s", argv[i]);
+        diag_free(&d);
+        return 2;
+    }
+    if (plan)
+        plan_print(m, stdout);
+    else
+        plan_print_summary(m, stdout);
+    manifest_free(m);
+    return 0;
+}
+
+static int cmd_version(int argc, char **argv)
+{
+    printf("keel %s\n", KEEL_VERSION);
+    return 0;
+}
+
+static int cmd_help(int argc, char **argv);
+
+static const struct verb verbs[] = {
+    { "run", cmd_run, "[--run-dir DIR] MANIFEST",
+      "Supervise the containers of MANIFEST on this host (as root) until they exit or keel\n"
+      "receives SIGTERM or SIGINT, which stops them in reverse dependency order.\n"
+      "Exit status: the main container's, or 0 when all exited 0." },
+    { "check", cmd_check, "[--plan] [--no-fs] MANIFEST | --keys",
+      "Validate MANIFEST. Prints the normalized manifest (or, with --plan, what keel will do\n"
+      "for each container in start order) and exits 0; or prints FILE:LINE: message for\n"
+      "every error and exits 2. --no-fs skips checks of the layer and mount paths.\n"
+      "--keys prints every manifest key with its type, default and meaning." },
+    { "version", cmd_version, "", "Print keel's version." },
+    { "help", cmd_help, "[COMMAND]", "Show help for keel or one of its commands." },
+    { NULL, NULL, NULL, NULL },
+};
+
+static const struct verb *find_verb(const char *name)
+{
+    for (const struct verb *v = verbs; v->name; v++)
+        if (strcmp(v->name, name) == 0)
+            return v;
+    return NULL;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc > 1) {
+        const struct verb *v = find_verb(argv[1]);
+        if (!v) {
+            fprintf(stderr, "keel: error: unknown command '%s'\n", argv[1]);
+            return 2;
+        }
+        return print_help(v);
+    }
+    printf("keel — a PID-1 init and single-app appliance launcher\n\n"
+           "As init (PID 1) keel boots the appliance described by /etc/keel/keel.ini.\n"
+           "Otherwise:\n\n");
+    for (const struct verb *v = verbs; v->name; v++)
+        printf("  keel %-8s %s\n", v->name, v->usage);
+    printf("\nkeel COMMAND --help shows the help of a command.\n");
+    return 0;
+}
 
 int cli_main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "version") == 0) {
-        printf("keel %s\n", KEEL_VERSION);
-        return 0;
+    if (argc < 2) {
+        cmd_help(0, NULL);
+        return 2;
     }
-    fprintf(stderr, "usage: keel COMMAND\n");
-    return 2;
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+        return cmd_help(0, NULL);
+    if (strcmp(argv[1], "--version") == 0)
+        return cmd_version(0, NULL);
+    const struct verb *v = find_verb(argv[1]);
+    if (!v) {
+        fprintf(stderr, "keel: error: unknown command '%s' (keel help lists them)\n", argv[1]);
+        return 2;
+    }
+    return v->fn(argc - 1, argv + 1);
 }

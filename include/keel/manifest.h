@@ -224,8 +224,7 @@ void manifest_free(struct manifest *m);
 int manifest_find_container(const struct manifest *m, const char *name);
 const struct network_spec *manifest_find_network(const struct manifest *m, const char *name);
 
-/* Normalized summary (keel check) and the resolved plan (keel check --plan). */
-void manifest_print_summary(const struct manifest *m, FILE *out);
+/* The key table: one line per key, "section<TAB>key<TAB>type<TAB>default<TAB>doc". */
 void manifest_print_keys(FILE *out);   /* the key table: section, key, type, default, doc */
 
 const char *power_action_name(enum power_action a);

@@ -72,14 +72,27 @@ typedef void (*sup_event_cb)(const struct sup_event *ev, void *data);
 
 struct supervisor;
 
+struct net_ctx;
+struct cgroup_root;
+
 struct supervisor_opts {
     bool boot_mode;            /* PID 1 */
     const char *run_dir;       /* /run/keel */
+    struct net_ctx *net;       /* NULL: no container networking beyond none/host */
+    struct cgroup_root *cgroup;/* NULL or unavailable: no cgroups */
+    /* Called when a container asks for a power action (on_crashloop, on_unhealthy,
+     * keel poweroff); main decides what it means in its mode. */
+    void (*power)(enum power_action action, const char *why, void *data);
+    void *power_data;
 };
 
 int supervisor_new(struct supervisor **out, struct loop *l, const struct manifest *m,
                    const struct supervisor_opts *opts, struct kerr *err);
 void supervisor_free(struct supervisor *s);
+
+/* Reaps every exited child (call on SIGCHLD: signals coalesce, so this
+ * drains waitpid(-1, WNOHANG) until nothing is left). */
+void supervisor_reap(struct supervisor *s);
 
 /* Starts every container in dependency order (asynchronously). */
 int supervisor_start_all(struct supervisor *s, struct kerr *err);

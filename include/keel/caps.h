@@ -1,0 +1,37 @@
+/* caps.h — capability sets: parsing the manifest's `capabilities` value and
+ * applying the final sets in a container's setup child through libcap.
+ *
+ * A set is a uint64_t bit mask indexed by capability number.  The default is
+ * Docker's default set without CAP_MKNOD and CAP_NET_RAW (12 capabilities).
+ * Unknown names are errors: keel fails closed where runc drops them silently.
+ */
+#ifndef KEEL_CAPS_H
+#define KEEL_CAPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "keel/err.h"
+
+#define CAPS_WHY_MAX 160
+
+uint64_t caps_default(void);
+uint64_t caps_all(void);            /* every capability libcap knows */
+
+/* One capability name ("CAP_NET_RAW", "net_raw", any case) -> number; -EINVAL. */
+int caps_from_name(const char *name, int *cap);
+/* Applies `spec` to *set: "none" | "all" | [+|-]NAME ..., see docs/manifest.md.
+ * With no sign on any name the list is the exact set.  0 / -EINVAL (why filled). */
+int caps_parse(const char *spec, uint64_t *set, char *why);
+/* "CHOWN DAC_OVERRIDE ..." into buf (for plans and status); returns buf. */
+char *caps_format(uint64_t set, char *buf, size_t n);
+
+/* In the container's setup child, after the mounts: keeps `set` as bounding,
+ * permitted and effective set, `ambient` as inheritable and ambient, switches
+ * to uid/gid/groups on the way (keeping capabilities across setuid). */
+int caps_apply(uint64_t set, uint64_t ambient, uid_t uid, gid_t gid, const gid_t *groups,
+               size_t n_groups, struct kerr *err);
+
+#endif

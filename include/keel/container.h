@@ -1,0 +1,67 @@
+/* container.h — creating a container's process, and running more processes
+ * inside a running one (keel exec, health checks).
+ *
+ * container_start() clones a child into new PID, mount, UTS, IPC and cgroup
+ * namespaces (straight into the container's cgroup with CLONE_INTO_CGROUP
+ * where a cgroup is given), which joins the network namespace it is handed,
+ * builds the root (mount.h), pivots into it, sets the hostname, resource
+ * limits, user and groups, capabilities, no_new_privs and seccomp, closes
+ * every other fd and execs the command as PID 1 of its namespace.
+ *
+ * The child reports a failed step over a CLOEXEC pipe as a structured record;
+ * a successful exec closes the pipe, so EOF without a record means "running".
+ * The parent never blocks on it: it watches `setup_fd` in its event loop and
+ * calls container_setup_result() when it becomes readable.
+ *
+ * Contract: 0 / negative errno, err filled.  Caller owns the returned fds.
+ */
+#ifndef KEEL_CONTAINER_H
+#define KEEL_CONTAINER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "keel/err.h"
+#include "keel/manifest.h"
+
+struct sock_fprog;
+
+struct container_start {
+    const struct container_spec *spec;
+    const char *stage;         /* RUN_DIR/containers/NAME, an existing directory */
+    int netns_fd;              /* namespace to join; -1 keeps keel's (network = host) */
+    bool new_netns;            /* with netns_fd -1: a fresh namespace instead (lo down) */
+    int cgroup_fd;             /* container's cgroup directory; -1 for none */
+    int output_fd;             /* becomes stdout and stderr */
+    int devnull_fd;            /* keel's /dev/null: stdin, and the masks' source */
+    const char *hosts;         /* generated /etc/hosts (NULL: a minimal one) */
+    const char *resolv;        /* generated /etc/resolv.conf (NULL: the image's) */
+    const struct sock_fprog *seccomp;   /* NULL: none */
+    int ready_fd;              /* write end for `ready = fd:N` (moved to N), or -1 */
+    const char *notify_socket; /* path of the sd_notify socket inside the container, or NULL */
+    const char *notify_host;   /* its path on the host side, bind-mounted to notify_socket */
+};
+
+struct container_proc {
+    pid_t pid;                 /* in keel's PID namespace */
+    int pidfd;                 /* -1 where the kernel has no pidfds */
+    int setup_fd;              /* read end of the setup error channel */
+};
+
+int container_start(const struct container_start *in, struct container_proc *out, struct kerr *err);
+/* After setup_fd became readable (or hung up): 0 when the command was exec'd,
+ * otherwise the child's error (e.g. "cannot mount the overlay root of web: ..."). */
+int container_setup_result(int setup_fd, struct kerr *err);
+
+/* Runs argv inside the running container whose PID-1 is `pid`: joins its
+ * namespaces and cgroup (cgroup_fd, or -1), takes its root, environment, user
+ * and capabilities.  stdio: fds to dup into 0, 1, 2 (-1 = /dev/null).
+ * The returned pid exits with the command's status (128+N for a signal). */
+int container_exec(const struct container_spec *c, pid_t pid, int cgroup_fd, char *const *argv,
+                   const int stdio[3], const struct sock_fprog *seccomp, pid_t *out, struct kerr *err);
+
+/* The environment a container's processes get: PATH, HOSTNAME, HOME, TERM,
+ * then the manifest's env.  Heap vector, caller frees (strv_free). */
+char **container_environ(const struct container_spec *c, const char *home);
+
+#endif

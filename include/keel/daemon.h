@@ -1,0 +1,19 @@
+/* daemon.h — keel serving: `keel run MANIFEST` on a host, or PID 1 at boot.
+ *
+ * Owns the event loop, the signal fd, the supervisor, the control listeners
+ * and the shutdown decision.  Run mode returns keel's exit status; boot mode
+ * never returns (it ends in reboot(2)). */
+#ifndef KEEL_DAEMON_H
+#define KEEL_DAEMON_H
+
+#include <stdbool.h>
+
+struct daemon_opts {
+    const char *manifest;   /* path */
+    bool boot;              /* PID 1 */
+    const char *run_dir;    /* default /run/keel */
+};
+
+int daemon_main(const struct daemon_opts *opts);
+
+#endif

@@ -1,0 +1,52 @@
+/* mount.h — a container's root filesystem, built inside its own mount
+ * namespace by the setup child and entered with pivot_root.
+ *
+ *   STAGE (tmpfs, private)         RUN_DIR/containers/NAME, keel's staging area
+ *     root/   overlay: lowerdir = layers (leftmost on top), upperdir/workdir
+ *             from `upper` (a directory, or tmpfs in STAGE), read-only without
+ *     files/  generated /etc/hosts, /etc/resolv.conf, /etc/hostname
+ *   inside root: /proc (fresh, masked paths), /sys (ro), /sys/fs/cgroup (ro),
+ *   /dev (keel's tmpfs: null zero full random urandom tty, pts, ptmx, shm),
+ *   bind mounts; then pivot_root(".", ".") and the old root detached.
+ *
+ * Every path inside the container root is resolved with openat2(RESOLVE_IN_ROOT)
+ * (RESOLVE_NO_SYMLINKS for the system mount points) and every mount targets a
+ * file descriptor through /proc/self/fd, never a string re-resolved later: a
+ * symlink planted in an image cannot redirect a mount outside the root.
+ *
+ * Runs in the setup child only.  Contract: 0 / negative errno, err filled.
+ */
+#ifndef KEEL_MOUNT_H
+#define KEEL_MOUNT_H
+
+#include <stdio.h>
+
+#include "keel/err.h"
+#include "keel/manifest.h"
+
+struct mount_inputs {
+    const char *stage;        /* RUN_DIR/containers/NAME (exists) */
+    const char *hosts;        /* content of /etc/hosts (NULL: default) */
+    const char *resolv;       /* content of /etc/resolv.conf (NULL: leave the image's) */
+    const char *hostname;     /* for /etc/hostname */
+    bool cgroup_ns;           /* mount cgroup2 read-only at /sys/fs/cgroup */
+};
+
+/* Builds the root and pivots into it.  Masks use the /dev/null of keel's own
+ * (host) tree, opened before pivoting and checked to be the 1:3 device.  On return the process's root and cwd are
+ * the container's "/". */
+int mount_container_root(const struct container_spec *c, const struct mount_inputs *in, struct kerr *err);
+
+/* Opens `path` (absolute, inside the root `rootfd`) with RESOLVE_IN_ROOT; with
+ * `create` = 'd' or 'f', missing components are made (directories, and the last
+ * one as a directory or an empty file).  Returns an O_PATH fd or -errno. */
+int mount_open_in_root(int rootfd, const char *path, char create, struct kerr *err);
+
+/* The masked and read-only paths (NULL-terminated), for docs and plans. */
+extern const char *const mount_masked_paths[];
+extern const char *const mount_readonly_paths[];
+
+/* keel check --plan: the mounts of a container. */
+void mount_plan(const struct container_spec *c, FILE *out);
+
+#endif

@@ -1,0 +1,44 @@
+/* output.h — a container's stdout and stderr: one pipe per container (kept
+ * across restarts), its bytes appended to LOG_DIR/NAME.log with size-capped
+ * rotation, and echoed line by line as "NAME | line" to keel's output.
+ *
+ * Nothing here may stall PID 1: the pipe is read in bounded chunks, the echo
+ * goes to a non-blocking file description and what it cannot take is dropped
+ * and counted (the log file keeps every byte).
+ */
+#ifndef KEEL_OUTPUT_H
+#define KEEL_OUTPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keel/err.h"
+
+#define OUTPUT_LINE_MAX 4096
+
+struct output {
+    const char *name;
+    int read_fd, write_fd;     /* the pipe; write_fd goes to the container */
+    int log_fd;
+    char log_path[4096];
+    uint64_t log_size, max_size;
+    unsigned keep;
+    char line[OUTPUT_LINE_MAX];
+    size_t line_len;
+    uint64_t echo_dropped;
+};
+
+/* Where echoed lines go (default: a non-blocking reopen of stdout). */
+void output_set_echo_fd(int fd);
+int output_echo_fd(void);
+
+int output_open(struct output *o, const char *name, const char *log_dir, uint64_t max_size, unsigned keep,
+                struct kerr *err);
+void output_close(struct output *o);
+/* Reads what is available (at most a bounded amount per call).  Returns the
+ * number of bytes read, 0 at EOF, or -EAGAIN when nothing was there. */
+int output_drain(struct output *o);
+/* A line from keel itself into the container's log (and the echo). */
+void output_note(struct output *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,34 @@
+/* sys.h — the raw system calls glibc 2.36 does not wrap (or wraps only in
+ * newer versions), in one place.  Each returns what the kernel returns
+ * (-1 with errno on failure); callers handle ENOSYS where a fallback exists.
+ */
+#ifndef KEEL_SYS_H
+#define KEEL_SYS_H
+
+#include <linux/openat2.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+#ifndef CLONE_NEWCGROUP
+#define CLONE_NEWCGROUP 0x02000000
+#endif
+
+struct sys_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid,
+        set_tid_size, cgroup;
+};
+
+/* clone3 used like fork(): returns 0 in the child, the pid in the parent. */
+pid_t sys_clone3(struct sys_clone_args *args);
+int sys_pivot_root(const char *new_root, const char *put_old);
+int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
+int sys_pidfd_open(pid_t pid);
+int sys_pidfd_send_signal(int pidfd, int sig);
+int sys_close_range_from(unsigned first);   /* closes every fd >= first */
+int sys_finit_module(int fd, const char *params, int flags);
+
+#endif

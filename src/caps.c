@@ -1,0 +1,185 @@
+/* caps.c — capability sets, see caps.h. */
+#include "keel/caps.h"
+#include "keel/util.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#define BIT(c) (1ull << (c))
+
+uint64_t caps_default(void)
+{
+    return BIT(CAP_CHOWN) | BIT(CAP_DAC_OVERRIDE) | BIT(CAP_FSETID) | BIT(CAP_FOWNER) |
+           BIT(CAP_SETGID) | BIT(CAP_SETUID) | BIT(CAP_SETFCAP) | BIT(CAP_SETPCAP) |
+           BIT(CAP_NET_BIND_SERVICE) | BIT(CAP_SYS_CHROOT) | BIT(CAP_KILL) | BIT(CAP_AUDIT_WRITE);
+}
+
+uint64_t caps_all(void)
+{
+    return (CAP_LAST_CAP >= 63) ? ~0ull : (BIT(CAP_LAST_CAP + 1) - 1);
+}
+
+int caps_from_name(const char *name, int *cap)
+{
+    char buf[64];
+    size_t len = strlen(name);
+    if (len == 0 || len + 5 > sizeof buf)
+        return -EINVAL;
+    /* libcap wants lower case "cap_xxx"; accept any case, with or without the prefix. */
+    size_t off = 0;
+    if (strncasecmp(name, "cap_", 4) != 0) {
+        memcpy(buf, "cap_", 4);
+        off = 4;
+    }
+    for (size_t i = 0; i <= len; i++)
+        buf[off + i] = (char)tolower((unsigned char)name[i]);
+    cap_value_t v;
+    if (cap_from_name(buf, &v) < 0 || v < 0 || v > CAP_LAST_CAP)
+        return -EINVAL;
+    /* cap_from_name also accepts numbers; a name must be a name. */
+    if (isdigit((unsigned char)buf[4]))
+        return -EINVAL;
+    *cap = v;
+    return 0;
+}
+
+int caps_parse(const char *spec, uint64_t *set, char *why)
+{
+    _cleanup_free_ char *copy = strdup(spec);
+    if (!copy)
+        return -ENOMEM;
+    uint64_t result = *set, exact = 0;
+    bool signed_seen = false, bare_seen = false, first = true;
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save), first = false) {
+        if (strcmp(tok, "none") == 0 || strcmp(tok, "all") == 0) {
+            if (!first) {
+                if (why)
+                    snprintf(why, CAPS_WHY_MAX, "'%s' must come first", tok);
+                return -EINVAL;
+            }
+            result = tok[0] == 'n' ? 0 : caps_all();
+            signed_seen = true;
+            continue;
+        }
+        char sign = (tok[0] == '+' || tok[0] == '-') ? tok[0] : 0;
+        int cap;
+        if (caps_from_name(tok + (sign != 0), &cap) < 0) {
+            if (why)
+                snprintf(why, CAPS_WHY_MAX, "unknown capability '%s'", tok + (sign != 0));
+            return -EINVAL;
+        }
+        if (sign == '+')
+            result |= BIT(cap), signed_seen = true;
+        else if (sign == '-')
+            result &= ~BIT(cap), signed_seen = true;
+        else
+            exact |= BIT(cap), bare_seen = true;
+    }
+    if (signed_seen && bare_seen) {
+        if (why)
+            snprintf(why, CAPS_WHY_MAX, "mixes +/- changes with a plain list of names");
+        return -EINVAL;
+    }
+    if (!signed_seen && !bare_seen) {
+        if (why)
+            snprintf(why, CAPS_WHY_MAX, "is empty (use 'none' for no capabilities)");
+        return -EINVAL;
+    }
+    *set = bare_seen ? exact : result;
+    return 0;
+}
+
+char *caps_format(uint64_t set, char *buf, size_t n)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    if (set == 0) {
+        snprintf(buf, n, "none");
+        return buf;
+    }
+    for (int c = 0; c <= CAP_LAST_CAP; c++) {
+        if (!(set & BIT(c)))
+            continue;
+        char *name = cap_to_name(c);
+        if (!name)
+            continue;
+        const char *shown = strncmp(name, "cap_", 4) == 0 ? name + 4 : name;
+        int w = snprintf(buf + used, n - used, "%s%s", used ? " " : "", shown);
+        cap_free(name);
+        if (w < 0 || (size_t)w >= n - used)
+            break;
+        for (size_t i = used; i < used + (size_t)w; i++)
+            buf[i] = (char)toupper((unsigned char)buf[i]);
+        used += (size_t)w;
+    }
+    return buf;
+}
+
+static int last_cap_of_kernel(void)
+{
+    _cleanup_free_ char *s = NULL;
+    if (read_file_at(AT_FDCWD, "/proc/sys/kernel/cap_last_cap", 64, &s, NULL) == 0) {
+        int v = atoi(s);
+        if (v > 0 && v < 64)
+            return v;
+    }
+    return CAP_LAST_CAP;
+}
+
+int caps_apply(uint64_t set, uint64_t ambient, uid_t uid, gid_t gid, const gid_t *groups,
+               size_t n_groups, struct kerr *err)
+{
+    int last = last_cap_of_kernel();
+    /* The bounding set first, while we still hold CAP_SETPCAP. */
+    for (int c = 0; c <= last; c++)
+        if (!(set & BIT(c)) && cap_drop_bound(c) < 0 && errno != EINVAL)
+            return kerr_set(err, errno, "cannot drop capability %d from the bounding set", c);
+
+    /* Keep permitted capabilities across the uid change; effective ones are
+     * restored from permitted below. */
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+        return kerr_set(err, errno, "cannot set PR_SET_KEEPCAPS");
+    if (setgroups(n_groups, groups) < 0)
+        return kerr_set(err, errno, "cannot set supplementary groups");
+    if (setresgid(gid, gid, gid) < 0)
+        return kerr_set(err, errno, "cannot switch to gid %u", (unsigned)gid);
+    if (setresuid(uid, uid, uid) < 0)
+        return kerr_set(err, errno, "cannot switch to uid %u", (unsigned)uid);
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+        return kerr_set(err, errno, "cannot clear PR_SET_KEEPCAPS");
+
+    cap_t caps = cap_init();
+    if (!caps)
+        return kerr_set(err, errno, "cannot allocate a capability set");
+    int r = 0;
+    for (int c = 0; c <= last && r == 0; c++) {
+        cap_value_t v = c;
+        if (set & BIT(c))
+            r = cap_set_flag(caps, CAP_PERMITTED, 1, &v, CAP_SET) |
+                cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_SET);
+        if (r == 0 && (ambient & set & BIT(c)))
+            r = cap_set_flag(caps, CAP_INHERITABLE, 1, &v, CAP_SET);
+    }
+    if (r == 0 && cap_set_proc(caps) < 0)
+        r = -1;
+    int saved = errno;
+    cap_free(caps);
+    if (r < 0)
+        return kerr_set(err, saved, "cannot set the capability sets");
+
+    if (cap_reset_ambient() < 0 && errno != EINVAL)
+        return kerr_set(err, errno, "cannot clear the ambient capability set");
+    for (int c = 0; c <= last; c++)
+        if ((ambient & set & BIT(c)) && cap_set_ambient(c, CAP_SET) < 0)
+            return kerr_set(err, errno, "cannot raise ambient capability %d", c);
+    return 0;
+}

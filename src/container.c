@@ -1,0 +1,421 @@
+/* container.c — a container's process, see container.h. */
+#include "keel/container.h"
+#include "keel/caps.h"
+#include "keel/mount.h"
+#include "keel/sys.h"
+#include "keel/user.h"
+#include "keel/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define DEFAULT_NOFILE_SOFT 1024
+#define DEFAULT_NOFILE_HARD 524288
+#define SETUP_FD_MIN 300   /* above any `ready = fd:N` (N <= 255) */
+
+/* The record a failed setup child writes before it exits. */
+struct setup_report {
+    int code;
+    char msg[KERR_MSG_MAX];
+};
+
+static __attribute__((noreturn)) void child_fail(int fd, const struct kerr *err)
+{
+    struct setup_report rep = { .code = err->code ? err->code : EINVAL };
+    memcpy(rep.msg, err->msg, sizeof rep.msg);
+    (void)!write(fd, &rep, sizeof rep);
+    _exit(127);
+}
+
+char **container_environ(const struct container_spec *c, const char *home)
+{
+    char **env = calloc(1, sizeof *env);
+    if (!env)
+        return NULL;
+    const char *hostname = c->hostname ? c->hostname : c->name;
+    bool has_path = false, has_home = false;
+    for (size_t i = 0; c->env && c->env[i]; i++) {
+        has_path |= str_starts(c->env[i], "PATH=");
+        has_home |= str_starts(c->env[i], "HOME=");
+    }
+    int r = 0;
+    if (!has_path)
+        r |= strv_push(&env, "PATH=" DEFAULT_PATH);
+    r |= strv_push_take(&env, xasprintf("HOSTNAME=%s", hostname));
+    if (!has_home)
+        r |= strv_push_take(&env, xasprintf("HOME=%s", home ? home : "/"));
+    for (size_t i = 0; c->env && c->env[i]; i++)
+        r |= strv_push(&env, c->env[i]);
+    if (r) {
+        strv_free(env);
+        return NULL;
+    }
+    return env;
+}
+
+static void reset_signals(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            signal(s, SIG_DFL);
+}
+
+static int apply_rlimits(const struct container_spec *c, struct kerr *err)
+{
+    bool nofile_set = false;
+    for (size_t i = 0; i < c->n_rlimits; i++) {
+        const struct rlimit_spec *r = &c->rlimits[i];
+        struct rlimit rl = { .rlim_cur = r->soft, .rlim_max = r->hard };
+        if (setrlimit(r->resource, &rl) < 0)
+            return kerr_set(err, errno, "cannot set resource limit %d to %llu:%llu", r->resource,
+                            (unsigned long long)r->soft, (unsigned long long)r->hard);
+        nofile_set |= r->resource == RLIMIT_NOFILE;
+    }
+    if (!nofile_set) {
+        /* A sane default: select()-safe soft limit, generous hard limit. */
+        struct rlimit rl = { DEFAULT_NOFILE_SOFT, DEFAULT_NOFILE_HARD };
+        struct rlimit cur;
+        if (getrlimit(RLIMIT_NOFILE, &cur) == 0 && cur.rlim_max < rl.rlim_max)
+            rl.rlim_max = cur.rlim_max;
+        if (rl.rlim_cur > rl.rlim_max)
+            rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            return kerr_set(err, errno, "cannot set the default open-files limit");
+    }
+    return 0;
+}
+
+static int read_image_file(const char *path, char **out)
+{
+    /* The image's own file, read after pivot_root; absent is fine. */
+    int r = read_file_at(AT_FDCWD, path, 1 << 20, out, NULL);
+    if (r == -ENOENT) {
+        *out = NULL;
+        return 0;
+    }
+    return r;
+}
+
+static int resolve_user(const struct container_spec *c, struct user_ids *ids, struct kerr *err)
+{
+    _cleanup_free_ char *passwd = NULL, *group = NULL;
+    int r = read_image_file("/etc/passwd", &passwd);
+    if (r == 0)
+        r = read_image_file("/etc/group", &group);
+    if (r < 0)
+        return kerr_set(err, -r, "cannot read the container's /etc/passwd or /etc/group");
+    r = user_resolve(c->user, passwd, group, ids);
+    if (r == -ENOENT)
+        return kerr_msg(err, ENOENT, "user '%s' is not in the container's /etc/passwd", c->user);
+    if (r < 0)
+        return kerr_msg(err, EINVAL, "user '%s' is not valid", c->user);
+    return 0;
+}
+
+/* The working directory must be inside the new root: a cwd reached through a
+ * leaked fd (/proc/self/fd/N) shows up as a path that does not start with '/'. */
+static int enter_workdir(const char *workdir, struct kerr *err)
+{
+    const char *dir = workdir ? workdir : "/";
+    if (str_starts(dir, "/proc/"))
+        return kerr_msg(err, EPERM, "workdir %s is inside /proc", dir);
+    if (chdir(dir) < 0)
+        return kerr_set(err, errno, "cannot enter workdir %s", dir);
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd) || cwd[0] != '/')
+        return kerr_msg(err, EPERM, "workdir %s resolves outside the container root", dir);
+    return 0;
+}
+
+static int load_seccomp(const struct sock_fprog *prog, struct kerr *err)
+{
+    if (!prog)
+        return 0;
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog, 0, 0) < 0)
+        return kerr_set(err, errno, "cannot load the seccomp filter");
+    return 0;
+}
+
+/* Closes every fd from 3 up, except `keep` (the setup channel, CLOEXEC). */
+static int close_other_fds(int keep, struct kerr *err)
+{
+    if (keep > 3 && syscall(SYS_close_range, 3, keep - 1, 0) < 0 && errno != ENOSYS)
+        return kerr_set(err, errno, "cannot close inherited fds");
+    if (sys_close_range_from((unsigned)keep + 1) < 0)
+        return kerr_set(err, errno, "cannot close inherited fds");
+    return 0;
+}
+
+static __attribute__((noreturn)) void setup_child(const struct container_start *in, int report_fd)
+{
+    const struct container_spec *c = in->spec;
+    struct kerr err = { 0 };
+    const char *hostname = c->hostname ? c->hostname : c->name;
+
+    /* The container dies with keel rather than outliving its supervisor. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+        kerr_set(&err, errno, "cannot set the parent-death signal");
+        child_fail(report_fd, &err);
+    }
+    if (in->netns_fd >= 0 && setns(in->netns_fd, CLONE_NEWNET) < 0) {
+        kerr_set(&err, errno, "cannot join the network namespace of %s", c->name);
+        child_fail(report_fd, &err);
+    }
+    if (sethostname(hostname, strlen(hostname)) < 0) {
+        kerr_set(&err, errno, "cannot set host name %s", hostname);
+        child_fail(report_fd, &err);
+    }
+    char default_hosts[256];
+    snprintf(default_hosts, sizeof default_hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\t%s\n", hostname);
+    struct mount_inputs mi = {
+        .stage = in->stage,
+        .hosts = in->hosts ? in->hosts : default_hosts,
+        .resolv = in->resolv,
+        .hostname = hostname,
+        .cgroup_ns = true,
+    };
+    if (mount_container_root(c, &mi, &err) < 0)
+        child_fail(report_fd, &err);
+
+    struct user_ids ids;
+    char **env = NULL;
+    if (resolve_user(c, &ids, &err) < 0 || apply_rlimits(c, &err) < 0)
+        child_fail(report_fd, &err);
+    if (c->oom_score_adj_set) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", c->oom_score_adj);
+        if (write_file_at(AT_FDCWD, "/proc/self/oom_score_adj", v) < 0) {
+            kerr_set(&err, errno, "cannot set oom_score_adj %s", v);
+            child_fail(report_fd, &err);
+        }
+    }
+    if (!(env = container_environ(c, ids.home))) {
+        kerr_set(&err, ENOMEM, "cannot build the environment");
+        child_fail(report_fd, &err);
+    }
+    if (caps_apply(c->caps, c->caps_ambient, ids.uid, ids.gid, ids.groups, ids.n_groups, &err) < 0)
+        child_fail(report_fd, &err);
+    if (enter_workdir(c->workdir, &err) < 0)
+        child_fail(report_fd, &err);
+    if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        kerr_set(&err, errno, "cannot set no_new_privs");
+        child_fail(report_fd, &err);
+    }
+    if (dup2(in->devnull_fd, 0) < 0 || dup2(in->output_fd, 1) < 0 || dup2(in->output_fd, 2) < 0) {
+        kerr_set(&err, errno, "cannot set up stdin, stdout and stderr");
+        child_fail(report_fd, &err);
+    }
+    if (in->ready_fd >= 0 && c->ready == READY_FD && dup2(in->ready_fd, c->ready_fd) < 0) {
+        kerr_set(&err, errno, "cannot place the readiness fd at %d", c->ready_fd);
+        child_fail(report_fd, &err);
+    }
+    int keep = report_fd;
+    if (c->ready == READY_FD && in->ready_fd >= 0) {
+        /* fds 3..N-1 and N+1.. go; N stays (dup2 cleared its CLOEXEC). */
+        if (c->ready_fd > 3 && syscall(SYS_close_range, 3, c->ready_fd - 1, 0) < 0) {
+            kerr_set(&err, errno, "cannot close inherited fds");
+            child_fail(report_fd, &err);
+        }
+        if (syscall(SYS_close_range, c->ready_fd + 1, report_fd - 1, 0) < 0 ||
+            sys_close_range_from((unsigned)report_fd + 1) < 0) {
+            kerr_set(&err, errno, "cannot close inherited fds");
+            child_fail(report_fd, &err);
+        }
+    } else if (close_other_fds(keep, &err) < 0) {
+        child_fail(report_fd, &err);
+    }
+    reset_signals();
+    if (load_seccomp(in->seccomp, &err) < 0)
+        child_fail(report_fd, &err);
+    execve(c->argv[0], c->argv, env);
+    kerr_set(&err, errno, "cannot execute %s", c->argv[0]);
+    child_fail(report_fd, &err);
+}
+
+int container_start(const struct container_start *in, struct container_proc *out, struct kerr *err)
+{
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        return kerr_set(err, errno, "cannot create the setup pipe for %s", in->spec->name);
+    /* Keep the report end above any fd number the container may ask for. */
+    int report = fcntl(pipefd[1], F_DUPFD_CLOEXEC, SETUP_FD_MIN);
+    close(pipefd[1]);
+    if (report < 0) {
+        close(pipefd[0]);
+        return kerr_set(err, errno, "cannot create the setup pipe for %s", in->spec->name);
+    }
+
+    int pidfd = -1;
+    struct sys_clone_args args = {
+        .flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_PIDFD,
+        .pidfd = (uint64_t)(uintptr_t)&pidfd,
+        .exit_signal = SIGCHLD,
+    };
+    if (in->netns_fd < 0 && in->new_netns)
+        args.flags |= CLONE_NEWNET;
+    if (in->cgroup_fd >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = (uint64_t)in->cgroup_fd;
+    }
+    pid_t pid = sys_clone3(&args);
+    if (pid < 0 && errno == ENOSYS) {
+        /* Kernels before 5.3: plain clone without a pidfd; the cgroup is
+         * joined by the caller writing cgroup.procs before the setup ends. */
+        pid = (pid_t)syscall(SYS_clone, (unsigned long)(args.flags & ~(CLONE_PIDFD | CLONE_INTO_CGROUP)) | SIGCHLD,
+                             NULL, NULL, NULL, NULL);
+        pidfd = -1;
+    }
+    if (pid < 0) {
+        int saved = errno;
+        close(pipefd[0]);
+        close(report);
+        return kerr_set(err, saved, "cannot create the process of %s", in->spec->name);
+    }
+    if (pid == 0) {
+        close(pipefd[0]);
+        setup_child(in, report);
+    }
+    close(report);
+    out->pid = pid;
+    out->pidfd = pidfd;
+    out->setup_fd = pipefd[0];
+    return 0;
+}
+
+int container_setup_result(int setup_fd, struct kerr *err)
+{
+    struct setup_report rep;
+    ssize_t n;
+    do
+        n = read(setup_fd, &rep, sizeof rep);
+    while (n < 0 && errno == EINTR);
+    if (n == 0)
+        return 0;
+    if (n < 0)
+        return kerr_set(err, errno, "cannot read the setup result");
+    if ((size_t)n != sizeof rep)
+        return kerr_msg(err, EIO, "the setup child sent a truncated report");
+    rep.msg[sizeof rep.msg - 1] = '\0';
+    return kerr_msg(err, rep.code, "%s", rep.msg);
+}
+
+/* --- exec inside a running container -------------------------------------- */
+
+static const struct { const char *name; int type; } ns_order[] = {
+    /* The user namespace would come first; the mount namespace last so the
+     * others are still opened through keel's /proc. */
+    { "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS },
+    { "net", CLONE_NEWNET }, { "pid", CLONE_NEWPID }, { "mnt", CLONE_NEWNS },
+};
+
+static __attribute__((noreturn)) void exec_child(const struct container_spec *c, const int *nsfds, int cgroup_fd,
+                                                 char *const *argv, const int stdio[3],
+                                                 const struct sock_fprog *seccomp)
+{
+    struct kerr err = { 0 };
+    /* Non-dumpable before entering: the container cannot open this process's
+     * /proc/PID/exe or memory (the CVE-2019-5736 class). */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        _exit(126);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (cgroup_fd >= 0 && write_file_at(cgroup_fd, "cgroup.procs", "0") < 0) {
+        fprintf(stderr, "keel: error: cannot join the cgroup of %s\n", c->name);
+        _exit(126);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++)
+        if (nsfds[i] >= 0 && setns(nsfds[i], ns_order[i].type) < 0) {
+            fprintf(stderr, "keel: error: cannot join the %s namespace of %s: %s\n", ns_order[i].name,
+                    c->name, strerror(errno));
+            _exit(126);
+        }
+    /* setns(CLONE_NEWPID) applies to children: fork once more to be inside. */
+    pid_t inner = fork();
+    if (inner < 0)
+        _exit(126);
+    if (inner > 0) {
+        for (int i = 0; i < 3; i++)
+            close(i);
+        int status;
+        while (waitpid(inner, &status, 0) < 0)
+            if (errno != EINTR)
+                _exit(126);
+        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    }
+    struct user_ids ids;
+    char **env;
+    if (chdir("/") < 0 || resolve_user(c, &ids, &err) < 0 || !(env = container_environ(c, ids.home)) ||
+        apply_rlimits(c, &err) < 0 ||
+        caps_apply(c->caps, c->caps_ambient, ids.uid, ids.gid, ids.groups, ids.n_groups, &err) < 0 ||
+        (c->workdir && enter_workdir(c->workdir, &err) < 0)) {
+        fprintf(stderr, "keel: error: %s\n", err.msg[0] ? err.msg : "cannot prepare the process");
+        _exit(126);
+    }
+    if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        _exit(126);
+    if (sys_close_range_from(3) < 0)
+        _exit(126);
+    reset_signals();
+    if (load_seccomp(seccomp, &err) < 0) {
+        fprintf(stderr, "keel: error: %s\n", err.msg);
+        _exit(126);
+    }
+    execve(argv[0], argv, env);
+    fprintf(stderr, "keel: error: cannot execute %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+int container_exec(const struct container_spec *c, pid_t pid, int cgroup_fd, char *const *argv,
+                   const int stdio[3], const struct sock_fprog *seccomp, pid_t *out, struct kerr *err)
+{
+    int nsfds[ARRAY_SIZE(ns_order)];
+    for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++)
+        nsfds[i] = -1;
+    int r = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(ns_order) && r == 0; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, ns_order[i].name);
+        nsfds[i] = open(path, O_RDONLY | O_CLOEXEC);
+        if (nsfds[i] < 0)
+            r = kerr_set(err, errno, "cannot open %s", path);
+    }
+    _cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (r == 0 && devnull < 0)
+        r = kerr_set(err, errno, "cannot open /dev/null");
+    pid_t child = -1;
+    if (r == 0) {
+        child = fork();
+        if (child < 0)
+            r = kerr_set(err, errno, "cannot fork for exec in %s", c->name);
+    }
+    if (child == 0) {
+        for (int i = 0; i < 3; i++) {
+            int fd = stdio[i] >= 0 ? stdio[i] : devnull;
+            if (dup2(fd, i) < 0)
+                _exit(126);
+        }
+        exec_child(c, nsfds, cgroup_fd, argv, stdio, seccomp);
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++)
+        close_safe(nsfds[i]);
+    if (r < 0)
+        return r;
+    *out = child;
+    return 0;
+}

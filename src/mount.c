@@ -1,0 +1,456 @@
+/* mount.c — a container's root filesystem, see mount.h. */
+#include "keel/mount.h"
+#include "keel/sys.h"
+#include "keel/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+const char *const mount_masked_paths[] = {
+    "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+    "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list",
+    "/proc/timer_stats", "/sys/firmware", "/sys/devices/virtual/powercap", NULL,
+};
+
+const char *const mount_readonly_paths[] = {
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL,
+};
+
+#define FD_PATH_MAX 32
+static const char *fd_path(char buf[FD_PATH_MAX], int fd)
+{
+    snprintf(buf, FD_PATH_MAX, "/proc/self/fd/%d", fd);
+    return buf;
+}
+
+int mount_open_in_root(int rootfd, const char *path, char create, struct kerr *err)
+{
+    const uint64_t resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    int fd = sys_openat2(rootfd, path, O_PATH | O_CLOEXEC, 0, resolve);
+    if (fd >= 0 || errno != ENOENT || !create)
+        return fd >= 0 ? fd : kerr_set(err, errno, "cannot open %s in the container root", path);
+
+    /* Make the missing components one by one, each relative to the resolved
+     * parent, so a symlink anywhere on the way stays inside the root. */
+    char buf[PATH_MAX];
+    if (str_copy(buf, sizeof buf, path) < 0)
+        return kerr_set(err, ENAMETOOLONG, "cannot open %s in the container root", path);
+    char *p = buf;
+    while (*p == '/')
+        p++;
+    while (*p) {
+        char *slash = strchr(p, '/');
+        bool last = !slash || slash[strspn(slash, "/")] == '\0';
+        if (slash)
+            *slash = '\0';
+        int cur = sys_openat2(rootfd, buf, O_PATH | O_CLOEXEC, 0, resolve);
+        if (cur < 0 && errno == ENOENT) {
+            /* Resolve the parent and create the component inside it. */
+            char *base = strrchr(buf, '/');
+            int parent;
+            if (base && base != buf) {
+                *base = '\0';
+                parent = sys_openat2(rootfd, buf, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, resolve);
+                *base = '/';
+            } else {
+                parent = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+            }
+            if (parent < 0)
+                return kerr_set(err, errno, "cannot open the parent of %s in the container root", buf);
+            const char *name = base ? base + 1 : buf;
+            int r;
+            if (last && create == 'f') {
+                int f = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+                r = f < 0 ? -1 : 0;
+                close_safe(f);
+            } else {
+                r = mkdirat(parent, name, 0755);
+            }
+            int saved = errno;
+            close(parent);
+            if (r < 0 && saved != EEXIST)
+                return kerr_set(err, saved, "cannot create %s in the container root", buf);
+            cur = sys_openat2(rootfd, buf, O_PATH | O_CLOEXEC, 0, resolve);
+        }
+        if (cur < 0)
+            return kerr_set(err, errno, "cannot open %s in the container root", buf);
+        if (last)
+            return cur;
+        close(cur);
+        *slash = '/';
+        p = slash + 1;
+        while (*p == '/')
+            p++;
+    }
+    return kerr_set(err, EINVAL, "cannot open %s in the container root", path);
+}
+
+/* Opens a mount point for a kernel filesystem: the component must be a real
+ * directory, never a symlink (an image cannot move /proc or /dev elsewhere). */
+static int open_mountpoint(int rootfd, const char *path, bool may_create, struct kerr *err)
+{
+    const uint64_t resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS;
+    int fd = sys_openat2(rootfd, path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0, resolve);
+    if (fd >= 0)
+        return fd;
+    if (errno == ENOENT && may_create) {
+        const char *name = strrchr(path, '/');
+        int parent = rootfd;
+        _cleanup_close_ int pfd = -1;
+        if (name != path) {
+            char parent_path[PATH_MAX];
+            snprintf(parent_path, sizeof parent_path, "%.*s", (int)(name - path), path);
+            pfd = sys_openat2(rootfd, parent_path, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, resolve);
+            if (pfd < 0)
+                return kerr_set(err, errno, "cannot open %s in the container root", parent_path);
+            parent = pfd;
+        }
+        if (mkdirat(parent, name + 1, 0755) < 0 && errno != EEXIST)
+            return kerr_set(err, errno, "cannot create %s in the container root", path);
+        fd = sys_openat2(rootfd, path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0, resolve);
+        if (fd >= 0)
+            return fd;
+    }
+    if (errno == ELOOP || errno == ENOTDIR)
+        return kerr_set(err, errno, "cannot use %s in the container root: it is not a plain directory", path);
+    return kerr_set(err, errno, "cannot open %s in the container root", path);
+}
+
+static int mount_at(const char *src, int target_fd, const char *fstype, unsigned long flags, const char *data,
+                    const char *what, struct kerr *err)
+{
+    char tp[FD_PATH_MAX];
+    if (mount(src, fd_path(tp, target_fd), fstype, flags, data) < 0)
+        return kerr_set(err, errno, "cannot mount %s", what);
+    return 0;
+}
+
+/* Remounts the bind mount at target_fd with the given flags (plus MS_BIND). */
+static int remount_at(int target_fd, unsigned long flags, const char *what, struct kerr *err)
+{
+    char tp[FD_PATH_MAX];
+    /* Re-open the target: the fd taken before the bind names the covered directory. */
+    if (mount(NULL, fd_path(tp, target_fd), NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
+        return kerr_set(err, errno, "cannot make %s read-only", what);
+    return 0;
+}
+
+static int mount_overlay(const struct container_spec *c, const char *stage, struct kerr *err)
+{
+    char root[PATH_MAX], upper[PATH_MAX + 16], work[PATH_MAX + 16];
+    snprintf(root, sizeof root, "%s/root", stage);
+    if (mkdir(root, 0755) < 0 && errno != EEXIST)
+        return kerr_set(err, errno, "cannot create %s", root);
+
+    unsigned long flags = MS_NODEV | MS_NOSUID;
+    size_t n_layers = strv_len(c->layers);
+    if (!c->upper && n_layers == 1) {
+        /* overlayfs needs two lower layers without an upper: a read-only bind is the same thing. */
+        if (mount(c->layers[0], root, NULL, MS_BIND | MS_REC, NULL) < 0)
+            return kerr_set(err, errno, "cannot bind layer %s", c->layers[0]);
+        if (mount(NULL, root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | flags, NULL) < 0)
+            return kerr_set(err, errno, "cannot make the root of %s read-only", c->name);
+        return 0;
+    }
+
+    char opts[4096];
+    size_t used = (size_t)snprintf(opts, sizeof opts, "lowerdir=");
+    for (size_t i = 0; i < n_layers; i++)
+        used += (size_t)snprintf(opts + used, used < sizeof opts ? sizeof opts - used : 0, "%s%s",
+                                 i ? ":" : "", c->layers[i]);
+    if (c->upper) {
+        const char *base = c->upper;
+        char tmp[PATH_MAX];
+        if (strcmp(c->upper, "tmpfs") == 0) {
+            snprintf(tmp, sizeof tmp, "%s/rw", stage);
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+                return kerr_set(err, errno, "cannot create %s", tmp);
+            if (mount("tmpfs", tmp, "tmpfs", MS_NODEV | MS_NOSUID, "mode=0755") < 0)
+                return kerr_set(err, errno, "cannot mount a tmpfs upper at %s", tmp);
+            base = tmp;
+        } else if (mkdir_p(base, 0755) < 0) {
+            return kerr_set(err, errno, "cannot create the upper directory %s", base);
+        }
+        snprintf(upper, sizeof upper, "%s/upper", base);
+        snprintf(work, sizeof work, "%s/work", base);
+        if ((mkdir(upper, 0755) < 0 && errno != EEXIST) || (mkdir(work, 0700) < 0 && errno != EEXIST))
+            return kerr_set(err, errno, "cannot create upper/ and work/ in %s", base);
+        used += (size_t)snprintf(opts + used, used < sizeof opts ? sizeof opts - used : 0,
+                                 ",upperdir=%s,workdir=%s", upper, work);
+    } else {
+        flags |= MS_RDONLY;
+    }
+    if (used >= sizeof opts)
+        return kerr_set(err, E2BIG, "cannot mount the root of %s: the layer paths are longer than the "
+                        "kernel's 4096-byte mount option limit", c->name);
+    if (mount("overlay", root, "overlay", flags, opts) < 0)
+        return kerr_set(err, errno, "cannot mount the overlay root of %s (%s)", c->name, opts);
+    return 0;
+}
+
+struct devnode { const char *name; mode_t mode; unsigned major, minor; };
+static const struct devnode devnodes[] = {
+    { "null", 0666, 1, 3 }, { "zero", 0666, 1, 5 }, { "full", 0666, 1, 7 },
+    { "random", 0666, 1, 8 }, { "urandom", 0666, 1, 9 }, { "tty", 0666, 5, 0 },
+};
+
+static int setup_dev(int rootfd, struct kerr *err)
+{
+    _cleanup_close_ int dev = open_mountpoint(rootfd, "/dev", true, err);
+    if (dev < 0)
+        return dev;
+    int r = mount_at("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536k", "/dev", err);
+    if (r < 0)
+        return r;
+    /* Re-open: the fd above names the directory under the new tmpfs. */
+    close(dev);
+    dev = open_mountpoint(rootfd, "/dev", false, err);
+    if (dev < 0)
+        return dev;
+    char tp[FD_PATH_MAX];
+    _cleanup_close_ int d = open(fd_path(tp, dev), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    if (d < 0)
+        return kerr_set(err, errno, "cannot open the container's /dev");
+    for (size_t i = 0; i < ARRAY_SIZE(devnodes); i++) {
+        const struct devnode *n = &devnodes[i];
+        if (mknodat(d, n->name, S_IFCHR | n->mode, makedev(n->major, n->minor)) < 0)
+            return kerr_set(err, errno, "cannot create /dev/%s", n->name);
+        /* mknod is subject to the umask: set the mode explicitly. */
+        if (fchmodat(d, n->name, n->mode, 0) < 0)
+            return kerr_set(err, errno, "cannot chmod /dev/%s", n->name);
+    }
+    if (mkdirat(d, "pts", 0755) < 0 || mkdirat(d, "shm", 01777) < 0 || mkdirat(d, "mqueue", 0755) < 0)
+        return kerr_set(err, errno, "cannot create directories in the container's /dev");
+    static const char *const links[][2] = {
+        { "pts/ptmx", "ptmx" }, { "/proc/self/fd", "fd" }, { "/proc/self/fd/0", "stdin" },
+        { "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" }, { "/proc/kcore", "core" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(links); i++)
+        if (symlinkat(links[i][0], d, links[i][1]) < 0)
+            return kerr_set(err, errno, "cannot create /dev/%s", links[i][1]);
+    _cleanup_close_ int pts = openat(d, "pts", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    _cleanup_close_ int shm = openat(d, "shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (pts < 0 || shm < 0)
+        return kerr_set(err, errno, "cannot open the container's /dev/pts or /dev/shm");
+    r = mount_at("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620",
+                 "/dev/pts", err);
+    if (r == 0)
+        r = mount_at("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k",
+                     "/dev/shm", err);
+    if (r == 0) {
+        _cleanup_close_ int mq = openat(d, "mqueue", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        /* mqueue may be missing from the kernel: not worth failing the container for. */
+        if (mq >= 0) {
+            char mp[FD_PATH_MAX];
+            if (mount("mqueue", fd_path(mp, mq), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+                unlinkat(d, "mqueue", AT_REMOVEDIR);
+        }
+    }
+    return r;
+}
+
+/* Masks with keel's own /dev/null (checked to be the 1:3 character device) or
+ * an empty read-only tmpfs for directories; never a path inside the image. */
+static int mask_paths(int rootfd, struct kerr *err)
+{
+    /* Opened here, in the container's new mount namespace: the kernel refuses
+     * to bind a mount of another namespace (an fd the parent opened). */
+    _cleanup_close_ int devnull_fd = open("/dev/null", O_PATH | O_CLOEXEC);
+    struct stat st;
+    if (fstat(devnull_fd, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3)
+        return kerr_set(err, EPERM, "cannot mask paths: keel's /dev/null is not the 1:3 character device");
+    char np[FD_PATH_MAX], tp[FD_PATH_MAX];
+    fd_path(np, devnull_fd);
+    for (const char *const *p = mount_masked_paths; *p; p++) {
+        int fd = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue;
+            return kerr_set(err, errno, "cannot open %s to mask it", *p);
+        }
+        int r;
+        if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+            r = mount("tmpfs", fd_path(tp, fd), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
+        else
+            r = mount(np, fd_path(tp, fd), NULL, MS_BIND, NULL);
+        int saved = errno;
+        close(fd);
+        if (r < 0)
+            return kerr_set(err, saved, "cannot mask %s", *p);
+    }
+    for (const char *const *p = mount_readonly_paths; *p; p++) {
+        _cleanup_close_ int fd = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
+                                             RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+        if (fd < 0) {
+            if (errno == ENOENT)
+                continue;
+            return kerr_set(err, errno, "cannot open %s to make it read-only", *p);
+        }
+        if (mount(fd_path(tp, fd), fd_path(tp, fd), NULL, MS_BIND | MS_REC, NULL) < 0)
+            return kerr_set(err, errno, "cannot bind %s", *p);
+        _cleanup_close_ int again = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
+                                                RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+        if (again < 0)
+            return kerr_set(err, errno, "cannot reopen %s", *p);
+        int r = remount_at(again, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, *p, err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+static int bind_mounts(const struct container_spec *c, int rootfd, struct kerr *err)
+{
+    char sp[FD_PATH_MAX], tp[FD_PATH_MAX];
+    for (size_t i = 0; i < c->n_mounts; i++) {
+        const struct bind_mount *b = &c->mounts[i];
+        _cleanup_close_ int src = open(b->source, O_PATH | O_CLOEXEC);
+        struct stat st;
+        if (src < 0 || fstat(src, &st) < 0)
+            return kerr_set(err, errno, "cannot open mount source %s", b->source);
+        _cleanup_close_ int tgt = mount_open_in_root(rootfd, b->target, S_ISDIR(st.st_mode) ? 'd' : 'f', err);
+        if (tgt < 0)
+            return kerr_prefix(err, "cannot bind %s", b->source);
+        if (mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND | MS_REC, NULL) < 0)
+            return kerr_set(err, errno, "cannot bind %s to %s", b->source, b->target);
+        _cleanup_close_ int again = mount_open_in_root(rootfd, b->target, 0, err);
+        if (again < 0)
+            return again;
+        unsigned long flags = MS_NOSUID | MS_NODEV | (b->readonly ? MS_RDONLY : 0);
+        if (mount(NULL, fd_path(tp, again), NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
+            return kerr_set(err, errno, "cannot set the flags of bind mount %s", b->target);
+    }
+    return 0;
+}
+
+/* Writes a generated file into the stage and binds it read-only over `target`
+ * when the image has that file (or the root is writable and it can be made). */
+static int bind_generated(int rootfd, const char *stage, const char *name, const char *content,
+                          const char *target, bool root_writable, struct kerr *err)
+{
+    char path[PATH_MAX], sp[FD_PATH_MAX], tp[FD_PATH_MAX];
+    snprintf(path, sizeof path, "%s/files", stage);
+    if (mkdir(path, 0755) < 0 && errno != EEXIST)
+        return kerr_set(err, errno, "cannot create %s", path);
+    snprintf(path, sizeof path, "%s/files/%s", stage, name);
+    _cleanup_close_ int f = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (f < 0 || write_all(f, content, strlen(content)) < 0)
+        return kerr_set(err, errno, "cannot write %s", path);
+    _cleanup_close_ int tgt = sys_openat2(rootfd, target, O_PATH | O_CLOEXEC, 0,
+                                          RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    if (tgt < 0 && errno == ENOENT && root_writable)
+        tgt = mount_open_in_root(rootfd, target, 'f', NULL);
+    if (tgt < 0)
+        return 0;   /* the image has no such file and a read-only root: nothing to cover */
+    struct stat st;
+    if (fstat(tgt, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
+    _cleanup_close_ int src = open(path, O_PATH | O_CLOEXEC);
+    if (src < 0)
+        return kerr_set(err, errno, "cannot open %s", path);
+    if (mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND, NULL) < 0)
+        return kerr_set(err, errno, "cannot bind %s", target);
+    _cleanup_close_ int again = sys_openat2(rootfd, target, O_PATH | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    if (again < 0)
+        return kerr_set(err, errno, "cannot reopen %s", target);
+    return remount_at(again, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, target, err);
+}
+
+int mount_container_root(const struct container_spec *c, const struct mount_inputs *in, struct kerr *err)
+{
+    /* Nothing done below may propagate back to the host's mount table. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return kerr_set(err, errno, "cannot make the mount tree private");
+    if (mount("tmpfs", in->stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0)
+        return kerr_set(err, errno, "cannot mount the staging tmpfs at %s", in->stage);
+    int r = mount_overlay(c, in->stage, err);
+    if (r < 0)
+        return r;
+
+    char root[PATH_MAX];
+    snprintf(root, sizeof root, "%s/root", in->stage);
+    _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return kerr_set(err, errno, "cannot open %s", root);
+    bool writable = c->upper != NULL;
+
+    _cleanup_close_ int proc = open_mountpoint(rootfd, "/proc", writable, err);
+    if (proc < 0)
+        return proc;
+    if ((r = mount_at("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "/proc", err)) < 0)
+        return r;
+    _cleanup_close_ int sys = open_mountpoint(rootfd, "/sys", writable, err);
+    if (sys < 0)
+        return sys;
+    if ((r = mount_at("sysfs", sys, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "/sys", err)) < 0)
+        return r;
+    if (in->cgroup_ns) {
+        _cleanup_close_ int cg = sys_openat2(rootfd, "/sys/fs/cgroup", O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+                                            RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+        if (cg >= 0 && (r = mount_at("cgroup2", cg, "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                     NULL, "/sys/fs/cgroup", err)) < 0)
+            return r;
+    }
+    if ((r = setup_dev(rootfd, err)) < 0)
+        return r;
+    if ((r = mask_paths(rootfd, err)) < 0)
+        return r;
+    if ((r = bind_mounts(c, rootfd, err)) < 0)
+        return r;
+
+    char hostname_line[80];
+    snprintf(hostname_line, sizeof hostname_line, "%s\n", in->hostname);
+    if ((r = bind_generated(rootfd, in->stage, "hostname", hostname_line, "/etc/hostname", writable, err)) < 0)
+        return r;
+    if (in->hosts && (r = bind_generated(rootfd, in->stage, "hosts", in->hosts, "/etc/hosts", writable, err)) < 0)
+        return r;
+    if (in->resolv &&
+        (r = bind_generated(rootfd, in->stage, "resolv.conf", in->resolv, "/etc/resolv.conf", writable, err)) < 0)
+        return r;
+
+    /* pivot_root(".", ".") stacks the old root on top of the new one; detaching
+     * it leaves only the container's tree (no put_old directory needed). */
+    if (fchdir(rootfd) < 0)
+        return kerr_set(err, errno, "cannot enter the container root");
+    if (sys_pivot_root(".", ".") < 0)
+        return kerr_set(err, errno, "cannot pivot_root into the container root");
+    if (umount2(".", MNT_DETACH) < 0)
+        return kerr_set(err, errno, "cannot detach the old root");
+    if (chdir("/") < 0)
+        return kerr_set(err, errno, "cannot chdir to the new root");
+    return 0;
+}
+
+void mount_plan(const struct container_spec *c, FILE *out)
+{
+    fprintf(out, "  root: overlay lowerdir=");
+    for (size_t i = 0; c->layers && c->layers[i]; i++)
+        fprintf(out, "%s%s", i ? ":" : "", c->layers[i]);
+    if (!c->upper)
+        fprintf(out, " (read-only, nodev, nosuid)\n");
+    else if (strcmp(c->upper, "tmpfs") == 0)
+        fprintf(out, " upper=tmpfs (nodev, nosuid)\n");
+    else
+        fprintf(out, " upperdir=%s/upper workdir=%s/work (nodev, nosuid)\n", c->upper, c->upper);
+    fprintf(out, "  mount: proc /proc (nosuid, nodev, noexec)\n");
+    fprintf(out, "  mount: sysfs /sys (read-only), cgroup2 /sys/fs/cgroup (read-only)\n");
+    fprintf(out, "  mount: tmpfs /dev (null zero full random urandom tty, devpts /dev/pts, tmpfs /dev/shm)\n");
+    fprintf(out, "  masked:");
+    for (const char *const *p = mount_masked_paths; *p; p++)
+        fprintf(out, " %s", *p);
+    fprintf(out, "\n  read-only:");
+    for (const char *const *p = mount_readonly_paths; *p; p++)
+        fprintf(out, " %s", *p);
+    fprintf(out, "\n");
+    for (size_t i = 0; i < c->n_mounts; i++)
+        fprintf(out, "  bind: %s -> %s (%s, nodev, nosuid)\n", c->mounts[i].source, c->mounts[i].target,
+                c->mounts[i].readonly ? "ro" : "rw");
+    fprintf(out, "  enter: pivot_root, old root detached\n");
+}

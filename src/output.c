@@ -1,0 +1,202 @@
+/* output.c — container output capture, see output.h. */
+#include "keel/output.h"
+#include "keel/log.h"
+#include "keel/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DRAIN_MAX (64 * 1024)   /* per call: other sources get their turn */
+
+static int echo_fd = -1;
+
+void output_set_echo_fd(int fd)
+{
+    echo_fd = fd;
+}
+
+int output_echo_fd(void)
+{
+    if (echo_fd < 0) {
+        struct stat st;
+        /* A pipe or terminal can block: echo through a fresh open file
+         * description of it, so O_NONBLOCK does not leak to whoever shares
+         * ours (a shell's terminal, say).  A regular file never blocks, and
+         * must keep sharing our file offset. */
+        if (fstat(1, &st) == 0 && !S_ISREG(st.st_mode))
+            echo_fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (echo_fd < 0)
+            echo_fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
+    }
+    return echo_fd;
+}
+
+static int open_log(struct output *o)
+{
+    o->log_fd = open(o->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (o->log_fd < 0)
+        return -errno;
+    struct stat st;
+    o->log_size = fstat(o->log_fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+    return 0;
+}
+
+int output_open(struct output *o, const char *name, const char *log_dir, uint64_t max_size, unsigned keep,
+                struct kerr *err)
+{
+    memset(o, 0, sizeof *o);
+    o->name = name;
+    o->read_fd = o->write_fd = o->log_fd = -1;
+    o->max_size = max_size;
+    o->keep = keep;
+    int r = mkdir_p(log_dir, 0750);
+    if (r < 0)
+        return kerr_set(err, -r, "cannot create log directory %s", log_dir);
+    if (snprintf(o->log_path, sizeof o->log_path, "%s/%s.log", log_dir, name) >= (int)sizeof o->log_path)
+        return kerr_set(err, ENAMETOOLONG, "cannot open the log of %s", name);
+    if (open_log(o) < 0)
+        return kerr_set(err, errno, "cannot open log file %s", o->log_path);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        int saved = errno;
+        output_close(o);
+        return kerr_set(err, saved, "cannot create the output pipe of %s", name);
+    }
+    o->read_fd = p[0];
+    o->write_fd = p[1];
+    if (fcntl(o->read_fd, F_SETFL, O_NONBLOCK) < 0) {
+        int saved = errno;
+        output_close(o);
+        return kerr_set(err, saved, "cannot make the output pipe of %s non-blocking", name);
+    }
+    return 0;
+}
+
+void output_close(struct output *o)
+{
+    close_safe(o->read_fd);
+    close_safe(o->write_fd);
+    close_safe(o->log_fd);
+    o->read_fd = o->write_fd = o->log_fd = -1;
+}
+
+static void rotate(struct output *o)
+{
+    char from[4200], to[4200];
+    close_safe(o->log_fd);
+    o->log_fd = -1;
+    if (o->keep == 0) {
+        if (truncate(o->log_path, 0) < 0)
+            log_warn("%s: cannot truncate %s: %s", o->name, o->log_path, strerror(errno));
+    } else {
+        for (unsigned k = o->keep; k > 1; k--) {
+            snprintf(from, sizeof from, "%s.%u", o->log_path, k - 1);
+            snprintf(to, sizeof to, "%s.%u", o->log_path, k);
+            rename(from, to);   /* a missing older file is fine */
+        }
+        snprintf(to, sizeof to, "%s.1", o->log_path);
+        if (rename(o->log_path, to) < 0)
+            log_warn("%s: cannot rotate %s: %s", o->name, o->log_path, strerror(errno));
+    }
+    if (open_log(o) < 0)
+        log_warn("%s: cannot reopen %s: %s", o->name, o->log_path, strerror(errno));
+}
+
+static void log_bytes(struct output *o, const char *buf, size_t n)
+{
+    if (o->max_size && o->log_size + n > o->max_size && o->log_size > 0)
+        rotate(o);
+    if (o->log_fd >= 0 && write_all(o->log_fd, buf, n) == 0)
+        o->log_size += n;
+}
+
+static void echo_line(struct output *o, const char *line, size_t n)
+{
+    int fd = output_echo_fd();
+    if (fd < 0)
+        return;
+    char buf[OUTPUT_LINE_MAX + 96];
+    int h = snprintf(buf, sizeof buf, "%s | ", o->name);
+    if (h < 0)
+        return;
+    if (n > sizeof buf - (size_t)h - 1)
+        n = sizeof buf - (size_t)h - 1;
+    memcpy(buf + h, line, n);
+    buf[(size_t)h + n] = '\n';
+    size_t total = (size_t)h + n + 1;
+    if (o->echo_dropped) {
+        char note[128];
+        int m = snprintf(note, sizeof note, "%s | [keel: %llu bytes of output not echoed: console too slow]\n",
+                         o->name, (unsigned long long)o->echo_dropped);
+        if (m > 0 && write(fd, note, (size_t)m) == m)
+            o->echo_dropped = 0;
+    }
+    ssize_t w = write(fd, buf, total);
+    if (w < 0)
+        o->echo_dropped += total;
+    else if ((size_t)w < total)
+        o->echo_dropped += total - (size_t)w;
+}
+
+static void echo_bytes(struct output *o, const char *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] == '\n') {
+            echo_line(o, o->line, o->line_len);
+            o->line_len = 0;
+        } else {
+            if (o->line_len == sizeof o->line) {
+                echo_line(o, o->line, o->line_len);
+                o->line_len = 0;
+            }
+            o->line[o->line_len++] = buf[i];
+        }
+    }
+}
+
+int output_drain(struct output *o)
+{
+    char buf[16384];
+    size_t total = 0;
+    while (total < DRAIN_MAX) {
+        ssize_t n = read(o->read_fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return total ? (int)total : -EAGAIN;
+        }
+        if (n == 0) {
+            if (o->line_len) {
+                echo_line(o, o->line, o->line_len);
+                o->line_len = 0;
+            }
+            return (int)total;
+        }
+        log_bytes(o, buf, (size_t)n);
+        echo_bytes(o, buf, (size_t)n);
+        total += (size_t)n;
+    }
+    return (int)total;
+}
+
+void output_note(struct output *o, const char *fmt, ...)
+{
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n > sizeof line - 2)
+        n = sizeof line - 2;
+    char buf[600];
+    int m = snprintf(buf, sizeof buf, "[keel] %.*s\n", n, line);
+    if (m > 0)
+        log_bytes(o, buf, (size_t)m);
+}

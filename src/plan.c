@@ -1,0 +1,185 @@
+/* plan.c — keel check's output, see plan.h. */
+#include "keel/plan.h"
+#include "keel/caps.h"
+#include "keel/mount.h"
+#include "keel/parse.h"
+#include "keel/util.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <string.h>
+
+static void print_strv(FILE *out, const char *key, char *const *v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        fprintf(out, "%s = %s\n", key, v[i]);
+}
+
+static void print_ms(FILE *out, const char *key, uint64_t ms)
+{
+    if (ms % 1000 == 0)
+        fprintf(out, "%s = %" PRIu64 "s\n", key, ms / 1000);
+    else
+        fprintf(out, "%s = %" PRIu64 "ms\n", key, ms);
+}
+
+static void print_limit(FILE *out, const char *key, int64_t v)
+{
+    if (v == KEEL_LIMIT_UNSET)
+        return;
+    if (v == KEEL_LIMIT_MAX)
+        fprintf(out, "%s = max\n", key);
+    else
+        fprintf(out, "%s = %" PRId64 "\n", key, v);
+}
+
+static void print_words(FILE *out, const char *key, char *const *argv)
+{
+    fprintf(out, "%s =", key);
+    for (size_t i = 0; argv && argv[i]; i++) {
+        bool plain = argv[i][0] && strspn(argv[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                   "0123456789/._-=:,+@%") == strlen(argv[i]);
+        if (plain) {
+            fprintf(out, " %s", argv[i]);
+            continue;
+        }
+        fputs(" '", out);
+        for (const char *p = argv[i]; *p; p++)
+            *p == '\'' ? fputs("'\\''", out) : fputc(*p, out);
+        fputc('\'', out);
+    }
+    fputc('\n', out);
+}
+
+static const char *dep_cond(enum dep_condition c)
+{
+    return c == DEP_HEALTHY ? ":healthy" : c == DEP_READY ? ":ready" : "";
+}
+
+void plan_print_summary(const struct manifest *m, FILE *out)
+{
+    const struct system_spec *s = &m->system;
+    fprintf(out, "[system]\n");
+    if (s->hostname)
+        fprintf(out, "hostname = %s\n", s->hostname);
+    print_ms(out, "stop_timeout", s->stop_timeout_ms);
+    fprintf(out, "log_dir = %s\nlog_max_size = %" PRIu64 "\nlog_keep = %u\n", s->log_dir, s->log_max_size, s->log_keep);
+    print_strv(out, "modules", s->modules);
+    print_strv(out, "sysctl", s->sysctl);
+    print_strv(out, "dns", s->dns);
+    fprintf(out, "on_exit = %s\non_error = %s\n", power_action_name(s->on_exit), power_action_name(s->on_error));
+    if (s->rescue_shell)
+        fprintf(out, "rescue_shell = %s\n", s->rescue_shell);
+    print_strv(out, "control", s->control);
+    if (s->control_group)
+        fprintf(out, "control_group = %s\n", s->control_group);
+    if (s->watchdog) {
+        fprintf(out, "watchdog = %s\n", s->watchdog);
+        print_ms(out, "watchdog_timeout", s->watchdog_timeout_ms);
+    }
+    for (size_t i = 0; i < m->n_interfaces; i++) {
+        const struct interface_spec *f = &m->interfaces[i];
+        fprintf(out, "\n[interface %s]\n", f->name);
+        if (f->has_address)
+            fprintf(out, "address = %s/%u\n", inet_ntoa(f->address), f->prefix);
+        if (f->gateway.s_addr)
+            fprintf(out, "gateway = %s\n", inet_ntoa(f->gateway));
+        if (f->mtu)
+            fprintf(out, "mtu = %u\n", f->mtu);
+    }
+    for (size_t i = 0; i < m->n_networks; i++) {
+        const struct network_spec *n = &m->networks[i];
+        fprintf(out, "\n[network %s]\nsubnet = %s/%u\n", n->name, inet_ntoa(n->subnet), n->prefix);
+        fprintf(out, "gateway = %s\nmtu = %u\nisolate = %s\n", inet_ntoa(n->gateway), n->mtu, n->isolate ? "yes" : "no");
+    }
+    for (size_t k = 0; k < m->n_containers; k++) {
+        const struct container_spec *c = &m->containers[m->start_order[k]];
+        char caps[1024];
+        fprintf(out, "\n[container %s]\n", c->name);
+        fprintf(out, "layers =");
+        for (size_t l = 0; c->layers[l]; l++)
+            fprintf(out, "%s%s", l ? ":" : " ", c->layers[l]);
+        fprintf(out, "\nupper = %s\n", c->upper ? c->upper : "(none: read-only root)");
+        print_words(out, "command", c->argv);
+        print_strv(out, "env", c->env);
+        fprintf(out, "workdir = %s\nuser = %s\nhostname = %s\n", c->workdir ? c->workdir : "/",
+                c->user ? c->user : "root", c->hostname ? c->hostname : c->name);
+        for (size_t b = 0; b < c->n_mounts; b++)
+            fprintf(out, "mount = %s:%s:%s\n", c->mounts[b].source, c->mounts[b].target,
+                    c->mounts[b].readonly ? "ro" : "rw");
+        fprintf(out, "network = %s%s%s\n", net_mode_name(c->net), c->net == NET_CONTAINER ? ":" : "",
+                c->net == NET_CONTAINER ? c->net_peer : "");
+        if (c->net == NET_BRIDGE) {
+            fprintf(out, "bridge = %s\n", c->bridge);
+            if (c->ip.s_addr)
+                fprintf(out, "ip = %s\n", inet_ntoa(c->ip));
+            for (size_t p = 0; p < c->n_ports; p++) {
+                const struct port_map *pm = &c->ports[p];
+                fprintf(out, "ports = %s%s%u:%u/%s\n", pm->host_ip.s_addr ? inet_ntoa(pm->host_ip) : "",
+                        pm->host_ip.s_addr ? ":" : "", pm->host_port, pm->container_port,
+                        pm->proto == IPPROTO_UDP ? "udp" : "tcp");
+            }
+            if (c->net_rate)
+                fprintf(out, "net_rate = %" PRIu64 "bit\n", c->net_rate);
+        }
+        if (c->restart == RESTART_ON_FAILURE && c->restart_max)
+            fprintf(out, "restart = on-failure:%u\n", c->restart_max);
+        else
+            fprintf(out, "restart = %s\n", restart_policy_name(c->restart));
+        print_ms(out, "restart_delay", c->restart_delay_ms);
+        print_ms(out, "restart_delay_max", c->restart_delay_max_ms);
+        print_ms(out, "restart_reset", c->restart_reset_ms);
+        for (size_t d = 0; d < c->n_deps; d++)
+            fprintf(out, "depends = %s%s\n", c->deps[d].name, dep_cond(c->deps[d].condition));
+        fprintf(out, "stop_signal = %s\n", signal_name(c->stop_signal));
+        print_ms(out, "stop_timeout", c->stop_timeout_ms);
+        fprintf(out, "capabilities = %s\n", caps_format(c->caps, caps, sizeof caps));
+        if (c->caps_ambient)
+            fprintf(out, "ambient_capabilities = %s\n", caps_format(c->caps_ambient, caps, sizeof caps));
+        fprintf(out, "no_new_privs = %s\n", c->no_new_privs ? "yes" : "no");
+        fprintf(out, "seccomp = %s\n", c->seccomp == SECCOMP_DEFAULT ? "default" :
+                c->seccomp == SECCOMP_UNCONFINED ? "unconfined" : c->seccomp_file);
+        if (c->main)
+            fprintf(out, "main = yes\n");
+        print_limit(out, "memory", c->memory_max);
+        print_limit(out, "memory_high", c->memory_high);
+        print_limit(out, "memory_swap", c->memory_swap);
+        if (c->cpu_quota_us != KEEL_LIMIT_UNSET)
+            fprintf(out, "cpus = %" PRId64 ".%02" PRId64 "\n", c->cpu_quota_us / c->cpu_period_us,
+                    c->cpu_quota_us % c->cpu_period_us * 100 / c->cpu_period_us);
+        print_limit(out, "cpu_weight", c->cpu_weight);
+        if (c->cpuset)
+            fprintf(out, "cpuset = %s\n", c->cpuset);
+        print_limit(out, "pids", c->pids_max);
+        print_limit(out, "io_weight", c->io_weight);
+        if (c->oom_score_adj_set)
+            fprintf(out, "oom_score_adj = %d\n", c->oom_score_adj);
+        if (c->health == HEALTH_TCP)
+            fprintf(out, "health = tcp:%u\n", c->health_port);
+        else if (c->health == HEALTH_CMD)
+            print_words(out, "health", c->health_argv);
+    }
+}
+
+void plan_print(const struct manifest *m, FILE *out)
+{
+    for (size_t k = 0; k < m->n_containers; k++) {
+        const struct container_spec *c = &m->containers[m->start_order[k]];
+        char caps[1024];
+        fprintf(out, "container %s (start #%zu)\n", c->name, k + 1);
+        for (size_t d = 0; d < c->n_deps; d++)
+            fprintf(out, "  after: %s%s\n", c->deps[d].name, dep_cond(c->deps[d].condition));
+        fprintf(out, "  namespaces: pid mount uts ipc cgroup%s\n",
+                c->net == NET_HOST ? " (network: host's)" :
+                c->net == NET_CONTAINER ? " (network: joins the pinned namespace of the peer)" : " network");
+        mount_plan(c, out);
+        fprintf(out, "  hostname: %s\n", c->hostname ? c->hostname : c->name);
+        fprintf(out, "  user: %s (resolved in the container's /etc/passwd)\n", c->user ? c->user : "root");
+        fprintf(out, "  capabilities: %s\n", caps_format(c->caps, caps, sizeof caps));
+        fprintf(out, "  ambient: %s\n", caps_format(c->caps_ambient, caps, sizeof caps));
+        fprintf(out, "  no_new_privs: %s\n", c->no_new_privs ? "yes" : "no");
+        fprintf(out, "  workdir: %s\n", c->workdir ? c->workdir : "/");
+        fprintf(out, "  ");
+        print_words(out, "exec", c->argv);
+    }
+}

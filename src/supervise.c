@@ -1,0 +1,770 @@
+/* supervise.c — container life cycles, see supervise.h.
+ *
+ * Every change of state goes through set_state(), which logs nothing itself;
+ * after any change schedule() re-evaluates what can start (dependencies
+ * satisfied) and, while stopping everything, what can stop (no active
+ * dependants left).  The loop never blocks: starts are asynchronous (the setup
+ * result arrives on a pipe), stops are a signal plus a SIGKILL timer.
+ */
+#include "keel/supervise.h"
+#include "keel/container.h"
+#include "keel/log.h"
+#include "keel/output.h"
+#include "keel/parse.h"
+#include "keel/restart.h"
+#include "keel/sys.h"
+#include "keel/util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct ctr {
+    struct supervisor *sup;
+    const struct container_spec *spec;
+    size_t index;
+    enum container_state state;
+    struct output out;
+    pid_t pid;
+    int pidfd, setup_fd;
+    uint64_t started_mono_ms, started_real_ms;
+    unsigned restarts;
+    struct restart_state rs;
+    int64_t timer;
+    bool has_exited;
+    int last_status;
+    bool stop_requested;     /* stopped on request: no restart */
+    bool restart_after_stop; /* keel restart NAME */
+    enum health_state health;
+    bool ready;
+    unsigned oom_kills;
+    char failure[KERR_MSG_MAX];
+    char stage[PATH_MAX];
+};
+
+struct subscriber {
+    int handle;
+    sup_event_cb cb;
+    void *data;
+};
+
+struct watched {
+    pid_t pid;
+    sup_child_cb cb;
+    void *data;
+};
+
+struct supervisor {
+    struct loop *loop;
+    const struct manifest *m;
+    struct supervisor_opts opts;
+    struct ctr *c;
+    size_t n;
+    int devnull;
+    char *resolv;
+    bool stopping_all;
+    struct subscriber *subs;
+    size_t n_subs;
+    int next_handle;
+    struct watched *watched;
+    size_t n_watched;
+};
+
+static void schedule(struct supervisor *s);
+static void ctr_start(struct ctr *c);
+
+const char *container_state_name(enum container_state st)
+{
+    static const char *const names[] = {
+        [CS_WAITING] = "waiting", [CS_STARTING] = "starting", [CS_RUNNING] = "running",
+        [CS_STOPPING] = "stopping", [CS_BACKOFF] = "backoff", [CS_EXITED] = "exited",
+        [CS_STOPPED] = "stopped", [CS_FAILED] = "failed",
+    };
+    return (unsigned)st < ARRAY_SIZE(names) ? names[st] : "?";
+}
+
+const char *health_state_name(enum health_state h)
+{
+    static const char *const names[] = {
+        [HS_NONE] = "none", [HS_STARTING] = "starting", [HS_HEALTHY] = "healthy", [HS_UNHEALTHY] = "unhealthy",
+    };
+    return (unsigned)h < ARRAY_SIZE(names) ? names[h] : "?";
+}
+
+/* --- events -------------------------------------------------------------------- */
+
+static void emit(struct supervisor *s, enum sup_event_kind kind, struct ctr *c, int status, unsigned count,
+                 const char *detail)
+{
+    struct sup_event ev = {
+        .kind = kind, .name = c->spec->name, .time_ms = realtime_ms(), .pid = c->pid,
+        .status = status, .count = count, .detail = detail,
+    };
+    /* Subscribers may unsubscribe from inside the callback: iterate over a copy. */
+    size_t n = s->n_subs;
+    struct subscriber copy[64];
+    if (n > ARRAY_SIZE(copy))
+        n = ARRAY_SIZE(copy);
+    memcpy(copy, s->subs, n * sizeof *copy);
+    for (size_t i = 0; i < n; i++)
+        copy[i].cb(&ev, copy[i].data);
+}
+
+int supervisor_subscribe(struct supervisor *s, sup_event_cb cb, void *data)
+{
+    if (s->n_subs >= 64)
+        return -EMFILE;
+    struct subscriber *ns = realloc(s->subs, (s->n_subs + 1) * sizeof *ns);
+    if (!ns)
+        return -ENOMEM;
+    s->subs = ns;
+    int handle = ++s->next_handle;
+    s->subs[s->n_subs++] = (struct subscriber){ handle, cb, data };
+    return handle;
+}
+
+void supervisor_unsubscribe(struct supervisor *s, int handle)
+{
+    for (size_t i = 0; i < s->n_subs; i++)
+        if (s->subs[i].handle == handle) {
+            s->subs[i] = s->subs[--s->n_subs];
+            return;
+        }
+}
+
+/* --- helpers --------------------------------------------------------------------- */
+
+static bool is_active(const struct ctr *c)
+{
+    return c->state == CS_STARTING || c->state == CS_RUNNING || c->state == CS_STOPPING;
+}
+
+static bool is_final(const struct ctr *c)
+{
+    return c->state == CS_EXITED || c->state == CS_STOPPED || c->state == CS_FAILED;
+}
+
+static void cancel_timer(struct ctr *c)
+{
+    if (c->timer > 0)
+        loop_cancel_timer(c->sup->loop, c->timer);
+    c->timer = 0;
+}
+
+static void describe_status(int status, char *buf, size_t n)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, n, "exited with status %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status))
+        snprintf(buf, n, "killed by signal %s", signal_name(WTERMSIG(status)));
+    else
+        snprintf(buf, n, "ended (wait status 0x%x)", (unsigned)status);
+}
+
+static void close_setup_fd(struct ctr *c)
+{
+    if (c->setup_fd >= 0) {
+        loop_del_fd(c->sup->loop, c->setup_fd);
+        close(c->setup_fd);
+        c->setup_fd = -1;
+    }
+}
+
+static int send_signal(struct ctr *c, int sig)
+{
+    if (c->pidfd >= 0 && sys_pidfd_send_signal(c->pidfd, sig) == 0)
+        return 0;
+    if (c->pid > 0 && kill(c->pid, sig) == 0)
+        return 0;
+    return -errno;
+}
+
+/* --- starting ---------------------------------------------------------------------- */
+
+static bool deps_satisfied(const struct ctr *c)
+{
+    const struct supervisor *s = c->sup;
+    for (size_t i = 0; i < c->spec->n_deps; i++) {
+        const struct dependency *d = &c->spec->deps[i];
+        const struct ctr *t = &s->c[d->index];
+        if (t->state != CS_RUNNING)
+            return false;
+        if (d->condition == DEP_HEALTHY && t->health != HS_HEALTHY)
+            return false;
+        if (d->condition == DEP_READY && !t->ready)
+            return false;
+    }
+    return true;
+}
+
+static void start_failed(struct ctr *c, const char *why);
+
+static void on_setup_result(struct loop *l, int fd, uint32_t events, void *data)
+{
+    struct ctr *c = data;
+    struct kerr err = { 0 };
+    int r = container_setup_result(fd, &err);
+    close_setup_fd(c);
+    if (r < 0) {
+        /* The child exits with 127 right after reporting; reaping it applies the policy. */
+        snprintf(c->failure, sizeof c->failure, "%s", err.msg);
+        log_error("%s: failed: %s", c->spec->name, err.msg);
+        output_note(&c->out, "failed: %s", err.msg);
+        return;
+    }
+    if (c->state != CS_STARTING)
+        return;
+    c->state = CS_RUNNING;
+    c->failure[0] = '\0';
+    if (c->spec->ready == READY_NONE)
+        c->ready = true;
+    log_info("%s: started, pid %d", c->spec->name, (int)c->pid);
+    emit(c->sup, EV_STARTED, c, 0, c->restarts, NULL);
+    schedule(c->sup);
+}
+
+static void ctr_start(struct ctr *c)
+{
+    struct supervisor *s = c->sup;
+    const struct container_spec *spec = c->spec;
+    cancel_timer(c);
+    c->stop_requested = false;
+    c->restart_after_stop = false;
+    c->ready = false;
+    c->health = spec->health != HEALTH_NONE ? HS_STARTING : HS_NONE;
+
+    struct container_start in = {
+        .spec = spec,
+        .stage = c->stage,
+        .netns_fd = -1,
+        .cgroup_fd = -1,
+        .output_fd = c->out.write_fd,
+        .devnull_fd = s->devnull,
+        .resolv = s->resolv,
+        .ready_fd = -1,
+    };
+    in.new_netns = spec->net != NET_HOST;
+    struct container_proc proc;
+    struct kerr err = { 0 };
+    if (container_start(&in, &proc, &err) < 0) {
+        start_failed(c, err.msg);
+        return;
+    }
+    c->pid = proc.pid;
+    c->pidfd = proc.pidfd;
+    c->setup_fd = proc.setup_fd;
+    c->started_mono_ms = now_ms();
+    c->started_real_ms = realtime_ms();
+    c->state = CS_STARTING;
+    if (loop_add_fd(s->loop, c->setup_fd, EPOLLIN | EPOLLHUP, on_setup_result, c) < 0) {
+        /* Without the watch the result is read when the child is reaped. */
+        log_warn("%s: cannot watch the setup of the container", spec->name);
+    }
+    log_stage("%s: exec", spec->name);
+}
+
+static void backoff_fired(struct loop *l, void *data)
+{
+    struct ctr *c = data;
+    c->timer = 0;
+    if (c->state != CS_BACKOFF)
+        return;
+    c->state = CS_WAITING;
+    schedule(c->sup);
+}
+
+/* No process could be made at all (clone failed): treated like a failed run. */
+static void start_failed(struct ctr *c, const char *why)
+{
+    snprintf(c->failure, sizeof c->failure, "%s", why);
+    log_error("%s: failed: %s", c->spec->name, why);
+    output_note(&c->out, "failed: %s", why);
+    c->has_exited = true;
+    c->last_status = 127 << 8;
+    if (!c->stop_requested && !c->sup->stopping_all && restart_wanted(c->spec, &c->rs, c->last_status)) {
+        uint64_t delay = restart_next_delay(c->spec, &c->rs, 0);
+        c->state = CS_BACKOFF;
+        c->timer = loop_add_timer(c->sup->loop, delay, backoff_fired, c);
+        return;
+    }
+    c->state = CS_FAILED;
+    emit(c->sup, EV_FAILED, c, c->last_status, c->restarts, why);
+}
+
+/* --- stopping ------------------------------------------------------------------------ */
+
+static void stop_timeout_fired(struct loop *l, void *data)
+{
+    struct ctr *c = data;
+    c->timer = 0;
+    if (c->state != CS_STOPPING || c->pid <= 0)
+        return;
+    log_warn("%s: did not stop within %llu ms, sending SIGKILL", c->spec->name,
+             (unsigned long long)c->spec->stop_timeout_ms);
+    send_signal(c, SIGKILL);
+}
+
+static void ctr_stop(struct ctr *c)
+{
+    c->stop_requested = true;
+    switch (c->state) {
+    case CS_WAITING:
+    case CS_BACKOFF:
+        cancel_timer(c);
+        c->state = CS_STOPPED;
+        emit(c->sup, EV_STOPPED, c, 0, c->restarts, NULL);
+        return;
+    case CS_STARTING:
+    case CS_RUNNING: {
+        log_info("%s: stopping", c->spec->name);
+        c->state = CS_STOPPING;
+        /* During setup the process is keel's own code: SIGKILL is the only stop. */
+        int sig = c->setup_fd >= 0 ? SIGKILL : c->spec->stop_signal;
+        if (send_signal(c, sig) < 0 && errno != ESRCH)
+            log_warn("%s: cannot send %s: %s", c->spec->name, signal_name(sig), strerror(errno));
+        cancel_timer(c);
+        c->timer = loop_add_timer(c->sup->loop, c->spec->stop_timeout_ms, stop_timeout_fired, c);
+        return;
+    }
+    default:
+        return;
+    }
+}
+
+/* While stopping everything: stop each container once no container that
+ * depends on it is still active (reverse dependency order). */
+static void schedule_stops(struct supervisor *s)
+{
+    for (size_t k = s->n; k-- > 0;) {
+        size_t i = s->m->start_order ? (size_t)s->m->start_order[k] : k;
+        struct ctr *c = &s->c[i];
+        if (!is_active(c) && c->state != CS_WAITING && c->state != CS_BACKOFF)
+            continue;
+        if (c->state == CS_STOPPING)
+            continue;
+        bool dependant_active = false;
+        for (size_t j = 0; j < s->n && !dependant_active; j++) {
+            const struct container_spec *o = s->c[j].spec;
+            for (size_t d = 0; d < o->n_deps; d++)
+                if (o->deps[d].index == (int)i && (is_active(&s->c[j]) || s->c[j].state == CS_BACKOFF))
+                    dependant_active = true;
+        }
+        if (!dependant_active)
+            ctr_stop(c);
+    }
+}
+
+static void schedule(struct supervisor *s)
+{
+    if (s->stopping_all) {
+        schedule_stops(s);
+        return;
+    }
+    for (size_t k = 0; k < s->n; k++) {
+        size_t i = s->m->start_order ? (size_t)s->m->start_order[k] : k;
+        struct ctr *c = &s->c[i];
+        if (c->state == CS_WAITING && !c->stop_requested && deps_satisfied(c))
+            ctr_start(c);
+    }
+}
+
+/* --- exits ------------------------------------------------------------------------------ */
+
+static void ctr_exited(struct ctr *c, int status)
+{
+    struct supervisor *s = c->sup;
+    char how[64];
+    describe_status(status, how, sizeof how);
+    if (c->setup_fd >= 0) {
+        struct kerr err = { 0 };
+        if (container_setup_result(c->setup_fd, &err) < 0) {
+            snprintf(c->failure, sizeof c->failure, "%s", err.msg);
+            log_error("%s: failed: %s", c->spec->name, err.msg);
+            output_note(&c->out, "failed: %s", err.msg);
+        }
+        close_setup_fd(c);
+    }
+    close_safe(c->pidfd);
+    c->pidfd = -1;
+    pid_t pid = c->pid;
+    c->pid = 0;
+    c->has_exited = true;
+    c->last_status = status;
+    uint64_t run_ms = now_ms() - c->started_mono_ms;
+    log_info("%s: %s", c->spec->name, how);
+    output_note(&c->out, "%s", how);
+    {
+        struct sup_event ev = { .kind = EV_EXITED, .name = c->spec->name, .time_ms = realtime_ms(), .pid = pid,
+                                .status = status, .count = c->restarts };
+        for (size_t i = 0; i < s->n_subs; i++)
+            s->subs[i].cb(&ev, s->subs[i].data);
+    }
+    cancel_timer(c);
+
+    if (c->state == CS_STOPPING || c->stop_requested || s->stopping_all) {
+        if (c->restart_after_stop && !s->stopping_all) {
+            c->state = CS_WAITING;
+            c->restarts++;
+            schedule(s);
+            return;
+        }
+        c->state = CS_STOPPED;
+        log_info("%s: stopped", c->spec->name);
+        emit(s, EV_STOPPED, c, status, c->restarts, NULL);
+        schedule(s);
+        return;
+    }
+    if (restart_wanted(c->spec, &c->rs, status)) {
+        uint64_t delay = restart_next_delay(c->spec, &c->rs, run_ms);
+        c->restarts++;
+        c->state = CS_BACKOFF;
+        log_info("%s: restarting in %llu ms (restart %u)", c->spec->name, (unsigned long long)delay, c->restarts);
+        emit(s, EV_RESTARTING, c, status, c->restarts, NULL);
+        c->timer = loop_add_timer(s->loop, delay, backoff_fired, c);
+        if (c->timer < 0) {
+            c->timer = 0;
+            c->state = CS_WAITING;
+        }
+        schedule(s);
+        return;
+    }
+    if (c->spec->restart == RESTART_ON_FAILURE && restart_is_failure(status)) {
+        c->state = CS_FAILED;
+        snprintf(c->failure, sizeof c->failure, "gave up after %u restarts", c->restarts);
+        log_error("%s: failed: %s", c->spec->name, c->failure);
+        emit(s, EV_FAILED, c, status, c->restarts, c->failure);
+        if (c->spec->on_crashloop != POWER_NONE && s->opts.power)
+            s->opts.power(c->spec->on_crashloop, c->failure, s->opts.power_data);
+    } else {
+        c->state = CS_EXITED;
+    }
+    schedule(s);
+}
+
+void supervisor_reap(struct supervisor *s)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) {
+            if (pid < 0 && errno == EINTR)
+                continue;
+            return;
+        }
+        bool found = false;
+        for (size_t i = 0; i < s->n && !found; i++)
+            if (s->c[i].pid == pid) {
+                found = true;
+                ctr_exited(&s->c[i], status);
+            }
+        for (size_t i = 0; i < s->n_watched && !found; i++)
+            if (s->watched[i].pid == pid) {
+                struct watched w = s->watched[i];
+                s->watched[i] = s->watched[--s->n_watched];
+                found = true;
+                w.cb(pid, status, w.data);
+            }
+        if (!found)
+            log_debug("reaped orphan %d", (int)pid);
+    }
+}
+
+int supervisor_watch_child(struct supervisor *s, pid_t pid, sup_child_cb cb, void *data)
+{
+    struct watched *nw = realloc(s->watched, (s->n_watched + 1) * sizeof *nw);
+    if (!nw)
+        return -ENOMEM;
+    s->watched = nw;
+    s->watched[s->n_watched++] = (struct watched){ pid, cb, data };
+    return 0;
+}
+
+/* --- output ------------------------------------------------------------------------------- */
+
+static void on_output(struct loop *l, int fd, uint32_t events, void *data)
+{
+    struct ctr *c = data;
+    output_drain(&c->out);
+}
+
+/* --- life of the supervisor ----------------------------------------------------------------- */
+
+static char *make_resolv(const struct manifest *m)
+{
+    if (m->system.dns) {
+        char *s = strdup("");
+        for (size_t i = 0; s && m->system.dns[i]; i++) {
+            char *n = xasprintf("%snameserver %s\n", s, m->system.dns[i]);
+            free(s);
+            s = n;
+        }
+        return s;
+    }
+    char *host = NULL;
+    if (read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536, &host, NULL) < 0)
+        return NULL;
+    return host;
+}
+
+int supervisor_new(struct supervisor **out, struct loop *l, const struct manifest *m,
+                   const struct supervisor_opts *opts, struct kerr *err)
+{
+    struct supervisor *s = calloc(1, sizeof *s);
+    if (!s)
+        return kerr_set(err, ENOMEM, "cannot create the supervisor");
+    s->loop = l;
+    s->m = m;
+    s->opts = *opts;
+    s->n = m->n_containers;
+    s->devnull = -1;
+    s->c = calloc(s->n ? s->n : 1, sizeof *s->c);
+    if (!s->c) {
+        free(s);
+        return kerr_set(err, ENOMEM, "cannot create the supervisor");
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        s->c[i].out.read_fd = s->c[i].out.write_fd = s->c[i].out.log_fd = -1;
+        s->c[i].pidfd = s->c[i].setup_fd = -1;
+    }
+    int r = 0;
+    s->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (s->devnull < 0)
+        r = kerr_set(err, errno, "cannot open /dev/null");
+    s->resolv = make_resolv(m);
+    for (size_t i = 0; i < s->n && r == 0; i++) {
+        struct ctr *c = &s->c[i];
+        c->sup = s;
+        c->spec = &m->containers[i];
+        c->index = i;
+        c->state = CS_WAITING;
+        snprintf(c->stage, sizeof c->stage, "%s/containers/%s", opts->run_dir, c->spec->name);
+        r = mkdir_p(c->stage, 0700);
+        if (r < 0) {
+            r = kerr_set(err, -r, "cannot create %s", c->stage);
+            break;
+        }
+        r = output_open(&c->out, c->spec->name, m->system.log_dir, m->system.log_max_size, m->system.log_keep, err);
+        if (r == 0 && (r = loop_add_fd(l, c->out.read_fd, EPOLLIN, on_output, c)) < 0)
+            r = kerr_set(err, -r, "cannot watch the output of %s", c->spec->name);
+    }
+    if (r < 0) {
+        supervisor_free(s);
+        return r;
+    }
+    *out = s;
+    return 0;
+}
+
+void supervisor_free(struct supervisor *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        struct ctr *c = &s->c[i];
+        cancel_timer(c);
+        close_setup_fd(c);
+        close_safe(c->pidfd);
+        if (c->out.read_fd >= 0) {
+            loop_del_fd(s->loop, c->out.read_fd);
+            output_drain(&c->out);
+        }
+        output_close(&c->out);
+    }
+    close_safe(s->devnull);
+    free(s->resolv);
+    free(s->c);
+    free(s->subs);
+    free(s->watched);
+    free(s);
+}
+
+int supervisor_start_all(struct supervisor *s, struct kerr *err)
+{
+    schedule(s);
+    return 0;
+}
+
+void supervisor_stop_all(struct supervisor *s)
+{
+    s->stopping_all = true;
+    for (size_t i = 0; i < s->n; i++)
+        s->c[i].stop_requested = true;
+    schedule(s);
+}
+
+bool supervisor_all_down(const struct supervisor *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (is_active(&s->c[i]) || s->c[i].state == CS_BACKOFF || s->c[i].state == CS_WAITING)
+            return false;
+    return true;
+}
+
+bool supervisor_finished(const struct supervisor *s, int *status)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        const struct ctr *c = &s->c[i];
+        if (c->spec->main) {
+            if (!is_final(c))
+                return false;
+            *status = c->has_exited ? c->last_status : 0;
+            return true;
+        }
+    }
+    bool all_ok = true;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct ctr *c = &s->c[i];
+        if (!is_final(c))
+            return false;
+        if (c->state == CS_FAILED || (c->has_exited && restart_is_failure(c->last_status)))
+            all_ok = false;
+    }
+    *status = all_ok ? 0 : (1 << 8);
+    return true;
+}
+
+/* --- control operations ----------------------------------------------------------------------- */
+
+static struct ctr *find(struct supervisor *s, const char *name, struct kerr *err)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->c[i].spec->name, name) == 0)
+            return &s->c[i];
+    kerr_msg(err, ENOENT, "no container named '%s'", name);
+    return NULL;
+}
+
+int supervisor_start(struct supervisor *s, const char *name, struct kerr *err)
+{
+    struct ctr *c = find(s, name, err);
+    if (!c)
+        return -ENOENT;
+    if (s->stopping_all)
+        return kerr_msg(err, ESHUTDOWN, "keel is shutting down");
+    if (is_active(c))
+        return kerr_msg(err, EALREADY, "container '%s' is already %s", name, container_state_name(c->state));
+    cancel_timer(c);
+    c->rs = (struct restart_state){ 0 };
+    c->stop_requested = false;
+    c->state = CS_WAITING;
+    schedule(s);
+    return 0;
+}
+
+int supervisor_stop(struct supervisor *s, const char *name, struct kerr *err)
+{
+    struct ctr *c = find(s, name, err);
+    if (!c)
+        return -ENOENT;
+    ctr_stop(c);
+    return 0;
+}
+
+int supervisor_restart(struct supervisor *s, const char *name, struct kerr *err)
+{
+    struct ctr *c = find(s, name, err);
+    if (!c)
+        return -ENOENT;
+    if (s->stopping_all)
+        return kerr_msg(err, ESHUTDOWN, "keel is shutting down");
+    c->rs = (struct restart_state){ 0 };
+    if (is_active(c)) {
+        ctr_stop(c);
+        c->restart_after_stop = true;
+        return 0;
+    }
+    /* From any other state, including a container that gave up. */
+    cancel_timer(c);
+    c->stop_requested = false;
+    c->state = CS_WAITING;
+    schedule(s);
+    return 0;
+}
+
+int supervisor_kill(struct supervisor *s, const char *name, int sig, struct kerr *err)
+{
+    struct ctr *c = find(s, name, err);
+    if (!c)
+        return -ENOENT;
+    if (c->state != CS_RUNNING && c->state != CS_STOPPING)
+        return kerr_msg(err, ESRCH, "container '%s' is not running", name);
+    if (send_signal(c, sig) < 0)
+        return kerr_set(err, errno, "cannot signal container '%s'", name);
+    return 0;
+}
+
+size_t supervisor_count(const struct supervisor *s)
+{
+    return s->n;
+}
+
+int supervisor_find(const struct supervisor *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->c[i].spec->name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+void supervisor_status(const struct supervisor *s, size_t i, struct container_status *st)
+{
+    const struct ctr *c = &s->c[i];
+    memset(st, 0, sizeof *st);
+    st->name = c->spec->name;
+    st->state = c->state;
+    st->health = c->health;
+    st->ready = c->ready;
+    st->pid = c->pid;
+    st->started_ms = c->started_real_ms;
+    st->uptime_ms = c->pid > 0 ? now_ms() - c->started_mono_ms : 0;
+    st->restarts = c->restarts;
+    st->has_exited = c->has_exited;
+    st->last_status = c->last_status;
+    st->oom_kills = c->oom_kills;
+    st->net_mode = net_mode_name(c->spec->net);
+    st->failure = c->failure[0] ? c->failure : NULL;
+}
+
+const char *supervisor_log_path(const struct supervisor *s, size_t i)
+{
+    return s->c[i].out.log_path;
+}
+
+const struct manifest *supervisor_manifest(const struct supervisor *s)
+{
+    return s->m;
+}
+
+static void exec_reaped(pid_t pid, int status, void *data)
+{
+    (void)pid, (void)status, (void)data;
+}
+
+int supervisor_exec(struct supervisor *s, const char *name, char *const *argv, const struct exec_io *io,
+                    sup_child_cb cb, void *data, pid_t *pid, struct kerr *err)
+{
+    struct ctr *c = find(s, name, err);
+    if (!c)
+        return -ENOENT;
+    if (c->state != CS_RUNNING)
+        return kerr_msg(err, ESRCH, "container '%s' is not running", name);
+    int stdio[3] = { io ? io->in : -1, io ? io->out : -1, io ? io->err : -1 };
+    int r = container_exec(c->spec, c->pid, -1, argv, stdio, NULL, pid, err);
+    if (r < 0)
+        return r;
+    return supervisor_watch_child(s, *pid, cb ? cb : exec_reaped, data);
+}
+
+void supervisor_request_power(struct supervisor *s, enum power_action action)
+{
+    if (s->opts.power)
+        s->opts.power(action, "requested", s->opts.power_data);
+}

@@ -1,0 +1,61 @@
+/* sys.c — raw system calls, see sys.h. */
+#include "keel/sys.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+pid_t sys_clone3(struct sys_clone_args *args)
+{
+    return (pid_t)syscall(SYS_clone3, args, sizeof *args);
+}
+
+int sys_pivot_root(const char *new_root, const char *put_old)
+{
+    return (int)syscall(SYS_pivot_root, new_root, put_old);
+}
+
+int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve)
+{
+    struct open_how how = { .flags = flags, .mode = mode, .resolve = resolve };
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+int sys_pidfd_open(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int sys_pidfd_send_signal(int pidfd, int sig)
+{
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+int sys_close_range_from(unsigned first)
+{
+    if (syscall(SYS_close_range, first, ~0u, 0) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return -1;
+    /* Kernels before 5.9: walk /proc/self/fd. */
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int self = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int fd = atoi(e->d_name);
+        if (fd >= (int)first && fd != self)
+            close(fd);
+    }
+    closedir(d);
+    return 0;
+}
+
+int sys_finit_module(int fd, const char *params, int flags)
+{
+    return (int)syscall(SYS_finit_module, fd, params, flags);
+}
