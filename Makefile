@@ -68,20 +68,20 @@ $(BUILD)/asan/obj/%.o: src/%.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/asan/keel: $(ASAN_OBJS)
-	$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $(ASAN_OBJS) $(shell pkg-config --libs $(PKGS)) -lmbedtls -lmbedx509 -lmbedcrypto
+	$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $(ASAN_OBJS) $(DYN_LIBS)
 
 asan: $(BUILD)/asan/keel
 
 # --- unit tests -----------------------------------------------------------------
+DYN_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto
+
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -static 2>/dev/null || \
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(LIB_OBJS) $(PKG_LIBS) -static
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(LIB_OBJS) $(DYN_LIBS)
 
 $(BUILD)/asan/unit/%: tests/unit/%.c tests/unit/unit.h $(ASAN_LIB_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(ASAN_FLAGS) -o $@ $< $(ASAN_LIB_OBJS) \
-	    $(shell pkg-config --libs $(PKGS)) -lmbedtls -lmbedx509 -lmbedcrypto
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(ASAN_FLAGS) -o $@ $< $(ASAN_LIB_OBJS) $(DYN_LIBS)
 
 unit: $(UNIT_BINS)
 	@tests/tools/run-unit $(UNIT_BINS)

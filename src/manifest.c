@@ -213,15 +213,15 @@ static int set_sysctl(struct pstate *st, void *obj, const char *v, char *why)
     const char *eq = strchr(v, '=');
     if (!eq || eq == v)
         return why_set(why, "'%s' is not KEY=VALUE", v);
-    for (const char *p = v; p < eq; p++)
-        if (!isalnum((unsigned char)*p) && !strchr("._-/", *p))
-            return why_set(why, "'%.*s' is not a sysctl name", (int)(eq - v), v);
-    if (strstr(v, "..") && strstr(v, "..") < eq)
-        return why_set(why, "'%.*s' is not a sysctl name", (int)(eq - v), v);
     /* Trim blanks around '=' so "a.b = 1" and "a.b=1" mean the same. */
     size_t klen = (size_t)(eq - v);
     while (klen && (v[klen - 1] == ' ' || v[klen - 1] == '\t'))
         klen--;
+    for (const char *p = v; p < v + klen; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("._-/", *p))
+            return why_set(why, "'%.*s' is not a sysctl name", (int)klen, v);
+    if (klen == 0 || v[0] == '/' || v[0] == '.' || memmem(v, klen, "..", 2))
+        return why_set(why, "'%.*s' is not a sysctl name", (int)klen, v);
     const char *val = eq + 1;
     while (*val == ' ' || *val == '\t')
         val++;
@@ -356,7 +356,7 @@ static int set_env(struct pstate *st, void *obj, const char *v, char *why)
     if (!eq || eq == v)
         return why_set(why, "'%s' is not NAME=VALUE", v);
     for (const char *p = v; p < eq; p++)
-        if (!isalnum((unsigned char)*p) && *p != '_')
+        if ((!isalnum((unsigned char)*p) && *p != '_') || (p == v && isdigit((unsigned char)*p)))
             return why_set(why, "'%.*s' is not a variable name", (int)(eq - v), v);
     /* A later value of the same name replaces the earlier one. */
     size_t klen = (size_t)(eq - v) + 1;
@@ -1734,7 +1734,9 @@ int manifest_load_buffer(const char *name, const char *buf, size_t len, unsigned
     size_t before = d->count;
 
     /* inih's silent behaviours, switched off: we check each line ourselves. */
-    ini_use_stack = false;
+    /* Debian's inih takes these at run time; with ini_use_stack its line
+     * buffer is ini_max_line bytes (the heap path starts at 200). */
+    ini_use_stack = true;
     ini_allow_realloc = false;
     ini_max_line = MANIFEST_MAX_LINE + 8;
     ini_allow_multiline = false;

@@ -242,7 +242,7 @@ int parse_signal(const char *s, int *out, char *why)
             return 0;
         }
     if (str_starts(name, "RTMIN") || str_starts(name, "RTMAX")) {
-        bool min = name[4] == 'I';
+        bool min = name[3] == 'I';
         const char *rest = name + 5;
         uint64_t off = 0;
         if (*rest) {

@@ -1,0 +1,340 @@
+/* Unit tests of manifest.c: every key, and every kind of bad input. */
+#include "keel/caps.h"
+#include "keel/manifest.h"
+#include "keel/util.h"
+#include "unit.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+static struct manifest *load_ok(const char *text)
+{
+    struct manifest *m = NULL;
+    struct diag d = { 0 };
+    int r = manifest_load_buffer("t.ini", text, strlen(text), MANIFEST_NO_FS_CHECKS, &m, &d);
+    if (r < 0)
+        for (size_t i = 0; i < d.count; i++)
+            fprintf(stderr, "  unexpected: %s\n", d.msgs[i]);
+    diag_free(&d);
+    return m;
+}
+
+/* Loads text that must fail; returns the diagnostics joined by newlines. */
+static char *load_bad(const char *text, size_t len)
+{
+    struct manifest *m = NULL;
+    struct diag d = { 0 };
+    int r = manifest_load_buffer("t.ini", text, len, MANIFEST_NO_FS_CHECKS, &m, &d);
+    if (r == 0) {
+        manifest_free(m);
+        return NULL;
+    }
+    char *all = strdup("");
+    for (size_t i = 0; i < d.count; i++) {
+        char *n = xasprintf("%s%s\n", all, d.msgs[i]);
+        free(all);
+        all = n;
+    }
+    diag_free(&d);
+    return all;
+}
+
+#define EXPECT_ERROR(text, needle) do { \
+    char *e_ = load_bad(text, strlen(text)); \
+    CHECK(e_ != NULL); \
+    if (e_ && !strstr(e_, needle)) { \
+        unit_failed_checks++; \
+        fprintf(stderr, "  %s:%d: expected \"%s\" in:\n%s", __FILE__, __LINE__, needle, e_); \
+    } \
+    free(e_); } while (0)
+
+#define C "[container a]\nlayers = /l\ncommand = /bin/true\n"
+
+TEST(full_manifest)
+{
+    struct manifest *m = load_ok(
+        "; a comment\n# another\n"
+        "[system]\nhostname = appliance\nstop_timeout = 5s\nlog_dir = /var/log/keel\nlog_max_size = 2M\n"
+        "log_keep = 3\nmodules = overlay veth\nmodules = bridge\nsysctl = net.ipv4.ip_forward = 1\n"
+        "dns = 1.1.1.1\non_exit = reboot\non_error = shell\nrescue_shell = /bin/sh\n"
+        "control = unix:///run/k.sock\ncontrol = vsock://1024\ncontrol_group = adm\n"
+        "watchdog = /dev/watchdog\nwatchdog_timeout = 20s\n"
+        "[interface eth0]\naddress = 10.0.2.15/24\ngateway = 10.0.2.2\nmtu = 1400\n"
+        "[network net1]\nsubnet = 10.9.0.0/16\nisolate = yes\nmtu = 1400\n"
+        "[container db]\nlayers = /layers/db:/layers/base\nupper = /var/lib/keel/db\n"
+        "command = /bin/sh -c \"exec sleep 1000\"\nrestart = always\nready = notify\n"
+        "health = tcp:5432\nhealth_interval = 2s\nhealth_retries = 2\n"
+        "[container web]\nlayers = /layers/web:/layers/base\nupper = tmpfs\ncommand = /bin/httpd -f -p 80\n"
+        "env = GREETING=hello\nenv = MODE=prod\nenv = MODE=test\nworkdir = /www\nuser = www\nhostname = webhost\n"
+        "mount = /srv/data:/data:ro\nmount = /srv/x:/x\nnetwork = bridge\nbridge = net1\nip = 10.9.0.10\n"
+        "ports = 8080:80/tcp\nports = 127.0.0.1:5353:53/udp\nnet_rate = 10mbit\nrestart = on-failure:5\n"
+        "depends = db:ready\nstop_signal = SIGQUIT\nstop_timeout = 3\n"
+        "capabilities = +CAP_NET_RAW -CAP_SETFCAP\nambient_capabilities = NET_BIND_SERVICE\n"
+        "main = yes\nno_new_privs = no\nseccomp = unconfined\nrlimit = nofile=100:200\nrlimit = core=0\n"
+        "userns = auto\nmemory = 256M\nmemory_high = 200M\nmemory_swap = max\ncpus = 0.5\ncpu_weight = 200\n"
+        "cpuset = 0-1\npids = 128\nio_weight = 50\nio_read_bps = /dev/vda 10M\nio_write_iops = /dev/vda 100\n"
+        "oom_score_adj = 500\nrestart_delay = 50ms\nrestart_delay_max = 1m\nrestart_reset = 20s\n"
+        "on_crashloop = poweroff\nstart_timeout = 30s\n"
+        "[container side]\nlayers = /l\ncommand = /bin/true\nnetwork = container:web\n");
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    CHECK_STR(m->system.hostname, "appliance");
+    CHECK_INT(m->system.stop_timeout_ms, 5000);
+    CHECK_INT(m->system.log_max_size, 2 << 20);
+    CHECK_INT(strv_len(m->system.modules), 3);
+    CHECK_STR(m->system.sysctl[0], "net.ipv4.ip_forward=1");
+    CHECK_INT(m->system.on_exit, POWER_REBOOT);
+    CHECK_INT(m->system.on_error, POWER_SHELL);
+    CHECK_INT(strv_len(m->system.control), 2);
+    CHECK_INT(m->n_interfaces, 1);
+    CHECK_INT(m->interfaces[0].prefix, 24);
+    CHECK_INT(m->interfaces[0].mtu, 1400);
+    CHECK_INT(m->n_networks, 1);
+    CHECK(m->networks[0].isolate);
+    CHECK_INT(ntohl(m->networks[0].gateway.s_addr), 0x0a090001);
+    CHECK_INT(m->n_containers, 3);
+    struct container_spec *db = &m->containers[0], *web = &m->containers[1], *side = &m->containers[2];
+    CHECK_STR(db->upper, "/var/lib/keel/db");
+    CHECK_INT(strv_len(db->argv), 3);
+    CHECK_INT(db->restart, RESTART_ALWAYS);
+    CHECK_INT(db->stop_timeout_ms, 5000);
+    CHECK_INT(db->health, HEALTH_TCP);
+    CHECK_INT(strv_len(web->layers), 2);
+    CHECK_INT(strv_len(web->env), 2);
+    CHECK_STR(web->env[1], "MODE=test");
+    CHECK_STR(web->user, "www");
+    CHECK_INT(web->n_mounts, 2);
+    CHECK(web->mounts[0].readonly);
+    CHECK(!web->mounts[1].readonly);
+    CHECK_INT(web->net, NET_BRIDGE);
+    CHECK_INT(web->n_ports, 2);
+    CHECK_INT(web->ports[1].proto, IPPROTO_UDP);
+    CHECK_INT(web->ports[1].host_port, 5353);
+    CHECK_INT(web->net_rate, 10000000);
+    CHECK_INT(web->restart, RESTART_ON_FAILURE);
+    CHECK_INT(web->restart_max, 5);
+    CHECK_INT(web->deps[0].condition, DEP_READY);
+    CHECK_INT(web->stop_signal, SIGQUIT);
+    CHECK_INT(web->stop_timeout_ms, 3000);
+    CHECK((web->caps & (1ull << 13)) != 0);   /* NET_RAW added */
+    CHECK((web->caps & (1ull << 31)) == 0);   /* SETFCAP dropped */
+    CHECK_INT(web->caps_ambient, 1ull << 10);
+    CHECK(web->main);
+    CHECK(!web->no_new_privs);
+    CHECK_INT(web->seccomp, SECCOMP_UNCONFINED);
+    CHECK_INT(web->n_rlimits, 2);
+    CHECK_INT(web->rlimits[0].resource, RLIMIT_NOFILE);
+    CHECK_INT(web->rlimits[0].hard, 200);
+    CHECK(web->userns_auto);
+    CHECK_INT(web->memory_max, 256 << 20);
+    CHECK(web->memory_swap == KEEL_LIMIT_MAX);
+    CHECK_INT(web->cpu_quota_us, 50000);
+    CHECK_STR(web->cpuset, "0-1");
+    CHECK_INT(web->pids_max, 128);
+    CHECK_INT(web->n_io_read_bps, 1);
+    CHECK_INT(web->io_read_bps[0].value, 10 << 20);
+    CHECK_INT(web->oom_score_adj, 500);
+    CHECK_INT(web->restart_delay_ms, 50);
+    CHECK_INT(web->on_crashloop, POWER_POWEROFF);
+    CHECK_INT(side->net, NET_CONTAINER);
+    CHECK_INT(side->n_deps, 1);   /* container:web is an implicit dependency */
+    /* Start order: dependencies first. */
+    CHECK_INT(m->start_order[0], 0);
+    CHECK_INT(m->start_order[1], 1);
+    CHECK_INT(m->start_order[2], 2);
+    manifest_free(m);
+}
+
+TEST(defaults)
+{
+    struct manifest *m = load_ok(C "[container b]\nlayers = /l\ncommand = /x\nnetwork = bridge\n");
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    struct container_spec *a = &m->containers[0];
+    CHECK_STR(m->system.log_dir, "/run/keel/log");
+    CHECK_INT(m->system.stop_timeout_ms, 10000);
+    CHECK_INT(m->system.on_exit, POWER_POWEROFF);
+    CHECK_STR(m->system.control[0], "unix:///run/keel.sock");
+    CHECK(a->upper == NULL);
+    CHECK_INT(a->net, NET_NONE);
+    CHECK_INT(a->restart, RESTART_NO);
+    CHECK_INT(a->stop_signal, SIGTERM);
+    CHECK(a->caps == caps_default());
+    CHECK(a->no_new_privs);
+    CHECK_INT(a->restart_delay_ms, 100);
+    CHECK_INT(a->restart_delay_max_ms, 30000);
+    CHECK_INT(a->restart_reset_ms, 10000);
+    CHECK(a->memory_max == KEEL_LIMIT_UNSET);
+    /* A bridge container without [network keel0] gets the default network. */
+    CHECK(manifest_find_network(m, "keel0") != NULL);
+    CHECK_STR(m->containers[1].bridge, "keel0");
+    manifest_free(m);
+}
+
+TEST(bad_values)
+{
+    EXPECT_ERROR("[system]\nstop_timeout = soon\n", "t.ini:2: stop_timeout:");
+    EXPECT_ERROR("[system]\nhostname = -bad\n", "t.ini:2: hostname:");
+    EXPECT_ERROR("[system]\ndns = 1.2.3\n", "t.ini:2: dns:");
+    EXPECT_ERROR("[system]\non_exit = explode\n", "t.ini:2: on_exit: 'explode' is not one of");
+    EXPECT_ERROR("[system]\nlog_dir = relative\n", "t.ini:2: log_dir: 'relative' is not an absolute path");
+    EXPECT_ERROR("[system]\ncontrol = http://x\n", "t.ini:2: control:");
+    EXPECT_ERROR("[system]\nsysctl = novalue\n", "t.ini:2: sysctl:");
+    EXPECT_ERROR("[system]\nlog_keep = 101\n", "t.ini:2: log_keep:");
+    EXPECT_ERROR(C "upper = rel\n", "t.ini:4: upper:");
+    EXPECT_ERROR(C "env = 1A=b\n", "t.ini:4: env:");
+    EXPECT_ERROR(C "env = noequals\n", "t.ini:4: env:");
+    EXPECT_ERROR(C "user = 1:\n", "t.ini:4: user:");
+    EXPECT_ERROR(C "user = :1\n", "t.ini:4: user:");
+    EXPECT_ERROR(C "user = -1\n", "t.ini:4: user:");
+    EXPECT_ERROR(C "user = 4294967296\n", "t.ini:4: user:");
+    EXPECT_ERROR(C "mount = /a\n", "t.ini:4: mount:");
+    EXPECT_ERROR(C "mount = /a:/b:rx\n", "t.ini:4: mount:");
+    EXPECT_ERROR(C "mount = /a:/\n", "t.ini:4: mount:");
+    EXPECT_ERROR(C "mount = /a/../b:/c\n", "contains '..'");
+    EXPECT_ERROR(C "network = wifi\n", "t.ini:4: network:");
+    EXPECT_ERROR(C "restart = sometimes\n", "t.ini:4: restart:");
+    EXPECT_ERROR(C "restart = on-failure:0\n", "t.ini:4: restart:");
+    EXPECT_ERROR(C "stop_signal = SIGNOPE\n", "t.ini:4: stop_signal:");
+    EXPECT_ERROR(C "capabilities = +CAP_FLY\n", "t.ini:4: capabilities: unknown capability 'CAP_FLY'");
+    EXPECT_ERROR(C "capabilities = CHOWN +KILL\n", "t.ini:4: capabilities:");
+    EXPECT_ERROR(C "memory = lots\n", "t.ini:4: memory:");
+    EXPECT_ERROR(C "memory = 99999999999999999999\n", "t.ini:4: memory:");
+    EXPECT_ERROR(C "cpus = -1\n", "t.ini:4: cpus:");
+    EXPECT_ERROR(C "cpu_weight = 0\n", "t.ini:4: cpu_weight:");
+    EXPECT_ERROR(C "cpu_weight = 10001\n", "t.ini:4: cpu_weight:");
+    EXPECT_ERROR(C "pids = 0\n", "t.ini:4: pids:");
+    EXPECT_ERROR(C "cpuset = 3-1\n", "t.ini:4: cpuset:");
+    EXPECT_ERROR(C "io_read_bps = /dev/vda\n", "t.ini:4: io_read_bps:");
+    EXPECT_ERROR(C "io_write_iops = /dev/vda x\n", "t.ini:4: io_write_iops:");
+    EXPECT_ERROR(C "oom_score_adj = 1001\n", "t.ini:4: oom_score_adj:");
+    EXPECT_ERROR(C "ports = 0:80\n", "t.ini:4: ports:");
+    EXPECT_ERROR(C "ports = 80:80/sctp\n", "t.ini:4: ports:");
+    EXPECT_ERROR(C "health_retries = 0\n", "t.ini:4: health_retries:");
+    EXPECT_ERROR(C "ready = fd:2\n", "t.ini:4: ready:");
+    EXPECT_ERROR(C "rlimit = nofile=10:5\n", "t.ini:4: rlimit:");
+    EXPECT_ERROR(C "rlimit = open=1\n", "t.ini:4: rlimit:");
+    EXPECT_ERROR(C "userns = 0:100000\n", "t.ini:4: userns:");
+    EXPECT_ERROR(C "main = maybe\n", "t.ini:4: main:");
+    EXPECT_ERROR(C "seccomp = strict\n", "t.ini:4: seccomp:");
+    EXPECT_ERROR("[container a]\nlayers = /l\ncommand = bin/true\n", "t.ini:3: command: 'bin/true' is not an absolute path");
+    EXPECT_ERROR("[container a]\nlayers = /a,b:/c\ncommand = /x\n", "t.ini:2: layers:");
+    EXPECT_ERROR("[container a]\nlayers = /a:rel\ncommand = /x\n", "t.ini:2: layers:");
+    EXPECT_ERROR("[network n]\nsubnet = 10.0.0.1/24\n", "t.ini:2: subnet: '10.0.0.1/24' has host bits set");
+    EXPECT_ERROR("[interface eth0]\naddress = 10.0.0.1\n", "t.ini:2: address:");
+}
+
+TEST(structure_errors)
+{
+    EXPECT_ERROR("key = value\n", "t.ini:1: key 'key' outside of any section");
+    EXPECT_ERROR("[systems]\n", "t.ini:1: unknown section [systems]");
+    EXPECT_ERROR("[container]\n", "t.ini:1: [container] needs a name");
+    EXPECT_ERROR("[container a b]\n", "more than two words");
+    EXPECT_ERROR("[container a\n", "t.ini:1: section header has no closing ']'");
+    EXPECT_ERROR("[container a] x\n", "text after the section header");
+    EXPECT_ERROR("[container -a]\n", "not a valid container name");
+    EXPECT_ERROR("[system]\n[system]\n", "t.ini:2: [system] appears twice");
+    EXPECT_ERROR(C C, "t.ini:4: container 'a' is defined twice");
+    EXPECT_ERROR(C "command = /x\n", "t.ini:4: 'command' is set twice in this section (first on line 3)");
+    EXPECT_ERROR(C "flavour = mint\n", "t.ini:4: unknown key 'flavour' in [container]");
+    EXPECT_ERROR("[system]\njust words\n", "t.ini:2: expected KEY = VALUE");
+    EXPECT_ERROR("[system]\n= value\n", "t.ini:2: missing key name");
+    EXPECT_ERROR("[container a]\ncommand = /x\n", "container 'a' has no layers");
+    EXPECT_ERROR("[container a]\nlayers = /l\n", "container 'a' has no command");
+    EXPECT_ERROR(C "depends = ghost\n", "t.ini:4: container 'a' depends on unknown container 'ghost'");
+    EXPECT_ERROR(C "depends = a\n", "depends on itself");
+    EXPECT_ERROR(C "depends = b\n[container b]\nlayers = /l\ncommand = /x\ndepends = a\n",
+                 "part of a dependency cycle");
+    EXPECT_ERROR(C "network = container:ghost\n", "names no container");
+    EXPECT_ERROR(C "main = yes\n[container b]\nlayers = /l\ncommand = /x\nmain = yes\n", "only one container may be main");
+    EXPECT_ERROR(C "ports = 80:80\n", "ports need network = bridge");
+    EXPECT_ERROR(C "network = bridge\nports = 80:80\n[container b]\nlayers = /l\ncommand = /x\n"
+                   "network = bridge\nports = 80:81\n", "host port 80/tcp is already published by 'a'");
+    EXPECT_ERROR(C "network = bridge\nip = 10.0.0.5\n", "is not a free host address of keel0");
+    EXPECT_ERROR(C "network = bridge\nbridge = nope\n", "bridge network 'nope' is not defined");
+    EXPECT_ERROR(C "depends = b:healthy\n[container b]\nlayers = /l\ncommand = /x\n", "has no health check");
+    EXPECT_ERROR("[system]\ncontrol = tcp://0.0.0.0:2376\n", "needs control_tls_cert");
+    EXPECT_ERROR("[network a]\nsubnet = 10.0.0.0/16\n[network b]\nsubnet = 10.0.1.0/24\n", "overlaps");
+}
+
+TEST(all_errors_reported)
+{
+    const char *text = "[system]\nstop_timeout = x\nbogus = 1\n" C "memory = y\n";
+    char *e = load_bad(text, strlen(text));
+    CHECK(e != NULL);
+    if (!e)
+        return;
+    CHECK(strstr(e, "t.ini:2:") != NULL);
+    CHECK(strstr(e, "t.ini:3:") != NULL);
+    CHECK(strstr(e, "t.ini:7:") != NULL);
+    free(e);
+}
+
+TEST(hostile_bytes)
+{
+    /* A line beyond inih's 200-byte default and our limit is an error, never truncated. */
+    char big[5000];
+    int n = snprintf(big, sizeof big, C "env = X=");
+    memset(big + n, 'a', 4500);
+    big[n + 4500] = '\n';
+    big[n + 4501] = '\0';
+    EXPECT_ERROR(big, "t.ini:4: line is longer than");
+    /* A 300-byte line is fine: inih's 200-byte default is lifted. */
+    n = snprintf(big, sizeof big, C "env = X=");
+    memset(big + n, 'b', 300);
+    snprintf(big + n + 300, sizeof big - (size_t)n - 300, "\n");
+    struct manifest *m = load_ok(big);
+    CHECK(m && strlen(m->containers[0].env[0]) == 302);
+    manifest_free(m);
+    /* A section name beyond inih's 50-byte default is kept whole (and reported when too long). */
+    EXPECT_ERROR("[container aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\n", "not a valid container name");
+    static const char nul[] = "[system]\nhostname = a\0b\n";
+    char *e = load_bad(nul, sizeof nul - 1);
+    CHECK(e && strstr(e, "t.ini:2: line contains a NUL byte"));
+    free(e);
+    EXPECT_ERROR("[system]\nhostname = \xff\xfe\n", "t.ini:2: line is not valid UTF-8");
+    EXPECT_ERROR("[system]\nhostname = \xc0\xaf\n", "not valid UTF-8");
+    EXPECT_ERROR("[system]\nhostname = a\x01\n", "control character");
+    EXPECT_ERROR("[system]\n  continued = x\nstop_timeout = 1\n  stop_timeout = 2\n", "set twice");
+    /* Nothing of a broken manifest comes back. */
+    struct manifest *none = (struct manifest *)1;
+    struct diag d = { 0 };
+    CHECK_INT(manifest_load_buffer("t.ini", "[system]\nx=1\n", 13, 0, &none, &d), -EINVAL);
+    CHECK(none == NULL);
+    diag_free(&d);
+}
+
+TEST(key_table_is_complete)
+{
+    /* Every key the table prints parses in its section (no orphan rows). */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    manifest_print_keys(f);
+    fclose(f);
+    CHECK(strstr(buf, "container\tlayers\t") != NULL);
+    CHECK(strstr(buf, "system\tstop_timeout\t") != NULL);
+    CHECK(strstr(buf, "network\tsubnet\t") != NULL);
+    size_t lines = 0;
+    for (char *p = buf; *p; p++)
+        lines += *p == '\n';
+    CHECK(lines > 60);
+    free(buf);
+}
+
+int main(void)
+{
+    RUN(full_manifest);
+    RUN(defaults);
+    RUN(bad_values);
+    RUN(structure_errors);
+    RUN(all_errors_reported);
+    RUN(hostile_bytes);
+    RUN(key_table_is_complete);
+    return unit_done();
+}

@@ -1,0 +1,199 @@
+/* Unit tests of parse.c: every value type of the manifest. */
+#include "keel/manifest.h"
+#include "keel/parse.h"
+#include "keel/util.h"
+#include "unit.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+
+TEST(u64_and_i64)
+{
+    uint64_t u;
+    int64_t i;
+    char why[PARSE_WHY_MAX];
+    CHECK_INT(parse_u64("42", 0, 100, &u, why), 0);
+    CHECK_INT(u, 42);
+    CHECK_INT(parse_u64("101", 0, 100, &u, why), -ERANGE);
+    CHECK_INT(parse_u64("-1", 0, 100, &u, why), -EINVAL);
+    CHECK_INT(parse_u64("", 0, 100, &u, why), -EINVAL);
+    CHECK_INT(parse_u64("1x", 0, 100, &u, why), -EINVAL);
+    CHECK_INT(parse_u64(" 1", 0, 100, &u, why), -EINVAL);
+    CHECK_INT(parse_u64("18446744073709551616", 0, UINT64_MAX, &u, why), -ERANGE);
+    CHECK_INT(parse_u64("18446744073709551615", 0, UINT64_MAX, &u, why), 0);
+    CHECK(u == UINT64_MAX);
+    CHECK_INT(parse_i64("-1000", -1000, 1000, &i, why), 0);
+    CHECK_INT(i, -1000);
+    CHECK_INT(parse_i64("-1001", -1000, 1000, &i, why), -ERANGE);
+    CHECK_INT(parse_i64("-9223372036854775808", INT64_MIN, INT64_MAX, &i, why), 0);
+    CHECK(i == INT64_MIN);
+    CHECK_INT(parse_i64("9223372036854775808", INT64_MIN, INT64_MAX, &i, why), -ERANGE);
+    CHECK_INT(parse_i64("--1", -10, 10, &i, why), -EINVAL);
+}
+
+TEST(bools)
+{
+    bool b;
+    CHECK_INT(parse_bool("yes", &b, NULL), 0);
+    CHECK(b);
+    CHECK_INT(parse_bool("off", &b, NULL), 0);
+    CHECK(!b);
+    CHECK_INT(parse_bool("Yes", &b, NULL), -EINVAL);
+    CHECK_INT(parse_bool("", &b, NULL), -EINVAL);
+}
+
+TEST(sizes)
+{
+    int64_t v;
+    CHECK_INT(parse_size("256M", &v, NULL), 0);
+    CHECK_INT(v, 256ll << 20);
+    CHECK_INT(parse_size("1k", &v, NULL), 0);
+    CHECK_INT(v, 1024);
+    CHECK_INT(parse_size("2GiB", &v, NULL), 0);
+    CHECK_INT(v, 2ll << 30);
+    CHECK_INT(parse_size("3", &v, NULL), 0);
+    CHECK_INT(v, 3);
+    CHECK_INT(parse_size("max", &v, NULL), 0);
+    CHECK(v == KEEL_LIMIT_MAX);
+    CHECK_INT(parse_size("1.5G", &v, NULL), -EINVAL);
+    CHECK_INT(parse_size("10X", &v, NULL), -EINVAL);
+    CHECK_INT(parse_size("M", &v, NULL), -EINVAL);
+    CHECK_INT(parse_size("-1M", &v, NULL), -EINVAL);
+    CHECK_INT(parse_size("9999999999T", &v, NULL), -ERANGE);
+    CHECK_INT(parse_size("99999999999999999999", &v, NULL), -ERANGE);
+}
+
+TEST(durations)
+{
+    uint64_t ms;
+    CHECK_INT(parse_duration_ms("100ms", &ms, NULL), 0);
+    CHECK_INT(ms, 100);
+    CHECK_INT(parse_duration_ms("10", &ms, NULL), 0);
+    CHECK_INT(ms, 10000);
+    CHECK_INT(parse_duration_ms("1m", &ms, NULL), 0);
+    CHECK_INT(ms, 60000);
+    CHECK_INT(parse_duration_ms("2h", &ms, NULL), 0);
+    CHECK_INT(ms, 7200000);
+    CHECK_INT(parse_duration_ms("1d", &ms, NULL), -EINVAL);
+    CHECK_INT(parse_duration_ms("s", &ms, NULL), -EINVAL);
+    CHECK_INT(parse_duration_ms("1000h", &ms, NULL), -ERANGE);
+}
+
+TEST(rates)
+{
+    uint64_t r;
+    CHECK_INT(parse_rate_bits("10mbit", &r, NULL), 0);
+    CHECK_INT(r, 10000000);
+    CHECK_INT(parse_rate_bits("1mbps", &r, NULL), 0);
+    CHECK_INT(r, 8000000);
+    CHECK_INT(parse_rate_bits("500kbit", &r, NULL), 0);
+    CHECK_INT(r, 500000);
+    CHECK_INT(parse_rate_bits("0mbit", &r, NULL), -ERANGE);
+    CHECK_INT(parse_rate_bits("10 mbit", &r, NULL), -EINVAL);
+    CHECK_INT(parse_rate_bits("10mb", &r, NULL), -EINVAL);
+}
+
+TEST(cpus)
+{
+    int64_t q, p;
+    CHECK_INT(parse_cpus("0.5", &q, &p, NULL), 0);
+    CHECK_INT(q, 50000);
+    CHECK_INT(p, 100000);
+    CHECK_INT(parse_cpus("2", &q, &p, NULL), 0);
+    CHECK_INT(q, 200000);
+    CHECK_INT(parse_cpus(".25", &q, &p, NULL), 0);
+    CHECK_INT(q, 25000);
+    CHECK_INT(parse_cpus("0", &q, &p, NULL), -ERANGE);
+    CHECK_INT(parse_cpus("0.001", &q, &p, NULL), -ERANGE);
+    CHECK_INT(parse_cpus("1.", &q, &p, NULL), -EINVAL);
+    CHECK_INT(parse_cpus("-1", &q, &p, NULL), -EINVAL);
+    CHECK_INT(parse_cpus("99999", &q, &p, NULL), -ERANGE);
+    CHECK_INT(parse_cpus("1.2345678", &q, &p, NULL), -EINVAL);
+}
+
+TEST(signals)
+{
+    int s;
+    CHECK_INT(parse_signal("SIGTERM", &s, NULL), 0);
+    CHECK_INT(s, SIGTERM);
+    CHECK_INT(parse_signal("HUP", &s, NULL), 0);
+    CHECK_INT(s, SIGHUP);
+    CHECK_INT(parse_signal("9", &s, NULL), 0);
+    CHECK_INT(s, 9);
+    CHECK_INT(parse_signal("SIGRTMIN+3", &s, NULL), 0);
+    CHECK_INT(s, SIGRTMIN + 3);
+    CHECK_INT(parse_signal("SIGFOO", &s, NULL), -EINVAL);
+    CHECK_INT(parse_signal("0", &s, NULL), -EINVAL);
+    CHECK_INT(parse_signal("65", &s, NULL), -EINVAL);
+    CHECK_INT(parse_signal("sigterm", &s, NULL), -EINVAL);
+    CHECK_STR(signal_name(SIGKILL), "SIGKILL");
+}
+
+TEST(addresses)
+{
+    struct in_addr a;
+    unsigned p;
+    CHECK_INT(parse_ipv4("172.30.0.1", &a, NULL), 0);
+    CHECK_INT(ntohl(a.s_addr), 0xac1e0001);
+    CHECK_INT(parse_ipv4("1.2.3", &a, NULL), -EINVAL);
+    CHECK_INT(parse_ipv4("256.1.1.1", &a, NULL), -EINVAL);
+    CHECK_INT(parse_cidr("10.0.0.0/8", &a, &p, NULL), 0);
+    CHECK_INT(p, 8);
+    CHECK_INT(parse_cidr("10.0.0.0/33", &a, &p, NULL), -EINVAL);
+    CHECK_INT(parse_cidr("10.0.0.0", &a, &p, NULL), -EINVAL);
+}
+
+TEST(ids)
+{
+    uint32_t id;
+    CHECK_INT(parse_id("1", &id, NULL), 0);
+    CHECK_INT(id, 1);
+    CHECK_INT(parse_id("4294967295", &id, NULL), -EINVAL);
+    CHECK_INT(parse_id("-1", &id, NULL), -EINVAL);
+    CHECK_INT(parse_id("1 ", &id, NULL), -EINVAL);
+    CHECK_INT(parse_id("", &id, NULL), -EINVAL);
+}
+
+TEST(words)
+{
+    char **v = NULL;
+    CHECK_INT(split_words("/bin/sh -c \"exec sleep 1000\"", &v, NULL), 0);
+    CHECK_INT(strv_len(v), 3);
+    CHECK_STR(v[2], "exec sleep 1000");
+    strv_free(v);
+    CHECK_INT(split_words("a\\ b 'c d'\"e\" \"q\\\"x\" 'x\\y'", &v, NULL), 0);
+    CHECK_INT(strv_len(v), 4);
+    CHECK_STR(v[0], "a b");
+    CHECK_STR(v[1], "c de");
+    CHECK_STR(v[2], "q\"x");
+    CHECK_STR(v[3], "x\\y");
+    strv_free(v);
+    CHECK_INT(split_words("   ", &v, NULL), 0);
+    CHECK_INT(strv_len(v), 0);
+    strv_free(v);
+    CHECK_INT(split_words("\"\"", &v, NULL), 0);
+    CHECK_INT(strv_len(v), 1);
+    CHECK_STR(v[0], "");
+    strv_free(v);
+    v = NULL;
+    CHECK_INT(split_words("'open", &v, NULL), -EINVAL);
+    CHECK_INT(split_words("\"open", &v, NULL), -EINVAL);
+    CHECK_INT(split_words("trailing\\", &v, NULL), -EINVAL);
+    CHECK(v == NULL);
+}
+
+int main(void)
+{
+    RUN(u64_and_i64);
+    RUN(bools);
+    RUN(sizes);
+    RUN(durations);
+    RUN(rates);
+    RUN(cpus);
+    RUN(signals);
+    RUN(addresses);
+    RUN(ids);
+    RUN(words);
+    return unit_done();
+}
