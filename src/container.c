@@ -58,6 +58,8 @@ char **container_environ(const struct container_spec *c, const char *home)
     r |= strv_push_take(&env, xasprintf("HOSTNAME=%s", hostname));
     if (!has_home)
         r |= strv_push_take(&env, xasprintf("HOME=%s", home ? home : "/"));
+    if (c->ready == READY_NOTIFY)
+        r |= strv_push(&env, "NOTIFY_SOCKET=" CONTAINER_NOTIFY_PATH);
     for (size_t i = 0; c->env && c->env[i]; i++)
         r |= strv_push(&env, c->env[i]);
     if (r) {
@@ -190,6 +192,7 @@ static __attribute__((noreturn)) void setup_child(const struct container_start *
         .resolv = in->resolv,
         .hostname = hostname,
         .cgroup_ns = true,
+        .notify_host = in->notify_host,
     };
     if (mount_container_root(c, &mi, &err) < 0)
         child_fail(report_fd, &err);
@@ -367,6 +370,10 @@ static __attribute__((noreturn)) void exec_child(const struct container_spec *c,
         fprintf(stderr, "keel: error: %s\n", err.msg[0] ? err.msg : "cannot prepare the process");
         _exit(126);
     }
+    /* Credential changes clear the parent-death signal: set it again, so a
+     * timed-out health check killed through its parent does not linger. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        _exit(126);
     if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         _exit(126);
     if (sys_close_range_from(3) < 0)

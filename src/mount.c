@@ -201,7 +201,23 @@ static const struct devnode devnodes[] = {
     { "random", 0666, 1, 8 }, { "urandom", 0666, 1, 9 }, { "tty", 0666, 5, 0 },
 };
 
-static int setup_dev(int rootfd, struct kerr *err)
+static int bind_notify_socket(int devdir, const char *host_path, struct kerr *err)
+{
+    char sp[FD_PATH_MAX], tp[FD_PATH_MAX];
+    int f = openat(devdir, "keel-notify", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (f < 0)
+        return kerr_set(err, errno, "cannot create /dev/keel-notify");
+    close(f);
+    _cleanup_close_ int src = open(host_path, O_PATH | O_CLOEXEC);
+    _cleanup_close_ int tgt = openat(devdir, "keel-notify", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (src < 0 || tgt < 0)
+        return kerr_set(err, errno, "cannot open the notify socket %s", host_path);
+    if (mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND, NULL) < 0)
+        return kerr_set(err, errno, "cannot bind the notify socket into the container");
+    return 0;
+}
+
+static int setup_dev(int rootfd, const char *notify_host, struct kerr *err)
 {
     _cleanup_close_ int dev = open_mountpoint(rootfd, "/dev", true, err);
     if (dev < 0)
@@ -253,6 +269,8 @@ static int setup_dev(int rootfd, struct kerr *err)
                 unlinkat(d, "mqueue", AT_REMOVEDIR);
         }
     }
+    if (r == 0 && notify_host)
+        r = bind_notify_socket(d, notify_host, err);
     return r;
 }
 
@@ -398,7 +416,7 @@ int mount_container_root(const struct container_spec *c, const struct mount_inpu
                                      NULL, "/sys/fs/cgroup", err)) < 0)
             return r;
     }
-    if ((r = setup_dev(rootfd, err)) < 0)
+    if ((r = setup_dev(rootfd, in->notify_host, err)) < 0)
         return r;
     if ((r = mask_paths(rootfd, err)) < 0)
         return r;

@@ -8,6 +8,7 @@
  */
 #include "keel/supervise.h"
 #include "keel/container.h"
+#include "keel/health.h"
 #include "keel/log.h"
 #include "keel/output.h"
 #include "keel/parse.h"
@@ -43,8 +44,15 @@ struct ctr {
     int last_status;
     bool stop_requested;     /* stopped on request: no restart */
     bool restart_after_stop; /* keel restart NAME */
-    enum health_state health;
+    struct health_counter health;
+    int64_t health_timer;    /* next check, or the running check's timeout */
+    pid_t health_pid;        /* a running command check */
+    int health_fd;           /* a running tcp check */
     bool ready;
+    int ready_fd;            /* read end: `ready = fd:N` pipe or the sd_notify socket */
+    int ready_child_fd;      /* write end handed to the container (fd:N) */
+    char notify_path[PATH_MAX];
+    int64_t wait_timer;      /* start_timeout while WAITING */
     unsigned oom_kills;
     char failure[KERR_MSG_MAX];
     char stage[PATH_MAX];
@@ -80,6 +88,9 @@ struct supervisor {
 
 static void schedule(struct supervisor *s);
 static void ctr_start(struct ctr *c);
+static void ctr_stop(struct ctr *c);
+static void health_stop(struct ctr *c);
+static void health_arm(struct ctr *c, uint64_t ms);
 
 const char *container_state_name(enum container_state st)
 {
@@ -187,6 +198,247 @@ static int send_signal(struct ctr *c, int sig)
     return -errno;
 }
 
+/* --- health checks ------------------------------------------------------------------- */
+
+static void health_result(struct ctr *c, bool ok, const char *why)
+{
+    struct supervisor *s = c->sup;
+    uint64_t since = now_ms() - c->started_mono_ms;
+    if (!ok)
+        log_debug("%s: health check failed: %s", c->spec->name, why);
+    if (health_record(c->spec, &c->health, ok, since)) {
+        log_info("%s: %s%s%s", c->spec->name, health_state_name(c->health.state), ok ? "" : ": ", ok ? "" : why);
+        output_note(&c->out, "health: %s", health_state_name(c->health.state));
+        emit(s, EV_HEALTH, c, 0, c->health.failures, health_state_name(c->health.state));
+        if (c->health.state == HS_UNHEALTHY) {
+            enum power_action a = c->spec->on_unhealthy;
+            if (a == POWER_RESTART && c->state == CS_RUNNING) {
+                log_info("%s: restarting (unhealthy)", c->spec->name);
+                ctr_stop(c);
+                c->restart_after_stop = true;
+                c->stop_requested = true;
+                return;
+            }
+            if ((a == POWER_REBOOT || a == POWER_POWEROFF) && s->opts.power)
+                s->opts.power(a, "a container is unhealthy", s->opts.power_data);
+        }
+        schedule(s);
+    }
+    if (c->state == CS_RUNNING)
+        health_arm(c, c->spec->health_interval_ms);
+}
+
+static void health_cmd_done(pid_t pid, int status, void *data)
+{
+    struct ctr *c = data;
+    if (c->health_pid != pid)
+        return;
+    c->health_pid = 0;
+    if (c->health_timer > 0)
+        loop_cancel_timer(c->sup->loop, c->health_timer);
+    c->health_timer = 0;
+    char why[64];
+    describe_status(status, why, sizeof why);
+    health_result(c, WIFEXITED(status) && WEXITSTATUS(status) == 0, why);
+}
+
+static void health_tcp_ready(struct loop *l, int fd, uint32_t events, void *data)
+{
+    struct ctr *c = data;
+    int r = health_tcp_result(fd);
+    loop_del_fd(l, fd);
+    close(fd);
+    c->health_fd = -1;
+    if (c->health_timer > 0)
+        loop_cancel_timer(l, c->health_timer);
+    c->health_timer = 0;
+    health_result(c, r == 0, r == 0 ? "" : strerror(-r));
+}
+
+static void health_timed_out(struct loop *l, void *data)
+{
+    struct ctr *c = data;
+    c->health_timer = 0;
+    if (c->health_pid > 0) {
+        /* Killing the helper kills the check too (its parent-death signal). */
+        kill(c->health_pid, SIGKILL);
+        c->health_pid = 0;   /* its exit is reaped and ignored */
+    }
+    if (c->health_fd >= 0) {
+        loop_del_fd(l, c->health_fd);
+        close(c->health_fd);
+        c->health_fd = -1;
+    }
+    health_result(c, false, "timed out");
+}
+
+static void health_run(struct loop *l, void *data)
+{
+    struct ctr *c = data;
+    c->health_timer = 0;
+    if (c->state != CS_RUNNING || c->pid <= 0)
+        return;
+    struct kerr err = { 0 };
+    if (c->spec->health == HEALTH_TCP) {
+        int fd = health_tcp_start(c->spec->net == NET_HOST ? 0 : c->pid, c->spec->health_port, &err);
+        if (fd < 0) {
+            health_result(c, false, err.msg[0] ? err.msg : strerror(-fd));
+            return;
+        }
+        if (loop_add_fd(l, fd, EPOLLOUT, health_tcp_ready, c) < 0) {
+            close(fd);
+            health_result(c, false, "cannot watch the connection");
+            return;
+        }
+        c->health_fd = fd;
+    } else {
+        int stdio[3] = { -1, -1, -1 };
+        pid_t pid;
+        if (container_exec(c->spec, c->pid, -1, c->spec->health_argv, stdio, NULL, &pid, &err) < 0 ||
+            supervisor_watch_child(c->sup, pid, health_cmd_done, c) < 0) {
+            health_result(c, false, err.msg);
+            return;
+        }
+        c->health_pid = pid;
+    }
+    c->health_timer = loop_add_timer(l, c->spec->health_timeout_ms, health_timed_out, c);
+}
+
+static void health_arm(struct ctr *c, uint64_t ms)
+{
+    if (c->spec->health == HEALTH_NONE || c->health_timer > 0 || c->health_pid > 0 || c->health_fd >= 0)
+        return;
+    int64_t t = loop_add_timer(c->sup->loop, ms, health_run, c);
+    c->health_timer = t > 0 ? t : 0;
+}
+
+static void health_stop(struct ctr *c)
+{
+    if (c->health_timer > 0)
+        loop_cancel_timer(c->sup->loop, c->health_timer);
+    c->health_timer = 0;
+    if (c->health_pid > 0)
+        kill(c->health_pid, SIGKILL);
+    c->health_pid = 0;
+    if (c->health_fd >= 0) {
+        loop_del_fd(c->sup->loop, c->health_fd);
+        close(c->health_fd);
+        c->health_fd = -1;
+    }
+}
+
+/* --- readiness ----------------------------------------------------------------------- */
+
+static void set_ready(struct ctr *c)
+{
+    if (c->ready)
+        return;
+    c->ready = true;
+    log_info("%s: ready", c->spec->name);
+    emit(c->sup, EV_READY, c, 0, 0, NULL);
+    schedule(c->sup);
+}
+
+static void on_ready_fd(struct loop *l, int fd, uint32_t events, void *data)
+{
+    struct ctr *c = data;
+    if (c->spec->ready == READY_NOTIFY) {
+        if (health_notify_read(fd) == 1 && c->state == CS_RUNNING)
+            set_ready(c);
+        return;
+    }
+    /* ready = fd:N: a newline means ready; EOF without one means never. */
+    char buf[256];
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n > 0 && memchr(buf, '\n', (size_t)n) && c->state == CS_RUNNING)
+        set_ready(c);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        loop_del_fd(l, fd);
+        close(fd);
+        c->ready_fd = -1;
+    }
+}
+
+/* Makes the readiness channel for this start: a pipe for fd:N (a new one
+ * each time, so a stale writer of the last run cannot mark this one ready),
+ * the sd_notify socket once. */
+static int ready_prepare(struct ctr *c, struct kerr *err)
+{
+    const struct container_spec *spec = c->spec;
+    if (spec->ready == READY_FD) {
+        if (c->ready_fd >= 0) {
+            loop_del_fd(c->sup->loop, c->ready_fd);
+            close(c->ready_fd);
+            c->ready_fd = -1;
+        }
+        int p[2];
+        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+            return kerr_set(err, errno, "cannot create the readiness pipe of %s", spec->name);
+        c->ready_fd = p[0];
+        c->ready_child_fd = p[1];
+    } else if (spec->ready == READY_NOTIFY && c->ready_fd < 0) {
+        snprintf(c->notify_path, sizeof c->notify_path, "%s/notify/%s.sock", c->sup->opts.run_dir, spec->name);
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s/notify", c->sup->opts.run_dir);
+        int r = mkdir_p(dir, 0711);
+        if (r < 0)
+            return kerr_set(err, -r, "cannot create %s", dir);
+        int fd = health_notify_open(c->notify_path, err);
+        if (fd < 0)
+            return fd;
+        c->ready_fd = fd;
+    } else {
+        return 0;
+    }
+    if (loop_add_fd(c->sup->loop, c->ready_fd, EPOLLIN, on_ready_fd, c) < 0)
+        return kerr_set(err, EIO, "cannot watch the readiness of %s", spec->name);
+    return 0;
+}
+
+/* --- waiting for dependencies --------------------------------------------------------- */
+
+static void wait_timed_out(struct loop *l, void *data)
+{
+    struct ctr *c = data;
+    c->wait_timer = 0;
+    if (c->state != CS_WAITING)
+        return;
+    char why[KERR_MSG_MAX] = "";
+    for (size_t i = 0; i < c->spec->n_deps; i++) {
+        const struct dependency *d = &c->spec->deps[i];
+        const struct ctr *t = &c->sup->c[d->index];
+        bool ok = t->state == CS_RUNNING && (d->condition != DEP_HEALTHY || t->health.state == HS_HEALTHY) &&
+                  (d->condition != DEP_READY || t->ready);
+        if (!ok) {
+            snprintf(why, sizeof why, "dependency %s did not become %s within %llu ms", d->name,
+                     d->condition == DEP_HEALTHY ? "healthy" : d->condition == DEP_READY ? "ready" : "running",
+                     (unsigned long long)c->spec->start_timeout_ms);
+            break;
+        }
+    }
+    snprintf(c->failure, sizeof c->failure, "%s", why);
+    log_error("%s: failed: %s", c->spec->name, why);
+    output_note(&c->out, "failed: %s", why);
+    c->state = CS_FAILED;
+    emit(c->sup, EV_FAILED, c, 0, c->restarts, why);
+    schedule(c->sup);
+}
+
+static void wait_arm(struct ctr *c)
+{
+    if (c->spec->start_timeout_ms && c->spec->n_deps && c->wait_timer == 0) {
+        int64_t t = loop_add_timer(c->sup->loop, c->spec->start_timeout_ms, wait_timed_out, c);
+        c->wait_timer = t > 0 ? t : 0;
+    }
+}
+
+static void wait_disarm(struct ctr *c)
+{
+    if (c->wait_timer > 0)
+        loop_cancel_timer(c->sup->loop, c->wait_timer);
+    c->wait_timer = 0;
+}
+
 /* --- starting ---------------------------------------------------------------------- */
 
 static bool deps_satisfied(const struct ctr *c)
@@ -197,7 +449,7 @@ static bool deps_satisfied(const struct ctr *c)
         const struct ctr *t = &s->c[d->index];
         if (t->state != CS_RUNNING)
             return false;
-        if (d->condition == DEP_HEALTHY && t->health != HS_HEALTHY)
+        if (d->condition == DEP_HEALTHY && t->health.state != HS_HEALTHY)
             return false;
         if (d->condition == DEP_READY && !t->ready)
             return false;
@@ -228,6 +480,7 @@ static void on_setup_result(struct loop *l, int fd, uint32_t events, void *data)
         c->ready = true;
     log_info("%s: started, pid %d", c->spec->name, (int)c->pid);
     emit(c->sup, EV_STARTED, c, 0, c->restarts, NULL);
+    health_arm(c, c->spec->health_interval_ms);
     schedule(c->sup);
 }
 
@@ -239,7 +492,13 @@ static void ctr_start(struct ctr *c)
     c->stop_requested = false;
     c->restart_after_stop = false;
     c->ready = false;
-    c->health = spec->health != HEALTH_NONE ? HS_STARTING : HS_NONE;
+    c->health = (struct health_counter){ spec->health != HEALTH_NONE ? HS_STARTING : HS_NONE, 0 };
+    wait_disarm(c);
+    struct kerr rerr = { 0 };
+    if (ready_prepare(c, &rerr) < 0) {
+        start_failed(c, rerr.msg);
+        return;
+    }
 
     struct container_start in = {
         .spec = spec,
@@ -249,12 +508,18 @@ static void ctr_start(struct ctr *c)
         .output_fd = c->out.write_fd,
         .devnull_fd = s->devnull,
         .resolv = s->resolv,
-        .ready_fd = -1,
+        .ready_fd = spec->ready == READY_FD ? c->ready_child_fd : -1,
+        .notify_host = spec->ready == READY_NOTIFY ? c->notify_path : NULL,
     };
     in.new_netns = spec->net != NET_HOST;
     struct container_proc proc;
     struct kerr err = { 0 };
-    if (container_start(&in, &proc, &err) < 0) {
+    int r = container_start(&in, &proc, &err);
+    if (c->ready_child_fd >= 0) {
+        close(c->ready_child_fd);   /* the container holds the write end now */
+        c->ready_child_fd = -1;
+    }
+    if (r < 0) {
         start_failed(c, err.msg);
         return;
     }
@@ -319,6 +584,7 @@ static void ctr_stop(struct ctr *c)
     case CS_WAITING:
     case CS_BACKOFF:
         cancel_timer(c);
+        wait_disarm(c);
         c->state = CS_STOPPED;
         emit(c->sup, EV_STOPPED, c, 0, c->restarts, NULL);
         return;
@@ -371,8 +637,12 @@ static void schedule(struct supervisor *s)
     for (size_t k = 0; k < s->n; k++) {
         size_t i = s->m->start_order ? (size_t)s->m->start_order[k] : k;
         struct ctr *c = &s->c[i];
-        if (c->state == CS_WAITING && !c->stop_requested && deps_satisfied(c))
+        if (c->state != CS_WAITING || c->stop_requested)
+            continue;
+        if (deps_satisfied(c))
             ctr_start(c);
+        else
+            wait_arm(c);
     }
 }
 
@@ -392,6 +662,8 @@ static void ctr_exited(struct ctr *c, int status)
         }
         close_setup_fd(c);
     }
+    health_stop(c);
+    c->ready = false;
     close_safe(c->pidfd);
     c->pidfd = -1;
     pid_t pid = c->pid;
@@ -411,6 +683,8 @@ static void ctr_exited(struct ctr *c, int status)
 
     if (c->state == CS_STOPPING || c->stop_requested || s->stopping_all) {
         if (c->restart_after_stop && !s->stopping_all) {
+            c->restart_after_stop = false;
+            c->stop_requested = false;
             c->state = CS_WAITING;
             c->restarts++;
             schedule(s);
@@ -533,6 +807,7 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
     for (size_t i = 0; i < s->n; i++) {
         s->c[i].out.read_fd = s->c[i].out.write_fd = s->c[i].out.log_fd = -1;
         s->c[i].pidfd = s->c[i].setup_fd = -1;
+        s->c[i].health_fd = s->c[i].ready_fd = s->c[i].ready_child_fd = -1;
     }
     int r = 0;
     s->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -570,6 +845,15 @@ void supervisor_free(struct supervisor *s)
     for (size_t i = 0; i < s->n; i++) {
         struct ctr *c = &s->c[i];
         cancel_timer(c);
+        wait_disarm(c);
+        health_stop(c);
+        if (c->ready_fd >= 0) {
+            loop_del_fd(s->loop, c->ready_fd);
+            close(c->ready_fd);
+            if (c->notify_path[0])
+                unlink(c->notify_path);
+        }
+        close_safe(c->ready_child_fd);
         close_setup_fd(c);
         close_safe(c->pidfd);
         if (c->out.read_fd >= 0) {
@@ -720,7 +1004,7 @@ void supervisor_status(const struct supervisor *s, size_t i, struct container_st
     memset(st, 0, sizeof *st);
     st->name = c->spec->name;
     st->state = c->state;
-    st->health = c->health;
+    st->health = c->health.state;
     st->ready = c->ready;
     st->pid = c->pid;
     st->started_ms = c->started_real_ms;

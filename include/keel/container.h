@@ -26,6 +26,10 @@
 
 struct sock_fprog;
 
+/* Inside the container: keel's /dev is a tmpfs of its own, so the sd_notify
+ * socket can always be placed there, whatever the image holds. */
+#define CONTAINER_NOTIFY_PATH "/dev/keel-notify"
+
 struct container_start {
     const struct container_spec *spec;
     const char *stage;         /* RUN_DIR/containers/NAME, an existing directory */
@@ -38,8 +42,7 @@ struct container_start {
     const char *resolv;        /* generated /etc/resolv.conf (NULL: the image's) */
     const struct sock_fprog *seccomp;   /* NULL: none */
     int ready_fd;              /* write end for `ready = fd:N` (moved to N), or -1 */
-    const char *notify_socket; /* path of the sd_notify socket inside the container, or NULL */
-    const char *notify_host;   /* its path on the host side, bind-mounted to notify_socket */
+    const char *notify_host;   /* `ready = notify`: keel's socket, bound at CONTAINER_NOTIFY_PATH */
 };
 
 struct container_proc {

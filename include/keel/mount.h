@@ -30,6 +30,7 @@ struct mount_inputs {
     const char *resolv;       /* content of /etc/resolv.conf (NULL: leave the image's) */
     const char *hostname;     /* for /etc/hostname */
     bool cgroup_ns;           /* mount cgroup2 read-only at /sys/fs/cgroup */
+    const char *notify_host;  /* a socket to bind at /dev/keel-notify, or NULL */
 };
 
 /* Builds the root and pivots into it.  Masks use the /dev/null of keel's own
