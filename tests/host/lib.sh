@@ -229,7 +229,12 @@ keel_start() {
     : > "$ERR"
     rm -f "$T/leftover"
     KRC=""
+    # env --default-signal: an asynchronous command of a non-interactive shell
+    # starts with SIGINT and SIGQUIT ignored; keel must get default
+    # dispositions (plus the ones a test asks to be ignored in KEEL_IGNORE,
+    # a comma-separated list, to check that keel resets them for containers).
     # --kill-child: if unshare dies (the test timed out), the namespace dies.
+    env --default-signal ${KEEL_IGNORE:+--ignore-signal="$KEEL_IGNORE"} \
     unshare --pid --mount --uts --ipc --net --fork --kill-child --mount-proc \
         --propagation private \
         "$HOST_DIR/nsinit" "$T/leftover" "$KEEL" run "$m" > "$OUT" 2> "$ERR" &
