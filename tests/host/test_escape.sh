@@ -19,6 +19,23 @@ simple() {   # simple NAME COMMAND [EXTRA-LINES]
     printf '[container %s]\nlayers = %s\ncommand = %s\nrestart = no\n%s\n' "$1" "$LAYERS/base" "$2" "${3:-}"
 }
 
+# handled NAME: keel dealt with container NAME: started it, or refused it
+# with its own error (a "NAME: failed" message or a FILE:LINE manifest error).
+# A hostile image may be refused, but a keel that runs nothing at all (or
+# died before reading the manifest) must not pass these tests.
+handled() {
+    grep -qE "$(klog "$1: (started|failed)")" "$ERR" && return 0
+    grep -qE "^$(re_quote "$T/keel.ini"):[0-9]+: " "$ERR" && return 0
+    WHY="keel neither started nor refused container $1 with an error"
+    return 1
+}
+
+# all_handled NAME...: handled for each.
+all_handled() {
+    local n
+    for n in "$@"; do handled "$n" || return 1; done
+}
+
 # ---- leaked fds / cwd outside the root (runc CVE-2024-21626) ---------------------
 
 test_fds() {
@@ -56,6 +73,7 @@ test_workdir_proc_self_fd() {
     keel_start
     exec 7<&- 8<&- 9<&-
     keel_wait 30 || keel_stop 10 || fail "keel neither finished nor stopped ($WHY)"
+    require "containers not handled" all_handled w3 w4 w5 w6 w7 w8 w9
     require "a container read the host's marker file through its workdir" no_grep_in 'host-secret' "$OUT"
     require "a container's cwd is outside its root" no_grep_in '\| ?cwd=.*(unreachable|hostdir)' "$OUT"
     require "keel crashed (status $KRC)" le "${KRC:-0}" 127
@@ -74,6 +92,7 @@ test_command_proc_self_fd() {
     keel_start
     exec 7<&- 8<&- 9<&-
     keel_wait 30 || keel_stop 10 || fail "keel neither finished nor stopped ($WHY)"
+    require "containers not handled" all_handled x3 x4 x5 x6 x7 x8 x9
     require "a command ran from a file keel had open" no_grep_in 'escaped-through-fd' "$OUT"
     require "keel's own binary ran inside a container" no_grep_in '^x[0-9][[:space:]]*\| ?usage: keel' "$OUT"
     require "keel crashed (status $KRC)" le "${KRC:-0}" 127
@@ -122,7 +141,9 @@ EOF
         keel_wait 5
     fi
     after=$(snapshot)
-    if [ "$before" != "$after" ]; then
+    if ! handled "$name"; then
+        not_ok "symlink_$name" "$WHY"
+    elif [ "$before" != "$after" ]; then
         not_ok "symlink_$name" "something outside the root changed: $(diff <(echo "$before") <(echo "$after") | grep '^[<>]' | head -n 3 | tr '\n' ' ')"
     elif [ -n "$mounts" ]; then
         not_ok "symlink_$name" "a mount on the outside path in keel's namespace: $mounts"
@@ -209,19 +230,23 @@ EOF
 # ---- device access -------------------------------------------------------------------
 
 test_device_access() {
-    plan mknod_block_in_root mknod_block_in_dev dev_only_standard_nodes image_device_node_unusable
+    plan mknod_block_in_root mknod_block_in_dev dev_only_standard_nodes dev_standard_nodes_present \
+         image_device_node_unusable
     local L maj min
     L=$(mk_layer devnode)
     # A block node for the host's root disk, planted in the image (the image
     # is untrusted).  Opening it for reading is harmless if a hole lets it.
     read -r maj min < <(stat -c '%Hd %Ld' /)
     mknod "$L/disk" b "$maj" "$min"
+    # And a harmless one (null, 1:3) that no device cgroup of the test machine
+    # would deny, so that only nodev can refuse it.
+    mknod -m 0666 "$L/evil-null" c 1 3
     manifest <<EOF
 $(system_section)
 [container c]
 layers = $L:$LAYERS/base
 upper = tmpfs
-command = /bin/probe mknod /blk mknod /dev/blk ls /dev read /disk exit 0
+command = /bin/probe mknod /blk mknod /dev/blk ls /dev read /disk read /evil-null exit 0
 restart = no
 EOF
     keel_start
@@ -238,9 +263,14 @@ EOF
         grep -vxE 'null|zero|full|random|urandom|tty|pts|ptmx|shm|fd|stdin|stdout|stderr|core|mqueue|console|blk')
     check dev_only_standard_nodes "unexpected entries in /dev" \
         eval '[ -n "$(c_value c ls:/dev)" ] && [ -z "$extra" ] || { WHY="extra: $(echo $extra) in $(c_value c ls:/dev)"; false; }'
-    v=$(c_value c read:/disk)
+    local node missing=""
+    for node in null zero full random urandom tty ptmx pts shm; do
+        contains "$(c_value c ls:/dev)" "$node" || missing="$missing $node"
+    done
+    check dev_standard_nodes_present "/dev lacks:$missing" eval '[ -z "$missing" ]'
+    v="$(c_value c read:/disk) $(c_value c read:/evil-null)"
     check image_device_node_unusable "a device node of the image could be opened (needs nodev): $v" \
-        eval '[ -n "$v" ] && [ "$v" != ok ]'
+        eval '[ "$(c_value c read:/disk)" != ok ] && [ -n "$(c_value c read:/evil-null)" ] && [ "$(c_value c read:/evil-null)" != ok ]'
 }
 
 # ---- strict ids (crun CVE-2026-30892) --------------------------------------------------
