@@ -118,6 +118,7 @@ fail() {
         _reported "$n" || { not_ok "$n" "$1"; any=1; }
     done
     [ "$any" = 0 ] && not_ok "$_TEST" "$1"
+    _sanitizer_check
     _diagnose_once
     exit 1
 }
