@@ -257,9 +257,13 @@ nsinit_pid() {
     echo "$NSINIT"
 }
 keel_pid() {
-    local s
+    local s p
     s=$(nsinit_pid)
-    [ -n "$s" ] && children "$s" | awk '{ print $1 }'
+    [ -n "$s" ] || return 0
+    # nsinit's child running "$KEEL run" (not the mount or ip it runs first).
+    for p in $(children "$s"); do
+        tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$KEEL run " && { echo "$p"; return 0; }
+    done
 }
 
 # The test namespace's own /proc, seen from outside: /proc/PID of a process
