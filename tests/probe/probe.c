@@ -1,0 +1,824 @@
+/* probe.c — the payload of keel's test containers.
+ *
+ * A small static program (no libc NSS, no shared libraries) that prints facts
+ * a test asserts on, one per line, as `key=value`, so a test greps keel's
+ * output (`NAME | key=value`) or the container's log file.  Like crun's
+ * tests/init.c, but several subcommands chain in one invocation, because a
+ * process spawn costs ~28 ms in a TCG guest:
+ *
+ *     probe hostname pid status ids cwd sleep inf
+ *
+ * Each subcommand consumes its own arguments.  A subcommand that fails to do
+ * what it tries reports the errno name in its value (`write:/x=EROFS`), it
+ * does not stop the chain; only a malformed command line exits with 64.
+ * stdout is line-buffered so lines appear while the probe keeps running.
+ *
+ * Subcommands (value formats are part of the tests' contract):
+ *   pid                 pid=N ppid=N (two lines)
+ *   status              CapInh= CapPrm= CapEff= CapBnd= CapAmb= NoNewPrivs=
+ *                       Seccomp= SigBlk= SigIgn= NSpid= (from /proc/self/status)
+ *   ids                 uid= gid= euid= egid= groups=G1,G2 (sorted, "" if none)
+ *   hostname            hostname=NAME
+ *   cwd                 cwd=PATH
+ *   env                 env.KEY=VALUE for every variable
+ *   fds                 fds=0,1,2 (open fds, the scan's own fd excluded), fd.N=TARGET
+ *   mounts              mount=MOUNTPOINT FSTYPE OPTIONS for each line of /proc/self/mounts
+ *   cgroup              cgroup=LINE for each line of /proc/self/cgroup
+ *   ls DIR              ls:DIR=a,b,c (sorted, without . and ..) or ls:DIR=ERRNO
+ *   stat PATH           stat:PATH=TYPE MODE UID:GID [MAJ:MIN] (lstat) or ERRNO
+ *   readlink PATH       readlink:PATH=TARGET or ERRNO
+ *   write PATH          create/truncate PATH and write "probe\n": write:PATH=ok|ERRNO
+ *   wopen PATH          only open PATH for writing (O_WRONLY, no create, nothing
+ *                       written): wopen:PATH=ok|ERRNO.  Use it on kernel knobs
+ *                       (/proc/sys/..., sysrq-trigger) so that a test that finds
+ *                       a hole never changes the host.
+ *   read PATH           read:PATH=ok|ERRNO, bytes:PATH=N (at most 1 MiB read),
+ *                       data:PATH=FIRST LINE (escaped, at most 200 bytes)
+ *   mkdir PATH          mkdir:PATH=ok|ERRNO
+ *   mknod PATH          mknod of a block device 8:0: mknod:PATH=ok|ERRNO
+ *   count PATH          append a line to PATH, count:PATH=LINES (a run counter
+ *                       that survives restarts when PATH is on the upper layer)
+ *   print TEXT          TEXT (a marker line)
+ *   time                mono=SECONDS.MICROS (CLOCK_MONOTONIC, keel's log clock)
+ *   zombies             zombies=N (zombie processes visible in /proc)
+ *   orphans N           double-fork N orphans that exit, reap until no child is
+ *                       left: orphans=N reaped=M
+ *   spawn N             fork N children that sleep forever and are never waited
+ *                       for: spawned=N (with `exit`, leaves them to the kernel
+ *                       and keel)
+ *   sleep SECONDS       fractional; "inf" sleeps forever
+ *   exit CODE           exit now with CODE
+ *   raise SIGNAL        kill itself with SIGNAL (name without SIG, or number),
+ *                       with the default action restored first
+ *   segv                die of a real SIGSEGV (a fault is delivered even to
+ *                       PID 1 of a namespace, which ignores its own kill())
+ *   ignore SIGNAL       set SIGNAL to SIG_IGN (e.g. a container that ignores
+ *                       its stop signal, to exercise stop_timeout)
+ *   trap SIGNAL         on SIGNAL print trapped=SIGNAME and exit 0
+ *   spin                busy loop forever
+ *   fork-bomb           fork forever (only for cgroup-limited VM tests)
+ *   alloc MB            allocate and touch MB MiB: alloc=MB
+ *   notify              sd_notify READY=1 to $NOTIFY_SOCKET: notify=ok|ERRNO
+ *   listen tcp|udp PORT echo server on 0.0.0.0:PORT, forever: listening=PROTO:PORT
+ *   connect HOST PORT   TCP to IPv4 HOST: send "ping\n", read the reply:
+ *                       connect:HOST:PORT=ok reply=LINE | ERRNO
+ *   connect-udp HOST PORT  the same over UDP (2 s timeout)
+ *   flood BYTES         write BYTES bytes of lines to stdout, then flood=done on stderr
+ *   stderr TEXT         TEXT on stderr
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *errname(int e)
+{
+    const char *n = strerrorname_np(e);
+    return n ? n : "EUNKNOWN";
+}
+
+static void usage(const char *msg, const char *arg)
+{
+    fprintf(stderr, "probe: %s%s%s\n", msg, arg ? ": " : "", arg ? arg : "");
+    exit(64);
+}
+
+static const char *need(char **argv, int *i)
+{
+    if (!argv[*i + 1])
+        usage("missing argument for", argv[*i]);
+    return argv[++*i];
+}
+
+static long need_num(char **argv, int *i)
+{
+    const char *s = need(argv, i);
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end)
+        usage("not a number", s);
+    return v;
+}
+
+/* Prints `s` with control bytes and backslashes escaped, at most `max` bytes. */
+static void put_escaped(const char *s, size_t len, size_t max)
+{
+    for (size_t i = 0; i < len && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '\\')
+            fputs("\\\\", stdout);
+        else if (c < 0x20 || c >= 0x7f)
+            printf("\\x%02x", c);
+        else
+            putchar(c);
+    }
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* ---- facts ------------------------------------------------------------- */
+
+static void cmd_status(void)
+{
+    static const char *keys[] = { "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs",
+                                  "Seccomp", "SigBlk", "SigIgn", "NSpid", NULL };
+    FILE *f = fopen("/proc/self/status", "re");
+    if (!f) {
+        printf("status=%s\n", errname(errno));
+        return;
+    }
+    char line[512];
+    while (fgets(line, sizeof(line), f)) {
+        char *colon = strchr(line, ':');
+        if (!colon)
+            continue;
+        *colon = '\0';
+        for (int k = 0; keys[k]; k++) {
+            if (strcmp(line, keys[k]) != 0)
+                continue;
+            char *v = colon + 1;
+            v += strspn(v, " \t");
+            v[strcspn(v, "\n")] = '\0';
+            for (char *t = v; *t; t++)      /* NSpid is tab-separated */
+                if (*t == '\t')
+                    *t = ' ';
+            printf("%s=%s\n", keys[k], v);
+        }
+    }
+    fclose(f);
+}
+
+static void cmd_ids(void)
+{
+    printf("uid=%u\ngid=%u\neuid=%u\negid=%u\n", getuid(), getgid(), geteuid(), getegid());
+    gid_t g[NGROUPS_MAX];
+    int n = getgroups(NGROUPS_MAX, g);
+    if (n < 0) {
+        printf("groups=%s\n", errname(errno));
+        return;
+    }
+    long sorted[NGROUPS_MAX];
+    for (int i = 0; i < n; i++)
+        sorted[i] = g[i];
+    qsort(sorted, (size_t)n, sizeof(sorted[0]), cmp_long);
+    fputs("groups=", stdout);
+    for (int i = 0; i < n; i++)
+        printf("%s%ld", i ? "," : "", sorted[i]);
+    putchar('\n');
+}
+
+static void cmd_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) {
+        printf("fds=%s\n", errname(errno));
+        return;
+    }
+    long fds[4096];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 4096) {
+        if (e->d_name[0] == '.')
+            continue;
+        long fd = strtol(e->d_name, NULL, 10);
+        if (fd == dirfd(d))
+            continue;
+        fds[n++] = fd;
+    }
+    closedir(d);
+    qsort(fds, n, sizeof(fds[0]), cmp_long);
+    fputs("fds=", stdout);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%ld", i ? "," : "", fds[i]);
+    putchar('\n');
+    for (size_t i = 0; i < n; i++) {
+        char path[64], target[PATH_MAX];
+        snprintf(path, sizeof(path), "/proc/self/fd/%ld", fds[i]);
+        ssize_t len = readlink(path, target, sizeof(target) - 1);
+        if (len < 0)
+            printf("fd.%ld=%s\n", fds[i], errname(errno));
+        else
+            printf("fd.%ld=%.*s\n", fds[i], (int)len, target);
+    }
+}
+
+static void cmd_lines(const char *key, const char *path, int fields)
+{
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        printf("%s=%s\n", key, errname(errno));
+        return;
+    }
+    char line[4096];
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (fields) {
+            /* /proc/self/mounts: DEV MOUNTPOINT TYPE OPTIONS 0 0 -> MOUNTPOINT TYPE OPTIONS */
+            char *dev = strtok(line, " "), *mp = strtok(NULL, " "), *type = strtok(NULL, " "),
+                 *opts = strtok(NULL, " ");
+            if (dev && mp && type && opts)
+                printf("%s=%s %s %s\n", key, mp, type, opts);
+        } else {
+            printf("%s=%s\n", key, line);
+        }
+    }
+    fclose(f);
+}
+
+static void cmd_ls(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        printf("ls:%s=%s\n", dir, errname(errno));
+        return;
+    }
+    char *names[4096];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 4096) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        names[n] = strdup(e->d_name);
+        if (names[n])
+            n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof(names[0]), cmp_str);
+    printf("ls:%s=", dir);
+    for (size_t i = 0; i < n; i++) {
+        printf("%s%s", i ? "," : "", names[i]);
+        free(names[i]);
+    }
+    putchar('\n');
+}
+
+static void cmd_stat(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0) {
+        printf("stat:%s=%s\n", path, errname(errno));
+        return;
+    }
+    const char *type = S_ISREG(st.st_mode) ? "file" : S_ISDIR(st.st_mode) ? "dir"
+                     : S_ISLNK(st.st_mode) ? "symlink" : S_ISCHR(st.st_mode) ? "chr"
+                     : S_ISBLK(st.st_mode) ? "blk" : S_ISFIFO(st.st_mode) ? "fifo"
+                     : S_ISSOCK(st.st_mode) ? "sock" : "other";
+    printf("stat:%s=%s %04o %u:%u", path, type, st.st_mode & 07777, st.st_uid, st.st_gid);
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+        printf(" %u:%u", major(st.st_rdev), minor(st.st_rdev));
+    putchar('\n');
+}
+
+static void cmd_readlink(const char *path)
+{
+    char target[PATH_MAX];
+    ssize_t len = readlink(path, target, sizeof(target) - 1);
+    if (len < 0)
+        printf("readlink:%s=%s\n", path, errname(errno));
+    else
+        printf("readlink:%s=%.*s\n", path, (int)len, target);
+}
+
+static void cmd_hostname(void)
+{
+    char name[256];
+    if (gethostname(name, sizeof(name)) < 0)
+        printf("hostname=%s\n", errname(errno));
+    else
+        printf("hostname=%s\n", name);
+}
+
+static void cmd_cwd(void)
+{
+    char buf[PATH_MAX];
+    if (!getcwd(buf, sizeof(buf)))
+        printf("cwd=%s\n", errname(errno));
+    else
+        printf("cwd=%s\n", buf);
+}
+
+static void cmd_time(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    printf("mono=%lld.%06ld\n", (long long)ts.tv_sec, ts.tv_nsec / 1000);
+}
+
+static void cmd_zombies(void)
+{
+    DIR *d = opendir("/proc");
+    if (!d) {
+        printf("zombies=%s\n", errname(errno));
+        return;
+    }
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char path[300], buf[512];
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        ssize_t len = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (len <= 0)
+            continue;
+        buf[len] = '\0';
+        char *paren = strrchr(buf, ')');   /* comm may contain spaces */
+        if (paren && paren[1] == ' ' && paren[2] == 'Z')
+            n++;
+    }
+    closedir(d);
+    printf("zombies=%d\n", n);
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+static void cmd_write(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        printf("write:%s=%s\n", path, errname(errno));
+        return;
+    }
+    int e = 0;
+    if (write(fd, "probe\n", 6) != 6)
+        e = errno ? errno : EIO;
+    if (close(fd) < 0 && !e)
+        e = errno;
+    printf("write:%s=%s\n", path, e ? errname(e) : "ok");
+}
+
+static void cmd_wopen(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        printf("wopen:%s=%s\n", path, errname(errno));
+        return;
+    }
+    close(fd);
+    printf("wopen:%s=ok\n", path);
+}
+
+static void cmd_read(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        printf("read:%s=%s\n", path, errname(errno));
+        return;
+    }
+    static char buf[1 << 20];
+    size_t total = 0;
+    int e = 0;
+    while (total < sizeof(buf)) {
+        ssize_t r = read(fd, buf + total, sizeof(buf) - total);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            e = errno;
+            break;
+        }
+        if (r == 0)
+            break;
+        total += (size_t)r;
+    }
+    close(fd);
+    printf("read:%s=%s\n", path, e ? errname(e) : "ok");
+    printf("bytes:%s=%zu\n", path, total);
+    size_t first = 0;
+    while (first < total && buf[first] != '\n')
+        first++;
+    printf("data:%s=", path);
+    put_escaped(buf, first, 200);
+    putchar('\n');
+}
+
+static void cmd_mkdir(const char *path)
+{
+    printf("mkdir:%s=%s\n", path, mkdir(path, 0755) < 0 ? errname(errno) : "ok");
+}
+
+static void cmd_mknod(const char *path)
+{
+    /* 8:0 is sda: a block device no container may create. */
+    printf("mknod:%s=%s\n", path, mknod(path, S_IFBLK | 0600, makedev(8, 0)) < 0 ? errname(errno) : "ok");
+}
+
+static void cmd_count(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        printf("count:%s=%s\n", path, errname(errno));
+        return;
+    }
+    if (write(fd, "x\n", 2) != 2) {
+        printf("count:%s=%s\n", path, errname(errno));
+        close(fd);
+        return;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        printf("count:%s=%s\n", path, errname(errno));
+    else
+        printf("count:%s=%lld\n", path, (long long)st.st_size / 2);
+    close(fd);
+}
+
+/* ---- processes --------------------------------------------------------- */
+
+static pid_t fork_retry(void)
+{
+    for (int tries = 0;; tries++) {
+        fflush(NULL);
+        pid_t p = fork();
+        if (p >= 0 || errno != EAGAIN || tries > 1000)
+            return p;
+        usleep(1000);
+    }
+}
+
+/* Double-forks n orphans.  Each intermediate child forks a grandchild and
+ * exits at once; the grandchild waits until it has been reparented (its
+ * parent is gone) and then exits, so it dies an orphan.
+ *
+ * Who reaps the orphans: inside a container the probe is PID 1 of its PID
+ * namespace, so the kernel reparents the orphans to the probe itself and it
+ * must reap them, as any container init must (keel does not put an init of
+ * its own into containers).  Run outside a container, the probe makes itself
+ * a child subreaper so the orphans still come back to it and the count holds.
+ * It then waits until it has no child left (ECHILD): every intermediate and
+ * every orphan reaped, no zombie of its making left behind. */
+static void cmd_orphans(long n)
+{
+    if (getpid() != 1)
+        prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+    long made = 0, reaped = 0;
+    for (long i = 0; i < n; i++) {
+        pid_t p = fork_retry();
+        if (p < 0)
+            break;
+        if (p == 0) {
+            pid_t parent = getpid();
+            pid_t g = fork_retry();
+            if (g == 0) {
+                while (getppid() == parent)
+                    usleep(100);
+                _exit(0);
+            }
+            _exit(g < 0 ? 1 : 0);
+        }
+        made++;
+        /* Reap as we go so a big N never hits the process limit. */
+        while (waitpid(-1, NULL, WNOHANG) > 0)
+            reaped++;
+    }
+    for (;;) {
+        pid_t p = waitpid(-1, NULL, 0);
+        if (p > 0) {
+            reaped++;
+            continue;
+        }
+        if (errno == EINTR)
+            continue;
+        break;   /* ECHILD: nothing left */
+    }
+    /* reaped counts intermediates and orphans: 2 per orphan made. */
+    printf("orphans=%ld\nreaped=%ld\n", made, reaped / 2);
+}
+
+static void cmd_spawn(long n)
+{
+    long made = 0;
+    for (long i = 0; i < n; i++) {
+        pid_t p = fork_retry();
+        if (p < 0)
+            break;
+        if (p == 0) {
+            for (;;)
+                pause();
+        }
+        made++;
+    }
+    printf("spawned=%ld\n", made);
+}
+
+static int parse_signal(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end != s && !*end && v > 0 && v < NSIG)
+        return (int)v;
+    if (strncmp(s, "SIG", 3) == 0)
+        s += 3;
+    for (int sig = 1; sig < NSIG; sig++) {
+        const char *abbr = sigabbrev_np(sig);
+        if (abbr && strcmp(abbr, s) == 0)
+            return sig;
+    }
+    usage("unknown signal", s);
+    return 0;
+}
+
+static void on_trap(int sig)
+{
+    char msg[64];
+    const char *abbr = sigabbrev_np(sig);
+    int len = snprintf(msg, sizeof(msg), "trapped=SIG%s\n", abbr ? abbr : "?");
+    if (write(STDOUT_FILENO, msg, (size_t)len) < 0) {
+        /* nothing to do: exiting anyway */
+    }
+    _exit(0);
+}
+
+static void cmd_sleep(const char *s)
+{
+    fflush(NULL);
+    if (strcmp(s, "inf") == 0) {
+        for (;;)
+            pause();
+    }
+    char *end;
+    double secs = strtod(s, &end);
+    if (end == s || *end || secs < 0)
+        usage("bad duration", s);
+    struct timespec ts = { (time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9) };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static void cmd_alloc(long mb)
+{
+    size_t len = (size_t)mb << 20;
+    char *p = malloc(len);
+    if (!p) {
+        printf("alloc=%s\n", errname(errno));
+        return;
+    }
+    for (size_t i = 0; i < len; i += 4096)
+        p[i] = 1;
+    printf("alloc=%ld\n", mb);
+    /* Kept on purpose: the memory must stay charged. */
+}
+
+static void cmd_notify(void)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (!path || !*path) {
+        printf("notify=no-socket\n");
+        return;
+    }
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    size_t len = strlen(path);
+    if (len >= sizeof(sa.sun_path)) {
+        printf("notify=ENAMETOOLONG\n");
+        return;
+    }
+    memcpy(sa.sun_path, path, len);
+    if (sa.sun_path[0] == '@')      /* abstract socket, as sd_notify() does */
+        sa.sun_path[0] = '\0';
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        printf("notify=%s\n", errname(errno));
+        return;
+    }
+    socklen_t salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+    ssize_t r = sendto(fd, "READY=1", 7, MSG_NOSIGNAL, (struct sockaddr *)&sa, salen);
+    printf("notify=%s\n", r < 0 ? errname(errno) : "ok");
+    close(fd);
+}
+
+/* ---- network ----------------------------------------------------------- */
+
+static int parse_addr(const char *host, long port, struct sockaddr_in *sa)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+}
+
+static void cmd_listen(const char *proto, long port)
+{
+    int udp = strcmp(proto, "udp") == 0;
+    if (!udp && strcmp(proto, "tcp") != 0)
+        usage("listen wants tcp or udp", proto);
+    int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    int one = 1;
+    struct sockaddr_in sa;
+    parse_addr("0.0.0.0", port, &sa);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || (!udp && listen(fd, 64) < 0)) {
+        printf("listening=%s\n", errname(errno));
+        return;
+    }
+    printf("listening=%s:%ld\n", proto, port);
+    fflush(NULL);
+    signal(SIGPIPE, SIG_IGN);
+    char buf[4096];
+    for (;;) {
+        if (udp) {
+            struct sockaddr_in peer;
+            socklen_t plen = sizeof(peer);
+            ssize_t r = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&peer, &plen);
+            if (r > 0)
+                sendto(fd, buf, (size_t)r, 0, (struct sockaddr *)&peer, plen);
+            continue;
+        }
+        int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0)
+            continue;
+        ssize_t r;
+        while ((r = read(c, buf, sizeof(buf))) > 0)
+            if (write(c, buf, (size_t)r) != r)
+                break;
+        close(c);
+    }
+}
+
+static void cmd_connect(const char *host, long port, int udp)
+{
+    const char *key = udp ? "connect-udp" : "connect";
+    struct sockaddr_in sa;
+    if (parse_addr(host, port, &sa) < 0) {
+        printf("%s:%s:%ld=EINVAL\n", key, host, port);
+        return;
+    }
+    int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    struct timeval tv = { 2, 0 };
+    char buf[256];
+    ssize_t r = -1;
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0 &&
+        connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && send(fd, "ping\n", 5, MSG_NOSIGNAL) == 5)
+        r = recv(fd, buf, sizeof(buf) - 1, 0);
+    if (r < 0 || (r == 0 && (errno = ECONNRESET)))
+        printf("%s:%s:%ld=%s\n", key, host, port, errname(errno));
+    else {
+        buf[r] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        printf("%s:%s:%ld=ok reply=%s\n", key, host, port, buf);
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+static void cmd_flood(long bytes)
+{
+    static const char line[] = "flood flood flood flood flood flood flood flood flood flood flood\n";
+    fflush(NULL);
+    long left = bytes;
+    while (left > 0) {
+        size_t n = left < (long)sizeof(line) - 1 ? (size_t)left : sizeof(line) - 1;
+        ssize_t w = write(STDOUT_FILENO, line + (sizeof(line) - 1 - n), n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        left -= w;
+    }
+    fprintf(stderr, "flood=done\n");
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc < 2)
+        usage("usage: probe SUBCOMMAND [ARGS]... [SUBCOMMAND [ARGS]...]...", NULL);
+    for (int i = 1; i < argc; i++) {
+        const char *c = argv[i];
+        if (strcmp(c, "pid") == 0)
+            printf("pid=%d\nppid=%d\n", getpid(), getppid());
+        else if (strcmp(c, "status") == 0)
+            cmd_status();
+        else if (strcmp(c, "ids") == 0)
+            cmd_ids();
+        else if (strcmp(c, "hostname") == 0)
+            cmd_hostname();
+        else if (strcmp(c, "cwd") == 0)
+            cmd_cwd();
+        else if (strcmp(c, "env") == 0) {
+            for (char **e = environ; *e; e++)
+                printf("env.%s\n", *e);
+        } else if (strcmp(c, "fds") == 0)
+            cmd_fds();
+        else if (strcmp(c, "mounts") == 0)
+            cmd_lines("mount", "/proc/self/mounts", 1);
+        else if (strcmp(c, "cgroup") == 0)
+            cmd_lines("cgroup", "/proc/self/cgroup", 0);
+        else if (strcmp(c, "ls") == 0)
+            cmd_ls(need(argv, &i));
+        else if (strcmp(c, "stat") == 0)
+            cmd_stat(need(argv, &i));
+        else if (strcmp(c, "readlink") == 0)
+            cmd_readlink(need(argv, &i));
+        else if (strcmp(c, "write") == 0)
+            cmd_write(need(argv, &i));
+        else if (strcmp(c, "wopen") == 0)
+            cmd_wopen(need(argv, &i));
+        else if (strcmp(c, "read") == 0)
+            cmd_read(need(argv, &i));
+        else if (strcmp(c, "mkdir") == 0)
+            cmd_mkdir(need(argv, &i));
+        else if (strcmp(c, "mknod") == 0)
+            cmd_mknod(need(argv, &i));
+        else if (strcmp(c, "count") == 0)
+            cmd_count(need(argv, &i));
+        else if (strcmp(c, "print") == 0)
+            printf("%s\n", need(argv, &i));
+        else if (strcmp(c, "stderr") == 0)
+            fprintf(stderr, "%s\n", need(argv, &i));
+        else if (strcmp(c, "time") == 0)
+            cmd_time();
+        else if (strcmp(c, "zombies") == 0)
+            cmd_zombies();
+        else if (strcmp(c, "orphans") == 0)
+            cmd_orphans(need_num(argv, &i));
+        else if (strcmp(c, "spawn") == 0)
+            cmd_spawn(need_num(argv, &i));
+        else if (strcmp(c, "sleep") == 0)
+            cmd_sleep(need(argv, &i));
+        else if (strcmp(c, "exit") == 0) {
+            long code = need_num(argv, &i);
+            fflush(NULL);
+            exit((int)code);
+        } else if (strcmp(c, "raise") == 0) {
+            int sig = parse_signal(need(argv, &i));
+            fflush(NULL);
+            signal(sig, SIG_DFL);
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, sig);
+            sigprocmask(SIG_UNBLOCK, &set, NULL);
+            /* PID 1 of a namespace ignores its own SIG_DFL signals, except
+             * that the kernel still delivers synchronous faults; say so if
+             * the signal did nothing. */
+            kill(getpid(), sig);
+            printf("raise=survived\n");
+        } else if (strcmp(c, "segv") == 0) {
+            fflush(NULL);
+            signal(SIGSEGV, SIG_DFL);
+            volatile uintptr_t addr = 0;   /* volatile: a real store, not a compiler trap */
+            *(volatile int *)addr = 1;
+        } else if (strcmp(c, "ignore") == 0)
+            signal(parse_signal(need(argv, &i)), SIG_IGN);
+        else if (strcmp(c, "trap") == 0) {
+            struct sigaction sa = { .sa_handler = on_trap };
+            sigaction(parse_signal(need(argv, &i)), &sa, NULL);
+        } else if (strcmp(c, "spin") == 0) {
+            fflush(NULL);
+            for (volatile unsigned long n = 0;; n++)
+                ;
+        } else if (strcmp(c, "fork-bomb") == 0) {
+            fflush(NULL);
+            for (;;)
+                fork();
+        } else if (strcmp(c, "alloc") == 0)
+            cmd_alloc(need_num(argv, &i));
+        else if (strcmp(c, "notify") == 0)
+            cmd_notify();
+        else if (strcmp(c, "listen") == 0) {
+            const char *proto = need(argv, &i);
+            cmd_listen(proto, need_num(argv, &i));
+        } else if (strcmp(c, "connect") == 0 || strcmp(c, "connect-udp") == 0) {
+            const char *host = need(argv, &i);
+            cmd_connect(host, need_num(argv, &i), c[7] == '-');
+        } else if (strcmp(c, "flood") == 0)
+            cmd_flood(need_num(argv, &i));
+        else
+            usage("unknown subcommand", c);
+    }
+    return 0;
+}
