@@ -139,6 +139,11 @@ int caps_apply(uint64_t set, uint64_t ambient, uid_t uid, gid_t gid, const gid_t
                size_t n_groups, struct kerr *err)
 {
     int last = last_cap_of_kernel();
+    /* A capability keel itself does not hold cannot be given ("all" means all
+     * of keel's): leave it out rather than fail in cap_set_proc. */
+    for (int c = 0; c <= last; c++)
+        if ((set & BIT(c)) && prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
+            set &= ~BIT(c);
     /* The bounding set first, while we still hold CAP_SETPCAP. */
     for (int c = 0; c <= last; c++)
         if (!(set & BIT(c)) && cap_drop_bound(c) < 0 && errno != EINVAL)

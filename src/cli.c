@@ -8,6 +8,7 @@
 #include "keel/manifest.h"
 #include "keel/plan.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,6 +94,12 @@ static int cmd_check(int argc, char **argv)
     struct manifest *m = NULL;
     struct diag d = { 0 };
     int r = manifest_load(argv[i], no_fs ? MANIFEST_NO_FS_CHECKS : 0, &m, &d);
+    if (r < 0 && r != -EINVAL) {
+        /* Not a content problem: the file itself could not be read. */
+        fprintf(stderr, "keel: error: cannot read %s: %s\n", argv[i], strerror(-r));
+        diag_free(&d);
+        return 1;
+    }
     if (r < 0) {
         for (size_t k = 0; k < d.count; k++)
             fprintf(stderr, "%s\n", d.msgs[k]);

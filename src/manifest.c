@@ -93,6 +93,7 @@ struct pstate {
     size_t index;          /* index of the current object in its array */
     bool system_seen;
     int seen_line[128];    /* line each key of the current section was set on */
+    bool *bad_container;   /* per container: a key of it was rejected */
     bool oom;
 };
 
@@ -309,6 +310,7 @@ static int set_layers(struct pstate *st, void *obj, const char *v, char *why)
         return why_set(why, "has more than 128 layers");
     strv_free(c->layers);
     c->layers = TAKE_PTR(layers);
+    c->layers_line = st->line;
     return 0;
 }
 
@@ -1178,6 +1180,8 @@ static int handle_key(void *user, const char *section, const char *name, const c
         diag_add(st->d, st->file, st->line, "out of memory");
     } else if (r < 0) {
         diag_add(st->d, st->file, st->line, "%s: %s", name, why);
+        if (st->kind == SEC_CONTAINER && st->bad_container)
+            st->bad_container[st->index] = true;
     }
     return 1;
 }
@@ -1270,6 +1274,11 @@ static void begin_section(struct pstate *st, const char *header)
         if (!nc)
             goto oom;
         m->containers = nc;
+        bool *nb = realloc(st->bad_container, (m->n_containers + 1) * sizeof *nb);
+        if (!nb)
+            goto oom;
+        st->bad_container = nb;
+        nb[m->n_containers] = false;
         struct container_spec *c = &nc[m->n_containers];
         memset(c, 0, sizeof *c);
         container_defaults(c, &m->system);
@@ -1587,7 +1596,10 @@ static void order_containers(struct manifest *m, struct diag *d, const char *fil
         return;
     }
     for (size_t i = 0; i < n; i++)
-        pending[i] = (unsigned)m->containers[i].n_deps;
+        for (size_t k = 0; k < m->containers[i].n_deps; k++) {
+            int t = m->containers[i].deps[k].index;
+            pending[i] += t >= 0 && t != (int)i;   /* unknown targets are reported elsewhere */
+        }
     size_t done = 0;
     bool progress = true;
     _cleanup_free_ bool *placed = calloc(n ? n : 1, sizeof *placed);
@@ -1603,20 +1615,30 @@ static void order_containers(struct manifest *m, struct diag *d, const char *fil
             progress = true;
             for (size_t j = 0; j < n; j++)
                 for (size_t k = 0; k < m->containers[j].n_deps; k++)
-                    if (m->containers[j].deps[k].index == (int)i)
+                    if (m->containers[j].deps[k].index == (int)i && j != i)
                         pending[j]--;
         }
     }
     if (done < n) {
         for (size_t i = 0; i < n; i++)
             if (!placed[i]) {
-                diag_add(d, file, m->containers[i].line, "container '%s' is part of a dependency cycle",
-                         m->containers[i].name);
+                /* Point at a depends line that names another container of the cycle. */
+                const struct container_spec *c = &m->containers[i];
+                int line = c->line;
+                for (size_t k = 0; k < c->n_deps; k++)
+                    if (c->deps[k].index >= 0 && !placed[c->deps[k].index]) {
+                        line = c->deps[k].line;
+                        break;
+                    }
+                diag_add(d, file, line, "container '%s' is part of a dependency cycle", c->name);
             }
     }
 }
 
-static void validate(struct manifest *m, unsigned flags, struct diag *d)
+/* Cross-field rules.  Runs even when some keys were rejected, so that every
+ * error is reported at once; `bad` marks containers with a rejected key, whose
+ * "missing key" errors would only repeat the first one. */
+static void validate(struct manifest *m, unsigned flags, const bool *bad, struct diag *d)
 {
     const char *file = m->path;
     if (!m->system.control && strv_push(&m->system.control, "unix:///run/keel.sock") < 0)
@@ -1642,9 +1664,9 @@ static void validate(struct manifest *m, unsigned flags, struct diag *d)
     int mains = 0;
     for (size_t i = 0; i < m->n_containers; i++) {
         struct container_spec *c = &m->containers[i];
-        if (!c->layers)
+        if (!c->layers && !bad[i])
             diag_add(d, file, c->line, "container '%s' has no layers", c->name);
-        if (!c->argv)
+        if (!c->argv && !bad[i])
             diag_add(d, file, c->line, "container '%s' has no command", c->name);
         if (c->main && ++mains == 2)
             diag_add(d, file, c->line, "container '%s': only one container may be main", c->name);
@@ -1652,7 +1674,7 @@ static void validate(struct manifest *m, unsigned flags, struct diag *d)
             struct stat sb;
             for (size_t l = 0; c->layers && c->layers[l]; l++)
                 if (stat(c->layers[l], &sb) < 0 || !S_ISDIR(sb.st_mode))
-                    diag_add(d, file, c->line, "container '%s': layer %s is not a directory%s%s", c->name,
+                    diag_add(d, file, c->layers_line, "container '%s': layer %s is not a directory%s%s", c->name,
                              c->layers[l], errno == ENOENT ? "" : ": ", errno == ENOENT ? "" : strerror(errno));
             for (size_t b = 0; b < c->n_mounts; b++)
                 if (stat(c->mounts[b].source, &sb) < 0)
@@ -1703,8 +1725,7 @@ static void validate(struct manifest *m, unsigned flags, struct diag *d)
             }
         }
     }
-    if (d->count == 0)
-        order_containers(m, d, file);
+    order_containers(m, d, file);
 }
 
 /* --- entry points ------------------------------------------------------------- */
@@ -1752,8 +1773,11 @@ int manifest_load_buffer(const char *name, const char *buf, size_t len, unsigned
         diag_add(d, name, 0, "the INI parser failed (%s)", r == -2 ? "out of memory" : "cannot read");
     if (!m->system.log_dir)
         m->system.log_dir = strdup("/run/keel/log");
-    if (d->count == before)
-        validate(m, flags, d);
+    if (!st.oom) {
+        bool none = false;
+        validate(m, flags, st.bad_container ? st.bad_container : &none, d);
+    }
+    free(st.bad_container);
     if (d->count != before || st.oom) {
         manifest_free(m);
         return st.oom ? -ENOMEM : -EINVAL;

@@ -151,13 +151,14 @@ static int mount_overlay(const struct container_spec *c, const char *stage, stru
 
     unsigned long flags = MS_NODEV | MS_NOSUID;
     size_t n_layers = strv_len(c->layers);
-    if (!c->upper && n_layers == 1) {
-        /* overlayfs needs two lower layers without an upper: a read-only bind is the same thing. */
-        if (mount(c->layers[0], root, NULL, MS_BIND | MS_REC, NULL) < 0)
-            return kerr_set(err, errno, "cannot bind layer %s", c->layers[0]);
-        if (mount(NULL, root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | flags, NULL) < 0)
-            return kerr_set(err, errno, "cannot make the root of %s read-only", c->name);
-        return 0;
+    /* overlayfs wants two lower layers when there is no upper: an empty one
+     * in the staging tmpfs goes below, so the root is an overlay either way. */
+    char empty[PATH_MAX];
+    bool add_empty = !c->upper && n_layers == 1;
+    if (add_empty) {
+        snprintf(empty, sizeof empty, "%s/empty", stage);
+        if (mkdir(empty, 0755) < 0 && errno != EEXIST)
+            return kerr_set(err, errno, "cannot create %s", empty);
     }
 
     char opts[4096];
@@ -165,6 +166,8 @@ static int mount_overlay(const struct container_spec *c, const char *stage, stru
     for (size_t i = 0; i < n_layers; i++)
         used += (size_t)snprintf(opts + used, used < sizeof opts ? sizeof opts - used : 0, "%s%s",
                                  i ? ":" : "", c->layers[i]);
+    if (add_empty)
+        used += (size_t)snprintf(opts + used, used < sizeof opts ? sizeof opts - used : 0, ":%s", empty);
     if (c->upper) {
         const char *base = c->upper;
         char tmp[PATH_MAX];

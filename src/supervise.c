@@ -459,11 +459,12 @@ static bool deps_satisfied(const struct ctr *c)
 
 static void start_failed(struct ctr *c, const char *why);
 
-static void on_setup_result(struct loop *l, int fd, uint32_t events, void *data)
+/* The setup pipe became readable, or the child was reaped first: either the
+ * command runs (EOF) or the child reported why it could not. */
+static void setup_done(struct ctr *c)
 {
-    struct ctr *c = data;
     struct kerr err = { 0 };
-    int r = container_setup_result(fd, &err);
+    int r = container_setup_result(c->setup_fd, &err);
     close_setup_fd(c);
     if (r < 0) {
         /* The child exits with 127 right after reporting; reaping it applies the policy. */
@@ -481,6 +482,12 @@ static void on_setup_result(struct loop *l, int fd, uint32_t events, void *data)
     log_info("%s: started, pid %d", c->spec->name, (int)c->pid);
     emit(c->sup, EV_STARTED, c, 0, c->restarts, NULL);
     health_arm(c, c->spec->health_interval_ms);
+}
+
+static void on_setup_result(struct loop *l, int fd, uint32_t events, void *data)
+{
+    struct ctr *c = data;
+    setup_done(c);
     schedule(c->sup);
 }
 
@@ -653,15 +660,8 @@ static void ctr_exited(struct ctr *c, int status)
     struct supervisor *s = c->sup;
     char how[64];
     describe_status(status, how, sizeof how);
-    if (c->setup_fd >= 0) {
-        struct kerr err = { 0 };
-        if (container_setup_result(c->setup_fd, &err) < 0) {
-            snprintf(c->failure, sizeof c->failure, "%s", err.msg);
-            log_error("%s: failed: %s", c->spec->name, err.msg);
-            output_note(&c->out, "failed: %s", err.msg);
-        }
-        close_setup_fd(c);
-    }
+    if (c->setup_fd >= 0)
+        setup_done(c);
     health_stop(c);
     c->ready = false;
     close_safe(c->pidfd);

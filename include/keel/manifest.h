@@ -85,6 +85,7 @@ struct id_map {
 struct container_spec {
     char *name;
     int line;                      /* line of the [container NAME] header */
+    int layers_line;               /* line of `layers` (for errors about a layer) */
 
     /* Root filesystem. */
     char **layers;                 /* lower dirs, leftmost on top */

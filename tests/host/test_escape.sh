@@ -24,7 +24,7 @@ simple() {   # simple NAME COMMAND [EXTRA-LINES]
 # A hostile image may be refused, but a keel that runs nothing at all (or
 # died before reading the manifest) must not pass these tests.
 handled() {
-    grep -qE "$(klog "$1: (started|failed)")" "$ERR" && return 0
+    grep -qE "$(klog "(error: )?$1: (started|failed)")" "$ERR" && return 0
     grep -qE "^$(re_quote "$T/keel.ini"):[0-9]+: " "$ERR" && return 0
     WHY="keel neither started nor refused container $1 with an error"
     return 1
@@ -131,7 +131,7 @@ $extra
 EOF
     keel_start
     # Wait until the container runs, fails, or keel gives up.
-    wait_until 20 eval 'c_lines "$name" | grep -qx done || grep -qE "$(klog "$name: (failed|exited)")" "$ERR" || ! keel_running' ||
+    wait_until 20 eval 'c_lines "$name" | grep -qx done || grep -qE "$(klog "(error: )?$name: (failed|exited)")" "$ERR" || ! keel_running' ||
         { not_ok "symlink_$name" "the container neither ran nor failed within 20 s"; keel_kill; return; }
     mounts=""
     if keel_running; then
@@ -286,14 +286,14 @@ EOF
     _reported user_1_is_uid_1 ||
         check user_1_is_uid_1 "user = 1" eq "$(c_value c uid)/$(c_value c euid)" 1/1
     keel_stop 10 >/dev/null 2>&1 || keel_kill
-    local name value
-    for name in trailing_colon:1: leading_colon::1 negative:-1 out_of_range:4294967296 uid_minus_one:4294967295; do
-        value=${name#*:}
-        name=${name%%:*}
-        printf '[container c]\nlayers = %s\ncommand = /bin/true\nuser = %s\n' "$LAYERS/base" "$value" > "$T/ids-$name.ini"
-        keel_check "$T/ids-$name.ini"
-        check "user_$name" "user = $value: expected exit 2 with FILE:4, got status $CRC" \
-            eval '[ "$CRC" = 2 ] && grep -qE "^$(re_quote "$T/ids-$name.ini"):4: " "$CHECK_ERR"'
+    local idcase value
+    for idcase in trailing_colon:1: leading_colon::1 negative:-1 out_of_range:4294967296 uid_minus_one:4294967295; do
+        value=${idcase#*:}
+        idcase=${idcase%%:*}
+        printf '[container c]\nlayers = %s\ncommand = /bin/true\nuser = %s\n' "$LAYERS/base" "$value" > "$T/ids-$idcase.ini"
+        keel_check "$T/ids-$idcase.ini"
+        check "user_$idcase" "user = $value: expected exit 2 with FILE:4, got status $CRC" \
+            eval '[ "$CRC" = 2 ] && grep -qE "^$(re_quote "$T/ids-$idcase.ini"):4: " "$CHECK_ERR"'
     done
 }
 
