@@ -124,7 +124,8 @@ static void emit(struct supervisor *s, enum sup_event_kind kind, struct ctr *c, 
     struct subscriber copy[64];
     if (n > ARRAY_SIZE(copy))
         n = ARRAY_SIZE(copy);
-    memcpy(copy, s->subs, n * sizeof *copy);
+    if (n)
+        memcpy(copy, s->subs, n * sizeof *copy);
     for (size_t i = 0; i < n; i++)
         copy[i].cb(&ev, copy[i].data);
 }
