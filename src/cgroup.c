@@ -659,6 +659,8 @@ static unsigned enable_controllers(int dirfd, unsigned want, const char *path)
 {
     _cleanup_free_ char *buf = NULL;
     unsigned offered = 0, enabled = 0;
+    char failed[64] = "";
+    int why = 0;
     if (cg_read(dirfd, "cgroup.controllers", &buf) == 0)
         cgroup_parse_controllers(buf, &offered);
     for (size_t i = 0; i < ARRAY_SIZE(controller_names); i++) {
@@ -672,13 +674,19 @@ static unsigned enable_controllers(int dirfd, unsigned want, const char *path)
             log_warn("cannot open %s/cgroup.subtree_control: %s", path, strerror(errno));
             break;
         }
-        if (write(fd, v, strlen(v)) < 0)
-            log_warn("cannot enable cgroup controller %s in %s: %s", controller_names[i].name, path,
-                     strerror(errno));
-        else
+        if (write(fd, v, strlen(v)) < 0) {
+            why = errno;
+            size_t used = strlen(failed);
+            snprintf(failed + used, sizeof failed - used, " %s", controller_names[i].name);
+        } else {
             enabled |= bit;
+        }
         close(fd);
     }
+    /* One line for all refusals (typically EBUSY: other processes live in
+     * the cgroup keel was started in). */
+    if (why)
+        log_warn("cannot enable cgroup controllers%s in %s: %s", failed, path, strerror(why));
     return enabled;
 }
 
