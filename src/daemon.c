@@ -5,6 +5,7 @@
  *   serve until asked to stop, stop containers in order, power off.
  */
 #include "keel/daemon.h"
+#include "keel/cgroup.h"
 #include "keel/log.h"
 #include "keel/loop.h"
 #include "keel/manifest.h"
@@ -28,6 +29,7 @@ struct daemon {
     struct loop *loop;
     struct manifest *m;
     struct supervisor *sup;
+    struct cgroup_root cgroup;
     int sigfd;
     bool stopping;
     enum power_action action;   /* what the stop leads to (boot mode) */
@@ -100,7 +102,7 @@ static int exit_code(int status)
 
 int daemon_main(const struct daemon_opts *opts)
 {
-    struct daemon d = { .opts = opts, .sigfd = -1 };
+    struct daemon d = { .opts = opts, .sigfd = -1, .cgroup = { .keel_fd = -1, .start_fd = -1 } };
     struct kerr err = { 0 };
     struct diag diag = { 0 };
     int status = 0, code = 1;
@@ -131,8 +133,13 @@ int daemon_main(const struct daemon_opts *opts)
         log_error("cannot watch signals");
         goto out;
     }
+    /* Without a usable cgroup2 hierarchy containers still run; one that asks
+     * for a limit is then refused at its start, naming the controller. */
+    if (cgroup_setup(&d.cgroup, opts->boot ? "/sys/fs/cgroup" : NULL, opts->boot, &err) < 0)
+        log_warn("%s: containers get no cgroup of their own", err.msg);
     struct supervisor_opts sopts = {
         .boot_mode = opts->boot, .run_dir = opts->run_dir, .power = on_power, .power_data = &d,
+        .cgroup = &d.cgroup,
     };
     if (supervisor_new(&d.sup, d.loop, d.m, &sopts, &err) < 0) {
         log_error("%s", err.msg);
@@ -156,6 +163,7 @@ int daemon_main(const struct daemon_opts *opts)
     log_info("all containers are down");
 out:
     supervisor_free(d.sup);
+    cgroup_release(&d.cgroup);
     close_safe(d.sigfd);
     loop_free(d.loop);
     manifest_free(d.m);

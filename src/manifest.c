@@ -10,6 +10,8 @@
 #include "keel/manifest.h"
 #include "keel/caps.h"
 #include "keel/parse.h"
+#include "keel/rlimit.h"
+#include "keel/seccomp.h"
 #include "keel/util.h"
 
 #include <arpa/inet.h>
@@ -21,7 +23,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 #define MANIFEST_MAX_LINE 4000        /* longer lines are errors, never truncated */
@@ -830,60 +831,24 @@ static int set_userns(struct pstate *st, void *obj, const char *v, char *why)
     return 0;
 }
 
-static const struct { const char *name; int res; } rlimit_names[] = {
-    { "as", RLIMIT_AS }, { "core", RLIMIT_CORE }, { "cpu", RLIMIT_CPU }, { "data", RLIMIT_DATA },
-    { "fsize", RLIMIT_FSIZE }, { "locks", RLIMIT_LOCKS }, { "memlock", RLIMIT_MEMLOCK },
-    { "msgqueue", RLIMIT_MSGQUEUE }, { "nice", RLIMIT_NICE }, { "nofile", RLIMIT_NOFILE },
-    { "nproc", RLIMIT_NPROC }, { "rss", RLIMIT_RSS }, { "rtprio", RLIMIT_RTPRIO },
-    { "rttime", RLIMIT_RTTIME }, { "sigpending", RLIMIT_SIGPENDING }, { "stack", RLIMIT_STACK },
-};
-
-static int parse_rlim_value(const char *s, uint64_t *out)
-{
-    if (strcmp(s, "unlimited") == 0 || strcmp(s, "infinity") == 0) {
-        *out = RLIM_INFINITY;
-        return 0;
-    }
-    return parse_u64(s, 0, RLIM_INFINITY - 1, out, NULL);
-}
-
-/* NAME=SOFT[:HARD] */
+/* NAME=SOFT[:HARD] (rlimit.h owns the syntax); a later value for the same
+ * resource is an error, not a silent override. */
 static int set_rlimit(struct pstate *st, void *obj, const char *v, char *why)
 {
     struct container_spec *c = obj;
-    char buf[96];
-    if (str_copy(buf, sizeof buf, v) < 0)
-        return why_set(why, "'%s' is too long", v);
-    char *eq = strchr(buf, '=');
-    if (!eq)
-        return why_set(why, "'%s' is not NAME=SOFT[:HARD]", v);
-    *eq = '\0';
-    int res = -1;
-    for (size_t i = 0; i < ARRAY_SIZE(rlimit_names); i++)
-        if (strcmp(buf, rlimit_names[i].name) == 0)
-            res = rlimit_names[i].res;
-    if (res < 0)
-        return why_set(why, "'%s' is not a resource limit name (nofile, nproc, core, ...)", buf);
-    char *colon = strchr(eq + 1, ':');
-    if (colon)
-        *colon = '\0';
-    uint64_t soft, hard;
-    if (parse_rlim_value(eq + 1, &soft) < 0 || (colon && parse_rlim_value(colon + 1, &hard) < 0))
-        return why_set(why, "'%s' is not NAME=SOFT[:HARD] with numbers or unlimited", v);
-    if (!colon)
-        hard = soft;
-    if (soft > hard)
-        return why_set(why, "'%s': the soft limit is above the hard limit", v);
+    struct rlimit_spec r;
+    int e = rlimit_parse(v, &r, why);
+    if (e < 0)
+        return e;
     for (size_t i = 0; i < c->n_rlimits; i++)
-        if (c->rlimits[i].resource == res) {
-            c->rlimits[i].soft = soft, c->rlimits[i].hard = hard, c->rlimits[i].line = st->line;
-            return 0;
-        }
+        if (c->rlimits[i].resource == r.resource)
+            return why_set(why, "%s is limited twice (first on line %d)", rlimit_name(r.resource), c->rlimits[i].line);
+    r.line = st->line;
     struct rlimit_spec *nr = realloc(c->rlimits, (c->n_rlimits + 1) * sizeof *nr);
     if (!nr)
         return -ENOMEM;
     c->rlimits = nr;
-    c->rlimits[c->n_rlimits++] = (struct rlimit_spec){ res, soft, hard, st->line };
+    c->rlimits[c->n_rlimits++] = r;
     return 0;
 }
 
@@ -1262,6 +1227,11 @@ static void begin_section(struct pstate *st, const char *header)
     }
 
     if (k == SEC_CONTAINER) {
+        if (strcmp(name, "supervisor") == 0) {
+            /* keel's own cgroup leaf beside the containers' has that name. */
+            diag_add(st->d, st->file, st->line, "'supervisor' is reserved for keel itself");
+            return;
+        }
         if (manifest_find_container(m, name) >= 0) {
             diag_add(st->d, st->file, st->line, "container '%s' is defined twice", name);
             return;
@@ -1680,6 +1650,21 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
                 if (stat(c->mounts[b].source, &sb) < 0)
                     diag_add(d, file, c->mounts[b].line, "container '%s': mount source %s: %s", c->name,
                              c->mounts[b].source, strerror(errno));
+        }
+        if (c->seccomp == SECCOMP_FILE && !(flags & MANIFEST_NO_FS_CHECKS)) {
+            struct seccomp_profile prof = { 0 };
+            char **errors = NULL;
+            if (seccomp_profile_load(c->seccomp_file, &prof, &errors) < 0) {
+                /* The profile's own errors are complete "FILE:LINE: message" lines. */
+                for (size_t e = 0; errors && errors[e]; e++)
+                    if (strv_push(&d->msgs, errors[e]) == 0)
+                        d->count++;
+                if (!errors || !errors[0])
+                    diag_add(d, file, c->line, "container '%s': seccomp profile %s is not valid", c->name,
+                             c->seccomp_file);
+            }
+            strv_free(errors);
+            seccomp_profile_free(&prof);
         }
         if (c->restart_delay_ms > c->restart_delay_max_ms)
             diag_add(d, file, c->line, "container '%s': restart_delay is above restart_delay_max", c->name);

@@ -1,8 +1,11 @@
 /* plan.c — keel check's output, see plan.h. */
 #include "keel/plan.h"
 #include "keel/caps.h"
+#include "keel/cgroup.h"
 #include "keel/mount.h"
 #include "keel/parse.h"
+#include "keel/rlimit.h"
+#include "keel/seccomp.h"
 #include "keel/util.h"
 
 #include <arpa/inet.h>
@@ -179,6 +182,9 @@ void plan_print(const struct manifest *m, FILE *out)
         fprintf(out, "  ambient: %s\n", caps_format(c->caps_ambient, caps, sizeof caps));
         fprintf(out, "  no_new_privs: %s\n", c->no_new_privs ? "yes" : "no");
         fprintf(out, "  workdir: %s\n", c->workdir ? c->workdir : "/");
+        rlimit_plan(c, out);
+        seccomp_plan(c, c->caps, out);
+        cgroup_plan(c, out);
         fprintf(out, "  ");
         print_words(out, "exec", c->argv);
     }
