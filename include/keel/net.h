@@ -56,8 +56,19 @@ char *net_hosts_file(const struct net_ctx *ctx, const struct manifest *m, const 
 int net_loopback_up(struct kerr *err);
 int net_interface_configure(const struct interface_spec *ifs, struct kerr *err);
 
-/* keel check --plan: links, addresses, routes and NAT rules for a container. */
+/* keel check --plan: links, addresses, routes and NAT rules for a container
+ * (indented lines under the container's heading), and the machine-wide part
+ * (bridges, forwarding, the nf_tables table in nft syntax) once per plan. */
 void net_plan(const struct manifest *m, const struct container_spec *c, FILE *out);
+void net_plan_system(const struct manifest *m, FILE *out);
+
+/* Network rules of the manifest (keel check): valid network names, subnets,
+ * gateways and mtus, non-overlapping subnets; ip inside its subnet and unique;
+ * ports, ip and net_rate only with network = bridge; no host port published
+ * twice (same protocol, overlapping HOST_IP); container:NAME names an existing
+ * container that is not itself, not host-mode, no cycle; enough addresses.
+ * Adds one "FILE:LINE: message" per problem; returns 0 or -EINVAL. */
+int net_validate(const struct manifest *m, struct diag *d);
 
 /* Pure helpers (unit-tested). */
 /* Allocates the lowest free host address of `n` not in `used` (count entries),
