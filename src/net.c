@@ -503,6 +503,7 @@ struct net_ctx {
     size_t n_bridges;
     struct net_slot *slots;  /* one per container */
     int old_forward;         /* ip_forward before keel changed it, -1 untouched */
+    char *forward_file;      /* RUN_DIR/ip_forward.orig: that value, for after a crash */
     struct nlbuf buf;
 };
 
@@ -892,6 +893,7 @@ static int install_table(struct net_ctx *ctx, struct kerr *err)
         memcpy(nb[i].ifname, ctx->bridges[i].ifname, IFNAMSIZ);
         nb[i].subnet = ctx->bridges[i].spec->subnet;
         nb[i].prefix = ctx->bridges[i].spec->prefix;
+        nb[i].isolate = ctx->bridges[i].spec->isolate;
     }
     struct nft_config cfg = { .bridges = nb, .n_bridges = ctx->n_bridges,
                               .forward_drop = ctx->old_forward == 0 };
@@ -907,19 +909,43 @@ static int install_table(struct net_ctx *ctx, struct kerr *err)
     return r < 0 ? kerr_prefix(err, "cannot install nf_tables table ip keel") : 0;
 }
 
+/* Turns IPv4 forwarding on, remembering the value it had in RUN_DIR so that
+ * a keel restarted after a crash (which finds it on) still restores it. */
 static int enable_forwarding(struct net_ctx *ctx, struct kerr *err)
 {
-    _cleanup_free_ char *cur = NULL;
+    _cleanup_free_ char *cur = NULL, *saved = NULL;
     int r = read_file_at(AT_FDCWD, "/proc/sys/net/ipv4/ip_forward", 64, &cur, NULL);
     if (r < 0)
         return kerr_set(err, -r, "cannot read /proc/sys/net/ipv4/ip_forward");
+    if (read_file_at(AT_FDCWD, ctx->forward_file, 64, &saved, NULL) == 0 && saved[0] == '0') {
+        ctx->old_forward = 0;   /* an earlier keel turned it on and crashed */
+    } else if (cur[0] == '0') {
+        int fd = open(ctx->forward_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 || write_all(fd, "0\n", 2) < 0) {
+            r = errno;
+            close_safe(fd);
+            return kerr_set(err, r, "cannot write %s", ctx->forward_file);
+        }
+        close(fd);
+        ctx->old_forward = 0;
+    }
     if (cur[0] == '1')
         return 0;
     r = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
     if (r < 0)
         return kerr_set(err, -r, "cannot enable IPv4 forwarding");
-    ctx->old_forward = 0;
     return 0;
+}
+
+static void restore_forwarding(struct net_ctx *ctx)
+{
+    if (ctx->old_forward != 0)
+        return;
+    int r = write_sysctl("/proc/sys/net/ipv4/ip_forward", "0");
+    if (r < 0)
+        log_warn("cannot restore /proc/sys/net/ipv4/ip_forward: %s", strerror(-r));
+    else if (unlink(ctx->forward_file) < 0 && errno != ENOENT)
+        log_warn("cannot remove %s: %s", ctx->forward_file, strerror(errno));
 }
 
 int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir, struct kerr *err)
@@ -934,8 +960,9 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
     nlbuf_init(&ctx->buf);
     ctx->slots = calloc(m->n_containers ? m->n_containers : 1, sizeof *ctx->slots);
     ctx->netns_dir = xasprintf("%s/netns", run_dir);
+    ctx->forward_file = xasprintf("%s/ip_forward.orig", run_dir);
     int r;
-    if (!ctx->slots || !ctx->netns_dir) {
+    if (!ctx->slots || !ctx->netns_dir || !ctx->forward_file) {
         r = kerr_set(err, ENOMEM, "cannot set up networking");
         goto fail;
     }
@@ -974,7 +1001,13 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
     }
 
     if (!any_bridge(m)) {
-        /* No table of ours is needed; still remove one a crashed keel left. */
+        /* No table of ours is needed; still undo what a crashed keel left. */
+        _cleanup_free_ char *saved = NULL;
+        if (read_file_at(AT_FDCWD, ctx->forward_file, 64, &saved, NULL) == 0 && saved[0] == '0') {
+            ctx->old_forward = 0;
+            restore_forwarding(ctx);
+            ctx->old_forward = -1;
+        }
         int fd = nft_open(err);
         if (fd >= 0) {
             if (nft_table_exists(fd, NULL) == 1) {
@@ -1316,8 +1349,7 @@ void net_shutdown(struct net_ctx *ctx)
         if (nlbuf_send(ctx->rt, &ctx->buf, NULL, NULL, &e) < 0)
             log_warn("%s", e.msg);
     }
-    if (ctx->old_forward == 0 && write_sysctl("/proc/sys/net/ipv4/ip_forward", "0") < 0)
-        log_warn("cannot restore /proc/sys/net/ipv4/ip_forward: %s", strerror(errno));
+    restore_forwarding(ctx);
     close_safe(ctx->rt);
     close_safe(ctx->host_ns);
     nlbuf_free(&ctx->buf);
@@ -1327,6 +1359,7 @@ void net_shutdown(struct net_ctx *ctx)
             free(ctx->slots[i].pin);
     free(ctx->slots);
     free(ctx->netns_dir);
+    free(ctx->forward_file);
     free(ctx);
 }
 
@@ -1453,6 +1486,7 @@ void net_plan_system(const struct manifest *m, FILE *out)
         snprintf(nb[ns].ifname, IFNAMSIZ, "%s", n->name);
         nb[ns].subnet = n->subnet;
         nb[ns].prefix = n->prefix;
+        nb[ns].isolate = n->isolate;
         ns++;
         fprintf(out, "network: bridge %s, %s/%u gateway %s, mtu %u, isolate %s, route_localnet 1, accept_ra 0\n",
                 n->name, ip_str(n->subnet, a), n->prefix, ip_str(net_gateway(n), g), net_mtu(n),

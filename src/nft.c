@@ -307,10 +307,15 @@ void nft_build_install(struct nlbuf *b, const struct nft_config *c)
     for (size_t i = 0; i < c->n_bridges; i++) {
         const struct nft_bridge *br = &c->bridges[i];
         for (size_t j = 0; j < c->n_bridges; j++) {
-            rule_begin(b, CH_FWD, "add rule keel fwd (between bridges)");
+            /* Same bridge: br_netfilter (when loaded) shows bridged traffic
+             * between containers as iif B oif B; port isolation has already
+             * stopped it on an isolated bridge, where routing through the
+             * gateway must not become a way around isolation. */
+            bool accept = i == j && !br->isolate;
+            rule_begin(b, CH_FWD, i == j ? "add rule keel fwd (within a bridge)" : "add rule keel fwd (between bridges)");
             m_ifname(b, NFT_META_IIFNAME, NFT_CMP_EQ, br->ifname);
             m_ifname(b, NFT_META_OIFNAME, NFT_CMP_EQ, c->bridges[j].ifname);
-            e_verdict(b, NF_DROP, NULL);
+            e_verdict(b, accept ? NF_ACCEPT : NF_DROP, NULL);
             rule_end(b);
         }
         rule_begin(b, CH_FWD, "add rule keel fwd (outbound)");
@@ -399,7 +404,8 @@ void nft_describe(const struct nft_config *c, const struct nft_dnat *d, size_t n
         fprintf(out, "    oifname \"%s\" ct status dnat accept\n", c->bridges[i].ifname);
     for (size_t i = 0; i < c->n_bridges; i++) {
         for (size_t j = 0; j < c->n_bridges; j++)
-            fprintf(out, "    iifname \"%s\" oifname \"%s\" drop\n", c->bridges[i].ifname, c->bridges[j].ifname);
+            fprintf(out, "    iifname \"%s\" oifname \"%s\" %s\n", c->bridges[i].ifname, c->bridges[j].ifname,
+                    i == j && !c->bridges[i].isolate ? "accept" : "drop");
         fprintf(out, "    iifname \"%s\" accept\n", c->bridges[i].ifname);
         fprintf(out, "    oifname \"%s\" drop\n", c->bridges[i].ifname);
     }

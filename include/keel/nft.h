@@ -23,7 +23,10 @@
  *   fwd    filter forward 0        ct state established,related accept;
  *                                  ct state invalid drop; per bridge:
  *                                  oifname B ct status dnat accept,
- *                                  iifname B oifname <any keel bridge> drop,
+ *                                  iifname B oifname B accept (drop if
+ *                                  isolated; with br_netfilter, bridged
+ *                                  traffic between containers shows up here),
+ *                                  iifname B oifname <other keel bridge> drop,
  *                                  iifname B accept, oifname B drop;
  *                                  policy drop when keel turned forwarding on
  *
@@ -51,6 +54,7 @@ struct nft_bridge {
     char ifname[16];
     struct in_addr subnet;     /* network address */
     unsigned prefix;
+    bool isolate;              /* no routing between its own containers either */
 };
 
 struct nft_dnat {

@@ -12,7 +12,9 @@
  *   plan         net_plan_system + net_plan of each container, then "ok plan"
  *   quit         net_shutdown          -> "ok quit", exit 0
  *   kill         exit at once without net_shutdown (a crashed keel)
- * Errors answer "error: MESSAGE".  --init-only: net_init, print "ok init", wait for "quit".
+ * Errors answer "error: MESSAGE".
+ *
+ *   netdrv --table-exists   prints yes/no: does nf_tables table ip keel exist
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +27,7 @@
 #include "keel/log.h"
 #include "keel/manifest.h"
 #include "keel/net.h"
+#include "keel/nft.h"
 #include "keel/util.h"
 
 static struct manifest man;
@@ -141,6 +144,18 @@ int main(int argc, char **argv)
     const char *run_dir = "/run/keel";
     bool verbose = getenv("NETDRV_DEBUG") != NULL;
     man.path = "netdrv.ini";
+    if (argc == 2 && strcmp(argv[1], "--table-exists") == 0) {
+        /* Whether nf_tables table ip keel exists: "yes" / "no". */
+        struct kerr e = { 0 };
+        int fd = nft_open(&e);
+        int r = fd < 0 ? fd : nft_table_exists(fd, &e);
+        if (r < 0) {
+            printf("error: %s\n", e.msg);
+            return 1;
+        }
+        printf("%s\n", r ? "yes" : "no");
+        return 0;
+    }
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--run-dir") == 0 && i + 1 < argc)
             run_dir = argv[++i];
