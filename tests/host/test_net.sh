@@ -31,17 +31,27 @@ if [ "${KEEL_NET_INNER:-}" != 1 ]; then
         fi
     done
     # Build the driver against the module objects (everything but main.o).
-    make -C "$ROOT" --no-print-directory -s all >/dev/null || { echo "not ok - net: build"; exit 1; }
+    # KEEL_ASAN=1 (make host-asan): the driver is built from the sanitizer objects.
+    if [ "${KEEL_ASAN:-}" = 1 ]; then
+        make -C "$ROOT" --no-print-directory -s asan >/dev/null || { echo "not ok - net: build"; exit 1; }
+        objdir=$BUILD/asan/obj link="-fsanitize=address,undefined -fno-sanitize-recover=all"
+        libs="$(pkg-config --libs libcap libnl-route-3.0 libnl-3.0 inih libseccomp) -lmbedtls -lmbedx509 -lmbedcrypto"
+        drv=$BUILD/host/netdrv-asan
+    else
+        make -C "$ROOT" --no-print-directory -s all >/dev/null || { echo "not ok - net: build"; exit 1; }
+        objdir=$BUILD/obj link=-static
+        libs="$(pkg-config --static --libs libcap libnl-route-3.0 libnl-3.0 inih libseccomp) -lmbedtls -lmbedx509 -lmbedcrypto"
+        drv=$BUILD/host/netdrv
+    fi
     mkdir -p "$BUILD/host"
-    objs=$(ls "$BUILD"/obj/*.o | grep -v '/main\.o$')
-    libs="$(pkg-config --static --libs libcap libnl-route-3.0 libnl-3.0 inih libseccomp) -lmbedtls -lmbedx509 -lmbedcrypto"
-    if ! gcc -I"$ROOT/include" -D_GNU_SOURCE $(pkg-config --cflags libnl-3.0) -O2 -g -std=gnu11 -Wall -Wextra \
-            -Werror -o "$BUILD/host/netdrv" "$ROOT/tests/host/netdrv.c" $objs $libs -static 2>"$BUILD/host/netdrv.log"; then
+    objs=$(ls "$objdir"/*.o | grep -v '/main\.o$')
+    if ! gcc -I"$ROOT/include" -D_GNU_SOURCE $(pkg-config --cflags libnl-3.0) -O1 -g -std=gnu11 -Wall -Wextra \
+            -Werror -o "$drv" "$ROOT/tests/host/netdrv.c" $objs $libs $link 2>"$BUILD/host/netdrv.log"; then
         cat "$BUILD/host/netdrv.log"
         echo "not ok - net: build netdrv"
         exit 1
     fi
-    export KEEL_NET_INNER=1 NETDRV="$BUILD/host/netdrv"
+    export KEEL_NET_INNER=1 NETDRV="$drv"
     # sh stays PID 1 of the new PID namespace and reaps the servers the tests
     # leave behind (bash as PID 1 would print "Terminated" for each).
     exec unshare --net --mount --pid --fork --mount-proc --propagation private sh -c 'bash "$0" "$@"; exit $?' "$0" "$@"
@@ -335,6 +345,9 @@ if [ -n "${KEEL:-}" ] && [ -f "$ROOT/tests/host/test_net_keel.sh" ]; then
 else
     skip "keel run scenarios" "KEEL not set or tests/host/test_net_keel.sh missing"
 fi
+
+check "driver: no sanitizer or error reports on stderr" bash -c "! grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' '$TMP/drv.err'"
+grep -e 'ERROR' -e 'runtime error' -A20 "$TMP/drv.err" | head -40 | sed 's/^/# /'
 
 rm -rf "$TMP"
 exit $FAILED
