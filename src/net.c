@@ -793,13 +793,16 @@ static int bridge_index(const struct net_ctx *ctx, const struct network_spec *n)
 static int create_bridges(struct net_ctx *ctx, struct kerr *err)
 {
     struct nlbuf *b = &ctx->buf;
-    nlbuf_reset(b);
     char alias[64];
+    int r;
+    /* One batch per bridge (there are one or two): so that a link of the
+     * same name that is not keel's is told apart and never deleted later. */
     for (size_t i = 0; i < ctx->n_bridges; i++) {
         struct net_bridge *br = &ctx->bridges[i];
+        nlbuf_reset(b);
         struct rtnl_link *l = rtnl_link_bridge_alloc();
         struct nl_msg *msg = NULL;
-        int r = -1;
+        r = -1;
         if (l) {
             rtnl_link_set_name(l, br->ifname);
             rtnl_link_set_mtu(l, net_mtu(br->spec));
@@ -811,17 +814,19 @@ static int create_bridges(struct net_ctx *ctx, struct kerr *err)
         snprintf(alias, sizeof alias, NET_ALIAS_PREFIX "bridge %s", br->spec->name);
         add_modify_link(b, br->ifname, 0, 0, 0, alias, false, 0, "set alias of bridge");
         add_getlink(b, br->ifname, "look up bridge");
+        int idx[3] = { 0 };
+        r = nlbuf_send(ctx->rt, b, ifindex_cb, idx, err);
+        if (r == -EEXIST)
+            return kerr_msg(err, EEXIST, "cannot create bridge %s: a link of that name exists and is not keel's",
+                            br->ifname);
+        br->created = idx[2] > 0;
+        br->ifindex = idx[2];
+        if (r < 0)
+            return kerr_prefix(err, "cannot create bridge %s", br->ifname);
     }
-    int idx[NLBUF_MAX_MSGS] = { 0 };
-    int r = nlbuf_send(ctx->rt, b, ifindex_cb, idx, err);
-    for (size_t i = 0; i < ctx->n_bridges; i++)
-        ctx->bridges[i].created = r >= 0 || idx[i * 3 + 2] > 0;
-    if (r < 0)
-        return kerr_prefix(err, "cannot create the bridges");
     nlbuf_reset(b);
     for (size_t i = 0; i < ctx->n_bridges; i++) {
         struct net_bridge *br = &ctx->bridges[i];
-        br->ifindex = idx[i * 3 + 2];
         add_address(b, br->ifindex, net_gateway(br->spec), br->spec->prefix, "add the gateway address to bridge");
     }
     r = nlbuf_send(ctx->rt, b, NULL, NULL, err);
@@ -983,6 +988,23 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
     if ((r = nlbuf_socket(NETLINK_ROUTE, err)) < 0)
         goto fail;
     ctx->rt = r;
+    /* keel's table first: a live keel owns it (EPERM for anyone else), and
+     * then nothing here may be touched; one left by a crashed keel goes. */
+    if ((r = nft_open(err)) < 0)
+        goto fail;
+    ctx->nft = r;
+    nlbuf_reset(&ctx->buf);
+    nft_batch_begin(&ctx->buf);
+    nft_build_delete(&ctx->buf);
+    nft_batch_end(&ctx->buf);
+    r = nft_commit(ctx->nft, &ctx->buf, err);
+    if (r == -EPERM) {
+        r = kerr_msg(err, EBUSY, "cannot set up networking: another keel owns nf_tables table ip keel");
+        close(TAKE_FD(ctx->nft));
+        goto fail;
+    }
+    if (r < 0)
+        goto fail;
     if ((r = remove_stale(ctx, err)) < 0)
         goto fail;
 
@@ -1008,19 +1030,7 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
             restore_forwarding(ctx);
             ctx->old_forward = -1;
         }
-        int fd = nft_open(err);
-        if (fd >= 0) {
-            if (nft_table_exists(fd, NULL) == 1) {
-                nlbuf_reset(&ctx->buf);
-                nft_batch_begin(&ctx->buf);
-                nft_build_delete(&ctx->buf);
-                nft_batch_end(&ctx->buf);
-                struct kerr e;
-                if (nft_commit(fd, &ctx->buf, &e) < 0)
-                    log_warn("cannot remove stale nf_tables table ip keel: %s", e.msg);
-            }
-            close(fd);
-        }
+        close(TAKE_FD(ctx->nft));
         *out = ctx;
         return 0;
     }
@@ -1058,9 +1068,6 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
         goto fail;
     if ((r = enable_forwarding(ctx, err)) < 0)
         goto fail;
-    if ((r = nft_open(err)) < 0)
-        goto fail;
-    ctx->nft = r;
     if ((r = install_table(ctx, err)) < 0)
         goto fail;
     *out = ctx;

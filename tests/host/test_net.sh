@@ -284,6 +284,10 @@ check "release: freed address is allocated again" [ "$(field ip "$REPLY_LINE")" 
 
 # clean exit -------------------------------------------------------------------------------------
 check "table: keel's nf_tables table exists while running" [ "$("$NETDRV" --table-exists)" = yes ]
+second=$(echo quit | "$NETDRV" --container z,bridge 2>/dev/null | head -1)
+check "second keel: refused while the first owns the table" grep -q "another keel owns nf_tables table ip keel" <<<"$second"
+check "second keel: the first one's links untouched" q ip link show kvweb
+check "second keel: the first one's namespace pins untouched" [ -e "$RUN/netns/web" ]
 drv quit
 check "exit: net_shutdown answered" [ "$REPLY_LINE" = "ok quit" ]
 wait "$MYPID" 2>/dev/null
@@ -321,6 +325,14 @@ drv up n1
 check "none only: no bridge, no table, forwarding untouched" \
     bash -c "! ip link show keel0 >/dev/null 2>&1 && [ \"\$($NETDRV --table-exists)\" = no ] && [ \"\$(cat /proc/sys/net/ipv4/ip_forward)\" = 0 ]"
 stop_drv
+
+# a link of keel's bridge name that keel did not make -----------------------------------------------------
+ip link add keel0 type bridge
+res=$(echo quit | "$NETDRV" --container y,bridge 2>/dev/null | head -1)
+check "foreign bridge: refused with a clear error" grep -q "cannot create bridge keel0: a link of that name exists and is not keel's" <<<"$res"
+check "foreign bridge: left alone" q ip link show keel0
+check "foreign bridge: no table left behind" [ "$("$NETDRV" --table-exists)" = no ]
+ip link del keel0
 
 # fds: every fd keel keeps is close-on-exec --------------------------------------------------------------
 start_drv --container w,bridge,port=8080:80
