@@ -52,6 +52,12 @@ struct in_addr net_container_ip(const struct net_ctx *ctx, const struct containe
  * sharing its networks) — heap string the caller frees, NULL on ENOMEM. */
 char *net_hosts_file(const struct net_ctx *ctx, const struct manifest *m, const struct container_spec *c);
 
+/* Content for the container's generated /etc/resolv.conf: "nameserver X" for
+ * each [system] dns.  Returns 0 with *out a heap string (caller frees); 1 with
+ * *out NULL when the manifest names no dns (use the host's /etc/resolv.conf);
+ * -ENOMEM. */
+int net_resolv_conf(const struct manifest *m, char **out);
+
 /* Boot mode: bring up lo and configure an [interface] uplink. */
 int net_loopback_up(struct kerr *err);
 int net_interface_configure(const struct interface_spec *ifs, struct kerr *err);
