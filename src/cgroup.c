@@ -17,6 +17,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
@@ -621,6 +623,7 @@ static void root_init(struct cgroup_root *root)
     memset(root, 0, sizeof *root);
     root->keel_fd = -1;
     root->start_fd = -1;
+    root->lock_fd = -1;
 }
 
 int cgroup_open_at(struct cgroup_root *root, const char *path, unsigned controllers, bool plain_dir,
@@ -760,8 +763,12 @@ static int remove_tree(int parent, const char *name, int depth)
     return unlinkat(parent, name, AT_REMOVEDIR) < 0 ? -errno : 0;
 }
 
-/* A run-mode subtree left by a keel that died (its supervisor leaf holds no
- * process) is removed before keel makes its own. */
+/* Run-mode subtrees are owned through a lock, not a pid: keels in different
+ * PID namespaces share one hierarchy and may have the same pid.  Each keel
+ * holds an exclusive flock on its subtree for its whole life; a subtree whose
+ * lock can be taken belongs to a keel that is gone, and is removed.  The
+ * sweep and the creation of the new subtree happen under a lock on the
+ * parent, so a keel that is just starting is never swept. */
 static void sweep_stale(int start_fd)
 {
     int fd = openat(start_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -776,12 +783,13 @@ static void sweep_stale(int start_fd)
     while ((de = readdir(d))) {
         if (de->d_type != DT_DIR || !str_starts(de->d_name, "keel."))
             continue;
-        char procs[300];
-        _cleanup_free_ char *buf = NULL;
-        snprintf(procs, sizeof procs, "%s/" SUPERVISOR_LEAF "/cgroup.procs", de->d_name);
-        int r = cg_read(dirfd(d), procs, &buf);
-        if ((r == 0 && buf[0] == '\0') || r == -ENOENT)
-            remove_tree(dirfd(d), de->d_name, 0);
+        _cleanup_close_ int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (sub < 0 || flock(sub, LOCK_EX | LOCK_NB) < 0)
+            continue;   /* alive (or unreadable): not ours to remove */
+        /* cgroup.kill is recursive: what the dead keel left running goes too
+         * (the directories can only go once the kernel has reaped it all). */
+        write_file_at(sub, "cgroup.kill", "1");
+        remove_tree(dirfd(d), de->d_name, 0);
     }
     closedir(d);
 }
@@ -819,13 +827,30 @@ int cgroup_setup(struct cgroup_root *root, const char *mountpoint, bool boot_mod
     if (boot_mode)
         snprintf(name, sizeof name, "keel");
     else {
+        uint64_t rnd = 0;
+        if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
+            rnd = now_ns();
+        snprintf(name, sizeof name, "keel.%d.%012llx", (int)getpid(), (unsigned long long)(rnd & 0xffffffffffffull));
+    }
+    _cleanup_close_ int parent_lock = -1;
+    if (!boot_mode) {
+        parent_lock = openat(root->start_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (parent_lock >= 0 && flock(parent_lock, LOCK_EX) < 0)
+            log_warn("cannot lock cgroup %s: %s", start, strerror(errno));
         sweep_stale(root->start_fd);
-        snprintf(name, sizeof name, "keel.%d", (int)getpid());
     }
     if (mkdirat(root->start_fd, name, 0755) < 0 && errno != EEXIST) {
         int e = errno;
         cgroup_release(root);
         return kerr_set(err, e, "cannot create cgroup %s/%s", start, name);
+    }
+    if (!boot_mode) {
+        root->lock_fd = openat(root->start_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root->lock_fd < 0 || flock(root->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+            int e = errno;
+            cgroup_release(root);
+            return kerr_set(err, e, "cannot lock cgroup %s/%s", start, name);
+        }
     }
     int len = snprintf(root->keel_path, sizeof root->keel_path, "%s/%s", start, name);
     if (len < 0 || (size_t)len >= sizeof root->keel_path) {
@@ -889,6 +914,7 @@ void cgroup_release(struct cgroup_root *root)
         }
     }
     close_safe(root->keel_fd);
+    close_safe(root->lock_fd);
     close_safe(root->start_fd);
     root->keel_fd = root->start_fd = -1;
     root->available = false;

@@ -7,6 +7,7 @@
 #include "keel/daemon.h"
 #include "keel/cgroup.h"
 #include "keel/log.h"
+#include "keel/net.h"
 #include "keel/loop.h"
 #include "keel/manifest.h"
 #include "keel/parse.h"
@@ -30,6 +31,7 @@ struct daemon {
     struct manifest *m;
     struct supervisor *sup;
     struct cgroup_root cgroup;
+    struct net_ctx *net;
     int sigfd;
     bool stopping;
     enum power_action action;   /* what the stop leads to (boot mode) */
@@ -137,9 +139,15 @@ int daemon_main(const struct daemon_opts *opts)
      * for a limit is then refused at its start, naming the controller. */
     if (cgroup_setup(&d.cgroup, opts->boot ? "/sys/fs/cgroup" : NULL, opts->boot, &err) < 0)
         log_warn("%s: containers get no cgroup of their own", err.msg);
+    /* Clears what a crashed keel left, then makes the bridges and keel's nf_tables table. */
+    if (net_init(&d.net, d.m, opts->run_dir, &err) < 0) {
+        log_error("%s", err.msg);
+        goto out;
+    }
+    log_stage("network ready");
     struct supervisor_opts sopts = {
         .boot_mode = opts->boot, .run_dir = opts->run_dir, .power = on_power, .power_data = &d,
-        .cgroup = &d.cgroup,
+        .cgroup = &d.cgroup, .net = d.net,
     };
     if (supervisor_new(&d.sup, d.loop, d.m, &sopts, &err) < 0) {
         log_error("%s", err.msg);
@@ -163,6 +171,7 @@ int daemon_main(const struct daemon_opts *opts)
     log_info("all containers are down");
 out:
     supervisor_free(d.sup);
+    net_shutdown(d.net);
     cgroup_release(&d.cgroup);
     close_safe(d.sigfd);
     loop_free(d.loop);

@@ -9,6 +9,7 @@
  */
 #include "keel/manifest.h"
 #include "keel/caps.h"
+#include "keel/net.h"
 #include "keel/parse.h"
 #include "keel/rlimit.h"
 #include "keel/seccomp.h"
@@ -1471,90 +1472,6 @@ static int add_default_network(struct manifest *m)
     return 0;
 }
 
-static bool in_subnet(const struct network_spec *n, struct in_addr a)
-{
-    uint32_t mask = n->prefix ? ~0u << (32 - n->prefix) : 0;
-    return (ntohl(a.s_addr) & mask) == ntohl(n->subnet.s_addr);
-}
-
-static void validate_networks(struct manifest *m, struct diag *d, const char *file)
-{
-    for (size_t i = 0; i < m->n_networks; i++) {
-        struct network_spec *n = &m->networks[i];
-        if (!n->prefix) {
-            diag_add(d, file, n->line, "network '%s' has no subnet", n->name);
-            continue;
-        }
-        uint32_t host = ntohl(n->gateway.s_addr) & ~(~0u << (32 - n->prefix));
-        if (!in_subnet(n, n->gateway) || host == 0 || host == ~(~0u << (32 - n->prefix)))
-            diag_add(d, file, n->line, "network '%s': gateway %s is not a host address of its subnet", n->name,
-                     inet_ntoa(n->gateway));
-        for (size_t j = 0; j < i; j++) {
-            const struct network_spec *o = &m->networks[j];
-            if (!o->prefix)
-                continue;
-            unsigned p = n->prefix < o->prefix ? n->prefix : o->prefix;
-            uint32_t mask = ~0u << (32 - p);
-            if ((ntohl(n->subnet.s_addr) & mask) == (ntohl(o->subnet.s_addr) & mask))
-                diag_add(d, file, n->line, "network '%s' overlaps network '%s'", n->name, o->name);
-        }
-    }
-}
-
-static void validate_container_net(struct manifest *m, struct container_spec *c, struct diag *d,
-                                   const char *file)
-{
-    if (c->net == NET_CONTAINER) {
-        int t = manifest_find_container(m, c->net_peer);
-        if (t < 0)
-            diag_add(d, file, c->line, "container '%s': network container:%s names no container", c->name,
-                     c->net_peer);
-        else if (strcmp(c->net_peer, c->name) == 0)
-            diag_add(d, file, c->line, "container '%s': network container:%s names itself", c->name, c->name);
-        else if (m->containers[t].net == NET_HOST || m->containers[t].net == NET_CONTAINER)
-            diag_add(d, file, c->line, "container '%s': container:%s must name a container with its own "
-                     "network (none or bridge)", c->name, c->net_peer);
-    }
-    if (c->net != NET_BRIDGE) {
-        if (c->n_ports)
-            diag_add(d, file, c->ports[0].line, "container '%s': ports need network = bridge", c->name);
-        if (c->ip.s_addr)
-            diag_add(d, file, c->line, "container '%s': ip needs network = bridge", c->name);
-        if (c->net_rate)
-            diag_add(d, file, c->line, "container '%s': net_rate needs network = bridge", c->name);
-        return;
-    }
-    const struct network_spec *n = manifest_find_network(m, c->bridge);
-    if (!n) {
-        diag_add(d, file, c->line, "container '%s': bridge network '%s' is not defined", c->name, c->bridge);
-        return;
-    }
-    if (c->ip.s_addr && n->prefix) {
-        uint32_t host = ntohl(c->ip.s_addr) & ~(~0u << (32 - n->prefix));
-        if (!in_subnet(n, c->ip) || host == 0 || host == ~(~0u << (32 - n->prefix)) ||
-            c->ip.s_addr == n->gateway.s_addr)
-            diag_add(d, file, c->line, "container '%s': ip %s is not a free host address of %s", c->name,
-                     inet_ntoa(c->ip), n->name);
-        for (struct container_spec *o = m->containers; o < c; o++)
-            if (o->net == NET_BRIDGE && o->ip.s_addr == c->ip.s_addr)
-                diag_add(d, file, c->line, "container '%s': ip %s is already '%s''s", c->name,
-                         inet_ntoa(c->ip), o->name);
-    }
-    for (size_t p = 0; p < c->n_ports; p++) {
-        const struct port_map *pm = &c->ports[p];
-        for (struct container_spec *o = m->containers; o <= c; o++) {
-            size_t end = o == c ? p : o->n_ports;
-            for (size_t q = 0; q < end; q++) {
-                const struct port_map *op = &o->ports[q];
-                if (op->proto == pm->proto && op->host_port == pm->host_port &&
-                    (!op->host_ip.s_addr || !pm->host_ip.s_addr || op->host_ip.s_addr == pm->host_ip.s_addr))
-                    diag_add(d, file, pm->line, "host port %u/%s is already published by '%s'", pm->host_port,
-                             pm->proto == IPPROTO_TCP ? "tcp" : "udp", o->name);
-            }
-        }
-    }
-}
-
 /* Kahn's algorithm over `depends` (and container:NAME, an implicit dependency). */
 static void order_containers(struct manifest *m, struct diag *d, const char *file)
 {
@@ -1629,7 +1546,8 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
     if (need_default_net && !manifest_find_network(m, DEFAULT_NETWORK) && add_default_network(m) < 0)
         diag_add(d, file, 0, "out of memory");
     resolve_defaults(m);
-    validate_networks(m, d, file);
+    /* The network rules (subnets, addresses, ports, container:NAME) are net.c's. */
+    net_validate(m, d);
 
     int mains = 0;
     for (size_t i = 0; i < m->n_containers; i++) {
@@ -1691,7 +1609,6 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
                 if (c->deps[q].index == dep->index && dep->index >= 0)
                     diag_add(d, file, dep->line, "container '%s' names '%s' twice in depends", c->name, dep->name);
         }
-        validate_container_net(m, c, d, file);
         /* container:NAME is an implicit dependency: NAME's namespace must exist first. */
         if (c->net == NET_CONTAINER) {
             int t = manifest_find_container(m, c->net_peer);

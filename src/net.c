@@ -227,37 +227,6 @@ static const char *ip_str(struct in_addr a, char buf[INET_ADDRSTRLEN])
     return buf;
 }
 
-/* Fallback for branches where the manifest module (which owns diag_add) is
- * not linked yet; the real definition overrides this weak one. */
-__attribute__((weak)) void diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
-{
-    char body[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(body, sizeof body, fmt, ap);
-    va_end(ap);
-    char *s = xasprintf("%s:%d: %s", file ? file : "manifest", line, body);
-    if (!s)
-        return;
-    char **nv = realloc(d->msgs, (d->count + 2) * sizeof *nv);
-    if (!nv) {
-        free(s);
-        return;
-    }
-    nv[d->count++] = s;
-    nv[d->count] = NULL;
-    d->msgs = nv;
-}
-
-__attribute__((weak)) void diag_free(struct diag *d)
-{
-    for (size_t i = 0; i < d->count; i++)
-        free(d->msgs[i]);
-    free(d->msgs);
-    d->msgs = NULL;
-    d->count = 0;
-}
-
 static bool ports_clash(const struct port_map *a, const struct port_map *b)
 {
     return a->proto == b->proto && a->host_port == b->host_port &&

@@ -3,6 +3,7 @@
 #include "keel/caps.h"
 #include "keel/cgroup.h"
 #include "keel/mount.h"
+#include "keel/net.h"
 #include "keel/parse.h"
 #include "keel/rlimit.h"
 #include "keel/seccomp.h"
@@ -166,6 +167,7 @@ void plan_print_summary(const struct manifest *m, FILE *out)
 
 void plan_print(const struct manifest *m, FILE *out)
 {
+    net_plan_system(m, out);
     for (size_t k = 0; k < m->n_containers; k++) {
         const struct container_spec *c = &m->containers[m->start_order[k]];
         char caps[1024];
@@ -185,6 +187,7 @@ void plan_print(const struct manifest *m, FILE *out)
         rlimit_plan(c, out);
         seccomp_plan(c, c->caps, out);
         cgroup_plan(c, out);
+        net_plan(m, c, out);
         fprintf(out, "  ");
         print_words(out, "exec", c->argv);
     }

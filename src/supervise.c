@@ -11,6 +11,7 @@
 #include "keel/container.h"
 #include "keel/health.h"
 #include "keel/log.h"
+#include "keel/net.h"
 #include "keel/output.h"
 #include "keel/parse.h"
 #include "keel/restart.h"
@@ -605,10 +606,23 @@ static void ctr_start(struct ctr *c)
         }
         c->has_cgroup = cgfd >= 0;
     }
+    int netns = -1;
+    _cleanup_free_ char *hosts = NULL;
+    if (s->opts.net) {
+        /* Created (and, for bridge mode, wired) once and pinned: a restart
+         * rejoins the same namespace with the same address. */
+        if (net_container_netns(s->opts.net, spec, &netns, &rerr) < 0) {
+            close_safe(cgfd);
+            start_failed(c, rerr.msg);
+            return;
+        }
+        hosts = net_hosts_file(s->opts.net, s->m, spec);
+    }
     struct container_start in = {
         .spec = spec,
         .stage = c->stage,
-        .netns_fd = -1,
+        .netns_fd = netns,
+        .hosts = hosts,
         .cgroup_fd = cgfd,
         .seccomp = c->seccomp.len ? &c->seccomp : NULL,
         .output_fd = c->out.write_fd,
@@ -617,11 +631,13 @@ static void ctr_start(struct ctr *c)
         .ready_fd = spec->ready == READY_FD ? c->ready_child_fd : -1,
         .notify_host = spec->ready == READY_NOTIFY ? c->notify_path : NULL,
     };
-    in.new_netns = spec->net != NET_HOST;
+    /* Without the network module (keel check's tests), a private namespace still isolates. */
+    in.new_netns = !s->opts.net && spec->net != NET_HOST;
     struct container_proc proc;
     struct kerr err = { 0 };
     int r = container_start(&in, &proc, &err);
     close_safe(cgfd);
+    close_safe(netns);
     if (c->ready_child_fd >= 0) {
         close(c->ready_child_fd);   /* the container holds the write end now */
         c->ready_child_fd = -1;
@@ -827,10 +843,21 @@ static void ctr_exit_state(struct ctr *c, int status)
     schedule(s);
 }
 
+/* A container down for good gives back what it held between restarts. */
+static void release_if_done(struct ctr *c)
+{
+    if (c->pid > 0 || c->state == CS_BACKOFF || c->state == CS_WAITING || c->state == CS_STARTING ||
+        c->state == CS_RUNNING || c->state == CS_STOPPING)
+        return;
+    cg_remove_if_done(c);
+    if (c->sup->opts.net)
+        net_container_release(c->sup->opts.net, c->spec);
+}
+
 static void ctr_exited(struct ctr *c, int status)
 {
     ctr_exit_state(c, status);
-    cg_remove_if_done(c);
+    release_if_done(c);
 }
 
 void supervisor_reap(struct supervisor *s)
@@ -881,21 +908,17 @@ static void on_output(struct loop *l, int fd, uint32_t events, void *data)
 
 /* --- life of the supervisor ----------------------------------------------------------------- */
 
+/* /etc/resolv.conf for the containers: [system] dns, else the host's. */
 static char *make_resolv(const struct manifest *m)
 {
-    if (m->system.dns) {
-        char *s = strdup("");
-        for (size_t i = 0; s && m->system.dns[i]; i++) {
-            char *n = xasprintf("%snameserver %s\n", s, m->system.dns[i]);
-            free(s);
-            s = n;
-        }
-        return s;
-    }
-    char *host = NULL;
-    if (read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536, &host, NULL) < 0)
+    char *conf = NULL;
+    if (net_resolv_conf(m, &conf) == 0)
+        return conf;
+    free(conf);
+    conf = NULL;
+    if (read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536, &conf, NULL) < 0)
         return NULL;
-    return host;
+    return conf;
 }
 
 int supervisor_new(struct supervisor **out, struct loop *l, const struct manifest *m,
@@ -1135,6 +1158,11 @@ void supervisor_status(const struct supervisor *s, size_t i, struct container_st
     st->last_status = c->last_status;
     st->oom_kills = c->oom_kills;
     st->net_mode = net_mode_name(c->spec->net);
+    if (s->opts.net) {
+        struct in_addr ip = net_container_ip(s->opts.net, c->spec);
+        if (ip.s_addr)
+            inet_ntop(AF_INET, &ip, st->ip, sizeof st->ip);
+    }
     st->failure = c->failure[0] ? c->failure : NULL;
 }
 

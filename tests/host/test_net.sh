@@ -352,10 +352,10 @@ stop_drv
 # ===========================================================================
 # Part 2: through `keel run` (once the core can run containers)
 # ===========================================================================
-if [ -n "${KEEL:-}" ] && [ -f "$ROOT/tests/host/test_net_keel.sh" ]; then
-    . "$ROOT/tests/host/test_net_keel.sh"
+if [ -n "${KEEL:-}" ] && [ -f "$ROOT/tests/host/net-keel.sh" ]; then
+    . "$ROOT/tests/host/net-keel.sh"
 else
-    skip "keel run scenarios" "KEEL not set or tests/host/test_net_keel.sh missing"
+    skip "keel run scenarios" "KEEL not set or tests/host/net-keel.sh missing"
 fi
 
 check "driver: no sanitizer or error reports on stderr" bash -c "! grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' '$TMP/drv.err'"

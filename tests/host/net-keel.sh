@@ -1,4 +1,4 @@
-# test_net_keel.sh — issue 4's scenarios through `keel run`; sourced by
+# net-keel.sh — issue 4's scenarios through `keel run`; sourced by
 # test_net.sh inside its throw-away namespaces (uses its helpers, $TMP, $RUN,
 # $OUT and the "outside" namespace).  Needs $KEEL (absolute path).
 #
@@ -10,6 +10,7 @@ mkdir -p "$KT/layer/bin" "$KT/layer/www" "$KT/log"
 for d in proc sys dev etc tmp run; do mkdir -p "$KT/layer/$d"; done
 cp "$(command -v busybox)" "$KT/layer/bin/busybox"
 for a in sh httpd ping sleep cat ip wget echo hostname ls true; do ln -sf busybox "$KT/layer/bin/$a"; done
+cp "$PROBE" "$KT/layer/bin/probe"
 echo hello-keel >"$KT/layer/www/index.html"
 echo 'root:x:0:0:root:/:/bin/sh' >"$KT/layer/etc/passwd"
 echo 'root:x:0:' >"$KT/layer/etc/group"
@@ -51,7 +52,7 @@ ports = 127.0.0.1:8083:80/tcp
 [container client]
 $common
 upper = tmpfs
-command = /bin/sh -c "while ! ping -c1 -W1 web >/dev/null 2>&1; do sleep 0.2; done; echo RESOLVED; ip -4 -o addr show eth0; ip route; exec sleep 1000"
+command = /bin/sh -c "while ! /bin/probe icmp web | grep -q =ok; do sleep 0.2; done; echo RESOLVED; ip -4 -o addr show eth0; ip route; exec sleep 1000"
 network = bridge
 depends = web
 
