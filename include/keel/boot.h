@@ -3,11 +3,10 @@
  * Boot:  boot_early() mounts /proc, /sys, /dev, /dev/pts, /dev/shm, /run, /tmp
  *        and cgroup2, makes / private, points 0/1/2 at /dev/console, disables
  *        Ctrl-Alt-Del (so it arrives as SIGINT) and, when the root is the
- *        kernel's rootfs (initramfs), moves the system onto a tmpfs root so
- *        containers can use pivot_root: it copies the rootfs into a tmpfs
- *        (deleting each file once copied, as switch_root does), MS_MOVEs the
- *        tmpfs onto /, chroots, and re-executes keel from a sealed memfd so the
- *        running binary is neither the rootfs file nor writable by anyone.
+ *        kernel's rootfs (initramfs), moves the root onto a mount that
+ *        pivot_root can leave (a bind mount of rootfs moved onto / and
+ *        chrooted into, as switch_root does; see docs/boot.md), bind-mounts
+ *        keel's binary read-only and re-executes keel from it.
  *        That re-exec means boot_early() does not return in the first process;
  *        the re-executed keel runs main again and boot_early() then returns.
  *        boot_apply_system() then sets the hostname, sysctls, DNS, loads
@@ -75,9 +74,10 @@ void boot_rescue_shell(const char *path);
 int boot_sysctl_path(const char *key, char *buf, size_t n);
 /* "nameserver IP\n" per entry (heap; NULL on ENOMEM). */
 char *boot_resolv_conf(char *const *dns);
-/* The file system type of the mount at "/" in /proc/self/mountinfo text
- * ("rootfs" for the kernel's initramfs root) into out. -ENOENT if none. */
-int boot_mountinfo_root_fstype(const char *mountinfo, char *out, size_t n);
+/* The mount at "/" in /proc/self/mountinfo text (the last one listed): its
+ * file system type into fstype, and whether it has no parent (*parentless: the
+ * kernel's rootfs, which pivot_root cannot leave).  -ENOENT if none. */
+int boot_mountinfo_root(const char *mountinfo, char *fstype, size_t n, bool *parentless);
 /* The mount points of mountinfo text in order, octal escapes (\040) decoded;
  * *out is a new NULL-terminated vector. */
 int boot_mountinfo_points(const char *mountinfo, char ***out);

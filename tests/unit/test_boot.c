@@ -84,18 +84,26 @@ static const char moved_mountinfo[] =
 TEST(mountinfo)
 {
     char fstype[64];
-    CHECK_INT(boot_mountinfo_root_fstype(initramfs_mountinfo, fstype, sizeof fstype), 0);
+    bool parentless = false;
+    CHECK_INT(boot_mountinfo_root(initramfs_mountinfo, fstype, sizeof fstype, &parentless), 0);
     CHECK_STR(fstype, "rootfs");
-    CHECK_INT(boot_mountinfo_root_fstype(moved_mountinfo, fstype, sizeof fstype), 0);
+    CHECK(parentless);
+    CHECK_INT(boot_mountinfo_root(moved_mountinfo, fstype, sizeof fstype, &parentless), 0);
     CHECK_STR(fstype, "tmpfs");
+    CHECK(!parentless);
+    /* keel's bind mount of rootfs after the move: same type, but it has a parent. */
+    CHECK_INT(boot_mountinfo_root("23 1 0:2 / / rw - rootfs rootfs rw\n", fstype, sizeof fstype, &parentless), 0);
+    CHECK_STR(fstype, "rootfs");
+    CHECK(!parentless);
     /* Something mounted over / later is what is visible. */
     char stacked[512];
     snprintf(stacked, sizeof stacked, "%s40 1 0:30 / / rw - ext4 /dev/vda rw\n", initramfs_mountinfo);
-    CHECK_INT(boot_mountinfo_root_fstype(stacked, fstype, sizeof fstype), 0);
+    CHECK_INT(boot_mountinfo_root(stacked, fstype, sizeof fstype, &parentless), 0);
     CHECK_STR(fstype, "ext4");
-    CHECK_INT(boot_mountinfo_root_fstype("", fstype, sizeof fstype), -ENOENT);
-    CHECK_INT(boot_mountinfo_root_fstype("garbage\n1 2 3\n1 1 0:2 / / rw no separator\n", fstype, sizeof fstype),
-              -ENOENT);
+    CHECK(!parentless);
+    CHECK_INT(boot_mountinfo_root("", fstype, sizeof fstype, &parentless), -ENOENT);
+    CHECK_INT(boot_mountinfo_root("garbage\n1 2 3\n1 1 0:2 / / rw no separator\nx y 0:2 / / rw - a b\n", fstype,
+                                  sizeof fstype, &parentless), -ENOENT);
 
     char **pts = NULL;
     CHECK_INT(boot_mountinfo_points(moved_mountinfo, &pts), 0);
