@@ -21,7 +21,7 @@ fi
 # --- the image -------------------------------------------------------------------
 extra=$VM_OUT/boot-extra
 rm -rf "$extra"
-mkdir -p "$extra/etc/keel" "$extra/layers/probe"
+mkdir -p "$extra/etc/keel" "$extra/layers/probe/hostproc"
 
 # The probe runs in a container with the host's network and the host's /proc
 # bind-mounted at /hostproc, so it can report facts about the whole machine
@@ -42,7 +42,11 @@ while [ $i -lt 40 ]; do (sleep 0.1 &); i=$((i + 1)); done
 sleep 1.5
 echo "facts: zombies $(grep -l '^State:.*Z' /hostproc/[0-9]*/status 2>/dev/null | wc -l)"
 echo "facts: done"
-exec sleep 1000
+# PID 1 of a namespace ignores signals it has no handler for: trap TERM so a
+# stop is quick (wait returns at once when the trapped signal arrives).
+trap 'exit 0' TERM
+sleep 1000 &
+wait
 SH
 chmod +x "$extra/layers/probe/probe.sh"
 
@@ -61,7 +65,7 @@ gateway = 10.0.2.2
 
 [container db]
 layers = /layers/base
-command = /bin/sh -c "echo db-up; exec sleep 1000"
+command = /bin/sh -c "echo db-up; trap 'exit 0' TERM; sleep 1000 & wait"
 restart = always
 
 [container facts]
@@ -80,10 +84,11 @@ for policy in poweroff reboot halt stay; do
 [system]
 modules = overlay
 on_exit = $policy
+stop_timeout = 2
 
 [container side]
 layers = /layers/base
-command = /bin/sleep 1000
+command = /bin/sh -c "trap 'exit 0' TERM; sleep 1000 & wait"
 
 [container app]
 layers = /layers/base
