@@ -35,7 +35,7 @@ echo "facts: host mounts $(awk '{ printf "%s:%s ", $2, $3 }' /hostproc/1/mounts)
 echo "facts: modules $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 echo "facts: swappiness $(cat /proc/sys/vm/swappiness)"
 echo "facts: eth0 $(ip -4 -o addr show dev eth0 | awk '{ print $4 }')"
-echo "facts: default route $(ip route show default | awk '{ print $3 }')"
+echo "facts: default route $(ip route | awk '$1 == "default" { print $3 }')"
 # Orphans: each subshell exits at once, leaving its sleep to be reparented.
 i=0
 while [ $i -lt 40 ]; do (sleep 0.1 &); i=$((i + 1)); done
