@@ -297,29 +297,33 @@ int kmod_dep_resolve(const struct kmod_dep *d, const char *name, const char **or
     return walk(d, idx, mark, stack, order, max, count, err);
 }
 
-/* True when the normalized `name` is the module of the first field of a line:
- * a name in /proc/modules, a path in modules.builtin. */
+/* The normalized module name of the first field of the line at *pos (a name
+ * in /proc/modules, a path in modules.builtin) into norm; advances *pos to the
+ * next line (NULL after the last).  False when the line names no module. */
+static bool next_line_module(const char **pos, char norm[KMOD_NAME_MAX])
+{
+    const char *line = *pos;
+    const char *nl = strchr(line, '\n');
+    size_t len = nl ? (size_t)(nl - line) : strlen(line);
+    *pos = nl ? nl + 1 : NULL;
+    size_t flen = 0;
+    while (flen < len && !is_blank(line[flen]))
+        flen++;
+    char field[512];
+    if (flen == 0 || flen >= sizeof field)
+        return false;
+    memcpy(field, line, flen);
+    field[flen] = '\0';
+    return kmod_name_normalize(field, norm, KMOD_NAME_MAX) == 0;
+}
+
+/* True when a line of `text` names the (normalized) module `name`. */
 static bool text_has_module(const char *text, const char *name)
 {
-    if (!text)
-        return false;
-    for (const char *line = text; *line;) {
-        const char *nl = strchr(line, '\n');
-        size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        size_t flen = 0;
-        while (flen < len && !is_blank(line[flen]))
-            flen++;
-        char field[512], norm[KMOD_NAME_MAX];
-        if (flen > 0 && flen < sizeof field) {
-            memcpy(field, line, flen);
-            field[flen] = '\0';
-            if (kmod_name_normalize(field, norm, sizeof norm) == 0 && strcmp(norm, name) == 0)
-                return true;
-        }
-        if (!nl)
-            break;
-        line = nl + 1;
-    }
+    char norm[KMOD_NAME_MAX];
+    for (const char *pos = text; pos && *pos;)
+        if (next_line_module(&pos, norm) && strcmp(norm, name) == 0)
+            return true;
     return false;
 }
 
@@ -327,23 +331,13 @@ static bool text_has_module(const char *text, const char *name)
  * pass over the text with hash lookups, so a full modules.builtin costs little. */
 static void mark_present(const struct kmod_dep *d, const char *text, unsigned char *mark)
 {
-    for (const char *line = text; line && *line;) {
-        const char *nl = strchr(line, '\n');
-        size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        size_t flen = 0;
-        while (flen < len && !is_blank(line[flen]))
-            flen++;
-        char field[512], norm[KMOD_NAME_MAX];
-        if (flen > 0 && flen < sizeof field) {
-            memcpy(field, line, flen);
-            field[flen] = '\0';
-            if (kmod_name_normalize(field, norm, sizeof norm) == 0) {
-                size_t idx = table_find(d, d->by_name, norm, true);
-                if (idx != SIZE_MAX)
-                    mark[idx] = 2;
-            }
-        }
-        line = nl ? nl + 1 : NULL;
+    char norm[KMOD_NAME_MAX];
+    for (const char *pos = text; pos && *pos;) {
+        if (!next_line_module(&pos, norm))
+            continue;
+        size_t idx = table_find(d, d->by_name, norm, true);
+        if (idx != SIZE_MAX)
+            mark[idx] = 2;
     }
 }
 
