@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/input.h>
@@ -516,9 +517,19 @@ int boot_apply_system(const struct manifest *m, struct kerr *err)
     }
     if ((r = net_loopback_up(err)) < 0)
         return kerr_prefix(err, "cannot bring up lo");
-    for (size_t i = 0; i < m->n_interfaces; i++)
-        if ((r = net_interface_configure(&m->interfaces[i], err)) < 0)
+    for (size_t i = 0; i < m->n_interfaces; i++) {
+        const struct interface_spec *ifs = &m->interfaces[i];
+        if ((r = net_interface_configure(ifs, err)) < 0)
             return r;
+        char a[INET_ADDRSTRLEN] = "", g[INET_ADDRSTRLEN] = "";
+        inet_ntop(AF_INET, &ifs->address, a, sizeof a);
+        inet_ntop(AF_INET, &ifs->gateway, g, sizeof g);
+        if (ifs->has_address)
+            log_info("interface %s: %s/%u up%s%s", ifs->name, a, ifs->prefix, ifs->gateway.s_addr ? ", via " : "",
+                     ifs->gateway.s_addr ? g : "");
+        else
+            log_info("interface %s: up", ifs->name);
+    }
     log_stage("network up");
     return 0;
 }

@@ -5,6 +5,7 @@
  *   serve until asked to stop, stop containers in order, power off.
  */
 #include "keel/daemon.h"
+#include "keel/boot.h"
 #include "keel/cgroup.h"
 #include "keel/log.h"
 #include "keel/net.h"
@@ -33,6 +34,8 @@ struct daemon {
     struct cgroup_root cgroup;
     struct net_ctx *net;
     int sigfd;
+    int button_fd;              /* boot mode: the power button's evdev device */
+    bool staying;               /* on_exit = stay after the containers finished */
     bool stopping;
     enum power_action action;   /* what the stop leads to (boot mode) */
 };
@@ -84,7 +87,17 @@ static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
             begin_stop(d, POWER_NONE, signal_name(sig));
             continue;
         }
+        /* PID 1: sysvinit's and systemd's conventions both. */
+        enum power_action a = boot_signal_action(sig);
+        if (a != POWER_NONE)
+            begin_stop(d, a, signal_name(sig));
     }
+}
+
+static void on_power_button(struct loop *l, int fd, uint32_t events, void *data)
+{
+    if (boot_power_button_pressed(fd) == 1)
+        begin_stop(data, POWER_POWEROFF, "power button");
 }
 
 static void on_power(enum power_action action, const char *why, void *data)
@@ -102,9 +115,83 @@ static int exit_code(int status)
     return 1;
 }
 
+/* Everything between a valid manifest and serving.  0 / negative errno. */
+static int daemon_setup(struct daemon *d, struct kerr *err)
+{
+    const struct daemon_opts *opts = d->opts;
+    if (!opts->boot && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+        return kerr_set(err, errno, "cannot become a child subreaper");
+    int r = mkdir_p(opts->run_dir, 0700);
+    if (r < 0)
+        return kerr_set(err, -r, "cannot create %s", opts->run_dir);
+    if ((r = loop_new(&d->loop, err)) < 0 || (d->sigfd = r = signals_fd(err)) < 0)
+        return r;
+    if ((r = loop_add_fd(d->loop, d->sigfd, EPOLLIN, on_signal, d)) < 0)
+        return kerr_set(err, -r, "cannot watch signals");
+    /* Without a usable cgroup2 hierarchy containers still run; one that asks
+     * for a limit is then refused at its start, naming the controller. */
+    if (cgroup_setup(&d->cgroup, opts->boot ? "/sys/fs/cgroup" : NULL, opts->boot, err) < 0)
+        log_warn("%s: containers get no cgroup of their own", err->msg);
+    /* Clears what a crashed keel left, then makes the bridges and keel's nf_tables table. */
+    if ((r = net_init(&d->net, d->m, opts->run_dir, err)) < 0)
+        return r;
+    if (opts->boot) {
+        d->button_fd = boot_power_button_open(err);
+        if (d->button_fd < 0)
+            log_warn("%s: the power button is not watched", err->msg);
+        else if (loop_add_fd(d->loop, d->button_fd, EPOLLIN, on_power_button, d) < 0)
+            log_warn("cannot watch the power button");
+    }
+    struct supervisor_opts sopts = {
+        .boot_mode = opts->boot, .run_dir = opts->run_dir, .power = on_power, .power_data = d,
+        .cgroup = &d->cgroup, .net = d->net,
+    };
+    if ((r = supervisor_new(&d->sup, d->loop, d->m, &sopts, err)) < 0)
+        return r;
+    return 0;
+}
+
+/* What the end of the main container (or of all) leads to. */
+static void containers_finished(struct daemon *d, int status)
+{
+    if (!d->opts->boot) {
+        begin_stop(d, POWER_NONE, "all containers exited");
+        return;
+    }
+    char how[64];
+    if (WIFEXITED(status))
+        snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(status));
+    else
+        snprintf(how, sizeof how, "signal %s", signal_name(WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+    log_info("the appliance's containers have exited (%s)", how);
+    if (d->m->system.on_exit == POWER_STAY) {
+        if (!d->staying)
+            log_info("on_exit = stay: the machine stays up");
+        d->staying = true;
+        return;
+    }
+    begin_stop(d, d->m->system.on_exit, "on_exit");
+}
+
+static void daemon_teardown(struct daemon *d)
+{
+    supervisor_free(d->sup);
+    d->sup = NULL;
+    net_shutdown(d->net);
+    d->net = NULL;
+    cgroup_release(&d->cgroup);
+    if (d->button_fd >= 0)
+        loop_del_fd(d->loop, d->button_fd);
+    close_safe(d->button_fd);
+    close_safe(d->sigfd);
+    loop_free(d->loop);
+    d->loop = NULL;
+}
+
 int daemon_main(const struct daemon_opts *opts)
 {
-    struct daemon d = { .opts = opts, .sigfd = -1, .cgroup = { .keel_fd = -1, .start_fd = -1 } };
+    struct daemon d = { .opts = opts, .sigfd = -1, .button_fd = -1,
+                        .cgroup = { .keel_fd = -1, .start_fd = -1, .lock_fd = -1 } };
     struct kerr err = { 0 };
     struct diag diag = { 0 };
     int status = 0, code = 1;
@@ -116,65 +203,45 @@ int daemon_main(const struct daemon_opts *opts)
             fprintf(stderr, "%s\n", diag.msgs[i]);
         log_error("the manifest %s is not valid: nothing was started", opts->manifest);
         diag_free(&diag);
+        if (opts->boot)
+            boot_fail(POWER_POWEROFF, NULL);   /* no on_error to read: the default */
         return 2;
     }
-    if (!opts->boot && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
-        log_error("cannot become a child subreaper: %s", strerror(errno));
-        goto out;
-    }
-    int r = mkdir_p(opts->run_dir, 0700);
-    if (r < 0) {
-        log_error("cannot create %s: %s", opts->run_dir, strerror(-r));
-        goto out;
-    }
-    if (loop_new(&d.loop, &err) < 0 || (d.sigfd = signals_fd(&err)) < 0) {
+    log_stage("manifest read");
+    if (opts->boot && boot_apply_system(d.m, &err) < 0) {
         log_error("%s", err.msg);
-        goto out;
+        boot_fail(d.m->system.on_error, d.m->system.rescue_shell);
     }
-    if (loop_add_fd(d.loop, d.sigfd, EPOLLIN, on_signal, &d) < 0) {
-        log_error("cannot watch signals");
-        goto out;
-    }
-    /* Without a usable cgroup2 hierarchy containers still run; one that asks
-     * for a limit is then refused at its start, naming the controller. */
-    if (cgroup_setup(&d.cgroup, opts->boot ? "/sys/fs/cgroup" : NULL, opts->boot, &err) < 0)
-        log_warn("%s: containers get no cgroup of their own", err.msg);
-    /* Clears what a crashed keel left, then makes the bridges and keel's nf_tables table. */
-    if (net_init(&d.net, d.m, opts->run_dir, &err) < 0) {
+    if (daemon_setup(&d, &err) < 0) {
         log_error("%s", err.msg);
-        goto out;
+        if (opts->boot)
+            boot_fail(d.m->system.on_error, d.m->system.rescue_shell);
+        daemon_teardown(&d);
+        manifest_free(d.m);
+        return 1;
     }
-    log_stage("network ready");
-    struct supervisor_opts sopts = {
-        .boot_mode = opts->boot, .run_dir = opts->run_dir, .power = on_power, .power_data = &d,
-        .cgroup = &d.cgroup, .net = d.net,
-    };
-    if (supervisor_new(&d.sup, d.loop, d.m, &sopts, &err) < 0) {
-        log_error("%s", err.msg);
-        goto out;
-    }
+    log_stage("ready to start containers");
     supervisor_start_all(d.sup, &err);
     code = 0;   /* a stop signal ends keel run with 0; a finished main sets its status */
 
     for (;;) {
-        if (!d.stopping && supervisor_finished(d.sup, &status)) {
+        if (!d.stopping && !d.staying && supervisor_finished(d.sup, &status)) {
             code = exit_code(status);
-            begin_stop(&d, POWER_NONE, "all containers exited");
+            containers_finished(&d, status);
         }
         if (d.stopping && supervisor_all_down(d.sup))
             break;
         if (loop_run_once(d.loop, &err) < 0) {
+            /* epoll itself failing leaves nothing to serve with: stop cleanly. */
             log_error("%s", err.msg);
-            begin_stop(&d, POWER_NONE, "event loop failure");
+            begin_stop(&d, opts->boot ? POWER_REBOOT : POWER_NONE, "event loop failure");
         }
     }
     log_info("all containers are down");
-out:
-    supervisor_free(d.sup);
-    net_shutdown(d.net);
-    cgroup_release(&d.cgroup);
-    close_safe(d.sigfd);
-    loop_free(d.loop);
+    daemon_teardown(&d);
+    enum power_action action = d.action;
     manifest_free(d.m);
+    if (opts->boot)
+        boot_final(action == POWER_NONE ? POWER_POWEROFF : action);
     return code;
 }

@@ -976,14 +976,24 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
     ctx->rt = r;
     /* keel's table first: a live keel owns it (EPERM for anyone else), and
      * then nothing here may be touched; one left by a crashed keel goes. */
-    if ((r = nft_open(err)) < 0)
+    r = nft_open(err);
+    if (r == -EPROTONOSUPPORT && !any_bridge(m)) {
+        /* No nf_tables in this kernel (its modules are not loaded): then no
+         * table of an earlier keel can exist either, and none is needed. */
+        kerr_clear(err);
+        r = 0;
+    } else if (r < 0) {
+        if (r == -EPROTONOSUPPORT)
+            kerr_prefix(err, "bridge networking needs nf_tables (modules nf_tables nft_chain_nat nft_nat ...)");
         goto fail;
-    ctx->nft = r;
-    nlbuf_reset(&ctx->buf);
-    nft_batch_begin(&ctx->buf);
-    nft_build_delete(&ctx->buf);
-    nft_batch_end(&ctx->buf);
-    r = nft_commit(ctx->nft, &ctx->buf, err);
+    } else {
+        ctx->nft = r;
+        nlbuf_reset(&ctx->buf);
+        nft_batch_begin(&ctx->buf);
+        nft_build_delete(&ctx->buf);
+        nft_batch_end(&ctx->buf);
+        r = nft_commit(ctx->nft, &ctx->buf, err);
+    }
     if (r == -EPERM) {
         r = kerr_msg(err, EBUSY, "cannot set up networking: another keel owns nf_tables table ip keel");
         close(TAKE_FD(ctx->nft));
@@ -1016,7 +1026,8 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
             restore_forwarding(ctx);
             ctx->old_forward = -1;
         }
-        close(TAKE_FD(ctx->nft));
+        if (ctx->nft >= 0)
+            close(TAKE_FD(ctx->nft));
         *out = ctx;
         return 0;
     }
