@@ -418,6 +418,71 @@ static int load_one(int dirfd, const char *dir, const char *path, struct kerr *e
     return kerr_set(err, e, "cannot load module %s from %s/%s", name, dir, path);
 }
 
+/* Splits the line at p (up to its newline) into words; returns the next line. */
+static const char *line_words(const char *p, char words[][KMOD_NAME_MAX * 2], size_t max, size_t *n)
+{
+    *n = 0;
+    while (*p && *p != '\n') {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t len = strcspn(p, " \t\n");
+        if (len && *n < max && len < KMOD_NAME_MAX * 2) {
+            memcpy(words[*n], p, len);
+            words[(*n)++][len] = '\0';
+        }
+        p += len;
+    }
+    return *p ? p + 1 : p;
+}
+
+static int push_unique(char ***out, const char *name)
+{
+    char norm[KMOD_NAME_MAX];
+    if (kmod_name_normalize(name, norm, sizeof norm) < 0)
+        return 0;
+    return strv_contains(*out, norm) ? 0 : strv_push(out, norm);
+}
+
+int kmod_softdeps(const char *softdep, const char *alias, const char *name, char ***out)
+{
+    char want[KMOD_NAME_MAX];
+    if (!softdep || kmod_name_normalize(name, want, sizeof want) < 0)
+        return 0;
+    char w[64][KMOD_NAME_MAX * 2];
+    size_t n;
+    for (const char *p = softdep; *p;) {
+        p = line_words(p, w, 64, &n);
+        char norm[KMOD_NAME_MAX];
+        if (n < 3 || strcmp(w[0], "softdep") != 0 || kmod_name_normalize(w[1], norm, sizeof norm) < 0 ||
+            strcmp(norm, want) != 0)
+            continue;
+        bool pre = false;
+        for (size_t i = 2; i < n; i++) {
+            if (strcmp(w[i], "pre:") == 0 || strcmp(w[i], "post:") == 0) {
+                pre = w[i][1] == 'r';
+                continue;
+            }
+            if (!pre)
+                continue;
+            /* An alias names the modules that provide it; a plain name is itself. */
+            bool aliased = false;
+            char a[4][KMOD_NAME_MAX * 2];
+            size_t an;
+            for (const char *q = alias ? alias : ""; *q;) {
+                q = line_words(q, a, 4, &an);
+                if (an == 3 && strcmp(a[0], "alias") == 0 && strcmp(a[1], w[i]) == 0) {
+                    aliased = true;
+                    if (push_unique(out, a[2]) < 0)
+                        return -ENOMEM;
+                }
+            }
+            if (!aliased && push_unique(out, w[i]) < 0)
+                return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
 int kmod_load(const char *moddir, char *const *names, struct kerr *err)
 {
     if (!names || !names[0])
@@ -455,6 +520,37 @@ int kmod_load(const char *moddir, char *const *names, struct kerr *err)
     size_t count = 0;
     r = kmod_plan(d, names, loaded, builtin, &order, &count, err);
     int done = 0;
+    /* Soft dependencies first, as modprobe does: best effort (one of several
+     * providers of an alias may not fit this machine, crc32c_intel say). */
+    _cleanup_free_ char *softdep = NULL, *alias = NULL;
+    if (r >= 0 && read_file_at(dirfd, "modules.softdep", KMOD_FILE_MAX, &softdep, NULL) == 0) {
+        if (read_file_at(dirfd, "modules.alias", KMOD_FILE_MAX, &alias, NULL) < 0)
+            alias = NULL;
+        _cleanup_strv_ char **soft = NULL;
+        for (size_t i = 0; i < count; i++)
+            if (kmod_softdeps(softdep, alias, order[i], &soft) < 0) {
+                r = kerr_set(err, ENOMEM, "cannot plan the soft dependencies of %s", order[i]);
+                break;
+            }
+        for (size_t i = 0; r >= 0 && soft && soft[i]; i++) {
+            char *one[] = { soft[i], NULL };
+            const char **sorder = NULL;
+            size_t scount = 0;
+            struct kerr serr = { 0 };
+            if (kmod_plan(d, one, loaded, builtin, &sorder, &scount, &serr) < 0) {
+                free(sorder);
+                continue;   /* not in this image: the module may not need it */
+            }
+            for (size_t k = 0; k < scount; k++) {
+                int sr = load_one(dirfd, dir, sorder[k], &serr);
+                if (sr > 0)
+                    done++;
+                else if (sr < 0)
+                    log_debug("soft dependency %s not loaded: %s", sorder[k], serr.msg);
+            }
+            free(sorder);
+        }
+    }
     for (size_t i = 0; r >= 0 && i < count; i++) {
         r = load_one(dirfd, dir, order[i], err);
         if (r > 0) {

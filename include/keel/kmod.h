@@ -55,4 +55,12 @@ int kmod_plan(const struct kmod_dep *d, char *const *names, const char *loaded, 
  * of modules actually loaded (>= 0). */
 int kmod_load(const char *moddir, char *const *names, struct kerr *err);
 
+/* The "softdep NAME pre: ..." modules of `name` (modules.softdep), each
+ * alias resolved through the exact-name lines of modules.alias ("alias
+ * crc32c crc32c_generic"): normalized module names, appended to *out (a
+ * NULL-terminated vector the caller frees with strv_free).  Pure.  A module
+ * whose init asks the kernel for another (libcrc32c wants "crc32c") fails with
+ * ENOENT where there is no modprobe, unless its softdeps were loaded first. */
+int kmod_softdeps(const char *softdep, const char *alias, const char *name, char ***out);
+
 #endif
