@@ -240,6 +240,12 @@ static void cg_remove_if_done(struct ctr *c)
 static void on_cg_event(struct loop *l, int fd, uint32_t events, void *data)
 {
     struct ctr *c = data;
+    /* kernfs keeps reporting a change until the watched file itself is read
+     * again: rewind and read it, or the loop would spin. */
+    char drain[512];
+    if (lseek(fd, 0, SEEK_SET) == 0)
+        while (read(fd, drain, sizeof drain) > 0)
+            ;
     struct cgroup_root *root = cgroot(c->sup);
     struct cgroup_events ev;
     struct kerr err = { 0 };
