@@ -368,7 +368,8 @@ long json_base64_decode(const char *s, size_t n, unsigned char *out)
 
 struct parser {
     const char *start, *p, *end;
-    size_t nodes;
+    size_t nodes, max_nodes;
+    unsigned flags;
     struct kerr *err;
 };
 
@@ -543,8 +544,44 @@ static int parse_string(struct parser *ps, char **out, size_t *outlen)
     return 0;
 }
 
+static bool is_digit(const struct parser *ps)
+{
+    return ps->p < ps->end && *ps->p >= '0' && *ps->p <= '9';
+}
+
+/* After the integer part: [.digits][(e|E)[+-]digits], then strtod on a copy. */
+static int parse_float(struct parser *ps, const char *start, struct json_value *v)
+{
+    if (ps->p < ps->end && *ps->p == '.') {
+        ps->p++;
+        if (!is_digit(ps))
+            return perr(ps, "bad fraction");
+        while (is_digit(ps))
+            ps->p++;
+    }
+    if (ps->p < ps->end && (*ps->p == 'e' || *ps->p == 'E')) {
+        ps->p++;
+        if (ps->p < ps->end && (*ps->p == '+' || *ps->p == '-'))
+            ps->p++;
+        if (!is_digit(ps))
+            return perr(ps, "bad exponent");
+        while (is_digit(ps))
+            ps->p++;
+    }
+    char tmp[64];
+    size_t n = (size_t)(ps->p - start);
+    if (n >= sizeof tmp)
+        return perr(ps, "number too long");
+    memcpy(tmp, start, n);
+    tmp[n] = 0;
+    v->type = JSON_DOUBLE;
+    v->u.d = strtod(tmp, NULL);
+    return 0;
+}
+
 static int parse_number(struct parser *ps, struct json_value *v)
 {
+    const char *start = ps->p;
     bool neg = false;
     if (*ps->p == '-') {
         neg = true;
@@ -562,8 +599,11 @@ static int parse_number(struct parser *ps, struct json_value *v)
         acc = acc * 10 + d;
         ps->p++;
     }
-    if (ps->p < ps->end && (*ps->p == '.' || *ps->p == 'e' || *ps->p == 'E'))
-        return perr(ps, "only integers are accepted");
+    if (ps->p < ps->end && (*ps->p == '.' || *ps->p == 'e' || *ps->p == 'E')) {
+        if (!(ps->flags & JSON_PARSE_FLOAT))
+            return perr(ps, "only integers are accepted");
+        return parse_float(ps, start, v);
+    }
     v->type = JSON_INT;
     v->u.i = neg ? (acc == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)acc) : (int64_t)acc;
     return 0;
@@ -695,7 +735,7 @@ static int parse_value(struct parser *ps, struct json_value *v, int depth)
 {
     if (depth > JSON_MAX_DEPTH)
         return perr(ps, "nesting too deep");
-    if (++ps->nodes > JSON_MAX_NODES)
+    if (++ps->nodes > ps->max_nodes)
         return perr(ps, "too many values");
     skip_ws(ps);
     if (ps->p >= ps->end)
@@ -737,6 +777,12 @@ static int parse_value(struct parser *ps, struct json_value *v, int depth)
 
 int json_parse(const char *buf, size_t len, size_t max_len, struct json_value **out, struct kerr *err)
 {
+    return json_parse_ex(buf, len, max_len, JSON_MAX_NODES, 0, out, err);
+}
+
+int json_parse_ex(const char *buf, size_t len, size_t max_len, size_t max_nodes, unsigned flags,
+                  struct json_value **out, struct kerr *err)
+{
     *out = NULL;
     if (len > max_len)
         return kerr_msg(err, EMSGSIZE, "invalid JSON: %zu bytes exceed the limit of %zu", len, max_len);
@@ -745,7 +791,7 @@ int json_parse(const char *buf, size_t len, size_t max_len, struct json_value **
         size_t at = (size_t)((const char *)memchr(buf, '\0', len) - buf);
         return kerr_msg(err, EINVAL, "invalid JSON at byte %zu: NUL byte", at);
     }
-    struct parser ps = { .start = buf, .p = buf, .end = buf + len, .err = err };
+    struct parser ps = { .start = buf, .p = buf, .end = buf + len, .max_nodes = max_nodes, .flags = flags, .err = err };
     struct json_value *v = calloc(1, sizeof *v);
     if (!v)
         return kerr_set(err, ENOMEM, "cannot parse JSON");
@@ -761,6 +807,31 @@ int json_parse(const char *buf, size_t len, size_t max_len, struct json_value **
     }
     *out = v;
     return 0;
+}
+
+void json_write_value(struct json_writer *w, const struct json_value *v)
+{
+    switch (v->type) {
+    case JSON_NULL: json_null(w); break;
+    case JSON_BOOL: json_bool(w, v->u.b); break;
+    case JSON_INT: json_int(w, v->u.i); break;
+    case JSON_DOUBLE: json_double(w, v->u.d); break;
+    case JSON_STRING: json_strn(w, v->u.str.s, v->u.str.len); break;
+    case JSON_ARRAY:
+        json_arr_begin(w);
+        for (size_t i = 0; i < v->u.arr.n; i++)
+            json_write_value(w, &v->u.arr.items[i]);
+        json_arr_end(w);
+        break;
+    case JSON_OBJECT:
+        json_obj_begin(w);
+        for (size_t i = 0; i < v->u.obj.n; i++) {
+            json_key(w, v->u.obj.members[i].key);
+            json_write_value(w, &v->u.obj.members[i].value);
+        }
+        json_obj_end(w);
+        break;
+    }
 }
 
 const struct json_value *json_get(const struct json_value *obj, const char *key)
@@ -803,6 +874,7 @@ const char *json_type_name(enum json_type t)
     case JSON_NULL: return "null";
     case JSON_BOOL: return "boolean";
     case JSON_INT: return "integer";
+    case JSON_DOUBLE: return "number";
     case JSON_STRING: return "string";
     case JSON_ARRAY: return "array";
     case JSON_OBJECT: return "object";

@@ -75,7 +75,7 @@ void json_escape(struct json_writer *w, const char *s, size_t n);
 
 /* --- reader ------------------------------------------------------------- */
 
-enum json_type { JSON_NULL, JSON_BOOL, JSON_INT, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
+enum json_type { JSON_NULL, JSON_BOOL, JSON_INT, JSON_DOUBLE, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
 
 struct json_member;
 
@@ -84,6 +84,7 @@ struct json_value {
     union {
         bool b;
         int64_t i;
+        double d;                                              /* only with JSON_PARSE_FLOAT */
         struct { char *s; size_t len; } str;                   /* NUL-terminated, no NUL inside */
         struct { struct json_value *items; size_t n; } arr;
         struct { struct json_member *members; size_t n; } obj;
@@ -95,9 +96,18 @@ struct json_member {
     struct json_value value;
 };
 
-/* Parses buf[0..len) (need not be NUL-terminated); len must be <= max_len. */
+/* Parses buf[0..len) (need not be NUL-terminated); len must be <= max_len;
+ * at most JSON_MAX_NODES values. */
 int json_parse(const char *buf, size_t len, size_t max_len, struct json_value **out, struct kerr *err);
+/* The same with another bound on the number of values and flags, for
+ * trusted, larger documents such as the client reading a server's `ps`. */
+#define JSON_PARSE_FLOAT 0x1    /* accept fractions and exponents (JSON_DOUBLE) */
+int json_parse_ex(const char *buf, size_t len, size_t max_len, size_t max_nodes, unsigned flags,
+                  struct json_value **out, struct kerr *err);
 void json_free(struct json_value *v);
+
+/* Writes a parsed value back (for re-emitting a part of a document). */
+void json_write_value(struct json_writer *w, const struct json_value *v);
 
 /* Lookups on an object; NULL / false when missing or of another type. */
 const struct json_value *json_get(const struct json_value *obj, const char *key);
