@@ -198,6 +198,10 @@ static int tls_connect(struct kc *k, const struct copts *o, const struct control
             return fail("cannot connect to tcp://%s:%u: the server's certificate is not trusted: %s", u->host,
                         u->port, info);
         }
+        if (r == MBEDTLS_ERR_NET_SEND_FAILED || r == MBEDTLS_ERR_NET_RECV_FAILED ||
+            r == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE || r == MBEDTLS_ERR_SSL_CONN_EOF)
+            return fail("cannot connect to tcp://%s:%u: keel refused the TLS handshake (is the client certificate "
+                        "issued by the CA keel trusts?)", u->host, u->port);
         goto tls_err;
     }
     /* The chain was verified by mbedTLS; the name is checked here. */

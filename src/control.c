@@ -299,7 +299,8 @@ void control_request_free(struct control_request *req)
     memset(req, 0, sizeof *req);
 }
 
-#define BAD(...) (control_request_free(req), kerr_msg(err, EINVAL, "malformed request: " __VA_ARGS__))
+/* The message is formatted before the tree (which it may quote) is freed. */
+#define BAD(...) (kerr_msg(err, EINVAL, "malformed request: " __VA_ARGS__), control_request_free(req), -EINVAL)
 
 static bool name_ok(const char *s)
 {
@@ -728,6 +729,8 @@ struct conn {
     int fd;
     uint32_t events;         /* registered epoll mask */
     bool dead, close_when_flushed, read_eof;
+    bool processing;         /* inside conn_process */
+    bool pump_more;          /* a log stream has more to send at once */
     char peer[64];
 
     bool tls, handshake_done;
@@ -984,8 +987,7 @@ static void conn_kill(struct conn *cn)
     if (cn->timer > 0)
         loop_cancel_timer(c->loop, cn->timer);
     cn->timer = 0;
-    if (cn->events)
-        loop_del_fd(c->loop, cn->fd);
+    loop_del_fd(c->loop, cn->fd);   /* registered even when its mask is 0 */
     if (cn->tls)
         mbedtls_ssl_free(&cn->ssl);
     close_safe(cn->fd);
@@ -1034,7 +1036,7 @@ static void conn_update(struct conn *cn)
     uint32_t ev = 0;
     if (conn_wants_read(cn))
         ev |= EPOLLIN;
-    if (out_pending(cn) || cn->tls_pending)
+    if (out_pending(cn) || cn->tls_pending || cn->pump_more)
         ev |= EPOLLOUT;
     if (cn->tls && !cn->handshake_done)
         ev = EPOLLIN | (cn->events & EPOLLOUT);
@@ -1163,6 +1165,13 @@ static void handle_line(struct conn *cn, const char *line, size_t len);
  * output is not backed up. */
 static void conn_process(struct conn *cn)
 {
+    /* Re-entered from a request's own handling (a log stream that ended at
+     * once, an exec that finished): the outer call goes on with the lines. */
+    if (cn->processing) {
+        conn_flush(cn);
+        return;
+    }
+    cn->processing = true;
     size_t pos = 0;
     while (!cn->dead && !cn->close_when_flushed && out_pending(cn) < OUT_HIGH) {
         if (cn->mode == CM_LOGS || cn->mode == CM_EVENTS)
@@ -1178,6 +1187,7 @@ static void conn_process(struct conn *cn)
         handle_line(cn, cn->in + pos, len);
         pos = (size_t)(nl - cn->in) + 1;
     }
+    cn->processing = false;
     if (cn->dead)
         return;
     if (pos) {
@@ -1444,6 +1454,7 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
             mbedtls_ssl_set_bio(&cn->ssl, &cn->fd, bio_send, bio_recv, NULL);
         }
         if (loop_add_fd(c->loop, cfd, EPOLLIN, conn_event, cn) < 0) {
+            log_warn("control: cannot watch a new client on %s", ls->url);
             if (cn->tls)
                 mbedtls_ssl_free(&cn->ssl);
             close_safe(cfd);
@@ -1524,11 +1535,22 @@ static bool log_rotated(struct conn *cn)
 
 /* Moves log data to the client while its output is not backed up: the log
  * file itself is the buffer, so a slow reader pauses the stream, nothing
- * more (backpressure instead of unbounded buffering). */
+ * more (backpressure instead of unbounded buffering).  At most LOG_BUDGET
+ * bytes per call, so a long log does not hold up the loop; the rest follows
+ * when the socket is writable (pump_more asks for EPOLLOUT). */
+#define LOG_BUDGET (256 * 1024)
 static void logs_pump(struct conn *cn)
 {
     char buf[LOG_CHUNK];
-    while (!cn->dead && cn->mode == CM_LOGS && out_pending(cn) < OUT_HIGH) {
+    size_t budget = LOG_BUDGET;
+    cn->pump_more = false;
+    while (!cn->dead && cn->mode == CM_LOGS) {
+        if (out_pending(cn) >= OUT_HIGH)
+            break;   /* EPOLLOUT resumes us */
+        if (!budget) {
+            cn->pump_more = true;
+            break;
+        }
         ssize_t n = cn->log_fd >= 0 ? read(cn->log_fd, buf, sizeof buf) : 0;
         if (n < 0) {
             if (errno == EINTR)
@@ -1537,7 +1559,10 @@ static void logs_pump(struct conn *cn)
             return;
         }
         if (n > 0) {
+            budget = (size_t)n < budget ? budget - (size_t)n : 0;
             log_feed(cn, buf, (size_t)n);
+            if (out_pending(cn) >= OUT_HIGH)
+                conn_flush(cn);   /* may make room to go on at once */
             continue;
         }
         if (!cn->follow) {
@@ -1552,7 +1577,7 @@ static void logs_pump(struct conn *cn)
                 continue;
             }
         }
-        break;   /* wait for inotify */
+        break;   /* at the end: wait for inotify */
     }
     if (cn->dead)
         return;
@@ -2402,7 +2427,6 @@ static int add_listener(struct control *c, const char *url, struct kerr *err)
     }
     ls->next = c->listeners;
     c->listeners = ls;
-    log_info("control: listening on %s", url);
     return 0;
 }
 
@@ -2466,6 +2490,8 @@ int control_new(struct control **out, struct loop *l, const struct manifest *m,
             return r;
         }
     }
+    for (struct listener *ls = c->listeners; ls; ls = ls->next)
+        log_info("control: listening on %s", ls->url);
     *out = c;
     return 0;
 }
