@@ -1954,10 +1954,12 @@ static void exec_pump_in(struct exec_session *ex)
         memmove(ex->in_buf, ex->in_buf + n, ex->in_len - (size_t)n);
         ex->in_len -= (size_t)n;
     }
-    if (ex->in_fd < 0)
+    if (ex->in_fd < 0) {
         ex->in_len = 0;
-    else if (!ex->in_len && ex->in_eof)
+    } else if (!ex->in_len && ex->in_eof) {
+        shutdown(ex->in_fd, SHUT_WR);
         exec_close_fd(ex, &ex->in_fd);
+    }
     else if (ex->c)
         loop_mod_fd(ex->c->loop, ex->in_fd, ex->in_len ? EPOLLOUT : 0);
 }
@@ -2004,16 +2006,22 @@ static int open_pty(int *master, int *slave, unsigned rows, unsigned cols)
     return 0;
 }
 
+/* stdin is a socketpair, not a pipe: end of input is shutdown(SHUT_WR),
+ * which reaches the command even if a copy of keel's end leaked into some
+ * other process (a pipe reports EOF only once every writer is closed). */
 static int exec_pipes(struct exec_session *ex, int child[3])
 {
     int p[3][2];
-    for (int i = 0; i < 3; i++)
-        if (pipe2(p[i], O_CLOEXEC) < 0) {
+    for (int i = 0; i < 3; i++) {
+        int r = i == 0 ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p[0]) : pipe2(p[i], O_CLOEXEC);
+        if (r < 0) {
             int e = errno;
             for (int k = 0; k < i; k++)
                 close_safe(p[k][0]), close_safe(p[k][1]);
             return -e;
         }
+    }
+    shutdown(p[0][0], SHUT_WR);   /* the command only reads its stdin */
     child[0] = p[0][0], child[1] = p[1][1], child[2] = p[2][1];
     ex->in_fd = p[0][1], ex->out_fd = p[1][0], ex->err_fd = p[2][0];
     return 0;
