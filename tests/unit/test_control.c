@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <linux/vm_sockets.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -1352,6 +1353,84 @@ TEST(server_tcp_mutual_tls)
     close(fd);
 }
 
+TEST(server_vsock_listener)
+{
+    int probe = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe < 0) {
+        printf("skip - server_vsock_listener: no AF_VSOCK here (%s)\n", strerror(errno));
+        return;
+    }
+    close(probe);
+    struct manifest m;
+    memset(&m, 0, sizeof m);
+    char *urls[] = { "vsock://47123", NULL };
+    m.system.control = urls;
+    struct control *c = NULL;
+    struct kerr e = { 0 };
+    CHECK_INT(control_new(&c, L, &m, &BE, NULL, &e), 0);
+    if (!c)
+        return;
+    /* A client on the local CID, where a loopback transport exists. */
+    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_LOCAL, .svm_port = 47123 };
+    int r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    bool up = r == 0;
+    uint64_t end = now_ms() + 1000;
+    while (!up && (r == 0 || errno == EINPROGRESS) && now_ms() < end) {
+        pump_once();
+        struct pollfd pf = { .fd = fd, .events = POLLOUT };
+        int err = 0;
+        socklen_t l = sizeof err;
+        if (poll(&pf, 1, 0) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0)
+            up = true;
+    }
+    if (up) {
+        send_str(fd, "{\"op\":\"version\"}\n");
+        CHECK(line_ok(read_line(fd, 2000, NULL)));
+    } else {
+        printf("skip - server_vsock_listener: listening works, but no vsock loopback transport to connect\n");
+    }
+    close(fd);
+    control_free(c);
+}
+
+TEST(server_fd_listener)
+{
+    char path[160], url[32];
+    snprintf(path, sizeof path, "%s/inherited.sock", tmpdir);
+    int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    strcpy(sa.sun_path, path);
+    CHECK(bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    struct manifest m;
+    memset(&m, 0, sizeof m);
+    char *urls[] = { url, NULL };
+    m.system.control = urls;
+    struct control *c = NULL;
+    struct kerr e = { 0 };
+    /* Not listening yet: refused. */
+    snprintf(url, sizeof url, "fd://%d", lfd);
+    CHECK(control_new(&c, L, &m, &BE, NULL, &e) < 0);
+    CHECK(strstr(e.msg, "not a listening socket") != NULL);
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    snprintf(url, sizeof url, "fd://%d", devnull);
+    CHECK(control_new(&c, L, &m, &BE, NULL, &e) < 0);
+    CHECK(strstr(e.msg, "not a socket") != NULL);
+    close(devnull);
+    CHECK(listen(lfd, 8) == 0);
+    snprintf(url, sizeof url, "fd://%d", lfd);
+    CHECK_INT(control_new(&c, L, &m, &BE, NULL, &e), 0);
+    if (!c)
+        return;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    CHECK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    send_str(fd, "{\"op\":\"ps\"}\n");
+    CHECK(line_ok(read_line(fd, 2000, NULL)));
+    close(fd);
+    control_free(c);   /* closes the inherited socket too: keel owns it now */
+    CHECK(fcntl(lfd, F_GETFD) < 0);
+}
+
 TEST(server_idle_timeout)
 {
     int fd = connect_unix();
@@ -1393,6 +1472,8 @@ int main(void)
         RUN(server_refuses_non_root_peer);
         RUN(client_verbs_over_unix);
         RUN(server_tcp_mutual_tls);
+        RUN(server_vsock_listener);
+        RUN(server_fd_listener);
         RUN(server_idle_timeout);
     }
     if (C)
