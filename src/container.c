@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -295,7 +296,7 @@ static const struct { const char *name; int type; } ns_order[] = {
 };
 
 static __attribute__((noreturn)) void exec_child(const struct container_spec *c, const int *nsfds, int cgroup_fd,
-                                                 char *const *argv, const int stdio[3],
+                                                 char *const *argv, bool tty,
                                                  const struct seccomp_prog *seccomp)
 {
     struct kerr err = { 0 };
@@ -314,6 +315,9 @@ static __attribute__((noreturn)) void exec_child(const struct container_spec *c,
                     c->name, strerror(errno));
             _exit(126);
         }
+    /* Nothing of keel's (control sockets, pipes, namespace fds) goes further. */
+    if (sys_close_range_from(3) < 0)
+        _exit(126);
     /* setns(CLONE_NEWPID) applies to children: fork once more to be inside. */
     pid_t inner = fork();
     if (inner < 0)
@@ -344,8 +348,11 @@ static __attribute__((noreturn)) void exec_child(const struct container_spec *c,
         _exit(126);
     if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         _exit(126);
-    if (sys_close_range_from(3) < 0)
+    /* keel exec -t: the pty on stdin becomes the controlling terminal of a new session. */
+    if (tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0)) {
+        fprintf(stderr, "keel: error: cannot make the terminal the controlling one: %s\n", strerror(errno));
         _exit(126);
+    }
     reset_signals();
     if (c->no_new_privs && seccomp && seccomp_install(seccomp, &err) < 0) {
         fprintf(stderr, "keel: error: %s\n", err.msg);
@@ -357,7 +364,7 @@ static __attribute__((noreturn)) void exec_child(const struct container_spec *c,
 }
 
 int container_exec(const struct container_spec *c, pid_t pid, int cgroup_fd, char *const *argv,
-                   const int stdio[3], const struct seccomp_prog *seccomp, pid_t *out, struct kerr *err)
+                   const int stdio[3], bool tty, const struct seccomp_prog *seccomp, pid_t *out, struct kerr *err)
 {
     int nsfds[ARRAY_SIZE(ns_order)];
     for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++)
@@ -385,7 +392,7 @@ int container_exec(const struct container_spec *c, pid_t pid, int cgroup_fd, cha
             if (dup2(fd, i) < 0)
                 _exit(126);
         }
-        exec_child(c, nsfds, cgroup_fd, argv, stdio, seccomp);
+        exec_child(c, nsfds, cgroup_fd, argv, tty, seccomp);
     }
     for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++)
         close_safe(nsfds[i]);

@@ -7,6 +7,7 @@
 #include "keel/daemon.h"
 #include "keel/boot.h"
 #include "keel/cgroup.h"
+#include "keel/control.h"
 #include "keel/log.h"
 #include "keel/net.h"
 #include "keel/loop.h"
@@ -33,6 +34,7 @@ struct daemon {
     struct supervisor *sup;
     struct cgroup_root cgroup;
     struct net_ctx *net;
+    struct control *ctl;
     int sigfd;
     int button_fd;              /* boot mode: the power button's evdev device */
     bool staying;               /* on_exit = stay after the containers finished */
@@ -148,6 +150,10 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
     };
     if ((r = supervisor_new(&d->sup, d->loop, d->m, &sopts, err)) < 0)
         return r;
+    /* The control listeners ([system] control): all of them or none. */
+    struct control_backend be = control_backend_supervisor(d->sup, &d->cgroup);
+    if ((r = control_new(&d->ctl, d->loop, d->m, &be, NULL, err)) < 0)
+        return r;
     return 0;
 }
 
@@ -175,6 +181,8 @@ static void containers_finished(struct daemon *d, int status)
 
 static void daemon_teardown(struct daemon *d)
 {
+    control_free(d->ctl);   /* first: it is subscribed to the supervisor's events */
+    d->ctl = NULL;
     supervisor_free(d->sup);
     d->sup = NULL;
     net_shutdown(d->net);

@@ -283,6 +283,15 @@ static void cg_events_open(struct ctr *c)
     }
 }
 
+/* The container's cgroup directory (for processes that join it), or -1. */
+static int cg_dir_fd(const struct ctr *c)
+{
+    struct cgroup_root *root = cgroot(c->sup);
+    if (!root || !c->has_cgroup || root->keel_fd < 0)
+        return -1;
+    return openat(root->keel_fd, c->spec->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
 /* Kills every process of the container: its cgroup when it has one (nothing
  * escapes by forking), else its PID-1 (the kernel then kills its namespace). */
 static void kill_all(struct ctr *c)
@@ -390,7 +399,9 @@ static void health_run(struct loop *l, void *data)
     } else {
         int stdio[3] = { -1, -1, -1 };
         pid_t pid;
-        if (container_exec(c->spec, c->pid, -1, c->spec->health_argv, stdio, NULL, &pid, &err) < 0 ||
+        _cleanup_close_ int cgfd = cg_dir_fd(c);
+        if (container_exec(c->spec, c->pid, cgfd, c->spec->health_argv, stdio, false,
+                           c->seccomp.len ? &c->seccomp : NULL, &pid, &err) < 0 ||
             supervisor_watch_child(c->sup, pid, health_cmd_done, c) < 0) {
             health_result(c, false, err.msg);
             return;
@@ -543,7 +554,10 @@ static bool deps_satisfied(const struct ctr *c)
     for (size_t i = 0; i < c->spec->n_deps; i++) {
         const struct dependency *d = &c->spec->deps[i];
         const struct ctr *t = &s->c[d->index];
-        if (t->state != CS_RUNNING)
+        /* "started": running, or already done with success (a one-shot
+         * setup container that exited 0 has done what it was there for). */
+        bool done_ok = t->state == CS_EXITED && t->has_exited && !restart_is_failure(t->last_status);
+        if (t->state != CS_RUNNING && !(d->condition == DEP_STARTED && done_ok))
             return false;
         if (d->condition == DEP_HEALTHY && t->health.state != HS_HEALTHY)
             return false;
@@ -1196,7 +1210,9 @@ int supervisor_exec(struct supervisor *s, const char *name, char *const *argv, c
     if (c->state != CS_RUNNING)
         return kerr_msg(err, ESRCH, "container '%s' is not running", name);
     int stdio[3] = { io ? io->in : -1, io ? io->out : -1, io ? io->err : -1 };
-    int r = container_exec(c->spec, c->pid, -1, argv, stdio, NULL, pid, err);
+    _cleanup_close_ int cgfd = cg_dir_fd(c);
+    int r = container_exec(c->spec, c->pid, cgfd, argv, stdio, io && io->tty,
+                           c->seccomp.len ? &c->seccomp : NULL, pid, err);
     if (r < 0)
         return r;
     return supervisor_watch_child(s, *pid, cb ? cb : exec_reaped, data);

@@ -1353,13 +1353,15 @@ TEST(server_tcp_mutual_tls)
     close(fd);
 }
 
+/* The vsock listener binds and listens here; a client's connection needs a
+ * vsock transport, which the host lacks: tests/vm/test_control.sh connects to
+ * it in the VM through vsock_loopback. */
 TEST(server_vsock_listener)
 {
     int probe = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (probe < 0) {
-        printf("skip - server_vsock_listener: no AF_VSOCK here (%s)\n", strerror(errno));
+    CHECK(probe >= 0);
+    if (probe < 0)
         return;
-    }
     close(probe);
     struct manifest m;
     memset(&m, 0, sizeof m);
@@ -1368,29 +1370,11 @@ TEST(server_vsock_listener)
     struct control *c = NULL;
     struct kerr e = { 0 };
     CHECK_INT(control_new(&c, L, &m, &BE, NULL, &e), 0);
-    if (!c)
-        return;
-    /* A client on the local CID, where a loopback transport exists. */
-    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_LOCAL, .svm_port = 47123 };
-    int r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
-    bool up = r == 0;
-    uint64_t end = now_ms() + 1000;
-    while (!up && (r == 0 || errno == EINPROGRESS) && now_ms() < end) {
-        pump_once();
-        struct pollfd pf = { .fd = fd, .events = POLLOUT };
-        int err = 0;
-        socklen_t l = sizeof err;
-        if (poll(&pf, 1, 0) == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &l) == 0 && err == 0)
-            up = true;
-    }
-    if (up) {
-        send_str(fd, "{\"op\":\"version\"}\n");
-        CHECK(line_ok(read_line(fd, 2000, NULL)));
-    } else {
-        printf("skip - server_vsock_listener: listening works, but no vsock loopback transport to connect\n");
-    }
-    close(fd);
+    /* The port is taken now: a second listener on it must fail. */
+    int again = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = 47123 };
+    CHECK(again >= 0 && bind(again, (struct sockaddr *)&sa, sizeof sa) < 0 && errno == EADDRINUSE);
+    close(again);
     control_free(c);
 }
 
