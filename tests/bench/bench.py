@@ -657,8 +657,9 @@ def section_boot(res, peers, a):
     log("\n== 5. boot (QEMU, -accel tcg)")
     lib = os.path.join(REPO, "tests/vm/lib.sh")
     mk = os.path.join(REPO, "initramfs/mkinitramfs")
-    if not os.path.exists(lib) or not os.path.exists(mk):
-        res.skip("boot", "the VM harness (tests/vm/lib.sh) or initramfs/mkinitramfs is not in this tree yet")
+    if not os.path.exists(lib) or not os.path.exists(mk) or not os.path.exists(os.path.join(REPO, "configs/demo.ini")):
+        res.skip("boot", "the VM harness (tests/vm/lib.sh), initramfs/mkinitramfs or configs/demo.ini is not in "
+                 "this tree yet")
         return
     if not shutil.which("qemu-system-x86_64"):
         res.skip("boot", "qemu-system-x86_64 is not installed")
@@ -761,7 +762,7 @@ def machine():
         "cpu": cpu, "cores": os.cpu_count(), "memory": mem, "kernel": platform.release(),
         "keel": ver([KEEL, "version"]), "crun": ver(["crun", "--version"]), "runc": ver(["runc", "--version"]),
         "tini": ver(["tini-static", "--version"]), "bwrap": ver(["bwrap", "--version"]),
-        "busybox": ver(["busybox"]),
+        "busybox": ver(["busybox"]).rstrip("."),
     }
 
 
