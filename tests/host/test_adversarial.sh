@@ -434,15 +434,17 @@ test_adversarial_values() {
 # ---- numbers: overflow and junk in every numeric key of the key table --------------
 
 # The numeric keys come from `keel check --keys` (section, key, type), so a
-# new numeric key is covered without touching this file.
+# new numeric key is covered without touching this file.  Each key gets one
+# manifest holding every bad value, one section per value (every one must be
+# reported at its line); [system] exists once, so its keys get one manifest
+# per value.
 test_adversarial_numbers() {
     adv_setup
-    local keys sec key type base line vals v
+    local keys sec key type vals v i f lines covered=0
     keys=$("$KEEL" check --keys 2>/dev/null) || fail "keel check --keys failed"
     [ -n "$keys" ] || fail "keel check --keys printed nothing"
     local common=(18446744073709551616 18446744073709551615 9223372036854775808 99999999999999999999999999999999
                   1e3 0x10 +5 "5 5" 1.5.5 abc "$(rep 300 9)" "-0x1" "")
-    local covered=0
     while IFS=$'\t' read -r sec key type _; do
         case $type in
             duration) vals=(-1 1week 169h 604800001ms 10080m1 1s1 "${common[@]}") ;;
@@ -455,20 +457,30 @@ test_adversarial_numbers() {
             [0-9-]*..[0-9]*) vals=($(( ${type%%..*} - 1 )) $(( ${type##*..} + 1 )) "${common[@]}") ;;
             *) continue ;;
         esac
-        case $sec in
-            system) base='[system]\n'; line=2 ;;
-            container) base=$C; line=4 ;;
-            network) base='[network n]\nsubnet = 10.1.0.0/24\n'; line=3 ;;
-            interface) base='[interface eth0]\n'; line=2 ;;
-            *) continue ;;
-        esac
         covered=$((covered + 1))
         adv_group "num_${sec}_${key}"
+        if [ "$sec" = system ]; then
+            for v in "${vals[@]}"; do adv_in_group 2 "[system]\n${key} = ${v}\n"; done
+            adv_end_group
+            continue
+        fi
+        f=$T/m/num_${sec}_${key}.ini
+        lines=""
+        i=0
+        : > "$f"
         for v in "${vals[@]}"; do
-            # -1 is a valid oom_score_adj, and a negative lower bound accepts -1.
-            [ "$v" = -1 ] && [ "${type:0:1}" = - ] && continue
-            adv_in_group "$line" "${base}${key} = ${v}\n"
+            i=$((i + 1))
+            case $sec in
+                container) printf '[container c%d]\nlayers = %s\ncommand = /bin/true\n%s = %s\n' "$i" "$L" "$key" "$v"
+                           lines="$lines,$((4 * i))" ;;
+                network) printf '[network n%d]\nsubnet = 10.%d.0.0/24\n%s = %s\n' "$i" "$i" "$key" "$v"
+                         lines="$lines,$((3 * i))" ;;
+                interface) printf '[interface e%d]\n%s = %s\n' "$i" "$key" "$v"
+                           lines="$lines,$((2 * i))" ;;
+            esac >> "$f"
         done
+        ADV_GROUP_N=$i
+        adv_file "$f" "=${lines#,}" || ADV_GROUP_WHY=$ADV_WHY
         adv_end_group
     done <<< "$keys"
     # The key table must still hold the numeric keys this suite was written for.
@@ -514,10 +526,14 @@ test_adversarial_scale() {
     f=$T/m/comments_50000.ini
     { printf "$C"; for i in $(seq 1 50000); do echo "; comment $i"; done; echo "bogus = 1"; } > "$f"
     adv_file "$f" 50004 && adv_result comments_50000 OK || adv_result comments_50000 "$ADV_WHY"
-    # 20000 env lines (repeatable), the last one bad.
-    f=$T/m/env_20000.ini
-    { printf "$C"; for i in $(seq 1 20000); do echo "env = V$i=$i"; done; echo "env = BAD"; } > "$f"
-    adv_file "$f" 20004 && adv_result env_20000 OK || adv_result env_20000 "$ADV_WHY"
+    # Just under 1 MiB of env lines (repeatable), the last one bad: in time.
+    f=$T/m/env_85000.ini
+    { printf "$C"; seq -f 'env=A%.0f=' 1 85000; echo "env = BAD"; } > "$f"
+    adv_file "$f" 85004 && adv_result env_85000 OK || adv_result env_85000 "$ADV_WHY"
+    # Just under 1 MiB of broken headers: 500000 errors, in time.
+    f=$T/m/headers_500000.ini
+    yes '[' | head -n 500000 > "$f"
+    adv_file "$f" 1-500000 && adv_result headers_500000 OK || adv_result headers_500000 "$ADV_WHY"
     # Just under 1 MiB of blank lines, then a bad key.
     f=$T/m/blank_lines.ini
     { printf "$C"; head -c 1000000 /dev/zero | tr '\0' '\n'; echo "bogus = 1"; } > "$f"
