@@ -8,20 +8,23 @@
  * fuzz-requires: src/cgroup.c
  *
  * Invariants beyond "no crash, no leak": results are in range (controller
- * bits within CG_ALL, pressure averages 0..100), and output strings are
+ * bits within CG_ALL, pressure averages finite and >= 0), and output strings are
  * NUL-terminated within their buffers.
  */
 #include "fuzz.h"
 
 #include <errno.h>
+#include <math.h>
 
 #include "keel/cgroup.h"
 
+/* The kernel prints percentages; the parser takes any non-negative decimal
+ * (a value above 100 is odd but harmless), never a NaN, infinity or sign. */
 static void check_pressure(const struct cgroup_pressure *p)
 {
-    FUZZ_ASSERT(p->avg10 >= 0 && p->avg10 <= 100);
-    FUZZ_ASSERT(p->avg60 >= 0 && p->avg60 <= 100);
-    FUZZ_ASSERT(p->avg300 >= 0 && p->avg300 <= 100);
+    FUZZ_ASSERT(isfinite(p->avg10) && p->avg10 >= 0);
+    FUZZ_ASSERT(isfinite(p->avg60) && p->avg60 >= 0);
+    FUZZ_ASSERT(isfinite(p->avg300) && p->avg300 >= 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
