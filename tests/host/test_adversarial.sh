@@ -67,8 +67,13 @@ adv_file() {
         ADV_WHY="keel check was killed by signal $((rc - 128))"
         return 1
     fi
-    if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Undefined|Leak)' "$err"; then
-        ADV_WHY="sanitizer report: $(grep -m1 -E 'ERROR|runtime error' "$err")"
+    # Under KEEL_ASAN=1, lib.sh points the sanitizers' log_path at $T/asan.*.
+    local rep
+    rep=$(grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Undefined|Leak)' \
+          "$err" "$T"/asan.* 2>/dev/null | head -n 1)
+    if [ -n "$rep" ]; then
+        ADV_WHY="sanitizer report: $(grep -m1 -E 'ERROR|runtime error' "$rep")"
+        [ "$rep" != "$err" ] && mv "$rep" "$rep.seen"   # blame the next report on its own manifest
         return 1
     fi
     if [ "$rc" != 2 ]; then
