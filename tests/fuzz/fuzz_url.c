@@ -1,0 +1,68 @@
+/* fuzz_url.c — the small parsers of the control module besides its request
+ * decoder (fuzz_control.c, the control helper's): listener URLs from the
+ * manifest's `control =` and the client's --url, signal names of `keel
+ * kill`, and the /etc/group lookup of control_group.
+ *
+ * fuzz-requires: src/control.c
+ *
+ * Input: the whole input is a URL, a signal and a group name; for the group
+ * lookup it is also the /etc/group text.
+ *
+ * Invariants beyond "no crash, no leak": a parsed URL has its strings
+ * NUL-terminated, a tcp port 1..65535, a unix path that is absolute, a
+ * listener fd >= 0; a parsed signal has a name that parses back to it.
+ */
+#include "fuzz.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "keel/control.h"
+
+static void check_url(const char *s, bool server)
+{
+    struct control_url u;
+    struct kerr err = { 0 };
+    if (control_url_parse(s, server, &u, &err) < 0) {
+        FUZZ_ASSERT(err.msg[0] != '\0' && memchr(err.msg, '\0', sizeof err.msg) != NULL);
+        return;
+    }
+    FUZZ_ASSERT(memchr(u.path, '\0', sizeof u.path) && memchr(u.host, '\0', sizeof u.host));
+    switch (u.kind) {
+    case CURL_UNIX:
+        FUZZ_ASSERT(u.path[0] == '/');
+        break;
+    case CURL_TCP:
+        FUZZ_ASSERT(u.port >= 1 && u.port <= 65535);
+        FUZZ_ASSERT(u.family == AF_INET || u.family == AF_INET6);
+        break;
+    case CURL_VSOCK:
+        FUZZ_ASSERT(u.port >= 1);
+        break;
+    case CURL_FD:
+        FUZZ_ASSERT(server && u.fd >= 0);
+        break;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *s = fuzz_str(data, size);
+    check_url(s, true);
+    check_url(s, false);
+
+    int sig = control_signal_parse(s);
+    if (sig >= 0) {
+        const char *name = control_signal_name(sig);
+        if (name)
+            FUZZ_ASSERT(control_signal_parse(name) == sig);
+    }
+
+    gid_t gid;
+    int r = control_parse_group(s, "staff", &gid);
+    FUZZ_ASSERT(r == 0 || r == -ENOENT);
+    r = control_parse_group(s, s, &gid);
+    FUZZ_ASSERT(r == 0 || r == -ENOENT);
+    free(s);
+    return 0;
+}
