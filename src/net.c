@@ -941,6 +941,7 @@ static void restore_forwarding(struct net_ctx *ctx)
 
 int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir, struct kerr *err)
 {
+    struct in_addr *ips = NULL;
     *out = NULL;
     struct net_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
@@ -1006,7 +1007,8 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
 
     /* Addresses for every bridge container, decided now so that /etc/hosts
      * can name containers that are not started yet. */
-    _cleanup_free_ struct in_addr *ips = calloc(m->n_containers ? m->n_containers : 1, sizeof *ips);
+    /* Not a cleanup variable: the gotos above jump past this point. */
+    ips = calloc(m->n_containers ? m->n_containers : 1, sizeof *ips);
     int failed = -1;
     if (!ips) {
         r = kerr_set(err, ENOMEM, "cannot set up networking");
@@ -1028,6 +1030,7 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
         }
         if (ctx->nft >= 0)
             close(TAKE_FD(ctx->nft));
+        free(ips);
         *out = ctx;
         return 0;
     }
