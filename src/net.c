@@ -1070,10 +1070,12 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
         goto fail;
     if ((r = install_table(ctx, err)) < 0)
         goto fail;
+    free(ips);
     *out = ctx;
     return 0;
 
 fail:
+    free(ips);
     net_shutdown(ctx);
     return r;
 }
