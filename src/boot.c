@@ -787,3 +787,51 @@ void boot_fail(enum power_action on_error, const char *rescue_shell)
     }
     boot_final(on_error);
 }
+
+/* ------------------------------------------------------------------------- */
+/* Crash handler                                                             */
+/* ------------------------------------------------------------------------- */
+
+static void crash_write(const char *s)
+{
+    (void)!write(2, s, strlen(s));
+}
+
+static void on_crash(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    /* si_code <= 0: sent with kill(2), sigqueue(3) or tkill(2).  Only a signal
+     * keel raised itself (abort() does tkill) is a crash of keel. */
+    if (si->si_code <= 0 && si->si_pid != getpid())
+        return;
+    if (getpid() != 1) {
+        /* A forked helper of keel (a container's setup child): it dies of it
+         * as any process would, and keel reports the failed start. */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    char num[4] = { (char)('0' + sig / 10), (char)('0' + sig % 10), '\0', '\0' };
+    crash_write("keel: fatal: keel crashed with signal ");
+    crash_write(num);
+    crash_write("; syncing and rebooting\n");
+    sync();
+    reboot(RB_AUTOBOOT);
+    for (;;)
+        pause();   /* reboot failed: hang in place rather than panic the kernel */
+}
+
+void boot_crash_handler_install(void)
+{
+    /* Its own stack, so that a stack overflow can still be reported. */
+    static char alt[64 * 1024];
+    stack_t st = { .ss_sp = alt, .ss_size = sizeof alt };
+    if (sigaltstack(&st, NULL) < 0)
+        log_warn("cannot set up the crash handler's stack: %s", strerror(errno));
+    struct sigaction sa = { .sa_sigaction = on_crash, .sa_flags = SA_SIGINFO | SA_ONSTACK };
+    sigemptyset(&sa.sa_mask);
+    static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGSYS, SIGTRAP };
+    for (size_t i = 0; i < ARRAY_SIZE(fatal); i++)
+        if (sigaction(fatal[i], &sa, NULL) < 0)
+            log_warn("cannot install the crash handler for signal %d: %s", fatal[i], strerror(errno));
+}

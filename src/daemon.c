@@ -17,6 +17,7 @@
 #include "keel/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -115,6 +116,42 @@ static int exit_code(int status)
     if (WIFSIGNALED(status))
         return 128 + WTERMSIG(status);
     return 1;
+}
+
+/* Test hooks for the VM tests, from the kernel command line (boot mode only):
+ *   keel.test_crash=S   keel crashes on purpose S seconds after boot (the crash
+ *                       handler must reboot the machine)
+ *   keel.test_freeze=S  keel stops serving S seconds after boot (a hung PID 1:
+ *                       the hardware watchdog must reset the machine)
+ * They do nothing unless given; documented in docs/boot.md and supervision.md. */
+static void test_crash(struct loop *l, void *data)
+{
+    log_warn("test hook: keel.test_crash: crashing keel on purpose");
+    volatile int *nowhere = NULL;
+    *nowhere = 1;
+}
+
+static void test_freeze(struct loop *l, void *data)
+{
+    log_warn("test hook: keel.test_freeze: keel stops serving now");
+    for (;;)
+        pause();
+}
+
+static void arm_test_hooks(struct daemon *d)
+{
+    _cleanup_free_ char *cmdline = NULL;
+    if (read_file_at(AT_FDCWD, "/proc/cmdline", 65536, &cmdline, NULL) < 0)
+        return;
+    static const struct { const char *key; loop_timer_cb cb; } hooks[] = {
+        { "keel.test_crash", test_crash }, { "keel.test_freeze", test_freeze },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(hooks); i++) {
+        _cleanup_free_ char *v = boot_cmdline_value(cmdline, hooks[i].key);
+        uint64_t ms;
+        if (v && parse_duration_ms(v, &ms, NULL) == 0 && loop_add_timer(d->loop, ms, hooks[i].cb, d) > 0)
+            log_warn("test hook %s=%s armed", hooks[i].key, v);
+    }
 }
 
 /* Everything between a valid manifest and serving.  0 / negative errno. */
@@ -228,6 +265,8 @@ int daemon_main(const struct daemon_opts *opts)
         manifest_free(d.m);
         return 1;
     }
+    if (opts->boot)
+        arm_test_hooks(&d);
     log_stage("ready to start containers");
     supervisor_start_all(d.sup, &err);
     code = 0;   /* a stop signal ends keel run with 0; a finished main sets its status */

@@ -21,6 +21,7 @@ int main(int argc, char **argv)
 
     struct kerr err = { 0 };
     log_setup(2, LOG_LEVEL_INFO);
+    boot_crash_handler_install();
     if (boot_early(argv, &err) < 0) {
         log_error("%s", err.msg);
         boot_fail(POWER_POWEROFF, NULL);

@@ -63,6 +63,13 @@ __attribute__((noreturn)) void boot_final(enum power_action action);
  * can be read, then boot_final().  Never returns. */
 __attribute__((noreturn)) void boot_fail(enum power_action on_error, const char *rescue_shell);
 
+/* PID 1's crash handler: a fault of keel itself (SIGSEGV, SIGBUS, SIGILL,
+ * SIGFPE, SIGABRT raised by keel) is written to the console, then the machine
+ * syncs and reboots — never the kernel panic an exiting init would cause, never
+ * a hang.  The same signals sent by another process (kill -SEGV 1) are
+ * ignored: they say nothing about keel's state. */
+void boot_crash_handler_install(void);
+
 /* on_error = shell: runs the rescue shell (if any) on the console and waits for
  * it (reaping other children meanwhile). */
 void boot_rescue_shell(const char *path);
