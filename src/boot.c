@@ -800,9 +800,10 @@ static void crash_write(const char *s)
 static void on_crash(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
-    /* si_code <= 0: sent with kill(2), sigqueue(3) or tkill(2).  Only a signal
-     * keel raised itself (abort() does tkill) is a crash of keel. */
-    if (si->si_code <= 0 && si->si_pid != getpid())
+    /* A fault the kernel raised has si_code > 0; abort() and raise() send
+     * with tkill (SI_TKILL) to themselves.  kill(2) and sigqueue(3) from
+     * anyone, keel included, say nothing about keel's state: ignored. */
+    if (si->si_code <= 0 && !(si->si_code == SI_TKILL && si->si_pid == getpid()))
         return;
     if (getpid() != 1) {
         /* A forked helper of keel (a container's setup child): it dies of it

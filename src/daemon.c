@@ -123,6 +123,10 @@ static int exit_code(int status)
  *                       handler must reboot the machine)
  *   keel.test_freeze=S  keel stops serving S seconds after boot (a hung PID 1:
  *                       the hardware watchdog must reset the machine)
+ *   keel.test_signals=S a child of keel sends PID 1 the fault signals (SEGV,
+ *                       BUS, FPE, ILL, ABRT, SYS) with kill(2): keel must go on
+ *   keel.test_orphans=S a child of keel leaves 10,000 orphans that exit at
+ *                       once: PID 1 must reap them all
  * They do nothing unless given; documented in docs/boot.md and supervision.md. */
 static void test_crash(struct loop *l, void *data)
 {
@@ -138,6 +142,38 @@ static void test_freeze(struct loop *l, void *data)
         pause();
 }
 
+static void test_signals(struct loop *l, void *data)
+{
+    log_warn("test hook: keel.test_signals: sending PID 1 fault signals from another process");
+    pid_t pid = fork();
+    if (pid == 0) {
+        static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS };
+        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+            kill(1, sigs[i]);
+        _exit(0);
+    }
+}
+
+static void test_orphans(struct loop *l, void *data)
+{
+    log_warn("test hook: keel.test_orphans: leaving 10000 orphans to PID 1");
+    pid_t pid = fork();
+    if (pid != 0)
+        return;
+    for (int i = 0; i < 10000; i++) {
+        pid_t o = fork();
+        if (o == 0) {
+            /* Wait for the parent to die, so that PID 1 inherits every one. */
+            while (getppid() != 1)
+                usleep(1000);
+            _exit(0);
+        }
+        if (o < 0)
+            break;
+    }
+    _exit(0);
+}
+
 static void arm_test_hooks(struct daemon *d)
 {
     _cleanup_free_ char *cmdline = NULL;
@@ -145,6 +181,7 @@ static void arm_test_hooks(struct daemon *d)
         return;
     static const struct { const char *key; loop_timer_cb cb; } hooks[] = {
         { "keel.test_crash", test_crash }, { "keel.test_freeze", test_freeze },
+        { "keel.test_signals", test_signals }, { "keel.test_orphans", test_orphans },
     };
     for (size_t i = 0; i < ARRAY_SIZE(hooks); i++) {
         _cleanup_free_ char *v = boot_cmdline_value(cmdline, hooks[i].key);

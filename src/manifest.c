@@ -949,6 +949,8 @@ static const struct key_def keys[] = {
            "overlay lower directories, leftmost on top"),
     CUSTOM(SEC_CONTAINER, "upper", false, set_upper, "path or tmpfs", "(none: read-only root)",
            "writable layer; keel makes upper/ and work/ below it; tmpfs for a throw-away one"),
+    TYPED(SEC_CONTAINER, "upper_size", K_SIZE, CON(upper_size), "size", "(half of RAM)",
+          "size of a tmpfs upper: writes beyond it fail with ENOSPC in this container only"),
     CUSTOM(SEC_CONTAINER, "command", false, set_command, "words", "(required)",
            "program and arguments, split like a shell splits words (no shell runs)"),
     CUSTOM(SEC_CONTAINER, "env", true, set_env, "NAME=VALUE", "(none)", "environment variable"),
@@ -1584,6 +1586,8 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
             strv_free(errors);
             seccomp_profile_free(&prof);
         }
+        if (c->upper_size && (!c->upper || strcmp(c->upper, "tmpfs") != 0))
+            diag_add(d, file, c->line, "container '%s': upper_size needs upper = tmpfs", c->name);
         if (c->restart_delay_ms > c->restart_delay_max_ms)
             diag_add(d, file, c->line, "container '%s': restart_delay is above restart_delay_max", c->name);
         if (c->health == HEALTH_NONE && c->on_unhealthy != POWER_RESTART)

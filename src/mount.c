@@ -175,7 +175,10 @@ static int mount_overlay(const struct container_spec *c, const char *stage, stru
             snprintf(tmp, sizeof tmp, "%s/rw", stage);
             if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
                 return kerr_set(err, errno, "cannot create %s", tmp);
-            if (mount("tmpfs", tmp, "tmpfs", MS_NODEV | MS_NOSUID, "mode=0755") < 0)
+            char opts_rw[64] = "mode=0755";
+            if (c->upper_size)
+                snprintf(opts_rw, sizeof opts_rw, "mode=0755,size=%llu", (unsigned long long)c->upper_size);
+            if (mount("tmpfs", tmp, "tmpfs", MS_NODEV | MS_NOSUID, opts_rw) < 0)
                 return kerr_set(err, errno, "cannot mount a tmpfs upper at %s", tmp);
             base = tmp;
         } else if (mkdir_p(base, 0755) < 0) {

@@ -90,6 +90,7 @@ struct container_spec {
     /* Root filesystem. */
     char **layers;                 /* lower dirs, leftmost on top */
     char *upper;                   /* NULL: read-only; "tmpfs"; or a directory */
+    uint64_t upper_size;           /* upper = tmpfs: its size in bytes, 0 = the tmpfs default */
     struct bind_mount *mounts;
     size_t n_mounts;
 
