@@ -9,6 +9,7 @@
  */
 #include "keel/manifest.h"
 #include "keel/caps.h"
+#include "keel/control.h"
 #include "keel/net.h"
 #include "keel/parse.h"
 #include "keel/rlimit.h"
@@ -29,27 +30,66 @@
 #define MANIFEST_MAX_LINE 4000        /* longer lines are errors, never truncated */
 #define MANIFEST_MAX_SIZE (1 << 20)
 #define MANIFEST_MAX_CONTAINERS 256
+#define MANIFEST_MAX_REPEAT 1024      /* values of one repeatable key in one section */
 #define DEFAULT_NETWORK "keel0"
 
 /* --- diagnostics ---------------------------------------------------------- */
 
 void diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
 {
+    /* A hostile file can hold a million errors: keep the first DIAG_MAX (a
+     * person reads the first few anyway) and count the rest, in O(1) each. */
+    if (d->count >= DIAG_MAX) {
+        d->dropped++;
+        char *last = line > 0 ? xasprintf("%s:%d: ... and %zu more errors up to here", file, line, d->dropped)
+                              : xasprintf("%s: ... and %zu more errors", file, d->dropped);
+        if (!last)
+            return;
+        if (d->count == DIAG_MAX) {
+            d->count++;   /* the slot after the last kept message, reserved below */
+        } else {
+            free(d->msgs[DIAG_MAX]);
+        }
+        d->msgs[DIAG_MAX] = last;
+        d->msgs[DIAG_MAX + 1] = NULL;
+        return;
+    }
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     char *s = line > 0 ? xasprintf("%s:%d: %s", file, line, msg) : xasprintf("%s: %s", file, msg);
-    if (strv_push_take(&d->msgs, s) == 0)
-        d->count++;
+    if (!s)
+        return;
+    if (d->count + 2 > d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 16;
+        if (cap < DIAG_MAX + 2 && d->count + 2 >= DIAG_MAX)
+            cap = DIAG_MAX + 2;
+        char **nm = realloc(d->msgs, cap * sizeof *nm);
+        if (!nm) {
+            free(s);
+            return;
+        }
+        d->msgs = nm;
+        d->cap = cap;
+    }
+    d->msgs[d->count++] = s;
+    d->msgs[d->count] = NULL;
+    if (d->count == DIAG_MAX && d->cap < DIAG_MAX + 2) {
+        char **nm = realloc(d->msgs, (DIAG_MAX + 2) * sizeof *nm);
+        if (nm) {
+            d->msgs = nm;
+            d->cap = DIAG_MAX + 2;
+        }
+    }
 }
 
 void diag_free(struct diag *d)
 {
     strv_free(d->msgs);
     d->msgs = NULL;
-    d->count = 0;
+    d->count = d->cap = d->dropped = 0;
 }
 
 /* --- names of enums ------------------------------------------------------- */
@@ -95,6 +135,7 @@ struct pstate {
     size_t index;          /* index of the current object in its array */
     bool system_seen;
     int seen_line[128];    /* line each key of the current section was set on */
+    unsigned seen_count[128];  /* how often a repeatable key was given in it */
     bool *bad_container;   /* per container: a key of it was rejected */
     bool oom;
 };
@@ -278,6 +319,13 @@ static int set_control(struct pstate *st, void *obj, const char *v, char *why)
         if (r < 0)
             return r;
     }
+    /* The control module owns the URL syntax: one parser for both. */
+    struct control_url u;
+    struct kerr e = { 0 };
+    if (control_url_parse(v, true, &u, &e) < 0)
+        return why_set(why, "%s", e.msg);
+    if (strv_contains(sys->control, v))
+        return why_set(why, "'%s' is given twice", v);
     return strv_push(&sys->control, v);
 }
 
@@ -1134,6 +1182,11 @@ static int handle_key(void *user, const char *section, const char *name, const c
         diag_add(st->d, st->file, st->line, "unknown key '%s' in [%s]", name, section_name(st->kind));
         return 1;
     }
+    if (k->repeatable && ++st->seen_count[ki] > MANIFEST_MAX_REPEAT) {
+        if (st->seen_count[ki] == MANIFEST_MAX_REPEAT + 1)
+            diag_add(st->d, st->file, st->line, "more than %d '%s' lines in this section", MANIFEST_MAX_REPEAT, name);
+        return 1;
+    }
     if (!k->repeatable && st->seen_line[ki]) {
         diag_add(st->d, st->file, st->line, "'%s' is set twice in this section (first on line %d)", name,
                  st->seen_line[ki]);
@@ -1180,6 +1233,7 @@ static void begin_section(struct pstate *st, const char *header)
 {
     struct manifest *m = st->m;
     memset(st->seen_line, 0, sizeof st->seen_line);
+    memset(st->seen_count, 0, sizeof st->seen_count);
     st->kind = SEC_BAD;
     char kind[32], name[128];
     const char *sp = strchr(header, ' ');

@@ -308,6 +308,9 @@ static void kill_all(struct ctr *c)
 static void health_result(struct ctr *c, bool ok, const char *why)
 {
     struct supervisor *s = c->sup;
+    /* A check that ends while the container stops says nothing about its health. */
+    if (c->state != CS_RUNNING)
+        return;
     uint64_t since = now_ms() - c->started_mono_ms;
     if (!ok)
         log_debug("%s: health check failed: %s", c->spec->name, why);
@@ -737,6 +740,7 @@ static void ctr_stop(struct ctr *c)
     case CS_RUNNING: {
         log_info("%s: stopping", c->spec->name);
         c->state = CS_STOPPING;
+        health_stop(c);
         /* During setup the process is keel's own code: SIGKILL is the only stop. */
         int sig = c->setup_fd >= 0 ? SIGKILL : c->spec->stop_signal;
         if (sig == SIGKILL)

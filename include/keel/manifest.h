@@ -30,8 +30,11 @@
 /* Collected diagnostics, each a complete "FILE:LINE: message". */
 struct diag {
     char **msgs;    /* NULL-terminated, owned */
-    size_t count;
+    size_t count;   /* messages kept (at most DIAG_MAX + 1: the last one says how many more) */
+    size_t cap;
+    size_t dropped; /* problems past DIAG_MAX, counted but not kept */
 };
+#define DIAG_MAX 1000
 void diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void diag_free(struct diag *d);

@@ -308,7 +308,8 @@ keel_signal() {
 # Returns 1 when it did not exit in time.
 keel_stop() {
     keel_running || { keel_wait 1; return 0; }
-    keel_signal TERM || return 1
+    # keel may exit by itself between the check and the signal: that is a stop too.
+    keel_signal TERM || { keel_running && return 1; keel_wait 1; return 0; }
     keel_wait "${1:-$WAIT}" || { WHY="keel did not exit within ${1:-$WAIT} s of SIGTERM"; return 1; }
 }
 
