@@ -10,7 +10,6 @@
  * before closing: a watchdog keel cannot drive must not reset the machine.
  */
 #include "keel/watchdog.h"
-#include "keel/boot.h"
 #include "keel/log.h"
 #include "keel/util.h"
 
@@ -24,7 +23,6 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <time.h>
 #include <unistd.h>
 
 /* The legacy /dev/watchdog is the misc device 10:130; it drives watchdog0. */
@@ -59,17 +57,6 @@ uint64_t watchdog_pet_interval_ms(int seconds)
     if (seconds < 1)
         seconds = 1;
     return (uint64_t)seconds * 1000 / 3;
-}
-
-int watchdog_freeze_seconds(const char *cmdline, unsigned *seconds)
-{
-    _cleanup_free_ char *v = boot_cmdline_value(cmdline, "keel.test_freeze");
-    if (!v)
-        return errno == ENOMEM ? -ENOMEM : 0;
-    if (!*v || strspn(v, "0123456789") != strlen(v) || strlen(v) > 7)
-        return -EINVAL;   /* at most 9,999,999 s: no overflow in ms below */
-    *seconds = (unsigned)strtoul(v, NULL, 10);
-    return 1;
 }
 
 /* Disarms: 'V' (the magic character, so the release stops the device) and
@@ -261,39 +248,4 @@ void watchdog_close_clean(struct watchdog *w)
     else
         log_info("watchdog %s disarmed%s", w->dev, known ? " (the kernel says: inactive)" : "");
     watchdog_free(w);
-}
-
-/* --- the test hook ------------------------------------------------------------------ */
-
-static void freeze_now(struct loop *l, void *data)
-{
-    (void)l, (void)data;
-    log_warn("test hook keel.test_freeze: the event loop stops now, keel sleeps forever");
-    /* Nothing below returns: no more pets, reaping or control answers.  A
-     * sleep, not a busy loop, so the machine stays usable until the reset. */
-    for (;;) {
-        struct timespec ts = { .tv_sec = 3600 };
-        nanosleep(&ts, NULL);
-    }
-}
-
-int watchdog_test_freeze_arm(struct loop *l, struct kerr *err)
-{
-    _cleanup_free_ char *cmdline = NULL;
-    int r = read_file_at(AT_FDCWD, "/proc/cmdline", 65536, &cmdline, NULL);
-    if (r < 0)
-        return kerr_set(err, -r, "cannot read /proc/cmdline");
-    unsigned secs = 0;
-    r = watchdog_freeze_seconds(cmdline, &secs);
-    if (r == -EINVAL)
-        return kerr_msg(err, EINVAL, "keel.test_freeze= on the kernel command line is not a number of seconds");
-    if (r < 0)
-        return kerr_set(err, -r, "cannot read keel.test_freeze= on the kernel command line");
-    if (r == 0)
-        return 0;
-    int64_t t = loop_add_timer(l, (uint64_t)secs * 1000, freeze_now, NULL);
-    if (t < 0)
-        return kerr_set(err, (int)-t, "cannot arm the keel.test_freeze timer");
-    log_warn("test hook keel.test_freeze=%u: keel will stop its event loop in %u s", secs, secs);
-    return 1;
 }

@@ -8,9 +8,8 @@
  * disarms it (watchdog_close_clean: magic close 'V' plus WDIOS_DISABLECARD)
  * after the containers are down and before boot_final() powers off.
  *
- * keel.test_freeze=SECONDS on the kernel command line is a test-only hook:
- * after SECONDS the event loop stops for good (keel sleeps forever inside a
- * loop callback), which is how the VM test makes the watchdog fire.
+ * (The VM test makes it fire with daemon.c's test hook keel.test_freeze=S,
+ * which stops the loop for good.)
  *
  * Ownership: watchdog_open() returns a `struct watchdog` owned by the caller,
  * released only by watchdog_close_clean(), which must run before loop_free()
@@ -52,15 +51,5 @@ void watchdog_close_clean(struct watchdog *w);
 int watchdog_timeout_seconds(uint64_t timeout_ms);
 /* How often to pet a device whose timeout is `seconds`: a third of it. */
 uint64_t watchdog_pet_interval_ms(int seconds);
-/* keel.test_freeze=SECONDS in a kernel command line: 1 with *seconds set,
- * 0 when absent, -EINVAL when the value is not a whole number of seconds,
- * -ENOMEM. */
-int watchdog_freeze_seconds(const char *cmdline, unsigned *seconds);
-
-/* Test hook: reads /proc/cmdline; with keel.test_freeze=SECONDS arms a loop
- * timer that logs and then sleeps forever inside the loop (keel stops serving,
- * on purpose).  Returns 1 when armed, 0 when not asked for, negative errno on
- * a malformed value or an error.  Call it in boot mode only. */
-int watchdog_test_freeze_arm(struct loop *l, struct kerr *err);
 
 #endif

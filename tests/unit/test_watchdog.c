@@ -25,22 +25,6 @@ TEST(pet_interval)
     CHECK_INT(watchdog_pet_interval_ms(0), 333);
 }
 
-TEST(freeze_seconds)
-{
-    unsigned s = 99;
-    CHECK_INT(watchdog_freeze_seconds("console=ttyS0 quiet", &s), 0);
-    CHECK_INT(s, 99);
-    CHECK_INT(watchdog_freeze_seconds("console=ttyS0 keel.test_freeze=5 quiet", &s), 1);
-    CHECK_INT(s, 5);
-    CHECK_INT(watchdog_freeze_seconds("keel.test_freeze=1 keel.test_freeze=12", &s), 1);
-    CHECK_INT(s, 12);   /* the last one wins, as the kernel does */
-    CHECK_INT(watchdog_freeze_seconds("keel.test_freeze=", &s), -EINVAL);
-    CHECK_INT(watchdog_freeze_seconds("keel.test_freeze=5s", &s), -EINVAL);
-    CHECK_INT(watchdog_freeze_seconds("keel.test_freeze=-1", &s), -EINVAL);
-    CHECK_INT(watchdog_freeze_seconds("keel.test_freeze=99999999999", &s), -EINVAL);
-    CHECK_INT(watchdog_freeze_seconds("keel.test_freezer=3", &s), 0);
-}
-
 static int count_fds(void)
 {
     int n = 0;
@@ -78,7 +62,6 @@ int main(void)
 {
     RUN(timeout_seconds);
     RUN(pet_interval);
-    RUN(freeze_seconds);
     RUN(refuses_what_is_not_a_watchdog);
     return unit_done();
 }

@@ -20,8 +20,9 @@
 #     during the slow stop, not after the disarm.
 #
 # Relies on keel's console lines: "watchdog DEV (IDENTITY) armed: timeout N s",
-# "watchdog DEV disarmed (the kernel says: inactive)", "test hook
-# keel.test_freeze: the event loop stops now", "NAME: failed: gave up after N
+# "watchdog DEV disarmed (the kernel says: inactive)", "test hook:
+# keel.test_freeze: keel stops serving now" (daemon.c's test hook),
+# "NAME: failed: gave up after N
 # restarts", "stopping all containers (WHY)", "all containers are down".
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -140,9 +141,9 @@ vm_assert "watchdog: armed with the timeout the driver took" \
     'keel: watchdog /dev/watchdog \(i6300ESB timer\) armed: timeout 2 s, petted every 666 ms'
 vm_wait_end 40
 wait "$QMP_PID" 2>/dev/null
-vm_assert "watchdog: the test hook freezes keel's loop" 'keel: warning: test hook keel.test_freeze: the event loop stops now'
+vm_assert "watchdog: the test hook freezes keel's loop" 'keel: warning: test hook: keel.test_freeze: keel stops serving now'
 t_armed=$(keel_time 'keel: watchdog /dev/watchdog .*armed')
-t_frozen=$(keel_time 'keel: warning: test hook keel.test_freeze: the event loop stops now')
+t_frozen=$(keel_time 'keel: warning: test hook: keel.test_freeze: keel stops serving now')
 if [ -n "$t_armed" ] && [ -n "$t_frozen" ] && awk -v a="$t_armed" -v b="$t_frozen" 'BEGIN { exit !(b - a >= 3.9) }'; then
     vm_ok "watchdog: does not fire while keel pets it (4 s, twice the timeout)"
 else
