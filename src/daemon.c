@@ -15,6 +15,7 @@
 #include "keel/parse.h"
 #include "keel/supervise.h"
 #include "keel/util.h"
+#include "keel/watchdog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,7 @@ struct daemon {
     struct cgroup_root cgroup;
     struct net_ctx *net;
     struct control *ctl;
+    struct watchdog *wd;        /* boot mode: [system] watchdog, NULL when none */
     int sigfd;
     int button_fd;              /* boot mode: the power button's evdev device */
     bool staying;               /* on_exit = stay after the containers finished */
@@ -228,6 +230,12 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
     struct control_backend be = control_backend_supervisor(d->sup, &d->cgroup);
     if ((r = control_new(&d->ctl, d->loop, d->m, &be, NULL, err)) < 0)
         return r;
+    /* Last, so that no failure above leaves an armed watchdog behind the
+     * on_error pause.  A watchdog that cannot be driven is an error on the
+     * console, not a reason to refuse to serve. */
+    if (opts->boot && d->m->system.watchdog &&
+        watchdog_open(&d->wd, d->loop, d->m->system.watchdog, d->m->system.watchdog_timeout_ms, err) < 0)
+        log_error("%s: the machine runs without its watchdog", err->msg);
     return 0;
 }
 
@@ -255,6 +263,8 @@ static void containers_finished(struct daemon *d, int status)
 
 static void daemon_teardown(struct daemon *d)
 {
+    watchdog_close_clean(d->wd);   /* a clean stop: disarm before the loop goes */
+    d->wd = NULL;
     control_free(d->ctl);   /* first: it is subscribed to the supervisor's events */
     d->ctl = NULL;
     supervisor_free(d->sup);

@@ -1,0 +1,530 @@
+#!/bin/bash
+# test_health.sh — issue 7's host tests: health checks, readiness-ordered
+# start, start_timeout, configurable backoff and `keel restart` of a container
+# that gave up, end to end against `keel run` (lib.sh runs it in fresh
+# namespaces).
+#
+# Beyond lib.sh's conventions, these tests rely on keel's messages:
+#   NAME: healthy / NAME: unhealthy: WHY (WHY is "exited with status N",
+#   "timed out", or the connect error of a tcp:PORT check) / NAME: ready /
+#   NAME: restarting (unhealthy) / NAME: restarting in N ms (restart K) /
+#   NAME: failed: dependency D did not become healthy within N ms /
+#   NAME: failed: gave up after N restarts
+# on `keel status NAME` printing "health  STATE" and "state  STATE" lines, on
+# `keel ps --json` giving each container's "state", "health", "ready" and
+# "restarts", and on `keel events --json` streaming {"event":"health",
+# "name":...,"detail":"healthy|unhealthy"}.  The control socket is put in $T
+# ([system] control), where the host-side client reaches it.
+#
+# Timing assertions use keel's own monotonic timestamps and generous bands;
+# nothing here sleeps to assert.
+. "$(dirname "$0")/lib.sh"
+
+SOCK() { echo "$T/keel.sock"; }
+kc() { KEEL_HOST="unix://$(SOCK)" timeout $((20 * SLOW)) "$KEEL" "$@"; }
+
+# health_system [STOP_TIMEOUT]: the [system] section with the control socket in $T.
+health_system() {
+    system_section "${1:-2}"
+    echo "control = unix://$(SOCK)"
+}
+
+start_keel() {
+    keel_start
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket at $(SOCK) ($(tail -n 3 "$ERR" | tr '\n' ' '))"
+}
+
+# status_of NAME KEY: one value of `keel status NAME` ("health", "state", ...).
+status_of() {
+    kc status "$1" 2>/dev/null | awk -v k="$2" '$1 == k { print $2; exit }'
+}
+
+# status_is NAME KEY VALUE: predicate.
+status_is() {
+    local v
+    v=$(status_of "$1" "$2")
+    [ "$v" = "$3" ] && return 0
+    WHY="keel status $1: $2 is '$v', expected '$3'"
+    return 1
+}
+
+# ps_field NAME KEY: a field of NAME in `keel ps --json` (JSON-encoded: "x", true, 3).
+ps_field() {
+    kc ps --json 2>/dev/null | python3 -c '
+import json, sys
+for c in json.load(sys.stdin):
+    if c["name"] == sys.argv[1]:
+        print(json.dumps(c.get(sys.argv[2])))' "$1" "$2"
+}
+
+ps_is() {
+    local v
+    v=$(ps_field "$1" "$2")
+    [ "$v" = "$3" ] && return 0
+    WHY="keel ps --json: $1.$2 is '$v', expected '$3'"
+    return 1
+}
+
+# t_nth MESSAGE-ERE N: keel's timestamp of the N-th matching line (1-based).
+t_nth() { klog_times "$1" | sed -n "${2}p"; }
+
+# elapsed_in T1 T2 MIN MAX: MIN <= T2 - T1 <= MAX (seconds, decimals).
+elapsed_in() {
+    if [ -z "$1" ] || [ -z "$2" ]; then WHY="a timestamp is missing ('$1', '$2')"; return 1; fi
+    awk -v a="$1" -v b="$2" -v lo="$3" -v hi="$4" 'BEGIN { d = b - a; exit !(d >= lo && d <= hi) }' && return 0
+    WHY="$(awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }') s is not within [$3, $4] s"
+    return 1
+}
+
+# ns_count_cmdline STRING: processes of the test namespace whose command line is STRING.
+ns_count_cmdline() {
+    local p n=0 procdir
+    procdir=$(nsproc)
+    for p in "$procdir"/[0-9]*; do
+        [ "$(tr '\0' ' ' 2>/dev/null < "$p/cmdline")" = "$1 " ] && n=$((n + 1))
+    done
+    echo "$n"
+}
+
+# A container's shell loop that exits at once on SIGTERM (PID 1 of a PID
+# namespace ignores a signal it has no handler for).
+LOOP="trap 'exit 0' TERM; while :; do sleep 0.1; done"
+
+# ---------------------------------------------------------------------------------
+
+# Health states and their reports: healthy, unhealthy (on_unhealthy = none
+# keeps it running), healthy again; the console, keel status, keel ps --json
+# and keel events all say so.  The sickness is switched from outside with
+# keel exec, so it happens after the events stream is subscribed.
+test_health_states() {
+    plan healthy_logged status_healthy unhealthy_logged status_unhealthy ps_unhealthy not_restarted \
+        healthy_again events_health
+    manifest <<EOF
+$(health_system)
+[container svc]
+layers = $LAYERS/base
+upper = tmpfs
+command = /bin/sh -c "$LOOP"
+health = /bin/sh -c "test ! -e /sick"
+health_interval = 200ms
+health_retries = 2
+on_unhealthy = none
+restart = no
+EOF
+    start_keel
+    kc events --json > "$T/events.out" 2>&1 &
+    local epid=$!
+    check healthy_logged "svc never became healthy" wait_klog 'svc: healthy$'
+    check status_healthy "keel status does not say healthy" status_is svc health healthy
+    kc exec svc -- /bin/touch /sick > /dev/null 2>&1 || fail "keel exec svc touch /sick failed"
+    check unhealthy_logged "svc did not become unhealthy when its check failed" \
+        wait_klog 'svc: unhealthy: exited with status 1$'
+    check status_unhealthy "keel status does not say unhealthy" status_is svc health unhealthy
+    check ps_unhealthy "keel ps --json does not say unhealthy" ps_is svc health '"unhealthy"'
+    check not_restarted "on_unhealthy = none restarted svc or stopped it" \
+        eval 'status_is svc state running && [ "$(klog_count "svc: started")" = 1 ]'
+    kc exec svc -- /bin/rm /sick > /dev/null 2>&1 || fail "keel exec svc rm /sick failed"
+    check healthy_again "svc did not become healthy again" \
+        wait_until $((10 * SLOW)) eval '[ "$(klog_count "svc: healthy$")" -ge 2 ]'
+    check events_health "keel events did not report unhealthy then healthy" wait_until $((5 * SLOW)) eval \
+        "grep -A100 '\"event\":\"health\",\"name\":\"svc\".*\"detail\":\"unhealthy\"' '$T/events.out' |
+         grep -q '\"event\":\"health\",\"name\":\"svc\".*\"detail\":\"healthy\"'"
+    kill "$epid" 2>/dev/null
+    wait "$epid" 2>/dev/null
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# on_unhealthy = restart (the default): exactly health_retries failures make
+# it unhealthy, it is reported unhealthy while it stops, then restarted, and
+# healthy again.  The check counts its failures in a bind-mounted directory;
+# the service is sick once (first run) and slow to stop (2 s in its TERM trap),
+# which is the window where keel must report it unhealthy.
+test_unhealthy_restart() {
+    plan unhealthy_logged retries_counted restart_logged status_between ps_between restarted \
+        healthy_again restarts_counted
+    mkdir -p "$T/state"
+    manifest <<EOF
+$(health_system 6)
+[container svc]
+layers = $LAYERS/base
+mount = $T/state:/mnt
+command = /bin/sh -c "trap 'sleep 2; rm -f /mnt/sick; exit 0' TERM; echo run; if [ ! -e /mnt/once ]; then touch /mnt/once; sleep 1; touch /mnt/sick; echo sick; fi; while :; do sleep 0.1; done"
+health = /bin/sh -c "if [ -e /mnt/sick ]; then echo x >> /mnt/fails; exit 1; fi"
+health_interval = 200ms
+health_retries = 3
+restart = always
+EOF
+    start_keel
+    check unhealthy_logged "svc did not become unhealthy" wait_klog 'svc: unhealthy: exited with status 1$'
+    check status_between "keel status did not say unhealthy while svc was being restarted" \
+        eval 'status_is svc health unhealthy && status_is svc state stopping'
+    check ps_between "keel ps --json did not say unhealthy while svc was being restarted" \
+        ps_is svc health '"unhealthy"'
+    check restart_logged "no 'restarting (unhealthy)' after 'unhealthy'" \
+        before "$(klog 'svc: unhealthy')" "$(klog 'svc: restarting \(unhealthy\)')" "$ERR"
+    check restarted "svc was not started again" \
+        wait_until $((10 * SLOW)) eval '[ "$(klog_count "svc: started")" -ge 2 ]'
+    check healthy_again "svc did not become healthy after its restart" \
+        wait_until $((10 * SLOW)) eval '[ "$(klog_count "svc: healthy$")" -ge 2 ]'
+    check retries_counted "not exactly health_retries = 3 failed checks before the restart" \
+        eq "$(wc -l 2>/dev/null < "$T/state/fails")" 3
+    check restarts_counted "keel ps --json does not count the restart" ps_is svc restarts 1
+    keel_stop 15 || fail "keel did not stop ($WHY)"
+}
+
+# health_start_period: failures during it do not count.  Both containers fail
+# every check; quick becomes unhealthy after two checks, slow only once its
+# 2 s start period is over, and is still "starting" when quick is unhealthy.
+test_start_period() {
+    plan quick_unhealthy slow_still_starting slow_after_period
+    manifest <<EOF
+$(health_system)
+[container quick]
+layers = $LAYERS/base
+command = /bin/sh -c "$LOOP"
+health = /bin/false
+health_interval = 200ms
+health_retries = 2
+on_unhealthy = none
+
+[container slow]
+layers = $LAYERS/base
+command = /bin/sh -c "$LOOP"
+health = /bin/false
+health_interval = 200ms
+health_retries = 2
+health_start_period = 2s
+on_unhealthy = none
+EOF
+    start_keel
+    wait_klog 'quick: unhealthy' || fail "quick never became unhealthy ($WHY)"
+    check slow_still_starting "slow left 'starting' within its start period" status_is slow health starting
+    check quick_unhealthy "quick was not unhealthy about two intervals after its start" \
+        elapsed_in "$(t_nth 'quick: started' 1)" "$(t_nth 'quick: unhealthy' 1)" 0.3 $((2 * SLOW))
+    wait_klog 'slow: unhealthy' || fail "slow never became unhealthy ($WHY)"
+    check slow_after_period "slow's failures counted before its 2 s start period was over" \
+        elapsed_in "$(t_nth 'slow: started' 1)" "$(t_nth 'slow: unhealthy' 1)" 2.0 $((5 * SLOW))
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# A check that hangs is killed at health_timeout and counts as a failure; the
+# loop keeps answering meanwhile, and hung checks never pile up.
+test_hanging_check() {
+    plan timed_out timeout_honoured loop_answers no_pile_up no_zombies
+    manifest <<EOF
+$(health_system)
+[container hang]
+layers = $LAYERS/base
+command = /bin/sh -c "$LOOP"
+health = /bin/sleep 100
+health_interval = 300ms
+health_timeout = 500ms
+health_retries = 2
+on_unhealthy = none
+EOF
+    start_keel
+    wait_klog 'hang: started' || fail "hang did not start ($WHY)"
+    # A check is hanging now (from 0.3 s on): keel must still answer at once.
+    wait_until $((5 * SLOW)) eval '[ "$(ns_count_cmdline "/bin/sleep 100")" -ge 1 ]'
+    local t0 t1
+    t0=$(date +%s%N)
+    kc status hang > /dev/null 2>&1
+    t1=$(date +%s%N)
+    check loop_answers "keel status took $(( (t1 - t0) / 1000000 )) ms while a check hung" \
+        le $(( (t1 - t0) / 1000000 )) $((1000 * SLOW))
+    check timed_out "hang was not made unhealthy by timed-out checks" wait_klog 'hang: unhealthy: timed out$'
+    # Two checks of 0.3 s wait + 0.5 s timeout each.
+    check timeout_honoured "the checks were not given their 500 ms" \
+        elapsed_in "$(t_nth 'hang: started' 1)" "$(t_nth 'hang: unhealthy' 1)" 1.4 $((4 * SLOW))
+    # Checks go on (on_unhealthy = none), one at a time: each killed at its timeout.
+    local i max=0 n
+    for i in $(seq 30); do
+        n=$(ns_count_cmdline "/bin/sleep 100")
+        [ "$n" -gt "$max" ] && max=$n
+        sleep 0.1
+    done
+    check no_pile_up "$max hung checks alive at once (they are not killed at their timeout)" le "$max" 1
+    check no_zombies "zombies left by killed checks" no_zombies
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# tcp:PORT: a connect from the container's network namespace (network = none)
+# or from keel's own (network = host).  web listens from 1 s to 3 s.
+test_tcp_check() {
+    plan tcp_healthy tcp_unhealthy tcp_host_net
+    manifest <<EOF
+$(health_system)
+[container web]
+layers = $LAYERS/base
+network = none
+command = /bin/sh -c "trap 'exit 0' TERM; sleep 1; /bin/probe listen tcp 8080 & p=\$!; sleep 2; kill \$p; echo listener-gone; while :; do sleep 0.1; done"
+health = tcp:8080
+health_interval = 200ms
+health_retries = 2
+health_start_period = 3s
+on_unhealthy = none
+
+[container hostweb]
+layers = $LAYERS/base
+network = host
+command = /bin/probe trap TERM listen tcp 8081
+health = tcp:8081
+health_interval = 200ms
+on_unhealthy = none
+EOF
+    start_keel
+    check tcp_healthy "web did not become healthy once it listened (about 1 s after its start)" eval \
+        'wait_klog "web: healthy$" && elapsed_in "$(t_nth "web: started" 1)" "$(t_nth "web: healthy$" 1)" 0.9 $((4 * SLOW))'
+    check tcp_unhealthy "web did not become unhealthy (connection refused) once its listener was gone (3 s)" eval \
+        'wait_klog "web: unhealthy: Connection refused$" && elapsed_in "$(t_nth "web: started" 1)" "$(t_nth "web: unhealthy" 1)" 2.9 $((6 * SLOW))'
+    check tcp_host_net "a tcp check of a host-network container did not pass" wait_klog 'hostweb: healthy$'
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# depends = db:healthy: web starts only after db's check passes (db makes its
+# check pass after 1.5 s; failures before do not count, start period 10 s).
+test_depends_healthy() {
+    plan web_waits web_after_healthy web_late_enough
+    manifest <<EOF
+$(health_system)
+[container db]
+layers = $LAYERS/base
+upper = tmpfs
+command = /bin/sh -c "trap 'exit 0' TERM; sleep 1.5; touch /ok; echo db-ok; while :; do sleep 0.1; done"
+health = /bin/sh -c "test -e /ok"
+health_interval = 200ms
+health_start_period = 10s
+
+[container web]
+layers = $LAYERS/base
+command = /bin/probe trap TERM print web-up sleep inf
+depends = db:healthy
+EOF
+    start_keel
+    wait_klog 'db: started' || fail "db did not start ($WHY)"
+    check web_waits "web is not waiting while db is not healthy yet" status_is web state waiting
+    wait_out web web-up || fail "web never started ($WHY)"
+    check web_after_healthy "web started before db was healthy" \
+        before "$(klog 'db: healthy$')" "$(klog 'web: started')" "$ERR"
+    check web_late_enough "web did not wait for db's check to pass (about 1.5 s)" \
+        elapsed_in "$(t_nth 'db: started' 1)" "$(t_nth 'web: started' 1)" 1.4 $((6 * SLOW))
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# Readiness: ready = notify (sd_notify READY=1 on $NOTIFY_SOCKET, sent by the
+# probe) and ready = fd:3 (a newline on fd 3) each gate a dependant (db:ready).
+test_readiness() {
+    plan notify_env notify_sent notify_ready notify_gates fd_ready fd_gates ps_ready
+    manifest <<EOF
+$(health_system)
+[container ndb]
+layers = $LAYERS/base
+ready = notify
+command = /bin/sh -c "sleep 1; exec /bin/probe trap TERM env notify sleep inf"
+
+[container nweb]
+layers = $LAYERS/base
+command = /bin/probe trap TERM print nweb-up sleep inf
+depends = ndb:ready
+
+[container fdb]
+layers = $LAYERS/base
+ready = fd:3
+command = /bin/sh -c "trap 'exit 0' TERM; sleep 1; echo >&3; while :; do sleep 0.1; done"
+
+[container fweb]
+layers = $LAYERS/base
+command = /bin/probe trap TERM print fweb-up sleep inf
+depends = fdb:ready
+EOF
+    start_keel
+    wait_klog 'ndb: started' || fail "ndb did not start ($WHY)"
+    check ps_ready "keel ps --json says ndb is ready before it said so" ps_is ndb ready false
+    wait_out nweb nweb-up || fail "nweb never started ($WHY)"
+    wait_out fweb fweb-up || fail "fweb never started ($WHY)"
+    check notify_env "NOTIFY_SOCKET is not /dev/keel-notify in ndb" eq "$(c_value ndb env.NOTIFY_SOCKET)" /dev/keel-notify
+    check notify_sent "the probe could not send READY=1" eq "$(c_value ndb notify)" ok
+    check notify_ready "ndb was not marked ready about 1 s after its start" \
+        elapsed_in "$(t_nth 'ndb: started' 1)" "$(t_nth 'ndb: ready' 1)" 0.9 $((5 * SLOW))
+    check notify_gates "nweb started before ndb was ready" \
+        before "$(klog 'ndb: ready')" "$(klog 'nweb: started')" "$ERR"
+    check fd_ready "fdb was not marked ready about 1 s after its start" \
+        elapsed_in "$(t_nth 'fdb: started' 1)" "$(t_nth 'fdb: ready' 1)" 0.9 $((5 * SLOW))
+    check fd_gates "fweb started before fdb was ready" \
+        before "$(klog 'fdb: ready')" "$(klog 'fweb: started')" "$ERR"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# start_timeout: a dependency that never becomes healthy fails the dependant
+# with a clear message after start_timeout, instead of waiting forever.
+test_start_timeout() {
+    plan message in_time never_started status_failed ps_failure
+    manifest <<EOF
+$(health_system)
+[container db]
+layers = $LAYERS/base
+command = /bin/sh -c "$LOOP"
+health = /bin/false
+health_interval = 200ms
+health_start_period = 60s
+
+[container web]
+layers = $LAYERS/base
+command = /bin/probe print web-up sleep inf
+depends = db:healthy
+start_timeout = 1s
+EOF
+    start_keel
+    check message "no clear start_timeout message" \
+        wait_klog 'error: web: failed: dependency db did not become healthy within 1000 ms$'
+    check in_time "the start_timeout did not fire about 1 s after keel began waiting" \
+        elapsed_in "$(t_nth 'stage: ready to start containers' 1)" \
+        "$(t_nth 'error: web: failed: dependency' 1)" 0.9 $((4 * SLOW))
+    check never_started "web was started anyway" eval '[ "$(klog_count "web: started")" = 0 ]'
+    check status_failed "keel status web does not say failed" status_is web state failed
+    check ps_failure "keel ps --json has not the failure of web" \
+        ps_is web failure '"dependency db did not become healthy within 1000 ms"'
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# keel restart NAME brings back a container that gave up (restart =
+# on-failure:1 exhausted): from state failed to running.
+test_restart_gave_up() {
+    plan gave_up status_failed restart_ok running_again
+    mkdir -p "$T/state"
+    manifest <<EOF
+$(health_system)
+[container c]
+layers = $LAYERS/base
+mount = $T/state:/mnt
+command = /bin/sh -c "echo run; if [ -e /mnt/fixed ]; then exec /bin/probe trap TERM print fixed sleep inf; fi; exit 3"
+restart = on-failure:1
+restart_delay = 100ms
+
+[container keep]
+layers = $LAYERS/base
+command = /bin/probe trap TERM sleep inf
+EOF
+    start_keel
+    check gave_up "c did not give up after one restart" wait_klog 'error: c: failed: gave up after 1 restarts$'
+    check status_failed "keel status c does not say failed" status_is c state failed
+    touch "$T/state/fixed"
+    local rc
+    kc restart c > "$T/restart.out" 2>&1; rc=$?
+    check restart_ok "keel restart c failed on a container that gave up: $(head -n 1 "$T/restart.out")" eq "$rc" 0
+    check running_again "c is not running again after keel restart" \
+        eval 'wait_out c fixed && status_is c state running'
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# Backoff: restart_delay doubles up to restart_delay_max (crash: 300, 600,
+# 1000, 1000 ms), and a run of at least restart_reset starts over (reset:
+# runs of 0.6 s with restart_reset = 500ms always wait 300 ms).  The logged
+# delays are exact; the gaps between starts are checked in generous bands.
+test_backoff() {
+    plan delays_logged gaps_doubling reset_logged reset_gaps
+    manifest <<EOF
+$(health_system)
+[container crash]
+layers = $LAYERS/base
+command = /bin/false
+restart = always
+restart_delay = 300ms
+restart_delay_max = 1s
+
+[container reset]
+layers = $LAYERS/base
+command = /bin/sh -c "sleep 0.6; exit 1"
+restart = always
+restart_delay = 300ms
+restart_delay_max = 10s
+restart_reset = 500ms
+EOF
+    start_keel
+    wait_until $((15 * SLOW)) eval '[ "$(klog_count "crash: started")" -ge 5 ] && [ "$(klog_count "reset: started")" -ge 4 ]' ||
+        fail "not enough restarts within $((15 * SLOW)) s"
+    local delays
+    delays=$(sed -nE "s/$(klog 'crash: restarting in ([0-9]+) ms.*')/\1/p" "$ERR" | head -n 4 | tr '\n' ' ')
+    check delays_logged "the backoff delays of crash are not 300 600 1000 1000" eq "$delays" "300 600 1000 1000 "
+    local t k ok=1 why=""
+    mapfile -t t < <(klog_times 'crash: started')
+    local lo=(0.25 0.55 0.95 0.95) hi=(1.0 1.4 1.9 1.9)
+    for k in 0 1 2 3; do
+        if ! elapsed_in "${t[k]}" "${t[k + 1]}" "${lo[k]}" "$(awk -v h="${hi[k]}" -v s="$SLOW" 'BEGIN { print h * s }')"; then
+            ok=0; why="$why gap $((k + 1)): $WHY;"
+        fi
+    done
+    check gaps_doubling "the gaps between crash's starts do not follow the backoff:$why" eq "$ok" 1
+    delays=$(sed -nE "s/$(klog 'reset: restarting in ([0-9]+) ms.*')/\1/p" "$ERR" | head -n 3 | tr '\n' ' ')
+    check reset_logged "a run longer than restart_reset did not reset the delay" eq "$delays" "300 300 300 "
+    mapfile -t t < <(klog_times 'reset: started')
+    ok=1; why=""
+    for k in 0 1 2; do
+        elapsed_in "${t[k]}" "${t[k + 1]}" 0.85 "$(awk -v s="$SLOW" 'BEGIN { print 1.6 * s }')" || { ok=0; why="$why gap $((k + 1)): $WHY;"; }
+    done
+    check reset_gaps "the gaps between reset's starts are not 0.6 s run + 300 ms:$why" eq "$ok" 1
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# BUG (supervise.c, health_result): a health result that arrives while the
+# container is being stopped must not count.  Here the second check is in
+# flight when `keel stop svc` comes, and fails because the service is going
+# down (its TERM trap creates /term); with on_unhealthy = poweroff, keel
+# powered the whole machine down for a container it was asked to stop.
+test_stop_ignores_health() {
+    plan stopped no_power_action keel_serves
+    manifest <<EOF
+$(health_system)
+[container svc]
+layers = $LAYERS/base
+upper = tmpfs
+command = /bin/sh -c "trap 'touch /term; sleep 0.5; exit 0' TERM; while :; do sleep 0.1; done"
+health = /bin/sh -c "$SLOW_CHECK"
+health_interval = 100ms
+health_timeout = 30s
+health_retries = 1
+on_unhealthy = poweroff
+
+[container other]
+layers = $LAYERS/base
+command = /bin/probe trap TERM print other-up sleep inf
+EOF
+    start_keel
+    wait_klog 'svc: healthy$' || fail "svc never became healthy ($WHY)"
+    wait_until $((5 * SLOW)) eval '[ "$(ns_count_cmdline "/bin/sh -c $SLOW_CHECK")" -ge 1 ]' ||
+        fail "the second check is not running"
+    kc stop svc > /dev/null 2>&1
+    check stopped "keel stop svc did not stop it" wait_klog 'svc: stopped$'
+    # The check fails as soon as /term exists: let keel see its result.
+    wait_until $((3 * SLOW)) eval '[ "$(ns_count_cmdline "/bin/sh -c $SLOW_CHECK")" = 0 ]'
+    check no_power_action "a check failing during the stop of svc made keel power down" \
+        no_grep_in "$(klog 'stopping all containers')" "$ERR"
+    check keel_serves "keel is not serving any more after keel stop svc" \
+        eval 'keel_running && status_is other state running'
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+# The first check passes at once; every later one waits until the service's
+# TERM trap has created /term, then fails.
+SLOW_CHECK='test -e /first || { touch /first; exit 0; }; while [ ! -e /term ]; do sleep 0.05; done; exit 1'
+
+# sd_notify READY=1 sent at once after exec (before keel may have seen the
+# exec succeed) still marks the container ready.
+test_notify_immediate() {
+    manifest <<EOF
+$(health_system)
+[container ndb]
+layers = $LAYERS/base
+ready = notify
+command = /bin/probe trap TERM notify sleep inf
+
+[container nweb]
+layers = $LAYERS/base
+command = /bin/probe trap TERM print nweb-up sleep inf
+depends = ndb:ready
+EOF
+    start_keel
+    require "nweb did not start after ndb sent READY=1 at once" wait_out nweb nweb-up
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+run_tests "$@"
