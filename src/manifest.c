@@ -856,6 +856,8 @@ static int set_ready(struct pstate *st, void *obj, const char *v, char *why)
     return 0;
 }
 
+/* User namespaces are not set up yet: anything but `no` is refused rather
+ * than silently ignored (a container would run without the isolation asked for). */
 static int set_userns(struct pstate *st, void *obj, const char *v, char *why)
 {
     struct container_spec *c = obj;
@@ -863,21 +865,7 @@ static int set_userns(struct pstate *st, void *obj, const char *v, char *why)
         c->userns = false;
         return 0;
     }
-    if (strcmp(v, "auto") == 0) {
-        c->userns = c->userns_auto = true;
-        return 0;
-    }
-    /* INSIDE:OUTSIDE:COUNT, the same map for uids and gids. */
-    unsigned long long in, out, count;
-    char tail;
-    if (sscanf(v, "%llu:%llu:%llu%c", &in, &out, &count, &tail) != 3 || count == 0 ||
-        in > UINT32_MAX || out > UINT32_MAX || count > UINT32_MAX || in + count > UINT32_MAX ||
-        out + count > UINT32_MAX)
-        return why_set(why, "'%s' is not no, auto or INSIDE:OUTSIDE:COUNT", v);
-    c->userns = true;
-    c->userns_auto = false;
-    c->uid_map = c->gid_map = (struct id_map){ (uint32_t)in, (uint32_t)out, (uint32_t)count };
-    return 0;
+    return why_set(why, "'%s': per-container user namespaces are not supported yet (only 'no')", v);
 }
 
 /* NAME=SOFT[:HARD] (rlimit.h owns the syntax); a later value for the same
@@ -1047,8 +1035,8 @@ static const struct key_def keys[] = {
            "system call filter"),
     CUSTOM(SEC_CONTAINER, "rlimit", true, set_rlimit, "NAME=SOFT[:HARD]", "nofile=1024:524288",
            "resource limit (setrlimit)"),
-    CUSTOM(SEC_CONTAINER, "userns", false, set_userns, "no|auto|INSIDE:OUTSIDE:COUNT", "no",
-           "user namespace"),
+    CUSTOM(SEC_CONTAINER, "userns", false, set_userns, "no", "no",
+           "user namespace (only 'no' so far: other values are refused)"),
     CUSTOM(SEC_CONTAINER, "memory", false, set_memory, "size|max", "(no limit)", "memory.max"),
     CUSTOM(SEC_CONTAINER, "memory_high", false, set_memory_high, "size|max", "(no limit)", "memory.high"),
     CUSTOM(SEC_CONTAINER, "memory_swap", false, set_memory_swap, "size|max", "(no limit)",

@@ -81,10 +81,6 @@ struct rlimit_spec {
     int line;
 };
 
-struct id_map {
-    uint32_t inside, outside, count;
-};
-
 struct container_spec {
     char *name;
     int line;                      /* line of the [container NAME] header */
@@ -115,9 +111,7 @@ struct container_spec {
     char *seccomp_file;
     struct rlimit_spec *rlimits;
     size_t n_rlimits;
-    bool userns;                   /* userns = auto or a map */
-    bool userns_auto;
-    struct id_map uid_map, gid_map;
+    bool userns;                   /* always false: user namespaces are not set up yet */
 
     /* Restart policy and backoff. */
     enum restart_policy restart;

@@ -74,7 +74,7 @@ TEST(full_manifest)
         "depends = db:ready\nstop_signal = SIGQUIT\nstop_timeout = 3\n"
         "capabilities = +CAP_NET_RAW -CAP_SETFCAP\nambient_capabilities = NET_BIND_SERVICE\n"
         "main = yes\nno_new_privs = no\nseccomp = unconfined\nrlimit = nofile=100:200\nrlimit = core=0\n"
-        "userns = auto\nmemory = 256M\nmemory_high = 200M\nmemory_swap = max\ncpus = 0.5\ncpu_weight = 200\n"
+        "userns = no\nmemory = 256M\nmemory_high = 200M\nmemory_swap = max\ncpus = 0.5\ncpu_weight = 200\n"
         "cpuset = 0-1\npids = 128\nio_weight = 50\nio_read_bps = /dev/vda 10M\nio_write_iops = /dev/vda 100\n"
         "oom_score_adj = 500\nrestart_delay = 50ms\nrestart_delay_max = 1m\nrestart_reset = 20s\n"
         "on_crashloop = poweroff\nstart_timeout = 30s\n"
@@ -129,7 +129,7 @@ TEST(full_manifest)
     CHECK_INT(web->n_rlimits, 2);
     CHECK_INT(web->rlimits[0].resource, RLIMIT_NOFILE);
     CHECK_INT(web->rlimits[0].hard, 200);
-    CHECK(web->userns_auto);
+    CHECK(!web->userns);
     CHECK_INT(web->memory_max, 256 << 20);
     CHECK(web->memory_swap == KEEL_LIMIT_MAX);
     CHECK_INT(web->cpu_quota_us, 50000);
@@ -220,6 +220,7 @@ TEST(bad_values)
     EXPECT_ERROR(C "rlimit = nofile=10:5\n", "t.ini:4: rlimit:");
     EXPECT_ERROR(C "rlimit = open=1\n", "t.ini:4: rlimit:");
     EXPECT_ERROR(C "userns = 0:100000\n", "t.ini:4: userns:");
+    EXPECT_ERROR(C "userns = auto\n", "not supported yet");
     EXPECT_ERROR(C "main = maybe\n", "t.ini:4: main:");
     EXPECT_ERROR(C "seccomp = strict\n", "t.ini:4: seccomp:");
     EXPECT_ERROR("[container a]\nlayers = /l\ncommand = bin/true\n", "t.ini:3: command: 'bin/true' is not an absolute path");
