@@ -794,6 +794,21 @@ static void sweep_stale(int start_fd)
     closedir(d);
 }
 
+/* True when the (non-root) cgroup at fd offers a controller that its
+ * subtree_control does not delegate yet. */
+static bool start_needs_enabling(int fd)
+{
+    if (faccessat(fd, "cgroup.events", F_OK, 0) < 0 && errno == ENOENT)
+        return false;   /* the root cgroup */
+    _cleanup_free_ char *offered = NULL, *delegated = NULL;
+    unsigned have = 0, given = 0;
+    if (read_file_at(fd, "cgroup.controllers", 4096, &offered, NULL) < 0 ||
+        read_file_at(fd, "cgroup.subtree_control", 4096, &delegated, NULL) < 0 ||
+        cgroup_parse_controllers(offered, &have) < 0 || cgroup_parse_controllers(delegated, &given) < 0)
+        return true;
+    return (have & CG_ALL & ~given) != 0;
+}
+
 int cgroup_setup(struct cgroup_root *root, const char *mountpoint, bool boot_mode, struct kerr *err)
 {
     char start[4096], name[64];
@@ -875,10 +890,20 @@ int cgroup_setup(struct cgroup_root *root, const char *mountpoint, bool boot_mod
         return kerr_set(err, e, "cannot open cgroup %s/" SUPERVISOR_LEAF, root->keel_path);
     }
     /* The no-internal-processes rule: a cgroup that distributes controllers
-     * to children holds no process itself, so keel lives in a leaf. */
-    int r = move_self(sup_fd);
-    if (r < 0)
-        log_warn("cannot move keel into cgroup %s/" SUPERVISOR_LEAF ": %s", root->keel_path, strerror(-r));
+     * to children holds no process itself, so keel lives in a leaf.  In
+     * `keel run`, moving costs an RCU grace period twice (there and back,
+     * ~10 ms each): skip it where the cgroup keel started in need not
+     * distribute anything new — the root cgroup (exempt from the rule, and
+     * without cgroup.events), or one that already delegates every
+     * controller it has. */
+    int r = 0;
+    if (boot_mode || start_needs_enabling(root->start_fd)) {
+        r = move_self(sup_fd);
+        if (r < 0)
+            log_warn("cannot move keel into cgroup %s/" SUPERVISOR_LEAF ": %s", root->keel_path, strerror(-r));
+        else
+            root->moved = true;
+    }
 
     /* Controllers flow down: enable them in the cgroup keel started in (a
      * no-op where they already are), then in keel's subtree. */
@@ -907,7 +932,7 @@ void cgroup_release(struct cgroup_root *root)
         return;
     if (!root->boot_mode && !root->plain_dir && root->start_fd >= 0 && root->keel_fd >= 0) {
         const char *name = strrchr(root->keel_path, '/');
-        if (move_self(root->start_fd) == 0) {
+        if (!root->moved || move_self(root->start_fd) == 0) {
             unlinkat(root->keel_fd, SUPERVISOR_LEAF, AT_REMOVEDIR);
             if (name)
                 unlinkat(root->start_fd, name + 1, AT_REMOVEDIR);

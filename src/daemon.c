@@ -211,8 +211,10 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
     if (cgroup_setup(&d->cgroup, opts->boot ? "/sys/fs/cgroup" : NULL, opts->boot, err) < 0)
         log_warn("%s: containers get no cgroup of their own", err->msg);
     /* Clears what a crashed keel left, then makes the bridges and keel's nf_tables table. */
+    log_stage("cgroups ready");
     if ((r = net_init(&d->net, d->m, opts->run_dir, err)) < 0)
         return r;
+    log_stage("networks ready");
     if (opts->boot) {
         d->button_fd = boot_power_button_open(err);
         if (d->button_fd < 0)
@@ -226,6 +228,7 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
     };
     if ((r = supervisor_new(&d->sup, d->loop, d->m, &sopts, err)) < 0)
         return r;
+    log_stage("supervisor ready");
     /* The control listeners ([system] control): all of them or none. */
     struct control_backend be = control_backend_supervisor(d->sup, &d->cgroup);
     if ((r = control_new(&d->ctl, d->loop, d->m, &be, NULL, err)) < 0)

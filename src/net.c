@@ -977,12 +977,12 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
     ctx->rt = r;
     /* keel's table first: a live keel owns it (EPERM for anyone else), and
      * then nothing here may be touched; one left by a crashed keel goes. */
-    r = nft_open(err);
-    if (r == -EPROTONOSUPPORT && !any_bridge(m)) {
-        /* No nf_tables in this kernel (its modules are not loaded): then no
-         * table of an earlier keel can exist either, and none is needed. */
+    /* Without a bridge network keel needs no table, and none of a dead keel
+     * can be left: the table is made with the owner flag, so the kernel
+     * removes it with its keel's socket.  (Saves a nf_tables transaction.) */
+    r = any_bridge(m) ? nft_open(err) : 0;
+    if (r == 0) {
         kerr_clear(err);
-        r = 0;
     } else if (r < 0) {
         if (r == -EPROTONOSUPPORT)
             kerr_prefix(err, "bridge networking needs nf_tables (modules nf_tables nft_chain_nat nft_nat ...)");

@@ -49,6 +49,7 @@ struct cgroup_root {
     int keel_fd;             /* O_PATH|O_DIRECTORY fd of keel's subtree, -1 when unavailable */
     int start_fd;            /* run mode: the cgroup keel started in (to move back), else -1 */
     int lock_fd;             /* run mode: keel's subtree, flock'ed for keel's lifetime, else -1 */
+    bool moved;              /* keel moved itself into its supervisor leaf (and moves back) */
     char keel_path[4096];    /* absolute path of keel's subtree */
     unsigned controllers;    /* enum cgroup_controller bits enabled for the containers */
 };

@@ -582,7 +582,10 @@ static int host_setup_child(void)
     read_file_at(AT_FDCWD, "/proc/self/cgroup", 1 << 16, &self, NULL);
     const char *leaf = strrchr(root.keel_path, '/');
     snprintf(want, sizeof want, "%s/supervisor\n", leaf);
-    if (!self || !strstr(self, want))
+    /* keel moves into its leaf only where the cgroup it started in must
+     * delegate controllers (not from the root cgroup): either way it is
+     * where root.moved says. */
+    if (!self || (root.moved != (strstr(self, want) != NULL)))
         return 11;
     free(self);
     char *adj = NULL;
