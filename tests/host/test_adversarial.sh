@@ -460,7 +460,7 @@ test_adversarial_numbers() {
             'size|max') vals=(-1 1P 8388608T maxx MAX "${common[@]}") ;;
             number) vals=(-1 4294967296 "${common[@]}") ;;
             'number|max') vals=(-1 0x1 maxx "${common[@]}") ;;
-            decimal) vals=(-1 0.001 4097 0.1234567 . 1. "${common[@]}") ;;
+            decimal) vals=(-1 0.001 4097 4096.5 0.1234567 . 1. "${common[@]}") ;;
             rate) vals=(0 -1 1tbit 1kbyte 18446744073709551615bit "${common[@]}") ;;
             [0-9-]*..[0-9]*) vals=($(( ${type%%..*} - 1 )) $(( ${type##*..} + 1 )) "${common[@]}") ;;
             *) continue ;;
