@@ -59,7 +59,7 @@ $(BUILD)/obj/%.o: src/%.c
 
 $(BUILD)/keel: $(OBJS)
 	$(CC) $(CFLAGS) -static -o $@ $(OBJS) $(PKG_LIBS) 2> $(BUILD)/link.log || { cat $(BUILD)/link.log; exit 1; }
-	@grep -v -e 'getaddrinfo' -e 'getprotobyname' -e 'getpwnam' -e 'getgrnam' -e 'getpwuid' -e 'getgrgid' \
+	@grep -v -e 'getaddrinfo' -e 'getprotobyname' -e 'getprotobynumber' -e 'getpwnam' -e 'getgrnam' -e 'getpwuid' -e 'getgrgid' \
 	     -e 'in function' -e 'getservbyname' -e 'gethostbyname' -e 'dlopen' $(BUILD)/link.log >&2 || true
 
 # --- sanitizer build (dynamic) --------------------------------------------------

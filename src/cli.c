@@ -4,6 +4,7 @@
  * speak of: keel boots.  Otherwise argv[1] names the verb.
  */
 #include "keel/cli.h"
+#include "keel/client.h"
 #include "keel/daemon.h"
 #include "keel/manifest.h"
 #include "keel/plan.h"
@@ -12,6 +13,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #define RUN_DIR "/run/keel"
@@ -150,6 +152,11 @@ static int cmd_help(int argc, char **argv)
 {
     if (argc > 1) {
         const struct verb *v = find_verb(argv[1]);
+        for (const struct client_verb *cv = client_verbs; !v && cv->name; cv++)
+            if (strcmp(cv->name, argv[1]) == 0) {
+                char *args[] = { argv[1], (char *)"--help", NULL };
+                return cv->fn(2, args);
+            }
         if (!v) {
             fprintf(stderr, "keel: error: unknown command '%s'\n", argv[1]);
             return 2;
@@ -161,6 +168,10 @@ static int cmd_help(int argc, char **argv)
            "Otherwise:\n\n");
     for (const struct verb *v = verbs; v->name; v++)
         printf("  keel %-8s %s\n", v->name, v->usage);
+    printf("\nClient commands (talk to a running keel; -H URL or KEEL_HOST picks it,\n"
+           "default unix:///run/keel.sock):\n\n");
+    for (const struct client_verb *cv = client_verbs; cv->name; cv++)
+        printf("  keel %-8s %s\n", cv->name, cv->help);
     printf("\nkeel COMMAND --help shows the help of a command.\n");
     return 0;
 }
@@ -175,10 +186,21 @@ int cli_main(int argc, char **argv)
         return cmd_help(0, NULL);
     if (strcmp(argv[1], "--version") == 0)
         return cmd_version(0, NULL);
-    const struct verb *v = find_verb(argv[1]);
-    if (!v) {
-        fprintf(stderr, "keel: error: unknown command '%s' (keel help lists them)\n", argv[1]);
-        return 2;
+    /* keel -H URL VERB ...: the server for every client verb. */
+    if (argc > 3 && strcmp(argv[1], "-H") == 0) {
+        if (setenv("KEEL_HOST", argv[2], 1) < 0) {
+            fprintf(stderr, "keel: error: cannot set KEEL_HOST\n");
+            return 1;
+        }
+        argv += 2;
+        argc -= 2;
     }
-    return v->fn(argc - 1, argv + 1);
+    const struct verb *v = find_verb(argv[1]);
+    if (v)
+        return v->fn(argc - 1, argv + 1);
+    for (const struct client_verb *cv = client_verbs; cv->name; cv++)
+        if (strcmp(cv->name, argv[1]) == 0)
+            return cv->fn(argc - 1, argv + 1);
+    fprintf(stderr, "keel: error: unknown command '%s' (keel help lists them)\n", argv[1]);
+    return 2;
 }

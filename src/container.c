@@ -1,6 +1,9 @@
 /* container.c — a container's process, see container.h. */
 #include "keel/container.h"
 #include "keel/caps.h"
+#include "keel/cgroup.h"
+#include "keel/rlimit.h"
+#include "keel/seccomp.h"
 #include "keel/mount.h"
 #include "keel/sys.h"
 #include "keel/user.h"
@@ -9,12 +12,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -23,8 +25,6 @@
 #include <unistd.h>
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-#define DEFAULT_NOFILE_SOFT 1024
-#define DEFAULT_NOFILE_HARD 524288
 #define SETUP_FD_MIN 300   /* above any `ready = fd:N` (N <= 255) */
 
 /* The record a failed setup child writes before it exits. */
@@ -82,31 +82,6 @@ static void reset_signals(void)
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
 }
 
-static int apply_rlimits(const struct container_spec *c, struct kerr *err)
-{
-    bool nofile_set = false;
-    for (size_t i = 0; i < c->n_rlimits; i++) {
-        const struct rlimit_spec *r = &c->rlimits[i];
-        struct rlimit rl = { .rlim_cur = r->soft, .rlim_max = r->hard };
-        if (setrlimit(r->resource, &rl) < 0)
-            return kerr_set(err, errno, "cannot set resource limit %d to %llu:%llu", r->resource,
-                            (unsigned long long)r->soft, (unsigned long long)r->hard);
-        nofile_set |= r->resource == RLIMIT_NOFILE;
-    }
-    if (!nofile_set) {
-        /* A sane default: select()-safe soft limit, generous hard limit. */
-        struct rlimit rl = { DEFAULT_NOFILE_SOFT, DEFAULT_NOFILE_HARD };
-        struct rlimit cur;
-        if (getrlimit(RLIMIT_NOFILE, &cur) == 0 && cur.rlim_max < rl.rlim_max)
-            rl.rlim_max = cur.rlim_max;
-        if (rl.rlim_cur > rl.rlim_max)
-            rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
-            return kerr_set(err, errno, "cannot set the default open-files limit");
-    }
-    return 0;
-}
-
 static int read_image_file(const char *path, char **out)
 {
     /* The image's own file, read after pivot_root; absent is fine. */
@@ -146,15 +121,6 @@ static int enter_workdir(const char *workdir, struct kerr *err)
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd) || cwd[0] != '/')
         return kerr_msg(err, EPERM, "workdir %s resolves outside the container root", dir);
-    return 0;
-}
-
-static int load_seccomp(const struct sock_fprog *prog, struct kerr *err)
-{
-    if (!prog)
-        return 0;
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog, 0, 0) < 0)
-        return kerr_set(err, errno, "cannot load the seccomp filter");
     return 0;
 }
 
@@ -202,20 +168,18 @@ static __attribute__((noreturn)) void setup_child(const struct container_start *
 
     struct user_ids ids;
     char **env = NULL;
-    if (resolve_user(c, &ids, &err) < 0 || apply_rlimits(c, &err) < 0)
+    if (resolve_user(c, &ids, &err) < 0 || rlimit_apply(c->rlimits, c->n_rlimits, &err) < 0)
         child_fail(report_fd, &err);
-    if (c->oom_score_adj_set) {
-        char v[16];
-        snprintf(v, sizeof v, "%d", c->oom_score_adj);
-        if (write_file_at(AT_FDCWD, "/proc/self/oom_score_adj", v) < 0) {
-            kerr_set(&err, errno, "cannot set oom_score_adj %s", v);
-            child_fail(report_fd, &err);
-        }
-    }
+    /* Always set: a container would otherwise inherit keel's own -1000. */
+    if (cgroup_set_oom_score_adj(0, c->oom_score_adj_set ? c->oom_score_adj : 0, &err) < 0)
+        child_fail(report_fd, &err);
     if (!(env = container_environ(c, ids.home))) {
         kerr_set(&err, ENOMEM, "cannot build the environment");
         child_fail(report_fd, &err);
     }
+    /* Without no_new_privs the filter must go in while CAP_SYS_ADMIN is still held. */
+    if (!c->no_new_privs && in->seccomp && seccomp_install(in->seccomp, &err) < 0)
+        child_fail(report_fd, &err);
     if (caps_apply(c->caps, c->caps_ambient, ids.uid, ids.gid, ids.groups, ids.n_groups, &err) < 0)
         child_fail(report_fd, &err);
     if (enter_workdir(c->workdir, &err) < 0)
@@ -248,7 +212,7 @@ static __attribute__((noreturn)) void setup_child(const struct container_start *
         child_fail(report_fd, &err);
     }
     reset_signals();
-    if (load_seccomp(in->seccomp, &err) < 0)
+    if (c->no_new_privs && in->seccomp && seccomp_install(in->seccomp, &err) < 0)
         child_fail(report_fd, &err);
     execve(c->argv[0], c->argv, env);
     kerr_set(&err, errno, "cannot execute %s", c->argv[0]);
@@ -332,8 +296,8 @@ static const struct { const char *name; int type; } ns_order[] = {
 };
 
 static __attribute__((noreturn)) void exec_child(const struct container_spec *c, const int *nsfds, int cgroup_fd,
-                                                 char *const *argv, const int stdio[3],
-                                                 const struct sock_fprog *seccomp)
+                                                 char *const *argv, bool tty,
+                                                 const struct seccomp_prog *seccomp)
 {
     struct kerr err = { 0 };
     /* Non-dumpable before entering: the container cannot open this process's
@@ -351,6 +315,9 @@ static __attribute__((noreturn)) void exec_child(const struct container_spec *c,
                     c->name, strerror(errno));
             _exit(126);
         }
+    /* Nothing of keel's (control sockets, pipes, namespace fds) goes further. */
+    if (sys_close_range_from(3) < 0)
+        _exit(126);
     /* setns(CLONE_NEWPID) applies to children: fork once more to be inside. */
     pid_t inner = fork();
     if (inner < 0)
@@ -367,7 +334,9 @@ static __attribute__((noreturn)) void exec_child(const struct container_spec *c,
     struct user_ids ids;
     char **env;
     if (chdir("/") < 0 || resolve_user(c, &ids, &err) < 0 || !(env = container_environ(c, ids.home)) ||
-        apply_rlimits(c, &err) < 0 ||
+        rlimit_apply(c->rlimits, c->n_rlimits, &err) < 0 ||
+        cgroup_set_oom_score_adj(0, c->oom_score_adj_set ? c->oom_score_adj : 0, &err) < 0 ||
+        (!c->no_new_privs && seccomp && seccomp_install(seccomp, &err) < 0) ||
         caps_apply(c->caps, c->caps_ambient, ids.uid, ids.gid, ids.groups, ids.n_groups, &err) < 0 ||
         (c->workdir && enter_workdir(c->workdir, &err) < 0)) {
         fprintf(stderr, "keel: error: %s\n", err.msg[0] ? err.msg : "cannot prepare the process");
@@ -379,10 +348,13 @@ static __attribute__((noreturn)) void exec_child(const struct container_spec *c,
         _exit(126);
     if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         _exit(126);
-    if (sys_close_range_from(3) < 0)
+    /* keel exec -t: the pty on stdin becomes the controlling terminal of a new session. */
+    if (tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0)) {
+        fprintf(stderr, "keel: error: cannot make the terminal the controlling one: %s\n", strerror(errno));
         _exit(126);
+    }
     reset_signals();
-    if (load_seccomp(seccomp, &err) < 0) {
+    if (c->no_new_privs && seccomp && seccomp_install(seccomp, &err) < 0) {
         fprintf(stderr, "keel: error: %s\n", err.msg);
         _exit(126);
     }
@@ -392,7 +364,7 @@ static __attribute__((noreturn)) void exec_child(const struct container_spec *c,
 }
 
 int container_exec(const struct container_spec *c, pid_t pid, int cgroup_fd, char *const *argv,
-                   const int stdio[3], const struct sock_fprog *seccomp, pid_t *out, struct kerr *err)
+                   const int stdio[3], bool tty, const struct seccomp_prog *seccomp, pid_t *out, struct kerr *err)
 {
     int nsfds[ARRAY_SIZE(ns_order)];
     for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++)
@@ -420,7 +392,7 @@ int container_exec(const struct container_spec *c, pid_t pid, int cgroup_fd, cha
             if (dup2(fd, i) < 0)
                 _exit(126);
         }
-        exec_child(c, nsfds, cgroup_fd, argv, stdio, seccomp);
+        exec_child(c, nsfds, cgroup_fd, argv, tty, seccomp);
     }
     for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++)
         close_safe(nsfds[i]);

@@ -5,7 +5,11 @@
  *   serve until asked to stop, stop containers in order, power off.
  */
 #include "keel/daemon.h"
+#include "keel/boot.h"
+#include "keel/cgroup.h"
+#include "keel/control.h"
 #include "keel/log.h"
+#include "keel/net.h"
 #include "keel/loop.h"
 #include "keel/manifest.h"
 #include "keel/parse.h"
@@ -13,6 +17,7 @@
 #include "keel/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,7 +33,12 @@ struct daemon {
     struct loop *loop;
     struct manifest *m;
     struct supervisor *sup;
+    struct cgroup_root cgroup;
+    struct net_ctx *net;
+    struct control *ctl;
     int sigfd;
+    int button_fd;              /* boot mode: the power button's evdev device */
+    bool staying;               /* on_exit = stay after the containers finished */
     bool stopping;
     enum power_action action;   /* what the stop leads to (boot mode) */
 };
@@ -80,7 +90,17 @@ static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
             begin_stop(d, POWER_NONE, signal_name(sig));
             continue;
         }
+        /* PID 1: sysvinit's and systemd's conventions both. */
+        enum power_action a = boot_signal_action(sig);
+        if (a != POWER_NONE)
+            begin_stop(d, a, signal_name(sig));
     }
+}
+
+static void on_power_button(struct loop *l, int fd, uint32_t events, void *data)
+{
+    if (boot_power_button_pressed(fd) == 1)
+        begin_stop(data, POWER_POWEROFF, "power button");
 }
 
 static void on_power(enum power_action action, const char *why, void *data)
@@ -98,9 +118,125 @@ static int exit_code(int status)
     return 1;
 }
 
+/* Test hooks for the VM tests, from the kernel command line (boot mode only):
+ *   keel.test_crash=S   keel crashes on purpose S seconds after boot (the crash
+ *                       handler must reboot the machine)
+ *   keel.test_freeze=S  keel stops serving S seconds after boot (a hung PID 1:
+ *                       the hardware watchdog must reset the machine)
+ * They do nothing unless given; documented in docs/boot.md and supervision.md. */
+static void test_crash(struct loop *l, void *data)
+{
+    log_warn("test hook: keel.test_crash: crashing keel on purpose");
+    volatile int *nowhere = NULL;
+    *nowhere = 1;
+}
+
+static void test_freeze(struct loop *l, void *data)
+{
+    log_warn("test hook: keel.test_freeze: keel stops serving now");
+    for (;;)
+        pause();
+}
+
+static void arm_test_hooks(struct daemon *d)
+{
+    _cleanup_free_ char *cmdline = NULL;
+    if (read_file_at(AT_FDCWD, "/proc/cmdline", 65536, &cmdline, NULL) < 0)
+        return;
+    static const struct { const char *key; loop_timer_cb cb; } hooks[] = {
+        { "keel.test_crash", test_crash }, { "keel.test_freeze", test_freeze },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(hooks); i++) {
+        _cleanup_free_ char *v = boot_cmdline_value(cmdline, hooks[i].key);
+        uint64_t ms;
+        if (v && parse_duration_ms(v, &ms, NULL) == 0 && loop_add_timer(d->loop, ms, hooks[i].cb, d) > 0)
+            log_warn("test hook %s=%s armed", hooks[i].key, v);
+    }
+}
+
+/* Everything between a valid manifest and serving.  0 / negative errno. */
+static int daemon_setup(struct daemon *d, struct kerr *err)
+{
+    const struct daemon_opts *opts = d->opts;
+    if (!opts->boot && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+        return kerr_set(err, errno, "cannot become a child subreaper");
+    int r = mkdir_p(opts->run_dir, 0700);
+    if (r < 0)
+        return kerr_set(err, -r, "cannot create %s", opts->run_dir);
+    if ((r = loop_new(&d->loop, err)) < 0 || (d->sigfd = r = signals_fd(err)) < 0)
+        return r;
+    if ((r = loop_add_fd(d->loop, d->sigfd, EPOLLIN, on_signal, d)) < 0)
+        return kerr_set(err, -r, "cannot watch signals");
+    /* Without a usable cgroup2 hierarchy containers still run; one that asks
+     * for a limit is then refused at its start, naming the controller. */
+    if (cgroup_setup(&d->cgroup, opts->boot ? "/sys/fs/cgroup" : NULL, opts->boot, err) < 0)
+        log_warn("%s: containers get no cgroup of their own", err->msg);
+    /* Clears what a crashed keel left, then makes the bridges and keel's nf_tables table. */
+    if ((r = net_init(&d->net, d->m, opts->run_dir, err)) < 0)
+        return r;
+    if (opts->boot) {
+        d->button_fd = boot_power_button_open(err);
+        if (d->button_fd < 0)
+            log_warn("%s: the power button is not watched", err->msg);
+        else if (loop_add_fd(d->loop, d->button_fd, EPOLLIN, on_power_button, d) < 0)
+            log_warn("cannot watch the power button");
+    }
+    struct supervisor_opts sopts = {
+        .boot_mode = opts->boot, .run_dir = opts->run_dir, .power = on_power, .power_data = d,
+        .cgroup = &d->cgroup, .net = d->net,
+    };
+    if ((r = supervisor_new(&d->sup, d->loop, d->m, &sopts, err)) < 0)
+        return r;
+    /* The control listeners ([system] control): all of them or none. */
+    struct control_backend be = control_backend_supervisor(d->sup, &d->cgroup);
+    if ((r = control_new(&d->ctl, d->loop, d->m, &be, NULL, err)) < 0)
+        return r;
+    return 0;
+}
+
+/* What the end of the main container (or of all) leads to. */
+static void containers_finished(struct daemon *d, int status)
+{
+    if (!d->opts->boot) {
+        begin_stop(d, POWER_NONE, "all containers exited");
+        return;
+    }
+    char how[64];
+    if (WIFEXITED(status))
+        snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(status));
+    else
+        snprintf(how, sizeof how, "signal %s", signal_name(WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+    log_info("the appliance's containers have exited (%s)", how);
+    if (d->m->system.on_exit == POWER_STAY) {
+        if (!d->staying)
+            log_info("on_exit = stay: the machine stays up");
+        d->staying = true;
+        return;
+    }
+    begin_stop(d, d->m->system.on_exit, "on_exit");
+}
+
+static void daemon_teardown(struct daemon *d)
+{
+    control_free(d->ctl);   /* first: it is subscribed to the supervisor's events */
+    d->ctl = NULL;
+    supervisor_free(d->sup);
+    d->sup = NULL;
+    net_shutdown(d->net);
+    d->net = NULL;
+    cgroup_release(&d->cgroup);
+    if (d->button_fd >= 0)
+        loop_del_fd(d->loop, d->button_fd);
+    close_safe(d->button_fd);
+    close_safe(d->sigfd);
+    loop_free(d->loop);
+    d->loop = NULL;
+}
+
 int daemon_main(const struct daemon_opts *opts)
 {
-    struct daemon d = { .opts = opts, .sigfd = -1 };
+    struct daemon d = { .opts = opts, .sigfd = -1, .button_fd = -1,
+                        .cgroup = { .keel_fd = -1, .start_fd = -1, .lock_fd = -1 } };
     struct kerr err = { 0 };
     struct diag diag = { 0 };
     int status = 0, code = 1;
@@ -112,52 +248,47 @@ int daemon_main(const struct daemon_opts *opts)
             fprintf(stderr, "%s\n", diag.msgs[i]);
         log_error("the manifest %s is not valid: nothing was started", opts->manifest);
         diag_free(&diag);
+        if (opts->boot)
+            boot_fail(POWER_POWEROFF, NULL);   /* no on_error to read: the default */
         return 2;
     }
-    if (!opts->boot && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
-        log_error("cannot become a child subreaper: %s", strerror(errno));
-        goto out;
-    }
-    int r = mkdir_p(opts->run_dir, 0700);
-    if (r < 0) {
-        log_error("cannot create %s: %s", opts->run_dir, strerror(-r));
-        goto out;
-    }
-    if (loop_new(&d.loop, &err) < 0 || (d.sigfd = signals_fd(&err)) < 0) {
+    log_stage("manifest read");
+    if (opts->boot && boot_apply_system(d.m, &err) < 0) {
         log_error("%s", err.msg);
-        goto out;
+        boot_fail(d.m->system.on_error, d.m->system.rescue_shell);
     }
-    if (loop_add_fd(d.loop, d.sigfd, EPOLLIN, on_signal, &d) < 0) {
-        log_error("cannot watch signals");
-        goto out;
-    }
-    struct supervisor_opts sopts = {
-        .boot_mode = opts->boot, .run_dir = opts->run_dir, .power = on_power, .power_data = &d,
-    };
-    if (supervisor_new(&d.sup, d.loop, d.m, &sopts, &err) < 0) {
+    if (daemon_setup(&d, &err) < 0) {
         log_error("%s", err.msg);
-        goto out;
+        if (opts->boot)
+            boot_fail(d.m->system.on_error, d.m->system.rescue_shell);
+        daemon_teardown(&d);
+        manifest_free(d.m);
+        return 1;
     }
+    if (opts->boot)
+        arm_test_hooks(&d);
+    log_stage("ready to start containers");
     supervisor_start_all(d.sup, &err);
     code = 0;   /* a stop signal ends keel run with 0; a finished main sets its status */
 
     for (;;) {
-        if (!d.stopping && supervisor_finished(d.sup, &status)) {
+        if (!d.stopping && !d.staying && supervisor_finished(d.sup, &status)) {
             code = exit_code(status);
-            begin_stop(&d, POWER_NONE, "all containers exited");
+            containers_finished(&d, status);
         }
         if (d.stopping && supervisor_all_down(d.sup))
             break;
         if (loop_run_once(d.loop, &err) < 0) {
+            /* epoll itself failing leaves nothing to serve with: stop cleanly. */
             log_error("%s", err.msg);
-            begin_stop(&d, POWER_NONE, "event loop failure");
+            begin_stop(&d, opts->boot ? POWER_REBOOT : POWER_NONE, "event loop failure");
         }
     }
     log_info("all containers are down");
-out:
-    supervisor_free(d.sup);
-    close_safe(d.sigfd);
-    loop_free(d.loop);
+    daemon_teardown(&d);
+    enum power_action action = d.action;
     manifest_free(d.m);
+    if (opts->boot)
+        boot_final(action == POWER_NONE ? POWER_POWEROFF : action);
     return code;
 }

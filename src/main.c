@@ -1,7 +1,37 @@
-/* main.c — keel's entry point: PID 1 (boot mode) or the CLI. */
+/* main.c — keel's entry point.
+ *
+ * As PID 1 keel boots: it sets the machine up (boot_early re-executes keel
+ * once from a read-only bind of its own binary and returns in the new image),
+ * then serves the manifest until the machine goes down.  PID 1 never returns
+ * from here: the kernel would panic.  Otherwise argv names a CLI verb.
+ */
+#include "keel/boot.h"
 #include "keel/cli.h"
+#include "keel/daemon.h"
+#include "keel/log.h"
+#include "keel/manifest.h"
+
+#include <stdlib.h>
+#include <unistd.h>
 
 int main(int argc, char **argv)
 {
-    return cli_main(argc, argv);
+    if (getpid() != 1)
+        return cli_main(argc, argv);
+
+    struct kerr err = { 0 };
+    log_setup(2, LOG_LEVEL_INFO);
+    boot_crash_handler_install();
+    if (boot_early(argv, &err) < 0) {
+        log_error("%s", err.msg);
+        boot_fail(POWER_POWEROFF, NULL);
+    }
+    char *manifest = boot_manifest_path();
+    struct daemon_opts opts = {
+        .manifest = manifest ? manifest : MANIFEST_DEFAULT_PATH,
+        .boot = true,
+        .run_dir = "/run/keel",
+    };
+    daemon_main(&opts);        /* ends in boot_final() */
+    boot_final(POWER_POWEROFF);
 }

@@ -9,7 +9,10 @@
  */
 #include "keel/manifest.h"
 #include "keel/caps.h"
+#include "keel/net.h"
 #include "keel/parse.h"
+#include "keel/rlimit.h"
+#include "keel/seccomp.h"
 #include "keel/util.h"
 
 #include <arpa/inet.h>
@@ -21,7 +24,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 #define MANIFEST_MAX_LINE 4000        /* longer lines are errors, never truncated */
@@ -830,60 +832,24 @@ static int set_userns(struct pstate *st, void *obj, const char *v, char *why)
     return 0;
 }
 
-static const struct { const char *name; int res; } rlimit_names[] = {
-    { "as", RLIMIT_AS }, { "core", RLIMIT_CORE }, { "cpu", RLIMIT_CPU }, { "data", RLIMIT_DATA },
-    { "fsize", RLIMIT_FSIZE }, { "locks", RLIMIT_LOCKS }, { "memlock", RLIMIT_MEMLOCK },
-    { "msgqueue", RLIMIT_MSGQUEUE }, { "nice", RLIMIT_NICE }, { "nofile", RLIMIT_NOFILE },
-    { "nproc", RLIMIT_NPROC }, { "rss", RLIMIT_RSS }, { "rtprio", RLIMIT_RTPRIO },
-    { "rttime", RLIMIT_RTTIME }, { "sigpending", RLIMIT_SIGPENDING }, { "stack", RLIMIT_STACK },
-};
-
-static int parse_rlim_value(const char *s, uint64_t *out)
-{
-    if (strcmp(s, "unlimited") == 0 || strcmp(s, "infinity") == 0) {
-        *out = RLIM_INFINITY;
-        return 0;
-    }
-    return parse_u64(s, 0, RLIM_INFINITY - 1, out, NULL);
-}
-
-/* NAME=SOFT[:HARD] */
+/* NAME=SOFT[:HARD] (rlimit.h owns the syntax); a later value for the same
+ * resource is an error, not a silent override. */
 static int set_rlimit(struct pstate *st, void *obj, const char *v, char *why)
 {
     struct container_spec *c = obj;
-    char buf[96];
-    if (str_copy(buf, sizeof buf, v) < 0)
-        return why_set(why, "'%s' is too long", v);
-    char *eq = strchr(buf, '=');
-    if (!eq)
-        return why_set(why, "'%s' is not NAME=SOFT[:HARD]", v);
-    *eq = '\0';
-    int res = -1;
-    for (size_t i = 0; i < ARRAY_SIZE(rlimit_names); i++)
-        if (strcmp(buf, rlimit_names[i].name) == 0)
-            res = rlimit_names[i].res;
-    if (res < 0)
-        return why_set(why, "'%s' is not a resource limit name (nofile, nproc, core, ...)", buf);
-    char *colon = strchr(eq + 1, ':');
-    if (colon)
-        *colon = '\0';
-    uint64_t soft, hard;
-    if (parse_rlim_value(eq + 1, &soft) < 0 || (colon && parse_rlim_value(colon + 1, &hard) < 0))
-        return why_set(why, "'%s' is not NAME=SOFT[:HARD] with numbers or unlimited", v);
-    if (!colon)
-        hard = soft;
-    if (soft > hard)
-        return why_set(why, "'%s': the soft limit is above the hard limit", v);
+    struct rlimit_spec r;
+    int e = rlimit_parse(v, &r, why);
+    if (e < 0)
+        return e;
     for (size_t i = 0; i < c->n_rlimits; i++)
-        if (c->rlimits[i].resource == res) {
-            c->rlimits[i].soft = soft, c->rlimits[i].hard = hard, c->rlimits[i].line = st->line;
-            return 0;
-        }
+        if (c->rlimits[i].resource == r.resource)
+            return why_set(why, "%s is limited twice (first on line %d)", rlimit_name(r.resource), c->rlimits[i].line);
+    r.line = st->line;
     struct rlimit_spec *nr = realloc(c->rlimits, (c->n_rlimits + 1) * sizeof *nr);
     if (!nr)
         return -ENOMEM;
     c->rlimits = nr;
-    c->rlimits[c->n_rlimits++] = (struct rlimit_spec){ res, soft, hard, st->line };
+    c->rlimits[c->n_rlimits++] = r;
     return 0;
 }
 
@@ -1262,6 +1228,11 @@ static void begin_section(struct pstate *st, const char *header)
     }
 
     if (k == SEC_CONTAINER) {
+        if (strcmp(name, "supervisor") == 0) {
+            /* keel's own cgroup leaf beside the containers' has that name. */
+            diag_add(st->d, st->file, st->line, "'supervisor' is reserved for keel itself");
+            return;
+        }
         if (manifest_find_container(m, name) >= 0) {
             diag_add(st->d, st->file, st->line, "container '%s' is defined twice", name);
             return;
@@ -1501,90 +1472,6 @@ static int add_default_network(struct manifest *m)
     return 0;
 }
 
-static bool in_subnet(const struct network_spec *n, struct in_addr a)
-{
-    uint32_t mask = n->prefix ? ~0u << (32 - n->prefix) : 0;
-    return (ntohl(a.s_addr) & mask) == ntohl(n->subnet.s_addr);
-}
-
-static void validate_networks(struct manifest *m, struct diag *d, const char *file)
-{
-    for (size_t i = 0; i < m->n_networks; i++) {
-        struct network_spec *n = &m->networks[i];
-        if (!n->prefix) {
-            diag_add(d, file, n->line, "network '%s' has no subnet", n->name);
-            continue;
-        }
-        uint32_t host = ntohl(n->gateway.s_addr) & ~(~0u << (32 - n->prefix));
-        if (!in_subnet(n, n->gateway) || host == 0 || host == ~(~0u << (32 - n->prefix)))
-            diag_add(d, file, n->line, "network '%s': gateway %s is not a host address of its subnet", n->name,
-                     inet_ntoa(n->gateway));
-        for (size_t j = 0; j < i; j++) {
-            const struct network_spec *o = &m->networks[j];
-            if (!o->prefix)
-                continue;
-            unsigned p = n->prefix < o->prefix ? n->prefix : o->prefix;
-            uint32_t mask = ~0u << (32 - p);
-            if ((ntohl(n->subnet.s_addr) & mask) == (ntohl(o->subnet.s_addr) & mask))
-                diag_add(d, file, n->line, "network '%s' overlaps network '%s'", n->name, o->name);
-        }
-    }
-}
-
-static void validate_container_net(struct manifest *m, struct container_spec *c, struct diag *d,
-                                   const char *file)
-{
-    if (c->net == NET_CONTAINER) {
-        int t = manifest_find_container(m, c->net_peer);
-        if (t < 0)
-            diag_add(d, file, c->line, "container '%s': network container:%s names no container", c->name,
-                     c->net_peer);
-        else if (strcmp(c->net_peer, c->name) == 0)
-            diag_add(d, file, c->line, "container '%s': network container:%s names itself", c->name, c->name);
-        else if (m->containers[t].net == NET_HOST || m->containers[t].net == NET_CONTAINER)
-            diag_add(d, file, c->line, "container '%s': container:%s must name a container with its own "
-                     "network (none or bridge)", c->name, c->net_peer);
-    }
-    if (c->net != NET_BRIDGE) {
-        if (c->n_ports)
-            diag_add(d, file, c->ports[0].line, "container '%s': ports need network = bridge", c->name);
-        if (c->ip.s_addr)
-            diag_add(d, file, c->line, "container '%s': ip needs network = bridge", c->name);
-        if (c->net_rate)
-            diag_add(d, file, c->line, "container '%s': net_rate needs network = bridge", c->name);
-        return;
-    }
-    const struct network_spec *n = manifest_find_network(m, c->bridge);
-    if (!n) {
-        diag_add(d, file, c->line, "container '%s': bridge network '%s' is not defined", c->name, c->bridge);
-        return;
-    }
-    if (c->ip.s_addr && n->prefix) {
-        uint32_t host = ntohl(c->ip.s_addr) & ~(~0u << (32 - n->prefix));
-        if (!in_subnet(n, c->ip) || host == 0 || host == ~(~0u << (32 - n->prefix)) ||
-            c->ip.s_addr == n->gateway.s_addr)
-            diag_add(d, file, c->line, "container '%s': ip %s is not a free host address of %s", c->name,
-                     inet_ntoa(c->ip), n->name);
-        for (struct container_spec *o = m->containers; o < c; o++)
-            if (o->net == NET_BRIDGE && o->ip.s_addr == c->ip.s_addr)
-                diag_add(d, file, c->line, "container '%s': ip %s is already '%s''s", c->name,
-                         inet_ntoa(c->ip), o->name);
-    }
-    for (size_t p = 0; p < c->n_ports; p++) {
-        const struct port_map *pm = &c->ports[p];
-        for (struct container_spec *o = m->containers; o <= c; o++) {
-            size_t end = o == c ? p : o->n_ports;
-            for (size_t q = 0; q < end; q++) {
-                const struct port_map *op = &o->ports[q];
-                if (op->proto == pm->proto && op->host_port == pm->host_port &&
-                    (!op->host_ip.s_addr || !pm->host_ip.s_addr || op->host_ip.s_addr == pm->host_ip.s_addr))
-                    diag_add(d, file, pm->line, "host port %u/%s is already published by '%s'", pm->host_port,
-                             pm->proto == IPPROTO_TCP ? "tcp" : "udp", o->name);
-            }
-        }
-    }
-}
-
 /* Kahn's algorithm over `depends` (and container:NAME, an implicit dependency). */
 static void order_containers(struct manifest *m, struct diag *d, const char *file)
 {
@@ -1659,7 +1546,8 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
     if (need_default_net && !manifest_find_network(m, DEFAULT_NETWORK) && add_default_network(m) < 0)
         diag_add(d, file, 0, "out of memory");
     resolve_defaults(m);
-    validate_networks(m, d, file);
+    /* The network rules (subnets, addresses, ports, container:NAME) are net.c's. */
+    net_validate(m, d);
 
     int mains = 0;
     for (size_t i = 0; i < m->n_containers; i++) {
@@ -1680,6 +1568,21 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
                 if (stat(c->mounts[b].source, &sb) < 0)
                     diag_add(d, file, c->mounts[b].line, "container '%s': mount source %s: %s", c->name,
                              c->mounts[b].source, strerror(errno));
+        }
+        if (c->seccomp == SECCOMP_FILE && !(flags & MANIFEST_NO_FS_CHECKS)) {
+            struct seccomp_profile prof = { 0 };
+            char **errors = NULL;
+            if (seccomp_profile_load(c->seccomp_file, &prof, &errors) < 0) {
+                /* The profile's own errors are complete "FILE:LINE: message" lines. */
+                for (size_t e = 0; errors && errors[e]; e++)
+                    if (strv_push(&d->msgs, errors[e]) == 0)
+                        d->count++;
+                if (!errors || !errors[0])
+                    diag_add(d, file, c->line, "container '%s': seccomp profile %s is not valid", c->name,
+                             c->seccomp_file);
+            }
+            strv_free(errors);
+            seccomp_profile_free(&prof);
         }
         if (c->restart_delay_ms > c->restart_delay_max_ms)
             diag_add(d, file, c->line, "container '%s': restart_delay is above restart_delay_max", c->name);
@@ -1706,7 +1609,6 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
                 if (c->deps[q].index == dep->index && dep->index >= 0)
                     diag_add(d, file, dep->line, "container '%s' names '%s' twice in depends", c->name, dep->name);
         }
-        validate_container_net(m, c, d, file);
         /* container:NAME is an implicit dependency: NAME's namespace must exist first. */
         if (c->net == NET_CONTAINER) {
             int t = manifest_find_container(m, c->net_peer);

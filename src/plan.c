@@ -1,8 +1,12 @@
 /* plan.c — keel check's output, see plan.h. */
 #include "keel/plan.h"
 #include "keel/caps.h"
+#include "keel/cgroup.h"
 #include "keel/mount.h"
+#include "keel/net.h"
 #include "keel/parse.h"
+#include "keel/rlimit.h"
+#include "keel/seccomp.h"
 #include "keel/util.h"
 
 #include <arpa/inet.h>
@@ -163,6 +167,7 @@ void plan_print_summary(const struct manifest *m, FILE *out)
 
 void plan_print(const struct manifest *m, FILE *out)
 {
+    net_plan_system(m, out);
     for (size_t k = 0; k < m->n_containers; k++) {
         const struct container_spec *c = &m->containers[m->start_order[k]];
         char caps[1024];
@@ -179,6 +184,10 @@ void plan_print(const struct manifest *m, FILE *out)
         fprintf(out, "  ambient: %s\n", caps_format(c->caps_ambient, caps, sizeof caps));
         fprintf(out, "  no_new_privs: %s\n", c->no_new_privs ? "yes" : "no");
         fprintf(out, "  workdir: %s\n", c->workdir ? c->workdir : "/");
+        rlimit_plan(c, out);
+        seccomp_plan(c, c->caps, out);
+        cgroup_plan(c, out);
+        net_plan(m, c, out);
         fprintf(out, "  ");
         print_words(out, "exec", c->argv);
     }

@@ -7,12 +7,15 @@
  * result arrives on a pipe), stops are a signal plus a SIGKILL timer.
  */
 #include "keel/supervise.h"
+#include "keel/cgroup.h"
 #include "keel/container.h"
 #include "keel/health.h"
 #include "keel/log.h"
+#include "keel/net.h"
 #include "keel/output.h"
 #include "keel/parse.h"
 #include "keel/restart.h"
+#include "keel/seccomp.h"
 #include "keel/sys.h"
 #include "keel/util.h"
 
@@ -53,6 +56,10 @@ struct ctr {
     int ready_child_fd;      /* write end handed to the container (fd:N) */
     char notify_path[PATH_MAX];
     int64_t wait_timer;      /* start_timeout while WAITING */
+    struct seccomp_prog seccomp;
+    int mem_events_fd;       /* memory.events of its cgroup (EPOLLPRI on change) */
+    int cg_events_fd;        /* cgroup.events */
+    bool has_cgroup;
     unsigned oom_kills;
     char failure[KERR_MSG_MAX];
     char stage[PATH_MAX];
@@ -199,6 +206,103 @@ static int send_signal(struct ctr *c, int sig)
     return -errno;
 }
 
+/* --- the container's cgroup ------------------------------------------------------------ */
+
+static struct cgroup_root *cgroot(const struct supervisor *s)
+{
+    return s->opts.cgroup && s->opts.cgroup->available ? s->opts.cgroup : NULL;
+}
+
+static void cg_events_close(struct ctr *c)
+{
+    int *fds[] = { &c->mem_events_fd, &c->cg_events_fd };
+    for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+        if (*fds[i] >= 0) {
+            loop_del_fd(c->sup->loop, *fds[i]);
+            close(*fds[i]);
+            *fds[i] = -1;
+        }
+}
+
+/* Removes the cgroup once the container is down for good and it is empty. */
+static void cg_remove_if_done(struct ctr *c)
+{
+    struct cgroup_root *root = cgroot(c->sup);
+    if (!root || !c->has_cgroup || c->pid > 0 || c->state == CS_BACKOFF || c->state == CS_WAITING)
+        return;
+    struct kerr err = { 0 };
+    if (cgroup_container_remove(root, c->spec->name, &err) == 0) {
+        cg_events_close(c);
+        c->has_cgroup = false;
+    }
+}
+
+static void on_cg_event(struct loop *l, int fd, uint32_t events, void *data)
+{
+    struct ctr *c = data;
+    /* kernfs keeps reporting a change until the watched file itself is read
+     * again: rewind and read it, or the loop would spin. */
+    char drain[512];
+    if (lseek(fd, 0, SEEK_SET) == 0)
+        while (read(fd, drain, sizeof drain) > 0)
+            ;
+    struct cgroup_root *root = cgroot(c->sup);
+    struct cgroup_events ev;
+    struct kerr err = { 0 };
+    if (!root || cgroup_container_events(root, c->spec->name, &ev, &err) < 0)
+        return;
+    if (ev.oom_kill > c->oom_kills) {
+        c->oom_kills = (unsigned)ev.oom_kill;
+        log_warn("%s: OOM-killed (%u time%s)", c->spec->name, c->oom_kills, c->oom_kills == 1 ? "" : "s");
+        output_note(&c->out, "OOM-killed by the kernel (%u time%s)", c->oom_kills, c->oom_kills == 1 ? "" : "s");
+        emit(c->sup, EV_OOM, c, 0, c->oom_kills, NULL);
+    }
+    if (!ev.populated)
+        cg_remove_if_done(c);
+}
+
+static void cg_events_open(struct ctr *c)
+{
+    struct cgroup_root *root = cgroot(c->sup);
+    struct kerr err = { 0 };
+    if (!root)
+        return;
+    if (c->mem_events_fd < 0 && (root->controllers & CG_MEMORY)) {
+        c->mem_events_fd = cgroup_container_events_fd(root, c->spec->name, "memory.events", &err);
+        if (c->mem_events_fd >= 0 && loop_add_fd(c->sup->loop, c->mem_events_fd, EPOLLPRI, on_cg_event, c) < 0) {
+            close(c->mem_events_fd);
+            c->mem_events_fd = -1;
+        }
+    }
+    if (c->cg_events_fd < 0) {
+        c->cg_events_fd = cgroup_container_events_fd(root, c->spec->name, "cgroup.events", &err);
+        if (c->cg_events_fd >= 0 && loop_add_fd(c->sup->loop, c->cg_events_fd, EPOLLPRI, on_cg_event, c) < 0) {
+            close(c->cg_events_fd);
+            c->cg_events_fd = -1;
+        }
+    }
+}
+
+/* The container's cgroup directory (for processes that join it), or -1. */
+static int cg_dir_fd(const struct ctr *c)
+{
+    struct cgroup_root *root = cgroot(c->sup);
+    if (!root || !c->has_cgroup || root->keel_fd < 0)
+        return -1;
+    return openat(root->keel_fd, c->spec->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* Kills every process of the container: its cgroup when it has one (nothing
+ * escapes by forking), else its PID-1 (the kernel then kills its namespace). */
+static void kill_all(struct ctr *c)
+{
+    struct cgroup_root *root = cgroot(c->sup);
+    struct kerr err = { 0 };
+    if (root && c->has_cgroup && cgroup_container_kill(root, c->spec->name, &err) == 0)
+        return;
+    send_signal(c, SIGKILL);
+}
+
 /* --- health checks ------------------------------------------------------------------- */
 
 static void health_result(struct ctr *c, bool ok, const char *why)
@@ -295,7 +399,9 @@ static void health_run(struct loop *l, void *data)
     } else {
         int stdio[3] = { -1, -1, -1 };
         pid_t pid;
-        if (container_exec(c->spec, c->pid, -1, c->spec->health_argv, stdio, NULL, &pid, &err) < 0 ||
+        _cleanup_close_ int cgfd = cg_dir_fd(c);
+        if (container_exec(c->spec, c->pid, cgfd, c->spec->health_argv, stdio, false,
+                           c->seccomp.len ? &c->seccomp : NULL, &pid, &err) < 0 ||
             supervisor_watch_child(c->sup, pid, health_cmd_done, c) < 0) {
             health_result(c, false, err.msg);
             return;
@@ -448,7 +554,10 @@ static bool deps_satisfied(const struct ctr *c)
     for (size_t i = 0; i < c->spec->n_deps; i++) {
         const struct dependency *d = &c->spec->deps[i];
         const struct ctr *t = &s->c[d->index];
-        if (t->state != CS_RUNNING)
+        /* "started": running, or already done with success (a one-shot
+         * setup container that exited 0 has done what it was there for). */
+        bool done_ok = t->state == CS_EXITED && t->has_exited && !restart_is_failure(t->last_status);
+        if (t->state != CS_RUNNING && !(d->condition == DEP_STARTED && done_ok))
             return false;
         if (d->condition == DEP_HEALTHY && t->health.state != HS_HEALTHY)
             return false;
@@ -508,21 +617,47 @@ static void ctr_start(struct ctr *c)
         return;
     }
 
+    int cgfd = -1;
+    if (s->opts.cgroup) {
+        /* A limit that cannot be applied refuses the container: never dropped silently. */
+        if (cgroup_container_create(s->opts.cgroup, spec, &cgfd, &rerr) < 0) {
+            start_failed(c, rerr.msg);
+            return;
+        }
+        c->has_cgroup = cgfd >= 0;
+    }
+    int netns = -1;
+    _cleanup_free_ char *hosts = NULL;
+    if (s->opts.net) {
+        /* Created (and, for bridge mode, wired) once and pinned: a restart
+         * rejoins the same namespace with the same address. */
+        if (net_container_netns(s->opts.net, spec, &netns, &rerr) < 0) {
+            close_safe(cgfd);
+            start_failed(c, rerr.msg);
+            return;
+        }
+        hosts = net_hosts_file(s->opts.net, s->m, spec);
+    }
     struct container_start in = {
         .spec = spec,
         .stage = c->stage,
-        .netns_fd = -1,
-        .cgroup_fd = -1,
+        .netns_fd = netns,
+        .hosts = hosts,
+        .cgroup_fd = cgfd,
+        .seccomp = c->seccomp.len ? &c->seccomp : NULL,
         .output_fd = c->out.write_fd,
         .devnull_fd = s->devnull,
         .resolv = s->resolv,
         .ready_fd = spec->ready == READY_FD ? c->ready_child_fd : -1,
         .notify_host = spec->ready == READY_NOTIFY ? c->notify_path : NULL,
     };
-    in.new_netns = spec->net != NET_HOST;
+    /* Without the network module (keel check's tests), a private namespace still isolates. */
+    in.new_netns = !s->opts.net && spec->net != NET_HOST;
     struct container_proc proc;
     struct kerr err = { 0 };
     int r = container_start(&in, &proc, &err);
+    close_safe(cgfd);
+    close_safe(netns);
     if (c->ready_child_fd >= 0) {
         close(c->ready_child_fd);   /* the container holds the write end now */
         c->ready_child_fd = -1;
@@ -537,6 +672,8 @@ static void ctr_start(struct ctr *c)
     c->started_mono_ms = now_ms();
     c->started_real_ms = realtime_ms();
     c->state = CS_STARTING;
+    if (c->has_cgroup)
+        cg_events_open(c);
     if (loop_add_fd(s->loop, c->setup_fd, EPOLLIN | EPOLLHUP, on_setup_result, c) < 0) {
         /* Without the watch the result is read when the child is reaped. */
         log_warn("%s: cannot watch the setup of the container", spec->name);
@@ -580,9 +717,9 @@ static void stop_timeout_fired(struct loop *l, void *data)
     c->timer = 0;
     if (c->state != CS_STOPPING || c->pid <= 0)
         return;
-    log_warn("%s: did not stop within %llu ms, sending SIGKILL", c->spec->name,
+    log_warn("%s: did not stop within %llu ms, killing it", c->spec->name,
              (unsigned long long)c->spec->stop_timeout_ms);
-    send_signal(c, SIGKILL);
+    kill_all(c);
 }
 
 static void ctr_stop(struct ctr *c)
@@ -602,7 +739,9 @@ static void ctr_stop(struct ctr *c)
         c->state = CS_STOPPING;
         /* During setup the process is keel's own code: SIGKILL is the only stop. */
         int sig = c->setup_fd >= 0 ? SIGKILL : c->spec->stop_signal;
-        if (send_signal(c, sig) < 0 && errno != ESRCH)
+        if (sig == SIGKILL)
+            kill_all(c);
+        else if (send_signal(c, sig) < 0 && errno != ESRCH)
             log_warn("%s: cannot send %s: %s", c->spec->name, signal_name(sig), strerror(errno));
         cancel_timer(c);
         c->timer = loop_add_timer(c->sup->loop, c->spec->stop_timeout_ms, stop_timeout_fired, c);
@@ -656,7 +795,7 @@ static void schedule(struct supervisor *s)
 
 /* --- exits ------------------------------------------------------------------------------ */
 
-static void ctr_exited(struct ctr *c, int status)
+static void ctr_exit_state(struct ctr *c, int status)
 {
     struct supervisor *s = c->sup;
     char how[64];
@@ -724,6 +863,23 @@ static void ctr_exited(struct ctr *c, int status)
     schedule(s);
 }
 
+/* A container down for good gives back what it held between restarts. */
+static void release_if_done(struct ctr *c)
+{
+    if (c->pid > 0 || c->state == CS_BACKOFF || c->state == CS_WAITING || c->state == CS_STARTING ||
+        c->state == CS_RUNNING || c->state == CS_STOPPING)
+        return;
+    cg_remove_if_done(c);
+    if (c->sup->opts.net)
+        net_container_release(c->sup->opts.net, c->spec);
+}
+
+static void ctr_exited(struct ctr *c, int status)
+{
+    ctr_exit_state(c, status);
+    release_if_done(c);
+}
+
 void supervisor_reap(struct supervisor *s)
 {
     for (;;) {
@@ -772,21 +928,17 @@ static void on_output(struct loop *l, int fd, uint32_t events, void *data)
 
 /* --- life of the supervisor ----------------------------------------------------------------- */
 
+/* /etc/resolv.conf for the containers: [system] dns, else the host's. */
 static char *make_resolv(const struct manifest *m)
 {
-    if (m->system.dns) {
-        char *s = strdup("");
-        for (size_t i = 0; s && m->system.dns[i]; i++) {
-            char *n = xasprintf("%snameserver %s\n", s, m->system.dns[i]);
-            free(s);
-            s = n;
-        }
-        return s;
-    }
-    char *host = NULL;
-    if (read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536, &host, NULL) < 0)
+    char *conf = NULL;
+    if (net_resolv_conf(m, &conf) == 0)
+        return conf;
+    free(conf);
+    conf = NULL;
+    if (read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536, &conf, NULL) < 0)
         return NULL;
-    return host;
+    return conf;
 }
 
 int supervisor_new(struct supervisor **out, struct loop *l, const struct manifest *m,
@@ -809,6 +961,7 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
         s->c[i].out.read_fd = s->c[i].out.write_fd = s->c[i].out.log_fd = -1;
         s->c[i].pidfd = s->c[i].setup_fd = -1;
         s->c[i].health_fd = s->c[i].ready_fd = s->c[i].ready_child_fd = -1;
+        s->c[i].mem_events_fd = s->c[i].cg_events_fd = -1;
     }
     int r = 0;
     s->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -827,6 +980,10 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
             r = kerr_set(err, -r, "cannot create %s", c->stage);
             break;
         }
+        /* The filter is compiled once, here, so the setup child only installs it. */
+        r = seccomp_build(c->spec, c->spec->caps, &c->seccomp, err);
+        if (r < 0)
+            break;
         r = output_open(&c->out, c->spec->name, m->system.log_dir, m->system.log_max_size, m->system.log_keep, err);
         if (r == 0 && (r = loop_add_fd(l, c->out.read_fd, EPOLLIN, on_output, c)) < 0)
             r = kerr_set(err, -r, "cannot watch the output of %s", c->spec->name);
@@ -857,6 +1014,12 @@ void supervisor_free(struct supervisor *s)
         close_safe(c->ready_child_fd);
         close_setup_fd(c);
         close_safe(c->pidfd);
+        cg_events_close(c);
+        if (c->has_cgroup && cgroot(s)) {
+            struct kerr err = { 0 };
+            cgroup_container_remove(cgroot(s), c->spec->name, &err);
+        }
+        seccomp_prog_free(&c->seccomp);
         if (c->out.read_fd >= 0) {
             loop_del_fd(s->loop, c->out.read_fd);
             output_drain(&c->out);
@@ -1015,6 +1178,11 @@ void supervisor_status(const struct supervisor *s, size_t i, struct container_st
     st->last_status = c->last_status;
     st->oom_kills = c->oom_kills;
     st->net_mode = net_mode_name(c->spec->net);
+    if (s->opts.net) {
+        struct in_addr ip = net_container_ip(s->opts.net, c->spec);
+        if (ip.s_addr)
+            inet_ntop(AF_INET, &ip, st->ip, sizeof st->ip);
+    }
     st->failure = c->failure[0] ? c->failure : NULL;
 }
 
@@ -1042,7 +1210,9 @@ int supervisor_exec(struct supervisor *s, const char *name, char *const *argv, c
     if (c->state != CS_RUNNING)
         return kerr_msg(err, ESRCH, "container '%s' is not running", name);
     int stdio[3] = { io ? io->in : -1, io ? io->out : -1, io ? io->err : -1 };
-    int r = container_exec(c->spec, c->pid, -1, argv, stdio, NULL, pid, err);
+    _cleanup_close_ int cgfd = cg_dir_fd(c);
+    int r = container_exec(c->spec, c->pid, cgfd, argv, stdio, io && io->tty,
+                           c->seccomp.len ? &c->seccomp : NULL, pid, err);
     if (r < 0)
         return r;
     return supervisor_watch_child(s, *pid, cb ? cb : exec_reaped, data);

@@ -3,44 +3,93 @@
  * Boot:  boot_early() mounts /proc, /sys, /dev, /dev/pts, /dev/shm, /run, /tmp
  *        and cgroup2, makes / private, points 0/1/2 at /dev/console, disables
  *        Ctrl-Alt-Del (so it arrives as SIGINT) and, when the root is the
- *        kernel's rootfs (initramfs), moves the system onto a tmpfs root so
- *        containers can use pivot_root.  boot_apply_system() then sets the
- *        hostname, sysctls, DNS and loads modules.
+ *        kernel's rootfs (initramfs), moves the root onto a mount that
+ *        pivot_root can leave (a bind mount of rootfs moved onto / and
+ *        chrooted into, as switch_root does; see docs/boot.md), bind-mounts
+ *        keel's binary read-only and re-executes keel from it.
+ *        That re-exec means boot_early() does not return in the first process;
+ *        the re-executed keel runs main again and boot_early() then returns.
+ *        boot_apply_system() then sets the hostname, sysctls, DNS, loads
+ *        modules and brings up lo and the [interface] uplinks.
  * Shutdown: boot_final() kills what is left, unmounts in reverse order, syncs
  *        and calls reboot(2).  It never returns; if reboot(2) fails it loops
  *        in pause() — PID 1 must never exit.
  *
- * Contract: 0 / negative errno with `struct kerr` filled (err.h).
+ * Contract: 0 / negative errno with `struct kerr` filled (err.h).  The pure
+ * helpers (boot_cmdline_value, boot_sysctl_path, boot_resolv_conf,
+ * boot_mountinfo_*, boot_caps_has_key) touch nothing and are unit-tested.
  */
 #ifndef KEEL_BOOT_H
 #define KEEL_BOOT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "keel/err.h"
 #include "keel/manifest.h"
 
-/* The manifest path: keel.manifest= from /proc/cmdline, else MANIFEST_DEFAULT_PATH.
- * Pure helper: parse a kernel command line into the value of `key` (heap, or NULL). */
+/* Pure helper: the value of `key` on a kernel command line (the last one wins,
+ * as the kernel does; "key=\"a b\"" quoting understood).  Heap string, or NULL
+ * when absent (errno 0) or out of memory (errno ENOMEM). */
 char *boot_cmdline_value(const char *cmdline, const char *key);
+/* keel.manifest= from /proc/cmdline, else MANIFEST_DEFAULT_PATH (heap; NULL on ENOMEM). */
+char *boot_manifest_path(void);
 
-int boot_early(struct kerr *err);
-/* hostname, sysctl, modules, dns, interfaces.  Logs a stage line per step. */
+/* argv is main's (kept for the re-exec). */
+int boot_early(char **argv, struct kerr *err);
+/* hostname, modules, sysctl, dns, lo and interfaces.  Logs a stage line per step. */
 int boot_apply_system(const struct manifest *m, struct kerr *err);
 
 /* Opens the power button's evdev device (KEY_POWER), O_NONBLOCK|O_CLOEXEC;
- * -ENOENT when none is present. */
+ * -ENOENT when none is present (load the `button` and `evdev` modules). */
 int boot_power_button_open(struct kerr *err);
 /* Drains events from fd; returns 1 when KEY_POWER was pressed, 0 otherwise. */
 int boot_power_button_pressed(int fd);
 
-/* Maps a signal received by PID 1 to what it asks for (POWER_NONE if nothing). */
+/* Maps a signal received by PID 1 to what it asks for (POWER_NONE if nothing):
+ * SIGTERM, SIGINT (Ctrl-Alt-Del) reboot; SIGUSR1 halt; SIGUSR2, SIGPWR power
+ * off; SIGRTMIN+3/+4/+5 halt/power off/reboot (systemd's). */
 enum power_action boot_signal_action(int sig);
 
-/* The end of the shutdown sequence, after containers are stopped. */
+/* The end of the shutdown sequence, after containers are stopped: SIGTERM to
+ * every process left, up to 2 s of reaping, SIGKILL, unmount everything in
+ * reverse mount order (MNT_DETACH what stays busy), sync, reboot(2).
+ * POWER_POWEROFF / POWER_REBOOT / POWER_HALT; anything else powers off.
+ * Outside PID 1 it refuses (logs, and pauses forever rather than kill(-1)). */
 __attribute__((noreturn)) void boot_final(enum power_action action);
 
-/* on_error = shell: runs the rescue shell (if any) and waits for it. */
+/* A fatal problem at boot (already logged by the caller): on_error = shell runs
+ * the rescue shell (then powers off); poweroff / reboot wait 5 s so the message
+ * can be read, then boot_final().  Never returns. */
+__attribute__((noreturn)) void boot_fail(enum power_action on_error, const char *rescue_shell);
+
+/* PID 1's crash handler: a fault of keel itself (SIGSEGV, SIGBUS, SIGILL,
+ * SIGFPE, SIGABRT raised by keel) is written to the console, then the machine
+ * syncs and reboots — never the kernel panic an exiting init would cause, never
+ * a hang.  The same signals sent by another process (kill -SEGV 1) are
+ * ignored: they say nothing about keel's state. */
+void boot_crash_handler_install(void);
+
+/* on_error = shell: runs the rescue shell (if any) on the console and waits for
+ * it (reaping other children meanwhile). */
 void boot_rescue_shell(const char *path);
+
+/* Pure helpers. */
+/* sysctl key (dotted "net.ipv4.ip_forward" or slashed "net/ipv4/ip_forward")
+ * -> "/proc/sys/net/ipv4/ip_forward" in buf; -EINVAL for "..", empty parts or
+ * odd characters. */
+int boot_sysctl_path(const char *key, char *buf, size_t n);
+/* "nameserver IP\n" per entry (heap; NULL on ENOMEM). */
+char *boot_resolv_conf(char *const *dns);
+/* The mount at "/" in /proc/self/mountinfo text (the last one listed): its
+ * file system type into fstype, and whether it has no parent (*parentless: the
+ * kernel's rootfs, which pivot_root cannot leave).  -ENOENT if none. */
+int boot_mountinfo_root(const char *mountinfo, char *fstype, size_t n, bool *parentless);
+/* The mount points of mountinfo text in order, octal escapes (\040) decoded;
+ * *out is a new NULL-terminated vector. */
+int boot_mountinfo_points(const char *mountinfo, char ***out);
+/* True when an evdev capability bitmap as /sys/class/input/.../capabilities/key
+ * prints it (hex words, most significant first) has bit `code` set. */
+bool boot_caps_has_key(const char *caps, unsigned code);
 
 #endif

@@ -24,7 +24,7 @@
 #include "keel/err.h"
 #include "keel/manifest.h"
 
-struct sock_fprog;
+struct seccomp_prog;
 
 /* Inside the container: keel's /dev is a tmpfs of its own, so the sd_notify
  * socket can always be placed there, whatever the image holds. */
@@ -40,7 +40,7 @@ struct container_start {
     int devnull_fd;            /* keel's /dev/null: stdin, and the masks' source */
     const char *hosts;         /* generated /etc/hosts (NULL: a minimal one) */
     const char *resolv;        /* generated /etc/resolv.conf (NULL: the image's) */
-    const struct sock_fprog *seccomp;   /* NULL: none */
+    const struct seccomp_prog *seccomp; /* NULL: none */
     int ready_fd;              /* write end for `ready = fd:N` (moved to N), or -1 */
     const char *notify_host;   /* `ready = notify`: keel's socket, bound at CONTAINER_NOTIFY_PATH */
 };
@@ -57,11 +57,13 @@ int container_start(const struct container_start *in, struct container_proc *out
 int container_setup_result(int setup_fd, struct kerr *err);
 
 /* Runs argv inside the running container whose PID-1 is `pid`: joins its
- * namespaces and cgroup (cgroup_fd, or -1), takes its root, environment, user
- * and capabilities.  stdio: fds to dup into 0, 1, 2 (-1 = /dev/null).
+ * namespaces and cgroup (cgroup_fd, or -1), takes its root, environment, user,
+ * capabilities and seccomp filter.  stdio: fds to dup into 0, 1, 2 (-1 =
+ * /dev/null); with `tty`, fd 0 is a terminal that becomes the controlling one.
  * The returned pid exits with the command's status (128+N for a signal). */
 int container_exec(const struct container_spec *c, pid_t pid, int cgroup_fd, char *const *argv,
-                   const int stdio[3], const struct sock_fprog *seccomp, pid_t *out, struct kerr *err);
+                   const int stdio[3], bool tty, const struct seccomp_prog *seccomp, pid_t *out,
+                   struct kerr *err);
 
 /* The environment a container's processes get: PATH, HOSTNAME, HOME, TERM,
  * then the manifest's env.  Heap vector, caller frees (strv_free). */

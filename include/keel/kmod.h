@@ -7,6 +7,11 @@
  * MODULE_INIT_COMPRESSED_FILE, which the kernel decompresses where it was
  * built to; otherwise a clear error says so.
  *
+ * Parse -> plan -> load: kmod_dep_parse() and kmod_plan() are pure functions
+ * over text (unit-tested, fuzzable); kmod_load() reads the files and runs the
+ * plan.  A dependency cycle or a dependency without an entry is an error, never
+ * a loop.
+ *
  * Contract: 0 / negative errno with `struct kerr` filled (err.h).
  */
 #ifndef KEEL_KMOD_H
@@ -16,21 +21,46 @@
 
 #include "keel/err.h"
 
-/* Module names are normalized: '-' and '_' are the same ("nf-tables" == "nf_tables"). */
+/* Module names are normalized: '-' and '_' are the same ("nf-tables" == "nf_tables").
+ * kmod_name_normalize() turns a name or a path ("kernel/net/nf-tables.ko.xz")
+ * into the normalized name; -ENAMETOOLONG when it does not fit in n, -EINVAL
+ * when empty. */
+#define KMOD_NAME_MAX 64
+int kmod_name_normalize(const char *s, char *out, size_t n);
 
 struct kmod_dep;   /* parsed modules.dep */
 
-/* Parses the text of modules.dep (pure; `buf` NUL-terminated).  Caller frees with kmod_dep_free. */
+/* Parses the text of modules.dep (pure; `buf` NUL-terminated).  Caller frees
+ * with kmod_dep_free.  Errors name the line: "modules.dep:LINE: ...". */
 int kmod_dep_parse(const char *buf, struct kmod_dep **out, struct kerr *err);
 void kmod_dep_free(struct kmod_dep *d);
+size_t kmod_dep_count(const struct kmod_dep *d);
 /* Fills `order` (caller-provided vector of `max` relative paths, pointers into d)
  * with the load order for `name`: its dependencies first, each once, then the
- * module itself; *count is set.  -ENOENT when `name` is unknown. */
+ * module itself; *count is set.  -ENOENT when `name` is unknown, -ELOOP on a
+ * dependency cycle, -ENOBUFS when max is too small. */
 int kmod_dep_resolve(const struct kmod_dep *d, const char *name, const char **order, size_t max,
                      size_t *count, struct kerr *err);
 
+/* The whole load plan for `names` (NULL-terminated): every module to load, in
+ * order, each once, skipping those named in `loaded` (text of /proc/modules:
+ * name first on each line) or `builtin` (text of modules.builtin: one path per
+ * line); either text may be NULL.  *order is a heap vector of pointers into d
+ * (caller frees the vector only), *count its length (may be 0: all present). */
+int kmod_plan(const struct kmod_dep *d, char *const *names, const char *loaded, const char *builtin,
+              const char ***order, size_t *count, struct kerr *err);
+
 /* Loads each named module with its dependencies from `moddir` (NULL means
- * /lib/modules/$(uname -r)).  Stops at the first failure. */
+ * /lib/modules/$(uname -r)).  Stops at the first failure.  Returns the number
+ * of modules actually loaded (>= 0). */
 int kmod_load(const char *moddir, char *const *names, struct kerr *err);
+
+/* The "softdep NAME pre: ..." modules of `name` (modules.softdep), each
+ * alias resolved through the exact-name lines of modules.alias ("alias
+ * crc32c crc32c_generic"): normalized module names, appended to *out (a
+ * NULL-terminated vector the caller frees with strv_free).  Pure.  A module
+ * whose init asks the kernel for another (libcrc32c wants "crc32c") fails with
+ * ENOENT where there is no modprobe, unless its softdeps were loaded first. */
+int kmod_softdeps(const char *softdep, const char *alias, const char *name, char ***out);
 
 #endif

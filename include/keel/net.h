@@ -30,34 +30,64 @@
 struct net_ctx;
 
 /* Opens netlink sockets, removes what a crashed earlier keel left (its bridges,
- * veths, nf_tables table), and — when a bridge-mode container exists — creates
- * the bridges with their gateway addresses, turns on IPv4 forwarding and installs
- * the masquerade and default-deny forward rules.  `run_dir` is /run/keel. */
+ * veths, namespace pins, nf_tables table; a saved ip_forward value), and —
+ * when a bridge-mode container exists — creates the bridges with their gateway
+ * addresses, turns on IPv4 forwarding and installs keel's nf_tables table
+ * (masquerade, default-deny forward, the loopback guard).  Addresses of all
+ * bridge containers are assigned here.  `run_dir` is /run/keel (pins go to
+ * RUN_DIR/netns/NAME).  Fails with EBUSY, touching nothing, when another live
+ * keel owns the table.  Call it once, in keel's own network namespace, before
+ * any container starts; `m` must outlive the context. */
 int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir, struct kerr *err);
-/* Removes everything keel made in the host's network configuration. */
+/* Removes everything keel made in the host's network configuration: the table,
+ * the pins, the bridges; restores ip_forward.  Frees ctx; NULL is allowed. */
 void net_shutdown(struct net_ctx *ctx);
 
 /* Returns a fd (O_CLOEXEC, caller closes) of the network namespace the container
- * must join with setns(), creating, pinning and configuring it on first use
- * (lo up; bridge mode: veth, eth0, address, route, rate limit, DNAT rules).
- * Returns -1 through *fd for network = host (join nothing). */
+ * must join with setns(fd, CLONE_NEWNET) in its child before exec, creating,
+ * pinning and configuring it on first use (lo up; bridge mode: veth, eth0,
+ * address, route, rate limit, DNAT rules).  A restart returns the same pinned
+ * namespace.  container:NAME returns NAME's (creating it if NAME has not
+ * started yet).  *fd = -1 for network = host (join nothing).  Call it in the
+ * parent before clone (not with CLONE_NEWNET: the child joins this fd). */
 int net_container_netns(struct net_ctx *ctx, const struct container_spec *c, int *fd, struct kerr *err);
-/* The container stopped for good: remove its rules, unpin its namespace (which
- * removes the veth pair with it) and free its address. */
+/* The container stopped for good (not between restarts): remove its published
+ * ports, unpin its namespace (the kernel destroys it, and the veth pair with
+ * it, once its last process is gone) and free its address.  Nothing for host
+ * and container:NAME modes (the joined namespace belongs to NAME). */
 void net_container_release(struct net_ctx *ctx, const struct container_spec *c);
-/* The IPv4 address a container has (or will get); 0 when none. */
+/* The IPv4 address a container has (or will get; container:NAME: NAME's);
+ * 0 when none.  ctx must not be NULL. */
 struct in_addr net_container_ip(const struct net_ctx *ctx, const struct container_spec *c);
 
 /* Content for the container's generated /etc/hosts (itself and the containers
- * sharing its networks) — heap string the caller frees, NULL on ENOMEM. */
+ * sharing its networks) — heap string the caller frees, NULL on ENOMEM.
+ * ctx may be NULL (addresses are then computed from the manifest alone). */
 char *net_hosts_file(const struct net_ctx *ctx, const struct manifest *m, const struct container_spec *c);
+
+/* Content for the container's generated /etc/resolv.conf: "nameserver X" for
+ * each [system] dns.  Returns 0 with *out a heap string (caller frees); 1 with
+ * *out NULL when the manifest names no dns (use the host's /etc/resolv.conf);
+ * -ENOMEM. */
+int net_resolv_conf(const struct manifest *m, char **out);
 
 /* Boot mode: bring up lo and configure an [interface] uplink. */
 int net_loopback_up(struct kerr *err);
 int net_interface_configure(const struct interface_spec *ifs, struct kerr *err);
 
-/* keel check --plan: links, addresses, routes and NAT rules for a container. */
+/* keel check --plan: links, addresses, routes and NAT rules for a container
+ * (indented lines under the container's heading), and the machine-wide part
+ * (bridges, forwarding, the nf_tables table in nft syntax) once per plan. */
 void net_plan(const struct manifest *m, const struct container_spec *c, FILE *out);
+void net_plan_system(const struct manifest *m, FILE *out);
+
+/* Network rules of the manifest (keel check): valid network names, subnets,
+ * gateways and mtus, non-overlapping subnets; ip inside its subnet and unique;
+ * ports, ip and net_rate only with network = bridge; no host port published
+ * twice (same protocol, overlapping HOST_IP); container:NAME names an existing
+ * container that is not itself, not host-mode, no cycle; enough addresses.
+ * Adds one "FILE:LINE: message" per problem; returns 0 or -EINVAL. */
+int net_validate(const struct manifest *m, struct diag *d);
 
 /* Pure helpers (unit-tested). */
 /* Allocates the lowest free host address of `n` not in `used` (count entries),

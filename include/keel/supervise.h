@@ -130,7 +130,11 @@ int supervisor_watch_child(struct supervisor *s, pid_t pid, sup_child_cb cb, voi
 /* Runs argv inside running container `name` (its namespaces, cgroup, root,
  * environment, user, capabilities; see container_exec in container.h) with the
  * given stdio fds (dup'ed into the child); the exit status arrives through cb. */
-struct exec_io { int in, out, err; };
+struct exec_io {
+    int in, out, err;
+    bool tty;   /* in/out/err are a pty slave: the child calls setsid() and makes
+                 * it its controlling terminal (TIOCSCTTY) before exec */
+};
 int supervisor_exec(struct supervisor *s, const char *name, char *const *argv, const struct exec_io *io,
                     sup_child_cb cb, void *data, pid_t *pid, struct kerr *err);
 

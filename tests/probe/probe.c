@@ -60,8 +60,9 @@
  *   alloc MB            allocate and touch MB MiB: alloc=MB
  *   notify              sd_notify READY=1 to $NOTIFY_SOCKET: notify=ok|ERRNO
  *   listen tcp|udp PORT echo server on 0.0.0.0:PORT, forever: listening=PROTO:PORT
- *   connect HOST PORT   TCP to IPv4 HOST: send "ping\n", read the reply:
+ *   connect HOST PORT   TCP to HOST (IPv4, or a name in /etc/hosts): send "ping\n", read the reply:
  *                       connect:HOST:PORT=ok reply=LINE | ERRNO
+ *   icmp HOST           ICMP echo through a datagram socket (ping without CAP_NET_RAW): icmp:HOST=ok|ERRNO
  *   connect-udp HOST PORT  the same over UDP (2 s timeout)
  *   flood BYTES         write BYTES bytes of lines to stdout, then flood=done on stderr
  *   stderr TEXT         TEXT on stderr
@@ -619,12 +620,61 @@ static void cmd_notify(void)
 
 /* ---- network ----------------------------------------------------------- */
 
+/* Looks NAME up in the container's /etc/hosts (a static binary has no NSS). */
+static int hosts_lookup(const char *name, struct in_addr *out)
+{
+    FILE *f = fopen("/etc/hosts", "re");
+    if (!f)
+        return -1;
+    char line[512];
+    int found = -1;
+    while (found < 0 && fgets(line, sizeof(line), f)) {
+        char *save = NULL, *addr = strtok_r(line, " \t\n", &save);
+        if (!addr || addr[0] == '#' || inet_pton(AF_INET, addr, out) != 1)
+            continue;
+        for (char *n = strtok_r(NULL, " \t\n", &save); n; n = strtok_r(NULL, " \t\n", &save))
+            if (strcmp(n, name) == 0)
+                found = 0;
+    }
+    fclose(f);
+    return found;
+}
+
 static int parse_addr(const char *host, long port, struct sockaddr_in *sa)
 {
     memset(sa, 0, sizeof(*sa));
     sa->sin_family = AF_INET;
     sa->sin_port = htons((uint16_t)port);
-    return inet_pton(AF_INET, host, &sa->sin_addr) == 1 ? 0 : -1;
+    if (inet_pton(AF_INET, host, &sa->sin_addr) == 1)
+        return 0;
+    return hosts_lookup(host, &sa->sin_addr);
+}
+
+/* An ICMP echo through a datagram ICMP socket: what ping does without
+ * CAP_NET_RAW, allowed by net.ipv4.ping_group_range. */
+static void cmd_icmp(const char *host)
+{
+    struct sockaddr_in sa;
+    if (parse_addr(host, 0, &sa) < 0) {
+        printf("icmp:%s=ENOENT\n", host);
+        return;
+    }
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_ICMP);
+    if (fd < 0) {
+        printf("icmp:%s=%s\n", host, errname(errno));
+        return;
+    }
+    struct timeval tv = { 1, 0 };
+    unsigned char req[16] = { 8, 0, 0, 0, 0, 0, 0, 1 }, rep[64];
+    ssize_t r = -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
+        sendto(fd, req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) == (ssize_t)sizeof(req))
+        r = recv(fd, rep, sizeof(rep), 0);
+    if (r > 0 && rep[0] == 0)
+        printf("icmp:%s=ok\n", host);
+    else
+        printf("icmp:%s=%s\n", host, r < 0 ? errname(errno) : "EPROTO");
+    close(fd);
 }
 
 static void cmd_listen(const char *proto, long port)
@@ -812,6 +862,8 @@ int main(int argc, char **argv)
         else if (strcmp(c, "listen") == 0) {
             const char *proto = need(argv, &i);
             cmd_listen(proto, need_num(argv, &i));
+        } else if (strcmp(c, "icmp") == 0) {
+            cmd_icmp(need(argv, &i));
         } else if (strcmp(c, "connect") == 0 || strcmp(c, "connect-udp") == 0) {
             const char *host = need(argv, &i);
             cmd_connect(host, need_num(argv, &i), c[7] == '-');

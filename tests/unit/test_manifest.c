@@ -252,11 +252,11 @@ TEST(structure_errors)
                  "part of a dependency cycle");
     EXPECT_ERROR(C "network = container:ghost\n", "names no container");
     EXPECT_ERROR(C "main = yes\n[container b]\nlayers = /l\ncommand = /x\nmain = yes\n", "only one container may be main");
-    EXPECT_ERROR(C "ports = 80:80\n", "ports need network = bridge");
+    EXPECT_ERROR(C "ports = 80:80\n", "t.ini:4: container a: ports require network = bridge");
     EXPECT_ERROR(C "network = bridge\nports = 80:80\n[container b]\nlayers = /l\ncommand = /x\n"
-                   "network = bridge\nports = 80:81\n", "host port 80/tcp is already published by 'a'");
-    EXPECT_ERROR(C "network = bridge\nip = 10.0.0.5\n", "is not a free host address of keel0");
-    EXPECT_ERROR(C "network = bridge\nbridge = nope\n", "bridge network 'nope' is not defined");
+                   "network = bridge\nports = 80:81\n", "t.ini:10: container b: host port 80/tcp is already published by container a (line 5)");
+    EXPECT_ERROR(C "network = bridge\nip = 10.0.0.5\n", "container a: ip 10.0.0.5 is outside network keel0 (172.30.0.0/24)");
+    EXPECT_ERROR(C "network = bridge\nbridge = nope\n", "container a: bridge 'nope' names no [network] section");
     EXPECT_ERROR(C "depends = b:healthy\n[container b]\nlayers = /l\ncommand = /x\n", "has no health check");
     EXPECT_ERROR("[system]\ncontrol = tcp://0.0.0.0:2376\n", "needs control_tls_cert");
     EXPECT_ERROR("[network a]\nsubnet = 10.0.0.0/16\n[network b]\nsubnet = 10.0.1.0/24\n", "overlaps");

@@ -1,0 +1,158 @@
+/* control.h — the control server: keel as dockerd, in keel's one event loop.
+ *
+ * Listeners come from `[system] control` (default unix:///run/keel.sock):
+ *   unix:///PATH   0600 socket (0660 with control_group), bound inside a fresh
+ *                  0700 directory under umask 0177 and renamed into place, so
+ *                  there is never a window with looser permissions; never an
+ *                  abstract socket; SO_PEERCRED: uid 0 or a member of
+ *                  control_group, else refused.
+ *   tcp://IP:PORT  mutual TLS only (mbedTLS): control_tls_cert/_key/_ca must
+ *                  be set, client certificates must chain to the CA.
+ *   vsock://PORT   AF_VSOCK, any CID (the hypervisor host reaches the guest).
+ *   fd://N         an inherited listening stream socket (unix: peer creds
+ *                  checked; inet: mutual TLS as for tcp).
+ * The protocol (newline-delimited JSON, versioned) is in docs/control.md.
+ *
+ * The server never blocks: non-blocking sockets and TLS handshakes, requests
+ * bounded to CONTROL_MAX_REQUEST bytes, per-client output bounded (a client
+ * that does not read is dropped, except log streaming, which pauses reading
+ * the log instead), a cap on clients (beyond it, connections wait in the
+ * backlog), idle timeouts.  The first malformed message gets an error and
+ * closes its connection.
+ *
+ * The server reaches the supervisor only through `struct control_backend`,
+ * a table of function pointers with exactly supervise.h's signatures: main
+ * fills it with control_backend_supervisor(), unit tests with fakes.
+ * Contract: 0 / negative errno with `struct kerr` filled (err.h).
+ */
+#ifndef KEEL_CONTROL_H
+#define KEEL_CONTROL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "keel/cgroup.h"
+#include "keel/err.h"
+#include "keel/json.h"
+#include "keel/loop.h"
+#include "keel/manifest.h"
+#include "keel/supervise.h"
+
+#define CONTROL_PROTOCOL 1
+#define CONTROL_DEFAULT_URL "unix:///run/keel.sock"
+#define CONTROL_MAX_REQUEST 65536
+
+struct control_backend {
+    struct supervisor *sup;
+    struct cgroup_root *cgroot;       /* NULL: stats report "unavailable" */
+    size_t (*count)(const struct supervisor *s);
+    void (*status)(const struct supervisor *s, size_t i, struct container_status *st);
+    int (*find)(const struct supervisor *s, const char *name);
+    const char *(*log_path)(const struct supervisor *s, size_t i);
+    const struct manifest *(*manifest)(const struct supervisor *s);
+    int (*start)(struct supervisor *s, const char *name, struct kerr *err);
+    int (*stop)(struct supervisor *s, const char *name, struct kerr *err);
+    int (*restart)(struct supervisor *s, const char *name, struct kerr *err);
+    int (*kill)(struct supervisor *s, const char *name, int sig, struct kerr *err);
+    int (*subscribe)(struct supervisor *s, sup_event_cb cb, void *data);
+    void (*unsubscribe)(struct supervisor *s, int handle);
+    int (*exec)(struct supervisor *s, const char *name, char *const *argv, const struct exec_io *io,
+                sup_child_cb cb, void *data, pid_t *pid, struct kerr *err);
+    void (*request_power)(struct supervisor *s, enum power_action action);
+    int (*stats)(struct cgroup_root *root, const char *name, struct cgroup_stats *st, struct kerr *err);
+};
+
+/* The real backend.  Inline so that only main's object refers to the
+ * supervisor and cgroup modules. */
+static inline struct control_backend control_backend_supervisor(struct supervisor *s, struct cgroup_root *cg)
+{
+    struct control_backend be = {
+        .sup = s, .cgroot = cg,
+        .count = supervisor_count, .status = supervisor_status, .find = supervisor_find,
+        .log_path = supervisor_log_path, .manifest = supervisor_manifest,
+        .start = supervisor_start, .stop = supervisor_stop, .restart = supervisor_restart,
+        .kill = supervisor_kill, .subscribe = supervisor_subscribe,
+        .unsubscribe = supervisor_unsubscribe, .exec = supervisor_exec,
+        .request_power = supervisor_request_power, .stats = cgroup_container_stats,
+    };
+    return be;
+}
+
+struct control_opts {
+    const char *sysroot;       /* where /etc/group is read (default "/") */
+    unsigned max_clients;      /* default 128 */
+    unsigned idle_ms;          /* default 30000: no complete request for that long */
+    unsigned handshake_ms;     /* default 10000: TLS handshake deadline */
+};
+
+struct control;
+
+/* Opens every listener of m->system.control (the default when empty) and
+ * registers them with the loop.  All or nothing: on error nothing stays open.
+ * `m` and `be->sup` must outlive the control server; *be is copied. */
+int control_new(struct control **out, struct loop *l, const struct manifest *m,
+                const struct control_backend *be, const struct control_opts *opts, struct kerr *err);
+/* Closes every client and listener and removes the unix sockets it created. */
+void control_free(struct control *c);
+size_t control_client_count(const struct control *c);
+
+/* --- pure pieces, exposed for tests ------------------------------------- */
+
+enum control_op {
+    COP_VERSION, COP_PS, COP_STATUS, COP_LOGS, COP_START, COP_STOP, COP_RESTART, COP_KILL,
+    COP_EXEC, COP_STATS, COP_EVENTS, COP_POWEROFF, COP_REBOOT, COP_HALT,
+    COP_STDIN, COP_RESIZE,     /* only inside a streamed exec */
+};
+
+struct control_request {
+    enum control_op op;
+    const char *name;          /* container, NULL when not given */
+    int64_t lines;             /* logs: -1 = all */
+    bool follow;               /* logs */
+    int signal;                /* kill */
+    char **argv;               /* exec: NULL-terminated, pointers into `tree` */
+    bool tty, stream;          /* exec */
+    unsigned rows, cols;       /* exec -t / resize; 0 = unknown */
+    const char *data;          /* stdin: base64 */
+    size_t data_len;
+    bool eof;                  /* stdin */
+    struct json_value *tree;   /* owns the strings above */
+};
+
+/* Parses and validates one request line (without its newline).  Unknown ops
+ * or keys, wrong types and bad values are errors ("malformed request: ..."). */
+int control_request_parse(const char *line, size_t len, struct control_request *req, struct kerr *err);
+void control_request_free(struct control_request *req);
+
+/* Writes the one-line response (object + "\n") for the ops that need no
+ * connection state: version, ps, status, start, stop, restart, kill, stats,
+ * poweroff, reboot, halt.  Returns 0, or -EOPNOTSUPP for other ops. */
+int control_respond(const struct control_backend *be, const struct control_request *req,
+                    struct json_writer *out);
+/* An error response line: {"keel":1,"ok":false,"error":MSG}. */
+void control_error_line(struct json_writer *out, const char *op, const char *msg);
+
+/* "TERM", "SIGTERM", "15" -> 15; -EINVAL when unknown. */
+int control_signal_parse(const char *s);
+const char *control_signal_name(int sig);     /* "SIGTERM"; NULL when unknown */
+
+/* Finds group `name` in an /etc/group buffer: 0 and *gid, or -ENOENT. */
+int control_parse_group(const char *buf, const char *name, gid_t *gid);
+
+/* Splits a listener URL: unix:///path, tcp://1.2.3.4:5, tcp://[::1]:5,
+ * vsock://PORT (server) or vsock://CID:PORT (client), fd://N. */
+enum control_url_kind { CURL_UNIX, CURL_TCP, CURL_VSOCK, CURL_FD };
+struct control_url {
+    enum control_url_kind kind;
+    char path[108];            /* unix */
+    char host[64];             /* tcp: the literal as written, without brackets */
+    int family;                /* tcp: AF_INET / AF_INET6 */
+    unsigned char addr[16];    /* tcp: network order */
+    unsigned port;             /* tcp, vsock */
+    unsigned cid;              /* vsock client, default VMADDR_CID_LOCAL (1) */
+    int fd;                    /* fd:// */
+};
+int control_url_parse(const char *url, bool server, struct control_url *u, struct kerr *err);
+
+#endif

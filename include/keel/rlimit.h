@@ -1,0 +1,47 @@
+/* rlimit.h — per-container resource limits (setrlimit), `rlimit = NAME=SOFT[:HARD]`.
+ *
+ * NAME is the lower-case resource without RLIMIT_ (nofile, nproc, core,
+ * memlock, stack, ...); SOFT and HARD are decimal numbers or "unlimited"
+ * (also "infinity"); HARD defaults to SOFT; SOFT <= HARD.
+ *
+ * Default: every container gets nofile = 1024:524288 unless the manifest sets
+ * nofile.  The soft limit stays 1024 because select(2) cannot handle fds past
+ * FD_SETSIZE (1024) and programs still use it; the hard limit 524288 lets a
+ * program that needs many fds raise its own soft limit without privilege
+ * (the values systemd chose in v240 for the same reasons).  Without this
+ * default, containers would inherit keel's limits, which in boot mode are the
+ * kernel's init defaults (1024:4096) and in `keel run` whatever the shell had.
+ *
+ * Contract: rlimit_parse is pure (0 / -EINVAL / -ERANGE with a reason in
+ * `why`, a buffer of PARSE_WHY_MAX bytes).  rlimit_apply runs in the
+ * container's child before capabilities are dropped (raising a hard limit
+ * needs CAP_SYS_RESOURCE) and returns 0 / negative errno with `err` filled.
+ */
+#ifndef KEEL_RLIMIT_H
+#define KEEL_RLIMIT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "keel/err.h"
+#include "keel/manifest.h"
+#include "keel/parse.h"
+
+#define RLIMIT_DEFAULT_NOFILE_SOFT 1024
+#define RLIMIT_DEFAULT_NOFILE_HARD 524288
+
+int rlimit_parse(const char *s, struct rlimit_spec *out, char *why);
+/* "nofile" for RLIMIT_NOFILE; NULL for an unknown resource. */
+const char *rlimit_name(int resource);
+
+/* Applies the default nofile (unless `r` sets nofile), then each of r[0..n).
+ * If the default's hard limit cannot be had (no CAP_SYS_RESOURCE, or above
+ * fs.nr_open), the current hard limit is kept instead: the default is a
+ * convenience, never a reason to fail a start.  An explicit limit that
+ * cannot be set is an error. */
+int rlimit_apply(const struct rlimit_spec *r, size_t n, struct kerr *err);
+
+/* keel check --plan: "    rlimit NAME = SOFT:HARD" lines, default included. */
+void rlimit_plan(const struct container_spec *c, FILE *out);
+
+#endif

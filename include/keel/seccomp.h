@@ -1,0 +1,93 @@
+/* seccomp.h — the containers' system call filter.
+ *
+ * The filter is compiled with libseccomp in keel (the parent), before the
+ * container's process is cloned, into a plain classic-BPF program.  The
+ * child only hands that program to the kernel (seccomp(2), or prctl where
+ * seccomp(2) is missing) as the last step before execve: no libseccomp call,
+ * no allocation and no file access happen in the child.  Building once per
+ * container definition and reusing the program on every restart is fine:
+ * it depends only on the spec and its capability set.
+ *
+ * The default filter (docs/security-seccomp.md) allows everything except
+ * the system calls Docker's default profile blocks, each answered with
+ * EPERM (clone3 with ENOSYS, so that libc falls back to clone, whose flags
+ * can be inspected).  Calls that Docker allows only with a capability are
+ * allowed when `caps` holds that capability.  x86-64, x32 and i386 are
+ * filtered; any other architecture kills the process.
+ *
+ * Custom filters (`seccomp = PATH`) use a line format:
+ *     # comment
+ *     default errno [ERRNO] | allow | kill     exactly once
+ *     allow NAME | errno NAME [ERRNO] | kill NAME
+ * ERRNO is a name (EPERM, ENOSYS, ...) or a number 1..4095, default EPERM.
+ *
+ * Loading needs no_new_privs or CAP_SYS_ADMIN: with no_new_privs = no, the
+ * caller loads the filter before dropping capabilities (and the filter must
+ * then allow what keel does after it: capset, setresuid/setresgid,
+ * setgroups, prctl, close_range, execve — the default filter does).
+ *
+ * Names: libseccomp owns seccomp_init/load/release/rule_add/export_*; this
+ * module keeps clear of them (hence seccomp_install, not seccomp_load).
+ *
+ * Contract: 0 / negative errno with `struct kerr` filled (err.h).
+ */
+#ifndef KEEL_SECCOMP_H
+#define KEEL_SECCOMP_H
+
+#include <linux/filter.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "keel/err.h"
+#include "keel/manifest.h"
+
+enum seccomp_action { SECCOMP_ALLOW, SECCOMP_ERRNO, SECCOMP_KILL };
+
+struct seccomp_rule {
+    char name[64];               /* system call name as libseccomp knows it */
+    enum seccomp_action action;
+    int errno_value;             /* for SECCOMP_ERRNO */
+    int line;
+};
+
+struct seccomp_profile {
+    enum seccomp_action default_action;
+    int default_errno;
+    struct seccomp_rule *rules;  /* owned */
+    size_t n_rules;
+};
+
+/* A compiled filter; len == 0 means "no filter" (seccomp = unconfined). */
+struct seccomp_prog {
+    struct sock_filter *insns;   /* owned; free with seccomp_prog_free */
+    unsigned short len;
+};
+
+/* Pure parser of the custom format over buf[0..len).  On failure returns
+ * -EINVAL and, when `errors` is not NULL, appends one "FILE:LINE: message"
+ * per problem found to the string vector *errors (caller frees with
+ * strv_free).  Unknown system call names are errors. */
+int seccomp_profile_parse(const char *file, const char *buf, size_t len, struct seccomp_profile *out,
+                          char ***errors);
+/* Reads and parses `path` (at most 1 MiB); a read error is one message too. */
+int seccomp_profile_load(const char *path, struct seccomp_profile *out, char ***errors);
+void seccomp_profile_free(struct seccomp_profile *p);
+
+/* The filter for container c: default (chosen by `caps`, the container's
+ * final capability set as CAP_* bits), unconfined (len 0), or its file. */
+int seccomp_build(const struct container_spec *c, uint64_t caps, struct seccomp_prog *out, struct kerr *err);
+int seccomp_build_default(uint64_t caps, struct seccomp_prog *out, struct kerr *err);
+int seccomp_build_profile(const struct seccomp_profile *p, struct seccomp_prog *out, struct kerr *err);
+void seccomp_prog_free(struct seccomp_prog *p);
+
+/* In the child, last before execve: installs the program (no-op for len 0).
+ * Async-signal-safe apart from formatting `err` on failure. */
+int seccomp_install(const struct seccomp_prog *p, struct kerr *err);
+
+/* Whether the default filter blocks `name` for this capability set. */
+int seccomp_default_blocks(const char *name, uint64_t caps);
+/* keel check --plan: "    seccomp ..." lines. */
+void seccomp_plan(const struct container_spec *c, uint64_t caps, FILE *out);
+
+#endif

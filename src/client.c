@@ -1,0 +1,1405 @@
+/* client.c — the client verbs of client.h. */
+#include "keel/client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <linux/vm_sockets.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mbedtls/asn1.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/oid.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "keel/control.h"
+#include "keel/json.h"
+#include "keel/util.h"
+
+#define RESPONSE_MAX (64u << 20)
+#define RESPONSE_NODES (4u << 20)
+#define STDIN_CHUNK 4096
+
+/* --- messages ---------------------------------------------------------------- */
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("keel: error: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    fflush(stderr);
+    return 1;
+}
+
+/* --- connection ----------------------------------------------------------------- */
+
+struct kc {
+    int fd;
+    bool is_unix, tls;
+    mbedtls_ssl_context ssl;
+    mbedtls_ssl_config conf;
+    mbedtls_x509_crt cert, ca;
+    mbedtls_pk_context key;
+    mbedtls_entropy_context ent;
+    mbedtls_ctr_drbg_context drbg;
+    char *buf;
+    size_t len, off, cap;
+    int rfd;          /* an fd the server passed (exec -t: the pty master) */
+};
+
+struct copts {
+    const char *host, *cert, *key, *ca;
+};
+
+static int tls_send_cb(void *ctx, const unsigned char *b, size_t n)
+{
+    ssize_t r;
+    do
+        r = send(*(int *)ctx, b, n, MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? MBEDTLS_ERR_NET_SEND_FAILED : (int)r;
+}
+
+static int tls_recv_cb(void *ctx, unsigned char *b, size_t n)
+{
+    ssize_t r;
+    do
+        r = recv(*(int *)ctx, b, n, 0);
+    while (r < 0 && errno == EINTR);
+    return r < 0 ? MBEDTLS_ERR_NET_RECV_FAILED : (int)r;
+}
+
+/* Does the certificate carry `ip` as an iPAddress subjectAltName?  mbedTLS
+ * 2.28 only matches DNS names, so the extension is walked here. */
+static bool san_has_ip(const mbedtls_x509_crt *crt, const unsigned char *ip, size_t iplen)
+{
+    unsigned char *p = crt->v3_ext.p, *end;
+    size_t len;
+    if (!p || crt->v3_ext.len == 0)
+        return false;
+    end = p + crt->v3_ext.len;
+    if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+        return false;
+    end = p + len;
+    while (p < end) {
+        if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+            return false;
+        unsigned char *ext_end = p + len;
+        size_t oid_len;
+        if (mbedtls_asn1_get_tag(&p, ext_end, &oid_len, MBEDTLS_ASN1_OID) != 0)
+            return false;
+        unsigned char *oid = p;
+        p += oid_len;
+        int critical;
+        (void)mbedtls_asn1_get_bool(&p, ext_end, &critical);   /* optional */
+        if (mbedtls_asn1_get_tag(&p, ext_end, &len, MBEDTLS_ASN1_OCTET_STRING) != 0)
+            return false;
+        if (oid_len == 3 && memcmp(oid, "\x55\x1d\x11", 3) == 0) {   /* subjectAltName */
+            unsigned char *q = p, *qend = p + len;
+            size_t l;
+            if (mbedtls_asn1_get_tag(&q, qend, &l, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0)
+                return false;
+            qend = q + l;
+            while (q < qend) {
+                unsigned char tag = *q++;
+                if (mbedtls_asn1_get_len(&q, qend, &l) != 0)
+                    return false;
+                if (tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7) && l == iplen && memcmp(q, ip, iplen) == 0)
+                    return true;
+                q += l;
+            }
+        }
+        p = ext_end;
+    }
+    return false;
+}
+
+static bool cn_is(const mbedtls_x509_crt *crt, const char *host)
+{
+    for (const mbedtls_x509_name *n = &crt->subject; n; n = n->next)
+        if (n->oid.p && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0 && n->val.len == strlen(host) &&
+            memcmp(n->val.p, host, n->val.len) == 0)
+            return true;
+    return false;
+}
+
+static int tls_connect(struct kc *k, const struct copts *o, const struct control_url *u)
+{
+    char msg[160];
+    int r;
+    if (!o->cert || !o->key || !o->ca)
+        return fail("cannot connect to tcp://%s:%u: TCP needs mutual TLS: give --tlscert, --tlskey and "
+                    "--tlscacert (or KEEL_TLS_CERT, KEEL_TLS_KEY, KEEL_TLS_CACERT)", u->host, u->port);
+    k->tls = true;
+    mbedtls_ssl_init(&k->ssl);
+    mbedtls_ssl_config_init(&k->conf);
+    mbedtls_x509_crt_init(&k->cert);
+    mbedtls_x509_crt_init(&k->ca);
+    mbedtls_pk_init(&k->key);
+    mbedtls_entropy_init(&k->ent);
+    mbedtls_ctr_drbg_init(&k->drbg);
+    if ((r = mbedtls_ctr_drbg_seed(&k->drbg, mbedtls_entropy_func, &k->ent, (const unsigned char *)"keel", 4)))
+        goto tls_err;
+    if ((r = mbedtls_x509_crt_parse_file(&k->cert, o->cert))) {
+        mbedtls_strerror(r, msg, sizeof msg);
+        return fail("cannot load the TLS certificate %s: %s", o->cert, msg);
+    }
+    if ((r = mbedtls_pk_parse_keyfile(&k->key, o->key, NULL))) {
+        mbedtls_strerror(r, msg, sizeof msg);
+        return fail("cannot load the TLS key %s: %s", o->key, msg);
+    }
+    if ((r = mbedtls_x509_crt_parse_file(&k->ca, o->ca))) {
+        mbedtls_strerror(r, msg, sizeof msg);
+        return fail("cannot load the TLS CA %s: %s", o->ca, msg);
+    }
+    if ((r = mbedtls_ssl_config_defaults(&k->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                         MBEDTLS_SSL_PRESET_DEFAULT)))
+        goto tls_err;
+    mbedtls_ssl_conf_min_version(&k->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_authmode(&k->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    mbedtls_ssl_conf_ca_chain(&k->conf, &k->ca, NULL);
+    mbedtls_ssl_conf_rng(&k->conf, mbedtls_ctr_drbg_random, &k->drbg);
+    if ((r = mbedtls_ssl_conf_own_cert(&k->conf, &k->cert, &k->key)))
+        goto tls_err;
+    if ((r = mbedtls_ssl_setup(&k->ssl, &k->conf)))
+        goto tls_err;
+    mbedtls_ssl_set_bio(&k->ssl, &k->fd, tls_send_cb, tls_recv_cb, NULL);
+    while ((r = mbedtls_ssl_handshake(&k->ssl)) != 0) {
+        if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
+            continue;
+        uint32_t flags = mbedtls_ssl_get_verify_result(&k->ssl);
+        if (flags && flags != (uint32_t)-1) {
+            char info[256];
+            mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
+            info[strcspn(info, "\n")] = 0;
+            return fail("cannot connect to tcp://%s:%u: the server's certificate is not trusted: %s", u->host,
+                        u->port, info);
+        }
+        if (r == MBEDTLS_ERR_NET_SEND_FAILED || r == MBEDTLS_ERR_NET_RECV_FAILED ||
+            r == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE || r == MBEDTLS_ERR_SSL_CONN_EOF)
+            return fail("cannot connect to tcp://%s:%u: keel refused the TLS handshake (is the client certificate "
+                        "issued by the CA keel trusts?)", u->host, u->port);
+        goto tls_err;
+    }
+    /* The chain was verified by mbedTLS; the name is checked here. */
+    const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&k->ssl);
+    size_t iplen = u->family == AF_INET ? 4 : 16;
+    if (!peer || (!san_has_ip(peer, u->addr, iplen) && !cn_is(peer, u->host)))
+        return fail("cannot connect to tcp://%s:%u: the server's certificate is not issued for %s", u->host,
+                    u->port, u->host);
+    return 0;
+tls_err:
+    mbedtls_strerror(r, msg, sizeof msg);
+    return fail("cannot connect to tcp://%s:%u: TLS: %s", u->host, u->port, msg);
+}
+
+static void kc_close(struct kc *k)
+{
+    if (k->tls) {
+        mbedtls_ssl_close_notify(&k->ssl);
+        mbedtls_ssl_free(&k->ssl);
+        mbedtls_ssl_config_free(&k->conf);
+        mbedtls_x509_crt_free(&k->cert);
+        mbedtls_x509_crt_free(&k->ca);
+        mbedtls_pk_free(&k->key);
+        mbedtls_ctr_drbg_free(&k->drbg);
+        mbedtls_entropy_free(&k->ent);
+        k->tls = false;
+    }
+    close_safe(k->fd);
+    close_safe(k->rfd);
+    free(k->buf);
+    k->fd = k->rfd = -1;
+    k->buf = NULL;
+}
+
+static const char *host_url(const struct copts *o)
+{
+    if (o->host)
+        return o->host;
+    const char *e = getenv("KEEL_HOST");
+    return e && *e ? e : CONTROL_DEFAULT_URL;
+}
+
+static int kc_connect(struct kc *k, const struct copts *o)
+{
+    memset(k, 0, sizeof *k);
+    k->fd = k->rfd = -1;
+    const char *url = host_url(o);
+    struct control_url u;
+    struct kerr e = { 0 };
+    if (control_url_parse(url, false, &u, &e) < 0)
+        return fail("%s", e.msg);
+    if (u.kind == CURL_UNIX) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        strcpy(sa.sun_path, u.path);
+        k->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        k->is_unix = true;
+        if (k->fd < 0 || connect(k->fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+            return fail("cannot connect to %s: %s (is keel running?)", url, strerror(errno));
+        return 0;
+    }
+    if (u.kind == CURL_VSOCK) {
+        struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = u.cid, .svm_port = u.port };
+        k->fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (k->fd < 0 || connect(k->fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+            return fail("cannot connect to %s: %s", url, strerror(errno));
+        return 0;
+    }
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof ss);
+    if (u.family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)u.port);
+        memcpy(&a->sin_addr, u.addr, 4);
+        len = sizeof *a;
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)u.port);
+        memcpy(&a->sin6_addr, u.addr, 16);
+        len = sizeof *a;
+    }
+    k->fd = socket(u.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (k->fd < 0 || connect(k->fd, (struct sockaddr *)&ss, len) < 0)
+        return fail("cannot connect to %s: %s", url, strerror(errno));
+    return tls_connect(k, o, &u);
+}
+
+/* Sends all of buf; on a unix socket, `fds` ride with the first byte. */
+static int kc_send(struct kc *k, const char *buf, size_t n, const int *fds, int nfds)
+{
+    if (k->tls) {
+        while (n) {
+            int r = mbedtls_ssl_write(&k->ssl, (const unsigned char *)buf, n);
+            if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
+                continue;
+            if (r < 0)
+                return fail("cannot send to keel: TLS error %d", r);
+            buf += r, n -= (size_t)r;
+        }
+        return 0;
+    }
+    if (nfds > 0) {
+        char cbuf[CMSG_SPACE(sizeof(int) * 3)];
+        memset(cbuf, 0, sizeof cbuf);
+        struct iovec iov = { .iov_base = (void *)buf, .iov_len = n };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                             .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds) };
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
+        ssize_t r;
+        do
+            r = sendmsg(k->fd, &mh, MSG_NOSIGNAL);
+        while (r < 0 && errno == EINTR);
+        if (r < 0)
+            return fail("cannot send to keel: %s", strerror(errno));
+        buf += r, n -= (size_t)r;
+    }
+    while (n) {
+        ssize_t r = send(k->fd, buf, n, MSG_NOSIGNAL);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return fail("cannot send to keel: %s", strerror(errno));
+        buf += r, n -= (size_t)r;
+    }
+    return 0;
+}
+
+/* Reads more bytes into the buffer: >0, 0 at EOF, <0 on error. */
+static ssize_t kc_fill(struct kc *k)
+{
+    if (k->off && k->off == k->len)
+        k->off = k->len = 0;
+    if (k->cap - k->len < 65536) {
+        if (k->off) {
+            memmove(k->buf, k->buf + k->off, k->len - k->off);
+            k->len -= k->off;
+            k->off = 0;
+        }
+        if (k->cap - k->len < 65536) {
+            size_t nc = k->cap ? k->cap * 2 : 131072;
+            if (nc > RESPONSE_MAX + 65536)
+                return -EMSGSIZE;
+            char *nb = realloc(k->buf, nc);
+            if (!nb)
+                return -ENOMEM;
+            k->buf = nb;
+            k->cap = nc;
+        }
+    }
+    char *p = k->buf + k->len;
+    size_t room = k->cap - k->len - 1;
+    for (;;) {
+        ssize_t r;
+        if (k->tls) {
+            int t = mbedtls_ssl_read(&k->ssl, (unsigned char *)p, room);
+            if (t == MBEDTLS_ERR_SSL_WANT_READ || t == MBEDTLS_ERR_SSL_WANT_WRITE)
+                continue;
+            if (t == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+                t = 0;
+            if (t < 0)
+                return -EPROTO;
+            r = t;
+        } else if (k->is_unix) {
+            char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+            struct iovec iov = { .iov_base = p, .iov_len = room };
+            struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                                 .msg_controllen = sizeof cbuf };
+            r = recvmsg(k->fd, &mh, MSG_CMSG_CLOEXEC);
+            if (r >= 0)
+                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+                    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                        continue;
+                    size_t nf = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                    for (size_t i = 0; i < nf; i++) {
+                        int fd;
+                        memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+                        if (k->rfd < 0)
+                            k->rfd = fd;
+                        else
+                            close_safe(fd);
+                    }
+                }
+        } else {
+            r = recv(k->fd, p, room, 0);
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        k->len += (size_t)r;
+        return r;
+    }
+}
+
+static bool kc_has_line(const struct kc *k)
+{
+    return k->len > k->off && memchr(k->buf + k->off, '\n', k->len - k->off);
+}
+
+/* Bytes already read (or decrypted) but not consumed: poll() cannot see them. */
+static bool kc_buffered(struct kc *k)
+{
+    return kc_has_line(k) || (k->tls && mbedtls_ssl_get_bytes_avail(&k->ssl) > 0);
+}
+
+/* The next line (NUL-terminated, valid until the next call): 1, 0 at EOF, -1. */
+static int kc_line(struct kc *k, char **line, size_t *len)
+{
+    for (;;) {
+        char *nl = k->len > k->off ? memchr(k->buf + k->off, '\n', k->len - k->off) : NULL;
+        if (nl) {
+            *line = k->buf + k->off;
+            *len = (size_t)(nl - *line);
+            *nl = 0;
+            k->off += *len + 1;
+            return 1;
+        }
+        ssize_t r = kc_fill(k);
+        if (r == 0)
+            return 0;
+        if (r < 0) {
+            fail("cannot read from keel: %s", strerror((int)-r));
+            return -1;
+        }
+    }
+}
+
+/* Reads and parses one message; prints the server's error when "ok" is false.
+ * Returns 0 (*out owned by caller), 1 on an error already printed. */
+static int kc_message(struct kc *k, struct json_value **out, bool check_ok)
+{
+    char *line;
+    size_t len;
+    int r = kc_line(k, &line, &len);
+    if (r < 0)
+        return 1;
+    if (r == 0)
+        return fail("keel closed the connection");
+    struct kerr e = { 0 };
+    if (json_parse_ex(line, len, RESPONSE_MAX, RESPONSE_NODES, JSON_PARSE_FLOAT, out, &e) < 0)
+        return fail("cannot understand keel's answer: %s", e.msg);
+    bool ok = true;
+    if (check_ok && json_get_bool(*out, "ok", &ok) && !ok) {
+        const char *msg = json_get_str(*out, "error");
+        fail("%s", msg ? msg : "request failed");
+        json_free(*out);
+        *out = NULL;
+        return 1;
+    }
+    return 0;
+}
+
+static int kc_request(struct kc *k, struct json_writer *w, const int *fds, int nfds)
+{
+    json_raw(w, "\n", 1);
+    if (json_writer_error(w))
+        return fail("cannot build the request: out of memory");
+    return kc_send(k, w->buf, w->len, fds, nfds);
+}
+
+/* Connects, sends one request, reads one answer. */
+static int roundtrip(const struct copts *o, struct json_writer *w, struct json_value **resp)
+{
+    struct kc k;
+    int r = kc_connect(&k, o);
+    if (r == 0)
+        r = kc_request(&k, w, NULL, 0);
+    if (r == 0)
+        r = kc_message(&k, resp, true);
+    kc_close(&k);
+    return r;
+}
+
+static void req_begin(struct json_writer *w, const char *op)
+{
+    json_writer_init(w);
+    json_obj_begin(w);
+    json_kint(w, "keel", CONTROL_PROTOCOL);
+    json_kstr(w, "op", op);
+}
+
+/* --- options ------------------------------------------------------------------ */
+
+enum { OPT_TLSCERT = 1000, OPT_TLSKEY, OPT_TLSCACERT, OPT_STREAM };
+
+struct vopts {
+    struct copts c;
+    bool json, follow, tty, stream;
+    long lines;
+    const char *signal;
+};
+
+static const struct option long_opts[] = {
+    { "host", required_argument, NULL, 'H' },
+    { "tlscert", required_argument, NULL, OPT_TLSCERT },
+    { "tlskey", required_argument, NULL, OPT_TLSKEY },
+    { "tlscacert", required_argument, NULL, OPT_TLSCACERT },
+    { "help", no_argument, NULL, 'h' },
+    { "json", no_argument, NULL, 'j' },
+    { "follow", no_argument, NULL, 'f' },
+    { "lines", required_argument, NULL, 'n' },
+    { "tail", required_argument, NULL, 'n' },
+    { "signal", required_argument, NULL, 's' },
+    { "tty", no_argument, NULL, 't' },
+    { "interactive", no_argument, NULL, 'i' },
+    { "stream", no_argument, NULL, OPT_STREAM },
+    { NULL, 0, NULL, 0 },
+};
+
+static const char common_help[] =
+    "  -H, --host URL     keel to talk to (default $KEEL_HOST or unix:///run/keel.sock;\n"
+    "                     also tcp://IP:PORT with mutual TLS, vsock://CID:PORT)\n"
+    "      --tlscert FILE --tlskey FILE --tlscacert FILE\n"
+    "                     client certificate, key and CA for tcp:// ($KEEL_TLS_CERT,\n"
+    "                     $KEEL_TLS_KEY, $KEEL_TLS_CACERT)\n"
+    "  -h, --help         this help\n";
+
+/* Parses options; `allowed` lists the verb's own short options.  Returns
+ * -1 to continue, else the exit status (help printed: 0, bad usage: 2). */
+static int parse_opts(int argc, char **argv, const char *allowed, const char *usage, bool stop_at_arg,
+                      struct vopts *v)
+{
+    memset(v, 0, sizeof *v);
+    v->lines = -1;
+    v->c.cert = getenv("KEEL_TLS_CERT");
+    v->c.key = getenv("KEEL_TLS_KEY");
+    v->c.ca = getenv("KEEL_TLS_CACERT");
+    optind = 0;   /* full re-initialisation, as verbs may be called repeatedly */
+    opterr = 0;
+    const char *shorts = stop_at_arg ? "+:H:hjfn:s:ti" : ":H:hjfn:s:ti";
+    int c;
+    while ((c = getopt_long(argc, argv, shorts, long_opts, NULL)) != -1) {
+        if (c != 'H' && c != 'h' && c < 1000 && !strchr(allowed, c) && c != '?' && c != ':') {
+            fail("%s: option %s is not valid here; see keel %s --help", argv[0], argv[optind - 1], argv[0]);
+            return 2;
+        }
+        switch (c) {
+        case 'H': v->c.host = optarg; break;
+        case OPT_TLSCERT: v->c.cert = optarg; break;
+        case OPT_TLSKEY: v->c.key = optarg; break;
+        case OPT_TLSCACERT: v->c.ca = optarg; break;
+        case 'h':
+            printf("usage: keel %s\n%s", usage, common_help);
+            return 0;
+        case 'j': v->json = true; break;
+        case 'f': v->follow = true; break;
+        case 't': v->tty = true; break;
+        case 'i': break;   /* stdin is always connected */
+        case OPT_STREAM:
+            if (!strchr(allowed, 'S')) {
+                fail("%s: option --stream is not valid here", argv[0]);
+                return 2;
+            }
+            v->stream = true;
+            break;
+        case 's': v->signal = optarg; break;
+        case 'n': {
+            char *end;
+            errno = 0;
+            if (strcmp(optarg, "all") == 0) {
+                v->lines = -1;
+                break;
+            }
+            v->lines = strtol(optarg, &end, 10);
+            if (errno || *end || v->lines < 0 || v->lines > 10000000 || !*optarg) {
+                fail("%s: bad number of lines '%s'", argv[0], optarg);
+                return 2;
+            }
+            break;
+        }
+        case ':':
+            fail("%s: option %s needs a value; see keel %s --help", argv[0], argv[optind - 1], argv[0]);
+            return 2;
+        default:
+            fail("%s: unknown option %s; see keel %s --help", argv[0], argv[optind - 1], argv[0]);
+            return 2;
+        }
+    }
+    return -1;
+}
+
+static int need_args(int argc, int min, int max, const char *verb)
+{
+    int n = argc - optind;
+    if (n < min || (max >= 0 && n > max)) {
+        fail("%s: %s; see keel %s --help", verb, n < min ? "missing argument" : "too many arguments", verb);
+        return 2;
+    }
+    return -1;
+}
+
+/* --- formatting ------------------------------------------------------------------ */
+
+static void fmt_duration(uint64_t ms, char *buf, size_t n)
+{
+    uint64_t s = ms / 1000;
+    if (s < 60)
+        snprintf(buf, n, "%" PRIu64 "s", s);
+    else if (s < 3600)
+        snprintf(buf, n, "%" PRIu64 "m%" PRIu64 "s", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(buf, n, "%" PRIu64 "h%" PRIu64 "m", s / 3600, s / 60 % 60);
+    else
+        snprintf(buf, n, "%" PRIu64 "d%" PRIu64 "h", s / 86400, s / 3600 % 24);
+}
+
+static void fmt_bytes(uint64_t b, char *buf, size_t n)
+{
+    static const char units[] = "BKMGTP";
+    double v = (double)b;
+    int u = 0;
+    while (v >= 1024 && u < 5)
+        v /= 1024, u++;
+    if (u == 0)
+        snprintf(buf, n, "%" PRIu64 "B", b);
+    else
+        snprintf(buf, n, "%.1f%c", v, units[u]);
+}
+
+static void fmt_exit(const struct json_value *e, char *buf, size_t n)
+{
+    const char *sig = json_get_str(e, "signal");
+    int64_t code;
+    if (sig)
+        snprintf(buf, n, "%s", sig);
+    else if (json_get_int(e, "code", &code))
+        snprintf(buf, n, "%" PRId64, code);
+    else
+        snprintf(buf, n, "-");
+}
+
+static int64_t get_int(const struct json_value *o, const char *k)
+{
+    int64_t v = 0;
+    json_get_int(o, k, &v);
+    return v;
+}
+
+static const char *get_str(const struct json_value *o, const char *k, const char *dflt)
+{
+    const char *s = json_get_str(o, k);
+    return s && *s ? s : dflt;
+}
+
+static void print_json(const struct json_value *v)
+{
+    struct json_writer w;
+    json_writer_init(&w);
+    json_write_value(&w, v);
+    if (!json_writer_error(&w))
+        printf("%s\n", w.buf);
+    json_writer_free(&w);
+}
+
+/* A table: rows of cells, columns padded to their widest cell. */
+#define TABLE_COLS 10
+struct table {
+    char *(*cells)[TABLE_COLS];
+    size_t rows, cols;
+};
+
+static void table_add(struct table *t, char *const *cells)
+{
+    void *nc = realloc(t->cells, (t->rows + 1) * sizeof *t->cells);
+    if (!nc)
+        return;
+    t->cells = nc;
+    for (size_t i = 0; i < t->cols; i++)
+        t->cells[t->rows][i] = strdup(cells[i] ? cells[i] : "-");
+    t->rows++;
+}
+
+static void table_print(struct table *t)
+{
+    size_t w[TABLE_COLS] = { 0 };
+    for (size_t r = 0; r < t->rows; r++)
+        for (size_t c = 0; c < t->cols; c++)
+            if (t->cells[r][c] && strlen(t->cells[r][c]) > w[c])
+                w[c] = strlen(t->cells[r][c]);
+    for (size_t r = 0; r < t->rows; r++) {
+        for (size_t c = 0; c < t->cols; c++) {
+            const char *s = t->cells[r][c] ? t->cells[r][c] : "";
+            if (c + 1 == t->cols)
+                printf("%s\n", s);
+            else
+                printf("%-*s  ", (int)w[c], s);
+            free(t->cells[r][c]);
+        }
+    }
+    free(t->cells);
+    t->cells = NULL;
+    t->rows = 0;
+}
+
+/* --- verbs ------------------------------------------------------------------------- */
+
+int client_cmd_ps(int argc, char **argv)
+{
+    struct vopts v;
+    int r = parse_opts(argc, argv, "j", "ps [--json]\n  List the containers: name, state, pid, uptime, restarts,\n"
+                                        "  last exit, network, IP, published ports, health.\n  -j, --json         "
+                                        "machine-readable: a JSON array of containers\n", false, &v);
+    if (r >= 0 || (r = need_args(argc, 0, 0, "ps")) >= 0)
+        return r;
+    struct json_writer w;
+    struct json_value *resp = NULL;
+    req_begin(&w, "ps");
+    json_obj_end(&w);
+    r = roundtrip(&v.c, &w, &resp);
+    json_writer_free(&w);
+    if (r)
+        return r;
+    const struct json_value *list = json_get(resp, "containers");
+    if (!list || list->type != JSON_ARRAY) {
+        json_free(resp);
+        return fail("cannot understand keel's answer: no container list");
+    }
+    if (v.json) {
+        print_json(list);
+        json_free(resp);
+        return 0;
+    }
+    struct table t = { .cols = 10 };
+    char *head[] = { "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "EXIT", "NETWORK", "IP", "PORTS", "HEALTH" };
+    table_add(&t, head);
+    for (size_t i = 0; i < list->u.arr.n; i++) {
+        const struct json_value *c = &list->u.arr.items[i];
+        char pid[24], up[32], rs[24], ex[32], ports[256] = "";
+        int64_t p = get_int(c, "pid");
+        snprintf(pid, sizeof pid, p ? "%" PRId64 : "-", p);
+        int64_t u = get_int(c, "uptime_ms");
+        if (u || p)
+            fmt_duration((uint64_t)u, up, sizeof up);
+        else
+            snprintf(up, sizeof up, "-");
+        snprintf(rs, sizeof rs, "%" PRId64, get_int(c, "restarts"));
+        const struct json_value *le = json_get(c, "last_exit");
+        if (le && le->type == JSON_OBJECT)
+            fmt_exit(le, ex, sizeof ex);
+        else
+            snprintf(ex, sizeof ex, "-");
+        const struct json_value *pl = json_get(c, "ports");
+        for (size_t k = 0; pl && pl->type == JSON_ARRAY && k < pl->u.arr.n; k++) {
+            const struct json_value *s = &pl->u.arr.items[k];
+            if (s->type != JSON_STRING)
+                continue;
+            size_t l = strlen(ports);
+            snprintf(ports + l, sizeof ports - l, "%s%s", l ? "," : "", s->u.str.s);
+        }
+        const char *health = get_str(c, "health", "-");
+        char *row[] = {
+            (char *)get_str(c, "name", "?"), (char *)get_str(c, "state", "?"), pid, up, rs, ex,
+            (char *)get_str(c, "network", "-"), (char *)get_str(c, "ip", "-"), ports[0] ? ports : "-",
+            (char *)(strcmp(health, "none") ? health : "-"),
+        };
+        table_add(&t, row);
+    }
+    table_print(&t);
+    json_free(resp);
+    return 0;
+}
+
+static void print_status_value(const char *key, const struct json_value *v)
+{
+    char buf[64];
+    switch (v->type) {
+    case JSON_NULL: printf("%-12s -\n", key); break;
+    case JSON_BOOL: printf("%-12s %s\n", key, v->u.b ? "yes" : "no"); break;
+    case JSON_INT: printf("%-12s %" PRId64 "\n", key, v->u.i); break;
+    case JSON_DOUBLE: printf("%-12s %g\n", key, v->u.d); break;
+    case JSON_STRING: printf("%-12s %s\n", key, v->u.str.s); break;
+    case JSON_ARRAY:
+        printf("%-12s", key);
+        for (size_t i = 0; i < v->u.arr.n; i++)
+            if (v->u.arr.items[i].type == JSON_STRING)
+                printf(" %s", v->u.arr.items[i].u.str.s);
+        printf("%s\n", v->u.arr.n ? "" : " -");
+        break;
+    case JSON_OBJECT:
+        fmt_exit(v, buf, sizeof buf);
+        printf("%-12s %s\n", key, buf);
+        break;
+    }
+}
+
+int client_cmd_status(int argc, char **argv)
+{
+    struct vopts v;
+    int r = parse_opts(argc, argv, "j", "status [--json] NAME\n  Everything keel knows of one container.\n"
+                                        "  -j, --json         machine-readable\n", false, &v);
+    if (r >= 0 || (r = need_args(argc, 1, 1, "status")) >= 0)
+        return r;
+    struct json_writer w;
+    struct json_value *resp = NULL;
+    req_begin(&w, "status");
+    json_kstr(&w, "name", argv[optind]);
+    json_obj_end(&w);
+    r = roundtrip(&v.c, &w, &resp);
+    json_writer_free(&w);
+    if (r)
+        return r;
+    const struct json_value *c = json_get(resp, "container");
+    if (!c || c->type != JSON_OBJECT) {
+        json_free(resp);
+        return fail("cannot understand keel's answer: no container");
+    }
+    if (v.json) {
+        print_json(c);
+    } else {
+        for (size_t i = 0; i < c->u.obj.n; i++) {
+            const struct json_member *m = &c->u.obj.members[i];
+            if ((strcmp(m->key, "uptime_ms") == 0) && m->value.type == JSON_INT) {
+                char up[32];
+                fmt_duration((uint64_t)m->value.u.i, up, sizeof up);
+                printf("%-12s %s\n", "uptime", up);
+                continue;
+            }
+            print_status_value(m->key, &m->value);
+        }
+    }
+    json_free(resp);
+    return 0;
+}
+
+int client_cmd_logs(int argc, char **argv)
+{
+    struct vopts v;
+    int r = parse_opts(argc, argv, "fn", "logs [-f] [-n LINES] NAME\n  The container's log (stdout and stderr).\n"
+                                         "  -f, --follow       keep printing new lines until interrupted\n"
+                                         "  -n, --lines N      only the last N lines (default all)\n", false, &v);
+    if (r >= 0 || (r = need_args(argc, 1, 1, "logs")) >= 0)
+        return r;
+    struct json_writer w;
+    req_begin(&w, "logs");
+    json_kstr(&w, "name", argv[optind]);
+    json_kint(&w, "lines", v.lines);
+    json_kbool(&w, "follow", v.follow);
+    json_obj_end(&w);
+    struct kc k;
+    struct json_value *msg = NULL;
+    r = kc_connect(&k, &v.c);
+    if (r == 0)
+        r = kc_request(&k, &w, NULL, 0);
+    json_writer_free(&w);
+    if (r == 0)
+        r = kc_message(&k, &msg, true);
+    json_free(msg);
+    while (r == 0) {
+        msg = NULL;
+        r = kc_message(&k, &msg, true);
+        if (r)
+            break;
+        const struct json_value *line = json_get(msg, "line");
+        bool endflag = false;
+        if (line && line->type == JSON_STRING) {
+            fwrite(line->u.str.s, 1, line->u.str.len, stdout);
+            fputc('\n', stdout);
+            if (v.follow || !kc_buffered(&k))
+                fflush(stdout);
+        } else if (json_get_bool(msg, "end", &endflag) && endflag) {
+            json_free(msg);
+            break;
+        }
+        json_free(msg);
+    }
+    fflush(stdout);
+    kc_close(&k);
+    return r;
+}
+
+static int simple_op(int argc, char **argv, const char *op, const char *usage, bool needs_name, bool print_name)
+{
+    struct vopts v;
+    int r = parse_opts(argc, argv, op[0] == 'k' ? "s" : "", usage, false, &v);
+    if (r >= 0 || (r = need_args(argc, needs_name, needs_name, op)) >= 0)
+        return r;
+    struct json_writer w;
+    struct json_value *resp = NULL;
+    req_begin(&w, op);
+    if (needs_name)
+        json_kstr(&w, "name", argv[optind]);
+    if (v.signal)
+        json_kstr(&w, "signal", v.signal);
+    json_obj_end(&w);
+    r = roundtrip(&v.c, &w, &resp);
+    json_writer_free(&w);
+    if (r == 0 && print_name)
+        printf("%s\n", argv[optind]);
+    json_free(resp);
+    return r;
+}
+
+int client_cmd_start(int argc, char **argv)
+{
+    return simple_op(argc, argv, "start", "start NAME\n  Starts a container that is stopped, exited or failed.\n",
+                     true, true);
+}
+
+int client_cmd_stop(int argc, char **argv)
+{
+    return simple_op(argc, argv, "stop",
+                     "stop NAME\n  Stops a container: its stop signal, then SIGKILL after stop_timeout.\n", true,
+                     true);
+}
+
+int client_cmd_restart(int argc, char **argv)
+{
+    return simple_op(argc, argv, "restart", "restart NAME\n  Stops (if running) and starts a container, from any "
+                                            "state.\n", true, true);
+}
+
+int client_cmd_kill(int argc, char **argv)
+{
+    return simple_op(argc, argv, "kill", "kill [-s SIGNAL] NAME\n  Sends a signal to the container's process "
+                                         "(default SIGTERM).\n  -s, --signal SIG   name (KILL, SIGHUP) or number\n",
+                     true, true);
+}
+
+int client_cmd_poweroff(int argc, char **argv)
+{
+    return simple_op(argc, argv, "poweroff", "poweroff\n  Boot mode: stops everything and powers off.  keel run: "
+                                             "stops everything and exits.\n", false, false);
+}
+
+int client_cmd_reboot(int argc, char **argv)
+{
+    return simple_op(argc, argv, "reboot", "reboot\n  Boot mode: stops everything and reboots.  keel run: "
+                                           "stops everything and exits.\n", false, false);
+}
+
+int client_cmd_halt(int argc, char **argv)
+{
+    return simple_op(argc, argv, "halt", "halt\n  Boot mode: stops everything and halts.  keel run: stops "
+                                         "everything and exits.\n", false, false);
+}
+
+int client_cmd_stats(int argc, char **argv)
+{
+    struct vopts v;
+    int r = parse_opts(argc, argv, "j", "stats [--json] [NAME]\n  cpu, memory current/peak, pids and io per "
+                                        "container, from its cgroup.\n  -j, --json         machine-readable\n",
+                       false, &v);
+    if (r >= 0 || (r = need_args(argc, 0, 1, "stats")) >= 0)
+        return r;
+    struct json_writer w;
+    struct json_value *resp = NULL;
+    req_begin(&w, "stats");
+    if (optind < argc)
+        json_kstr(&w, "name", argv[optind]);
+    json_obj_end(&w);
+    r = roundtrip(&v.c, &w, &resp);
+    json_writer_free(&w);
+    if (r)
+        return r;
+    const struct json_value *list = json_get(resp, "stats");
+    if (!list || list->type != JSON_ARRAY) {
+        json_free(resp);
+        return fail("cannot understand keel's answer: no stats");
+    }
+    if (v.json) {
+        print_json(list);
+        json_free(resp);
+        return 0;
+    }
+    struct table t = { .cols = 8 };
+    char *head[] = { "NAME", "CPU", "MEM", "MEM-PEAK", "PIDS", "IO-READ", "IO-WRITE", "NOTE" };
+    table_add(&t, head);
+    for (size_t i = 0; i < list->u.arr.n; i++) {
+        const struct json_value *s = &list->u.arr.items[i];
+        char cpu[32] = "-", mem[32] = "-", peak[32] = "-", pids[32] = "-", rd[32] = "-", wr[32] = "-";
+        int64_t x;
+        bool avail = false;
+        json_get_bool(s, "available", &avail);
+        if (json_get_int(s, "cpu_usage_us", &x))
+            snprintf(cpu, sizeof cpu, "%.2fs", (double)x / 1e6);
+        if (json_get_int(s, "memory_current", &x))
+            fmt_bytes((uint64_t)x, mem, sizeof mem);
+        if (json_get_int(s, "memory_peak", &x))
+            fmt_bytes((uint64_t)x, peak, sizeof peak);
+        if (json_get_int(s, "pids_current", &x))
+            snprintf(pids, sizeof pids, "%" PRId64, x);
+        if (json_get_int(s, "io_rbytes", &x))
+            fmt_bytes((uint64_t)x, rd, sizeof rd);
+        if (json_get_int(s, "io_wbytes", &x))
+            fmt_bytes((uint64_t)x, wr, sizeof wr);
+        char *row[] = { (char *)get_str(s, "name", "?"), cpu, mem, peak, pids, rd, wr,
+                        (char *)(avail ? "-" : get_str(s, "error", "unavailable")) };
+        table_add(&t, row);
+    }
+    table_print(&t);
+    json_free(resp);
+    return 0;
+}
+
+int client_cmd_events(int argc, char **argv)
+{
+    struct vopts v;
+    int r = parse_opts(argc, argv, "j", "events [--json]\n  A stream of state changes (started, exited, "
+                                        "restarting, stopped, failed, oom,\n  health, ready) until interrupted.\n"
+                                        "  -j, --json         one JSON object per line\n", false, &v);
+    if (r >= 0 || (r = need_args(argc, 0, 0, "events")) >= 0)
+        return r;
+    struct json_writer w;
+    req_begin(&w, "events");
+    json_obj_end(&w);
+    struct kc k;
+    struct json_value *msg = NULL;
+    r = kc_connect(&k, &v.c);
+    if (r == 0)
+        r = kc_request(&k, &w, NULL, 0);
+    json_writer_free(&w);
+    if (r == 0)
+        r = kc_message(&k, &msg, true);
+    json_free(msg);
+    while (r == 0) {
+        msg = NULL;
+        if ((r = kc_message(&k, &msg, true)))
+            break;
+        if (v.json) {
+            print_json(msg);
+        } else {
+            int64_t t = get_int(msg, "time_ms");
+            time_t secs = (time_t)(t / 1000);
+            struct tm tm;
+            char when[32] = "?";
+            if (gmtime_r(&secs, &tm))
+                strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+            printf("%s.%03dZ %s %s", when, (int)(t % 1000), get_str(msg, "name", "?"), get_str(msg, "event", "?"));
+            const struct json_value *e = json_get(msg, "exit");
+            int64_t x;
+            if (e && e->type == JSON_OBJECT) {
+                char buf[32];
+                fmt_exit(e, buf, sizeof buf);
+                printf(" %s", buf);
+            }
+            if (json_get_int(msg, "pid", &x))
+                printf(" pid=%" PRId64, x);
+            if (json_get_int(msg, "count", &x))
+                printf(" count=%" PRId64, x);
+            if (json_get_str(msg, "detail"))
+                printf(" %s", json_get_str(msg, "detail"));
+            printf("\n");
+        }
+        fflush(stdout);
+        json_free(msg);
+    }
+    kc_close(&k);
+    return r;
+}
+
+/* --- exec ---------------------------------------------------------------------------- */
+
+static int exit_code_of(const struct json_value *msg, bool *done)
+{
+    const struct json_value *e = json_get(msg, "exit");
+    int64_t code = 1;
+    if (e && e->type == JSON_OBJECT) {
+        *done = true;
+        if (!json_get_int(e, "code", &code))
+            code = 1;
+    }
+    return (int)code;
+}
+
+struct rawtty {
+    bool on;
+    struct termios saved;
+};
+
+static void tty_raw(struct rawtty *t)
+{
+    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &t->saved) < 0)
+        return;
+    struct termios raw = t->saved;
+    cfmakeraw(&raw);
+    if (tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0)
+        t->on = true;
+}
+
+static void tty_restore(struct rawtty *t)
+{
+    if (t->on)
+        tcsetattr(STDIN_FILENO, TCSANOW, &t->saved);
+    t->on = false;
+}
+
+static int winch_fd(sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGWINCH);
+    sigprocmask(SIG_BLOCK, &set, old);
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static bool winsize(struct winsize *ws)
+{
+    return isatty(STDIN_FILENO) && ioctl(STDIN_FILENO, TIOCGWINSZ, ws) == 0 && ws->ws_row && ws->ws_col;
+}
+
+static int send_msg(struct kc *k, struct json_writer *w)
+{
+    int r = kc_request(k, w, NULL, 0);
+    json_writer_reset(w);
+    return r;
+}
+
+/* Handles the server's lines during exec: output frames and the exit. */
+static int exec_lines(struct kc *k, bool *done, int *code)
+{
+    while (kc_has_line(k) || (k->tls && mbedtls_ssl_get_bytes_avail(&k->ssl) > 0)) {
+        struct json_value *msg = NULL;
+        if (kc_message(k, &msg, true))
+            return 1;
+        const struct json_value *d;
+        static const char *const keys[] = { "stdout", "stderr" };
+        for (int i = 0; i < 2; i++) {
+            if (!(d = json_get(msg, keys[i])) || d->type != JSON_STRING)
+                continue;
+            unsigned char *buf = malloc(d->u.str.len / 4 * 3 + 1);
+            long n = buf ? json_base64_decode(d->u.str.s, d->u.str.len, buf) : -1;
+            if (n > 0 && write_all(i ? STDERR_FILENO : STDOUT_FILENO, buf, (size_t)n) < 0) {
+                /* our output is gone; keep going until the exit status */
+            }
+            free(buf);
+        }
+        bool fin = false;
+        int c = exit_code_of(msg, &fin);
+        if (fin) {
+            *done = true;
+            *code = c;
+        }
+        json_free(msg);
+        if (*done)
+            return 0;
+        if (!kc_has_line(k) && !(k->tls && mbedtls_ssl_get_bytes_avail(&k->ssl) > 0))
+            break;
+    }
+    return 0;
+}
+
+/* Streamed exec: stdio travels as base64 frames over the connection (TCP,
+ * vsock, or a unix client asking for it). */
+static int exec_stream(struct kc *k, bool tty)
+{
+    struct rawtty rt = { 0 };
+    sigset_t old;
+    int wfd = tty ? winch_fd(&old) : -1;
+    struct json_writer w;
+    json_writer_init(&w);
+    bool in_open = true, done = false;
+    int code = 1, r = 0;
+    if (tty)
+        tty_raw(&rt);
+    while (!done && r == 0) {
+        if ((r = exec_lines(k, &done, &code)) || done)
+            break;
+        struct pollfd p[3] = {
+            { .fd = k->fd, .events = POLLIN },
+            { .fd = in_open ? STDIN_FILENO : -1, .events = POLLIN },
+            { .fd = wfd, .events = POLLIN },
+        };
+        if (poll(p, 3, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            r = fail("cannot wait for exec I/O: %s", strerror(errno));
+            break;
+        }
+        if (p[0].revents) {
+            ssize_t n = kc_fill(k);
+            if (n == 0) {
+                r = fail("keel closed the connection before the command's exit status");
+                break;
+            }
+            if (n < 0) {
+                r = fail("cannot read from keel: %s", strerror((int)-n));
+                break;
+            }
+        }
+        if (p[1].revents) {
+            char buf[STDIN_CHUNK];
+            ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+            if (n < 0 && errno == EINTR)
+                continue;
+            json_obj_begin(&w);
+            json_kstr(&w, "op", "stdin");
+            if (n > 0) {
+                json_key(&w, "data");
+                json_base64(&w, buf, (size_t)n);
+            } else {
+                json_kbool(&w, "eof", true);
+                in_open = false;
+            }
+            json_obj_end(&w);
+            r = send_msg(k, &w);
+        }
+        if (wfd >= 0 && p[2].revents) {
+            struct signalfd_siginfo si;
+            while (read(wfd, &si, sizeof si) > 0) {
+            }
+            struct winsize ws;
+            if (winsize(&ws)) {
+                json_obj_begin(&w);
+                json_kstr(&w, "op", "resize");
+                json_kint(&w, "rows", ws.ws_row);
+                json_kint(&w, "cols", ws.ws_col);
+                json_obj_end(&w);
+                r = send_msg(k, &w);
+            }
+        }
+    }
+    tty_restore(&rt);
+    if (wfd >= 0) {
+        close_safe(wfd);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    }
+    json_writer_free(&w);
+    return r ? r : code;
+}
+
+/* exec -t on a unix socket: keel sent the pty master; relay the terminal. */
+static int exec_pty(struct kc *k)
+{
+    int m = k->rfd;
+    if (m < 0)
+        return fail("keel did not pass a terminal for exec -t");
+    struct rawtty rt = { 0 };
+    sigset_t old;
+    int wfd = winch_fd(&old);
+    struct winsize ws;
+    if (winsize(&ws))
+        ioctl(m, TIOCSWINSZ, &ws);
+    tty_raw(&rt);
+    bool in_open = true, m_open = true, done = false;
+    int code = 1, r = 0;
+    while (r == 0 && (!done || m_open)) {
+        if ((r = exec_lines(k, &done, &code)))
+            break;
+        struct pollfd p[4] = {
+            { .fd = k->fd, .events = POLLIN },
+            { .fd = in_open ? STDIN_FILENO : -1, .events = POLLIN },
+            { .fd = m_open ? m : -1, .events = POLLIN },
+            { .fd = wfd, .events = POLLIN },
+        };
+        /* After the exit, drain what the terminal still holds, briefly. */
+        int n = poll(p, 4, done ? 200 : -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            r = fail("cannot wait for exec I/O: %s", strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        if (p[0].revents && !done) {
+            ssize_t x = kc_fill(k);
+            if (x <= 0) {
+                r = fail("keel closed the connection before the command's exit status");
+                break;
+            }
+        }
+        if (p[1].revents) {
+            char buf[STDIN_CHUNK];
+            ssize_t x = read(STDIN_FILENO, buf, sizeof buf);
+            if (x > 0) {
+                if (write_all(m, buf, (size_t)x) < 0)
+                    in_open = false;
+            } else if (x == 0 || errno != EINTR) {
+                static const char eot = 4;
+                if (write(m, &eot, 1) < 0) {
+                    /* the terminal is gone */
+                }
+                in_open = false;
+            }
+        }
+        if (p[2].revents) {
+            char buf[16384];
+            ssize_t x = read(m, buf, sizeof buf);
+            if (x > 0) {
+                if (write_all(STDOUT_FILENO, buf, (size_t)x) < 0)
+                    m_open = false;
+            } else if (x == 0 || errno != EINTR) {
+                m_open = false;   /* EIO: the process side is closed */
+            }
+        }
+        if (p[3].revents) {
+            struct signalfd_siginfo si;
+            while (read(wfd, &si, sizeof si) > 0) {
+            }
+            if (winsize(&ws))
+                ioctl(m, TIOCSWINSZ, &ws);
+        }
+    }
+    tty_restore(&rt);
+    close_safe(wfd);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return r ? r : code;
+}
+
+int client_cmd_exec(int argc, char **argv)
+{
+    struct vopts v;
+    int r = parse_opts(argc, argv, "tiS",
+                       "exec [-t] [--stream] NAME [--] CMD [ARG...]\n"
+                       "  Runs CMD inside the running container NAME (its namespaces, cgroup, root,\n"
+                       "  environment, user and capabilities); exits with CMD's exit status.\n"
+                       "  -t, --tty          allocate a terminal (interactive use)\n"
+                       "      --stream       relay stdio through the connection even on a unix socket\n"
+                       "                     (always so over tcp:// and vsock://)\n",
+                       true, &v);
+    if (r >= 0)
+        return r;
+    if (argc - optind < 2) {
+        fail("exec: usage: keel exec [-t] NAME -- CMD [ARG...]; see keel exec --help");
+        return 2;
+    }
+    const char *name = argv[optind++];
+    if (strcmp(argv[optind], "--") == 0)
+        optind++;
+    if (optind >= argc) {
+        fail("exec: missing command; see keel exec --help");
+        return 2;
+    }
+    struct kc k;
+    if ((r = kc_connect(&k, &v.c)))
+        return r;
+    bool stream = v.stream || !k.is_unix;
+    struct json_writer w;
+    req_begin(&w, "exec");
+    json_kstr(&w, "name", name);
+    json_key(&w, "argv");
+    json_arr_begin(&w);
+    for (int i = optind; i < argc; i++)
+        json_str(&w, argv[i]);
+    json_arr_end(&w);
+    json_kbool(&w, "tty", v.tty);
+    if (stream)
+        json_kbool(&w, "stream", true);
+    struct winsize ws;
+    if (v.tty && winsize(&ws)) {
+        json_kint(&w, "rows", ws.ws_row);
+        json_kint(&w, "cols", ws.ws_col);
+    }
+    json_obj_end(&w);
+    /* Unix socket without a tty: our own stdin, stdout and stderr go to
+     * the command, so it reads and writes them directly. */
+    static const int stdio[3] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO };
+    bool pass = !stream && !v.tty;
+    r = kc_request(&k, &w, pass ? stdio : NULL, pass ? 3 : 0);
+    json_writer_free(&w);
+    struct json_value *msg = NULL;
+    if (r == 0)
+        r = kc_message(&k, &msg, true);
+    json_free(msg);
+    if (r) {
+        kc_close(&k);
+        return r;
+    }
+    if (stream) {
+        r = exec_stream(&k, v.tty);
+    } else if (v.tty) {
+        r = exec_pty(&k);
+    } else {
+        bool done = false;
+        r = 1;
+        while (!done) {
+            msg = NULL;
+            if (kc_message(&k, &msg, true))
+                break;
+            int c = exit_code_of(msg, &done);
+            if (done)
+                r = c;
+            json_free(msg);
+        }
+    }
+    kc_close(&k);
+    return r;
+}
+
+const struct client_verb client_verbs[] = {
+    { "ps", client_cmd_ps, "list containers" },
+    { "status", client_cmd_status, "show everything about one container" },
+    { "logs", client_cmd_logs, "print a container's log (-f to follow)" },
+    { "start", client_cmd_start, "start a container" },
+    { "stop", client_cmd_stop, "stop a container" },
+    { "restart", client_cmd_restart, "restart a container" },
+    { "kill", client_cmd_kill, "send a signal to a container" },
+    { "exec", client_cmd_exec, "run a command inside a running container" },
+    { "stats", client_cmd_stats, "show cgroup usage per container" },
+    { "events", client_cmd_events, "stream container state changes" },
+    { "poweroff", client_cmd_poweroff, "stop everything and power off (keel run: exit)" },
+    { "reboot", client_cmd_reboot, "stop everything and reboot (keel run: exit)" },
+    { "halt", client_cmd_halt, "stop everything and halt (keel run: exit)" },
+    { NULL, NULL, NULL },
+};

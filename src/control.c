@@ -1,0 +1,2543 @@
+/* control.c — the control server of control.h.
+ *
+ * Structure: pure request parsing and response building (control_request_*,
+ * control_respond) on top; below them the listeners, the connections and
+ * their three long-running modes (log streaming, event streaming, exec).
+ *
+ * Connections are never freed while code that holds a pointer to them may
+ * still run: conn_kill() closes the socket and unlinks the connection, and a
+ * zero-delay timer frees the dead ones afterwards.
+ */
+#include "keel/control.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/vm_sockets.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+
+#include "keel/log.h"
+#include "keel/util.h"
+
+#define IN_CAP (CONTROL_MAX_REQUEST + 1)   /* a full buffer without newline is oversized */
+#define OUT_HIGH (64 * 1024)               /* stop producing above this */
+#define OUT_MAX (1024 * 1024)              /* drop a client whose backlog passes this */
+#define LOG_CHUNK 16384
+#define LOG_LINE_MAX 16384                 /* longer log lines are split */
+#define EXEC_CHUNK 16384
+#define MAX_ARGV 256
+#define LISTEN_BACKLOG 512
+
+/* --- signals ------------------------------------------------------------ */
+
+static const struct { const char *name; int sig; } signals[] = {
+    { "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "ILL", SIGILL }, { "TRAP", SIGTRAP },
+    { "ABRT", SIGABRT }, { "BUS", SIGBUS }, { "FPE", SIGFPE }, { "KILL", SIGKILL }, { "USR1", SIGUSR1 },
+    { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 }, { "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
+    { "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
+    { "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU }, { "URG", SIGURG }, { "XCPU", SIGXCPU },
+    { "XFSZ", SIGXFSZ }, { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
+    { "IO", SIGIO }, { "PWR", SIGPWR }, { "SYS", SIGSYS },
+};
+
+int control_signal_parse(const char *s)
+{
+    if (!s || !*s)
+        return -EINVAL;
+    if (*s >= '0' && *s <= '9') {
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno || *end || v < 1 || v > SIGRTMAX)
+            return -EINVAL;
+        return (int)v;
+    }
+    if (strncasecmp(s, "SIG", 3) == 0)
+        s += 3;
+    for (size_t i = 0; i < ARRAY_SIZE(signals); i++)
+        if (strcasecmp(s, signals[i].name) == 0)
+            return signals[i].sig;
+    if (strncasecmp(s, "RTMIN", 5) == 0 || strncasecmp(s, "RTMAX", 5) == 0) {
+        bool max = strncasecmp(s, "RTMAX", 5) == 0;
+        const char *r = s + 5;
+        long off = 0;
+        if (*r) {
+            char *end;
+            if ((max && *r != '-') || (!max && *r != '+'))
+                return -EINVAL;
+            errno = 0;
+            off = strtol(r + 1, &end, 10);
+            if (errno || *end || end == r + 1 || off < 0 || off > SIGRTMAX - SIGRTMIN)
+                return -EINVAL;
+        }
+        return max ? SIGRTMAX - (int)off : SIGRTMIN + (int)off;
+    }
+    return -EINVAL;
+}
+
+const char *control_signal_name(int sig)
+{
+    static const char *const full[] = {
+        [SIGHUP] = "SIGHUP", [SIGINT] = "SIGINT", [SIGQUIT] = "SIGQUIT", [SIGILL] = "SIGILL",
+        [SIGTRAP] = "SIGTRAP", [SIGABRT] = "SIGABRT", [SIGBUS] = "SIGBUS", [SIGFPE] = "SIGFPE",
+        [SIGKILL] = "SIGKILL", [SIGUSR1] = "SIGUSR1", [SIGSEGV] = "SIGSEGV", [SIGUSR2] = "SIGUSR2",
+        [SIGPIPE] = "SIGPIPE", [SIGALRM] = "SIGALRM", [SIGTERM] = "SIGTERM", [SIGSTKFLT] = "SIGSTKFLT",
+        [SIGCHLD] = "SIGCHLD", [SIGCONT] = "SIGCONT", [SIGSTOP] = "SIGSTOP", [SIGTSTP] = "SIGTSTP",
+        [SIGTTIN] = "SIGTTIN", [SIGTTOU] = "SIGTTOU", [SIGURG] = "SIGURG", [SIGXCPU] = "SIGXCPU",
+        [SIGXFSZ] = "SIGXFSZ", [SIGVTALRM] = "SIGVTALRM", [SIGPROF] = "SIGPROF", [SIGWINCH] = "SIGWINCH",
+        [SIGIO] = "SIGIO", [SIGPWR] = "SIGPWR", [SIGSYS] = "SIGSYS",
+    };
+    if (sig > 0 && (size_t)sig < ARRAY_SIZE(full))
+        return full[sig];
+    return NULL;
+}
+
+/* --- /etc/group ----------------------------------------------------------- */
+
+int control_parse_group(const char *buf, const char *name, gid_t *gid)
+{
+    size_t nlen = strlen(name);
+    const char *line = buf;
+    while (line && *line) {
+        const char *eol = strchr(line, '\n');
+        size_t len = eol ? (size_t)(eol - line) : strlen(line);
+        /* name:password:gid:members */
+        if (len > nlen + 1 && memcmp(line, name, nlen) == 0 && line[nlen] == ':') {
+            const char *p = memchr(line + nlen + 1, ':', len - nlen - 1);
+            if (p) {
+                p++;
+                char num[16];
+                size_t i = 0;
+                while (p < line + len && *p != ':' && i < sizeof num - 1)
+                    num[i++] = *p++;
+                num[i] = 0;
+                char *end;
+                errno = 0;
+                unsigned long v = strtoul(num, &end, 10);
+                if (i > 0 && !errno && *end == 0 && num[0] >= '0' && num[0] <= '9' && v < UINT32_MAX &&
+                    p < line + len && *p == ':') {
+                    *gid = (gid_t)v;
+                    return 0;
+                }
+                return -EINVAL;
+            }
+        }
+        line = eol ? eol + 1 : NULL;
+    }
+    return -ENOENT;
+}
+
+/* --- URLs ------------------------------------------------------------------ */
+
+static int parse_port(const char *s, unsigned max, unsigned *out)
+{
+    if (!*s)
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || *end || v == 0 || v > max || *s < '0' || *s > '9')
+        return -EINVAL;
+    *out = (unsigned)v;
+    return 0;
+}
+
+int control_url_parse(const char *url, bool server, struct control_url *u, struct kerr *err)
+{
+    memset(u, 0, sizeof *u);
+    u->fd = -1;
+    if (str_starts(url, "unix://")) {
+        const char *p = url + 7;
+        u->kind = CURL_UNIX;
+        /* Only filesystem sockets: an abstract socket has no permissions. */
+        if (p[0] != '/')
+            return kerr_msg(err, EINVAL, "bad control URL %s: the unix socket path must be absolute", url);
+        if (strlen(p) >= sizeof u->path)
+            return kerr_msg(err, ENAMETOOLONG, "bad control URL %s: path too long", url);
+        strcpy(u->path, p);
+        return 0;
+    }
+    if (str_starts(url, "tcp://")) {
+        const char *p = url + 6;
+        const char *colon;
+        u->kind = CURL_TCP;
+        if (*p == '[') {
+            const char *close = strchr(p, ']');
+            if (!close || close[1] != ':' || (size_t)(close - p - 1) >= sizeof u->host)
+                return kerr_msg(err, EINVAL, "bad control URL %s: expected tcp://[IPV6]:PORT", url);
+            memcpy(u->host, p + 1, (size_t)(close - p - 1));
+            colon = close + 1;
+            u->family = AF_INET6;
+        } else {
+            colon = strrchr(p, ':');
+            if (!colon || (size_t)(colon - p) >= sizeof u->host)
+                return kerr_msg(err, EINVAL, "bad control URL %s: expected tcp://IP:PORT", url);
+            memcpy(u->host, p, (size_t)(colon - p));
+            u->family = AF_INET;
+        }
+        /* Numeric addresses only: keel never resolves names (no NSS). */
+        if (inet_pton(u->family, u->host, u->addr) != 1)
+            return kerr_msg(err, EINVAL, "bad control URL %s: '%s' is not a numeric IP address", url, u->host);
+        if (parse_port(colon + 1, 65535, &u->port) < 0)
+            return kerr_msg(err, EINVAL, "bad control URL %s: bad port", url);
+        return 0;
+    }
+    if (str_starts(url, "vsock://")) {
+        const char *p = url + 8;
+        const char *colon = strchr(p, ':');
+        u->kind = CURL_VSOCK;
+        u->cid = VMADDR_CID_LOCAL;
+        if (colon) {
+            if (server)
+                return kerr_msg(err, EINVAL, "bad control URL %s: a listener takes vsock://PORT", url);
+            char cid[16];
+            if ((size_t)(colon - p) >= sizeof cid)
+                return kerr_msg(err, EINVAL, "bad control URL %s: bad CID", url);
+            memcpy(cid, p, (size_t)(colon - p));
+            cid[colon - p] = 0;
+            if (parse_port(cid, UINT32_MAX - 1, &u->cid) < 0 && strcmp(cid, "0") != 0)
+                return kerr_msg(err, EINVAL, "bad control URL %s: bad CID", url);
+            if (strcmp(cid, "0") == 0)
+                u->cid = 0;
+            p = colon + 1;
+        }
+        if (parse_port(p, UINT32_MAX - 1, &u->port) < 0)
+            return kerr_msg(err, EINVAL, "bad control URL %s: bad port", url);
+        return 0;
+    }
+    if (str_starts(url, "fd://")) {
+        unsigned fd;
+        u->kind = CURL_FD;
+        if (!server)
+            return kerr_msg(err, EINVAL, "bad control URL %s: fd:// is for listeners only", url);
+        if (strcmp(url + 5, "0") == 0)
+            fd = 0;
+        else if (parse_port(url + 5, INT_MAX, &fd) < 0)
+            return kerr_msg(err, EINVAL, "bad control URL %s: bad fd number", url);
+        u->fd = (int)fd;
+        return 0;
+    }
+    return kerr_msg(err, EINVAL, "bad control URL %s: expected unix://, tcp://, vsock:// or fd://", url);
+}
+
+/* --- requests ------------------------------------------------------------- */
+
+static const struct {
+    const char *name;
+    enum control_op op;
+    const char *keys;   /* allowed keys besides "op" and "keel", space separated */
+} ops[] = {
+    { "version", COP_VERSION, "" },
+    { "ps", COP_PS, "" },
+    { "status", COP_STATUS, "name" },
+    { "logs", COP_LOGS, "name lines follow" },
+    { "start", COP_START, "name" },
+    { "stop", COP_STOP, "name" },
+    { "restart", COP_RESTART, "name" },
+    { "kill", COP_KILL, "name signal" },
+    { "exec", COP_EXEC, "name argv tty stream rows cols" },
+    { "stats", COP_STATS, "name" },
+    { "events", COP_EVENTS, "" },
+    { "poweroff", COP_POWEROFF, "" },
+    { "reboot", COP_REBOOT, "" },
+    { "halt", COP_HALT, "" },
+    { "stdin", COP_STDIN, "data eof" },
+    { "resize", COP_RESIZE, "rows cols" },
+};
+
+static const char *op_name(enum control_op op)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
+        if (ops[i].op == op)
+            return ops[i].name;
+    return "?";
+}
+
+static bool key_allowed(const char *keys, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *p = keys; *p;) {
+        const char *e = strchr(p, ' ');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == n && memcmp(p, key, n) == 0)
+            return true;
+        p += l;
+        while (*p == ' ')
+            p++;
+    }
+    return false;
+}
+
+void control_request_free(struct control_request *req)
+{
+    free(req->argv);
+    json_free(req->tree);
+    memset(req, 0, sizeof *req);
+}
+
+/* The message is formatted before the tree (which it may quote) is freed. */
+#define BAD(...) (kerr_msg(err, EINVAL, "malformed request: " __VA_ARGS__), control_request_free(req), -EINVAL)
+
+static bool name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= KEEL_NAME_MAX;
+}
+
+int control_request_parse(const char *line, size_t len, struct control_request *req, struct kerr *err)
+{
+    memset(req, 0, sizeof *req);
+    req->lines = -1;
+    struct kerr perr = { 0 };
+    if (json_parse(line, len, CONTROL_MAX_REQUEST, &req->tree, &perr) < 0)
+        return kerr_msg(err, EINVAL, "malformed request: %s", perr.msg);
+    const struct json_value *t = req->tree;
+    if (t->type != JSON_OBJECT)
+        return BAD("expected a JSON object");
+    int64_t proto;
+    if (json_get(t, "keel") && (!json_get_int(t, "keel", &proto) || proto < 1))
+        return BAD("\"keel\" must be a protocol version number");
+    if (json_get(t, "keel") && proto > CONTROL_PROTOCOL)
+        return BAD("protocol version %" PRId64 " is not supported (this server speaks %d)", proto,
+                   CONTROL_PROTOCOL);
+    const char *opname = json_get_str(t, "op");
+    if (!opname)
+        return BAD("missing \"op\" (a string)");
+    size_t oi = ARRAY_SIZE(ops);
+    for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
+        if (strcmp(ops[i].name, opname) == 0)
+            oi = i;
+    if (oi == ARRAY_SIZE(ops))
+        return BAD("unknown op \"%.64s\"", opname);
+    req->op = ops[oi].op;
+    for (size_t i = 0; i < t->u.obj.n; i++) {
+        const char *k = t->u.obj.members[i].key;
+        if (strcmp(k, "op") && strcmp(k, "keel") && !key_allowed(ops[oi].keys, k))
+            return BAD("unknown key \"%.64s\" for op %s", k, opname);
+    }
+
+    const struct json_value *v = json_get(t, "name");
+    if (v) {
+        if (v->type != JSON_STRING || !name_ok(v->u.str.s))
+            return BAD("\"name\" must be a container name");
+        req->name = v->u.str.s;
+    }
+    bool need_name = req->op == COP_STATUS || req->op == COP_LOGS || req->op == COP_START ||
+                     req->op == COP_STOP || req->op == COP_RESTART || req->op == COP_KILL ||
+                     req->op == COP_EXEC;
+    if (need_name && !req->name)
+        return BAD("op %s needs \"name\"", opname);
+
+    if ((v = json_get(t, "lines"))) {
+        if (v->type != JSON_INT || v->u.i < -1 || v->u.i > 10000000)
+            return BAD("\"lines\" must be an integer from -1 (all) up");
+        req->lines = v->u.i;
+    }
+    if ((v = json_get(t, "follow")) && !json_get_bool(t, "follow", &req->follow))
+        return BAD("\"follow\" must be a boolean");
+    if ((v = json_get(t, "tty")) && !json_get_bool(t, "tty", &req->tty))
+        return BAD("\"tty\" must be a boolean");
+    if ((v = json_get(t, "stream")) && !json_get_bool(t, "stream", &req->stream))
+        return BAD("\"stream\" must be a boolean");
+    if ((v = json_get(t, "eof")) && !json_get_bool(t, "eof", &req->eof))
+        return BAD("\"eof\" must be a boolean");
+    static const char *const dims[] = { "rows", "cols" };
+    for (size_t i = 0; i < 2; i++) {
+        if (!(v = json_get(t, dims[i])))
+            continue;
+        if (v->type != JSON_INT || v->u.i < 0 || v->u.i > 65535)
+            return BAD("\"%s\" must be an integer 0..65535", dims[i]);
+        *(i ? &req->cols : &req->rows) = (unsigned)v->u.i;
+    }
+    if (req->op == COP_KILL) {
+        req->signal = SIGTERM;
+        if ((v = json_get(t, "signal"))) {
+            if (v->type == JSON_INT)
+                req->signal = v->u.i >= 1 && v->u.i <= SIGRTMAX ? (int)v->u.i : -EINVAL;
+            else if (v->type == JSON_STRING)
+                req->signal = control_signal_parse(v->u.str.s);
+            else
+                req->signal = -EINVAL;
+            if (req->signal < 0)
+                return BAD("bad \"signal\"");
+        }
+    }
+    if ((v = json_get(t, "data"))) {
+        if (v->type != JSON_STRING || v->u.str.len % 4 || v->u.str.len > CONTROL_MAX_REQUEST)
+            return BAD("\"data\" must be a base64 string");
+        req->data = v->u.str.s;
+        req->data_len = v->u.str.len;
+    }
+    if (req->op == COP_EXEC) {
+        v = json_get(t, "argv");
+        if (!v || v->type != JSON_ARRAY || v->u.arr.n == 0 || v->u.arr.n > MAX_ARGV)
+            return BAD("exec needs \"argv\", an array of 1 to %d strings", MAX_ARGV);
+        req->argv = calloc(v->u.arr.n + 1, sizeof *req->argv);
+        if (!req->argv) {
+            control_request_free(req);
+            return kerr_set(err, ENOMEM, "cannot parse request");
+        }
+        for (size_t i = 0; i < v->u.arr.n; i++) {
+            if (v->u.arr.items[i].type != JSON_STRING)
+                return BAD("\"argv\" must hold only strings");
+            req->argv[i] = v->u.arr.items[i].u.str.s;
+        }
+        if (req->argv[0][0] == 0)
+            return BAD("\"argv\"[0] is empty");
+    }
+    return 0;
+}
+
+#undef BAD
+
+/* --- responses ------------------------------------------------------------ */
+
+static void begin(struct json_writer *w, const char *op, bool ok)
+{
+    json_obj_begin(w);
+    json_kint(w, "keel", CONTROL_PROTOCOL);
+    if (op)
+        json_kstr(w, "op", op);
+    json_kbool(w, "ok", ok);
+}
+
+static void end(struct json_writer *w)
+{
+    json_obj_end(w);
+    json_raw(w, "\n", 1);
+}
+
+void control_error_line(struct json_writer *out, const char *op, const char *msg)
+{
+    begin(out, op, false);
+    json_kstr(out, "error", msg);
+    end(out);
+}
+
+static void write_wait_status(struct json_writer *w, int status)
+{
+    json_obj_begin(w);
+    if (WIFEXITED(status)) {
+        json_kint(w, "code", WEXITSTATUS(status));
+    } else if (WIFSIGNALED(status)) {
+        const char *n = control_signal_name(WTERMSIG(status));
+        json_kint(w, "code", 128 + WTERMSIG(status));
+        if (n)
+            json_kstr(w, "signal", n);
+        else
+            json_kint(w, "signal", WTERMSIG(status));
+    }
+    json_obj_end(w);
+}
+
+static const struct container_spec *find_spec(const struct control_backend *be, const char *name)
+{
+    const struct manifest *m = be->manifest ? be->manifest(be->sup) : NULL;
+    for (size_t i = 0; m && i < m->n_containers; i++)
+        if (strcmp(m->containers[i].name, name) == 0)
+            return &m->containers[i];
+    return NULL;
+}
+
+static void write_ports(struct json_writer *w, const struct container_spec *cs)
+{
+    json_arr_begin(w);
+    for (size_t i = 0; cs && i < cs->n_ports; i++) {
+        const struct port_map *p = &cs->ports[i];
+        char ip[INET_ADDRSTRLEN] = "";
+        char s[64];
+        if (p->host_ip.s_addr != htonl(INADDR_ANY))
+            inet_ntop(AF_INET, &p->host_ip, ip, sizeof ip);
+        snprintf(s, sizeof s, "%s%s%u:%u/%s", ip, ip[0] ? ":" : "", p->host_port, p->container_port,
+                 p->proto == IPPROTO_UDP ? "udp" : "tcp");
+        json_str(w, s);
+    }
+    json_arr_end(w);
+}
+
+static const char *restart_name(enum restart_policy r)
+{
+    return r == RESTART_ALWAYS ? "always" : r == RESTART_ON_FAILURE ? "on-failure" : "no";
+}
+
+static void write_container(struct json_writer *w, const struct control_backend *be, size_t i, bool full)
+{
+    struct container_status st;
+    memset(&st, 0, sizeof st);
+    be->status(be->sup, i, &st);
+    const struct container_spec *cs = st.name ? find_spec(be, st.name) : NULL;
+    json_obj_begin(w);
+    json_kstr(w, "name", st.name);
+    json_kstr(w, "state", container_state_name(st.state));
+    json_kint(w, "pid", st.pid);
+    json_kuint(w, "started_ms", st.started_ms);
+    json_kuint(w, "uptime_ms", st.uptime_ms);
+    json_kuint(w, "restarts", st.restarts);
+    json_key(w, "last_exit");
+    if (st.has_exited)
+        write_wait_status(w, st.last_status);
+    else
+        json_null(w);
+    json_kstr(w, "health", health_state_name(st.health));
+    json_kbool(w, "ready", st.ready);
+    json_kuint(w, "oom_kills", st.oom_kills);
+    json_kstr(w, "network", st.net_mode);
+    json_kstr(w, "ip", st.ip[0] ? st.ip : NULL);
+    json_key(w, "ports");
+    write_ports(w, cs);
+    json_kstr(w, "failure", st.failure);
+    if (full) {
+        if (cs) {
+            json_key(w, "command");
+            json_arr_begin(w);
+            for (size_t k = 0; cs->argv && cs->argv[k]; k++)
+                json_str(w, cs->argv[k]);
+            json_arr_end(w);
+            json_kstr(w, "restart", restart_name(cs->restart));
+            json_kuint(w, "restart_max", cs->restart_max);
+            json_key(w, "depends");
+            json_arr_begin(w);
+            for (size_t k = 0; k < cs->n_deps; k++)
+                json_str(w, cs->deps[k].name);
+            json_arr_end(w);
+            json_kbool(w, "main", cs->main);
+            json_kstr(w, "user", cs->user ? cs->user : "0");
+            json_kstr(w, "hostname", cs->hostname ? cs->hostname : cs->name);
+        }
+        if (be->log_path)
+            json_kstr(w, "log", be->log_path(be->sup, i));
+    }
+    json_obj_end(w);
+}
+
+static void write_pressure(struct json_writer *w, const char *key, const struct cgroup_pressure *p)
+{
+    json_key(w, key);
+    json_obj_begin(w);
+    json_key(w, "avg10");
+    json_double(w, p->avg10);
+    json_key(w, "avg60");
+    json_double(w, p->avg60);
+    json_key(w, "avg300");
+    json_double(w, p->avg300);
+    json_kuint(w, "total_us", p->total_us);
+    json_obj_end(w);
+}
+
+static void write_stats(struct json_writer *w, const struct control_backend *be, const char *name)
+{
+    json_obj_begin(w);
+    json_kstr(w, "name", name);
+    struct cgroup_stats st;
+    struct kerr e = { 0 };
+    memset(&st, 0, sizeof st);
+    if (!be->stats || !be->cgroot || !be->cgroot->available) {
+        json_kbool(w, "available", false);
+        json_kstr(w, "error", "no cgroup v2 hierarchy");
+    } else if (be->stats(be->cgroot, name, &st, &e) < 0) {
+        json_kbool(w, "available", false);
+        json_kstr(w, "error", e.msg);
+    } else {
+        json_kbool(w, "available", true);
+        if (st.has_cpu) {
+            json_kuint(w, "cpu_usage_us", st.cpu_usage_us);
+            json_kuint(w, "cpu_user_us", st.cpu_user_us);
+            json_kuint(w, "cpu_system_us", st.cpu_system_us);
+        }
+        if (st.has_memory) {
+            json_kuint(w, "memory_current", st.memory_current);
+            json_kuint(w, "memory_peak", st.memory_peak);
+        }
+        if (st.has_pids)
+            json_kuint(w, "pids_current", st.pids_current);
+        if (st.has_io) {
+            json_kuint(w, "io_rbytes", st.io_rbytes);
+            json_kuint(w, "io_wbytes", st.io_wbytes);
+            json_kuint(w, "io_rios", st.io_rios);
+            json_kuint(w, "io_wios", st.io_wios);
+        }
+        if (st.has_psi) {
+            json_key(w, "pressure");
+            json_obj_begin(w);
+            write_pressure(w, "cpu_some", &st.cpu_some);
+            write_pressure(w, "memory_some", &st.memory_some);
+            write_pressure(w, "memory_full", &st.memory_full);
+            write_pressure(w, "io_some", &st.io_some);
+            write_pressure(w, "io_full", &st.io_full);
+            json_obj_end(w);
+        }
+    }
+    json_obj_end(w);
+}
+
+static int find_or_error(const struct control_backend *be, const struct control_request *req,
+                         struct json_writer *out)
+{
+    int i = be->find(be->sup, req->name);
+    if (i < 0) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "no such container: %s", req->name);
+        control_error_line(out, op_name(req->op), msg);
+    }
+    return i;
+}
+
+int control_respond(const struct control_backend *be, const struct control_request *req,
+                    struct json_writer *out)
+{
+    const char *op = op_name(req->op);
+    struct kerr e = { 0 };
+    int r, i;
+    switch (req->op) {
+    case COP_VERSION:
+        begin(out, op, true);
+        json_kstr(out, "version", KEEL_VERSION);
+        json_kint(out, "protocol", CONTROL_PROTOCOL);
+        end(out);
+        return 0;
+    case COP_PS: {
+        size_t n = be->count(be->sup);
+        begin(out, op, true);
+        json_key(out, "containers");
+        json_arr_begin(out);
+        for (size_t k = 0; k < n; k++)
+            write_container(out, be, k, false);
+        json_arr_end(out);
+        end(out);
+        return 0;
+    }
+    case COP_STATUS:
+        if ((i = find_or_error(be, req, out)) < 0)
+            return 0;
+        begin(out, op, true);
+        json_key(out, "container");
+        write_container(out, be, (size_t)i, true);
+        end(out);
+        return 0;
+    case COP_START:
+    case COP_STOP:
+    case COP_RESTART:
+    case COP_KILL:
+        if (find_or_error(be, req, out) < 0)
+            return 0;
+        if (req->op == COP_START)
+            r = be->start(be->sup, req->name, &e);
+        else if (req->op == COP_STOP)
+            r = be->stop(be->sup, req->name, &e);
+        else if (req->op == COP_RESTART)
+            r = be->restart(be->sup, req->name, &e);
+        else
+            r = be->kill(be->sup, req->name, req->signal, &e);
+        if (r < 0) {
+            control_error_line(out, op, e.msg[0] ? e.msg : strerror(-r));
+            return 0;
+        }
+        begin(out, op, true);
+        json_kstr(out, "name", req->name);
+        end(out);
+        return 0;
+    case COP_STATS: {
+        if (req->name && find_or_error(be, req, out) < 0)
+            return 0;
+        begin(out, op, true);
+        json_key(out, "stats");
+        json_arr_begin(out);
+        if (req->name) {
+            write_stats(out, be, req->name);
+        } else {
+            size_t n = be->count(be->sup);
+            for (size_t k = 0; k < n; k++) {
+                struct container_status st;
+                memset(&st, 0, sizeof st);
+                be->status(be->sup, k, &st);
+                write_stats(out, be, st.name);
+            }
+        }
+        json_arr_end(out);
+        end(out);
+        return 0;
+    }
+    case COP_POWEROFF:
+    case COP_REBOOT:
+    case COP_HALT:
+        begin(out, op, true);
+        end(out);
+        be->request_power(be->sup, req->op == COP_POWEROFF ? POWER_POWEROFF
+                                   : req->op == COP_REBOOT ? POWER_REBOOT : POWER_HALT);
+        return 0;
+    default:
+        return -EOPNOTSUPP;
+    }
+}
+
+/* --- the server: types ------------------------------------------------------ */
+
+enum conn_mode { CM_REQUEST, CM_LOGS, CM_EVENTS, CM_EXEC };
+
+struct tls_ctx {
+    bool ready;
+    mbedtls_entropy_context entropy;
+    mbedtls_ctr_drbg_context drbg;
+    mbedtls_ssl_config conf;
+    mbedtls_x509_crt cert, ca;
+    mbedtls_pk_context key;
+};
+
+struct listener {
+    struct control *c;
+    struct listener *next;
+    int fd;
+    char *url;
+    int family;              /* AF_UNIX, AF_INET(6), AF_VSOCK */
+    bool tls;
+    bool paused;
+    char unix_path[108];     /* created by us: removed at free */
+    dev_t dev;
+    ino_t ino;
+};
+
+struct exec_session;
+
+struct conn {
+    struct control *c;
+    struct conn *next, *prev;
+    struct listener *lst;
+    int fd;
+    uint32_t events;         /* registered epoll mask */
+    bool dead, close_when_flushed, read_eof;
+    bool processing;         /* inside conn_process */
+    bool pump_more;          /* a log stream has more to send at once */
+    char peer[64];
+
+    bool tls, handshake_done;
+    mbedtls_ssl_context ssl;
+    size_t tls_pending;      /* a write mbedTLS asked us to repeat */
+
+    char in[IN_CAP];
+    size_t in_len;
+    int fds[3];              /* SCM_RIGHTS received, for exec */
+    int nfds;
+
+    struct json_writer out;
+    size_t out_off;
+    int send_fd;             /* an fd to attach to byte send_fd_at of the output */
+    size_t send_fd_at;
+
+    uint64_t last_active;
+    int64_t timer;
+    enum conn_mode mode;
+
+    /* CM_LOGS */
+    int log_fd, log_ino_fd;
+    char *log_path;
+    char *partial;
+    size_t partial_len;
+    bool follow, log_waiting;
+
+    /* CM_EVENTS */
+    int sub;
+
+    /* CM_EXEC */
+    struct exec_session *ex;
+};
+
+struct exec_session {
+    struct control *c;
+    struct conn *conn;       /* NULL once the client is gone */
+    pid_t pid;
+    bool exited;
+    int status;
+    bool stream, tty;
+    int in_fd, out_fd, err_fd;   /* stream mode: our ends (pty master in out_fd for -t) */
+    char *in_buf;
+    size_t in_len;
+    bool in_eof;
+    int64_t grace_timer;
+    bool released;
+    struct exec_session *next;
+};
+
+struct control {
+    struct loop *loop;
+    const struct manifest *m;
+    struct control_backend be;
+    struct control_opts opts;
+    gid_t gid;
+    bool gid_set;
+    struct listener *listeners;
+    struct conn *conns;
+    size_t n_conns;
+    struct conn *dead;
+    int64_t reap_timer;
+    int64_t retry_timer;
+    struct tls_ctx tls;
+    struct exec_session *sessions;        /* process still running */
+    struct exec_session *dead_sessions;   /* released, freed by reap_dead */
+};
+
+static void conn_kill(struct conn *cn);
+static void conn_update(struct conn *cn);
+static void conn_flush(struct conn *cn);
+static void conn_process(struct conn *cn);
+static void conn_read(struct conn *cn);
+static void logs_pump(struct conn *cn);
+static void exec_detach(struct exec_session *ex);
+static void exec_pump_out(struct exec_session *ex);
+static void exec_pump_in(struct exec_session *ex);
+static void arm_reap(struct control *c);
+
+size_t control_client_count(const struct control *c)
+{
+    return c->n_conns;
+}
+
+static size_t out_pending(const struct conn *cn)
+{
+    return cn->out.len - cn->out_off;
+}
+
+/* Queues an error, then closes the connection once it is sent. */
+static void conn_fail(struct conn *cn, const char *op, const char *msg)
+{
+    control_error_line(&cn->out, op, msg);
+    cn->close_when_flushed = true;
+    conn_flush(cn);
+}
+
+/* --- TLS -------------------------------------------------------------------- */
+
+static void tls_msg(int ret, char *buf, size_t n)
+{
+    mbedtls_strerror(ret, buf, n);
+}
+
+static int tls_setup(struct control *c, struct kerr *err)
+{
+    struct tls_ctx *t = &c->tls;
+    const struct system_spec *sys = &c->m->system;
+    char msg[160];
+    int r;
+    if (t->ready)
+        return 0;
+    if (!sys->control_tls_cert || !sys->control_tls_key || !sys->control_tls_ca)
+        return kerr_msg(err, EINVAL,
+                        "cannot listen on TCP without mutual TLS: set control_tls_cert, control_tls_key and "
+                        "control_tls_ca (there is no plaintext TCP)");
+    mbedtls_entropy_init(&t->entropy);
+    mbedtls_ctr_drbg_init(&t->drbg);
+    mbedtls_ssl_config_init(&t->conf);
+    mbedtls_x509_crt_init(&t->cert);
+    mbedtls_x509_crt_init(&t->ca);
+    mbedtls_pk_init(&t->key);
+    t->ready = true;
+    if ((r = mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy,
+                                   (const unsigned char *)"keel-control", 12)) != 0) {
+        tls_msg(r, msg, sizeof msg);
+        return kerr_msg(err, EIO, "cannot seed the TLS random generator: %s", msg);
+    }
+    if ((r = mbedtls_x509_crt_parse_file(&t->cert, sys->control_tls_cert)) != 0) {
+        tls_msg(r, msg, sizeof msg);
+        return kerr_msg(err, EINVAL, "cannot load control_tls_cert %s: %s", sys->control_tls_cert, msg);
+    }
+    if ((r = mbedtls_pk_parse_keyfile(&t->key, sys->control_tls_key, NULL)) != 0) {
+        tls_msg(r, msg, sizeof msg);
+        return kerr_msg(err, EINVAL, "cannot load control_tls_key %s: %s", sys->control_tls_key, msg);
+    }
+    if ((r = mbedtls_pk_check_pair(&t->cert.pk, &t->key)) != 0)
+        return kerr_msg(err, EINVAL, "cannot use control_tls_key %s: it does not match control_tls_cert %s",
+                        sys->control_tls_key, sys->control_tls_cert);
+    if ((r = mbedtls_x509_crt_parse_file(&t->ca, sys->control_tls_ca)) != 0) {
+        tls_msg(r, msg, sizeof msg);
+        return kerr_msg(err, EINVAL, "cannot load control_tls_ca %s: %s", sys->control_tls_ca, msg);
+    }
+    if ((r = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                         MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
+        tls_msg(r, msg, sizeof msg);
+        return kerr_msg(err, EIO, "cannot configure TLS: %s", msg);
+    }
+    mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    /* Mutual TLS: a client without a certificate chaining to the CA fails
+     * the handshake. */
+    mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
+    mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
+    if ((r = mbedtls_ssl_conf_own_cert(&t->conf, &t->cert, &t->key)) != 0) {
+        tls_msg(r, msg, sizeof msg);
+        return kerr_msg(err, EINVAL, "cannot use the control TLS certificate: %s", msg);
+    }
+    return 0;
+}
+
+static void tls_free(struct tls_ctx *t)
+{
+    if (!t->ready)
+        return;
+    mbedtls_ssl_config_free(&t->conf);
+    mbedtls_x509_crt_free(&t->cert);
+    mbedtls_x509_crt_free(&t->ca);
+    mbedtls_pk_free(&t->key);
+    mbedtls_ctr_drbg_free(&t->drbg);
+    mbedtls_entropy_free(&t->entropy);
+    t->ready = false;
+}
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    int fd = *(int *)ctx;
+    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR ? MBEDTLS_ERR_SSL_WANT_WRITE : MBEDTLS_ERR_NET_SEND_FAILED;
+    return (int)n;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    int fd = *(int *)ctx;
+    ssize_t n = recv(fd, buf, len, 0);
+    if (n < 0)
+        return errno == EAGAIN || errno == EINTR ? MBEDTLS_ERR_SSL_WANT_READ : MBEDTLS_ERR_NET_RECV_FAILED;
+    return (int)n;
+}
+
+/* --- connections ------------------------------------------------------------ */
+
+static void reap_dead(struct loop *l, void *data)
+{
+    struct control *c = data;
+    c->reap_timer = 0;
+    while (c->dead) {
+        struct conn *cn = c->dead;
+        c->dead = cn->next;
+        /* Unsubscribed here, not in conn_kill, which may run inside the
+         * supervisor's own event callback. */
+        if (cn->sub > 0 && c->be.unsubscribe)
+            c->be.unsubscribe(c->be.sup, cn->sub);
+        json_writer_free(&cn->out);
+        free(cn->log_path);
+        free(cn->partial);
+        free(cn);
+    }
+    while (c->dead_sessions) {
+        struct exec_session *ex = c->dead_sessions;
+        c->dead_sessions = ex->next;
+        free(ex->in_buf);
+        free(ex);
+    }
+}
+
+static void arm_reap(struct control *c)
+{
+    if (!c->reap_timer) {
+        int64_t id = loop_add_timer(c->loop, 0, reap_dead, c);
+        c->reap_timer = id > 0 ? id : 0;
+    }
+}
+
+static void resume_accepting(struct control *c)
+{
+    for (struct listener *ls = c->listeners; ls; ls = ls->next)
+        if (ls->paused && loop_mod_fd(c->loop, ls->fd, EPOLLIN) == 0)
+            ls->paused = false;
+}
+
+static void logs_stop(struct conn *cn)
+{
+    if (cn->log_ino_fd >= 0) {
+        loop_del_fd(cn->c->loop, cn->log_ino_fd);
+        close_safe(cn->log_ino_fd);
+        cn->log_ino_fd = -1;
+    }
+    close_safe(cn->log_fd);
+    cn->log_fd = -1;
+    free(cn->log_path);
+    cn->log_path = NULL;
+    cn->partial_len = 0;
+}
+
+static void conn_kill(struct conn *cn)
+{
+    struct control *c = cn->c;
+    if (cn->dead)
+        return;
+    cn->dead = true;
+    if (cn->timer > 0)
+        loop_cancel_timer(c->loop, cn->timer);
+    cn->timer = 0;
+    loop_del_fd(c->loop, cn->fd);   /* registered even when its mask is 0 */
+    if (cn->tls)
+        mbedtls_ssl_free(&cn->ssl);
+    close_safe(cn->fd);
+    cn->fd = -1;
+    for (int i = 0; i < cn->nfds; i++)
+        close_safe(cn->fds[i]);
+    cn->nfds = 0;
+    close_safe(cn->send_fd);
+    cn->send_fd = -1;
+    logs_stop(cn);
+    if (cn->ex) {
+        cn->ex->conn = NULL;
+        exec_detach(cn->ex);
+        cn->ex = NULL;
+    }
+    /* Unlink from the live list, push on the dead list. */
+    if (cn->prev)
+        cn->prev->next = cn->next;
+    else
+        c->conns = cn->next;
+    if (cn->next)
+        cn->next->prev = cn->prev;
+    c->n_conns--;
+    cn->next = c->dead;
+    c->dead = cn;
+    arm_reap(c);
+    resume_accepting(c);
+}
+
+static bool conn_wants_read(const struct conn *cn)
+{
+    if (cn->dead || cn->read_eof || cn->close_when_flushed)
+        return false;
+    if (cn->tls && !cn->handshake_done)
+        return true;
+    if (cn->in_len >= IN_CAP)
+        return false;
+    /* In streaming modes the client is read for EOF (and, in exec, stdin). */
+    return true;
+}
+
+static void conn_update(struct conn *cn)
+{
+    if (cn->dead)
+        return;
+    uint32_t ev = 0;
+    if (conn_wants_read(cn))
+        ev |= EPOLLIN;
+    if (out_pending(cn) || cn->tls_pending || cn->pump_more)
+        ev |= EPOLLOUT;
+    if (cn->tls && !cn->handshake_done)
+        ev = EPOLLIN | (cn->events & EPOLLOUT);
+    if (ev == cn->events)
+        return;
+    if (loop_mod_fd(cn->c->loop, cn->fd, ev) < 0) {
+        conn_kill(cn);
+        return;
+    }
+    cn->events = ev;
+}
+
+/* Sends as much output as the socket takes now. */
+static void conn_flush(struct conn *cn)
+{
+    while (!cn->dead && out_pending(cn)) {
+        if (json_writer_error(&cn->out)) {
+            conn_kill(cn);
+            return;
+        }
+        const char *p = cn->out.buf + cn->out_off;
+        size_t len = out_pending(cn);
+        ssize_t n;
+        if (cn->tls) {
+            if (cn->tls_pending)
+                len = cn->tls_pending;
+            else if (len > 16384)
+                len = 16384;
+            int r = mbedtls_ssl_write(&cn->ssl, (const unsigned char *)p, len);
+            if (r == MBEDTLS_ERR_SSL_WANT_WRITE || r == MBEDTLS_ERR_SSL_WANT_READ) {
+                /* mbedTLS must be called again with the same buffer. */
+                cn->tls_pending = len;
+                break;
+            }
+            cn->tls_pending = 0;
+            if (r < 0) {
+                conn_kill(cn);
+                return;
+            }
+            n = r;
+        } else if (cn->send_fd >= 0 && cn->send_fd_at >= cn->out_off && cn->send_fd_at < cn->out.len) {
+            if (cn->send_fd_at > cn->out_off) {
+                len = cn->send_fd_at - cn->out_off;
+                n = send(cn->fd, p, len, MSG_NOSIGNAL);
+            } else {
+                /* This byte carries the fd (the pty master for exec -t). */
+                char cbuf[CMSG_SPACE(sizeof(int))];
+                memset(cbuf, 0, sizeof cbuf);
+                struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
+                struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                                     .msg_controllen = sizeof cbuf };
+                struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+                cm->cmsg_level = SOL_SOCKET;
+                cm->cmsg_type = SCM_RIGHTS;
+                cm->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(cm), &cn->send_fd, sizeof(int));
+                n = sendmsg(cn->fd, &mh, MSG_NOSIGNAL);
+                if (n > 0) {
+                    close_safe(cn->send_fd);
+                    cn->send_fd = -1;
+                }
+            }
+        } else {
+            n = send(cn->fd, p, len, MSG_NOSIGNAL);
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            conn_kill(cn);
+            return;
+        }
+        cn->out_off += (size_t)n;
+        cn->last_active = now_ms();
+    }
+    if (cn->dead)
+        return;
+    if (!out_pending(cn) && !cn->tls_pending) {
+        json_writer_reset(&cn->out);
+        cn->out_off = 0;
+        if (cn->send_fd_at)
+            cn->send_fd_at = 0;
+        if (cn->close_when_flushed) {
+            conn_kill(cn);
+            return;
+        }
+    } else if (cn->out_off > 65536 && cn->out_off * 2 > cn->out.len && !cn->tls_pending &&
+               cn->send_fd < 0) {
+        /* Compact so a long-lived stream does not grow the buffer forever. */
+        memmove(cn->out.buf, cn->out.buf + cn->out_off, out_pending(cn) + 1);
+        cn->out.len -= cn->out_off;
+        cn->out_off = 0;
+    }
+    if (out_pending(cn) > OUT_MAX) {
+        /* A client that does not read loses its connection, never keel's memory. */
+        conn_kill(cn);
+        return;
+    }
+    conn_update(cn);
+}
+
+static void idle_timer(struct loop *l, void *data)
+{
+    struct conn *cn = data;
+    struct control *c = cn->c;
+    cn->timer = 0;
+    if (cn->dead)
+        return;
+    uint64_t limit = cn->tls && !cn->handshake_done ? c->opts.handshake_ms : c->opts.idle_ms;
+    bool streaming = cn->mode != CM_REQUEST;
+    uint64_t idle = now_ms() - cn->last_active;
+    if (!streaming && idle >= limit) {
+        log_debug("control: closing idle client %s", cn->peer);
+        conn_kill(cn);
+        return;
+    }
+    uint64_t next = streaming || idle >= limit ? limit : limit - idle;
+    int64_t id = loop_add_timer(c->loop, next, idle_timer, cn);
+    cn->timer = id > 0 ? id : 0;
+}
+
+static void handle_line(struct conn *cn, const char *line, size_t len);
+
+/* Runs the complete request lines in the input buffer, as long as the
+ * output is not backed up. */
+static void conn_process(struct conn *cn)
+{
+    /* Re-entered from a request's own handling (a log stream that ended at
+     * once, an exec that finished): the outer call goes on with the lines. */
+    if (cn->processing) {
+        conn_flush(cn);
+        return;
+    }
+    cn->processing = true;
+    size_t pos = 0;
+    while (!cn->dead && !cn->close_when_flushed && out_pending(cn) < OUT_HIGH) {
+        if (cn->mode == CM_LOGS || cn->mode == CM_EVENTS)
+            break;
+        if (cn->mode == CM_EXEC && cn->ex && cn->ex->in_len)
+            break;   /* stdin backed up: wait for the process to read it */
+        char *nl = memchr(cn->in + pos, '\n', cn->in_len - pos);
+        if (!nl)
+            break;
+        size_t len = (size_t)(nl - (cn->in + pos));
+        if (len && cn->in[pos + len - 1] == '\r')
+            len--;
+        handle_line(cn, cn->in + pos, len);
+        pos = (size_t)(nl - cn->in) + 1;
+    }
+    cn->processing = false;
+    if (cn->dead)
+        return;
+    if (pos) {
+        memmove(cn->in, cn->in + pos, cn->in_len - pos);
+        cn->in_len -= pos;
+    }
+    if (cn->mode == CM_LOGS || cn->mode == CM_EVENTS) {
+        /* Nothing is expected from a streaming client; what it sends is dropped. */
+        cn->in_len = 0;
+    } else if (cn->in_len >= IN_CAP && !memchr(cn->in, '\n', cn->in_len)) {
+        conn_fail(cn, NULL, "malformed request: larger than 65536 bytes");
+        return;
+    } else if (cn->read_eof && cn->in_len && !memchr(cn->in, '\n', cn->in_len)) {
+        conn_fail(cn, NULL, "malformed request: truncated (end of stream before newline)");
+        return;
+    }
+    if (cn->read_eof && cn->mode == CM_REQUEST && !cn->in_len)
+        cn->close_when_flushed = true;
+    conn_flush(cn);
+}
+
+static void conn_read(struct conn *cn)
+{
+    while (!cn->dead && conn_wants_read(cn)) {
+        ssize_t n;
+        size_t room = IN_CAP - cn->in_len;
+        if (cn->tls) {
+            int r = mbedtls_ssl_read(&cn->ssl, (unsigned char *)cn->in + cn->in_len, room);
+            if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
+                break;
+            if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || r == 0) {
+                n = 0;
+            } else if (r < 0) {
+                conn_kill(cn);
+                return;
+            } else {
+                n = r;
+            }
+        } else if (cn->lst->family == AF_UNIX) {
+            char cbuf[CMSG_SPACE(sizeof(int) * 4)];
+            struct iovec iov = { .iov_base = cn->in + cn->in_len, .iov_len = room };
+            struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                                 .msg_controllen = sizeof cbuf };
+            n = recvmsg(cn->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+            if (n >= 0) {
+                bool too_many = (mh.msg_flags & MSG_CTRUNC) != 0;
+                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+                    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+                        continue;
+                    size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                    for (size_t j = 0; j < k; j++) {
+                        int fd;
+                        memcpy(&fd, CMSG_DATA(cm) + j * sizeof(int), sizeof fd);
+                        if (cn->nfds < 3)
+                            cn->fds[cn->nfds++] = fd;
+                        else {
+                            close_safe(fd);
+                            too_many = true;
+                        }
+                    }
+                }
+                if (too_many) {
+                    conn_fail(cn, NULL, "malformed request: more than 3 file descriptors passed");
+                    return;
+                }
+            }
+        } else {
+            n = recv(cn->fd, cn->in + cn->in_len, room, MSG_DONTWAIT);
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            conn_kill(cn);
+            return;
+        }
+        cn->last_active = now_ms();
+        if (n == 0) {
+            /* End of the client's requests (it may still read: a half-close,
+             * as `socat` does).  A client that is gone entirely shows up as
+             * EPOLLHUP or as a failed write. */
+            cn->read_eof = true;
+            if (cn->mode == CM_EXEC && cn->ex && cn->ex->stream && !cn->ex->in_eof) {
+                cn->ex->in_eof = true;   /* the process sees end of input */
+                exec_pump_in(cn->ex);
+            }
+            break;
+        }
+        cn->in_len += (size_t)n;
+        conn_process(cn);
+    }
+    if (!cn->dead)
+        conn_process(cn);
+}
+
+static void tls_handshake(struct conn *cn)
+{
+    int r = mbedtls_ssl_handshake(&cn->ssl);
+    if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        uint32_t ev = EPOLLIN | (r == MBEDTLS_ERR_SSL_WANT_WRITE ? EPOLLOUT : 0);
+        if (ev != cn->events && loop_mod_fd(cn->c->loop, cn->fd, ev) == 0)
+            cn->events = ev;
+        return;
+    }
+    if (r != 0) {
+        char msg[160];
+        tls_msg(r, msg, sizeof msg);
+        log_warn("control: refused TLS client %s: handshake failed: %s", cn->peer, msg);
+        conn_kill(cn);
+        return;
+    }
+    cn->handshake_done = true;
+    cn->last_active = now_ms();
+    conn_update(cn);
+    conn_read(cn);   /* mbedTLS may already hold application data */
+}
+
+static void conn_event(struct loop *l, int fd, uint32_t events, void *data)
+{
+    struct conn *cn = data;
+    if (cn->dead)
+        return;
+    if (cn->tls && !cn->handshake_done) {
+        tls_handshake(cn);
+        return;
+    }
+    if (events & EPOLLOUT)
+        conn_flush(cn);
+    if (!cn->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+        conn_read(cn);
+    if (!cn->dead && (events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN))
+        conn_kill(cn);
+    if (!cn->dead && out_pending(cn) < OUT_HIGH) {
+        if (cn->mode == CM_LOGS)
+            logs_pump(cn);
+        else if (cn->mode == CM_EXEC && cn->ex)
+            exec_pump_out(cn->ex);
+    }
+}
+
+/* Checks a unix peer: root, or a member of control_group. */
+static int check_peer(struct control *c, int fd, char *who, size_t n)
+{
+    struct ucred cr;
+    socklen_t len = sizeof cr;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+        return -errno;
+    snprintf(who, n, "pid %d uid %u", (int)cr.pid, (unsigned)cr.uid);
+    if (cr.uid == 0)
+        return 0;
+    if (!c->gid_set)
+        return -EACCES;
+    if (cr.gid == c->gid)
+        return 0;
+    /* Supplementary groups of the peer as they were at connect(). */
+    gid_t groups[256];
+    len = sizeof groups;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+        for (size_t i = 0; i < len / sizeof(gid_t); i++)
+            if (groups[i] == c->gid)
+                return 0;
+    return -EACCES;
+}
+
+static void peer_name(int fd, int family, char *buf, size_t n)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    char ip[INET6_ADDRSTRLEN];
+    snprintf(buf, n, "?");
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+        snprintf(buf, n, "%s:%u", ip, ntohs(a->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+        snprintf(buf, n, "[%s]:%u", ip, ntohs(a->sin6_port));
+    } else if (ss.ss_family == AF_VSOCK) {
+        struct sockaddr_vm *a = (struct sockaddr_vm *)&ss;
+        snprintf(buf, n, "vsock %u:%u", a->svm_cid, a->svm_port);
+    } else if (family == AF_UNIX) {
+        snprintf(buf, n, "unix");
+    }
+}
+
+static void accept_retry(struct loop *l, void *data)
+{
+    struct control *c = data;
+    c->retry_timer = 0;
+    resume_accepting(c);
+}
+
+static void listener_pause(struct listener *ls)
+{
+    if (!ls->paused && loop_mod_fd(ls->c->loop, ls->fd, 0) == 0)
+        ls->paused = true;
+}
+
+static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
+{
+    struct listener *ls = data;
+    struct control *c = ls->c;
+    for (;;) {
+        if (c->n_conns >= c->opts.max_clients) {
+            /* Further clients wait in the kernel's backlog until one leaves. */
+            listener_pause(ls);
+            return;
+        }
+        int cfd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                log_warn("control: cannot accept a client on %s: %s", ls->url, strerror(errno));
+                for (struct listener *x = c->listeners; x; x = x->next)
+                    listener_pause(x);
+                if (!c->retry_timer) {
+                    int64_t id = loop_add_timer(c->loop, 200, accept_retry, c);
+                    c->retry_timer = id > 0 ? id : 0;
+                }
+            }
+            return;
+        }
+        if (ls->family == AF_UNIX) {
+            char who[64];
+            int r = check_peer(c, cfd, who, sizeof who);
+            if (r < 0) {
+                static const char msg[] = "{\"keel\":1,\"ok\":false,\"error\":\"permission denied: "
+                                          "only root and members of control_group may use keel\"}\n";
+                if (send(cfd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+                    /* the peer is refused either way */
+                }
+                log_warn("control: refused client on %s (%s): not root and not in control_group", ls->url, who);
+                close_safe(cfd);
+                continue;
+            }
+        }
+        struct conn *cn = calloc(1, sizeof *cn);
+        if (!cn) {
+            close_safe(cfd);
+            return;
+        }
+        cn->c = c;
+        cn->lst = ls;
+        cn->fd = cfd;
+        cn->send_fd = -1;
+        cn->log_fd = cn->log_ino_fd = -1;
+        json_writer_init(&cn->out);
+        cn->last_active = now_ms();
+        peer_name(cfd, ls->family, cn->peer, sizeof cn->peer);
+        if (ls->tls) {
+            cn->tls = true;
+            mbedtls_ssl_init(&cn->ssl);
+            if (mbedtls_ssl_setup(&cn->ssl, &c->tls.conf) != 0) {
+                mbedtls_ssl_free(&cn->ssl);
+                close_safe(cfd);
+                free(cn);
+                return;
+            }
+            mbedtls_ssl_set_bio(&cn->ssl, &cn->fd, bio_send, bio_recv, NULL);
+        }
+        if (loop_add_fd(c->loop, cfd, EPOLLIN, conn_event, cn) < 0) {
+            log_warn("control: cannot watch a new client on %s", ls->url);
+            if (cn->tls)
+                mbedtls_ssl_free(&cn->ssl);
+            close_safe(cfd);
+            free(cn);
+            return;
+        }
+        cn->events = EPOLLIN;
+        cn->next = c->conns;
+        if (c->conns)
+            c->conns->prev = cn;
+        c->conns = cn;
+        c->n_conns++;
+        int64_t id = loop_add_timer(c->loop, cn->tls ? c->opts.handshake_ms : c->opts.idle_ms, idle_timer, cn);
+        cn->timer = id > 0 ? id : 0;
+        if (cn->tls)
+            tls_handshake(cn);
+    }
+}
+
+/* --- logs ------------------------------------------------------------------- */
+
+static void emit_log_line(struct conn *cn, const char *s, size_t n)
+{
+    json_obj_begin(&cn->out);
+    json_kint(&cn->out, "keel", CONTROL_PROTOCOL);
+    json_key(&cn->out, "line");
+    json_strn(&cn->out, s, n);
+    json_obj_end(&cn->out);
+    json_raw(&cn->out, "\n", 1);
+}
+
+/* Splits data into lines; keeps an incomplete last line for later. */
+static void log_feed(struct conn *cn, const char *buf, size_t n)
+{
+    while (n) {
+        const char *nl = memchr(buf, '\n', n);
+        size_t take = nl ? (size_t)(nl - buf) : n;
+        if (cn->partial_len + take > LOG_LINE_MAX)
+            take = LOG_LINE_MAX - cn->partial_len;
+        memcpy(cn->partial + cn->partial_len, buf, take);
+        cn->partial_len += take;
+        buf += take, n -= take;
+        if (nl && n && *buf == '\n') {
+            buf++, n--;
+            emit_log_line(cn, cn->partial, cn->partial_len);
+            cn->partial_len = 0;
+        } else if (cn->partial_len == LOG_LINE_MAX) {
+            emit_log_line(cn, cn->partial, cn->partial_len);
+            cn->partial_len = 0;
+        }
+    }
+}
+
+static void logs_end(struct conn *cn)
+{
+    if (cn->partial_len)
+        emit_log_line(cn, cn->partial, cn->partial_len);
+    json_obj_begin(&cn->out);
+    json_kint(&cn->out, "keel", CONTROL_PROTOCOL);
+    json_kstr(&cn->out, "op", "logs");
+    json_kbool(&cn->out, "end", true);
+    json_obj_end(&cn->out);
+    json_raw(&cn->out, "\n", 1);
+    logs_stop(cn);
+    cn->mode = CM_REQUEST;
+}
+
+/* Reopens the log when it was rotated (its path names another file now). */
+static bool log_rotated(struct conn *cn)
+{
+    struct stat a, b;
+    if (cn->log_fd < 0)
+        return stat(cn->log_path, &b) == 0;
+    if (fstat(cn->log_fd, &a) < 0 || stat(cn->log_path, &b) < 0)
+        return false;
+    return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
+}
+
+/* Moves log data to the client while its output is not backed up: the log
+ * file itself is the buffer, so a slow reader pauses the stream, nothing
+ * more (backpressure instead of unbounded buffering).  At most LOG_BUDGET
+ * bytes per call, so a long log does not hold up the loop; the rest follows
+ * when the socket is writable (pump_more asks for EPOLLOUT). */
+#define LOG_BUDGET (256 * 1024)
+static void logs_pump(struct conn *cn)
+{
+    char buf[LOG_CHUNK];
+    size_t budget = LOG_BUDGET;
+    cn->pump_more = false;
+    while (!cn->dead && cn->mode == CM_LOGS) {
+        if (out_pending(cn) >= OUT_HIGH)
+            break;   /* EPOLLOUT resumes us */
+        if (!budget) {
+            cn->pump_more = true;
+            break;
+        }
+        ssize_t n = cn->log_fd >= 0 ? read(cn->log_fd, buf, sizeof buf) : 0;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            conn_fail(cn, "logs", "cannot read the log");
+            return;
+        }
+        if (n > 0) {
+            budget = (size_t)n < budget ? budget - (size_t)n : 0;
+            log_feed(cn, buf, (size_t)n);
+            if (out_pending(cn) >= OUT_HIGH)
+                conn_flush(cn);   /* may make room to go on at once */
+            continue;
+        }
+        if (!cn->follow) {
+            logs_end(cn);
+            break;
+        }
+        if (log_rotated(cn)) {
+            int fd = open(cn->log_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+            if (fd >= 0) {
+                close_safe(cn->log_fd);
+                cn->log_fd = fd;
+                continue;
+            }
+        }
+        break;   /* at the end: wait for inotify */
+    }
+    if (cn->dead)
+        return;
+    if (cn->mode == CM_REQUEST)
+        conn_process(cn);   /* the stream ended: pipelined requests, or EOF */
+    else
+        conn_flush(cn);
+}
+
+static void logs_inotify(struct loop *l, int fd, uint32_t events, void *data)
+{
+    struct conn *cn = data;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    if (cn->dead)
+        return;
+    while (read(fd, buf, sizeof buf) > 0) {
+        /* drained; which file changed does not matter: the pump reads at EOF */
+    }
+    if (!cn->dead)
+        logs_pump(cn);
+}
+
+/* Offset where the last `lines` lines of fd begin; scans backwards. */
+static off_t tail_offset(int fd, int64_t lines)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || lines < 0)
+        return 0;
+    off_t pos = st.st_size;
+    if (lines == 0)
+        return pos;
+    char buf[8192];
+    int64_t seen = 0;
+    while (pos > 0) {
+        size_t n = pos > (off_t)sizeof buf ? sizeof buf : (size_t)pos;
+        pos -= (off_t)n;
+        if (pread(fd, buf, n, pos) != (ssize_t)n)
+            return 0;
+        for (size_t i = n; i-- > 0;) {
+            /* The newline that ends the file does not start a line. */
+            if (buf[i] != '\n' || pos + (off_t)i == st.st_size - 1)
+                continue;
+            if (++seen == lines)
+                return pos + (off_t)i + 1;
+        }
+    }
+    return 0;
+}
+
+static void start_logs(struct conn *cn, const struct control_request *req)
+{
+    struct control *c = cn->c;
+    int i = c->be.find(c->be.sup, req->name);
+    if (i < 0) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "no such container: %s", req->name);
+        control_error_line(&cn->out, "logs", msg);
+        return;
+    }
+    const char *path = c->be.log_path ? c->be.log_path(c->be.sup, (size_t)i) : NULL;
+    if (!path) {
+        control_error_line(&cn->out, "logs", "this container has no log");
+        return;
+    }
+    cn->log_path = strdup(path);
+    if (!cn->partial)
+        cn->partial = malloc(LOG_LINE_MAX);
+    if (!cn->log_path || !cn->partial) {
+        control_error_line(&cn->out, "logs", "out of memory");
+        logs_stop(cn);
+        return;
+    }
+    cn->log_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (cn->log_fd < 0 && (errno != ENOENT || !req->follow)) {
+        char msg[600];
+        if (errno == ENOENT) {
+            /* Nothing logged yet: an empty log. */
+            begin(&cn->out, "logs", true);
+            end(&cn->out);
+            cn->mode = CM_LOGS;
+            cn->follow = false;
+            logs_end(cn);
+            return;
+        }
+        snprintf(msg, sizeof msg, "cannot open %s: %s", path, strerror(errno));
+        control_error_line(&cn->out, "logs", msg);
+        logs_stop(cn);
+        return;
+    }
+    if (cn->log_fd >= 0 && lseek(cn->log_fd, tail_offset(cn->log_fd, req->lines), SEEK_SET) < 0) {
+        control_error_line(&cn->out, "logs", "cannot seek in the log");
+        logs_stop(cn);
+        return;
+    }
+    cn->follow = req->follow;
+    if (cn->follow) {
+        /* The directory is watched, so a rotation (rename + new file) is seen too. */
+        char dir[4096];
+        if (str_copy(dir, sizeof dir, path) < 0) {
+            control_error_line(&cn->out, "logs", "log path too long");
+            logs_stop(cn);
+            return;
+        }
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir)
+            *slash = 0;
+        else if (slash)
+            slash[1] = 0;
+        cn->log_ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (cn->log_ino_fd < 0 ||
+            inotify_add_watch(cn->log_ino_fd, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0 ||
+            loop_add_fd(c->loop, cn->log_ino_fd, EPOLLIN, logs_inotify, cn) < 0) {
+            char msg[600];
+            snprintf(msg, sizeof msg, "cannot watch %.400s: %s", dir, strerror(errno));
+            close_safe(cn->log_ino_fd);
+            cn->log_ino_fd = -1;
+            control_error_line(&cn->out, "logs", msg);
+            logs_stop(cn);
+            return;
+        }
+    }
+    begin(&cn->out, "logs", true);
+    json_kstr(&cn->out, "name", req->name);
+    json_kbool(&cn->out, "follow", req->follow);
+    end(&cn->out);
+    cn->mode = CM_LOGS;
+    cn->partial_len = 0;
+    logs_pump(cn);
+}
+
+/* --- events ----------------------------------------------------------------- */
+
+static const char *event_name(enum sup_event_kind k)
+{
+    switch (k) {
+    case EV_STARTED: return "started";
+    case EV_EXITED: return "exited";
+    case EV_RESTARTING: return "restarting";
+    case EV_STOPPED: return "stopped";
+    case EV_FAILED: return "failed";
+    case EV_OOM: return "oom";
+    case EV_HEALTH: return "health";
+    case EV_READY: return "ready";
+    }
+    return "unknown";
+}
+
+static void on_event(const struct sup_event *ev, void *data)
+{
+    struct conn *cn = data;
+    if (cn->dead || cn->mode != CM_EVENTS)
+        return;
+    struct json_writer *w = &cn->out;
+    json_obj_begin(w);
+    json_kint(w, "keel", CONTROL_PROTOCOL);
+    json_kstr(w, "event", event_name(ev->kind));
+    json_kstr(w, "name", ev->name);
+    json_kuint(w, "time_ms", ev->time_ms);
+    if (ev->pid)
+        json_kint(w, "pid", ev->pid);
+    if (ev->kind == EV_EXITED) {
+        json_key(w, "exit");
+        write_wait_status(w, ev->status);
+    }
+    if (ev->kind == EV_RESTARTING || ev->kind == EV_OOM)
+        json_kuint(w, "count", ev->count);
+    if (ev->detail)
+        json_kstr(w, "detail", ev->detail);
+    json_obj_end(w);
+    json_raw(w, "\n", 1);
+    /* Flushing may kill the connection (a client that stopped reading):
+     * conn_kill defers the free, and unsubscribing from inside a callback
+     * is the supervisor's to allow (see the report: it must be). */
+    conn_flush(cn);
+}
+
+static void start_events(struct conn *cn)
+{
+    struct control *c = cn->c;
+    if (!c->be.subscribe) {
+        control_error_line(&cn->out, "events", "events are not available");
+        return;
+    }
+    int h = c->be.subscribe(c->be.sup, on_event, cn);
+    if (h < 0) {
+        control_error_line(&cn->out, "events", "cannot subscribe to events");
+        return;
+    }
+    cn->sub = h;
+    cn->mode = CM_EVENTS;
+    begin(&cn->out, "events", true);
+    end(&cn->out);
+}
+
+/* --- exec ------------------------------------------------------------------- */
+
+/* Sessions are released, never freed in place: the reap timer frees them,
+ * so a callback that still holds one (a pipe event in the same epoll batch)
+ * finds it marked released.  Without a server (after control_free) the
+ * supervisor's exit callback frees it directly. */
+static void session_release(struct exec_session *ex)
+{
+    struct control *c = ex->c;
+    if (ex->released)
+        return;
+    ex->released = true;
+    if (!c) {
+        free(ex->in_buf);
+        free(ex);
+        return;
+    }
+    for (struct exec_session **p = &c->sessions; *p; p = &(*p)->next)
+        if (*p == ex) {
+            *p = ex->next;
+            break;
+        }
+    if (ex->grace_timer > 0)
+        loop_cancel_timer(c->loop, ex->grace_timer);
+    ex->grace_timer = 0;
+    ex->next = c->dead_sessions;
+    c->dead_sessions = ex;
+    arm_reap(c);
+}
+
+static void exec_close_fd(struct exec_session *ex, int *fd)
+{
+    if (*fd < 0)
+        return;
+    if (ex->c)
+        loop_del_fd(ex->c->loop, *fd);
+    close_safe(*fd);
+    *fd = -1;
+}
+
+static void exec_close_all(struct exec_session *ex)
+{
+    if (ex->out_fd == ex->in_fd)
+        ex->out_fd = -1;
+    exec_close_fd(ex, &ex->in_fd);
+    exec_close_fd(ex, &ex->out_fd);
+    exec_close_fd(ex, &ex->err_fd);
+}
+
+/* The client went away (or the server closes): stop relaying; the session
+ * lives on until the supervisor reports the process' exit. */
+static void exec_detach(struct exec_session *ex)
+{
+    ex->conn = NULL;
+    exec_close_all(ex);
+    if (ex->exited)
+        session_release(ex);
+}
+
+static void exec_send_exit(struct exec_session *ex)
+{
+    struct conn *cn = ex->conn;
+    struct json_writer *w = &cn->out;
+    json_obj_begin(w);
+    json_kint(w, "keel", CONTROL_PROTOCOL);
+    json_kstr(w, "op", "exec");
+    json_kint(w, "pid", ex->pid);
+    json_key(w, "exit");
+    write_wait_status(w, ex->status);
+    json_obj_end(w);
+    json_raw(w, "\n", 1);
+    cn->ex = NULL;
+    cn->mode = CM_REQUEST;
+    ex->conn = NULL;
+    exec_close_all(ex);
+    session_release(ex);
+    conn_process(cn);   /* requests that arrived meanwhile; flushes */
+}
+
+static void exec_maybe_finish(struct exec_session *ex)
+{
+    if (!ex->released && ex->exited && ex->conn && ex->out_fd < 0 && ex->err_fd < 0)
+        exec_send_exit(ex);
+}
+
+/* Relays the process' output to the client while the client keeps up; a
+ * full pipe then blocks the process, never keel. */
+static void exec_relay(struct exec_session *ex, int *fd, const char *key)
+{
+    char buf[EXEC_CHUNK];
+    while (*fd >= 0 && ex->conn && out_pending(ex->conn) < OUT_HIGH) {
+        ssize_t n = read(*fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n <= 0) {   /* EOF, or EIO on a pty master whose slave is closed */
+            if (ex->in_fd == *fd)
+                ex->in_fd = -1;
+            exec_close_fd(ex, fd);
+            break;
+        }
+        struct json_writer *w = &ex->conn->out;
+        json_obj_begin(w);
+        json_kint(w, "keel", CONTROL_PROTOCOL);
+        json_key(w, key);
+        json_base64(w, buf, (size_t)n);
+        json_obj_end(w);
+        json_raw(w, "\n", 1);
+    }
+}
+
+static void exec_pump_out(struct exec_session *ex)
+{
+    if (ex->released || !ex->stream || !ex->conn)
+        return;
+    struct conn *cn = ex->conn;
+    exec_relay(ex, &ex->out_fd, "stdout");
+    exec_relay(ex, &ex->err_fd, "stderr");
+    exec_maybe_finish(ex);
+    conn_flush(cn);
+}
+
+static void exec_grace(struct loop *l, void *data)
+{
+    struct exec_session *ex = data;
+    ex->grace_timer = 0;
+    if (ex->released || !ex->conn)
+        return;
+    /* Exited, but something (a daemonized grandchild) keeps the output
+     * open: report the exit anyway. */
+    struct conn *cn = ex->conn;
+    if (ex->in_fd == ex->out_fd)
+        ex->in_fd = -1;
+    exec_close_fd(ex, &ex->out_fd);
+    exec_close_fd(ex, &ex->err_fd);
+    exec_maybe_finish(ex);
+    conn_flush(cn);
+}
+
+static void exec_done(pid_t pid, int status, void *data)
+{
+    struct exec_session *ex = data;
+    ex->exited = true;
+    ex->status = status;
+    if (!ex->c || !ex->conn) {
+        session_release(ex);
+        return;
+    }
+    if (ex->stream) {
+        exec_pump_out(ex);
+        if (!ex->released && ex->conn && !ex->grace_timer) {
+            int64_t id = loop_add_timer(ex->c->loop, 1000, exec_grace, ex);
+            ex->grace_timer = id > 0 ? id : 0;
+        }
+        return;
+    }
+    exec_send_exit(ex);
+}
+
+static void exec_out_event(struct loop *l, int fd, uint32_t events, void *data)
+{
+    exec_pump_out(data);
+}
+
+static void exec_pump_in(struct exec_session *ex)
+{
+    if (ex->released || ex->tty)
+        return;
+    while (ex->in_len && ex->in_fd >= 0) {
+        ssize_t n = write(ex->in_fd, ex->in_buf, ex->in_len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n < 0) {
+            ex->in_len = 0;   /* the process closed its stdin: drop the input */
+            break;
+        }
+        memmove(ex->in_buf, ex->in_buf + n, ex->in_len - (size_t)n);
+        ex->in_len -= (size_t)n;
+    }
+    if (ex->in_fd < 0) {
+        ex->in_len = 0;
+    } else if (!ex->in_len && ex->in_eof) {
+        shutdown(ex->in_fd, SHUT_WR);
+        exec_close_fd(ex, &ex->in_fd);
+    }
+    else if (ex->c)
+        loop_mod_fd(ex->c->loop, ex->in_fd, ex->in_len ? EPOLLOUT : 0);
+}
+
+static void exec_in_event(struct loop *l, int fd, uint32_t events, void *data)
+{
+    struct exec_session *ex = data;
+    exec_pump_in(ex);
+    if (!ex->released && !ex->in_len && ex->conn)
+        conn_process(ex->conn);   /* input lines waiting behind the stdin backlog */
+}
+
+static int set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -errno;
+    return 0;
+}
+
+static int open_pty(int *master, int *slave, unsigned rows, unsigned cols)
+{
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0)
+        return -errno;
+    char name[64];
+    if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0) {
+        int e = errno;
+        close_safe(m);
+        return -e;
+    }
+    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) {
+        int e = errno;
+        close_safe(m);
+        return -e;
+    }
+    if (rows && cols) {
+        struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+        ioctl(m, TIOCSWINSZ, &ws);
+    }
+    *master = m;
+    *slave = s;
+    return 0;
+}
+
+/* stdin is a socketpair, not a pipe: end of input is shutdown(SHUT_WR),
+ * which reaches the command even if a copy of keel's end leaked into some
+ * other process (a pipe reports EOF only once every writer is closed). */
+static int exec_pipes(struct exec_session *ex, int child[3])
+{
+    int p[3][2];
+    for (int i = 0; i < 3; i++) {
+        int r = i == 0 ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p[0]) : pipe2(p[i], O_CLOEXEC);
+        if (r < 0) {
+            int e = errno;
+            for (int k = 0; k < i; k++)
+                close_safe(p[k][0]), close_safe(p[k][1]);
+            return -e;
+        }
+    }
+    shutdown(p[0][0], SHUT_WR);   /* the command only reads its stdin */
+    child[0] = p[0][0], child[1] = p[1][1], child[2] = p[2][1];
+    ex->in_fd = p[0][1], ex->out_fd = p[1][0], ex->err_fd = p[2][0];
+    return 0;
+}
+
+static void start_exec(struct conn *cn, const struct control_request *req)
+{
+    struct control *c = cn->c;
+    bool stream = req->stream || cn->lst->family != AF_UNIX;
+    int child[3] = { -1, -1, -1 };
+    int master = -1;
+    char msg[KERR_MSG_MAX + 64];
+    if (!c->be.exec) {
+        control_error_line(&cn->out, "exec", "exec is not available");
+        return;
+    }
+    if (c->be.find(c->be.sup, req->name) < 0) {
+        snprintf(msg, sizeof msg, "no such container: %s", req->name);
+        control_error_line(&cn->out, "exec", msg);
+        return;
+    }
+    if (!stream && !req->tty && cn->nfds != 3) {
+        conn_fail(cn, "exec", "malformed request: exec on a unix socket passes 3 fds (stdin, stdout, stderr) "
+                              "with SCM_RIGHTS, or asks for \"stream\": true");
+        return;
+    }
+    struct exec_session *ex = calloc(1, sizeof *ex);
+    if (!ex) {
+        control_error_line(&cn->out, "exec", "out of memory");
+        return;
+    }
+    ex->c = c;
+    ex->in_fd = ex->out_fd = ex->err_fd = -1;
+    ex->stream = stream;
+    ex->tty = req->tty;
+
+    int r = 0;
+    if (req->tty) {
+        r = open_pty(&master, &child[0], req->rows, req->cols);
+        child[1] = child[2] = child[0];
+        if (r == 0 && stream) {
+            /* The master is relayed by keel: output and input both. */
+            ex->out_fd = ex->in_fd = master;
+            master = -1;
+        }
+    } else if (stream) {
+        r = exec_pipes(ex, child);
+    } else {
+        memcpy(child, cn->fds, sizeof child);
+        cn->nfds = 0;
+    }
+    if (r < 0) {
+        snprintf(msg, sizeof msg, "cannot set up exec stdio: %s", strerror(-r));
+        control_error_line(&cn->out, "exec", msg);
+        free(ex);
+        return;
+    }
+
+    struct exec_io io = { .in = child[0], .out = child[1], .err = child[2], .tty = req->tty };
+    struct kerr e = { 0 };
+    pid_t pid = 0;
+    r = c->be.exec(c->be.sup, req->name, req->argv, &io, exec_done, ex, &pid, &e);
+    /* The child has its own copies now. */
+    close_safe(child[0]);
+    if (child[1] != child[0])
+        close_safe(child[1]);
+    if (child[2] != child[0] && child[2] != child[1])
+        close_safe(child[2]);
+    if (r < 0) {
+        close_safe(master);
+        exec_close_all(ex);
+        free(ex);
+        control_error_line(&cn->out, "exec", e.msg[0] ? e.msg : strerror(-r));
+        return;
+    }
+    ex->pid = pid;
+    ex->conn = cn;
+    ex->next = c->sessions;
+    c->sessions = ex;
+    cn->ex = ex;
+    cn->mode = CM_EXEC;
+
+    if (stream) {
+        if (set_nonblock(ex->out_fd) < 0 || loop_add_fd(c->loop, ex->out_fd, EPOLLIN, exec_out_event, ex) < 0) {
+            if (ex->in_fd == ex->out_fd)
+                ex->in_fd = -1;
+            exec_close_fd(ex, &ex->out_fd);
+        }
+        if (ex->err_fd >= 0 &&
+            (set_nonblock(ex->err_fd) < 0 || loop_add_fd(c->loop, ex->err_fd, EPOLLIN, exec_out_event, ex) < 0))
+            exec_close_fd(ex, &ex->err_fd);
+        if (ex->in_fd >= 0 && !ex->tty &&
+            (set_nonblock(ex->in_fd) < 0 || loop_add_fd(c->loop, ex->in_fd, 0, exec_in_event, ex) < 0))
+            exec_close_fd(ex, &ex->in_fd);
+    }
+
+    size_t line_start = cn->out.len;
+    begin(&cn->out, "exec", true);
+    json_kint(&cn->out, "pid", pid);
+    json_kbool(&cn->out, "tty", req->tty);
+    json_kbool(&cn->out, "stream", stream);
+    end(&cn->out);
+    if (master >= 0) {
+        /* -t on a unix socket: the pty master travels to the client with
+         * the first byte of this response; the client relays its terminal
+         * and sets the window size on it directly. */
+        close_safe(cn->send_fd);
+        cn->send_fd = master;
+        cn->send_fd_at = line_start;
+    }
+}
+
+static void exec_input(struct conn *cn, const struct control_request *req)
+{
+    struct exec_session *ex = cn->ex;
+    if (!ex->stream) {
+        conn_fail(cn, op_name(req->op), "malformed request: stdin and resize are for streamed exec only");
+        return;
+    }
+    if (req->op == COP_RESIZE) {
+        if (ex->tty && ex->out_fd >= 0 && req->rows && req->cols) {
+            struct winsize ws = { .ws_row = (unsigned short)req->rows, .ws_col = (unsigned short)req->cols };
+            ioctl(ex->out_fd, TIOCSWINSZ, &ws);
+        }
+        return;
+    }
+    if (req->data_len) {
+        unsigned char *buf = malloc(req->data_len / 4 * 3 + 1);
+        long n = buf ? json_base64_decode(req->data, req->data_len, buf) : -ENOMEM;
+        if (n < 0) {
+            free(buf);
+            conn_fail(cn, "stdin", "malformed request: bad base64 in \"data\"");
+            return;
+        }
+        if (ex->in_fd >= 0 && !ex->in_eof) {
+            if (ex->tty) {
+                /* A pty master takes input directly; what it cannot take now
+                 * is dropped, as a terminal does on overrun. */
+                if (write(ex->in_fd, buf, (size_t)n) < 0) {
+                    /* the process is gone or not reading */
+                }
+            } else {
+                char *nb = realloc(ex->in_buf, ex->in_len + (size_t)n);
+                if (nb) {
+                    memcpy(nb + ex->in_len, buf, (size_t)n);
+                    ex->in_buf = nb;
+                    ex->in_len += (size_t)n;
+                }
+            }
+        }
+        free(buf);
+    }
+    if (req->eof && !ex->in_eof) {
+        ex->in_eof = true;
+        if (ex->tty && ex->in_fd >= 0) {
+            static const char eot = 4;   /* ^D: end of input for a terminal */
+            if (write(ex->in_fd, &eot, 1) < 0) {
+                /* ignored */
+            }
+        }
+    }
+    exec_pump_in(ex);
+}
+
+/* --- dispatch ---------------------------------------------------------------- */
+
+static void handle_line(struct conn *cn, const char *line, size_t len)
+{
+    struct control_request req;
+    struct kerr e = { 0 };
+    if (control_request_parse(line, len, &req, &e) < 0) {
+        conn_fail(cn, NULL, e.msg);
+        return;
+    }
+    bool exec_input_op = req.op == COP_STDIN || req.op == COP_RESIZE;
+    if (cn->mode == CM_EXEC) {
+        if (!exec_input_op)
+            conn_fail(cn, op_name(req.op), "malformed request: only stdin and resize are accepted during exec");
+        else
+            exec_input(cn, &req);
+        control_request_free(&req);
+        return;
+    }
+    if (exec_input_op) {
+        conn_fail(cn, op_name(req.op), "malformed request: no exec is running");
+        control_request_free(&req);
+        return;
+    }
+    /* Fds passed with anything but exec are closed at once. */
+    if (req.op != COP_EXEC || cn->lst->family != AF_UNIX) {
+        for (int i = 0; i < cn->nfds; i++)
+            close_safe(cn->fds[i]);
+        cn->nfds = 0;
+    }
+    switch (req.op) {
+    case COP_LOGS:
+        start_logs(cn, &req);
+        break;
+    case COP_EVENTS:
+        start_events(cn);
+        break;
+    case COP_EXEC:
+        start_exec(cn, &req);
+        break;
+    default:
+        control_respond(&cn->c->be, &req, &cn->out);
+    }
+    for (int i = 0; i < cn->nfds; i++)
+        close_safe(cn->fds[i]);
+    cn->nfds = 0;
+    control_request_free(&req);
+}
+
+/* --- listeners ---------------------------------------------------------------- */
+
+static int listen_unix(struct control *c, struct listener *ls, const struct control_url *u, struct kerr *err)
+{
+    char dir[sizeof u->path], tmpdir[sizeof u->path + 16], tmp[sizeof u->path + 32];
+    struct stat st;
+    strcpy(dir, u->path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        strcpy(dir, "/");
+    else
+        *slash = 0;
+    int r = mkdir_p(dir, c->gid_set ? 0711 : 0700);
+    if (r < 0)
+        return kerr_set(err, -r, "cannot create %s for the control socket", dir);
+    if (lstat(u->path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode))
+            return kerr_msg(err, EEXIST, "cannot listen on %s: it exists and is not a socket", u->path);
+        /* A live socket means another keel; a dead one is replaced below. */
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        strcpy(sa.sun_path, u->path);
+        if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0) {
+            close_safe(probe);
+            return kerr_msg(err, EADDRINUSE, "cannot listen on %s: another keel is listening there", u->path);
+        }
+        close_safe(probe);
+    }
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (snprintf(tmpdir, sizeof tmpdir, "%s/.keelXXXXXX", strcmp(dir, "/") ? dir : "") >= (int)sizeof tmpdir ||
+        snprintf(tmp, sizeof tmp, "%s/s", tmpdir) >= (int)sizeof sa.sun_path)
+        return kerr_msg(err, ENAMETOOLONG, "cannot listen on %s: path too long", u->path);
+    /* mkdtemp makes a 0700 directory: the socket is born in a place only
+     * root can reach, with 0600 from umask, and appears at its final path
+     * only by rename(), fully set up. */
+    if (!mkdtemp(tmpdir))
+        return kerr_set(err, errno, "cannot create a private directory in %s", dir);
+    snprintf(tmp, sizeof tmp, "%s/s", tmpdir);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        r = kerr_set(err, errno, "cannot create a unix socket");
+        rmdir(tmpdir);
+        return r;
+    }
+    strcpy(sa.sun_path, tmp);
+    mode_t old = umask(0177);
+    int b = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    int be = errno;
+    umask(old);
+    if (b < 0) {
+        r = kerr_set(err, be, "cannot bind the control socket %s", tmp);
+        goto fail;
+    }
+    if (c->gid_set && (chown(tmp, 0, c->gid) < 0 || chmod(tmp, 0660) < 0)) {
+        r = kerr_set(err, errno, "cannot give the control socket to group %u", (unsigned)c->gid);
+        goto fail;
+    }
+    if (listen(fd, LISTEN_BACKLOG) < 0) {
+        r = kerr_set(err, errno, "cannot listen on %s", u->path);
+        goto fail;
+    }
+    if (rename(tmp, u->path) < 0) {
+        r = kerr_set(err, errno, "cannot move the control socket to %s", u->path);
+        goto fail;
+    }
+    rmdir(tmpdir);
+    if (stat(u->path, &st) == 0) {
+        ls->dev = st.st_dev;
+        ls->ino = st.st_ino;
+    }
+    strcpy(ls->unix_path, u->path);
+    ls->fd = fd;
+    ls->family = AF_UNIX;
+    return 0;
+fail:
+    close_safe(fd);
+    unlink(tmp);
+    rmdir(tmpdir);
+    return r;
+}
+
+static int listen_inet(struct control *c, struct listener *ls, const struct control_url *u, struct kerr *err)
+{
+    int r = tls_setup(c, err);
+    if (r < 0)
+        return kerr_prefix(err, "cannot listen on tcp://%s:%u", u->host, u->port);
+    int fd = socket(u->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return kerr_set(err, errno, "cannot create a TCP socket");
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof ss);
+    if (u->family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)u->port);
+        memcpy(&a->sin_addr, u->addr, 4);
+        len = sizeof *a;
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)u->port);
+        memcpy(&a->sin6_addr, u->addr, 16);
+        len = sizeof *a;
+    }
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+        r = kerr_set(err, errno, "cannot listen on tcp://%s:%u", u->host, u->port);
+        close_safe(fd);
+        return r;
+    }
+    ls->fd = fd;
+    ls->family = u->family;
+    ls->tls = true;
+    return 0;
+}
+
+static int listen_vsock(struct listener *ls, const struct control_url *u, struct kerr *err)
+{
+    int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return kerr_set(err, errno, "cannot create a vsock socket for vsock://%u", u->port);
+    struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = u->port };
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
+        int r = kerr_set(err, errno, "cannot listen on vsock://%u", u->port);
+        close_safe(fd);
+        return r;
+    }
+    ls->fd = fd;
+    ls->family = AF_VSOCK;
+    return 0;
+}
+
+static int listen_fd(struct control *c, struct listener *ls, const struct control_url *u, struct kerr *err)
+{
+    int fd = u->fd, v;
+    socklen_t len = sizeof v;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return kerr_set(err, errno, "cannot use fd://%d", fd);
+    if (!S_ISSOCK(st.st_mode))
+        return kerr_msg(err, ENOTSOCK, "cannot use fd://%d: not a socket", fd);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &len) < 0 || !v)
+        return kerr_msg(err, EINVAL, "cannot use fd://%d: not a listening socket", fd);
+    len = sizeof v;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &len) < 0 || v != SOCK_STREAM)
+        return kerr_msg(err, EINVAL, "cannot use fd://%d: not a stream socket", fd);
+    len = sizeof v;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) < 0)
+        return kerr_set(err, errno, "cannot use fd://%d", fd);
+    if (v == AF_INET || v == AF_INET6) {
+        /* An inherited TCP socket gets the same mutual TLS as tcp://. */
+        int r = tls_setup(c, err);
+        if (r < 0)
+            return kerr_prefix(err, "cannot use fd://%d", fd);
+        ls->tls = true;
+    } else if (v != AF_UNIX && v != AF_VSOCK) {
+        return kerr_msg(err, EAFNOSUPPORT, "cannot use fd://%d: address family %d", fd, v);
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        return kerr_set(err, errno, "cannot use fd://%d", fd);
+    ls->fd = fd;
+    ls->family = v;
+    return 0;
+}
+
+static int add_listener(struct control *c, const char *url, struct kerr *err)
+{
+    struct control_url u;
+    int r = control_url_parse(url, true, &u, err);
+    if (r < 0)
+        return r;
+    struct listener *ls = calloc(1, sizeof *ls);
+    if (!ls || !(ls->url = strdup(url))) {
+        free(ls);
+        return kerr_set(err, ENOMEM, "cannot listen on %s", url);
+    }
+    ls->c = c;
+    ls->fd = -1;
+    switch (u.kind) {
+    case CURL_UNIX: r = listen_unix(c, ls, &u, err); break;
+    case CURL_TCP: r = listen_inet(c, ls, &u, err); break;
+    case CURL_VSOCK: r = listen_vsock(ls, &u, err); break;
+    case CURL_FD: r = listen_fd(c, ls, &u, err); break;
+    }
+    if (r == 0 && loop_add_fd(c->loop, ls->fd, EPOLLIN, listener_event, ls) < 0)
+        r = kerr_set(err, ENOMEM, "cannot listen on %s", url);
+    if (r < 0) {
+        if (ls->fd >= 0 && u.kind != CURL_FD)
+            close_safe(ls->fd);
+        if (ls->unix_path[0])
+            unlink(ls->unix_path);
+        free(ls->url);
+        free(ls);
+        return r;
+    }
+    ls->next = c->listeners;
+    c->listeners = ls;
+    return 0;
+}
+
+static int resolve_group(struct control *c, const char *sysroot, struct kerr *err)
+{
+    const struct system_spec *sys = &c->m->system;
+    if (sys->control_gid_set) {
+        c->gid = sys->control_gid;
+        c->gid_set = true;
+        return 0;
+    }
+    if (!sys->control_group)
+        return 0;
+    /* Parsed by hand from the root filesystem: no NSS in keel. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/etc/group", strcmp(sysroot, "/") ? sysroot : "");
+    char *buf = NULL;
+    int r = read_file_at(AT_FDCWD, path, 4 << 20, &buf, NULL);
+    if (r < 0)
+        return kerr_set(err, -r, "cannot resolve control_group %s: cannot read %s", sys->control_group, path);
+    r = control_parse_group(buf, sys->control_group, &c->gid);
+    free(buf);
+    if (r < 0)
+        return kerr_msg(err, ENOENT, "cannot resolve control_group %s: no such group in %s", sys->control_group,
+                        path);
+    c->gid_set = true;
+    return 0;
+}
+
+int control_new(struct control **out, struct loop *l, const struct manifest *m,
+                const struct control_backend *be, const struct control_opts *opts, struct kerr *err)
+{
+    *out = NULL;
+    struct control *c = calloc(1, sizeof *c);
+    if (!c)
+        return kerr_set(err, ENOMEM, "cannot set up the control server");
+    c->loop = l;
+    c->m = m;
+    c->be = *be;
+    if (opts)
+        c->opts = *opts;
+    if (!c->opts.max_clients)
+        c->opts.max_clients = 128;
+    if (!c->opts.idle_ms)
+        c->opts.idle_ms = 30000;
+    if (!c->opts.handshake_ms)
+        c->opts.handshake_ms = 10000;
+    int r = resolve_group(c, c->opts.sysroot ? c->opts.sysroot : "/", err);
+    if (r < 0) {
+        free(c);
+        return r;
+    }
+    char *const *urls = m->system.control;
+    static char *const defaults[] = { CONTROL_DEFAULT_URL, NULL };
+    if (!urls || !urls[0])
+        urls = defaults;
+    for (size_t i = 0; urls[i]; i++) {
+        r = add_listener(c, urls[i], err);
+        if (r < 0) {
+            control_free(c);
+            return r;
+        }
+    }
+    for (struct listener *ls = c->listeners; ls; ls = ls->next)
+        log_info("control: listening on %s", ls->url);
+    *out = c;
+    return 0;
+}
+
+void control_free(struct control *c)
+{
+    if (!c)
+        return;
+    while (c->conns)
+        conn_kill(c->conns);
+    if (c->reap_timer > 0)
+        loop_cancel_timer(c->loop, c->reap_timer);
+    if (c->retry_timer > 0)
+        loop_cancel_timer(c->loop, c->retry_timer);
+    reap_dead(c->loop, c);
+    /* Sessions whose process still runs stay allocated until the supervisor
+     * reports the exit (their callback data must stay valid); they no longer
+     * refer to the server. */
+    for (struct exec_session *ex = c->sessions, *nx; ex; ex = nx) {
+        nx = ex->next;
+        if (ex->grace_timer > 0)
+            loop_cancel_timer(c->loop, ex->grace_timer);
+        ex->grace_timer = 0;
+        ex->c = NULL;
+        ex->next = NULL;
+    }
+    c->sessions = NULL;
+    while (c->listeners) {
+        struct listener *ls = c->listeners;
+        c->listeners = ls->next;
+        loop_del_fd(c->loop, ls->fd);
+        close_safe(ls->fd);
+        struct stat st;
+        if (ls->unix_path[0] && stat(ls->unix_path, &st) == 0 && st.st_ino == ls->ino && st.st_dev == ls->dev)
+            unlink(ls->unix_path);
+        free(ls->url);
+        free(ls);
+    }
+    tls_free(&c->tls);
+    free(c);
+}

@@ -1,0 +1,843 @@
+#!/usr/bin/python3
+"""bench.py -- keel against crun, runc, tini, bubblewrap and the kernel's floor.
+
+Run by tests/bench/run inside fresh PID, mount, UTS, IPC and network
+namespaces with a private tmpfs on /run, so nothing here touches the host's
+processes, mounts, network or /run.  See tests/bench/README.md.
+
+Every comparison alternates the tools (A B A B ...), starts with warm-up
+rounds that are not counted, and reports median, min and max of the counted
+rounds and the ratio keel/peer.  A section whose keel feature is not there
+yet (keel check rejects it, or a trial run fails, or the verb is missing)
+prints why it is skipped and runs by itself once the feature works.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+KEEL = os.environ.get("KEEL", os.path.join(REPO, "build", "keel"))
+LAYERS = os.environ.get("LAYERS", os.path.join(REPO, "build", "layers"))
+BIN = os.path.join(REPO, "build", "bench", "bin")
+OUT = os.path.join(REPO, "build", "bench")
+WORK = "/run/bench"                    # a tmpfs private to the bench namespaces
+LOWERS = LAYERS + "/over:" + LAYERS + "/base"   # the two busybox layers, over on top
+# Default capabilities of keel (Docker's minus NET_RAW and MKNOD), given to the
+# peers too so that every tool drops the same set.
+CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_SETGID", "CAP_SETUID",
+        "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def tail(path, n=6):
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().splitlines()
+        return "\n".join("    " + l for l in lines[-n:])
+    except OSError:
+        return ""
+
+
+def first_error(path):
+    """The last 'keel: error' or 'failed:' line of a keel log, for skip reasons."""
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return ""
+    for l in reversed(lines):
+        if "error:" in l or "failed:" in l:
+            return re.sub(r"^\[ *[0-9.]+\] ", "", l.strip())
+    return ""
+
+
+# ---- statistics and the result table -------------------------------------------
+
+class Results:
+    def __init__(self):
+        self.rows = []       # dicts: section what unit keel peer peer_name ... note
+        self.skips = []      # (section, reason)
+        self.notes = []      # free text lines for the notes under the table
+        self.raw = {}        # name -> samples (for results.json)
+
+    def row(self, section, what, unit, keel, peer_name, peer, note=""):
+        """keel, peer: lists of samples (or a single number, or None)."""
+        def summ(v):
+            if v is None:
+                return None
+            if not isinstance(v, list):
+                v = [v]
+            return {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)}
+        r = {"section": section, "what": what, "unit": unit, "keel": summ(keel), "peer_name": peer_name,
+             "peer": summ(peer), "note": note}
+        self.rows.append(r)
+        k, p = r["keel"], r["peer"]
+        ratio = fmt_ratio(k, p)
+        log("  %-44s keel %-10s %-22s %-10s ratio %s" % (
+            what, fmt(k, unit), peer_name or "", fmt(p, unit), ratio))
+
+    def skip(self, section, reason):
+        self.skips.append((section, reason))
+        log("  skipped: " + reason)
+
+
+def fmt_num(x, unit):
+    if x is None:
+        return "—"
+    if unit == "ms":
+        return "%.2f ms" % x if x < 100 else "%.0f ms" % x
+    if unit == "KiB":
+        return "%.0f KiB" % x
+    if unit == "req/s":
+        return "%.0f/s" % x
+    if unit == "ms cpu":
+        return "%.3f ms" % x
+    return "%g %s" % (x, unit)
+
+
+def fmt(s, unit):
+    return fmt_num(s["median"], unit) if s else "—"
+
+
+def fmt_range(s, unit):
+    if not s:
+        return "—"
+    if s["n"] == 1:
+        return "(1 run)"
+    if unit == "ms":
+        return "%.2f–%.2f" % (s["min"], s["max"])
+    return "%.0f–%.0f" % (s["min"], s["max"])
+
+
+def fmt_ratio(k, p):
+    if not k or not p or p["median"] == 0:
+        return "—"
+    return "%.2f×" % (k["median"] / p["median"])
+
+
+def table(res):
+    out = ["| what | keel median | peer | peer median | keel/peer | keel min–max | peer min–max |",
+           "|---|---|---|---|---|---|---|"]
+    for r in res.rows:
+        out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            r["what"], fmt(r["keel"], r["unit"]), r["peer_name"] or "—", fmt(r["peer"], r["unit"]),
+            fmt_ratio(r["keel"], r["peer"]), fmt_range(r["keel"], r["unit"]), fmt_range(r["peer"], r["unit"])))
+    return "\n".join(out)
+
+
+# ---- running things -----------------------------------------------------------------
+
+def run(cmd, check=True, timeout=120, **kw):
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise BenchError("%s exited with %d: %s" % (" ".join(cmd), p.returncode, (p.stderr or p.stdout).strip()))
+    return p
+
+
+def timed(cmd, logfile, mntns=None, seq=None, par=None, timeout=120, env=None):
+    """One measured run through the stopwatch: elapsed milliseconds."""
+    sw = [os.path.join(BIN, "stopwatch"), "--log", logfile]
+    if mntns:
+        sw += ["--mntns", mntns]
+    if seq:
+        sw += ["--seq", str(seq)]
+    if par:
+        sw += ["--par", str(par)]
+    # A session of its own: a tool that hangs is killed with all it started.
+    p = subprocess.Popen(sw + ["--"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        raise BenchError("%s did not finish within %d s" % (" ".join(cmd), timeout))
+    if p.returncode != 0:
+        raise BenchError("%s: %s\n%s" % (" ".join(cmd), err.strip(), tail(logfile)))
+    return int(out.strip()) / 1e6
+
+
+def alternate(variants, warmup, runs):
+    """variants: list of (name, fn) where fn() returns one sample.  Runs them
+    in turn, A B C A B C ..., and returns {name: [samples]} of counted rounds."""
+    samples = {name: [] for name, _ in variants}
+    for i in range(warmup + runs):
+        for name, fn in variants:
+            v = fn()
+            if i >= warmup:
+                samples[name].append(v)
+    return samples
+
+
+def write_manifest(path, containers, system_extra=""):
+    """containers: list of (name, dict of keys) in order."""
+    with open(path, "w") as f:
+        f.write("[system]\nlog_dir = %s/log\nstop_timeout = 2\n%s" % (WORK, system_extra))
+        for name, keys in containers:
+            f.write("\n[container %s]\n" % name)
+            for k, v in keys.items():
+                for item in (v if isinstance(v, list) else [v]):
+                    f.write("%s = %s\n" % (k, item))
+
+
+def ctr(command, **extra):
+    """A container like the other tools': the two busybox layers, tmpfs upper,
+    network none, keel's default capabilities; no seccomp filter, since the
+    peers' bundles (crun spec) have none either."""
+    d = {"layers": LOWERS, "upper": "tmpfs", "command": command, "network": "none", "seccomp": "unconfined"}
+    d.update(extra)
+    return d
+
+
+def keel_check(path):
+    p = run([KEEL, "check", path], check=False)
+    if p.returncode != 0:
+        msg = (p.stderr.strip().splitlines() or ["exit status %d" % p.returncode])[0]
+        return msg
+    return None
+
+
+class Background:
+    """A long-running process (keel run, tini) whose pid we sample."""
+
+    def __init__(self, cmd, logfile, **kw):
+        self.logfile = logfile
+        self.f = open(logfile, "w")
+        self.p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.f, stderr=subprocess.STDOUT,
+                                  start_new_session=True, **kw)
+
+    def wait_for(self, pred, timeout, what):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred():
+                return
+            if self.p.poll() is not None:
+                raise BenchError("%s: exited with %s before %s\n%s" % (self.p.args[0], self.p.returncode, what,
+                                                                        tail(self.logfile)))
+            time.sleep(0.01)
+        raise BenchError("%s: no %s within %d s\n%s" % (self.p.args[0], what, timeout, tail(self.logfile)))
+
+    def log_count(self, pattern):
+        with open(self.logfile, errors="replace") as f:
+            return len(re.findall(pattern, f.read()))
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.p.poll() is None:
+            try:
+                self.p.send_signal(sig)
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.p.pid, signal.SIGKILL)
+                self.p.wait()
+        self.f.close()
+
+
+def proc_children(pid):
+    out = []
+    try:
+        for t in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
+                out += [int(x) for x in f.read().split()]
+    except OSError:
+        pass
+    return out
+
+
+def vm_rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for l in f:
+            if l.startswith("VmRSS:"):
+                return int(l.split()[1])
+    raise BenchError("no VmRSS for pid %d" % pid)
+
+
+def cpu_ms(pid):
+    """(utime + stime from /proc/PID/stat in ms, with the clock tick's 10 ms
+    resolution; and the scheduler's own count from /proc/PID/schedstat, in
+    ns, which shows the sub-tick figure)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # fields[0] is the state (field 3): utime is field 14, stime 15.
+    ticks = int(fields[11]) + int(fields[12])
+    precise = None
+    try:
+        with open("/proc/%d/schedstat" % pid) as f:
+            precise = int(f.read().split()[0]) / 1e6
+    except (OSError, ValueError, IndexError):
+        pass
+    return ticks * 1000.0 / os.sysconf("SC_CLK_TCK"), precise
+
+
+# ---- the peers' world: an OCI bundle and a mount namespace without cgroup v2 ---------
+
+class Peers:
+    """The OCI bundle over a pre-mounted overlay, and the mount namespace
+    the peers run in (/sys/fs/cgroup/unified unmounted there, so that crun
+    and runc see plain cgroup v1 instead of the hybrid layout crun refuses)."""
+
+    def __init__(self):
+        self.bundle = WORK + "/bundle"
+        self.rootfs = self.bundle + "/rootfs"
+        self.cgroup = "unknown"
+        self.ns_proc = None
+        self.mntns = None
+        self.n = 0
+
+    def setup(self):
+        ovl = WORK + "/peer-overlay"
+        for d in (self.rootfs, ovl):
+            os.makedirs(d, exist_ok=True)
+        run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", ovl])
+        os.makedirs(ovl + "/upper")
+        os.makedirs(ovl + "/work")
+        run(["mount", "-t", "overlay", "overlay", "-o", "lowerdir=%s,upperdir=%s/upper,workdir=%s/work"
+             % (LOWERS, ovl, ovl), self.rootfs])
+        run(["crun", "spec"], cwd=self.bundle)
+        with open(self.bundle + "/config.json") as f:
+            c = json.load(f)
+        c["process"]["terminal"] = False
+        c["process"]["args"] = ["/bin/true"]
+        caps = c["process"]["capabilities"]
+        for k in ("bounding", "effective", "permitted"):
+            caps[k] = list(CAPS)
+        caps["inheritable"] = []
+        caps["ambient"] = []
+        c["root"] = {"path": self.rootfs, "readonly": False}
+        c["hostname"] = "c"
+        c["linux"]["namespaces"] = [{"type": t} for t in ("pid", "mount", "uts", "ipc", "network")]
+        with open(self.bundle + "/config.json", "w") as f:
+            json.dump(c, f, indent=1)
+        # The peers' mount namespace: a sleeping process holds it.
+        unified = os.path.ismount("/sys/fs/cgroup/unified")
+        self.ns_proc = subprocess.Popen(
+            ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+             "%s echo ready; exec sleep 1000000" % ("umount /sys/fs/cgroup/unified &&" if unified else "")],
+            stdout=subprocess.PIPE, text=True)
+        if self.ns_proc.stdout.readline().strip() != "ready":
+            raise BenchError("cannot make the peers' mount namespace")
+        self.mntns = "/proc/%d/ns/mnt" % self.ns_proc.pid
+        fs = run(["stat", "-f", "-c", "%T", "/sys/fs/cgroup"]).stdout.strip()
+        if fs == "cgroup2fs":
+            self.cgroup = "cgroup v2 (cgroupfs)"
+        elif unified:
+            self.cgroup = "cgroup v1 (cgroupfs; the host's hybrid v2 mount hidden in a private mount namespace)"
+        else:
+            self.cgroup = "cgroup v1 (cgroupfs)"
+
+    def next_id(self, prefix):
+        self.n += 1
+        return "%s%d" % (prefix, self.n)
+
+    def cmd(self, tool, ident, nocgroup=False):
+        if tool == "crun":
+            return ["crun"] + (["--cgroup-manager=disabled"] if nocgroup else []) + \
+                ["run", "--bundle", self.bundle, ident]
+        return ["runc", "run", "--bundle", self.bundle, ident]
+
+    def close(self):
+        if self.ns_proc:
+            self.ns_proc.kill()
+            self.ns_proc.wait()
+
+
+# ---- sections ----------------------------------------------------------------------------
+
+def section_start(res, peers, a):
+    log("\n== 1. container start-to-exit latency (/bin/true)")
+    one = WORK + "/one.ini"
+    write_manifest(one, [("c", ctr("/bin/true", main="yes"))])
+    why = keel_check(one)
+    if why:
+        res.skip("start", "keel check rejects the one-container manifest: " + why)
+        return
+    klog = OUT + "/keel-start.log"
+    plog = OUT + "/peers-start.log"
+    stage = WORK + "/floor"
+    os.makedirs(stage, exist_ok=True)
+    have_bwrap = shutil.which("bwrap") is not None
+    variants = [
+        ("keel", lambda: timed([KEEL, "run", one], klog)),
+        ("crun", lambda: timed(peers.cmd("crun", peers.next_id("c")), plog, peers.mntns)),
+        ("crun-nocg", lambda: timed(peers.cmd("crun", peers.next_id("d"), True), plog, peers.mntns)),
+        ("runc", lambda: timed(peers.cmd("runc", peers.next_id("r")), plog, peers.mntns)),
+        ("floor", lambda: timed([BIN + "/floor", stage, LOWERS, "/bin/true"], plog)),
+    ]
+    if have_bwrap:
+        variants.append(("bwrap", lambda: timed(
+            ["bwrap", "--unshare-all", "--bind", peers.rootfs, "/", "--proc", "/proc", "--dev", "/dev",
+             "--cap-drop", "ALL", "/bin/true"], plog)))
+    s = alternate(variants, a.warmup, a.runs)
+    res.raw["start"] = s
+    res.row("start", "start-to-exit, 1 container", "ms", s["keel"], "crun run (cgroup v1)", s["crun"])
+    res.row("start", "start-to-exit, 1 container", "ms", s["keel"], "crun run (no cgroups)", s["crun-nocg"])
+    res.row("start", "start-to-exit, 1 container", "ms", s["keel"], "runc run (cgroup v1)", s["runc"])
+    res.row("start", "start-to-exit, 1 container", "ms", s["keel"], "floor (tests/bench/floor.c)", s["floor"])
+    if have_bwrap:
+        res.row("start", "start-to-exit, 1 container", "ms", s["keel"], "bwrap --unshare-all (no overlay)",
+                s["bwrap"])
+
+    # 100 one after another: keel run 100 times against crun run 100 times.
+    n_seq = 100
+    s = alternate([
+        ("keel", lambda: timed([KEEL, "run", one], klog, seq=n_seq)),
+        ("crun", lambda: timed(peers.cmd("crun", "s{}-" + peers.next_id("s")), plog, peers.mntns, seq=n_seq)),
+    ], 1, a.runs_big)
+    res.raw["seq100"] = s
+    res.row("start", "%d containers in sequence (keel run ×%d)" % (n_seq, n_seq), "ms", s["keel"],
+            "crun run ×%d (cgroup v1)" % n_seq, s["crun"])
+
+    # 100 chained in one manifest (each depends on the one before).
+    chain = WORK + "/chain.ini"
+    write_manifest(chain, [("c%d" % i, ctr("/bin/true", **({"depends": "c%d" % (i - 1)} if i else {})))
+                           for i in range(n_seq)])
+    try:
+        s = alternate([("keel", lambda: timed([KEEL, "run", chain], klog, timeout=10))], 1, a.runs_big)
+        res.raw["chain100"] = s
+        res.row("start", "%d chained by depends, one manifest" % n_seq, "ms", s["keel"],
+                "crun run ×%d (above)" % n_seq, res.raw["seq100"]["crun"])
+    except BenchError as e:
+        res.skip("start", "%d containers chained by depends in one manifest: %s" % (n_seq, str(e).splitlines()[0]))
+
+    # 50 at once: one manifest against 50 crun run started together.
+    n_par = 50
+    many = WORK + "/many.ini"
+    write_manifest(many, [("c%d" % i, ctr("/bin/true")) for i in range(n_par)])
+    s = alternate([
+        ("keel", lambda: timed([KEEL, "run", many], klog)),
+        ("crun", lambda: timed(peers.cmd("crun", "p{}-" + peers.next_id("p")), plog, peers.mntns, par=n_par)),
+    ], 1, a.runs_big)
+    res.raw["par50"] = s
+    res.row("start", "%d containers at once, one manifest" % n_par, "ms", s["keel"],
+            "%d × crun run at once (cgroup v1)" % n_par, s["crun"])
+
+
+def section_network(res, peers, a):
+    log("\n== 2. network setup cost")
+    plog = OUT + "/peers-net.log"
+    # The shell way: the same links made with ip commands, in a network
+    # namespace that already exists (as a runtime hook would find it).
+    script = WORK + "/ip-links.sh"
+    with open(script, "w") as f:
+        f.write("""set -e
+pid=$1
+ip link add kbench0 type bridge
+ip addr add 172.31.0.1/24 dev kbench0
+ip link set kbench0 up
+ip link add vkb0 type veth peer name eth0 netns $pid
+ip link set vkb0 master kbench0 up
+nsenter -t $pid -n ip addr add 172.31.0.2/24 dev eth0
+nsenter -t $pid -n ip link set eth0 up
+nsenter -t $pid -n ip route add default via 172.31.0.1
+""")
+
+    def ip_run():
+        holder = subprocess.Popen(["unshare", "--net", "sleep", "1000"])
+        try:
+            deadline = time.monotonic() + 5
+            while os.readlink("/proc/%d/ns/net" % holder.pid) == os.readlink("/proc/self/ns/net"):
+                if time.monotonic() > deadline:
+                    raise BenchError("the network namespace holder did not start")
+                time.sleep(0.001)
+            return timed(["sh", script, str(holder.pid)], plog)
+        finally:
+            holder.kill()
+            holder.wait()
+            # The namespace dies asynchronously: delete the veth here, or
+            # the next round finds vkb0 still there.
+            for dev in ("vkb0", "kbench0"):
+                subprocess.run(["ip", "link", "del", dev], stderr=subprocess.DEVNULL)
+
+    bridge = WORK + "/bridge.ini"
+    none = WORK + "/none.ini"
+    write_manifest(none, [("c", ctr("/bin/true", main="yes"))])
+    write_manifest(bridge, [("c", ctr("/bin/true", main="yes", network="bridge", ports="8080:80"))])
+    # The trial container exits 0 only when it has an address on eth0 and a
+    # default route: keel accepting network = bridge is not enough.
+    trial = WORK + "/bridge-trial.ini"
+    write_manifest(trial, [("c", ctr("/bin/sh -c 'ip -4 addr show dev eth0 | grep -q inet && "
+                                     "ip route | grep -q ^default'", main="yes", network="bridge",
+                                     ports="8080:80"))])
+    why = keel_check(bridge)
+    klog = OUT + "/keel-net.log"
+    if not why:
+        try:
+            timed([KEEL, "run", trial], klog, timeout=20)
+        except BenchError as e:
+            why = "a trial bridge-mode container finds no address on eth0 or no default route " \
+                  "(keel does not set up bridge networking yet)"
+            err = first_error(klog)
+            if err and "exited with status" not in err:
+                why += ": " + err
+    else:
+        why = "keel check rejects network = bridge: " + why
+    if why:
+        res.skip("network", why)
+        s = alternate([("ip", ip_run)], 1, a.runs)
+        res.raw["net"] = s
+        res.row("network", "bridge setup added to a start", "ms", None,
+                "ip commands (veth, bridge, addr, route)", s["ip"])
+        return
+    s = alternate([
+        ("bridge", lambda: timed([KEEL, "run", bridge], klog)),
+        ("none", lambda: timed([KEEL, "run", none], klog)),
+        ("ip", ip_run),
+    ], a.warmup, a.runs)
+    res.raw["net"] = s
+    res.row("network", "bridge-mode start (port published)", "ms", s["bridge"], "keel none-mode start", s["none"])
+    added = [b - n for b, n in zip(s["bridge"], s["none"])]
+    res.row("network", "bridge setup added to a start", "ms", added,
+            "ip commands (veth, bridge, addr, route)", s["ip"],
+            note="keel's figure: bridge minus none of the same round")
+
+
+def idle_manifest(path, n, extra=""):
+    write_manifest(path, [("i%d" % k, ctr("/bin/sleep 1000000")) for k in range(n)],
+                   system_extra=extra)
+
+
+def section_footprint(res, peers, a):
+    log("\n== 3. footprint")
+    # Sizes on disk, as shipped and stripped.
+    def sizes(path):
+        st = os.path.getsize(path)
+        tmp = WORK + "/strip-" + os.path.basename(path)
+        shutil.copy(path, tmp)
+        subprocess.run(["strip", tmp], stderr=subprocess.DEVNULL)
+        return st / 1024.0, os.path.getsize(tmp) / 1024.0
+
+    ks, kss = sizes(KEEL)
+    for name in ("tini-static", "crun", "runc"):
+        path = shutil.which(name)
+        if not path:
+            res.skip("footprint", "%s is not installed" % name)
+            continue
+        ps, pss = sizes(path)
+        kind = "static" if "statically linked" in run(["file", "-L", path]).stdout else "dynamic, libraries not counted"
+        res.row("footprint", "binary size on disk", "KiB", ks, "%s (%s)" % (name, kind), ps)
+        res.row("footprint", "binary size, stripped", "KiB", kss, "%s stripped" % name, pss)
+
+    # RSS: keel with 10 idle containers against tini-static with one child.
+    ten = WORK + "/idle10.ini"
+    idle_manifest(ten, 10, "control = unix://%s/idle.sock\n" % WORK)
+    why = keel_check(ten)
+    if why:
+        idle_manifest(ten, 10)
+        why = keel_check(ten)
+    if why:
+        res.skip("footprint", "keel check rejects the idle manifest: " + why)
+        return
+    sleeper = LAYERS + "/base/bin/sleep"
+
+    def keel_rss():
+        b = Background([KEEL, "run", ten], OUT + "/keel-idle.log")
+        try:
+            b.wait_for(lambda: b.log_count(r"i\d+: started") >= 10, 20, "10 started containers")
+            time.sleep(0.2)
+            return vm_rss_kib(b.p.pid)
+        finally:
+            b.stop()
+
+    def tini_rss():
+        b = Background(["tini-static", "-s", "--", sleeper, "1000000"], OUT + "/tini-idle.log")
+        try:
+            b.wait_for(lambda: proc_children(b.p.pid), 10, "a child")
+            time.sleep(0.2)
+            return vm_rss_kib(b.p.pid)
+        finally:
+            b.stop()
+
+    s = alternate([("keel", keel_rss), ("tini", tini_rss)], 1, a.runs_rss)
+    res.raw["rss"] = s
+    res.row("footprint", "RSS: keel with 10 containers, tini with 1", "KiB", s["keel"], "tini-static -s", s["tini"])
+
+    # CPU time of idle supervision: both in the same window.
+    secs = a.idle_secs
+    kb = Background([KEEL, "run", ten], OUT + "/keel-idle.log")
+    tb = Background(["tini-static", "-s", "--", sleeper, "1000000"], OUT + "/tini-idle.log")
+    try:
+        kb.wait_for(lambda: kb.log_count(r"i\d+: started") >= 10, 20, "10 started containers")
+        tb.wait_for(lambda: proc_children(tb.p.pid), 10, "a child")
+        time.sleep(0.5)
+        k0, t0 = cpu_ms(kb.p.pid), cpu_ms(tb.p.pid)
+        log("  (idle for %d s)" % secs)
+        time.sleep(secs)
+        k1, t1 = cpu_ms(kb.p.pid), cpu_ms(tb.p.pid)
+    finally:
+        kb.stop()
+        tb.stop()
+    res.raw["idle_cpu"] = {"keel_stat_ms": k1[0] - k0[0], "tini_stat_ms": t1[0] - t0[0], "seconds": secs}
+    res.row("footprint", "own CPU over %d s idle, /proc/PID/stat (10 / 1 containers)" % secs, "ms cpu",
+            k1[0] - k0[0], "tini-static -s", t1[0] - t0[0])
+    if k0[1] is not None and t0[1] is not None:
+        res.raw["idle_cpu"].update({"keel_schedstat_ms": k1[1] - k0[1], "tini_schedstat_ms": t1[1] - t0[1]})
+        res.row("footprint", "own CPU over %d s idle, /proc/PID/schedstat" % secs, "ms cpu",
+                k1[1] - k0[1], "tini-static -s", t1[1] - t0[1])
+
+
+def start_reaper(kind, manifest):
+    """A reaper as PID 1 of a new PID namespace: keel run (one idle container)
+    or tini-static -s (one idle child)."""
+    if kind == "keel":
+        inner = "mkdir -p /run/keel && mount -t tmpfs tmpfs /run/keel && exec %s run %s" % (KEEL, manifest)
+    else:
+        inner = "exec tini-static -s -- %s/base/bin/sleep 1000000" % LAYERS
+    b = Background(["unshare", "--pid", "--mount", "--fork", "--kill-child", "--propagation", "private",
+                    "--mount-proc", "sh", "-c", inner], OUT + "/reaper-%s.log" % kind)
+    # The reaper is unshare's child (PID 1 inside); wait until it has its own child.
+    def ready():
+        kids = proc_children(b.p.pid)
+        if not kids:
+            return False
+        b.reaper = kids[0]
+        if kind == "keel":
+            return b.log_count(r"r: started") >= 1
+        return bool(proc_children(b.reaper))
+    b.wait_for(ready, 20, "the reaper ready")
+    return b
+
+
+def section_reaping(res, peers, a):
+    log("\n== 4. reaping %d orphans" % a.orphans)
+    m = WORK + "/reaper.ini"
+    write_manifest(m, [("r", ctr("/bin/sleep 1000000"))], "control = unix:///run/keel/ctl.sock\n")
+    if keel_check(m):
+        write_manifest(m, [("r", ctr("/bin/sleep 1000000"))])
+    why = keel_check(m)
+    if why:
+        res.skip("reaping", "keel check rejects the reaper manifest: " + why)
+        return
+    create = {"keel": [], "tini": []}
+
+    def one(kind):
+        b = start_reaper(kind, m)
+        try:
+            if b.log_count(r"boot|mounting") and kind == "keel":
+                raise BenchError("keel run as PID 1 of a namespace went into boot mode")
+            p = run(["nsenter", "--target", str(b.reaper), "--pid", "--", BIN + "/orphans", str(a.orphans)],
+                    timeout=120)
+            mm = re.search(r"create_ms=([0-9.]+) reap_ms=([0-9.]+)", p.stdout)
+            if not mm:
+                raise BenchError("orphans: " + p.stdout + p.stderr)
+            create[kind].append(float(mm.group(1)))
+            return float(mm.group(2))
+        finally:
+            b.stop(signal.SIGKILL)
+
+    try:
+        s = alternate([("keel", lambda: one("keel")), ("tini", lambda: one("tini"))], 1, a.runs_reap)
+    except BenchError as e:
+        res.skip("reaping", str(e).splitlines()[0])
+        return
+    res.raw["reap"] = s
+    res.raw["reap_create"] = create
+    res.row("reaping", "%d orphans exit at once: all reaped after" % a.orphans, "ms", s["keel"],
+            "tini-static -s", s["tini"])
+
+
+def section_boot(res, peers, a):
+    """Boot in QEMU.  Needs tests/vm/lib.sh (the VM harness), initramfs/mkinitramfs
+    and keel's boot mode; tests/bench/boot.sh does the work."""
+    log("\n== 5. boot (QEMU, -accel tcg)")
+    lib = os.path.join(REPO, "tests/vm/lib.sh")
+    mk = os.path.join(REPO, "initramfs/mkinitramfs")
+    if not os.path.exists(lib) or not os.path.exists(mk) or not os.path.exists(os.path.join(REPO, "configs/demo.ini")):
+        res.skip("boot", "the VM harness (tests/vm/lib.sh), initramfs/mkinitramfs or configs/demo.ini is not in "
+                 "this tree yet")
+        return
+    if not shutil.which("qemu-system-x86_64"):
+        res.skip("boot", "qemu-system-x86_64 is not installed")
+        return
+    p = run([os.path.join(REPO, "tests/bench/boot.sh"), str(a.boot_runs)], check=False, timeout=600)
+    sys.stdout.write(p.stderr)
+    figures = {}
+    for l in p.stdout.splitlines():
+        mm = re.match(r"^(\w+)=([0-9.]+)$", l.strip())
+        if mm:
+            figures.setdefault(mm.group(1), []).append(float(mm.group(2)))
+    if p.returncode != 0 or "keel_work" not in figures:
+        res.skip("boot", "tests/bench/boot.sh failed: " + ((p.stderr.strip().splitlines() or ["no output"])[-1]))
+        return
+    res.raw["boot"] = figures
+    res.row("boot", "keel's boot work: first line to first exec", "ms", figures["keel_work"], "target", 20.0)
+    if "keel_total" in figures and "busybox_total" in figures:
+        res.row("boot", "whole boot: kernel start to service answering", "ms", figures["keel_total"],
+                "busybox init + shell script", figures["busybox_total"])
+    for k in ("kernel", "modules", "keel_setup", "container_start"):
+        if k in figures:
+            res.row("boot", "boot split: " + k.replace("_", " "), "ms", figures[k], None, None)
+
+
+def section_control(res, peers, a):
+    log("\n== 6. control latency")
+    h = run([KEEL, "help"], check=False).stdout
+    if not re.search(r"^\s*keel\s+ps\b", h, re.M):
+        res.skip("control", "keel has no ps verb yet (keel help does not list it)")
+        return
+    sock = WORK + "/ctl.sock"
+    for n in (10, 100):
+        m = WORK + "/ctl%d.ini" % n
+        idle_manifest(m, n, "control = unix://%s\n" % sock)
+        why = keel_check(m)
+        if why:
+            res.skip("control", "keel check rejects a control listener: " + why)
+            return
+        b = Background([KEEL, "run", m], OUT + "/keel-control.log")
+        try:
+            b.wait_for(lambda: b.log_count(r"i\d+: started") >= n, 60, "%d started containers" % n)
+            b.wait_for(lambda: os.path.exists(sock), 10, "the control socket")
+            env = dict(os.environ, KEEL_HOST="unix://" + sock)
+            s = alternate([("ps", lambda: timed([KEEL, "ps"], OUT + "/keel-ps.log", env=env))], a.warmup, a.runs)
+            res.row("control", "keel ps round trip, %d containers (CLI)" % n, "ms", s["ps"], None, None)
+            res.raw["ps%d" % n] = s
+            rates = []
+            for _ in range(max(3, a.runs // 3)):
+                rates.append(requests_per_second(sock, 1.0))
+            res.row("control", "ps requests/s on one connection, %d containers" % n, "req/s", rates, None, None)
+            res.raw["rps%d" % n] = rates
+        except BenchError as e:
+            res.skip("control", str(e).splitlines()[0])
+            return
+        finally:
+            b.stop()
+
+
+def requests_per_second(path, seconds):
+    """Sequential {"op":"ps"} requests on one connection for `seconds`."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    n = 0
+    t0 = time.monotonic()
+    rd = s.makefile("rb")
+    while time.monotonic() - t0 < seconds:
+        s.sendall(b'{"op":"ps"}\n')
+        line = rd.readline()
+        if not line.startswith(b'{"keel"') or b'"ok":true' not in line:
+            raise BenchError("unexpected ps answer: %r" % line[:200])
+        n += 1
+    el = time.monotonic() - t0
+    rd.close()
+    s.close()
+    return n / el
+
+
+# ---- the machine ---------------------------------------------------------------------------
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for l in f:
+                if l.startswith("model name"):
+                    cpu = l.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = ""
+    with open("/proc/meminfo") as f:
+        mem = "%.1f GiB" % (int(f.readline().split()[1]) / 1048576.0)
+    def ver(cmd):
+        try:
+            return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True).stdout \
+                .splitlines()[0].strip()
+        except (OSError, IndexError):
+            return "?"
+    return {
+        "cpu": cpu, "cores": os.cpu_count(), "memory": mem, "kernel": platform.release(),
+        "keel": ver([KEEL, "version"]), "crun": ver(["crun", "--version"]), "runc": ver(["runc", "--version"]),
+        "tini": ver(["tini-static", "--version"]), "bwrap": ver(["bwrap", "--version"]),
+        "busybox": ver(["busybox"]).rstrip("."),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="start,network,footprint,reaping,boot,control")
+    a = ap.parse_args()
+    if a.quick:
+        a.warmup, a.runs, a.runs_big, a.runs_rss, a.runs_reap = 2, 7, 5, 5, 5
+        a.idle_secs, a.orphans, a.boot_runs = 10, 10000, 1
+    else:
+        a.warmup, a.runs, a.runs_big, a.runs_rss, a.runs_reap = 3, 20, 10, 10, 10
+        a.idle_secs, a.orphans, a.boot_runs = 60, 10000, 3
+    only = a.only.split(",")
+    os.makedirs(OUT, exist_ok=True)
+    os.makedirs(WORK, exist_ok=True)
+    for f in os.listdir(OUT):
+        if f.endswith(".log"):
+            os.unlink(os.path.join(OUT, f))
+    t_start = time.monotonic()
+    res = Results()
+    mach = machine()
+    log("keel bench%s: %s, %d cores, %s, kernel %s" % (" (quick)" if a.quick else "", mach["cpu"], mach["cores"],
+                                                      mach["memory"], mach["kernel"]))
+    peers = Peers()
+    sections = [("start", section_start), ("network", section_network), ("footprint", section_footprint),
+                ("reaping", section_reaping), ("boot", section_boot), ("control", section_control)]
+    failed = False
+    try:
+        peers.setup()
+        log("peers' cgroups: " + peers.cgroup)
+        for name, fn in sections:
+            if name not in only:
+                continue
+            try:
+                fn(res, peers, a)
+            except BenchError as e:
+                failed = True
+                log("  FAILED: " + str(e))
+                res.skips.append((name, "failed: " + str(e).splitlines()[0]))
+    finally:
+        peers.close()
+    elapsed = time.monotonic() - t_start
+
+    cg_keel = "none (keel run on this host creates no cgroup yet)"
+    try:
+        with open(OUT + "/keel-start.log", errors="replace") as f:
+            if re.search(r"cgroup", f.read()):
+                cg_keel = "see keel-start.log (keel reported cgroup activity)"
+    except OSError:
+        pass
+    md = ["# keel bench results%s" % (" (quick)" if a.quick else ""), "",
+          "Machine: %s, %d cores, %s, kernel %s." % (mach["cpu"], mach["cores"], mach["memory"], mach["kernel"]),
+          "Tools: %s; %s; %s; %s; %s; %s." % (mach["keel"], mach["crun"], mach["runc"], mach["tini"], mach["bwrap"],
+                                             mach["busybox"]),
+          "Rounds: %d warm-up + %d counted (1 + %d for the 100/50-container runs, 1 + %d for RSS and reaping), "
+          "tools alternating; %.0f s in all." % (a.warmup, a.runs, a.runs_big, a.runs_reap, elapsed), "",
+          table(res), "",
+          "Cgroups: crun and runc: %s; \"no cgroups\": crun --cgroup-manager=disabled; keel: %s; floor, bwrap: none."
+          % (peers.cgroup, cg_keel),
+          "Peers' root: an overlay of the same two layers with a tmpfs upper, mounted once before the runs "
+          "(crun and runc bind it); keel and the floor mount theirs in every run.",
+          ""]
+    if res.skips:
+        md += ["Skipped:", ""] + ["- %s: %s" % s for s in res.skips] + [""]
+    with open(OUT + "/results.md", "w") as f:
+        f.write("\n".join(md))
+    with open(OUT + "/results.json", "w") as f:
+        json.dump({"machine": mach, "quick": a.quick, "rows": res.rows, "skips": res.skips, "raw": res.raw,
+                   "seconds": elapsed}, f, indent=1)
+    log("\n" + "\n".join(md))
+    log("written to %s/results.md (raw samples in results.json)" % OUT)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+#!/bin/bash
+# boot.sh RUNS — section 5 of the benchmark (run by bench.py, inside the bench
+# namespaces): boots the demo appliance (configs/demo.ini, keel as PID 1) and a
+# busybox-init image running the same service, alternately, RUNS times each,
+# under QEMU with -accel tcg (tests/vm/lib.sh), and prints one KEY=VALUE line
+# per figure and run on stdout (milliseconds); progress goes to stderr.
+#
+#   keel_work        keel's boot work before the first container runs: from
+#                    keel's first console line to "NAME: started" (the exec),
+#                    minus module loading (guest monotonic clock)
+#   kernel           kernel start to keel's first line (guest clock)
+#   modules          module loading ("stage: modules loaded" minus the line before)
+#   keel_setup       keel's first line to the first "stage: NAME: exec", minus modules
+#   container_start  "stage: NAME: exec" to "NAME: started"
+#   keel_total       QEMU started to the service answering HTTP (host clock)
+#   busybox_total    the same for the busybox-init image
+#
+# The busybox image: the demo image's files (its layers and modules) with
+# busybox init as /init; /etc/init.d/rcS is a shell script doing the mounts
+# keel does at boot (proc, sys, dev, devpts, shm, run, tmp, cgroup2), loading
+# the same modules with modprobe, configuring eth0 like [interface eth0] and
+# mounting the service's overlay root; inittab respawns httpd chrooted into it.
+#
+# Needs tests/vm/lib.sh, initramfs/mkinitramfs and configs/demo.ini (from the
+# boot issue).  Exit status 0 when every boot answered.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+REPO=${REPO:-$(cd "$here/../.." && pwd)}
+runs=${1:-1}
+cd "$REPO"
+. tests/vm/lib.sh
+KEEL=${KEEL:-$REPO/build/keel}
+out=$REPO/build/bench/boot
+mkdir -p "$out"
+say() { echo "  boot: $*" >&2; }
+die() { echo "boot.sh: error: $*" >&2; vm_stop 2>/dev/null; exit 1; }
+port=${BOOT_PORT:-18080}
+
+# --- images ---------------------------------------------------------------------
+initramfs/mkinitramfs --keel "$KEEL" --manifest configs/demo.ini --out "$out/keel.cpio" >&2 ||
+    die "cannot build the keel image"
+
+bb=$out/busybox-root
+rm -rf "$bb"
+mkdir -p "$bb"
+(cd "$bb" && cpio --quiet -id < "$out/keel.cpio") || die "cannot unpack the keel image"
+rm -f "$bb/init"
+mkdir -p "$bb/bin" "$bb/etc/init.d" "$bb/proc" "$bb/sys" "$bb/dev" "$bb/run" "$bb/tmp" "$bb/mnt/root" "$bb/mnt/rw"
+cp /bin/busybox "$bb/bin/busybox"
+for a in sh mount mkdir modprobe ip hostname chroot httpd init sleep cat; do ln -sf busybox "$bb/bin/$a"; done
+ln -sf bin/busybox "$bb/init"
+[ -e "$bb/dev/console" ] || mknod -m 600 "$bb/dev/console" c 5 1
+layers=$(sed -nE 's/^[[:space:]]*layers[[:space:]]*=[[:space:]]*([^;#[:space:]]+).*/\1/p' configs/demo.ini | head -n1)
+modules=$(sed -nE 's/^[[:space:]]*modules[[:space:]]*=[[:space:]]*([^;#]+).*/\1/p' configs/demo.ini | head -n1)
+cat > "$bb/etc/init.d/rcS" <<EOF
+#!/bin/sh
+# The mounts keel makes at boot, the same modules, the same network.
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs shm /dev/shm
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+hostname keel-demo
+modprobe -a $modules
+ip link set lo up
+ip addr add 10.0.2.15/24 dev eth0
+ip link set eth0 up
+ip route add default via 10.0.2.2
+mount -t tmpfs tmpfs /mnt/rw
+mkdir -p /mnt/rw/upper /mnt/rw/work
+mount -t overlay overlay -o lowerdir=$layers,upperdir=/mnt/rw/upper,workdir=/mnt/rw/work /mnt/root
+mount -t proc proc /mnt/root/proc
+echo "busybox: service starting"
+EOF
+chmod 0755 "$bb/etc/init.d/rcS"
+cat > "$bb/etc/inittab" <<'EOF'
+::sysinit:/etc/init.d/rcS
+::respawn:/bin/chroot /mnt/root /bin/httpd -f -p 80 -h /www
+EOF
+vm_cpio "$bb" "$out/busybox.cpio" || die "cannot build the busybox image"
+
+# --- one boot ------------------------------------------------------------------------
+# boot NAME IMG: boots, waits for the page, prints NAME_total=MS; the console
+# stays in $VM_CONSOLE.
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+boot() {
+    local name=$1 img=$2 t0 t1 deadline
+    t0=$(now_ms)
+    vm_start "bench-$name" "$img" "" -- -nic "user,model=e1000,hostfwd=tcp:127.0.0.1:$port-:80" ||
+        die "cannot start QEMU"
+    deadline=$((SECONDS + 120))
+    while :; do
+        if curl -fsS --max-time 1 -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; then
+            t1=$(now_ms)
+            break
+        fi
+        vm_running || { tail -n 20 "$VM_CONSOLE" >&2; die "the $name guest ended before serving"; }
+        [ $SECONDS -lt $deadline ] || { tail -n 20 "$VM_CONSOLE" >&2; die "the $name guest did not serve within 120 s"; }
+        sleep 0.02
+    done
+    echo "${name}_total=$((t1 - t0))"
+    say "$name: service answered after $((t1 - t0)) ms"
+}
+
+# keel_figures: the guest-clock figures from keel's console lines.
+keel_figures() {
+    tr -d '\r' < "$VM_CONSOLE" | awk '
+        function ts(line) { match(line, /^\[ *[0-9]+\.[0-9]+\]/); return substr(line, RSTART + 1, RLENGTH - 2) * 1000 }
+        !/ keel: / { next }
+        { t = ts($0) }
+        first == "" { first = t }
+        / keel: stage: modules loaded/ { modules = t - prev }
+        / keel: stage: [^ ]+: exec / && exec == "" { exec = t }
+        / keel: [^ ]+: started, pid / && started == "" { started = t }
+        { prev = t }
+        END {
+            if (first == "" || started == "") exit 1
+            if (modules == "") modules = 0
+            if (exec == "") exec = started
+            printf "kernel=%.3f\nmodules=%.3f\nkeel_setup=%.3f\ncontainer_start=%.3f\nkeel_work=%.3f\n",
+                first, modules, exec - first - modules, started - exec, started - first - modules
+        }'
+}
+
+# BOOT_IMAGES="keel busybox" (default): which images to boot, alternately.
+for ((i = 0; i < runs; i++)); do
+    for name in ${BOOT_IMAGES:-keel busybox}; do
+        boot "$name" "$out/$name.cpio"
+        cp "$VM_CONSOLE" "$out/$name-$i.console"
+        if [ "$name" = keel ]; then
+            keel_figures || { tail -n 20 "$VM_CONSOLE" >&2; die "no keel stage lines on the console"; }
+        fi
+        vm_stop
+    done
+done
+exit 0

@@ -1,0 +1,564 @@
+/* test_net.c — the pure parts of networking: address allocation, manifest
+ * rules, /etc/hosts, the plan text, and the netlink / nf_tables builders. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <stdlib.h>
+
+#include "keel/manifest.h"
+#include "keel/net.h"
+#include "keel/nft.h"
+#include "keel/nlbuf.h"
+#include "unit.h"
+
+static struct in_addr A(const char *s)
+{
+    struct in_addr a = { 0 };
+    inet_pton(AF_INET, s, &a);
+    return a;
+}
+
+static const char *S(struct in_addr a)
+{
+    static char buf[4][INET_ADDRSTRLEN];
+    static int k;
+    k = (k + 1) % 4;
+    inet_ntop(AF_INET, &a, buf[k], sizeof buf[k]);
+    return buf[k];
+}
+
+/* --- a manifest built by hand ---------------------------------------------------- */
+
+#define MAXC 8
+static struct container_spec cs[MAXC];
+static struct network_spec ns[4];
+static struct port_map ps[MAXC][4];
+static struct manifest man;
+
+static void reset(void)
+{
+    memset(cs, 0, sizeof cs);
+    memset(ns, 0, sizeof ns);
+    memset(ps, 0, sizeof ps);
+    memset(&man, 0, sizeof man);
+    man.path = "test.ini";
+    man.containers = cs;
+    man.networks = ns;
+}
+
+static struct container_spec *add(const char *name, enum net_mode mode)
+{
+    struct container_spec *c = &cs[man.n_containers];
+    c->name = (char *)name;
+    c->net = mode;
+    c->line = 10 * (int)(++man.n_containers);
+    c->ports = ps[man.n_containers - 1];
+    return c;
+}
+
+static void port(struct container_spec *c, const char *hip, uint16_t hp, uint16_t cp, int proto)
+{
+    struct port_map *p = &c->ports[c->n_ports++];
+    p->host_ip = A(hip ? hip : "0.0.0.0");
+    p->host_port = hp;
+    p->container_port = cp;
+    p->proto = proto;
+    p->line = c->line + (int)c->n_ports;
+}
+
+static struct network_spec *net(const char *name, const char *subnet, unsigned prefix)
+{
+    struct network_spec *n = &ns[man.n_networks++];
+    n->name = (char *)name;
+    n->subnet = A(subnet);
+    n->prefix = prefix;
+    n->line = 100 * (int)man.n_networks;
+    return n;
+}
+
+/* Runs net_validate and checks that `want` (NULL: no error) is one of the messages. */
+static int validate_has(const char *want)
+{
+    struct diag d = { 0 };
+    int r = net_validate(&man, &d);
+    int found = 0;
+    for (size_t i = 0; i < d.count; i++) {
+        if (want && strstr(d.msgs[i], want))
+            found = 1;
+    }
+    if (want && !found)
+        for (size_t i = 0; i < d.count; i++)
+            fprintf(stderr, "    got: %s\n", d.msgs[i]);
+    if (!want && d.count)
+        fprintf(stderr, "    unexpected: %s\n", d.msgs[0]);
+    int ok = want ? (r == -EINVAL && found) : (r == 0 && d.count == 0);
+    diag_free(&d);
+    return ok;
+}
+
+/* --- allocation ------------------------------------------------------------------ */
+
+TEST(alloc_lowest_free)
+{
+    struct network_spec n = { .name = "n", .subnet = A("172.30.0.0"), .prefix = 24 };
+    struct in_addr out;
+    CHECK_INT(net_alloc_ip(&n, NULL, 0, &out), 0);
+    CHECK_STR(S(out), "172.30.0.2");   /* .0 network, .1 default gateway */
+    struct in_addr used[] = { A("172.30.0.2"), A("172.30.0.4") };
+    CHECK_INT(net_alloc_ip(&n, used, 2, &out), 0);
+    CHECK_STR(S(out), "172.30.0.3");
+    n.gateway = A("172.30.0.254");
+    CHECK_INT(net_alloc_ip(&n, NULL, 0, &out), 0);
+    CHECK_STR(S(out), "172.30.0.1");   /* the gateway moved: .1 is free */
+}
+
+TEST(alloc_exhaustion_and_edges)
+{
+    struct network_spec n = { .name = "n", .subnet = A("10.0.0.0"), .prefix = 30 };
+    struct in_addr out;
+    /* /30: .1 gateway, .2 the only host, .3 broadcast. */
+    CHECK_INT(net_alloc_ip(&n, NULL, 0, &out), 0);
+    CHECK_STR(S(out), "10.0.0.2");
+    struct in_addr used[] = { A("10.0.0.2") };
+    CHECK_INT(net_alloc_ip(&n, used, 1, &out), -ENOSPC);
+    n.prefix = 31;
+    CHECK_INT(net_alloc_ip(&n, NULL, 0, &out), -ENOSPC);
+    n.prefix = 32;
+    CHECK_INT(net_alloc_ip(&n, NULL, 0, &out), -ENOSPC);
+    /* Never the broadcast address. */
+    struct network_spec m = { .name = "m", .subnet = A("10.1.0.0"), .prefix = 29 };
+    struct in_addr u6[] = { A("10.1.0.2"), A("10.1.0.3"), A("10.1.0.4"), A("10.1.0.5"), A("10.1.0.6") };
+    CHECK_INT(net_alloc_ip(&m, u6, 5, &out), -ENOSPC);
+}
+
+/* --- net_validate ------------------------------------------------------------------- */
+
+TEST(validate_good)
+{
+    reset();
+    struct container_spec *web = add("web", NET_BRIDGE);
+    web->ip = A("172.30.0.10");
+    port(web, NULL, 8080, 80, IPPROTO_TCP);
+    port(web, NULL, 8080, 80, IPPROTO_UDP);          /* same port, other protocol */
+    port(web, "127.0.0.1", 8081, 81, IPPROTO_TCP);
+    struct container_spec *db = add("db", NET_BRIDGE);
+    port(db, "10.0.0.1", 8081, 81, IPPROTO_TCP);     /* other host address */
+    add("side", NET_CONTAINER)->net_peer = "web";
+    add("chain", NET_CONTAINER)->net_peer = "side";   /* resolves to web */
+    add("h", NET_HOST);
+    add("n", NET_NONE);
+    CHECK(validate_has(NULL));
+}
+
+TEST(validate_ports)
+{
+    reset();
+    struct container_spec *a = add("a", NET_BRIDGE), *b = add("b", NET_BRIDGE);
+    port(a, NULL, 8080, 80, IPPROTO_TCP);
+    port(b, "127.0.0.1", 8080, 81, IPPROTO_TCP);
+    CHECK(validate_has("test.ini:21: container b: host port 8080/tcp is already published by container a (line 11)"));
+
+    reset();
+    a = add("a", NET_BRIDGE);
+    port(a, "10.0.0.1", 53, 53, IPPROTO_UDP);
+    port(a, "10.0.0.1", 53, 5353, IPPROTO_UDP);
+    CHECK(validate_has("host port 53/udp is already published by container a"));
+
+    reset();
+    a = add("a", NET_HOST);
+    port(a, NULL, 80, 80, IPPROTO_TCP);
+    CHECK(validate_has("test.ini:11: container a: ports require network = bridge"));
+
+    reset();
+    a = add("a", NET_BRIDGE);
+    port(a, NULL, 0, 80, IPPROTO_TCP);
+    CHECK(validate_has("port 0 cannot be published"));
+}
+
+TEST(validate_addresses)
+{
+    reset();
+    add("a", NET_BRIDGE)->ip = A("172.31.0.5");
+    CHECK(validate_has("test.ini:10: container a: ip 172.31.0.5 is outside network keel0 (172.30.0.0/24)"));
+
+    reset();
+    add("a", NET_BRIDGE)->ip = A("172.30.0.255");
+    CHECK(validate_has("ip 172.30.0.255 is outside network keel0"));
+
+    reset();
+    add("a", NET_BRIDGE)->ip = A("172.30.0.1");
+    CHECK(validate_has("ip 172.30.0.1 is the gateway of network keel0"));
+
+    reset();
+    add("a", NET_BRIDGE)->ip = A("172.30.0.9");
+    add("b", NET_BRIDGE)->ip = A("172.30.0.9");
+    CHECK(validate_has("test.ini:20: container b: ip 172.30.0.9 is already used by container a (line 10)"));
+
+    reset();
+    add("a", NET_NONE)->ip = A("172.30.0.9");
+    CHECK(validate_has("ip requires network = bridge"));
+
+    reset();
+    add("a", NET_NONE)->net_rate = 1000;
+    CHECK(validate_has("net_rate requires network = bridge"));
+
+    reset();
+    net("tiny", "10.9.0.0", 30);
+    struct container_spec *a = add("a", NET_BRIDGE), *b = add("b", NET_BRIDGE);
+    a->bridge = b->bridge = "tiny";
+    CHECK(validate_has("test.ini:20: container b: no free address left in network tiny"));
+
+    reset();
+    add("a", NET_BRIDGE)->bridge = "nosuch";
+    CHECK(validate_has("bridge 'nosuch' names no [network] section"));
+}
+
+TEST(validate_networks)
+{
+    reset();
+    net("this-name-is-too-long", "10.0.0.0", 24);
+    CHECK(validate_has("test.ini:100: network name 'this-name-is-too-long' is not a valid interface name"));
+
+    reset();
+    net("a/b", "10.0.0.0", 24);
+    CHECK(validate_has("is not a valid interface name"));
+
+    reset();
+    net("n1", "10.0.0.5", 24);
+    CHECK(validate_has("network n1: subnet 10.0.0.5/24 has host bits set"));
+
+    reset();
+    net("n1", "10.0.0.0", 31);
+    CHECK(validate_has("network n1: subnet prefix /31 leaves no room"));
+
+    reset();
+    net("n1", "10.0.0.0", 24)->gateway = A("10.0.1.1");
+    CHECK(validate_has("network n1: gateway 10.0.1.1 is not a host address of 10.0.0.0/24"));
+
+    reset();
+    net("n1", "10.0.0.0", 16);
+    net("n2", "10.0.5.0", 24);
+    CHECK(validate_has("test.ini:200: network n2: subnet 10.0.5.0/24 overlaps network n1 (line 100)"));
+
+    reset();
+    net("n1", "10.0.0.0", 24)->mtu = 20;
+    CHECK(validate_has("mtu 20 out of range"));
+}
+
+TEST(validate_container_mode)
+{
+    reset();
+    add("b", NET_CONTAINER)->net_peer = "nosuch";
+    CHECK(validate_has("test.ini:10: container b: network = container:nosuch names no container"));
+
+    reset();
+    add("b", NET_CONTAINER)->net_peer = "b";
+    CHECK(validate_has("network = container:b names itself"));
+
+    reset();
+    add("a", NET_HOST);
+    add("b", NET_CONTAINER)->net_peer = "a";
+    CHECK(validate_has("container b: network = container:a, but a uses the host network"));
+
+    reset();
+    add("a", NET_CONTAINER)->net_peer = "b";
+    add("b", NET_CONTAINER)->net_peer = "a";
+    CHECK(validate_has("forms a cycle"));
+}
+
+/* --- /etc/hosts ----------------------------------------------------------------------- */
+
+TEST(hosts_file)
+{
+    reset();
+    struct container_spec *web = add("web", NET_BRIDGE);
+    web->ip = A("172.30.0.10");
+    web->hostname = "www";
+    add("db", NET_BRIDGE);
+    add("side", NET_CONTAINER)->net_peer = "web";
+    net("other", "10.5.0.0", 24);
+    add("far", NET_BRIDGE)->bridge = "other";
+    add("h", NET_HOST);
+    add("n", NET_NONE);
+
+    char *h = net_hosts_file(NULL, &man, web);
+    CHECK(h && strstr(h, "127.0.0.1\tlocalhost\n"));
+    CHECK(h && strstr(h, "172.30.0.10\twww web\n"));
+    CHECK(h && strstr(h, "172.30.0.2\tdb\n"));
+    CHECK(h && strstr(h, "172.30.0.10\tside\n"));   /* shares web's address */
+    CHECK(h && !strstr(h, "far"));                   /* another network */
+    CHECK(h && !strstr(h, "\th\n") && !strstr(h, "\tn\n"));
+    free(h);
+
+    h = net_hosts_file(NULL, &man, &cs[2]);   /* side */
+    CHECK(h && strstr(h, "172.30.0.10\tside\n"));
+    CHECK(h && strstr(h, "172.30.0.10\tweb\n"));
+    free(h);
+
+    h = net_hosts_file(NULL, &man, &cs[4]);   /* host mode sees every bridge container */
+    CHECK(h && strstr(h, "127.0.1.1\th\n"));
+    CHECK(h && strstr(h, "10.5.0.2\tfar\n") && strstr(h, "172.30.0.2\tdb\n"));
+    free(h);
+
+    h = net_hosts_file(NULL, &man, &cs[5]);   /* none: only itself */
+    CHECK(h && strstr(h, "127.0.1.1\tn\n") && !strstr(h, "db"));
+    free(h);
+}
+
+TEST(resolv_conf)
+{
+    reset();
+    char *out = (char *)"x";
+    CHECK_INT(net_resolv_conf(&man, &out), 1);
+    CHECK(out == NULL);
+    char *dns[] = { "192.0.2.53", "198.51.100.1", NULL };
+    man.system.dns = dns;
+    CHECK_INT(net_resolv_conf(&man, &out), 0);
+    CHECK_STR(out, "# generated by keel\nnameserver 192.0.2.53\nnameserver 198.51.100.1\n");
+    free(out);
+}
+
+/* --- plan text ------------------------------------------------------------------------ */
+
+static char *capture(void (*fn)(FILE *))
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    fn(f);
+    fclose(f);
+    return buf;
+}
+
+static void plan_web(FILE *f) { net_plan(&man, &cs[0], f); }
+static void plan_long(FILE *f) { net_plan(&man, &cs[1], f); }
+static void plan_side(FILE *f) { net_plan(&man, &cs[2], f); }
+static void plan_sys(FILE *f) { net_plan_system(&man, f); }
+
+TEST(plan_text)
+{
+    reset();
+    struct container_spec *web = add("web", NET_BRIDGE);
+    port(web, NULL, 8080, 80, IPPROTO_TCP);
+    port(web, "127.0.0.1", 9090, 90, IPPROTO_UDP);
+    web->net_rate = 10000000;
+    add("a-rather-long-container-name", NET_BRIDGE);
+    add("side", NET_CONTAINER)->net_peer = "web";
+
+    char *p = capture(plan_web);
+    CHECK(p && strstr(p, "network: bridge keel0"));
+    CHECK(p && strstr(p, "link: veth kvweb"));
+    CHECK(p && strstr(p, "address: 172.30.0.2/24 on eth0; default route via 172.30.0.1"));
+    CHECK(p && strstr(p, "qdisc: tbf rate 10000000 bit/s"));
+    CHECK(p && strstr(p, "nat: tcp dport 8080 dnat to 172.30.0.2:80"));
+    CHECK(p && strstr(p, "nat: ip daddr 127.0.0.1 udp dport 9090 dnat to 172.30.0.2:90"));
+    free(p);
+
+    p = capture(plan_long);
+    CHECK(p && strstr(p, "link: veth kv") && !strstr(p, "kva-rather"));   /* hashed: fits IFNAMSIZ */
+    char *v = p ? strstr(p, "veth kv") : NULL;
+    CHECK(v && strcspn(v + 5, " ") <= 15);
+    free(p);
+
+    p = capture(plan_side);
+    CHECK(p && strstr(p, "joins /run/keel/netns/web"));
+    free(p);
+
+    p = capture(plan_sys);
+    CHECK(p && strstr(p, "table ip keel"));
+    CHECK(p && strstr(p, "ip saddr 172.30.0.0/24 oifname != \"keel0\" masquerade"));
+    CHECK(p && strstr(p, "iifname != \"lo\" ip daddr 127.0.0.0/8 drop"));
+    CHECK(p && strstr(p, "policy drop"));
+    CHECK(p && strstr(p, "tcp dport 8080 dnat to 172.30.0.2:80"));
+    free(p);
+}
+
+/* --- netlink builders --------------------------------------------------------------------- */
+
+/* Walks attributes in [p, p+len), recursing into nested ones; 1 if consistent. */
+static int attrs_ok(const uint8_t *p, size_t len, int depth, size_t *count)
+{
+    size_t off = 0;
+    while (off < len) {
+        if (len - off < NLA_HDRLEN)
+            return 0;
+        const struct nlattr *a = (const struct nlattr *)(p + off);
+        if (a->nla_len < NLA_HDRLEN || a->nla_len > len - off)
+            return 0;
+        (*count)++;
+        if ((a->nla_type & NLA_F_NESTED) && depth < 10 &&
+            !attrs_ok(p + off + NLA_HDRLEN, a->nla_len - NLA_HDRLEN, depth + 1, count))
+            return 0;
+        off += NLA_ALIGN(a->nla_len);
+    }
+    return off == len;
+}
+
+struct walk {
+    size_t msgs, attrs, rules, chains, tables, delrules;
+    int first_type, last_type, owner_flag, bad;
+};
+
+static void walk(const struct nlbuf *b, size_t hdrlen, struct walk *w)
+{
+    memset(w, 0, sizeof *w);
+    size_t off = 0;
+    while (off < b->len) {
+        const struct nlmsghdr *h = (const struct nlmsghdr *)(b->data + off);
+        if (h->nlmsg_len < NLMSG_HDRLEN || off + h->nlmsg_len > b->len || (h->nlmsg_len & 3)) {
+            w->bad = 1;
+            return;
+        }
+        if (!(h->nlmsg_flags & NLM_F_REQUEST))
+            w->bad = 1;
+        if (w->msgs == 0)
+            w->first_type = h->nlmsg_type;
+        w->last_type = h->nlmsg_type;
+        int t = h->nlmsg_type & 0xff;
+        if (h->nlmsg_type >> 8 == NFNL_SUBSYS_NFTABLES) {
+            w->rules += t == NFT_MSG_NEWRULE;
+            w->chains += t == NFT_MSG_NEWCHAIN;
+            w->tables += t == NFT_MSG_NEWTABLE;
+            w->delrules += t == NFT_MSG_DELRULE;
+        }
+        size_t body = NLMSG_HDRLEN + NLMSG_ALIGN(hdrlen);
+        if (h->nlmsg_len < body || !attrs_ok((const uint8_t *)h + body, h->nlmsg_len - body, 0, &w->attrs))
+            w->bad = 1;
+        /* The owner flag on the created table. */
+        if (t == NFT_MSG_NEWTABLE && (h->nlmsg_flags & NLM_F_EXCL)) {
+            const uint8_t *p = (const uint8_t *)h + body;
+            for (size_t o = 0; o + NLA_HDRLEN <= h->nlmsg_len - body;) {
+                const struct nlattr *a = (const struct nlattr *)(p + o);
+                if (a->nla_type == NFTA_TABLE_FLAGS && a->nla_len == 8) {
+                    uint32_t v;
+                    memcpy(&v, p + o + NLA_HDRLEN, 4);
+                    w->owner_flag = ntohl(v) == NFT_TABLE_F_OWNER;
+                }
+                o += NLA_ALIGN(a->nla_len);
+            }
+        }
+        w->msgs++;
+        off += NLMSG_ALIGN(h->nlmsg_len);
+    }
+}
+
+TEST(nlbuf_builder)
+{
+    struct nlbuf b;
+    nlbuf_init(&b);
+    uint32_t hdr = 7;
+    nlbuf_begin(&b, 100, NLM_F_ACK, &hdr, sizeof hdr, "one");
+    nlbuf_put_str(&b, 1, "abc");
+    nlbuf_nest_begin(&b, 2);
+    nlbuf_put_u8(&b, 3, 9);
+    nlbuf_put_be32(&b, 4, 0x01020304);
+    nlbuf_nest_end(&b);
+    nlbuf_begin(&b, 101, 0, &hdr, sizeof hdr, "two");   /* ends "one" */
+    nlbuf_end(&b);
+    CHECK(!b.oom);
+    CHECK_INT(b.n_msgs, 2);
+    CHECK(b.acked[0] && !b.acked[1]);
+    CHECK_STR(b.labels[1], "two");
+    struct walk w;
+    walk(&b, sizeof hdr, &w);
+    CHECK_INT(w.bad, 0);
+    CHECK_INT(w.msgs, 2);
+    CHECK_INT(w.attrs, 4);
+    /* "abc\0" padded: 4 + 4; nest 4 + (8 + 8) */
+    const struct nlmsghdr *h = (const struct nlmsghdr *)b.data;
+    CHECK_INT(h->nlmsg_len, 16 + 4 + 8 + 20);
+    const uint8_t *be = b.data + 16 + 4 + 8 + 4 + 8 + 4;
+    CHECK(be[0] == 1 && be[1] == 2 && be[2] == 3 && be[3] == 4);
+
+    /* Unbalanced nesting is refused, never sent half-built. */
+    nlbuf_reset(&b);
+    nlbuf_begin(&b, 100, 0, NULL, 0, "x");
+    nlbuf_nest_begin(&b, 1);
+    nlbuf_end(&b);
+    CHECK(b.oom);
+    struct kerr e = { 0 };
+    CHECK_INT(nlbuf_send(-1, &b, NULL, NULL, &e), -ENOMEM);
+    CHECK(strstr(e.msg, "cannot build netlink request") != NULL);
+    nlbuf_free(&b);
+}
+
+TEST(nft_install_batch)
+{
+    struct nft_bridge br[2] = {
+        { .ifname = "keel0", .subnet = A("172.30.0.0"), .prefix = 24 },
+        { .ifname = "iso", .subnet = A("172.31.0.0"), .prefix = 24, .isolate = true },
+    };
+    struct nft_config cfg = { .bridges = br, .n_bridges = 2, .forward_drop = true };
+    struct nlbuf b;
+    nlbuf_init(&b);
+    nft_batch_begin(&b);
+    nft_build_delete(&b);
+    nft_build_install(&b, &cfg);
+    nft_batch_end(&b);
+    struct walk w;
+    walk(&b, sizeof(struct nfgenmsg), &w);
+    CHECK_INT(w.bad, 0);
+    CHECK_INT(w.first_type, NFNL_MSG_BATCH_BEGIN);
+    CHECK_INT(w.last_type, NFNL_MSG_BATCH_END);
+    CHECK_INT(w.tables, 2);   /* add (for the delete) + create */
+    CHECK_INT(w.chains, 6);
+    CHECK(w.owner_flag);
+    /* guard 1 + pre/out 2 + post 3 per bridge + fwd 2 + per bridge (1 + n + 2) */
+    CHECK_INT(w.rules, 1 + 2 + 3 * 2 + 2 + 2 * (1 + 2 + 2));
+    nlbuf_free(&b);
+}
+
+TEST(nft_ports_batch)
+{
+    struct nft_dnat d[3] = {
+        { .host_port = 8080, .proto = IPPROTO_TCP, .dest = A("172.30.0.2"), .dest_port = 80 },
+        { .host_ip = A("127.0.0.1"), .host_port = 53, .proto = IPPROTO_UDP, .dest = A("172.30.0.3"), .dest_port = 53 },
+        { .host_port = 1, .proto = IPPROTO_TCP, .dest = A("172.30.0.4"), .dest_port = 65535 },
+    };
+    struct nlbuf b;
+    nlbuf_init(&b);
+    nft_batch_begin(&b);
+    nft_build_ports(&b, d, 3);
+    nft_batch_end(&b);
+    struct walk w;
+    walk(&b, sizeof(struct nfgenmsg), &w);
+    CHECK_INT(w.bad, 0);
+    CHECK_INT(w.delrules, 1);   /* the flush */
+    CHECK_INT(w.rules, 3);
+    CHECK_INT(w.msgs, 1 + 1 + 3 + 1);
+    nlbuf_reset(&b);
+    nft_batch_begin(&b);
+    nft_build_ports(&b, NULL, 0);   /* release of the last: just a flush */
+    nft_batch_end(&b);
+    walk(&b, sizeof(struct nfgenmsg), &w);
+    CHECK_INT(w.rules, 0);
+    CHECK_INT(w.delrules, 1);
+    nlbuf_free(&b);
+
+    char *txt = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&txt, &len);
+    nft_describe_dnat(&d[1], f);
+    fclose(f);
+    CHECK_STR(txt, "ip daddr 127.0.0.1 udp dport 53 dnat to 172.30.0.3:53");
+    free(txt);
+}
+
+int main(void)
+{
+    RUN(alloc_lowest_free);
+    RUN(alloc_exhaustion_and_edges);
+    RUN(validate_good);
+    RUN(validate_ports);
+    RUN(validate_addresses);
+    RUN(validate_networks);
+    RUN(validate_container_mode);
+    RUN(hosts_file);
+    RUN(resolv_conf);
+    RUN(plan_text);
+    RUN(nlbuf_builder);
+    RUN(nft_install_batch);
+    RUN(nft_ports_batch);
+    return unit_done();
+}

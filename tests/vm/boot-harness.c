@@ -1,0 +1,192 @@
+/* boot-harness.c — a minimal PID 1 over keel's boot module (boot.c, kmod.c),
+ * for testing them in the VM independently of keel's main loop.
+ *
+ * It does what keel's main does in boot mode, without manifest or containers:
+ * boot_early, boot_apply_system over a manifest struct filled from the kernel
+ * command line (harness.modules=a,b harness.sysctl=k=v harness.fail=1), then a
+ * poll loop over a signalfd and the power button, and boot_final.  It prints
+ * facts for the test to match ("harness: ..." lines). */
+#include "keel/boot.h"
+#include "keel/log.h"
+#include "keel/util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char **split_commas(const char *s)
+{
+    char **v = calloc(1, sizeof *v);
+    if (!s)
+        return v;
+    char *copy = strdup(s), *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        strv_push(&v, t);
+    free(copy);
+    return v;
+}
+
+/* Can a fresh mount namespace pivot_root into a tmpfs? (It cannot on rootfs.) */
+static void try_pivot(void)
+{
+    pid_t p = fork();
+    if (p == 0) {
+        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            mkdir("/tmp/pv", 0755) < 0 || mount("tmpfs", "/tmp/pv", "tmpfs", 0, NULL) < 0 ||
+            mkdir("/tmp/pv/old", 0755) < 0 || syscall(SYS_pivot_root, "/tmp/pv", "/tmp/pv/old") < 0) {
+            printf("harness: pivot_root failed: %s\n", strerror(errno));
+            _exit(1);
+        }
+        printf("harness: pivot_root ok\n");
+        _exit(0);
+    }
+    int st;
+    waitpid(p, &st, 0);
+}
+
+int main(int argc, char **argv)
+{
+    if (getpid() != 1) {
+        fprintf(stderr, "boot-harness: must run as PID 1\n");
+        return 1;
+    }
+    log_setup(2, LOG_LEVEL_INFO);
+    struct kerr err = {0};
+    if (boot_early(argv, &err) < 0) {
+        log_error("%s", err.msg);
+        boot_fail(POWER_POWEROFF, NULL);
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+
+    _cleanup_free_ char *cmdline = NULL;
+    read_file_at(AT_FDCWD, "/proc/cmdline", 65536, &cmdline, NULL);
+    _cleanup_free_ char *mods = boot_cmdline_value(cmdline ? cmdline : "", "harness.modules");
+    _cleanup_free_ char *sysctl = boot_cmdline_value(cmdline ? cmdline : "", "harness.sysctl");
+    _cleanup_free_ char *path = boot_manifest_path();
+    printf("harness: manifest path %s\n", path);
+
+    struct manifest m;
+    memset(&m, 0, sizeof m);
+    m.system.hostname = "harness-host";
+    m.system.modules = split_commas(mods);
+    m.system.sysctl = split_commas(sysctl);
+    char *dns[] = { "10.0.2.3", NULL };
+    m.system.dns = dns;
+    struct interface_spec ifs = { .name = "eth0", .prefix = 24, .has_address = true };
+    inet_pton(AF_INET, "10.0.2.15", &ifs.address);
+    inet_pton(AF_INET, "10.0.2.2", &ifs.gateway);
+    m.interfaces = &ifs;
+    m.n_interfaces = 1;
+    if (boot_apply_system(&m, &err) < 0) {
+        log_error("%s", err.msg);
+        boot_fail(POWER_POWEROFF, NULL);
+    }
+
+    /* Facts for the test. */
+    char fstype[64] = "?";
+    bool parentless = true;
+    _cleanup_free_ char *mi = NULL;
+    if (read_file_at(AT_FDCWD, "/proc/self/mountinfo", 1 << 20, &mi, NULL) == 0)
+        boot_mountinfo_root(mi, fstype, sizeof fstype, &parentless);
+    printf("harness: root fstype %s parentless %s\n", fstype, parentless ? "yes" : "no");
+    char exe[256] = "";
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0)
+        exe[n] = '\0';
+    printf("harness: exe %s\n", exe);
+    printf("harness: init still on disk: %s\n", access("/init", F_OK) == 0 ? "yes" : "no");
+    try_pivot();
+    struct utsname u;
+    uname(&u);
+    printf("harness: hostname %s\n", u.nodename);
+    if (mi) {
+        char **pts = NULL;
+        boot_mountinfo_points(mi, &pts);
+        printf("harness: mounts");
+        for (size_t i = 0; pts && pts[i]; i++)
+            printf(" %s", pts[i]);
+        printf("\n");
+        strv_free(pts);
+    }
+    _cleanup_free_ char *pm = NULL;
+    if (read_file_at(AT_FDCWD, "/proc/modules", 1 << 20, &pm, NULL) == 0) {
+        printf("harness: modules");
+        for (char *l = pm; l && *l;) {
+            char *sp = strchr(l, ' ');
+            if (sp)
+                printf(" %.*s", (int)(sp - l), l);
+            l = strchr(l, '\n');
+            if (l)
+                l++;
+        }
+        printf("\n");
+    }
+    printf("harness: fds 0 1 2 -> ");
+    for (int i = 0; i < 3; i++) {
+        char p[32], t[64] = "";
+        snprintf(p, sizeof p, "/proc/self/fd/%d", i);
+        ssize_t k = readlink(p, t, sizeof t - 1);
+        printf("%s ", k > 0 ? (t[k] = '\0', t) : "?");
+    }
+    printf("\n");
+
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, NULL);
+    int sfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
+    int pb = boot_power_button_open(&err);
+    if (pb < 0)
+        printf("harness: no power button: %s\n", err.msg);
+
+    /* An orphan: its parent exits at once, PID 1 must reap it. */
+    pid_t c = fork();
+    if (c == 0) {
+        sigprocmask(SIG_UNBLOCK, &all, NULL);
+        if (fork() == 0) {
+            execl("/layers/base/bin/sleep", "sleep", "1", (char *)NULL);
+            _exit(127);
+        }
+        _exit(0);
+    }
+    _cleanup_free_ char *httpd = boot_cmdline_value(cmdline ? cmdline : "", "harness.httpd");
+    if (httpd && fork() == 0) {
+        sigprocmask(SIG_UNBLOCK, &all, NULL);
+        execl("/layers/base/bin/httpd", "httpd", "-f", "-p", "80", "-h", "/layers/web/www", (char *)NULL);
+        _exit(127);
+    }
+    printf("harness: ready\n");
+    unsigned reaped = 0;
+    for (;;) {
+        struct pollfd pf[2] = { { sfd, POLLIN, 0 }, { pb, POLLIN, 0 } };
+        if (poll(pf, pb >= 0 ? 2 : 1, -1) < 0)
+            continue;
+        if (pb >= 0 && (pf[1].revents & POLLIN) && boot_power_button_pressed(pb)) {
+            printf("harness: power button pressed\n");
+            boot_final(POWER_POWEROFF);
+        }
+        struct signalfd_siginfo si;
+        while (read(sfd, &si, sizeof si) == sizeof si) {
+            if (si.ssi_signo == SIGCHLD) {
+                while (waitpid(-1, NULL, WNOHANG) > 0)
+                    if (++reaped == 2)
+                        printf("harness: reaped the orphan\n");
+                continue;
+            }
+            enum power_action a = boot_signal_action((int)si.ssi_signo);
+            printf("harness: signal %d -> %s\n", (int)si.ssi_signo, a == POWER_REBOOT ? "reboot" : a == POWER_HALT ? "halt" : a == POWER_POWEROFF ? "poweroff" : "none");
+            if (a != POWER_NONE)
+                boot_final(a);
+        }
+    }
+}

@@ -1,0 +1,195 @@
+# lib.sh — boot Debian's kernel with a test initramfs under QEMU and read its
+# serial console.  Sourced by tests/vm/run-all, tests/vm/test_*.sh and
+# initramfs/demo.
+#
+#   vm_kernel                       the uncompressed kernel ELF (extracted once, cached)
+#   vm_cpio DIR OUT                 a newc cpio of DIR (owned by root), uncompressed
+#   vm_start NAME IMG [APPEND] [-- QEMU-ARGS...]
+#                                   boots IMG in the background; console in $VM_CONSOLE,
+#                                   monitor socket $VM_MON, QEMU's pid in $VM_PID
+#   vm_wait REGEX [SECONDS]         waits until the console matches (grep -E); never hangs:
+#                                   fails at the timeout or as soon as QEMU is gone
+#   vm_mon CMD                      one human-monitor command (system_powerdown, sendkey ...)
+#   vm_wait_end [SECONDS]           waits for the guest to end; sets VM_END to poweroff,
+#                                   reboot, halt, panic, timeout or gone (QEMU ended with no
+#                                   kernel line saying why); kills QEMU on timeout or halt
+#   vm_stop                         kills QEMU if it still runs
+#   vm_ok NAME / vm_not_ok NAME WHY / vm_skip NAME WHY    TAP-like result lines
+#   vm_assert NAME REGEX            ok when the console matches, else not ok with a tail
+#   vm_refute NAME REGEX            ok when the console does not match
+#
+# With -no-reboot a guest reboot makes QEMU exit, like a poweroff does; the
+# kernel's last words on the console tell them apart ("reboot: Power down",
+# "reboot: Restarting system", "reboot: System halted" are printed at
+# KERN_EMERG, so `quiet` does not hide them).
+
+VM_REPO=${VM_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+VM_OUT=${VM_OUT:-$VM_REPO/build/vm}
+VM_ACCEL=${VM_ACCEL:-tcg}
+VM_MEM=${VM_MEM:-512}
+VM_PIDS=()
+mkdir -p "$VM_OUT"
+
+vm_kernel() {
+    "$VM_REPO/tests/vm/extract-vmlinux" "" "$VM_OUT/vmlinux" >&2 || return 1
+    echo "$VM_OUT/vmlinux"
+}
+
+vm_cpio() {
+    local dir=$1 out=$2
+    (cd "$dir" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) > "$out.tmp" &&
+        mv "$out.tmp" "$out"
+}
+
+vm_start() {
+    local name=$1 img=$2 append=${3:-}
+    shift 2; [ $# -gt 0 ] && shift
+    [ "${1:-}" = -- ] && shift
+    local kernel
+    kernel=$(vm_kernel) || return 1
+    VM_NAME=$name
+    VM_CONSOLE=$VM_OUT/$name.console
+    VM_MON=$VM_OUT/$name.mon
+    rm -f "$VM_CONSOLE" "$VM_MON"
+    : > "$VM_CONSOLE"
+    qemu-system-x86_64 -accel "$VM_ACCEL" -M pc -m "$VM_MEM" -smp 1 \
+        -display none -no-reboot \
+        -kernel "$kernel" -initrd "$img" \
+        -append "console=ttyS0 rdinit=/init panic=-1 quiet $append" \
+        -serial "file:$VM_CONSOLE" \
+        -monitor "unix:$VM_MON,server=on,wait=off" \
+        "$@" </dev/null >"$VM_OUT/$name.qemu.log" 2>&1 &
+    VM_PID=$!
+    VM_PIDS+=("$VM_PID")
+    VM_END=
+}
+
+vm_running() {
+    [ -n "${VM_PID:-}" ] && kill -0 "$VM_PID" 2>/dev/null
+}
+
+vm_wait() {
+    local re=$1 secs=${2:-60}
+    local deadline=$((SECONDS + secs))
+    while :; do
+        grep -aqE -- "$re" "$VM_CONSOLE" 2>/dev/null && return 0
+        if ! vm_running; then
+            grep -aqE -- "$re" "$VM_CONSOLE" 2>/dev/null && return 0
+            return 1
+        fi
+        [ $SECONDS -ge $deadline ] && return 1
+        sleep 0.1
+    done
+}
+
+vm_mon() {
+    local i
+    for i in $(seq 50); do
+        [ -S "$VM_MON" ] && break
+        sleep 0.1
+    done
+    printf '%s\n' "$*" | timeout 5 socat - "UNIX-CONNECT:$VM_MON" >/dev/null 2>&1
+}
+
+# The kernel's last reboot line decides what the guest asked for.
+vm_end_reason() {
+    local last
+    last=$(grep -aoE 'reboot: (Power down|Restarting system|System halted)|Kernel panic' "$VM_CONSOLE" | tail -n 1)
+    case $last in
+    "reboot: Power down") echo poweroff ;;
+    "reboot: Restarting system") echo reboot ;;
+    "reboot: System halted") echo halt ;;
+    "Kernel panic") echo panic ;;
+    *) echo "" ;;
+    esac
+}
+
+vm_wait_end() {
+    local secs=${1:-60}
+    local deadline=$((SECONDS + secs))
+    while vm_running; do
+        local r
+        r=$(vm_end_reason)
+        if [ "$r" = halt ] || [ "$r" = panic ]; then
+            # A halted or panicked (panic=-1 reboots, but just in case) guest
+            # leaves QEMU running: nothing more will happen, stop it.
+            sleep 0.2
+            vm_stop
+            VM_END=$r
+            return 0
+        fi
+        if [ $SECONDS -ge $deadline ]; then
+            vm_stop
+            VM_END=timeout
+            return 1
+        fi
+        sleep 0.1
+    done
+    wait "$VM_PID" 2>/dev/null
+    VM_END=$(vm_end_reason)
+    [ -n "$VM_END" ] || VM_END=gone
+    return 0
+}
+
+vm_stop() {
+    if vm_running; then
+        kill "$VM_PID" 2>/dev/null
+        local i
+        for i in $(seq 30); do vm_running || break; sleep 0.1; done
+        vm_running && kill -9 "$VM_PID" 2>/dev/null
+        wait "$VM_PID" 2>/dev/null
+    fi
+    return 0
+}
+
+vm_cleanup_all() {
+    local p
+    for p in "${VM_PIDS[@]}"; do
+        kill "$p" 2>/dev/null && { sleep 0.2; kill -9 "$p" 2>/dev/null; }
+    done
+    return 0
+}
+trap vm_cleanup_all EXIT
+
+vm_ok() { echo "ok - vm: $1"; }
+vm_not_ok() {
+    echo "not ok - vm: $1${2:+: $2}"
+    if [ -n "${VM_CONSOLE:-}" ] && [ -f "$VM_CONSOLE" ]; then
+        echo "  --- last console lines of $VM_NAME:"
+        tail -n 15 "$VM_CONSOLE" | tr -d '\r' | sed 's/^/  | /'
+    fi
+}
+vm_skip() { echo "skip - vm: $1: $2"; }
+
+vm_assert() {
+    local name=$1 re=$2
+    if grep -aqE -- "$re" "$VM_CONSOLE"; then vm_ok "$name"; else vm_not_ok "$name" "console lacks /$re/"; fi
+}
+vm_refute() {
+    local name=$1 re=$2
+    if grep -aqE -- "$re" "$VM_CONSOLE"; then
+        vm_not_ok "$name" "console has /$re/: $(grep -aE -- "$re" "$VM_CONSOLE" | head -n 1 | tr -d '\r')"
+    else
+        vm_ok "$name"
+    fi
+}
+
+# Line number of the first console line matching REGEX (0 when none): for
+# asserting the order of events.
+vm_line() {
+    local n
+    n=$(grep -anE -- "$1" "$VM_CONSOLE" | head -n 1 | cut -d: -f1)
+    echo "${n:-0}"
+}
+
+# Busybox applet symlinks and a static busybox in DIR/bin (for tiny test images).
+vm_busybox_into() {
+    local dir=$1 bb
+    bb=$(command -v busybox) || return 1
+    mkdir -p "$dir/bin"
+    cp "$bb" "$dir/bin/busybox"
+    local a
+    for a in sh mount echo cat sleep poweroff reboot halt ls grep; do
+        ln -sf busybox "$dir/bin/$a"
+    done
+}

@@ -1,0 +1,327 @@
+/* cgprobe — the static payload of tests/vm/test_cgroup.sh.  One binary, one
+ * role per container (argv[1]); the observer roles read keel's cgroup tree
+ * through a read-only bind mount of /sys/fs/cgroup at /cg and print
+ * "CGTEST ..." lines that the test script asserts on.
+ *
+ *   heart FILE          writes an increasing counter to FILE every 100 ms
+ *   spin                burns CPU forever
+ *   forkbomb GO         once GO exists, every process forks as fast as it can
+ *                       until GO disappears
+ *   hog GO              once GO exists, allocates and touches memory 1 MiB at a
+ *                       time (until the OOM killer ends it); idles otherwise
+ *   forker              ignores SIGTERM and forks continuously (children fork too)
+ *   stopwatch DIR       waits until cgroup DIR runs >= 2 processes, then until it
+ *                       is empty (the container was stopped); ignores SIGTERM
+ *   observe             the measurements: cpu, pids, oom (see below)
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static int exists(const char *p)
+{
+    return access(p, F_OK) == 0;
+}
+
+/* Reads a small file into buf; -1 when it cannot be read. */
+static int slurp(const char *path, char *buf, size_t n)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    size_t r = fread(buf, 1, n - 1, f);
+    buf[r] = '\0';
+    fclose(f);
+    return 0;
+}
+
+/* The value of "KEY N" in a flat keyed file, or -1. */
+static long long keyed(const char *path, const char *key)
+{
+    char buf[4096];
+    if (slurp(path, buf, sizeof buf) < 0)
+        return -1;
+    size_t kl = strlen(key);
+    for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (strncmp(l, key, kl) == 0 && l[kl] == ' ')
+            return strtoll(l + kl + 1, NULL, 10);
+    return -1;
+}
+
+static long long number(const char *path)
+{
+    char buf[64];
+    if (slurp(path, buf, sizeof buf) < 0)
+        return -1;
+    return strtoll(buf, NULL, 10);
+}
+
+static int count_lines(const char *path)
+{
+    char buf[65536];
+    if (slurp(path, buf, sizeof buf) < 0)
+        return -1;
+    int n = 0;
+    for (char *p = buf; *p; p++)
+        n += *p == '\n';
+    return n;
+}
+
+static void chomp_print(const char *label, const char *path)
+{
+    char buf[256];
+    if (slurp(path, buf, sizeof buf) < 0)
+        snprintf(buf, sizeof buf, "(unreadable)");
+    buf[strcspn(buf, "\n")] = '\0';
+    printf("CGTEST %s=%s\n", label, buf);
+}
+
+__attribute__((noreturn)) static int heart(const char *file)
+{
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "%s.tmp", file);
+    for (long n = 1;; n++) {
+        FILE *f = fopen(tmp, "we");
+        if (f) {
+            fprintf(f, "%ld\n", n);
+            fclose(f);
+            rename(tmp, file);
+        }
+        if (n == 1)
+            printf("heart: beating\n");
+        sleep_ms(100);
+    }
+}
+
+__attribute__((noreturn)) static int spin(void)
+{
+    volatile uint64_t x = 0;
+    printf("spin: spinning\n");
+    fflush(stdout);
+    for (;;)
+        x++;
+}
+
+static int forkbomb(const char *go)
+{
+    while (!exists(go))
+        sleep_ms(20);
+    printf("bomb: go\n");
+    fflush(stdout);
+    while (exists(go))
+        fork();   /* children run the same loop; failures (EAGAIN) are the point */
+    return 0;
+}
+
+__attribute__((noreturn)) static int hog(const char *go)
+{
+    for (;;) {
+        if (exists(go)) {
+            printf("hog: allocating\n");
+            fflush(stdout);
+            for (int mib = 1; mib <= 1024; mib++) {
+                char *p = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (p == MAP_FAILED)
+                    break;
+                memset(p, mib, 1 << 20);
+                if (mib % 8 == 0) {
+                    printf("hog: %d MiB\n", mib);
+                    fflush(stdout);
+                }
+            }
+            printf("hog: 1 GiB and not killed\n");
+            fflush(stdout);
+            for (;;)
+                pause();
+        }
+        sleep_ms(50);
+    }
+}
+
+__attribute__((noreturn)) static int forker(void)
+{
+    signal(SIGTERM, SIG_IGN);    /* inherited: no process leaves on the stop signal */
+    signal(SIGCHLD, SIG_IGN);    /* children are reaped by the kernel */
+    printf("forker: forking\n");
+    fflush(stdout);
+    for (;;) {
+        pid_t p = fork();
+        if (p == 0) {
+            if (fork() == 0) {   /* a grandchild, orphaned to PID 1 of the container */
+                sleep_ms(300);
+                _exit(0);
+            }
+            sleep_ms(200);
+            _exit(0);
+        }
+        sleep_ms(10);
+    }
+}
+
+static int stopwatch(const char *dir)
+{
+    char procs[512], events[512];
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
+    snprintf(events, sizeof events, "%s/cgroup.events", dir);
+    signal(SIGTERM, SIG_IGN);
+    uint64_t deadline = now_us() + 120000000u;
+    int n = 0;
+    while ((n = count_lines(procs)) < 2) {
+        if (now_us() > deadline) {
+            printf("CGTEST stop forker never ran procs=%d\n", n);
+            return 1;
+        }
+        sleep_ms(20);
+    }
+    printf("CGTEST stop forker running procs=%d\n", n);
+    fflush(stdout);
+    while (now_us() < deadline) {
+        long long populated = keyed(events, "populated");
+        if (populated == 0 || !exists(dir)) {
+            n = count_lines(procs);
+            printf("CGTEST stop forker empty procs=%d (%s)\n", n < 0 ? 0 : n,
+                   exists(dir) ? "populated 0" : "cgroup removed");
+            return 0;
+        }
+        sleep_ms(5);
+    }
+    printf("CGTEST stop forker timeout procs=%d\n", count_lines(procs));
+    return 1;
+}
+
+static int wait_populated(const char *name, int secs)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/cg/keel/%s/cgroup.procs", name);
+    for (int i = 0; i < secs * 50; i++) {
+        if (count_lines(path) > 0)
+            return 0;
+        sleep_ms(20);
+    }
+    printf("CGTEST error %s never ran\n", name);
+    return -1;
+}
+
+static void touch(const char *p)
+{
+    FILE *f = fopen(p, "we");
+    if (f)
+        fclose(f);
+}
+
+static int observe(void)
+{
+    chomp_print("keel controllers", "/cg/keel/cgroup.subtree_control");
+    chomp_print("keel supervisor memory.min", "/cg/keel/supervisor/memory.min");
+
+    /* cpu: usage of the spinner over ~2 s of wall time. */
+    if (wait_populated("spin", 60) == 0) {
+        chomp_print("cpu spin cpu.max", "/cg/keel/spin/cpu.max");
+        sleep_ms(500);
+        long long u0 = keyed("/cg/keel/spin/cpu.stat", "usage_usec");
+        uint64_t t0 = now_us();
+        sleep_ms(2000);
+        long long u1 = keyed("/cg/keel/spin/cpu.stat", "usage_usec");
+        uint64_t t1 = now_us();
+        double ratio = (double)(u1 - u0) / (double)(t1 - t0);
+        printf("CGTEST cpu spin usage_usec=%lld wall_usec=%llu ratio=%.3f\n", u1 - u0,
+               (unsigned long long)(t1 - t0), ratio);
+        fflush(stdout);
+    }
+
+    /* pids: the fork bomb for 3 s, while the heart keeps beating. */
+    if (wait_populated("bomb", 60) == 0 && wait_populated("heart", 60) == 0) {
+        chomp_print("pids bomb pids.max", "/cg/keel/bomb/pids.max");
+        long long b0 = number("/share/beat");
+        touch("/share/go-bomb");
+        long long max_seen = 0;
+        uint64_t end = now_us() + 3000000u;
+        while (now_us() < end) {
+            long long c = number("/cg/keel/bomb/pids.current");
+            if (c > max_seen)
+                max_seen = c;
+            sleep_ms(10);
+        }
+        long long b1 = number("/share/beat");
+        long long ev = keyed("/cg/keel/bomb/pids.events", "max");
+        unlink("/share/go-bomb");
+        printf("CGTEST pids bomb max_seen=%lld events_max=%lld\n", max_seen, ev);
+        printf("CGTEST pids heartbeat before=%lld after=%lld\n", b0, b1);
+        fflush(stdout);
+    }
+
+    /* oom: the hog against memory.max; it must be OOM-killed and restarted. */
+    if (wait_populated("hog", 60) == 0) {
+        chomp_print("oom hog memory.max", "/cg/keel/hog/memory.max");
+        chomp_print("oom hog memory.oom.group", "/cg/keel/hog/memory.oom.group");
+        long long b0 = number("/share/beat");
+        touch("/share/go-hog");
+        long long kills = 0;
+        for (int i = 0; i < 1500 && kills < 1; i++) {   /* 30 s */
+            long long k = keyed("/cg/keel/hog/memory.events", "oom_kill");
+            if (k > kills)
+                kills = k;
+            long long g = keyed("/cg/keel/hog/memory.events", "oom_group_kill");
+            if (g > kills)
+                kills = g;
+            sleep_ms(20);
+        }
+        unlink("/share/go-hog");   /* the restarted hog idles */
+        printf("CGTEST oom hog oom_kill=%lld\n", kills);
+        fflush(stdout);
+        /* The restart: the cgroup runs a process again. */
+        sleep_ms(200);
+        if (wait_populated("hog", 30) == 0)
+            printf("CGTEST oom hog running again\n");
+        sleep_ms(1000);
+        long long b1 = number("/share/beat");
+        printf("CGTEST oom heartbeat before=%lld after=%lld\n", b0, b1);
+    }
+    printf("CGTEST done\n");
+    fflush(stdout);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    const char *role = argc > 1 ? argv[1] : "";
+    const char *arg = argc > 2 ? argv[2] : "";
+    if (!strcmp(role, "heart"))
+        return heart(arg);
+    if (!strcmp(role, "spin"))
+        return spin();
+    if (!strcmp(role, "forkbomb"))
+        return forkbomb(arg);
+    if (!strcmp(role, "hog"))
+        return hog(arg);
+    if (!strcmp(role, "forker"))
+        return forker();
+    if (!strcmp(role, "stopwatch"))
+        return stopwatch(arg);
+    if (!strcmp(role, "observe"))
+        return observe();
+    fprintf(stderr, "usage: cgprobe heart|spin|forkbomb|hog|forker|stopwatch|observe [ARG]\n");
+    return 2;
+}

@@ -1,0 +1,88 @@
+#!/bin/bash
+# test_bootmod.sh — keel's boot module (src/boot.c, src/kmod.c) in the VM,
+# driven by tests/vm/boot-harness.c, a minimal PID 1 without the main loop:
+# the move off rootfs, mounts, module loading, hostname/sysctl/dns, the uplink,
+# pivot_root possible, orphan reaping, power button -> poweroff, Ctrl-Alt-Del ->
+# reboot, unmount at shutdown, a missing module -> clear error and poweroff.
+set -u
+. "$(dirname "$0")/lib.sh"
+cd "$VM_REPO"
+
+objs=$(ls build/obj/*.o 2>/dev/null | grep -v '/main\.o$' || true)
+if [ -z "$objs" ]; then
+    vm_not_ok "bootmod: build" "no objects in build/obj (run make first)"
+    exit 0
+fi
+pkgs="libcap libnl-route-3.0 libnl-3.0 inih libseccomp"
+# shellcheck disable=SC2086
+if ! gcc -O2 -std=gnu11 -D_GNU_SOURCE -Iinclude $(pkg-config --cflags $pkgs) -static \
+        -o "$VM_OUT/boot-harness" tests/vm/boot-harness.c $objs \
+        $(pkg-config --static --libs $pkgs) -lmbedtls -lmbedx509 -lmbedcrypto 2>"$VM_OUT/boot-harness.log"; then
+    vm_not_ok "bootmod: build the harness" "$(head -n 5 "$VM_OUT/boot-harness.log")"
+    exit 0
+fi
+cat > "$VM_OUT/bootmod.ini" <<'INI'
+[system]
+modules = overlay e1000 button evdev veth bridge
+[container x]
+layers = /layers/base
+INI
+initramfs/mkinitramfs --keel "$VM_OUT/boot-harness" --manifest "$VM_OUT/bootmod.ini" \
+    --out "$VM_OUT/bootmod.cpio" 2>"$VM_OUT/bootmod.mk.log" ||
+    { vm_not_ok "bootmod: image" "$(cat "$VM_OUT/bootmod.mk.log")"; exit 0; }
+
+# --- boot 1: everything up, then QEMU's system_powerdown --------------------------
+vm_start bootmod-power "$VM_OUT/bootmod.cpio" \
+    "harness.modules=overlay,e1000,button,evdev,veth,bridge harness.sysctl=kernel.domainname=keeltest keel.manifest=/etc/x.ini"
+if ! vm_wait 'harness: ready' 60; then
+    vm_not_ok "bootmod: boots to ready"
+    vm_stop
+else
+    vm_ok "bootmod: boots to ready"
+    vm_assert "bootmod: stage lines" 'keel: stage: keel .* starting as PID 1.*keel: stage: root moved|keel: stage: root moved'
+    vm_assert "bootmod: stage mounts done" 'keel: stage: mounts done \(\+[0-9.]+ ms\)'
+    vm_assert "bootmod: stage modules loaded" 'keel: stage: modules loaded: overlay e1000 button evdev veth bridge \(8 new\)'
+    vm_assert "bootmod: stage network up" 'keel: stage: network up'
+    vm_assert "bootmod: root moved off rootfs" "harness: root fstype rootfs parentless no"
+    vm_assert "bootmod: re-executed from its read-only binary" 'harness: exe /init'
+    vm_assert "bootmod: pivot_root works after the move" 'harness: pivot_root ok'
+    missing=
+    for m in / /init /proc /sys /dev /dev/pts /dev/shm /run /tmp /sys/fs/cgroup; do
+        grep -aqE "harness: mounts( [^ ]+)* $m( |$|[[:cntrl:]])" "$VM_CONSOLE" || missing="$missing $m"
+    done
+    [ -z "$missing" ] && vm_ok "bootmod: pseudo-filesystems mounted" ||
+        vm_not_ok "bootmod: pseudo-filesystems mounted" "missing:$missing"
+    vm_assert "bootmod: modules loaded with dependencies" 'harness: modules .*bridge.*stp.*llc'
+    vm_assert "bootmod: hostname" 'harness: hostname harness-host'
+    vm_assert "bootmod: sysctl applied" 'keel: sysctl kernel.domainname = keeltest'
+    vm_assert "bootmod: keel.manifest= read" 'harness: manifest path /etc/x.ini'
+    vm_assert "bootmod: uplink configured" 'interface eth0: 10.0.2.15/24 up'
+    vm_assert "bootmod: stdio on /dev/console" 'harness: fds 0 1 2 -> /dev/console /dev/console /dev/console'
+    vm_assert "bootmod: power button found" 'keel: power button: /dev/input/event'
+    if vm_wait 'harness: reaped the orphan' 20; then vm_ok "bootmod: orphan reaped"; else vm_not_ok "bootmod: orphan reaped"; fi
+    vm_mon system_powerdown
+    vm_wait_end 60
+    vm_assert "bootmod: power button press seen" 'harness: power button pressed'
+    vm_assert "bootmod: filesystems unmounted" 'keel: filesystems unmounted: [1-9][0-9]*, detached busy: [0-9]+, failed: 0'
+    [ "$VM_END" = poweroff ] && vm_ok "bootmod: system_powerdown powers off" ||
+        vm_not_ok "bootmod: system_powerdown powers off" "ended: $VM_END"
+fi
+
+# --- boot 2: Ctrl-Alt-Del arrives as SIGINT and reboots ------------------------------
+vm_start bootmod-cad "$VM_OUT/bootmod.cpio" "harness.modules=overlay,e1000"
+if vm_wait 'harness: ready' 60; then
+    vm_mon "sendkey ctrl-alt-delete"
+    vm_wait_end 60
+    vm_assert "bootmod: ctrl-alt-delete arrives as SIGINT" 'harness: signal 2 -> reboot'
+    [ "$VM_END" = reboot ] && vm_ok "bootmod: ctrl-alt-delete reboots" || vm_not_ok "bootmod: ctrl-alt-delete reboots" "ended: $VM_END"
+else
+    vm_not_ok "bootmod: ctrl-alt-delete reboots" "guest did not come up"
+    vm_stop
+fi
+
+# --- boot 3: a missing module is a clear error, then poweroff ---------------------------
+vm_start bootmod-nomod "$VM_OUT/bootmod.cpio" "harness.modules=overlay,nosuchmod"
+vm_wait_end 60
+vm_assert "bootmod: missing module is a clear error" 'keel: error: cannot load module nosuchmod: not in modules.dep nor built in'
+vm_refute "bootmod: missing module does not panic" 'Kernel panic'
+[ "$VM_END" = poweroff ] && vm_ok "bootmod: missing module powers off" || vm_not_ok "bootmod: missing module powers off" "ended: $VM_END"

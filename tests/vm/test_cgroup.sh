@@ -1,0 +1,187 @@
+#!/bin/bash
+# test_cgroup.sh — issue 5 in the VM: cgroup v2 limits measured on Debian's
+# kernel, where keel (PID 1) mounts cgroup2 itself.  One boot runs every
+# scenario; the payload is tests/vm/payload/cgprobe.c (static), whose
+# observer containers read keel's cgroup tree through a read-only bind mount
+# of /sys/fs/cgroup and print "CGTEST ..." lines:
+#   cpu    cpus = 0.25 busy loop: usage_usec over ~2 s of wall time ~ 25 %
+#   pids   fork bomb with pids = 64: pids.current never above 64, pids.events
+#          max > 0, and another container (heart) keeps beating meanwhile
+#   oom    memory = 32M hog: OOM-killed (memory.events), keel says so, the
+#          restart policy restarts it, heart and keel keep running
+#   stop   at shutdown the forker (ignores SIGTERM, forks continuously) is
+#          stopped before the container it depends on (stopwatch), which
+#          sees its cgroup become empty
+# and, on the host, `keel check` rejects bad limit values with FILE:LINE.
+#
+# Uses tests/vm/lib.sh (vm_start, vm_wait_end, vm_assert, vm_ok/not_ok/skip)
+# and initramfs/mkinitramfs --extra.  Relies on keel's console conventions:
+# container output echoed as "NAME | line", "NAME: restarting in N ms", and
+# an OOM line naming the container ("NAME: ... OOM ..." / "oom").
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+cd "$VM_REPO"
+KEEL=${KEEL:-$VM_REPO/build/keel}
+
+if [ ! -x "$KEEL" ]; then
+    vm_not_ok "cgroup: build" "no keel binary at $KEEL (run make)"
+    exit 0
+fi
+
+# --- keel check: bad limit values are manifest errors (host side) ----------------
+bad=$VM_OUT/cgroup-bad.ini
+cat > "$bad" <<'INI'
+[container c]
+layers = /
+command = /bin/true
+memory = 12Q
+cpus = 0
+pids = -5
+cpu_weight = 20000
+io_weight = 0
+memory_high = lots
+io_read_bps = /dev/null
+cpuset = 0-x
+INI
+out=$("$KEEL" check "$bad" 2>&1); rc=$?
+if [ $rc -eq 2 ]; then
+    missing=
+    for l in 4 5 6 7 8 9 10 11; do
+        grep -q "^$bad:$l: " <<<"$out" || missing="$missing $l"
+    done
+    [ -z "$missing" ] && vm_ok "cgroup: keel check rejects bad limits with FILE:LINE" ||
+        vm_not_ok "cgroup: keel check rejects bad limits with FILE:LINE" "no error for line(s)$missing: $out"
+else
+    vm_not_ok "cgroup: keel check rejects bad limits with FILE:LINE" "exit $rc: $out"
+fi
+
+# --- the image ---------------------------------------------------------------------
+extra=$VM_OUT/cgroup-extra
+rm -rf "$extra"
+mkdir -p "$extra/layers/cgtest/cg" "$extra/layers/cgtest/share" "$extra/share"
+if ! gcc -O2 -Wall -Wextra -Werror -static -o "$extra/layers/cgtest/cgprobe" tests/vm/payload/cgprobe.c \
+        2>"$VM_OUT/cgprobe.log"; then
+    vm_not_ok "cgroup: build the payload" "$(head -n 5 "$VM_OUT/cgprobe.log")"
+    exit 0
+fi
+chmod 0777 "$extra/share"
+
+manifest=$VM_OUT/cgroup.ini
+cat > "$manifest" <<'INI'
+[system]
+hostname = cgtest
+modules = overlay
+on_exit = poweroff
+stop_timeout = 2
+
+[container heart]
+layers = /layers/cgtest:/layers/base
+command = /cgprobe heart /share/beat
+mount = /share:/share
+
+[container spin]
+layers = /layers/cgtest:/layers/base
+command = /cgprobe spin
+cpus = 0.25
+
+[container bomb]
+layers = /layers/cgtest:/layers/base
+command = /cgprobe forkbomb /share/go-bomb
+mount = /share:/share
+pids = 64
+
+[container hog]
+layers = /layers/cgtest:/layers/base
+command = /cgprobe hog /share/go-hog
+mount = /share:/share
+memory = 32M
+restart = on-failure:3
+
+[container stopwatch]
+layers = /layers/cgtest:/layers/base
+command = /cgprobe stopwatch /cg/keel/forker
+mount = /sys/fs/cgroup:/cg:ro
+stop_timeout = 10
+
+[container forker]
+layers = /layers/cgtest:/layers/base
+command = /cgprobe forker
+depends = stopwatch
+stop_timeout = 1
+
+[container observer]
+layers = /layers/cgtest:/layers/base
+command = /cgprobe observe
+mount = /sys/fs/cgroup:/cg:ro
+mount = /share:/share
+main = yes
+INI
+img=$VM_OUT/cgroup.cpio
+if ! initramfs/mkinitramfs --keel "$KEEL" --manifest "$manifest" --extra "$extra" --out "$img" \
+        2>"$VM_OUT/cgroup.mk.log"; then
+    vm_not_ok "cgroup: image" "$(tail -n 5 "$VM_OUT/cgroup.mk.log")"
+    exit 0
+fi
+
+# --- the boot ------------------------------------------------------------------------
+vm_start cgroup "$img" ""
+if ! vm_wait 'CGTEST done' 240; then
+    vm_not_ok "cgroup: observer finished" "no 'CGTEST done' (timeout or keel died)"
+fi
+vm_wait_end 120
+
+# Values of KEY=N in the first console line matching REGEX.
+val() { grep -aE -- "$1" "$VM_CONSOLE" | head -n 1 | tr -d '\r' | grep -oE "$2=[0-9.]+" | head -n 1 | cut -d= -f2; }
+# a <= x <= b for decimals
+within() { awk -v x="$1" -v a="$2" -v b="$3" 'BEGIN { exit !(x != "" && x + 0 >= a && x + 0 <= b) }'; }
+
+vm_assert "cgroup: controllers enabled for keel's subtree" 'CGTEST keel controllers=.*\bmemory\b.*' 
+vm_assert "cgroup: supervisor leaf protected by memory.min" 'CGTEST keel supervisor memory.min=[1-9][0-9]*'
+
+# cpu
+vm_assert "cgroup: cpus = 0.25 writes cpu.max" 'CGTEST cpu spin cpu.max=25000 100000'
+ratio=$(val 'CGTEST cpu spin usage_usec' ratio)
+if within "$ratio" 0.15 0.35; then vm_ok "cgroup: cpus = 0.25 busy loop gets ~25% of a CPU (got $ratio)"
+else vm_not_ok "cgroup: cpus = 0.25 busy loop gets ~25% of a CPU" "ratio ${ratio:-none}, want 0.15..0.35"; fi
+
+# pids
+vm_assert "cgroup: pids = 64 writes pids.max" 'CGTEST pids bomb pids.max=64'
+seen=$(val 'CGTEST pids bomb max_seen' max_seen)
+hits=$(val 'CGTEST pids bomb max_seen' events_max)
+if within "$seen" 16 64; then vm_ok "cgroup: fork bomb stays at or below 64 processes (max $seen)"
+else vm_not_ok "cgroup: fork bomb stays at or below 64 processes" "max_seen ${seen:-none}"; fi
+if within "$hits" 1 1e18; then vm_ok "cgroup: fork bomb hit pids.max ($hits refusals)"
+else vm_not_ok "cgroup: fork bomb hit pids.max" "pids.events max ${hits:-none}"; fi
+b0=$(val 'CGTEST pids heartbeat' before); b1=$(val 'CGTEST pids heartbeat' after)
+if [ -n "$b0" ] && [ -n "$b1" ] && [ $((b1 - b0)) -ge 3 ]; then
+    vm_ok "cgroup: another container keeps answering during the fork bomb ($((b1 - b0)) beats in 3 s)"
+else
+    vm_not_ok "cgroup: another container keeps answering during the fork bomb" "beats ${b0:-?} -> ${b1:-?}"
+fi
+
+# oom
+vm_assert "cgroup: memory = 32M writes memory.max" 'CGTEST oom hog memory.max=33554432'
+vm_assert "cgroup: memory.oom.group is set" 'CGTEST oom hog memory.oom.group=1'
+kills=$(val 'CGTEST oom hog oom_kill' oom_kill)
+if within "$kills" 1 1e18; then vm_ok "cgroup: the hog is OOM-killed (memory.events oom_kill $kills)"
+else vm_not_ok "cgroup: the hog is OOM-killed" "oom_kill ${kills:-none}"; fi
+vm_assert "cgroup: keel logs the OOM kill" 'keel: .*hog.*(OOM|oom|out of memory)|hog: .*(OOM|oom)'
+vm_assert "cgroup: the restart policy fires after the OOM kill" 'hog: restarting in [0-9]+ ms'
+vm_assert "cgroup: the hog runs again" 'CGTEST oom hog running again'
+b0=$(val 'CGTEST oom heartbeat' before); b1=$(val 'CGTEST oom heartbeat' after)
+if [ -n "$b0" ] && [ -n "$b1" ] && [ $((b1 - b0)) -ge 3 ]; then
+    vm_ok "cgroup: other containers survive the OOM ($((b1 - b0)) beats)"
+else
+    vm_not_ok "cgroup: other containers survive the OOM" "beats ${b0:-?} -> ${b1:-?}"
+fi
+vm_assert "cgroup: keel survives everything (observer done)" 'CGTEST done'
+
+# stop
+procs=$(val 'CGTEST stop forker running' procs)
+if within "$procs" 2 1e9; then vm_ok "cgroup: forker forks continuously ($procs processes)"
+else vm_not_ok "cgroup: forker forks continuously" "procs ${procs:-none}"; fi
+vm_assert "cgroup: stopping the forker leaves its cgroup empty" 'CGTEST stop forker empty procs=0'
+vm_refute "cgroup: no kernel panic" 'Kernel panic'
+[ "$VM_END" = poweroff ] && vm_ok "cgroup: clean poweroff after the tests" ||
+    vm_not_ok "cgroup: clean poweroff after the tests" "ended: $VM_END"
