@@ -10,7 +10,7 @@
  *  - an accepted manifest is complete: every container has a valid name,
  *    layers and a command, every dependency points at another container, and
  *    start_order is a permutation in which each container comes after what
- *    it depends on.
+ *    it depends on; an accepted cpuset names CPUs 0..4095 only.
  */
 #include "fuzz.h"
 
@@ -97,6 +97,19 @@ static void check_manifest(const struct manifest *m)
             FUZZ_ASSERT(c->mounts[b].source && c->mounts[b].target && c->mounts[b].target[0] == '/');
         FUZZ_ASSERT(c->restart_delay_ms <= c->restart_delay_max_ms);
         FUZZ_ASSERT((c->caps_ambient & ~c->caps) == 0);
+        if (c->cpuset) {
+            /* Every CPU of an accepted list is in 0..4095. */
+            for (const char *p = c->cpuset; *p;) {
+                if (!isdigit((unsigned char)*p)) {
+                    p++;
+                    continue;
+                }
+                char *end;
+                unsigned long cpu = strtoul(p, &end, 10);
+                FUZZ_ASSERT(cpu <= 4095);
+                p = end;
+            }
+        }
         if (c->net == NET_CONTAINER)
             FUZZ_ASSERT(c->net_peer && manifest_find_container(m, c->net_peer) >= 0);
     }

@@ -393,6 +393,9 @@ test_adversarial_values() {
     adv cpuset_letters 4 "${C}cpuset = a\n"
     adv cpuset_double_comma 4 "${C}cpuset = 0,,1\n"
     adv cpuset_huge 4 "${C}cpuset = 99999999999999999999\n"
+    adv cpuset_above_4095 4 "${C}cpuset = 5000\n"
+    adv cpuset_range_end_above_4095 4 "${C}cpuset = 0-5000\n"
+    adv cpuset_list_above_4095 4 "${C}cpuset = 1,4096\n"
     adv io_no_value 4 "${C}io_read_bps = /dev/sda\n"
     adv io_relative_device 4 "${C}io_read_bps = sda 1M\n"
     adv io_bad_size 4 "${C}io_write_bps = /dev/sda 1Q\n"
@@ -457,7 +460,7 @@ test_adversarial_numbers() {
             'size|max') vals=(-1 1P 8388608T maxx MAX "${common[@]}") ;;
             number) vals=(-1 4294967296 "${common[@]}") ;;
             'number|max') vals=(-1 0x1 maxx "${common[@]}") ;;
-            decimal) vals=(-1 0.001 4097 0.1234567 . 1. "${common[@]}") ;;
+            decimal) vals=(-1 0.001 4097 4096.5 0.1234567 . 1. "${common[@]}") ;;
             rate) vals=(0 -1 1tbit 1kbyte 18446744073709551615bit "${common[@]}") ;;
             [0-9-]*..[0-9]*) vals=($(( ${type%%..*} - 1 )) $(( ${type##*..} + 1 )) "${common[@]}") ;;
             *) continue ;;
@@ -581,6 +584,9 @@ test_adversarial_scale() {
     adv cycle_two =4,8 "${C}depends = d\n[container d]\nlayers = $L\ncommand = /bin/true\ndepends = c\n"
     adv cycle_via_netns 1,4,5,8,9 "${C}depends = d\n[container d]\nlayers = $L\ncommand = /bin/true\nnetwork = container:c\n"
     adv depends_unknown_many 4 "${C}depends = $(for i in $(seq 1 400); do printf 'x%d ' "$i"; done)\n"
+    # One 3.8 KB line naming the same container 1900 times: each duplicate
+    # reported (once or per pair), in time.
+    adv depends_same_1900 4 "${C}depends = $(rep 1900 'd ')\n[container d]\nlayers = $L\ncommand = /bin/true\n"
     adv depends_twice 4 "${C}depends = d d\n[container d]\nlayers = $L\ncommand = /bin/true\n"
     adv depends_line_4000 4 "${C}depends = $(rep 4000 d)\n"
     adv_report
