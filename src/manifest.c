@@ -219,7 +219,8 @@ static bool valid_hostname(const char *s)
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.')
             return false;
-    return s[0] != '-' && s[0] != '.';
+    /* Labels are not empty: no leading, trailing or doubled dot. */
+    return s[0] != '-' && s[0] != '.' && s[n - 1] != '.' && !strstr(s, "..");
 }
 
 /* --- custom setters: [system] --------------------------------------------- */
@@ -620,6 +621,8 @@ static int set_depends(struct pstate *st, void *obj, const char *v, char *why)
         }
         if (!valid_name(name, KEEL_NAME_MAX))
             return why_set(why, "'%s' is not a container name", name);
+        if (c->n_deps >= MANIFEST_MAX_CONTAINERS)
+            return why_set(why, "more than %d dependencies", MANIFEST_MAX_CONTAINERS);
         struct dependency *nd = realloc(c->deps, (c->n_deps + 1) * sizeof *nd);
         if (!nd)
             return -ENOMEM;
@@ -729,7 +732,8 @@ static int set_cpuset(struct pstate *st, void *obj, const char *v, char *why)
         if (n == 0 || n >= sizeof num)
             return why_set(why, "'%s' is not a CPU list (e.g. 0-1,3)", v);
         memcpy(num, p, n), num[n] = '\0';
-        parse_u64(num, 0, 4095, &a, NULL);
+        if (parse_u64(num, 0, 4095, &a, NULL) < 0)
+            return why_set(why, "'%s' names a CPU above 4095", v);
         p += n;
         b = a;
         if (*p == '-') {
@@ -738,7 +742,8 @@ static int set_cpuset(struct pstate *st, void *obj, const char *v, char *why)
             if (n == 0 || n >= sizeof num)
                 return why_set(why, "'%s' is not a CPU list (e.g. 0-1,3)", v);
             memcpy(num, p, n), num[n] = '\0';
-            parse_u64(num, 0, 4095, &b, NULL);
+            if (parse_u64(num, 0, 4095, &b, NULL) < 0)
+                return why_set(why, "'%s' names a CPU above 4095", v);
             p += n;
         }
         if (a > 4095 || b > 4095 || b < a)
@@ -1086,6 +1091,9 @@ static const struct key_def keys[] = {
     U(SEC_INTERFACE, "mtu", IFC(mtu), sizeof(unsigned), 68, 65535, "(unchanged)", "MTU of the uplink"),
 };
 
+/* The per-section bookkeeping is indexed by position in the key table. */
+_Static_assert(ARRAY_SIZE(keys) <= ARRAY_SIZE(((struct pstate *)0)->seen_line), "pstate.seen_line is too short");
+
 static const char *section_name(enum section_kind k)
 {
     switch (k) {
@@ -1379,12 +1387,19 @@ static bool check_line(struct pstate *st, const char *line, size_t n)
         diag_add(st->d, st->file, st->line, "line is longer than %d bytes", MANIFEST_MAX_LINE);
         return false;
     }
+    /* A rejected header leaves the keys below it without a section: mark the
+     * section bad so they are not all reported again as "outside a section". */
+    bool is_header = n > 0 && memchr(line, '[', n) && line[strspn(line, " \t")] == '[';
     if (memchr(line, '\0', n)) {
         diag_add(st->d, st->file, st->line, "line contains a NUL byte");
+        if (is_header)
+            st->kind = SEC_BAD;
         return false;
     }
     if (!valid_utf8((const unsigned char *)line, n)) {
         diag_add(st->d, st->file, st->line, "line is not valid UTF-8");
+        if (is_header)
+            st->kind = SEC_BAD;
         return false;
     }
     for (size_t i = 0; i < n; i++)
@@ -1652,8 +1667,10 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
                 diag_add(d, file, dep->line, "container '%s' waits for '%s' to be ready, but '%s' has no "
                          "ready protocol", c->name, dep->name, dep->name);
             for (size_t q = 0; q < k; q++)
-                if (c->deps[q].index == dep->index && dep->index >= 0)
+                if (c->deps[q].index == dep->index && dep->index >= 0) {
                     diag_add(d, file, dep->line, "container '%s' names '%s' twice in depends", c->name, dep->name);
+                    break;
+                }
         }
         /* container:NAME is an implicit dependency: NAME's namespace must exist first. */
         if (c->net == NET_CONTAINER) {

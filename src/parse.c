@@ -208,6 +208,8 @@ int parse_cpus(const char *s, int64_t *quota_us, int64_t *period_us, char *why)
     if (whole > 4096)
         return fail(why, ERANGE, "%s CPUs is more than 4096", s);
     int64_t q = (int64_t)whole * period + (int64_t)(frac * (uint64_t)period / scale);
+    if (q > 4096 * period)
+        return fail(why, ERANGE, "%s CPUs is more than 4096", s);
     if (q < 1000)
         return fail(why, ERANGE, "%s CPUs is less than 0.01", s);
     *quota_us = q;
