@@ -176,6 +176,17 @@ static int cmd_help(int argc, char **argv)
     return 0;
 }
 
+bool cli_is_verb(const char *name)
+{
+    if (find_verb(name))
+        return true;
+    for (const struct client_verb *cv = client_verbs; cv->name; cv++)
+        if (strcmp(cv->name, name) == 0)
+            return true;
+    return strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "--version") == 0 ||
+           strcmp(name, "-H") == 0;
+}
+
 int cli_main(int argc, char **argv)
 {
     if (argc < 2) {

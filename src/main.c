@@ -1,6 +1,6 @@
 /* main.c — keel's entry point.
  *
- * As PID 1 keel boots: it sets the machine up (boot_early re-executes keel
+ * As PID 1 without a verb keel boots: it sets the machine up (boot_early re-executes keel
  * once from a read-only bind of its own binary and returns in the new image),
  * then serves the manifest until the machine goes down.  PID 1 never returns
  * from here: the kernel would panic.  Otherwise argv names a CLI verb.
@@ -16,7 +16,10 @@
 
 int main(int argc, char **argv)
 {
-    if (getpid() != 1)
+    /* The kernel starts init with no verb (at most unknown kernel parameters):
+     * a verb means a command, even as PID 1 of a PID namespace (keel run
+     * under unshare --pid, a benchmark, a container of another runtime). */
+    if (getpid() != 1 || (argc > 1 && cli_is_verb(argv[1])))
         return cli_main(argc, argv);
 
     struct kerr err = { 0 };

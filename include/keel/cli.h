@@ -3,6 +3,11 @@
 #ifndef KEEL_CLI_H
 #define KEEL_CLI_H
 
+#include <stdbool.h>
+
 int cli_main(int argc, char **argv);
+/* True when `name` is a verb of keel's command line (keel run as PID 1 of a
+ * PID namespace must run, not boot). */
+bool cli_is_verb(const char *name);
 
 #endif
