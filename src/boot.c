@@ -488,7 +488,7 @@ static int write_resolv_conf(char *const *dns, struct kerr *err)
     return 0;
 }
 
-int boot_apply_system(const struct manifest *m, struct kerr *err)
+int boot_setup_machine(const struct manifest *m, struct kerr *err)
 {
     const struct system_spec *s = &m->system;
     int r;
@@ -800,7 +800,7 @@ static void crash_write(const char *s)
 static void on_crash(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
-    /* A fault the kernel raised has si_code > 0; abort() and raise() send
+    /* A fault the kernel raised has si_code > 0; abort(3) and raise(3) send
      * with tkill (SI_TKILL) to themselves.  kill(2) and sigqueue(3) from
      * anyone, keel included, say nothing about keel's state: ignored. */
     if (si->si_code <= 0 && !(si->si_code == SI_TKILL && si->si_pid == getpid()))

@@ -303,7 +303,7 @@ int daemon_main(const struct daemon_opts *opts)
         return 2;
     }
     log_stage("manifest read");
-    if (opts->boot && boot_apply_system(d.m, &err) < 0) {
+    if (opts->boot && boot_setup_machine(d.m, &err) < 0) {
         log_error("%s", err.msg);
         boot_fail(d.m->system.on_error, d.m->system.rescue_shell);
     }

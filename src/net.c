@@ -1473,7 +1473,7 @@ void net_plan(const struct manifest *m, const struct container_spec *c, FILE *ou
     }
 }
 
-void net_plan_system(const struct manifest *m, FILE *out)
+void net_plan_machine(const struct manifest *m, FILE *out)
 {
     if (!any_bridge(m)) {
         fprintf(out, "network: no bridge containers: no bridge, no nf_tables table, forwarding untouched\n");

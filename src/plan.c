@@ -167,7 +167,7 @@ void plan_print_summary(const struct manifest *m, FILE *out)
 
 void plan_print(const struct manifest *m, FILE *out)
 {
-    net_plan_system(m, out);
+    net_plan_machine(m, out);
     for (size_t k = 0; k < m->n_containers; k++) {
         const struct container_spec *c = &m->containers[m->start_order[k]];
         char caps[1024];

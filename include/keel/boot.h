@@ -9,7 +9,7 @@
  *        keel's binary read-only and re-executes keel from it.
  *        That re-exec means boot_early() does not return in the first process;
  *        the re-executed keel runs main again and boot_early() then returns.
- *        boot_apply_system() then sets the hostname, sysctls, DNS, loads
+ *        boot_setup_machine() then sets the hostname, sysctls, DNS, loads
  *        modules and brings up lo and the [interface] uplinks.
  * Shutdown: boot_final() kills what is left, unmounts in reverse order, syncs
  *        and calls reboot(2).  It never returns; if reboot(2) fails it loops
@@ -38,7 +38,7 @@ char *boot_manifest_path(void);
 /* argv is main's (kept for the re-exec). */
 int boot_early(char **argv, struct kerr *err);
 /* hostname, modules, sysctl, dns, lo and interfaces.  Logs a stage line per step. */
-int boot_apply_system(const struct manifest *m, struct kerr *err);
+int boot_setup_machine(const struct manifest *m, struct kerr *err);
 
 /* Opens the power button's evdev device (KEY_POWER), O_NONBLOCK|O_CLOEXEC;
  * -ENOENT when none is present (load the `button` and `evdev` modules). */

@@ -79,7 +79,7 @@ int net_interface_configure(const struct interface_spec *ifs, struct kerr *err);
  * (indented lines under the container's heading), and the machine-wide part
  * (bridges, forwarding, the nf_tables table in nft syntax) once per plan. */
 void net_plan(const struct manifest *m, const struct container_spec *c, FILE *out);
-void net_plan_system(const struct manifest *m, FILE *out);
+void net_plan_machine(const struct manifest *m, FILE *out);
 
 /* Network rules of the manifest (keel check): valid network names, subnets,
  * gateways and mtus, non-overlapping subnets; ip inside its subnet and unique;

@@ -9,7 +9,7 @@
  *   up NAME      net_container_netns   -> "ok up NAME ino=INODE ip=IP us=MICROSECONDS" / "ok up NAME host"
  *   down NAME    net_container_release -> "ok down NAME"
  *   hosts NAME   net_hosts_file        -> the file, then "ok hosts"
- *   plan         net_plan_system + net_plan of each container, then "ok plan"
+ *   plan         net_plan_machine + net_plan of each container, then "ok plan"
  *   quit         net_shutdown          -> "ok quit", exit 0
  *   kill         exit at once without net_shutdown (a crashed keel)
  * Errors answer "error: MESSAGE".
@@ -198,7 +198,7 @@ int main(int argc, char **argv)
         } else if (strcmp(line, "kill") == 0) {
             _exit(9);
         } else if (strcmp(line, "plan") == 0) {
-            net_plan_system(&man, stdout);
+            net_plan_machine(&man, stdout);
             for (size_t i = 0; i < man.n_containers; i++) {
                 printf("container %s\n", man.containers[i].name);
                 net_plan(&man, &man.containers[i], stdout);

@@ -334,7 +334,7 @@ static char *capture(void (*fn)(FILE *))
 static void plan_web(FILE *f) { net_plan(&man, &cs[0], f); }
 static void plan_long(FILE *f) { net_plan(&man, &cs[1], f); }
 static void plan_side(FILE *f) { net_plan(&man, &cs[2], f); }
-static void plan_sys(FILE *f) { net_plan_system(&man, f); }
+static void plan_sys(FILE *f) { net_plan_machine(&man, f); }
 
 TEST(plan_text)
 {

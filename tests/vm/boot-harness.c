@@ -2,7 +2,7 @@
  * for testing them in the VM independently of keel's main loop.
  *
  * It does what keel's main does in boot mode, without manifest or containers:
- * boot_early, boot_apply_system over a manifest struct filled from the kernel
+ * boot_early, boot_setup_machine over a manifest struct filled from the kernel
  * command line (harness.modules=a,b harness.sysctl=k=v harness.fail=1), then a
  * poll loop over a signalfd and the power button, and boot_final.  It prints
  * facts for the test to match ("harness: ..." lines). */
@@ -88,7 +88,7 @@ int main(int argc, char **argv)
     inet_pton(AF_INET, "10.0.2.2", &ifs.gateway);
     m.interfaces = &ifs;
     m.n_interfaces = 1;
-    if (boot_apply_system(&m, &err) < 0) {
+    if (boot_setup_machine(&m, &err) < 0) {
         log_error("%s", err.msg);
         boot_fail(POWER_POWEROFF, NULL);
     }
