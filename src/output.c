@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,18 +62,23 @@ int output_open(struct output *o, const char *name, const char *log_dir, uint64_
         return kerr_set(err, ENAMETOOLONG, "cannot open the log of %s", name);
     if (open_log(o) < 0)
         return kerr_set(err, errno, "cannot open log file %s", o->log_path);
+    /* A socket pair, not a pipe: a process that splices into a pipe (sendfile
+     * or splice from a socket, as busybox cat does) holds the pipe's mutex
+     * while it waits for its input, and keel's read of the other end would
+     * sleep on that mutex, O_NONBLOCK or not: any container could stall PID 1.
+     * recv() on keel's end of a unix socket takes only that end's locks. */
     int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0) {
         int saved = errno;
         output_close(o);
-        return kerr_set(err, saved, "cannot create the output pipe of %s", name);
+        return kerr_set(err, saved, "cannot create the output socket of %s", name);
     }
     o->read_fd = p[0];
     o->write_fd = p[1];
-    if (fcntl(o->read_fd, F_SETFL, O_NONBLOCK) < 0) {
+    if (fcntl(o->read_fd, F_SETFL, O_NONBLOCK) < 0 || shutdown(o->read_fd, SHUT_WR) < 0) {
         int saved = errno;
         output_close(o);
-        return kerr_set(err, saved, "cannot make the output pipe of %s non-blocking", name);
+        return kerr_set(err, saved, "cannot set up the output socket of %s", name);
     }
     return 0;
 }

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -469,7 +470,7 @@ static void on_ready_fd(struct loop *l, int fd, uint32_t events, void *data)
     }
 }
 
-/* Makes the readiness channel for this start: a pipe for fd:N (a new one
+/* Makes the readiness channel for this start: a socket pair for fd:N (a new one
  * each time, so a stale writer of the last run cannot mark this one ready),
  * the sd_notify socket once. */
 static int ready_prepare(struct ctr *c, struct kerr *err)
@@ -481,11 +482,19 @@ static int ready_prepare(struct ctr *c, struct kerr *err)
             close(c->ready_fd);
             c->ready_fd = -1;
         }
+        /* A socket pair for the same reason as the output (output.c): a
+         * pipe's reader can be made to sleep on the writer's splice. */
         int p[2];
-        if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
-            return kerr_set(err, errno, "cannot create the readiness pipe of %s", spec->name);
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
+            return kerr_set(err, errno, "cannot create the readiness socket of %s", spec->name);
         c->ready_fd = p[0];
         c->ready_child_fd = p[1];
+        if (fcntl(c->ready_fd, F_SETFL, O_NONBLOCK) < 0 || shutdown(c->ready_fd, SHUT_WR) < 0) {
+            int e = errno;
+            close(TAKE_FD(c->ready_fd));
+            close(TAKE_FD(c->ready_child_fd));
+            return kerr_set(err, e, "cannot set up the readiness socket of %s", spec->name);
+        }
     } else if (spec->ready == READY_NOTIFY && c->ready_fd < 0) {
         snprintf(c->notify_path, sizeof c->notify_path, "%s/notify/%s.sock", c->sup->opts.run_dir, spec->name);
         char dir[PATH_MAX];

@@ -1,5 +1,5 @@
-/* output.h — a container's stdout and stderr: one pipe per container (kept
- * across restarts), its bytes appended to LOG_DIR/NAME.log with size-capped
+/* output.h — a container's stdout and stderr: one unix socket pair per
+ * container (kept across restarts; not a pipe, see output_open), its bytes appended to LOG_DIR/NAME.log with size-capped
  * rotation, and echoed line by line as "NAME | line" to keel's output.
  *
  * Nothing here may stall PID 1: the pipe is read in bounded chunks, the echo
@@ -18,7 +18,7 @@
 
 struct output {
     const char *name;
-    int read_fd, write_fd;     /* the pipe; write_fd goes to the container */
+    int read_fd, write_fd;     /* the socket pair; write_fd goes to the container */
     int log_fd;
     char log_path[4096];
     uint64_t log_size, max_size;

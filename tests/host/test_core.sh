@@ -446,6 +446,24 @@ EOF
         awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(a != "" && b != "" && b - a >= 0.9 && b - a <= 6) }'
 }
 
+# A container that splices into its stdout while waiting for input could
+# stall keel if its stdout were a pipe (the writer can hold the pipe's mutex
+# while it waits, and a reader of the other end sleeps on it, O_NONBLOCK or
+# not): keel gives containers a socket pair, which sendfile(2) cannot splice
+# into.  (The stall itself is timing-dependent and not reproduced here.)
+test_stdout_not_a_pipe() {
+    plan stdout_not_a_pipe
+    manifest <<EOF
+$(system_section 1)
+$(simple s "/bin/probe splice-hold 6 print after sleep inf")
+EOF
+    keel_start
+    wait_out s after 15 || fail "s did not come up ($WHY)"
+    check stdout_not_a_pipe "s could sendfile into its stdout (a pipe)" \
+        eval '[ "$(c_value s splice)" = EINVAL ]'
+    keel_stop 20 || fail "keel did not stop ($WHY)"
+}
+
 test_sigint_stops_all() {
     manifest <<EOF
 $(system_section)

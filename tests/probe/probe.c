@@ -62,6 +62,7 @@
  *   listen tcp|udp PORT echo server on 0.0.0.0:PORT, forever: listening=PROTO:PORT
  *   connect HOST PORT   TCP to HOST (IPv4, or a name in /etc/hosts): send "ping\n", read the reply:
  *                       connect:HOST:PORT=ok reply=LINE | ERRNO
+ *   splice-hold SECONDS splice from an empty socket into stdout (a pipe's mutex held that long): splice=ok|ERRNO
  *   icmp HOST           ICMP echo through a datagram socket (ping without CAP_NET_RAW): icmp:HOST=ok|ERRNO
  *   connect-udp HOST PORT  the same over UDP (2 s timeout)
  *   flood BYTES         write BYTES bytes of lines to stdout, then flood=done on stderr
@@ -81,6 +82,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -561,6 +563,29 @@ static void on_trap(int sig)
     _exit(0);
 }
 
+/* sendfile(2)s from a socket that never gets data into stdout, for at most
+ * SECONDS: into a pipe that blocks (holding the pipe's mutex); into keel's
+ * socket pair it fails at once with EINVAL.  Prints what sendfile said. */
+static void cmd_splice_hold(long seconds)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+        printf("splice=%s\n", errname(errno));
+        return;
+    }
+    fflush(NULL);
+    alarm((unsigned)seconds);
+    signal(SIGALRM, SIG_IGN);
+    struct sigaction sa = { .sa_handler = SIG_DFL };
+    sigaction(SIGALRM, &sa, NULL);
+    /* sendfile(2) from a socket, as busybox cat does: the kernel splices
+     * through the destination pipe and keeps its lock while it waits. */
+    ssize_t r = sendfile(1, sv[0], NULL, 4096);
+    printf("splice=%s\n", r < 0 ? errname(errno) : "ok");
+    close(sv[0]);
+    close(sv[1]);
+}
+
 static void cmd_sleep(const char *s)
 {
     fflush(NULL);
@@ -818,6 +843,8 @@ int main(int argc, char **argv)
             cmd_orphans(need_num(argv, &i));
         else if (strcmp(c, "spawn") == 0)
             cmd_spawn(need_num(argv, &i));
+        else if (strcmp(c, "splice-hold") == 0)
+            cmd_splice_hold(need_num(argv, &i));
         else if (strcmp(c, "sleep") == 0)
             cmd_sleep(need(argv, &i));
         else if (strcmp(c, "exit") == 0) {
