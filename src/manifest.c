@@ -105,8 +105,8 @@ enum key_kind { K_STR, K_PATH, K_BOOL, K_DURATION, K_SIZE, K_U64, K_CUSTOM };
 
 struct key_def {
     enum section_kind section;
-    const char *name;
     enum key_kind kind;
+    const char *name;
     size_t offset;          /* of the field in the section's struct (not K_CUSTOM) */
     uint64_t min, max;      /* K_U64 range (stored into unsigned or uint64_t per size) */
     unsigned size;          /* sizeof the field for K_U64 */
@@ -819,12 +819,18 @@ static int set_userns(struct pstate *st, void *obj, const char *v, char *why)
         c->userns = c->userns_auto = true;
         return 0;
     }
-    /* INSIDE:OUTSIDE:COUNT, the same map for uids and gids. */
-    unsigned long long in, out, count;
-    char tail;
-    if (sscanf(v, "%llu:%llu:%llu%c", &in, &out, &count, &tail) != 3 || count == 0 ||
-        in > UINT32_MAX || out > UINT32_MAX || count > UINT32_MAX || in + count > UINT32_MAX ||
-        out + count > UINT32_MAX)
+    /* INSIDE:OUTSIDE:COUNT, the same map for uids and gids; plain decimals
+     * (sscanf's %llu would take signs and blanks, and wrap "-1"). */
+    char buf[64], *f[3] = { buf, NULL, NULL };
+    uint64_t in, out, count;
+    bool ok = str_copy(buf, sizeof buf, v) == 0 && (f[1] = strchr(f[0], ':')) && (f[2] = strchr(f[1] + 1, ':'));
+    if (ok) {
+        *f[1]++ = '\0';
+        *f[2]++ = '\0';
+        ok = parse_u64(f[0], 0, UINT32_MAX, &in, NULL) == 0 && parse_u64(f[1], 0, UINT32_MAX, &out, NULL) == 0 &&
+             parse_u64(f[2], 1, UINT32_MAX, &count, NULL) == 0;
+    }
+    if (!ok || in + count > UINT32_MAX || out + count > UINT32_MAX)
         return why_set(why, "'%s' is not no, auto or INSIDE:OUTSIDE:COUNT", v);
     c->userns = true;
     c->userns_auto = false;
@@ -899,11 +905,11 @@ static int set_if_gateway(struct pstate *st, void *obj, const char *v, char *why
 #define NET(f) offsetof(struct network_spec, f)
 #define IFC(f) offsetof(struct interface_spec, f)
 #define U(sec, name, off, field_size, lo, hi, def, doc) \
-    { sec, name, K_U64, off, lo, hi, field_size, false, NULL, "number", def, doc }
+    { sec, K_U64, name, off, lo, hi, field_size, false, NULL, "number", def, doc }
 #define CUSTOM(sec, name, rep, fn, type, def, doc) \
-    { sec, name, K_CUSTOM, 0, 0, 0, 0, rep, fn, type, def, doc }
+    { sec, K_CUSTOM, name, 0, 0, 0, 0, rep, fn, type, def, doc }
 #define TYPED(sec, name, kind, off, type, def, doc) \
-    { sec, name, kind, off, 0, 0, 0, false, NULL, type, def, doc }
+    { sec, kind, name, off, 0, 0, 0, false, NULL, type, def, doc }
 
 static const struct key_def keys[] = {
     /* [system] */
@@ -1669,6 +1675,7 @@ int manifest_load_buffer(const char *name, const char *buf, size_t len, unsigned
     if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
         st.pos = 3;   /* a UTF-8 byte order mark is harmless */
     int r = ini_parse_stream(read_line, &st, handle_key, &st);
+    /* cppcheck-suppress knownConditionTrueFalse ; handle_key adds to d through st.d */
     if (r > 0 && d->count == before)
         diag_add(d, name, r, "syntax error");
     else if (r < 0)
@@ -1723,7 +1730,7 @@ static void container_free(struct container_spec *c)
     free(c->ports);
     free(c->cpuset);
     struct io_limit *arrs[] = { c->io_read_bps, c->io_write_bps, c->io_read_iops, c->io_write_iops };
-    size_t ns[] = { c->n_io_read_bps, c->n_io_write_bps, c->n_io_read_iops, c->n_io_write_iops };
+    const size_t ns[] = { c->n_io_read_bps, c->n_io_write_bps, c->n_io_read_iops, c->n_io_write_iops };
     for (size_t a = 0; a < ARRAY_SIZE(arrs); a++) {
         for (size_t i = 0; i < ns[a]; i++)
             free(arrs[a][i].device);

@@ -229,6 +229,30 @@ TEST(bad_values)
     EXPECT_ERROR("[interface eth0]\naddress = 10.0.0.1\n", "t.ini:2: address:");
 }
 
+/* INSIDE:OUTSIDE:COUNT: three plain decimals, nothing sscanf would let by. */
+TEST(userns_map)
+{
+    struct manifest *m = load_ok(C "userns = 0:100000:65536\n");
+    CHECK(m != NULL);
+    if (m) {
+        const struct container_spec *a = &m->containers[0];
+        CHECK(a->userns && !a->userns_auto);
+        CHECK_INT(a->uid_map.inside, 0);
+        CHECK_INT(a->uid_map.outside, 100000);
+        CHECK_INT(a->uid_map.count, 65536);
+        CHECK_INT(a->gid_map.outside, 100000);
+        manifest_free(m);
+    }
+    EXPECT_ERROR(C "userns = 0:-1:2\n", "t.ini:4: userns:");
+    EXPECT_ERROR(C "userns = 0: 100000:2\n", "t.ini:4: userns:");
+    EXPECT_ERROR(C "userns = +0:100000:2\n", "t.ini:4: userns:");
+    EXPECT_ERROR(C "userns = 0:100000:2:3\n", "t.ini:4: userns:");
+    EXPECT_ERROR(C "userns = 0::2\n", "t.ini:4: userns:");
+    EXPECT_ERROR(C "userns = 0:100000:0\n", "t.ini:4: userns:");
+    EXPECT_ERROR(C "userns = 0:4294967295:2\n", "t.ini:4: userns:");
+    EXPECT_ERROR(C "userns = 0:100000:18446744073709551617\n", "t.ini:4: userns:");
+}
+
 TEST(structure_errors)
 {
     EXPECT_ERROR("key = value\n", "t.ini:1: key 'key' outside of any section");
@@ -332,6 +356,7 @@ int main(void)
     RUN(full_manifest);
     RUN(defaults);
     RUN(bad_values);
+    RUN(userns_map);
     RUN(structure_errors);
     RUN(all_errors_reported);
     RUN(hostile_bytes);
