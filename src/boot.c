@@ -408,7 +408,7 @@ int boot_early(char **argv, struct kerr *err)
     if (root_is_rootfs()) {
         if (moved)
             log_warn("the root is still the kernel's rootfs after the move; containers cannot pivot_root");
-        else if ((r = move_off_rootfs(argv, err)) < 0)
+        else if (move_off_rootfs(argv, err) < 0)
             return kerr_prefix(err, "cannot move the root off the initramfs");
         if ((r = mount_one(&boot_mounts[0], err)) < 0)
             return r;
@@ -515,7 +515,7 @@ int boot_setup_machine(const struct manifest *m, struct kerr *err)
             return r;
         log_info("dns: %zu nameserver(s) in /etc/resolv.conf", strv_len(s->dns));
     }
-    if ((r = net_loopback_up(err)) < 0)
+    if (net_loopback_up(err) < 0)
         return kerr_prefix(err, "cannot bring up lo");
     for (size_t i = 0; i < m->n_interfaces; i++) {
         const struct interface_spec *ifs = &m->interfaces[i];

@@ -29,7 +29,7 @@ uint64_t caps_all(void)
 
 int caps_from_name(const char *name, int *cap)
 {
-    char buf[64];
+    char buf[64] = "";
     size_t len = strlen(name);
     if (len == 0 || len + 5 > sizeof buf)
         return -EINVAL;
@@ -70,7 +70,9 @@ int caps_parse(const char *spec, uint64_t *set, char *why)
             signed_seen = true;
             continue;
         }
-        char sign = (tok[0] == '+' || tok[0] == '-') ? tok[0] : 0;
+        char sign = '\0';
+        if (tok[0] == '+' || tok[0] == '-')
+            sign = tok[0];
         int cap;
         if (caps_from_name(tok + (sign != 0), &cap) < 0) {
             if (why)
@@ -128,9 +130,11 @@ static int last_cap_of_kernel(void)
 {
     _cleanup_free_ char *s = NULL;
     if (read_file_at(AT_FDCWD, "/proc/sys/kernel/cap_last_cap", 64, &s, NULL) == 0) {
-        int v = atoi(s);
-        if (v > 0 && v < 64)
-            return v;
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (!errno && end != s && (*end == '\n' || !*end) && v > 0 && v < 64)
+            return (int)v;
     }
     return CAP_LAST_CAP;
 }

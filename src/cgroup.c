@@ -615,7 +615,9 @@ static int open_container_dir(const struct cgroup_root *root, const char *name)
     if (!valid_name(name))
         return -EINVAL;
     int fd = openat(root->keel_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    return fd < 0 ? -errno : fd;
+    if (fd < 0)
+        return -errno;
+    return fd;
 }
 
 static void root_init(struct cgroup_root *root)
@@ -971,8 +973,8 @@ static void reset_limits(const struct cgroup_root *root, int fd)
     while (next_line(&p, &line, &len)) {
         const char *s = line, *end = line + len, *f;
         size_t fl;
-        char v[96];
         if (next_field(&s, end, &f, &fl) && fl < 32) {
+            char v[96];
             snprintf(v, sizeof v, "%.*s rbps=max wbps=max riops=max wiops=max", (int)fl, f);
             cg_write(root, fd, "io.max", v);
         }

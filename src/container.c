@@ -74,6 +74,7 @@ char **container_environ(const struct container_spec *c, const char *home)
  * keeps for itself (32, 33), which an ignoring parent would otherwise pass on. */
 static void reset_signals(void)
 {
+    /* cppcheck-suppress unusedStructMember ; the kernel's struct sigaction, read by rt_sigaction */
     struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } dfl = { SIG_DFL, 0, NULL, 0 };
     for (int s = 1; s <= 64; s++)
         if (s != SIGKILL && s != SIGSTOP)

@@ -1,4 +1,5 @@
-/* err.c — the error contract of err.h. */
+/* err.c — the error contract of err.h.  The names are parenthesized in the
+ * definitions so that err.h's macros for the static analyzer leave them alone. */
 #include "keel/err.h"
 
 #include <errno.h>
@@ -14,6 +15,8 @@ static int neg_code(int code)
 }
 
 static int kerr_vset(struct kerr *err, int code, int with_errno, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static int kerr_vset(struct kerr *err, int code, int with_errno, const char *fmt, va_list ap)
 {
     if (code < 0)
         code = -code;
@@ -28,7 +31,7 @@ static int kerr_vset(struct kerr *err, int code, int with_errno, const char *fmt
     return neg_code(code);
 }
 
-int kerr_set(struct kerr *err, int code, const char *fmt, ...)
+int (kerr_set)(struct kerr *err, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -37,7 +40,7 @@ int kerr_set(struct kerr *err, int code, const char *fmt, ...)
     return r;
 }
 
-int kerr_msg(struct kerr *err, int code, const char *fmt, ...)
+int (kerr_msg)(struct kerr *err, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -46,7 +49,7 @@ int kerr_msg(struct kerr *err, int code, const char *fmt, ...)
     return r;
 }
 
-int kerr_prefix(struct kerr *err, const char *fmt, ...)
+int (kerr_prefix)(struct kerr *err, const char *fmt, ...)
 {
     if (!err)
         return -EINVAL;

@@ -59,7 +59,7 @@ int kmod_name_normalize(const char *s, char *out, size_t n)
     if (len >= n)
         return -ENAMETOOLONG;
     for (size_t i = 0; i < len; i++)
-        out[i] = base[i] == '-' ? '_' : base[i];
+        out[i] = (char)(base[i] == '-' ? '_' : base[i]);
     out[len] = '\0';
     return 0;
 }
@@ -96,6 +96,9 @@ static size_t table_insert(struct kmod_dep *d, size_t *table, size_t idx, bool b
             table[i] = idx;
             return idx;
         }
+        /* The table holds SIZE_MAX or the index of an entry already parsed (its path
+         * set); the analyzer does not follow memset(0xff) and thinks it may be NULL.
+         * NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker) */
         if (strcmp(by_name ? d->v[cur].name : d->v[cur].path, key) == 0)
             return cur;
     }
@@ -105,7 +108,7 @@ void kmod_dep_free(struct kmod_dep *d)
 {
     if (!d)
         return;
-    for (size_t i = 0; i < d->n; i++) {
+    for (size_t i = 0; d->v && i < d->n; i++) {   /* v is NULL in a half-built one */
         free(d->v[i].dep_paths);
         free(d->v[i].deps);
     }

@@ -46,6 +46,7 @@ void log_raw(const char *buf, size_t len)
     }
 }
 
+static void log_line(const char *kind, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void log_line(const char *kind, const char *fmt, va_list ap)
 {
     char line[2048];

@@ -146,8 +146,8 @@ enum key_kind { K_STR, K_PATH, K_BOOL, K_DURATION, K_SIZE, K_U64, K_CUSTOM };
 
 struct key_def {
     enum section_kind section;
-    const char *name;
     enum key_kind kind;
+    const char *name;
     size_t offset;          /* of the field in the section's struct (not K_CUSTOM) */
     uint64_t min, max;      /* K_U64 range (stored into unsigned or uint64_t per size) */
     unsigned size;          /* sizeof the field for K_U64 */
@@ -940,11 +940,11 @@ static int set_if_gateway(struct pstate *st, void *obj, const char *v, char *why
 #define NET(f) offsetof(struct network_spec, f)
 #define IFC(f) offsetof(struct interface_spec, f)
 #define U(sec, name, off, field_size, lo, hi, def, doc) \
-    { sec, name, K_U64, off, lo, hi, field_size, false, NULL, "number", def, doc }
+    { sec, K_U64, name, off, lo, hi, field_size, false, NULL, "number", def, doc }
 #define CUSTOM(sec, name, rep, fn, type, def, doc) \
-    { sec, name, K_CUSTOM, 0, 0, 0, 0, rep, fn, type, def, doc }
+    { sec, K_CUSTOM, name, 0, 0, 0, 0, rep, fn, type, def, doc }
 #define TYPED(sec, name, kind, off, type, def, doc) \
-    { sec, name, kind, off, 0, 0, 0, false, NULL, type, def, doc }
+    { sec, kind, name, off, 0, 0, 0, false, NULL, type, def, doc }
 
 static const struct key_def keys[] = {
     /* [system] */
@@ -1732,6 +1732,7 @@ int manifest_load_buffer(const char *name, const char *buf, size_t len, unsigned
     if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
         st.pos = 3;   /* a UTF-8 byte order mark is harmless */
     int r = ini_parse_stream(read_line, &st, handle_key, &st);
+    /* cppcheck-suppress knownConditionTrueFalse ; handle_key adds to d through st.d */
     if (r > 0 && d->count == before)
         diag_add(d, name, r, "syntax error");
     else if (r < 0)
@@ -1786,7 +1787,7 @@ static void container_free(struct container_spec *c)
     free(c->ports);
     free(c->cpuset);
     struct io_limit *arrs[] = { c->io_read_bps, c->io_write_bps, c->io_read_iops, c->io_write_iops };
-    size_t ns[] = { c->n_io_read_bps, c->n_io_write_bps, c->n_io_read_iops, c->n_io_write_iops };
+    const size_t ns[] = { c->n_io_read_bps, c->n_io_write_bps, c->n_io_read_iops, c->n_io_write_iops };
     for (size_t a = 0; a < ARRAY_SIZE(arrs); a++) {
         for (size_t i = 0; i < ns[a]; i++)
             free(arrs[a][i].device);

@@ -144,7 +144,7 @@ static int remount_at(int target_fd, unsigned long flags, const char *what, stru
 
 static int mount_overlay(const struct container_spec *c, const char *stage, struct kerr *err)
 {
-    char root[PATH_MAX], upper[PATH_MAX + 16], work[PATH_MAX + 16];
+    char root[PATH_MAX];
     snprintf(root, sizeof root, "%s/root", stage);
     if (mkdir(root, 0755) < 0 && errno != EEXIST)
         return kerr_set(err, errno, "cannot create %s", root);
@@ -170,7 +170,7 @@ static int mount_overlay(const struct container_spec *c, const char *stage, stru
         used += (size_t)snprintf(opts + used, used < sizeof opts ? sizeof opts - used : 0, ":%s", empty);
     if (c->upper) {
         const char *base = c->upper;
-        char tmp[PATH_MAX];
+        char tmp[PATH_MAX], upper[PATH_MAX + 16], work[PATH_MAX + 16];
         if (strcmp(c->upper, "tmpfs") == 0) {
             snprintf(tmp, sizeof tmp, "%s/rw", stage);
             if (mkdir(tmp, 0755) < 0 && errno != EEXIST)

@@ -1394,7 +1394,7 @@ int net_interface_configure(const struct interface_spec *ifs, struct kerr *err)
         return sock;
     struct nlbuf b;
     nlbuf_init(&b);
-    char label[96], a[INET_ADDRSTRLEN];
+    char label[96];
     int idx[2] = { 0 };
     snprintf(label, sizeof label, "find interface %s", ifs->name);
     add_getlink(&b, ifs->name, label);
@@ -1402,6 +1402,7 @@ int net_interface_configure(const struct interface_spec *ifs, struct kerr *err)
     if (r == 0 && idx[0] <= 0)
         r = kerr_msg(err, ENODEV, "cannot find interface %s", ifs->name);
     if (r == 0) {
+        char a[INET_ADDRSTRLEN];
         nlbuf_reset(&b);
         snprintf(label, sizeof label, "bring interface %s up", ifs->name);
         add_modify_link(&b, NULL, idx[0], IFF_UP, IFF_UP, NULL, false, ifs->mtu, label);
@@ -1492,10 +1493,8 @@ void net_plan_machine(const struct manifest *m, FILE *out)
         if (!n || dup)
             continue;
         seen[ns] = n;
+        nb[ns] = (struct nft_bridge){ .subnet = n->subnet, .prefix = n->prefix, .isolate = n->isolate };
         snprintf(nb[ns].ifname, IFNAMSIZ, "%s", n->name);
-        nb[ns].subnet = n->subnet;
-        nb[ns].prefix = n->prefix;
-        nb[ns].isolate = n->isolate;
         ns++;
         fprintf(out, "network: bridge %s, %s/%u gateway %s, mtu %u, isolate %s, route_localnet 1, accept_ra 0\n",
                 n->name, ip_str(n->subnet, a), n->prefix, ip_str(net_gateway(n), g), net_mtu(n),

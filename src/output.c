@@ -93,13 +93,13 @@ void output_close(struct output *o)
 
 static void rotate(struct output *o)
 {
-    char from[4200], to[4200];
     close_safe(o->log_fd);
     o->log_fd = -1;
     if (o->keep == 0) {
         if (truncate(o->log_path, 0) < 0)
             log_warn("%s: cannot truncate %s: %s", o->name, o->log_path, strerror(errno));
     } else {
+        char from[4200], to[4200];
         for (unsigned k = o->keep; k > 1; k--) {
             snprintf(from, sizeof from, "%s.%u", o->log_path, k - 1);
             snprintf(to, sizeof to, "%s.%u", o->log_path, k);

@@ -273,7 +273,7 @@ int seccomp_build_profile(const struct seccomp_profile *p, struct seccomp_prog *
         uint32_t a = scmp_action(p->rules[i].action, p->rules[i].errno_value);
         if (a == def)
             continue;   /* libseccomp refuses a rule that repeats the default */
-        if ((r = add_rule(ctx, a, p->rules[i].name, err)) < 0)
+        if (add_rule(ctx, a, p->rules[i].name, err) < 0)
             return kerr_prefix(err, "line %d", p->rules[i].line);
     }
     return export_prog(ctx, out, err);

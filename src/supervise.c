@@ -217,12 +217,14 @@ static struct cgroup_root *cgroot(const struct supervisor *s)
 static void cg_events_close(struct ctr *c)
 {
     int *fds[] = { &c->mem_events_fd, &c->cg_events_fd };
-    for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
-        if (*fds[i] >= 0) {
-            loop_del_fd(c->sup->loop, *fds[i]);
-            close(*fds[i]);
+    for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
+        int fd = *fds[i];
+        if (fd >= 0) {
+            loop_del_fd(c->sup->loop, fd);
+            close(fd);
             *fds[i] = -1;
         }
+    }
 }
 
 /* Removes the cgroup once the container is down for good and it is empty. */
@@ -243,10 +245,11 @@ static void on_cg_event(struct loop *l, int fd, uint32_t events, void *data)
     struct ctr *c = data;
     /* kernfs keeps reporting a change until the watched file itself is read
      * again: rewind and read it, or the loop would spin. */
-    char drain[512];
-    if (lseek(fd, 0, SEEK_SET) == 0)
+    if (lseek(fd, 0, SEEK_SET) == 0) {
+        char drain[512];
         while (read(fd, drain, sizeof drain) > 0)
             ;
+    }
     struct cgroup_root *root = cgroot(c->sup);
     struct cgroup_events ev;
     struct kerr err = { 0 };

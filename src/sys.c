@@ -47,9 +47,12 @@ int sys_close_range_from(unsigned first)
     int self = dirfd(d);
     struct dirent *e;
     while ((e = readdir(d))) {
-        int fd = atoi(e->d_name);
-        if (fd >= (int)first && fd != self)
-            close(fd);
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (end == e->d_name || *end)
+            continue;   /* "." and ".." */
+        if (fd >= (long)first && fd != self)
+            close((int)fd);
     }
     closedir(d);
     return 0;

@@ -42,4 +42,21 @@ int kerr_prefix(struct kerr *err, const char *fmt, ...)
 
 void kerr_clear(struct kerr *err);
 
+#ifdef __clang_analyzer__
+/* For the static analyzer of `make lint` only: it sees one file at a time and
+ * cannot know that the three functions above always return a negative value,
+ * so it would follow impossible "failed but returned >= 0" paths and report
+ * reads of outputs that are written only on success.  This states the
+ * contract to it; compiled code never sees these macros. */
+static inline int kerr_negative_(int r)
+{
+    if (r >= 0)
+        __builtin_unreachable();
+    return r;
+}
+#define kerr_set(...) kerr_negative_(kerr_set(__VA_ARGS__))
+#define kerr_msg(...) kerr_negative_(kerr_msg(__VA_ARGS__))
+#define kerr_prefix(...) kerr_negative_(kerr_prefix(__VA_ARGS__))
+#endif
+
 #endif

@@ -230,6 +230,18 @@ TEST(bad_values)
     EXPECT_ERROR("[interface eth0]\naddress = 10.0.0.1\n", "t.ini:2: address:");
 }
 
+/* INSIDE:OUTSIDE:COUNT: three plain decimals, nothing sscanf would let by. */
+/* User namespaces are not implemented: every value but no is refused. */
+TEST(userns_refused)
+{
+    struct manifest *m = load_ok(C "userns = no\n");
+    CHECK(m != NULL && !m->containers[0].userns);
+    manifest_free(m);
+    EXPECT_ERROR(C "userns = 0:100000:65536\n", "t.ini:4: userns:");
+    EXPECT_ERROR(C "userns = auto\n", "t.ini:4: userns:");
+    EXPECT_ERROR(C "userns = 0:-1:2\n", "t.ini:4: userns:");
+}
+
 TEST(structure_errors)
 {
     EXPECT_ERROR("key = value\n", "t.ini:1: key 'key' outside of any section");
@@ -333,6 +345,7 @@ int main(void)
     RUN(full_manifest);
     RUN(defaults);
     RUN(bad_values);
+    RUN(userns_refused);
     RUN(structure_errors);
     RUN(all_errors_reported);
     RUN(hostile_bytes);
