@@ -898,7 +898,7 @@ int cgroup_setup(struct cgroup_root *root, const char *mountpoint, bool boot_mod
      * distribute anything new — the root cgroup (exempt from the rule, and
      * without cgroup.events), or one that already delegates every
      * controller it has. */
-    int r = 0;
+    int r;
     if (boot_mode || start_needs_enabling(root->start_fd)) {
         r = move_self(sup_fd);
         if (r < 0)

@@ -10,8 +10,11 @@
 #include "keel/daemon.h"
 #include "keel/log.h"
 #include "keel/manifest.h"
+#include "keel/sys.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
@@ -19,8 +22,16 @@ int main(int argc, char **argv)
     /* The kernel starts init with no verb (at most unknown kernel parameters):
      * a verb means a command, even as PID 1 of a PID namespace (keel run
      * under unshare --pid, a benchmark, a container of another runtime). */
-    if (getpid() != 1 || (argc > 1 && cli_is_verb(argv[1])))
+    if (getpid() != 1 || (argc > 1 && cli_is_verb(argv[1]))) {
+        /* keel run serves containers: it runs from a sealed copy of itself
+         * (boot mode gets the same from a read-only bind, see boot.c). */
+        if (argc > 1 && strcmp(argv[1], "run") == 0) {
+            int r = sys_reexec_sealed(argv);
+            if (r < 0)
+                fprintf(stderr, "keel: warning: cannot re-execute from a sealed copy: %s\n", strerror(-r));
+        }
         return cli_main(argc, argv);
+    }
 
     struct kerr err = { 0 };
     log_setup(2, LOG_LEVEL_INFO);

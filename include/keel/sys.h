@@ -31,4 +31,12 @@ int sys_pidfd_send_signal(int pidfd, int sig);
 int sys_close_range_from(unsigned first);   /* closes every fd >= first */
 int sys_finit_module(int fd, const char *params, int flags);
 
+/* Re-executes the running binary from a sealed memfd copy, unless it already
+ * runs from one.  Afterwards /proc/self/exe of keel and of everything it forks
+ * is that read-only copy, never the file on disk: a container that executes
+ * /proc/self/exe (or opens it through /proc/PID/exe) reaches nothing it could
+ * overwrite (the CVE-2019-5736 class).  Returns 0 when already sealed; on
+ * success it does not return; -errno when it could not (the caller goes on). */
+int sys_reexec_sealed(char **argv);
+
 #endif
