@@ -2035,9 +2035,14 @@ static int exec_pipes(struct exec_session *ex, int child[3])
     }
     /* One way each ([0] is the command's end, [1] keel's): shutting down
      * one end for writing makes the other end unreadable too. */
-    shutdown(p[0][0], SHUT_WR);   /* the command only reads its stdin */
-    shutdown(p[1][1], SHUT_WR);   /* and only writes its output */
-    shutdown(p[2][1], SHUT_WR);
+    if (shutdown(p[0][0], SHUT_WR) < 0 ||   /* the command only reads its stdin */
+        shutdown(p[1][1], SHUT_WR) < 0 ||   /* and only writes its output */
+        shutdown(p[2][1], SHUT_WR) < 0) {
+        int e = errno;
+        for (int k = 0; k < 3; k++)
+            close_safe(p[k][0]), close_safe(p[k][1]);
+        return -e;
+    }
     child[0] = p[0][0], child[1] = p[1][0], child[2] = p[2][0];
     ex->in_fd = p[0][1], ex->out_fd = p[1][1], ex->err_fd = p[2][1];
     return 0;
