@@ -77,7 +77,8 @@
  *                       names inside this root (keel's own binary would be one).  Prints
  *                       exe-attack.scans= tries= rdopen_ok= read_ok= wopen_ok=
  *                       reopen_ok= foreign_seen= foreign_wopen_ok= foreign_reopen_ok=
- *                       denied= (EACCES/EPERM) busy= (ETXTBSY), and
+ *                       denied= (EACCES/EPERM) busy= (ETXTBSY) sealed= (opened, but a
+ *                       memfd sealed against writes: not counted as a write-open), and
  *                       exe-attack.foreign=PATH,... (at most 8)
  */
 #define _GNU_SOURCE
@@ -796,6 +797,14 @@ static bool exe_foreign(const char *link, const struct stat *st)
     return stat(target, &here) < 0 || here.st_dev != st->st_dev || here.st_ino != st->st_ino;
 }
 
+/* A sealed memfd (a runtime running from a sealed copy of itself) opens for
+ * writing, but no byte of it can be changed: not a write-open that counts. */
+static bool exe_sealed(int fd)
+{
+    int seals = fcntl(fd, F_GET_SEALS);
+    return seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE));
+}
+
 static void cmd_exe_attack(const char *secs)
 {
     char *end;
@@ -807,7 +816,7 @@ static void cmd_exe_attack(const char *secs)
     static struct exe_handle held[64];
     size_t n_held = 0;
     unsigned long scans = 0, tries = 0, rdopen_ok = 0, read_ok = 0, wopen_ok = 0, reopen_ok = 0;
-    unsigned long foreign_seen = 0, foreign_wopen_ok = 0, foreign_reopen_ok = 0, denied = 0, busy = 0;
+    unsigned long foreign_seen = 0, foreign_wopen_ok = 0, foreign_reopen_ok = 0, denied = 0, busy = 0, sealed = 0;
     char foreign_names[8][128];
     size_t n_foreign = 0;
     pid_t self = getpid();
@@ -855,7 +864,10 @@ static void cmd_exe_attack(const char *secs)
                         held[n_held++] = (struct exe_handle){ st.st_dev, st.st_ino, p, foreign };
                 }
             }
-            if (w >= 0) {
+            if (w >= 0 && exe_sealed(w)) {
+                sealed++;
+                close(w);
+            } else if (w >= 0) {
                 wopen_ok++;
                 if (r < 0 || foreign)
                     foreign_wopen_ok++;   /* writable, and not known to be this root's own file */
@@ -875,7 +887,10 @@ static void cmd_exe_attack(const char *secs)
             char path[64];
             snprintf(path, sizeof path, "/proc/self/fd/%d", held[k].fd);
             int w = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-            if (w >= 0) {
+            if (w >= 0 && exe_sealed(w)) {
+                sealed++;
+                close(w);
+            } else if (w >= 0) {
                 reopen_ok++;
                 if (held[k].foreign)
                     foreign_reopen_ok++;
@@ -893,9 +908,9 @@ static void cmd_exe_attack(const char *secs)
     printf("exe-attack.scans=%lu\nexe-attack.tries=%lu\nexe-attack.rdopen_ok=%lu\nexe-attack.read_ok=%lu\n"
            "exe-attack.wopen_ok=%lu\nexe-attack.reopen_ok=%lu\nexe-attack.foreign_seen=%lu\n"
            "exe-attack.foreign_wopen_ok=%lu\nexe-attack.foreign_reopen_ok=%lu\nexe-attack.denied=%lu\n"
-           "exe-attack.busy=%lu\n",
+           "exe-attack.busy=%lu\nexe-attack.sealed=%lu\n",
            scans, tries, rdopen_ok, read_ok, wopen_ok, reopen_ok, foreign_seen, foreign_wopen_ok,
-           foreign_reopen_ok, denied, busy);
+           foreign_reopen_ok, denied, busy, sealed);
     printf("exe-attack.foreign=");
     for (size_t k = 0; k < n_foreign; k++)
         printf("%s%s", k ? "," : "", foreign_names[k]);
