@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -391,8 +392,35 @@ static void console_stdio(void)
         close(fd);
 }
 
+/* True when this PID 1 is not the kernel's init but the first process of a
+ * container.  A container whose command is a script starting with
+ * `#!/proc/self/exe` makes the kernel run, as the interpreter, the binary of
+ * the process that execs the command: keel's own setup child (the
+ * CVE-2019-5736 class).  That copy of keel must not go on to "boot" the
+ * container.  The kernel starts init with the full capability bounding set,
+ * without no_new_privs and without a seccomp filter; keel's containers have
+ * at least one of these reduced, by default all three. */
+static bool boot_not_kernel_init(void)
+{
+    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 || prctl(PR_GET_SECCOMP, 0, 0, 0, 0) > 0)
+        return true;
+    for (int cap = 0;; cap++) {
+        int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+        if (r < 0)
+            return false;   /* EINVAL: past the kernel's last capability, all held */
+        if (r == 0)
+            return true;
+    }
+}
+
 int boot_early(char **argv, struct kerr *err)
 {
+    if (boot_not_kernel_init()) {
+        /* Not the machine's PID 1: exiting ends only this container, and
+         * nothing of the boot sequence (mounts, modules, reboot) may run. */
+        log_error("refusing to boot: keel is PID 1 of a container, not the kernel's init");
+        _exit(126);
+    }
     bool moved = getenv(BOOT_MOVED_ENV) != NULL;
     if (moved)
         unsetenv(BOOT_MOVED_ENV);

@@ -2006,24 +2006,45 @@ static int open_pty(int *master, int *slave, unsigned rows, unsigned cols)
     return 0;
 }
 
-/* stdin is a socketpair, not a pipe: end of input is shutdown(SHUT_WR),
- * which reaches the command even if a copy of keel's end leaked into some
- * other process (a pipe reports EOF only once every writer is closed). */
+/* All three are socketpairs, never pipes.
+ *
+ * stdout and stderr: a process that splices into a pipe (sendfile(2) or
+ * splice(2) from a socket or a terminal into it: busybox cat does so for
+ * `cat` with a socket on stdin) holds the pipe's mutex while it waits for
+ * its input, and a read of the other end sleeps on that mutex, even with
+ * O_NONBLOCK, uninterruptibly.  keel would stall in exec_relay() and never
+ * deliver the very input that would release it: the whole event loop of
+ * PID 1 deadlocked on the command (and any process of the container can
+ * reach a pipe of the command through /proc/PID/fd/N).  recv() on keel's
+ * end of a unix socket takes only locks of that end, which nothing in the
+ * container holds.
+ *
+ * stdin: end of input is shutdown(SHUT_WR), which reaches the command even
+ * if a copy of keel's end leaked into some other process (a pipe reports
+ * EOF only once every writer is closed). */
 static int exec_pipes(struct exec_session *ex, int child[3])
 {
     int p[3][2];
     for (int i = 0; i < 3; i++) {
-        int r = i == 0 ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p[0]) : pipe2(p[i], O_CLOEXEC);
-        if (r < 0) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p[i]) < 0) {
             int e = errno;
             for (int k = 0; k < i; k++)
                 close_safe(p[k][0]), close_safe(p[k][1]);
             return -e;
         }
     }
-    shutdown(p[0][0], SHUT_WR);   /* the command only reads its stdin */
-    child[0] = p[0][0], child[1] = p[1][1], child[2] = p[2][1];
-    ex->in_fd = p[0][1], ex->out_fd = p[1][0], ex->err_fd = p[2][0];
+    /* One way each ([0] is the command's end, [1] keel's): shutting down
+     * one end for writing makes the other end unreadable too. */
+    if (shutdown(p[0][0], SHUT_WR) < 0 ||   /* the command only reads its stdin */
+        shutdown(p[1][1], SHUT_WR) < 0 ||   /* and only writes its output */
+        shutdown(p[2][1], SHUT_WR) < 0) {
+        int e = errno;
+        for (int k = 0; k < 3; k++)
+            close_safe(p[k][0]), close_safe(p[k][1]);
+        return -e;
+    }
+    child[0] = p[0][0], child[1] = p[1][0], child[2] = p[2][0];
+    ex->in_fd = p[0][1], ex->out_fd = p[1][1], ex->err_fd = p[2][1];
     return 0;
 }
 

@@ -35,7 +35,9 @@ char *boot_cmdline_value(const char *cmdline, const char *key);
 /* keel.manifest= from /proc/cmdline, else MANIFEST_DEFAULT_PATH (heap; NULL on ENOMEM). */
 char *boot_manifest_path(void);
 
-/* argv is main's (kept for the re-exec). */
+/* argv is main's (kept for the re-exec).  Does not return, but exits 126,
+ * when keel is PID 1 of a container rather than the kernel's init (a
+ * `#!/proc/self/exe` command run keel's binary there): see boot.c. */
 int boot_early(char **argv, struct kerr *err);
 /* hostname, modules, sysctl, dns, lo and interfaces.  Logs a stage line per step. */
 int boot_setup_machine(const struct manifest *m, struct kerr *err);

@@ -67,6 +67,20 @@
  *   connect-udp HOST PORT  the same over UDP (2 s timeout)
  *   flood BYTES         write BYTES bytes of lines to stdout, then flood=done on stderr
  *   stderr TEXT         TEXT on stderr
+ *   exe-attack SECONDS  the CVE-2019-5736 attacker, for SECONDS: scans /proc/[0-9]*\/exe
+ *                       of every other process, tries open(O_WRONLY) (never writes,
+ *                       never truncates) and open(O_RDONLY) + reading 4 bytes, keeps
+ *                       an O_PATH handle on each distinct binary it could open and
+ *                       tries to re-open those O_WRONLY through /proc/self/fd on every
+ *                       scan (the exploit's way round ETXTBSY once the process is gone);
+ *                       scans are 1 ms apart.
+ *                       "Foreign" binaries are those that are not the file their link
+ *                       names inside this root (keel's own binary would be one).  Prints
+ *                       exe-attack.scans= tries= rdopen_ok= read_ok= wopen_ok=
+ *                       reopen_ok= foreign_seen= foreign_wopen_ok= foreign_reopen_ok=
+ *                       denied= (EACCES/EPERM) busy= (ETXTBSY) sealed= (opened, but a
+ *                       memfd sealed against writes: not counted as a write-open), and
+ *                       exe-attack.foreign=PATH,... (at most 8)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -74,6 +88,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -787,6 +802,146 @@ static void cmd_flood(long bytes)
 
 /* ---- main ---------------------------------------------------------------- */
 
+/* exe-attack: see the top of the file.  Nothing is ever written: an
+ * O_WRONLY open without O_TRUNC changes no byte, and is closed at once. */
+struct exe_handle {
+    dev_t dev;
+    ino_t ino;
+    int fd;          /* O_PATH */
+    bool foreign;
+};
+
+static bool exe_foreign(const char *link, const struct stat *st)
+{
+    char target[PATH_MAX];
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n <= 0)
+        return true;
+    target[n] = '\0';
+    struct stat here;
+    return stat(target, &here) < 0 || here.st_dev != st->st_dev || here.st_ino != st->st_ino;
+}
+
+/* A sealed memfd (a runtime running from a sealed copy of itself) opens for
+ * writing, but no byte of it can be changed: not a write-open that counts. */
+static bool exe_sealed(int fd)
+{
+    int seals = fcntl(fd, F_GET_SEALS);
+    return seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE));
+}
+
+static void cmd_exe_attack(const char *secs)
+{
+    char *end;
+    double limit = strtod(secs, &end);
+    if (end == secs || *end || limit <= 0)
+        usage("not a duration", secs);
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    static struct exe_handle held[64];
+    size_t n_held = 0;
+    unsigned long scans = 0, tries = 0, rdopen_ok = 0, read_ok = 0, wopen_ok = 0, reopen_ok = 0;
+    unsigned long foreign_seen = 0, foreign_wopen_ok = 0, foreign_reopen_ok = 0, denied = 0, busy = 0, sealed = 0;
+    char foreign_names[8][128];
+    size_t n_foreign = 0;
+    pid_t self = getpid();
+    do {
+        DIR *d = opendir("/proc");
+        if (!d) {
+            printf("exe-attack=%s\n", errname(errno));
+            return;
+        }
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (e->d_name[0] < '1' || e->d_name[0] > '9' || atoi(e->d_name) == self)
+                continue;
+            char link[300];
+            snprintf(link, sizeof link, "/proc/%s/exe", e->d_name);
+            tries++;
+            int w = open(link, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+            int werr = errno;
+            int r = open(link, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+            int rerr = errno;
+            struct stat st;
+            bool foreign = false, known = false;
+            if (r >= 0 && fstat(r, &st) == 0) {
+                rdopen_ok++;
+                char magic[4];
+                if (read(r, magic, sizeof magic) == (ssize_t)sizeof magic)
+                    read_ok++;
+                foreign = exe_foreign(link, &st);
+                for (size_t k = 0; k < n_held; k++)
+                    if (held[k].dev == st.st_dev && held[k].ino == st.st_ino)
+                        known = true;
+                if (!known && foreign) {
+                    foreign_seen++;
+                    char target[128];
+                    ssize_t n = readlink(link, target, sizeof target - 1);
+                    if (n < 0)
+                        n = 0;
+                    target[n] = '\0';
+                    if (n_foreign < 8)
+                        snprintf(foreign_names[n_foreign++], sizeof foreign_names[0], "%s", target);
+                }
+                if (!known && n_held < sizeof held / sizeof held[0]) {
+                    int p = open(link, O_PATH | O_CLOEXEC);
+                    if (p >= 0)
+                        held[n_held++] = (struct exe_handle){ st.st_dev, st.st_ino, p, foreign };
+                }
+            }
+            if (w >= 0 && exe_sealed(w)) {
+                sealed++;
+                close(w);
+            } else if (w >= 0) {
+                wopen_ok++;
+                if (r < 0 || foreign)
+                    foreign_wopen_ok++;   /* writable, and not known to be this root's own file */
+                close(w);
+            } else if (werr == EACCES || werr == EPERM) {
+                denied++;
+            } else if (werr == ETXTBSY) {
+                busy++;
+            }
+            if (r >= 0)
+                close(r);
+            else if (rerr == EACCES || rerr == EPERM)
+                denied++;
+        }
+        closedir(d);
+        for (size_t k = 0; k < n_held; k++) {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/self/fd/%d", held[k].fd);
+            int w = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+            if (w >= 0 && exe_sealed(w)) {
+                sealed++;
+                close(w);
+            } else if (w >= 0) {
+                reopen_ok++;
+                if (held[k].foreign)
+                    foreign_reopen_ok++;
+                close(w);
+            }
+        }
+        scans++;
+        /* 1 ms apart: still hundreds of looks at each exec'd process, without
+         * starving keel of a CPU on a small machine. */
+        nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < limit);
+    for (size_t k = 0; k < n_held; k++)
+        close(held[k].fd);
+    printf("exe-attack.scans=%lu\nexe-attack.tries=%lu\nexe-attack.rdopen_ok=%lu\nexe-attack.read_ok=%lu\n"
+           "exe-attack.wopen_ok=%lu\nexe-attack.reopen_ok=%lu\nexe-attack.foreign_seen=%lu\n"
+           "exe-attack.foreign_wopen_ok=%lu\nexe-attack.foreign_reopen_ok=%lu\nexe-attack.denied=%lu\n"
+           "exe-attack.busy=%lu\nexe-attack.sealed=%lu\n",
+           scans, tries, rdopen_ok, read_ok, wopen_ok, reopen_ok, foreign_seen, foreign_wopen_ok,
+           foreign_reopen_ok, denied, busy, sealed);
+    printf("exe-attack.foreign=");
+    for (size_t k = 0; k < n_foreign; k++)
+        printf("%s%s", k ? "," : "", foreign_names[k]);
+    printf("\n");
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -833,6 +988,8 @@ int main(int argc, char **argv)
             cmd_count(need(argv, &i));
         else if (strcmp(c, "print") == 0)
             printf("%s\n", need(argv, &i));
+        else if (strcmp(c, "exe-attack") == 0)
+            cmd_exe_attack(need(argv, &i));
         else if (strcmp(c, "stderr") == 0)
             fprintf(stderr, "%s\n", need(argv, &i));
         else if (strcmp(c, "time") == 0)

@@ -1,0 +1,156 @@
+#!/bin/bash
+# test_control.sh — issue 6's control channel with keel as PID 1 (Debian's
+# kernel under QEMU TCG): the unix and vsock listeners, a client inside a
+# container, and `keel poweroff` / `keel reboot` ending in keel's shutdown
+# sequence with the action asked for.
+#
+# The image's manifests listen on unix:///run/keel.sock and vsock://5000 and
+# load vsock_loopback (with vsock and vmw_vsock_virtio_transport_common, from
+# modules.dep), so CID 1 (VMADDR_CID_LOCAL) reaches keel from inside the VM.
+# Container `client` has keel's own binary (/init, which boot mode keeps
+# read-only and runs keel from) bound read-only at /bin/keel and keel's /run
+# bound read-only on its /run, so /run/keel.sock, the client's default URL, is
+# keel's socket (the manifest check wants a mount source to exist when the
+# manifest is read, before the socket does; connect(2) needs no writable
+# mount); it runs with the default capabilities and
+# seccomp filter, prints what the client verbs answer, and then asks for the
+# power action.  Two boots: poweroff over the unix socket, reboot over vsock.
+set -u
+. "$(dirname "$0")/lib.sh"
+cd "$VM_REPO"
+
+KEEL=${KEEL:-$VM_REPO/build/keel}
+if [ ! -x "$KEEL" ]; then
+    vm_not_ok "control: image" "no keel binary at $KEEL (make vm sets KEEL)"
+    exit 0
+fi
+
+extra=$VM_OUT/control-extra
+rm -rf "$extra"
+mkdir -p "$extra/etc/keel" "$extra/layers/client"
+
+# client.sh ACTION VIA: the answers of both listeners, then the power action
+# over VIA (unix: the default URL, KEEL_HOST unset; vsock: -H vsock://1:5000).
+cat > "$extra/layers/client/client.sh" <<'SH'
+#!/bin/sh
+action=$1 via=$2
+vs=vsock://1:5000
+echo "modules $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
+if sh -c 'printf "" >> /bin/keel' 2>/dev/null; then echo "keel binary writable"; else echo "keel binary read-only"; fi
+/bin/keel -H $vs ps > /tmp/vps 2>&1
+echo "vsock-ps-rc $?"
+sed 's/^/vsock-ps: /' /tmp/vps
+/bin/keel ps > /tmp/ups 2>&1
+echo "unix-ps-rc $?"
+sed 's/^/unix-ps: /' /tmp/ups
+/bin/keel -H $vs status app 2>&1 | sed 's/^/vsock-status: /'
+echo "asking for $action over $via"
+if [ "$via" = vsock ]; then
+    /bin/keel -H $vs "$action" > /tmp/pw 2>&1
+else
+    /bin/keel "$action" > /tmp/pw 2>&1
+fi
+echo "$action-rc $?"
+sed "s/^/$action: /" /tmp/pw
+# Only now a handler for SIGTERM (the stop), so the lines above are printed
+# whatever the timing; PID 1 of a namespace ignores signals it has no handler for.
+trap 'exit 0' TERM
+sleep 1000 &
+wait
+SH
+chmod +x "$extra/layers/client/client.sh"
+
+for action in poweroff reboot; do
+    via=unix
+    [ "$action" = reboot ] && via=vsock
+    cat > "$extra/etc/keel/$action.ini" <<INI
+[system]
+hostname = ctlvm
+modules = overlay vsock_loopback
+control = unix:///run/keel.sock
+control = vsock://5000
+stop_timeout = 3
+
+[container app]
+layers = /layers/base
+command = /bin/sh -c "echo app-up; trap 'exit 0' TERM; sleep 1000 & wait"
+
+[container client]
+layers = /layers/client:/layers/base
+upper = tmpfs
+mount = /init:/bin/keel:ro
+mount = /run:/run:ro
+depends = app
+restart = no
+command = /bin/sh /client.sh $action $via
+INI
+done
+
+img=$VM_OUT/control.cpio
+if ! initramfs/mkinitramfs --keel "$KEEL" --manifest "$extra/etc/keel/poweroff.ini" --extra "$extra" \
+        --out "$img" 2>"$VM_OUT/control.mk.log"; then
+    vm_not_ok "control: image" "$(cat "$VM_OUT/control.mk.log")"
+    exit 0
+fi
+
+# in_order NAME REGEX...: ok when each REGEX matches a console line after the
+# previous one's first match.
+in_order() {
+    local name=$1 prev=0 l re
+    shift
+    for re in "$@"; do
+        l=$(vm_line "$re")
+        if [ "$l" -le "$prev" ]; then
+            vm_not_ok "$name" "/$re/ at line $l, not after line $prev"
+            return
+        fi
+        prev=$l
+    done
+    vm_ok "$name"
+}
+
+# checks_for ACTION VIA WHAT: the assertions of one boot (WHAT: "powering
+# off" or "rebooting", as keel's shutdown says it).
+checks_for() {
+    local action=$1 via=$2 what=$3 p="control/$1"
+    vm_assert "$p: vsock modules loaded" 'keel: stage: modules loaded: .*vsock_loopback'
+    local m missing=
+    for m in vsock vmw_vsock_virtio_transport_common vsock_loopback; do
+        grep -aqE "client \| modules (.* )?$m " "$VM_CONSOLE" || missing="$missing $m"
+    done
+    [ -z "$missing" ] && vm_ok "$p: vsock_loopback and its dependencies in /proc/modules" ||
+        vm_not_ok "$p: vsock_loopback and its dependencies in /proc/modules" "missing:$missing"
+    vm_assert "$p: keel's binary is read-only in the client" 'client \| keel binary read-only'
+    vm_assert "$p: unix listener" 'keel: control: listening on unix:///run/keel\.sock'
+    vm_assert "$p: vsock listener" 'keel: control: listening on vsock://5000'
+    vm_assert "$p: ps over vsock (CID 1) succeeds" 'client \| vsock-ps-rc 0'
+    vm_assert "$p: ps over vsock has the table" 'client \| vsock-ps: NAME +STATE +PID'
+    vm_assert "$p: ps over vsock shows app running" 'client \| vsock-ps: app +running +[0-9]+ '
+    vm_assert "$p: ps over vsock shows the client itself" 'client \| vsock-ps: client +running +[0-9]+ '
+    vm_assert "$p: ps over the unix socket succeeds" 'client \| unix-ps-rc 0'
+    vm_assert "$p: ps over the unix socket shows app running" 'client \| unix-ps: app +running +[0-9]+ '
+    vm_assert "$p: status over vsock" 'client \| vsock-status: state +running'
+    vm_assert "$p: keel $action over $via succeeds" "client \\| $action-rc 0"
+    vm_refute "$p: no client errors" 'client \| .*keel: error'
+    in_order "$p: clean shutdown sequence in order" \
+        "client \\| asking for $action over $via" \
+        'keel: stopping all containers \(requested\)' \
+        'keel: all containers are down' \
+        "keel: shutdown: $what; stopping remaining processes" \
+        'keel: filesystems unmounted: [0-9]+, detached busy: [0-9]+, failed: 0' \
+        "keel: shutdown: $what now"
+    vm_assert "$p: containers stopped" 'keel: app: stopped'
+    [ "$VM_END" = "$action" ] && vm_ok "$p: the machine does $action" ||
+        vm_not_ok "$p: the machine does $action" "ended: $VM_END"
+    vm_refute "$p: no kernel panic" 'Kernel panic|Attempted to kill init'
+}
+
+# --- boot 1: poweroff over the unix socket -----------------------------------------
+vm_start keel-control-poweroff "$img" "keel.manifest=/etc/keel/poweroff.ini"
+vm_wait_end 120
+checks_for poweroff unix "powering off"
+
+# --- boot 2: reboot over vsock ---------------------------------------------------------
+vm_start keel-control-reboot "$img" "keel.manifest=/etc/keel/reboot.ini"
+vm_wait_end 120
+checks_for reboot vsock "rebooting"
