@@ -540,7 +540,7 @@ static int parse_opts(int argc, char **argv, const char *allowed, const char *us
     const char *shorts = stop_at_arg ? "+:H:hjfn:s:ti" : ":H:hjfn:s:ti";
     int c;
     while ((c = getopt_long(argc, argv, shorts, long_opts, NULL)) != -1) {
-        if (c != 'H' && c != 'h' && c < 1000 && !strchr(allowed, c) && c != '?' && c != ':') {
+        if (c != 'H' && c != 'h' && c <= 0xff && !strchr(allowed, c) && c != '?' && c != ':') {
             fail("%s: option %s is not valid here; see keel %s --help", argv[0], argv[optind - 1], argv[0]);
             return 2;
         }
@@ -1122,10 +1122,10 @@ static int exec_lines(struct kc *k, bool *done, int *code)
         struct json_value *msg = NULL;
         if (kc_message(k, &msg, true))
             return 1;
-        const struct json_value *d;
         static const char *const keys[] = { "stdout", "stderr" };
         for (int i = 0; i < 2; i++) {
-            if (!(d = json_get(msg, keys[i])) || d->type != JSON_STRING)
+            const struct json_value *d = json_get(msg, keys[i]);
+            if (!d || d->type != JSON_STRING)
                 continue;
             unsigned char *buf = malloc(d->u.str.len / 4 * 3 + 1);
             long n = buf ? json_base64_decode(d->u.str.s, d->u.str.len, buf) : -1;

@@ -318,12 +318,14 @@ int control_request_parse(const char *line, size_t len, struct control_request *
     const struct json_value *t = req->tree;
     if (t->type != JSON_OBJECT)
         return BAD("expected a JSON object");
-    int64_t proto;
-    if (json_get(t, "keel") && (!json_get_int(t, "keel", &proto) || proto < 1))
-        return BAD("\"keel\" must be a protocol version number");
-    if (json_get(t, "keel") && proto > CONTROL_PROTOCOL)
-        return BAD("protocol version %" PRId64 " is not supported (this server speaks %d)", proto,
-                   CONTROL_PROTOCOL);
+    if (json_get(t, "keel")) {
+        int64_t proto;
+        if (!json_get_int(t, "keel", &proto) || proto < 1)
+            return BAD("\"keel\" must be a protocol version number");
+        if (proto > CONTROL_PROTOCOL)
+            return BAD("protocol version %" PRId64 " is not supported (this server speaks %d)", proto,
+                       CONTROL_PROTOCOL);
+    }
     const char *opname = json_get_str(t, "op");
     if (!opname)
         return BAD("missing \"op\" (a string)");
@@ -336,7 +338,7 @@ int control_request_parse(const char *line, size_t len, struct control_request *
     req->op = ops[oi].op;
     for (size_t i = 0; i < t->u.obj.n; i++) {
         const char *k = t->u.obj.members[i].key;
-        if (strcmp(k, "op") && strcmp(k, "keel") && !key_allowed(ops[oi].keys, k))
+        if (strcmp(k, "op") != 0 && strcmp(k, "keel") != 0 && !key_allowed(ops[oi].keys, k))
             return BAD("unknown key \"%.64s\" for op %s", k, opname);
     }
 
@@ -357,13 +359,13 @@ int control_request_parse(const char *line, size_t len, struct control_request *
             return BAD("\"lines\" must be an integer from -1 (all) up");
         req->lines = v->u.i;
     }
-    if ((v = json_get(t, "follow")) && !json_get_bool(t, "follow", &req->follow))
+    if (json_get(t, "follow") && !json_get_bool(t, "follow", &req->follow))
         return BAD("\"follow\" must be a boolean");
-    if ((v = json_get(t, "tty")) && !json_get_bool(t, "tty", &req->tty))
+    if (json_get(t, "tty") && !json_get_bool(t, "tty", &req->tty))
         return BAD("\"tty\" must be a boolean");
-    if ((v = json_get(t, "stream")) && !json_get_bool(t, "stream", &req->stream))
+    if (json_get(t, "stream") && !json_get_bool(t, "stream", &req->stream))
         return BAD("\"stream\" must be a boolean");
-    if ((v = json_get(t, "eof")) && !json_get_bool(t, "eof", &req->eof))
+    if (json_get(t, "eof") && !json_get_bool(t, "eof", &req->eof))
         return BAD("\"eof\" must be a boolean");
     static const char *const dims[] = { "rows", "cols" };
     for (size_t i = 0; i < 2; i++) {
@@ -416,7 +418,7 @@ int control_request_parse(const char *line, size_t len, struct control_request *
 
 /* --- responses ------------------------------------------------------------ */
 
-static void begin(struct json_writer *w, const char *op, bool ok)
+static void reply_begin(struct json_writer *w, const char *op, bool ok)
 {
     json_obj_begin(w);
     json_kint(w, "keel", CONTROL_PROTOCOL);
@@ -425,7 +427,7 @@ static void begin(struct json_writer *w, const char *op, bool ok)
     json_kbool(w, "ok", ok);
 }
 
-static void end(struct json_writer *w)
+static void reply_end(struct json_writer *w)
 {
     json_obj_end(w);
     json_raw(w, "\n", 1);
@@ -433,9 +435,9 @@ static void end(struct json_writer *w)
 
 void control_error_line(struct json_writer *out, const char *op, const char *msg)
 {
-    begin(out, op, false);
+    reply_begin(out, op, false);
     json_kstr(out, "error", msg);
-    end(out);
+    reply_end(out);
 }
 
 static void write_wait_status(struct json_writer *w, int status)
@@ -614,29 +616,29 @@ int control_respond(const struct control_backend *be, const struct control_reque
     int r, i;
     switch (req->op) {
     case COP_VERSION:
-        begin(out, op, true);
+        reply_begin(out, op, true);
         json_kstr(out, "version", KEEL_VERSION);
         json_kint(out, "protocol", CONTROL_PROTOCOL);
-        end(out);
+        reply_end(out);
         return 0;
     case COP_PS: {
         size_t n = be->count(be->sup);
-        begin(out, op, true);
+        reply_begin(out, op, true);
         json_key(out, "containers");
         json_arr_begin(out);
         for (size_t k = 0; k < n; k++)
             write_container(out, be, k, false);
         json_arr_end(out);
-        end(out);
+        reply_end(out);
         return 0;
     }
     case COP_STATUS:
         if ((i = find_or_error(be, req, out)) < 0)
             return 0;
-        begin(out, op, true);
+        reply_begin(out, op, true);
         json_key(out, "container");
         write_container(out, be, (size_t)i, true);
-        end(out);
+        reply_end(out);
         return 0;
     case COP_START:
     case COP_STOP:
@@ -656,14 +658,14 @@ int control_respond(const struct control_backend *be, const struct control_reque
             control_error_line(out, op, e.msg[0] ? e.msg : strerror(-r));
             return 0;
         }
-        begin(out, op, true);
+        reply_begin(out, op, true);
         json_kstr(out, "name", req->name);
-        end(out);
+        reply_end(out);
         return 0;
     case COP_STATS: {
         if (req->name && find_or_error(be, req, out) < 0)
             return 0;
-        begin(out, op, true);
+        reply_begin(out, op, true);
         json_key(out, "stats");
         json_arr_begin(out);
         if (req->name) {
@@ -678,14 +680,14 @@ int control_respond(const struct control_backend *be, const struct control_reque
             }
         }
         json_arr_end(out);
-        end(out);
+        reply_end(out);
         return 0;
     }
     case COP_POWEROFF:
     case COP_REBOOT:
     case COP_HALT:
-        begin(out, op, true);
-        end(out);
+        reply_begin(out, op, true);
+        reply_end(out);
         be->request_power(be->sup, req->op == COP_POWEROFF ? POWER_POWEROFF
                                    : req->op == COP_REBOOT ? POWER_REBOOT : POWER_HALT);
         return 0;
@@ -756,7 +758,7 @@ struct conn {
     char *log_path;
     char *partial;
     size_t partial_len;
-    bool follow, log_waiting;
+    bool follow;
 
     /* CM_EVENTS */
     int sub;
@@ -867,7 +869,7 @@ static int tls_setup(struct control *c, struct kerr *err)
         tls_msg(r, msg, sizeof msg);
         return kerr_msg(err, EINVAL, "cannot load control_tls_key %s: %s", sys->control_tls_key, msg);
     }
-    if ((r = mbedtls_pk_check_pair(&t->cert.pk, &t->key)) != 0)
+    if (mbedtls_pk_check_pair(&t->cert.pk, &t->key) != 0)
         return kerr_msg(err, EINVAL, "cannot use control_tls_key %s: it does not match control_tls_cert %s",
                         sys->control_tls_key, sys->control_tls_cert);
     if ((r = mbedtls_x509_crt_parse_file(&t->ca, sys->control_tls_ca)) != 0) {
@@ -1355,7 +1357,7 @@ static int check_peer(struct control *c, int fd, char *who, size_t n)
 
 static void peer_name(int fd, int family, char *buf, size_t n)
 {
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = { 0 };
     socklen_t len = sizeof ss;
     char ip[INET6_ADDRSTRLEN];
     snprintf(buf, n, "?");
@@ -1655,8 +1657,8 @@ static void start_logs(struct conn *cn, const struct control_request *req)
         char msg[600];
         if (errno == ENOENT) {
             /* Nothing logged yet: an empty log. */
-            begin(&cn->out, "logs", true);
-            end(&cn->out);
+            reply_begin(&cn->out, "logs", true);
+            reply_end(&cn->out);
             cn->mode = CM_LOGS;
             cn->follow = false;
             logs_end(cn);
@@ -1699,10 +1701,10 @@ static void start_logs(struct conn *cn, const struct control_request *req)
             return;
         }
     }
-    begin(&cn->out, "logs", true);
+    reply_begin(&cn->out, "logs", true);
     json_kstr(&cn->out, "name", req->name);
     json_kbool(&cn->out, "follow", req->follow);
-    end(&cn->out);
+    reply_end(&cn->out);
     cn->mode = CM_LOGS;
     cn->partial_len = 0;
     logs_pump(cn);
@@ -1768,8 +1770,8 @@ static void start_events(struct conn *cn)
     }
     cn->sub = h;
     cn->mode = CM_EVENTS;
-    begin(&cn->out, "events", true);
-    end(&cn->out);
+    reply_begin(&cn->out, "events", true);
+    reply_end(&cn->out);
 }
 
 /* --- exec ------------------------------------------------------------------- */
@@ -2140,11 +2142,11 @@ static void start_exec(struct conn *cn, const struct control_request *req)
     }
 
     size_t line_start = cn->out.len;
-    begin(&cn->out, "exec", true);
+    reply_begin(&cn->out, "exec", true);
     json_kint(&cn->out, "pid", pid);
     json_kbool(&cn->out, "tty", req->tty);
     json_kbool(&cn->out, "stream", stream);
-    end(&cn->out);
+    reply_end(&cn->out);
     if (master >= 0) {
         /* -t on a unix socket: the pty master travels to the client with
          * the first byte of this response; the client relays its terminal
@@ -2158,7 +2160,7 @@ static void start_exec(struct conn *cn, const struct control_request *req)
 static void exec_input(struct conn *cn, const struct control_request *req)
 {
     struct exec_session *ex = cn->ex;
-    if (!ex->stream) {
+    if (!ex || !ex->stream) {
         conn_fail(cn, op_name(req->op), "malformed request: stdin and resize are for streamed exec only");
         return;
     }

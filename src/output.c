@@ -1,6 +1,7 @@
 /* output.c — container output capture, see output.h. */
 #include "keel/output.h"
 #include "keel/log.h"
+#include "keel/sys.h"
 #include "keel/util.h"
 
 #include <errno.h>
@@ -8,6 +9,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -47,11 +51,34 @@ static int open_log(struct output *o)
     return 0;
 }
 
+/* The relay: pipe in, socket out, until every writer of the pipe is gone. */
+static __attribute__((noreturn)) void relay(int in, int out)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || sys_close_range_from(3) < 0)
+        _exit(1);
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(0, buf, sizeof buf);
+        if (n == 0)
+            _exit(0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            _exit(1);
+        }
+        if (write_all(1, buf, (size_t)n) < 0)
+            _exit(1);
+    }
+}
+
 int output_open(struct output *o, const char *name, const char *log_dir, uint64_t max_size, unsigned keep,
                 struct kerr *err)
 {
     memset(o, 0, sizeof *o);
     o->name = name;
+    o->relay = -1;
     o->read_fd = o->write_fd = o->log_fd = -1;
     o->max_size = max_size;
     o->keep = keep;
@@ -62,31 +89,60 @@ int output_open(struct output *o, const char *name, const char *log_dir, uint64_
         return kerr_set(err, ENAMETOOLONG, "cannot open the log of %s", name);
     if (open_log(o) < 0)
         return kerr_set(err, errno, "cannot open log file %s", o->log_path);
-    /* A socket pair, not a pipe: a process that splices into a pipe (sendfile
-     * or splice from a socket, as busybox cat does) holds the pipe's mutex
-     * while it waits for its input, and keel's read of the other end would
-     * sleep on that mutex, O_NONBLOCK or not: any container could stall PID 1.
-     * recv() on keel's end of a unix socket takes only that end's locks. */
-    int p[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0) {
+    /* The container writes into a pipe, as every runtime gives it (images
+     * reopen /dev/stdout, which a socket cannot be), but PID 1 never reads
+     * that pipe itself: a process that splices into a pipe (sendfile from a
+     * socket, as busybox cat does) holds the pipe's mutex while it waits for
+     * input, and a reader of the other end sleeps on that mutex, O_NONBLOCK
+     * or not.  A relay process of keel's copies the pipe into a socket pair
+     * whose other end keel reads: recv() takes no lock a container can hold.
+     * At worst a container freezes its own relay, and so its own logging. */
+    int p[2] = { -1, -1 }, sp[2] = { -1, -1 };
+    if (pipe2(p, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
         int saved = errno;
+        close_safe(p[0]);
+        close_safe(p[1]);
         output_close(o);
-        return kerr_set(err, saved, "cannot create the output socket of %s", name);
+        return kerr_set(err, saved, "cannot create the output channel of %s", name);
     }
-    o->read_fd = p[0];
+    o->read_fd = sp[0];
     o->write_fd = p[1];
     if (fcntl(o->read_fd, F_SETFL, O_NONBLOCK) < 0 || shutdown(o->read_fd, SHUT_WR) < 0) {
         int saved = errno;
+        close(p[0]);
+        close(sp[1]);
         output_close(o);
         return kerr_set(err, saved, "cannot set up the output socket of %s", name);
+    }
+    o->relay = fork();
+    if (o->relay == 0)
+        relay(p[0], sp[1]);
+    int saved = errno;
+    close(p[0]);
+    close(sp[1]);
+    if (o->relay < 0) {
+        output_close(o);
+        return kerr_set(err, saved, "cannot start the output relay of %s", name);
     }
     return 0;
 }
 
 void output_close(struct output *o)
 {
-    close_safe(o->read_fd);
+    /* The last writer gone, the relay sends what the pipe still holds and
+     * exits: take it all (bounded: a frozen relay must not hold keel). */
     close_safe(o->write_fd);
+    o->write_fd = -1;
+    if (o->read_fd >= 0 && o->relay > 0) {
+        uint64_t deadline = now_ms() + 1000;
+        for (;;) {
+            struct pollfd pf = { .fd = o->read_fd, .events = POLLIN };
+            int left = (int)(deadline > now_ms() ? deadline - now_ms() : 0);
+            if (left == 0 || poll(&pf, 1, left) <= 0 || output_drain(o) == 0)
+                break;
+        }
+    }
+    close_safe(o->read_fd);
     close_safe(o->log_fd);
     o->read_fd = o->write_fd = o->log_fd = -1;
 }

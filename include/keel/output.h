@@ -1,5 +1,6 @@
-/* output.h — a container's stdout and stderr: one unix socket pair per
- * container (kept across restarts; not a pipe, see output_open), its bytes appended to LOG_DIR/NAME.log with size-capped
+/* output.h — a container's stdout and stderr: one pipe per container (kept
+ * across restarts), copied by a relay process of keel's into a socket pair
+ * that keel reads (see output_open for why PID 1 never reads the pipe), its bytes appended to LOG_DIR/NAME.log with size-capped
  * rotation, and echoed line by line as "NAME | line" to keel's output.
  *
  * Nothing here may stall PID 1: the pipe is read in bounded chunks, the echo
@@ -11,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "keel/err.h"
 
@@ -18,7 +20,9 @@
 
 struct output {
     const char *name;
-    int read_fd, write_fd;     /* the socket pair; write_fd goes to the container */
+    int read_fd;               /* keel's end of the socket pair from the relay */
+    int write_fd;              /* the pipe's write end: the container's stdout and stderr */
+    pid_t relay;               /* the relay process (reaped as any child of keel) */
     int log_fd;
     char log_path[4096];
     uint64_t log_size, max_size;
