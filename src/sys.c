@@ -78,7 +78,7 @@ int sys_reexec_sealed(char **argv)
         close(self);
         return 0;   /* already the sealed copy */
     }
-    struct stat st;
+    struct stat st = { 0 };
     int mfd = memfd_create("keel", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     int r = 0;
     if (mfd < 0 || fstat(self, &st) < 0)
