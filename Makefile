@@ -57,8 +57,11 @@ $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
+# The shipped binary is stripped (keel run copies itself into a sealed memfd at
+# every start: size is start time); build/keel.debug keeps the symbols.
 $(BUILD)/keel: $(OBJS)
-	$(CC) $(CFLAGS) -static -o $@ $(OBJS) $(PKG_LIBS) 2> $(BUILD)/link.log || { cat $(BUILD)/link.log; exit 1; }
+	$(CC) $(CFLAGS) -static -o $@.debug $(OBJS) $(PKG_LIBS) 2> $(BUILD)/link.log || { cat $(BUILD)/link.log; exit 1; }
+	objcopy --strip-all $@.debug $@
 	@grep -v -e 'getaddrinfo' -e 'getprotobyname' -e 'getprotobynumber' -e 'getpwnam' -e 'getgrnam' -e 'getpwuid' -e 'getgrgid' \
 	     -e 'in function' -e 'getservbyname' -e 'gethostbyname' -e 'dlopen' $(BUILD)/link.log >&2 || true
 
