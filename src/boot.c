@@ -828,7 +828,7 @@ static void crash_write(const char *s)
 static void on_crash(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
-    /* A fault the kernel raised has si_code > 0; abort(3) and raise(3) send
+    /* A fault the kernel raised has si_code > 0; the C library's abort and raise send
      * with tkill (SI_TKILL) to themselves.  kill(2) and sigqueue(3) from
      * anyone, keel included, say nothing about keel's state: ignored. */
     if (si->si_code <= 0 && !(si->si_code == SI_TKILL && si->si_pid == getpid()))

@@ -2539,7 +2539,7 @@ void control_free(struct control *c)
         loop_cancel_timer(c->loop, c->retry_timer);
     reap_dead(c->loop, c);
     /* Sessions whose process still runs stay allocated until the supervisor
-     * reports the exit (their callback data must stay valid); they no longer
+     * reports that it ended (their callback data must stay valid); they no longer
      * refer to the server. */
     for (struct exec_session *ex = c->sessions, *nx; ex; ex = nx) {
         nx = ex->next;
