@@ -41,6 +41,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "keel/log.h"
+#include "keel/user.h"
 #include "keel/util.h"
 
 #define IN_CAP (CONTROL_MAX_REQUEST + 1)   /* a full buffer without newline is oversized */
@@ -117,39 +118,6 @@ const char *control_signal_name(int sig)
 }
 
 /* --- /etc/group ----------------------------------------------------------- */
-
-int control_parse_group(const char *buf, const char *name, gid_t *gid)
-{
-    size_t nlen = strlen(name);
-    const char *line = buf;
-    while (line && *line) {
-        const char *eol = strchr(line, '\n');
-        size_t len = eol ? (size_t)(eol - line) : strlen(line);
-        /* name:password:gid:members */
-        if (len > nlen + 1 && memcmp(line, name, nlen) == 0 && line[nlen] == ':') {
-            const char *p = memchr(line + nlen + 1, ':', len - nlen - 1);
-            if (p) {
-                p++;
-                char num[16];
-                size_t i = 0;
-                while (p < line + len && *p != ':' && i < sizeof num - 1)
-                    num[i++] = *p++;
-                num[i] = 0;
-                char *end;
-                errno = 0;
-                unsigned long v = strtoul(num, &end, 10);
-                if (i > 0 && !errno && *end == 0 && num[0] >= '0' && num[0] <= '9' && v < UINT32_MAX &&
-                    p < line + len && *p == ':') {
-                    *gid = (gid_t)v;
-                    return 0;
-                }
-                return -EINVAL;
-            }
-        }
-        line = eol ? eol + 1 : NULL;
-    }
-    return -ENOENT;
-}
 
 /* --- URLs ------------------------------------------------------------------ */
 
@@ -2478,7 +2446,7 @@ static int resolve_group(struct control *c, const char *sysroot, struct kerr *er
     int r = read_file_at(AT_FDCWD, path, 4 << 20, &buf, NULL);
     if (r < 0)
         return kerr_set(err, -r, "cannot resolve control_group %s: cannot read %s", sys->control_group, path);
-    r = control_parse_group(buf, sys->control_group, &c->gid);
+    r = user_group_gid(buf, sys->control_group, &c->gid);
     free(buf);
     if (r < 0)
         return kerr_msg(err, ENOENT, "cannot resolve control_group %s: no such group in %s", sys->control_group,

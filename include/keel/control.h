@@ -137,8 +137,6 @@ void control_error_line(struct json_writer *out, const char *op, const char *msg
 int control_signal_parse(const char *s);
 const char *control_signal_name(int sig);     /* "SIGTERM"; NULL when unknown */
 
-/* Finds group `name` in an /etc/group buffer: 0 and *gid, or -ENOENT. */
-int control_parse_group(const char *buf, const char *name, gid_t *gid);
 
 /* Splits a listener URL: unix:///path, tcp://1.2.3.4:5, tcp://[::1]:5,
  * vsock://PORT (server) or vsock://CID:PORT (client), fd://N. */

@@ -401,22 +401,6 @@ TEST(signals)
     CHECK(control_signal_name(0) == NULL);
 }
 
-TEST(group_file)
-{
-    const char *g = "root:x:0:\nwheel:x:10:root\nkeel:x:990:alice,bob\nbad:x:zz:\nnonl:x:77:";
-    gid_t gid = 1;
-    CHECK_INT(control_parse_group(g, "keel", &gid), 0);
-    CHECK_INT(gid, 990);
-    CHECK_INT(control_parse_group(g, "root", &gid), 0);
-    CHECK_INT(gid, 0);
-    CHECK_INT(control_parse_group(g, "nonl", &gid), 0);
-    CHECK_INT(gid, 77);
-    CHECK_INT(control_parse_group(g, "kee", &gid), -ENOENT);
-    CHECK_INT(control_parse_group(g, "alice", &gid), -ENOENT);
-    CHECK(control_parse_group(g, "bad", &gid) < 0);
-    CHECK_INT(control_parse_group("", "x", &gid), -ENOENT);
-}
-
 TEST(urls)
 {
     struct control_url u;
@@ -1441,7 +1425,6 @@ int main(void)
     RUN(respond_actions);
     RUN(respond_stats);
     RUN(signals);
-    RUN(group_file);
     RUN(urls);
     RUN(server_unix_socket_and_requests);
     if (C) {

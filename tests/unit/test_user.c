@@ -63,10 +63,28 @@ TEST(group_lookup)
     CHECK_INT(user_group_gid(group, "nope", &g), -ENOENT);
 }
 
+/* control_group is resolved with the same function (control.c). */
+TEST(group_file)
+{
+    const char *g = "root:x:0:\nwheel:x:10:root\nkeel:x:990:alice,bob\nbad:x:zz:\nnonl:x:77:";
+    gid_t gid = 1;
+    CHECK_INT(user_group_gid(g, "keel", &gid), 0);
+    CHECK_INT(gid, 990);
+    CHECK_INT(user_group_gid(g, "root", &gid), 0);
+    CHECK_INT(gid, 0);
+    CHECK_INT(user_group_gid(g, "nonl", &gid), 0);
+    CHECK_INT(gid, 77);
+    CHECK_INT(user_group_gid(g, "kee", &gid), -ENOENT);
+    CHECK_INT(user_group_gid(g, "alice", &gid), -ENOENT);
+    CHECK(user_group_gid(g, "bad", &gid) < 0);
+    CHECK_INT(user_group_gid("", "x", &gid), -ENOENT);
+}
+
 int main(void)
 {
     RUN(by_name);
     RUN(by_number);
     RUN(group_lookup);
+    RUN(group_file);
     return unit_done();
 }
