@@ -139,6 +139,25 @@ static int last_cap_of_kernel(void)
     return CAP_LAST_CAP;
 }
 
+int caps_raise_effective(struct kerr *err)
+{
+    cap_t caps = cap_get_proc();
+    if (!caps)
+        return kerr_set(err, errno, "cannot read keel's capabilities");
+    int r = 0;
+    for (int c = 0; c <= last_cap_of_kernel() && r == 0; c++) {
+        cap_value_t v = c;
+        cap_flag_value_t held;
+        if (cap_get_flag(caps, v, CAP_PERMITTED, &held) == 0 && held == CAP_SET)
+            r = cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_SET);
+    }
+    if (r == 0 && cap_set_proc(caps) < 0)
+        r = -1;
+    int e = errno;
+    cap_free(caps);
+    return r < 0 ? kerr_set(err, e, "cannot raise keel's effective capabilities") : 0;
+}
+
 int caps_apply(uint64_t set, uint64_t ambient, uid_t uid, gid_t gid, const gid_t *groups,
                size_t n_groups, struct kerr *err)
 {

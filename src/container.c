@@ -7,12 +7,14 @@
 #include "keel/mount.h"
 #include "keel/sys.h"
 #include "keel/user.h"
+#include "keel/userns.h"
 #include "keel/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -135,9 +137,46 @@ static int close_other_fds(int keep, struct kerr *err)
     return 0;
 }
 
+/* The host ids of the container's user (through its user namespace, if any). */
+static int host_ids(const struct userns *uns, const struct user_ids *ids, uid_t *uid, gid_t *gid,
+                    struct kerr *err)
+{
+    *uid = ids->uid;
+    *gid = ids->gid;
+    if (!uns)
+        return 0;
+    uint32_t u, g;
+    if (userns_to_host(uns->map, uns->n, ids->uid, &u) < 0)
+        return kerr_msg(err, ERANGE, "uid %u is not mapped by the container's userns", (unsigned)ids->uid);
+    if (userns_to_host(uns->map, uns->n, ids->gid, &g) < 0)
+        return kerr_msg(err, ERANGE, "gid %u is not mapped by the container's userns", (unsigned)ids->gid);
+    for (size_t i = 0; i < ids->n_groups; i++) {
+        uint32_t unused;
+        if (userns_to_host(uns->map, uns->n, ids->groups[i], &unused) < 0)
+            return kerr_msg(err, ERANGE, "supplementary group %u is not mapped by the container's userns",
+                            (unsigned)ids->groups[i]);
+    }
+    *uid = u;
+    *gid = g;
+    return 0;
+}
+
+/* The output pipe is keel's, mode 0600: the container's user gets it, so an
+ * image can reopen /dev/stdout (as runc does; a socket or /dev/null is left). */
+static int give_output(int fd, uid_t uid, gid_t gid, struct kerr *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return kerr_set(err, errno, "cannot inspect the output pipe");
+    if (S_ISFIFO(st.st_mode) && fchown(fd, uid, gid) < 0)
+        return kerr_set(err, errno, "cannot give the output pipe to the container's user");
+    return 0;
+}
+
 static __attribute__((noreturn)) void setup_child(const struct container_start *in, int report_fd)
 {
     const struct container_spec *c = in->spec;
+    const struct userns *uns = in->userns;
     struct kerr err = { 0 };
     const char *hostname = c->hostname ? c->hostname : c->name;
 
@@ -163,7 +202,15 @@ static __attribute__((noreturn)) void setup_child(const struct container_start *
         .hostname = hostname,
         .cgroup_ns = true,
         .notify_host = in->notify_host,
+        .userns_fd = uns ? uns->fd : -1,
     };
+    if (uns) {
+        uint32_t root_uid = 0, root_gid = 0;   /* the parser made sure id 0 is mapped */
+        (void)userns_to_host(uns->map, uns->n, 0, &root_uid);
+        (void)userns_to_host(uns->map, uns->n, 0, &root_gid);
+        mi.root_uid = root_uid;
+        mi.root_gid = root_gid;
+    }
     if (mount_container_root(c, &mi, &err) < 0)
         child_fail(report_fd, &err);
 
@@ -174,6 +221,16 @@ static __attribute__((noreturn)) void setup_child(const struct container_start *
     /* Always set: a container would otherwise inherit keel's own -1000. */
     if (cgroup_set_oom_score_adj(0, c->oom_score_adj_set ? c->oom_score_adj : 0, &err) < 0)
         child_fail(report_fd, &err);
+    uid_t host_uid;
+    gid_t host_gid;
+    if (host_ids(uns, &ids, &host_uid, &host_gid, &err) < 0 || give_output(in->output_fd, host_uid, host_gid, &err) < 0)
+        child_fail(report_fd, &err);
+    /* Last of the namespaces: everything above needed keel's privileges in
+     * the initial user namespace, which owns all the others. */
+    if (uns && setns(uns->fd, CLONE_NEWUSER) < 0) {
+        kerr_set(&err, errno, "cannot join the user namespace of %s", c->name);
+        child_fail(report_fd, &err);
+    }
     if (!(env = container_environ(c, ids.home))) {
         kerr_set(&err, ENOMEM, "cannot build the environment");
         child_fail(report_fd, &err);
@@ -183,6 +240,15 @@ static __attribute__((noreturn)) void setup_child(const struct container_start *
         child_fail(report_fd, &err);
     if (caps_apply(c->caps, c->caps_ambient, ids.uid, ids.gid, ids.groups, ids.n_groups, &err) < 0)
         child_fail(report_fd, &err);
+    /* A change of uid cleared the parent-death signal: set it again.  Had keel
+     * gone in between, its end of the setup pipe is closed (POLLERR here). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+        kerr_set(&err, errno, "cannot set the parent-death signal");
+        child_fail(report_fd, &err);
+    }
+    struct pollfd keel_alive = { .fd = report_fd };
+    if (poll(&keel_alive, 1, 0) == 1 && (keel_alive.revents & POLLERR))
+        _exit(127);
     if (enter_workdir(c->workdir, &err) < 0)
         child_fail(report_fd, &err);
     if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
@@ -289,15 +355,27 @@ int container_setup_result(int setup_fd, struct kerr *err)
 
 /* --- exec inside a running container -------------------------------------- */
 
+/* The fd number that carries the container's user namespace past the close of
+ * everything else; it is joined last (see container_start). */
+#define EXEC_USERNS_FD 3
+
 static const struct { const char *name; int type; } ns_order[] = {
-    /* The user namespace would come first; the mount namespace last so the
-     * others are still opened through keel's /proc. */
+    /* The mount namespace last of these, so the others are still opened
+     * through keel's /proc; the user namespace after all of them. */
     { "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS },
     { "net", CLONE_NEWNET }, { "pid", CLONE_NEWPID }, { "mnt", CLONE_NEWNS },
 };
 
-static __attribute__((noreturn)) void exec_child(const struct container_spec *c, const int *nsfds, int cgroup_fd,
-                                                 char *const *argv, bool tty,
+static int join_userns(const struct container_spec *c, struct kerr *err)
+{
+    int r = setns(EXEC_USERNS_FD, CLONE_NEWUSER);
+    int e = errno;
+    close(EXEC_USERNS_FD);
+    return r < 0 ? kerr_set(err, e, "cannot join the user namespace of %s", c->name) : 0;
+}
+
+static __attribute__((noreturn)) void exec_child(const struct container_spec *c, const int *nsfds, int userns_fd,
+                                                 int cgroup_fd, char *const *argv, bool tty,
                                                  const struct seccomp_prog *seccomp)
 {
     struct kerr err = { 0 };
@@ -317,7 +395,9 @@ static __attribute__((noreturn)) void exec_child(const struct container_spec *c,
             _exit(126);
         }
     /* Nothing of keel's (control sockets, pipes, namespace fds) goes further. */
-    if (sys_close_range_from(3) < 0)
+    if (userns_fd >= 0 && dup2(userns_fd, EXEC_USERNS_FD) < 0)
+        _exit(126);
+    if (sys_close_range_from(userns_fd >= 0 ? EXEC_USERNS_FD + 1 : 3) < 0)
         _exit(126);
     /* setns(CLONE_NEWPID) applies to children: fork once more to be inside. */
     pid_t inner = fork();
@@ -326,6 +406,7 @@ static __attribute__((noreturn)) void exec_child(const struct container_spec *c,
     if (inner > 0) {
         for (int i = 0; i < 3; i++)
             close(i);
+        close_safe(userns_fd >= 0 ? EXEC_USERNS_FD : -1);
         int status;
         while (waitpid(inner, &status, 0) < 0)
             if (errno != EINTR)
@@ -337,6 +418,7 @@ static __attribute__((noreturn)) void exec_child(const struct container_spec *c,
     if (chdir("/") < 0 || resolve_user(c, &ids, &err) < 0 || !(env = container_environ(c, ids.home)) ||
         rlimit_apply(c->rlimits, c->n_rlimits, &err) < 0 ||
         cgroup_set_oom_score_adj(0, c->oom_score_adj_set ? c->oom_score_adj : 0, &err) < 0 ||
+        (userns_fd >= 0 && join_userns(c, &err) < 0) ||
         (!c->no_new_privs && seccomp && seccomp_install(seccomp, &err) < 0) ||
         caps_apply(c->caps, c->caps_ambient, ids.uid, ids.gid, ids.groups, ids.n_groups, &err) < 0 ||
         (c->workdir && enter_workdir(c->workdir, &err) < 0)) {
@@ -378,6 +460,13 @@ int container_exec(const struct container_spec *c, pid_t pid, int cgroup_fd, cha
         if (nsfds[i] < 0)
             r = kerr_set(err, errno, "cannot open %s", path);
     }
+    _cleanup_close_ int userns = -1;
+    if (r == 0 && c->userns != USERNS_NO) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+        if ((userns = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            r = kerr_set(err, errno, "cannot open %s", path);
+    }
     _cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (r == 0 && devnull < 0)
         r = kerr_set(err, errno, "cannot open /dev/null");
@@ -393,7 +482,7 @@ int container_exec(const struct container_spec *c, pid_t pid, int cgroup_fd, cha
             if (dup2(fd, i) < 0)
                 _exit(126);
         }
-        exec_child(c, nsfds, cgroup_fd, argv, tty, seccomp);
+        exec_child(c, nsfds, userns, cgroup_fd, argv, tty, seccomp);
     }
     for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++)
         close_safe(nsfds[i]);

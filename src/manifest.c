@@ -13,6 +13,7 @@
 #include "keel/net.h"
 #include "keel/parse.h"
 #include "keel/rlimit.h"
+#include "keel/userns.h"
 #include "keel/seccomp.h"
 #include "keel/util.h"
 
@@ -170,15 +171,7 @@ static void *section_object(struct pstate *st)
     }
 }
 
-static int why_set(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int why_set(char *why, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, PARSE_WHY_MAX, fmt, ap);
-    va_end(ap);
-    return -EINVAL;
-}
+#define why_set(why, ...) PARSE_FAIL(why, EINVAL, __VA_ARGS__)
 
 static int replace_str(char **field, const char *value)
 {
@@ -861,16 +854,10 @@ static int set_ready(struct pstate *st, void *obj, const char *v, char *why)
     return 0;
 }
 
-/* User namespaces are not set up yet: anything but `no` is refused rather
- * than silently ignored (a container would run without the isolation asked for). */
+/* no | auto | INSIDE:HOST:COUNT[,...] (userns.h owns the syntax and its checks). */
 static int set_userns(struct pstate *st, void *obj, const char *v, char *why)
 {
-    struct container_spec *c = obj;
-    if (strcmp(v, "no") == 0 || strcmp(v, "none") == 0) {
-        c->userns = false;
-        return 0;
-    }
-    return why_set(why, "'%s': per-container user namespaces are not supported yet (only 'no')", v);
+    return userns_parse(v, obj, why);
 }
 
 /* NAME=SOFT[:HARD] (rlimit.h owns the syntax); a later value for the same
@@ -1040,8 +1027,8 @@ static const struct key_def keys[] = {
            "system call filter"),
     CUSTOM(SEC_CONTAINER, "rlimit", true, set_rlimit, "NAME=SOFT[:HARD]", "nofile=1024:524288",
            "resource limit (setrlimit)"),
-    CUSTOM(SEC_CONTAINER, "userns", false, set_userns, "no", "no",
-           "user namespace (only 'no' so far: other values are refused)"),
+    CUSTOM(SEC_CONTAINER, "userns", false, set_userns, "no|auto|INSIDE:HOST:COUNT[,...]", "no",
+           "user namespace: container ids mapped to unprivileged host ids, layers idmapped"),
     CUSTOM(SEC_CONTAINER, "memory", false, set_memory, "size|max", "(no limit)", "memory.max"),
     CUSTOM(SEC_CONTAINER, "memory_high", false, set_memory_high, "size|max", "(no limit)", "memory.high"),
     CUSTOM(SEC_CONTAINER, "memory_swap", false, set_memory_swap, "size|max", "(no limit)",
@@ -1779,6 +1766,7 @@ static void container_free(struct container_spec *c)
     free(c->hostname);
     free(c->seccomp_file);
     free(c->rlimits);
+    free(c->userns_map);
     for (size_t i = 0; i < c->n_deps; i++)
         free(c->deps[i].name);
     free(c->deps);

@@ -1,5 +1,6 @@
 /* mount.c — a container's root filesystem, see mount.h. */
 #include "keel/mount.h"
+#include "keel/caps.h"
 #include "keel/sys.h"
 #include "keel/util.h"
 
@@ -8,8 +9,11 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <sys/fsuid.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -142,8 +146,67 @@ static int remount_at(int target_fd, unsigned long flags, const char *what, stru
     return 0;
 }
 
-static int mount_overlay(const struct container_spec *c, const char *stage, struct kerr *err)
+/* The name of the filesystem holding `path`, for messages. */
+static const char *fs_name(const char *path, char buf[24])
 {
+    static const struct { unsigned long magic; const char *name; } known[] = {
+        { TMPFS_MAGIC, "tmpfs" }, { RAMFS_MAGIC, "ramfs" }, { OVERLAYFS_SUPER_MAGIC, "overlayfs" },
+        { EXT4_SUPER_MAGIC, "ext4" }, { XFS_SUPER_MAGIC, "xfs" }, { BTRFS_SUPER_MAGIC, "btrfs" },
+        { SQUASHFS_MAGIC, "squashfs" }, { EROFS_SUPER_MAGIC_V1, "erofs" }, { NFS_SUPER_MAGIC, "nfs" },
+        { FUSE_SUPER_MAGIC, "fuse" }, { MSDOS_SUPER_MAGIC, "vfat" }, { V9FS_MAGIC, "9p" },
+    };
+    struct statfs st;
+    if (statfs(path, &st) < 0)
+        return "an unknown filesystem";
+    for (size_t i = 0; i < ARRAY_SIZE(known); i++)
+        if ((unsigned long)st.f_type == known[i].magic)
+            return known[i].name;
+    snprintf(buf, 24, "filesystem 0x%lx", (unsigned long)st.f_type);
+    return buf;
+}
+
+/* Attaches an idmapped copy of the mount at `src` (the user namespace's map
+ * applied to every owner) at `dst`, a directory made here. */
+static int mount_idmapped(const char *src, int userns_fd, const char *dst, struct kerr *err)
+{
+    _cleanup_close_ int tree = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (tree < 0)
+        return kerr_set(err, errno, "cannot open %s for an idmapped mount", src);
+    struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd };
+    if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
+        int e = errno;
+        if (e == EINVAL || e == ENOSYS) {
+            char buf[24];
+            return kerr_msg(err, e, "cannot idmap %s: this kernel cannot make idmapped mounts of %s "
+                            "(userns needs them for every layer and the upper directory)", src, fs_name(src, buf));
+        }
+        return kerr_set(err, e, "cannot idmap %s", src);
+    }
+    if (mkdir(dst, 0700) < 0 && errno != EEXIST)
+        return kerr_set(err, errno, "cannot create %s", dst);
+    if (move_mount(tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        return kerr_set(err, errno, "cannot attach the idmapped mount of %s", src);
+    return 0;
+}
+
+/* From here on, what the setup makes is made as the container's root: files
+ * created in an idmapped upper must have an owner the map can store, and the
+ * root's /dev should be its own.  setfsuid() drops the file capabilities from
+ * the effective set; they are raised again, so host paths stay reachable. */
+static int create_as_container_root(const struct mount_inputs *in, struct kerr *err)
+{
+    setfsgid(in->root_gid);
+    setfsuid(in->root_uid);
+    if ((uid_t)setfsuid((uid_t)-1) != in->root_uid || (gid_t)setfsgid((gid_t)-1) != in->root_gid)
+        return kerr_msg(err, EPERM, "cannot create files as the container's root (%u:%u)",
+                        (unsigned)in->root_uid, (unsigned)in->root_gid);
+    return caps_raise_effective(err);
+}
+
+static int mount_overlay(const struct container_spec *c, const struct mount_inputs *in, struct kerr *err)
+{
+    const char *stage = in->stage;
+    bool idmap = in->userns_fd >= 0;
     char root[PATH_MAX];
     snprintf(root, sizeof root, "%s/root", stage);
     if (mkdir(root, 0755) < 0 && errno != EEXIST)
@@ -160,18 +223,34 @@ static int mount_overlay(const struct container_spec *c, const char *stage, stru
         if (mkdir(empty, 0755) < 0 && errno != EEXIST)
             return kerr_set(err, errno, "cannot create %s", empty);
     }
+    char lower[PATH_MAX];
+    if (idmap) {
+        snprintf(lower, sizeof lower, "%s/lower", stage);
+        if (mkdir(lower, 0700) < 0 && errno != EEXIST)
+            return kerr_set(err, errno, "cannot create %s", lower);
+    }
 
     char opts[4096];
     size_t used = (size_t)snprintf(opts, sizeof opts, "lowerdir=");
-    for (size_t i = 0; i < n_layers; i++)
+    for (size_t i = 0; i < n_layers; i++) {
+        const char *layer = c->layers[i];
+        if (idmap) {
+            snprintf(lower, sizeof lower, "%s/lower/%zu", stage, i);
+            int r = mount_idmapped(c->layers[i], in->userns_fd, lower, err);
+            if (r < 0)
+                return r;
+            layer = lower;
+        }
         used += (size_t)snprintf(opts + used, used < sizeof opts ? sizeof opts - used : 0, "%s%s",
-                                 i ? ":" : "", c->layers[i]);
+                                 i ? ":" : "", layer);
+    }
     if (add_empty)
         used += (size_t)snprintf(opts + used, used < sizeof opts ? sizeof opts - used : 0, ":%s", empty);
     if (c->upper) {
         const char *base = c->upper;
+        bool on_tmpfs = strcmp(c->upper, "tmpfs") == 0;
         char tmp[PATH_MAX], upper[PATH_MAX + 16], work[PATH_MAX + 16];
-        if (strcmp(c->upper, "tmpfs") == 0) {
+        if (on_tmpfs) {
             snprintf(tmp, sizeof tmp, "%s/rw", stage);
             if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
                 return kerr_set(err, errno, "cannot create %s", tmp);
@@ -188,6 +267,20 @@ static int mount_overlay(const struct container_spec *c, const char *stage, stru
         snprintf(work, sizeof work, "%s/work", base);
         if ((mkdir(upper, 0755) < 0 && errno != EEXIST) || (mkdir(work, 0700) < 0 && errno != EEXIST))
             return kerr_set(err, errno, "cannot create upper/ and work/ in %s", base);
+        if (idmap && on_tmpfs) {
+            /* Nothing outlives the container here: its root owns the tmpfs
+             * directly (idmapped tmpfs mounts need Linux 6.3). */
+            if (chown(upper, in->root_uid, in->root_gid) < 0)
+                return kerr_set(err, errno, "cannot give %s to the container's root", upper);
+        } else if (idmap) {
+            /* upper/ and work/ stay on the same mount, as overlayfs requires. */
+            snprintf(tmp, sizeof tmp, "%s/upper", stage);
+            int r = mount_idmapped(base, in->userns_fd, tmp, err);
+            if (r < 0)
+                return r;
+            snprintf(upper, sizeof upper, "%s/upper/upper", stage);
+            snprintf(work, sizeof work, "%s/upper/work", stage);
+        }
         used += (size_t)snprintf(opts + used, used < sizeof opts ? sizeof opts - used : 0,
                                  ",upperdir=%s,workdir=%s", upper, work);
     } else {
@@ -196,10 +289,16 @@ static int mount_overlay(const struct container_spec *c, const char *stage, stru
     if (used >= sizeof opts)
         return kerr_set(err, E2BIG, "cannot mount the root of %s: the layer paths are longer than the "
                         "kernel's 4096-byte mount option limit", c->name);
+    /* overlayfs works in its layers with the credentials of its mounter:
+     * those must be representable in the idmapped upper too. */
+    int r;
+    if (idmap && (r = create_as_container_root(in, err)) < 0)
+        return r;
     if (mount("overlay", root, "overlay", flags, opts) < 0)
         return kerr_set(err, errno, "cannot mount the overlay root of %s (%s)", c->name, opts);
     return 0;
 }
+
 
 struct devnode { const char *name; mode_t mode; unsigned major, minor; };
 static const struct devnode devnodes[] = {
@@ -394,7 +493,7 @@ int mount_container_root(const struct container_spec *c, const struct mount_inpu
         return kerr_set(err, errno, "cannot make the mount tree private");
     if (mount("tmpfs", in->stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0)
         return kerr_set(err, errno, "cannot mount the staging tmpfs at %s", in->stage);
-    int r = mount_overlay(c, in->stage, err);
+    int r = mount_overlay(c, in, err);
     if (r < 0)
         return r;
 
@@ -449,6 +548,11 @@ int mount_container_root(const struct container_spec *c, const struct mount_inpu
         return kerr_set(err, errno, "cannot detach the old root");
     if (chdir("/") < 0)
         return kerr_set(err, errno, "cannot chdir to the new root");
+    if (in->userns_fd >= 0) {
+        /* Back to keel's own ids, which gives the file capabilities back. */
+        setfsuid(geteuid());
+        setfsgid(getegid());
+    }
     return 0;
 }
 

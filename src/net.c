@@ -1128,6 +1128,10 @@ static int new_netns(struct net_ctx *ctx, const char *pin, int *ns_fd, int *sock
         (void)write_sysctl("/proc/sys/net/ipv6/conf/default/accept_ra", "0");
         (void)write_sysctl("/proc/sys/net/ipv6/conf/all/accept_ra", "0");
         (void)write_sysctl("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
+        /* Any port may be bound, as in Docker: a container's root in a user
+         * namespace has no CAP_NET_BIND_SERVICE over this namespace, which
+         * keel's user namespace owns. */
+        (void)write_sysctl("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0");
     }
     /* Back home before anything else: every later step runs in keel's namespace. */
     if (setns(ctx->host_ns, CLONE_NEWNET) < 0) {

@@ -11,8 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static void set_why(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_why(char *why, const char *fmt, ...)
+void parse_set_why(char *why, const char *fmt, ...)
 {
     if (why) {
         va_list ap;
@@ -22,11 +21,7 @@ static void set_why(char *why, const char *fmt, ...)
     }
 }
 
-/* Records the reason and yields -code.  A macro rather than a function so the
- * negative result is visible at each return: the static analyzer does not
- * follow calls into variadic functions, and would otherwise take every
- * failure for a possible success. */
-#define fail(why, code, ...) (set_why((why), __VA_ARGS__), -(code))
+#define fail PARSE_FAIL
 
 /* Reads the leading run of digits of s as an unsigned number; *end is set past
  * it.  -ERANGE on overflow, -EINVAL when there is no digit. */

@@ -6,6 +6,7 @@
 #include "keel/net.h"
 #include "keel/parse.h"
 #include "keel/rlimit.h"
+#include "keel/userns.h"
 #include "keel/seccomp.h"
 #include "keel/util.h"
 
@@ -185,6 +186,7 @@ void plan_print(const struct manifest *m, FILE *out)
         fprintf(out, "  no_new_privs: %s\n", c->no_new_privs ? "yes" : "no");
         fprintf(out, "  workdir: %s\n", c->workdir ? c->workdir : "/");
         rlimit_plan(c, out);
+        userns_plan(c, out);
         seccomp_plan(c, c->caps, out);
         cgroup_plan(c, out);
         net_plan(m, c, out);

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -18,17 +17,6 @@ static const struct { const char *name; int resource; } resources[] = {
     { "rttime", RLIMIT_RTTIME }, { "sigpending", RLIMIT_SIGPENDING }, { "stack", RLIMIT_STACK },
 };
 
-static int why_set(char *why, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int why_set(char *why, int code, const char *fmt, ...)
-{
-    if (why) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, PARSE_WHY_MAX, fmt, ap);
-        va_end(ap);
-    }
-    return -code;
-}
 
 const char *rlimit_name(int resource)
 {
@@ -67,7 +55,7 @@ int rlimit_parse(const char *s, struct rlimit_spec *out, char *why)
 {
     const char *eq = strchr(s, '=');
     if (!eq)
-        return why_set(why, EINVAL, "expected NAME=SOFT[:HARD], got \"%.60s\"", s);
+        return PARSE_FAIL(why, EINVAL, "expected NAME=SOFT[:HARD], got \"%.60s\"", s);
     size_t nl = (size_t)(eq - s);
     int resource = -1;
     for (size_t i = 0; i < ARRAY_SIZE(resources); i++)
@@ -76,25 +64,25 @@ int rlimit_parse(const char *s, struct rlimit_spec *out, char *why)
     if (resource < 0) {
         char name[40];
         snprintf(name, sizeof name, "%.*s", (int)(nl < 32 ? nl : 32), s);
-        return why_set(why, EINVAL, "unknown resource \"%s\" (see rlimit in docs/manifest.md)", name);
+        return PARSE_FAIL(why, EINVAL, "unknown resource \"%s\" (see rlimit in docs/manifest.md)", name);
     }
     const char *v = eq + 1, *colon = strchr(v, ':');
     size_t sl = colon ? (size_t)(colon - v) : strlen(v);
     uint64_t soft, hard;
     int r = parse_value(v, sl, &soft);
     if (r < 0)
-        return r == -ERANGE ? why_set(why, ERANGE, "soft limit out of range in \"%.60s\"", s)
-                            : why_set(why, EINVAL, "invalid soft limit in \"%.60s\" (a number or unlimited)", s);
+        return r == -ERANGE ? PARSE_FAIL(why, ERANGE, "soft limit out of range in \"%.60s\"", s)
+                            : PARSE_FAIL(why, EINVAL, "invalid soft limit in \"%.60s\" (a number or unlimited)", s);
     hard = soft;
     if (colon) {
         r = parse_value(colon + 1, strlen(colon + 1), &hard);
         if (r < 0)
-            return r == -ERANGE ? why_set(why, ERANGE, "hard limit out of range in \"%.60s\"", s)
-                                : why_set(why, EINVAL, "invalid hard limit in \"%.60s\" (a number or unlimited)", s);
+            return r == -ERANGE ? PARSE_FAIL(why, ERANGE, "hard limit out of range in \"%.60s\"", s)
+                                : PARSE_FAIL(why, EINVAL, "invalid hard limit in \"%.60s\" (a number or unlimited)", s);
     }
     /* RLIM_INFINITY is the largest value, so the comparison holds for it. */
     if (soft > hard)
-        return why_set(why, EINVAL, "soft limit above hard limit in \"%.60s\"", s);
+        return PARSE_FAIL(why, EINVAL, "soft limit above hard limit in \"%.60s\"", s);
     out->resource = resource;
     out->soft = soft;
     out->hard = hard;

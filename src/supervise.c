@@ -7,6 +7,7 @@
  * result arrives on a pipe), stops are a signal plus a SIGKILL timer.
  */
 #include "keel/supervise.h"
+#include "keel/userns.h"
 #include "keel/cgroup.h"
 #include "keel/container.h"
 #include "keel/health.h"
@@ -58,6 +59,7 @@ struct ctr {
     char notify_path[PATH_MAX];
     int64_t wait_timer;      /* start_timeout while WAITING */
     struct seccomp_prog seccomp;
+    struct userns userns;    /* made at the first start, kept for every restart */
     int mem_events_fd;       /* memory.events of its cgroup (EPOLLPRI on change) */
     int cg_events_fd;        /* cgroup.events */
     bool has_cgroup;
@@ -632,6 +634,10 @@ static void ctr_start(struct ctr *c)
         return;
     }
 
+    if (userns_open(&c->userns, spec, &rerr) < 0) {
+        start_failed(c, rerr.msg);
+        return;
+    }
     int cgfd = -1;
     if (s->opts.cgroup) {
         /* A limit that cannot be applied refuses the container: never dropped silently. */
@@ -665,6 +671,7 @@ static void ctr_start(struct ctr *c)
         .resolv = s->resolv,
         .ready_fd = spec->ready == READY_FD ? c->ready_child_fd : -1,
         .notify_host = spec->ready == READY_NOTIFY ? c->notify_path : NULL,
+        .userns = c->userns.fd >= 0 ? &c->userns : NULL,
     };
     /* Without the network module (keel check's tests), a private namespace still isolates. */
     in.new_netns = !s->opts.net && spec->net != NET_HOST;
@@ -978,6 +985,7 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
         s->c[i].pidfd = s->c[i].setup_fd = -1;
         s->c[i].health_fd = s->c[i].ready_fd = s->c[i].ready_child_fd = -1;
         s->c[i].mem_events_fd = s->c[i].cg_events_fd = -1;
+        s->c[i].userns = (struct userns)USERNS_INIT;
     }
     int r = 0;
     s->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -1036,6 +1044,7 @@ void supervisor_free(struct supervisor *s)
             cgroup_container_remove(cgroot(s), c->spec->name, &err);
         }
         seccomp_prog_free(&c->seccomp);
+        userns_close(&c->userns);
         if (c->out.read_fd >= 0) {
             loop_del_fd(s->loop, c->out.read_fd);
             output_drain(&c->out);

@@ -31,6 +31,10 @@ char *caps_format(uint64_t set, char *buf, size_t n);
 /* In the container's setup child, after the mounts: keeps `set` as bounding,
  * permitted and effective set, `ambient` as inheritable and ambient, switches
  * to uid/gid/groups on the way (keeping capabilities across setuid). */
+/* Raises every permitted capability into the effective set (after a
+ * setfsuid() that dropped the file capabilities). */
+int caps_raise_effective(struct kerr *err);
+
 int caps_apply(uint64_t set, uint64_t ambient, uid_t uid, gid_t gid, const gid_t *groups,
                size_t n_groups, struct kerr *err);
 

@@ -4,9 +4,11 @@
  * container_start() clones a child into new PID, mount, UTS, IPC and cgroup
  * namespaces (straight into the container's cgroup with CLONE_INTO_CGROUP
  * where a cgroup is given), which joins the network namespace it is handed,
- * builds the root (mount.h), pivots into it, sets the hostname, resource
- * limits, user and groups, capabilities, no_new_privs and seccomp, closes
- * every other fd and execs the command as PID 1 of its namespace.
+ * builds the root (mount.h), pivots into it, sets the hostname and resource
+ * limits, joins the container's user namespace when it has one (last, so
+ * every other namespace stays owned by keel's), sets user and groups,
+ * capabilities, no_new_privs and seccomp, closes every other fd and execs the
+ * command as PID 1 of its namespace.
  *
  * The child reports a failed step over a CLOEXEC pipe as a structured record;
  * a successful exec closes the pipe, so EOF without a record means "running".
@@ -25,6 +27,7 @@
 #include "keel/manifest.h"
 
 struct seccomp_prog;
+struct userns;
 
 /* Inside the container: keel's /dev is a tmpfs of its own, so the sd_notify
  * socket can always be placed there, whatever the image holds. */
@@ -43,6 +46,7 @@ struct container_start {
     const struct seccomp_prog *seccomp; /* NULL: none */
     int ready_fd;              /* write end for `ready = fd:N` (moved to N), or -1 */
     const char *notify_host;   /* `ready = notify`: keel's socket, bound at CONTAINER_NOTIFY_PATH */
+    const struct userns *userns; /* the container's user namespace (userns.h), or NULL */
 };
 
 struct container_proc {
@@ -57,7 +61,8 @@ int container_start(const struct container_start *in, struct container_proc *out
 int container_setup_result(int setup_fd, struct kerr *err);
 
 /* Runs argv inside the running container whose PID-1 is `pid`: joins its
- * namespaces and cgroup (cgroup_fd, or -1), takes its root, environment, user,
+ * namespaces (its user namespace last, as at the start) and cgroup
+ * (cgroup_fd, or -1), takes its root, environment, user,
  * capabilities and seccomp filter.  stdio: fds to dup into 0, 1, 2 (-1 =
  * /dev/null); with `tty`, fd 0 is a terminal that becomes the controlling one.
  * The returned pid exits with the command's status (128+N for a signal). */

@@ -46,6 +46,13 @@ enum dep_condition { DEP_STARTED, DEP_HEALTHY, DEP_READY };
 enum ready_mode { READY_NONE, READY_NOTIFY, READY_FD };
 enum health_kind { HEALTH_NONE, HEALTH_CMD, HEALTH_TCP };
 enum seccomp_mode { SECCOMP_DEFAULT, SECCOMP_UNCONFINED, SECCOMP_FILE };
+enum userns_mode { USERNS_NO, USERNS_AUTO, USERNS_MAP };
+
+/* One line of a user namespace's id map: container ids INSIDE.. are host ids
+ * OUTSIDE.. (COUNT of them); the same map serves uids and gids. */
+struct userns_extent {
+    uint32_t inside, outside, count;
+};
 
 struct bind_mount {
     char *source;    /* host path, absolute */
@@ -111,7 +118,9 @@ struct container_spec {
     char *seccomp_file;
     struct rlimit_spec *rlimits;
     size_t n_rlimits;
-    bool userns;                   /* always false: user namespaces are not set up yet */
+    enum userns_mode userns;       /* default USERNS_NO */
+    struct userns_extent *userns_map;  /* USERNS_MAP: the extents as written */
+    size_t n_userns_map;
 
     /* Restart policy and backoff. */
     enum restart_policy restart;

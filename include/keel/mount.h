@@ -4,6 +4,8 @@
  *   STAGE (tmpfs, private)         RUN_DIR/containers/NAME, keel's staging area
  *     root/   overlay: lowerdir = layers (leftmost on top), upperdir/workdir
  *             from `upper` (a directory, or tmpfs in STAGE), read-only without
+ *     lower/N, upper/   with a user namespace: idmapped mounts of the layers
+ *             and of the upper directory, which the overlay is made of
  *     files/  generated /etc/hosts, /etc/resolv.conf, /etc/hostname
  *   inside root: /proc (fresh, masked paths), /sys (ro), /sys/fs/cgroup (ro),
  *   /dev (keel's tmpfs: null zero full random urandom tty, pts, ptmx, shm),
@@ -13,6 +15,13 @@
  * (RESOLVE_NO_SYMLINKS for the system mount points) and every mount targets a
  * file descriptor through /proc/self/fd, never a string re-resolved later: a
  * symlink planted in an image cannot redirect a mount outside the root.
+ *
+ * With a user namespace, the layers (and an upper directory) enter the overlay
+ * through idmapped mounts of it: a file that is uid 0 on disk is the
+ * container's root inside, and what the container writes is stored with its
+ * container ids.  A tmpfs upper belongs to the container's root instead.
+ * Everything the setup creates inside the root is created as the container's
+ * root (fsuid), so it is owned by it and representable in the idmapped upper.
  *
  * Runs in the setup child only.  Contract: 0 / negative errno, err filled.
  */
@@ -31,6 +40,9 @@ struct mount_inputs {
     const char *hostname;     /* for /etc/hostname */
     bool cgroup_ns;           /* mount cgroup2 read-only at /sys/fs/cgroup */
     const char *notify_host;  /* a socket to bind at /dev/keel-notify, or NULL */
+    int userns_fd;            /* the container's user namespace, or -1 */
+    uid_t root_uid;           /* with userns_fd: the host ids of the container's root */
+    gid_t root_gid;
 };
 
 /* Builds the root and pivots into it.  Masks use the /dev/null of keel's own

@@ -14,6 +14,13 @@
 
 #define PARSE_WHY_MAX 160
 
+/* For every parser of the manifest's values: writes the reason into `why`
+ * (when not NULL).  PARSE_FAIL records it and yields -code; a macro so that
+ * the negative result is visible at each return (static analyzers do not
+ * follow calls into variadic functions). */
+void parse_set_why(char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define PARSE_FAIL(why, code, ...) (parse_set_why((why), __VA_ARGS__), -(code))
+
 /* Unsigned decimal in [min, max]; no sign, no spaces, no suffix. */
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *why);
 /* Signed decimal in [min, max]. */

@@ -220,7 +220,6 @@ TEST(bad_values)
     EXPECT_ERROR(C "rlimit = nofile=10:5\n", "t.ini:4: rlimit:");
     EXPECT_ERROR(C "rlimit = open=1\n", "t.ini:4: rlimit:");
     EXPECT_ERROR(C "userns = 0:100000\n", "t.ini:4: userns:");
-    EXPECT_ERROR(C "userns = auto\n", "not supported yet");
     EXPECT_ERROR(C "main = maybe\n", "t.ini:4: main:");
     EXPECT_ERROR(C "seccomp = strict\n", "t.ini:4: seccomp:");
     EXPECT_ERROR("[container a]\nlayers = /l\ncommand = bin/true\n", "t.ini:3: command: 'bin/true' is not an absolute path");
@@ -230,16 +229,22 @@ TEST(bad_values)
     EXPECT_ERROR("[interface eth0]\naddress = 10.0.0.1\n", "t.ini:2: address:");
 }
 
-/* INSIDE:OUTSIDE:COUNT: three plain decimals, nothing sscanf would let by. */
-/* User namespaces are not implemented: every value but no is refused. */
-TEST(userns_refused)
+/* userns.h owns the syntax (test_userns.c); here: it reaches the spec and
+ * its errors carry FILE:LINE. */
+TEST(userns_values)
 {
     struct manifest *m = load_ok(C "userns = no\n");
-    CHECK(m != NULL && !m->containers[0].userns);
+    CHECK(m != NULL && m->containers[0].userns == USERNS_NO);
     manifest_free(m);
-    EXPECT_ERROR(C "userns = 0:100000:65536\n", "t.ini:4: userns:");
-    EXPECT_ERROR(C "userns = auto\n", "t.ini:4: userns:");
+    m = load_ok(C "userns = auto\n");
+    CHECK(m != NULL && m->containers[0].userns == USERNS_AUTO);
+    manifest_free(m);
+    m = load_ok(C "userns = 0:100000:65536\n");
+    CHECK(m != NULL && m->containers[0].userns == USERNS_MAP && m->containers[0].n_userns_map == 1 &&
+          m->containers[0].userns_map[0].outside == 100000);
+    manifest_free(m);
     EXPECT_ERROR(C "userns = 0:-1:2\n", "t.ini:4: userns:");
+    EXPECT_ERROR(C "userns = 0:0:2\n", "t.ini:4: userns: '0:0:2' maps the host's root");
 }
 
 TEST(structure_errors)
@@ -345,7 +350,7 @@ int main(void)
     RUN(full_manifest);
     RUN(defaults);
     RUN(bad_values);
-    RUN(userns_refused);
+    RUN(userns_values);
     RUN(structure_errors);
     RUN(all_errors_reported);
     RUN(hostile_bytes);

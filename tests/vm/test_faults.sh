@@ -5,7 +5,9 @@
 #           ticking, dropped echo is counted); a full tmpfs upper (ENOSPC)
 #           affects only that container; fault signals sent to PID 1 with
 #           kill(2) are ignored; 10,000 orphans left to PID 1 are all reaped;
-#           then a clean poweroff.
+#           a `userns = auto` container whose layer is on the initramfs's
+#           tmpfs is refused by name (6.1 cannot idmap tmpfs); then a clean
+#           poweroff.
 #   boot 2: a real crash of keel (test hook) reboots the machine through keel's
 #           crash handler: no kernel panic, no hang.
 # The test hooks (keel.test_*= on the kernel command line) are described in
@@ -65,6 +67,14 @@ layers = /layers/base
 upper = tmpfs
 upper_size = 4M
 command = /bin/sh -c "dd if=/dev/zero of=/big bs=64k count=200 2>/dev/null; echo full-rc=$?; sleep 1000"
+
+; userns = auto from the initramfs (tmpfs, which Linux 6.1 cannot idmap):
+; refused with the layer and its filesystem named, nothing else affected.
+[container uns]
+layers = /layers/base
+command = /bin/true
+restart = no
+userns = auto
 
 [container obs]
 layers = /layers/obs:/layers/base
@@ -135,6 +145,8 @@ vm_assert "faults: kill -SEGV 1 and the like are ignored" 'keel.test_signals: se
 vm_refute "faults: no crash from the signals" 'keel: fatal: keel crashed'
 vm_assert "faults: 10,000 orphans are all reaped" 'obs: zombies 0'
 vm_assert "faults: keel is still PID 1 after all that" 'obs: keel alive init'
+vm_assert "userns: a layer the guest kernel cannot idmap is refused by name" \
+    'uns: failed: cannot idmap /layers/base: this kernel cannot make idmapped mounts of (tmpfs|ramfs)'
 vm_mon system_powerdown
 vm_wait_end 90
 [ "$VM_END" = poweroff ] && vm_ok "faults: clean poweroff afterwards" ||

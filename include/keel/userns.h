@@ -1,0 +1,64 @@
+/* userns.h — a user namespace per container: the id map (the manifest's
+ * `userns`), a private range of host ids for `userns = auto`, and the
+ * namespace itself, which keel makes before the container's process.
+ *
+ * How keel uses it (container.c, mount.c): the setup child builds every
+ * namespace and the root as real root, with the layers mounted through
+ * idmapped mounts of this namespace, and joins the user namespace last, just
+ * before it drops capabilities.  The container's root is then an unprivileged
+ * host id that owns the container's files and processes and nothing else: its
+ * mount, network, UTS, IPC, PID and cgroup namespaces stay owned by keel's
+ * (the initial) user namespace, so no capability held inside gives power over
+ * them.  The same map is used for uids and gids.
+ *
+ * `userns = auto`: 65536 ids, container id 0 at host id
+ * USERNS_POOL_FIRST + slot * 65536, for the lowest free slot.  A slot is held
+ * by an flock on USERNS_LOCK_DIR/SLOT for as long as keel keeps the namespace,
+ * so keel instances sharing /run never hand out the same range, and a range is
+ * free again the moment the keel holding it is gone.  Explicit maps may not
+ * reach into the pool.
+ *
+ * Contract: userns_parse and userns_to_host are pure (why: PARSE_WHY_MAX
+ * bytes).  The rest returns 0 / negative errno with `err` filled.
+ */
+#ifndef KEEL_USERNS_H
+#define KEEL_USERNS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "keel/err.h"
+#include "keel/manifest.h"
+#include "keel/parse.h"
+
+#define USERNS_AUTO_SIZE 65536u
+#define USERNS_POOL_SLOTS 1024u
+#define USERNS_POOL_FIRST 524288u                 /* 0x80000, as systemd-nspawn's pool */
+#define USERNS_POOL_END (USERNS_POOL_FIRST + USERNS_POOL_SLOTS * USERNS_AUTO_SIZE)
+#define USERNS_MAX_EXTENTS 100                    /* keeps a map under the kernel's one-page write */
+#define USERNS_LOCK_DIR "/run/keel-userns"
+
+/* "no" | "auto" | INSIDE:HOST:COUNT[,INSIDE:HOST:COUNT...] into c->userns,
+ * c->userns_map, c->n_userns_map (replacing what was there). */
+int userns_parse(const char *s, struct container_spec *c, char *why);
+
+/* The host id of container id `inside`; -ERANGE when the map lacks it. */
+int userns_to_host(const struct userns_extent *map, size_t n, uint32_t inside, uint32_t *host);
+
+struct userns {
+    int fd;                       /* the namespace; -1 when none */
+    int lock_fd;                  /* auto: the claimed slot's lock; -1 otherwise */
+    struct userns_extent *map;    /* the map in force (auto: one extent) */
+    size_t n;
+};
+#define USERNS_INIT { .fd = -1, .lock_fd = -1 }
+
+/* Makes the namespace of `c` (claiming a slot for auto) unless u->fd is
+ * already open: the same namespace serves every restart of the container. */
+int userns_open(struct userns *u, const struct container_spec *c, struct kerr *err);
+void userns_close(struct userns *u);
+
+/* keel check --plan: "  userns: ..." */
+void userns_plan(const struct container_spec *c, FILE *out);
+
+#endif

@@ -1,0 +1,188 @@
+#!/bin/bash
+# test_userns.sh — issue 8's per-container user namespaces: `userns = auto`
+# and explicit maps, idmapped layers and upper, what the container's root can
+# and cannot do, keel exec and health checks inside, and the refusals.
+#
+# Every keel run has a private /run (nsinit), so the first `userns = auto`
+# container always gets pool slot 0 (host ids 524288..) and the second slot 1.
+. "$(dirname "$0")/lib.sh"
+
+AUTO0=524288
+AUTO1=589824
+SOCK() { echo "$T/keel.sock"; }
+kc() { KEEL_HOST="unix://$(SOCK)" timeout $((20 * SLOW)) "$KEEL" "$@"; }
+
+# map_of NAME: the first line of the container's /proc/self/uid_map, blanks squeezed.
+map_of() { c_value "$1" data:/proc/self/uid_map | awk '{ print $1, $2, $3 }'; }
+
+# host_uid NAME PID: the host uid of a container process (pid as keel printed it).
+host_uid() { awk '/^Uid:/ { print $2 }' "$(nsproc)/$1/status" 2>/dev/null; }
+
+test_auto() {
+    plan auto_root_inside auto_map auto_host_uid auto_layer_owner auto_caps auto_nnp_seccomp \
+         auto_tmpfs_upper_owner auto_second_range auto_user_1000 auto_stdout_reopen plain_stdout_reopen
+    manifest <<EOF
+$(system_section)
+[container a]
+layers = $LAYERS/base
+command = /bin/probe trap TERM ids status stat /bin/probe stat / read /proc/self/uid_map write /tmp/x stat /tmp/x print up sleep inf
+restart = no
+userns = auto
+upper = tmpfs
+
+[container b]
+layers = $LAYERS/base
+command = /bin/probe ids read /proc/self/uid_map write /dev/stdout exit 0
+restart = no
+userns = auto
+user = 1000:1000
+
+[container n]
+layers = $LAYERS/base
+command = /bin/probe write /dev/stdout exit 0
+restart = no
+user = 1000:1000
+EOF
+    keel_start
+    wait_out a up || fail "a did not come up ($WHY)"
+    wait_klog 'b: exited' 20 || fail "b did not run ($WHY)"
+    wait_klog 'n: exited' 20 || fail "n did not run ($WHY)"
+    check auto_root_inside "the container's root is not uid 0 inside" eq "$(c_value a uid):$(c_value a gid)" 0:0
+    check auto_map "the first auto range is not 0 -> $AUTO0 (65536 ids)" eq "$(map_of a)" "0 $AUTO0 65536"
+    local pid
+    pid=$(grep -oE 'a: started, pid [0-9]+' "$ERR" | awk '{ print $4 }')
+    check auto_host_uid "the container's root is not host uid $AUTO0 seen from outside" eq "$(host_uid "$pid")" "$AUTO0"
+    check auto_layer_owner "the layer's files (uid 0 on disk) are not owned by the container's root" \
+        eq "$(c_value a stat:/bin/probe | awk '{ print $3 }') $(c_value a stat:/ | awk '{ print $3 }')" "0:0 0:0"
+    check auto_caps "the capability set changed in a user namespace" \
+        eq "$(c_value a CapEff) $(c_value a CapBnd) $(c_value a CapInh) $(c_value a CapAmb)" \
+        "$CAPS_DEFAULT $CAPS_DEFAULT 0000000000000000 0000000000000000"
+    check auto_nnp_seccomp "no_new_privs or seccomp is off" eq "$(c_value a NoNewPrivs) $(c_value a Seccomp)" "1 2"
+    check auto_tmpfs_upper_owner "a file written in the tmpfs upper is not the container root's" \
+        eq "$(c_value a write:/tmp/x) $(c_value a stat:/tmp/x | awk '{ print $3 }')" "ok 0:0"
+    check auto_second_range "the second auto container does not get the next range" eq "$(map_of b)" "0 $AUTO1 65536"
+    check auto_user_1000 "user = 1000:1000 is not uid 1000 inside" eq "$(c_value b uid):$(c_value b gid)" 1000:1000
+    check auto_stdout_reopen "user 1000 cannot reopen /dev/stdout (the output pipe)" eq "$(c_value b write:/dev/stdout)" ok
+    check plain_stdout_reopen "user 1000 without userns cannot reopen /dev/stdout" eq "$(c_value n write:/dev/stdout)" ok
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# An upper directory is idmapped too: what the container's root writes is
+# stored as uid 0 on disk, so the upper works with any range, and without userns.
+test_upper_dir_ids() {
+    plan upper_written upper_on_disk_root upper_host_dir_refused upper_survives_restart
+    mkdir -p "$T/hostdir"
+    chmod 0755 "$T/hostdir"
+    manifest <<EOF
+$(system_section)
+[container c]
+layers = $LAYERS/base
+command = /bin/probe write /data-new stat /data-new write /host/x count /runs exit 0
+restart = no
+userns = 0:200000:65536
+upper = $T/up
+mount = $T/hostdir:/host
+EOF
+    keel_start
+    wait_klog 'c: exited' 20 || fail "c did not run ($WHY)"
+    keel_stop || fail "keel did not stop ($WHY)"
+    check upper_written "the container's root could not write its root" \
+        eq "$(c_value c write:/data-new) $(c_value c stat:/data-new | awk '{ print $3 }')" "ok 0:0"
+    check upper_on_disk_root "the file is not stored as 0:0 in the upper directory" \
+        eq "$(stat -c %u:%g "$T/up/upper/data-new" 2>&1)" 0:0
+    check upper_host_dir_refused "the container's root wrote into a host directory owned by the host's root" \
+        eq "$(c_value c write:/host/x)" EACCES
+    # A second keel, a different map: the same upper still belongs to the container's root.
+    sed -i 's/^userns = .*/userns = auto/' "$T/keel.ini"
+    : > "$OUT"
+    keel_start
+    wait_klog 'c: exited' 20 || fail "c did not run the second time ($WHY)"
+    check upper_survives_restart "the upper written under one map is not usable under another" \
+        eq "$(c_value c write:/data-new) $(c_value c count:/runs)" "ok 2"
+}
+
+# keel exec and a command health check run in the container's user namespace;
+# the container's root binds port 80 in its bridge namespace (keel sets
+# ip_unprivileged_port_start = 0 there: it has no CAP_NET_BIND_SERVICE over a
+# namespace keel's user namespace owns).
+test_exec_health_port() {
+    plan exec_map exec_root health_inside port_80
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+[container c]
+layers = $LAYERS/base
+command = /bin/probe trap TERM listen tcp 80
+restart = no
+userns = auto
+network = bridge
+health = /bin/probe read /proc/self/uid_map exit 0
+health_interval = 200ms
+EOF
+    keel_start
+    wait_out c listening=tcp:80 || fail "c did not listen on port 80 ($WHY)"
+    check port_80 "the container's root could not bind port 80" grep_in "c \| listening=tcp:80" "$OUT"
+    wait_klog 'c: healthy' 20
+    check health_inside "the health check did not pass inside the user namespace" grep_in "$(klog 'c: healthy')" "$ERR"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    local out
+    out=$(kc exec c -- /bin/probe ids read /proc/self/uid_map 2>&1)
+    check exec_map "keel exec is not in the container's user namespace: $out" \
+        eq "$(echo "$out" | sed -n 's/^data:\/proc\/self\/uid_map=//p' | awk '{ print $1, $2, $3 }')" "0 $AUTO0 65536"
+    check exec_root "keel exec does not run as the container's root" grep_in '^uid=0$' <(echo "$out")
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# Layers that the kernel cannot idmap are refused with the layer's name and
+# filesystem, never run with files owned by nobody.
+test_unmappable_layer() {
+    mkdir -p "$T/ramfs"
+    mount -t ramfs ramfs "$T/ramfs" || fail "cannot mount a ramfs"
+    cp -a "$LAYERS/base/." "$T/ramfs/"
+    manifest <<EOF
+$(system_section)
+[container c]
+layers = $T/ramfs
+command = /bin/probe exit 0
+restart = no
+userns = auto
+EOF
+    keel_start
+    wait_klog 'c: exited' 20 || { umount "$T/ramfs"; fail "c was not handled ($WHY)"; }
+    keel_stop
+    umount "$T/ramfs"
+    check unmappable_layer "no clear refusal for a ramfs layer" \
+        grep_in "$(klog "error: c: failed: cannot idmap $T/ramfs: this kernel cannot make idmapped mounts of ramfs")" "$ERR"
+}
+
+# refused TEXT...: keel check exited 2 and its errors hold every TEXT.
+refused() {
+    local t
+    [ "$CRC" = 2 ] || { WHY="exit status $CRC"; return 1; }
+    for t in "$@"; do
+        grep -qF -- "$t" "$CHECK_ERR" || { WHY="no '$t' in: $(head -c 300 "$CHECK_ERR")"; return 1; }
+    done
+}
+
+# The same refusals as keel check gives them.
+test_bad_maps() {
+    plan map_host_root map_pool map_no_zero map_overlap map_words map_ok plan_line
+    local L=$LAYERS/base
+    bad() {   # bad RESULT VALUE EXPECTED-TEXT
+        printf '[container c]\nlayers = %s\ncommand = /bin/true\nuserns = %s\n' "$L" "$2" > "$T/m.ini"
+        keel_check "$T/m.ini"
+        check "$1" "userns = $2 was not refused with: $3" refused "$T/m.ini:4: userns: " "$3"
+    }
+    bad map_host_root 0:0:65536 "maps the host's root"
+    bad map_pool 0:600000:10 "the range kept for userns = auto"
+    bad map_no_zero 1:100000:10 "does not map container id 0"
+    bad map_overlap 0:100000:10,5:300000:10 "container ids of '5:300000:10' overlap"
+    bad map_words yes "is not no, auto or INSIDE:HOST:COUNT"
+    printf '[container c]\nlayers = %s\ncommand = /bin/true\nuserns = 0:100000:1000,1000:300000:64536\n' "$L" > "$T/m.ini"
+    keel_check --plan "$T/m.ini"
+    check map_ok "a two-extent map was refused" eq "$CRC" 0
+    check plan_line "keel check --plan does not show the map" \
+        grep_in "^  userns: 0:100000:1000,1000:300000:64536; layers idmapped" "$CHECK_OUT"
+}
+
+run_tests "$@"
