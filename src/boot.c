@@ -3,6 +3,7 @@
 #include "keel/kmod.h"
 #include "keel/log.h"
 #include "keel/net.h"
+#include "keel/parse.h"
 #include "keel/util.h"
 
 #include <ctype.h>
@@ -138,6 +139,113 @@ char *boot_resolv_conf(char *const *dns)
     for (size_t i = 0; dns && dns[i]; i++)
         used += (size_t)snprintf(out + used, cap - used, "nameserver %s\n", dns[i]);
     return out;
+}
+
+/* The mount flags fstab(5) spells as options: each sets or clears bits. */
+static const struct { const char *name; unsigned long set, clear; } fstab_flags[] = {
+    { "defaults", 0, 0 },
+    { "ro", MS_RDONLY, 0 },           { "rw", 0, MS_RDONLY },
+    { "nosuid", MS_NOSUID, 0 },       { "suid", 0, MS_NOSUID },
+    { "nodev", MS_NODEV, 0 },         { "dev", 0, MS_NODEV },
+    { "noexec", MS_NOEXEC, 0 },       { "exec", 0, MS_NOEXEC },
+    { "sync", MS_SYNCHRONOUS, 0 },    { "async", 0, MS_SYNCHRONOUS },
+    { "dirsync", MS_DIRSYNC, 0 },     { "lazytime", MS_LAZYTIME, 0 },
+    { "noatime", MS_NOATIME, MS_RELATIME | MS_STRICTATIME },
+    { "relatime", MS_RELATIME, MS_NOATIME | MS_STRICTATIME },
+    { "strictatime", MS_STRICTATIME, MS_NOATIME | MS_RELATIME },
+    { "nodiratime", MS_NODIRATIME, 0 },
+};
+
+/* Mount points keel itself owns (boot_early) or that would hide the system. */
+static bool fstab_target_reserved(const char *t)
+{
+    static const char *const own[] = { "/proc", "/sys", "/dev", "/run" };
+    if (strcmp(t, "/") == 0)
+        return true;
+    for (size_t i = 0; i < ARRAY_SIZE(own); i++) {
+        size_t n = strlen(own[i]);
+        if (strncmp(t, own[i], n) == 0 && (t[n] == '\0' || t[n] == '/'))
+            return true;
+    }
+    return false;
+}
+
+int boot_fstab_parse(const char *s, struct fstab_entry *out, char *why)
+{
+    *out = (struct fstab_entry){ .flags = MS_NOSUID | MS_NODEV };
+    _cleanup_free_ char *copy = strdup(s);
+    if (!copy)
+        return -ENOMEM;
+    char *f[5], *save = NULL;
+    size_t n = 0;
+    for (char *t = strtok_r(copy, " \t", &save); t && n < 5; t = strtok_r(NULL, " \t", &save))
+        f[n++] = t;
+    if (n < 3 || n > 4)
+        return PARSE_FAIL(why, EINVAL, "'%s' is not SOURCE TARGET FSTYPE [OPTIONS]", s);
+    const char *target = f[1], *fstype = f[2];
+    if (target[0] != '/' || strstr(target, "/..") || strstr(target, "//") ||
+        (strlen(target) > 1 && target[strlen(target) - 1] == '/'))
+        return PARSE_FAIL(why, EINVAL, "target '%s' is not a plain absolute path", target);
+    if (fstab_target_reserved(target))
+        return PARSE_FAIL(why, EINVAL, "target '%s' is keel's own (/, /proc, /sys, /dev, /run)", target);
+    if (strlen(fstype) > 31 || fstype[strspn(fstype, "abcdefghijklmnopqrstuvwxyz0123456789_.")])
+        return PARSE_FAIL(why, EINVAL, "'%s' is not a file system type", fstype);
+    char data[512] = "";
+    size_t used = 0;
+    char *osave = NULL;
+    for (char *o = n == 4 ? strtok_r(f[3], ",", &osave) : NULL; o; o = strtok_r(NULL, ",", &osave)) {
+        size_t k = 0;
+        while (k < ARRAY_SIZE(fstab_flags) && strcmp(o, fstab_flags[k].name) != 0)
+            k++;
+        if (k < ARRAY_SIZE(fstab_flags)) {
+            out->flags = (out->flags & ~fstab_flags[k].clear) | fstab_flags[k].set;
+        } else if (strcmp(o, "nofail") == 0) {
+            out->nofail = true;
+        } else {
+            used += (size_t)snprintf(data + used, used < sizeof data ? sizeof data - used : 0, "%s%s",
+                                     used ? "," : "", o);
+            if (used >= sizeof data)
+                return PARSE_FAIL(why, EINVAL, "the options are longer than %zu bytes", sizeof data - 1);
+        }
+    }
+    out->source = strdup(f[0]);
+    out->target = strdup(target);
+    out->fstype = strdup(fstype);
+    out->data = used ? strdup(data) : NULL;
+    if (!out->source || !out->target || !out->fstype || (used && !out->data)) {
+        boot_fstab_free(out);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+char *boot_fstab_format(const struct fstab_entry *e, char *buf, size_t n)
+{
+    static const struct { unsigned long flag; const char *name; } shown[] = {
+        { MS_NOSUID, "nosuid" }, { MS_NODEV, "nodev" }, { MS_NOEXEC, "noexec" },
+        { MS_SYNCHRONOUS, "sync" }, { MS_DIRSYNC, "dirsync" }, { MS_LAZYTIME, "lazytime" },
+        { MS_NOATIME, "noatime" }, { MS_RELATIME, "relatime" }, { MS_STRICTATIME, "strictatime" },
+        { MS_NODIRATIME, "nodiratime" },
+    };
+    size_t used = (size_t)snprintf(buf, n, "%s %s %s %s", e->source, e->target, e->fstype,
+                                   e->flags & MS_RDONLY ? "ro" : "rw");
+    for (size_t i = 0; i < ARRAY_SIZE(shown); i++)
+        if (e->flags & shown[i].flag)
+            used += (size_t)snprintf(buf + used, used < n ? n - used : 0, ",%s", shown[i].name);
+    if (e->data)
+        used += (size_t)snprintf(buf + used, used < n ? n - used : 0, ",%s", e->data);
+    if (e->nofail)
+        snprintf(buf + used, used < n ? n - used : 0, ",nofail");
+    return buf;
+}
+
+void boot_fstab_free(struct fstab_entry *e)
+{
+    free(e->source);
+    free(e->target);
+    free(e->fstype);
+    free(e->data);
+    e->source = e->target = e->fstype = e->data = NULL;
 }
 
 /* Decodes mountinfo's octal escapes (\040 space, \011 tab, \012 newline, \134 backslash). */
@@ -516,6 +624,38 @@ static int write_resolv_conf(char *const *dns, struct kerr *err)
     return 0;
 }
 
+static void sleep_ms(unsigned ms);
+
+/* A device made by a driver loaded just before may take a moment to appear
+ * in devtmpfs: wait for it, as the kernel's rootwait does, but not forever. */
+#define FSTAB_DEVICE_WAIT_MS 10000
+
+static int fstab_mount(const struct fstab_entry *e, struct kerr *err)
+{
+    if (str_starts(e->source, "/dev/")) {
+        struct stat st;
+        unsigned waited = 0;
+        while (stat(e->source, &st) < 0) {
+            if (errno != ENOENT || waited >= FSTAB_DEVICE_WAIT_MS)
+                return kerr_set(err, errno, "cannot mount %s on %s: no such device after %u ms", e->source,
+                                e->target, waited);
+            if (waited == 1000)
+                log_info("waiting for %s", e->source);
+            sleep_ms(10);
+            waited += 10;
+        }
+    }
+    int r = mkdir_p(e->target, 0755);
+    if (r < 0)
+        return kerr_set(err, -r, "cannot create mount point %s", e->target);
+    if (mount(e->source, e->target, e->fstype, e->flags, e->data) < 0)
+        return kerr_set(err, errno, "cannot mount %s on %s (%s%s%s)", e->source, e->target, e->fstype,
+                        e->data ? ", " : "", e->data ? e->data : "");
+    char line[600];
+    log_info("mounted %s", boot_fstab_format(e, line, sizeof line));
+    return 0;
+}
+
 int boot_setup_machine(const struct manifest *m, struct kerr *err)
 {
     const struct system_spec *s = &m->system;
@@ -534,6 +674,20 @@ int boot_setup_machine(const struct manifest *m, struct kerr *err)
         for (size_t i = 0; s->modules[i] && used < sizeof list; i++)
             used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? " " : "", s->modules[i]);
         log_stage("modules loaded: %s (%d new)", list, r);
+    }
+    if (s->n_fstab) {
+        unsigned mounted = 0;
+        for (size_t i = 0; i < s->n_fstab; i++) {
+            const struct fstab_entry *e = &s->fstab[i];
+            if ((r = fstab_mount(e, err)) == 0) {
+                mounted++;
+            } else if (e->nofail) {
+                log_warn("%s (nofail: going on)", err->msg);
+            } else {
+                return r;
+            }
+        }
+        log_stage("file systems mounted: %u of %zu", mounted, s->n_fstab);
     }
     for (size_t i = 0; s->sysctl && s->sysctl[i]; i++)
         if ((r = apply_sysctl(s->sysctl[i], err)) < 0)

@@ -12,6 +12,7 @@
 #include "keel/control.h"
 #include "keel/net.h"
 #include "keel/parse.h"
+#include "keel/boot.h"
 #include "keel/rlimit.h"
 #include "keel/userns.h"
 #include "keel/seccomp.h"
@@ -264,6 +265,32 @@ static int set_sysctl(struct pstate *st, void *obj, const char *v, char *why)
     while (*val == ' ' || *val == '\t')
         val++;
     return strv_push_take(&sys->sysctl, xasprintf("%.*s=%s", (int)klen, v, val));
+}
+
+/* SOURCE TARGET FSTYPE [OPTIONS] (boot.h owns the syntax); a target mounted
+ * twice is an error, not a silent overlay. */
+static int set_fstab(struct pstate *st, void *obj, const char *v, char *why)
+{
+    struct system_spec *sys = obj;
+    struct fstab_entry e;
+    int r = boot_fstab_parse(v, &e, why);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < sys->n_fstab; i++)
+        if (strcmp(sys->fstab[i].target, e.target) == 0) {
+            r = why_set(why, "%s is mounted twice (first on line %d)", e.target, sys->fstab[i].line);
+            boot_fstab_free(&e);
+            return r;
+        }
+    struct fstab_entry *n = realloc(sys->fstab, (sys->n_fstab + 1) * sizeof *n);
+    if (!n) {
+        boot_fstab_free(&e);
+        return -ENOMEM;
+    }
+    e.line = st->line;
+    sys->fstab = n;
+    sys->fstab[sys->n_fstab++] = e;
+    return 0;
 }
 
 static int set_dns(struct pstate *st, void *obj, const char *v, char *why)
@@ -947,6 +974,8 @@ static const struct key_def keys[] = {
       "rotated log files kept per container (NAME.log.1 ...)"),
     CUSTOM(SEC_SYSTEM, "modules", true, set_modules, "names", "(none)",
            "kernel modules loaded at boot, with their dependencies"),
+    CUSTOM(SEC_SYSTEM, "fstab", true, set_fstab, "SOURCE TARGET FSTYPE [OPTIONS]", "(none)",
+           "boot mode: a file system mounted after the modules (a data disk, say)"),
     CUSTOM(SEC_SYSTEM, "sysctl", true, set_sysctl, "KEY=VALUE", "(none)",
            "kernel parameter written under /proc/sys at boot"),
     CUSTOM(SEC_SYSTEM, "dns", true, set_dns, "IPv4 address", "(none)",
@@ -1571,6 +1600,19 @@ static void order_containers(struct manifest *m, struct diag *d, const char *fil
 /* Cross-field rules.  Runs even when some keys were rejected, so that every
  * error is reported at once; `bad` marks containers with a rejected key, whose
  * "missing key" errors would only repeat the first one. */
+/* A path on a file system of [system] fstab: not mounted yet when the
+ * manifest is read at boot, so it is checked when the container starts. */
+static bool on_fstab_mount(const struct manifest *m, const char *path)
+{
+    for (size_t i = 0; i < m->system.n_fstab; i++) {
+        const char *t = m->system.fstab[i].target;
+        size_t n = strlen(t);
+        if (strncmp(path, t, n) == 0 && (path[n] == '/' || path[n] == '\0'))
+            return true;
+    }
+    return false;
+}
+
 static void validate(struct manifest *m, unsigned flags, const bool *bad, struct diag *d)
 {
     const char *file = m->path;
@@ -1607,15 +1649,15 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
         if (!(flags & MANIFEST_NO_FS_CHECKS)) {
             struct stat sb;
             for (size_t l = 0; c->layers && c->layers[l]; l++)
-                if (stat(c->layers[l], &sb) < 0 || !S_ISDIR(sb.st_mode))
+                if (!on_fstab_mount(m, c->layers[l]) && (stat(c->layers[l], &sb) < 0 || !S_ISDIR(sb.st_mode)))
                     diag_add(d, file, c->layers_line, "container '%s': layer %s is not a directory%s%s", c->name,
                              c->layers[l], errno == ENOENT ? "" : ": ", errno == ENOENT ? "" : strerror(errno));
             for (size_t b = 0; b < c->n_mounts; b++)
-                if (stat(c->mounts[b].source, &sb) < 0)
+                if (!on_fstab_mount(m, c->mounts[b].source) && stat(c->mounts[b].source, &sb) < 0)
                     diag_add(d, file, c->mounts[b].line, "container '%s': mount source %s: %s", c->name,
                              c->mounts[b].source, strerror(errno));
         }
-        if (c->seccomp == SECCOMP_FILE && !(flags & MANIFEST_NO_FS_CHECKS)) {
+        if (c->seccomp == SECCOMP_FILE && !(flags & MANIFEST_NO_FS_CHECKS) && !on_fstab_mount(m, c->seccomp_file)) {
             struct seccomp_profile prof = { 0 };
             char **errors = NULL;
             if (seccomp_profile_load(c->seccomp_file, &prof, &errors) < 0) {
@@ -1802,6 +1844,9 @@ void manifest_free(struct manifest *m)
     free(s->log_dir);
     strv_free(s->modules);
     strv_free(s->sysctl);
+    for (size_t i = 0; i < s->n_fstab; i++)
+        boot_fstab_free(&s->fstab[i]);
+    free(s->fstab);
     strv_free(s->dns);
     free(s->rescue_shell);
     strv_free(s->control);

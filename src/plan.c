@@ -1,5 +1,6 @@
 /* plan.c — keel check's output, see plan.h. */
 #include "keel/plan.h"
+#include "keel/boot.h"
 #include "keel/caps.h"
 #include "keel/cgroup.h"
 #include "keel/mount.h"
@@ -70,6 +71,10 @@ void plan_print_summary(const struct manifest *m, FILE *out)
     print_ms(out, "stop_timeout", s->stop_timeout_ms);
     fprintf(out, "log_dir = %s\nlog_max_size = %" PRIu64 "\nlog_keep = %u\n", s->log_dir, s->log_max_size, s->log_keep);
     print_strv(out, "modules", s->modules);
+    for (size_t i = 0; i < s->n_fstab; i++) {
+        char opts[600];
+        fprintf(out, "fstab = %s\n", boot_fstab_format(&s->fstab[i], opts, sizeof opts));
+    }
     print_strv(out, "sysctl", s->sysctl);
     print_strv(out, "dns", s->dns);
     fprintf(out, "on_exit = %s\non_error = %s\n", power_action_name(s->on_exit), power_action_name(s->on_error));

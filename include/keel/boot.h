@@ -9,14 +9,15 @@
  *        keel's binary read-only and re-executes keel from it.
  *        That re-exec means boot_early() does not return in the first process;
  *        the re-executed keel runs main again and boot_early() then returns.
- *        boot_setup_machine() then sets the hostname, sysctls, DNS, loads
- *        modules and brings up lo and the [interface] uplinks.
+ *        boot_setup_machine() then sets the hostname, loads modules, mounts
+ *        the fstab entries, sets sysctls and DNS and brings up lo and the
+ *        [interface] uplinks.
  * Shutdown: boot_final() kills what is left, unmounts in reverse order, syncs
  *        and calls reboot(2).  It never returns; if reboot(2) fails it loops
  *        in pause() — PID 1 must never exit.
  *
  * Contract: 0 / negative errno with `struct kerr` filled (err.h).  The pure
- * helpers (boot_cmdline_value, boot_sysctl_path, boot_resolv_conf,
+ * helpers (boot_cmdline_value, boot_sysctl_path, boot_resolv_conf, boot_fstab_parse,
  * boot_mountinfo_*, boot_caps_has_key) touch nothing and are unit-tested.
  */
 #ifndef KEEL_BOOT_H
@@ -39,7 +40,7 @@ char *boot_manifest_path(void);
  * when keel is PID 1 of a container rather than the kernel's init (a
  * `#!/proc/self/exe` command run keel's binary there): see boot.c. */
 int boot_early(char **argv, struct kerr *err);
-/* hostname, modules, sysctl, dns, lo and interfaces.  Logs a stage line per step. */
+/* hostname, modules, fstab, sysctl, dns, lo and interfaces.  Logs a stage line per step. */
 int boot_setup_machine(const struct manifest *m, struct kerr *err);
 
 /* Opens the power button's evdev device (KEY_POWER), O_NONBLOCK|O_CLOEXEC;
@@ -83,6 +84,17 @@ void boot_rescue_shell(const char *path);
 int boot_sysctl_path(const char *key, char *buf, size_t n);
 /* "nameserver IP\n" per entry (heap; NULL on ENOMEM). */
 char *boot_resolv_conf(char *const *dns);
+/* `fstab = SOURCE TARGET FSTYPE [OPTIONS]` into *out (heap strings; free with
+ * boot_fstab_free).  OPTIONS as in fstab(5): the mount flags (ro, rw, noexec,
+ * exec, nosuid, suid, nodev, dev, noatime, relatime, strictatime, nodiratime,
+ * sync, dirsync, lazytime, defaults) become flags, `nofail` makes a failure a
+ * warning, everything else goes to the file system as data.  nosuid and nodev
+ * are on unless `suid` / `dev` say otherwise.  0 / -EINVAL (why filled) / -ENOMEM. */
+int boot_fstab_parse(const char *s, struct fstab_entry *out, char *why);
+void boot_fstab_free(struct fstab_entry *e);
+/* The entry as one fstab line, options spelled out ("/dev/vda /data ext4
+ * nosuid,nodev,noatime,nofail"); returns buf. */
+char *boot_fstab_format(const struct fstab_entry *e, char *buf, size_t n);
 /* The mount at "/" in /proc/self/mountinfo text (the last one listed): its
  * file system type into fstype, and whether it has no parent (*parentless: the
  * kernel's rootfs, which pivot_root cannot leave).  -ENOENT if none. */

@@ -186,6 +186,17 @@ struct interface_spec {
     unsigned mtu;               /* 0 = leave */
 };
 
+/* [system] fstab: one file system mounted at boot. */
+struct fstab_entry {
+    char *source;            /* a device (/dev/vda) or a name (tmpfs) */
+    char *target;            /* absolute, created when missing */
+    char *fstype;
+    char *data;              /* the options that are not mount flags, or NULL */
+    unsigned long flags;     /* MS_*; nosuid and nodev unless suid / dev */
+    bool nofail;             /* a failure is a warning, not a fatal boot error */
+    int line;
+};
+
 struct system_spec {
     char *hostname;
     uint64_t stop_timeout_ms;   /* default 10 s */
@@ -194,6 +205,8 @@ struct system_spec {
     unsigned log_keep;          /* rotated files kept, default 2 */
     char **modules;
     char **sysctl;              /* "key=value" */
+    struct fstab_entry *fstab;  /* mounted after the modules, in order */
+    size_t n_fstab;
     char **dns;
     enum power_action on_exit;  /* default POWER_POWEROFF */
     enum power_action on_error; /* default POWER_POWEROFF */

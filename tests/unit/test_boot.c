@@ -1,12 +1,16 @@
 /* test_boot.c — the pure parts of boot mode: command line, sysctl paths,
- * resolv.conf, mountinfo, evdev capability bitmaps, signal mapping. */
+ * resolv.conf, mountinfo, evdev capability bitmaps, signal mapping, fstab entries. */
 #include "keel/boot.h"
 #include "keel/util.h"
+#include "keel/parse.h"
 #include "unit.h"
 
 #include <errno.h>
 #include <linux/input.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
 #include <stdlib.h>
 
 TEST(cmdline_value)
@@ -150,6 +154,70 @@ TEST(signal_actions)
     CHECK_INT(boot_signal_action(SIGRTMIN + 6), POWER_NONE);
 }
 
+static char *fstab_line(const char *in, int *r)
+{
+    static char buf[600];
+    struct fstab_entry e;
+    char why[PARSE_WHY_MAX] = "";
+    *r = boot_fstab_parse(in, &e, why);
+    if (*r < 0) {
+        snprintf(buf, sizeof buf, "%s", why);
+        return buf;
+    }
+    boot_fstab_format(&e, buf, sizeof buf);
+    boot_fstab_free(&e);
+    return buf;
+}
+
+TEST(fstab)
+{
+    int r;
+    CHECK_STR(fstab_line("/dev/vda /data ext4", &r), "/dev/vda /data ext4 rw,nosuid,nodev");
+    CHECK_INT(r, 0);
+    CHECK_STR(fstab_line("/dev/vda  /data\text4 noatime,errors=remount-ro,nofail", &r),
+              "/dev/vda /data ext4 rw,nosuid,nodev,noatime,errors=remount-ro,nofail");
+    CHECK_STR(fstab_line("/dev/vdb1 /srv/x xfs ro,suid,dev,noexec", &r), "/dev/vdb1 /srv/x xfs ro,noexec");
+    CHECK_STR(fstab_line("tmpfs /scratch tmpfs size=64M,mode=1777,defaults", &r),
+              "tmpfs /scratch tmpfs rw,nosuid,nodev,size=64M,mode=1777");
+    CHECK_STR(fstab_line("/dev/vda /data ext4 noatime,relatime", &r), "/dev/vda /data ext4 rw,nosuid,nodev,relatime");
+    CHECK_STR(fstab_line("/dev/vda /tmp/d ext4 ro,rw", &r), "/dev/vda /tmp/d ext4 rw,nosuid,nodev");
+
+    struct fstab_entry e;
+    char why[PARSE_WHY_MAX];
+    CHECK_INT(boot_fstab_parse("/dev/vda /data ext4 noexec,nofail,uid=5", &e, why), 0);
+    CHECK(e.flags == (MS_NOSUID | MS_NODEV | MS_NOEXEC) && e.nofail);
+    CHECK_STR(e.data, "uid=5");
+    boot_fstab_free(&e);
+    CHECK_INT(boot_fstab_parse("/dev/vda /data ext4", &e, why), 0);
+    CHECK(e.data == NULL && !e.nofail);
+    boot_fstab_free(&e);
+
+    const struct { const char *in, *why; } bad[] = {
+        { "/dev/vda /data", "is not SOURCE TARGET FSTYPE [OPTIONS]" },
+        { "/dev/vda /data ext4 rw 0 2", "is not SOURCE TARGET FSTYPE [OPTIONS]" },
+        { "/dev/vda data ext4", "target 'data' is not a plain absolute path" },
+        { "/dev/vda /data/../etc ext4", "is not a plain absolute path" },
+        { "/dev/vda /data/ ext4", "is not a plain absolute path" },
+        { "/dev/vda / ext4", "is keel's own" },
+        { "/dev/vda /proc ext4", "is keel's own" },
+        { "/dev/vda /dev/x ext4", "is keel's own" },
+        { "/dev/vda /run ext4", "is keel's own" },
+        { "/dev/vda /sys/fs/x ext4", "is keel's own" },
+        { "/dev/vda /data EXT4", "is not a file system type" },
+        { "/dev/vda /data ext4;rm", "is not a file system type" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *got = fstab_line(bad[i].in, &r);
+        CHECK_INT(r, -EINVAL);
+        if (!strstr(got, bad[i].why))
+            printf("  %s: got '%s'\n", bad[i].in, got);
+        CHECK(strstr(got, bad[i].why) != NULL);
+    }
+    /* /runner is not /run, /devices not /dev. */
+    CHECK_STR(fstab_line("/dev/vda /runner ext4", &r), "/dev/vda /runner ext4 rw,nosuid,nodev");
+    CHECK_STR(fstab_line("/dev/vda /devices ext4", &r), "/dev/vda /devices ext4 rw,nosuid,nodev");
+}
+
 int main(void)
 {
     RUN(cmdline_value);
@@ -158,5 +226,6 @@ int main(void)
     RUN(mountinfo);
     RUN(caps_has_key);
     RUN(signal_actions);
+    RUN(fstab);
     return unit_done();
 }

@@ -247,6 +247,36 @@ TEST(userns_values)
     EXPECT_ERROR(C "userns = 0:0:2\n", "t.ini:4: userns: '0:0:2' maps the host's root");
 }
 
+/* [system] fstab reaches the spec in order; a target mounted twice is an
+ * error; paths on an fstab file system are not checked at load (it is not
+ * mounted yet at boot), paths elsewhere are. */
+TEST(fstab)
+{
+    struct manifest *m = load_ok("[system]\nfstab = /dev/vda /data ext4 noatime\nfstab = tmpfs /scratch tmpfs size=1M\n");
+    CHECK(m != NULL && m->system.n_fstab == 2);
+    if (m && m->system.n_fstab == 2) {
+        CHECK_STR(m->system.fstab[0].target, "/data");
+        CHECK_INT(m->system.fstab[0].line, 2);
+        CHECK_STR(m->system.fstab[1].data, "size=1M");
+    }
+    manifest_free(m);
+    EXPECT_ERROR("[system]\nfstab = /dev/vda /data ext4\nfstab = /dev/vdb /data ext4\n",
+                 "t.ini:3: fstab: /data is mounted twice (first on line 2)");
+    EXPECT_ERROR("[system]\nfstab = /dev/vda /proc ext4\n", "t.ini:2: fstab: target '/proc' is keel's own");
+
+    const char *text = "[system]\nfstab = /dev/vda /nonexistent-keel-data ext4\n"
+                       "[container a]\nlayers = /nonexistent-keel-data/layers/base\ncommand = /bin/true\n"
+                       "mount = /nonexistent-keel-data/v:/v\n"
+                       "[container b]\nlayers = /nonexistent-keel-elsewhere\ncommand = /bin/true\n";
+    struct diag d = { 0 };
+    m = NULL;
+    CHECK(manifest_load_buffer("t.ini", text, strlen(text), 0, &m, &d) < 0);
+    CHECK_INT(d.count, 1);
+    CHECK(d.count == 1 && strstr(d.msgs[0], "t.ini:8: container 'b': layer /nonexistent-keel-elsewhere is not a directory"));
+    diag_free(&d);
+    manifest_free(m);
+}
+
 TEST(structure_errors)
 {
     EXPECT_ERROR("key = value\n", "t.ini:1: key 'key' outside of any section");
@@ -351,6 +381,7 @@ int main(void)
     RUN(defaults);
     RUN(bad_values);
     RUN(userns_values);
+    RUN(fstab);
     RUN(structure_errors);
     RUN(all_errors_reported);
     RUN(hostile_bytes);
