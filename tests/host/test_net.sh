@@ -70,6 +70,10 @@ q()     { "$@" >/dev/null 2>&1; }   # a command whose output is not wanted
 mount -t tmpfs tmpfs /run
 mkdir -p /run/keel
 ip link set lo up
+# A new namespace copies IPv4 forwarding from the machine's own (a host with
+# Docker has it on): this namespace plays a host that has it off, as the
+# forwarding checks below assume.
+echo 0 > /proc/sys/net/ipv4/ip_forward
 TMP=$(mktemp -d)
 RUN=/run/keel
 
