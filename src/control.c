@@ -9,6 +9,7 @@
  * zero-delay timer frees the dead ones afterwards.
  */
 #include "keel/control.h"
+#include "keel/userns.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -498,6 +499,13 @@ static void write_container(struct json_writer *w, const struct control_backend 
             json_kstr(w, "user", cs->user ? cs->user : "0");
             json_kstr(w, "hostname", cs->hostname ? cs->hostname : cs->name);
         }
+        /* The id map in force (auto: the range claimed), as the manifest spells one. */
+        char map[USERNS_MAX_EXTENTS * 33] = "";
+        size_t used = 0;
+        for (size_t k = 0; k < st.n_userns_map && used < sizeof map; k++)
+            used += (size_t)snprintf(map + used, sizeof map - used, "%s%u:%u:%u", k ? "," : "",
+                                     st.userns_map[k].inside, st.userns_map[k].outside, st.userns_map[k].count);
+        json_kstr(w, "userns", st.n_userns_map ? map : NULL);
         if (be->log_path)
             json_kstr(w, "log", be->log_path(be->sup, i));
     }

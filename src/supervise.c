@@ -1209,6 +1209,8 @@ void supervisor_status(const struct supervisor *s, size_t i, struct container_st
             inet_ntop(AF_INET, &ip, st->ip, sizeof st->ip);
     }
     st->failure = c->failure[0] ? c->failure : NULL;
+    st->userns_map = c->userns.map;
+    st->n_userns_map = c->userns.n;
 }
 
 const char *supervisor_log_path(const struct supervisor *s, size_t i)

@@ -55,6 +55,8 @@ struct container_status {
     const char *net_mode;
     char ip[16];               /* dotted, "" when none */
     const char *failure;       /* why it failed, or NULL */
+    const struct userns_extent *userns_map;   /* the id map in force, NULL without one */
+    size_t n_userns_map;
 };
 
 /* Events for `keel events` and the console. */

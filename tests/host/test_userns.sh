@@ -106,7 +106,7 @@ EOF
 # ip_unprivileged_port_start = 0 there: it has no CAP_NET_BIND_SERVICE over a
 # namespace keel's user namespace owns).
 test_exec_health_port() {
-    plan exec_map exec_root health_inside port_80
+    plan exec_map exec_root health_inside port_80 status_map
     manifest <<EOF
 $(system_section)
 control = unix://$(SOCK)
@@ -130,6 +130,8 @@ EOF
     check exec_map "keel exec is not in the container's user namespace: $out" \
         eq "$(echo "$out" | sed -n 's/^data:\/proc\/self\/uid_map=//p' | awk '{ print $1, $2, $3 }')" "0 $AUTO0 65536"
     check exec_root "keel exec does not run as the container's root" grep_in '^uid=0$' <(echo "$out")
+    out=$(kc status c 2>&1)
+    check status_map "keel status does not show the map in force: $out" grep_in "^userns +0:$AUTO0:65536$" <(echo "$out")
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
