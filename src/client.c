@@ -481,6 +481,22 @@ static int roundtrip(const struct copts *o, struct json_writer *w, struct json_v
     return r;
 }
 
+/* Connects, sends the request of a streaming verb (logs, events) and reads
+ * keel's first answer (the acknowledgement); the stream follows on k.  Frees
+ * the request.  k must be closed with kc_close() whatever this returns. */
+static int stream_open(struct kc *k, const struct copts *o, struct json_writer *w)
+{
+    struct json_value *ack = NULL;
+    int r = kc_connect(k, o);
+    if (r == 0)
+        r = kc_request(k, w, NULL, 0);
+    json_writer_free(w);
+    if (r == 0)
+        r = kc_message(k, &ack, true);
+    json_free(ack);
+    return r;
+}
+
 static void req_begin(struct json_writer *w, const char *op)
 {
     json_writer_init(w);
@@ -876,16 +892,9 @@ int client_cmd_logs(int argc, char **argv)
     json_kbool(&w, "follow", v.follow);
     json_obj_end(&w);
     struct kc k;
-    struct json_value *msg = NULL;
-    r = kc_connect(&k, &v.c);
-    if (r == 0)
-        r = kc_request(&k, &w, NULL, 0);
-    json_writer_free(&w);
-    if (r == 0)
-        r = kc_message(&k, &msg, true);
-    json_free(msg);
+    r = stream_open(&k, &v.c, &w);
     while (r == 0) {
-        msg = NULL;
+        struct json_value *msg = NULL;
         r = kc_message(&k, &msg, true);
         if (r)
             break;
@@ -1021,16 +1030,9 @@ int client_cmd_events(int argc, char **argv)
     req_begin(&w, "events");
     json_obj_end(&w);
     struct kc k;
-    struct json_value *msg = NULL;
-    r = kc_connect(&k, &v.c);
-    if (r == 0)
-        r = kc_request(&k, &w, NULL, 0);
-    json_writer_free(&w);
-    if (r == 0)
-        r = kc_message(&k, &msg, true);
-    json_free(msg);
+    r = stream_open(&k, &v.c, &w);
     while (r == 0) {
-        msg = NULL;
+        struct json_value *msg = NULL;
         if ((r = kc_message(&k, &msg, true)))
             break;
         if (v.json) {
