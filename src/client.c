@@ -481,6 +481,22 @@ static int roundtrip(const struct copts *o, struct json_writer *w, struct json_v
     return r;
 }
 
+/* Connects, sends the request of a streaming verb (logs, events) and reads
+ * keel's first answer (the acknowledgement); the stream follows on k.  Frees
+ * the request.  k must be closed with kc_close() whatever this returns. */
+static int stream_open(struct kc *k, const struct copts *o, struct json_writer *w)
+{
+    struct json_value *ack = NULL;
+    int r = kc_connect(k, o);
+    if (r == 0)
+        r = kc_request(k, w, NULL, 0);
+    json_writer_free(w);
+    if (r == 0)
+        r = kc_message(k, &ack, true);
+    json_free(ack);
+    return r;
+}
+
 static void req_begin(struct json_writer *w, const char *op)
 {
     json_writer_init(w);
@@ -704,70 +720,99 @@ static void table_print(struct table *t)
 
 /* --- verbs ------------------------------------------------------------------------- */
 
-int client_cmd_ps(int argc, char **argv)
+/* A listing verb: `op` with an optional NAME, an answer holding the array
+ * `key`, printed as JSON (--json) or as a table with a header row and one row
+ * per item.  Only what differs between ps and stats is in this struct. */
+struct list_verb {
+    const char *op;                 /* the request's op, also the verb's name */
+    const char *usage;              /* for parse_opts (the only option: -j) */
+    int max_args;                   /* 0: no NAME; 1: an optional NAME */
+    const char *key, *missing;      /* the answer's array; what to say when it is absent */
+    size_t cols;
+    char *head[TABLE_COLS];
+    void (*add_row)(struct table *t, const struct json_value *item);
+};
+
+static int list_verb(int argc, char **argv, const struct list_verb *lv)
 {
     struct vopts v;
-    int r = parse_opts(argc, argv, "j", "ps [--json]\n  List the containers: name, state, pid, uptime, restarts,\n"
-                                        "  last exit, network, IP, published ports, health.\n  -j, --json         "
-                                        "machine-readable: a JSON array of containers\n", false, &v);
-    if (r >= 0 || (r = need_args(argc, 0, 0, "ps")) >= 0)
+    int r = parse_opts(argc, argv, "j", lv->usage, false, &v);
+    if (r >= 0 || (r = need_args(argc, 0, lv->max_args, lv->op)) >= 0)
         return r;
     struct json_writer w;
     struct json_value *resp = NULL;
-    req_begin(&w, "ps");
+    req_begin(&w, lv->op);
+    if (optind < argc)
+        json_kstr(&w, "name", argv[optind]);
     json_obj_end(&w);
     r = roundtrip(&v.c, &w, &resp);
     json_writer_free(&w);
     if (r)
         return r;
-    const struct json_value *list = json_get(resp, "containers");
+    const struct json_value *list = json_get(resp, lv->key);
     if (!list || list->type != JSON_ARRAY) {
         json_free(resp);
-        return fail("cannot understand keel's answer: no container list");
+        return fail("cannot understand keel's answer: %s", lv->missing);
     }
     if (v.json) {
         print_json(list);
         json_free(resp);
         return 0;
     }
-    struct table t = { .cols = 10 };
-    char *head[] = { "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "EXIT", "NETWORK", "IP", "PORTS", "HEALTH" };
-    table_add(&t, head);
-    for (size_t i = 0; i < list->u.arr.n; i++) {
-        const struct json_value *c = &list->u.arr.items[i];
-        char pid[24], up[32], rs[24], ex[32], ports[256] = "";
-        int64_t p = get_int(c, "pid");
-        snprintf(pid, sizeof pid, p ? "%" PRId64 : "-", p);
-        int64_t u = get_int(c, "uptime_ms");
-        if (u || p)
-            fmt_duration((uint64_t)u, up, sizeof up);
-        else
-            snprintf(up, sizeof up, "-");
-        snprintf(rs, sizeof rs, "%" PRId64, get_int(c, "restarts"));
-        const struct json_value *le = json_get(c, "last_exit");
-        if (le && le->type == JSON_OBJECT)
-            fmt_exit(le, ex, sizeof ex);
-        else
-            snprintf(ex, sizeof ex, "-");
-        const struct json_value *pl = json_get(c, "ports");
-        for (size_t k = 0; pl && pl->type == JSON_ARRAY && k < pl->u.arr.n; k++) {
-            const struct json_value *s = &pl->u.arr.items[k];
-            if (s->type != JSON_STRING)
-                continue;
-            size_t l = strlen(ports);
-            snprintf(ports + l, sizeof ports - l, "%s%s", l ? "," : "", s->u.str.s);
-        }
-        const char *health = get_str(c, "health", "-");
-        char *row[] = {
-            (char *)get_str(c, "name", "?"), (char *)get_str(c, "state", "?"), pid, up, rs, ex,
-            (char *)get_str(c, "network", "-"), (char *)get_str(c, "ip", "-"), ports[0] ? ports : "-",
-            (char *)(strcmp(health, "none") ? health : "-"),
-        };
-        table_add(&t, row);
-    }
+    struct table t = { .cols = lv->cols };
+    table_add(&t, lv->head);
+    for (size_t i = 0; i < list->u.arr.n; i++)
+        lv->add_row(&t, &list->u.arr.items[i]);
     table_print(&t);
     json_free(resp);
     return 0;
+}
+
+static void ps_row(struct table *t, const struct json_value *c)
+{
+    char pid[24], up[32], rs[24], ex[32], ports[256] = "";
+    int64_t p = get_int(c, "pid");
+    snprintf(pid, sizeof pid, p ? "%" PRId64 : "-", p);
+    int64_t u = get_int(c, "uptime_ms");
+    if (u || p)
+        fmt_duration((uint64_t)u, up, sizeof up);
+    else
+        snprintf(up, sizeof up, "-");
+    snprintf(rs, sizeof rs, "%" PRId64, get_int(c, "restarts"));
+    const struct json_value *le = json_get(c, "last_exit");
+    if (le && le->type == JSON_OBJECT)
+        fmt_exit(le, ex, sizeof ex);
+    else
+        snprintf(ex, sizeof ex, "-");
+    const struct json_value *pl = json_get(c, "ports");
+    for (size_t k = 0; pl && pl->type == JSON_ARRAY && k < pl->u.arr.n; k++) {
+        const struct json_value *s = &pl->u.arr.items[k];
+        if (s->type != JSON_STRING)
+            continue;
+        size_t l = strlen(ports);
+        snprintf(ports + l, sizeof ports - l, "%s%s", l ? "," : "", s->u.str.s);
+    }
+    const char *health = get_str(c, "health", "-");
+    char *row[] = {
+        (char *)get_str(c, "name", "?"), (char *)get_str(c, "state", "?"), pid, up, rs, ex,
+        (char *)get_str(c, "network", "-"), (char *)get_str(c, "ip", "-"), ports[0] ? ports : "-",
+        (char *)(strcmp(health, "none") ? health : "-"),
+    };
+    table_add(t, row);
+}
+
+int client_cmd_ps(int argc, char **argv)
+{
+    static const struct list_verb ps = {
+        .op = "ps", .max_args = 0, .key = "containers", .missing = "no container list",
+        .usage = "ps [--json]\n  List the containers: name, state, pid, uptime, restarts,\n"
+                 "  last exit, network, IP, published ports, health.\n  -j, --json         "
+                 "machine-readable: a JSON array of containers\n",
+        .cols = 10,
+        .head = { "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "EXIT", "NETWORK", "IP", "PORTS", "HEALTH" },
+        .add_row = ps_row,
+    };
+    return list_verb(argc, argv, &ps);
 }
 
 static void print_status_value(const char *key, const struct json_value *v)
@@ -847,16 +892,9 @@ int client_cmd_logs(int argc, char **argv)
     json_kbool(&w, "follow", v.follow);
     json_obj_end(&w);
     struct kc k;
-    struct json_value *msg = NULL;
-    r = kc_connect(&k, &v.c);
-    if (r == 0)
-        r = kc_request(&k, &w, NULL, 0);
-    json_writer_free(&w);
-    if (r == 0)
-        r = kc_message(&k, &msg, true);
-    json_free(msg);
+    r = stream_open(&k, &v.c, &w);
     while (r == 0) {
-        msg = NULL;
+        struct json_value *msg = NULL;
         r = kc_message(&k, &msg, true);
         if (r)
             break;
@@ -944,62 +982,40 @@ int client_cmd_halt(int argc, char **argv)
                                          "everything and exits.\n", false, false);
 }
 
+static void stats_row(struct table *t, const struct json_value *s)
+{
+    char cpu[32] = "-", mem[32] = "-", peak[32] = "-", pids[32] = "-", rd[32] = "-", wr[32] = "-";
+    int64_t x;
+    bool avail = false;
+    json_get_bool(s, "available", &avail);
+    if (json_get_int(s, "cpu_usage_us", &x))
+        snprintf(cpu, sizeof cpu, "%.2fs", (double)x / 1e6);
+    if (json_get_int(s, "memory_current", &x))
+        fmt_bytes((uint64_t)x, mem, sizeof mem);
+    if (json_get_int(s, "memory_peak", &x))
+        fmt_bytes((uint64_t)x, peak, sizeof peak);
+    if (json_get_int(s, "pids_current", &x))
+        snprintf(pids, sizeof pids, "%" PRId64, x);
+    if (json_get_int(s, "io_rbytes", &x))
+        fmt_bytes((uint64_t)x, rd, sizeof rd);
+    if (json_get_int(s, "io_wbytes", &x))
+        fmt_bytes((uint64_t)x, wr, sizeof wr);
+    char *row[] = { (char *)get_str(s, "name", "?"), cpu, mem, peak, pids, rd, wr,
+                    (char *)(avail ? "-" : get_str(s, "error", "unavailable")) };
+    table_add(t, row);
+}
+
 int client_cmd_stats(int argc, char **argv)
 {
-    struct vopts v;
-    int r = parse_opts(argc, argv, "j", "stats [--json] [NAME]\n  cpu, memory current/peak, pids and io per "
-                                        "container, from its cgroup.\n  -j, --json         machine-readable\n",
-                       false, &v);
-    if (r >= 0 || (r = need_args(argc, 0, 1, "stats")) >= 0)
-        return r;
-    struct json_writer w;
-    struct json_value *resp = NULL;
-    req_begin(&w, "stats");
-    if (optind < argc)
-        json_kstr(&w, "name", argv[optind]);
-    json_obj_end(&w);
-    r = roundtrip(&v.c, &w, &resp);
-    json_writer_free(&w);
-    if (r)
-        return r;
-    const struct json_value *list = json_get(resp, "stats");
-    if (!list || list->type != JSON_ARRAY) {
-        json_free(resp);
-        return fail("cannot understand keel's answer: no stats");
-    }
-    if (v.json) {
-        print_json(list);
-        json_free(resp);
-        return 0;
-    }
-    struct table t = { .cols = 8 };
-    char *head[] = { "NAME", "CPU", "MEM", "MEM-PEAK", "PIDS", "IO-READ", "IO-WRITE", "NOTE" };
-    table_add(&t, head);
-    for (size_t i = 0; i < list->u.arr.n; i++) {
-        const struct json_value *s = &list->u.arr.items[i];
-        char cpu[32] = "-", mem[32] = "-", peak[32] = "-", pids[32] = "-", rd[32] = "-", wr[32] = "-";
-        int64_t x;
-        bool avail = false;
-        json_get_bool(s, "available", &avail);
-        if (json_get_int(s, "cpu_usage_us", &x))
-            snprintf(cpu, sizeof cpu, "%.2fs", (double)x / 1e6);
-        if (json_get_int(s, "memory_current", &x))
-            fmt_bytes((uint64_t)x, mem, sizeof mem);
-        if (json_get_int(s, "memory_peak", &x))
-            fmt_bytes((uint64_t)x, peak, sizeof peak);
-        if (json_get_int(s, "pids_current", &x))
-            snprintf(pids, sizeof pids, "%" PRId64, x);
-        if (json_get_int(s, "io_rbytes", &x))
-            fmt_bytes((uint64_t)x, rd, sizeof rd);
-        if (json_get_int(s, "io_wbytes", &x))
-            fmt_bytes((uint64_t)x, wr, sizeof wr);
-        char *row[] = { (char *)get_str(s, "name", "?"), cpu, mem, peak, pids, rd, wr,
-                        (char *)(avail ? "-" : get_str(s, "error", "unavailable")) };
-        table_add(&t, row);
-    }
-    table_print(&t);
-    json_free(resp);
-    return 0;
+    static const struct list_verb stats = {
+        .op = "stats", .max_args = 1, .key = "stats", .missing = "no stats",
+        .usage = "stats [--json] [NAME]\n  cpu, memory current/peak, pids and io per "
+                 "container, from its cgroup.\n  -j, --json         machine-readable\n",
+        .cols = 8,
+        .head = { "NAME", "CPU", "MEM", "MEM-PEAK", "PIDS", "IO-READ", "IO-WRITE", "NOTE" },
+        .add_row = stats_row,
+    };
+    return list_verb(argc, argv, &stats);
 }
 
 int client_cmd_events(int argc, char **argv)
@@ -1014,16 +1030,9 @@ int client_cmd_events(int argc, char **argv)
     req_begin(&w, "events");
     json_obj_end(&w);
     struct kc k;
-    struct json_value *msg = NULL;
-    r = kc_connect(&k, &v.c);
-    if (r == 0)
-        r = kc_request(&k, &w, NULL, 0);
-    json_writer_free(&w);
-    if (r == 0)
-        r = kc_message(&k, &msg, true);
-    json_free(msg);
+    r = stream_open(&k, &v.c, &w);
     while (r == 0) {
-        msg = NULL;
+        struct json_value *msg = NULL;
         if ((r = kc_message(&k, &msg, true)))
             break;
         if (v.json) {

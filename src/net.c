@@ -48,17 +48,6 @@
 #include "keel/util.h"
 
 #define NET_ALIAS_PREFIX "keel:"
-#define NET_DEFAULT_NETWORK "keel0"
-
-/* The network a bridge container uses when the manifest names none and has no
- * [network keel0] section: Docker's default bridge, on keel's own subnet. */
-static const struct network_spec default_network = {
-    .name = (char *)NET_DEFAULT_NETWORK,
-    .subnet = { .s_addr = __builtin_bswap32(0xac1e0000u) },   /* 172.30.0.0 */
-    .prefix = 24,
-    .gateway = { .s_addr = __builtin_bswap32(0xac1e0001u) },  /* 172.30.0.1 */
-    .mtu = 1500,
-};
 
 /* ===================================================================== */
 /* Pure part                                                              */
@@ -94,16 +83,23 @@ static bool is_host_addr(const struct network_spec *n, struct in_addr a)
     return in_subnet(n, a) && (h & ~m) != 0 && (h & ~m) != (~m & 0xffffffffu);
 }
 
-/* The network a bridge-mode container is on; NULL when it names an unknown one. */
+/* The network a bridge-mode container is on; NULL when it names none or one
+ * the manifest lacks.  There is no fallback here: the default network (keel0)
+ * is the manifest's, which adds it and sets c->bridge when a container needs it. */
 static const struct network_spec *network_of(const struct manifest *m, const struct container_spec *c)
 {
-    const char *name = c->bridge ? c->bridge : NET_DEFAULT_NETWORK;
+    if (!c->bridge)
+        return NULL;
     for (size_t i = 0; i < m->n_networks; i++)
-        if (m->networks[i].name && strcmp(m->networks[i].name, name) == 0)
+        if (m->networks[i].name && strcmp(m->networks[i].name, c->bridge) == 0)
             return &m->networks[i];
-    if (strcmp(name, NET_DEFAULT_NETWORK) == 0)
-        return &default_network;
     return NULL;
+}
+
+/* c->bridge for messages (NULL only in a manifest not made by manifest_load). */
+static const char *bridge_name(const struct container_spec *c)
+{
+    return c->bridge ? c->bridge : "(unset)";
 }
 
 static int container_index(const struct manifest *m, const char *name)
@@ -285,7 +281,7 @@ int net_validate(const struct manifest *m, struct diag *d)
             const struct network_spec *n = network_of(m, c);
             if (!n) {
                 diag_add(d, f, c->line, "container %s: bridge '%s' names no [network] section", c->name,
-                         c->bridge);
+                         bridge_name(c));
             } else if (c->ip.s_addr) {
                 if (!is_host_addr(n, c->ip))
                     diag_add(d, f, c->line, "container %s: ip %s is outside network %s (%s/%u)", c->name,
@@ -939,10 +935,26 @@ static void restore_forwarding(struct net_ctx *ctx)
         log_warn("cannot remove %s: %s", ctx->forward_file, strerror(errno));
 }
 
+/* Every bridge container's network is in the manifest (net_validate says so
+ * too, but net_init must not trust its caller to have run it). */
+static int check_networks(const struct manifest *m, struct kerr *err)
+{
+    for (size_t i = 0; i < m->n_containers; i++) {
+        const struct container_spec *c = &m->containers[i];
+        if (c->net == NET_BRIDGE && !network_of(m, c))
+            return kerr_msg(err, EINVAL, "cannot set up network of container %s: the manifest has no network %s",
+                            c->name, bridge_name(c));
+    }
+    return 0;
+}
+
 int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir, struct kerr *err)
 {
     struct in_addr *ips = NULL;
     *out = NULL;
+    int r = check_networks(m, err);   /* before anything is touched */
+    if (r < 0)
+        return r;
     struct net_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx)
         return kerr_set(err, ENOMEM, "cannot set up networking");
@@ -953,7 +965,6 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
     ctx->slots = calloc(m->n_containers ? m->n_containers : 1, sizeof *ctx->slots);
     ctx->netns_dir = xasprintf("%s/netns", run_dir);
     ctx->forward_file = xasprintf("%s/ip_forward.orig", run_dir);
-    int r;
     if (!ctx->slots || !ctx->netns_dir || !ctx->forward_file) {
         r = kerr_set(err, ENOMEM, "cannot set up networking");
         goto fail;
@@ -1044,11 +1055,7 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
         const struct container_spec *c = &m->containers[i];
         if (c->net != NET_BRIDGE)
             continue;
-        const struct network_spec *n = network_of(m, c);
-        if (!n) {
-            r = kerr_msg(err, EINVAL, "cannot set up network of container %s: no network %s", c->name, c->bridge);
-            goto fail;
-        }
+        const struct network_spec *n = network_of(m, c);   /* not NULL: checked on entry */
         int bi = bridge_index(ctx, n);
         if (bi < 0) {
             if (!ifname_ok(n->name)) {
@@ -1455,7 +1462,7 @@ void net_plan(const struct manifest *m, const struct container_spec *c, FILE *ou
     }
     const struct network_spec *n = network_of(m, c);
     if (!n) {
-        fprintf(out, "  network: bridge %s (unknown network)\n", c->bridge);
+        fprintf(out, "  network: bridge %s (unknown network)\n", bridge_name(c));
         return;
     }
     struct in_addr ip = ctx_ip(NULL, m, i);

@@ -16,6 +16,12 @@
  * forward filter are nf_tables netlink batches written by keel (no libnftnl).
  * No `ip`, `iptables` or `nft` binary is ever run.
  *
+ * A bridge-mode container is on the network its c->bridge names, which must be
+ * one of m->networks: net.c has no network of its own.  The default network
+ * (keel0, 172.30.0.0/24) is the manifest's: manifest_load adds it and fills in
+ * c->bridge.  A container naming a network the manifest lacks is an error
+ * (net_validate, net_init), never a fallback.
+ *
  * Contract: 0 / negative errno with `struct kerr` filled (err.h).
  */
 #ifndef KEEL_NET_H
@@ -36,7 +42,8 @@ struct net_ctx;
  * (masquerade, default-deny forward, the loopback guard).  Addresses of all
  * bridge containers are assigned here.  `run_dir` is /run/keel (pins go to
  * RUN_DIR/netns/NAME).  Fails with EBUSY, touching nothing, when another live
- * keel owns the table.  Call it once, in keel's own network namespace, before
+ * keel owns the table, and with EINVAL, touching nothing, when a bridge
+ * container names a network the manifest lacks.  Call it once, in keel's own network namespace, before
  * any container starts; `m` must outlive the context. */
 int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir, struct kerr *err);
 /* Removes everything keel made in the host's network configuration: the table,

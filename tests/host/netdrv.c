@@ -12,7 +12,10 @@
  *   plan         net_plan_machine + net_plan of each container, then "ok plan"
  *   quit         net_shutdown          -> "ok quit", exit 0
  *   kill         exit at once without net_shutdown (a crashed keel)
- * Errors answer "error: MESSAGE".
+ * Errors answer "error: MESSAGE".  The options are turned into manifest text
+ * and loaded with manifest_load_buffer (so a bridge container without net= is
+ * on the manifest's default network keel0); an invalid manifest prints
+ * "invalid: netdrv.ini:LINE: message" lines and exits 3.
  *
  *   netdrv --table-exists   prints yes/no: does nf_tables table ip keel exist
  */
@@ -30,7 +33,11 @@
 #include "keel/nft.h"
 #include "keel/util.h"
 
-static struct manifest man;
+/* The options become manifest text, loaded by manifest_load_buffer: netdrv sees
+ * the manifest keel would (the default network keel0 included), not a copy of
+ * its rules. */
+static FILE *ini;
+static struct manifest *man;
 
 static void die(const char *msg, const char *arg)
 {
@@ -38,35 +45,21 @@ static void die(const char *msg, const char *arg)
     exit(2);
 }
 
-static struct in_addr ip4(const char *s)
-{
-    struct in_addr a;
-    if (inet_pton(AF_INET, s, &a) != 1)
-        die("bad address: ", s);
-    return a;
-}
-
 static void add_network(char *spec)
 {
-    man.networks = realloc(man.networks, (man.n_networks + 1) * sizeof *man.networks);
-    struct network_spec *n = &man.networks[man.n_networks++];
-    memset(n, 0, sizeof *n);
-    n->line = (int)man.n_networks;
     char *save = NULL;
-    n->name = strdup(strtok_r(spec, ",", &save));
-    char *sub = strtok_r(NULL, ",", &save);
-    if (!sub || !strchr(sub, '/'))
+    const char *name = strtok_r(spec, ",", &save);
+    const char *sub = strtok_r(NULL, ",", &save);
+    if (!name || !sub || !strchr(sub, '/'))
         die("bad --network subnet", NULL);
-    *strchr(sub, '/') = '\0';
-    n->subnet = ip4(sub);
-    n->prefix = (unsigned)atoi(sub + strlen(sub) + 1);
+    fprintf(ini, "[network %s]\nsubnet = %s\n", name, sub);
     for (char *t; (t = strtok_r(NULL, ",", &save));) {
         if (str_starts(t, "gw="))
-            n->gateway = ip4(t + 3);
+            fprintf(ini, "gateway = %s\n", t + 3);
         else if (str_starts(t, "mtu="))
-            n->mtu = (unsigned)atoi(t + 4);
+            fprintf(ini, "mtu = %s\n", t + 4);
         else if (strcmp(t, "isolate") == 0)
-            n->isolate = true;
+            fprintf(ini, "isolate = yes\n");
         else
             die("bad --network option: ", t);
     }
@@ -74,76 +67,37 @@ static void add_network(char *spec)
 
 static void add_container(char *spec)
 {
-    man.containers = realloc(man.containers, (man.n_containers + 1) * sizeof *man.containers);
-    struct container_spec *c = &man.containers[man.n_containers++];
-    memset(c, 0, sizeof *c);
-    c->line = 100 + (int)man.n_containers;
     char *save = NULL;
-    c->name = strdup(strtok_r(spec, ",", &save));
-    char *mode = strtok_r(NULL, ",", &save);
-    if (!mode)
+    const char *name = strtok_r(spec, ",", &save);
+    const char *mode = strtok_r(NULL, ",", &save);
+    if (!name || !mode)
         die("missing mode", NULL);
-    if (strcmp(mode, "none") == 0)
-        c->net = NET_NONE;
-    else if (strcmp(mode, "host") == 0)
-        c->net = NET_HOST;
-    else if (strcmp(mode, "bridge") == 0)
-        c->net = NET_BRIDGE;
-    else if (str_starts(mode, "container:")) {
-        c->net = NET_CONTAINER;
-        c->net_peer = strdup(mode + 10);
-    } else
-        die("bad mode: ", mode);
+    /* layers and command are required; netdrv never starts the container. */
+    fprintf(ini, "[container %s]\nlayers = /\ncommand = /bin/true\nnetwork = %s\n", name, mode);
     for (char *t; (t = strtok_r(NULL, ",", &save));) {
         if (str_starts(t, "net="))
-            c->bridge = strdup(t + 4);
+            fprintf(ini, "bridge = %s\n", t + 4);
         else if (str_starts(t, "ip="))
-            c->ip = ip4(t + 3);
+            fprintf(ini, "ip = %s\n", t + 3);
         else if (str_starts(t, "rate="))
-            c->net_rate = strtoull(t + 5, NULL, 10);
-        else if (str_starts(t, "port=")) {
-            c->ports = realloc(c->ports, (c->n_ports + 1) * sizeof *c->ports);
-            struct port_map *p = &c->ports[c->n_ports++];
-            memset(p, 0, sizeof *p);
-            p->line = c->line;
-            p->proto = IPPROTO_TCP;
-            char *v = t + 5;
-            char *slash = strchr(v, '/');
-            if (slash) {
-                *slash = '\0';
-                p->proto = strcmp(slash + 1, "udp") == 0 ? IPPROTO_UDP : IPPROTO_TCP;
-            }
-            char *last = strrchr(v, ':');
-            if (!last)
-                die("bad port: ", v);
-            p->container_port = (uint16_t)atoi(last + 1);
-            *last = '\0';
-            char *mid = strrchr(v, ':');
-            if (mid) {
-                *mid = '\0';
-                p->host_ip = ip4(v);
-                p->host_port = (uint16_t)atoi(mid + 1);
-            } else {
-                p->host_port = (uint16_t)atoi(v);
-            }
-        } else
+            fprintf(ini, "net_rate = %s\n", t + 5);
+        else if (str_starts(t, "port="))
+            fprintf(ini, "ports = %s\n", t + 5);
+        else
             die("bad --container option: ", t);
     }
 }
 
 static struct container_spec *find(const char *name)
 {
-    for (size_t i = 0; i < man.n_containers; i++)
-        if (strcmp(man.containers[i].name, name) == 0)
-            return &man.containers[i];
-    return NULL;
+    int i = manifest_find_container(man, name);
+    return i < 0 ? NULL : &man->containers[i];
 }
 
 int main(int argc, char **argv)
 {
     const char *run_dir = "/run/keel";
     bool verbose = getenv("NETDRV_DEBUG") != NULL;
-    man.path = "netdrv.ini";
     if (argc == 2 && strcmp(argv[1], "--table-exists") == 0) {
         /* Whether nf_tables table ip keel exists: "yes" / "no". */
         struct kerr e = { 0 };
@@ -156,6 +110,11 @@ int main(int argc, char **argv)
         printf("%s\n", r ? "yes" : "no");
         return 0;
     }
+    char *text = NULL;
+    size_t text_len = 0;
+    ini = open_memstream(&text, &text_len);
+    if (!ini)
+        die("out of memory", NULL);
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--run-dir") == 0 && i + 1 < argc)
             run_dir = argv[++i];
@@ -169,16 +128,19 @@ int main(int argc, char **argv)
     log_setup(2, verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_WARN);
     setvbuf(stdout, NULL, _IOLBF, 0);
 
+    if (fclose(ini) != 0)
+        die("out of memory", NULL);
     struct diag d = { 0 };
-    if (net_validate(&man, &d) < 0) {
+    if (manifest_load_buffer("netdrv.ini", text, text_len, MANIFEST_NO_FS_CHECKS, &man, &d) < 0) {
         for (size_t i = 0; i < d.count; i++)
             printf("invalid: %s\n", d.msgs[i]);
         return 3;
     }
+    free(text);
     struct kerr err = { 0 };
     struct net_ctx *ctx = NULL;
     uint64_t t0 = now_ns();
-    if (net_init(&ctx, &man, run_dir, &err) < 0) {
+    if (net_init(&ctx, man, run_dir, &err) < 0) {
         printf("error: %s\n", err.msg);
         return 1;
     }
@@ -193,15 +155,16 @@ int main(int argc, char **argv)
         struct container_spec *c = arg ? find(arg) : NULL;
         if (strcmp(line, "quit") == 0) {
             net_shutdown(ctx);
+            manifest_free(man);
             printf("ok quit\n");
             return 0;
         } else if (strcmp(line, "kill") == 0) {
             _exit(9);
         } else if (strcmp(line, "plan") == 0) {
-            net_plan_machine(&man, stdout);
-            for (size_t i = 0; i < man.n_containers; i++) {
-                printf("container %s\n", man.containers[i].name);
-                net_plan(&man, &man.containers[i], stdout);
+            net_plan_machine(man, stdout);
+            for (size_t i = 0; i < man->n_containers; i++) {
+                printf("container %s\n", man->containers[i].name);
+                net_plan(man, &man->containers[i], stdout);
             }
             printf("ok plan\n");
         } else if (!c) {
@@ -231,7 +194,7 @@ int main(int argc, char **argv)
             net_container_release(ctx, c);
             printf("ok down %s\n", c->name);
         } else if (strcmp(line, "hosts") == 0) {
-            char *h = net_hosts_file(ctx, &man, c);
+            char *h = net_hosts_file(ctx, man, c);
             printf("%sok hosts\n", h ? h : "");
             free(h);
         } else {
@@ -239,5 +202,6 @@ int main(int argc, char **argv)
         }
     }
     net_shutdown(ctx);
+    manifest_free(man);
     return 0;
 }

@@ -47,6 +47,19 @@ static void reset(void)
     man.networks = ns;
 }
 
+static struct network_spec *net(const char *name, const char *subnet, unsigned prefix);
+
+static struct network_spec *find_net(const char *name)
+{
+    for (size_t i = 0; i < man.n_networks; i++)
+        if (strcmp(ns[i].name, name) == 0)
+            return &ns[i];
+    return NULL;
+}
+
+/* A bridge container is put on keel0, and keel0 is added to the manifest, as
+ * manifest_load does: net.c has no default network of its own (a test may
+ * then point c->bridge elsewhere). */
 static struct container_spec *add(const char *name, enum net_mode mode)
 {
     struct container_spec *c = &cs[man.n_containers];
@@ -54,6 +67,11 @@ static struct container_spec *add(const char *name, enum net_mode mode)
     c->net = mode;
     c->line = 10 * (int)(++man.n_containers);
     c->ports = ps[man.n_containers - 1];
+    if (mode == NET_BRIDGE) {
+        c->bridge = "keel0";
+        if (!find_net("keel0"))
+            net("keel0", "172.30.0.0", 24);
+    }
     return c;
 }
 
@@ -212,6 +230,85 @@ TEST(validate_addresses)
     reset();
     add("a", NET_BRIDGE)->bridge = "nosuch";
     CHECK(validate_has("bridge 'nosuch' names no [network] section"));
+
+    /* No fallback network in net.c: a manifest without keel0 has no keel0. */
+    reset();
+    add("a", NET_BRIDGE);
+    man.n_networks = 0;
+    CHECK(validate_has("test.ini:10: container a: bridge 'keel0' names no [network] section"));
+
+    reset();
+    add("a", NET_BRIDGE)->bridge = NULL;   /* only a hand-built manifest has this */
+    CHECK(validate_has("container a: bridge '(unset)' names no [network] section"));
+}
+
+static void plan_first(FILE *f) { net_plan(&man, &cs[0], f); }
+static void plan_machine(FILE *f) { net_plan_machine(&man, f); }
+static char *capture(void (*fn)(FILE *));
+
+/* A bridge container on a network the manifest lacks: errors and plain text
+ * from every entry point, never a crash, and net_init touches nothing. */
+TEST(unknown_network)
+{
+    reset();
+    add("a", NET_BRIDGE)->bridge = "nosuch";
+    add("b", NET_BRIDGE);
+    add("side", NET_CONTAINER)->net_peer = "a";
+
+    struct net_ctx *ctx = (struct net_ctx *)&man;   /* must be reset to NULL */
+    struct kerr err = { 0 };
+    CHECK_INT(net_init(&ctx, &man, "/nonexistent/keel-unit", &err), -EINVAL);
+    CHECK(ctx == NULL);
+    CHECK_STR(err.msg, "cannot set up network of container a: the manifest has no network nosuch");
+
+    cs[0].bridge = NULL;
+    CHECK_INT(net_init(&ctx, &man, "/nonexistent/keel-unit", &err), -EINVAL);
+    CHECK_STR(err.msg, "cannot set up network of container a: the manifest has no network (unset)");
+    cs[0].bridge = "nosuch";
+
+    char *p = capture(plan_first);
+    CHECK(p && strstr(p, "network: bridge nosuch (unknown network)"));
+    free(p);
+    p = capture(plan_machine);
+    CHECK(p && strstr(p, "network: bridge keel0, 172.30.0.0/24") && !strstr(p, "nosuch"));
+    free(p);
+
+    char *h = net_hosts_file(NULL, &man, &cs[0]);
+    CHECK(h && strstr(h, "127.0.1.1\ta\n") && !strstr(h, "\tb\n"));   /* no address, no peers */
+    free(h);
+    h = net_hosts_file(NULL, &man, &cs[2]);
+    CHECK(h && strstr(h, "127.0.1.1\tside\n"));
+    free(h);
+}
+
+/* The default network comes from the manifest: manifest_load adds keel0 for a
+ * bridge container and net.c sees it like any other [network]. */
+TEST(default_network_from_manifest)
+{
+    static const char text[] = "[container web]\nlayers = /\ncommand = /bin/true\nnetwork = bridge\n"
+                               "ports = 8080:80\n";
+    struct manifest *m = NULL;
+    struct diag d = { 0 };
+    int r = manifest_load_buffer("t.ini", text, sizeof text - 1, MANIFEST_NO_FS_CHECKS, &m, &d);
+    for (size_t i = 0; i < d.count; i++)
+        fprintf(stderr, "    %s\n", d.msgs[i]);
+    diag_free(&d);
+    CHECK_INT(r, 0);
+    if (r < 0)
+        return;
+    CHECK(m->n_networks == 1 && strcmp(m->networks[0].name, "keel0") == 0);
+    CHECK_STR(m->containers[0].bridge, "keel0");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    net_plan(m, &m->containers[0], f);
+    net_plan_machine(m, f);
+    fclose(f);
+    CHECK(buf && strstr(buf, "address: 172.30.0.2/24 on eth0; default route via 172.30.0.1"));
+    CHECK(buf && strstr(buf, "network: bridge keel0, 172.30.0.0/24 gateway 172.30.0.1, mtu 1500"));
+    CHECK(buf && strstr(buf, "tcp dport 8080 dnat to 172.30.0.2:80"));
+    free(buf);
+    manifest_free(m);
 }
 
 TEST(validate_networks)
@@ -554,6 +651,8 @@ int main(void)
     RUN(validate_addresses);
     RUN(validate_networks);
     RUN(validate_container_mode);
+    RUN(unknown_network);
+    RUN(default_network_from_manifest);
     RUN(hosts_file);
     RUN(resolv_conf);
     RUN(plan_text);
