@@ -135,6 +135,26 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# A restart keeps the namespace (and so the range) the first start made.
+test_restart_same_range() {
+    manifest <<EOF
+$(system_section)
+[container r]
+layers = $LAYERS/base
+command = /bin/probe read /proc/self/uid_map exit 3
+restart = on-failure:2
+restart_delay = 10ms
+userns = auto
+EOF
+    keel_start
+    wait_klog 'r: exited with status 3' 20 || fail "r did not run ($WHY)"
+    keel_wait 20 || fail "keel did not end after r gave up ($WHY)"
+    local maps
+    maps=$(c_lines r | sed -n 's/^data:\/proc\/self\/uid_map=//p' | awk '{ print $1, $2, $3 }' | sort | uniq -c |
+           awk '{ print $1 "x", $2, $3, $4 }')
+    check restart_same_range "three runs did not all have the first range: $maps" eq "$maps" "3x 0 $AUTO0 65536"
+}
+
 # Layers that the kernel cannot idmap are refused with the layer's name and
 # filesystem, never run with files owned by nobody.
 test_unmappable_layer() {
