@@ -363,6 +363,9 @@ def section_start(res, peers, a):
     log("\n== 1. container start-to-exit latency (/bin/true)")
     one = WORK + "/one.ini"
     write_manifest(one, [("c", ctr("/bin/true", main="yes"))])
+    # The same with a user namespace of its own (idmapped layers): its cost.
+    uns = WORK + "/one-userns.ini"
+    write_manifest(uns, [("c", ctr("/bin/true", main="yes", userns="auto"))])
     why = keel_check(one)
     if why:
         res.skip("start", "keel check rejects the one-container manifest: " + why)
@@ -374,6 +377,7 @@ def section_start(res, peers, a):
     have_bwrap = shutil.which("bwrap") is not None
     variants = [
         ("keel", lambda: timed([KEEL, "run", one], klog)),
+        ("keel-userns", lambda: timed([KEEL, "run", uns], klog)),
         ("crun", lambda: timed(peers.cmd("crun", peers.next_id("c")), plog, peers.mntns)),
         ("crun-nocg", lambda: timed(peers.cmd("crun", peers.next_id("d"), True), plog, peers.mntns)),
         ("runc", lambda: timed(peers.cmd("runc", peers.next_id("r")), plog, peers.mntns)),
@@ -392,6 +396,8 @@ def section_start(res, peers, a):
     if have_bwrap:
         res.row("start", "start-to-exit, 1 container", "ms", s["keel"], "bwrap --unshare-all (no overlay)",
                 s["bwrap"])
+    res.row("start", "start-to-exit, userns = auto", "ms", s["keel-userns"], "keel, userns = no", s["keel"],
+            note="the user namespace, its maps and the idmapped layers")
 
     # 100 one after another: keel run 100 times against crun run 100 times.
     n_seq = 100
