@@ -155,6 +155,31 @@ EOF
     check restart_same_range "three runs did not all have the first range: $maps" eq "$maps" "3x 0 $AUTO0 65536"
 }
 
+# Every container dies with a killed keel (PR_SET_PDEATHSIG), also those whose
+# uid change cleared the signal: a non-root user, the root of a user namespace.
+test_die_with_keel() {
+    manifest <<EOF
+$(system_section)
+[container r]
+layers = $LAYERS/base
+command = /bin/probe print up sleep inf
+[container u]
+layers = $LAYERS/base
+command = /bin/probe print up sleep inf
+user = 1000:1000
+[container n]
+layers = $LAYERS/base
+command = /bin/probe print up sleep inf
+userns = auto
+EOF
+    keel_start
+    wait_out r up && wait_out u up && wait_out n up || fail "the containers did not come up ($WHY)"
+    keel_signal KILL || fail "cannot kill keel ($WHY)"
+    keel_wait 20 || fail "keel did not die ($WHY)"
+    check die_with_keel "containers outlived a killed keel: $(tr '\n' ';' < "$T/leftover")" \
+        eval '! grep -q probe "$T/leftover"'
+}
+
 # Layers that the kernel cannot idmap are refused with the layer's name and
 # filesystem, never run with files owned by nobody.
 test_unmappable_layer() {
