@@ -1,0 +1,48 @@
+/* manifest_keys.h — the manifest module's internal table of keys, used by
+ * manifest.c only; everyone else uses manifest.h.
+ *
+ * manifest_keys.c holds every key of the manifest: its section, name, type,
+ * default and doc line (the one table that the parser, `keel check --keys` and
+ * the documentation test all read), and how a value is checked and stored.
+ * manifest.c reads the file, tracks sections and duplicates, and hands each
+ * KEY = VALUE here.  Nothing here allocates except into the section's struct,
+ * which the manifest owns (manifest_free() releases it).
+ */
+#ifndef KEEL_MANIFEST_KEYS_H
+#define KEEL_MANIFEST_KEYS_H
+
+#include "keel/manifest.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MANIFEST_MAX_CONTAINERS 256
+#define MANIFEST_DEFAULT_NETWORK "keel0"
+/* Upper bound of the number of keys: the parser's per-section bookkeeping is
+ * an array of this size indexed by a key's position in the table, and
+ * manifest_keys.c asserts at compile time that the table fits. */
+#define MANIFEST_KEYS_MAX 128
+
+/* SEC_NONE: before the first header; SEC_BAD: after a rejected header. */
+enum section_kind { SEC_NONE, SEC_SYSTEM, SEC_CONTAINER, SEC_NETWORK, SEC_INTERFACE, SEC_BAD };
+
+struct manifest_key;   /* one row of the table; static, never freed */
+
+/* The key NAME of SECTION, or NULL.  *index is its position in the table
+ * (below MANIFEST_KEYS_MAX). */
+const struct manifest_key *manifest_key_find(enum section_kind section, const char *name, size_t *index);
+/* Whether the key may be given more than once in a section. */
+bool manifest_key_repeatable(const struct manifest_key *k);
+/* Checks VALUE and stores it into OBJ, the struct of the key's section
+ * (system_spec, container_spec, network_spec or interface_spec); LINE is
+ * recorded where the struct keeps lines for later messages.  Returns 0;
+ * -EINVAL with the reason in WHY (PARSE_WHY_MAX bytes); or -ENOMEM. */
+int manifest_key_apply(const struct manifest_key *k, void *obj, int line, const char *value, char *why);
+
+/* "system", "container", ...; "?" for SEC_NONE and SEC_BAD. */
+const char *manifest_section_name(enum section_kind k);
+/* A container, network or module name: a letter or digit, then letters,
+ * digits, '_', '.', '-'; at most MAX bytes. */
+bool manifest_valid_name(const char *s, size_t max);
+
+#endif

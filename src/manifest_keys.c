@@ -1,0 +1,1074 @@
+/* manifest_keys.c — every key of the manifest: its setter, its row in the one
+ * table of keys, and applying a value to it (see manifest_keys.h, the
+ * manifest module's internal interface; manifest.c drives the parsing).
+ *
+ * The table (`keys` below) is read by the parser, `keel check --keys` and the
+ * documentation test, so they cannot drift apart.  A key is either typed (a
+ * string, path, bool, duration, size or bounded number stored at an offset
+ * of its section's struct) or custom (a setter of its own).
+ */
+#include "keel/manifest_keys.h"
+#include "keel/boot.h"
+#include "keel/caps.h"
+#include "keel/control.h"
+#include "keel/parse.h"
+#include "keel/rlimit.h"
+#include "keel/userns.h"
+#include "keel/util.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+/* LINE is the manifest line of the key, for fields that record where they were set. */
+typedef int (*key_setter)(void *obj, int line, const char *value, char *why);
+
+enum key_kind { K_STR, K_PATH, K_BOOL, K_DURATION, K_SIZE, K_U64, K_CUSTOM };
+
+struct manifest_key {
+    enum section_kind section;
+    enum key_kind kind;
+    const char *name;
+    size_t offset;          /* of the field in the section's struct (not K_CUSTOM) */
+    uint64_t min, max;      /* K_U64 range (stored into unsigned or uint64_t per size) */
+    unsigned size;          /* sizeof the field for K_U64 */
+    bool repeatable;
+    key_setter set;         /* K_CUSTOM */
+    const char *type;       /* for docs */
+    const char *def;        /* default, for docs */
+    const char *doc;
+};
+
+#define why_set(why, ...) PARSE_FAIL(why, EINVAL, __VA_ARGS__)
+
+static int replace_str(char **field, const char *value)
+{
+    char *s = strdup(value);
+    if (!s)
+        return -ENOMEM;
+    free(*field);
+    *field = s;
+    return 0;
+}
+
+static int check_abs_path(const char *value, char *why)
+{
+    if (value[0] != '/')
+        return why_set(why, "'%s' is not an absolute path", value);
+    for (const char *p = value; *p; p++)
+        if (p[0] == '/' && p[1] == '.' && p[2] == '.' && (p[3] == '/' || p[3] == '\0'))
+            return why_set(why, "'%s' contains '..'", value);
+    return 0;
+}
+
+bool manifest_valid_name(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > max || !isalnum((unsigned char)s[0]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+            return false;
+    return true;
+}
+
+static bool valid_hostname(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 63)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.')
+            return false;
+    /* Labels are not empty: no leading, trailing or doubled dot. */
+    return s[0] != '-' && s[0] != '.' && s[n - 1] != '.' && !strstr(s, "..");
+}
+
+/* --- custom setters: [system] --------------------------------------------- */
+
+/* hostname is a key of [system] and of [container]: one check, two fields. */
+static int set_hostname_field(char **field, const char *v, char *why)
+{
+    if (!valid_hostname(v))
+        return why_set(why, "'%s' is not a valid host name (letters, digits, '-', '.'; at most 63)", v);
+    return replace_str(field, v);
+}
+
+static int set_system_hostname(void *obj, int line, const char *v, char *why)
+{
+    return set_hostname_field(&((struct system_spec *)obj)->hostname, v, why);
+}
+
+static int set_modules(void *obj, int line, const char *v, char *why)
+{
+    struct system_spec *sys = obj;
+    _cleanup_strv_ char **words = NULL;
+    int r = split_words(v, &words, why);
+    if (r < 0)
+        return r;
+    if (!words[0])
+        return why_set(why, "names no module");
+    for (size_t i = 0; words[i]; i++) {
+        if (!manifest_valid_name(words[i], 55))
+            return why_set(why, "'%s' is not a module name", words[i]);
+        if (!strv_contains(sys->modules, words[i]) && strv_push(&sys->modules, words[i]) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static int set_sysctl(void *obj, int line, const char *v, char *why)
+{
+    struct system_spec *sys = obj;
+    const char *eq = strchr(v, '=');
+    if (!eq || eq == v)
+        return why_set(why, "'%s' is not KEY=VALUE", v);
+    /* Trim blanks around '=' so "a.b = 1" and "a.b=1" mean the same. */
+    size_t klen = (size_t)(eq - v);
+    while (klen && (v[klen - 1] == ' ' || v[klen - 1] == '\t'))
+        klen--;
+    for (const char *p = v; p < v + klen; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("._-/", *p))
+            return why_set(why, "'%.*s' is not a sysctl name", (int)klen, v);
+    if (klen == 0 || v[0] == '/' || v[0] == '.' || memmem(v, klen, "..", 2))
+        return why_set(why, "'%.*s' is not a sysctl name", (int)klen, v);
+    const char *val = eq + 1;
+    while (*val == ' ' || *val == '\t')
+        val++;
+    return strv_push_take(&sys->sysctl, xasprintf("%.*s=%s", (int)klen, v, val));
+}
+
+/* SOURCE TARGET FSTYPE [OPTIONS] (boot.h owns the syntax); a target mounted
+ * twice is an error, not a silent overlay. */
+static int set_fstab(void *obj, int line, const char *v, char *why)
+{
+    struct system_spec *sys = obj;
+    struct fstab_entry e;
+    int r = boot_fstab_parse(v, &e, why);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < sys->n_fstab; i++)
+        if (strcmp(sys->fstab[i].target, e.target) == 0) {
+            r = why_set(why, "%s is mounted twice (first on line %d)", e.target, sys->fstab[i].line);
+            boot_fstab_free(&e);
+            return r;
+        }
+    struct fstab_entry *n = realloc(sys->fstab, (sys->n_fstab + 1) * sizeof *n);
+    if (!n) {
+        boot_fstab_free(&e);
+        return -ENOMEM;
+    }
+    e.line = line;
+    sys->fstab = n;
+    sys->fstab[sys->n_fstab++] = e;
+    return 0;
+}
+
+static int set_dns(void *obj, int line, const char *v, char *why)
+{
+    struct in_addr a;
+    int r = parse_ipv4(v, &a, why);
+    if (r < 0)
+        return r;
+    return strv_push(&((struct system_spec *)obj)->dns, v);
+}
+
+static int parse_power(const char *v, const enum power_action *allowed, size_t n, enum power_action *out,
+                       char *why)
+{
+    char list[128] = "";
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v, power_action_name(allowed[i])) == 0) {
+            *out = allowed[i];
+            return 0;
+        }
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", power_action_name(allowed[i]));
+    }
+    return why_set(why, "'%s' is not one of: %s", v, list);
+}
+
+static int set_on_exit(void *obj, int line, const char *v, char *why)
+{
+    static const enum power_action ok[] = { POWER_POWEROFF, POWER_REBOOT, POWER_HALT, POWER_STAY };
+    return parse_power(v, ok, ARRAY_SIZE(ok), &((struct system_spec *)obj)->on_exit, why);
+}
+
+static int set_on_error(void *obj, int line, const char *v, char *why)
+{
+    static const enum power_action ok[] = { POWER_POWEROFF, POWER_REBOOT, POWER_SHELL };
+    return parse_power(v, ok, ARRAY_SIZE(ok), &((struct system_spec *)obj)->on_error, why);
+}
+
+static int set_control(void *obj, int line, const char *v, char *why)
+{
+    struct system_spec *sys = obj;
+    if (!str_starts(v, "unix://") && !str_starts(v, "tcp://") && !str_starts(v, "vsock://") &&
+        !str_starts(v, "fd://"))
+        return why_set(why, "'%s' is not unix://PATH, tcp://HOST:PORT, vsock://PORT or fd://N", v);
+    if (str_starts(v, "unix://")) {
+        int r = check_abs_path(v + 7, why);
+        if (r < 0)
+            return r;
+    }
+    /* The control module owns the URL syntax: one parser for both. */
+    struct control_url u;
+    struct kerr e = { 0 };
+    if (control_url_parse(v, true, &u, &e) < 0)
+        return why_set(why, "%s", e.msg);
+    if (strv_contains(sys->control, v))
+        return why_set(why, "'%s' is given twice", v);
+    return strv_push(&sys->control, v);
+}
+
+/* --- custom setters: [container] ------------------------------------------ */
+
+static int set_layers(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    _cleanup_strv_ char **layers = calloc(1, sizeof *layers);
+    if (!layers)
+        return -ENOMEM;
+    const char *p = v;
+    for (;;) {
+        const char *colon = strchr(p, ':');
+        size_t n = colon ? (size_t)(colon - p) : strlen(p);
+        _cleanup_free_ char *one = strndup(p, n);
+        if (!one)
+            return -ENOMEM;
+        int r = check_abs_path(one, why);
+        if (r < 0)
+            return r;
+        /* overlayfs separates lower dirs with ':' and treats ',' as an option separator. */
+        if (strchr(one, ','))
+            return why_set(why, "layer '%s' contains ','", one);
+        if (strv_push(&layers, one) < 0)
+            return -ENOMEM;
+        if (!colon)
+            break;
+        p = colon + 1;
+    }
+    if (strv_len(layers) > 128)
+        return why_set(why, "has more than 128 layers");
+    strv_free(c->layers);
+    c->layers = TAKE_PTR(layers);
+    c->layers_line = line;
+    return 0;
+}
+
+static int set_container_hostname(void *obj, int line, const char *v, char *why)
+{
+    return set_hostname_field(&((struct container_spec *)obj)->hostname, v, why);
+}
+
+static int set_upper(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    if (strcmp(v, "tmpfs") != 0) {
+        int r = check_abs_path(v, why);
+        if (r < 0)
+            return r;
+        if (strchr(v, ',') || strchr(v, ':'))
+            return why_set(why, "'%s' contains ',' or ':'", v);
+    }
+    return replace_str(&c->upper, v);
+}
+
+static int set_argv(char ***field, const char *v, char *why)
+{
+    char **argv = NULL;
+    int r = split_words(v, &argv, why);
+    if (r < 0)
+        return r;
+    if (!argv[0]) {
+        strv_free(argv);
+        return why_set(why, "is empty");
+    }
+    strv_free(*field);
+    *field = argv;
+    return 0;
+}
+
+static int set_command(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    int r = set_argv(&c->argv, v, why);
+    if (r == 0 && c->argv[0][0] != '/')
+        return why_set(why, "'%s' is not an absolute path (no PATH search is done)", c->argv[0]);
+    return r;
+}
+
+static int set_env(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    const char *eq = strchr(v, '=');
+    if (!eq || eq == v)
+        return why_set(why, "'%s' is not NAME=VALUE", v);
+    for (const char *p = v; p < eq; p++)
+        if ((!isalnum((unsigned char)*p) && *p != '_') || (p == v && isdigit((unsigned char)*p)))
+            return why_set(why, "'%.*s' is not a variable name", (int)(eq - v), v);
+    /* A later value of the same name replaces the earlier one. */
+    size_t klen = (size_t)(eq - v) + 1;
+    for (size_t i = 0; c->env && c->env[i]; i++)
+        if (strncmp(c->env[i], v, klen) == 0)
+            return replace_str(&c->env[i], v);
+    return strv_push(&c->env, v);
+}
+
+static int set_user(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    const char *colon = strchr(v, ':');
+    uint32_t id;
+    if (colon) {
+        char uid[16];
+        if ((size_t)(colon - v) >= sizeof uid || colon == v || !colon[1])
+            return why_set(why, "'%s' is not a name, UID or UID:GID", v);
+        memcpy(uid, v, (size_t)(colon - v));
+        uid[colon - v] = '\0';
+        if (parse_id(uid, &id, why) < 0 || parse_id(colon + 1, &id, why) < 0)
+            return why_set(why, "'%s' is not UID:GID (two numbers 0 to %u)", v, UINT32_MAX - 1);
+    } else if (isdigit((unsigned char)v[0]) || v[0] == '-' || v[0] == '+') {
+        if (parse_id(v, &id, why) < 0)
+            return -EINVAL;
+    } else if (!manifest_valid_name(v, 32)) {
+        return why_set(why, "'%s' is not a user name", v);
+    }
+    return replace_str(&c->user, v);
+}
+
+static int set_mount(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    _cleanup_free_ char *copy = strdup(v);
+    if (!copy)
+        return -ENOMEM;
+    char *parts[4] = { 0 };
+    size_t n = 0;
+    for (char *p = copy, *save = NULL, *tok; (tok = strtok_r(p, ":", &save)); p = NULL) {
+        if (n == 3)
+            return why_set(why, "'%s' is not SOURCE:TARGET[:ro|rw]", v);
+        parts[n++] = tok;
+    }
+    if (n < 2)
+        return why_set(why, "'%s' is not SOURCE:TARGET[:ro|rw]", v);
+    int r;
+    if ((r = check_abs_path(parts[0], why)) < 0 || (r = check_abs_path(parts[1], why)) < 0)
+        return r;
+    if (strcmp(parts[1], "/") == 0)
+        return why_set(why, "cannot bind over the container's root");
+    bool ro = false;
+    if (n == 3) {
+        if (strcmp(parts[2], "ro") == 0)
+            ro = true;
+        else if (strcmp(parts[2], "rw") != 0)
+            return why_set(why, "'%s' is not ro or rw", parts[2]);
+    }
+    struct bind_mount *nm = realloc(c->mounts, (c->n_mounts + 1) * sizeof *nm);
+    if (!nm)
+        return -ENOMEM;
+    c->mounts = nm;
+    struct bind_mount *b = &c->mounts[c->n_mounts];
+    *b = (struct bind_mount){ .source = strdup(parts[0]), .target = strdup(parts[1]), .readonly = ro,
+                              .line = line };
+    if (!b->source || !b->target) {
+        free(b->source);
+        free(b->target);
+        return -ENOMEM;
+    }
+    c->n_mounts++;
+    return 0;
+}
+
+static int set_network(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    if (strcmp(v, "none") == 0)
+        c->net = NET_NONE;
+    else if (strcmp(v, "host") == 0)
+        c->net = NET_HOST;
+    else if (strcmp(v, "bridge") == 0)
+        c->net = NET_BRIDGE;
+    else if (str_starts(v, "container:")) {
+        if (!manifest_valid_name(v + 10, KEEL_NAME_MAX))
+            return why_set(why, "'%s' does not name a container", v);
+        c->net = NET_CONTAINER;
+        return replace_str(&c->net_peer, v + 10);
+    } else
+        return why_set(why, "'%s' is not none, host, bridge or container:NAME", v);
+    return 0;
+}
+
+static int set_bridge(void *obj, int line, const char *v, char *why)
+{
+    if (!manifest_valid_name(v, 15))
+        return why_set(why, "'%s' is not a network name", v);
+    return replace_str(&((struct container_spec *)obj)->bridge, v);
+}
+
+static int set_ip(void *obj, int line, const char *v, char *why)
+{
+    return parse_ipv4(v, &((struct container_spec *)obj)->ip, why);
+}
+
+/* [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp] */
+static int set_ports(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    struct port_map pm = { .proto = IPPROTO_TCP, .line = line };
+    char buf[64];
+    if (str_copy(buf, sizeof buf, v) < 0)
+        return why_set(why, "'%s' is too long", v);
+    char *slash = strchr(buf, '/');
+    if (slash) {
+        *slash = '\0';
+        if (strcmp(slash + 1, "tcp") == 0)
+            pm.proto = IPPROTO_TCP;
+        else if (strcmp(slash + 1, "udp") == 0)
+            pm.proto = IPPROTO_UDP;
+        else
+            return why_set(why, "'%s' is not tcp or udp", slash + 1);
+    }
+    char *parts[3];
+    size_t n = 0;
+    for (char *p = buf, *save = NULL, *tok; (tok = strtok_r(p, ":", &save)); p = NULL) {
+        if (n == 3)
+            return why_set(why, "'%s' is not [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]", v);
+        parts[n++] = tok;
+    }
+    if (n < 2)
+        return why_set(why, "'%s' is not [HOST_IP:]HOST_PORT:CONTAINER_PORT[/tcp|/udp]", v);
+    if (n == 3 && parse_ipv4(parts[0], &pm.host_ip, why) < 0)
+        return -EINVAL;
+    uint64_t hp, cp;
+    if (parse_u64(parts[n - 2], 1, 65535, &hp, NULL) < 0 || parse_u64(parts[n - 1], 1, 65535, &cp, NULL) < 0)
+        return why_set(why, "'%s': ports are numbers from 1 to 65535", v);
+    pm.host_port = (uint16_t)hp;
+    pm.container_port = (uint16_t)cp;
+    struct port_map *np = realloc(c->ports, (c->n_ports + 1) * sizeof *np);
+    if (!np)
+        return -ENOMEM;
+    c->ports = np;
+    c->ports[c->n_ports++] = pm;
+    return 0;
+}
+
+static int set_net_rate(void *obj, int line, const char *v, char *why)
+{
+    return parse_rate_bits(v, &((struct container_spec *)obj)->net_rate, why);
+}
+
+static int set_restart(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    c->restart_max = 0;
+    if (strcmp(v, "no") == 0)
+        c->restart = RESTART_NO;
+    else if (strcmp(v, "always") == 0)
+        c->restart = RESTART_ALWAYS;
+    else if (strcmp(v, "on-failure") == 0)
+        c->restart = RESTART_ON_FAILURE;
+    else if (str_starts(v, "on-failure:")) {
+        uint64_t max;
+        if (parse_u64(v + 11, 1, 1000000, &max, why) < 0)
+            return -EINVAL;
+        c->restart = RESTART_ON_FAILURE;
+        c->restart_max = (unsigned)max;
+    } else
+        return why_set(why, "'%s' is not no, on-failure[:MAX] or always", v);
+    return 0;
+}
+
+static int set_on_crashloop(void *obj, int line, const char *v, char *why)
+{
+    static const enum power_action ok[] = { POWER_NONE, POWER_REBOOT, POWER_POWEROFF };
+    return parse_power(v, ok, ARRAY_SIZE(ok), &((struct container_spec *)obj)->on_crashloop, why);
+}
+
+static int set_on_unhealthy(void *obj, int line, const char *v, char *why)
+{
+    static const enum power_action ok[] = { POWER_RESTART, POWER_NONE, POWER_REBOOT, POWER_POWEROFF };
+    return parse_power(v, ok, ARRAY_SIZE(ok), &((struct container_spec *)obj)->on_unhealthy, why);
+}
+
+static int set_depends(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    _cleanup_strv_ char **words = NULL;
+    int r = split_words(v, &words, why);
+    if (r < 0)
+        return r;
+    if (!words[0])
+        return why_set(why, "names no container");
+    for (size_t i = 0; words[i]; i++) {
+        char *name = words[i];
+        enum dep_condition cond = DEP_STARTED;
+        char *colon = strchr(name, ':');
+        if (colon) {
+            *colon = '\0';
+            if (strcmp(colon + 1, "started") == 0)
+                cond = DEP_STARTED;
+            else if (strcmp(colon + 1, "healthy") == 0)
+                cond = DEP_HEALTHY;
+            else if (strcmp(colon + 1, "ready") == 0)
+                cond = DEP_READY;
+            else
+                return why_set(why, "'%s' is not started, healthy or ready", colon + 1);
+        }
+        if (!manifest_valid_name(name, KEEL_NAME_MAX))
+            return why_set(why, "'%s' is not a container name", name);
+        if (c->n_deps >= MANIFEST_MAX_CONTAINERS)
+            return why_set(why, "more than %d dependencies", MANIFEST_MAX_CONTAINERS);
+        struct dependency *nd = realloc(c->deps, (c->n_deps + 1) * sizeof *nd);
+        if (!nd)
+            return -ENOMEM;
+        c->deps = nd;
+        c->deps[c->n_deps] = (struct dependency){ .name = strdup(name), .condition = cond, .index = -1,
+                                                  .line = line };
+        if (!c->deps[c->n_deps].name)
+            return -ENOMEM;
+        c->n_deps++;
+    }
+    return 0;
+}
+
+static int set_stop_signal(void *obj, int line, const char *v, char *why)
+{
+    return parse_signal(v, &((struct container_spec *)obj)->stop_signal, why);
+}
+
+static int set_capabilities(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    c->caps = caps_default();
+    return caps_parse(v, &c->caps, why);
+}
+
+static int set_ambient(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    c->caps_ambient = 0;
+    return caps_parse(v, &c->caps_ambient, why);
+}
+
+static int set_seccomp(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    if (strcmp(v, "default") == 0)
+        c->seccomp = SECCOMP_DEFAULT;
+    else if (strcmp(v, "unconfined") == 0)
+        c->seccomp = SECCOMP_UNCONFINED;
+    else {
+        int r = check_abs_path(v, why);
+        if (r < 0)
+            return why_set(why, "'%s' is not default, unconfined or an absolute path", v);
+        c->seccomp = SECCOMP_FILE;
+        return replace_str(&c->seccomp_file, v);
+    }
+    return 0;
+}
+
+static int set_sizefield(int64_t *field, const char *v, char *why)
+{
+    return parse_size(v, field, why);
+}
+
+static int set_memory(void *obj, int line, const char *v, char *why)
+{
+    return set_sizefield(&((struct container_spec *)obj)->memory_max, v, why);
+}
+static int set_memory_high(void *obj, int line, const char *v, char *why)
+{
+    return set_sizefield(&((struct container_spec *)obj)->memory_high, v, why);
+}
+static int set_memory_swap(void *obj, int line, const char *v, char *why)
+{
+    return set_sizefield(&((struct container_spec *)obj)->memory_swap, v, why);
+}
+
+static int set_cpus(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    return parse_cpus(v, &c->cpu_quota_us, &c->cpu_period_us, why);
+}
+
+static int set_i64_range(int64_t *field, const char *v, int64_t min, int64_t max, char *why)
+{
+    return parse_i64(v, min, max, field, why);
+}
+
+static int set_cpu_weight(void *obj, int line, const char *v, char *why)
+{
+    return set_i64_range(&((struct container_spec *)obj)->cpu_weight, v, 1, 10000, why);
+}
+
+static int set_io_weight(void *obj, int line, const char *v, char *why)
+{
+    return set_i64_range(&((struct container_spec *)obj)->io_weight, v, 1, 10000, why);
+}
+
+static int set_pids(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    if (strcmp(v, "max") == 0) {
+        c->pids_max = KEEL_LIMIT_MAX;
+        return 0;
+    }
+    return set_i64_range(&c->pids_max, v, 1, 4194304, why);
+}
+
+static int set_cpuset(void *obj, int line, const char *v, char *why)
+{
+    /* A cpu list: "0-1,3".  Ranges must be ascending. */
+    const char *p = v;
+    for (;;) {
+        uint64_t a, b;
+        char num[12];
+        size_t n = strspn(p, "0123456789");
+        if (n == 0 || n >= sizeof num)
+            return why_set(why, "'%s' is not a CPU list (e.g. 0-1,3)", v);
+        memcpy(num, p, n), num[n] = '\0';
+        if (parse_u64(num, 0, 4095, &a, NULL) < 0)
+            return why_set(why, "'%s' names a CPU above 4095", v);
+        p += n;
+        b = a;
+        if (*p == '-') {
+            p++;
+            n = strspn(p, "0123456789");
+            if (n == 0 || n >= sizeof num)
+                return why_set(why, "'%s' is not a CPU list (e.g. 0-1,3)", v);
+            memcpy(num, p, n), num[n] = '\0';
+            if (parse_u64(num, 0, 4095, &b, NULL) < 0)
+                return why_set(why, "'%s' names a CPU above 4095", v);
+            p += n;
+        }
+        if (a > 4095 || b > 4095 || b < a)
+            return why_set(why, "'%s' is not a CPU list (e.g. 0-1,3)", v);
+        if (*p == '\0')
+            break;
+        if (*p != ',')
+            return why_set(why, "'%s' is not a CPU list (e.g. 0-1,3)", v);
+        p++;
+    }
+    return replace_str(&((struct container_spec *)obj)->cpuset, v);
+}
+
+static int add_io_limit(struct io_limit **arr, size_t *n, const char *v, bool bytes, int line, char *why)
+{
+    const char *sp = strpbrk(v, " \t");
+    if (!sp)
+        return why_set(why, "'%s' is not DEVICE RATE", v);
+    _cleanup_free_ char *dev = strndup(v, (size_t)(sp - v));
+    if (!dev)
+        return -ENOMEM;
+    int r = check_abs_path(dev, why);
+    if (r < 0)
+        return r;
+    while (*sp == ' ' || *sp == '\t')
+        sp++;
+    uint64_t value;
+    if (bytes) {
+        int64_t sz;
+        if (parse_size(sp, &sz, why) < 0)
+            return -EINVAL;
+        if (sz <= 0)
+            return why_set(why, "'%s' must be more than zero", sp);
+        value = (uint64_t)sz;
+    } else if (parse_u64(sp, 1, UINT64_MAX / 2, &value, why) < 0) {
+        return -EINVAL;
+    }
+    struct io_limit *na = realloc(*arr, (*n + 1) * sizeof *na);
+    if (!na)
+        return -ENOMEM;
+    *arr = na;
+    na[*n] = (struct io_limit){ .device = TAKE_PTR(dev), .value = value, .line = line };
+    (*n)++;
+    return 0;
+}
+
+static int set_io_read_bps(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    return add_io_limit(&c->io_read_bps, &c->n_io_read_bps, v, true, line, why);
+}
+static int set_io_write_bps(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    return add_io_limit(&c->io_write_bps, &c->n_io_write_bps, v, true, line, why);
+}
+static int set_io_read_iops(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    return add_io_limit(&c->io_read_iops, &c->n_io_read_iops, v, false, line, why);
+}
+static int set_io_write_iops(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    return add_io_limit(&c->io_write_iops, &c->n_io_write_iops, v, false, line, why);
+}
+
+static int set_oom_score_adj(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    int64_t x;
+    if (parse_i64(v, -1000, 1000, &x, why) < 0)
+        return -EINVAL;
+    c->oom_score_adj = (int)x;
+    c->oom_score_adj_set = true;
+    return 0;
+}
+
+static int set_health(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    if (str_starts(v, "tcp:")) {
+        uint64_t port;
+        if (parse_u64(v + 4, 1, 65535, &port, why) < 0)
+            return -EINVAL;
+        c->health = HEALTH_TCP;
+        c->health_port = (uint16_t)port;
+        return 0;
+    }
+    int r = set_argv(&c->health_argv, v, why);
+    if (r < 0)
+        return r;
+    if (c->health_argv[0][0] != '/')
+        return why_set(why, "'%s' is not an absolute path or tcp:PORT", c->health_argv[0]);
+    c->health = HEALTH_CMD;
+    return 0;
+}
+
+static int set_ready(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    if (strcmp(v, "notify") == 0) {
+        c->ready = READY_NOTIFY;
+    } else if (str_starts(v, "fd:")) {
+        uint64_t fd;
+        if (parse_u64(v + 3, 3, 255, &fd, why) < 0)
+            return -EINVAL;
+        c->ready = READY_FD;
+        c->ready_fd = (int)fd;
+    } else if (strcmp(v, "none") == 0) {
+        c->ready = READY_NONE;
+    } else {
+        return why_set(why, "'%s' is not none, notify or fd:N", v);
+    }
+    return 0;
+}
+
+/* no | auto | INSIDE:HOST:COUNT[,...] (userns.h owns the syntax and its checks). */
+static int set_userns(void *obj, int line, const char *v, char *why)
+{
+    return userns_parse(v, obj, why);
+}
+
+/* NAME=SOFT[:HARD] (rlimit.h owns the syntax); a later value for the same
+ * resource is an error, not a silent override. */
+static int set_rlimit(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    struct rlimit_spec r;
+    int e = rlimit_parse(v, &r, why);
+    if (e < 0)
+        return e;
+    for (size_t i = 0; i < c->n_rlimits; i++)
+        if (c->rlimits[i].resource == r.resource)
+            return why_set(why, "%s is limited twice (first on line %d)", rlimit_name(r.resource), c->rlimits[i].line);
+    r.line = line;
+    struct rlimit_spec *nr = realloc(c->rlimits, (c->n_rlimits + 1) * sizeof *nr);
+    if (!nr)
+        return -ENOMEM;
+    c->rlimits = nr;
+    c->rlimits[c->n_rlimits++] = r;
+    return 0;
+}
+
+/* --- custom setters: [network] and [interface] ------------------------------ */
+
+static int set_subnet(void *obj, int line, const char *v, char *why)
+{
+    struct network_spec *n = obj;
+    struct in_addr a;
+    unsigned prefix;
+    if (parse_cidr(v, &a, &prefix, why) < 0)
+        return -EINVAL;
+    if (prefix < 8 || prefix > 30)
+        return why_set(why, "prefix /%u must be between /8 and /30", prefix);
+    uint32_t mask = htonl(~0u << (32 - prefix));
+    if (a.s_addr & ~mask)
+        return why_set(why, "'%s' has host bits set (did you mean %s/%u?)", v,
+                       inet_ntoa((struct in_addr){ a.s_addr & mask }), prefix);
+    n->subnet = a;
+    n->prefix = prefix;
+    return 0;
+}
+
+static int set_net_gateway(void *obj, int line, const char *v, char *why)
+{
+    return parse_ipv4(v, &((struct network_spec *)obj)->gateway, why);
+}
+
+static int set_if_address(void *obj, int line, const char *v, char *why)
+{
+    struct interface_spec *i = obj;
+    if (parse_cidr(v, &i->address, &i->prefix, why) < 0)
+        return -EINVAL;
+    i->has_address = true;
+    return 0;
+}
+
+static int set_if_gateway(void *obj, int line, const char *v, char *why)
+{
+    return parse_ipv4(v, &((struct interface_spec *)obj)->gateway, why);
+}
+
+/* --- the key table ----------------------------------------------------------- */
+
+#define SYS(f) offsetof(struct system_spec, f)
+#define CON(f) offsetof(struct container_spec, f)
+#define NET(f) offsetof(struct network_spec, f)
+#define IFC(f) offsetof(struct interface_spec, f)
+#define U(sec, name, off, field_size, lo, hi, def, doc) \
+    { sec, K_U64, name, off, lo, hi, field_size, false, NULL, "number", def, doc }
+#define CUSTOM(sec, name, rep, fn, type, def, doc) \
+    { sec, K_CUSTOM, name, 0, 0, 0, 0, rep, fn, type, def, doc }
+#define TYPED(sec, name, kind, off, type, def, doc) \
+    { sec, kind, name, off, 0, 0, 0, false, NULL, type, def, doc }
+
+static const struct manifest_key keys[] = {
+    /* [system] */
+    CUSTOM(SEC_SYSTEM, "hostname", false, set_system_hostname, "host name", "(unchanged)",
+           "host name keel sets in boot mode"),
+    TYPED(SEC_SYSTEM, "stop_timeout", K_DURATION, SYS(stop_timeout_ms), "duration", "10s",
+          "time between a container's stop signal and SIGKILL (default for every container)"),
+    TYPED(SEC_SYSTEM, "log_dir", K_PATH, SYS(log_dir), "path", "/run/keel/log",
+          "directory of the containers' log files NAME.log"),
+    TYPED(SEC_SYSTEM, "log_max_size", K_SIZE, SYS(log_max_size), "size", "1M",
+          "a container's log file is rotated when it reaches this size"),
+    U(SEC_SYSTEM, "log_keep", SYS(log_keep), sizeof(unsigned), 0, 100, "2",
+      "rotated log files kept per container (NAME.log.1 ...)"),
+    CUSTOM(SEC_SYSTEM, "modules", true, set_modules, "names", "(none)",
+           "kernel modules loaded at boot, with their dependencies"),
+    CUSTOM(SEC_SYSTEM, "fstab", true, set_fstab, "SOURCE TARGET FSTYPE [OPTIONS]", "(none)",
+           "boot mode: a file system mounted after the modules (a data disk, say)"),
+    CUSTOM(SEC_SYSTEM, "sysctl", true, set_sysctl, "KEY=VALUE", "(none)",
+           "kernel parameter written under /proc/sys at boot"),
+    CUSTOM(SEC_SYSTEM, "dns", true, set_dns, "IPv4 address", "(none)",
+           "name server for /etc/resolv.conf (the system's and the containers')"),
+    CUSTOM(SEC_SYSTEM, "on_exit", false, set_on_exit, "poweroff|reboot|halt|stay", "poweroff",
+           "boot mode: what happens when the main container (or all) exited for good"),
+    CUSTOM(SEC_SYSTEM, "on_error", false, set_on_error, "poweroff|reboot|shell", "poweroff",
+           "boot mode: what a fatal boot error leads to (after a 5 s pause)"),
+    TYPED(SEC_SYSTEM, "rescue_shell", K_PATH, SYS(rescue_shell), "path", "(none)",
+          "shell run by on_error = shell"),
+    CUSTOM(SEC_SYSTEM, "control", true, set_control, "URL", "unix:///run/keel.sock",
+           "control listener: unix://PATH, tcp://HOST:PORT (mutual TLS), vsock://PORT, fd://N"),
+    TYPED(SEC_SYSTEM, "control_tls_cert", K_PATH, SYS(control_tls_cert), "path", "(none)",
+          "server certificate (PEM) for tcp:// listeners"),
+    TYPED(SEC_SYSTEM, "control_tls_key", K_PATH, SYS(control_tls_key), "path", "(none)",
+          "server private key (PEM) for tcp:// listeners"),
+    TYPED(SEC_SYSTEM, "control_tls_ca", K_PATH, SYS(control_tls_ca), "path", "(none)",
+          "CA certificate (PEM) that client certificates must chain to"),
+    TYPED(SEC_SYSTEM, "control_group", K_STR, SYS(control_group), "group name", "(root only)",
+          "members of this group (from /etc/group) may use the unix control socket"),
+    TYPED(SEC_SYSTEM, "watchdog", K_PATH, SYS(watchdog), "path", "(none)",
+          "hardware watchdog device petted while keel is healthy"),
+    TYPED(SEC_SYSTEM, "watchdog_timeout", K_DURATION, SYS(watchdog_timeout_ms), "duration", "30s",
+          "watchdog timeout set on the device"),
+
+    /* [container NAME] */
+    CUSTOM(SEC_CONTAINER, "layers", false, set_layers, "paths separated by ':'", "(required)",
+           "overlay lower directories, leftmost on top"),
+    CUSTOM(SEC_CONTAINER, "upper", false, set_upper, "path or tmpfs", "(none: read-only root)",
+           "writable layer; keel makes upper/ and work/ below it; tmpfs for a throw-away one"),
+    TYPED(SEC_CONTAINER, "upper_size", K_SIZE, CON(upper_size), "size", "(half of RAM)",
+          "size of a tmpfs upper: writes beyond it fail with ENOSPC in this container only"),
+    CUSTOM(SEC_CONTAINER, "command", false, set_command, "words", "(required)",
+           "program and arguments, split like a shell splits words (no shell runs)"),
+    CUSTOM(SEC_CONTAINER, "env", true, set_env, "NAME=VALUE", "(none)", "environment variable"),
+    TYPED(SEC_CONTAINER, "workdir", K_PATH, CON(workdir), "path", "/", "working directory"),
+    CUSTOM(SEC_CONTAINER, "user", false, set_user, "name, UID or UID:GID", "root",
+           "user to run as; names come from the container's own /etc/passwd"),
+    CUSTOM(SEC_CONTAINER, "hostname", false, set_container_hostname, "host name", "(the container's name)",
+           "host name in the container's UTS namespace"),
+    CUSTOM(SEC_CONTAINER, "mount", true, set_mount, "SOURCE:TARGET[:ro|rw]", "(none)",
+           "bind mount of a host path (nodev, nosuid)"),
+    CUSTOM(SEC_CONTAINER, "network", false, set_network, "none|host|bridge|container:NAME", "none",
+           "network mode"),
+    CUSTOM(SEC_CONTAINER, "bridge", false, set_bridge, "network name", MANIFEST_DEFAULT_NETWORK,
+           "the [network NAME] a bridge-mode container joins"),
+    CUSTOM(SEC_CONTAINER, "ip", false, set_ip, "IPv4 address", "(allocated)",
+           "the container's address on its bridge network"),
+    CUSTOM(SEC_CONTAINER, "ports", true, set_ports, "[HOST_IP:]HOST_PORT:PORT[/tcp|/udp]", "(none)",
+           "published port (bridge mode)"),
+    CUSTOM(SEC_CONTAINER, "net_rate", false, set_net_rate, "rate", "(unlimited)",
+           "egress rate limit, e.g. 10mbit"),
+    CUSTOM(SEC_CONTAINER, "restart", false, set_restart, "no|on-failure[:MAX]|always", "no",
+           "restart policy"),
+    TYPED(SEC_CONTAINER, "restart_delay", K_DURATION, CON(restart_delay_ms), "duration", "100ms",
+          "first restart delay; doubles on each quick failure"),
+    TYPED(SEC_CONTAINER, "restart_delay_max", K_DURATION, CON(restart_delay_max_ms), "duration", "30s",
+          "upper bound of the restart delay"),
+    TYPED(SEC_CONTAINER, "restart_reset", K_DURATION, CON(restart_reset_ms), "duration", "10s",
+          "a run at least this long resets the delay"),
+    CUSTOM(SEC_CONTAINER, "on_crashloop", false, set_on_crashloop, "none|reboot|poweroff", "none",
+           "what happens once on-failure:MAX is exhausted"),
+    CUSTOM(SEC_CONTAINER, "depends", true, set_depends, "NAME[:started|healthy|ready] ...", "(none)",
+           "containers started before this one and stopped after it"),
+    CUSTOM(SEC_CONTAINER, "stop_signal", false, set_stop_signal, "signal", "SIGTERM",
+           "signal that asks the container to stop"),
+    TYPED(SEC_CONTAINER, "stop_timeout", K_DURATION, CON(stop_timeout_ms), "duration",
+          "([system] stop_timeout)", "time between the stop signal and SIGKILL"),
+    CUSTOM(SEC_CONTAINER, "capabilities", false, set_capabilities, "none|all|[+|-]CAP ...",
+           "Docker's default minus NET_RAW and MKNOD", "capability bounding/permitted/effective set"),
+    CUSTOM(SEC_CONTAINER, "ambient_capabilities", false, set_ambient, "CAP ...", "none",
+           "inheritable and ambient capabilities (for a non-root user)"),
+    TYPED(SEC_CONTAINER, "main", K_BOOL, CON(main), "yes|no", "no",
+          "this container's exit decides keel's (on_exit, keel run's status)"),
+    TYPED(SEC_CONTAINER, "no_new_privs", K_BOOL, CON(no_new_privs), "yes|no", "yes",
+          "PR_SET_NO_NEW_PRIVS for the container"),
+    CUSTOM(SEC_CONTAINER, "seccomp", false, set_seccomp, "default|unconfined|PATH", "default",
+           "system call filter"),
+    CUSTOM(SEC_CONTAINER, "rlimit", true, set_rlimit, "NAME=SOFT[:HARD]", "nofile=1024:524288",
+           "resource limit (setrlimit)"),
+    CUSTOM(SEC_CONTAINER, "userns", false, set_userns, "no|auto|INSIDE:HOST:COUNT[,...]", "no",
+           "user namespace: container ids mapped to unprivileged host ids, layers idmapped"),
+    CUSTOM(SEC_CONTAINER, "memory", false, set_memory, "size|max", "(no limit)", "memory.max"),
+    CUSTOM(SEC_CONTAINER, "memory_high", false, set_memory_high, "size|max", "(no limit)", "memory.high"),
+    CUSTOM(SEC_CONTAINER, "memory_swap", false, set_memory_swap, "size|max", "(no limit)",
+           "memory.swap.max"),
+    CUSTOM(SEC_CONTAINER, "cpus", false, set_cpus, "decimal", "(no limit)",
+           "cpu.max: quota of CPUs per 100 ms period"),
+    CUSTOM(SEC_CONTAINER, "cpu_weight", false, set_cpu_weight, "1..10000", "(100)", "cpu.weight"),
+    CUSTOM(SEC_CONTAINER, "cpuset", false, set_cpuset, "CPU list", "(all)", "cpuset.cpus"),
+    CUSTOM(SEC_CONTAINER, "pids", false, set_pids, "number|max", "(no limit)", "pids.max"),
+    CUSTOM(SEC_CONTAINER, "io_weight", false, set_io_weight, "1..10000", "(100)", "io.weight"),
+    CUSTOM(SEC_CONTAINER, "io_read_bps", true, set_io_read_bps, "DEVICE SIZE", "(no limit)", "io.max rbps"),
+    CUSTOM(SEC_CONTAINER, "io_write_bps", true, set_io_write_bps, "DEVICE SIZE", "(no limit)", "io.max wbps"),
+    CUSTOM(SEC_CONTAINER, "io_read_iops", true, set_io_read_iops, "DEVICE NUMBER", "(no limit)",
+           "io.max riops"),
+    CUSTOM(SEC_CONTAINER, "io_write_iops", true, set_io_write_iops, "DEVICE NUMBER", "(no limit)",
+           "io.max wiops"),
+    CUSTOM(SEC_CONTAINER, "oom_score_adj", false, set_oom_score_adj, "-1000..1000", "(inherited: 0)",
+           "the container's /proc/PID/oom_score_adj"),
+    CUSTOM(SEC_CONTAINER, "health", false, set_health, "command or tcp:PORT", "(none)", "health check"),
+    TYPED(SEC_CONTAINER, "health_interval", K_DURATION, CON(health_interval_ms), "duration", "10s",
+          "time between health checks"),
+    TYPED(SEC_CONTAINER, "health_timeout", K_DURATION, CON(health_timeout_ms), "duration", "3s",
+          "a check that takes longer fails (and is killed)"),
+    U(SEC_CONTAINER, "health_retries", CON(health_retries), sizeof(unsigned), 1, 1000, "3",
+      "consecutive failures that make the container unhealthy"),
+    TYPED(SEC_CONTAINER, "health_start_period", K_DURATION, CON(health_start_period_ms), "duration",
+          "0s", "failures during this time after a start do not count"),
+    CUSTOM(SEC_CONTAINER, "on_unhealthy", false, set_on_unhealthy, "restart|none|reboot|poweroff",
+           "restart", "what an unhealthy container leads to"),
+    CUSTOM(SEC_CONTAINER, "ready", false, set_ready, "none|notify|fd:N", "none",
+           "readiness protocol (sd_notify READY=1, or a newline on fd N)"),
+    TYPED(SEC_CONTAINER, "start_timeout", K_DURATION, CON(start_timeout_ms), "duration", "0 (forever)",
+          "how long a dependant waits for this container's dependencies"),
+
+    /* [network NAME] */
+    CUSTOM(SEC_NETWORK, "subnet", false, set_subnet, "CIDR", "172.30.0.0/24 (keel0)",
+           "the network's IPv4 subnet"),
+    CUSTOM(SEC_NETWORK, "gateway", false, set_net_gateway, "IPv4 address", "(first address)",
+           "address of the bridge, the containers' default route"),
+    U(SEC_NETWORK, "mtu", NET(mtu), sizeof(unsigned), 576, 65535, "1500", "MTU of the bridge and veths"),
+    TYPED(SEC_NETWORK, "isolate", K_BOOL, NET(isolate), "yes|no", "no",
+          "containers reach the gateway but not each other"),
+
+    /* [interface NAME] */
+    CUSTOM(SEC_INTERFACE, "address", false, set_if_address, "CIDR", "(none)", "address of the uplink"),
+    CUSTOM(SEC_INTERFACE, "gateway", false, set_if_gateway, "IPv4 address", "(none)", "default route"),
+    U(SEC_INTERFACE, "mtu", IFC(mtu), sizeof(unsigned), 68, 65535, "(unchanged)", "MTU of the uplink"),
+};
+
+/* The parser's per-section bookkeeping (manifest.c's pstate.seen_line and
+ * seen_count, MANIFEST_KEYS_MAX long) is indexed by position in the key table. */
+_Static_assert(ARRAY_SIZE(keys) <= MANIFEST_KEYS_MAX, "pstate.seen_line is too short");
+
+const char *manifest_section_name(enum section_kind k)
+{
+    switch (k) {
+    case SEC_SYSTEM: return "system";
+    case SEC_CONTAINER: return "container";
+    case SEC_NETWORK: return "network";
+    case SEC_INTERFACE: return "interface";
+    default: return "?";
+    }
+}
+
+void manifest_print_keys(FILE *out)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+        fprintf(out, "%s\t%s\t%s\t%s\t%s%s\n", manifest_section_name(keys[i].section), keys[i].name, keys[i].type,
+                keys[i].def, keys[i].doc, keys[i].repeatable ? " (repeatable)" : "");
+}
+
+/* --- applying one key ------------------------------------------------------- */
+
+static int apply_typed(const struct manifest_key *k, void *obj, const char *v, char *why)
+{
+    char *field = (char *)obj + k->offset;
+    int r;
+    switch (k->kind) {
+    case K_PATH:
+        if ((r = check_abs_path(v, why)) < 0)
+            return r;
+        /* fall through */
+    case K_STR:
+        if (!*v)
+            return why_set(why, "is empty");
+        return replace_str((char **)(void *)field, v);
+    case K_BOOL:
+        return parse_bool(v, (bool *)(void *)field, why);
+    case K_DURATION:
+        return parse_duration_ms(v, (uint64_t *)(void *)field, why);
+    case K_SIZE: {
+        int64_t sz;
+        if ((r = parse_size(v, &sz, why)) < 0)
+            return r;
+        if (sz <= 0 || sz == KEEL_LIMIT_MAX)
+            return why_set(why, "'%s' must be a size above zero", v);
+        *(uint64_t *)(void *)field = (uint64_t)sz;
+        return 0;
+    }
+    case K_U64: {
+        uint64_t x;
+        if ((r = parse_u64(v, k->min, k->max, &x, why)) < 0)
+            return r;
+        if (k->size == sizeof(unsigned))
+            *(unsigned *)(void *)field = (unsigned)x;
+        else
+            *(uint64_t *)(void *)field = x;
+        return 0;
+    }
+    case K_CUSTOM:
+        break;
+    }
+    return -EINVAL;
+}
+
+/* --- the interface of manifest_keys.h ------------------------------------------ */
+
+const struct manifest_key *manifest_key_find(enum section_kind section, const char *name, size_t *index)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+        if (keys[i].section == section && strcmp(keys[i].name, name) == 0) {
+            *index = i;
+            return &keys[i];
+        }
+    return NULL;
+}
+
+bool manifest_key_repeatable(const struct manifest_key *k)
+{
+    return k->repeatable;
+}
+
+int manifest_key_apply(const struct manifest_key *k, void *obj, int line, const char *value, char *why)
+{
+    return k->kind == K_CUSTOM ? k->set(obj, line, value, why) : apply_typed(k, obj, value, why);
+}
