@@ -886,15 +886,48 @@ static void ctr_exit_state(struct ctr *c, int status)
     schedule(s);
 }
 
+static bool down_for_good(const struct ctr *c)
+{
+    return !(c->pid > 0 || c->state == CS_BACKOFF || c->state == CS_WAITING || c->state == CS_STARTING ||
+             c->state == CS_RUNNING || c->state == CS_STOPPING);
+}
+
+/* Whether a container that joins c's network namespace (network =
+ * container:NAME) is still up or coming: that namespace is its network too. */
+static bool joined_by_live(const struct ctr *c)
+{
+    const struct supervisor *s = c->sup;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct ctr *d = &s->c[i];
+        if (d != c && d->spec->net == NET_CONTAINER && strcmp(d->spec->net_peer, c->spec->name) == 0 &&
+            !down_for_good(d))
+            return true;
+    }
+    return false;
+}
+
+/* The namespace, address and ports of a container down for good go back
+ * once no joiner uses the namespace any more: until then a new start of it
+ * rejoins its joiners, and its address cannot be handed out twice. */
+static void release_net_if_unused(struct ctr *c)
+{
+    if (c->sup->opts.net && down_for_good(c) && !joined_by_live(c))
+        net_container_release(c->sup->opts.net, c->spec);
+}
+
 /* A container down for good gives back what it held between restarts. */
 static void release_if_done(struct ctr *c)
 {
-    if (c->pid > 0 || c->state == CS_BACKOFF || c->state == CS_WAITING || c->state == CS_STARTING ||
-        c->state == CS_RUNNING || c->state == CS_STOPPING)
+    if (!down_for_good(c))
         return;
     cg_remove_if_done(c);
-    if (c->sup->opts.net)
-        net_container_release(c->sup->opts.net, c->spec);
+    release_net_if_unused(c);
+    /* A joiner going down may be what its peer's namespace waited for. */
+    if (c->spec->net == NET_CONTAINER) {
+        int peer = manifest_find_container(c->sup->m, c->spec->net_peer);
+        if (peer >= 0)
+            release_net_if_unused(&c->sup->c[peer]);
+    }
 }
 
 static void ctr_exited(struct ctr *c, int status)

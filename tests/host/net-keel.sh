@@ -136,3 +136,40 @@ check "keel run: container: A keeps the same IP across restarts" \
 keel_stop
 check "keel run: container: nothing left after exit" eventually nothing_left
 pkill -9 -f "$KT/layer" 2>/dev/null
+
+# container:NAME — the target ends for good while the dependant runs: its
+# namespace and address stay (they are the dependant's network), and a new
+# start of the target (keel start) rejoins them.
+cat >"$KT/join2.ini" <<EOF
+[system]
+log_dir = $KT/log
+stop_timeout = 2
+
+[container a]
+$common
+command = /bin/sh -c "ip -4 -o addr show eth0; httpd -p 127.0.0.1:7000 -h /www; sleep 1; exit 0"
+network = bridge
+restart = no
+
+[container b]
+$common
+command = /bin/sh -c "while true; do wget -q -O - http://127.0.0.1:7000/ 2>/dev/null || echo DOWN; sleep 0.2; done"
+network = container:a
+depends = a
+EOF
+rm -f "$KT/log/a.log" "$KT/log/b.log"
+keel_start "$KT/join2.ini"
+eventually log_has b hello-keel
+eventually said "a: exited with status 0"
+check "keel run: container: the target ends for good, the dependant runs on" said "a: exited with status 0"
+eventually log_has b DOWN
+served_before=$(grep -c hello-keel "$KT/log/b.log")
+check "keel run: container: the ended target can be started again" \
+    q "$KEEL" start a
+served_again() { [ "$(grep -c hello-keel "$KT/log/b.log")" -gt "$served_before" ]; }
+check "keel run: container: the target started again rejoins the dependant's namespace" eventually served_again
+check "keel run: container: the target keeps its address after ending for good" \
+    [ "$(grep -o 'inet [0-9.]*' "$KT/log/a.log" | sort -u | wc -l)" = 1 ]
+keel_stop
+check "keel run: container: nothing left after the second exit" eventually nothing_left
+pkill -9 -f "$KT/layer" 2>/dev/null
