@@ -25,6 +25,12 @@ bool restart_wanted(const struct container_spec *c, struct restart_state *st, in
     return false;
 }
 
+bool restart_after_unhealthy(const struct container_spec *c, struct restart_state *st)
+{
+    st->failures++;
+    return c->restart != RESTART_ON_FAILURE || c->restart_max == 0 || st->failures <= c->restart_max;
+}
+
 uint64_t restart_next_delay(const struct container_spec *c, struct restart_state *st, uint64_t run_ms)
 {
     if (st->delay_ms == 0 || run_ms >= c->restart_reset_ms)

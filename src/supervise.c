@@ -49,6 +49,7 @@ struct ctr {
     int last_status;
     bool stop_requested;     /* stopped on request: no restart */
     bool restart_after_stop; /* keel restart NAME */
+    bool unhealthy_stop;     /* stopped by on_unhealthy = restart: its exit is a failure */
     struct health_counter health;
     int64_t health_timer;    /* next check, or the running check's timeout */
     pid_t health_pid;        /* a running command check */
@@ -329,8 +330,7 @@ static void health_result(struct ctr *c, bool ok, const char *why)
             if (a == POWER_RESTART && c->state == CS_RUNNING) {
                 log_info("%s: restarting (unhealthy)", c->spec->name);
                 ctr_stop(c);
-                c->restart_after_stop = true;
-                c->stop_requested = true;
+                c->unhealthy_stop = true;
                 return;
             }
             if ((a == POWER_REBOOT || a == POWER_POWEROFF) && s->opts.power)
@@ -625,6 +625,7 @@ static void ctr_start(struct ctr *c)
     cancel_timer(c);
     c->stop_requested = false;
     c->restart_after_stop = false;
+    c->unhealthy_stop = false;
     c->ready = false;
     c->health = (struct health_counter){ spec->health != HEALTH_NONE ? HS_STARTING : HS_NONE, 0 };
     wait_disarm(c);
@@ -818,6 +819,35 @@ static void schedule(struct supervisor *s)
 
 /* --- exits ------------------------------------------------------------------------------ */
 
+/* The next start after the backoff delay. */
+static void schedule_restart(struct ctr *c, int status, uint64_t run_ms)
+{
+    struct supervisor *s = c->sup;
+    uint64_t delay = restart_next_delay(c->spec, &c->rs, run_ms);
+    c->restarts++;
+    c->state = CS_BACKOFF;
+    log_info("%s: restarting in %llu ms (restart %u)", c->spec->name, (unsigned long long)delay, c->restarts);
+    emit(s, EV_RESTARTING, c, status, c->restarts, NULL);
+    c->timer = loop_add_timer(s->loop, delay, backoff_fired, c);
+    if (c->timer < 0) {
+        c->timer = 0;
+        c->state = CS_WAITING;
+    }
+    schedule(s);
+}
+
+/* on-failure:MAX is spent: the container is failed, and on_crashloop applies. */
+static void give_up(struct ctr *c, int status)
+{
+    struct supervisor *s = c->sup;
+    c->state = CS_FAILED;
+    snprintf(c->failure, sizeof c->failure, "gave up after %u restarts", c->restarts);
+    log_error("%s: failed: %s", c->spec->name, c->failure);
+    emit(s, EV_FAILED, c, status, c->restarts, c->failure);
+    if (c->spec->on_crashloop != POWER_NONE && s->opts.power)
+        s->opts.power(c->spec->on_crashloop, c->failure, s->opts.power_data);
+}
+
 static void ctr_exit_state(struct ctr *c, int status)
 {
     struct supervisor *s = c->sup;
@@ -844,6 +874,19 @@ static void ctr_exit_state(struct ctr *c, int status)
     }
     cancel_timer(c);
 
+    if (c->unhealthy_stop && !s->stopping_all) {
+        /* An unhealthy container is a failing one: restarted with backoff,
+         * counted against on-failure:MAX, then on_crashloop, like a crash. */
+        c->unhealthy_stop = false;
+        c->stop_requested = false;
+        if (restart_after_unhealthy(c->spec, &c->rs)) {
+            schedule_restart(c, status, run_ms);
+        } else {
+            give_up(c, status);
+            schedule(s);
+        }
+        return;
+    }
     if (c->state == CS_STOPPING || c->stop_requested || s->stopping_all) {
         if (c->restart_after_stop && !s->stopping_all) {
             c->restart_after_stop = false;
@@ -860,29 +903,13 @@ static void ctr_exit_state(struct ctr *c, int status)
         return;
     }
     if (restart_wanted(c->spec, &c->rs, status)) {
-        uint64_t delay = restart_next_delay(c->spec, &c->rs, run_ms);
-        c->restarts++;
-        c->state = CS_BACKOFF;
-        log_info("%s: restarting in %llu ms (restart %u)", c->spec->name, (unsigned long long)delay, c->restarts);
-        emit(s, EV_RESTARTING, c, status, c->restarts, NULL);
-        c->timer = loop_add_timer(s->loop, delay, backoff_fired, c);
-        if (c->timer < 0) {
-            c->timer = 0;
-            c->state = CS_WAITING;
-        }
-        schedule(s);
+        schedule_restart(c, status, run_ms);
         return;
     }
-    if (c->spec->restart == RESTART_ON_FAILURE && restart_is_failure(status)) {
-        c->state = CS_FAILED;
-        snprintf(c->failure, sizeof c->failure, "gave up after %u restarts", c->restarts);
-        log_error("%s: failed: %s", c->spec->name, c->failure);
-        emit(s, EV_FAILED, c, status, c->restarts, c->failure);
-        if (c->spec->on_crashloop != POWER_NONE && s->opts.power)
-            s->opts.power(c->spec->on_crashloop, c->failure, s->opts.power_data);
-    } else {
+    if (c->spec->restart == RESTART_ON_FAILURE && restart_is_failure(status))
+        give_up(c, status);
+    else
         c->state = CS_EXITED;
-    }
     schedule(s);
 }
 
@@ -1171,6 +1198,9 @@ int supervisor_stop(struct supervisor *s, const char *name, struct kerr *err)
     if (!c)
         return -ENOENT;
     ctr_stop(c);
+    /* keel stop wins over a restart already under way. */
+    c->unhealthy_stop = false;
+    c->restart_after_stop = false;
     return 0;
 }
 

@@ -22,6 +22,10 @@ struct restart_state {
 bool restart_is_failure(int wait_status);
 /* Decides after an exit whether to restart; updates the failure count. */
 bool restart_wanted(const struct container_spec *c, struct restart_state *st, int wait_status);
+/* After an on_unhealthy = restart stop: counts a failure; false when
+ * on-failure:MAX is spent (whatever `restart` says, an unhealthy container
+ * is restarted until then: the manifest asked for it with on_unhealthy). */
+bool restart_after_unhealthy(const struct container_spec *c, struct restart_state *st);
 /* The delay before the next start, given how long the last run lasted. */
 uint64_t restart_next_delay(const struct container_spec *c, struct restart_state *st, uint64_t run_ms);
 

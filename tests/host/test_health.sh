@@ -417,6 +417,36 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# An unhealthy container is a failing one: its restarts back off like a
+# crash's (50, then 100 ms), count against on-failure:MAX, and then it is
+# failed (on_crashloop would apply) instead of being restarted forever.
+test_unhealthy_gives_up() {
+    plan unhealthy_backoff unhealthy_gave_up unhealthy_status_failed
+    manifest <<EOF
+$(health_system)
+[container sick]
+layers = $LAYERS/base
+command = /bin/probe trap TERM sleep inf
+health = /bin/false
+health_interval = 100ms
+health_retries = 1
+restart = on-failure:2
+restart_delay = 50ms
+
+[container keep]
+layers = $LAYERS/base
+command = /bin/probe trap TERM sleep inf
+EOF
+    start_keel
+    check unhealthy_gave_up "sick was not failed after two unhealthy restarts" \
+        wait_klog 'error: sick: failed: gave up after 2 restarts$' 20
+    local delays
+    delays=$(sed -nE "s/$(klog 'sick: restarting in ([0-9]+) ms.*')/\1/p" "$ERR" | tr '\n' ' ')
+    check unhealthy_backoff "the unhealthy restarts did not back off 50 then 100 ms" eq "$delays" "50 100 "
+    check unhealthy_status_failed "keel status sick does not say failed" status_is sick state failed
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 # Backoff: restart_delay doubles up to restart_delay_max (crash: 300, 600,
 # 1000, 1000 ms), and a run of at least restart_reset starts over (reset:
 # runs of 0.6 s with restart_reset = 500ms always wait 300 ms).  The logged

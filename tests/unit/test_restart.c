@@ -58,9 +58,31 @@ TEST(backoff)
     CHECK_INT(restart_next_delay(&c, &st, 0), 250);
 }
 
+/* on_unhealthy = restart: restarted whatever `restart` says, until
+ * on-failure:MAX failures (crashes and unhealthy stops together) are spent. */
+TEST(unhealthy)
+{
+    struct restart_state st = { 0 };
+    struct container_spec no = spec(RESTART_NO, 0), always = spec(RESTART_ALWAYS, 0);
+    for (int i = 0; i < 5; i++) {
+        CHECK(restart_after_unhealthy(&no, &st));
+        CHECK(restart_after_unhealthy(&always, &st));
+    }
+    struct container_spec of = spec(RESTART_ON_FAILURE, 2);
+    st = (struct restart_state){ 0 };
+    CHECK(restart_wanted(&of, &st, EXIT(1)));      /* failure 1: a crash */
+    CHECK(restart_after_unhealthy(&of, &st));     /* failure 2 */
+    CHECK(!restart_after_unhealthy(&of, &st));    /* failure 3: spent */
+    struct container_spec unlimited = spec(RESTART_ON_FAILURE, 0);
+    st = (struct restart_state){ 0 };
+    for (int i = 0; i < 5; i++)
+        CHECK(restart_after_unhealthy(&unlimited, &st));
+}
+
 int main(void)
 {
     RUN(policies);
     RUN(backoff);
+    RUN(unhealthy);
     return unit_done();
 }
