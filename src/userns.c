@@ -55,6 +55,9 @@ int userns_parse(const char *s, struct container_spec *c, char *why)
         c->userns = s[0] == 'a' ? USERNS_AUTO : USERNS_NO;
         return 0;
     }
+    /* A word that is no map at all gets the whole syntax, a bad extent its own reason. */
+    if (!*s || s[strspn(s, "0123456789:,")])
+        return why_fmt(why, "'%s' is not no, auto or INSIDE:HOST:COUNT[,...]", s);
     struct userns_extent map[USERNS_MAX_EXTENTS];
     size_t n = 0;
     _cleanup_free_ char *copy = strdup(s);
@@ -64,9 +67,6 @@ int userns_parse(const char *s, struct container_spec *c, char *why)
     for (char *t; (t = strsep(&p, ",")); ) {
         if (n == USERNS_MAX_EXTENTS)
             return why_fmt(why, "more than %d extents", USERNS_MAX_EXTENTS);
-        /* A word that is no map at all gets the whole syntax, a bad extent its own reason. */
-        if (!*s || s[strspn(s, "0123456789:,")])
-            return why_fmt(why, "'%s' is not no, auto or INSIDE:HOST:COUNT[,...]", s);
         int r = parse_extent(t, &map[n], why);
         if (r < 0)
             return r;
