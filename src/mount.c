@@ -319,7 +319,12 @@ static int bind_notify_socket(int devdir, const char *host_path, struct kerr *er
         return kerr_set(err, errno, "cannot open the notify socket %s", host_path);
     if (mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND, NULL) < 0)
         return kerr_set(err, errno, "cannot bind the notify socket into the container");
-    return 0;
+    /* keel's inode: read-only, so it cannot be chmod'ed or chown'ed from
+     * inside (connecting to a socket needs no writable mount). */
+    _cleanup_close_ int again = openat(devdir, "keel-notify", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (again < 0)
+        return kerr_set(err, errno, "cannot reopen /dev/keel-notify");
+    return remount_at(again, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "/dev/keel-notify", err);
 }
 
 static int setup_dev(int rootfd, const char *notify_host, struct kerr *err)
@@ -399,7 +404,8 @@ static int mask_paths(int rootfd, struct kerr *err)
             return kerr_set(err, errno, "cannot open %s to mask it", *p);
         }
         int r;
-        if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+        bool dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+        if (dir)
             r = mount("tmpfs", fd_path(tp, fd), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
         else
             r = mount(np, fd_path(tp, fd), NULL, MS_BIND, NULL);
@@ -407,6 +413,17 @@ static int mask_paths(int rootfd, struct kerr *err)
         close(fd);
         if (r < 0)
             return kerr_set(err, saved, "cannot mask %s", *p);
+        if (dir)
+            continue;
+        /* The bind is of keel's (the host's) /dev/null inode: read-only, so
+         * the container cannot chmod, chown or touch it through the masked
+         * path (a device stays readable and writable on a read-only mount). */
+        _cleanup_close_ int again = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
+                                                RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+        if (again < 0)
+            return kerr_set(err, errno, "cannot reopen %s", *p);
+        if ((r = remount_at(again, MS_RDONLY | MS_NOSUID | MS_NOEXEC, *p, err)) < 0)
+            return r;
     }
     for (const char *const *p = mount_readonly_paths; *p; p++) {
         _cleanup_close_ int fd = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,

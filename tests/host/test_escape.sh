@@ -206,6 +206,34 @@ EOF
         eval '[ -n "$(c_value c read:/proc/keys)" ] && { [ "$(c_value c read:/proc/keys)" != ok ] || [ "$(c_value c bytes:/proc/keys)" = 0 ]; }'
 }
 
+# The masks are binds of the host's /dev/null inode: the container must not
+# change that inode through them (chmod 000 there would break every program
+# of the host).  chmod to the mode it already has and touch -c: a hole found
+# here changes nothing but the node's times, which is what is checked.
+test_mask_inode_untouchable() {
+    plan mask_chmod_refused mask_touch_refused mask_host_devnull_unchanged mask_still_empty
+    local masked
+    for masked in /proc/interrupts /proc/timer_list /proc/sched_debug /proc/keys /proc/kcore; do
+        [ -e "$masked" ] && break
+    done
+    [ -e "$masked" ] || fail "none of the masked /proc files exists on this kernel"
+    local before
+    before=$(stat -c '%a %u %g %Y %Z' /dev/null)
+    manifest <<EOF
+$(system_section)
+$(simple c "/bin/sh -c \"chmod 0666 $masked; echo chmod=\\\$?; touch -c $masked; echo touch=\\\$?; echo bytes=\\\$(wc -c < $masked)\"")
+EOF
+    keel_start
+    wait_klog 'c: exited' 20 || fail "c did not run ($WHY)"
+    local v
+    v=$(c_value c chmod)
+    check mask_chmod_refused "chmod of the masked $masked did not fail (chmod=$v)" eval '[ -n "$v" ] && [ "$v" != 0 ]'
+    v=$(c_value c touch)
+    check mask_touch_refused "touch of the masked $masked did not fail (touch=$v)" eval '[ -n "$v" ] && [ "$v" != 0 ]'
+    check mask_host_devnull_unchanged "the host's /dev/null changed" eq "$(stat -c '%a %u %g %Y %Z' /dev/null)" "$before"
+    check mask_still_empty "the masked $masked is not empty to read" eq "$(c_value c bytes)" 0
+}
+
 # ---- the status check -------------------------------------------------------------
 
 test_status_check() {
