@@ -300,10 +300,9 @@ static int mount_overlay(const struct container_spec *c, const struct mount_inpu
 }
 
 
-struct devnode { const char *name; mode_t mode; unsigned major, minor; };
+struct devnode { const char *name; unsigned major, minor; };
 static const struct devnode devnodes[] = {
-    { "null", 0666, 1, 3 }, { "zero", 0666, 1, 5 }, { "full", 0666, 1, 7 },
-    { "random", 0666, 1, 8 }, { "urandom", 0666, 1, 9 }, { "tty", 0666, 5, 0 },
+    { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 }, { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
 };
 
 static int bind_notify_socket(int devdir, const char *host_path, struct kerr *err)
@@ -327,12 +326,40 @@ static int bind_notify_socket(int devdir, const char *host_path, struct kerr *er
     return remount_at(again, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "/dev/keel-notify", err);
 }
 
+/* Gives the container the host's node NAME (checked to be the device its
+ * name says) as DIR/NAME: a read-only bind, so the device works while the
+ * host's inode cannot be chmod'ed, chown'ed or touched from inside, and so a
+ * node the container makes itself (given CAP_MKNOD) on the nodev /dev is
+ * worth nothing. */
+static int bind_host_node(int dir, const struct devnode *n, struct kerr *err)
+{
+    char host[64], sp[FD_PATH_MAX], tp[FD_PATH_MAX];
+    snprintf(host, sizeof host, "/dev/%s", n->name);
+    _cleanup_close_ int src = open(host, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (src < 0 || fstat(src, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(n->major, n->minor))
+        return kerr_msg(err, ENODEV, "cannot give the container /dev/%s: the host's %s is not the %u:%u "
+                        "character device", n->name, host, n->major, n->minor);
+    int f = openat(dir, n->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (f < 0)
+        return kerr_set(err, errno, "cannot create /dev/%s", n->name);
+    close(f);
+    _cleanup_close_ int tgt = openat(dir, n->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (tgt < 0 || mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND, NULL) < 0)
+        return kerr_set(err, errno, "cannot bind /dev/%s into the container", n->name);
+    _cleanup_close_ int again = openat(dir, n->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (again < 0)
+        return kerr_set(err, errno, "cannot reopen /dev/%s", n->name);
+    return remount_at(again, MS_RDONLY | MS_NOSUID | MS_NOEXEC, n->name, err);
+}
+
 static int setup_dev(int rootfd, const char *notify_host, struct kerr *err)
 {
     _cleanup_close_ int dev = open_mountpoint(rootfd, "/dev", true, err);
     if (dev < 0)
         return dev;
-    int r = mount_at("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=65536k", "/dev", err);
+    /* nodev: only the nodes bound in below work here. */
+    int r = mount_at("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=0755,size=65536k", "/dev", err);
     if (r < 0)
         return r;
     /* Re-open: the fd above names the directory under the new tmpfs. */
@@ -344,14 +371,9 @@ static int setup_dev(int rootfd, const char *notify_host, struct kerr *err)
     _cleanup_close_ int d = open(fd_path(tp, dev), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
     if (d < 0)
         return kerr_set(err, errno, "cannot open the container's /dev");
-    for (size_t i = 0; i < ARRAY_SIZE(devnodes); i++) {
-        const struct devnode *n = &devnodes[i];
-        if (mknodat(d, n->name, S_IFCHR | n->mode, makedev(n->major, n->minor)) < 0)
-            return kerr_set(err, errno, "cannot create /dev/%s", n->name);
-        /* mknod is subject to the umask: set the mode explicitly. */
-        if (fchmodat(d, n->name, n->mode, 0) < 0)
-            return kerr_set(err, errno, "cannot chmod /dev/%s", n->name);
-    }
+    for (size_t i = 0; i < ARRAY_SIZE(devnodes); i++)
+        if ((r = bind_host_node(d, &devnodes[i], err)) < 0)
+            return r;
     if (mkdirat(d, "pts", 0755) < 0 || mkdirat(d, "shm", 01777) < 0 || mkdirat(d, "mqueue", 0755) < 0)
         return kerr_set(err, errno, "cannot create directories in the container's /dev");
     static const char *const links[][2] = {
@@ -586,7 +608,8 @@ void mount_plan(const struct container_spec *c, FILE *out)
         fprintf(out, " upperdir=%s/upper workdir=%s/work (nodev, nosuid)\n", c->upper, c->upper);
     fprintf(out, "  mount: proc /proc (nosuid, nodev, noexec)\n");
     fprintf(out, "  mount: sysfs /sys (read-only), cgroup2 /sys/fs/cgroup (read-only)\n");
-    fprintf(out, "  mount: tmpfs /dev (null zero full random urandom tty, devpts /dev/pts, tmpfs /dev/shm)\n");
+    fprintf(out, "  mount: tmpfs /dev (nodev; null zero full random urandom tty bound read-only from the host's, "
+                 "devpts /dev/pts, tmpfs /dev/shm)\n");
     fprintf(out, "  masked:");
     for (const char *const *p = mount_masked_paths; *p; p++)
         fprintf(out, " %s", *p);

@@ -8,7 +8,8 @@
  *             and of the upper directory, which the overlay is made of
  *     files/  generated /etc/hosts, /etc/resolv.conf, /etc/hostname
  *   inside root: /proc (fresh, masked paths), /sys (ro), /sys/fs/cgroup (ro),
- *   /dev (keel's tmpfs: null zero full random urandom tty, pts, ptmx, shm),
+ *   /dev (keel's nodev tmpfs: the host's null zero full random urandom tty
+ *   as read-only binds, pts, ptmx, shm),
  *   bind mounts; then pivot_root(".", ".") and the old root detached.
  *
  * Every path inside the container root is resolved with openat2(RESOLVE_IN_ROOT)

@@ -301,6 +301,27 @@ EOF
         eval '[ "$(c_value c read:/disk)" != ok ] && [ -n "$(c_value c read:/evil-null)" ] && [ "$(c_value c read:/evil-null)" != ok ]'
 }
 
+# Given CAP_MKNOD (capabilities = +MKNOD), a container can make nodes, but
+# none it makes works: /dev is nodev and only the standard nodes, bound in
+# from the host read-only, open.  Those still do, and cannot be chmod'ed.
+test_mknod_capability() {
+    plan mknod_cap_made mknod_cap_unusable mknod_cap_std_usable mknod_cap_std_chmod_refused
+    manifest <<EOF
+$(system_section)
+$(simple c "/bin/sh -c \"mknod /dev/mynull c 1 3; echo made=\\\$?; echo x > /dev/mynull; echo use=\\\$?; echo x > /dev/null; echo std=\\\$?; chmod 0666 /dev/null; echo chmod=\\\$?\"" "capabilities = +MKNOD")
+EOF
+    keel_start
+    wait_klog 'c: exited' 20 || fail "c did not run ($WHY)"
+    local v
+    check mknod_cap_made "with +MKNOD, mknod in /dev failed (made=$(c_value c made))" eq "$(c_value c made)" 0
+    v=$(c_value c use)
+    check mknod_cap_unusable "a node the container made in /dev could be opened (use=$v)" eval '[ -n "$v" ] && [ "$v" != 0 ]'
+    check mknod_cap_std_usable "/dev/null is not writable" eq "$(c_value c std)" 0
+    v=$(c_value c chmod)
+    check mknod_cap_std_chmod_refused "chmod of /dev/null (the host's node) did not fail (chmod=$v)" \
+        eval '[ -n "$v" ] && [ "$v" != 0 ]'
+}
+
 # ---- strict ids (crun CVE-2026-30892) --------------------------------------------------
 
 test_strict_ids() {
