@@ -628,6 +628,11 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
                 if (!on_fstab_mount(m, c->mounts[b].source) && stat(c->mounts[b].source, &sb) < 0)
                     diag_add(d, file, c->mounts[b].line, "container '%s': mount source %s: %s", c->name,
                              c->mounts[b].source, strerror(errno));
+            for (size_t b = 0; b < c->n_devices; b++)
+                if (!on_fstab_mount(m, c->devices[b].source) &&
+                    (stat(c->devices[b].source, &sb) < 0 || !(S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode))))
+                    diag_add(d, file, c->devices[b].line, "container '%s': device %s is not a device node", c->name,
+                             c->devices[b].source);
         }
         if (c->seccomp == SECCOMP_FILE && !(flags & MANIFEST_NO_FS_CHECKS) && !on_fstab_mount(m, c->seccomp_file)) {
             struct seccomp_profile prof = { 0 };
@@ -773,6 +778,9 @@ static void container_free(struct container_spec *c)
     for (size_t i = 0; i < c->n_mounts; i++)
         free(c->mounts[i].source), free(c->mounts[i].target);
     free(c->mounts);
+    for (size_t i = 0; i < c->n_devices; i++)
+        free(c->devices[i].source), free(c->devices[i].target);
+    free(c->devices);
     strv_free(c->argv);
     strv_free(c->env);
     free(c->workdir);

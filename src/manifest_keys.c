@@ -382,6 +382,42 @@ static int set_mount(void *obj, int line, const char *v, char *why)
     return 0;
 }
 
+/* HOST[:CONTAINER]: a device node of the host, given as CONTAINER (default
+ * the same path) in keel's /dev tmpfs, never a path of the image. */
+static int set_device(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    _cleanup_free_ char *copy = strdup(v);
+    if (!copy)
+        return -ENOMEM;
+    char *target = strchr(copy, ':');
+    if (target)
+        *target++ = '\0';
+    else
+        target = copy;
+    int r;
+    if ((r = check_abs_path(copy, why)) < 0 || (r = check_abs_path(target, why)) < 0)
+        return r;
+    if (!str_starts(target, "/dev/") || !target[5] || target[strlen(target) - 1] == '/' || strstr(target, "//"))
+        return why_set(why, "'%s' is not a path in /dev (/dev/NAME)", target);
+    for (size_t i = 0; i < c->n_devices; i++)
+        if (strcmp(c->devices[i].target, target) == 0)
+            return why_set(why, "%s is given twice (first on line %d)", target, c->devices[i].line);
+    struct bind_mount *nd = realloc(c->devices, (c->n_devices + 1) * sizeof *nd);
+    if (!nd)
+        return -ENOMEM;
+    c->devices = nd;
+    struct bind_mount *d = &c->devices[c->n_devices];
+    *d = (struct bind_mount){ .source = strdup(copy), .target = strdup(target), .line = line };
+    if (!d->source || !d->target) {
+        free(d->source);
+        free(d->target);
+        return -ENOMEM;
+    }
+    c->n_devices++;
+    return 0;
+}
+
 static int set_network(void *obj, int line, const char *v, char *why)
 {
     struct container_spec *c = obj;
@@ -896,6 +932,8 @@ static const struct manifest_key keys[] = {
            "host name in the container's UTS namespace"),
     CUSTOM(SEC_CONTAINER, "mount", true, set_mount, "SOURCE:TARGET[:ro|rw]", "(none)",
            "bind mount of a host path (nodev, nosuid)"),
+    CUSTOM(SEC_CONTAINER, "device", true, set_device, "HOST[:CONTAINER]", "(none)",
+           "a device node of the host given in the container's /dev"),
     CUSTOM(SEC_CONTAINER, "network", false, set_network, "none|host|bridge|container:NAME", "none",
            "network mode"),
     CUSTOM(SEC_CONTAINER, "bridge", false, set_bridge, "network name", MANIFEST_DEFAULT_NETWORK,

@@ -326,34 +326,53 @@ static int bind_notify_socket(int devdir, const char *host_path, struct kerr *er
     return remount_at(again, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "/dev/keel-notify", err);
 }
 
-/* Gives the container the host's node NAME (checked to be the device its
- * name says) as DIR/NAME: a read-only bind, so the device works while the
- * host's inode cannot be chmod'ed, chown'ed or touched from inside, and so a
- * node the container makes itself (given CAP_MKNOD) on the nodev /dev is
- * worth nothing. */
-static int bind_host_node(int dir, const struct devnode *n, struct kerr *err)
+/* Binds the host's device node HOST at DIR/NAME (NAME may have
+ * subdirectories, made in keel's tmpfs): a read-only bind, so the device
+ * works while the host's inode cannot be chmod'ed, chown'ed or touched from
+ * inside, and so a node the container makes itself (given CAP_MKNOD) on the
+ * nodev /dev is worth nothing.  WANT: the device number HOST must have, or 0
+ * for any character or block device. */
+static int bind_host_node(int dir, const char *host, const char *name, dev_t want, struct kerr *err)
 {
-    char host[64], sp[FD_PATH_MAX], tp[FD_PATH_MAX];
-    snprintf(host, sizeof host, "/dev/%s", n->name);
+    char sp[FD_PATH_MAX], tp[FD_PATH_MAX];
     _cleanup_close_ int src = open(host, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
-    if (src < 0 || fstat(src, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(n->major, n->minor))
-        return kerr_msg(err, ENODEV, "cannot give the container /dev/%s: the host's %s is not the %u:%u "
-                        "character device", n->name, host, n->major, n->minor);
-    int f = openat(dir, n->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (src < 0 || fstat(src, &st) < 0)
+        return kerr_set(err, errno ? errno : ENODEV, "cannot give the container /dev/%s: cannot open %s", name, host);
+    if (want ? (!S_ISCHR(st.st_mode) || st.st_rdev != want) : (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)))
+        return want ? kerr_msg(err, ENODEV, "cannot give the container /dev/%s: %s is not the %u:%u character device",
+                               name, host, major(want), minor(want))
+                    : kerr_msg(err, ENODEV, "cannot give the container /dev/%s: %s is not a device node", name, host);
+    /* The parent directories, one by one inside the tmpfs (never followed). */
+    char path[PATH_MAX];
+    if (str_copy(path, sizeof path, name) < 0)
+        return kerr_set(err, ENAMETOOLONG, "cannot give the container /dev/%s", name);
+    _cleanup_close_ int parent = fcntl(dir, F_DUPFD_CLOEXEC, 3);
+    char *leaf = path;
+    for (char *slash; parent >= 0 && (slash = strchr(leaf, '/')); leaf = slash + 1) {
+        *slash = '\0';
+        if (mkdirat(parent, leaf, 0755) < 0 && errno != EEXIST)
+            return kerr_set(err, errno, "cannot create a directory for /dev/%s", name);
+        int next = openat(parent, leaf, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        close(parent);
+        parent = next;
+    }
+    if (parent < 0)
+        return kerr_set(err, errno, "cannot open a directory for /dev/%s", name);
+    int f = openat(parent, leaf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (f < 0)
-        return kerr_set(err, errno, "cannot create /dev/%s", n->name);
+        return kerr_set(err, errno, "cannot create /dev/%s", name);
     close(f);
-    _cleanup_close_ int tgt = openat(dir, n->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    _cleanup_close_ int tgt = openat(parent, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (tgt < 0 || mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND, NULL) < 0)
-        return kerr_set(err, errno, "cannot bind /dev/%s into the container", n->name);
-    _cleanup_close_ int again = openat(dir, n->name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        return kerr_set(err, errno, "cannot bind %s into the container as /dev/%s", host, name);
+    _cleanup_close_ int again = openat(parent, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (again < 0)
-        return kerr_set(err, errno, "cannot reopen /dev/%s", n->name);
-    return remount_at(again, MS_RDONLY | MS_NOSUID | MS_NOEXEC, n->name, err);
+        return kerr_set(err, errno, "cannot reopen /dev/%s", name);
+    return remount_at(again, MS_RDONLY | MS_NOSUID | MS_NOEXEC, name, err);
 }
 
-static int setup_dev(int rootfd, const char *notify_host, struct kerr *err)
+static int setup_dev(const struct container_spec *c, int rootfd, const char *notify_host, struct kerr *err)
 {
     _cleanup_close_ int dev = open_mountpoint(rootfd, "/dev", true, err);
     if (dev < 0)
@@ -371,8 +390,15 @@ static int setup_dev(int rootfd, const char *notify_host, struct kerr *err)
     _cleanup_close_ int d = open(fd_path(tp, dev), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
     if (d < 0)
         return kerr_set(err, errno, "cannot open the container's /dev");
-    for (size_t i = 0; i < ARRAY_SIZE(devnodes); i++)
-        if ((r = bind_host_node(d, &devnodes[i], err)) < 0)
+    for (size_t i = 0; i < ARRAY_SIZE(devnodes); i++) {
+        char host[32];
+        snprintf(host, sizeof host, "/dev/%s", devnodes[i].name);
+        if ((r = bind_host_node(d, host, devnodes[i].name, makedev(devnodes[i].major, devnodes[i].minor), err)) < 0)
+            return r;
+    }
+    /* `device =`: the host's nodes the manifest gives, after the standard ones. */
+    for (size_t i = 0; i < c->n_devices; i++)
+        if ((r = bind_host_node(d, c->devices[i].source, c->devices[i].target + strlen("/dev/"), 0, err)) < 0)
             return r;
     if (mkdirat(d, "pts", 0755) < 0 || mkdirat(d, "shm", 01777) < 0 || mkdirat(d, "mqueue", 0755) < 0)
         return kerr_set(err, errno, "cannot create directories in the container's /dev");
@@ -560,7 +586,7 @@ int mount_container_root(const struct container_spec *c, const struct mount_inpu
                                      NULL, "/sys/fs/cgroup", err)) < 0)
             return r;
     }
-    if ((r = setup_dev(rootfd, in->notify_host, err)) < 0)
+    if ((r = setup_dev(c, rootfd, in->notify_host, err)) < 0)
         return r;
     if ((r = mask_paths(rootfd, err)) < 0)
         return r;
@@ -620,5 +646,8 @@ void mount_plan(const struct container_spec *c, FILE *out)
     for (size_t i = 0; i < c->n_mounts; i++)
         fprintf(out, "  bind: %s -> %s (%s, nodev, nosuid)\n", c->mounts[i].source, c->mounts[i].target,
                 c->mounts[i].readonly ? "ro" : "rw");
+    for (size_t i = 0; i < c->n_devices; i++)
+        fprintf(out, "  device: %s -> %s (the host's node, bound read-only)\n", c->devices[i].source,
+                c->devices[i].target);
     fprintf(out, "  enter: pivot_root, old root detached\n");
 }

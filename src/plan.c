@@ -117,6 +117,8 @@ void plan_print_summary(const struct manifest *m, FILE *out)
         for (size_t b = 0; b < c->n_mounts; b++)
             fprintf(out, "mount = %s:%s:%s\n", c->mounts[b].source, c->mounts[b].target,
                     c->mounts[b].readonly ? "ro" : "rw");
+        for (size_t b = 0; b < c->n_devices; b++)
+            fprintf(out, "device = %s:%s\n", c->devices[b].source, c->devices[b].target);
         fprintf(out, "network = %s%s%s\n", net_mode_name(c->net), c->net == NET_CONTAINER ? ":" : "",
                 c->net == NET_CONTAINER ? c->net_peer : "");
         if (c->net == NET_BRIDGE) {

@@ -99,6 +99,8 @@ struct container_spec {
     uint64_t upper_size;           /* upper = tmpfs: its size in bytes, 0 = the tmpfs default */
     struct bind_mount *mounts;
     size_t n_mounts;
+    struct bind_mount *devices;    /* host device nodes given in the container's /dev (readonly unused) */
+    size_t n_devices;
 
     /* Process. */
     char **argv;                   /* split from `command` */

@@ -322,6 +322,37 @@ EOF
         eval '[ -n "$v" ] && [ "$v" != 0 ]'
 }
 
+# device = HOST[:CONTAINER] gives one host node (here a 1:3 made in $T) in
+# the container's /dev, subdirectories too; the same node through `mount =`
+# stays unusable (nodev), and the given node cannot be chmod'ed.  keel check
+# refuses a non-device and a target outside /dev.
+test_device_grant() {
+    plan grant_usable grant_subdir_usable grant_bind_unusable grant_chmod_refused grant_check_errors
+    mknod -m 0666 "$T/mine" c 1 3 || fail "cannot mknod in $T"
+    touch "$T/mnt-mine"
+    manifest <<EOF
+$(system_section)
+$(simple c "/bin/sh -c \"echo x > /dev/mine; echo grant=\\\$?; echo x > /dev/sub/dir/two; echo sub=\\\$?; echo x > /mnt-mine; echo bind=\\\$?; chmod 0600 /dev/mine; echo chmod=\\\$?\"" "upper = tmpfs
+device = $T/mine:/dev/mine
+device = $T/mine:/dev/sub/dir/two
+mount = $T/mine:/mnt-mine")
+EOF
+    keel_start
+    wait_klog 'c: (exited|failed)' 20 || fail "c did not run ($WHY)"
+    local v
+    check grant_usable "the given device does not work (grant=$(c_value c grant))" eq "$(c_value c grant)" 0
+    check grant_subdir_usable "the device given in a subdirectory does not work (sub=$(c_value c sub))" eq "$(c_value c sub)" 0
+    v=$(c_value c bind)
+    check grant_bind_unusable "the node bound by mount = could be opened (bind=$v)" eval '[ -n "$v" ] && [ "$v" != 0 ]'
+    v=$(c_value c chmod)
+    check grant_chmod_refused "chmod of the given node (the host's inode) did not fail (chmod=$v)" eval '[ -n "$v" ] && [ "$v" != 0 ]'
+    printf '[container c]\nlayers = %s\ncommand = /bin/true\ndevice = %s:/dev/x\ndevice = %s:/etc/x\n' "$LAYERS/base" "$T/mnt-mine" "$T/mine" > "$T/bad.ini"
+    keel_check "$T/bad.ini"
+    check grant_check_errors "keel check did not refuse a non-device and a target outside /dev: $(head -c 300 "$CHECK_ERR")" \
+        eval '[ "$CRC" = 2 ] && grep -q "bad.ini:4: container .c.: device $T/mnt-mine is not a device node" "$CHECK_ERR" &&
+              grep -q "bad.ini:5: device: ./etc/x. is not a path in /dev" "$CHECK_ERR"'
+}
+
 # ---- strict ids (crun CVE-2026-30892) --------------------------------------------------
 
 test_strict_ids() {
