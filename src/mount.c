@@ -146,6 +146,25 @@ static int remount_at(int target_fd, unsigned long flags, const char *what, stru
     return 0;
 }
 
+/* Binds SRC over PATH (opened below DIR with OFLAGS and RESOLVE, as it was
+ * found) and makes that bind read-only with FLAGS: how keel gives a container
+ * an inode of its own or of the host (generated files, /dev/null for masks,
+ * device nodes, the notify socket) that the container must not chmod, chown
+ * or touch.  A device stays readable and writable on a read-only mount. */
+static int bind_readonly(int src, int dir, const char *path, int oflags, uint64_t resolve, unsigned long flags,
+                         const char *what, struct kerr *err)
+{
+    char sp[FD_PATH_MAX], tp[FD_PATH_MAX];
+    _cleanup_close_ int tgt = sys_openat2(dir, path, (uint64_t)(O_PATH | O_CLOEXEC | oflags), 0, resolve);
+    if (tgt < 0 || mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND, NULL) < 0)
+        return kerr_set(err, errno, "cannot bind %s", what);
+    /* Opened again: the fd taken before the bind names what the bind covers. */
+    _cleanup_close_ int again = sys_openat2(dir, path, (uint64_t)(O_PATH | O_CLOEXEC | oflags), 0, resolve);
+    if (again < 0)
+        return kerr_set(err, errno, "cannot reopen %s", what);
+    return remount_at(again, MS_RDONLY | flags, what, err);
+}
+
 /* The name of the filesystem holding `path`, for messages. */
 static const char *fs_name(const char *path, char buf[24])
 {
@@ -307,23 +326,16 @@ static const struct devnode devnodes[] = {
 
 static int bind_notify_socket(int devdir, const char *host_path, struct kerr *err)
 {
-    char sp[FD_PATH_MAX], tp[FD_PATH_MAX];
     int f = openat(devdir, "keel-notify", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (f < 0)
         return kerr_set(err, errno, "cannot create /dev/keel-notify");
     close(f);
     _cleanup_close_ int src = open(host_path, O_PATH | O_CLOEXEC);
-    _cleanup_close_ int tgt = openat(devdir, "keel-notify", O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    if (src < 0 || tgt < 0)
+    if (src < 0)
         return kerr_set(err, errno, "cannot open the notify socket %s", host_path);
-    if (mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND, NULL) < 0)
-        return kerr_set(err, errno, "cannot bind the notify socket into the container");
-    /* keel's inode: read-only, so it cannot be chmod'ed or chown'ed from
-     * inside (connecting to a socket needs no writable mount). */
-    _cleanup_close_ int again = openat(devdir, "keel-notify", O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    if (again < 0)
-        return kerr_set(err, errno, "cannot reopen /dev/keel-notify");
-    return remount_at(again, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "/dev/keel-notify", err);
+    /* Connecting to a socket needs no writable mount. */
+    return bind_readonly(src, devdir, "keel-notify", O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
+                         MS_NOSUID | MS_NODEV | MS_NOEXEC, "/dev/keel-notify", err);
 }
 
 /* Binds the host's device node HOST at DIR/NAME (NAME may have
@@ -334,7 +346,6 @@ static int bind_notify_socket(int devdir, const char *host_path, struct kerr *er
  * for any character or block device. */
 static int bind_host_node(int dir, const char *host, const char *name, dev_t want, struct kerr *err)
 {
-    char sp[FD_PATH_MAX], tp[FD_PATH_MAX];
     _cleanup_close_ int src = open(host, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
     if (src < 0 || fstat(src, &st) < 0)
@@ -363,13 +374,10 @@ static int bind_host_node(int dir, const char *host, const char *name, dev_t wan
     if (f < 0)
         return kerr_set(err, errno, "cannot create /dev/%s", name);
     close(f);
-    _cleanup_close_ int tgt = openat(parent, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    if (tgt < 0 || mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND, NULL) < 0)
-        return kerr_set(err, errno, "cannot bind %s into the container as /dev/%s", host, name);
-    _cleanup_close_ int again = openat(parent, leaf, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    if (again < 0)
-        return kerr_set(err, errno, "cannot reopen /dev/%s", name);
-    return remount_at(again, MS_RDONLY | MS_NOSUID | MS_NOEXEC, name, err);
+    char what[PATH_MAX + 8];
+    snprintf(what, sizeof what, "/dev/%s", name);
+    return bind_readonly(src, parent, leaf, O_NOFOLLOW, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS, MS_NOSUID | MS_NOEXEC,
+                         what, err);
 }
 
 static int setup_dev(const struct container_spec *c, int rootfd, const char *notify_host, struct kerr *err)
@@ -442,8 +450,7 @@ static int mask_paths(int rootfd, struct kerr *err)
     struct stat st;
     if (fstat(devnull_fd, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3)
         return kerr_set(err, EPERM, "cannot mask paths: keel's /dev/null is not the 1:3 character device");
-    char np[FD_PATH_MAX], tp[FD_PATH_MAX];
-    fd_path(np, devnull_fd);
+    char tp[FD_PATH_MAX];
     for (const char *const *p = mount_masked_paths; *p; p++) {
         int fd = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
         if (fd < 0) {
@@ -452,25 +459,18 @@ static int mask_paths(int rootfd, struct kerr *err)
             return kerr_set(err, errno, "cannot open %s to mask it", *p);
         }
         int r;
-        bool dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
-        if (dir)
+        if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
             r = mount("tmpfs", fd_path(tp, fd), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
-        else
-            r = mount(np, fd_path(tp, fd), NULL, MS_BIND, NULL);
-        int saved = errno;
-        close(fd);
-        if (r < 0)
-            return kerr_set(err, saved, "cannot mask %s", *p);
-        if (dir)
+            int saved = errno;
+            close(fd);
+            if (r < 0)
+                return kerr_set(err, saved, "cannot mask %s", *p);
             continue;
-        /* The bind is of keel's (the host's) /dev/null inode: read-only, so
-         * the container cannot chmod, chown or touch it through the masked
-         * path (a device stays readable and writable on a read-only mount). */
-        _cleanup_close_ int again = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
-                                                RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
-        if (again < 0)
-            return kerr_set(err, errno, "cannot reopen %s", *p);
-        if ((r = remount_at(again, MS_RDONLY | MS_NOSUID | MS_NOEXEC, *p, err)) < 0)
+        }
+        close(fd);
+        /* keel's (the host's) /dev/null inode: never writable through the mask. */
+        if ((r = bind_readonly(devnull_fd, rootfd, *p, O_NOFOLLOW, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS,
+                               MS_NOSUID | MS_NOEXEC, *p, err)) < 0)
             return r;
     }
     for (const char *const *p = mount_readonly_paths; *p; p++) {
@@ -523,7 +523,7 @@ static int bind_mounts(const struct container_spec *c, int rootfd, struct kerr *
 static int bind_generated(int rootfd, const char *stage, const char *name, const char *content,
                           const char *target, bool root_writable, struct kerr *err)
 {
-    char path[PATH_MAX], sp[FD_PATH_MAX], tp[FD_PATH_MAX];
+    char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/files", stage);
     if (mkdir(path, 0755) < 0 && errno != EEXIST)
         return kerr_set(err, errno, "cannot create %s", path);
@@ -543,12 +543,8 @@ static int bind_generated(int rootfd, const char *stage, const char *name, const
     _cleanup_close_ int src = open(path, O_PATH | O_CLOEXEC);
     if (src < 0)
         return kerr_set(err, errno, "cannot open %s", path);
-    if (mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND, NULL) < 0)
-        return kerr_set(err, errno, "cannot bind %s", target);
-    _cleanup_close_ int again = sys_openat2(rootfd, target, O_PATH | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-    if (again < 0)
-        return kerr_set(err, errno, "cannot reopen %s", target);
-    return remount_at(again, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, target, err);
+    return bind_readonly(src, rootfd, target, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+                         MS_NOSUID | MS_NODEV | MS_NOEXEC, target, err);
 }
 
 int mount_container_root(const struct container_spec *c, const struct mount_inputs *in, struct kerr *err)
