@@ -101,24 +101,31 @@ keel_stop
 check "keel run: nothing left after the recovered run" eventually nothing_left
 pkill -9 -f "$KT/layer" 2>/dev/null
 
-# container:NAME — the target restarts, the dependant keeps its network.
-cat >"$KT/join.ini" <<EOF
+# join_manifest FILE A_END A_RESTART: container a (bridge) serves on its
+# 127.0.0.1:7000, then runs A_END; b joins a's namespace (container:a) and
+# fetches from it every 0.2 s, printing DOWN when nothing answers.
+join_manifest() {
+    cat >"$1" <<EOF
 [system]
 log_dir = $KT/log
 stop_timeout = 2
 
 [container a]
 $common
-command = /bin/sh -c "ip -4 -o addr show eth0; httpd -p 127.0.0.1:7000 -h /www; sleep 2; exit 1"
+command = /bin/sh -c "ip -4 -o addr show eth0; httpd -p 127.0.0.1:7000 -h /www; $2"
 network = bridge
-restart = always
+restart = $3
 
 [container b]
 $common
-command = /bin/sh -c "while true; do wget -q -O - http://127.0.0.1:7000/ 2>/dev/null || echo DOWN; sleep 0.3; done"
+command = /bin/sh -c "while true; do wget -q -O - http://127.0.0.1:7000/ 2>/dev/null || echo DOWN; sleep 0.2; done"
 network = container:a
 depends = a
 EOF
+}
+
+# container:NAME — the target restarts, the dependant keeps its network.
+join_manifest "$KT/join.ini" "sleep 2; exit 1" always
 rm -f "$KT/log/a.log" "$KT/log/b.log"
 keel_start "$KT/join.ini"
 eventually log_has b hello-keel
@@ -140,23 +147,7 @@ pkill -9 -f "$KT/layer" 2>/dev/null
 # container:NAME — the target ends for good while the dependant runs: its
 # namespace and address stay (they are the dependant's network), and a new
 # start of the target (keel start) rejoins them.
-cat >"$KT/join2.ini" <<EOF
-[system]
-log_dir = $KT/log
-stop_timeout = 2
-
-[container a]
-$common
-command = /bin/sh -c "ip -4 -o addr show eth0; httpd -p 127.0.0.1:7000 -h /www; sleep 1; exit 0"
-network = bridge
-restart = no
-
-[container b]
-$common
-command = /bin/sh -c "while true; do wget -q -O - http://127.0.0.1:7000/ 2>/dev/null || echo DOWN; sleep 0.2; done"
-network = container:a
-depends = a
-EOF
+join_manifest "$KT/join2.ini" "sleep 1; exit 0" no
 rm -f "$KT/log/a.log" "$KT/log/b.log"
 keel_start "$KT/join2.ini"
 eventually log_has b hello-keel
