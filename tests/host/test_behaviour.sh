@@ -91,9 +91,9 @@ EOF
     wait_out slow alive-after-term 30
     check own_timeout_alive_after_signal "the container did not live on after its stop signal" \
         out_has slow alive-after-term
-    keel_wait 90
+    keel_wait 40
     check own_timeout_killed_in_the_end \
-        "keel did not end the container within 90 s although its own stop_timeout is 3 s ([system]: 1 h)" \
+        "keel did not end the container within 40 s although its own stop_timeout is 3 s ([system]: 1 h)" \
         eval '[ -z "$KPID" ] && [ "$KRC" = 0 ]'
     check own_timeout_nothing_left "processes left in the namespace" \
         eval '[ -f "$T/leftover" ] && [ ! -s "$T/leftover" ]'
