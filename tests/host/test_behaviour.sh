@@ -369,4 +369,32 @@ EOF
     check oneshot_fail_never_ran "app2 ran although its dependency exited 1" eq "$(c_lines app2)" ""
 }
 
+# start_timeout's failure names the dependency that held the container back.
+# app depends on setup (a one-shot that exits 0, so satisfied) and on
+# gate:ready (never ready).  app's first timeout may come while setup is
+# still starting; keel restart app after setup has exited starts a second
+# wait, whose reason must name gate: setup, done with status 0, held nothing
+# back.
+test_oneshot_timeout_reason() {
+    plan timeout_first_failed timeout_names_blocker
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+$(ctr setup "/bin/probe exit 0")
+$(ctr gate "/bin/probe trap TERM sleep inf" "ready = fd:3")
+$(ctr app "/bin/probe print app-ran exit 0" "depends = setup gate:ready
+start_timeout = 1s")
+EOF
+    keel_start
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket at $(SOCK)"
+    wait_until 20 eval '[ "$(ps_field setup last_exit.code)" = 0 ] && [ "$(ps_field app state)" = failed ]'
+    check timeout_first_failed "app did not fail at its start_timeout, or setup did not exit 0 (app: $(ps_field app state), setup: $(ps_field setup last_exit.code))" \
+        eq "$(ps_field app state)/$(ps_field setup last_exit.code)" failed/0
+    kc restart app > "$T/restart.out" 2>&1 || fail "keel restart app failed: $(cat "$T/restart.out")"
+    wait_until 20 eval '[ "$(ps_field app state)" = failed ]' || fail "app did not fail again (state $(ps_field app state))"
+    check timeout_names_blocker "the start_timeout failure does not name gate, the dependency that held app back" \
+        grep_in '^dependency gate did not become ready within 1000 ms$' <(ps_field app failure)
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 run_tests "$@"
