@@ -303,30 +303,38 @@ EOF
 
 # ---- UDP published port ----------------------------------------------------------------
 
-# A UDP echo server in a bridge container published as 5301/udp; the client
-# is the probe in the test's namespace (keel's host side), at 127.0.0.1 and at
-# the gateway address.  Retried (bounded): the first datagram may race the
-# server's bind.
-udp_ask() {
-    in_ns "$PROBE" connect-udp "$1" 5301 > "$T/udp.$1" 2>&1
-    grep -q '=ok reply=ping$' "$T/udp.$1"
+# A UDP echo server in a bridge container published as 5301/udp (every host
+# address) and as 127.0.0.1:5302/udp; the client is the probe in the test's
+# namespace (keel's host side).  5301 answers at 127.0.0.1 and at the gateway
+# address (the positive control for the last check), 5302 at 127.0.0.1 only.
+# Retried (bounded): the first datagram may race the server's bind.
+udp_ask() { # HOST PORT
+    in_ns "$PROBE" connect-udp "$1" "$2" > "$T/udp.$1.$2" 2>&1
+    grep -q '=ok reply=ping$' "$T/udp.$1.$2"
 }
 test_udp_port() {
-    plan udp_listening udp_localhost udp_gateway
+    plan udp_listening udp_localhost udp_gateway udp_host_ip udp_host_ip_only
     manifest <<EOF
 $(system_section)
 $(ctr u "/bin/probe trap TERM listen udp 53" "network = bridge
-ports = 5301:53/udp")
+ports = 5301:53/udp
+ports = 127.0.0.1:5302:53/udp")
 EOF
     keel_start
     wait_out u listening=udp:53 || fail "u did not listen ($WHY)"
     check udp_listening "the server is up" eq "$(c_value u listening)" udp:53
-    wait_until 20 udp_ask 127.0.0.1
-    check udp_localhost "no answer through 127.0.0.1:5301/udp" eq "$(cat "$T/udp.127.0.0.1")" \
+    wait_until 20 udp_ask 127.0.0.1 5301
+    check udp_localhost "no answer through 127.0.0.1:5301/udp" eq "$(cat "$T/udp.127.0.0.1.5301")" \
         "connect-udp:127.0.0.1:5301=ok reply=ping"
-    wait_until 20 udp_ask 172.30.0.1
-    check udp_gateway "no answer through 172.30.0.1:5301/udp" eq "$(cat "$T/udp.172.30.0.1")" \
+    wait_until 20 udp_ask 172.30.0.1 5301
+    check udp_gateway "no answer through 172.30.0.1:5301/udp" eq "$(cat "$T/udp.172.30.0.1.5301")" \
         "connect-udp:172.30.0.1:5301=ok reply=ping"
+    wait_until 20 udp_ask 127.0.0.1 5302
+    check udp_host_ip "no answer through 127.0.0.1:5302/udp" eq "$(cat "$T/udp.127.0.0.1.5302")" \
+        "connect-udp:127.0.0.1:5302=ok reply=ping"
+    udp_ask 172.30.0.1 5302
+    check udp_host_ip_only "a port published on 127.0.0.1 answered at the gateway address" \
+        no_grep_in 'reply=' "$T/udp.172.30.0.1.5302"
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
