@@ -221,6 +221,25 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# An explicit limit the kernel refuses (nofile above fs.nr_open) fails the
+# start instead of being dropped: the container never runs; the one beside
+# it with a limit that can be set runs (the positive control).
+test_rlimit_refused() {
+    plan rlimit_refused_never_ran rlimit_refused_reason rlimit_settable_ran
+    local over
+    over=$(( $(cat /proc/sys/fs/nr_open) + 1 ))
+    manifest <<EOF
+$(system_section)
+$(ctr big "/bin/probe print big-ran exit 0" "rlimit = nofile=$over:$over")
+$(ctr small "/bin/probe print small-ran exit 0" "rlimit = nofile=64:64")
+EOF
+    keel_start
+    keel_wait 30 || fail "keel did not exit although no container keeps running ($WHY)"
+    check rlimit_settable_ran "the container with a limit that can be set did not run" out_has small small-ran
+    check rlimit_refused_never_ran "a container whose rlimit cannot be set ran" eq "$(c_lines big | grep -c big-ran)" 0
+    check rlimit_refused_reason "no error names the refused rlimit" grep_in "big: .*rlimit nofile=$over:$over" "$ERR"
+}
+
 # ---- dns -----------------------------------------------------------------------------------
 
 # [system] dns under keel run: the containers' /etc/resolv.conf, created on
