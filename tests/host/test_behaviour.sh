@@ -1,21 +1,24 @@
 #!/bin/bash
 # test_behaviour.sh — behaviours the manifest documents, each asserted by its
 # effect inside or around the container (what /proc, the interface, the
-# datagram or the container's own output says), never by keel's log lines:
+# datagram, keel ps or the container's own output says), not by keel's log
+# lines, with a positive control beside every negative check:
 #   stop_signal           the container receives that signal, not SIGTERM
 #   stop_timeout          a container's own value, not [system]'s, decides when
 #                         SIGKILL follows: the stop signal's trap runs, the
 #                         container lives on after it, and is gone in the end
-#   ambient_capabilities  a uid-1000 process holds the capability (and binds
-#                         port 80 with it); without the key it does not
+#   ambient_capabilities  a uid-1000 process holds the capabilities and uses
+#                         DAC_OVERRIDE; without the key it holds none
 #   seccomp / no_new_privs  unconfined, a custom profile, no_new_privs = no
-#   rlimit                set limits, and the default nofile=1024:524288 where
-#                         keel's own limit differs
+#   rlimit                set limits, the default nofile where keel's own
+#                         limit differs, a refused limit fails the start
 #   dns                   [system] dns is the containers' /etc/resolv.conf
 #   mtu                   [network] mtu on the bridge, the veth and eth0
-#   ports .../udp         a datagram to the published port is answered
+#   ports .../udp         a datagram to the published port is answered (and
+#                         only at the HOST_IP given)
 #   depends (one-shot)    a dependency that exited 0 lets its dependant start,
-#                         one that exited 1 holds it back
+#                         one that exited 1 holds it back; start_timeout names
+#                         the dependency that really held it back
 # The cgroup limits, oom_score_adj and boot-mode dns/mtu are in
 # tests/vm/test_limits.sh.
 . "$(dirname "$0")/lib.sh"
