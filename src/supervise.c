@@ -521,6 +521,24 @@ static int ready_prepare(struct ctr *c, struct kerr *err)
 
 /* --- waiting for dependencies --------------------------------------------------------- */
 
+/* Whether dependency d is satisfied now.  The one predicate for starting a
+ * waiting container and for naming, at its start_timeout, the dependency
+ * that held it back. */
+static bool dep_satisfied(const struct supervisor *s, const struct dependency *d)
+{
+    const struct ctr *t = &s->c[d->index];
+    /* "started": running, or already done with success (a one-shot
+     * setup container that exited 0 has done what it was there for). */
+    bool done_ok = t->state == CS_EXITED && t->has_exited && !restart_is_failure(t->last_status);
+    if (t->state != CS_RUNNING && !(d->condition == DEP_STARTED && done_ok))
+        return false;
+    if (d->condition == DEP_HEALTHY && t->health.state != HS_HEALTHY)
+        return false;
+    if (d->condition == DEP_READY && !t->ready)
+        return false;
+    return true;
+}
+
 static void wait_timed_out(struct loop *l, void *data)
 {
     struct ctr *c = data;
@@ -530,10 +548,7 @@ static void wait_timed_out(struct loop *l, void *data)
     char why[KERR_MSG_MAX] = "";
     for (size_t i = 0; i < c->spec->n_deps; i++) {
         const struct dependency *d = &c->spec->deps[i];
-        const struct ctr *t = &c->sup->c[d->index];
-        bool ok = t->state == CS_RUNNING && (d->condition != DEP_HEALTHY || t->health.state == HS_HEALTHY) &&
-                  (d->condition != DEP_READY || t->ready);
-        if (!ok) {
+        if (!dep_satisfied(c->sup, d)) {
             snprintf(why, sizeof why, "dependency %s did not become %s within %llu ms", d->name,
                      d->condition == DEP_HEALTHY ? "healthy" : d->condition == DEP_READY ? "ready" : "running",
                      (unsigned long long)c->spec->start_timeout_ms);
@@ -567,20 +582,9 @@ static void wait_disarm(struct ctr *c)
 
 static bool deps_satisfied(const struct ctr *c)
 {
-    const struct supervisor *s = c->sup;
-    for (size_t i = 0; i < c->spec->n_deps; i++) {
-        const struct dependency *d = &c->spec->deps[i];
-        const struct ctr *t = &s->c[d->index];
-        /* "started": running, or already done with success (a one-shot
-         * setup container that exited 0 has done what it was there for). */
-        bool done_ok = t->state == CS_EXITED && t->has_exited && !restart_is_failure(t->last_status);
-        if (t->state != CS_RUNNING && !(d->condition == DEP_STARTED && done_ok))
+    for (size_t i = 0; i < c->spec->n_deps; i++)
+        if (!dep_satisfied(c->sup, &c->spec->deps[i]))
             return false;
-        if (d->condition == DEP_HEALTHY && t->health.state != HS_HEALTHY)
-            return false;
-        if (d->condition == DEP_READY && !t->ready)
-            return false;
-    }
     return true;
 }
 
