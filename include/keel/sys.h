@@ -36,7 +36,8 @@ int sys_finit_module(int fd, const char *params, int flags);
  * is that read-only copy, never the file on disk: a container that executes
  * /proc/self/exe (or opens it through /proc/PID/exe) reaches nothing it could
  * overwrite (the CVE-2019-5736 class).  Returns 0 when already sealed; on
- * success it does not return; -errno when it could not (the caller goes on). */
+ * success it does not return; -errno when it could not (keel run then refuses
+ * to start: main.c). */
 int sys_reexec_sealed(char **argv);
 
 #endif
