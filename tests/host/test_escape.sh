@@ -223,6 +223,32 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# ---- nested user namespaces (issue 22) ------------------------------------------------
+
+# capabilities = +SYS_ADMIN opens the namespace group of the default seccomp
+# filter, but not user namespaces (inside a new one every capability comes
+# back over the namespaces it makes): refused unless nested_userns = yes.
+# Controls: the same container makes a UTS namespace; with nested_userns = yes
+# the user namespace is made.
+test_nested_userns() {
+    plan nested_userns_refused nested_userns_other_ns nested_userns_opt_in
+    local cmd="/bin/sh -c \"unshare -U true; echo userns=\\\$?; unshare -u true; echo uts=\\\$?; sleep 1000\""
+    manifest <<EOF
+$(system_section)
+$(simple admin "$cmd" "capabilities = +SYS_ADMIN")
+$(simple nested "$cmd" "capabilities = +SYS_ADMIN
+nested_userns = yes")
+EOF
+    keel_start
+    wait_key admin uts 20 || fail "container admin did not report ($WHY)"
+    wait_key nested uts 20 || fail "container nested did not report ($WHY)"
+    check nested_userns_refused "a +SYS_ADMIN container made a user namespace (userns=$(c_value admin userns))" \
+        eval '[ -n "$(c_value admin userns)" ] && [ "$(c_value admin userns)" != 0 ]'
+    check nested_userns_other_ns "the +SYS_ADMIN container could not make a UTS namespace" eq "$(c_value admin uts)" 0
+    check nested_userns_opt_in "nested_userns = yes did not allow a user namespace" eq "$(c_value nested userns)" 0
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 # ---- writable kernel knobs ---------------------------------------------------------
 
 test_kernel_knobs() {

@@ -34,6 +34,7 @@ echo "facts: pid1 $(cat /hostproc/1/comm)"
 echo "facts: host mounts $(awk '{ printf "%s:%s ", $2, $3 }' /hostproc/1/mounts)"
 echo "facts: keel binary mount $(awk '$2 == "/init" { split($4, o, ","); print o[1] }' /hostproc/1/mounts)"
 echo "facts: modules $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
+echo "facts: $(/i386-door)"
 echo "facts: swappiness $(cat /proc/sys/vm/swappiness)"
 echo "facts: eth0 $(ip -4 -o addr show dev eth0 | awk '{ print $4 }')"
 echo "facts: default route $(ip route | awk '$1 == "default" { print $3 }')"
@@ -50,6 +51,12 @@ sleep 1000 &
 wait
 SH
 chmod +x "$extra/layers/probe/probe.sh"
+# The i386 door through the default seccomp filter (the guest's kernel has ia32
+# emulation; the build machine's may not).
+if ! gcc -O2 -static -o "$extra/layers/probe/i386-door" tests/vm/i386-door.c 2>"$VM_OUT/i386-door.log"; then
+    vm_not_ok "keel: image" "cannot build tests/vm/i386-door.c: $(head -n 3 "$VM_OUT/i386-door.log")"
+    exit 0
+fi
 
 # main.ini: the full system; facts depends on db (stop order: facts, then db).
 cat > "$extra/etc/keel/main.ini" <<'INI'
@@ -162,6 +169,8 @@ vm_assert "boot: default route via the gateway" 'facts: default route 10\.0\.2\.
 vm_assert "boot: container has an overlay root" 'facts: root fs overlay'
 vm_assert "boot: keel's binary is a read-only bind despite KEEL_BOOT_MOVED=1" 'facts: keel binary mount ro'
 vm_refute "boot: release build ignores the test hooks" 'test hook'
+vm_assert "boot: the i386 door is filtered (socketcall, vsock, persona refused)" \
+    'facts: i386: getpid=ok keyctl=EPERM unshare=EPERM socketcall=ENOSYS vsock=EPERM persona=EPERM unix=ok'
 
 vm_assert "boot: container output reaches the console" 'db \| db-up'
 vm_assert "boot: orphans reaped (no zombie in the machine)" 'facts: zombies 0'
