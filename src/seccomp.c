@@ -7,8 +7,10 @@
  * faccessat2 broke Docker users for years).  The list below names every
  * call Docker's default profile refuses on x86 (by leaving it out of its
  * allow list), grouped by the capability that lets Docker allow it, plus
- * io_uring, which Docker has refused since 25.0.  The price: a system call
- * added to the kernel later is allowed until it is added here.
+ * io_uring, which Docker has refused since 25.0.  The price, a system call
+ * added to the kernel later being allowed until it is added here, is bounded
+ * by the guard in front of the list (guard_build): a number above the linked
+ * libseccomp's tables gets ENOSYS.
  */
 #include "keel/seccomp.h"
 

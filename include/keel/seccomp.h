@@ -12,8 +12,11 @@
  * the system calls Docker's default profile blocks, each answered with
  * EPERM (clone3 with ENOSYS, so that libc falls back to clone, whose flags
  * can be inspected).  Calls that Docker allows only with a capability are
- * allowed when `caps` holds that capability.  x86-64, x32 and i386 are
- * filtered; any other architecture kills the process.
+ * allowed when `caps` holds that capability; user namespaces need
+ * SECCOMP_NESTED_USERNS too.  A guard in front of libseccomp's program
+ * answers numbers above libseccomp's tables and i386 socketcall with ENOSYS,
+ * socket(AF_VSOCK) and personas outside Docker's list with EPERM.  x86-64,
+ * x32 and i386 are filtered; any other architecture kills the process.
  *
  * Custom filters (`seccomp = PATH`) use a line format:
  *     # comment
