@@ -65,6 +65,20 @@ $(BUILD)/keel: $(OBJS)
 	@grep -v -e 'getaddrinfo' -e 'getprotobyname' -e 'getprotobynumber' -e 'getpwnam' -e 'getgrnam' -e 'getpwuid' -e 'getgrgid' \
 	     -e 'in function' -e 'getservbyname' -e 'gethostbyname' -e 'dlopen' $(BUILD)/link.log >&2 || true
 
+# --- test build ----------------------------------------------------------------
+# The release objects plus daemon.c with the kernel command-line test hooks
+# (keel.test_crash, test_freeze, test_signals, test_orphans: -DKEEL_TEST_HOOKS),
+# for the VM tests that need them (tests/vm/test_watchdog.sh, test_faults.sh).
+# Never shipped: the release build/keel has no such hooks.
+TEST_OBJS := $(filter-out $(BUILD)/obj/daemon.o,$(OBJS)) $(BUILD)/test/obj/daemon.o
+
+$(BUILD)/test/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -DKEEL_TEST_HOOKS $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/test/keel: $(TEST_OBJS)
+	$(CC) $(CFLAGS) -static -o $@ $(TEST_OBJS) $(PKG_LIBS) 2> $(BUILD)/test/link.log || { cat $(BUILD)/test/link.log; exit 1; }
+
 # --- sanitizer build (dynamic) --------------------------------------------------
 $(BUILD)/asan/obj/%.o: src/%.c
 	@mkdir -p $(@D)
@@ -105,8 +119,8 @@ host: $(BUILD)/keel $(BUILD)/probe
 host-asan: $(BUILD)/asan/keel $(BUILD)/probe
 	@KEEL=$(abspath $(BUILD)/asan/keel) KEEL_ASAN=1 tests/host/run-all
 
-vm: $(BUILD)/keel $(BUILD)/probe
-	@KEEL=$(abspath $(BUILD)/keel) tests/vm/run-all
+vm: $(BUILD)/keel $(BUILD)/test/keel $(BUILD)/probe
+	@KEEL=$(abspath $(BUILD)/keel) KEEL_TEST=$(abspath $(BUILD)/test/keel) tests/vm/run-all
 
 check: deps
 	@$(MAKE) --no-print-directory all probe
@@ -139,4 +153,4 @@ bench: deps-bench
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d)
+-include $(OBJS:.o=.d) $(ASAN_OBJS:.o=.d) $(BUILD)/test/obj/daemon.d

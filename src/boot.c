@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/reboot.h>
@@ -28,9 +29,15 @@
 
 extern char **environ;
 
-/* Set in the environment of the re-executed keel so that it knows the root has
- * been moved already (and cannot loop if the move did not take). */
-#define BOOT_MOVED_ENV "KEEL_BOOT_MOVED"
+/* The re-executed keel learns that the root has been moved already (and cannot
+ * loop if the move did not take) from an fd the first image leaves open across
+ * execve: a sealed memfd at BOOT_MOVED_FD.  Never from argv or the environment:
+ * the kernel hands every unknown word of its command line to init as one or the
+ * other, so a boot parameter (KEEL_BOOT_MOVED=1 once did) could make keel skip
+ * leaving rootfs and the read-only bind of its own binary.  Init starts with at
+ * most fds 0-2; no command line can open an fd. */
+#define BOOT_MOVED_FD 200
+#define BOOT_MOVED_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 #define NEWROOT "/.keel-newroot"
 
 /* ------------------------------------------------------------------------- */
@@ -426,11 +433,28 @@ static int move_off_rootfs(char **argv, struct kerr *err)
         mount(NULL, self, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
         return kerr_set(err, errno, "cannot make keel's binary %s read-only", self);
     log_stage("root moved off rootfs");
-    if (setenv(BOOT_MOVED_ENV, "1", 1) < 0)
-        return kerr_set(err, errno, "cannot set %s", BOOT_MOVED_ENV);
+    int mark = memfd_create("keel-boot-moved", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (mark < 0 || fcntl(mark, F_ADD_SEALS, BOOT_MOVED_SEALS) < 0 || dup2(mark, BOOT_MOVED_FD) < 0) {
+        int e = errno;
+        close_safe(mark);
+        return kerr_set(err, e, "cannot mark the re-execution of keel");
+    }
+    close(mark);   /* the dup2 copy stays open across execve: it is the mark */
     execve(self, argv, environ);
     log_warn("cannot re-execute keel from %s: %s; continuing", self, strerror(errno));
+    close(BOOT_MOVED_FD);
     return 0;
+}
+
+/* True when this image is keel re-executed by move_off_rootfs (see
+ * BOOT_MOVED_FD); the mark is closed either way. */
+static bool boot_was_moved(void)
+{
+    int seals = fcntl(BOOT_MOVED_FD, F_GET_SEALS);
+    if (seals < 0)
+        return false;   /* EBADF: the kernel's start; EINVAL: not a memfd */
+    close(BOOT_MOVED_FD);
+    return (unsigned)seals == BOOT_MOVED_SEALS;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -529,10 +553,8 @@ int boot_early(char **argv, struct kerr *err)
         log_error("refusing to boot: keel is PID 1 of a container, not the kernel's init");
         _exit(126);
     }
-    bool moved = getenv(BOOT_MOVED_ENV) != NULL;
-    if (moved)
-        unsetenv(BOOT_MOVED_ENV);
-    else
+    bool moved = boot_was_moved();
+    if (!moved)
         log_stage("keel %s starting as PID 1", KEEL_VERSION);
     if (!getenv("PATH"))
         setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);

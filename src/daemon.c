@@ -121,7 +121,11 @@ static int exit_code(int status)
     return 1;
 }
 
-/* Test hooks for the VM tests, from the kernel command line (boot mode only):
+#ifdef KEEL_TEST_HOOKS
+/* Test hooks for the VM tests, from the kernel command line (boot mode only),
+ * compiled only into the test build (build/test/keel, -DKEEL_TEST_HOOKS):
+ * whoever can add a word to a released appliance's command line must not be
+ * able to crash, freeze or fork-flood its PID 1 through them.
  *   keel.test_crash=S   keel crashes on purpose S seconds after boot (the crash
  *                       handler must reboot the machine)
  *   keel.test_freeze=S  keel stops serving S seconds after boot (a hung PID 1:
@@ -196,6 +200,7 @@ static void arm_test_hooks(struct daemon *d)
             log_warn("test hook %s=%s armed", hooks[i].key, v);
     }
 }
+#endif
 
 /* Everything between a valid manifest and serving.  0 / negative errno. */
 static int daemon_setup(struct daemon *d, struct kerr *err)
@@ -319,8 +324,10 @@ int daemon_main(const struct daemon_opts *opts)
         manifest_free(d.m);
         return 1;
     }
+#ifdef KEEL_TEST_HOOKS
     if (opts->boot)
         arm_test_hooks(&d);
+#endif
     log_stage("ready to start containers");
     supervisor_start_all(d.sup, &err);
     code = 0;   /* a stop signal ends keel run with 0; a finished main sets its status */

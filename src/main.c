@@ -24,11 +24,17 @@ int main(int argc, char **argv)
      * under unshare --pid, a benchmark, a container of another runtime). */
     if (getpid() != 1 || (argc > 1 && cli_is_verb(argv[1]))) {
         /* keel run serves containers: it runs from a sealed copy of itself
-         * (boot mode gets the same from a read-only bind, see boot.c). */
+         * (boot mode gets the same from a read-only bind, see boot.c).  It
+         * fails closed: run from the file on disk, keel's own processes that
+         * enter a container (exec, health checks) would hand that container
+         * a way to the host's binary through /proc/PID/exe (CVE-2019-5736). */
         if (argc > 1 && strcmp(argv[1], "run") == 0) {
             int r = sys_reexec_sealed(argv);
-            if (r < 0)
-                fprintf(stderr, "keel: warning: cannot re-execute from a sealed copy: %s\n", strerror(-r));
+            if (r < 0) {
+                fprintf(stderr, "keel: error: cannot re-execute keel from a sealed copy of itself: %s; "
+                        "refusing to run containers from the binary on disk\n", strerror(-r));
+                return 1;
+            }
         }
         return cli_main(argc, argv);
     }

@@ -970,6 +970,8 @@ static const struct manifest_key keys[] = {
           "PR_SET_NO_NEW_PRIVS for the container"),
     CUSTOM(SEC_CONTAINER, "seccomp", false, set_seccomp, "default|unconfined|PATH", "default",
            "system call filter"),
+    TYPED(SEC_CONTAINER, "nested_userns", K_BOOL, CON(nested_userns), "yes|no", "no",
+          "the default filter lets the container create user namespaces (with CAP_SYS_ADMIN)"),
     CUSTOM(SEC_CONTAINER, "rlimit", true, set_rlimit, "NAME=SOFT[:HARD]", "nofile=1024:524288",
            "resource limit (setrlimit)"),
     CUSTOM(SEC_CONTAINER, "userns", false, set_userns, "no|auto|INSIDE:HOST:COUNT[,...]", "no",

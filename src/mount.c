@@ -494,18 +494,39 @@ static int mask_paths(int rootfd, struct kerr *err)
     return 0;
 }
 
+/* mount = SOURCE:TARGET[:ro].  The source, a host path, is opened once with
+ * no symlink anywhere on it (a directory the source passes through may be
+ * writable by a container sharing it: a symlink planted there would swap in
+ * another host tree); the target is opened once inside the root.  The bind
+ * then goes fd to fd (sys_bind_fd), with its flags set on every mount of the
+ * bound tree (a read-only bind of a directory with mounts below it is
+ * read-only all the way down), before it is attached. */
 static int bind_mounts(const struct container_spec *c, int rootfd, struct kerr *err)
 {
     char sp[FD_PATH_MAX], tp[FD_PATH_MAX];
     for (size_t i = 0; i < c->n_mounts; i++) {
         const struct bind_mount *b = &c->mounts[i];
-        _cleanup_close_ int src = open(b->source, O_PATH | O_CLOEXEC);
+        _cleanup_close_ int src = sys_openat2(AT_FDCWD, b->source, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
+                                              RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
         struct stat st;
-        if (src < 0 || fstat(src, &st) < 0)
+        if (src >= 0 && fstat(src, &st) < 0)
+            return kerr_set(err, errno, "cannot open mount source %s", b->source);
+        /* O_PATH | O_NOFOLLOW opens a last-component symlink itself. */
+        if ((src < 0 && errno == ELOOP) || (src >= 0 && S_ISLNK(st.st_mode)))
+            return kerr_msg(err, ELOOP, "cannot open mount source %s: a symlink on its path is refused "
+                            "(name the real path)", b->source);
+        if (src < 0)
             return kerr_set(err, errno, "cannot open mount source %s", b->source);
         _cleanup_close_ int tgt = mount_open_in_root(rootfd, b->target, S_ISDIR(st.st_mode) ? 'd' : 'f', err);
         if (tgt < 0)
             return kerr_prefix(err, "cannot bind %s", b->source);
+        uint64_t attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (b->readonly ? MOUNT_ATTR_RDONLY : 0);
+        if (sys_bind_fd(src, tgt, attr) == 0)
+            continue;
+        if (errno != ENOSYS)
+            return kerr_set(err, errno, "cannot bind %s to %s", b->source, b->target);
+        /* Before Linux 5.12: mount(2) on the fds, then the flags on the top
+         * mount, found again by path (inside the root). */
         if (mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND | MS_REC, NULL) < 0)
             return kerr_set(err, errno, "cannot bind %s to %s", b->source, b->target);
         _cleanup_close_ int again = mount_open_in_root(rootfd, b->target, 0, err);

@@ -7,18 +7,23 @@
  * faccessat2 broke Docker users for years).  The list below names every
  * call Docker's default profile refuses on x86 (by leaving it out of its
  * allow list), grouped by the capability that lets Docker allow it, plus
- * io_uring, which Docker has refused since 25.0.  The price: a system call
- * added to the kernel later is allowed until it is added here.
+ * io_uring, which Docker has refused since 25.0.  The price, a system call
+ * added to the kernel later being allowed until it is added here, is bounded
+ * by the guard in front of the list (guard_build): a number above the linked
+ * libseccomp's tables gets ENOSYS.
  */
 #include "keel/seccomp.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/seccomp.h>
+#include <linux/vm_sockets.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -131,10 +136,22 @@ static bool deny_applies(const struct deny *d, uint64_t caps)
     return !has_cap(caps, d->cap1) && !has_cap(caps, d->cap2);
 }
 
-int seccomp_default_blocks(const char *name, uint64_t caps)
+/* Whether the container may make user namespaces: CAP_SYS_ADMIN (which opens
+ * the namespace group) and nested_userns = yes. */
+static bool nested_userns(uint64_t caps, unsigned opts)
 {
-    if (strcmp(name, "clone3") == 0 || strcmp(name, "clone") == 0)
-        return !has_cap(caps, CAP_SYS_ADMIN);    /* clone: only with namespace flags */
+    return has_cap(caps, CAP_SYS_ADMIN) && (opts & SECCOMP_NESTED_USERNS);
+}
+
+int seccomp_default_blocks(const char *name, uint64_t caps, unsigned opts)
+{
+    /* Refused whatever the capabilities, in the guard (see guard_prefix). */
+    if (strcmp(name, "socket") == 0 || strcmp(name, "socketcall") == 0 || strcmp(name, "personality") == 0)
+        return 1;
+    /* clone (namespace flags), clone3 (all of it) and unshare (CLONE_NEWUSER)
+     * keep a refused form unless user namespaces are allowed. */
+    if (strcmp(name, "clone3") == 0 || strcmp(name, "clone") == 0 || strcmp(name, "unshare") == 0)
+        return !nested_userns(caps, opts);
     for (size_t i = 0; i < ARRAY_SIZE(deny_table); i++)
         if (strcmp(deny_table[i].name, name) == 0)
             return deny_applies(&deny_table[i], caps);
@@ -216,7 +233,185 @@ static int export_prog(scmp_filter_ctx ctx, struct seccomp_prog *out, struct ker
     return 0;
 }
 
-int seccomp_build_default(uint64_t caps, struct seccomp_prog *out, struct kerr *err)
+/* ------------------------------------------------------------------------ */
+/* The guard: hand-written classic BPF run before libseccomp's program.      */
+
+/* libseccomp 2.5 can express neither "a number above every call I know"
+ * nor "an argument that is none of these values" in a default-allow filter,
+ * so the default filter starts with a few instructions of its own:
+ *  - a system call number above the highest one this libseccomp knows for the
+ *    ABI (x86-64; x32, where calls added after the x32-only block at 512 are
+ *    numbered below it, so the gap counts too; i386) fails with ENOSYS: a call
+ *    added to the kernel after the table (listmount, statmount, mseal, ...)
+ *    was allowed by the deny list; ENOSYS is what libc expects of a call the
+ *    kernel lacks, as Docker's allow list answers;
+ *  - personality(2) with any persona but Docker's five (0, PER_LINUX32 = 8,
+ *    UNAME26 = 0x20000, both, 0xffffffff = query) fails with EPERM
+ *    (ADDR_NO_RANDOMIZE and READ_IMPLIES_EXEC weaken the container's own
+ *    defences; the kernel reads the low 32 bits only);
+ *  - socket(AF_VSOCK, ...) fails with EPERM: vsock is not namespaced, and
+ *    keel's own vsock listener (control = vsock://) would be reachable;
+ *  - i386 socketcall(2) fails with ENOSYS: its arguments are in memory,
+ *    where seccomp cannot check the address family; libc then uses socket(2).
+ * The guard ends by falling through into libseccomp's program, which loads
+ * the architecture and number again itself. */
+
+#define X32_BIT 0x40000000u
+#define GUARD_MAX 48
+
+enum guard_label { L_X64, L_X32, L_X32_GAP, L_I386, L_PERS, L_SOCK, L_ENOSYS, L_EPERM, L_END, L_COUNT };
+
+struct guard {
+    struct sock_filter insns[GUARD_MAX];
+    int jt[GUARD_MAX], jf[GUARD_MAX];   /* a label, or -1: the next instruction */
+    int at[L_COUNT];
+    unsigned short n;
+};
+
+static void g_emit(struct guard *g, unsigned short code, uint32_t k, int jt, int jf)
+{
+    if (g->n < GUARD_MAX) {
+        g->insns[g->n] = (struct sock_filter)BPF_STMT(code, k);
+        g->jt[g->n] = jt;
+        g->jf[g->n] = jf;
+    }
+    g->n++;
+}
+
+static void g_jump(struct guard *g, unsigned short op, uint32_t k, int jt, int jf)
+{
+    g_emit(g, BPF_JMP | op | BPF_K, k, jt, jf);
+}
+
+static void g_load(struct guard *g, uint32_t offset)
+{
+    g_emit(g, BPF_LD | BPF_W | BPF_ABS, offset, -1, -1);
+}
+
+/* The highest number libseccomp resolves to a name for `arch` in base + [0, top]. */
+static uint32_t highest_known(uint32_t arch, uint32_t base, uint32_t top)
+{
+    uint32_t best = 0;
+    for (uint32_t n = 0; n <= top; n++) {
+        char *name = seccomp_syscall_resolve_num_arch(arch, (int)(base + n));
+        if (name)
+            best = n;
+        free(name);
+    }
+    return base + best;
+}
+
+/* The number of `name` on `arch`, checked against libseccomp's table (which
+ * for i386 socket calls answers with a socketcall pseudo-number, hence the
+ * ABI's own numbers, fixed forever, checked by name). */
+static int nr_of(uint32_t arch, int nr, const char *name)
+{
+    char *known = seccomp_syscall_resolve_num_arch(arch, nr);
+    bool same = known && strcmp(known, name) == 0;
+    free(known);
+    return same ? nr : -1;
+}
+
+static int guard_build(struct guard *g, struct kerr *err)
+{
+    memset(g, 0, sizeof *g);
+    uint32_t max64 = highest_known(SCMP_ARCH_X86_64, 0, 1023);
+    uint32_t max386 = highest_known(SCMP_ARCH_X86, 0, 1023);
+    uint32_t maxx32 = highest_known(SCMP_ARCH_X32, X32_BIT, 1023);
+    uint32_t maxx32_low = highest_known(SCMP_ARCH_X32, X32_BIT, 511);
+    int pers64 = nr_of(SCMP_ARCH_X86_64, 135, "personality"), sock64 = nr_of(SCMP_ARCH_X86_64, 41, "socket");
+    int persx32 = nr_of(SCMP_ARCH_X32, X32_BIT + 135, "personality");
+    int sockx32 = nr_of(SCMP_ARCH_X32, X32_BIT + 41, "socket");
+    int pers386 = nr_of(SCMP_ARCH_X86, 136, "personality"), sock386 = nr_of(SCMP_ARCH_X86, 359, "socket");
+    int sockcall386 = nr_of(SCMP_ARCH_X86, 102, "socketcall");
+    if (pers64 < 0 || sock64 < 0 || persx32 < 0 || sockx32 < 0 || pers386 < 0 || sock386 < 0 || sockcall386 < 0 ||
+        max64 < 400 || max386 < 400 || maxx32_low < X32_BIT + 400 || maxx32 < X32_BIT + 512)
+        return kerr_msg(err, EINVAL, "cannot build the seccomp guard: libseccomp's x86 system call tables are incomplete");
+    const uint32_t arch_off = offsetof(struct seccomp_data, arch), nr_off = offsetof(struct seccomp_data, nr);
+    const uint32_t arg0_low = offsetof(struct seccomp_data, args);   /* little-endian: the low half */
+
+    g_load(g, arch_off);
+    g_jump(g, BPF_JEQ, AUDIT_ARCH_X86_64, L_X64, -1);
+    g_jump(g, BPF_JEQ, AUDIT_ARCH_I386, L_I386, L_END);
+
+    g->at[L_X64] = g->n;
+    g_load(g, nr_off);
+    g_jump(g, BPF_JGE, X32_BIT, L_X32, -1);
+    g_jump(g, BPF_JGT, max64, L_ENOSYS, -1);
+    g_jump(g, BPF_JEQ, (uint32_t)pers64, L_PERS, -1);
+    g_jump(g, BPF_JEQ, (uint32_t)sock64, L_SOCK, L_END);
+
+    g->at[L_X32] = g->n;
+    g_jump(g, BPF_JGT, maxx32, L_ENOSYS, -1);
+    g_jump(g, BPF_JGT, maxx32_low, L_X32_GAP, -1);
+    g_jump(g, BPF_JEQ, (uint32_t)persx32, L_PERS, -1);
+    g_jump(g, BPF_JEQ, (uint32_t)sockx32, L_SOCK, L_END);
+    g->at[L_X32_GAP] = g->n;
+    g_jump(g, BPF_JGE, X32_BIT + 512, L_END, L_ENOSYS);
+
+    g->at[L_I386] = g->n;
+    g_load(g, nr_off);
+    g_jump(g, BPF_JGT, max386, L_ENOSYS, -1);
+    g_jump(g, BPF_JEQ, (uint32_t)sockcall386, L_ENOSYS, -1);
+    g_jump(g, BPF_JEQ, (uint32_t)pers386, L_PERS, -1);
+    g_jump(g, BPF_JEQ, (uint32_t)sock386, L_SOCK, L_END);
+
+    g->at[L_PERS] = g->n;
+    g_load(g, arg0_low);
+    static const uint32_t personas[] = { 0x0, 0x8, 0x20000, 0x20008 };
+    for (size_t i = 0; i < ARRAY_SIZE(personas); i++)
+        g_jump(g, BPF_JEQ, personas[i], L_END, -1);
+    g_jump(g, BPF_JEQ, 0xffffffffu, L_END, L_EPERM);
+
+    g->at[L_SOCK] = g->n;
+    g_load(g, arg0_low);
+    g_jump(g, BPF_JEQ, AF_VSOCK, L_EPERM, L_END);
+
+    g->at[L_ENOSYS] = g->n;
+    g_emit(g, BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA), -1, -1);
+    g->at[L_EPERM] = g->n;
+    g_emit(g, BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA), -1, -1);
+    g->at[L_END] = g->n;
+    if (g->n > GUARD_MAX)
+        return kerr_msg(err, E2BIG, "cannot build the seccomp guard: %u instructions", g->n);
+
+    /* Labels to forward offsets (classic BPF jumps only forward). */
+    for (unsigned short i = 0; i < g->n; i++) {
+        if (BPF_CLASS(g->insns[i].code) != BPF_JMP)
+            continue;
+        int t = g->jt[i] < 0 ? i + 1 : g->at[g->jt[i]];
+        int f = g->jf[i] < 0 ? i + 1 : g->at[g->jf[i]];
+        if (t <= i || f <= i || t - i - 1 > 255 || f - i - 1 > 255)
+            return kerr_msg(err, EINVAL, "cannot build the seccomp guard: bad jump at %u", i);
+        g->insns[i].jt = (unsigned char)(t - i - 1);
+        g->insns[i].jf = (unsigned char)(f - i - 1);
+    }
+    return 0;
+}
+
+/* Puts the guard in front of `prog` (libseccomp's default filter). */
+static int guard_prepend(struct seccomp_prog *prog, struct kerr *err)
+{
+    struct guard g;
+    int r = guard_build(&g, err);
+    if (r < 0)
+        return r;
+    size_t total = (size_t)g.n + prog->len;
+    if (total > BPF_MAXINSNS)
+        return kerr_msg(err, E2BIG, "the seccomp filter has %zu instructions, more than the kernel's %d", total,
+                        BPF_MAXINSNS);
+    struct sock_filter *insns = malloc(total * sizeof *insns);
+    if (!insns)
+        return kerr_set(err, ENOMEM, "cannot build the seccomp filter");
+    memcpy(insns, g.insns, g.n * sizeof *insns);
+    memcpy(insns + g.n, prog->insns, prog->len * sizeof *insns);
+    free(prog->insns);
+    prog->insns = insns;
+    prog->len = (unsigned short)total;
+    return 0;
+}
+
+int seccomp_build_default(uint64_t caps, unsigned opts, struct seccomp_prog *out, struct kerr *err)
 {
     out->insns = NULL;
     out->len = 0;
@@ -234,20 +429,34 @@ int seccomp_build_default(uint64_t caps, struct seccomp_prog *out, struct kerr *
         if ((r = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), deny_table[i].name, err)) < 0)
             return r;
     }
-    if (!has_cap(caps, CAP_SYS_ADMIN)) {
+    bool admin = has_cap(caps, CAP_SYS_ADMIN);
+    if (!nested_userns(caps, opts)) {
         /* clone3 passes its flags in memory, which seccomp cannot read:
          * ENOSYS makes libc fall back to clone, whose flags it can. */
         if ((r = add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", err)) < 0)
             return r;
+        /* Without CAP_SYS_ADMIN no namespace at all; with it, still no user
+         * namespace (in one, every capability comes back over namespaces it
+         * makes: mounts, a network stack) unless nested_userns = yes.  On x86
+         * (all three ABIs) the flags are clone's and unshare's first argument;
+         * without CAP_SYS_ADMIN unshare is refused whole (deny_table). */
         for (size_t i = 0; i < ARRAY_SIZE(clone_ns_flags); i++) {
-            /* On x86 (all three ABIs) clone's flags are its first argument. */
+            if (admin && clone_ns_flags[i] != CLONE_NEWUSER)
+                continue;
             r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
                                  SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns_flags[i], clone_ns_flags[i]));
+            if (r == 0 && admin)
+                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(unshare), 1,
+                                     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_NEWUSER, CLONE_NEWUSER));
             if (r < 0)
                 return kerr_set(err, -r, "cannot add seccomp rule for clone");
         }
     }
-    return export_prog(ctx, out, err);
+    if ((r = export_prog(ctx, out, err)) < 0)
+        return r;
+    if ((r = guard_prepend(out, err)) < 0)
+        seccomp_prog_free(out);
+    return r;
 }
 
 static uint32_t scmp_action(enum seccomp_action a, int errno_value)
@@ -287,7 +496,7 @@ int seccomp_build(const struct container_spec *c, uint64_t caps, struct seccomp_
     case SECCOMP_UNCONFINED:
         return 0;
     case SECCOMP_DEFAULT:
-        return seccomp_build_default(caps, out, err);
+        return seccomp_build_default(caps, c->nested_userns ? SECCOMP_NESTED_USERNS : 0, out, err);
     case SECCOMP_FILE:
         break;
     }
@@ -568,7 +777,13 @@ void seccomp_plan(const struct container_spec *c, uint64_t caps, FILE *out)
     for (size_t i = 0; i < ARRAY_SIZE(deny_table); i++)
         if (deny_applies(&deny_table[i], caps))
             fprintf(out, " %s", deny_table[i].name);
-    if (!has_cap(caps, CAP_SYS_ADMIN))
-        fprintf(out, " clone(namespace flags); ENOSYS for clone3");
-    fprintf(out, "\n");
+    bool admin = has_cap(caps, CAP_SYS_ADMIN);
+    if (!admin)
+        fprintf(out, " clone(namespace flags)");
+    else if (!c->nested_userns)
+        fprintf(out, " clone(CLONE_NEWUSER) unshare(CLONE_NEWUSER)");
+    fprintf(out, " socket(AF_VSOCK) personality(other than 0 8 0x20000 0x20008 0xffffffff); ENOSYS for");
+    if (!(admin && c->nested_userns))
+        fprintf(out, " clone3");
+    fprintf(out, " socketcall(i386) and numbers above this libseccomp's tables\n");
 }

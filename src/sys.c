@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <errno.h>
@@ -65,6 +66,21 @@ int sys_close_range_from(unsigned first)
 int sys_finit_module(int fd, const char *params, int flags)
 {
     return (int)syscall(SYS_finit_module, fd, params, flags);
+}
+
+int sys_bind_fd(int src, int tgt, uint64_t attr_set)
+{
+    int tree = (int)syscall(SYS_open_tree, src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+    if (tree < 0)
+        return -1;
+    struct mount_attr attr = { .attr_set = attr_set };
+    int r = (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr);
+    if (r == 0)
+        r = (int)syscall(SYS_move_mount, tree, "", tgt, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+    int e = errno;
+    close(tree);   /* detached, the clone goes with it; attached, it stays */
+    errno = e;
+    return r;
 }
 
 int sys_reexec_sealed(char **argv)

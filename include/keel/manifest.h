@@ -118,6 +118,7 @@ struct container_spec {
     bool no_new_privs;             /* default yes */
     enum seccomp_mode seccomp;
     char *seccomp_file;
+    bool nested_userns;            /* default no: the default filter refuses CLONE_NEWUSER */
     struct rlimit_spec *rlimits;
     size_t n_rlimits;
     enum userns_mode userns;       /* default USERNS_NO */

@@ -12,8 +12,11 @@
  * the system calls Docker's default profile blocks, each answered with
  * EPERM (clone3 with ENOSYS, so that libc falls back to clone, whose flags
  * can be inspected).  Calls that Docker allows only with a capability are
- * allowed when `caps` holds that capability.  x86-64, x32 and i386 are
- * filtered; any other architecture kills the process.
+ * allowed when `caps` holds that capability; user namespaces need
+ * SECCOMP_NESTED_USERNS too.  A guard in front of libseccomp's program
+ * answers numbers above libseccomp's tables and i386 socketcall with ENOSYS,
+ * socket(AF_VSOCK) and personas outside Docker's list with EPERM.  x86-64,
+ * x32 and i386 are filtered; any other architecture kills the process.
  *
  * Custom filters (`seccomp = PATH`) use a line format:
  *     # comment
@@ -77,7 +80,10 @@ void seccomp_profile_free(struct seccomp_profile *p);
 /* The filter for container c: default (chosen by `caps`, the container's
  * final capability set as CAP_* bits), unconfined (len 0), or its file. */
 int seccomp_build(const struct container_spec *c, uint64_t caps, struct seccomp_prog *out, struct kerr *err);
-int seccomp_build_default(uint64_t caps, struct seccomp_prog *out, struct kerr *err);
+/* opts for the default filter: SECCOMP_NESTED_USERNS (nested_userns = yes)
+ * lets a container with CAP_SYS_ADMIN make user namespaces. */
+#define SECCOMP_NESTED_USERNS 1u
+int seccomp_build_default(uint64_t caps, unsigned opts, struct seccomp_prog *out, struct kerr *err);
 int seccomp_build_profile(const struct seccomp_profile *p, struct seccomp_prog *out, struct kerr *err);
 void seccomp_prog_free(struct seccomp_prog *p);
 
@@ -85,8 +91,10 @@ void seccomp_prog_free(struct seccomp_prog *p);
  * Async-signal-safe apart from formatting `err` on failure. */
 int seccomp_install(const struct seccomp_prog *p, struct kerr *err);
 
-/* Whether the default filter blocks `name` for this capability set. */
-int seccomp_default_blocks(const char *name, uint64_t caps);
+/* Whether the default filter refuses `name` (in at least one of its forms:
+ * socket for AF_VSOCK, personality for other personas, unshare for
+ * CLONE_NEWUSER) for this capability set and opts. */
+int seccomp_default_blocks(const char *name, uint64_t caps, unsigned opts);
 /* keel check --plan: "    seccomp ..." lines. */
 void seccomp_plan(const struct container_spec *c, uint64_t caps, FILE *out);
 

@@ -31,12 +31,24 @@ int sys_pidfd_send_signal(int pidfd, int sig);
 int sys_close_range_from(unsigned first);   /* closes every fd >= first */
 int sys_finit_module(int fd, const char *params, int flags);
 
+/* Binds what the O_PATH fd `src` names onto what the O_PATH fd `tgt` names,
+ * with the new mount API and no path resolved anywhere: open_tree(src,
+ * OPEN_TREE_CLONE | AT_RECURSIVE) clones the source's mount tree detached,
+ * mount_setattr(AT_RECURSIVE) sets `attr_set` (MOUNT_ATTR_*) on every mount
+ * of the clone, move_mount(MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+ * attaches it on `tgt` itself (the CVE-2025-52881 pattern: nothing the
+ * container or another process changes between the steps can redirect it).
+ * 0, or -1 with errno; ENOSYS on kernels before 5.12 (no mount_setattr),
+ * where the caller falls back to mount(2). */
+int sys_bind_fd(int src, int tgt, uint64_t attr_set);
+
 /* Re-executes the running binary from a sealed memfd copy, unless it already
  * runs from one.  Afterwards /proc/self/exe of keel and of everything it forks
  * is that read-only copy, never the file on disk: a container that executes
  * /proc/self/exe (or opens it through /proc/PID/exe) reaches nothing it could
  * overwrite (the CVE-2019-5736 class).  Returns 0 when already sealed; on
- * success it does not return; -errno when it could not (the caller goes on). */
+ * success it does not return; -errno when it could not (keel run then refuses
+ * to start: main.c). */
 int sys_reexec_sealed(char **argv);
 
 #endif

@@ -179,6 +179,76 @@ test_symlink_escapes() {
         'data:/data/sub/file=from-src'
 }
 
+# ---- bind mount sources (issue 13, the CVE-2025-52881 pattern) ---------------------
+
+# mount = SOURCE:TARGET opens SOURCE once with no symlink on its path and binds
+# fd to fd: a symlink as the source, or in a directory on the way to it (which
+# a container sharing that directory could plant), is refused, never followed
+# to another host tree.  A read-only bind is read-only on the mounts below its
+# source too (the old remount of the top mount left them writable).  Control:
+# the same tree through its real path is bound and readable.
+test_bind_sources() {
+    plan bind_real_source bind_symlink_source_refused bind_symlink_parent_refused bind_ro_submount bind_host_unchanged
+    mkdir -p "$T/src/sub" "$T/secret"
+    echo from-src > "$T/src/file"
+    echo secret > "$T/secret/file"
+    ln -s "$T/secret" "$T/srclink"
+    ln -s "$T/secret" "$T/plink"
+    # A mount below the source, in the namespace keel copies: removed however the test ends.
+    trap 'umount -l "$T/src/sub" 2>/dev/null; _cleanup' EXIT
+    mount -t tmpfs -o size=64k tmpfs "$T/src/sub" || fail "cannot mount a tmpfs at $T/src/sub"
+    manifest <<EOF
+$(system_section)
+$(simple real "/bin/sh -c \"cat /data/file; echo x > /data/sub/w; echo subw=\\\$?; sleep 1000\"" "upper = tmpfs
+mount = $T/src:/data:ro")
+$(simple link "/bin/sh -c \"cat /data/file; sleep 1000\"" "upper = tmpfs
+mount = $T/srclink:/data:ro")
+$(simple plink "/bin/sh -c \"cat /data/file; sleep 1000\"" "upper = tmpfs
+mount = $T/plink/file:/data/file:ro")
+EOF
+    keel_start
+    wait_out real from-src 20 || fail "the control container did not read its bind ($WHY)"
+    wait_key real subw 20 || fail "the control container did not try its submount ($WHY)"
+    wait_until 20 eval 'grep -qE "$(klog "(error: )?link: (failed|started)")" "$ERR" && grep -qE "$(klog "(error: )?plink: (failed|started)")" "$ERR"' ||
+        fail "keel neither started nor refused link and plink"
+    check bind_real_source "the real source was not bound" out_has real from-src
+    check bind_symlink_source_refused "a symlink as mount source was followed: $(c_lines link | head -n 2 | tr '\n' ' ')" \
+        eval '! out_has link secret && grep -qE "$(klog "(error: )?link: failed.*symlink")" "$ERR"'
+    check bind_symlink_parent_refused "a symlink on the source path was followed: $(c_lines plink | head -n 2 | tr '\n' ' ')" \
+        eval '! out_has plink secret && grep -qE "$(klog "(error: )?plink: failed.*symlink")" "$ERR"'
+    local v
+    v=$(c_value real subw)
+    check bind_ro_submount "a mount below a read-only bind's source was writable (subw=$v)" eval '[ -n "$v" ] && [ "$v" != 0 ]'
+    check bind_host_unchanged "the container wrote into the host's mount below the source" eval '[ ! -e "$T/src/sub/w" ]'
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# ---- nested user namespaces (issue 22) ------------------------------------------------
+
+# capabilities = +SYS_ADMIN opens the namespace group of the default seccomp
+# filter, but not user namespaces (inside a new one every capability comes
+# back over the namespaces it makes): refused unless nested_userns = yes.
+# Controls: the same container makes a UTS namespace; with nested_userns = yes
+# the user namespace is made.
+test_nested_userns() {
+    plan nested_userns_refused nested_userns_other_ns nested_userns_opt_in
+    local cmd="/bin/sh -c \"unshare -U true; echo userns=\\\$?; unshare -u true; echo uts=\\\$?; sleep 1000\""
+    manifest <<EOF
+$(system_section)
+$(simple admin "$cmd" "capabilities = +SYS_ADMIN")
+$(simple nested "$cmd" "capabilities = +SYS_ADMIN
+nested_userns = yes")
+EOF
+    keel_start
+    wait_key admin uts 20 || fail "container admin did not report ($WHY)"
+    wait_key nested uts 20 || fail "container nested did not report ($WHY)"
+    check nested_userns_refused "a +SYS_ADMIN container made a user namespace (userns=$(c_value admin userns))" \
+        eval '[ -n "$(c_value admin userns)" ] && [ "$(c_value admin userns)" != 0 ]'
+    check nested_userns_other_ns "the +SYS_ADMIN container could not make a UTS namespace" eq "$(c_value admin uts)" 0
+    check nested_userns_opt_in "nested_userns = yes did not allow a user namespace" eq "$(c_value nested userns)" 0
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 # ---- writable kernel knobs ---------------------------------------------------------
 
 test_kernel_knobs() {

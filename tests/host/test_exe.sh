@@ -146,4 +146,37 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# keel run copies itself into a sealed memfd before it does anything else; when
+# that copy cannot be made it must refuse to start, never go on from the
+# binary on disk (issue 13: it warned and went on).  A file-size limit below
+# keel's size, with SIGXFSZ ignored (so the copy's write fails with EFBIG
+# instead of killing keel), makes the copy fail for real.  Positive control:
+# the same manifest without the limit runs, from a sealed memfd.
+test_unsealed_refused() {
+    plan sealed_control unsealed_refused unsealed_nothing_ran
+    manifest <<EOF
+$(system_section)
+[container c]
+layers = $LAYERS/base
+command = /bin/probe print ran sleep inf
+restart = no
+EOF
+    KEEL_IGNORE=XFSZ keel_start
+    wait_out c ran || fail "the control run did not start c ($WHY)"
+    local exe
+    exe=$(readlink "/proc/$(keel_pid)/exe")
+    check sealed_control "keel run does not run from a sealed memfd (exe: $exe)" eq "$exe" "/memfd:keel (deleted)"
+    keel_stop || fail "keel did not stop ($WHY)"
+
+    local kib=$(( $(stat -c %s "$KEEL") / 1024 / 2 ))
+    ulimit -S -f "$kib" || fail "cannot lower the file-size limit"
+    KEEL_IGNORE=XFSZ keel_start
+    ulimit -S -f unlimited
+    keel_wait $((10 * SLOW)) || fail "keel run went on without its sealed copy (still running after $((10 * SLOW)) s)"
+    check unsealed_refused "keel run did not refuse to start (status $KRC)" \
+        eval '[ "$KRC" != 0 ] && grep -q "keel: error: cannot re-execute keel from a sealed copy of itself: File too large" "$ERR"'
+    check unsealed_nothing_ran "a container ran from the unsealed keel" \
+        eval '! out_has c ran && no_grep_in "$(klog "c: started")" "$ERR"'
+}
+
 run_tests "$@"

@@ -9,8 +9,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/vm_sockets.h>
+#include <stdbool.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -160,26 +164,37 @@ TEST(default_table)
                               "ioperm", "iopl", "nfsservctl", "vm86", "io_uring_setup", "fsopen",
                               "move_mount", "open_tree", "kcmp", "syslog" };
     for (size_t i = 0; i < ARRAY_SIZE(blocked); i++)
-        if (!seccomp_default_blocks(blocked[i], caps)) {
+        if (!seccomp_default_blocks(blocked[i], caps, 0)) {
             fprintf(stderr, "  not blocked: %s\n", blocked[i]);
             CHECK(0);
         }
-    const char *allowed[] = { "read", "ptrace", "process_vm_readv", "chroot", "getpid", "personality",
+    const char *allowed[] = { "read", "ptrace", "process_vm_readv", "chroot", "getpid",
                               "sethostname_is_not_a_call" };
     for (size_t i = 0; i < ARRAY_SIZE(allowed); i++)
-        CHECK(!seccomp_default_blocks(allowed[i], caps));
+        CHECK(!seccomp_default_blocks(allowed[i], caps, 0));
     /* Capabilities open their group, as in Docker's profile. */
-    CHECK(!seccomp_default_blocks("mount", caps | (1ull << CAP_SYS_ADMIN)));
-    CHECK(!seccomp_default_blocks("unshare", caps | (1ull << CAP_SYS_ADMIN)));
-    CHECK(!seccomp_default_blocks("clone3", caps | (1ull << CAP_SYS_ADMIN)));
-    CHECK(!seccomp_default_blocks("bpf", caps | (1ull << CAP_BPF)));
-    CHECK(!seccomp_default_blocks("reboot", caps | (1ull << CAP_SYS_BOOT)));
-    CHECK(!seccomp_default_blocks("settimeofday", caps | (1ull << CAP_SYS_TIME)));
-    CHECK(!seccomp_default_blocks("init_module", caps | (1ull << CAP_SYS_MODULE)));
-    CHECK(seccomp_default_blocks("chroot", 0));
+    uint64_t admin = caps | (1ull << CAP_SYS_ADMIN);
+    CHECK(!seccomp_default_blocks("mount", admin, 0));
+    CHECK(!seccomp_default_blocks("setns", admin, 0));
+    CHECK(!seccomp_default_blocks("bpf", caps | (1ull << CAP_BPF), 0));
+    CHECK(!seccomp_default_blocks("reboot", caps | (1ull << CAP_SYS_BOOT), 0));
+    CHECK(!seccomp_default_blocks("settimeofday", caps | (1ull << CAP_SYS_TIME), 0));
+    CHECK(!seccomp_default_blocks("init_module", caps | (1ull << CAP_SYS_MODULE), 0));
+    CHECK(seccomp_default_blocks("chroot", 0, 0));
+    /* ... but not to user namespaces, unless nested_userns = yes (which alone
+     * opens nothing). */
+    CHECK(seccomp_default_blocks("unshare", admin, 0));
+    CHECK(seccomp_default_blocks("clone3", admin, 0));
+    CHECK(seccomp_default_blocks("clone", admin, 0));
+    CHECK(!seccomp_default_blocks("unshare", admin, SECCOMP_NESTED_USERNS));
+    CHECK(!seccomp_default_blocks("clone3", admin, SECCOMP_NESTED_USERNS));
+    CHECK(seccomp_default_blocks("unshare", caps, SECCOMP_NESTED_USERNS));
     /* Never, whatever the capabilities. */
-    CHECK(seccomp_default_blocks("kexec_load", ~0ull));
-    CHECK(seccomp_default_blocks("keyctl", ~0ull));
+    CHECK(seccomp_default_blocks("kexec_load", ~0ull, SECCOMP_NESTED_USERNS));
+    CHECK(seccomp_default_blocks("keyctl", ~0ull, 0));
+    CHECK(seccomp_default_blocks("socket", ~0ull, 0));        /* AF_VSOCK */
+    CHECK(seccomp_default_blocks("socketcall", ~0ull, 0));    /* i386 */
+    CHECK(seccomp_default_blocks("personality", ~0ull, 0));   /* other personas */
 }
 
 /* In a child: no_new_privs, load `prog`, run `body`; the exit status says
@@ -208,6 +223,17 @@ static int eperm(long r)
     return r == -1 && errno == EPERM;
 }
 
+static int enosys(long r)
+{
+    return r == -1 && errno == ENOSYS;
+}
+
+/* System calls newer than the libseccomp 2.5.4 tables (Linux 6.8-6.15). */
+#define NR_LISTMOUNT 458
+#define NR_MSEAL 462
+#define NR_OPEN_TREE_ATTR 467
+#define X32_BIT 0x40000000L
+
 /* Raw i386 system call through int 0x80 from 64-bit code. */
 static long int80(long nr, long a, long b, long c)
 {
@@ -215,6 +241,69 @@ static long int80(long nr, long a, long b, long c)
     __asm__ volatile("int $0x80" : "=a"(ret) : "a"(nr), "b"(a), "c"(b), "d"(c) : "memory", "r8", "r9", "r10", "r11");
     return ret;
 }
+
+/* i386 numbers (arch/x86/entry/syscalls/syscall_32.tbl). */
+#define I386_GETPID 20
+#define I386_SOCKETCALL 102
+#define I386_PERSONALITY 136
+#define I386_KEYCTL 288
+#define I386_UNSHARE 310
+#define I386_SOCKET 359
+
+/* Whether this kernel runs i386 system calls (int 0x80) from a 64-bit
+ * process (CONFIG_IA32_EMULATION, and ia32_emulation= not off).  Probed in a
+ * child without a filter, with SIGSEGV at its default action: a kernel
+ * without the emulation answers int 0x80 with SIGSEGV (or ENOSYS), and the
+ * sanitizers' SIGSEGV handler would turn that into exit 1. */
+static bool have_ia32(void)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGSEGV, SIG_DFL);
+        syscall(SYS_exit_group, int80(I386_GETPID, 0, 0, 0) == (long)getpid() ? 0 : 1);
+    }
+    int st = -1;
+    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* The i386 door, in a child of the filtered process (a kernel without ia32
+ * emulation answers with a signal).  With the emulation the filter must
+ * refuse keyctl, unshare(CLONE_NEWNS), socketcall, socket(AF_VSOCK), an
+ * unsafe persona and a number above the table; without it every int 0x80
+ * must fail (the kernel closes the door itself).  0 when as expected. */
+static int i386_door(bool ia32)
+{
+    pid_t kid = fork();
+    if (kid == 0) {
+        signal(SIGSEGV, SIG_DFL);
+        int bad = 0;
+        if (int80(I386_KEYCTL, 0, 0, 0) != -EPERM)
+            bad |= 1;
+        if (int80(I386_UNSHARE, CLONE_NEWNS, 0, 0) != -EPERM)
+            bad |= 2;
+        if (int80(I386_SOCKETCALL, 1 /* SYS_SOCKET */, 0, 0) != -ENOSYS)
+            bad |= 4;
+        if (int80(I386_SOCKET, AF_VSOCK, SOCK_STREAM, 0) != -EPERM)
+            bad |= 8;
+        if (int80(I386_PERSONALITY, ADDR_NO_RANDOMIZE, 0, 0) != -EPERM)
+            bad |= 16;
+        if (int80(NR_MSEAL, 0, 0, 0) != -ENOSYS)
+            bad |= 32;
+        if (int80(I386_GETPID, 0, 0, 0) != (long)getpid())   /* the door itself is open */
+            bad |= 64;
+        syscall(SYS_exit_group, bad);
+    }
+    int st;
+    if (kid < 0 || waitpid(kid, &st, 0) != kid)
+        return 100;
+    if (ia32)
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 101;
+    /* No emulation: killed by the fault, or every call refused (the getpid
+     * check, bit 64, then fails too). */
+    return (WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV) || (WIFEXITED(st) && (WEXITSTATUS(st) & 64)) ? 0 : 102;
+}
+
+static bool ia32_present;
 
 static int default_body(void)
 {
@@ -244,6 +333,26 @@ static int default_body(void)
     /* The x32 door: the same call with bit 30 set is filtered too. */
     if (!eperm(syscall(0x40000000 | SYS_keyctl, 0, 0, 0, 0, 0)))
         return 12;
+    /* vsock is not namespaced: refused whatever the capabilities; other
+     * families work. */
+    if (!eperm(socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0)))
+        return 20;
+    int us = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (us < 0)
+        return 21;
+    close(us);
+    /* Docker's personas only: the query and PER_LINUX32 pass, ADDR_NO_RANDOMIZE not. */
+    if (!eperm(personality(ADDR_NO_RANDOMIZE)) || !eperm(personality(READ_IMPLIES_EXEC)))
+        return 22;
+    if (personality(0xffffffff) < 0 || personality(PER_LINUX32) < 0 || personality(PER_LINUX) < 0)
+        return 23;
+    /* Numbers above libseccomp's tables: ENOSYS, x86-64 and x32 (whose
+     * numbers for new calls lie below its own block at 512). */
+    if (!enosys(syscall(NR_LISTMOUNT, NULL, NULL, 0, 0)) || !enosys(syscall(NR_MSEAL, 0, 0, 0)) ||
+        !enosys(syscall(NR_OPEN_TREE_ATTR, -1, NULL, 0, NULL, 0)) || !enosys(syscall(1000)))
+        return 24;
+    if (!enosys(syscall(X32_BIT | NR_MSEAL, 0, 0, 0)))
+        return 25;
     /* fork (clone without namespace flags) still works. */
     pid_t kid = fork();
     if (kid < 0)
@@ -253,25 +362,19 @@ static int default_body(void)
     int st;
     if (waitpid(kid, &st, 0) != kid || !WIFEXITED(st))
         return 14;
-    /* The i386 door: int 0x80 keyctl (288) and unshare (310), in a child
-     * since a kernel without ia32 emulation answers with a signal. */
-    kid = fork();
-    if (kid == 0)
-        _exit(int80(288, 0, 0, 0) == -EPERM && int80(310, CLONE_NEWNS, 0, 0) == -EPERM ? 0 : 1);
-    if (waitpid(kid, &st, 0) != kid)
-        return 15;
-    if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
-        return 16;
-    if (WIFSIGNALED(st))
-        printf("skip - default_filter_loaded: i386 door (no ia32 emulation in this kernel)\n");
-    return 0;
+    int door = i386_door(ia32_present);
+    return door ? 30 + door : 0;
 }
 
 TEST(default_filter_loaded)
 {
     struct seccomp_prog prog;
     struct kerr err = { 0 };
-    CHECK_INT(seccomp_build_default(CAPS_DEFAULT, &prog, &err), 0);
+    ia32_present = have_ia32();
+    if (!ia32_present)
+        printf("# ia32 emulation absent: the kernel refuses int 0x80 itself (tests/vm/test_boot.sh checks the "
+               "filter's i386 rules on a kernel with it)\n");
+    CHECK_INT(seccomp_build_default(CAPS_DEFAULT, 0, &prog, &err), 0);
     CHECK(prog.len > 10 && prog.len < 4096);
     int status = run_filtered(&prog, default_body);
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
@@ -290,6 +393,39 @@ static int admin_body(void)
     return 0;
 }
 
+/* With CAP_SYS_ADMIN but not nested_userns: every namespace but a user
+ * namespace, by clone or unshare; clone3 stays ENOSYS (its flags are in
+ * memory), so libc's fork and posix_spawn fall back to clone. */
+static int admin_no_userns_body(void)
+{
+    if (unshare(CLONE_NEWUTS) < 0)
+        return 1;
+    if (!eperm(unshare(CLONE_NEWUSER)) || !eperm(unshare(CLONE_NEWUSER | CLONE_NEWNS)))
+        return 2;
+    if (!eperm(syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0)))
+        return 3;
+    if (!enosys(syscall(SYS_clone3, NULL, 0)))
+        return 4;
+    pid_t kid = syscall(SYS_clone, CLONE_NEWIPC | SIGCHLD, 0, 0, 0, 0);
+    if (kid == 0)
+        syscall(SYS_exit_group, 0);
+    int st;
+    if (kid < 0 || waitpid(kid, &st, 0) != kid || !WIFEXITED(st))
+        return 5;
+    return 0;
+}
+
+/* nested_userns = yes: a user namespace is allowed (the test runs as root,
+ * so the kernel allows it too) and clone3 reaches the kernel. */
+static int nested_userns_body(void)
+{
+    if (unshare(CLONE_NEWUSER) < 0)
+        return errno == EPERM ? 1 : 2;
+    if (enosys(syscall(SYS_clone3, NULL, 0)))
+        return 3;
+    return 0;
+}
+
 TEST(admin_filter_allows_namespaces)
 {
     if (geteuid() != 0) {
@@ -298,10 +434,47 @@ TEST(admin_filter_allows_namespaces)
     }
     struct seccomp_prog prog;
     struct kerr err = { 0 };
-    CHECK_INT(seccomp_build_default(CAPS_DEFAULT | (1ull << CAP_SYS_ADMIN), &prog, &err), 0);
+    uint64_t admin = CAPS_DEFAULT | (1ull << CAP_SYS_ADMIN);
+    CHECK_INT(seccomp_build_default(admin, 0, &prog, &err), 0);
     int status = run_filtered(&prog, admin_body);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    status = run_filtered(&prog, admin_no_userns_body);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fprintf(stderr, "  admin filter child: status 0x%x\n", status);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     seccomp_prog_free(&prog);
+
+    /* Positive control: nested_userns = yes lets the same calls through. */
+    CHECK_INT(seccomp_build_default(admin, SECCOMP_NESTED_USERNS, &prog, &err), 0);
+    status = run_filtered(&prog, nested_userns_body);
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        fprintf(stderr, "  nested_userns child: status 0x%x\n", status);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    seccomp_prog_free(&prog);
+}
+
+/* The calls the guard refuses exist in this kernel (else their ENOSYS under
+ * the filter proves nothing): listmount and mseal answer something else than
+ * ENOSYS without a filter, and socket(AF_VSOCK) is not refused with EPERM. */
+TEST(guard_positive_control)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int bad = 0;
+        if (enosys(syscall(NR_LISTMOUNT, NULL, NULL, 0, 0)) || enosys(syscall(NR_MSEAL, 0, 0, 0)))
+            bad |= 1;
+        if (eperm(socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0)))
+            bad |= 2;
+        if (personality(ADDR_NO_RANDOMIZE) < 0)
+            bad |= 4;
+        syscall(SYS_exit_group, bad);
+    }
+    int st = -1;
+    CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st));
+    if (WIFEXITED(st) && (WEXITSTATUS(st) & 1))
+        printf("# listmount/mseal are missing from this kernel (older than 6.10): their ENOSYS under the filter "
+               "is the kernel's too\n");
+    CHECK(WIFEXITED(st) && (WEXITSTATUS(st) & ~1) == 0);
 }
 
 static int allowlist_body(void)
@@ -389,6 +562,7 @@ TEST(build_from_spec)
     fclose(f);
     CHECK(strstr(buf, "    seccomp: default, EPERM for kexec_load") != NULL);
     CHECK(strstr(buf, " unshare ") != NULL && strstr(buf, "ENOSYS for clone3") != NULL);
+    CHECK(strstr(buf, " socket(AF_VSOCK) ") != NULL && strstr(buf, " socketcall(i386) ") != NULL);
     free(buf);
 }
 
@@ -400,6 +574,7 @@ int main(void)
     RUN(default_table);
     RUN(default_filter_loaded);
     RUN(admin_filter_allows_namespaces);
+    RUN(guard_positive_control);
     RUN(custom_filters_loaded);
     RUN(build_from_spec);
     return unit_done();

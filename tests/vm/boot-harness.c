@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -105,6 +106,8 @@ int main(int argc, char **argv)
     if (n > 0)
         exe[n] = '\0';
     printf("harness: exe %s\n", exe);
+    struct statvfs sv;
+    printf("harness: exe mount %s\n", statvfs("/proc/self/exe", &sv) < 0 ? "?" : (sv.f_flag & ST_RDONLY) ? "ro" : "rw");
     printf("harness: init still on disk: %s\n", access("/init", F_OK) == 0 ? "yes" : "no");
     try_pivot();
     struct utsname u;

@@ -31,9 +31,9 @@ initramfs/mkinitramfs --keel "$VM_OUT/boot-harness" --manifest "$VM_OUT/bootmod.
     --out "$VM_OUT/bootmod.cpio" 2>"$VM_OUT/bootmod.mk.log" ||
     { vm_not_ok "bootmod: image" "$(cat "$VM_OUT/bootmod.mk.log")"; exit 0; }
 
-# --- boot 1: everything up, then QEMU's system_powerdown --------------------------
+# --- boot 1: everything up (KEEL_BOOT_MOVED=1, a hostile word, on the command line), then QEMU's system_powerdown --------------------------
 vm_start bootmod-power "$VM_OUT/bootmod.cpio" \
-    "harness.modules=overlay,e1000,button,evdev,veth,bridge harness.sysctl=kernel.domainname=keeltest keel.manifest=/etc/x.ini"
+    "harness.modules=overlay,e1000,button,evdev,veth,bridge harness.sysctl=kernel.domainname=keeltest keel.manifest=/etc/x.ini KEEL_BOOT_MOVED=1"
 if ! vm_wait 'harness: ready' 60; then
     vm_not_ok "bootmod: boots to ready"
     vm_stop
@@ -45,6 +45,10 @@ else
     vm_assert "bootmod: stage network up" 'keel: stage: network up'
     vm_assert "bootmod: root moved off rootfs" "harness: root fstype rootfs parentless no"
     vm_assert "bootmod: re-executed from its read-only binary" 'harness: exe /init'
+    # KEEL_BOOT_MOVED=1 on the command line reaches init's environment: it must
+    # not pass for the mark of the re-execution (boot.c BOOT_MOVED_FD).
+    vm_assert "bootmod: KEEL_BOOT_MOVED=1 from the command line is no mark" 'harness: exe mount ro'
+
     vm_assert "bootmod: pivot_root works after the move" 'harness: pivot_root ok'
     missing=
     for m in / /init /proc /sys /dev /dev/pts /dev/shm /run /tmp /sys/fs/cgroup; do

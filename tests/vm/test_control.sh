@@ -12,9 +12,12 @@
 # bound read-only on its /run, so /run/keel.sock, the client's default URL, is
 # keel's socket (the manifest check wants a mount source to exist when the
 # manifest is read, before the socket does; connect(2) needs no writable
-# mount); it runs with the default capabilities and
-# seccomp filter, prints what the client verbs answer, and then asks for the
-# power action.  Two boots: poweroff over the unix socket, reboot over vsock.
+# mount); it runs with the default capabilities but `seccomp = unconfined`
+# (the default filter refuses AF_VSOCK: vsock is not namespaced), prints what
+# the client verbs answer, and then asks for the power action.  Container
+# `denied`, with the default filter, tries the same vsock listener and must get
+# EPERM from socket(2) (the positive control is the client).  Two boots:
+# poweroff over the unix socket, reboot over vsock.
 set -u
 . "$(dirname "$0")/lib.sh"
 cd "$VM_REPO"
@@ -82,7 +85,15 @@ mount = /init:/bin/keel:ro
 mount = /run:/run:ro
 depends = app
 restart = no
+seccomp = unconfined
 command = /bin/sh /client.sh $action $via
+
+[container denied]
+layers = /layers/base
+upper = tmpfs
+mount = /init:/bin/keel:ro
+restart = no
+command = /bin/sh -c "/bin/keel -H vsock://1:5000 ps; echo vsock-denied-rc \$?; trap 'exit 0' TERM; sleep 1000 & wait"
 INI
 done
 
@@ -124,6 +135,9 @@ checks_for() {
     vm_assert "$p: unix listener" 'keel: control: listening on unix:///run/keel\.sock'
     vm_assert "$p: vsock listener" 'keel: control: listening on vsock://5000'
     vm_assert "$p: ps over vsock (CID 1) succeeds" 'client \| vsock-ps-rc 0'
+    vm_assert "$p: a container under the default filter cannot open AF_VSOCK" \
+        'denied \| .*Operation not permitted'
+    vm_assert "$p: ... and its ps fails" 'denied \| vsock-denied-rc [1-9]'
     vm_assert "$p: ps over vsock has the table" 'client \| vsock-ps: NAME +STATE +PID'
     vm_assert "$p: ps over vsock shows app running" 'client \| vsock-ps: app +running +[0-9]+ '
     vm_assert "$p: ps over vsock shows the client itself" 'client \| vsock-ps: client +running +[0-9]+ '

@@ -11,14 +11,15 @@
 #   boot 2: a real crash of keel (test hook) reboots the machine through keel's
 #           crash handler: no kernel panic, no hang.
 # The test hooks (keel.test_*= on the kernel command line) are described in
-# src/daemon.c and docs/boot.md.
+# src/daemon.c and docs/boot.md; only the test build has them.
 set -u
 . "$(dirname "$0")/lib.sh"
 cd "$VM_REPO"
 
-KEEL=${KEEL:-$VM_REPO/build/keel}
+# The test build: only it has the kernel command-line test hooks (Makefile).
+KEEL=${KEEL_TEST:-$VM_REPO/build/test/keel}
 if [ ! -x "$KEEL" ]; then
-    vm_not_ok "faults: image" "no keel binary at $KEEL (make vm sets KEEL)"
+    vm_not_ok "faults: image" "no test build of keel at $KEEL (make build/test/keel; make vm sets KEEL_TEST)"
     exit 0
 fi
 

@@ -28,10 +28,11 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 cd "$VM_REPO"
-KEEL=${KEEL:-$VM_REPO/build/keel}
+# The test build: only it has the kernel command-line test hooks (Makefile).
+KEEL=${KEEL_TEST:-$VM_REPO/build/test/keel}
 
 if [ ! -x "$KEEL" ]; then
-    vm_not_ok "watchdog: image" "no keel binary at $KEEL (make vm sets KEEL)"
+    vm_not_ok "watchdog: image" "no test build of keel at $KEEL (make build/test/keel; make vm sets KEEL_TEST)"
     exit 0
 fi
 if ! command -v python3 >/dev/null 2>&1; then
