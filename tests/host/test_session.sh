@@ -282,4 +282,34 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# ---- lower item: container output echoed to a terminal ----------------------------
+
+# keel run's stdout is a terminal (script(1)'s pty): a container's escape
+# sequences and other control bytes reach it as visible \xNN escapes, never
+# raw; the log file keeps every byte.
+test_echo_to_terminal_escaped() {
+    plan echo_reached_terminal echo_escaped log_keeps_bytes
+    have_script || { echo "skip - echo_to_terminal_escaped: script(1) from util-linux is missing"; return 0; }
+    local L
+    L=$(mk_layer bytes)
+    printf 'esc:\033[31mred\033[0m title:\033]0;pwned\007 c1:\302\233x del:\177 tab:\tend\n' > "$L/bytes"
+    manifest <<EOF
+$(system_section)
+[container c]
+layers = $L:$LAYERS/base
+command = /bin/sh -c "cat /bytes; echo done; exec sleep 1000"
+restart = no
+EOF
+    keel_start_pty pty || fail "cannot start keel under a pty ($WHY)"
+    wait_for '^ *c \| done' "$T/pty.out" || fail "c did not come up ($WHY)"
+    keel_stop || fail "keel did not stop ($WHY)"
+    check echo_reached_terminal "the container's line never reached the terminal" grep_in '^ *c \| esc:' "$T/pty.out"
+    # The terminal saw the escapes as text, and no ESC, BEL, DEL or C1 byte at all.
+    local want='c | esc:\x1b[31mred\x1b[0m title:\x1b]0;pwned\x07 c1:\xc2\x9bx del:\x7f tab:'$'\t''end'
+    check echo_escaped "control bytes reached the terminal raw: $(grep -a 'c | esc:' "$T/pty.out" | od -c | head -n 4 | tr '\n' ' ')" \
+        eval 'grep -qF -- "$want" "$T/pty.out" && ! LC_ALL=C grep -q $'"'"'[\x1b\x07\x7f\x9b]'"'"' "$T/pty.out"'
+    check log_keeps_bytes "the log file did not keep the container's bytes" \
+        eval 'LC_ALL=C grep -qF -- "$(cat "$L/bytes")" "$T/log/c.log"'
+}
+
 run_tests "$@"
