@@ -363,6 +363,17 @@ int container_start(const struct container_start *in, struct container_proc *out
         return kerr_set(err, errno, "cannot create the setup pipe for %s", in->spec->name);
     }
 
+    /* The child waits on `go` until its namespaces are pinned: pinned while
+     * it is alive (a child that had already failed and exited would have no
+     * namespaces left to open), and before it runs anything of the image. */
+    int go[2];
+    if (pipe2(go, O_CLOEXEC) < 0) {
+        int saved = errno;
+        close(pipefd[0]);
+        close(report);
+        return kerr_set(err, saved, "cannot create the setup pipe for %s", in->spec->name);
+    }
+
     int pidfd = -1;
     struct sys_clone_args args = {
         .flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_PIDFD,
@@ -387,20 +398,37 @@ int container_start(const struct container_start *in, struct container_proc *out
         int saved = errno;
         close(pipefd[0]);
         close(report);
+        close(go[0]);
+        close(go[1]);
         return kerr_set(err, saved, "cannot create the process of %s", in->spec->name);
     }
     if (pid == 0) {
         close(pipefd[0]);
+        close(go[1]);
+        char b;
+        ssize_t n;
+        do
+            n = read(go[0], &b, 1);
+        while (n < 0 && errno == EINTR);
+        close(go[0]);
+        if (n != 1)
+            _exit(127);   /* keel could not pin the namespaces (or is gone) */
         setup_child(in, report);
     }
     close(report);
+    close(go[0]);
     int r = pin_namespaces(in, pid, &out->ns, err);
+    if (r == 0 && write(go[1], "g", 1) != 1)
+        r = kerr_set(err, errno, "cannot start the setup of %s", in->spec->name);
+    close(go[1]);
     if (r < 0) {
-        /* Without its namespaces no exec or health check could reach it:
-         * the container does not start.  The child is still in keel's setup
-         * code; it is killed and reaped here, so the caller sees no child. */
+        /* Without its namespaces no exec or health check could reach it: the
+         * container does not start.  The child, still waiting in keel's code,
+         * sees the go pipe closed and exits; it is reaped here, so the caller
+         * sees no child. */
+        container_ns_close(&out->ns);
         kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
         }
         close_safe(pidfd);
         close(pipefd[0]);

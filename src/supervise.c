@@ -693,6 +693,7 @@ static void ctr_start(struct ctr *c)
     c->pid = proc.pid;
     c->pidfd = proc.pidfd;
     c->setup_fd = proc.setup_fd;
+    container_ns_close(&c->ns);   /* the last run's, had its end not closed them */
     c->ns = proc.ns;
     c->started_mono_ms = now_ms();
     c->started_real_ms = realtime_ms();

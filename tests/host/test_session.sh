@@ -35,11 +35,14 @@ keel_start_pty() {
     inner="$inner --mount-proc --propagation private '$HOST_DIR/nsinit' '$T/leftover' '$KEEL' run '$m' $redirect 2> '$ERR'"
     env --default-signal SHELL=/bin/sh script -qefc "$inner" /dev/null > "$T/pty.out" 2>&1 < /dev/null &
     KPID=$!
-    # lib.sh finds keel through nsinit: script -> sh, exec'd as unshare -> nsinit.
+    # lib.sh finds keel through nsinit: script -> sh, exec'd as unshare ->
+    # nsinit (the child of unshare: a child of the shell still running the
+    # probe has nsinit's path in its command line too).
     while [ -z "$NSINIT" ]; do
         for a in $(children "$KPID"); do
+            tr '\0' ' ' < "/proc/$a/cmdline" 2>/dev/null | grep -q '^unshare ' || continue
             for b in $(children "$a"); do
-                tr '\0' ' ' < "/proc/$b/cmdline" 2>/dev/null | grep -qF "$HOST_DIR/nsinit" && NSINIT=$b
+                NSINIT=$b
             done
         done
         [ -n "$NSINIT" ] && break
