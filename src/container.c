@@ -477,11 +477,11 @@ static __attribute__((noreturn)) void exec_child(const struct container_spec *c,
 {
     struct kerr err = { 0 };
     int userns_fd = ns->fd[CNS_USER];
-    /* Non-dumpable before entering, and so until the execve (a change of
-     * credentials leaves it so: suid_dumpable): a process of the container
-     * cannot open this one's /proc/PID/exe, memory or fds (the
-     * CVE-2019-5736 class).  Out of keel's session at once: no controlling
-     * terminal reaches the container. */
+    /* Non-dumpable before entering, and so until the execve (set again after
+     * the credential changes, which reset it to fs.suid_dumpable): a process
+     * of the container cannot open this one's /proc/PID/exe, memory or fds
+     * (the CVE-2019-5736 class).  Out of keel's session at once: no
+     * controlling terminal reaches the container. */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setsid() < 0)
         _exit(126);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
@@ -534,9 +534,11 @@ static __attribute__((noreturn)) void exec_child(const struct container_spec *c,
         fprintf(stderr, "keel: error: %s\n", err.msg[0] ? err.msg : "cannot prepare the process");
         _exit(126);
     }
-    /* Credential changes clear the parent-death signal: set it again, so a
-     * timed-out health check killed through its parent does not linger. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+    /* Credential changes clear the parent-death signal and set dumpable to
+     * fs.suid_dumpable (1 on some hosts): set both again, so a timed-out
+     * health check killed through its parent does not linger and the window
+     * up to the execve stays closed to the container. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         _exit(126);
     if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         _exit(126);
