@@ -244,8 +244,13 @@ EOF
 # the start, and its oom_score_adj is written through keel's /proc (inside,
 # the write would land in the container's file and leave keel's value).
 # Positive control: PID 1 did swap (it prints the new host name).
-test_exec_pinned_namespaces() {
-    plan init_swapped exec_uts_pinned exec_mnt_pinned exec_oom_score_adj
+# pinned_ns_run PREFIX EXTRA-KEYS COMMAND: the scenario, for a container with
+# EXTRA-KEYS whose COMMAND swaps (and prints swap=HOSTNAME); its results are
+# named PREFIX + init_swapped, exec_uts_pinned, exec_mnt_pinned,
+# exec_oom_score_adj.
+pinned_ns_run() {
+    local pfx=$1
+    shift
     manifest <<EOF
 $(system_section)
 control = unix://$(SOCK)
@@ -255,13 +260,14 @@ upper = tmpfs
 hostname = orig-host
 capabilities = +CAP_SYS_ADMIN
 oom_score_adj = 300
-command = /bin/sh -c "mkdir -p /fake/self /swapdir && echo 0 > /fake/self/oom_score_adj && mount --bind /fake /proc && exec /bin/unshare -m -u /bin/sh -c 'hostname swapped && mount -t tmpfs swap /swapdir && touch /swapdir/swapped-marker && echo swap=\$(hostname); exec sleep 1000'"
+$1
+command = $2
 restart = no
 EOF
     keel_start
     wait_key c swap || fail "c did not come up ($WHY)"
     wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket at $(SOCK)"
-    check init_swapped "positive control: PID 1 did not move to a UTS namespace of its own" eq "$(c_value c swap)" swapped
+    check "${pfx}init_swapped" "positive control: PID 1 did not move to a UTS namespace of its own" eq "$(c_value c swap)" swapped
     local marker=pinned-ns-$$ client p pid="" procdir i=0
     kc exec c -- /bin/probe hostname ls /swapdir print "$marker" sleep 30 > "$T/exec.out" 2>&1 < /dev/null &
     client=$!
@@ -274,15 +280,28 @@ EOF
         i=$((i + 1))
         [ -z "$pid" ] && sleep 0.05
     done
-    check exec_uts_pinned "exec joined the UTS namespace PID 1 moved to" \
+    check "${pfx}exec_uts_pinned" "exec joined the UTS namespace PID 1 moved to" \
         eq "$(grep '^hostname=' "$T/exec.out")" hostname=orig-host
-    check exec_mnt_pinned "exec joined the mount namespace PID 1 moved to" \
+    check "${pfx}exec_mnt_pinned" "exec joined the mount namespace PID 1 moved to" \
         eq "$(grep '^ls:/swapdir=' "$T/exec.out")" "ls:/swapdir="
-    check exec_oom_score_adj "the exec'd command's oom_score_adj (seen from outside) is not the manifest's" \
+    check "${pfx}exec_oom_score_adj" "the exec'd command's oom_score_adj (seen from outside) is not the manifest's" \
         eq "$(cat "$procdir/$pid/oom_score_adj" 2>/dev/null)" 300
     kill "$client" 2>/dev/null
     wait "$client" 2>/dev/null
     keel_stop || fail "keel did not stop ($WHY)"
+}
+
+test_exec_pinned_namespaces() {
+    plan init_swapped exec_uts_pinned exec_mnt_pinned exec_oom_score_adj
+    pinned_ns_run "" "" "/bin/sh -c \"mkdir -p /fake/self /swapdir && echo 0 > /fake/self/oom_score_adj && mount --bind /fake /proc && exec /bin/unshare -m -u /bin/sh -c 'hostname swapped && mount -t tmpfs swap /swapdir && touch /swapdir/swapped-marker && echo swap=\$(hostname); exec sleep 1000'\""
+}
+
+# The same in a user namespace: CAP_SYS_ADMIN there does not reach the
+# namespaces keel made (owned by the initial user namespace), but it does let
+# PID 1 unshare new ones, owned by its own, and mount its /proc there.
+test_exec_pinned_namespaces_userns() {
+    plan userns_init_swapped userns_exec_uts_pinned userns_exec_mnt_pinned userns_exec_oom_score_adj
+    pinned_ns_run userns_ "userns = auto" "/bin/unshare -m -u /bin/sh -c \"mkdir -p /fake/self /swapdir && echo 0 > /fake/self/oom_score_adj && mount --bind /fake /proc && hostname swapped && mount -t tmpfs swap /swapdir && touch /swapdir/swapped-marker && echo swap=\$(hostname); exec sleep 1000\""
 }
 
 # ---- lower item: container output echoed to a terminal ----------------------------
