@@ -1324,8 +1324,8 @@ int client_cmd_exec(int argc, char **argv)
                        "  Runs CMD inside the running container NAME (its namespaces, cgroup, root,\n"
                        "  environment, user and capabilities); exits with CMD's exit status.\n"
                        "  -t, --tty          allocate a terminal (interactive use)\n"
-                       "      --stream       relay stdio through the connection even on a unix socket\n"
-                       "                     (always so over tcp:// and vsock://)\n",
+                       "      --stream       with -t, relay the terminal through the connection even on a\n"
+                       "                     unix socket (always so over tcp:// and vsock://, and without -t)\n",
                        true, &v);
     if (r >= 0)
         return r;
@@ -1343,7 +1343,9 @@ int client_cmd_exec(int argc, char **argv)
     struct kc k;
     if ((r = kc_connect(&k, &v.c)))
         return r;
-    bool stream = v.stream || !k.is_unix;
+    /* Without -t stdio is always relayed through the connection: keel hands
+     * none of our own fds to the container (see start_exec in control.c). */
+    bool stream = v.stream || !v.tty || !k.is_unix;
     struct json_writer w;
     req_begin(&w, "exec");
     json_kstr(&w, "name", name);
@@ -1361,11 +1363,7 @@ int client_cmd_exec(int argc, char **argv)
         json_kint(&w, "cols", ws.ws_col);
     }
     json_obj_end(&w);
-    /* Unix socket without a tty: our own stdin, stdout and stderr go to
-     * the command, so it reads and writes them directly. */
-    static const int stdio[3] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO };
-    bool pass = !stream && !v.tty;
-    r = kc_request(&k, &w, pass ? stdio : NULL, pass ? 3 : 0);
+    r = kc_request(&k, &w, NULL, 0);
     json_writer_free(&w);
     struct json_value *msg = NULL;
     if (r == 0)
@@ -1375,23 +1373,10 @@ int client_cmd_exec(int argc, char **argv)
         kc_close(&k);
         return r;
     }
-    if (stream) {
+    if (stream)
         r = exec_stream(&k, v.tty);
-    } else if (v.tty) {
+    else
         r = exec_pty(&k);
-    } else {
-        bool done = false;
-        r = 1;
-        while (!done) {
-            msg = NULL;
-            if (kc_message(&k, &msg, true))
-                break;
-            int c = exit_code_of(msg, &done);
-            if (done)
-                r = c;
-            json_free(msg);
-        }
-    }
     kc_close(&k);
     return r;
 }

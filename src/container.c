@@ -185,6 +185,14 @@ static __attribute__((noreturn)) void setup_child(const struct container_start *
         kerr_set(&err, errno, "cannot set the parent-death signal");
         child_fail(report_fd, &err);
     }
+    /* A session of its own, without a controlling terminal: keel's (the
+     * admin's SSH or console session under `keel run`) would otherwise be
+     * /dev/tty in the container, where TIOCSTI types commands into the
+     * admin's shell and a read takes the admin's keystrokes. */
+    if (setsid() < 0) {
+        kerr_set(&err, errno, "cannot start a session for %s", c->name);
+        child_fail(report_fd, &err);
+    }
     if (in->netns_fd >= 0 && setns(in->netns_fd, CLONE_NEWNET) < 0) {
         kerr_set(&err, errno, "cannot join the network namespace of %s", c->name);
         child_fail(report_fd, &err);
@@ -286,6 +294,62 @@ static __attribute__((noreturn)) void setup_child(const struct container_start *
     child_fail(report_fd, &err);
 }
 
+/* The namespaces in the order exec joins them: the mount namespace last of
+ * these, so the others are still opened through keel's /proc; the user
+ * namespace after all of them (see exec_child). */
+static const struct { const char *name; int type; int idx; } ns_order[] = {
+    { "cgroup", CLONE_NEWCGROUP, CNS_CGROUP }, { "ipc", CLONE_NEWIPC, CNS_IPC }, { "uts", CLONE_NEWUTS, CNS_UTS },
+    { "net", CLONE_NEWNET, CNS_NET }, { "pid", CLONE_NEWPID, CNS_PID }, { "mnt", CLONE_NEWNS, CNS_MNT },
+};
+
+void container_ns_init(struct container_ns *ns)
+{
+    for (int i = 0; i < CNS_N; i++)
+        ns->fd[i] = -1;
+}
+
+void container_ns_close(struct container_ns *ns)
+{
+    for (int i = 0; i < CNS_N; i++) {
+        close_safe(ns->fd[i]);
+        ns->fd[i] = -1;
+    }
+}
+
+/* Pins the namespaces of the child just cloned.  Run before the child can
+ * reach any code of the image, so they are the ones keel made: clone() put
+ * the child in its new PID, mount, UTS, IPC and cgroup namespaces (and a new
+ * network one); the only namespaces the setup child joins later are the
+ * network and user namespaces keel hands it, whose fds keel holds already. */
+static int pin_namespaces(const struct container_start *in, pid_t pid, struct container_ns *ns, struct kerr *err)
+{
+    container_ns_init(ns);
+    for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++) {
+        int idx = ns_order[i].idx;
+        char path[64];
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, ns_order[i].name);
+        if (idx == CNS_NET && in->netns_fd >= 0)
+            ns->fd[idx] = fcntl(in->netns_fd, F_DUPFD_CLOEXEC, 3);
+        else if ((ns->fd[idx] = open(path, O_RDONLY | O_CLOEXEC)) >= 0 && ns->fd[idx] < 3) {
+            /* Above stdio, which an exec's child dups over 0..2. */
+            int high = fcntl(ns->fd[idx], F_DUPFD_CLOEXEC, 3);
+            close(ns->fd[idx]);
+            ns->fd[idx] = high;
+        }
+        if (ns->fd[idx] < 0) {
+            int e = errno;
+            container_ns_close(ns);
+            return kerr_set(err, e, "cannot pin the %s namespace of %s", ns_order[i].name, in->spec->name);
+        }
+    }
+    if (in->userns && (ns->fd[CNS_USER] = fcntl(in->userns->fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+        int e = errno;
+        container_ns_close(ns);
+        return kerr_set(err, e, "cannot pin the user namespace of %s", in->spec->name);
+    }
+    return 0;
+}
+
 int container_start(const struct container_start *in, struct container_proc *out, struct kerr *err)
 {
     int pipefd[2];
@@ -297,6 +361,17 @@ int container_start(const struct container_start *in, struct container_proc *out
     if (report < 0) {
         close(pipefd[0]);
         return kerr_set(err, errno, "cannot create the setup pipe for %s", in->spec->name);
+    }
+
+    /* The child waits on `go` until its namespaces are pinned: pinned while
+     * it is alive (a child that had already failed and exited would have no
+     * namespaces left to open), and before it runs anything of the image. */
+    int go[2];
+    if (pipe2(go, O_CLOEXEC) < 0) {
+        int saved = errno;
+        close(pipefd[0]);
+        close(report);
+        return kerr_set(err, saved, "cannot create the setup pipe for %s", in->spec->name);
     }
 
     int pidfd = -1;
@@ -323,13 +398,42 @@ int container_start(const struct container_start *in, struct container_proc *out
         int saved = errno;
         close(pipefd[0]);
         close(report);
+        close(go[0]);
+        close(go[1]);
         return kerr_set(err, saved, "cannot create the process of %s", in->spec->name);
     }
     if (pid == 0) {
         close(pipefd[0]);
+        close(go[1]);
+        char b;
+        ssize_t n;
+        do
+            n = read(go[0], &b, 1);
+        while (n < 0 && errno == EINTR);
+        close(go[0]);
+        if (n != 1)
+            _exit(127);   /* keel could not pin the namespaces (or is gone) */
         setup_child(in, report);
     }
     close(report);
+    close(go[0]);
+    int r = pin_namespaces(in, pid, &out->ns, err);
+    if (r == 0 && write(go[1], "g", 1) != 1)
+        r = kerr_set(err, errno, "cannot start the setup of %s", in->spec->name);
+    close(go[1]);
+    if (r < 0) {
+        /* Without its namespaces no exec or health check could reach it: the
+         * container does not start.  The child, still waiting in keel's code,
+         * sees the go pipe closed and exits; it is reaped here, so the caller
+         * sees no child. */
+        container_ns_close(&out->ns);
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        close_safe(pidfd);
+        close(pipefd[0]);
+        return r;
+    }
     out->pid = pid;
     out->pidfd = pidfd;
     out->setup_fd = pipefd[0];
@@ -359,13 +463,6 @@ int container_setup_result(int setup_fd, struct kerr *err)
  * everything else; it is joined last (see container_start). */
 #define EXEC_USERNS_FD 3
 
-static const struct { const char *name; int type; } ns_order[] = {
-    /* The mount namespace last of these, so the others are still opened
-     * through keel's /proc; the user namespace after all of them. */
-    { "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS },
-    { "net", CLONE_NEWNET }, { "pid", CLONE_NEWPID }, { "mnt", CLONE_NEWNS },
-};
-
 static int join_userns(const struct container_spec *c, struct kerr *err)
 {
     int r = setns(EXEC_USERNS_FD, CLONE_NEWUSER);
@@ -374,22 +471,35 @@ static int join_userns(const struct container_spec *c, struct kerr *err)
     return r < 0 ? kerr_set(err, e, "cannot join the user namespace of %s", c->name) : 0;
 }
 
-static __attribute__((noreturn)) void exec_child(const struct container_spec *c, const int *nsfds, int userns_fd,
+static __attribute__((noreturn)) void exec_child(const struct container_spec *c, const struct container_ns *ns,
                                                  int cgroup_fd, char *const *argv, bool tty,
                                                  const struct seccomp_prog *seccomp)
 {
     struct kerr err = { 0 };
-    /* Non-dumpable before entering: the container cannot open this process's
-     * /proc/PID/exe or memory (the CVE-2019-5736 class). */
-    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+    int userns_fd = ns->fd[CNS_USER];
+    /* Non-dumpable before entering, and so until the execve (set again after
+     * the credential changes, which reset it to fs.suid_dumpable): a process
+     * of the container cannot open this one's /proc/PID/exe, memory or fds
+     * (the CVE-2019-5736 class).  Out of keel's session at once: no
+     * controlling terminal reaches the container. */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setsid() < 0)
         _exit(126);
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        _exit(126);
+    /* Through keel's own /proc, before any namespace of the container is
+     * joined (the forked command inherits it): inside, a container with
+     * CAP_SYS_ADMIN could put a file of its own at /proc/self/oom_score_adj
+     * and keep the command at keel's -1000.  Always written, as at the start. */
+    if (cgroup_set_oom_score_adj(0, c->oom_score_adj_set ? c->oom_score_adj : 0, &err) < 0) {
+        fprintf(stderr, "keel: error: %s\n", err.msg);
+        _exit(126);
+    }
     if (cgroup_fd >= 0 && write_file_at(cgroup_fd, "cgroup.procs", "0") < 0) {
         fprintf(stderr, "keel: error: cannot join the cgroup of %s\n", c->name);
         _exit(126);
     }
     for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++)
-        if (nsfds[i] >= 0 && setns(nsfds[i], ns_order[i].type) < 0) {
+        if (setns(ns->fd[ns_order[i].idx], ns_order[i].type) < 0) {
             fprintf(stderr, "keel: error: cannot join the %s namespace of %s: %s\n", ns_order[i].name,
                     c->name, strerror(errno));
             _exit(126);
@@ -417,7 +527,6 @@ static __attribute__((noreturn)) void exec_child(const struct container_spec *c,
     char **env;
     if (chdir("/") < 0 || resolve_user(c, &ids, &err) < 0 || !(env = container_environ(c, ids.home)) ||
         rlimit_apply(c->rlimits, c->n_rlimits, &err) < 0 ||
-        cgroup_set_oom_score_adj(0, c->oom_score_adj_set ? c->oom_score_adj : 0, &err) < 0 ||
         (userns_fd >= 0 && join_userns(c, &err) < 0) ||
         (!c->no_new_privs && seccomp && seccomp_install(seccomp, &err) < 0) ||
         caps_apply(c->caps, c->caps_ambient, ids.uid, ids.gid, ids.groups, ids.n_groups, &err) < 0 ||
@@ -425,14 +534,22 @@ static __attribute__((noreturn)) void exec_child(const struct container_spec *c,
         fprintf(stderr, "keel: error: %s\n", err.msg[0] ? err.msg : "cannot prepare the process");
         _exit(126);
     }
-    /* Credential changes clear the parent-death signal: set it again, so a
-     * timed-out health check killed through its parent does not linger. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+    /* Credential changes clear the parent-death signal and set dumpable to
+     * fs.suid_dumpable (1 on some hosts): set both again, so a timed-out
+     * health check killed through its parent does not linger and the window
+     * up to the execve stays closed to the container. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
         _exit(126);
     if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         _exit(126);
-    /* keel exec -t: the pty on stdin becomes the controlling terminal of a new session. */
-    if (tty && (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0)) {
+    /* A session of its own (the fork above left it a member of its parent's),
+     * without a controlling terminal; with keel exec -t, the pty keel made
+     * on stdin becomes that. */
+    if (setsid() < 0) {
+        fprintf(stderr, "keel: error: cannot start a session: %s\n", strerror(errno));
+        _exit(126);
+    }
+    if (tty && ioctl(0, TIOCSCTTY, 0) < 0) {
         fprintf(stderr, "keel: error: cannot make the terminal the controlling one: %s\n", strerror(errno));
         _exit(126);
     }
@@ -446,48 +563,28 @@ static __attribute__((noreturn)) void exec_child(const struct container_spec *c,
     _exit(127);
 }
 
-int container_exec(const struct container_spec *c, pid_t pid, int cgroup_fd, char *const *argv,
+int container_exec(const struct container_spec *c, const struct container_ns *ns, int cgroup_fd, char *const *argv,
                    const int stdio[3], bool tty, const struct seccomp_prog *seccomp, pid_t *out, struct kerr *err)
 {
-    int nsfds[ARRAY_SIZE(ns_order)];
     for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++)
-        nsfds[i] = -1;
-    int r = 0;
-    for (size_t i = 0; i < ARRAY_SIZE(ns_order) && r == 0; i++) {
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, ns_order[i].name);
-        nsfds[i] = open(path, O_RDONLY | O_CLOEXEC);
-        if (nsfds[i] < 0)
-            r = kerr_set(err, errno, "cannot open %s", path);
-    }
-    _cleanup_close_ int userns = -1;
-    if (r == 0 && c->userns != USERNS_NO) {
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
-        if ((userns = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-            r = kerr_set(err, errno, "cannot open %s", path);
-    }
+        if (ns->fd[ns_order[i].idx] < 0)
+            return kerr_msg(err, ESRCH, "the namespaces of %s are not pinned", c->name);
+    if (c->userns != USERNS_NO && ns->fd[CNS_USER] < 0)
+        return kerr_msg(err, ESRCH, "the user namespace of %s is not pinned", c->name);
     _cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (r == 0 && devnull < 0)
-        r = kerr_set(err, errno, "cannot open /dev/null");
-    pid_t child = -1;
-    if (r == 0) {
-        child = fork();
-        if (child < 0)
-            r = kerr_set(err, errno, "cannot fork for exec in %s", c->name);
-    }
+    if (devnull < 0)
+        return kerr_set(err, errno, "cannot open /dev/null");
+    pid_t child = fork();
+    if (child < 0)
+        return kerr_set(err, errno, "cannot fork for exec in %s", c->name);
     if (child == 0) {
         for (int i = 0; i < 3; i++) {
             int fd = stdio[i] >= 0 ? stdio[i] : devnull;
             if (dup2(fd, i) < 0)
                 _exit(126);
         }
-        exec_child(c, nsfds, userns, cgroup_fd, argv, tty, seccomp);
+        exec_child(c, ns, cgroup_fd, argv, tty, seccomp);
     }
-    for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++)
-        close_safe(nsfds[i]);
-    if (r < 0)
-        return r;
     *out = child;
     return 0;
 }

@@ -28,23 +28,20 @@ bool health_record(const struct container_spec *c, struct health_counter *h, boo
     return h->state != before;
 }
 
-int health_tcp_start(pid_t pid, uint16_t port, struct kerr *err)
+int health_tcp_start(int netns_fd, uint16_t port, struct kerr *err)
 {
-    _cleanup_close_ int self_ns = -1, target_ns = -1;
-    if (pid > 0) {
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
+    _cleanup_close_ int self_ns = -1;
+    if (netns_fd >= 0) {
         self_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-        target_ns = open(path, O_RDONLY | O_CLOEXEC);
-        if (self_ns < 0 || target_ns < 0)
-            return kerr_set(err, errno, "cannot open the network namespace of pid %d", (int)pid);
-        if (setns(target_ns, CLONE_NEWNET) < 0)
-            return kerr_set(err, errno, "cannot enter the network namespace of pid %d", (int)pid);
+        if (self_ns < 0)
+            return kerr_set(err, errno, "cannot open keel's network namespace");
+        if (setns(netns_fd, CLONE_NEWNET) < 0)
+            return kerr_set(err, errno, "cannot enter the container's network namespace");
     }
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int saved = errno;
     /* Back to keel's own namespace before anything else can happen. */
-    if (pid > 0 && setns(self_ns, CLONE_NEWNET) < 0) {
+    if (netns_fd >= 0 && setns(self_ns, CLONE_NEWNET) < 0) {
         int e = errno;
         close_safe(fd);
         return kerr_set(err, e, "cannot return to keel's network namespace");

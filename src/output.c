@@ -19,10 +19,12 @@
 #define DRAIN_MAX (64 * 1024)   /* per call: other sources get their turn */
 
 static int echo_fd = -1;
+static bool echo_tty;   /* the echo goes to a terminal: control bytes are escaped */
 
 void output_set_echo_fd(int fd)
 {
     echo_fd = fd;
+    echo_tty = fd >= 0 && isatty(fd);
 }
 
 int output_echo_fd(void)
@@ -37,8 +39,65 @@ int output_echo_fd(void)
             echo_fd = open("/proc/self/fd/1", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
         if (echo_fd < 0)
             echo_fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
+        echo_tty = echo_fd >= 0 && isatty(echo_fd);
     }
     return echo_fd;
+}
+
+/* The length of the well-formed UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf;   /* the range of the second byte */
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, lo = s[0] == 0xe0 ? 0xa0 : 0x80, hi = s[0] == 0xed ? 0x9f : 0xbf;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, lo = s[0] == 0xf0 ? 0x90 : 0x80, hi = s[0] == 0xf4 ? 0x8f : 0xbf;
+    else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    uint32_t c = s[0] & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (s[i] & 0x3f);
+    }
+    *cp = c;
+    return len;
+}
+
+size_t output_escape(const char *in, size_t n, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)in;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp = 0;
+        size_t len = s[i] >= 0x80 ? utf8_len(s + i, n - i, &cp) : 1;
+        bool control = len == 0 || (len == 1 && ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)) ||
+                       (len == 2 && cp < 0xa0);   /* C1 controls, U+0080..U+009F */
+        if (len == 0)
+            len = 1;   /* a byte that is not UTF-8: escaped alone */
+        for (size_t k = 0; k < len; k++) {
+            if (!control) {
+                if (o + 1 > cap)
+                    return o;
+                out[o++] = (char)s[i + k];
+            } else {
+                if (o + 4 > cap)
+                    return o;
+                out[o++] = '\\';
+                out[o++] = 'x';
+                out[o++] = hex[s[i + k] >> 4];
+                out[o++] = hex[s[i + k] & 15];
+            }
+        }
+        i += len;
+    }
+    return o;
 }
 
 static int open_log(struct output *o)
@@ -182,13 +241,20 @@ static void echo_line(struct output *o, const char *line, size_t n)
     int fd = output_echo_fd();
     if (fd < 0)
         return;
-    char buf[OUTPUT_LINE_MAX + 96];
+    char buf[4 * OUTPUT_LINE_MAX + 96];   /* room for a line escaped whole */
     int h = snprintf(buf, sizeof buf, "%s | ", o->name);
     if (h < 0)
         return;
-    if (n > sizeof buf - (size_t)h - 1)
-        n = sizeof buf - (size_t)h - 1;
-    memcpy(buf + h, line, n);
+    if (echo_tty) {
+        /* A terminal obeys what it is sent: a container's escape sequences
+         * would retitle, rewrite or (on some terminals) answer back into the
+         * admin's session.  The log file keeps the bytes. */
+        n = output_escape(line, n, buf + h, sizeof buf - (size_t)h - 1);
+    } else {
+        if (n > sizeof buf - (size_t)h - 1)
+            n = sizeof buf - (size_t)h - 1;
+        memcpy(buf + h, line, n);
+    }
     buf[(size_t)h + n] = '\n';
     size_t total = (size_t)h + n + 1;
     if (o->echo_dropped) {

@@ -41,6 +41,7 @@ struct ctr {
     struct output out;
     pid_t pid;
     int pidfd, setup_fd;
+    struct container_ns ns;  /* pinned at the start, for exec and health checks; closed at the exit */
     uint64_t started_mono_ms, started_real_ms;
     unsigned restarts;
     struct restart_state rs;
@@ -394,7 +395,7 @@ static void health_run(struct loop *l, void *data)
         return;
     struct kerr err = { 0 };
     if (c->spec->health == HEALTH_TCP) {
-        int fd = health_tcp_start(c->spec->net == NET_HOST ? 0 : c->pid, c->spec->health_port, &err);
+        int fd = health_tcp_start(c->spec->net == NET_HOST ? -1 : c->ns.fd[CNS_NET], c->spec->health_port, &err);
         if (fd < 0) {
             health_result(c, false, err.msg[0] ? err.msg : strerror(-fd));
             return;
@@ -409,7 +410,7 @@ static void health_run(struct loop *l, void *data)
         int stdio[3] = { -1, -1, -1 };
         pid_t pid;
         _cleanup_close_ int cgfd = cg_dir_fd(c);
-        if (container_exec(c->spec, c->pid, cgfd, c->spec->health_argv, stdio, false,
+        if (container_exec(c->spec, &c->ns, cgfd, c->spec->health_argv, stdio, false,
                            c->seccomp.len ? &c->seccomp : NULL, &pid, &err) < 0 ||
             supervisor_watch_child(c->sup, pid, health_cmd_done, c) < 0) {
             health_result(c, false, err.msg);
@@ -696,6 +697,8 @@ static void ctr_start(struct ctr *c)
     c->pid = proc.pid;
     c->pidfd = proc.pidfd;
     c->setup_fd = proc.setup_fd;
+    container_ns_close(&c->ns);   /* the last run's, had its end not closed them */
+    c->ns = proc.ns;
     c->started_mono_ms = now_ms();
     c->started_real_ms = realtime_ms();
     c->state = CS_STARTING;
@@ -863,6 +866,7 @@ static void ctr_exit_state(struct ctr *c, int status)
     c->ready = false;
     close_safe(c->pidfd);
     c->pidfd = -1;
+    container_ns_close(&c->ns);
     pid_t pid = c->pid;
     c->pid = 0;
     c->has_exited = true;
@@ -1047,6 +1051,7 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
     for (size_t i = 0; i < s->n; i++) {
         s->c[i].out.read_fd = s->c[i].out.write_fd = s->c[i].out.log_fd = -1;
         s->c[i].pidfd = s->c[i].setup_fd = -1;
+        container_ns_init(&s->c[i].ns);
         s->c[i].health_fd = s->c[i].ready_fd = s->c[i].ready_child_fd = -1;
         s->c[i].mem_events_fd = s->c[i].cg_events_fd = -1;
         s->c[i].userns = (struct userns)USERNS_INIT;
@@ -1102,6 +1107,7 @@ void supervisor_free(struct supervisor *s)
         close_safe(c->ready_child_fd);
         close_setup_fd(c);
         close_safe(c->pidfd);
+        container_ns_close(&c->ns);
         cg_events_close(c);
         if (c->has_cgroup && cgroot(s)) {
             struct kerr err = { 0 };
@@ -1305,7 +1311,7 @@ int supervisor_exec(struct supervisor *s, const char *name, char *const *argv, c
         return kerr_msg(err, ESRCH, "container '%s' is not running", name);
     int stdio[3] = { io ? io->in : -1, io ? io->out : -1, io ? io->err : -1 };
     _cleanup_close_ int cgfd = cg_dir_fd(c);
-    int r = container_exec(c->spec, c->pid, cgfd, argv, stdio, io && io->tty,
+    int r = container_exec(c->spec, &c->ns, cgfd, argv, stdio, io && io->tty,
                            c->seccomp.len ? &c->seccomp : NULL, pid, err);
     if (r < 0)
         return r;

@@ -3,7 +3,8 @@
  *
  * container_start() clones a child into new PID, mount, UTS, IPC and cgroup
  * namespaces (straight into the container's cgroup with CLONE_INTO_CGROUP
- * where a cgroup is given), which joins the network namespace it is handed,
+ * where a cgroup is given), which leads a session of its own (no controlling
+ * terminal: keel's, an admin's, stays out of reach), joins the network namespace it is handed,
  * builds the root (mount.h), pivots into it, sets the hostname and resource
  * limits, joins the container's user namespace when it has one (last, so
  * every other namespace stays owned by keel's), sets user and groups,
@@ -49,10 +50,25 @@ struct container_start {
     const struct userns *userns; /* the container's user namespace (userns.h), or NULL */
 };
 
+/* The namespaces a container was started in, pinned by keel when it starts
+ * (O_CLOEXEC) and used by every exec and health check of that run: a
+ * container's init with CAP_SYS_ADMIN (in its own user namespace, say) can
+ * unshare or setns itself into namespaces of its choosing, so
+ * /proc/PID/ns of the running init is never trusted.  -1: none (CNS_USER
+ * without a user namespace).  The owner closes them with container_ns_close()
+ * when the run ends. */
+enum { CNS_CGROUP, CNS_IPC, CNS_UTS, CNS_NET, CNS_PID, CNS_MNT, CNS_USER, CNS_N };
+struct container_ns {
+    int fd[CNS_N];
+};
+void container_ns_init(struct container_ns *ns);
+void container_ns_close(struct container_ns *ns);
+
 struct container_proc {
     pid_t pid;                 /* in keel's PID namespace */
     int pidfd;                 /* -1 where the kernel has no pidfds */
     int setup_fd;              /* read end of the setup error channel */
+    struct container_ns ns;    /* pinned at the clone, before the setup child runs any code of the image */
 };
 
 int container_start(const struct container_start *in, struct container_proc *out, struct kerr *err);
@@ -60,13 +76,17 @@ int container_start(const struct container_start *in, struct container_proc *out
  * otherwise the child's error (e.g. "cannot mount the overlay root of web: ..."). */
 int container_setup_result(int setup_fd, struct kerr *err);
 
-/* Runs argv inside the running container whose PID-1 is `pid`: joins its
- * namespaces (its user namespace last, as at the start) and cgroup
- * (cgroup_fd, or -1), takes its root, environment, user,
- * capabilities and seccomp filter.  stdio: fds to dup into 0, 1, 2 (-1 =
- * /dev/null); with `tty`, fd 0 is a terminal that becomes the controlling one.
+/* Runs argv inside a running container: joins the namespaces pinned at its
+ * start (`ns`; its user namespace last, as at the start) and cgroup
+ * (cgroup_fd, or -1), takes its root, environment, user, oom_score_adj
+ * (written through keel's /proc, before entering the container's mount
+ * namespace), capabilities and seccomp filter.  The process leads a session
+ * of its own and is non-dumpable until its execve.  stdio: fds to dup into
+ * 0, 1, 2 (-1 = /dev/null), which must be keel's own (pipes, sockets, a pty
+ * it made), never a client's; with `tty`, fd 0 is a terminal keel made that
+ * becomes the controlling one of the new session.
  * The returned pid exits with the command's status (128+N for a signal). */
-int container_exec(const struct container_spec *c, pid_t pid, int cgroup_fd, char *const *argv,
+int container_exec(const struct container_spec *c, const struct container_ns *ns, int cgroup_fd, char *const *argv,
                    const int stdio[3], bool tty, const struct seccomp_prog *seccomp, pid_t *out,
                    struct kerr *err);
 

@@ -28,10 +28,11 @@ struct health_counter {
  * Returns true when the state changed (the caller logs and acts). */
 bool health_record(const struct container_spec *c, struct health_counter *h, bool ok, uint64_t since_start_ms);
 
-/* Starts a TCP connect to 127.0.0.1:port inside the network namespace of
- * `pid` (pid <= 0: keel's own).  Returns a non-blocking socket; it becomes
- * writable when the connect finished (see health_tcp_result). */
-int health_tcp_start(pid_t pid, uint16_t port, struct kerr *err);
+/* Starts a TCP connect to 127.0.0.1:port inside the network namespace
+ * `netns_fd` (the one pinned at the container's start; -1: keel's own).
+ * Returns a non-blocking socket; it becomes writable when the connect
+ * finished (see health_tcp_result). */
+int health_tcp_start(int netns_fd, uint16_t port, struct kerr *err);
 /* 0 when the connection was established, else -errno. */
 int health_tcp_result(int fd);
 

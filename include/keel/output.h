@@ -10,6 +10,7 @@
 #ifndef KEEL_OUTPUT_H
 #define KEEL_OUTPUT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -32,9 +33,17 @@ struct output {
     uint64_t echo_dropped;
 };
 
-/* Where echoed lines go (default: a non-blocking reopen of stdout). */
+/* Where echoed lines go (default: a non-blocking reopen of stdout).  When it
+ * is a terminal, each line is echoed through output_escape(). */
 void output_set_echo_fd(int fd);
 int output_echo_fd(void);
+
+/* Copies `n` bytes of `in` to `out` (at most `cap` bytes, never a partial
+ * escape) with what a terminal would obey neutralised: C0 controls but tab,
+ * DEL, C1 controls (U+0080..U+009F) and bytes that are not well-formed UTF-8
+ * become \xNN; the rest, UTF-8 text included, is copied.  Returns the bytes
+ * written. */
+size_t output_escape(const char *in, size_t n, char *out, size_t cap);
 
 int output_open(struct output *o, const char *name, const char *log_dir, uint64_t max_size, unsigned keep,
                 struct kerr *err);

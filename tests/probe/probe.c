@@ -67,6 +67,11 @@
  *   connect-udp HOST PORT  the same over UDP (2 s timeout)
  *   flood BYTES         write BYTES bytes of lines to stdout, then flood=done on stderr
  *   stderr TEXT         TEXT on stderr
+ *   tty                 the controlling terminal as an attacker sees it:
+ *                       tty.open=ok|ERRNO (open("/dev/tty")), tty.sid_leader=1|0
+ *                       (getsid(0) == getpid()), tty.isatty=FDS (held fds that are
+ *                       terminals, /dev/tty's included) and tty.tiocsti=FDS (those
+ *                       where TIOCSTI of one space succeeded), "none" when empty
  *   exe-attack SECONDS  the CVE-2019-5736 attacker, for SECONDS: scans /proc/[0-9]*\/exe
  *                       of every other process, tries open(O_WRONLY) (never writes,
  *                       never truncates) and open(O_RDONLY) + reading 4 bytes, keeps
@@ -96,6 +101,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -942,6 +948,32 @@ static void cmd_exe_attack(const char *secs)
     printf("\n");
 }
 
+/* Can this process reach a terminal?  /dev/tty opens only with a controlling
+ * terminal; TIOCSTI pushes input into a terminal (the admin's shell, if it is
+ * that one).  The space it injects is harmless to a test's own pty. */
+static void cmd_tty(void)
+{
+    int t = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    printf("tty.open=%s\n", t >= 0 ? "ok" : errname(errno));
+    printf("tty.sid_leader=%d\n", getsid(0) == getpid());
+    char ttys[256] = "", sti[256] = "";
+    size_t lt = 0, ls = 0;
+    for (int fd = 0; fd < 1024; fd++) {
+        if (fcntl(fd, F_GETFD) < 0)
+            continue;
+        if (isatty(fd))
+            lt += (size_t)snprintf(ttys + lt, sizeof ttys - lt, "%s%d", lt ? "," : "", fd);
+        char c = ' ';
+        if (ioctl(fd, TIOCSTI, &c) == 0)
+            ls += (size_t)snprintf(sti + ls, sizeof sti - ls, "%s%d", ls ? "," : "", fd);
+        if (lt >= sizeof ttys || ls >= sizeof sti)
+            break;
+    }
+    printf("tty.isatty=%s\ntty.tiocsti=%s\n", lt ? ttys : "none", ls ? sti : "none");
+    if (t >= 0)
+        close(t);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -990,6 +1022,8 @@ int main(int argc, char **argv)
             printf("%s\n", need(argv, &i));
         else if (strcmp(c, "exe-attack") == 0)
             cmd_exe_attack(need(argv, &i));
+        else if (strcmp(c, "tty") == 0)
+            cmd_tty();
         else if (strcmp(c, "stderr") == 0)
             fprintf(stderr, "%s\n", need(argv, &i));
         else if (strcmp(c, "time") == 0)
