@@ -158,6 +158,7 @@ EOF
 # Every container dies with a killed keel (PR_SET_PDEATHSIG), also those whose
 # uid change cleared the signal: a non-root user, the root of a user namespace.
 test_die_with_keel() {
+    plan die_with_keel_control die_with_keel
     manifest <<EOF
 $(system_section)
 [container r]
@@ -174,10 +175,19 @@ userns = auto
 EOF
     keel_start
     wait_out r up && wait_out u up && wait_out n up || fail "the containers did not come up ($WHY)"
+    # Positive control: the namespace's process list, taken the way nsinit
+    # takes it, names the three running containers (so a "probe" in the
+    # leftover list is what a survivor would look like).
+    local comms
+    comms=$(cat "$(nsproc)"/[0-9]*/comm 2>/dev/null | tr '\n' ' ')
+    check die_with_keel_control "the running containers are not seen as probe processes: $comms" \
+        eq "$(grep -o probe <<<"$comms" | wc -l)" 3
     keel_signal KILL || fail "cannot kill keel ($WHY)"
     keel_wait 20 || fail "keel did not die ($WHY)"
-    check die_with_keel "containers outlived a killed keel: $(tr '\n' ';' < "$T/leftover")" \
-        eval '! grep -q probe "$T/leftover"'
+    # A missing list is a failure, not an empty one: nsinit writes it (maybe
+    # empty) once keel has exited; before, `! grep` of a missing file passed.
+    check die_with_keel "containers outlived a killed keel, or nsinit listed nothing: $(tr '\n' ';' < "$T/leftover" 2>&1)" \
+        eval '[ -f "$T/leftover" ] && ! grep -q probe "$T/leftover"'
 }
 
 # Layers that the kernel cannot idmap are refused with the layer's name and
