@@ -101,6 +101,78 @@ EOF
         eq "$(c_value c write:/data-new) $(c_value c count:/runs)" "ok 2"
 }
 
+# nobody CMD...: runs CMD as the host's nobody (65534), no supplementary
+# groups.  A shell started as nobody does the exec: setpriv itself reaches
+# its command while still root (it ran a file in a 0700 root directory).
+nobody() { setpriv --reuid 65534 --regid 65534 --clear-groups -- /bin/sh -c 'exec "$0" "$@"' "$@"; }
+
+# Issue 22 item 4: the upper of a userns container is idmapped, so a file its
+# root makes setuid is a setuid-root file on the host.  The upper directory is
+# made root's and 0700 (here it existed as 0755, as an older keel made it),
+# so no other host user reaches it; and keel warns that the upper's file
+# system honours setuid bits.  The file system is a tmpfs without nosuid, the
+# scratch directory is opened to everyone: only keel's 0700 stands between
+# nobody and the file.
+test_upper_private() {
+    plan upper_ctl_nobody_execs upper_suid_made upper_base_private upper_nobody_refused \
+         upper_warned upper_nosuid_quiet upper_mknod_warned
+    chmod 0755 "$T"
+    mkdir -p "$T/sfs" "$T/safe"
+    mount -t tmpfs -o mode=0755 tmpfs "$T/sfs" || fail "cannot mount a tmpfs"
+    mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$T/safe" || { umount "$T/sfs"; fail "cannot mount a tmpfs"; }
+    mkdir -m 0755 "$T/sfs/up" "$T/sfs/open"
+    # Positive control: in a 0755 directory of the same file system, nobody
+    # runs a setuid-root copy of the probe and gets euid 0 (so a refusal
+    # below is the upper directory's doing, and the file would be root).
+    cp "$PROBE" "$T/sfs/open/probe"
+    chmod 4755 "$T/sfs/open/probe"
+    check upper_ctl_nobody_execs "nobody cannot run a setuid probe in an open directory of the same file system" \
+        grep_in '^euid=0$' <(nobody "$T/sfs/open/probe" ids 2>&1)
+    manifest <<EOF
+$(system_section)
+[container c]
+layers = $LAYERS/base
+command = /bin/sh -c "cp /bin/probe /suid && chmod 4755 /suid && echo made"
+restart = no
+userns = auto
+upper = $T/sfs/up
+
+[container q]
+layers = $LAYERS/base
+command = /bin/true
+restart = no
+userns = auto
+upper = $T/safe/up
+
+[container m]
+layers = $LAYERS/base
+command = /bin/true
+restart = no
+capabilities = +MKNOD
+upper = $T/sfs/m
+EOF
+    keel_start
+    wait_klog 'c: exited' 20 && wait_klog 'q: exited' 20 && wait_klog 'm: exited' 20 ||
+        { keel_stop; umount "$T/sfs" "$T/safe"; fail "the containers did not run ($WHY)"; }
+    keel_stop
+    check upper_suid_made "the container's setuid file is not a setuid-root file on the host" \
+        eq "$(stat -c '%u %a' "$T/sfs/up/upper/suid" 2>&1)" "0 4755"
+    check upper_base_private "the upper directory is not root's and 0700" \
+        eq "$(stat -c '%u:%g %a' "$T/sfs/up" 2>&1)" "0:0 700"
+    local out
+    out=$(nobody "$T/sfs/up/upper/suid" ids 2>&1)
+    check upper_nobody_refused "a host user ran the container's setuid file: $out" \
+        eval '[[ "$out" == *"Permission denied"* ]] && ! grep -q "^euid=" <<<"$out"'
+    # The warning is the effect asked for: a line on keel's console.
+    check upper_warned "no warning that the upper's file system honours setuid bits" \
+        grep_in "$(klog "warning: c: the upper directory $T/sfs/up is on a file system mounted without nosuid: setuid files")" "$ERR"
+    check upper_nosuid_quiet "a warning for an upper on a nosuid,nodev file system" \
+        no_grep_in "$(klog "warning: q: the upper directory")" "$ERR"
+    check upper_mknod_warned "no warning for device nodes of a +MKNOD container without userns" \
+        grep_in "$(klog "warning: m: the upper directory $T/sfs/m is on a file system mounted without nosuid,nodev: setuid files and device nodes")" "$ERR"
+    umount "$T/sfs" "$T/safe"
+}
+
 # keel exec and a command health check run in the container's user namespace;
 # the container's root binds port 80 in its bridge namespace (keel sets
 # ip_unprivileged_port_start = 0 there: it has no CAP_NET_BIND_SERVICE over a
