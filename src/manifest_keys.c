@@ -798,7 +798,10 @@ static int set_ready(void *obj, int line, const char *v, char *why)
 /* no | auto | INSIDE:HOST:COUNT[,...] (userns.h owns the syntax and its checks). */
 static int set_userns(void *obj, int line, const char *v, char *why)
 {
-    return userns_parse(v, obj, why);
+    int r = userns_parse(v, obj, why);
+    if (r == 0)
+        ((struct container_spec *)obj)->userns_line = line;
+    return r;
 }
 
 /* NAME=SOFT[:HARD] (rlimit.h owns the syntax); a later value for the same

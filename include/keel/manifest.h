@@ -122,6 +122,7 @@ struct container_spec {
     size_t n_rlimits;
     enum userns_mode userns;       /* default USERNS_NO */
     struct userns_extent *userns_map;  /* USERNS_MAP: the extents as written */
+    int userns_line;               /* line of `userns` (0: not given) */
     size_t n_userns_map;
 
     /* Restart policy and backoff. */

@@ -207,6 +207,51 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# Issue 22 item 5: two keels, each with a /run of its own (so their
+# /run/keel-userns slot locks never meet), in one PID namespace.  The second
+# sees the first's namespace in /proc/PID/uid_map and takes the next range;
+# before, both containers got 524288.
+test_two_keels_disjoint() {
+    plan two_keels_first two_keels_disjoint
+    local k
+    for k in a b; do
+        manifest "$T/$k.ini" <<EOF
+[system]
+log_dir = $T/log-$k
+stop_timeout = 2
+control = unix:///run/keel-$k.sock
+[container $k]
+layers = $LAYERS/base
+command = /bin/probe trap TERM read /proc/self/uid_map print up sleep inf
+restart = no
+userns = auto
+EOF
+    done
+    # The "keel" nsinit runs: two keels, each in a mount namespace with a
+    # tmpfs /run of its own; the second starts once the first's container runs.
+    cat > "$T/two.sh" <<EOF
+#!/bin/bash
+one() { unshare --mount --propagation private /bin/sh -c 'mount -t tmpfs -o mode=0755 tmpfs /run && exec "\$0" run "\$1"' "$KEEL" "$T/\$1.ini" > "$T/\$1.out" 2> "$T/\$1.err"; }
+one a &
+for _ in \$(seq 400); do grep -q '^a *| up' "$T/a.out" 2>/dev/null && break; sleep 0.05; done
+one b &
+wait
+EOF
+    chmod +x "$T/two.sh"
+    local keel=$KEEL
+    KEEL=$T/two.sh keel_start
+    KEEL=$keel
+    wait_for '^a *\| up' "$T/a.out" 20 && wait_for '^b *\| up' "$T/b.out" 20 ||
+        { keel_kill; fail "the two keels' containers did not come up ($WHY; $(tail -n 3 "$T/a.err" "$T/b.err" | tr '\n' ' '))"; }
+    local ma mb
+    ma=$(OUT=$T/a.out map_of a)
+    mb=$(OUT=$T/b.out map_of b)
+    keel_kill
+    check two_keels_first "the first keel's container did not get the first range" eq "$ma" "0 $AUTO0 65536"
+    check two_keels_disjoint "the second keel (its own /run) handed out a range in use: $ma / $mb" \
+        eq "$mb" "0 $AUTO1 65536"
+}
+
 # A restart keeps the namespace (and so the range) the first start made.
 test_restart_same_range() {
     manifest <<EOF
@@ -295,7 +340,7 @@ refused() {
 
 # The same refusals as keel check gives them.
 test_bad_maps() {
-    plan map_host_root map_pool map_no_zero map_overlap map_words map_ok plan_line
+    plan map_host_root map_pool map_no_zero map_overlap map_words map_between map_between_ok map_ok plan_line
     local L=$LAYERS/base
     bad() {   # bad RESULT VALUE EXPECTED-TEXT
         printf '[container c]\nlayers = %s\ncommand = /bin/true\nuserns = %s\n' "$L" "$2" > "$T/m.ini"
@@ -307,6 +352,14 @@ test_bad_maps() {
     bad map_no_zero 1:100000:10 "does not map container id 0"
     bad map_overlap 0:100000:10,5:300000:10 "container ids of '5:300000:10' overlap"
     bad map_words yes "is not no, auto or INSIDE:HOST:COUNT"
+    # Two containers' explicit maps may not share host ids (issue 22 item 5).
+    printf '[container x]\nlayers = %s\ncommand = /bin/true\nuserns = 0:100000:65536\n[container y]\nlayers = %s\ncommand = /bin/true\nuserns = 0:300000:10,10:150000:65526\n' "$L" "$L" > "$T/m.ini"
+    keel_check "$T/m.ini"
+    check map_between "overlapping maps of two containers were not refused" \
+        refused "$T/m.ini:8: container 'y': userns host ids overlap those of container 'x' (line 4) at 150000"
+    sed -i 's/10:150000:65526/10:165536:65526/' "$T/m.ini"
+    keel_check "$T/m.ini"
+    check map_between_ok "two containers' disjoint maps were refused" eq "$CRC" 0
     printf '[container c]\nlayers = %s\ncommand = /bin/true\nuserns = 0:100000:1000,1000:300000:64536\n' "$L" > "$T/m.ini"
     keel_check --plan "$T/m.ini"
     check map_ok "a two-extent map was refused" eq "$CRC" 0
