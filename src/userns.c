@@ -239,7 +239,7 @@ static int add_maps(struct in_use *u, int piddir)
             continue;
         struct userns_extent ext[USERNS_PROC_MAX_EXTENTS];
         size_t n;
-        if (userns_parse_proc_map(buf, ext, USERNS_PROC_MAX_EXTENTS, &n) < 0)
+        if (userns_parse_proc_map(buf, ext, USERNS_PROC_MAX_EXTENTS, &n) < 0 || n == 0)
             continue;
         if (grow((void **)&u->ext, &u->cap, u->n + n, sizeof *u->ext) < 0)
             return -ENOMEM;
