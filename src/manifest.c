@@ -295,6 +295,13 @@ static void begin_section(struct pstate *st, const char *header)
         memset(c, 0, sizeof *c);
         container_defaults(c, &m->system);
         c->line = st->line;
+        const char *dkey = NULL;
+        char dwhy[PARSE_WHY_MAX] = "";
+        int dr = manifest_keys_apply_defaults(SEC_CONTAINER, c, &dkey, dwhy);
+        if (dr == -ENOMEM)
+            goto oom;
+        if (dr < 0)
+            diag_add(st->d, st->file, st->line, "the default of %s does not parse: %s", dkey, dwhy);
         if (!(c->name = strdup(name)))
             goto oom;
         st->index = m->n_containers++;
