@@ -1,7 +1,7 @@
 /* cgroup.c — cgroup v2 for keel: its subtree, per-container cgroups with
  * their limits, kill, events and accounting (see cgroup.h).
  *
- * Everything below keel's subtree goes through root->keel_fd with *at()
+ * Everything below the containers' cgroup goes through root->keel_fd with *at()
  * calls, so the file-writing logic runs unchanged against a plain directory
  * in the unit tests (cgroup_open_at with plain_dir).  The parsers of kernel
  * files are pure and at the top of the file.
@@ -33,6 +33,7 @@
 #endif
 
 #define SUPERVISOR_LEAF "supervisor"
+#define CONTAINERS_DIR "containers"
 #define CG_FILE_MAX (1u << 20)   /* no cgroup file keel reads is near this */
 
 /* ------------------------------------------------------------------------ */
@@ -393,7 +394,9 @@ unsigned cgroup_spec_controllers(const struct container_spec *c)
         need |= CG_CPU;
     if (c->cpuset && *c->cpuset)
         need |= CG_CPUSET;
-    if (c->pids_max != KEEL_LIMIT_UNSET)
+    /* The default pids.max (pids_line 0) is applied where the controller
+     * is, never a reason to refuse a container; nor is `pids = max`. */
+    if (c->pids_max != KEEL_LIMIT_UNSET && c->pids_max != KEEL_LIMIT_MAX && c->pids_line != 0)
         need |= CG_PIDS;
     if (c->io_weight != KEEL_LIMIT_UNSET || c->n_io_read_bps || c->n_io_write_bps ||
         c->n_io_read_iops || c->n_io_write_iops)
@@ -512,7 +515,7 @@ static int plan_io_max(const struct container_spec *c, cgroup_dev_resolver resol
     return 0;
 }
 
-int cgroup_plan_writes(const struct container_spec *c, bool with_memory, cgroup_dev_resolver resolve,
+int cgroup_plan_writes(const struct container_spec *c, unsigned controllers, cgroup_dev_resolver resolve,
                        struct cgroup_writes *out, struct kerr *err)
 {
     char a[32], b[32];
@@ -544,7 +547,7 @@ int cgroup_plan_writes(const struct container_spec *c, bool with_memory, cgroup_
         r = add_value(out, CG_MEMORY, "memory.high", 0, "%s", limit_str(c->memory_high, a, sizeof a));
     if (r == 0 && c->memory_max != KEEL_LIMIT_UNSET)
         r = add_value(out, CG_MEMORY, "memory.max", 0, "%s", limit_str(c->memory_max, b, sizeof b));
-    if (r == 0 && c->pids_max != KEEL_LIMIT_UNSET)
+    if (r == 0 && c->pids_max != KEEL_LIMIT_UNSET && (controllers & CG_PIDS))
         r = add_value(out, CG_PIDS, "pids.max", 0, "%s", limit_str(c->pids_max, a, sizeof a));
     if (r == 0 && c->io_weight != KEEL_LIMIT_UNSET)
         r = add_value(out, CG_IO, "io.weight", 0, "default %" PRId64, c->io_weight);
@@ -556,7 +559,7 @@ int cgroup_plan_writes(const struct container_spec *c, bool with_memory, cgroup_
     if (r < 0)
         goto fail;
     /* An OOM kill takes the whole container, so no half-dead service lingers. */
-    if (with_memory && add_value(out, CG_MEMORY, "memory.oom.group", 0, "1") < 0) {
+    if ((controllers & CG_MEMORY) && add_value(out, CG_MEMORY, "memory.oom.group", 0, "1") < 0) {
         r = kerr_set(err, ENOMEM, "cannot plan cgroup of container %s", c->name);
         goto fail;
     }
@@ -572,7 +575,7 @@ void cgroup_plan(const struct container_spec *c, FILE *out)
     struct kerr err = { 0 };
     /* The plan may be printed on another machine than the appliance: an
      * unresolvable device is shown as an error line, not fatal. */
-    if (cgroup_plan_writes(c, true, NULL, &w, &err) < 0) {
+    if (cgroup_plan_writes(c, CG_ALL, NULL, &w, &err) < 0) {
         fprintf(out, "    cgroup: error: %s\n", err.msg);
         return;
     }
@@ -632,7 +635,8 @@ int cgroup_open_at(struct cgroup_root *root, const char *path, unsigned controll
                    struct kerr *err)
 {
     root_init(root);
-    if (str_copy(root->keel_path, sizeof root->keel_path, path) < 0)
+    if (str_copy(root->keel_path, sizeof root->keel_path, path) < 0 ||
+        str_copy(root->ctr_path, sizeof root->ctr_path, path) < 0)
         return kerr_set(err, ENAMETOOLONG, "cannot use cgroup directory %s", path);
     root->keel_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root->keel_fd < 0)
@@ -811,6 +815,46 @@ static bool start_needs_enabling(int fd)
     return (have & CG_ALL & ~given) != 0;
 }
 
+uint64_t cgroup_pids_budget(uint64_t pid_max, uint64_t threads_max)
+{
+    uint64_t limit = pid_max < threads_max ? pid_max : threads_max;
+    uint64_t reserve = limit / 8 > CGROUP_PIDS_RESERVE_MIN ? limit / 8 : CGROUP_PIDS_RESERVE_MIN;
+    if (reserve > limit / 2)
+        reserve = limit / 2;
+    return limit - reserve;
+}
+
+static int read_sysctl(const char *path, uint64_t *v)
+{
+    _cleanup_free_ char *buf = NULL;
+    int r = read_file_at(AT_FDCWD, path, 64, &buf, NULL);
+    return r < 0 ? r : cgroup_parse_u64(buf, v);
+}
+
+/* The kernel runs out of pids (kernel.pid_max) or tasks (kernel.threads-max)
+ * for everyone at once, root included, and the containers' own pids.max
+ * values may add up to more than either.  The containers' cgroup gets the
+ * budget, so whatever they do together, the reserve stays for keel (its
+ * setup children, health checks, keel exec) and the kernel's threads.  The
+ * kernel values are read once, here. */
+static void reserve_pids(const struct cgroup_root *root)
+{
+    uint64_t pid_max = 0, threads_max = 0;
+    int r = read_sysctl("/proc/sys/kernel/pid_max", &pid_max);
+    if (r == 0)
+        r = read_sysctl("/proc/sys/kernel/threads-max", &threads_max);
+    char v[32] = "";
+    if (r == 0) {
+        snprintf(v, sizeof v, "%llu", (unsigned long long)cgroup_pids_budget(pid_max, threads_max));
+        r = cg_write(root, root->keel_fd, "pids.max", v);
+    }
+    if (r < 0)
+        log_warn("cannot keep pids in reserve for keel (pids.max of %s): %s", root->ctr_path, strerror(-r));
+    else
+        log_debug("containers: pids.max %s (kernel.pid_max %llu, kernel.threads-max %llu)", v,
+                  (unsigned long long)pid_max, (unsigned long long)threads_max);
+}
+
 int cgroup_setup(struct cgroup_root *root, const char *mountpoint, bool boot_mode, struct kerr *err)
 {
     char start[4096], name[64];
@@ -874,18 +918,18 @@ int cgroup_setup(struct cgroup_root *root, const char *mountpoint, bool boot_mod
         cgroup_release(root);
         return kerr_set(err, ENAMETOOLONG, "cannot create cgroup below %s", start);
     }
-    root->keel_fd = openat(root->start_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (root->keel_fd < 0) {
+    _cleanup_close_ int top = openat(root->start_fd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (top < 0) {
         int e = errno;
         cgroup_release(root);
         return kerr_set(err, e, "cannot open cgroup %s/%s", start, name);
     }
-    if (mkdirat(root->keel_fd, SUPERVISOR_LEAF, 0755) < 0 && errno != EEXIST) {
+    if (mkdirat(top, SUPERVISOR_LEAF, 0755) < 0 && errno != EEXIST) {
         int e = errno;
         cgroup_release(root);
         return kerr_set(err, e, "cannot create cgroup %s/" SUPERVISOR_LEAF, root->keel_path);
     }
-    _cleanup_close_ int sup_fd = openat(root->keel_fd, SUPERVISOR_LEAF, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    _cleanup_close_ int sup_fd = openat(top, SUPERVISOR_LEAF, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (sup_fd < 0) {
         int e = errno;
         cgroup_release(root);
@@ -906,22 +950,40 @@ int cgroup_setup(struct cgroup_root *root, const char *mountpoint, bool boot_mod
         else
             root->moved = true;
     }
+    /* The containers live one level down, in a cgroup of their own beside
+     * keel's leaf: limits on it (pids.max, below) hold all of them together
+     * and never keel. */
+    if (mkdirat(top, CONTAINERS_DIR, 0755) < 0 && errno != EEXIST) {
+        int e = errno;
+        cgroup_release(root);
+        return kerr_set(err, e, "cannot create cgroup %s/" CONTAINERS_DIR, root->keel_path);
+    }
+    len = snprintf(root->ctr_path, sizeof root->ctr_path, "%s/" CONTAINERS_DIR, root->keel_path);
+    root->keel_fd = openat(top, CONTAINERS_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (len < 0 || (size_t)len >= sizeof root->ctr_path || root->keel_fd < 0) {
+        int e = root->keel_fd < 0 ? errno : ENAMETOOLONG;
+        cgroup_release(root);
+        return kerr_set(err, e, "cannot open cgroup %s/" CONTAINERS_DIR, root->keel_path);
+    }
 
     /* Controllers flow down: enable them in the cgroup keel started in (a
-     * no-op where they already are), then in keel's subtree. */
+     * no-op where they already are), in keel's subtree, then in the
+     * containers' cgroup. */
     enable_controllers(root->start_fd, CG_ALL, start);
-    root->controllers = enable_controllers(root->keel_fd, CG_ALL, root->keel_path);
+    unsigned top_ctrl = enable_controllers(top, CG_ALL, root->keel_path);
+    root->controllers = top_ctrl ? enable_controllers(root->keel_fd, top_ctrl, root->ctr_path) : 0;
     root->available = true;
 
     /* Protection of the supervisor: memory reclaim and the OOM killer
      * reach keel last. */
-    if (root->controllers & CG_MEMORY) {
+    if (top_ctrl & CG_MEMORY) {
         char v[32];
         snprintf(v, sizeof v, "%llu", (unsigned long long)CGROUP_SUPERVISOR_MIN);
-        if ((r = cg_write(root, root->keel_fd, "memory.min", v)) < 0 ||
-            (r = cg_write(root, sup_fd, "memory.min", v)) < 0)
+        if ((r = cg_write(root, top, "memory.min", v)) < 0 || (r = cg_write(root, sup_fd, "memory.min", v)) < 0)
             log_warn("cannot protect keel's memory with memory.min in %s: %s", root->keel_path, strerror(-r));
     }
+    if (top_ctrl & CG_PIDS)
+        reserve_pids(root);
     struct kerr e2 = { 0 };
     if (cgroup_set_oom_score_adj(0, -1000, &e2) < 0)
         log_warn("%s", e2.msg);
@@ -932,13 +994,16 @@ void cgroup_release(struct cgroup_root *root)
 {
     if (!root)
         return;
-    if (!root->boot_mode && !root->plain_dir && root->start_fd >= 0 && root->keel_fd >= 0) {
-        const char *name = strrchr(root->keel_path, '/');
-        if (!root->moved || move_self(root->start_fd) == 0) {
-            unlinkat(root->keel_fd, SUPERVISOR_LEAF, AT_REMOVEDIR);
-            if (name)
-                unlinkat(root->start_fd, name + 1, AT_REMOVEDIR);
+    const char *name = strrchr(root->keel_path, '/');
+    if (!root->boot_mode && !root->plain_dir && root->start_fd >= 0 && name &&
+        (!root->moved || move_self(root->start_fd) == 0)) {
+        int top = openat(root->start_fd, name + 1, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (top >= 0) {
+            unlinkat(top, CONTAINERS_DIR, AT_REMOVEDIR);
+            unlinkat(top, SUPERVISOR_LEAF, AT_REMOVEDIR);
+            close(top);
         }
+        unlinkat(root->start_fd, name + 1, AT_REMOVEDIR);
     }
     close_safe(root->keel_fd);
     close_safe(root->lock_fd);
@@ -1001,24 +1066,24 @@ int cgroup_container_create(struct cgroup_root *root, const struct container_spe
         unsigned bit = missing & -missing;
         return kerr_msg(err, EOPNOTSUPP,
                         "cannot apply the %s limits of container %s: the cgroup controller %s is not available in %s",
-                        controller_name(bit), c->name, controller_name(bit), root->keel_path);
+                        controller_name(bit), c->name, controller_name(bit), root->ctr_path);
     }
     struct cgroup_writes w;
-    int r = cgroup_plan_writes(c, root->controllers & CG_MEMORY, NULL, &w, err);
+    int r = cgroup_plan_writes(c, root->controllers, NULL, &w, err);
     if (r < 0)
         return r;
 
     bool reused = false;
     if (mkdirat(root->keel_fd, c->name, 0755) < 0) {
         if (errno != EEXIST) {
-            r = kerr_set(err, errno, "cannot create cgroup %s/%s", root->keel_path, c->name);
+            r = kerr_set(err, errno, "cannot create cgroup %s/%s", root->ctr_path, c->name);
             goto out;
         }
         /* Left by an earlier run of the container: remove it when empty;
          * when its last processes are still dying, kill them and reuse it. */
         if (unlinkat(root->keel_fd, c->name, AT_REMOVEDIR) == 0) {
             if (mkdirat(root->keel_fd, c->name, 0755) < 0) {
-                r = kerr_set(err, errno, "cannot create cgroup %s/%s", root->keel_path, c->name);
+                r = kerr_set(err, errno, "cannot create cgroup %s/%s", root->ctr_path, c->name);
                 goto out;
             }
         } else {
@@ -1029,7 +1094,7 @@ int cgroup_container_create(struct cgroup_root *root, const struct container_spe
     }
     int fd = openat(root->keel_fd, c->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        r = kerr_set(err, errno, "cannot open cgroup %s/%s", root->keel_path, c->name);
+        r = kerr_set(err, errno, "cannot open cgroup %s/%s", root->ctr_path, c->name);
         goto out;
     }
     if (reused)
@@ -1037,7 +1102,7 @@ int cgroup_container_create(struct cgroup_root *root, const struct container_spe
     for (size_t i = 0; i < w.n; i++) {
         r = cg_write(root, fd, w.w[i].file, w.w[i].value);
         if (r < 0) {
-            r = kerr_set(err, -r, "cannot write \"%s\" to %s/%s/%s", w.w[i].value, root->keel_path, c->name,
+            r = kerr_set(err, -r, "cannot write \"%s\" to %s/%s/%s", w.w[i].value, root->ctr_path, c->name,
                          w.w[i].file);
             close(fd);
             if (!reused)
@@ -1056,12 +1121,12 @@ int cgroup_container_attach(struct cgroup_root *root, const char *name, pid_t pi
 {
     _cleanup_close_ int fd = open_container_dir(root, name);
     if (fd < 0)
-        return kerr_set(err, -fd, "cannot open cgroup %s/%s", root->keel_path, name);
+        return kerr_set(err, -fd, "cannot open cgroup %s/%s", root->ctr_path, name);
     char v[24];
     snprintf(v, sizeof v, "%d", (int)pid);
     int r = cg_write(root, fd, "cgroup.procs", v);
     if (r < 0)
-        return kerr_set(err, -r, "cannot move process %d into cgroup %s/%s", (int)pid, root->keel_path, name);
+        return kerr_set(err, -r, "cannot move process %d into cgroup %s/%s", (int)pid, root->ctr_path, name);
     return 0;
 }
 
@@ -1099,14 +1164,14 @@ int cgroup_container_kill(struct cgroup_root *root, const char *name, struct ker
     if (fd == -ENOENT)
         return 0;
     if (fd < 0)
-        return kerr_set(err, -fd, "cannot open cgroup %s/%s", root->keel_path, name);
+        return kerr_set(err, -fd, "cannot open cgroup %s/%s", root->ctr_path, name);
     /* cgroup.kill (Linux 5.14) kills the whole subtree atomically: a process
      * forking in a loop cannot outrun it. */
     int r = cg_write(root, fd, "cgroup.kill", "1");
     if (r == 0)
         return 0;
     if (r != -ENOENT)
-        return kerr_set(err, -r, "cannot kill cgroup %s/%s", root->keel_path, name);
+        return kerr_set(err, -r, "cannot kill cgroup %s/%s", root->ctr_path, name);
 
     /* Fallback: freeze the cgroup so nothing forks any more, SIGKILL what is
      * listed (fatal signals reach frozen tasks in cgroup v2), thaw.  Bounded:
@@ -1131,7 +1196,7 @@ int cgroup_container_kill(struct cgroup_root *root, const char *name, struct ker
     _cleanup_free_ char *left = NULL;
     if (cg_read(fd, "cgroup.procs", &left) == 0 && left[0])
         return kerr_msg(err, EBUSY, "cannot kill every process of cgroup %s/%s: some keep appearing",
-                        root->keel_path, name);
+                        root->ctr_path, name);
     return 0;
 }
 
@@ -1154,7 +1219,7 @@ int cgroup_container_remove(struct cgroup_root *root, const char *name, struct k
             closedir(d);
     }
     if (unlinkat(root->keel_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-        return kerr_set(err, errno, "cannot remove cgroup %s/%s", root->keel_path, name);
+        return kerr_set(err, errno, "cannot remove cgroup %s/%s", root->ctr_path, name);
     return 0;
 }
 
@@ -1169,7 +1234,7 @@ int cgroup_container_events_fd(struct cgroup_root *root, const char *name, const
     snprintf(path, sizeof path, "%s/%s", name, file);
     int fd = openat(root->keel_fd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
-        return kerr_set(err, errno, "cannot open %s/%s", root->keel_path, path);
+        return kerr_set(err, errno, "cannot open %s/%s", root->ctr_path, path);
     return fd;
 }
 
@@ -1181,18 +1246,18 @@ int cgroup_container_events(struct cgroup_root *root, const char *name, struct c
         return kerr_msg(err, ENOENT, "cannot read events of container %s: no cgroups", name);
     _cleanup_close_ int fd = open_container_dir(root, name);
     if (fd < 0)
-        return kerr_set(err, -fd, "cannot open cgroup %s/%s", root->keel_path, name);
+        return kerr_set(err, -fd, "cannot open cgroup %s/%s", root->ctr_path, name);
     _cleanup_free_ char *mem = NULL, *cg = NULL;
     int r = cg_read(fd, "memory.events", &mem);
     if (r == 0 && cgroup_parse_memory_events(mem, ev) < 0)
-        return kerr_msg(err, EINVAL, "cannot parse %s/%s/memory.events", root->keel_path, name);
+        return kerr_msg(err, EINVAL, "cannot parse %s/%s/memory.events", root->ctr_path, name);
     if (r < 0 && r != -ENOENT)
-        return kerr_set(err, -r, "cannot read %s/%s/memory.events", root->keel_path, name);
+        return kerr_set(err, -r, "cannot read %s/%s/memory.events", root->ctr_path, name);
     r = cg_read(fd, "cgroup.events", &cg);
     if (r < 0)
-        return kerr_set(err, -r, "cannot read %s/%s/cgroup.events", root->keel_path, name);
+        return kerr_set(err, -r, "cannot read %s/%s/cgroup.events", root->ctr_path, name);
     if (cgroup_parse_cgroup_events(cg, ev) < 0)
-        return kerr_msg(err, EINVAL, "cannot parse %s/%s/cgroup.events", root->keel_path, name);
+        return kerr_msg(err, EINVAL, "cannot parse %s/%s/cgroup.events", root->ctr_path, name);
     return 0;
 }
 
@@ -1211,7 +1276,7 @@ int cgroup_container_stats(struct cgroup_root *root, const char *name, struct cg
         return kerr_msg(err, ENOENT, "cannot read statistics of container %s: no cgroups", name);
     _cleanup_close_ int fd = open_container_dir(root, name);
     if (fd < 0)
-        return kerr_set(err, -fd, "cannot open cgroup %s/%s", root->keel_path, name);
+        return kerr_set(err, -fd, "cannot open cgroup %s/%s", root->ctr_path, name);
 
     static const char *const files[] = { "cpu.stat", "memory.current", "memory.peak", "pids.current",
                                          "io.stat", "cpu.pressure", "memory.pressure", "io.pressure" };
@@ -1219,7 +1284,7 @@ int cgroup_container_stats(struct cgroup_root *root, const char *name, struct cg
         _cleanup_free_ char *buf = NULL;
         int r = stat_file(fd, files[i], &buf);
         if (r < 0)
-            return kerr_set(err, -r, "cannot read %s/%s/%s", root->keel_path, name, files[i]);
+            return kerr_set(err, -r, "cannot read %s/%s/%s", root->ctr_path, name, files[i]);
         if (!buf)
             continue;
         switch (i) {
@@ -1233,7 +1298,7 @@ int cgroup_container_stats(struct cgroup_root *root, const char *name, struct cg
         case 7: r = cgroup_parse_pressure(buf, &st->io_some, &st->io_full); break;
         }
         if (r < 0)
-            return kerr_msg(err, EINVAL, "cannot parse %s/%s/%s", root->keel_path, name, files[i]);
+            return kerr_msg(err, EINVAL, "cannot parse %s/%s/%s", root->ctr_path, name, files[i]);
     }
     return 0;
 }

@@ -15,6 +15,7 @@
 #include "keel/net.h"
 #include "keel/parse.h"
 #include "keel/seccomp.h"
+#include "keel/userns.h"
 #include "keel/util.h"
 
 #include <arpa/inet.h>
@@ -294,6 +295,13 @@ static void begin_section(struct pstate *st, const char *header)
         memset(c, 0, sizeof *c);
         container_defaults(c, &m->system);
         c->line = st->line;
+        const char *dkey = NULL;
+        char dwhy[PARSE_WHY_MAX] = "";
+        int dr = manifest_keys_apply_defaults(SEC_CONTAINER, c, &dkey, dwhy);
+        if (dr == -ENOMEM)
+            goto oom;
+        if (dr < 0)
+            diag_add(st->d, st->file, st->line, "the default of %s does not parse: %s", dkey, dwhy);
         if (!(c->name = strdup(name)))
             goto oom;
         st->index = m->n_containers++;
@@ -648,6 +656,14 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
             }
             strv_free(errors);
             seccomp_profile_free(&prof);
+        }
+        /* Two containers owning the same host ids own each other's files. */
+        for (size_t j = 0; j < i; j++) {
+            uint32_t shared;
+            if (userns_maps_overlap(&m->containers[j], c, &shared))
+                diag_add(d, file, c->userns_line,
+                         "container '%s': userns host ids overlap those of container '%s' (line %d) at %u",
+                         c->name, m->containers[j].name, m->containers[j].userns_line, shared);
         }
         if (c->upper_size && (!c->upper || strcmp(c->upper, "tmpfs") != 0))
             diag_add(d, file, c->line, "container '%s': upper_size needs upper = tmpfs", c->name);

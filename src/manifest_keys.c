@@ -39,6 +39,7 @@ struct manifest_key {
     const char *type;       /* for docs */
     const char *def;        /* default, for docs */
     const char *doc;
+    bool applied;           /* `def` is applied through `set` (line 0) to every new section */
 };
 
 #define why_set(why, ...) PARSE_FAIL(why, EINVAL, __VA_ARGS__)
@@ -648,6 +649,7 @@ static int set_io_weight(void *obj, int line, const char *v, char *why)
 static int set_pids(void *obj, int line, const char *v, char *why)
 {
     struct container_spec *c = obj;
+    c->pids_line = line;   /* 0: the table's default */
     if (strcmp(v, "max") == 0) {
         c->pids_max = KEEL_LIMIT_MAX;
         return 0;
@@ -798,7 +800,10 @@ static int set_ready(void *obj, int line, const char *v, char *why)
 /* no | auto | INSIDE:HOST:COUNT[,...] (userns.h owns the syntax and its checks). */
 static int set_userns(void *obj, int line, const char *v, char *why)
 {
-    return userns_parse(v, obj, why);
+    int r = userns_parse(v, obj, why);
+    if (r == 0)
+        ((struct container_spec *)obj)->userns_line = line;
+    return r;
 }
 
 /* NAME=SOFT[:HARD] (rlimit.h owns the syntax); a later value for the same
@@ -868,11 +873,14 @@ static int set_if_gateway(void *obj, int line, const char *v, char *why)
 #define NET(f) offsetof(struct network_spec, f)
 #define IFC(f) offsetof(struct interface_spec, f)
 #define U(sec, name, off, field_size, lo, hi, def, doc) \
-    { sec, K_U64, name, off, lo, hi, field_size, false, NULL, "number", def, doc }
+    { sec, K_U64, name, off, lo, hi, field_size, false, NULL, "number", def, doc, false }
 #define CUSTOM(sec, name, rep, fn, type, def, doc) \
-    { sec, K_CUSTOM, name, 0, 0, 0, 0, rep, fn, type, def, doc }
+    { sec, K_CUSTOM, name, 0, 0, 0, 0, rep, fn, type, def, doc, false }
+/* A key whose default is a value the key's own setter stores (line 0). */
+#define CUSTOM_APPLIED(sec, name, fn, type, def, doc) \
+    { sec, K_CUSTOM, name, 0, 0, 0, 0, false, fn, type, def, doc, true }
 #define TYPED(sec, name, kind, off, type, def, doc) \
-    { sec, kind, name, off, 0, 0, 0, false, NULL, type, def, doc }
+    { sec, kind, name, off, 0, 0, 0, false, NULL, type, def, doc, false }
 
 static const struct manifest_key keys[] = {
     /* [system] */
@@ -984,7 +992,10 @@ static const struct manifest_key keys[] = {
            "cpu.max: quota of CPUs per 100 ms period"),
     CUSTOM(SEC_CONTAINER, "cpu_weight", false, set_cpu_weight, "1..10000", "(100)", "cpu.weight"),
     CUSTOM(SEC_CONTAINER, "cpuset", false, set_cpuset, "CPU list", "(all)", "cpuset.cpus"),
-    CUSTOM(SEC_CONTAINER, "pids", false, set_pids, "number|max", "(no limit)", "pids.max"),
+    /* The one place the default lives: a fork bomb in a container that
+     * says nothing stops there (Podman's default); `pids = max` lifts it. */
+    CUSTOM_APPLIED(SEC_CONTAINER, "pids", set_pids, "number|max", "2048",
+                   "pids.max: processes and threads of the container; max lifts the limit"),
     CUSTOM(SEC_CONTAINER, "io_weight", false, set_io_weight, "1..10000", "(100)", "io.weight"),
     CUSTOM(SEC_CONTAINER, "io_read_bps", true, set_io_read_bps, "DEVICE SIZE", "(no limit)", "io.max rbps"),
     CUSTOM(SEC_CONTAINER, "io_write_bps", true, set_io_write_bps, "DEVICE SIZE", "(no limit)", "io.max wbps"),
@@ -1111,4 +1122,18 @@ bool manifest_key_repeatable(const struct manifest_key *k)
 int manifest_key_apply(const struct manifest_key *k, void *obj, int line, const char *value, char *why)
 {
     return k->kind == K_CUSTOM ? k->set(obj, line, value, why) : apply_typed(k, obj, value, why);
+}
+
+int manifest_keys_apply_defaults(enum section_kind section, void *obj, const char **key, char *why)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        if (keys[i].section != section || !keys[i].applied)
+            continue;
+        int r = manifest_key_apply(&keys[i], obj, 0, keys[i].def, why);
+        if (r < 0) {
+            *key = keys[i].name;
+            return r;
+        }
+    }
+    return 0;
 }

@@ -1,12 +1,14 @@
 /* mount.c — a container's root filesystem, see mount.h. */
 #include "keel/mount.h"
 #include "keel/caps.h"
+#include "keel/log.h"
 #include "keel/sys.h"
 #include "keel/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
 #include <linux/magic.h>
@@ -14,6 +16,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -222,6 +225,46 @@ static int create_as_container_root(const struct mount_inputs *in, struct kerr *
     return caps_raise_effective(err);
 }
 
+/* What the container writes lands in DIR/upper with real host ids: a file its
+ * root makes setuid is a setuid-root file of the host (with userns too: the
+ * upper is idmapped, the container's root is uid 0 on disk), and with
+ * +MKNOD and no userns a device node is a host device node.  Only root may
+ * reach into DIR: it is made root's and 0700 at every start, whatever it was
+ * (an upper made by an older keel was 0755), before upper/ exists. */
+static int secure_upper_base(const char *base, struct kerr *err)
+{
+    _cleanup_close_ int fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return kerr_set(err, errno, "cannot open the upper directory %s", base);
+    if ((st.st_uid != 0 || st.st_gid != 0) && fchown(fd, 0, 0) < 0)
+        return kerr_set(err, errno, "cannot give the upper directory %s to root", base);
+    if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
+        return kerr_set(err, errno, "cannot make the upper directory %s private (0700)", base);
+    return 0;
+}
+
+void mount_warn_upper(const struct container_spec *c)
+{
+    if (!c->upper || strcmp(c->upper, "tmpfs") == 0)
+        return;
+    struct statvfs sv;
+    if (statvfs(c->upper, &sv) < 0)
+        return;
+    bool suid = !(sv.f_flag & ST_NOSUID);
+    /* Device nodes need CAP_MKNOD in the initial user namespace: only a
+     * container without userns can make them. */
+    bool dev = !(sv.f_flag & ST_NODEV) && c->userns == USERNS_NO && (c->caps & (1ull << CAP_MKNOD));
+    if (!suid && !dev)
+        return;
+    const char *flags = suid && dev ? "nosuid,nodev" : suid ? "nosuid" : "nodev";
+    log_warn("%s: the upper directory %s is on a file system mounted without %s: %s the container makes "
+             "there are real ones on the host, reachable by root only (keel keeps %s root's, mode 0700); "
+             "mount it %s", c->name, c->upper, flags,
+             suid && dev ? "setuid files and device nodes" : suid ? "setuid files" : "device nodes",
+             c->upper, flags);
+}
+
 static int mount_overlay(const struct container_spec *c, const struct mount_inputs *in, struct kerr *err)
 {
     const char *stage = in->stage;
@@ -279,8 +322,12 @@ static int mount_overlay(const struct container_spec *c, const struct mount_inpu
             if (mount("tmpfs", tmp, "tmpfs", MS_NODEV | MS_NOSUID, opts_rw) < 0)
                 return kerr_set(err, errno, "cannot mount a tmpfs upper at %s", tmp);
             base = tmp;
-        } else if (mkdir_p(base, 0755) < 0) {
-            return kerr_set(err, errno, "cannot create the upper directory %s", base);
+        } else {
+            int r = mkdir_p(base, 0755);
+            if (r < 0)
+                return kerr_set(err, -r, "cannot create the upper directory %s", base);
+            if ((r = secure_upper_base(base, err)) < 0)
+                return r;
         }
         snprintf(upper, sizeof upper, "%s/upper", base);
         snprintf(work, sizeof work, "%s/work", base);

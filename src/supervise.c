@@ -12,6 +12,7 @@
 #include "keel/container.h"
 #include "keel/health.h"
 #include "keel/log.h"
+#include "keel/mount.h"
 #include "keel/net.h"
 #include "keel/output.h"
 #include "keel/parse.h"
@@ -65,6 +66,7 @@ struct ctr {
     int mem_events_fd;       /* memory.events of its cgroup (EPOLLPRI on change) */
     int cg_events_fd;        /* cgroup.events */
     bool has_cgroup;
+    bool upper_checked;      /* mount_warn_upper said its piece (first start) */
     unsigned oom_kills;
     char failure[KERR_MSG_MAX];
     char stage[PATH_MAX];
@@ -612,6 +614,10 @@ static void setup_done(struct ctr *c)
     if (c->spec->ready == READY_NONE)
         c->ready = true;
     log_info("%s: started, pid %d", c->spec->name, (int)c->pid);
+    if (!c->upper_checked) {
+        c->upper_checked = true;
+        mount_warn_upper(c->spec);
+    }
     emit(c->sup, EV_STARTED, c, 0, c->restarts, NULL);
     health_arm(c, c->spec->health_interval_ms);
 }

@@ -1,8 +1,10 @@
 /* userns.c — a user namespace per container, see userns.h. */
 #include "keel/userns.h"
+#include "keel/log.h"
 #include "keel/sys.h"
 #include "keel/util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -108,15 +110,19 @@ int userns_to_host(const struct userns_extent *map, size_t n, uint32_t inside, u
     return -ERANGE;
 }
 
-/* Claims the lowest free slot of the pool: an flock held on its lock file. */
-static int claim_slot(struct userns *u, uint32_t *slot, struct kerr *err)
+/* Claims the lowest slot from `from` on whose lock file nobody holds (an
+ * flock held on it) and whose range no namespace in `used` reaches. */
+static int claim_slot(struct userns *u, uint32_t from, const struct userns_extent *used, size_t n_used,
+                      uint32_t *slot, struct kerr *err)
 {
     if (mkdir(USERNS_LOCK_DIR, 0700) < 0 && errno != EEXIST)
         return kerr_set(err, errno, "cannot create %s", USERNS_LOCK_DIR);
     _cleanup_close_ int dir = open(USERNS_LOCK_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dir < 0)
         return kerr_set(err, errno, "cannot open %s", USERNS_LOCK_DIR);
-    for (uint32_t i = 0; i < USERNS_POOL_SLOTS; i++) {
+    for (uint32_t i = from; i < USERNS_POOL_SLOTS; i++) {
+        if (userns_map_overlaps(used, n_used, USERNS_POOL_FIRST + i * USERNS_AUTO_SIZE, USERNS_AUTO_SIZE))
+            continue;
         char name[16];
         snprintf(name, sizeof name, "%u", i);
         int fd = openat(dir, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -143,6 +149,152 @@ static int claim_slot(struct userns *u, uint32_t *slot, struct kerr *err)
     return kerr_msg(err, EBUSY, "cannot find a free range for userns = auto: all %u are in use", USERNS_POOL_SLOTS);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The host ids in use by user namespaces (/proc/PID/uid_map and gid_map).   */
+
+int userns_parse_proc_map(const char *buf, struct userns_extent *out, size_t max, size_t *n)
+{
+    *n = 0;
+    for (const char *p = buf; *p; ) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        uint64_t v[3];
+        size_t k = 0;
+        const char *q = p, *end = p + len;
+        while (k < 3) {
+            while (q < end && (*q == ' ' || *q == '\t'))
+                q++;
+            if (q == end || *q < '0' || *q > '9')
+                break;
+            uint64_t x = 0;
+            while (q < end && *q >= '0' && *q <= '9') {
+                x = x * 10 + (uint64_t)(*q - '0');
+                if (x > UINT32_MAX)
+                    return -EINVAL;
+                q++;
+            }
+            v[k++] = x;
+        }
+        while (q < end && (*q == ' ' || *q == '\t'))
+            q++;
+        if (k == 0 && q == end) {   /* a blank line */
+            p = eol ? eol + 1 : end;
+            continue;
+        }
+        if (k != 3 || q != end || v[2] == 0 || v[0] + v[2] > (uint64_t)UINT32_MAX + 1 ||
+            v[1] + v[2] > (uint64_t)UINT32_MAX + 1)
+            return -EINVAL;
+        if (*n == max)
+            return -E2BIG;
+        out[(*n)++] = (struct userns_extent){ (uint32_t)v[0], (uint32_t)v[1], (uint32_t)v[2] };
+        p = eol ? eol + 1 : end;
+    }
+    return 0;
+}
+
+bool userns_map_overlaps(const struct userns_extent *map, size_t n, uint32_t first, uint32_t count)
+{
+    for (size_t i = 0; i < n; i++)
+        if (overlaps(map[i].outside, map[i].count, first, count))
+            return true;
+    return false;
+}
+
+struct in_use {
+    struct userns_extent *ext;   /* host ranges of the other namespaces' maps */
+    size_t n, cap;
+    ino_t *seen;                 /* namespaces already read */
+    size_t n_seen, cap_seen;
+};
+
+static void in_use_free(struct in_use *u)
+{
+    free(u->ext);
+    free(u->seen);
+    *u = (struct in_use){ 0 };
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 64;
+    void *q = realloc(*p, c * size);
+    if (!q)
+        return -ENOMEM;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+/* Reads one process's uid_map and gid_map into `u`.  A process that is gone
+ * meanwhile, or a map that cannot be read, is skipped (not in use by then, or
+ * not ours to judge); only ENOMEM is an error. */
+static int add_maps(struct in_use *u, int piddir)
+{
+    static const char *const files[] = { "uid_map", "gid_map" };
+    for (size_t f = 0; f < 2; f++) {
+        _cleanup_free_ char *buf = NULL;
+        if (read_file_at(piddir, files[f], 64 * 1024, &buf, NULL) < 0)
+            continue;
+        struct userns_extent ext[USERNS_PROC_MAX_EXTENTS];
+        size_t n;
+        if (userns_parse_proc_map(buf, ext, USERNS_PROC_MAX_EXTENTS, &n) < 0 || n == 0)
+            continue;
+        if (grow((void **)&u->ext, &u->cap, u->n + n, sizeof *u->ext) < 0)
+            return -ENOMEM;
+        memcpy(u->ext + u->n, ext, n * sizeof *ext);
+        u->n += n;
+    }
+    return 0;
+}
+
+/* Every host range mapped by a user namespace with a process in it, other
+ * than keel's own namespace and `skip` (0: none), as seen in /proc (keel's
+ * PID namespace: in boot mode, the whole machine). */
+static int collect_in_use(ino_t skip, struct in_use *u, struct kerr *err)
+{
+    struct stat self;
+    if (stat("/proc/self/ns/user", &self) < 0)
+        return kerr_set(err, errno, "cannot stat /proc/self/ns/user");
+    int pfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (pfd < 0)
+        return kerr_set(err, errno, "cannot open /proc");
+    DIR *d = fdopendir(pfd);
+    if (!d) {
+        int e = errno;
+        close(pfd);
+        return kerr_set(err, e, "cannot read /proc");
+    }
+    int r = 0;
+    struct dirent *de;
+    while (r == 0 && (de = readdir(d))) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9')
+            continue;
+        _cleanup_close_ int piddir = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        struct stat st;
+        if (piddir < 0 || fstatat(piddir, "ns/user", &st, 0) < 0)
+            continue;
+        if (st.st_ino == self.st_ino || st.st_ino == skip)
+            continue;
+        bool seen = false;
+        for (size_t i = 0; i < u->n_seen && !seen; i++)
+            seen = u->seen[i] == st.st_ino;
+        if (seen)
+            continue;
+        if (grow((void **)&u->seen, &u->cap_seen, u->n_seen + 1, sizeof *u->seen) < 0) {
+            r = -ENOMEM;
+            break;
+        }
+        u->seen[u->n_seen++] = st.st_ino;
+        r = add_maps(u, piddir);
+    }
+    closedir(d);
+    if (r < 0)
+        return kerr_set(err, -r, "cannot list the user namespaces in use");
+    return 0;
+}
+
 static int write_map(pid_t pid, const char *file, const char *text, struct kerr *err)
 {
     char path[64];
@@ -154,15 +306,18 @@ static int write_map(pid_t pid, const char *file, const char *text, struct kerr 
     return 0;
 }
 
-/* A user namespace with `map` for uids and gids, held by a returned fd: a
- * child made in it stays just long enough for its maps to be written. */
-static int make_namespace(const struct userns_extent *map, size_t n, int *out, struct kerr *err)
+/* A user namespace with `map` for uids and gids, held by a returned fd and
+ * by a holder: the child made in it, which waits for EOF on u->hold_fd.  The
+ * holder keeps the namespace visible in /proc (its uid_map) for as long as
+ * keel keeps it, also while no container process runs in it, so that other
+ * keels (and other tools) that look there see the range as used. */
+static int make_namespace(struct userns *u, struct kerr *err)
 {
     char text[4096];
     size_t used = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < u->n; i++)
         used += (size_t)snprintf(text + used, used < sizeof text ? sizeof text - used : 0, "%u %u %u\n",
-                                 map[i].inside, map[i].outside, map[i].count);
+                                 u->map[i].inside, u->map[i].outside, u->map[i].count);
     if (used >= sizeof text)
         return kerr_msg(err, E2BIG, "cannot make a user namespace: the map is longer than a page");
 
@@ -178,10 +333,13 @@ static int make_namespace(const struct userns_extent *map, size_t n, int *out, s
         return kerr_set(err, e, "cannot make a user namespace");
     }
     if (pid == 0) {
-        /* Waits for EOF: the parent closing its end, or dying. */
+        /* Keeps nothing of keel's but the read end and stdio (it lives on,
+         * and must not hold keel's pipes, sockets or locks), and waits for
+         * EOF: keel closing its end, or dying. */
         char b;
-        close(hold[1]);
-        while (read(hold[0], &b, 1) < 0 && errno == EINTR)
+        if (dup2(hold[0], 3) < 0 || sys_close_range_from(4) < 0)
+            _exit(1);
+        while (read(3, &b, 1) < 0 && errno == EINTR)
             ;
         _exit(0);
     }
@@ -192,40 +350,104 @@ static int make_namespace(const struct userns_extent *map, size_t n, int *out, s
     if (r == 0) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
-        *out = open(path, O_RDONLY | O_CLOEXEC);
-        if (*out < 0)
+        u->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (u->fd < 0)
             r = kerr_set(err, errno, "cannot open %s", path);
     }
-    close(hold[1]);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-    return r;
+    if (r < 0) {
+        close(hold[1]);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        return r;
+    }
+    u->hold_fd = hold[1];
+    u->holder = pid;
+    return 0;
+}
+
+static ino_t ns_ino(int fd)
+{
+    struct stat st;
+    return fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+/* Drops the namespace and the slot of a failed attempt (keeps u->map). */
+static void drop_namespace(struct userns *u)
+{
+    close_safe(u->fd);
+    close_safe(u->hold_fd);   /* the holder exits; keel's reaper collects it */
+    close_safe(u->lock_fd);
+    u->fd = u->hold_fd = u->lock_fd = -1;
+    u->holder = 0;
+}
+
+/* userns = auto: the lowest slot that no keel sharing /run holds (flock) and
+ * whose range no other user namespace in sight maps.  Keels with a /run of
+ * their own see only the maps: two of them can look at the same moment and
+ * both find a range free, so each looks again once its own map is written
+ * and moves on when another namespace maps the range too.  Whichever looks
+ * second sees the other's map (each writes before it looks), so at least
+ * one of two moves; both moving only costs a slot. */
+static int open_auto(struct userns *u, const struct container_spec *c, struct kerr *err)
+{
+    u->map = malloc(sizeof *u->map);
+    if (!u->map)
+        return kerr_set(err, ENOMEM, "cannot make the user namespace of %s", c->name);
+    u->n = 1;
+    uint32_t from = 0;
+    for (;;) {
+        struct in_use used = { 0 };
+        uint32_t slot = 0;
+        int r = collect_in_use(0, &used, err);
+        if (r == 0)
+            r = claim_slot(u, from, used.ext, used.n, &slot, err);
+        in_use_free(&used);
+        if (r < 0)
+            return r;
+        uint32_t first = USERNS_POOL_FIRST + slot * USERNS_AUTO_SIZE;
+        u->map[0] = (struct userns_extent){ 0, first, USERNS_AUTO_SIZE };
+        if ((r = make_namespace(u, err)) < 0)
+            return r;
+        r = collect_in_use(ns_ino(u->fd), &used, err);
+        bool taken = r == 0 && userns_map_overlaps(used.ext, used.n, first, USERNS_AUTO_SIZE);
+        in_use_free(&used);
+        if (r < 0)
+            return r;
+        if (!taken)
+            return 0;
+        drop_namespace(u);
+        from = slot + 1;
+    }
 }
 
 int userns_open(struct userns *u, const struct container_spec *c, struct kerr *err)
 {
     if (c->userns == USERNS_NO || u->fd >= 0)
         return 0;
+    int r;
     if (c->userns == USERNS_AUTO) {
-        uint32_t slot = 0;
-        int r = claim_slot(u, &slot, err);
-        if (r < 0)
-            return r;
-        u->map = malloc(sizeof *u->map);
-        if (!u->map) {
-            userns_close(u);
-            return kerr_set(err, ENOMEM, "cannot make the user namespace of %s", c->name);
-        }
-        u->map[0] = (struct userns_extent){ 0, USERNS_POOL_FIRST + slot * USERNS_AUTO_SIZE, USERNS_AUTO_SIZE };
-        u->n = 1;
+        r = open_auto(u, c, err);
     } else {
         u->map = malloc(c->n_userns_map * sizeof *u->map);
         if (!u->map)
             return kerr_set(err, ENOMEM, "cannot make the user namespace of %s", c->name);
         memcpy(u->map, c->userns_map, c->n_userns_map * sizeof *u->map);
         u->n = c->n_userns_map;
+        r = make_namespace(u, err);
+        /* An explicit map is the operator's: said, not refused. */
+        struct in_use used = { 0 };
+        struct kerr e2 = { 0 };
+        if (r == 0 && collect_in_use(ns_ino(u->fd), &used, &e2) == 0)
+            for (size_t i = 0; i < u->n; i++)
+                if (userns_map_overlaps(used.ext, used.n, u->map[i].outside, u->map[i].count)) {
+                    log_warn("%s: the host ids %u..%u of its userns map are mapped by another user namespace "
+                             "too: both own the same files", c->name, u->map[i].outside,
+                             u->map[i].outside + (u->map[i].count - 1));
+                    break;
+                }
+        in_use_free(&used);
     }
-    if (make_namespace(u->map, u->n, &u->fd, err) < 0) {
+    if (r < 0) {
         userns_close(u);
         return kerr_prefix(err, "cannot make the user namespace of %s", c->name);
     }
@@ -234,10 +456,26 @@ int userns_open(struct userns *u, const struct container_spec *c, struct kerr *e
 
 void userns_close(struct userns *u)
 {
-    close_safe(u->fd);
-    close_safe(u->lock_fd);   /* frees the slot */
+    drop_namespace(u);        /* frees the slot */
     free(u->map);
     *u = (struct userns)USERNS_INIT;
+}
+
+bool userns_maps_overlap(const struct container_spec *a, const struct container_spec *b, uint32_t *first)
+{
+    if (a->userns != USERNS_MAP || b->userns != USERNS_MAP)
+        return false;
+    for (size_t i = 0; i < b->n_userns_map; i++) {
+        const struct userns_extent *e = &b->userns_map[i];
+        for (size_t j = 0; j < a->n_userns_map; j++) {
+            const struct userns_extent *f = &a->userns_map[j];
+            if (overlaps(f->outside, f->count, e->outside, e->count)) {
+                *first = f->outside > e->outside ? f->outside : e->outside;
+                return true;
+            }
+        }
+    }
+    return false;
 }
 
 void userns_plan(const struct container_spec *c, FILE *out)

@@ -5,7 +5,10 @@
  *     /sys/fs/cgroup/keel/             subtree_control: the controllers available
  *     /sys/fs/cgroup/keel/supervisor   keel itself (no-internal-processes rule),
  *                                      memory.min = CGROUP_SUPERVISOR_MIN
- *     /sys/fs/cgroup/keel/NAME         one per container
+ *     /sys/fs/cgroup/keel/containers   all containers together: pids.max =
+ *                                      cgroup_pids_budget() of the kernel's limits,
+ *                                      the rest kept for keel and the kernel
+ *     /sys/fs/cgroup/keel/containers/NAME   one per container
  * In `keel run` the same layout is made below the cgroup keel was started in
  * (found through /proc/self/mountinfo and /proc/self/cgroup), named
  * `keel.PID` there so that several `keel run` on one host never share it.
@@ -41,16 +44,21 @@ enum cgroup_controller {
 /* memory.min of keel's supervisor leaf: headroom that memory pressure from the
  * containers cannot reclaim from keel (its RSS is about 2 MiB). */
 #define CGROUP_SUPERVISOR_MIN (16ull << 20)
+/* The least number of pids (processes and threads) kept out of the
+ * containers' reach, see cgroup_pids_budget. */
+#define CGROUP_PIDS_RESERVE_MIN 512u
 
 struct cgroup_root {
     bool available;          /* a usable cgroup2 hierarchy was found */
     bool boot_mode;
     bool plain_dir;          /* tests: a plain directory; files are created on write */
-    int keel_fd;             /* O_PATH|O_DIRECTORY fd of keel's subtree, -1 when unavailable */
+    int keel_fd;             /* O_PATH|O_DIRECTORY fd of the containers' cgroup (KEEL/containers;
+                                cgroup_open_at: the directory given), -1 when unavailable */
     int start_fd;            /* run mode: the cgroup keel started in (to move back), else -1 */
     int lock_fd;             /* run mode: keel's subtree, flock'ed for keel's lifetime, else -1 */
     bool moved;              /* keel moved itself into its supervisor leaf (and moves back) */
-    char keel_path[4096];    /* absolute path of keel's subtree */
+    char keel_path[4096];    /* absolute path of keel's subtree (KEEL) */
+    char ctr_path[4096];     /* absolute path of the containers' cgroup (KEEL/containers) */
     unsigned controllers;    /* enum cgroup_controller bits enabled for the containers */
 };
 
@@ -74,7 +82,13 @@ void cgroup_release(struct cgroup_root *root);
 int cgroup_open_at(struct cgroup_root *root, const char *path, unsigned controllers, bool plain_dir,
                    struct kerr *err);
 
-/* The controllers the container's limits need (enum cgroup_controller bits). */
+/* The pids.max of the containers' cgroup (all containers together): the
+ * smaller of kernel.pid_max and kernel.threads-max, less a reserve of an
+ * eighth of it, at least CGROUP_PIDS_RESERVE_MIN (at most half).  Pure. */
+uint64_t cgroup_pids_budget(uint64_t pid_max, uint64_t threads_max);
+
+/* The controllers the container's limits need (enum cgroup_controller bits);
+ * the default pids limit and `pids = max` need none. */
 unsigned cgroup_spec_controllers(const struct container_spec *c);
 /* True when the container asks for any cgroup limit. */
 bool cgroup_spec_has_limits(const struct container_spec *c);
@@ -97,10 +111,13 @@ int cgroup_resolve_blockdev(const char *path, dev_t *dev);
 
 /* Pure planner: the files and values for container c, in write order
  * (cpuset first, memory.oom.group last; io.max merged per device).  Unset
- * limits produce no write; memory.oom.group = 1 is included when
- * `with_memory` (the memory controller is enabled).  `resolve` maps io
- * device paths (NULL: cgroup_resolve_blockdev). */
-int cgroup_plan_writes(const struct container_spec *c, bool with_memory, cgroup_dev_resolver resolve,
+ * limits produce no write; pids.max (set by default: the key table's value)
+ * and memory.oom.group = 1 are included only when `controllers` (enum
+ * cgroup_controller bits enabled) has pids or memory.  An explicit limit
+ * whose controller is missing never gets here: cgroup_container_create
+ * refuses it first.  `resolve` maps io device paths (NULL:
+ * cgroup_resolve_blockdev). */
+int cgroup_plan_writes(const struct container_spec *c, unsigned controllers, cgroup_dev_resolver resolve,
                        struct cgroup_writes *out, struct kerr *err);
 void cgroup_writes_free(struct cgroup_writes *w);
 

@@ -123,6 +123,7 @@ struct container_spec {
     size_t n_rlimits;
     enum userns_mode userns;       /* default USERNS_NO */
     struct userns_extent *userns_map;  /* USERNS_MAP: the extents as written */
+    int userns_line;               /* line of `userns` (0: not given) */
     size_t n_userns_map;
 
     /* Restart policy and backoff. */
@@ -150,7 +151,8 @@ struct container_spec {
     int64_t cpu_quota_us, cpu_period_us;   /* from `cpus` */
     int64_t cpu_weight;
     char *cpuset;
-    int64_t pids_max;
+    int64_t pids_max;              /* default: the key table's (manifest_keys.c) */
+    int pids_line;                 /* line of `pids`; 0: the default (applied only where the controller is) */
     int64_t io_weight;
     struct io_limit *io_read_bps, *io_write_bps, *io_read_iops, *io_write_iops;
     size_t n_io_read_bps, n_io_write_bps, n_io_read_iops, n_io_write_iops;

@@ -39,6 +39,13 @@ bool manifest_key_repeatable(const struct manifest_key *k);
  * -EINVAL with the reason in WHY (PARSE_WHY_MAX bytes); or -ENOMEM. */
 int manifest_key_apply(const struct manifest_key *k, void *obj, int line, const char *value, char *why);
 
+/* Stores the defaults the table applies (keys whose default is a value, such
+ * as a container's `pids`) into OBJ, a new section's struct, through the
+ * keys' setters with line 0.  Returns 0, or the key's error with *KEY and WHY
+ * (a default that does not parse is a bug of the table: a unit test applies
+ * them all). */
+int manifest_keys_apply_defaults(enum section_kind section, void *obj, const char **key, char *why);
+
 /* "system", "container", ...; "?" for SEC_NONE and SEC_BAD. */
 const char *manifest_section_name(enum section_kind k);
 /* A container, network or module name: a letter or digit, then letters,

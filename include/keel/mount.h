@@ -24,7 +24,7 @@
  * Everything the setup creates inside the root is created as the container's
  * root (fsuid), so it is owned by it and representable in the idmapped upper.
  *
- * Runs in the setup child only.  Contract: 0 / negative errno, err filled.
+ * Runs in the setup child only (but mount_warn_upper and mount_plan).  Contract: 0 / negative errno, err filled.
  */
 #ifndef KEEL_MOUNT_H
 #define KEEL_MOUNT_H
@@ -59,6 +59,13 @@ int mount_open_in_root(int rootfd, const char *path, char create, struct kerr *e
 /* The masked and read-only paths (NULL-terminated), for docs and plans. */
 extern const char *const mount_masked_paths[];
 extern const char *const mount_readonly_paths[];
+
+/* keel itself, once at a container's first start: a warning on the console
+ * when its upper directory is on a file system that honours setuid bits (or,
+ * for a container with +MKNOD and no userns, device nodes): what the
+ * container makes there is real on the host, reachable by root only (the
+ * setup makes the directory root's, mode 0700). */
+void mount_warn_upper(const struct container_spec *c);
 
 /* keel check --plan: the mounts of a container. */
 void mount_plan(const struct container_spec *c, FILE *out);

@@ -15,8 +15,15 @@
  * USERNS_POOL_FIRST + slot * 65536, for the lowest free slot.  A slot is held
  * by an flock on USERNS_LOCK_DIR/SLOT for as long as keel keeps the namespace,
  * so keel instances sharing /run never hand out the same range, and a range is
- * free again the moment the keel holding it is gone.  Explicit maps may not
- * reach into the pool.
+ * free again the moment the keel holding it is gone.  A slot is free only if,
+ * besides, no other user namespace with a process in it (every
+ * /proc/PID/uid_map and gid_map keel can see) maps any of its ids: keels
+ * with a /run of their own, and other tools, are seen there.  A holder
+ * process (the child the namespace was made with, waiting on a pipe) keeps
+ * each of keel's namespaces visible there while keel keeps it.  Explicit maps
+ * may not reach into the pool, nor overlap another container's explicit map
+ * (manifest.c asks userns_maps_overlap); one that overlaps a namespace in
+ * use elsewhere is warned about at start.
  *
  * Contract: userns_parse and userns_to_host are pure (why: PARSE_WHY_MAX
  * bytes).  The rest returns 0 / negative errno with `err` filled.
@@ -24,8 +31,10 @@
 #ifndef KEEL_USERNS_H
 #define KEEL_USERNS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "keel/err.h"
 #include "keel/manifest.h"
@@ -37,6 +46,7 @@
 #define USERNS_POOL_END (USERNS_POOL_FIRST + USERNS_POOL_SLOTS * USERNS_AUTO_SIZE)
 #define USERNS_MAX_EXTENTS 100                    /* keeps a map under the kernel's one-page write */
 #define USERNS_LOCK_DIR "/run/keel-userns"
+#define USERNS_PROC_MAX_EXTENTS 340               /* the kernel's limit of a map */
 
 /* "no" | "auto" | INSIDE:HOST:COUNT[,INSIDE:HOST:COUNT...] into c->userns,
  * c->userns_map, c->n_userns_map (replacing what was there). */
@@ -45,13 +55,27 @@ int userns_parse(const char *s, struct container_spec *c, char *why);
 /* The host id of container id `inside`; -ERANGE when the map lacks it. */
 int userns_to_host(const struct userns_extent *map, size_t n, uint32_t inside, uint32_t *host);
 
+/* Pure: the text of /proc/PID/uid_map or gid_map ("INSIDE OUTSIDE COUNT"
+ * lines, blanks between) into out[max]; -EINVAL for a malformed line (also a
+ * count of 0 or a range past 2^32), -E2BIG for more than max extents. */
+int userns_parse_proc_map(const char *buf, struct userns_extent *out, size_t max, size_t *n);
+/* Pure: whether host ids first..first+count-1 meet the host side (outside)
+ * of any extent of map. */
+bool userns_map_overlaps(const struct userns_extent *map, size_t n, uint32_t first, uint32_t count);
+/* Pure: whether two containers' explicit maps share a host id (*first: the
+ * lowest shared id of the first overlapping pair).  False unless both are
+ * USERNS_MAP. */
+bool userns_maps_overlap(const struct container_spec *a, const struct container_spec *b, uint32_t *first);
+
 struct userns {
     int fd;                       /* the namespace; -1 when none */
     int lock_fd;                  /* auto: the claimed slot's lock; -1 otherwise */
+    int hold_fd;                  /* write end of the holder's pipe; -1 when none */
+    pid_t holder;                 /* the holder process (reaped by keel's reaper once it exits) */
     struct userns_extent *map;    /* the map in force (auto: one extent) */
     size_t n;
 };
-#define USERNS_INIT { .fd = -1, .lock_fd = -1 }
+#define USERNS_INIT { .fd = -1, .lock_fd = -1, .hold_fd = -1 }
 
 /* Makes the namespace of `c` (claiming a slot for auto) unless u->fd is
  * already open: the same namespace serves every restart of the container. */

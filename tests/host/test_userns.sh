@@ -101,6 +101,78 @@ EOF
         eq "$(c_value c write:/data-new) $(c_value c count:/runs)" "ok 2"
 }
 
+# nobody CMD...: runs CMD as the host's nobody (65534), no supplementary
+# groups.  A shell started as nobody does the exec: setpriv itself reaches
+# its command while still root (it ran a file in a 0700 root directory).
+nobody() { setpriv --reuid 65534 --regid 65534 --clear-groups -- /bin/sh -c 'exec "$0" "$@"' "$@"; }
+
+# Issue 22 item 4: the upper of a userns container is idmapped, so a file its
+# root makes setuid is a setuid-root file on the host.  The upper directory is
+# made root's and 0700 (here it existed as 0755, as an older keel made it),
+# so no other host user reaches it; and keel warns that the upper's file
+# system honours setuid bits.  The file system is a tmpfs without nosuid, the
+# scratch directory is opened to everyone: only keel's 0700 stands between
+# nobody and the file.
+test_upper_private() {
+    plan upper_ctl_nobody_execs upper_suid_made upper_base_private upper_nobody_refused \
+         upper_warned upper_nosuid_quiet upper_mknod_warned
+    chmod 0755 "$T"
+    mkdir -p "$T/sfs" "$T/safe"
+    mount -t tmpfs -o mode=0755 tmpfs "$T/sfs" || fail "cannot mount a tmpfs"
+    mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$T/safe" || { umount "$T/sfs"; fail "cannot mount a tmpfs"; }
+    mkdir -m 0755 "$T/sfs/up" "$T/sfs/open"
+    # Positive control: in a 0755 directory of the same file system, nobody
+    # runs a setuid-root copy of the probe and gets euid 0 (so a refusal
+    # below is the upper directory's doing, and the file would be root).
+    cp "$PROBE" "$T/sfs/open/probe"
+    chmod 4755 "$T/sfs/open/probe"
+    check upper_ctl_nobody_execs "nobody cannot run a setuid probe in an open directory of the same file system" \
+        grep_in '^euid=0$' <(nobody "$T/sfs/open/probe" ids 2>&1)
+    manifest <<EOF
+$(system_section)
+[container c]
+layers = $LAYERS/base
+command = /bin/sh -c "cp /bin/probe /suid && chmod 4755 /suid && echo made"
+restart = no
+userns = auto
+upper = $T/sfs/up
+
+[container q]
+layers = $LAYERS/base
+command = /bin/true
+restart = no
+userns = auto
+upper = $T/safe/up
+
+[container m]
+layers = $LAYERS/base
+command = /bin/true
+restart = no
+capabilities = +MKNOD
+upper = $T/sfs/m
+EOF
+    keel_start
+    wait_klog 'c: exited' 20 && wait_klog 'q: exited' 20 && wait_klog 'm: exited' 20 ||
+        { keel_stop; umount "$T/sfs" "$T/safe"; fail "the containers did not run ($WHY)"; }
+    keel_stop
+    check upper_suid_made "the container's setuid file is not a setuid-root file on the host" \
+        eq "$(stat -c '%u %a' "$T/sfs/up/upper/suid" 2>&1)" "0 4755"
+    check upper_base_private "the upper directory is not root's and 0700" \
+        eq "$(stat -c '%u:%g %a' "$T/sfs/up" 2>&1)" "0:0 700"
+    local out
+    out=$(nobody "$T/sfs/up/upper/suid" ids 2>&1)
+    check upper_nobody_refused "a host user ran the container's setuid file: $out" \
+        eval '[[ "$out" == *"Permission denied"* ]] && ! grep -q "^euid=" <<<"$out"'
+    # The warning is the effect asked for: a line on keel's console.
+    check upper_warned "no warning that the upper's file system honours setuid bits" \
+        grep_in "$(klog "warning: c: the upper directory $T/sfs/up is on a file system mounted without nosuid: setuid files")" "$ERR"
+    check upper_nosuid_quiet "a warning for an upper on a nosuid,nodev file system" \
+        no_grep_in "$(klog "warning: q: the upper directory")" "$ERR"
+    check upper_mknod_warned "no warning for device nodes of a +MKNOD container without userns" \
+        grep_in "$(klog "warning: m: the upper directory $T/sfs/m is on a file system mounted without nosuid,nodev: setuid files and device nodes")" "$ERR"
+    umount "$T/sfs" "$T/safe"
+}
+
 # keel exec and a command health check run in the container's user namespace;
 # the container's root binds port 80 in its bridge namespace (keel sets
 # ip_unprivileged_port_start = 0 there: it has no CAP_NET_BIND_SERVICE over a
@@ -135,6 +207,51 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# Issue 22 item 5: two keels, each with a /run of its own (so their
+# /run/keel-userns slot locks never meet), in one PID namespace.  The second
+# sees the first's namespace in /proc/PID/uid_map and takes the next range;
+# before, both containers got 524288.
+test_two_keels_disjoint() {
+    plan two_keels_first two_keels_disjoint
+    local k
+    for k in a b; do
+        manifest "$T/$k.ini" <<EOF
+[system]
+log_dir = $T/log-$k
+stop_timeout = 2
+control = unix:///run/keel-$k.sock
+[container $k]
+layers = $LAYERS/base
+command = /bin/probe trap TERM read /proc/self/uid_map print up sleep inf
+restart = no
+userns = auto
+EOF
+    done
+    # The "keel" nsinit runs: two keels, each in a mount namespace with a
+    # tmpfs /run of its own; the second starts once the first's container runs.
+    cat > "$T/two.sh" <<EOF
+#!/bin/bash
+one() { unshare --mount --propagation private /bin/sh -c 'mount -t tmpfs -o mode=0755 tmpfs /run && exec "\$0" run "\$1"' "$KEEL" "$T/\$1.ini" > "$T/\$1.out" 2> "$T/\$1.err"; }
+one a &
+for _ in \$(seq 400); do grep -q '^a *| up' "$T/a.out" 2>/dev/null && break; sleep 0.05; done
+one b &
+wait
+EOF
+    chmod +x "$T/two.sh"
+    local keel=$KEEL
+    KEEL=$T/two.sh keel_start
+    KEEL=$keel
+    wait_for '^a *\| up' "$T/a.out" 20 && wait_for '^b *\| up' "$T/b.out" 20 ||
+        { keel_kill; fail "the two keels' containers did not come up ($WHY; $(tail -n 3 "$T/a.err" "$T/b.err" | tr '\n' ' '))"; }
+    local ma mb
+    ma=$(OUT=$T/a.out map_of a)
+    mb=$(OUT=$T/b.out map_of b)
+    keel_kill
+    check two_keels_first "the first keel's container did not get the first range" eq "$ma" "0 $AUTO0 65536"
+    check two_keels_disjoint "the second keel (its own /run) handed out a range in use: $ma / $mb" \
+        eq "$mb" "0 $AUTO1 65536"
+}
+
 # A restart keeps the namespace (and so the range) the first start made.
 test_restart_same_range() {
     manifest <<EOF
@@ -158,6 +275,7 @@ EOF
 # Every container dies with a killed keel (PR_SET_PDEATHSIG), also those whose
 # uid change cleared the signal: a non-root user, the root of a user namespace.
 test_die_with_keel() {
+    plan die_with_keel_control die_with_keel
     manifest <<EOF
 $(system_section)
 [container r]
@@ -174,10 +292,19 @@ userns = auto
 EOF
     keel_start
     wait_out r up && wait_out u up && wait_out n up || fail "the containers did not come up ($WHY)"
+    # Positive control: the namespace's process list, taken the way nsinit
+    # takes it, names the three running containers (so a "probe" in the
+    # leftover list is what a survivor would look like).
+    local comms
+    comms=$(cat "$(nsproc)"/[0-9]*/comm 2>/dev/null | tr '\n' ' ')
+    check die_with_keel_control "the running containers are not seen as probe processes: $comms" \
+        eq "$(grep -o probe <<<"$comms" | wc -l)" 3
     keel_signal KILL || fail "cannot kill keel ($WHY)"
     keel_wait 20 || fail "keel did not die ($WHY)"
-    check die_with_keel "containers outlived a killed keel: $(tr '\n' ';' < "$T/leftover")" \
-        eval '! grep -q probe "$T/leftover"'
+    # A missing list is a failure, not an empty one: nsinit writes it (maybe
+    # empty) once keel has exited; before, `! grep` of a missing file passed.
+    check die_with_keel "containers outlived a killed keel, or nsinit listed nothing: $(tr '\n' ';' < "$T/leftover" 2>&1)" \
+        eval '[ -f "$T/leftover" ] && ! grep -q probe "$T/leftover"'
 }
 
 # Layers that the kernel cannot idmap are refused with the layer's name and
@@ -213,7 +340,7 @@ refused() {
 
 # The same refusals as keel check gives them.
 test_bad_maps() {
-    plan map_host_root map_pool map_no_zero map_overlap map_words map_ok plan_line
+    plan map_host_root map_pool map_no_zero map_overlap map_words map_between map_between_ok map_ok plan_line
     local L=$LAYERS/base
     bad() {   # bad RESULT VALUE EXPECTED-TEXT
         printf '[container c]\nlayers = %s\ncommand = /bin/true\nuserns = %s\n' "$L" "$2" > "$T/m.ini"
@@ -225,6 +352,14 @@ test_bad_maps() {
     bad map_no_zero 1:100000:10 "does not map container id 0"
     bad map_overlap 0:100000:10,5:300000:10 "container ids of '5:300000:10' overlap"
     bad map_words yes "is not no, auto or INSIDE:HOST:COUNT"
+    # Two containers' explicit maps may not share host ids (issue 22 item 5).
+    printf '[container x]\nlayers = %s\ncommand = /bin/true\nuserns = 0:100000:65536\n[container y]\nlayers = %s\ncommand = /bin/true\nuserns = 0:300000:10,10:150000:65526\n' "$L" "$L" > "$T/m.ini"
+    keel_check "$T/m.ini"
+    check map_between "overlapping maps of two containers were not refused" \
+        refused "$T/m.ini:8: container 'y': userns host ids overlap those of container 'x' (line 4) at 150000"
+    sed -i 's/10:150000:65526/10:165536:65526/' "$T/m.ini"
+    keel_check "$T/m.ini"
+    check map_between_ok "two containers' disjoint maps were refused" eq "$CRC" 0
     printf '[container c]\nlayers = %s\ncommand = /bin/true\nuserns = 0:100000:1000,1000:300000:64536\n' "$L" > "$T/m.ini"
     keel_check --plan "$T/m.ini"
     check map_ok "a two-extent map was refused" eq "$CRC" 0

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "keel/manifest.h"
 #include "keel/util.h"
 #include "unit.h"
 
@@ -295,6 +296,7 @@ TEST(plan_writes)
     c.cpu_weight = 200;
     c.cpuset = "0-1";
     c.pids_max = 128;
+    c.pids_line = 9;        /* given in the manifest */
     c.io_weight = 300;
     c.io_read_bps = rbps;
     c.n_io_read_bps = 2;
@@ -307,7 +309,7 @@ TEST(plan_writes)
 
     struct cgroup_writes w;
     struct kerr err = { 0 };
-    CHECK_INT(cgroup_plan_writes(&c, true, fake_resolve, &w, &err), 0);
+    CHECK_INT(cgroup_plan_writes(&c, CG_ALL, fake_resolve, &w, &err), 0);
     CHECK_STR(w.w[0].file, "cpuset.cpus");          /* first */
     CHECK_STR(w.w[w.n - 1].file, "memory.oom.group");/* last */
     CHECK_STR(find_write(&w, "memory.max"), "268435456");
@@ -339,7 +341,8 @@ TEST(plan_writes)
     c.memory_max = KEEL_LIMIT_MAX;
     c.cpu_quota_us = KEEL_LIMIT_MAX;
     c.pids_max = KEEL_LIMIT_MAX;
-    CHECK_INT(cgroup_plan_writes(&c, false, fake_resolve, &w, &err), 0);
+    c.pids_line = 9;
+    CHECK_INT(cgroup_plan_writes(&c, CG_ALL & ~CG_MEMORY, fake_resolve, &w, &err), 0);
     CHECK_STR(find_write(&w, "memory.max"), "max");
     CHECK_STR(find_write(&w, "cpu.max"), "max 100000");
     CHECK_STR(find_write(&w, "pids.max"), "max");
@@ -350,7 +353,7 @@ TEST(plan_writes)
     /* Nothing set: nothing written but memory.oom.group. */
     spec_init(&c, "plain");
     CHECK(!cgroup_spec_has_limits(&c));
-    CHECK_INT(cgroup_plan_writes(&c, true, fake_resolve, &w, &err), 0);
+    CHECK_INT(cgroup_plan_writes(&c, CG_ALL, fake_resolve, &w, &err), 0);
     CHECK_INT(w.n, 1);
     cgroup_writes_free(&w);
 
@@ -359,7 +362,7 @@ TEST(plan_writes)
     spec_init(&c, "io");
     c.io_read_iops = bad;
     c.n_io_read_iops = 1;
-    CHECK_INT(cgroup_plan_writes(&c, true, fake_resolve, &w, &err), -ENOENT);
+    CHECK_INT(cgroup_plan_writes(&c, CG_ALL, fake_resolve, &w, &err), -ENOENT);
     CHECK(strstr(err.msg, "/dev/nope") && strstr(err.msg, "io"));
     CHECK(w.w == NULL && w.n == 0);
     /* The real resolver refuses what is not a block device. */
@@ -369,7 +372,7 @@ TEST(plan_writes)
 
     spec_init(&c, "cs");
     c.cpuset = "0-1\nmax";
-    CHECK_INT(cgroup_plan_writes(&c, true, fake_resolve, &w, &err), -EINVAL);
+    CHECK_INT(cgroup_plan_writes(&c, CG_ALL, fake_resolve, &w, &err), -EINVAL);
 }
 
 TEST(plan_output)
@@ -422,6 +425,7 @@ TEST(container_in_plain_dir)
     spec_init(&c, "web");
     c.memory_max = 64ll << 20;
     c.pids_max = 64;
+    c.pids_line = 5;
     c.cpu_quota_us = 25000;
     c.cpu_period_us = 100000;
     int fd = -1;
@@ -663,8 +667,81 @@ TEST(host_run_mode)
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* Issue 22 item 7: a container that says nothing about pids gets the key
+ * table's default, 2048, wherever the pids controller is; it is never a
+ * reason to refuse a container (hosts without the controller), nor is
+ * `pids = max`.  All containers together get the kernel's limits less a
+ * reserve. */
+static struct manifest *load(const char *text)
+{
+    struct manifest *m = NULL;
+    struct diag d = { 0 };
+    int r = manifest_load_buffer("t.ini", text, strlen(text), MANIFEST_NO_FS_CHECKS, &m, &d);
+    CHECK_INT(r, 0);
+    diag_free(&d);
+    return m;
+}
+
+TEST(pids_default)
+{
+    struct manifest *m = load("[container a]\nlayers = /\ncommand = /bin/true\n"
+                              "[container b]\nlayers = /\ncommand = /bin/true\npids = max\n"
+                              "[container c]\nlayers = /\ncommand = /bin/true\npids = 100\n");
+    if (!m)
+        return;
+    const struct container_spec *a = &m->containers[0], *b = &m->containers[1], *c = &m->containers[2];
+    CHECK(a->pids_max == 2048 && a->pids_line == 0);
+    CHECK(b->pids_max == KEEL_LIMIT_MAX && b->pids_line == 7);
+    CHECK(c->pids_max == 100 && c->pids_line == 11);
+    CHECK_INT(cgroup_spec_controllers(a), 0);          /* the default needs no controller */
+    CHECK_INT(cgroup_spec_controllers(b), 0);          /* nor does max */
+    CHECK_INT(cgroup_spec_controllers(c), CG_PIDS);    /* an explicit limit does */
+    struct cgroup_writes w;
+    struct kerr err = { 0 };
+    CHECK_INT(cgroup_plan_writes(a, CG_ALL, fake_resolve, &w, &err), 0);
+    CHECK_STR(find_write(&w, "pids.max"), "2048");
+    cgroup_writes_free(&w);
+    CHECK_INT(cgroup_plan_writes(a, CG_ALL & ~CG_PIDS, fake_resolve, &w, &err), 0);
+    CHECK(find_write(&w, "pids.max") == NULL);
+    cgroup_writes_free(&w);
+    CHECK_INT(cgroup_plan_writes(b, CG_ALL, fake_resolve, &w, &err), 0);
+    CHECK_STR(find_write(&w, "pids.max"), "max");
+    cgroup_writes_free(&w);
+
+    /* Created in a cgroup without the pids controller: no refusal, no file. */
+    char tmp[] = "/tmp/keel-cg-XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL);
+    struct cgroup_root root;
+    CHECK_INT(cgroup_open_at(&root, tmp, CG_MEMORY, true, &err), 0);
+    int fd = -1;
+    CHECK_INT(cgroup_container_create(&root, a, &fd, &err), 0);
+    close_safe(fd);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/a", tmp);
+    CHECK(faccessat(AT_FDCWD, dir, F_OK, 0) == 0);
+    char path[700];
+    snprintf(path, sizeof path, "%s/pids.max", dir);
+    CHECK(access(path, F_OK) < 0);
+    CHECK_INT(cgroup_container_create(&root, c, &fd, &err), -EOPNOTSUPP);  /* explicit: refused */
+    CHECK(strstr(err.msg, "pids") != NULL);
+    snprintf(path, sizeof path, "%s/memory.oom.group", dir);
+    unlink(path);
+    rmdir(dir);
+    cgroup_release(&root);
+    rmdir(tmp);
+    manifest_free(m);
+
+    /* The containers' budget: the smaller kernel limit, less an eighth (at least 512, at most half). */
+    CHECK(cgroup_pids_budget(32768, 3860) == 3860 - 512);
+    CHECK(cgroup_pids_budget(4194304, 131072) == 131072 - 16384);
+    CHECK(cgroup_pids_budget(4194304, 4194304) == 4194304 - 524288);
+    CHECK(cgroup_pids_budget(600, 100000) == 300);
+    CHECK(cgroup_pids_budget(20, 20) == 10);
+}
+
 int main(void)
 {
+    RUN(pids_default);
     RUN(cpu_stat);
     RUN(memory_events);
     RUN(cgroup_events);

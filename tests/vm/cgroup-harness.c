@@ -167,8 +167,8 @@ int main(void)
     } else {
         pid_t pid = spawn_into(fd, do_spin);
         close(fd);
-        show("spin cpu.max", "/sys/fs/cgroup/keel/spin/cpu.max");
-        show("spin cpuset.cpus", "/sys/fs/cgroup/keel/spin/cpuset.cpus");
+        show("spin cpu.max", "/sys/fs/cgroup/keel/containers/spin/cpu.max");
+        show("spin cpuset.cpus", "/sys/fs/cgroup/keel/containers/spin/cpuset.cpus");
         msleep(300);
         struct cgroup_stats s0, s1;
         cgroup_container_stats(&root, "spin", &s0, &err);
@@ -187,6 +187,7 @@ int main(void)
     /* pids */
     spec_init(&c, "bomb");
     c.pids_max = 64;
+    c.pids_line = 1;   /* as if given in a manifest */
     if (cgroup_container_create(&root, &c, &fd, &err) < 0) {
         printf("harness: create bomb: %s\n", err.msg);
     } else {
@@ -199,7 +200,7 @@ int main(void)
                 max = s.pids_current;
             msleep(10);
         }
-        show("bomb pids.events", "/sys/fs/cgroup/keel/bomb/pids.events");
+        show("bomb pids.events", "/sys/fs/cgroup/keel/containers/bomb/pids.events");
         printf("harness: pids max_seen=%llu\n", (unsigned long long)max);
         cgroup_container_kill(&root, "bomb", &err);
         printf("harness: bomb empty after %d ms\n", wait_empty(&root, "bomb", 3000));

@@ -7,6 +7,11 @@
 #   cpu    cpus = 0.25 busy loop: usage_usec over ~2 s of wall time ~ 25 %
 #   pids   fork bomb with pids = 64: pids.current never above 64, pids.events
 #          max > 0, and another container (heart) keeps beating meanwhile
+#   default  a fork bomb without a `pids` key (solo): pids.max reads the
+#          default 2048 and holds it, and keel keeps restarting another
+#          container (phoenix, restart = always) meanwhile; then three such
+#          bombs together: the containers' cgroup holds them at its budget
+#          (kernel limits less keel's reserve) and the machine keeps free tasks
 #   oom    memory = 32M hog: OOM-killed (memory.events), keel says so, the
 #          restart policy restarts it, heart and keel keep running
 #   stop   at shutdown the forker (ignores SIGTERM, forks continuously) is
@@ -91,6 +96,34 @@ command = /cgprobe forkbomb /share/go-bomb
 mount = /share:/share
 pids = 64
 
+[container solo]
+layers = /layers/cgtest:/layers/base
+command = /cgprobe forkbomb /share/go-solo
+mount = /share:/share
+
+[container big1]
+layers = /layers/cgtest:/layers/base
+command = /cgprobe forkbomb /share/go-big
+mount = /share:/share
+
+[container big2]
+layers = /layers/cgtest:/layers/base
+command = /cgprobe forkbomb /share/go-big
+mount = /share:/share
+
+[container big3]
+layers = /layers/cgtest:/layers/base
+command = /cgprobe forkbomb /share/go-big
+mount = /share:/share
+
+[container phoenix]
+layers = /layers/cgtest:/layers/base
+command = /cgprobe blink /share/phoenix /share/phoenix-hold
+mount = /share:/share
+restart = always
+restart_delay = 50ms
+restart_delay_max = 200ms
+
 [container hog]
 layers = /layers/cgtest:/layers/base
 command = /cgprobe hog /share/go-hog
@@ -100,7 +133,7 @@ restart = on-failure:3
 
 [container stopwatch]
 layers = /layers/cgtest:/layers/base
-command = /cgprobe stopwatch /cg/keel/forker
+command = /cgprobe stopwatch /cg/keel/containers/forker
 mount = /sys/fs/cgroup:/cg:ro
 stop_timeout = 10
 
@@ -158,6 +191,49 @@ if [ -n "$b0" ] && [ -n "$b1" ] && [ $((b1 - b0)) -ge 3 ]; then
     vm_ok "cgroup: another container keeps answering during the fork bomb ($((b1 - b0)) beats in 3 s)"
 else
     vm_not_ok "cgroup: another container keeps answering during the fork bomb" "beats ${b0:-?} -> ${b1:-?}"
+fi
+
+# default pids (issue 22 item 7)
+vm_assert "cgroup: a container without a pids key gets pids.max 2048" 'CGTEST pids default solo pids.max=2048'
+seen=$(val 'CGTEST pids default solo max_seen' max_seen); ev=$(val 'CGTEST pids default solo max_seen' events_max)
+if within "$seen" 1900 2048 && within "$ev" 1 1e18; then
+    vm_ok "cgroup: a fork bomb without a pids key stops at the default ($seen processes, $ev refusals)"
+else
+    vm_not_ok "cgroup: a fork bomb without a pids key stops at the default" "max_seen ${seen:-none} events_max ${ev:-none}"
+fi
+p0=$(val 'CGTEST pids default phoenix' before); p1=$(val 'CGTEST pids default phoenix' after)
+if [ -n "$p0" ] && [ -n "$p1" ] && [ $((p1 - p0)) -ge 2 ]; then
+    vm_ok "cgroup: keel keeps restarting another container during the fork bomb ($((p1 - p0)) starts)"
+else
+    vm_not_ok "cgroup: keel keeps restarting another container during the fork bomb" "phoenix ${p0:-?} -> ${p1:-?}"
+fi
+vm_refute "cgroup: keel never fails to create a container's process" 'cannot create the process'
+pmax=$(val 'CGTEST pids kernel pid_max' pid_max); tmax=$(val 'CGTEST pids kernel threads-max' threads-max)
+budget=$(val 'CGTEST pids containers pids.max' pids.max)
+want=
+if [ -n "$pmax" ] && [ -n "$tmax" ]; then
+    lim=$(( pmax < tmax ? pmax : tmax )); res=$(( lim / 8 > 512 ? lim / 8 : 512 ))
+    [ $res -gt $((lim / 2)) ] && res=$((lim / 2))
+    want=$((lim - res))
+fi
+if [ -n "$want" ] && [ "$budget" = "$want" ]; then
+    vm_ok "cgroup: the containers together get pids.max $budget (pid_max $pmax, threads-max $tmax, less keel's reserve)"
+else
+    vm_not_ok "cgroup: the containers together get the kernel's limits less keel's reserve" \
+        "pids.max ${budget:-none}, want ${want:-?} (pid_max ${pmax:-?} threads-max ${tmax:-?})"
+fi
+total=$(val 'CGTEST pids budget' total_seen); tasks=$(val 'CGTEST pids budget' machine_tasks)
+if [ -n "$want" ] && within "$total" $((want * 9 / 10)) "$want"; then
+    vm_ok "cgroup: three default fork bombs fill the containers' budget and no more ($total of $want)"
+else
+    vm_not_ok "cgroup: three default fork bombs fill the containers' budget and no more" \
+        "total_seen ${total:-none} budget ${want:-?}"
+fi
+lim=$(( ${pmax:-0} < ${tmax:-0} ? ${pmax:-0} : ${tmax:-0} ))
+if [ -n "$tasks" ] && [ "$lim" -gt 0 ] && [ $((lim - tasks)) -ge 100 ]; then
+    vm_ok "cgroup: the machine keeps $((lim - tasks)) free tasks for keel during the fork bombs ($tasks of $lim)"
+else
+    vm_not_ok "cgroup: the machine keeps free tasks for keel during the fork bombs" "tasks ${tasks:-none} of ${lim}"
 fi
 
 # oom

@@ -46,8 +46,8 @@ cat > "$extra/layers/obs/obs.sh" <<'SH'
 say() { echo "LIMITS $1=$2"; }
 say vda "$(cat /sys/block/vda/dev 2>&1)"
 for c in lim plain; do
-    say "$c.memory.high" "$(cat /cg/keel/$c/memory.high 2>&1)"
-    say "$c.io.max" "$(cat /cg/keel/$c/io.max 2>&1 | tr '\n' ';')"
+    say "$c.memory.high" "$(cat /cg/keel/containers/$c/memory.high 2>&1)"
+    say "$c.io.max" "$(cat /cg/keel/containers/$c/io.max 2>&1 | tr '\n' ';')"
 done
 say keel.oom_score_adj "$(cat /hostproc/1/oom_score_adj 2>&1)"
 say eth0.mtu "$(cat /sys/class/net/eth0/mtu 2>&1)"

@@ -7,6 +7,9 @@
  *   spin                burns CPU forever
  *   forkbomb GO         once GO exists, every process forks as fast as it can
  *                       until GO disappears
+ *   blink FILE HOLD     adds one to the counter in FILE and exits 1 (a container
+ *                       that keel restarts over and over); while HOLD exists it
+ *                       first waits, with FILE.holding present
  *   hog GO              once GO exists, allocates and touches memory 1 MiB at a
  *                       time (until the OOM killer ends it); idles otherwise
  *   forker              ignores SIGTERM and forks continuously (children fork too)
@@ -88,6 +91,23 @@ static int count_lines(const char *path)
     return n;
 }
 
+/* NAME/FILE in the containers' cgroup as the observer sees it (keel's tree
+ * bound at /cg): /cg/keel/containers, or /cg/keel with a keel from before
+ * the containers had a cgroup of their own.  Rotating buffers: a few results
+ * may be in use at once. */
+static const char *cgp(const char *name, const char *file)
+{
+    static char bufs[8][256];
+    static unsigned next;
+    static const char *base;
+    if (!base)
+        base = exists("/cg/keel/containers") ? "/cg/keel/containers" : "/cg/keel";
+    char *b = bufs[next++ % 8];
+    snprintf(b, sizeof bufs[0], "%s%s%s%s%s", base, name ? "/" : "", name ? name : "", file ? "/" : "",
+             file ? file : "");
+    return b;
+}
+
 static void chomp_print(const char *label, const char *path)
 {
     char buf[256];
@@ -121,6 +141,30 @@ __attribute__((noreturn)) static int spin(void)
     fflush(stdout);
     for (;;)
         x++;
+}
+
+static void touch(const char *p);
+
+static int blink(const char *file, const char *hold)
+{
+    char holding[256];
+    snprintf(holding, sizeof holding, "%s.holding", file);
+    if (*hold && exists(hold)) {
+        touch(holding);
+        while (exists(hold))
+            sleep_ms(50);
+        unlink(holding);
+    }
+    long long n = number(file);
+    char tmp[256];
+    snprintf(tmp, sizeof tmp, "%s.tmp", file);
+    FILE *f = fopen(tmp, "we");
+    if (f) {
+        fprintf(f, "%lld\n", n < 0 ? 1 : n + 1);
+        fclose(f);
+        rename(tmp, file);
+    }
+    return 1;
 }
 
 static int forkbomb(const char *go)
@@ -213,7 +257,7 @@ static int stopwatch(const char *dir)
 static int wait_populated(const char *name, int secs)
 {
     char path[256];
-    snprintf(path, sizeof path, "/cg/keel/%s/cgroup.procs", name);
+    snprintf(path, sizeof path, "%s", cgp(name, "cgroup.procs"));
     for (int i = 0; i < secs * 50; i++) {
         if (count_lines(path) > 0)
             return 0;
@@ -221,6 +265,18 @@ static int wait_populated(const char *name, int secs)
     }
     printf("CGTEST error %s never ran\n", name);
     return -1;
+}
+
+/* Waits until container NAME's cgroup holds no process (its bomb is gone). */
+static void wait_gone(const char *name, int secs)
+{
+    for (int i = 0; i < secs * 20; i++) {
+        long long c = number(cgp(name, "pids.current"));
+        if (c <= 0)
+            return;
+        sleep_ms(50);
+    }
+    printf("CGTEST error %s still has processes\n", name);
 }
 
 static void touch(const char *p)
@@ -237,12 +293,12 @@ static int observe(void)
 
     /* cpu: usage of the spinner over ~2 s of wall time. */
     if (wait_populated("spin", 60) == 0) {
-        chomp_print("cpu spin cpu.max", "/cg/keel/spin/cpu.max");
+        chomp_print("cpu spin cpu.max", cgp("spin", "cpu.max"));
         sleep_ms(500);
-        long long u0 = keyed("/cg/keel/spin/cpu.stat", "usage_usec");
+        long long u0 = keyed(cgp("spin", "cpu.stat"), "usage_usec");
         uint64_t t0 = now_us();
         sleep_ms(2000);
-        long long u1 = keyed("/cg/keel/spin/cpu.stat", "usage_usec");
+        long long u1 = keyed(cgp("spin", "cpu.stat"), "usage_usec");
         uint64_t t1 = now_us();
         double ratio = (double)(u1 - u0) / (double)(t1 - t0);
         printf("CGTEST cpu spin usage_usec=%lld wall_usec=%llu ratio=%.3f\n", u1 - u0,
@@ -252,37 +308,104 @@ static int observe(void)
 
     /* pids: the fork bomb for 3 s, while the heart keeps beating. */
     if (wait_populated("bomb", 60) == 0 && wait_populated("heart", 60) == 0) {
-        chomp_print("pids bomb pids.max", "/cg/keel/bomb/pids.max");
+        chomp_print("pids bomb pids.max", cgp("bomb", "pids.max"));
         long long b0 = number("/share/beat");
         touch("/share/go-bomb");
         long long max_seen = 0;
         uint64_t end = now_us() + 3000000u;
         while (now_us() < end) {
-            long long c = number("/cg/keel/bomb/pids.current");
+            long long c = number(cgp("bomb", "pids.current"));
             if (c > max_seen)
                 max_seen = c;
             sleep_ms(10);
         }
         long long b1 = number("/share/beat");
-        long long ev = keyed("/cg/keel/bomb/pids.events", "max");
+        long long ev = keyed(cgp("bomb", "pids.events"), "max");
         unlink("/share/go-bomb");
         printf("CGTEST pids bomb max_seen=%lld events_max=%lld\n", max_seen, ev);
         printf("CGTEST pids heartbeat before=%lld after=%lld\n", b0, b1);
         fflush(stdout);
     }
 
+    /* default pids (issue 22 item 7).  Phase A, the issue's case: one fork
+     * bomb that says nothing about pids stops at the default pids.max while
+     * keel restarts phoenix (restart = always, exits at once) over and over. */
+    if (wait_populated("solo", 60) == 0 && wait_populated("phoenix", 60) == 0) {
+        chomp_print("pids default solo pids.max", cgp("solo", "pids.max"));
+        long long p0 = number("/share/phoenix");
+        touch("/share/go-solo");
+        /* At least 6 s, and until the bomb has hit its limit (forks are
+         * slow under TCG), at most 60 s. */
+        long long seen = 0, ev = 0;
+        uint64_t t0 = now_us();
+        while (now_us() < t0 + 60000000u && (now_us() < t0 + 6000000u || ev < 1)) {
+            long long c = number(cgp("solo", "pids.current"));
+            if (c > seen)
+                seen = c;
+            ev = keyed(cgp("solo", "pids.events"), "max");
+            sleep_ms(50);
+        }
+        long long p1 = number("/share/phoenix");
+        unlink("/share/go-solo");
+        printf("CGTEST pids default solo max_seen=%lld events_max=%lld\n", seen, ev);
+        printf("CGTEST pids default phoenix before=%lld after=%lld\n", p0, p1);
+        fflush(stdout);
+        wait_gone("solo", 120);
+    }
+    /* Phase B, the reserve: three default bombs together fill the
+     * containers' budget (phoenix waits meanwhile: a container start there
+     * would rightly fail), and the machine keeps free tasks: keel's. */
+    if (wait_populated("big1", 60) == 0 && wait_populated("big2", 60) == 0 && wait_populated("big3", 60) == 0) {
+        chomp_print("pids containers pids.max", cgp(NULL, "pids.max"));
+        chomp_print("pids kernel pid_max", "/proc/sys/kernel/pid_max");
+        chomp_print("pids kernel threads-max", "/proc/sys/kernel/threads-max");
+        touch("/share/phoenix-hold");
+        for (int i = 0; i < 600 && !exists("/share/phoenix.holding"); i++)
+            sleep_ms(50);
+        touch("/share/go-big");
+        /* Until the bombs have filled the budget, or (a keel without one)
+         * the machine's tasks are all but gone; forks are slow under TCG:
+         * at least 8 s, at most 90 s. */
+        long long total = 0, tasks = 0, budget = number(cgp(NULL, "pids.max"));
+        long long pmax = number("/proc/sys/kernel/pid_max"), tmax = number("/proc/sys/kernel/threads-max");
+        long long lim = pmax < tmax ? pmax : tmax;
+        uint64_t t0 = now_us();
+        while (now_us() < t0 + 90000000u &&
+               (now_us() < t0 + 8000000u || (budget > 0 ? total < budget : tasks < lim - 64))) {
+            long long t = number(cgp(NULL, "pids.current"));
+            if (t > total)
+                total = t;
+            /* /proc/loadavg: "... RUNNING/TASKS LASTPID", every task of the machine. */
+            char buf[128];
+            const char *slash;
+            if (slurp("/proc/loadavg", buf, sizeof buf) == 0 && (slash = strchr(buf, '/'))) {
+                long long n = strtoll(slash + 1, NULL, 10);
+                if (n > tasks)
+                    tasks = n;
+            }
+            sleep_ms(50);
+        }
+        unlink("/share/go-big");
+        printf("CGTEST pids budget total_seen=%lld machine_tasks=%lld\n", total, tasks);
+        fflush(stdout);
+        wait_gone("big1", 120);
+        wait_gone("big2", 120);
+        wait_gone("big3", 120);
+        unlink("/share/phoenix-hold");
+    }
+
     /* oom: the hog against memory.max; it must be OOM-killed and restarted. */
     if (wait_populated("hog", 60) == 0) {
-        chomp_print("oom hog memory.max", "/cg/keel/hog/memory.max");
-        chomp_print("oom hog memory.oom.group", "/cg/keel/hog/memory.oom.group");
+        chomp_print("oom hog memory.max", cgp("hog", "memory.max"));
+        chomp_print("oom hog memory.oom.group", cgp("hog", "memory.oom.group"));
         long long b0 = number("/share/beat");
         touch("/share/go-hog");
         long long kills = 0;
         for (int i = 0; i < 1500 && kills < 1; i++) {   /* 30 s */
-            long long k = keyed("/cg/keel/hog/memory.events", "oom_kill");
+            long long k = keyed(cgp("hog", "memory.events"), "oom_kill");
             if (k > kills)
                 kills = k;
-            long long g = keyed("/cg/keel/hog/memory.events", "oom_group_kill");
+            long long g = keyed(cgp("hog", "memory.events"), "oom_group_kill");
             if (g > kills)
                 kills = g;
             sleep_ms(20);
@@ -312,6 +435,8 @@ int main(int argc, char **argv)
         return heart(arg);
     if (!strcmp(role, "spin"))
         return spin();
+    if (!strcmp(role, "blink"))
+        return blink(arg, argc > 3 ? argv[3] : "");
     if (!strcmp(role, "forkbomb"))
         return forkbomb(arg);
     if (!strcmp(role, "hog"))
