@@ -1043,8 +1043,7 @@ TEST(server_refuses_non_root_peer)
     while (waitpid(p, &st, WNOHANG) == 0)
         pump_once();
     if (geteuid() != 0) {
-        printf("skip - server_refuses_non_root_peer: not root\n");
-        return;
+        SKIP("not root");
     }
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     /* ...and a peer that gets past the permissions (here: the socket made
@@ -1240,8 +1239,7 @@ TEST(server_tcp_mutual_tls)
              "-extfile cli.ext\n",
              dir);
     if (sh("command -v openssl") != 0) {
-        printf("skip - server_tcp_mutual_tls: no openssl to make test certificates\n");
-        return;
+        SKIP("no openssl to make test certificates");
     }
     CHECK_INT(sh(script), 0);
     stop_server();
