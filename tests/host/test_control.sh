@@ -82,19 +82,45 @@ print(s.makefile().readline())')
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# c_procs: the pids (in the test namespace) of c's command, read from the
+# namespace's process table: the effect of the verbs, not keel's messages.
+C_CMD="/bin/probe trap USR1 hostname print ready sleep inf"
+c_procs() {
+    local p procdir
+    procdir=$(nsproc)
+    [ -n "$procdir" ] || return 0
+    for p in "$procdir"/[0-9]*; do
+        [ "$(tr '\0' ' ' 2>/dev/null < "$p/cmdline")" = "$C_CMD " ] && echo "${p##*/}"
+    done
+}
+# c_running_other_than PID: exactly one process of c's command, not PID.
+c_running_other_than() {
+    local p
+    p=$(c_procs)
+    [ -n "$p" ] && [ "$(wc -l <<< "$p")" = 1 ] && [ "$p" != "$1" ] && return 0
+    WHY="c's processes: '$(tr '\n' ' ' <<< "$p")', previous pid $1"
+    return 1
+}
+
 test_lifecycle_verbs() {
     plan stop start restart kill kill_bad_signal unknown_name
     control_manifest
     start_and_wait
-    kc stop c > /dev/null 2>&1
-    check stop "keel stop c did not stop it" wait_klog 'c: stopped'
-    kc start c > /dev/null 2>&1
-    check start "keel start c did not start it again" wait_until $((10 * SLOW)) \
-        eval '[ "$(klog_count "c: started")" -ge 2 ]'
-    wait_out c ready
-    kc restart c > /dev/null 2>&1
-    check restart "keel restart c did not restart it" wait_until $((10 * SLOW)) \
-        eval '[ "$(klog_count "c: started")" -ge 3 ]'
+    local rc p0 p1
+    # Positive control: c's process is there to be stopped.
+    p0=$(c_procs)
+    [ -n "$p0" ] && [ "$(wc -l <<< "$p0")" = 1 ] || fail "c's process is not in the process table ('$p0')"
+    kc stop c > "$T/verb.out" 2>&1; rc=$?
+    check stop "keel stop c did not stop it (status $rc: $(head -n 1 "$T/verb.out"))" \
+        eval '[ $rc = 0 ] && wait_until $((10 * SLOW)) eval "[ -z \"\$(c_procs)\" ]"'
+    kc start c > "$T/verb.out" 2>&1; rc=$?
+    check start "keel start c did not start it again (status $rc: $(head -n 1 "$T/verb.out"))" \
+        eval '[ $rc = 0 ] && wait_until $((10 * SLOW)) c_running_other_than "$p0"'
+    p1=$(c_procs)
+    wait_until $((10 * SLOW)) eval '[ "$(c_lines c | grep -c ^ready$)" -ge 2 ]'
+    kc restart c > "$T/verb.out" 2>&1; rc=$?
+    check restart "keel restart c did not restart it (status $rc: $(head -n 1 "$T/verb.out"))" \
+        eval '[ $rc = 0 ] && [ -n "$p1" ] && wait_until $((10 * SLOW)) c_running_other_than "$p1"'
     wait_until $((10 * SLOW)) eval '[ "$(c_lines c | grep -c ^ready$)" -ge 3 ]'
     kc kill -s USR1 c > /dev/null 2>&1
     check kill "keel kill -s USR1 did not reach the container" wait_out c trapped=SIGUSR1
@@ -154,7 +180,9 @@ test_exec() {
         check exec_tty "exec -t did not give a terminal or the status" \
             eval "grep -q is-a-tty '$T/tty.out' && [ $rc = 5 ]"
     else
-        ok exec_tty   # nothing to drive a terminal with; covered by the unit test
+        # A skip, with its reason, never an ok: nothing here drove a terminal.
+        _DONE+=(exec_tty)
+        echo "skip - host: exec_tty: script(1) is missing (install util-linux)"
     fi
     keel_stop || fail "keel did not stop ($WHY)"
 }
@@ -245,7 +273,9 @@ test_many_clients_and_slow_one() {
     plan all_200_answered slow_client_harmless
     control_manifest
     start_and_wait
-    # A client that sends a lot and never reads, kept open meanwhile.
+    # A client that sends a lot and never reads, kept open (until killed)
+    # meanwhile.  It says "full" once its socket buffer is full (or all was
+    # sent): the 200 clients start only then.
     py '
 import socket, os, time
 s = socket.socket(socket.AF_UNIX); s.connect(os.environ["SOCK"])
@@ -255,20 +285,21 @@ try:
         s.send(b"{\"op\":\"ps\"}\n")
 except BlockingIOError:
     pass
-time.sleep(20)' &
+print("full", flush=True)
+time.sleep(600)' > "$T/slow.out" 2>&1 &
     local slow=$!
-    sleep 0.5   # not an assertion: let the slow client fill its buffers
-    local i t0 t1
-    t0=$(date +%s%N)
+    wait_for '^full$' "$T/slow.out" || fail "the slow client did not fill its buffer ($WHY)"
+    local i
     for i in $(seq 200); do
         kc ps > "$T/c$i.out" 2>&1 &
     done
-    wait_until $((20 * SLOW)) eval '[ "$(grep -l "^c " "$T"/c*.out 2>/dev/null | wc -l)" = 200 ]'
-    t1=$(date +%s%N)
+    wait_until $((40 * SLOW)) eval '[ "$(grep -l "^c " "$T"/c*.out 2>/dev/null | wc -l)" = 200 ]'
     check all_200_answered "not all 200 concurrent clients were answered" \
         eq "$(grep -l '^c ' "$T"/c*.out | wc -l)" 200
-    check slow_client_harmless "a ps took too long next to a client that never reads" \
-        le $(( (t1 - t0) / 1000000 )) $((15000 * SLOW))
+    # Causality, not speed: the answers came while the slow client was still
+    # connected and still not reading, so nothing waited for it to go away.
+    check slow_client_harmless "the others were answered only once the slow client had gone" \
+        eval 'kill -0 $slow 2>/dev/null && [ -e "/proc/$slow" ]'
     kill "$slow" 2>/dev/null
     wait "$slow" 2>/dev/null
     keel_stop || fail "keel did not stop ($WHY)"
@@ -370,25 +401,41 @@ control_tls_ca = $T/ca.crt"
     local rc=$?
     check exec_over_tls "exec over TLS did not relay stdio and status" \
         eval "[ $rc = 9 ] && [ \"\$(tr '\\n' ' ' < '$T/tlsexec.out')\" = 'over-tls ctl-host ' ]"
+    # The raw-protocol refusals below look for "containers" (the ps answer)
+    # in what came back: each is paired with a positive control, the same
+    # client with a valid certificate, which must get it.
+    printf '{"op":"ps"}\n' | innet timeout 10 openssl s_client -quiet -connect 127.0.0.1:2376 \
+        -CAfile "$T/ca.crt" -cert "$T/client.crt" -key "$T/client.key" > "$T/withcert.out" 2>&1
     printf '{"op":"ps"}\n' | innet timeout 10 openssl s_client -quiet -connect 127.0.0.1:2376 \
         -CAfile "$T/ca.crt" > "$T/nocert.out" 2>&1
-    check no_cert_refused "a client without a certificate was served" no_grep_in containers "$T/nocert.out"
+    check no_cert_refused "a client without a certificate was served, or openssl with one was not" \
+        eval 'grep_in containers "$T/withcert.out" && no_grep_in containers "$T/nocert.out"'
     innet env KEEL_HOST=$tcp "$KEEL" ps --tlscert "$T/evil.crt" --tlskey "$T/evil.key" \
         --tlscacert "$T/ca.crt" > "$T/evil.out" 2>&1
     check other_ca_refused "a client certificate from another CA was accepted" \
         eval "! grep -q '^c ' '$T/evil.out'"
-    innet timeout 10 python3 -c '
-import socket
+    # raw.py plain|tls: the ps request on the TLS port, in plaintext or
+    # wrapped in TLS with the valid client certificate (the control).
+    local raw='
+import socket, ssl, sys
 s = socket.create_connection(("127.0.0.1", 2376)); s.settimeout(8)
+if sys.argv[1] == "tls":
+    ctx = ssl.create_default_context(cafile=sys.argv[2] + "/ca.crt")
+    ctx.check_hostname = False
+    ctx.load_cert_chain(sys.argv[2] + "/client.crt", sys.argv[2] + "/client.key")
+    s = ctx.wrap_socket(s)
 s.sendall(b"{\"op\":\"ps\"}\n")
 buf = b""
-while True:
+while b"\n" not in buf:
     try: b = s.recv(4096)
     except OSError: break
     if not b: break
     buf += b
-print(repr(buf))' > "$T/plain.out" 2>&1
-    check plaintext_refused "plaintext on the TLS port got an answer" no_grep_in containers "$T/plain.out"
+print(repr(buf))'
+    innet timeout 10 python3 -c "$raw" tls "$T" > "$T/rawtls.out" 2>&1
+    innet timeout 10 python3 -c "$raw" plain "$T" > "$T/plain.out" 2>&1
+    check plaintext_refused "plaintext on the TLS port got an answer, or the same client over TLS did not" \
+        eval 'grep_in containers "$T/rawtls.out" && no_grep_in containers "$T/plain.out"'
     keel_stop || fail "keel did not stop ($WHY)"
 }
 

@@ -388,8 +388,10 @@ EOF
     check backoff_grows "backoff delays do not grow (got: $delays)" \
         awk -v d="$delays" 'BEGIN { n = split(d, a, " "); if (n < 4 || a[1] < 10) exit 1;
                                     for (i = 2; i <= n; i++) if (a[i] < 1.5 * a[i-1]) exit 1 }'
-    # Measured: the time from each exit to the next start is at least 80% of
-    # the announced delay, and the 4th gap is at least twice the first.
+    # Measured from below only: the time from each exit to the next start is
+    # at least 80% of the announced delay (a loaded machine can only make the
+    # gaps longer; the old "4th gap at least twice the 1st" compared two
+    # measured times, which load skews either way).
     local exits starts
     exits=$(klog_times 'a: exited with status' | head -n 4 | tr '\n' ' ')
     starts=$(klog_times 'a: started' | sed -n '2,5p' | tr '\n' ' ')
@@ -397,8 +399,7 @@ EOF
         awk -v e="$exits" -v s="$starts" -v d="$delays" 'BEGIN {
             n = split(e, E, " "); split(s, S, " "); split(d, D, " ");
             if (n < 4) exit 1;
-            for (i = 1; i <= 4; i++) { g[i] = S[i] - E[i]; if (g[i] < 0.8 * D[i] / 1000) exit 1 }
-            if (g[4] < 2 * g[1]) exit 1 }'
+            for (i = 1; i <= 4; i++) if (S[i] - E[i] < 0.8 * D[i] / 1000) exit 1 }'
 }
 
 test_stop_order() {
@@ -438,12 +439,14 @@ EOF
         eval '[ "$(klog_count "(a|b): stopped")" = 2 ]'
     check sigterm_nothing_left "processes left in the namespace after keel exited" \
         eval '[ -f "$T/leftover" ] && [ ! -s "$T/leftover" ]'
-    # b ignores SIGTERM: SIGKILL after stop_timeout (1 s), not before.
+    # b ignores SIGTERM: SIGKILL after stop_timeout (1 s), not before.  The
+    # lower bound only (load can only make it later); that it ended at all
+    # is keel_stop's bound and sigterm_nothing_left.
     local t0 t1
     t0=$(klog_times 'b: stopping' | head -n 1)
     t1=$(klog_times 'b: stopped' | head -n 1)
-    check stop_timeout_then_sigkill "b was not killed 1-6 s after its stop signal ($t0 -> $t1)" \
-        awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(a != "" && b != "" && b - a >= 0.9 && b - a <= 6) }'
+    check stop_timeout_then_sigkill "b was killed before its 1 s stop_timeout ($t0 -> $t1)" \
+        awk -v a="$t0" -v b="$t1" 'BEGIN { exit !(a != "" && b != "" && b - a >= 0.9) }'
 }
 
 # Images reopen /dev/stdout (nginx's access_log /dev/stdout): a container's

@@ -280,28 +280,52 @@ EOF
 # change that inode through them (chmod 000 there would break every program
 # of the host).  chmod to the mode it already has and touch -c: a hole found
 # here changes nothing but the node's times, which is what is checked.
+# The evidence is this run's own, so another run (or anything on the host)
+# touching /dev/null meanwhile cannot fail it: the container reads the
+# inode's ctime (nanoseconds) just before and just after its chmod, and its
+# touch sets the mtime to a date no other run uses.  The same commands on a
+# file of the container's own show both changes (the positive control).
 test_mask_inode_untouchable() {
-    plan mask_chmod_refused mask_touch_refused mask_host_devnull_unchanged mask_still_empty
+    plan mask_chmod_refused mask_touch_refused mask_host_devnull_unchanged mask_still_empty mask_control_changes
     local masked
     for masked in /proc/interrupts /proc/timer_list /proc/sched_debug /proc/keys /proc/kcore; do
         [ -e "$masked" ] && break
     done
     [ -e "$masked" ] || fail "none of the masked /proc files exists on this kernel"
-    local before
-    before=$(stat -c '%a %u %g %Y %Z' /dev/null)
+    local stamp=$((1000000000 + ($$ % 30000) * 32768 + RANDOM)) L
+    L=$(mk_layer masktry)
+    cat > "$L/try.sh" <<'SH'
+# try.sh FILE STAMP KEY: chmod and touch FILE; prints KEY.chmod=STATUS,
+# KEY.touch=STATUS, KEY.ctime=same|changed (across the chmod), KEY.mtime=T.
+exec 2>/dev/null
+z0=$(stat -c %z "$1")
+chmod 0666 "$1"; echo "$3.chmod=$?"
+z1=$(stat -c %z "$1")
+touch -c -d "@$2" "$1"; echo "$3.touch=$?"
+if [ -n "$z0" ] && [ "$z0" = "$z1" ]; then echo "$3.ctime=same"; else echo "$3.ctime=changed"; fi
+echo "$3.mtime=$(stat -c %Y "$1")"
+SH
     manifest <<EOF
 $(system_section)
-$(simple c "/bin/sh -c \"chmod 0666 $masked; echo chmod=\\\$?; touch -c $masked; echo touch=\\\$?; echo bytes=\\\$(wc -c < $masked)\"")
+[container c]
+layers = $L:$LAYERS/base
+upper = tmpfs
+command = /bin/sh -c "sh /try.sh $masked $stamp mask; echo bytes=\$(wc -c < $masked); echo x > /tmp/own; sh /try.sh /tmp/own $stamp own"
+restart = no
 EOF
     keel_start
     wait_klog 'c: exited' 20 || fail "c did not run ($WHY)"
     local v
-    v=$(c_value c chmod)
+    v=$(c_value c mask.chmod)
     check mask_chmod_refused "chmod of the masked $masked did not fail (chmod=$v)" eval '[ -n "$v" ] && [ "$v" != 0 ]'
-    v=$(c_value c touch)
+    v=$(c_value c mask.touch)
     check mask_touch_refused "touch of the masked $masked did not fail (touch=$v)" eval '[ -n "$v" ] && [ "$v" != 0 ]'
-    check mask_host_devnull_unchanged "the host's /dev/null changed" eq "$(stat -c '%a %u %g %Y %Z' /dev/null)" "$before"
+    check mask_host_devnull_unchanged "the host's /dev/null changed through $masked (ctime $(c_value c mask.ctime), mtime $(c_value c mask.mtime))" \
+        eval '[ "$(c_value c mask.ctime)" = same ] && [ -n "$(c_value c mask.mtime)" ] && [ "$(c_value c mask.mtime)" != "$stamp" ] && [ "$(stat -c %Y /dev/null)" != "$stamp" ]'
     check mask_still_empty "the masked $masked is not empty to read" eq "$(c_value c bytes)" 0
+    v="$(c_value c own.chmod) $(c_value c own.touch) $(c_value c own.ctime) $(c_value c own.mtime)"
+    check mask_control_changes "the same chmod and touch on the container's own file did not show" \
+        eq "$v" "0 0 changed $stamp"
 }
 
 # ---- the status check -------------------------------------------------------------

@@ -16,8 +16,11 @@
 # "name":...,"detail":"healthy|unhealthy"}.  The control socket is put in $T
 # ([system] control), where the host-side client reaches it.
 #
-# Timing assertions use keel's own monotonic timestamps and generous bands;
-# nothing here sleeps to assert.
+# No timed assertions (docs/testing.md): what is checked is order and cause
+# (A happened before B; a check ran past a point well inside its timeout; an
+# answer came while a check still hung); every wait has a generous bound.
+# The only timestamps compared are lower bounds that a slow machine can only
+# satisfy more easily (a restart not sooner than its announced delay).
 . "$(dirname "$0")/lib.sh"
 
 SOCK() { echo "$T/keel.sock"; }
@@ -76,14 +79,18 @@ elapsed_in() {
     return 1
 }
 
-# ns_count_cmdline STRING: processes of the test namespace whose command line is STRING.
-ns_count_cmdline() {
-    local p n=0 procdir
+# ns_pids_cmdline STRING: pids of the test namespace's processes whose command
+# line is STRING, one a line; ns_count_cmdline STRING: how many.
+ns_pids_cmdline() {
+    local p procdir
     procdir=$(nsproc)
+    [ -n "$procdir" ] || return 0
     for p in "$procdir"/[0-9]*; do
-        [ "$(tr '\0' ' ' 2>/dev/null < "$p/cmdline")" = "$1 " ] && n=$((n + 1))
+        [ "$(tr '\0' ' ' 2>/dev/null < "$p/cmdline")" = "$1 " ] && echo "${p##*/}"
     done
-    echo "$n"
+}
+ns_count_cmdline() {
+    ns_pids_cmdline "$1" | wc -l
 }
 
 # A container's shell loop that exits at once on SIGTERM (PID 1 of a PID
@@ -197,51 +204,63 @@ health_start_period = 2s
 on_unhealthy = none
 EOF
     start_keel
-    wait_klog 'quick: unhealthy' || fail "quick never became unhealthy ($WHY)"
+    check quick_unhealthy "quick never became unhealthy" wait_klog 'quick: unhealthy'
+    # quick failed health_retries checks: slow, checked as often and failing
+    # as much, must still be starting (its failures do not count yet).
     check slow_still_starting "slow left 'starting' within its start period" status_is slow health starting
-    check quick_unhealthy "quick was not unhealthy about two intervals after its start" \
-        elapsed_in "$(t_nth 'quick: started' 1)" "$(t_nth 'quick: unhealthy' 1)" 0.3 $((2 * SLOW))
-    wait_klog 'slow: unhealthy' || fail "slow never became unhealthy ($WHY)"
-    check slow_after_period "slow's failures counted before its 2 s start period was over" \
-        elapsed_in "$(t_nth 'slow: started' 1)" "$(t_nth 'slow: unhealthy' 1)" 2.0 $((5 * SLOW))
+    check slow_after_period "slow never became unhealthy once its start period was over, or before quick" \
+        eval 'wait_klog "slow: unhealthy" && before "$(klog "quick: unhealthy")" "$(klog "slow: unhealthy")" "$ERR"'
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
 # A check that hangs is killed at health_timeout and counts as a failure; the
-# loop keeps answering meanwhile, and hung checks never pile up.
+# loop keeps answering meanwhile, and hung checks never pile up.  Each check
+# notes in a bind-mounted directory that it began, and that it got 0.3 s in
+# (a tenth of its 3 s timeout) before it hangs in /bin/sleep 100.
 test_hanging_check() {
     plan timed_out timeout_honoured loop_answers no_pile_up no_zombies
+    mkdir -p "$T/state"
     manifest <<EOF
 $(health_system)
 [container hang]
 layers = $LAYERS/base
+mount = $T/state:/mnt
 command = /bin/sh -c "$LOOP"
-health = /bin/sleep 100
+health = /bin/sh -c "echo x >> /mnt/began; sleep 0.3; echo x >> /mnt/reached; exec /bin/sleep 100"
 health_interval = 300ms
-health_timeout = 500ms
+health_timeout = 3s
 health_retries = 2
 on_unhealthy = none
 EOF
     start_keel
     wait_klog 'hang: started' || fail "hang did not start ($WHY)"
-    # A check is hanging now (from 0.3 s on): keel must still answer at once.
-    wait_until $((5 * SLOW)) eval '[ "$(ns_count_cmdline "/bin/sleep 100")" -ge 1 ]'
-    local t0 t1
-    t0=$(date +%s%N)
-    kc status hang > /dev/null 2>&1
-    t1=$(date +%s%N)
-    check loop_answers "keel status took $(( (t1 - t0) / 1000000 )) ms while a check hung" \
-        le $(( (t1 - t0) / 1000000 )) $((1000 * SLOW))
-    check timed_out "hang was not made unhealthy by timed-out checks" wait_klog 'hang: unhealthy: timed out$'
-    # Two checks of 0.3 s wait + 0.5 s timeout each.
-    check timeout_honoured "the checks were not given their 500 ms" \
-        elapsed_in "$(t_nth 'hang: started' 1)" "$(t_nth 'hang: unhealthy' 1)" 1.4 $((4 * SLOW))
-    # Checks go on (on_unhealthy = none), one at a time: each killed at its timeout.
-    local i max=0 n
-    for i in $(seq 30); do
-        n=$(ns_count_cmdline "/bin/sleep 100")
+    # keel must answer while a check hangs: the same hung check (same pid)
+    # is alive before and after the answer.  A check may end at its timeout
+    # during a slow answer: try again, a few times.
+    local i p answered=no
+    for i in 1 2 3 4 5; do
+        wait_until $((20 * SLOW)) eval '[ "$(ns_pids_cmdline "/bin/sleep 100" | wc -l)" -ge 1 ]' ||
+            fail "no hung check ever ran ($WHY)"
+        p=$(ns_pids_cmdline "/bin/sleep 100" | head -n 1)
+        kc status hang > "$T/status.out" 2>&1 || continue
+        grep -qE '^state +running' "$T/status.out" || continue
+        if ns_pids_cmdline "/bin/sleep 100" | grep -qx "$p"; then answered=yes; break; fi
+    done
+    check loop_answers "keel status never answered while a check hung ($(head -n 1 "$T/status.out"))" eq "$answered" yes
+    check timed_out "hang was not made unhealthy by timed-out checks" wait_klog 'hang: unhealthy: timed out$' 30
+    # Not killed early: every check but the one in flight got past 0.3 s.
+    local began reached
+    began=$(wc -l < "$T/state/began" 2>/dev/null || echo 0)
+    reached=$(wc -l < "$T/state/reached" 2>/dev/null || echo 0)
+    check timeout_honoured "checks were killed before their 3 s timeout ($began began, $reached got 0.3 s in)" \
+        eval '[ "$reached" -ge 2 ] && [ $((began - reached)) -le 1 ]'
+    # Checks go on (on_unhealthy = none), one at a time: each killed at its
+    # timeout.  Sampled over two checks' worth of time.
+    local max=0 n
+    for i in $(seq 70); do
+        n=$(ns_pids_cmdline "/bin/sleep 100" | wc -l)
         [ "$n" -gt "$max" ] && max=$n
-        sleep 0.1
+        sleep 0.1   # sampling interval, not synchronisation
     done
     check no_pile_up "$max hung checks alive at once (they are not killed at their timeout)" le "$max" 1
     check no_zombies "zombies left by killed checks" no_zombies
@@ -273,10 +292,12 @@ health_interval = 200ms
 on_unhealthy = none
 EOF
     start_keel
-    check tcp_healthy "web did not become healthy once it listened (about 1 s after its start)" eval \
-        'wait_klog "web: healthy$" && elapsed_in "$(t_nth "web: started" 1)" "$(t_nth "web: healthy$" 1)" 0.9 $((4 * SLOW))'
-    check tcp_unhealthy "web did not become unhealthy (connection refused) once its listener was gone (3 s)" eval \
-        'wait_klog "web: unhealthy: Connection refused$" && elapsed_in "$(t_nth "web: started" 1)" "$(t_nth "web: unhealthy" 1)" 2.9 $((6 * SLOW))'
+    check tcp_healthy "web did not become healthy once it listened" wait_klog "web: healthy$"
+    # Cause and order: unhealthy with the refused connect, after healthy,
+    # once web's listener is gone (web says so).
+    check tcp_unhealthy "web did not become unhealthy (connection refused) after healthy once its listener was gone" eval \
+        'wait_klog "web: unhealthy: Connection refused$" && out_has web listener-gone &&
+         before "$(klog "web: healthy$")" "$(klog "web: unhealthy: Connection refused$")" "$ERR"'
     check tcp_host_net "a tcp check of a host-network container did not pass" wait_klog 'hostweb: healthy$'
     keel_stop || fail "keel did not stop ($WHY)"
 }
@@ -284,7 +305,7 @@ EOF
 # depends = db:healthy: web starts only after db's check passes (db makes its
 # check pass after 1.5 s; failures before do not count, start period 10 s).
 test_depends_healthy() {
-    plan web_waits web_after_healthy web_late_enough
+    plan web_waits web_after_healthy db_check_passed
     manifest <<EOF
 $(health_system)
 [container db]
@@ -306,8 +327,8 @@ EOF
     wait_out web web-up || fail "web never started ($WHY)"
     check web_after_healthy "web started before db was healthy" \
         before "$(klog 'db: healthy$')" "$(klog 'web: started')" "$ERR"
-    check web_late_enough "web did not wait for db's check to pass (about 1.5 s)" \
-        elapsed_in "$(t_nth 'db: started' 1)" "$(t_nth 'web: started' 1)" 1.4 $((6 * SLOW))
+    # The cause of db's health: its check found /ok, which db made (db-ok).
+    check db_check_passed "db was healthy before it had made its check pass" out_has db db-ok
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
@@ -344,12 +365,12 @@ EOF
     wait_out fweb fweb-up || fail "fweb never started ($WHY)"
     check notify_env "NOTIFY_SOCKET is not /dev/keel-notify in ndb" eq "$(c_value ndb env.NOTIFY_SOCKET)" /dev/keel-notify
     check notify_sent "the probe could not send READY=1" eq "$(c_value ndb notify)" ok
-    check notify_ready "ndb was not marked ready about 1 s after its start" \
-        elapsed_in "$(t_nth 'ndb: started' 1)" "$(t_nth 'ndb: ready' 1)" 0.9 $((5 * SLOW))
+    check notify_ready "ndb was not marked ready after it started" \
+        eval 'before "$(klog "ndb: started")" "$(klog "ndb: ready")" "$ERR" && ps_is ndb ready true' 
     check notify_gates "nweb started before ndb was ready" \
         before "$(klog 'ndb: ready')" "$(klog 'nweb: started')" "$ERR"
-    check fd_ready "fdb was not marked ready about 1 s after its start" \
-        elapsed_in "$(t_nth 'fdb: started' 1)" "$(t_nth 'fdb: ready' 1)" 0.9 $((5 * SLOW))
+    check fd_ready "fdb was not marked ready after it started" \
+        eval 'before "$(klog "fdb: started")" "$(klog "fdb: ready")" "$ERR" && ps_is fdb ready true' 
     check fd_gates "fweb started before fdb was ready" \
         before "$(klog 'fdb: ready')" "$(klog 'fweb: started')" "$ERR"
     keel_stop || fail "keel did not stop ($WHY)"
@@ -377,9 +398,13 @@ EOF
     start_keel
     check message "no clear start_timeout message" \
         wait_klog 'error: web: failed: dependency db did not become healthy within 1000 ms$'
-    check in_time "the start_timeout did not fire about 1 s after keel began waiting" \
-        elapsed_in "$(t_nth 'stage: ready to start containers' 1)" \
-        "$(t_nth 'error: web: failed: dependency' 1)" 0.9 $((4 * SLOW))
+    # Its cause: the timeout, while db was still up and not healthy (not db
+    # failing); the message's bound is wait_klog's.  A lower bound only:
+    # not before start_timeout (a slow machine only makes it later).
+    check in_time "the start_timeout fired before its 1 s, or because db went away" \
+        eval 'status_is db state running && status_is db health starting &&
+              [ "$(klog_count "db: (healthy|exited|stopped)")" = 0 ] &&
+              elapsed_in "$(t_nth "stage: ready to start containers" 1)" "$(t_nth "error: web: failed: dependency" 1)" 0.9 1e9' 
     check never_started "web was started anyway" eval '[ "$(klog_count "web: started")" = 0 ]'
     check status_failed "keel status web does not say failed" status_is web state failed
     check ps_failure "keel ps --json has not the failure of web" \
@@ -450,7 +475,8 @@ EOF
 # Backoff: restart_delay doubles up to restart_delay_max (crash: 300, 600,
 # 1000, 1000 ms), and a run of at least restart_reset starts over (reset:
 # runs of 0.6 s with restart_reset = 500ms always wait 300 ms).  The logged
-# delays are exact; the gaps between starts are checked in generous bands.
+# delays are exact; the gaps between starts are checked from below only (no
+# restart sooner than announced): a loaded machine can only widen them.
 test_backoff() {
     plan delays_logged gaps_doubling reset_logged reset_gaps
     manifest <<EOF
@@ -478,21 +504,21 @@ EOF
     check delays_logged "the backoff delays of crash are not 300 600 1000 1000" eq "$delays" "300 600 1000 1000 "
     local t k ok=1 why=""
     mapfile -t t < <(klog_times 'crash: started')
-    local lo=(0.25 0.55 0.95 0.95) hi=(1.0 1.4 1.9 1.9)
+    local lo=(0.25 0.55 0.95 0.95)
     for k in 0 1 2 3; do
-        if ! elapsed_in "${t[k]}" "${t[k + 1]}" "${lo[k]}" "$(awk -v h="${hi[k]}" -v s="$SLOW" 'BEGIN { print h * s }')"; then
+        if ! elapsed_in "${t[k]}" "${t[k + 1]}" "${lo[k]}" 1e9; then
             ok=0; why="$why gap $((k + 1)): $WHY;"
         fi
     done
-    check gaps_doubling "the gaps between crash's starts do not follow the backoff:$why" eq "$ok" 1
+    check gaps_doubling "a restart of crash came sooner than its announced delay:$why" eq "$ok" 1
     delays=$(sed -nE "s/$(klog 'reset: restarting in ([0-9]+) ms.*')/\1/p" "$ERR" | head -n 3 | tr '\n' ' ')
     check reset_logged "a run longer than restart_reset did not reset the delay" eq "$delays" "300 300 300 "
     mapfile -t t < <(klog_times 'reset: started')
     ok=1; why=""
     for k in 0 1 2; do
-        elapsed_in "${t[k]}" "${t[k + 1]}" 0.85 "$(awk -v s="$SLOW" 'BEGIN { print 1.6 * s }')" || { ok=0; why="$why gap $((k + 1)): $WHY;"; }
+        elapsed_in "${t[k]}" "${t[k + 1]}" 0.85 1e9 || { ok=0; why="$why gap $((k + 1)): $WHY;"; }
     done
-    check reset_gaps "the gaps between reset's starts are not 0.6 s run + 300 ms:$why" eq "$ok" 1
+    check reset_gaps "a gap between reset's starts is shorter than 0.6 s run + 300 ms:$why" eq "$ok" 1
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
@@ -521,18 +547,52 @@ command = /bin/probe trap TERM print other-up sleep inf
 EOF
     start_keel
     wait_klog 'svc: healthy$' || fail "svc never became healthy ($WHY)"
-    wait_until $((5 * SLOW)) eval '[ "$(ns_count_cmdline "/bin/sh -c $SLOW_CHECK")" -ge 1 ]' ||
+    wait_until $((20 * SLOW)) eval '[ "$(ns_count_cmdline "/bin/sh -c $SLOW_CHECK")" -ge 1 ]' ||
         fail "the second check is not running"
     kc stop svc > /dev/null 2>&1
     check stopped "keel stop svc did not stop it" wait_klog 'svc: stopped$'
-    # The check fails as soon as /term exists: let keel see its result.
-    wait_until $((3 * SLOW)) eval '[ "$(ns_count_cmdline "/bin/sh -c $SLOW_CHECK")" = 0 ]'
+    # The check fails as soon as /term exists: keel must have seen its
+    # result before no_power_action means anything.  When the check never
+    # ends, the scenario never happened: that is a failure, not a pass.
+    wait_until $((20 * SLOW)) eval '[ "$(ns_count_cmdline "/bin/sh -c $SLOW_CHECK")" = 0 ]' ||
+        fail "the in-flight check did not end after svc's stop: the scenario did not happen"
     check no_power_action "a check failing during the stop of svc made keel power down" \
         no_grep_in "$(klog 'stopping all containers')" "$ERR"
     check keel_serves "keel is not serving any more after keel stop svc" \
         eval 'keel_running && status_is other state running'
     keel_stop || fail "keel did not stop ($WHY)"
 }
+# The positive control of test_stop_ignores_health: the same on_unhealthy =
+# poweroff does power down (under keel run: every container stopped, keel
+# exits) when a running container's check fails.  The effect is read from
+# the process table and keel's exit, not from its messages.
+test_unhealthy_poweroff_fires() {
+    plan other_was_up powered_down
+    manifest <<EOF
+$(health_system)
+[container svc]
+layers = $LAYERS/base
+upper = tmpfs
+command = /bin/sh -c "$LOOP"
+health = /bin/sh -c "test ! -e /sick"
+health_interval = 100ms
+health_retries = 1
+on_unhealthy = poweroff
+
+[container other]
+layers = $LAYERS/base
+command = /bin/probe trap TERM print other-up sleep inf
+EOF
+    start_keel
+    wait_klog 'svc: healthy$' || fail "svc never became healthy ($WHY)"
+    wait_out other other-up || fail "other did not come up ($WHY)"
+    check other_was_up "other was not running before the check failed" \
+        eval '[ "$(ns_count_cmdline "/bin/probe trap TERM print other-up sleep inf")" = 1 ]'
+    kc exec svc -- /bin/touch /sick > /dev/null 2>&1 || fail "keel exec svc touch /sick failed"
+    check powered_down "a failing check with on_unhealthy = poweroff did not end keel run with status 0 and nothing left" \
+        eval 'keel_wait $((20 * SLOW)) && [ "$KRC" = 0 ] && [ -f "$T/leftover" ] && [ ! -s "$T/leftover" ]'
+}
+
 # The first check passes at once; every later one waits until the service's
 # TERM trap has created /term, then fails.
 SLOW_CHECK='test -e /first || { touch /first; exit 0; }; while [ ! -e /term ]; do sleep 0.05; done; exit 1'

@@ -550,8 +550,7 @@ TEST(oom_score_adj)
      * only when we may lower it again (root). */
     char *old = NULL;
     if (read_file_at(AT_FDCWD, "/proc/self/oom_score_adj", 64, &old, NULL) < 0) {
-        printf("skip - oom_score_adj: /proc not readable\n");
-        return;
+        SKIP("/proc not readable");
     }
     struct kerr err = { 0 };
     pid_t pid = fork();
@@ -650,8 +649,7 @@ static int host_setup_child(void)
 TEST(host_run_mode)
 {
     if (geteuid() != 0) {
-        printf("skip - host_run_mode: needs root\n");
-        return;
+        SKIP("needs root");
     }
     pid_t pid = fork();
     if (pid == 0)
@@ -659,8 +657,7 @@ TEST(host_run_mode)
     int status = -1;
     waitpid(pid, &status, 0);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
-        printf("skip - host_run_mode: no cgroup2 hierarchy here\n");
-        return;
+        SKIP("no cgroup2 hierarchy here");
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fprintf(stderr, "  host_run_mode child: status %d\n", status);

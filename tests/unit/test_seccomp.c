@@ -429,8 +429,7 @@ static int nested_userns_body(void)
 TEST(admin_filter_allows_namespaces)
 {
     if (geteuid() != 0) {
-        printf("skip - admin_filter_allows_namespaces: needs root\n");
-        return;
+        SKIP("needs root");
     }
     struct seccomp_prog prog;
     struct kerr err = { 0 };

@@ -186,8 +186,7 @@ TEST(overlaps)
 TEST(open_map)
 {
     if (geteuid() != 0) {
-        printf("skip - test_userns: open_map: needs root\n");
-        return;
+        SKIP("needs root");
     }
     struct container_spec c;
     char why[PARSE_WHY_MAX];

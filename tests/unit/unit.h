@@ -1,8 +1,11 @@
 /* unit.h — a minimal test harness for keel's unit tests.
  *
  * A test file defines TEST(name) functions and lists them in a main() that
- * calls RUN(name).  Each RUN prints "ok - file: name" or "not ok - file: name"
- * with the failed checks above it; unit_done() returns the exit status.
+ * calls RUN(name).  Each RUN prints exactly one result line: "ok - file: name",
+ * "not ok - file: name" (the failed checks above it) or, when the body called
+ * SKIP("reason") and no check had failed, "skip - file: name: reason".  A
+ * skip is never also reported ok: check-all counts skips, and CI forbids them.
+ * unit_done() returns the exit status.
  */
 #ifndef KEEL_UNIT_H
 #define KEEL_UNIT_H
@@ -12,7 +15,8 @@
 #include <string.h>
 
 static int unit_failed_checks;
-static int unit_passed, unit_failed;
+static int unit_passed, unit_failed, unit_skipped;
+static char unit_skip_reason[256];   /* set by SKIP; empty when the test ran */
 
 #define TEST(name) static void test_##name(void)
 
@@ -37,10 +41,22 @@ static int unit_passed, unit_failed;
                 sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)"); \
     } } while (0)
 
+/* SKIP("reason", ...): ends the test body; it is reported as a skip with the
+ * reason (a printf format).  Only for a missing optional feature, detected. */
+#define SKIP(...) do { \
+    snprintf(unit_skip_reason, sizeof unit_skip_reason, __VA_ARGS__); \
+    if (!unit_skip_reason[0]) \
+        snprintf(unit_skip_reason, sizeof unit_skip_reason, "(no reason given)"); \
+    return; \
+    } while (0)
+
 #define RUN(name) do { \
     unit_failed_checks = 0; \
+    unit_skip_reason[0] = '\0'; \
     test_##name(); \
     if (unit_failed_checks) { unit_failed++; printf("not ok - %s: %s\n", __FILE__, #name); } \
+    else if (unit_skip_reason[0]) { \
+        unit_skipped++; printf("skip - %s: %s: %s\n", __FILE__, #name, unit_skip_reason); } \
     else { unit_passed++; printf("ok - %s: %s\n", __FILE__, #name); } \
     fflush(stdout); \
     } while (0)

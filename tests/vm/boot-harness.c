@@ -13,6 +13,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -113,6 +115,35 @@ int main(int argc, char **argv)
     struct utsname u;
     uname(&u);
     printf("harness: hostname %s\n", u.nodename);
+    /* The effects of sysctl, dns and the uplink, read back from the kernel
+     * and the file system (not from keel's messages). */
+    _cleanup_free_ char *dom = NULL, *resolv = NULL;
+    read_file_at(AT_FDCWD, "/proc/sys/kernel/domainname", 4096, &dom, NULL);
+    if (dom)
+        dom[strcspn(dom, "\n")] = '\0';
+    printf("harness: kernel.domainname %s\n", dom ? dom : "?");
+    read_file_at(AT_FDCWD, "/etc/resolv.conf", 4096, &resolv, NULL);
+    printf("harness: resolv.conf");
+    for (char *l = resolv; l && *l;) {
+        char *nl = strchr(l, '\n');
+        if (strncmp(l, "nameserver ", 11) == 0)
+            printf(" %.*s", (int)((nl ? nl : l + strlen(l)) - l - 11), l + 11);
+        l = nl ? nl + 1 : NULL;
+    }
+    printf("\n");
+    struct ifaddrs *ifa = NULL;
+    printf("harness: eth0 inet");
+    if (getifaddrs(&ifa) == 0) {
+        for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+            if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || strcmp(i->ifa_name, "eth0") != 0)
+                continue;
+            char a[INET_ADDRSTRLEN] = "";
+            inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, a, sizeof a);
+            printf(" %s%s", a, (i->ifa_flags & IFF_UP) ? ",up" : ",down");
+        }
+        freeifaddrs(ifa);
+    }
+    printf("\n");
     if (mi) {
         char **pts = NULL;
         boot_mountinfo_points(mi, &pts);

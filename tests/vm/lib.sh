@@ -21,18 +21,36 @@
 # With -no-reboot a guest reboot makes QEMU exit, like a poweroff does; the
 # kernel's last words on the console tell them apart ("reboot: Power down",
 # "reboot: Restarting system", "reboot: System halted" are printed at
-# KERN_EMERG, so `quiet` does not hide them).
+# KERN_EMERG, so `quiet` does not hide them).  VM_REBOOT=yes around vm_start
+# lets the guest really reboot (the console then shows a second boot).
+#
+# Files: the kernel is cached in VM_CACHE (build/vm, shared, written
+# atomically).  Everything a run writes (images, consoles, monitor sockets,
+# QEMU logs) goes to VM_OUT, a directory of this process's own under
+# build/vm (removed at exit unless VM_KEEP=1), so two runs at once never
+# share a console or a monitor.  A caller that sets VM_OUT owns it.
+#
+# Status: a script that printed a "not ok" line exits 1 (vm_not_ok sets
+# VM_FAILED; the EXIT trap turns it into the status), whatever it exits with.
 
 VM_REPO=${VM_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-VM_OUT=${VM_OUT:-$VM_REPO/build/vm}
+VM_CACHE=${VM_CACHE:-$VM_REPO/build/vm}
+mkdir -p "$VM_CACHE"
+if [ -z "${VM_OUT:-}" ]; then
+    VM_OUT=$(mktemp -d "$VM_CACHE/run.XXXXXX") || { echo "not ok - vm: setup: cannot make a run directory in $VM_CACHE"; exit 1; }
+    VM_OUT_OWNED=yes
+else
+    mkdir -p "$VM_OUT"
+    VM_OUT_OWNED=no
+fi
 VM_ACCEL=${VM_ACCEL:-tcg}
 VM_MEM=${VM_MEM:-512}
 VM_PIDS=()
-mkdir -p "$VM_OUT"
+VM_FAILED=0
 
 vm_kernel() {
-    "$VM_REPO/tests/vm/extract-vmlinux" "" "$VM_OUT/vmlinux" >&2 || return 1
-    echo "$VM_OUT/vmlinux"
+    "$VM_REPO/tests/vm/extract-vmlinux" "" "$VM_CACHE/vmlinux" >&2 || return 1
+    echo "$VM_CACHE/vmlinux"
 }
 
 vm_cpio() {
@@ -52,8 +70,11 @@ vm_start() {
     VM_MON=$VM_OUT/$name.mon
     rm -f "$VM_CONSOLE" "$VM_MON"
     : > "$VM_CONSOLE"
+    local noreboot=-no-reboot
+    [ "${VM_REBOOT:-no}" = yes ] && noreboot=
+    # shellcheck disable=SC2086
     qemu-system-x86_64 -accel "$VM_ACCEL" -M pc -m "$VM_MEM" -smp 1 \
-        -display none -no-reboot \
+        -display none $noreboot \
         -kernel "$kernel" -initrd "$img" \
         -append "console=ttyS0 rdinit=/init panic=-1 quiet $append" \
         -serial "file:$VM_CONSOLE" \
@@ -143,16 +164,24 @@ vm_stop() {
 }
 
 vm_cleanup_all() {
-    local p
+    local rc=$? p
     for p in "${VM_PIDS[@]}"; do
         kill "$p" 2>/dev/null && { sleep 0.2; kill -9 "$p" 2>/dev/null; }
     done
-    return 0
+    if [ "$VM_OUT_OWNED" = yes ] && [ "${VM_KEEP:-0}" != 1 ]; then
+        rm -rf "$VM_OUT"
+    fi
+    # A script that reported a failure fails, whatever it exits with.
+    [ "$VM_FAILED" = 1 ] && [ "$rc" = 0 ] && rc=1
+    exit "$rc"
 }
 trap vm_cleanup_all EXIT
+# A runner's timeout sends TERM: exit through the EXIT trap, which kills QEMU.
+trap 'exit 143' TERM INT HUP
 
 vm_ok() { echo "ok - vm: $1"; }
 vm_not_ok() {
+    VM_FAILED=1
     echo "not ok - vm: $1${2:+: $2}"
     if [ -n "${VM_CONSOLE:-}" ] && [ -f "$VM_CONSOLE" ]; then
         echo "  --- last console lines of $VM_NAME:"

@@ -3,7 +3,10 @@
 # $KEEL in an image built by initramfs/mkinitramfs, booted under QEMU TCG, its
 # serial console read.  One image holds several manifests; keel.manifest= on
 # the kernel command line picks one per boot.  Checks are grouped per boot to
-# keep the suite short (a boot costs 3-6 s of TCG time).
+# keep the suite short (a boot costs 3-6 s of TCG time).  Boots 9-12 show the
+# failure actions firing: on_error = reboot (a second boot on the console),
+# on_error = shell with rescue_shell (which also reads hostname, sysctl and dns
+# back from the machine), on_unhealthy = poweroff and = reboot.
 #
 # What keel prints is the project's convention (docs, helper brief):
 #   "[ t ] keel: stage: ..."  boot stages; "NAME | line" container output;
@@ -122,6 +125,70 @@ layers = /layers/base
 command = /bin/true
 INI
 
+# on_error = reboot: the same missing module; the machine must reboot (the
+# boot runs without -no-reboot, so the console shows a second boot).
+cat > "$extra/etc/keel/error-reboot.ini" <<'INI'
+[system]
+modules = overlay nosuchmodule
+on_error = reboot
+[container x]
+layers = /layers/base
+command = /bin/true
+INI
+
+# on_error = shell: hostname, sysctl and dns are applied, then an interface
+# that does not exist fails the boot; the rescue shell reads those effects
+# from the machine (as a process of the root namespaces), and its session and
+# controlling terminal, then exits: keel powers off.
+cat > "$extra/etc/keel/error-shell.ini" <<'INI'
+[system]
+hostname = rescued
+modules = overlay
+sysctl = vm.swappiness=17
+dns = 10.0.2.3
+on_error = shell
+rescue_shell = /rescue.sh
+[interface nosuch0]
+address = 10.9.9.9/24
+[container x]
+layers = /layers/base
+command = /bin/true
+INI
+cat > "$extra/rescue.sh" <<'SH'
+#!/layers/base/bin/sh
+PATH=/layers/base/bin
+set -- $(cat /proc/$$/stat)
+echo "rescue: hostname $(hostname)"
+echo "rescue: swappiness $(cat /proc/sys/vm/swappiness)"
+echo "rescue: nameserver $(awk '$1 == "nameserver" { print $2 }' /etc/resolv.conf)"
+# /proc/PID/stat: field 6 is the session, field 7 the controlling tty (0: none).
+echo "rescue: pid $$ session $6 tty_nr $7"
+echo "rescue: done"
+SH
+chmod 0755 "$extra/rescue.sh"
+
+# on_unhealthy = poweroff | reboot: sick's check always fails; side must be
+# stopped by the shutdown sequence.
+for action in poweroff reboot; do
+    cat > "$extra/etc/keel/unhealthy-$action.ini" <<INI
+[system]
+modules = overlay
+stop_timeout = 2
+
+[container side]
+layers = /layers/base
+command = /bin/sh -c "echo side-up; trap 'exit 0' TERM; sleep 1000 & wait"
+
+[container sick]
+layers = /layers/base
+command = /bin/sh -c "trap 'exit 0' TERM; sleep 1000 & wait"
+health = /bin/false
+health_interval = 500ms
+health_retries = 2
+on_unhealthy = $action
+INI
+done
+
 img=$VM_OUT/boot.cpio
 if ! initramfs/mkinitramfs --keel "$KEEL" --manifest "$extra/etc/keel/main.ini" --extra "$extra" \
         --out "$img" 2>"$VM_OUT/boot.mk.log"; then
@@ -162,7 +229,6 @@ for mod in overlay veth bridge stp llc e1000 button evdev; do
     grep -aqE "facts: modules (.* )?$mod " "$VM_CONSOLE" || missing="$missing $mod"
 done
 [ -z "$missing" ] && vm_ok "boot: modules loaded" || vm_not_ok "boot: modules loaded" "missing:$missing"
-vm_assert "boot: hostname applied" 'keel: hostname vmtest'
 vm_assert "boot: sysctl applied" 'facts: swappiness 13'
 vm_assert "boot: uplink has its address" 'facts: eth0 10\.0\.2\.15/24'
 vm_assert "boot: default route via the gateway" 'facts: default route 10\.0\.2\.2'
@@ -229,7 +295,11 @@ fi
 vm_start keel-bad "$img" "keel.manifest=/etc/keel/bad.ini"
 vm_wait_end 60
 vm_assert "bad manifest: FILE:LINE error on the console" '/etc/keel/bad.ini:5: .*no_such_key'
-vm_refute "bad manifest: nothing of it applied" 'keel: hostname bad'
+# Nothing of it applied: no process is left to read the hostname (keel
+# powers off), so this looks for keel's hostname line, whose meaning the
+# rescue boot establishes (there the same line comes with the effect, read
+# by the rescue shell); the error line above shows keel did run.
+vm_refute "bad manifest: nothing of it applied (no hostname set)" 'keel: hostname bad'
 vm_refute "bad manifest: no kernel panic" 'Kernel panic|Attempted to kill init'
 [ "$VM_END" = poweroff ] && vm_ok "bad manifest: powers off" || vm_not_ok "bad manifest: powers off" "ended: $VM_END"
 
@@ -239,3 +309,91 @@ vm_wait_end 60
 vm_assert "missing module: clear error" 'keel: error: .*cannot load module nosuchmodule'
 vm_refute "missing module: no kernel panic" 'Kernel panic|Attempted to kill init'
 [ "$VM_END" = poweroff ] && vm_ok "missing module: powers off" || vm_not_ok "missing module: powers off" "ended: $VM_END"
+
+# count_lines REGEX: how many console lines match.
+count_lines() { grep -acE -- "$1" "$VM_CONSOLE"; }
+# wait_second_boot SECONDS: waits until keel started a second time (after a
+# reboot), then stops QEMU.
+wait_second_boot() {
+    local deadline=$((SECONDS + $1))
+    while [ $SECONDS -lt $deadline ] && vm_running; do
+        [ "$(count_lines 'keel: stage: keel .*starting as PID 1')" -ge 2 ] && break
+        sleep 0.2
+    done
+    vm_stop
+    [ "$(count_lines 'keel: stage: keel .*starting as PID 1')" -ge 2 ]
+}
+
+# --- boot 9: on_error = reboot really reboots -------------------------------------------
+VM_REBOOT=yes vm_start keel-error-reboot "$img" "keel.manifest=/etc/keel/error-reboot.ini"
+if wait_second_boot 180; then
+    l_fail=$(vm_line 'keel: error: boot failed; rebooting in 5 s')
+    l_restart=$(vm_line 'reboot: Restarting system')
+    if [ "$l_fail" -gt 0 ] && [ "$l_restart" -gt "$l_fail" ]; then
+        vm_ok "on_error=reboot: a failed boot reboots the machine (second boot seen)"
+    else
+        vm_not_ok "on_error=reboot: a failed boot reboots the machine (second boot seen)" \
+            "boot failed at line $l_fail, kernel restart at line $l_restart"
+    fi
+else
+    vm_not_ok "on_error=reboot: a failed boot reboots the machine (second boot seen)" "no second boot"
+fi
+vm_refute "on_error=reboot: no kernel panic" 'Kernel panic|Attempted to kill init'
+
+# --- boot 10: on_error = shell runs rescue_shell, then powers off --------------------------
+vm_start keel-error-shell "$img" "keel.manifest=/etc/keel/error-shell.ini"
+vm_wait_end 120
+vm_assert "on_error=shell: the boot failed on the missing interface" 'keel: error: .*nosuch0'
+if vm_wait 'rescue: done' 1; then
+    vm_ok "on_error=shell: rescue_shell ran on the console"
+else
+    vm_not_ok "on_error=shell: rescue_shell ran on the console" "no 'rescue: done'"
+fi
+rline=$(grep -aoE 'rescue: pid [0-9]+ session [0-9]+ tty_nr [0-9]+' "$VM_CONSOLE" | head -n 1)
+rpid=$(awk '{ print $3 }' <<< "$rline"); rsid=$(awk '{ print $5 }' <<< "$rline"); rtty=$(awk '{ print $7 }' <<< "$rline")
+if [ -n "$rpid" ] && [ "$rpid" = "$rsid" ] && [ "${rtty:-0}" != 0 ]; then
+    vm_ok "on_error=shell: the rescue shell leads a new session with a controlling terminal"
+else
+    vm_not_ok "on_error=shell: the rescue shell leads a new session with a controlling terminal" "${rline:-no line}"
+fi
+vm_assert "boot: hostname applied (read by the rescue shell)" 'rescue: hostname rescued'
+vm_assert "boot: keel's hostname line comes with the effect" 'keel: hostname rescued'
+vm_assert "boot: sysctl applied (read by the rescue shell)" 'rescue: swappiness 17'
+vm_assert "boot: dns written to /etc/resolv.conf (read by the rescue shell)" 'rescue: nameserver 10\.0\.2\.3'
+l_done=$(vm_line 'rescue: done'); l_down=$(vm_line 'reboot: Power down')
+if [ "$VM_END" = poweroff ] && [ "$l_done" -gt 0 ] && [ "$l_down" -gt "$l_done" ]; then
+    vm_ok "on_error=shell: powers off once the rescue shell exits"
+else
+    vm_not_ok "on_error=shell: powers off once the rescue shell exits" "ended: $VM_END; rescue done at line $l_done, power down at line $l_down"
+fi
+
+# --- boot 11: on_unhealthy = poweroff ----------------------------------------------------------
+vm_start keel-unhealthy-poweroff "$img" "keel.manifest=/etc/keel/unhealthy-poweroff.ini"
+vm_wait_end 120
+l_sick=$(vm_line 'keel: sick: unhealthy')
+l_side=$(vm_line 'keel: side: (stopped|killed by signal)')
+l_umount=$(vm_line 'keel: filesystems unmounted: [0-9]+, detached busy: [0-9]+, failed: 0')
+l_down=$(vm_line 'reboot: Power down')
+if [ "$VM_END" = poweroff ] && [ "$l_sick" -gt 0 ] && [ "$l_side" -gt "$l_sick" ] && [ "$l_umount" -gt "$l_side" ] &&
+    [ "$l_down" -gt "$l_umount" ]; then
+    vm_ok "on_unhealthy=poweroff: an unhealthy container powers the machine off through the shutdown sequence"
+else
+    vm_not_ok "on_unhealthy=poweroff: an unhealthy container powers the machine off through the shutdown sequence" \
+        "ended: $VM_END; lines: unhealthy $l_sick, side stopped $l_side, unmounted $l_umount, power down $l_down"
+fi
+
+# --- boot 12: on_unhealthy = reboot ------------------------------------------------------------
+VM_REBOOT=yes vm_start keel-unhealthy-reboot "$img" "keel.manifest=/etc/keel/unhealthy-reboot.ini"
+if wait_second_boot 180; then
+    l_sick=$(vm_line 'keel: sick: unhealthy')
+    l_side=$(vm_line 'keel: side: (stopped|killed by signal)')
+    l_restart=$(vm_line 'reboot: Restarting system')
+    if [ "$l_sick" -gt 0 ] && [ "$l_side" -gt "$l_sick" ] && [ "$l_restart" -gt "$l_side" ]; then
+        vm_ok "on_unhealthy=reboot: an unhealthy container reboots the machine (second boot seen)"
+    else
+        vm_not_ok "on_unhealthy=reboot: an unhealthy container reboots the machine (second boot seen)" \
+            "lines: unhealthy $l_sick, side stopped $l_side, kernel restart $l_restart"
+    fi
+else
+    vm_not_ok "on_unhealthy=reboot: an unhealthy container reboots the machine (second boot seen)" "no second boot"
+fi

@@ -9,10 +9,26 @@ set -u
 cd "$VM_REPO"
 
 KEEL=${KEEL:-$VM_REPO/build/keel}
-# A free loopback port for the forward: never the user's 8080.
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# A free loopback port for the forward: never the user's 8080.  The port is
+# released before QEMU binds it, so someone else (a second run) may take it
+# in between: when the demo says the port is in use, or QEMU could not set up
+# the forward, try another port (a few times).  The demo runs in this
+# script's VM_OUT, so its console and monitor are this run's own.
 out=$VM_OUT/demo-test.out
-if KEEL=$KEEL DEMO_PORT=$port QEMU_ACCEL=tcg timeout 300 initramfs/demo > "$out" 2>&1; then
+export VM_OUT
+rc=1
+for try in 1 2 3 4 5; do
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    KEEL=$KEEL DEMO_PORT=$port QEMU_ACCEL=tcg timeout 300 initramfs/demo > "$out" 2>&1
+    rc=$?
+    if grep -q "port 127.0.0.1:$port is already in use" "$out" ||
+        grep -qi 'could not set up host forwarding' "$VM_OUT/demo-tcg.qemu.log" 2>/dev/null; then
+        echo "# port $port was taken (try $try), trying another"
+        continue
+    fi
+    break
+done
+if [ "$rc" = 0 ]; then
     vm_ok "demo: make demo boots the appliance, serves its page and powers off cleanly"
 else
     vm_not_ok "demo: make demo boots the appliance, serves its page and powers off cleanly" "$(tail -n 5 "$out")"

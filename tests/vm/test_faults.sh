@@ -108,7 +108,7 @@ command = /bin/sh -c "i=0; while :; do echo tick-$i; i=$((i + 1)); sleep 0.5; do
 layers = /layers/base
 upper = tmpfs
 mount = /var/log/keel:/keellog:ro
-command = /bin/sh -c "sleep 8; echo reader: $(tail -n 1 /keellog/ticker.log) flood-bytes=$(cat /keellog/flood.log* | wc -c); sleep 1000"
+command = /bin/sh -c "sleep 4; echo reader: first $(tail -n 1 /keellog/ticker.log) flood-bytes=$(cat /keellog/flood.log* | wc -c); sleep 4; echo reader: then $(tail -n 1 /keellog/ticker.log) flood-bytes=$(cat /keellog/flood.log* | wc -c); sleep 1000"
 INI
 
 img=$VM_OUT/faults.cpio
@@ -125,21 +125,30 @@ if vm_wait 'obs \| obs: done' 120; then
 else
     vm_not_ok "faults: keel serves through every fault"
 fi
-# Backoff: over 6 s of a container that fails at once, keel stays under 25% of
-# a CPU even under TCG (without backoff it would spin near 100%).
+# Backoff, by cause and order instead of a CPU share or a restart rate (both
+# depend on how fast the host runs the guest): the announced delays double
+# from 50 ms up to restart_delay_max (2000), and no restart comes sooner than
+# its announced delay (keel's own timestamps; a lower bound, which load only
+# makes easier).  keel's CPU over the window stays a printed number.
 line=$(grep -aoE 'obs: keel cpu ticks [0-9]+ of [0-9]+' "$VM_CONSOLE" | tail -n 1)
-used=$(echo "$line" | awk '{ print $5 }')
-window=$(echo "$line" | awk '{ print $7 }')
-if [ -n "$used" ] && [ "$used" -le $((window / 4)) ]; then
-    vm_ok "faults: a crash-looping container keeps keel's CPU low ($used of $window ticks)"
+echo "# ${line:-no CPU measurement} (not asserted)"
+delays=$(grep -aoE 'keel: loop: restarting in [0-9]+ ms' "$VM_CONSOLE" | awk '{ print $5 }' | head -n 7 | tr '\n' ' ')
+if [ "$delays" = "50 100 200 400 800 1600 2000 " ]; then
+    vm_ok "faults: the crash loop's delays double up to restart_delay_max ($delays)"
 else
-    vm_not_ok "faults: a crash-looping container keeps keel's CPU low" "${line:-no measurement}"
+    vm_not_ok "faults: the crash loop's delays double up to restart_delay_max" "delays: ${delays:-none}"
 fi
-restarts=$(grep -acE 'loop: restarting in' "$VM_CONSOLE")
-if [ "$restarts" -ge 3 ] && [ "$restarts" -le 40 ]; then
-    vm_ok "faults: the crash loop is restarted with backoff ($restarts restarts)"
+# Pairs (restarting line's time, delay, next start's time) from keel's lines.
+gaps=$(tr -d '\r' < "$VM_CONSOLE" | awk '
+    /keel: loop: restarting in [0-9]+ ms/ { match($0, /^\[ *[0-9.]+\]/); t = substr($0, 2, RLENGTH - 2) + 0;
+                                           for (i = 1; i <= NF; i++) if ($i == "in") d = $(i + 1); pend = 1; next }
+    /keel: loop: started/ && pend { match($0, /^\[ *[0-9.]+\]/); s = substr($0, 2, RLENGTH - 2) + 0;
+                                    n++; if (s - t < 0.8 * d / 1000) bad++; pend = 0 }
+    END { printf "%d %d", n, bad }')
+if [ "${gaps% *}" -ge 3 ] && [ "${gaps#* }" = 0 ]; then
+    vm_ok "faults: no restart of the crash loop sooner than announced (${gaps% *} restarts)"
 else
-    vm_not_ok "faults: the crash loop is restarted with backoff" "$restarts restarts"
+    vm_not_ok "faults: no restart of the crash loop sooner than announced" "restarts, too soon: $gaps"
 fi
 vm_assert "faults: a full upper is ENOSPC for its container" 'full \| full-rc=1'
 vm_assert "faults: kill -SEGV 1 and the like are ignored" 'keel.test_signals: sending PID 1 fault signals'
@@ -156,17 +165,24 @@ vm_refute "faults: no kernel panic" 'Kernel panic|Attempted to kill init'
 
 # --- boot 2: a flood on stdout ----------------------------------------------------------
 vm_start keel-flood "$img" "keel.manifest=/etc/keel/flood.ini"
-if vm_wait 'reader \| reader: tick-' 120; then
-    tick=$(grep -aoE 'reader: tick-[0-9]+' "$VM_CONSOLE" | tail -n 1 | sed 's/.*tick-//')
-    # 8 s of a 0.5 s ticker, on a slow TCG machine busy with the flood: at least 8 ticks.
-    [ "${tick:-0}" -ge 8 ] && vm_ok "flood: the ticker keeps ticking through the flood (tick-$tick)" ||
-        vm_not_ok "flood: the ticker keeps ticking through the flood" "last tick: ${tick:-none}"
+# The reader looks twice at the ticker's and the flood's logs: between its
+# two looks both must have grown (the ticker ticked while keel was logging
+# the flood).  Order, not rates: no count per second is asserted.
+if vm_wait 'reader \| reader: then tick-' 180; then
+    r1=$(grep -aoE 'reader: first tick-[0-9]+ flood-bytes=[0-9]+' "$VM_CONSOLE" | head -n 1)
+    r2=$(grep -aoE 'reader: then tick-[0-9]+ flood-bytes=[0-9]+' "$VM_CONSOLE" | head -n 1)
+    t1=$(sed -nE 's/.*tick-([0-9]+).*/\1/p' <<< "$r1"); t2=$(sed -nE 's/.*tick-([0-9]+).*/\1/p' <<< "$r2")
+    f1=$(sed -nE 's/.*flood-bytes=([0-9]+)/\1/p' <<< "$r1"); f2=$(sed -nE 's/.*flood-bytes=([0-9]+)/\1/p' <<< "$r2")
+    [ -n "$t1" ] && [ -n "$t2" ] && [ "$t2" -gt "$t1" ] &&
+        vm_ok "flood: the ticker keeps ticking through the flood (tick-$t1 -> tick-$t2)" ||
+        vm_not_ok "flood: the ticker keeps ticking through the flood" "first: ${r1:-none}; then: ${r2:-none}"
+    [ -n "$f1" ] && [ -n "$f2" ] && [ "$f1" -gt 0 ] && [ "$f2" -gt "$f1" ] &&
+        vm_ok "flood: keel keeps logging the flood meanwhile ($f1 -> $f2 bytes)" ||
+        vm_not_ok "flood: keel keeps logging the flood meanwhile" "first: ${r1:-none}; then: ${r2:-none}"
 else
     vm_not_ok "flood: the ticker keeps ticking through the flood" "the reader reported nothing"
+    vm_not_ok "flood: keel keeps logging the flood meanwhile" "the reader reported nothing"
 fi
-bytes=$(grep -aoE 'reader: tick-[0-9]+ flood-bytes=[0-9]+' "$VM_CONSOLE" | tail -n 1 | sed 's/.*=//')
-[ "${bytes:-0}" -ge 1000000 ] && vm_ok "flood: keel logs the flood in full ($bytes bytes in 8 s)" ||
-    vm_not_ok "flood: keel logs the flood in full" "${bytes:-no} bytes"
 vm_mon system_powerdown
 vm_wait_end 90
 [ "$VM_END" = poweroff ] && vm_ok "flood: clean poweroff during the flood" ||

@@ -296,13 +296,15 @@ static int observe(void)
         chomp_print("cpu spin cpu.max", cgp("spin", "cpu.max"));
         sleep_ms(500);
         long long u0 = keyed(cgp("spin", "cpu.stat"), "usage_usec");
+        long long n0 = keyed(cgp("spin", "cpu.stat"), "nr_throttled");
         uint64_t t0 = now_us();
         sleep_ms(2000);
         long long u1 = keyed(cgp("spin", "cpu.stat"), "usage_usec");
+        long long n1 = keyed(cgp("spin", "cpu.stat"), "nr_throttled");
         uint64_t t1 = now_us();
         double ratio = (double)(u1 - u0) / (double)(t1 - t0);
-        printf("CGTEST cpu spin usage_usec=%lld wall_usec=%llu ratio=%.3f\n", u1 - u0,
-               (unsigned long long)(t1 - t0), ratio);
+        printf("CGTEST cpu spin usage_usec=%lld wall_usec=%llu ratio=%.3f throttled=%lld\n", u1 - u0,
+               (unsigned long long)(t1 - t0), ratio, n1 - n0);
         fflush(stdout);
     }
 
