@@ -296,6 +296,11 @@ int daemon_main(const struct daemon_opts *opts)
     int status = 0, code = 1;
 
     log_setup(2, LOG_LEVEL_INFO);
+    /* PID 1's loop (and the watchdog it pets) must never wait for a slow
+     * console: lines it cannot take are dropped and counted (log.h). */
+    int nb = log_nonblocking();
+    if (nb < 0)
+        log_warn("cannot make the console output non-blocking: %s", strerror(-nb));
     log_stage("keel start");
     if (manifest_load(opts->manifest, 0, &d.m, &diag) < 0) {
         for (size_t i = 0; i < diag.count; i++)
