@@ -179,6 +179,8 @@ static int tls_connect(struct kc *k, const struct copts *o, const struct control
                                          MBEDTLS_SSL_PRESET_DEFAULT)))
         goto tls_err;
     mbedtls_ssl_conf_min_version(&k->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    /* The server's list: a man in the middle cannot talk us down either. */
+    mbedtls_ssl_conf_ciphersuites(&k->conf, control_tls_ciphersuites());
     mbedtls_ssl_conf_authmode(&k->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     mbedtls_ssl_conf_ca_chain(&k->conf, &k->ca, NULL);
     mbedtls_ssl_conf_rng(&k->conf, mbedtls_ctr_drbg_random, &k->drbg);
