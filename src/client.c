@@ -293,6 +293,27 @@ static int kc_connect(struct kc *k, const struct copts *o)
     return tls_connect(k, o, &u);
 }
 
+/* keel refuses some peers as soon as it accepts them (a vsock peer on its
+ * own machine, a unix peer outside control_group): one error line, then
+ * close.  A request sent after that fails (EPIPE, ECONNRESET), but the
+ * reason may already be here: say it rather than "Broken pipe". */
+static int send_failed(struct kc *k, int e)
+{
+    char buf[1024];
+    ssize_t r = recv(k->fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+    char *nl = r > 0 ? memchr(buf, '\n', (size_t)r) : NULL;
+    struct json_value *v = NULL;
+    struct kerr pe = { 0 };
+    if (nl && json_parse(buf, (size_t)(nl - buf), sizeof buf, &v, &pe) == 0) {
+        const char *msg = json_get_str(v, "error");
+        int rc = msg ? fail("%s", msg) : 0;
+        json_free(v);
+        if (rc)
+            return rc;
+    }
+    return fail("cannot send to keel: %s", strerror(e));
+}
+
 /* Sends all of buf; on a unix socket, `fds` ride with the first byte. */
 static int kc_send(struct kc *k, const char *buf, size_t n, const int *fds, int nfds)
 {
@@ -323,7 +344,7 @@ static int kc_send(struct kc *k, const char *buf, size_t n, const int *fds, int 
             r = sendmsg(k->fd, &mh, MSG_NOSIGNAL);
         while (r < 0 && errno == EINTR);
         if (r < 0)
-            return fail("cannot send to keel: %s", strerror(errno));
+            return send_failed(k, errno);
         buf += r, n -= (size_t)r;
     }
     while (n) {
@@ -331,7 +352,7 @@ static int kc_send(struct kc *k, const char *buf, size_t n, const int *fds, int 
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            return fail("cannot send to keel: %s", strerror(errno));
+            return send_failed(k, errno);
         buf += r, n -= (size_t)r;
     }
     return 0;

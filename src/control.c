@@ -1511,9 +1511,10 @@ static bool vsock_peer_local(const struct listener *ls, int fd, const struct soc
     unsigned cid = ((const struct sockaddr_vm *)ss)->svm_cid;
     struct sockaddr_vm me;
     socklen_t len = sizeof me;
+    memset(&me, 0, sizeof me);
     if (cid == VMADDR_CID_LOCAL || (ls->local_cid != VMADDR_CID_ANY && cid == ls->local_cid))
         return true;
-    if (getsockname(fd, (struct sockaddr *)&me, &len) < 0)
+    if (getsockname(fd, (struct sockaddr *)&me, &len) < 0 || len < sizeof me || me.svm_family != AF_VSOCK)
         return true;   /* cannot tell: refuse */
     return me.svm_cid == cid;
 }
@@ -1532,8 +1533,15 @@ static size_t unauth_from(const struct control *c, const struct listener *ls, co
  * waiting) and close. */
 static void refuse(int fd, const char *json_line)
 {
+    char sink[4096];
     if (json_line && send(fd, json_line, strlen(json_line), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* the peer is refused either way */
+    }
+    /* A request already received and left unread would turn the close into
+     * a reset, which can discard the error line before the client reads it.
+     * Dropped unparsed: a refused peer's bytes are never looked at. */
+    if (recv(fd, sink, sizeof sink, MSG_DONTWAIT) < 0) {
+        /* nothing there */
     }
     close_safe(fd);
 }
