@@ -61,7 +61,7 @@ up() {
 
 # The flooder: N connections to 127.0.0.1:2376 from 127.0.0.2.. (4 per
 # address), half idle, half dribbling one byte of a ClientHello a second, each
-# re-made as soon as keel closes it, for SECONDS.  Writes "ready" once the
+# re-made half a second after keel closes it, for SECONDS.  Writes "ready" once the
 # first N were made, then at the end: made=M closed_by_keel=K held_max=S (the
 # longest a connection stayed open before keel closed it) open_at_end=O
 # oldest_open=S (how long the oldest one still open had been).
@@ -92,7 +92,7 @@ while time.time() < end:
     if drip: last_drip = now
     for i in range(n):
         if i not in conns:
-            if now - gone_at.get(i, 0) >= 0.2: make(i)
+            if now - gone_at.get(i, 0) >= 0.5: make(i)
             continue
         s, t0, k = conns[i]
         gone = False
@@ -130,7 +130,7 @@ test_tcp_flood_unix_answers() {
     keel_start
     wait_out c ready || fail "c did not come up ($WHY)"
     up
-    innet timeout $((60 * SLOW)) python3 -c "$FLOODER" 200 $((25 * SLOW)) "$T/flood" > "$T/flood.err" 2>&1 &
+    innet timeout $((60 * SLOW)) python3 -c "$FLOODER" 200 $((15 * SLOW)) "$T/flood" > "$T/flood.err" 2>&1 &
     local fl=$!
     wait_for ready "$T/flood.ready" $((10 * SLOW)) || fail "the flooder did not start ($(cat "$T/flood.err"))"
     # Every handshake slot is taken within a moment: see keel hold them.
