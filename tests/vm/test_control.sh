@@ -17,7 +17,9 @@
 # Issue 22 item 6: in the first boot a container (`hog`, kuid 0 like keel)
 # uses up the per-user inotify instances before the client runs `keel logs
 # -f app`, which must still follow (keel made its one inotify instance at
-# start).
+# start); then the client itself takes every epoll watch of kuid 0: keel
+# cannot take a new client and says which limit is used up, and serves again
+# once the watches are free.
 # Container `client` has keel's own binary (/init, which boot mode keeps
 # read-only and runs keel from) bound read-only at /bin/keel and keel's /run
 # bound read-only on its /run, so /run/keel.sock, the client's default URL, is
@@ -42,6 +44,11 @@ mkdir -p "$extra/etc/keel" "$extra/layers/client" "$extra/layers/hog"
 if ! gcc -O2 -Wall -Wextra -Werror -static -o "$extra/layers/hog/inotifyhog" tests/vm/payload/inotifyhog.c \
         2>"$VM_OUT/inotifyhog.log"; then
     vm_not_ok "control: build the payload" "$(head -n 5 "$VM_OUT/inotifyhog.log")"
+    exit 0
+fi
+if ! gcc -O2 -Wall -Wextra -Werror -static -o "$extra/layers/client/epollhog" tests/vm/payload/epollhog.c \
+        2>"$VM_OUT/epollhog.log"; then
+    vm_not_ok "control: build the payload" "$(head -n 5 "$VM_OUT/epollhog.log")"
     exit 0
 fi
 
@@ -77,6 +84,27 @@ if [ "$action" = poweroff ]; then
     wait $f 2>/dev/null
     echo "follow-ticks $(grep -c '^tick' /tmp/follow)"
     grep -v '^tick' /tmp/follow | sed 's/^/follow: /'
+    # Every epoll watch of kuid 0 taken: keel cannot watch a new client (it
+    # says why), and serves again once they are free.
+    /epollhog > /tmp/ephog 2>&1 &
+    h=$!
+    i=0
+    until grep -q epoll-full /tmp/ephog; do
+        i=$((i + 1)); [ $i -ge 60 ] && break
+        sleep 1
+    done
+    sed 's/^/epollhog: /' /tmp/ephog
+    /bin/keel ps > /tmp/eps 2>&1
+    echo "epoll-full-ps-rc $?"
+    kill $h
+    wait $h 2>/dev/null
+    i=0
+    until /bin/keel ps > /tmp/eps 2>&1; do
+        i=$((i + 1)); [ $i -ge 30 ] && break
+        sleep 1
+    done
+    /bin/keel ps > /tmp/eps 2>&1
+    echo "epoll-freed-ps-rc $?"
 fi
 /bin/keel -H $vs ps > /tmp/vps 2>&1
 echo "vsock-ps-rc $?"
@@ -221,6 +249,11 @@ checks_refused() {
     vm_assert "$p: hog used up the inotify instances" 'hog \| inotify-full=[0-9]+ errno=EMFILE'
     vm_assert "$p: logs -f follows app meanwhile" 'client \| follow-ticks [3-9]'
     vm_refute "$p: logs -f gave no error" 'client \| follow: '
+    vm_assert "$p: the epoll watches were used up" 'client \| epollhog: epoll-full=[0-9]+ errno=ENOSPC'
+    vm_assert "$p: ps with no epoll watch left fails" 'client \| epoll-full-ps-rc [1-9]'
+    vm_assert "$p: keel says which limit is used up" \
+        'keel: warning: control: cannot take a new client on unix:///run/keel\.sock: .*fs\.epoll\.max_user_watches'
+    vm_assert "$p: ps works again once the watches are free" 'client \| epoll-freed-ps-rc 0'
     vm_assert "$p: keel poweroff over unix succeeds" 'client \| poweroff-rc 0'
     in_order "$p: clean shutdown sequence in order" \
         "client \\| asking for poweroff over unix" \
