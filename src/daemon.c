@@ -343,6 +343,9 @@ int daemon_main(const struct daemon_opts *opts)
             begin_stop(&d, opts->boot ? POWER_REBOOT : POWER_NONE, "event loop failure");
         }
     }
+    /* Nothing is served any more: the shutdown's lines may wait a little
+     * for a slow console (bounded: one that never drains cannot hang it). */
+    log_patience(1000);
     log_info("all containers are down");
     daemon_teardown(&d);
     enum power_action action = d.action;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,8 @@ static bool log_nb_sock;
 static uint64_t log_dropped;
 static char log_tail[LINE_MAX_LEN + 128];
 static size_t log_tail_len;
+static unsigned log_patience_ms;   /* how long one write may wait for the console */
+static bool log_stuck;             /* a wait ran out: no more waiting until a write works */
 
 static const char *const level_names[] = {
     [LOG_LEVEL_ERROR] = "error: ",
@@ -42,7 +45,7 @@ void log_setup(int fd, enum log_level max_level)
     if (log_nb_fd >= 0)
         close_safe(log_nb_fd);
     log_nb_fd = -1;
-    log_nb = log_nb_sock = false;
+    log_nb = log_nb_sock = log_stuck = false;
     log_tail_len = 0;
     log_out = fd;
     log_max = max_level;
@@ -87,18 +90,36 @@ uint64_t log_dropped_lines(void)
     return log_dropped;
 }
 
+void log_patience(unsigned ms)
+{
+    log_patience_ms = ms;
+}
+
 /* One non-blocking write: bytes written, 0 when nothing fits now, -1 on a
  * real error. */
 static ssize_t nb_write(const char *buf, size_t len)
 {
+    uint64_t deadline = log_patience_ms && !log_stuck ? now_ms() + log_patience_ms : 0;
     for (;;) {
         ssize_t n = log_nb_sock ? send(log_out, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL)
                                 : write(log_nb_fd, buf, len);
-        if (n >= 0)
+        if (n >= 0) {
+            log_stuck = false;
             return n;
+        }
         if (errno == EINTR)
             continue;
-        return errno == EAGAIN ? 0 : -1;
+        if (errno != EAGAIN)
+            return -1;
+        uint64_t now = now_ms();
+        if (now >= deadline) {
+            if (deadline)
+                log_stuck = true;
+            return 0;
+        }
+        struct pollfd p = { .fd = log_nb_sock ? log_out : log_nb_fd, .events = POLLOUT };
+        if (poll(&p, 1, (int)(deadline - now)) < 0 && errno != EINTR)
+            return 0;
     }
 }
 

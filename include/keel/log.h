@@ -34,6 +34,11 @@ int log_fd(void);
 int log_nonblocking(void);
 /* Lines dropped since the last one that got through (0 once it is reported). */
 uint64_t log_dropped_lines(void);
+/* In non-blocking mode, how long one write may wait for the console before
+ * its line is dropped: 0 (the default) while PID 1's loop runs; a bounded
+ * wait once nothing else is served (the shutdown's last lines matter, and a
+ * console that never drains still cannot hang the machine). */
+void log_patience(unsigned ms);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

