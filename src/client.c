@@ -179,6 +179,8 @@ static int tls_connect(struct kc *k, const struct copts *o, const struct control
                                          MBEDTLS_SSL_PRESET_DEFAULT)))
         goto tls_err;
     mbedtls_ssl_conf_min_version(&k->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    /* The server's list: a man in the middle cannot talk us down either. */
+    mbedtls_ssl_conf_ciphersuites(&k->conf, control_tls_ciphersuites());
     mbedtls_ssl_conf_authmode(&k->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
     mbedtls_ssl_conf_ca_chain(&k->conf, &k->ca, NULL);
     mbedtls_ssl_conf_rng(&k->conf, mbedtls_ctr_drbg_random, &k->drbg);
@@ -291,6 +293,27 @@ static int kc_connect(struct kc *k, const struct copts *o)
     return tls_connect(k, o, &u);
 }
 
+/* keel refuses some peers as soon as it accepts them (a vsock peer on its
+ * own machine, a unix peer outside control_group): one error line, then
+ * close.  A request sent after that fails (EPIPE, ECONNRESET), but the
+ * reason may already be here: say it rather than "Broken pipe". */
+static int send_failed(struct kc *k, int e)
+{
+    char buf[1024];
+    ssize_t r = recv(k->fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+    char *nl = r > 0 ? memchr(buf, '\n', (size_t)r) : NULL;
+    struct json_value *v = NULL;
+    struct kerr pe = { 0 };
+    if (nl && json_parse(buf, (size_t)(nl - buf), sizeof buf, &v, &pe) == 0) {
+        const char *msg = json_get_str(v, "error");
+        int rc = msg ? fail("%s", msg) : 0;
+        json_free(v);
+        if (rc)
+            return rc;
+    }
+    return fail("cannot send to keel: %s", strerror(e));
+}
+
 /* Sends all of buf; on a unix socket, `fds` ride with the first byte. */
 static int kc_send(struct kc *k, const char *buf, size_t n, const int *fds, int nfds)
 {
@@ -321,7 +344,7 @@ static int kc_send(struct kc *k, const char *buf, size_t n, const int *fds, int 
             r = sendmsg(k->fd, &mh, MSG_NOSIGNAL);
         while (r < 0 && errno == EINTR);
         if (r < 0)
-            return fail("cannot send to keel: %s", strerror(errno));
+            return send_failed(k, errno);
         buf += r, n -= (size_t)r;
     }
     while (n) {
@@ -329,7 +352,7 @@ static int kc_send(struct kc *k, const char *buf, size_t n, const int *fds, int 
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            return fail("cannot send to keel: %s", strerror(errno));
+            return send_failed(k, errno);
         buf += r, n -= (size_t)r;
     }
     return 0;

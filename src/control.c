@@ -20,6 +20,7 @@
 #include <linux/vm_sockets.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,7 +195,21 @@ int control_url_parse(const char *url, bool server, struct control_url *u, struc
                 u->cid = 0;
             p = colon + 1;
         }
-        if (parse_port(p, UINT32_MAX - 1, &u->port) < 0)
+        char port[16];
+        const char *q = strchr(p, '?');
+        size_t plen = q ? (size_t)(q - p) : strlen(p);
+        if (q) {
+            /* Peers on this machine: refused unless the listener says so. */
+            if (!server || (strcmp(q, "?local=yes") != 0 && strcmp(q, "?local=no") != 0))
+                return kerr_msg(err, EINVAL, "bad control URL %s: the only option is vsock://PORT?local=yes (listeners)",
+                                url);
+            u->vsock_local = strcmp(q, "?local=yes") == 0;
+        }
+        if (plen >= sizeof port)
+            return kerr_msg(err, EINVAL, "bad control URL %s: bad port", url);
+        memcpy(port, p, plen);
+        port[plen] = 0;
+        if (parse_port(port, UINT32_MAX - 1, &u->port) < 0)
             return kerr_msg(err, EINVAL, "bad control URL %s: bad port", url);
         return 0;
     }
@@ -693,12 +708,23 @@ struct listener {
     int family;              /* AF_UNIX, AF_INET(6), AF_VSOCK */
     bool tls;
     bool paused;
+    size_t n_conns;          /* its clients: each listener has max_clients of its own */
+    size_t n_unauth;         /* of them, TLS handshakes not finished */
+    bool vsock_local;        /* ?local=yes: vsock peers on this machine allowed */
+    unsigned local_cid;      /* this machine's vsock CID (VMADDR_CID_ANY: unknown) */
     char unix_path[108];     /* created by us: removed at free */
     dev_t dev;
     ino_t ino;
 };
 
 struct exec_session;
+
+/* Who a peer is, for per-source limits and rate-limited refusal messages:
+ * the IPv4 address, the IPv6 /64, the vsock CID, the unix uid. */
+struct peer_key {
+    int family;
+    unsigned char a[16];
+};
 
 struct conn {
     struct control *c;
@@ -710,6 +736,7 @@ struct conn {
     bool processing;         /* inside conn_process */
     bool pump_more;          /* a log stream has more to send at once */
     char peer[64];
+    struct peer_key key;
 
     bool tls, handshake_done;
     mbedtls_ssl_context ssl;
@@ -725,12 +752,14 @@ struct conn {
     int send_fd;             /* an fd to attach to byte send_fd_at of the output */
     size_t send_fd_at;
 
-    uint64_t last_active;
+    uint64_t last_active;    /* the current deadline started (accept, handshake, last request) */
     int64_t timer;
     enum conn_mode mode;
+    enum conn_mode clock_mode;   /* the mode the deadline last saw */
 
     /* CM_LOGS */
-    int log_fd, log_ino_fd;
+    int log_fd;
+    int64_t log_poll_timer;  /* following without inotify */
     char *log_path;
     char *partial;
     size_t partial_len;
@@ -775,7 +804,17 @@ struct control {
     struct tls_ctx tls;
     struct exec_session *sessions;        /* process still running */
     struct exec_session *dead_sessions;   /* released, freed by reap_dead */
+    int ino_fd;                           /* shared by every `logs -f` follower; -1: they poll */
+    struct log_ratelimit refusal_rl;      /* refusal messages, all peers together */
+    struct refusal {                      /* ... and per peer, the most recent ones */
+        struct peer_key key;
+        uint64_t last_ms;
+        uint64_t suppressed;
+    } refusals[16];
 };
+
+#define REFUSAL_PEER_MS 10000   /* one refusal message per peer per 10 s */
+#define ACCEPT_BUDGET 64        /* accepts per listener event: other fds get their turn */
 
 static void conn_kill(struct conn *cn);
 static void conn_update(struct conn *cn);
@@ -811,6 +850,25 @@ static void conn_fail(struct conn *cn, const char *op, const char *msg)
 static void tls_msg(int ret, char *buf, size_t n)
 {
     mbedtls_strerror(ret, buf, n);
+}
+
+/* Forward secrecy (ECDHE) and authenticated encryption only: no CBC (Lucky
+ * Thirteen, padding oracles), no static RSA or DH key exchange, no plain DHE
+ * (weak or slow groups).  mbedTLS 2.28 speaks TLS 1.2 at most; its TLS 1.3
+ * is experimental and off in Debian's build, so 1.3 is not offered. */
+static const int tls_suites[] = {
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    0,
+};
+
+const int *control_tls_ciphersuites(void)
+{
+    return tls_suites;
 }
 
 static int tls_setup(struct control *c, struct kerr *err)
@@ -858,6 +916,7 @@ static int tls_setup(struct control *c, struct kerr *err)
         return kerr_msg(err, EIO, "cannot configure TLS: %s", msg);
     }
     mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_ciphersuites(&t->conf, control_tls_ciphersuites());
     /* Mutual TLS: a client without a certificate chaining to the CA fails
      * the handshake. */
     mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
@@ -901,6 +960,78 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
     return (int)n;
 }
 
+/* --- refusals --------------------------------------------------------------- */
+
+static bool peer_key_eq(const struct peer_key *a, const struct peer_key *b)
+{
+    return a->family == b->family && memcmp(a->a, b->a, sizeof a->a) == 0;
+}
+
+static void peer_key_of(const struct sockaddr_storage *ss, struct peer_key *k)
+{
+    memset(k, 0, sizeof *k);
+    k->family = ss->ss_family;
+    if (ss->ss_family == AF_INET) {
+        memcpy(k->a, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            k->family = AF_INET;
+            memcpy(k->a, a6->s6_addr + 12, 4);
+        } else {
+            /* One host usually owns a whole /64: count them together. */
+            memcpy(k->a, a6->s6_addr, 8);
+        }
+    } else if (ss->ss_family == AF_VSOCK) {
+        memcpy(k->a, &((const struct sockaddr_vm *)ss)->svm_cid, sizeof(unsigned));
+    }
+}
+
+/* Refusals are the one kind of message a peer can trigger at will: at most
+ * one line per peer per REFUSAL_PEER_MS, and a few per second in all, each
+ * saying how many were left out.  (The console itself never blocks: log.h.) */
+static void log_refusal(struct control *c, const struct peer_key *k, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void log_refusal(struct control *c, const struct peer_key *k, const char *fmt, ...)
+{
+    uint64_t now = now_ms(), others = 0;
+    struct refusal *e = NULL, *oldest = &c->refusals[0];
+    for (size_t i = 0; i < ARRAY_SIZE(c->refusals); i++) {
+        struct refusal *r = &c->refusals[i];
+        if (r->last_ms && peer_key_eq(&r->key, k))
+            e = r;
+        if (r->last_ms < oldest->last_ms)
+            oldest = r;
+    }
+    if (e && now - e->last_ms < REFUSAL_PEER_MS) {
+        e->suppressed++;
+        return;
+    }
+    if (!log_ratelimit(&c->refusal_rl, now, &others)) {
+        if (e)
+            e->suppressed++;
+        return;
+    }
+    if (!e) {
+        e = oldest;
+        memset(e, 0, sizeof *e);
+        e->key = *k;
+    }
+    uint64_t mine = e->suppressed;
+    e->suppressed = 0;
+    e->last_ms = now ? now : 1;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (mine || others)
+        log_warn("%s (not logged: %" PRIu64 " more refusals of this peer, %" PRIu64 " over the overall limit)",
+                 msg, mine, others);
+    else
+        log_warn("%s", msg);
+}
+
 /* --- connections ------------------------------------------------------------ */
 
 static void reap_dead(struct loop *l, void *data)
@@ -935,20 +1066,23 @@ static void arm_reap(struct control *c)
     }
 }
 
+static void listener_resume(struct listener *ls)
+{
+    if (ls->paused && loop_mod_fd(ls->c->loop, ls->fd, EPOLLIN) == 0)
+        ls->paused = false;
+}
+
 static void resume_accepting(struct control *c)
 {
     for (struct listener *ls = c->listeners; ls; ls = ls->next)
-        if (ls->paused && loop_mod_fd(c->loop, ls->fd, EPOLLIN) == 0)
-            ls->paused = false;
+        listener_resume(ls);
 }
 
 static void logs_stop(struct conn *cn)
 {
-    if (cn->log_ino_fd >= 0) {
-        loop_del_fd(cn->c->loop, cn->log_ino_fd);
-        close_safe(cn->log_ino_fd);
-        cn->log_ino_fd = -1;
-    }
+    if (cn->log_poll_timer > 0)
+        loop_cancel_timer(cn->c->loop, cn->log_poll_timer);
+    cn->log_poll_timer = 0;
     close_safe(cn->log_fd);
     cn->log_fd = -1;
     free(cn->log_path);
@@ -989,10 +1123,16 @@ static void conn_kill(struct conn *cn)
     if (cn->next)
         cn->next->prev = cn->prev;
     c->n_conns--;
+    cn->lst->n_conns--;
+    if (cn->tls && !cn->handshake_done)
+        cn->lst->n_unauth--;
     cn->next = c->dead;
     c->dead = cn;
     arm_reap(c);
-    resume_accepting(c);
+    /* A slot of this listener is free; after a failed accept (out of fds)
+     * the retry timer resumes every listener. */
+    if (!c->retry_timer)
+        listener_resume(cn->lst);
 }
 
 static bool conn_wants_read(const struct conn *cn)
@@ -1089,7 +1229,6 @@ static void conn_flush(struct conn *cn)
             return;
         }
         cn->out_off += (size_t)n;
-        cn->last_active = now_ms();
     }
     if (cn->dead)
         return;
@@ -1124,11 +1263,16 @@ static void idle_timer(struct loop *l, void *data)
     cn->timer = 0;
     if (cn->dead)
         return;
-    uint64_t limit = cn->tls && !cn->handshake_done ? c->opts.handshake_ms : c->opts.idle_ms;
+    bool handshaking = cn->tls && !cn->handshake_done;
+    uint64_t limit = handshaking ? c->opts.handshake_ms : c->opts.idle_ms;
     bool streaming = cn->mode != CM_REQUEST;
     uint64_t idle = now_ms() - cn->last_active;
     if (!streaming && idle >= limit) {
-        log_debug("control: closing idle client %s", cn->peer);
+        if (handshaking)
+            log_refusal(c, &cn->key, "control: closed TLS client %s on %s: no handshake within %u ms", cn->peer,
+                        cn->lst->url, c->opts.handshake_ms);
+        else
+            log_debug("control: closing idle client %s", cn->peer);
         conn_kill(cn);
         return;
     }
@@ -1149,6 +1293,10 @@ static void conn_process(struct conn *cn)
         conn_flush(cn);
         return;
     }
+    /* A stream or exec that ended starts the wait for the next request. */
+    if (cn->mode == CM_REQUEST && cn->clock_mode != CM_REQUEST)
+        cn->last_active = now_ms();
+    cn->clock_mode = cn->mode;
     cn->processing = true;
     size_t pos = 0;
     while (!cn->dead && !cn->close_when_flushed && out_pending(cn) < OUT_HIGH) {
@@ -1163,6 +1311,9 @@ static void conn_process(struct conn *cn)
         if (len && cn->in[pos + len - 1] == '\r')
             len--;
         handle_line(cn, cn->in + pos, len);
+        /* The deadline is absolute per request line: only a complete line
+         * restarts it, never a byte (slow-loris). */
+        cn->last_active = now_ms();
         pos = (size_t)(nl - cn->in) + 1;
     }
     cn->processing = false;
@@ -1243,7 +1394,6 @@ static void conn_read(struct conn *cn)
             conn_kill(cn);
             return;
         }
-        cn->last_active = now_ms();
         if (n == 0) {
             /* End of the client's requests (it may still read: a half-close,
              * as `socat` does).  A client that is gone entirely shows up as
@@ -1274,12 +1424,14 @@ static void tls_handshake(struct conn *cn)
     if (r != 0) {
         char msg[160];
         tls_msg(r, msg, sizeof msg);
-        log_warn("control: refused TLS client %s: handshake failed: %s", cn->peer, msg);
+        log_refusal(cn->c, &cn->key, "control: refused TLS client %s on %s: handshake failed: %s", cn->peer,
+                    cn->lst->url, msg);
         conn_kill(cn);
         return;
     }
     cn->handshake_done = true;
-    cn->last_active = now_ms();
+    cn->lst->n_unauth--;
+    cn->last_active = now_ms();   /* the deadline for the first request starts */
     conn_update(cn);
     conn_read(cn);   /* mbedTLS may already hold application data */
 }
@@ -1331,28 +1483,67 @@ static int check_peer(struct control *c, int fd, char *who, size_t n)
     return -EACCES;
 }
 
-static void peer_name(int fd, int family, char *buf, size_t n)
+static void peer_name(const struct sockaddr_storage *ss, int family, char *buf, size_t n)
 {
-    struct sockaddr_storage ss = { 0 };
-    socklen_t len = sizeof ss;
     char ip[INET6_ADDRSTRLEN];
     snprintf(buf, n, "?");
-    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
-        return;
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
         inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
         snprintf(buf, n, "%s:%u", ip, ntohs(a->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
         inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
         snprintf(buf, n, "[%s]:%u", ip, ntohs(a->sin6_port));
-    } else if (ss.ss_family == AF_VSOCK) {
-        struct sockaddr_vm *a = (struct sockaddr_vm *)&ss;
+    } else if (ss->ss_family == AF_VSOCK) {
+        const struct sockaddr_vm *a = (const struct sockaddr_vm *)ss;
         snprintf(buf, n, "vsock %u:%u", a->svm_cid, a->svm_port);
     } else if (family == AF_UNIX) {
         snprintf(buf, n, "unix");
     }
+}
+
+/* vsock carries no credentials: a peer on this machine (CID 1, our own CID,
+ * or the CID this connection was made to) may be any process, a
+ * container's included; only a listener with ?local=yes takes them. */
+static bool vsock_peer_local(const struct listener *ls, int fd, const struct sockaddr_storage *ss)
+{
+    unsigned cid = ((const struct sockaddr_vm *)ss)->svm_cid;
+    struct sockaddr_vm me;
+    socklen_t len = sizeof me;
+    memset(&me, 0, sizeof me);
+    if (cid == VMADDR_CID_LOCAL || (ls->local_cid != VMADDR_CID_ANY && cid == ls->local_cid))
+        return true;
+    if (getsockname(fd, (struct sockaddr *)&me, &len) < 0 || len < sizeof me || me.svm_family != AF_VSOCK)
+        return true;   /* cannot tell: refuse */
+    return me.svm_cid == cid;
+}
+
+/* Connections of listener ls from key k still in their TLS handshake. */
+static size_t unauth_from(const struct control *c, const struct listener *ls, const struct peer_key *k)
+{
+    size_t n = 0;
+    for (const struct conn *cn = c->conns; cn; cn = cn->next)
+        if (cn->lst == ls && cn->tls && !cn->handshake_done && peer_key_eq(&cn->key, k))
+            n++;
+    return n;
+}
+
+/* Refuses an accepted connection: one error line (best effort, never
+ * waiting) and close. */
+static void refuse(int fd, const char *json_line)
+{
+    char sink[4096];
+    if (json_line && send(fd, json_line, strlen(json_line), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        /* the peer is refused either way */
+    }
+    /* A request already received and left unread would turn the close into
+     * a reset, which can discard the error line before the client reads it.
+     * Dropped unparsed: a refused peer's bytes are never looked at. */
+    if (recv(fd, sink, sizeof sink, MSG_DONTWAIT) < 0) {
+        /* nothing there */
+    }
+    close_safe(fd);
 }
 
 static void accept_retry(struct loop *l, void *data)
@@ -1368,44 +1559,81 @@ static void listener_pause(struct listener *ls)
         ls->paused = true;
 }
 
+/* Out of fds, memory or epoll watches (a container running under keel's
+ * kernel uid can use up fs.epoll.max_user_watches): every listener pauses
+ * and tries again shortly, rather than spinning on a readable listener;
+ * the clients already connected are served meanwhile. */
+static void accept_trouble(struct control *c, struct listener *ls, int e)
+{
+    struct peer_key k = { .family = -1 };
+    log_refusal(c, &k, "control: cannot take a new client on %s: %s%s; trying again", ls->url, strerror(e),
+                e == ENOSPC ? " (the per-user epoll watch limit fs.epoll.max_user_watches is used up)" : "");
+    for (struct listener *x = c->listeners; x; x = x->next)
+        listener_pause(x);
+    if (!c->retry_timer) {
+        int64_t id = loop_add_timer(c->loop, 200, accept_retry, c);
+        c->retry_timer = id > 0 ? id : 0;
+    }
+}
+
 static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
 {
     struct listener *ls = data;
     struct control *c = ls->c;
-    for (;;) {
-        if (c->n_conns >= c->opts.max_clients) {
+    /* Bounded: under a flood of connections the loop still serves the
+     * other fds (level-triggered epoll brings us back). */
+    for (unsigned budget = ACCEPT_BUDGET; budget; budget--) {
+        if (ls->n_conns >= c->opts.max_clients) {
             /* Further clients wait in the kernel's backlog until one leaves. */
             listener_pause(ls);
             return;
         }
-        int cfd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof ss;
+        memset(&ss, 0, sizeof ss);
+        int cfd = accept4(ls->fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0) {
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
                 continue;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                log_warn("control: cannot accept a client on %s: %s", ls->url, strerror(errno));
-                for (struct listener *x = c->listeners; x; x = x->next)
-                    listener_pause(x);
-                if (!c->retry_timer) {
-                    int64_t id = loop_add_timer(c->loop, 200, accept_retry, c);
-                    c->retry_timer = id > 0 ? id : 0;
-                }
-            }
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_trouble(c, ls, errno);
             return;
         }
+        struct peer_key key;
+        char peer[64];
+        peer_key_of(&ss, &key);
+        peer_name(&ss, ls->family, peer, sizeof peer);
         if (ls->family == AF_UNIX) {
             char who[64];
+            struct ucred cr;
+            socklen_t crlen = sizeof cr;
+            if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0) {
+                key.family = AF_UNIX;
+                memcpy(key.a, &cr.uid, sizeof cr.uid);
+            }
             int r = check_peer(c, cfd, who, sizeof who);
             if (r < 0) {
-                static const char msg[] = "{\"keel\":1,\"ok\":false,\"error\":\"permission denied: "
-                                          "only root and members of control_group may use keel\"}\n";
-                if (send(cfd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-                    /* the peer is refused either way */
-                }
-                log_warn("control: refused client on %s (%s): not root and not in control_group", ls->url, who);
-                close_safe(cfd);
+                refuse(cfd, "{\"keel\":1,\"ok\":false,\"error\":\"permission denied: "
+                            "only root and members of control_group may use keel\"}\n");
+                log_refusal(c, &key, "control: refused client on %s (%s): not root and not in control_group",
+                            ls->url, who);
                 continue;
             }
+        } else if (ls->family == AF_VSOCK && !ls->vsock_local && vsock_peer_local(ls, cfd, &ss)) {
+            refuse(cfd, "{\"keel\":1,\"ok\":false,\"error\":\"permission denied: vsock peers on this "
+                        "machine are refused (the listener allows them with ?local=yes)\"}\n");
+            log_refusal(c, &key, "control: refused client %s on %s: a vsock peer on this machine (add ?local=yes "
+                        "to the listener to allow them)", peer, ls->url);
+            continue;
+        }
+        if (ls->tls && (ls->n_unauth >= c->opts.max_handshakes ||
+                        unauth_from(c, ls, &key) >= c->opts.max_handshakes_per_peer)) {
+            /* Unauthenticated connections are cheap to make: a few at a
+             * time, and the rest closed at once rather than queued. */
+            refuse(cfd, NULL);
+            log_refusal(c, &key, "control: refused TLS client %s on %s: too many connections in their handshake",
+                        peer, ls->url);
+            continue;
         }
         struct conn *cn = calloc(1, sizeof *cn);
         if (!cn) {
@@ -1416,10 +1644,11 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
         cn->lst = ls;
         cn->fd = cfd;
         cn->send_fd = -1;
-        cn->log_fd = cn->log_ino_fd = -1;
+        cn->log_fd = -1;
+        cn->key = key;
         json_writer_init(&cn->out);
-        cn->last_active = now_ms();
-        peer_name(cfd, ls->family, cn->peer, sizeof cn->peer);
+        cn->last_active = now_ms();   /* absolute: the handshake, or the first request */
+        memcpy(cn->peer, peer, sizeof cn->peer);
         if (ls->tls) {
             cn->tls = true;
             mbedtls_ssl_init(&cn->ssl);
@@ -1432,11 +1661,12 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
             mbedtls_ssl_set_bio(&cn->ssl, &cn->fd, bio_send, bio_recv, NULL);
         }
         if (loop_add_fd(c->loop, cfd, EPOLLIN, conn_event, cn) < 0) {
-            log_warn("control: cannot watch a new client on %s", ls->url);
+            int e = errno;
             if (cn->tls)
                 mbedtls_ssl_free(&cn->ssl);
             close_safe(cfd);
             free(cn);
+            accept_trouble(c, ls, e);
             return;
         }
         cn->events = EPOLLIN;
@@ -1445,6 +1675,9 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
             c->conns->prev = cn;
         c->conns = cn;
         c->n_conns++;
+        ls->n_conns++;
+        if (cn->tls)
+            ls->n_unauth++;
         int64_t id = loop_add_timer(c->loop, cn->tls ? c->opts.handshake_ms : c->opts.idle_ms, idle_timer, cn);
         cn->timer = id > 0 ? id : 0;
         if (cn->tls)
@@ -1565,17 +1798,33 @@ static void logs_pump(struct conn *cn)
         conn_flush(cn);
 }
 
+/* The shared inotify instance: something changed in a watched log
+ * directory; every follower reads on from where it is (which file changed
+ * does not matter: a pump at the end of its file reads nothing). */
 static void logs_inotify(struct loop *l, int fd, uint32_t events, void *data)
 {
-    struct conn *cn = data;
+    struct control *c = data;
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-    if (cn->dead)
-        return;
     while (read(fd, buf, sizeof buf) > 0) {
-        /* drained; which file changed does not matter: the pump reads at EOF */
+        /* drained (an overflow of the queue needs nothing more either) */
     }
-    if (!cn->dead)
-        logs_pump(cn);
+    for (struct conn *cn = c->conns, *nx; cn; cn = nx) {
+        nx = cn->next;
+        if (!cn->dead && cn->mode == CM_LOGS && cn->follow && cn->log_poll_timer == 0)
+            logs_pump(cn);
+    }
+}
+
+/* A follower without inotify reads on every log_poll_ms. */
+static void logs_poll(struct loop *l, void *data)
+{
+    struct conn *cn = data;
+    cn->log_poll_timer = 0;
+    if (cn->dead || cn->mode != CM_LOGS || !cn->follow)
+        return;
+    int64_t id = loop_add_timer(l, cn->c->opts.log_poll_ms, logs_poll, cn);
+    cn->log_poll_timer = id > 0 ? id : 0;
+    logs_pump(cn);
 }
 
 /* Offset where the last `lines` lines of fd begin; scans backwards. */
@@ -1664,17 +1913,22 @@ static void start_logs(struct conn *cn, const struct control_request *req)
             *slash = 0;
         else if (slash)
             slash[1] = 0;
-        cn->log_ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (cn->log_ino_fd < 0 ||
-            inotify_add_watch(cn->log_ino_fd, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0 ||
-            loop_add_fd(c->loop, cn->log_ino_fd, EPOLLIN, logs_inotify, cn) < 0) {
-            char msg[600];
-            snprintf(msg, sizeof msg, "cannot watch %.400s: %s", dir, strerror(errno));
-            close_safe(cn->log_ino_fd);
-            cn->log_ino_fd = -1;
-            control_error_line(&cn->out, "logs", msg);
-            logs_stop(cn);
-            return;
+        /* A watch on the shared instance (the same directory gives the
+         * same watch: nothing to remove when the follower leaves).  Without
+         * one (no instance, or fs.inotify.max_user_watches used up by a
+         * container under keel's uid) the follower polls: slower, never
+         * refused. */
+        if (c->ino_fd < 0 ||
+            inotify_add_watch(c->ino_fd, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+            int64_t id = loop_add_timer(c->loop, c->opts.log_poll_ms, logs_poll, cn);
+            if (id <= 0) {
+                control_error_line(&cn->out, "logs", "cannot follow the log: out of timers");
+                logs_stop(cn);
+                return;
+            }
+            cn->log_poll_timer = id;
+            if (c->ino_fd >= 0)
+                log_warn("control: cannot watch %.400s for logs -f: %s; the follower polls", dir, strerror(errno));
         }
     }
     reply_begin(&cn->out, "logs", true);
@@ -2358,6 +2612,21 @@ static int listen_inet(struct control *c, struct listener *ls, const struct cont
     return 0;
 }
 
+/* This machine's vsock CID, to recognise peers on the machine itself;
+ * VMADDR_CID_ANY when /dev/vsock cannot tell (the accepted connection's own
+ * address is checked as well). */
+static unsigned vsock_local_cid(void)
+{
+    unsigned cid = VMADDR_CID_ANY;
+    int fd = open("/dev/vsock", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return VMADDR_CID_ANY;
+    if (ioctl(fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid) < 0)
+        cid = VMADDR_CID_ANY;
+    close_safe(fd);
+    return cid;
+}
+
 static int listen_vsock(struct listener *ls, const struct control_url *u, struct kerr *err)
 {
     int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -2371,6 +2640,8 @@ static int listen_vsock(struct listener *ls, const struct control_url *u, struct
     }
     ls->fd = fd;
     ls->family = AF_VSOCK;
+    ls->vsock_local = u->vsock_local;
+    ls->local_cid = vsock_local_cid();
     return 0;
 }
 
@@ -2405,6 +2676,8 @@ static int listen_fd(struct control *c, struct listener *ls, const struct contro
         return kerr_set(err, errno, "cannot use fd://%d", fd);
     ls->fd = fd;
     ls->family = v;
+    if (v == AF_VSOCK)
+        ls->local_cid = vsock_local_cid();
     return 0;
 }
 
@@ -2486,10 +2759,29 @@ int control_new(struct control **out, struct loop *l, const struct manifest *m,
     if (!c->opts.idle_ms)
         c->opts.idle_ms = 30000;
     if (!c->opts.handshake_ms)
-        c->opts.handshake_ms = 10000;
+        c->opts.handshake_ms = 5000;
+    if (!c->opts.max_handshakes)
+        c->opts.max_handshakes = 16;
+    if (!c->opts.max_handshakes_per_peer)
+        c->opts.max_handshakes_per_peer = 4;
+    if (!c->opts.log_poll_ms)
+        c->opts.log_poll_ms = 500;
+    c->refusal_rl.interval_ms = 1000;
+    c->refusal_rl.burst = 10;
+    /* Made now, while keel is the only process of its kernel uid that
+     * matters: a container running as the same uid can use up
+     * fs.inotify.max_user_instances later, and `logs -f` must still work. */
+    c->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (c->ino_fd >= 0 && loop_add_fd(l, c->ino_fd, EPOLLIN, logs_inotify, c) < 0) {
+        close_safe(c->ino_fd);
+        c->ino_fd = -1;
+        errno = ENOSPC;
+    }
+    if (c->ino_fd < 0)
+        log_warn("control: cannot create an inotify instance for logs -f: %s; followers poll", strerror(errno));
     int r = resolve_group(c, c->opts.sysroot ? c->opts.sysroot : "/", err);
     if (r < 0) {
-        free(c);
+        control_free(c);
         return r;
     }
     char *const *urls = m->system.control;
@@ -2542,6 +2834,10 @@ void control_free(struct control *c)
             unlink(ls->unix_path);
         free(ls->url);
         free(ls);
+    }
+    if (c->ino_fd >= 0) {
+        loop_del_fd(c->loop, c->ino_fd);
+        close_safe(c->ino_fd);
     }
     tls_free(&c->tls);
     free(c);

@@ -301,6 +301,11 @@ int daemon_main(const struct daemon_opts *opts)
     int status = 0, code = 1;
 
     log_setup(2, LOG_LEVEL_INFO);
+    /* PID 1's loop (and the watchdog it pets) must never wait for a slow
+     * console: lines it cannot take are dropped and counted (log.h). */
+    int nb = log_nonblocking();
+    if (nb < 0)
+        log_warn("cannot make the console output non-blocking: %s", strerror(-nb));
     log_stage("keel start");
     if (manifest_load(opts->manifest, 0, &d.m, &diag) < 0) {
         for (size_t i = 0; i < diag.count; i++)
@@ -345,6 +350,9 @@ int daemon_main(const struct daemon_opts *opts)
             begin_stop(&d, opts->boot ? POWER_REBOOT : POWER_NONE, "event loop failure");
         }
     }
+    /* Nothing is served any more: the shutdown's lines may wait a little
+     * for a slow console (bounded: one that never drains cannot hang it). */
+    log_patience(1000);
     log_info("all containers are down");
     daemon_teardown(&d);
     enum power_action action = d.action;

@@ -909,7 +909,7 @@ static const struct manifest_key keys[] = {
     TYPED(SEC_SYSTEM, "rescue_shell", K_PATH, SYS(rescue_shell), "path", "(none)",
           "shell run by on_error = shell"),
     CUSTOM(SEC_SYSTEM, "control", true, set_control, "URL", "unix:///run/keel.sock",
-           "control listener: unix://PATH, tcp://HOST:PORT (mutual TLS), vsock://PORT, fd://N"),
+           "control listener: unix://PATH, tcp://HOST:PORT (mutual TLS), vsock://PORT[?local=yes], fd://N"),
     TYPED(SEC_SYSTEM, "control_tls_cert", K_PATH, SYS(control_tls_cert), "path", "(none)",
           "server certificate (PEM) for tcp:// listeners"),
     TYPED(SEC_SYSTEM, "control_tls_key", K_PATH, SYS(control_tls_key), "path", "(none)",

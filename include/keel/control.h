@@ -8,7 +8,11 @@
  *                  control_group, else refused.
  *   tcp://IP:PORT  mutual TLS only (mbedTLS): control_tls_cert/_key/_ca must
  *                  be set, client certificates must chain to the CA.
- *   vsock://PORT   AF_VSOCK, any CID (the hypervisor host reaches the guest).
+ *   vsock://PORT   AF_VSOCK: the hypervisor host (or another VM) reaches the
+ *                  guest.  Peers on this machine (CID 1, the guest's own CID)
+ *                  are refused: vsock carries no credentials, and a process
+ *                  of a container could otherwise connect to keel through
+ *                  vsock loopback.  vsock://PORT?local=yes lets them in.
  *   fd://N         an inherited listening stream socket (unix: peer creds
  *                  checked; inet: mutual TLS as for tcp).
  * The protocol (newline-delimited JSON, versioned) is in docs/control.md.
@@ -16,9 +20,20 @@
  * The server never blocks: non-blocking sockets and TLS handshakes, requests
  * bounded to CONTROL_MAX_REQUEST bytes, per-client output bounded (a client
  * that does not read is dropped, except log streaming, which pauses reading
- * the log instead), a cap on clients (beyond it, connections wait in the
- * backlog), idle timeouts.  The first malformed message gets an error and
- * closes its connection.
+ * the log instead), a cap on clients per listener (beyond it, connections
+ * wait in the backlog; one listener's clients never take another's slots, so
+ * the unix socket stays reachable whatever happens on TCP or vsock), a low
+ * cap on connections still in their TLS handshake (per listener and per
+ * source address; beyond it they are closed at once) with a short absolute
+ * deadline, an absolute deadline for each request line (bytes dribbled in
+ * do not extend it), a bounded number of accepts per loop turn, and
+ * rate-limited refusal messages.  The first malformed message gets an error
+ * and closes its connection.
+ *
+ * `keel logs -f` followers share one inotify instance made when the server
+ * starts (a container running as the same kernel uid as keel can use up the
+ * per-user instances later); without it, or without a watch, a follower
+ * polls its log.
  *
  * The server reaches the supervisor only through `struct control_backend`,
  * a table of function pointers with exactly supervise.h's signatures: main
@@ -81,9 +96,12 @@ static inline struct control_backend control_backend_supervisor(struct superviso
 
 struct control_opts {
     const char *sysroot;       /* where /etc/group is read (default "/") */
-    unsigned max_clients;      /* default 128 */
-    unsigned idle_ms;          /* default 30000: no complete request for that long */
-    unsigned handshake_ms;     /* default 10000: TLS handshake deadline */
+    unsigned max_clients;      /* default 128, per listener */
+    unsigned idle_ms;          /* default 30000: absolute deadline for each request line */
+    unsigned handshake_ms;     /* default 5000: absolute TLS handshake deadline from accept */
+    unsigned max_handshakes;   /* default 16 per listener: connections not yet authenticated */
+    unsigned max_handshakes_per_peer;  /* default 4 per source address (IPv6: per /64) */
+    unsigned log_poll_ms;      /* default 500: `logs -f` polling interval without inotify */
 };
 
 struct control;
@@ -139,7 +157,7 @@ const char *control_signal_name(int sig);     /* "SIGTERM"; NULL when unknown */
 
 
 /* Splits a listener URL: unix:///path, tcp://1.2.3.4:5, tcp://[::1]:5,
- * vsock://PORT (server) or vsock://CID:PORT (client), fd://N. */
+ * vsock://PORT[?local=yes] (server) or vsock://CID:PORT (client), fd://N. */
 enum control_url_kind { CURL_UNIX, CURL_TCP, CURL_VSOCK, CURL_FD };
 struct control_url {
     enum control_url_kind kind;
@@ -149,8 +167,14 @@ struct control_url {
     unsigned char addr[16];    /* tcp: network order */
     unsigned port;             /* tcp, vsock */
     unsigned cid;              /* vsock client, default VMADDR_CID_LOCAL (1) */
+    bool vsock_local;          /* vsock listener: ?local=yes, peers on this machine allowed */
     int fd;                    /* fd:// */
 };
 int control_url_parse(const char *url, bool server, struct control_url *u, struct kerr *err);
+
+/* The control channel's TLS ciphersuites (server and client): TLS 1.2 ECDHE
+ * with AEAD ciphers only (AES-GCM, ChaCha20-Poly1305), 0-terminated, for
+ * mbedtls_ssl_conf_ciphersuites. */
+const int *control_tls_ciphersuites(void);
 
 #endif

@@ -7,6 +7,19 @@
 # The image's manifests listen on unix:///run/keel.sock and vsock://5000 and
 # load vsock_loopback (with vsock and vmw_vsock_virtio_transport_common, from
 # modules.dep), so CID 1 (VMADDR_CID_LOCAL) reaches keel from inside the VM.
+# vsock carries no credentials: by default keel refuses peers on the machine
+# itself (issue 13), so in the first boot (vsock://5000) the client's
+# requests over vsock are refused and not carried out (app keeps running),
+# and only the second boot's listener (vsock://5000?local=yes) serves them.
+# The client runs with `seccomp = unconfined`: the default filter refuses
+# AF_VSOCK sockets, and what is tested here is the listener's own check.
+#
+# Issue 22 item 6: in the first boot a container (`hog`, kuid 0 like keel)
+# uses up the per-user inotify instances before the client runs `keel logs
+# -f app`, which must still follow (keel made its one inotify instance at
+# start); then the client itself takes every epoll watch of kuid 0: keel
+# cannot take a new client and says which limit is used up, and serves again
+# once the watches are free.
 # Container `client` has keel's own binary (/init, which boot mode keeps
 # read-only and runs keel from) bound read-only at /bin/keel and keel's /run
 # bound read-only on its /run, so /run/keel.sock, the client's default URL, is
@@ -30,16 +43,72 @@ fi
 
 extra=$VM_OUT/control-extra
 rm -rf "$extra"
-mkdir -p "$extra/etc/keel" "$extra/layers/client"
+mkdir -p "$extra/etc/keel" "$extra/layers/client" "$extra/layers/hog"
+if ! gcc -O2 -Wall -Wextra -Werror -static -o "$extra/layers/hog/inotifyhog" tests/vm/payload/inotifyhog.c \
+        2>"$VM_OUT/inotifyhog.log"; then
+    vm_not_ok "control: build the payload" "$(head -n 5 "$VM_OUT/inotifyhog.log")"
+    exit 0
+fi
+if ! gcc -O2 -Wall -Wextra -Werror -static -o "$extra/layers/client/epollhog" tests/vm/payload/epollhog.c \
+        2>"$VM_OUT/epollhog.log"; then
+    vm_not_ok "control: build the payload" "$(head -n 5 "$VM_OUT/epollhog.log")"
+    exit 0
+fi
 
 # client.sh ACTION VIA: the answers of both listeners, then the power action
 # over VIA (unix: the default URL, KEEL_HOST unset; vsock: -H vsock://1:5000).
+# In the poweroff boot (local vsock peers refused) it first tries to stop app
+# over vsock, then follows app's log while hog holds every inotify instance.
 cat > "$extra/layers/client/client.sh" <<'SH'
 #!/bin/sh
 action=$1 via=$2
 vs=vsock://1:5000
 echo "modules $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 if sh -c 'printf "" >> /bin/keel' 2>/dev/null; then echo "keel binary writable"; else echo "keel binary read-only"; fi
+if [ "$action" = poweroff ]; then
+    /bin/keel -H $vs stop app > /tmp/vstop 2>&1
+    echo "vsock-stop-rc $?"
+    sed 's/^/vsock-stop: /' /tmp/vstop
+    # hog has used up the inotify instances (it says so in its log).
+    i=0
+    until /bin/keel logs hog 2>/dev/null | grep -q inotify-full; do
+        i=$((i + 1)); [ $i -ge 60 ] && break
+        sleep 1
+    done
+    /bin/keel logs hog 2>&1 | sed 's/^/hog-log: /'
+    /bin/keel logs -f -n 0 app > /tmp/follow 2>&1 &
+    f=$!
+    i=0
+    until [ "$(grep -c '^tick' /tmp/follow)" -ge 3 ]; do
+        i=$((i + 1)); [ $i -ge 30 ] && break
+        sleep 1
+    done
+    kill $f 2>/dev/null
+    wait $f 2>/dev/null
+    echo "follow-ticks $(grep -c '^tick' /tmp/follow)"
+    grep -v '^tick' /tmp/follow | sed 's/^/follow: /'
+    # Every epoll watch of kuid 0 taken: keel cannot watch a new client (it
+    # says why), and serves again once they are free.
+    /epollhog > /tmp/ephog 2>&1 &
+    h=$!
+    i=0
+    until grep -q epoll-full /tmp/ephog; do
+        i=$((i + 1)); [ $i -ge 60 ] && break
+        sleep 1
+    done
+    sed 's/^/epollhog: /' /tmp/ephog
+    /bin/keel ps > /tmp/eps 2>&1
+    echo "epoll-full-ps-rc $?"
+    kill $h
+    wait $h 2>/dev/null
+    i=0
+    until /bin/keel ps > /tmp/eps 2>&1; do
+        i=$((i + 1)); [ $i -ge 30 ] && break
+        sleep 1
+    done
+    /bin/keel ps > /tmp/eps 2>&1
+    echo "epoll-freed-ps-rc $?"
+fi
 /bin/keel -H $vs ps > /tmp/vps 2>&1
 echo "vsock-ps-rc $?"
 sed 's/^/vsock-ps: /' /tmp/vps
@@ -64,20 +133,28 @@ SH
 chmod +x "$extra/layers/client/client.sh"
 
 for action in poweroff reboot; do
-    via=unix
-    [ "$action" = reboot ] && via=vsock
+    via=unix vsock=vsock://5000 hog=
+    if [ "$action" = reboot ]; then
+        via=vsock vsock='vsock://5000?local=yes'
+    else
+        hog='
+[container hog]
+layers = /layers/hog:/layers/base
+command = /inotifyhog
+'
+    fi
     cat > "$extra/etc/keel/$action.ini" <<INI
 [system]
 hostname = ctlvm
 modules = overlay vsock_loopback
 control = unix:///run/keel.sock
-control = vsock://5000
+control = $vsock
 stop_timeout = 3
 
 [container app]
 layers = /layers/base
-command = /bin/sh -c "echo app-up; trap 'exit 0' TERM; sleep 1000 & wait"
-
+command = /bin/sh -c "echo app-up; trap 'exit 0' TERM; while :; do echo tick; sleep 1; done & wait"
+$hog
 [container client]
 layers = /layers/client:/layers/base
 upper = tmpfs
@@ -125,6 +202,10 @@ in_order() {
 checks_for() {
     local action=$1 via=$2 what=$3 p="control/$1"
     vm_assert "$p: vsock modules loaded" 'keel: stage: modules loaded: .*vsock_loopback'
+    if [ "$action" = poweroff ]; then
+        checks_refused "$p"
+        return
+    fi
     local m missing=
     for m in vsock vmw_vsock_virtio_transport_common vsock_loopback; do
         grep -aqE "client \| modules (.* )?$m " "$VM_CONSOLE" || missing="$missing $m"
@@ -133,7 +214,7 @@ checks_for() {
         vm_not_ok "$p: vsock_loopback and its dependencies in /proc/modules" "missing:$missing"
     vm_assert "$p: keel's binary is read-only in the client" 'client \| keel binary read-only'
     vm_assert "$p: unix listener" 'keel: control: listening on unix:///run/keel\.sock'
-    vm_assert "$p: vsock listener" 'keel: control: listening on vsock://5000'
+    vm_assert "$p: vsock listener allowing local peers" 'keel: control: listening on vsock://5000\?local=yes'
     vm_assert "$p: ps over vsock (CID 1) succeeds" 'client \| vsock-ps-rc 0'
     vm_assert "$p: a container under the default filter cannot open AF_VSOCK" \
         'denied \| .*Operation not permitted'
@@ -159,9 +240,48 @@ checks_for() {
     vm_refute "$p: no kernel panic" 'Kernel panic|Attempted to kill init'
 }
 
+# checks_refused PREFIX: the first boot: vsock://5000 without ?local=yes
+# refuses the client (a peer on the machine itself), and what it asked is not
+# done; logs -f follows app while hog holds every inotify instance.
+checks_refused() {
+    local p=$1
+    vm_assert "$p: vsock listener" 'keel: control: listening on vsock://5000[[:space:]]*$'
+    vm_assert "$p: stop over vsock (CID 1) is refused" 'client \| vsock-stop: keel: error: .*permission denied'
+    vm_refute "$p: stop over vsock did not succeed" 'client \| vsock-stop-rc 0'
+    local ask stop
+    ask=$(vm_line 'client \| asking for poweroff')
+    stop=$(vm_line 'keel: app: stopping')
+    if [ "$ask" -gt 0 ] && { [ "$stop" = 0 ] || [ "$stop" -gt "$ask" ]; }; then
+        vm_ok "$p: app was not stopped by the refused request"
+    else
+        vm_not_ok "$p: app was not stopped by the refused request" "app stopping at line $stop, poweroff asked at line $ask"
+    fi
+    vm_assert "$p: ps over vsock is refused" 'client \| vsock-ps: keel: error: .*permission denied'
+    vm_refute "$p: ps over vsock gave no table" 'client \| vsock-ps: NAME'
+    vm_assert "$p: ps over the unix socket shows app still running" 'client \| unix-ps: app +running +[0-9]+ '
+    vm_assert "$p: hog used up the inotify instances" 'hog \| inotify-full=[0-9]+ errno=EMFILE'
+    vm_assert "$p: logs -f follows app meanwhile" 'client \| follow-ticks [3-9]'
+    vm_refute "$p: logs -f gave no error" 'client \| follow: '
+    vm_assert "$p: the epoll watches were used up" 'client \| epollhog: epoll-full=[0-9]+ errno=ENOSPC'
+    vm_assert "$p: ps with no epoll watch left fails" 'client \| epoll-full-ps-rc [1-9]'
+    vm_assert "$p: keel says which limit is used up" \
+        'keel: warning: control: cannot take a new client on unix:///run/keel\.sock: .*fs\.epoll\.max_user_watches'
+    vm_assert "$p: ps works again once the watches are free" 'client \| epoll-freed-ps-rc 0'
+    vm_assert "$p: keel poweroff over unix succeeds" 'client \| poweroff-rc 0'
+    in_order "$p: clean shutdown sequence in order" \
+        "client \\| asking for poweroff over unix" \
+        'keel: stopping all containers \(requested\)' \
+        'keel: all containers are down' \
+        "keel: shutdown: powering off; stopping remaining processes" \
+        "keel: shutdown: powering off now"
+    [ "$VM_END" = poweroff ] && vm_ok "$p: the machine does poweroff" ||
+        vm_not_ok "$p: the machine does poweroff" "ended: $VM_END"
+    vm_refute "$p: no kernel panic" 'Kernel panic|Attempted to kill init'
+}
+
 # --- boot 1: poweroff over the unix socket -----------------------------------------
 vm_start keel-control-poweroff "$img" "keel.manifest=/etc/keel/poweroff.ini"
-vm_wait_end 120
+vm_wait_end 240
 checks_for poweroff unix "powering off"
 
 # --- boot 2: reboot over vsock ---------------------------------------------------------
