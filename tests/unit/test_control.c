@@ -1381,8 +1381,8 @@ TEST(server_tcp_mutual_tls)
     size_t closed = 0;
     for (int i = 0; i < 12; i++) {
         char b[64];
-        ssize_t r = recv(idle[i], b, sizeof b, MSG_DONTWAIT);
-        closed += r == 0 || (r < 0 && errno != EAGAIN);
+        ssize_t got = recv(idle[i], b, sizeof b, MSG_DONTWAIT);
+        closed += got == 0 || (got < 0 && errno != EAGAIN);
     }
     CHECK(closed >= 8);
     fd = connect_unix();
@@ -1401,8 +1401,8 @@ TEST(server_tcp_mutual_tls)
             char b[64];
             if (idle[i] < 0)
                 continue;
-            ssize_t r = recv(idle[i], b, sizeof b, MSG_DONTWAIT);
-            if (r == 0 || (r < 0 && errno != EAGAIN)) {
+            ssize_t got = recv(idle[i], b, sizeof b, MSG_DONTWAIT);
+            if (got == 0 || (got < 0 && errno != EAGAIN)) {
                 close(idle[i]);
                 idle[i] = -1;
                 continue;
