@@ -53,9 +53,7 @@ struct ctr {
     bool restart_after_stop; /* keel restart NAME */
     bool unhealthy_stop;     /* stopped by on_unhealthy = restart: its exit is a failure */
     struct health_counter health;
-    int64_t health_timer;    /* next check, or the running check's timeout */
-    pid_t health_pid;        /* a running command check */
-    int health_fd;           /* a running tcp check */
+    struct health_check hc;  /* the running or next check (health.h) */
     bool ready;
     int ready_fd;            /* read end: `ready = fd:N` pipe or the sd_notify socket */
     int ready_child_fd;      /* write end handed to the container (fd:N) */
@@ -103,8 +101,6 @@ struct supervisor {
 static void schedule(struct supervisor *s);
 static void ctr_start(struct ctr *c);
 static void ctr_stop(struct ctr *c);
-static void health_stop(struct ctr *c);
-static void health_arm(struct ctr *c, uint64_t ms);
 
 const char *container_state_name(enum container_state st)
 {
@@ -114,14 +110,6 @@ const char *container_state_name(enum container_state st)
         [CS_STOPPED] = "stopped", [CS_FAILED] = "failed",
     };
     return (unsigned)st < ARRAY_SIZE(names) ? names[st] : "?";
-}
-
-const char *health_state_name(enum health_state h)
-{
-    static const char *const names[] = {
-        [HS_NONE] = "none", [HS_STARTING] = "starting", [HS_HEALTHY] = "healthy", [HS_UNHEALTHY] = "unhealthy",
-    };
-    return (unsigned)h < ARRAY_SIZE(names) ? names[h] : "?";
 }
 
 /* --- events -------------------------------------------------------------------- */
@@ -183,16 +171,6 @@ static void cancel_timer(struct ctr *c)
     if (c->timer > 0)
         loop_cancel_timer(c->sup->loop, c->timer);
     c->timer = 0;
-}
-
-static void describe_status(int status, char *buf, size_t n)
-{
-    if (WIFEXITED(status))
-        snprintf(buf, n, "exited with status %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(buf, n, "killed by signal %s", signal_name(WTERMSIG(status)));
-    else
-        snprintf(buf, n, "ended (wait status 0x%x)", (unsigned)status);
 }
 
 static void close_setup_fd(struct ctr *c)
@@ -315,8 +293,11 @@ static void kill_all(struct ctr *c)
 
 /* --- health checks ------------------------------------------------------------------- */
 
-static void health_result(struct ctr *c, bool ok, const char *why)
+/* A check's result, from health.c: the counting rules, then what the
+ * manifest says an unhealthy container means. */
+static void on_health_result(bool ok, const char *why, void *data)
 {
+    struct ctr *c = data;
     struct supervisor *s = c->sup;
     /* A check that ends while the container stops says nothing about its health. */
     if (c->state != CS_RUNNING)
@@ -342,109 +323,29 @@ static void health_result(struct ctr *c, bool ok, const char *why)
         schedule(s);
     }
     if (c->state == CS_RUNNING)
-        health_arm(c, c->spec->health_interval_ms);
+        health_check_arm(&c->hc, c->spec->health_interval_ms);
 }
 
-static void health_cmd_done(pid_t pid, int status, void *data)
+static void on_health_reaped(pid_t pid, int status, void *data)
 {
     struct ctr *c = data;
-    if (c->health_pid != pid)
-        return;
-    c->health_pid = 0;
-    if (c->health_timer > 0)
-        loop_cancel_timer(c->sup->loop, c->health_timer);
-    c->health_timer = 0;
-    char why[64];
-    describe_status(status, why, sizeof why);
-    health_result(c, WIFEXITED(status) && WEXITSTATUS(status) == 0, why);
+    health_check_reaped(&c->hc, pid, status);
 }
 
-static void health_tcp_ready(struct loop *l, int fd, uint32_t events, void *data)
+static int hc_watch(pid_t pid, void *data)
 {
     struct ctr *c = data;
-    int r = health_tcp_result(fd);
-    loop_del_fd(l, fd);
-    close(fd);
-    c->health_fd = -1;
-    if (c->health_timer > 0)
-        loop_cancel_timer(l, c->health_timer);
-    c->health_timer = 0;
-    health_result(c, r == 0, r == 0 ? "" : strerror(-r));
+    return supervisor_watch_child(c->sup, pid, on_health_reaped, c);
 }
 
-static void health_timed_out(struct loop *l, void *data)
+static int hc_cgroup_fd(void *data)
 {
-    struct ctr *c = data;
-    c->health_timer = 0;
-    if (c->health_pid > 0) {
-        /* Killing the helper kills the check too (its parent-death signal). */
-        kill(c->health_pid, SIGKILL);
-        c->health_pid = 0;   /* its exit is reaped and ignored */
-    }
-    if (c->health_fd >= 0) {
-        loop_del_fd(l, c->health_fd);
-        close(c->health_fd);
-        c->health_fd = -1;
-    }
-    health_result(c, false, "timed out");
+    return cg_dir_fd(data);
 }
 
-static void health_run(struct loop *l, void *data)
-{
-    struct ctr *c = data;
-    c->health_timer = 0;
-    if (c->state != CS_RUNNING || c->pid <= 0)
-        return;
-    struct kerr err = { 0 };
-    if (c->spec->health == HEALTH_TCP) {
-        int fd = health_tcp_start(c->spec->net == NET_HOST ? -1 : c->ns.fd[CNS_NET], c->spec->health_port, &err);
-        if (fd < 0) {
-            health_result(c, false, err.msg[0] ? err.msg : strerror(-fd));
-            return;
-        }
-        if (loop_add_fd(l, fd, EPOLLOUT, health_tcp_ready, c) < 0) {
-            close(fd);
-            health_result(c, false, "cannot watch the connection");
-            return;
-        }
-        c->health_fd = fd;
-    } else {
-        int stdio[3] = { -1, -1, -1 };
-        pid_t pid;
-        _cleanup_close_ int cgfd = cg_dir_fd(c);
-        if (container_exec(c->spec, &c->ns, cgfd, c->spec->health_argv, stdio, false,
-                           c->seccomp.len ? &c->seccomp : NULL, &pid, &err) < 0 ||
-            supervisor_watch_child(c->sup, pid, health_cmd_done, c) < 0) {
-            health_result(c, false, err.msg);
-            return;
-        }
-        c->health_pid = pid;
-    }
-    c->health_timer = loop_add_timer(l, c->spec->health_timeout_ms, health_timed_out, c);
-}
-
-static void health_arm(struct ctr *c, uint64_t ms)
-{
-    if (c->spec->health == HEALTH_NONE || c->health_timer > 0 || c->health_pid > 0 || c->health_fd >= 0)
-        return;
-    int64_t t = loop_add_timer(c->sup->loop, ms, health_run, c);
-    c->health_timer = t > 0 ? t : 0;
-}
-
-static void health_stop(struct ctr *c)
-{
-    if (c->health_timer > 0)
-        loop_cancel_timer(c->sup->loop, c->health_timer);
-    c->health_timer = 0;
-    if (c->health_pid > 0)
-        kill(c->health_pid, SIGKILL);
-    c->health_pid = 0;
-    if (c->health_fd >= 0) {
-        loop_del_fd(c->sup->loop, c->health_fd);
-        close(c->health_fd);
-        c->health_fd = -1;
-    }
-}
+static const struct health_ops hc_ops = {
+    .cgroup_fd = hc_cgroup_fd, .watch = hc_watch, .result = on_health_result,
+};
 
 /* --- readiness ----------------------------------------------------------------------- */
 
@@ -619,7 +520,7 @@ static void setup_done(struct ctr *c)
         mount_warn_upper(c->spec);
     }
     emit(c->sup, EV_STARTED, c, 0, c->restarts, NULL);
-    health_arm(c, c->spec->health_interval_ms);
+    health_check_arm(&c->hc, c->spec->health_interval_ms);
 }
 
 static void on_setup_result(struct loop *l, int fd, uint32_t events, void *data)
@@ -773,7 +674,7 @@ static void ctr_stop(struct ctr *c)
     case CS_RUNNING: {
         log_info("%s: stopping", c->spec->name);
         c->state = CS_STOPPING;
-        health_stop(c);
+        health_check_stop(&c->hc);
         /* During setup the process is keel's own code: SIGKILL is the only stop. */
         int sig = c->setup_fd >= 0 ? SIGKILL : c->spec->stop_signal;
         if (sig == SIGKILL)
@@ -865,10 +766,10 @@ static void ctr_exit_state(struct ctr *c, int status)
 {
     struct supervisor *s = c->sup;
     char how[64];
-    describe_status(status, how, sizeof how);
+    restart_describe_exit(status, how, sizeof how);
     if (c->setup_fd >= 0)
         setup_done(c);
-    health_stop(c);
+    health_check_stop(&c->hc);
     c->ready = false;
     close_safe(c->pidfd);
     c->pidfd = -1;
@@ -1058,7 +959,8 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
         s->c[i].out.read_fd = s->c[i].out.write_fd = s->c[i].out.log_fd = -1;
         s->c[i].pidfd = s->c[i].setup_fd = -1;
         container_ns_init(&s->c[i].ns);
-        s->c[i].health_fd = s->c[i].ready_fd = s->c[i].ready_child_fd = -1;
+        s->c[i].ready_fd = s->c[i].ready_child_fd = -1;
+        health_check_init(&s->c[i].hc, l, &m->containers[i], &s->c[i].ns, &s->c[i].seccomp, &hc_ops, &s->c[i]);
         s->c[i].mem_events_fd = s->c[i].cg_events_fd = -1;
         s->c[i].userns = (struct userns)USERNS_INIT;
     }
@@ -1103,7 +1005,7 @@ void supervisor_free(struct supervisor *s)
         struct ctr *c = &s->c[i];
         cancel_timer(c);
         wait_disarm(c);
-        health_stop(c);
+        health_check_stop(&c->hc);
         if (c->ready_fd >= 0) {
             loop_del_fd(s->loop, c->ready_fd);
             close(c->ready_fd);

@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "keel/err.h"
+#include "keel/health.h"
 #include "keel/loop.h"
 #include "keel/manifest.h"
 
@@ -37,8 +38,6 @@ enum container_state {
     CS_STOPPED,    /* stopped on request */
     CS_FAILED,     /* could not be started, or gave up after restart_max */
 };
-
-enum health_state { HS_NONE, HS_STARTING, HS_HEALTHY, HS_UNHEALTHY };
 
 struct container_status {
     const char *name;
@@ -145,6 +144,5 @@ int supervisor_exec(struct supervisor *s, const char *name, char *const *argv, c
 void supervisor_request_power(struct supervisor *s, enum power_action action);
 
 const char *container_state_name(enum container_state st);
-const char *health_state_name(enum health_state h);
 
 #endif
