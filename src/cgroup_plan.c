@@ -481,7 +481,7 @@ static int plan_io_max(const struct container_spec *c, cgroup_dev_resolver resol
     for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
         for (size_t i = 0; i < kinds[k].n; i++) {
             const struct io_limit *l = &kinds[k].v[i];
-            dev_t dev;
+            dev_t dev = 0;   /* set by resolve on success; the analyzer cannot see through the pointer */
             int r = resolve(l->device, &dev);
             if (r < 0)
                 return kerr_set(err, -r, "cannot resolve block device %s for io limits of container %s",
