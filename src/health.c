@@ -1,5 +1,7 @@
-/* health.c — health counting and probes, see health.h. */
+/* health.c — health counting, probes and running them, see health.h. */
 #include "keel/health.h"
+#include "keel/restart.h"
+#include "keel/seccomp.h"
 #include "keel/util.h"
 
 #include <arpa/inet.h>
@@ -7,12 +9,23 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+const char *health_state_name(enum health_state h)
+{
+    static const char *const names[] = {
+        [HS_NONE] = "none", [HS_STARTING] = "starting", [HS_HEALTHY] = "healthy", [HS_UNHEALTHY] = "unhealthy",
+    };
+    return (unsigned)h < ARRAY_SIZE(names) ? names[h] : "?";
+}
 
 bool health_record(const struct container_spec *c, struct health_counter *h, bool ok, uint64_t since_start_ms)
 {
@@ -66,6 +79,118 @@ int health_tcp_result(int fd)
         return -errno;
     return e ? -e : 0;
 }
+
+/* --- running the checks ------------------------------------------------------------- */
+
+void health_check_init(struct health_check *h, struct loop *l, const struct container_spec *spec,
+                       const struct container_ns *ns, const struct seccomp_prog *seccomp,
+                       const struct health_ops *ops, void *data)
+{
+    *h = (struct health_check){ .loop = l, .spec = spec, .ns = ns, .seccomp = seccomp, .ops = ops,
+                                .data = data, .fd = -1 };
+}
+
+static void cancel_timer(struct health_check *h)
+{
+    if (h->timer > 0)
+        loop_cancel_timer(h->loop, h->timer);
+    h->timer = 0;
+}
+
+static void close_probe(struct health_check *h)
+{
+    if (h->fd >= 0) {
+        loop_del_fd(h->loop, h->fd);
+        close(h->fd);
+        h->fd = -1;
+    }
+}
+
+void health_check_reaped(struct health_check *h, pid_t pid, int status)
+{
+    if (h->pid != pid || pid <= 0)
+        return;
+    h->pid = 0;
+    cancel_timer(h);
+    char why[64];
+    restart_describe_exit(status, why, sizeof why);
+    h->ops->result(WIFEXITED(status) && WEXITSTATUS(status) == 0, why, h->data);
+}
+
+static void tcp_ready(struct loop *l, int fd, uint32_t events, void *data)
+{
+    struct health_check *h = data;
+    int r = health_tcp_result(fd);
+    close_probe(h);
+    cancel_timer(h);
+    h->ops->result(r == 0, r == 0 ? "" : strerror(-r), h->data);
+}
+
+static void timed_out(struct loop *l, void *data)
+{
+    struct health_check *h = data;
+    h->timer = 0;
+    if (h->pid > 0) {
+        /* Killing the helper kills the check too (its parent-death signal). */
+        kill(h->pid, SIGKILL);
+        h->pid = 0;   /* its exit is reaped and ignored */
+    }
+    close_probe(h);
+    h->ops->result(false, "timed out", h->data);
+}
+
+static void run(struct loop *l, void *data)
+{
+    struct health_check *h = data;
+    const struct container_spec *spec = h->spec;
+    h->timer = 0;
+    struct kerr err = { 0 };
+    if (spec->health == HEALTH_TCP) {
+        /* The namespace pinned at the start, never the running init's: it may have moved. */
+        int fd = health_tcp_start(spec->net == NET_HOST ? -1 : h->ns->fd[CNS_NET], spec->health_port, &err);
+        if (fd < 0) {
+            h->ops->result(false, err.msg[0] ? err.msg : strerror(-fd), h->data);
+            return;
+        }
+        if (loop_add_fd(l, fd, EPOLLOUT, tcp_ready, h) < 0) {
+            close(fd);
+            h->ops->result(false, "cannot watch the connection", h->data);
+            return;
+        }
+        h->fd = fd;
+    } else {
+        int stdio[3] = { -1, -1, -1 };
+        pid_t pid;
+        _cleanup_close_ int cgfd = h->ops->cgroup_fd(h->data);
+        const struct seccomp_prog *filter = h->seccomp && h->seccomp->len ? h->seccomp : NULL;
+        if (container_exec(spec, h->ns, cgfd, spec->health_argv, stdio, false, filter, &pid, &err) < 0 ||
+            h->ops->watch(pid, h->data) < 0) {
+            h->ops->result(false, err.msg, h->data);
+            return;
+        }
+        h->pid = pid;
+    }
+    h->timer = loop_add_timer(l, spec->health_timeout_ms, timed_out, h);
+}
+
+void health_check_arm(struct health_check *h, uint64_t ms)
+{
+    if (h->spec->health == HEALTH_NONE || h->timer > 0 || h->pid > 0 || h->fd >= 0)
+        return;
+    int64_t t = loop_add_timer(h->loop, ms, run, h);
+    h->timer = t > 0 ? t : 0;
+}
+
+void health_check_stop(struct health_check *h)
+{
+    cancel_timer(h);
+    if (h->pid > 0)
+        kill(h->pid, SIGKILL);
+    h->pid = 0;
+    close_probe(h);
+}
+
+/* --- readiness ------------------------------------------------------------------------ */
 
 int health_notify_open(const char *path, struct kerr *err)
 {

@@ -1,11 +1,24 @@
 /* restart.c — restart policy and backoff, see restart.h. */
 #include "keel/restart.h"
 
+#include <stdio.h>
 #include <sys/wait.h>
+
+#include "keel/parse.h"
 
 bool restart_is_failure(int wait_status)
 {
     return !(WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0);
+}
+
+void restart_describe_exit(int wait_status, char *buf, size_t n)
+{
+    if (WIFEXITED(wait_status))
+        snprintf(buf, n, "exited with status %d", WEXITSTATUS(wait_status));
+    else if (WIFSIGNALED(wait_status))
+        snprintf(buf, n, "killed by signal %s", signal_name(WTERMSIG(wait_status)));
+    else
+        snprintf(buf, n, "ended (wait status 0x%x)", (unsigned)wait_status);
 }
 
 bool restart_wanted(const struct container_spec *c, struct restart_state *st, int wait_status)

@@ -38,24 +38,17 @@ struct ctr {
     struct supervisor *sup;
     const struct container_spec *spec;
     size_t index;
-    enum container_state state;
+    struct sup_machine m;    /* state, stop flags, restarts, backoff (supervise_state.h) */
     struct output out;
     pid_t pid;
     int pidfd, setup_fd;
     struct container_ns ns;  /* pinned at the start, for exec and health checks; closed at the exit */
     uint64_t started_mono_ms, started_real_ms;
-    unsigned restarts;
-    struct restart_state rs;
-    int64_t timer;
+    int64_t timer;           /* the restart (backoff) or the stop timer */
     bool has_exited;
     int last_status;
-    bool stop_requested;     /* stopped on request: no restart */
-    bool restart_after_stop; /* keel restart NAME */
-    bool unhealthy_stop;     /* stopped by on_unhealthy = restart: its exit is a failure */
     struct health_counter health;
-    int64_t health_timer;    /* next check, or the running check's timeout */
-    pid_t health_pid;        /* a running command check */
-    int health_fd;           /* a running tcp check */
+    struct health_check hc;  /* the running or next check (health.h) */
     bool ready;
     int ready_fd;            /* read end: `ready = fd:N` pipe or the sd_notify socket */
     int ready_child_fd;      /* write end handed to the container (fd:N) */
@@ -101,10 +94,8 @@ struct supervisor {
 };
 
 static void schedule(struct supervisor *s);
-static void ctr_start(struct ctr *c);
-static void ctr_stop(struct ctr *c);
-static void health_stop(struct ctr *c);
-static void health_arm(struct ctr *c, uint64_t ms);
+static int ctr_input(struct ctr *c, enum sup_input_kind kind, int status, uint64_t run_ms);
+static void ctr_act(struct ctr *c, enum sup_action a, const struct sup_input *in, const struct sup_step *st);
 
 const char *container_state_name(enum container_state st)
 {
@@ -114,14 +105,6 @@ const char *container_state_name(enum container_state st)
         [CS_STOPPED] = "stopped", [CS_FAILED] = "failed",
     };
     return (unsigned)st < ARRAY_SIZE(names) ? names[st] : "?";
-}
-
-const char *health_state_name(enum health_state h)
-{
-    static const char *const names[] = {
-        [HS_NONE] = "none", [HS_STARTING] = "starting", [HS_HEALTHY] = "healthy", [HS_UNHEALTHY] = "unhealthy",
-    };
-    return (unsigned)h < ARRAY_SIZE(names) ? names[h] : "?";
 }
 
 /* --- events -------------------------------------------------------------------- */
@@ -170,12 +153,12 @@ void supervisor_unsubscribe(struct supervisor *s, int handle)
 
 static bool is_active(const struct ctr *c)
 {
-    return c->state == CS_STARTING || c->state == CS_RUNNING || c->state == CS_STOPPING;
+    return supervise_state_active(c->m.state);
 }
 
 static bool is_final(const struct ctr *c)
 {
-    return c->state == CS_EXITED || c->state == CS_STOPPED || c->state == CS_FAILED;
+    return supervise_state_final(c->m.state);
 }
 
 static void cancel_timer(struct ctr *c)
@@ -183,16 +166,6 @@ static void cancel_timer(struct ctr *c)
     if (c->timer > 0)
         loop_cancel_timer(c->sup->loop, c->timer);
     c->timer = 0;
-}
-
-static void describe_status(int status, char *buf, size_t n)
-{
-    if (WIFEXITED(status))
-        snprintf(buf, n, "exited with status %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(buf, n, "killed by signal %s", signal_name(WTERMSIG(status)));
-    else
-        snprintf(buf, n, "ended (wait status 0x%x)", (unsigned)status);
 }
 
 static void close_setup_fd(struct ctr *c)
@@ -237,7 +210,7 @@ static void cg_events_close(struct ctr *c)
 static void cg_remove_if_done(struct ctr *c)
 {
     struct cgroup_root *root = cgroot(c->sup);
-    if (!root || !c->has_cgroup || c->pid > 0 || c->state == CS_BACKOFF || c->state == CS_WAITING)
+    if (!root || !c->has_cgroup || c->pid > 0 || c->m.state == CS_BACKOFF || c->m.state == CS_WAITING)
         return;
     struct kerr err = { 0 };
     if (cgroup_container_remove(root, c->spec->name, &err) == 0) {
@@ -315,11 +288,14 @@ static void kill_all(struct ctr *c)
 
 /* --- health checks ------------------------------------------------------------------- */
 
-static void health_result(struct ctr *c, bool ok, const char *why)
+/* A check's result, from health.c: the counting rules, then what the
+ * manifest says an unhealthy container means. */
+static void on_health_result(bool ok, const char *why, void *data)
 {
+    struct ctr *c = data;
     struct supervisor *s = c->sup;
     /* A check that ends while the container stops says nothing about its health. */
-    if (c->state != CS_RUNNING)
+    if (c->m.state != CS_RUNNING)
         return;
     uint64_t since = now_ms() - c->started_mono_ms;
     if (!ok)
@@ -330,10 +306,9 @@ static void health_result(struct ctr *c, bool ok, const char *why)
         emit(s, EV_HEALTH, c, 0, c->health.failures, health_state_name(c->health.state));
         if (c->health.state == HS_UNHEALTHY) {
             enum power_action a = c->spec->on_unhealthy;
-            if (a == POWER_RESTART && c->state == CS_RUNNING) {
+            if (a == POWER_RESTART && c->m.state == CS_RUNNING) {
                 log_info("%s: restarting (unhealthy)", c->spec->name);
-                ctr_stop(c);
-                c->unhealthy_stop = true;
+                ctr_input(c, SUP_IN_UNHEALTHY, 0, 0);
                 return;
             }
             if ((a == POWER_REBOOT || a == POWER_POWEROFF) && s->opts.power)
@@ -341,110 +316,30 @@ static void health_result(struct ctr *c, bool ok, const char *why)
         }
         schedule(s);
     }
-    if (c->state == CS_RUNNING)
-        health_arm(c, c->spec->health_interval_ms);
+    if (c->m.state == CS_RUNNING)
+        health_check_arm(&c->hc, c->spec->health_interval_ms);
 }
 
-static void health_cmd_done(pid_t pid, int status, void *data)
+static void on_health_reaped(pid_t pid, int status, void *data)
 {
     struct ctr *c = data;
-    if (c->health_pid != pid)
-        return;
-    c->health_pid = 0;
-    if (c->health_timer > 0)
-        loop_cancel_timer(c->sup->loop, c->health_timer);
-    c->health_timer = 0;
-    char why[64];
-    describe_status(status, why, sizeof why);
-    health_result(c, WIFEXITED(status) && WEXITSTATUS(status) == 0, why);
+    health_check_reaped(&c->hc, pid, status);
 }
 
-static void health_tcp_ready(struct loop *l, int fd, uint32_t events, void *data)
+static int hc_watch(pid_t pid, void *data)
 {
     struct ctr *c = data;
-    int r = health_tcp_result(fd);
-    loop_del_fd(l, fd);
-    close(fd);
-    c->health_fd = -1;
-    if (c->health_timer > 0)
-        loop_cancel_timer(l, c->health_timer);
-    c->health_timer = 0;
-    health_result(c, r == 0, r == 0 ? "" : strerror(-r));
+    return supervisor_watch_child(c->sup, pid, on_health_reaped, c);
 }
 
-static void health_timed_out(struct loop *l, void *data)
+static int hc_cgroup_fd(void *data)
 {
-    struct ctr *c = data;
-    c->health_timer = 0;
-    if (c->health_pid > 0) {
-        /* Killing the helper kills the check too (its parent-death signal). */
-        kill(c->health_pid, SIGKILL);
-        c->health_pid = 0;   /* its exit is reaped and ignored */
-    }
-    if (c->health_fd >= 0) {
-        loop_del_fd(l, c->health_fd);
-        close(c->health_fd);
-        c->health_fd = -1;
-    }
-    health_result(c, false, "timed out");
+    return cg_dir_fd(data);
 }
 
-static void health_run(struct loop *l, void *data)
-{
-    struct ctr *c = data;
-    c->health_timer = 0;
-    if (c->state != CS_RUNNING || c->pid <= 0)
-        return;
-    struct kerr err = { 0 };
-    if (c->spec->health == HEALTH_TCP) {
-        int fd = health_tcp_start(c->spec->net == NET_HOST ? -1 : c->ns.fd[CNS_NET], c->spec->health_port, &err);
-        if (fd < 0) {
-            health_result(c, false, err.msg[0] ? err.msg : strerror(-fd));
-            return;
-        }
-        if (loop_add_fd(l, fd, EPOLLOUT, health_tcp_ready, c) < 0) {
-            close(fd);
-            health_result(c, false, "cannot watch the connection");
-            return;
-        }
-        c->health_fd = fd;
-    } else {
-        int stdio[3] = { -1, -1, -1 };
-        pid_t pid;
-        _cleanup_close_ int cgfd = cg_dir_fd(c);
-        if (container_exec(c->spec, &c->ns, cgfd, c->spec->health_argv, stdio, false,
-                           c->seccomp.len ? &c->seccomp : NULL, &pid, &err) < 0 ||
-            supervisor_watch_child(c->sup, pid, health_cmd_done, c) < 0) {
-            health_result(c, false, err.msg);
-            return;
-        }
-        c->health_pid = pid;
-    }
-    c->health_timer = loop_add_timer(l, c->spec->health_timeout_ms, health_timed_out, c);
-}
-
-static void health_arm(struct ctr *c, uint64_t ms)
-{
-    if (c->spec->health == HEALTH_NONE || c->health_timer > 0 || c->health_pid > 0 || c->health_fd >= 0)
-        return;
-    int64_t t = loop_add_timer(c->sup->loop, ms, health_run, c);
-    c->health_timer = t > 0 ? t : 0;
-}
-
-static void health_stop(struct ctr *c)
-{
-    if (c->health_timer > 0)
-        loop_cancel_timer(c->sup->loop, c->health_timer);
-    c->health_timer = 0;
-    if (c->health_pid > 0)
-        kill(c->health_pid, SIGKILL);
-    c->health_pid = 0;
-    if (c->health_fd >= 0) {
-        loop_del_fd(c->sup->loop, c->health_fd);
-        close(c->health_fd);
-        c->health_fd = -1;
-    }
-}
+static const struct health_ops hc_ops = {
+    .cgroup_fd = hc_cgroup_fd, .watch = hc_watch, .result = on_health_result,
+};
 
 /* --- readiness ----------------------------------------------------------------------- */
 
@@ -462,14 +357,14 @@ static void on_ready_fd(struct loop *l, int fd, uint32_t events, void *data)
 {
     struct ctr *c = data;
     if (c->spec->ready == READY_NOTIFY) {
-        if (health_notify_read(fd) == 1 && c->state == CS_RUNNING)
+        if (health_notify_read(fd) == 1 && c->m.state == CS_RUNNING)
             set_ready(c);
         return;
     }
     /* ready = fd:N: a newline means ready; EOF without one means never. */
     char buf[256];
     ssize_t n = read(fd, buf, sizeof buf);
-    if (n > 0 && memchr(buf, '\n', (size_t)n) && c->state == CS_RUNNING)
+    if (n > 0 && memchr(buf, '\n', (size_t)n) && c->m.state == CS_RUNNING)
         set_ready(c);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         loop_del_fd(l, fd);
@@ -522,6 +417,26 @@ static int ready_prepare(struct ctr *c, struct kerr *err)
     return 0;
 }
 
+/* --- the state machine --------------------------------------------------------------- */
+
+/* Feeds one input to the container's machine (supervise_state.h) and carries
+ * out the actions it returns, in order.  Actions may feed further inputs (a
+ * start reports whether it made a process; a schedule steps other
+ * containers): each step is complete before its actions run.  Returns the
+ * step's refusal (control requests), else 0. */
+static int ctr_input(struct ctr *c, enum sup_input_kind kind, int status, uint64_t run_ms)
+{
+    struct sup_input in = {
+        .kind = kind, .status = status, .run_ms = run_ms,
+        .stopping_all = c->sup->stopping_all, .in_setup = c->setup_fd >= 0,
+    };
+    struct sup_step st;
+    supervise_step(c->spec, &c->m, &in, &st);
+    for (size_t i = 0; i < st.n; i++)
+        ctr_act(c, st.act[i], &in, &st);
+    return st.refused;
+}
+
 /* --- waiting for dependencies --------------------------------------------------------- */
 
 /* Whether dependency d is satisfied now.  The one predicate for starting a
@@ -532,8 +447,8 @@ static bool dep_satisfied(const struct supervisor *s, const struct dependency *d
     const struct ctr *t = &s->c[d->index];
     /* "started": running, or already done with success (a one-shot
      * setup container that exited 0 has done what it was there for). */
-    bool done_ok = t->state == CS_EXITED && t->has_exited && !restart_is_failure(t->last_status);
-    if (t->state != CS_RUNNING && !(d->condition == DEP_STARTED && done_ok))
+    bool done_ok = t->m.state == CS_EXITED && t->has_exited && !restart_is_failure(t->last_status);
+    if (t->m.state != CS_RUNNING && !(d->condition == DEP_STARTED && done_ok))
         return false;
     if (d->condition == DEP_HEALTHY && t->health.state != HS_HEALTHY)
         return false;
@@ -542,12 +457,10 @@ static bool dep_satisfied(const struct supervisor *s, const struct dependency *d
     return true;
 }
 
-static void wait_timed_out(struct loop *l, void *data)
+/* The failure of a container whose start_timeout expired: the first
+ * dependency that is still not satisfied. */
+static void note_blocker(struct ctr *c)
 {
-    struct ctr *c = data;
-    c->wait_timer = 0;
-    if (c->state != CS_WAITING)
-        return;
     char why[KERR_MSG_MAX] = "";
     for (size_t i = 0; i < c->spec->n_deps; i++) {
         const struct dependency *d = &c->spec->deps[i];
@@ -561,9 +474,13 @@ static void wait_timed_out(struct loop *l, void *data)
     snprintf(c->failure, sizeof c->failure, "%s", why);
     log_error("%s: failed: %s", c->spec->name, why);
     output_note(&c->out, "failed: %s", why);
-    c->state = CS_FAILED;
-    emit(c->sup, EV_FAILED, c, 0, c->restarts, why);
-    schedule(c->sup);
+}
+
+static void wait_timed_out(struct loop *l, void *data)
+{
+    struct ctr *c = data;
+    c->wait_timer = 0;
+    ctr_input(c, SUP_IN_START_TIMEOUT, 0, 0);
 }
 
 static void wait_arm(struct ctr *c)
@@ -591,8 +508,6 @@ static bool deps_satisfied(const struct ctr *c)
     return true;
 }
 
-static void start_failed(struct ctr *c, const char *why);
-
 /* The setup pipe became readable, or the child was reaped first: either the
  * command runs (EOF) or the child reported why it could not. */
 static void setup_done(struct ctr *c)
@@ -607,9 +522,11 @@ static void setup_done(struct ctr *c)
         output_note(&c->out, "failed: %s", err.msg);
         return;
     }
-    if (c->state != CS_STARTING)
-        return;
-    c->state = CS_RUNNING;
+    ctr_input(c, SUP_IN_EXECED, 0, 0);
+}
+
+static void note_started(struct ctr *c)
+{
     c->failure[0] = '\0';
     if (c->spec->ready == READY_NONE)
         c->ready = true;
@@ -618,8 +535,6 @@ static void setup_done(struct ctr *c)
         c->upper_checked = true;
         mount_warn_upper(c->spec);
     }
-    emit(c->sup, EV_STARTED, c, 0, c->restarts, NULL);
-    health_arm(c, c->spec->health_interval_ms);
 }
 
 static void on_setup_result(struct loop *l, int fd, uint32_t events, void *data)
@@ -629,17 +544,25 @@ static void on_setup_result(struct loop *l, int fd, uint32_t events, void *data)
     schedule(c->sup);
 }
 
+/* No process could be made at all (clone failed): treated like a failed run. */
+static void start_failed(struct ctr *c, const char *why)
+{
+    snprintf(c->failure, sizeof c->failure, "%s", why);
+    log_error("%s: failed: %s", c->spec->name, why);
+    output_note(&c->out, "failed: %s", why);
+    c->has_exited = true;
+    c->last_status = 127 << 8;
+    ctr_input(c, SUP_IN_START_FAILED, c->last_status, 0);
+}
+
+/* SUP_DO_START: everything a run needs, then the clone.  The outcome goes
+ * back to the machine as SUP_IN_CLONED or SUP_IN_START_FAILED. */
 static void ctr_start(struct ctr *c)
 {
     struct supervisor *s = c->sup;
     const struct container_spec *spec = c->spec;
-    cancel_timer(c);
-    c->stop_requested = false;
-    c->restart_after_stop = false;
-    c->unhealthy_stop = false;
     c->ready = false;
     c->health = (struct health_counter){ spec->health != HEALTH_NONE ? HS_STARTING : HS_NONE, 0 };
-    wait_disarm(c);
     struct kerr rerr = { 0 };
     if (ready_prepare(c, &rerr) < 0) {
         start_failed(c, rerr.msg);
@@ -707,7 +630,7 @@ static void ctr_start(struct ctr *c)
     c->ns = proc.ns;
     c->started_mono_ms = now_ms();
     c->started_real_ms = realtime_ms();
-    c->state = CS_STARTING;
+    ctr_input(c, SUP_IN_CLONED, 0, 0);
     if (c->has_cgroup)
         cg_events_open(c);
     if (loop_add_fd(s->loop, c->setup_fd, EPOLLIN | EPOLLHUP, on_setup_result, c) < 0) {
@@ -721,28 +644,7 @@ static void backoff_fired(struct loop *l, void *data)
 {
     struct ctr *c = data;
     c->timer = 0;
-    if (c->state != CS_BACKOFF)
-        return;
-    c->state = CS_WAITING;
-    schedule(c->sup);
-}
-
-/* No process could be made at all (clone failed): treated like a failed run. */
-static void start_failed(struct ctr *c, const char *why)
-{
-    snprintf(c->failure, sizeof c->failure, "%s", why);
-    log_error("%s: failed: %s", c->spec->name, why);
-    output_note(&c->out, "failed: %s", why);
-    c->has_exited = true;
-    c->last_status = 127 << 8;
-    if (!c->stop_requested && !c->sup->stopping_all && restart_wanted(c->spec, &c->rs, c->last_status)) {
-        uint64_t delay = restart_next_delay(c->spec, &c->rs, 0);
-        c->state = CS_BACKOFF;
-        c->timer = loop_add_timer(c->sup->loop, delay, backoff_fired, c);
-        return;
-    }
-    c->state = CS_FAILED;
-    emit(c->sup, EV_FAILED, c, c->last_status, c->restarts, why);
+    ctr_input(c, SUP_IN_BACKOFF_TIMER, 0, 0);
 }
 
 /* --- stopping ------------------------------------------------------------------------ */
@@ -751,42 +653,9 @@ static void stop_timeout_fired(struct loop *l, void *data)
 {
     struct ctr *c = data;
     c->timer = 0;
-    if (c->state != CS_STOPPING || c->pid <= 0)
+    if (c->pid <= 0)
         return;
-    log_warn("%s: did not stop within %llu ms, killing it", c->spec->name,
-             (unsigned long long)c->spec->stop_timeout_ms);
-    kill_all(c);
-}
-
-static void ctr_stop(struct ctr *c)
-{
-    c->stop_requested = true;
-    switch (c->state) {
-    case CS_WAITING:
-    case CS_BACKOFF:
-        cancel_timer(c);
-        wait_disarm(c);
-        c->state = CS_STOPPED;
-        emit(c->sup, EV_STOPPED, c, 0, c->restarts, NULL);
-        return;
-    case CS_STARTING:
-    case CS_RUNNING: {
-        log_info("%s: stopping", c->spec->name);
-        c->state = CS_STOPPING;
-        health_stop(c);
-        /* During setup the process is keel's own code: SIGKILL is the only stop. */
-        int sig = c->setup_fd >= 0 ? SIGKILL : c->spec->stop_signal;
-        if (sig == SIGKILL)
-            kill_all(c);
-        else if (send_signal(c, sig) < 0 && errno != ESRCH)
-            log_warn("%s: cannot send %s: %s", c->spec->name, signal_name(sig), strerror(errno));
-        cancel_timer(c);
-        c->timer = loop_add_timer(c->sup->loop, c->spec->stop_timeout_ms, stop_timeout_fired, c);
-        return;
-    }
-    default:
-        return;
-    }
+    ctr_input(c, SUP_IN_STOP_TIMEOUT, 0, 0);
 }
 
 /* While stopping everything: stop each container once no container that
@@ -796,19 +665,19 @@ static void schedule_stops(struct supervisor *s)
     for (size_t k = s->n; k-- > 0;) {
         size_t i = s->m->start_order ? (size_t)s->m->start_order[k] : k;
         struct ctr *c = &s->c[i];
-        if (!is_active(c) && c->state != CS_WAITING && c->state != CS_BACKOFF)
+        if (!is_active(c) && c->m.state != CS_WAITING && c->m.state != CS_BACKOFF)
             continue;
-        if (c->state == CS_STOPPING)
+        if (c->m.state == CS_STOPPING)
             continue;
         bool dependant_active = false;
         for (size_t j = 0; j < s->n && !dependant_active; j++) {
             const struct container_spec *o = s->c[j].spec;
             for (size_t d = 0; d < o->n_deps; d++)
-                if (o->deps[d].index == (int)i && (is_active(&s->c[j]) || s->c[j].state == CS_BACKOFF))
+                if (o->deps[d].index == (int)i && (is_active(&s->c[j]) || s->c[j].m.state == CS_BACKOFF))
                     dependant_active = true;
         }
         if (!dependant_active)
-            ctr_stop(c);
+            ctr_input(c, SUP_IN_STOP_ALL, 0, 0);
     }
 }
 
@@ -821,54 +690,20 @@ static void schedule(struct supervisor *s)
     for (size_t k = 0; k < s->n; k++) {
         size_t i = s->m->start_order ? (size_t)s->m->start_order[k] : k;
         struct ctr *c = &s->c[i];
-        if (c->state != CS_WAITING || c->stop_requested)
+        if (c->m.state != CS_WAITING || c->m.stop_requested)
             continue;
-        if (deps_satisfied(c))
-            ctr_start(c);
-        else
-            wait_arm(c);
+        ctr_input(c, deps_satisfied(c) ? SUP_IN_DEPS_MET : SUP_IN_DEPS_PENDING, 0, 0);
     }
 }
 
 /* --- exits ------------------------------------------------------------------------------ */
 
-/* The next start after the backoff delay. */
-static void schedule_restart(struct ctr *c, int status, uint64_t run_ms)
-{
-    struct supervisor *s = c->sup;
-    uint64_t delay = restart_next_delay(c->spec, &c->rs, run_ms);
-    c->restarts++;
-    c->state = CS_BACKOFF;
-    log_info("%s: restarting in %llu ms (restart %u)", c->spec->name, (unsigned long long)delay, c->restarts);
-    emit(s, EV_RESTARTING, c, status, c->restarts, NULL);
-    c->timer = loop_add_timer(s->loop, delay, backoff_fired, c);
-    if (c->timer < 0) {
-        c->timer = 0;
-        c->state = CS_WAITING;
-    }
-    schedule(s);
-}
-
-/* on-failure:MAX is spent: the container is failed, and on_crashloop applies. */
-static void give_up(struct ctr *c, int status)
-{
-    struct supervisor *s = c->sup;
-    c->state = CS_FAILED;
-    snprintf(c->failure, sizeof c->failure, "gave up after %u restarts", c->restarts);
-    log_error("%s: failed: %s", c->spec->name, c->failure);
-    emit(s, EV_FAILED, c, status, c->restarts, c->failure);
-    if (c->spec->on_crashloop != POWER_NONE && s->opts.power)
-        s->opts.power(c->spec->on_crashloop, c->failure, s->opts.power_data);
-}
-
-static void ctr_exit_state(struct ctr *c, int status)
+/* SUP_DO_RECORD_EXIT: the run is over. */
+static void record_exit(struct ctr *c, int status)
 {
     struct supervisor *s = c->sup;
     char how[64];
-    describe_status(status, how, sizeof how);
-    if (c->setup_fd >= 0)
-        setup_done(c);
-    health_stop(c);
+    restart_describe_exit(status, how, sizeof how);
     c->ready = false;
     close_safe(c->pidfd);
     c->pidfd = -1;
@@ -877,60 +712,26 @@ static void ctr_exit_state(struct ctr *c, int status)
     c->pid = 0;
     c->has_exited = true;
     c->last_status = status;
-    uint64_t run_ms = now_ms() - c->started_mono_ms;
     log_info("%s: %s", c->spec->name, how);
     output_note(&c->out, "%s", how);
-    {
-        struct sup_event ev = { .kind = EV_EXITED, .name = c->spec->name, .time_ms = realtime_ms(), .pid = pid,
-                                .status = status, .count = c->restarts };
-        for (size_t i = 0; i < s->n_subs; i++)
-            s->subs[i].cb(&ev, s->subs[i].data);
-    }
-    cancel_timer(c);
+    struct sup_event ev = { .kind = EV_EXITED, .name = c->spec->name, .time_ms = realtime_ms(), .pid = pid,
+                            .status = status, .count = c->m.restarts };
+    for (size_t i = 0; i < s->n_subs; i++)
+        s->subs[i].cb(&ev, s->subs[i].data);
+}
 
-    if (c->unhealthy_stop && !s->stopping_all) {
-        /* An unhealthy container is a failing one: restarted with backoff,
-         * counted against on-failure:MAX, then on_crashloop, like a crash. */
-        c->unhealthy_stop = false;
-        c->stop_requested = false;
-        if (restart_after_unhealthy(c->spec, &c->rs)) {
-            schedule_restart(c, status, run_ms);
-        } else {
-            give_up(c, status);
-            schedule(s);
-        }
-        return;
-    }
-    if (c->state == CS_STOPPING || c->stop_requested || s->stopping_all) {
-        if (c->restart_after_stop && !s->stopping_all) {
-            c->restart_after_stop = false;
-            c->stop_requested = false;
-            c->state = CS_WAITING;
-            c->restarts++;
-            schedule(s);
-            return;
-        }
-        c->state = CS_STOPPED;
-        log_info("%s: stopped", c->spec->name);
-        emit(s, EV_STOPPED, c, status, c->restarts, NULL);
-        schedule(s);
-        return;
-    }
-    if (restart_wanted(c->spec, &c->rs, status)) {
-        schedule_restart(c, status, run_ms);
-        return;
-    }
-    if (c->spec->restart == RESTART_ON_FAILURE && restart_is_failure(status))
-        give_up(c, status);
-    else
-        c->state = CS_EXITED;
-    schedule(s);
+static void ctr_exited(struct ctr *c, int status)
+{
+    /* An exec and an exit seen in one turn of the loop: the exec first. */
+    if (c->setup_fd >= 0)
+        setup_done(c);
+    ctr_input(c, SUP_IN_EXIT, status, now_ms() - c->started_mono_ms);
 }
 
 static bool down_for_good(const struct ctr *c)
 {
-    return !(c->pid > 0 || c->state == CS_BACKOFF || c->state == CS_WAITING || c->state == CS_STARTING ||
-             c->state == CS_RUNNING || c->state == CS_STOPPING);
+    return !(c->pid > 0 || c->m.state == CS_BACKOFF || c->m.state == CS_WAITING || c->m.state == CS_STARTING ||
+             c->m.state == CS_RUNNING || c->m.state == CS_STOPPING);
 }
 
 /* Whether a container that joins c's network namespace (network =
@@ -971,10 +772,100 @@ static void release_if_done(struct ctr *c)
     }
 }
 
-static void ctr_exited(struct ctr *c, int status)
+/* --- carrying out the machine's actions ------------------------------------------- */
+
+static void ctr_act(struct ctr *c, enum sup_action a, const struct sup_input *in, const struct sup_step *st)
 {
-    ctr_exit_state(c, status);
-    release_if_done(c);
+    struct supervisor *s = c->sup;
+    const struct container_spec *spec = c->spec;
+    switch (a) {
+    case SUP_DO_START:
+        ctr_start(c);
+        return;
+    case SUP_DO_ARM_WAIT:
+        wait_arm(c);
+        return;
+    case SUP_DO_DISARM_WAIT:
+        wait_disarm(c);
+        return;
+    case SUP_DO_CANCEL_TIMER:
+        cancel_timer(c);
+        return;
+    case SUP_DO_ARM_BACKOFF:
+        c->timer = loop_add_timer(s->loop, st->delay_ms, backoff_fired, c);
+        if (c->timer < 0) {
+            c->timer = 0;
+            ctr_input(c, SUP_IN_NO_TIMER, 0, 0);
+        }
+        return;
+    case SUP_DO_ARM_STOP_TIMER:
+        c->timer = loop_add_timer(s->loop, spec->stop_timeout_ms, stop_timeout_fired, c);
+        return;
+    case SUP_DO_SIGNAL:
+        if (send_signal(c, spec->stop_signal) < 0 && errno != ESRCH)
+            log_warn("%s: cannot send %s: %s", spec->name, signal_name(spec->stop_signal), strerror(errno));
+        return;
+    case SUP_DO_KILL:
+        kill_all(c);
+        return;
+    case SUP_DO_HEALTH_ARM:
+        health_check_arm(&c->hc, spec->health_interval_ms);
+        return;
+    case SUP_DO_HEALTH_STOP:
+        health_check_stop(&c->hc);
+        return;
+    case SUP_DO_NOTE_STARTED:
+        note_started(c);
+        return;
+    case SUP_DO_NOTE_STOPPING:
+        log_info("%s: stopping", spec->name);
+        return;
+    case SUP_DO_NOTE_STOPPED:
+        log_info("%s: stopped", spec->name);
+        return;
+    case SUP_DO_NOTE_KILLING:
+        log_warn("%s: did not stop within %llu ms, killing it", spec->name,
+                 (unsigned long long)spec->stop_timeout_ms);
+        return;
+    case SUP_DO_NOTE_RESTARTING:
+        log_info("%s: restarting in %llu ms (restart %u)", spec->name, (unsigned long long)st->delay_ms,
+                 c->m.restarts);
+        return;
+    case SUP_DO_NOTE_BLOCKER:
+        note_blocker(c);
+        return;
+    case SUP_DO_NOTE_GAVE_UP:
+        snprintf(c->failure, sizeof c->failure, "gave up after %u restarts", c->m.restarts);
+        log_error("%s: failed: %s", spec->name, c->failure);
+        return;
+    case SUP_DO_RECORD_EXIT:
+        record_exit(c, in->status);
+        return;
+    case SUP_DO_EMIT_STARTED:
+        emit(s, EV_STARTED, c, 0, c->m.restarts, NULL);
+        return;
+    case SUP_DO_EMIT_STOPPED:
+        emit(s, EV_STOPPED, c, in->status, c->m.restarts, NULL);
+        return;
+    case SUP_DO_EMIT_RESTARTING:
+        emit(s, EV_RESTARTING, c, in->status, c->m.restarts, NULL);
+        return;
+    case SUP_DO_EMIT_FAILED:
+        emit(s, EV_FAILED, c, in->status, c->m.restarts, c->failure);
+        return;
+    case SUP_DO_CRASHLOOP:
+        if (s->opts.power)
+            s->opts.power(spec->on_crashloop, c->failure, s->opts.power_data);
+        return;
+    case SUP_DO_SCHEDULE:
+        schedule(s);
+        return;
+    case SUP_DO_RELEASE:
+        release_if_done(c);
+        return;
+    case SUP_DO_N:
+        return;
+    }
 }
 
 void supervisor_reap(struct supervisor *s)
@@ -1058,7 +949,8 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
         s->c[i].out.read_fd = s->c[i].out.write_fd = s->c[i].out.log_fd = -1;
         s->c[i].pidfd = s->c[i].setup_fd = -1;
         container_ns_init(&s->c[i].ns);
-        s->c[i].health_fd = s->c[i].ready_fd = s->c[i].ready_child_fd = -1;
+        s->c[i].ready_fd = s->c[i].ready_child_fd = -1;
+        health_check_init(&s->c[i].hc, l, &m->containers[i], &s->c[i].ns, &s->c[i].seccomp, &hc_ops, &s->c[i]);
         s->c[i].mem_events_fd = s->c[i].cg_events_fd = -1;
         s->c[i].userns = (struct userns)USERNS_INIT;
     }
@@ -1072,7 +964,7 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
         c->sup = s;
         c->spec = &m->containers[i];
         c->index = i;
-        c->state = CS_WAITING;
+        c->m.state = CS_WAITING;
         snprintf(c->stage, sizeof c->stage, "%s/containers/%s", opts->run_dir, c->spec->name);
         r = mkdir_p(c->stage, 0700);
         if (r < 0) {
@@ -1103,7 +995,7 @@ void supervisor_free(struct supervisor *s)
         struct ctr *c = &s->c[i];
         cancel_timer(c);
         wait_disarm(c);
-        health_stop(c);
+        health_check_stop(&c->hc);
         if (c->ready_fd >= 0) {
             loop_del_fd(s->loop, c->ready_fd);
             close(c->ready_fd);
@@ -1145,14 +1037,14 @@ void supervisor_stop_all(struct supervisor *s)
 {
     s->stopping_all = true;
     for (size_t i = 0; i < s->n; i++)
-        s->c[i].stop_requested = true;
+        ctr_input(&s->c[i], SUP_IN_SHUTDOWN, 0, 0);
     schedule(s);
 }
 
 bool supervisor_all_down(const struct supervisor *s)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (is_active(&s->c[i]) || s->c[i].state == CS_BACKOFF || s->c[i].state == CS_WAITING)
+        if (is_active(&s->c[i]) || s->c[i].m.state == CS_BACKOFF || s->c[i].m.state == CS_WAITING)
             return false;
     return true;
 }
@@ -1173,7 +1065,7 @@ bool supervisor_finished(const struct supervisor *s, int *status)
         const struct ctr *c = &s->c[i];
         if (!is_final(c))
             return false;
-        if (c->state == CS_FAILED || (c->has_exited && restart_is_failure(c->last_status)))
+        if (c->m.state == CS_FAILED || (c->has_exited && restart_is_failure(c->last_status)))
             all_ok = false;
     }
     *status = all_ok ? 0 : (1 << 8);
@@ -1196,15 +1088,11 @@ int supervisor_start(struct supervisor *s, const char *name, struct kerr *err)
     struct ctr *c = find(s, name, err);
     if (!c)
         return -ENOENT;
-    if (s->stopping_all)
+    int r = ctr_input(c, SUP_IN_START_REQ, 0, 0);
+    if (r == -ESHUTDOWN)
         return kerr_msg(err, ESHUTDOWN, "keel is shutting down");
-    if (is_active(c))
-        return kerr_msg(err, EALREADY, "container '%s' is already %s", name, container_state_name(c->state));
-    cancel_timer(c);
-    c->rs = (struct restart_state){ 0 };
-    c->stop_requested = false;
-    c->state = CS_WAITING;
-    schedule(s);
+    if (r == -EALREADY)
+        return kerr_msg(err, EALREADY, "container '%s' is already %s", name, container_state_name(c->m.state));
     return 0;
 }
 
@@ -1213,10 +1101,7 @@ int supervisor_stop(struct supervisor *s, const char *name, struct kerr *err)
     struct ctr *c = find(s, name, err);
     if (!c)
         return -ENOENT;
-    ctr_stop(c);
-    /* keel stop wins over a restart already under way. */
-    c->unhealthy_stop = false;
-    c->restart_after_stop = false;
+    ctr_input(c, SUP_IN_STOP, 0, 0);
     return 0;
 }
 
@@ -1225,19 +1110,8 @@ int supervisor_restart(struct supervisor *s, const char *name, struct kerr *err)
     struct ctr *c = find(s, name, err);
     if (!c)
         return -ENOENT;
-    if (s->stopping_all)
+    if (ctr_input(c, SUP_IN_RESTART_REQ, 0, 0) == -ESHUTDOWN)
         return kerr_msg(err, ESHUTDOWN, "keel is shutting down");
-    c->rs = (struct restart_state){ 0 };
-    if (is_active(c)) {
-        ctr_stop(c);
-        c->restart_after_stop = true;
-        return 0;
-    }
-    /* From any other state, including a container that gave up. */
-    cancel_timer(c);
-    c->stop_requested = false;
-    c->state = CS_WAITING;
-    schedule(s);
     return 0;
 }
 
@@ -1246,7 +1120,7 @@ int supervisor_kill(struct supervisor *s, const char *name, int sig, struct kerr
     struct ctr *c = find(s, name, err);
     if (!c)
         return -ENOENT;
-    if (c->state != CS_RUNNING && c->state != CS_STOPPING)
+    if (c->m.state != CS_RUNNING && c->m.state != CS_STOPPING)
         return kerr_msg(err, ESRCH, "container '%s' is not running", name);
     if (send_signal(c, sig) < 0)
         return kerr_set(err, errno, "cannot signal container '%s'", name);
@@ -1271,13 +1145,13 @@ void supervisor_status(const struct supervisor *s, size_t i, struct container_st
     const struct ctr *c = &s->c[i];
     memset(st, 0, sizeof *st);
     st->name = c->spec->name;
-    st->state = c->state;
+    st->state = c->m.state;
     st->health = c->health.state;
     st->ready = c->ready;
     st->pid = c->pid;
     st->started_ms = c->started_real_ms;
     st->uptime_ms = c->pid > 0 ? now_ms() - c->started_mono_ms : 0;
-    st->restarts = c->restarts;
+    st->restarts = c->m.restarts;
     st->has_exited = c->has_exited;
     st->last_status = c->last_status;
     st->oom_kills = c->oom_kills;
@@ -1313,7 +1187,7 @@ int supervisor_exec(struct supervisor *s, const char *name, char *const *argv, c
     struct ctr *c = find(s, name, err);
     if (!c)
         return -ENOENT;
-    if (c->state != CS_RUNNING)
+    if (c->m.state != CS_RUNNING)
         return kerr_msg(err, ESRCH, "container '%s' is not running", name);
     int stdio[3] = { io ? io->in : -1, io ? io->out : -1, io ? io->err : -1 };
     _cleanup_close_ int cgfd = cg_dir_fd(c);

@@ -1,5 +1,7 @@
-/* cgroup.h — cgroup v2: keel's subtree, one cgroup per container, limits,
- * kill, OOM/populated events and accounting.
+/* cgroup.h — cgroup v2, the system half: keel's subtree, one cgroup per
+ * container, writing its limits, kill, OOM/populated events and accounting.
+ * What is read and written is decided by the pure half, cgroup_plan.h
+ * (parsers, the write planner), which this header includes for its types.
  *
  * Layout (boot mode, cgroup2 mounted by keel at /sys/fs/cgroup):
  *     /sys/fs/cgroup/keel/             subtree_control: the controllers available
@@ -16,37 +18,22 @@
  *
  * Contract: 0 / negative errno with `struct kerr` filled (err.h).  Every path
  * below keel's subtree is opened relative to root->keel_fd, so tests can point
- * the whole module at a plain directory with cgroup_open_at().  Parsers
- * (cgroup_parse_*) are pure functions over a NUL-terminated buffer: they never
- * crash on malformed or truncated input and return -EINVAL for it.
+ * the whole module at a plain directory with cgroup_open_at().
  */
 #ifndef KEEL_CGROUP_H
 #define KEEL_CGROUP_H
 
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <sys/types.h>
 
+#include "keel/cgroup_plan.h"
 #include "keel/err.h"
 #include "keel/manifest.h"
-
-enum cgroup_controller {
-    CG_CPU = 1u << 0,
-    CG_CPUSET = 1u << 1,
-    CG_MEMORY = 1u << 2,
-    CG_IO = 1u << 3,
-    CG_PIDS = 1u << 4,
-};
-#define CG_ALL (CG_CPU | CG_CPUSET | CG_MEMORY | CG_IO | CG_PIDS)
 
 /* memory.min of keel's supervisor leaf: headroom that memory pressure from the
  * containers cannot reclaim from keel (its RSS is about 2 MiB). */
 #define CGROUP_SUPERVISOR_MIN (16ull << 20)
-/* The least number of pids (processes and threads) kept out of the
- * containers' reach, see cgroup_pids_budget. */
-#define CGROUP_PIDS_RESERVE_MIN 512u
 
 struct cgroup_root {
     bool available;          /* a usable cgroup2 hierarchy was found */
@@ -82,45 +69,6 @@ void cgroup_release(struct cgroup_root *root);
 int cgroup_open_at(struct cgroup_root *root, const char *path, unsigned controllers, bool plain_dir,
                    struct kerr *err);
 
-/* The pids.max of the containers' cgroup (all containers together): the
- * smaller of kernel.pid_max and kernel.threads-max, less a reserve of an
- * eighth of it, at least CGROUP_PIDS_RESERVE_MIN (at most half).  Pure. */
-uint64_t cgroup_pids_budget(uint64_t pid_max, uint64_t threads_max);
-
-/* The controllers the container's limits need (enum cgroup_controller bits);
- * the default pids limit and `pids = max` need none. */
-unsigned cgroup_spec_controllers(const struct container_spec *c);
-/* True when the container asks for any cgroup limit. */
-bool cgroup_spec_has_limits(const struct container_spec *c);
-
-/* One file write of a container's cgroup. */
-struct cgroup_write {
-    unsigned controller;     /* the controller the file belongs to, 0 for core files */
-    char file[32];           /* e.g. "memory.max" */
-    char value[160];         /* e.g. "268435456" or "8:0 rbps=1048576 wiops=100" */
-    int line;                /* manifest line of the limit, 0 when none */
-};
-struct cgroup_writes {
-    struct cgroup_write *w;  /* owned; free with cgroup_writes_free */
-    size_t n;
-};
-/* Resolves a block device path to its dev_t; returns 0 / negative errno. */
-typedef int (*cgroup_dev_resolver)(const char *path, dev_t *dev);
-/* The stat(2)-based resolver: -ENOTBLK when path is not a block device. */
-int cgroup_resolve_blockdev(const char *path, dev_t *dev);
-
-/* Pure planner: the files and values for container c, in write order
- * (cpuset first, memory.oom.group last; io.max merged per device).  Unset
- * limits produce no write; pids.max (set by default: the key table's value)
- * and memory.oom.group = 1 are included only when `controllers` (enum
- * cgroup_controller bits enabled) has pids or memory.  An explicit limit
- * whose controller is missing never gets here: cgroup_container_create
- * refuses it first.  `resolve` maps io device paths (NULL:
- * cgroup_resolve_blockdev). */
-int cgroup_plan_writes(const struct container_spec *c, unsigned controllers, cgroup_dev_resolver resolve,
-                       struct cgroup_writes *out, struct kerr *err);
-void cgroup_writes_free(struct cgroup_writes *w);
-
 /* Creates (or, when an earlier instance did not go away yet, kills and
  * reuses with limits reset) the container's cgroup, writes its limits and
  * memory.oom.group.  On success *dirfd is an O_RDONLY|O_DIRECTORY|O_CLOEXEC
@@ -143,24 +91,10 @@ int cgroup_container_remove(struct cgroup_root *root, const char *name, struct k
 int cgroup_container_events_fd(struct cgroup_root *root, const char *name, const char *file,
                                struct kerr *err);
 
-struct cgroup_events {
-    uint64_t low, high, max, oom, oom_kill, oom_group_kill;  /* memory.events */
-    bool populated, frozen;                                  /* cgroup.events */
-};
 /* Reads memory.events (when present) and cgroup.events of the container. */
 int cgroup_container_events(struct cgroup_root *root, const char *name, struct cgroup_events *ev,
                             struct kerr *err);
 
-struct cgroup_pressure { double avg10, avg60, avg300; uint64_t total_us; };
-struct cgroup_stats {
-    uint64_t cpu_usage_us, cpu_user_us, cpu_system_us;
-    uint64_t cpu_nr_periods, cpu_nr_throttled, cpu_throttled_us;
-    uint64_t memory_current, memory_peak;
-    uint64_t pids_current;
-    uint64_t io_rbytes, io_wbytes, io_rios, io_wios;
-    struct cgroup_pressure cpu_some, cpu_full, memory_some, memory_full, io_some, io_full;
-    bool has_cpu, has_memory, has_memory_peak, has_pids, has_io, has_psi;
-};
 /* Reads cpu.stat, memory.current, memory.peak, pids.current, io.stat and the
  * *.pressure files present; a file that is missing leaves its has_* false. */
 int cgroup_container_stats(struct cgroup_root *root, const char *name, struct cgroup_stats *st,
@@ -170,24 +104,5 @@ int cgroup_container_stats(struct cgroup_root *root, const char *name, struct cg
  * its children inherit it, so the container's setup child must call this
  * with the container's value (0 by default) before it drops capabilities. */
 int cgroup_set_oom_score_adj(pid_t pid, int value, struct kerr *err);
-
-/* Pure parsers of kernel files. */
-int cgroup_parse_cpu_stat(const char *buf, struct cgroup_stats *st);
-int cgroup_parse_memory_events(const char *buf, struct cgroup_events *ev);
-int cgroup_parse_cgroup_events(const char *buf, struct cgroup_events *ev);
-int cgroup_parse_io_stat(const char *buf, struct cgroup_stats *st);     /* sums all devices */
-int cgroup_parse_pressure(const char *buf, struct cgroup_pressure *some, struct cgroup_pressure *full);
-int cgroup_parse_controllers(const char *buf, unsigned *out);           /* "cpu io memory" -> bits */
-/* A single-value file (memory.current, pids.current): decimal, or "max" -> UINT64_MAX. */
-int cgroup_parse_u64(const char *buf, uint64_t *out);
-/* "0::/path" line of /proc/self/cgroup -> path (into buf). */
-int cgroup_parse_self(const char *buf, char *path, size_t n);
-/* The first cgroup2 mount of /proc/self/mountinfo: its mount point and its
- * root within the hierarchy (octal escapes decoded).  -ENOENT when none. */
-int cgroup_parse_mountinfo(const char *buf, char *mountpoint, size_t mn, char *root, size_t rn);
-
-/* keel check --plan: the cgroup files and values the container gets, one
- * "    cgroup FILE = VALUE" line each. */
-void cgroup_plan(const struct container_spec *c, FILE *out);
 
 #endif

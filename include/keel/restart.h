@@ -9,6 +9,7 @@
 #define KEEL_RESTART_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "keel/manifest.h"
@@ -20,6 +21,9 @@ struct restart_state {
 
 /* True when the exit `wait_status` (from waitpid) counts as a failure. */
 bool restart_is_failure(int wait_status);
+/* The exit in words, for the console and reasons: "exited with status N",
+ * "killed by signal SIGX" (or "ended (wait status 0xN)"). */
+void restart_describe_exit(int wait_status, char *buf, size_t n);
 /* Decides after an exit whether to restart; updates the failure count. */
 bool restart_wanted(const struct container_spec *c, struct restart_state *st, int wait_status);
 /* After an on_unhealthy = restart stop: counts a failure; false when

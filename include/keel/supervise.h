@@ -1,11 +1,9 @@
 /* supervise.h — the supervisor: container life cycles in keel's one loop.
  *
- * A container's life is an explicit state machine (see docs/supervision.md):
- *
- *   WAITING ──deps ready──> STARTING ──exec ok──> RUNNING ──exit──> EXITED
- *      ^                        │ setup failed         │ stop          │ policy
- *      │                        v                      v               v
- *      └──── backoff timer ── BACKOFF <───────── STOPPING ──> STOPPED / FAILED
+ * A container's life is an explicit state machine (docs/supervision.md): the
+ * pure step function of supervise_state.h decides every change of state and
+ * the actions that go with it; the supervisor feeds it what happens in the
+ * loop and carries the actions out.
  *
  * The supervisor reaps every child (SIGCHLD through a signalfd, waitpid(-1)
  * drained each time, since SIGCHLDs coalesce), applies restart policies with
@@ -24,21 +22,10 @@
 #include <sys/types.h>
 
 #include "keel/err.h"
+#include "keel/health.h"
 #include "keel/loop.h"
 #include "keel/manifest.h"
-
-enum container_state {
-    CS_WAITING,    /* not started yet: waiting for its dependencies */
-    CS_STARTING,   /* cloned; setting up its root, not exec'd yet */
-    CS_RUNNING,    /* exec'd (and ready, if it has a readiness protocol) */
-    CS_STOPPING,   /* stop signal sent; SIGKILL when stop_timeout expires */
-    CS_BACKOFF,    /* exited; restart timer armed */
-    CS_EXITED,     /* exited and will not be restarted (policy) */
-    CS_STOPPED,    /* stopped on request */
-    CS_FAILED,     /* could not be started, or gave up after restart_max */
-};
-
-enum health_state { HS_NONE, HS_STARTING, HS_HEALTHY, HS_UNHEALTHY };
+#include "keel/supervise_state.h"
 
 struct container_status {
     const char *name;
@@ -145,6 +132,5 @@ int supervisor_exec(struct supervisor *s, const char *name, char *const *argv, c
 void supervisor_request_power(struct supervisor *s, enum power_action action);
 
 const char *container_state_name(enum container_state st);
-const char *health_state_name(enum health_state h);
 
 #endif

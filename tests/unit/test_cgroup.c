@@ -736,6 +736,65 @@ TEST(pids_default)
     CHECK(cgroup_pids_budget(20, 20) == 10);
 }
 
+/* The writes that bring a reused cgroup back to the kernel's defaults: only
+ * the controllers enabled, every io.max device line lifted, nothing from an
+ * unread io.max. */
+TEST(plan_reset)
+{
+    struct cgroup_writes w;
+    CHECK_INT(cgroup_plan_reset(CG_ALL, "8:0 rbps=1048576 wbps=max riops=max wiops=100\n"
+                                        "254:16 rbps=max wbps=5 riops=max wiops=max\n", &w), 0);
+    CHECK_INT(w.n, 10);
+    if (w.n == 10) {
+        CHECK_STR(w.w[0].file, "cpuset.cpus");
+        CHECK_STR(w.w[0].value, "\n");
+        CHECK_STR(w.w[1].file, "cpu.max");
+        CHECK_STR(w.w[1].value, "max 100000");
+        CHECK_STR(w.w[5].file, "memory.max");
+        CHECK_STR(w.w[6].file, "pids.max");
+        CHECK_STR(w.w[6].value, "max");
+        CHECK_STR(w.w[7].value, "default 100");
+        CHECK_STR(w.w[8].file, "io.max");
+        CHECK_STR(w.w[8].value, "8:0 rbps=max wbps=max riops=max wiops=max");
+        CHECK_STR(w.w[9].value, "254:16 rbps=max wbps=max riops=max wiops=max");
+    }
+    cgroup_writes_free(&w);
+    /* Without the io controller io.max is not touched, even when given. */
+    CHECK_INT(cgroup_plan_reset(CG_PIDS | CG_MEMORY, "8:0 rbps=1\n", &w), 0);
+    CHECK_INT(w.n, 4);
+    for (size_t i = 0; i < w.n; i++)
+        CHECK(strncmp(w.w[i].file, "io.", 3) != 0 && strncmp(w.w[i].file, "cpu", 3) != 0);
+    cgroup_writes_free(&w);
+    CHECK_INT(cgroup_plan_reset(CG_IO, NULL, &w), 0);
+    CHECK_INT(w.n, 1);
+    cgroup_writes_free(&w);
+    CHECK_INT(cgroup_plan_reset(0, "", &w), 0);
+    CHECK_INT(w.n, 0);
+    cgroup_writes_free(&w);
+}
+
+TEST(procs_and_names)
+{
+    const char *p = "12\n\nx\n0\n-3\n4294967296\n99999999999999999999999\n345\n7";
+    pid_t pid, got[4];
+    size_t n = 0;
+    while (cgroup_parse_next_pid(&p, &pid) && n < 4)
+        got[n++] = pid;
+    CHECK_INT(n, 3);
+    CHECK_INT(got[0], 12);
+    CHECK_INT(got[1], 345);
+    CHECK_INT(got[2], 7);
+    p = "";
+    CHECK(!cgroup_parse_next_pid(&p, &pid));
+
+    CHECK_STR(cgroup_controller_name(CG_CPU), "cpu");
+    CHECK_STR(cgroup_controller_name(CG_CPUSET), "cpuset");
+    CHECK_STR(cgroup_controller_name(CG_MEMORY), "memory");
+    CHECK_STR(cgroup_controller_name(CG_IO), "io");
+    CHECK_STR(cgroup_controller_name(CG_PIDS), "pids");
+    CHECK_STR(cgroup_controller_name(CG_CPU | CG_IO), "?");
+}
+
 int main(void)
 {
     RUN(pids_default);
@@ -754,5 +813,7 @@ int main(void)
     RUN(unavailable_root);
     RUN(oom_score_adj);
     RUN(host_run_mode);
+    RUN(plan_reset);
+    RUN(procs_and_names);
     return unit_done();
 }
