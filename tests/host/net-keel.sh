@@ -17,6 +17,8 @@ echo 'root:x:0:' >"$KT/layer/etc/group"
 
 KPID=
 keel_start() { # MANIFEST
+    # Every run's stderr is kept: sanitizer reports are looked for at the end.
+    [ -f "$KT/err" ] && cat "$KT/err" >>"$KT/err.all"
     "$KEEL" run "$1" >"$KT/out" 2>"$KT/err" &
     KPID=$!
 }
@@ -283,3 +285,7 @@ check "keel run: reuse control: u2's listener answers on 172.30.0.2" \
 touch "$TMP/udp-stop"
 keel_stop
 check "keel run: reuse: nothing left after exit" eventually nothing_left
+cat "$KT/err" >>"$KT/err.all"
+check "keel run: no sanitizer or runtime error reports from keel" \
+    bash -c "! grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error' -e 'LeakSanitizer' '$KT/err.all'"
+grep -e 'ERROR: AddressSanitizer' -e 'runtime error' -A20 "$KT/err.all" | head -40 | sed 's/^/# /'
