@@ -236,7 +236,7 @@ recv_log() {
 # ===========================================================================
 start_drv \
     --network keel0,172.30.0.0/24,hp=7070+7071/udp \
-    --network kiso,172.31.0.0/24,isolate \
+    --network kiso,172.31.0.0/24,isolate,lan=no,link_local \
     --container web,bridge,ip=172.30.0.10,port=8080:80,port=9090:90/udp,port=10.99.0.1:8082:82,port=127.0.0.1:8083:83 \
     --container peer,bridge \
     --container joiner,container:web \
@@ -481,6 +481,19 @@ if [ -w "$BRNF" ]; then
         [ "$($OUT curl -s --max-time 2 http://10.99.0.1:8090/)" = hello-iso2 ]
     echo "$brnf_old" >"$BRNF"
 fi
+
+# egress: link-local and the LAN (issue 22) --------------------------------------------------
+# A metadata service at 169.254.169.254 behind the outside namespace, and the
+# outside network 10.99.0.0/24 as the machine's LAN.  keel0 has the defaults
+# (link_local = no, lan = yes); kiso says lan = no, link_local = yes.
+$OUT ip addr add 169.254.169.254/32 dev lo
+ip route add 169.254.169.254/32 via 10.99.0.2
+check "egress control: the metadata address answers the host" \
+    [ "$(timeout 5 socat -T2 - TCP:169.254.169.254:5000 </dev/null 2>/dev/null)" = 10.99.0.1 ]
+check "egress: link-local closed by default" [ -z "$(tcp_from peer 169.254.169.254 5000)" ]
+check "egress: the LAN open by default" [ "$(tcp_from peer 10.99.0.2 5000)" = 10.99.0.1 ]
+check "egress: link_local = yes opens it" [ "$(tcp_from iso1 169.254.169.254 5000)" = 10.99.0.1 ]
+check "egress: lan = no closes the LAN" [ -z "$(tcp_from iso1 10.99.0.2 5000)" ]
 
 # routing between networks that are not keel's ---------------------------------------------------
 # keel turned forwarding on here (it was off), so its forward policy is drop:
