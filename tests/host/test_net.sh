@@ -127,8 +127,19 @@ start_drv() {
     MYPID=$DRV_PID   # bash unsets DRV_PID when the coprocess ends
     drv_read
 }
-drv_read() { REPLY_LINE=; read -r -t 10 REPLY_LINE <&"${DRV[0]}" || REPLY_LINE="(no answer)"; }
-drv() { echo "$*" >&"${DRV[1]}"; drv_read; }
+# A driver that died (net_init failed, a crash) answers "(driver gone)":
+# under set -u, using its vanished coproc fds used to abort the whole script,
+# so every later check (and Part 2) silently never ran.
+drv_read() {
+    REPLY_LINE=
+    if [ -z "${DRV[0]:-}" ]; then REPLY_LINE="(driver gone)"; return; fi
+    read -r -t 10 REPLY_LINE <&"${DRV[0]}" || REPLY_LINE="(no answer)"
+}
+drv() {
+    if [ -z "${DRV[1]:-}" ]; then REPLY_LINE="(driver gone)"; return; fi
+    echo "$*" >&"${DRV[1]}"
+    drv_read
+}
 # drv_up NAME: `up NAME`, and the answer must be ok (else the checks that
 # follow would test a container that is not there).
 drv_up() {
@@ -138,8 +149,9 @@ drv_up() {
 }
 stop_drv() { drv quit; wait "$MYPID" 2>/dev/null; }
 drv_hosts() {
-    echo "hosts $1" >&"${DRV[1]}"
     HOSTS=
+    [ -n "${DRV[1]:-}" ] || return 0
+    echo "hosts $1" >&"${DRV[1]}"
     local l
     while read -r -t 10 l <&"${DRV[0]}"; do
         [ "$l" = "ok hosts" ] && break
