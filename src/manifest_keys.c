@@ -852,6 +852,55 @@ static int set_net_gateway(void *obj, int line, const char *v, char *why)
     return parse_ipv4(v, &((struct network_spec *)obj)->gateway, why);
 }
 
+/* host_ports = PORT[/tcp|/udp] ...: words separated by blanks or commas. */
+static int set_host_ports(void *obj, int line, const char *v, char *why)
+{
+    struct network_spec *n = obj;
+    char buf[512];
+    if (str_copy(buf, sizeof buf, v) < 0)
+        return why_set(why, "'%s' is too long", v);
+    size_t words = 0;
+    for (char *p = buf, *save = NULL, *tok; (tok = strtok_r(p, " \t,", &save)); p = NULL) {
+        words++;
+        struct host_port hp = { .proto = IPPROTO_TCP };
+        char *slash = strchr(tok, '/');
+        if (slash) {
+            *slash = '\0';
+            if (strcmp(slash + 1, "tcp") == 0)
+                hp.proto = IPPROTO_TCP;
+            else if (strcmp(slash + 1, "udp") == 0)
+                hp.proto = IPPROTO_UDP;
+            else
+                return why_set(why, "'%s' is not tcp or udp", slash + 1);
+        }
+        uint64_t port;
+        if (parse_u64(tok, 1, 65535, &port, NULL) < 0)
+            return why_set(why, "'%s' is not a port from 1 to 65535", tok);
+        hp.port = (uint16_t)port;
+        bool dup = false;
+        for (size_t i = 0; i < n->n_host_ports && !dup; i++)
+            dup = n->host_ports[i].port == hp.port && n->host_ports[i].proto == hp.proto;
+        if (dup)
+            continue;
+        if (n->n_host_ports >= NET_HOST_PORTS_MAX)
+            return why_set(why, "more than %d host ports", NET_HOST_PORTS_MAX);
+        n->host_ports[n->n_host_ports++] = hp;
+    }
+    if (words == 0)
+        return why_set(why, "names no port");
+    return 0;
+}
+
+/* lan = yes|no (default yes), stored inverted so that a zeroed network is the default. */
+static int set_lan(void *obj, int line, const char *v, char *why)
+{
+    bool yes;
+    if (parse_bool(v, &yes, why) < 0)
+        return -EINVAL;
+    ((struct network_spec *)obj)->no_lan = !yes;
+    return 0;
+}
+
 static int set_if_address(void *obj, int line, const char *v, char *why)
 {
     struct interface_spec *i = obj;
@@ -1029,6 +1078,12 @@ static const struct manifest_key keys[] = {
     U(SEC_NETWORK, "mtu", NET(mtu), sizeof(unsigned), 576, 65535, "1500", "MTU of the bridge and veths"),
     TYPED(SEC_NETWORK, "isolate", K_BOOL, NET(isolate), "yes|no", "no",
           "containers reach the gateway but not each other"),
+    CUSTOM(SEC_NETWORK, "host_ports", true, set_host_ports, "PORT[/tcp|/udp] ...", "(none)",
+           "ports of the gateway address the containers may connect to; the machine is closed to them otherwise"),
+    CUSTOM(SEC_NETWORK, "lan", false, set_lan, "yes|no", "yes",
+           "containers may reach private addresses beyond the machine (10/8, 172.16/12, 192.168/16, 100.64/10)"),
+    TYPED(SEC_NETWORK, "link_local", K_BOOL, NET(link_local), "yes|no", "no",
+          "containers may reach 169.254.0.0/16 beyond the machine (cloud metadata services)"),
 
     /* [interface NAME] */
     CUSTOM(SEC_INTERFACE, "address", false, set_if_address, "CIDR", "(none)", "address of the uplink"),

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/rtnetlink.h>
@@ -22,6 +24,7 @@ static const char *const CH_OUT = "out";
 static const char *const CH_PORTS = "ports";
 static const char *const CH_POST = "post";
 static const char *const CH_FWD = "fwd";
+static const char *const CH_IN = "in";
 
 static void msg(struct nlbuf *b, uint16_t type, uint16_t flags, uint8_t family, const char *label)
 {
@@ -225,7 +228,29 @@ static void m_fib_daddr_local(struct nlbuf *b)
     e_cmp(b, NFT_CMP_EQ, &local, 4);
 }
 
-static const struct in_addr LOOPNET = { .s_addr = __builtin_bswap32(0x7f000000u) };
+static void m_l4proto(struct nlbuf *b, uint8_t proto)
+{
+    e_meta(b, NFT_META_L4PROTO);
+    e_cmp(b, NFT_CMP_EQ, &proto, 1);
+}
+
+static void m_dport(struct nlbuf *b, uint16_t port)
+{
+    uint16_t be = htons(port);
+    e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+    e_cmp(b, NFT_CMP_EQ, &be, 2);
+}
+
+#define IP4(a, b, c, d) { .s_addr = __builtin_bswap32(((uint32_t)(a) << 24) | ((b) << 16) | ((c) << 8) | (d)) }
+static const struct in_addr LOOPNET = IP4(127, 0, 0, 0);
+static const struct in_addr LINKLOCAL = IP4(169, 254, 0, 0);
+/* lan = no: the private and shared address ranges (RFC 1918, RFC 6598). */
+static const struct { struct in_addr net; unsigned prefix; const char *text; } PRIVATE[] = {
+    { IP4(10, 0, 0, 0), 8, "10.0.0.0/8" },
+    { IP4(172, 16, 0, 0), 12, "172.16.0.0/12" },
+    { IP4(192, 168, 0, 0), 16, "192.168.0.0/16" },
+    { IP4(100, 64, 0, 0), 10, "100.64.0.0/10" },
+};
 
 /* --- the table ------------------------------------------------------------------- */
 
@@ -243,13 +268,58 @@ void nft_build_install(struct nlbuf *b, const struct nft_config *c)
     chain(b, CH_POST, "nat", NF_INET_POST_ROUTING, 100, NF_ACCEPT, "create chain keel post");
     chain(b, CH_FWD, "filter", NF_INET_FORWARD, 0, c->forward_drop ? NF_DROP : NF_ACCEPT,
           "create chain keel fwd");
+    /* Policy accept: keel filters what comes from its own bridges only. */
+    chain(b, CH_IN, "filter", NF_INET_LOCAL_IN, 0, NF_ACCEPT, "create chain keel in");
 
-    /* guard: packets for 127.0.0.0/8 only ever come from lo. */
-    rule_begin(b, CH_GUARD, "add rule keel guard");
+    /* guard: packets for or from 127.0.0.0/8 only ever come from lo.  The
+     * source rule matters on keel's bridges, which have route_localnet on: a
+     * container with CAP_NET_RAW could otherwise reach the host's services,
+     * or other hosts, with a loopback source that they trust. */
+    rule_begin(b, CH_GUARD, "add rule keel guard (loopback destination)");
     m_ifname(b, NFT_META_IIFNAME, NFT_CMP_NEQ, "lo");
     m_daddr(b, LOOPNET, 8);
     e_verdict(b, NF_DROP, NULL);
     rule_end(b);
+    rule_begin(b, CH_GUARD, "add rule keel guard (loopback source)");
+    m_ifname(b, NFT_META_IIFNAME, NFT_CMP_NEQ, "lo");
+    m_saddr(b, LOOPNET, 8);
+    e_verdict(b, NF_DROP, NULL);
+    rule_end(b);
+
+    /* in: containers are untrusted, and so is every new connection from a
+     * bridge to the machine itself (any of its addresses: the gateway, the
+     * uplink, other networks' gateways, keel's control port), except the
+     * manifest's host_ports on the gateway and ping.  Replies to the
+     * machine's own connections pass; published ports are DNAT'ed in
+     * prerouting and never come here. */
+    rule_begin(b, CH_IN, "add rule keel in (established)");
+    m_ct_bits(b, NFT_CT_STATE, NF_CT_STATE_BIT(IP_CT_ESTABLISHED) | NF_CT_STATE_BIT(IP_CT_RELATED));
+    e_verdict(b, NF_ACCEPT, NULL);
+    rule_end(b);
+    for (size_t i = 0; i < c->n_bridges; i++) {
+        const struct nft_bridge *br = &c->bridges[i];
+        for (size_t p = 0; p < br->n_host_ports; p++) {
+            rule_begin(b, CH_IN, "add rule keel in (host port)");
+            m_ifname(b, NFT_META_IIFNAME, NFT_CMP_EQ, br->ifname);
+            m_daddr(b, br->gateway, 32);
+            m_l4proto(b, br->host_ports[p].proto);
+            m_dport(b, br->host_ports[p].port);
+            e_verdict(b, NF_ACCEPT, NULL);
+            rule_end(b);
+        }
+        uint8_t echo = 8;   /* ICMP echo request */
+        rule_begin(b, CH_IN, "add rule keel in (ping)");
+        m_ifname(b, NFT_META_IIFNAME, NFT_CMP_EQ, br->ifname);
+        m_l4proto(b, IPPROTO_ICMP);
+        e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
+        e_cmp(b, NFT_CMP_EQ, &echo, 1);
+        e_verdict(b, NF_ACCEPT, NULL);
+        rule_end(b);
+        rule_begin(b, CH_IN, "add rule keel in (bridge)");
+        m_ifname(b, NFT_META_IIFNAME, NFT_CMP_EQ, br->ifname);
+        e_verdict(b, NF_DROP, NULL);
+        rule_end(b);
+    }
 
     /* pre/out: only traffic for this machine's own addresses is published. */
     const char *nat_chains[] = { CH_PRE, CH_OUT };
@@ -296,6 +366,20 @@ void nft_build_install(struct nlbuf *b, const struct nft_config *c)
     m_ct_bits(b, NFT_CT_STATE, NF_CT_STATE_INVALID_BIT);
     e_verdict(b, NF_DROP, NULL);
     rule_end(b);
+    /* An isolated bridge, before the published-port rule: a container
+     * reaching a neighbour's published port through the machine's address
+     * (hairpin, DNAT'ed back onto the same bridge) is routing around
+     * isolation. */
+    for (size_t i = 0; i < c->n_bridges; i++) {
+        const struct nft_bridge *br = &c->bridges[i];
+        if (!br->isolate)
+            continue;
+        rule_begin(b, CH_FWD, "add rule keel fwd (isolated bridge)");
+        m_ifname(b, NFT_META_IIFNAME, NFT_CMP_EQ, br->ifname);
+        m_ifname(b, NFT_META_OIFNAME, NFT_CMP_EQ, br->ifname);
+        e_verdict(b, NF_DROP, NULL);
+        rule_end(b);
+    }
     for (size_t i = 0; i < c->n_bridges; i++) {
         const struct nft_bridge *br = &c->bridges[i];
         rule_begin(b, CH_FWD, "add rule keel fwd (published)");
@@ -308,14 +392,29 @@ void nft_build_install(struct nlbuf *b, const struct nft_config *c)
         const struct nft_bridge *br = &c->bridges[i];
         for (size_t j = 0; j < c->n_bridges; j++) {
             /* Same bridge: br_netfilter (when loaded) shows bridged traffic
-             * between containers as iif B oif B; port isolation has already
-             * stopped it on an isolated bridge, where routing through the
-             * gateway must not become a way around isolation. */
-            bool accept = i == j && !br->isolate;
+             * between containers as iif B oif B.  An isolated bridge has its
+             * drop above already. */
+            if (i == j && br->isolate)
+                continue;
+            bool accept = i == j;
             rule_begin(b, CH_FWD, i == j ? "add rule keel fwd (within a bridge)" : "add rule keel fwd (between bridges)");
             m_ifname(b, NFT_META_IIFNAME, NFT_CMP_EQ, br->ifname);
             m_ifname(b, NFT_META_OIFNAME, NFT_CMP_EQ, c->bridges[j].ifname);
             e_verdict(b, accept ? NF_ACCEPT : NF_DROP, NULL);
+            rule_end(b);
+        }
+        if (!br->link_local) {
+            rule_begin(b, CH_FWD, "add rule keel fwd (link-local)");
+            m_ifname(b, NFT_META_IIFNAME, NFT_CMP_EQ, br->ifname);
+            m_daddr(b, LINKLOCAL, 16);
+            e_verdict(b, NF_DROP, NULL);
+            rule_end(b);
+        }
+        for (size_t p = 0; br->no_lan && p < ARRAY_SIZE(PRIVATE); p++) {
+            rule_begin(b, CH_FWD, "add rule keel fwd (lan)");
+            m_ifname(b, NFT_META_IIFNAME, NFT_CMP_EQ, br->ifname);
+            m_daddr(b, PRIVATE[p].net, PRIVATE[p].prefix);
+            e_verdict(b, NF_DROP, NULL);
             rule_end(b);
         }
         rule_begin(b, CH_FWD, "add rule keel fwd (outbound)");
@@ -340,12 +439,9 @@ void nft_build_ports(struct nlbuf *b, const struct nft_dnat *d, size_t n)
         rule_begin(b, CH_PORTS, "add published port rule");
         if (d[i].host_ip.s_addr != htonl(INADDR_ANY))
             m_daddr(b, d[i].host_ip, 32);
-        uint8_t proto = d[i].proto;
-        e_meta(b, NFT_META_L4PROTO);
-        e_cmp(b, NFT_CMP_EQ, &proto, 1);
-        uint16_t hp = htons(d[i].host_port), cp = htons(d[i].dest_port);
-        e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
-        e_cmp(b, NFT_CMP_EQ, &hp, 2);
+        m_l4proto(b, d[i].proto);
+        m_dport(b, d[i].host_port);
+        uint16_t cp = htons(d[i].dest_port);
         e_imm(b, REG1, &d[i].dest.s_addr, 4);
         e_imm(b, REG2, &cp, 2);
         expr_begin(b, "nat");
@@ -379,8 +475,9 @@ void nft_describe(const struct nft_config *c, const struct nft_dnat *d, size_t n
 {
     char net[INET_ADDRSTRLEN];
     fprintf(out, "table ip keel {  # owned by keel's netlink socket\n");
-    fprintf(out, "  chain guard { type filter hook prerouting priority -300; "
-                 "iifname != \"lo\" ip daddr 127.0.0.0/8 drop }\n");
+    fprintf(out, "  chain guard { type filter hook prerouting priority -300;\n"
+                 "    iifname != \"lo\" ip daddr 127.0.0.0/8 drop\n"
+                 "    iifname != \"lo\" ip saddr 127.0.0.0/8 drop\n  }\n");
     fprintf(out, "  chain pre { type nat hook prerouting priority -100; fib daddr type local jump ports }\n");
     fprintf(out, "  chain out { type nat hook output priority -100; fib daddr type local jump ports }\n");
     fprintf(out, "  chain ports {\n");
@@ -397,17 +494,37 @@ void nft_describe(const struct nft_config *c, const struct nft_dnat *d, size_t n
         fprintf(out, "    oifname \"%s\" ip saddr %s/%u ct status dnat masquerade\n", br->ifname, net, br->prefix);
         fprintf(out, "    ip saddr %s/%u oifname != \"%s\" masquerade\n", net, br->prefix, br->ifname);
     }
+    fprintf(out, "  }\n  chain in { type filter hook input priority 0; policy accept;\n");
+    fprintf(out, "    ct state established,related accept\n");
+    for (size_t i = 0; i < c->n_bridges; i++) {
+        const struct nft_bridge *br = &c->bridges[i];
+        inet_ntop(AF_INET, &br->gateway, net, sizeof net);
+        for (size_t p = 0; p < br->n_host_ports; p++)
+            fprintf(out, "    iifname \"%s\" ip daddr %s %s dport %u accept\n", br->ifname, net,
+                    proto_name(br->host_ports[p].proto), br->host_ports[p].port);
+        fprintf(out, "    iifname \"%s\" icmp type echo-request accept\n", br->ifname);
+        fprintf(out, "    iifname \"%s\" drop\n", br->ifname);
+    }
     fprintf(out, "  }\n  chain fwd { type filter hook forward priority 0; policy %s;\n",
             c->forward_drop ? "drop" : "accept");
     fprintf(out, "    ct state established,related accept\n    ct state invalid drop\n");
     for (size_t i = 0; i < c->n_bridges; i++)
+        if (c->bridges[i].isolate)
+            fprintf(out, "    iifname \"%s\" oifname \"%s\" drop\n", c->bridges[i].ifname, c->bridges[i].ifname);
+    for (size_t i = 0; i < c->n_bridges; i++)
         fprintf(out, "    oifname \"%s\" ct status dnat accept\n", c->bridges[i].ifname);
     for (size_t i = 0; i < c->n_bridges; i++) {
+        const struct nft_bridge *br = &c->bridges[i];
         for (size_t j = 0; j < c->n_bridges; j++)
-            fprintf(out, "    iifname \"%s\" oifname \"%s\" %s\n", c->bridges[i].ifname, c->bridges[j].ifname,
-                    i == j && !c->bridges[i].isolate ? "accept" : "drop");
-        fprintf(out, "    iifname \"%s\" accept\n", c->bridges[i].ifname);
-        fprintf(out, "    oifname \"%s\" drop\n", c->bridges[i].ifname);
+            if (i != j || !br->isolate)
+                fprintf(out, "    iifname \"%s\" oifname \"%s\" %s\n", br->ifname, c->bridges[j].ifname,
+                        i == j ? "accept" : "drop");
+        if (!br->link_local)
+            fprintf(out, "    iifname \"%s\" ip daddr 169.254.0.0/16 drop\n", br->ifname);
+        for (size_t p = 0; br->no_lan && p < ARRAY_SIZE(PRIVATE); p++)
+            fprintf(out, "    iifname \"%s\" ip daddr %s drop\n", br->ifname, PRIVATE[p].text);
+        fprintf(out, "    iifname \"%s\" accept\n", br->ifname);
+        fprintf(out, "    oifname \"%s\" drop\n", br->ifname);
     }
     fprintf(out, "  }\n}\n");
 }
@@ -449,4 +566,147 @@ int nft_table_exists(int fd, struct kerr *err)
         return r;
     }
     return found;
+}
+
+/* --- conntrack ------------------------------------------------------------------- */
+
+static void ct_msg(struct nlbuf *b, uint16_t type, uint16_t flags, const char *label)
+{
+    struct nfgenmsg g = { .nfgen_family = AF_INET, .version = NFNETLINK_V0, .res_id = 0 };
+    nlbuf_begin(b, (uint16_t)((NFNL_SUBSYS_CTNETLINK << 8) | type), flags, &g, sizeof g, label);
+}
+
+void nft_ct_build_dump(struct nlbuf *b)
+{
+    ct_msg(b, IPCTNL_MSG_CT_GET, NLM_F_DUMP, "list conntrack entries");
+    nlbuf_end(b);
+}
+
+static bool in_nets(const struct nlattr *a, const struct nft_net *nets, size_t n)
+{
+    if (!a || nlbuf_attr_len(a) != 4)
+        return false;
+    uint32_t v;
+    memcpy(&v, nlbuf_attr_data(a), 4);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t mask = nets[i].prefix == 0 ? 0 : nets[i].prefix >= 32 ? ~0u : ~0u << (32 - nets[i].prefix);
+        if ((ntohl(v) & mask) == (ntohl(nets[i].addr.s_addr) & mask))
+            return true;
+    }
+    return false;
+}
+
+/* CTA_TUPLE_* -> CTA_TUPLE_IP -> source and destination. */
+static int tuple_matches(const struct nlattr *tuple, const struct nft_net *nets, size_t n)
+{
+    const struct nlattr *tt[CTA_TUPLE_MAX + 1], *ip[CTA_IP_MAX + 1];
+    if (!tuple)
+        return 0;
+    if (nlbuf_parse_attrs(nlbuf_attr_data(tuple), nlbuf_attr_len(tuple), tt, CTA_TUPLE_MAX) < 0 ||
+        !tt[CTA_TUPLE_IP] ||
+        nlbuf_parse_attrs(nlbuf_attr_data(tt[CTA_TUPLE_IP]), nlbuf_attr_len(tt[CTA_TUPLE_IP]), ip, CTA_IP_MAX) < 0)
+        return -EINVAL;
+    return in_nets(ip[CTA_IP_V4_SRC], nets, n) || in_nets(ip[CTA_IP_V4_DST], nets, n);
+}
+
+int nft_ct_match(const struct nlmsghdr *h, const struct nft_net *nets, size_t n, struct nft_ct_entry *e)
+{
+    if (h->nlmsg_type != ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW))
+        return 0;
+    size_t hdr = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+    if (h->nlmsg_len < hdr)
+        return -EINVAL;
+    const struct nfgenmsg *g = NLMSG_DATA(h);
+    if (g->nfgen_family != AF_INET)
+        return 0;
+    const struct nlattr *tb[CTA_MAX + 1];
+    if (nlbuf_parse_attrs((const uint8_t *)h + hdr, h->nlmsg_len - hdr, tb, CTA_MAX) < 0)
+        return -EINVAL;
+    int o = tuple_matches(tb[CTA_TUPLE_ORIG], nets, n);
+    int r = tuple_matches(tb[CTA_TUPLE_REPLY], nets, n);
+    if (o < 0 || r < 0)
+        return -EINVAL;
+    if (!o && !r)
+        return 0;
+    const struct nlattr *orig = tb[CTA_TUPLE_ORIG];
+    if (!orig || nlbuf_attr_len(orig) > sizeof e->orig)
+        return -EINVAL;
+    memset(e, 0, sizeof *e);
+    memcpy(e->orig, nlbuf_attr_data(orig), nlbuf_attr_len(orig));
+    e->orig_len = nlbuf_attr_len(orig);
+    if (tb[CTA_ID] && nlbuf_attr_len(tb[CTA_ID]) == 4) {
+        memcpy(&e->id_be, nlbuf_attr_data(tb[CTA_ID]), 4);
+        e->has_id = true;
+    }
+    if (tb[CTA_ZONE] && nlbuf_attr_len(tb[CTA_ZONE]) == 2) {
+        memcpy(&e->zone_be, nlbuf_attr_data(tb[CTA_ZONE]), 2);
+        e->has_zone = true;
+    }
+    return 1;
+}
+
+void nft_ct_build_delete(struct nlbuf *b, const struct nft_ct_entry *e)
+{
+    ct_msg(b, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, "delete a conntrack entry");
+    nlbuf_put(b, CTA_TUPLE_ORIG | NLA_F_NESTED, e->orig, e->orig_len);
+    if (e->has_zone)
+        nlbuf_put(b, CTA_ZONE, &e->zone_be, 2);
+    if (e->has_id)
+        nlbuf_put(b, CTA_ID, &e->id_be, 4);
+    nlbuf_end(b);
+}
+
+struct ct_found {
+    const struct nft_net *nets;
+    size_t n_nets;
+    struct nft_ct_entry *e;
+    size_t n, cap;
+};
+
+static int ct_found_cb(size_t index, const struct nlmsghdr *h, void *ud)
+{
+    struct ct_found *f = ud;
+    struct nft_ct_entry e;
+    int r = nft_ct_match(h, f->nets, f->n_nets, &e);
+    if (r <= 0)
+        return 0;   /* not ours, or an entry this code cannot read: leave it */
+    if (f->n == f->cap) {
+        size_t ncap = f->cap ? f->cap * 2 : 16;
+        struct nft_ct_entry *ne = realloc(f->e, ncap * sizeof *ne);
+        if (!ne)
+            return -ENOMEM;
+        f->e = ne;
+        f->cap = ncap;
+    }
+    f->e[f->n++] = e;
+    return 0;
+}
+
+int nft_ct_forget(int fd, const struct nft_net *nets, size_t n, size_t *deleted, struct kerr *err)
+{
+    struct ct_found f = { .nets = nets, .n_nets = n };
+    struct nlbuf b;
+    nlbuf_init(&b);
+    *deleted = 0;
+    nft_ct_build_dump(&b);
+    int r = nlbuf_send(fd, &b, ct_found_cb, &f, err);
+    /* Deleted in batches of what one nlbuf holds.  ENOENT: the entry expired
+     * (or was replaced by a new one of the same tuple, which keeps living). */
+    for (size_t i = 0; r == 0 && i < f.n;) {
+        nlbuf_reset(&b);
+        size_t k = 0;
+        for (; i < f.n && k < NLBUF_MAX_MSGS; i++, k++)
+            nft_ct_build_delete(&b, &f.e[i]);
+        struct kerr e = { 0 };
+        int d = nlbuf_send(fd, &b, NULL, NULL, &e);
+        if (d < 0 && d != -ENOENT) {
+            if (err)
+                *err = e;
+            r = d;
+        }
+        *deleted += k;
+    }
+    nlbuf_free(&b);
+    free(f.e);
+    return r;
 }

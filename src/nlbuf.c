@@ -181,6 +181,23 @@ void nlbuf_nest_end(struct nlbuf *b)
     a->nla_len = (uint16_t)(b->len - off);
 }
 
+int nlbuf_parse_attrs(const void *data, size_t len, const struct nlattr **tb, uint16_t max)
+{
+    for (uint16_t i = 0; i <= max; i++)
+        tb[i] = NULL;
+    size_t off = 0;
+    while (off + NLA_HDRLEN <= len) {
+        const struct nlattr *a = (const struct nlattr *)((const uint8_t *)data + off);
+        if (a->nla_len < NLA_HDRLEN || a->nla_len > len - off)
+            return -EINVAL;
+        uint16_t type = a->nla_type & NLA_TYPE_MASK;
+        if (type <= max)
+            tb[type] = a;
+        off += NLA_ALIGN(a->nla_len);
+    }
+    return 0;
+}
+
 int nlbuf_socket(int protocol, struct kerr *err)
 {
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);

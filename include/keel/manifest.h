@@ -171,6 +171,13 @@ struct container_spec {
     uint64_t start_timeout_ms;        /* 0 = wait forever */
 };
 
+/* A port of the machine that containers of a network may connect to. */
+struct host_port {
+    uint16_t port;
+    uint8_t proto;              /* IPPROTO_TCP or IPPROTO_UDP */
+};
+#define NET_HOST_PORTS_MAX 32
+
 struct network_spec {
     char *name;
     int line;
@@ -179,6 +186,13 @@ struct network_spec {
     struct in_addr gateway;
     unsigned mtu;               /* default 1500 */
     bool isolate;
+    /* The input policy (docs/networking.md): new connections from the
+     * network's containers to the machine itself are dropped except to these
+     * ports of the gateway address.  Fixed array: nothing to free. */
+    struct host_port host_ports[NET_HOST_PORTS_MAX];
+    size_t n_host_ports;
+    bool no_lan;                /* lan = no: no private-address destinations beyond the machine */
+    bool link_local;            /* link_local = yes: 169.254.0.0/16 (cloud metadata) reachable */
 };
 
 struct interface_spec {

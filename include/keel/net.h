@@ -38,8 +38,10 @@ struct net_ctx;
 /* Opens netlink sockets, removes what a crashed earlier keel left (its bridges,
  * veths, namespace pins, nf_tables table; a saved ip_forward value), and —
  * when a bridge-mode container exists — creates the bridges with their gateway
- * addresses, turns on IPv4 forwarding and installs keel's nf_tables table
- * (masquerade, default-deny forward, the loopback guard).  Addresses of all
+ * addresses (IPv6 off on them), turns on IPv4 forwarding and installs keel's
+ * nf_tables table (masquerade, default-deny forward, the input policy, the
+ * loopback guard), and deletes conntrack entries of keel's subnets a crashed
+ * keel left.  Every namespace keel makes has IPv6 off.  Addresses of all
  * bridge containers are assigned here.  `run_dir` is /run/keel (pins go to
  * RUN_DIR/netns/NAME).  Fails with EBUSY, touching nothing, when another live
  * keel owns the table, and with EINVAL, touching nothing, when a bridge
@@ -60,7 +62,9 @@ void net_shutdown(struct net_ctx *ctx);
 int net_container_netns(struct net_ctx *ctx, const struct container_spec *c, int *fd, struct kerr *err);
 /* The container stopped for good (not between restarts): remove its published
  * ports, unpin its namespace (the kernel destroys it, and the veth pair with
- * it, once its last process is gone) and free its address.  Nothing for host
+ * it, once its last process is gone), delete the conntrack entries naming its
+ * address (so the next owner of the address does not inherit its flows) and
+ * free the address.  Nothing for host
  * and container:NAME modes (the joined namespace belongs to NAME). */
 void net_container_release(struct net_ctx *ctx, const struct container_spec *c);
 /* The IPv4 address a container has (or will get; container:NAME: NAME's);

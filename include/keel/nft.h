@@ -9,9 +9,11 @@
  * with SIGKILL leaves no rules behind.  Its shape (see docs/networking.md):
  *
  *   guard  filter prerouting -300  iifname != "lo" ip daddr 127.0.0.0/8 drop
+ *                                  iifname != "lo" ip saddr 127.0.0.0/8 drop
  *                                  (the CVE-2020-8558 class: keel's bridges
  *                                  have route_localnet on, nothing may use it
- *                                  to reach the host's loopback services)
+ *                                  to reach the host's loopback services, nor
+ *                                  send with a loopback source through them)
  *   pre    nat prerouting -100     fib daddr type local jump ports
  *   out    nat output -100         fib daddr type local jump ports
  *   ports  (regular chain)         [ip daddr HOST_IP] meta l4proto P th dport HP
@@ -20,18 +22,37 @@
  *                                    oifname B ip saddr 127.0.0.0/8 masquerade
  *                                    oifname B ip saddr S ct status dnat masquerade
  *                                    ip saddr S oifname != B masquerade
+ *   in     filter input 0          ct state established,related accept;
+ *                                  per bridge B with gateway G:
+ *                                    iifname B ip daddr G P dport N accept
+ *                                      (one per host_ports entry)
+ *                                    iifname B icmp type echo-request accept
+ *                                    iifname B drop
+ *                                  (containers are untrusted: the machine's
+ *                                  own services are closed to them)
  *   fwd    filter forward 0        ct state established,related accept;
- *                                  ct state invalid drop; per bridge:
+ *                                  ct state invalid drop;
+ *                                  iifname B oifname B drop for an isolated B
+ *                                  (before the next rule: no hairpin to a
+ *                                  neighbour's published port); per bridge:
  *                                  oifname B ct status dnat accept,
- *                                  iifname B oifname B accept (drop if
- *                                  isolated; with br_netfilter, bridged
- *                                  traffic between containers shows up here),
+ *                                  iifname B oifname B accept (with
+ *                                  br_netfilter, bridged traffic between
+ *                                  containers shows up here),
  *                                  iifname B oifname <other keel bridge> drop,
+ *                                  iifname B ip daddr 169.254.0.0/16 drop
+ *                                  (unless link_local), iifname B ip daddr
+ *                                  <private ranges> drop (lan = no),
  *                                  iifname B accept, oifname B drop;
  *                                  policy drop when keel turned forwarding on
  *
  * Published ports change by flushing and refilling `ports` in one batch, so
  * the update is atomic and no hook is re-registered.
+ *
+ * Conntrack (ctnetlink, NFNL_SUBSYS_CTNETLINK): when an address is freed,
+ * nft_ct_forget() deletes the entries naming it, so that the next container
+ * given that address does not inherit the flows (DNAT'ed UDP above all) of
+ * the one before.
  *
  * Builders are pure (they only fill an nlbuf) and unit-tested; nft_commit()
  * sends.  Contract: 0 / negative errno with `struct kerr` filled (err.h).
@@ -50,11 +71,21 @@
 
 #define NFT_TABLE "keel"
 
+struct nft_port {
+    uint16_t port;
+    uint8_t proto;             /* IPPROTO_TCP / IPPROTO_UDP */
+};
+
 struct nft_bridge {
     char ifname[16];
     struct in_addr subnet;     /* network address */
     unsigned prefix;
+    struct in_addr gateway;    /* the bridge's own address */
     bool isolate;              /* no routing between its own containers either */
+    bool no_lan;               /* drop forwarding to private-address ranges */
+    bool link_local;           /* allow forwarding to 169.254.0.0/16 */
+    const struct nft_port *host_ports;   /* open on the gateway (input chain) */
+    size_t n_host_ports;
 };
 
 struct nft_dnat {
@@ -84,6 +115,37 @@ void nft_build_ports(struct nlbuf *b, const struct nft_dnat *d, size_t n);
 /* nft(8)-style text of what the builders make, for `keel check --plan` and docs. */
 void nft_describe(const struct nft_config *c, const struct nft_dnat *d, size_t n, FILE *out);
 void nft_describe_dnat(const struct nft_dnat *d, FILE *out);
+
+/* --- conntrack ----------------------------------------------------------- */
+
+struct nft_net {
+    struct in_addr addr;
+    unsigned prefix;           /* 32: one address */
+};
+
+/* One conntrack entry to delete: its original tuple (the nested attribute as
+ * the kernel sent it), id and zone. */
+struct nft_ct_entry {
+    uint8_t orig[192];
+    size_t orig_len;
+    bool has_id, has_zone;
+    uint32_t id_be;
+    uint16_t zone_be;
+};
+
+/* A request to dump IPv4 conntrack entries. */
+void nft_ct_build_dump(struct nlbuf *b);
+/* A ctnetlink dump message: 1 when one of its four addresses (original and
+ * reply source and destination) is in one of `nets` (then *e is filled), 0
+ * when not (or not an IPv4 entry), -EINVAL when malformed. */
+int nft_ct_match(const struct nlmsghdr *h, const struct nft_net *nets, size_t n, struct nft_ct_entry *e);
+/* A request to delete the entry `e` (matched by tuple, zone and id: a new
+ * entry with the same tuple is left alone). */
+void nft_ct_build_delete(struct nlbuf *b, const struct nft_ct_entry *e);
+/* Deletes every conntrack entry of the caller's network namespace that names
+ * an address of `nets` (nft_ct_match); *deleted counts them.  Entries that
+ * expire meanwhile are not an error. */
+int nft_ct_forget(int fd, const struct nft_net *nets, size_t n, size_t *deleted, struct kerr *err);
 
 /* A NETLINK_NETFILTER socket (O_CLOEXEC). */
 int nft_open(struct kerr *err);

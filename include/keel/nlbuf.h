@@ -76,6 +76,20 @@ void nlbuf_nest_end(struct nlbuf *b);
  * arrives.  Never blocks longer than about two seconds in total. */
 int nlbuf_send(int fd, struct nlbuf *b, nlbuf_reply_fn cb, void *ud, struct kerr *err);
 
+/* Reads the attributes in [data, data + len) into tb[0..max] by type (the
+ * last of a type wins; types above max are skipped; nested ones are not
+ * entered).  0, or -EINVAL when an attribute overruns the buffer. */
+int nlbuf_parse_attrs(const void *data, size_t len, const struct nlattr **tb, uint16_t max);
+/* The payload of an attribute and its length. */
+static inline const void *nlbuf_attr_data(const struct nlattr *a)
+{
+    return (const uint8_t *)a + NLA_HDRLEN;
+}
+static inline size_t nlbuf_attr_len(const struct nlattr *a)
+{
+    return a->nla_len - NLA_HDRLEN;
+}
+
 /* A NETLINK_* socket, O_CLOEXEC, with extended acks and capped acks on. */
 int nlbuf_socket(int protocol, struct kerr *err);
 

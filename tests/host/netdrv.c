@@ -1,7 +1,8 @@
 /* netdrv — drives keel's net module without the rest of keel, for
  * tests/host/test_net.sh.  Run it only inside a throw-away network namespace.
  *
- *   netdrv [--run-dir DIR] [--network NAME,SUBNET/PREFIX[,gw=IP][,mtu=N][,isolate]]...
+ *   netdrv [--run-dir DIR] [--network NAME,SUBNET/PREFIX[,gw=IP][,mtu=N][,isolate][,hp=PORT[/udp][+PORT...]]
+ *                                     [,lan=no][,link_local]]...
  *          [--container NAME,MODE[,net=NAME][,ip=IP][,port=[HOST_IP:]HP:CP[/udp]][,rate=BITS]]...
  *   MODE: none | host | bridge | container:NAME
  *
@@ -60,6 +61,15 @@ static void add_network(char *spec)
             fprintf(ini, "mtu = %s\n", t + 4);
         else if (strcmp(t, "isolate") == 0)
             fprintf(ini, "isolate = yes\n");
+        else if (str_starts(t, "hp=")) {
+            fprintf(ini, "host_ports = ");
+            for (const char *p = t + 3; *p; p++)
+                fputc(*p == '+' ? ' ' : *p, ini);
+            fputc('\n', ini);
+        } else if (strcmp(t, "lan=no") == 0)
+            fprintf(ini, "lan = no\n");
+        else if (strcmp(t, "link_local") == 0)
+            fprintf(ini, "link_local = yes\n");
         else
             die("bad --network option: ", t);
     }

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/rtnetlink.h>
 #include <stdlib.h>
 
 #include "keel/manifest.h"
@@ -311,6 +313,46 @@ TEST(default_network_from_manifest)
     manifest_free(m);
 }
 
+/* host_ports, lan and link_local: parsed, defaulted, refused when wrong. */
+TEST(network_policy_keys)
+{
+    static const char text[] = "[network keel0]\nsubnet = 172.30.0.0/24\nhost_ports = 53/udp, 53/tcp 123/udp\n"
+                               "host_ports = 22\nhost_ports = 53/udp\nlan = no\nlink_local = yes\n"
+                               "[network other]\nsubnet = 10.5.0.0/24\n"
+                               "[container web]\nlayers = /\ncommand = /bin/true\nnetwork = bridge\n";
+    struct manifest *m = NULL;
+    struct diag d = { 0 };
+    int r = manifest_load_buffer("t.ini", text, sizeof text - 1, MANIFEST_NO_FS_CHECKS, &m, &d);
+    for (size_t i = 0; i < d.count; i++)
+        fprintf(stderr, "    %s\n", d.msgs[i]);
+    diag_free(&d);
+    CHECK_INT(r, 0);
+    if (r < 0)
+        return;
+    const struct network_spec *k = manifest_find_network(m, "keel0");
+    const struct network_spec *o = manifest_find_network(m, "other");
+    CHECK(k && k->n_host_ports == 4);   /* the repeated 53/udp once */
+    CHECK(k && k->host_ports[0].port == 53 && k->host_ports[0].proto == IPPROTO_UDP);
+    CHECK(k && k->host_ports[1].port == 53 && k->host_ports[1].proto == IPPROTO_TCP);
+    CHECK(k && k->host_ports[3].port == 22 && k->host_ports[3].proto == IPPROTO_TCP);
+    CHECK(k && k->no_lan && k->link_local);
+    CHECK(o && o->n_host_ports == 0 && !o->no_lan && !o->link_local);   /* defaults: LAN yes, link-local no */
+    manifest_free(m);
+
+    static const char *const bad[] = { "host_ports = 0\n", "host_ports = 65536\n", "host_ports = 53/sctp\n",
+                                       "host_ports = ,\n", "host_ports = http\n", "lan = maybe\n" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char t[256];
+        snprintf(t, sizeof t, "[network keel0]\n%s[container web]\nlayers = /\ncommand = /bin/true\n", bad[i]);
+        struct diag d2 = { 0 };
+        struct manifest *m2 = NULL;
+        CHECK(manifest_load_buffer("t.ini", t, strlen(t), MANIFEST_NO_FS_CHECKS, &m2, &d2) < 0);
+        CHECK(d2.count >= 1 && strstr(d2.msgs[0], "t.ini:2:"));
+        diag_free(&d2);
+        manifest_free(m2);
+    }
+}
+
 TEST(validate_networks)
 {
     reset();
@@ -401,6 +443,14 @@ TEST(hosts_file)
     h = net_hosts_file(NULL, &man, &cs[5]);   /* none: only itself */
     CHECK(h && strstr(h, "127.0.1.1\tn\n") && !strstr(h, "db"));
     free(h);
+
+    /* IPv6 is off in the namespaces keel makes: ::1 only for host mode. */
+    h = net_hosts_file(NULL, &man, web);
+    CHECK(h && !strstr(h, "::1"));
+    free(h);
+    h = net_hosts_file(NULL, &man, &cs[4]);
+    CHECK(h && strstr(h, "::1\tlocalhost"));
+    free(h);
 }
 
 TEST(resolv_conf)
@@ -466,8 +516,38 @@ TEST(plan_text)
     CHECK(p && strstr(p, "table ip keel"));
     CHECK(p && strstr(p, "ip saddr 172.30.0.0/24 oifname != \"keel0\" masquerade"));
     CHECK(p && strstr(p, "iifname != \"lo\" ip daddr 127.0.0.0/8 drop"));
+    CHECK(p && strstr(p, "iifname != \"lo\" ip saddr 127.0.0.0/8 drop"));
     CHECK(p && strstr(p, "policy drop"));
     CHECK(p && strstr(p, "tcp dport 8080 dnat to 172.30.0.2:80"));
+    /* The input policy: closed, ping open, nothing else by default. */
+    CHECK(p && strstr(p, "chain in { type filter hook input priority 0; policy accept;"));
+    CHECK(p && strstr(p, "iifname \"keel0\" icmp type echo-request accept\n    iifname \"keel0\" drop"));
+    CHECK(p && !strstr(p, "dport 53 accept"));
+    /* Egress defaults: link-local closed, the LAN open. */
+    CHECK(p && strstr(p, "iifname \"keel0\" ip daddr 169.254.0.0/16 drop"));
+    CHECK(p && !strstr(p, "ip daddr 10.0.0.0/8 drop"));
+    CHECK(p && strstr(p, "IPv6 off"));
+    free(p);
+
+    /* host_ports, lan = no, link_local = yes, isolate = yes. */
+    struct network_spec *k0 = find_net("keel0");
+    k0->host_ports[0] = (struct host_port){ .port = 53, .proto = IPPROTO_UDP };
+    k0->host_ports[1] = (struct host_port){ .port = 123, .proto = IPPROTO_UDP };
+    k0->n_host_ports = 2;
+    k0->no_lan = true;
+    k0->link_local = true;
+    k0->isolate = true;
+    p = capture(plan_sys);
+    CHECK(p && strstr(p, "iifname \"keel0\" ip daddr 172.30.0.1 udp dport 53 accept"));
+    CHECK(p && strstr(p, "iifname \"keel0\" ip daddr 172.30.0.1 udp dport 123 accept"));
+    CHECK(p && !strstr(p, "169.254.0.0/16 drop"));
+    CHECK(p && strstr(p, "iifname \"keel0\" ip daddr 10.0.0.0/8 drop"));
+    CHECK(p && strstr(p, "iifname \"keel0\" ip daddr 192.168.0.0/16 drop"));
+    /* Isolation before the published-port accept: no hairpin to a neighbour. */
+    const char *iso = p ? strstr(p, "iifname \"keel0\" oifname \"keel0\" drop") : NULL;
+    const char *pub = p ? strstr(p, "oifname \"keel0\" ct status dnat accept") : NULL;
+    CHECK(iso && pub && iso < pub);
+    CHECK(p && !strstr(p, "iifname \"keel0\" oifname \"keel0\" accept"));
     free(p);
 }
 
@@ -599,10 +679,118 @@ TEST(nft_install_batch)
     CHECK_INT(w.first_type, NFNL_MSG_BATCH_BEGIN);
     CHECK_INT(w.last_type, NFNL_MSG_BATCH_END);
     CHECK_INT(w.tables, 2);   /* add (for the delete) + create */
-    CHECK_INT(w.chains, 6);
+    CHECK_INT(w.chains, 7);
     CHECK(w.owner_flag);
-    /* guard 1 + pre/out 2 + post 3 per bridge + fwd 2 + per bridge (1 + n + 2) */
-    CHECK_INT(w.rules, 1 + 2 + 3 * 2 + 2 + 2 * (1 + 2 + 2));
+    /* guard 2 + in (1 + per bridge ping and drop) + pre/out 2 + post 3 per
+     * bridge + fwd 2 + the isolated bridge's own pair 1 + per bridge
+     * (published, link-local, outbound, inbound) + the other pairs 3. */
+    CHECK_INT(w.rules, 2 + (1 + 2 * 2) + 2 + 3 * 2 + 2 + 1 + 2 * 4 + 3);
+    nlbuf_free(&b);
+
+    /* host_ports add one rule each; lan = no four; link_local = yes one less. */
+    struct nft_port hp[2] = { { 53, IPPROTO_UDP }, { 22, IPPROTO_TCP } };
+    br[0].host_ports = hp;
+    br[0].n_host_ports = 2;
+    br[0].no_lan = true;
+    br[0].link_local = true;
+    nlbuf_init(&b);
+    nft_build_install(&b, &cfg);
+    walk(&b, sizeof(struct nfgenmsg), &w);
+    CHECK_INT(w.bad, 0);
+    CHECK_INT(w.rules, 2 + (1 + 2 * 2) + 2 + 3 * 2 + 2 + 1 + 2 * 4 + 3 + 2 + 4 - 1);
+    nlbuf_free(&b);
+}
+
+/* A ctnetlink dump message as the kernel writes it. */
+static void ct_entry(struct nlbuf *b, const char *osrc, const char *odst, const char *rsrc, const char *rdst,
+                     uint16_t zone)
+{
+    struct nfgenmsg g = { .nfgen_family = AF_INET, .version = NFNETLINK_V0 };
+    nlbuf_begin(b, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, 0, &g, sizeof g, "entry");
+    const char *addrs[2][2] = { { osrc, odst }, { rsrc, rdst } };
+    for (int t = 0; t < 2; t++) {
+        nlbuf_nest_begin(b, t == 0 ? CTA_TUPLE_ORIG : CTA_TUPLE_REPLY);
+        nlbuf_nest_begin(b, CTA_TUPLE_IP);
+        struct in_addr s1 = A(addrs[t][0]), d1 = A(addrs[t][1]);
+        nlbuf_put(b, CTA_IP_V4_SRC, &s1, 4);
+        nlbuf_put(b, CTA_IP_V4_DST, &d1, 4);
+        nlbuf_nest_end(b);
+        nlbuf_nest_begin(b, CTA_TUPLE_PROTO);
+        nlbuf_put_u8(b, CTA_PROTO_NUM, IPPROTO_UDP);
+        uint16_t sp = htons(45678), dp = htons(9999);
+        nlbuf_put(b, CTA_PROTO_SRC_PORT, t == 0 ? &sp : &dp, 2);
+        nlbuf_put(b, CTA_PROTO_DST_PORT, t == 0 ? &dp : &sp, 2);
+        nlbuf_nest_end(b);
+        nlbuf_nest_end(b);
+    }
+    nlbuf_put_be32(b, CTA_ID, 0x1234);
+    if (zone) {
+        uint16_t z = htons(zone);
+        nlbuf_put(b, CTA_ZONE, &z, 2);
+    }
+    nlbuf_end(b);
+}
+
+TEST(conntrack_forget)
+{
+    struct nft_net freed = { .addr = A("172.30.0.2"), .prefix = 32 };
+    struct nft_net subnet = { .addr = A("172.30.0.0"), .prefix = 24 };
+    struct nlbuf b;
+    nlbuf_init(&b);
+    /* 0: DNAT'ed to the freed address (reply source); 1: masqueraded flow it
+     * started (original source); 2: another container's; 3: in a zone. */
+    ct_entry(&b, "10.99.0.2", "10.99.0.1", "172.30.0.2", "10.99.0.2", 0);
+    ct_entry(&b, "172.30.0.2", "10.99.0.2", "10.99.0.2", "10.99.0.1", 0);
+    ct_entry(&b, "10.99.0.2", "10.99.0.1", "172.30.0.3", "10.99.0.2", 0);
+    ct_entry(&b, "10.99.0.2", "172.30.0.2", "172.30.0.2", "10.99.0.2", 7);
+    nlbuf_end(&b);
+    CHECK(!b.oom);
+    const struct nlmsghdr *h[4];
+    size_t off = 0;
+    for (int i = 0; i < 4; i++) {
+        h[i] = (const struct nlmsghdr *)(b.data + off);
+        off += NLMSG_ALIGN(h[i]->nlmsg_len);
+    }
+    struct nft_ct_entry e;
+    CHECK_INT(nft_ct_match(h[0], &freed, 1, &e), 1);
+    CHECK(e.has_id && ntohl(e.id_be) == 0x1234 && !e.has_zone);
+    CHECK_INT(nft_ct_match(h[1], &freed, 1, &e), 1);
+    CHECK_INT(nft_ct_match(h[2], &freed, 1, &e), 0);
+    CHECK_INT(nft_ct_match(h[2], &subnet, 1, &e), 1);   /* net_init: the whole subnet */
+    CHECK_INT(nft_ct_match(h[3], &freed, 1, &e), 1);
+    CHECK(e.has_zone && ntohs(e.zone_be) == 7);
+
+    /* The delete carries the original tuple as the kernel sent it. */
+    struct nlbuf d;
+    nlbuf_init(&d);
+    nft_ct_build_delete(&d, &e);
+    nlbuf_end(&d);
+    CHECK(!d.oom && d.acked[0]);
+    const struct nlmsghdr *dh = (const struct nlmsghdr *)d.data;
+    CHECK_INT(dh->nlmsg_type, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE);
+    size_t hdr = NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct nfgenmsg));
+    const struct nlattr *tb[CTA_MAX + 1];
+    CHECK_INT(nlbuf_parse_attrs((const uint8_t *)dh + hdr, dh->nlmsg_len - hdr, tb, CTA_MAX), 0);
+    CHECK(tb[CTA_TUPLE_ORIG] && (tb[CTA_TUPLE_ORIG]->nla_type & NLA_F_NESTED));
+    CHECK(tb[CTA_TUPLE_ORIG] && nlbuf_attr_len(tb[CTA_TUPLE_ORIG]) == e.orig_len &&
+          memcmp(nlbuf_attr_data(tb[CTA_TUPLE_ORIG]), e.orig, e.orig_len) == 0);
+    CHECK(tb[CTA_ID] && tb[CTA_ZONE] && !tb[CTA_TUPLE_REPLY]);
+    nlbuf_free(&d);
+
+    /* Not conntrack, or malformed: never a delete. */
+    struct nlmsghdr bogus = { .nlmsg_len = NLMSG_HDRLEN, .nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW };
+    CHECK(nft_ct_match(&bogus, &freed, 1, &e) < 0);
+    bogus.nlmsg_type = RTM_NEWLINK;
+    CHECK_INT(nft_ct_match(&bogus, &freed, 1, &e), 0);
+    uint8_t bad[64] = { 0 };
+    struct nlmsghdr *bh = (struct nlmsghdr *)bad;
+    bh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
+    bh->nlmsg_len = sizeof bad;
+    ((struct nfgenmsg *)NLMSG_DATA(bh))->nfgen_family = AF_INET;
+    struct nlattr *a = (struct nlattr *)(bad + NLMSG_HDRLEN + 4);
+    a->nla_type = CTA_TUPLE_ORIG | NLA_F_NESTED;
+    a->nla_len = 200;   /* overruns the message */
+    CHECK(nft_ct_match(bh, &freed, 1, &e) < 0);
     nlbuf_free(&b);
 }
 
@@ -650,6 +838,7 @@ int main(void)
     RUN(validate_ports);
     RUN(validate_addresses);
     RUN(validate_networks);
+    RUN(network_policy_keys);
     RUN(validate_container_mode);
     RUN(unknown_network);
     RUN(default_network_from_manifest);
@@ -659,5 +848,6 @@ int main(void)
     RUN(nlbuf_builder);
     RUN(nft_install_batch);
     RUN(nft_ports_batch);
+    RUN(conntrack_forget);
     return unit_done();
 }
