@@ -41,3 +41,10 @@ grep -aq 'keel: web: started' "$console" && grep -aq 'keel: stage: networks read
     vm_not_ok "demo: the web container runs on the bridge network" "no web start or network stage on the console"
 grep -aq 'reboot: Power down' "$console" && vm_ok "demo: the power button powers the appliance off" ||
     vm_not_ok "demo: the power button powers the appliance off" "no power down on the console"
+# The demo's whole life (boot, the page, the power button, the release of its
+# address) logs no error; the control is the started line read above.
+if grep -aq 'keel: web: started' "$console" && ! grep -aq 'keel: error:' "$console"; then
+    vm_ok "demo: keel logged no error from boot to power-off"
+else
+    vm_not_ok "demo: keel logged no error from boot to power-off" "$(grep -a 'keel: error:' "$console" | head -n 3)"
+fi
