@@ -10,7 +10,6 @@
  */
 #include "keel/manifest.h"
 #include "keel/manifest_keys.h"
-#include "keel/boot.h"
 #include "keel/caps.h"
 #include "keel/net.h"
 #include "keel/parse.h"
@@ -841,7 +840,7 @@ void manifest_free(struct manifest *m)
     strv_free(s->modules);
     strv_free(s->sysctl);
     for (size_t i = 0; i < s->n_fstab; i++)
-        boot_fstab_free(&s->fstab[i]);
+        fstab_free(&s->fstab[i]);
     free(s->fstab);
     strv_free(s->dns);
     free(s->rescue_shell);

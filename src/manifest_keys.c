@@ -8,7 +8,6 @@
  * of its section's struct) or custom (a setter of its own).
  */
 #include "keel/manifest_keys.h"
-#include "keel/boot.h"
 #include "keel/caps.h"
 #include "keel/control.h"
 #include "keel/parse.h"
@@ -141,24 +140,24 @@ static int set_sysctl(void *obj, int line, const char *v, char *why)
     return strv_push_take(&sys->sysctl, xasprintf("%.*s=%s", (int)klen, v, val));
 }
 
-/* SOURCE TARGET FSTYPE [OPTIONS] (boot.h owns the syntax); a target mounted
+/* SOURCE TARGET FSTYPE [OPTIONS] (fstab.h owns the syntax); a target mounted
  * twice is an error, not a silent overlay. */
 static int set_fstab(void *obj, int line, const char *v, char *why)
 {
     struct system_spec *sys = obj;
     struct fstab_entry e;
-    int r = boot_fstab_parse(v, &e, why);
+    int r = fstab_parse(v, &e, why);
     if (r < 0)
         return r;
     for (size_t i = 0; i < sys->n_fstab; i++)
         if (strcmp(sys->fstab[i].target, e.target) == 0) {
             r = why_set(why, "%s is mounted twice (first on line %d)", e.target, sys->fstab[i].line);
-            boot_fstab_free(&e);
+            fstab_free(&e);
             return r;
         }
     struct fstab_entry *n = realloc(sys->fstab, (sys->n_fstab + 1) * sizeof *n);
     if (!n) {
-        boot_fstab_free(&e);
+        fstab_free(&e);
         return -ENOMEM;
     }
     e.line = line;

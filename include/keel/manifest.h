@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "keel/fstab.h"
+
 #define MANIFEST_DEFAULT_PATH "/etc/keel/keel.ini"
 #define KEEL_NAME_MAX 32          /* container and network names */
 #define KEEL_LIMIT_UNSET (-1)     /* an int64 limit not given in the manifest */
@@ -189,17 +191,6 @@ struct interface_spec {
     bool has_address;
     struct in_addr gateway;     /* 0 = none */
     unsigned mtu;               /* 0 = leave */
-};
-
-/* [system] fstab: one file system mounted at boot. */
-struct fstab_entry {
-    char *source;            /* a device (/dev/vda) or a name (tmpfs) */
-    char *target;            /* absolute, created when missing */
-    char *fstype;
-    char *data;              /* the options that are not mount flags, or NULL */
-    unsigned long flags;     /* MS_*; nosuid and nodev unless suid / dev */
-    bool nofail;             /* a failure is a warning, not a fatal boot error */
-    int line;
 };
 
 struct system_spec {
