@@ -13,8 +13,8 @@
 #include "keel/caps.h"
 #include "keel/net.h"
 #include "keel/parse.h"
-#include "keel/seccomp.h"
-#include "keel/userns.h"
+#include "keel/seccomp_profile.h"
+#include "keel/idmap.h"
 #include "keel/util.h"
 
 #include <arpa/inet.h>
@@ -659,7 +659,9 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
         /* Two containers owning the same host ids own each other's files. */
         for (size_t j = 0; j < i; j++) {
             uint32_t shared;
-            if (userns_maps_overlap(&m->containers[j], c, &shared))
+            const struct container_spec *o = &m->containers[j];
+            if (o->userns == USERNS_MAP && c->userns == USERNS_MAP &&
+                idmap_overlap(o->userns_map, o->n_userns_map, c->userns_map, c->n_userns_map, &shared))
                 diag_add(d, file, c->userns_line,
                          "container '%s': userns host ids overlap those of container '%s' (line %d) at %u",
                          c->name, m->containers[j].name, m->containers[j].userns_line, shared);

@@ -11,8 +11,7 @@
 #include "keel/caps.h"
 #include "keel/control.h"
 #include "keel/parse.h"
-#include "keel/rlimit.h"
-#include "keel/userns.h"
+#include "keel/idmap.h"
 #include "keel/util.h"
 
 #include <arpa/inet.h>
@@ -796,27 +795,28 @@ static int set_ready(void *obj, int line, const char *v, char *why)
     return 0;
 }
 
-/* no | auto | INSIDE:HOST:COUNT[,...] (userns.h owns the syntax and its checks). */
+/* no | auto | INSIDE:HOST:COUNT[,...] (idmap.h owns the syntax and its checks). */
 static int set_userns(void *obj, int line, const char *v, char *why)
 {
-    int r = userns_parse(v, obj, why);
+    struct container_spec *c = obj;
+    int r = idmap_parse(v, &c->userns, &c->userns_map, &c->n_userns_map, why);
     if (r == 0)
-        ((struct container_spec *)obj)->userns_line = line;
+        c->userns_line = line;
     return r;
 }
 
-/* NAME=SOFT[:HARD] (rlimit.h owns the syntax); a later value for the same
+/* NAME=SOFT[:HARD] (parse.h owns the syntax); a later value for the same
  * resource is an error, not a silent override. */
 static int set_rlimit(void *obj, int line, const char *v, char *why)
 {
     struct container_spec *c = obj;
     struct rlimit_spec r;
-    int e = rlimit_parse(v, &r, why);
+    int e = parse_rlimit(v, &r, why);
     if (e < 0)
         return e;
     for (size_t i = 0; i < c->n_rlimits; i++)
         if (c->rlimits[i].resource == r.resource)
-            return why_set(why, "%s is limited twice (first on line %d)", rlimit_name(r.resource), c->rlimits[i].line);
+            return why_set(why, "%s is limited twice (first on line %d)", parse_rlimit_name(r.resource), c->rlimits[i].line);
     r.line = line;
     struct rlimit_spec *nr = realloc(c->rlimits, (c->n_rlimits + 1) * sizeof *nr);
     if (!nr)

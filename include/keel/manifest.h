@@ -23,11 +23,11 @@
 #include <sys/types.h>
 
 #include "keel/fstab.h"
+#include "keel/idmap.h"
+#include "keel/parse.h"
 
 #define MANIFEST_DEFAULT_PATH "/etc/keel/keel.ini"
 #define KEEL_NAME_MAX 32          /* container and network names */
-#define KEEL_LIMIT_UNSET (-1)     /* an int64 limit not given in the manifest */
-#define KEEL_LIMIT_MAX INT64_MAX  /* the literal "max" */
 
 /* Collected diagnostics, each a complete "FILE:LINE: message". */
 struct diag {
@@ -48,13 +48,6 @@ enum dep_condition { DEP_STARTED, DEP_HEALTHY, DEP_READY };
 enum ready_mode { READY_NONE, READY_NOTIFY, READY_FD };
 enum health_kind { HEALTH_NONE, HEALTH_CMD, HEALTH_TCP };
 enum seccomp_mode { SECCOMP_DEFAULT, SECCOMP_UNCONFINED, SECCOMP_FILE };
-enum userns_mode { USERNS_NO, USERNS_AUTO, USERNS_MAP };
-
-/* One line of a user namespace's id map: container ids INSIDE.. are host ids
- * OUTSIDE.. (COUNT of them); the same map serves uids and gids. */
-struct userns_extent {
-    uint32_t inside, outside, count;
-};
 
 struct bind_mount {
     char *source;    /* host path, absolute */
@@ -81,12 +74,6 @@ struct dependency {
     char *name;
     enum dep_condition condition;
     int index;        /* index of the target in manifest.containers, set by validation */
-    int line;
-};
-
-struct rlimit_spec {
-    int resource;     /* RLIMIT_* */
-    uint64_t soft, hard;   /* RLIM_INFINITY for "unlimited" */
     int line;
 };
 
