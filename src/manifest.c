@@ -130,7 +130,6 @@ struct pstate {
     enum section_kind kind;
     size_t index;          /* index of the current object in its array */
     bool system_seen;
-    int seen_line[MANIFEST_KEYS_MAX];       /* line each key of the current section was set on */
     unsigned seen_count[MANIFEST_KEYS_MAX]; /* how often a repeatable key was given in it */
     bool *bad_container;   /* per container: a key of it was rejected */
     bool oom;
@@ -144,6 +143,20 @@ static void *section_object(struct pstate *st)
     case SEC_CONTAINER: return &m->containers[st->index];
     case SEC_NETWORK: return &m->networks[st->index];
     case SEC_INTERFACE: return &m->interfaces[st->index];
+    default: return NULL;
+    }
+}
+
+/* The line each key of the current section was set on (the section's own
+ * key_line array, kept for manifest_key_line()); NULL outside a section. */
+static int *section_key_lines(struct pstate *st)
+{
+    struct manifest *m = st->m;
+    switch (st->kind) {
+    case SEC_SYSTEM: return m->system.key_line;
+    case SEC_CONTAINER: return m->containers[st->index].key_line;
+    case SEC_NETWORK: return m->networks[st->index].key_line;
+    case SEC_INTERFACE: return m->interfaces[st->index].key_line;
     default: return NULL;
     }
 }
@@ -166,18 +179,19 @@ static int handle_key(void *user, const char *section, const char *name, const c
         diag_add(st->d, st->file, st->line, "unknown key '%s' in [%s]", name, manifest_section_name(st->kind));
         return 1;
     }
+    int *seen_line = section_key_lines(st);
     bool repeatable = manifest_key_repeatable(k);
     if (repeatable && ++st->seen_count[ki] > MANIFEST_MAX_REPEAT) {
         if (st->seen_count[ki] == MANIFEST_MAX_REPEAT + 1)
             diag_add(st->d, st->file, st->line, "more than %d '%s' lines in this section", MANIFEST_MAX_REPEAT, name);
         return 1;
     }
-    if (!repeatable && st->seen_line[ki]) {
+    if (!repeatable && seen_line[ki]) {
         diag_add(st->d, st->file, st->line, "'%s' is set twice in this section (first on line %d)", name,
-                 st->seen_line[ki]);
+                 seen_line[ki]);
         return 1;
     }
-    st->seen_line[ki] = st->line;
+    seen_line[ki] = st->line;
     char why[PARSE_WHY_MAX] = "is not valid";
     int r = manifest_key_apply(k, section_object(st), st->line, value, why);
     if (r == -ENOMEM) {
@@ -216,7 +230,6 @@ static void container_defaults(struct container_spec *c, const struct system_spe
 static void begin_section(struct pstate *st, const char *header)
 {
     struct manifest *m = st->m;
-    memset(st->seen_line, 0, sizeof st->seen_line);
     memset(st->seen_count, 0, sizeof st->seen_count);
     st->kind = SEC_BAD;
     char kind[32], name[128];
@@ -229,6 +242,7 @@ static void begin_section(struct pstate *st, const char *header)
             }
             st->system_seen = true;
             st->kind = SEC_SYSTEM;
+            m->system.line = st->line;
             return;
         }
         if (strcmp(header, "container") == 0 || strcmp(header, "network") == 0 ||
@@ -601,7 +615,7 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
     for (size_t i = 0; m->system.control && m->system.control[i]; i++)
         tcp |= str_starts(m->system.control[i], "tcp://");
     if (tcp && !(m->system.control_tls_cert && m->system.control_tls_key && m->system.control_tls_ca))
-        diag_add(d, file, 0, "a tcp:// control listener needs control_tls_cert, control_tls_key and "
+        diag_add(d, file, manifest_key_line(&m->system, "control"), "a tcp:// control listener needs control_tls_cert, control_tls_key and "
                  "control_tls_ca (there is no plaintext TCP)");
 
     bool need_default_net = false;
@@ -624,12 +638,12 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
         if (!c->argv && !bad[i])
             diag_add(d, file, c->line, "container '%s' has no command", c->name);
         if (c->main && ++mains == 2)
-            diag_add(d, file, c->line, "container '%s': only one container may be main", c->name);
+            diag_add(d, file, manifest_key_line(c, "main"), "container '%s': only one container may be main", c->name);
         if (!(flags & MANIFEST_NO_FS_CHECKS)) {
             struct stat sb;
             for (size_t l = 0; c->layers && c->layers[l]; l++)
                 if (!on_fstab_mount(m, c->layers[l]) && (stat(c->layers[l], &sb) < 0 || !S_ISDIR(sb.st_mode)))
-                    diag_add(d, file, c->layers_line, "container '%s': layer %s is not a directory%s%s", c->name,
+                    diag_add(d, file, manifest_key_line(c, "layers"), "container '%s': layer %s is not a directory%s%s", c->name,
                              c->layers[l], errno == ENOENT ? "" : ": ", errno == ENOENT ? "" : strerror(errno));
             for (size_t b = 0; b < c->n_mounts; b++)
                 if (!on_fstab_mount(m, c->mounts[b].source) && stat(c->mounts[b].source, &sb) < 0)
@@ -650,7 +664,7 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
                     if (strv_push(&d->msgs, errors[e]) == 0)
                         d->count++;
                 if (!errors || !errors[0])
-                    diag_add(d, file, c->line, "container '%s': seccomp profile %s is not valid", c->name,
+                    diag_add(d, file, manifest_key_line(c, "seccomp"), "container '%s': seccomp profile %s is not valid", c->name,
                              c->seccomp_file);
             }
             strv_free(errors);
@@ -662,18 +676,23 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
             const struct container_spec *o = &m->containers[j];
             if (o->userns == USERNS_MAP && c->userns == USERNS_MAP &&
                 idmap_overlap(o->userns_map, o->n_userns_map, c->userns_map, c->n_userns_map, &shared))
-                diag_add(d, file, c->userns_line,
+                diag_add(d, file, manifest_key_line(c, "userns"),
                          "container '%s': userns host ids overlap those of container '%s' (line %d) at %u",
-                         c->name, m->containers[j].name, m->containers[j].userns_line, shared);
+                         c->name, o->name, manifest_key_line(o, "userns"), shared);
         }
         if (c->upper_size && (!c->upper || strcmp(c->upper, "tmpfs") != 0))
-            diag_add(d, file, c->line, "container '%s': upper_size needs upper = tmpfs", c->name);
-        if (c->restart_delay_ms > c->restart_delay_max_ms)
-            diag_add(d, file, c->line, "container '%s': restart_delay is above restart_delay_max", c->name);
+            diag_add(d, file, manifest_key_line(c, "upper_size"), "container '%s': upper_size needs upper = tmpfs", c->name);
+        if (c->restart_delay_ms > c->restart_delay_max_ms) {
+            /* Whichever of the pair was set (restart_delay when both were). */
+            int line = manifest_key_line(c, "restart_delay");
+            if (line == c->line)
+                line = manifest_key_line(c, "restart_delay_max");
+            diag_add(d, file, line, "container '%s': restart_delay is above restart_delay_max", c->name);
+        }
         if (c->health == HEALTH_NONE && c->on_unhealthy != POWER_RESTART)
-            diag_add(d, file, c->line, "container '%s': on_unhealthy needs a health check", c->name);
+            diag_add(d, file, manifest_key_line(c, "on_unhealthy"), "container '%s': on_unhealthy needs a health check", c->name);
         if (c->caps_ambient & ~c->caps)
-            diag_add(d, file, c->line, "container '%s': ambient_capabilities must be within capabilities",
+            diag_add(d, file, manifest_key_line(c, "ambient_capabilities"), "container '%s': ambient_capabilities must be within capabilities",
                      c->name);
         for (size_t k = 0; k < c->n_deps; k++) {
             struct dependency *dep = &c->deps[k];
@@ -706,7 +725,7 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
                 if (nd) {
                     c->deps = nd;
                     nd[c->n_deps] = (struct dependency){ .name = strdup(c->net_peer), .index = t,
-                                                         .line = c->line };
+                                                         .line = manifest_key_line(c, "network") };
                     if (nd[c->n_deps].name)
                         c->n_deps++;
                 }

@@ -253,7 +253,6 @@ static int set_layers(void *obj, int line, const char *v, char *why)
         return why_set(why, "has more than 128 layers");
     strv_free(c->layers);
     c->layers = TAKE_PTR(layers);
-    c->layers_line = line;
     return 0;
 }
 
@@ -799,10 +798,7 @@ static int set_ready(void *obj, int line, const char *v, char *why)
 static int set_userns(void *obj, int line, const char *v, char *why)
 {
     struct container_spec *c = obj;
-    int r = idmap_parse(v, &c->userns, &c->userns_map, &c->n_userns_map, why);
-    if (r == 0)
-        c->userns_line = line;
-    return r;
+    return idmap_parse(v, &c->userns, &c->userns_map, &c->n_userns_map, why);
 }
 
 /* NAME=SOFT[:HARD] (parse.h owns the syntax); a later value for the same
@@ -1035,9 +1031,9 @@ static const struct manifest_key keys[] = {
     U(SEC_INTERFACE, "mtu", IFC(mtu), sizeof(unsigned), 68, 65535, "(unchanged)", "MTU of the uplink"),
 };
 
-/* The parser's per-section bookkeeping (manifest.c's pstate.seen_line and
- * seen_count, MANIFEST_KEYS_MAX long) is indexed by position in the key table. */
-_Static_assert(ARRAY_SIZE(keys) <= MANIFEST_KEYS_MAX, "pstate.seen_line is too short");
+/* The sections' key_line arrays and the parser's seen_count (MANIFEST_KEYS_MAX
+ * long) are indexed by position in the key table. */
+_Static_assert(ARRAY_SIZE(keys) <= MANIFEST_KEYS_MAX, "key_line is too short");
 
 const char *manifest_section_name(enum section_kind k)
 {
@@ -1135,4 +1131,36 @@ int manifest_keys_apply_defaults(enum section_kind section, void *obj, const cha
         }
     }
     return 0;
+}
+
+/* --- where a key was set ------------------------------------------------------ */
+
+/* LINES is a section's key_line array; FALLBACK its header line.  A name that
+ * is no key of the section (a caller's typo) gets the header line too. */
+static int key_line_of(enum section_kind section, const int *lines, int fallback, const char *key)
+{
+    size_t i;
+    if (!manifest_key_find(section, key, &i) || !lines[i])
+        return fallback;
+    return lines[i];
+}
+
+int manifest_container_key_line(const struct container_spec *c, const char *key)
+{
+    return key_line_of(SEC_CONTAINER, c->key_line, c->line, key);
+}
+
+int manifest_network_key_line(const struct network_spec *n, const char *key)
+{
+    return key_line_of(SEC_NETWORK, n->key_line, n->line, key);
+}
+
+int manifest_interface_key_line(const struct interface_spec *i, const char *key)
+{
+    return key_line_of(SEC_INTERFACE, i->key_line, i->line, key);
+}
+
+int manifest_system_key_line(const struct system_spec *s, const char *key)
+{
+    return key_line_of(SEC_SYSTEM, s->key_line, s->line, key);
 }

@@ -18,10 +18,6 @@
 
 #define MANIFEST_MAX_CONTAINERS 256
 #define MANIFEST_DEFAULT_NETWORK "keel0"
-/* Upper bound of the number of keys: the parser's per-section bookkeeping is
- * an array of this size indexed by a key's position in the table, and
- * manifest_keys.c asserts at compile time that the table fits. */
-#define MANIFEST_KEYS_MAX 128
 
 /* SEC_NONE: before the first header; SEC_BAD: after a rejected header. */
 enum section_kind { SEC_NONE, SEC_SYSTEM, SEC_CONTAINER, SEC_NETWORK, SEC_INTERFACE, SEC_BAD };
