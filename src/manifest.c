@@ -207,24 +207,29 @@ static int handle_key(void *user, const char *section, const char *name, const c
 
 /* --- sections --------------------------------------------------------------- */
 
-static void container_defaults(struct container_spec *c, const struct system_spec *sys)
+/* A new container's state before its keys, besides the table's defaults: the
+ * markers of values not given. */
+static void container_init(struct container_spec *c)
 {
-    c->stop_signal = SIGTERM;
     c->stop_timeout_ms = UINT64_MAX;  /* resolved to [system] stop_timeout after parsing */
+    /* `capabilities` starts from caps.c's default set (the table describes
+     * it); its setter starts from there too. */
     c->caps = caps_default();
-    c->no_new_privs = true;
-    c->restart_delay_ms = 100;
-    c->restart_delay_max_ms = 30000;
-    c->restart_reset_ms = 10000;
-    c->net = NET_NONE;
     c->memory_max = c->memory_high = c->memory_swap = KEEL_LIMIT_UNSET;
     c->cpu_quota_us = c->cpu_period_us = c->cpu_weight = KEEL_LIMIT_UNSET;
     c->pids_max = c->io_weight = KEEL_LIMIT_UNSET;
-    c->health_interval_ms = 10000;
-    c->health_timeout_ms = 3000;
-    c->health_retries = 3;
-    c->on_unhealthy = POWER_RESTART;
-    (void)sys;
+}
+
+/* The key table's defaults of a new section's single keys (see
+ * manifest_keys_apply_defaults); its keys then replace them. */
+static int begin_defaults(struct pstate *st, enum section_kind kind, void *obj, const int *key_line)
+{
+    const char *key = NULL;
+    char why[PARSE_WHY_MAX] = "";
+    int r = manifest_keys_apply_defaults(kind, false, obj, key_line, &key, why);
+    if (r < 0 && r != -ENOMEM)
+        diag_add(st->d, st->file, st->line, "the default of %s does not parse: %s", key, why);
+    return r;
 }
 
 static void begin_section(struct pstate *st, const char *header)
@@ -306,15 +311,10 @@ static void begin_section(struct pstate *st, const char *header)
         nb[m->n_containers] = false;
         struct container_spec *c = &nc[m->n_containers];
         memset(c, 0, sizeof *c);
-        container_defaults(c, &m->system);
+        container_init(c);
         c->line = st->line;
-        const char *dkey = NULL;
-        char dwhy[PARSE_WHY_MAX] = "";
-        int dr = manifest_keys_apply_defaults(SEC_CONTAINER, c, &dkey, dwhy);
-        if (dr == -ENOMEM)
+        if (begin_defaults(st, SEC_CONTAINER, c, c->key_line) == -ENOMEM)
             goto oom;
-        if (dr < 0)
-            diag_add(st->d, st->file, st->line, "the default of %s does not parse: %s", dkey, dwhy);
         if (!(c->name = strdup(name)))
             goto oom;
         st->index = m->n_containers++;
@@ -327,9 +327,13 @@ static void begin_section(struct pstate *st, const char *header)
         if (!nn)
             goto oom;
         m->networks = nn;
-        nn[m->n_networks] = (struct network_spec){ .line = st->line, .mtu = 1500, .name = strdup(name) };
+        nn[m->n_networks] = (struct network_spec){ .line = st->line, .name = strdup(name) };
         if (!nn[m->n_networks].name)
             goto oom;
+        if (begin_defaults(st, SEC_NETWORK, &nn[m->n_networks], nn[m->n_networks].key_line) == -ENOMEM) {
+            free(nn[m->n_networks].name);
+            goto oom;
+        }
         st->index = m->n_networks++;
     } else {
         for (size_t i = 0; i < m->n_interfaces; i++)
@@ -344,6 +348,10 @@ static void begin_section(struct pstate *st, const char *header)
         ni[m->n_interfaces] = (struct interface_spec){ .line = st->line, .name = strdup(name) };
         if (!ni[m->n_interfaces].name)
             goto oom;
+        if (begin_defaults(st, SEC_INTERFACE, &ni[m->n_interfaces], ni[m->n_interfaces].key_line) == -ENOMEM) {
+            free(ni[m->n_interfaces].name);
+            goto oom;
+        }
         st->index = m->n_interfaces++;
     }
     st->kind = k;
@@ -533,10 +541,16 @@ static int add_default_network(struct manifest *m)
     if (!nn)
         return -ENOMEM;
     m->networks = nn;
-    nn[m->n_networks] = (struct network_spec){ .mtu = 1500, .name = strdup(MANIFEST_DEFAULT_NETWORK) };
-    if (!nn[m->n_networks].name)
+    struct network_spec *n = &nn[m->n_networks];
+    *n = (struct network_spec){ .name = strdup(MANIFEST_DEFAULT_NETWORK) };
+    if (!n->name)
         return -ENOMEM;
     m->n_networks++;
+    const char *key = NULL;
+    char why[PARSE_WHY_MAX];
+    for (int rep = 0; rep < 2; rep++)
+        if (manifest_keys_apply_defaults(SEC_NETWORK, rep, n, n->key_line, &key, why) == -ENOMEM)
+            return -ENOMEM;
     return 0;
 }
 
@@ -609,8 +623,6 @@ static bool on_fstab_mount(const struct manifest *m, const char *path)
 static void validate(struct manifest *m, unsigned flags, const bool *bad, struct diag *d)
 {
     const char *file = m->path;
-    if (!m->system.control && strv_push(&m->system.control, "unix:///run/keel.sock") < 0)
-        diag_add(d, file, 0, "out of memory");
     bool tcp = false;
     for (size_t i = 0; m->system.control && m->system.control[i]; i++)
         tcp |= str_starts(m->system.control[i], "tcp://");
@@ -737,14 +749,27 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
 
 /* --- entry points ------------------------------------------------------------- */
 
-static void system_defaults(struct system_spec *s)
+/* The key table's defaults of repeatable keys that a section left out:
+ * [system] (also when the file has none), each container, network and
+ * interface (see manifest_keys_apply_defaults). */
+static int end_defaults(struct manifest *m, struct diag *d)
 {
-    s->stop_timeout_ms = 10000;
-    s->log_max_size = 1 << 20;
-    s->log_keep = 2;
-    s->on_exit = POWER_POWEROFF;
-    s->on_error = POWER_POWEROFF;
-    s->watchdog_timeout_ms = 30000;
+    const char *key = NULL;
+    char why[PARSE_WHY_MAX] = "";
+    int r = manifest_keys_apply_defaults(SEC_SYSTEM, true, &m->system, m->system.key_line, &key, why);
+    for (size_t i = 0; r >= 0 && i < m->n_containers; i++)
+        r = manifest_keys_apply_defaults(SEC_CONTAINER, true, &m->containers[i], m->containers[i].key_line, &key,
+                                         why);
+    for (size_t i = 0; r >= 0 && i < m->n_networks; i++)
+        r = manifest_keys_apply_defaults(SEC_NETWORK, true, &m->networks[i], m->networks[i].key_line, &key, why);
+    for (size_t i = 0; r >= 0 && i < m->n_interfaces; i++)
+        r = manifest_keys_apply_defaults(SEC_INTERFACE, true, &m->interfaces[i], m->interfaces[i].key_line, &key,
+                                         why);
+    if (r == -ENOMEM)
+        diag_add(d, m->path, 0, "out of memory");
+    else if (r < 0)
+        diag_add(d, m->path, 0, "the default of %s does not parse: %s", key, why);
+    return r;
 }
 
 int manifest_load_buffer(const char *name, const char *buf, size_t len, unsigned flags, struct manifest **out,
@@ -757,9 +782,14 @@ int manifest_load_buffer(const char *name, const char *buf, size_t len, unsigned
         diag_add(d, name, 0, "out of memory");
         return -ENOMEM;
     }
-    system_defaults(&m->system);
     struct pstate st = { .file = m->path, .buf = buf, .len = len, .m = m, .d = d };
     size_t before = d->count;
+    /* [system]'s defaults stand also when the file has no [system]. */
+    if (begin_defaults(&st, SEC_SYSTEM, &m->system, m->system.key_line) == -ENOMEM) {
+        diag_add(d, name, 0, "out of memory");
+        manifest_free(m);
+        return -ENOMEM;
+    }
 
     /* inih's silent behaviours, switched off: we check each line ourselves. */
     /* Debian's inih takes these at run time; with ini_use_stack its line
@@ -779,8 +809,8 @@ int manifest_load_buffer(const char *name, const char *buf, size_t len, unsigned
         diag_add(d, name, r, "syntax error");
     else if (r < 0)
         diag_add(d, name, 0, "the INI parser failed (%s)", r == -2 ? "out of memory" : "cannot read");
-    if (!m->system.log_dir)
-        m->system.log_dir = strdup("/run/keel/log");
+    if (!st.oom && end_defaults(m, d) == -ENOMEM)
+        st.oom = true;
     if (!st.oom) {
         bool none = false;
         validate(m, flags, st.bad_container ? st.bad_container : &none, d);

@@ -170,9 +170,32 @@ TEST(defaults)
     CHECK_INT(a->restart_delay_max_ms, 30000);
     CHECK_INT(a->restart_reset_ms, 10000);
     CHECK(a->memory_max == KEEL_LIMIT_UNSET);
+    CHECK_INT(a->health_interval_ms, 10000);
+    CHECK_INT(a->health_timeout_ms, 3000);
+    CHECK_INT(a->health_retries, 3);
+    CHECK_INT(a->on_unhealthy, POWER_RESTART);
+    CHECK(a->pids_max == 2048 && a->pids_line == 0);
+    CHECK_INT(m->system.log_max_size, 1 << 20);
+    CHECK_INT(m->system.log_keep, 2);
+    CHECK_INT(m->system.watchdog_timeout_ms, 30000);
+    CHECK(m->system.control[1] == NULL);
     /* A bridge container without [network keel0] gets the default network. */
     CHECK(manifest_find_network(m, "keel0") != NULL);
+    CHECK_INT(manifest_find_network(m, "keel0")->mtu, 1500);
     CHECK_STR(m->containers[1].bridge, "keel0");
+    manifest_free(m);
+    /* A repeatable key's default stands only when the key is absent; a single
+     * key's value replaces its default. */
+    m = load_ok("[system]\ncontrol = unix:///run/x.sock\n[network n]\nsubnet = 10.1.0.0/24\n" C
+                "restart_delay = 1s\npids = max\n");
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    CHECK(m->system.control && m->system.control[0] && !m->system.control[1]);
+    CHECK_STR(m->system.control[0], "unix:///run/x.sock");
+    CHECK_INT(manifest_find_network(m, "n")->mtu, 1500);
+    CHECK_INT(m->containers[0].restart_delay_ms, 1000);
+    CHECK(m->containers[0].pids_max == KEEL_LIMIT_MAX && m->containers[0].pids_line == 9);
     manifest_free(m);
 }
 
