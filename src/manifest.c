@@ -526,10 +526,8 @@ static void resolve_defaults(struct manifest *m)
     }
     for (size_t i = 0; i < m->n_networks; i++) {
         struct network_spec *n = &m->networks[i];
-        if (!n->prefix && strcmp(n->name, MANIFEST_DEFAULT_NETWORK) == 0) {
-            inet_pton(AF_INET, "172.30.0.0", &n->subnet);
-            n->prefix = 24;
-        }
+        if (!n->prefix && strcmp(n->name, MANIFEST_DEFAULT_NETWORK) == 0)
+            (void)parse_cidr(MANIFEST_DEFAULT_SUBNET, &n->subnet, &n->prefix, NULL);  /* a literal that parses */
         if (!n->gateway.s_addr && n->prefix)
             n->gateway.s_addr = htonl(ntohl(n->subnet.s_addr) + 1);
     }

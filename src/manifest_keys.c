@@ -863,6 +863,8 @@ static int set_if_gateway(void *obj, int line, const char *v, char *why)
 
 /* --- the key table ----------------------------------------------------------- */
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 #define SYS(f) offsetof(struct system_spec, f)
 #define CON(f) offsetof(struct container_spec, f)
 #define NET(f) offsetof(struct network_spec, f)
@@ -982,7 +984,8 @@ static const struct manifest_key keys[] = {
            "system call filter"),
     TYPED_APPLIED(SEC_CONTAINER, "nested_userns", K_BOOL, CON(nested_userns), "yes|no", "no",
           "the default filter lets the container create user namespaces (with CAP_SYS_ADMIN)"),
-    CUSTOM(SEC_CONTAINER, "rlimit", true, set_rlimit, "NAME=SOFT[:HARD]", "nofile=1024:524288",
+    CUSTOM(SEC_CONTAINER, "rlimit", true, set_rlimit, "NAME=SOFT[:HARD]",
+           "nofile=" STRINGIFY(RLIMIT_DEFAULT_NOFILE_SOFT) ":" STRINGIFY(RLIMIT_DEFAULT_NOFILE_HARD),
            "resource limit (setrlimit)"),
     CUSTOM_APPLIED(SEC_CONTAINER, "userns", false, set_userns, "no|auto|INSIDE:HOST:COUNT[,...]", "no",
            "user namespace: container ids mapped to unprivileged host ids, layers idmapped"),
@@ -1024,7 +1027,7 @@ static const struct manifest_key keys[] = {
           "how long a dependant waits for this container's dependencies"),
 
     /* [network NAME] */
-    CUSTOM(SEC_NETWORK, "subnet", false, set_subnet, "CIDR", "172.30.0.0/24 (keel0)",
+    CUSTOM(SEC_NETWORK, "subnet", false, set_subnet, "CIDR", MANIFEST_DEFAULT_SUBNET " (" MANIFEST_DEFAULT_NETWORK ")",
            "the network's IPv4 subnet"),
     CUSTOM(SEC_NETWORK, "gateway", false, set_net_gateway, "IPv4 address", "(first address)",
            "address of the bridge, the containers' default route"),

@@ -59,6 +59,10 @@ struct rlimit_spec {
     int line;
 };
 int parse_rlimit(const char *s, struct rlimit_spec *out, char *why);
+/* What a container gets without `rlimit = nofile=...` (rlimit.h says why;
+ * the key table prints them as the key's default). */
+#define RLIMIT_DEFAULT_NOFILE_SOFT 1024
+#define RLIMIT_DEFAULT_NOFILE_HARD 524288
 /* "nofile" for RLIMIT_NOFILE; NULL for an unknown resource. */
 const char *parse_rlimit_name(int resource);
 

@@ -27,8 +27,8 @@
 #include "keel/manifest.h"
 #include "keel/parse.h"
 
-#define RLIMIT_DEFAULT_NOFILE_SOFT 1024
-#define RLIMIT_DEFAULT_NOFILE_HARD 524288
+/* RLIMIT_DEFAULT_NOFILE_SOFT / _HARD: parse.h's, beside the syntax, so that
+ * the manifest's key table shows the same numbers. */
 
 /* Applies the default nofile (unless `r` sets nofile), then each of r[0..n).
  * If the default's hard limit cannot be had (no CAP_SYS_RESOURCE, or above
