@@ -132,6 +132,7 @@ struct pstate {
     bool system_seen;
     unsigned seen_count[MANIFEST_KEYS_MAX]; /* how often a repeatable key was given in it */
     bool *bad_container;   /* per container: a key of it was rejected */
+    size_t cap_networks, cap_interfaces;   /* allocated elements of m->networks, m->interfaces */
     bool oom;
 };
 
@@ -232,6 +233,22 @@ static int begin_defaults(struct pstate *st, enum section_kind kind, void *obj, 
     return r;
 }
 
+/* Room for one more element in *ARR (N used, *CAP allocated, SIZE bytes
+ * each), doubling: a file of thousands of sections (each struct holds its
+ * key_line array) costs O(n) copying, not O(n^2). */
+static int grow_array(void **arr, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 8;
+    void *na = realloc(*arr, c * size);
+    if (!na)
+        return -ENOMEM;
+    *arr = na;
+    *cap = c;
+    return 0;
+}
+
 static void begin_section(struct pstate *st, const char *header)
 {
     struct manifest *m = st->m;
@@ -323,10 +340,9 @@ static void begin_section(struct pstate *st, const char *header)
             diag_add(st->d, st->file, st->line, "network '%s' is defined twice", name);
             return;
         }
-        struct network_spec *nn = realloc(m->networks, (m->n_networks + 1) * sizeof *nn);
-        if (!nn)
+        if (grow_array((void **)&m->networks, m->n_networks, &st->cap_networks, sizeof *m->networks) < 0)
             goto oom;
-        m->networks = nn;
+        struct network_spec *nn = m->networks;
         nn[m->n_networks] = (struct network_spec){ .line = st->line, .name = strdup(name) };
         if (!nn[m->n_networks].name)
             goto oom;
@@ -341,10 +357,9 @@ static void begin_section(struct pstate *st, const char *header)
                 diag_add(st->d, st->file, st->line, "interface '%s' is defined twice", name);
                 return;
             }
-        struct interface_spec *ni = realloc(m->interfaces, (m->n_interfaces + 1) * sizeof *ni);
-        if (!ni)
+        if (grow_array((void **)&m->interfaces, m->n_interfaces, &st->cap_interfaces, sizeof *m->interfaces) < 0)
             goto oom;
-        m->interfaces = ni;
+        struct interface_spec *ni = m->interfaces;
         ni[m->n_interfaces] = (struct interface_spec){ .line = st->line, .name = strdup(name) };
         if (!ni[m->n_interfaces].name)
             goto oom;
