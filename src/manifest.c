@@ -10,12 +10,11 @@
  */
 #include "keel/manifest.h"
 #include "keel/manifest_keys.h"
-#include "keel/boot.h"
 #include "keel/caps.h"
 #include "keel/net.h"
 #include "keel/parse.h"
-#include "keel/seccomp.h"
-#include "keel/userns.h"
+#include "keel/seccomp_profile.h"
+#include "keel/idmap.h"
 #include "keel/util.h"
 
 #include <arpa/inet.h>
@@ -131,9 +130,9 @@ struct pstate {
     enum section_kind kind;
     size_t index;          /* index of the current object in its array */
     bool system_seen;
-    int seen_line[MANIFEST_KEYS_MAX];       /* line each key of the current section was set on */
     unsigned seen_count[MANIFEST_KEYS_MAX]; /* how often a repeatable key was given in it */
     bool *bad_container;   /* per container: a key of it was rejected */
+    size_t cap_networks, cap_interfaces;   /* allocated elements of m->networks, m->interfaces */
     bool oom;
 };
 
@@ -145,6 +144,20 @@ static void *section_object(struct pstate *st)
     case SEC_CONTAINER: return &m->containers[st->index];
     case SEC_NETWORK: return &m->networks[st->index];
     case SEC_INTERFACE: return &m->interfaces[st->index];
+    default: return NULL;
+    }
+}
+
+/* The line each key of the current section was set on (the section's own
+ * key_line array, kept for manifest_key_line()); NULL outside a section. */
+static int *section_key_lines(struct pstate *st)
+{
+    struct manifest *m = st->m;
+    switch (st->kind) {
+    case SEC_SYSTEM: return m->system.key_line;
+    case SEC_CONTAINER: return m->containers[st->index].key_line;
+    case SEC_NETWORK: return m->networks[st->index].key_line;
+    case SEC_INTERFACE: return m->interfaces[st->index].key_line;
     default: return NULL;
     }
 }
@@ -167,18 +180,19 @@ static int handle_key(void *user, const char *section, const char *name, const c
         diag_add(st->d, st->file, st->line, "unknown key '%s' in [%s]", name, manifest_section_name(st->kind));
         return 1;
     }
+    int *seen_line = section_key_lines(st);
     bool repeatable = manifest_key_repeatable(k);
     if (repeatable && ++st->seen_count[ki] > MANIFEST_MAX_REPEAT) {
         if (st->seen_count[ki] == MANIFEST_MAX_REPEAT + 1)
             diag_add(st->d, st->file, st->line, "more than %d '%s' lines in this section", MANIFEST_MAX_REPEAT, name);
         return 1;
     }
-    if (!repeatable && st->seen_line[ki]) {
+    if (!repeatable && seen_line[ki]) {
         diag_add(st->d, st->file, st->line, "'%s' is set twice in this section (first on line %d)", name,
-                 st->seen_line[ki]);
+                 seen_line[ki]);
         return 1;
     }
-    st->seen_line[ki] = st->line;
+    seen_line[ki] = st->line;
     char why[PARSE_WHY_MAX] = "is not valid";
     int r = manifest_key_apply(k, section_object(st), st->line, value, why);
     if (r == -ENOMEM) {
@@ -194,30 +208,50 @@ static int handle_key(void *user, const char *section, const char *name, const c
 
 /* --- sections --------------------------------------------------------------- */
 
-static void container_defaults(struct container_spec *c, const struct system_spec *sys)
+/* A new container's state before its keys, besides the table's defaults: the
+ * markers of values not given. */
+static void container_init(struct container_spec *c)
 {
-    c->stop_signal = SIGTERM;
     c->stop_timeout_ms = UINT64_MAX;  /* resolved to [system] stop_timeout after parsing */
+    /* `capabilities` starts from caps.c's default set (the table describes
+     * it); its setter starts from there too. */
     c->caps = caps_default();
-    c->no_new_privs = true;
-    c->restart_delay_ms = 100;
-    c->restart_delay_max_ms = 30000;
-    c->restart_reset_ms = 10000;
-    c->net = NET_NONE;
     c->memory_max = c->memory_high = c->memory_swap = KEEL_LIMIT_UNSET;
     c->cpu_quota_us = c->cpu_period_us = c->cpu_weight = KEEL_LIMIT_UNSET;
     c->pids_max = c->io_weight = KEEL_LIMIT_UNSET;
-    c->health_interval_ms = 10000;
-    c->health_timeout_ms = 3000;
-    c->health_retries = 3;
-    c->on_unhealthy = POWER_RESTART;
-    (void)sys;
+}
+
+/* The key table's defaults of a new section's single keys (see
+ * manifest_keys_apply_defaults); its keys then replace them. */
+static int begin_defaults(struct pstate *st, enum section_kind kind, void *obj, const int *key_line)
+{
+    const char *key = NULL;
+    char why[PARSE_WHY_MAX] = "";
+    int r = manifest_keys_apply_defaults(kind, false, obj, key_line, &key, why);
+    if (r < 0 && r != -ENOMEM)
+        diag_add(st->d, st->file, st->line, "the default of %s does not parse: %s", key, why);
+    return r;
+}
+
+/* Room for one more element in *ARR (N used, *CAP allocated, SIZE bytes
+ * each), doubling: a file of thousands of sections (each struct holds its
+ * key_line array) costs O(n) copying, not O(n^2). */
+static int grow_array(void **arr, size_t n, size_t *cap, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 8;
+    void *na = realloc(*arr, c * size);
+    if (!na)
+        return -ENOMEM;
+    *arr = na;
+    *cap = c;
+    return 0;
 }
 
 static void begin_section(struct pstate *st, const char *header)
 {
     struct manifest *m = st->m;
-    memset(st->seen_line, 0, sizeof st->seen_line);
     memset(st->seen_count, 0, sizeof st->seen_count);
     st->kind = SEC_BAD;
     char kind[32], name[128];
@@ -230,6 +264,7 @@ static void begin_section(struct pstate *st, const char *header)
             }
             st->system_seen = true;
             st->kind = SEC_SYSTEM;
+            m->system.line = st->line;
             return;
         }
         if (strcmp(header, "container") == 0 || strcmp(header, "network") == 0 ||
@@ -293,15 +328,10 @@ static void begin_section(struct pstate *st, const char *header)
         nb[m->n_containers] = false;
         struct container_spec *c = &nc[m->n_containers];
         memset(c, 0, sizeof *c);
-        container_defaults(c, &m->system);
+        container_init(c);
         c->line = st->line;
-        const char *dkey = NULL;
-        char dwhy[PARSE_WHY_MAX] = "";
-        int dr = manifest_keys_apply_defaults(SEC_CONTAINER, c, &dkey, dwhy);
-        if (dr == -ENOMEM)
+        if (begin_defaults(st, SEC_CONTAINER, c, c->key_line) == -ENOMEM)
             goto oom;
-        if (dr < 0)
-            diag_add(st->d, st->file, st->line, "the default of %s does not parse: %s", dkey, dwhy);
         if (!(c->name = strdup(name)))
             goto oom;
         st->index = m->n_containers++;
@@ -310,13 +340,16 @@ static void begin_section(struct pstate *st, const char *header)
             diag_add(st->d, st->file, st->line, "network '%s' is defined twice", name);
             return;
         }
-        struct network_spec *nn = realloc(m->networks, (m->n_networks + 1) * sizeof *nn);
-        if (!nn)
+        if (grow_array((void **)&m->networks, m->n_networks, &st->cap_networks, sizeof *m->networks) < 0)
             goto oom;
-        m->networks = nn;
-        nn[m->n_networks] = (struct network_spec){ .line = st->line, .mtu = 1500, .name = strdup(name) };
+        struct network_spec *nn = m->networks;
+        nn[m->n_networks] = (struct network_spec){ .line = st->line, .name = strdup(name) };
         if (!nn[m->n_networks].name)
             goto oom;
+        if (begin_defaults(st, SEC_NETWORK, &nn[m->n_networks], nn[m->n_networks].key_line) == -ENOMEM) {
+            free(nn[m->n_networks].name);
+            goto oom;
+        }
         st->index = m->n_networks++;
     } else {
         for (size_t i = 0; i < m->n_interfaces; i++)
@@ -324,13 +357,16 @@ static void begin_section(struct pstate *st, const char *header)
                 diag_add(st->d, st->file, st->line, "interface '%s' is defined twice", name);
                 return;
             }
-        struct interface_spec *ni = realloc(m->interfaces, (m->n_interfaces + 1) * sizeof *ni);
-        if (!ni)
+        if (grow_array((void **)&m->interfaces, m->n_interfaces, &st->cap_interfaces, sizeof *m->interfaces) < 0)
             goto oom;
-        m->interfaces = ni;
+        struct interface_spec *ni = m->interfaces;
         ni[m->n_interfaces] = (struct interface_spec){ .line = st->line, .name = strdup(name) };
         if (!ni[m->n_interfaces].name)
             goto oom;
+        if (begin_defaults(st, SEC_INTERFACE, &ni[m->n_interfaces], ni[m->n_interfaces].key_line) == -ENOMEM) {
+            free(ni[m->n_interfaces].name);
+            goto oom;
+        }
         st->index = m->n_interfaces++;
     }
     st->kind = k;
@@ -505,10 +541,8 @@ static void resolve_defaults(struct manifest *m)
     }
     for (size_t i = 0; i < m->n_networks; i++) {
         struct network_spec *n = &m->networks[i];
-        if (!n->prefix && strcmp(n->name, MANIFEST_DEFAULT_NETWORK) == 0) {
-            inet_pton(AF_INET, "172.30.0.0", &n->subnet);
-            n->prefix = 24;
-        }
+        if (!n->prefix && strcmp(n->name, MANIFEST_DEFAULT_NETWORK) == 0)
+            (void)parse_cidr(MANIFEST_DEFAULT_SUBNET, &n->subnet, &n->prefix, NULL);  /* a literal that parses */
         if (!n->gateway.s_addr && n->prefix)
             n->gateway.s_addr = htonl(ntohl(n->subnet.s_addr) + 1);
     }
@@ -520,10 +554,16 @@ static int add_default_network(struct manifest *m)
     if (!nn)
         return -ENOMEM;
     m->networks = nn;
-    nn[m->n_networks] = (struct network_spec){ .mtu = 1500, .name = strdup(MANIFEST_DEFAULT_NETWORK) };
-    if (!nn[m->n_networks].name)
+    struct network_spec *n = &nn[m->n_networks];
+    *n = (struct network_spec){ .name = strdup(MANIFEST_DEFAULT_NETWORK) };
+    if (!n->name)
         return -ENOMEM;
     m->n_networks++;
+    const char *key = NULL;
+    char why[PARSE_WHY_MAX];
+    for (int rep = 0; rep < 2; rep++)
+        if (manifest_keys_apply_defaults(SEC_NETWORK, rep, n, n->key_line, &key, why) == -ENOMEM)
+            return -ENOMEM;
     return 0;
 }
 
@@ -596,13 +636,11 @@ static bool on_fstab_mount(const struct manifest *m, const char *path)
 static void validate(struct manifest *m, unsigned flags, const bool *bad, struct diag *d)
 {
     const char *file = m->path;
-    if (!m->system.control && strv_push(&m->system.control, "unix:///run/keel.sock") < 0)
-        diag_add(d, file, 0, "out of memory");
     bool tcp = false;
     for (size_t i = 0; m->system.control && m->system.control[i]; i++)
         tcp |= str_starts(m->system.control[i], "tcp://");
     if (tcp && !(m->system.control_tls_cert && m->system.control_tls_key && m->system.control_tls_ca))
-        diag_add(d, file, 0, "a tcp:// control listener needs control_tls_cert, control_tls_key and "
+        diag_add(d, file, manifest_key_line(&m->system, "control"), "a tcp:// control listener needs control_tls_cert, control_tls_key and "
                  "control_tls_ca (there is no plaintext TCP)");
 
     bool need_default_net = false;
@@ -625,12 +663,12 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
         if (!c->argv && !bad[i])
             diag_add(d, file, c->line, "container '%s' has no command", c->name);
         if (c->main && ++mains == 2)
-            diag_add(d, file, c->line, "container '%s': only one container may be main", c->name);
+            diag_add(d, file, manifest_key_line(c, "main"), "container '%s': only one container may be main", c->name);
         if (!(flags & MANIFEST_NO_FS_CHECKS)) {
             struct stat sb;
             for (size_t l = 0; c->layers && c->layers[l]; l++)
                 if (!on_fstab_mount(m, c->layers[l]) && (stat(c->layers[l], &sb) < 0 || !S_ISDIR(sb.st_mode)))
-                    diag_add(d, file, c->layers_line, "container '%s': layer %s is not a directory%s%s", c->name,
+                    diag_add(d, file, manifest_key_line(c, "layers"), "container '%s': layer %s is not a directory%s%s", c->name,
                              c->layers[l], errno == ENOENT ? "" : ": ", errno == ENOENT ? "" : strerror(errno));
             for (size_t b = 0; b < c->n_mounts; b++)
                 if (!on_fstab_mount(m, c->mounts[b].source) && stat(c->mounts[b].source, &sb) < 0)
@@ -651,7 +689,7 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
                     if (strv_push(&d->msgs, errors[e]) == 0)
                         d->count++;
                 if (!errors || !errors[0])
-                    diag_add(d, file, c->line, "container '%s': seccomp profile %s is not valid", c->name,
+                    diag_add(d, file, manifest_key_line(c, "seccomp"), "container '%s': seccomp profile %s is not valid", c->name,
                              c->seccomp_file);
             }
             strv_free(errors);
@@ -660,19 +698,26 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
         /* Two containers owning the same host ids own each other's files. */
         for (size_t j = 0; j < i; j++) {
             uint32_t shared;
-            if (userns_maps_overlap(&m->containers[j], c, &shared))
-                diag_add(d, file, c->userns_line,
+            const struct container_spec *o = &m->containers[j];
+            if (o->userns == USERNS_MAP && c->userns == USERNS_MAP &&
+                idmap_overlap(o->userns_map, o->n_userns_map, c->userns_map, c->n_userns_map, &shared))
+                diag_add(d, file, manifest_key_line(c, "userns"),
                          "container '%s': userns host ids overlap those of container '%s' (line %d) at %u",
-                         c->name, m->containers[j].name, m->containers[j].userns_line, shared);
+                         c->name, o->name, manifest_key_line(o, "userns"), shared);
         }
         if (c->upper_size && (!c->upper || strcmp(c->upper, "tmpfs") != 0))
-            diag_add(d, file, c->line, "container '%s': upper_size needs upper = tmpfs", c->name);
-        if (c->restart_delay_ms > c->restart_delay_max_ms)
-            diag_add(d, file, c->line, "container '%s': restart_delay is above restart_delay_max", c->name);
+            diag_add(d, file, manifest_key_line(c, "upper_size"), "container '%s': upper_size needs upper = tmpfs", c->name);
+        if (c->restart_delay_ms > c->restart_delay_max_ms) {
+            /* Whichever of the pair was set (restart_delay when both were). */
+            int line = manifest_key_line(c, "restart_delay");
+            if (line == c->line)
+                line = manifest_key_line(c, "restart_delay_max");
+            diag_add(d, file, line, "container '%s': restart_delay is above restart_delay_max", c->name);
+        }
         if (c->health == HEALTH_NONE && c->on_unhealthy != POWER_RESTART)
-            diag_add(d, file, c->line, "container '%s': on_unhealthy needs a health check", c->name);
+            diag_add(d, file, manifest_key_line(c, "on_unhealthy"), "container '%s': on_unhealthy needs a health check", c->name);
         if (c->caps_ambient & ~c->caps)
-            diag_add(d, file, c->line, "container '%s': ambient_capabilities must be within capabilities",
+            diag_add(d, file, manifest_key_line(c, "ambient_capabilities"), "container '%s': ambient_capabilities must be within capabilities",
                      c->name);
         for (size_t k = 0; k < c->n_deps; k++) {
             struct dependency *dep = &c->deps[k];
@@ -705,7 +750,7 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
                 if (nd) {
                     c->deps = nd;
                     nd[c->n_deps] = (struct dependency){ .name = strdup(c->net_peer), .index = t,
-                                                         .line = c->line };
+                                                         .line = manifest_key_line(c, "network") };
                     if (nd[c->n_deps].name)
                         c->n_deps++;
                 }
@@ -717,14 +762,27 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
 
 /* --- entry points ------------------------------------------------------------- */
 
-static void system_defaults(struct system_spec *s)
+/* The key table's defaults of repeatable keys that a section left out:
+ * [system] (also when the file has none), each container, network and
+ * interface (see manifest_keys_apply_defaults). */
+static int end_defaults(struct manifest *m, struct diag *d)
 {
-    s->stop_timeout_ms = 10000;
-    s->log_max_size = 1 << 20;
-    s->log_keep = 2;
-    s->on_exit = POWER_POWEROFF;
-    s->on_error = POWER_POWEROFF;
-    s->watchdog_timeout_ms = 30000;
+    const char *key = NULL;
+    char why[PARSE_WHY_MAX] = "";
+    int r = manifest_keys_apply_defaults(SEC_SYSTEM, true, &m->system, m->system.key_line, &key, why);
+    for (size_t i = 0; r >= 0 && i < m->n_containers; i++)
+        r = manifest_keys_apply_defaults(SEC_CONTAINER, true, &m->containers[i], m->containers[i].key_line, &key,
+                                         why);
+    for (size_t i = 0; r >= 0 && i < m->n_networks; i++)
+        r = manifest_keys_apply_defaults(SEC_NETWORK, true, &m->networks[i], m->networks[i].key_line, &key, why);
+    for (size_t i = 0; r >= 0 && i < m->n_interfaces; i++)
+        r = manifest_keys_apply_defaults(SEC_INTERFACE, true, &m->interfaces[i], m->interfaces[i].key_line, &key,
+                                         why);
+    if (r == -ENOMEM)
+        diag_add(d, m->path, 0, "out of memory");
+    else if (r < 0)
+        diag_add(d, m->path, 0, "the default of %s does not parse: %s", key, why);
+    return r;
 }
 
 int manifest_load_buffer(const char *name, const char *buf, size_t len, unsigned flags, struct manifest **out,
@@ -737,9 +795,14 @@ int manifest_load_buffer(const char *name, const char *buf, size_t len, unsigned
         diag_add(d, name, 0, "out of memory");
         return -ENOMEM;
     }
-    system_defaults(&m->system);
     struct pstate st = { .file = m->path, .buf = buf, .len = len, .m = m, .d = d };
     size_t before = d->count;
+    /* [system]'s defaults stand also when the file has no [system]. */
+    if (begin_defaults(&st, SEC_SYSTEM, &m->system, m->system.key_line) == -ENOMEM) {
+        diag_add(d, name, 0, "out of memory");
+        manifest_free(m);
+        return -ENOMEM;
+    }
 
     /* inih's silent behaviours, switched off: we check each line ourselves. */
     /* Debian's inih takes these at run time; with ini_use_stack its line
@@ -759,8 +822,8 @@ int manifest_load_buffer(const char *name, const char *buf, size_t len, unsigned
         diag_add(d, name, r, "syntax error");
     else if (r < 0)
         diag_add(d, name, 0, "the INI parser failed (%s)", r == -2 ? "out of memory" : "cannot read");
-    if (!m->system.log_dir)
-        m->system.log_dir = strdup("/run/keel/log");
+    if (!st.oom && end_defaults(m, d) == -ENOMEM)
+        st.oom = true;
     if (!st.oom) {
         bool none = false;
         validate(m, flags, st.bad_container ? st.bad_container : &none, d);
@@ -841,7 +904,7 @@ void manifest_free(struct manifest *m)
     strv_free(s->modules);
     strv_free(s->sysctl);
     for (size_t i = 0; i < s->n_fstab; i++)
-        boot_fstab_free(&s->fstab[i]);
+        fstab_free(&s->fstab[i]);
     free(s->fstab);
     strv_free(s->dns);
     free(s->rescue_shell);

@@ -8,12 +8,10 @@
  * of its section's struct) or custom (a setter of its own).
  */
 #include "keel/manifest_keys.h"
-#include "keel/boot.h"
 #include "keel/caps.h"
 #include "keel/control.h"
 #include "keel/parse.h"
-#include "keel/rlimit.h"
-#include "keel/userns.h"
+#include "keel/idmap.h"
 #include "keel/util.h"
 
 #include <arpa/inet.h>
@@ -39,7 +37,7 @@ struct manifest_key {
     const char *type;       /* for docs */
     const char *def;        /* default, for docs */
     const char *doc;
-    bool applied;           /* `def` is applied through `set` (line 0) to every new section */
+    bool applied;           /* `def` is a value, stored through the setter (line 0) when the key is absent */
 };
 
 #define why_set(why, ...) PARSE_FAIL(why, EINVAL, __VA_ARGS__)
@@ -141,24 +139,24 @@ static int set_sysctl(void *obj, int line, const char *v, char *why)
     return strv_push_take(&sys->sysctl, xasprintf("%.*s=%s", (int)klen, v, val));
 }
 
-/* SOURCE TARGET FSTYPE [OPTIONS] (boot.h owns the syntax); a target mounted
+/* SOURCE TARGET FSTYPE [OPTIONS] (fstab.h owns the syntax); a target mounted
  * twice is an error, not a silent overlay. */
 static int set_fstab(void *obj, int line, const char *v, char *why)
 {
     struct system_spec *sys = obj;
     struct fstab_entry e;
-    int r = boot_fstab_parse(v, &e, why);
+    int r = fstab_parse(v, &e, why);
     if (r < 0)
         return r;
     for (size_t i = 0; i < sys->n_fstab; i++)
         if (strcmp(sys->fstab[i].target, e.target) == 0) {
             r = why_set(why, "%s is mounted twice (first on line %d)", e.target, sys->fstab[i].line);
-            boot_fstab_free(&e);
+            fstab_free(&e);
             return r;
         }
     struct fstab_entry *n = realloc(sys->fstab, (sys->n_fstab + 1) * sizeof *n);
     if (!n) {
-        boot_fstab_free(&e);
+        fstab_free(&e);
         return -ENOMEM;
     }
     e.line = line;
@@ -255,7 +253,6 @@ static int set_layers(void *obj, int line, const char *v, char *why)
         return why_set(why, "has more than 128 layers");
     strv_free(c->layers);
     c->layers = TAKE_PTR(layers);
-    c->layers_line = line;
     return 0;
 }
 
@@ -797,27 +794,25 @@ static int set_ready(void *obj, int line, const char *v, char *why)
     return 0;
 }
 
-/* no | auto | INSIDE:HOST:COUNT[,...] (userns.h owns the syntax and its checks). */
+/* no | auto | INSIDE:HOST:COUNT[,...] (idmap.h owns the syntax and its checks). */
 static int set_userns(void *obj, int line, const char *v, char *why)
 {
-    int r = userns_parse(v, obj, why);
-    if (r == 0)
-        ((struct container_spec *)obj)->userns_line = line;
-    return r;
+    struct container_spec *c = obj;
+    return idmap_parse(v, &c->userns, &c->userns_map, &c->n_userns_map, why);
 }
 
-/* NAME=SOFT[:HARD] (rlimit.h owns the syntax); a later value for the same
+/* NAME=SOFT[:HARD] (parse.h owns the syntax); a later value for the same
  * resource is an error, not a silent override. */
 static int set_rlimit(void *obj, int line, const char *v, char *why)
 {
     struct container_spec *c = obj;
     struct rlimit_spec r;
-    int e = rlimit_parse(v, &r, why);
+    int e = parse_rlimit(v, &r, why);
     if (e < 0)
         return e;
     for (size_t i = 0; i < c->n_rlimits; i++)
         if (c->rlimits[i].resource == r.resource)
-            return why_set(why, "%s is limited twice (first on line %d)", rlimit_name(r.resource), c->rlimits[i].line);
+            return why_set(why, "%s is limited twice (first on line %d)", parse_rlimit_name(r.resource), c->rlimits[i].line);
     r.line = line;
     struct rlimit_spec *nr = realloc(c->rlimits, (c->n_rlimits + 1) * sizeof *nr);
     if (!nr)
@@ -917,31 +912,40 @@ static int set_if_gateway(void *obj, int line, const char *v, char *why)
 
 /* --- the key table ----------------------------------------------------------- */
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 #define SYS(f) offsetof(struct system_spec, f)
 #define CON(f) offsetof(struct container_spec, f)
 #define NET(f) offsetof(struct network_spec, f)
 #define IFC(f) offsetof(struct interface_spec, f)
+/* The _APPLIED forms: the default is a value, and the one place it is
+ * written; the parser stores it through the key's own setter (line 0) when
+ * the key is absent from its section.  In the others the default says what
+ * an absent key means (the field's zero or "not given" state), for the docs. */
 #define U(sec, name, off, field_size, lo, hi, def, doc) \
     { sec, K_U64, name, off, lo, hi, field_size, false, NULL, "number", def, doc, false }
+#define U_APPLIED(sec, name, off, field_size, lo, hi, def, doc) \
+    { sec, K_U64, name, off, lo, hi, field_size, false, NULL, "number", def, doc, true }
 #define CUSTOM(sec, name, rep, fn, type, def, doc) \
     { sec, K_CUSTOM, name, 0, 0, 0, 0, rep, fn, type, def, doc, false }
-/* A key whose default is a value the key's own setter stores (line 0). */
-#define CUSTOM_APPLIED(sec, name, fn, type, def, doc) \
-    { sec, K_CUSTOM, name, 0, 0, 0, 0, false, fn, type, def, doc, true }
+#define CUSTOM_APPLIED(sec, name, rep, fn, type, def, doc) \
+    { sec, K_CUSTOM, name, 0, 0, 0, 0, rep, fn, type, def, doc, true }
 #define TYPED(sec, name, kind, off, type, def, doc) \
     { sec, kind, name, off, 0, 0, 0, false, NULL, type, def, doc, false }
+#define TYPED_APPLIED(sec, name, kind, off, type, def, doc) \
+    { sec, kind, name, off, 0, 0, 0, false, NULL, type, def, doc, true }
 
 static const struct manifest_key keys[] = {
     /* [system] */
     CUSTOM(SEC_SYSTEM, "hostname", false, set_system_hostname, "host name", "(unchanged)",
            "host name keel sets in boot mode"),
-    TYPED(SEC_SYSTEM, "stop_timeout", K_DURATION, SYS(stop_timeout_ms), "duration", "10s",
+    TYPED_APPLIED(SEC_SYSTEM, "stop_timeout", K_DURATION, SYS(stop_timeout_ms), "duration", "10s",
           "time between a container's stop signal and SIGKILL (default for every container)"),
-    TYPED(SEC_SYSTEM, "log_dir", K_PATH, SYS(log_dir), "path", "/run/keel/log",
+    TYPED_APPLIED(SEC_SYSTEM, "log_dir", K_PATH, SYS(log_dir), "path", "/run/keel/log",
           "directory of the containers' log files NAME.log"),
-    TYPED(SEC_SYSTEM, "log_max_size", K_SIZE, SYS(log_max_size), "size", "1M",
+    TYPED_APPLIED(SEC_SYSTEM, "log_max_size", K_SIZE, SYS(log_max_size), "size", "1M",
           "a container's log file is rotated when it reaches this size"),
-    U(SEC_SYSTEM, "log_keep", SYS(log_keep), sizeof(unsigned), 0, 100, "2",
+    U_APPLIED(SEC_SYSTEM, "log_keep", SYS(log_keep), sizeof(unsigned), 0, 100, "2",
       "rotated log files kept per container (NAME.log.1 ...)"),
     CUSTOM(SEC_SYSTEM, "modules", true, set_modules, "names", "(none)",
            "kernel modules loaded at boot, with their dependencies"),
@@ -951,13 +955,13 @@ static const struct manifest_key keys[] = {
            "kernel parameter written under /proc/sys at boot"),
     CUSTOM(SEC_SYSTEM, "dns", true, set_dns, "IPv4 address", "(none)",
            "name server for /etc/resolv.conf (the system's and the containers')"),
-    CUSTOM(SEC_SYSTEM, "on_exit", false, set_on_exit, "poweroff|reboot|halt|stay", "poweroff",
+    CUSTOM_APPLIED(SEC_SYSTEM, "on_exit", false, set_on_exit, "poweroff|reboot|halt|stay", "poweroff",
            "boot mode: what happens when the main container (or all) exited for good"),
-    CUSTOM(SEC_SYSTEM, "on_error", false, set_on_error, "poweroff|reboot|shell", "poweroff",
+    CUSTOM_APPLIED(SEC_SYSTEM, "on_error", false, set_on_error, "poweroff|reboot|shell", "poweroff",
            "boot mode: what a fatal boot error leads to (after a 5 s pause)"),
     TYPED(SEC_SYSTEM, "rescue_shell", K_PATH, SYS(rescue_shell), "path", "(none)",
           "shell run by on_error = shell"),
-    CUSTOM(SEC_SYSTEM, "control", true, set_control, "URL", "unix:///run/keel.sock",
+    CUSTOM_APPLIED(SEC_SYSTEM, "control", true, set_control, "URL", "unix:///run/keel.sock",
            "control listener: unix://PATH, tcp://HOST:PORT (mutual TLS), vsock://PORT[?local=yes], fd://N"),
     TYPED(SEC_SYSTEM, "control_tls_cert", K_PATH, SYS(control_tls_cert), "path", "(none)",
           "server certificate (PEM) for tcp:// listeners"),
@@ -969,7 +973,7 @@ static const struct manifest_key keys[] = {
           "members of this group (from /etc/group) may use the unix control socket"),
     TYPED(SEC_SYSTEM, "watchdog", K_PATH, SYS(watchdog), "path", "(none)",
           "hardware watchdog device petted while keel is healthy"),
-    TYPED(SEC_SYSTEM, "watchdog_timeout", K_DURATION, SYS(watchdog_timeout_ms), "duration", "30s",
+    TYPED_APPLIED(SEC_SYSTEM, "watchdog_timeout", K_DURATION, SYS(watchdog_timeout_ms), "duration", "30s",
           "watchdog timeout set on the device"),
 
     /* [container NAME] */
@@ -991,7 +995,7 @@ static const struct manifest_key keys[] = {
            "bind mount of a host path (nodev, nosuid)"),
     CUSTOM(SEC_CONTAINER, "device", true, set_device, "HOST[:CONTAINER]", "(none)",
            "a device node of the host given in the container's /dev"),
-    CUSTOM(SEC_CONTAINER, "network", false, set_network, "none|host|bridge|container:NAME", "none",
+    CUSTOM_APPLIED(SEC_CONTAINER, "network", false, set_network, "none|host|bridge|container:NAME", "none",
            "network mode"),
     CUSTOM(SEC_CONTAINER, "bridge", false, set_bridge, "network name", MANIFEST_DEFAULT_NETWORK,
            "the [network NAME] a bridge-mode container joins"),
@@ -1001,37 +1005,38 @@ static const struct manifest_key keys[] = {
            "published port (bridge mode)"),
     CUSTOM(SEC_CONTAINER, "net_rate", false, set_net_rate, "rate", "(unlimited)",
            "egress rate limit, e.g. 10mbit"),
-    CUSTOM(SEC_CONTAINER, "restart", false, set_restart, "no|on-failure[:MAX]|always", "no",
+    CUSTOM_APPLIED(SEC_CONTAINER, "restart", false, set_restart, "no|on-failure[:MAX]|always", "no",
            "restart policy"),
-    TYPED(SEC_CONTAINER, "restart_delay", K_DURATION, CON(restart_delay_ms), "duration", "100ms",
+    TYPED_APPLIED(SEC_CONTAINER, "restart_delay", K_DURATION, CON(restart_delay_ms), "duration", "100ms",
           "first restart delay; doubles on each quick failure"),
-    TYPED(SEC_CONTAINER, "restart_delay_max", K_DURATION, CON(restart_delay_max_ms), "duration", "30s",
+    TYPED_APPLIED(SEC_CONTAINER, "restart_delay_max", K_DURATION, CON(restart_delay_max_ms), "duration", "30s",
           "upper bound of the restart delay"),
-    TYPED(SEC_CONTAINER, "restart_reset", K_DURATION, CON(restart_reset_ms), "duration", "10s",
+    TYPED_APPLIED(SEC_CONTAINER, "restart_reset", K_DURATION, CON(restart_reset_ms), "duration", "10s",
           "a run at least this long resets the delay"),
-    CUSTOM(SEC_CONTAINER, "on_crashloop", false, set_on_crashloop, "none|reboot|poweroff", "none",
+    CUSTOM_APPLIED(SEC_CONTAINER, "on_crashloop", false, set_on_crashloop, "none|reboot|poweroff", "none",
            "what happens once on-failure:MAX is exhausted"),
     CUSTOM(SEC_CONTAINER, "depends", true, set_depends, "NAME[:started|healthy|ready] ...", "(none)",
            "containers started before this one and stopped after it"),
-    CUSTOM(SEC_CONTAINER, "stop_signal", false, set_stop_signal, "signal", "SIGTERM",
+    CUSTOM_APPLIED(SEC_CONTAINER, "stop_signal", false, set_stop_signal, "signal", "SIGTERM",
            "signal that asks the container to stop"),
     TYPED(SEC_CONTAINER, "stop_timeout", K_DURATION, CON(stop_timeout_ms), "duration",
           "([system] stop_timeout)", "time between the stop signal and SIGKILL"),
     CUSTOM(SEC_CONTAINER, "capabilities", false, set_capabilities, "none|all|[+|-]CAP ...",
            "Docker's default minus NET_RAW and MKNOD", "capability bounding/permitted/effective set"),
-    CUSTOM(SEC_CONTAINER, "ambient_capabilities", false, set_ambient, "CAP ...", "none",
+    CUSTOM_APPLIED(SEC_CONTAINER, "ambient_capabilities", false, set_ambient, "CAP ...", "none",
            "inheritable and ambient capabilities (for a non-root user)"),
-    TYPED(SEC_CONTAINER, "main", K_BOOL, CON(main), "yes|no", "no",
+    TYPED_APPLIED(SEC_CONTAINER, "main", K_BOOL, CON(main), "yes|no", "no",
           "this container's exit decides keel's (on_exit, keel run's status)"),
-    TYPED(SEC_CONTAINER, "no_new_privs", K_BOOL, CON(no_new_privs), "yes|no", "yes",
+    TYPED_APPLIED(SEC_CONTAINER, "no_new_privs", K_BOOL, CON(no_new_privs), "yes|no", "yes",
           "PR_SET_NO_NEW_PRIVS for the container"),
-    CUSTOM(SEC_CONTAINER, "seccomp", false, set_seccomp, "default|unconfined|PATH", "default",
+    CUSTOM_APPLIED(SEC_CONTAINER, "seccomp", false, set_seccomp, "default|unconfined|PATH", "default",
            "system call filter"),
-    TYPED(SEC_CONTAINER, "nested_userns", K_BOOL, CON(nested_userns), "yes|no", "no",
+    TYPED_APPLIED(SEC_CONTAINER, "nested_userns", K_BOOL, CON(nested_userns), "yes|no", "no",
           "the default filter lets the container create user namespaces (with CAP_SYS_ADMIN)"),
-    CUSTOM(SEC_CONTAINER, "rlimit", true, set_rlimit, "NAME=SOFT[:HARD]", "nofile=1024:524288",
+    CUSTOM(SEC_CONTAINER, "rlimit", true, set_rlimit, "NAME=SOFT[:HARD]",
+           "nofile=" STRINGIFY(RLIMIT_DEFAULT_NOFILE_SOFT) ":" STRINGIFY(RLIMIT_DEFAULT_NOFILE_HARD),
            "resource limit (setrlimit)"),
-    CUSTOM(SEC_CONTAINER, "userns", false, set_userns, "no|auto|INSIDE:HOST:COUNT[,...]", "no",
+    CUSTOM_APPLIED(SEC_CONTAINER, "userns", false, set_userns, "no|auto|INSIDE:HOST:COUNT[,...]", "no",
            "user namespace: container ids mapped to unprivileged host ids, layers idmapped"),
     CUSTOM(SEC_CONTAINER, "memory", false, set_memory, "size|max", "(no limit)", "memory.max"),
     CUSTOM(SEC_CONTAINER, "memory_high", false, set_memory_high, "size|max", "(no limit)", "memory.high"),
@@ -1043,7 +1048,7 @@ static const struct manifest_key keys[] = {
     CUSTOM(SEC_CONTAINER, "cpuset", false, set_cpuset, "CPU list", "(all)", "cpuset.cpus"),
     /* The one place the default lives: a fork bomb in a container that
      * says nothing stops there (Podman's default); `pids = max` lifts it. */
-    CUSTOM_APPLIED(SEC_CONTAINER, "pids", set_pids, "number|max", "2048",
+    CUSTOM_APPLIED(SEC_CONTAINER, "pids", false, set_pids, "number|max", "2048",
                    "pids.max: processes and threads of the container; max lifts the limit"),
     CUSTOM(SEC_CONTAINER, "io_weight", false, set_io_weight, "1..10000", "(100)", "io.weight"),
     CUSTOM(SEC_CONTAINER, "io_read_bps", true, set_io_read_bps, "DEVICE SIZE", "(no limit)", "io.max rbps"),
@@ -1055,28 +1060,28 @@ static const struct manifest_key keys[] = {
     CUSTOM(SEC_CONTAINER, "oom_score_adj", false, set_oom_score_adj, "-1000..1000", "(inherited: 0)",
            "the container's /proc/PID/oom_score_adj"),
     CUSTOM(SEC_CONTAINER, "health", false, set_health, "command or tcp:PORT", "(none)", "health check"),
-    TYPED(SEC_CONTAINER, "health_interval", K_DURATION, CON(health_interval_ms), "duration", "10s",
+    TYPED_APPLIED(SEC_CONTAINER, "health_interval", K_DURATION, CON(health_interval_ms), "duration", "10s",
           "time between health checks"),
-    TYPED(SEC_CONTAINER, "health_timeout", K_DURATION, CON(health_timeout_ms), "duration", "3s",
+    TYPED_APPLIED(SEC_CONTAINER, "health_timeout", K_DURATION, CON(health_timeout_ms), "duration", "3s",
           "a check that takes longer fails (and is killed)"),
-    U(SEC_CONTAINER, "health_retries", CON(health_retries), sizeof(unsigned), 1, 1000, "3",
+    U_APPLIED(SEC_CONTAINER, "health_retries", CON(health_retries), sizeof(unsigned), 1, 1000, "3",
       "consecutive failures that make the container unhealthy"),
-    TYPED(SEC_CONTAINER, "health_start_period", K_DURATION, CON(health_start_period_ms), "duration",
+    TYPED_APPLIED(SEC_CONTAINER, "health_start_period", K_DURATION, CON(health_start_period_ms), "duration",
           "0s", "failures during this time after a start do not count"),
-    CUSTOM(SEC_CONTAINER, "on_unhealthy", false, set_on_unhealthy, "restart|none|reboot|poweroff",
+    CUSTOM_APPLIED(SEC_CONTAINER, "on_unhealthy", false, set_on_unhealthy, "restart|none|reboot|poweroff",
            "restart", "what an unhealthy container leads to"),
-    CUSTOM(SEC_CONTAINER, "ready", false, set_ready, "none|notify|fd:N", "none",
+    CUSTOM_APPLIED(SEC_CONTAINER, "ready", false, set_ready, "none|notify|fd:N", "none",
            "readiness protocol (sd_notify READY=1, or a newline on fd N)"),
     TYPED(SEC_CONTAINER, "start_timeout", K_DURATION, CON(start_timeout_ms), "duration", "0 (forever)",
           "how long a dependant waits for this container's dependencies"),
 
     /* [network NAME] */
-    CUSTOM(SEC_NETWORK, "subnet", false, set_subnet, "CIDR", "172.30.0.0/24 (keel0)",
+    CUSTOM(SEC_NETWORK, "subnet", false, set_subnet, "CIDR", MANIFEST_DEFAULT_SUBNET " (" MANIFEST_DEFAULT_NETWORK ")",
            "the network's IPv4 subnet"),
     CUSTOM(SEC_NETWORK, "gateway", false, set_net_gateway, "IPv4 address", "(first address)",
            "address of the bridge, the containers' default route"),
-    U(SEC_NETWORK, "mtu", NET(mtu), sizeof(unsigned), 576, 65535, "1500", "MTU of the bridge and veths"),
-    TYPED(SEC_NETWORK, "isolate", K_BOOL, NET(isolate), "yes|no", "no",
+    U_APPLIED(SEC_NETWORK, "mtu", NET(mtu), sizeof(unsigned), 576, 65535, "1500", "MTU of the bridge and veths"),
+    TYPED_APPLIED(SEC_NETWORK, "isolate", K_BOOL, NET(isolate), "yes|no", "no",
           "containers reach the gateway but not each other"),
     CUSTOM(SEC_NETWORK, "host_ports", true, set_host_ports, "PORT[/tcp|/udp] ...", "(none)",
            "ports of the gateway address the containers may connect to; the machine is closed to them otherwise"),
@@ -1091,9 +1096,9 @@ static const struct manifest_key keys[] = {
     U(SEC_INTERFACE, "mtu", IFC(mtu), sizeof(unsigned), 68, 65535, "(unchanged)", "MTU of the uplink"),
 };
 
-/* The parser's per-section bookkeeping (manifest.c's pstate.seen_line and
- * seen_count, MANIFEST_KEYS_MAX long) is indexed by position in the key table. */
-_Static_assert(ARRAY_SIZE(keys) <= MANIFEST_KEYS_MAX, "pstate.seen_line is too short");
+/* The sections' key_line arrays and the parser's seen_count (MANIFEST_KEYS_MAX
+ * long) are indexed by position in the key table. */
+_Static_assert(ARRAY_SIZE(keys) <= MANIFEST_KEYS_MAX, "key_line is too short");
 
 const char *manifest_section_name(enum section_kind k)
 {
@@ -1179,10 +1184,11 @@ int manifest_key_apply(const struct manifest_key *k, void *obj, int line, const 
     return k->kind == K_CUSTOM ? k->set(obj, line, value, why) : apply_typed(k, obj, value, why);
 }
 
-int manifest_keys_apply_defaults(enum section_kind section, void *obj, const char **key, char *why)
+int manifest_keys_apply_defaults(enum section_kind section, bool repeatable, void *obj, const int *key_line,
+                                 const char **key, char *why)
 {
     for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
-        if (keys[i].section != section || !keys[i].applied)
+        if (keys[i].section != section || !keys[i].applied || keys[i].repeatable != repeatable || key_line[i])
             continue;
         int r = manifest_key_apply(&keys[i], obj, 0, keys[i].def, why);
         if (r < 0) {
@@ -1191,4 +1197,36 @@ int manifest_keys_apply_defaults(enum section_kind section, void *obj, const cha
         }
     }
     return 0;
+}
+
+/* --- where a key was set ------------------------------------------------------ */
+
+/* LINES is a section's key_line array; FALLBACK its header line.  A name that
+ * is no key of the section (a caller's typo) gets the header line too. */
+static int key_line_of(enum section_kind section, const int *lines, int fallback, const char *key)
+{
+    size_t i;
+    if (!manifest_key_find(section, key, &i) || !lines[i])
+        return fallback;
+    return lines[i];
+}
+
+int manifest_container_key_line(const struct container_spec *c, const char *key)
+{
+    return key_line_of(SEC_CONTAINER, c->key_line, c->line, key);
+}
+
+int manifest_network_key_line(const struct network_spec *n, const char *key)
+{
+    return key_line_of(SEC_NETWORK, n->key_line, n->line, key);
+}
+
+int manifest_interface_key_line(const struct interface_spec *i, const char *key)
+{
+    return key_line_of(SEC_INTERFACE, i->key_line, i->line, key);
+}
+
+int manifest_system_key_line(const struct system_spec *s, const char *key)
+{
+    return key_line_of(SEC_SYSTEM, s->key_line, s->line, key);
 }

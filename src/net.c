@@ -244,25 +244,25 @@ int net_validate(const struct manifest *m, struct diag *d)
         else if (strcmp(n->name, "lo") == 0)
             diag_add(d, f, n->line, "network name 'lo' is reserved");
         if (n->prefix < 1 || n->prefix > 30) {
-            diag_add(d, f, n->line, "network %s: subnet prefix /%u leaves no room for containers (use /1 to /30)",
+            diag_add(d, f, manifest_key_line(n, "subnet"), "network %s: subnet prefix /%u leaves no room for containers (use /1 to /30)",
                      n->name, n->prefix);
             continue;
         }
         if (ntohl(n->subnet.s_addr) & ~mask_of(n->prefix))
-            diag_add(d, f, n->line, "network %s: subnet %s/%u has host bits set", n->name,
+            diag_add(d, f, manifest_key_line(n, "subnet"), "network %s: subnet %s/%u has host bits set", n->name,
                      ip_str(n->subnet, a), n->prefix);
         if (n->gateway.s_addr && !is_host_addr(n, n->gateway))
-            diag_add(d, f, n->line, "network %s: gateway %s is not a host address of %s/%u", n->name,
+            diag_add(d, f, manifest_key_line(n, "gateway"), "network %s: gateway %s is not a host address of %s/%u", n->name,
                      ip_str(n->gateway, a), ip_str(n->subnet, b2), n->prefix);
         if (n->mtu && (n->mtu < 68 || n->mtu > 65535))
-            diag_add(d, f, n->line, "network %s: mtu %u out of range (68-65535)", n->name, n->mtu);
+            diag_add(d, f, manifest_key_line(n, "mtu"), "network %s: mtu %u out of range (68-65535)", n->name, n->mtu);
         for (size_t j = 0; j < i; j++) {
             const struct network_spec *o = &m->networks[j];
             unsigned p = o->prefix < n->prefix ? o->prefix : n->prefix;
             if (o->prefix >= 1 && o->prefix <= 32 &&
                 ((ntohl(o->subnet.s_addr) ^ ntohl(n->subnet.s_addr)) & mask_of(p)) == 0)
-                diag_add(d, f, n->line, "network %s: subnet %s/%u overlaps network %s (line %d)", n->name,
-                         ip_str(n->subnet, a), n->prefix, o->name, o->line);
+                diag_add(d, f, manifest_key_line(n, "subnet"), "network %s: subnet %s/%u overlaps network %s (line %d)",
+                         n->name, ip_str(n->subnet, a), n->prefix, o->name, manifest_key_line(o, "subnet"));
         }
     }
 
@@ -270,47 +270,47 @@ int net_validate(const struct manifest *m, struct diag *d)
         const struct container_spec *c = &m->containers[i];
         if (c->net != NET_BRIDGE) {
             if (c->ip.s_addr)
-                diag_add(d, f, c->line, "container %s: ip requires network = bridge", c->name);
+                diag_add(d, f, manifest_key_line(c, "ip"), "container %s: ip requires network = bridge", c->name);
             if (c->n_ports)
                 diag_add(d, f, c->ports[0].line ? c->ports[0].line : c->line,
                          "container %s: ports require network = bridge", c->name);
             if (c->net_rate)
-                diag_add(d, f, c->line, "container %s: net_rate requires network = bridge", c->name);
+                diag_add(d, f, manifest_key_line(c, "net_rate"), "container %s: net_rate requires network = bridge", c->name);
         }
         if (c->net == NET_BRIDGE) {
             const struct network_spec *n = network_of(m, c);
             if (!n) {
-                diag_add(d, f, c->line, "container %s: bridge '%s' names no [network] section", c->name,
+                diag_add(d, f, manifest_key_line(c, "bridge"), "container %s: bridge '%s' names no [network] section", c->name,
                          bridge_name(c));
             } else if (c->ip.s_addr) {
                 if (!is_host_addr(n, c->ip))
-                    diag_add(d, f, c->line, "container %s: ip %s is outside network %s (%s/%u)", c->name,
+                    diag_add(d, f, manifest_key_line(c, "ip"), "container %s: ip %s is outside network %s (%s/%u)", c->name,
                              ip_str(c->ip, a), n->name, ip_str(n->subnet, b2), n->prefix);
                 else if (c->ip.s_addr == net_gateway(n).s_addr)
-                    diag_add(d, f, c->line, "container %s: ip %s is the gateway of network %s", c->name,
+                    diag_add(d, f, manifest_key_line(c, "ip"), "container %s: ip %s is the gateway of network %s", c->name,
                              ip_str(c->ip, a), n->name);
                 for (size_t j = 0; j < i; j++) {
                     const struct container_spec *o = &m->containers[j];
                     if (o->net == NET_BRIDGE && o->ip.s_addr == c->ip.s_addr && network_of(m, o) == n)
-                        diag_add(d, f, c->line, "container %s: ip %s is already used by container %s (line %d)",
-                                 c->name, ip_str(c->ip, a), o->name, o->line);
+                        diag_add(d, f, manifest_key_line(c, "ip"), "container %s: ip %s is already used by container %s "
+                                 "(line %d)", c->name, ip_str(c->ip, a), o->name, manifest_key_line(o, "ip"));
                 }
             }
             if (c->net_rate / 8 > 0x7fffffffu)
-                diag_add(d, f, c->line, "container %s: net_rate too large (at most 17179869176 bit/s)", c->name);
+                diag_add(d, f, manifest_key_line(c, "net_rate"), "container %s: net_rate too large (at most 17179869176 bit/s)", c->name);
         }
         if (c->net == NET_CONTAINER) {
             int t = container_index(m, c->net_peer);
             if (t < 0)
-                diag_add(d, f, c->line, "container %s: network = container:%s names no container", c->name,
+                diag_add(d, f, manifest_key_line(c, "network"), "container %s: network = container:%s names no container", c->name,
                          c->net_peer ? c->net_peer : "");
             else if ((size_t)t == i)
-                diag_add(d, f, c->line, "container %s: network = container:%s names itself", c->name, c->name);
+                diag_add(d, f, manifest_key_line(c, "network"), "container %s: network = container:%s names itself", c->name, c->name);
             else if (m->containers[t].net == NET_HOST)
-                diag_add(d, f, c->line, "container %s: network = container:%s, but %s uses the host network "
+                diag_add(d, f, manifest_key_line(c, "network"), "container %s: network = container:%s, but %s uses the host network "
                          "(use network = host)", c->name, c->net_peer, c->net_peer);
             else if (root_of(m, (int)i) < 0)
-                diag_add(d, f, c->line, "container %s: network = container:%s forms a cycle", c->name, c->net_peer);
+                diag_add(d, f, manifest_key_line(c, "network"), "container %s: network = container:%s forms a cycle", c->name, c->net_peer);
         }
         for (size_t p = 0; p < c->n_ports; p++) {
             const struct port_map *pm = &c->ports[p];
@@ -338,7 +338,7 @@ int net_validate(const struct manifest *m, struct diag *d)
         int failed = -1;
         if (assign_ips(m, ips, &failed) < 0 && failed >= 0) {
             const struct container_spec *c = &m->containers[failed];
-            diag_add(d, f, c->line, "container %s: no free address left in network %s", c->name,
+            diag_add(d, f, manifest_key_line(c, "network"), "container %s: no free address left in network %s", c->name,
                      network_of(m, c)->name);
         }
     }

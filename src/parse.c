@@ -1,6 +1,5 @@
 /* parse.c — pure value parsers, see parse.h. */
 #include "keel/parse.h"
-#include "keel/manifest.h"
 #include "keel/util.h"
 
 #include <arpa/inet.h>
@@ -10,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 
 void parse_set_why(char *why, const char *fmt, ...)
 {
@@ -355,5 +355,86 @@ int split_words(const char *s, char ***out, char *why)
             return fail(why, ENOMEM, "out of memory");
     }
     *out = TAKE_PTR(v);
+    return 0;
+}
+
+/* --- rlimit = NAME=SOFT[:HARD] ------------------------------------------------ */
+
+static const struct { const char *name; int resource; } resources[] = {
+    { "as", RLIMIT_AS }, { "core", RLIMIT_CORE }, { "cpu", RLIMIT_CPU }, { "data", RLIMIT_DATA },
+    { "fsize", RLIMIT_FSIZE }, { "locks", RLIMIT_LOCKS }, { "memlock", RLIMIT_MEMLOCK },
+    { "msgqueue", RLIMIT_MSGQUEUE }, { "nice", RLIMIT_NICE }, { "nofile", RLIMIT_NOFILE },
+    { "nproc", RLIMIT_NPROC }, { "rss", RLIMIT_RSS }, { "rtprio", RLIMIT_RTPRIO },
+    { "rttime", RLIMIT_RTTIME }, { "sigpending", RLIMIT_SIGPENDING }, { "stack", RLIMIT_STACK },
+};
+
+const char *parse_rlimit_name(int resource)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(resources); i++)
+        if (resources[i].resource == resource)
+            return resources[i].name;
+    return NULL;
+}
+
+/* A decimal value or "unlimited"/"infinity" of [s, s+len). */
+static int rlimit_value(const char *s, size_t len, uint64_t *out)
+{
+    if ((len == 9 && memcmp(s, "unlimited", 9) == 0) || (len == 8 && memcmp(s, "infinity", 8) == 0)) {
+        *out = RLIM_INFINITY;
+        return 0;
+    }
+    if (len == 0 || len > 20)
+        return -EINVAL;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -EINVAL;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -ERANGE;
+        v = v * 10 + d;
+    }
+    /* RLIM_INFINITY is all ones: a number may not alias it. */
+    if (v == RLIM_INFINITY)
+        return -ERANGE;
+    *out = v;
+    return 0;
+}
+
+int parse_rlimit(const char *s, struct rlimit_spec *out, char *why)
+{
+    const char *eq = strchr(s, '=');
+    if (!eq)
+        return PARSE_FAIL(why, EINVAL, "expected NAME=SOFT[:HARD], got \"%.60s\"", s);
+    size_t nl = (size_t)(eq - s);
+    int resource = -1;
+    for (size_t i = 0; i < ARRAY_SIZE(resources); i++)
+        if (strlen(resources[i].name) == nl && memcmp(resources[i].name, s, nl) == 0)
+            resource = resources[i].resource;
+    if (resource < 0) {
+        char name[40];
+        snprintf(name, sizeof name, "%.*s", (int)(nl < 32 ? nl : 32), s);
+        return PARSE_FAIL(why, EINVAL, "unknown resource \"%s\" (see rlimit in docs/manifest.md)", name);
+    }
+    const char *v = eq + 1, *colon = strchr(v, ':');
+    size_t sl = colon ? (size_t)(colon - v) : strlen(v);
+    uint64_t soft, hard;
+    int r = rlimit_value(v, sl, &soft);
+    if (r < 0)
+        return r == -ERANGE ? PARSE_FAIL(why, ERANGE, "soft limit out of range in \"%.60s\"", s)
+                            : PARSE_FAIL(why, EINVAL, "invalid soft limit in \"%.60s\" (a number or unlimited)", s);
+    hard = soft;
+    if (colon) {
+        r = rlimit_value(colon + 1, strlen(colon + 1), &hard);
+        if (r < 0)
+            return r == -ERANGE ? PARSE_FAIL(why, ERANGE, "hard limit out of range in \"%.60s\"", s)
+                                : PARSE_FAIL(why, EINVAL, "invalid hard limit in \"%.60s\" (a number or unlimited)", s);
+    }
+    /* RLIM_INFINITY is the largest value, so the comparison holds for it. */
+    if (soft > hard)
+        return PARSE_FAIL(why, EINVAL, "soft limit above hard limit in \"%.60s\"", s);
+    out->resource = resource;
+    out->soft = soft;
+    out->hard = hard;
     return 0;
 }

@@ -1,6 +1,6 @@
 /* plan.c — keel check's output, see plan.h. */
 #include "keel/plan.h"
-#include "keel/boot.h"
+#include "keel/fstab.h"
 #include "keel/caps.h"
 #include "keel/cgroup.h"
 #include "keel/mount.h"
@@ -73,7 +73,7 @@ void plan_print_summary(const struct manifest *m, FILE *out)
     print_strv(out, "modules", s->modules);
     for (size_t i = 0; i < s->n_fstab; i++) {
         char opts[600];
-        fprintf(out, "fstab = %s\n", boot_fstab_format(&s->fstab[i], opts, sizeof opts));
+        fprintf(out, "fstab = %s\n", fstab_format(&s->fstab[i], opts, sizeof opts));
     }
     print_strv(out, "sysctl", s->sysctl);
     print_strv(out, "dns", s->dns);

@@ -17,7 +17,7 @@
  *        in pause() — PID 1 must never exit.
  *
  * Contract: 0 / negative errno with `struct kerr` filled (err.h).  The pure
- * helpers (boot_cmdline_value, boot_sysctl_path, boot_resolv_conf, boot_fstab_parse,
+ * helpers (boot_cmdline_value, boot_sysctl_path, boot_resolv_conf,
  * boot_mountinfo_*, boot_caps_has_key) touch nothing and are unit-tested.
  */
 #ifndef KEEL_BOOT_H
@@ -84,17 +84,6 @@ void boot_rescue_shell(const char *path);
 int boot_sysctl_path(const char *key, char *buf, size_t n);
 /* "nameserver IP\n" per entry (heap; NULL on ENOMEM). */
 char *boot_resolv_conf(char *const *dns);
-/* `fstab = SOURCE TARGET FSTYPE [OPTIONS]` into *out (heap strings; free with
- * boot_fstab_free).  OPTIONS as in fstab(5): the mount flags (ro, rw, noexec,
- * exec, nosuid, suid, nodev, dev, noatime, relatime, strictatime, nodiratime,
- * sync, dirsync, lazytime, defaults) become flags, `nofail` makes a failure a
- * warning, everything else goes to the file system as data.  nosuid and nodev
- * are on unless `suid` / `dev` say otherwise.  0 / -EINVAL (why filled) / -ENOMEM. */
-int boot_fstab_parse(const char *s, struct fstab_entry *out, char *why);
-void boot_fstab_free(struct fstab_entry *e);
-/* The entry as one fstab line, options spelled out ("/dev/vda /data ext4
- * nosuid,nodev,noatime,nofail"); returns buf. */
-char *boot_fstab_format(const struct fstab_entry *e, char *buf, size_t n);
 /* The mount at "/" in /proc/self/mountinfo text (the last one listed): its
  * file system type into fstype, and whether it has no parent (*parentless: the
  * kernel's rootfs, which pivot_root cannot leave).  -ENOENT if none. */

@@ -22,10 +22,16 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "keel/fstab.h"
+#include "keel/idmap.h"
+#include "keel/parse.h"
+
 #define MANIFEST_DEFAULT_PATH "/etc/keel/keel.ini"
 #define KEEL_NAME_MAX 32          /* container and network names */
-#define KEEL_LIMIT_UNSET (-1)     /* an int64 limit not given in the manifest */
-#define KEEL_LIMIT_MAX INT64_MAX  /* the literal "max" */
+/* Upper bound of the number of keys in the key table (manifest_keys.c
+ * asserts at compile time that the table fits): each section's key_line
+ * array is indexed by a key's position in the table. */
+#define MANIFEST_KEYS_MAX 128
 
 /* Collected diagnostics, each a complete "FILE:LINE: message". */
 struct diag {
@@ -46,13 +52,6 @@ enum dep_condition { DEP_STARTED, DEP_HEALTHY, DEP_READY };
 enum ready_mode { READY_NONE, READY_NOTIFY, READY_FD };
 enum health_kind { HEALTH_NONE, HEALTH_CMD, HEALTH_TCP };
 enum seccomp_mode { SECCOMP_DEFAULT, SECCOMP_UNCONFINED, SECCOMP_FILE };
-enum userns_mode { USERNS_NO, USERNS_AUTO, USERNS_MAP };
-
-/* One line of a user namespace's id map: container ids INSIDE.. are host ids
- * OUTSIDE.. (COUNT of them); the same map serves uids and gids. */
-struct userns_extent {
-    uint32_t inside, outside, count;
-};
 
 struct bind_mount {
     char *source;    /* host path, absolute */
@@ -82,16 +81,10 @@ struct dependency {
     int line;
 };
 
-struct rlimit_spec {
-    int resource;     /* RLIMIT_* */
-    uint64_t soft, hard;   /* RLIM_INFINITY for "unlimited" */
-    int line;
-};
-
 struct container_spec {
     char *name;
     int line;                      /* line of the [container NAME] header */
-    int layers_line;               /* line of `layers` (for errors about a layer) */
+    int key_line[MANIFEST_KEYS_MAX];   /* see manifest_key_line() */
 
     /* Root filesystem. */
     char **layers;                 /* lower dirs, leftmost on top */
@@ -123,7 +116,6 @@ struct container_spec {
     size_t n_rlimits;
     enum userns_mode userns;       /* default USERNS_NO */
     struct userns_extent *userns_map;  /* USERNS_MAP: the extents as written */
-    int userns_line;               /* line of `userns` (0: not given) */
     size_t n_userns_map;
 
     /* Restart policy and backoff. */
@@ -181,6 +173,7 @@ struct host_port {
 struct network_spec {
     char *name;
     int line;
+    int key_line[MANIFEST_KEYS_MAX];
     struct in_addr subnet;      /* network address */
     unsigned prefix;
     struct in_addr gateway;
@@ -198,6 +191,7 @@ struct network_spec {
 struct interface_spec {
     char *name;
     int line;
+    int key_line[MANIFEST_KEYS_MAX];
     struct in_addr address;
     unsigned prefix;
     bool has_address;
@@ -205,18 +199,9 @@ struct interface_spec {
     unsigned mtu;               /* 0 = leave */
 };
 
-/* [system] fstab: one file system mounted at boot. */
-struct fstab_entry {
-    char *source;            /* a device (/dev/vda) or a name (tmpfs) */
-    char *target;            /* absolute, created when missing */
-    char *fstype;
-    char *data;              /* the options that are not mount flags, or NULL */
-    unsigned long flags;     /* MS_*; nosuid and nodev unless suid / dev */
-    bool nofail;             /* a failure is a warning, not a fatal boot error */
-    int line;
-};
-
 struct system_spec {
+    int line;                   /* line of the [system] header; 0 when there is none */
+    int key_line[MANIFEST_KEYS_MAX];
     char *hostname;
     uint64_t stop_timeout_ms;   /* default 10 s */
     char *log_dir;              /* default /run/keel/log */
@@ -263,6 +248,25 @@ void manifest_free(struct manifest *m);
 
 int manifest_find_container(const struct manifest *m, const char *name);
 const struct network_spec *manifest_find_network(const struct manifest *m, const char *name);
+
+/* The line of KEY in the section SPEC (a struct container_spec, network_spec,
+ * interface_spec or system_spec, const or not): where the key was set (a
+ * repeatable key: its last line), else the section's header line (0 for an
+ * absent [system]).  For messages about a value, also those of cross-field
+ * rules: they point at the key whose value is wrong. */
+#define manifest_key_line(spec, key) _Generic((spec), \
+    struct container_spec *: manifest_container_key_line, \
+    const struct container_spec *: manifest_container_key_line, \
+    struct network_spec *: manifest_network_key_line, \
+    const struct network_spec *: manifest_network_key_line, \
+    struct interface_spec *: manifest_interface_key_line, \
+    const struct interface_spec *: manifest_interface_key_line, \
+    struct system_spec *: manifest_system_key_line, \
+    const struct system_spec *: manifest_system_key_line)((spec), (key))
+int manifest_container_key_line(const struct container_spec *c, const char *key);
+int manifest_network_key_line(const struct network_spec *n, const char *key);
+int manifest_interface_key_line(const struct interface_spec *i, const char *key);
+int manifest_system_key_line(const struct system_spec *s, const char *key);
 
 /* The key table: one line per key, "section<TAB>key<TAB>type<TAB>default<TAB>doc". */
 void manifest_print_keys(FILE *out);   /* the key table: section, key, type, default, doc */

@@ -18,10 +18,7 @@
 
 #define MANIFEST_MAX_CONTAINERS 256
 #define MANIFEST_DEFAULT_NETWORK "keel0"
-/* Upper bound of the number of keys: the parser's per-section bookkeeping is
- * an array of this size indexed by a key's position in the table, and
- * manifest_keys.c asserts at compile time that the table fits. */
-#define MANIFEST_KEYS_MAX 128
+#define MANIFEST_DEFAULT_SUBNET "172.30.0.0/24"   /* MANIFEST_DEFAULT_NETWORK's without a [network] section */
 
 /* SEC_NONE: before the first header; SEC_BAD: after a rejected header. */
 enum section_kind { SEC_NONE, SEC_SYSTEM, SEC_CONTAINER, SEC_NETWORK, SEC_INTERFACE, SEC_BAD };
@@ -39,12 +36,18 @@ bool manifest_key_repeatable(const struct manifest_key *k);
  * -EINVAL with the reason in WHY (PARSE_WHY_MAX bytes); or -ENOMEM. */
 int manifest_key_apply(const struct manifest_key *k, void *obj, int line, const char *value, char *why);
 
-/* Stores the defaults the table applies (keys whose default is a value, such
- * as a container's `pids`) into OBJ, a new section's struct, through the
- * keys' setters with line 0.  Returns 0, or the key's error with *KEY and WHY
- * (a default that does not parse is a bug of the table: a unit test applies
- * them all). */
-int manifest_keys_apply_defaults(enum section_kind section, void *obj, const char **key, char *why);
+/* Stores the defaults of SECTION's keys that the table applies (keys whose
+ * default is a value, such as a container's `pids`) into OBJ, the section's
+ * struct, through the keys' setters with line 0: with REPEATABLE false those
+ * of single keys, stored when a section begins (a value given then replaces
+ * the default, as it replaces an earlier value); with REPEATABLE true those
+ * of repeatable keys (`control`), stored when the section is done and only
+ * when the key is absent (KEY_LINE, the section's key_line array, is 0 for
+ * it): a given value must not add to them.  Returns 0, -ENOMEM, or the key's
+ * error with *KEY and WHY (a default that does not parse is a bug of the
+ * table: every manifest of the unit tests applies them). */
+int manifest_keys_apply_defaults(enum section_kind section, bool repeatable, void *obj, const int *key_line,
+                                 const char **key, char *why);
 
 /* "system", "container", ...; "?" for SEC_NONE and SEC_BAD. */
 const char *manifest_section_name(enum section_kind k);

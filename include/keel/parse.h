@@ -14,6 +14,9 @@
 
 #define PARSE_WHY_MAX 160
 
+#define KEEL_LIMIT_UNSET (-1)     /* an int64 limit not given in the manifest */
+#define KEEL_LIMIT_MAX INT64_MAX  /* the literal "max" */
+
 /* For every parser of the manifest's values: writes the reason into `why`
  * (when not NULL).  PARSE_FAIL records it and yields -code; a macro so that
  * the negative result is visible at each return (static analyzers do not
@@ -44,6 +47,24 @@ int parse_ipv4(const char *s, struct in_addr *out, char *why);
 int parse_cidr(const char *s, struct in_addr *addr, unsigned *prefix, char *why);
 /* uid / gid: decimal 0..2^32-2, nothing else (no sign, no blanks). */
 int parse_id(const char *s, uint32_t *out, char *why);
+
+/* `rlimit = NAME=SOFT[:HARD]`: NAME is the lower-case resource without
+ * RLIMIT_ (nofile, nproc, core, memlock, stack, ...); SOFT and HARD are
+ * decimal numbers or "unlimited" (also "infinity": RLIM_INFINITY); HARD
+ * defaults to SOFT; SOFT <= HARD.  -EINVAL / -ERANGE.  `line` is the
+ * caller's (the manifest's line of the key); applying is rlimit.h's. */
+struct rlimit_spec {
+    int resource;          /* RLIMIT_* */
+    uint64_t soft, hard;   /* RLIM_INFINITY for "unlimited" */
+    int line;
+};
+int parse_rlimit(const char *s, struct rlimit_spec *out, char *why);
+/* What a container gets without `rlimit = nofile=...` (rlimit.h says why;
+ * the key table prints them as the key's default). */
+#define RLIMIT_DEFAULT_NOFILE_SOFT 1024
+#define RLIMIT_DEFAULT_NOFILE_HARD 524288
+/* "nofile" for RLIMIT_NOFILE; NULL for an unknown resource. */
+const char *parse_rlimit_name(int resource);
 
 /* Splits like a POSIX shell splits words: blanks separate, single quotes are
  * literal, double quotes allow \" \\ \$ \`, backslash escapes outside quotes.

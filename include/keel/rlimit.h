@@ -12,8 +12,8 @@
  * default, containers would inherit keel's limits, which in boot mode are the
  * kernel's init defaults (1024:4096) and in `keel run` whatever the shell had.
  *
- * Contract: rlimit_parse is pure (0 / -EINVAL / -ERANGE with a reason in
- * `why`, a buffer of PARSE_WHY_MAX bytes).  rlimit_apply runs in the
+ * Contract: the syntax is parse.h's (parse_rlimit, parse_rlimit_name: pure,
+ * below the manifest).  rlimit_apply runs in the
  * container's child before capabilities are dropped (raising a hard limit
  * needs CAP_SYS_RESOURCE) and returns 0 / negative errno with `err` filled.
  */
@@ -27,12 +27,8 @@
 #include "keel/manifest.h"
 #include "keel/parse.h"
 
-#define RLIMIT_DEFAULT_NOFILE_SOFT 1024
-#define RLIMIT_DEFAULT_NOFILE_HARD 524288
-
-int rlimit_parse(const char *s, struct rlimit_spec *out, char *why);
-/* "nofile" for RLIMIT_NOFILE; NULL for an unknown resource. */
-const char *rlimit_name(int resource);
+/* RLIMIT_DEFAULT_NOFILE_SOFT / _HARD: parse.h's, beside the syntax, so that
+ * the manifest's key table shows the same numbers. */
 
 /* Applies the default nofile (unless `r` sets nofile), then each of r[0..n).
  * If the default's hard limit cannot be had (no CAP_SYS_RESOURCE, or above

@@ -18,11 +18,8 @@
  * socket(AF_VSOCK) and personas outside Docker's list with EPERM.  x86-64,
  * x32 and i386 are filtered; any other architecture kills the process.
  *
- * Custom filters (`seccomp = PATH`) use a line format:
- *     # comment
- *     default errno [ERRNO] | allow | kill     exactly once
- *     allow NAME | errno NAME [ERRNO] | kill NAME
- * ERRNO is a name (EPERM, ENOSYS, ...) or a number 1..4095, default EPERM.
+ * Custom filters (`seccomp = PATH`): the format and its parser are
+ * seccomp_profile.h's; this module compiles a parsed profile.
  *
  * Loading needs no_new_privs or CAP_SYS_ADMIN: with no_new_privs = no, the
  * caller loads the filter before dropping capabilities (and the filter must
@@ -44,38 +41,13 @@
 
 #include "keel/err.h"
 #include "keel/manifest.h"
-
-enum seccomp_action { SECCOMP_ALLOW, SECCOMP_ERRNO, SECCOMP_KILL };
-
-struct seccomp_rule {
-    char name[64];               /* system call name as libseccomp knows it */
-    enum seccomp_action action;
-    int errno_value;             /* for SECCOMP_ERRNO */
-    int line;
-};
-
-struct seccomp_profile {
-    enum seccomp_action default_action;
-    int default_errno;
-    struct seccomp_rule *rules;  /* owned */
-    size_t n_rules;
-};
+#include "keel/seccomp_profile.h"
 
 /* A compiled filter; len == 0 means "no filter" (seccomp = unconfined). */
 struct seccomp_prog {
     struct sock_filter *insns;   /* owned; free with seccomp_prog_free */
     unsigned short len;
 };
-
-/* Pure parser of the custom format over buf[0..len).  On failure returns
- * -EINVAL and, when `errors` is not NULL, appends one "FILE:LINE: message"
- * per problem found to the string vector *errors (caller frees with
- * strv_free).  Unknown system call names are errors. */
-int seccomp_profile_parse(const char *file, const char *buf, size_t len, struct seccomp_profile *out,
-                          char ***errors);
-/* Reads and parses `path` (at most 1 MiB); a read error is one message too. */
-int seccomp_profile_load(const char *path, struct seccomp_profile *out, char ***errors);
-void seccomp_profile_free(struct seccomp_profile *p);
 
 /* The filter for container c: default (chosen by `caps`, the container's
  * final capability set as CAP_* bits), unconfined (len 0), or its file. */

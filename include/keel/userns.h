@@ -22,11 +22,11 @@
  * process (the child the namespace was made with, waiting on a pipe) keeps
  * each of keel's namespaces visible there while keel keeps it.  Explicit maps
  * may not reach into the pool, nor overlap another container's explicit map
- * (manifest.c asks userns_maps_overlap); one that overlaps a namespace in
+ * (manifest.c asks idmap_overlap); one that overlaps a namespace in
  * use elsewhere is warned about at start.
  *
- * Contract: userns_parse and userns_to_host are pure (why: PARSE_WHY_MAX
- * bytes).  The rest returns 0 / negative errno with `err` filled.
+ * Contract: the map's syntax is idmap.h's; userns_to_host and the other
+ * pure helpers touch nothing.  The rest returns 0 / negative errno with `err` filled.
  */
 #ifndef KEEL_USERNS_H
 #define KEEL_USERNS_H
@@ -37,22 +37,20 @@
 #include <sys/types.h>
 
 #include "keel/err.h"
+#include "keel/idmap.h"
 #include "keel/manifest.h"
-#include "keel/parse.h"
 
+/* The pool and the extent limit are the map syntax's (idmap.h). */
 #define USERNS_AUTO_SIZE 65536u
-#define USERNS_POOL_SLOTS 1024u
-#define USERNS_POOL_FIRST 524288u                 /* 0x80000, as systemd-nspawn's pool */
-#define USERNS_POOL_END (USERNS_POOL_FIRST + USERNS_POOL_SLOTS * USERNS_AUTO_SIZE)
-#define USERNS_MAX_EXTENTS 100                    /* keeps a map under the kernel's one-page write */
+#define USERNS_POOL_SLOTS (IDMAP_POOL_SIZE / USERNS_AUTO_SIZE)
+#define USERNS_POOL_FIRST IDMAP_POOL_FIRST
+#define USERNS_POOL_END (IDMAP_POOL_FIRST + IDMAP_POOL_SIZE)
+#define USERNS_MAX_EXTENTS IDMAP_MAX_EXTENTS
 #define USERNS_LOCK_DIR "/run/keel-userns"
 #define USERNS_PROC_MAX_EXTENTS 340               /* the kernel's limit of a map */
 
-/* "no" | "auto" | INSIDE:HOST:COUNT[,INSIDE:HOST:COUNT...] into c->userns,
- * c->userns_map, c->n_userns_map (replacing what was there). */
-int userns_parse(const char *s, struct container_spec *c, char *why);
-
-/* The host id of container id `inside`; -ERANGE when the map lacks it. */
+/* The host id of container id `inside`; -ERANGE when the map lacks it
+ * (idmap_to_host, for the callers of this module). */
 int userns_to_host(const struct userns_extent *map, size_t n, uint32_t inside, uint32_t *host);
 
 /* Pure: the text of /proc/PID/uid_map or gid_map ("INSIDE OUTSIDE COUNT"
@@ -62,10 +60,6 @@ int userns_parse_proc_map(const char *buf, struct userns_extent *out, size_t max
 /* Pure: whether host ids first..first+count-1 meet the host side (outside)
  * of any extent of map. */
 bool userns_map_overlaps(const struct userns_extent *map, size_t n, uint32_t first, uint32_t count);
-/* Pure: whether two containers' explicit maps share a host id (*first: the
- * lowest shared id of the first overlapping pair).  False unless both are
- * USERNS_MAP. */
-bool userns_maps_overlap(const struct container_spec *a, const struct container_spec *b, uint32_t *first);
 
 struct userns {
     int fd;                       /* the namespace; -1 when none */

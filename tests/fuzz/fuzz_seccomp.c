@@ -2,12 +2,12 @@
  * rlimit values (rlimit = NAME=SOFT[:HARD]): the file is the operator's, but
  * a typo in it must be a FILE:LINE error, and whatever parses must compile.
  *
- * fuzz-requires: src/seccomp.c src/rlimit.c
+ * fuzz-requires: src/seccomp.c src/seccomp_profile.c src/parse.c
  *
  * Invariants beyond "no crash, no leak": a rejected profile has at least one
  * "fuzz.seccomp:LINE: message" with LINE within the input; an accepted one
  * compiles with libseccomp into a non-empty program; an accepted rlimit has
- * soft <= hard.  Each input line is also given to rlimit_parse.
+ * soft <= hard.  Each input line is also given to parse_rlimit.
  */
 #include "fuzz.h"
 
@@ -57,9 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct rlimit_spec rl;
         char why[PARSE_WHY_MAX];
         memset(why, 'x', sizeof why);
-        r = rlimit_parse(line, &rl, why);
+        r = parse_rlimit(line, &rl, why);
         if (r == 0)
-            FUZZ_ASSERT(rl.soft <= rl.hard && rlimit_name(rl.resource) != NULL);
+            FUZZ_ASSERT(rl.soft <= rl.hard && parse_rlimit_name(rl.resource) != NULL);
         else
             FUZZ_ASSERT((r == -EINVAL || r == -ERANGE) && memchr(why, '\0', sizeof why) && why[0]);
         free(line);

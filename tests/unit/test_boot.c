@@ -1,6 +1,7 @@
 /* test_boot.c — the pure parts of boot mode: command line, sysctl paths,
  * resolv.conf, mountinfo, evdev capability bitmaps, signal mapping, fstab entries. */
 #include "keel/boot.h"
+#include "keel/fstab.h"
 #include "keel/util.h"
 #include "keel/parse.h"
 #include "unit.h"
@@ -159,13 +160,13 @@ static char *fstab_line(const char *in, int *r)
     static char buf[600];
     struct fstab_entry e;
     char why[PARSE_WHY_MAX] = "";
-    *r = boot_fstab_parse(in, &e, why);
+    *r = fstab_parse(in, &e, why);
     if (*r < 0) {
         snprintf(buf, sizeof buf, "%s", why);
         return buf;
     }
-    boot_fstab_format(&e, buf, sizeof buf);
-    boot_fstab_free(&e);
+    fstab_format(&e, buf, sizeof buf);
+    fstab_free(&e);
     return buf;
 }
 
@@ -184,13 +185,13 @@ TEST(fstab)
 
     struct fstab_entry e;
     char why[PARSE_WHY_MAX];
-    CHECK_INT(boot_fstab_parse("/dev/vda /data ext4 noexec,nofail,uid=5", &e, why), 0);
+    CHECK_INT(fstab_parse("/dev/vda /data ext4 noexec,nofail,uid=5", &e, why), 0);
     CHECK(e.flags == (MS_NOSUID | MS_NODEV | MS_NOEXEC) && e.nofail);
     CHECK_STR(e.data, "uid=5");
-    boot_fstab_free(&e);
-    CHECK_INT(boot_fstab_parse("/dev/vda /data ext4", &e, why), 0);
+    fstab_free(&e);
+    CHECK_INT(fstab_parse("/dev/vda /data ext4", &e, why), 0);
     CHECK(e.data == NULL && !e.nofail);
-    boot_fstab_free(&e);
+    fstab_free(&e);
 
     const struct { const char *in, *why; } bad[] = {
         { "/dev/vda /data", "is not SOURCE TARGET FSTYPE [OPTIONS]" },

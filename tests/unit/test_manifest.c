@@ -170,9 +170,32 @@ TEST(defaults)
     CHECK_INT(a->restart_delay_max_ms, 30000);
     CHECK_INT(a->restart_reset_ms, 10000);
     CHECK(a->memory_max == KEEL_LIMIT_UNSET);
+    CHECK_INT(a->health_interval_ms, 10000);
+    CHECK_INT(a->health_timeout_ms, 3000);
+    CHECK_INT(a->health_retries, 3);
+    CHECK_INT(a->on_unhealthy, POWER_RESTART);
+    CHECK(a->pids_max == 2048 && a->pids_line == 0);
+    CHECK_INT(m->system.log_max_size, 1 << 20);
+    CHECK_INT(m->system.log_keep, 2);
+    CHECK_INT(m->system.watchdog_timeout_ms, 30000);
+    CHECK(m->system.control[1] == NULL);
     /* A bridge container without [network keel0] gets the default network. */
     CHECK(manifest_find_network(m, "keel0") != NULL);
+    CHECK_INT(manifest_find_network(m, "keel0")->mtu, 1500);
     CHECK_STR(m->containers[1].bridge, "keel0");
+    manifest_free(m);
+    /* A repeatable key's default stands only when the key is absent; a single
+     * key's value replaces its default. */
+    m = load_ok("[system]\ncontrol = unix:///run/x.sock\n[network n]\nsubnet = 10.1.0.0/24\n" C
+                "restart_delay = 1s\npids = max\n");
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    CHECK(m->system.control && m->system.control[0] && !m->system.control[1]);
+    CHECK_STR(m->system.control[0], "unix:///run/x.sock");
+    CHECK_INT(manifest_find_network(m, "n")->mtu, 1500);
+    CHECK_INT(m->containers[0].restart_delay_ms, 1000);
+    CHECK(m->containers[0].pids_max == KEEL_LIMIT_MAX && m->containers[0].pids_line == 9);
     manifest_free(m);
 }
 
@@ -310,6 +333,50 @@ TEST(structure_errors)
     EXPECT_ERROR("[network a]\nsubnet = 10.0.0.0/16\n[network b]\nsubnet = 10.0.1.0/24\n", "overlaps");
 }
 
+/* Errors of cross-field rules point at the line of the key whose value is
+ * wrong, not at the section's header (the old behaviour for all of these). */
+TEST(cross_reference_lines)
+{
+    EXPECT_ERROR("[system]\n\n\n[container web]\nlayers = /l\ncommand = /x\nnetwork = container:missing\n",
+                 "t.ini:7: container web: network = container:missing names no container");
+    EXPECT_ERROR(C "network = container:a\n", "t.ini:4: container a: network = container:a names itself");
+    EXPECT_ERROR(C "network = container:b\n[container b]\nlayers = /l\ncommand = /x\nnetwork = host\n",
+                 "t.ini:4: container a: network = container:b, but b uses the host network");
+    EXPECT_ERROR(C "network = bridge\nip = 10.0.0.5\n",
+                 "t.ini:5: container a: ip 10.0.0.5 is outside network keel0 (172.30.0.0/24)");
+    EXPECT_ERROR(C "network = bridge\nip = 172.30.0.1\n", "t.ini:5: container a: ip 172.30.0.1 is the gateway");
+    EXPECT_ERROR(C "network = bridge\nip = 172.30.0.5\n[container b]\nlayers = /l\ncommand = /x\nnetwork = bridge\n"
+                   "ip = 172.30.0.5\n",
+                 "t.ini:10: container b: ip 172.30.0.5 is already used by container a (line 5)");
+    EXPECT_ERROR(C "network = bridge\nbridge = nope\n", "t.ini:5: container a: bridge 'nope' names no [network] section");
+    EXPECT_ERROR(C "ip = 10.0.0.5\n", "t.ini:4: container a: ip requires network = bridge");
+    EXPECT_ERROR(C "net_rate = 10mbit\n", "t.ini:4: container a: net_rate requires network = bridge");
+    EXPECT_ERROR("[network n]\nsubnet = 10.0.0.0/30\n[container a]\nlayers = /l\ncommand = /x\nnetwork = bridge\n"
+                 "bridge = n\n[container b]\nlayers = /l\ncommand = /x\nnetwork = bridge\nbridge = n\n",
+                 "t.ini:11: container b: no free address left in network n");
+    EXPECT_ERROR("[network a]\nmtu = 1400\nsubnet = 10.0.0.0/16\n[network b]\nisolate = yes\nsubnet = 10.0.1.0/24\n",
+                 "t.ini:6: network b: subnet 10.0.1.0/24 overlaps network a (line 3)");
+    EXPECT_ERROR("[network n]\nsubnet = 10.0.0.0/24\ngateway = 10.0.1.1\n",
+                 "t.ini:3: network n: gateway 10.0.1.1 is not a host address");
+    EXPECT_ERROR(C "upper_size = 64M\n", "t.ini:4: container 'a': upper_size needs upper = tmpfs");
+    EXPECT_ERROR(C "restart_delay = 1m\n", "t.ini:4: container 'a': restart_delay is above restart_delay_max");
+    EXPECT_ERROR(C "restart_delay_max = 50ms\n", "t.ini:4: container 'a': restart_delay is above restart_delay_max");
+    EXPECT_ERROR(C "restart_delay_max = 1s\nrestart_delay = 2s\n",
+                 "t.ini:5: container 'a': restart_delay is above restart_delay_max");
+    EXPECT_ERROR(C "on_unhealthy = none\n", "t.ini:4: container 'a': on_unhealthy needs a health check");
+    EXPECT_ERROR(C "capabilities = none\nambient_capabilities = KILL\n",
+                 "t.ini:5: container 'a': ambient_capabilities must be within capabilities");
+    EXPECT_ERROR(C "main = yes\n[container b]\nlayers = /l\ncommand = /x\n\nmain = yes\n",
+                 "t.ini:9: container 'b': only one container may be main");
+    EXPECT_ERROR(C "userns = 0:100000:65536\n[container b]\nlayers = /l\ncommand = /x\nuserns = 0:100000:10\n",
+                 "t.ini:8: container 'b': userns host ids overlap those of container 'a' (line 4) at 100000");
+    /* container:NAME is an implicit dependency: a cycle through it names the network line. */
+    EXPECT_ERROR(C "network = container:b\n[container b]\nlayers = /l\ncommand = /x\ndepends = a\n",
+                 "t.ini:4: container 'a' is part of a dependency cycle");
+    EXPECT_ERROR("[system]\nhostname = x\ncontrol = tcp://0.0.0.0:2376\n",
+                 "t.ini:3: a tcp:// control listener needs control_tls_cert");
+}
+
 TEST(all_errors_reported)
 {
     const char *text = "[system]\nstop_timeout = x\nbogus = 1\n" C "memory = y\n";
@@ -383,6 +450,7 @@ int main(void)
     RUN(userns_values);
     RUN(fstab);
     RUN(structure_errors);
+    RUN(cross_reference_lines);
     RUN(all_errors_reported);
     RUN(hostile_bytes);
     RUN(key_table_is_complete);

@@ -14,28 +14,28 @@ TEST(parse_good)
 {
     struct rlimit_spec r;
     char why[PARSE_WHY_MAX];
-    CHECK_INT(rlimit_parse("nofile=1024:4096", &r, why), 0);
+    CHECK_INT(parse_rlimit("nofile=1024:4096", &r, why), 0);
     CHECK_INT(r.resource, RLIMIT_NOFILE);
     CHECK_INT(r.soft, 1024);
     CHECK_INT(r.hard, 4096);
-    CHECK_INT(rlimit_parse("core=0", &r, why), 0);
+    CHECK_INT(parse_rlimit("core=0", &r, why), 0);
     CHECK_INT(r.resource, RLIMIT_CORE);
     CHECK(r.soft == 0 && r.hard == 0);
-    CHECK_INT(rlimit_parse("memlock=unlimited", &r, why), 0);
+    CHECK_INT(parse_rlimit("memlock=unlimited", &r, why), 0);
     CHECK(r.soft == RLIM_INFINITY && r.hard == RLIM_INFINITY);
-    CHECK_INT(rlimit_parse("stack=8388608:infinity", &r, why), 0);
+    CHECK_INT(parse_rlimit("stack=8388608:infinity", &r, why), 0);
     CHECK(r.soft == 8388608 && r.hard == RLIM_INFINITY);
-    CHECK_INT(rlimit_parse("nproc=18446744073709551614", &r, why), 0);
+    CHECK_INT(parse_rlimit("nproc=18446744073709551614", &r, why), 0);
     CHECK(r.soft == 18446744073709551614ull);
     const char *names[] = { "as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue", "nice",
                             "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char s[64];
         snprintf(s, sizeof s, "%s=1", names[i]);
-        CHECK_INT(rlimit_parse(s, &r, why), 0);
-        CHECK_STR(rlimit_name(r.resource), names[i]);
+        CHECK_INT(parse_rlimit(s, &r, why), 0);
+        CHECK_STR(parse_rlimit_name(r.resource), names[i]);
     }
-    CHECK(rlimit_name(-5) == NULL);
+    CHECK(parse_rlimit_name(-5) == NULL);
 }
 
 TEST(parse_bad)
@@ -63,18 +63,18 @@ TEST(parse_bad)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         why[0] = '\0';
-        int rc = rlimit_parse(bad[i].s, &r, why);
+        int rc = parse_rlimit(bad[i].s, &r, why);
         if (rc != bad[i].code || !strstr(why, bad[i].why))
             fprintf(stderr, "  \"%s\": %d \"%s\"\n", bad[i].s, rc, why);
         CHECK_INT(rc, bad[i].code);
         CHECK(strstr(why, bad[i].why) != NULL);
     }
-    CHECK_INT(rlimit_parse("nofile", &r, NULL), -EINVAL);   /* why may be NULL */
+    CHECK_INT(parse_rlimit("nofile", &r, NULL), -EINVAL);   /* why may be NULL */
     /* A very long name is cut in the message, never overflowing `why`. */
     char longs[600];
     memset(longs, 'a', sizeof longs - 3);
     memcpy(longs + sizeof longs - 3, "=1", 3);
-    CHECK_INT(rlimit_parse(longs, &r, why), -EINVAL);
+    CHECK_INT(parse_rlimit(longs, &r, why), -EINVAL);
     CHECK(strlen(why) < PARSE_WHY_MAX);
 }
 

@@ -1,5 +1,7 @@
 /* test_userns.c — `userns =` parsing, id translation, the plan line, and
  * (as root) a namespace made with its maps and the auto pool's slots. */
+#include "keel/idmap.h"
+#include "keel/parse.h"
 #include "keel/userns.h"
 
 #include <errno.h>
@@ -11,11 +13,24 @@
 
 #include "unit.h"
 
+/* `userns = s` into c's fields, as the manifest's setter does. */
+static int parse_into(const char *s, struct container_spec *c, char *why)
+{
+    return idmap_parse(s, &c->userns, &c->userns_map, &c->n_userns_map, why);
+}
+
 static int parse(const char *s, struct container_spec *c, char *why)
 {
     memset(c, 0, sizeof *c);
     why[0] = '\0';
-    return userns_parse(s, c, why);
+    return parse_into(s, c, why);
+}
+
+/* Whether two containers' explicit maps share a host id, as manifest.c asks. */
+static bool maps_overlap(const struct container_spec *a, const struct container_spec *b, uint32_t *first)
+{
+    return a->userns == USERNS_MAP && b->userns == USERNS_MAP &&
+           idmap_overlap(a->userns_map, a->n_userns_map, b->userns_map, b->n_userns_map, first);
 }
 
 TEST(parse_good)
@@ -32,10 +47,10 @@ TEST(parse_good)
     CHECK(c.userns_map[0].inside == 0 && c.userns_map[0].outside == 100000 && c.userns_map[0].count == 65536);
     /* A later value replaces the earlier one (the manifest refuses the
      * repeated key itself). */
-    CHECK_INT(userns_parse("0:100000:1000,1000:300000:64536", &c, why), 0);
+    CHECK_INT(parse_into("0:100000:1000,1000:300000:64536", &c, why), 0);
     CHECK_INT(c.n_userns_map, 2);
     CHECK(c.userns_map[1].inside == 1000 && c.userns_map[1].outside == 300000 && c.userns_map[1].count == 64536);
-    CHECK_INT(userns_parse("auto", &c, why), 0);
+    CHECK_INT(parse_into("auto", &c, why), 0);
     CHECK(c.userns == USERNS_AUTO && c.userns_map == NULL && c.n_userns_map == 0);
     /* The largest id is 4294967294: a range may end on it, not past it. */
     CHECK_INT(parse("0:4294967294:1", &c, why), 0);
@@ -169,16 +184,16 @@ TEST(overlaps)
     uint32_t first = 0;
     CHECK_INT(parse("0:100000:1000,1000:300000:10", &a, why), 0);
     CHECK_INT(parse("0:200000:65536", &b, why), 0);
-    CHECK(!userns_maps_overlap(&a, &b, &first));
+    CHECK(!maps_overlap(&a, &b, &first));
     free(b.userns_map);
     CHECK_INT(parse("0:300005:100", &b, why), 0);
-    CHECK(userns_maps_overlap(&a, &b, &first));
+    CHECK(maps_overlap(&a, &b, &first));
     CHECK_INT(first, 300005);
-    CHECK(userns_maps_overlap(&b, &a, &first));
+    CHECK(maps_overlap(&b, &a, &first));
     CHECK_INT(first, 300005);
     free(b.userns_map);
     CHECK_INT(parse("auto", &b, why), 0);
-    CHECK(!userns_maps_overlap(&a, &b, &first));             /* auto ranges never meet explicit maps */
+    CHECK(!maps_overlap(&a, &b, &first));             /* auto ranges never meet explicit maps */
     free(a.userns_map);
 }
 

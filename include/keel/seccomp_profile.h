@@ -1,0 +1,45 @@
+/* seccomp_profile.h — the custom seccomp filter format (`seccomp = PATH`)
+ * and its parser.  Pure apart from reading the file (seccomp_profile_load),
+ * and below the manifest, which checks a profile when it reads the manifest;
+ * compiling a profile into a filter is seccomp.h's.
+ *
+ * The format of `seccomp = PATH`, one rule a line:
+ *     # comment
+ *     default errno [ERRNO] | allow | kill     exactly once
+ *     allow NAME | errno NAME [ERRNO] | kill NAME
+ * ERRNO is a name (EPERM, ENOSYS, ...) or a number 1..4095, default EPERM.
+ *
+ * Unknown system call names (as the linked libseccomp knows them) are errors.
+ */
+#ifndef KEEL_SECCOMP_PROFILE_H
+#define KEEL_SECCOMP_PROFILE_H
+
+#include <stddef.h>
+
+enum seccomp_action { SECCOMP_ALLOW, SECCOMP_ERRNO, SECCOMP_KILL };
+
+struct seccomp_rule {
+    char name[64];               /* system call name as libseccomp knows it */
+    enum seccomp_action action;
+    int errno_value;             /* for SECCOMP_ERRNO */
+    int line;
+};
+
+struct seccomp_profile {
+    enum seccomp_action default_action;
+    int default_errno;
+    struct seccomp_rule *rules;  /* owned */
+    size_t n_rules;
+};
+
+/* Pure parser of the custom format over buf[0..len).  On failure returns
+ * -EINVAL and, when `errors` is not NULL, appends one "FILE:LINE: message"
+ * per problem found to the string vector *errors (caller frees with
+ * strv_free).  Unknown system call names are errors. */
+int seccomp_profile_parse(const char *file, const char *buf, size_t len, struct seccomp_profile *out,
+                          char ***errors);
+/* Reads and parses `path` (at most 1 MiB); a read error is one message too. */
+int seccomp_profile_load(const char *path, struct seccomp_profile *out, char ***errors);
+void seccomp_profile_free(struct seccomp_profile *p);
+
+#endif
