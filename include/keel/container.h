@@ -9,7 +9,9 @@
  * limits, joins the container's user namespace when it has one (last, so
  * every other namespace stays owned by keel's), sets user and groups,
  * capabilities, no_new_privs and seccomp, closes every other fd and execs the
- * command as PID 1 of its namespace.
+ * command as PID 1 of its namespace.  Those steps are the list
+ * setup_plan_start() builds (setup.h), run op by op by the one executor here,
+ * which also runs setup_plan_exec()'s list for container_exec().
  *
  * The child reports a failed step over a CLOEXEC pipe as a structured record;
  * a successful exec closes the pipe, so EOF without a record means "running".
