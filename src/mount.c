@@ -569,45 +569,43 @@ int mount_readonly(int rootfd, struct kerr *err)
  * read-only all the way down), before it is attached. */
 int mount_bind(int rootfd, const struct bind_mount *b, struct kerr *err)
 {
+    _cleanup_close_ int src = sys_openat2(AT_FDCWD, b->source, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
+                                          RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    struct stat st;
+    if (src >= 0 && fstat(src, &st) < 0)
+        return kerr_set(err, errno, "cannot open mount source %s", b->source);
+    /* O_PATH | O_NOFOLLOW opens a last-component symlink itself. */
+    if ((src < 0 && errno == ELOOP) || (src >= 0 && S_ISLNK(st.st_mode)))
+        return kerr_msg(err, ELOOP, "cannot open mount source %s: a symlink on its path is refused "
+                        "(name the real path)", b->source);
+    if (src < 0)
+        return kerr_set(err, errno, "cannot open mount source %s", b->source);
+    _cleanup_close_ int tgt = mount_open_in_root(rootfd, b->target, S_ISDIR(st.st_mode) ? 'd' : 'f', err);
+    if (tgt < 0)
+        return kerr_prefix(err, "cannot bind %s", b->source);
+    uint64_t attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (b->readonly ? MOUNT_ATTR_RDONLY : 0);
+    if (sys_bind_fd(src, tgt, attr) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return kerr_set(err, errno, "cannot bind %s to %s", b->source, b->target);
+    /* Before Linux 5.12: mount(2) on the fds, then the flags on the top
+     * mount, found again by path (inside the root). */
     char sp[FD_PATH_MAX], tp[FD_PATH_MAX];
-    {
-        _cleanup_close_ int src = sys_openat2(AT_FDCWD, b->source, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
-                                              RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
-        struct stat st;
-        if (src >= 0 && fstat(src, &st) < 0)
-            return kerr_set(err, errno, "cannot open mount source %s", b->source);
-        /* O_PATH | O_NOFOLLOW opens a last-component symlink itself. */
-        if ((src < 0 && errno == ELOOP) || (src >= 0 && S_ISLNK(st.st_mode)))
-            return kerr_msg(err, ELOOP, "cannot open mount source %s: a symlink on its path is refused "
-                            "(name the real path)", b->source);
-        if (src < 0)
-            return kerr_set(err, errno, "cannot open mount source %s", b->source);
-        _cleanup_close_ int tgt = mount_open_in_root(rootfd, b->target, S_ISDIR(st.st_mode) ? 'd' : 'f', err);
-        if (tgt < 0)
-            return kerr_prefix(err, "cannot bind %s", b->source);
-        uint64_t attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (b->readonly ? MOUNT_ATTR_RDONLY : 0);
-        if (sys_bind_fd(src, tgt, attr) == 0)
-            return 0;
-        if (errno != ENOSYS)
-            return kerr_set(err, errno, "cannot bind %s to %s", b->source, b->target);
-        /* Before Linux 5.12: mount(2) on the fds, then the flags on the top
-         * mount, found again by path (inside the root). */
-        if (mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND | MS_REC, NULL) < 0)
-            return kerr_set(err, errno, "cannot bind %s to %s", b->source, b->target);
-        _cleanup_close_ int again = mount_open_in_root(rootfd, b->target, 0, err);
-        if (again < 0)
-            return again;
-        unsigned long flags = MS_NOSUID | MS_NODEV | (b->readonly ? MS_RDONLY : 0);
-        if (mount(NULL, fd_path(tp, again), NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
-            return kerr_set(err, errno, "cannot set the flags of bind mount %s", b->target);
-    }
+    if (mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND | MS_REC, NULL) < 0)
+        return kerr_set(err, errno, "cannot bind %s to %s", b->source, b->target);
+    _cleanup_close_ int again = mount_open_in_root(rootfd, b->target, 0, err);
+    if (again < 0)
+        return again;
+    unsigned long flags = MS_NOSUID | MS_NODEV | (b->readonly ? MS_RDONLY : 0);
+    if (mount(NULL, fd_path(tp, again), NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
+        return kerr_set(err, errno, "cannot set the flags of bind mount %s", b->target);
     return 0;
 }
 
 /* Writes a generated file into the stage and binds it read-only over `target`
  * when the image has that file (or the root is writable and it can be made). */
-int mount_generated(int rootfd, const char *stage, const char *name, const char *content,
-                          const char *target, bool root_writable, struct kerr *err)
+int mount_generated(int rootfd, const char *stage, const char *name, const char *content, const char *target,
+                    bool root_writable, struct kerr *err)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/files", stage);
