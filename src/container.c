@@ -285,7 +285,9 @@ static int op_close_fds(struct setup_ctx *x, struct kerr *err)
 
 /* setns(CLONE_NEWPID) applies to children: the helper forks the process that
  * runs on inside, waits for it and exits with its status (128+N for a
- * signal); its parent-death signal takes the inner one along when killed. */
+ * signal).  The inner process sets its own parent-death signal again further
+ * down the list (a fork does not inherit it), so killing the helper (a
+ * health check's timeout) takes it along. */
 static int op_enter_pid(struct setup_ctx *x, struct kerr *err)
 {
     pid_t inner = fork();
