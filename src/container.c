@@ -5,6 +5,7 @@
 #include "keel/rlimit.h"
 #include "keel/seccomp.h"
 #include "keel/mount.h"
+#include "keel/setup.h"
 #include "keel/sys.h"
 #include "keel/user.h"
 #include "keel/userns.h"
@@ -34,14 +35,6 @@ struct setup_report {
     int code;
     char msg[KERR_MSG_MAX];
 };
-
-static __attribute__((noreturn)) void child_fail(int fd, const struct kerr *err)
-{
-    struct setup_report rep = { .code = err->code ? err->code : EINVAL };
-    memcpy(rep.msg, err->msg, sizeof rep.msg);
-    (void)!write(fd, &rep, sizeof rep);
-    _exit(127);
-}
 
 char **container_environ(const struct container_spec *c, const char *home)
 {
@@ -127,12 +120,20 @@ static int enter_workdir(const char *workdir, struct kerr *err)
     return 0;
 }
 
-/* Closes every fd from 3 up, except `keep` (the setup channel, CLOEXEC). */
-static int close_other_fds(int keep, struct kerr *err)
+/* Closes every fd from 3 up but those in KEEP (ascending, -1 entries
+ * skipped): the report channel, a ready fd, the user namespace to join. */
+static int close_fds_except(const int *keep, size_t n, struct kerr *err)
 {
-    if (keep > 3 && syscall(SYS_close_range, 3, keep - 1, 0) < 0 && errno != ENOSYS)
-        return kerr_set(err, errno, "cannot close inherited fds");
-    if (sys_close_range_from((unsigned)keep + 1) < 0)
+    unsigned from = 3;
+    for (size_t i = 0; i < n; i++) {
+        if (keep[i] < 0 || (unsigned)keep[i] < from)
+            continue;
+        if ((unsigned)keep[i] > from && syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0) < 0 &&
+            errno != ENOSYS)
+            return kerr_set(err, errno, "cannot close inherited fds");
+        from = (unsigned)keep[i] + 1;
+    }
+    if (sys_close_range_from(from) < 0)
         return kerr_set(err, errno, "cannot close inherited fds");
     return 0;
 }
@@ -173,45 +174,83 @@ static int give_output(int fd, uid_t uid, gid_t gid, struct kerr *err)
     return 0;
 }
 
-static __attribute__((noreturn)) void setup_child(const struct container_start *in, int report_fd)
-{
-    const struct container_spec *c = in->spec;
-    const struct userns *uns = in->userns;
-    struct kerr err = { 0 };
-    const char *hostname = c->hostname ? c->hostname : c->name;
+/* --- the executor of setup lists (setup.h) -------------------------------- */
 
-    /* The container dies with keel rather than outliving its supervisor. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
-        kerr_set(&err, errno, "cannot set the parent-death signal");
-        child_fail(report_fd, &err);
-    }
-    /* A session of its own, without a controlling terminal: keel's (the
-     * admin's SSH or console session under `keel run`) would otherwise be
-     * /dev/tty in the container, where TIOCSTI types commands into the
-     * admin's shell and a read takes the admin's keystrokes. */
-    if (setsid() < 0) {
-        kerr_set(&err, errno, "cannot start a session for %s", c->name);
-        child_fail(report_fd, &err);
-    }
-    if (in->netns_fd >= 0 && setns(in->netns_fd, CLONE_NEWNET) < 0) {
-        kerr_set(&err, errno, "cannot join the network namespace of %s", c->name);
-        child_fail(report_fd, &err);
-    }
-    if (sethostname(hostname, strlen(hostname)) < 0) {
-        kerr_set(&err, errno, "cannot set host name %s", hostname);
-        child_fail(report_fd, &err);
-    }
+/* The fd number that carries an exec's user namespace past the close of
+ * everything else; it is joined last (see setup.h). */
+#define EXEC_USERNS_FD 3
+
+/* Everything the ops of one list work on.  Lives in the forked child only. */
+struct setup_ctx {
+    const struct container_spec *c;
+    char *const *argv;
+    int report_fd;        /* the write end of the report channel (CLOEXEC), or -1: stderr */
+    int fail_status;      /* the exit status of a failed op: 127 for a start, 126 for an exec */
+    int userns_fd;        /* the user namespace to join last, or -1 */
+    /* container start */
+    const struct container_start *in;
+    const char *hostname;
     char default_hosts[256];
-    snprintf(default_hosts, sizeof default_hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\t%s\n", hostname);
-    struct mount_inputs mi = {
-        .stage = in->stage,
-        .hosts = in->hosts ? in->hosts : default_hosts,
-        .resolv = in->resolv,
-        .hostname = hostname,
-        .cgroup_ns = true,
-        .notify_host = in->notify_host,
-        .userns_fd = uns ? uns->fd : -1,
-    };
+    int rootfd, devfd;
+    /* exec */
+    const struct container_ns *ns;
+    int cgroup_fd;
+    /* both */
+    const struct setup_list *list;
+    const struct seccomp_prog *seccomp;
+    struct user_ids ids;
+    char **env;
+};
+
+/* The one error path of every list: the record to keel (EOF on the channel
+ * at the execve means success), or, for a caller that watches no channel, the
+ * message on stderr.  Then the child exits. */
+static __attribute__((noreturn)) void setup_fail(const struct setup_ctx *x, int status, const struct kerr *err)
+{
+    if (x->report_fd >= 0) {
+        struct setup_report rep = { .code = err->code ? err->code : EINVAL };
+        memcpy(rep.msg, err->msg, sizeof rep.msg);
+        (void)!write(x->report_fd, &rep, sizeof rep);
+    } else {
+        dprintf(2, "keel: error: %s\n", err->msg[0] ? err->msg : "cannot prepare the process");
+    }
+    _exit(status);
+}
+
+static int op_join_ns(struct setup_ctx *x, int cns, struct kerr *err)
+{
+    const char *name = cns == CNS_NET ? "network" : cns == CNS_MNT ? "mount" : setup_ns_name(cns);
+    int fd = cns == CNS_USER ? x->userns_fd : x->ns ? x->ns->fd[cns] : cns == CNS_NET ? x->in->netns_fd : -1;
+    int r = setns(fd, setup_ns_type(cns));
+    int e = errno;
+    if (cns == CNS_USER) {
+        close(fd);   /* nothing of keel's goes on to the command */
+        x->userns_fd = -1;
+    }
+    return r < 0 ? kerr_set(err, e, "cannot join the %s namespace of %s", name, x->c->name) : 0;
+}
+
+static int op_etc_file(struct setup_ctx *x, int which, struct kerr *err)
+{
+    const struct container_start *in = x->in;
+    bool writable = x->c->upper != NULL;
+    if (which == SETUP_FILE_HOSTNAME) {
+        char line[80];
+        snprintf(line, sizeof line, "%s\n", x->hostname);
+        return mount_generated(x->rootfd, in->stage, "hostname", line, "/etc/hostname", writable, err);
+    }
+    if (which == SETUP_FILE_HOSTS)
+        return mount_generated(x->rootfd, in->stage, "hosts", in->hosts ? in->hosts : x->default_hosts,
+                               "/etc/hosts", writable, err);
+    if (!in->resolv)
+        return kerr_msg(err, EINVAL, "no /etc/resolv.conf was generated for %s", x->c->name);
+    return mount_generated(x->rootfd, in->stage, "resolv.conf", in->resolv, "/etc/resolv.conf", writable, err);
+}
+
+static int op_overlay(struct setup_ctx *x, struct kerr *err)
+{
+    const struct userns *uns = x->in->userns;
+    struct mount_inputs mi = { .stage = x->in->stage, .userns_fd = uns ? uns->fd : -1 };
     if (uns) {
         uint32_t root_uid = 0, root_gid = 0;   /* the parser made sure id 0 is mapped */
         (void)userns_to_host(uns->map, uns->n, 0, &root_uid);
@@ -219,88 +258,201 @@ static __attribute__((noreturn)) void setup_child(const struct container_start *
         mi.root_uid = root_uid;
         mi.root_gid = root_gid;
     }
-    if (mount_container_root(c, &mi, &err) < 0)
-        child_fail(report_fd, &err);
-
-    struct user_ids ids;
-    char **env = NULL;
-    if (resolve_user(c, &ids, &err) < 0 || rlimit_apply(c->rlimits, c->n_rlimits, &err) < 0)
-        child_fail(report_fd, &err);
-    /* Always set: a container would otherwise inherit keel's own -1000. */
-    if (cgroup_set_oom_score_adj(0, c->oom_score_adj_set ? c->oom_score_adj : 0, &err) < 0)
-        child_fail(report_fd, &err);
-    uid_t host_uid;
-    gid_t host_gid;
-    if (host_ids(uns, &ids, &host_uid, &host_gid, &err) < 0 || give_output(in->output_fd, host_uid, host_gid, &err) < 0)
-        child_fail(report_fd, &err);
-    /* Last of the namespaces: everything above needed keel's privileges in
-     * the initial user namespace, which owns all the others. */
-    if (uns && setns(uns->fd, CLONE_NEWUSER) < 0) {
-        kerr_set(&err, errno, "cannot join the user namespace of %s", c->name);
-        child_fail(report_fd, &err);
-    }
-    if (!(env = container_environ(c, ids.home))) {
-        kerr_set(&err, ENOMEM, "cannot build the environment");
-        child_fail(report_fd, &err);
-    }
-    /* Without no_new_privs the filter must go in while CAP_SYS_ADMIN is still held. */
-    if (!c->no_new_privs && in->seccomp && seccomp_install(in->seccomp, &err) < 0)
-        child_fail(report_fd, &err);
-    if (caps_apply(c->caps, c->caps_ambient, ids.uid, ids.gid, ids.groups, ids.n_groups, &err) < 0)
-        child_fail(report_fd, &err);
-    /* A change of uid cleared the parent-death signal: set it again.  Had keel
-     * gone in between, its end of the setup pipe is closed (POLLERR here). */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
-        kerr_set(&err, errno, "cannot set the parent-death signal");
-        child_fail(report_fd, &err);
-    }
-    struct pollfd keel_alive = { .fd = report_fd };
-    if (poll(&keel_alive, 1, 0) == 1 && (keel_alive.revents & POLLERR))
-        _exit(127);
-    if (enter_workdir(c->workdir, &err) < 0)
-        child_fail(report_fd, &err);
-    if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-        kerr_set(&err, errno, "cannot set no_new_privs");
-        child_fail(report_fd, &err);
-    }
-    if (dup2(in->devnull_fd, 0) < 0 || dup2(in->output_fd, 1) < 0 || dup2(in->output_fd, 2) < 0) {
-        kerr_set(&err, errno, "cannot set up stdin, stdout and stderr");
-        child_fail(report_fd, &err);
-    }
-    if (in->ready_fd >= 0 && c->ready == READY_FD && dup2(in->ready_fd, c->ready_fd) < 0) {
-        kerr_set(&err, errno, "cannot place the readiness fd at %d", c->ready_fd);
-        child_fail(report_fd, &err);
-    }
-    int keep = report_fd;
-    if (c->ready == READY_FD && in->ready_fd >= 0) {
-        /* fds 3..N-1 and N+1.. go; N stays (dup2 cleared its CLOEXEC). */
-        if (c->ready_fd > 3 && syscall(SYS_close_range, 3, c->ready_fd - 1, 0) < 0) {
-            kerr_set(&err, errno, "cannot close inherited fds");
-            child_fail(report_fd, &err);
-        }
-        if (syscall(SYS_close_range, c->ready_fd + 1, report_fd - 1, 0) < 0 ||
-            sys_close_range_from((unsigned)report_fd + 1) < 0) {
-            kerr_set(&err, errno, "cannot close inherited fds");
-            child_fail(report_fd, &err);
-        }
-    } else if (close_other_fds(keep, &err) < 0) {
-        child_fail(report_fd, &err);
-    }
-    reset_signals();
-    if (c->no_new_privs && in->seccomp && seccomp_install(in->seccomp, &err) < 0)
-        child_fail(report_fd, &err);
-    execve(c->argv[0], c->argv, env);
-    kerr_set(&err, errno, "cannot execute %s", c->argv[0]);
-    child_fail(report_fd, &err);
+    int r = mount_overlay(x->c, &mi, err);
+    if (r < 0)
+        return r;
+    return (x->rootfd = mount_open_root(x->in->stage, err)) < 0 ? x->rootfd : 0;
 }
 
-/* The namespaces in the order exec joins them: the mount namespace last of
- * these, so the others are still opened through keel's /proc; the user
- * namespace after all of them (see exec_child). */
-static const struct { const char *name; int type; int idx; } ns_order[] = {
-    { "cgroup", CLONE_NEWCGROUP, CNS_CGROUP }, { "ipc", CLONE_NEWIPC, CNS_IPC }, { "uts", CLONE_NEWUTS, CNS_UTS },
-    { "net", CLONE_NEWNET, CNS_NET }, { "pid", CLONE_NEWPID, CNS_PID }, { "mnt", CLONE_NEWNS, CNS_MNT },
-};
+static int op_close_fds(struct setup_ctx *x, struct kerr *err)
+{
+    const struct container_spec *c = x->c;
+    if (x->in) {
+        /* A ready fd N stays (dup2 cleared its CLOEXEC); N < SETUP_FD_MIN <= the report fd. */
+        bool ready = setup_find(x->list, SETUP_READY_FD, -1, 0) >= 0;
+        int keep[2] = { ready ? c->ready_fd : -1, x->report_fd };
+        return close_fds_except(keep, 2, err);
+    }
+    /* exec: the user namespace moves to EXEC_USERNS_FD, under the report fd. */
+    if (x->userns_fd >= 0) {
+        if (dup2(x->userns_fd, EXEC_USERNS_FD) < 0)
+            return kerr_set(err, errno, "cannot keep the user namespace of %s", c->name);
+        x->userns_fd = EXEC_USERNS_FD;
+    }
+    int keep[2] = { x->userns_fd, x->report_fd };
+    return close_fds_except(keep, 2, err);
+}
+
+/* setns(CLONE_NEWPID) applies to children: the helper forks the process that
+ * runs on inside, waits for it and exits with its status (128+N for a
+ * signal).  The inner process sets its own parent-death signal again further
+ * down the list (a fork does not inherit it), so killing the helper (a
+ * health check's timeout) takes it along. */
+static int op_enter_pid(struct setup_ctx *x, struct kerr *err)
+{
+    pid_t inner = fork();
+    if (inner < 0)
+        return kerr_set(err, errno, "cannot fork into the PID namespace of %s", x->c->name);
+    if (inner == 0)
+        return 0;
+    for (int i = 0; i < 3; i++)
+        close(i);
+    close_safe(x->userns_fd);
+    close_safe(x->report_fd);   /* EOF for keel at the inner process's execve */
+    int status;
+    while (waitpid(inner, &status, 0) < 0)
+        if (errno != EINTR)
+            _exit(126);
+    _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
+static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *err)
+{
+    const struct container_spec *c = x->c;
+    const struct container_start *in = x->in;
+    int r;
+    switch (op->type) {
+    case SETUP_PDEATHSIG:
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+            return kerr_set(err, errno, "cannot set the parent-death signal");
+        return 0;
+    case SETUP_NOT_DUMPABLE:
+        if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+            return kerr_set(err, errno, "cannot make the process non-dumpable");
+        return 0;
+    case SETUP_SESSION:
+        if (setsid() < 0)
+            return kerr_set(err, errno, "cannot start a session for %s", c->name);
+        return 0;
+    case SETUP_OOM_SCORE:
+        return cgroup_set_oom_score_adj(0, c->oom_score_adj_set ? c->oom_score_adj : 0, err);
+    case SETUP_JOIN_CGROUP:
+        if (write_file_at(x->cgroup_fd, "cgroup.procs", "0") < 0)
+            return kerr_set(err, errno, "cannot join the cgroup of %s", c->name);
+        return 0;
+    case SETUP_JOIN_NS:
+        return op_join_ns(x, op->arg, err);
+    case SETUP_HOSTNAME:
+        if (sethostname(x->hostname, strlen(x->hostname)) < 0)
+            return kerr_set(err, errno, "cannot set host name %s", x->hostname);
+        return 0;
+    case SETUP_STAGE:
+        return mount_stage(in->stage, err);
+    case SETUP_OVERLAY:
+        return op_overlay(x, err);
+    case SETUP_MOUNT_PROC:
+        return mount_proc(x->rootfd, c->upper != NULL, err);
+    case SETUP_MOUNT_SYS:
+        return mount_sys(x->rootfd, c->upper != NULL, true, err);
+    case SETUP_MOUNT_DEV:
+        return (x->devfd = mount_dev(x->rootfd, err)) < 0 ? x->devfd : 0;
+    case SETUP_DEV_NODE:
+        return mount_dev_node(x->devfd, &c->devices[op->arg], err);
+    case SETUP_DEV_FS:
+        return mount_dev_finish(x->devfd, err);
+    case SETUP_NOTIFY_SOCKET:
+        return mount_notify_socket(x->devfd, in->notify_host, err);
+    case SETUP_MASK:
+        return mount_masks(x->rootfd, err);
+    case SETUP_READONLY:
+        return mount_readonly(x->rootfd, err);
+    case SETUP_BIND:
+        return mount_bind(x->rootfd, &c->mounts[op->arg], err);
+    case SETUP_ETC_FILE:
+        return op_etc_file(x, op->arg, err);
+    case SETUP_PIVOT:
+        r = mount_pivot(x->rootfd, in->userns != NULL, err);
+        close_safe(x->devfd);
+        close_safe(x->rootfd);
+        x->devfd = x->rootfd = -1;
+        return r;
+    case SETUP_CLOSE_FDS:
+        return op_close_fds(x, err);
+    case SETUP_ENTER_PID:
+        return op_enter_pid(x, err);
+    case SETUP_CHDIR_ROOT:
+        if (chdir("/") < 0)
+            return kerr_set(err, errno, "cannot enter the root of %s", c->name);
+        return 0;
+    case SETUP_USER:
+        return resolve_user(c, &x->ids, err);
+    case SETUP_RLIMITS:
+        return rlimit_apply(c->rlimits, c->n_rlimits, err);
+    case SETUP_GIVE_OUTPUT: {
+        uid_t host_uid;
+        gid_t host_gid;
+        if ((r = host_ids(in->userns, &x->ids, &host_uid, &host_gid, err)) < 0)
+            return r;
+        return give_output(in->output_fd, host_uid, host_gid, err);
+    }
+    case SETUP_ENV:
+        if (!(x->env = container_environ(c, x->ids.home)))
+            return kerr_set(err, ENOMEM, "cannot build the environment");
+        return 0;
+    case SETUP_SECCOMP:
+        return seccomp_install(x->seccomp, err);
+    case SETUP_CAPS:
+        return caps_apply(c->caps, c->caps_ambient, x->ids.uid, x->ids.gid, x->ids.groups, x->ids.n_groups, err);
+    case SETUP_KEEL_ALIVE: {
+        struct pollfd keel_alive = { .fd = x->report_fd };
+        if (poll(&keel_alive, 1, 0) == 1 && (keel_alive.revents & POLLERR))
+            _exit(x->fail_status);   /* nobody left to report to */
+        return 0;
+    }
+    case SETUP_WORKDIR:
+        return enter_workdir(c->workdir, err);
+    case SETUP_NO_NEW_PRIVS:
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+            return kerr_set(err, errno, "cannot set no_new_privs");
+        return 0;
+    case SETUP_STDIO:
+        if (dup2(in->devnull_fd, 0) < 0 || dup2(in->output_fd, 1) < 0 || dup2(in->output_fd, 2) < 0)
+            return kerr_set(err, errno, "cannot set up stdin, stdout and stderr");
+        return 0;
+    case SETUP_READY_FD:
+        if (dup2(in->ready_fd, c->ready_fd) < 0)
+            return kerr_set(err, errno, "cannot place the readiness fd at %d", c->ready_fd);
+        return 0;
+    case SETUP_CTTY:
+        if (ioctl(0, TIOCSCTTY, 0) < 0)
+            return kerr_set(err, errno, "cannot make the terminal the controlling one");
+        return 0;
+    case SETUP_SIGNALS:
+        reset_signals();
+        return 0;
+    case SETUP_EXEC:
+        execve(x->argv[0], x->argv, x->env);
+        kerr_set(err, errno, "cannot execute %s", x->argv[0]);
+        setup_fail(x, 127, err);
+    }
+    return kerr_msg(err, EINVAL, "unknown setup operation %d", (int)op->type);
+}
+
+/* Runs LIST in order; never returns (the last op is the execve). */
+static __attribute__((noreturn)) void setup_run(struct setup_ctx *x, const struct setup_list *list)
+{
+    struct kerr err = { 0 };
+    x->list = list;
+    for (size_t i = 0; i < list->n; i++)
+        if (run_op(x, &list->op[i], &err) < 0)
+            setup_fail(x, x->fail_status, &err);
+    kerr_msg(&err, EINVAL, "the setup of %s ends without an execve", x->c->name);
+    setup_fail(x, x->fail_status, &err);
+}
+
+static __attribute__((noreturn)) void setup_child(const struct container_start *in, const struct setup_list *list,
+                                                  int report_fd)
+{
+    const struct container_spec *c = in->spec;
+    struct setup_ctx x = {
+        .c = c, .argv = c->argv, .report_fd = report_fd, .fail_status = 127,
+        .userns_fd = in->userns ? in->userns->fd : -1, .in = in, .seccomp = in->seccomp,
+        .hostname = c->hostname ? c->hostname : c->name, .rootfd = -1, .devfd = -1, .cgroup_fd = -1,
+    };
+    snprintf(x.default_hosts, sizeof x.default_hosts, "127.0.0.1\\tlocalhost\\n::1\\tlocalhost\\n127.0.1.1\\t%s\\n",
+             x.hostname);
+    setup_run(&x, list);
+}
 
 void container_ns_init(struct container_ns *ns)
 {
@@ -324,10 +476,9 @@ void container_ns_close(struct container_ns *ns)
 static int pin_namespaces(const struct container_start *in, pid_t pid, struct container_ns *ns, struct kerr *err)
 {
     container_ns_init(ns);
-    for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++) {
-        int idx = ns_order[i].idx;
+    for (int idx = 0; idx < CNS_USER; idx++) {
         char path[64];
-        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, ns_order[i].name);
+        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, setup_ns_name(idx));
         if (idx == CNS_NET && in->netns_fd >= 0)
             ns->fd[idx] = fcntl(in->netns_fd, F_DUPFD_CLOEXEC, 3);
         else if ((ns->fd[idx] = open(path, O_RDONLY | O_CLOEXEC)) >= 0 && ns->fd[idx] < 3) {
@@ -339,7 +490,7 @@ static int pin_namespaces(const struct container_start *in, pid_t pid, struct co
         if (ns->fd[idx] < 0) {
             int e = errno;
             container_ns_close(ns);
-            return kerr_set(err, e, "cannot pin the %s namespace of %s", ns_order[i].name, in->spec->name);
+            return kerr_set(err, e, "cannot pin the %s namespace of %s", setup_ns_name(idx), in->spec->name);
         }
     }
     if (in->userns && (ns->fd[CNS_USER] = fcntl(in->userns->fd, F_DUPFD_CLOEXEC, 3)) < 0) {
@@ -352,6 +503,19 @@ static int pin_namespaces(const struct container_start *in, pid_t pid, struct co
 
 int container_start(const struct container_start *in, struct container_proc *out, struct kerr *err)
 {
+    const struct container_spec *c = in->spec;
+    struct setup_facts facts = {
+        .join_netns = in->netns_fd >= 0,
+        .userns = in->userns != NULL,
+        .seccomp = in->seccomp != NULL,
+        .ready_fd = in->ready_fd >= 0 && c->ready == READY_FD,
+        .notify = in->notify_host != NULL,
+        .resolv = in->resolv != NULL,
+    };
+    /* Built here, in keel: the child runs its copy. */
+    __attribute__((cleanup(setup_list_free))) struct setup_list list = { 0 };
+    if (setup_plan_start(c, &facts, &list) < 0)
+        return kerr_set(err, ENOMEM, "cannot plan the setup of %s", c->name);
     int pipefd[2];
     if (pipe2(pipefd, O_CLOEXEC) < 0)
         return kerr_set(err, errno, "cannot create the setup pipe for %s", in->spec->name);
@@ -413,7 +577,7 @@ int container_start(const struct container_start *in, struct container_proc *out
         close(go[0]);
         if (n != 1)
             _exit(127);   /* keel could not pin the namespaces (or is gone) */
-        setup_child(in, report);
+        setup_child(in, &list, report);
     }
     close(report);
     close(go[0]);
@@ -459,132 +623,78 @@ int container_setup_result(int setup_fd, struct kerr *err)
 
 /* --- exec inside a running container -------------------------------------- */
 
-/* The fd number that carries the container's user namespace past the close of
- * everything else; it is joined last (see container_start). */
-#define EXEC_USERNS_FD 3
-
-static int join_userns(const struct container_spec *c, struct kerr *err)
+int container_exec_start(const struct container_exec_req *req, pid_t *out, int *setup_fd, struct kerr *err)
 {
-    int r = setns(EXEC_USERNS_FD, CLONE_NEWUSER);
-    int e = errno;
-    close(EXEC_USERNS_FD);
-    return r < 0 ? kerr_set(err, e, "cannot join the user namespace of %s", c->name) : 0;
-}
-
-static __attribute__((noreturn)) void exec_child(const struct container_spec *c, const struct container_ns *ns,
-                                                 int cgroup_fd, char *const *argv, bool tty,
-                                                 const struct seccomp_prog *seccomp)
-{
-    struct kerr err = { 0 };
-    int userns_fd = ns->fd[CNS_USER];
-    /* Non-dumpable before entering, and so until the execve (set again after
-     * the credential changes, which reset it to fs.suid_dumpable): a process
-     * of the container cannot open this one's /proc/PID/exe, memory or fds
-     * (the CVE-2019-5736 class).  Out of keel's session at once: no
-     * controlling terminal reaches the container. */
-    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 || setsid() < 0)
-        _exit(126);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-        _exit(126);
-    /* Through keel's own /proc, before any namespace of the container is
-     * joined (the forked command inherits it): inside, a container with
-     * CAP_SYS_ADMIN could put a file of its own at /proc/self/oom_score_adj
-     * and keep the command at keel's -1000.  Always written, as at the start. */
-    if (cgroup_set_oom_score_adj(0, c->oom_score_adj_set ? c->oom_score_adj : 0, &err) < 0) {
-        fprintf(stderr, "keel: error: %s\n", err.msg);
-        _exit(126);
-    }
-    if (cgroup_fd >= 0 && write_file_at(cgroup_fd, "cgroup.procs", "0") < 0) {
-        fprintf(stderr, "keel: error: cannot join the cgroup of %s\n", c->name);
-        _exit(126);
-    }
-    for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++)
-        if (setns(ns->fd[ns_order[i].idx], ns_order[i].type) < 0) {
-            fprintf(stderr, "keel: error: cannot join the %s namespace of %s: %s\n", ns_order[i].name,
-                    c->name, strerror(errno));
-            _exit(126);
+    const struct container_spec *c = req->spec;
+    const struct container_ns *ns = req->ns;
+    for (int i = 0; i < CNS_USER; i++)
+        if (ns->fd[i] < 0)
+            return kerr_msg(err, ESRCH, "the namespaces of %s are not pinned", c->name);
+    if (c->userns != USERNS_NO && ns->fd[CNS_USER] < 0)
+        return kerr_msg(err, ESRCH, "the user namespace of %s is not pinned", c->name);
+    struct setup_exec_facts facts = {
+        .cgroup = req->cgroup_fd >= 0,
+        .userns = ns->fd[CNS_USER] >= 0,
+        .seccomp = req->seccomp != NULL,
+        .tty = req->tty,
+    };
+    __attribute__((cleanup(setup_list_free))) struct setup_list list = { 0 };
+    if (setup_plan_exec(c, &facts, &list) < 0)
+        return kerr_set(err, ENOMEM, "cannot plan the exec in %s", c->name);
+    _cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull < 0)
+        return kerr_set(err, errno, "cannot open /dev/null");
+    /* The report channel: its write end above any fd the list keeps or moves. */
+    int rfd[2] = { -1, -1 };
+    if (setup_fd) {
+        if (pipe2(rfd, O_CLOEXEC) < 0)
+            return kerr_set(err, errno, "cannot create the setup pipe for an exec in %s", c->name);
+        int high = fcntl(rfd[1], F_DUPFD_CLOEXEC, SETUP_FD_MIN);
+        close(rfd[1]);
+        rfd[1] = high;
+        if (high < 0) {
+            int e = errno;
+            close(rfd[0]);
+            return kerr_set(err, e, "cannot create the setup pipe for an exec in %s", c->name);
         }
-    /* Nothing of keel's (control sockets, pipes, namespace fds) goes further. */
-    if (userns_fd >= 0 && dup2(userns_fd, EXEC_USERNS_FD) < 0)
-        _exit(126);
-    if (sys_close_range_from(userns_fd >= 0 ? EXEC_USERNS_FD + 1 : 3) < 0)
-        _exit(126);
-    /* setns(CLONE_NEWPID) applies to children: fork once more to be inside. */
-    pid_t inner = fork();
-    if (inner < 0)
-        _exit(126);
-    if (inner > 0) {
-        for (int i = 0; i < 3; i++)
-            close(i);
-        close_safe(userns_fd >= 0 ? EXEC_USERNS_FD : -1);
-        int status;
-        while (waitpid(inner, &status, 0) < 0)
-            if (errno != EINTR)
-                _exit(126);
-        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
     }
-    struct user_ids ids;
-    char **env;
-    if (chdir("/") < 0 || resolve_user(c, &ids, &err) < 0 || !(env = container_environ(c, ids.home)) ||
-        rlimit_apply(c->rlimits, c->n_rlimits, &err) < 0 ||
-        (userns_fd >= 0 && join_userns(c, &err) < 0) ||
-        (!c->no_new_privs && seccomp && seccomp_install(seccomp, &err) < 0) ||
-        caps_apply(c->caps, c->caps_ambient, ids.uid, ids.gid, ids.groups, ids.n_groups, &err) < 0 ||
-        (c->workdir && enter_workdir(c->workdir, &err) < 0)) {
-        fprintf(stderr, "keel: error: %s\n", err.msg[0] ? err.msg : "cannot prepare the process");
-        _exit(126);
+    pid_t child = fork();
+    if (child < 0) {
+        int e = errno;
+        close_safe(rfd[0]);
+        close_safe(rfd[1]);
+        return kerr_set(err, e, "cannot fork for exec in %s", c->name);
     }
-    /* Credential changes clear the parent-death signal and set dumpable to
-     * fs.suid_dumpable (1 on some hosts): set both again, so a timed-out
-     * health check killed through its parent does not linger and the window
-     * up to the execve stays closed to the container. */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-        _exit(126);
-    if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        _exit(126);
-    /* A session of its own (the fork above left it a member of its parent's),
-     * without a controlling terminal; with keel exec -t, the pty keel made
-     * on stdin becomes that. */
-    if (setsid() < 0) {
-        fprintf(stderr, "keel: error: cannot start a session: %s\n", strerror(errno));
-        _exit(126);
+    if (child == 0) {
+        close_safe(rfd[0]);
+        struct setup_ctx x = {
+            .c = c, .argv = req->argv, .report_fd = rfd[1], .fail_status = 126,
+            .userns_fd = ns->fd[CNS_USER], .ns = ns, .cgroup_fd = req->cgroup_fd, .seccomp = req->seccomp,
+            .rootfd = -1, .devfd = -1,
+        };
+        for (int i = 0; i < 3; i++) {
+            int fd = req->stdio[i] >= 0 ? req->stdio[i] : devnull;
+            if (dup2(fd, i) < 0) {
+                struct kerr e = { 0 };
+                kerr_set(&e, errno, "cannot set up stdin, stdout and stderr");
+                setup_fail(&x, 126, &e);
+            }
+        }
+        setup_run(&x, &list);
     }
-    if (tty && ioctl(0, TIOCSCTTY, 0) < 0) {
-        fprintf(stderr, "keel: error: cannot make the terminal the controlling one: %s\n", strerror(errno));
-        _exit(126);
-    }
-    reset_signals();
-    if (c->no_new_privs && seccomp && seccomp_install(seccomp, &err) < 0) {
-        fprintf(stderr, "keel: error: %s\n", err.msg);
-        _exit(126);
-    }
-    execve(argv[0], argv, env);
-    fprintf(stderr, "keel: error: cannot execute %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
+    close_safe(rfd[1]);
+    *out = child;
+    if (setup_fd)
+        *setup_fd = rfd[0];
+    return 0;
 }
 
 int container_exec(const struct container_spec *c, const struct container_ns *ns, int cgroup_fd, char *const *argv,
                    const int stdio[3], bool tty, const struct seccomp_prog *seccomp, pid_t *out, struct kerr *err)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(ns_order); i++)
-        if (ns->fd[ns_order[i].idx] < 0)
-            return kerr_msg(err, ESRCH, "the namespaces of %s are not pinned", c->name);
-    if (c->userns != USERNS_NO && ns->fd[CNS_USER] < 0)
-        return kerr_msg(err, ESRCH, "the user namespace of %s is not pinned", c->name);
-    _cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (devnull < 0)
-        return kerr_set(err, errno, "cannot open /dev/null");
-    pid_t child = fork();
-    if (child < 0)
-        return kerr_set(err, errno, "cannot fork for exec in %s", c->name);
-    if (child == 0) {
-        for (int i = 0; i < 3; i++) {
-            int fd = stdio[i] >= 0 ? stdio[i] : devnull;
-            if (dup2(fd, i) < 0)
-                _exit(126);
-        }
-        exec_child(c, ns, cgroup_fd, argv, tty, seccomp);
-    }
-    *out = child;
-    return 0;
+    struct container_exec_req req = {
+        .spec = c, .ns = ns, .cgroup_fd = cgroup_fd, .argv = argv, .tty = tty, .seccomp = seccomp,
+        .stdio = { stdio[0], stdio[1], stdio[2] },
+    };
+    return container_exec_start(&req, out, NULL, err);
 }

@@ -265,7 +265,7 @@ void mount_warn_upper(const struct container_spec *c)
              c->upper, flags);
 }
 
-static int mount_overlay(const struct container_spec *c, const struct mount_inputs *in, struct kerr *err)
+int mount_overlay(const struct container_spec *c, const struct mount_inputs *in, struct kerr *err)
 {
     const char *stage = in->stage;
     bool idmap = in->userns_fd >= 0;
@@ -366,9 +366,9 @@ static int mount_overlay(const struct container_spec *c, const struct mount_inpu
 }
 
 
-struct devnode { const char *name; unsigned major, minor; };
-static const struct devnode devnodes[] = {
+const struct mount_devnode mount_devnodes[] = {
     { "null", 1, 3 }, { "zero", 1, 5 }, { "full", 1, 7 }, { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+    { NULL, 0, 0 },
 };
 
 static int bind_notify_socket(int devdir, const char *host_path, struct kerr *err)
@@ -427,7 +427,7 @@ static int bind_host_node(int dir, const char *host, const char *name, dev_t wan
                          what, err);
 }
 
-static int setup_dev(const struct container_spec *c, int rootfd, const char *notify_host, struct kerr *err)
+int mount_dev(int rootfd, struct kerr *err)
 {
     _cleanup_close_ int dev = open_mountpoint(rootfd, "/dev", true, err);
     if (dev < 0)
@@ -442,19 +442,28 @@ static int setup_dev(const struct container_spec *c, int rootfd, const char *not
     if (dev < 0)
         return dev;
     char tp[FD_PATH_MAX];
-    _cleanup_close_ int d = open(fd_path(tp, dev), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    int d = open(fd_path(tp, dev), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
     if (d < 0)
         return kerr_set(err, errno, "cannot open the container's /dev");
-    for (size_t i = 0; i < ARRAY_SIZE(devnodes); i++) {
+    for (const struct mount_devnode *n = mount_devnodes; n->name; n++) {
         char host[32];
-        snprintf(host, sizeof host, "/dev/%s", devnodes[i].name);
-        if ((r = bind_host_node(d, host, devnodes[i].name, makedev(devnodes[i].major, devnodes[i].minor), err)) < 0)
+        snprintf(host, sizeof host, "/dev/%s", n->name);
+        if ((r = bind_host_node(d, host, n->name, makedev(n->major, n->minor), err)) < 0) {
+            close(d);
             return r;
+        }
     }
-    /* `device =`: the host's nodes the manifest gives, after the standard ones. */
-    for (size_t i = 0; i < c->n_devices; i++)
-        if ((r = bind_host_node(d, c->devices[i].source, c->devices[i].target + strlen("/dev/"), 0, err)) < 0)
-            return r;
+    return d;
+}
+
+int mount_dev_node(int devfd, const struct bind_mount *node, struct kerr *err)
+{
+    return bind_host_node(devfd, node->source, node->target + strlen("/dev/"), 0, err);
+}
+
+int mount_dev_finish(int devfd, struct kerr *err)
+{
+    int d = devfd;
     if (mkdirat(d, "pts", 0755) < 0 || mkdirat(d, "shm", 01777) < 0 || mkdirat(d, "mqueue", 0755) < 0)
         return kerr_set(err, errno, "cannot create directories in the container's /dev");
     static const char *const links[][2] = {
@@ -468,8 +477,8 @@ static int setup_dev(const struct container_spec *c, int rootfd, const char *not
     _cleanup_close_ int shm = openat(d, "shm", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (pts < 0 || shm < 0)
         return kerr_set(err, errno, "cannot open the container's /dev/pts or /dev/shm");
-    r = mount_at("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620",
-                 "/dev/pts", err);
+    int r = mount_at("devpts", pts, "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620",
+                     "/dev/pts", err);
     if (r == 0)
         r = mount_at("shm", shm, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k",
                      "/dev/shm", err);
@@ -482,14 +491,17 @@ static int setup_dev(const struct container_spec *c, int rootfd, const char *not
                 unlinkat(d, "mqueue", AT_REMOVEDIR);
         }
     }
-    if (r == 0 && notify_host)
-        r = bind_notify_socket(d, notify_host, err);
     return r;
+}
+
+int mount_notify_socket(int devfd, const char *host_path, struct kerr *err)
+{
+    return bind_notify_socket(devfd, host_path, err);
 }
 
 /* Masks with keel's own /dev/null (checked to be the 1:3 character device) or
  * an empty read-only tmpfs for directories; never a path inside the image. */
-static int mask_paths(int rootfd, struct kerr *err)
+int mount_masks(int rootfd, struct kerr *err)
 {
     /* Opened here, in the container's new mount namespace: the kernel refuses
      * to bind a mount of another namespace (an fd the parent opened). */
@@ -520,6 +532,13 @@ static int mask_paths(int rootfd, struct kerr *err)
                                MS_NOSUID | MS_NOEXEC, *p, err)) < 0)
             return r;
     }
+    return 0;
+}
+
+/* The read-only paths: each bound onto itself, then remounted read-only. */
+int mount_readonly(int rootfd, struct kerr *err)
+{
+    char tp[FD_PATH_MAX];
     for (const char *const *p = mount_readonly_paths; *p; p++) {
         _cleanup_close_ int fd = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
                                              RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
@@ -548,48 +567,45 @@ static int mask_paths(int rootfd, struct kerr *err)
  * then goes fd to fd (sys_bind_fd), with its flags set on every mount of the
  * bound tree (a read-only bind of a directory with mounts below it is
  * read-only all the way down), before it is attached. */
-static int bind_mounts(const struct container_spec *c, int rootfd, struct kerr *err)
+int mount_bind(int rootfd, const struct bind_mount *b, struct kerr *err)
 {
+    _cleanup_close_ int src = sys_openat2(AT_FDCWD, b->source, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
+                                          RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    struct stat st;
+    if (src >= 0 && fstat(src, &st) < 0)
+        return kerr_set(err, errno, "cannot open mount source %s", b->source);
+    /* O_PATH | O_NOFOLLOW opens a last-component symlink itself. */
+    if ((src < 0 && errno == ELOOP) || (src >= 0 && S_ISLNK(st.st_mode)))
+        return kerr_msg(err, ELOOP, "cannot open mount source %s: a symlink on its path is refused "
+                        "(name the real path)", b->source);
+    if (src < 0)
+        return kerr_set(err, errno, "cannot open mount source %s", b->source);
+    _cleanup_close_ int tgt = mount_open_in_root(rootfd, b->target, S_ISDIR(st.st_mode) ? 'd' : 'f', err);
+    if (tgt < 0)
+        return kerr_prefix(err, "cannot bind %s", b->source);
+    uint64_t attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (b->readonly ? MOUNT_ATTR_RDONLY : 0);
+    if (sys_bind_fd(src, tgt, attr) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return kerr_set(err, errno, "cannot bind %s to %s", b->source, b->target);
+    /* Before Linux 5.12: mount(2) on the fds, then the flags on the top
+     * mount, found again by path (inside the root). */
     char sp[FD_PATH_MAX], tp[FD_PATH_MAX];
-    for (size_t i = 0; i < c->n_mounts; i++) {
-        const struct bind_mount *b = &c->mounts[i];
-        _cleanup_close_ int src = sys_openat2(AT_FDCWD, b->source, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
-                                              RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
-        struct stat st;
-        if (src >= 0 && fstat(src, &st) < 0)
-            return kerr_set(err, errno, "cannot open mount source %s", b->source);
-        /* O_PATH | O_NOFOLLOW opens a last-component symlink itself. */
-        if ((src < 0 && errno == ELOOP) || (src >= 0 && S_ISLNK(st.st_mode)))
-            return kerr_msg(err, ELOOP, "cannot open mount source %s: a symlink on its path is refused "
-                            "(name the real path)", b->source);
-        if (src < 0)
-            return kerr_set(err, errno, "cannot open mount source %s", b->source);
-        _cleanup_close_ int tgt = mount_open_in_root(rootfd, b->target, S_ISDIR(st.st_mode) ? 'd' : 'f', err);
-        if (tgt < 0)
-            return kerr_prefix(err, "cannot bind %s", b->source);
-        uint64_t attr = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | (b->readonly ? MOUNT_ATTR_RDONLY : 0);
-        if (sys_bind_fd(src, tgt, attr) == 0)
-            continue;
-        if (errno != ENOSYS)
-            return kerr_set(err, errno, "cannot bind %s to %s", b->source, b->target);
-        /* Before Linux 5.12: mount(2) on the fds, then the flags on the top
-         * mount, found again by path (inside the root). */
-        if (mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND | MS_REC, NULL) < 0)
-            return kerr_set(err, errno, "cannot bind %s to %s", b->source, b->target);
-        _cleanup_close_ int again = mount_open_in_root(rootfd, b->target, 0, err);
-        if (again < 0)
-            return again;
-        unsigned long flags = MS_NOSUID | MS_NODEV | (b->readonly ? MS_RDONLY : 0);
-        if (mount(NULL, fd_path(tp, again), NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
-            return kerr_set(err, errno, "cannot set the flags of bind mount %s", b->target);
-    }
+    if (mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND | MS_REC, NULL) < 0)
+        return kerr_set(err, errno, "cannot bind %s to %s", b->source, b->target);
+    _cleanup_close_ int again = mount_open_in_root(rootfd, b->target, 0, err);
+    if (again < 0)
+        return again;
+    unsigned long flags = MS_NOSUID | MS_NODEV | (b->readonly ? MS_RDONLY : 0);
+    if (mount(NULL, fd_path(tp, again), NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
+        return kerr_set(err, errno, "cannot set the flags of bind mount %s", b->target);
     return 0;
 }
 
 /* Writes a generated file into the stage and binds it read-only over `target`
  * when the image has that file (or the root is writable and it can be made). */
-static int bind_generated(int rootfd, const char *stage, const char *name, const char *content,
-                          const char *target, bool root_writable, struct kerr *err)
+int mount_generated(int rootfd, const char *stage, const char *name, const char *content, const char *target,
+                    bool root_writable, struct kerr *err)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/files", stage);
@@ -615,58 +631,52 @@ static int bind_generated(int rootfd, const char *stage, const char *name, const
                          MS_NOSUID | MS_NODEV | MS_NOEXEC, target, err);
 }
 
-int mount_container_root(const struct container_spec *c, const struct mount_inputs *in, struct kerr *err)
+int mount_stage(const char *stage, struct kerr *err)
 {
     /* Nothing done below may propagate back to the host's mount table. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return kerr_set(err, errno, "cannot make the mount tree private");
-    if (mount("tmpfs", in->stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0)
-        return kerr_set(err, errno, "cannot mount the staging tmpfs at %s", in->stage);
-    int r = mount_overlay(c, in, err);
-    if (r < 0)
-        return r;
+    if (mount("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") < 0)
+        return kerr_set(err, errno, "cannot mount the staging tmpfs at %s", stage);
+    return 0;
+}
 
+int mount_open_root(const char *stage, struct kerr *err)
+{
     char root[PATH_MAX];
-    snprintf(root, sizeof root, "%s/root", in->stage);
-    _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    snprintf(root, sizeof root, "%s/root", stage);
+    int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         return kerr_set(err, errno, "cannot open %s", root);
-    bool writable = c->upper != NULL;
+    return rootfd;
+}
 
-    _cleanup_close_ int proc = open_mountpoint(rootfd, "/proc", writable, err);
+int mount_proc(int rootfd, bool may_create, struct kerr *err)
+{
+    _cleanup_close_ int proc = open_mountpoint(rootfd, "/proc", may_create, err);
     if (proc < 0)
         return proc;
-    if ((r = mount_at("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "/proc", err)) < 0)
-        return r;
-    _cleanup_close_ int sys = open_mountpoint(rootfd, "/sys", writable, err);
+    return mount_at("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "/proc", err);
+}
+
+int mount_sys(int rootfd, bool may_create, bool cgroup_ns, struct kerr *err)
+{
+    _cleanup_close_ int sys = open_mountpoint(rootfd, "/sys", may_create, err);
     if (sys < 0)
         return sys;
-    if ((r = mount_at("sysfs", sys, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "/sys", err)) < 0)
+    int r = mount_at("sysfs", sys, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "/sys", err);
+    if (r < 0 || !cgroup_ns)
         return r;
-    if (in->cgroup_ns) {
-        _cleanup_close_ int cg = sys_openat2(rootfd, "/sys/fs/cgroup", O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
-                                            RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
-        if (cg >= 0 && (r = mount_at("cgroup2", cg, "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                                     NULL, "/sys/fs/cgroup", err)) < 0)
-            return r;
-    }
-    if ((r = setup_dev(c, rootfd, in->notify_host, err)) < 0)
-        return r;
-    if ((r = mask_paths(rootfd, err)) < 0)
-        return r;
-    if ((r = bind_mounts(c, rootfd, err)) < 0)
-        return r;
+    _cleanup_close_ int cg = sys_openat2(rootfd, "/sys/fs/cgroup", O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+                                        RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+    if (cg >= 0)
+        return mount_at("cgroup2", cg, "cgroup2", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL,
+                        "/sys/fs/cgroup", err);
+    return 0;
+}
 
-    char hostname_line[80];
-    snprintf(hostname_line, sizeof hostname_line, "%s\n", in->hostname);
-    if ((r = bind_generated(rootfd, in->stage, "hostname", hostname_line, "/etc/hostname", writable, err)) < 0)
-        return r;
-    if (in->hosts && (r = bind_generated(rootfd, in->stage, "hosts", in->hosts, "/etc/hosts", writable, err)) < 0)
-        return r;
-    if (in->resolv &&
-        (r = bind_generated(rootfd, in->stage, "resolv.conf", in->resolv, "/etc/resolv.conf", writable, err)) < 0)
-        return r;
-
+int mount_pivot(int rootfd, bool restore_fsids, struct kerr *err)
+{
     /* pivot_root(".", ".") stacks the old root on top of the new one; detaching
      * it leaves only the container's tree (no put_old directory needed). */
     if (fchdir(rootfd) < 0)
@@ -677,41 +687,10 @@ int mount_container_root(const struct container_spec *c, const struct mount_inpu
         return kerr_set(err, errno, "cannot detach the old root");
     if (chdir("/") < 0)
         return kerr_set(err, errno, "cannot chdir to the new root");
-    if (in->userns_fd >= 0) {
+    if (restore_fsids) {
         /* Back to keel's own ids, which gives the file capabilities back. */
         setfsuid(geteuid());
         setfsgid(getegid());
     }
     return 0;
-}
-
-void mount_plan(const struct container_spec *c, FILE *out)
-{
-    fprintf(out, "  root: overlay lowerdir=");
-    for (size_t i = 0; c->layers && c->layers[i]; i++)
-        fprintf(out, "%s%s", i ? ":" : "", c->layers[i]);
-    if (!c->upper)
-        fprintf(out, " (read-only, nodev, nosuid)\n");
-    else if (strcmp(c->upper, "tmpfs") == 0)
-        fprintf(out, " upper=tmpfs (nodev, nosuid)\n");
-    else
-        fprintf(out, " upperdir=%s/upper workdir=%s/work (nodev, nosuid)\n", c->upper, c->upper);
-    fprintf(out, "  mount: proc /proc (nosuid, nodev, noexec)\n");
-    fprintf(out, "  mount: sysfs /sys (read-only), cgroup2 /sys/fs/cgroup (read-only)\n");
-    fprintf(out, "  mount: tmpfs /dev (nodev; null zero full random urandom tty bound read-only from the host's, "
-                 "devpts /dev/pts, tmpfs /dev/shm)\n");
-    fprintf(out, "  masked:");
-    for (const char *const *p = mount_masked_paths; *p; p++)
-        fprintf(out, " %s", *p);
-    fprintf(out, "\n  read-only:");
-    for (const char *const *p = mount_readonly_paths; *p; p++)
-        fprintf(out, " %s", *p);
-    fprintf(out, "\n");
-    for (size_t i = 0; i < c->n_mounts; i++)
-        fprintf(out, "  bind: %s -> %s (%s, nodev, nosuid)\n", c->mounts[i].source, c->mounts[i].target,
-                c->mounts[i].readonly ? "ro" : "rw");
-    for (size_t i = 0; i < c->n_devices; i++)
-        fprintf(out, "  device: %s -> %s (the host's node, bound read-only)\n", c->devices[i].source,
-                c->devices[i].target);
-    fprintf(out, "  enter: pivot_root, old root detached\n");
 }

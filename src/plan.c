@@ -3,15 +3,16 @@
 #include "keel/fstab.h"
 #include "keel/caps.h"
 #include "keel/cgroup.h"
-#include "keel/mount.h"
 #include "keel/net.h"
 #include "keel/parse.h"
 #include "keel/rlimit.h"
 #include "keel/userns.h"
 #include "keel/seccomp.h"
+#include "keel/setup.h"
 #include "keel/util.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -37,24 +38,6 @@ static void print_limit(FILE *out, const char *key, int64_t v)
         fprintf(out, "%s = max\n", key);
     else
         fprintf(out, "%s = %" PRId64 "\n", key, v);
-}
-
-static void print_words(FILE *out, const char *key, char *const *argv)
-{
-    fprintf(out, "%s =", key);
-    for (size_t i = 0; argv && argv[i]; i++) {
-        bool plain = argv[i][0] && strspn(argv[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                   "0123456789/._-=:,+@%") == strlen(argv[i]);
-        if (plain) {
-            fprintf(out, " %s", argv[i]);
-            continue;
-        }
-        fputs(" '", out);
-        for (const char *p = argv[i]; *p; p++)
-            *p == '\'' ? fputs("'\\''", out) : fputc(*p, out);
-        fputc('\'', out);
-    }
-    fputc('\n', out);
 }
 
 static const char *dep_cond(enum dep_condition c)
@@ -110,7 +93,7 @@ void plan_print_summary(const struct manifest *m, FILE *out)
         for (size_t l = 0; c->layers[l]; l++)
             fprintf(out, "%s%s", l ? ":" : " ", c->layers[l]);
         fprintf(out, "\nupper = %s\n", c->upper ? c->upper : "(none: read-only root)");
-        print_words(out, "command", c->argv);
+        setup_print_words(out, "command", c->argv);
         print_strv(out, "env", c->env);
         fprintf(out, "workdir = %s\nuser = %s\nhostname = %s\n", c->workdir ? c->workdir : "/",
                 c->user ? c->user : "root", c->hostname ? c->hostname : c->name);
@@ -169,7 +152,7 @@ void plan_print_summary(const struct manifest *m, FILE *out)
         if (c->health == HEALTH_TCP)
             fprintf(out, "health = tcp:%u\n", c->health_port);
         else if (c->health == HEALTH_CMD)
-            print_words(out, "health", c->health_argv);
+            setup_print_words(out, "health", c->health_argv);
     }
 }
 
@@ -178,26 +161,26 @@ void plan_print(const struct manifest *m, FILE *out)
     net_plan_machine(m, out);
     for (size_t k = 0; k < m->n_containers; k++) {
         const struct container_spec *c = &m->containers[m->start_order[k]];
-        char caps[1024];
         fprintf(out, "container %s (start #%zu)\n", c->name, k + 1);
         for (size_t d = 0; d < c->n_deps; d++)
             fprintf(out, "  after: %s%s\n", c->deps[d].name, dep_cond(c->deps[d].condition));
+        /* What keel makes before the clone: namespaces, the user namespace's
+         * map, the cgroup, the network. */
         fprintf(out, "  namespaces: pid mount uts ipc cgroup%s\n",
                 c->net == NET_HOST ? " (network: host's)" :
                 c->net == NET_CONTAINER ? " (network: joins the pinned namespace of the peer)" : " network");
-        mount_plan(c, out);
-        fprintf(out, "  hostname: %s\n", c->hostname ? c->hostname : c->name);
-        fprintf(out, "  user: %s (resolved in the container's /etc/passwd)\n", c->user ? c->user : "root");
-        fprintf(out, "  capabilities: %s\n", caps_format(c->caps, caps, sizeof caps));
-        fprintf(out, "  ambient: %s\n", caps_format(c->caps_ambient, caps, sizeof caps));
-        fprintf(out, "  no_new_privs: %s\n", c->no_new_privs ? "yes" : "no");
-        fprintf(out, "  workdir: %s\n", c->workdir ? c->workdir : "/");
-        rlimit_plan(c, out);
         userns_plan(c, out);
-        seccomp_plan(c, c->caps, out);
         cgroup_plan(c, out);
         net_plan(m, c, out);
-        fprintf(out, "  ");
-        print_words(out, "exec", c->argv);
+        /* Then what the setup child does, from the list it runs. */
+        struct setup_facts facts;
+        struct setup_list list;
+        setup_facts_of_spec(c, &facts);
+        if (setup_plan_start(c, &facts, &list) < 0) {
+            fprintf(out, "  setup: error: %s\n", strerror(ENOMEM));
+            continue;
+        }
+        setup_print(c, &list, out);
+        setup_list_free(&list);
     }
 }

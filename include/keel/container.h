@@ -9,7 +9,9 @@
  * limits, joins the container's user namespace when it has one (last, so
  * every other namespace stays owned by keel's), sets user and groups,
  * capabilities, no_new_privs and seccomp, closes every other fd and execs the
- * command as PID 1 of its namespace.
+ * command as PID 1 of its namespace.  Those steps are the list
+ * setup_plan_start() builds (setup.h), run op by op by the one executor here,
+ * which also runs setup_plan_exec()'s list for container_exec().
  *
  * The child reports a failed step over a CLOEXEC pipe as a structured record;
  * a successful exec closes the pipe, so EOF without a record means "running".
@@ -26,6 +28,7 @@
 
 #include "keel/err.h"
 #include "keel/manifest.h"
+#include "keel/setup.h"
 
 struct seccomp_prog;
 struct userns;
@@ -57,8 +60,7 @@ struct container_start {
  * /proc/PID/ns of the running init is never trusted.  -1: none (CNS_USER
  * without a user namespace).  The owner closes them with container_ns_close()
  * when the run ends. */
-enum { CNS_CGROUP, CNS_IPC, CNS_UTS, CNS_NET, CNS_PID, CNS_MNT, CNS_USER, CNS_N };
-struct container_ns {
+struct container_ns {   /* indexed by CNS_* (setup.h) */
     int fd[CNS_N];
 };
 void container_ns_init(struct container_ns *ns);
@@ -89,6 +91,24 @@ int container_setup_result(int setup_fd, struct kerr *err);
 int container_exec(const struct container_spec *c, const struct container_ns *ns, int cgroup_fd, char *const *argv,
                    const int stdio[3], bool tty, const struct seccomp_prog *seccomp, pid_t *out,
                    struct kerr *err);
+
+/* As container_exec, with the failure path of container_start: given
+ * SETUP_FD, the helper reports a step it could not take (joining a namespace,
+ * the user, a limit, the execve) as a record on a CLOEXEC pipe whose read end
+ * *setup_fd becomes (the caller owns it; watch it, then container_setup_result()
+ * says 0 once the command runs, or why it could not start).  Without SETUP_FD
+ * (container_exec) the same message goes to the helper's stderr.  Either way
+ * the pid exits 126 after a failed step, 127 after a failed execve. */
+struct container_exec_req {
+    const struct container_spec *spec;
+    const struct container_ns *ns;
+    int cgroup_fd;
+    char *const *argv;
+    int stdio[3];
+    bool tty;
+    const struct seccomp_prog *seccomp;
+};
+int container_exec_start(const struct container_exec_req *req, pid_t *out, int *setup_fd, struct kerr *err);
 
 /* The environment a container's processes get: PATH, HOSTNAME, HOME, TERM,
  * then the manifest's env.  Heap vector, caller frees (strv_free). */

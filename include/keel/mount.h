@@ -24,32 +24,67 @@
  * Everything the setup creates inside the root is created as the container's
  * root (fsuid), so it is owned by it and representable in the idmapped upper.
  *
- * Runs in the setup child only (but mount_warn_upper and mount_plan).  Contract: 0 / negative errno, err filled.
+ * Runs in the setup child only (but mount_warn_upper).  Contract: 0 / negative errno, err filled.
  */
 #ifndef KEEL_MOUNT_H
 #define KEEL_MOUNT_H
 
-#include <stdio.h>
+#include <stdbool.h>
+#include <sys/types.h>
 
 #include "keel/err.h"
 #include "keel/manifest.h"
 
+/* What the overlay needs besides the spec. */
 struct mount_inputs {
     const char *stage;        /* RUN_DIR/containers/NAME (exists) */
-    const char *hosts;        /* content of /etc/hosts (NULL: default) */
-    const char *resolv;       /* content of /etc/resolv.conf (NULL: leave the image's) */
-    const char *hostname;     /* for /etc/hostname */
-    bool cgroup_ns;           /* mount cgroup2 read-only at /sys/fs/cgroup */
-    const char *notify_host;  /* a socket to bind at /dev/keel-notify, or NULL */
     int userns_fd;            /* the container's user namespace, or -1 */
     uid_t root_uid;           /* with userns_fd: the host ids of the container's root */
     gid_t root_gid;
 };
 
-/* Builds the root and pivots into it.  Masks use the /dev/null of keel's own
- * (host) tree, opened before pivoting and checked to be the 1:3 device.  On return the process's root and cwd are
- * the container's "/". */
-int mount_container_root(const struct container_spec *c, const struct mount_inputs *in, struct kerr *err);
+/* The steps of the root, in the order the setup list (setup.h) runs them:
+ * each is one SETUP_* operation.  ROOTFD is mount_open_root()'s O_PATH fd of
+ * STAGE/root; DEVFD is mount_dev()'s directory fd of the container's /dev. */
+
+/* The whole mount tree made private (nothing propagates back to the host),
+ * and the staging tmpfs (mode 0700) mounted at STAGE. */
+int mount_stage(const char *stage, struct kerr *err);
+/* STAGE/root: the overlay of the layers (idmapped with a user namespace) and
+ * the upper (a directory made root's and 0700 at every start, or a tmpfs);
+ * read-only without an upper.  With a user namespace, the setup goes on as the
+ * container's root (fsuid) until mount_pivot(). */
+int mount_overlay(const struct container_spec *c, const struct mount_inputs *in, struct kerr *err);
+/* Returns an O_PATH fd of STAGE/root (caller closes), or -errno. */
+int mount_open_root(const char *stage, struct kerr *err);
+/* A fresh proc at /proc (nosuid, nodev, noexec); MAY_CREATE: make the mount
+ * point (a writable root) when the image has none. */
+int mount_proc(int rootfd, bool may_create, struct kerr *err);
+/* sysfs at /sys, read-only; with CGROUP_NS, cgroup2 read-only at /sys/fs/cgroup. */
+int mount_sys(int rootfd, bool may_create, bool cgroup_ns, struct kerr *err);
+/* keel's nodev tmpfs at /dev with the host's null zero full random urandom
+ * tty bound read-only.  Returns an O_DIRECTORY fd of it (caller closes). */
+int mount_dev(int rootfd, struct kerr *err);
+/* `device =`: the host's node NODE->source bound read-only at NODE->target (/dev/...). */
+int mount_dev_node(int devfd, const struct bind_mount *node, struct kerr *err);
+/* /dev's directories and links, devpts at /dev/pts, a tmpfs at /dev/shm, mqueue (if the kernel has it). */
+int mount_dev_finish(int devfd, struct kerr *err);
+/* keel's sd_notify socket HOST_PATH bound read-only at /dev/keel-notify. */
+int mount_notify_socket(int devfd, const char *host_path, struct kerr *err);
+/* mount_masked_paths covered (the 1:3 /dev/null of keel's tree, opened in the
+ * new mount namespace, or an empty read-only tmpfs for directories). */
+int mount_masks(int rootfd, struct kerr *err);
+/* mount_readonly_paths bound onto themselves read-only. */
+int mount_readonly(int rootfd, struct kerr *err);
+/* mount = SOURCE:TARGET[:ro], fd to fd (sys_bind_fd), nosuid and nodev. */
+int mount_bind(int rootfd, const struct bind_mount *b, struct kerr *err);
+/* CONTENT written to STAGE/files/NAME and bound read-only over TARGET when the
+ * image has that file (or ROOT_WRITABLE and it can be made). */
+int mount_generated(int rootfd, const char *stage, const char *name, const char *content, const char *target,
+                    bool root_writable, struct kerr *err);
+/* pivot_root into ROOTFD, the old root detached, cwd "/"; RESTORE_FSIDS:
+ * back to keel's own fsuid/fsgid (after mount_overlay with a user namespace). */
+int mount_pivot(int rootfd, bool restore_fsids, struct kerr *err);
 
 /* Opens `path` (absolute, inside the root `rootfd`) with RESOLVE_IN_ROOT; with
  * `create` = 'd' or 'f', missing components are made (directories, and the last
@@ -59,6 +94,9 @@ int mount_open_in_root(int rootfd, const char *path, char create, struct kerr *e
 /* The masked and read-only paths (NULL-terminated), for docs and plans. */
 extern const char *const mount_masked_paths[];
 extern const char *const mount_readonly_paths[];
+/* The host's device nodes every container's /dev gets (bound read-only), NULL-name terminated. */
+struct mount_devnode { const char *name; unsigned major, minor; };
+extern const struct mount_devnode mount_devnodes[];
 
 /* keel itself, once at a container's first start: a warning on the console
  * when its upper directory is on a file system that honours setuid bits (or,
@@ -66,8 +104,5 @@ extern const char *const mount_readonly_paths[];
  * container makes there is real on the host, reachable by root only (the
  * setup makes the directory root's, mode 0700). */
 void mount_warn_upper(const struct container_spec *c);
-
-/* keel check --plan: the mounts of a container. */
-void mount_plan(const struct container_spec *c, FILE *out);
 
 #endif

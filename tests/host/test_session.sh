@@ -334,4 +334,51 @@ EOF
         eval 'LC_ALL=C grep -qF -- "$(cat "$L/bytes")" "$T/log/c.log"'
 }
 
+# ---- exec's failure path: the setup list's one error path ------------------------
+
+# An exec helper that cannot take a step (here: the container removed its
+# workdir) or cannot execve says why, as a container's start does
+# (setup_fail: "keel: error: cannot ...", exit 126 for a step, 127 for the
+# execve); the same exec into an identical container that kept its workdir
+# runs (the positive control).
+test_exec_step_failure() {
+    plan exec_control exec_step_fails exec_execve_fails
+    local L rc
+    L=$(mk_layer wd)
+    mkdir -p "$L/w"
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+[container keep]
+layers = $L:$LAYERS/base
+upper = tmpfs
+workdir = /w
+command = /bin/sh -c "echo up; exec sleep 1000"
+restart = no
+[container gone]
+layers = $L:$LAYERS/base
+upper = tmpfs
+workdir = /w
+command = /bin/sh -c "cd / && rmdir /w && echo up; exec sleep 1000"
+restart = no
+EOF
+    keel_start || fail "cannot start keel ($WHY)"
+    wait_out keep up || fail "keep did not come up ($WHY)"
+    wait_out gone up || fail "gone did not come up ($WHY)"
+    kc exec keep -- /bin/probe print in-workdir > "$T/keep.out" 2> "$T/keep.err" < /dev/null
+    rc=$?
+    check exec_control "an exec into the container with its workdir did not run (status $rc): $(head -c 300 "$T/keep.err")" \
+        eval "[ $rc = 0 ] && grep -q '^in-workdir\$' '$T/keep.out'"
+    kc exec gone -- /bin/probe print in-workdir > "$T/gone.out" 2> "$T/gone.err" < /dev/null
+    rc=$?
+    check exec_step_fails "an exec whose workdir is gone: status $rc, stderr '$(head -c 300 "$T/gone.err")'" \
+        eval "[ $rc = 126 ] && grep -q '^keel: error: cannot enter workdir /w: No such file or directory\$' '$T/gone.err' &&
+              ! grep -q in-workdir '$T/gone.out'"
+    kc exec keep -- /nonexistent > "$T/none.out" 2> "$T/none.err" < /dev/null
+    rc=$?
+    check exec_execve_fails "an exec of a missing command: status $rc, stderr '$(head -c 300 "$T/none.err")'" \
+        eval "[ $rc = 127 ] && grep -q '^keel: error: cannot execute /nonexistent: No such file or directory\$' '$T/none.err'"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 run_tests "$@"

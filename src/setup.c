@@ -1,0 +1,404 @@
+/* setup.c — a container's set-up as a list of operations, see setup.h.
+ * Pure: no system call here; container.c runs the list. */
+#include "keel/setup.h"
+#include "keel/caps.h"
+#include "keel/mount.h"
+#include "keel/rlimit.h"
+#include "keel/seccomp.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct { const char *name; int type; } ns_table[CNS_N] = {
+    [CNS_CGROUP] = { "cgroup", CLONE_NEWCGROUP }, [CNS_IPC] = { "ipc", CLONE_NEWIPC },
+    [CNS_UTS] = { "uts", CLONE_NEWUTS }, [CNS_NET] = { "net", CLONE_NEWNET },
+    [CNS_PID] = { "pid", CLONE_NEWPID }, [CNS_MNT] = { "mnt", CLONE_NEWNS },
+    [CNS_USER] = { "user", CLONE_NEWUSER },
+};
+
+const char *setup_ns_name(int cns)
+{
+    return cns >= 0 && cns < CNS_N ? ns_table[cns].name : "?";
+}
+
+int setup_ns_type(int cns)
+{
+    return cns >= 0 && cns < CNS_N ? ns_table[cns].type : 0;
+}
+
+struct builder {
+    struct setup_list *l;
+    size_t cap;
+    bool oom;
+};
+
+static void add(struct builder *b, enum setup_op_type type, int arg)
+{
+    if (b->oom)
+        return;
+    if (b->l->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 48;
+        struct setup_op *op = realloc(b->l->op, cap * sizeof *op);
+        if (!op) {
+            b->oom = true;
+            return;
+        }
+        b->l->op = op;
+        b->cap = cap;
+    }
+    b->l->op[b->l->n++] = (struct setup_op){ type, arg };
+}
+
+static int finish(struct builder *b)
+{
+    if (!b->oom)
+        return 0;
+    setup_list_free(b->l);
+    return -ENOMEM;
+}
+
+void setup_facts_of_spec(const struct container_spec *c, struct setup_facts *f)
+{
+    *f = (struct setup_facts){
+        .join_netns = c->net != NET_HOST,
+        .userns = c->userns != USERNS_NO,
+        .seccomp = c->seccomp != SECCOMP_UNCONFINED,
+        .ready_fd = c->ready == READY_FD,
+        .notify = c->ready == READY_NOTIFY,
+        .resolv = true,
+    };
+}
+
+int setup_plan_start(const struct container_spec *c, const struct setup_facts *f, struct setup_list *out)
+{
+    *out = (struct setup_list){ 0 };
+    struct builder b = { .l = out };
+    /* The container dies with keel rather than outliving its supervisor. */
+    add(&b, SETUP_PDEATHSIG, 0);
+    /* A session of its own, without a controlling terminal: keel's (the
+     * admin's SSH or console session under `keel run`) would otherwise be
+     * /dev/tty in the container, where TIOCSTI types commands into the
+     * admin's shell and a read takes the admin's keystrokes. */
+    add(&b, SETUP_SESSION, 0);
+    if (f->join_netns)
+        add(&b, SETUP_JOIN_NS, CNS_NET);
+    add(&b, SETUP_HOSTNAME, 0);
+    /* The root: private tree and stage first, the overlay before anything
+     * inside it, /proc before the masks that cover its files, everything
+     * before pivot_root (which leaves keel's tree behind). */
+    add(&b, SETUP_STAGE, 0);
+    add(&b, SETUP_OVERLAY, 0);
+    add(&b, SETUP_MOUNT_PROC, 0);
+    add(&b, SETUP_MOUNT_SYS, 0);
+    add(&b, SETUP_MOUNT_DEV, 0);
+    /* `device =` nodes after the standard ones, before /dev's directories. */
+    for (size_t i = 0; i < c->n_devices; i++)
+        add(&b, SETUP_DEV_NODE, (int)i);
+    add(&b, SETUP_DEV_FS, 0);
+    if (f->notify)
+        add(&b, SETUP_NOTIFY_SOCKET, 0);
+    add(&b, SETUP_MASK, 0);
+    add(&b, SETUP_READONLY, 0);
+    for (size_t i = 0; i < c->n_mounts; i++)
+        add(&b, SETUP_BIND, (int)i);
+    add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME);
+    add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTS);
+    if (f->resolv)
+        add(&b, SETUP_ETC_FILE, SETUP_FILE_RESOLV);
+    add(&b, SETUP_PIVOT, 0);
+    /* The image's own /etc/passwd, read after pivot_root. */
+    add(&b, SETUP_USER, 0);
+    add(&b, SETUP_RLIMITS, 0);
+    /* Always set: a container would otherwise inherit keel's own -1000. */
+    add(&b, SETUP_OOM_SCORE, 0);
+    add(&b, SETUP_GIVE_OUTPUT, 0);
+    /* Last of the namespaces: everything above needed keel's privileges in
+     * the initial user namespace, which owns all the others. */
+    if (f->userns)
+        add(&b, SETUP_JOIN_NS, CNS_USER);
+    add(&b, SETUP_ENV, 0);
+    /* Without no_new_privs the filter must go in while CAP_SYS_ADMIN is still held. */
+    if (f->seccomp && !c->no_new_privs)
+        add(&b, SETUP_SECCOMP, 0);
+    add(&b, SETUP_CAPS, 0);
+    /* A change of uid cleared the parent-death signal: set it again.  Had keel
+     * gone in between, its end of the report channel is closed. */
+    add(&b, SETUP_PDEATHSIG, 0);
+    add(&b, SETUP_KEEL_ALIVE, 0);
+    add(&b, SETUP_WORKDIR, 0);
+    if (c->no_new_privs)
+        add(&b, SETUP_NO_NEW_PRIVS, 0);
+    add(&b, SETUP_STDIO, 0);
+    if (f->ready_fd)
+        add(&b, SETUP_READY_FD, 0);
+    add(&b, SETUP_CLOSE_FDS, 0);
+    add(&b, SETUP_SIGNALS, 0);
+    if (f->seccomp && c->no_new_privs)
+        add(&b, SETUP_SECCOMP, 1);
+    add(&b, SETUP_EXEC, 0);
+    return finish(&b);
+}
+
+/* The pinned namespaces an exec joins, the mount namespace last of these (the
+ * others are still opened through keel's /proc), the user namespace after
+ * all of them and everything that needs keel's privileges. */
+static const int exec_ns_order[] = { CNS_CGROUP, CNS_IPC, CNS_UTS, CNS_NET, CNS_PID, CNS_MNT };
+
+int setup_plan_exec(const struct container_spec *c, const struct setup_exec_facts *f, struct setup_list *out)
+{
+    *out = (struct setup_list){ 0 };
+    struct builder b = { .l = out };
+    /* Non-dumpable before entering, and so until the execve (set again after
+     * the credential changes, which reset it to fs.suid_dumpable): a process
+     * of the container cannot open this one's /proc/PID/exe, memory or fds
+     * (the CVE-2019-5736 class).  Out of keel's session at once: no
+     * controlling terminal reaches the container. */
+    add(&b, SETUP_NOT_DUMPABLE, 0);
+    add(&b, SETUP_SESSION, 0);
+    add(&b, SETUP_PDEATHSIG, 0);
+    /* Through keel's own /proc, before any namespace of the container is
+     * joined (the forked command inherits it): inside, a container with
+     * CAP_SYS_ADMIN could put a file of its own at /proc/self/oom_score_adj
+     * and keep the command at keel's -1000.  Always written, as at the start. */
+    add(&b, SETUP_OOM_SCORE, 0);
+    if (f->cgroup)
+        add(&b, SETUP_JOIN_CGROUP, 0);
+    for (size_t i = 0; i < sizeof exec_ns_order / sizeof exec_ns_order[0]; i++)
+        add(&b, SETUP_JOIN_NS, exec_ns_order[i]);
+    /* Nothing of keel's (control sockets, pipes, namespace fds) goes further. */
+    add(&b, SETUP_CLOSE_FDS, 0);
+    /* setns(CLONE_NEWPID) applies to children: fork once more to be inside. */
+    add(&b, SETUP_ENTER_PID, 0);
+    add(&b, SETUP_CHDIR_ROOT, 0);
+    add(&b, SETUP_USER, 0);
+    add(&b, SETUP_ENV, 0);
+    add(&b, SETUP_RLIMITS, 0);
+    if (f->userns)
+        add(&b, SETUP_JOIN_NS, CNS_USER);
+    if (f->seccomp && !c->no_new_privs)
+        add(&b, SETUP_SECCOMP, 0);
+    add(&b, SETUP_CAPS, 0);
+    if (c->workdir)
+        add(&b, SETUP_WORKDIR, 0);
+    /* Credential changes clear the parent-death signal and set dumpable to
+     * fs.suid_dumpable (1 on some hosts): set both again, so a timed-out
+     * health check killed through its parent does not linger and the window
+     * up to the execve stays closed to the container. */
+    add(&b, SETUP_PDEATHSIG, 0);
+    add(&b, SETUP_NOT_DUMPABLE, 0);
+    if (c->no_new_privs)
+        add(&b, SETUP_NO_NEW_PRIVS, 0);
+    /* A session of its own (the fork above left it a member of its parent's),
+     * without a controlling terminal; with keel exec -t, the pty keel made
+     * on stdin becomes that. */
+    add(&b, SETUP_SESSION, 0);
+    if (f->tty)
+        add(&b, SETUP_CTTY, 0);
+    add(&b, SETUP_SIGNALS, 0);
+    if (f->seccomp && c->no_new_privs)
+        add(&b, SETUP_SECCOMP, 1);
+    add(&b, SETUP_EXEC, 0);
+    return finish(&b);
+}
+
+void setup_list_free(struct setup_list *l)
+{
+    free(l->op);
+    l->op = NULL;
+    l->n = 0;
+}
+
+int setup_find(const struct setup_list *l, enum setup_op_type type, int arg, size_t from)
+{
+    for (size_t i = from; i < l->n; i++)
+        if (l->op[i].type == type && (arg < 0 || l->op[i].arg == arg))
+            return (int)i;
+    return -1;
+}
+
+void setup_print_words(FILE *out, const char *key, char *const *argv)
+{
+    fprintf(out, "%s =", key);
+    for (size_t i = 0; argv && argv[i]; i++) {
+        bool plain = argv[i][0] && strspn(argv[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                   "0123456789/._-=:,+@%") == strlen(argv[i]);
+        if (plain) {
+            fprintf(out, " %s", argv[i]);
+            continue;
+        }
+        fputs(" '", out);
+        for (const char *p = argv[i]; *p; p++)
+            *p == '\'' ? fputs("'\\''", out) : fputc(*p, out);
+        fputc('\'', out);
+    }
+    fputc('\n', out);
+}
+
+static void print_overlay(const struct container_spec *c, FILE *out)
+{
+    fprintf(out, "  root: overlay lowerdir=");
+    for (size_t i = 0; c->layers && c->layers[i]; i++)
+        fprintf(out, "%s%s", i ? ":" : "", c->layers[i]);
+    if (!c->upper)
+        fprintf(out, " (read-only, nodev, nosuid)\n");
+    else if (strcmp(c->upper, "tmpfs") == 0)
+        fprintf(out, " upper=tmpfs (nodev, nosuid)\n");
+    else
+        fprintf(out, " upperdir=%s/upper workdir=%s/work (nodev, nosuid)\n", c->upper, c->upper);
+}
+
+static void print_op(const struct container_spec *c, const struct setup_list *l, size_t k, FILE *out)
+{
+    const struct setup_op *op = &l->op[k];
+    char caps[1024];
+    switch (op->type) {
+    case SETUP_PDEATHSIG:
+        fprintf(out, "  parent-death signal: SIGKILL%s\n",
+                setup_find(l, SETUP_PDEATHSIG, -1, 0) < (int)k ? " (again: the uid change cleared it)" : "");
+        return;
+    case SETUP_NOT_DUMPABLE:
+        fprintf(out, "  dumpable: no%s\n",
+                setup_find(l, SETUP_NOT_DUMPABLE, -1, 0) < (int)k ? " (again: the credential change reset it)" :
+                " (until the execve)");
+        return;
+    case SETUP_SESSION:
+        fprintf(out, "  session: its own, no controlling terminal\n");
+        return;
+    case SETUP_OOM_SCORE:
+        fprintf(out, "  oom_score_adj: %d%s\n", c->oom_score_adj_set ? c->oom_score_adj : 0,
+                setup_find(l, SETUP_JOIN_NS, -1, 0) > (int)k ? " (through keel's /proc)" : "");
+        return;
+    case SETUP_JOIN_CGROUP:
+        fprintf(out, "  join: the container's cgroup\n");
+        return;
+    case SETUP_JOIN_NS:
+        fprintf(out, "  join: %s namespace%s\n",
+                op->arg == CNS_NET ? "network" : op->arg == CNS_MNT ? "mount" : setup_ns_name(op->arg),
+                op->arg == CNS_USER ? " (last)" : op->arg == CNS_NET && c->net == NET_CONTAINER ? " (the peer's)" : "");
+        return;
+    case SETUP_HOSTNAME:
+        fprintf(out, "  hostname: %s\n", c->hostname ? c->hostname : c->name);
+        return;
+    case SETUP_STAGE:
+        fprintf(out, "  stage: mount tree private; tmpfs (mode 0700) at the staging directory\n");
+        return;
+    case SETUP_OVERLAY:
+        print_overlay(c, out);
+        return;
+    case SETUP_MOUNT_PROC:
+        fprintf(out, "  mount: proc /proc (nosuid, nodev, noexec)\n");
+        return;
+    case SETUP_MOUNT_SYS:
+        fprintf(out, "  mount: sysfs /sys (read-only), cgroup2 /sys/fs/cgroup (read-only)\n");
+        return;
+    case SETUP_MOUNT_DEV:
+        fprintf(out, "  mount: tmpfs /dev (nodev;");
+        for (const struct mount_devnode *n = mount_devnodes; n->name; n++)
+            fprintf(out, " %s", n->name);
+        fprintf(out, " bound read-only from the host's)\n");
+        return;
+    case SETUP_DEV_NODE:
+        fprintf(out, "  device: %s -> %s (the host's node, bound read-only)\n", c->devices[op->arg].source,
+                c->devices[op->arg].target);
+        return;
+    case SETUP_DEV_FS:
+        fprintf(out, "  mount: devpts /dev/pts, tmpfs /dev/shm, mqueue /dev/mqueue (if the kernel has it)\n");
+        return;
+    case SETUP_NOTIFY_SOCKET:
+        fprintf(out, "  notify: keel's socket bound read-only at /dev/keel-notify\n");
+        return;
+    case SETUP_MASK:
+        fprintf(out, "  masked:");
+        for (const char *const *p = mount_masked_paths; *p; p++)
+            fprintf(out, " %s", *p);
+        fputc('\n', out);
+        return;
+    case SETUP_READONLY:
+        fprintf(out, "  read-only:");
+        for (const char *const *p = mount_readonly_paths; *p; p++)
+            fprintf(out, " %s", *p);
+        fputc('\n', out);
+        return;
+    case SETUP_BIND:
+        fprintf(out, "  bind: %s -> %s (%s, nodev, nosuid)\n", c->mounts[op->arg].source, c->mounts[op->arg].target,
+                c->mounts[op->arg].readonly ? "ro" : "rw");
+        return;
+    case SETUP_ETC_FILE:
+        fprintf(out, "  file: %s (generated, bound read-only where the image has it or the root is writable)\n",
+                op->arg == SETUP_FILE_HOSTNAME ? "/etc/hostname" : op->arg == SETUP_FILE_HOSTS ? "/etc/hosts" :
+                "/etc/resolv.conf");
+        return;
+    case SETUP_PIVOT:
+        fprintf(out, "  enter: pivot_root, old root detached\n");
+        return;
+    case SETUP_CLOSE_FDS:
+        fprintf(out, "  close: every other fd\n");
+        return;
+    case SETUP_ENTER_PID:
+        fprintf(out, "  fork: into the PID namespace (the helper waits and passes the status on)\n");
+        return;
+    case SETUP_CHDIR_ROOT:
+        fprintf(out, "  chdir: /\n");
+        return;
+    case SETUP_USER:
+        fprintf(out, "  user: %s (resolved in the container's /etc/passwd)\n", c->user ? c->user : "root");
+        return;
+    case SETUP_RLIMITS:
+        rlimit_plan(c, out);
+        return;
+    case SETUP_GIVE_OUTPUT:
+        fprintf(out, "  output: the pipe given to the container's user\n");
+        return;
+    case SETUP_ENV:
+        fprintf(out, "  env: PATH HOSTNAME HOME%s, then the manifest's\n",
+                c->ready == READY_NOTIFY ? " NOTIFY_SOCKET" : "");
+        return;
+    case SETUP_SECCOMP:
+        seccomp_plan(c, c->caps, out);
+        return;
+    case SETUP_CAPS:
+        fprintf(out, "  capabilities: %s\n", caps_format(c->caps, caps, sizeof caps));
+        fprintf(out, "  ambient: %s\n", caps_format(c->caps_ambient, caps, sizeof caps));
+        return;
+    case SETUP_KEEL_ALIVE:
+        fprintf(out, "  check: keel is still there\n");
+        return;
+    case SETUP_WORKDIR:
+        fprintf(out, "  workdir: %s\n", c->workdir ? c->workdir : "/");
+        return;
+    case SETUP_NO_NEW_PRIVS:
+        fprintf(out, "  no_new_privs: yes\n");
+        return;
+    case SETUP_STDIO:
+        fprintf(out, "  stdio: stdin /dev/null, stdout and stderr the output pipe\n");
+        return;
+    case SETUP_READY_FD:
+        fprintf(out, "  ready: the pipe moved to fd %d\n", c->ready_fd);
+        return;
+    case SETUP_CTTY:
+        fprintf(out, "  tty: the pty on stdin becomes the controlling terminal\n");
+        return;
+    case SETUP_SIGNALS:
+        fprintf(out, "  signals: default dispositions, empty mask\n");
+        return;
+    case SETUP_EXEC:
+        fputs("  ", out);
+        setup_print_words(out, "exec", c->argv);
+        return;
+    }
+    fprintf(out, "  ? op %d\n", (int)op->type);
+}
+
+void setup_print(const struct container_spec *c, const struct setup_list *l, FILE *out)
+{
+    for (size_t k = 0; k < l->n; k++) {
+        /* What the list leaves out on purpose is said where it would be. */
+        if (l->op[k].type == SETUP_EXEC && setup_find(l, SETUP_SECCOMP, -1, 0) < 0)
+            fprintf(out, "    seccomp: unconfined\n");
+        print_op(c, l, k, out);
+        if (l->op[k].type == SETUP_WORKDIR && setup_find(l, SETUP_NO_NEW_PRIVS, -1, 0) < 0)
+            fprintf(out, "  no_new_privs: no\n");
+    }
+}

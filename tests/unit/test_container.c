@@ -1,0 +1,101 @@
+/* test_container.c — the exec helper's report channel (container_exec_start):
+ * the executor of setup lists with its one failure path, run for real into
+ * the test's own namespaces (pinned from /proc/self/ns, as keel pins a
+ * container's).  A step or the execve that fails arrives as a record that
+ * container_setup_result() reads, as for a container's start; a command that
+ * runs closes the channel (EOF, result 0). */
+#include "keel/container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+static char *layers[] = { "/", NULL };
+
+static int pin_self(struct container_ns *ns)
+{
+    container_ns_init(ns);
+    for (int i = 0; i < CNS_USER; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/ns/%s", setup_ns_name(i));
+        if ((ns->fd[i] = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Runs ARGV through container_exec_start; returns the pid's exit status and
+ * container_setup_result()'s value, message in ERR. */
+static int run(char **argv, const char *workdir, int *status, struct kerr *err)
+{
+    struct container_spec c = { .name = "t", .layers = layers, .argv = argv, .no_new_privs = true,
+                                .workdir = (char *)workdir };
+    struct container_ns ns;
+    if (pin_self(&ns) < 0)
+        return -999;
+    struct container_exec_req req = {
+        .spec = &c, .ns = &ns, .cgroup_fd = -1, .argv = argv, .stdio = { -1, -1, -1 },
+    };
+    pid_t pid;
+    int fd = -1;
+    int r = container_exec_start(&req, &pid, &fd, err);
+    container_ns_close(&ns);
+    if (r < 0)
+        return r;
+    while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+    }
+    r = container_setup_result(fd, err);
+    close(fd);
+    return r;
+}
+
+TEST(exec_reports)
+{
+    if (geteuid() != 0) {
+        printf("skip - exec_reports: needs root (setns into the test's own namespaces)\n");
+        return;
+    }
+    struct kerr err = { 0 };
+    int status = -1;
+    char *ok_argv[] = { "/bin/true", NULL };
+    CHECK_INT(run(ok_argv, NULL, &status, &err), 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    char *missing[] = { "/nonexistent/keel-unit", NULL };
+    memset(&err, 0, sizeof err);
+    CHECK_INT(run(missing, NULL, &status, &err), -ENOENT);
+    CHECK_STR(err.msg, "cannot execute /nonexistent/keel-unit: No such file or directory");
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 127);
+
+    /* A step of the list that fails: its record, status 126, no execve. */
+    memset(&err, 0, sizeof err);
+    CHECK_INT(run(ok_argv, "/nonexistent/keel-unit-wd", &status, &err), -ENOENT);
+    CHECK_STR(err.msg, "cannot enter workdir /nonexistent/keel-unit-wd: No such file or directory");
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 126);
+}
+
+TEST(exec_needs_pinned_namespaces)
+{
+    struct container_spec c = { .name = "t", .layers = layers };
+    struct container_ns ns;
+    container_ns_init(&ns);
+    char *argv[] = { "/bin/true", NULL };
+    struct container_exec_req req = { .spec = &c, .ns = &ns, .cgroup_fd = -1, .argv = argv, .stdio = { -1, -1, -1 } };
+    struct kerr err = { 0 };
+    pid_t pid = 0;
+    int fd = -1;
+    CHECK_INT(container_exec_start(&req, &pid, &fd, &err), -ESRCH);
+    CHECK_STR(err.msg, "the namespaces of t are not pinned");
+    CHECK(pid == 0 && fd == -1);
+}
+
+int main(void)
+{
+    RUN(exec_reports);
+    RUN(exec_needs_pinned_namespaces);
+    return unit_done();
+}

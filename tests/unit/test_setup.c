@@ -1,0 +1,260 @@
+/* test_setup.c — the set-up lists (setup.h): the order of the operations a
+ * container's setup child and an exec helper run, which is their security
+ * contract, and the plan `keel check --plan` prints from the same list. */
+#include "keel/setup.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+
+static char *layers[] = { "/l/top", "/l/base", NULL };
+static char *argv_[] = { "/bin/sh", "-c", "echo 'hi'", NULL };
+static struct bind_mount mounts[] = { { .source = "/data", .target = "/data", .readonly = true },
+                                      { .source = "/logs", .target = "/var/log" } };
+static struct bind_mount devices[] = { { .source = "/dev/fuse", .target = "/dev/fuse" } };
+
+static struct container_spec spec(void)
+{
+    return (struct container_spec){
+        .name = "web", .layers = layers, .upper = "tmpfs", .argv = argv_, .mounts = mounts, .n_mounts = 2,
+        .devices = devices, .n_devices = 1, .no_new_privs = true, .net = NET_BRIDGE,
+        .seccomp = SECCOMP_DEFAULT, .userns = USERNS_AUTO,
+    };
+}
+
+static int at(const struct setup_list *l, enum setup_op_type t, int arg)
+{
+    return setup_find(l, t, arg, 0);
+}
+
+/* Positions of one type, in order; -1 ends. */
+static int nth(const struct setup_list *l, enum setup_op_type t, int n)
+{
+    int i = -1;
+    for (int k = 0; k <= n; k++)
+        if ((i = setup_find(l, t, -1, (size_t)(i + 1))) < 0)
+            return -1;
+    return i;
+}
+
+TEST(start_order)
+{
+    struct container_spec c = spec();
+    struct setup_facts f;
+    setup_facts_of_spec(&c, &f);
+    CHECK(f.join_netns && f.userns && f.seccomp && !f.ready_fd && !f.notify);
+    struct setup_list l;
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    /* A session of its own before anything else can run. */
+    CHECK_INT(at(&l, SETUP_PDEATHSIG, -1), 0);
+    CHECK_INT(at(&l, SETUP_SESSION, -1), 1);
+    /* The root: overlay before anything inside it, /proc before the masks
+     * that cover its files, masks and binds before pivot_root. */
+    CHECK(at(&l, SETUP_STAGE, -1) < at(&l, SETUP_OVERLAY, -1));
+    CHECK(at(&l, SETUP_OVERLAY, -1) < at(&l, SETUP_MOUNT_PROC, -1));
+    CHECK(at(&l, SETUP_MOUNT_PROC, -1) < at(&l, SETUP_MASK, -1));
+    CHECK(at(&l, SETUP_MOUNT_SYS, -1) < at(&l, SETUP_MASK, -1));
+    CHECK(at(&l, SETUP_MOUNT_DEV, -1) < at(&l, SETUP_DEV_NODE, 0));
+    CHECK(at(&l, SETUP_DEV_NODE, 0) < at(&l, SETUP_DEV_FS, -1));
+    CHECK(at(&l, SETUP_MASK, -1) < at(&l, SETUP_READONLY, -1));
+    CHECK(at(&l, SETUP_READONLY, -1) < at(&l, SETUP_BIND, 0));
+    CHECK(at(&l, SETUP_BIND, 0) < at(&l, SETUP_BIND, 1));
+    CHECK(at(&l, SETUP_BIND, 1) < at(&l, SETUP_PIVOT, -1));
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV) < at(&l, SETUP_PIVOT, -1));
+    CHECK(at(&l, SETUP_JOIN_NS, CNS_NET) < at(&l, SETUP_OVERLAY, -1));
+    /* The image's /etc/passwd only after pivot_root. */
+    CHECK(at(&l, SETUP_PIVOT, -1) < at(&l, SETUP_USER, -1));
+    /* Everything needing keel's privileges before the user namespace, which
+     * is joined last and right before the capabilities. */
+    int uns = at(&l, SETUP_JOIN_NS, CNS_USER);
+    CHECK(uns > at(&l, SETUP_RLIMITS, -1));
+    CHECK(uns > at(&l, SETUP_OOM_SCORE, -1));
+    CHECK(uns > at(&l, SETUP_GIVE_OUTPUT, -1));
+    CHECK(uns > at(&l, SETUP_PIVOT, -1));
+    CHECK(uns < at(&l, SETUP_CAPS, -1));
+    CHECK_INT(setup_find(&l, SETUP_JOIN_NS, -1, (size_t)uns + 1), -1);
+    /* The parent-death signal again after the uid change, then the check. */
+    CHECK(nth(&l, SETUP_PDEATHSIG, 1) > at(&l, SETUP_CAPS, -1));
+    CHECK_INT(at(&l, SETUP_KEEL_ALIVE, -1), nth(&l, SETUP_PDEATHSIG, 1) + 1);
+    /* no_new_privs: seccomp last before the execve, after the fds are closed. */
+    CHECK_INT(nth(&l, SETUP_SECCOMP, 1), -1);
+    CHECK(at(&l, SETUP_SECCOMP, 1) > at(&l, SETUP_CLOSE_FDS, -1));
+    CHECK(at(&l, SETUP_SECCOMP, 1) > at(&l, SETUP_SIGNALS, -1));
+    CHECK_INT(at(&l, SETUP_SECCOMP, 1), (int)l.n - 2);
+    CHECK_INT(at(&l, SETUP_EXEC, -1), (int)l.n - 1);
+    CHECK(at(&l, SETUP_NO_NEW_PRIVS, -1) > at(&l, SETUP_CAPS, -1));
+    CHECK(at(&l, SETUP_STDIO, -1) < at(&l, SETUP_CLOSE_FDS, -1));
+    setup_list_free(&l);
+    CHECK(l.op == NULL && l.n == 0);
+}
+
+TEST(start_variants)
+{
+    struct container_spec c = spec();
+    c.no_new_privs = false;
+    c.ready = READY_FD;
+    c.ready_fd = 5;
+    c.n_devices = 0;
+    struct setup_facts f = { .ready_fd = true, .seccomp = true };
+    struct setup_list l;
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    /* Without no_new_privs the filter goes in while CAP_SYS_ADMIN is held. */
+    CHECK(at(&l, SETUP_SECCOMP, 0) >= 0 && at(&l, SETUP_SECCOMP, 0) < at(&l, SETUP_CAPS, -1));
+    CHECK_INT(at(&l, SETUP_SECCOMP, 1), -1);
+    CHECK_INT(at(&l, SETUP_NO_NEW_PRIVS, -1), -1);
+    /* Nothing to join, no devices, no resolv.conf. */
+    CHECK_INT(at(&l, SETUP_JOIN_NS, -1), -1);
+    CHECK_INT(at(&l, SETUP_DEV_NODE, -1), -1);
+    CHECK_INT(at(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV), -1);
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTS) >= 0);
+    /* The ready fd placed after stdio, before the close that keeps it. */
+    CHECK(at(&l, SETUP_STDIO, -1) < at(&l, SETUP_READY_FD, -1));
+    CHECK(at(&l, SETUP_READY_FD, -1) < at(&l, SETUP_CLOSE_FDS, -1));
+    CHECK_INT(at(&l, SETUP_EXEC, -1), (int)l.n - 1);
+    setup_list_free(&l);
+
+    struct setup_facts none = { 0 };
+    CHECK_INT(setup_plan_start(&c, &none, &l), 0);
+    CHECK_INT(at(&l, SETUP_SECCOMP, -1), -1);
+    CHECK_INT(at(&l, SETUP_READY_FD, -1), -1);
+    setup_list_free(&l);
+}
+
+TEST(exec_order)
+{
+    struct container_spec c = spec();
+    c.workdir = "/srv";
+    struct setup_exec_facts f = { .cgroup = true, .userns = true, .seccomp = true, .tty = true };
+    struct setup_list l;
+    CHECK_INT(setup_plan_exec(&c, &f, &l), 0);
+    /* Non-dumpable and out of keel's session before anything else. */
+    CHECK_INT(at(&l, SETUP_NOT_DUMPABLE, -1), 0);
+    CHECK_INT(at(&l, SETUP_SESSION, -1), 1);
+    /* oom_score_adj through keel's /proc: before any namespace is joined. */
+    CHECK(at(&l, SETUP_OOM_SCORE, -1) < at(&l, SETUP_JOIN_CGROUP, -1));
+    CHECK(at(&l, SETUP_OOM_SCORE, -1) < at(&l, SETUP_JOIN_NS, -1));
+    /* The pinned namespaces, mount last of them; all before the fds close. */
+    int mnt = at(&l, SETUP_JOIN_NS, CNS_MNT);
+    for (int ns = 0; ns < CNS_MNT; ns++)
+        CHECK(at(&l, SETUP_JOIN_NS, ns) >= 0 && at(&l, SETUP_JOIN_NS, ns) < mnt);
+    CHECK(mnt < at(&l, SETUP_CLOSE_FDS, -1));
+    /* keel's fds closed before the fork into the PID namespace. */
+    CHECK(at(&l, SETUP_CLOSE_FDS, -1) < at(&l, SETUP_ENTER_PID, -1));
+    CHECK(at(&l, SETUP_ENTER_PID, -1) < at(&l, SETUP_USER, -1));
+    /* The user namespace last of all, after the limits, before the caps. */
+    int uns = at(&l, SETUP_JOIN_NS, CNS_USER);
+    CHECK(uns > at(&l, SETUP_RLIMITS, -1) && uns > mnt);
+    CHECK(uns < at(&l, SETUP_CAPS, -1));
+    CHECK_INT(setup_find(&l, SETUP_JOIN_NS, -1, (size_t)uns + 1), -1);
+    /* Non-dumpable and the parent-death signal again after the credential change. */
+    CHECK(nth(&l, SETUP_NOT_DUMPABLE, 1) > at(&l, SETUP_CAPS, -1));
+    CHECK(nth(&l, SETUP_PDEATHSIG, 1) > at(&l, SETUP_CAPS, -1));
+    /* A session of its own again (the fork left it in the helper's), then the tty. */
+    CHECK(nth(&l, SETUP_SESSION, 1) > at(&l, SETUP_ENTER_PID, -1));
+    CHECK_INT(at(&l, SETUP_CTTY, -1), nth(&l, SETUP_SESSION, 1) + 1);
+    CHECK(at(&l, SETUP_WORKDIR, -1) > at(&l, SETUP_CAPS, -1));
+    CHECK_INT(at(&l, SETUP_SECCOMP, 1), (int)l.n - 2);
+    CHECK_INT(at(&l, SETUP_EXEC, -1), (int)l.n - 1);
+    /* What only a container start does. */
+    CHECK_INT(at(&l, SETUP_OVERLAY, -1), -1);
+    CHECK_INT(at(&l, SETUP_STDIO, -1), -1);
+    CHECK_INT(at(&l, SETUP_KEEL_ALIVE, -1), -1);
+    setup_list_free(&l);
+
+    c.workdir = NULL;
+    c.no_new_privs = false;
+    struct setup_exec_facts g = { .seccomp = true };
+    CHECK_INT(setup_plan_exec(&c, &g, &l), 0);
+    CHECK_INT(at(&l, SETUP_JOIN_CGROUP, -1), -1);
+    CHECK_INT(at(&l, SETUP_JOIN_NS, CNS_USER), -1);
+    CHECK_INT(at(&l, SETUP_CTTY, -1), -1);
+    CHECK_INT(at(&l, SETUP_WORKDIR, -1), -1);
+    CHECK(at(&l, SETUP_SECCOMP, 0) >= 0 && at(&l, SETUP_SECCOMP, 0) < at(&l, SETUP_CAPS, -1));
+    CHECK_INT(at(&l, SETUP_NO_NEW_PRIVS, -1), -1);
+    setup_list_free(&l);
+}
+
+static char *print(const struct container_spec *c, const struct setup_facts *f)
+{
+    struct setup_list l;
+    if (setup_plan_start(c, f, &l) < 0)
+        return NULL;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    if (out) {
+        setup_print(c, &l, out);
+        fclose(out);
+    }
+    setup_list_free(&l);
+    return buf;
+}
+
+/* The printed plan is the list, line by line, in the order it runs. */
+TEST(printed_plan)
+{
+    struct container_spec c = spec();
+    struct setup_facts f;
+    setup_facts_of_spec(&c, &f);
+    char *p = print(&c, &f);
+    CHECK(p != NULL);
+    if (!p)
+        return;
+    const char *want[] = {
+        "  parent-death signal: SIGKILL\n",
+        "  session: its own, no controlling terminal\n",
+        "  join: network namespace\n",
+        "  hostname: web\n",
+        "  root: overlay lowerdir=/l/top:/l/base upper=tmpfs (nodev, nosuid)\n",
+        "  mount: proc /proc (nosuid, nodev, noexec)\n",
+        "  mount: tmpfs /dev (nodev; null zero full random urandom tty bound read-only from the host's)\n",
+        "  device: /dev/fuse -> /dev/fuse (the host's node, bound read-only)\n",
+        "  masked: /proc/acpi ",
+        "  read-only: /proc/bus ",
+        "  bind: /data -> /data (ro, nodev, nosuid)\n",
+        "  bind: /logs -> /var/log (rw, nodev, nosuid)\n",
+        "  file: /etc/resolv.conf ",
+        "  enter: pivot_root, old root detached\n",
+        "  user: root (resolved in the container's /etc/passwd)\n",
+        "    rlimit nofile = 1024:524288 (default)\n",
+        "  join: user namespace (last)\n",
+        "  capabilities: ",
+        "  parent-death signal: SIGKILL (again: the uid change cleared it)\n",
+        "  workdir: /\n",
+        "  no_new_privs: yes\n",
+        "  close: every other fd\n",
+        "    seccomp: default, EPERM for ",
+        "  exec = /bin/sh -c 'echo '\\''hi'\\'''\n",
+    };
+    const char *at_ = p;
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const char *hit = strstr(at_, want[i]);
+        if (!hit)
+            fprintf(stderr, "  missing, or out of order: %s", want[i]);
+        CHECK(hit != NULL);
+        if (hit)
+            at_ = hit + strlen(want[i]);
+    }
+    CHECK(strstr(p, "/dev/keel-notify") == NULL);
+    free(p);
+
+    c.seccomp = SECCOMP_UNCONFINED;
+    c.no_new_privs = false;
+    c.n_mounts = 0;
+    setup_facts_of_spec(&c, &f);
+    p = print(&c, &f);
+    CHECK(p && strstr(p, "  workdir: /\n  no_new_privs: no\n"));
+    CHECK(p && strstr(p, "    seccomp: unconfined\n  exec = "));
+    CHECK(p && !strstr(p, "bind:"));
+    free(p);
+}
+
+int main(void)
+{
+    RUN(start_order);
+    RUN(start_variants);
+    RUN(exec_order);
+    RUN(printed_plan);
+    return unit_done();
+}
