@@ -87,7 +87,7 @@ void health_check_init(struct health_check *h, struct loop *l, const struct cont
                        const struct health_ops *ops, void *data)
 {
     *h = (struct health_check){ .loop = l, .spec = spec, .ns = ns, .seccomp = seccomp, .ops = ops,
-                                .data = data, .fd = -1 };
+                                .data = data, .fd = -1, .setup_fd = -1 };
 }
 
 static void cancel_timer(struct health_check *h)
@@ -95,6 +95,13 @@ static void cancel_timer(struct health_check *h)
     if (h->timer > 0)
         loop_cancel_timer(h->loop, h->timer);
     h->timer = 0;
+}
+
+static void close_report(struct health_check *h)
+{
+    if (h->setup_fd >= 0)
+        close(h->setup_fd);
+    h->setup_fd = -1;
 }
 
 static void close_probe(struct health_check *h)
@@ -112,9 +119,18 @@ void health_check_reaped(struct health_check *h, pid_t pid, int status)
         return;
     h->pid = 0;
     cancel_timer(h);
-    char why[64];
-    restart_describe_exit(status, why, sizeof why);
-    h->ops->result(WIFEXITED(status) && WEXITSTATUS(status) == 0, why, h->data);
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    /* A helper that could not take a step or execve the command left a
+     * record saying why; every writer has exited by now, so this read ends. */
+    struct kerr err = { 0 };
+    bool not_started = !ok && h->setup_fd >= 0 && container_setup_result(h->setup_fd, &err) < 0 && err.msg[0];
+    close_report(h);
+    char why[sizeof err.msg + 32];
+    if (not_started)
+        snprintf(why, sizeof why, "cannot start the check: %s", err.msg);
+    else
+        restart_describe_exit(status, why, sizeof why);
+    h->ops->result(ok, why, h->data);
 }
 
 static void tcp_ready(struct loop *l, int fd, uint32_t events, void *data)
@@ -135,6 +151,7 @@ static void timed_out(struct loop *l, void *data)
         kill(h->pid, SIGKILL);
         h->pid = 0;   /* its exit is reaped and ignored */
     }
+    close_report(h);
     close_probe(h);
     h->ops->result(false, "timed out", h->data);
 }
@@ -159,12 +176,18 @@ static void run(struct loop *l, void *data)
         }
         h->fd = fd;
     } else {
-        int stdio[3] = { -1, -1, -1 };
         pid_t pid;
         _cleanup_close_ int cgfd = h->ops->cgroup_fd(h->data);
-        const struct seccomp_prog *filter = h->seccomp && h->seccomp->len ? h->seccomp : NULL;
-        if (container_exec(spec, h->ns, cgfd, spec->health_argv, stdio, false, filter, &pid, &err) < 0 ||
-            h->ops->watch(pid, h->data) < 0) {
+        struct container_exec_req req = {
+            .spec = spec, .ns = h->ns, .cgroup_fd = cgfd, .argv = spec->health_argv,
+            .stdio = { -1, -1, -1 }, .seccomp = h->seccomp && h->seccomp->len ? h->seccomp : NULL,
+        };
+        if (container_exec_start(&req, &pid, &h->setup_fd, &err) < 0) {
+            h->ops->result(false, err.msg, h->data);
+            return;
+        }
+        if (h->ops->watch(pid, h->data) < 0) {
+            close_report(h);
             h->ops->result(false, err.msg, h->data);
             return;
         }
@@ -187,6 +210,7 @@ void health_check_stop(struct health_check *h)
     if (h->pid > 0)
         kill(h->pid, SIGKILL);
     h->pid = 0;
+    close_report(h);
     close_probe(h);
 }
 

@@ -65,6 +65,7 @@ struct health_check {
     void *data;                          /* for ops */
     int64_t timer;                       /* the next check, or the running check's timeout; 0: none */
     pid_t pid;                           /* a running command check, 0: none */
+    int setup_fd;                        /* its helper's report channel (why it could not start), -1: none */
     int fd;                              /* a running tcp check, -1: none */
 };
 /* Binds a check to its container; nothing runs until health_check_arm().

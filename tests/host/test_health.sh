@@ -6,7 +6,8 @@
 #
 # Beyond lib.sh's conventions, these tests rely on keel's messages:
 #   NAME: healthy / NAME: unhealthy: WHY (WHY is "exited with status N",
-#   "timed out", or the connect error of a tcp:PORT check) / NAME: ready /
+#   "timed out", "cannot start the check: ...", or the connect error of a
+#   tcp:PORT check) / NAME: ready /
 #   NAME: restarting (unhealthy) / NAME: restarting in N ms (restart K) /
 #   NAME: failed: dependency D did not become healthy within N ms /
 #   NAME: failed: gave up after N restarts
@@ -138,6 +139,41 @@ EOF
          grep -q '\"event\":\"health\",\"name\":\"svc\".*\"detail\":\"healthy\"'"
     kill "$epid" 2>/dev/null
     wait "$epid" 2>/dev/null
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# A check whose command cannot start says why: the helper's report (here the
+# failed execve) is the reason keel gives, not the bare exit status 127 it
+# gave before; the control is a check that runs and fails with its status.
+test_check_cannot_start() {
+    plan reason_given runs_control
+    manifest <<EOF
+$(health_system)
+[container svc]
+layers = $LAYERS/base
+upper = tmpfs
+command = /bin/sh -c "$LOOP"
+health = /no/such/check
+health_interval = 200ms
+health_retries = 1
+on_unhealthy = none
+restart = no
+
+[container ctl]
+layers = $LAYERS/base
+upper = tmpfs
+command = /bin/sh -c "$LOOP"
+health = /bin/false
+health_interval = 200ms
+health_retries = 1
+on_unhealthy = none
+restart = no
+EOF
+    start_keel
+    check reason_given "the check's failure to start was not explained" \
+        wait_klog 'svc: unhealthy: cannot start the check: .*/no/such/check'
+    check runs_control "a check that runs did not report its exit status" \
+        wait_klog 'ctl: unhealthy: exited with status 1$'
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
