@@ -735,6 +735,7 @@ struct conn {
     char *partial;
     size_t partial_len;
     bool follow;
+    uint64_t log_left;       /* without follow: bytes still to send (the end point) */
 
     /* CM_EVENTS */
     int sub;
@@ -1523,13 +1524,18 @@ static void logs_pump(struct conn *cn)
     size_t budget = LOG_BUDGET;
     cn->pump_more = false;
     while (!cn->dead && cn->mode == CM_LOGS) {
-        if (out_pending(cn) >= OUT_HIGH)
-            break;   /* EPOLLOUT resumes us */
-        if (!budget) {
+        if (out_pending(cn) >= OUT_HIGH || !budget) {
+            /* More to send: EPOLLOUT resumes us.  Asked for explicitly, as
+             * the flush below may send everything (the client read in the
+             * meantime), and then nothing else would ask for it: the stream
+             * would stop for good with the log half sent (issue 20). */
             cn->pump_more = true;
             break;
         }
-        ssize_t n = cn->log_fd >= 0 ? read(cn->log_fd, buf, sizeof buf) : 0;
+        size_t want = sizeof buf;
+        if (!cn->follow && cn->log_left < want)
+            want = (size_t)cn->log_left;
+        ssize_t n = cn->log_fd >= 0 && want ? read(cn->log_fd, buf, want) : 0;
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -1538,6 +1544,8 @@ static void logs_pump(struct conn *cn)
         }
         if (n > 0) {
             budget = (size_t)n < budget ? budget - (size_t)n : 0;
+            if (!cn->follow)
+                cn->log_left -= (uint64_t)n;
             log_feed(cn, buf, (size_t)n);
             if (out_pending(cn) >= OUT_HIGH)
                 conn_flush(cn);   /* may make room to go on at once */
@@ -1645,11 +1653,18 @@ static void start_logs(struct conn *cn, const struct control_request *req)
         logs_stop(cn);
         return;
     }
-    if (cn->log_fd >= 0 && lseek(cn->log_fd, tail_offset(cn->log_fd, req->lines), SEEK_SET) < 0) {
+    off_t from = cn->log_fd >= 0 ? tail_offset(cn->log_fd, req->lines) : 0;
+    struct stat st = { 0 };
+    if (cn->log_fd >= 0 && (lseek(cn->log_fd, from, SEEK_SET) < 0 || fstat(cn->log_fd, &st) < 0)) {
         control_error_line(&cn->out, "logs", "cannot seek in the log");
         logs_stop(cn);
         return;
     }
+    /* Without follow the stream ends where the log ended when the request
+     * came: a container that writes faster than the client reads must not
+     * make it a stream without end.  A rotation meanwhile changes nothing
+     * (the open file is read); a truncation ends it early (EOF). */
+    cn->log_left = cn->log_fd >= 0 && st.st_size > from ? (uint64_t)(st.st_size - from) : 0;
     cn->follow = req->follow;
     if (cn->follow) {
         /* The directory is watched, so a rotation (rename + new file) is seen too. */
