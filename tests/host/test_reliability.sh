@@ -134,4 +134,79 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# A server that accepts and never answers, and one that answers a logs
+# request and then stalls the stream: every client verb gives up after
+# --timeout with one clear error line and status 1; --timeout 0 waits; a
+# follow stream has no deadline between messages.  (No keel run here: the
+# servers are python listeners on unix sockets in $T.)
+test_client_deadlines() {
+    plan deadline_first_answer deadline_every_verb deadline_stream deadline_follow_none \
+         deadline_zero_waits deadline_bad_value
+    MODE_DIR=$T python3 -c '
+import os, select, socket, time
+lst = {}
+for mode in ("mute", "stall"):
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(os.environ["MODE_DIR"] + "/" + mode + ".sock")
+    s.listen(64)
+    lst[s] = mode
+open(os.environ["MODE_DIR"] + "/ready", "w").close()
+conns = {}
+ack = b"{\"keel\":1,\"op\":\"logs\",\"ok\":true,\"name\":\"x\",\"follow\":false}\n{\"keel\":1,\"line\":\"first\"}\n"
+end = time.time() + 300
+while time.time() < end:
+    r, _, _ = select.select(list(lst) + list(conns), [], [], 1)
+    for x in r:
+        if x in lst:
+            c, _ = x.accept()
+            conns[c] = lst[x]
+            continue
+        try:
+            d = x.recv(65536)
+        except OSError:
+            d = b""
+        if not d:
+            del conns[x]
+            x.close()
+        elif conns[x] == "stall":
+            x.send(ack)
+' > /dev/null 2>&1 &
+    local srv=$!
+    wait_until $((10 * SLOW)) test -e "$T/ready" || fail "the test servers did not start"
+    local mute="unix://$T/mute.sock" stall="unix://$T/stall.sock" rc out
+    # Bounded from outside (timeout 20 s): status 124 is a hang.
+    out=$(timeout -k 2 20 "$KEEL" -H "$mute" ps --timeout 1s 2>&1); rc=$?
+    check deadline_first_answer "keel ps against a silent server: status $rc, output '$out'" \
+        eval "[ $rc = 1 ] && [ \"\$out\" = 'keel: error: no answer from $mute within 1s' ]"
+    local verb bad=""
+    for verb in "status x" "logs x" "logs -f x" "start x" "stop x" "restart x" "kill x" "stats" "events" \
+                "exec x true" "exec x -- true" "poweroff" "reboot" "halt" "ps"; do
+        local words=($verb)
+        timeout -k 2 20 "$KEEL" "${words[0]}" -H "$mute" --timeout 500ms "${words[@]:1}" > "$T/v.out" 2>&1
+        rc=$?
+        [ "$rc" = 1 ] && grep -qx "keel: error: no answer from $mute within 500ms" "$T/v.out" ||
+            bad="$bad [$verb: $rc $(head -c 200 "$T/v.out")]"
+    done
+    check deadline_every_verb "verbs without a deadline:$bad" eq "$bad" ""
+    out=$(timeout -k 2 20 "$KEEL" -H "$stall" logs x --timeout 1s 2>&1); rc=$?
+    # Positive control: the first line came through before the stall.
+    check deadline_stream "keel logs against a stalled stream: status $rc, output '$out'" \
+        eval "[ $rc = 1 ] && [ \"\$out\" = \"\$(printf 'first\nkeel: error: no answer from %s within 1s' '$stall')\" ]"
+    timeout -k 2 20 "$KEEL" -H "$stall" logs -f x --timeout 1s > "$T/f.out" 2>&1 &
+    local fpid=$!
+    timeout -k 2 20 "$KEEL" -H "$mute" ps --timeout 0 > /dev/null 2>&1 &
+    local zpid=$!
+    # Once a 2 s deadline has passed on the same servers, the follow stream
+    # and the --timeout 0 call are still waiting.
+    timeout -k 2 20 "$KEEL" -H "$mute" ps --timeout 2s > /dev/null 2>&1
+    check deadline_follow_none "keel logs -f gave up on a quiet stream ($(cat "$T/f.out"))" \
+        eval "kill -0 $fpid 2>/dev/null && grep -qx first '$T/f.out'"
+    check deadline_zero_waits "keel ps --timeout 0 gave up" kill -0 "$zpid"
+    kill "$fpid" "$zpid" "$srv" 2>/dev/null
+    wait "$fpid" "$zpid" "$srv" 2>/dev/null
+    out=$("$KEEL" ps --timeout 5x 2>&1); rc=$?
+    check deadline_bad_value "a bad --timeout was not refused as bad usage (status $rc, '$out')" \
+        eval "[ $rc = 2 ] && grep -q 'unknown duration unit' <<< \"\$out\""
+}
+
 run_tests "$@"
