@@ -773,6 +773,8 @@ struct control {
     struct conn *dead;
     int64_t reap_timer;
     int64_t retry_timer;
+    int spare_fd;            /* kept open to be closed when out of fds: see refuse_starved */
+    bool fd_starved;         /* refusing clients for want of fds (warned once) */
     struct tls_ctx tls;
     struct exec_session *sessions;        /* process still running */
     struct exec_session *dead_sessions;   /* released, freed by reap_dead */
@@ -1369,6 +1371,37 @@ static void listener_pause(struct listener *ls)
         ls->paused = true;
 }
 
+/* Out of file descriptors (EMFILE/ENFILE), a pending client would wait in
+ * the backlog with no word of why, and keel would be woken for it again and
+ * again.  The spare fd is given up for a moment to accept it, tell it, and
+ * close it: clients hear "out of file descriptors" at once while keel goes on
+ * supervising, and are served again as soon as fds free up.  TLS listeners
+ * get no text (a plaintext line would be garbage to a TLS client), only the
+ * close.  Returns false when the spare is gone (the caller pauses instead). */
+static bool refuse_starved(struct listener *ls, int why)
+{
+    struct control *c = ls->c;
+    if (c->spare_fd < 0)
+        return false;
+    if (!c->fd_starved)
+        log_warn("control: cannot accept clients on %s: %s; refusing them until descriptors free up", ls->url,
+                 strerror(why));
+    c->fd_starved = true;
+    close_safe(c->spare_fd);
+    c->spare_fd = -1;
+    int cfd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (cfd >= 0) {
+        static const char msg[] = "{\"keel\":1,\"ok\":false,\"error\":\"keel is out of file descriptors: "
+                                  "try again later\"}\n";
+        if (!ls->tls && send(cfd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+            /* the client is gone already: nothing to tell */
+        }
+        close_safe(cfd);
+    }
+    c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return cfd >= 0 && c->spare_fd >= 0;
+}
+
 static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
 {
     struct listener *ls = data;
@@ -1380,8 +1413,16 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
             return;
         }
         int cfd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd >= 0 && c->fd_starved) {
+            c->fd_starved = false;
+            log_info("control: accepting clients again");
+        }
+        if (cfd >= 0 && c->spare_fd < 0)
+            c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);   /* lost in a starved moment */
         if (cfd < 0) {
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue;
+            if ((errno == EMFILE || errno == ENFILE) && refuse_starved(ls, errno))
                 continue;
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 log_warn("control: cannot accept a client on %s: %s", ls->url, strerror(errno));
@@ -2488,6 +2529,7 @@ int control_new(struct control **out, struct loop *l, const struct manifest *m,
     c->loop = l;
     c->m = m;
     c->be = *be;
+    c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);   /* -1: no refusal message, only the pause */
     if (opts)
         c->opts = *opts;
     if (!c->opts.max_clients)
@@ -2498,6 +2540,7 @@ int control_new(struct control **out, struct loop *l, const struct manifest *m,
         c->opts.handshake_ms = 10000;
     int r = resolve_group(c, c->opts.sysroot ? c->opts.sysroot : "/", err);
     if (r < 0) {
+        close_safe(c->spare_fd);
         free(c);
         return r;
     }
@@ -2553,5 +2596,6 @@ void control_free(struct control *c)
         free(ls);
     }
     tls_free(&c->tls);
+    close_safe(c->spare_fd);
     free(c);
 }

@@ -209,4 +209,240 @@ while time.time() < end:
         eval "[ $rc = 2 ] && grep -q 'unknown duration unit' <<< \"\$out\""
 }
 
+# ---- faults under load -------------------------------------------------------------
+
+# keel_start_sh SCRIPT: like keel_start, but nsinit runs `bash -c SCRIPT`
+# (with $KEEL, $M, $T in its environment), which runs keel itself: to mount
+# something in the private namespaces first, or to run keel twice there.
+keel_start_sh() {
+    : > "$OUT"
+    : > "$ERR"
+    rm -f "$T/leftover"
+    KRC=""
+    M=$T/keel.ini env --default-signal \
+    unshare --pid --mount --uts --ipc --net --fork --kill-child --mount-proc --propagation private \
+        "$HOST_DIR/nsinit" "$T/leftover" bash -c "$1" > "$OUT" 2> "$ERR" &
+    KPID=$!
+    NSINIT=""
+}
+
+# any_keel_pid: the host pid of a `keel run` anywhere below nsinit (printed).
+any_keel_pid() {
+    local s p q
+    s=$(nsinit_pid)
+    [ -n "$s" ] || return 0
+    for p in $(children "$s"); do
+        for q in "$p" $(children "$p"); do
+            tr '\0' ' ' < "/proc/$q/cmdline" 2>/dev/null | grep -qF -- "$KEEL run " && { echo "$q"; return 0; }
+        done
+    done
+}
+
+# in_ns COMMAND...: COMMAND in the test's network namespace.
+in_ns() { nsenter --net="/proc/$(nsinit_pid)/ns/net" "$@"; }
+
+# strays KEELPID: processes of the test's PID namespace (as "PID COMM" of
+# that namespace) that are neither PID 1, the wrapper shell, nor KEELPID
+# (a namespace pid) and its descendants.
+strays() {
+    local procdir
+    procdir=$(nsproc)
+    python3 - "$procdir" "$1" <<'PY'
+import os, sys
+proc, keel = sys.argv[1], int(sys.argv[2])
+ppid, comm = {}, {}
+for p in os.listdir(proc):
+    if not p.isdigit():
+        continue
+    try:
+        st = open(f"{proc}/{p}/stat").read()
+    except OSError:
+        continue
+    comm[int(p)] = st[st.index("(") + 1:st.rindex(")")]
+    ppid[int(p)] = int(st[st.rindex(")") + 2:].split()[1])
+for p in sorted(ppid):
+    q = p
+    while q not in (0, 1, keel) and q in ppid:
+        q = ppid[q]
+    if p != 1 and q != keel and comm[p] != "bash" and p != keel:
+        print(p, comm[p])
+PY
+}
+
+# kill -9 of `keel run` in the middle of the churn (clients connected, a log
+# being read, exec running), then a new `keel run` of the same manifest in the
+# same namespaces: what the first one left (network namespace pins, veths,
+# log relays, containers) is cleaned, the containers are back, the published
+# port answers, and the clients of the dead keel ended with an error rather
+# than hanging.  (The nf_tables table and a plain restart after SIGKILL are
+# also covered by tests/host/net-keel.sh; cgroups by the sweep of stale
+# subtrees, which host tests cannot see: no delegated cgroup v2 here.)
+test_kill9_under_churn() {
+    plan k9_leftovers_seen k9_clients_ended k9_containers_back k9_port k9_one_pin k9_one_veth \
+         k9_no_strays k9_no_zombies
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+log_max_size = 256K
+log_keep = 1
+$(churn_section churn)
+
+[container web]
+layers = $LAYERS/base
+command = /bin/httpd -f -p 8080 -h /etc
+network = bridge
+ports = 8080:8080/tcp
+
+[container idle]
+layers = $LAYERS/base
+command = /bin/sleep 1000000
+EOF
+    keel_start_sh '"$KEEL" run "$M"; echo "first keel: status $?" >&2
+        for i in $(seq 600); do [ -e "'"$T"'/again" ] && break; sleep 0.05; done
+        exec "$KEEL" run "$M"'
+    wait_sock
+    wait_until $((20 * SLOW)) eval '[ "$(log_size churn)" -gt 200000 ]' || fail "the churn does not log"
+    wait_until $((20 * SLOW)) eval 'in_ns curl -s --max-time 2 -o /dev/null http://127.0.0.1:8080/passwd' ||
+        fail "the published port does not answer before the kill"
+    local k1
+    k1=$(any_keel_pid)
+    [ -n "$k1" ] || fail "cannot find keel"
+    # Clients busy when keel dies: a follow stream, a long log read, an exec.
+    local c pids=()
+    for c in "logs -f churn" "exec --stream idle -- /bin/sleep 30" "exec idle -- /bin/sleep 30" "events"; do
+        local words=($c)
+        ( KEEL_HOST="unix://$(SOCK)" timeout -k 2 $((30 * SLOW)) "$KEEL" "${words[0]}" --timeout 5s \
+              "${words[@]:1}" > /dev/null 2>&1 < /dev/null; echo $? > "$T/client.$BASHPID" ) &
+        pids+=($!)
+    done
+    wait_until $((10 * SLOW)) eval '[ "$(ls /proc/$k1/fd | wc -l)" -gt 20 ]'
+    kill -KILL "$k1"
+    wait_until $((10 * SLOW)) eval '! [ -e /proc/'"$k1"' ]' || fail "keel did not die"
+    wait "${pids[@]}"
+    local rcs
+    rcs=$(cat "$T"/client.* | tr '\n' ' ')
+    check k9_clients_ended "clients of the killed keel did not end with an error (statuses: $rcs)" \
+        eq "$rcs" "1 1 1 1 "
+    local pins veths
+    pins=$(ls "$(nsproc)/1/root/run/keel/netns" 2>/dev/null | wc -l)
+    veths=$(in_ns ip -o link show | grep -c ': kv')
+    check k9_leftovers_seen "the killed keel left no pin or veth: nothing to clean (pins $pins, veths $veths)" \
+        eval "[ $pins -ge 1 ] && [ $veths -ge 1 ]"
+    touch "$T/again"
+    local k2=""
+    wait_until $((20 * SLOW)) eval 'k2=$(any_keel_pid); [ -n "$k2" ] && [ "$k2" != "$k1" ]' ||
+        fail "the second keel run did not start"
+    wait_until $((20 * SLOW)) eval 'kc ps 2>/dev/null | grep -qE "^web +running" && kc ps | grep -qE "^idle +running"'
+    check k9_containers_back "the containers are not back: $(kc ps 2>&1 | tr '\n' ';')" \
+        eval 'kc ps | grep -qE "^web +running" && kc ps | grep -qE "^idle +running" &&
+              [ "$(kc status --json churn | python3 -c "import json,sys; print(json.load(sys.stdin)[\"restarts\"] > 0)")" = True ]'
+    check k9_port "the published port does not answer after the restart" \
+        wait_until $((20 * SLOW)) in_ns curl -s --max-time 2 -o /dev/null http://127.0.0.1:8080/passwd
+    pins=$(ls "$(nsproc)/1/root/run/keel/netns" 2>/dev/null | tr '\n' ' ')
+    veths=$(in_ns ip -o link show | grep -c ': kv')
+    check k9_one_pin "network namespace pins after the restart: $pins" eq "$pins" "churn idle web "
+    check k9_one_veth "keel veths after the restart: $veths, expected 1 (web)" eq "$veths" 1
+    local kns s
+    kns=$(awk '$1 == "NSpid:" { print $NF }' "/proc/$k2/status")
+    s=$(strays "$kns")
+    check k9_no_strays "processes not of the new keel (old relays or containers): $(echo $s)" eq "$s" ""
+    check k9_no_zombies "zombies in keel's namespace" no_zombies
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# The log directory's filesystem fills up (a 256 KiB tmpfs as log_dir) while
+# a container restarts and writes: keel goes on supervising (restarts go on,
+# requests are answered), says that it drops output and, once there is room
+# again, writes into the log how much it dropped.
+test_log_enospc() {
+    plan nospc_said nospc_supervising nospc_answers nospc_noted
+    manifest <<EOF
+[system]
+log_dir = /run/small-log
+stop_timeout = 2
+control = unix://$(SOCK)
+log_max_size = 64M
+$(churn_section churn)
+EOF
+    keel_start_sh 'mkdir -p /run/small-log && mount -t tmpfs -o size=256k tmpfs /run/small-log &&
+        exec "$KEEL" run "$M"'
+    wait_sock
+    local logf
+    wait_until $((10 * SLOW)) eval 'logf=$(nsproc)/1/root/run/small-log/churn.log; [ -e "$logf" ]' ||
+        fail "no log file in the small log directory"
+    logf="$(nsproc)/1/root/run/small-log/churn.log"
+    check nospc_said "keel did not say that it drops output" \
+        wait_klog 'warning: churn: cannot write to /run/small-log/churn.log: No space left on device; dropping' 30
+    local r1 r2
+    r1=$(kc status --json churn | python3 -c 'import json,sys; print(json.load(sys.stdin)["restarts"])')
+    check nospc_supervising "restarts stopped while the log is full (at $r1)" wait_until $((20 * SLOW)) \
+        eval '[ "$(kc status --json churn | python3 -c "import json,sys; print(json.load(sys.stdin)[\"restarts\"])")" -gt $((r1 + 20)) ]'
+    check nospc_answers "keel ps did not answer while the log is full" eval 'kc ps | grep -q "^churn "'
+    # Room again: the log is emptied from outside.
+    : > "$logf"
+    check nospc_noted "the log does not say how much output was dropped" \
+        wait_until $((20 * SLOW)) grep -qE '^\[keel\] [0-9]+ bytes of output dropped: cannot write the log: No space left on device$' "$logf"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# keel's own fd limit is reached while clients connect (prlimit lowers it
+# under a running keel; connections held open use up the rest): a new client
+# is refused at once with a message, supervision goes on (a container killed
+# meanwhile is restarted once fds free up, no zombie stays), and service
+# returns when fds free up.
+test_fd_limit() {
+    plan emfile_refused emfile_supervising emfile_service_back emfile_no_zombies
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+[container idle]
+layers = $LAYERS/base
+command = /bin/sleep 1000000
+restart = always
+restart_delay = 10ms
+restart_delay_max = 1s
+EOF
+    keel_start
+    wait_sock
+    wait_until $((10 * SLOW)) eval 'kc ps | grep -qE "^idle +running"' || fail "idle did not start"
+    local k n soft
+    k=$(keel_pid)
+    n=$(ls "/proc/$k/fd" | wc -l)
+    soft=$(prlimit --pid "$k" --nofile --noheadings --raw --output SOFT)
+    # The soft limit only (raising it back needs no privilege).
+    prlimit --pid "$k" --nofile=$((n + 8)): || fail "cannot lower keel's fd limit"
+    # 16 connections held open (and silent: keel's idle timeout is 30 s).
+    SOCKP=$(SOCK) HOLD="$T/hold" python3 -c '
+import os, socket, time
+held = []
+for _ in range(16):
+    s = socket.socket(socket.AF_UNIX); s.connect(os.environ["SOCKP"]); held.append(s)
+open(os.environ["HOLD"], "w").close()
+while os.path.exists(os.environ["HOLD"]):
+    time.sleep(0.05)
+' &
+    local holder=$!
+    wait_until $((10 * SLOW)) test -e "$T/hold" || fail "the holder did not connect"
+    local out rc
+    out=$(kc ps --timeout 5s 2>&1); rc=$?
+    check emfile_refused "a client at keel's fd limit was not refused with a message (status $rc: $out)" \
+        eval "[ $rc = 1 ] && [ \"\$out\" = 'keel: error: keel is out of file descriptors: try again later' ]"
+    # Supervision meanwhile: the container is killed from outside.
+    local pid
+    pid=$(kc status --json idle 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+    [ -n "$pid" ] || pid=$(started_pid idle)
+    nsenter --target "$(nsinit_pid)" --pid -- kill -KILL "$pid" || fail "cannot kill idle (pid $pid)"
+    wait_klog 'idle: killed by signal SIGKILL' 20
+    # fds free up: the held connections close and the limit is back.
+    rm -f "$T/hold"
+    wait "$holder"
+    prlimit --pid "$k" --nofile="$soft": || fail "cannot restore keel's fd limit"
+    check emfile_service_back "keel ps did not work again once fds were free" \
+        wait_until $((20 * SLOW)) eval 'kc ps > /dev/null 2>&1'
+    check emfile_supervising "idle was not restarted after it was killed at the fd limit" \
+        wait_until $((20 * SLOW)) eval 'kc ps | grep -qE "^idle +running" && [ "$(started_pid idle)" != "$pid" ]'
+    check emfile_no_zombies "zombies in keel's namespace" no_zombies
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 run_tests "$@"
