@@ -336,6 +336,34 @@ static int kc_connect(struct kc *k, const struct copts *o)
     return tls_connect(k, o, &u);
 }
 
+static ssize_t kc_fill(struct kc *k);
+
+/* A send that failed.  keel may have answered and closed before reading the
+ * request (it refuses clients so when it is out of file descriptors): its
+ * answer says why, which EPIPE does not. */
+static int send_failed(struct kc *k, int e)
+{
+    if (e == EAGAIN)
+        return no_answer(k);
+    if (e == EPIPE || e == ECONNRESET) {
+        for (int i = 0; i < 8 && !(k->len > k->off && memchr(k->buf + k->off, '\n', k->len - k->off)); i++)
+            if (kc_fill(k) <= 0)
+                break;
+        char *nl = k->len > k->off ? memchr(k->buf + k->off, '\n', k->len - k->off) : NULL;
+        struct json_value *v = NULL;
+        struct kerr pe = { 0 };
+        if (nl && json_parse_ex(k->buf + k->off, (size_t)(nl - (k->buf + k->off)), RESPONSE_MAX, RESPONSE_NODES,
+                                JSON_PARSE_FLOAT, &v, &pe) == 0) {
+            const char *msg = json_get_str(v, "error");
+            int r = msg ? fail("%s", msg) : -1;
+            json_free(v);
+            if (r > 0)
+                return r;
+        }
+    }
+    return fail("cannot send to keel: %s", strerror(e));
+}
+
 /* Sends all of buf; on a unix socket, `fds` ride with the first byte. */
 static int kc_send(struct kc *k, const char *buf, size_t n, const int *fds, int nfds)
 {
@@ -365,20 +393,16 @@ static int kc_send(struct kc *k, const char *buf, size_t n, const int *fds, int 
         do
             r = sendmsg(k->fd, &mh, MSG_NOSIGNAL);
         while (r < 0 && errno == EINTR);
-        if (r < 0 && errno == EAGAIN)
-            return no_answer(k);
         if (r < 0)
-            return fail("cannot send to keel: %s", strerror(errno));
+            return send_failed(k, errno);
         buf += r, n -= (size_t)r;
     }
     while (n) {
         ssize_t r = send(k->fd, buf, n, MSG_NOSIGNAL);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r < 0 && errno == EAGAIN)
-            return no_answer(k);
         if (r < 0)
-            return fail("cannot send to keel: %s", strerror(errno));
+            return send_failed(k, errno);
         buf += r, n -= (size_t)r;
     }
     return 0;

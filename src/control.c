@@ -1377,12 +1377,13 @@ static void listener_pause(struct listener *ls)
  * close it: clients hear "out of file descriptors" at once while keel goes on
  * supervising, and are served again as soon as fds free up.  TLS listeners
  * get no text (a plaintext line would be garbage to a TLS client), only the
- * close.  Returns false when the spare is gone (the caller pauses instead). */
-static bool refuse_starved(struct listener *ls, int why)
+ * close.  Returns 1 when a client was refused (more may wait), 0 when none
+ * was waiting, -1 without a spare fd (the caller pauses and retries). */
+static int refuse_starved(struct listener *ls, int why)
 {
     struct control *c = ls->c;
     if (c->spare_fd < 0)
-        return false;
+        return -1;
     if (!c->fd_starved)
         log_warn("control: cannot accept clients on %s: %s; refusing them until descriptors free up", ls->url,
                  strerror(why));
@@ -1390,6 +1391,7 @@ static bool refuse_starved(struct listener *ls, int why)
     close_safe(c->spare_fd);
     c->spare_fd = -1;
     int cfd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int saved = errno;
     if (cfd >= 0) {
         static const char msg[] = "{\"keel\":1,\"ok\":false,\"error\":\"keel is out of file descriptors: "
                                   "try again later\"}\n";
@@ -1399,7 +1401,9 @@ static bool refuse_starved(struct listener *ls, int why)
         close_safe(cfd);
     }
     c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    return cfd >= 0 && c->spare_fd >= 0;
+    if (cfd < 0 && saved == EAGAIN)
+        return 0;
+    return c->spare_fd >= 0 ? 1 : -1;
 }
 
 static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
@@ -1422,8 +1426,13 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
         if (cfd < 0) {
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
                 continue;
-            if ((errno == EMFILE || errno == ENFILE) && refuse_starved(ls, errno))
-                continue;
+            if (errno == EMFILE || errno == ENFILE) {
+                int rr = refuse_starved(ls, errno);
+                if (rr > 0)
+                    continue;
+                if (rr == 0)
+                    return;
+            }
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 log_warn("control: cannot accept a client on %s: %s", ls->url, strerror(errno));
                 for (struct listener *x = c->listeners; x; x = x->next)
