@@ -33,11 +33,13 @@
 
 #include "keel/control.h"
 #include "keel/json.h"
+#include "keel/parse.h"
 #include "keel/util.h"
 
 #define RESPONSE_MAX (64u << 20)
 #define RESPONSE_NODES (4u << 20)
 #define STDIN_CHUNK 4096
+#define TIMEOUT_DEFAULT "10s"
 
 /* --- messages ---------------------------------------------------------------- */
 
@@ -68,10 +70,14 @@ struct kc {
     char *buf;
     size_t len, off, cap;
     int rfd;          /* an fd the server passed (exec -t: the pty master) */
+    const char *url;  /* for messages */
+    const char *timeout_text;
 };
 
 struct copts {
     const char *host, *cert, *key, *ca;
+    uint64_t timeout_ms;        /* 0: no deadline */
+    const char *timeout_text;   /* as the user wrote it */
 };
 
 static int tls_send_cb(void *ctx, const unsigned char *b, size_t n)
@@ -89,6 +95,8 @@ static int tls_recv_cb(void *ctx, unsigned char *b, size_t n)
     do
         r = recv(*(int *)ctx, b, n, 0);
     while (r < 0 && errno == EINTR);
+    if (r < 0 && errno == EAGAIN)
+        return MBEDTLS_ERR_SSL_TIMEOUT;   /* SO_RCVTIMEO: the deadline passed */
     return r < 0 ? MBEDTLS_ERR_NET_RECV_FAILED : (int)r;
 }
 
@@ -246,11 +254,51 @@ static const char *host_url(const struct copts *o)
     return e && *e ? e : CONTROL_DEFAULT_URL;
 }
 
+/* The deadline of every wait for keel: SO_RCVTIMEO and SO_SNDTIMEO bound
+ * each recv and send (and connect, which waits as a send does while keel's
+ * backlog is full), so a server that accepts and then says nothing cannot
+ * hold a client for ever.  0 clears it: a follow stream, or an exec whose
+ * command runs as long as it likes, may be silent for good reason. */
+static void kc_deadline(struct kc *k, uint64_t ms)
+{
+    struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000 * 1000) };
+    if (k->fd < 0)
+        return;
+    if (setsockopt(k->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+        setsockopt(k->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
+        /* Not fatal: the socket just keeps waiting without a deadline. */
+    }
+}
+
+static int no_answer(const struct kc *k)
+{
+    return fail("no answer from %s within %s", k->url, k->timeout_text ? k->timeout_text : TIMEOUT_DEFAULT);
+}
+
+/* A socket for the URL's family, with the deadline set before connect. */
+static int kc_socket(struct kc *k, int family, const struct copts *o)
+{
+    k->fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (k->fd >= 0 && o->timeout_ms)
+        kc_deadline(k, o->timeout_ms);
+    return k->fd;
+}
+
+/* connect() that failed: its deadline passed, or another error. */
+static int connect_failed(const struct kc *k, const char *hint)
+{
+    if (errno == EAGAIN || errno == EINPROGRESS)
+        return no_answer(k);
+    return fail("cannot connect to %s: %s%s", k->url, strerror(errno), hint);
+}
+
 static int kc_connect(struct kc *k, const struct copts *o)
 {
     memset(k, 0, sizeof *k);
     k->fd = k->rfd = -1;
     const char *url = host_url(o);
+    k->url = url;
+    k->timeout_text = o->timeout_text;
     struct control_url u;
     struct kerr e = { 0 };
     if (control_url_parse(url, false, &u, &e) < 0)
@@ -258,17 +306,15 @@ static int kc_connect(struct kc *k, const struct copts *o)
     if (u.kind == CURL_UNIX) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         strcpy(sa.sun_path, u.path);
-        k->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         k->is_unix = true;
-        if (k->fd < 0 || connect(k->fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-            return fail("cannot connect to %s: %s (is keel running?)", url, strerror(errno));
+        if (kc_socket(k, AF_UNIX, o) < 0 || connect(k->fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+            return connect_failed(k, " (is keel running?)");
         return 0;
     }
     if (u.kind == CURL_VSOCK) {
         struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = u.cid, .svm_port = u.port };
-        k->fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (k->fd < 0 || connect(k->fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-            return fail("cannot connect to %s: %s", url, strerror(errno));
+        if (kc_socket(k, AF_VSOCK, o) < 0 || connect(k->fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+            return connect_failed(k, "");
         return 0;
     }
     struct sockaddr_storage ss;
@@ -287,29 +333,35 @@ static int kc_connect(struct kc *k, const struct copts *o)
         memcpy(&a->sin6_addr, u.addr, 16);
         len = sizeof *a;
     }
-    k->fd = socket(u.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (k->fd < 0 || connect(k->fd, (struct sockaddr *)&ss, len) < 0)
-        return fail("cannot connect to %s: %s", url, strerror(errno));
+    if (kc_socket(k, u.family, o) < 0 || connect(k->fd, (struct sockaddr *)&ss, len) < 0)
+        return connect_failed(k, "");
     return tls_connect(k, o, &u);
 }
 
-/* keel refuses some peers as soon as it accepts them (a vsock peer on its
- * own machine, a unix peer outside control_group): one error line, then
- * close.  A request sent after that fails (EPIPE, ECONNRESET), but the
- * reason may already be here: say it rather than "Broken pipe". */
+static ssize_t kc_fill(struct kc *k);
+
+/* A send that failed.  keel may have answered and closed before reading the
+ * request (it refuses clients so when it is out of file descriptors): its
+ * answer says why, which EPIPE does not. */
 static int send_failed(struct kc *k, int e)
 {
-    char buf[1024];
-    ssize_t r = recv(k->fd, buf, sizeof buf - 1, MSG_DONTWAIT);
-    char *nl = r > 0 ? memchr(buf, '\n', (size_t)r) : NULL;
-    struct json_value *v = NULL;
-    struct kerr pe = { 0 };
-    if (nl && json_parse(buf, (size_t)(nl - buf), sizeof buf, &v, &pe) == 0) {
-        const char *msg = json_get_str(v, "error");
-        int rc = msg ? fail("%s", msg) : 0;
-        json_free(v);
-        if (rc)
-            return rc;
+    if (e == EAGAIN)
+        return no_answer(k);
+    if (e == EPIPE || e == ECONNRESET) {
+        for (int i = 0; i < 8 && !(k->len > k->off && memchr(k->buf + k->off, '\n', k->len - k->off)); i++)
+            if (kc_fill(k) <= 0)
+                break;
+        char *nl = k->len > k->off ? memchr(k->buf + k->off, '\n', k->len - k->off) : NULL;
+        struct json_value *v = NULL;
+        struct kerr pe = { 0 };
+        if (nl && json_parse_ex(k->buf + k->off, (size_t)(nl - (k->buf + k->off)), RESPONSE_MAX, RESPONSE_NODES,
+                                JSON_PARSE_FLOAT, &v, &pe) == 0) {
+            const char *msg = json_get_str(v, "error");
+            int r = msg ? fail("%s", msg) : -1;
+            json_free(v);
+            if (r > 0)
+                return r;
+        }
     }
     return fail("cannot send to keel: %s", strerror(e));
 }
@@ -390,6 +442,8 @@ static ssize_t kc_fill(struct kc *k)
                 continue;
             if (t == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
                 t = 0;
+            if (t == MBEDTLS_ERR_SSL_TIMEOUT)
+                return -ETIMEDOUT;
             if (t < 0)
                 return -EPROTO;
             r = t;
@@ -419,7 +473,7 @@ static ssize_t kc_fill(struct kc *k)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            return -errno;
+            return errno == EAGAIN ? -ETIMEDOUT : -errno;   /* SO_RCVTIMEO */
         k->len += (size_t)r;
         return r;
     }
@@ -451,6 +505,10 @@ static int kc_line(struct kc *k, char **line, size_t *len)
         ssize_t r = kc_fill(k);
         if (r == 0)
             return 0;
+        if (r == -ETIMEDOUT) {
+            no_answer(k);
+            return -1;
+        }
         if (r < 0) {
             fail("cannot read from keel: %s", strerror((int)-r));
             return -1;
@@ -530,7 +588,7 @@ static void req_begin(struct json_writer *w, const char *op)
 
 /* --- options ------------------------------------------------------------------ */
 
-enum { OPT_TLSCERT = 1000, OPT_TLSKEY, OPT_TLSCACERT, OPT_STREAM };
+enum { OPT_TLSCERT = 1000, OPT_TLSKEY, OPT_TLSCACERT, OPT_STREAM, OPT_TIMEOUT };
 
 struct vopts {
     struct copts c;
@@ -553,6 +611,7 @@ static const struct option long_opts[] = {
     { "tty", no_argument, NULL, 't' },
     { "interactive", no_argument, NULL, 'i' },
     { "stream", no_argument, NULL, OPT_STREAM },
+    { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -562,6 +621,9 @@ static const char common_help[] =
     "      --tlscert FILE --tlskey FILE --tlscacert FILE\n"
     "                     client certificate, key and CA for tcp:// ($KEEL_TLS_CERT,\n"
     "                     $KEEL_TLS_KEY, $KEEL_TLS_CACERT)\n"
+    "      --timeout D    give up when keel has not answered within D (default " TIMEOUT_DEFAULT ";\n"
+    "                     also between the messages of a logs stream without -f;\n"
+    "                     ms, s, m or h; 0: wait for ever)\n"
     "  -h, --help         this help\n";
 
 /* Parses options; `allowed` lists the verb's own short options.  Returns
@@ -574,6 +636,9 @@ static int parse_opts(int argc, char **argv, const char *allowed, const char *us
     v->c.cert = getenv("KEEL_TLS_CERT");
     v->c.key = getenv("KEEL_TLS_KEY");
     v->c.ca = getenv("KEEL_TLS_CACERT");
+    v->c.timeout_text = TIMEOUT_DEFAULT;
+    if (parse_duration_ms(TIMEOUT_DEFAULT, &v->c.timeout_ms, NULL) < 0)
+        v->c.timeout_ms = 10000;
     optind = 0;   /* full re-initialisation, as verbs may be called repeatedly */
     opterr = 0;
     const char *shorts = stop_at_arg ? "+:H:hjfn:s:ti" : ":H:hjfn:s:ti";
@@ -588,6 +653,15 @@ static int parse_opts(int argc, char **argv, const char *allowed, const char *us
         case OPT_TLSCERT: v->c.cert = optarg; break;
         case OPT_TLSKEY: v->c.key = optarg; break;
         case OPT_TLSCACERT: v->c.ca = optarg; break;
+        case OPT_TIMEOUT: {
+            char why[PARSE_WHY_MAX];
+            if (parse_duration_ms(optarg, &v->c.timeout_ms, why) < 0) {
+                fail("%s: --timeout: %s", argv[0], why);
+                return 2;
+            }
+            v->c.timeout_text = optarg;
+            break;
+        }
         case 'h':
             printf("usage: keel %s\n%s", usage, common_help);
             return 0;
@@ -916,6 +990,8 @@ int client_cmd_logs(int argc, char **argv)
     json_obj_end(&w);
     struct kc k;
     r = stream_open(&k, &v.c, &w);
+    if (r == 0 && v.follow)
+        kc_deadline(&k, 0);   /* a followed log may be quiet for hours */
     while (r == 0) {
         struct json_value *msg = NULL;
         r = kc_message(&k, &msg, true);
@@ -1054,6 +1130,8 @@ int client_cmd_events(int argc, char **argv)
     json_obj_end(&w);
     struct kc k;
     r = stream_open(&k, &v.c, &w);
+    if (r == 0)
+        kc_deadline(&k, 0);   /* events come when they come */
     while (r == 0) {
         struct json_value *msg = NULL;
         if ((r = kc_message(&k, &msg, true)))
@@ -1396,6 +1474,7 @@ int client_cmd_exec(int argc, char **argv)
         kc_close(&k);
         return r;
     }
+    kc_deadline(&k, 0);   /* the command runs (and reads its input) as long as it likes */
     if (stream)
         r = exec_stream(&k, v.tty);
     else

@@ -764,6 +764,7 @@ struct conn {
     char *partial;
     size_t partial_len;
     bool follow;
+    uint64_t log_left;       /* without follow: bytes still to send (the end point) */
 
     /* CM_EVENTS */
     int sub;
@@ -801,6 +802,8 @@ struct control {
     struct conn *dead;
     int64_t reap_timer;
     int64_t retry_timer;
+    int spare_fd;            /* kept open to be closed when out of fds: see refuse_starved */
+    bool fd_starved;         /* refusing clients for want of fds (warned once) */
     struct tls_ctx tls;
     struct exec_session *sessions;        /* process still running */
     struct exec_session *dead_sessions;   /* released, freed by reap_dead */
@@ -1576,6 +1579,41 @@ static void accept_trouble(struct control *c, struct listener *ls, int e)
     }
 }
 
+/* Out of file descriptors (EMFILE/ENFILE), a pending client would wait in
+ * the backlog with no word of why, and keel would be woken for it again and
+ * again.  The spare fd is given up for a moment to accept it, tell it, and
+ * close it: clients hear "out of file descriptors" at once while keel goes on
+ * supervising, and are served again as soon as fds free up.  TLS listeners
+ * get no text (a plaintext line would be garbage to a TLS client), only the
+ * close.  Returns 1 when a client was refused (more may wait), 0 when none
+ * was waiting, -1 without a spare fd (the caller pauses and retries). */
+static int refuse_starved(struct listener *ls, int why)
+{
+    struct control *c = ls->c;
+    if (c->spare_fd < 0)
+        return -1;
+    if (!c->fd_starved)
+        log_warn("control: cannot accept clients on %s: %s; refusing them until descriptors free up", ls->url,
+                 strerror(why));
+    c->fd_starved = true;
+    close_safe(c->spare_fd);
+    c->spare_fd = -1;
+    int cfd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int saved = errno;
+    if (cfd >= 0) {
+        static const char msg[] = "{\"keel\":1,\"ok\":false,\"error\":\"keel is out of file descriptors: "
+                                  "try again later\"}\n";
+        if (!ls->tls && send(cfd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+            /* the client is gone already: nothing to tell */
+        }
+        close_safe(cfd);
+    }
+    c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (cfd < 0 && saved == EAGAIN)
+        return 0;
+    return c->spare_fd >= 0 ? 1 : -1;
+}
+
 static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
 {
     struct listener *ls = data;
@@ -1592,9 +1630,22 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
         socklen_t sslen = sizeof ss;
         memset(&ss, 0, sizeof ss);
         int cfd = accept4(ls->fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd >= 0 && c->fd_starved) {
+            c->fd_starved = false;
+            log_info("control: accepting clients again");
+        }
+        if (cfd >= 0 && c->spare_fd < 0)
+            c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);   /* lost in a starved moment */
         if (cfd < 0) {
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
                 continue;
+            if (errno == EMFILE || errno == ENFILE) {
+                int rr = refuse_starved(ls, errno);
+                if (rr > 0)
+                    continue;
+                if (rr == 0)
+                    return;
+            }
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
                 accept_trouble(c, ls, errno);
             return;
@@ -1756,13 +1807,18 @@ static void logs_pump(struct conn *cn)
     size_t budget = LOG_BUDGET;
     cn->pump_more = false;
     while (!cn->dead && cn->mode == CM_LOGS) {
-        if (out_pending(cn) >= OUT_HIGH)
-            break;   /* EPOLLOUT resumes us */
-        if (!budget) {
+        if (out_pending(cn) >= OUT_HIGH || !budget) {
+            /* More to send: EPOLLOUT resumes us.  Asked for explicitly, as
+             * the flush below may send everything (the client read in the
+             * meantime), and then nothing else would ask for it: the stream
+             * would stop for good with the log half sent (issue 20). */
             cn->pump_more = true;
             break;
         }
-        ssize_t n = cn->log_fd >= 0 ? read(cn->log_fd, buf, sizeof buf) : 0;
+        size_t want = sizeof buf;
+        if (!cn->follow && cn->log_left < want)
+            want = (size_t)cn->log_left;
+        ssize_t n = cn->log_fd >= 0 && want ? read(cn->log_fd, buf, want) : 0;
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -1771,6 +1827,8 @@ static void logs_pump(struct conn *cn)
         }
         if (n > 0) {
             budget = (size_t)n < budget ? budget - (size_t)n : 0;
+            if (!cn->follow)
+                cn->log_left -= (uint64_t)n;
             log_feed(cn, buf, (size_t)n);
             if (out_pending(cn) >= OUT_HIGH)
                 conn_flush(cn);   /* may make room to go on at once */
@@ -1894,11 +1952,18 @@ static void start_logs(struct conn *cn, const struct control_request *req)
         logs_stop(cn);
         return;
     }
-    if (cn->log_fd >= 0 && lseek(cn->log_fd, tail_offset(cn->log_fd, req->lines), SEEK_SET) < 0) {
+    off_t from = cn->log_fd >= 0 ? tail_offset(cn->log_fd, req->lines) : 0;
+    struct stat st = { 0 };
+    if (cn->log_fd >= 0 && (lseek(cn->log_fd, from, SEEK_SET) < 0 || fstat(cn->log_fd, &st) < 0)) {
         control_error_line(&cn->out, "logs", "cannot seek in the log");
         logs_stop(cn);
         return;
     }
+    /* Without follow the stream ends where the log ended when the request
+     * came: a container that writes faster than the client reads must not
+     * make it a stream without end.  A rotation meanwhile changes nothing
+     * (the open file is read); a truncation ends it early (EOF). */
+    cn->log_left = cn->log_fd >= 0 && st.st_size > from ? (uint64_t)(st.st_size - from) : 0;
     cn->follow = req->follow;
     if (cn->follow) {
         /* The directory is watched, so a rotation (rename + new file) is seen too. */
@@ -2752,6 +2817,7 @@ int control_new(struct control **out, struct loop *l, const struct manifest *m,
     c->loop = l;
     c->m = m;
     c->be = *be;
+    c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);   /* -1: no refusal message, only the pause */
     if (opts)
         c->opts = *opts;
     if (!c->opts.max_clients)
@@ -2840,5 +2906,6 @@ void control_free(struct control *c)
         close_safe(c->ino_fd);
     }
     tls_free(&c->tls);
+    close_safe(c->spare_fd);
     free(c);
 }
