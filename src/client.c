@@ -32,6 +32,7 @@
 #include <mbedtls/x509_crt.h>
 
 #include "keel/control.h"
+#include "keel/proto.h"
 #include "keel/json.h"
 #include "keel/parse.h"
 #include "keel/util.h"
@@ -154,7 +155,7 @@ static bool cn_is(const mbedtls_x509_crt *crt, const char *host)
     return false;
 }
 
-static int tls_connect(struct kc *k, const struct copts *o, const struct control_url *u)
+static int tls_connect(struct kc *k, const struct copts *o, const struct proto_url *u)
 {
     char msg[160];
     int r;
@@ -251,7 +252,7 @@ static const char *host_url(const struct copts *o)
     if (o->host)
         return o->host;
     const char *e = getenv("KEEL_HOST");
-    return e && *e ? e : CONTROL_DEFAULT_URL;
+    return e && *e ? e : PROTO_DEFAULT_URL;
 }
 
 /* The deadline of every wait for keel: SO_RCVTIMEO and SO_SNDTIMEO bound
@@ -299,11 +300,11 @@ static int kc_connect(struct kc *k, const struct copts *o)
     const char *url = host_url(o);
     k->url = url;
     k->timeout_text = o->timeout_text;
-    struct control_url u;
+    struct proto_url u;
     struct kerr e = { 0 };
-    if (control_url_parse(url, false, &u, &e) < 0)
+    if (proto_url_parse(url, false, &u, &e) < 0)
         return fail("%s", e.msg);
-    if (u.kind == CURL_UNIX) {
+    if (u.kind == PROTO_URL_UNIX) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         strcpy(sa.sun_path, u.path);
         k->is_unix = true;
@@ -311,7 +312,7 @@ static int kc_connect(struct kc *k, const struct copts *o)
             return connect_failed(k, " (is keel running?)");
         return 0;
     }
-    if (u.kind == CURL_VSOCK) {
+    if (u.kind == PROTO_URL_VSOCK) {
         struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = u.cid, .svm_port = u.port };
         if (kc_socket(k, AF_VSOCK, o) < 0 || connect(k->fd, (struct sockaddr *)&sa, sizeof sa) < 0)
             return connect_failed(k, "");
@@ -582,7 +583,7 @@ static void req_begin(struct json_writer *w, const char *op)
 {
     json_writer_init(w);
     json_obj_begin(w);
-    json_kint(w, "keel", CONTROL_PROTOCOL);
+    json_kint(w, "keel", PROTO_VERSION);
     json_kstr(w, "op", op);
 }
 

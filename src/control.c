@@ -43,369 +43,24 @@
 #include <mbedtls/x509_crt.h>
 
 #include "keel/log.h"
+#include "keel/parse.h"
 #include "keel/user.h"
 #include "keel/util.h"
 
-#define IN_CAP (CONTROL_MAX_REQUEST + 1)   /* a full buffer without newline is oversized */
+#define IN_CAP (PROTO_MAX_REQUEST + 1)   /* a full buffer without newline is oversized */
 #define OUT_HIGH (64 * 1024)               /* stop producing above this */
 #define OUT_MAX (1024 * 1024)              /* drop a client whose backlog passes this */
 #define LOG_CHUNK 16384
 #define LOG_LINE_MAX 16384                 /* longer log lines are split */
 #define EXEC_CHUNK 16384
-#define MAX_ARGV 256
 #define LISTEN_BACKLOG 512
-
-/* --- signals ------------------------------------------------------------ */
-
-static const struct { const char *name; int sig; } signals[] = {
-    { "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "ILL", SIGILL }, { "TRAP", SIGTRAP },
-    { "ABRT", SIGABRT }, { "BUS", SIGBUS }, { "FPE", SIGFPE }, { "KILL", SIGKILL }, { "USR1", SIGUSR1 },
-    { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 }, { "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
-    { "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
-    { "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU }, { "URG", SIGURG }, { "XCPU", SIGXCPU },
-    { "XFSZ", SIGXFSZ }, { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
-    { "IO", SIGIO }, { "PWR", SIGPWR }, { "SYS", SIGSYS },
-};
-
-int control_signal_parse(const char *s)
-{
-    if (!s || !*s)
-        return -EINVAL;
-    if (*s >= '0' && *s <= '9') {
-        char *end;
-        errno = 0;
-        long v = strtol(s, &end, 10);
-        if (errno || *end || v < 1 || v > SIGRTMAX)
-            return -EINVAL;
-        return (int)v;
-    }
-    if (strncasecmp(s, "SIG", 3) == 0)
-        s += 3;
-    for (size_t i = 0; i < ARRAY_SIZE(signals); i++)
-        if (strcasecmp(s, signals[i].name) == 0)
-            return signals[i].sig;
-    if (strncasecmp(s, "RTMIN", 5) == 0 || strncasecmp(s, "RTMAX", 5) == 0) {
-        bool max = strncasecmp(s, "RTMAX", 5) == 0;
-        const char *r = s + 5;
-        long off = 0;
-        if (*r) {
-            char *end;
-            if ((max && *r != '-') || (!max && *r != '+'))
-                return -EINVAL;
-            errno = 0;
-            off = strtol(r + 1, &end, 10);
-            if (errno || *end || end == r + 1 || off < 0 || off > SIGRTMAX - SIGRTMIN)
-                return -EINVAL;
-        }
-        return max ? SIGRTMAX - (int)off : SIGRTMIN + (int)off;
-    }
-    return -EINVAL;
-}
-
-const char *control_signal_name(int sig)
-{
-    static const char *const full[] = {
-        [SIGHUP] = "SIGHUP", [SIGINT] = "SIGINT", [SIGQUIT] = "SIGQUIT", [SIGILL] = "SIGILL",
-        [SIGTRAP] = "SIGTRAP", [SIGABRT] = "SIGABRT", [SIGBUS] = "SIGBUS", [SIGFPE] = "SIGFPE",
-        [SIGKILL] = "SIGKILL", [SIGUSR1] = "SIGUSR1", [SIGSEGV] = "SIGSEGV", [SIGUSR2] = "SIGUSR2",
-        [SIGPIPE] = "SIGPIPE", [SIGALRM] = "SIGALRM", [SIGTERM] = "SIGTERM", [SIGSTKFLT] = "SIGSTKFLT",
-        [SIGCHLD] = "SIGCHLD", [SIGCONT] = "SIGCONT", [SIGSTOP] = "SIGSTOP", [SIGTSTP] = "SIGTSTP",
-        [SIGTTIN] = "SIGTTIN", [SIGTTOU] = "SIGTTOU", [SIGURG] = "SIGURG", [SIGXCPU] = "SIGXCPU",
-        [SIGXFSZ] = "SIGXFSZ", [SIGVTALRM] = "SIGVTALRM", [SIGPROF] = "SIGPROF", [SIGWINCH] = "SIGWINCH",
-        [SIGIO] = "SIGIO", [SIGPWR] = "SIGPWR", [SIGSYS] = "SIGSYS",
-    };
-    if (sig > 0 && (size_t)sig < ARRAY_SIZE(full))
-        return full[sig];
-    return NULL;
-}
-
-/* --- /etc/group ----------------------------------------------------------- */
-
-/* --- URLs ------------------------------------------------------------------ */
-
-static int parse_port(const char *s, unsigned max, unsigned *out)
-{
-    if (!*s)
-        return -EINVAL;
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || *end || v == 0 || v > max || *s < '0' || *s > '9')
-        return -EINVAL;
-    *out = (unsigned)v;
-    return 0;
-}
-
-int control_url_parse(const char *url, bool server, struct control_url *u, struct kerr *err)
-{
-    memset(u, 0, sizeof *u);
-    u->fd = -1;
-    if (str_starts(url, "unix://")) {
-        const char *p = url + 7;
-        u->kind = CURL_UNIX;
-        /* Only filesystem sockets: an abstract socket has no permissions. */
-        if (p[0] != '/')
-            return kerr_msg(err, EINVAL, "bad control URL %s: the unix socket path must be absolute", url);
-        if (strlen(p) >= sizeof u->path)
-            return kerr_msg(err, ENAMETOOLONG, "bad control URL %s: path too long", url);
-        strcpy(u->path, p);
-        return 0;
-    }
-    if (str_starts(url, "tcp://")) {
-        const char *p = url + 6;
-        const char *colon;
-        u->kind = CURL_TCP;
-        if (*p == '[') {
-            const char *close = strchr(p, ']');
-            if (!close || close[1] != ':' || (size_t)(close - p - 1) >= sizeof u->host)
-                return kerr_msg(err, EINVAL, "bad control URL %s: expected tcp://[IPV6]:PORT", url);
-            memcpy(u->host, p + 1, (size_t)(close - p - 1));
-            colon = close + 1;
-            u->family = AF_INET6;
-        } else {
-            colon = strrchr(p, ':');
-            if (!colon || (size_t)(colon - p) >= sizeof u->host)
-                return kerr_msg(err, EINVAL, "bad control URL %s: expected tcp://IP:PORT", url);
-            memcpy(u->host, p, (size_t)(colon - p));
-            u->family = AF_INET;
-        }
-        /* Numeric addresses only: keel never resolves names (no NSS). */
-        if (inet_pton(u->family, u->host, u->addr) != 1)
-            return kerr_msg(err, EINVAL, "bad control URL %s: '%s' is not a numeric IP address", url, u->host);
-        if (parse_port(colon + 1, 65535, &u->port) < 0)
-            return kerr_msg(err, EINVAL, "bad control URL %s: bad port", url);
-        return 0;
-    }
-    if (str_starts(url, "vsock://")) {
-        const char *p = url + 8;
-        const char *colon = strchr(p, ':');
-        u->kind = CURL_VSOCK;
-        u->cid = VMADDR_CID_LOCAL;
-        if (colon) {
-            if (server)
-                return kerr_msg(err, EINVAL, "bad control URL %s: a listener takes vsock://PORT", url);
-            char cid[16];
-            if ((size_t)(colon - p) >= sizeof cid)
-                return kerr_msg(err, EINVAL, "bad control URL %s: bad CID", url);
-            memcpy(cid, p, (size_t)(colon - p));
-            cid[colon - p] = 0;
-            if (parse_port(cid, UINT32_MAX - 1, &u->cid) < 0 && strcmp(cid, "0") != 0)
-                return kerr_msg(err, EINVAL, "bad control URL %s: bad CID", url);
-            if (strcmp(cid, "0") == 0)
-                u->cid = 0;
-            p = colon + 1;
-        }
-        char port[16];
-        const char *q = strchr(p, '?');
-        size_t plen = q ? (size_t)(q - p) : strlen(p);
-        if (q) {
-            /* Peers on this machine: refused unless the listener says so. */
-            if (!server || (strcmp(q, "?local=yes") != 0 && strcmp(q, "?local=no") != 0))
-                return kerr_msg(err, EINVAL, "bad control URL %s: the only option is vsock://PORT?local=yes (listeners)",
-                                url);
-            u->vsock_local = strcmp(q, "?local=yes") == 0;
-        }
-        if (plen >= sizeof port)
-            return kerr_msg(err, EINVAL, "bad control URL %s: bad port", url);
-        memcpy(port, p, plen);
-        port[plen] = 0;
-        if (parse_port(port, UINT32_MAX - 1, &u->port) < 0)
-            return kerr_msg(err, EINVAL, "bad control URL %s: bad port", url);
-        return 0;
-    }
-    if (str_starts(url, "fd://")) {
-        unsigned fd;
-        u->kind = CURL_FD;
-        if (!server)
-            return kerr_msg(err, EINVAL, "bad control URL %s: fd:// is for listeners only", url);
-        if (strcmp(url + 5, "0") == 0)
-            fd = 0;
-        else if (parse_port(url + 5, INT_MAX, &fd) < 0)
-            return kerr_msg(err, EINVAL, "bad control URL %s: bad fd number", url);
-        u->fd = (int)fd;
-        return 0;
-    }
-    return kerr_msg(err, EINVAL, "bad control URL %s: expected unix://, tcp://, vsock:// or fd://", url);
-}
-
-/* --- requests ------------------------------------------------------------- */
-
-static const struct {
-    const char *name;
-    enum control_op op;
-    const char *keys;   /* allowed keys besides "op" and "keel", space separated */
-} ops[] = {
-    { "version", COP_VERSION, "" },
-    { "ps", COP_PS, "" },
-    { "status", COP_STATUS, "name" },
-    { "logs", COP_LOGS, "name lines follow" },
-    { "start", COP_START, "name" },
-    { "stop", COP_STOP, "name" },
-    { "restart", COP_RESTART, "name" },
-    { "kill", COP_KILL, "name signal" },
-    { "exec", COP_EXEC, "name argv tty stream rows cols" },
-    { "stats", COP_STATS, "name" },
-    { "events", COP_EVENTS, "" },
-    { "poweroff", COP_POWEROFF, "" },
-    { "reboot", COP_REBOOT, "" },
-    { "halt", COP_HALT, "" },
-    { "stdin", COP_STDIN, "data eof" },
-    { "resize", COP_RESIZE, "rows cols" },
-};
-
-static const char *op_name(enum control_op op)
-{
-    for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
-        if (ops[i].op == op)
-            return ops[i].name;
-    return "?";
-}
-
-static bool key_allowed(const char *keys, const char *key)
-{
-    size_t n = strlen(key);
-    for (const char *p = keys; *p;) {
-        const char *e = strchr(p, ' ');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        if (l == n && memcmp(p, key, n) == 0)
-            return true;
-        p += l;
-        while (*p == ' ')
-            p++;
-    }
-    return false;
-}
-
-void control_request_free(struct control_request *req)
-{
-    free(req->argv);
-    json_free(req->tree);
-    memset(req, 0, sizeof *req);
-}
-
-/* The message is formatted before the tree (which it may quote) is freed. */
-#define BAD(...) (kerr_msg(err, EINVAL, "malformed request: " __VA_ARGS__), control_request_free(req), -EINVAL)
-
-static bool name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    return n > 0 && n <= KEEL_NAME_MAX;
-}
-
-int control_request_parse(const char *line, size_t len, struct control_request *req, struct kerr *err)
-{
-    memset(req, 0, sizeof *req);
-    req->lines = -1;
-    struct kerr perr = { 0 };
-    if (json_parse(line, len, CONTROL_MAX_REQUEST, &req->tree, &perr) < 0)
-        return kerr_msg(err, EINVAL, "malformed request: %s", perr.msg);
-    const struct json_value *t = req->tree;
-    if (t->type != JSON_OBJECT)
-        return BAD("expected a JSON object");
-    if (json_get(t, "keel")) {
-        int64_t proto;
-        if (!json_get_int(t, "keel", &proto) || proto < 1)
-            return BAD("\"keel\" must be a protocol version number");
-        if (proto > CONTROL_PROTOCOL)
-            return BAD("protocol version %" PRId64 " is not supported (this server speaks %d)", proto,
-                       CONTROL_PROTOCOL);
-    }
-    const char *opname = json_get_str(t, "op");
-    if (!opname)
-        return BAD("missing \"op\" (a string)");
-    size_t oi = ARRAY_SIZE(ops);
-    for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
-        if (strcmp(ops[i].name, opname) == 0)
-            oi = i;
-    if (oi == ARRAY_SIZE(ops))
-        return BAD("unknown op \"%.64s\"", opname);
-    req->op = ops[oi].op;
-    for (size_t i = 0; i < t->u.obj.n; i++) {
-        const char *k = t->u.obj.members[i].key;
-        if (strcmp(k, "op") != 0 && strcmp(k, "keel") != 0 && !key_allowed(ops[oi].keys, k))
-            return BAD("unknown key \"%.64s\" for op %s", k, opname);
-    }
-
-    const struct json_value *v = json_get(t, "name");
-    if (v) {
-        if (v->type != JSON_STRING || !name_ok(v->u.str.s))
-            return BAD("\"name\" must be a container name");
-        req->name = v->u.str.s;
-    }
-    bool need_name = req->op == COP_STATUS || req->op == COP_LOGS || req->op == COP_START ||
-                     req->op == COP_STOP || req->op == COP_RESTART || req->op == COP_KILL ||
-                     req->op == COP_EXEC;
-    if (need_name && !req->name)
-        return BAD("op %s needs \"name\"", opname);
-
-    if ((v = json_get(t, "lines"))) {
-        if (v->type != JSON_INT || v->u.i < -1 || v->u.i > 10000000)
-            return BAD("\"lines\" must be an integer from -1 (all) up");
-        req->lines = v->u.i;
-    }
-    if (json_get(t, "follow") && !json_get_bool(t, "follow", &req->follow))
-        return BAD("\"follow\" must be a boolean");
-    if (json_get(t, "tty") && !json_get_bool(t, "tty", &req->tty))
-        return BAD("\"tty\" must be a boolean");
-    if (json_get(t, "stream") && !json_get_bool(t, "stream", &req->stream))
-        return BAD("\"stream\" must be a boolean");
-    if (json_get(t, "eof") && !json_get_bool(t, "eof", &req->eof))
-        return BAD("\"eof\" must be a boolean");
-    static const char *const dims[] = { "rows", "cols" };
-    for (size_t i = 0; i < 2; i++) {
-        if (!(v = json_get(t, dims[i])))
-            continue;
-        if (v->type != JSON_INT || v->u.i < 0 || v->u.i > 65535)
-            return BAD("\"%s\" must be an integer 0..65535", dims[i]);
-        *(i ? &req->cols : &req->rows) = (unsigned)v->u.i;
-    }
-    if (req->op == COP_KILL) {
-        req->signal = SIGTERM;
-        if ((v = json_get(t, "signal"))) {
-            if (v->type == JSON_INT)
-                req->signal = v->u.i >= 1 && v->u.i <= SIGRTMAX ? (int)v->u.i : -EINVAL;
-            else if (v->type == JSON_STRING)
-                req->signal = control_signal_parse(v->u.str.s);
-            else
-                req->signal = -EINVAL;
-            if (req->signal < 0)
-                return BAD("bad \"signal\"");
-        }
-    }
-    if ((v = json_get(t, "data"))) {
-        if (v->type != JSON_STRING || v->u.str.len % 4 || v->u.str.len > CONTROL_MAX_REQUEST)
-            return BAD("\"data\" must be a base64 string");
-        req->data = v->u.str.s;
-        req->data_len = v->u.str.len;
-    }
-    if (req->op == COP_EXEC) {
-        v = json_get(t, "argv");
-        if (!v || v->type != JSON_ARRAY || v->u.arr.n == 0 || v->u.arr.n > MAX_ARGV)
-            return BAD("exec needs \"argv\", an array of 1 to %d strings", MAX_ARGV);
-        req->argv = calloc(v->u.arr.n + 1, sizeof *req->argv);
-        if (!req->argv) {
-            control_request_free(req);
-            return kerr_set(err, ENOMEM, "cannot parse request");
-        }
-        for (size_t i = 0; i < v->u.arr.n; i++) {
-            if (v->u.arr.items[i].type != JSON_STRING)
-                return BAD("\"argv\" must hold only strings");
-            req->argv[i] = v->u.arr.items[i].u.str.s;
-        }
-        if (req->argv[0][0] == 0)
-            return BAD("\"argv\"[0] is empty");
-    }
-    return 0;
-}
-
-#undef BAD
 
 /* --- responses ------------------------------------------------------------ */
 
 static void reply_begin(struct json_writer *w, const char *op, bool ok)
 {
     json_obj_begin(w);
-    json_kint(w, "keel", CONTROL_PROTOCOL);
+    json_kint(w, "keel", PROTO_VERSION);
     if (op)
         json_kstr(w, "op", op);
     json_kbool(w, "ok", ok);
@@ -430,7 +85,7 @@ static void write_wait_status(struct json_writer *w, int status)
     if (WIFEXITED(status)) {
         json_kint(w, "code", WEXITSTATUS(status));
     } else if (WIFSIGNALED(status)) {
-        const char *n = control_signal_name(WTERMSIG(status));
+        const char *n = signal_name_std(WTERMSIG(status));
         json_kint(w, "code", 128 + WTERMSIG(status));
         if (n)
             json_kstr(w, "signal", n);
@@ -587,32 +242,32 @@ static void write_stats(struct json_writer *w, const struct control_backend *be,
     json_obj_end(w);
 }
 
-static int find_or_error(const struct control_backend *be, const struct control_request *req,
+static int find_or_error(const struct control_backend *be, const struct proto_request *req,
                          struct json_writer *out)
 {
     int i = be->find(be->sup, req->name);
     if (i < 0) {
         char msg[128];
         snprintf(msg, sizeof msg, "no such container: %s", req->name);
-        control_error_line(out, op_name(req->op), msg);
+        control_error_line(out, proto_op_name(req->op), msg);
     }
     return i;
 }
 
-int control_respond(const struct control_backend *be, const struct control_request *req,
+int control_respond(const struct control_backend *be, const struct proto_request *req,
                     struct json_writer *out)
 {
-    const char *op = op_name(req->op);
+    const char *op = proto_op_name(req->op);
     struct kerr e = { 0 };
     int r, i;
     switch (req->op) {
-    case COP_VERSION:
+    case PROTO_OP_VERSION:
         reply_begin(out, op, true);
         json_kstr(out, "version", KEEL_VERSION);
-        json_kint(out, "protocol", CONTROL_PROTOCOL);
+        json_kint(out, "protocol", PROTO_VERSION);
         reply_end(out);
         return 0;
-    case COP_PS: {
+    case PROTO_OP_PS: {
         size_t n = be->count(be->sup);
         reply_begin(out, op, true);
         json_key(out, "containers");
@@ -623,7 +278,7 @@ int control_respond(const struct control_backend *be, const struct control_reque
         reply_end(out);
         return 0;
     }
-    case COP_STATUS:
+    case PROTO_OP_STATUS:
         if ((i = find_or_error(be, req, out)) < 0)
             return 0;
         reply_begin(out, op, true);
@@ -631,17 +286,17 @@ int control_respond(const struct control_backend *be, const struct control_reque
         write_container(out, be, (size_t)i, true);
         reply_end(out);
         return 0;
-    case COP_START:
-    case COP_STOP:
-    case COP_RESTART:
-    case COP_KILL:
+    case PROTO_OP_START:
+    case PROTO_OP_STOP:
+    case PROTO_OP_RESTART:
+    case PROTO_OP_KILL:
         if (find_or_error(be, req, out) < 0)
             return 0;
-        if (req->op == COP_START)
+        if (req->op == PROTO_OP_START)
             r = be->start(be->sup, req->name, &e);
-        else if (req->op == COP_STOP)
+        else if (req->op == PROTO_OP_STOP)
             r = be->stop(be->sup, req->name, &e);
-        else if (req->op == COP_RESTART)
+        else if (req->op == PROTO_OP_RESTART)
             r = be->restart(be->sup, req->name, &e);
         else
             r = be->kill(be->sup, req->name, req->signal, &e);
@@ -653,7 +308,7 @@ int control_respond(const struct control_backend *be, const struct control_reque
         json_kstr(out, "name", req->name);
         reply_end(out);
         return 0;
-    case COP_STATS: {
+    case PROTO_OP_STATS: {
         if (req->name && find_or_error(be, req, out) < 0)
             return 0;
         reply_begin(out, op, true);
@@ -674,13 +329,13 @@ int control_respond(const struct control_backend *be, const struct control_reque
         reply_end(out);
         return 0;
     }
-    case COP_POWEROFF:
-    case COP_REBOOT:
-    case COP_HALT:
+    case PROTO_OP_POWEROFF:
+    case PROTO_OP_REBOOT:
+    case PROTO_OP_HALT:
         reply_begin(out, op, true);
         reply_end(out);
-        be->request_power(be->sup, req->op == COP_POWEROFF ? POWER_POWEROFF
-                                   : req->op == COP_REBOOT ? POWER_REBOOT : POWER_HALT);
+        be->request_power(be->sup, req->op == PROTO_OP_POWEROFF ? POWER_POWEROFF
+                                   : req->op == PROTO_OP_REBOOT ? POWER_REBOOT : POWER_HALT);
         return 0;
     default:
         return -EOPNOTSUPP;
@@ -1741,7 +1396,7 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
 static void emit_log_line(struct conn *cn, const char *s, size_t n)
 {
     json_obj_begin(&cn->out);
-    json_kint(&cn->out, "keel", CONTROL_PROTOCOL);
+    json_kint(&cn->out, "keel", PROTO_VERSION);
     json_key(&cn->out, "line");
     json_strn(&cn->out, s, n);
     json_obj_end(&cn->out);
@@ -1775,7 +1430,7 @@ static void logs_end(struct conn *cn)
     if (cn->partial_len)
         emit_log_line(cn, cn->partial, cn->partial_len);
     json_obj_begin(&cn->out);
-    json_kint(&cn->out, "keel", CONTROL_PROTOCOL);
+    json_kint(&cn->out, "keel", PROTO_VERSION);
     json_kstr(&cn->out, "op", "logs");
     json_kbool(&cn->out, "end", true);
     json_obj_end(&cn->out);
@@ -1912,7 +1567,7 @@ static off_t tail_offset(int fd, int64_t lines)
     return 0;
 }
 
-static void start_logs(struct conn *cn, const struct control_request *req)
+static void start_logs(struct conn *cn, const struct proto_request *req)
 {
     struct control *c = cn->c;
     int i = c->be.find(c->be.sup, req->name);
@@ -2029,7 +1684,7 @@ static void on_event(const struct sup_event *ev, void *data)
         return;
     struct json_writer *w = &cn->out;
     json_obj_begin(w);
-    json_kint(w, "keel", CONTROL_PROTOCOL);
+    json_kint(w, "keel", PROTO_VERSION);
     json_kstr(w, "event", event_name(ev->kind));
     json_kstr(w, "name", ev->name);
     json_kuint(w, "time_ms", ev->time_ms);
@@ -2133,7 +1788,7 @@ static void exec_send_exit(struct exec_session *ex)
     struct conn *cn = ex->conn;
     struct json_writer *w = &cn->out;
     json_obj_begin(w);
-    json_kint(w, "keel", CONTROL_PROTOCOL);
+    json_kint(w, "keel", PROTO_VERSION);
     json_kstr(w, "op", "exec");
     json_kint(w, "pid", ex->pid);
     json_key(w, "exit");
@@ -2173,7 +1828,7 @@ static void exec_relay(struct exec_session *ex, int *fd, const char *key)
         }
         struct json_writer *w = &ex->conn->out;
         json_obj_begin(w);
-        json_kint(w, "keel", CONTROL_PROTOCOL);
+        json_kint(w, "keel", PROTO_VERSION);
         json_key(w, key);
         json_base64(w, buf, (size_t)n);
         json_obj_end(w);
@@ -2354,7 +2009,7 @@ static int exec_pipes(struct exec_session *ex, int child[3])
  * command has exec'd, with the container's rights rather than the fd's
  * (a read-only regular file reopened for writing).  Checking fds by type
  * would leave that last door open; relaying costs a copy through keel. */
-static void start_exec(struct conn *cn, const struct control_request *req)
+static void start_exec(struct conn *cn, const struct proto_request *req)
 {
     struct control *c = cn->c;
     bool stream = req->stream || !req->tty || cn->lst->family != AF_UNIX;
@@ -2458,14 +2113,14 @@ static void start_exec(struct conn *cn, const struct control_request *req)
     }
 }
 
-static void exec_input(struct conn *cn, const struct control_request *req)
+static void exec_input(struct conn *cn, const struct proto_request *req)
 {
     struct exec_session *ex = cn->ex;
     if (!ex || !ex->stream) {
-        conn_fail(cn, op_name(req->op), "malformed request: stdin and resize are for streamed exec only");
+        conn_fail(cn, proto_op_name(req->op), "malformed request: stdin and resize are for streamed exec only");
         return;
     }
-    if (req->op == COP_RESIZE) {
+    if (req->op == PROTO_OP_RESIZE) {
         if (ex->tty && ex->out_fd >= 0 && req->rows && req->cols) {
             struct winsize ws = { .ws_row = (unsigned short)req->rows, .ws_col = (unsigned short)req->cols };
             ioctl(ex->out_fd, TIOCSWINSZ, &ws);
@@ -2514,40 +2169,40 @@ static void exec_input(struct conn *cn, const struct control_request *req)
 
 static void handle_line(struct conn *cn, const char *line, size_t len)
 {
-    struct control_request req;
+    struct proto_request req;
     struct kerr e = { 0 };
-    if (control_request_parse(line, len, &req, &e) < 0) {
+    if (proto_request_parse(line, len, &req, &e) < 0) {
         conn_fail(cn, NULL, e.msg);
         return;
     }
-    bool exec_input_op = req.op == COP_STDIN || req.op == COP_RESIZE;
+    bool exec_input_op = req.op == PROTO_OP_STDIN || req.op == PROTO_OP_RESIZE;
     if (cn->mode == CM_EXEC) {
         if (!exec_input_op)
-            conn_fail(cn, op_name(req.op), "malformed request: only stdin and resize are accepted during exec");
+            conn_fail(cn, proto_op_name(req.op), "malformed request: only stdin and resize are accepted during exec");
         else
             exec_input(cn, &req);
-        control_request_free(&req);
+        proto_request_free(&req);
         return;
     }
     if (exec_input_op) {
-        conn_fail(cn, op_name(req.op), "malformed request: no exec is running");
-        control_request_free(&req);
+        conn_fail(cn, proto_op_name(req.op), "malformed request: no exec is running");
+        proto_request_free(&req);
         return;
     }
     /* Fds passed with anything but exec are closed at once. */
-    if (req.op != COP_EXEC || cn->lst->family != AF_UNIX) {
+    if (req.op != PROTO_OP_EXEC || cn->lst->family != AF_UNIX) {
         for (int i = 0; i < cn->nfds; i++)
             close_safe(cn->fds[i]);
         cn->nfds = 0;
     }
     switch (req.op) {
-    case COP_LOGS:
+    case PROTO_OP_LOGS:
         start_logs(cn, &req);
         break;
-    case COP_EVENTS:
+    case PROTO_OP_EVENTS:
         start_events(cn);
         break;
-    case COP_EXEC:
+    case PROTO_OP_EXEC:
         start_exec(cn, &req);
         break;
     default:
@@ -2556,12 +2211,12 @@ static void handle_line(struct conn *cn, const char *line, size_t len)
     for (int i = 0; i < cn->nfds; i++)
         close_safe(cn->fds[i]);
     cn->nfds = 0;
-    control_request_free(&req);
+    proto_request_free(&req);
 }
 
 /* --- listeners ---------------------------------------------------------------- */
 
-static int listen_unix(struct control *c, struct listener *ls, const struct control_url *u, struct kerr *err)
+static int listen_unix(struct control *c, struct listener *ls, const struct proto_url *u, struct kerr *err)
 {
     char dir[sizeof u->path], tmpdir[sizeof u->path + 16], tmp[sizeof u->path + 32];
     struct stat st;
@@ -2640,7 +2295,7 @@ fail:
     return r;
 }
 
-static int listen_inet(struct control *c, struct listener *ls, const struct control_url *u, struct kerr *err)
+static int listen_inet(struct control *c, struct listener *ls, const struct proto_url *u, struct kerr *err)
 {
     int r = tls_setup(c, err);
     if (r < 0)
@@ -2692,7 +2347,7 @@ static unsigned vsock_local_cid(void)
     return cid;
 }
 
-static int listen_vsock(struct listener *ls, const struct control_url *u, struct kerr *err)
+static int listen_vsock(struct listener *ls, const struct proto_url *u, struct kerr *err)
 {
     int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -2710,7 +2365,7 @@ static int listen_vsock(struct listener *ls, const struct control_url *u, struct
     return 0;
 }
 
-static int listen_fd(struct control *c, struct listener *ls, const struct control_url *u, struct kerr *err)
+static int listen_fd(struct control *c, struct listener *ls, const struct proto_url *u, struct kerr *err)
 {
     int fd = u->fd, v;
     socklen_t len = sizeof v;
@@ -2748,8 +2403,8 @@ static int listen_fd(struct control *c, struct listener *ls, const struct contro
 
 static int add_listener(struct control *c, const char *url, struct kerr *err)
 {
-    struct control_url u;
-    int r = control_url_parse(url, true, &u, err);
+    struct proto_url u;
+    int r = proto_url_parse(url, true, &u, err);
     if (r < 0)
         return r;
     struct listener *ls = calloc(1, sizeof *ls);
@@ -2760,15 +2415,15 @@ static int add_listener(struct control *c, const char *url, struct kerr *err)
     ls->c = c;
     ls->fd = -1;
     switch (u.kind) {
-    case CURL_UNIX: r = listen_unix(c, ls, &u, err); break;
-    case CURL_TCP: r = listen_inet(c, ls, &u, err); break;
-    case CURL_VSOCK: r = listen_vsock(ls, &u, err); break;
-    case CURL_FD: r = listen_fd(c, ls, &u, err); break;
+    case PROTO_URL_UNIX: r = listen_unix(c, ls, &u, err); break;
+    case PROTO_URL_TCP: r = listen_inet(c, ls, &u, err); break;
+    case PROTO_URL_VSOCK: r = listen_vsock(ls, &u, err); break;
+    case PROTO_URL_FD: r = listen_fd(c, ls, &u, err); break;
     }
     if (r == 0 && loop_add_fd(c->loop, ls->fd, EPOLLIN, listener_event, ls) < 0)
         r = kerr_set(err, ENOMEM, "cannot listen on %s", url);
     if (r < 0) {
-        if (ls->fd >= 0 && u.kind != CURL_FD)
+        if (ls->fd >= 0 && u.kind != PROTO_URL_FD)
             close_safe(ls->fd);
         if (ls->unix_path[0])
             unlink(ls->unix_path);
@@ -2851,7 +2506,7 @@ int control_new(struct control **out, struct loop *l, const struct manifest *m,
         return r;
     }
     char *const *urls = m->system.control;
-    static char *const defaults[] = { CONTROL_DEFAULT_URL, NULL };
+    static char *const defaults[] = { PROTO_DEFAULT_URL, NULL };
     if (!urls || !urls[0])
         urls = defaults;
     for (size_t i = 0; urls[i]; i++) {
