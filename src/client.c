@@ -367,8 +367,9 @@ static int send_failed(struct kc *k, int e)
     return fail("cannot send to keel: %s", strerror(e));
 }
 
-/* Sends all of buf; on a unix socket, `fds` ride with the first byte. */
-static int kc_send(struct kc *k, const char *buf, size_t n, const int *fds, int nfds)
+/* Sends all of buf.  The client never passes fds: exec's stdio is relayed
+ * through the connection or is a terminal keel makes. */
+static int kc_send(struct kc *k, const char *buf, size_t n)
 {
     if (k->tls) {
         while (n) {
@@ -380,25 +381,6 @@ static int kc_send(struct kc *k, const char *buf, size_t n, const int *fds, int 
             buf += r, n -= (size_t)r;
         }
         return 0;
-    }
-    if (nfds > 0) {
-        char cbuf[CMSG_SPACE(sizeof(int) * 3)];
-        memset(cbuf, 0, sizeof cbuf);
-        struct iovec iov = { .iov_base = (void *)buf, .iov_len = n };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                             .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds) };
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-        memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
-        ssize_t r;
-        do
-            r = sendmsg(k->fd, &mh, MSG_NOSIGNAL);
-        while (r < 0 && errno == EINTR);
-        if (r < 0)
-            return send_failed(k, errno);
-        buf += r, n -= (size_t)r;
     }
     while (n) {
         ssize_t r = send(k->fd, buf, n, MSG_NOSIGNAL);
@@ -542,12 +524,12 @@ static int kc_message(struct kc *k, struct json_value **out, bool check_ok)
     return 0;
 }
 
-static int kc_request(struct kc *k, struct json_writer *w, const int *fds, int nfds)
+static int kc_request(struct kc *k, struct json_writer *w)
 {
     json_raw(w, "\n", 1);
     if (json_writer_error(w))
         return fail("cannot build the request: out of memory");
-    return kc_send(k, w->buf, w->len, fds, nfds);
+    return kc_send(k, w->buf, w->len);
 }
 
 /* Connects, sends one request, reads one answer. */
@@ -556,7 +538,7 @@ static int roundtrip(const struct copts *o, struct json_writer *w, struct json_v
     struct kc k;
     int r = kc_connect(&k, o);
     if (r == 0)
-        r = kc_request(&k, w, NULL, 0);
+        r = kc_request(&k, w);
     if (r == 0)
         r = kc_message(&k, resp, true);
     kc_close(&k);
@@ -571,7 +553,7 @@ static int stream_open(struct kc *k, const struct copts *o, struct json_writer *
     struct json_value *ack = NULL;
     int r = kc_connect(k, o);
     if (r == 0)
-        r = kc_request(k, w, NULL, 0);
+        r = kc_request(k, w);
     json_writer_free(w);
     if (r == 0)
         r = kc_message(k, &ack, true);
@@ -1221,7 +1203,7 @@ static bool winsize(struct winsize *ws)
 
 static int send_msg(struct kc *k, struct json_writer *w)
 {
-    int r = kc_request(k, w, NULL, 0);
+    int r = kc_request(k, w);
     json_writer_reset(w);
     return r;
 }
@@ -1465,7 +1447,7 @@ int client_cmd_exec(int argc, char **argv)
         json_kint(&w, "cols", ws.ws_col);
     }
     json_obj_end(&w);
-    r = kc_request(&k, &w, NULL, 0);
+    r = kc_request(&k, &w);
     json_writer_free(&w);
     struct json_value *msg = NULL;
     if (r == 0)
