@@ -22,17 +22,14 @@
 #include <unistd.h>
 
 #include <mbedtls/asn1.h>
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/oid.h>
-#include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
-#include "keel/control.h"
 #include "keel/proto.h"
+#include "keel/tls.h"
 #include "keel/json.h"
 #include "keel/parse.h"
 #include "keel/util.h"
@@ -63,11 +60,7 @@ struct kc {
     int fd;
     bool is_unix, tls;
     mbedtls_ssl_context ssl;
-    mbedtls_ssl_config conf;
-    mbedtls_x509_crt cert, ca;
-    mbedtls_pk_context key;
-    mbedtls_entropy_context ent;
-    mbedtls_ctr_drbg_context drbg;
+    struct tls_conf tc;
     char *buf;
     size_t len, off, cap;
     int rfd;          /* an fd the server passed (exec -t: the pty master) */
@@ -164,38 +157,14 @@ static int tls_connect(struct kc *k, const struct copts *o, const struct proto_u
                     "--tlscacert (or KEEL_TLS_CERT, KEEL_TLS_KEY, KEEL_TLS_CACERT)", u->host, u->port);
     k->tls = true;
     mbedtls_ssl_init(&k->ssl);
-    mbedtls_ssl_config_init(&k->conf);
-    mbedtls_x509_crt_init(&k->cert);
-    mbedtls_x509_crt_init(&k->ca);
-    mbedtls_pk_init(&k->key);
-    mbedtls_entropy_init(&k->ent);
-    mbedtls_ctr_drbg_init(&k->drbg);
-    if ((r = mbedtls_ctr_drbg_seed(&k->drbg, mbedtls_entropy_func, &k->ent, (const unsigned char *)"keel", 4)))
-        goto tls_err;
-    if ((r = mbedtls_x509_crt_parse_file(&k->cert, o->cert))) {
-        mbedtls_strerror(r, msg, sizeof msg);
-        return fail("cannot load the TLS certificate %s: %s", o->cert, msg);
-    }
-    if ((r = mbedtls_pk_parse_keyfile(&k->key, o->key, NULL))) {
-        mbedtls_strerror(r, msg, sizeof msg);
-        return fail("cannot load the TLS key %s: %s", o->key, msg);
-    }
-    if ((r = mbedtls_x509_crt_parse_file(&k->ca, o->ca))) {
-        mbedtls_strerror(r, msg, sizeof msg);
-        return fail("cannot load the TLS CA %s: %s", o->ca, msg);
-    }
-    if ((r = mbedtls_ssl_config_defaults(&k->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                         MBEDTLS_SSL_PRESET_DEFAULT)))
-        goto tls_err;
-    mbedtls_ssl_conf_min_version(&k->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-    /* The server's list: a man in the middle cannot talk us down either. */
-    mbedtls_ssl_conf_ciphersuites(&k->conf, control_tls_ciphersuites());
-    mbedtls_ssl_conf_authmode(&k->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-    mbedtls_ssl_conf_ca_chain(&k->conf, &k->ca, NULL);
-    mbedtls_ssl_conf_rng(&k->conf, mbedtls_ctr_drbg_random, &k->drbg);
-    if ((r = mbedtls_ssl_conf_own_cert(&k->conf, &k->cert, &k->key)))
-        goto tls_err;
-    if ((r = mbedtls_ssl_setup(&k->ssl, &k->conf)))
+    const struct tls_files f = {
+        .cert = o->cert, .key = o->key, .ca = o->ca,
+        .cert_label = "the TLS certificate", .key_label = "the TLS key", .ca_label = "the TLS CA",
+    };
+    struct kerr e = { 0 };
+    if (tls_conf_init(&k->tc, false, &f, &e) < 0)
+        return fail("%s", e.msg);
+    if ((r = mbedtls_ssl_setup(&k->ssl, &k->tc.conf)))
         goto tls_err;
     mbedtls_ssl_set_bio(&k->ssl, &k->fd, tls_send_cb, tls_recv_cb, NULL);
     while ((r = mbedtls_ssl_handshake(&k->ssl)) != 0) {
@@ -232,12 +201,7 @@ static void kc_close(struct kc *k)
     if (k->tls) {
         mbedtls_ssl_close_notify(&k->ssl);
         mbedtls_ssl_free(&k->ssl);
-        mbedtls_ssl_config_free(&k->conf);
-        mbedtls_x509_crt_free(&k->cert);
-        mbedtls_x509_crt_free(&k->ca);
-        mbedtls_pk_free(&k->key);
-        mbedtls_ctr_drbg_free(&k->drbg);
-        mbedtls_entropy_free(&k->ent);
+        tls_conf_free(&k->tc);
         k->tls = false;
     }
     close_safe(k->fd);

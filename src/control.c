@@ -34,16 +34,12 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
-#include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
-#include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
-#include <mbedtls/x509_crt.h>
 
 #include "keel/log.h"
 #include "keel/parse.h"
+#include "keel/tls.h"
 #include "keel/user.h"
 #include "keel/util.h"
 
@@ -346,15 +342,6 @@ int control_respond(const struct control_backend *be, const struct proto_request
 
 enum conn_mode { CM_REQUEST, CM_LOGS, CM_EVENTS, CM_EXEC };
 
-struct tls_ctx {
-    bool ready;
-    mbedtls_entropy_context entropy;
-    mbedtls_ctr_drbg_context drbg;
-    mbedtls_ssl_config conf;
-    mbedtls_x509_crt cert, ca;
-    mbedtls_pk_context key;
-};
-
 struct listener {
     struct control *c;
     struct listener *next;
@@ -459,7 +446,7 @@ struct control {
     int64_t retry_timer;
     int spare_fd;            /* kept open to be closed when out of fds: see refuse_starved */
     bool fd_starved;         /* refusing clients for want of fds (warned once) */
-    struct tls_ctx tls;
+    struct tls_conf tls;
     struct exec_session *sessions;        /* process still running */
     struct exec_session *dead_sessions;   /* released, freed by reap_dead */
     int ino_fd;                           /* shared by every `logs -f` follower; -1: they poll */
@@ -505,99 +492,20 @@ static void conn_fail(struct conn *cn, const char *op, const char *msg)
 
 /* --- TLS -------------------------------------------------------------------- */
 
-static void tls_msg(int ret, char *buf, size_t n)
-{
-    mbedtls_strerror(ret, buf, n);
-}
-
-/* Forward secrecy (ECDHE) and authenticated encryption only: no CBC (Lucky
- * Thirteen, padding oracles), no static RSA or DH key exchange, no plain DHE
- * (weak or slow groups).  mbedTLS 2.28 speaks TLS 1.2 at most; its TLS 1.3
- * is experimental and off in Debian's build, so 1.3 is not offered. */
-static const int tls_suites[] = {
-    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-    0,
-};
-
-const int *control_tls_ciphersuites(void)
-{
-    return tls_suites;
-}
-
 static int tls_setup(struct control *c, struct kerr *err)
 {
-    struct tls_ctx *t = &c->tls;
     const struct system_spec *sys = &c->m->system;
-    char msg[160];
-    int r;
-    if (t->ready)
+    if (c->tls.ready)
         return 0;
     if (!sys->control_tls_cert || !sys->control_tls_key || !sys->control_tls_ca)
         return kerr_msg(err, EINVAL,
                         "cannot listen on TCP without mutual TLS: set control_tls_cert, control_tls_key and "
                         "control_tls_ca (there is no plaintext TCP)");
-    mbedtls_entropy_init(&t->entropy);
-    mbedtls_ctr_drbg_init(&t->drbg);
-    mbedtls_ssl_config_init(&t->conf);
-    mbedtls_x509_crt_init(&t->cert);
-    mbedtls_x509_crt_init(&t->ca);
-    mbedtls_pk_init(&t->key);
-    t->ready = true;
-    if ((r = mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy,
-                                   (const unsigned char *)"keel-control", 12)) != 0) {
-        tls_msg(r, msg, sizeof msg);
-        return kerr_msg(err, EIO, "cannot seed the TLS random generator: %s", msg);
-    }
-    if ((r = mbedtls_x509_crt_parse_file(&t->cert, sys->control_tls_cert)) != 0) {
-        tls_msg(r, msg, sizeof msg);
-        return kerr_msg(err, EINVAL, "cannot load control_tls_cert %s: %s", sys->control_tls_cert, msg);
-    }
-    if ((r = mbedtls_pk_parse_keyfile(&t->key, sys->control_tls_key, NULL)) != 0) {
-        tls_msg(r, msg, sizeof msg);
-        return kerr_msg(err, EINVAL, "cannot load control_tls_key %s: %s", sys->control_tls_key, msg);
-    }
-    if (mbedtls_pk_check_pair(&t->cert.pk, &t->key) != 0)
-        return kerr_msg(err, EINVAL, "cannot use control_tls_key %s: it does not match control_tls_cert %s",
-                        sys->control_tls_key, sys->control_tls_cert);
-    if ((r = mbedtls_x509_crt_parse_file(&t->ca, sys->control_tls_ca)) != 0) {
-        tls_msg(r, msg, sizeof msg);
-        return kerr_msg(err, EINVAL, "cannot load control_tls_ca %s: %s", sys->control_tls_ca, msg);
-    }
-    if ((r = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                         MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
-        tls_msg(r, msg, sizeof msg);
-        return kerr_msg(err, EIO, "cannot configure TLS: %s", msg);
-    }
-    mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-    mbedtls_ssl_conf_ciphersuites(&t->conf, control_tls_ciphersuites());
-    /* Mutual TLS: a client without a certificate chaining to the CA fails
-     * the handshake. */
-    mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-    mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
-    mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
-    if ((r = mbedtls_ssl_conf_own_cert(&t->conf, &t->cert, &t->key)) != 0) {
-        tls_msg(r, msg, sizeof msg);
-        return kerr_msg(err, EINVAL, "cannot use the control TLS certificate: %s", msg);
-    }
-    return 0;
-}
-
-static void tls_free(struct tls_ctx *t)
-{
-    if (!t->ready)
-        return;
-    mbedtls_ssl_config_free(&t->conf);
-    mbedtls_x509_crt_free(&t->cert);
-    mbedtls_x509_crt_free(&t->ca);
-    mbedtls_pk_free(&t->key);
-    mbedtls_ctr_drbg_free(&t->drbg);
-    mbedtls_entropy_free(&t->entropy);
-    t->ready = false;
+    const struct tls_files f = {
+        .cert = sys->control_tls_cert, .key = sys->control_tls_key, .ca = sys->control_tls_ca,
+        .cert_label = "control_tls_cert", .key_label = "control_tls_key", .ca_label = "control_tls_ca",
+    };
+    return tls_conf_init(&c->tls, true, &f, err);
 }
 
 static int bio_send(void *ctx, const unsigned char *buf, size_t len)
@@ -1081,7 +989,7 @@ static void tls_handshake(struct conn *cn)
     }
     if (r != 0) {
         char msg[160];
-        tls_msg(r, msg, sizeof msg);
+        tls_strerror(r, msg, sizeof msg);
         log_refusal(cn->c, &cn->key, "control: refused TLS client %s on %s: handshake failed: %s", cn->peer,
                     cn->lst->url, msg);
         conn_kill(cn);
@@ -2560,7 +2468,7 @@ void control_free(struct control *c)
         loop_del_fd(c->loop, c->ino_fd);
         close_safe(c->ino_fd);
     }
-    tls_free(&c->tls);
+    tls_conf_free(&c->tls);
     close_safe(c->spare_fd);
     free(c);
 }

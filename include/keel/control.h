@@ -122,9 +122,4 @@ int control_respond(const struct control_backend *be, const struct proto_request
 /* An error response line: {"keel":1,"ok":false,"error":MSG}. */
 void control_error_line(struct json_writer *out, const char *op, const char *msg);
 
-/* The control channel's TLS ciphersuites (server and client): TLS 1.2 ECDHE
- * with AEAD ciphers only (AES-GCM, ChaCha20-Poly1305), 0-terminated, for
- * mbedtls_ssl_conf_ciphersuites. */
-const int *control_tls_ciphersuites(void);
-
 #endif
