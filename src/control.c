@@ -5,10 +5,10 @@
  * their three long-running modes (log streaming, event streaming, exec).
  *
  * Connections are never freed while code that holds a pointer to them may
- * still run: conn_kill() closes the socket and unlinks the connection, and a
+ * still run: control_conn_kill() closes the socket and unlinks the connection, and a
  * zero-delay timer frees the dead ones afterwards.
  */
-#include "keel/control.h"
+#include "keel/control_conn.h"
 #include "keel/userns.h"
 
 #include <arpa/inet.h>
@@ -43,17 +43,11 @@
 #include "keel/user.h"
 #include "keel/util.h"
 
-#define IN_CAP (PROTO_MAX_REQUEST + 1)   /* a full buffer without newline is oversized */
-#define OUT_HIGH (64 * 1024)               /* stop producing above this */
-#define OUT_MAX (1024 * 1024)              /* drop a client whose backlog passes this */
-#define LOG_CHUNK 16384
-#define LOG_LINE_MAX 16384                 /* longer log lines are split */
-#define EXEC_CHUNK 16384
 #define LISTEN_BACKLOG 512
 
 /* --- responses ------------------------------------------------------------ */
 
-static void reply_begin(struct json_writer *w, const char *op, bool ok)
+void control_reply_begin(struct json_writer *w, const char *op, bool ok)
 {
     json_obj_begin(w);
     json_kint(w, "keel", PROTO_VERSION);
@@ -62,7 +56,7 @@ static void reply_begin(struct json_writer *w, const char *op, bool ok)
     json_kbool(w, "ok", ok);
 }
 
-static void reply_end(struct json_writer *w)
+void control_reply_end(struct json_writer *w)
 {
     json_obj_end(w);
     json_raw(w, "\n", 1);
@@ -70,12 +64,12 @@ static void reply_end(struct json_writer *w)
 
 void control_error_line(struct json_writer *out, const char *op, const char *msg)
 {
-    reply_begin(out, op, false);
+    control_reply_begin(out, op, false);
     json_kstr(out, "error", msg);
-    reply_end(out);
+    control_reply_end(out);
 }
 
-static void write_wait_status(struct json_writer *w, int status)
+void control_write_wait_status(struct json_writer *w, int status)
 {
     json_obj_begin(w);
     if (WIFEXITED(status)) {
@@ -136,7 +130,7 @@ static void write_container(struct json_writer *w, const struct control_backend 
     json_kuint(w, "restarts", st.restarts);
     json_key(w, "last_exit");
     if (st.has_exited)
-        write_wait_status(w, st.last_status);
+        control_write_wait_status(w, st.last_status);
     else
         json_null(w);
     json_kstr(w, "health", health_state_name(st.health));
@@ -258,29 +252,29 @@ int control_respond(const struct control_backend *be, const struct proto_request
     int r, i;
     switch (req->op) {
     case PROTO_OP_VERSION:
-        reply_begin(out, op, true);
+        control_reply_begin(out, op, true);
         json_kstr(out, "version", KEEL_VERSION);
         json_kint(out, "protocol", PROTO_VERSION);
-        reply_end(out);
+        control_reply_end(out);
         return 0;
     case PROTO_OP_PS: {
         size_t n = be->count(be->sup);
-        reply_begin(out, op, true);
+        control_reply_begin(out, op, true);
         json_key(out, "containers");
         json_arr_begin(out);
         for (size_t k = 0; k < n; k++)
             write_container(out, be, k, false);
         json_arr_end(out);
-        reply_end(out);
+        control_reply_end(out);
         return 0;
     }
     case PROTO_OP_STATUS:
         if ((i = find_or_error(be, req, out)) < 0)
             return 0;
-        reply_begin(out, op, true);
+        control_reply_begin(out, op, true);
         json_key(out, "container");
         write_container(out, be, (size_t)i, true);
-        reply_end(out);
+        control_reply_end(out);
         return 0;
     case PROTO_OP_START:
     case PROTO_OP_STOP:
@@ -300,14 +294,14 @@ int control_respond(const struct control_backend *be, const struct proto_request
             control_error_line(out, op, e.msg[0] ? e.msg : strerror(-r));
             return 0;
         }
-        reply_begin(out, op, true);
+        control_reply_begin(out, op, true);
         json_kstr(out, "name", req->name);
-        reply_end(out);
+        control_reply_end(out);
         return 0;
     case PROTO_OP_STATS: {
         if (req->name && find_or_error(be, req, out) < 0)
             return 0;
-        reply_begin(out, op, true);
+        control_reply_begin(out, op, true);
         json_key(out, "stats");
         json_arr_begin(out);
         if (req->name) {
@@ -322,14 +316,14 @@ int control_respond(const struct control_backend *be, const struct proto_request
             }
         }
         json_arr_end(out);
-        reply_end(out);
+        control_reply_end(out);
         return 0;
     }
     case PROTO_OP_POWEROFF:
     case PROTO_OP_REBOOT:
     case PROTO_OP_HALT:
-        reply_begin(out, op, true);
-        reply_end(out);
+        control_reply_begin(out, op, true);
+        control_reply_end(out);
         be->request_power(be->sup, req->op == PROTO_OP_POWEROFF ? POWER_POWEROFF
                                    : req->op == PROTO_OP_REBOOT ? POWER_REBOOT : POWER_HALT);
         return 0;
@@ -338,157 +332,22 @@ int control_respond(const struct control_backend *be, const struct proto_request
     }
 }
 
-/* --- the server: types ------------------------------------------------------ */
-
-enum conn_mode { CM_REQUEST, CM_LOGS, CM_EVENTS, CM_EXEC };
-
-struct listener {
-    struct control *c;
-    struct listener *next;
-    int fd;
-    char *url;
-    int family;              /* AF_UNIX, AF_INET(6), AF_VSOCK */
-    bool tls;
-    bool paused;
-    size_t n_conns;          /* its clients: each listener has max_clients of its own */
-    size_t n_unauth;         /* of them, TLS handshakes not finished */
-    bool vsock_local;        /* ?local=yes: vsock peers on this machine allowed */
-    unsigned local_cid;      /* this machine's vsock CID (VMADDR_CID_ANY: unknown) */
-    char unix_path[108];     /* created by us: removed at free */
-    dev_t dev;
-    ino_t ino;
-};
-
-struct exec_session;
-
-/* Who a peer is, for per-source limits and rate-limited refusal messages:
- * the IPv4 address, the IPv6 /64, the vsock CID, the unix uid. */
-struct peer_key {
-    int family;
-    unsigned char a[16];
-};
-
-struct conn {
-    struct control *c;
-    struct conn *next, *prev;
-    struct listener *lst;
-    int fd;
-    uint32_t events;         /* registered epoll mask */
-    bool dead, close_when_flushed, read_eof;
-    bool processing;         /* inside conn_process */
-    bool pump_more;          /* a log stream has more to send at once */
-    char peer[64];
-    struct peer_key key;
-
-    bool tls, handshake_done;
-    mbedtls_ssl_context ssl;
-    size_t tls_pending;      /* a write mbedTLS asked us to repeat */
-
-    char in[IN_CAP];
-    size_t in_len;
-    int fds[3];              /* SCM_RIGHTS received: no request takes them (closed, exec refused) */
-    int nfds;
-
-    struct json_writer out;
-    size_t out_off;
-    int send_fd;             /* an fd to attach to byte send_fd_at of the output */
-    size_t send_fd_at;
-
-    uint64_t last_active;    /* the current deadline started (accept, handshake, last request) */
-    int64_t timer;
-    enum conn_mode mode;
-    enum conn_mode clock_mode;   /* the mode the deadline last saw */
-
-    /* CM_LOGS */
-    int log_fd;
-    int64_t log_poll_timer;  /* following without inotify */
-    char *log_path;
-    char *partial;
-    size_t partial_len;
-    bool follow;
-    uint64_t log_left;       /* without follow: bytes still to send (the end point) */
-
-    /* CM_EVENTS */
-    int sub;
-
-    /* CM_EXEC */
-    struct exec_session *ex;
-};
-
-struct exec_session {
-    struct control *c;
-    struct conn *conn;       /* NULL once the client is gone */
-    pid_t pid;
-    bool exited;
-    int status;
-    bool stream, tty;
-    int in_fd, out_fd, err_fd;   /* stream mode: our ends (pty master in out_fd for -t) */
-    char *in_buf;
-    size_t in_len;
-    bool in_eof;
-    int64_t grace_timer;
-    bool released;
-    struct exec_session *next;
-};
-
-struct control {
-    struct loop *loop;
-    const struct manifest *m;
-    struct control_backend be;
-    struct control_opts opts;
-    gid_t gid;
-    bool gid_set;
-    struct listener *listeners;
-    struct conn *conns;
-    size_t n_conns;
-    struct conn *dead;
-    int64_t reap_timer;
-    int64_t retry_timer;
-    int spare_fd;            /* kept open to be closed when out of fds: see refuse_starved */
-    bool fd_starved;         /* refusing clients for want of fds (warned once) */
-    struct tls_conf tls;
-    struct exec_session *sessions;        /* process still running */
-    struct exec_session *dead_sessions;   /* released, freed by reap_dead */
-    int ino_fd;                           /* shared by every `logs -f` follower; -1: they poll */
-    struct log_ratelimit refusal_rl;      /* refusal messages, all peers together */
-    struct refusal {                      /* ... and per peer, the most recent ones */
-        struct peer_key key;
-        uint64_t last_ms;
-        uint64_t suppressed;
-    } refusals[16];
-};
-
-#define REFUSAL_PEER_MS 10000   /* one refusal message per peer per 10 s */
-#define ACCEPT_BUDGET 64        /* accepts per listener event: other fds get their turn */
-
-static void conn_kill(struct conn *cn);
 static void conn_update(struct conn *cn);
-static void conn_flush(struct conn *cn);
-static void conn_process(struct conn *cn);
 static void conn_read(struct conn *cn);
-static void logs_pump(struct conn *cn);
-static void exec_detach(struct exec_session *ex);
-static void exec_pump_out(struct exec_session *ex);
-static void exec_pump_in(struct exec_session *ex);
-static void arm_reap(struct control *c);
 
 size_t control_client_count(const struct control *c)
 {
     return c->n_conns;
 }
 
-static size_t out_pending(const struct conn *cn)
-{
-    return cn->out.len - cn->out_off;
-}
-
 /* Queues an error, then closes the connection once it is sent. */
-static void conn_fail(struct conn *cn, const char *op, const char *msg)
+void control_conn_fail(struct conn *cn, const char *op, const char *msg)
 {
     control_error_line(&cn->out, op, msg);
     cn->close_when_flushed = true;
-    conn_flush(cn);
+    control_conn_flush(cn);
 }
+
 
 /* --- TLS -------------------------------------------------------------------- */
 
@@ -607,13 +466,13 @@ static void reap_dead(struct loop *l, void *data)
     while (c->dead) {
         struct conn *cn = c->dead;
         c->dead = cn->next;
-        /* Unsubscribed here, not in conn_kill, which may run inside the
+        /* Unsubscribed here, not in control_conn_kill, which may run inside the
          * supervisor's own event callback. */
-        if (cn->sub > 0 && c->be.unsubscribe)
-            c->be.unsubscribe(c->be.sup, cn->sub);
+        if (cn->ev.sub > 0 && c->be.unsubscribe)
+            c->be.unsubscribe(c->be.sup, cn->ev.sub);
         json_writer_free(&cn->out);
-        free(cn->log_path);
-        free(cn->partial);
+        free(cn->logs.path);
+        free(cn->logs.partial);
         free(cn);
     }
     while (c->dead_sessions) {
@@ -624,7 +483,7 @@ static void reap_dead(struct loop *l, void *data)
     }
 }
 
-static void arm_reap(struct control *c)
+void control_arm_reap(struct control *c)
 {
     if (!c->reap_timer) {
         int64_t id = loop_add_timer(c->loop, 0, reap_dead, c);
@@ -644,19 +503,7 @@ static void resume_accepting(struct control *c)
         listener_resume(ls);
 }
 
-static void logs_stop(struct conn *cn)
-{
-    if (cn->log_poll_timer > 0)
-        loop_cancel_timer(cn->c->loop, cn->log_poll_timer);
-    cn->log_poll_timer = 0;
-    close_safe(cn->log_fd);
-    cn->log_fd = -1;
-    free(cn->log_path);
-    cn->log_path = NULL;
-    cn->partial_len = 0;
-}
-
-static void conn_kill(struct conn *cn)
+void control_conn_kill(struct conn *cn)
 {
     struct control *c = cn->c;
     if (cn->dead)
@@ -675,10 +522,10 @@ static void conn_kill(struct conn *cn)
     cn->nfds = 0;
     close_safe(cn->send_fd);
     cn->send_fd = -1;
-    logs_stop(cn);
+    control_logs_stop(cn);
     if (cn->ex) {
         cn->ex->conn = NULL;
-        exec_detach(cn->ex);
+        control_exec_detach(cn->ex);
         cn->ex = NULL;
     }
     /* Unlink from the live list, push on the dead list. */
@@ -694,7 +541,7 @@ static void conn_kill(struct conn *cn)
         cn->lst->n_unauth--;
     cn->next = c->dead;
     c->dead = cn;
-    arm_reap(c);
+    control_arm_reap(c);
     /* A slot of this listener is free; after a failed accept (out of fds)
      * the retry timer resumes every listener. */
     if (!c->retry_timer)
@@ -720,29 +567,29 @@ static void conn_update(struct conn *cn)
     uint32_t ev = 0;
     if (conn_wants_read(cn))
         ev |= EPOLLIN;
-    if (out_pending(cn) || cn->tls_pending || cn->pump_more)
+    if (control_out_pending(cn) || cn->tls_pending || cn->logs.pump_more)
         ev |= EPOLLOUT;
     if (cn->tls && !cn->handshake_done)
         ev = EPOLLIN | (cn->events & EPOLLOUT);
     if (ev == cn->events)
         return;
     if (loop_mod_fd(cn->c->loop, cn->fd, ev) < 0) {
-        conn_kill(cn);
+        control_conn_kill(cn);
         return;
     }
     cn->events = ev;
 }
 
 /* Sends as much output as the socket takes now. */
-static void conn_flush(struct conn *cn)
+void control_conn_flush(struct conn *cn)
 {
-    while (!cn->dead && out_pending(cn)) {
+    while (!cn->dead && control_out_pending(cn)) {
         if (json_writer_error(&cn->out)) {
-            conn_kill(cn);
+            control_conn_kill(cn);
             return;
         }
         const char *p = cn->out.buf + cn->out_off;
-        size_t len = out_pending(cn);
+        size_t len = control_out_pending(cn);
         ssize_t n;
         if (cn->tls) {
             if (cn->tls_pending)
@@ -757,7 +604,7 @@ static void conn_flush(struct conn *cn)
             }
             cn->tls_pending = 0;
             if (r < 0) {
-                conn_kill(cn);
+                control_conn_kill(cn);
                 return;
             }
             n = r;
@@ -791,32 +638,32 @@ static void conn_flush(struct conn *cn)
                 continue;
             if (errno == EAGAIN)
                 break;
-            conn_kill(cn);
+            control_conn_kill(cn);
             return;
         }
         cn->out_off += (size_t)n;
     }
     if (cn->dead)
         return;
-    if (!out_pending(cn) && !cn->tls_pending) {
+    if (!control_out_pending(cn) && !cn->tls_pending) {
         json_writer_reset(&cn->out);
         cn->out_off = 0;
         if (cn->send_fd_at)
             cn->send_fd_at = 0;
         if (cn->close_when_flushed) {
-            conn_kill(cn);
+            control_conn_kill(cn);
             return;
         }
     } else if (cn->out_off > 65536 && cn->out_off * 2 > cn->out.len && !cn->tls_pending &&
                cn->send_fd < 0) {
         /* Compact so a long-lived stream does not grow the buffer forever. */
-        memmove(cn->out.buf, cn->out.buf + cn->out_off, out_pending(cn) + 1);
+        memmove(cn->out.buf, cn->out.buf + cn->out_off, control_out_pending(cn) + 1);
         cn->out.len -= cn->out_off;
         cn->out_off = 0;
     }
-    if (out_pending(cn) > OUT_MAX) {
+    if (control_out_pending(cn) > OUT_MAX) {
         /* A client that does not read loses its connection, never keel's memory. */
-        conn_kill(cn);
+        control_conn_kill(cn);
         return;
     }
     conn_update(cn);
@@ -839,7 +686,7 @@ static void idle_timer(struct loop *l, void *data)
                         cn->lst->url, c->opts.handshake_ms);
         else
             log_debug("control: closing idle client %s", cn->peer);
-        conn_kill(cn);
+        control_conn_kill(cn);
         return;
     }
     uint64_t next = streaming || idle >= limit ? limit : limit - idle;
@@ -851,12 +698,12 @@ static void handle_line(struct conn *cn, const char *line, size_t len);
 
 /* Runs the complete request lines in the input buffer, as long as the
  * output is not backed up. */
-static void conn_process(struct conn *cn)
+void control_conn_process(struct conn *cn)
 {
     /* Re-entered from a request's own handling (a log stream that ended at
      * once, an exec that finished): the outer call goes on with the lines. */
     if (cn->processing) {
-        conn_flush(cn);
+        control_conn_flush(cn);
         return;
     }
     /* A stream or exec that ended starts the wait for the next request. */
@@ -865,7 +712,7 @@ static void conn_process(struct conn *cn)
     cn->clock_mode = cn->mode;
     cn->processing = true;
     size_t pos = 0;
-    while (!cn->dead && !cn->close_when_flushed && out_pending(cn) < OUT_HIGH) {
+    while (!cn->dead && !cn->close_when_flushed && control_out_pending(cn) < OUT_HIGH) {
         if (cn->mode == CM_LOGS || cn->mode == CM_EVENTS)
             break;
         if (cn->mode == CM_EXEC && cn->ex && cn->ex->in_len)
@@ -893,15 +740,15 @@ static void conn_process(struct conn *cn)
         /* Nothing is expected from a streaming client; what it sends is dropped. */
         cn->in_len = 0;
     } else if (cn->in_len >= IN_CAP && !memchr(cn->in, '\n', cn->in_len)) {
-        conn_fail(cn, NULL, "malformed request: larger than 65536 bytes");
+        control_conn_fail(cn, NULL, "malformed request: larger than 65536 bytes");
         return;
     } else if (cn->read_eof && cn->in_len && !memchr(cn->in, '\n', cn->in_len)) {
-        conn_fail(cn, NULL, "malformed request: truncated (end of stream before newline)");
+        control_conn_fail(cn, NULL, "malformed request: truncated (end of stream before newline)");
         return;
     }
     if (cn->read_eof && cn->mode == CM_REQUEST && !cn->in_len)
         cn->close_when_flushed = true;
-    conn_flush(cn);
+    control_conn_flush(cn);
 }
 
 static void conn_read(struct conn *cn)
@@ -916,7 +763,7 @@ static void conn_read(struct conn *cn)
             if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || r == 0) {
                 n = 0;
             } else if (r < 0) {
-                conn_kill(cn);
+                control_conn_kill(cn);
                 return;
             } else {
                 n = r;
@@ -945,7 +792,7 @@ static void conn_read(struct conn *cn)
                     }
                 }
                 if (too_many) {
-                    conn_fail(cn, NULL, "malformed request: more than 3 file descriptors passed");
+                    control_conn_fail(cn, NULL, "malformed request: more than 3 file descriptors passed");
                     return;
                 }
             }
@@ -957,7 +804,7 @@ static void conn_read(struct conn *cn)
                 continue;
             if (errno == EAGAIN)
                 break;
-            conn_kill(cn);
+            control_conn_kill(cn);
             return;
         }
         if (n == 0) {
@@ -967,15 +814,15 @@ static void conn_read(struct conn *cn)
             cn->read_eof = true;
             if (cn->mode == CM_EXEC && cn->ex && cn->ex->stream && !cn->ex->in_eof) {
                 cn->ex->in_eof = true;   /* the process sees end of input */
-                exec_pump_in(cn->ex);
+                control_exec_pump_in(cn->ex);
             }
             break;
         }
         cn->in_len += (size_t)n;
-        conn_process(cn);
+        control_conn_process(cn);
     }
     if (!cn->dead)
-        conn_process(cn);
+        control_conn_process(cn);
 }
 
 static void tls_handshake(struct conn *cn)
@@ -992,7 +839,7 @@ static void tls_handshake(struct conn *cn)
         tls_strerror(r, msg, sizeof msg);
         log_refusal(cn->c, &cn->key, "control: refused TLS client %s on %s: handshake failed: %s", cn->peer,
                     cn->lst->url, msg);
-        conn_kill(cn);
+        control_conn_kill(cn);
         return;
     }
     cn->handshake_done = true;
@@ -1012,16 +859,16 @@ static void conn_event(struct loop *l, int fd, uint32_t events, void *data)
         return;
     }
     if (events & EPOLLOUT)
-        conn_flush(cn);
+        control_conn_flush(cn);
     if (!cn->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
         conn_read(cn);
     if (!cn->dead && (events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN))
-        conn_kill(cn);
-    if (!cn->dead && out_pending(cn) < OUT_HIGH) {
+        control_conn_kill(cn);
+    if (!cn->dead && control_out_pending(cn) < OUT_HIGH) {
         if (cn->mode == CM_LOGS)
-            logs_pump(cn);
+            control_logs_pump(cn);
         else if (cn->mode == CM_EXEC && cn->ex)
-            exec_pump_out(cn->ex);
+            control_exec_pump_out(cn->ex);
     }
 }
 
@@ -1258,7 +1105,7 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
         cn->lst = ls;
         cn->fd = cfd;
         cn->send_fd = -1;
-        cn->log_fd = -1;
+        cn->logs.fd = -1;
         cn->key = key;
         json_writer_init(&cn->out);
         cn->last_active = now_ms();   /* absolute: the handshake, or the first request */
@@ -1299,780 +1146,6 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
     }
 }
 
-/* --- logs ------------------------------------------------------------------- */
-
-static void emit_log_line(struct conn *cn, const char *s, size_t n)
-{
-    json_obj_begin(&cn->out);
-    json_kint(&cn->out, "keel", PROTO_VERSION);
-    json_key(&cn->out, "line");
-    json_strn(&cn->out, s, n);
-    json_obj_end(&cn->out);
-    json_raw(&cn->out, "\n", 1);
-}
-
-/* Splits data into lines; keeps an incomplete last line for later. */
-static void log_feed(struct conn *cn, const char *buf, size_t n)
-{
-    while (n) {
-        const char *nl = memchr(buf, '\n', n);
-        size_t take = nl ? (size_t)(nl - buf) : n;
-        if (cn->partial_len + take > LOG_LINE_MAX)
-            take = LOG_LINE_MAX - cn->partial_len;
-        memcpy(cn->partial + cn->partial_len, buf, take);
-        cn->partial_len += take;
-        buf += take, n -= take;
-        if (nl && n && *buf == '\n') {
-            buf++, n--;
-            emit_log_line(cn, cn->partial, cn->partial_len);
-            cn->partial_len = 0;
-        } else if (cn->partial_len == LOG_LINE_MAX) {
-            emit_log_line(cn, cn->partial, cn->partial_len);
-            cn->partial_len = 0;
-        }
-    }
-}
-
-static void logs_end(struct conn *cn)
-{
-    if (cn->partial_len)
-        emit_log_line(cn, cn->partial, cn->partial_len);
-    json_obj_begin(&cn->out);
-    json_kint(&cn->out, "keel", PROTO_VERSION);
-    json_kstr(&cn->out, "op", "logs");
-    json_kbool(&cn->out, "end", true);
-    json_obj_end(&cn->out);
-    json_raw(&cn->out, "\n", 1);
-    logs_stop(cn);
-    cn->mode = CM_REQUEST;
-}
-
-/* Reopens the log when it was rotated (its path names another file now). */
-static bool log_rotated(struct conn *cn)
-{
-    struct stat a, b;
-    if (cn->log_fd < 0)
-        return stat(cn->log_path, &b) == 0;
-    if (fstat(cn->log_fd, &a) < 0 || stat(cn->log_path, &b) < 0)
-        return false;
-    return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
-}
-
-/* Moves log data to the client while its output is not backed up: the log
- * file itself is the buffer, so a slow reader pauses the stream, nothing
- * more (backpressure instead of unbounded buffering).  At most LOG_BUDGET
- * bytes per call, so a long log does not hold up the loop; the rest follows
- * when the socket is writable (pump_more asks for EPOLLOUT). */
-#define LOG_BUDGET (256 * 1024)
-static void logs_pump(struct conn *cn)
-{
-    char buf[LOG_CHUNK];
-    size_t budget = LOG_BUDGET;
-    cn->pump_more = false;
-    while (!cn->dead && cn->mode == CM_LOGS) {
-        if (out_pending(cn) >= OUT_HIGH || !budget) {
-            /* More to send: EPOLLOUT resumes us.  Asked for explicitly, as
-             * the flush below may send everything (the client read in the
-             * meantime), and then nothing else would ask for it: the stream
-             * would stop for good with the log half sent (issue 20). */
-            cn->pump_more = true;
-            break;
-        }
-        size_t want = sizeof buf;
-        if (!cn->follow && cn->log_left < want)
-            want = (size_t)cn->log_left;
-        ssize_t n = cn->log_fd >= 0 && want ? read(cn->log_fd, buf, want) : 0;
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            conn_fail(cn, "logs", "cannot read the log");
-            return;
-        }
-        if (n > 0) {
-            budget = (size_t)n < budget ? budget - (size_t)n : 0;
-            if (!cn->follow)
-                cn->log_left -= (uint64_t)n;
-            log_feed(cn, buf, (size_t)n);
-            if (out_pending(cn) >= OUT_HIGH)
-                conn_flush(cn);   /* may make room to go on at once */
-            continue;
-        }
-        if (!cn->follow) {
-            logs_end(cn);
-            break;
-        }
-        if (log_rotated(cn)) {
-            int fd = open(cn->log_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-            if (fd >= 0) {
-                close_safe(cn->log_fd);
-                cn->log_fd = fd;
-                continue;
-            }
-        }
-        break;   /* at the end: wait for inotify */
-    }
-    if (cn->dead)
-        return;
-    if (cn->mode == CM_REQUEST)
-        conn_process(cn);   /* the stream ended: pipelined requests, or EOF */
-    else
-        conn_flush(cn);
-}
-
-/* The shared inotify instance: something changed in a watched log
- * directory; every follower reads on from where it is (which file changed
- * does not matter: a pump at the end of its file reads nothing). */
-static void logs_inotify(struct loop *l, int fd, uint32_t events, void *data)
-{
-    struct control *c = data;
-    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-    while (read(fd, buf, sizeof buf) > 0) {
-        /* drained (an overflow of the queue needs nothing more either) */
-    }
-    for (struct conn *cn = c->conns, *nx; cn; cn = nx) {
-        nx = cn->next;
-        if (!cn->dead && cn->mode == CM_LOGS && cn->follow && cn->log_poll_timer == 0)
-            logs_pump(cn);
-    }
-}
-
-/* A follower without inotify reads on every log_poll_ms. */
-static void logs_poll(struct loop *l, void *data)
-{
-    struct conn *cn = data;
-    cn->log_poll_timer = 0;
-    if (cn->dead || cn->mode != CM_LOGS || !cn->follow)
-        return;
-    int64_t id = loop_add_timer(l, cn->c->opts.log_poll_ms, logs_poll, cn);
-    cn->log_poll_timer = id > 0 ? id : 0;
-    logs_pump(cn);
-}
-
-/* Offset where the last `lines` lines of fd begin; scans backwards. */
-static off_t tail_offset(int fd, int64_t lines)
-{
-    struct stat st;
-    if (fstat(fd, &st) < 0 || lines < 0)
-        return 0;
-    off_t pos = st.st_size;
-    if (lines == 0)
-        return pos;
-    char buf[8192];
-    int64_t seen = 0;
-    while (pos > 0) {
-        size_t n = pos > (off_t)sizeof buf ? sizeof buf : (size_t)pos;
-        pos -= (off_t)n;
-        if (pread(fd, buf, n, pos) != (ssize_t)n)
-            return 0;
-        for (size_t i = n; i-- > 0;) {
-            /* The newline that ends the file does not start a line. */
-            if (buf[i] != '\n' || pos + (off_t)i == st.st_size - 1)
-                continue;
-            if (++seen == lines)
-                return pos + (off_t)i + 1;
-        }
-    }
-    return 0;
-}
-
-static void start_logs(struct conn *cn, const struct proto_request *req)
-{
-    struct control *c = cn->c;
-    int i = c->be.find(c->be.sup, req->name);
-    if (i < 0) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "no such container: %s", req->name);
-        control_error_line(&cn->out, "logs", msg);
-        return;
-    }
-    const char *path = c->be.log_path ? c->be.log_path(c->be.sup, (size_t)i) : NULL;
-    if (!path) {
-        control_error_line(&cn->out, "logs", "this container has no log");
-        return;
-    }
-    cn->log_path = strdup(path);
-    if (!cn->partial)
-        cn->partial = malloc(LOG_LINE_MAX);
-    if (!cn->log_path || !cn->partial) {
-        control_error_line(&cn->out, "logs", "out of memory");
-        logs_stop(cn);
-        return;
-    }
-    cn->log_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (cn->log_fd < 0 && (errno != ENOENT || !req->follow)) {
-        char msg[600];
-        if (errno == ENOENT) {
-            /* Nothing logged yet: an empty log. */
-            reply_begin(&cn->out, "logs", true);
-            reply_end(&cn->out);
-            cn->mode = CM_LOGS;
-            cn->follow = false;
-            logs_end(cn);
-            return;
-        }
-        snprintf(msg, sizeof msg, "cannot open %s: %s", path, strerror(errno));
-        control_error_line(&cn->out, "logs", msg);
-        logs_stop(cn);
-        return;
-    }
-    off_t from = cn->log_fd >= 0 ? tail_offset(cn->log_fd, req->lines) : 0;
-    struct stat st = { 0 };
-    if (cn->log_fd >= 0 && (lseek(cn->log_fd, from, SEEK_SET) < 0 || fstat(cn->log_fd, &st) < 0)) {
-        control_error_line(&cn->out, "logs", "cannot seek in the log");
-        logs_stop(cn);
-        return;
-    }
-    /* Without follow the stream ends where the log ended when the request
-     * came: a container that writes faster than the client reads must not
-     * make it a stream without end.  A rotation meanwhile changes nothing
-     * (the open file is read); a truncation ends it early (EOF). */
-    cn->log_left = cn->log_fd >= 0 && st.st_size > from ? (uint64_t)(st.st_size - from) : 0;
-    cn->follow = req->follow;
-    if (cn->follow) {
-        /* The directory is watched, so a rotation (rename + new file) is seen too. */
-        char dir[4096];
-        if (str_copy(dir, sizeof dir, path) < 0) {
-            control_error_line(&cn->out, "logs", "log path too long");
-            logs_stop(cn);
-            return;
-        }
-        char *slash = strrchr(dir, '/');
-        if (slash && slash != dir)
-            *slash = 0;
-        else if (slash)
-            slash[1] = 0;
-        /* A watch on the shared instance (the same directory gives the
-         * same watch: nothing to remove when the follower leaves).  Without
-         * one (no instance, or fs.inotify.max_user_watches used up by a
-         * container under keel's uid) the follower polls: slower, never
-         * refused. */
-        if (c->ino_fd < 0 ||
-            inotify_add_watch(c->ino_fd, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
-            int64_t id = loop_add_timer(c->loop, c->opts.log_poll_ms, logs_poll, cn);
-            if (id <= 0) {
-                control_error_line(&cn->out, "logs", "cannot follow the log: out of timers");
-                logs_stop(cn);
-                return;
-            }
-            cn->log_poll_timer = id;
-            if (c->ino_fd >= 0)
-                log_warn("control: cannot watch %.400s for logs -f: %s; the follower polls", dir, strerror(errno));
-        }
-    }
-    reply_begin(&cn->out, "logs", true);
-    json_kstr(&cn->out, "name", req->name);
-    json_kbool(&cn->out, "follow", req->follow);
-    reply_end(&cn->out);
-    cn->mode = CM_LOGS;
-    cn->partial_len = 0;
-    logs_pump(cn);
-}
-
-/* --- events ----------------------------------------------------------------- */
-
-static const char *event_name(enum sup_event_kind k)
-{
-    switch (k) {
-    case EV_STARTED: return "started";
-    case EV_EXITED: return "exited";
-    case EV_RESTARTING: return "restarting";
-    case EV_STOPPED: return "stopped";
-    case EV_FAILED: return "failed";
-    case EV_OOM: return "oom";
-    case EV_HEALTH: return "health";
-    case EV_READY: return "ready";
-    }
-    return "unknown";
-}
-
-static void on_event(const struct sup_event *ev, void *data)
-{
-    struct conn *cn = data;
-    if (cn->dead || cn->mode != CM_EVENTS)
-        return;
-    struct json_writer *w = &cn->out;
-    json_obj_begin(w);
-    json_kint(w, "keel", PROTO_VERSION);
-    json_kstr(w, "event", event_name(ev->kind));
-    json_kstr(w, "name", ev->name);
-    json_kuint(w, "time_ms", ev->time_ms);
-    if (ev->pid)
-        json_kint(w, "pid", ev->pid);
-    if (ev->kind == EV_EXITED) {
-        json_key(w, "exit");
-        write_wait_status(w, ev->status);
-    }
-    if (ev->kind == EV_RESTARTING || ev->kind == EV_OOM)
-        json_kuint(w, "count", ev->count);
-    if (ev->detail)
-        json_kstr(w, "detail", ev->detail);
-    json_obj_end(w);
-    json_raw(w, "\n", 1);
-    /* Flushing may kill the connection (a client that stopped reading):
-     * conn_kill defers the free, and unsubscribing from inside a callback
-     * is the supervisor's to allow (see the report: it must be). */
-    conn_flush(cn);
-}
-
-static void start_events(struct conn *cn)
-{
-    struct control *c = cn->c;
-    if (!c->be.subscribe) {
-        control_error_line(&cn->out, "events", "events are not available");
-        return;
-    }
-    int h = c->be.subscribe(c->be.sup, on_event, cn);
-    if (h < 0) {
-        control_error_line(&cn->out, "events", "cannot subscribe to events");
-        return;
-    }
-    cn->sub = h;
-    cn->mode = CM_EVENTS;
-    reply_begin(&cn->out, "events", true);
-    reply_end(&cn->out);
-}
-
-/* --- exec ------------------------------------------------------------------- */
-
-/* Sessions are released, never freed in place: the reap timer frees them,
- * so a callback that still holds one (a pipe event in the same epoll batch)
- * finds it marked released.  Without a server (after control_free) the
- * supervisor's exit callback frees it directly. */
-static void session_release(struct exec_session *ex)
-{
-    struct control *c = ex->c;
-    if (ex->released)
-        return;
-    ex->released = true;
-    if (!c) {
-        free(ex->in_buf);
-        free(ex);
-        return;
-    }
-    for (struct exec_session **p = &c->sessions; *p; p = &(*p)->next)
-        if (*p == ex) {
-            *p = ex->next;
-            break;
-        }
-    if (ex->grace_timer > 0)
-        loop_cancel_timer(c->loop, ex->grace_timer);
-    ex->grace_timer = 0;
-    ex->next = c->dead_sessions;
-    c->dead_sessions = ex;
-    arm_reap(c);
-}
-
-static void exec_close_fd(struct exec_session *ex, int *fd)
-{
-    if (*fd < 0)
-        return;
-    if (ex->c)
-        loop_del_fd(ex->c->loop, *fd);
-    close_safe(*fd);
-    *fd = -1;
-}
-
-static void exec_close_all(struct exec_session *ex)
-{
-    if (ex->out_fd == ex->in_fd)
-        ex->out_fd = -1;
-    exec_close_fd(ex, &ex->in_fd);
-    exec_close_fd(ex, &ex->out_fd);
-    exec_close_fd(ex, &ex->err_fd);
-}
-
-/* The client went away (or the server closes): stop relaying; the session
- * lives on until the supervisor reports the process' exit. */
-static void exec_detach(struct exec_session *ex)
-{
-    ex->conn = NULL;
-    exec_close_all(ex);
-    if (ex->exited)
-        session_release(ex);
-}
-
-static void exec_send_exit(struct exec_session *ex)
-{
-    struct conn *cn = ex->conn;
-    struct json_writer *w = &cn->out;
-    json_obj_begin(w);
-    json_kint(w, "keel", PROTO_VERSION);
-    json_kstr(w, "op", "exec");
-    json_kint(w, "pid", ex->pid);
-    json_key(w, "exit");
-    write_wait_status(w, ex->status);
-    json_obj_end(w);
-    json_raw(w, "\n", 1);
-    cn->ex = NULL;
-    cn->mode = CM_REQUEST;
-    ex->conn = NULL;
-    exec_close_all(ex);
-    session_release(ex);
-    conn_process(cn);   /* requests that arrived meanwhile; flushes */
-}
-
-static void exec_maybe_finish(struct exec_session *ex)
-{
-    if (!ex->released && ex->exited && ex->conn && ex->out_fd < 0 && ex->err_fd < 0)
-        exec_send_exit(ex);
-}
-
-/* Relays the process' output to the client while the client keeps up; a
- * full pipe then blocks the process, never keel. */
-static void exec_relay(struct exec_session *ex, int *fd, const char *key)
-{
-    char buf[EXEC_CHUNK];
-    while (*fd >= 0 && ex->conn && out_pending(ex->conn) < OUT_HIGH) {
-        ssize_t n = read(*fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            break;
-        if (n <= 0) {   /* EOF, or EIO on a pty master whose slave is closed */
-            if (ex->in_fd == *fd)
-                ex->in_fd = -1;
-            exec_close_fd(ex, fd);
-            break;
-        }
-        struct json_writer *w = &ex->conn->out;
-        json_obj_begin(w);
-        json_kint(w, "keel", PROTO_VERSION);
-        json_key(w, key);
-        json_base64(w, buf, (size_t)n);
-        json_obj_end(w);
-        json_raw(w, "\n", 1);
-    }
-}
-
-static void exec_pump_out(struct exec_session *ex)
-{
-    if (ex->released || !ex->stream || !ex->conn)
-        return;
-    struct conn *cn = ex->conn;
-    exec_relay(ex, &ex->out_fd, "stdout");
-    exec_relay(ex, &ex->err_fd, "stderr");
-    exec_maybe_finish(ex);
-    conn_flush(cn);
-}
-
-static void exec_grace(struct loop *l, void *data)
-{
-    struct exec_session *ex = data;
-    ex->grace_timer = 0;
-    if (ex->released || !ex->conn)
-        return;
-    /* Exited, but something (a daemonized grandchild) keeps the output
-     * open: report the exit anyway. */
-    struct conn *cn = ex->conn;
-    if (ex->in_fd == ex->out_fd)
-        ex->in_fd = -1;
-    exec_close_fd(ex, &ex->out_fd);
-    exec_close_fd(ex, &ex->err_fd);
-    exec_maybe_finish(ex);
-    conn_flush(cn);
-}
-
-static void exec_done(pid_t pid, int status, void *data)
-{
-    struct exec_session *ex = data;
-    ex->exited = true;
-    ex->status = status;
-    if (!ex->c || !ex->conn) {
-        session_release(ex);
-        return;
-    }
-    if (ex->stream) {
-        exec_pump_out(ex);
-        if (!ex->released && ex->conn && !ex->grace_timer) {
-            int64_t id = loop_add_timer(ex->c->loop, 1000, exec_grace, ex);
-            ex->grace_timer = id > 0 ? id : 0;
-        }
-        return;
-    }
-    exec_send_exit(ex);
-}
-
-static void exec_out_event(struct loop *l, int fd, uint32_t events, void *data)
-{
-    exec_pump_out(data);
-}
-
-static void exec_pump_in(struct exec_session *ex)
-{
-    if (ex->released || ex->tty)
-        return;
-    while (ex->in_len && ex->in_fd >= 0) {
-        ssize_t n = write(ex->in_fd, ex->in_buf, ex->in_len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            break;
-        if (n < 0) {
-            ex->in_len = 0;   /* the process closed its stdin: drop the input */
-            break;
-        }
-        memmove(ex->in_buf, ex->in_buf + n, ex->in_len - (size_t)n);
-        ex->in_len -= (size_t)n;
-    }
-    if (ex->in_fd < 0) {
-        ex->in_len = 0;
-    } else if (!ex->in_len && ex->in_eof) {
-        shutdown(ex->in_fd, SHUT_WR);
-        exec_close_fd(ex, &ex->in_fd);
-    }
-    else if (ex->c)
-        loop_mod_fd(ex->c->loop, ex->in_fd, ex->in_len ? EPOLLOUT : 0);
-}
-
-static void exec_in_event(struct loop *l, int fd, uint32_t events, void *data)
-{
-    struct exec_session *ex = data;
-    exec_pump_in(ex);
-    if (!ex->released && !ex->in_len && ex->conn)
-        conn_process(ex->conn);   /* input lines waiting behind the stdin backlog */
-}
-
-static int set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return -errno;
-    return 0;
-}
-
-static int open_pty(int *master, int *slave, unsigned rows, unsigned cols)
-{
-    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (m < 0)
-        return -errno;
-    char name[64];
-    if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0) {
-        int e = errno;
-        close_safe(m);
-        return -e;
-    }
-    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (s < 0) {
-        int e = errno;
-        close_safe(m);
-        return -e;
-    }
-    if (rows && cols) {
-        struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
-        ioctl(m, TIOCSWINSZ, &ws);
-    }
-    *master = m;
-    *slave = s;
-    return 0;
-}
-
-/* All three are socketpairs, never pipes.
- *
- * stdout and stderr: a process that splices into a pipe (sendfile(2) or
- * splice(2) from a socket or a terminal into it: busybox cat does so for
- * `cat` with a socket on stdin) holds the pipe's mutex while it waits for
- * its input, and a read of the other end sleeps on that mutex, even with
- * O_NONBLOCK, uninterruptibly.  keel would stall in exec_relay() and never
- * deliver the very input that would release it: the whole event loop of
- * PID 1 deadlocked on the command (and any process of the container can
- * reach a pipe of the command through /proc/PID/fd/N).  recv() on keel's
- * end of a unix socket takes only locks of that end, which nothing in the
- * container holds.
- *
- * stdin: end of input is shutdown(SHUT_WR), which reaches the command even
- * if a copy of keel's end leaked into some other process (a pipe reports
- * EOF only once every writer is closed). */
-static int exec_pipes(struct exec_session *ex, int child[3])
-{
-    int p[3][2];
-    for (int i = 0; i < 3; i++) {
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p[i]) < 0) {
-            int e = errno;
-            for (int k = 0; k < i; k++)
-                close_safe(p[k][0]), close_safe(p[k][1]);
-            return -e;
-        }
-    }
-    /* One way each ([0] is the command's end, [1] keel's): shutting down
-     * one end for writing makes the other end unreadable too. */
-    if (shutdown(p[0][0], SHUT_WR) < 0 ||   /* the command only reads its stdin */
-        shutdown(p[1][1], SHUT_WR) < 0 ||   /* and only writes its output */
-        shutdown(p[2][1], SHUT_WR) < 0) {
-        int e = errno;
-        for (int k = 0; k < 3; k++)
-            close_safe(p[k][0]), close_safe(p[k][1]);
-        return -e;
-    }
-    child[0] = p[0][0], child[1] = p[1][0], child[2] = p[2][0];
-    ex->in_fd = p[0][1], ex->out_fd = p[1][1], ex->err_fd = p[2][1];
-    return 0;
-}
-
-/* The command's stdio is always keel's own: socket pairs relayed through the
- * connection, or with -t a pty keel made (relayed too, or its master passed
- * to a unix client).  A client's own fds never enter the container: a
- * directory fd there is the host's tree (`keel exec c sh < /etc`), a
- * terminal is the admin's (TIOCSTI, keystrokes), and any fd of the command
- * can be reopened by the container's root through /proc/PID/fd/N once the
- * command has exec'd, with the container's rights rather than the fd's
- * (a read-only regular file reopened for writing).  Checking fds by type
- * would leave that last door open; relaying costs a copy through keel. */
-static void start_exec(struct conn *cn, const struct proto_request *req)
-{
-    struct control *c = cn->c;
-    bool stream = req->stream || !req->tty || cn->lst->family != AF_UNIX;
-    int child[3] = { -1, -1, -1 };
-    int master = -1;
-    char msg[KERR_MSG_MAX + 64];
-    if (!c->be.exec) {
-        control_error_line(&cn->out, "exec", "exec is not available");
-        return;
-    }
-    if (c->be.find(c->be.sup, req->name) < 0) {
-        snprintf(msg, sizeof msg, "no such container: %s", req->name);
-        control_error_line(&cn->out, "exec", msg);
-        return;
-    }
-    if (cn->nfds) {
-        conn_fail(cn, "exec", "malformed request: exec takes no fds: its stdio is relayed through the "
-                              "connection (\"stream\": true) or is a terminal keel makes (\"tty\": true)");
-        return;
-    }
-    struct exec_session *ex = calloc(1, sizeof *ex);
-    if (!ex) {
-        control_error_line(&cn->out, "exec", "out of memory");
-        return;
-    }
-    ex->c = c;
-    ex->in_fd = ex->out_fd = ex->err_fd = -1;
-    ex->stream = stream;
-    ex->tty = req->tty;
-
-    int r = 0;
-    if (req->tty) {
-        r = open_pty(&master, &child[0], req->rows, req->cols);
-        child[1] = child[2] = child[0];
-        if (r == 0 && stream) {
-            /* The master is relayed by keel: output and input both. */
-            ex->out_fd = ex->in_fd = master;
-            master = -1;
-        }
-    } else {
-        r = exec_pipes(ex, child);
-    }
-    if (r < 0) {
-        snprintf(msg, sizeof msg, "cannot set up exec stdio: %s", strerror(-r));
-        control_error_line(&cn->out, "exec", msg);
-        free(ex);
-        return;
-    }
-
-    struct exec_io io = { .in = child[0], .out = child[1], .err = child[2], .tty = req->tty };
-    struct kerr e = { 0 };
-    pid_t pid = 0;
-    r = c->be.exec(c->be.sup, req->name, req->argv, &io, exec_done, ex, &pid, &e);
-    /* The child has its own copies now. */
-    close_safe(child[0]);
-    if (child[1] != child[0])
-        close_safe(child[1]);
-    if (child[2] != child[0] && child[2] != child[1])
-        close_safe(child[2]);
-    if (r < 0) {
-        close_safe(master);
-        exec_close_all(ex);
-        free(ex);
-        control_error_line(&cn->out, "exec", e.msg[0] ? e.msg : strerror(-r));
-        return;
-    }
-    ex->pid = pid;
-    ex->conn = cn;
-    ex->next = c->sessions;
-    c->sessions = ex;
-    cn->ex = ex;
-    cn->mode = CM_EXEC;
-
-    if (stream) {
-        if (set_nonblock(ex->out_fd) < 0 || loop_add_fd(c->loop, ex->out_fd, EPOLLIN, exec_out_event, ex) < 0) {
-            if (ex->in_fd == ex->out_fd)
-                ex->in_fd = -1;
-            exec_close_fd(ex, &ex->out_fd);
-        }
-        if (ex->err_fd >= 0 &&
-            (set_nonblock(ex->err_fd) < 0 || loop_add_fd(c->loop, ex->err_fd, EPOLLIN, exec_out_event, ex) < 0))
-            exec_close_fd(ex, &ex->err_fd);
-        if (ex->in_fd >= 0 && !ex->tty &&
-            (set_nonblock(ex->in_fd) < 0 || loop_add_fd(c->loop, ex->in_fd, 0, exec_in_event, ex) < 0))
-            exec_close_fd(ex, &ex->in_fd);
-    }
-
-    size_t line_start = cn->out.len;
-    reply_begin(&cn->out, "exec", true);
-    json_kint(&cn->out, "pid", pid);
-    json_kbool(&cn->out, "tty", req->tty);
-    json_kbool(&cn->out, "stream", stream);
-    reply_end(&cn->out);
-    if (master >= 0) {
-        /* -t on a unix socket: the pty master travels to the client with
-         * the first byte of this response; the client relays its terminal
-         * and sets the window size on it directly. */
-        close_safe(cn->send_fd);
-        cn->send_fd = master;
-        cn->send_fd_at = line_start;
-    }
-}
-
-static void exec_input(struct conn *cn, const struct proto_request *req)
-{
-    struct exec_session *ex = cn->ex;
-    if (!ex || !ex->stream) {
-        conn_fail(cn, proto_op_name(req->op), "malformed request: stdin and resize are for streamed exec only");
-        return;
-    }
-    if (req->op == PROTO_OP_RESIZE) {
-        if (ex->tty && ex->out_fd >= 0 && req->rows && req->cols) {
-            struct winsize ws = { .ws_row = (unsigned short)req->rows, .ws_col = (unsigned short)req->cols };
-            ioctl(ex->out_fd, TIOCSWINSZ, &ws);
-        }
-        return;
-    }
-    if (req->data_len) {
-        unsigned char *buf = malloc(req->data_len / 4 * 3 + 1);
-        long n = buf ? json_base64_decode(req->data, req->data_len, buf) : -ENOMEM;
-        if (n < 0) {
-            free(buf);
-            conn_fail(cn, "stdin", "malformed request: bad base64 in \"data\"");
-            return;
-        }
-        if (ex->in_fd >= 0 && !ex->in_eof) {
-            if (ex->tty) {
-                /* A pty master takes input directly; what it cannot take now
-                 * is dropped, as a terminal does on overrun. */
-                if (write(ex->in_fd, buf, (size_t)n) < 0) {
-                    /* the process is gone or not reading */
-                }
-            } else {
-                char *nb = realloc(ex->in_buf, ex->in_len + (size_t)n);
-                if (nb) {
-                    memcpy(nb + ex->in_len, buf, (size_t)n);
-                    ex->in_buf = nb;
-                    ex->in_len += (size_t)n;
-                }
-            }
-        }
-        free(buf);
-    }
-    if (req->eof && !ex->in_eof) {
-        ex->in_eof = true;
-        if (ex->tty && ex->in_fd >= 0) {
-            static const char eot = 4;   /* ^D: end of input for a terminal */
-            if (write(ex->in_fd, &eot, 1) < 0) {
-                /* ignored */
-            }
-        }
-    }
-    exec_pump_in(ex);
-}
-
 /* --- dispatch ---------------------------------------------------------------- */
 
 static void handle_line(struct conn *cn, const char *line, size_t len)
@@ -2080,20 +1153,20 @@ static void handle_line(struct conn *cn, const char *line, size_t len)
     struct proto_request req;
     struct kerr e = { 0 };
     if (proto_request_parse(line, len, &req, &e) < 0) {
-        conn_fail(cn, NULL, e.msg);
+        control_conn_fail(cn, NULL, e.msg);
         return;
     }
     bool exec_input_op = req.op == PROTO_OP_STDIN || req.op == PROTO_OP_RESIZE;
     if (cn->mode == CM_EXEC) {
         if (!exec_input_op)
-            conn_fail(cn, proto_op_name(req.op), "malformed request: only stdin and resize are accepted during exec");
+            control_conn_fail(cn, proto_op_name(req.op), "malformed request: only stdin and resize are accepted during exec");
         else
-            exec_input(cn, &req);
+            control_exec_input(cn, &req);
         proto_request_free(&req);
         return;
     }
     if (exec_input_op) {
-        conn_fail(cn, proto_op_name(req.op), "malformed request: no exec is running");
+        control_conn_fail(cn, proto_op_name(req.op), "malformed request: no exec is running");
         proto_request_free(&req);
         return;
     }
@@ -2105,13 +1178,13 @@ static void handle_line(struct conn *cn, const char *line, size_t len)
     }
     switch (req.op) {
     case PROTO_OP_LOGS:
-        start_logs(cn, &req);
+        control_logs_start(cn, &req);
         break;
     case PROTO_OP_EVENTS:
-        start_events(cn);
+        control_events_start(cn);
         break;
     case PROTO_OP_EXEC:
-        start_exec(cn, &req);
+        control_exec_start(cn, &req);
         break;
     default:
         control_respond(&cn->c->be, &req, &cn->out);
@@ -2401,7 +1474,7 @@ int control_new(struct control **out, struct loop *l, const struct manifest *m,
      * matters: a container running as the same uid can use up
      * fs.inotify.max_user_instances later, and `logs -f` must still work. */
     c->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (c->ino_fd >= 0 && loop_add_fd(l, c->ino_fd, EPOLLIN, logs_inotify, c) < 0) {
+    if (c->ino_fd >= 0 && loop_add_fd(l, c->ino_fd, EPOLLIN, control_logs_inotify, c) < 0) {
         close_safe(c->ino_fd);
         c->ino_fd = -1;
         errno = ENOSPC;
@@ -2435,7 +1508,7 @@ void control_free(struct control *c)
     if (!c)
         return;
     while (c->conns)
-        conn_kill(c->conns);
+        control_conn_kill(c->conns);
     if (c->reap_timer > 0)
         loop_cancel_timer(c->loop, c->reap_timer);
     if (c->retry_timer > 0)
