@@ -646,8 +646,6 @@ static int write_resolv_conf(char *const *dns, struct kerr *err)
     return 0;
 }
 
-static void sleep_ms(unsigned ms);
-
 /* A device made by a driver loaded just before may take a moment to appear
  * in devtmpfs: wait for it, as the kernel's rootwait does, but not forever. */
 #define FSTAB_DEVICE_WAIT_MS 10000
@@ -836,13 +834,6 @@ enum power_action boot_signal_action(int sig)
     if (sig == SIGRTMIN + 5)
         return POWER_REBOOT;
     return POWER_NONE;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
 }
 
 /* Reaps until no child is left (true) or `ms` passed (false).  Every process
