@@ -532,7 +532,7 @@ static void console_stdio(void)
  * container.  The kernel starts init with the full capability bounding set,
  * without no_new_privs and without a seccomp filter; keel's containers have
  * at least one of these reduced, by default all three. */
-static bool boot_not_kernel_init(void)
+bool boot_in_container(void)
 {
     if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 || prctl(PR_GET_SECCOMP, 0, 0, 0, 0) > 0)
         return true;
@@ -547,12 +547,6 @@ static bool boot_not_kernel_init(void)
 
 int boot_early(char **argv, struct kerr *err)
 {
-    if (boot_not_kernel_init()) {
-        /* Not the machine's PID 1: exiting ends only this container, and
-         * nothing of the boot sequence (mounts, modules, reboot) may run. */
-        log_error("refusing to boot: keel is PID 1 of a container, not the kernel's init");
-        _exit(126);
-    }
     bool moved = boot_was_moved();
     if (!moved)
         log_stage("keel %s starting as PID 1", KEEL_VERSION);
@@ -951,6 +945,7 @@ void boot_rescue_shell(const char *path)
         (void)ioctl(0, TIOCSCTTY, 1);
         char *const argv[] = { (char *)path, NULL };
         execv(path, argv);
+        log_error("cannot run the rescue shell %s: %s", path, strerror(errno));
         _exit(127);
     }
     for (;;) {
