@@ -62,8 +62,12 @@ EOF
     keel_start
     wait_out c ready || fail "container c did not come up ($WHY)"
     wait_klog 'shebang: (exited with status|killed by signal|failed)' || fail "the shebang container never ended ($WHY)"
+    # The static keel refuses to boot and exits 126 (main.c); the dynamic
+    # ASan build cannot even start there (no loader in the layer): its exec fails.
+    local want='shebang: exited with status 126'
+    [ "${KEEL_ASAN:-}" = 1 ] && want='shebang: (exited with status [1-9][0-9]*|killed by signal|failed)'
     check shebang_fails "the #!/proc/self/exe container did not fail: $(grep -E 'shebang: (exited|killed|failed)' "$ERR" | head -n 1)" \
-        eval "grep -qE '$(klog 'shebang: exited with status 126')' '$ERR'"
+        eval "grep -qE '$(klog "$want")' '$ERR'"
     check no_boot_inside "keel's binary went through boot steps inside the container" \
         no_grep_in '^shebang \| .*keel: (stage:|shutdown:|filesystems unmounted|hostname|sysctl)' "$OUT"
     wait_until $((5 * SLOW)) test -S "$(SOCK)"
