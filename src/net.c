@@ -31,18 +31,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <netlink/addr.h>
-#include <netlink/msg.h>
-#include <netlink/route/addr.h>
-#include <netlink/route/link.h>
-#include <netlink/route/link/bridge.h>
-#include <netlink/route/link/veth.h>
-#include <netlink/route/qdisc.h>
-#include <netlink/route/qdisc/tbf.h>
-#include <netlink/route/route.h>
-#include <netlink/route/tc.h>
-
 #include "keel/log.h"
+#include "keel/net_msg.h"
 #include "keel/nft.h"
 #include "keel/nlbuf.h"
 #include "keel/util.h"
@@ -511,151 +501,6 @@ struct in_addr net_container_ip(const struct net_ctx *ctx, const struct containe
     return ctx->slots[r].ip;
 }
 
-/* libnl builds a message; we copy it into our batch. */
-static void append_nl(struct nlbuf *b, struct nl_msg *msg, int nlerr, const char *label)
-{
-    if (nlerr < 0 || !msg) {
-        b->oom = true;
-        return;
-    }
-    nlbuf_append(b, nlmsg_hdr(msg), label);
-    nlmsg_free(msg);
-}
-
-static struct nl_addr *addr4(struct in_addr a, unsigned prefix)
-{
-    struct nl_addr *na = nl_addr_build(AF_INET, &a, 4);
-    if (na)
-        nl_addr_set_prefixlen(na, (int)prefix);
-    return na;
-}
-
-/* RTM_NEWLINK on an existing link found by name: flags, alias, and bridge
- * port isolation (IFLA_INFO_SLAVE_DATA reaches the bridge's slave_changelink). */
-static void add_modify_link(struct nlbuf *b, const char *ifname, int ifindex, unsigned flags, unsigned change,
-                            const char *alias, bool isolate, unsigned mtu, const char *label)
-{
-    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex, .ifi_flags = flags,
-                             .ifi_change = change };
-    nlbuf_begin(b, RTM_NEWLINK, NLM_F_ACK, &ifi, sizeof ifi, label);
-    if (ifname && ifindex == 0)
-        nlbuf_put_str(b, IFLA_IFNAME, ifname);
-    if (alias)
-        nlbuf_put_str(b, IFLA_IFALIAS, alias);
-    if (mtu)
-        nlbuf_put_u32(b, IFLA_MTU, mtu);
-    if (isolate) {
-        nlbuf_nest_begin(b, IFLA_LINKINFO);
-        nlbuf_put_str(b, IFLA_INFO_SLAVE_KIND, "bridge");
-        nlbuf_nest_begin(b, IFLA_INFO_SLAVE_DATA);
-        nlbuf_put_u8(b, IFLA_BRPORT_ISOLATED, 1);
-        nlbuf_nest_end(b);
-        nlbuf_nest_end(b);
-    }
-    nlbuf_end(b);
-}
-
-static void add_getlink(struct nlbuf *b, const char *ifname, const char *label)
-{
-    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-    nlbuf_begin(b, RTM_GETLINK, NLM_F_ACK, &ifi, sizeof ifi, label);
-    nlbuf_put_str(b, IFLA_IFNAME, ifname);
-    nlbuf_end(b);
-}
-
-static void add_address(struct nlbuf *b, int ifindex, struct in_addr a, unsigned prefix, const char *label)
-{
-    struct rtnl_addr *ra = rtnl_addr_alloc();
-    struct nl_addr *local = addr4(a, prefix);
-    struct in_addr bc = { htonl(ntohl(a.s_addr) | ~mask_of(prefix)) };
-    struct nl_addr *brd = addr4(bc, prefix);
-    struct nl_msg *msg = NULL;
-    int r = -1;
-    if (ra && local && brd) {
-        rtnl_addr_set_ifindex(ra, ifindex);
-        rtnl_addr_set_family(ra, AF_INET);
-        r = rtnl_addr_set_local(ra, local);
-        if (r >= 0 && prefix < 31)
-            r = rtnl_addr_set_broadcast(ra, brd);
-        if (r >= 0)
-            r = rtnl_addr_build_add_request(ra, NLM_F_CREATE | NLM_F_REPLACE, &msg);
-    }
-    append_nl(b, msg, r, label);
-    if (ra)
-        rtnl_addr_put(ra);
-    if (local)
-        nl_addr_put(local);
-    if (brd)
-        nl_addr_put(brd);
-}
-
-static void add_default_route(struct nlbuf *b, int ifindex, struct in_addr gw, const char *label)
-{
-    struct rtnl_route *rt = rtnl_route_alloc();
-    struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-    struct nl_addr *dst = addr4((struct in_addr){ 0 }, 0);
-    struct nl_addr *via = addr4(gw, 32);
-    struct nl_msg *msg = NULL;
-    int r = -1;
-    if (rt && nh && dst && via) {
-        rtnl_route_set_family(rt, AF_INET);
-        rtnl_route_set_table(rt, RT_TABLE_MAIN);
-        rtnl_route_set_scope(rt, RT_SCOPE_UNIVERSE);
-        rtnl_route_set_type(rt, RTN_UNICAST);
-        rtnl_route_set_protocol(rt, RTPROT_STATIC);
-        r = rtnl_route_set_dst(rt, dst);
-        rtnl_route_nh_set_gateway(nh, via);
-        rtnl_route_nh_set_ifindex(nh, ifindex);
-        rtnl_route_add_nexthop(rt, nh);
-        nh = NULL;   /* the route owns it now */
-        if (r >= 0)
-            r = rtnl_route_build_add_request(rt, NLM_F_CREATE | NLM_F_REPLACE, &msg);
-    }
-    append_nl(b, msg, r, label);
-    if (nh)
-        rtnl_route_nh_free(nh);
-    if (rt)
-        rtnl_route_put(rt);
-    if (dst)
-        nl_addr_put(dst);
-    if (via)
-        nl_addr_put(via);
-}
-
-static void add_tbf(struct nlbuf *b, int ifindex, uint64_t bits, unsigned mtu, const char *label)
-{
-    struct rtnl_qdisc *q = rtnl_qdisc_alloc();
-    struct nl_msg *msg = NULL;
-    int r = -1;
-    if (q) {
-        uint64_t rate = bits / 8;
-        if (rate < 1)
-            rate = 1;
-        /* Burst: 10 ms worth, at least a few full frames; queue: 50 ms. */
-        uint64_t bucket = rate / 100;
-        if (bucket < 3ull * (mtu + 14))
-            bucket = 3ull * (mtu + 14);
-        uint64_t limit = bucket + rate / 20;
-        if (rate > 0x7fffffff)
-            rate = 0x7fffffff;
-        if (limit > 0x7fffffff)
-            limit = 0x7fffffff;
-        rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
-        rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
-        rtnl_tc_set_handle(TC_CAST(q), TC_HANDLE(1, 0));
-        rtnl_tc_set_mtu(TC_CAST(q), mtu);
-        r = rtnl_tc_set_kind(TC_CAST(q), "tbf");
-        if (r >= 0) {
-            rtnl_qdisc_tbf_set_rate(q, (int)rate, (int)bucket, 0);
-            rtnl_qdisc_tbf_set_limit(q, (int)limit);
-            r = rtnl_qdisc_build_add_request(q, NLM_F_CREATE | NLM_F_REPLACE, &msg);
-        }
-    }
-    append_nl(b, msg, r, label);
-    if (q)
-        rtnl_qdisc_put(q);
-}
-
 static int write_sysctl(const char *path, const char *value)
 {
     return write_file_at(AT_FDCWD, path, value);
@@ -740,17 +585,14 @@ static int remove_stale(struct net_ctx *ctx, struct kerr *err)
     struct stale_links s = { .n = 0 };
     struct nlbuf *b = &ctx->buf;
     nlbuf_reset(b);
-    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-    nlbuf_begin(b, RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof ifi, "list links");
+    net_msg_link_dump(b, "list links");
     int r = nlbuf_send(ctx->rt, b, stale_cb, &s, err);
     if (r < 0)
         return r;
     if (s.n) {
         nlbuf_reset(b);
-        for (size_t i = 0; i < s.n; i++) {
-            struct ifinfomsg d = { .ifi_family = AF_UNSPEC, .ifi_index = s.idx[i] };
-            nlbuf_begin(b, RTM_DELLINK, NLM_F_ACK, &d, sizeof d, "delete a stale keel link");
-        }
+        for (size_t i = 0; i < s.n; i++)
+            net_msg_link_del(b, s.idx[i], NULL, "delete a stale keel link");
         struct kerr e;
         if (nlbuf_send(ctx->rt, b, NULL, NULL, &e) < 0)
             log_warn("%s", e.msg);   /* a veth may vanish with its namespace meanwhile */
@@ -785,20 +627,10 @@ static int create_bridges(struct net_ctx *ctx, struct kerr *err)
     for (size_t i = 0; i < ctx->n_bridges; i++) {
         struct net_bridge *br = &ctx->bridges[i];
         nlbuf_reset(b);
-        struct rtnl_link *l = rtnl_link_bridge_alloc();
-        struct nl_msg *msg = NULL;
-        r = -1;
-        if (l) {
-            rtnl_link_set_name(l, br->ifname);
-            rtnl_link_set_mtu(l, net_mtu(br->spec));
-            rtnl_link_set_flags(l, IFF_UP);
-            r = rtnl_link_build_add_request(l, NLM_F_CREATE | NLM_F_EXCL, &msg);
-            rtnl_link_put(l);
-        }
-        append_nl(b, msg, r, "create bridge");
+        net_msg_bridge_add(b, br->ifname, net_mtu(br->spec), "create bridge");
         snprintf(alias, sizeof alias, NET_ALIAS_PREFIX "bridge %s", br->spec->name);
-        add_modify_link(b, br->ifname, 0, 0, 0, alias, false, 0, "set alias of bridge");
-        add_getlink(b, br->ifname, "look up bridge");
+        net_msg_link_set(b, br->ifname, 0, 0, 0, alias, false, 0, "set alias of bridge");
+        net_msg_link_get(b, br->ifname, "look up bridge");
         int idx[3] = { 0 };
         r = nlbuf_send(ctx->rt, b, ifindex_cb, idx, err);
         if (r == -EEXIST)
@@ -812,7 +644,7 @@ static int create_bridges(struct net_ctx *ctx, struct kerr *err)
     nlbuf_reset(b);
     for (size_t i = 0; i < ctx->n_bridges; i++) {
         struct net_bridge *br = &ctx->bridges[i];
-        add_address(b, br->ifindex, net_gateway(br->spec), br->spec->prefix, "add the gateway address to bridge");
+        net_msg_addr_add(b, br->ifindex, net_gateway(br->spec), br->spec->prefix, "add the gateway address to bridge");
     }
     r = nlbuf_send(ctx->rt, b, NULL, NULL, err);
     if (r < 0)
@@ -1233,38 +1065,19 @@ static int configure_bridge_netns(struct net_ctx *ctx, int i, int ns_fd, int soc
      *    created directly inside the container's namespace as eth0. */
     for (int attempt = 0; attempt < 2; attempt++) {
         nlbuf_reset(b);
-        struct rtnl_link *l = rtnl_link_veth_alloc();
-        struct nl_msg *msg = NULL;
-        int r = -1;
-        if (l) {
-            struct rtnl_link *peer = rtnl_link_veth_get_peer(l);
-            rtnl_link_set_name(l, s->veth);
-            rtnl_link_set_master(l, br->ifindex);
-            rtnl_link_set_mtu(l, mtu);
-            rtnl_link_set_flags(l, IFF_UP);
-            rtnl_link_set_name(peer, "eth0");
-            rtnl_link_set_mtu(peer, mtu);
-            /* No IFF_UP on the peer here: veth_open() refuses (ENOTCONN)
-             * until the pair is linked, which happens after the peer is
-             * configured.  eth0 goes up inside the namespace below. */
-            rtnl_link_set_ns_fd(peer, ns_fd);
-            rtnl_link_put(peer);
-            r = rtnl_link_build_add_request(l, NLM_F_CREATE | NLM_F_EXCL, &msg);
-            rtnl_link_put(l);
-        }
+        /* No IFF_UP on the peer here: veth_open() refuses (ENOTCONN) until
+         * the pair is linked, which happens after the peer is configured.
+         * eth0 goes up inside the namespace below. */
         snprintf(label, sizeof label, "create veth %s for container %s", s->veth, c->name);
-        append_nl(b, msg, r, label);
+        net_msg_veth_add(b, s->veth, br->ifindex, mtu, "eth0", ns_fd, label);
         snprintf(alias, sizeof alias, NET_ALIAS_PREFIX "container %s", c->name);
-        add_modify_link(b, s->veth, 0, 0, 0, alias, br->spec->isolate, 0, "set alias and port flags of veth");
-        r = nlbuf_send(ctx->rt, b, NULL, NULL, err);
+        net_msg_link_set(b, s->veth, 0, 0, 0, alias, br->spec->isolate, 0, "set alias and port flags of veth");
+        int r = nlbuf_send(ctx->rt, b, NULL, NULL, err);
         if (r == -EEXIST && attempt == 0) {
             /* The pair of an earlier run of this container, whose namespace
              * the kernel is still tearing down: remove it now. */
             nlbuf_reset(b);
-            struct ifinfomsg d = { .ifi_family = AF_UNSPEC };
-            nlbuf_begin(b, RTM_DELLINK, NLM_F_ACK, &d, sizeof d, "delete an old veth");
-            nlbuf_put_str(b, IFLA_IFNAME, s->veth);
-            nlbuf_end(b);
+            net_msg_link_del(b, 0, s->veth, "delete an old veth");
             struct kerr e;
             (void)nlbuf_send(ctx->rt, b, NULL, NULL, &e);
             continue;
@@ -1281,8 +1094,8 @@ static int configure_bridge_netns(struct net_ctx *ctx, int i, int ns_fd, int soc
     /* 2. Inside the container's namespace, through the socket opened there:
      *    lo up and eth0's index, then address, route and rate limit. */
     nlbuf_reset(b);
-    add_modify_link(b, NULL, 1 /* lo is always ifindex 1 */, IFF_UP, IFF_UP, NULL, false, 0, "bring lo up");
-    add_getlink(b, "eth0", "look up eth0");
+    net_msg_link_set(b, NULL, 1 /* lo is always ifindex 1 */, IFF_UP, IFF_UP, NULL, false, 0, "bring lo up");
+    net_msg_link_get(b, "eth0", "look up eth0");
     int idx[4] = { 0 };
     if ((r = nlbuf_send(sock, b, ifindex_cb, idx, err)) < 0)
         return r;
@@ -1293,18 +1106,18 @@ static int configure_bridge_netns(struct net_ctx *ctx, int i, int ns_fd, int soc
     char a[INET_ADDRSTRLEN];
     snprintf(label, sizeof label, "add address %s/%u to eth0 of container %s", ip_str(s->ip, a),
              br->spec->prefix, c->name);
-    add_address(b, eth0, s->ip, br->spec->prefix, label);
-    add_modify_link(b, NULL, eth0, IFF_UP, IFF_UP, NULL, false, 0, "bring eth0 up");
-    add_default_route(b, eth0, net_gateway(br->spec), "add the default route of eth0");
+    net_msg_addr_add(b, eth0, s->ip, br->spec->prefix, label);
+    net_msg_link_set(b, NULL, eth0, IFF_UP, IFF_UP, NULL, false, 0, "bring eth0 up");
+    net_msg_route_default(b, eth0, net_gateway(br->spec), "add the default route of eth0");
     if (c->net_rate)
-        add_tbf(b, eth0, c->net_rate, mtu, "add the tbf rate limit to eth0");
+        net_msg_tbf_add(b, eth0, c->net_rate, mtu, "add the tbf rate limit to eth0");
     return nlbuf_send(sock, b, NULL, NULL, err);
 }
 
 static int lo_up_with(int sock, struct nlbuf *b, struct kerr *err)
 {
     nlbuf_reset(b);
-    add_modify_link(b, NULL, 1, IFF_UP, IFF_UP, NULL, false, 0, "bring lo up");
+    net_msg_link_set(b, NULL, 1, IFF_UP, IFF_UP, NULL, false, 0, "bring lo up");
     return nlbuf_send(sock, b, NULL, NULL, err);
 }
 
@@ -1417,12 +1230,8 @@ void net_shutdown(struct net_ctx *ctx)
     if (ctx->rt >= 0 && ctx->n_bridges) {
         nlbuf_reset(&ctx->buf);
         for (size_t i = 0; i < ctx->n_bridges; i++)
-            if (ctx->bridges[i].created) {
-                struct ifinfomsg d = { .ifi_family = AF_UNSPEC };
-                nlbuf_begin(&ctx->buf, RTM_DELLINK, NLM_F_ACK, &d, sizeof d, "delete bridge");
-                nlbuf_put_str(&ctx->buf, IFLA_IFNAME, ctx->bridges[i].ifname);
-                nlbuf_end(&ctx->buf);
-            }
+            if (ctx->bridges[i].created)
+                net_msg_link_del(&ctx->buf, 0, ctx->bridges[i].ifname, "delete bridge");
         struct kerr e;
         if (nlbuf_send(ctx->rt, &ctx->buf, NULL, NULL, &e) < 0)
             log_warn("%s", e.msg);
@@ -1466,7 +1275,7 @@ int net_interface_configure(const struct interface_spec *ifs, struct kerr *err)
     char label[96];
     int idx[2] = { 0 };
     snprintf(label, sizeof label, "find interface %s", ifs->name);
-    add_getlink(&b, ifs->name, label);
+    net_msg_link_get(&b, ifs->name, label);
     int r = nlbuf_send(sock, &b, ifindex_cb, idx, err);
     if (r == 0 && idx[0] <= 0)
         r = kerr_msg(err, ENODEV, "cannot find interface %s", ifs->name);
@@ -1474,16 +1283,16 @@ int net_interface_configure(const struct interface_spec *ifs, struct kerr *err)
         char a[INET_ADDRSTRLEN];
         nlbuf_reset(&b);
         snprintf(label, sizeof label, "bring interface %s up", ifs->name);
-        add_modify_link(&b, NULL, idx[0], IFF_UP, IFF_UP, NULL, false, ifs->mtu, label);
+        net_msg_link_set(&b, NULL, idx[0], IFF_UP, IFF_UP, NULL, false, ifs->mtu, label);
         if (ifs->has_address) {
             snprintf(label, sizeof label, "add address %s/%u to %s", ip_str(ifs->address, a), ifs->prefix,
                      ifs->name);
-            add_address(&b, idx[0], ifs->address, ifs->prefix, label);
+            net_msg_addr_add(&b, idx[0], ifs->address, ifs->prefix, label);
         }
         if (ifs->gateway.s_addr) {
             snprintf(label, sizeof label, "add the default route via %s on %s", ip_str(ifs->gateway, a),
                      ifs->name);
-            add_default_route(&b, idx[0], ifs->gateway, label);
+            net_msg_route_default(&b, idx[0], ifs->gateway, label);
         }
         r = nlbuf_send(sock, &b, NULL, NULL, err);
     }

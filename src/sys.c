@@ -8,6 +8,8 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -66,6 +68,11 @@ int sys_close_range_from(unsigned first)
 int sys_finit_module(int fd, const char *params, int flags)
 {
     return (int)syscall(SYS_finit_module, fd, params, flags);
+}
+
+int sys_seccomp_set_filter(const struct sock_fprog *prog)
+{
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog);
 }
 
 int sys_bind_fd(int src, int tgt, uint64_t attr_set)

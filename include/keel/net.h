@@ -12,8 +12,9 @@
  * /run/keel/netns/NAME, so a restarted container rejoins the same namespace
  * with the same address and its container:NAME dependants keep their network.
  *
- * Links, addresses, routes and qdiscs go through libnl-route-3; NAT and the
- * forward filter are nf_tables netlink batches written by keel (no libnftnl).
+ * Every netlink message is built by keel into an nlbuf batch: links,
+ * addresses, routes and qdiscs by net_msg, NAT and the forward filter by nft
+ * (no libnl, no libnftnl).
  * No `ip`, `iptables` or `nft` binary is ever run.
  *
  * A bridge-mode container is on the network its c->bridge names, which must be

@@ -30,6 +30,10 @@ int sys_pidfd_open(pid_t pid);
 int sys_pidfd_send_signal(int pidfd, int sig);
 int sys_close_range_from(unsigned first);   /* closes every fd >= first */
 int sys_finit_module(int fd, const char *params, int flags);
+struct sock_fprog;
+/* seccomp(SECCOMP_SET_MODE_FILTER, 0, prog): ENOSYS before 3.17, where the
+ * caller falls back to prctl(PR_SET_SECCOMP). */
+int sys_seccomp_set_filter(const struct sock_fprog *prog);
 
 /* Binds what the O_PATH fd `src` names onto what the O_PATH fd `tgt` names,
  * with the new mount API and no path resolved anywhere: open_tree(src,
