@@ -10,6 +10,7 @@
 
 #include "keel/manifest.h"
 #include "keel/net.h"
+#include "keel/manifest_net.h"
 #include "keel/net_msg.h"
 #include "keel/nft.h"
 #include "keel/nlbuf.h"
@@ -99,11 +100,11 @@ static struct network_spec *net(const char *name, const char *subnet, unsigned p
     return n;
 }
 
-/* Runs net_validate and checks that `want` (NULL: no error) is one of the messages. */
+/* Runs manifest_validate_networks and checks that `want` (NULL: no error) is one of the messages. */
 static int validate_has(const char *want)
 {
     struct diag d = { 0 };
-    int r = net_validate(&man, &d);
+    int r = manifest_validate_networks(&man, &d);
     int found = 0;
     for (size_t i = 0; i < d.count; i++) {
         if (want && strstr(d.msgs[i], want))
@@ -125,13 +126,13 @@ TEST(alloc_lowest_free)
 {
     struct network_spec n = { .name = "n", .subnet = A("172.30.0.0"), .prefix = 24 };
     struct in_addr out;
-    CHECK_INT(net_alloc_ip(&n, NULL, 0, &out), 0);
+    CHECK_INT(manifest_alloc_ip(&n, NULL, 0, &out), 0);
     CHECK_STR(S(out), "172.30.0.2");   /* .0 network, .1 default gateway */
     struct in_addr used[] = { A("172.30.0.2"), A("172.30.0.4") };
-    CHECK_INT(net_alloc_ip(&n, used, 2, &out), 0);
+    CHECK_INT(manifest_alloc_ip(&n, used, 2, &out), 0);
     CHECK_STR(S(out), "172.30.0.3");
     n.gateway = A("172.30.0.254");
-    CHECK_INT(net_alloc_ip(&n, NULL, 0, &out), 0);
+    CHECK_INT(manifest_alloc_ip(&n, NULL, 0, &out), 0);
     CHECK_STR(S(out), "172.30.0.1");   /* the gateway moved: .1 is free */
 }
 
@@ -140,21 +141,21 @@ TEST(alloc_exhaustion_and_edges)
     struct network_spec n = { .name = "n", .subnet = A("10.0.0.0"), .prefix = 30 };
     struct in_addr out;
     /* /30: .1 gateway, .2 the only host, .3 broadcast. */
-    CHECK_INT(net_alloc_ip(&n, NULL, 0, &out), 0);
+    CHECK_INT(manifest_alloc_ip(&n, NULL, 0, &out), 0);
     CHECK_STR(S(out), "10.0.0.2");
     struct in_addr used[] = { A("10.0.0.2") };
-    CHECK_INT(net_alloc_ip(&n, used, 1, &out), -ENOSPC);
+    CHECK_INT(manifest_alloc_ip(&n, used, 1, &out), -ENOSPC);
     n.prefix = 31;
-    CHECK_INT(net_alloc_ip(&n, NULL, 0, &out), -ENOSPC);
+    CHECK_INT(manifest_alloc_ip(&n, NULL, 0, &out), -ENOSPC);
     n.prefix = 32;
-    CHECK_INT(net_alloc_ip(&n, NULL, 0, &out), -ENOSPC);
+    CHECK_INT(manifest_alloc_ip(&n, NULL, 0, &out), -ENOSPC);
     /* Never the broadcast address. */
     struct network_spec m = { .name = "m", .subnet = A("10.1.0.0"), .prefix = 29 };
     struct in_addr u6[] = { A("10.1.0.2"), A("10.1.0.3"), A("10.1.0.4"), A("10.1.0.5"), A("10.1.0.6") };
-    CHECK_INT(net_alloc_ip(&m, u6, 5, &out), -ENOSPC);
+    CHECK_INT(manifest_alloc_ip(&m, u6, 5, &out), -ENOSPC);
 }
 
-/* --- net_validate ------------------------------------------------------------------- */
+/* --- manifest_validate_networks ------------------------------------------------------------------- */
 
 TEST(validate_good)
 {
