@@ -18,7 +18,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmiss
 CPPFLAGS := -Iinclude -D_GNU_SOURCE -DKEEL_VERSION='"$(VERSION)"'
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -fno-strict-aliasing -fstack-protector-strong -D_FORTIFY_SOURCE=2
-PKGS     := libcap libnl-route-3.0 libnl-3.0 inih libseccomp
+PKGS     := libcap inih libseccomp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto
 CPPFLAGS += $(PKG_CFLAGS)
@@ -35,7 +35,7 @@ UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/unit/%)
 
-DEPS_BUILD := build-essential pkg-config libcap-dev libnl-3-dev libnl-route-3-dev libinih-dev \
+DEPS_BUILD := build-essential pkg-config libcap-dev libinih-dev \
               libseccomp-dev libmbedtls-dev file
 DEPS_TEST  := busybox-static iproute2 qemu-system-x86 linux-image-amd64 cpio kmod socat openssl \
               procps psmisc util-linux curl python3 cppcheck clang-tidy e2fsprogs xz-utils

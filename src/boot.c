@@ -426,7 +426,7 @@ static void console_stdio(void)
  * container.  The kernel starts init with the full capability bounding set,
  * without no_new_privs and without a seccomp filter; keel's containers have
  * at least one of these reduced, by default all three. */
-static bool boot_not_kernel_init(void)
+bool boot_in_container(void)
 {
     if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1 || prctl(PR_GET_SECCOMP, 0, 0, 0, 0) > 0)
         return true;
@@ -441,12 +441,6 @@ static bool boot_not_kernel_init(void)
 
 int boot_early(char **argv, struct kerr *err)
 {
-    if (boot_not_kernel_init()) {
-        /* Not the machine's PID 1: exiting ends only this container, and
-         * nothing of the boot sequence (mounts, modules, reboot) may run. */
-        log_error("refusing to boot: keel is PID 1 of a container, not the kernel's init");
-        _exit(126);
-    }
     bool moved = boot_was_moved();
     if (!moved)
         log_stage("keel %s starting as PID 1", KEEL_VERSION);
@@ -539,8 +533,6 @@ static int write_resolv_conf(char *const *dns, struct kerr *err)
         return kerr_set(err, errno, "cannot write /etc/resolv.conf");
     return 0;
 }
-
-static void sleep_ms(unsigned ms);
 
 /* A device made by a driver loaded just before may take a moment to appear
  * in devtmpfs: wait for it, as the kernel's rootwait does, but not forever. */
@@ -732,13 +724,6 @@ enum power_action boot_signal_action(int sig)
     return POWER_NONE;
 }
 
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 /* Reaps until no child is left (true) or `ms` passed (false).  Every process
  * of the machine is a descendant of PID 1, so "no child" means "nothing left". */
 static bool reap_all(unsigned ms)
@@ -854,6 +839,7 @@ void boot_rescue_shell(const char *path)
         (void)ioctl(0, TIOCSCTTY, 1);
         char *const argv[] = { (char *)path, NULL };
         execv(path, argv);
+        log_error("cannot run the rescue shell %s: %s", path, strerror(errno));
         _exit(127);
     }
     for (;;) {

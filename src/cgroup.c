@@ -566,13 +566,6 @@ static int kill_listed(int fd)
     return n;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { .tv_sec = 0, .tv_nsec = ms * 1000000L };
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 int cgroup_container_kill(struct cgroup_root *root, const char *name, struct kerr *err)
 {
     if (!root || !root->available)

@@ -64,20 +64,6 @@ char **container_environ(const struct container_spec *c, const char *home)
     return env;
 }
 
-/* Default dispositions and an empty mask for the new program.  The raw
- * system call, because glibc's wrappers refuse the two real-time signals it
- * keeps for itself (32, 33), which an ignoring parent would otherwise pass on. */
-static void reset_signals(void)
-{
-    /* cppcheck-suppress unusedStructMember ; the kernel's struct sigaction, read by rt_sigaction */
-    struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } dfl = { SIG_DFL, 0, NULL, 0 };
-    for (int s = 1; s <= 64; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof(uint64_t));
-    uint64_t none = 0;
-    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
-}
-
 static int read_image_file(const char *path, char **out)
 {
     /* The image's own file, read after pivot_root; absent is fine. */
@@ -128,8 +114,7 @@ static int close_fds_except(const int *keep, size_t n, struct kerr *err)
     for (size_t i = 0; i < n; i++) {
         if (keep[i] < 0 || (unsigned)keep[i] < from)
             continue;
-        if ((unsigned)keep[i] > from && syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0) < 0 &&
-            errno != ENOSYS)
+        if ((unsigned)keep[i] > from && sys_close_range(from, (unsigned)keep[i] - 1) < 0)
             return kerr_set(err, errno, "cannot close inherited fds");
         from = (unsigned)keep[i] + 1;
     }
@@ -418,7 +403,7 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
             return kerr_set(err, errno, "cannot make the terminal the controlling one");
         return 0;
     case SETUP_SIGNALS:
-        reset_signals();
+        sys_reset_signals();
         return 0;
     case SETUP_EXEC:
         execve(x->argv[0], x->argv, x->env);
@@ -554,8 +539,7 @@ int container_start(const struct container_start *in, struct container_proc *out
     if (pid < 0 && errno == ENOSYS) {
         /* Kernels before 5.3: plain clone without a pidfd; the cgroup is
          * joined by the caller writing cgroup.procs before the setup ends. */
-        pid = (pid_t)syscall(SYS_clone, (unsigned long)(args.flags & ~(CLONE_PIDFD | CLONE_INTO_CGROUP)) | SIGCHLD,
-                             NULL, NULL, NULL, NULL);
+        pid = sys_clone_fork((unsigned long)(args.flags & ~(CLONE_PIDFD | CLONE_INTO_CGROUP)));
         pidfd = -1;
     }
     if (pid < 0) {

@@ -173,9 +173,8 @@ static void test_orphans(struct loop *l, void *data)
         pid_t o = fork();
         if (o == 0) {
             /* Wait for the parent to die, so that PID 1 inherits every one. */
-            struct timespec ms = { 0, 1000000 };
             while (getppid() != 1)
-                nanosleep(&ms, NULL);
+                sleep_ms(1);
             _exit(0);
         }
         if (o < 0)

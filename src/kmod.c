@@ -1,6 +1,7 @@
 /* kmod.c — modules.dep parsing, load planning and finit_module(2), see kmod.h. */
 #include "keel/kmod.h"
 #include "keel/log.h"
+#include "keel/sys.h"
 #include "keel/util.h"
 
 #include <errno.h>
@@ -10,7 +11,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -405,7 +405,7 @@ static int load_one(int dirfd, const char *dir, const char *path, struct kerr *e
         return kerr_set(err, errno, "cannot load module %s: cannot open %s/%s", name, dir, path);
     const char *comp = compression_of(path);
     unsigned flags = comp ? MODULE_INIT_COMPRESSED_FILE : 0;
-    if (syscall(SYS_finit_module, fd, "", flags) == 0)
+    if (sys_finit_module(fd, "", (int)flags) == 0)
         return 1;
     int e = errno;
     if (e == EEXIST)

@@ -3,7 +3,9 @@
  * As PID 1 without a verb keel boots: it sets the machine up (boot_early re-executes keel
  * once from a read-only bind of its own binary and returns in the new image),
  * then serves the manifest until the machine goes down.  PID 1 never returns
- * from here: the kernel would panic.  Otherwise argv names a CLI verb.
+ * from here: the kernel would panic (the one return, 126, is for a keel that
+ * is PID 1 of a container, not the machine's).  Otherwise argv names a CLI
+ * verb.
  */
 #include "keel/boot.h"
 #include "keel/cli.h"
@@ -41,6 +43,12 @@ int main(int argc, char **argv)
 
     struct kerr err = { 0 };
     log_setup(2, LOG_LEVEL_INFO);
+    if (boot_in_container()) {
+        /* Not the machine's PID 1: returning ends only this container, and
+         * nothing of the boot sequence (mounts, modules, reboot) may run. */
+        log_error("refusing to boot: keel is PID 1 of a container, not the kernel's init");
+        return 126;
+    }
     boot_crash_handler_install();
     if (boot_early(argv, &err) < 0) {
         log_error("%s", err.msg);

@@ -11,7 +11,7 @@
 #include "keel/manifest.h"
 #include "keel/manifest_keys.h"
 #include "keel/caps.h"
-#include "keel/net.h"
+#include "keel/manifest_net.h"
 #include "keel/parse.h"
 #include "keel/seccomp_profile.h"
 #include "keel/idmap.h"
@@ -653,7 +653,7 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
         diag_add(d, file, 0, "out of memory");
     resolve_defaults(m);
     /* The network rules (subnets, addresses, ports, container:NAME) are net.c's. */
-    net_validate(m, d);
+    manifest_validate_networks(m, d);
 
     int mains = 0;
     for (size_t i = 0; i < m->n_containers; i++) {

@@ -1,8 +1,9 @@
 /* net.c — container networking over netlink (see net.h and docs/networking.md).
  *
  * Layout of the work:
- *   pure part    network lookup, address assignment, validation, /etc/hosts
- *                text, the plan text: functions of the manifest only
+ *   pure part    /etc/hosts and resolv.conf text, the plan text (network
+ *                lookup, address assignment and validation are the
+ *                manifest's questions: manifest_net.h)
  *   system part  net_init / net_container_netns / net_container_release /
  *                net_shutdown: namespaces, links, sysctls and nf_tables
  *
@@ -31,174 +32,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <netlink/addr.h>
-#include <netlink/msg.h>
-#include <netlink/route/addr.h>
-#include <netlink/route/link.h>
-#include <netlink/route/link/bridge.h>
-#include <netlink/route/link/veth.h>
-#include <netlink/route/qdisc.h>
-#include <netlink/route/qdisc/tbf.h>
-#include <netlink/route/route.h>
-#include <netlink/route/tc.h>
-
 #include "keel/log.h"
+#include "keel/manifest_net.h"
+#include "keel/net_msg.h"
 #include "keel/nft.h"
 #include "keel/nlbuf.h"
 #include "keel/util.h"
 
 #define NET_ALIAS_PREFIX "keel:"
 
-/* ===================================================================== */
-/* Pure part                                                              */
-/* ===================================================================== */
-
-static uint32_t mask_of(unsigned prefix)
-{
-    return prefix == 0 ? 0 : prefix >= 32 ? 0xffffffffu : ~0u << (32 - prefix);
-}
-
-static bool in_subnet(const struct network_spec *n, struct in_addr a)
-{
-    uint32_t m = mask_of(n->prefix);
-    return (ntohl(a.s_addr) & m) == (ntohl(n->subnet.s_addr) & m);
-}
-
-static struct in_addr net_gateway(const struct network_spec *n)
-{
-    if (n->gateway.s_addr)
-        return n->gateway;
-    struct in_addr g = { htonl((ntohl(n->subnet.s_addr) & mask_of(n->prefix)) + 1) };
-    return g;
-}
-
-static unsigned net_mtu(const struct network_spec *n)
-{
-    return n->mtu ? n->mtu : 1500;
-}
-
-static bool is_host_addr(const struct network_spec *n, struct in_addr a)
-{
-    uint32_t m = mask_of(n->prefix), h = ntohl(a.s_addr);
-    return in_subnet(n, a) && (h & ~m) != 0 && (h & ~m) != (~m & 0xffffffffu);
-}
-
-/* The network a bridge-mode container is on; NULL when it names none or one
- * the manifest lacks.  There is no fallback here: the default network (keel0)
- * is the manifest's, which adds it and sets c->bridge when a container needs it. */
-static const struct network_spec *network_of(const struct manifest *m, const struct container_spec *c)
-{
-    if (!c->bridge)
-        return NULL;
-    for (size_t i = 0; i < m->n_networks; i++)
-        if (m->networks[i].name && strcmp(m->networks[i].name, c->bridge) == 0)
-            return &m->networks[i];
-    return NULL;
-}
-
 /* c->bridge for messages (NULL only in a manifest not made by manifest_load). */
 static const char *bridge_name(const struct container_spec *c)
 {
     return c->bridge ? c->bridge : "(unset)";
 }
-
-static int container_index(const struct manifest *m, const char *name)
+static const char *ip_str(struct in_addr a, char buf[INET_ADDRSTRLEN])
 {
-    for (size_t i = 0; i < m->n_containers; i++)
-        if (m->containers[i].name && name && strcmp(m->containers[i].name, name) == 0)
-            return (int)i;
-    return -1;
-}
-
-static int index_of(const struct manifest *m, const struct container_spec *c)
-{
-    if (c >= m->containers && c < m->containers + m->n_containers)
-        return (int)(c - m->containers);
-    return container_index(m, c->name);
-}
-
-/* The container whose namespace `i` ends up in (itself unless container:NAME);
- * -1 for a missing target, a cycle, or host mode at the end of the chain. */
-static int root_of(const struct manifest *m, int i)
-{
-    for (size_t steps = 0; i >= 0 && steps <= m->n_containers; steps++) {
-        const struct container_spec *c = &m->containers[i];
-        if (c->net == NET_HOST)
-            return -1;
-        if (c->net != NET_CONTAINER)
-            return i;
-        i = container_index(m, c->net_peer);
-    }
-    return -1;
-}
-
-int net_alloc_ip(const struct network_spec *n, const struct in_addr *used, size_t count,
-                 struct in_addr *out)
-{
-    if (n->prefix > 30)
-        return -ENOSPC;
-    uint32_t m = mask_of(n->prefix);
-    uint32_t base = ntohl(n->subnet.s_addr) & m;
-    uint32_t last = base | ~m;      /* broadcast */
-    uint32_t gw = ntohl(net_gateway(n).s_addr);
-    for (uint32_t h = base + 1; h < last; h++) {
-        if (h == gw)
-            continue;
-        bool taken = false;
-        for (size_t i = 0; i < count && !taken; i++)
-            taken = ntohl(used[i].s_addr) == h;
-        if (!taken) {
-            out->s_addr = htonl(h);
-            return 0;
-        }
-    }
-    return -ENOSPC;
-}
-
-/* Addresses of every bridge-mode container: explicit ones first, then the
- * lowest free address in manifest order, so the result is stable from one
- * start to the next.  ips[] has m->n_containers entries; 0 for other modes.
- * On exhaustion returns -ENOSPC and *failed names the container. */
-static int assign_ips(const struct manifest *m, struct in_addr *ips, int *failed)
-{
-    for (size_t i = 0; i < m->n_containers; i++) {
-        const struct container_spec *c = &m->containers[i];
-        ips[i].s_addr = (c->net == NET_BRIDGE) ? c->ip.s_addr : 0;
-    }
-    for (size_t i = 0; i < m->n_containers; i++) {
-        const struct container_spec *c = &m->containers[i];
-        if (c->net != NET_BRIDGE || ips[i].s_addr)
-            continue;
-        const struct network_spec *n = network_of(m, c);
-        if (!n)
-            continue;
-        /* Everything already taken on the same network. */
-        struct in_addr used[m->n_containers ? m->n_containers : 1];
-        size_t nu = 0;
-        for (size_t j = 0; j < m->n_containers; j++)
-            if (ips[j].s_addr && m->containers[j].net == NET_BRIDGE && network_of(m, &m->containers[j]) == n)
-                used[nu++] = ips[j];
-        if (net_alloc_ip(n, used, nu, &ips[i]) < 0) {
-            if (failed)
-                *failed = (int)i;
-            return -ENOSPC;
-        }
-    }
-    return 0;
-}
-
-static bool ifname_ok(const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n >= IFNAMSIZ || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '-' || ch == '.'))
-            return false;
-    }
-    return true;
+    inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
+    return buf;
 }
 
 /* Host end of a container's veth: "kv" + its name, or "kv" + a hash of the
@@ -207,7 +58,7 @@ static void veth_name(const char *cname, char out[IFNAMSIZ])
 {
     char cand[64];
     snprintf(cand, sizeof cand, "kv%s", cname);
-    if (ifname_ok(cand)) {
+    if (manifest_ifname_ok(cand)) {
         memcpy(out, cand, strlen(cand) + 1);
         return;
     }
@@ -215,134 +66,6 @@ static void veth_name(const char *cname, char out[IFNAMSIZ])
     for (const char *p = cname; *p; p++)
         h = (h ^ (uint8_t)*p) * 16777619u;
     snprintf(out, IFNAMSIZ, "kv%08x", h);
-}
-
-static const char *ip_str(struct in_addr a, char buf[INET_ADDRSTRLEN])
-{
-    inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
-    return buf;
-}
-
-static bool ports_clash(const struct port_map *a, const struct port_map *b)
-{
-    return a->proto == b->proto && a->host_port == b->host_port &&
-           (a->host_ip.s_addr == htonl(INADDR_ANY) || b->host_ip.s_addr == htonl(INADDR_ANY) ||
-            a->host_ip.s_addr == b->host_ip.s_addr);
-}
-
-int net_validate(const struct manifest *m, struct diag *d)
-{
-    const char *f = m->path ? m->path : "manifest";
-    size_t before = d->count;
-    char a[INET_ADDRSTRLEN], b2[INET_ADDRSTRLEN];
-
-    for (size_t i = 0; i < m->n_networks; i++) {
-        const struct network_spec *n = &m->networks[i];
-        if (!ifname_ok(n->name))
-            diag_add(d, f, n->line, "network name '%s' is not a valid interface name "
-                     "(1-15 of A-Z a-z 0-9 _ - .)", n->name ? n->name : "");
-        else if (strcmp(n->name, "lo") == 0)
-            diag_add(d, f, n->line, "network name 'lo' is reserved");
-        if (n->prefix < 1 || n->prefix > 30) {
-            diag_add(d, f, manifest_key_line(n, "subnet"), "network %s: subnet prefix /%u leaves no room for containers (use /1 to /30)",
-                     n->name, n->prefix);
-            continue;
-        }
-        if (ntohl(n->subnet.s_addr) & ~mask_of(n->prefix))
-            diag_add(d, f, manifest_key_line(n, "subnet"), "network %s: subnet %s/%u has host bits set", n->name,
-                     ip_str(n->subnet, a), n->prefix);
-        if (n->gateway.s_addr && !is_host_addr(n, n->gateway))
-            diag_add(d, f, manifest_key_line(n, "gateway"), "network %s: gateway %s is not a host address of %s/%u", n->name,
-                     ip_str(n->gateway, a), ip_str(n->subnet, b2), n->prefix);
-        if (n->mtu && (n->mtu < 68 || n->mtu > 65535))
-            diag_add(d, f, manifest_key_line(n, "mtu"), "network %s: mtu %u out of range (68-65535)", n->name, n->mtu);
-        for (size_t j = 0; j < i; j++) {
-            const struct network_spec *o = &m->networks[j];
-            unsigned p = o->prefix < n->prefix ? o->prefix : n->prefix;
-            if (o->prefix >= 1 && o->prefix <= 32 &&
-                ((ntohl(o->subnet.s_addr) ^ ntohl(n->subnet.s_addr)) & mask_of(p)) == 0)
-                diag_add(d, f, manifest_key_line(n, "subnet"), "network %s: subnet %s/%u overlaps network %s (line %d)",
-                         n->name, ip_str(n->subnet, a), n->prefix, o->name, manifest_key_line(o, "subnet"));
-        }
-    }
-
-    for (size_t i = 0; i < m->n_containers; i++) {
-        const struct container_spec *c = &m->containers[i];
-        if (c->net != NET_BRIDGE) {
-            if (c->ip.s_addr)
-                diag_add(d, f, manifest_key_line(c, "ip"), "container %s: ip requires network = bridge", c->name);
-            if (c->n_ports)
-                diag_add(d, f, c->ports[0].line ? c->ports[0].line : c->line,
-                         "container %s: ports require network = bridge", c->name);
-            if (c->net_rate)
-                diag_add(d, f, manifest_key_line(c, "net_rate"), "container %s: net_rate requires network = bridge", c->name);
-        }
-        if (c->net == NET_BRIDGE) {
-            const struct network_spec *n = network_of(m, c);
-            if (!n) {
-                diag_add(d, f, manifest_key_line(c, "bridge"), "container %s: bridge '%s' names no [network] section", c->name,
-                         bridge_name(c));
-            } else if (c->ip.s_addr) {
-                if (!is_host_addr(n, c->ip))
-                    diag_add(d, f, manifest_key_line(c, "ip"), "container %s: ip %s is outside network %s (%s/%u)", c->name,
-                             ip_str(c->ip, a), n->name, ip_str(n->subnet, b2), n->prefix);
-                else if (c->ip.s_addr == net_gateway(n).s_addr)
-                    diag_add(d, f, manifest_key_line(c, "ip"), "container %s: ip %s is the gateway of network %s", c->name,
-                             ip_str(c->ip, a), n->name);
-                for (size_t j = 0; j < i; j++) {
-                    const struct container_spec *o = &m->containers[j];
-                    if (o->net == NET_BRIDGE && o->ip.s_addr == c->ip.s_addr && network_of(m, o) == n)
-                        diag_add(d, f, manifest_key_line(c, "ip"), "container %s: ip %s is already used by container %s "
-                                 "(line %d)", c->name, ip_str(c->ip, a), o->name, manifest_key_line(o, "ip"));
-                }
-            }
-            if (c->net_rate / 8 > 0x7fffffffu)
-                diag_add(d, f, manifest_key_line(c, "net_rate"), "container %s: net_rate too large (at most 17179869176 bit/s)", c->name);
-        }
-        if (c->net == NET_CONTAINER) {
-            int t = container_index(m, c->net_peer);
-            if (t < 0)
-                diag_add(d, f, manifest_key_line(c, "network"), "container %s: network = container:%s names no container", c->name,
-                         c->net_peer ? c->net_peer : "");
-            else if ((size_t)t == i)
-                diag_add(d, f, manifest_key_line(c, "network"), "container %s: network = container:%s names itself", c->name, c->name);
-            else if (m->containers[t].net == NET_HOST)
-                diag_add(d, f, manifest_key_line(c, "network"), "container %s: network = container:%s, but %s uses the host network "
-                         "(use network = host)", c->name, c->net_peer, c->net_peer);
-            else if (root_of(m, (int)i) < 0)
-                diag_add(d, f, manifest_key_line(c, "network"), "container %s: network = container:%s forms a cycle", c->name, c->net_peer);
-        }
-        for (size_t p = 0; p < c->n_ports; p++) {
-            const struct port_map *pm = &c->ports[p];
-            int line = pm->line ? pm->line : c->line;
-            if (pm->host_port == 0 || pm->container_port == 0)
-                diag_add(d, f, line, "container %s: port 0 cannot be published", c->name);
-            bool reported = false;
-            for (size_t j = 0; j <= i && !reported; j++) {
-                const struct container_spec *o = &m->containers[j];
-                size_t lim = j == i ? p : o->n_ports;
-                for (size_t q = 0; q < lim && !reported; q++)
-                    if (ports_clash(pm, &o->ports[q])) {
-                        diag_add(d, f, line, "container %s: host port %u/%s is already published by "
-                                 "container %s (line %d)", c->name, pm->host_port,
-                                 pm->proto == IPPROTO_UDP ? "udp" : "tcp", o->name,
-                                 o->ports[q].line ? o->ports[q].line : o->line);
-                        reported = true;
-                    }
-            }
-        }
-    }
-
-    if (d->count == before) {
-        struct in_addr ips[m->n_containers ? m->n_containers : 1];
-        int failed = -1;
-        if (assign_ips(m, ips, &failed) < 0 && failed >= 0) {
-            const struct container_spec *c = &m->containers[failed];
-            diag_add(d, f, manifest_key_line(c, "network"), "container %s: no free address left in network %s", c->name,
-                     network_of(m, c)->name);
-        }
-    }
-    return d->count == before ? 0 : -EINVAL;
 }
 
 /* /etc/hosts ------------------------------------------------------------- */
@@ -390,10 +113,10 @@ char *net_hosts_file(const struct net_ctx *ctx, const struct manifest *m, const 
 {
     struct strbuf b = { 0 };
     char a[INET_ADDRSTRLEN];
-    int self = index_of(m, c);
+    int self = manifest_container_index_of(m, c);
     if (self < 0)
         return NULL;
-    int root = root_of(m, self);
+    int root = manifest_netns_root(m, self);
     const char *host = c->hostname ? c->hostname : c->name;
 
     sb_printf(&b, "# generated by keel\n127.0.0.1\tlocalhost\n");
@@ -404,7 +127,7 @@ char *net_hosts_file(const struct net_ctx *ctx, const struct manifest *m, const 
     const struct network_spec *mynet = NULL;
     struct in_addr myip = { 0 };
     if (root >= 0 && m->containers[root].net == NET_BRIDGE) {
-        mynet = network_of(m, &m->containers[root]);
+        mynet = manifest_network_of(m, &m->containers[root]);
         myip = ctx_ip(ctx, m, root);
     }
     if (myip.s_addr) {
@@ -425,10 +148,10 @@ char *net_hosts_file(const struct net_ctx *ctx, const struct manifest *m, const 
     for (size_t j = 0; j < m->n_containers; j++) {
         if ((int)j == self)
             continue;
-        int r = root_of(m, (int)j);
+        int r = manifest_netns_root(m, (int)j);
         if (r < 0 || m->containers[r].net != NET_BRIDGE)
             continue;
-        const struct network_spec *n = network_of(m, &m->containers[r]);
+        const struct network_spec *n = manifest_network_of(m, &m->containers[r]);
         bool visible = c->net == NET_HOST ? true : (mynet && n == mynet);
         struct in_addr ip = ctx_ip(ctx, m, r);
         if (visible && ip.s_addr)
@@ -497,163 +220,18 @@ static struct in_addr ctx_ip(const struct net_ctx *ctx, const struct manifest *m
     if (ctx)
         return ctx->slots[i].ip;
     struct in_addr ips[m->n_containers ? m->n_containers : 1];
-    if (assign_ips(m, ips, NULL) < 0)
+    if (manifest_assign_ips(m, ips, NULL) < 0)
         return (struct in_addr){ 0 };
     return ips[i];
 }
 
 struct in_addr net_container_ip(const struct net_ctx *ctx, const struct container_spec *c)
 {
-    int i = index_of(ctx->m, c);
-    int r = i < 0 ? -1 : root_of(ctx->m, i);
+    int i = manifest_container_index_of(ctx->m, c);
+    int r = i < 0 ? -1 : manifest_netns_root(ctx->m, i);
     if (r < 0)
         return (struct in_addr){ 0 };
     return ctx->slots[r].ip;
-}
-
-/* libnl builds a message; we copy it into our batch. */
-static void append_nl(struct nlbuf *b, struct nl_msg *msg, int nlerr, const char *label)
-{
-    if (nlerr < 0 || !msg) {
-        b->oom = true;
-        return;
-    }
-    nlbuf_append(b, nlmsg_hdr(msg), label);
-    nlmsg_free(msg);
-}
-
-static struct nl_addr *addr4(struct in_addr a, unsigned prefix)
-{
-    struct nl_addr *na = nl_addr_build(AF_INET, &a, 4);
-    if (na)
-        nl_addr_set_prefixlen(na, (int)prefix);
-    return na;
-}
-
-/* RTM_NEWLINK on an existing link found by name: flags, alias, and bridge
- * port isolation (IFLA_INFO_SLAVE_DATA reaches the bridge's slave_changelink). */
-static void add_modify_link(struct nlbuf *b, const char *ifname, int ifindex, unsigned flags, unsigned change,
-                            const char *alias, bool isolate, unsigned mtu, const char *label)
-{
-    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_index = ifindex, .ifi_flags = flags,
-                             .ifi_change = change };
-    nlbuf_begin(b, RTM_NEWLINK, NLM_F_ACK, &ifi, sizeof ifi, label);
-    if (ifname && ifindex == 0)
-        nlbuf_put_str(b, IFLA_IFNAME, ifname);
-    if (alias)
-        nlbuf_put_str(b, IFLA_IFALIAS, alias);
-    if (mtu)
-        nlbuf_put_u32(b, IFLA_MTU, mtu);
-    if (isolate) {
-        nlbuf_nest_begin(b, IFLA_LINKINFO);
-        nlbuf_put_str(b, IFLA_INFO_SLAVE_KIND, "bridge");
-        nlbuf_nest_begin(b, IFLA_INFO_SLAVE_DATA);
-        nlbuf_put_u8(b, IFLA_BRPORT_ISOLATED, 1);
-        nlbuf_nest_end(b);
-        nlbuf_nest_end(b);
-    }
-    nlbuf_end(b);
-}
-
-static void add_getlink(struct nlbuf *b, const char *ifname, const char *label)
-{
-    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-    nlbuf_begin(b, RTM_GETLINK, NLM_F_ACK, &ifi, sizeof ifi, label);
-    nlbuf_put_str(b, IFLA_IFNAME, ifname);
-    nlbuf_end(b);
-}
-
-static void add_address(struct nlbuf *b, int ifindex, struct in_addr a, unsigned prefix, const char *label)
-{
-    struct rtnl_addr *ra = rtnl_addr_alloc();
-    struct nl_addr *local = addr4(a, prefix);
-    struct in_addr bc = { htonl(ntohl(a.s_addr) | ~mask_of(prefix)) };
-    struct nl_addr *brd = addr4(bc, prefix);
-    struct nl_msg *msg = NULL;
-    int r = -1;
-    if (ra && local && brd) {
-        rtnl_addr_set_ifindex(ra, ifindex);
-        rtnl_addr_set_family(ra, AF_INET);
-        r = rtnl_addr_set_local(ra, local);
-        if (r >= 0 && prefix < 31)
-            r = rtnl_addr_set_broadcast(ra, brd);
-        if (r >= 0)
-            r = rtnl_addr_build_add_request(ra, NLM_F_CREATE | NLM_F_REPLACE, &msg);
-    }
-    append_nl(b, msg, r, label);
-    if (ra)
-        rtnl_addr_put(ra);
-    if (local)
-        nl_addr_put(local);
-    if (brd)
-        nl_addr_put(brd);
-}
-
-static void add_default_route(struct nlbuf *b, int ifindex, struct in_addr gw, const char *label)
-{
-    struct rtnl_route *rt = rtnl_route_alloc();
-    struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
-    struct nl_addr *dst = addr4((struct in_addr){ 0 }, 0);
-    struct nl_addr *via = addr4(gw, 32);
-    struct nl_msg *msg = NULL;
-    int r = -1;
-    if (rt && nh && dst && via) {
-        rtnl_route_set_family(rt, AF_INET);
-        rtnl_route_set_table(rt, RT_TABLE_MAIN);
-        rtnl_route_set_scope(rt, RT_SCOPE_UNIVERSE);
-        rtnl_route_set_type(rt, RTN_UNICAST);
-        rtnl_route_set_protocol(rt, RTPROT_STATIC);
-        r = rtnl_route_set_dst(rt, dst);
-        rtnl_route_nh_set_gateway(nh, via);
-        rtnl_route_nh_set_ifindex(nh, ifindex);
-        rtnl_route_add_nexthop(rt, nh);
-        nh = NULL;   /* the route owns it now */
-        if (r >= 0)
-            r = rtnl_route_build_add_request(rt, NLM_F_CREATE | NLM_F_REPLACE, &msg);
-    }
-    append_nl(b, msg, r, label);
-    if (nh)
-        rtnl_route_nh_free(nh);
-    if (rt)
-        rtnl_route_put(rt);
-    if (dst)
-        nl_addr_put(dst);
-    if (via)
-        nl_addr_put(via);
-}
-
-static void add_tbf(struct nlbuf *b, int ifindex, uint64_t bits, unsigned mtu, const char *label)
-{
-    struct rtnl_qdisc *q = rtnl_qdisc_alloc();
-    struct nl_msg *msg = NULL;
-    int r = -1;
-    if (q) {
-        uint64_t rate = bits / 8;
-        if (rate < 1)
-            rate = 1;
-        /* Burst: 10 ms worth, at least a few full frames; queue: 50 ms. */
-        uint64_t bucket = rate / 100;
-        if (bucket < 3ull * (mtu + 14))
-            bucket = 3ull * (mtu + 14);
-        uint64_t limit = bucket + rate / 20;
-        if (rate > 0x7fffffff)
-            rate = 0x7fffffff;
-        if (limit > 0x7fffffff)
-            limit = 0x7fffffff;
-        rtnl_tc_set_ifindex(TC_CAST(q), ifindex);
-        rtnl_tc_set_parent(TC_CAST(q), TC_H_ROOT);
-        rtnl_tc_set_handle(TC_CAST(q), TC_HANDLE(1, 0));
-        rtnl_tc_set_mtu(TC_CAST(q), mtu);
-        r = rtnl_tc_set_kind(TC_CAST(q), "tbf");
-        if (r >= 0) {
-            rtnl_qdisc_tbf_set_rate(q, (int)rate, (int)bucket, 0);
-            rtnl_qdisc_tbf_set_limit(q, (int)limit);
-            r = rtnl_qdisc_build_add_request(q, NLM_F_CREATE | NLM_F_REPLACE, &msg);
-        }
-    }
-    append_nl(b, msg, r, label);
-    if (q)
-        rtnl_qdisc_put(q);
 }
 
 static int write_sysctl(const char *path, const char *value)
@@ -740,17 +318,14 @@ static int remove_stale(struct net_ctx *ctx, struct kerr *err)
     struct stale_links s = { .n = 0 };
     struct nlbuf *b = &ctx->buf;
     nlbuf_reset(b);
-    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-    nlbuf_begin(b, RTM_GETLINK, NLM_F_DUMP, &ifi, sizeof ifi, "list links");
+    net_msg_link_dump(b, "list links");
     int r = nlbuf_send(ctx->rt, b, stale_cb, &s, err);
     if (r < 0)
         return r;
     if (s.n) {
         nlbuf_reset(b);
-        for (size_t i = 0; i < s.n; i++) {
-            struct ifinfomsg d = { .ifi_family = AF_UNSPEC, .ifi_index = s.idx[i] };
-            nlbuf_begin(b, RTM_DELLINK, NLM_F_ACK, &d, sizeof d, "delete a stale keel link");
-        }
+        for (size_t i = 0; i < s.n; i++)
+            net_msg_link_del(b, s.idx[i], NULL, "delete a stale keel link");
         struct kerr e;
         if (nlbuf_send(ctx->rt, b, NULL, NULL, &e) < 0)
             log_warn("%s", e.msg);   /* a veth may vanish with its namespace meanwhile */
@@ -785,20 +360,10 @@ static int create_bridges(struct net_ctx *ctx, struct kerr *err)
     for (size_t i = 0; i < ctx->n_bridges; i++) {
         struct net_bridge *br = &ctx->bridges[i];
         nlbuf_reset(b);
-        struct rtnl_link *l = rtnl_link_bridge_alloc();
-        struct nl_msg *msg = NULL;
-        r = -1;
-        if (l) {
-            rtnl_link_set_name(l, br->ifname);
-            rtnl_link_set_mtu(l, net_mtu(br->spec));
-            rtnl_link_set_flags(l, IFF_UP);
-            r = rtnl_link_build_add_request(l, NLM_F_CREATE | NLM_F_EXCL, &msg);
-            rtnl_link_put(l);
-        }
-        append_nl(b, msg, r, "create bridge");
+        net_msg_bridge_add(b, br->ifname, manifest_network_mtu(br->spec), "create bridge");
         snprintf(alias, sizeof alias, NET_ALIAS_PREFIX "bridge %s", br->spec->name);
-        add_modify_link(b, br->ifname, 0, 0, 0, alias, false, 0, "set alias of bridge");
-        add_getlink(b, br->ifname, "look up bridge");
+        net_msg_link_set(b, br->ifname, 0, 0, 0, alias, false, 0, "set alias of bridge");
+        net_msg_link_get(b, br->ifname, "look up bridge");
         int idx[3] = { 0 };
         r = nlbuf_send(ctx->rt, b, ifindex_cb, idx, err);
         if (r == -EEXIST)
@@ -812,7 +377,7 @@ static int create_bridges(struct net_ctx *ctx, struct kerr *err)
     nlbuf_reset(b);
     for (size_t i = 0; i < ctx->n_bridges; i++) {
         struct net_bridge *br = &ctx->bridges[i];
-        add_address(b, br->ifindex, net_gateway(br->spec), br->spec->prefix, "add the gateway address to bridge");
+        net_msg_addr_add(b, br->ifindex, manifest_network_gateway(br->spec), br->spec->prefix, "add the gateway address to bridge");
     }
     r = nlbuf_send(ctx->rt, b, NULL, NULL, err);
     if (r < 0)
@@ -837,7 +402,7 @@ static int create_bridges(struct net_ctx *ctx, struct kerr *err)
  * and must outlive *nb. */
 static void nft_bridge_of(const struct network_spec *n, struct nft_bridge *nb, struct nft_port *ports)
 {
-    *nb = (struct nft_bridge){ .subnet = n->subnet, .prefix = n->prefix, .gateway = net_gateway(n),
+    *nb = (struct nft_bridge){ .subnet = n->subnet, .prefix = n->prefix, .gateway = manifest_network_gateway(n),
                                .isolate = n->isolate, .no_lan = n->no_lan, .link_local = n->link_local,
                                .host_ports = ports, .n_host_ports = n->n_host_ports };
     snprintf(nb->ifname, IFNAMSIZ, "%s", n->name);
@@ -965,13 +530,13 @@ static void restore_forwarding(struct net_ctx *ctx)
         log_warn("cannot remove %s: %s", ctx->forward_file, strerror(errno));
 }
 
-/* Every bridge container's network is in the manifest (net_validate says so
+/* Every bridge container's network is in the manifest (manifest_validate_networks says so
  * too, but net_init must not trust its caller to have run it). */
 static int check_networks(const struct manifest *m, struct kerr *err)
 {
     for (size_t i = 0; i < m->n_containers; i++) {
         const struct container_spec *c = &m->containers[i];
-        if (c->net == NET_BRIDGE && !network_of(m, c))
+        if (c->net == NET_BRIDGE && !manifest_network_of(m, c))
             return kerr_msg(err, EINVAL, "cannot set up network of container %s: the manifest has no network %s",
                             c->name, bridge_name(c));
     }
@@ -1055,7 +620,7 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
         r = kerr_set(err, ENOMEM, "cannot set up networking");
         goto fail;
     }
-    if (assign_ips(m, ips, &failed) < 0) {
+    if (manifest_assign_ips(m, ips, &failed) < 0) {
         r = kerr_msg(err, ENOSPC, "cannot allocate an address for container %s: network full",
                      m->containers[failed].name);
         goto fail;
@@ -1085,10 +650,10 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
         const struct container_spec *c = &m->containers[i];
         if (c->net != NET_BRIDGE)
             continue;
-        const struct network_spec *n = network_of(m, c);   /* not NULL: checked on entry */
+        const struct network_spec *n = manifest_network_of(m, c);   /* not NULL: checked on entry */
         int bi = bridge_index(ctx, n);
         if (bi < 0) {
-            if (!ifname_ok(n->name)) {
+            if (!manifest_ifname_ok(n->name)) {
                 r = kerr_msg(err, EINVAL, "cannot create bridge %s: not a valid interface name", n->name);
                 goto fail;
             }
@@ -1211,7 +776,7 @@ static int configure_bridge_netns(struct net_ctx *ctx, int i, int ns_fd, int soc
     const struct container_spec *c = &ctx->m->containers[i];
     struct net_slot *s = &ctx->slots[i];
     struct net_bridge *br = &ctx->bridges[s->bridge];
-    unsigned mtu = net_mtu(br->spec);
+    unsigned mtu = manifest_network_mtu(br->spec);
     char label[96], alias[96];
     struct nlbuf *b = &ctx->buf;
 
@@ -1224,7 +789,7 @@ static int configure_bridge_netns(struct net_ctx *ctx, int i, int ns_fd, int soc
                 used[nu++] = ctx->slots[j].ip;
         if (c->ip.s_addr)
             s->ip = c->ip;
-        else if (net_alloc_ip(br->spec, used, nu, &s->ip) < 0)
+        else if (manifest_alloc_ip(br->spec, used, nu, &s->ip) < 0)
             return kerr_msg(err, ENOSPC, "cannot allocate an address for container %s: network %s full",
                             c->name, br->spec->name);
     }
@@ -1233,38 +798,19 @@ static int configure_bridge_netns(struct net_ctx *ctx, int i, int ns_fd, int soc
      *    created directly inside the container's namespace as eth0. */
     for (int attempt = 0; attempt < 2; attempt++) {
         nlbuf_reset(b);
-        struct rtnl_link *l = rtnl_link_veth_alloc();
-        struct nl_msg *msg = NULL;
-        int r = -1;
-        if (l) {
-            struct rtnl_link *peer = rtnl_link_veth_get_peer(l);
-            rtnl_link_set_name(l, s->veth);
-            rtnl_link_set_master(l, br->ifindex);
-            rtnl_link_set_mtu(l, mtu);
-            rtnl_link_set_flags(l, IFF_UP);
-            rtnl_link_set_name(peer, "eth0");
-            rtnl_link_set_mtu(peer, mtu);
-            /* No IFF_UP on the peer here: veth_open() refuses (ENOTCONN)
-             * until the pair is linked, which happens after the peer is
-             * configured.  eth0 goes up inside the namespace below. */
-            rtnl_link_set_ns_fd(peer, ns_fd);
-            rtnl_link_put(peer);
-            r = rtnl_link_build_add_request(l, NLM_F_CREATE | NLM_F_EXCL, &msg);
-            rtnl_link_put(l);
-        }
+        /* No IFF_UP on the peer here: veth_open() refuses (ENOTCONN) until
+         * the pair is linked, which happens after the peer is configured.
+         * eth0 goes up inside the namespace below. */
         snprintf(label, sizeof label, "create veth %s for container %s", s->veth, c->name);
-        append_nl(b, msg, r, label);
+        net_msg_veth_add(b, s->veth, br->ifindex, mtu, "eth0", ns_fd, label);
         snprintf(alias, sizeof alias, NET_ALIAS_PREFIX "container %s", c->name);
-        add_modify_link(b, s->veth, 0, 0, 0, alias, br->spec->isolate, 0, "set alias and port flags of veth");
-        r = nlbuf_send(ctx->rt, b, NULL, NULL, err);
+        net_msg_link_set(b, s->veth, 0, 0, 0, alias, br->spec->isolate, 0, "set alias and port flags of veth");
+        int r = nlbuf_send(ctx->rt, b, NULL, NULL, err);
         if (r == -EEXIST && attempt == 0) {
             /* The pair of an earlier run of this container, whose namespace
              * the kernel is still tearing down: remove it now. */
             nlbuf_reset(b);
-            struct ifinfomsg d = { .ifi_family = AF_UNSPEC };
-            nlbuf_begin(b, RTM_DELLINK, NLM_F_ACK, &d, sizeof d, "delete an old veth");
-            nlbuf_put_str(b, IFLA_IFNAME, s->veth);
-            nlbuf_end(b);
+            net_msg_link_del(b, 0, s->veth, "delete an old veth");
             struct kerr e;
             (void)nlbuf_send(ctx->rt, b, NULL, NULL, &e);
             continue;
@@ -1281,8 +827,8 @@ static int configure_bridge_netns(struct net_ctx *ctx, int i, int ns_fd, int soc
     /* 2. Inside the container's namespace, through the socket opened there:
      *    lo up and eth0's index, then address, route and rate limit. */
     nlbuf_reset(b);
-    add_modify_link(b, NULL, 1 /* lo is always ifindex 1 */, IFF_UP, IFF_UP, NULL, false, 0, "bring lo up");
-    add_getlink(b, "eth0", "look up eth0");
+    net_msg_link_set(b, NULL, 1 /* lo is always ifindex 1 */, IFF_UP, IFF_UP, NULL, false, 0, "bring lo up");
+    net_msg_link_get(b, "eth0", "look up eth0");
     int idx[4] = { 0 };
     if ((r = nlbuf_send(sock, b, ifindex_cb, idx, err)) < 0)
         return r;
@@ -1293,18 +839,18 @@ static int configure_bridge_netns(struct net_ctx *ctx, int i, int ns_fd, int soc
     char a[INET_ADDRSTRLEN];
     snprintf(label, sizeof label, "add address %s/%u to eth0 of container %s", ip_str(s->ip, a),
              br->spec->prefix, c->name);
-    add_address(b, eth0, s->ip, br->spec->prefix, label);
-    add_modify_link(b, NULL, eth0, IFF_UP, IFF_UP, NULL, false, 0, "bring eth0 up");
-    add_default_route(b, eth0, net_gateway(br->spec), "add the default route of eth0");
+    net_msg_addr_add(b, eth0, s->ip, br->spec->prefix, label);
+    net_msg_link_set(b, NULL, eth0, IFF_UP, IFF_UP, NULL, false, 0, "bring eth0 up");
+    net_msg_route_default(b, eth0, manifest_network_gateway(br->spec), "add the default route of eth0");
     if (c->net_rate)
-        add_tbf(b, eth0, c->net_rate, mtu, "add the tbf rate limit to eth0");
+        net_msg_tbf_add(b, eth0, c->net_rate, mtu, "add the tbf rate limit to eth0");
     return nlbuf_send(sock, b, NULL, NULL, err);
 }
 
 static int lo_up_with(int sock, struct nlbuf *b, struct kerr *err)
 {
     nlbuf_reset(b);
-    add_modify_link(b, NULL, 1, IFF_UP, IFF_UP, NULL, false, 0, "bring lo up");
+    net_msg_link_set(b, NULL, 1, IFF_UP, IFF_UP, NULL, false, 0, "bring lo up");
     return nlbuf_send(sock, b, NULL, NULL, err);
 }
 
@@ -1348,12 +894,12 @@ static int ensure_netns(struct net_ctx *ctx, int i, struct kerr *err)
 int net_container_netns(struct net_ctx *ctx, const struct container_spec *c, int *fd, struct kerr *err)
 {
     *fd = -1;
-    int i = index_of(ctx->m, c);
+    int i = manifest_container_index_of(ctx->m, c);
     if (i < 0)
         return kerr_msg(err, ENOENT, "cannot set up network of container %s: not in the manifest", c->name);
     if (c->net == NET_HOST)
         return 0;
-    int root = root_of(ctx->m, i);
+    int root = manifest_netns_root(ctx->m, i);
     if (root < 0)
         return kerr_msg(err, EINVAL, "cannot set up network of container %s: network = container:%s "
                         "does not lead to a container namespace", c->name, c->net_peer ? c->net_peer : "");
@@ -1371,7 +917,7 @@ void net_container_release(struct net_ctx *ctx, const struct container_spec *c)
 {
     if (!ctx)
         return;
-    int i = index_of(ctx->m, c);
+    int i = manifest_container_index_of(ctx->m, c);
     if (i < 0 || c->net == NET_HOST || c->net == NET_CONTAINER)
         return;   /* a container: joiner owns nothing of the namespace it joined */
     struct net_slot *s = &ctx->slots[i];
@@ -1417,12 +963,8 @@ void net_shutdown(struct net_ctx *ctx)
     if (ctx->rt >= 0 && ctx->n_bridges) {
         nlbuf_reset(&ctx->buf);
         for (size_t i = 0; i < ctx->n_bridges; i++)
-            if (ctx->bridges[i].created) {
-                struct ifinfomsg d = { .ifi_family = AF_UNSPEC };
-                nlbuf_begin(&ctx->buf, RTM_DELLINK, NLM_F_ACK, &d, sizeof d, "delete bridge");
-                nlbuf_put_str(&ctx->buf, IFLA_IFNAME, ctx->bridges[i].ifname);
-                nlbuf_end(&ctx->buf);
-            }
+            if (ctx->bridges[i].created)
+                net_msg_link_del(&ctx->buf, 0, ctx->bridges[i].ifname, "delete bridge");
         struct kerr e;
         if (nlbuf_send(ctx->rt, &ctx->buf, NULL, NULL, &e) < 0)
             log_warn("%s", e.msg);
@@ -1466,7 +1008,7 @@ int net_interface_configure(const struct interface_spec *ifs, struct kerr *err)
     char label[96];
     int idx[2] = { 0 };
     snprintf(label, sizeof label, "find interface %s", ifs->name);
-    add_getlink(&b, ifs->name, label);
+    net_msg_link_get(&b, ifs->name, label);
     int r = nlbuf_send(sock, &b, ifindex_cb, idx, err);
     if (r == 0 && idx[0] <= 0)
         r = kerr_msg(err, ENODEV, "cannot find interface %s", ifs->name);
@@ -1474,16 +1016,16 @@ int net_interface_configure(const struct interface_spec *ifs, struct kerr *err)
         char a[INET_ADDRSTRLEN];
         nlbuf_reset(&b);
         snprintf(label, sizeof label, "bring interface %s up", ifs->name);
-        add_modify_link(&b, NULL, idx[0], IFF_UP, IFF_UP, NULL, false, ifs->mtu, label);
+        net_msg_link_set(&b, NULL, idx[0], IFF_UP, IFF_UP, NULL, false, ifs->mtu, label);
         if (ifs->has_address) {
             snprintf(label, sizeof label, "add address %s/%u to %s", ip_str(ifs->address, a), ifs->prefix,
                      ifs->name);
-            add_address(&b, idx[0], ifs->address, ifs->prefix, label);
+            net_msg_addr_add(&b, idx[0], ifs->address, ifs->prefix, label);
         }
         if (ifs->gateway.s_addr) {
             snprintf(label, sizeof label, "add the default route via %s on %s", ip_str(ifs->gateway, a),
                      ifs->name);
-            add_default_route(&b, idx[0], ifs->gateway, label);
+            net_msg_route_default(&b, idx[0], ifs->gateway, label);
         }
         r = nlbuf_send(sock, &b, NULL, NULL, err);
     }
@@ -1496,7 +1038,7 @@ int net_interface_configure(const struct interface_spec *ifs, struct kerr *err)
 
 void net_plan(const struct manifest *m, const struct container_spec *c, FILE *out)
 {
-    int i = index_of(m, c);
+    int i = manifest_container_index_of(m, c);
     if (i < 0)
         return;
     char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN], v[IFNAMSIZ];
@@ -1509,7 +1051,7 @@ void net_plan(const struct manifest *m, const struct container_spec *c, FILE *ou
         fprintf(out, "    netns: new, pinned at /run/keel/netns/%s; lo up; IPv6 off\n", c->name);
         return;
     case NET_CONTAINER: {
-        int r = root_of(m, i);
+        int r = manifest_netns_root(m, i);
         fprintf(out, "  network: container:%s\n", c->net_peer ? c->net_peer : "?");
         if (r >= 0)
             fprintf(out, "    netns: joins /run/keel/netns/%s (same addresses and ports)\n", m->containers[r].name);
@@ -1518,7 +1060,7 @@ void net_plan(const struct manifest *m, const struct container_spec *c, FILE *ou
     case NET_BRIDGE:
         break;
     }
-    const struct network_spec *n = network_of(m, c);
+    const struct network_spec *n = manifest_network_of(m, c);
     if (!n) {
         fprintf(out, "  network: bridge %s (unknown network)\n", bridge_name(c));
         return;
@@ -1528,9 +1070,9 @@ void net_plan(const struct manifest *m, const struct container_spec *c, FILE *ou
     fprintf(out, "  network: bridge %s\n", n->name);
     fprintf(out, "    netns: new, pinned at /run/keel/netns/%s; lo up; IPv6 off\n", c->name);
     fprintf(out, "    link: veth %s (keel's namespace, port of bridge %s%s) <-> eth0 (created in the netns), mtu %u\n",
-            v, n->name, n->isolate ? ", isolated" : "", net_mtu(n));
+            v, n->name, n->isolate ? ", isolated" : "", manifest_network_mtu(n));
     fprintf(out, "    address: %s/%u on eth0; default route via %s\n", ip.s_addr ? ip_str(ip, a) : "(none free)",
-            n->prefix, ip_str(net_gateway(n), g));
+            n->prefix, ip_str(manifest_network_gateway(n), g));
     if (c->net_rate)
         fprintf(out, "    qdisc: tbf rate %llu bit/s on eth0 (egress)\n", (unsigned long long)c->net_rate);
     for (size_t p = 0; p < c->n_ports; p++) {
@@ -1556,7 +1098,7 @@ void net_plan_machine(const struct manifest *m, FILE *out)
     char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
     for (size_t i = 0; i < m->n_containers; i++) {
         const struct container_spec *c = &m->containers[i];
-        const struct network_spec *n = c->net == NET_BRIDGE ? network_of(m, c) : NULL;
+        const struct network_spec *n = c->net == NET_BRIDGE ? manifest_network_of(m, c) : NULL;
         bool dup = false;
         for (size_t j = 0; j < ns && !dup; j++)
             dup = seen[j] == n;
@@ -1567,12 +1109,12 @@ void net_plan_machine(const struct manifest *m, FILE *out)
         ns++;
         fprintf(out, "network: bridge %s, %s/%u gateway %s, mtu %u, isolate %s, lan %s, link_local %s, "
                 "route_localnet 1, IPv6 off\n",
-                n->name, ip_str(n->subnet, a), n->prefix, ip_str(net_gateway(n), g), net_mtu(n),
+                n->name, ip_str(n->subnet, a), n->prefix, ip_str(manifest_network_gateway(n), g), manifest_network_mtu(n),
                 n->isolate ? "yes" : "no", n->no_lan ? "no" : "yes", n->link_local ? "yes" : "no");
     }
     fprintf(out, "network: net.ipv4.ip_forward = 1 (restored at exit; forward policy drop if it was 0)\n");
     struct in_addr ips[m->n_containers ? m->n_containers : 1];
-    if (assign_ips(m, ips, NULL) < 0)
+    if (manifest_assign_ips(m, ips, NULL) < 0)
         memset(ips, 0, sizeof ips);
     size_t total = 0;
     for (size_t i = 0; i < m->n_containers; i++)

@@ -93,6 +93,11 @@ void nlbuf_end(struct nlbuf *b)
         b->oom = true;   /* unbalanced nesting is a bug: refuse to send */
 }
 
+void nlbuf_invalid(struct nlbuf *b)
+{
+    b->invalid = true;
+}
+
 void nlbuf_begin(struct nlbuf *b, uint16_t type, uint16_t flags, const void *hdr, size_t hdrlen,
                  const char *label)
 {
@@ -105,23 +110,6 @@ void nlbuf_begin(struct nlbuf *b, uint16_t type, uint16_t flags, const void *hdr
     }
 }
 
-void nlbuf_append(struct nlbuf *b, const struct nlmsghdr *h, const char *label)
-{
-    nlbuf_end(b);
-    if (!h || h->nlmsg_len < sizeof *h) {
-        b->oom = true;
-        return;
-    }
-    start_msg(b, h->nlmsg_type, (uint16_t)(h->nlmsg_flags | NLM_F_ACK), label);
-    if (b->oom)
-        return;
-    size_t body = h->nlmsg_len - sizeof *h;
-    void *p = reserve(b, body);
-    if (p)
-        memcpy(p, (const uint8_t *)h + sizeof *h, body);
-    nlbuf_end(b);
-}
-
 void nlbuf_put(struct nlbuf *b, uint16_t type, const void *data, size_t len)
 {
     struct nlattr *a = reserve(b, NLA_HDRLEN + len);
@@ -131,6 +119,13 @@ void nlbuf_put(struct nlbuf *b, uint16_t type, const void *data, size_t len)
     a->nla_len = (uint16_t)(NLA_HDRLEN + len);
     if (len)
         memcpy((uint8_t *)a + NLA_HDRLEN, data, len);
+}
+
+void nlbuf_put_raw(struct nlbuf *b, const void *data, size_t len)
+{
+    void *p = reserve(b, len);
+    if (p && len)
+        memcpy(p, data, len);
 }
 
 void nlbuf_put_u8(struct nlbuf *b, uint16_t type, uint8_t v)
@@ -242,6 +237,8 @@ int nlbuf_send(int fd, struct nlbuf *b, nlbuf_reply_fn cb, void *ud, struct kerr
     nlbuf_end(b);
     if (b->oom)
         return kerr_set(err, ENOMEM, "cannot build netlink request");
+    if (b->invalid)
+        return kerr_set(err, EINVAL, "cannot build netlink request");
     if (b->n_msgs == 0)
         return 0;
 

@@ -110,11 +110,23 @@ static int open_log(struct output *o)
     return 0;
 }
 
-/* The relay: pipe in, socket out, until every writer of the pipe is gone. */
-static __attribute__((noreturn)) void relay(int in, int out)
+/* The relay: pipe in, socket out, until every writer of the pipe is gone.
+ * It dies with keel (a relay outliving keel would keep the container's pipe
+ * open), and it is not dumpable (no core dump, ptrace or /proc/PID/mem of a
+ * copy of keel's memory for anyone but root).  Without either it
+ * does not run: it says so on keel's console (before any fd is closed) and
+ * exits, so keel sees the end of the container's output at once. */
+static __attribute__((noreturn)) void relay(int in, int out, const char *name)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+        log_error("cannot start the output relay of %s: cannot set its parent-death signal: %s", name,
+                  strerror(errno));
+        _exit(1);
+    }
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+        log_error("cannot start the output relay of %s: cannot make it non-dumpable: %s", name, strerror(errno));
+        _exit(1);
+    }
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || sys_close_range_from(3) < 0)
         _exit(1);
     char buf[65536];
@@ -175,7 +187,7 @@ int output_open(struct output *o, const char *name, const char *log_dir, uint64_
     }
     o->relay = fork();
     if (o->relay == 0)
-        relay(p[0], sp[1]);
+        relay(p[0], sp[1], name);
     int saved = errno;
     close(p[0]);
     close(sp[1]);

@@ -27,9 +27,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "keel/sys.h"
 #include "keel/util.h"
 
 #define NO_CAP (-1)
@@ -527,7 +527,7 @@ int seccomp_install(const struct seccomp_prog *p, struct kerr *err)
     if (!p || p->len == 0)
         return 0;
     struct sock_fprog prog = { .len = p->len, .filter = p->insns };
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0)
+    if (sys_seccomp_set_filter(&prog) == 0)
         return 0;
     if (errno == ENOSYS && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0)
         return 0;

@@ -8,6 +8,8 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -39,9 +41,9 @@ int sys_pidfd_send_signal(int pidfd, int sig)
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
-int sys_close_range_from(unsigned first)
+int sys_close_range(unsigned first, unsigned last)
 {
-    if (syscall(SYS_close_range, first, ~0u, 0) == 0)
+    if (syscall(SYS_close_range, first, last, 0) == 0)
         return 0;
     if (errno != ENOSYS)
         return -1;
@@ -56,16 +58,42 @@ int sys_close_range_from(unsigned first)
         long fd = strtol(e->d_name, &end, 10);
         if (end == e->d_name || *end)
             continue;   /* "." and ".." */
-        if (fd >= (long)first && fd != self)
+        if (fd >= (long)first && fd <= (long)last && fd != self)
             close((int)fd);
     }
     closedir(d);
     return 0;
 }
 
+int sys_close_range_from(unsigned first)
+{
+    return sys_close_range(first, ~0u);
+}
+
+void sys_reset_signals(void)
+{
+    /* cppcheck-suppress unusedStructMember ; the kernel's struct sigaction, read by rt_sigaction */
+    struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } dfl = { SIG_DFL, 0, NULL, 0 };
+    for (int s = 1; s <= 64; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof(uint64_t));
+    uint64_t none = 0;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
+}
+
+pid_t sys_clone_fork(unsigned long flags)
+{
+    return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+}
+
 int sys_finit_module(int fd, const char *params, int flags)
 {
     return (int)syscall(SYS_finit_module, fd, params, flags);
+}
+
+int sys_seccomp_set_filter(const struct sock_fprog *prog)
+{
+    return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog);
 }
 
 int sys_bind_fd(int src, int tgt, uint64_t attr_set)

@@ -216,6 +216,13 @@ uint64_t now_ms(void)
     return now_ns() / 1000000ull;
 }
 
+void sleep_ms(unsigned ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
 uint64_t realtime_ms(void)
 {
     return clock_ns(CLOCK_REALTIME) / 1000000ull;

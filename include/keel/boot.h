@@ -36,9 +36,12 @@ char *boot_cmdline_value(const char *cmdline, const char *key);
 /* keel.manifest= from /proc/cmdline, else MANIFEST_DEFAULT_PATH (heap; NULL on ENOMEM). */
 char *boot_manifest_path(void);
 
-/* argv is main's (kept for the re-exec).  Does not return, but exits 126,
- * when keel is PID 1 of a container rather than the kernel's init (a
- * `#!/proc/self/exe` command run keel's binary there): see boot.c. */
+/* True when keel is PID 1 of a container rather than the kernel's init (a
+ * `#!/proc/self/exe` command ran keel's binary there; see boot.c): main then
+ * refuses to boot and returns 126, which ends only that container. */
+bool boot_in_container(void);
+/* argv is main's (kept for the re-exec).  Only for the kernel's init
+ * (boot_in_container() false). */
 int boot_early(char **argv, struct kerr *err);
 /* hostname, modules, fstab, sysctl, dns, lo and interfaces.  Logs a stage line per step. */
 int boot_setup_machine(const struct manifest *m, struct kerr *err);

@@ -12,15 +12,16 @@
  * /run/keel/netns/NAME, so a restarted container rejoins the same namespace
  * with the same address and its container:NAME dependants keep their network.
  *
- * Links, addresses, routes and qdiscs go through libnl-route-3; NAT and the
- * forward filter are nf_tables netlink batches written by keel (no libnftnl).
+ * Every netlink message is built by keel into an nlbuf batch: links,
+ * addresses, routes and qdiscs by net_msg, NAT and the forward filter by nft
+ * (no libnl, no libnftnl).
  * No `ip`, `iptables` or `nft` binary is ever run.
  *
  * A bridge-mode container is on the network its c->bridge names, which must be
  * one of m->networks: net.c has no network of its own.  The default network
  * (keel0, 172.30.0.0/24) is the manifest's: manifest_load adds it and fills in
  * c->bridge.  A container naming a network the manifest lacks is an error
- * (net_validate, net_init), never a fallback.
+ * (manifest_validate_networks, net_init), never a fallback.
  *
  * Contract: 0 / negative errno with `struct kerr` filled (err.h).
  */
@@ -91,19 +92,5 @@ int net_interface_configure(const struct interface_spec *ifs, struct kerr *err);
  * (bridges, forwarding, the nf_tables table in nft syntax) once per plan. */
 void net_plan(const struct manifest *m, const struct container_spec *c, FILE *out);
 void net_plan_machine(const struct manifest *m, FILE *out);
-
-/* Network rules of the manifest (keel check): valid network names, subnets,
- * gateways and mtus, non-overlapping subnets; ip inside its subnet and unique;
- * ports, ip and net_rate only with network = bridge; no host port published
- * twice (same protocol, overlapping HOST_IP); container:NAME names an existing
- * container that is not itself, not host-mode, no cycle; enough addresses.
- * Adds one "FILE:LINE: message" per problem; returns 0 or -EINVAL. */
-int net_validate(const struct manifest *m, struct diag *d);
-
-/* Pure helpers (unit-tested). */
-/* Allocates the lowest free host address of `n` not in `used` (count entries),
- * skipping network, gateway and broadcast addresses. */
-int net_alloc_ip(const struct network_spec *n, const struct in_addr *used, size_t count,
-                 struct in_addr *out);
 
 #endif

@@ -8,7 +8,8 @@
  * and qdiscs in one datagram, and nf_tables changes in one transaction.
  *
  * Building never fails: an allocation failure is remembered and reported by
- * nlbuf_send() (-ENOMEM), so builders can stay straight-line code.
+ * nlbuf_send() (-ENOMEM), as is a request a builder could not encode
+ * (-EINVAL, nlbuf_invalid), so builders can stay straight-line code.
  * Every message built or appended gets NLM_F_REQUEST, a sequence number and a
  * short label ("create veth kvweb") used in the error sentence.
  *
@@ -34,6 +35,7 @@ struct nlbuf {
     uint8_t *data;
     size_t len, cap;
     bool oom;                    /* an allocation failed; reported by nlbuf_send */
+    bool invalid;                /* a builder was asked for what it cannot encode */
     size_t msg_off;              /* offset of the message being built */
     bool in_msg;
     size_t nest[NLBUF_MAX_NEST]; /* offsets of open nested attributes */
@@ -59,15 +61,17 @@ void nlbuf_free(struct nlbuf *b);
 void nlbuf_begin(struct nlbuf *b, uint16_t type, uint16_t flags, const void *hdr, size_t hdrlen,
                  const char *label);
 void nlbuf_end(struct nlbuf *b);
-/* Appends a finished message built elsewhere (e.g. by libnl-route's
- * rtnl_*_build_*_request); NLM_F_REQUEST|NLM_F_ACK are added. */
-void nlbuf_append(struct nlbuf *b, const struct nlmsghdr *h, const char *label);
-
+/* For builders: what was asked cannot be encoded; nlbuf_send refuses the
+ * whole batch with -EINVAL ("cannot build netlink request"). */
+void nlbuf_invalid(struct nlbuf *b);
 void nlbuf_put(struct nlbuf *b, uint16_t type, const void *data, size_t len);
 void nlbuf_put_u8(struct nlbuf *b, uint16_t type, uint8_t v);
 void nlbuf_put_u32(struct nlbuf *b, uint16_t type, uint32_t v);     /* host order */
 void nlbuf_put_be32(struct nlbuf *b, uint16_t type, uint32_t v);    /* v in host order, stored big-endian */
 void nlbuf_put_str(struct nlbuf *b, uint16_t type, const char *s);  /* with its NUL */
+/* Bytes that are not an attribute, padded to 4: a family header inside a
+ * nested attribute (VETH_INFO_PEER holds the peer's ifinfomsg). */
+void nlbuf_put_raw(struct nlbuf *b, const void *data, size_t len);
 void nlbuf_nest_begin(struct nlbuf *b, uint16_t type);              /* sets NLA_F_NESTED */
 void nlbuf_nest_end(struct nlbuf *b);
 

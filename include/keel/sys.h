@@ -28,8 +28,22 @@ int sys_pivot_root(const char *new_root, const char *put_old);
 int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
 int sys_pidfd_open(pid_t pid);
 int sys_pidfd_send_signal(int pidfd, int sig);
+/* Closes every fd in [first, last] (walking /proc/self/fd before 5.9). */
+int sys_close_range(unsigned first, unsigned last);
 int sys_close_range_from(unsigned first);   /* closes every fd >= first */
+/* Default dispositions for signals 1..64 and an empty mask, for a program
+ * about to be exec'd: the raw calls, because glibc's wrappers refuse the two
+ * real-time signals it keeps for itself (32, 33), which an ignoring parent
+ * would otherwise pass on.  Cannot fail for valid signals. */
+void sys_reset_signals(void);
+/* clone(2) used like fork() with namespace flags, for kernels without clone3
+ * (before 5.3): returns 0 in the child, the pid in the parent. */
+pid_t sys_clone_fork(unsigned long flags);
 int sys_finit_module(int fd, const char *params, int flags);
+struct sock_fprog;
+/* seccomp(SECCOMP_SET_MODE_FILTER, 0, prog): ENOSYS before 3.17, where the
+ * caller falls back to prctl(PR_SET_SECCOMP). */
+int sys_seccomp_set_filter(const struct sock_fprog *prog);
 
 /* Binds what the O_PATH fd `src` names onto what the O_PATH fd `tgt` names,
  * with the new mount API and no path resolved anywhere: open_tree(src,

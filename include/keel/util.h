@@ -57,6 +57,10 @@ int write_all(int fd, const void *buf, size_t len);
 
 uint64_t now_ns(void);   /* CLOCK_MONOTONIC */
 uint64_t now_ms(void);
+/* Sleeps `ms` milliseconds, the rest again after a signal.  Only for bounded
+ * polls outside the event loop (boot before and after it, the cgroup freeze
+ * fallback): the loop itself never sleeps. */
+void sleep_ms(unsigned ms);
 uint64_t realtime_ms(void);
 
 #endif

@@ -19,7 +19,7 @@
 # command") and a process of the container can take a handle on the host's
 # file.  Today only ETXTBSY (the running keel executes the same file) keeps
 # that handle from being re-opened for writing (no_write_open).  The command
-# of a container (test_shebang_command) is caught by boot_early: keel's binary as
+# of a container (test_shebang_command) is caught by main (boot_in_container): keel's binary as
 # PID 1 of a container refuses to boot and exits 126.
 . "$(dirname "$0")/lib.sh"
 
@@ -62,8 +62,12 @@ EOF
     keel_start
     wait_out c ready || fail "container c did not come up ($WHY)"
     wait_klog 'shebang: (exited with status|killed by signal|failed)' || fail "the shebang container never ended ($WHY)"
+    # The static keel refuses to boot and exits 126 (main.c); the dynamic
+    # ASan build cannot even start there (no loader in the layer): its exec fails.
+    local want='shebang: exited with status 126'
+    [ "${KEEL_ASAN:-}" = 1 ] && want='shebang: (exited with status [1-9][0-9]*|killed by signal|failed)'
     check shebang_fails "the #!/proc/self/exe container did not fail: $(grep -E 'shebang: (exited|killed|failed)' "$ERR" | head -n 1)" \
-        eval "grep -qE '$(klog 'shebang: (exited with status [1-9][0-9]*|killed by signal|failed)')' '$ERR'"
+        eval "grep -qE '$(klog "$want")' '$ERR'"
     check no_boot_inside "keel's binary went through boot steps inside the container" \
         no_grep_in '^shebang \| .*keel: (stage:|shutdown:|filesystems unmounted|hostname|sysctl)' "$OUT"
     wait_until $((5 * SLOW)) test -S "$(SOCK)"

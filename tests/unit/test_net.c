@@ -10,8 +10,11 @@
 
 #include "keel/manifest.h"
 #include "keel/net.h"
+#include "keel/manifest_net.h"
+#include "keel/net_msg.h"
 #include "keel/nft.h"
 #include "keel/nlbuf.h"
+#include "keel/util.h"
 #include "unit.h"
 
 static struct in_addr A(const char *s)
@@ -97,11 +100,11 @@ static struct network_spec *net(const char *name, const char *subnet, unsigned p
     return n;
 }
 
-/* Runs net_validate and checks that `want` (NULL: no error) is one of the messages. */
+/* Runs manifest_validate_networks and checks that `want` (NULL: no error) is one of the messages. */
 static int validate_has(const char *want)
 {
     struct diag d = { 0 };
-    int r = net_validate(&man, &d);
+    int r = manifest_validate_networks(&man, &d);
     int found = 0;
     for (size_t i = 0; i < d.count; i++) {
         if (want && strstr(d.msgs[i], want))
@@ -123,13 +126,13 @@ TEST(alloc_lowest_free)
 {
     struct network_spec n = { .name = "n", .subnet = A("172.30.0.0"), .prefix = 24 };
     struct in_addr out;
-    CHECK_INT(net_alloc_ip(&n, NULL, 0, &out), 0);
+    CHECK_INT(manifest_alloc_ip(&n, NULL, 0, &out), 0);
     CHECK_STR(S(out), "172.30.0.2");   /* .0 network, .1 default gateway */
     struct in_addr used[] = { A("172.30.0.2"), A("172.30.0.4") };
-    CHECK_INT(net_alloc_ip(&n, used, 2, &out), 0);
+    CHECK_INT(manifest_alloc_ip(&n, used, 2, &out), 0);
     CHECK_STR(S(out), "172.30.0.3");
     n.gateway = A("172.30.0.254");
-    CHECK_INT(net_alloc_ip(&n, NULL, 0, &out), 0);
+    CHECK_INT(manifest_alloc_ip(&n, NULL, 0, &out), 0);
     CHECK_STR(S(out), "172.30.0.1");   /* the gateway moved: .1 is free */
 }
 
@@ -138,21 +141,21 @@ TEST(alloc_exhaustion_and_edges)
     struct network_spec n = { .name = "n", .subnet = A("10.0.0.0"), .prefix = 30 };
     struct in_addr out;
     /* /30: .1 gateway, .2 the only host, .3 broadcast. */
-    CHECK_INT(net_alloc_ip(&n, NULL, 0, &out), 0);
+    CHECK_INT(manifest_alloc_ip(&n, NULL, 0, &out), 0);
     CHECK_STR(S(out), "10.0.0.2");
     struct in_addr used[] = { A("10.0.0.2") };
-    CHECK_INT(net_alloc_ip(&n, used, 1, &out), -ENOSPC);
+    CHECK_INT(manifest_alloc_ip(&n, used, 1, &out), -ENOSPC);
     n.prefix = 31;
-    CHECK_INT(net_alloc_ip(&n, NULL, 0, &out), -ENOSPC);
+    CHECK_INT(manifest_alloc_ip(&n, NULL, 0, &out), -ENOSPC);
     n.prefix = 32;
-    CHECK_INT(net_alloc_ip(&n, NULL, 0, &out), -ENOSPC);
+    CHECK_INT(manifest_alloc_ip(&n, NULL, 0, &out), -ENOSPC);
     /* Never the broadcast address. */
     struct network_spec m = { .name = "m", .subnet = A("10.1.0.0"), .prefix = 29 };
     struct in_addr u6[] = { A("10.1.0.2"), A("10.1.0.3"), A("10.1.0.4"), A("10.1.0.5"), A("10.1.0.6") };
-    CHECK_INT(net_alloc_ip(&m, u6, 5, &out), -ENOSPC);
+    CHECK_INT(manifest_alloc_ip(&m, u6, 5, &out), -ENOSPC);
 }
 
-/* --- net_validate ------------------------------------------------------------------- */
+/* --- manifest_validate_networks ------------------------------------------------------------------- */
 
 TEST(validate_good)
 {
@@ -660,6 +663,110 @@ TEST(nlbuf_builder)
     nlbuf_free(&b);
 }
 
+/* The one message in `b` as the harness printed libnl's: its type, its
+ * flags without REQUEST and ACK, its length, and the bytes after the netlink
+ * header in hex, one space every four bytes. */
+static const char *msg_text(struct nlbuf *b, char *out, size_t cap)
+{
+    nlbuf_end(b);
+    if (b->oom || b->invalid || b->n_msgs != 1)
+        return "(not one message)";
+    const struct nlmsghdr *h = (const struct nlmsghdr *)b->data;
+    size_t n = (size_t)snprintf(out, cap, "type=%u flags=%#x len=%u:", h->nlmsg_type,
+                                h->nlmsg_flags & ~(NLM_F_REQUEST | NLM_F_ACK), h->nlmsg_len);
+    for (uint32_t i = NLMSG_HDRLEN; i < h->nlmsg_len && n + 4 < cap; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%s%02x", (i - NLMSG_HDRLEN) % 4 ? "" : " ", b->data[i]);
+    CHECK(h->nlmsg_flags & NLM_F_ACK);
+    nlbuf_reset(b);
+    return out;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+    return h;
+}
+
+/* The rtnetlink requests keel built with libnl-route-3 (3.7) until net_msg
+ * replaced it: the expected texts are libnl's own output for the same
+ * arguments, so the kernel sees the same bytes as before. */
+TEST(net_msg_as_libnl)
+{
+    struct nlbuf b;
+    nlbuf_init(&b);
+    char t[4096];
+
+    net_msg_addr_add(&b, 7, A("172.30.0.10"), 24, "a");
+    CHECK_STR(msg_text(&b, t, sizeof t), "type=20 flags=0x500 len=48: 02180000 07000000 08000200 ac1e000a "
+                                         "08000100 ac1e000a 08000400 ac1e00ff");
+    net_msg_addr_add(&b, 3, A("10.0.0.1"), 31, "a");   /* no broadcast on /31 and /32 */
+    CHECK_STR(msg_text(&b, t, sizeof t), "type=20 flags=0x500 len=40: 021f0000 03000000 08000200 0a000001 "
+                                         "08000100 0a000001");
+    net_msg_addr_add(&b, 2, A("10.9.8.7"), 32, "a");
+    CHECK_STR(msg_text(&b, t, sizeof t), "type=20 flags=0x500 len=40: 02200000 02000000 08000200 0a090807 "
+                                         "08000100 0a090807");
+    /* libnl refused a /0 (no prefix length); so does net_msg. */
+    net_msg_addr_add(&b, 5, A("10.0.0.1"), 0, "a");
+    struct kerr e = { 0 };
+    CHECK_INT(nlbuf_send(-1, &b, NULL, NULL, &e), -EINVAL);
+    nlbuf_reset(&b);
+
+    net_msg_route_default(&b, 7, A("172.30.0.1"), "r");
+    CHECK_STR(msg_text(&b, t, sizeof t), "type=24 flags=0x500 len=60: 02000000 fe040001 00000000 08000f00 "
+                                         "fe000000 08000100 00000000 08000500 ac1e0001 08000400 07000000");
+
+    net_msg_bridge_add(&b, "keel0", 1500, "b");
+    CHECK_STR(msg_text(&b, t, sizeof t), "type=16 flags=0x600 len=68: 00000000 00000000 01000000 01000000 "
+                                         "08000400 dc050000 0a000300 6b65656c 30000000 10001280 0b000100 "
+                                         "62726964 67650000");
+
+    net_msg_veth_add(&b, "kvweb", 5, 1500, "eth0", 9, "v");
+    CHECK_STR(msg_text(&b, t, sizeof t), "type=16 flags=0x600 len=128: 00000000 00000000 01000000 01000000 "
+                                         "08000400 dc050000 0a000300 6b767765 62000000 08000a00 05000000 "
+                                         "44001280 09000100 76657468 00000000 34000280 30000180 00000000 "
+                                         "00000000 00000000 00000000 08000400 dc050000 09000300 65746830 "
+                                         "00000000 08001c00 09000000");
+
+    /* tbf: the parameters in full, the 1 KiB rate table by hash (libnl's
+     * text hashed the same way), at an ordinary rate, the smallest (1 byte/s:
+     * times beyond INT_MAX), a small mtu, and 0 bit/s with mtu 0. */
+    static const struct {
+        uint64_t bits;
+        unsigned mtu;
+        const char *head;
+        uint64_t hash;
+    } tbf[] = {
+        { 10000000, 1500, "03000000 ffff0000 d0121300 00000000 00000000 00000000 f8240100 5a620200 00000000",
+          0x04fb89dcf9df78cdull },
+        { 8, 9000, "06000000 ffff0000 01000000 00000000 00000000 00000000 a2690000 000000d0 00000000",
+          0xf855accc2fe2cb66ull },
+        { 1000, 68, "00000000 ffff0000 7d000000", 0x73247248696af618ull },
+        { 123456789, 1400, "03000000 ffff0000 a279eb00", 0x3036307f35066111ull },
+        { 0, 0, "03000000 ffff0000 01000000", 0x302129697dc1aea9ull },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(tbf); i++) {
+        net_msg_tbf_add(&b, 4, tbf[i].bits, tbf[i].mtu, "q");
+        const char *s = msg_text(&b, t, sizeof t);
+        const char *pre = "type=36 flags=0x500 len=1116: 00000000 04000000 00000100 ffffffff 00000000 "
+                          "08000100 74626600 30040280 28000100 ";
+        CHECK(strncmp(s, pre, strlen(pre)) == 0);
+        CHECK(strncmp(s + strlen(pre), tbf[i].head, strlen(tbf[i].head)) == 0);
+        /* libnl's harness hashed the hex without spaces. */
+        char flat[4096];
+        size_t k = 0;
+        for (const char *c = strchr(s, ':') + 1; *c && k + 1 < sizeof flat; c++)
+            if (*c != ' ')
+                flat[k++] = *c;
+        flat[k] = '\0';
+        if (fnv1a(flat) != tbf[i].hash)
+            fprintf(stderr, "  tbf %" PRIu64 " bit/s mtu %u: %s\n", tbf[i].bits, tbf[i].mtu, s);
+        CHECK(fnv1a(flat) == tbf[i].hash);
+    }
+    nlbuf_free(&b);
+}
+
 TEST(nft_install_batch)
 {
     struct nft_bridge br[2] = {
@@ -846,6 +953,7 @@ int main(void)
     RUN(resolv_conf);
     RUN(plan_text);
     RUN(nlbuf_builder);
+    RUN(net_msg_as_libnl);
     RUN(nft_install_batch);
     RUN(nft_ports_batch);
     RUN(conntrack_forget);

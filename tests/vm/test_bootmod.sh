@@ -14,7 +14,7 @@ if [ -z "$objs" ]; then
     vm_not_ok "bootmod: build" "no objects in build/obj (run make first)"
     exit 0
 fi
-pkgs="libcap libnl-route-3.0 libnl-3.0 inih libseccomp"
+pkgs="libcap inih libseccomp"
 # shellcheck disable=SC2086
 if ! gcc -O2 -std=gnu11 -D_GNU_SOURCE -Iinclude $(pkg-config --cflags $pkgs) -static \
         -o "$VM_OUT/boot-harness" tests/vm/boot-harness.c $objs \

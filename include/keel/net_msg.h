@@ -1,0 +1,62 @@
+/* net_msg.h — the rtnetlink requests of keel's networking (links, addresses,
+ * routes, the tbf qdisc), built into an nlbuf batch.
+ *
+ * Pure: each function appends one message to `b` and touches nothing else (no
+ * socket, no /proc), so the unit tests compare the bytes.  Every message asks
+ * for an acknowledgement (NLM_F_ACK) and carries `label` for the error
+ * sentence ("cannot LABEL: why", see nlbuf.h); building never fails (nlbuf
+ * remembers an allocation failure for nlbuf_send).
+ *
+ * The bytes are those libnl-route-3 3.7 produced for the same requests until
+ * keel stopped linking it (tests/unit/test_net.c holds them), attribute order
+ * included, so the kernel sees exactly what it saw before.
+ */
+#ifndef KEEL_NET_MSG_H
+#define KEEL_NET_MSG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "keel/nlbuf.h"
+
+/* RTM_NEWLINK (create, exclusive): a bridge `ifname`, up, with `mtu`. */
+void net_msg_bridge_add(struct nlbuf *b, const char *ifname, unsigned mtu, const char *label);
+
+/* RTM_NEWLINK (create, exclusive): a veth pair whose end `ifname` is up, with
+ * `mtu`, a port of the bridge `master`; its peer `peer_name` (same mtu, not
+ * up: veth_open refuses until the pair is linked) is created directly inside
+ * the network namespace `peer_ns_fd`. */
+void net_msg_veth_add(struct nlbuf *b, const char *ifname, int master, unsigned mtu, const char *peer_name,
+                      int peer_ns_fd, const char *label);
+
+/* RTM_NEWLINK on an existing link, by `ifindex` or (ifindex 0) by `ifname`:
+ * `flags` under the mask `change`, then, when given, the alias, the mtu, and
+ * the bridge port flag `isolated` (IFLA_INFO_SLAVE_DATA). */
+void net_msg_link_set(struct nlbuf *b, const char *ifname, int ifindex, unsigned flags, unsigned change,
+                      const char *alias, bool isolate, unsigned mtu, const char *label);
+
+/* RTM_GETLINK of one link by name; the reply is an RTM_NEWLINK. */
+void net_msg_link_get(struct nlbuf *b, const char *ifname, const char *label);
+
+/* RTM_GETLINK dump of every link (answered by data replies and a DONE). */
+void net_msg_link_dump(struct nlbuf *b, const char *label);
+
+/* RTM_DELLINK by `ifindex`, or (ifindex 0) by `ifname`. */
+void net_msg_link_del(struct nlbuf *b, int ifindex, const char *ifname, const char *label);
+
+/* RTM_NEWADDR (create or replace): IPv4 `a`/`prefix` on `ifindex`, with the
+ * subnet's broadcast address below /31.  A prefix outside 1..32 makes the
+ * batch invalid (nlbuf_invalid). */
+void net_msg_addr_add(struct nlbuf *b, int ifindex, struct in_addr a, unsigned prefix, const char *label);
+
+/* RTM_NEWROUTE (create or replace): the IPv4 default route of the main table
+ * via `gw` out of `ifindex`. */
+void net_msg_route_default(struct nlbuf *b, int ifindex, struct in_addr gw, const char *label);
+
+/* RTM_NEWQDISC (create or replace): a root tbf (handle 1:) on `ifindex` that
+ * limits egress to `bits` per second: burst 10 ms of the rate (at least three
+ * frames of `mtu`), queue 50 ms. */
+void net_msg_tbf_add(struct nlbuf *b, int ifindex, uint64_t bits, unsigned mtu, const char *label);
+
+#endif
