@@ -283,11 +283,11 @@ const char *signal_name_std(int sig)
 
 const char *signal_name(int sig)
 {
-    static char buf[16];
     const char *std = signal_name_std(sig);
     if (std)
         return std;
     if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+        static char buf[16];
         snprintf(buf, sizeof buf, "SIGRTMIN+%d", sig - SIGRTMIN);
         return buf;
     }
