@@ -1,12 +1,12 @@
-/* control.c — the control server of control.h.
- *
- * Structure: pure request parsing and response building (control_request_*,
- * control_respond) on top; below them the listeners, the connections and
- * their three long-running modes (log streaming, event streaming, exec).
+/* control.c — the control server of control.h: the responses that need no
+ * connection state (control_respond), then the listeners, accept and its
+ * limits, the connections' life (TLS, input, output, deadlines) and the
+ * dispatch of request lines.  Requests are parsed by proto.c; the streams
+ * are control_stream.c's, exec control_exec.c's (control_conn.h).
  *
  * Connections are never freed while code that holds a pointer to them may
- * still run: control_conn_kill() closes the socket and unlinks the connection, and a
- * zero-delay timer frees the dead ones afterwards.
+ * still run: control_conn_kill() closes the socket and unlinks the
+ * connection, and a zero-delay timer frees the dead ones afterwards.
  */
 #include "keel/control_conn.h"
 #include "keel/userns.h"
@@ -31,7 +31,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <mbedtls/net_sockets.h>
