@@ -1392,7 +1392,7 @@ int client_cmd_exec(int argc, char **argv)
     if ((r = kc_connect(&k, &v.c)))
         return r;
     /* Without -t stdio is always relayed through the connection: keel hands
-     * none of our own fds to the container (see start_exec in control.c). */
+     * none of our own fds to the container (see control_exec_start in control_exec.c). */
     bool stream = v.stream || !v.tty || !k.is_unix;
     struct json_writer w;
     req_begin(&w, "exec");
