@@ -43,6 +43,8 @@
 #include "keel/util.h"
 
 #define LISTEN_BACKLOG 512
+#define REFUSAL_PEER_MS 10000   /* one refusal message per peer per 10 s */
+#define ACCEPT_BUDGET 64        /* accepts per listener event: other fds get their turn */
 
 /* --- responses ------------------------------------------------------------ */
 

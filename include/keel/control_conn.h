@@ -155,36 +155,38 @@ struct control {
     } refusals[16];
 };
 
-#define REFUSAL_PEER_MS 10000   /* one refusal message per peer per 10 s */
-#define ACCEPT_BUDGET 64        /* accepts per listener event: other fds get their turn */
-
 static inline size_t control_out_pending(const struct conn *cn)
 {
     return cn->out.len - cn->out_off;
 }
 
 /* control.c: the connection's life and its output. */
-void control_arm_reap(struct control *c);
-void control_conn_flush(struct conn *cn);
-void control_conn_kill(struct conn *cn);
-void control_conn_process(struct conn *cn);
+void control_arm_reap(struct control *c);        /* frees the dead connections and sessions soon */
+void control_conn_flush(struct conn *cn);        /* sends what it can; may kill cn */
+void control_conn_kill(struct conn *cn);         /* closes now, frees later (see above) */
+void control_conn_process(struct conn *cn);      /* runs the buffered request lines (a stream or exec ended) */
+void control_conn_fail(struct conn *cn, const char *op, const char *msg);   /* error line, then close */
+/* A response line: begin (keel, op, ok), members, end ("}\n"). */
 void control_reply_begin(struct json_writer *w, const char *op, bool ok);
 void control_reply_end(struct json_writer *w);
-void control_write_wait_status(struct json_writer *w, int status);
-void control_conn_fail(struct conn *cn, const char *op, const char *msg);
+void control_write_wait_status(struct json_writer *w, int status);   /* {"code":..., "signal":...} */
 
-/* control_stream.c */
-void control_logs_inotify(struct loop *l, int fd, uint32_t events, void *data);
-void control_logs_pump(struct conn *cn);
+/* control_stream.c: start a stream on a connection in CM_REQUEST (the
+ * request is answered on cn->out); pump when the socket takes more; stop
+ * when the connection dies. */
 void control_logs_start(struct conn *cn, const struct proto_request *req);
-void control_events_start(struct conn *cn);
+void control_logs_pump(struct conn *cn);
 void control_logs_stop(struct conn *cn);
+void control_logs_inotify(struct loop *l, int fd, uint32_t events, void *data);   /* the shared instance's handler */
+void control_events_start(struct conn *cn);
 
-/* control_exec.c */
-void control_exec_detach(struct exec_session *ex);
-void control_exec_input(struct conn *cn, const struct proto_request *req);
-void control_exec_pump_in(struct exec_session *ex);
-void control_exec_pump_out(struct exec_session *ex);
+/* control_exec.c: a session outlives its connection until the process
+ * ends; detach when the connection goes; pump its output into cn->out and
+ * the connection's stdin into the process as the sockets allow. */
 void control_exec_start(struct conn *cn, const struct proto_request *req);
+void control_exec_input(struct conn *cn, const struct proto_request *req);   /* stdin, resize */
+void control_exec_detach(struct exec_session *ex);
+void control_exec_pump_out(struct exec_session *ex);
+void control_exec_pump_in(struct exec_session *ex);
 
 #endif
