@@ -4,6 +4,7 @@
 #   make check      install what is missing, build, run every test layer
 #   make demo       build and boot the demo appliance under QEMU
 #   make bench      compare keel with crun, runc, tini and the floor
+#   make soak       churn against one keel for SECONDS (default 60); plot in build/soak
 #
 # The static build is the product; a separate dynamic build with ASan and UBSan
 # (sanitizers and -static do not mix) runs the unit and host tests again.
@@ -41,7 +42,7 @@ DEPS_TEST  := busybox-static iproute2 qemu-system-x86 linux-image-amd64 cpio kmo
 DEPS_BENCH := crun runc tini bubblewrap
 
 .PHONY: all deps deps-bench check unit unit-asan host host-asan vm lint fuzz bench demo qemu \
-        initramfs clean asan probe
+        initramfs clean asan probe soak
 
 all: $(BUILD)/keel
 
@@ -125,6 +126,11 @@ vm: $(BUILD)/keel $(BUILD)/test/keel $(BUILD)/probe
 check: deps
 	@$(MAKE) --no-print-directory all probe
 	@tests/tools/check-all
+
+# make soak [SECONDS=N]: churn against one keel for N seconds (default 60),
+# sampling its RSS, fds, children and zombies; plot in build/soak/soak.svg.
+soak: $(BUILD)/keel $(BUILD)/probe
+	@KEEL=$(abspath $(BUILD)/keel) tests/soak/soak --seconds $(or $(SECONDS),60) --out $(abspath $(BUILD))/soak
 
 # --- appliance image and demo ---------------------------------------------------
 MANIFEST ?= configs/demo.ini

@@ -22,22 +22,22 @@
 #include <unistd.h>
 
 #include <mbedtls/asn1.h>
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/oid.h>
-#include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
-#include "keel/control.h"
+#include "keel/proto.h"
+#include "keel/tls.h"
 #include "keel/json.h"
+#include "keel/parse.h"
 #include "keel/util.h"
 
 #define RESPONSE_MAX (64u << 20)
 #define RESPONSE_NODES (4u << 20)
 #define STDIN_CHUNK 4096
+#define TIMEOUT_DEFAULT "10s"
 
 /* --- messages ---------------------------------------------------------------- */
 
@@ -60,18 +60,18 @@ struct kc {
     int fd;
     bool is_unix, tls;
     mbedtls_ssl_context ssl;
-    mbedtls_ssl_config conf;
-    mbedtls_x509_crt cert, ca;
-    mbedtls_pk_context key;
-    mbedtls_entropy_context ent;
-    mbedtls_ctr_drbg_context drbg;
+    struct tls_conf tc;
     char *buf;
     size_t len, off, cap;
     int rfd;          /* an fd the server passed (exec -t: the pty master) */
+    const char *url;  /* for messages */
+    const char *timeout_text;
 };
 
 struct copts {
     const char *host, *cert, *key, *ca;
+    uint64_t timeout_ms;        /* 0: no deadline */
+    const char *timeout_text;   /* as the user wrote it */
 };
 
 static int tls_send_cb(void *ctx, const unsigned char *b, size_t n)
@@ -89,6 +89,8 @@ static int tls_recv_cb(void *ctx, unsigned char *b, size_t n)
     do
         r = recv(*(int *)ctx, b, n, 0);
     while (r < 0 && errno == EINTR);
+    if (r < 0 && errno == EAGAIN)
+        return MBEDTLS_ERR_SSL_TIMEOUT;   /* SO_RCVTIMEO: the deadline passed */
     return r < 0 ? MBEDTLS_ERR_NET_RECV_FAILED : (int)r;
 }
 
@@ -146,7 +148,7 @@ static bool cn_is(const mbedtls_x509_crt *crt, const char *host)
     return false;
 }
 
-static int tls_connect(struct kc *k, const struct copts *o, const struct control_url *u)
+static int tls_connect(struct kc *k, const struct copts *o, const struct proto_url *u)
 {
     char msg[160];
     int r;
@@ -155,38 +157,14 @@ static int tls_connect(struct kc *k, const struct copts *o, const struct control
                     "--tlscacert (or KEEL_TLS_CERT, KEEL_TLS_KEY, KEEL_TLS_CACERT)", u->host, u->port);
     k->tls = true;
     mbedtls_ssl_init(&k->ssl);
-    mbedtls_ssl_config_init(&k->conf);
-    mbedtls_x509_crt_init(&k->cert);
-    mbedtls_x509_crt_init(&k->ca);
-    mbedtls_pk_init(&k->key);
-    mbedtls_entropy_init(&k->ent);
-    mbedtls_ctr_drbg_init(&k->drbg);
-    if ((r = mbedtls_ctr_drbg_seed(&k->drbg, mbedtls_entropy_func, &k->ent, (const unsigned char *)"keel", 4)))
-        goto tls_err;
-    if ((r = mbedtls_x509_crt_parse_file(&k->cert, o->cert))) {
-        mbedtls_strerror(r, msg, sizeof msg);
-        return fail("cannot load the TLS certificate %s: %s", o->cert, msg);
-    }
-    if ((r = mbedtls_pk_parse_keyfile(&k->key, o->key, NULL))) {
-        mbedtls_strerror(r, msg, sizeof msg);
-        return fail("cannot load the TLS key %s: %s", o->key, msg);
-    }
-    if ((r = mbedtls_x509_crt_parse_file(&k->ca, o->ca))) {
-        mbedtls_strerror(r, msg, sizeof msg);
-        return fail("cannot load the TLS CA %s: %s", o->ca, msg);
-    }
-    if ((r = mbedtls_ssl_config_defaults(&k->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                         MBEDTLS_SSL_PRESET_DEFAULT)))
-        goto tls_err;
-    mbedtls_ssl_conf_min_version(&k->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-    /* The server's list: a man in the middle cannot talk us down either. */
-    mbedtls_ssl_conf_ciphersuites(&k->conf, control_tls_ciphersuites());
-    mbedtls_ssl_conf_authmode(&k->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-    mbedtls_ssl_conf_ca_chain(&k->conf, &k->ca, NULL);
-    mbedtls_ssl_conf_rng(&k->conf, mbedtls_ctr_drbg_random, &k->drbg);
-    if ((r = mbedtls_ssl_conf_own_cert(&k->conf, &k->cert, &k->key)))
-        goto tls_err;
-    if ((r = mbedtls_ssl_setup(&k->ssl, &k->conf)))
+    const struct tls_files f = {
+        .cert = o->cert, .key = o->key, .ca = o->ca,
+        .cert_label = "the TLS certificate", .key_label = "the TLS key", .ca_label = "the TLS CA",
+    };
+    struct kerr e = { 0 };
+    if (tls_conf_init(&k->tc, false, &f, &e) < 0)
+        return fail("%s", e.msg);
+    if ((r = mbedtls_ssl_setup(&k->ssl, &k->tc.conf)))
         goto tls_err;
     mbedtls_ssl_set_bio(&k->ssl, &k->fd, tls_send_cb, tls_recv_cb, NULL);
     while ((r = mbedtls_ssl_handshake(&k->ssl)) != 0) {
@@ -223,12 +201,7 @@ static void kc_close(struct kc *k)
     if (k->tls) {
         mbedtls_ssl_close_notify(&k->ssl);
         mbedtls_ssl_free(&k->ssl);
-        mbedtls_ssl_config_free(&k->conf);
-        mbedtls_x509_crt_free(&k->cert);
-        mbedtls_x509_crt_free(&k->ca);
-        mbedtls_pk_free(&k->key);
-        mbedtls_ctr_drbg_free(&k->drbg);
-        mbedtls_entropy_free(&k->ent);
+        tls_conf_free(&k->tc);
         k->tls = false;
     }
     close_safe(k->fd);
@@ -243,7 +216,45 @@ static const char *host_url(const struct copts *o)
     if (o->host)
         return o->host;
     const char *e = getenv("KEEL_HOST");
-    return e && *e ? e : CONTROL_DEFAULT_URL;
+    return e && *e ? e : PROTO_DEFAULT_URL;
+}
+
+/* The deadline of every wait for keel: SO_RCVTIMEO and SO_SNDTIMEO bound
+ * each recv and send (and connect, which waits as a send does while keel's
+ * backlog is full), so a server that accepts and then says nothing cannot
+ * hold a client for ever.  0 clears it: a follow stream, or an exec whose
+ * command runs as long as it likes, may be silent for good reason. */
+static void kc_deadline(struct kc *k, uint64_t ms)
+{
+    struct timeval tv = { .tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000 * 1000) };
+    if (k->fd < 0)
+        return;
+    if (setsockopt(k->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
+        setsockopt(k->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
+        /* Not fatal: the socket just keeps waiting without a deadline. */
+    }
+}
+
+static int no_answer(const struct kc *k)
+{
+    return fail("no answer from %s within %s", k->url, k->timeout_text ? k->timeout_text : TIMEOUT_DEFAULT);
+}
+
+/* A socket for the URL's family, with the deadline set before connect. */
+static int kc_socket(struct kc *k, int family, const struct copts *o)
+{
+    k->fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (k->fd >= 0 && o->timeout_ms)
+        kc_deadline(k, o->timeout_ms);
+    return k->fd;
+}
+
+/* connect() that failed: its deadline passed, or another error. */
+static int connect_failed(const struct kc *k, const char *hint)
+{
+    if (errno == EAGAIN || errno == EINPROGRESS)
+        return no_answer(k);
+    return fail("cannot connect to %s: %s%s", k->url, strerror(errno), hint);
 }
 
 static int kc_connect(struct kc *k, const struct copts *o)
@@ -251,24 +262,24 @@ static int kc_connect(struct kc *k, const struct copts *o)
     memset(k, 0, sizeof *k);
     k->fd = k->rfd = -1;
     const char *url = host_url(o);
-    struct control_url u;
+    k->url = url;
+    k->timeout_text = o->timeout_text;
+    struct proto_url u;
     struct kerr e = { 0 };
-    if (control_url_parse(url, false, &u, &e) < 0)
+    if (proto_url_parse(url, false, &u, &e) < 0)
         return fail("%s", e.msg);
-    if (u.kind == CURL_UNIX) {
+    if (u.kind == PROTO_URL_UNIX) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         strcpy(sa.sun_path, u.path);
-        k->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         k->is_unix = true;
-        if (k->fd < 0 || connect(k->fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-            return fail("cannot connect to %s: %s (is keel running?)", url, strerror(errno));
+        if (kc_socket(k, AF_UNIX, o) < 0 || connect(k->fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+            return connect_failed(k, " (is keel running?)");
         return 0;
     }
-    if (u.kind == CURL_VSOCK) {
+    if (u.kind == PROTO_URL_VSOCK) {
         struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = u.cid, .svm_port = u.port };
-        k->fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (k->fd < 0 || connect(k->fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-            return fail("cannot connect to %s: %s", url, strerror(errno));
+        if (kc_socket(k, AF_VSOCK, o) < 0 || connect(k->fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+            return connect_failed(k, "");
         return 0;
     }
     struct sockaddr_storage ss;
@@ -287,35 +298,42 @@ static int kc_connect(struct kc *k, const struct copts *o)
         memcpy(&a->sin6_addr, u.addr, 16);
         len = sizeof *a;
     }
-    k->fd = socket(u.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (k->fd < 0 || connect(k->fd, (struct sockaddr *)&ss, len) < 0)
-        return fail("cannot connect to %s: %s", url, strerror(errno));
+    if (kc_socket(k, u.family, o) < 0 || connect(k->fd, (struct sockaddr *)&ss, len) < 0)
+        return connect_failed(k, "");
     return tls_connect(k, o, &u);
 }
 
-/* keel refuses some peers as soon as it accepts them (a vsock peer on its
- * own machine, a unix peer outside control_group): one error line, then
- * close.  A request sent after that fails (EPIPE, ECONNRESET), but the
- * reason may already be here: say it rather than "Broken pipe". */
+static ssize_t kc_fill(struct kc *k);
+
+/* A send that failed.  keel may have answered and closed before reading the
+ * request (it refuses clients so when it is out of file descriptors): its
+ * answer says why, which EPIPE does not. */
 static int send_failed(struct kc *k, int e)
 {
-    char buf[1024];
-    ssize_t r = recv(k->fd, buf, sizeof buf - 1, MSG_DONTWAIT);
-    char *nl = r > 0 ? memchr(buf, '\n', (size_t)r) : NULL;
-    struct json_value *v = NULL;
-    struct kerr pe = { 0 };
-    if (nl && json_parse(buf, (size_t)(nl - buf), sizeof buf, &v, &pe) == 0) {
-        const char *msg = json_get_str(v, "error");
-        int rc = msg ? fail("%s", msg) : 0;
-        json_free(v);
-        if (rc)
-            return rc;
+    if (e == EAGAIN)
+        return no_answer(k);
+    if (e == EPIPE || e == ECONNRESET) {
+        for (int i = 0; i < 8 && !(k->len > k->off && memchr(k->buf + k->off, '\n', k->len - k->off)); i++)
+            if (kc_fill(k) <= 0)
+                break;
+        char *nl = k->len > k->off ? memchr(k->buf + k->off, '\n', k->len - k->off) : NULL;
+        struct json_value *v = NULL;
+        struct kerr pe = { 0 };
+        if (nl && json_parse_ex(k->buf + k->off, (size_t)(nl - (k->buf + k->off)), RESPONSE_MAX, RESPONSE_NODES,
+                                JSON_PARSE_FLOAT, &v, &pe) == 0) {
+            const char *msg = json_get_str(v, "error");
+            int r = msg ? fail("%s", msg) : -1;
+            json_free(v);
+            if (r > 0)
+                return r;
+        }
     }
     return fail("cannot send to keel: %s", strerror(e));
 }
 
-/* Sends all of buf; on a unix socket, `fds` ride with the first byte. */
-static int kc_send(struct kc *k, const char *buf, size_t n, const int *fds, int nfds)
+/* Sends all of buf.  The client never passes fds: exec's stdio is relayed
+ * through the connection or is a terminal keel makes. */
+static int kc_send(struct kc *k, const char *buf, size_t n)
 {
     if (k->tls) {
         while (n) {
@@ -327,25 +345,6 @@ static int kc_send(struct kc *k, const char *buf, size_t n, const int *fds, int 
             buf += r, n -= (size_t)r;
         }
         return 0;
-    }
-    if (nfds > 0) {
-        char cbuf[CMSG_SPACE(sizeof(int) * 3)];
-        memset(cbuf, 0, sizeof cbuf);
-        struct iovec iov = { .iov_base = (void *)buf, .iov_len = n };
-        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-                             .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds) };
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-        memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
-        ssize_t r;
-        do
-            r = sendmsg(k->fd, &mh, MSG_NOSIGNAL);
-        while (r < 0 && errno == EINTR);
-        if (r < 0)
-            return send_failed(k, errno);
-        buf += r, n -= (size_t)r;
     }
     while (n) {
         ssize_t r = send(k->fd, buf, n, MSG_NOSIGNAL);
@@ -390,6 +389,8 @@ static ssize_t kc_fill(struct kc *k)
                 continue;
             if (t == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
                 t = 0;
+            if (t == MBEDTLS_ERR_SSL_TIMEOUT)
+                return -ETIMEDOUT;
             if (t < 0)
                 return -EPROTO;
             r = t;
@@ -419,7 +420,7 @@ static ssize_t kc_fill(struct kc *k)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            return -errno;
+            return errno == EAGAIN ? -ETIMEDOUT : -errno;   /* SO_RCVTIMEO */
         k->len += (size_t)r;
         return r;
     }
@@ -451,6 +452,10 @@ static int kc_line(struct kc *k, char **line, size_t *len)
         ssize_t r = kc_fill(k);
         if (r == 0)
             return 0;
+        if (r == -ETIMEDOUT) {
+            no_answer(k);
+            return -1;
+        }
         if (r < 0) {
             fail("cannot read from keel: %s", strerror((int)-r));
             return -1;
@@ -483,12 +488,12 @@ static int kc_message(struct kc *k, struct json_value **out, bool check_ok)
     return 0;
 }
 
-static int kc_request(struct kc *k, struct json_writer *w, const int *fds, int nfds)
+static int kc_request(struct kc *k, struct json_writer *w)
 {
     json_raw(w, "\n", 1);
     if (json_writer_error(w))
         return fail("cannot build the request: out of memory");
-    return kc_send(k, w->buf, w->len, fds, nfds);
+    return kc_send(k, w->buf, w->len);
 }
 
 /* Connects, sends one request, reads one answer. */
@@ -497,7 +502,7 @@ static int roundtrip(const struct copts *o, struct json_writer *w, struct json_v
     struct kc k;
     int r = kc_connect(&k, o);
     if (r == 0)
-        r = kc_request(&k, w, NULL, 0);
+        r = kc_request(&k, w);
     if (r == 0)
         r = kc_message(&k, resp, true);
     kc_close(&k);
@@ -512,7 +517,7 @@ static int stream_open(struct kc *k, const struct copts *o, struct json_writer *
     struct json_value *ack = NULL;
     int r = kc_connect(k, o);
     if (r == 0)
-        r = kc_request(k, w, NULL, 0);
+        r = kc_request(k, w);
     json_writer_free(w);
     if (r == 0)
         r = kc_message(k, &ack, true);
@@ -524,13 +529,13 @@ static void req_begin(struct json_writer *w, const char *op)
 {
     json_writer_init(w);
     json_obj_begin(w);
-    json_kint(w, "keel", CONTROL_PROTOCOL);
+    json_kint(w, "keel", PROTO_VERSION);
     json_kstr(w, "op", op);
 }
 
 /* --- options ------------------------------------------------------------------ */
 
-enum { OPT_TLSCERT = 1000, OPT_TLSKEY, OPT_TLSCACERT, OPT_STREAM };
+enum { OPT_TLSCERT = 1000, OPT_TLSKEY, OPT_TLSCACERT, OPT_STREAM, OPT_TIMEOUT };
 
 struct vopts {
     struct copts c;
@@ -553,6 +558,7 @@ static const struct option long_opts[] = {
     { "tty", no_argument, NULL, 't' },
     { "interactive", no_argument, NULL, 'i' },
     { "stream", no_argument, NULL, OPT_STREAM },
+    { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { NULL, 0, NULL, 0 },
 };
 
@@ -562,6 +568,9 @@ static const char common_help[] =
     "      --tlscert FILE --tlskey FILE --tlscacert FILE\n"
     "                     client certificate, key and CA for tcp:// ($KEEL_TLS_CERT,\n"
     "                     $KEEL_TLS_KEY, $KEEL_TLS_CACERT)\n"
+    "      --timeout D    give up when keel has not answered within D (default " TIMEOUT_DEFAULT ";\n"
+    "                     also between the messages of a logs stream without -f;\n"
+    "                     ms, s, m or h; 0: wait for ever)\n"
     "  -h, --help         this help\n";
 
 /* Parses options; `allowed` lists the verb's own short options.  Returns
@@ -574,6 +583,9 @@ static int parse_opts(int argc, char **argv, const char *allowed, const char *us
     v->c.cert = getenv("KEEL_TLS_CERT");
     v->c.key = getenv("KEEL_TLS_KEY");
     v->c.ca = getenv("KEEL_TLS_CACERT");
+    v->c.timeout_text = TIMEOUT_DEFAULT;
+    if (parse_duration_ms(TIMEOUT_DEFAULT, &v->c.timeout_ms, NULL) < 0)
+        v->c.timeout_ms = 10000;
     optind = 0;   /* full re-initialisation, as verbs may be called repeatedly */
     opterr = 0;
     const char *shorts = stop_at_arg ? "+:H:hjfn:s:ti" : ":H:hjfn:s:ti";
@@ -588,6 +600,15 @@ static int parse_opts(int argc, char **argv, const char *allowed, const char *us
         case OPT_TLSCERT: v->c.cert = optarg; break;
         case OPT_TLSKEY: v->c.key = optarg; break;
         case OPT_TLSCACERT: v->c.ca = optarg; break;
+        case OPT_TIMEOUT: {
+            char why[PARSE_WHY_MAX];
+            if (parse_duration_ms(optarg, &v->c.timeout_ms, why) < 0) {
+                fail("%s: --timeout: %s", argv[0], why);
+                return 2;
+            }
+            v->c.timeout_text = optarg;
+            break;
+        }
         case 'h':
             printf("usage: keel %s\n%s", usage, common_help);
             return 0;
@@ -916,6 +937,8 @@ int client_cmd_logs(int argc, char **argv)
     json_obj_end(&w);
     struct kc k;
     r = stream_open(&k, &v.c, &w);
+    if (r == 0 && v.follow)
+        kc_deadline(&k, 0);   /* a followed log may be quiet for hours */
     while (r == 0) {
         struct json_value *msg = NULL;
         r = kc_message(&k, &msg, true);
@@ -1054,6 +1077,8 @@ int client_cmd_events(int argc, char **argv)
     json_obj_end(&w);
     struct kc k;
     r = stream_open(&k, &v.c, &w);
+    if (r == 0)
+        kc_deadline(&k, 0);   /* events come when they come */
     while (r == 0) {
         struct json_value *msg = NULL;
         if ((r = kc_message(&k, &msg, true)))
@@ -1142,7 +1167,7 @@ static bool winsize(struct winsize *ws)
 
 static int send_msg(struct kc *k, struct json_writer *w)
 {
-    int r = kc_request(k, w, NULL, 0);
+    int r = kc_request(k, w);
     json_writer_reset(w);
     return r;
 }
@@ -1367,7 +1392,7 @@ int client_cmd_exec(int argc, char **argv)
     if ((r = kc_connect(&k, &v.c)))
         return r;
     /* Without -t stdio is always relayed through the connection: keel hands
-     * none of our own fds to the container (see start_exec in control.c). */
+     * none of our own fds to the container (see control_exec_start in control_exec.c). */
     bool stream = v.stream || !v.tty || !k.is_unix;
     struct json_writer w;
     req_begin(&w, "exec");
@@ -1386,7 +1411,7 @@ int client_cmd_exec(int argc, char **argv)
         json_kint(&w, "cols", ws.ws_col);
     }
     json_obj_end(&w);
-    r = kc_request(&k, &w, NULL, 0);
+    r = kc_request(&k, &w);
     json_writer_free(&w);
     struct json_value *msg = NULL;
     if (r == 0)
@@ -1396,6 +1421,7 @@ int client_cmd_exec(int argc, char **argv)
         kc_close(&k);
         return r;
     }
+    kc_deadline(&k, 0);   /* the command runs (and reads its input) as long as it likes */
     if (stream)
         r = exec_stream(&k, v.tty);
     else

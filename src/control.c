@@ -1,14 +1,14 @@
-/* control.c — the control server of control.h.
- *
- * Structure: pure request parsing and response building (control_request_*,
- * control_respond) on top; below them the listeners, the connections and
- * their three long-running modes (log streaming, event streaming, exec).
+/* control.c — the control server of control.h: the responses that need no
+ * connection state (control_respond), then the listeners, accept and its
+ * limits, the connections' life (TLS, input, output, deadlines) and the
+ * dispatch of request lines.  Requests are parsed by proto.c; the streams
+ * are control_stream.c's, exec control_exec.c's (control_conn.h).
  *
  * Connections are never freed while code that holds a pointer to them may
- * still run: conn_kill() closes the socket and unlinks the connection, and a
- * zero-delay timer frees the dead ones afterwards.
+ * still run: control_conn_kill() closes the socket and unlinks the
+ * connection, and a zero-delay timer frees the dead ones afterwards.
  */
-#include "keel/control.h"
+#include "keel/control_conn.h"
 #include "keel/userns.h"
 
 #include <arpa/inet.h>
@@ -31,387 +31,33 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
-#include <mbedtls/ctr_drbg.h>
-#include <mbedtls/entropy.h>
-#include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
-#include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
-#include <mbedtls/x509_crt.h>
 
 #include "keel/log.h"
+#include "keel/parse.h"
+#include "keel/tls.h"
 #include "keel/user.h"
 #include "keel/util.h"
 
-#define IN_CAP (CONTROL_MAX_REQUEST + 1)   /* a full buffer without newline is oversized */
-#define OUT_HIGH (64 * 1024)               /* stop producing above this */
-#define OUT_MAX (1024 * 1024)              /* drop a client whose backlog passes this */
-#define LOG_CHUNK 16384
-#define LOG_LINE_MAX 16384                 /* longer log lines are split */
-#define EXEC_CHUNK 16384
-#define MAX_ARGV 256
 #define LISTEN_BACKLOG 512
-
-/* --- signals ------------------------------------------------------------ */
-
-static const struct { const char *name; int sig; } signals[] = {
-    { "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "ILL", SIGILL }, { "TRAP", SIGTRAP },
-    { "ABRT", SIGABRT }, { "BUS", SIGBUS }, { "FPE", SIGFPE }, { "KILL", SIGKILL }, { "USR1", SIGUSR1 },
-    { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 }, { "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM },
-    { "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP },
-    { "TSTP", SIGTSTP }, { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU }, { "URG", SIGURG }, { "XCPU", SIGXCPU },
-    { "XFSZ", SIGXFSZ }, { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
-    { "IO", SIGIO }, { "PWR", SIGPWR }, { "SYS", SIGSYS },
-};
-
-int control_signal_parse(const char *s)
-{
-    if (!s || !*s)
-        return -EINVAL;
-    if (*s >= '0' && *s <= '9') {
-        char *end;
-        errno = 0;
-        long v = strtol(s, &end, 10);
-        if (errno || *end || v < 1 || v > SIGRTMAX)
-            return -EINVAL;
-        return (int)v;
-    }
-    if (strncasecmp(s, "SIG", 3) == 0)
-        s += 3;
-    for (size_t i = 0; i < ARRAY_SIZE(signals); i++)
-        if (strcasecmp(s, signals[i].name) == 0)
-            return signals[i].sig;
-    if (strncasecmp(s, "RTMIN", 5) == 0 || strncasecmp(s, "RTMAX", 5) == 0) {
-        bool max = strncasecmp(s, "RTMAX", 5) == 0;
-        const char *r = s + 5;
-        long off = 0;
-        if (*r) {
-            char *end;
-            if ((max && *r != '-') || (!max && *r != '+'))
-                return -EINVAL;
-            errno = 0;
-            off = strtol(r + 1, &end, 10);
-            if (errno || *end || end == r + 1 || off < 0 || off > SIGRTMAX - SIGRTMIN)
-                return -EINVAL;
-        }
-        return max ? SIGRTMAX - (int)off : SIGRTMIN + (int)off;
-    }
-    return -EINVAL;
-}
-
-const char *control_signal_name(int sig)
-{
-    static const char *const full[] = {
-        [SIGHUP] = "SIGHUP", [SIGINT] = "SIGINT", [SIGQUIT] = "SIGQUIT", [SIGILL] = "SIGILL",
-        [SIGTRAP] = "SIGTRAP", [SIGABRT] = "SIGABRT", [SIGBUS] = "SIGBUS", [SIGFPE] = "SIGFPE",
-        [SIGKILL] = "SIGKILL", [SIGUSR1] = "SIGUSR1", [SIGSEGV] = "SIGSEGV", [SIGUSR2] = "SIGUSR2",
-        [SIGPIPE] = "SIGPIPE", [SIGALRM] = "SIGALRM", [SIGTERM] = "SIGTERM", [SIGSTKFLT] = "SIGSTKFLT",
-        [SIGCHLD] = "SIGCHLD", [SIGCONT] = "SIGCONT", [SIGSTOP] = "SIGSTOP", [SIGTSTP] = "SIGTSTP",
-        [SIGTTIN] = "SIGTTIN", [SIGTTOU] = "SIGTTOU", [SIGURG] = "SIGURG", [SIGXCPU] = "SIGXCPU",
-        [SIGXFSZ] = "SIGXFSZ", [SIGVTALRM] = "SIGVTALRM", [SIGPROF] = "SIGPROF", [SIGWINCH] = "SIGWINCH",
-        [SIGIO] = "SIGIO", [SIGPWR] = "SIGPWR", [SIGSYS] = "SIGSYS",
-    };
-    if (sig > 0 && (size_t)sig < ARRAY_SIZE(full))
-        return full[sig];
-    return NULL;
-}
-
-/* --- /etc/group ----------------------------------------------------------- */
-
-/* --- URLs ------------------------------------------------------------------ */
-
-static int parse_port(const char *s, unsigned max, unsigned *out)
-{
-    if (!*s)
-        return -EINVAL;
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || *end || v == 0 || v > max || *s < '0' || *s > '9')
-        return -EINVAL;
-    *out = (unsigned)v;
-    return 0;
-}
-
-int control_url_parse(const char *url, bool server, struct control_url *u, struct kerr *err)
-{
-    memset(u, 0, sizeof *u);
-    u->fd = -1;
-    if (str_starts(url, "unix://")) {
-        const char *p = url + 7;
-        u->kind = CURL_UNIX;
-        /* Only filesystem sockets: an abstract socket has no permissions. */
-        if (p[0] != '/')
-            return kerr_msg(err, EINVAL, "bad control URL %s: the unix socket path must be absolute", url);
-        if (strlen(p) >= sizeof u->path)
-            return kerr_msg(err, ENAMETOOLONG, "bad control URL %s: path too long", url);
-        strcpy(u->path, p);
-        return 0;
-    }
-    if (str_starts(url, "tcp://")) {
-        const char *p = url + 6;
-        const char *colon;
-        u->kind = CURL_TCP;
-        if (*p == '[') {
-            const char *close = strchr(p, ']');
-            if (!close || close[1] != ':' || (size_t)(close - p - 1) >= sizeof u->host)
-                return kerr_msg(err, EINVAL, "bad control URL %s: expected tcp://[IPV6]:PORT", url);
-            memcpy(u->host, p + 1, (size_t)(close - p - 1));
-            colon = close + 1;
-            u->family = AF_INET6;
-        } else {
-            colon = strrchr(p, ':');
-            if (!colon || (size_t)(colon - p) >= sizeof u->host)
-                return kerr_msg(err, EINVAL, "bad control URL %s: expected tcp://IP:PORT", url);
-            memcpy(u->host, p, (size_t)(colon - p));
-            u->family = AF_INET;
-        }
-        /* Numeric addresses only: keel never resolves names (no NSS). */
-        if (inet_pton(u->family, u->host, u->addr) != 1)
-            return kerr_msg(err, EINVAL, "bad control URL %s: '%s' is not a numeric IP address", url, u->host);
-        if (parse_port(colon + 1, 65535, &u->port) < 0)
-            return kerr_msg(err, EINVAL, "bad control URL %s: bad port", url);
-        return 0;
-    }
-    if (str_starts(url, "vsock://")) {
-        const char *p = url + 8;
-        const char *colon = strchr(p, ':');
-        u->kind = CURL_VSOCK;
-        u->cid = VMADDR_CID_LOCAL;
-        if (colon) {
-            if (server)
-                return kerr_msg(err, EINVAL, "bad control URL %s: a listener takes vsock://PORT", url);
-            char cid[16];
-            if ((size_t)(colon - p) >= sizeof cid)
-                return kerr_msg(err, EINVAL, "bad control URL %s: bad CID", url);
-            memcpy(cid, p, (size_t)(colon - p));
-            cid[colon - p] = 0;
-            if (parse_port(cid, UINT32_MAX - 1, &u->cid) < 0 && strcmp(cid, "0") != 0)
-                return kerr_msg(err, EINVAL, "bad control URL %s: bad CID", url);
-            if (strcmp(cid, "0") == 0)
-                u->cid = 0;
-            p = colon + 1;
-        }
-        char port[16];
-        const char *q = strchr(p, '?');
-        size_t plen = q ? (size_t)(q - p) : strlen(p);
-        if (q) {
-            /* Peers on this machine: refused unless the listener says so. */
-            if (!server || (strcmp(q, "?local=yes") != 0 && strcmp(q, "?local=no") != 0))
-                return kerr_msg(err, EINVAL, "bad control URL %s: the only option is vsock://PORT?local=yes (listeners)",
-                                url);
-            u->vsock_local = strcmp(q, "?local=yes") == 0;
-        }
-        if (plen >= sizeof port)
-            return kerr_msg(err, EINVAL, "bad control URL %s: bad port", url);
-        memcpy(port, p, plen);
-        port[plen] = 0;
-        if (parse_port(port, UINT32_MAX - 1, &u->port) < 0)
-            return kerr_msg(err, EINVAL, "bad control URL %s: bad port", url);
-        return 0;
-    }
-    if (str_starts(url, "fd://")) {
-        unsigned fd;
-        u->kind = CURL_FD;
-        if (!server)
-            return kerr_msg(err, EINVAL, "bad control URL %s: fd:// is for listeners only", url);
-        if (strcmp(url + 5, "0") == 0)
-            fd = 0;
-        else if (parse_port(url + 5, INT_MAX, &fd) < 0)
-            return kerr_msg(err, EINVAL, "bad control URL %s: bad fd number", url);
-        u->fd = (int)fd;
-        return 0;
-    }
-    return kerr_msg(err, EINVAL, "bad control URL %s: expected unix://, tcp://, vsock:// or fd://", url);
-}
-
-/* --- requests ------------------------------------------------------------- */
-
-static const struct {
-    const char *name;
-    enum control_op op;
-    const char *keys;   /* allowed keys besides "op" and "keel", space separated */
-} ops[] = {
-    { "version", COP_VERSION, "" },
-    { "ps", COP_PS, "" },
-    { "status", COP_STATUS, "name" },
-    { "logs", COP_LOGS, "name lines follow" },
-    { "start", COP_START, "name" },
-    { "stop", COP_STOP, "name" },
-    { "restart", COP_RESTART, "name" },
-    { "kill", COP_KILL, "name signal" },
-    { "exec", COP_EXEC, "name argv tty stream rows cols" },
-    { "stats", COP_STATS, "name" },
-    { "events", COP_EVENTS, "" },
-    { "poweroff", COP_POWEROFF, "" },
-    { "reboot", COP_REBOOT, "" },
-    { "halt", COP_HALT, "" },
-    { "stdin", COP_STDIN, "data eof" },
-    { "resize", COP_RESIZE, "rows cols" },
-};
-
-static const char *op_name(enum control_op op)
-{
-    for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
-        if (ops[i].op == op)
-            return ops[i].name;
-    return "?";
-}
-
-static bool key_allowed(const char *keys, const char *key)
-{
-    size_t n = strlen(key);
-    for (const char *p = keys; *p;) {
-        const char *e = strchr(p, ' ');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        if (l == n && memcmp(p, key, n) == 0)
-            return true;
-        p += l;
-        while (*p == ' ')
-            p++;
-    }
-    return false;
-}
-
-void control_request_free(struct control_request *req)
-{
-    free(req->argv);
-    json_free(req->tree);
-    memset(req, 0, sizeof *req);
-}
-
-/* The message is formatted before the tree (which it may quote) is freed. */
-#define BAD(...) (kerr_msg(err, EINVAL, "malformed request: " __VA_ARGS__), control_request_free(req), -EINVAL)
-
-static bool name_ok(const char *s)
-{
-    size_t n = strlen(s);
-    return n > 0 && n <= KEEL_NAME_MAX;
-}
-
-int control_request_parse(const char *line, size_t len, struct control_request *req, struct kerr *err)
-{
-    memset(req, 0, sizeof *req);
-    req->lines = -1;
-    struct kerr perr = { 0 };
-    if (json_parse(line, len, CONTROL_MAX_REQUEST, &req->tree, &perr) < 0)
-        return kerr_msg(err, EINVAL, "malformed request: %s", perr.msg);
-    const struct json_value *t = req->tree;
-    if (t->type != JSON_OBJECT)
-        return BAD("expected a JSON object");
-    if (json_get(t, "keel")) {
-        int64_t proto;
-        if (!json_get_int(t, "keel", &proto) || proto < 1)
-            return BAD("\"keel\" must be a protocol version number");
-        if (proto > CONTROL_PROTOCOL)
-            return BAD("protocol version %" PRId64 " is not supported (this server speaks %d)", proto,
-                       CONTROL_PROTOCOL);
-    }
-    const char *opname = json_get_str(t, "op");
-    if (!opname)
-        return BAD("missing \"op\" (a string)");
-    size_t oi = ARRAY_SIZE(ops);
-    for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
-        if (strcmp(ops[i].name, opname) == 0)
-            oi = i;
-    if (oi == ARRAY_SIZE(ops))
-        return BAD("unknown op \"%.64s\"", opname);
-    req->op = ops[oi].op;
-    for (size_t i = 0; i < t->u.obj.n; i++) {
-        const char *k = t->u.obj.members[i].key;
-        if (strcmp(k, "op") != 0 && strcmp(k, "keel") != 0 && !key_allowed(ops[oi].keys, k))
-            return BAD("unknown key \"%.64s\" for op %s", k, opname);
-    }
-
-    const struct json_value *v = json_get(t, "name");
-    if (v) {
-        if (v->type != JSON_STRING || !name_ok(v->u.str.s))
-            return BAD("\"name\" must be a container name");
-        req->name = v->u.str.s;
-    }
-    bool need_name = req->op == COP_STATUS || req->op == COP_LOGS || req->op == COP_START ||
-                     req->op == COP_STOP || req->op == COP_RESTART || req->op == COP_KILL ||
-                     req->op == COP_EXEC;
-    if (need_name && !req->name)
-        return BAD("op %s needs \"name\"", opname);
-
-    if ((v = json_get(t, "lines"))) {
-        if (v->type != JSON_INT || v->u.i < -1 || v->u.i > 10000000)
-            return BAD("\"lines\" must be an integer from -1 (all) up");
-        req->lines = v->u.i;
-    }
-    if (json_get(t, "follow") && !json_get_bool(t, "follow", &req->follow))
-        return BAD("\"follow\" must be a boolean");
-    if (json_get(t, "tty") && !json_get_bool(t, "tty", &req->tty))
-        return BAD("\"tty\" must be a boolean");
-    if (json_get(t, "stream") && !json_get_bool(t, "stream", &req->stream))
-        return BAD("\"stream\" must be a boolean");
-    if (json_get(t, "eof") && !json_get_bool(t, "eof", &req->eof))
-        return BAD("\"eof\" must be a boolean");
-    static const char *const dims[] = { "rows", "cols" };
-    for (size_t i = 0; i < 2; i++) {
-        if (!(v = json_get(t, dims[i])))
-            continue;
-        if (v->type != JSON_INT || v->u.i < 0 || v->u.i > 65535)
-            return BAD("\"%s\" must be an integer 0..65535", dims[i]);
-        *(i ? &req->cols : &req->rows) = (unsigned)v->u.i;
-    }
-    if (req->op == COP_KILL) {
-        req->signal = SIGTERM;
-        if ((v = json_get(t, "signal"))) {
-            if (v->type == JSON_INT)
-                req->signal = v->u.i >= 1 && v->u.i <= SIGRTMAX ? (int)v->u.i : -EINVAL;
-            else if (v->type == JSON_STRING)
-                req->signal = control_signal_parse(v->u.str.s);
-            else
-                req->signal = -EINVAL;
-            if (req->signal < 0)
-                return BAD("bad \"signal\"");
-        }
-    }
-    if ((v = json_get(t, "data"))) {
-        if (v->type != JSON_STRING || v->u.str.len % 4 || v->u.str.len > CONTROL_MAX_REQUEST)
-            return BAD("\"data\" must be a base64 string");
-        req->data = v->u.str.s;
-        req->data_len = v->u.str.len;
-    }
-    if (req->op == COP_EXEC) {
-        v = json_get(t, "argv");
-        if (!v || v->type != JSON_ARRAY || v->u.arr.n == 0 || v->u.arr.n > MAX_ARGV)
-            return BAD("exec needs \"argv\", an array of 1 to %d strings", MAX_ARGV);
-        req->argv = calloc(v->u.arr.n + 1, sizeof *req->argv);
-        if (!req->argv) {
-            control_request_free(req);
-            return kerr_set(err, ENOMEM, "cannot parse request");
-        }
-        for (size_t i = 0; i < v->u.arr.n; i++) {
-            if (v->u.arr.items[i].type != JSON_STRING)
-                return BAD("\"argv\" must hold only strings");
-            req->argv[i] = v->u.arr.items[i].u.str.s;
-        }
-        if (req->argv[0][0] == 0)
-            return BAD("\"argv\"[0] is empty");
-    }
-    return 0;
-}
-
-#undef BAD
+#define REFUSAL_PEER_MS 10000   /* one refusal message per peer per 10 s */
+#define ACCEPT_BUDGET 64        /* accepts per listener event: other fds get their turn */
 
 /* --- responses ------------------------------------------------------------ */
 
-static void reply_begin(struct json_writer *w, const char *op, bool ok)
+void control_reply_begin(struct json_writer *w, const char *op, bool ok)
 {
     json_obj_begin(w);
-    json_kint(w, "keel", CONTROL_PROTOCOL);
+    json_kint(w, "keel", PROTO_VERSION);
     if (op)
         json_kstr(w, "op", op);
     json_kbool(w, "ok", ok);
 }
 
-static void reply_end(struct json_writer *w)
+void control_reply_end(struct json_writer *w)
 {
     json_obj_end(w);
     json_raw(w, "\n", 1);
@@ -419,18 +65,18 @@ static void reply_end(struct json_writer *w)
 
 void control_error_line(struct json_writer *out, const char *op, const char *msg)
 {
-    reply_begin(out, op, false);
+    control_reply_begin(out, op, false);
     json_kstr(out, "error", msg);
-    reply_end(out);
+    control_reply_end(out);
 }
 
-static void write_wait_status(struct json_writer *w, int status)
+void control_write_wait_status(struct json_writer *w, int status)
 {
     json_obj_begin(w);
     if (WIFEXITED(status)) {
         json_kint(w, "code", WEXITSTATUS(status));
     } else if (WIFSIGNALED(status)) {
-        const char *n = control_signal_name(WTERMSIG(status));
+        const char *n = signal_name_std(WTERMSIG(status));
         json_kint(w, "code", 128 + WTERMSIG(status));
         if (n)
             json_kstr(w, "signal", n);
@@ -485,7 +131,7 @@ static void write_container(struct json_writer *w, const struct control_backend 
     json_kuint(w, "restarts", st.restarts);
     json_key(w, "last_exit");
     if (st.has_exited)
-        write_wait_status(w, st.last_status);
+        control_write_wait_status(w, st.last_status);
     else
         json_null(w);
     json_kstr(w, "health", health_state_name(st.health));
@@ -587,61 +233,61 @@ static void write_stats(struct json_writer *w, const struct control_backend *be,
     json_obj_end(w);
 }
 
-static int find_or_error(const struct control_backend *be, const struct control_request *req,
+static int find_or_error(const struct control_backend *be, const struct proto_request *req,
                          struct json_writer *out)
 {
     int i = be->find(be->sup, req->name);
     if (i < 0) {
         char msg[128];
         snprintf(msg, sizeof msg, "no such container: %s", req->name);
-        control_error_line(out, op_name(req->op), msg);
+        control_error_line(out, proto_op_name(req->op), msg);
     }
     return i;
 }
 
-int control_respond(const struct control_backend *be, const struct control_request *req,
+int control_respond(const struct control_backend *be, const struct proto_request *req,
                     struct json_writer *out)
 {
-    const char *op = op_name(req->op);
+    const char *op = proto_op_name(req->op);
     struct kerr e = { 0 };
     int r, i;
     switch (req->op) {
-    case COP_VERSION:
-        reply_begin(out, op, true);
+    case PROTO_OP_VERSION:
+        control_reply_begin(out, op, true);
         json_kstr(out, "version", KEEL_VERSION);
-        json_kint(out, "protocol", CONTROL_PROTOCOL);
-        reply_end(out);
+        json_kint(out, "protocol", PROTO_VERSION);
+        control_reply_end(out);
         return 0;
-    case COP_PS: {
+    case PROTO_OP_PS: {
         size_t n = be->count(be->sup);
-        reply_begin(out, op, true);
+        control_reply_begin(out, op, true);
         json_key(out, "containers");
         json_arr_begin(out);
         for (size_t k = 0; k < n; k++)
             write_container(out, be, k, false);
         json_arr_end(out);
-        reply_end(out);
+        control_reply_end(out);
         return 0;
     }
-    case COP_STATUS:
+    case PROTO_OP_STATUS:
         if ((i = find_or_error(be, req, out)) < 0)
             return 0;
-        reply_begin(out, op, true);
+        control_reply_begin(out, op, true);
         json_key(out, "container");
         write_container(out, be, (size_t)i, true);
-        reply_end(out);
+        control_reply_end(out);
         return 0;
-    case COP_START:
-    case COP_STOP:
-    case COP_RESTART:
-    case COP_KILL:
+    case PROTO_OP_START:
+    case PROTO_OP_STOP:
+    case PROTO_OP_RESTART:
+    case PROTO_OP_KILL:
         if (find_or_error(be, req, out) < 0)
             return 0;
-        if (req->op == COP_START)
+        if (req->op == PROTO_OP_START)
             r = be->start(be->sup, req->name, &e);
-        else if (req->op == COP_STOP)
+        else if (req->op == PROTO_OP_STOP)
             r = be->stop(be->sup, req->name, &e);
-        else if (req->op == COP_RESTART)
+        else if (req->op == PROTO_OP_RESTART)
             r = be->restart(be->sup, req->name, &e);
         else
             r = be->kill(be->sup, req->name, req->signal, &e);
@@ -649,14 +295,14 @@ int control_respond(const struct control_backend *be, const struct control_reque
             control_error_line(out, op, e.msg[0] ? e.msg : strerror(-r));
             return 0;
         }
-        reply_begin(out, op, true);
+        control_reply_begin(out, op, true);
         json_kstr(out, "name", req->name);
-        reply_end(out);
+        control_reply_end(out);
         return 0;
-    case COP_STATS: {
+    case PROTO_OP_STATS: {
         if (req->name && find_or_error(be, req, out) < 0)
             return 0;
-        reply_begin(out, op, true);
+        control_reply_begin(out, op, true);
         json_key(out, "stats");
         json_arr_begin(out);
         if (req->name) {
@@ -671,275 +317,55 @@ int control_respond(const struct control_backend *be, const struct control_reque
             }
         }
         json_arr_end(out);
-        reply_end(out);
+        control_reply_end(out);
         return 0;
     }
-    case COP_POWEROFF:
-    case COP_REBOOT:
-    case COP_HALT:
-        reply_begin(out, op, true);
-        reply_end(out);
-        be->request_power(be->sup, req->op == COP_POWEROFF ? POWER_POWEROFF
-                                   : req->op == COP_REBOOT ? POWER_REBOOT : POWER_HALT);
+    case PROTO_OP_POWEROFF:
+    case PROTO_OP_REBOOT:
+    case PROTO_OP_HALT:
+        control_reply_begin(out, op, true);
+        control_reply_end(out);
+        be->request_power(be->sup, req->op == PROTO_OP_POWEROFF ? POWER_POWEROFF
+                                   : req->op == PROTO_OP_REBOOT ? POWER_REBOOT : POWER_HALT);
         return 0;
     default:
         return -EOPNOTSUPP;
     }
 }
 
-/* --- the server: types ------------------------------------------------------ */
-
-enum conn_mode { CM_REQUEST, CM_LOGS, CM_EVENTS, CM_EXEC };
-
-struct tls_ctx {
-    bool ready;
-    mbedtls_entropy_context entropy;
-    mbedtls_ctr_drbg_context drbg;
-    mbedtls_ssl_config conf;
-    mbedtls_x509_crt cert, ca;
-    mbedtls_pk_context key;
-};
-
-struct listener {
-    struct control *c;
-    struct listener *next;
-    int fd;
-    char *url;
-    int family;              /* AF_UNIX, AF_INET(6), AF_VSOCK */
-    bool tls;
-    bool paused;
-    size_t n_conns;          /* its clients: each listener has max_clients of its own */
-    size_t n_unauth;         /* of them, TLS handshakes not finished */
-    bool vsock_local;        /* ?local=yes: vsock peers on this machine allowed */
-    unsigned local_cid;      /* this machine's vsock CID (VMADDR_CID_ANY: unknown) */
-    char unix_path[108];     /* created by us: removed at free */
-    dev_t dev;
-    ino_t ino;
-};
-
-struct exec_session;
-
-/* Who a peer is, for per-source limits and rate-limited refusal messages:
- * the IPv4 address, the IPv6 /64, the vsock CID, the unix uid. */
-struct peer_key {
-    int family;
-    unsigned char a[16];
-};
-
-struct conn {
-    struct control *c;
-    struct conn *next, *prev;
-    struct listener *lst;
-    int fd;
-    uint32_t events;         /* registered epoll mask */
-    bool dead, close_when_flushed, read_eof;
-    bool processing;         /* inside conn_process */
-    bool pump_more;          /* a log stream has more to send at once */
-    char peer[64];
-    struct peer_key key;
-
-    bool tls, handshake_done;
-    mbedtls_ssl_context ssl;
-    size_t tls_pending;      /* a write mbedTLS asked us to repeat */
-
-    char in[IN_CAP];
-    size_t in_len;
-    int fds[3];              /* SCM_RIGHTS received: no request takes them (closed, exec refused) */
-    int nfds;
-
-    struct json_writer out;
-    size_t out_off;
-    int send_fd;             /* an fd to attach to byte send_fd_at of the output */
-    size_t send_fd_at;
-
-    uint64_t last_active;    /* the current deadline started (accept, handshake, last request) */
-    int64_t timer;
-    enum conn_mode mode;
-    enum conn_mode clock_mode;   /* the mode the deadline last saw */
-
-    /* CM_LOGS */
-    int log_fd;
-    int64_t log_poll_timer;  /* following without inotify */
-    char *log_path;
-    char *partial;
-    size_t partial_len;
-    bool follow;
-
-    /* CM_EVENTS */
-    int sub;
-
-    /* CM_EXEC */
-    struct exec_session *ex;
-};
-
-struct exec_session {
-    struct control *c;
-    struct conn *conn;       /* NULL once the client is gone */
-    pid_t pid;
-    bool exited;
-    int status;
-    bool stream, tty;
-    int in_fd, out_fd, err_fd;   /* stream mode: our ends (pty master in out_fd for -t) */
-    char *in_buf;
-    size_t in_len;
-    bool in_eof;
-    int64_t grace_timer;
-    bool released;
-    struct exec_session *next;
-};
-
-struct control {
-    struct loop *loop;
-    const struct manifest *m;
-    struct control_backend be;
-    struct control_opts opts;
-    gid_t gid;
-    bool gid_set;
-    struct listener *listeners;
-    struct conn *conns;
-    size_t n_conns;
-    struct conn *dead;
-    int64_t reap_timer;
-    int64_t retry_timer;
-    struct tls_ctx tls;
-    struct exec_session *sessions;        /* process still running */
-    struct exec_session *dead_sessions;   /* released, freed by reap_dead */
-    int ino_fd;                           /* shared by every `logs -f` follower; -1: they poll */
-    struct log_ratelimit refusal_rl;      /* refusal messages, all peers together */
-    struct refusal {                      /* ... and per peer, the most recent ones */
-        struct peer_key key;
-        uint64_t last_ms;
-        uint64_t suppressed;
-    } refusals[16];
-};
-
-#define REFUSAL_PEER_MS 10000   /* one refusal message per peer per 10 s */
-#define ACCEPT_BUDGET 64        /* accepts per listener event: other fds get their turn */
-
-static void conn_kill(struct conn *cn);
 static void conn_update(struct conn *cn);
-static void conn_flush(struct conn *cn);
-static void conn_process(struct conn *cn);
 static void conn_read(struct conn *cn);
-static void logs_pump(struct conn *cn);
-static void exec_detach(struct exec_session *ex);
-static void exec_pump_out(struct exec_session *ex);
-static void exec_pump_in(struct exec_session *ex);
-static void arm_reap(struct control *c);
 
 size_t control_client_count(const struct control *c)
 {
     return c->n_conns;
 }
 
-static size_t out_pending(const struct conn *cn)
-{
-    return cn->out.len - cn->out_off;
-}
-
 /* Queues an error, then closes the connection once it is sent. */
-static void conn_fail(struct conn *cn, const char *op, const char *msg)
+void control_conn_fail(struct conn *cn, const char *op, const char *msg)
 {
     control_error_line(&cn->out, op, msg);
     cn->close_when_flushed = true;
-    conn_flush(cn);
+    control_conn_flush(cn);
 }
+
 
 /* --- TLS -------------------------------------------------------------------- */
 
-static void tls_msg(int ret, char *buf, size_t n)
-{
-    mbedtls_strerror(ret, buf, n);
-}
-
-/* Forward secrecy (ECDHE) and authenticated encryption only: no CBC (Lucky
- * Thirteen, padding oracles), no static RSA or DH key exchange, no plain DHE
- * (weak or slow groups).  mbedTLS 2.28 speaks TLS 1.2 at most; its TLS 1.3
- * is experimental and off in Debian's build, so 1.3 is not offered. */
-static const int tls_suites[] = {
-    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-    0,
-};
-
-const int *control_tls_ciphersuites(void)
-{
-    return tls_suites;
-}
-
 static int tls_setup(struct control *c, struct kerr *err)
 {
-    struct tls_ctx *t = &c->tls;
     const struct system_spec *sys = &c->m->system;
-    char msg[160];
-    int r;
-    if (t->ready)
+    if (c->tls.ready)
         return 0;
     if (!sys->control_tls_cert || !sys->control_tls_key || !sys->control_tls_ca)
         return kerr_msg(err, EINVAL,
                         "cannot listen on TCP without mutual TLS: set control_tls_cert, control_tls_key and "
                         "control_tls_ca (there is no plaintext TCP)");
-    mbedtls_entropy_init(&t->entropy);
-    mbedtls_ctr_drbg_init(&t->drbg);
-    mbedtls_ssl_config_init(&t->conf);
-    mbedtls_x509_crt_init(&t->cert);
-    mbedtls_x509_crt_init(&t->ca);
-    mbedtls_pk_init(&t->key);
-    t->ready = true;
-    if ((r = mbedtls_ctr_drbg_seed(&t->drbg, mbedtls_entropy_func, &t->entropy,
-                                   (const unsigned char *)"keel-control", 12)) != 0) {
-        tls_msg(r, msg, sizeof msg);
-        return kerr_msg(err, EIO, "cannot seed the TLS random generator: %s", msg);
-    }
-    if ((r = mbedtls_x509_crt_parse_file(&t->cert, sys->control_tls_cert)) != 0) {
-        tls_msg(r, msg, sizeof msg);
-        return kerr_msg(err, EINVAL, "cannot load control_tls_cert %s: %s", sys->control_tls_cert, msg);
-    }
-    if ((r = mbedtls_pk_parse_keyfile(&t->key, sys->control_tls_key, NULL)) != 0) {
-        tls_msg(r, msg, sizeof msg);
-        return kerr_msg(err, EINVAL, "cannot load control_tls_key %s: %s", sys->control_tls_key, msg);
-    }
-    if (mbedtls_pk_check_pair(&t->cert.pk, &t->key) != 0)
-        return kerr_msg(err, EINVAL, "cannot use control_tls_key %s: it does not match control_tls_cert %s",
-                        sys->control_tls_key, sys->control_tls_cert);
-    if ((r = mbedtls_x509_crt_parse_file(&t->ca, sys->control_tls_ca)) != 0) {
-        tls_msg(r, msg, sizeof msg);
-        return kerr_msg(err, EINVAL, "cannot load control_tls_ca %s: %s", sys->control_tls_ca, msg);
-    }
-    if ((r = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                         MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
-        tls_msg(r, msg, sizeof msg);
-        return kerr_msg(err, EIO, "cannot configure TLS: %s", msg);
-    }
-    mbedtls_ssl_conf_min_version(&t->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
-    mbedtls_ssl_conf_ciphersuites(&t->conf, control_tls_ciphersuites());
-    /* Mutual TLS: a client without a certificate chaining to the CA fails
-     * the handshake. */
-    mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-    mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
-    mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
-    if ((r = mbedtls_ssl_conf_own_cert(&t->conf, &t->cert, &t->key)) != 0) {
-        tls_msg(r, msg, sizeof msg);
-        return kerr_msg(err, EINVAL, "cannot use the control TLS certificate: %s", msg);
-    }
-    return 0;
-}
-
-static void tls_free(struct tls_ctx *t)
-{
-    if (!t->ready)
-        return;
-    mbedtls_ssl_config_free(&t->conf);
-    mbedtls_x509_crt_free(&t->cert);
-    mbedtls_x509_crt_free(&t->ca);
-    mbedtls_pk_free(&t->key);
-    mbedtls_ctr_drbg_free(&t->drbg);
-    mbedtls_entropy_free(&t->entropy);
-    t->ready = false;
+    const struct tls_files f = {
+        .cert = sys->control_tls_cert, .key = sys->control_tls_key, .ca = sys->control_tls_ca,
+        .cert_label = "control_tls_cert", .key_label = "control_tls_key", .ca_label = "control_tls_ca",
+    };
+    return tls_conf_init(&c->tls, true, &f, err);
 }
 
 static int bio_send(void *ctx, const unsigned char *buf, size_t len)
@@ -1041,13 +467,13 @@ static void reap_dead(struct loop *l, void *data)
     while (c->dead) {
         struct conn *cn = c->dead;
         c->dead = cn->next;
-        /* Unsubscribed here, not in conn_kill, which may run inside the
+        /* Unsubscribed here, not in control_conn_kill, which may run inside the
          * supervisor's own event callback. */
-        if (cn->sub > 0 && c->be.unsubscribe)
-            c->be.unsubscribe(c->be.sup, cn->sub);
+        if (cn->ev.sub > 0 && c->be.unsubscribe)
+            c->be.unsubscribe(c->be.sup, cn->ev.sub);
         json_writer_free(&cn->out);
-        free(cn->log_path);
-        free(cn->partial);
+        free(cn->logs.path);
+        free(cn->logs.partial);
         free(cn);
     }
     while (c->dead_sessions) {
@@ -1058,7 +484,7 @@ static void reap_dead(struct loop *l, void *data)
     }
 }
 
-static void arm_reap(struct control *c)
+void control_arm_reap(struct control *c)
 {
     if (!c->reap_timer) {
         int64_t id = loop_add_timer(c->loop, 0, reap_dead, c);
@@ -1078,19 +504,7 @@ static void resume_accepting(struct control *c)
         listener_resume(ls);
 }
 
-static void logs_stop(struct conn *cn)
-{
-    if (cn->log_poll_timer > 0)
-        loop_cancel_timer(cn->c->loop, cn->log_poll_timer);
-    cn->log_poll_timer = 0;
-    close_safe(cn->log_fd);
-    cn->log_fd = -1;
-    free(cn->log_path);
-    cn->log_path = NULL;
-    cn->partial_len = 0;
-}
-
-static void conn_kill(struct conn *cn)
+void control_conn_kill(struct conn *cn)
 {
     struct control *c = cn->c;
     if (cn->dead)
@@ -1109,10 +523,10 @@ static void conn_kill(struct conn *cn)
     cn->nfds = 0;
     close_safe(cn->send_fd);
     cn->send_fd = -1;
-    logs_stop(cn);
+    control_logs_stop(cn);
     if (cn->ex) {
         cn->ex->conn = NULL;
-        exec_detach(cn->ex);
+        control_exec_detach(cn->ex);
         cn->ex = NULL;
     }
     /* Unlink from the live list, push on the dead list. */
@@ -1128,7 +542,7 @@ static void conn_kill(struct conn *cn)
         cn->lst->n_unauth--;
     cn->next = c->dead;
     c->dead = cn;
-    arm_reap(c);
+    control_arm_reap(c);
     /* A slot of this listener is free; after a failed accept (out of fds)
      * the retry timer resumes every listener. */
     if (!c->retry_timer)
@@ -1154,29 +568,29 @@ static void conn_update(struct conn *cn)
     uint32_t ev = 0;
     if (conn_wants_read(cn))
         ev |= EPOLLIN;
-    if (out_pending(cn) || cn->tls_pending || cn->pump_more)
+    if (control_out_pending(cn) || cn->tls_pending || cn->logs.pump_more)
         ev |= EPOLLOUT;
     if (cn->tls && !cn->handshake_done)
         ev = EPOLLIN | (cn->events & EPOLLOUT);
     if (ev == cn->events)
         return;
     if (loop_mod_fd(cn->c->loop, cn->fd, ev) < 0) {
-        conn_kill(cn);
+        control_conn_kill(cn);
         return;
     }
     cn->events = ev;
 }
 
 /* Sends as much output as the socket takes now. */
-static void conn_flush(struct conn *cn)
+void control_conn_flush(struct conn *cn)
 {
-    while (!cn->dead && out_pending(cn)) {
+    while (!cn->dead && control_out_pending(cn)) {
         if (json_writer_error(&cn->out)) {
-            conn_kill(cn);
+            control_conn_kill(cn);
             return;
         }
         const char *p = cn->out.buf + cn->out_off;
-        size_t len = out_pending(cn);
+        size_t len = control_out_pending(cn);
         ssize_t n;
         if (cn->tls) {
             if (cn->tls_pending)
@@ -1191,7 +605,7 @@ static void conn_flush(struct conn *cn)
             }
             cn->tls_pending = 0;
             if (r < 0) {
-                conn_kill(cn);
+                control_conn_kill(cn);
                 return;
             }
             n = r;
@@ -1225,32 +639,32 @@ static void conn_flush(struct conn *cn)
                 continue;
             if (errno == EAGAIN)
                 break;
-            conn_kill(cn);
+            control_conn_kill(cn);
             return;
         }
         cn->out_off += (size_t)n;
     }
     if (cn->dead)
         return;
-    if (!out_pending(cn) && !cn->tls_pending) {
+    if (!control_out_pending(cn) && !cn->tls_pending) {
         json_writer_reset(&cn->out);
         cn->out_off = 0;
         if (cn->send_fd_at)
             cn->send_fd_at = 0;
         if (cn->close_when_flushed) {
-            conn_kill(cn);
+            control_conn_kill(cn);
             return;
         }
     } else if (cn->out_off > 65536 && cn->out_off * 2 > cn->out.len && !cn->tls_pending &&
                cn->send_fd < 0) {
         /* Compact so a long-lived stream does not grow the buffer forever. */
-        memmove(cn->out.buf, cn->out.buf + cn->out_off, out_pending(cn) + 1);
+        memmove(cn->out.buf, cn->out.buf + cn->out_off, control_out_pending(cn) + 1);
         cn->out.len -= cn->out_off;
         cn->out_off = 0;
     }
-    if (out_pending(cn) > OUT_MAX) {
+    if (control_out_pending(cn) > OUT_MAX) {
         /* A client that does not read loses its connection, never keel's memory. */
-        conn_kill(cn);
+        control_conn_kill(cn);
         return;
     }
     conn_update(cn);
@@ -1273,7 +687,7 @@ static void idle_timer(struct loop *l, void *data)
                         cn->lst->url, c->opts.handshake_ms);
         else
             log_debug("control: closing idle client %s", cn->peer);
-        conn_kill(cn);
+        control_conn_kill(cn);
         return;
     }
     uint64_t next = streaming || idle >= limit ? limit : limit - idle;
@@ -1285,12 +699,12 @@ static void handle_line(struct conn *cn, const char *line, size_t len);
 
 /* Runs the complete request lines in the input buffer, as long as the
  * output is not backed up. */
-static void conn_process(struct conn *cn)
+void control_conn_process(struct conn *cn)
 {
     /* Re-entered from a request's own handling (a log stream that ended at
      * once, an exec that finished): the outer call goes on with the lines. */
     if (cn->processing) {
-        conn_flush(cn);
+        control_conn_flush(cn);
         return;
     }
     /* A stream or exec that ended starts the wait for the next request. */
@@ -1299,7 +713,7 @@ static void conn_process(struct conn *cn)
     cn->clock_mode = cn->mode;
     cn->processing = true;
     size_t pos = 0;
-    while (!cn->dead && !cn->close_when_flushed && out_pending(cn) < OUT_HIGH) {
+    while (!cn->dead && !cn->close_when_flushed && control_out_pending(cn) < OUT_HIGH) {
         if (cn->mode == CM_LOGS || cn->mode == CM_EVENTS)
             break;
         if (cn->mode == CM_EXEC && cn->ex && cn->ex->in_len)
@@ -1327,15 +741,15 @@ static void conn_process(struct conn *cn)
         /* Nothing is expected from a streaming client; what it sends is dropped. */
         cn->in_len = 0;
     } else if (cn->in_len >= IN_CAP && !memchr(cn->in, '\n', cn->in_len)) {
-        conn_fail(cn, NULL, "malformed request: larger than 65536 bytes");
+        control_conn_fail(cn, NULL, "malformed request: larger than 65536 bytes");
         return;
     } else if (cn->read_eof && cn->in_len && !memchr(cn->in, '\n', cn->in_len)) {
-        conn_fail(cn, NULL, "malformed request: truncated (end of stream before newline)");
+        control_conn_fail(cn, NULL, "malformed request: truncated (end of stream before newline)");
         return;
     }
     if (cn->read_eof && cn->mode == CM_REQUEST && !cn->in_len)
         cn->close_when_flushed = true;
-    conn_flush(cn);
+    control_conn_flush(cn);
 }
 
 static void conn_read(struct conn *cn)
@@ -1350,7 +764,7 @@ static void conn_read(struct conn *cn)
             if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || r == 0) {
                 n = 0;
             } else if (r < 0) {
-                conn_kill(cn);
+                control_conn_kill(cn);
                 return;
             } else {
                 n = r;
@@ -1379,7 +793,7 @@ static void conn_read(struct conn *cn)
                     }
                 }
                 if (too_many) {
-                    conn_fail(cn, NULL, "malformed request: more than 3 file descriptors passed");
+                    control_conn_fail(cn, NULL, "malformed request: more than 3 file descriptors passed");
                     return;
                 }
             }
@@ -1391,7 +805,7 @@ static void conn_read(struct conn *cn)
                 continue;
             if (errno == EAGAIN)
                 break;
-            conn_kill(cn);
+            control_conn_kill(cn);
             return;
         }
         if (n == 0) {
@@ -1401,15 +815,15 @@ static void conn_read(struct conn *cn)
             cn->read_eof = true;
             if (cn->mode == CM_EXEC && cn->ex && cn->ex->stream && !cn->ex->in_eof) {
                 cn->ex->in_eof = true;   /* the process sees end of input */
-                exec_pump_in(cn->ex);
+                control_exec_pump_in(cn->ex);
             }
             break;
         }
         cn->in_len += (size_t)n;
-        conn_process(cn);
+        control_conn_process(cn);
     }
     if (!cn->dead)
-        conn_process(cn);
+        control_conn_process(cn);
 }
 
 static void tls_handshake(struct conn *cn)
@@ -1423,10 +837,10 @@ static void tls_handshake(struct conn *cn)
     }
     if (r != 0) {
         char msg[160];
-        tls_msg(r, msg, sizeof msg);
+        tls_strerror(r, msg, sizeof msg);
         log_refusal(cn->c, &cn->key, "control: refused TLS client %s on %s: handshake failed: %s", cn->peer,
                     cn->lst->url, msg);
-        conn_kill(cn);
+        control_conn_kill(cn);
         return;
     }
     cn->handshake_done = true;
@@ -1446,16 +860,16 @@ static void conn_event(struct loop *l, int fd, uint32_t events, void *data)
         return;
     }
     if (events & EPOLLOUT)
-        conn_flush(cn);
+        control_conn_flush(cn);
     if (!cn->dead && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
         conn_read(cn);
     if (!cn->dead && (events & (EPOLLHUP | EPOLLERR)) && !(events & EPOLLIN))
-        conn_kill(cn);
-    if (!cn->dead && out_pending(cn) < OUT_HIGH) {
+        control_conn_kill(cn);
+    if (!cn->dead && control_out_pending(cn) < OUT_HIGH) {
         if (cn->mode == CM_LOGS)
-            logs_pump(cn);
+            control_logs_pump(cn);
         else if (cn->mode == CM_EXEC && cn->ex)
-            exec_pump_out(cn->ex);
+            control_exec_pump_out(cn->ex);
     }
 }
 
@@ -1576,6 +990,41 @@ static void accept_trouble(struct control *c, struct listener *ls, int e)
     }
 }
 
+/* Out of file descriptors (EMFILE/ENFILE), a pending client would wait in
+ * the backlog with no word of why, and keel would be woken for it again and
+ * again.  The spare fd is given up for a moment to accept it, tell it, and
+ * close it: clients hear "out of file descriptors" at once while keel goes on
+ * supervising, and are served again as soon as fds free up.  TLS listeners
+ * get no text (a plaintext line would be garbage to a TLS client), only the
+ * close.  Returns 1 when a client was refused (more may wait), 0 when none
+ * was waiting, -1 without a spare fd (the caller pauses and retries). */
+static int refuse_starved(struct listener *ls, int why)
+{
+    struct control *c = ls->c;
+    if (c->spare_fd < 0)
+        return -1;
+    if (!c->fd_starved)
+        log_warn("control: cannot accept clients on %s: %s; refusing them until descriptors free up", ls->url,
+                 strerror(why));
+    c->fd_starved = true;
+    close_safe(c->spare_fd);
+    c->spare_fd = -1;
+    int cfd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int saved = errno;
+    if (cfd >= 0) {
+        static const char msg[] = "{\"keel\":1,\"ok\":false,\"error\":\"keel is out of file descriptors: "
+                                  "try again later\"}\n";
+        if (!ls->tls && send(cfd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+            /* the client is gone already: nothing to tell */
+        }
+        close_safe(cfd);
+    }
+    c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (cfd < 0 && saved == EAGAIN)
+        return 0;
+    return c->spare_fd >= 0 ? 1 : -1;
+}
+
 static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
 {
     struct listener *ls = data;
@@ -1592,9 +1041,22 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
         socklen_t sslen = sizeof ss;
         memset(&ss, 0, sizeof ss);
         int cfd = accept4(ls->fd, (struct sockaddr *)&ss, &sslen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (cfd >= 0 && c->fd_starved) {
+            c->fd_starved = false;
+            log_info("control: accepting clients again");
+        }
+        if (cfd >= 0 && c->spare_fd < 0)
+            c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);   /* lost in a starved moment */
         if (cfd < 0) {
             if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
                 continue;
+            if (errno == EMFILE || errno == ENFILE) {
+                int rr = refuse_starved(ls, errno);
+                if (rr > 0)
+                    continue;
+                if (rr == 0)
+                    return;
+            }
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
                 accept_trouble(c, ls, errno);
             return;
@@ -1644,7 +1106,7 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
         cn->lst = ls;
         cn->fd = cfd;
         cn->send_fd = -1;
-        cn->log_fd = -1;
+        cn->logs.fd = -1;
         cn->key = key;
         json_writer_init(&cn->out);
         cn->last_active = now_ms();   /* absolute: the handshake, or the first request */
@@ -1685,805 +1147,45 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
     }
 }
 
-/* --- logs ------------------------------------------------------------------- */
-
-static void emit_log_line(struct conn *cn, const char *s, size_t n)
-{
-    json_obj_begin(&cn->out);
-    json_kint(&cn->out, "keel", CONTROL_PROTOCOL);
-    json_key(&cn->out, "line");
-    json_strn(&cn->out, s, n);
-    json_obj_end(&cn->out);
-    json_raw(&cn->out, "\n", 1);
-}
-
-/* Splits data into lines; keeps an incomplete last line for later. */
-static void log_feed(struct conn *cn, const char *buf, size_t n)
-{
-    while (n) {
-        const char *nl = memchr(buf, '\n', n);
-        size_t take = nl ? (size_t)(nl - buf) : n;
-        if (cn->partial_len + take > LOG_LINE_MAX)
-            take = LOG_LINE_MAX - cn->partial_len;
-        memcpy(cn->partial + cn->partial_len, buf, take);
-        cn->partial_len += take;
-        buf += take, n -= take;
-        if (nl && n && *buf == '\n') {
-            buf++, n--;
-            emit_log_line(cn, cn->partial, cn->partial_len);
-            cn->partial_len = 0;
-        } else if (cn->partial_len == LOG_LINE_MAX) {
-            emit_log_line(cn, cn->partial, cn->partial_len);
-            cn->partial_len = 0;
-        }
-    }
-}
-
-static void logs_end(struct conn *cn)
-{
-    if (cn->partial_len)
-        emit_log_line(cn, cn->partial, cn->partial_len);
-    json_obj_begin(&cn->out);
-    json_kint(&cn->out, "keel", CONTROL_PROTOCOL);
-    json_kstr(&cn->out, "op", "logs");
-    json_kbool(&cn->out, "end", true);
-    json_obj_end(&cn->out);
-    json_raw(&cn->out, "\n", 1);
-    logs_stop(cn);
-    cn->mode = CM_REQUEST;
-}
-
-/* Reopens the log when it was rotated (its path names another file now). */
-static bool log_rotated(struct conn *cn)
-{
-    struct stat a, b;
-    if (cn->log_fd < 0)
-        return stat(cn->log_path, &b) == 0;
-    if (fstat(cn->log_fd, &a) < 0 || stat(cn->log_path, &b) < 0)
-        return false;
-    return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
-}
-
-/* Moves log data to the client while its output is not backed up: the log
- * file itself is the buffer, so a slow reader pauses the stream, nothing
- * more (backpressure instead of unbounded buffering).  At most LOG_BUDGET
- * bytes per call, so a long log does not hold up the loop; the rest follows
- * when the socket is writable (pump_more asks for EPOLLOUT). */
-#define LOG_BUDGET (256 * 1024)
-static void logs_pump(struct conn *cn)
-{
-    char buf[LOG_CHUNK];
-    size_t budget = LOG_BUDGET;
-    cn->pump_more = false;
-    while (!cn->dead && cn->mode == CM_LOGS) {
-        if (out_pending(cn) >= OUT_HIGH)
-            break;   /* EPOLLOUT resumes us */
-        if (!budget) {
-            cn->pump_more = true;
-            break;
-        }
-        ssize_t n = cn->log_fd >= 0 ? read(cn->log_fd, buf, sizeof buf) : 0;
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            conn_fail(cn, "logs", "cannot read the log");
-            return;
-        }
-        if (n > 0) {
-            budget = (size_t)n < budget ? budget - (size_t)n : 0;
-            log_feed(cn, buf, (size_t)n);
-            if (out_pending(cn) >= OUT_HIGH)
-                conn_flush(cn);   /* may make room to go on at once */
-            continue;
-        }
-        if (!cn->follow) {
-            logs_end(cn);
-            break;
-        }
-        if (log_rotated(cn)) {
-            int fd = open(cn->log_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-            if (fd >= 0) {
-                close_safe(cn->log_fd);
-                cn->log_fd = fd;
-                continue;
-            }
-        }
-        break;   /* at the end: wait for inotify */
-    }
-    if (cn->dead)
-        return;
-    if (cn->mode == CM_REQUEST)
-        conn_process(cn);   /* the stream ended: pipelined requests, or EOF */
-    else
-        conn_flush(cn);
-}
-
-/* The shared inotify instance: something changed in a watched log
- * directory; every follower reads on from where it is (which file changed
- * does not matter: a pump at the end of its file reads nothing). */
-static void logs_inotify(struct loop *l, int fd, uint32_t events, void *data)
-{
-    struct control *c = data;
-    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-    while (read(fd, buf, sizeof buf) > 0) {
-        /* drained (an overflow of the queue needs nothing more either) */
-    }
-    for (struct conn *cn = c->conns, *nx; cn; cn = nx) {
-        nx = cn->next;
-        if (!cn->dead && cn->mode == CM_LOGS && cn->follow && cn->log_poll_timer == 0)
-            logs_pump(cn);
-    }
-}
-
-/* A follower without inotify reads on every log_poll_ms. */
-static void logs_poll(struct loop *l, void *data)
-{
-    struct conn *cn = data;
-    cn->log_poll_timer = 0;
-    if (cn->dead || cn->mode != CM_LOGS || !cn->follow)
-        return;
-    int64_t id = loop_add_timer(l, cn->c->opts.log_poll_ms, logs_poll, cn);
-    cn->log_poll_timer = id > 0 ? id : 0;
-    logs_pump(cn);
-}
-
-/* Offset where the last `lines` lines of fd begin; scans backwards. */
-static off_t tail_offset(int fd, int64_t lines)
-{
-    struct stat st;
-    if (fstat(fd, &st) < 0 || lines < 0)
-        return 0;
-    off_t pos = st.st_size;
-    if (lines == 0)
-        return pos;
-    char buf[8192];
-    int64_t seen = 0;
-    while (pos > 0) {
-        size_t n = pos > (off_t)sizeof buf ? sizeof buf : (size_t)pos;
-        pos -= (off_t)n;
-        if (pread(fd, buf, n, pos) != (ssize_t)n)
-            return 0;
-        for (size_t i = n; i-- > 0;) {
-            /* The newline that ends the file does not start a line. */
-            if (buf[i] != '\n' || pos + (off_t)i == st.st_size - 1)
-                continue;
-            if (++seen == lines)
-                return pos + (off_t)i + 1;
-        }
-    }
-    return 0;
-}
-
-static void start_logs(struct conn *cn, const struct control_request *req)
-{
-    struct control *c = cn->c;
-    int i = c->be.find(c->be.sup, req->name);
-    if (i < 0) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "no such container: %s", req->name);
-        control_error_line(&cn->out, "logs", msg);
-        return;
-    }
-    const char *path = c->be.log_path ? c->be.log_path(c->be.sup, (size_t)i) : NULL;
-    if (!path) {
-        control_error_line(&cn->out, "logs", "this container has no log");
-        return;
-    }
-    cn->log_path = strdup(path);
-    if (!cn->partial)
-        cn->partial = malloc(LOG_LINE_MAX);
-    if (!cn->log_path || !cn->partial) {
-        control_error_line(&cn->out, "logs", "out of memory");
-        logs_stop(cn);
-        return;
-    }
-    cn->log_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (cn->log_fd < 0 && (errno != ENOENT || !req->follow)) {
-        char msg[600];
-        if (errno == ENOENT) {
-            /* Nothing logged yet: an empty log. */
-            reply_begin(&cn->out, "logs", true);
-            reply_end(&cn->out);
-            cn->mode = CM_LOGS;
-            cn->follow = false;
-            logs_end(cn);
-            return;
-        }
-        snprintf(msg, sizeof msg, "cannot open %s: %s", path, strerror(errno));
-        control_error_line(&cn->out, "logs", msg);
-        logs_stop(cn);
-        return;
-    }
-    if (cn->log_fd >= 0 && lseek(cn->log_fd, tail_offset(cn->log_fd, req->lines), SEEK_SET) < 0) {
-        control_error_line(&cn->out, "logs", "cannot seek in the log");
-        logs_stop(cn);
-        return;
-    }
-    cn->follow = req->follow;
-    if (cn->follow) {
-        /* The directory is watched, so a rotation (rename + new file) is seen too. */
-        char dir[4096];
-        if (str_copy(dir, sizeof dir, path) < 0) {
-            control_error_line(&cn->out, "logs", "log path too long");
-            logs_stop(cn);
-            return;
-        }
-        char *slash = strrchr(dir, '/');
-        if (slash && slash != dir)
-            *slash = 0;
-        else if (slash)
-            slash[1] = 0;
-        /* A watch on the shared instance (the same directory gives the
-         * same watch: nothing to remove when the follower leaves).  Without
-         * one (no instance, or fs.inotify.max_user_watches used up by a
-         * container under keel's uid) the follower polls: slower, never
-         * refused. */
-        if (c->ino_fd < 0 ||
-            inotify_add_watch(c->ino_fd, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
-            int64_t id = loop_add_timer(c->loop, c->opts.log_poll_ms, logs_poll, cn);
-            if (id <= 0) {
-                control_error_line(&cn->out, "logs", "cannot follow the log: out of timers");
-                logs_stop(cn);
-                return;
-            }
-            cn->log_poll_timer = id;
-            if (c->ino_fd >= 0)
-                log_warn("control: cannot watch %.400s for logs -f: %s; the follower polls", dir, strerror(errno));
-        }
-    }
-    reply_begin(&cn->out, "logs", true);
-    json_kstr(&cn->out, "name", req->name);
-    json_kbool(&cn->out, "follow", req->follow);
-    reply_end(&cn->out);
-    cn->mode = CM_LOGS;
-    cn->partial_len = 0;
-    logs_pump(cn);
-}
-
-/* --- events ----------------------------------------------------------------- */
-
-static const char *event_name(enum sup_event_kind k)
-{
-    switch (k) {
-    case EV_STARTED: return "started";
-    case EV_EXITED: return "exited";
-    case EV_RESTARTING: return "restarting";
-    case EV_STOPPED: return "stopped";
-    case EV_FAILED: return "failed";
-    case EV_OOM: return "oom";
-    case EV_HEALTH: return "health";
-    case EV_READY: return "ready";
-    }
-    return "unknown";
-}
-
-static void on_event(const struct sup_event *ev, void *data)
-{
-    struct conn *cn = data;
-    if (cn->dead || cn->mode != CM_EVENTS)
-        return;
-    struct json_writer *w = &cn->out;
-    json_obj_begin(w);
-    json_kint(w, "keel", CONTROL_PROTOCOL);
-    json_kstr(w, "event", event_name(ev->kind));
-    json_kstr(w, "name", ev->name);
-    json_kuint(w, "time_ms", ev->time_ms);
-    if (ev->pid)
-        json_kint(w, "pid", ev->pid);
-    if (ev->kind == EV_EXITED) {
-        json_key(w, "exit");
-        write_wait_status(w, ev->status);
-    }
-    if (ev->kind == EV_RESTARTING || ev->kind == EV_OOM)
-        json_kuint(w, "count", ev->count);
-    if (ev->detail)
-        json_kstr(w, "detail", ev->detail);
-    json_obj_end(w);
-    json_raw(w, "\n", 1);
-    /* Flushing may kill the connection (a client that stopped reading):
-     * conn_kill defers the free, and unsubscribing from inside a callback
-     * is the supervisor's to allow (see the report: it must be). */
-    conn_flush(cn);
-}
-
-static void start_events(struct conn *cn)
-{
-    struct control *c = cn->c;
-    if (!c->be.subscribe) {
-        control_error_line(&cn->out, "events", "events are not available");
-        return;
-    }
-    int h = c->be.subscribe(c->be.sup, on_event, cn);
-    if (h < 0) {
-        control_error_line(&cn->out, "events", "cannot subscribe to events");
-        return;
-    }
-    cn->sub = h;
-    cn->mode = CM_EVENTS;
-    reply_begin(&cn->out, "events", true);
-    reply_end(&cn->out);
-}
-
-/* --- exec ------------------------------------------------------------------- */
-
-/* Sessions are released, never freed in place: the reap timer frees them,
- * so a callback that still holds one (a pipe event in the same epoll batch)
- * finds it marked released.  Without a server (after control_free) the
- * supervisor's exit callback frees it directly. */
-static void session_release(struct exec_session *ex)
-{
-    struct control *c = ex->c;
-    if (ex->released)
-        return;
-    ex->released = true;
-    if (!c) {
-        free(ex->in_buf);
-        free(ex);
-        return;
-    }
-    for (struct exec_session **p = &c->sessions; *p; p = &(*p)->next)
-        if (*p == ex) {
-            *p = ex->next;
-            break;
-        }
-    if (ex->grace_timer > 0)
-        loop_cancel_timer(c->loop, ex->grace_timer);
-    ex->grace_timer = 0;
-    ex->next = c->dead_sessions;
-    c->dead_sessions = ex;
-    arm_reap(c);
-}
-
-static void exec_close_fd(struct exec_session *ex, int *fd)
-{
-    if (*fd < 0)
-        return;
-    if (ex->c)
-        loop_del_fd(ex->c->loop, *fd);
-    close_safe(*fd);
-    *fd = -1;
-}
-
-static void exec_close_all(struct exec_session *ex)
-{
-    if (ex->out_fd == ex->in_fd)
-        ex->out_fd = -1;
-    exec_close_fd(ex, &ex->in_fd);
-    exec_close_fd(ex, &ex->out_fd);
-    exec_close_fd(ex, &ex->err_fd);
-}
-
-/* The client went away (or the server closes): stop relaying; the session
- * lives on until the supervisor reports the process' exit. */
-static void exec_detach(struct exec_session *ex)
-{
-    ex->conn = NULL;
-    exec_close_all(ex);
-    if (ex->exited)
-        session_release(ex);
-}
-
-static void exec_send_exit(struct exec_session *ex)
-{
-    struct conn *cn = ex->conn;
-    struct json_writer *w = &cn->out;
-    json_obj_begin(w);
-    json_kint(w, "keel", CONTROL_PROTOCOL);
-    json_kstr(w, "op", "exec");
-    json_kint(w, "pid", ex->pid);
-    json_key(w, "exit");
-    write_wait_status(w, ex->status);
-    json_obj_end(w);
-    json_raw(w, "\n", 1);
-    cn->ex = NULL;
-    cn->mode = CM_REQUEST;
-    ex->conn = NULL;
-    exec_close_all(ex);
-    session_release(ex);
-    conn_process(cn);   /* requests that arrived meanwhile; flushes */
-}
-
-static void exec_maybe_finish(struct exec_session *ex)
-{
-    if (!ex->released && ex->exited && ex->conn && ex->out_fd < 0 && ex->err_fd < 0)
-        exec_send_exit(ex);
-}
-
-/* Relays the process' output to the client while the client keeps up; a
- * full pipe then blocks the process, never keel. */
-static void exec_relay(struct exec_session *ex, int *fd, const char *key)
-{
-    char buf[EXEC_CHUNK];
-    while (*fd >= 0 && ex->conn && out_pending(ex->conn) < OUT_HIGH) {
-        ssize_t n = read(*fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            break;
-        if (n <= 0) {   /* EOF, or EIO on a pty master whose slave is closed */
-            if (ex->in_fd == *fd)
-                ex->in_fd = -1;
-            exec_close_fd(ex, fd);
-            break;
-        }
-        struct json_writer *w = &ex->conn->out;
-        json_obj_begin(w);
-        json_kint(w, "keel", CONTROL_PROTOCOL);
-        json_key(w, key);
-        json_base64(w, buf, (size_t)n);
-        json_obj_end(w);
-        json_raw(w, "\n", 1);
-    }
-}
-
-static void exec_pump_out(struct exec_session *ex)
-{
-    if (ex->released || !ex->stream || !ex->conn)
-        return;
-    struct conn *cn = ex->conn;
-    exec_relay(ex, &ex->out_fd, "stdout");
-    exec_relay(ex, &ex->err_fd, "stderr");
-    exec_maybe_finish(ex);
-    conn_flush(cn);
-}
-
-static void exec_grace(struct loop *l, void *data)
-{
-    struct exec_session *ex = data;
-    ex->grace_timer = 0;
-    if (ex->released || !ex->conn)
-        return;
-    /* Exited, but something (a daemonized grandchild) keeps the output
-     * open: report the exit anyway. */
-    struct conn *cn = ex->conn;
-    if (ex->in_fd == ex->out_fd)
-        ex->in_fd = -1;
-    exec_close_fd(ex, &ex->out_fd);
-    exec_close_fd(ex, &ex->err_fd);
-    exec_maybe_finish(ex);
-    conn_flush(cn);
-}
-
-static void exec_done(pid_t pid, int status, void *data)
-{
-    struct exec_session *ex = data;
-    ex->exited = true;
-    ex->status = status;
-    if (!ex->c || !ex->conn) {
-        session_release(ex);
-        return;
-    }
-    if (ex->stream) {
-        exec_pump_out(ex);
-        if (!ex->released && ex->conn && !ex->grace_timer) {
-            int64_t id = loop_add_timer(ex->c->loop, 1000, exec_grace, ex);
-            ex->grace_timer = id > 0 ? id : 0;
-        }
-        return;
-    }
-    exec_send_exit(ex);
-}
-
-static void exec_out_event(struct loop *l, int fd, uint32_t events, void *data)
-{
-    exec_pump_out(data);
-}
-
-static void exec_pump_in(struct exec_session *ex)
-{
-    if (ex->released || ex->tty)
-        return;
-    while (ex->in_len && ex->in_fd >= 0) {
-        ssize_t n = write(ex->in_fd, ex->in_buf, ex->in_len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && errno == EAGAIN)
-            break;
-        if (n < 0) {
-            ex->in_len = 0;   /* the process closed its stdin: drop the input */
-            break;
-        }
-        memmove(ex->in_buf, ex->in_buf + n, ex->in_len - (size_t)n);
-        ex->in_len -= (size_t)n;
-    }
-    if (ex->in_fd < 0) {
-        ex->in_len = 0;
-    } else if (!ex->in_len && ex->in_eof) {
-        shutdown(ex->in_fd, SHUT_WR);
-        exec_close_fd(ex, &ex->in_fd);
-    }
-    else if (ex->c)
-        loop_mod_fd(ex->c->loop, ex->in_fd, ex->in_len ? EPOLLOUT : 0);
-}
-
-static void exec_in_event(struct loop *l, int fd, uint32_t events, void *data)
-{
-    struct exec_session *ex = data;
-    exec_pump_in(ex);
-    if (!ex->released && !ex->in_len && ex->conn)
-        conn_process(ex->conn);   /* input lines waiting behind the stdin backlog */
-}
-
-static int set_nonblock(int fd)
-{
-    int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-        return -errno;
-    return 0;
-}
-
-static int open_pty(int *master, int *slave, unsigned rows, unsigned cols)
-{
-    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (m < 0)
-        return -errno;
-    char name[64];
-    if (grantpt(m) < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof name) != 0) {
-        int e = errno;
-        close_safe(m);
-        return -e;
-    }
-    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (s < 0) {
-        int e = errno;
-        close_safe(m);
-        return -e;
-    }
-    if (rows && cols) {
-        struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
-        ioctl(m, TIOCSWINSZ, &ws);
-    }
-    *master = m;
-    *slave = s;
-    return 0;
-}
-
-/* All three are socketpairs, never pipes.
- *
- * stdout and stderr: a process that splices into a pipe (sendfile(2) or
- * splice(2) from a socket or a terminal into it: busybox cat does so for
- * `cat` with a socket on stdin) holds the pipe's mutex while it waits for
- * its input, and a read of the other end sleeps on that mutex, even with
- * O_NONBLOCK, uninterruptibly.  keel would stall in exec_relay() and never
- * deliver the very input that would release it: the whole event loop of
- * PID 1 deadlocked on the command (and any process of the container can
- * reach a pipe of the command through /proc/PID/fd/N).  recv() on keel's
- * end of a unix socket takes only locks of that end, which nothing in the
- * container holds.
- *
- * stdin: end of input is shutdown(SHUT_WR), which reaches the command even
- * if a copy of keel's end leaked into some other process (a pipe reports
- * EOF only once every writer is closed). */
-static int exec_pipes(struct exec_session *ex, int child[3])
-{
-    int p[3][2];
-    for (int i = 0; i < 3; i++) {
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p[i]) < 0) {
-            int e = errno;
-            for (int k = 0; k < i; k++)
-                close_safe(p[k][0]), close_safe(p[k][1]);
-            return -e;
-        }
-    }
-    /* One way each ([0] is the command's end, [1] keel's): shutting down
-     * one end for writing makes the other end unreadable too. */
-    if (shutdown(p[0][0], SHUT_WR) < 0 ||   /* the command only reads its stdin */
-        shutdown(p[1][1], SHUT_WR) < 0 ||   /* and only writes its output */
-        shutdown(p[2][1], SHUT_WR) < 0) {
-        int e = errno;
-        for (int k = 0; k < 3; k++)
-            close_safe(p[k][0]), close_safe(p[k][1]);
-        return -e;
-    }
-    child[0] = p[0][0], child[1] = p[1][0], child[2] = p[2][0];
-    ex->in_fd = p[0][1], ex->out_fd = p[1][1], ex->err_fd = p[2][1];
-    return 0;
-}
-
-/* The command's stdio is always keel's own: socket pairs relayed through the
- * connection, or with -t a pty keel made (relayed too, or its master passed
- * to a unix client).  A client's own fds never enter the container: a
- * directory fd there is the host's tree (`keel exec c sh < /etc`), a
- * terminal is the admin's (TIOCSTI, keystrokes), and any fd of the command
- * can be reopened by the container's root through /proc/PID/fd/N once the
- * command has exec'd, with the container's rights rather than the fd's
- * (a read-only regular file reopened for writing).  Checking fds by type
- * would leave that last door open; relaying costs a copy through keel. */
-static void start_exec(struct conn *cn, const struct control_request *req)
-{
-    struct control *c = cn->c;
-    bool stream = req->stream || !req->tty || cn->lst->family != AF_UNIX;
-    int child[3] = { -1, -1, -1 };
-    int master = -1;
-    char msg[KERR_MSG_MAX + 64];
-    if (!c->be.exec) {
-        control_error_line(&cn->out, "exec", "exec is not available");
-        return;
-    }
-    if (c->be.find(c->be.sup, req->name) < 0) {
-        snprintf(msg, sizeof msg, "no such container: %s", req->name);
-        control_error_line(&cn->out, "exec", msg);
-        return;
-    }
-    if (cn->nfds) {
-        conn_fail(cn, "exec", "malformed request: exec takes no fds: its stdio is relayed through the "
-                              "connection (\"stream\": true) or is a terminal keel makes (\"tty\": true)");
-        return;
-    }
-    struct exec_session *ex = calloc(1, sizeof *ex);
-    if (!ex) {
-        control_error_line(&cn->out, "exec", "out of memory");
-        return;
-    }
-    ex->c = c;
-    ex->in_fd = ex->out_fd = ex->err_fd = -1;
-    ex->stream = stream;
-    ex->tty = req->tty;
-
-    int r = 0;
-    if (req->tty) {
-        r = open_pty(&master, &child[0], req->rows, req->cols);
-        child[1] = child[2] = child[0];
-        if (r == 0 && stream) {
-            /* The master is relayed by keel: output and input both. */
-            ex->out_fd = ex->in_fd = master;
-            master = -1;
-        }
-    } else {
-        r = exec_pipes(ex, child);
-    }
-    if (r < 0) {
-        snprintf(msg, sizeof msg, "cannot set up exec stdio: %s", strerror(-r));
-        control_error_line(&cn->out, "exec", msg);
-        free(ex);
-        return;
-    }
-
-    struct exec_io io = { .in = child[0], .out = child[1], .err = child[2], .tty = req->tty };
-    struct kerr e = { 0 };
-    pid_t pid = 0;
-    r = c->be.exec(c->be.sup, req->name, req->argv, &io, exec_done, ex, &pid, &e);
-    /* The child has its own copies now. */
-    close_safe(child[0]);
-    if (child[1] != child[0])
-        close_safe(child[1]);
-    if (child[2] != child[0] && child[2] != child[1])
-        close_safe(child[2]);
-    if (r < 0) {
-        close_safe(master);
-        exec_close_all(ex);
-        free(ex);
-        control_error_line(&cn->out, "exec", e.msg[0] ? e.msg : strerror(-r));
-        return;
-    }
-    ex->pid = pid;
-    ex->conn = cn;
-    ex->next = c->sessions;
-    c->sessions = ex;
-    cn->ex = ex;
-    cn->mode = CM_EXEC;
-
-    if (stream) {
-        if (set_nonblock(ex->out_fd) < 0 || loop_add_fd(c->loop, ex->out_fd, EPOLLIN, exec_out_event, ex) < 0) {
-            if (ex->in_fd == ex->out_fd)
-                ex->in_fd = -1;
-            exec_close_fd(ex, &ex->out_fd);
-        }
-        if (ex->err_fd >= 0 &&
-            (set_nonblock(ex->err_fd) < 0 || loop_add_fd(c->loop, ex->err_fd, EPOLLIN, exec_out_event, ex) < 0))
-            exec_close_fd(ex, &ex->err_fd);
-        if (ex->in_fd >= 0 && !ex->tty &&
-            (set_nonblock(ex->in_fd) < 0 || loop_add_fd(c->loop, ex->in_fd, 0, exec_in_event, ex) < 0))
-            exec_close_fd(ex, &ex->in_fd);
-    }
-
-    size_t line_start = cn->out.len;
-    reply_begin(&cn->out, "exec", true);
-    json_kint(&cn->out, "pid", pid);
-    json_kbool(&cn->out, "tty", req->tty);
-    json_kbool(&cn->out, "stream", stream);
-    reply_end(&cn->out);
-    if (master >= 0) {
-        /* -t on a unix socket: the pty master travels to the client with
-         * the first byte of this response; the client relays its terminal
-         * and sets the window size on it directly. */
-        close_safe(cn->send_fd);
-        cn->send_fd = master;
-        cn->send_fd_at = line_start;
-    }
-}
-
-static void exec_input(struct conn *cn, const struct control_request *req)
-{
-    struct exec_session *ex = cn->ex;
-    if (!ex || !ex->stream) {
-        conn_fail(cn, op_name(req->op), "malformed request: stdin and resize are for streamed exec only");
-        return;
-    }
-    if (req->op == COP_RESIZE) {
-        if (ex->tty && ex->out_fd >= 0 && req->rows && req->cols) {
-            struct winsize ws = { .ws_row = (unsigned short)req->rows, .ws_col = (unsigned short)req->cols };
-            ioctl(ex->out_fd, TIOCSWINSZ, &ws);
-        }
-        return;
-    }
-    if (req->data_len) {
-        unsigned char *buf = malloc(req->data_len / 4 * 3 + 1);
-        long n = buf ? json_base64_decode(req->data, req->data_len, buf) : -ENOMEM;
-        if (n < 0) {
-            free(buf);
-            conn_fail(cn, "stdin", "malformed request: bad base64 in \"data\"");
-            return;
-        }
-        if (ex->in_fd >= 0 && !ex->in_eof) {
-            if (ex->tty) {
-                /* A pty master takes input directly; what it cannot take now
-                 * is dropped, as a terminal does on overrun. */
-                if (write(ex->in_fd, buf, (size_t)n) < 0) {
-                    /* the process is gone or not reading */
-                }
-            } else {
-                char *nb = realloc(ex->in_buf, ex->in_len + (size_t)n);
-                if (nb) {
-                    memcpy(nb + ex->in_len, buf, (size_t)n);
-                    ex->in_buf = nb;
-                    ex->in_len += (size_t)n;
-                }
-            }
-        }
-        free(buf);
-    }
-    if (req->eof && !ex->in_eof) {
-        ex->in_eof = true;
-        if (ex->tty && ex->in_fd >= 0) {
-            static const char eot = 4;   /* ^D: end of input for a terminal */
-            if (write(ex->in_fd, &eot, 1) < 0) {
-                /* ignored */
-            }
-        }
-    }
-    exec_pump_in(ex);
-}
-
 /* --- dispatch ---------------------------------------------------------------- */
 
 static void handle_line(struct conn *cn, const char *line, size_t len)
 {
-    struct control_request req;
+    struct proto_request req;
     struct kerr e = { 0 };
-    if (control_request_parse(line, len, &req, &e) < 0) {
-        conn_fail(cn, NULL, e.msg);
+    if (proto_request_parse(line, len, &req, &e) < 0) {
+        control_conn_fail(cn, NULL, e.msg);
         return;
     }
-    bool exec_input_op = req.op == COP_STDIN || req.op == COP_RESIZE;
+    bool exec_input_op = req.op == PROTO_OP_STDIN || req.op == PROTO_OP_RESIZE;
     if (cn->mode == CM_EXEC) {
         if (!exec_input_op)
-            conn_fail(cn, op_name(req.op), "malformed request: only stdin and resize are accepted during exec");
+            control_conn_fail(cn, proto_op_name(req.op), "malformed request: only stdin and resize are accepted during exec");
         else
-            exec_input(cn, &req);
-        control_request_free(&req);
+            control_exec_input(cn, &req);
+        proto_request_free(&req);
         return;
     }
     if (exec_input_op) {
-        conn_fail(cn, op_name(req.op), "malformed request: no exec is running");
-        control_request_free(&req);
+        control_conn_fail(cn, proto_op_name(req.op), "malformed request: no exec is running");
+        proto_request_free(&req);
         return;
     }
     /* Fds passed with anything but exec are closed at once. */
-    if (req.op != COP_EXEC || cn->lst->family != AF_UNIX) {
+    if (req.op != PROTO_OP_EXEC || cn->lst->family != AF_UNIX) {
         for (int i = 0; i < cn->nfds; i++)
             close_safe(cn->fds[i]);
         cn->nfds = 0;
     }
     switch (req.op) {
-    case COP_LOGS:
-        start_logs(cn, &req);
+    case PROTO_OP_LOGS:
+        control_logs_start(cn, &req);
         break;
-    case COP_EVENTS:
-        start_events(cn);
+    case PROTO_OP_EVENTS:
+        control_events_start(cn);
         break;
-    case COP_EXEC:
-        start_exec(cn, &req);
+    case PROTO_OP_EXEC:
+        control_exec_start(cn, &req);
         break;
     default:
         control_respond(&cn->c->be, &req, &cn->out);
@@ -2491,12 +1193,12 @@ static void handle_line(struct conn *cn, const char *line, size_t len)
     for (int i = 0; i < cn->nfds; i++)
         close_safe(cn->fds[i]);
     cn->nfds = 0;
-    control_request_free(&req);
+    proto_request_free(&req);
 }
 
 /* --- listeners ---------------------------------------------------------------- */
 
-static int listen_unix(struct control *c, struct listener *ls, const struct control_url *u, struct kerr *err)
+static int listen_unix(struct control *c, struct listener *ls, const struct proto_url *u, struct kerr *err)
 {
     char dir[sizeof u->path], tmpdir[sizeof u->path + 16], tmp[sizeof u->path + 32];
     struct stat st;
@@ -2575,7 +1277,7 @@ fail:
     return r;
 }
 
-static int listen_inet(struct control *c, struct listener *ls, const struct control_url *u, struct kerr *err)
+static int listen_inet(struct control *c, struct listener *ls, const struct proto_url *u, struct kerr *err)
 {
     int r = tls_setup(c, err);
     if (r < 0)
@@ -2627,7 +1329,7 @@ static unsigned vsock_local_cid(void)
     return cid;
 }
 
-static int listen_vsock(struct listener *ls, const struct control_url *u, struct kerr *err)
+static int listen_vsock(struct listener *ls, const struct proto_url *u, struct kerr *err)
 {
     int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -2645,7 +1347,7 @@ static int listen_vsock(struct listener *ls, const struct control_url *u, struct
     return 0;
 }
 
-static int listen_fd(struct control *c, struct listener *ls, const struct control_url *u, struct kerr *err)
+static int listen_fd(struct control *c, struct listener *ls, const struct proto_url *u, struct kerr *err)
 {
     int fd = u->fd, v;
     socklen_t len = sizeof v;
@@ -2683,8 +1385,8 @@ static int listen_fd(struct control *c, struct listener *ls, const struct contro
 
 static int add_listener(struct control *c, const char *url, struct kerr *err)
 {
-    struct control_url u;
-    int r = control_url_parse(url, true, &u, err);
+    struct proto_url u;
+    int r = proto_url_parse(url, true, &u, err);
     if (r < 0)
         return r;
     struct listener *ls = calloc(1, sizeof *ls);
@@ -2695,15 +1397,15 @@ static int add_listener(struct control *c, const char *url, struct kerr *err)
     ls->c = c;
     ls->fd = -1;
     switch (u.kind) {
-    case CURL_UNIX: r = listen_unix(c, ls, &u, err); break;
-    case CURL_TCP: r = listen_inet(c, ls, &u, err); break;
-    case CURL_VSOCK: r = listen_vsock(ls, &u, err); break;
-    case CURL_FD: r = listen_fd(c, ls, &u, err); break;
+    case PROTO_URL_UNIX: r = listen_unix(c, ls, &u, err); break;
+    case PROTO_URL_TCP: r = listen_inet(c, ls, &u, err); break;
+    case PROTO_URL_VSOCK: r = listen_vsock(ls, &u, err); break;
+    case PROTO_URL_FD: r = listen_fd(c, ls, &u, err); break;
     }
     if (r == 0 && loop_add_fd(c->loop, ls->fd, EPOLLIN, listener_event, ls) < 0)
         r = kerr_set(err, ENOMEM, "cannot listen on %s", url);
     if (r < 0) {
-        if (ls->fd >= 0 && u.kind != CURL_FD)
+        if (ls->fd >= 0 && u.kind != PROTO_URL_FD)
             close_safe(ls->fd);
         if (ls->unix_path[0])
             unlink(ls->unix_path);
@@ -2752,6 +1454,7 @@ int control_new(struct control **out, struct loop *l, const struct manifest *m,
     c->loop = l;
     c->m = m;
     c->be = *be;
+    c->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);   /* -1: no refusal message, only the pause */
     if (opts)
         c->opts = *opts;
     if (!c->opts.max_clients)
@@ -2772,7 +1475,7 @@ int control_new(struct control **out, struct loop *l, const struct manifest *m,
      * matters: a container running as the same uid can use up
      * fs.inotify.max_user_instances later, and `logs -f` must still work. */
     c->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (c->ino_fd >= 0 && loop_add_fd(l, c->ino_fd, EPOLLIN, logs_inotify, c) < 0) {
+    if (c->ino_fd >= 0 && loop_add_fd(l, c->ino_fd, EPOLLIN, control_logs_inotify, c) < 0) {
         close_safe(c->ino_fd);
         c->ino_fd = -1;
         errno = ENOSPC;
@@ -2785,7 +1488,7 @@ int control_new(struct control **out, struct loop *l, const struct manifest *m,
         return r;
     }
     char *const *urls = m->system.control;
-    static char *const defaults[] = { CONTROL_DEFAULT_URL, NULL };
+    static char *const defaults[] = { PROTO_DEFAULT_URL, NULL };
     if (!urls || !urls[0])
         urls = defaults;
     for (size_t i = 0; urls[i]; i++) {
@@ -2806,7 +1509,7 @@ void control_free(struct control *c)
     if (!c)
         return;
     while (c->conns)
-        conn_kill(c->conns);
+        control_conn_kill(c->conns);
     if (c->reap_timer > 0)
         loop_cancel_timer(c->loop, c->reap_timer);
     if (c->retry_timer > 0)
@@ -2839,6 +1542,7 @@ void control_free(struct control *c)
         loop_del_fd(c->loop, c->ino_fd);
         close_safe(c->ino_fd);
     }
-    tls_free(&c->tls);
+    tls_conf_free(&c->tls);
+    close_safe(c->spare_fd);
     free(c);
 }

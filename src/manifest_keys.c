@@ -9,7 +9,7 @@
  */
 #include "keel/manifest_keys.h"
 #include "keel/caps.h"
-#include "keel/control.h"
+#include "keel/proto.h"
 #include "keel/parse.h"
 #include "keel/idmap.h"
 #include "keel/util.h"
@@ -213,9 +213,9 @@ static int set_control(void *obj, int line, const char *v, char *why)
             return r;
     }
     /* The control module owns the URL syntax: one parser for both. */
-    struct control_url u;
+    struct proto_url u;
     struct kerr e = { 0 };
-    if (control_url_parse(v, true, &u, &e) < 0)
+    if (proto_url_parse(v, true, &u, &e) < 0)
         return why_set(why, "%s", e.msg);
     if (strv_contains(sys->control, v))
         return why_set(why, "'%s' is given twice", v);

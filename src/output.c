@@ -240,12 +240,48 @@ static void rotate(struct output *o)
         log_warn("%s: cannot reopen %s: %s", o->name, o->log_path, strerror(errno));
 }
 
+/* Appends to the log.  A write that fails (ENOSPC: the log filesystem is
+ * full; or a log that could not be reopened after a rotation) drops those
+ * bytes, counted: keel says so once when it starts dropping, and once it can
+ * write again it puts a line saying how much was lost into the log itself.
+ * Supervision never waits for the log. */
 static void log_bytes(struct output *o, const char *buf, size_t n)
 {
     if (o->max_size && o->log_size + n > o->max_size && o->log_size > 0)
         rotate(o);
-    if (o->log_fd >= 0 && write_all(o->log_fd, buf, n) == 0)
+    if (o->log_fd < 0 && open_log(o) < 0 && !o->log_dropped)
+        o->log_errno = errno;
+    if (o->log_fd >= 0 && o->log_dropped) {
+        char note[200];
+        int m = snprintf(note, sizeof note, "[keel] %llu bytes of output dropped: cannot write the log: %s\n",
+                         (unsigned long long)o->log_dropped, strerror(o->log_errno));
+        if (m > 0 && write_all(o->log_fd, note, (size_t)m) == 0) {
+            log_info("%s: writing %s again; %llu bytes of output were dropped", o->name, o->log_path,
+                     (unsigned long long)o->log_dropped);
+            o->log_size += (uint64_t)m;
+            o->log_dropped = 0;
+        }
+    }
+    struct stat st;
+    if (o->log_fd >= 0 && !o->log_dropped && write_all(o->log_fd, buf, n) == 0) {
         o->log_size += n;
+        return;
+    }
+    if (!o->log_dropped) {
+        if (o->log_fd >= 0)
+            o->log_errno = errno;
+        log_warn("%s: cannot write to %s: %s; dropping output until it can (counted)", o->name, o->log_path,
+                 strerror(o->log_errno));
+    }
+    /* What a partial write put in is not dropped: the size says what is there. */
+    if (o->log_fd >= 0 && fstat(o->log_fd, &st) == 0 && (uint64_t)st.st_size >= o->log_size) {
+        uint64_t in = (uint64_t)st.st_size - o->log_size;
+        o->log_size = (uint64_t)st.st_size;
+        n = in < n ? n - (size_t)in : 0;
+    }
+    o->log_dropped += n;
+    if (!o->log_dropped)
+        o->log_dropped = 1;   /* keep the state: something did fail */
 }
 
 static void echo_line(struct output *o, const char *line, size_t n)

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 
 void parse_set_why(char *why, const char *fmt, ...)
@@ -217,34 +218,38 @@ int parse_cpus(const char *s, int64_t *quota_us, int64_t *period_us, char *why)
     return 0;
 }
 
+/* The one table of signal names (the manifest's stop_signal, the control
+ * protocol's kill, the names in messages and responses). */
 static const struct { const char *name; int sig; } signal_table[] = {
-    { "HUP", SIGHUP }, { "INT", SIGINT }, { "QUIT", SIGQUIT }, { "ILL", SIGILL },
-    { "TRAP", SIGTRAP }, { "ABRT", SIGABRT }, { "BUS", SIGBUS }, { "FPE", SIGFPE },
-    { "KILL", SIGKILL }, { "USR1", SIGUSR1 }, { "SEGV", SIGSEGV }, { "USR2", SIGUSR2 },
-    { "PIPE", SIGPIPE }, { "ALRM", SIGALRM }, { "TERM", SIGTERM }, { "STKFLT", SIGSTKFLT },
-    { "CHLD", SIGCHLD }, { "CONT", SIGCONT }, { "STOP", SIGSTOP }, { "TSTP", SIGTSTP },
-    { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU }, { "URG", SIGURG }, { "XCPU", SIGXCPU },
-    { "XFSZ", SIGXFSZ }, { "VTALRM", SIGVTALRM }, { "PROF", SIGPROF }, { "WINCH", SIGWINCH },
-    { "IO", SIGIO }, { "PWR", SIGPWR }, { "SYS", SIGSYS },
+    { "SIGHUP", SIGHUP }, { "SIGINT", SIGINT }, { "SIGQUIT", SIGQUIT }, { "SIGILL", SIGILL },
+    { "SIGTRAP", SIGTRAP }, { "SIGABRT", SIGABRT }, { "SIGBUS", SIGBUS }, { "SIGFPE", SIGFPE },
+    { "SIGKILL", SIGKILL }, { "SIGUSR1", SIGUSR1 }, { "SIGSEGV", SIGSEGV }, { "SIGUSR2", SIGUSR2 },
+    { "SIGPIPE", SIGPIPE }, { "SIGALRM", SIGALRM }, { "SIGTERM", SIGTERM }, { "SIGSTKFLT", SIGSTKFLT },
+    { "SIGCHLD", SIGCHLD }, { "SIGCONT", SIGCONT }, { "SIGSTOP", SIGSTOP }, { "SIGTSTP", SIGTSTP },
+    { "SIGTTIN", SIGTTIN }, { "SIGTTOU", SIGTTOU }, { "SIGURG", SIGURG }, { "SIGXCPU", SIGXCPU },
+    { "SIGXFSZ", SIGXFSZ }, { "SIGVTALRM", SIGVTALRM }, { "SIGPROF", SIGPROF }, { "SIGWINCH", SIGWINCH },
+    { "SIGIO", SIGIO }, { "SIGPWR", SIGPWR }, { "SIGSYS", SIGSYS },
 };
 
-int parse_signal(const char *s, int *out, char *why)
+static int signal_lookup(const char *s, bool anycase, int *out, char *why)
 {
     uint64_t n;
+    int (*cmp)(const char *, const char *) = anycase ? strcasecmp : strcmp;
+    int (*ncmp)(const char *, const char *, size_t) = anycase ? strncasecmp : strncmp;
     if (isdigit((unsigned char)*s)) {
         if (parse_u64(s, 1, (uint64_t)SIGRTMAX, &n, NULL) < 0)
             return fail(why, EINVAL, "'%s' is not a signal number (1 to %d)", s, SIGRTMAX);
         *out = (int)n;
         return 0;
     }
-    const char *name = str_starts(s, "SIG") ? s + 3 : s;
+    const char *name = ncmp(s, "SIG", 3) == 0 ? s + 3 : s;
     for (size_t i = 0; i < ARRAY_SIZE(signal_table); i++)
-        if (strcmp(name, signal_table[i].name) == 0) {
+        if (cmp(name, signal_table[i].name + 3) == 0) {
             *out = signal_table[i].sig;
             return 0;
         }
-    if (str_starts(name, "RTMIN") || str_starts(name, "RTMAX")) {
-        bool min = name[3] == 'I';
+    if (ncmp(name, "RTMIN", 5) == 0 || ncmp(name, "RTMAX", 5) == 0) {
+        bool min = name[3] == 'I' || name[3] == 'i';
         const char *rest = name + 5;
         uint64_t off = 0;
         if (*rest) {
@@ -258,15 +263,31 @@ int parse_signal(const char *s, int *out, char *why)
     return fail(why, EINVAL, "'%s' is not a signal", s);
 }
 
+int parse_signal(const char *s, int *out, char *why)
+{
+    return signal_lookup(s, false, out, why);
+}
+
+int parse_signal_anycase(const char *s, int *out, char *why)
+{
+    return signal_lookup(s, true, out, why);
+}
+
+const char *signal_name_std(int sig)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(signal_table); i++)
+        if (signal_table[i].sig == sig)
+            return signal_table[i].name;
+    return NULL;
+}
+
 const char *signal_name(int sig)
 {
-    static char buf[16];
-    for (size_t i = 0; i < ARRAY_SIZE(signal_table); i++)
-        if (signal_table[i].sig == sig) {
-            snprintf(buf, sizeof buf, "SIG%s", signal_table[i].name);
-            return buf;
-        }
+    const char *std = signal_name_std(sig);
+    if (std)
+        return std;
     if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
+        static char buf[16];
         snprintf(buf, sizeof buf, "SIGRTMIN+%d", sig - SIGRTMIN);
         return buf;
     }

@@ -18,7 +18,7 @@
  * The protocol (newline-delimited JSON, versioned) is in docs/control.md.
  *
  * The server never blocks: non-blocking sockets and TLS handshakes, requests
- * bounded to CONTROL_MAX_REQUEST bytes, per-client output bounded (a client
+ * bounded to PROTO_MAX_REQUEST bytes, per-client output bounded (a client
  * that does not read is dropped, except log streaming, which pauses reading
  * the log instead), a cap on clients per listener (beyond it, connections
  * wait in the backlog; one listener's clients never take another's slots, so
@@ -52,11 +52,8 @@
 #include "keel/json.h"
 #include "keel/loop.h"
 #include "keel/manifest.h"
+#include "keel/proto.h"
 #include "keel/supervise.h"
-
-#define CONTROL_PROTOCOL 1
-#define CONTROL_DEFAULT_URL "unix:///run/keel.sock"
-#define CONTROL_MAX_REQUEST 65536
 
 struct control_backend {
     struct supervisor *sup;
@@ -117,64 +114,12 @@ size_t control_client_count(const struct control *c);
 
 /* --- pure pieces, exposed for tests ------------------------------------- */
 
-enum control_op {
-    COP_VERSION, COP_PS, COP_STATUS, COP_LOGS, COP_START, COP_STOP, COP_RESTART, COP_KILL,
-    COP_EXEC, COP_STATS, COP_EVENTS, COP_POWEROFF, COP_REBOOT, COP_HALT,
-    COP_STDIN, COP_RESIZE,     /* only inside a streamed exec */
-};
-
-struct control_request {
-    enum control_op op;
-    const char *name;          /* container, NULL when not given */
-    int64_t lines;             /* logs: -1 = all */
-    bool follow;               /* logs */
-    int signal;                /* kill */
-    char **argv;               /* exec: NULL-terminated, pointers into `tree` */
-    bool tty, stream;          /* exec */
-    unsigned rows, cols;       /* exec -t / resize; 0 = unknown */
-    const char *data;          /* stdin: base64 */
-    size_t data_len;
-    bool eof;                  /* stdin */
-    struct json_value *tree;   /* owns the strings above */
-};
-
-/* Parses and validates one request line (without its newline).  Unknown ops
- * or keys, wrong types and bad values are errors ("malformed request: ..."). */
-int control_request_parse(const char *line, size_t len, struct control_request *req, struct kerr *err);
-void control_request_free(struct control_request *req);
-
 /* Writes the one-line response (object + "\n") for the ops that need no
  * connection state: version, ps, status, start, stop, restart, kill, stats,
  * poweroff, reboot, halt.  Returns 0, or -EOPNOTSUPP for other ops. */
-int control_respond(const struct control_backend *be, const struct control_request *req,
+int control_respond(const struct control_backend *be, const struct proto_request *req,
                     struct json_writer *out);
 /* An error response line: {"keel":1,"ok":false,"error":MSG}. */
 void control_error_line(struct json_writer *out, const char *op, const char *msg);
-
-/* "TERM", "SIGTERM", "15" -> 15; -EINVAL when unknown. */
-int control_signal_parse(const char *s);
-const char *control_signal_name(int sig);     /* "SIGTERM"; NULL when unknown */
-
-
-/* Splits a listener URL: unix:///path, tcp://1.2.3.4:5, tcp://[::1]:5,
- * vsock://PORT[?local=yes] (server) or vsock://CID:PORT (client), fd://N. */
-enum control_url_kind { CURL_UNIX, CURL_TCP, CURL_VSOCK, CURL_FD };
-struct control_url {
-    enum control_url_kind kind;
-    char path[108];            /* unix */
-    char host[64];             /* tcp: the literal as written, without brackets */
-    int family;                /* tcp: AF_INET / AF_INET6 */
-    unsigned char addr[16];    /* tcp: network order */
-    unsigned port;             /* tcp, vsock */
-    unsigned cid;              /* vsock client, default VMADDR_CID_LOCAL (1) */
-    bool vsock_local;          /* vsock listener: ?local=yes, peers on this machine allowed */
-    int fd;                    /* fd:// */
-};
-int control_url_parse(const char *url, bool server, struct control_url *u, struct kerr *err);
-
-/* The control channel's TLS ciphersuites (server and client): TLS 1.2 ECDHE
- * with AEAD ciphers only (AES-GCM, ChaCha20-Poly1305), 0-terminated, for
- * mbedtls_ssl_conf_ciphersuites. */
-const int *control_tls_ciphersuites(void);
 
 #endif

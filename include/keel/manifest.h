@@ -27,7 +27,6 @@
 #include "keel/parse.h"
 
 #define MANIFEST_DEFAULT_PATH "/etc/keel/keel.ini"
-#define KEEL_NAME_MAX 32          /* container and network names */
 /* Upper bound of the number of keys in the key table (manifest_keys.c
  * asserts at compile time that the table fits): each section's key_line
  * array is indexed by a key's position in the table. */

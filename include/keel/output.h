@@ -31,6 +31,8 @@ struct output {
     char line[OUTPUT_LINE_MAX];
     size_t line_len;
     uint64_t echo_dropped;
+    uint64_t log_dropped;      /* bytes the log could not take (ENOSPC...), not yet noted in it */
+    int log_errno;             /* why */
 };
 
 /* Where echoed lines go (default: a non-blocking reopen of stdout).  When it

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #define PARSE_WHY_MAX 160
+#define KEEL_NAME_MAX 32          /* container and network names */
 
 #define KEEL_LIMIT_UNSET (-1)     /* an int64 limit not given in the manifest */
 #define KEEL_LIMIT_MAX INT64_MAX  /* the literal "max" */
@@ -39,9 +40,16 @@ int parse_duration_ms(const char *s, uint64_t *out_ms, char *why);
 int parse_rate_bits(const char *s, uint64_t *out, char *why);
 /* CPUs as a decimal fraction ("0.5", "2") -> cpu.max quota for a 100 ms period. */
 int parse_cpus(const char *s, int64_t *quota_us, int64_t *period_us, char *why);
-/* Signal by name (SIGTERM, TERM, RTMIN+3) or number. */
+/* Signal by name (SIGTERM, TERM, RTMIN+3, RTMAX-1) or number 1..SIGRTMAX;
+ * the manifest's names are upper case, the control protocol's any case
+ * ("term", "sigkill"). */
 int parse_signal(const char *s, int *out, char *why);
-const char *signal_name(int sig);   /* static string, "SIG?" for unknown */
+int parse_signal_anycase(const char *s, int *out, char *why);
+/* "SIGTERM"; real-time signals "SIGRTMIN+N"; "SIG?" for unknown.  The
+ * string may be static storage overwritten by the next call. */
+const char *signal_name(int sig);
+/* "SIGTERM" for the 31 standard signals only (a static string), else NULL. */
+const char *signal_name_std(int sig);
 /* Dotted IPv4 address, and CIDR "a.b.c.d/len". */
 int parse_ipv4(const char *s, struct in_addr *out, char *why);
 int parse_cidr(const char *s, struct in_addr *addr, unsigned *prefix, char *why);

@@ -1,5 +1,5 @@
 /* fuzz_control.c — libFuzzer target for the control protocol decoder:
- * arbitrary bytes -> control_request_parse (JSON reader + request
+ * arbitrary bytes -> proto_request_parse (JSON reader + request
  * validation), and for accepted requests the response writer against a
  * fake, empty supervisor.  Built by `make fuzz` with clang -fsanitize=fuzzer
  * and linked against keel's module objects (not main.o).
@@ -36,14 +36,14 @@ static const struct control_backend be = {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct control_request req;
+    struct proto_request req;
     struct kerr err = { 0 };
-    if (control_request_parse((const char *)data, size, &req, &err) < 0) {
+    if (proto_request_parse((const char *)data, size, &req, &err) < 0) {
         if (req.tree || req.argv || err.msg[0] == 0)
             abort();
         return 0;
     }
-    if (req.op == COP_EXEC && (!req.argv || !req.argv[0] || !req.argv[0][0]))
+    if (req.op == PROTO_OP_EXEC && (!req.argv || !req.argv[0] || !req.argv[0][0]))
         abort();
     struct json_writer w;
     json_writer_init(&w);
@@ -56,6 +56,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_free(v);
     }
     json_writer_free(&w);
-    control_request_free(&req);
+    proto_request_free(&req);
     return 0;
 }

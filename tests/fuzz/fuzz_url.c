@@ -1,9 +1,9 @@
-/* fuzz_url.c — the small parsers of the control module besides its request
+/* fuzz_url.c — the small parsers of the control protocol besides its request
  * decoder (fuzz_control.c, the control helper's): listener URLs from the
  * manifest's `control =` and the client's --url, signal names of `keel
  * kill`, and the /etc/group lookup of control_group.
  *
- * fuzz-requires: src/control.c
+ * fuzz-requires: src/proto.c src/parse.c
  *
  * Input: the whole input is a URL, a signal and a group name; for the group
  * lookup it is also the /etc/group text.
@@ -17,30 +17,31 @@
 #include <errno.h>
 #include <sys/socket.h>
 
-#include "keel/control.h"
+#include "keel/parse.h"
+#include "keel/proto.h"
 #include "keel/user.h"
 
 static void check_url(const char *s, bool server)
 {
-    struct control_url u;
+    struct proto_url u;
     struct kerr err = { 0 };
-    if (control_url_parse(s, server, &u, &err) < 0) {
+    if (proto_url_parse(s, server, &u, &err) < 0) {
         FUZZ_ASSERT(err.msg[0] != '\0' && memchr(err.msg, '\0', sizeof err.msg) != NULL);
         return;
     }
     FUZZ_ASSERT(memchr(u.path, '\0', sizeof u.path) && memchr(u.host, '\0', sizeof u.host));
     switch (u.kind) {
-    case CURL_UNIX:
+    case PROTO_URL_UNIX:
         FUZZ_ASSERT(u.path[0] == '/');
         break;
-    case CURL_TCP:
+    case PROTO_URL_TCP:
         FUZZ_ASSERT(u.port >= 1 && u.port <= 65535);
         FUZZ_ASSERT(u.family == AF_INET || u.family == AF_INET6);
         break;
-    case CURL_VSOCK:
+    case PROTO_URL_VSOCK:
         FUZZ_ASSERT(u.port >= 1);
         break;
-    case CURL_FD:
+    case PROTO_URL_FD:
         FUZZ_ASSERT(server && u.fd >= 0);
         break;
     }
@@ -52,11 +53,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_url(s, true);
     check_url(s, false);
 
-    int sig = control_signal_parse(s);
-    if (sig >= 0) {
-        const char *name = control_signal_name(sig);
+    int sig;
+    if (parse_signal_anycase(s, &sig, NULL) == 0) {
+        const char *name = signal_name_std(sig);
+        int back;
         if (name)
-            FUZZ_ASSERT(control_signal_parse(name) == sig);
+            FUZZ_ASSERT(parse_signal(name, &back, NULL) == 0 && back == sig);
     }
 
     /* control_group is resolved by user.c's group lookup: 0 or -ENOENT (a

@@ -7,6 +7,8 @@
 #include "keel/client.h"
 #include "keel/control.h"
 #include "keel/json.h"
+#include "keel/parse.h"
+#include "keel/proto.h"
 #include "keel/util.h"
 
 #include <arpa/inet.h>
@@ -19,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <linux/vm_sockets.h>
@@ -202,43 +205,43 @@ static void fake_init(void)
 
 /* --- pure pieces ---------------------------------------------------------------- */
 
-static int parse(const char *s, struct control_request *r, struct kerr *e)
+static int parse(const char *s, struct proto_request *r, struct kerr *e)
 {
-    return control_request_parse(s, strlen(s), r, e);
+    return proto_request_parse(s, strlen(s), r, e);
 }
 
 TEST(request_parse_good)
 {
-    struct control_request r;
+    struct proto_request r;
     struct kerr e = { 0 };
     CHECK_INT(parse("{\"op\":\"ps\"}", &r, &e), 0);
-    CHECK_INT(r.op, COP_PS);
-    control_request_free(&r);
+    CHECK_INT(r.op, PROTO_OP_PS);
+    proto_request_free(&r);
     CHECK_INT(parse("{\"keel\":1,\"op\":\"logs\",\"name\":\"web\",\"lines\":10,\"follow\":true}", &r, &e), 0);
-    CHECK_INT(r.op, COP_LOGS);
+    CHECK_INT(r.op, PROTO_OP_LOGS);
     CHECK_STR(r.name, "web");
     CHECK_INT(r.lines, 10);
     CHECK(r.follow);
-    control_request_free(&r);
+    proto_request_free(&r);
     CHECK_INT(parse("{\"op\":\"kill\",\"name\":\"web\",\"signal\":\"SIGHUP\"}", &r, &e), 0);
     CHECK_INT(r.signal, SIGHUP);
-    control_request_free(&r);
+    proto_request_free(&r);
     CHECK_INT(parse("{\"op\":\"kill\",\"name\":\"web\",\"signal\":9}", &r, &e), 0);
     CHECK_INT(r.signal, 9);
-    control_request_free(&r);
+    proto_request_free(&r);
     CHECK_INT(parse("{\"op\":\"kill\",\"name\":\"web\"}", &r, &e), 0);
     CHECK_INT(r.signal, SIGTERM);
-    control_request_free(&r);
+    proto_request_free(&r);
     CHECK_INT(parse("{\"op\":\"exec\",\"name\":\"web\",\"argv\":[\"/bin/sh\",\"-c\",\"x\"],\"tty\":true,"
                     "\"rows\":24,\"cols\":80}", &r, &e), 0);
     CHECK(r.argv && strcmp(r.argv[2], "x") == 0 && r.argv[3] == NULL);
     CHECK(r.tty);
     CHECK_INT(r.rows, 24);
     CHECK_INT(r.cols, 80);
-    control_request_free(&r);
+    proto_request_free(&r);
     CHECK_INT(parse("{\"op\":\"stats\"}", &r, &e), 0);
     CHECK(r.name == NULL);
-    control_request_free(&r);
+    proto_request_free(&r);
 }
 
 TEST(request_parse_bad)
@@ -257,7 +260,7 @@ TEST(request_parse_bad)
         "GET / HTTP/1.1",
     };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-        struct control_request r;
+        struct proto_request r;
         struct kerr e = { 0 };
         int x = parse(bad[i], &r, &e);
         if (x >= 0)
@@ -270,7 +273,7 @@ TEST(request_parse_bad)
 
 static struct json_value *respond(const char *req)
 {
-    struct control_request r;
+    struct proto_request r;
     struct kerr e = { 0 };
     struct json_writer w;
     struct json_value *v = NULL;
@@ -280,13 +283,13 @@ static struct json_value *respond(const char *req)
         return NULL;
     }
     CHECK_INT(control_respond(&BE, &r, &w), 0);
-    control_request_free(&r);
+    proto_request_free(&r);
     CHECK(w.len > 0 && w.buf[w.len - 1] == '\n');
     CHECK(memchr(w.buf, '\n', w.len) == w.buf + w.len - 1);   /* one line */
     int64_t proto = 0;
     if (json_parse_ex(w.buf, w.len - 1, 1 << 20, 100000, JSON_PARSE_FLOAT, &v, &e) < 0)
         fprintf(stderr, "  %s: %s\n", e.msg, w.buf);
-    CHECK(v && json_get_int(v, "keel", &proto) && proto == CONTROL_PROTOCOL);
+    CHECK(v && json_get_int(v, "keel", &proto) && proto == PROTO_VERSION);
     json_writer_free(&w);
     return v;
 }
@@ -383,62 +386,71 @@ TEST(respond_stats)
     CG.available = true;
 }
 
+/* The control protocol takes signal names in any case (parse.c's one table). */
+static int sig_of(const char *s)
+{
+    int sig;
+    return parse_signal_anycase(s, &sig, NULL) == 0 ? sig : -EINVAL;
+}
+
 TEST(signals)
 {
-    CHECK_INT(control_signal_parse("TERM"), SIGTERM);
-    CHECK_INT(control_signal_parse("sigkill"), SIGKILL);
-    CHECK_INT(control_signal_parse("SIGUSR1"), SIGUSR1);
-    CHECK_INT(control_signal_parse("15"), 15);
-    CHECK_INT(control_signal_parse("RTMIN+3"), SIGRTMIN + 3);
-    CHECK_INT(control_signal_parse("SIGRTMAX-1"), SIGRTMAX - 1);
-    CHECK(control_signal_parse("0") < 0);
-    CHECK(control_signal_parse("65") < 0);
-    CHECK(control_signal_parse("15x") < 0);
-    CHECK(control_signal_parse("FOO") < 0);
-    CHECK(control_signal_parse("") < 0);
-    CHECK(control_signal_parse("RTMIN+99") < 0);
-    CHECK_STR(control_signal_name(SIGKILL), "SIGKILL");
-    CHECK(control_signal_name(0) == NULL);
+    CHECK_INT(sig_of("TERM"), SIGTERM);
+    CHECK_INT(sig_of("sigkill"), SIGKILL);
+    CHECK_INT(sig_of("SIGUSR1"), SIGUSR1);
+    CHECK_INT(sig_of("15"), 15);
+    CHECK_INT(sig_of("RTMIN+3"), SIGRTMIN + 3);
+    CHECK_INT(sig_of("SIGRTMAX-1"), SIGRTMAX - 1);
+    CHECK_INT(sig_of("sigrtmin+1"), SIGRTMIN + 1);
+    CHECK(sig_of("0") < 0);
+    CHECK(sig_of("65") < 0);
+    CHECK(sig_of("15x") < 0);
+    CHECK(sig_of("FOO") < 0);
+    CHECK(sig_of("") < 0);
+    CHECK(sig_of("RTMIN+99") < 0);
+    CHECK_STR(signal_name_std(SIGKILL), "SIGKILL");
+    CHECK(signal_name_std(0) == NULL);
+    CHECK(signal_name_std(SIGRTMIN) == NULL);
 }
 
 TEST(urls)
 {
-    struct control_url u;
+    struct proto_url u;
     struct kerr e = { 0 };
-    CHECK_INT(control_url_parse("unix:///run/keel.sock", true, &u, &e), 0);
+    CHECK_INT(proto_url_parse("unix:///run/keel.sock", true, &u, &e), 0);
     CHECK_STR(u.path, "/run/keel.sock");
-    CHECK(control_url_parse("unix://@abstract", true, &u, &e) < 0);
-    CHECK(control_url_parse("unix://relative", true, &u, &e) < 0);
-    CHECK_INT(control_url_parse("tcp://127.0.0.1:2376", true, &u, &e), 0);
+    CHECK(proto_url_parse("unix://@abstract", true, &u, &e) < 0);
+    CHECK(proto_url_parse("unix://relative", true, &u, &e) < 0);
+    CHECK_INT(proto_url_parse("tcp://127.0.0.1:2376", true, &u, &e), 0);
     CHECK_INT(u.port, 2376);
     CHECK_INT(u.family, AF_INET);
-    CHECK_INT(control_url_parse("tcp://[::1]:2376", true, &u, &e), 0);
+    CHECK_INT(proto_url_parse("tcp://[::1]:2376", true, &u, &e), 0);
     CHECK_INT(u.family, AF_INET6);
     CHECK_STR(u.host, "::1");
-    CHECK(control_url_parse("tcp://localhost:2376", true, &u, &e) < 0);   /* no name resolution */
-    CHECK(control_url_parse("tcp://1.2.3.4:0", true, &u, &e) < 0);
-    CHECK(control_url_parse("tcp://1.2.3.4:65536", true, &u, &e) < 0);
-    CHECK(control_url_parse("tcp://1.2.3.4", true, &u, &e) < 0);
-    CHECK_INT(control_url_parse("vsock://1024", true, &u, &e), 0);
+    CHECK(proto_url_parse("tcp://localhost:2376", true, &u, &e) < 0);   /* no name resolution */
+    CHECK(proto_url_parse("tcp://1.2.3.4:0", true, &u, &e) < 0);
+    CHECK(proto_url_parse("tcp://1.2.3.4:65536", true, &u, &e) < 0);
+    CHECK(proto_url_parse("tcp://1.2.3.4", true, &u, &e) < 0);
+    CHECK_INT(proto_url_parse("vsock://1024", true, &u, &e), 0);
     CHECK_INT(u.port, 1024);
-    CHECK(control_url_parse("vsock://3:1024", true, &u, &e) < 0);
+    CHECK(proto_url_parse("vsock://3:1024", true, &u, &e) < 0);
     /* Peers on this machine: refused by default, allowed by the listener's option. */
-    CHECK_INT(control_url_parse("vsock://1024", true, &u, &e), 0);
+    CHECK_INT(proto_url_parse("vsock://1024", true, &u, &e), 0);
     CHECK(!u.vsock_local);
-    CHECK_INT(control_url_parse("vsock://1024?local=yes", true, &u, &e), 0);
+    CHECK_INT(proto_url_parse("vsock://1024?local=yes", true, &u, &e), 0);
     CHECK(u.vsock_local && u.port == 1024);
-    CHECK_INT(control_url_parse("vsock://1024?local=no", true, &u, &e), 0);
+    CHECK_INT(proto_url_parse("vsock://1024?local=no", true, &u, &e), 0);
     CHECK(!u.vsock_local);
-    CHECK(control_url_parse("vsock://1024?local=1", true, &u, &e) < 0);
-    CHECK(control_url_parse("vsock://1024?", true, &u, &e) < 0);
-    CHECK(control_url_parse("vsock://3:1024?local=yes", false, &u, &e) < 0);
-    CHECK_INT(control_url_parse("vsock://3:1024", false, &u, &e), 0);
+    CHECK(proto_url_parse("vsock://1024?local=1", true, &u, &e) < 0);
+    CHECK(proto_url_parse("vsock://1024?", true, &u, &e) < 0);
+    CHECK(proto_url_parse("vsock://3:1024?local=yes", false, &u, &e) < 0);
+    CHECK_INT(proto_url_parse("vsock://3:1024", false, &u, &e), 0);
     CHECK_INT(u.cid, 3);
-    CHECK_INT(control_url_parse("fd://3", true, &u, &e), 0);
+    CHECK_INT(proto_url_parse("fd://3", true, &u, &e), 0);
     CHECK_INT(u.fd, 3);
-    CHECK(control_url_parse("fd://3", false, &u, &e) < 0);
-    CHECK(control_url_parse("fd://-1", true, &u, &e) < 0);
-    CHECK(control_url_parse("http://x", true, &u, &e) < 0);
+    CHECK(proto_url_parse("fd://3", false, &u, &e) < 0);
+    CHECK(proto_url_parse("fd://-1", true, &u, &e) < 0);
+    CHECK(proto_url_parse("http://x", true, &u, &e) < 0);
 }
 
 /* --- the server in a loop ----------------------------------------------------------- */
@@ -833,6 +845,71 @@ TEST(server_logs_backpressure)
     }
     CHECK_INT(lines, 4096);
     if (lines != 4096) fprintf(stderr, "DEBUG clients=%zu\n", control_client_count(C));
+    close(fd);
+    pump(20);
+}
+
+/* keel's send() as the server calls it (this definition takes the place of
+ * libc's in this program), so a test can act at the exact moment the server
+ * finds a client's socket full: while drain_fd is set, that client end is
+ * read empty, into drained[], right after a send() of the server's fails with
+ * EAGAIN — a client that happens to read just then, which a real one does
+ * now and then under load. */
+static int drain_fd = -1;
+static char drained[8 << 20];
+static size_t drained_len;
+
+ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+    ssize_t r = syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+    if (r < 0 && errno == EAGAIN && drain_fd >= 0 && fd != drain_fd) {
+        for (;;) {
+            ssize_t k = recv(drain_fd, drained + drained_len, sizeof drained - drained_len, MSG_DONTWAIT);
+            if (k <= 0)
+                break;
+            drained_len += (size_t)k;
+        }
+        errno = EAGAIN;
+    }
+    return r;
+}
+
+TEST(server_logs_drained_between_sends)
+{
+    /* Issue 20: `keel logs` without -f hung for ever now and then.  The pump
+     * stopped at the output high-water mark trusting EPOLLOUT to resume it;
+     * when the client read everything between the send that found the
+     * socket full and the pump's last flush, nothing was left to send, so
+     * EPOLLOUT was not asked for and the stream never went on.  A 4 MiB log
+     * (16 pump budgets), a client that reads only at those moments: the
+     * stream must still end, with every line. */
+    char big[1024];
+    memset(big, 'y', sizeof big - 1);
+    big[sizeof big - 1] = '\n';
+    int lfd = open(S.log[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    for (int i = 0; i < 4096; i++)
+        CHECK(write_all(lfd, big, sizeof big) == 0);
+    close(lfd);
+    int fd = connect_unix();
+    drained_len = 0;
+    drain_fd = fd;
+    send_str(fd, "{\"op\":\"logs\",\"name\":\"cache\"}\n");
+    /* The loop alone, for at most 5 s, until the end message is in. */
+    uint64_t end = now_ms() + 5000;
+    bool ended = false;
+    while (!ended && now_ms() < end) {
+        pump_once();
+        ssize_t k = recv(fd, drained + drained_len, sizeof drained - drained_len, MSG_DONTWAIT);
+        if (k > 0)
+            drained_len += (size_t)k;
+        ended = drained_len > 0 && memmem(drained, drained_len, "\"end\":true", 10) != NULL;
+    }
+    drain_fd = -1;
+    CHECK(ended);
+    int lines = 0;
+    for (const char *p = drained; (p = memmem(p, drained_len - (size_t)(p - drained), "\"line\":\"yyy", 11)); p++)
+        lines++;
+    CHECK_INT(lines, 4096);
     close(fd);
     pump(20);
 }
@@ -1612,6 +1689,7 @@ int main(void)
         RUN(server_many_clients_and_a_slow_one);
         RUN(server_logs);
         RUN(server_logs_backpressure);
+        RUN(server_logs_drained_between_sends);
         RUN(server_events);
         RUN(server_exec_refuses_fds);
         RUN(server_exec_stream);

@@ -1,0 +1,365 @@
+/* control_stream.c — the control server's streams (control_conn.h): a log
+ * (`logs`, which ends at the size the log had when asked, and `logs -f`,
+ * woken by the server's shared inotify instance or polling without it) and
+ * the supervisor's state changes (`events`).
+ */
+#include "keel/control_conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "keel/util.h"
+
+/* --- logs ------------------------------------------------------------------- */
+
+/* Ends the log stream (if any): its fd, poll timer and path. */
+void control_logs_stop(struct conn *cn)
+{
+    if (cn->logs.poll_timer > 0)
+        loop_cancel_timer(cn->c->loop, cn->logs.poll_timer);
+    cn->logs.poll_timer = 0;
+    close_safe(cn->logs.fd);
+    cn->logs.fd = -1;
+    free(cn->logs.path);
+    cn->logs.path = NULL;
+    cn->logs.partial_len = 0;
+}
+
+static void emit_log_line(struct conn *cn, const char *s, size_t n)
+{
+    json_obj_begin(&cn->out);
+    json_kint(&cn->out, "keel", PROTO_VERSION);
+    json_key(&cn->out, "line");
+    json_strn(&cn->out, s, n);
+    json_obj_end(&cn->out);
+    json_raw(&cn->out, "\n", 1);
+}
+
+/* Splits data into lines; keeps an incomplete last line for later. */
+static void log_feed(struct conn *cn, const char *buf, size_t n)
+{
+    while (n) {
+        const char *nl = memchr(buf, '\n', n);
+        size_t take = nl ? (size_t)(nl - buf) : n;
+        if (cn->logs.partial_len + take > LOG_LINE_MAX)
+            take = LOG_LINE_MAX - cn->logs.partial_len;
+        memcpy(cn->logs.partial + cn->logs.partial_len, buf, take);
+        cn->logs.partial_len += take;
+        buf += take, n -= take;
+        if (nl && n && *buf == '\n') {
+            buf++, n--;
+            emit_log_line(cn, cn->logs.partial, cn->logs.partial_len);
+            cn->logs.partial_len = 0;
+        } else if (cn->logs.partial_len == LOG_LINE_MAX) {
+            emit_log_line(cn, cn->logs.partial, cn->logs.partial_len);
+            cn->logs.partial_len = 0;
+        }
+    }
+}
+
+static void logs_end(struct conn *cn)
+{
+    if (cn->logs.partial_len)
+        emit_log_line(cn, cn->logs.partial, cn->logs.partial_len);
+    json_obj_begin(&cn->out);
+    json_kint(&cn->out, "keel", PROTO_VERSION);
+    json_kstr(&cn->out, "op", "logs");
+    json_kbool(&cn->out, "end", true);
+    json_obj_end(&cn->out);
+    json_raw(&cn->out, "\n", 1);
+    control_logs_stop(cn);
+    cn->mode = CM_REQUEST;
+}
+
+/* Reopens the log when it was rotated (its path names another file now). */
+static bool log_rotated(struct conn *cn)
+{
+    struct stat a, b;
+    if (cn->logs.fd < 0)
+        return stat(cn->logs.path, &b) == 0;
+    if (fstat(cn->logs.fd, &a) < 0 || stat(cn->logs.path, &b) < 0)
+        return false;
+    return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
+}
+
+/* Moves log data to the client while its output is not backed up: the log
+ * file itself is the buffer, so a slow reader pauses the stream, nothing
+ * more (backpressure instead of unbounded buffering).  At most LOG_BUDGET
+ * bytes per call, so a long log does not hold up the loop; the rest follows
+ * when the socket is writable (pump_more asks for EPOLLOUT). */
+#define LOG_BUDGET (256 * 1024)
+void control_logs_pump(struct conn *cn)
+{
+    char buf[LOG_CHUNK];
+    size_t budget = LOG_BUDGET;
+    cn->logs.pump_more = false;
+    while (!cn->dead && cn->mode == CM_LOGS) {
+        if (control_out_pending(cn) >= OUT_HIGH || !budget) {
+            /* More to send: EPOLLOUT resumes us.  Asked for explicitly, as
+             * the flush below may send everything (the client read in the
+             * meantime), and then nothing else would ask for it: the stream
+             * would stop for good with the log half sent (issue 20). */
+            cn->logs.pump_more = true;
+            break;
+        }
+        size_t want = sizeof buf;
+        if (!cn->logs.follow && cn->logs.left < want)
+            want = (size_t)cn->logs.left;
+        ssize_t n = cn->logs.fd >= 0 && want ? read(cn->logs.fd, buf, want) : 0;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            control_conn_fail(cn, "logs", "cannot read the log");
+            return;
+        }
+        if (n > 0) {
+            budget = (size_t)n < budget ? budget - (size_t)n : 0;
+            if (!cn->logs.follow)
+                cn->logs.left -= (uint64_t)n;
+            log_feed(cn, buf, (size_t)n);
+            if (control_out_pending(cn) >= OUT_HIGH)
+                control_conn_flush(cn);   /* may make room to go on at once */
+            continue;
+        }
+        if (!cn->logs.follow) {
+            logs_end(cn);
+            break;
+        }
+        if (log_rotated(cn)) {
+            int fd = open(cn->logs.path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+            if (fd >= 0) {
+                close_safe(cn->logs.fd);
+                cn->logs.fd = fd;
+                continue;
+            }
+        }
+        break;   /* at the end: wait for inotify */
+    }
+    if (cn->dead)
+        return;
+    if (cn->mode == CM_REQUEST)
+        control_conn_process(cn);   /* the stream ended: pipelined requests, or EOF */
+    else
+        control_conn_flush(cn);
+}
+
+/* The shared inotify instance: something changed in a watched log
+ * directory; every follower reads on from where it is (which file changed
+ * does not matter: a pump at the end of its file reads nothing). */
+void control_logs_inotify(struct loop *l, int fd, uint32_t events, void *data)
+{
+    struct control *c = data;
+    char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+    while (read(fd, buf, sizeof buf) > 0) {
+        /* drained (an overflow of the queue needs nothing more either) */
+    }
+    for (struct conn *cn = c->conns, *nx; cn; cn = nx) {
+        nx = cn->next;
+        if (!cn->dead && cn->mode == CM_LOGS && cn->logs.follow && cn->logs.poll_timer == 0)
+            control_logs_pump(cn);
+    }
+}
+
+/* A follower without inotify reads on every log_poll_ms. */
+static void logs_poll(struct loop *l, void *data)
+{
+    struct conn *cn = data;
+    cn->logs.poll_timer = 0;
+    if (cn->dead || cn->mode != CM_LOGS || !cn->logs.follow)
+        return;
+    int64_t id = loop_add_timer(l, cn->c->opts.log_poll_ms, logs_poll, cn);
+    cn->logs.poll_timer = id > 0 ? id : 0;
+    control_logs_pump(cn);
+}
+
+/* Offset where the last `lines` lines of fd begin; scans backwards. */
+static off_t tail_offset(int fd, int64_t lines)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0 || lines < 0)
+        return 0;
+    off_t pos = st.st_size;
+    if (lines == 0)
+        return pos;
+    char buf[8192];
+    int64_t seen = 0;
+    while (pos > 0) {
+        size_t n = pos > (off_t)sizeof buf ? sizeof buf : (size_t)pos;
+        pos -= (off_t)n;
+        if (pread(fd, buf, n, pos) != (ssize_t)n)
+            return 0;
+        for (size_t i = n; i-- > 0;) {
+            /* The newline that ends the file does not start a line. */
+            if (buf[i] != '\n' || pos + (off_t)i == st.st_size - 1)
+                continue;
+            if (++seen == lines)
+                return pos + (off_t)i + 1;
+        }
+    }
+    return 0;
+}
+
+void control_logs_start(struct conn *cn, const struct proto_request *req)
+{
+    struct control *c = cn->c;
+    int i = c->be.find(c->be.sup, req->name);
+    if (i < 0) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "no such container: %s", req->name);
+        control_error_line(&cn->out, "logs", msg);
+        return;
+    }
+    const char *path = c->be.log_path ? c->be.log_path(c->be.sup, (size_t)i) : NULL;
+    if (!path) {
+        control_error_line(&cn->out, "logs", "this container has no log");
+        return;
+    }
+    cn->logs.path = strdup(path);
+    if (!cn->logs.partial)
+        cn->logs.partial = malloc(LOG_LINE_MAX);
+    if (!cn->logs.path || !cn->logs.partial) {
+        control_error_line(&cn->out, "logs", "out of memory");
+        control_logs_stop(cn);
+        return;
+    }
+    cn->logs.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (cn->logs.fd < 0 && (errno != ENOENT || !req->follow)) {
+        char msg[600];
+        if (errno == ENOENT) {
+            /* Nothing logged yet: an empty log. */
+            control_reply_begin(&cn->out, "logs", true);
+            control_reply_end(&cn->out);
+            cn->mode = CM_LOGS;
+            cn->logs.follow = false;
+            logs_end(cn);
+            return;
+        }
+        snprintf(msg, sizeof msg, "cannot open %s: %s", path, strerror(errno));
+        control_error_line(&cn->out, "logs", msg);
+        control_logs_stop(cn);
+        return;
+    }
+    off_t from = cn->logs.fd >= 0 ? tail_offset(cn->logs.fd, req->lines) : 0;
+    struct stat st = { 0 };
+    if (cn->logs.fd >= 0 && (lseek(cn->logs.fd, from, SEEK_SET) < 0 || fstat(cn->logs.fd, &st) < 0)) {
+        control_error_line(&cn->out, "logs", "cannot seek in the log");
+        control_logs_stop(cn);
+        return;
+    }
+    /* Without follow the stream ends where the log ended when the request
+     * came: a container that writes faster than the client reads must not
+     * make it a stream without end.  A rotation meanwhile changes nothing
+     * (the open file is read); a truncation ends it early (EOF). */
+    cn->logs.left = cn->logs.fd >= 0 && st.st_size > from ? (uint64_t)(st.st_size - from) : 0;
+    cn->logs.follow = req->follow;
+    if (cn->logs.follow) {
+        /* The directory is watched, so a rotation (rename + new file) is seen too. */
+        char dir[4096];
+        if (str_copy(dir, sizeof dir, path) < 0) {
+            control_error_line(&cn->out, "logs", "log path too long");
+            control_logs_stop(cn);
+            return;
+        }
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir)
+            *slash = 0;
+        else if (slash)
+            slash[1] = 0;
+        /* A watch on the shared instance (the same directory gives the
+         * same watch: nothing to remove when the follower leaves).  Without
+         * one (no instance, or fs.inotify.max_user_watches used up by a
+         * container under keel's uid) the follower polls: slower, never
+         * refused. */
+        if (c->ino_fd < 0 ||
+            inotify_add_watch(c->ino_fd, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+            int64_t id = loop_add_timer(c->loop, c->opts.log_poll_ms, logs_poll, cn);
+            if (id <= 0) {
+                control_error_line(&cn->out, "logs", "cannot follow the log: out of timers");
+                control_logs_stop(cn);
+                return;
+            }
+            cn->logs.poll_timer = id;
+            if (c->ino_fd >= 0)
+                log_warn("control: cannot watch %.400s for logs -f: %s; the follower polls", dir, strerror(errno));
+        }
+    }
+    control_reply_begin(&cn->out, "logs", true);
+    json_kstr(&cn->out, "name", req->name);
+    json_kbool(&cn->out, "follow", req->follow);
+    control_reply_end(&cn->out);
+    cn->mode = CM_LOGS;
+    cn->logs.partial_len = 0;
+    control_logs_pump(cn);
+}
+
+/* --- events ----------------------------------------------------------------- */
+
+static const char *event_name(enum sup_event_kind k)
+{
+    switch (k) {
+    case EV_STARTED: return "started";
+    case EV_EXITED: return "exited";
+    case EV_RESTARTING: return "restarting";
+    case EV_STOPPED: return "stopped";
+    case EV_FAILED: return "failed";
+    case EV_OOM: return "oom";
+    case EV_HEALTH: return "health";
+    case EV_READY: return "ready";
+    }
+    return "unknown";
+}
+
+static void on_event(const struct sup_event *ev, void *data)
+{
+    struct conn *cn = data;
+    if (cn->dead || cn->mode != CM_EVENTS)
+        return;
+    struct json_writer *w = &cn->out;
+    json_obj_begin(w);
+    json_kint(w, "keel", PROTO_VERSION);
+    json_kstr(w, "event", event_name(ev->kind));
+    json_kstr(w, "name", ev->name);
+    json_kuint(w, "time_ms", ev->time_ms);
+    if (ev->pid)
+        json_kint(w, "pid", ev->pid);
+    if (ev->kind == EV_EXITED) {
+        json_key(w, "exit");
+        control_write_wait_status(w, ev->status);
+    }
+    if (ev->kind == EV_RESTARTING || ev->kind == EV_OOM)
+        json_kuint(w, "count", ev->count);
+    if (ev->detail)
+        json_kstr(w, "detail", ev->detail);
+    json_obj_end(w);
+    json_raw(w, "\n", 1);
+    /* Flushing may kill the connection (a client that stopped reading):
+     * control_conn_kill defers the free, and unsubscribing from inside a callback
+     * is the supervisor's to allow (see the report: it must be). */
+    control_conn_flush(cn);
+}
+
+void control_events_start(struct conn *cn)
+{
+    struct control *c = cn->c;
+    if (!c->be.subscribe) {
+        control_error_line(&cn->out, "events", "events are not available");
+        return;
+    }
+    int h = c->be.subscribe(c->be.sup, on_event, cn);
+    if (h < 0) {
+        control_error_line(&cn->out, "events", "cannot subscribe to events");
+        return;
+    }
+    cn->ev.sub = h;
+    cn->mode = CM_EVENTS;
+    control_reply_begin(&cn->out, "events", true);
+    control_reply_end(&cn->out);
+}
+
