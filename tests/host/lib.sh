@@ -458,6 +458,24 @@ no_zombies() {
     return 1
 }
 
+# no_lasting_zombies [SECONDS]: predicate for a namespace where containers
+# keep restarting, so a process may be a zombie for the instant between its
+# exit and keel's reap: true when every zombie seen now is gone (reaped)
+# within SECONDS (default 5, times SLOW); a zombie keel never reaps stays.
+no_lasting_zombies() {
+    local z first left i
+    first=$(ns_zombies)
+    [ -z "$first" ] && return 0
+    for ((i = 0; i < ${1:-5} * SLOW * 10; i++)); do
+        z=$(ns_zombies)
+        left=$(grep -Fxf <(printf '%s\n' "$first") <<< "$z")
+        [ -z "$left" ] && return 0
+        sleep 0.1
+    done
+    WHY="$(wc -l <<< "$left") zombies never reaped, e.g. $(head -n 3 <<< "$left" | tr '\n' ' ')"
+    return 1
+}
+
 # ns_status PID KEY: a field of /proc/PID/status of a process of the test
 # namespace (PID as keel prints it).
 ns_status() {

@@ -347,7 +347,7 @@ EOF
     kns=$(awk '$1 == "NSpid:" { print $NF }' "/proc/$k2/status")
     s=$(strays "$kns")
     check k9_no_strays "processes not of the new keel (old relays or containers): $(echo $s)" eq "$s" ""
-    check k9_no_zombies "zombies in keel's namespace" no_zombies
+    check k9_no_zombies "zombies in keel's namespace" no_lasting_zombies
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
