@@ -17,6 +17,7 @@
 #   vm_ok NAME / vm_not_ok NAME WHY / vm_skip NAME WHY    TAP-like result lines
 #   vm_assert NAME REGEX            ok when the console matches, else not ok with a tail
 #   vm_refute NAME REGEX            ok when the console does not match
+#   vm_assert_each NAME REGEX ITEM...   ok when REGEX matches with {} as each ITEM
 #   vm_wait_ok NAME REGEX SECONDS [WHY]   vm_wait, reported as NAME
 #   vm_end_is NAME END              ok when the guest ended as END (after vm_wait_end)
 #
@@ -214,6 +215,18 @@ vm_refute() {
     else
         vm_ok "$name"
     fi
+}
+
+# vm_assert_each NAME REGEX ITEM...: ok when the console matches REGEX with
+# {} replaced by each ITEM in turn, else not ok naming the items missing.
+# ITEMs must not hold '&' (bash 5.2's pattern substitution would expand it).
+vm_assert_each() {
+    local name=$1 re=$2 item missing=
+    shift 2
+    for item in "$@"; do
+        grep -aqE -- "${re//\{\}/$item}" "$VM_CONSOLE" || missing="$missing $item"
+    done
+    if [ -z "$missing" ]; then vm_ok "$name"; else vm_not_ok "$name" "missing:$missing"; fi
 }
 
 # Line number of the first console line matching REGEX (0 when none): for

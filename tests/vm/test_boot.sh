@@ -204,16 +204,9 @@ vm_assert "boot: stage mounts done" 'keel: stage: mounts done'
 vm_assert "boot: stage modules loaded" 'keel: stage: modules loaded'
 vm_assert "boot: stage network up" 'keel: stage: network up'
 vm_assert "boot: stage container exec" 'keel: stage: .*(db|facts)'
-missing=
-for m in /proc:proc /sys:sysfs /dev:devtmpfs /dev/pts:devpts /dev/shm:tmpfs /run:tmpfs /tmp:tmpfs /sys/fs/cgroup:cgroup2; do
-    grep -aqE "facts: host mounts (.* )?$m " "$VM_CONSOLE" || missing="$missing $m"
-done
-[ -z "$missing" ] && vm_ok "boot: pseudo-filesystems mounted" || vm_not_ok "boot: pseudo-filesystems mounted" "missing:$missing"
-missing=
-for mod in overlay veth bridge stp llc e1000 button evdev; do
-    grep -aqE "facts: modules (.* )?$mod " "$VM_CONSOLE" || missing="$missing $mod"
-done
-[ -z "$missing" ] && vm_ok "boot: modules loaded" || vm_not_ok "boot: modules loaded" "missing:$missing"
+vm_assert_each "boot: pseudo-filesystems mounted" 'facts: host mounts (.* )?{} ' \
+    /proc:proc /sys:sysfs /dev:devtmpfs /dev/pts:devpts /dev/shm:tmpfs /run:tmpfs /tmp:tmpfs /sys/fs/cgroup:cgroup2
+vm_assert_each "boot: modules loaded" 'facts: modules (.* )?{} ' overlay veth bridge stp llc e1000 button evdev
 vm_assert "boot: sysctl applied" 'facts: swappiness 13'
 vm_assert "boot: uplink has its address" 'facts: eth0 10\.0\.2\.15/24'
 vm_assert "boot: default route via the gateway" 'facts: default route 10\.0\.2\.2'

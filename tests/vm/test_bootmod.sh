@@ -37,12 +37,8 @@ else
     vm_assert "bootmod: KEEL_BOOT_MOVED=1 from the command line is no mark" 'harness: exe mount ro'
 
     vm_assert "bootmod: pivot_root works after the move" 'harness: pivot_root ok'
-    missing=
-    for m in / /init /proc /sys /dev /dev/pts /dev/shm /run /tmp /sys/fs/cgroup; do
-        grep -aqE "harness: mounts( [^ ]+)* $m( |$|[[:cntrl:]])" "$VM_CONSOLE" || missing="$missing $m"
-    done
-    [ -z "$missing" ] && vm_ok "bootmod: pseudo-filesystems mounted" ||
-        vm_not_ok "bootmod: pseudo-filesystems mounted" "missing:$missing"
+    vm_assert_each "bootmod: pseudo-filesystems mounted" 'harness: mounts( [^ ]+)* {}( |$|[[:cntrl:]])' \
+        / /init /proc /sys /dev /dev/pts /dev/shm /run /tmp /sys/fs/cgroup
     vm_assert "bootmod: modules loaded with dependencies" 'harness: modules .*bridge.*stp.*llc'
     vm_assert "bootmod: hostname" 'harness: hostname harness-host'
     # Effects read back by the harness from the kernel and the file system,

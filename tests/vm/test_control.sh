@@ -190,12 +190,8 @@ checks_for() {
         checks_refused "$p"
         return
     fi
-    local m missing=
-    for m in vsock vmw_vsock_virtio_transport_common vsock_loopback; do
-        grep -aqE "client \| modules (.* )?$m " "$VM_CONSOLE" || missing="$missing $m"
-    done
-    [ -z "$missing" ] && vm_ok "$p: vsock_loopback and its dependencies in /proc/modules" ||
-        vm_not_ok "$p: vsock_loopback and its dependencies in /proc/modules" "missing:$missing"
+    vm_assert_each "$p: vsock_loopback and its dependencies in /proc/modules" 'client \| modules (.* )?{} ' \
+        vsock vmw_vsock_virtio_transport_common vsock_loopback
     vm_assert "$p: keel's binary is read-only in the client" 'client \| keel binary read-only'
     vm_assert "$p: unix listener" 'keel: control: listening on unix:///run/keel\.sock'
     vm_assert "$p: vsock listener allowing local peers" 'keel: control: listening on vsock://5000\?local=yes'
