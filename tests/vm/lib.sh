@@ -17,6 +17,19 @@
 #   vm_ok NAME / vm_not_ok NAME WHY / vm_skip NAME WHY    TAP-like result lines
 #   vm_assert NAME REGEX            ok when the console matches, else not ok with a tail
 #   vm_refute NAME REGEX            ok when the console does not match
+#   vm_assert_each NAME REGEX ITEM...   ok when REGEX matches with {} as each ITEM
+#   vm_wait_ok NAME REGEX SECONDS [WHY]   vm_wait, reported as NAME
+#   vm_end_is NAME END              ok when the guest ended as END (after vm_wait_end)
+#
+# Set-up (each reports NAME as not ok and ends the script when it fails):
+#   vm_fail NAME WHY                the not ok line, then exit 1
+#   vm_require_keel NAME            KEEL: the release keel ($KEEL, default build/keel)
+#   vm_require_test_keel NAME       KEEL: the test build ($KEEL_TEST, default build/test/keel)
+#   vm_require_tools NAME TOOL...   each TOOL on PATH
+#   vm_require_layers NAME          build/layers/base and build/probe exist
+#   vm_payload NAME SRC OUT         SRC built static with gcc (warnings are errors) into OUT
+#   vm_harness PREFIX SRC OUT       SRC linked static with keel's objects (build/obj)
+#   vm_image NAME MANIFEST EXTRA OUT [KEEL]   initramfs/mkinitramfs (EXTRA may be "")
 #
 # With -no-reboot a guest reboot makes QEMU exit, like a poweroff does; the
 # kernel's last words on the console tell them apart ("reboot: Power down",
@@ -31,7 +44,8 @@
 # share a console or a monitor.  A caller that sets VM_OUT owns it.
 #
 # Status: a script that printed a "not ok" line exits 1 (vm_not_ok sets
-# VM_FAILED; the EXIT trap turns it into the status), whatever it exits with.
+# VM_FAILED; the EXIT trap turns it into the status), whatever it exits with:
+# scripts keep no failure counter of their own.
 
 VM_REPO=${VM_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 VM_CACHE=${VM_CACHE:-$VM_REPO/build/vm}
@@ -203,6 +217,18 @@ vm_refute() {
     fi
 }
 
+# vm_assert_each NAME REGEX ITEM...: ok when the console matches REGEX with
+# {} replaced by each ITEM in turn, else not ok naming the items missing.
+# ITEMs must not hold '&' (bash 5.2's pattern substitution would expand it).
+vm_assert_each() {
+    local name=$1 re=$2 item missing=
+    shift 2
+    for item in "$@"; do
+        grep -aqE -- "${re//\{\}/$item}" "$VM_CONSOLE" || missing="$missing $item"
+    done
+    if [ -z "$missing" ]; then vm_ok "$name"; else vm_not_ok "$name" "missing:$missing"; fi
+}
+
 # Line number of the first console line matching REGEX (0 when none): for
 # asserting the order of events.
 vm_line() {
@@ -221,4 +247,93 @@ vm_busybox_into() {
     for a in sh mount echo cat sleep poweroff reboot halt ls grep; do
         ln -sf busybox "$dir/bin/$a"
     done
+}
+
+# vm_wait_ok NAME REGEX SECONDS [WHY]: waits for REGEX and reports NAME; the
+# status is vm_wait's, for a caller that goes on only after a boot came up.
+vm_wait_ok() {
+    if vm_wait "$2" "$3"; then vm_ok "$1"; return 0; fi
+    vm_not_ok "$1" "${4:-}"
+    return 1
+}
+
+# vm_end_is NAME END: after vm_wait_end, ok when the guest ended as END
+# (poweroff, reboot, halt, panic, timeout, gone).
+vm_end_is() {
+    if [ "$VM_END" = "$2" ]; then vm_ok "$1"; else vm_not_ok "$1" "ended: $VM_END"; fi
+}
+
+# --- set-up: a step that cannot be done fails the script at once ---------------------
+
+# vm_fail NAME WHY: NAME is not ok and nothing after it can run.
+vm_fail() {
+    vm_not_ok "$1" "$2"
+    exit 1
+}
+
+# vm_require_keel NAME: KEEL is the static release keel to put in the images
+# (make vm passes build/keel).
+vm_require_keel() {
+    KEEL=${KEEL:-$VM_REPO/build/keel}
+    [ -x "$KEEL" ] || vm_fail "$1" "no keel binary at $KEEL (make vm sets KEEL)"
+}
+
+# vm_require_test_keel NAME: KEEL is the test build, the only one with the
+# kernel command-line test hooks (keel.test_*=, Makefile).
+vm_require_test_keel() {
+    KEEL=${KEEL_TEST:-$VM_REPO/build/test/keel}
+    [ -x "$KEEL" ] || vm_fail "$1" "no test build of keel at $KEEL (make build/test/keel; make vm sets KEEL_TEST)"
+}
+
+# vm_require_tools NAME TOOL...: every TOOL is on PATH.
+vm_require_tools() {
+    local name=$1 t
+    shift
+    for t in "$@"; do
+        command -v "$t" >/dev/null 2>&1 || vm_fail "$name" "$t is missing (make deps)"
+    done
+}
+
+# vm_require_layers NAME: the host tests' busybox layer and probe, for images
+# that carry a layer of their own (tests/tools/mklayers makes them).
+vm_require_layers() {
+    if [ ! -x "$VM_REPO/build/layers/base/bin/busybox" ] || [ ! -x "$VM_REPO/build/probe" ]; then
+        vm_fail "$1" "no build/layers/base or build/probe (make probe; tests/tools/mklayers)"
+    fi
+}
+
+# vm_payload NAME SRC OUT: a static test program for inside the guest.
+vm_payload() {
+    local log
+    log=$VM_OUT/$(basename "$3").gcc.log
+    gcc -O2 -Wall -Wextra -Werror -static -o "$3" "$VM_REPO/$2" 2>"$log" ||
+        vm_fail "$1" "cannot build $2: $(head -n 5 "$log")"
+}
+
+# vm_harness PREFIX SRC OUT: a static PID 1 built from SRC and keel's release
+# objects (without main.o), for testing one module as PID 1; fails as
+# "PREFIX: build" (no objects) or "PREFIX: build the harness".
+vm_harness() {
+    local objs=() o pkgs="libcap inih libseccomp" log
+    log=$VM_OUT/$(basename "$3").gcc.log
+    for o in "$VM_REPO"/build/obj/*.o; do
+        [ -f "$o" ] && [ "${o##*/}" != main.o ] && objs+=("$o")
+    done
+    [ "${#objs[@]}" -gt 0 ] || vm_fail "$1: build" "no objects in build/obj (run make first)"
+    # shellcheck disable=SC2046,SC2086
+    gcc -O2 -std=gnu11 -D_GNU_SOURCE -I"$VM_REPO/include" $(pkg-config --cflags $pkgs) -static \
+        -o "$3" "$VM_REPO/$2" "${objs[@]}" \
+        $(pkg-config --static --libs $pkgs) -lmbedtls -lmbedx509 -lmbedcrypto 2>"$log" ||
+        vm_fail "$1: build the harness" "$(head -n 5 "$log")"
+}
+
+# vm_image NAME MANIFEST EXTRA OUT [KEEL]: the test initramfs: KEEL (default
+# $KEEL) as /init, MANIFEST, and the tree EXTRA ("" for none) copied over it.
+vm_image() {
+    local name=$1 manifest=$2 extra=$3 out=$4 keel=${5:-$KEEL}
+    local log=$out.mk.log
+    local args=(--keel "$keel" --manifest "$manifest" --out "$out")
+    [ -n "$extra" ] && args+=(--extra "$extra")
+    "$VM_REPO/initramfs/mkinitramfs" "${args[@]}" 2>"$log" ||
+        vm_fail "$name" "$(tail -n 5 "$log")"
 }

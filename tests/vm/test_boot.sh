@@ -15,11 +15,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 cd "$VM_REPO"
 
-KEEL=${KEEL:-$VM_REPO/build/keel}
-if [ ! -x "$KEEL" ]; then
-    vm_not_ok "keel: image" "no keel binary at $KEEL (make vm sets KEEL)"
-    exit 0
-fi
+vm_require_keel "keel: image"
 
 # --- the image -------------------------------------------------------------------
 extra=$VM_OUT/boot-extra
@@ -56,10 +52,7 @@ SH
 chmod +x "$extra/layers/probe/probe.sh"
 # The i386 door through the default seccomp filter (the guest's kernel has ia32
 # emulation; the build machine's may not).
-if ! gcc -O2 -static -o "$extra/layers/probe/i386-door" tests/vm/i386-door.c 2>"$VM_OUT/i386-door.log"; then
-    vm_not_ok "keel: image" "cannot build tests/vm/i386-door.c: $(head -n 3 "$VM_OUT/i386-door.log")"
-    exit 0
-fi
+vm_payload "keel: image" tests/vm/i386-door.c "$extra/layers/probe/i386-door"
 
 # main.ini: the full system; facts depends on db (stop order: facts, then db).
 cat > "$extra/etc/keel/main.ini" <<'INI'
@@ -190,11 +183,7 @@ INI
 done
 
 img=$VM_OUT/boot.cpio
-if ! initramfs/mkinitramfs --keel "$KEEL" --manifest "$extra/etc/keel/main.ini" --extra "$extra" \
-        --out "$img" 2>"$VM_OUT/boot.mk.log"; then
-    vm_not_ok "keel: image" "$(cat "$VM_OUT/boot.mk.log")"
-    exit 0
-fi
+vm_image "keel: image" "$extra/etc/keel/main.ini" "$extra" "$img"
 
 NIC=(-nic user,model=e1000)
 
@@ -208,27 +197,16 @@ NIC=(-nic user,model=e1000)
 # output relayed, no clean poweroff) 1 ms after it is ready.
 vm_start keel-main "$img" "keel.manifest=/etc/keel/main.ini KEEL_BOOT_MOVED=1 keel.test_crash=1ms keel.test_freeze=1ms" \
     -- "${NIC[@]}"
-if vm_wait 'facts: done' 90; then
-    vm_ok "boot: keel boots and runs its containers"
-else
-    vm_not_ok "boot: keel boots and runs its containers"
-fi
+vm_wait_ok "boot: keel boots and runs its containers" 'facts: done' 90
 vm_assert "boot: keel is PID 1" 'facts \| facts: pid1 init'
 vm_assert "boot: stage keel start" 'keel: stage: keel .*starting as PID 1'
 vm_assert "boot: stage mounts done" 'keel: stage: mounts done'
 vm_assert "boot: stage modules loaded" 'keel: stage: modules loaded'
 vm_assert "boot: stage network up" 'keel: stage: network up'
 vm_assert "boot: stage container exec" 'keel: stage: .*(db|facts)'
-missing=
-for m in /proc:proc /sys:sysfs /dev:devtmpfs /dev/pts:devpts /dev/shm:tmpfs /run:tmpfs /tmp:tmpfs /sys/fs/cgroup:cgroup2; do
-    grep -aqE "facts: host mounts (.* )?$m " "$VM_CONSOLE" || missing="$missing $m"
-done
-[ -z "$missing" ] && vm_ok "boot: pseudo-filesystems mounted" || vm_not_ok "boot: pseudo-filesystems mounted" "missing:$missing"
-missing=
-for mod in overlay veth bridge stp llc e1000 button evdev; do
-    grep -aqE "facts: modules (.* )?$mod " "$VM_CONSOLE" || missing="$missing $mod"
-done
-[ -z "$missing" ] && vm_ok "boot: modules loaded" || vm_not_ok "boot: modules loaded" "missing:$missing"
+vm_assert_each "boot: pseudo-filesystems mounted" 'facts: host mounts (.* )?{} ' \
+    /proc:proc /sys:sysfs /dev:devtmpfs /dev/pts:devpts /dev/shm:tmpfs /run:tmpfs /tmp:tmpfs /sys/fs/cgroup:cgroup2
+vm_assert_each "boot: modules loaded" 'facts: modules (.* )?{} ' overlay veth bridge stp llc e1000 button evdev
 vm_assert "boot: sysctl applied" 'facts: swappiness 13'
 vm_assert "boot: uplink has its address" 'facts: eth0 10\.0\.2\.15/24'
 vm_assert "boot: default route via the gateway" 'facts: default route 10\.0\.2\.2'
@@ -250,8 +228,7 @@ else
     vm_not_ok "boot: system_powerdown stops containers in reverse dependency order" "facts stopped at line $l_facts, db stopping at line $l_db"
 fi
 vm_assert "boot: filesystems unmounted at shutdown" 'keel: filesystems unmounted: [0-9]+, detached busy: [0-9]+, failed: 0'
-[ "$VM_END" = poweroff ] && vm_ok "boot: system_powerdown powers off cleanly" ||
-    vm_not_ok "boot: system_powerdown powers off cleanly" "ended: $VM_END"
+vm_end_is "boot: system_powerdown powers off cleanly" poweroff
 vm_refute "boot: no kernel panic" 'Kernel panic|Attempted to kill init'
 
 # --- boot 2: Ctrl-Alt-Del reboots, containers stopped first -------------------------------
@@ -261,8 +238,7 @@ if vm_wait 'db: started|db \| db-up' 90; then
     vm_wait_end 60
     vm_assert "boot: ctrl-alt-delete stops the containers" 'db: stopped|db: killed by signal'
     vm_assert "boot: ctrl-alt-delete unmounts filesystems" 'keel: filesystems unmounted: [0-9]+, detached busy: [0-9]+, failed: 0'
-    [ "$VM_END" = reboot ] && vm_ok "boot: ctrl-alt-delete reboots cleanly" ||
-        vm_not_ok "boot: ctrl-alt-delete reboots cleanly" "ended: $VM_END"
+    vm_end_is "boot: ctrl-alt-delete reboots cleanly" reboot
 else
     vm_not_ok "boot: ctrl-alt-delete reboots cleanly" "keel did not start db"
     vm_stop
@@ -274,8 +250,7 @@ for policy in poweroff reboot halt; do
     vm_wait_end 60
     vm_assert "on_exit=$policy: main container's exit status on the console" 'app: exited with status 3'
     vm_assert "on_exit=$policy: other containers stopped" 'side: stopped|side: killed by signal'
-    [ "$VM_END" = "$policy" ] && vm_ok "on_exit=$policy: the machine does it" ||
-        vm_not_ok "on_exit=$policy: the machine does it" "ended: $VM_END"
+    vm_end_is "on_exit=$policy: the machine does it" "$policy"
 done
 vm_start keel-exit-stay "$img" "keel.manifest=/etc/keel/exit-stay.ini" -- "${NIC[@]}"
 if vm_wait 'app: exited with status 3' 60; then
@@ -284,8 +259,7 @@ if vm_wait 'app: exited with status 3' 60; then
     else vm_not_ok "on_exit=stay: keeps running" "ended: $(vm_end_reason)"; fi
     vm_mon "sendkey ctrl-alt-delete"
     vm_wait_end 60
-    [ "$VM_END" = reboot ] && vm_ok "on_exit=stay: still answers ctrl-alt-delete" ||
-        vm_not_ok "on_exit=stay: still answers ctrl-alt-delete" "ended: $VM_END"
+    vm_end_is "on_exit=stay: still answers ctrl-alt-delete" reboot
 else
     vm_not_ok "on_exit=stay: keeps running" "app never exited"
     vm_stop
@@ -301,14 +275,14 @@ vm_assert "bad manifest: FILE:LINE error on the console" '/etc/keel/bad.ini:5: .
 # by the rescue shell); the error line above shows keel did run.
 vm_refute "bad manifest: nothing of it applied (no hostname set)" 'keel: hostname bad'
 vm_refute "bad manifest: no kernel panic" 'Kernel panic|Attempted to kill init'
-[ "$VM_END" = poweroff ] && vm_ok "bad manifest: powers off" || vm_not_ok "bad manifest: powers off" "ended: $VM_END"
+vm_end_is "bad manifest: powers off" poweroff
 
 # --- boot 8: a module that is not there ---------------------------------------------------------
 vm_start keel-nomod "$img" "keel.manifest=/etc/keel/nomod.ini"
 vm_wait_end 60
 vm_assert "missing module: clear error" 'keel: error: .*cannot load module nosuchmodule'
 vm_refute "missing module: no kernel panic" 'Kernel panic|Attempted to kill init'
-[ "$VM_END" = poweroff ] && vm_ok "missing module: powers off" || vm_not_ok "missing module: powers off" "ended: $VM_END"
+vm_end_is "missing module: powers off" poweroff
 
 # count_lines REGEX: how many console lines match.
 count_lines() { grep -acE -- "$1" "$VM_CONSOLE"; }
@@ -344,11 +318,7 @@ vm_refute "on_error=reboot: no kernel panic" 'Kernel panic|Attempted to kill ini
 vm_start keel-error-shell "$img" "keel.manifest=/etc/keel/error-shell.ini"
 vm_wait_end 120
 vm_assert "on_error=shell: the boot failed on the missing interface" 'keel: error: .*nosuch0'
-if vm_wait 'rescue: done' 1; then
-    vm_ok "on_error=shell: rescue_shell ran on the console"
-else
-    vm_not_ok "on_error=shell: rescue_shell ran on the console" "no 'rescue: done'"
-fi
+vm_wait_ok "on_error=shell: rescue_shell ran on the console" 'rescue: done' 1 "no 'rescue: done'"
 rline=$(grep -aoE 'rescue: pid [0-9]+ session [0-9]+ tty_nr [0-9]+' "$VM_CONSOLE" | head -n 1)
 rpid=$(awk '{ print $3 }' <<< "$rline"); rsid=$(awk '{ print $5 }' <<< "$rline"); rtty=$(awk '{ print $7 }' <<< "$rline")
 if [ -n "$rpid" ] && [ "$rpid" = "$rsid" ] && [ "${rtty:-0}" != 0 ]; then

@@ -9,28 +9,14 @@ set -u
 . "$(dirname "$0")/lib.sh"
 cd "$VM_REPO"
 
-objs=$(ls build/obj/*.o 2>/dev/null | grep -v '/main\.o$' || true)
-if [ -z "$objs" ]; then
-    vm_not_ok "bootmod: build" "no objects in build/obj (run make first)"
-    exit 0
-fi
-pkgs="libcap inih libseccomp"
-# shellcheck disable=SC2086
-if ! gcc -O2 -std=gnu11 -D_GNU_SOURCE -Iinclude $(pkg-config --cflags $pkgs) -static \
-        -o "$VM_OUT/boot-harness" tests/vm/boot-harness.c $objs \
-        $(pkg-config --static --libs $pkgs) -lmbedtls -lmbedx509 -lmbedcrypto 2>"$VM_OUT/boot-harness.log"; then
-    vm_not_ok "bootmod: build the harness" "$(head -n 5 "$VM_OUT/boot-harness.log")"
-    exit 0
-fi
+vm_harness bootmod tests/vm/boot-harness.c "$VM_OUT/boot-harness"
 cat > "$VM_OUT/bootmod.ini" <<'INI'
 [system]
 modules = overlay e1000 button evdev veth bridge
 [container x]
 layers = /layers/base
 INI
-initramfs/mkinitramfs --keel "$VM_OUT/boot-harness" --manifest "$VM_OUT/bootmod.ini" \
-    --out "$VM_OUT/bootmod.cpio" 2>"$VM_OUT/bootmod.mk.log" ||
-    { vm_not_ok "bootmod: image" "$(cat "$VM_OUT/bootmod.mk.log")"; exit 0; }
+vm_image "bootmod: image" "$VM_OUT/bootmod.ini" "" "$VM_OUT/bootmod.cpio" "$VM_OUT/boot-harness"
 
 # --- boot 1: everything up (KEEL_BOOT_MOVED=1, a hostile word, on the command line), then QEMU's system_powerdown --------------------------
 vm_start bootmod-power "$VM_OUT/bootmod.cpio" \
@@ -51,12 +37,8 @@ else
     vm_assert "bootmod: KEEL_BOOT_MOVED=1 from the command line is no mark" 'harness: exe mount ro'
 
     vm_assert "bootmod: pivot_root works after the move" 'harness: pivot_root ok'
-    missing=
-    for m in / /init /proc /sys /dev /dev/pts /dev/shm /run /tmp /sys/fs/cgroup; do
-        grep -aqE "harness: mounts( [^ ]+)* $m( |$|[[:cntrl:]])" "$VM_CONSOLE" || missing="$missing $m"
-    done
-    [ -z "$missing" ] && vm_ok "bootmod: pseudo-filesystems mounted" ||
-        vm_not_ok "bootmod: pseudo-filesystems mounted" "missing:$missing"
+    vm_assert_each "bootmod: pseudo-filesystems mounted" 'harness: mounts( [^ ]+)* {}( |$|[[:cntrl:]])' \
+        / /init /proc /sys /dev /dev/pts /dev/shm /run /tmp /sys/fs/cgroup
     vm_assert "bootmod: modules loaded with dependencies" 'harness: modules .*bridge.*stp.*llc'
     vm_assert "bootmod: hostname" 'harness: hostname harness-host'
     # Effects read back by the harness from the kernel and the file system,
@@ -67,13 +49,12 @@ else
     vm_assert "bootmod: dns written to /etc/resolv.conf" 'harness: resolv.conf 10\.0\.2\.3[[:cntrl:]]*$'
     vm_assert "bootmod: stdio on /dev/console" 'harness: fds 0 1 2 -> /dev/console /dev/console /dev/console'
     vm_assert "bootmod: power button found" 'keel: power button: /dev/input/event'
-    if vm_wait 'harness: reaped the orphan' 20; then vm_ok "bootmod: orphan reaped"; else vm_not_ok "bootmod: orphan reaped"; fi
+    vm_wait_ok "bootmod: orphan reaped" 'harness: reaped the orphan' 20
     vm_mon system_powerdown
     vm_wait_end 60
     vm_assert "bootmod: power button press seen" 'harness: power button pressed'
     vm_assert "bootmod: filesystems unmounted" 'keel: filesystems unmounted: [1-9][0-9]*, detached busy: [0-9]+, failed: 0'
-    [ "$VM_END" = poweroff ] && vm_ok "bootmod: system_powerdown powers off" ||
-        vm_not_ok "bootmod: system_powerdown powers off" "ended: $VM_END"
+    vm_end_is "bootmod: system_powerdown powers off" poweroff
 fi
 
 # --- boot 2: Ctrl-Alt-Del arrives as SIGINT and reboots ------------------------------
@@ -86,7 +67,7 @@ if vm_wait 'harness: ready' 60; then
     # name is the kernel's default, so boot 1's value came from the sysctl.
     vm_assert "bootmod: the domainname is read without the sysctl too" 'harness: kernel.domainname [^k]'
     vm_refute "bootmod: no sysctl, no domainname" 'harness: kernel.domainname keeltest'
-    [ "$VM_END" = reboot ] && vm_ok "bootmod: ctrl-alt-delete reboots" || vm_not_ok "bootmod: ctrl-alt-delete reboots" "ended: $VM_END"
+    vm_end_is "bootmod: ctrl-alt-delete reboots" reboot
 else
     vm_not_ok "bootmod: ctrl-alt-delete reboots" "guest did not come up"
     vm_stop
@@ -97,4 +78,4 @@ vm_start bootmod-nomod "$VM_OUT/bootmod.cpio" "harness.modules=overlay,nosuchmod
 vm_wait_end 60
 vm_assert "bootmod: missing module is a clear error" 'keel: error: cannot load module nosuchmod: not in modules.dep nor built in'
 vm_refute "bootmod: missing module does not panic" 'Kernel panic'
-[ "$VM_END" = poweroff ] && vm_ok "bootmod: missing module powers off" || vm_not_ok "bootmod: missing module powers off" "ended: $VM_END"
+vm_end_is "bootmod: missing module powers off" poweroff

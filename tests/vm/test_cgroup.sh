@@ -29,12 +29,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 cd "$VM_REPO"
-KEEL=${KEEL:-$VM_REPO/build/keel}
-
-if [ ! -x "$KEEL" ]; then
-    vm_not_ok "cgroup: build" "no keel binary at $KEEL (run make)"
-    exit 0
-fi
+vm_require_keel "cgroup: build"
 
 # --- keel check: bad limit values are manifest errors (host side) ----------------
 bad=$VM_OUT/cgroup-bad.ini
@@ -67,11 +62,7 @@ fi
 extra=$VM_OUT/cgroup-extra
 rm -rf "$extra"
 mkdir -p "$extra/layers/cgtest/cg" "$extra/layers/cgtest/share" "$extra/share"
-if ! gcc -O2 -Wall -Wextra -Werror -static -o "$extra/layers/cgtest/cgprobe" tests/vm/payload/cgprobe.c \
-        2>"$VM_OUT/cgprobe.log"; then
-    vm_not_ok "cgroup: build the payload" "$(head -n 5 "$VM_OUT/cgprobe.log")"
-    exit 0
-fi
+vm_payload "cgroup: build the payload" tests/vm/payload/cgprobe.c "$extra/layers/cgtest/cgprobe"
 chmod 0777 "$extra/share"
 
 manifest=$VM_OUT/cgroup.ini
@@ -153,11 +144,7 @@ mount = /share:/share
 main = yes
 INI
 img=$VM_OUT/cgroup.cpio
-if ! initramfs/mkinitramfs --keel "$KEEL" --manifest "$manifest" --extra "$extra" --out "$img" \
-        2>"$VM_OUT/cgroup.mk.log"; then
-    vm_not_ok "cgroup: image" "$(tail -n 5 "$VM_OUT/cgroup.mk.log")"
-    exit 0
-fi
+vm_image "cgroup: image" "$manifest" "$extra" "$img"
 
 # --- the boot ------------------------------------------------------------------------
 vm_start cgroup "$img" ""
@@ -269,5 +256,4 @@ if within "$procs" 2 1e9; then vm_ok "cgroup: forker forks continuously ($procs 
 else vm_not_ok "cgroup: forker forks continuously" "procs ${procs:-none}"; fi
 vm_assert "cgroup: stopping the forker leaves its cgroup empty" 'CGTEST stop forker empty procs=0'
 vm_refute "cgroup: no kernel panic" 'Kernel panic'
-[ "$VM_END" = poweroff ] && vm_ok "cgroup: clean poweroff after the tests" ||
-    vm_not_ok "cgroup: clean poweroff after the tests" "ended: $VM_END"
+vm_end_is "cgroup: clean poweroff after the tests" poweroff

@@ -10,19 +10,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 cd "$VM_REPO"
 
-objs=$(ls build/obj/*.o 2>/dev/null | grep -v '/main\.o$' || true)
-if [ -z "$objs" ]; then
-    vm_not_ok "cgroupmod: build" "no objects in build/obj (run make first)"
-    exit 0
-fi
-pkgs="libcap inih libseccomp"
-# shellcheck disable=SC2086
-if ! gcc -O2 -std=gnu11 -D_GNU_SOURCE -Iinclude $(pkg-config --cflags $pkgs) -static \
-        -o "$VM_OUT/cgroup-harness" tests/vm/cgroup-harness.c $objs \
-        $(pkg-config --static --libs $pkgs) -lmbedtls -lmbedx509 -lmbedcrypto 2>"$VM_OUT/cgroup-harness.log"; then
-    vm_not_ok "cgroupmod: build the harness" "$(head -n 5 "$VM_OUT/cgroup-harness.log")"
-    exit 0
-fi
+vm_harness cgroupmod tests/vm/cgroup-harness.c "$VM_OUT/cgroup-harness"
 root=$VM_OUT/cgroupmod-root
 rm -rf "$root"; mkdir -p "$root"/{dev,proc,sys}
 cp "$VM_OUT/cgroup-harness" "$root/init"
@@ -48,5 +36,4 @@ vm_assert "cgroupmod: the hog is OOM-killed as a group" 'harness: hog status sig
 vm_assert "cgroupmod: cgroup.kill empties a forking cgroup" 'harness: forker kill 0, empty after [0-9]+ ms'
 vm_assert "cgroupmod: cgroups removed" 'harness: forker remove 0'
 vm_assert "cgroupmod: a missing controller is refused by name and path" 'harness: io refused -95: .*controller io is not available in /sys/fs/cgroup/keel'
-[ "$VM_END" = poweroff ] && vm_ok "cgroupmod: harness finished and powered off" ||
-    vm_not_ok "cgroupmod: harness finished and powered off" "ended: $VM_END"
+vm_end_is "cgroupmod: harness finished and powered off" poweroff

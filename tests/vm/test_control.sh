@@ -35,25 +35,13 @@ set -u
 . "$(dirname "$0")/lib.sh"
 cd "$VM_REPO"
 
-KEEL=${KEEL:-$VM_REPO/build/keel}
-if [ ! -x "$KEEL" ]; then
-    vm_not_ok "control: image" "no keel binary at $KEEL (make vm sets KEEL)"
-    exit 0
-fi
+vm_require_keel "control: image"
 
 extra=$VM_OUT/control-extra
 rm -rf "$extra"
 mkdir -p "$extra/etc/keel" "$extra/layers/client" "$extra/layers/hog"
-if ! gcc -O2 -Wall -Wextra -Werror -static -o "$extra/layers/hog/inotifyhog" tests/vm/payload/inotifyhog.c \
-        2>"$VM_OUT/inotifyhog.log"; then
-    vm_not_ok "control: build the payload" "$(head -n 5 "$VM_OUT/inotifyhog.log")"
-    exit 0
-fi
-if ! gcc -O2 -Wall -Wextra -Werror -static -o "$extra/layers/client/epollhog" tests/vm/payload/epollhog.c \
-        2>"$VM_OUT/epollhog.log"; then
-    vm_not_ok "control: build the payload" "$(head -n 5 "$VM_OUT/epollhog.log")"
-    exit 0
-fi
+vm_payload "control: build the payload" tests/vm/payload/inotifyhog.c "$extra/layers/hog/inotifyhog"
+vm_payload "control: build the payload" tests/vm/payload/epollhog.c "$extra/layers/client/epollhog"
 
 # client.sh ACTION VIA: the answers of both listeners, then the power action
 # over VIA (unix: the default URL, KEEL_HOST unset; vsock: -H vsock://1:5000).
@@ -175,11 +163,7 @@ INI
 done
 
 img=$VM_OUT/control.cpio
-if ! initramfs/mkinitramfs --keel "$KEEL" --manifest "$extra/etc/keel/poweroff.ini" --extra "$extra" \
-        --out "$img" 2>"$VM_OUT/control.mk.log"; then
-    vm_not_ok "control: image" "$(cat "$VM_OUT/control.mk.log")"
-    exit 0
-fi
+vm_image "control: image" "$extra/etc/keel/poweroff.ini" "$extra" "$img"
 
 # in_order NAME REGEX...: ok when each REGEX matches a console line after the
 # previous one's first match.
@@ -206,12 +190,8 @@ checks_for() {
         checks_refused "$p"
         return
     fi
-    local m missing=
-    for m in vsock vmw_vsock_virtio_transport_common vsock_loopback; do
-        grep -aqE "client \| modules (.* )?$m " "$VM_CONSOLE" || missing="$missing $m"
-    done
-    [ -z "$missing" ] && vm_ok "$p: vsock_loopback and its dependencies in /proc/modules" ||
-        vm_not_ok "$p: vsock_loopback and its dependencies in /proc/modules" "missing:$missing"
+    vm_assert_each "$p: vsock_loopback and its dependencies in /proc/modules" 'client \| modules (.* )?{} ' \
+        vsock vmw_vsock_virtio_transport_common vsock_loopback
     vm_assert "$p: keel's binary is read-only in the client" 'client \| keel binary read-only'
     vm_assert "$p: unix listener" 'keel: control: listening on unix:///run/keel\.sock'
     vm_assert "$p: vsock listener allowing local peers" 'keel: control: listening on vsock://5000\?local=yes'
@@ -235,8 +215,7 @@ checks_for() {
         'keel: filesystems unmounted: [0-9]+, detached busy: [0-9]+, failed: 0' \
         "keel: shutdown: $what now"
     vm_assert "$p: containers stopped" 'keel: app: stopped'
-    [ "$VM_END" = "$action" ] && vm_ok "$p: the machine does $action" ||
-        vm_not_ok "$p: the machine does $action" "ended: $VM_END"
+    vm_end_is "$p: the machine does $action" "$action"
     vm_refute "$p: no kernel panic" 'Kernel panic|Attempted to kill init'
 }
 
@@ -274,8 +253,7 @@ checks_refused() {
         'keel: all containers are down' \
         "keel: shutdown: powering off; stopping remaining processes" \
         "keel: shutdown: powering off now"
-    [ "$VM_END" = poweroff ] && vm_ok "$p: the machine does poweroff" ||
-        vm_not_ok "$p: the machine does poweroff" "ended: $VM_END"
+    vm_end_is "$p: the machine does poweroff" poweroff
     vm_refute "$p: no kernel panic" 'Kernel panic|Attempted to kill init'
 }
 

@@ -8,7 +8,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 cd "$VM_REPO"
 
-KEEL=${KEEL:-$VM_REPO/build/keel}
+vm_require_keel "demo: keel"
 # A free loopback port for the forward: never the user's 8080.  The port is
 # released before QEMU binds it, so someone else (a second run) may take it
 # in between: when the demo says the port is in use, or QEMU could not set up

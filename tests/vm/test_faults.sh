@@ -16,12 +16,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 cd "$VM_REPO"
 
-# The test build: only it has the kernel command-line test hooks (Makefile).
-KEEL=${KEEL_TEST:-$VM_REPO/build/test/keel}
-if [ ! -x "$KEEL" ]; then
-    vm_not_ok "faults: image" "no test build of keel at $KEEL (make build/test/keel; make vm sets KEEL_TEST)"
-    exit 0
-fi
+vm_require_test_keel "faults: image"
 
 extra=$VM_OUT/faults-extra
 rm -rf "$extra"
@@ -112,19 +107,11 @@ command = /bin/sh -c "sleep 4; echo reader: first $(tail -n 1 /keellog/ticker.lo
 INI
 
 img=$VM_OUT/faults.cpio
-if ! initramfs/mkinitramfs --keel "$KEEL" --manifest "$extra/etc/keel/faults.ini" --extra "$extra" \
-        --out "$img" 2>"$VM_OUT/faults.mk.log"; then
-    vm_not_ok "faults: image" "$(cat "$VM_OUT/faults.mk.log")"
-    exit 0
-fi
+vm_image "faults: image" "$extra/etc/keel/faults.ini" "$extra" "$img"
 
 # --- boot 1 ------------------------------------------------------------------------
 vm_start keel-faults "$img" "keel.manifest=/etc/keel/faults.ini keel.test_signals=3s keel.test_orphans=4s"
-if vm_wait 'obs \| obs: done' 120; then
-    vm_ok "faults: keel serves through every fault"
-else
-    vm_not_ok "faults: keel serves through every fault"
-fi
+vm_wait_ok "faults: keel serves through every fault" 'obs \| obs: done' 120
 # Backoff, by cause and order instead of a CPU share or a restart rate (both
 # depend on how fast the host runs the guest): the announced delays double
 # from 50 ms up to restart_delay_max (2000), and no restart comes sooner than
@@ -159,8 +146,7 @@ vm_assert "userns: a layer the guest kernel cannot idmap is refused by name" \
     'uns: failed: cannot idmap /layers/base: this kernel cannot make idmapped mounts of (tmpfs|ramfs)'
 vm_mon system_powerdown
 vm_wait_end 90
-[ "$VM_END" = poweroff ] && vm_ok "faults: clean poweroff afterwards" ||
-    vm_not_ok "faults: clean poweroff afterwards" "ended: $VM_END"
+vm_end_is "faults: clean poweroff afterwards" poweroff
 vm_refute "faults: no kernel panic" 'Kernel panic|Attempted to kill init'
 
 # --- boot 2: a flood on stdout ----------------------------------------------------------
@@ -185,13 +171,11 @@ else
 fi
 vm_mon system_powerdown
 vm_wait_end 90
-[ "$VM_END" = poweroff ] && vm_ok "flood: clean poweroff during the flood" ||
-    vm_not_ok "flood: clean poweroff during the flood" "ended: $VM_END"
+vm_end_is "flood: clean poweroff during the flood" poweroff
 
 # --- boot 3: keel itself crashes -----------------------------------------------------
 vm_start keel-crash "$img" "keel.manifest=/etc/keel/faults.ini keel.test_crash=3s"
 vm_wait_end 90
 vm_assert "crash: keel's crash handler reports it" 'keel: fatal: keel crashed with signal 11'
-[ "$VM_END" = reboot ] && vm_ok "crash: a crash of keel reboots the machine" ||
-    vm_not_ok "crash: a crash of keel reboots the machine" "ended: $VM_END"
+vm_end_is "crash: a crash of keel reboots the machine" reboot
 vm_refute "crash: no kernel panic" 'Kernel panic|Attempted to kill init'

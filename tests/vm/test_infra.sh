@@ -8,7 +8,7 @@ set -u
 
 root=$VM_OUT/infra-root
 rm -rf "$root"; mkdir -p "$root/dev" "$root/proc"
-vm_busybox_into "$root" || { vm_not_ok "infra: busybox" "busybox-static is not installed"; exit 0; }
+vm_busybox_into "$root" || vm_fail "infra: busybox" "busybox-static is not installed"
 cat > "$root/init" <<'SH'
 #!/bin/sh
 mount -t proc proc /proc
@@ -23,18 +23,16 @@ vm_cpio "$root" "$VM_OUT/infra.cpio"
 
 # 1: the guest powers itself off.
 vm_start infra-poweroff "$VM_OUT/infra.cpio" "infra=poweroff"
-if vm_wait 'infra: init is pid 1' 60; then vm_ok "infra: boots to a shell /init as pid 1"
-else vm_not_ok "infra: boots to a shell /init as pid 1"; fi
+vm_wait_ok "infra: boots to a shell /init as pid 1" 'infra: init is pid 1' 60
 vm_wait_end 60
-[ "$VM_END" = poweroff ] && vm_ok "infra: guest poweroff detected" || vm_not_ok "infra: guest poweroff detected" "ended: $VM_END"
+vm_end_is "infra: guest poweroff detected" poweroff
 
 # 2: ctrl-alt-delete through the monitor reboots (the kernel's default C-A-D).
 vm_start infra-reboot "$VM_OUT/infra.cpio" ""
 if vm_wait 'infra: waiting' 60; then
     vm_mon "sendkey ctrl-alt-delete"
     vm_wait_end 60
-    [ "$VM_END" = reboot ] && vm_ok "infra: monitor sendkey and guest reboot detected" ||
-        vm_not_ok "infra: monitor sendkey and guest reboot detected" "ended: $VM_END"
+    vm_end_is "infra: monitor sendkey and guest reboot detected" reboot
 else
     vm_not_ok "infra: monitor sendkey and guest reboot detected" "guest did not come up"
     vm_stop

@@ -21,21 +21,9 @@ set -u
 . "$(dirname "$0")/lib.sh"
 cd "$VM_REPO"
 
-# The script's status says whether anything failed.
-failures=0
-eval "$(declare -f vm_not_ok | sed '1s/^vm_not_ok/limits_lib_not_ok/')"
-vm_not_ok() { failures=$((failures + 1)); limits_lib_not_ok "$@"; }
-
-KEEL=${KEEL:-$VM_REPO/build/keel}
-if [ ! -x "$KEEL" ]; then
-    vm_not_ok "limits: image" "no keel binary at $KEEL (make vm sets KEEL)"
-    exit 1
-fi
-command -v mke2fs >/dev/null 2>&1 || { vm_not_ok "limits: image" "mke2fs is missing (e2fsprogs; make deps)"; exit 1; }
-if [ ! -x build/layers/base/bin/busybox ] || [ ! -x build/probe ]; then
-    vm_not_ok "limits: image" "no build/layers/base or build/probe (make probe; tests/tools/mklayers)"
-    exit 1
-fi
+vm_require_keel "limits: image"
+vm_require_tools "limits: image" mke2fs
+vm_require_layers "limits: image"
 
 # --- the image --------------------------------------------------------------------------
 extra=$VM_OUT/limits-extra
@@ -99,24 +87,14 @@ INI
 
 disk=$VM_OUT/limits-disk.img
 rm -f "$disk"
-if ! mke2fs -q -F -t ext4 "$disk" 8M 2>"$VM_OUT/limits-disk.log"; then
-    vm_not_ok "limits: disk image" "$(cat "$VM_OUT/limits-disk.log")"
-    exit 1
-fi
+mke2fs -q -F -t ext4 "$disk" 8M 2>"$VM_OUT/limits-disk.log" ||
+    vm_fail "limits: disk image" "$(cat "$VM_OUT/limits-disk.log")"
 img=$VM_OUT/limits.cpio
-if ! initramfs/mkinitramfs --keel "$KEEL" --manifest "$manifest" --extra "$extra" --out "$img" \
-        2>"$VM_OUT/limits.mk.log"; then
-    vm_not_ok "limits: image" "$(tail -n 5 "$VM_OUT/limits.mk.log")"
-    exit 1
-fi
+vm_image "limits: image" "$manifest" "$extra" "$img"
 
 # --- the boot ----------------------------------------------------------------------------
 vm_start limits "$img" "" -- -drive "file=$disk,if=virtio,format=raw" -nic user,model=e1000
-if vm_wait 'LIMITS done' 180; then
-    vm_ok "limits: the observer ran"
-else
-    vm_not_ok "limits: the observer ran" "no 'LIMITS done' (timeout or keel died)"
-fi
+vm_wait_ok "limits: the observer ran" 'LIMITS done' 180 "no 'LIMITS done' (timeout or keel died)"
 vm_wait_end 120
 
 # got KEY: the value of the observer's "LIMITS KEY=..." line.
@@ -146,6 +124,4 @@ is "limits: [system] dns in the machine's /etc/resolv.conf" "$(got system.resolv
 is "limits: [system] dns in a container's /etc/resolv.conf" "$(got container.resolv)" \
     "nameserver 10.0.2.3;nameserver 192.0.2.53;"
 vm_refute "limits: no kernel panic" 'Kernel panic|Attempted to kill init'
-[ "$VM_END" = poweroff ] && vm_ok "limits: the main container's exit powers off" ||
-    vm_not_ok "limits: the main container's exit powers off" "ended: $VM_END"
-[ "$failures" = 0 ]
+vm_end_is "limits: the main container's exit powers off" poweroff

@@ -18,18 +18,9 @@ set -u
 . "$(dirname "$0")/lib.sh"
 cd "$VM_REPO"
 
-KEEL=${KEEL:-$VM_REPO/build/keel}
-if [ ! -x "$KEEL" ]; then
-    vm_not_ok "userns: image" "no keel binary at $KEEL (make vm sets KEEL)"
-    exit 0
-fi
-for t in mke2fs debugfs; do
-    command -v "$t" >/dev/null 2>&1 || { vm_not_ok "userns: image" "$t is missing (e2fsprogs; make deps)"; exit 0; }
-done
-if [ ! -x build/layers/base/bin/busybox ] || [ ! -x build/probe ]; then
-    vm_not_ok "userns: image" "no build/layers/base or build/probe (make probe; tests/tools/mklayers)"
-    exit 0
-fi
+vm_require_keel "userns: image"
+vm_require_tools "userns: image" mke2fs debugfs
+vm_require_layers "userns: image"
 
 # --- the data disk ---------------------------------------------------------------------
 disk=$VM_OUT/userns-disk
@@ -41,10 +32,8 @@ echo owned > "$disk/layers/app/owned"
 chown 1000:1000 "$disk/layers/app/owned"
 img=$VM_OUT/userns-disk.img
 rm -f "$img"
-if ! mke2fs -q -F -t ext4 -d "$disk" "$img" 64M 2>"$VM_OUT/userns-disk.log"; then
-    vm_not_ok "userns: disk image" "$(cat "$VM_OUT/userns-disk.log")"
-    exit 0
-fi
+mke2fs -q -F -t ext4 -d "$disk" "$img" 64M 2>"$VM_OUT/userns-disk.log" ||
+    vm_fail "userns: disk image" "$(cat "$VM_OUT/userns-disk.log")"
 
 cat > "$VM_OUT/userns.ini" <<'INI'
 [system]
@@ -63,10 +52,7 @@ restart = no
 command = /bin/probe ids read /proc/self/uid_map stat /owned stat /bin/probe count /boots stat /boots print done exit 0
 INI
 cpio=$VM_OUT/userns.cpio
-if ! initramfs/mkinitramfs --keel "$KEEL" --manifest "$VM_OUT/userns.ini" --out "$cpio" 2>"$VM_OUT/userns.mk.log"; then
-    vm_not_ok "userns: image" "$(cat "$VM_OUT/userns.mk.log")"
-    exit 0
-fi
+vm_image "userns: image" "$VM_OUT/userns.ini" "" "$cpio"
 disk_args=(-drive "file=$img,if=virtio,format=raw")
 
 # --- boot 1 ----------------------------------------------------------------------------
@@ -81,8 +67,7 @@ vm_assert "userns: root inside" 'u \| uid=0'
 vm_assert "userns: the layer's uid 0 files are root's inside (idmapped)" 'u \| stat:/bin/probe=file 0755 0:0'
 vm_assert "userns: the layer's uid 1000 file is 1000 inside (idmapped)" 'u \| stat:/owned=file 0644 1000:1000'
 vm_assert "userns: the container writes its idmapped upper" 'u \| count:/boots=1'
-[ "$VM_END" = poweroff ] && vm_ok "userns: the main container's exit powers off" ||
-    vm_not_ok "userns: the main container's exit powers off" "ended: $VM_END"
+vm_end_is "userns: the main container's exit powers off" poweroff
 vm_refute "userns: no kernel panic" 'Kernel panic|Attempted to kill init'
 
 # --- boot 2: the same disk ----------------------------------------------------------------
@@ -92,8 +77,7 @@ vm_assert "userns: the upper on the disk persists across a reboot" 'u \| count:/
 owner=$(debugfs -R "stat /up/upper/boots" "$img" 2>/dev/null | grep -oE 'User: +[0-9]+ +Group: +[0-9]+' | awk '{ print $2 ":" $4 }')
 [ "$owner" = 0:0 ] && vm_ok "userns: the upper stores the container's ids on disk (0:0, not 524288)" ||
     vm_not_ok "userns: the upper stores the container's ids on disk" "owner on disk: ${owner:-unknown}"
-[ "$VM_END" = poweroff ] && vm_ok "userns: clean poweroff with the disk mounted" ||
-    vm_not_ok "userns: clean poweroff with the disk mounted" "ended: $VM_END"
+vm_end_is "userns: clean poweroff with the disk mounted" poweroff
 # ext4 marks itself clean only when it is unmounted: keel's shutdown did.
 state=$(dumpe2fs -h "$img" 2>/dev/null | sed -n 's/^Filesystem state: *//p')
 [ "$state" = clean ] && vm_ok "fstab: the disk was unmounted at shutdown (clean)" ||

@@ -29,13 +29,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 cd "$VM_REPO"
-# The test build: only it has the kernel command-line test hooks (Makefile).
-KEEL=${KEEL_TEST:-$VM_REPO/build/test/keel}
-
-if [ ! -x "$KEEL" ]; then
-    vm_not_ok "watchdog: image" "no test build of keel at $KEEL (make build/test/keel; make vm sets KEEL_TEST)"
-    exit 0
-fi
+vm_require_test_keel "watchdog: image"
 if ! command -v python3 >/dev/null 2>&1; then
     vm_skip "watchdog: all" "python3 missing (reads QEMU's QMP events; make deps installs it)"
     exit 0
@@ -88,11 +82,7 @@ on_crashloop = poweroff
 INI
 
 img=$VM_OUT/watchdog.cpio
-if ! initramfs/mkinitramfs --keel "$KEEL" --manifest "$extra/etc/keel/freeze.ini" --extra "$extra" \
-        --out "$img" 2>"$VM_OUT/watchdog.mk.log"; then
-    vm_not_ok "watchdog: image" "$(cat "$VM_OUT/watchdog.mk.log")"
-    exit 0
-fi
+vm_image "watchdog: image" "$extra/etc/keel/freeze.ini" "$extra" "$img"
 
 # qmp_events NAME: records QEMU's QMP events of the VM NAME into
 # $VM_OUT/NAME.events until QEMU exits (the event of a watchdog that fires is
@@ -187,8 +177,7 @@ fi
 vm_assert "escalation: the other container is stopped (killed at its stop_timeout)" \
     'keel: warning: slowstop: did not stop within 4000 ms, killing it'
 vm_assert "escalation: filesystems unmounted" 'keel: filesystems unmounted: [0-9]+, detached busy: [0-9]+, failed: 0'
-[ "$VM_END" = poweroff ] && vm_ok "escalation: the machine powers off cleanly" ||
-    vm_not_ok "escalation: the machine powers off cleanly" "ended: $VM_END"
+vm_end_is "escalation: the machine powers off cleanly" poweroff
 # Order instead of a measured span: after the arming come keel's own waits
 # (two 2000 ms restart delays, a 4000 ms stop_timeout: each longer than the
 # 2 s watchdog timeout), then all containers down, and QEMU reported no
