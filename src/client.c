@@ -31,6 +31,7 @@
 #include "keel/proto.h"
 #include "keel/tls.h"
 #include "keel/json.h"
+#include "keel/output.h"
 #include "keel/parse.h"
 #include "keel/util.h"
 
@@ -777,6 +778,27 @@ struct list_verb {
     void (*add_row)(struct table *t, const struct json_value *item);
 };
 
+
+/* A container's log line as it goes to our stdout: raw into a file or pipe
+ * (the bytes as logged), through output_escape() into a terminal, where a
+ * container's escape sequences would otherwise reach the admin's screen (as
+ * keel run's echo does: docs/security.md). */
+static void write_log_line(const char *s, size_t n, bool to_tty)
+{
+    if (!to_tty) {
+        fwrite(s, 1, n, stdout);
+        return;
+    }
+    /* One buffer for the whole line (an escape is at most 4 bytes), so a
+     * UTF-8 sequence is never cut in two and escaped by mistake. */
+    _cleanup_free_ char *buf = malloc(4 * n + 1);
+    if (!buf) {
+        fputs("[keel: line not shown: out of memory]", stdout);
+        return;
+    }
+    fwrite(buf, 1, output_escape(s, n, buf, 4 * n + 1), stdout);
+}
+
 static int list_verb(int argc, char **argv, const struct list_verb *lv)
 {
     struct vopts v;
@@ -936,6 +958,7 @@ int client_cmd_logs(int argc, char **argv)
     json_kbool(&w, "follow", v.follow);
     json_obj_end(&w);
     struct kc k;
+    bool to_tty = isatty(STDOUT_FILENO);
     r = stream_open(&k, &v.c, &w);
     if (r == 0 && v.follow)
         kc_deadline(&k, 0);   /* a followed log may be quiet for hours */
@@ -947,7 +970,7 @@ int client_cmd_logs(int argc, char **argv)
         const struct json_value *line = json_get(msg, "line");
         bool endflag = false;
         if (line && line->type == JSON_STRING) {
-            fwrite(line->u.str.s, 1, line->u.str.len, stdout);
+            write_log_line(line->u.str.s, line->u.str.len, to_tty);
             fputc('\n', stdout);
             if (v.follow || !kc_buffered(&k))
                 fflush(stdout);

@@ -334,6 +334,37 @@ EOF
         eval 'LC_ALL=C grep -qF -- "$(cat "$L/bytes")" "$T/log/c.log"'
 }
 
+# `keel logs` into a terminal escapes what keel run's echo escapes (a
+# container's log reaches the admin's screen that way too); into a file it
+# gives the bytes as logged (the positive control that the bytes were there).
+test_logs_to_terminal_escaped() {
+    plan logs_reached_terminal logs_escaped logs_raw_to_file
+    have_script || { echo "skip - logs_to_terminal_escaped: script(1) from util-linux is missing"; return 0; }
+    local L
+    L=$(mk_layer bytes)
+    printf 'esc:\033[31mred\033[0m title:\033]0;pwned\007 c1:\302\233x del:\177 tab:\tend\n' > "$L/bytes"
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+[container c]
+layers = $L:$LAYERS/base
+command = /bin/sh -c "cat /bytes; echo done; exec sleep 1000"
+restart = no
+EOF
+    keel_start || fail "cannot start keel ($WHY)"
+    wait_out c done || fail "c did not come up ($WHY)"
+    KEEL_HOST="unix://$(SOCK)" timeout $((20 * SLOW)) script -qec "'$KEEL' logs c" /dev/null > "$T/logs-tty.out" 2>&1 < /dev/null
+    kc logs c > "$T/logs-file.out" 2>&1 < /dev/null
+    keel_stop || fail "keel did not stop ($WHY)"
+    check logs_reached_terminal "keel logs printed nothing to the terminal: $(head -c 200 "$T/logs-tty.out")" \
+        grep_in 'esc:' "$T/logs-tty.out"
+    local want='esc:\x1b[31mred\x1b[0m title:\x1b]0;pwned\x07 c1:\xc2\x9bx del:\x7f tab:'$'\t''end'
+    check logs_escaped "control bytes reached the terminal raw: $(grep -a 'esc:' "$T/logs-tty.out" | od -c | head -n 4 | tr '\n' ' ')" \
+        eval 'grep -qF -- "$want" "$T/logs-tty.out" && ! LC_ALL=C grep -q $'"'"'[\x1b\x07\x7f\x9b]'"'"' "$T/logs-tty.out"'
+    check logs_raw_to_file "keel logs into a file did not give the logged bytes" \
+        eval 'LC_ALL=C grep -qF -- "$(cat "$L/bytes")" "$T/logs-file.out"'
+}
+
 # ---- exec's failure path: the setup list's one error path ------------------------
 
 # An exec helper that cannot take a step (here: the container removed its
