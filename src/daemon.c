@@ -9,6 +9,7 @@
 #include "keel/cgroup.h"
 #include "keel/control.h"
 #include "keel/log.h"
+#include "keel/rlimit.h"
 #include "keel/net.h"
 #include "keel/loop.h"
 #include "keel/manifest.h"
@@ -306,6 +307,9 @@ int daemon_main(const struct daemon_opts *opts)
     if (nb < 0)
         log_warn("cannot make the console output non-blocking: %s", strerror(-nb));
     log_stage("keel start");
+    long nofile = rlimit_raise_own_nofile();
+    if (nofile < 0)
+        log_warn("cannot raise keel's open-file limit to its hard limit: %s", strerror((int)-nofile));
     if (manifest_load(opts->manifest, 0, &d.m, &diag) < 0) {
         for (size_t i = 0; i < diag.count; i++)
             fprintf(stderr, "%s\n", diag.msgs[i]);

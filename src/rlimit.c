@@ -2,6 +2,7 @@
 #include "keel/rlimit.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
@@ -65,4 +66,17 @@ void rlimit_plan(const struct container_spec *c, FILE *out)
     }
     if (!nofile)
         fprintf(out, "    rlimit nofile = %d:%d (default)\n", RLIMIT_DEFAULT_NOFILE_SOFT, RLIMIT_DEFAULT_NOFILE_HARD);
+}
+
+long rlimit_raise_own_nofile(void)
+{
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) < 0)
+        return -errno;
+    if (r.rlim_cur < r.rlim_max) {
+        r.rlim_cur = r.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &r) < 0)
+            return -errno;
+    }
+    return r.rlim_cur > LONG_MAX ? LONG_MAX : (long)r.rlim_cur;
 }

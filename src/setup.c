@@ -110,9 +110,13 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     add(&b, SETUP_PIVOT, 0);
     /* The image's own /etc/passwd, read after pivot_root. */
     add(&b, SETUP_USER, 0);
-    add(&b, SETUP_RLIMITS, 0);
-    /* Always set: a container would otherwise inherit keel's own -1000. */
+    /* Always set: a container would otherwise inherit keel's own -1000.
+     * Before the limits: from SETUP_RLIMITS until SETUP_CLOSE_FDS no step may
+     * open an fd, since keel's fds (a dozen per container it runs), still
+     * held here, can number more than the container's nofile soft limit, and
+     * then every open fails with EMFILE. */
     add(&b, SETUP_OOM_SCORE, 0);
+    add(&b, SETUP_RLIMITS, 0);
     add(&b, SETUP_GIVE_OUTPUT, 0);
     /* Last of the namespaces: everything above needed keel's privileges in
      * the initial user namespace, which owns all the others. */

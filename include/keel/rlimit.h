@@ -37,6 +37,13 @@
  * cannot be set is an error. */
 int rlimit_apply(const struct rlimit_spec *r, size_t n, struct kerr *err);
 
+/* keel's own soft limit of open files raised to its hard limit.  keel holds
+ * about a dozen fds per container (its pinned namespaces, output, setup
+ * channel, pidfd) and more per client: the usual soft 1024 ran out near 70
+ * containers.  keel never uses select(2), and every container gets its own
+ * nofile (above), never keel's.  Returns the new soft limit, or -errno. */
+long rlimit_raise_own_nofile(void);
+
 /* keel check --plan: "    rlimit NAME = SOFT:HARD" lines, default included. */
 void rlimit_plan(const struct container_spec *c, FILE *out);
 

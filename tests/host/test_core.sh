@@ -769,4 +769,33 @@ EOF
     require "the error is not reported as FILE:LINE" grep_in "$(re_quote "$T/keel.ini"):[0-9]+: " "$ERR"
 }
 
+# 100 containers under a keel started with the usual soft limit of 1024 open
+# files: keel holds about a dozen fds per container (pinned namespaces,
+# output, setup channel, pidfd).  Two things broke near the 70th container:
+# the setup child, still holding keel's fds, opened oom_score_adj after
+# setting the container's nofile 1024 (EMFILE), and keel itself runs out at
+# its own soft 1024 (boot mode's default) -- it now raises its soft limit to
+# the hard one at start (every container still gets its own nofile).
+test_hundred_containers_fds() {
+    plan hundred_started no_emfile keel_nofile_raised
+    {
+        system_section
+        local i
+        for i in $(seq 1 100); do
+            printf '[container i%d]\nlayers = %s\ncommand = /bin/sleep 1000000\nrestart = no\n\n' "$i" "$LAYERS/base"
+        done
+    } > "$T/keel.ini"
+    ulimit -Sn 1024
+    keel_start
+    check hundred_started "not all 100 containers started: $(klog_count 'i[0-9]+: started') of 100" \
+        wait_until $((40 * SLOW)) eval '[ "$(klog_count "i[0-9]+: started")" -ge 100 ]'
+    check no_emfile "keel ran out of fds: $(grep -m1 'Too many open files' "$ERR")" \
+        eval '! grep -q "Too many open files" "$ERR"'
+    local kp
+    kp=$(keel_pid)
+    check keel_nofile_raised "keel's soft limit of open files is not its hard limit: $(grep 'open files' "/proc/$kp/limits" 2>&1)" \
+        eval "awk '/^Max open files/ { exit !(\$4 == \$5 && \$4 > 1024) }' /proc/$kp/limits"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 run_tests "$@"

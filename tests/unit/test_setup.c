@@ -70,6 +70,8 @@ TEST(start_order)
     int uns = at(&l, SETUP_JOIN_NS, CNS_USER);
     CHECK(uns > at(&l, SETUP_RLIMITS, -1));
     CHECK(uns > at(&l, SETUP_OOM_SCORE, -1));
+    /* No fd is opened between the limits and the close of keel's fds. */
+    CHECK(at(&l, SETUP_OOM_SCORE, -1) < at(&l, SETUP_RLIMITS, -1));
     CHECK(uns > at(&l, SETUP_GIVE_OUTPUT, -1));
     CHECK(uns > at(&l, SETUP_PIVOT, -1));
     CHECK(uns < at(&l, SETUP_CAPS, -1));
