@@ -1148,6 +1148,10 @@ static int exit_code_of(const struct json_value *msg, bool *done)
         *done = true;
         if (!json_get_int(e, "code", &code))
             code = 1;
+        /* The command could not start: the helper's report says why. */
+        const char *why = json_get_str(msg, "error");
+        if (why)
+            (void)fail("%s", why);
     }
     return (int)code;
 }

@@ -89,6 +89,8 @@ static void exec_send_exit(struct exec_session *ex)
     json_kint(w, "pid", ex->pid);
     json_key(w, "exit");
     control_write_wait_status(w, ex->status);
+    if (ex->why[0])
+        json_kstr(w, "error", ex->why);
     json_obj_end(w);
     json_raw(w, "\n", 1);
     cn->ex = NULL;
@@ -355,7 +357,8 @@ void control_exec_start(struct conn *cn, const struct proto_request *req)
         return;
     }
 
-    struct exec_io io = { .in = child[0], .out = child[1], .err = child[2], .tty = req->tty };
+    struct exec_io io = { .in = child[0], .out = child[1], .err = child[2], .tty = req->tty,
+                          .why = ex->why, .why_size = sizeof ex->why };
     struct kerr e = { 0 };
     pid_t pid = 0;
     r = c->be.exec(c->be.sup, req->name, req->argv, &io, exec_done, ex, &pid, &e);

@@ -1176,9 +1176,33 @@ const struct manifest *supervisor_manifest(const struct supervisor *s)
     return s->m;
 }
 
+/* An exec helper being watched: its report channel, read when it is reaped. */
+struct exec_watch {
+    sup_child_cb cb;
+    void *data;
+    int setup_fd;
+    char *why;
+    size_t why_size;
+};
+
 static void exec_reaped(pid_t pid, int status, void *data)
 {
-    (void)pid, (void)status, (void)data;
+    struct exec_watch *w = data;
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!ok && w->why && w->why_size) {
+        /* Non-blocking: a command still running in a helper that was killed
+         * holds the write end until its execve; its report is then empty. */
+        struct kerr e = { 0 };
+        if (fcntl(w->setup_fd, F_SETFL, O_NONBLOCK) == 0 && container_setup_result(w->setup_fd, &e) < 0 &&
+            e.code != EAGAIN && e.msg[0])
+            snprintf(w->why, w->why_size, "%s", e.msg);
+    }
+    close(w->setup_fd);
+    sup_child_cb cb = w->cb;
+    void *cb_data = w->data;
+    free(w);
+    if (cb)
+        cb(pid, status, cb_data);
 }
 
 int supervisor_exec(struct supervisor *s, const char *name, char *const *argv, const struct exec_io *io,
@@ -1189,13 +1213,32 @@ int supervisor_exec(struct supervisor *s, const char *name, char *const *argv, c
         return -ENOENT;
     if (c->m.state != CS_RUNNING)
         return kerr_msg(err, ESRCH, "container '%s' is not running", name);
-    int stdio[3] = { io ? io->in : -1, io ? io->out : -1, io ? io->err : -1 };
+    if (io && io->why && io->why_size)
+        io->why[0] = '\0';
+    struct exec_watch *w = calloc(1, sizeof *w);
+    if (!w)
+        return kerr_set(err, ENOMEM, "cannot run a command in %s", name);
+    *w = (struct exec_watch){ .cb = cb, .data = data, .setup_fd = -1,
+                              .why = io ? io->why : NULL, .why_size = io ? io->why_size : 0 };
     _cleanup_close_ int cgfd = cg_dir_fd(c);
-    int r = container_exec(c->spec, &c->ns, cgfd, argv, stdio, io && io->tty,
-                           c->seccomp.len ? &c->seccomp : NULL, pid, err);
-    if (r < 0)
+    struct container_exec_req req = {
+        .spec = c->spec, .ns = &c->ns, .cgroup_fd = cgfd, .argv = argv,
+        .stdio = { io ? io->in : -1, io ? io->out : -1, io ? io->err : -1 },
+        .tty = io && io->tty, .seccomp = c->seccomp.len ? &c->seccomp : NULL,
+    };
+    int r = container_exec_start(&req, pid, &w->setup_fd, err);
+    if (r < 0) {
+        free(w);
         return r;
-    return supervisor_watch_child(s, *pid, cb ? cb : exec_reaped, data);
+    }
+    r = supervisor_watch_child(s, *pid, exec_reaped, w);
+    if (r < 0) {
+        /* Not watched: the loop reaps it as an orphan; no report. */
+        close(w->setup_fd);
+        free(w);
+        return kerr_set(err, -r, "cannot watch the command run in %s", name);
+    }
+    return 0;
 }
 
 void supervisor_request_power(struct supervisor *s, enum power_action action)

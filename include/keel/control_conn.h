@@ -118,6 +118,7 @@ struct exec_session {
     pid_t pid;
     bool exited;
     int status;
+    char why[512];           /* why the command could not start (the helper's report), or "" */
     bool stream, tty;
     int in_fd, out_fd, err_fd;   /* stream mode: our ends (pty master in out_fd for -t) */
     char *in_buf;

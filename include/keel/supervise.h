@@ -123,6 +123,11 @@ struct exec_io {
     int in, out, err;
     bool tty;   /* in/out/err are a pty slave: the child calls setsid() and makes
                  * it its controlling terminal (TIOCSCTTY) before exec */
+    char *why;        /* or NULL: when the command could not be started (a set-up
+                       * step or its execve failed), the helper's report, filled
+                       * before cb runs; "" otherwise.  Owned by the caller and
+                       * alive until cb. */
+    size_t why_size;
 };
 int supervisor_exec(struct supervisor *s, const char *name, char *const *argv, const struct exec_io *io,
                     sup_child_cb cb, void *data, pid_t *pid, struct kerr *err);
