@@ -169,7 +169,7 @@ static int give_output(int fd, uid_t uid, gid_t gid, struct kerr *err)
 struct setup_ctx {
     const struct container_spec *c;
     char *const *argv;
-    int report_fd;        /* the write end of the report channel (CLOEXEC), or -1: stderr */
+    int report_fd;        /* the write end of the report channel (CLOEXEC) */
     int fail_status;      /* the exit status of a failed op: 127 for a start, 126 for an exec */
     int userns_fd;        /* the user namespace to join last, or -1 */
     /* container start */
@@ -188,17 +188,12 @@ struct setup_ctx {
 };
 
 /* The one error path of every list: the record to keel (EOF on the channel
- * at the execve means success), or, for a caller that watches no channel, the
- * message on stderr.  Then the child exits. */
+ * at the execve means success).  Then the child exits. */
 static __attribute__((noreturn)) void setup_fail(const struct setup_ctx *x, int status, const struct kerr *err)
 {
-    if (x->report_fd >= 0) {
-        struct setup_report rep = { .code = err->code ? err->code : EINVAL };
-        memcpy(rep.msg, err->msg, sizeof rep.msg);
-        (void)!write(x->report_fd, &rep, sizeof rep);
-    } else {
-        dprintf(2, "keel: error: %s\n", err->msg[0] ? err->msg : "cannot prepare the process");
-    }
+    struct setup_report rep = { .code = err->code ? err->code : EINVAL };
+    snprintf(rep.msg, sizeof rep.msg, "%s", err->msg[0] ? err->msg : "cannot prepare the process");
+    (void)!write(x->report_fd, &rep, sizeof rep);
     _exit(status);
 }
 
@@ -630,17 +625,15 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
         return kerr_set(err, errno, "cannot open /dev/null");
     /* The report channel: its write end above any fd the list keeps or moves. */
     int rfd[2] = { -1, -1 };
-    if (setup_fd) {
-        if (pipe2(rfd, O_CLOEXEC) < 0)
-            return kerr_set(err, errno, "cannot create the setup pipe for an exec in %s", c->name);
-        int high = fcntl(rfd[1], F_DUPFD_CLOEXEC, SETUP_FD_MIN);
-        close(rfd[1]);
-        rfd[1] = high;
-        if (high < 0) {
-            int e = errno;
-            close(rfd[0]);
-            return kerr_set(err, e, "cannot create the setup pipe for an exec in %s", c->name);
-        }
+    if (pipe2(rfd, O_CLOEXEC) < 0)
+        return kerr_set(err, errno, "cannot create the setup pipe for an exec in %s", c->name);
+    int high = fcntl(rfd[1], F_DUPFD_CLOEXEC, SETUP_FD_MIN);
+    close(rfd[1]);
+    rfd[1] = high;
+    if (high < 0) {
+        int e = errno;
+        close(rfd[0]);
+        return kerr_set(err, e, "cannot create the setup pipe for an exec in %s", c->name);
     }
     pid_t child = fork();
     if (child < 0) {
@@ -668,17 +661,6 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
     }
     close_safe(rfd[1]);
     *out = child;
-    if (setup_fd)
-        *setup_fd = rfd[0];
+    *setup_fd = rfd[0];
     return 0;
-}
-
-int container_exec(const struct container_spec *c, const struct container_ns *ns, int cgroup_fd, char *const *argv,
-                   const int stdio[3], bool tty, const struct seccomp_prog *seccomp, pid_t *out, struct kerr *err)
-{
-    struct container_exec_req req = {
-        .spec = c, .ns = ns, .cgroup_fd = cgroup_fd, .argv = argv, .tty = tty, .seccomp = seccomp,
-        .stdio = { stdio[0], stdio[1], stdio[2] },
-    };
-    return container_exec_start(&req, out, NULL, err);
 }

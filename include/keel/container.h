@@ -11,7 +11,7 @@
  * capabilities, no_new_privs and seccomp, closes every other fd and execs the
  * command as PID 1 of its namespace.  Those steps are the list
  * setup_plan_start() builds (setup.h), run op by op by the one executor here,
- * which also runs setup_plan_exec()'s list for container_exec().
+ * which also runs setup_plan_exec()'s list for container_exec_start().
  *
  * The child reports a failed step over a CLOEXEC pipe as a structured record;
  * a successful exec closes the pipe, so EOF without a record means "running".
@@ -78,6 +78,7 @@ int container_start(const struct container_start *in, struct container_proc *out
  * otherwise the child's error (e.g. "cannot mount the overlay root of web: ..."). */
 int container_setup_result(int setup_fd, struct kerr *err);
 
+
 /* Runs argv inside a running container: joins the namespaces pinned at its
  * start (`ns`; its user namespace last, as at the start) and cgroup
  * (cgroup_fd, or -1), takes its root, environment, user, oom_score_adj
@@ -87,18 +88,13 @@ int container_setup_result(int setup_fd, struct kerr *err);
  * 0, 1, 2 (-1 = /dev/null), which must be keel's own (pipes, sockets, a pty
  * it made), never a client's; with `tty`, fd 0 is a terminal keel made that
  * becomes the controlling one of the new session.
- * The returned pid exits with the command's status (128+N for a signal). */
-int container_exec(const struct container_spec *c, const struct container_ns *ns, int cgroup_fd, char *const *argv,
-                   const int stdio[3], bool tty, const struct seccomp_prog *seccomp, pid_t *out,
-                   struct kerr *err);
-
-/* As container_exec, with the failure path of container_start: given
- * SETUP_FD, the helper reports a step it could not take (joining a namespace,
- * the user, a limit, the execve) as a record on a CLOEXEC pipe whose read end
- * *setup_fd becomes (the caller owns it; watch it, then container_setup_result()
- * says 0 once the command runs, or why it could not start).  Without SETUP_FD
- * (container_exec) the same message goes to the helper's stderr.  Either way
- * the pid exits 126 after a failed step, 127 after a failed execve. */
+ * The returned pid exits with the command's status (128+N for a signal).
+ * With the failure path of container_start: the helper reports a step it
+ * could not take (joining a namespace, the user, a limit, the execve) as a
+ * record on a CLOEXEC pipe whose read end *setup_fd becomes (the caller owns
+ * it; once the pid is reaped, container_setup_result() says 0 or why it
+ * could not start); the pid then exits 126 after a failed step, 127 after a
+ * failed execve. */
 struct container_exec_req {
     const struct container_spec *spec;
     const struct container_ns *ns;
