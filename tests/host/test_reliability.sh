@@ -74,7 +74,9 @@ with open(os.environ["OUT_FILE"], "w") as f:
 ' || fail "the python client failed or did not finish"
     local size got rc
     read -r size got rc < "$out"
-    check logs_bounded "keel logs sent more than the log held at the request (size $size)" le "$got" "$size"
+    # +1: the end point may fall inside a line the writer had half written,
+    # and the client ends a last partial line with a newline of its own.
+    check logs_bounded "keel logs sent more than the log held at the request (size $size)" le "$got" "$((size + 1))"
     # Positive control: it did send the log (most of it: the tail after the
     # request is all it may leave out).
     check logs_complete "keel logs did not send the log, or failed (status $rc)" \
