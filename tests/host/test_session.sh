@@ -306,6 +306,17 @@ test_exec_pinned_namespaces_userns() {
 
 # ---- lower item: container output echoed to a terminal ----------------------------
 
+# bytes_layer: a layer whose /bytes is one line of what a terminal obeys
+# (CSI, OSC with BEL, a C1 byte, DEL, a tab); ESCAPED_BYTES: that line as
+# keel shows it on a terminal.
+bytes_layer() {
+    local L
+    L=$(mk_layer bytes)
+    printf 'esc:\033[31mred\033[0m title:\033]0;pwned\007 c1:\302\233x del:\177 tab:\tend\n' > "$L/bytes"
+    echo "$L"
+}
+ESCAPED_BYTES='esc:\x1b[31mred\x1b[0m title:\x1b]0;pwned\x07 c1:\xc2\x9bx del:\x7f tab:'$'\t''end'
+
 # keel run's stdout is a terminal (script(1)'s pty): a container's escape
 # sequences and other control bytes reach it as visible \xNN escapes, never
 # raw; the log file keeps every byte.
@@ -313,8 +324,7 @@ test_echo_to_terminal_escaped() {
     plan echo_reached_terminal echo_escaped log_keeps_bytes
     have_script || { echo "skip - echo_to_terminal_escaped: script(1) from util-linux is missing"; return 0; }
     local L
-    L=$(mk_layer bytes)
-    printf 'esc:\033[31mred\033[0m title:\033]0;pwned\007 c1:\302\233x del:\177 tab:\tend\n' > "$L/bytes"
+    L=$(bytes_layer)
     manifest <<EOF
 $(system_section)
 [container c]
@@ -327,7 +337,7 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
     check echo_reached_terminal "the container's line never reached the terminal" grep_in '^ *c \| esc:' "$T/pty.out"
     # The terminal saw the escapes as text, and no ESC, BEL, DEL or C1 byte at all.
-    local want='c | esc:\x1b[31mred\x1b[0m title:\x1b]0;pwned\x07 c1:\xc2\x9bx del:\x7f tab:'$'\t''end'
+    local want="c | $ESCAPED_BYTES"
     check echo_escaped "control bytes reached the terminal raw: $(grep -a 'c | esc:' "$T/pty.out" | od -c | head -n 4 | tr '\n' ' ')" \
         eval 'grep -qF -- "$want" "$T/pty.out" && ! LC_ALL=C grep -q $'"'"'[\x1b\x07\x7f\x9b]'"'"' "$T/pty.out"'
     check log_keeps_bytes "the log file did not keep the container's bytes" \
@@ -341,8 +351,7 @@ test_logs_to_terminal_escaped() {
     plan logs_reached_terminal logs_escaped logs_raw_to_file
     have_script || { echo "skip - logs_to_terminal_escaped: script(1) from util-linux is missing"; return 0; }
     local L
-    L=$(mk_layer bytes)
-    printf 'esc:\033[31mred\033[0m title:\033]0;pwned\007 c1:\302\233x del:\177 tab:\tend\n' > "$L/bytes"
+    L=$(bytes_layer)
     manifest <<EOF
 $(system_section)
 control = unix://$(SOCK)
@@ -358,7 +367,7 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
     check logs_reached_terminal "keel logs printed nothing to the terminal: $(head -c 200 "$T/logs-tty.out")" \
         grep_in 'esc:' "$T/logs-tty.out"
-    local want='esc:\x1b[31mred\x1b[0m title:\x1b]0;pwned\x07 c1:\xc2\x9bx del:\x7f tab:'$'\t''end'
+    local want=$ESCAPED_BYTES
     check logs_escaped "control bytes reached the terminal raw: $(grep -a 'esc:' "$T/logs-tty.out" | od -c | head -n 4 | tr '\n' ' ')" \
         eval 'grep -qF -- "$want" "$T/logs-tty.out" && ! LC_ALL=C grep -q $'"'"'[\x1b\x07\x7f\x9b]'"'"' "$T/logs-tty.out"'
     check logs_raw_to_file "keel logs into a file did not give the logged bytes" \
