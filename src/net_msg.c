@@ -129,6 +129,55 @@ void net_msg_route_default(struct nlbuf *b, int ifindex, struct in_addr gw, cons
     nlbuf_end(b);
 }
 
+/* DHCP leases (dhcp.c) ------------------------------------------------------- */
+
+void net_msg_addr_del(struct nlbuf *b, int ifindex, struct in_addr a, unsigned prefix, const char *label)
+{
+    if (prefix < 1 || prefix > 32) {
+        nlbuf_invalid(b);
+        return;
+    }
+    struct ifaddrmsg ifa = { .ifa_family = AF_INET, .ifa_prefixlen = (uint8_t)prefix,
+                             .ifa_index = (uint32_t)ifindex };
+    nlbuf_begin(b, RTM_DELADDR, NLM_F_ACK, &ifa, sizeof ifa, label);
+    nlbuf_put(b, IFA_LOCAL, &a, 4);
+    nlbuf_put(b, IFA_ADDRESS, &a, 4);
+    nlbuf_end(b);
+}
+
+static void route_msg(struct nlbuf *b, uint16_t type, uint16_t flags, int ifindex, struct in_addr dst,
+                      unsigned prefix, struct in_addr gw, const char *label)
+{
+    if (prefix > 32) {
+        nlbuf_invalid(b);
+        return;
+    }
+    /* Without a gateway the destination is on the link (RFC 3442's router
+     * 0.0.0.0): scope link, as `ip route add DST dev IF` makes it. */
+    struct rtmsg rtm = { .rtm_family = AF_INET, .rtm_dst_len = (uint8_t)prefix, .rtm_table = RT_TABLE_MAIN,
+                         .rtm_protocol = RTPROT_DHCP,
+                         .rtm_scope = gw.s_addr ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK, .rtm_type = RTN_UNICAST };
+    nlbuf_begin(b, type, flags, &rtm, sizeof rtm, label);
+    nlbuf_put_u32(b, RTA_TABLE, RT_TABLE_MAIN);
+    nlbuf_put(b, RTA_DST, &dst, 4);
+    if (gw.s_addr)
+        nlbuf_put(b, RTA_GATEWAY, &gw, 4);
+    nlbuf_put_u32(b, RTA_OIF, (uint32_t)ifindex);
+    nlbuf_end(b);
+}
+
+void net_msg_route_add(struct nlbuf *b, int ifindex, struct in_addr dst, unsigned prefix, struct in_addr gw,
+                       const char *label)
+{
+    route_msg(b, RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, ifindex, dst, prefix, gw, label);
+}
+
+void net_msg_route_del(struct nlbuf *b, int ifindex, struct in_addr dst, unsigned prefix, struct in_addr gw,
+                       const char *label)
+{
+    route_msg(b, RTM_DELROUTE, NLM_F_ACK, ifindex, dst, prefix, gw, label);
+}
+
 /* tbf ------------------------------------------------------------------------ */
 
 /* The packet scheduler's clock: one tick is 64 ns (PSCHED_SHIFT 6 in the

@@ -172,4 +172,10 @@ void dhcp_step(struct dhcp_machine *m, const struct dhcp_input *in, const uint8_
  * randomized by -1..+1 s (from `rand`); in ms. */
 uint64_t dhcp_backoff_ms(unsigned attempt, uint32_t rand);
 
+/* /etc/resolv.conf from a lease: "search DOMAIN" (when given) and one
+ * "nameserver" line per DNS server, under a comment naming `ifname`.
+ * Returns the length, or -ENOSPC when buf (of size n) is too small; 0 when
+ * the lease names no DNS server (keep what is there). */
+int dhcp_resolv_conf(const struct dhcp_lease *l, const char *ifname, char *buf, size_t n);
+
 #endif

@@ -59,4 +59,14 @@ void net_msg_route_default(struct nlbuf *b, int ifindex, struct in_addr gw, cons
  * frames of `mtu`), queue 50 ms. */
 void net_msg_tbf_add(struct nlbuf *b, int ifindex, uint64_t bits, unsigned mtu, const char *label);
 
+/* DHCP leases (dhcp.c).  RTM_DELADDR of IPv4 `a`/`prefix` on `ifindex`. */
+void net_msg_addr_del(struct nlbuf *b, int ifindex, struct in_addr a, unsigned prefix, const char *label);
+/* RTM_NEWROUTE (create or replace) / RTM_DELROUTE in the main table, protocol
+ * dhcp: `dst`/`prefix` (0: the default route) via `gw` out of `ifindex`; a
+ * gateway 0.0.0.0 makes a route on the link (scope link). */
+void net_msg_route_add(struct nlbuf *b, int ifindex, struct in_addr dst, unsigned prefix, struct in_addr gw,
+                       const char *label);
+void net_msg_route_del(struct nlbuf *b, int ifindex, struct in_addr dst, unsigned prefix, struct in_addr gw,
+                       const char *label);
+
 #endif
