@@ -519,6 +519,11 @@ static int write_resolv_conf(char *const *dns, struct kerr *err)
     _cleanup_free_ char *text = boot_resolv_conf(dns);
     if (!text)
         return kerr_set(err, ENOMEM, "cannot write /etc/resolv.conf");
+    return boot_write_resolv_conf(text, err);
+}
+
+int boot_write_resolv_conf(const char *text, struct kerr *err)
+{
     int r = mkdir_p("/etc", 0755);
     if (r < 0)
         return kerr_set(err, -r, "cannot create /etc");

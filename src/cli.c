@@ -53,10 +53,13 @@ static int cmd_run(int argc, char **argv)
     if (wants_help(argc, argv))
         return print_help(v);
     const char *run_dir = RUN_DIR;
+    bool interfaces = false;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (strcmp(argv[i], "--run-dir") == 0 && i + 1 < argc)
             run_dir = argv[++i];
+        else if (strcmp(argv[i], "--interfaces") == 0)
+            interfaces = true;
         else
             return usage_error(v);
     }
@@ -66,7 +69,7 @@ static int cmd_run(int argc, char **argv)
         fprintf(stderr, "keel: error: keel run needs root (namespaces, mounts, cgroups)\n");
         return 1;
     }
-    struct daemon_opts o = { .manifest = argv[i], .boot = false, .run_dir = run_dir };
+    struct daemon_opts o = { .manifest = argv[i], .boot = false, .run_dir = run_dir, .interfaces = interfaces };
     return daemon_main(&o);
 }
 
@@ -126,9 +129,11 @@ static int cmd_version(int argc, char **argv)
 static int cmd_help(int argc, char **argv);
 
 static const struct verb verbs[] = {
-    { "run", cmd_run, "[--run-dir DIR] MANIFEST",
+    { "run", cmd_run, "[--run-dir DIR] [--interfaces] MANIFEST",
       "Supervise the containers of MANIFEST on this host (as root) until they exit or keel\n"
       "receives SIGTERM or SIGINT, which stops them in reverse dependency order.\n"
+      "The [interface] sections are the host's business and are not applied, unless\n"
+      "--interfaces makes keel configure them (static or DHCP) as it does at boot.\n"
       "Exit status: the main container's, or 0 when all exited 0." },
     { "check", cmd_check, "[--plan] [--no-fs] MANIFEST | --keys",
       "Validate MANIFEST. Prints the normalized manifest (or, with --plan, what keel will do\n"

@@ -8,6 +8,7 @@
 #include "keel/boot.h"
 #include "keel/cgroup.h"
 #include "keel/control.h"
+#include "keel/dhcp.h"
 #include "keel/log.h"
 #include "keel/rlimit.h"
 #include "keel/net.h"
@@ -42,6 +43,9 @@ struct daemon {
     struct watchdog *wd;        /* boot mode: [system] watchdog, NULL when none */
     int sigfd;
     int button_fd;              /* boot mode: the power button's evdev device */
+    struct dhcp_client **dhcp;  /* one per [interface] with address = dhcp (when keel configures them) */
+    size_t n_dhcp;
+    char *dhcp_resolv;          /* the resolv.conf last written from a lease */
     bool staying;               /* on_exit = stay after the containers finished */
     bool stopping;
     enum power_action action;   /* what the stop leads to (boot mode) */
@@ -202,6 +206,92 @@ static void arm_test_hooks(struct daemon *d)
 }
 #endif
 
+/* --- uplinks: keel run --interfaces, and DHCP in both modes ------------------ */
+
+static bool configures_interfaces(const struct daemon *d)
+{
+    return d->opts->boot || d->opts->interfaces;
+}
+
+static size_t dhcp_count(const struct daemon *d)
+{
+    size_t n = 0;
+    for (size_t i = 0; configures_interfaces(d) && i < d->m->n_interfaces; i++)
+        n += d->m->interfaces[i].dhcp;
+    return n;
+}
+
+/* A lease was applied (or, l NULL, removed).  The first one sets
+ * network-online (a condition is never unset: containers that started keep
+ * running while the uplink is down, as they would on a lost link).  Its DNS
+ * servers replace the resolv.conf of the machine (boot mode) and of the
+ * containers unless [system] dns fixes them. */
+static void on_lease(struct dhcp_client *dc, const struct dhcp_lease *l, void *data)
+{
+    struct daemon *d = data;
+    if (!l)
+        return;   /* the last resolv.conf stays: nothing better is known */
+    supervisor_condition_set(d->sup, KEEL_COND_NETWORK_ONLINE);
+    if (d->m->system.dns && d->m->system.dns[0])
+        return;
+    char text[1024];
+    if (dhcp_resolv_conf(l, dhcp_client_ifname(dc), text, sizeof text) <= 0)
+        return;
+    if (d->dhcp_resolv && strcmp(d->dhcp_resolv, text) == 0)
+        return;   /* a renewal with the same servers */
+    struct kerr err = { 0 };
+    if (d->opts->boot && boot_write_resolv_conf(text, &err) < 0)
+        log_warn("%s", err.msg);
+    if (supervisor_set_resolv(d->sup, text, &err) < 0)
+        log_warn("%s", err.msg);
+    free(d->dhcp_resolv);
+    d->dhcp_resolv = strdup(text);
+    log_info("interface %s: DNS from the DHCP lease written to resolv.conf (%zu server(s))", dhcp_client_ifname(dc),
+             l->n_dns);
+}
+
+/* keel run: the uplinks are the host's unless --interfaces says they are keel's
+ * (boot_setup_machine configured them at boot). */
+static int run_mode_interfaces(struct daemon *d, struct kerr *err)
+{
+    if (d->opts->boot || d->m->n_interfaces == 0)
+        return 0;
+    if (!d->opts->interfaces) {
+        log_info("keel run: the [interface] sections are the host's business and are not applied "
+                 "(keel run --interfaces applies them)");
+        return 0;
+    }
+    for (size_t i = 0; i < d->m->n_interfaces; i++) {
+        int r = net_interface_configure(&d->m->interfaces[i], err);
+        if (r < 0)
+            return r;
+        log_info("interface %s: up%s", d->m->interfaces[i].name, d->m->interfaces[i].dhcp ? " (DHCP)" : "");
+    }
+    return 0;
+}
+
+static int start_dhcp(struct daemon *d, struct kerr *err)
+{
+    size_t n = dhcp_count(d);
+    if (n == 0)
+        return 0;
+    d->dhcp = calloc(n, sizeof *d->dhcp);
+    if (!d->dhcp)
+        return kerr_set(err, ENOMEM, "cannot start DHCP");
+    for (size_t i = 0; i < d->m->n_interfaces; i++) {
+        const struct interface_spec *ifs = &d->m->interfaces[i];
+        if (!ifs->dhcp)
+            continue;
+        struct dhcp_opts o = { .ifname = ifs->name, .hostname = d->m->system.hostname, .keep_mtu = ifs->mtu != 0,
+                               .cb = on_lease, .data = d };
+        int r = dhcp_client_start(&d->dhcp[d->n_dhcp], d->loop, &o, err);
+        if (r < 0)
+            return r;
+        d->n_dhcp++;
+    }
+    return 0;
+}
+
 /* Everything between a valid manifest and serving.  0 / negative errno. */
 static int daemon_setup(struct daemon *d, struct kerr *err)
 {
@@ -215,6 +305,8 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
         return r;
     if ((r = loop_add_fd(d->loop, d->sigfd, EPOLLIN, on_signal, d)) < 0)
         return kerr_set(err, -r, "cannot watch signals");
+    if ((r = run_mode_interfaces(d, err)) < 0)
+        return r;
     /* Without a usable cgroup2 hierarchy containers still run; one that asks
      * for a limit is then refused at its start, naming the controller. */
     if (cgroup_setup(&d->cgroup, opts->boot ? "/sys/fs/cgroup" : NULL, opts->boot, err) < 0)
@@ -234,10 +326,15 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
     struct supervisor_opts sopts = {
         .boot_mode = opts->boot, .run_dir = opts->run_dir, .power = on_power, .power_data = d,
         .cgroup = &d->cgroup, .net = d->net,
+        .conditions_pending = dhcp_count(d) ? KEEL_COND_NETWORK_ONLINE : 0,
     };
     if ((r = supervisor_new(&d->sup, d->loop, d->m, &sopts, err)) < 0)
         return r;
     log_stage("supervisor ready");
+    /* The uplink's DHCP client runs on the loop: nothing waits for it but
+     * the containers that say depends = network-online. */
+    if ((r = start_dhcp(d, err)) < 0)
+        return r;
     /* The control listeners ([system] control): all of them or none. */
     struct control_backend be = control_backend_supervisor(d->sup, &d->cgroup);
     if ((r = control_new(&d->ctl, d->loop, d->m, &be, NULL, err)) < 0)
@@ -281,6 +378,14 @@ static void daemon_teardown(struct daemon *d)
     d->ctl = NULL;
     supervisor_free(d->sup);
     d->sup = NULL;
+    /* The containers are down: the leases go back to their servers (RELEASE). */
+    for (size_t i = 0; i < d->n_dhcp; i++)
+        dhcp_client_stop(d->dhcp[i]);
+    free(d->dhcp);
+    d->dhcp = NULL;
+    d->n_dhcp = 0;
+    free(d->dhcp_resolv);
+    d->dhcp_resolv = NULL;
     net_shutdown(d->net);
     d->net = NULL;
     cgroup_release(&d->cgroup);

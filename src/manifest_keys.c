@@ -924,6 +924,12 @@ static int set_lan(void *obj, int line, const char *v, char *why)
 static int set_if_address(void *obj, int line, const char *v, char *why)
 {
     struct interface_spec *i = obj;
+    if (strcmp(v, "dhcp") == 0) {
+        i->dhcp = true;
+        i->has_address = false;
+        return 0;
+    }
+    i->dhcp = false;
     if (parse_cidr(v, &i->address, &i->prefix, why) < 0)
         return -EINVAL;
     i->has_address = true;
@@ -1116,7 +1122,8 @@ static const struct manifest_key keys[] = {
           "containers may reach 169.254.0.0/16 beyond the machine (cloud metadata services)"),
 
     /* [interface NAME] */
-    CUSTOM(SEC_INTERFACE, "address", false, set_if_address, "CIDR", "(none)", "address of the uplink"),
+    CUSTOM(SEC_INTERFACE, "address", false, set_if_address, "CIDR|dhcp", "(none)",
+           "address of the uplink; dhcp: keel's DHCPv4 client sets address, routes and DNS, and network-online"),
     CUSTOM(SEC_INTERFACE, "gateway", false, set_if_gateway, "IPv4 address", "(none)", "default route"),
     U(SEC_INTERFACE, "mtu", IFC(mtu), sizeof(unsigned), 68, 65535, "(unchanged)", "MTU of the uplink"),
 };

@@ -279,6 +279,14 @@ int manifest_validate_networks(const struct manifest *m, struct diag *d)
         }
     }
 
+    /* address = dhcp: the lease gives the routes. */
+    for (size_t i = 0; i < m->n_interfaces; i++) {
+        const struct interface_spec *ifs = &m->interfaces[i];
+        if (ifs->dhcp && ifs->gateway.s_addr)
+            diag_add(d, f, manifest_key_line(ifs, "gateway"),
+                     "interface %s: gateway cannot be set with address = dhcp (the lease gives the routes)", ifs->name);
+    }
+
     if (d->count == before) {
         struct in_addr ips[m->n_containers ? m->n_containers : 1];
         int failed = -1;

@@ -615,6 +615,14 @@ int mount_generated(int rootfd, const char *stage, const char *name, const char 
     _cleanup_close_ int f = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (f < 0 || write_all(f, content, strlen(content)) < 0)
         return kerr_set(err, errno, "cannot write %s", path);
+    _cleanup_close_ int src = open(path, O_PATH | O_CLOEXEC);
+    if (src < 0)
+        return kerr_set(err, errno, "cannot open %s", path);
+    return mount_generated_fd(rootfd, src, target, root_writable, err);
+}
+
+int mount_generated_fd(int rootfd, int src, const char *target, bool root_writable, struct kerr *err)
+{
     _cleanup_close_ int tgt = sys_openat2(rootfd, target, O_PATH | O_CLOEXEC, 0,
                                           RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
     if (tgt < 0 && errno == ENOENT && root_writable)
@@ -624,9 +632,6 @@ int mount_generated(int rootfd, const char *stage, const char *name, const char 
     struct stat st;
     if (fstat(tgt, &st) < 0 || !S_ISREG(st.st_mode))
         return 0;
-    _cleanup_close_ int src = open(path, O_PATH | O_CLOEXEC);
-    if (src < 0)
-        return kerr_set(err, errno, "cannot open %s", path);
     return bind_readonly(src, rootfd, target, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
                          MS_NOSUID | MS_NODEV | MS_NOEXEC, target, err);
 }

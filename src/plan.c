@@ -75,6 +75,8 @@ void plan_print_summary(const struct manifest *m, FILE *out)
         fprintf(out, "\n[interface %s]\n", f->name);
         if (f->has_address)
             fprintf(out, "address = %s/%u\n", inet_ntoa(f->address), f->prefix);
+        else if (f->dhcp)
+            fprintf(out, "address = dhcp\n");
         if (f->gateway.s_addr)
             fprintf(out, "gateway = %s\n", inet_ntoa(f->gateway));
         if (f->mtu)

@@ -85,6 +85,7 @@ struct supervisor {
     size_t n;
     int devnull;
     char *resolv;
+    int resolv_fd;             /* RUN_DIR/resolv.conf, bound into containers; -1: none */
     bool stopping_all;
     struct subscriber *subs;
     size_t n_subs;
@@ -612,6 +613,7 @@ static void ctr_start(struct ctr *c)
         .output_fd = c->out.write_fd,
         .devnull_fd = s->devnull,
         .resolv = s->resolv,
+        .resolv_fd = s->resolv_fd,
         .ready_fd = spec->ready == READY_FD ? c->ready_child_fd : -1,
         .notify_host = spec->ready == READY_NOTIFY ? c->notify_path : NULL,
         .userns = c->userns.fd >= 0 ? &c->userns : NULL,
@@ -937,6 +939,41 @@ static char *make_resolv(const struct manifest *m)
     return conf;
 }
 
+/* The containers' resolv.conf is one file of keel's, RUN_DIR/resolv.conf,
+ * bound read-only into each container (mount_generated_fd): rewritten in
+ * place by supervisor_set_resolv, the change reaches every running container
+ * through its bind.  A rename would not: the binds would keep the old inode. */
+static int live_resolv_write(int fd, const char *text, struct kerr *err)
+{
+    size_t len = strlen(text);
+    ssize_t w = pwrite(fd, text, len, 0);
+    if (w < 0 || (size_t)w != len || ftruncate(fd, (off_t)len) < 0)
+        return kerr_set(err, w < 0 || (size_t)w == len ? errno : EIO, "cannot write the containers' resolv.conf");
+    return 0;
+}
+
+static int live_resolv_open(struct supervisor *s, struct kerr *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/resolv.conf", s->opts.run_dir);
+    s->resolv_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (s->resolv_fd < 0)
+        return kerr_set(err, errno, "cannot create %s", path);
+    return live_resolv_write(s->resolv_fd, s->resolv, err);
+}
+
+int supervisor_set_resolv(struct supervisor *s, const char *text, struct kerr *err)
+{
+    char *copy = strdup(text);
+    if (!copy)
+        return kerr_set(err, ENOMEM, "cannot write the containers' resolv.conf");
+    free(s->resolv);
+    s->resolv = copy;
+    if (s->resolv_fd < 0)
+        return live_resolv_open(s, err);
+    return live_resolv_write(s->resolv_fd, text, err);
+}
+
 int supervisor_new(struct supervisor **out, struct loop *l, const struct manifest *m,
                    const struct supervisor_opts *opts, struct kerr *err)
 {
@@ -948,6 +985,7 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
     s->opts = *opts;
     s->n = m->n_containers;
     s->devnull = -1;
+    s->resolv_fd = -1;
     s->c = calloc(s->n ? s->n : 1, sizeof *s->c);
     if (!s->c) {
         free(s);
@@ -967,6 +1005,9 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
     if (s->devnull < 0)
         r = kerr_set(err, errno, "cannot open /dev/null");
     s->resolv = make_resolv(m);
+    s->resolv_fd = -1;
+    if (r == 0 && s->resolv)
+        r = live_resolv_open(s, err);
     s->conditions = KEEL_COND_ALL & ~opts->conditions_pending;
     for (size_t i = 0; i < s->n && r == 0; i++) {
         struct ctr *c = &s->c[i];
@@ -1030,6 +1071,7 @@ void supervisor_free(struct supervisor *s)
     }
     close_safe(s->devnull);
     free(s->resolv);
+    close_safe(s->resolv_fd);
     free(s->c);
     free(s->subs);
     free(s->watched);

@@ -45,6 +45,9 @@ bool boot_in_container(void);
 int boot_early(char **argv, struct kerr *err);
 /* hostname, modules, fstab, sysctl, dns, lo and interfaces.  Logs a stage line per step. */
 int boot_setup_machine(const struct manifest *m, struct kerr *err);
+/* Replaces the machine's /etc/resolv.conf with `text` (written aside and
+ * renamed): [system] dns at boot, a DHCP lease's servers later. */
+int boot_write_resolv_conf(const char *text, struct kerr *err);
 
 /* Opens the power button's evdev device (KEY_POWER), O_NONBLOCK|O_CLOEXEC;
  * -ENOENT when none is present (load the `button` and `evdev` modules). */

@@ -12,6 +12,7 @@ struct daemon_opts {
     const char *manifest;   /* path */
     bool boot;              /* PID 1 */
     const char *run_dir;    /* default /run/keel */
+    bool interfaces;        /* keel run --interfaces: configure [interface] sections (boot mode always does) */
 };
 
 int daemon_main(const struct daemon_opts *opts);

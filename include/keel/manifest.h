@@ -209,6 +209,7 @@ struct interface_spec {
     bool has_address;
     struct in_addr gateway;     /* 0 = none */
     unsigned mtu;               /* 0 = leave */
+    bool dhcp;                  /* address = dhcp: keel's DHCPv4 client (dhcp.h) */
 };
 
 struct system_spec {

@@ -82,6 +82,10 @@ int mount_bind(int rootfd, const struct bind_mount *b, struct kerr *err);
  * image has that file (or ROOT_WRITABLE and it can be made). */
 int mount_generated(int rootfd, const char *stage, const char *name, const char *content, const char *target,
                     bool root_writable, struct kerr *err);
+/* The same with the file SRC (an fd) that keel keeps and rewrites in place
+ * while the container runs (the resolv.conf of a DHCP lease): a bind of that
+ * inode, so a rewrite reaches every container at once. */
+int mount_generated_fd(int rootfd, int src, const char *target, bool root_writable, struct kerr *err);
 /* pivot_root into ROOTFD, the old root detached, cwd "/"; RESTORE_FSIDS:
  * back to keel's own fsuid/fsgid (after mount_overlay with a user namespace). */
 int mount_pivot(int rootfd, bool restore_fsids, struct kerr *err);

@@ -90,6 +90,11 @@ void supervisor_reap(struct supervisor *s);
  * it with `depends = network-online|clock` start if nothing else holds them. */
 void supervisor_condition_set(struct supervisor *s, unsigned conditions);
 
+/* New content for the containers' /etc/resolv.conf (a DHCP lease's DNS):
+ * written in place into the one file every container has bound, so running
+ * containers see it at once and later ones start with it. */
+int supervisor_set_resolv(struct supervisor *s, const char *text, struct kerr *err);
+
 /* Starts every container in dependency order (asynchronously). */
 int supervisor_start_all(struct supervisor *s, struct kerr *err);
 /* Begins stopping everything in reverse dependency order; `done` becomes true
