@@ -226,12 +226,20 @@ static size_t dhcp_count(const struct daemon *d)
  * running while the uplink is down, as they would on a lost link).  Its DNS
  * servers replace the resolv.conf of the machine (boot mode) and of the
  * containers unless [system] dns fixes them. */
+static void lease_resolv(struct daemon *d, struct dhcp_client *dc, const struct dhcp_lease *l);
+
 static void on_lease(struct dhcp_client *dc, const struct dhcp_lease *l, void *data)
 {
     struct daemon *d = data;
     if (!l)
         return;   /* the last resolv.conf stays: nothing better is known */
+    /* resolv.conf first: a container that waited for the network finds its DNS. */
+    lease_resolv(d, dc, l);
     supervisor_condition_set(d->sup, KEEL_COND_NETWORK_ONLINE);
+}
+
+static void lease_resolv(struct daemon *d, struct dhcp_client *dc, const struct dhcp_lease *l)
+{
     if (d->m->system.dns && d->m->system.dns[0])
         return;
     char text[1024];

@@ -197,19 +197,17 @@ static void run(struct dhcp_client *c, enum dhcp_event ev, const struct dhcp_msg
     struct dhcp_step s;
     enum dhcp_state before = c->m.state;
     dhcp_step(&c->m, &in, c->mac, c->hostname, &s);
-    char a[INET_ADDRSTRLEN], sv[INET_ADDRSTRLEN];
+    char a[INET_ADDRSTRLEN], sv[INET_ADDRSTRLEN], rt[INET_ADDRSTRLEN];
     if (s.send.type == DHCP_RELEASE) {
         send_msg(c, &s);   /* while the address is still there to send from */
         log_info("interface %s: DHCP lease of %s released", c->ifname, ip_s(s.old.addr, a));
     }
     if (s.lost) {
         unapply(c);
-        if (!s.bound) {
+        if (!s.bound && ev != DHCP_EV_STOP) {
             log_warn("interface %s: DHCP lease of %s %s: address and routes removed", c->ifname,
-                     ip_s(s.old.addr, a),
-                     ev == DHCP_EV_STOP ? "given back" : msg ? "refused by the server (NAK)" : "expired");
-            if (ev != DHCP_EV_STOP)
-                report(c, NULL);
+                     ip_s(s.old.addr, a), msg ? "refused by the server (NAK)" : "expired");
+            report(c, NULL);
         }
     }
     if (s.bound) {
@@ -218,7 +216,7 @@ static void run(struct dhcp_client *c, enum dhcp_event ev, const struct dhcp_msg
         if (before == DHCP_S_REQUESTING || s.lost)
             log_info("interface %s: DHCP lease %s/%u from %s for %us%s%s", c->ifname, ip_s(l->addr, a), l->prefix,
                      ip_s(l->server, sv), l->lease_s, l->router.s_addr ? ", router " : "",
-                     l->router.s_addr ? ip_s(l->router, a) : "");
+                     l->router.s_addr ? ip_s(l->router, rt) : "");
         report(c, l);
     }
     if (s.send.type && s.send.type != DHCP_RELEASE)
@@ -265,14 +263,30 @@ static void on_packet(struct loop *l, int fd, uint32_t events, void *data)
     for (int i = 0; i < READS_PER_WAKEUP; i++) {
         uint8_t frame[DHCP_FRAME_MAX];
         struct sockaddr_ll from;
-        socklen_t fl = sizeof from;
-        ssize_t n = recvfrom(fd, frame, sizeof frame, MSG_TRUNC, (struct sockaddr *)&from, &fl);
+        union {
+            struct cmsghdr h;
+            char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+        } ctl;
+        struct iovec iov = { .iov_base = frame, .iov_len = sizeof frame };
+        struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1,
+                             .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf };
+        ssize_t n = recvmsg(fd, &mh, MSG_TRUNC);
         if (n < 0)
             return;
+        /* A frame from this machine (a veth) may carry a checksum the
+         * kernel has not finished: the auxiliary data says so. */
+        bool sum_ready = true;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+            if (cm->cmsg_level == SOL_PACKET && cm->cmsg_type == PACKET_AUXDATA &&
+                cm->cmsg_len >= CMSG_LEN(sizeof(struct tpacket_auxdata))) {
+                struct tpacket_auxdata aux;
+                memcpy(&aux, CMSG_DATA(cm), sizeof aux);
+                sum_ready = !(aux.tp_status & TP_STATUS_CSUMNOTREADY);
+            }
         const uint8_t *p;
         size_t plen;
         if (from.sll_pkttype == PACKET_OUTGOING || (size_t)n > sizeof frame ||
-            dhcp_unframe(frame, (size_t)n, &p, &plen) < 0)
+            dhcp_unframe(frame, (size_t)n, sum_ready, &p, &plen) < 0)
             continue;
         handle(c, p, plen);
     }
@@ -338,7 +352,7 @@ static int open_sockets(struct dhcp_client *c, struct kerr *err)
     c->pkt_fd = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_IP));
     if (c->pkt_fd < 0)
         return kerr_set(err, errno, "cannot create the DHCP packet socket of %s", c->ifname);
-    if (attach_filter(c->pkt_fd) < 0)
+    if (attach_filter(c->pkt_fd) < 0 || setsockopt(c->pkt_fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0)
         return kerr_set(err, errno, "cannot filter the DHCP packet socket of %s", c->ifname);
     struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP), .sll_ifindex = c->ifindex };
     if (bind(c->pkt_fd, (struct sockaddr *)&ll, sizeof ll) < 0)

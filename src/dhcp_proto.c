@@ -343,7 +343,7 @@ size_t dhcp_frame(const uint8_t *payload, size_t len, uint8_t *buf)
     return tot;
 }
 
-int dhcp_unframe(const uint8_t *buf, size_t len, const uint8_t **payload, size_t *plen)
+int dhcp_unframe(const uint8_t *buf, size_t len, bool udp_sum_ready, const uint8_t **payload, size_t *plen)
 {
     if (len < 28 || (buf[0] >> 4) != 4)
         return -EINVAL;
@@ -360,7 +360,7 @@ int dhcp_unframe(const uint8_t *buf, size_t len, const uint8_t **payload, size_t
     if (ulen < 8 || ulen > tot - ihl || ((unsigned)u[0] << 8 | u[1]) != DHCP_SERVER_PORT ||
         ((unsigned)u[2] << 8 | u[3]) != DHCP_CLIENT_PORT)
         return -EINVAL;
-    if ((u[6] || u[7]) && fold(sum16(u, ulen, sum16(buf + 12, 8, 17 + (uint32_t)ulen))) != 0)
+    if (udp_sum_ready && (u[6] || u[7]) && fold(sum16(u, ulen, sum16(buf + 12, 8, 17 + (uint32_t)ulen))) != 0)
         return -EINVAL;
     *payload = u + 8;
     *plen = ulen - 8;

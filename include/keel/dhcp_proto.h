@@ -107,8 +107,11 @@ size_t dhcp_build(const struct dhcp_send *s, uint8_t *buf);
 size_t dhcp_frame(const uint8_t *payload, size_t len, uint8_t *buf);
 /* The DHCP payload of a received IPv4 frame: an unfragmented UDP datagram to
  * port 68 from port 67 with consistent lengths and a correct IP header
- * checksum (and UDP checksum when not 0).  0 with the payload and its length set, or -EINVAL. */
-int dhcp_unframe(const uint8_t *buf, size_t len, const uint8_t **payload, size_t *plen);
+ * checksum, and a correct UDP checksum when it is not 0 and `udp_sum_ready`
+ * (a frame the kernel has not finished, CHECKSUM_PARTIAL on a veth, carries
+ * only the pseudo header's sum: TP_STATUS_CSUMNOTREADY in PACKET_AUXDATA).
+ * 0 with the payload and its length set, or -EINVAL. */
+int dhcp_unframe(const uint8_t *buf, size_t len, bool udp_sum_ready, const uint8_t **payload, size_t *plen);
 
 /* The client's states (RFC 2131 figure 5; INIT-REBOOT is not used: keel keeps
  * no lease across boots). */
