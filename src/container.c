@@ -222,8 +222,8 @@ static int op_etc_file(struct setup_ctx *x, int which, struct kerr *err)
     if (which == SETUP_FILE_HOSTS)
         return mount_generated(x->rootfd, in->stage, "hosts", in->hosts ? in->hosts : x->default_hosts,
                                "/etc/hosts", writable, err);
-    if (in->resolv_fd >= 0)
-        return mount_generated_fd(x->rootfd, in->resolv_fd, "/etc/resolv.conf", writable, err);
+    if (in->resolv_tree >= 0)
+        return mount_generated_tree(x->rootfd, in->resolv_tree, "/etc/resolv.conf", writable, err);
     if (!in->resolv)
         return kerr_msg(err, EINVAL, "no /etc/resolv.conf was generated for %s", x->c->name);
     return mount_generated(x->rootfd, in->stage, "resolv.conf", in->resolv, "/etc/resolv.conf", writable, err);
@@ -492,7 +492,7 @@ int container_start(const struct container_start *in, struct container_proc *out
         .seccomp = in->seccomp != NULL,
         .ready_fd = in->ready_fd >= 0 && c->ready == READY_FD,
         .notify = in->notify_host != NULL,
-        .resolv = in->resolv != NULL || in->resolv_fd >= 0,
+        .resolv = in->resolv != NULL || in->resolv_tree >= 0,
     };
     /* Built here, in keel: the child runs its copy. */
     __attribute__((cleanup(setup_list_free))) struct setup_list list = { 0 };

@@ -604,6 +604,29 @@ int mount_bind(int rootfd, const struct bind_mount *b, struct kerr *err)
 
 /* Writes a generated file into the stage and binds it read-only over `target`
  * when the image has that file (or the root is writable and it can be made). */
+/* Covers TARGET (when the image has it, or ROOT_WRITABLE and it can be made)
+ * with SRC bound read-only, or with the detached read-only TREE attached. */
+static int cover_file(int rootfd, int src, int tree, const char *target, bool root_writable, struct kerr *err)
+{
+    _cleanup_close_ int tgt = sys_openat2(rootfd, target, O_PATH | O_CLOEXEC, 0,
+                                          RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    if (tgt < 0 && errno == ENOENT && root_writable)
+        tgt = mount_open_in_root(rootfd, target, 'f', NULL);
+    if (tgt < 0)
+        return 0;   /* the image has no such file and a read-only root: nothing to cover */
+    struct stat st;
+    if (fstat(tgt, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
+    if (tree >= 0) {
+        /* Attached on the fd itself: nothing resolved between the check and the mount. */
+        if (move_mount(tree, "", tgt, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+            return kerr_set(err, errno, "cannot bind %s", target);
+        return 0;
+    }
+    return bind_readonly(src, rootfd, target, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+                         MS_NOSUID | MS_NODEV | MS_NOEXEC, target, err);
+}
+
 int mount_generated(int rootfd, const char *stage, const char *name, const char *content, const char *target,
                     bool root_writable, struct kerr *err)
 {
@@ -618,22 +641,27 @@ int mount_generated(int rootfd, const char *stage, const char *name, const char 
     _cleanup_close_ int src = open(path, O_PATH | O_CLOEXEC);
     if (src < 0)
         return kerr_set(err, errno, "cannot open %s", path);
-    return mount_generated_fd(rootfd, src, target, root_writable, err);
+    return cover_file(rootfd, src, -1, target, root_writable, err);
 }
 
-int mount_generated_fd(int rootfd, int src, const char *target, bool root_writable, struct kerr *err)
+int mount_generated_tree(int rootfd, int tree, const char *target, bool root_writable, struct kerr *err)
 {
-    _cleanup_close_ int tgt = sys_openat2(rootfd, target, O_PATH | O_CLOEXEC, 0,
-                                          RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-    if (tgt < 0 && errno == ENOENT && root_writable)
-        tgt = mount_open_in_root(rootfd, target, 'f', NULL);
-    if (tgt < 0)
-        return 0;   /* the image has no such file and a read-only root: nothing to cover */
-    struct stat st;
-    if (fstat(tgt, &st) < 0 || !S_ISREG(st.st_mode))
-        return 0;
-    return bind_readonly(src, rootfd, target, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-                         MS_NOSUID | MS_NODEV | MS_NOEXEC, target, err);
+    return cover_file(rootfd, -1, tree, target, root_writable, err);
+}
+
+int mount_file_tree(int fd, struct kerr *err)
+{
+    int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+    if (tree < 0)
+        return kerr_set(err, errno, "cannot clone the mount of keel's resolv.conf");
+    struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                           MOUNT_ATTR_NOEXEC };
+    if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
+        int e = errno;
+        close(tree);
+        return kerr_set(err, e, "cannot make the clone of keel's resolv.conf read-only");
+    }
+    return tree;
 }
 
 int mount_stage(const char *stage, struct kerr *err)

@@ -613,16 +613,23 @@ static void ctr_start(struct ctr *c)
         .output_fd = c->out.write_fd,
         .devnull_fd = s->devnull,
         .resolv = s->resolv,
-        .resolv_fd = s->resolv_fd,
+        .resolv_tree = -1,
         .ready_fd = spec->ready == READY_FD ? c->ready_child_fd : -1,
         .notify_host = spec->ready == READY_NOTIFY ? c->notify_path : NULL,
         .userns = c->userns.fd >= 0 ? &c->userns : NULL,
     };
     /* Without the network module (keel check's tests), a private namespace still isolates. */
     in.new_netns = !s->opts.net && spec->net != NET_HOST;
+    if (s->resolv_fd >= 0) {
+        struct kerr terr = { 0 };
+        in.resolv_tree = mount_file_tree(s->resolv_fd, &terr);
+        if (in.resolv_tree < 0)   /* the content is still there: only later changes are lost */
+            log_warn("%s: %s: its /etc/resolv.conf will not follow DHCP changes", spec->name, terr.msg);
+    }
     struct container_proc proc;
     struct kerr err = { 0 };
     int r = container_start(&in, &proc, &err);
+    close_safe(in.resolv_tree);
     close_safe(cgfd);
     close_safe(netns);
     if (c->ready_child_fd >= 0) {

@@ -47,8 +47,8 @@ struct container_start {
     int devnull_fd;            /* keel's /dev/null: stdin, and the masks' source */
     const char *hosts;         /* generated /etc/hosts (NULL: a minimal one) */
     const char *resolv;        /* generated /etc/resolv.conf (NULL: the image's) */
-    int resolv_fd;             /* keel's live resolv.conf file, bound instead of `resolv`
-                                * so that its rewrites reach the container; -1: none */
+    int resolv_tree;           /* mount_file_tree of keel's live resolv.conf, attached instead of
+                                * `resolv` so that its rewrites reach the container; -1: none */
     const struct seccomp_prog *seccomp; /* NULL: none */
     int ready_fd;              /* write end for `ready = fd:N` (moved to N), or -1 */
     const char *notify_host;   /* `ready = notify`: keel's socket, bound at CONTAINER_NOTIFY_PATH */

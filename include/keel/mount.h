@@ -82,10 +82,16 @@ int mount_bind(int rootfd, const struct bind_mount *b, struct kerr *err);
  * image has that file (or ROOT_WRITABLE and it can be made). */
 int mount_generated(int rootfd, const char *stage, const char *name, const char *content, const char *target,
                     bool root_writable, struct kerr *err);
-/* The same with the file SRC (an fd) that keel keeps and rewrites in place
- * while the container runs (the resolv.conf of a DHCP lease): a bind of that
- * inode, so a rewrite reaches every container at once. */
-int mount_generated_fd(int rootfd, int src, const char *target, bool root_writable, struct kerr *err);
+/* The same with a file keel keeps and rewrites in place while the container
+ * runs (its resolv.conf, which a DHCP lease changes): TREE is a detached,
+ * read-only clone of that file's mount made by mount_file_tree in keel
+ * (a bind from keel's mount namespace is refused in the container's), and
+ * is attached over TARGET, so a rewrite reaches every container at once. */
+int mount_generated_tree(int rootfd, int tree, const char *target, bool root_writable, struct kerr *err);
+/* In keel, before the clone: the detached read-only (nosuid, nodev, noexec)
+ * clone of the mount of the file FD (open_tree, mount_setattr); an fd
+ * (O_CLOEXEC, one use) or negative errno. */
+int mount_file_tree(int fd, struct kerr *err);
 /* pivot_root into ROOTFD, the old root detached, cwd "/"; RESTORE_FSIDS:
  * back to keel's own fsuid/fsgid (after mount_overlay with a user namespace). */
 int mount_pivot(int rootfd, bool restore_fsids, struct kerr *err);
