@@ -82,6 +82,31 @@ depends = db
 restart = no
 INI
 
+# dhcp.ini: main.ini with the uplink from QEMU's user-mode DHCP server (boot 2);
+# `online` waits for the lease (depends = network-online) and reports what it got.
+sed -e 's|^address = 10.0.2.15/24|address = dhcp|' -e '/^gateway = /d' -e '/^dns = /d' \
+    "$extra/etc/keel/main.ini" > "$extra/etc/keel/dhcp.ini"
+cat >> "$extra/etc/keel/dhcp.ini" <<'INI'
+
+[container online]
+layers = /layers/probe:/layers/base
+upper = tmpfs
+network = host
+depends = network-online
+restart = no
+command = /bin/sh /online.sh
+INI
+cat > "$extra/layers/probe/online.sh" <<'SH'
+#!/bin/sh
+echo "online: eth0 $(ip -4 -o addr show dev eth0 | awk '{ print $4 }')"
+echo "online: default route $(ip route | awk '$1 == "default" { print $3 }')"
+echo "online: $(grep nameserver /etc/resolv.conf)"
+trap 'exit 0' TERM
+sleep 1000 &
+wait
+SH
+chmod +x "$extra/layers/probe/online.sh"
+
 # One manifest per on_exit policy: the main container exits with status 3.
 for policy in poweroff reboot halt stay; do
     cat > "$extra/etc/keel/exit-$policy.ini" <<INI
@@ -231,8 +256,16 @@ vm_assert "boot: filesystems unmounted at shutdown" 'keel: filesystems unmounted
 vm_end_is "boot: system_powerdown powers off cleanly" poweroff
 vm_refute "boot: no kernel panic" 'Kernel panic|Attempted to kill init'
 
-# --- boot 2: Ctrl-Alt-Del reboots, containers stopped first -------------------------------
-vm_start keel-cad "$img" "keel.manifest=/etc/keel/main.ini" -- "${NIC[@]}"
+# --- boot 2: the uplink by DHCP; Ctrl-Alt-Del reboots, containers stopped first ------------
+# QEMU's user-mode network leases 10.0.2.15 with router 10.0.2.2 and DNS 10.0.2.3.
+vm_start keel-cad "$img" "keel.manifest=/etc/keel/dhcp.ini" -- "${NIC[@]}"
+if vm_wait 'online: nameserver' 90; then
+    vm_assert "dhcp: the lease's address on eth0 before network-online" 'online: eth0 10\.0\.2\.15/24'
+    vm_assert "dhcp: the lease's default route" 'online: default route 10\.0\.2\.2'
+    vm_assert "dhcp: the lease's DNS in the container's resolv.conf" 'online: nameserver 10\.0\.2\.3'
+else
+    vm_not_ok "dhcp: a container waiting for network-online started after the lease" "online never reported"
+fi
 if vm_wait 'db: started|db \| db-up' 90; then
     vm_mon "sendkey ctrl-alt-delete"
     vm_wait_end 60
