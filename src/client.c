@@ -904,22 +904,66 @@ static void print_status_value(const char *key, const struct json_value *v)
     }
 }
 
+/* `keel status` without NAME: one block per uplink. */
+static int print_machine(struct json_value *resp, bool as_json)
+{
+    const struct json_value *mach = json_get(resp, "machine");
+    const struct json_value *ups = mach ? json_get(mach, "uplinks") : NULL;
+    if (!mach || mach->type != JSON_OBJECT || (ups && ups->type != JSON_ARRAY)) {
+        json_free(resp);
+        return fail("cannot understand keel's answer: no machine");
+    }
+    if (as_json) {
+        print_json(mach);
+        json_free(resp);
+        return 0;
+    }
+    size_t n = ups ? ups->u.arr.n : 0;
+    if (n == 0)
+        printf("no [interface] uplinks\n");
+    for (size_t i = 0; i < n; i++) {
+        const struct json_value *u = &ups->u.arr.items[i];
+        if (u->type != JSON_OBJECT)
+            continue;
+        printf("%s%s\n", i ? "\n" : "", json_get_str(u, "interface") ? json_get_str(u, "interface") : "?");
+        for (size_t k = 0; k < u->u.obj.n; k++) {
+            const struct json_member *m = &u->u.obj.members[k];
+            if (strcmp(m->key, "interface") == 0)
+                continue;
+            if (strcmp(m->key, "expires_in_ms") == 0 && m->value.type == JSON_INT) {
+                char left[32];
+                fmt_duration((uint64_t)m->value.u.i, left, sizeof left);
+                printf("  %-12s %s\n", "expires in", left);
+                continue;
+            }
+            printf("  ");
+            print_status_value(m->key, &m->value);
+        }
+    }
+    json_free(resp);
+    return 0;
+}
+
 int client_cmd_status(int argc, char **argv)
 {
     struct vopts v;
-    int r = parse_opts(argc, argv, "j", "status [--json] NAME\n  Everything keel knows of one container.\n"
+    int r = parse_opts(argc, argv, "j", "status [--json] [NAME]\n  Everything keel knows of one container; without NAME,\n"
+                                        "  the machine's uplinks and their DHCP leases.\n"
                                         "  -j, --json         machine-readable\n", false, &v);
-    if (r >= 0 || (r = need_args(argc, 1, 1, "status")) >= 0)
+    if (r >= 0 || (r = need_args(argc, 0, 1, "status")) >= 0)
         return r;
     struct json_writer w;
     struct json_value *resp = NULL;
     req_begin(&w, "status");
-    json_kstr(&w, "name", argv[optind]);
+    if (optind < argc)
+        json_kstr(&w, "name", argv[optind]);
     json_obj_end(&w);
     r = roundtrip(&v.c, &w, &resp);
     json_writer_free(&w);
     if (r)
         return r;
+    if (optind >= argc)
+        return print_machine(resp, v.json);
     const struct json_value *c = json_get(resp, "container");
     if (!c || c->type != JSON_OBJECT) {
         json_free(resp);

@@ -270,6 +270,16 @@ int control_respond(const struct control_backend *be, const struct proto_request
         return 0;
     }
     case PROTO_OP_STATUS:
+        if (!req->name) {
+            control_reply_begin(out, op, true);
+            json_key(out, "machine");
+            json_obj_begin(out);
+            if (be->machine)
+                be->machine(be->machine_data, out);
+            json_obj_end(out);
+            control_reply_end(out);
+            return 0;
+        }
         if ((i = find_or_error(be, req, out)) < 0)
             return 0;
         control_reply_begin(out, op, true);

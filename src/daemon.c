@@ -19,6 +19,7 @@
 #include "keel/util.h"
 #include "keel/watchdog.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -300,6 +301,73 @@ static int start_dhcp(struct daemon *d, struct kerr *err)
     return 0;
 }
 
+/* `keel status` without a name: every [interface] and, for DHCP, its lease. */
+static void machine_status(void *data, struct json_writer *out)
+{
+    struct daemon *d = data;
+    char a[INET_ADDRSTRLEN];
+    json_key(out, "uplinks");
+    json_arr_begin(out);
+    for (size_t i = 0; i < d->m->n_interfaces; i++) {
+        const struct interface_spec *ifs = &d->m->interfaces[i];
+        json_obj_begin(out);
+        json_kstr(out, "interface", ifs->name);
+        json_kbool(out, "configured", configures_interfaces(d));
+        if (!ifs->dhcp) {
+            if (ifs->has_address) {
+                char cidr[INET_ADDRSTRLEN + 4];
+                snprintf(cidr, sizeof cidr, "%s/%u", inet_ntop(AF_INET, &ifs->address, a, sizeof a), ifs->prefix);
+                json_kstr(out, "address", cidr);
+            }
+            json_obj_end(out);
+            continue;
+        }
+        const struct dhcp_client *dc = NULL;
+        for (size_t k = 0; k < d->n_dhcp; k++)
+            if (strcmp(dhcp_client_ifname(d->dhcp[k]), ifs->name) == 0)
+                dc = d->dhcp[k];
+        json_kstr(out, "dhcp", dc ? dhcp_state_name(dhcp_client_state(dc)) : "off");
+        const struct dhcp_lease *l = dhcp_client_lease(dc);
+        if (l) {
+            char cidr[INET_ADDRSTRLEN + 4];
+            snprintf(cidr, sizeof cidr, "%s/%u", inet_ntop(AF_INET, &l->addr, a, sizeof a), l->prefix);
+            json_kstr(out, "address", cidr);
+            json_kstr(out, "server", inet_ntop(AF_INET, &l->server, a, sizeof a));
+            if (l->router.s_addr)
+                json_kstr(out, "router", inet_ntop(AF_INET, &l->router, a, sizeof a));
+            json_key(out, "routes");
+            json_arr_begin(out);
+            for (size_t r = 0; r < l->n_routes; r++) {
+                char g[INET_ADDRSTRLEN], line[2 * INET_ADDRSTRLEN + 16];
+                snprintf(line, sizeof line, "%s/%u via %s", inet_ntop(AF_INET, &l->routes[r].dst, a, sizeof a),
+                         l->routes[r].prefix, inet_ntop(AF_INET, &l->routes[r].gw, g, sizeof g));
+                json_str(out, line);
+            }
+            json_arr_end(out);
+            json_key(out, "dns");
+            json_arr_begin(out);
+            for (size_t k = 0; k < l->n_dns; k++)
+                json_str(out, inet_ntop(AF_INET, &l->dns[k], a, sizeof a));
+            json_arr_end(out);
+            json_key(out, "ntp");
+            json_arr_begin(out);
+            for (size_t k = 0; k < l->n_ntp; k++)
+                json_str(out, inet_ntop(AF_INET, &l->ntp[k], a, sizeof a));
+            json_arr_end(out);
+            if (l->domain[0])
+                json_kstr(out, "domain", l->domain);
+            if (l->mtu)
+                json_kuint(out, "mtu", l->mtu);
+            json_kuint(out, "lease_s", l->lease_s);
+            uint64_t left = dhcp_client_expires_in_ms(dc);
+            if (left != UINT64_MAX)
+                json_kuint(out, "expires_in_ms", left);
+        }
+        json_obj_end(out);
+    }
+    json_arr_end(out);
+}
+
 /* Everything between a valid manifest and serving.  0 / negative errno. */
 static int daemon_setup(struct daemon *d, struct kerr *err)
 {
@@ -345,6 +413,8 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
         return r;
     /* The control listeners ([system] control): all of them or none. */
     struct control_backend be = control_backend_supervisor(d->sup, &d->cgroup);
+    be.machine = machine_status;
+    be.machine_data = d;
     if ((r = control_new(&d->ctl, d->loop, d->m, &be, NULL, err)) < 0)
         return r;
     /* Last, so that no failure above leaves an armed watchdog behind the

@@ -227,7 +227,8 @@ int proto_request_parse(const char *line, size_t len, struct proto_request *req,
             return BAD("\"name\" must be a container name");
         req->name = v->u.str.s;
     }
-    bool need_name = req->op == PROTO_OP_STATUS || req->op == PROTO_OP_LOGS || req->op == PROTO_OP_START ||
+    /* status without a name: the machine's (its uplinks). */
+    bool need_name = req->op == PROTO_OP_LOGS || req->op == PROTO_OP_START ||
                      req->op == PROTO_OP_STOP || req->op == PROTO_OP_RESTART || req->op == PROTO_OP_KILL ||
                      req->op == PROTO_OP_EXEC;
     if (need_name && !req->name)

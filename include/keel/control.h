@@ -73,6 +73,10 @@ struct control_backend {
                 sup_child_cb cb, void *data, pid_t *pid, struct kerr *err);
     void (*request_power)(struct supervisor *s, enum power_action action);
     int (*stats)(struct cgroup_root *root, const char *name, struct cgroup_stats *st, struct kerr *err);
+    /* `status` without a name: writes the members of the "machine" object
+     * (the uplinks and their DHCP leases); NULL writes none. */
+    void (*machine)(void *data, struct json_writer *out);
+    void *machine_data;
 };
 
 /* The real backend.  Inline so that only main's object refers to the

@@ -17,6 +17,8 @@
 #                   shortest lease being 2 min) the running container's
 #                   /etc/resolv.conf shows it (written in place under its
 #                   bind) and the lease file's expiry moved on
+#   status          `keel status` (no NAME) shows eth0's lease: bound, the
+#                   leased address, the server, the lease's DNS
 #   release         keel's stop gives the lease back: dnsmasq drops it from
 #                   its lease file (positive control: it was there)
 . "$(dirname "$0")/lib.sh"
@@ -64,12 +66,13 @@ lease_ip() { awk '{ print $3 }' "$T/leases" 2>/dev/null | head -n 1; }
 lease_expiry() { awk '{ print $1 }' "$T/leases" 2>/dev/null | head -n 1; }
 
 test_dhcp_lease() {
-    plan online_control online_waits address routes renew release
+    plan online_control online_waits address routes status renew release
     command -v dnsmasq >/dev/null || fail "dnsmasq is not installed (make deps: DEPS_TEST has dnsmasq-base)"
     trap 'dhcp_cleanup; _cleanup' EXIT
     manifest <<EOF
 $(system_section)
 hostname = appl
+control = unix://$T/keel.sock
 [interface eth0]
 address = dhcp
 [container early]
@@ -110,6 +113,14 @@ EOF
     routes=$(in_keel ip -4 route show proto dhcp)
     check routes "not option 121's routes: $(tr '\n' ';' <<< "$routes")" \
         bash -c "grep -q '^default via 10.77.0.1 dev eth0' <<< '$routes' && grep -q '^10.88.0.0/16 via 10.77.0.1 dev eth0' <<< '$routes' && ! grep -q 10.77.0.254 <<< '$routes'"
+
+    local st
+    st=$(KEEL_HOST="unix://$T/keel.sock" timeout $((20 * SLOW)) "$KEEL" status --json 2>&1)
+    check status "keel status does not show the lease of $ip: $st" python3 -c '
+import json, sys
+u = json.loads(sys.argv[1])["uplinks"][0]
+sys.exit(not (u["interface"] == "eth0" and u["dhcp"] in ("bound", "renewing") and u["address"] == sys.argv[2] + "/24"
+              and u["server"] == "10.77.0.1" and u["dns"] == ["10.77.0.53"]))' "$st" "$ip"
 
     # Another DNS server at the next renewal: written in place, seen by the running container.
     local e1 conf

@@ -248,7 +248,7 @@ TEST(request_parse_bad)
 {
     static const char *const bad[] = {
         "", "[]", "\"ps\"", "{}", "{\"op\":1}", "{\"op\":\"nope\"}", "{\"op\":\"ps\",\"extra\":1}",
-        "{\"op\":\"status\"}", "{\"op\":\"status\",\"name\":\"\"}", "{\"op\":\"status\",\"name\":5}",
+        "{\"op\":\"status\",\"name\":\"\"}", "{\"op\":\"status\",\"name\":5}",
         "{\"op\":\"status\",\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
         "{\"op\":\"logs\",\"name\":\"web\",\"lines\":-2}", "{\"op\":\"logs\",\"name\":\"web\",\"follow\":1}",
         "{\"op\":\"kill\",\"name\":\"web\",\"signal\":\"SIGNOPE\"}", "{\"op\":\"kill\",\"name\":\"web\",\"signal\":0}",
@@ -325,6 +325,12 @@ TEST(respond_ps_and_status)
     const struct json_value *c = json_get(v, "container");
     CHECK_STR(json_get_str(c, "restart"), "always");
     CHECK(json_get_str(c, "log") && strstr(json_get_str(c, "log"), "web.log"));
+    json_free(v);
+
+    /* Without a name: the machine (no uplinks in the fake backend). */
+    v = respond("{\"op\":\"status\"}");
+    CHECK(json_get_bool(v, "ok", &ok) && ok);
+    CHECK(json_get(v, "machine") && json_get(v, "machine")->type == JSON_OBJECT);
     json_free(v);
 
     v = respond("{\"op\":\"status\",\"name\":\"nope\"}");
@@ -1275,8 +1281,11 @@ TEST(client_verbs_over_unix)
     CHECK(strstr(out, "usage: keel logs"));
     char *badopt[] = { "ps", "-f", NULL };
     CHECK_INT(run_client(out, sizeof out, url, badopt), 2);
-    char *noarg[] = { "status", NULL };
-    CHECK_INT(run_client(out, sizeof out, url, noarg), 2);
+    char *twoargs[] = { "status", "web", "db", NULL };
+    CHECK_INT(run_client(out, sizeof out, url, twoargs), 2);
+    char *noarg[] = { "status", NULL };   /* the machine's status */
+    CHECK_INT(run_client(out, sizeof out, url, noarg), 0);
+    CHECK_STR(out, "no [interface] uplinks\n");
     char *power[] = { "halt", NULL };
     CHECK_INT(run_client(out, sizeof out, url, power), 0);
     CHECK_INT(S.power, POWER_HALT);
