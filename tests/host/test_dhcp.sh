@@ -105,6 +105,7 @@ EOF
     require "late did not print its resolv.conf" wait_for "^late.*nameserver" "$OUT"
     check online_waits "late started without the lease's address or DNS" \
         bash -c "grep -qE '^late.*inet 10\\.77\\.0\\.(5[0-9]|60)/24' '$OUT' && grep -q '^late.*nameserver 10.77.0.53' '$OUT' && grep -q '^late.*search keel.test' '$OUT'"
+    require "dnsmasq's lease file names no lease" wait_until 30 test -s "$T/leases"
     local ip addrs routes
     ip=$(lease_ip)
     addrs=$(in_keel ip -4 -o addr show eth0)
