@@ -15,6 +15,26 @@
  * few ns negative; more than this is not a real exchange. */
 #define DELAY_TOLERANCE_NS 1000000LL
 
+int sntp_parse_server(const char *s, struct sockaddr_in *out, char *why)
+{
+    char host[32];
+    const char *colon = strchr(s, ':');
+    size_t n = colon ? (size_t)(colon - s) : strlen(s);
+    if (n == 0 || n >= sizeof host)
+        return PARSE_FAIL(why, EINVAL, "'%s' is not an IPv4 address[:port]", s);
+    memcpy(host, s, n);
+    host[n] = '\0';
+    memset(out, 0, sizeof *out);
+    out->sin_family = AF_INET;
+    if (parse_ipv4(host, &out->sin_addr, why) < 0)
+        return PARSE_FAIL(why, EINVAL, "'%s' is not a numeric IPv4 address (keel resolves no names)", host);
+    uint64_t port = SNTP_PORT;
+    if (colon && parse_u64(colon + 1, 1, 65535, &port, NULL) < 0)
+        return PARSE_FAIL(why, EINVAL, "'%s' is not a port", colon + 1);
+    out->sin_port = htons((uint16_t)port);
+    return 0;
+}
+
 static uint64_t get64(const uint8_t *p)
 {
     uint64_t v = 0;

@@ -19,11 +19,17 @@
 #ifndef KEEL_SNTP_H
 #define KEEL_SNTP_H
 
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define SNTP_PACKET_SIZE 48
 #define SNTP_PORT 123
+
+/* A server as the manifest names it: a numeric IPv4 address, optionally
+ * ":PORT" (default 123).  No names: keel has no resolver, and DNS before the
+ * clock is set cannot be trusted anyway.  0 / -EINVAL with `why`. */
+int sntp_parse_server(const char *s, struct sockaddr_in *out, char *why);
 
 /* NTP seconds at the Unix epoch (1900-01-01 to 1970-01-01). */
 #define SNTP_UNIX_OFFSET 2208988800ULL

@@ -4,6 +4,7 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <stdlib.h>
 
 #define S 1000000000LL
@@ -206,8 +207,28 @@ TEST(random_packets)
     }
 }
 
+TEST(servers)
+{
+    struct sockaddr_in a;
+    char why[PARSE_WHY_MAX];
+    CHECK_INT(sntp_parse_server("10.0.2.2", &a, why), 0);
+    CHECK_INT(ntohs(a.sin_port), 123);
+    CHECK_INT(ntohl(a.sin_addr.s_addr), 0x0a000202);
+    CHECK_INT(sntp_parse_server("192.0.2.1:10123", &a, why), 0);
+    CHECK_INT(ntohs(a.sin_port), 10123);
+    CHECK_INT(sntp_parse_server("pool.ntp.org", &a, why), -EINVAL);
+    CHECK(strstr(why, "names") != NULL);
+    CHECK_INT(sntp_parse_server("10.0.0.1:0", &a, why), -EINVAL);
+    CHECK_INT(sntp_parse_server("10.0.0.1:65536", &a, why), -EINVAL);
+    CHECK_INT(sntp_parse_server("10.0.0.1:", &a, why), -EINVAL);
+    CHECK_INT(sntp_parse_server(":123", &a, why), -EINVAL);
+    CHECK_INT(sntp_parse_server("", &a, why), -EINVAL);
+    CHECK_INT(sntp_parse_server("1.2.3.4.5", &a, why), -EINVAL);
+}
+
 int main(void)
 {
+    RUN(servers);
     RUN(timestamps);
     RUN(request);
     RUN(reply_good);
