@@ -527,6 +527,24 @@ static int set_on_unhealthy(void *obj, int line, const char *v, char *why)
     return parse_power(v, ok, ARRAY_SIZE(ok), &((struct container_spec *)obj)->on_unhealthy, why);
 }
 
+static const char *const condition_names[] = { "network-online", "clock" };
+
+unsigned manifest_condition_of(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(condition_names); i++)
+        if (strcmp(name, condition_names[i]) == 0)
+            return 1u << i;
+    return 0;
+}
+
+const char *manifest_condition_name(unsigned bit)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(condition_names); i++)
+        if (bit == 1u << i)
+            return condition_names[i];
+    return "?";
+}
+
 static int set_depends(void *obj, int line, const char *v, char *why)
 {
     struct container_spec *c = obj;
@@ -550,6 +568,13 @@ static int set_depends(void *obj, int line, const char *v, char *why)
                 cond = DEP_READY;
             else
                 return why_set(why, "'%s' is not started, healthy or ready", colon + 1);
+        }
+        unsigned cond_bit = manifest_condition_of(name);
+        if (cond_bit) {
+            if (colon)
+                return why_set(why, "'%s' is a condition: it takes no ':%s'", name, colon + 1);
+            c->wait_conditions |= cond_bit;
+            continue;
         }
         if (!manifest_valid_name(name, KEEL_NAME_MAX))
             return why_set(why, "'%s' is not a container name", name);
@@ -1015,8 +1040,8 @@ static const struct manifest_key keys[] = {
           "a run at least this long resets the delay"),
     CUSTOM_APPLIED(SEC_CONTAINER, "on_crashloop", false, set_on_crashloop, "none|reboot|poweroff", "none",
            "what happens once on-failure:MAX is exhausted"),
-    CUSTOM(SEC_CONTAINER, "depends", true, set_depends, "NAME[:started|healthy|ready] ...", "(none)",
-           "containers started before this one and stopped after it"),
+    CUSTOM(SEC_CONTAINER, "depends", true, set_depends, "NAME[:started|healthy|ready] | network-online | clock ...",
+           "(none)", "containers started before this one and stopped after it; conditions waited for"),
     CUSTOM_APPLIED(SEC_CONTAINER, "stop_signal", false, set_stop_signal, "signal", "SIGTERM",
            "signal that asks the container to stop"),
     TYPED(SEC_CONTAINER, "stop_timeout", K_DURATION, CON(stop_timeout_ms), "duration",
