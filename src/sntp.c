@@ -89,7 +89,7 @@ int64_t sntp_to_unix_ns(uint64_t ts, int64_t pivot_ns)
 void sntp_request(uint8_t pkt[SNTP_PACKET_SIZE], uint64_t nonce)
 {
     memset(pkt, 0, SNTP_PACKET_SIZE);
-    pkt[0] = 0 << 6 | 4 << 3 | 3;   /* LI 0, VN 4, mode 3 (client) */
+    pkt[0] = 4 << 3 | 3;   /* LI 0, VN 4, mode 3 (client) */
     put64(pkt + 40, nonce);
 }
 
@@ -117,8 +117,8 @@ int sntp_parse_reply(const uint8_t *pkt, size_t len, uint64_t nonce, struct sntp
     out->transmit = get64(pkt + 40);
     if (out->stratum == 0) {
         for (int i = 0; i < 4; i++) {
-            char c = (char)pkt[12 + i];
-            out->kiss[i] = c >= 0x20 && c < 0x7f ? c : '?';
+            uint8_t c = pkt[12 + i];
+            out->kiss[i] = (char)(c >= 0x20 && c < 0x7f ? c : '?');
         }
         return PARSE_FAIL(why, ECONNREFUSED, "kiss-o'-death %s", out->kiss);
     }
