@@ -218,6 +218,9 @@ static void restore_clock(const struct manifest *m)
     struct kerr err = { 0 };
     if (!m->system.clock_file)
         return;
+    if (timesync_file_volatile(m->system.clock_file))
+        log_warn("clock_file %s is on tmpfs or ramfs: a poweroff empties it (put it on a data disk or volume)",
+                 m->system.clock_file);
     int r = timesync_restore(m->system.clock_file, &err);
     if (r < 0)
         log_warn("%s", err.msg);
@@ -266,7 +269,7 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
         return r;
     /* Its first request goes out from the loop, after the uplinks came up. */
     if (opts->boot && d->m->system.ntp &&
-        (r = timesync_new(&d->ts, d->loop, d->m->system.ntp, on_clock_synced, d, err)) < 0)
+        (r = timesync_new(&d->ts, d->loop, d->m->system.ntp, NULL, on_clock_synced, d, err)) < 0)
         return r;
     log_stage("supervisor ready");
     /* The control listeners ([system] control): all of them or none. */

@@ -8,11 +8,13 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/vfs.h>
 #include <sys/timex.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +32,7 @@
 
 struct timesync {
     struct loop *loop;
+    struct timesync_clock clock;
     struct sockaddr_in *servers;
     size_t n_servers, cur;
     int fd;                 /* the exchange in flight, -1 when none */
@@ -107,31 +110,39 @@ static void attempt_failed(struct timesync *ts, const char *why, bool kiss)
     schedule(ts, delay);
 }
 
-/* Steps or slews CLOCK_REALTIME by offset_ns.  0 / negative errno. */
-static int apply_offset(int64_t offset_ns, bool *stepped, struct kerr *err)
+/* The machine's clock, the default of struct timesync_clock. */
+static int64_t machine_now(void *ctx)
 {
-    *stepped = offset_ns > TIMESYNC_STEP_NS || offset_ns < -TIMESYNC_STEP_NS;
-    if (*stepped) {
-        /* Added to the clock read now, so the time spent since T4 is kept. */
-        int64_t t = realtime_ns() + offset_ns;
-        struct timespec ts = { .tv_sec = t / NS_PER_S, .tv_nsec = t % NS_PER_S };
-        if (ts.tv_nsec < 0) {
-            ts.tv_nsec += NS_PER_S;
-            ts.tv_sec--;
-        }
-        if (clock_settime(CLOCK_REALTIME, &ts) < 0)
-            return kerr_set(err, errno, "cannot set the clock");
-        /* A slew still running from an earlier sample would add to the step. */
-        struct timex tx = { .modes = ADJ_OFFSET_SINGLESHOT, .offset = 0 };
-        if (adjtimex(&tx) < 0)
-            return kerr_set(err, errno, "cannot cancel the clock's slew");
-        return 0;
+    return realtime_ns();
+}
+
+static int machine_step(void *ctx, int64_t offset_ns, struct kerr *err)
+{
+    /* Added to the clock read now, so the time spent since T4 is kept. */
+    int64_t t = realtime_ns() + offset_ns;
+    struct timespec ts = { .tv_sec = t / NS_PER_S, .tv_nsec = t % NS_PER_S };
+    if (ts.tv_nsec < 0) {
+        ts.tv_nsec += NS_PER_S;
+        ts.tv_sec--;
     }
+    if (clock_settime(CLOCK_REALTIME, &ts) < 0)
+        return kerr_set(err, errno, "cannot set the clock");
+    /* A slew still running from an earlier sample would add to the step. */
+    struct timex tx = { .modes = ADJ_OFFSET_SINGLESHOT, .offset = 0 };
+    if (adjtimex(&tx) < 0)
+        return kerr_set(err, errno, "cannot cancel the clock's slew");
+    return 0;
+}
+
+static int machine_slew(void *ctx, int64_t offset_ns, struct kerr *err)
+{
     struct timex tx = { .modes = ADJ_OFFSET_SINGLESHOT, .offset = (long)(offset_ns / 1000) };
     if (adjtimex(&tx) < 0)
         return kerr_set(err, errno, "cannot slew the clock");
     return 0;
 }
+
+static const struct timesync_clock machine_clock = { machine_now, machine_step, machine_slew, NULL };
 
 static void sample(struct timesync *ts, const struct sntp_reply *r, int64_t t4)
 {
@@ -143,16 +154,18 @@ static void sample(struct timesync *ts, const struct sntp_reply *r, int64_t t4)
         return;
     }
     struct kerr err = { 0 };
-    bool stepped;
-    if (apply_offset(offset, &stepped, &err) < 0) {
+    bool stepped = offset > TIMESYNC_STEP_NS || offset < -TIMESYNC_STEP_NS;
+    if ((stepped ? ts->clock.step : ts->clock.slew)(ts->clock.ctx, offset, &err) < 0) {
         attempt_failed(ts, err.msg, false);
         return;
     }
     server_name(ts, name, sizeof name);
-    if (stepped || !ts->synced)
-        log_info("clock %s by %+lld.%03lld s from %s (stratum %u, round trip %lld ms)", stepped ? "stepped" : "slewed",
-                 (long long)(offset / NS_PER_S), (long long)((offset < 0 ? -offset : offset) % NS_PER_S / 1000000),
-                 name, r->stratum, (long long)(delay / 1000000));
+    if (stepped || !ts->synced) {
+        int64_t mag = offset < 0 ? -offset : offset;
+        log_info("clock %s by %c%lld.%03lld s from %s (stratum %u, round trip %lld ms)", stepped ? "stepped" : "slewed",
+                 offset < 0 ? '-' : '+', (long long)(mag / NS_PER_S), (long long)(mag % NS_PER_S / 1000000), name,
+                 r->stratum, (long long)(delay / 1000000));
+    }
     end_exchange(ts);
     ts->retry_ms = RETRY_MIN_MS;
     ts->poll_ms = ts->poll_ms == 0 ? POLL_MIN_MS : ts->poll_ms * 2 > POLL_MAX_MS ? POLL_MAX_MS : ts->poll_ms * 2;
@@ -170,7 +183,7 @@ static void on_readable(struct loop *l, int fd, uint32_t events, void *data)
     for (int i = 0; i < READS_PER_WAKE && ts->fd == fd; i++) {
         uint8_t pkt[128];
         ssize_t n = recv(fd, pkt, sizeof pkt, MSG_DONTWAIT);
-        int64_t t4 = realtime_ns();
+        int64_t t4 = ts->clock.now(ts->clock.ctx);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 return;
@@ -216,7 +229,7 @@ static void send_request(struct timesync *ts)
     uint8_t pkt[SNTP_PACKET_SIZE];
     ts->nonce = nonce64();
     sntp_request(pkt, ts->nonce);
-    ts->t1 = realtime_ns();
+    ts->t1 = ts->clock.now(ts->clock.ctx);
     if (send(fd, pkt, sizeof pkt, MSG_DONTWAIT) != (ssize_t)sizeof pkt) {
         attempt_failed(ts, strerror(errno), false);
         return;
@@ -251,6 +264,10 @@ int timesync_set_servers(struct timesync *ts, char *const *servers, struct kerr 
             return kerr_msg(err, EINVAL, "cannot use the NTP server %s: %s", servers[i], why);
         }
     }
+    if (n == ts->n_servers && (n == 0 || memcmp(a, ts->servers, n * sizeof *a) == 0)) {
+        free(a);
+        return 0;
+    }
     end_exchange(ts);
     free(ts->servers);
     ts->servers = a;
@@ -262,13 +279,14 @@ int timesync_set_servers(struct timesync *ts, char *const *servers, struct kerr 
     return 0;
 }
 
-int timesync_new(struct timesync **out, struct loop *l, char *const *servers, timesync_synced_cb synced,
-                 void *data, struct kerr *err)
+int timesync_new(struct timesync **out, struct loop *l, char *const *servers, const struct timesync_clock *clock,
+                 timesync_synced_cb synced, void *data, struct kerr *err)
 {
     struct timesync *ts = calloc(1, sizeof *ts);
     if (!ts)
         return kerr_set(err, ENOMEM, "cannot start the clock synchronization");
     ts->loop = l;
+    ts->clock = clock ? *clock : machine_clock;
     ts->fd = -1;
     ts->synced_cb = synced;
     ts->data = data;
@@ -332,6 +350,20 @@ int timesync_restore(const char *path, struct kerr *err)
     if (clock_settime(CLOCK_REALTIME, &t) < 0)
         return kerr_set(err, errno, "cannot set the clock to the time saved in %s", path);
     return 1;
+}
+
+bool timesync_file_volatile(const char *path)
+{
+    _cleanup_free_ char *dir = strdup(path);
+    if (!dir)
+        return false;
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        slash[slash == dir] = '\0';
+    struct statfs st;
+    if (statfs(dir, &st) < 0)
+        return false;
+    return st.f_type == TMPFS_MAGIC || st.f_type == RAMFS_MAGIC;
 }
 
 int timesync_save(const char *path, struct kerr *err)

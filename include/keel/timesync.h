@@ -36,14 +36,25 @@
 struct timesync;
 typedef void (*timesync_synced_cb)(void *data);
 
+/* The clock the client reads (T1, T4) and corrects.  NULL to timesync_new:
+ * the machine's CLOCK_REALTIME (clock_settime, adjtimex); the unit tests
+ * give a clock of their own, so they never touch the machine's. */
+struct timesync_clock {
+    int64_t (*now)(void *ctx);                                       /* Unix ns */
+    int (*step)(void *ctx, int64_t offset_ns, struct kerr *err);     /* 0 / negative errno */
+    int (*slew)(void *ctx, int64_t offset_ns, struct kerr *err);
+    void *ctx;
+};
+
 /* A client on `l` for `servers` ("IPv4[:PORT]" as sntp_parse_server takes
  * them; NULL or empty: idle until timesync_set_servers gives some).  The
  * first request goes out from the loop at once. */
-int timesync_new(struct timesync **out, struct loop *l, char *const *servers, timesync_synced_cb synced,
-                 void *data, struct kerr *err);
+int timesync_new(struct timesync **out, struct loop *l, char *const *servers, const struct timesync_clock *clock,
+                 timesync_synced_cb synced, void *data, struct kerr *err);
 /* Replaces the servers (the manifest's, or those a DHCP lease names): the
  * exchange in flight is dropped and the next request goes to the first new
- * server at once.  -EINVAL (nothing changed) when one is not an address. */
+ * server at once.  The same list again (a lease renewed) changes nothing.
+ * -EINVAL (nothing changed) when one is not an address. */
 int timesync_set_servers(struct timesync *ts, char *const *servers, struct kerr *err);
 /* True once a sample was applied. */
 bool timesync_synced(const struct timesync *ts);
@@ -60,6 +71,10 @@ int timesync_saved_parse(const char *text, int64_t *sec);
  * is absent: a first boot; or the clock is ahead), negative errno when the
  * file is unreadable or damaged or the clock cannot be set. */
 int timesync_restore(const char *path, struct kerr *err);
+/* True when the directory of `path` is on a file system that a poweroff
+ * empties (tmpfs, ramfs: the initramfs): the saved clock would restore
+ * nothing there.  False when it cannot tell. */
+bool timesync_file_volatile(const char *path);
 /* At shutdown: writes the time now to `path` (through PATH.tmp, fsync'd and
  * renamed, so a power cut leaves the old file or the new one). */
 int timesync_save(const char *path, struct kerr *err);
