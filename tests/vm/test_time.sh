@@ -26,7 +26,7 @@ fi
 cd "$VM_REPO"
 
 vm_require_keel "time: image"
-vm_require_tools "time: image" mke2fs debugfs chronyd python3
+vm_require_tools "time: image" mke2fs debugfs chronyd python3 setpriv
 vm_require_layers "time: image"
 
 ip link set lo up || vm_fail "time: setup" "cannot bring up lo in the test's network namespace"
@@ -44,7 +44,8 @@ bindcmdaddress /
 pidfile $chr/chronyd.pid
 driftfile $chr/drift
 EOF
-chronyd -d -x -u root -f "$chr/chrony.conf" > "$chr/chronyd.log" 2>&1 &
+# --pdeathsig: even a script killed with SIGKILL leaves no chronyd behind.
+setpriv --pdeathsig KILL chronyd -d -x -u root -f "$chr/chrony.conf" > "$chr/chronyd.log" 2>&1 &
 CHRONY_PID=$!
 # The EXIT trap of lib.sh kills QEMU; chronyd must go too (it would keep the
 # namespace alive).
