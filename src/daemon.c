@@ -16,6 +16,7 @@
 #include "keel/manifest.h"
 #include "keel/parse.h"
 #include "keel/supervise.h"
+#include "keel/timesync.h"
 #include "keel/util.h"
 #include "keel/watchdog.h"
 
@@ -42,6 +43,7 @@ struct daemon {
     struct net_ctx *net;
     struct control *ctl;
     struct watchdog *wd;        /* boot mode: [system] watchdog, NULL when none */
+    struct timesync *ts;        /* boot mode: [system] ntp, NULL when none */
     int sigfd;
     int button_fd;              /* boot mode: the power button's evdev device */
     struct dhcp_client **dhcp;  /* one per [interface] with address = dhcp (when keel configures them) */
@@ -229,6 +231,23 @@ static size_t dhcp_count(const struct daemon *d)
  * containers unless [system] dns fixes them. */
 static void lease_resolv(struct daemon *d, struct dhcp_client *dc, const struct dhcp_lease *l);
 
+/* The lease's NTP servers go to the SNTP client, unless [system] ntp names
+ * the servers (the manifest wins over the network). */
+static void lease_ntp(struct daemon *d, const struct dhcp_lease *l)
+{
+    if (!d->ts || d->m->system.ntp || l->n_ntp == 0)
+        return;
+    char addrs[DHCP_MAX_NTP][INET_ADDRSTRLEN];
+    char *list[DHCP_MAX_NTP + 1] = { NULL };
+    for (size_t i = 0; i < l->n_ntp; i++) {
+        inet_ntop(AF_INET, &l->ntp[i], addrs[i], sizeof addrs[i]);
+        list[i] = addrs[i];
+    }
+    struct kerr err = { 0 };
+    if (timesync_set_servers(d->ts, list, &err) < 0)
+        log_warn("%s", err.msg);
+}
+
 static void on_lease(struct dhcp_client *dc, const struct dhcp_lease *l, void *data)
 {
     struct daemon *d = data;
@@ -236,6 +255,7 @@ static void on_lease(struct dhcp_client *dc, const struct dhcp_lease *l, void *d
         return;   /* the last resolv.conf stays: nothing better is known */
     /* resolv.conf first: a container that waited for the network finds its DNS. */
     lease_resolv(d, dc, l);
+    lease_ntp(d, l);
     supervisor_condition_set(d->sup, KEEL_COND_NETWORK_ONLINE);
 }
 
@@ -368,6 +388,32 @@ static void machine_status(void *data, struct json_writer *out)
     json_arr_end(out);
 }
 
+static void on_clock_synced(void *data)
+{
+    struct daemon *d = data;
+    log_stage("clock synchronized");
+    supervisor_condition_set(d->sup, KEEL_COND_CLOCK);
+}
+
+/* Boot mode, before anything that depends on time: the saved clock, when it
+ * is ahead of the RTC's.  A bad file is reported, never fatal. */
+static void restore_clock(const struct manifest *m)
+{
+    struct kerr err = { 0 };
+    if (!m->system.clock_file)
+        return;
+    if (timesync_file_volatile(m->system.clock_file))
+        log_warn("clock_file %s is on tmpfs or ramfs: a poweroff empties it (put it on a data disk or volume)",
+                 m->system.clock_file);
+    int r = timesync_restore(m->system.clock_file, &err);
+    if (r < 0)
+        log_warn("%s", err.msg);
+    else if (r > 0)
+        log_info("clock set forward to the time saved in %s", m->system.clock_file);
+    else
+        log_info("clock left as it is (%s is absent or behind it)", m->system.clock_file);
+}
+
 /* Everything between a valid manifest and serving.  0 / negative errno. */
 static int daemon_setup(struct daemon *d, struct kerr *err)
 {
@@ -402,9 +448,18 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
     struct supervisor_opts sopts = {
         .boot_mode = opts->boot, .run_dir = opts->run_dir, .power = on_power, .power_data = d,
         .cgroup = &d->cgroup, .net = d->net,
-        .conditions_pending = dhcp_count(d) ? KEEL_COND_NETWORK_ONLINE : 0,
+        /* Only the DHCP client sets `network-online`, only the SNTP client with
+         * [system] ntp `clock`; without them the conditions are met. */
+        .conditions_pending = (dhcp_count(d) ? KEEL_COND_NETWORK_ONLINE : 0) |
+                              (opts->boot && d->m->system.ntp ? KEEL_COND_CLOCK : 0),
     };
     if ((r = supervisor_new(&d->sup, d->loop, d->m, &sopts, err)) < 0)
+        return r;
+    /* Its first request goes out from the loop, after the uplinks came up.
+     * Without [system] ntp but with a DHCP uplink it waits, idle, for the
+     * servers a lease names (option 42); `clock` is then not held for it. */
+    if (opts->boot && (d->m->system.ntp || dhcp_count(d)) &&
+        (r = timesync_new(&d->ts, d->loop, d->m->system.ntp, NULL, on_clock_synced, d, err)) < 0)
         return r;
     log_stage("supervisor ready");
     /* The uplink's DHCP client runs on the loop: nothing waits for it but
@@ -454,6 +509,8 @@ static void daemon_teardown(struct daemon *d)
     d->wd = NULL;
     control_free(d->ctl);   /* first: it is subscribed to the supervisor's events */
     d->ctl = NULL;
+    timesync_free(d->ts);
+    d->ts = NULL;
     supervisor_free(d->sup);
     d->sup = NULL;
     /* The containers are down: the leases go back to their servers (RELEASE). */
@@ -507,6 +564,11 @@ int daemon_main(const struct daemon_opts *opts)
         log_error("%s", err.msg);
         boot_fail(d.m->system.on_error, d.m->system.rescue_shell);
     }
+    /* After the fstab (the file is on persistent storage), before any container. */
+    if (opts->boot)
+        restore_clock(d.m);
+    else if (d.m->system.ntp || d.m->system.clock_file)
+        log_info("ntp and clock_file apply in boot mode only: the host's clock is left alone");
     if (daemon_setup(&d, &err) < 0) {
         log_error("%s", err.msg);
         if (opts->boot)
@@ -540,6 +602,13 @@ int daemon_main(const struct daemon_opts *opts)
      * for a slow console (bounded: one that never drains cannot hang it). */
     log_patience(1000);
     log_info("all containers are down");
+    /* Before boot_final unmounts the file system the clock file is on. */
+    if (opts->boot && d.m->system.clock_file) {
+        if (timesync_save(d.m->system.clock_file, &err) < 0)
+            log_error("%s", err.msg);
+        else
+            log_info("clock saved to %s", d.m->system.clock_file);
+    }
     daemon_teardown(&d);
     enum power_action action = d.action;
     manifest_free(d.m);

@@ -919,6 +919,8 @@ void manifest_free(struct manifest *m)
     free(s->control_tls_ca);
     free(s->control_group);
     free(s->watchdog);
+    strv_free(s->ntp);
+    free(s->clock_file);
     free(m->start_order);
     free(m->path);
     free(m);

@@ -12,6 +12,7 @@
 #include "keel/proto.h"
 #include "keel/parse.h"
 #include "keel/idmap.h"
+#include "keel/sntp.h"
 #include "keel/util.h"
 
 #include <arpa/inet.h>
@@ -172,6 +173,25 @@ static int set_dns(void *obj, int line, const char *v, char *why)
     if (r < 0)
         return r;
     return strv_push(&((struct system_spec *)obj)->dns, v);
+}
+
+static int set_ntp(void *obj, int line, const char *v, char *why)
+{
+    struct system_spec *sys = obj;
+    _cleanup_strv_ char **words = NULL;
+    int r = split_words(v, &words, why);
+    if (r < 0)
+        return r;
+    if (!words[0])
+        return why_set(why, "names no server");
+    for (size_t i = 0; words[i]; i++) {
+        struct sockaddr_in a;
+        if (sntp_parse_server(words[i], &a, why) < 0)
+            return -EINVAL;
+        if (!strv_contains(sys->ntp, words[i]) && strv_push(&sys->ntp, words[i]) < 0)
+            return -ENOMEM;
+    }
+    return 0;
 }
 
 static int parse_power(const char *v, const enum power_action *allowed, size_t n, enum power_action *out,
@@ -1006,6 +1026,10 @@ static const struct manifest_key keys[] = {
           "hardware watchdog device petted while keel is healthy"),
     TYPED_APPLIED(SEC_SYSTEM, "watchdog_timeout", K_DURATION, SYS(watchdog_timeout_ms), "duration", "30s",
           "watchdog timeout set on the device"),
+    CUSTOM(SEC_SYSTEM, "ntp", true, set_ntp, "IPv4[:PORT] ...", "(none)",
+           "boot mode: SNTP servers (numeric) the clock is synchronized with; depends = clock waits for it"),
+    TYPED(SEC_SYSTEM, "clock_file", K_PATH, SYS(clock_file), "path", "(none)",
+          "boot mode: file on persistent storage where the time is saved at shutdown and restored at boot"),
 
     /* [container NAME] */
     CUSTOM(SEC_CONTAINER, "layers", false, set_layers, "paths separated by ':'", "(required)",

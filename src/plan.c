@@ -70,6 +70,9 @@ void plan_print_summary(const struct manifest *m, FILE *out)
         fprintf(out, "watchdog = %s\n", s->watchdog);
         print_ms(out, "watchdog_timeout", s->watchdog_timeout_ms);
     }
+    print_strv(out, "ntp", s->ntp);
+    if (s->clock_file)
+        fprintf(out, "clock_file = %s\n", s->clock_file);
     for (size_t i = 0; i < m->n_interfaces; i++) {
         const struct interface_spec *f = &m->interfaces[i];
         fprintf(out, "\n[interface %s]\n", f->name);

@@ -235,6 +235,9 @@ struct system_spec {
     bool control_gid_set;
     char *watchdog;
     uint64_t watchdog_timeout_ms;
+    /* Time (boot mode only; timesync.h). */
+    char **ntp;                 /* "IPv4[:PORT]" SNTP servers, in order */
+    char *clock_file;           /* the saved clock, on persistent storage */
 };
 
 struct manifest {
