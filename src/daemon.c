@@ -304,7 +304,7 @@ static int start_dhcp(struct daemon *d, struct kerr *err)
     size_t n = dhcp_count(d);
     if (n == 0)
         return 0;
-    d->dhcp = calloc(n, sizeof *d->dhcp);
+    d->dhcp = calloc(n, sizeof(struct dhcp_client *));
     if (!d->dhcp)
         return kerr_set(err, ENOMEM, "cannot start DHCP");
     for (size_t i = 0; i < d->m->n_interfaces; i++) {

@@ -197,7 +197,7 @@ static void run(struct dhcp_client *c, enum dhcp_event ev, const struct dhcp_msg
     struct dhcp_step s;
     enum dhcp_state before = c->m.state;
     dhcp_step(&c->m, &in, c->mac, c->hostname, &s);
-    char a[INET_ADDRSTRLEN], sv[INET_ADDRSTRLEN], rt[INET_ADDRSTRLEN];
+    char a[INET_ADDRSTRLEN];
     if (s.send.type == DHCP_RELEASE) {
         send_msg(c, &s);   /* while the address is still there to send from */
         log_info("interface %s: DHCP lease of %s released", c->ifname, ip_s(s.old.addr, a));
@@ -213,10 +213,12 @@ static void run(struct dhcp_client *c, enum dhcp_event ev, const struct dhcp_msg
     if (s.bound) {
         apply(c, &c->m.lease);
         const struct dhcp_lease *l = &c->m.lease;
-        if (before == DHCP_S_REQUESTING || s.lost)
+        if (before == DHCP_S_REQUESTING || s.lost) {
+            char sv[INET_ADDRSTRLEN], rt[INET_ADDRSTRLEN];
             log_info("interface %s: DHCP lease %s/%u from %s for %us%s%s", c->ifname, ip_s(l->addr, a), l->prefix,
                      ip_s(l->server, sv), l->lease_s, l->router.s_addr ? ", router " : "",
                      l->router.s_addr ? ip_s(l->router, rt) : "");
+        }
         report(c, l);
     }
     if (s.send.type && s.send.type != DHCP_RELEASE)
