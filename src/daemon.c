@@ -311,8 +311,13 @@ static int start_dhcp(struct daemon *d, struct kerr *err)
         const struct interface_spec *ifs = &d->m->interfaces[i];
         if (!ifs->dhcp)
             continue;
+        /* keel's networks: a lease may not take their addresses or their traffic. */
+        struct dhcp_route nets[DHCP_MAX_RESERVED];
+        size_t nn = 0;
+        for (size_t k = 0; k < d->m->n_networks && nn < DHCP_MAX_RESERVED; k++)
+            nets[nn++] = (struct dhcp_route){ .dst = d->m->networks[k].subnet, .prefix = d->m->networks[k].prefix };
         struct dhcp_opts o = { .ifname = ifs->name, .hostname = d->m->system.hostname, .keep_mtu = ifs->mtu != 0,
-                               .cb = on_lease, .data = d };
+                               .reserved = nets, .n_reserved = nn, .cb = on_lease, .data = d };
         int r = dhcp_client_start(&d->dhcp[d->n_dhcp], d->loop, &o, err);
         if (r < 0)
             return r;

@@ -29,6 +29,8 @@ struct dhcp_client {
     uint8_t mac[6];
     int pkt_fd, udp_fd, rt_fd;
     int64_t timer;
+    struct dhcp_route reserved[DHCP_MAX_RESERVED];   /* keel's networks (dhcp_opts) */
+    size_t n_reserved;
     struct dhcp_machine m;
     struct dhcp_lease applied;  /* what is on the interface */
     bool has_applied;
@@ -72,17 +74,11 @@ static bool same_route(const struct dhcp_route *a, const struct dhcp_route *b)
     return a->dst.s_addr == b->dst.s_addr && a->prefix == b->prefix && a->gw.s_addr == b->gw.s_addr;
 }
 
-/* The routes a lease asks for: option 121's, else a default via option 3. */
-static size_t lease_routes(const struct dhcp_lease *l, struct dhcp_route *out)
+/* The routes of a lease keel applies (dhcp_lease_routes: what a server may not set is dropped). */
+static size_t lease_routes(const struct dhcp_client *c, const struct dhcp_lease *l, struct dhcp_route *out,
+                           size_t *dropped)
 {
-    if (l->has_routes) {
-        memcpy(out, l->routes, l->n_routes * sizeof *out);
-        return l->n_routes;
-    }
-    if (!l->router.s_addr)
-        return 0;
-    out[0] = (struct dhcp_route){ .prefix = 0, .gw = l->router };
-    return 1;
+    return dhcp_lease_routes(l, c->reserved, c->n_reserved, out, dropped);
 }
 
 /* Removes the routes of `old` that `keep` does not have (all of them with
@@ -92,7 +88,8 @@ static void remove_routes(struct dhcp_client *c, const struct dhcp_lease *old, c
                           struct nlbuf *b)
 {
     struct dhcp_route o[DHCP_MAX_ROUTES], k[DHCP_MAX_ROUTES];
-    size_t no = lease_routes(old, o), nk = keep ? lease_routes(keep, k) : 0;
+    size_t dropped;
+    size_t no = lease_routes(c, old, o, &dropped), nk = keep ? lease_routes(c, keep, k, &dropped) : 0;
     for (size_t i = 0; i < no; i++) {
         bool kept = false;
         for (size_t j = 0; j < nk && !kept; j++)
@@ -124,13 +121,21 @@ static void unapply(struct dhcp_client *c)
 
 static void apply(struct dhcp_client *c, const struct dhcp_lease *l)
 {
+    char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN], label[128];
+    /* An address in one of keel's networks would take the bridge's traffic. */
+    for (size_t i = 0; i < c->n_reserved; i++)
+        if (dhcp_prefixes_overlap(l->addr, l->prefix, c->reserved[i].dst, c->reserved[i].prefix)) {
+            log_error("interface %s: the DHCP lease %s/%u overlaps keel's network %s/%u: not applied", c->ifname,
+                      ip_s(l->addr, a), l->prefix, ip_s(c->reserved[i].dst, g), c->reserved[i].prefix);
+            unapply(c);
+            return;
+        }
     struct nlbuf b;
     nlbuf_init(&b);
     if (c->has_applied && (c->applied.addr.s_addr != l->addr.s_addr || c->applied.prefix != l->prefix))
         unapply(c);
     if (c->has_applied)
         remove_routes(c, &c->applied, l, &b);
-    char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN], label[128];
     if (l->mtu && !c->keep_mtu) {
         snprintf(label, sizeof label, "set the mtu of %s to %u (DHCP)", c->ifname, l->mtu);
         net_msg_link_set(&b, NULL, c->ifindex, 0, 0, NULL, false, l->mtu, label);
@@ -141,18 +146,18 @@ static void apply(struct dhcp_client *c, const struct dhcp_lease *l)
     int r = rt_send(c, &b);
     c->applied = *l;
     c->has_applied = r == 0;
-    /* On-link routes first: a gateway of a later route may be reachable only through one. */
+    /* On-link routes come first (dhcp_lease_routes). */
     struct dhcp_route rt[DHCP_MAX_ROUTES];
-    size_t n = lease_routes(l, rt);
-    for (int pass = 0; pass < 2 && r == 0; pass++)
-        for (size_t i = 0; i < n; i++) {
-            if ((pass == 0) != (rt[i].gw.s_addr == 0))
-                continue;
-            snprintf(label, sizeof label, "add route %s/%u via %s on %s (DHCP)", ip_s(rt[i].dst, a), rt[i].prefix,
-                     ip_s(rt[i].gw, g), c->ifname);
-            net_msg_route_add(&b, c->ifindex, rt[i].dst, rt[i].prefix, rt[i].gw, label);
-            (void)rt_send(c, &b);
-        }
+    size_t dropped, n = lease_routes(c, l, rt, &dropped);
+    if (dropped)
+        log_warn("interface %s: %zu route(s) of the DHCP lease ignored (loopback, multicast, or inside one of "
+                 "keel's networks)", c->ifname, dropped);
+    for (size_t i = 0; i < n && r == 0; i++) {
+        snprintf(label, sizeof label, "add route %s/%u via %s on %s (DHCP)", ip_s(rt[i].dst, a), rt[i].prefix,
+                 ip_s(rt[i].gw, g), c->ifname);
+        net_msg_route_add(&b, c->ifindex, rt[i].dst, rt[i].prefix, rt[i].gw, label);
+        (void)rt_send(c, &b);
+    }
     nlbuf_free(&b);
 }
 
@@ -397,6 +402,9 @@ int dhcp_client_start(struct dhcp_client **out, struct loop *l, const struct dhc
     c->loop = l;
     c->pkt_fd = c->udp_fd = c->rt_fd = -1;
     c->keep_mtu = o->keep_mtu;
+    c->n_reserved = o->n_reserved < DHCP_MAX_RESERVED ? o->n_reserved : DHCP_MAX_RESERVED;
+    if (c->n_reserved)
+        memcpy(c->reserved, o->reserved, c->n_reserved * sizeof *c->reserved);
     c->cb = o->cb;
     c->data = o->data;
     dhcp_machine_init(&c->m);

@@ -462,7 +462,11 @@ static uint64_t half_way(uint64_t now, uint64_t limit)
     return next < limit ? next : limit;
 }
 
-static void bind_lease(struct dhcp_machine *m, const struct dhcp_msg *msg, struct dhcp_step *out)
+/* The earliest a renewal may follow a binding: a server that gives T1 = 0
+ * (or a lease of a second) cannot drive keel into a storm of renewals. */
+#define RENEW_FLOOR_MS 1000
+
+static void bind_lease(struct dhcp_machine *m, const struct dhcp_msg *msg, uint64_t now, struct dhcp_step *out)
 {
     if (m->has_lease && m->lease.addr.s_addr != msg->lease.addr.s_addr) {
         out->lost = true;
@@ -474,6 +478,8 @@ static void bind_lease(struct dhcp_machine *m, const struct dhcp_msg *msg, struc
     m->state = DHCP_S_BOUND;
     out->bound = true;
     out->timer_at_ms = at_s(m->bound_ms, m->lease.t1_s);
+    if (out->timer_at_ms && out->timer_at_ms < now + RENEW_FLOOR_MS)
+        out->timer_at_ms = now + RENEW_FLOOR_MS;
 }
 
 static void on_timer(struct dhcp_machine *m, const struct dhcp_input *in, const uint8_t mac[6], const char *hostname,
@@ -551,14 +557,14 @@ static void on_message(struct dhcp_machine *m, const struct dhcp_input *in, cons
         if (msg->lease.server.s_addr && msg->lease.server.s_addr != m->offer.server.s_addr)
             return;
         if (msg->type == DHCP_ACK)
-            bind_lease(m, msg, out);
+            bind_lease(m, msg, in->now_ms, out);
         else if (msg->type == DHCP_NAK)
             lose(m, in, out);
         return;
     case DHCP_S_RENEWING:
     case DHCP_S_REBINDING:
         if (msg->type == DHCP_ACK)
-            bind_lease(m, msg, out);
+            bind_lease(m, msg, in->now_ms, out);
         else if (msg->type == DHCP_NAK)
             lose(m, in, out);
         return;
@@ -596,6 +602,55 @@ void dhcp_step(struct dhcp_machine *m, const struct dhcp_input *in, const uint8_
         m->state = DHCP_S_STOPPED;
         return;
     }
+}
+
+static uint32_t mask_of(unsigned prefix)
+{
+    return prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
+}
+
+bool dhcp_prefixes_overlap(struct in_addr a, unsigned pa, struct in_addr b, unsigned pb)
+{
+    uint32_t m = mask_of(pa < pb ? pa : pb);
+    return (ntohl(a.s_addr) & m) == (ntohl(b.s_addr) & m);
+}
+
+static bool route_allowed(const struct dhcp_route *r, const struct dhcp_route *reserved, size_t n_reserved)
+{
+    uint32_t d = ntohl(r->dst.s_addr), g = ntohl(r->gw.s_addr);
+    if (r->prefix > 32 || (r->prefix > 0 && ((d >> 24) == 0 || (d >> 24) == 127 || d >= 0xe0000000u)))
+        return false;
+    if (g && ((g >> 24) == 0 || (g >> 24) == 127 || g >= 0xe0000000u))
+        return false;
+    for (size_t i = 0; i < n_reserved; i++)
+        if (r->prefix >= reserved[i].prefix && dhcp_prefixes_overlap(r->dst, r->prefix, reserved[i].dst,
+                                                                     reserved[i].prefix))
+            return false;
+    return true;
+}
+
+size_t dhcp_lease_routes(const struct dhcp_lease *l, const struct dhcp_route *reserved, size_t n_reserved,
+                         struct dhcp_route *out, size_t *dropped)
+{
+    struct dhcp_route all[DHCP_MAX_ROUTES];
+    size_t n = 0, k = 0;
+    *dropped = 0;
+    if (l->has_routes) {
+        n = l->n_routes < DHCP_MAX_ROUTES ? l->n_routes : DHCP_MAX_ROUTES;
+        memcpy(all, l->routes, n * sizeof *all);
+    } else if (l->router.s_addr) {
+        all[n++] = (struct dhcp_route){ .prefix = 0, .gw = l->router };
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            if ((pass == 0) != (all[i].gw.s_addr == 0))
+                continue;
+            if (route_allowed(&all[i], reserved, n_reserved))
+                out[k++] = all[i];
+            else
+                (*dropped)++;
+        }
+    return k;
 }
 
 int dhcp_resolv_conf(const struct dhcp_lease *l, const char *ifname, char *buf, size_t n)

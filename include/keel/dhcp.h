@@ -40,6 +40,8 @@
 
 struct dhcp_client;
 
+#define DHCP_MAX_RESERVED 64
+
 /* After a lease was applied (lease set) or removed (lease NULL: expired,
  * refused or released).  The lease is the client's: valid until the next
  * change; copy what you keep. */
@@ -49,6 +51,11 @@ struct dhcp_opts {
     const char *ifname;         /* the uplink (exists; keel brought it up) */
     const char *hostname;       /* sent as option 12; NULL for none (copied) */
     bool keep_mtu;              /* the manifest sets the MTU: ignore option 26 */
+    /* keel's networks (dst/prefix; copied, at most DHCP_MAX_RESERVED): a
+     * lease whose subnet overlaps one is not applied, a route inside one is
+     * dropped (dhcp_lease_routes). */
+    const struct dhcp_route *reserved;
+    size_t n_reserved;
     dhcp_lease_cb cb;
     void *data;
 };

@@ -175,6 +175,21 @@ void dhcp_step(struct dhcp_machine *m, const struct dhcp_input *in, const uint8_
  * randomized by -1..+1 s (from `rand`); in ms. */
 uint64_t dhcp_backoff_ms(unsigned attempt, uint32_t rand);
 
+/* The routes a lease asks for, as keel applies them: option 121's when
+ * present (RFC 3442: they replace option 3), else a default route via the
+ * first router; on-link routes (gateway 0.0.0.0) first, so that a gateway
+ * reachable only through one of them is reachable when its route is added.
+ * Dropped (and counted in *dropped) are routes a server on the link must not
+ * be able to set: a destination in 0/8 (but the default route), 127/8 or
+ * 224/3 and up; a gateway in 0/8 (but 0.0.0.0), 127/8 or 224/3; and any as
+ * specific as, or more than, one of the `reserved` networks (keel's bridges)
+ * and inside it, which would take the containers' traffic off their bridge.
+ * Returns the count written to out (DHCP_MAX_ROUTES entries). */
+size_t dhcp_lease_routes(const struct dhcp_lease *l, const struct dhcp_route *reserved, size_t n_reserved,
+                         struct dhcp_route *out, size_t *dropped);
+/* True when a/pa and b/pb share an address. */
+bool dhcp_prefixes_overlap(struct in_addr a, unsigned pa, struct in_addr b, unsigned pb);
+
 /* /etc/resolv.conf from a lease: "search DOMAIN" (when given) and one
  * "nameserver" line per DNS server, under a comment naming `ifname`.
  * Returns the length, or -ENOSPC when buf (of size n) is too small; 0 when

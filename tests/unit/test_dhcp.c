@@ -8,6 +8,8 @@
 
 #include "keel/dhcp_proto.h"
 
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
 static const uint8_t MAC[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
 
 static struct in_addr ip(const char *s)
@@ -389,6 +391,57 @@ TEST(machine_nak_change_release)
     CHECK(m.state == DHCP_S_BOUND && s.bound && s.timer_at_ms == 0);
 }
 
+TEST(lease_routes_filtered)
+{
+    struct dhcp_lease l = { .router = ip("10.0.0.1") };
+    struct dhcp_route out[DHCP_MAX_ROUTES];
+    size_t dropped;
+    /* No option 121: the default route via option 3. */
+    CHECK_INT(dhcp_lease_routes(&l, NULL, 0, out, &dropped), 1);
+    CHECK(out[0].dst.s_addr == 0 && out[0].prefix == 0 && out[0].gw.s_addr == ip("10.0.0.1").s_addr && dropped == 0);
+    /* Option 121 replaces it; on-link routes first; what a server must not set is dropped. */
+    struct dhcp_route r[] = {
+        { ip("0.0.0.0"), 0, ip("10.0.0.2") },        /* kept: the default */
+        { ip("10.88.0.0"), 16, ip("10.0.0.2") },     /* kept */
+        { ip("192.168.1.0"), 24, ip("0.0.0.0") },    /* kept, first: on the link */
+        { ip("127.0.0.0"), 8, ip("10.0.0.2") },      /* loopback */
+        { ip("224.0.0.0"), 4, ip("10.0.0.2") },      /* multicast */
+        { ip("10.99.0.0"), 16, ip("127.0.0.1") },    /* a loopback gateway */
+        { ip("172.30.0.0"), 25, ip("10.0.0.2") },    /* inside keel0 */
+        { ip("172.30.0.0"), 24, ip("10.0.0.2") },    /* keel0 itself */
+        { ip("172.16.0.0"), 12, ip("10.0.0.2") },    /* kept: wider than keel0, which stays more specific */
+    };
+    l.has_routes = true;
+    l.n_routes = ARRAY_LEN(r);
+    memcpy(l.routes, r, sizeof r);
+    struct dhcp_route keel0 = { ip("172.30.0.0"), 24, { 0 } };
+    size_t n = dhcp_lease_routes(&l, &keel0, 1, out, &dropped);
+    CHECK_INT(n, 4);
+    CHECK_INT(dropped, 5);
+    CHECK(out[0].dst.s_addr == ip("192.168.1.0").s_addr && out[0].gw.s_addr == 0);
+    CHECK(out[1].prefix == 0 && out[2].dst.s_addr == ip("10.88.0.0").s_addr && out[3].prefix == 12);
+    /* An empty option 121 means no routes at all, not option 3's. */
+    l.n_routes = 0;
+    CHECK_INT(dhcp_lease_routes(&l, NULL, 0, out, &dropped), 0);
+    CHECK(dhcp_prefixes_overlap(ip("172.30.0.5"), 24, ip("172.30.0.0"), 24));
+    CHECK(!dhcp_prefixes_overlap(ip("172.31.0.5"), 24, ip("172.30.0.0"), 24));
+    CHECK(dhcp_prefixes_overlap(ip("10.0.0.5"), 8, ip("10.200.0.0"), 16));
+}
+
+TEST(renew_floor)
+{
+    /* T1 = 0 from a hostile server: the renewal still waits a second. */
+    struct dhcp_machine m;
+    struct dhcp_step s;
+    dhcp_machine_init(&m);
+    step(&m, DHCP_EV_START, 0, 1, NULL, &s);
+    struct dhcp_msg o = msg_of(DHCP_OFFER, 1, "10.0.0.5", 1, 0, 0);
+    step(&m, DHCP_EV_MSG, 10, 0, &o, &s);
+    o.type = DHCP_ACK;
+    step(&m, DHCP_EV_MSG, 5000, 0, &o, &s);
+    CHECK(s.bound && s.timer_at_ms == 6000);
+}
+
 int main(void)
 {
     RUN(build_discover);
@@ -401,5 +454,7 @@ int main(void)
     RUN(backoff);
     RUN(machine_lease_cycle);
     RUN(machine_nak_change_release);
+    RUN(lease_routes_filtered);
+    RUN(renew_floor);
     return unit_done();
 }
