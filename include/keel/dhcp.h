@@ -20,7 +20,9 @@
  * The lease.  On an ACK keel adds the address (prefix from option 1), then
  * the routes: option 121's classless routes when present (RFC 3442: they
  * replace option 3), else a default route via the first router; routes are
- * protocol `dhcp` in the main table.  The MTU of option 26 is set unless the
+ * protocol `dhcp` in the main table.  What a server on the link must not set
+ * is dropped (dhcp_lease_routes), and a lease overlapping one of keel's
+ * networks (`reserved`) is not applied.  The MTU of option 26 is set unless the
  * manifest's `mtu` is.  A renewal with other routes replaces them; a lease
  * that expires, a NAK, or a rebinding to another address removes the
  * address and routes.  `dhcp_client_stop` sends a RELEASE and removes them.
