@@ -21,6 +21,9 @@
 #                   leased address, the server, the lease's DNS
 #   release         keel's stop gives the lease back: dnsmasq drops it from
 #                   its lease file (positive control: it was there)
+# And without --interfaces (test_dhcp_host_mode): the [interface] sections are
+# the host's business: keel touches no link (its namespace has no eth0, which
+# it would fail to find) and network-online is met at once.
 . "$(dirname "$0")/lib.sh"
 
 NS=kdh$$
@@ -138,6 +141,22 @@ sys.exit(not (u["interface"] == "eth0" and u["dhcp"] in ("bound", "renewing") an
     wait_until 10 bash -c "! grep -q ' $ip ' '$T/leases'"
     check release "dnsmasq still holds the lease of $ip after keel stopped: $(cat "$T/leases")" \
         bash -c "! grep -q ' $ip ' '$T/leases'"
+}
+
+test_dhcp_host_mode() {
+    manifest <<EOF
+$(system_section)
+[interface eth0]
+address = dhcp
+[container web]
+layers = $LAYERS/base
+depends = network-online
+command = /bin/sh -c 'echo web-up; sleep 1000'
+EOF
+    keel_start
+    require "a container waiting for network-online did not start under keel run" wait_out web web-up
+    check dhcp_host_mode "keel run configured an uplink" no_grep_in "DHCP|cannot find interface" "$ERR"
+    keel_stop || fail "keel did not stop ($WHY)"
 }
 
 run_tests "$@"
