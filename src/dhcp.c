@@ -119,7 +119,9 @@ static void unapply(struct dhcp_client *c)
     c->has_applied = false;
 }
 
-static void apply(struct dhcp_client *c, const struct dhcp_lease *l)
+/* 0 when the address is on the interface (a route that could not be added
+ * is a warning); negative when the lease could not be applied. */
+static int apply(struct dhcp_client *c, const struct dhcp_lease *l)
 {
     char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN], label[128];
     /* An address in one of keel's networks would take the bridge's traffic. */
@@ -128,7 +130,7 @@ static void apply(struct dhcp_client *c, const struct dhcp_lease *l)
             log_error("interface %s: the DHCP lease %s/%u overlaps keel's network %s/%u: not applied", c->ifname,
                       ip_s(l->addr, a), l->prefix, ip_s(c->reserved[i].dst, g), c->reserved[i].prefix);
             unapply(c);
-            return;
+            return -EADDRINUSE;
         }
     struct nlbuf b;
     nlbuf_init(&b);
@@ -159,6 +161,7 @@ static void apply(struct dhcp_client *c, const struct dhcp_lease *l)
         (void)rt_send(c, &b);
     }
     nlbuf_free(&b);
+    return r;
 }
 
 /* --- sending ---------------------------------------------------------------------- */
@@ -215,10 +218,12 @@ static void run(struct dhcp_client *c, enum dhcp_event ev, const struct dhcp_msg
             report(c, NULL);
         }
     }
-    if (s.bound) {
-        apply(c, &c->m.lease);
+    /* A lease that could not be applied is not reported: network-online
+     * means the address is there.  The next renewal tries again. */
+    bool fresh = !c->has_applied || c->applied.addr.s_addr != c->m.lease.addr.s_addr;
+    if (s.bound && apply(c, &c->m.lease) == 0) {
         const struct dhcp_lease *l = &c->m.lease;
-        if (before == DHCP_S_REQUESTING || s.lost) {
+        if (fresh) {
             char sv[INET_ADDRSTRLEN], rt[INET_ADDRSTRLEN];
             log_info("interface %s: DHCP lease %s/%u from %s for %us%s%s", c->ifname, ip_s(l->addr, a), l->prefix,
                      ip_s(l->server, sv), l->lease_s, l->router.s_addr ? ", router " : "",

@@ -94,12 +94,14 @@ upper = tmpfs
 network = host
 depends = network-online
 restart = no
+mount = /etc:/hostetc:ro
 command = /bin/sh /online.sh
 INI
 cat > "$extra/layers/probe/online.sh" <<'SH'
 #!/bin/sh
 echo "online: eth0 $(ip -4 -o addr show dev eth0 | awk '{ print $4 }')"
 echo "online: default route $(ip route | awk '$1 == "default" { print $3 }')"
+echo "online: machine $(grep nameserver /hostetc/resolv.conf)"
 echo "online: $(grep nameserver /etc/resolv.conf)"
 trap 'exit 0' TERM
 sleep 1000 &
@@ -263,6 +265,7 @@ if vm_wait 'online: nameserver' 90; then
     vm_assert "dhcp: the lease's address on eth0 before network-online" 'online: eth0 10\.0\.2\.15/24'
     vm_assert "dhcp: the lease's default route" 'online: default route 10\.0\.2\.2'
     vm_assert "dhcp: the lease's DNS in the container's resolv.conf" 'online: nameserver 10\.0\.2\.3'
+    vm_assert "dhcp: the lease's DNS in the machine's /etc/resolv.conf" 'online: machine nameserver 10\.0\.2\.3'
 else
     vm_not_ok "dhcp: a container waiting for network-online started after the lease" "online never reported"
 fi
