@@ -227,7 +227,7 @@ static int op_etc_file(struct setup_ctx *x, int which, struct kerr *err)
     return mount_generated(x->rootfd, in->stage, "resolv.conf", in->resolv, "/etc/resolv.conf", writable, err);
 }
 
-static int op_overlay(struct setup_ctx *x, struct kerr *err)
+static struct mount_inputs overlay_inputs(const struct setup_ctx *x)
 {
     const struct userns *uns = x->in->userns;
     struct mount_inputs mi = { .stage = x->in->stage, .userns_fd = uns ? uns->fd : -1 };
@@ -238,6 +238,12 @@ static int op_overlay(struct setup_ctx *x, struct kerr *err)
         mi.root_uid = root_uid;
         mi.root_gid = root_gid;
     }
+    return mi;
+}
+
+static int op_overlay(struct setup_ctx *x, struct kerr *err)
+{
+    struct mount_inputs mi = overlay_inputs(x);
     int r = mount_overlay(x->c, &mi, err);
     if (r < 0)
         return r;
@@ -318,6 +324,10 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
         return 0;
     case SETUP_STAGE:
         return mount_stage(in->stage, err);
+    case SETUP_INIT_LAYER: {
+        struct mount_inputs mi = overlay_inputs(x);
+        return mount_init_layer(c, &mi, x->list->init, x->list->n_init, err);
+    }
     case SETUP_OVERLAY:
         return op_overlay(x, err);
     case SETUP_MOUNT_PROC:

@@ -1,0 +1,140 @@
+#!/bin/bash
+# test_roots.sh — container roots as Docker builds them: keel's init layer
+# (the mount points the set-up needs, on top of the image's layers) makes
+# read-only roots (no `upper`) work without writing to the image:
+#   ro_hosts       an image without /etc/hosts, read-only: a peer on the bridge
+#                  is reached by name (the generated /etc/hosts is there)
+#   ro_mount       `mount = SRC:/shared` and a file bind in a directory the
+#                  image lacks, into a read-only root; the image is unchanged
+#   symlink_resolv an image's symlink /etc/resolv.conf (dangling) gets keel's file
+#   under_file     a mount target below a file of the image is refused clearly;
+#                  the same target below a directory works (positive control)
+#   userns_ro      the same read-only root with a user namespace: the init
+#                  layer's entries are the container root's
+#   plan           keel check --plan lists the init layer's mount points
+. "$(dirname "$0")/lib.sh"
+
+# ctr NAME COMMAND [EXTRA-LINES] [LAYERS]: a read-only container section.
+ctr() {
+    printf '[container %s]\nlayers = %s\ncommand = %s\nrestart = no\n%s\n' "$1" "${4:-$LAYERS/base}" "$2" "${3:-}"
+}
+
+# has_prefix VALUE PREFIX
+has_prefix() {
+    case "$1" in "$2"*) return 0 ;; esac
+    WHY="'$1' does not start with '$2'"
+    return 1
+}
+
+# The image must come out of a run as it went in.
+image_untouched() {
+    for p in etc/hosts etc/hostname etc/resolv.conf shared etc/app; do
+        [ ! -e "$LAYERS/base/$p" ] && [ ! -L "$LAYERS/base/$p" ] || { WHY="$LAYERS/base/$p exists"; return 1; }
+    done
+}
+
+test_ro_hosts() {
+    plan ro_hosts_image_lacks_it ro_hosts_peer_by_name ro_hosts_file ro_hosts_image_untouched
+    check ro_hosts_image_lacks_it "the base layer has an /etc/hosts (the test needs one without)" image_untouched
+    # The client polls (bounded) until the peer listens.
+    manifest <<EOF
+$(system_section)
+$(ctr peer "/bin/probe trap TERM listen tcp 80" "network = bridge")
+$(ctr client "/bin/sh -c 'i=0; until /bin/probe connect peer 80 | grep -q =ok; do i=\$((i+1)); [ \$i -ge 200 ] && break; sleep 0.1; done; /bin/probe connect peer 80 stat /etc/hosts print done sleep inf'" "network = bridge")
+EOF
+    keel_start
+    wait_out client done || fail "client did not finish ($WHY)"
+    check ro_hosts_peer_by_name "the peer was not reached by its name" eq "$(c_value client connect:peer:80)" "ok reply=ping"
+    check ro_hosts_file "/etc/hosts is not keel's read-only regular file" has_prefix "$(c_value client stat:/etc/hosts)" "file 0644 "
+    keel_stop || fail "keel did not stop ($WHY)"
+    check ro_hosts_image_untouched "the run wrote to the image" image_untouched
+}
+
+test_ro_mount() {
+    plan ro_mount_dir ro_mount_write ro_mount_file ro_mount_image_untouched
+    mkdir -p "$T/shared"
+    echo from-host > "$T/shared/data"
+    echo conf-line > "$T/conf"
+    manifest <<EOF
+$(system_section)
+$(ctr c "/bin/probe read /shared/data write /shared/new read /etc/app/conf.txt print done" "mount = $T/shared:/shared
+mount = $T/conf:/etc/app/conf.txt:ro")
+EOF
+    keel_start
+    keel_wait 30 || fail "keel did not exit ($WHY)"
+    out_has c done || fail "c did not run ($WHY)"
+    check ro_mount_dir "/shared does not show the host's directory" eq "$(c_value c data:/shared/data)" from-host
+    check ro_mount_write "the rw bind is not writable" eq "$(c_value c write:/shared/new)/$(cat "$T/shared/new" 2>&1)" "ok/probe"
+    check ro_mount_file "the file bind in a directory the image lacks" eq "$(c_value c data:/etc/app/conf.txt)" conf-line
+    check ro_mount_image_untouched "the run wrote to the image" image_untouched
+}
+
+test_symlink_resolv() {
+    plan symlink_resolv_file symlink_resolv_content symlink_resolv_layer_kept
+    local img
+    img=$(mk_layer link)
+    mkdir -p "$img/etc"
+    ln -s ../run/systemd/resolve/stub-resolv.conf "$img/etc/resolv.conf"
+    manifest <<EOF
+$(system_section)
+dns = 192.0.2.53
+$(ctr c "/bin/sh -c '/bin/probe stat /etc/resolv.conf; cat /etc/resolv.conf; echo done'" "" "$img:$LAYERS/base")
+EOF
+    keel_start
+    keel_wait 30 || fail "keel did not exit ($WHY)"
+    out_has c done || fail "c did not run ($WHY)"
+    check symlink_resolv_file "/etc/resolv.conf is not a regular file" has_prefix "$(c_value c stat:/etc/resolv.conf)" "file 0644 "
+    check symlink_resolv_content "/etc/resolv.conf is not keel's" eq "$(c_lines c | grep -c '^nameserver 192.0.2.53$')" 1
+    check symlink_resolv_layer_kept "the image's symlink changed" eq "$(readlink "$img/etc/resolv.conf")" \
+        ../run/systemd/resolve/stub-resolv.conf
+}
+
+test_under_file() {
+    plan under_file_refused under_file_reason under_dir_works
+    local img
+    img=$(mk_layer file)
+    mkdir -p "$img/etc" "$img/srv"
+    echo not-a-dir > "$img/etc/app"
+    mkdir -p "$T/shared"
+    manifest <<EOF
+$(system_section)
+$(ctr bad "/bin/probe print bad-ran" "mount = $T/shared:/etc/app/data" "$img:$LAYERS/base")
+$(ctr good "/bin/probe ls /srv print good-ran" "mount = $T/shared:/srv/app/data" "$img:$LAYERS/base")
+EOF
+    keel_start
+    keel_wait 30 || fail "keel did not exit ($WHY)"
+    check under_file_refused "a container with a mount target below a file ran" eq "$(c_lines bad | grep -c bad-ran)" 0
+    check under_file_reason "no error says the image has a file there" \
+        grep_in "bad: .*cannot make the mount point /etc/app/data in the container root: /etc/app is not a directory in the image" "$ERR"
+    check under_dir_works "the same target below a directory" eq "$(c_value good ls:/srv)" app
+}
+
+test_userns_ro() {
+    plan userns_ro_ran userns_ro_owner userns_ro_hosts
+    mkdir -p "$T/shared"
+    manifest <<EOF
+$(system_section)
+$(ctr c "/bin/probe ids stat /shared stat /etc/hosts stat /proc print done" "userns = auto
+mount = $T/shared:/shared/sub")
+EOF
+    keel_start
+    keel_wait 30 || fail "keel did not exit ($WHY)"
+    check userns_ro_ran "c did not run" out_has c done
+    # /shared is the init layer's directory: the container's root owns it.
+    check userns_ro_owner "the init layer's /shared is not the container root's" eq "$(c_value c stat:/shared)" "dir 0755 0:0"
+    check userns_ro_hosts "/etc/hosts is not a file" has_prefix "$(c_value c stat:/etc/hosts)" "file 0644 0:0"
+}
+
+test_plan() {
+    plan plan_init_layer plan_root
+    manifest <<EOF
+$(system_section)
+$(ctr c "/bin/probe" "mount = /tmp:/shared")
+EOF
+    keel_check --plan "$T/keel.ini"
+    check plan_init_layer "the plan lists no init layer with its mount points" grep_in \
+        '^  init layer: .* /proc/ /sys/ /dev/ /shared\(=source\) /etc/hostname /etc/hosts /etc/resolv.conf$' "$CHECK_OUT"
+    check plan_root "the root's lowers do not start with the init layer" grep_in "lowerdir=\\(init layer\\):$LAYERS/base " "$CHECK_OUT"
+}
+
+run_tests "$@"
