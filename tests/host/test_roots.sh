@@ -12,6 +12,9 @@
 #   userns_ro      the same read-only root with a user namespace: the init
 #                  layer's entries are the container root's
 #   plan           keel check --plan lists the init layer's mount points
+#   initramfs_host_layer  mkinitramfs takes a layer from the host path the
+#                  manifest names when it is a directory there, else from
+#                  build/layers (the positive control), and says which
 . "$(dirname "$0")/lib.sh"
 
 # ctr NAME COMMAND [EXTRA-LINES] [LAYERS]: a read-only container section.
@@ -135,6 +138,27 @@ EOF
     check plan_init_layer "the plan lists no init layer with its mount points" grep_in \
         '^  init layer: .* /proc/ /sys/ /dev/ /shared\(=source\) /etc/hostname /etc/hosts /etc/resolv.conf$' "$CHECK_OUT"
     check plan_root "the root's lowers do not start with the init layer" grep_in "lowerdir=\\(init layer\\):$LAYERS/base " "$CHECK_OUT"
+}
+
+test_initramfs_host_layer() {
+    plan initramfs_built initramfs_host_layer initramfs_build_layer initramfs_says
+    mkdir -p "$T/srv/app/etc"
+    echo host-layer > "$T/srv/app/etc/marker"
+    manifest <<EOF
+[container web]
+layers = $T/srv/app:/layers/base
+command = /bin/probe
+EOF
+    timeout $((60 * SLOW)) "$HOST_DIR/../../initramfs/mkinitramfs" --keel "$KEEL" --manifest "$T/keel.ini" \
+        --layers "$LAYERS" --out "$T/image.cpio" > "$T/mk.out" 2> "$T/mk.err"
+    check initramfs_built "mkinitramfs failed: $(tail -1 "$T/mk.err")" [ -s "$T/image.cpio" ]
+    mkdir -p "$T/x"
+    (cd "$T/x" && cpio --quiet -id --no-absolute-filenames < "$T/image.cpio" 2>/dev/null)
+    check initramfs_host_layer "the host path's layer is not in the image" eq "$(cat "$T/x$T/srv/app/etc/marker" 2>&1)" host-layer
+    check initramfs_build_layer "build/layers/base is not in the image as /layers/base" cmp -s "$T/x/layers/base/bin/probe" "$LAYERS/base/bin/probe"
+    check initramfs_says "mkinitramfs does not say where each layer came from" \
+        eq "$(grep -c -e "^mkinitramfs: layer $T/srv/app: from this machine's $T/srv/app\$" \
+                      -e "^mkinitramfs: layer /layers/base: from $LAYERS/base\$" "$T/mk.err")" 2
 }
 
 run_tests "$@"
