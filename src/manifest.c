@@ -529,7 +529,25 @@ static char *read_line(char *out, int size, void *user)
 
 /* --- validation --------------------------------------------------------------- */
 
-static void resolve_defaults(struct manifest *m)
+/* env_file's variables join env, where no `env =` line names them. */
+static void merge_env_files(struct container_spec *c, const char *file, struct diag *d)
+{
+    for (size_t i = 0; c->env_from_files && c->env_from_files[i]; i++) {
+        const char *kv = c->env_from_files[i];
+        size_t klen = (size_t)(strchr(kv, '=') - kv) + 1;
+        bool set = false;
+        for (size_t j = 0; c->env && c->env[j] && !set; j++)
+            set = strncmp(c->env[j], kv, klen) == 0;
+        if (!set && strv_push(&c->env, kv) < 0) {
+            diag_add(d, file, 0, "out of memory");
+            return;
+        }
+    }
+    strv_free(c->env_from_files);
+    c->env_from_files = NULL;
+}
+
+static void resolve_defaults(struct manifest *m, struct diag *d)
 {
     struct system_spec *sys = &m->system;
     for (size_t i = 0; i < m->n_containers; i++) {
@@ -538,6 +556,7 @@ static void resolve_defaults(struct manifest *m)
             c->stop_timeout_ms = sys->stop_timeout_ms;
         if (c->net == NET_BRIDGE && !c->bridge)
             c->bridge = strdup(MANIFEST_DEFAULT_NETWORK);
+        merge_env_files(c, m->path, d);
     }
     for (size_t i = 0; i < m->n_networks; i++) {
         struct network_spec *n = &m->networks[i];
@@ -651,7 +670,7 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
     }
     if (need_default_net && !manifest_find_network(m, MANIFEST_DEFAULT_NETWORK) && add_default_network(m) < 0)
         diag_add(d, file, 0, "out of memory");
-    resolve_defaults(m);
+    resolve_defaults(m, d);
     /* The network rules (subnets, addresses, ports, container:NAME) are net.c's. */
     manifest_validate_networks(m, d);
 
@@ -862,6 +881,7 @@ static void container_free(struct container_spec *c)
     free(c->devices);
     strv_free(c->argv);
     strv_free(c->env);
+    strv_free(c->env_from_files);
     free(c->workdir);
     free(c->user);
     free(c->hostname);

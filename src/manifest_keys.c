@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -378,6 +379,47 @@ static int set_mount(void *obj, int line, const char *v, char *why)
     }
     c->n_mounts++;
     return 0;
+}
+
+/* env_file = PATH: read now, at manifest load, so `keel check` sees what a
+ * start would get; its variables go to env_from_files (a later line, in
+ * this file or a later one, replaces an earlier one), merged into env after
+ * the section (manifest.c): `env =` lines win whatever their order.  An
+ * error points into the env file (PATH:LINE) after the manifest's line. */
+struct env_file_ctx {
+    char ***dst;
+};
+
+static int env_file_add(void *arg, const char *kv)
+{
+    struct env_file_ctx *x = arg;
+    size_t klen = (size_t)(strchr(kv, '=') - kv) + 1;
+    for (size_t i = 0; *x->dst && (*x->dst)[i]; i++)
+        if (strncmp((*x->dst)[i], kv, klen) == 0)
+            return replace_str(&(*x->dst)[i], kv);
+    return strv_push(x->dst, kv);
+}
+
+#define ENV_FILE_MAX (1u << 20)
+
+static int set_env_file(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    int r = check_abs_path(v, why);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *buf = NULL;
+    size_t len = 0;
+    if ((r = read_file_at(AT_FDCWD, v, ENV_FILE_MAX, &buf, &len)) < 0)
+        return r == -EFBIG ? why_set(why, "cannot read %s: larger than %u bytes", v, ENV_FILE_MAX)
+                           : why_set(why, "cannot read %s: %s", v, strerror(-r));
+    struct env_file_ctx x = { &c->env_from_files };
+    int at = 0;
+    char inner[PARSE_WHY_MAX] = "";
+    r = parse_env_file(buf, len, env_file_add, &x, &at, inner);
+    if (r == -EINVAL)
+        return why_set(why, "%s:%d: %s", v, at, inner);
+    return r;
 }
 
 /* HOST[:CONTAINER]: a device node of the host, given as CONTAINER (default
@@ -995,6 +1037,8 @@ static const struct manifest_key keys[] = {
            "bind mount of a host path (nodev, nosuid)"),
     CUSTOM(SEC_CONTAINER, "device", true, set_device, "HOST[:CONTAINER]", "(none)",
            "a device node of the host given in the container's /dev"),
+    CUSTOM(SEC_CONTAINER, "env_file", true, set_env_file, "path", "(none)",
+           "KEY=VALUE lines (Docker's --env-file syntax), read when the manifest is; env lines win"),
     CUSTOM_APPLIED(SEC_CONTAINER, "network", false, set_network, "none|host|bridge|container:NAME", "none",
            "network mode"),
     CUSTOM(SEC_CONTAINER, "bridge", false, set_bridge, "network name", MANIFEST_DEFAULT_NETWORK,

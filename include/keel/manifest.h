@@ -96,7 +96,8 @@ struct container_spec {
 
     /* Process. */
     char **argv;                   /* split from `command` */
-    char **env;                    /* "K=V" */
+    char **env;                    /* "K=V" (env_file's merged in after parsing) */
+    char **env_from_files;         /* env_file: "K=V", merged into env unless an env line names K */
     char *workdir;                 /* default "/" */
     char *user;                    /* as written: name, uid or uid:gid; NULL = root */
     char *hostname;                /* default: the container's name */

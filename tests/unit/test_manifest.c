@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 static struct manifest *load_ok(const char *text)
 {
@@ -197,6 +198,60 @@ TEST(defaults)
     CHECK_INT(m->containers[0].restart_delay_ms, 1000);
     CHECK(m->containers[0].pids_max == KEEL_LIMIT_MAX && m->containers[0].pids_line == 9);
     manifest_free(m);
+}
+
+/* env_file = PATH: read at load; a later line of the files replaces an
+ * earlier one, `env =` lines win whatever their order; errors point into
+ * the env file. */
+TEST(env_file)
+{
+    char p1[] = "/tmp/keel-unit-env1.XXXXXX", p2[] = "/tmp/keel-unit-env2.XXXXXX";
+    int f1 = mkstemp(p1), f2 = mkstemp(p2);
+    CHECK(f1 >= 0 && f2 >= 0);
+    if (f1 < 0 || f2 < 0)
+        return;
+    const char *one = "# app\nA=from-file\nB=one\nC=file-c\n";
+    const char *two = "B=two\n\n  D=d with  spaces \nE=\n";
+    CHECK(write(f1, one, strlen(one)) == (ssize_t)strlen(one) && write(f2, two, strlen(two)) == (ssize_t)strlen(two));
+    close(f1);
+    close(f2);
+    char *text = xasprintf("[container c]\nlayers = /l\ncommand = /bin/true\nenv = A=from-env\nenv_file = %s\n"
+                           "env_file = %s\nenv = C=env-c\n", p1, p2);
+    struct manifest *m = load_ok(text);
+    CHECK(m != NULL);
+    if (m) {
+        char *const *env = m->containers[0].env;
+        CHECK_INT((int)strv_len(env), 5);
+        CHECK(strv_contains(env, "A=from-env"));
+        CHECK(strv_contains(env, "B=two"));
+        CHECK(strv_contains(env, "C=env-c"));
+        CHECK(strv_contains(env, "D=d with  spaces "));
+        CHECK(strv_contains(env, "E="));
+        CHECK(m->containers[0].env_from_files == NULL);
+        manifest_free(m);
+    }
+    free(text);
+
+    FILE *f = fopen(p2, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("OK=1\nBARE\n", f);
+        fclose(f);
+    }
+    text = xasprintf("[container c]\nlayers = /l\ncommand = /bin/true\nenv_file = %s\n", p2);
+    char *want = xasprintf("t.ini:4: env_file: %s:2: 'BARE' has no value", p2);
+    char *got = load_bad(text, strlen(text));
+    CHECK(got && strstr(got, want));
+    if (got && !strstr(got, want))
+        fprintf(stderr, "  got: %s", got);
+    free(got);
+    free(want);
+    free(text);
+    unlink(p1);
+    unlink(p2);
+    EXPECT_ERROR(C "env_file = relative.env\n", "t.ini:4: env_file: 'relative.env' is not an absolute path");
+    EXPECT_ERROR(C "env_file = /nonexistent/keel.env\n",
+                 "t.ini:4: env_file: cannot read /nonexistent/keel.env: No such file or directory");
 }
 
 TEST(bad_values)
@@ -451,6 +506,7 @@ int main(void)
     RUN(fstab);
     RUN(structure_errors);
     RUN(cross_reference_lines);
+    RUN(env_file);
     RUN(all_errors_reported);
     RUN(hostile_bytes);
     RUN(key_table_is_complete);
