@@ -879,6 +879,9 @@ static void container_free(struct container_spec *c)
     for (size_t i = 0; i < c->n_devices; i++)
         free(c->devices[i].source), free(c->devices[i].target);
     free(c->devices);
+    for (size_t i = 0; i < c->n_secrets; i++)
+        free(c->secrets[i].source), free(c->secrets[i].target);
+    free(c->secrets);
     strv_free(c->argv);
     strv_free(c->env);
     strv_free(c->env_from_files);

@@ -887,6 +887,94 @@ int mount_generated(int rootfd, const char *stage, const char *name, const char 
                          MS_NOSUID | MS_NODEV | MS_NOEXEC, target, err);
 }
 
+/* Copies the secret's source (no symlink anywhere on its path, a regular
+ * file of at most SECRET_SIZE_MAX bytes, opened O_PATH first so that
+ * nothing else is ever opened for reading) into FD. */
+static int copy_secret(const struct secret_spec *s, int fd, struct kerr *err)
+{
+    _cleanup_close_ int path = sys_openat2(AT_FDCWD, s->source, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
+                                           RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    struct stat st;
+    if (path >= 0 && fstat(path, &st) < 0)
+        return kerr_set(err, errno, "cannot open secret %s", s->source);
+    /* O_PATH | O_NOFOLLOW opens a last-component symlink itself. */
+    if ((path < 0 && errno == ELOOP) || (path >= 0 && S_ISLNK(st.st_mode)))
+        return kerr_msg(err, ELOOP, "cannot open secret %s: a symlink on its path is refused (name the real path)",
+                        s->source);
+    if (path < 0)
+        return kerr_set(err, errno, "cannot open secret %s", s->source);
+    if (!S_ISREG(st.st_mode))
+        return kerr_msg(err, EINVAL, "cannot use secret %s: it is not a regular file", s->source);
+    char fdp[FD_PATH_MAX];
+    _cleanup_close_ int src = open(fd_path(fdp, path), O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    if (src < 0)
+        return kerr_set(err, errno, "cannot open secret %s", s->source);
+    char buf[16384];
+    size_t total = 0;
+    for (;;) {
+        ssize_t n = read(src, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return kerr_set(err, errno, "cannot read secret %s", s->source);
+        if (n == 0)
+            break;
+        total += (size_t)n;
+        if (total > SECRET_SIZE_MAX)
+            return kerr_msg(err, EFBIG, "cannot use secret %s: it is larger than %u bytes", s->source,
+                            SECRET_SIZE_MAX);
+        if (write_all(fd, buf, (size_t)n) < 0)
+            return kerr_set(err, errno, "cannot copy secret %s", s->source);
+    }
+    explicit_bzero(buf, sizeof buf);
+    return 0;
+}
+
+int mount_secret(int rootfd, const char *stage, size_t n, size_t index, const struct secret_spec *s, uid_t uid,
+                 gid_t gid, struct kerr *err)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/secrets", stage);
+    if (index == 0) {
+        /* The container's own tmpfs (in its mount namespace only, left
+         * behind with the old root at pivot_root but for the binds), sized
+         * for its secrets. */
+        char opts[96];
+        snprintf(opts, sizeof opts, "mode=0700,size=%zu,nr_inodes=%zu", n * ((size_t)SECRET_SIZE_MAX + 4096),
+                 n + 16);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            return kerr_set(err, errno, "cannot create %s", dir);
+        if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
+            return kerr_set(err, errno, "cannot mount the secrets' tmpfs at %s", dir);
+    }
+    _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return kerr_set(err, errno, "cannot open %s", dir);
+    char name[24];
+    snprintf(name, sizeof name, "%zu", index);
+    {
+        _cleanup_close_ int f = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (f < 0)
+            return kerr_set(err, errno, "cannot create the copy of secret %s", s->source);
+        int r = copy_secret(s, f, err);
+        if (r < 0)
+            return r;
+        if (fchown(f, uid, gid) < 0 || fchmod(f, s->mode) < 0)
+            return kerr_set(err, errno, "cannot set the owner and mode of secret %s", s->target);
+    }
+    _cleanup_close_ int tgt = mount_open_in_root(rootfd, s->target, 'f', err);
+    if (tgt < 0)
+        return kerr_prefix(err, "cannot bind secret %s", s->target);
+    struct stat st;
+    if (fstat(tgt, &st) < 0 || !S_ISREG(st.st_mode))
+        return kerr_msg(err, EISDIR, "cannot bind secret %s: it is not a file in the container root", s->target);
+    _cleanup_close_ int copy = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (copy < 0)
+        return kerr_set(err, errno, "cannot open the copy of secret %s", s->source);
+    return bind_readonly(copy, rootfd, s->target, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+                         MS_NOSUID | MS_NODEV | MS_NOEXEC, s->target, err);
+}
+
 int mount_stage(const char *stage, struct kerr *err)
 {
     /* Nothing done below may propagate back to the host's mount table. */

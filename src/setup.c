@@ -86,6 +86,9 @@ static void plan_init_layer(struct builder *b, const struct container_spec *c)
         case SETUP_BIND:
             point(b, c->mounts[op->arg].target, c->mounts[op->arg].source, 's', false);
             break;
+        case SETUP_SECRET:
+            point(b, c->secrets[op->arg].target, NULL, 'f', false);
+            break;
         case SETUP_ETC_FILE:
             point(b, op->arg == SETUP_FILE_HOSTNAME ? "/etc/hostname" : op->arg == SETUP_FILE_HOSTS ? "/etc/hosts" :
                   "/etc/resolv.conf", NULL, 'f', true);
@@ -149,6 +152,10 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     add(&b, SETUP_READONLY, 0);
     for (size_t i = 0; i < c->n_mounts; i++)
         add(&b, SETUP_BIND, (int)i);
+    /* After the binds: a secret's target may be inside a bound directory
+     * (where the host's file shows under the copy, never instead of it). */
+    for (size_t i = 0; i < c->n_secrets; i++)
+        add(&b, SETUP_SECRET, (int)i);
     add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME);
     add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTS);
     if (f->resolv)
@@ -384,6 +391,12 @@ static void print_op(const struct container_spec *c, const struct setup_list *l,
     case SETUP_BIND:
         fprintf(out, "  bind: %s -> %s (%s, nodev, nosuid)\n", c->mounts[op->arg].source, c->mounts[op->arg].target,
                 c->mounts[op->arg].readonly ? "ro" : "rw");
+        return;
+    case SETUP_SECRET:
+        /* Paths and owner only: the content is read by the setup child alone. */
+        fprintf(out, "  secret: %s -> %s (copied at each start into the container's tmpfs; %u:%u %04o, read-only, "
+                "nosuid, nodev, noexec)\n", c->secrets[op->arg].source, c->secrets[op->arg].target,
+                c->secrets[op->arg].uid, c->secrets[op->arg].gid, c->secrets[op->arg].mode);
         return;
     case SETUP_ETC_FILE:
         fprintf(out, "  file: %s (generated, bound read-only)\n",

@@ -59,6 +59,17 @@ struct bind_mount {
     int line;
 };
 
+/* secret = SRC:DST[:UID:GID:MODE]: SRC copied at each start into the
+ * container's own tmpfs, bound read-only at DST (container.c, mount.c). */
+struct secret_spec {
+    char *source;    /* host path, absolute */
+    char *target;    /* path inside the container, absolute */
+    uint32_t uid, gid;   /* the container's ids (default 0:0) */
+    unsigned mode;   /* default 0400 */
+    int line;
+};
+#define SECRET_SIZE_MAX (1u << 20)   /* bytes per secret */
+
 struct port_map {
     struct in_addr host_ip;   /* INADDR_ANY unless HOST_IP given */
     uint16_t host_port;
@@ -93,6 +104,8 @@ struct container_spec {
     size_t n_mounts;
     struct bind_mount *devices;    /* host device nodes given in the container's /dev (readonly unused) */
     size_t n_devices;
+    struct secret_spec *secrets;
+    size_t n_secrets;
 
     /* Process. */
     char **argv;                   /* split from `command` */

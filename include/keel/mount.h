@@ -8,6 +8,7 @@
  *     lower/N, upper/   with a user namespace: idmapped mounts of the layers
  *             and of the upper directory, which the overlay is made of
  *     files/  generated /etc/hosts, /etc/resolv.conf, /etc/hostname
+ *     secrets/  a tmpfs of its own: the copies of `secret =` files
  *   inside root: /proc (fresh, masked paths), /sys (ro), /sys/fs/cgroup (ro),
  *   /dev (keel's nodev tmpfs: the host's null zero full random urandom tty
  *   as read-only binds, pts, ptmx, shm),
@@ -106,6 +107,14 @@ int mount_masks(int rootfd, struct kerr *err);
 int mount_readonly(int rootfd, struct kerr *err);
 /* mount = SOURCE:TARGET[:ro], fd to fd (sys_bind_fd), nosuid and nodev. */
 int mount_bind(int rootfd, const struct bind_mount *b, struct kerr *err);
+/* secret S (INDEX of the container's N): its source copied into STAGE/secrets
+ * (a tmpfs of the container's mount namespace, nosuid, nodev, noexec, sized
+ * for N secrets, mounted at INDEX 0), owned by UID:GID (host ids) with S's
+ * mode, bound read-only (nosuid, nodev, noexec) at S->target.  The source is
+ * opened with no symlink anywhere on its path and must be a regular file of
+ * at most SECRET_SIZE_MAX bytes.  No message carries the content. */
+int mount_secret(int rootfd, const char *stage, size_t n, size_t index, const struct secret_spec *s, uid_t uid,
+                 gid_t gid, struct kerr *err);
 /* CONTENT written to STAGE/files/NAME and bound read-only over TARGET, which
  * the init layer provides (or ROOT_WRITABLE and it can be made: an upper can
  * hide it); no regular file at TARGET is an error. */

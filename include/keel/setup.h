@@ -61,6 +61,7 @@ enum setup_op_type {
     SETUP_MASK,           /* mount_masked_paths */
     SETUP_READONLY,       /* mount_readonly_paths */
     SETUP_BIND,           /* `mount =`: arg = index in spec->mounts */
+    SETUP_SECRET,         /* `secret =`: arg = index in spec->secrets (0 mounts their tmpfs) */
     SETUP_ETC_FILE,       /* a generated file: arg = SETUP_FILE_* */
     SETUP_PIVOT,          /* pivot_root, old root detached */
     SETUP_CLOSE_FDS,      /* every fd of keel's closed (but the report channel) */

@@ -254,6 +254,33 @@ TEST(env_file)
                  "t.ini:4: env_file: cannot read /nonexistent/keel.env: No such file or directory");
 }
 
+/* secret = SRC:DST[:UID:GID:MODE]: defaults 0:0 0400; the file is not read here. */
+TEST(secrets)
+{
+    struct manifest *m = load_ok(C "secret = /etc/keel/db.pass:/run/secrets/db\n"
+                                   "secret = /k:/etc/k.pem:1000:50:0440\n");
+    CHECK(m != NULL);
+    if (m) {
+        const struct container_spec *c = &m->containers[0];
+        CHECK_INT((int)c->n_secrets, 2);
+        CHECK_STR(c->secrets[0].source, "/etc/keel/db.pass");
+        CHECK_STR(c->secrets[0].target, "/run/secrets/db");
+        CHECK(c->secrets[0].uid == 0 && c->secrets[0].gid == 0 && c->secrets[0].mode == 0400);
+        CHECK(c->secrets[1].uid == 1000 && c->secrets[1].gid == 50 && c->secrets[1].mode == 0440);
+        CHECK_INT(c->secrets[1].line, 5);
+        manifest_free(m);
+    }
+    EXPECT_ERROR(C "secret = /a\n", "t.ini:4: secret: '/a' is not SRC:DST[:UID:GID:MODE]");
+    EXPECT_ERROR(C "secret = /a:/b:1:2\n", "t.ini:4: secret: '/a:/b:1:2' is not SRC:DST[:UID:GID:MODE]");
+    EXPECT_ERROR(C "secret = a:/b\n", "t.ini:4: secret: 'a' is not an absolute path");
+    EXPECT_ERROR(C "secret = /a:/\n", "t.ini:4: secret: '/' is not a file path in the container");
+    EXPECT_ERROR(C "secret = /a:/run/../etc/x\n", "t.ini:4: secret: '/run/../etc/x' contains '..'");
+    EXPECT_ERROR(C "secret = /a:/b:0:0:0755x\n", "t.ini:4: secret: '0755x' is not an octal mode");
+    EXPECT_ERROR(C "secret = /a:/b:0:0:4755\n", "t.ini:4: secret: '4755' is not an octal mode");
+    EXPECT_ERROR(C "secret = /a:/b:-1:0:0400\n", "t.ini:4: secret:");
+    EXPECT_ERROR(C "secret = /a:/b\nsecret = /c:/b\n", "t.ini:5: secret: /b is given twice (first on line 4)");
+}
+
 TEST(bad_values)
 {
     EXPECT_ERROR("[system]\nstop_timeout = soon\n", "t.ini:2: stop_timeout:");
@@ -507,6 +534,7 @@ int main(void)
     RUN(structure_errors);
     RUN(cross_reference_lines);
     RUN(env_file);
+    RUN(secrets);
     RUN(all_errors_reported);
     RUN(hostile_bytes);
     RUN(key_table_is_complete);

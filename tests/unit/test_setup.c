@@ -13,12 +13,14 @@ static char *argv_[] = { "/bin/sh", "-c", "echo 'hi'", NULL };
 static struct bind_mount mounts[] = { { .source = "/data", .target = "/data", .readonly = true },
                                       { .source = "/logs", .target = "/var/log" } };
 static struct bind_mount devices[] = { { .source = "/dev/fuse", .target = "/dev/fuse" } };
+static struct secret_spec secrets[] = { { .source = "/etc/keel/db.pass", .target = "/run/secrets/db", .uid = 1000,
+                                          .gid = 50, .mode = 0440 } };
 
 static struct container_spec spec(void)
 {
     return (struct container_spec){
         .name = "web", .layers = layers, .upper = "tmpfs", .argv = argv_, .mounts = mounts, .n_mounts = 2,
-        .devices = devices, .n_devices = 1, .no_new_privs = true, .net = NET_BRIDGE,
+        .devices = devices, .n_devices = 1, .secrets = secrets, .n_secrets = 1, .no_new_privs = true, .net = NET_BRIDGE,
         .seccomp = SECCOMP_DEFAULT, .userns = USERNS_AUTO,
     };
 }
@@ -61,7 +63,8 @@ TEST(start_order)
     CHECK(at(&l, SETUP_MASK, -1) < at(&l, SETUP_READONLY, -1));
     CHECK(at(&l, SETUP_READONLY, -1) < at(&l, SETUP_BIND, 0));
     CHECK(at(&l, SETUP_BIND, 0) < at(&l, SETUP_BIND, 1));
-    CHECK(at(&l, SETUP_BIND, 1) < at(&l, SETUP_PIVOT, -1));
+    CHECK(at(&l, SETUP_BIND, 1) < at(&l, SETUP_SECRET, 0));
+    CHECK(at(&l, SETUP_SECRET, 0) < at(&l, SETUP_PIVOT, -1));
     CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV) < at(&l, SETUP_PIVOT, -1));
     CHECK(at(&l, SETUP_JOIN_NS, CNS_NET) < at(&l, SETUP_OVERLAY, -1));
     /* The image's /etc/passwd only after pivot_root. */
@@ -190,7 +193,7 @@ TEST(init_layer_points)
     CHECK_INT(setup_plan_start(&c, &f, &l), 0);
     static const struct { const char *path; char kind; bool shadow; } want[] = {
         { "/proc", 'd', true }, { "/sys", 'd', true }, { "/dev", 'd', true }, { "/data", 's', false },
-        { "/var/log", 's', false }, { "/etc/hostname", 'f', true }, { "/etc/hosts", 'f', true },
+        { "/var/log", 's', false }, { "/run/secrets/db", 'f', false }, { "/etc/hostname", 'f', true }, { "/etc/hosts", 'f', true },
         { "/etc/resolv.conf", 'f', true },
     };
     CHECK_INT((int)l.n_init, (int)(sizeof want / sizeof want[0]));
@@ -246,7 +249,7 @@ TEST(printed_plan)
         "  join: network namespace\n",
         "  hostname: web\n",
         "  init layer: keel's, on top of the layers, with the mount points /proc/ /sys/ /dev/ /data(=source) "
-        "/var/log(=source) /etc/hostname /etc/hosts /etc/resolv.conf\n",
+        "/var/log(=source) /run/secrets/db /etc/hostname /etc/hosts /etc/resolv.conf\n",
         "  root: overlay lowerdir=(init layer):/l/top:/l/base upper=tmpfs (nodev, nosuid)\n",
         "  mount: proc /proc (nosuid, nodev, noexec)\n",
         "  mount: tmpfs /dev (nodev; null zero full random urandom tty bound read-only from the host's)\n",
@@ -255,6 +258,8 @@ TEST(printed_plan)
         "  read-only: /proc/bus ",
         "  bind: /data -> /data (ro, nodev, nosuid)\n",
         "  bind: /logs -> /var/log (rw, nodev, nosuid)\n",
+        "  secret: /etc/keel/db.pass -> /run/secrets/db (copied at each start into the container's tmpfs; 1000:50 0440, "
+        "read-only, nosuid, nodev, noexec)\n",
         "  file: /etc/resolv.conf ",
         "  enter: pivot_root, old root detached\n",
         "  user: root (resolved in the container's /etc/passwd)\n",
