@@ -460,11 +460,13 @@ static int init_point(const struct init_ctx *x, const struct mount_point *pt, st
     _cleanup_close_ int dir = init_dirs(x, real, err);
     if (dir < 0)
         return dir;
-    bool same = present && S_ISDIR(st.st_mode) == (kind == 'd');
-    uid_t uid = same && kind == 'd' ? st.st_uid : x->in->root_uid;
-    gid_t gid = same && kind == 'd' ? st.st_gid : x->in->root_gid;
-    mode_t mode = same && kind == 'd' ? st.st_mode : kind == 'd' ? 0755 : 0644;
-    if (kind == 'd') {
+    /* A directory over the image's directory: its owner and mode (the merged one's). */
+    bool dir_kind = kind == 'd';
+    bool copy = present && dir_kind && S_ISDIR(st.st_mode);
+    uid_t uid = copy ? st.st_uid : x->in->root_uid;
+    gid_t gid = copy ? st.st_gid : x->in->root_gid;
+    mode_t mode = copy ? st.st_mode : dir_kind ? 0755 : 0644;
+    if (dir_kind) {
         r = mkdirat(dir, leaf, 0755);
     } else {
         int f = openat(dir, leaf, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -476,7 +478,7 @@ static int init_point(const struct init_ctx *x, const struct mount_point *pt, st
     if (errno != EEXIST)
         return kerr_set(err, errno, "cannot make %s in the init layer", full);
     /* A second mount point at the same path: fine if it is of the same type. */
-    if (fstatat(dir, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode) != (kind == 'd'))
+    if (fstatat(dir, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode) != dir_kind)
         return kerr_msg(err, EEXIST, "cannot make the mount point %s: it is wanted as a directory and as a file",
                         pt->path);
     return 0;
