@@ -405,6 +405,8 @@ static int init_resolve(const struct init_ctx *x, const char *target, const char
         size_t plen = strlen(x->prefix);
         if (len < 0)
             return kerr_set(err, errno, "cannot resolve %s in the image", cand);
+        if ((size_t)len >= sizeof got - 1)
+            return kerr_set(err, ENAMETOOLONG, "cannot resolve %s in the image", cand);
         got[len] = '\0';
         if (strncmp(got, x->prefix, plen) != 0 || (got[plen] != '/' && got[plen] != '\0'))
             return kerr_msg(err, EXDEV, "cannot resolve %s in the image: it resolved to %s", cand, got);
@@ -530,8 +532,9 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
         r = kerr_set(err, errno, "cannot open %s", path);
     else if ((x.probe = open(probe, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 || fstat(x.probe, &st) < 0)
         r = kerr_set(err, errno, "cannot open the layers of %s at %s", c->name, probe);
-    else if ((len = readlink(fd_path(fdp, x.probe), x.prefix, sizeof x.prefix - 1)) < 0)
-        r = kerr_set(err, errno, "cannot resolve %s", probe);
+    else if ((len = readlink(fd_path(fdp, x.probe), x.prefix, sizeof x.prefix - 1)) < 0 ||
+             (size_t)len >= sizeof x.prefix - 1)
+        r = kerr_set(err, len < 0 ? errno : ENAMETOOLONG, "cannot resolve %s", probe);
     else {
         x.prefix[len] = '\0';
         if (strcmp(x.prefix, "/") == 0)

@@ -79,7 +79,8 @@ int mount_stage(const char *stage, struct kerr *err);
  * image, or below or at a symlink to a missing path. */
 int mount_init_layer(const struct container_spec *c, const struct mount_inputs *in, const struct mount_point *pts,
                      size_t n, struct kerr *err);
-/* STAGE/root: the overlay of the init layer, the layers (idmapped with a user namespace) and
+/* STAGE/root: the overlay of the init layer, the layers (idmapped with a
+ * user namespace: mount_init_layer(), which comes first, mounted them) and
  * the upper (a directory made root's and 0700 at every start, or a tmpfs);
  * read-only without an upper.  With a user namespace, the setup goes on as the
  * container's root (fsuid) until mount_pivot(). */
