@@ -8,7 +8,9 @@
 #                  image lacks, into a read-only root; the image is unchanged
 #   symlink_resolv an image's symlink /etc/resolv.conf (dangling) gets keel's file
 #   under_file     a mount target below a file of the image is refused clearly;
-#                  the same target below a directory works (positive control)
+#                  the same target below a directory works (positive control);
+#                  below the image's symlink it is made where the symlink leads
+#                  (inside the root); below a dangling symlink it is refused
 #   userns_ro      the same read-only root with a user namespace: the init
 #                  layer's entries are the container root's
 #   plan           keel check --plan lists the init layer's mount points
@@ -93,23 +95,38 @@ EOF
 }
 
 test_under_file() {
-    plan under_file_refused under_file_reason under_dir_works
+    plan under_file_refused under_file_reason under_dir_works via_symlink_resolved via_symlink_bound \
+        dangling_refused dangling_reason under_file_layer_kept
     local img
     img=$(mk_layer file)
-    mkdir -p "$img/etc" "$img/srv"
+    mkdir -p "$img/etc" "$img/srv/data"
     echo not-a-dir > "$img/etc/app"
+    ln -s srv/data "$img/data"
+    ln -s /srv/missing "$img/gone"
     mkdir -p "$T/shared"
+    echo shared-file > "$T/shared/f"
     manifest <<EOF
 $(system_section)
 $(ctr bad "/bin/probe print bad-ran" "mount = $T/shared:/etc/app/data" "$img:$LAYERS/base")
 $(ctr good "/bin/probe ls /srv print good-ran" "mount = $T/shared:/srv/app/data" "$img:$LAYERS/base")
+$(ctr viasym "/bin/probe ls /srv/data read /srv/data/sub/f print done" "mount = $T/shared:/data/sub" "$img:$LAYERS/base")
+$(ctr dangling "/bin/probe print dangling-ran" "mount = $T/shared:/gone/sub" "$img:$LAYERS/base")
 EOF
     keel_start
     keel_wait 30 || fail "keel did not exit ($WHY)"
     check under_file_refused "a container with a mount target below a file ran" eq "$(c_lines bad | grep -c bad-ran)" 0
     check under_file_reason "no error says the image has a file there" \
         grep_in "bad: .*cannot make the mount point /etc/app/data in the container root: /etc/app is not a directory in the image" "$ERR"
-    check under_dir_works "the same target below a directory" eq "$(c_value good ls:/srv)" app
+    check under_dir_works "the same target below a directory" eq "$(c_value good ls:/srv)" app,data
+    # /data is the image's symlink to srv/data: the mount point is made where it
+    # leads, inside the root, and the bind follows it there.
+    check via_symlink_resolved "the mount point is not at the symlink's target" eq "$(c_value viasym ls:/srv/data)" sub
+    check via_symlink_bound "the bind through the symlink" eq "$(c_value viasym data:/srv/data/sub/f)" shared-file
+    check dangling_refused "a container with a mount target below a dangling symlink ran" \
+        eq "$(c_lines dangling | grep -c dangling-ran)" 0
+    check dangling_reason "no error names the dangling symlink" \
+        grep_in "dangling: .*cannot make the mount point /gone/sub in the container root: /gone is a symlink to a missing path in the image" "$ERR"
+    check under_file_layer_kept "the image layer was written" bash -c "[ ! -e '$img/srv/data/sub' ] && [ ! -e '$img/srv/app' ]"
 }
 
 test_userns_ro() {
