@@ -257,7 +257,8 @@ static int op_secret(struct setup_ctx *x, size_t i, struct kerr *err)
     const struct secret_spec *s = &x->c->secrets[i];
     uint32_t uid = s->uid, gid = s->gid;
     const struct userns *uns = x->in->userns;
-    if (uns && (userns_to_host(uns->map, uns->n, s->uid, &uid) < 0 || userns_to_host(uns->map, uns->n, s->gid, &gid) < 0))
+    if (uns && (userns_to_host(uns->map, uns->n, s->uid, &uid) < 0 ||
+                userns_to_host(uns->map, uns->n, s->gid, &gid) < 0))
         return kerr_msg(err, EINVAL, "cannot give secret %s to %u:%u: not mapped in the user namespace of %s",
                         s->target, s->uid, s->gid, x->c->name);
     return mount_secret(x->rootfd, x->in->stage, x->c->n_secrets, i, s, uid, gid, err);

@@ -495,14 +495,15 @@ int parse_env_file(const char *buf, size_t len, int (*fn)(void *arg, const char 
         }
         const char *eq = memchr(p, '=', (size_t)(eol - p));
         const char *name_end = eq ? eq : eol;
+        int shown = name_end - p > 64 ? 64 : (int)(name_end - p);   /* of a name in a message */
         for (const char *q = p; q < name_end; q++)
             if (!env_name_char(*q, q == p))
-                return PARSE_FAIL(why, EINVAL, "'%.*s' is not a variable name", (int)(name_end - p > 64 ? 64 : name_end - p), p);
+                return PARSE_FAIL(why, EINVAL, "'%.*s' is not a variable name", shown, p);
         if (name_end == p)
             return PARSE_FAIL(why, EINVAL, "no variable name before '='");
         if (!eq)
             return PARSE_FAIL(why, EINVAL, "'%.*s' has no value (KEY=VALUE: keel takes no values from its own "
-                              "environment)", (int)(name_end - p > 64 ? 64 : name_end - p), p);
+                              "environment)", shown, p);
         char *kv = strndup(p, (size_t)(eol - p));
         if (!kv)
             return -ENOMEM;

@@ -348,7 +348,8 @@ static void print_op(const struct container_spec *c, const struct setup_list *l,
     case SETUP_INIT_LAYER:
         fprintf(out, "  init layer: keel's, on top of the layers, with the mount points");
         for (size_t i = 0; i < l->n_init; i++)
-            fprintf(out, " %s%s", l->init[i].path, l->init[i].kind == 'd' ? "/" : l->init[i].kind == 's' ? "(=source)" : "");
+            fprintf(out, " %s%s", l->init[i].path,
+                    l->init[i].kind == 'd' ? "/" : l->init[i].kind == 's' ? "(=source)" : "");
         fputc('\n', out);
         return;
     case SETUP_OVERLAY:

@@ -193,8 +193,8 @@ TEST(init_layer_points)
     CHECK_INT(setup_plan_start(&c, &f, &l), 0);
     static const struct { const char *path; char kind; bool shadow; } want[] = {
         { "/proc", 'd', true }, { "/sys", 'd', true }, { "/dev", 'd', true }, { "/data", 's', false },
-        { "/var/log", 's', false }, { "/run/secrets/db", 'f', false }, { "/etc/hostname", 'f', true }, { "/etc/hosts", 'f', true },
-        { "/etc/resolv.conf", 'f', true },
+        { "/var/log", 's', false }, { "/run/secrets/db", 'f', false }, { "/etc/hostname", 'f', true },
+        { "/etc/hosts", 'f', true }, { "/etc/resolv.conf", 'f', true },
     };
     CHECK_INT((int)l.n_init, (int)(sizeof want / sizeof want[0]));
     for (size_t i = 0; i < l.n_init && i < sizeof want / sizeof want[0]; i++) {
