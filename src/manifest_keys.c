@@ -381,45 +381,22 @@ static int set_mount(void *obj, int line, const char *v, char *why)
     return 0;
 }
 
-/* env_file = PATH: read now, at manifest load, so `keel check` sees what a
- * start would get; its variables go to env_from_files (a later line, in
- * this file or a later one, replaces an earlier one), merged into env after
- * the section (manifest.c): `env =` lines win whatever their order.  An
- * error points into the env file (PATH:LINE) after the manifest's line. */
-struct env_file_ctx {
-    char ***dst;
-};
-
-static int env_file_add(void *arg, const char *kv)
-{
-    struct env_file_ctx *x = arg;
-    size_t klen = (size_t)(strchr(kv, '=') - kv) + 1;
-    for (size_t i = 0; *x->dst && (*x->dst)[i]; i++)
-        if (strncmp((*x->dst)[i], kv, klen) == 0)
-            return replace_str(&(*x->dst)[i], kv);
-    return strv_push(x->dst, kv);
-}
-
-#define ENV_FILE_MAX (1u << 20)
-
+/* env_file = PATH: recorded here, read by the validation (manifest.c),
+ * which knows [system] fstab and whether the file system is to be looked at. */
 static int set_env_file(void *obj, int line, const char *v, char *why)
 {
     struct container_spec *c = obj;
     int r = check_abs_path(v, why);
     if (r < 0)
         return r;
-    _cleanup_free_ char *buf = NULL;
-    size_t len = 0;
-    if ((r = read_file_at(AT_FDCWD, v, ENV_FILE_MAX, &buf, &len)) < 0)
-        return r == -EFBIG ? why_set(why, "cannot read %s: larger than %u bytes", v, ENV_FILE_MAX)
-                           : why_set(why, "cannot read %s: %s", v, strerror(-r));
-    struct env_file_ctx x = { &c->env_from_files };
-    int at = 0;
-    char inner[PARSE_WHY_MAX] = "";
-    r = parse_env_file(buf, len, env_file_add, &x, &at, inner);
-    if (r == -EINVAL)
-        return why_set(why, "%s:%d: %s", v, at, inner);
-    return r;
+    struct env_file *nf = realloc(c->env_files, (c->n_env_files + 1) * sizeof *nf);
+    if (!nf)
+        return -ENOMEM;
+    c->env_files = nf;
+    if (!(nf[c->n_env_files].path = strdup(v)))
+        return -ENOMEM;
+    nf[c->n_env_files++].line = line;
+    return 0;
 }
 
 /* secret = SRC:DST[:UID:GID:MODE]: what is copied and where it goes; the

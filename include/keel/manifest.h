@@ -59,6 +59,12 @@ struct bind_mount {
     int line;
 };
 
+/* env_file = PATH (its line in the manifest): read by the validation. */
+struct env_file {
+    char *path;
+    int line;
+};
+
 /* secret = SRC:DST[:UID:GID:MODE]: SRC copied at each start into the
  * container's own tmpfs, bound read-only at DST (container.c, mount.c). */
 struct secret_spec {
@@ -109,8 +115,9 @@ struct container_spec {
 
     /* Process. */
     char **argv;                   /* split from `command` */
-    char **env;                    /* "K=V" (env_file's merged in after parsing) */
-    char **env_from_files;         /* env_file: "K=V", merged into env unless an env line names K */
+    char **env;                    /* "K=V" (env_file's merged in by the validation) */
+    struct env_file *env_files;    /* env_file = PATH, in order */
+    size_t n_env_files;
     char *workdir;                 /* default "/" */
     char *user;                    /* as written: name, uid or uid:gid; NULL = root */
     char *hostname;                /* default: the container's name */

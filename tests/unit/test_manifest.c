@@ -200,9 +200,27 @@ TEST(defaults)
     manifest_free(m);
 }
 
+/* Loads TEXT with the file system looked at (env files read, layers
+ * checked: the tests name "/" as their layer); returns the manifest or NULL
+ * with the diagnostics joined in *ERRS (caller frees). */
+static struct manifest *load_fs(const char *text, char **errs)
+{
+    struct manifest *m = NULL;
+    struct diag d = { 0 };
+    int r = manifest_load_buffer("t.ini", text, strlen(text), 0, &m, &d);
+    *errs = strdup("");
+    for (size_t i = 0; *errs && i < d.count; i++) {
+        char *n = xasprintf("%s%s\n", *errs, d.msgs[i]);
+        free(*errs);
+        *errs = n;
+    }
+    diag_free(&d);
+    return r < 0 ? NULL : m;
+}
+
 /* env_file = PATH: read at load; a later line of the files replaces an
- * earlier one, `env =` lines win whatever their order; errors point into
- * the env file. */
+ * earlier one, `env =` lines win whatever their order; a syntax error is
+ * ENVFILE:LINE; keel check --no-fs reads none. */
 TEST(env_file)
 {
     char p1[] = "/tmp/keel-unit-env1.XXXXXX", p2[] = "/tmp/keel-unit-env2.XXXXXX";
@@ -215,10 +233,14 @@ TEST(env_file)
     CHECK(write(f1, one, strlen(one)) == (ssize_t)strlen(one) && write(f2, two, strlen(two)) == (ssize_t)strlen(two));
     close(f1);
     close(f2);
-    char *text = xasprintf("[container c]\nlayers = /l\ncommand = /bin/true\nenv = A=from-env\nenv_file = %s\n"
+    char *text = xasprintf("[container c]\nlayers = /\ncommand = /bin/true\nenv = A=from-env\nenv_file = %s\n"
                            "env_file = %s\nenv = C=env-c\n", p1, p2);
-    struct manifest *m = load_ok(text);
+    char *errs = NULL;
+    struct manifest *m = load_fs(text, &errs);
     CHECK(m != NULL);
+    if (!m)
+        fprintf(stderr, "  errors: %s", errs ? errs : "");
+    free(errs);
     if (m) {
         char *const *env = m->containers[0].env;
         CHECK_INT((int)strv_len(env), 5);
@@ -227,9 +249,12 @@ TEST(env_file)
         CHECK(strv_contains(env, "C=env-c"));
         CHECK(strv_contains(env, "D=d with  spaces "));
         CHECK(strv_contains(env, "E="));
-        CHECK(m->containers[0].env_from_files == NULL);
         manifest_free(m);
     }
+    /* --no-fs: the files are not read (the env lines are all there is). */
+    m = load_ok(text);
+    CHECK(m && strv_len(m->containers[0].env) == 2);
+    manifest_free(m);
     free(text);
 
     FILE *f = fopen(p2, "w");
@@ -238,20 +263,24 @@ TEST(env_file)
         fputs("OK=1\nBARE\n", f);
         fclose(f);
     }
-    text = xasprintf("[container c]\nlayers = /l\ncommand = /bin/true\nenv_file = %s\n", p2);
-    char *want = xasprintf("t.ini:4: env_file: %s:2: 'BARE' has no value", p2);
-    char *got = load_bad(text, strlen(text));
-    CHECK(got && strstr(got, want));
-    if (got && !strstr(got, want))
-        fprintf(stderr, "  got: %s", got);
-    free(got);
+    text = xasprintf("[container c]\nlayers = /\ncommand = /bin/true\nenv_file = %s\nenv_file = /nonexistent/k.env\n"
+                     "[system]\nfstab = /dev/vdb /data ext4\n[container d]\nlayers = /\ncommand = /bin/true\n"
+                     "env_file = /data/app.env\n", p2);
+    char *want = xasprintf("%s:2: 'BARE' has no value", p2);
+    m = load_fs(text, &errs);
+    CHECK(m == NULL);
+    manifest_free(m);
+    CHECK(errs && strstr(errs, want));
+    CHECK(errs && strstr(errs, "t.ini:5: env_file: cannot read /nonexistent/k.env: No such file or directory"));
+    CHECK(errs && strstr(errs, "t.ini:11: env_file: /data/app.env is on a [system] fstab file system"));
+    if (errs && !strstr(errs, want))
+        fprintf(stderr, "  got: %s", errs);
+    free(errs);
     free(want);
     free(text);
     unlink(p1);
     unlink(p2);
     EXPECT_ERROR(C "env_file = relative.env\n", "t.ini:4: env_file: 'relative.env' is not an absolute path");
-    EXPECT_ERROR(C "env_file = /nonexistent/keel.env\n",
-                 "t.ini:4: env_file: cannot read /nonexistent/keel.env: No such file or directory");
 }
 
 /* secret = SRC:DST[:UID:GID:MODE]: defaults 0:0 0400; the file is not read here. */
