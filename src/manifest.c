@@ -749,7 +749,10 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
             for (size_t b = 0; b < c->n_secrets; b++) {
                 const char *src = c->secrets[b].source;
                 int e = on_fstab_mount(m, src) ? 0 : lstat(src, &sb) < 0 ? errno : S_ISREG(sb.st_mode) ? 0 : -1;
-                if (e)
+                if (e == -1 && S_ISLNK(sb.st_mode))
+                    diag_add(d, file, c->secrets[b].line, "container '%s': secret %s is a symlink (name the real "
+                             "path)", c->name, src);
+                else if (e)
                     diag_add(d, file, c->secrets[b].line, "container '%s': secret %s is not a regular file%s%s",
                              c->name, src, e > 0 && e != ENOENT ? ": " : "", e > 0 && e != ENOENT ? strerror(e) : "");
             }

@@ -10,7 +10,8 @@
 #   env_file  a variable of the file reaches the container; an `env` line for
 #             the same name wins
 #   secret_symlink  a source reached through a symlink is refused, the container
-#             never runs (the same file by its real path works: `secrets`)
+#             never runs (the same file by its real path works: `secrets`);
+#             keel check refuses a source that is a symlink itself
 . "$(dirname "$0")/lib.sh"
 
 SOCK() { echo "$T/keel.sock"; }
@@ -92,22 +93,36 @@ EOF
 }
 
 test_secret_symlink() {
-    plan secret_symlink_never_ran secret_symlink_reason
-    echo symlinked > "$T/real.pass"
-    ln -s "$T/real.pass" "$T/link.pass"
+    plan secret_symlink_never_ran secret_symlink_reason secret_symlink_checked
+    mkdir -p "$T/real"
+    echo symlinked > "$T/real/pass"
+    ln -s real "$T/linkdir"
+    ln -s real/pass "$T/link.pass"
+    # A symlink on the way: keel check cannot see it (lstat follows it), the start refuses it.
     manifest <<EOF
 $(system_section)
 [container bad]
 layers = $LAYERS/base
 command = /bin/probe print bad-ran
 restart = no
-secret = $T/link.pass:/run/secrets/s
+secret = $T/linkdir/pass:/run/secrets/s
 EOF
     keel_start
     keel_wait 30 || fail "keel did not exit ($WHY)"
     check secret_symlink_never_ran "a container with a symlinked secret ran" eq "$(c_lines bad | grep -c bad-ran)" 0
     check secret_symlink_reason "no error says the symlink is refused" \
-        grep_in "bad: .*cannot open secret $T/link.pass: a symlink on its path is refused" "$ERR"
+        grep_in "bad: .*cannot open secret $T/linkdir/pass: a symlink on its path is refused" "$ERR"
+    # The last component a symlink: the manifest's check refuses it already.
+    manifest <<EOF
+$(system_section)
+[container bad]
+layers = $LAYERS/base
+command = /bin/probe print bad-ran
+secret = $T/link.pass:/run/secrets/s
+EOF
+    keel_check "$T/keel.ini"
+    check secret_symlink_checked "keel check does not refuse a symlink as a secret" \
+        grep_in "^$T/keel.ini:7: container 'bad': secret $T/link.pass is a symlink \\(name the real path\\)$" "$CHECK_ERR"
 }
 
 run_tests "$@"
