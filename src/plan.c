@@ -105,6 +105,9 @@ void plan_print_summary(const struct manifest *m, FILE *out)
                     c->mounts[b].readonly ? "ro" : "rw");
         for (size_t b = 0; b < c->n_devices; b++)
             fprintf(out, "device = %s:%s\n", c->devices[b].source, c->devices[b].target);
+        for (size_t b = 0; b < c->n_secrets; b++)
+            fprintf(out, "secret = %s:%s:%u:%u:%04o\n", c->secrets[b].source, c->secrets[b].target,
+                    c->secrets[b].uid, c->secrets[b].gid, c->secrets[b].mode);
         fprintf(out, "network = %s%s%s\n", net_mode_name(c->net), c->net == NET_CONTAINER ? ":" : "",
                 c->net == NET_CONTAINER ? c->net_peer : "");
         if (c->net == NET_BRIDGE) {
