@@ -275,7 +275,8 @@ int mount_overlay(const struct container_spec *c, const struct mount_inputs *in,
         return kerr_set(err, errno, "cannot create %s", root);
 
     unsigned long flags = MS_NODEV | MS_NOSUID;
-    size_t n_layers = strv_len(c->layers);
+    char *const *layers = in->layers ? in->layers : c->layers;
+    size_t n_layers = strv_len(layers);
     /* overlayfs wants two lower layers when there is no upper: an empty one
      * in the staging tmpfs goes below, so the root is an overlay either way. */
     char empty[PATH_MAX];
@@ -295,10 +296,10 @@ int mount_overlay(const struct container_spec *c, const struct mount_inputs *in,
     char opts[4096];
     size_t used = (size_t)snprintf(opts, sizeof opts, "lowerdir=");
     for (size_t i = 0; i < n_layers; i++) {
-        const char *layer = c->layers[i];
+        const char *layer = layers[i];
         if (idmap) {
             snprintf(lower, sizeof lower, "%s/lower/%zu", stage, i);
-            int r = mount_idmapped(c->layers[i], in->userns_fd, lower, err);
+            int r = mount_idmapped(layers[i], in->userns_fd, lower, err);
             if (r < 0)
                 return r;
             layer = lower;
