@@ -135,8 +135,11 @@ soak: $(BUILD)/keel $(BUILD)/probe
 
 # --- appliance image and demo ---------------------------------------------------
 MANIFEST ?= configs/demo.ini
+# LAYERS_FORMAT=erofs packs each layer directory into an erofs image (mkfs.erofs).
+LAYERS_FORMAT ?= dir
 initramfs: $(BUILD)/keel
-	initramfs/mkinitramfs --keel $(BUILD)/keel --manifest $(MANIFEST) --out $(BUILD)/initramfs.cpio.gz
+	initramfs/mkinitramfs --keel $(BUILD)/keel --manifest $(MANIFEST) --out $(BUILD)/initramfs.cpio.gz \
+	    --layers-format $(LAYERS_FORMAT)
 
 demo: deps
 	@$(MAKE) --no-print-directory all
