@@ -151,6 +151,32 @@ EOF
     kill "$HOLDER"
 }
 
+# With a user namespace the image mounts enter the overlay idmapped, like
+# directory layers: a file that is root's in the image is the container's
+# root's inside, while the container's root is an unprivileged host uid.
+test_userns() {
+    plan userns_files userns_owner userns_host_uid
+    skip_unless_images userns_files userns_owner userns_host_uid
+    mk_images
+    manifest <<EOF
+$(system_section)
+[container u]
+layers = $T/img/top.erofs:$T/img/mid.sqfs:$LAYERS/base
+userns = auto
+upper = tmpfs
+command = /bin/probe read /etc/layer stat /etc/erofs-only stat /etc/squash-only print done sleep inf
+EOF
+    keel_start
+    wait_out u done || fail "u did not come up ($WHY)"
+    check userns_files "the image's files are not visible under userns" eq "$(c_value u data:/etc/layer)" erofs
+    check userns_owner "files of the images are not the container root's inside" \
+        eq "$(c_value u stat:/etc/erofs-only | cut -d' ' -f3) $(c_value u stat:/etc/squash-only | cut -d' ' -f3)" "0:0 0:0"
+    # Control: the root inside is not the host's root.
+    check userns_host_uid "the container's root is host uid 0" \
+        eq "$(awk '/^Uid:/ { print $2 }' "$(nsproc)/$(started_pid u)/status" 2> /dev/null)" 524288
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 # An image is unmounted (and its loop device goes) once no container uses
 # it any more, while keel runs on: here its only user exits for good
 # (restart = no) while another container keeps keel up.
