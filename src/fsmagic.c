@@ -2,7 +2,9 @@
 #include "keel/fsmagic.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #define EROFS_SB_OFFSET 1024
@@ -73,5 +75,44 @@ int fsmagic_probe_fd(int fd, const char *path, enum fsmagic_kind *kind, struct k
         got += (size_t)n;
     }
     *kind = fsmagic_identify(buf, got);
+    return 0;
+}
+
+int fsmagic_open(const char *path, struct stat *st, int *fd, struct kerr *err)
+{
+    *fd = -1;
+    int opath = open(path, O_PATH | O_CLOEXEC);
+    if (opath < 0)
+        return kerr_set(err, errno, "cannot open %s", path);
+    if (fstat(opath, st) < 0) {
+        int e = errno;
+        close(opath);
+        return kerr_set(err, e, "cannot open %s", path);
+    }
+    if (!S_ISREG(st->st_mode)) {
+        close(opath);
+        return 0;
+    }
+    char again[64];
+    snprintf(again, sizeof again, "/proc/self/fd/%d", opath);
+    int f = open(again, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    struct stat st2;
+    if (f < 0 && errno == ENOENT)   /* no /proc: the path again, checked to be the same file below */
+        f = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int e = errno;
+    close(opath);
+    if (f < 0)
+        return kerr_set(err, e, "cannot open %s", path);
+    if (fstat(f, &st2) < 0 || st2.st_dev != st->st_dev || st2.st_ino != st->st_ino || !S_ISREG(st2.st_mode)) {
+        close(f);
+        return kerr_msg(err, ESTALE, "cannot open %s: it changed while it was opened", path);
+    }
+    /* O_NONBLOCK was for the open only. */
+    if (fcntl(f, F_SETFL, 0) < 0) {
+        e = errno;
+        close(f);
+        return kerr_set(err, e, "cannot open %s", path);
+    }
+    *fd = f;
     return 0;
 }

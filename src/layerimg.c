@@ -220,16 +220,14 @@ int layerimg_acquire(struct layerimg_set *s, char *const *layers, char ***lowers
     int r = 0;
     for (size_t i = 0; layers && layers[i] && r == 0; i++) {
         const char *p = layers[i];
-        _cleanup_close_ int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        _cleanup_close_ int fd = -1;
         struct stat st;
-        if (fd < 0 || fstat(fd, &st) < 0) {
-            r = kerr_set(err, errno, "cannot open the layer %s", p);
+        if ((r = fsmagic_open(p, &st, &fd, err)) < 0) {
+            r = kerr_prefix(err, "cannot use the layer %s", p);
         } else if (S_ISDIR(st.st_mode)) {
             r = strv_push(&out, p) < 0 ? kerr_set(err, ENOMEM, "cannot prepare the layers") : 0;
-        } else if (!S_ISREG(st.st_mode)) {
+        } else if (fd < 0) {
             r = kerr_msg(err, EINVAL, "layer %s is neither a directory nor an erofs or squashfs image file", p);
-        } else if (fcntl(fd, F_SETFL, 0) < 0) {   /* O_NONBLOCK was for the open only */
-            r = kerr_set(err, errno, "cannot use the layer %s", p);
         } else if ((r = image_get(s, p, fd, &st, err)) >= 0) {
             s->img[r].users++;
             r = strv_push(&out, s->img[r].dir) < 0 ? kerr_set(err, ENOMEM, "cannot prepare the layers") : 0;
@@ -256,10 +254,10 @@ void layerimg_release(struct layerimg_set *s, char *const *lowers)
 /* The image kind of PATH, FSMAGIC_UNKNOWN for anything but a readable regular file. */
 static enum fsmagic_kind kind_of(const char *path)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    _cleanup_close_ int fd = -1;
     struct stat st;
     enum fsmagic_kind kind = FSMAGIC_UNKNOWN;
-    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fsmagic_probe_fd(fd, path, &kind, NULL) < 0)
+    if (fsmagic_open(path, &st, &fd, NULL) < 0 || fd < 0 || fsmagic_probe_fd(fd, path, &kind, NULL) < 0)
         return FSMAGIC_UNKNOWN;
     return kind;
 }

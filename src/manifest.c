@@ -640,18 +640,17 @@ static bool on_fstab_mount(const struct manifest *m, const char *path)
 static void check_layer(const struct container_spec *c, const char *path, const char *file, struct diag *d)
 {
     int line = manifest_key_line(c, "layers");
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) < 0) {
+    int fd, r = fsmagic_open(path, &sb, &fd, NULL);
+    if (r < 0) {
         diag_add(d, file, line, "container '%s': layer %s is not a directory%s%s", c->name, path,
-                 errno == ENOENT ? "" : ": ", errno == ENOENT ? "" : strerror(errno));
-        close_safe(fd);
+                 r == -ENOENT ? "" : ": ", r == -ENOENT ? "" : strerror(-r));
         return;
     }
     enum fsmagic_kind kind = FSMAGIC_UNKNOWN;
-    if (S_ISREG(sb.st_mode) && fsmagic_probe_fd(fd, path, &kind, NULL) < 0)
+    if (fd >= 0 && fsmagic_probe_fd(fd, path, &kind, NULL) < 0)
         kind = FSMAGIC_UNKNOWN;
-    close(fd);
+    close_safe(fd);
     if (S_ISDIR(sb.st_mode) || fsmagic_is_layer(kind))
         return;
     if (!S_ISREG(sb.st_mode))

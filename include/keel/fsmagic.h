@@ -20,6 +20,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "keel/err.h"
 
@@ -43,6 +44,15 @@ const char *fsmagic_name(enum fsmagic_kind kind);
 
 /* True for the kinds a layer may be (erofs, squashfs 4). */
 bool fsmagic_is_layer(enum fsmagic_kind kind);
+
+/* Looks at PATH without side effects on whatever it turns out to be: it is
+ * opened O_PATH first (a device node is never opened: opening some arms a
+ * watchdog or rewinds a tape, a FIFO blocks), and only a regular file is
+ * then reopened read-only, through /proc/self/fd, so the fd is of the inode
+ * that was looked at.  0 with *ST filled (symlinks followed, as stat(2))
+ * and *FD a read-only O_CLOEXEC fd of it (caller closes) when it is a
+ * regular file, else *FD = -1; -errno with err filled ("cannot open PATH"). */
+int fsmagic_open(const char *path, struct stat *st, int *fd, struct kerr *err);
 
 /* Reads the head of the open file FD (pread, from offset 0) and identifies
  * it.  0 with *kind set, or -errno with err filled ("cannot read PATH"). */

@@ -212,8 +212,9 @@ EOF
 # fails the container's start with the mount's reason, and leaves no loop
 # device behind.
 test_refused() {
-    plan check_accepts_image unknown_refused ext4_refused corrupt_fails_start corrupt_no_loop_left
-    skip_unless_images check_accepts_image unknown_refused ext4_refused corrupt_fails_start corrupt_no_loop_left
+    plan check_accepts_image unknown_refused ext4_refused fifo_refused corrupt_fails_start corrupt_no_loop_left
+    skip_unless_images check_accepts_image unknown_refused ext4_refused fifo_refused corrupt_fails_start \
+        corrupt_no_loop_left
     mk_images
     head -c 65536 /dev/zero | tr '\0' 'x' > "$T/img/junk.img"
     truncate -s 4M "$T/img/disk.ext4"
@@ -222,7 +223,8 @@ test_refused() {
     # Everything after the magic, the checksum and the block size bits: 0xff.
     printf '\377%.0s' $(seq 100) | dd of="$T/img/bad.erofs" bs=1 seek=$((1024 + 16)) conv=notrunc status=none
     local l
-    for l in top.erofs junk.img disk.ext4; do
+    mkfifo "$T/img/fifo"
+    for l in top.erofs junk.img disk.ext4 fifo; do
         manifest "$T/$l.ini" <<EOF
 [container c]
 layers = $T/img/$l:$LAYERS/base
@@ -237,6 +239,11 @@ EOF
     keel_check "$T/disk.ext4.ini"
     check ext4_refused "keel check did not refuse an ext4 image by what it is" \
         grep_in "layer $T/img/disk\.ext4 is neither a directory nor an erofs or squashfs image \(it is ext2/3/4\)" "$CHECK_ERR"
+    # A FIFO is looked at, never opened for reading (that would block: keel
+    # check's own timeout would end the test).
+    keel_check "$T/fifo.ini"
+    check fifo_refused "keel check did not refuse a FIFO as a layer" \
+        grep_in "layer $T/img/fifo is not a directory nor an image file" "$CHECK_ERR"
     manifest <<EOF
 $(system_section)
 [container bad]

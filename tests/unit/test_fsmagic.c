@@ -3,8 +3,11 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static unsigned char buf[FSMAGIC_PROBE_SIZE];
@@ -105,11 +108,50 @@ TEST(probe_fd)
     CHECK(strstr(err.msg, "cannot read closed") != NULL);
 }
 
+/* fsmagic_open: a regular file gives a read-only fd of that inode; a
+ * directory or a FIFO only its stat (the FIFO is never opened for reading,
+ * which would block here with no writer); a missing path its errno. */
+TEST(open_kinds)
+{
+    char dir[] = "/tmp/keel-fsmagic-dir.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char file[PATH_MAX], fifo[PATH_MAX], missing[PATH_MAX];
+    snprintf(file, sizeof file, "%s/image", dir);
+    snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+    snprintf(missing, sizeof missing, "%s/missing", dir);
+    FILE *f = fopen(file, "w");
+    CHECK(f != NULL);
+    if (f)
+        fclose(f);
+    CHECK_INT(mkfifo(fifo, 0600), 0);
+    struct stat st, want;
+    struct kerr err = { 0 };
+    int fd = -2;
+    CHECK_INT(fsmagic_open(file, &st, &fd, &err), 0);
+    CHECK(fd >= 0 && S_ISREG(st.st_mode));
+    CHECK(stat(file, &want) == 0 && want.st_ino == st.st_ino);
+    if (fd >= 0) {
+        CHECK((fcntl(fd, F_GETFL) & (O_ACCMODE | O_NONBLOCK)) == O_RDONLY);
+        CHECK((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+        close(fd);
+    }
+    CHECK_INT(fsmagic_open(dir, &st, &fd, &err), 0);
+    CHECK(fd == -1 && S_ISDIR(st.st_mode));
+    CHECK_INT(fsmagic_open(fifo, &st, &fd, &err), 0);
+    CHECK(fd == -1 && S_ISFIFO(st.st_mode));
+    CHECK_INT(fsmagic_open(missing, &st, &fd, &err), -ENOENT);
+    CHECK(fd == -1 && strstr(err.msg, "cannot open ") != NULL);
+    unlink(file);
+    unlink(fifo);
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(erofs);
     RUN(squashfs);
     RUN(not_layers);
     RUN(probe_fd);
+    RUN(open_kinds);
     return unit_done();
 }
