@@ -581,7 +581,7 @@ static void boot_image_modules(const struct manifest *m)
     if (r < 0)
         log_warn("%s: image layers may not mount", err.msg);
     else
-        log_info("modules for image layers: %s%s%s%s%s (%d new)", names[0], names[1] ? " " : "",
+        log_stage("image layer modules loaded: %s%s%s%s%s (%d new)", names[0], names[1] ? " " : "",
                  names[1] ? names[1] : "", names[1] && names[2] ? " " : "", names[1] && names[2] ? names[2] : "", r);
 }
 
