@@ -222,8 +222,9 @@ int layerimg_acquire(struct layerimg_set *s, char *const *layers, char ***lowers
         const char *p = layers[i];
         _cleanup_close_ int fd = -1;
         struct stat st;
-        if ((r = fsmagic_open(p, &st, &fd, err)) < 0) {
-            r = kerr_prefix(err, "cannot use the layer %s", p);
+        int o = fsmagic_open(p, &st, &fd, err);
+        if (o < 0) {
+            r = o;   /* "cannot open LAYER: why" */
         } else if (S_ISDIR(st.st_mode)) {
             r = strv_push(&out, p) < 0 ? kerr_set(err, ENOMEM, "cannot prepare the layers") : 0;
         } else if (fd < 0) {
