@@ -68,6 +68,17 @@ loops_of() {
     echo "$n"
 }
 
+# loop_flags FILE: "ro=R autoclear=A dio=D" of the loop device bound to FILE.
+loop_flags() {
+    local f d
+    for f in /sys/block/loop*/loop/backing_file; do
+        [ -r "$f" ] && [ "$(cat "$f" 2> /dev/null)" = "$1" ] || continue
+        d=${f%/backing_file}
+        echo "ro=$(cat "$d/../ro") autoclear=$(cat "$d/autoclear") dio=$(cat "$d/dio")"
+        return
+    done
+}
+
 # image_mounts MOUNTINFO: the lines of keel's image mounts (erofs or squashfs) in it.
 image_mounts() {
     awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { if ($(i + 1) == "erofs" || $(i + 1) == "squashfs") print; break } }' "$1" 2> /dev/null
@@ -88,10 +99,10 @@ held_mounts() {
 # directory.  One container writes to its upper, another has a read-only
 # root; both name the same two images, which keel attaches and mounts once.
 test_stacked() {
-    plan files_visible upper_writes readonly_root setuid_bit_kept one_loop_each one_mount_each \
-        nothing_left_after_exit
+    plan files_visible upper_writes readonly_root setuid_bit_kept one_loop_each one_mount_each loop_flags \
+        plan_names_images nothing_left_after_exit
     skip_unless_images files_visible upper_writes readonly_root setuid_bit_kept one_loop_each one_mount_each \
-        nothing_left_after_exit
+        loop_flags plan_names_images nothing_left_after_exit
     mk_images
     local top=$T/img/top.erofs mid=$T/img/mid.sqfs
     manifest <<EOF
@@ -127,6 +138,16 @@ EOF
     check one_mount_each "not exactly one mount per image in keel's namespace" \
         eq "$(image_mounts "/proc/$kp/mountinfo" | awk '{ print $5 }' | sort | tr '\n' ' ')" \
         "$(printf '%s\n' "$(mount_dir "$top")" "$(mount_dir "$mid")" | sort | tr '\n' ' ')"
+    # Read-only, auto-clearing, and direct I/O exactly when the file system
+    # holding the image takes O_DIRECT (else keel falls back without it).
+    local dio=0
+    dd if="$top" of=/dev/null bs=4096 count=1 iflag=direct status=none 2> /dev/null && dio=1
+    check loop_flags "the loop devices are not read-only, auto-clearing, direct I/O where possible" \
+        eq "$(loop_flags "$top"); $(loop_flags "$mid")" "ro=1 autoclear=1 dio=$dio; ro=1 autoclear=1 dio=$dio"
+    keel_check --plan "$T/keel.ini"
+    check plan_names_images "keel check --plan does not name the image layers" \
+        eval 'grep_in "^  layer image: $(re_quote "$top") \(erofs\) " "$CHECK_OUT" &&
+              grep_in "^  layer image: $(re_quote "$mid") \(squashfs\) " "$CHECK_OUT"'
     # Keep keel's mount namespace after keel is gone, with a process of the
     # host's PID namespace in it: a mount keel did not undo would stay there,
     # and hold its loop device.

@@ -30,7 +30,7 @@ n=0
 for f in /sys/block/loop*/loop/backing_file; do
     [ -r "$f" ] || continue
     n=$((n + 1))
-    echo "facts: loop $(basename "$(dirname "$(dirname "$f")")") $(cat "$f") ro=$(cat "${f%/loop/backing_file}/ro")"
+    echo "facts: loop $(basename "$(dirname "$(dirname "$f")")") $(cat "$f") ro=$(cat "${f%/loop/backing_file}/ro") autoclear=$(cat "${f%/backing_file}/autoclear") dio=$(cat "${f%/backing_file}/dio")"
 done
 echo "facts: loops bound $n"
 echo "facts: modules $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
@@ -84,7 +84,7 @@ vm_assert "images: keel loaded loop and erofs itself" 'facts: modules .*(loop .*
 vm_assert "images: each image mounted once, read-only" \
     'facts: keel image mounts /run/keel/images/[0-9a-f]+-[0-9a-f]+:/dev/loop[0-9]+ /run/keel/images/[0-9a-f]+-[0-9a-f]+:/dev/loop[0-9]+ *[[:cntrl:]]*$'
 vm_assert "images: two loop devices bound, one per image" 'facts: loops bound 2'
-vm_assert_each "images: each image on a read-only loop device" 'facts: loop loop[0-9]+ /layers/{}\.erofs ro=1' base probe
+vm_assert_each "images: each image on a read-only, auto-clearing loop device" 'facts: loop loop[0-9]+ /layers/{}\.erofs ro=1 autoclear=1' base probe
 vm_mon system_powerdown
 vm_wait_end 60
 vm_assert "images: filesystems unmounted at shutdown without failure" 'keel: filesystems unmounted: [0-9]+, detached busy: [0-9]+, failed: 0'
