@@ -15,6 +15,7 @@
 #include "keel/manifest.h"
 #include "keel/parse.h"
 #include "keel/supervise.h"
+#include "keel/timesync.h"
 #include "keel/util.h"
 #include "keel/watchdog.h"
 
@@ -40,6 +41,7 @@ struct daemon {
     struct net_ctx *net;
     struct control *ctl;
     struct watchdog *wd;        /* boot mode: [system] watchdog, NULL when none */
+    struct timesync *ts;        /* boot mode: [system] ntp, NULL when none */
     int sigfd;
     int button_fd;              /* boot mode: the power button's evdev device */
     bool staying;               /* on_exit = stay after the containers finished */
@@ -202,6 +204,32 @@ static void arm_test_hooks(struct daemon *d)
 }
 #endif
 
+static void on_clock_synced(void *data)
+{
+    struct daemon *d = data;
+    log_stage("clock synchronized");
+    supervisor_condition_set(d->sup, KEEL_COND_CLOCK);
+}
+
+/* Boot mode, before anything that depends on time: the saved clock, when it
+ * is ahead of the RTC's.  A bad file is reported, never fatal. */
+static void restore_clock(const struct manifest *m)
+{
+    struct kerr err = { 0 };
+    if (!m->system.clock_file)
+        return;
+    if (timesync_file_volatile(m->system.clock_file))
+        log_warn("clock_file %s is on tmpfs or ramfs: a poweroff empties it (put it on a data disk or volume)",
+                 m->system.clock_file);
+    int r = timesync_restore(m->system.clock_file, &err);
+    if (r < 0)
+        log_warn("%s", err.msg);
+    else if (r > 0)
+        log_info("clock set forward to the time saved in %s", m->system.clock_file);
+    else
+        log_info("clock left as it is (%s is absent or behind it)", m->system.clock_file);
+}
+
 /* Everything between a valid manifest and serving.  0 / negative errno. */
 static int daemon_setup(struct daemon *d, struct kerr *err)
 {
@@ -234,8 +262,14 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
     struct supervisor_opts sopts = {
         .boot_mode = opts->boot, .run_dir = opts->run_dir, .power = on_power, .power_data = d,
         .cgroup = &d->cgroup, .net = d->net,
+        /* Only the SNTP client sets `clock`; without it the condition is met. */
+        .conditions_pending = opts->boot && d->m->system.ntp ? KEEL_COND_CLOCK : 0,
     };
     if ((r = supervisor_new(&d->sup, d->loop, d->m, &sopts, err)) < 0)
+        return r;
+    /* Its first request goes out from the loop, after the uplinks came up. */
+    if (opts->boot && d->m->system.ntp &&
+        (r = timesync_new(&d->ts, d->loop, d->m->system.ntp, NULL, on_clock_synced, d, err)) < 0)
         return r;
     log_stage("supervisor ready");
     /* The control listeners ([system] control): all of them or none. */
@@ -279,6 +313,8 @@ static void daemon_teardown(struct daemon *d)
     d->wd = NULL;
     control_free(d->ctl);   /* first: it is subscribed to the supervisor's events */
     d->ctl = NULL;
+    timesync_free(d->ts);
+    d->ts = NULL;
     supervisor_free(d->sup);
     d->sup = NULL;
     net_shutdown(d->net);
@@ -324,6 +360,11 @@ int daemon_main(const struct daemon_opts *opts)
         log_error("%s", err.msg);
         boot_fail(d.m->system.on_error, d.m->system.rescue_shell);
     }
+    /* After the fstab (the file is on persistent storage), before any container. */
+    if (opts->boot)
+        restore_clock(d.m);
+    else if (d.m->system.ntp || d.m->system.clock_file)
+        log_info("ntp and clock_file apply in boot mode only: the host's clock is left alone");
     if (daemon_setup(&d, &err) < 0) {
         log_error("%s", err.msg);
         if (opts->boot)
@@ -357,6 +398,13 @@ int daemon_main(const struct daemon_opts *opts)
      * for a slow console (bounded: one that never drains cannot hang it). */
     log_patience(1000);
     log_info("all containers are down");
+    /* Before boot_final unmounts the file system the clock file is on. */
+    if (opts->boot && d.m->system.clock_file) {
+        if (timesync_save(d.m->system.clock_file, &err) < 0)
+            log_error("%s", err.msg);
+        else
+            log_info("clock saved to %s", d.m->system.clock_file);
+    }
     daemon_teardown(&d);
     enum power_action action = d.action;
     manifest_free(d.m);

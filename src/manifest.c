@@ -310,6 +310,11 @@ static void begin_section(struct pstate *st, const char *header)
             diag_add(st->d, st->file, st->line, "'supervisor' is reserved for keel itself");
             return;
         }
+        if (manifest_condition_of(name)) {
+            diag_add(st->d, st->file, st->line, "'%s' is reserved: `depends = %s` waits for that condition",
+                     name, name);
+            return;
+        }
         if (manifest_find_container(m, name) >= 0) {
             diag_add(st->d, st->file, st->line, "container '%s' is defined twice", name);
             return;
@@ -943,6 +948,8 @@ void manifest_free(struct manifest *m)
     free(s->control_tls_ca);
     free(s->control_group);
     free(s->watchdog);
+    strv_free(s->ntp);
+    free(s->clock_file);
     free(m->start_order);
     free(m->path);
     free(m);

@@ -12,6 +12,7 @@
 #include "keel/proto.h"
 #include "keel/parse.h"
 #include "keel/idmap.h"
+#include "keel/sntp.h"
 #include "keel/util.h"
 
 #include <arpa/inet.h>
@@ -172,6 +173,25 @@ static int set_dns(void *obj, int line, const char *v, char *why)
     if (r < 0)
         return r;
     return strv_push(&((struct system_spec *)obj)->dns, v);
+}
+
+static int set_ntp(void *obj, int line, const char *v, char *why)
+{
+    struct system_spec *sys = obj;
+    _cleanup_strv_ char **words = NULL;
+    int r = split_words(v, &words, why);
+    if (r < 0)
+        return r;
+    if (!words[0])
+        return why_set(why, "names no server");
+    for (size_t i = 0; words[i]; i++) {
+        struct sockaddr_in a;
+        if (sntp_parse_server(words[i], &a, why) < 0)
+            return -EINVAL;
+        if (!strv_contains(sys->ntp, words[i]) && strv_push(&sys->ntp, words[i]) < 0)
+            return -ENOMEM;
+    }
+    return 0;
 }
 
 static int parse_power(const char *v, const enum power_action *allowed, size_t n, enum power_action *out,
@@ -527,6 +547,24 @@ static int set_on_unhealthy(void *obj, int line, const char *v, char *why)
     return parse_power(v, ok, ARRAY_SIZE(ok), &((struct container_spec *)obj)->on_unhealthy, why);
 }
 
+static const char *const condition_names[] = { "network-online", "clock" };
+
+unsigned manifest_condition_of(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(condition_names); i++)
+        if (strcmp(name, condition_names[i]) == 0)
+            return 1u << i;
+    return 0;
+}
+
+const char *manifest_condition_name(unsigned bit)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(condition_names); i++)
+        if (bit == 1u << i)
+            return condition_names[i];
+    return "?";
+}
+
 static int set_depends(void *obj, int line, const char *v, char *why)
 {
     struct container_spec *c = obj;
@@ -550,6 +588,13 @@ static int set_depends(void *obj, int line, const char *v, char *why)
                 cond = DEP_READY;
             else
                 return why_set(why, "'%s' is not started, healthy or ready", colon + 1);
+        }
+        unsigned cond_bit = manifest_condition_of(name);
+        if (cond_bit) {
+            if (colon)
+                return why_set(why, "'%s' is a condition: it takes no ':%s'", name, colon + 1);
+            c->wait_conditions |= cond_bit;
+            continue;
         }
         if (!manifest_valid_name(name, KEEL_NAME_MAX))
             return why_set(why, "'%s' is not a container name", name);
@@ -975,6 +1020,10 @@ static const struct manifest_key keys[] = {
           "hardware watchdog device petted while keel is healthy"),
     TYPED_APPLIED(SEC_SYSTEM, "watchdog_timeout", K_DURATION, SYS(watchdog_timeout_ms), "duration", "30s",
           "watchdog timeout set on the device"),
+    CUSTOM(SEC_SYSTEM, "ntp", true, set_ntp, "IPv4[:PORT] ...", "(none)",
+           "boot mode: SNTP servers (numeric) the clock is synchronized with; depends = clock waits for it"),
+    TYPED(SEC_SYSTEM, "clock_file", K_PATH, SYS(clock_file), "path", "(none)",
+          "boot mode: file on persistent storage where the time is saved at shutdown and restored at boot"),
 
     /* [container NAME] */
     CUSTOM(SEC_CONTAINER, "layers", false, set_layers, "paths separated by ':'", "(required)",
@@ -1015,8 +1064,8 @@ static const struct manifest_key keys[] = {
           "a run at least this long resets the delay"),
     CUSTOM_APPLIED(SEC_CONTAINER, "on_crashloop", false, set_on_crashloop, "none|reboot|poweroff", "none",
            "what happens once on-failure:MAX is exhausted"),
-    CUSTOM(SEC_CONTAINER, "depends", true, set_depends, "NAME[:started|healthy|ready] ...", "(none)",
-           "containers started before this one and stopped after it"),
+    CUSTOM(SEC_CONTAINER, "depends", true, set_depends, "NAME[:started|healthy|ready] | network-online | clock ...",
+           "(none)", "containers started before this one and stopped after it; conditions waited for"),
     CUSTOM_APPLIED(SEC_CONTAINER, "stop_signal", false, set_stop_signal, "signal", "SIGTERM",
            "signal that asks the container to stop"),
     TYPED(SEC_CONTAINER, "stop_timeout", K_DURATION, CON(stop_timeout_ms), "duration",

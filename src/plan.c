@@ -71,6 +71,9 @@ void plan_print_summary(const struct manifest *m, FILE *out)
         fprintf(out, "watchdog = %s\n", s->watchdog);
         print_ms(out, "watchdog_timeout", s->watchdog_timeout_ms);
     }
+    print_strv(out, "ntp", s->ntp);
+    if (s->clock_file)
+        fprintf(out, "clock_file = %s\n", s->clock_file);
     for (size_t i = 0; i < m->n_interfaces; i++) {
         const struct interface_spec *f = &m->interfaces[i];
         fprintf(out, "\n[interface %s]\n", f->name);
@@ -127,6 +130,9 @@ void plan_print_summary(const struct manifest *m, FILE *out)
         print_ms(out, "restart_reset", c->restart_reset_ms);
         for (size_t d = 0; d < c->n_deps; d++)
             fprintf(out, "depends = %s%s\n", c->deps[d].name, dep_cond(c->deps[d].condition));
+        for (unsigned bit = 1; bit & KEEL_COND_ALL; bit <<= 1)
+            if (c->wait_conditions & bit)
+                fprintf(out, "depends = %s\n", manifest_condition_name(bit));
         fprintf(out, "stop_signal = %s\n", signal_name(c->stop_signal));
         print_ms(out, "stop_timeout", c->stop_timeout_ms);
         fprintf(out, "capabilities = %s\n", caps_format(c->caps, caps, sizeof caps));
@@ -165,6 +171,9 @@ void plan_print(const struct manifest *m, FILE *out)
         fprintf(out, "container %s (start #%zu)\n", c->name, k + 1);
         for (size_t d = 0; d < c->n_deps; d++)
             fprintf(out, "  after: %s%s\n", c->deps[d].name, dep_cond(c->deps[d].condition));
+        for (unsigned bit = 1; bit & KEEL_COND_ALL; bit <<= 1)
+            if (c->wait_conditions & bit)
+                fprintf(out, "  after: condition %s\n", manifest_condition_name(bit));
         /* What keel makes before the clone: namespaces, the user namespace's
          * map, the cgroup, the network. */
         fprintf(out, "  namespaces: pid mount uts ipc cgroup%s\n",

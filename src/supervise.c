@@ -95,6 +95,7 @@ struct supervisor {
     int next_handle;
     struct watched *watched;
     size_t n_watched;
+    unsigned conditions;       /* KEEL_COND_* met */
 };
 
 static void schedule(struct supervisor *s);
@@ -466,7 +467,12 @@ static bool dep_satisfied(const struct supervisor *s, const struct dependency *d
 static void note_blocker(struct ctr *c)
 {
     char why[KERR_MSG_MAX] = "";
-    for (size_t i = 0; i < c->spec->n_deps; i++) {
+    unsigned unmet = c->spec->wait_conditions & ~c->sup->conditions;
+    for (unsigned bit = 1; unmet && !why[0]; bit <<= 1)
+        if (unmet & bit)
+            snprintf(why, sizeof why, "condition %s was not met within %llu ms", manifest_condition_name(bit),
+                     (unsigned long long)c->spec->start_timeout_ms);
+    for (size_t i = 0; i < c->spec->n_deps && !why[0]; i++) {
         const struct dependency *d = &c->spec->deps[i];
         if (!dep_satisfied(c->sup, d)) {
             snprintf(why, sizeof why, "dependency %s did not become %s within %llu ms", d->name,
@@ -489,7 +495,7 @@ static void wait_timed_out(struct loop *l, void *data)
 
 static void wait_arm(struct ctr *c)
 {
-    if (c->spec->start_timeout_ms && c->spec->n_deps && c->wait_timer == 0) {
+    if (c->spec->start_timeout_ms && (c->spec->n_deps || c->spec->wait_conditions) && c->wait_timer == 0) {
         int64_t t = loop_add_timer(c->sup->loop, c->spec->start_timeout_ms, wait_timed_out, c);
         c->wait_timer = t > 0 ? t : 0;
     }
@@ -506,6 +512,8 @@ static void wait_disarm(struct ctr *c)
 
 static bool deps_satisfied(const struct ctr *c)
 {
+    if (c->spec->wait_conditions & ~c->sup->conditions)
+        return false;
     for (size_t i = 0; i < c->spec->n_deps; i++)
         if (!dep_satisfied(c->sup, &c->spec->deps[i]))
             return false;
@@ -979,6 +987,7 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
     if (s->devnull < 0)
         r = kerr_set(err, errno, "cannot open /dev/null");
     s->resolv = make_resolv(m);
+    s->conditions = KEEL_COND_ALL & ~opts->conditions_pending;
     if (r == 0)
         r = layerimg_set_new(opts->run_dir, &s->images, err);
     for (size_t i = 0; i < s->n && r == 0; i++) {
@@ -1049,6 +1058,18 @@ void supervisor_free(struct supervisor *s)
     free(s->subs);
     free(s->watched);
     free(s);
+}
+
+void supervisor_condition_set(struct supervisor *s, unsigned conditions)
+{
+    unsigned fresh = conditions & KEEL_COND_ALL & ~s->conditions;
+    if (!fresh)
+        return;
+    s->conditions |= fresh;
+    for (unsigned bit = 1; bit & KEEL_COND_ALL; bit <<= 1)
+        if (fresh & bit)
+            log_info("condition %s met", manifest_condition_name(bit));
+    schedule(s);
 }
 
 int supervisor_start_all(struct supervisor *s, struct kerr *err)

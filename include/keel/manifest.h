@@ -73,6 +73,18 @@ struct io_limit {
     int line;
 };
 
+/* System conditions a container can wait for with `depends = NAME`, beside
+ * other containers: names reserved for them, never container names.  Who sets
+ * each is the daemon's business (the supervisor's conditions_pending); one
+ * nothing would set is met from the start. */
+#define KEEL_COND_NETWORK_ONLINE (1u << 0)   /* "network-online": the uplink has its address */
+#define KEEL_COND_CLOCK          (1u << 1)   /* "clock": the clock is synchronized */
+#define KEEL_COND_ALL            (KEEL_COND_NETWORK_ONLINE | KEEL_COND_CLOCK)
+/* The condition bit a dependency name stands for, or 0 when it names a container. */
+unsigned manifest_condition_of(const char *name);
+/* The reserved name of one condition bit. */
+const char *manifest_condition_name(unsigned bit);
+
 struct dependency {
     char *name;
     enum dep_condition condition;
@@ -127,6 +139,7 @@ struct container_spec {
 
     struct dependency *deps;
     size_t n_deps;
+    unsigned wait_conditions;      /* KEEL_COND_* named in `depends` */
 
     /* Network. */
     enum net_mode net;
@@ -221,6 +234,9 @@ struct system_spec {
     bool control_gid_set;
     char *watchdog;
     uint64_t watchdog_timeout_ms;
+    /* Time (boot mode only; timesync.h). */
+    char **ntp;                 /* "IPv4[:PORT]" SNTP servers, in order */
+    char *clock_file;           /* the saved clock, on persistent storage */
 };
 
 struct manifest {

@@ -73,6 +73,9 @@ struct supervisor_opts {
      * keel poweroff); main decides what it means in its mode. */
     void (*power)(enum power_action action, const char *why, void *data);
     void *power_data;
+    /* KEEL_COND_* that a client of the daemon (DHCP, NTP) will set with
+     * supervisor_condition_set(); every other condition is met from the start. */
+    unsigned conditions_pending;
 };
 
 int supervisor_new(struct supervisor **out, struct loop *l, const struct manifest *m,
@@ -82,6 +85,10 @@ void supervisor_free(struct supervisor *s);
 /* Reaps every exited child (call on SIGCHLD: signals coalesce, so this
  * drains waitpid(-1, WNOHANG) until nothing is left). */
 void supervisor_reap(struct supervisor *s);
+
+/* A system condition (KEEL_COND_*) is met from now on: containers waiting for
+ * it with `depends = network-online|clock` start if nothing else holds them. */
+void supervisor_condition_set(struct supervisor *s, unsigned conditions);
 
 /* Starts every container in dependency order (asynchronously). */
 int supervisor_start_all(struct supervisor *s, struct kerr *err);

@@ -400,6 +400,28 @@ EOF
     check oneshot_fail_never_ran "app2 ran although its dependency exited 1" eq "$(c_lines app2)" ""
 }
 
+# `depends = network-online clock` with nothing in keel that would set them
+# (no DHCP uplink, no ntp): both are met from the start, the container runs
+# at once; its peer without the conditions is the positive control that keel
+# started anything at all.  The plan names the conditions.
+test_conditions_met_at_once() {
+    plan conditions_plan conditions_peer_ran conditions_ran
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+$(ctr peer "/bin/probe print peer-ran exit 0")
+$(ctr app "/bin/probe print app-ran exit 0" "depends = network-online clock")
+EOF
+    check conditions_plan "check --plan does not name the conditions" \
+        eval '"$KEEL" check --plan "$T/keel.ini" | grep -qx "  after: condition network-online" && "$KEEL" check "$T/keel.ini" | grep -qx "depends = clock"'
+    keel_start
+    wait_out peer peer-ran 20
+    check conditions_peer_ran "the peer did not run" out_has peer peer-ran
+    wait_out app app-ran 20
+    check conditions_ran "a container waiting only for conditions nothing sets did not start" out_has app app-ran
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 # start_timeout's failure names the dependency that held the container back.
 # app depends on setup (a one-shot that exits 0, so satisfied) and on
 # gate:ready (never ready).  app's first timeout may come while setup is

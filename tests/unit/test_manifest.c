@@ -335,6 +335,28 @@ TEST(structure_errors)
 
 /* Errors of cross-field rules point at the line of the key whose value is
  * wrong, not at the section's header (the old behaviour for all of these). */
+/* `depends` names two conditions of the machine beside containers; their
+ * names can never be a container's. */
+TEST(conditions)
+{
+    struct manifest *m = load_ok(C "depends = clock b network-online\n[container b]\nlayers = /l\ncommand = /x\n");
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    CHECK_INT(m->containers[0].wait_conditions, KEEL_COND_NETWORK_ONLINE | KEEL_COND_CLOCK);
+    CHECK_INT(m->containers[0].n_deps, 1);
+    CHECK_STR(m->containers[0].deps[0].name, "b");
+    CHECK_INT(m->containers[1].wait_conditions, 0);
+    manifest_free(m);
+    CHECK_STR(manifest_condition_name(KEEL_COND_CLOCK), "clock");
+    CHECK_INT(manifest_condition_of("network-online"), KEEL_COND_NETWORK_ONLINE);
+    CHECK_INT(manifest_condition_of("db"), 0);
+    EXPECT_ERROR(C "[container clock]\nlayers = /l\ncommand = /x\n",
+                 "t.ini:4: 'clock' is reserved: `depends = clock` waits for that condition");
+    EXPECT_ERROR(C "depends = network-online:healthy\n",
+                 "t.ini:4: depends: 'network-online' is a condition: it takes no ':healthy'");
+}
+
 TEST(cross_reference_lines)
 {
     EXPECT_ERROR("[system]\n\n\n[container web]\nlayers = /l\ncommand = /x\nnetwork = container:missing\n",
@@ -450,6 +472,7 @@ int main(void)
     RUN(userns_values);
     RUN(fstab);
     RUN(structure_errors);
+    RUN(conditions);
     RUN(cross_reference_lines);
     RUN(all_errors_reported);
     RUN(hostile_bytes);
