@@ -230,7 +230,7 @@ static int op_etc_file(struct setup_ctx *x, int which, struct kerr *err)
 static struct mount_inputs overlay_inputs(const struct setup_ctx *x)
 {
     const struct userns *uns = x->in->userns;
-    struct mount_inputs mi = { .stage = x->in->stage, .userns_fd = uns ? uns->fd : -1 };
+    struct mount_inputs mi = { .stage = x->in->stage, .layers = x->in->layers, .userns_fd = uns ? uns->fd : -1 };
     if (uns) {
         uint32_t root_uid = 0, root_gid = 0;   /* the parser made sure id 0 is mapped */
         (void)userns_to_host(uns->map, uns->n, 0, &root_uid);

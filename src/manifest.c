@@ -11,6 +11,7 @@
 #include "keel/manifest.h"
 #include "keel/manifest_keys.h"
 #include "keel/caps.h"
+#include "keel/fsmagic.h"
 #include "keel/manifest_net.h"
 #include "keel/parse.h"
 #include "keel/seccomp_profile.h"
@@ -710,6 +711,35 @@ static void load_env_files(const struct manifest *m, struct container_spec *c, u
     }
 }
 
+/* A layer is a directory, or an erofs or squashfs image file (layerimg.h
+ * mounts it): any other file is refused here by what its superblock says,
+ * not by its name. */
+static void check_layer(const struct container_spec *c, const char *path, const char *file, struct diag *d)
+{
+    int line = manifest_key_line(c, "layers");
+    struct stat sb;
+    int fd, r = fsmagic_open(path, &sb, &fd, NULL);
+    if (r < 0) {
+        diag_add(d, file, line, "container '%s': layer %s is not a directory%s%s", c->name, path,
+                 r == -ENOENT ? "" : ": ", r == -ENOENT ? "" : strerror(-r));
+        return;
+    }
+    enum fsmagic_kind kind = FSMAGIC_UNKNOWN;
+    if (fd >= 0 && fsmagic_probe_fd(fd, path, &kind, NULL) < 0)
+        kind = FSMAGIC_UNKNOWN;
+    close_safe(fd);
+    if (S_ISDIR(sb.st_mode) || fsmagic_is_layer(kind))
+        return;
+    if (!S_ISREG(sb.st_mode))
+        diag_add(d, file, line, "container '%s': layer %s is not a directory nor an image file", c->name, path);
+    else if (kind == FSMAGIC_UNKNOWN)
+        diag_add(d, file, line, "container '%s': layer %s is neither a directory nor an erofs or squashfs image "
+                 "(no known superblock)", c->name, path);
+    else
+        diag_add(d, file, line, "container '%s': layer %s is neither a directory nor an erofs or squashfs image "
+                 "(it is %s)", c->name, path, fsmagic_name(kind));
+}
+
 static void validate(struct manifest *m, unsigned flags, const bool *bad, struct diag *d)
 {
     const char *file = m->path;
@@ -744,9 +774,8 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
         if (!(flags & MANIFEST_NO_FS_CHECKS)) {
             struct stat sb;
             for (size_t l = 0; c->layers && c->layers[l]; l++)
-                if (!on_fstab_mount(m, c->layers[l]) && (stat(c->layers[l], &sb) < 0 || !S_ISDIR(sb.st_mode)))
-                    diag_add(d, file, manifest_key_line(c, "layers"), "container '%s': layer %s is not a directory%s%s", c->name,
-                             c->layers[l], errno == ENOENT ? "" : ": ", errno == ENOENT ? "" : strerror(errno));
+                if (!on_fstab_mount(m, c->layers[l]))
+                    check_layer(c, c->layers[l], file, d);
             for (size_t b = 0; b < c->n_mounts; b++)
                 if (!on_fstab_mount(m, c->mounts[b].source) && stat(c->mounts[b].source, &sb) < 0)
                     diag_add(d, file, c->mounts[b].line, "container '%s': mount source %s: %s", c->name,

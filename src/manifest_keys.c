@@ -1096,7 +1096,7 @@ static const struct manifest_key keys[] = {
 
     /* [container NAME] */
     CUSTOM(SEC_CONTAINER, "layers", false, set_layers, "paths separated by ':'", "(required)",
-           "overlay lower directories, leftmost on top"),
+           "overlay lower directories or erofs/squashfs image files, leftmost on top"),
     CUSTOM(SEC_CONTAINER, "upper", false, set_upper, "path or tmpfs", "(none: read-only root)",
            "writable layer; keel makes upper/ and work/ below it; tmpfs for a throw-away one"),
     TYPED(SEC_CONTAINER, "upper_size", K_SIZE, CON(upper_size), "size", "(half of RAM)",

@@ -267,11 +267,18 @@ void mount_warn_upper(const struct container_spec *c)
 
 /* The path of layer I as the overlays take it: STAGE/lower/I (idmapped,
  * mount_init_layer made it) with a user namespace, else the layer itself. */
+/* The layers as directories: the spec's, or with image-file layers the
+ * directories their images are mounted on (mount_inputs.layers). */
+static char *const *layers_of(const struct container_spec *c, const struct mount_inputs *in)
+{
+    return in->layers ? in->layers : c->layers;
+}
+
 static const char *layer_path(const struct container_spec *c, const struct mount_inputs *in, size_t i,
                               char buf[PATH_MAX])
 {
     if (in->userns_fd < 0)
-        return c->layers[i];
+        return layers_of(c, in)[i];
     snprintf(buf, PATH_MAX, "%s/lower/%zu", in->stage, i);
     return buf;
 }
@@ -283,7 +290,8 @@ static size_t lower_opts(const struct container_spec *c, const struct mount_inpu
 {
     char buf[PATH_MAX];
     size_t used = (size_t)snprintf(opts, size, "lowerdir=%s%s", first ? first : "", first ? ":" : "");
-    for (size_t i = 0; c->layers && c->layers[i]; i++)
+    char *const *layers = layers_of(c, in);
+    for (size_t i = 0; layers && layers[i]; i++)
         used += (size_t)snprintf(opts + used, used < size ? size - used : 0, "%s%s", i ? ":" : "",
                                  layer_path(c, in, i, buf));
     return used;
@@ -490,7 +498,8 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
                      size_t n, struct kerr *err)
 {
     const char *stage = in->stage;
-    size_t n_layers = strv_len(c->layers);
+    char *const *layers = layers_of(c, in);
+    size_t n_layers = strv_len(layers);
     char path[PATH_MAX];
     if (in->userns_fd >= 0) {
         snprintf(path, sizeof path, "%s/lower", stage);
@@ -498,7 +507,7 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
             return kerr_set(err, errno, "cannot create %s", path);
         for (size_t i = 0; i < n_layers; i++) {
             char buf[PATH_MAX];
-            int r = mount_idmapped(c->layers[i], in->userns_fd, layer_path(c, in, i, buf), err);
+            int r = mount_idmapped(layers[i], in->userns_fd, layer_path(c, in, i, buf), err);
             if (r < 0)
                 return r;
         }

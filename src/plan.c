@@ -3,6 +3,7 @@
 #include "keel/fstab.h"
 #include "keel/caps.h"
 #include "keel/cgroup.h"
+#include "keel/layerimg.h"
 #include "keel/net.h"
 #include "keel/parse.h"
 #include "keel/rlimit.h"
@@ -183,6 +184,7 @@ void plan_print(const struct manifest *m, FILE *out)
                 c->net == NET_CONTAINER ? " (network: joins the pinned namespace of the peer)" : " network");
         userns_plan(c, out);
         cgroup_plan(c, out);
+        layerimg_plan(c, out);
         net_plan(m, c, out);
         /* Then what the setup child does, from the list it runs. */
         struct setup_facts facts;

@@ -54,6 +54,7 @@ struct mount_point {
 /* What the overlay needs besides the spec. */
 struct mount_inputs {
     const char *stage;        /* RUN_DIR/containers/NAME (exists) */
+    char *const *layers;      /* lower directories, top first; NULL: the spec's layers */
     int userns_fd;            /* the container's user namespace, or -1 */
     uid_t root_uid;           /* with userns_fd: the host ids of the container's root */
     gid_t root_gid;
