@@ -38,7 +38,8 @@ ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/unit/%)
 DEPS_BUILD := build-essential pkg-config libcap-dev libinih-dev \
               libseccomp-dev libmbedtls-dev file
 DEPS_TEST  := busybox-static iproute2 dnsmasq-base qemu-system-x86 linux-image-amd64 cpio kmod socat openssl \
-              procps psmisc util-linux curl python3 cppcheck clang-tidy e2fsprogs xz-utils chrony
+              procps psmisc util-linux curl python3 cppcheck clang-tidy e2fsprogs xz-utils chrony \
+              erofs-utils squashfs-tools
 DEPS_BENCH := crun runc tini bubblewrap
 
 .PHONY: all deps deps-bench check unit unit-asan host host-asan vm lint fuzz bench demo qemu \
@@ -134,8 +135,11 @@ soak: $(BUILD)/keel $(BUILD)/probe
 
 # --- appliance image and demo ---------------------------------------------------
 MANIFEST ?= configs/demo.ini
+# LAYERS_FORMAT=erofs packs each layer directory into an erofs image (mkfs.erofs).
+LAYERS_FORMAT ?= dir
 initramfs: $(BUILD)/keel
-	initramfs/mkinitramfs --keel $(BUILD)/keel --manifest $(MANIFEST) --out $(BUILD)/initramfs.cpio.gz
+	initramfs/mkinitramfs --keel $(BUILD)/keel --manifest $(MANIFEST) --out $(BUILD)/initramfs.cpio.gz \
+	    --layers-format $(LAYERS_FORMAT)
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -2,6 +2,7 @@
 #include "keel/boot.h"
 #include "keel/fstab.h"
 #include "keel/kmod.h"
+#include "keel/layerimg.h"
 #include "keel/log.h"
 #include "keel/net.h"
 #include "keel/parse.h"
@@ -569,6 +570,26 @@ static int fstab_mount(const struct fstab_entry *e, struct kerr *err)
     return 0;
 }
 
+/* Image-file layers (layerimg.h) need the loop driver and their file
+ * system; the manifest need not name them in `modules`.  After the fstab
+ * mounts, so layers on a data disk count too.  A module that cannot be
+ * loaded is a warning, not a failed boot: the kernel may have it built in
+ * without saying so in the image, and a container that cannot attach its
+ * image fails its start with the reason. */
+static void boot_image_modules(const struct manifest *m)
+{
+    _cleanup_strv_ char **names = NULL;
+    if (layerimg_modules(m, &names) < 0 || !names)
+        return;
+    struct kerr err = { 0 };
+    int r = kmod_load(NULL, names, &err);
+    if (r < 0)
+        log_warn("%s: image layers may not mount", err.msg);
+    else
+        log_stage("image layer modules loaded: %s%s%s%s%s (%d new)", names[0], names[1] ? " " : "",
+                 names[1] ? names[1] : "", names[1] && names[2] ? " " : "", names[1] && names[2] ? names[2] : "", r);
+}
+
 int boot_setup_machine(const struct manifest *m, struct kerr *err)
 {
     const struct system_spec *s = &m->system;
@@ -602,6 +623,7 @@ int boot_setup_machine(const struct manifest *m, struct kerr *err)
         }
         log_stage("file systems mounted: %u of %zu", mounted, s->n_fstab);
     }
+    boot_image_modules(m);
     for (size_t i = 0; s->sysctl && s->sysctl[i]; i++)
         if ((r = apply_sysctl(s->sysctl[i], err)) < 0)
             return r;

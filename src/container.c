@@ -229,10 +229,10 @@ static int op_etc_file(struct setup_ctx *x, int which, struct kerr *err)
     return mount_generated(x->rootfd, in->stage, "resolv.conf", in->resolv, "/etc/resolv.conf", writable, err);
 }
 
-static int op_overlay(struct setup_ctx *x, struct kerr *err)
+static struct mount_inputs overlay_inputs(const struct setup_ctx *x)
 {
     const struct userns *uns = x->in->userns;
-    struct mount_inputs mi = { .stage = x->in->stage, .userns_fd = uns ? uns->fd : -1 };
+    struct mount_inputs mi = { .stage = x->in->stage, .layers = x->in->layers, .userns_fd = uns ? uns->fd : -1 };
     if (uns) {
         uint32_t root_uid = 0, root_gid = 0;   /* the parser made sure id 0 is mapped */
         (void)userns_to_host(uns->map, uns->n, 0, &root_uid);
@@ -240,10 +240,30 @@ static int op_overlay(struct setup_ctx *x, struct kerr *err)
         mi.root_uid = root_uid;
         mi.root_gid = root_gid;
     }
+    return mi;
+}
+
+static int op_overlay(struct setup_ctx *x, struct kerr *err)
+{
+    struct mount_inputs mi = overlay_inputs(x);
     int r = mount_overlay(x->c, &mi, err);
     if (r < 0)
         return r;
     return (x->rootfd = mount_open_root(x->in->stage, err)) < 0 ? x->rootfd : 0;
+}
+
+/* A secret's owner is given in the container's ids: with a user namespace,
+ * they must be mapped (the host ids are what the copy is chowned to). */
+static int op_secret(struct setup_ctx *x, size_t i, struct kerr *err)
+{
+    const struct secret_spec *s = &x->c->secrets[i];
+    uint32_t uid = s->uid, gid = s->gid;
+    const struct userns *uns = x->in->userns;
+    if (uns && (userns_to_host(uns->map, uns->n, s->uid, &uid) < 0 ||
+                userns_to_host(uns->map, uns->n, s->gid, &gid) < 0))
+        return kerr_msg(err, EINVAL, "cannot give secret %s to %u:%u: not mapped in the user namespace of %s",
+                        s->target, s->uid, s->gid, x->c->name);
+    return mount_secret(x->rootfd, x->in->stage, x->c->n_secrets, i, s, uid, gid, err);
 }
 
 static int op_close_fds(struct setup_ctx *x, struct kerr *err)
@@ -320,6 +340,10 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
         return 0;
     case SETUP_STAGE:
         return mount_stage(in->stage, err);
+    case SETUP_INIT_LAYER: {
+        struct mount_inputs mi = overlay_inputs(x);
+        return mount_init_layer(c, &mi, x->list->init, x->list->n_init, err);
+    }
     case SETUP_OVERLAY:
         return op_overlay(x, err);
     case SETUP_MOUNT_PROC:
@@ -340,6 +364,8 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
         return mount_readonly(x->rootfd, err);
     case SETUP_BIND:
         return mount_bind(x->rootfd, &c->mounts[op->arg], err);
+    case SETUP_SECRET:
+        return op_secret(x, (size_t)op->arg, err);
     case SETUP_ETC_FILE:
         return op_etc_file(x, op->arg, err);
     case SETUP_PIVOT:

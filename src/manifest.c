@@ -11,6 +11,7 @@
 #include "keel/manifest.h"
 #include "keel/manifest_keys.h"
 #include "keel/caps.h"
+#include "keel/fsmagic.h"
 #include "keel/manifest_net.h"
 #include "keel/parse.h"
 #include "keel/seccomp_profile.h"
@@ -638,6 +639,107 @@ static bool on_fstab_mount(const struct manifest *m, const char *path)
     return false;
 }
 
+/* env_file: each file's variables, a later line replacing an earlier one of
+ * the same name, then those no `env =` line names join env.  Read here, when
+ * the manifest is loaded (so `keel check` sees what a start gets), unless the
+ * file system is not to be looked at (keel check --no-fs: the files are
+ * skipped) or the file is on a [system] fstab file system, which is mounted
+ * only after the manifest is read (an error: it could never be read).  Its
+ * syntax errors are "ENVFILE:LINE: message" lines, as a seccomp profile's. */
+struct env_acc {
+    char ***vars;
+};
+
+static int env_file_add(void *arg, const char *kv)
+{
+    struct env_acc *a = arg;
+    size_t klen = (size_t)(strchr(kv, '=') - kv) + 1;
+    for (size_t i = 0; *a->vars && (*a->vars)[i]; i++)
+        if (strncmp((*a->vars)[i], kv, klen) == 0) {
+            char *dup = strdup(kv);
+            if (!dup)
+                return -ENOMEM;
+            free((*a->vars)[i]);
+            (*a->vars)[i] = dup;
+            return 0;
+        }
+    return strv_push(a->vars, kv);
+}
+
+#define ENV_FILE_MAX (1u << 20)
+
+static void load_env_files(const struct manifest *m, struct container_spec *c, unsigned flags, struct diag *d)
+{
+    if (flags & MANIFEST_NO_FS_CHECKS)
+        return;
+    _cleanup_strv_ char **vars = NULL;
+    struct env_acc acc = { &vars };
+    for (size_t i = 0; i < c->n_env_files; i++) {
+        const struct env_file *ef = &c->env_files[i];
+        if (on_fstab_mount(m, ef->path)) {
+            diag_add(d, m->path, ef->line, "env_file: %s is on a [system] fstab file system, which is mounted after "
+                     "the manifest is read: keep it in the image", ef->path);
+            continue;
+        }
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        int r = read_file_at(AT_FDCWD, ef->path, ENV_FILE_MAX, &buf, &len);
+        if (r < 0) {
+            if (r == -EFBIG)
+                diag_add(d, m->path, ef->line, "env_file: cannot read %s: larger than %u bytes", ef->path, ENV_FILE_MAX);
+            else
+                diag_add(d, m->path, ef->line, "env_file: cannot read %s: %s", ef->path, strerror(-r));
+            continue;
+        }
+        int at = 0;
+        char why[PARSE_WHY_MAX] = "";
+        r = parse_env_file(buf, len, env_file_add, &acc, &at, why);
+        if (r == -EINVAL)
+            diag_add(d, ef->path, at, "%s", why);
+        else if (r < 0)
+            diag_add(d, m->path, ef->line, "out of memory");
+    }
+    for (size_t i = 0; vars && vars[i]; i++) {
+        size_t klen = (size_t)(strchr(vars[i], '=') - vars[i]) + 1;
+        bool set = false;
+        for (size_t j = 0; c->env && c->env[j] && !set; j++)
+            set = strncmp(c->env[j], vars[i], klen) == 0;
+        if (!set && strv_push(&c->env, vars[i]) < 0) {
+            diag_add(d, m->path, 0, "out of memory");
+            return;
+        }
+    }
+}
+
+/* A layer is a directory, or an erofs or squashfs image file (layerimg.h
+ * mounts it): any other file is refused here by what its superblock says,
+ * not by its name. */
+static void check_layer(const struct container_spec *c, const char *path, const char *file, struct diag *d)
+{
+    int line = manifest_key_line(c, "layers");
+    struct stat sb;
+    int fd, r = fsmagic_open(path, &sb, &fd, NULL);
+    if (r < 0) {
+        diag_add(d, file, line, "container '%s': layer %s is not a directory%s%s", c->name, path,
+                 r == -ENOENT ? "" : ": ", r == -ENOENT ? "" : strerror(-r));
+        return;
+    }
+    enum fsmagic_kind kind = FSMAGIC_UNKNOWN;
+    if (fd >= 0 && fsmagic_probe_fd(fd, path, &kind, NULL) < 0)
+        kind = FSMAGIC_UNKNOWN;
+    close_safe(fd);
+    if (S_ISDIR(sb.st_mode) || fsmagic_is_layer(kind))
+        return;
+    if (!S_ISREG(sb.st_mode))
+        diag_add(d, file, line, "container '%s': layer %s is not a directory nor an image file", c->name, path);
+    else if (kind == FSMAGIC_UNKNOWN)
+        diag_add(d, file, line, "container '%s': layer %s is neither a directory nor an erofs or squashfs image "
+                 "(no known superblock)", c->name, path);
+    else
+        diag_add(d, file, line, "container '%s': layer %s is neither a directory nor an erofs or squashfs image "
+                 "(it is %s)", c->name, path, fsmagic_name(kind));
+}
+
 static void validate(struct manifest *m, unsigned flags, const bool *bad, struct diag *d)
 {
     const char *file = m->path;
@@ -672,19 +774,29 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
         if (!(flags & MANIFEST_NO_FS_CHECKS)) {
             struct stat sb;
             for (size_t l = 0; c->layers && c->layers[l]; l++)
-                if (!on_fstab_mount(m, c->layers[l]) && (stat(c->layers[l], &sb) < 0 || !S_ISDIR(sb.st_mode)))
-                    diag_add(d, file, manifest_key_line(c, "layers"), "container '%s': layer %s is not a directory%s%s", c->name,
-                             c->layers[l], errno == ENOENT ? "" : ": ", errno == ENOENT ? "" : strerror(errno));
+                if (!on_fstab_mount(m, c->layers[l]))
+                    check_layer(c, c->layers[l], file, d);
             for (size_t b = 0; b < c->n_mounts; b++)
                 if (!on_fstab_mount(m, c->mounts[b].source) && stat(c->mounts[b].source, &sb) < 0)
                     diag_add(d, file, c->mounts[b].line, "container '%s': mount source %s: %s", c->name,
                              c->mounts[b].source, strerror(errno));
+            for (size_t b = 0; b < c->n_secrets; b++) {
+                const char *src = c->secrets[b].source;
+                int e = on_fstab_mount(m, src) ? 0 : lstat(src, &sb) < 0 ? errno : S_ISREG(sb.st_mode) ? 0 : -1;
+                if (e == -1 && S_ISLNK(sb.st_mode))
+                    diag_add(d, file, c->secrets[b].line, "container '%s': secret %s is a symlink (name the real "
+                             "path)", c->name, src);
+                else if (e)
+                    diag_add(d, file, c->secrets[b].line, "container '%s': secret %s is not a regular file%s%s",
+                             c->name, src, e > 0 && e != ENOENT ? ": " : "", e > 0 && e != ENOENT ? strerror(e) : "");
+            }
             for (size_t b = 0; b < c->n_devices; b++)
                 if (!on_fstab_mount(m, c->devices[b].source) &&
                     (stat(c->devices[b].source, &sb) < 0 || !(S_ISCHR(sb.st_mode) || S_ISBLK(sb.st_mode))))
                     diag_add(d, file, c->devices[b].line, "container '%s': device %s is not a device node", c->name,
                              c->devices[b].source);
         }
+        load_env_files(m, c, flags, d);
         if (c->seccomp == SECCOMP_FILE && !(flags & MANIFEST_NO_FS_CHECKS) && !on_fstab_mount(m, c->seccomp_file)) {
             struct seccomp_profile prof = { 0 };
             char **errors = NULL;
@@ -865,8 +977,14 @@ static void container_free(struct container_spec *c)
     for (size_t i = 0; i < c->n_devices; i++)
         free(c->devices[i].source), free(c->devices[i].target);
     free(c->devices);
+    for (size_t i = 0; i < c->n_secrets; i++)
+        free(c->secrets[i].source), free(c->secrets[i].target);
+    free(c->secrets);
     strv_free(c->argv);
     strv_free(c->env);
+    for (size_t i = 0; i < c->n_env_files; i++)
+        free(c->env_files[i].path);
+    free(c->env_files);
     free(c->workdir);
     free(c->user);
     free(c->hostname);

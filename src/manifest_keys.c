@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -397,6 +398,74 @@ static int set_mount(void *obj, int line, const char *v, char *why)
         return -ENOMEM;
     }
     c->n_mounts++;
+    return 0;
+}
+
+/* env_file = PATH: recorded here, read by the validation (manifest.c),
+ * which knows [system] fstab and whether the file system is to be looked at. */
+static int set_env_file(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    int r = check_abs_path(v, why);
+    if (r < 0)
+        return r;
+    struct env_file *nf = realloc(c->env_files, (c->n_env_files + 1) * sizeof *nf);
+    if (!nf)
+        return -ENOMEM;
+    c->env_files = nf;
+    if (!(nf[c->n_env_files].path = strdup(v)))
+        return -ENOMEM;
+    nf[c->n_env_files++].line = line;
+    return 0;
+}
+
+/* secret = SRC:DST[:UID:GID:MODE]: what is copied and where it goes; the
+ * content is read only by the setup child, at each start. */
+static int set_secret(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    _cleanup_free_ char *copy = strdup(v);
+    if (!copy)
+        return -ENOMEM;
+    char *parts[6] = { 0 };
+    size_t n = 0;
+    for (char *p = copy, *save = NULL, *tok; (tok = strtok_r(p, ":", &save)); p = NULL) {
+        if (n == 5)
+            return why_set(why, "'%s' is not SRC:DST[:UID:GID:MODE]", v);
+        parts[n++] = tok;
+    }
+    if (n != 2 && n != 5)
+        return why_set(why, "'%s' is not SRC:DST[:UID:GID:MODE]", v);
+    int r;
+    if ((r = check_abs_path(parts[0], why)) < 0 || (r = check_abs_path(parts[1], why)) < 0)
+        return r;
+    if (strcmp(parts[1], "/") == 0 || parts[1][strlen(parts[1]) - 1] == '/')
+        return why_set(why, "'%s' is not a file path in the container", parts[1]);
+    struct secret_spec s = { .mode = 0400, .line = line };
+    if (n == 5) {
+        char *end;
+        unsigned long mode = strtoul(parts[4], &end, 8);
+        if (parse_id(parts[2], &s.uid, why) < 0 || parse_id(parts[3], &s.gid, why) < 0)
+            return -EINVAL;
+        if (!*parts[4] || *end || mode > 0777)
+            return why_set(why, "'%s' is not an octal mode from 0 to 0777", parts[4]);
+        s.mode = (unsigned)mode;
+    }
+    for (size_t i = 0; i < c->n_secrets; i++)
+        if (strcmp(c->secrets[i].target, parts[1]) == 0)
+            return why_set(why, "%s is given twice (first on line %d)", parts[1], c->secrets[i].line);
+    struct secret_spec *ns = realloc(c->secrets, (c->n_secrets + 1) * sizeof *ns);
+    if (!ns)
+        return -ENOMEM;
+    c->secrets = ns;
+    s.source = strdup(parts[0]);
+    s.target = strdup(parts[1]);
+    if (!s.source || !s.target) {
+        free(s.source);
+        free(s.target);
+        return -ENOMEM;
+    }
+    c->secrets[c->n_secrets++] = s;
     return 0;
 }
 
@@ -1033,7 +1102,7 @@ static const struct manifest_key keys[] = {
 
     /* [container NAME] */
     CUSTOM(SEC_CONTAINER, "layers", false, set_layers, "paths separated by ':'", "(required)",
-           "overlay lower directories, leftmost on top"),
+           "overlay lower directories or erofs/squashfs image files, leftmost on top"),
     CUSTOM(SEC_CONTAINER, "upper", false, set_upper, "path or tmpfs", "(none: read-only root)",
            "writable layer; keel makes upper/ and work/ below it; tmpfs for a throw-away one"),
     TYPED(SEC_CONTAINER, "upper_size", K_SIZE, CON(upper_size), "size", "(half of RAM)",
@@ -1050,6 +1119,10 @@ static const struct manifest_key keys[] = {
            "bind mount of a host path (nodev, nosuid)"),
     CUSTOM(SEC_CONTAINER, "device", true, set_device, "HOST[:CONTAINER]", "(none)",
            "a device node of the host given in the container's /dev"),
+    CUSTOM(SEC_CONTAINER, "env_file", true, set_env_file, "path", "(none)",
+           "KEY=VALUE lines (Docker's --env-file syntax), read when the manifest is; env lines win"),
+    CUSTOM(SEC_CONTAINER, "secret", true, set_secret, "SRC:DST[:UID:GID:MODE]", "(none)",
+           "a host file copied at each start into the container's own tmpfs, bound read-only at DST (0:0:0400)"),
     CUSTOM_APPLIED(SEC_CONTAINER, "network", false, set_network, "none|host|bridge|container:NAME", "none",
            "network mode"),
     CUSTOM(SEC_CONTAINER, "bridge", false, set_bridge, "network name", MANIFEST_DEFAULT_NETWORK,

@@ -265,6 +265,301 @@ void mount_warn_upper(const struct container_spec *c)
              c->upper, flags);
 }
 
+/* The path of layer I as the overlays take it: STAGE/lower/I (idmapped,
+ * mount_init_layer made it) with a user namespace, else the layer itself. */
+/* The layers as directories: the spec's, or with image-file layers the
+ * directories their images are mounted on (mount_inputs.layers). */
+static char *const *layers_of(const struct container_spec *c, const struct mount_inputs *in)
+{
+    return in->layers ? in->layers : c->layers;
+}
+
+static const char *layer_path(const struct container_spec *c, const struct mount_inputs *in, size_t i,
+                              char buf[PATH_MAX])
+{
+    if (in->userns_fd < 0)
+        return layers_of(c, in)[i];
+    snprintf(buf, PATH_MAX, "%s/lower/%zu", in->stage, i);
+    return buf;
+}
+
+/* "lowerdir=FIRST:L0:L1..." into OPTS (FIRST may be NULL); the length it
+ * needed (>= SIZE: too long for the kernel's page of mount options). */
+static size_t lower_opts(const struct container_spec *c, const struct mount_inputs *in, const char *first,
+                         char *opts, size_t size)
+{
+    char buf[PATH_MAX];
+    size_t used = (size_t)snprintf(opts, size, "lowerdir=%s%s", first ? first : "", first ? ":" : "");
+    char *const *layers = layers_of(c, in);
+    for (size_t i = 0; layers && layers[i]; i++)
+        used += (size_t)snprintf(opts + used, used < size ? size - used : 0, "%s%s", i ? ":" : "",
+                                 layer_path(c, in, i, buf));
+    return used;
+}
+
+/* Owner and mode of the init layer's NAME below DIR (made just now, by keel,
+ * on keel's tmpfs: opened without following anything). */
+static int init_attrs(int dir, const char *name, uid_t uid, gid_t gid, mode_t mode, struct kerr *err)
+{
+    _cleanup_close_ int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, mode & 07777) < 0)
+        return kerr_set(err, errno, "cannot set the owner and mode of %s in the init layer", name);
+    return 0;
+}
+
+struct init_ctx {
+    const struct mount_inputs *in;
+    int probe;              /* O_PATH fd of the image's root (the probe overlay, or the one layer) */
+    int init;               /* O_PATH fd of STAGE/init */
+    char prefix[PATH_MAX];  /* the probe's path, as /proc/self/fd names it */
+};
+
+/* The directory PATH ("" = the root) of the image, if it is a plain
+ * directory there (no symlink on the way: PATH is resolved already). */
+static bool image_dir(const struct init_ctx *x, const char *path, struct stat *st)
+{
+    _cleanup_close_ int fd = sys_openat2(x->probe, path[0] ? path : "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+                                         RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+    return fd >= 0 && fstat(fd, st) == 0;
+}
+
+/* Makes the directories of REAL (resolved, "/a/b", "" = the root) in the
+ * init layer, each a copy of the image's owner and mode where the image has
+ * it (the top layer's attributes are the merged directory's), else the
+ * container root's, 0755.  Returns an O_PATH fd of the innermost one. */
+static int init_dirs(const struct init_ctx *x, const char *real, struct kerr *err)
+{
+    char buf[PATH_MAX];
+    if (str_copy(buf, sizeof buf, real) < 0)
+        return kerr_set(err, ENAMETOOLONG, "cannot make %s in the init layer", real);
+    int cur = fcntl(x->init, F_DUPFD_CLOEXEC, 3);
+    if (cur < 0)
+        return kerr_set(err, errno, "cannot open the init layer");
+    char *p = buf;
+    while (*p) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        char *end = p + strcspn(p, "/");
+        char saved = *end;
+        *end = '\0';
+        if (mkdirat(cur, p, 0755) == 0) {
+            struct stat st;
+            bool have = image_dir(x, buf, &st);
+            int r = init_attrs(cur, p, have ? st.st_uid : x->in->root_uid, have ? st.st_gid : x->in->root_gid,
+                               have ? st.st_mode : 0755, err);
+            if (r < 0) {
+                close(cur);
+                return r;
+            }
+        } else if (errno != EEXIST) {
+            int e = errno;
+            close(cur);
+            return kerr_set(err, e, "cannot make %s in the init layer", buf);
+        }
+        int next = openat(cur, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int e = errno;
+        close(cur);
+        if (next < 0)
+            return kerr_set(err, e, "cannot open %s in the init layer", buf);
+        cur = next;
+        *end = saved;
+        p = end;
+    }
+    return cur;
+}
+
+/* REAL := the resolved path inside the image of the directory PARENT, with
+ * the missing rest appended: symlinks followed inside the root, as a bind's
+ * target is.  Refused: a component that is not a directory, or a symlink to
+ * a missing path (what would the mount point be made in?). */
+static int init_resolve(const struct init_ctx *x, const char *target, const char *parent, char real[PATH_MAX],
+                        struct kerr *err)
+{
+    real[0] = '\0';
+    char buf[PATH_MAX];
+    if (str_copy(buf, sizeof buf, parent) < 0)
+        return kerr_set(err, ENAMETOOLONG, "cannot make the mount point %s", target);
+    for (char *save = NULL, *comp = strtok_r(buf, "/", &save); comp; comp = strtok_r(NULL, "/", &save)) {
+        if (strcmp(comp, ".") == 0)
+            continue;
+        char cand[PATH_MAX];
+        if ((size_t)snprintf(cand, sizeof cand, "%s/%s", real, comp) >= sizeof cand)
+            return kerr_set(err, ENAMETOOLONG, "cannot make the mount point %s", target);
+        _cleanup_close_ int fd = sys_openat2(x->probe, cand, O_PATH | O_CLOEXEC, 0,
+                                             RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+        struct stat st;
+        if (fd < 0 && errno != ENOENT)
+            return kerr_set(err, errno, "cannot look up %s in the image", cand);
+        if (fd < 0) {
+            /* Missing, or a symlink to a missing path: which is it? */
+            _cleanup_close_ int dir = sys_openat2(x->probe, real[0] ? real : "/", O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                                  0, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+            if (dir >= 0 && fstatat(dir, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+                return kerr_msg(err, ENOENT, "cannot make the mount point %s in the container root: %s is a "
+                                "symlink to a missing path in the image", target, cand);
+            memcpy(real, cand, strlen(cand) + 1);
+            continue;
+        }
+        if (fstat(fd, &st) < 0)
+            return kerr_set(err, errno, "cannot look up %s in the image", cand);
+        if (!S_ISDIR(st.st_mode))
+            return kerr_msg(err, ENOTDIR, "cannot make the mount point %s in the container root: %s is not a "
+                            "directory in the image", target, cand);
+        /* Where it resolved to: the kernel's name of the fd, below the probe. */
+        char fdp[FD_PATH_MAX], got[PATH_MAX];
+        ssize_t len = readlink(fd_path(fdp, fd), got, sizeof got - 1);
+        size_t plen = strlen(x->prefix);
+        if (len < 0)
+            return kerr_set(err, errno, "cannot resolve %s in the image", cand);
+        if ((size_t)len >= sizeof got - 1)
+            return kerr_set(err, ENAMETOOLONG, "cannot resolve %s in the image", cand);
+        got[len] = '\0';
+        if (strncmp(got, x->prefix, plen) != 0 || (got[plen] != '/' && got[plen] != '\0'))
+            return kerr_msg(err, EXDEV, "cannot resolve %s in the image: it resolved to %s", cand, got);
+        memmove(real, got + plen, (size_t)len - plen + 1);
+    }
+    return 0;
+}
+
+/* One mount point of the init layer (see struct mount_point). */
+static int init_point(const struct init_ctx *x, const struct mount_point *pt, struct kerr *err)
+{
+    char kind = pt->kind;
+    if (kind == 's') {
+        /* As mount_bind opens it; an unusable source is mount_bind's to report. */
+        _cleanup_close_ int src = sys_openat2(AT_FDCWD, pt->source, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
+                                              RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+        struct stat st;
+        if (src < 0 || fstat(src, &st) < 0)
+            return 0;
+        kind = S_ISDIR(st.st_mode) ? 'd' : 'f';
+    }
+    char parent[PATH_MAX];
+    if (str_copy(parent, sizeof parent, pt->path) < 0)
+        return kerr_set(err, ENAMETOOLONG, "cannot make the mount point %s", pt->path);
+    size_t len = strlen(parent);
+    while (len > 1 && parent[len - 1] == '/')
+        parent[--len] = '\0';
+    char *leaf = strrchr(parent, '/');
+    if (!leaf || !leaf[1] || strcmp(leaf + 1, ".") == 0)
+        return kerr_msg(err, EINVAL, "cannot make the mount point %s: not a path below /", pt->path);
+    *leaf++ = '\0';
+    char real[PATH_MAX];
+    int r = init_resolve(x, pt->path, parent, real, err);
+    if (r < 0)
+        return r;
+    char full[PATH_MAX];
+    if ((size_t)snprintf(full, sizeof full, "%s/%s", real, leaf) >= sizeof full)
+        return kerr_set(err, ENAMETOOLONG, "cannot make the mount point %s", pt->path);
+    struct stat st;
+    _cleanup_close_ int idir = sys_openat2(x->probe, real[0] ? real : "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+                                           RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+    bool present = idir >= 0 && fstatat(idir, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
+    if (present && !pt->shadow) {
+        if (!S_ISLNK(st.st_mode))
+            return 0;   /* the image's own, used as it is */
+        _cleanup_close_ int fd = sys_openat2(x->probe, full, O_PATH | O_CLOEXEC, 0,
+                                             RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+        if (fd >= 0)
+            return 0;   /* followed inside the root by the bind */
+        return kerr_msg(err, ENOENT, "cannot make the mount point %s in the container root: %s is a symlink to "
+                        "a missing path in the image", pt->path, full);
+    }
+    _cleanup_close_ int dir = init_dirs(x, real, err);
+    if (dir < 0)
+        return dir;
+    /* A directory over the image's directory: its owner and mode (the merged one's). */
+    bool dir_kind = kind == 'd';
+    bool copy = present && dir_kind && S_ISDIR(st.st_mode);
+    uid_t uid = copy ? st.st_uid : x->in->root_uid;
+    gid_t gid = copy ? st.st_gid : x->in->root_gid;
+    mode_t mode = copy ? st.st_mode : dir_kind ? 0755 : 0644;
+    if (dir_kind) {
+        r = mkdirat(dir, leaf, 0755);
+    } else {
+        int f = openat(dir, leaf, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        r = f < 0 ? -1 : 0;
+        close_safe(f);
+    }
+    if (r == 0)
+        return init_attrs(dir, leaf, uid, gid, mode, err);
+    if (errno != EEXIST)
+        return kerr_set(err, errno, "cannot make %s in the init layer", full);
+    /* A second mount point at the same path: fine if it is of the same type. */
+    if (fstatat(dir, leaf, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode) != dir_kind)
+        return kerr_msg(err, EEXIST, "cannot make the mount point %s: it is wanted as a directory and as a file",
+                        pt->path);
+    return 0;
+}
+
+int mount_init_layer(const struct container_spec *c, const struct mount_inputs *in, const struct mount_point *pts,
+                     size_t n, struct kerr *err)
+{
+    const char *stage = in->stage;
+    char *const *layers = layers_of(c, in);
+    size_t n_layers = strv_len(layers);
+    char path[PATH_MAX];
+    if (in->userns_fd >= 0) {
+        snprintf(path, sizeof path, "%s/lower", stage);
+        if (mkdir(path, 0700) < 0 && errno != EEXIST)
+            return kerr_set(err, errno, "cannot create %s", path);
+        for (size_t i = 0; i < n_layers; i++) {
+            char buf[PATH_MAX];
+            int r = mount_idmapped(layers[i], in->userns_fd, layer_path(c, in, i, buf), err);
+            if (r < 0)
+                return r;
+        }
+    }
+    /* The image as the container would see it without the init layer: the
+     * one layer itself, or a read-only overlay of them, unmounted below. */
+    char probe[PATH_MAX];
+    bool mounted = n_layers > 1;
+    if (!mounted) {
+        str_copy(probe, sizeof probe, layer_path(c, in, 0, path));
+    } else {
+        char opts[4096];
+        snprintf(probe, sizeof probe, "%s/probe", stage);
+        if (lower_opts(c, in, NULL, opts, sizeof opts) >= sizeof opts)
+            return kerr_set(err, E2BIG, "cannot mount the root of %s: the layer paths are longer than the "
+                            "kernel's 4096-byte mount option limit", c->name);
+        if (mkdir(probe, 0700) < 0 && errno != EEXIST)
+            return kerr_set(err, errno, "cannot create %s", probe);
+        if (mount("overlay", probe, "overlay", MS_RDONLY | MS_NODEV | MS_NOSUID, opts) < 0)
+            return kerr_set(err, errno, "cannot mount the layers of %s to look at them (%s)", c->name, opts);
+    }
+    struct init_ctx x = { .in = in, .probe = -1, .init = -1 };
+    snprintf(path, sizeof path, "%s/init", stage);
+    int r = 0;
+    struct stat st;
+    char fdp[FD_PATH_MAX];
+    ssize_t len;
+    if (mkdir(path, 0755) < 0 && errno != EEXIST)
+        r = kerr_set(err, errno, "cannot create %s", path);
+    else if ((x.init = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+        r = kerr_set(err, errno, "cannot open %s", path);
+    else if ((x.probe = open(probe, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 || fstat(x.probe, &st) < 0)
+        r = kerr_set(err, errno, "cannot open the layers of %s at %s", c->name, probe);
+    else if ((len = readlink(fd_path(fdp, x.probe), x.prefix, sizeof x.prefix - 1)) < 0 ||
+             (size_t)len >= sizeof x.prefix - 1)
+        r = kerr_set(err, len < 0 ? errno : ENAMETOOLONG, "cannot resolve %s", probe);
+    else {
+        x.prefix[len] = '\0';
+        if (strcmp(x.prefix, "/") == 0)
+            x.prefix[0] = '\0';
+        /* The root directory too: the top layer's owner and mode are the root's. */
+        r = init_attrs(x.init, ".", st.st_uid, st.st_gid, st.st_mode, err);
+    }
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = init_point(&x, &pts[i], err);
+    close_safe(x.init);
+    close_safe(x.probe);
+    if (mounted && umount2(probe, MNT_DETACH) < 0 && r == 0)
+        r = kerr_set(err, errno, "cannot unmount %s", probe);
+    return r;
+}
+
 int mount_overlay(const struct container_spec *c, const struct mount_inputs *in, struct kerr *err)
 {
     const char *stage = in->stage;
@@ -275,39 +570,12 @@ int mount_overlay(const struct container_spec *c, const struct mount_inputs *in,
         return kerr_set(err, errno, "cannot create %s", root);
 
     unsigned long flags = MS_NODEV | MS_NOSUID;
-    size_t n_layers = strv_len(c->layers);
-    /* overlayfs wants two lower layers when there is no upper: an empty one
-     * in the staging tmpfs goes below, so the root is an overlay either way. */
-    char empty[PATH_MAX];
-    bool add_empty = !c->upper && n_layers == 1;
-    if (add_empty) {
-        snprintf(empty, sizeof empty, "%s/empty", stage);
-        if (mkdir(empty, 0755) < 0 && errno != EEXIST)
-            return kerr_set(err, errno, "cannot create %s", empty);
-    }
-    char lower[PATH_MAX];
-    if (idmap) {
-        snprintf(lower, sizeof lower, "%s/lower", stage);
-        if (mkdir(lower, 0700) < 0 && errno != EEXIST)
-            return kerr_set(err, errno, "cannot create %s", lower);
-    }
-
+    /* The init layer on top (so there are two lowers even without an upper,
+     * as overlayfs wants then). */
+    char init[PATH_MAX];
+    snprintf(init, sizeof init, "%s/init", stage);
     char opts[4096];
-    size_t used = (size_t)snprintf(opts, sizeof opts, "lowerdir=");
-    for (size_t i = 0; i < n_layers; i++) {
-        const char *layer = c->layers[i];
-        if (idmap) {
-            snprintf(lower, sizeof lower, "%s/lower/%zu", stage, i);
-            int r = mount_idmapped(c->layers[i], in->userns_fd, lower, err);
-            if (r < 0)
-                return r;
-            layer = lower;
-        }
-        used += (size_t)snprintf(opts + used, used < sizeof opts ? sizeof opts - used : 0, "%s%s",
-                                 i ? ":" : "", layer);
-    }
-    if (add_empty)
-        used += (size_t)snprintf(opts + used, used < sizeof opts ? sizeof opts - used : 0, ":%s", empty);
+    size_t used = lower_opts(c, in, init, opts, sizeof opts);
     if (c->upper) {
         const char *base = c->upper;
         bool on_tmpfs = strcmp(c->upper, "tmpfs") == 0;
@@ -602,10 +870,9 @@ int mount_bind(int rootfd, const struct bind_mount *b, struct kerr *err)
     return 0;
 }
 
-/* Writes a generated file into the stage and binds it read-only over `target`
- * when the image has that file (or the root is writable and it can be made). */
-/* Covers TARGET (when the image has it, or ROOT_WRITABLE and it can be made)
- * with SRC bound read-only, or with the detached read-only TREE attached. */
+/* Covers TARGET with SRC bound read-only, or with the detached read-only
+ * TREE attached: the init layer made TARGET (an upper may hide that: then it
+ * is made). */
 static int cover_file(int rootfd, int src, int tree, const char *target, bool root_writable, struct kerr *err)
 {
     _cleanup_close_ int tgt = sys_openat2(rootfd, target, O_PATH | O_CLOEXEC, 0,
@@ -613,10 +880,12 @@ static int cover_file(int rootfd, int src, int tree, const char *target, bool ro
     if (tgt < 0 && errno == ENOENT && root_writable)
         tgt = mount_open_in_root(rootfd, target, 'f', NULL);
     if (tgt < 0)
-        return 0;   /* the image has no such file and a read-only root: nothing to cover */
+        return kerr_set(err, errno, "cannot open %s in the container root", target);
     struct stat st;
-    if (fstat(tgt, &st) < 0 || !S_ISREG(st.st_mode))
-        return 0;
+    if (fstat(tgt, &st) < 0)
+        return kerr_set(err, errno, "cannot open %s in the container root", target);
+    if (!S_ISREG(st.st_mode))
+        return kerr_msg(err, EEXIST, "cannot bind keel's %s: it is not a regular file in the container root", target);
     if (tree >= 0) {
         /* Attached on the fd itself: nothing resolved between the check and the mount. */
         if (move_mount(tree, "", tgt, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
@@ -627,6 +896,7 @@ static int cover_file(int rootfd, int src, int tree, const char *target, bool ro
                          MS_NOSUID | MS_NODEV | MS_NOEXEC, target, err);
 }
 
+/* Writes a generated file into the stage and binds it read-only over `target`. */
 int mount_generated(int rootfd, const char *stage, const char *name, const char *content, const char *target,
                     bool root_writable, struct kerr *err)
 {
@@ -662,6 +932,94 @@ int mount_file_tree(int fd, struct kerr *err)
         return kerr_set(err, e, "cannot make the clone of keel's resolv.conf read-only");
     }
     return tree;
+}
+
+/* Copies the secret's source (no symlink anywhere on its path, a regular
+ * file of at most SECRET_SIZE_MAX bytes, opened O_PATH first so that
+ * nothing else is ever opened for reading) into FD. */
+static int copy_secret(const struct secret_spec *s, int fd, struct kerr *err)
+{
+    _cleanup_close_ int path = sys_openat2(AT_FDCWD, s->source, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
+                                           RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    struct stat st;
+    if (path >= 0 && fstat(path, &st) < 0)
+        return kerr_set(err, errno, "cannot open secret %s", s->source);
+    /* O_PATH | O_NOFOLLOW opens a last-component symlink itself. */
+    if ((path < 0 && errno == ELOOP) || (path >= 0 && S_ISLNK(st.st_mode)))
+        return kerr_msg(err, ELOOP, "cannot open secret %s: a symlink on its path is refused (name the real path)",
+                        s->source);
+    if (path < 0)
+        return kerr_set(err, errno, "cannot open secret %s", s->source);
+    if (!S_ISREG(st.st_mode))
+        return kerr_msg(err, EINVAL, "cannot use secret %s: it is not a regular file", s->source);
+    char fdp[FD_PATH_MAX];
+    _cleanup_close_ int src = open(fd_path(fdp, path), O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    if (src < 0)
+        return kerr_set(err, errno, "cannot open secret %s", s->source);
+    char buf[16384];
+    size_t total = 0;
+    for (;;) {
+        ssize_t n = read(src, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return kerr_set(err, errno, "cannot read secret %s", s->source);
+        if (n == 0)
+            break;
+        total += (size_t)n;
+        if (total > SECRET_SIZE_MAX)
+            return kerr_msg(err, EFBIG, "cannot use secret %s: it is larger than %u bytes", s->source,
+                            SECRET_SIZE_MAX);
+        if (write_all(fd, buf, (size_t)n) < 0)
+            return kerr_set(err, errno, "cannot copy secret %s", s->source);
+    }
+    explicit_bzero(buf, sizeof buf);
+    return 0;
+}
+
+int mount_secret(int rootfd, const char *stage, size_t n, size_t index, const struct secret_spec *s, uid_t uid,
+                 gid_t gid, struct kerr *err)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/secrets", stage);
+    if (index == 0) {
+        /* The container's own tmpfs (in its mount namespace only, left
+         * behind with the old root at pivot_root but for the binds), sized
+         * for its secrets. */
+        char opts[96];
+        snprintf(opts, sizeof opts, "mode=0700,size=%zu,nr_inodes=%zu", n * ((size_t)SECRET_SIZE_MAX + 4096),
+                 n + 16);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+            return kerr_set(err, errno, "cannot create %s", dir);
+        if (mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, opts) < 0)
+            return kerr_set(err, errno, "cannot mount the secrets' tmpfs at %s", dir);
+    }
+    _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0)
+        return kerr_set(err, errno, "cannot open %s", dir);
+    char name[24];
+    snprintf(name, sizeof name, "%zu", index);
+    {
+        _cleanup_close_ int f = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (f < 0)
+            return kerr_set(err, errno, "cannot create the copy of secret %s", s->source);
+        int r = copy_secret(s, f, err);
+        if (r < 0)
+            return r;
+        if (fchown(f, uid, gid) < 0 || fchmod(f, s->mode) < 0)
+            return kerr_set(err, errno, "cannot set the owner and mode of secret %s", s->target);
+    }
+    _cleanup_close_ int tgt = mount_open_in_root(rootfd, s->target, 'f', err);
+    if (tgt < 0)
+        return kerr_prefix(err, "cannot bind secret %s", s->target);
+    struct stat st;
+    if (fstat(tgt, &st) < 0 || !S_ISREG(st.st_mode))
+        return kerr_msg(err, EISDIR, "cannot bind secret %s: it is not a file in the container root", s->target);
+    _cleanup_close_ int copy = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (copy < 0)
+        return kerr_set(err, errno, "cannot open the copy of secret %s", s->source);
+    return bind_readonly(copy, rootfd, s->target, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+                         MS_NOSUID | MS_NODEV | MS_NOEXEC, s->target, err);
 }
 
 int mount_stage(const char *stage, struct kerr *err)

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
@@ -457,5 +458,60 @@ int parse_rlimit(const char *s, struct rlimit_spec *out, char *why)
     out->resource = resource;
     out->soft = soft;
     out->hard = hard;
+    return 0;
+}
+
+static bool env_name_char(char ch, bool first)
+{
+    return ch == '_' || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (!first && ch >= '0' && ch <= '9');
+}
+
+int parse_env_file(const char *buf, size_t len, int (*fn)(void *arg, const char *kv), void *arg, int *line,
+                   char *why)
+{
+    *line = 0;
+    if (memchr(buf, '\0', len)) {
+        const char *nul = memchr(buf, '\0', len);
+        for (const char *p = buf; p <= nul; p++)
+            *line += p == buf || p[-1] == '\n';
+        return PARSE_FAIL(why, EINVAL, "a NUL byte");
+    }
+    const char *p = buf, *end = buf + len;
+    if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+        p += 3;
+    while (p < end) {
+        ++*line;
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *next = eol ? eol + 1 : end;
+        if (!eol)
+            eol = end;
+        if (eol > p && eol[-1] == '\r')
+            eol--;
+        while (p < eol && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p == eol || *p == '#') {
+            p = next;
+            continue;
+        }
+        const char *eq = memchr(p, '=', (size_t)(eol - p));
+        const char *name_end = eq ? eq : eol;
+        int shown = name_end - p > 64 ? 64 : (int)(name_end - p);   /* of a name in a message */
+        for (const char *q = p; q < name_end; q++)
+            if (!env_name_char(*q, q == p))
+                return PARSE_FAIL(why, EINVAL, "'%.*s' is not a variable name", shown, p);
+        if (name_end == p)
+            return PARSE_FAIL(why, EINVAL, "no variable name before '='");
+        if (!eq)
+            return PARSE_FAIL(why, EINVAL, "'%.*s' has no value (KEY=VALUE: keel takes no values from its own "
+                              "environment)", shown, p);
+        char *kv = strndup(p, (size_t)(eol - p));
+        if (!kv)
+            return -ENOMEM;
+        int r = fn(arg, kv);
+        free(kv);
+        if (r)
+            return r;
+        p = next;
+    }
     return 0;
 }

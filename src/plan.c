@@ -3,6 +3,7 @@
 #include "keel/fstab.h"
 #include "keel/caps.h"
 #include "keel/cgroup.h"
+#include "keel/layerimg.h"
 #include "keel/net.h"
 #include "keel/parse.h"
 #include "keel/rlimit.h"
@@ -107,6 +108,9 @@ void plan_print_summary(const struct manifest *m, FILE *out)
                     c->mounts[b].readonly ? "ro" : "rw");
         for (size_t b = 0; b < c->n_devices; b++)
             fprintf(out, "device = %s:%s\n", c->devices[b].source, c->devices[b].target);
+        for (size_t b = 0; b < c->n_secrets; b++)
+            fprintf(out, "secret = %s:%s:%u:%u:%04o\n", c->secrets[b].source, c->secrets[b].target,
+                    c->secrets[b].uid, c->secrets[b].gid, c->secrets[b].mode);
         fprintf(out, "network = %s%s%s\n", net_mode_name(c->net), c->net == NET_CONTAINER ? ":" : "",
                 c->net == NET_CONTAINER ? c->net_peer : "");
         if (c->net == NET_BRIDGE) {
@@ -182,6 +186,7 @@ void plan_print(const struct manifest *m, FILE *out)
                 c->net == NET_CONTAINER ? " (network: joins the pinned namespace of the peer)" : " network");
         userns_plan(c, out);
         cgroup_plan(c, out);
+        layerimg_plan(c, out);
         net_plan(m, c, out);
         /* Then what the setup child does, from the list it runs. */
         struct setup_facts facts;

@@ -51,6 +51,54 @@ static void add(struct builder *b, enum setup_op_type type, int arg)
     b->l->op[b->l->n++] = (struct setup_op){ type, arg };
 }
 
+/* A mount point of the init layer. */
+static void point(struct builder *b, const char *path, const char *source, char kind, bool shadow)
+{
+    if (b->oom)
+        return;
+    struct mount_point *p = realloc(b->l->init, (b->l->n_init + 1) * sizeof *p);
+    if (!p) {
+        b->oom = true;
+        return;
+    }
+    b->l->init = p;
+    p[b->l->n_init++] = (struct mount_point){ path, source, kind, shadow };
+}
+
+/* The mount points of the ops of a start's list, for its init layer: the
+ * kernel's file systems and the generated files shadow whatever the image
+ * has there (a symlink /etc/resolv.conf gets keel's file, as with Docker);
+ * bind targets resolve inside the root as the image has them. */
+static void plan_init_layer(struct builder *b, const struct container_spec *c)
+{
+    for (size_t k = 0; k < b->l->n && !b->oom; k++) {
+        const struct setup_op *op = &b->l->op[k];
+        switch (op->type) {
+        case SETUP_MOUNT_PROC:
+            point(b, "/proc", NULL, 'd', true);
+            break;
+        case SETUP_MOUNT_SYS:
+            point(b, "/sys", NULL, 'd', true);
+            break;
+        case SETUP_MOUNT_DEV:   /* keel's tmpfs: everything below it is keel's too */
+            point(b, "/dev", NULL, 'd', true);
+            break;
+        case SETUP_BIND:
+            point(b, c->mounts[op->arg].target, c->mounts[op->arg].source, 's', false);
+            break;
+        case SETUP_SECRET:
+            point(b, c->secrets[op->arg].target, NULL, 'f', false);
+            break;
+        case SETUP_ETC_FILE:
+            point(b, op->arg == SETUP_FILE_HOSTNAME ? "/etc/hostname" : op->arg == SETUP_FILE_HOSTS ? "/etc/hosts" :
+                  "/etc/resolv.conf", NULL, 'f', true);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
 static int finish(struct builder *b)
 {
     if (!b->oom)
@@ -89,6 +137,7 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
      * inside it, /proc before the masks that cover its files, everything
      * before pivot_root (which leaves keel's tree behind). */
     add(&b, SETUP_STAGE, 0);
+    add(&b, SETUP_INIT_LAYER, 0);
     add(&b, SETUP_OVERLAY, 0);
     add(&b, SETUP_MOUNT_PROC, 0);
     add(&b, SETUP_MOUNT_SYS, 0);
@@ -103,6 +152,10 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     add(&b, SETUP_READONLY, 0);
     for (size_t i = 0; i < c->n_mounts; i++)
         add(&b, SETUP_BIND, (int)i);
+    /* After the binds: a secret's target may be inside a bound directory
+     * (where the host's file shows under the copy, never instead of it). */
+    for (size_t i = 0; i < c->n_secrets; i++)
+        add(&b, SETUP_SECRET, (int)i);
     add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME);
     add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTS);
     if (f->resolv)
@@ -142,6 +195,7 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     if (f->seccomp && c->no_new_privs)
         add(&b, SETUP_SECCOMP, 1);
     add(&b, SETUP_EXEC, 0);
+    plan_init_layer(&b, c);
     return finish(&b);
 }
 
@@ -210,8 +264,11 @@ int setup_plan_exec(const struct container_spec *c, const struct setup_exec_fact
 void setup_list_free(struct setup_list *l)
 {
     free(l->op);
+    free(l->init);
     l->op = NULL;
+    l->init = NULL;
     l->n = 0;
+    l->n_init = 0;
 }
 
 int setup_find(const struct setup_list *l, enum setup_op_type type, int arg, size_t from)
@@ -242,9 +299,9 @@ void setup_print_words(FILE *out, const char *key, char *const *argv)
 
 static void print_overlay(const struct container_spec *c, FILE *out)
 {
-    fprintf(out, "  root: overlay lowerdir=");
+    fprintf(out, "  root: overlay lowerdir=(init layer)");
     for (size_t i = 0; c->layers && c->layers[i]; i++)
-        fprintf(out, "%s%s", i ? ":" : "", c->layers[i]);
+        fprintf(out, ":%s", c->layers[i]);
     if (!c->upper)
         fprintf(out, " (read-only, nodev, nosuid)\n");
     else if (strcmp(c->upper, "tmpfs") == 0)
@@ -288,6 +345,13 @@ static void print_op(const struct container_spec *c, const struct setup_list *l,
     case SETUP_STAGE:
         fprintf(out, "  stage: mount tree private; tmpfs (mode 0700) at the staging directory\n");
         return;
+    case SETUP_INIT_LAYER:
+        fprintf(out, "  init layer: keel's, on top of the layers, with the mount points");
+        for (size_t i = 0; i < l->n_init; i++)
+            fprintf(out, " %s%s", l->init[i].path,
+                    l->init[i].kind == 'd' ? "/" : l->init[i].kind == 's' ? "(=source)" : "");
+        fputc('\n', out);
+        return;
     case SETUP_OVERLAY:
         print_overlay(c, out);
         return;
@@ -329,8 +393,14 @@ static void print_op(const struct container_spec *c, const struct setup_list *l,
         fprintf(out, "  bind: %s -> %s (%s, nodev, nosuid)\n", c->mounts[op->arg].source, c->mounts[op->arg].target,
                 c->mounts[op->arg].readonly ? "ro" : "rw");
         return;
+    case SETUP_SECRET:
+        /* Paths and owner only: the content is read by the setup child alone. */
+        fprintf(out, "  secret: %s -> %s (copied at each start into the container's tmpfs; %u:%u %04o, read-only, "
+                "nosuid, nodev, noexec)\n", c->secrets[op->arg].source, c->secrets[op->arg].target,
+                c->secrets[op->arg].uid, c->secrets[op->arg].gid, c->secrets[op->arg].mode);
+        return;
     case SETUP_ETC_FILE:
-        fprintf(out, "  file: %s (generated, bound read-only where the image has it or the root is writable)\n",
+        fprintf(out, "  file: %s (generated, bound read-only)\n",
                 op->arg == SETUP_FILE_HOSTNAME ? "/etc/hostname" : op->arg == SETUP_FILE_HOSTS ? "/etc/hosts" :
                 "/etc/resolv.conf");
         return;

@@ -11,6 +11,7 @@
 #include "keel/cgroup.h"
 #include "keel/container.h"
 #include "keel/health.h"
+#include "keel/layerimg.h"
 #include "keel/log.h"
 #include "keel/mount.h"
 #include "keel/net.h"
@@ -56,6 +57,8 @@ struct ctr {
     int64_t wait_timer;      /* start_timeout while WAITING */
     struct seccomp_prog seccomp;
     struct userns userns;    /* made at the first start, kept for every restart */
+    char **lowers;           /* the overlay's lower directories (image layers mounted), held from the
+                              * first start until the container is down for good; NULL when not held */
     int mem_events_fd;       /* memory.events of its cgroup (EPOLLPRI on change) */
     int cg_events_fd;        /* cgroup.events */
     bool has_cgroup;
@@ -86,6 +89,7 @@ struct supervisor {
     int devnull;
     char *resolv;
     int resolv_fd;             /* RUN_DIR/resolv.conf, bound into containers; -1: none */
+    struct layerimg_set *images;   /* image-file layers, mounted once and shared */
     bool stopping_all;
     struct subscriber *subs;
     size_t n_subs;
@@ -582,6 +586,11 @@ static void ctr_start(struct ctr *c)
         start_failed(c, rerr.msg);
         return;
     }
+    /* Image layers are attached at the first start and kept across restarts. */
+    if (!c->lowers && layerimg_acquire(s->images, spec->layers, &c->lowers, &rerr) < 0) {
+        start_failed(c, rerr.msg);
+        return;
+    }
     int cgfd = -1;
     if (s->opts.cgroup) {
         /* A limit that cannot be applied refuses the container: never dropped silently. */
@@ -606,6 +615,7 @@ static void ctr_start(struct ctr *c)
     struct container_start in = {
         .spec = spec,
         .stage = c->stage,
+        .layers = c->lowers,
         .netns_fd = netns,
         .hosts = hosts,
         .cgroup_fd = cgfd,
@@ -775,11 +785,21 @@ static void release_net_if_unused(struct ctr *c)
 }
 
 /* A container down for good gives back what it held between restarts. */
+static void release_images(struct ctr *c)
+{
+    if (!c->lowers)
+        return;
+    layerimg_release(c->sup->images, c->lowers);
+    strv_free(c->lowers);
+    c->lowers = NULL;
+}
+
 static void release_if_done(struct ctr *c)
 {
     if (!down_for_good(c))
         return;
     cg_remove_if_done(c);
+    release_images(c);
     release_net_if_unused(c);
     /* A joiner going down may be what its peer's namespace waited for. */
     if (c->spec->net == NET_CONTAINER) {
@@ -1016,6 +1036,8 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
     if (r == 0 && s->resolv)
         r = live_resolv_open(s, err);
     s->conditions = KEEL_COND_ALL & ~opts->conditions_pending;
+    if (r == 0)
+        r = layerimg_set_new(opts->run_dir, &s->images, err);
     for (size_t i = 0; i < s->n && r == 0; i++) {
         struct ctr *c = &s->c[i];
         c->sup = s;
@@ -1070,12 +1092,14 @@ void supervisor_free(struct supervisor *s)
         }
         seccomp_prog_free(&c->seccomp);
         userns_close(&c->userns);
+        release_images(c);
         if (c->out.read_fd >= 0) {
             loop_del_fd(s->loop, c->out.read_fd);
             output_drain(&c->out);
         }
         output_close(&c->out);
     }
+    layerimg_set_free(s->images);
     close_safe(s->devnull);
     free(s->resolv);
     close_safe(s->resolv_fd);

@@ -40,6 +40,8 @@ struct userns;
 struct container_start {
     const struct container_spec *spec;
     const char *stage;         /* RUN_DIR/containers/NAME, an existing directory */
+    char *const *layers;       /* the overlay's lower directories (layerimg_acquire: image
+                                * files replaced by their mounts); NULL: spec->layers */
     int netns_fd;              /* namespace to join; -1 keeps keel's (network = host) */
     bool new_netns;            /* with netns_fd -1: a fresh namespace instead (lo down) */
     int cgroup_fd;             /* container's cgroup directory; -1 for none */

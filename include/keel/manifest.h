@@ -59,6 +59,23 @@ struct bind_mount {
     int line;
 };
 
+/* env_file = PATH (its line in the manifest): read by the validation. */
+struct env_file {
+    char *path;
+    int line;
+};
+
+/* secret = SRC:DST[:UID:GID:MODE]: SRC copied at each start into the
+ * container's own tmpfs, bound read-only at DST (container.c, mount.c). */
+struct secret_spec {
+    char *source;    /* host path, absolute */
+    char *target;    /* path inside the container, absolute */
+    uint32_t uid, gid;   /* the container's ids (default 0:0) */
+    unsigned mode;   /* default 0400 */
+    int line;
+};
+#define SECRET_SIZE_MAX (1u << 20)   /* bytes per secret */
+
 struct port_map {
     struct in_addr host_ip;   /* INADDR_ANY unless HOST_IP given */
     uint16_t host_port;
@@ -105,10 +122,14 @@ struct container_spec {
     size_t n_mounts;
     struct bind_mount *devices;    /* host device nodes given in the container's /dev (readonly unused) */
     size_t n_devices;
+    struct secret_spec *secrets;
+    size_t n_secrets;
 
     /* Process. */
     char **argv;                   /* split from `command` */
-    char **env;                    /* "K=V" */
+    char **env;                    /* "K=V" (env_file's merged in by the validation) */
+    struct env_file *env_files;    /* env_file = PATH, in order */
+    size_t n_env_files;
     char *workdir;                 /* default "/" */
     char *user;                    /* as written: name, uid or uid:gid; NULL = root */
     char *hostname;                /* default: the container's name */

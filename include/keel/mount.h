@@ -2,11 +2,13 @@
  * namespace by the setup child and entered with pivot_root.
  *
  *   STAGE (tmpfs, private)         RUN_DIR/containers/NAME, keel's staging area
- *     root/   overlay: lowerdir = layers (leftmost on top), upperdir/workdir
+ *     init/   keel's init layer: the mount points the set-up needs (mount_init_layer)
+ *     root/   overlay: lowerdir = init:layers (leftmost on top), upperdir/workdir
  *             from `upper` (a directory, or tmpfs in STAGE), read-only without
  *     lower/N, upper/   with a user namespace: idmapped mounts of the layers
  *             and of the upper directory, which the overlay is made of
  *     files/  generated /etc/hosts, /etc/resolv.conf, /etc/hostname
+ *     secrets/  a tmpfs of its own: the copies of `secret =` files
  *   inside root: /proc (fresh, masked paths), /sys (ro), /sys/fs/cgroup (ro),
  *   /dev (keel's nodev tmpfs: the host's null zero full random urandom tty
  *   as read-only binds, pts, ptmx, shm),
@@ -35,9 +37,24 @@
 #include "keel/err.h"
 #include "keel/manifest.h"
 
+/* A mount point of the init layer (setup.h plans them): PATH absolute inside
+ * the root; KIND 'd' a directory, 'f' an empty regular file, 's' as the host
+ * path SOURCE is (a directory for a directory, else a file).  SHADOW: made
+ * even where the image has something at PATH (a symlink, a file where a
+ * directory is wanted), which the init layer then hides; without it, PATH is
+ * resolved inside the root as the image has it (symlinks followed, as binds
+ * are) and made only where nothing is. */
+struct mount_point {
+    const char *path;
+    const char *source;
+    char kind;
+    bool shadow;
+};
+
 /* What the overlay needs besides the spec. */
 struct mount_inputs {
     const char *stage;        /* RUN_DIR/containers/NAME (exists) */
+    char *const *layers;      /* lower directories, top first; NULL: the spec's layers */
     int userns_fd;            /* the container's user namespace, or -1 */
     uid_t root_uid;           /* with userns_fd: the host ids of the container's root */
     gid_t root_gid;
@@ -50,7 +67,21 @@ struct mount_inputs {
 /* The whole mount tree made private (nothing propagates back to the host),
  * and the staging tmpfs (mode 0700) mounted at STAGE. */
 int mount_stage(const char *stage, struct kerr *err);
-/* STAGE/root: the overlay of the layers (idmapped with a user namespace) and
+/* STAGE/init, keel's init layer (Docker's): a directory on the staging tmpfs,
+ * the top lower layer of the root, holding the N mount points PTS as empty
+ * directories and files, so they exist in every root, read-only or not,
+ * without writing to the image.  The image is looked at through a read-only
+ * probe overlay of its layers (unmounted again); the init layer's directories
+ * take the owner and mode of the image's (the top layer's attributes are the
+ * merged directory's), new ones are the container root's, 0755.  Made with
+ * mkdirat/openat below an fd of STAGE/init, never following a symlink.  With a
+ * user namespace, the idmapped layers (STAGE/lower/N) are mounted here.
+ * Refused: a mount point below something that is not a directory in the
+ * image, or below or at a symlink to a missing path. */
+int mount_init_layer(const struct container_spec *c, const struct mount_inputs *in, const struct mount_point *pts,
+                     size_t n, struct kerr *err);
+/* STAGE/root: the overlay of the init layer, the layers (idmapped with a
+ * user namespace: mount_init_layer(), which comes first, mounted them) and
  * the upper (a directory made root's and 0700 at every start, or a tmpfs);
  * read-only without an upper.  With a user namespace, the setup goes on as the
  * container's root (fsuid) until mount_pivot(). */
@@ -78,8 +109,17 @@ int mount_masks(int rootfd, struct kerr *err);
 int mount_readonly(int rootfd, struct kerr *err);
 /* mount = SOURCE:TARGET[:ro], fd to fd (sys_bind_fd), nosuid and nodev. */
 int mount_bind(int rootfd, const struct bind_mount *b, struct kerr *err);
-/* CONTENT written to STAGE/files/NAME and bound read-only over TARGET when the
- * image has that file (or ROOT_WRITABLE and it can be made). */
+/* secret S (INDEX of the container's N): its source copied into STAGE/secrets
+ * (a tmpfs of the container's mount namespace, nosuid, nodev, noexec, sized
+ * for N secrets, mounted at INDEX 0), owned by UID:GID (host ids) with S's
+ * mode, bound read-only (nosuid, nodev, noexec) at S->target.  The source is
+ * opened with no symlink anywhere on its path and must be a regular file of
+ * at most SECRET_SIZE_MAX bytes.  No message carries the content. */
+int mount_secret(int rootfd, const char *stage, size_t n, size_t index, const struct secret_spec *s, uid_t uid,
+                 gid_t gid, struct kerr *err);
+/* CONTENT written to STAGE/files/NAME and bound read-only over TARGET, which
+ * the init layer provides (or ROOT_WRITABLE and it can be made: an upper can
+ * hide it); no regular file at TARGET is an error. */
 int mount_generated(int rootfd, const char *stage, const char *name, const char *content, const char *target,
                     bool root_writable, struct kerr *err);
 /* The same with a file keel keeps and rewrites in place while the container

@@ -79,4 +79,17 @@ const char *parse_rlimit_name(int resource);
  * No expansion of any kind.  *out is a new NULL-terminated vector. */
 int split_words(const char *s, char ***out, char *why);
 
+/* An environment file (`env_file =`), Docker's --env-file syntax: one
+ * KEY=VALUE per line; leading blanks (space, tab) are dropped; blank lines
+ * and lines whose first other character is '#' are skipped; the VALUE is the
+ * rest of the line as it is (no quotes removed, trailing blanks kept); a
+ * trailing CR and a UTF-8 byte-order mark at the start are dropped.  KEY is
+ * [A-Za-z_][A-Za-z0-9_]* (as `env =`).  Unlike Docker, a bare KEY (no '=')
+ * is an error: an appliance's keel has no client environment to take it
+ * from.  A NUL byte is an error.  For each variable, in order, FN(ARG, "KEY=VALUE")
+ * (a temporary string); a non-zero return stops the parse and is returned.
+ * Returns 0, -EINVAL with *LINE (1-based) and WHY set, -ENOMEM, or FN's result. */
+int parse_env_file(const char *buf, size_t len, int (*fn)(void *arg, const char *kv), void *arg, int *line,
+                   char *why);
+
 #endif

@@ -8,6 +8,8 @@
  *
  * The order is the security contract; setup_plan_start()/setup_plan_exec()
  * are its only source, and tests/unit/test_setup.c pins it:
+ *   - the init layer (every mount point the list needs, made on keel's
+ *     tmpfs) before the overlay it is the top layer of;
  *   - the overlay before anything inside the root, /proc before the masks
  *     (they cover files of that /proc), the masks and binds before pivot_root;
  *   - everything that needs keel's privileges in the initial user namespace
@@ -33,6 +35,7 @@
 #include <stdio.h>
 
 #include "keel/manifest.h"
+#include "keel/mount.h"
 
 /* The namespaces keel pins at a container's start (container.h's struct
  * container_ns indexes them), in the order an exec helper joins them. */
@@ -47,6 +50,7 @@ enum setup_op_type {
     SETUP_JOIN_NS,        /* setns into a namespace: arg = CNS_* */
     SETUP_HOSTNAME,       /* sethostname */
     SETUP_STAGE,          /* mount tree private, staging tmpfs */
+    SETUP_INIT_LAYER,     /* keel's init layer: the list's mount points (setup_list.init) */
     SETUP_OVERLAY,        /* the root: overlay of layers and upper */
     SETUP_MOUNT_PROC,     /* /proc */
     SETUP_MOUNT_SYS,      /* /sys, /sys/fs/cgroup */
@@ -57,6 +61,7 @@ enum setup_op_type {
     SETUP_MASK,           /* mount_masked_paths */
     SETUP_READONLY,       /* mount_readonly_paths */
     SETUP_BIND,           /* `mount =`: arg = index in spec->mounts */
+    SETUP_SECRET,         /* `secret =`: arg = index in spec->secrets (0 mounts their tmpfs) */
     SETUP_ETC_FILE,       /* a generated file: arg = SETUP_FILE_* */
     SETUP_PIVOT,          /* pivot_root, old root detached */
     SETUP_CLOSE_FDS,      /* every fd of keel's closed (but the report channel) */
@@ -88,6 +93,10 @@ struct setup_op {
 struct setup_list {
     struct setup_op *op;
     size_t n;
+    /* A start's init layer: every mount point the ops below it need in the
+     * root (paths point into the spec). */
+    struct mount_point *init;
+    size_t n_init;
 };
 
 /* What only the start knows (supervise.c's choices), for the container's list. */

@@ -688,6 +688,21 @@ def section_boot(res, peers, a):
     for k in ("kernel", "modules", "keel_setup", "container_start"):
         if k in figures:
             res.row("boot", "boot split: " + k.replace("_", " "), "ms", figures[k], None, None)
+    # The demo with its layers as erofs images (LAYERS_FORMAT=erofs) against directories.
+    if "erofs_keel_work" in figures:
+        res.row("boot", "erofs layers: keel's boot work (first line to first exec)", "ms",
+                figures["erofs_keel_work"], "directory layers", figures["keel_work"])
+        if "keel_erofs_total" in figures and "keel_total" in figures:
+            res.row("boot", "erofs layers: whole boot to service answering", "ms", figures["keel_erofs_total"],
+                    "directory layers", figures["keel_total"])
+        for k in ("keel_setup", "container_start", "image_modules"):
+            if "erofs_" + k in figures:
+                res.row("boot", "erofs layers, boot split: " + k.replace("_", " "), "ms", figures["erofs_" + k],
+                        "directory layers" if k in figures else None, figures.get(k))
+        for k, what in (("image_kib", "image size (uncompressed cpio, as booted)"),
+                        ("image_gz_kib", "image size (gzip -6)")):
+            if "erofs_" + k in figures and k in figures:
+                res.row("boot", "erofs layers: " + what, "KiB", figures["erofs_" + k], "directory layers", figures[k])
 
 
 def section_control(res, peers, a):

@@ -14,6 +14,12 @@
 #   container_start  "stage: NAME: exec" to "NAME: started"
 #   keel_total       QEMU started to the service answering HTTP (host clock)
 #   busybox_total    the same for the busybox-init image
+#   keel_erofs_total and erofs_* (every figure above, and image_modules: loop
+#                    and erofs loaded for the layers): the demo image built with
+#                    --layers-format erofs (make initramfs LAYERS_FORMAT=erofs),
+#                    when mkfs.erofs is installed
+#   image_kib, erofs_image_kib, image_gz_kib, erofs_image_gz_kib
+#                    the two images' sizes, as booted (uncompressed cpio) and gzip -6
 #
 # The busybox image: the demo image's files (its layers and modules) with
 # busybox init as /init; /etc/init.d/rcS is a shell script doing the mounts
@@ -39,6 +45,21 @@ port=${BOOT_PORT:-18080}
 # --- images ---------------------------------------------------------------------
 initramfs/mkinitramfs --keel "$KEEL" --manifest configs/demo.ini --out "$out/keel.cpio" >&2 ||
     die "cannot build the keel image"
+# The same appliance with its layers as erofs images.
+images="keel busybox"
+kib() { echo $(( ($(wc -c < "$1") + 1023) / 1024 )); }
+gz_kib() { echo $(( ($(gzip -6 -n -c "$1" | wc -c) + 1023) / 1024 )); }
+echo "image_kib=$(kib "$out/keel.cpio")"
+echo "image_gz_kib=$(gz_kib "$out/keel.cpio")"
+if command -v mkfs.erofs >/dev/null; then
+    initramfs/mkinitramfs --keel "$KEEL" --manifest configs/demo.ini --out "$out/keel_erofs.cpio" \
+        --layers-format erofs >&2 || die "cannot build the keel image with erofs layers"
+    images="keel busybox keel_erofs"
+    echo "erofs_image_kib=$(kib "$out/keel_erofs.cpio")"
+    echo "erofs_image_gz_kib=$(gz_kib "$out/keel_erofs.cpio")"
+else
+    say "mkfs.erofs is not installed: no boot with erofs layers (apt-get install erofs-utils)"
+fi
 
 bb=$out/busybox-root
 rm -rf "$bb"
@@ -114,25 +135,31 @@ keel_figures() {
         { t = ts($0) }
         first == "" { first = t }
         / keel: stage: modules loaded/ { modules = t - prev }
+        / keel: stage: image layer modules loaded/ { imgmod = t - prev }
         / keel: stage: [^ ]+: exec / && exec == "" { exec = t }
         / keel: [^ ]+: started, pid / && started == "" { started = t }
         { prev = t }
         END {
             if (first == "" || started == "") exit 1
             if (modules == "") modules = 0
+            if (imgmod == "") imgmod = 0
             if (exec == "") exec = started
             printf "kernel=%.3f\nmodules=%.3f\nkeel_setup=%.3f\ncontainer_start=%.3f\nkeel_work=%.3f\n",
-                first, modules, exec - first - modules, started - exec, started - first - modules
+                first, modules, exec - first - modules - imgmod, started - exec, started - first - modules - imgmod
+            if (imgmod > 0) printf "image_modules=%.3f\n", imgmod
         }'
 }
 
-# BOOT_IMAGES="keel busybox" (default): which images to boot, alternately.
+# BOOT_IMAGES="keel busybox keel_erofs" (default): which images to boot, alternately.
 for ((i = 0; i < runs; i++)); do
-    for name in ${BOOT_IMAGES:-keel busybox}; do
+    for name in ${BOOT_IMAGES:-$images}; do
         boot "$name" "$out/$name.cpio"
         cp "$VM_CONSOLE" "$out/$name-$i.console"
         if [ "$name" = keel ]; then
             keel_figures || { tail -n 20 "$VM_CONSOLE" >&2; die "no keel stage lines on the console"; }
+        elif [ "$name" = keel_erofs ]; then
+            { keel_figures || { tail -n 20 "$VM_CONSOLE" >&2; die "no keel stage lines on the console"; }; } |
+                sed 's/^/erofs_/'
         fi
         vm_stop
     done

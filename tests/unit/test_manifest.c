@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 static struct manifest *load_ok(const char *text)
 {
@@ -197,6 +198,116 @@ TEST(defaults)
     CHECK_INT(m->containers[0].restart_delay_ms, 1000);
     CHECK(m->containers[0].pids_max == KEEL_LIMIT_MAX && m->containers[0].pids_line == 9);
     manifest_free(m);
+}
+
+/* Loads TEXT with the file system looked at (env files read, layers
+ * checked: the tests name "/" as their layer); returns the manifest or NULL
+ * with the diagnostics joined in *ERRS (caller frees). */
+static struct manifest *load_fs(const char *text, char **errs)
+{
+    struct manifest *m = NULL;
+    struct diag d = { 0 };
+    int r = manifest_load_buffer("t.ini", text, strlen(text), 0, &m, &d);
+    *errs = strdup("");
+    for (size_t i = 0; *errs && i < d.count; i++) {
+        char *n = xasprintf("%s%s\n", *errs, d.msgs[i]);
+        free(*errs);
+        *errs = n;
+    }
+    diag_free(&d);
+    return r < 0 ? NULL : m;
+}
+
+/* env_file = PATH: read at load; a later line of the files replaces an
+ * earlier one, `env =` lines win whatever their order; a syntax error is
+ * ENVFILE:LINE; keel check --no-fs reads none. */
+TEST(env_file)
+{
+    char p1[] = "/tmp/keel-unit-env1.XXXXXX", p2[] = "/tmp/keel-unit-env2.XXXXXX";
+    int f1 = mkstemp(p1), f2 = mkstemp(p2);
+    CHECK(f1 >= 0 && f2 >= 0);
+    if (f1 < 0 || f2 < 0)
+        return;
+    const char *one = "# app\nA=from-file\nB=one\nC=file-c\n";
+    const char *two = "B=two\n\n  D=d with  spaces \nE=\n";
+    CHECK(write(f1, one, strlen(one)) == (ssize_t)strlen(one) && write(f2, two, strlen(two)) == (ssize_t)strlen(two));
+    close(f1);
+    close(f2);
+    char *text = xasprintf("[container c]\nlayers = /\ncommand = /bin/true\nenv = A=from-env\nenv_file = %s\n"
+                           "env_file = %s\nenv = C=env-c\n", p1, p2);
+    char *errs = NULL;
+    struct manifest *m = load_fs(text, &errs);
+    CHECK(m != NULL);
+    if (!m)
+        fprintf(stderr, "  errors: %s", errs ? errs : "");
+    free(errs);
+    if (m) {
+        char *const *env = m->containers[0].env;
+        CHECK_INT((int)strv_len(env), 5);
+        CHECK(strv_contains(env, "A=from-env"));
+        CHECK(strv_contains(env, "B=two"));
+        CHECK(strv_contains(env, "C=env-c"));
+        CHECK(strv_contains(env, "D=d with  spaces "));
+        CHECK(strv_contains(env, "E="));
+        manifest_free(m);
+    }
+    /* --no-fs: the files are not read (the env lines are all there is). */
+    m = load_ok(text);
+    CHECK(m && strv_len(m->containers[0].env) == 2);
+    manifest_free(m);
+    free(text);
+
+    FILE *f = fopen(p2, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("OK=1\nBARE\n", f);
+        fclose(f);
+    }
+    text = xasprintf("[container c]\nlayers = /\ncommand = /bin/true\nenv_file = %s\nenv_file = /nonexistent/k.env\n"
+                     "[system]\nfstab = /dev/vdb /data ext4\n[container d]\nlayers = /\ncommand = /bin/true\n"
+                     "env_file = /data/app.env\n", p2);
+    char *want = xasprintf("%s:2: 'BARE' has no value", p2);
+    m = load_fs(text, &errs);
+    CHECK(m == NULL);
+    manifest_free(m);
+    CHECK(errs && strstr(errs, want));
+    CHECK(errs && strstr(errs, "t.ini:5: env_file: cannot read /nonexistent/k.env: No such file or directory"));
+    CHECK(errs && strstr(errs, "t.ini:11: env_file: /data/app.env is on a [system] fstab file system"));
+    if (errs && !strstr(errs, want))
+        fprintf(stderr, "  got: %s", errs);
+    free(errs);
+    free(want);
+    free(text);
+    unlink(p1);
+    unlink(p2);
+    EXPECT_ERROR(C "env_file = relative.env\n", "t.ini:4: env_file: 'relative.env' is not an absolute path");
+}
+
+/* secret = SRC:DST[:UID:GID:MODE]: defaults 0:0 0400; the file is not read here. */
+TEST(secrets)
+{
+    struct manifest *m = load_ok(C "secret = /etc/keel/db.pass:/run/secrets/db\n"
+                                   "secret = /k:/etc/k.pem:1000:50:0440\n");
+    CHECK(m != NULL);
+    if (m) {
+        const struct container_spec *c = &m->containers[0];
+        CHECK_INT((int)c->n_secrets, 2);
+        CHECK_STR(c->secrets[0].source, "/etc/keel/db.pass");
+        CHECK_STR(c->secrets[0].target, "/run/secrets/db");
+        CHECK(c->secrets[0].uid == 0 && c->secrets[0].gid == 0 && c->secrets[0].mode == 0400);
+        CHECK(c->secrets[1].uid == 1000 && c->secrets[1].gid == 50 && c->secrets[1].mode == 0440);
+        CHECK_INT(c->secrets[1].line, 5);
+        manifest_free(m);
+    }
+    EXPECT_ERROR(C "secret = /a\n", "t.ini:4: secret: '/a' is not SRC:DST[:UID:GID:MODE]");
+    EXPECT_ERROR(C "secret = /a:/b:1:2\n", "t.ini:4: secret: '/a:/b:1:2' is not SRC:DST[:UID:GID:MODE]");
+    EXPECT_ERROR(C "secret = a:/b\n", "t.ini:4: secret: 'a' is not an absolute path");
+    EXPECT_ERROR(C "secret = /a:/\n", "t.ini:4: secret: '/' is not a file path in the container");
+    EXPECT_ERROR(C "secret = /a:/run/../etc/x\n", "t.ini:4: secret: '/run/../etc/x' contains '..'");
+    EXPECT_ERROR(C "secret = /a:/b:0:0:0755x\n", "t.ini:4: secret: '0755x' is not an octal mode");
+    EXPECT_ERROR(C "secret = /a:/b:0:0:4755\n", "t.ini:4: secret: '4755' is not an octal mode");
+    EXPECT_ERROR(C "secret = /a:/b:-1:0:0400\n", "t.ini:4: secret:");
+    EXPECT_ERROR(C "secret = /a:/b\nsecret = /c:/b\n", "t.ini:5: secret: /b is given twice (first on line 4)");
 }
 
 TEST(bad_values)
@@ -474,6 +585,8 @@ int main(void)
     RUN(structure_errors);
     RUN(conditions);
     RUN(cross_reference_lines);
+    RUN(env_file);
+    RUN(secrets);
     RUN(all_errors_reported);
     RUN(hostile_bytes);
     RUN(key_table_is_complete);

@@ -183,6 +183,82 @@ TEST(words)
     CHECK(v == NULL);
 }
 
+struct envs {
+    char *got[8];
+    size_t n;
+    int stop_at;   /* return 7 at this call (1-based), 0: never */
+};
+
+static int collect(void *arg, const char *kv)
+{
+    struct envs *e = arg;
+    if (e->n < 8)
+        e->got[e->n] = strdup(kv);
+    e->n++;
+    return e->stop_at && (int)e->n == e->stop_at ? 7 : 0;
+}
+
+static void envs_free(struct envs *e)
+{
+    for (size_t i = 0; i < e->n && i < 8; i++)
+        free(e->got[i]);
+    *e = (struct envs){ 0 };
+}
+
+static int env_file(const char *text, struct envs *e, int *line, char *why)
+{
+    *e = (struct envs){ 0 };
+    return parse_env_file(text, strlen(text), collect, e, line, why);
+}
+
+/* Docker's --env-file syntax: comments, blank lines, leading blanks dropped,
+ * the value kept as written; a bare KEY is refused (no client environment). */
+TEST(env_files)
+{
+    struct envs e;
+    int line;
+    char why[PARSE_WHY_MAX];
+    const char *text = "\xef\xbb\xbf# a comment\n\nA=1\n  \t B_2=two words  \r\n   # indented comment\n"
+                       "C=\"quoted\" =x\n_D=\nE=last";
+    CHECK_INT(env_file(text, &e, &line, why), 0);
+    CHECK_INT((int)e.n, 5);
+    CHECK_STR(e.got[0], "A=1");
+    CHECK_STR(e.got[1], "B_2=two words  ");
+    CHECK_STR(e.got[2], "C=\"quoted\" =x");
+    CHECK_STR(e.got[3], "_D=");
+    CHECK_STR(e.got[4], "E=last");
+    envs_free(&e);
+
+    CHECK_INT(env_file("", &e, &line, why), 0);
+    CHECK_INT((int)e.n, 0);
+    CHECK_INT(env_file("A=1\nBARE\n", &e, &line, why), -EINVAL);
+    CHECK_INT(line, 2);
+    CHECK(strstr(why, "'BARE' has no value") != NULL);
+    envs_free(&e);
+    CHECK_INT(env_file("A=1\n\n# c\nFOO BAR=1\n", &e, &line, why), -EINVAL);
+    CHECK_INT(line, 4);
+    CHECK_STR(why, "'FOO BAR' is not a variable name");
+    envs_free(&e);
+    CHECK_INT(env_file("=x\n", &e, &line, why), -EINVAL);
+    CHECK_INT(line, 1);
+    CHECK_INT(env_file("1A=x\n", &e, &line, why), -EINVAL);
+    CHECK_INT(env_file("A-B=x\n", &e, &line, why), -EINVAL);
+    CHECK_INT((int)e.n, 0);
+    CHECK_INT(parse_env_file("A=1\nB=\0x\n", 8, collect, &e, &line, why), -EINVAL);
+    CHECK_INT(line, 2);
+    CHECK_STR(why, "a NUL byte");
+    CHECK_INT((int)e.n, 0);
+    /* The callback's result stops the parse. */
+    e = (struct envs){ .stop_at = 2 };
+    CHECK_INT(parse_env_file("A=1\nB=2\nC=3\n", 12, collect, &e, &line, why), 7);
+    CHECK_INT((int)e.n, 2);
+    envs_free(&e);
+    /* No newline at the end, CRLF throughout. */
+    CHECK_INT(env_file("A=1\r\nB=2\r\n", &e, &line, why), 0);
+    CHECK_STR(e.got[1], "B=2");
+    envs_free(&e);
+}
+
 int main(void)
 {
     RUN(u64_and_i64);
@@ -195,5 +271,6 @@ int main(void)
     RUN(addresses);
     RUN(ids);
     RUN(words);
+    RUN(env_files);
     return unit_done();
 }

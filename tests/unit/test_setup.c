@@ -13,12 +13,14 @@ static char *argv_[] = { "/bin/sh", "-c", "echo 'hi'", NULL };
 static struct bind_mount mounts[] = { { .source = "/data", .target = "/data", .readonly = true },
                                       { .source = "/logs", .target = "/var/log" } };
 static struct bind_mount devices[] = { { .source = "/dev/fuse", .target = "/dev/fuse" } };
+static struct secret_spec secrets[] = { { .source = "/etc/keel/db.pass", .target = "/run/secrets/db", .uid = 1000,
+                                          .gid = 50, .mode = 0440 } };
 
 static struct container_spec spec(void)
 {
     return (struct container_spec){
         .name = "web", .layers = layers, .upper = "tmpfs", .argv = argv_, .mounts = mounts, .n_mounts = 2,
-        .devices = devices, .n_devices = 1, .no_new_privs = true, .net = NET_BRIDGE,
+        .devices = devices, .n_devices = 1, .secrets = secrets, .n_secrets = 1, .no_new_privs = true, .net = NET_BRIDGE,
         .seccomp = SECCOMP_DEFAULT, .userns = USERNS_AUTO,
     };
 }
@@ -51,7 +53,8 @@ TEST(start_order)
     CHECK_INT(at(&l, SETUP_SESSION, -1), 1);
     /* The root: overlay before anything inside it, /proc before the masks
      * that cover its files, masks and binds before pivot_root. */
-    CHECK(at(&l, SETUP_STAGE, -1) < at(&l, SETUP_OVERLAY, -1));
+    CHECK(at(&l, SETUP_STAGE, -1) < at(&l, SETUP_INIT_LAYER, -1));
+    CHECK_INT(at(&l, SETUP_INIT_LAYER, -1) + 1, at(&l, SETUP_OVERLAY, -1));
     CHECK(at(&l, SETUP_OVERLAY, -1) < at(&l, SETUP_MOUNT_PROC, -1));
     CHECK(at(&l, SETUP_MOUNT_PROC, -1) < at(&l, SETUP_MASK, -1));
     CHECK(at(&l, SETUP_MOUNT_SYS, -1) < at(&l, SETUP_MASK, -1));
@@ -60,7 +63,8 @@ TEST(start_order)
     CHECK(at(&l, SETUP_MASK, -1) < at(&l, SETUP_READONLY, -1));
     CHECK(at(&l, SETUP_READONLY, -1) < at(&l, SETUP_BIND, 0));
     CHECK(at(&l, SETUP_BIND, 0) < at(&l, SETUP_BIND, 1));
-    CHECK(at(&l, SETUP_BIND, 1) < at(&l, SETUP_PIVOT, -1));
+    CHECK(at(&l, SETUP_BIND, 1) < at(&l, SETUP_SECRET, 0));
+    CHECK(at(&l, SETUP_SECRET, 0) < at(&l, SETUP_PIVOT, -1));
     CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV) < at(&l, SETUP_PIVOT, -1));
     CHECK(at(&l, SETUP_JOIN_NS, CNS_NET) < at(&l, SETUP_OVERLAY, -1));
     /* The image's /etc/passwd only after pivot_root. */
@@ -177,6 +181,42 @@ TEST(exec_order)
     setup_list_free(&l);
 }
 
+/* The init layer holds every mount point the list uses, each once: the
+ * kernel's file systems and generated files shadow the image's, bind targets
+ * resolve as the image has them (and follow their source's type). */
+TEST(init_layer_points)
+{
+    struct container_spec c = spec();
+    struct setup_facts f;
+    setup_facts_of_spec(&c, &f);
+    struct setup_list l;
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    static const struct { const char *path; char kind; bool shadow; } want[] = {
+        { "/proc", 'd', true }, { "/sys", 'd', true }, { "/dev", 'd', true }, { "/data", 's', false },
+        { "/var/log", 's', false }, { "/run/secrets/db", 'f', false }, { "/etc/hostname", 'f', true },
+        { "/etc/hosts", 'f', true }, { "/etc/resolv.conf", 'f', true },
+    };
+    CHECK_INT((int)l.n_init, (int)(sizeof want / sizeof want[0]));
+    for (size_t i = 0; i < l.n_init && i < sizeof want / sizeof want[0]; i++) {
+        CHECK_STR(l.init[i].path, want[i].path);
+        CHECK(l.init[i].kind == want[i].kind && l.init[i].shadow == want[i].shadow);
+    }
+    CHECK_STR(l.init[3].source, "/data");
+    setup_list_free(&l);
+    CHECK(l.init == NULL && l.n_init == 0);
+
+    /* No generated resolv.conf: no mount point for it.  An exec makes no root. */
+    f.resolv = false;
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    CHECK_STR(l.init[l.n_init - 1].path, "/etc/hosts");
+    setup_list_free(&l);
+    struct setup_exec_facts g = { 0 };
+    CHECK_INT(setup_plan_exec(&c, &g, &l), 0);
+    CHECK_INT((int)l.n_init, 0);
+    CHECK_INT(at(&l, SETUP_INIT_LAYER, -1), -1);
+    setup_list_free(&l);
+}
+
 static char *print(const struct container_spec *c, const struct setup_facts *f)
 {
     struct setup_list l;
@@ -208,7 +248,9 @@ TEST(printed_plan)
         "  session: its own, no controlling terminal\n",
         "  join: network namespace\n",
         "  hostname: web\n",
-        "  root: overlay lowerdir=/l/top:/l/base upper=tmpfs (nodev, nosuid)\n",
+        "  init layer: keel's, on top of the layers, with the mount points /proc/ /sys/ /dev/ /data(=source) "
+        "/var/log(=source) /run/secrets/db /etc/hostname /etc/hosts /etc/resolv.conf\n",
+        "  root: overlay lowerdir=(init layer):/l/top:/l/base upper=tmpfs (nodev, nosuid)\n",
         "  mount: proc /proc (nosuid, nodev, noexec)\n",
         "  mount: tmpfs /dev (nodev; null zero full random urandom tty bound read-only from the host's)\n",
         "  device: /dev/fuse -> /dev/fuse (the host's node, bound read-only)\n",
@@ -216,6 +258,8 @@ TEST(printed_plan)
         "  read-only: /proc/bus ",
         "  bind: /data -> /data (ro, nodev, nosuid)\n",
         "  bind: /logs -> /var/log (rw, nodev, nosuid)\n",
+        "  secret: /etc/keel/db.pass -> /run/secrets/db (copied at each start into the container's tmpfs; 1000:50 0440, "
+        "read-only, nosuid, nodev, noexec)\n",
         "  file: /etc/resolv.conf ",
         "  enter: pivot_root, old root detached\n",
         "  user: root (resolved in the container's /etc/passwd)\n",
@@ -257,6 +301,7 @@ int main(void)
     RUN(start_order);
     RUN(start_variants);
     RUN(exec_order);
+    RUN(init_layer_points);
     RUN(printed_plan);
     return unit_done();
 }

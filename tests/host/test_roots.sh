@@ -1,0 +1,183 @@
+#!/bin/bash
+# test_roots.sh — container roots as Docker builds them: keel's init layer
+# (the mount points the set-up needs, on top of the image's layers) makes
+# read-only roots (no `upper`) work without writing to the image:
+#   ro_hosts       an image without /etc/hosts, read-only: a peer on the bridge
+#                  is reached by name (the generated /etc/hosts is there)
+#   ro_mount       `mount = SRC:/shared` and a file bind in a directory the
+#                  image lacks, into a read-only root; the image is unchanged
+#   symlink_resolv an image's symlink /etc/resolv.conf (dangling) gets keel's file
+#   under_file     a mount target below a file of the image is refused clearly;
+#                  the same target below a directory works (positive control);
+#                  below the image's symlink it is made where the symlink leads
+#                  (inside the root); below a dangling symlink it is refused
+#   userns_ro      the same read-only root with a user namespace: the init
+#                  layer's entries are the container root's
+#   plan           keel check --plan lists the init layer's mount points
+#   initramfs_host_layer  mkinitramfs takes a layer from the host path the
+#                  manifest names when it is a directory there, else from
+#                  build/layers (the positive control), and says which
+. "$(dirname "$0")/lib.sh"
+
+# ctr NAME COMMAND [EXTRA-LINES] [LAYERS]: a read-only container section.
+ctr() {
+    printf '[container %s]\nlayers = %s\ncommand = %s\nrestart = no\n%s\n' "$1" "${4:-$LAYERS/base}" "$2" "${3:-}"
+}
+
+# has_prefix VALUE PREFIX
+has_prefix() {
+    case "$1" in "$2"*) return 0 ;; esac
+    WHY="'$1' does not start with '$2'"
+    return 1
+}
+
+# The image must come out of a run as it went in.
+image_untouched() {
+    for p in etc/hosts etc/hostname etc/resolv.conf shared etc/app; do
+        [ ! -e "$LAYERS/base/$p" ] && [ ! -L "$LAYERS/base/$p" ] || { WHY="$LAYERS/base/$p exists"; return 1; }
+    done
+}
+
+test_ro_hosts() {
+    plan ro_hosts_image_lacks_it ro_hosts_peer_by_name ro_hosts_file ro_hosts_image_untouched
+    check ro_hosts_image_lacks_it "the base layer has an /etc/hosts (the test needs one without)" image_untouched
+    # The client polls (bounded) until the peer listens.
+    manifest <<EOF
+$(system_section)
+$(ctr peer "/bin/probe trap TERM listen tcp 80" "network = bridge")
+$(ctr client "/bin/sh -c 'i=0; until /bin/probe connect peer 80 | grep -q =ok; do i=\$((i+1)); [ \$i -ge 200 ] && break; sleep 0.1; done; /bin/probe connect peer 80 stat /etc/hosts print done sleep inf'" "network = bridge")
+EOF
+    keel_start
+    wait_out client done || fail "client did not finish ($WHY)"
+    check ro_hosts_peer_by_name "the peer was not reached by its name" eq "$(c_value client connect:peer:80)" "ok reply=ping"
+    check ro_hosts_file "/etc/hosts is not keel's read-only regular file" has_prefix "$(c_value client stat:/etc/hosts)" "file 0644 "
+    keel_stop || fail "keel did not stop ($WHY)"
+    check ro_hosts_image_untouched "the run wrote to the image" image_untouched
+}
+
+test_ro_mount() {
+    plan ro_mount_dir ro_mount_write ro_mount_file ro_mount_image_untouched
+    mkdir -p "$T/shared"
+    echo from-host > "$T/shared/data"
+    echo conf-line > "$T/conf"
+    manifest <<EOF
+$(system_section)
+$(ctr c "/bin/probe read /shared/data write /shared/new read /etc/app/conf.txt print done" "mount = $T/shared:/shared
+mount = $T/conf:/etc/app/conf.txt:ro")
+EOF
+    keel_start
+    keel_wait 30 || fail "keel did not exit ($WHY)"
+    out_has c done || fail "c did not run ($WHY)"
+    check ro_mount_dir "/shared does not show the host's directory" eq "$(c_value c data:/shared/data)" from-host
+    check ro_mount_write "the rw bind is not writable" eq "$(c_value c write:/shared/new)/$(cat "$T/shared/new" 2>&1)" "ok/probe"
+    check ro_mount_file "the file bind in a directory the image lacks" eq "$(c_value c data:/etc/app/conf.txt)" conf-line
+    check ro_mount_image_untouched "the run wrote to the image" image_untouched
+}
+
+test_symlink_resolv() {
+    plan symlink_resolv_file symlink_resolv_content symlink_resolv_layer_kept
+    local img
+    img=$(mk_layer link)
+    mkdir -p "$img/etc"
+    ln -s ../run/systemd/resolve/stub-resolv.conf "$img/etc/resolv.conf"
+    manifest <<EOF
+$(system_section)
+dns = 192.0.2.53
+$(ctr c "/bin/sh -c '/bin/probe stat /etc/resolv.conf; cat /etc/resolv.conf; echo done'" "" "$img:$LAYERS/base")
+EOF
+    keel_start
+    keel_wait 30 || fail "keel did not exit ($WHY)"
+    out_has c done || fail "c did not run ($WHY)"
+    check symlink_resolv_file "/etc/resolv.conf is not a regular file" has_prefix "$(c_value c stat:/etc/resolv.conf)" "file 0644 "
+    check symlink_resolv_content "/etc/resolv.conf is not keel's" eq "$(c_lines c | grep -c '^nameserver 192.0.2.53$')" 1
+    check symlink_resolv_layer_kept "the image's symlink changed" eq "$(readlink "$img/etc/resolv.conf")" \
+        ../run/systemd/resolve/stub-resolv.conf
+}
+
+test_under_file() {
+    plan under_file_refused under_file_reason under_dir_works via_symlink_resolved via_symlink_bound \
+        dangling_refused dangling_reason under_file_layer_kept
+    local img
+    img=$(mk_layer file)
+    mkdir -p "$img/etc" "$img/srv/data"
+    echo not-a-dir > "$img/etc/app"
+    ln -s srv/data "$img/data"
+    ln -s /srv/missing "$img/gone"
+    mkdir -p "$T/shared"
+    echo shared-file > "$T/shared/f"
+    manifest <<EOF
+$(system_section)
+$(ctr bad "/bin/probe print bad-ran" "mount = $T/shared:/etc/app/data" "$img:$LAYERS/base")
+$(ctr good "/bin/probe ls /srv print good-ran" "mount = $T/shared:/srv/app/data" "$img:$LAYERS/base")
+$(ctr viasym "/bin/probe ls /srv/data read /srv/data/sub/f print done" "mount = $T/shared:/data/sub" "$img:$LAYERS/base")
+$(ctr dangling "/bin/probe print dangling-ran" "mount = $T/shared:/gone/sub" "$img:$LAYERS/base")
+EOF
+    keel_start
+    keel_wait 30 || fail "keel did not exit ($WHY)"
+    check under_file_refused "a container with a mount target below a file ran" eq "$(c_lines bad | grep -c bad-ran)" 0
+    check under_file_reason "no error says the image has a file there" \
+        grep_in "bad: .*cannot make the mount point /etc/app/data in the container root: /etc/app is not a directory in the image" "$ERR"
+    check under_dir_works "the same target below a directory" eq "$(c_value good ls:/srv)" app,data
+    # /data is the image's symlink to srv/data: the mount point is made where it
+    # leads, inside the root, and the bind follows it there.
+    check via_symlink_resolved "the mount point is not at the symlink's target" eq "$(c_value viasym ls:/srv/data)" sub
+    check via_symlink_bound "the bind through the symlink" eq "$(c_value viasym data:/srv/data/sub/f)" shared-file
+    check dangling_refused "a container with a mount target below a dangling symlink ran" \
+        eq "$(c_lines dangling | grep -c dangling-ran)" 0
+    check dangling_reason "no error names the dangling symlink" \
+        grep_in "dangling: .*cannot make the mount point /gone/sub in the container root: /gone is a symlink to a missing path in the image" "$ERR"
+    check under_file_layer_kept "the image layer was written" bash -c "[ ! -e '$img/srv/data/sub' ] && [ ! -e '$img/srv/app' ]"
+}
+
+test_userns_ro() {
+    plan userns_ro_ran userns_ro_owner userns_ro_hosts
+    mkdir -p "$T/shared"
+    manifest <<EOF
+$(system_section)
+$(ctr c "/bin/probe ids stat /shared stat /etc/hosts stat /proc print done" "userns = auto
+mount = $T/shared:/shared/sub")
+EOF
+    keel_start
+    keel_wait 30 || fail "keel did not exit ($WHY)"
+    check userns_ro_ran "c did not run" out_has c done
+    # /shared is the init layer's directory: the container's root owns it.
+    check userns_ro_owner "the init layer's /shared is not the container root's" eq "$(c_value c stat:/shared)" "dir 0755 0:0"
+    check userns_ro_hosts "/etc/hosts is not a file" has_prefix "$(c_value c stat:/etc/hosts)" "file 0644 0:0"
+}
+
+test_plan() {
+    plan plan_init_layer plan_root
+    manifest <<EOF
+$(system_section)
+$(ctr c "/bin/probe" "mount = /tmp:/shared")
+EOF
+    keel_check --plan "$T/keel.ini"
+    check plan_init_layer "the plan lists no init layer with its mount points" grep_in \
+        '^  init layer: .* /proc/ /sys/ /dev/ /shared\(=source\) /etc/hostname /etc/hosts /etc/resolv.conf$' "$CHECK_OUT"
+    check plan_root "the root's lowers do not start with the init layer" grep_in "lowerdir=\\(init layer\\):$LAYERS/base " "$CHECK_OUT"
+}
+
+test_initramfs_host_layer() {
+    plan initramfs_built initramfs_host_layer initramfs_build_layer initramfs_says
+    mkdir -p "$T/srv/app/etc"
+    echo host-layer > "$T/srv/app/etc/marker"
+    # Only the packing is tested: any static binary stands in for keel's
+    # /init (the ASan build is not static).
+    manifest <<EOF
+[container web]
+layers = $T/srv/app:/layers/base
+command = /bin/probe
+EOF
+    timeout $((60 * SLOW)) "$HOST_DIR/../../initramfs/mkinitramfs" --keel "$PROBE" --manifest "$T/keel.ini" \
+        --layers "$LAYERS" --out "$T/image.cpio" > "$T/mk.out" 2> "$T/mk.err"
+    check initramfs_built "mkinitramfs failed: $(tail -1 "$T/mk.err")" [ -s "$T/image.cpio" ]
+    mkdir -p "$T/x"
+    (cd "$T/x" && cpio --quiet -id --no-absolute-filenames < "$T/image.cpio" 2>/dev/null)
+    check initramfs_host_layer "the host path's layer is not in the image" eq "$(cat "$T/x$T/srv/app/etc/marker" 2>&1)" host-layer
+    check initramfs_build_layer "build/layers/base is not in the image as /layers/base" cmp -s "$T/x/layers/base/bin/probe" "$LAYERS/base/bin/probe"
+    check initramfs_says "mkinitramfs does not say where each layer came from" \
+        eq "$(grep -c -e "^mkinitramfs: layer $T/srv/app: from this machine's $T/srv/app\$" \
+                      -e "^mkinitramfs: layer /layers/base: from $LAYERS/base\$" "$T/mk.err")" 2
+}
+
+run_tests "$@"
