@@ -224,41 +224,8 @@ static size_t dhcp_count(const struct daemon *d)
     return n;
 }
 
-/* A lease was applied (or, l NULL, removed).  The first one sets
- * network-online (a condition is never unset: containers that started keep
- * running while the uplink is down, as they would on a lost link).  Its DNS
- * servers replace the resolv.conf of the machine (boot mode) and of the
- * containers unless [system] dns fixes them. */
-static void lease_resolv(struct daemon *d, struct dhcp_client *dc, const struct dhcp_lease *l);
-
-/* The lease's NTP servers go to the SNTP client, unless [system] ntp names
- * the servers (the manifest wins over the network). */
-static void lease_ntp(struct daemon *d, const struct dhcp_lease *l)
-{
-    if (!d->ts || d->m->system.ntp || l->n_ntp == 0)
-        return;
-    char addrs[DHCP_MAX_NTP][INET_ADDRSTRLEN];
-    char *list[DHCP_MAX_NTP + 1] = { NULL };
-    for (size_t i = 0; i < l->n_ntp; i++) {
-        inet_ntop(AF_INET, &l->ntp[i], addrs[i], sizeof addrs[i]);
-        list[i] = addrs[i];
-    }
-    struct kerr err = { 0 };
-    if (timesync_set_servers(d->ts, list, &err) < 0)
-        log_warn("%s", err.msg);
-}
-
-static void on_lease(struct dhcp_client *dc, const struct dhcp_lease *l, void *data)
-{
-    struct daemon *d = data;
-    if (!l)
-        return;   /* the last resolv.conf stays: nothing better is known */
-    /* resolv.conf first: a container that waited for the network finds its DNS. */
-    lease_resolv(d, dc, l);
-    lease_ntp(d, l);
-    supervisor_condition_set(d->sup, KEEL_COND_NETWORK_ONLINE);
-}
-
+/* The lease's DNS servers become the resolv.conf of the machine (boot mode)
+ * and of the containers, unless [system] dns fixes them. */
 static void lease_resolv(struct daemon *d, struct dhcp_client *dc, const struct dhcp_lease *l)
 {
     if (d->m->system.dns && d->m->system.dns[0])
@@ -277,6 +244,37 @@ static void lease_resolv(struct daemon *d, struct dhcp_client *dc, const struct 
     d->dhcp_resolv = strdup(text);
     log_info("interface %s: DNS from the DHCP lease written to resolv.conf (%zu server(s))", dhcp_client_ifname(dc),
              l->n_dns);
+}
+
+/* The lease's NTP servers go to the SNTP client, unless [system] ntp names
+ * the servers (the manifest wins over the network). */
+static void lease_ntp(struct daemon *d, const struct dhcp_lease *l)
+{
+    if (!d->ts || d->m->system.ntp || l->n_ntp == 0)
+        return;
+    char addrs[DHCP_MAX_NTP][INET_ADDRSTRLEN];
+    char *list[DHCP_MAX_NTP + 1] = { NULL };
+    for (size_t i = 0; i < l->n_ntp; i++) {
+        inet_ntop(AF_INET, &l->ntp[i], addrs[i], sizeof addrs[i]);
+        list[i] = addrs[i];
+    }
+    struct kerr err = { 0 };
+    if (timesync_set_servers(d->ts, list, &err) < 0)
+        log_warn("%s", err.msg);
+}
+
+/* A lease was applied (or, l NULL, removed).  The first one sets
+ * network-online (a condition is never unset: containers that started keep
+ * running while the uplink is down, as they would on a lost link). */
+static void on_lease(struct dhcp_client *dc, const struct dhcp_lease *l, void *data)
+{
+    struct daemon *d = data;
+    if (!l)
+        return;   /* the last resolv.conf stays: nothing better is known */
+    /* resolv.conf first: a container that waited for the network finds its DNS. */
+    lease_resolv(d, dc, l);
+    lease_ntp(d, l);
+    supervisor_condition_set(d->sup, KEEL_COND_NETWORK_ONLINE);
 }
 
 /* keel run: the uplinks are the host's unless --interfaces says they are keel's
