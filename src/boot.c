@@ -6,6 +6,7 @@
 #include "keel/net.h"
 #include "keel/parse.h"
 #include "keel/util.h"
+#include "keel/volume.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -597,6 +598,10 @@ int boot_setup_machine(const struct manifest *m, struct kerr *err)
         }
         log_stage("file systems mounted: %u of %zu", mounted, s->n_fstab);
     }
+    /* Volumes after the modules (their drivers) and fstab, before anything
+     * that starts a container. */
+    if ((r = volume_mount_all(m, err)) < 0)
+        return r;
     for (size_t i = 0; s->sysctl && s->sysctl[i]; i++)
         if ((r = apply_sysctl(s->sysctl[i], err)) < 0)
             return r;

@@ -238,8 +238,8 @@ static int op_overlay(struct setup_ctx *x, struct kerr *err)
         mi.root_uid = root_uid;
         mi.root_gid = root_gid;
     }
-    int r = mount_overlay(x->c, &mi, err);
-    if (r < 0)
+    int r = mount_volume_paths(x->c, mi.root_uid, mi.root_gid, err);
+    if (r < 0 || (r = mount_overlay(x->c, &mi, err)) < 0)
         return r;
     return (x->rootfd = mount_open_root(x->in->stage, err)) < 0 ? x->rootfd : 0;
 }
