@@ -6,6 +6,7 @@
 #include "keel/cli.h"
 #include "keel/client.h"
 #include "keel/daemon.h"
+#include "keel/boot.h"
 #include "keel/manifest.h"
 #include "keel/plan.h"
 
@@ -109,6 +110,9 @@ static int cmd_check(int argc, char **argv)
         diag_free(&d);
         return 2;
     }
+    char source[128];
+    if (boot_manifest_source_of(argv[i], source, sizeof source))
+        printf("# manifest %s, from the %s (as keel booted)\n", argv[i], source);
     if (plan)
         plan_print(m, stdout);
     else

@@ -61,8 +61,9 @@ static int probe_path(const char *path, struct superblock_info *info)
 
 /* One scan: how many devices match, the first into PATH/INFO. */
 static int scan_once(const char *label, const char *uuid, char *path, size_t n, struct superblock_info *info,
-                     char *other, size_t on)
+                     char *other, size_t on, unsigned *pending)
 {
+    *pending = 0;
     _cleanup_close_ int sysfd = open("/sys/class/block", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sysfd < 0)
         return -errno;
@@ -80,7 +81,9 @@ static int scan_once(const char *label, const char *uuid, char *path, size_t n, 
         char p[96];
         snprintf(p, sizeof p, "/dev/%s", de->d_name);
         struct superblock_info si;
-        if (probe_path(p, &si) < 0)
+        int pr = probe_path(p, &si);
+        *pending += pr == -ENOENT;   /* in sysfs, not yet in devtmpfs */
+        if (pr < 0)
             continue;
         bool match = label ? strcmp(si.label, label) == 0 : superblock_uuid_match(&si, uuid);
         if (!match)
@@ -104,7 +107,8 @@ int volume_find(const char *label, const char *uuid, unsigned wait_ms, char *pat
     bool said = false;
     for (;;) {
         char other[96] = "";
-        int r = scan_once(label, uuid, path, n, info, other, sizeof other);
+        unsigned pending = 0;
+        int r = scan_once(label, uuid, path, n, info, other, sizeof other, &pending);
         if (r < 0)
             return kerr_set(err, -r, "cannot list the block devices in /sys/class/block");
         if (r > 1)
@@ -113,7 +117,9 @@ int volume_find(const char *label, const char *uuid, unsigned wait_ms, char *pat
         if (r == 1)
             return 0;
         uint64_t waited = now_ms() - start;
-        if (waited >= wait_ms)
+        /* A node devtmpfs has not made yet is waited for (1 s at most) even
+         * with WAIT_MS 0: the kernel knows the disk already. */
+        if (waited >= wait_ms && !(pending && waited < 1000))
             return kerr_msg(err, ENOENT, "no disk with %s %s after %llu ms (is its driver, virtio_blk say, in "
                             "[system] modules?)", what, value, (unsigned long long)waited);
         if (waited >= 1000 && !said) {

@@ -27,7 +27,8 @@
 
 /* The first device whose file system has LABEL (or, with LABEL NULL, UUID):
  * its /dev path into PATH, what it holds into *INFO.  Waits up to WAIT_MS
- * (scanning every 100 ms).  -ENOENT when none appeared; -EEXIST when two
+ * (scanning every 100 ms; with WAIT_MS 0 one scan, plus up to 1 s for
+ * devices the kernel lists whose /dev node is not there yet).  -ENOENT when none appeared; -EEXIST when two
  * devices carry it (keel never guesses which). */
 int volume_find(const char *label, const char *uuid, unsigned wait_ms, char *path, size_t n,
                 struct superblock_info *info, struct kerr *err);
