@@ -136,7 +136,8 @@ soak: $(BUILD)/keel $(BUILD)/probe
 # --- appliance image and demo ---------------------------------------------------
 MANIFEST ?= configs/demo.ini
 initramfs: $(BUILD)/keel
-	initramfs/mkinitramfs --keel $(BUILD)/keel --manifest $(MANIFEST) --out $(BUILD)/initramfs.cpio.gz
+	initramfs/mkinitramfs --keel $(BUILD)/keel --manifest $(MANIFEST) --out $(BUILD)/initramfs.cpio.gz \
+	    $(foreach m,$(MODULES),--module $(m))
 
 demo: deps
 	@$(MAKE) --no-print-directory all
