@@ -319,17 +319,23 @@ static void load_optional(const char *name)
         log_debug("optional module %s not loaded: %s", name, e.msg);
 }
 
-static int save_copy(const char *text, size_t len, struct kerr *err)
+/* PATH in /run/keel (made 0700), mode 0600, holding LEN bytes of TEXT. */
+static int write_run_file(const char *path, const char *text, size_t len, struct kerr *err)
 {
     int r = mkdir_p("/run/keel", 0700);
     if (r < 0)
         return kerr_set(err, -r, "cannot create /run/keel");
-    _cleanup_close_ int fd = open(BOOT_MANIFEST_COPY, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
-        return kerr_set(err, errno, "cannot write %s", BOOT_MANIFEST_COPY);
+        return kerr_set(err, errno, "cannot write %s", path);
     if ((r = write_all(fd, text, len)) < 0)
-        return kerr_set(err, -r, "cannot write %s", BOOT_MANIFEST_COPY);
+        return kerr_set(err, -r, "cannot write %s", path);
     return 0;
+}
+
+static int save_copy(const char *text, size_t len, struct kerr *err)
+{
+    return write_run_file(BOOT_MANIFEST_COPY, text, len, err);
 }
 
 /* fw_cfg: ABSENT, or FOUND with the text saved. */
@@ -374,7 +380,7 @@ static int probe_disk(enum boot_probe *out, struct kerr *err)
         return kerr_set(err, -r, "cannot create %s", mnt);
     if (mount(dev, mnt, si.fstype, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
         return kerr_set(err, errno, "cannot mount the config disk %s (%s) on %s", dev, si.fstype, mnt);
-    _cleanup_close_ int dfd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int dfd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
     _cleanup_free_ char *text = NULL;
     size_t len = 0;
     r = dfd < 0 ? -errno : 0;
@@ -389,6 +395,7 @@ static int probe_disk(enum boot_probe *out, struct kerr *err)
             close(fd);
         }
     }
+    close_safe(dfd);   /* before the unmount: an open fd keeps it busy */
     if (umount2(mnt, UMOUNT_NOFOLLOW) < 0)
         log_warn("cannot unmount the config disk at %s: %s", mnt, strerror(errno));
     if (r < 0)
@@ -419,8 +426,9 @@ int boot_manifest_find(char **path, struct kerr *err)
     if (!(*path = strdup(p)))
         return kerr_set(err, ENOMEM, "cannot find the manifest");
     _cleanup_free_ char *rec = xasprintf("%s\n%s\n", boot_source_name(src), p);
-    if (!rec || mkdir_p("/run/keel", 0700) < 0 || write_file_at(AT_FDCWD, BOOT_MANIFEST_SOURCE, rec) < 0)
-        log_warn("cannot record the manifest's source in %s", BOOT_MANIFEST_SOURCE);
+    struct kerr e = { 0 };
+    if (!rec || write_run_file(BOOT_MANIFEST_SOURCE, rec, strlen(rec), &e) < 0)
+        log_warn("cannot record the manifest's source: %s", rec ? e.msg : strerror(ENOMEM));
     log_stage("manifest source: %s (%s)", boot_source_name(src), p);
     return 0;
 }
