@@ -411,25 +411,28 @@ static int probe_disk(enum boot_probe *out, struct kerr *err)
 int boot_manifest_find(char **path, struct kerr *err)
 {
     *path = NULL;
-    _cleanup_free_ char *cmdline = NULL, *arg = NULL;
+    _cleanup_free_ char *cmdline = NULL;
+    _cleanup_free_ char *arg = NULL;
     if (read_file_at(AT_FDCWD, "/proc/cmdline", 65536, &cmdline, NULL) == 0)
         arg = boot_cmdline_value(cmdline, "keel.manifest");
     enum boot_probe fw = BOOT_PROBE_UNKNOWN, disk = BOOT_PROBE_UNKNOWN;
     enum boot_source src;
-    int r;
     while ((src = boot_manifest_source(arg, fw, disk)) == BOOT_SRC_PROBE_FWCFG || src == BOOT_SRC_PROBE_DISK) {
-        r = src == BOOT_SRC_PROBE_FWCFG ? probe_fwcfg(&fw, err) : probe_disk(&disk, err);
+        int r = src == BOOT_SRC_PROBE_FWCFG ? probe_fwcfg(&fw, err) : probe_disk(&disk, err);
         if (r < 0)
             return r;
     }
-    const char *p = src == BOOT_SRC_CMDLINE ? arg : src == BOOT_SRC_IMAGE ? MANIFEST_DEFAULT_PATH : BOOT_MANIFEST_COPY;
-    if (!(*path = strdup(p)))
+    char *found = strdup(src == BOOT_SRC_CMDLINE ? arg
+                         : src == BOOT_SRC_IMAGE ? MANIFEST_DEFAULT_PATH
+                                                 : BOOT_MANIFEST_COPY);
+    if (!found)
         return kerr_set(err, ENOMEM, "cannot find the manifest");
-    _cleanup_free_ char *rec = xasprintf("%s\n%s\n", boot_source_name(src), p);
+    _cleanup_free_ char *rec = xasprintf("%s\n%s\n", boot_source_name(src), found);
     struct kerr e = { 0 };
     if (!rec || write_run_file(BOOT_MANIFEST_SOURCE, rec, strlen(rec), &e) < 0)
         log_warn("cannot record the manifest's source: %s", rec ? e.msg : strerror(ENOMEM));
-    log_stage("manifest source: %s (%s)", boot_source_name(src), p);
+    log_stage("manifest source: %s (%s)", boot_source_name(src), found);
+    *path = found;
     return 0;
 }
 

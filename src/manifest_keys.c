@@ -386,8 +386,8 @@ static int set_mount(void *obj, int line, const char *v, char *why)
     if (on_volume) {
         if (!(ref = xasprintf("volume:%s", parts[0])))
             return -ENOMEM;
-        if ((r = volume_source(ref, &vpath, &vname, &vsub, why)) < 0)
-            return r;
+        if ((r = volume_source(ref, &vpath, &vname, &vsub, why)) <= 0)
+            return r < 0 ? r : why_set(why, "'%s' is not volume:NAME[/PATH]", ref);
         parts[0] = vpath;
     }
     if ((r = check_abs_path(parts[0], why)) < 0 || (r = check_abs_path(parts[1], why)) < 0)

@@ -166,14 +166,15 @@ static int run_mkfs(const struct volume_spec *v, const char *dev, struct kerr *e
     if (!bin)
         return kerr_msg(err, ENOENT, "cannot format %s for volume %s: mke2fs is not in the image (make initramfs "
                         "copies it when the manifest says mkfs)", dev, v->name);
-    char label[17];
-    snprintf(label, sizeof label, "%s", v->name);
-    char *argv[] = { (char *)bin, "-q", "-F", "-t", "ext4", "-E", "nodiscard", "-L", label, (char *)dev, NULL };
     log_info("volume %s: %s is empty: formatting it as ext4 (%s)", v->name, dev, bin);
     pid_t pid = fork();
     if (pid < 0)
         return kerr_set(err, errno, "cannot start mke2fs for %s", dev);
     if (pid == 0) {
+        /* mke2fs's labels hold 16 bytes: a longer volume name is cut. */
+        char label[17];
+        snprintf(label, sizeof label, "%s", v->name);
+        char *argv[] = { (char *)bin, "-q", "-F", "-t", "ext4", "-E", "nodiscard", "-L", label, (char *)dev, NULL };
         sigset_t none;
         sigemptyset(&none);
         (void)sigprocmask(SIG_SETMASK, &none, NULL);
@@ -237,24 +238,24 @@ static const char *kind_name(const struct superblock_info *si)
 
 static int mount_volume(const struct volume_spec *v, struct kerr *err)
 {
-    char dev[96];
-    struct superblock_info si;
+    char dev[96] = "";
+    struct superblock_info si = { 0 };
     int r;
     if (v->device) {
-        if ((r = str_copy(dev, sizeof dev, v->device)) < 0)
-            return kerr_set(err, -r, "volume %s: device path is too long", v->name);
-        if ((r = wait_device(dev, VOLUME_WAIT_MS, err)) < 0)
+        if (str_copy(dev, sizeof dev, v->device) < 0)
+            return kerr_msg(err, ENAMETOOLONG, "volume %s: the device path is too long", v->name);
+        if (wait_device(dev, VOLUME_WAIT_MS, err) < 0)
             return kerr_prefix(err, "volume %s", v->name);
         if ((r = probe_path(dev, &si)) < 0)
             return kerr_set(err, -r, "volume %s: cannot read %s", v->name, dev);
-    } else if ((r = volume_find(v->label, v->uuid, VOLUME_WAIT_MS, dev, sizeof dev, &si, err)) < 0) {
+    } else if (volume_find(v->label, v->uuid, VOLUME_WAIT_MS, dev, sizeof dev, &si, err) < 0) {
         return kerr_prefix(err, "volume %s", v->name);
     }
     if (v->mkfs && si.kind != SB_EXT) {
         /* Formatted already (an earlier boot) is the usual case; anything
          * but an empty disk is left alone. */
         bool empty = false;
-        if ((r = dev_is_empty(dev, &si, &empty, err)) < 0)
+        if (dev_is_empty(dev, &si, &empty, err) < 0)
             return kerr_prefix(err, "volume %s", v->name);
         if (!empty)
             return kerr_msg(err, EEXIST, "volume %s: refusing to format %s: it holds %s, not an empty disk "
