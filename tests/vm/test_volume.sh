@@ -16,7 +16,11 @@
 #           disks, both file systems are clean, vdb is ext4 labelled scratch.
 #   boot 2: no fw_cfg: the config disk's manifest wins over the image's; the
 #           same volumes: nothing is formatted again, the upper's file and the
-#           boot count (2) are read back.
+#           boot count (2) are read back; a `userns = auto` container (its
+#           layer on the volume) writes into volume:data/u/sub, which keel
+#           made for it: on the disk both are in its range (524288), while
+#           what keel made for a container without userns is root's; a
+#           volume path through a symlink planted in the volume is refused.
 #   boot 3: keel.manifest= on the command line wins over fw_cfg and the config
 #           disk; its [volume junk] asks mkfs of vda, which holds data: keel
 #           refuses with a clear error (the boot fails, powering off) and the
@@ -37,6 +41,12 @@ junk=$d/junk.img empty=$d/empty.img other=$d/other.img data=$d/data.img cfg=$d/c
 { head -c 4096 /dev/urandom; head -c $((16 * 1024 * 1024 - 4096)) /dev/zero; } > "$junk"
 truncate -s 64M "$empty"
 echo seeded > "$d/seed/seed"
+# A layer on the volume (idmappable: userns on 6.1 needs layers on ext4, not
+# the initramfs's tmpfs), and a symlink out of the volume, as a container
+# sharing the volume could plant one.
+mkdir -p "$d/seed/layers"
+cp -a build/layers/base "$d/seed/layers/base"
+ln -s /etc "$d/seed/evil"
 mklog=$d/mke2fs.log
 mke2fs -q -F -t ext4 -L other "$other" 16M >/dev/null 2>"$mklog" &&
     mke2fs -q -F -t ext4 -L keeldata -d "$d/seed" "$data" 32M >/dev/null 2>>"$mklog" ||
@@ -73,16 +83,32 @@ main = yes
 restart = no
 command = /bin/sh -c "echo source=fwcfg; echo seed=\$(cat /all/seed); if touch /all/x 2>/dev/null; then echo ro=no; else echo ro=yes; fi; echo boot >> /data/boots; echo root-persists > /persist; sync; echo boots=\$(wc -l < /data/boots); echo written; trap 'exit 0' TERM; sleep 1000 & wait"
 INI
-# The config disk's (boot 2): reads back, then exits (on_exit powers off).
+# The config disk's (boot 2): reads back; a userns container writes a
+# directory keel makes for it; a path through a symlink is refused.  All
+# exit: on_exit powers off.
 cat > "$d/cfg/keel.ini" <<INI
 $head_ini$volumes_ini
 [container app]
 layers = /layers/base
 upper = volume:scratch/app-root
 mount = volume:data/app:/data
-main = yes
 restart = no
 command = /bin/sh -c "echo source=configdisk; echo persist=\$(cat /persist); echo boot >> /data/boots; echo boots=\$(wc -l < /data/boots)"
+
+[container u]
+layers = /var/lib/keel/volumes/data/layers/base
+userns = auto
+upper = tmpfs
+mount = volume:data/u/sub:/u
+restart = no
+command = /bin/sh -c "if echo made > /u/f; then echo u-wrote=yes; else echo u-wrote=no; fi"
+
+[container evil]
+layers = /layers/base
+upper = tmpfs
+mount = volume:data/evil/x:/x
+restart = no
+command = /bin/sh -c "echo evil-ran"
 INI
 # The command line's (boot 3): mkfs of a disk that holds data.
 cat > "$d/extra/etc/keel/refuse.ini" <<INI
@@ -150,7 +176,18 @@ vm_assert "volume: the config disk's manifest is the one run" 'app \| source=con
 vm_refute "volume: a formatted disk is not formatted again" 'formatting it'
 vm_assert "volume: the upper on a volume persists across a power-off" 'app \| persist=root-persists'
 vm_assert "volume: the data volume persists across a power-off" 'app \| boots=2'
-vm_end_is "volume: the main container's exit powers off" poweroff
+vm_assert "volume: under userns the container writes a directory keel made on the volume" 'u \| u-wrote=yes'
+vm_assert "volume: a path through a symlink in the volume is refused" 'cannot open evil/x on volume data \(a symlink or a file on the path is refused\)'
+vm_refute "volume: the container whose path was refused does not run" 'evil \| evil-ran'
+vm_end_is "volume: the containers' exit powers off" poweroff
+owner() { debugfs -R "stat $1" "$data" 2>/dev/null | grep -oE 'User: +[0-9]+ +Group: +[0-9]+' | awk '{ print $2 ":" $4 }'; }
+o_sub=$(owner /u/sub) o_f=$(owner /u/sub/f) o_u=$(owner /u)
+[ "$o_sub" = 524288:524288 ] && [ "$o_f" = 524288:524288 ] && [ "$o_u" = 524288:524288 ] &&
+    vm_ok "volume: under userns what keel made and the container wrote is in the container's range" ||
+    vm_not_ok "volume: under userns what keel made and the container wrote is in the container's range" \
+        "owners: /u ${o_u:-?}, /u/sub ${o_sub:-?}, /u/sub/f ${o_f:-?} (expected 524288:524288)"
+[ "$(owner /app)" = 0:0 ] && vm_ok "volume: a path made for a container without userns is root's" ||
+    vm_not_ok "volume: a path made for a container without userns is root's" "/app is $(owner /app)"
 
 # --- boot 3: the command line wins; mkfs refuses a disk with data -------------------------------
 vm_start keel-volume-3 "$cpio" "keel.manifest=/etc/keel/refuse.ini" -- "${disks[@]}" "${cfgdisk[@]}" "${fwcfg[@]}"
