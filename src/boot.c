@@ -343,8 +343,14 @@ static int probe_fwcfg(enum boot_probe *out, struct kerr *err)
 {
     struct stat st;
     *out = BOOT_PROBE_ABSENT;
-    if (stat("/sys/firmware/qemu_fw_cfg", &st) < 0)
+    if (stat("/sys/firmware/qemu_fw_cfg", &st) < 0) {
+        /* A machine with ACPI lists QEMU's fw_cfg device as QEMU0002: without
+         * it there is nothing to read, and the module load (tens of ms under
+         * TCG) is saved.  Without ACPI (device-tree machines), try. */
+        if (stat("/sys/bus/acpi/devices", &st) == 0 && stat("/sys/bus/acpi/devices/QEMU0002:00", &st) < 0)
+            return 0;
         load_optional("qemu_fw_cfg");
+    }
     if (stat(BOOT_FWCFG_MANIFEST, &st) < 0)
         return 0;
     _cleanup_free_ char *text = NULL;
