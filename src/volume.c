@@ -67,7 +67,7 @@ static int scan_once(const char *label, const char *uuid, char *path, size_t n, 
     _cleanup_close_ int sysfd = open("/sys/class/block", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sysfd < 0)
         return -errno;
-    int dfd = dup(sysfd);
+    int dfd = fcntl(sysfd, F_DUPFD_CLOEXEC, 0);
     DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
     if (!d) {
         close_safe(dfd);
@@ -182,6 +182,7 @@ static int run_mkfs(const struct volume_spec *v, const char *dev, struct kerr *e
         if (nul >= 0)
             (void)dup2(nul, 0);
         execve(bin, argv, environ);
+        log_error("cannot run %s: %s", bin, strerror(errno));
         _exit(127);
     }
     uint64_t start = now_ms();
