@@ -138,6 +138,8 @@ static const struct verb verbs[] = {
       "Validate MANIFEST. Prints the normalized manifest (or, with --plan, what keel will do\n"
       "for each container in start order) and exits 0; or prints FILE:LINE: message for\n"
       "every error and exits 2. --no-fs skips checks of the layer and mount paths.\n"
+      "For the manifest keel booted from, a first line names where it came from (kernel\n"
+      "command line, fw_cfg, config disk or the image).\n"
       "--keys prints every manifest key with its type, default and meaning." },
     { "version", cmd_version, "", "Print keel's version." },
     { "help", cmd_help, "[COMMAND]", "Show help for keel or one of its commands." },

@@ -133,6 +133,18 @@ if [ -z "$(cpio -it < "$cpio" 2>/dev/null | grep -E 'qemu_fw_cfg\.ko')" ]; then
 else
     vm_ok "volume: the image holds qemu_fw_cfg"
 fi
+# make initramfs puts mke2fs (and the libraries it needs) in an image whose
+# manifest says mkfs, and only then.
+for m in fwcfg:yes image:no; do
+    "$VM_REPO/initramfs/mkinitramfs" --keel "$KEEL" --manifest "$d/${m%%:*}.ini" --out "$d/${m%%:*}-only.cpio" \
+        2>>"$d/mk.log" || vm_fail "volume: image" "$(tail -n 5 "$d/mk.log")"
+    list=$(cpio -it < "$d/${m%%:*}-only.cpio" 2>/dev/null)
+    has=no
+    grep -qx 'sbin/mke2fs' <<< "$list" && grep -q 'libext2fs\.so' <<< "$list" && has=yes
+    [ "$has" = "${m#*:}" ] && vm_ok "volume: mke2fs in the image: ${m#*:} for the ${m%%:*} manifest" ||
+        vm_not_ok "volume: mke2fs in the image: ${m#*:} for the ${m%%:*} manifest" "found: $has"
+    rm -f "$d/${m%%:*}-only.cpio"
+done
 disks=(-drive "file=$junk,if=virtio,format=raw" -drive "file=$empty,if=virtio,format=raw"
        -drive "file=$other,if=virtio,format=raw" -drive "file=$data,if=virtio,format=raw")
 cfgdisk=(-drive "file=$cfg,if=virtio,format=raw")
