@@ -368,6 +368,10 @@ static void begin_section(struct pstate *st, const char *header)
         *nv = (struct volume_spec){ .line = st->line, .name = strdup(name), .flags = MS_NOSUID | MS_NODEV };
         if (!nv->name)
             goto oom;
+        if (begin_defaults(st, SEC_VOLUME, nv, nv->key_line) == -ENOMEM) {
+            free(nv->name);
+            goto oom;
+        }
         st->index = m->n_volumes++;
     } else {
         for (size_t i = 0; i < m->n_interfaces; i++)
@@ -827,8 +831,8 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
 /* --- entry points ------------------------------------------------------------- */
 
 /* The key table's defaults of repeatable keys that a section left out:
- * [system] (also when the file has none), each container, network and
- * interface (see manifest_keys_apply_defaults). */
+ * [system] (also when the file has none), each container, network,
+ * interface and volume (see manifest_keys_apply_defaults). */
 static int end_defaults(struct manifest *m, struct diag *d)
 {
     const char *key = NULL;
@@ -842,6 +846,8 @@ static int end_defaults(struct manifest *m, struct diag *d)
     for (size_t i = 0; r >= 0 && i < m->n_interfaces; i++)
         r = manifest_keys_apply_defaults(SEC_INTERFACE, true, &m->interfaces[i], m->interfaces[i].key_line, &key,
                                          why);
+    for (size_t i = 0; r >= 0 && i < m->n_volumes; i++)
+        r = manifest_keys_apply_defaults(SEC_VOLUME, true, &m->volumes[i], m->volumes[i].key_line, &key, why);
     if (r == -ENOMEM)
         diag_add(d, m->path, 0, "out of memory");
     else if (r < 0)
