@@ -39,7 +39,7 @@ DEPS_BUILD := build-essential pkg-config libcap-dev libinih-dev \
               libseccomp-dev libmbedtls-dev file
 DEPS_TEST  := busybox-static iproute2 dnsmasq-base qemu-system-x86 linux-image-amd64 cpio kmod socat openssl \
               procps psmisc util-linux curl python3 cppcheck clang-tidy e2fsprogs xz-utils chrony \
-              erofs-utils squashfs-tools
+              erofs-utils squashfs-tools dosfstools xfsprogs
 DEPS_BENCH := crun runc tini bubblewrap
 
 .PHONY: all deps deps-bench check unit unit-asan host host-asan vm lint fuzz bench demo qemu \
@@ -139,7 +139,8 @@ MANIFEST ?= configs/demo.ini
 LAYERS_FORMAT ?= dir
 initramfs: $(BUILD)/keel
 	initramfs/mkinitramfs --keel $(BUILD)/keel --manifest $(MANIFEST) --out $(BUILD)/initramfs.cpio.gz \
-	    --layers-format $(LAYERS_FORMAT)
+	    --layers-format $(LAYERS_FORMAT) \
+	    $(foreach m,$(MODULES),--module $(m))
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -7,6 +7,8 @@
 #include "keel/net.h"
 #include "keel/parse.h"
 #include "keel/util.h"
+#include "keel/volume.h"
+#include "keel/sys.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -95,6 +97,30 @@ char *boot_manifest_path(void)
         free(v);
     }
     return strdup(MANIFEST_DEFAULT_PATH);
+}
+
+enum boot_source boot_manifest_source(const char *cmdline_path, enum boot_probe fwcfg, enum boot_probe disk)
+{
+    if (cmdline_path && *cmdline_path)
+        return BOOT_SRC_CMDLINE;
+    if (fwcfg == BOOT_PROBE_UNKNOWN)
+        return BOOT_SRC_PROBE_FWCFG;
+    if (fwcfg == BOOT_PROBE_FOUND)
+        return BOOT_SRC_FWCFG;
+    if (disk == BOOT_PROBE_UNKNOWN)
+        return BOOT_SRC_PROBE_DISK;
+    return disk == BOOT_PROBE_FOUND ? BOOT_SRC_DISK : BOOT_SRC_IMAGE;
+}
+
+const char *boot_source_name(enum boot_source s)
+{
+    switch (s) {
+    case BOOT_SRC_CMDLINE: return "kernel command line keel.manifest=";
+    case BOOT_SRC_FWCFG: return "fw_cfg opt/keel/manifest";
+    case BOOT_SRC_DISK: return "config disk " BOOT_CONFIG_LABEL;
+    case BOOT_SRC_IMAGE: return "image";
+    default: return "?";
+    }
 }
 
 int boot_sysctl_path(const char *key, char *buf, size_t n)
@@ -279,6 +305,158 @@ bool boot_caps_has_key(const char *caps, unsigned code)
     if (errno || end == w)
         return false;
     return (val >> (code % bits)) & 1ul;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Boot: where the manifest comes from                                       */
+
+/* A module the image may hold: loaded when it does, no error when it does not
+ * (an image for one platform carries only its drivers). */
+static void load_optional(const char *name)
+{
+    char *names[] = { (char *)name, NULL };
+    struct kerr e = { 0 };
+    if (kmod_load(NULL, names, &e) < 0)
+        log_debug("optional module %s not loaded: %s", name, e.msg);
+}
+
+/* PATH in /run/keel (made 0700), mode 0600, holding LEN bytes of TEXT. */
+static int write_run_file(const char *path, const char *text, size_t len, struct kerr *err)
+{
+    int r = mkdir_p("/run/keel", 0700);
+    if (r < 0)
+        return kerr_set(err, -r, "cannot create /run/keel");
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return kerr_set(err, errno, "cannot write %s", path);
+    if ((r = write_all(fd, text, len)) < 0)
+        return kerr_set(err, -r, "cannot write %s", path);
+    return 0;
+}
+
+static int save_copy(const char *text, size_t len, struct kerr *err)
+{
+    return write_run_file(BOOT_MANIFEST_COPY, text, len, err);
+}
+
+/* fw_cfg: ABSENT, or FOUND with the text saved. */
+static int probe_fwcfg(enum boot_probe *out, struct kerr *err)
+{
+    struct stat st;
+    *out = BOOT_PROBE_ABSENT;
+    if (stat("/sys/firmware/qemu_fw_cfg", &st) < 0) {
+        /* A machine with ACPI lists QEMU's fw_cfg device as QEMU0002: without
+         * it there is nothing to read, and the module load (tens of ms under
+         * TCG) is saved.  Without ACPI (device-tree machines), try. */
+        if (stat("/sys/bus/acpi/devices", &st) == 0 && stat("/sys/bus/acpi/devices/QEMU0002:00", &st) < 0)
+            return 0;
+        load_optional("qemu_fw_cfg");
+    }
+    if (stat(BOOT_FWCFG_MANIFEST, &st) < 0)
+        return 0;
+    _cleanup_free_ char *text = NULL;
+    size_t len = 0;
+    int r = read_file_at(AT_FDCWD, BOOT_FWCFG_MANIFEST, BOOT_MANIFEST_MAX, &text, &len);
+    if (r < 0)
+        return kerr_set(err, -r, "cannot read the manifest from fw_cfg %s%s", BOOT_FWCFG_MANIFEST,
+                        r == -EFBIG ? " (larger than 1 MiB)" : "");
+    if ((r = save_copy(text, len, err)) < 0)
+        return r;
+    *out = BOOT_PROBE_FOUND;
+    return 0;
+}
+
+/* The config disk: a file system labelled KEELCFG, mounted read-only at
+ * /run/keel/config just long enough to copy /keel.ini. */
+static int probe_disk(enum boot_probe *out, struct kerr *err)
+{
+    *out = BOOT_PROBE_ABSENT;
+    load_optional("virtio_pci");
+    load_optional("virtio_blk");
+    char dev[96];
+    struct superblock_info si;
+    struct kerr e = { 0 };
+    int r = volume_find(BOOT_CONFIG_LABEL, NULL, 0, dev, sizeof dev, &si, &e);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return kerr_msg(err, -r, "cannot find the config disk: %s", e.msg);
+    load_optional(si.fstype);
+    static const char mnt[] = "/run/keel/config";
+    if ((r = mkdir_p(mnt, 0700)) < 0)
+        return kerr_set(err, -r, "cannot create %s", mnt);
+    if (mount(dev, mnt, si.fstype, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+        return kerr_set(err, errno, "cannot mount the config disk %s (%s) on %s", dev, si.fstype, mnt);
+    int dfd = open(mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    _cleanup_free_ char *text = NULL;
+    size_t len = 0;
+    r = dfd < 0 ? -errno : 0;
+    if (r == 0) {
+        int fd = sys_openat2(dfd, BOOT_CONFIG_FILE, O_RDONLY | O_CLOEXEC, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+        if (fd < 0) {
+            r = -errno;
+        } else {
+            char fp[32];
+            snprintf(fp, sizeof fp, "/proc/self/fd/%d", fd);
+            r = read_file_at(AT_FDCWD, fp, BOOT_MANIFEST_MAX, &text, &len);
+            close(fd);
+        }
+    }
+    close_safe(dfd);   /* before the unmount: an open fd keeps it busy */
+    if (umount2(mnt, UMOUNT_NOFOLLOW) < 0)
+        log_warn("cannot unmount the config disk at %s: %s", mnt, strerror(errno));
+    if (r < 0)
+        return kerr_set(err, -r, "cannot read /%s from the config disk %s (label %s)%s", BOOT_CONFIG_FILE, dev,
+                        BOOT_CONFIG_LABEL, r == -EFBIG ? " (larger than 1 MiB)" : "");
+    if ((r = save_copy(text, len, err)) < 0)
+        return r;
+    log_info("config disk: %s (%s, label %s)", dev, si.fstype, BOOT_CONFIG_LABEL);
+    *out = BOOT_PROBE_FOUND;
+    return 0;
+}
+
+int boot_manifest_find(char **path, struct kerr *err)
+{
+    *path = NULL;
+    _cleanup_free_ char *cmdline = NULL;
+    _cleanup_free_ char *arg = NULL;
+    if (read_file_at(AT_FDCWD, "/proc/cmdline", 65536, &cmdline, NULL) == 0)
+        arg = boot_cmdline_value(cmdline, "keel.manifest");
+    enum boot_probe fw = BOOT_PROBE_UNKNOWN, disk = BOOT_PROBE_UNKNOWN;
+    enum boot_source src;
+    while ((src = boot_manifest_source(arg, fw, disk)) == BOOT_SRC_PROBE_FWCFG || src == BOOT_SRC_PROBE_DISK) {
+        int r = src == BOOT_SRC_PROBE_FWCFG ? probe_fwcfg(&fw, err) : probe_disk(&disk, err);
+        if (r < 0)
+            return r;
+    }
+    char *found = strdup(src == BOOT_SRC_CMDLINE ? arg
+                         : src == BOOT_SRC_IMAGE ? MANIFEST_DEFAULT_PATH
+                                                 : BOOT_MANIFEST_COPY);
+    if (!found)
+        return kerr_set(err, ENOMEM, "cannot find the manifest");
+    _cleanup_free_ char *rec = xasprintf("%s\n%s\n", boot_source_name(src), found);
+    struct kerr e = { 0 };
+    if (!rec || write_run_file(BOOT_MANIFEST_SOURCE, rec, strlen(rec), &e) < 0)
+        log_warn("cannot record the manifest's source: %s", rec ? e.msg : strerror(ENOMEM));
+    log_stage("manifest source: %s (%s)", boot_source_name(src), found);
+    *path = found;
+    return 0;
+}
+
+bool boot_manifest_source_of(const char *path, char *buf, size_t n)
+{
+    _cleanup_free_ char *rec = NULL;
+    if (read_file_at(AT_FDCWD, BOOT_MANIFEST_SOURCE, 4096, &rec, NULL) < 0)
+        return false;
+    char *nl = strchr(rec, '\n');
+    if (!nl)
+        return false;
+    *nl = '\0';
+    char *p = nl + 1;
+    p[strcspn(p, "\n")] = '\0';
+    if (path && strcmp(path, p) != 0)
+        return false;
+    return str_copy(buf, n, rec) == 0;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -623,6 +801,10 @@ int boot_setup_machine(const struct manifest *m, struct kerr *err)
         }
         log_stage("file systems mounted: %u of %zu", mounted, s->n_fstab);
     }
+    /* Volumes after the modules (their drivers) and fstab, before anything
+     * that starts a container. */
+    if ((r = volume_mount_all(m, err)) < 0)
+        return r;
     boot_image_modules(m);
     for (size_t i = 0; s->sysctl && s->sysctl[i]; i++)
         if ((r = apply_sysctl(s->sysctl[i], err)) < 0)

@@ -6,6 +6,7 @@
 #include "keel/cli.h"
 #include "keel/client.h"
 #include "keel/daemon.h"
+#include "keel/boot.h"
 #include "keel/manifest.h"
 #include "keel/plan.h"
 
@@ -112,6 +113,9 @@ static int cmd_check(int argc, char **argv)
         diag_free(&d);
         return 2;
     }
+    char source[128];
+    if (boot_manifest_source_of(argv[i], source, sizeof source))
+        printf("# manifest %s, from the %s (as keel booted)\n", argv[i], source);
     if (plan)
         plan_print(m, stdout);
     else
@@ -139,6 +143,8 @@ static const struct verb verbs[] = {
       "Validate MANIFEST. Prints the normalized manifest (or, with --plan, what keel will do\n"
       "for each container in start order) and exits 0; or prints FILE:LINE: message for\n"
       "every error and exits 2. --no-fs skips checks of the layer and mount paths.\n"
+      "For the manifest keel booted from, a first line names where it came from (kernel\n"
+      "command line, fw_cfg, config disk or the image).\n"
       "--keys prints every manifest key with its type, default and meaning." },
     { "version", cmd_version, "", "Print keel's version." },
     { "help", cmd_help, "[COMMAND]", "Show help for keel or one of its commands." },

@@ -18,6 +18,7 @@
 #include "keel/supervise.h"
 #include "keel/timesync.h"
 #include "keel/util.h"
+#include "keel/volume.h"
 #include "keel/watchdog.h"
 
 #include <arpa/inet.h>
@@ -526,6 +527,8 @@ static void daemon_teardown(struct daemon *d)
     d->dhcp_resolv = NULL;
     net_shutdown(d->net);
     d->net = NULL;
+    if (d->opts->boot)
+        volume_unmount_all(d->m);   /* every container is down; boot_final syncs and unmounts the rest */
     cgroup_release(&d->cgroup);
     if (d->button_fd >= 0)
         loop_del_fd(d->loop, d->button_fd);
@@ -563,6 +566,15 @@ int daemon_main(const struct daemon_opts *opts)
         return 2;
     }
     log_stage("manifest read");
+    if (!opts->boot && d.m->n_volumes) {
+        /* Finding disks by label and formatting them is the machine's
+         * business: on a host, its own fstab mounts them. */
+        log_error("cannot serve %s: [volume %s] (line %d) needs keel to boot the machine (PID 1); on a host, mount "
+                  "the disk yourself and name its path in mount = or upper =", opts->manifest, d.m->volumes[0].name,
+                  d.m->volumes[0].line);
+        manifest_free(d.m);
+        return 2;
+    }
     if (opts->boot && boot_setup_machine(d.m, &err) < 0) {
         log_error("%s", err.msg);
         boot_fail(d.m->system.on_error, d.m->system.rescue_shell);

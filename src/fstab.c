@@ -38,6 +38,37 @@ static bool fstab_target_reserved(const char *t)
     return false;
 }
 
+int fstab_options(const char *opts, unsigned long *flags, char **data, bool *nofail, char *why)
+{
+    *data = NULL;
+    if (!opts)
+        return 0;
+    _cleanup_free_ char *copy = strdup(opts);
+    if (!copy)
+        return -ENOMEM;
+    char buf[512] = "";
+    size_t used = 0;
+    char *osave = NULL;
+    for (char *o = strtok_r(copy, ",", &osave); o; o = strtok_r(NULL, ",", &osave)) {
+        size_t k = 0;
+        while (k < ARRAY_SIZE(fstab_flags) && strcmp(o, fstab_flags[k].name) != 0)
+            k++;
+        if (k < ARRAY_SIZE(fstab_flags)) {
+            *flags = (*flags & ~fstab_flags[k].clear) | fstab_flags[k].set;
+        } else if (strcmp(o, "nofail") == 0) {
+            *nofail = true;
+        } else {
+            used += (size_t)snprintf(buf + used, used < sizeof buf ? sizeof buf - used : 0, "%s%s",
+                                     used ? "," : "", o);
+            if (used >= sizeof buf)
+                return PARSE_FAIL(why, EINVAL, "the options are longer than %zu bytes", sizeof buf - 1);
+        }
+    }
+    if (used && !(*data = strdup(buf)))
+        return -ENOMEM;
+    return 0;
+}
+
 int fstab_parse(const char *s, struct fstab_entry *out, char *why)
 {
     *out = (struct fstab_entry){ .flags = MS_NOSUID | MS_NODEV };
@@ -58,29 +89,15 @@ int fstab_parse(const char *s, struct fstab_entry *out, char *why)
         return PARSE_FAIL(why, EINVAL, "target '%s' is keel's own (/, /proc, /sys, /dev, /run)", target);
     if (strlen(fstype) > 31 || fstype[strspn(fstype, "abcdefghijklmnopqrstuvwxyz0123456789_.")])
         return PARSE_FAIL(why, EINVAL, "'%s' is not a file system type", fstype);
-    char data[512] = "";
-    size_t used = 0;
-    char *osave = NULL;
-    for (char *o = n == 4 ? strtok_r(f[3], ",", &osave) : NULL; o; o = strtok_r(NULL, ",", &osave)) {
-        size_t k = 0;
-        while (k < ARRAY_SIZE(fstab_flags) && strcmp(o, fstab_flags[k].name) != 0)
-            k++;
-        if (k < ARRAY_SIZE(fstab_flags)) {
-            out->flags = (out->flags & ~fstab_flags[k].clear) | fstab_flags[k].set;
-        } else if (strcmp(o, "nofail") == 0) {
-            out->nofail = true;
-        } else {
-            used += (size_t)snprintf(data + used, used < sizeof data ? sizeof data - used : 0, "%s%s",
-                                     used ? "," : "", o);
-            if (used >= sizeof data)
-                return PARSE_FAIL(why, EINVAL, "the options are longer than %zu bytes", sizeof data - 1);
-        }
-    }
+    char *data = NULL;
+    int r = fstab_options(n == 4 ? f[3] : NULL, &out->flags, &data, &out->nofail, why);
+    if (r < 0)
+        return r;
     out->source = strdup(f[0]);
     out->target = strdup(target);
     out->fstype = strdup(fstype);
-    out->data = used ? strdup(data) : NULL;
-    if (!out->source || !out->target || !out->fstype || (used && !out->data)) {
+    out->data = data;
+    if (!out->source || !out->target || !out->fstype) {
         fstab_free(out);
         return -ENOMEM;
     }

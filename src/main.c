@@ -54,9 +54,13 @@ int main(int argc, char **argv)
         log_error("%s", err.msg);
         boot_fail(POWER_POWEROFF, NULL);
     }
-    char *manifest = boot_manifest_path();
+    char *manifest = NULL;
+    if (boot_manifest_find(&manifest, &err) < 0) {
+        log_error("%s", err.msg);
+        boot_fail(POWER_POWEROFF, NULL);
+    }
     struct daemon_opts opts = {
-        .manifest = manifest ? manifest : MANIFEST_DEFAULT_PATH,
+        .manifest = manifest,
         .boot = true,
         .run_dir = "/run/keel",
     };

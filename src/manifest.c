@@ -26,6 +26,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 
 #define MANIFEST_MAX_LINE 4000        /* longer lines are errors, never truncated */
@@ -133,7 +135,7 @@ struct pstate {
     bool system_seen;
     unsigned seen_count[MANIFEST_KEYS_MAX]; /* how often a repeatable key was given in it */
     bool *bad_container;   /* per container: a key of it was rejected */
-    size_t cap_networks, cap_interfaces;   /* allocated elements of m->networks, m->interfaces */
+    size_t cap_networks, cap_interfaces, cap_volumes;   /* allocated elements of m->networks, ... */
     bool oom;
 };
 
@@ -145,6 +147,7 @@ static void *section_object(struct pstate *st)
     case SEC_CONTAINER: return &m->containers[st->index];
     case SEC_NETWORK: return &m->networks[st->index];
     case SEC_INTERFACE: return &m->interfaces[st->index];
+    case SEC_VOLUME: return &m->volumes[st->index];
     default: return NULL;
     }
 }
@@ -159,6 +162,7 @@ static int *section_key_lines(struct pstate *st)
     case SEC_CONTAINER: return m->containers[st->index].key_line;
     case SEC_NETWORK: return m->networks[st->index].key_line;
     case SEC_INTERFACE: return m->interfaces[st->index].key_line;
+    case SEC_VOLUME: return m->volumes[st->index].key_line;
     default: return NULL;
     }
 }
@@ -269,12 +273,12 @@ static void begin_section(struct pstate *st, const char *header)
             return;
         }
         if (strcmp(header, "container") == 0 || strcmp(header, "network") == 0 ||
-            strcmp(header, "interface") == 0) {
+            strcmp(header, "interface") == 0 || strcmp(header, "volume") == 0) {
             diag_add(st->d, st->file, st->line, "[%s] needs a name: [%s NAME]", header, header);
             return;
         }
         diag_add(st->d, st->file, st->line, "unknown section [%s] (system, container NAME, network NAME, "
-                 "interface NAME)", header);
+                 "interface NAME, volume NAME)", header);
         return;
     }
     if ((size_t)(sp - header) >= sizeof kind || strlen(sp + 1) >= sizeof name) {
@@ -293,9 +297,11 @@ static void begin_section(struct pstate *st, const char *header)
         k = SEC_NETWORK, max = 15;   /* it names the bridge link: IFNAMSIZ - 1 */
     else if (strcmp(kind, "interface") == 0)
         k = SEC_INTERFACE, max = 15;
+    else if (strcmp(kind, "volume") == 0)
+        k = SEC_VOLUME, max = KEEL_NAME_MAX;
     else {
         diag_add(st->d, st->file, st->line, "unknown section [%s] (system, container NAME, network NAME, "
-                 "interface NAME)", header);
+                 "interface NAME, volume NAME)", header);
         return;
     }
     if (!manifest_valid_name(name, max)) {
@@ -357,6 +363,22 @@ static void begin_section(struct pstate *st, const char *header)
             goto oom;
         }
         st->index = m->n_networks++;
+    } else if (k == SEC_VOLUME) {
+        if (manifest_find_volume(m, name)) {
+            diag_add(st->d, st->file, st->line, "volume '%s' is defined twice", name);
+            return;
+        }
+        if (grow_array((void **)&m->volumes, m->n_volumes, &st->cap_volumes, sizeof *m->volumes) < 0)
+            goto oom;
+        struct volume_spec *nv = &m->volumes[m->n_volumes];
+        *nv = (struct volume_spec){ .line = st->line, .name = strdup(name), .flags = MS_NOSUID | MS_NODEV };
+        if (!nv->name)
+            goto oom;
+        if (begin_defaults(st, SEC_VOLUME, nv, nv->key_line) == -ENOMEM) {
+            free(nv->name);
+            goto oom;
+        }
+        st->index = m->n_volumes++;
     } else {
         for (size_t i = 0; i < m->n_interfaces; i++)
             if (strcmp(m->interfaces[i].name, name) == 0) {
@@ -630,6 +652,10 @@ static void order_containers(struct manifest *m, struct diag *d, const char *fil
  * manifest is read at boot, so it is checked when the container starts. */
 static bool on_fstab_mount(const struct manifest *m, const char *path)
 {
+    /* Volumes are mounted at boot too; what a container names on them is
+     * made at its start. */
+    if (str_starts(path, MANIFEST_VOLUMES_DIR "/"))
+        return true;
     for (size_t i = 0; i < m->system.n_fstab; i++) {
         const char *t = m->system.fstab[i].target;
         size_t n = strlen(t);
@@ -740,9 +766,51 @@ static void check_layer(const struct container_spec *c, const char *path, const 
                  "(it is %s)", c->name, path, fsmagic_name(kind));
 }
 
+/* [volume] sections and the containers' volume:NAME references. */
+static void validate_volumes(struct manifest *m, struct diag *d)
+{
+    const char *file = m->path;
+    for (size_t i = 0; i < m->n_volumes; i++) {
+        struct volume_spec *v = &m->volumes[i];
+        v->flags |= MS_NOSUID | MS_NODEV;
+        int given = !!v->device + !!v->label + !!v->uuid;
+        if (given == 0)
+            diag_add(d, file, v->line, "volume '%s' needs device, label or uuid", v->name);
+        else if (given > 1)
+            diag_add(d, file, v->line, "volume '%s': give only one of device, label and uuid", v->name);
+        if (v->mkfs && !v->device)
+            diag_add(d, file, manifest_key_line(v, "mkfs"), "volume '%s': mkfs needs device = (keel formats "
+                     "only the disk it is named, and only when that disk is empty)", v->name);
+        if (v->mkfs && v->fstype && strcmp(v->fstype, v->mkfs) != 0)
+            diag_add(d, file, manifest_key_line(v, "fstype"), "volume '%s': fstype %s but mkfs = %s", v->name,
+                     v->fstype, v->mkfs);
+        for (size_t j = 0; j < i; j++) {
+            const struct volume_spec *o = &m->volumes[j];
+            const char *what = v->device && o->device && strcmp(v->device, o->device) == 0 ? "device"
+                             : v->label && o->label && strcmp(v->label, o->label) == 0     ? "label"
+                             : v->uuid && o->uuid && strcasecmp(v->uuid, o->uuid) == 0    ? "uuid"
+                                                                                           : NULL;
+            if (what)
+                diag_add(d, file, manifest_key_line(v, what), "volume '%s' names the same disk as volume '%s' "
+                         "(line %d)", v->name, o->name, o->line);
+        }
+    }
+    for (size_t i = 0; i < m->n_containers; i++) {
+        const struct container_spec *c = &m->containers[i];
+        if (c->upper_volume && !manifest_find_volume(m, c->upper_volume))
+            diag_add(d, file, manifest_key_line(c, "upper"), "container '%s': unknown volume '%s'", c->name,
+                     c->upper_volume);
+        for (size_t b = 0; b < c->n_mounts; b++)
+            if (c->mounts[b].volume && !manifest_find_volume(m, c->mounts[b].volume))
+                diag_add(d, file, c->mounts[b].line, "container '%s': unknown volume '%s'", c->name,
+                         c->mounts[b].volume);
+    }
+}
+
 static void validate(struct manifest *m, unsigned flags, const bool *bad, struct diag *d)
 {
     const char *file = m->path;
+    validate_volumes(m, d);
     bool tcp = false;
     for (size_t i = 0; m->system.control && m->system.control[i]; i++)
         tcp |= str_starts(m->system.control[i], "tcp://");
@@ -880,8 +948,8 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
 /* --- entry points ------------------------------------------------------------- */
 
 /* The key table's defaults of repeatable keys that a section left out:
- * [system] (also when the file has none), each container, network and
- * interface (see manifest_keys_apply_defaults). */
+ * [system] (also when the file has none), each container, network,
+ * interface and volume (see manifest_keys_apply_defaults). */
 static int end_defaults(struct manifest *m, struct diag *d)
 {
     const char *key = NULL;
@@ -895,6 +963,8 @@ static int end_defaults(struct manifest *m, struct diag *d)
     for (size_t i = 0; r >= 0 && i < m->n_interfaces; i++)
         r = manifest_keys_apply_defaults(SEC_INTERFACE, true, &m->interfaces[i], m->interfaces[i].key_line, &key,
                                          why);
+    for (size_t i = 0; r >= 0 && i < m->n_volumes; i++)
+        r = manifest_keys_apply_defaults(SEC_VOLUME, true, &m->volumes[i], m->volumes[i].key_line, &key, why);
     if (r == -ENOMEM)
         diag_add(d, m->path, 0, "out of memory");
     else if (r < 0)
@@ -971,8 +1041,11 @@ static void container_free(struct container_spec *c)
     free(c->name);
     strv_free(c->layers);
     free(c->upper);
+    free(c->upper_volume);
+    free(c->upper_volume_sub);
     for (size_t i = 0; i < c->n_mounts; i++)
-        free(c->mounts[i].source), free(c->mounts[i].target);
+        free(c->mounts[i].source), free(c->mounts[i].target), free(c->mounts[i].volume),
+            free(c->mounts[i].volume_sub);
     free(c->mounts);
     for (size_t i = 0; i < c->n_devices; i++)
         free(c->devices[i].source), free(c->devices[i].target);
@@ -1021,6 +1094,12 @@ void manifest_free(struct manifest *m)
     for (size_t i = 0; i < m->n_interfaces; i++)
         free(m->interfaces[i].name);
     free(m->interfaces);
+    for (size_t i = 0; i < m->n_volumes; i++) {
+        struct volume_spec *v = &m->volumes[i];
+        free(v->name), free(v->device), free(v->label), free(v->uuid), free(v->fstype), free(v->options);
+        free(v->data), free(v->mkfs);
+    }
+    free(m->volumes);
     struct system_spec *s = &m->system;
     free(s->hostname);
     free(s->log_dir);
@@ -1050,6 +1129,50 @@ int manifest_find_container(const struct manifest *m, const char *name)
         if (m->containers[i].name && strcmp(m->containers[i].name, name) == 0)
             return (int)i;
     return -1;
+}
+
+const struct volume_spec *manifest_find_volume(const struct manifest *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_volumes; i++)
+        if (strcmp(m->volumes[i].name, name) == 0)
+            return &m->volumes[i];
+    return NULL;
+}
+
+int manifest_volume_ref(const char *s, char *name, size_t nn, char *sub, size_t sn, char *why)
+{
+    if (!str_starts(s, "volume:"))
+        return 0;
+    const char *p = s + strlen("volume:");
+    size_t len = strcspn(p, "/");
+    if (len == 0 || len >= nn)
+        return PARSE_FAIL(why, EINVAL, "'%s' is not volume:NAME[/PATH]", s);
+    memcpy(name, p, len);
+    name[len] = '\0';
+    if (!manifest_valid_name(name, KEEL_NAME_MAX))
+        return PARSE_FAIL(why, EINVAL, "'%s' is not a valid volume name", name);
+    p += len;
+    if (*p == '/')
+        p++;
+    if (strlen(p) >= sn)
+        return PARSE_FAIL(why, EINVAL, "the path in '%s' is too long", s);
+    /* Plain components only: the path is made inside the volume at each
+     * start, and must not name anything beside it. */
+    for (const char *c = p; *c;) {
+        size_t cl = strcspn(c, "/");
+        if (cl == 0 || (cl == 1 && c[0] == '.') || (cl == 2 && c[0] == '.' && c[1] == '.') || cl > 255)
+            return PARSE_FAIL(why, EINVAL, "'%s': the path on the volume has an empty, '.' or '..' part", s);
+        for (size_t i = 0; i < cl; i++)
+            if (c[i] == ':' || c[i] == ',' || (unsigned char)c[i] < 0x20)
+                return PARSE_FAIL(why, EINVAL, "'%s' contains ':', ',' or a control character", s);
+        c += cl;
+        if (*c == '/' && !c[1])
+            return PARSE_FAIL(why, EINVAL, "'%s' ends with '/'", s);
+        if (*c)
+            c++;
+    }
+    strcpy(sub, p);
+    return 1;
 }
 
 const struct network_spec *manifest_find_network(const struct manifest *m, const char *name)

@@ -14,6 +14,10 @@
 #include "keel/idmap.h"
 #include "keel/sntp.h"
 #include "keel/util.h"
+#include "keel/fstab.h"
+
+#include <limits.h>
+#include <sys/mount.h>
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -282,12 +286,35 @@ static int set_container_hostname(void *obj, int line, const char *v, char *why)
     return set_hostname_field(&((struct container_spec *)obj)->hostname, v, why);
 }
 
+/* volume:NAME/SUB into the path it names under MANIFEST_VOLUMES_DIR and the
+ * two parts; 0 when V is no volume reference (*path untouched). */
+static int volume_source(const char *v, char **path, char **name, char **sub, char *why)
+{
+    char n[KEEL_NAME_MAX + 1], sb[PATH_MAX];
+    int r = manifest_volume_ref(v, n, sizeof n, sb, sizeof sb, why);
+    if (r <= 0)
+        return r;
+    char *p = xasprintf("%s/%s%s%s", MANIFEST_VOLUMES_DIR, n, sb[0] ? "/" : "", sb);
+    char *a = strdup(n), *b = strdup(sb);
+    if (!p || !a || !b) {
+        free(p), free(a), free(b);
+        return -ENOMEM;
+    }
+    free(*path), free(*name), free(*sub);
+    *path = p, *name = a, *sub = b;
+    return 1;
+}
+
 static int set_upper(void *obj, int line, const char *v, char *why)
 {
     struct container_spec *c = obj;
+    int r = volume_source(v, &c->upper, &c->upper_volume, &c->upper_volume_sub, why);
+    if (r != 0)
+        return r < 0 ? r : 0;
+    free(c->upper_volume), free(c->upper_volume_sub);
+    c->upper_volume = c->upper_volume_sub = NULL;
     if (strcmp(v, "tmpfs") != 0) {
-        int r = check_abs_path(v, why);
-        if (r < 0)
+        if ((r = check_abs_path(v, why)) < 0)
             return r;
         if (strchr(v, ',') || strchr(v, ':'))
             return why_set(why, "'%s' contains ',' or ':'", v);
@@ -361,7 +388,9 @@ static int set_user(void *obj, int line, const char *v, char *why)
 static int set_mount(void *obj, int line, const char *v, char *why)
 {
     struct container_spec *c = obj;
-    _cleanup_free_ char *copy = strdup(v);
+    /* volume:NAME/SUB:TARGET[:ro|rw]: the first colon is the reference's. */
+    bool on_volume = str_starts(v, "volume:");
+    _cleanup_free_ char *copy = strdup(on_volume ? v + strlen("volume:") : v);
     if (!copy)
         return -ENOMEM;
     char *parts[4] = { 0 };
@@ -374,6 +403,14 @@ static int set_mount(void *obj, int line, const char *v, char *why)
     if (n < 2)
         return why_set(why, "'%s' is not SOURCE:TARGET[:ro|rw]", v);
     int r;
+    _cleanup_free_ char *vpath = NULL, *vname = NULL, *vsub = NULL, *ref = NULL;
+    if (on_volume) {
+        if (!(ref = xasprintf("volume:%s", parts[0])))
+            return -ENOMEM;
+        if ((r = volume_source(ref, &vpath, &vname, &vsub, why)) <= 0)
+            return r < 0 ? r : why_set(why, "'%s' is not volume:NAME[/PATH]", ref);
+        parts[0] = vpath;
+    }
     if ((r = check_abs_path(parts[0], why)) < 0 || (r = check_abs_path(parts[1], why)) < 0)
         return r;
     if (strcmp(parts[1], "/") == 0)
@@ -391,10 +428,12 @@ static int set_mount(void *obj, int line, const char *v, char *why)
     c->mounts = nm;
     struct bind_mount *b = &c->mounts[c->n_mounts];
     *b = (struct bind_mount){ .source = strdup(parts[0]), .target = strdup(parts[1]), .readonly = ro,
-                              .line = line };
+                              .line = line, .volume = TAKE_PTR(vname), .volume_sub = TAKE_PTR(vsub) };
     if (!b->source || !b->target) {
         free(b->source);
         free(b->target);
+        free(b->volume);
+        free(b->volume_sub);
         return -ENOMEM;
     }
     c->n_mounts++;
@@ -503,6 +542,76 @@ static int set_device(void *obj, int line, const char *v, char *why)
     }
     c->n_devices++;
     return 0;
+}
+
+/* --- custom setters: [volume NAME] ------------------------------------------ */
+
+static int set_volume_device(void *obj, int line, const char *v, char *why)
+{
+    int r = check_abs_path(v, why);
+    if (r < 0)
+        return r;
+    if (!str_starts(v, "/dev/") || !v[5] || strchr(v, ' '))
+        return why_set(why, "'%s' is not a device path in /dev", v);
+    return replace_str(&((struct volume_spec *)obj)->device, v);
+}
+
+static int set_volume_label(void *obj, int line, const char *v, char *why)
+{
+    if (!*v || strlen(v) > 255)
+        return why_set(why, "a label is 1 to 255 bytes");
+    return replace_str(&((struct volume_spec *)obj)->label, v);
+}
+
+static int set_volume_uuid(void *obj, int line, const char *v, char *why)
+{
+    /* 8-4-4-4-12 hex digits (ext, xfs, btrfs) or XXXX-XXXX (vfat). */
+    size_t n = strlen(v);
+    bool ok = n == 36 || n == 9;
+    for (size_t i = 0; ok && i < n; i++) {
+        bool dash = n == 36 ? (i == 8 || i == 13 || i == 18 || i == 23) : i == 4;
+        ok = dash ? v[i] == '-' : isxdigit((unsigned char)v[i]) != 0;
+    }
+    if (!ok)
+        return why_set(why, "'%s' is not a UUID (8-4-4-4-12 hex digits, or XXXX-XXXX for vfat)", v);
+    return replace_str(&((struct volume_spec *)obj)->uuid, v);
+}
+
+static int set_volume_fstype(void *obj, int line, const char *v, char *why)
+{
+    if (!*v || strlen(v) > 31 || v[strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_.")])
+        return why_set(why, "'%s' is not a file system type", v);
+    return replace_str(&((struct volume_spec *)obj)->fstype, v);
+}
+
+static int set_volume_options(void *obj, int line, const char *v, char *why)
+{
+    struct volume_spec *vol = obj;
+    unsigned long flags = MS_NOSUID | MS_NODEV;
+    char *data = NULL;
+    bool nofail = false;
+    int r = fstab_options(v, &flags, &data, &nofail, why);
+    if (r < 0)
+        return r;
+    if (nofail || (flags & (MS_NOSUID | MS_NODEV)) != (MS_NOSUID | MS_NODEV)) {
+        free(data);
+        return why_set(why, "'%s': a volume is always nosuid,nodev and never nofail", v);
+    }
+    if ((r = replace_str(&vol->options, v)) < 0) {
+        free(data);
+        return r;
+    }
+    free(vol->data);
+    vol->data = data;
+    vol->flags = flags;
+    return 0;
+}
+
+static int set_volume_mkfs(void *obj, int line, const char *v, char *why)
+{
+    if (strcmp(v, "ext4") != 0)
+        return why_set(why, "'%s': keel formats only ext4 (mke2fs)", v);
+    return replace_str(&((struct volume_spec *)obj)->mkfs, v);
 }
 
 static int set_network(void *obj, int line, const char *v, char *why)
@@ -1223,6 +1332,20 @@ static const struct manifest_key keys[] = {
            "address of the uplink; dhcp: keel's DHCPv4 client sets address, routes and DNS, and network-online"),
     CUSTOM(SEC_INTERFACE, "gateway", false, set_if_gateway, "IPv4 address", "(none)", "default route"),
     U(SEC_INTERFACE, "mtu", IFC(mtu), sizeof(unsigned), 68, 65535, "(unchanged)", "MTU of the uplink"),
+
+    /* [volume NAME] */
+    CUSTOM(SEC_VOLUME, "device", false, set_volume_device, "path in /dev", "(none)",
+           "the disk, by path (one of device, label, uuid)"),
+    CUSTOM(SEC_VOLUME, "label", false, set_volume_label, "label", "(none)",
+           "the disk whose file system has this label, read from the superblocks"),
+    CUSTOM(SEC_VOLUME, "uuid", false, set_volume_uuid, "UUID", "(none)",
+           "the disk whose file system has this UUID, read from the superblocks"),
+    CUSTOM(SEC_VOLUME, "fstype", false, set_volume_fstype, "file system type", "(what the superblock says)",
+           "the file system to mount the disk as"),
+    CUSTOM(SEC_VOLUME, "options", false, set_volume_options, "mount options", "(none: rw)",
+           "mount options as in fstab(5); nosuid,nodev always"),
+    CUSTOM(SEC_VOLUME, "mkfs", false, set_volume_mkfs, "ext4", "(none: never format)",
+           "format the disk named by device with mke2fs when it is empty (all zero, no signature)"),
 };
 
 /* The sections' key_line arrays and the parser's seen_count (MANIFEST_KEYS_MAX
@@ -1236,6 +1359,7 @@ const char *manifest_section_name(enum section_kind k)
     case SEC_CONTAINER: return "container";
     case SEC_NETWORK: return "network";
     case SEC_INTERFACE: return "interface";
+    case SEC_VOLUME: return "volume";
     default: return "?";
     }
 }
@@ -1358,4 +1482,9 @@ int manifest_interface_key_line(const struct interface_spec *i, const char *key)
 int manifest_system_key_line(const struct system_spec *s, const char *key)
 {
     return key_line_of(SEC_SYSTEM, s->key_line, s->line, key);
+}
+
+int manifest_volume_key_line(const struct volume_spec *v, const char *key)
+{
+    return key_line_of(SEC_VOLUME, v->key_line, v->line, key);
 }

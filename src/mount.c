@@ -560,6 +560,56 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
     return r;
 }
 
+static int volume_path(const char *volume, const char *sub, uid_t uid, gid_t gid, struct kerr *err)
+{
+    char root[PATH_MAX];
+    snprintf(root, sizeof root, "%s/%s", MANIFEST_VOLUMES_DIR, volume);
+    int dfd = sys_openat2(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0,
+                          RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    if (dfd < 0)
+        return kerr_set(err, errno, "cannot open volume %s at %s", volume, root);
+    _cleanup_free_ char *copy = strdup(sub);
+    if (!copy) {
+        close(dfd);
+        return kerr_set(err, ENOMEM, "cannot make %s on volume %s", sub, volume);
+    }
+    for (char *save = NULL, *p = strtok_r(copy, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+        bool made = mkdirat(dfd, p, 0755) == 0;
+        if (!made && errno != EEXIST) {
+            int e = errno;
+            close(dfd);
+            return kerr_set(err, e, "cannot make %s on volume %s", sub, volume);
+        }
+        /* O_NOFOLLOW|O_DIRECTORY: a symlink (or a file) in the path is refused. */
+        int next = openat(dfd, p, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int e = errno;
+        close(dfd);
+        if (next < 0)
+            return kerr_set(err, e == ENOTDIR || e == ELOOP ? ELOOP : e, "cannot open %s on volume %s "
+                            "(a symlink or a file on the path is refused)", sub, volume);
+        dfd = next;
+        if (made && (uid || gid) && fchownat(dfd, "", uid, gid, AT_EMPTY_PATH) < 0) {
+            e = errno;
+            close(dfd);
+            return kerr_set(err, e, "cannot give %s on volume %s to the container's root", sub, volume);
+        }
+    }
+    close(dfd);
+    return 0;
+}
+
+int mount_volume_paths(const struct container_spec *c, uid_t uid, gid_t gid, struct kerr *err)
+{
+    int r;
+    if (c->upper_volume && (r = volume_path(c->upper_volume, c->upper_volume_sub, uid, gid, err)) < 0)
+        return r;
+    for (size_t i = 0; i < c->n_mounts; i++)
+        if (c->mounts[i].volume &&
+            (r = volume_path(c->mounts[i].volume, c->mounts[i].volume_sub, uid, gid, err)) < 0)
+            return r;
+    return 0;
+}
+
 int mount_overlay(const struct container_spec *c, const struct mount_inputs *in, struct kerr *err)
 {
     const char *stage = in->stage;

@@ -86,6 +86,22 @@ void plan_print_summary(const struct manifest *m, FILE *out)
         if (f->mtu)
             fprintf(out, "mtu = %u\n", f->mtu);
     }
+    for (size_t i = 0; i < m->n_volumes; i++) {
+        const struct volume_spec *v = &m->volumes[i];
+        fprintf(out, "\n[volume %s]\n", v->name);
+        if (v->device)
+            fprintf(out, "device = %s\n", v->device);
+        if (v->label)
+            fprintf(out, "label = %s\n", v->label);
+        if (v->uuid)
+            fprintf(out, "uuid = %s\n", v->uuid);
+        fprintf(out, "fstype = %s\n", v->fstype ? v->fstype : "(what the superblock says)");
+        fprintf(out, "options = %s\n", v->options ? v->options : "(none)");
+        if (v->mkfs)
+            fprintf(out, "mkfs = %s (only when the disk is empty)\n", v->mkfs);
+        fprintf(out, "# mounted at %s/%s (nosuid,nodev) before the containers start\n", MANIFEST_VOLUMES_DIR,
+                v->name);
+    }
     for (size_t i = 0; i < m->n_networks; i++) {
         const struct network_spec *n = &m->networks[i];
         fprintf(out, "\n[network %s]\nsubnet = %s/%u\n", n->name, inet_ntoa(n->subnet), n->prefix);
@@ -99,13 +115,16 @@ void plan_print_summary(const struct manifest *m, FILE *out)
         for (size_t l = 0; c->layers[l]; l++)
             fprintf(out, "%s%s", l ? ":" : " ", c->layers[l]);
         fprintf(out, "\nupper = %s\n", c->upper ? c->upper : "(none: read-only root)");
+        if (c->upper_volume)
+            fprintf(out, "# upper on volume %s\n", c->upper_volume);
         setup_print_words(out, "command", c->argv);
         print_strv(out, "env", c->env);
         fprintf(out, "workdir = %s\nuser = %s\nhostname = %s\n", c->workdir ? c->workdir : "/",
                 c->user ? c->user : "root", c->hostname ? c->hostname : c->name);
         for (size_t b = 0; b < c->n_mounts; b++)
-            fprintf(out, "mount = %s:%s:%s\n", c->mounts[b].source, c->mounts[b].target,
-                    c->mounts[b].readonly ? "ro" : "rw");
+            fprintf(out, "mount = %s:%s:%s%s%s\n", c->mounts[b].source, c->mounts[b].target,
+                    c->mounts[b].readonly ? "ro" : "rw", c->mounts[b].volume ? "  # on volume " : "",
+                    c->mounts[b].volume ? c->mounts[b].volume : "");
         for (size_t b = 0; b < c->n_devices; b++)
             fprintf(out, "device = %s:%s\n", c->devices[b].source, c->devices[b].target);
         for (size_t b = 0; b < c->n_secrets; b++)

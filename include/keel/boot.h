@@ -36,6 +36,40 @@ char *boot_cmdline_value(const char *cmdline, const char *key);
 /* keel.manifest= from /proc/cmdline, else MANIFEST_DEFAULT_PATH (heap; NULL on ENOMEM). */
 char *boot_manifest_path(void);
 
+/* Where the manifest comes from at boot, the first of (docs/operations.md):
+ * keel.manifest=PATH on the kernel command line (a path in the image),
+ * QEMU's fw_cfg entry opt/keel/manifest, a config disk (a file system
+ * labelled KEELCFG holding /keel.ini), the image's /etc/keel/keel.ini. */
+enum boot_source {
+    BOOT_SRC_CMDLINE, BOOT_SRC_FWCFG, BOOT_SRC_DISK, BOOT_SRC_IMAGE,
+    BOOT_SRC_PROBE_FWCFG,   /* not decided: look at fw_cfg, then ask again */
+    BOOT_SRC_PROBE_DISK,    /* not decided: look for the config disk, then ask again */
+};
+enum boot_probe { BOOT_PROBE_UNKNOWN, BOOT_PROBE_ABSENT, BOOT_PROBE_FOUND };
+/* Pure: the source given what is known so far.  CMDLINE_PATH is the value of
+ * keel.manifest= (NULL or "" when absent); FWCFG and DISK what the probes
+ * found (BOOT_PROBE_UNKNOWN: not looked at yet).  A source is probed only
+ * when every source before it is absent, so the common cases cost nothing. */
+enum boot_source boot_manifest_source(const char *cmdline_path, enum boot_probe fwcfg, enum boot_probe disk);
+const char *boot_source_name(enum boot_source s);
+
+#define BOOT_FWCFG_MANIFEST "/sys/firmware/qemu_fw_cfg/by_name/opt/keel/manifest/raw"
+#define BOOT_CONFIG_LABEL "KEELCFG"
+#define BOOT_CONFIG_FILE "keel.ini"                      /* at the root of the config disk */
+#define BOOT_MANIFEST_COPY "/run/keel/manifest.ini"       /* fw_cfg's or the config disk's copy */
+#define BOOT_MANIFEST_SOURCE "/run/keel/manifest.source"  /* "SOURCE\nPATH\n", for keel check */
+#define BOOT_MANIFEST_MAX (1 << 20)
+
+/* Boot mode: finds the manifest (see enum boot_source), copies fw_cfg's or
+ * the config disk's into BOOT_MANIFEST_COPY, records the choice in
+ * BOOT_MANIFEST_SOURCE and logs it.  *PATH (heap) is the file to read.  A
+ * source that is present but unusable (too large, a config disk without
+ * /keel.ini) is an error, never a silent fall back to the image's. */
+int boot_manifest_find(char **path, struct kerr *err);
+/* What BOOT_MANIFEST_SOURCE says for PATH: "fw_cfg opt/keel/manifest", ...
+ * into BUF; false when keel did not boot from PATH (or not at all). */
+bool boot_manifest_source_of(const char *path, char *buf, size_t n);
+
 /* True when keel is PID 1 of a container rather than the kernel's init (a
  * `#!/proc/self/exe` command ran keel's binary there; see boot.c): main then
  * refuses to boot and returns 126, which ends only that container. */

@@ -32,6 +32,10 @@ struct fstab_entry {
  * filled, PARSE_WHY_MAX bytes) / -ENOMEM; *out holds nothing on failure. */
 int fstab_parse(const char *s, struct fstab_entry *out, char *why);
 void fstab_free(struct fstab_entry *e);
+/* OPTIONS alone (NULL: none): the flags set or cleared in *FLAGS, *NOFAIL
+ * set by `nofail`, the rest into *DATA (heap, NULL when none).  0 / -EINVAL
+ * (why filled) / -ENOMEM.  `[volume] options` uses it too. */
+int fstab_options(const char *opts, unsigned long *flags, char **data, bool *nofail, char *why);
 /* The entry as one fstab line, options spelled out ("/dev/vda /data ext4
  * rw,nosuid,nodev,noatime,nofail"); returns buf. */
 char *fstab_format(const struct fstab_entry *e, char *buf, size_t n);

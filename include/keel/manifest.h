@@ -53,7 +53,9 @@ enum health_kind { HEALTH_NONE, HEALTH_CMD, HEALTH_TCP };
 enum seccomp_mode { SECCOMP_DEFAULT, SECCOMP_UNCONFINED, SECCOMP_FILE };
 
 struct bind_mount {
-    char *source;    /* host path, absolute */
+    char *source;    /* host path, absolute (for volume:NAME/SUB, MANIFEST_VOLUMES_DIR/NAME/SUB) */
+    char *volume;    /* volume:NAME/SUB: NAME, else NULL */
+    char *volume_sub;   /* volume:NAME/SUB: SUB ("" for the whole volume) */
     char *target;    /* path inside the container, absolute */
     bool readonly;
     int line;
@@ -117,6 +119,8 @@ struct container_spec {
     /* Root filesystem. */
     char **layers;                 /* lower dirs, leftmost on top */
     char *upper;                   /* NULL: read-only; "tmpfs"; or a directory */
+    char *upper_volume;            /* upper = volume:NAME/SUB: NAME (upper is then the path in it) */
+    char *upper_volume_sub;        /* and SUB */
     uint64_t upper_size;           /* upper = tmpfs: its size in bytes, 0 = the tmpfs default */
     struct bind_mount *mounts;
     size_t n_mounts;
@@ -221,6 +225,23 @@ struct network_spec {
     bool link_local;            /* link_local = yes: 169.254.0.0/16 (cloud metadata) reachable */
 };
 
+/* [volume NAME]: a disk keel mounts at boot at MANIFEST_VOLUMES_DIR/NAME,
+ * found by device path, label or uuid (one of them), formatted by `mkfs`
+ * only when it is empty.  Containers name it as volume:NAME/SUB. */
+#define MANIFEST_VOLUMES_DIR "/var/lib/keel/volumes"
+struct volume_spec {
+    char *name;
+    int line;
+    int key_line[MANIFEST_KEYS_MAX];
+    char *device;               /* /dev/..., or NULL */
+    char *label, *uuid;         /* or NULL */
+    char *fstype;               /* NULL: what the superblock says */
+    char *options;              /* as written, or NULL */
+    unsigned long flags;        /* MS_* from options; nosuid and nodev always */
+    char *data;                 /* the options that are not flags, or NULL */
+    char *mkfs;                 /* "ext4", or NULL: never format */
+};
+
 struct interface_spec {
     char *name;
     int line;
@@ -270,6 +291,8 @@ struct manifest {
     size_t n_networks;
     struct interface_spec *interfaces;
     size_t n_interfaces;
+    struct volume_spec *volumes;
+    size_t n_volumes;
     int *start_order;          /* container indices, dependencies first */
 };
 
@@ -284,6 +307,13 @@ int manifest_load_buffer(const char *name, const char *buf, size_t len, unsigned
 void manifest_free(struct manifest *m);
 
 int manifest_find_container(const struct manifest *m, const char *name);
+const struct volume_spec *manifest_find_volume(const struct manifest *m, const char *name);
+/* Pure: "volume:NAME[/SUB]" into NAME (a valid volume name) and SUB (a
+ * relative path of plain components, no "." or "..", "" for the whole
+ * volume).  1 when S is such a reference, 0 when S does not start with
+ * "volume:", -EINVAL (why filled, PARSE_WHY_MAX bytes) when it is malformed.
+ * For every key that names a path on a volume. */
+int manifest_volume_ref(const char *s, char *name, size_t nn, char *sub, size_t sn, char *why);
 const struct network_spec *manifest_find_network(const struct manifest *m, const char *name);
 
 /* The line of KEY in the section SPEC (a struct container_spec, network_spec,
@@ -299,11 +329,14 @@ const struct network_spec *manifest_find_network(const struct manifest *m, const
     struct interface_spec *: manifest_interface_key_line, \
     const struct interface_spec *: manifest_interface_key_line, \
     struct system_spec *: manifest_system_key_line, \
-    const struct system_spec *: manifest_system_key_line)((spec), (key))
+    const struct system_spec *: manifest_system_key_line, \
+    struct volume_spec *: manifest_volume_key_line, \
+    const struct volume_spec *: manifest_volume_key_line)((spec), (key))
 int manifest_container_key_line(const struct container_spec *c, const char *key);
 int manifest_network_key_line(const struct network_spec *n, const char *key);
 int manifest_interface_key_line(const struct interface_spec *i, const char *key);
 int manifest_system_key_line(const struct system_spec *s, const char *key);
+int manifest_volume_key_line(const struct volume_spec *v, const char *key);
 
 /* The key table: one line per key, "section<TAB>key<TAB>type<TAB>default<TAB>doc". */
 void manifest_print_keys(FILE *out);   /* the key table: section, key, type, default, doc */

@@ -21,7 +21,7 @@
 #define MANIFEST_DEFAULT_SUBNET "172.30.0.0/24"   /* MANIFEST_DEFAULT_NETWORK's without a [network] section */
 
 /* SEC_NONE: before the first header; SEC_BAD: after a rejected header. */
-enum section_kind { SEC_NONE, SEC_SYSTEM, SEC_CONTAINER, SEC_NETWORK, SEC_INTERFACE, SEC_BAD };
+enum section_kind { SEC_NONE, SEC_SYSTEM, SEC_CONTAINER, SEC_NETWORK, SEC_INTERFACE, SEC_VOLUME, SEC_BAD };
 
 struct manifest_key;   /* one row of the table; static, never freed */
 

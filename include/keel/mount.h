@@ -86,6 +86,13 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
  * read-only without an upper.  With a user namespace, the setup goes on as the
  * container's root (fsuid) until mount_pivot(). */
 int mount_overlay(const struct container_spec *c, const struct mount_inputs *in, struct kerr *err);
+/* The paths C names on volumes (upper = volume:NAME/SUB, mount =
+ * volume:NAME/SUB:...) made inside MANIFEST_VOLUMES_DIR/NAME, component by
+ * component, never following a symlink (one a container planted in a volume
+ * it shares is refused); what keel creates is owned by UID:GID (the
+ * container's root with userns, else 0) so a userns container can write it.
+ * Runs before the overlay, with keel's full privileges. */
+int mount_volume_paths(const struct container_spec *c, uid_t uid, gid_t gid, struct kerr *err);
 /* Returns an O_PATH fd of STAGE/root (caller closes), or -errno. */
 int mount_open_root(const char *stage, struct kerr *err);
 /* A fresh proc at /proc (nosuid, nodev, noexec); MAY_CREATE: make the mount

@@ -769,6 +769,54 @@ EOF
     require "the error is not reported as FILE:LINE" grep_in "$(re_quote "$T/keel.ini"):[0-9]+: " "$ERR"
 }
 
+# [volume] is boot mode's (finding disks by label, formatting them): keel run
+# refuses the manifest with a clear error and starts nothing.  Control: the
+# same container without the volume runs.
+test_run_refuses_volumes() {
+    plan volumes_refused volumes_nothing_started volumes_control_runs
+    manifest <<EOF
+$(system_section)
+$(simple good "/bin/probe print ran exit 0")
+EOF
+    run_to_end
+    check volumes_control_runs "the control without [volume] did not run" grep_in '^good \| ran$' "$OUT"
+    manifest <<EOF
+$(system_section)
+[volume data]
+label = keeldata
+
+$(simple good "/bin/probe print ran exit 0" "mount = volume:data/x:/x")
+EOF
+    keel_start
+    keel_wait 20 || fail "keel run did not exit on a manifest with a volume"
+    check volumes_refused "expected exit 2 and the reason" \
+        eval 'eq "$KRC" 2 && grep_in "$(klog "error: cannot serve .*: \[volume data\] \(line 4\) needs keel to boot the machine")" "$ERR"'
+    check volumes_nothing_started "a container started although the manifest was refused" \
+        no_grep_in "$(klog 'good: started')" "$ERR"
+}
+
+# keel check names where the booted manifest came from (boot.c records it in
+# /run/keel/manifest.source); a private /run, so the host's is never touched.
+test_check_manifest_source() {
+    plan source_named source_other_file
+    manifest <<EOF
+$(system_section)
+$(simple good "/bin/probe exit 0")
+EOF
+    cp "$T/keel.ini" "$T/other.ini"
+    local out=$T/source.out f
+    for f in keel other; do
+        unshare --mount --propagation private sh -c '
+            mount -t tmpfs tmpfs /run && mkdir /run/keel &&
+            printf "fw_cfg opt/keel/manifest\n%s\n" "$2" > /run/keel/manifest.source &&
+            "$1" check --plan "$3"' sh "$KEEL" "$T/keel.ini" "$T/$f.ini" > "$out.$f" 2>&1
+    done
+    check source_named "keel check --plan does not say where the booted manifest came from" \
+        grep_in "^# manifest $(re_quote "$T/keel.ini"), from the fw_cfg opt/keel/manifest \(as keel booted\)$" "$out.keel"
+    check source_other_file "keel check names a source for a file keel did not boot from" \
+        eval 'no_grep_in "^# manifest" "$out.other" && grep_in "container good" "$out.other"'
+}
+
 # 100 containers under a keel started with the usual soft limit of 1024 open
 # files: keel holds about a dozen fds per container (pinned namespaces,
 # output, setup channel, pidfd).  Two things broke near the 70th container:

@@ -14,6 +14,27 @@
 #include <sys/mount.h>
 #include <stdlib.h>
 
+/* The first of: command line, fw_cfg, config disk, image; each probed only
+ * when everything before it is absent. */
+TEST(manifest_source)
+{
+    const enum boot_probe U = BOOT_PROBE_UNKNOWN, A = BOOT_PROBE_ABSENT, F = BOOT_PROBE_FOUND;
+    /* The command line wins without probing anything. */
+    CHECK_INT(boot_manifest_source("/etc/x.ini", U, U), BOOT_SRC_CMDLINE);
+    CHECK_INT(boot_manifest_source("/etc/x.ini", F, F), BOOT_SRC_CMDLINE);
+    /* Empty or absent keel.manifest= is no choice: fw_cfg is looked at next. */
+    CHECK_INT(boot_manifest_source(NULL, U, U), BOOT_SRC_PROBE_FWCFG);
+    CHECK_INT(boot_manifest_source("", U, U), BOOT_SRC_PROBE_FWCFG);
+    /* fw_cfg found: the disk is never probed. */
+    CHECK_INT(boot_manifest_source(NULL, F, U), BOOT_SRC_FWCFG);
+    CHECK_INT(boot_manifest_source(NULL, F, F), BOOT_SRC_FWCFG);
+    CHECK_INT(boot_manifest_source(NULL, A, U), BOOT_SRC_PROBE_DISK);
+    CHECK_INT(boot_manifest_source(NULL, A, F), BOOT_SRC_DISK);
+    CHECK_INT(boot_manifest_source(NULL, A, A), BOOT_SRC_IMAGE);
+    CHECK_STR(boot_source_name(BOOT_SRC_DISK), "config disk KEELCFG");
+    CHECK_STR(boot_source_name(BOOT_SRC_FWCFG), "fw_cfg opt/keel/manifest");
+}
+
 TEST(cmdline_value)
 {
     char *v = boot_cmdline_value("console=ttyS0 keel.manifest=/etc/a.ini quiet", "keel.manifest");
@@ -222,6 +243,7 @@ TEST(fstab)
 int main(void)
 {
     RUN(cmdline_value);
+    RUN(manifest_source);
     RUN(sysctl_path);
     RUN(resolv_conf);
     RUN(mountinfo);

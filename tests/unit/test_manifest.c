@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -411,6 +412,75 @@ TEST(fstab)
     manifest_free(m);
 }
 
+TEST(volumes)
+{
+    struct manifest *m = load_ok("[volume data]\nlabel = keeldata\n"
+                                 "[volume scratch]\ndevice = /dev/vdc\nmkfs = ext4\noptions = noatime,ro,user_xattr\n"
+                                 C "upper = volume:data/a\nmount = volume:scratch/cache/x:/cache:ro\n"
+                                 "mount = volume:data:/all\n");
+    CHECK(m != NULL);
+    if (m) {
+        CHECK_INT(m->n_volumes, 2);
+        const struct volume_spec *v = manifest_find_volume(m, "scratch");
+        CHECK(v && v->mkfs && strcmp(v->mkfs, "ext4") == 0);
+        CHECK(v && (v->flags & (MS_NOSUID | MS_NODEV | MS_RDONLY | MS_NOATIME)) ==
+                       (MS_NOSUID | MS_NODEV | MS_RDONLY | MS_NOATIME));
+        CHECK_STR(v ? v->data : NULL, "user_xattr");
+        CHECK_INT(manifest_find_volume(m, "data")->flags & (MS_NOSUID | MS_NODEV), MS_NOSUID | MS_NODEV);
+        const struct container_spec *c = &m->containers[0];
+        CHECK_STR(c->upper, MANIFEST_VOLUMES_DIR "/data/a");
+        CHECK_STR(c->upper_volume, "data");
+        CHECK_STR(c->upper_volume_sub, "a");
+        CHECK_INT(c->n_mounts, 2);
+        CHECK_STR(c->mounts[0].source, MANIFEST_VOLUMES_DIR "/scratch/cache/x");
+        CHECK_STR(c->mounts[0].volume, "scratch");
+        CHECK_STR(c->mounts[0].volume_sub, "cache/x");
+        CHECK_STR(c->mounts[0].target, "/cache");
+        CHECK(c->mounts[0].readonly);
+        CHECK_STR(c->mounts[1].source, MANIFEST_VOLUMES_DIR "/data");
+        CHECK_STR(c->mounts[1].volume_sub, "");
+    }
+    manifest_free(m);
+    /* The file system checks leave volume paths to the start (not mounted yet). */
+    const char *text = "[volume data]\nlabel = x\n[container a]\nlayers = /\ncommand = /bin/true\n"
+                       "mount = volume:data/never-made:/d\n";
+    struct diag d = { 0 };
+    m = NULL;
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &m, &d), 0);
+    diag_free(&d);
+    manifest_free(m);
+
+    EXPECT_ERROR(C "upper = volume:nope/a\n", "t.ini:4: container 'a': unknown volume 'nope'");
+    EXPECT_ERROR("[volume v]\nlabel = x\n" C "mount = volume:w/a:/a\n", "t.ini:6: container 'a': unknown volume 'w'");
+    EXPECT_ERROR("[volume v]\nlabel = x\n" C "mount = volume:v/../etc:/a\n", "t.ini:6: mount: 'volume:v/../etc'");
+    EXPECT_ERROR("[volume v]\nlabel = x\n" C "upper = volume:v//a\n", "t.ini:6: upper: 'volume:v//a'");
+    EXPECT_ERROR("[volume v]\nlabel = x\n" C "upper = volume:v/a/\n", "ends with '/'");
+    EXPECT_ERROR("[volume v]\nlabel = x\n[volume w]\nlabel = x\n",
+                 "t.ini:4: volume 'w' names the same disk as volume 'v' (line 1)");
+    EXPECT_ERROR("[volume v]\ndevice = /dev/vdb\n[volume w]\ndevice = /dev/vdb\n", "t.ini:4: volume 'w' names the same disk");
+    EXPECT_ERROR("[volume v]\nfstype = ext4\n", "t.ini:1: volume 'v' needs device, label or uuid");
+    EXPECT_ERROR("[volume v]\ndevice = /dev/vdb\nlabel = x\n", "t.ini:1: volume 'v': give only one of device, label and uuid");
+    EXPECT_ERROR("[volume v]\nlabel = x\nmkfs = ext4\n", "t.ini:3: volume 'v': mkfs needs device =");
+    EXPECT_ERROR("[volume v]\ndevice = /dev/vdb\nmkfs = xfs\n", "t.ini:3: mkfs: 'xfs': keel formats only ext4");
+    EXPECT_ERROR("[volume v]\ndevice = /dev/vdb\nmkfs = ext4\nfstype = xfs\n", "t.ini:4: volume 'v': fstype xfs but mkfs = ext4");
+    EXPECT_ERROR("[volume v]\ndevice = /srv/disk\n", "t.ini:2: device: '/srv/disk' is not a device path in /dev");
+    EXPECT_ERROR("[volume v]\nuuid = 1234\n", "t.ini:2: uuid: '1234' is not a UUID");
+    EXPECT_ERROR("[volume v]\nlabel = x\noptions = dev\n", "t.ini:3: options: 'dev': a volume is always nosuid,nodev");
+    EXPECT_ERROR("[volume v]\nlabel = x\noptions = suid\n", "always nosuid,nodev");
+    EXPECT_ERROR("[volume v]\nlabel = x\n[volume v]\nlabel = y\n", "t.ini:3: volume 'v' is defined twice");
+    EXPECT_ERROR("[volume]\n", "t.ini:1: [volume] needs a name: [volume NAME]");
+    EXPECT_ERROR("[volume ../x]\n", "t.ini:1: '../x' is not a valid volume name");
+
+    /* The reference syntax, for every key that names a path on a volume. */
+    char name[40], sub[64], why[PARSE_WHY_MAX];
+    CHECK_INT(manifest_volume_ref("/var/lib/x", name, sizeof name, sub, sizeof sub, why), 0);
+    CHECK_INT(manifest_volume_ref("volume:data/clock/saved", name, sizeof name, sub, sizeof sub, why), 1);
+    CHECK_STR(name, "data");
+    CHECK_STR(sub, "clock/saved");
+    CHECK_INT(manifest_volume_ref("volume:/x", name, sizeof name, sub, sizeof sub, why), -EINVAL);
+    CHECK_INT(manifest_volume_ref("volume:d/./x", name, sizeof name, sub, sizeof sub, why), -EINVAL);
+}
+
 TEST(structure_errors)
 {
     EXPECT_ERROR("key = value\n", "t.ini:1: key 'key' outside of any section");
@@ -582,6 +652,7 @@ int main(void)
     RUN(bad_values);
     RUN(userns_values);
     RUN(fstab);
+    RUN(volumes);
     RUN(structure_errors);
     RUN(conditions);
     RUN(cross_reference_lines);
