@@ -10,8 +10,10 @@
  * id, T1 <= T2 <= lease (or all infinite), lists within their bounds, a
  * domain of [A-Za-z0-9._-] only; every classless route has a prefix <= 32
  * and no bit beyond it; an accepted frame's payload lies inside the frame;
- * the state machine never binds a lease the parser did not accept, and the
- * resolv.conf text has one line per entry and no other.
+ * the state machine never binds a lease the parser did not accept, the
+ * routes keel would apply hold no loopback, multicast or keel0 destination
+ * (on-link ones first), and the resolv.conf text has one line per entry and
+ * no other.
  */
 #include "fuzz.h"
 
@@ -35,6 +37,21 @@ static void check_lease(const struct dhcp_lease *l)
         FUZZ_ASSERT(l->routes[i].prefix <= 32);
         if (l->routes[i].prefix < 32)
             FUZZ_ASSERT((ntohl(l->routes[i].dst.s_addr) & (0xffffffffu >> l->routes[i].prefix)) == 0);
+    }
+    /* What keel would apply: never loopback, multicast or inside keel0. */
+    struct dhcp_route keel0 = { .prefix = 24 };
+    inet_pton(AF_INET, "172.30.0.0", &keel0.dst);
+    struct dhcp_route out[DHCP_MAX_ROUTES];
+    size_t dropped;
+    size_t n_out = dhcp_lease_routes(l, &keel0, 1, out, &dropped);
+    FUZZ_ASSERT(n_out + dropped == (l->has_routes ? l->n_routes : l->router.s_addr != 0));
+    for (size_t i = 0; i < n_out; i++) {
+        uint32_t d = ntohl(out[i].dst.s_addr), g = ntohl(out[i].gw.s_addr);
+        FUZZ_ASSERT(out[i].prefix == 0 || ((d >> 24) != 127 && (d >> 24) != 0 && d < 0xe0000000u));
+        FUZZ_ASSERT(g == 0 || ((g >> 24) != 127 && (g >> 24) != 0 && g < 0xe0000000u));
+        FUZZ_ASSERT(out[i].prefix < 24 || !dhcp_prefixes_overlap(out[i].dst, out[i].prefix, keel0.dst, 24));
+        if (i > 0 && out[i - 1].gw.s_addr != 0)
+            FUZZ_ASSERT(out[i].gw.s_addr != 0);   /* on-link routes first */
     }
     char conf[2048];
     int n = dhcp_resolv_conf(l, "eth0", conf, sizeof conf);
