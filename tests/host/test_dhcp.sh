@@ -19,6 +19,9 @@
 #                   bind) and the lease file's expiry moved on
 #   status          `keel status` (no NAME) shows eth0's lease: bound, the
 #                   leased address, the server, the lease's DNS
+#   nak             dnsmasq restarted authoritative for another range: it
+#                   refuses the renewal (NAK), keel removes the old address
+#                   and takes a new lease in the new range
 #   release         keel's stop gives the lease back: dnsmasq drops it from
 #                   its lease file (positive control: it was there)
 # And without --interfaces (test_dhcp_host_mode): the [interface] sections are
@@ -35,10 +38,11 @@ dhcp_cleanup() {
     ip netns del "$NS" 2>/dev/null
 }
 
-# dnsmasq_start DNS: DHCP only (port=0: no DNS service), on up0, lease 2 min, T1 3 s.
+# dnsmasq_start DNS [RANGE [EXTRA]]: DHCP only (port=0: no DNS service), on up0,
+# lease 2 min, T1 3 s.
 dnsmasq_start() {
     ip netns exec "$NS" dnsmasq --no-daemon --conf-file=/dev/null --interface=up0 --bind-interfaces --port=0 \
-        --user=root --pid-file= --dhcp-range=10.77.0.50,10.77.0.60,255.255.255.0,2m \
+        --user=root --pid-file= --dhcp-range="${2:-10.77.0.50,10.77.0.60}",255.255.255.0,2m ${3:-} \
         --dhcp-option=option:router,10.77.0.254 --dhcp-option=option:dns-server,"$1" \
         --dhcp-option=option:domain-name,keel.test \
         --dhcp-option=121,10.88.0.0/16,10.77.0.1,0.0.0.0/0,10.77.0.1 --dhcp-option=option:T1,3 \
@@ -69,7 +73,7 @@ lease_ip() { awk '{ print $3 }' "$T/leases" 2>/dev/null | head -n 1; }
 lease_expiry() { awk '{ print $1 }' "$T/leases" 2>/dev/null | head -n 1; }
 
 test_dhcp_lease() {
-    plan online_control online_waits address routes status renew release
+    plan online_control online_waits address routes status renew nak release
     command -v dnsmasq >/dev/null || fail "dnsmasq is not installed (make deps: DEPS_TEST has dnsmasq-base)"
     trap 'dhcp_cleanup; _cleanup' EXIT
     manifest <<EOF
@@ -135,6 +139,16 @@ sys.exit(not (u["interface"] == "eth0" and u["dhcp"] in ("bound", "renewing") an
     wait_until 30 grep -q 'nameserver 10.77.0.54' "$conf"
     check renew "the running container's resolv.conf did not change at a renewal (expiry $e1 -> $(lease_expiry)): $(tr '\n' ' ' < "$conf")" \
         bash -c "grep -q 'nameserver 10.77.0.54' '$conf' && [ \"\$(awk '{ print \$1 }' '$T/leases' | head -n 1)\" -gt '$e1' ]"
+
+    # Another range, authoritative: the next renewal is refused and keel starts over.
+    local old=$ip
+    kill "$DNSMASQ"; wait "$DNSMASQ" 2>/dev/null; DNSMASQ=""
+    dnsmasq_start 10.77.0.54 10.77.0.100,10.77.0.110 --dhcp-authoritative
+    wait_until 30 bash -c "nsenter -t $(nsinit_pid) -n ip -4 -o addr show eth0 | grep -qE 'inet 10\.77\.0\.1[01][0-9]/24'"
+    addrs=$(in_keel ip -4 -o addr show eth0)
+    check nak "after a NAK eth0 does not have one new address in the new range (old $old): $addrs" \
+        bash -c "grep -qE 'inet 10\.77\.0\.1[01][0-9]/24' <<< '$addrs' && ! grep -q 'inet $old/' <<< '$addrs' && [ \$(grep -c inet <<< '$addrs') = 1 ]"
+    ip=$(in_keel ip -4 -o addr show eth0 | sed -nE 's/.*inet (10\.77\.0\.[0-9]+)\/24.*/\1/p' | head -n 1)
 
     require "the lease was not in dnsmasq's lease file before the stop" grep -q " $ip " "$T/leases"
     keel_stop || fail "keel did not stop ($WHY)"
