@@ -79,6 +79,32 @@ TEST(build_request_and_release)
     CHECK(memmem(buf + 240, n - 240, "\x0c\x01h", 3) == NULL);
 }
 
+TEST(round_trip)
+{
+    /* What keel builds, read back by keel's own parser (as a reply): every
+     * message type, with and without host name, parses to the same fields. */
+    static const uint8_t types[] = { DHCP_DISCOVER, DHCP_REQUEST, DHCP_RELEASE };
+    for (size_t i = 0; i < ARRAY_LEN(types); i++)
+        for (int h = 0; h < 2; h++) {
+            struct dhcp_send s = { .type = types[i], .xid = 0xdead0000u + (uint32_t)i, .secs = 9,
+                                   .ciaddr = ip("10.0.0.5"), .server = ip("10.0.0.1"),
+                                   .hostname = h ? "a-very-long-host-name-that-is-longer-than-sixty-three-bytes-in-all-x" : NULL };
+            memcpy(s.mac, MAC, 6);
+            uint8_t buf[DHCP_MSG_MAX];
+            size_t n = dhcp_build(&s, buf);
+            CHECK(n >= 300 && n <= DHCP_MSG_MAX);
+            buf[0] = 2;
+            struct dhcp_msg m;
+            CHECK_INT(dhcp_parse(buf, n, &m), 0);
+            CHECK_INT(m.type, types[i]);
+            CHECK_INT(m.xid, s.xid);
+            CHECK(memcmp(m.chaddr, MAC, 6) == 0);
+            CHECK(m.lease.server.s_addr == ip("10.0.0.1").s_addr);
+            if (h && types[i] != DHCP_RELEASE)
+                CHECK(memmem(buf + 240, n - 240, "\x0c\x3f" "a-very-long", 13) != NULL);   /* cut to 63 */
+        }
+}
+
 TEST(parse_ack)
 {
     uint8_t buf[DHCP_MSG_MAX];
@@ -446,6 +472,7 @@ int main(void)
 {
     RUN(build_discover);
     RUN(build_request_and_release);
+    RUN(round_trip);
     RUN(parse_ack);
     RUN(parse_t1_t2_options);
     RUN(routes_121);
