@@ -956,8 +956,16 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
         if (o->erofs && (r = make_erofs(layersfd, layers_dir, p.layers[i].hex, err)) < 0)
             goto out;
     }
-    /* Top first, relative to DEST (image.h). */
+    /* Top first, relative to DEST (image.h).  A layer listed twice (docker
+     * save links repeats) is kept once, at its top place: that copy already
+     * shows everything the lower one would, and overlayfs refuses a lower
+     * directory given twice. */
     for (size_t i = p.n; i-- > 0;) {
+        bool seen = false;
+        for (size_t j = p.n; j-- > i + 1;)
+            seen |= strcmp(p.layers[j].hex, p.layers[i].hex) == 0;
+        if (seen)
+            continue;
         char *dir = xasprintf("sha256-%s", p.layers[i].hex);
         char *rel = xasprintf("layers/sha256-%s%s", p.layers[i].hex, o->erofs ? ".erofs" : "");
         if (!dir || !rel || strv_push_take(&names, dir) < 0 || strv_push_take(&img.layers, rel) < 0) {
@@ -971,7 +979,7 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
         goto out;
     }
     char **prog = img.entrypoint && img.entrypoint[0] ? &img.entrypoint[0] : img.cmd && img.cmd[0] ? &img.cmd[0] : NULL;
-    if (prog && resolve_program(layersfd, names, p.n, prog, img.env) == 0 && !strchr(*prog, '/'))
+    if (prog && resolve_program(layersfd, names, strv_len(names), prog, img.env) == 0 && !strchr(*prog, '/'))
         fprintf(stderr, "keel: warning: %s is not in the image's PATH: the manifest's command must name the program\n",
                 *prog);
     img.name = o->name ? strdup(o->name) : name_from_ref(p.ref);
