@@ -1,0 +1,145 @@
+#!/bin/bash
+# test_import.sh — issue 15's OCI and Docker images: `keel import` of an OCI
+# image layout, an OCI archive and `docker save` output that the test writes
+# itself (tests/tools/mkimage: three layers with a whiteout, an opaque
+# directory, a hard link, a symlink, a setuid file, and a config with
+# Entrypoint, Cmd, Env, WorkingDir, User), run with `image =`; and every
+# hostile archive of docs/images.md refused with nothing written outside
+# DEST and no layer under its final name that was not whole and verified.
+. "$(dirname "$0")/lib.sh"
+
+MKIMAGE=$REPO/tests/tools/mkimage
+
+# mkimg FORMAT OUT [ARG]...: writes a test image (fails the test when it cannot).
+mkimg() {
+    local fmt=$1 out=$2
+    shift 2
+    "$MKIMAGE" --format "$fmt" --base "$LAYERS/base" --out "$out" "$@" 2> "$T/mkimage.err" ||
+        fail "mkimage $fmt: $(tail -n 1 "$T/mkimage.err")"
+}
+
+# import SOURCE DEST [ARG]...: keel import; sets IRC, $T/import.out/.err.
+import() {
+    timeout -k 2 $((60 * SLOW)) "$KEEL" import "$@" > "$T/import.out" 2> "$T/import.err"
+    IRC=$?
+}
+
+test_formats() {
+    plan oci_imported archive_imported docker_imported layers_shared \
+         entrypoint_cmd workdir user env layer_order whiteout opaque setuid hardlink symlink \
+         archive_same docker_same override_command override_env override_user plan_marks
+    mkimg oci "$T/oci" --tag example.org/test/app:1.0
+    mkimg oci-archive "$T/oci.tar" --tag example.org/test/app-archive:latest
+    mkimg docker "$T/docker.tar" --tag app-docker:latest
+    import "$T/oci" "$T/dest"
+    check oci_imported "import of the OCI layout failed: $(cat "$T/import.err")" \
+        eval '[ "$IRC" = 0 ] && [ -f "$T/dest/app-1.0.image" ]'
+    import "$T/oci.tar" "$T/dest"
+    check archive_imported "import of the OCI archive failed: $(cat "$T/import.err")" \
+        eval '[ "$IRC" = 0 ] && [ -f "$T/dest/app-archive.image" ]'
+    # The archive holds the same blobs: nothing new is extracted.
+    check layers_shared "the OCI archive's layers were extracted again" grep_in '\(0 new\)' "$T/import.out"
+    import "$T/docker.tar" "$T/dest"
+    check docker_imported "import of the docker save tar failed: $(cat "$T/import.err")" \
+        eval '[ "$IRC" = 0 ] && [ -f "$T/dest/app-docker.image" ]'
+    manifest <<EOF
+$(system_section)
+[container oci]
+image = $T/dest/app-1.0
+
+[container archive]
+image = $T/dest/app-archive
+
+[container docker]
+image = $T/dest/app-docker
+
+[container over]
+image = $T/dest/app-docker
+command = replaced 'the second'
+env = GREETING=from the manifest
+user = 0:0
+EOF
+    keel_check --plan "$T/keel.ini"
+    check plan_marks "keel check --plan does not say what came from the image" \
+        grep_in "^  image = $T/dest/app-docker.image \(from the image: layers command env workdir stop_signal\)" "$CHECK_OUT"
+    keel_start
+    local c
+    for c in oci archive docker over; do
+        wait_out "$c" DONE=yes || fail "container $c did not finish ($WHY)"
+    done
+    keel_wait || fail "keel did not exit ($WHY)"
+    # Docker's rule: Entrypoint + Cmd, Cmd's first word is sh -c's $0.
+    check entrypoint_cmd "Entrypoint and Cmd" eval '[ "$(c_value oci ARG0)" = first ] && [ "$(c_value oci ARG1)" = "second arg" ]'
+    check workdir "WorkingDir" eq "$(c_value oci CWD)" /home/app
+    check user "User" eq "$(c_value oci ID)" 1000:1000
+    check env "Env" eq "$(c_value oci GREETING)" "hello from the image"
+    check layer_order "the top layer's /etc/layer" eq "$(c_value oci LAYER)" three
+    check whiteout "the whiteout of /etc/gone" eq "$(c_value oci GONE)" absent
+    check opaque "the opaque /opq" eq "$(c_value oci OPQ)" "new"
+    check setuid "the setuid bit" eq "$(c_value oci MODE)" 4755
+    check hardlink "the hard link" eval '[ "$(c_value oci HARD)" = same ] && [ "$(c_value oci LINKS)" = 2 ]'
+    check symlink "the symlink" eq "$(c_value oci SYMLINK)" hello
+    local k same_a=1 same_d=1
+    for k in ARG0 ARG1 CWD ID GREETING LAYER GONE OPQ MODE LINKS HARD SYMLINK; do
+        [ "$(c_value archive "$k")" = "$(c_value oci "$k")" ] || same_a=0
+        [ "$(c_value docker "$k")" = "$(c_value oci "$k")" ] || same_d=0
+    done
+    check archive_same "the OCI archive's container differs from the layout's" eq "$same_a" 1
+    check docker_same "the docker save container differs from the OCI one" eq "$same_d" 1
+    check override_command "command = replaces Cmd, keeps Entrypoint" \
+        eval '[ "$(c_value over ARG0)" = replaced ] && [ "$(c_value over ARG1)" = "the second" ]'
+    check override_env "env = overrides the image's" eq "$(c_value over GREETING)" "from the manifest"
+    check override_user "user = overrides the image's" eq "$(c_value over ID)" 0:0
+}
+
+# A hostile image per kind, imported into a DEST of its own: refused with
+# its error, $T/outside untouched, nothing temporary left, and no layer under
+# a final name but those a good import of the same image makes before the
+# hostile one.
+test_hostile() {
+    local kinds="absolute dotdot symlink-write hardlink-out hardlink-later device digest blob-size bomb-size bomb-entries"
+    # shellcheck disable=SC2086
+    plan good_control $kinds
+    mkdir -p "$T/outside"
+    mkimg oci "$T/good"
+    import "$T/good" "$T/gdest"
+    require "the good image does not import: $(cat "$T/import.err")" eq "$IRC" 0
+    check good_control "the good image's import left temporary files" \
+        eval '[ -z "$(ls -A "$T/gdest/layers" | grep -v "^sha256-")" ]'
+    # Layer names, bottom first (the .image lists them top first).
+    local -a L
+    mapfile -t L < <(sed -nE "s/^layer = '(layers\/)?([^']*)'$/\2/p" "$T/gdest/app.image" | tac)
+    require "the good image has not three layers (${L[*]})" eq "${#L[@]}" 3
+    local kind want allowed d n bad
+    local -a extra
+    for kind in $kinds; do
+        extra=()
+        allowed="${L[0]}"
+        case $kind in
+            absolute|dotdot) want="absolute path or '\.\.'" ;;
+            symlink-write) want="written through a symlink" ;;
+            hardlink-out) want="points outside the layer" ;;
+            hardlink-later) want="not an extracted file of the layer" ;;
+            device) want="is a device node" ;;
+            digest) want="does not match its digest"; allowed="${L[0]} ${L[1]}" ;;
+            blob-size) want="more data than its declared size"; allowed="${L[0]} ${L[1]}" ;;
+            bomb-size) want="size limit"; extra=(--max-size 4M) ;;
+            bomb-entries) want="more than 1000 members"; extra=(--max-entries 1000) ;;
+        esac
+        rm -rf "$T/h"
+        mkimg oci "$T/h" --hostile "$kind" --outside "$T/outside"
+        d=$T/dest-$kind
+        import "${extra[@]}" "$T/h" "$d"
+        bad=""
+        [ "$IRC" != 0 ] || bad="imported (status 0)"
+        grep -qE -- "$want" "$T/import.err" || bad="${bad:+$bad; }no /$want/ in: $(head -c 300 "$T/import.err")"
+        [ -z "$(ls -A "$T/outside")" ] || bad="${bad:+$bad; }written outside DEST: $(ls -A "$T/outside")"
+        ls "$d"/*.image > /dev/null 2>&1 && bad="${bad:+$bad; }a .image was written"
+        for n in $(ls -A "$d/layers" 2>/dev/null) $(ls -A "$d" 2>/dev/null | grep -vx layers); do
+            case " $allowed " in *" $n "*) ;; *) bad="${bad:+$bad; }left $n" ;; esac
+        done
+        check "$kind" "$bad" eq "$bad" ""
+    done
+}
+
+run_tests "$@"
