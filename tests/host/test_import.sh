@@ -8,6 +8,10 @@
 # DEST and no layer under its final name that was not whole and verified.
 . "$(dirname "$0")/lib.sh"
 
+# test_debian builds a Debian root with debootstrap once (cached in
+# build/cache) and imports 200 MB of it: more than the default minute.
+TEST_TIMEOUT=${TEST_TIMEOUT_IMPORT:-300}
+
 MKIMAGE=$REPO/tests/tools/mkimage
 
 # mkimg FORMAT OUT [ARG]...: writes a test image (fails the test when it cannot).
@@ -140,6 +144,76 @@ test_hostile() {
         done
         check "$kind" "$bad" eq "$bad" ""
     done
+}
+
+# --erofs: every layer also as an erofs image (mkfs.erofs), listed by the
+# .image; the whiteout and the opaque mark survive into the image file.
+test_erofs() {
+    plan erofs_imported erofs_listed erofs_whiteout erofs_opaque
+    command -v mkfs.erofs > /dev/null || fail "mkfs.erofs is missing (erofs-utils, make deps)"
+    mkimg oci "$T/oci"
+    import --erofs "$T/oci" "$T/dest"
+    require "import --erofs failed: $(cat "$T/import.err")" eq "$IRC" 0
+    local -a L
+    mapfile -t L < <(sed -nE "s/^layer = '(layers\/[^']*)'$/\1/p" "$T/dest/app.image")
+    local ok=1 f
+    for f in "${L[@]}"; do
+        case $f in *.erofs) [ -f "$T/dest/$f" ] || ok=0 ;; *) ok=0 ;; esac
+    done
+    check erofs_imported "the .erofs files are missing" eq "$ok" 1
+    check erofs_listed "the .image does not list three .erofs layers (${L[*]})" eq "${#L[@]}" 3
+    # L[1] is layer 2 (top first): the whiteout and the opaque /opq.
+    dump.erofs --path=/etc/gone "$T/dest/${L[1]}" > "$T/gone" 2>&1
+    check erofs_whiteout "/etc/gone is not a char device in the erofs layer" grep_in 'char dev' "$T/gone"
+    dump.erofs --path=/opq "$T/dest/${L[1]}" > "$T/opq" 2>&1
+    check erofs_opaque "/opq has no xattr in the erofs layer" grep_in 'Xattr size: [1-9]' "$T/opq"
+}
+
+# A Debian minbase (debootstrap) packed as docker save output, imported and
+# run.  debootstrap needs Debian's archive: skipped with the reason only when
+# it is unreachable.  The image is cached in build/cache (debootstrap costs
+# about 80 s on the 2-core build machine; the cached run a few seconds).
+test_debian() {
+    plan debian_imported debian_runs debian_hardlinks
+    local cache=$REPO/build/cache/debian-bookworm-minbase.tar mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+    if [ ! -s "$cache" ]; then
+        if ! timeout 15 curl -sfI "$mirror/dists/bookworm/Release" > /dev/null 2>&1; then
+            # A skip, with its reason, never an ok.
+            _DONE+=(debian_imported debian_runs debian_hardlinks)
+            echo "skip - host: debian: Debian's archive ($mirror) is unreachable"
+            return 0
+        fi
+        command -v debootstrap > /dev/null || fail "debootstrap is missing (make deps)"
+        local t0=$SECONDS
+        timeout $((240 * SLOW)) debootstrap --variant=minbase bookworm "$T/root" "$mirror" > "$T/debootstrap.log" 2>&1 ||
+            fail "debootstrap failed: $(tail -n 3 "$T/debootstrap.log")"
+        echo "# debootstrap --variant=minbase bookworm took $((SECONDS - t0)) s"
+        mkdir -p "${cache%/*}"
+        mkimg docker "$cache.tmp" --base "$T/root" --tag debian-app:latest
+        mv "$cache.tmp" "$cache"
+        rm -rf "$T/root"
+    fi
+    local t1=$SECONDS
+    import "$cache" "$T/dest"
+    check debian_imported "import of the Debian image failed: $(cat "$T/import.err")" \
+        eval '[ "$IRC" = 0 ] && [ -f "$T/dest/debian-app.image" ]'
+    echo "# import of the Debian image took $((SECONDS - t1)) s: $(head -n 1 "$T/import.out")"
+    # Debian's root has hard links (and mkimage keeps them): they stay links.
+    local base
+    base=$(sed -nE "s/^layer = '(layers\/[^']*)'$/\1/p" "$T/dest/debian-app.image" | tail -n 1)
+    check debian_hardlinks "no file of the Debian layer has a hard link" \
+        eval '[ -n "$(find "$T/dest/$base/usr" -type f -links +1 -print -quit)" ]'
+    manifest <<EOF
+$(system_section)
+[container deb]
+image = $T/dest/debian-app
+EOF
+    keel_start
+    wait_out deb DONE=yes 30 || fail "the Debian container did not finish ($WHY)"
+    keel_wait || fail "keel did not exit ($WHY)"
+    check debian_runs "the Debian container's values" \
+        eval '[ -n "$(c_value deb DEBIAN)" ] && [ "$(c_value deb ID)" = 1000:1000 ] && [ "$(c_value deb GONE)" = absent ] &&
+              [ "$(c_value deb OPQ)" = new ] && [ "$(c_value deb MODE)" = 4755 ] && [ "$(c_value deb LAYER)" = three ]'
 }
 
 run_tests "$@"
