@@ -994,13 +994,13 @@ static const struct manifest_key keys[] = {
           "watchdog timeout set on the device"),
 
     /* [container NAME] */
-    CUSTOM(SEC_CONTAINER, "layers", false, set_layers, "paths separated by ':'", "(required)",
-           "overlay lower directories, leftmost on top"),
+    CUSTOM(SEC_CONTAINER, "layers", false, set_layers, "paths separated by ':'", "(required, or the image's)",
+           "overlay lower directories, leftmost on top; with image, on top of the image's"),
     CUSTOM(SEC_CONTAINER, "upper", false, set_upper, "path or tmpfs", "(none: read-only root)",
            "writable layer; keel makes upper/ and work/ below it; tmpfs for a throw-away one"),
     TYPED(SEC_CONTAINER, "upper_size", K_SIZE, CON(upper_size), "size", "(half of RAM)",
           "size of a tmpfs upper: writes beyond it fail with ENOSPC in this container only"),
-    CUSTOM(SEC_CONTAINER, "command", false, set_command, "words", "(required)",
+    CUSTOM(SEC_CONTAINER, "command", false, set_command, "words", "(required, or the image's)",
            "program and arguments, split like a shell splits words (no shell runs)"),
     CUSTOM(SEC_CONTAINER, "image", false, set_image, "path DEST/NAME", "(none)",
            "an image made by keel import: layers, command, env, workdir, user, stop_signal from DEST/NAME.image; "
