@@ -78,7 +78,7 @@ static char *link_target(const char *path, const char *target)
             continue;
         if (strcmp(c, "..") == 0) {
             size_t n = strv_len(parts);
-            if (n == 0)
+            if (n == 0 || !parts)
                 return NULL;
             free(parts[n - 1]);
             parts[n - 1] = NULL;
@@ -237,6 +237,15 @@ static int source_open(const struct source *s, const char *path, struct kerr *er
             return kerr_set(err, ENOMEM, "cannot open %s", path);
     }
     return kerr_msg(err, ELOOP, "%s: too many links in the archive", path);
+}
+
+static bool source_has(const struct source *s, const char *path)
+{
+    int fd = source_open(s, path, NULL);
+    if (fd < 0)
+        return false;
+    close(fd);
+    return true;
 }
 
 /* --- digests -------------------------------------------------------------------- */
@@ -839,7 +848,7 @@ static char *name_from_ref(const char *ref)
  * whiteouts.  Left as it is when not found: the manifest then says so. */
 static int resolve_program(int layersfd, char *const *layer_names, size_t n, char **argv0, char *const *env)
 {
-    if (!*argv0 || strchr(*argv0, '/'))
+    if (!*argv0 || strchr(*argv0, '/') || !layer_names)
         return 0;
     const char *path = DEFAULT_PATH;
     for (size_t i = 0; env && env[i]; i++)
@@ -941,8 +950,7 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
         goto out;
     }
     /* docker save of Docker 25 and later writes both: the OCI index has sizes. */
-    _cleanup_close_ int probe = source_open(&src, "index.json", NULL);
-    r = probe >= 0 ? plan_oci(&src, &p, err) : plan_docker(&src, &p, err);
+    r = source_has(&src, "index.json") ? plan_oci(&src, &p, err) : plan_docker(&src, &p, err);
     if (r < 0)
         goto out;
     if ((r = read_config(p.config, &img, err)) < 0)

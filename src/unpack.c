@@ -138,43 +138,62 @@ static bool xattr_kept(const char *name)
     return str_starts(name, "user.") || strcmp(name, "security.capability") == 0;
 }
 
-/* Owner, then mode (chown clears setuid and setgid), xattrs, times: on FD, or
- * by name for a symlink (FD < 0). */
-static int apply_meta(int pfd, const char *name, int fd, struct archive_entry *e, const char *member,
-                      struct unpack_stats *st, struct kerr *err)
+/* Owner, then mode (chown clears setuid and setgid), xattrs, times of a
+ * member open as FD. */
+static int apply_meta(int fd, struct archive_entry *e, const char *member, struct unpack_stats *st,
+                      struct kerr *err)
 {
-    uid_t uid = (uid_t)archive_entry_uid(e);
-    gid_t gid = (gid_t)archive_entry_gid(e);
-    bool link = fd < 0;
-    if (geteuid() == 0) {
-        int r = link ? fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) : fchown(fd, uid, gid);
-        if (r < 0)
-            return kerr_set(err, errno, "cannot set the owner of %s", member);
-    } else {
+    if (geteuid() != 0)
         st->owner_lost = true;
-    }
-    if (!link && fchmod(fd, archive_entry_mode(e) & 07777) < 0)
+    else if (fchown(fd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0)
+        return kerr_set(err, errno, "cannot set the owner of %s", member);
+    if (fchmod(fd, archive_entry_mode(e) & 07777) < 0)
         return kerr_set(err, errno, "cannot set the mode of %s", member);
     const char *xname;
     const void *xval;
     size_t xlen;
     archive_entry_xattr_reset(e);
     while (archive_entry_xattr_next(e, &xname, &xval, &xlen) == ARCHIVE_OK) {
-        if (link || !xattr_kept(xname)) {
+        if (!xattr_kept(xname)) {
             st->xattrs_skipped++;
             continue;
         }
         if (fsetxattr(fd, xname, xval, xlen, 0) < 0)
             return kerr_set(err, errno, "cannot set xattr %s of %s", xname, member);
     }
+    if (!archive_entry_mtime_is_set(e))
+        return 0;
     struct timespec ts[2] = {
         { .tv_sec = archive_entry_mtime(e), .tv_nsec = archive_entry_mtime_nsec(e) },
         { .tv_sec = archive_entry_mtime(e), .tv_nsec = archive_entry_mtime_nsec(e) },
     };
+    if (futimens(fd, ts) < 0)
+        return kerr_set(err, errno, "cannot set the times of %s", member);
+    return 0;
+}
+
+/* The same for a symlink NAME in PFD: owner and times (a symlink has no mode
+ * of its own, and the kept xattr namespaces cannot be set on one). */
+static int apply_link_meta(int pfd, const char *name, struct archive_entry *e, const char *member,
+                           struct unpack_stats *st, struct kerr *err)
+{
+    if (geteuid() != 0)
+        st->owner_lost = true;
+    else if (fchownat(pfd, name, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e), AT_SYMLINK_NOFOLLOW) < 0)
+        return kerr_set(err, errno, "cannot set the owner of %s", member);
+    const char *xname;
+    const void *xval;
+    size_t xlen;
+    archive_entry_xattr_reset(e);
+    while (archive_entry_xattr_next(e, &xname, &xval, &xlen) == ARCHIVE_OK)
+        st->xattrs_skipped++;
     if (!archive_entry_mtime_is_set(e))
         return 0;
-    int r = link ? utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) : futimens(fd, ts);
-    if (r < 0)
+    struct timespec ts[2] = {
+        { .tv_sec = archive_entry_mtime(e), .tv_nsec = archive_entry_mtime_nsec(e) },
+        { .tv_sec = archive_entry_mtime(e), .tv_nsec = archive_entry_mtime_nsec(e) },
+    };
+    if (utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
         return kerr_set(err, errno, "cannot set the times of %s", member);
     return 0;
 }
@@ -229,7 +248,7 @@ static int whiteout(int pfd, const char *name, const char *member, struct unpack
     int r = clear_name(pfd, target, false, member, err);
     if (r < 0)
         return r;
-    if (mknodat(pfd, target, S_IFCHR | 0, makedev(0, 0)) < 0)
+    if (mknodat(pfd, target, S_IFCHR, makedev(0, 0)) < 0)
         return kerr_set(err, errno, "cannot make the whiteout of %s", member);
     return 0;
 }
@@ -299,7 +318,7 @@ static int one_member(struct archive *a, struct archive_entry *e, int dirfd, con
         _cleanup_close_ int fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
             return kerr_set(err, errno, "cannot open directory %s", member);
-        return apply_meta(pfd, name, fd, e, member, st, err);
+        return apply_meta(fd, e, member, st, err);
     }
     case AE_IFREG: {
         int r = clear_name(pfd, name, false, member, err);
@@ -311,7 +330,7 @@ static int one_member(struct archive *a, struct archive_entry *e, int dirfd, con
         r = write_data(a, fd, e, member, lim, st, err);
         if (r < 0)
             return r;
-        return apply_meta(pfd, name, fd, e, member, st, err);
+        return apply_meta(fd, e, member, st, err);
     }
     case AE_IFLNK: {
         const char *target = archive_entry_symlink(e);
@@ -324,14 +343,14 @@ static int one_member(struct archive *a, struct archive_entry *e, int dirfd, con
          * root at run time, never by the extraction (no member goes below it). */
         if (symlinkat(target, pfd, name) < 0)
             return kerr_set(err, errno, "cannot create symlink %s", member);
-        return apply_meta(pfd, name, -1, e, member, st, err);
+        return apply_link_meta(pfd, name, e, member, st, err);
     }
     case AE_IFCHR:
         if (archive_entry_rdev(e) == 0) {
             int r = clear_name(pfd, name, false, member, err);
             if (r < 0)
                 return r;
-            if (mknodat(pfd, name, S_IFCHR | 0, makedev(0, 0)) < 0)
+            if (mknodat(pfd, name, S_IFCHR, makedev(0, 0)) < 0)
                 return kerr_set(err, errno, "cannot make the whiteout %s", member);
             return 0;
         }
