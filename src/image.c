@@ -88,8 +88,13 @@ static int store(struct image *img, enum ikey k, char **words, const char *dir, 
         if (!v[0])
             return PARSE_FAIL(why, EINVAL, "is empty");
         return (img->user = strdup(v)) ? 0 : -ENOMEM;
-    case IK_STOP_SIGNAL:
-        return parse_signal_anycase(v, &img->stop_signal, why);
+    case IK_STOP_SIGNAL: {
+        int r = parse_signal_anycase(v, &img->stop_signal, why);
+        /* 32 and 33 (glibc's own real-time signals) have no name to write back. */
+        if (r == 0 && strcmp(signal_name(img->stop_signal), "SIG?") == 0)
+            return PARSE_FAIL(why, EINVAL, "'%s' is a signal keel cannot name", v);
+        return r;
+    }
     case IK_LAYER: {
         if (!v[0] || has_dotdot(v) || strchr(v, ':') || strchr(v, ','))
             return PARSE_FAIL(why, EINVAL, "'%s' is not a layer path (no '..', ':' or ',')", v);

@@ -604,7 +604,7 @@ static int read_config(const struct json_value *root, struct image *img, struct 
         return r;
     if (sig) {
         char why[PARSE_WHY_MAX] = "";
-        if (parse_signal_anycase(sig, &img->stop_signal, why) < 0)
+        if (parse_signal_anycase(sig, &img->stop_signal, why) < 0 || strcmp(signal_name(img->stop_signal), "SIG?") == 0)
             return kerr_msg(err, EINVAL, "the image config's StopSignal '%s': %s", sig, why);
     }
     return 0;

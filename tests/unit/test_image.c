@@ -81,6 +81,8 @@ TEST(parse_errors)
     parse_fails("[image]\nlayer = a\ndigest = md5:00\n", "x.image:3: digest:");
     parse_fails("[image]\nlayer = a\nuser = a b\n", "x.image:3: user: takes exactly one word");
     parse_fails("[image]\nlayer = a\nstop_signal = SIGNOPE\n", "x.image:3: stop_signal:");
+    /* Found by fuzz_image: a number with no name would not read back. */
+    parse_fails("[image]\nlayer = a\nstop_signal = 32\n", "x.image:3: stop_signal: '32' is a signal keel cannot name");
     parse_fails("[image]\nlayer = 'open\n", "x.image:2: layer: unterminated");
     parse_fails("[image]\nlayer = a\nenv = NOEQUALS\n", "x.image:3: env:");
     parse_fails("[image]\nlayer = a\nnot a key line\n", "x.image:3: expected KEY = VALUE");
