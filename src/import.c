@@ -921,11 +921,18 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
     _cleanup_close_ int destfd = open(o->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (destfd < 0)
         return kerr_set(err, errno, "cannot open %s", o->dest);
-    if (mkdirat(destfd, "layers", 0755) < 0 && errno != EEXIST)
+    if (mkdirat(destfd, "layers", 0700) < 0 && errno != EEXIST)
         return kerr_set(err, errno, "cannot create %s/layers", o->dest);
     _cleanup_close_ int layersfd = openat(destfd, "layers", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (layersfd < 0)
         return kerr_set(err, errno, "cannot open %s/layers", o->dest);
+    /* The layers hold the image's setuid-root files and file capabilities as
+     * root imported them: reachable by every user of the host, such a file
+     * would be a way to root from outside any container (Docker keeps its
+     * layers under a 0700 /var/lib/docker for the same reason).  Only the
+     * owner (the importer; keel mounts them as root) may enter. */
+    if (fchmod(layersfd, 0700) < 0)
+        return kerr_set(err, errno, "cannot make %s/layers private", o->dest);
     _cleanup_free_ char *layers_dir = xasprintf("%s/layers", o->dest);
     char stage[64];
     snprintf(stage, sizeof stage, ".import-%d", (int)getpid());

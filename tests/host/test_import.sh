@@ -29,7 +29,7 @@ import() {
 }
 
 test_formats() {
-    plan oci_imported archive_imported docker_imported layers_shared \
+    plan oci_imported archive_imported docker_imported layers_shared layers_private \
          entrypoint_cmd workdir user env layer_order whiteout opaque setuid hardlink symlink \
          archive_same docker_same override_command override_env override_user plan_marks
     mkimg oci "$T/oci" --tag example.org/test/app:1.0
@@ -64,6 +64,13 @@ env = GREETING=from the manifest
 user = 0:0
 EOF
     keel_check --plan "$T/keel.ini"
+    # The setuid-root file of the image exists under DEST/layers (control), and
+    # another user of the host cannot reach it there.
+    local suid
+    suid=$(ls -d "$T"/dest/layers/sha256-*/app/hello 2>/dev/null | head -n 1)
+    check layers_private "a user other than root reaches the image's setuid file ${suid:-(none found)}" \
+        eval '[ -n "$suid" ] && [ -u "$suid" ] && [ "$(stat -c %a "$T/dest/layers")" = 700 ] &&
+              ! setpriv --reuid=65534 --regid=65534 --clear-groups test -e "$suid"'
     check plan_marks "keel check --plan does not say what came from the image" \
         grep_in "^  image = $T/dest/app-docker.image \(from the image: layers command env workdir stop_signal\)" "$CHECK_OUT"
     keel_start
