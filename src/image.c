@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define IMAGE_LINE_MAX 65536
 
@@ -205,9 +206,17 @@ int image_parse(const char *file, const char *dir, const char *buf, size_t len, 
 int image_load(const char *path, struct image *img, struct kerr *err)
 {
     *img = (struct image){ 0 };
+    /* O_NONBLOCK and a regular file only: the manifest is read by PID 1 at
+     * boot, and a FIFO named here must not hang it. */
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) < 0)
+        return kerr_set(err, errno, "cannot read %s", path);
+    if (!S_ISREG(sb.st_mode))
+        return kerr_msg(err, EINVAL, "cannot read %s: not a regular file", path);
     _cleanup_free_ char *buf = NULL;
     size_t len = 0;
-    int r = read_file_at(AT_FDCWD, path, IMAGE_FILE_MAX, &buf, &len);
+    int r = read_fd_all(fd, IMAGE_FILE_MAX, &buf, &len);
     if (r < 0)
         return kerr_set(err, -r, "cannot read %s", path);
     _cleanup_free_ char *dir = strdup(path);

@@ -266,45 +266,6 @@ static int digest_hex(const char *digest, char out[65])
     return 0;
 }
 
-/* Reads all of FD (at most MAX bytes) into a NUL-terminated heap buffer. */
-static int read_fd(int fd, size_t max, char **out, size_t *len)
-{
-    size_t cap = 65536, n = 0;
-    char *buf = malloc(cap + 1);
-    if (!buf)
-        return -ENOMEM;
-    for (;;) {
-        if (n == cap) {
-            if (cap >= max) {
-                free(buf);
-                return -EFBIG;
-            }
-            cap = cap * 2 > max ? max : cap * 2;
-            char *nb = realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                return -ENOMEM;
-            }
-            buf = nb;
-        }
-        ssize_t r = read(fd, buf + n, cap - n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            int e = errno;
-            free(buf);
-            return -e;
-        }
-        if (r == 0)
-            break;
-        n += (size_t)r;
-    }
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return 0;
-}
-
 /* Reads a whole small member, checking its sha256 against WANT (hex, or NULL)
  * and its size against SIZE (-1: not declared). */
 static int read_blob(const struct source *s, const char *path, const char *want, int64_t size, char **out,
@@ -314,7 +275,7 @@ static int read_blob(const struct source *s, const char *path, const char *want,
     if (fd < 0)
         return fd;
     _cleanup_free_ char *buf = NULL;
-    int r = read_fd(fd, JSON_FILE_MAX, &buf, len);
+    int r = read_fd_all(fd, JSON_FILE_MAX, &buf, len);
     if (r < 0)
         return kerr_set(err, -r, "cannot read %s in the image%s", path, r == -EFBIG ? " (over 4 MiB)" : "");
     if (size >= 0 && (uint64_t)size != *len)

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -241,6 +242,17 @@ TEST(manifest_image)
     manifest_free(m);
     diag_free(&d);
     free(text);
+    /* A FIFO named as the image: refused at once (PID 1 reads the manifest;
+     * a blocking open would hang the boot). */
+    char *fifo = xasprintf("%s/fifo.image", dir);
+    CHECK_INT(mkfifo(fifo, 0600), 0);
+    text = xasprintf("[container a]\nimage = %s/fifo\n", dir);
+    CHECK_INT(manifest_load_buffer("m.ini", text, strlen(text), 0, &m, &d), -EINVAL);
+    CHECK(d.count >= 1 && strstr(d.msgs[0], "fifo.image: not a regular file"));
+    diag_free(&d);
+    free(text);
+    CHECK_INT(unlink(fifo), 0);
+    free(fifo);
     const char *names[] = { "app", "bare", "user" };
     for (size_t i = 0; i < 3; i++) {
         char *p = xasprintf("%s/%s.image", dir, names[i]);
