@@ -475,8 +475,8 @@ static int make_erofs(int layersfd, const char *layers_dir, const char *hexd, st
     if (pid < 0)
         return kerr_set(err, errno, "cannot run mkfs.erofs");
     if (pid == 0) {
-        /* -x1: keep xattrs (the opaque marks), fail on errors rather than drop them. */
-        char *argv[] = { (char *)"mkfs.erofs", (char *)"--quiet", (char *)"-x1", out, src, NULL };
+        /* mkfs.erofs keeps xattrs (the opaque marks) and whiteouts by default. */
+        char *argv[] = { (char *)"mkfs.erofs", (char *)"--quiet", out, src, NULL };
         int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
         if (devnull >= 0)
             (void)dup2(devnull, STDOUT_FILENO);
