@@ -653,19 +653,18 @@ static bool key_given(const struct container_spec *c, const char *key)
  * in the section win, as docker run's flags do (docs/images.md): `layers`
  * go on top of the image's; `command` replaces Cmd and keeps Entrypoint;
  * `env` adds to and overrides the image's Env by name; `workdir`, `user`,
- * `stop_signal` replace.  Returns false when the image could not be read
- * under MANIFEST_NO_FS_CHECKS (then the image's share is unknown). */
-static bool apply_image(struct manifest *m, struct container_spec *c, unsigned flags, struct diag *d)
+ * `stop_signal` replace.  An image that cannot be read is an error even
+ * under MANIFEST_NO_FS_CHECKS: what it gives (the command, the layers) is
+ * what every user of a loaded manifest relies on being there. */
+static void apply_image(struct manifest *m, struct container_spec *c, struct diag *d)
 {
     const char *file = m->path;
     int line = manifest_key_line(c, "image");
     struct image img;
     struct kerr err = { 0 };
     if (image_load(c->image, &img, &err) < 0) {
-        if (flags & MANIFEST_NO_FS_CHECKS)
-            return false;
         diag_add(d, file, line, "container '%s': image: %s", c->name, err.msg);
-        return true;
+        return;
     }
     char why[PARSE_WHY_MAX] = "";
     bool oom = false;
@@ -721,7 +720,6 @@ static bool apply_image(struct manifest *m, struct container_spec *c, unsigned f
     if (oom)
         diag_add(d, file, line, "out of memory");
     image_free(&img);
-    return true;
 }
 
 static void validate(struct manifest *m, unsigned flags, const bool *bad, struct diag *d)
@@ -749,7 +747,11 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
     int mains = 0;
     for (size_t i = 0; i < m->n_containers; i++) {
         struct container_spec *c = &m->containers[i];
-        bool known = !c->image || apply_image(m, c, flags, d);
+        size_t before = d->count;
+        if (c->image)
+            apply_image(m, c, d);
+        /* An image that could not be read said so: no second error for what it would have given. */
+        bool known = d->count == before;
         if (!c->layers && !bad[i] && known)
             diag_add(d, file, c->line, "container '%s' has no layers", c->name);
         if (!c->argv && !bad[i] && known)
