@@ -30,7 +30,7 @@ import() {
 
 test_formats() {
     plan oci_imported archive_imported docker_imported layers_shared layers_private \
-         entrypoint_cmd workdir user env layer_order whiteout opaque setuid hardlink symlink \
+         entrypoint_cmd workdir user env layer_order whiteout opaque setuid hardlink symlink owner xattrs \
          archive_same docker_same override_command override_env override_user plan_marks
     mkimg oci "$T/oci" --tag example.org/test/app:1.0
     mkimg oci-archive "$T/oci.tar" --tag example.org/test/app-archive:latest
@@ -90,8 +90,15 @@ EOF
     check setuid "the setuid bit" eq "$(c_value oci MODE)" 4755
     check hardlink "the hard link" eval '[ "$(c_value oci HARD)" = same ] && [ "$(c_value oci LINKS)" = 2 ]'
     check symlink "the symlink" eq "$(c_value oci SYMLINK)" hello
+    check owner "the owner of /home/app" eq "$(c_value oci OWNER)" 1000:1000
+    # xattrs, read on the extracted layer: user.* kept, trusted.* left out.
+    local xa
+    xa=$(python3 -c 'import os, sys
+p = sys.argv[1]
+print(os.getxattr(p, "user.keel").decode(), "trusted.overlay.redirect" in os.listxattr(p))' "$suid" 2>&1)
+    check xattrs "user.keel kept and trusted.overlay.redirect left out on $suid" eq "$xa" "kept False"
     local k same_a=1 same_d=1
-    for k in ARG0 ARG1 CWD ID GREETING LAYER GONE OPQ MODE LINKS HARD SYMLINK; do
+    for k in ARG0 ARG1 CWD ID GREETING LAYER GONE OPQ MODE LINKS HARD SYMLINK OWNER; do
         [ "$(c_value archive "$k")" = "$(c_value oci "$k")" ] || same_a=0
         [ "$(c_value docker "$k")" = "$(c_value oci "$k")" ] || same_d=0
     done
