@@ -189,7 +189,10 @@ test_erofs() {
 # about 80 s on the 2-core build machine; the cached run a few seconds).
 test_debian() {
     plan debian_imported debian_runs debian_hardlinks
-    local cache=$REPO/build/cache/debian-bookworm-minbase.tar mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+    # The cache is keyed by mkimage's content: a changed image script rebuilds it.
+    local key cache mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+    key=$(sha256sum < "$MKIMAGE" | cut -c1-12)
+    cache=$REPO/build/cache/debian-bookworm-minbase-$key.tar
     if [ ! -s "$cache" ]; then
         if ! timeout 15 curl -sfI "$mirror/dists/bookworm/Release" > /dev/null 2>&1; then
             # A skip, with its reason, never an ok.
@@ -204,6 +207,7 @@ test_debian() {
         echo "# debootstrap --variant=minbase bookworm took $((SECONDS - t0)) s"
         mkdir -p "${cache%/*}"
         mkimg docker "$cache.tmp" --base "$T/root" --tag debian-app:latest
+        rm -f "$REPO"/build/cache/debian-bookworm-minbase-*.tar
         mv "$cache.tmp" "$cache"
         rm -rf "$T/root"
     fi
