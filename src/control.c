@@ -1211,21 +1211,7 @@ static int listen_inet(struct control *c, struct listener *ls, const struct prot
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_storage ss;
-    socklen_t len;
-    memset(&ss, 0, sizeof ss);
-    if (u->family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)u->port);
-        memcpy(&a->sin_addr, u->addr, 4);
-        len = sizeof *a;
-    } else {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)u->port);
-        memcpy(&a->sin6_addr, u->addr, 16);
-        len = sizeof *a;
-    }
+    socklen_t len = proto_url_sockaddr(u, &ss);
     if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
         r = kerr_set(err, errno, "cannot listen on tcp://%s:%u", u->host, u->port);
         close_safe(fd);
@@ -1324,6 +1310,7 @@ static int add_listener(struct control *c, const char *url, struct kerr *err)
     case PROTO_URL_TCP: r = listen_inet(c, ls, &u, err); break;
     case PROTO_URL_VSOCK: r = listen_vsock(ls, &u, err); break;
     case PROTO_URL_FD: r = listen_fd(c, ls, &u, err); break;
+    case PROTO_URL_UDP: r = kerr_msg(err, EINVAL, "cannot listen on %s: not a stream", url); break;
     }
     if (r == 0 && loop_add_fd(c->loop, ls->fd, EPOLLIN, listener_event, ls) < 0)
         r = kerr_set(err, ENOMEM, "cannot listen on %s", url);

@@ -914,6 +914,8 @@ void manifest_free(struct manifest *m)
     free(s->control_tls_ca);
     free(s->control_group);
     free(s->watchdog);
+    free(s->metrics);
+    free(s->syslog);
     free(m->start_order);
     free(m->path);
     free(m);

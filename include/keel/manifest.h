@@ -221,6 +221,8 @@ struct system_spec {
     bool control_gid_set;
     char *watchdog;
     uint64_t watchdog_timeout_ms;
+    char *metrics;              /* tcp://IP:PORT of the metrics endpoint, or NULL */
+    char *syslog;               /* udp:// or tcp://IP:PORT of the syslog collector, or NULL */
 };
 
 struct manifest {
