@@ -38,7 +38,8 @@ ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/unit/%)
 DEPS_BUILD := build-essential pkg-config libcap-dev libinih-dev \
               libseccomp-dev libmbedtls-dev file
 DEPS_TEST  := busybox-static iproute2 qemu-system-x86 linux-image-amd64 cpio kmod socat openssl \
-              procps psmisc util-linux curl python3 cppcheck clang-tidy e2fsprogs xz-utils
+              procps psmisc util-linux curl python3 cppcheck clang-tidy e2fsprogs xz-utils \
+              prometheus rsyslog
 DEPS_BENCH := crun runc tini bubblewrap
 
 .PHONY: all deps deps-bench check unit unit-asan host host-asan vm lint fuzz bench demo qemu \

@@ -49,6 +49,7 @@ static struct {
     uint64_t backoff_ms;
     int64_t timer;            /* flush or retry */
     bool failing;             /* delivery failed: said once, until it works again */
+    unsigned ok_run;          /* messages sent since the last failure */
     char host[256];
 } q = { .fd = -1 };
 
@@ -225,6 +226,7 @@ static void close_sock(void)
  * (The warning itself is queued like any line of keel's.) */
 static void trouble(int e, bool reconnect)
 {
+    q.ok_run = 0;
     if (!q.failing)
         log_warn("cannot send to the syslog collector %s: %s; queueing (%zu messages held), retrying", q.url,
                  strerror(e), q.count);
@@ -238,6 +240,10 @@ static void trouble(int e, bool reconnect)
 static void delivered(void)
 {
     q.backoff_ms = BACKOFF_MIN_MS;
+    /* UDP: a send "works" even to a closed port (the refusal comes back
+     * with the next one): delivery counts as back after two in a row. */
+    if (++q.ok_run < (q.tcp ? 1u : 2u))
+        return;
     if (q.failing)
         log_info("syslog: delivering to %s again", q.url);
     q.failing = false;
