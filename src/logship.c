@@ -59,8 +59,12 @@ static struct {
 static void printusascii(char *dst, size_t n, const char *src, size_t max)
 {
     size_t i = 0;
-    for (; src && src[i] && i < max && i + 1 < n; i++)
-        dst[i] = src[i] > 32 && src[i] < 127 ? src[i] : '_';
+    for (; src && src[i] && i < max && i + 1 < n; i++) {
+        char c = src[i];
+        if (c <= 32 || c >= 127)
+            c = '_';
+        dst[i] = c;
+    }
     if (i == 0 && n > 1)
         dst[i++] = '-';
     dst[i] = 0;
