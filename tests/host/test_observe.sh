@@ -93,10 +93,11 @@ syslog_has() {
 
 test_metrics_endpoint() {
     need curl promtool prometheus nsenter
-    plan exposition promtool_rejects_broken figures refusals per_source prometheus_scrape
+    plan exposition promtool_rejects_broken figures control_counts refusals per_source prometheus_scrape
     manifest <<EOF
 $(system_section)
 metrics = tcp://127.0.0.1:$MPORT
+control = unix://$T/keel.sock
 [container web]
 layers = $LAYERS/base
 command = /bin/probe print up sleep inf
@@ -141,6 +142,18 @@ EOF
     else
         check figures "web running=$st once exited=$once restarts=$restarts info=$info uptime=$up" eq 1 0
     fi
+
+    # The control server's counter follows a real client: root's `keel ps`
+    # is one accepted connection.  (A refusal by keel itself cannot be made
+    # here: a unix peer keel would refuse is refused by the socket's mode
+    # first.)
+    local a0 a1
+    a0=$(sample keel_control_connections_accepted_total)
+    KEEL_HOST="unix://$T/keel.sock" timeout $((20 * SLOW)) "$KEEL" ps > "$T/ps.out" 2>&1
+    scrape > /dev/null
+    a1=$(sample keel_control_connections_accepted_total)
+    check control_counts "accepted $a0 -> $a1 (ps: $(head -c 80 "$T/ps.out"))" \
+        eq "$((a1 - a0))/$(grep -c '^web ' "$T/ps.out")" "1/1"
 
     # Refusals: a POST, an unknown path, a header over 8 KiB; then a GET
     # still works (the server was up and is still serving).

@@ -16,8 +16,9 @@
 #          (kernel limits less keel's reserve) and the machine keeps free tasks
 #   oom    memory = 32M hog: OOM-killed (memory.events), keel says so, the
 #          restart policy restarts it, heart and keel keep running
-#   metrics  keel's metrics endpoint (issue 16) scraped from a host-network
-#          container: a container that holds 16 MiB shows at least that in
+#   metrics  keel's metrics endpoint (issue 16) scraped by the observer
+#          (network = host) after the timed scenarios: a container that
+#          holds 16 MiB shows at least that in
 #          keel_container_memory_bytes, its limits as memory_max/pids_max,
 #          and cpu, pids, io and pressure figures are present (the host
 #          tests cannot see these: the build host has no cgroup v2 controllers)
@@ -70,27 +71,6 @@ mkdir -p "$extra/layers/cgtest/cg" "$extra/layers/cgtest/share" "$extra/share"
 vm_payload "cgroup: build the payload" tests/vm/payload/cgprobe.c "$extra/layers/cgtest/cgprobe"
 [ -x "$VM_REPO/build/probe" ] || vm_fail "cgroup: build" "no build/probe (make probe)"
 cp "$VM_REPO/build/probe" "$extra/layers/cgtest/probe"
-# The scraper: bounded polls of the metrics endpoint until the ballast's
-# 16 MiB show, then the lines the checks below read, prefixed METRICS.
-cat > "$extra/layers/cgtest/scrape.sh" <<'SH'
-#!/bin/sh
-i=0 v=
-while [ $i -lt 600 ]; do
-    m=$(wget -q -O - http://127.0.0.1:9100/metrics 2>/dev/null)
-    v=$(echo "$m" | sed -n 's/^keel_container_memory_bytes{container="ballast"} \([0-9]*\)$/\1/p')
-    if [ -n "$v" ] && [ "$v" -ge 16777216 ]; then
-        echo "METRICS ballast memory_bytes=$v"
-        echo "$m" | grep -E '^keel_container_[a-z_]+\{container="ballast"' | sed 's/^/METRICS /'
-        echo "METRICS done"
-        exec sleep 100000
-    fi
-    i=$((i + 1))
-    sleep 0.5
-done
-echo "METRICS timeout memory_bytes=$v"
-exec sleep 100000
-SH
-chmod 0755 "$extra/layers/cgtest/scrape.sh"
 chmod 0777 "$extra/share"
 
 manifest=$VM_OUT/cgroup.ini
@@ -106,11 +86,6 @@ metrics = tcp://127.0.0.1:9100
 layers = /layers/cgtest:/layers/base
 command = /probe alloc 16 sleep inf
 memory = 256M
-
-[container scraper]
-layers = /layers/cgtest:/layers/base
-command = /scrape.sh
-network = host
 
 [container heart]
 layers = /layers/cgtest:/layers/base
@@ -178,6 +153,7 @@ stop_timeout = 1
 [container observer]
 layers = /layers/cgtest:/layers/base
 command = /cgprobe observe
+network = host
 mount = /sys/fs/cgroup:/cg:ro
 mount = /share:/share
 main = yes
@@ -290,18 +266,19 @@ fi
 vm_assert "cgroup: keel survives everything (observer done)" 'CGTEST done'
 
 # metrics (issue 16): real cgroup figures through the endpoint
-mem=$(val 'scraper \| METRICS ballast memory_bytes=' memory_bytes)
+mem=$(grep -aoE 'CGTEST metrics keel_container_memory_bytes\{container="ballast"\} [0-9]+' "$VM_CONSOLE" |
+      head -n 1 | awk '{ print $NF }')
 if within "$mem" 16777216 268435456; then
     vm_ok "cgroup: metrics show the ballast's 16 MiB in keel_container_memory_bytes ($mem)"
 else
     vm_not_ok "cgroup: metrics show the ballast's 16 MiB in keel_container_memory_bytes" \
-        "${mem:-no value}: $(grep -a 'METRICS' "$VM_CONSOLE" | head -n 3 | tr -d '\r')"
+        "${mem:-no value}: $(grep -a 'CGTEST metrics' "$VM_CONSOLE" | head -n 3 | tr -d '\r')"
 fi
 vm_assert "cgroup: metrics give memory.max as keel_container_memory_max_bytes" \
-    'METRICS keel_container_memory_max_bytes\{container="ballast"\} 268435456'
-vm_assert "cgroup: metrics give the default pids.max" 'METRICS keel_container_pids_max\{container="ballast"\} 2048'
+    'CGTEST metrics keel_container_memory_max_bytes\{container="ballast"\} 268435456'
+vm_assert "cgroup: metrics give the default pids.max" 'CGTEST metrics keel_container_pids_max\{container="ballast"\} 2048'
 vm_assert_each "cgroup: metrics carry cpu, pids, io and pressure figures" \
-    'METRICS keel_container_{}\{container="ballast"[^}]*\} [0-9.]+' \
+    'CGTEST metrics keel_container_{}\{container="ballast"[^}]*\} [0-9.]+' \
     cpu_usage_seconds_total pids io_read_bytes_total pressure_seconds_total memory_events_total
 
 # stop
