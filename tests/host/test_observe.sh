@@ -20,6 +20,7 @@ _cleanup() {
         kill -9 "$p" 2>/dev/null
         wait "$p" 2>/dev/null
     done
+    EXTRA_PIDS=()
     _lib_cleanup
 }
 
@@ -82,7 +83,10 @@ template(name="fields" type="string"
 *.* action(type="omfile" file="$T/syslog.out" template="fields")
 EOF
     : > "$T/syslog.out"
-    in_ns rsyslogd -n -f "$T/rsyslog.conf" -i "$T/rsyslog.$RANDOM.pid" > "$T/rsyslog.log" 2>&1 &
+    # nsenter itself, not a function: $! must be the collector's own pid
+    # (nsenter --net execs it), or the kill below misses it.
+    nsenter --net="/proc/$(nsinit_pid)/ns/net" rsyslogd -n -f "$T/rsyslog.conf" -i "$T/rsyslog.$RANDOM.pid" \
+        > "$T/rsyslog.log" 2>&1 &
     EXTRA_PIDS+=($!)
 }
 
@@ -187,8 +191,8 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:$MPORT']
 EOF
-    in_ns prometheus --config.file="$T/prometheus.yml" --storage.tsdb.path="$T/prom" \
-        --web.listen-address=127.0.0.1:9090 > "$T/prometheus.log" 2>&1 &
+    nsenter --net="/proc/$(nsinit_pid)/ns/net" prometheus --config.file="$T/prometheus.yml" \
+        --storage.tsdb.path="$T/prom" --web.listen-address=127.0.0.1:9090 > "$T/prometheus.log" 2>&1 &
     EXTRA_PIDS+=($!)
     if wait_until 60 prom_is_one 'up{job="keel"}' &&
        wait_until 10 prom_is_one 'keel_container_state{container="web",state="running"}'; then
