@@ -147,17 +147,22 @@ EOF
         check figures "web running=$st once exited=$once restarts=$restarts info=$info uptime=$up" eq 1 0
     fi
 
-    # The control server's counter follows a real client: root's `keel ps`
-    # is one accepted connection.  (A refusal by keel itself cannot be made
-    # here: a unix peer keel would refuse is refused by the socket's mode
-    # first.)
-    local a0 a1
+    # The control server's counters follow real clients: root's `keel ps`
+    # is accepted; nobody's (the socket made world-writable on purpose, so
+    # that keel's SO_PEERCRED check, not the mode, refuses it) is refused
+    # (the client may try more than once: at least one refusal).
+    local a0 a1 r0 r1
     a0=$(sample keel_control_connections_accepted_total)
+    r0=$(sample keel_control_connections_refused_total)
     KEEL_HOST="unix://$T/keel.sock" timeout $((20 * SLOW)) "$KEEL" ps > "$T/ps.out" 2>&1
+    chmod 0666 "$T/keel.sock"
+    KEEL_HOST="unix://$T/keel.sock" timeout $((20 * SLOW)) setpriv --reuid=65534 --regid=65534 --clear-groups \
+        "$KEEL" ps > "$T/nobody.out" 2>&1
     scrape > /dev/null
     a1=$(sample keel_control_connections_accepted_total)
-    check control_counts "accepted $a0 -> $a1 (ps: $(head -c 80 "$T/ps.out"))" \
-        eq "$((a1 - a0))/$(grep -c '^web ' "$T/ps.out")" "1/1"
+    r1=$(sample keel_control_connections_refused_total)
+    check control_counts "accepted $a0 -> $a1 (ps: $(head -c 80 "$T/ps.out")), refused $r0 -> $r1 ($(head -c 120 "$T/nobody.out"))" \
+        eq "$((a1 - a0))/$(grep -c '^web ' "$T/ps.out")/$((r1 > r0))/$(grep -c 'permission denied' "$T/nobody.out")" "1/1/1/1"
 
     # Refusals: a POST, an unknown path, a header over 8 KiB; then a GET
     # still works (the server was up and is still serving).
