@@ -127,6 +127,10 @@ static void pop_head(void)
     q.used -= e.len;
     q.count--;
     q.frame_off = 0;
+    /* Empty: start again at the front, so that while delivery keeps up
+     * only the ring's first pages are ever touched (keel's RSS budget). */
+    if (!q.count)
+        q.head = 0;
 }
 
 static void arm(uint64_t ms);
