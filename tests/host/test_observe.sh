@@ -210,7 +210,7 @@ EOF
 
 test_syslog_udp_tcp() {
     need rsyslogd nsenter
-    plan udp_fields tcp_early_lines tcp_framing keel_own
+    plan udp_fields tcp_early_lines tcp_framing keel_own tcp_reconnect
     # TCP first: keel starts before the collector, so its first lines and
     # the container's wait in the queue until rsyslog listens.
     manifest <<EOF
@@ -218,7 +218,7 @@ $(system_section)
 syslog = tcp://127.0.0.1:$SPORT
 [container app]
 layers = $LAYERS/base
-command = /bin/sh -c 'echo early-marker; i=0; while [ \$i -lt 50 ]; do echo frame-\$i; i=\$((i+1)); done; echo burst-done; exec sleep 1000'
+command = /bin/sh -c 'echo early-marker; i=0; while [ \$i -lt 50 ]; do echo frame-\$i; i=\$((i+1)); done; echo burst-done; while true; do echo tick-\$i; i=\$((i+1)); sleep 0.2; done'
 EOF
     keel_start
     wait_out app burst-done || fail "app did not print its lines ($WHY)"
@@ -241,6 +241,17 @@ EOF
         check keel_own "" eq 0 0
     else
         check keel_own "keel's own first line (daemon.info) is not in rsyslog's output" eq 1 0
+    fi
+    # The collector goes away and comes back: keel notices the broken
+    # connection, reconnects (with backoff) and the ticks go on arriving.
+    kill -9 "${EXTRA_PIDS[@]}" 2>/dev/null
+    wait "${EXTRA_PIDS[@]}" 2>/dev/null
+    EXTRA_PIDS=()
+    rsyslog_start
+    if syslog_has "^pri=14 host=[^ ]+ app=app procid=- msgid=- via=tcp msg= ?tick-[0-9]+$" 30; then
+        check tcp_reconnect "" eq 0 0
+    else
+        check tcp_reconnect "no tick reached the restarted rsyslog: $(tail -2 "$T/syslog.out")" eq 1 0
     fi
     keel_stop || fail "keel did not stop ($WHY)"
 
