@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -686,6 +687,11 @@ int metrics_new(struct metrics **outp, struct loop *l, const char *url, const st
     int one = 1;
     if (setsockopt(m->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
         /* only a faster rebind after a restart is lost */
+    }
+    /* The address may come later (DHCP, an interface still coming up):
+     * bound all the same, the endpoint answers once the address exists. */
+    if (setsockopt(m->fd, SOL_IP, IP_FREEBIND, &one, sizeof one) < 0) {
+        /* without it, binding an absent address fails below and says so */
     }
     struct sockaddr_storage ss;
     socklen_t len = proto_url_sockaddr(&u, &ss);

@@ -208,6 +208,29 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+test_metrics_address_later() {
+    need curl nsenter ip
+    plan served_once_address_exists
+    # An address the namespace does not have yet (as with DHCP): keel binds
+    # it anyway, and serves once the address appears.
+    manifest <<EOF
+$(system_section)
+metrics = tcp://192.0.2.7:$MPORT
+[container web]
+layers = $LAYERS/base
+command = /bin/probe print up sleep inf
+EOF
+    keel_start
+    wait_out web up || fail "web did not come up ($WHY)"
+    wait_until 20 ns_ready || fail "keel's namespace did not appear"
+    in_ns ip addr add 192.0.2.7/32 dev lo || fail "cannot add the address"
+    local code
+    code=$(in_ns curl -s -o "$T/scrape" -w '%{http_code}' --max-time 5 "http://192.0.2.7:$MPORT/metrics")
+    check served_once_address_exists "GET answered $code; keel: $(grep -a metrics "$ERR" | head -2)" \
+        eq "$code/$(grep -c '^keel_container_state{container="web",state="running"} 1$' "$T/scrape")" "200/1"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 test_syslog_udp_tcp() {
     need rsyslogd nsenter
     plan udp_fields tcp_early_lines tcp_framing keel_own tcp_reconnect
