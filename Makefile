@@ -43,7 +43,8 @@ DEPS_BUILD := build-essential pkg-config libcap-dev libinih-dev \
               libseccomp-dev libmbedtls-dev file libarchive-dev libzstd-dev zlib1g-dev
 DEPS_TEST  := busybox-static iproute2 qemu-system-x86 linux-image-amd64 cpio kmod socat openssl \
               procps psmisc util-linux curl python3 cppcheck clang-tidy e2fsprogs xz-utils chrony \
-              erofs-utils squashfs-tools dosfstools xfsprogs debootstrap zstd
+              erofs-utils squashfs-tools dosfstools xfsprogs debootstrap zstd \
+              prometheus rsyslog
 DEPS_BENCH := crun runc tini bubblewrap
 
 .PHONY: all deps deps-bench check unit unit-asan host host-asan vm lint fuzz bench demo qemu \

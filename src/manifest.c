@@ -1222,6 +1222,8 @@ void manifest_free(struct manifest *m)
     free(s->watchdog);
     strv_free(s->ntp);
     free(s->clock_file);
+    free(s->metrics);
+    free(s->syslog);
     free(m->start_order);
     free(m->path);
     free(m);

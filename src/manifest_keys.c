@@ -248,6 +248,28 @@ static int set_control(void *obj, int line, const char *v, char *why)
     return strv_push(&sys->control, v);
 }
 
+/* issue 16: the metrics endpoint and the syslog forwarder, in the control
+ * URL syntax (proto.h owns it). */
+static int set_metrics(void *obj, int line, const char *v, char *why)
+{
+    struct system_spec *sys = obj;
+    struct proto_url u;
+    struct kerr e = { 0 };
+    if (proto_inet_url_parse(v, false, "metrics", &u, &e) < 0)
+        return why_set(why, "%s", e.msg);
+    return replace_str(&sys->metrics, v);
+}
+
+static int set_syslog(void *obj, int line, const char *v, char *why)
+{
+    struct system_spec *sys = obj;
+    struct proto_url u;
+    struct kerr e = { 0 };
+    if (proto_inet_url_parse(v, true, "syslog", &u, &e) < 0)
+        return why_set(why, "%s", e.msg);
+    return replace_str(&sys->syslog, v);
+}
+
 /* --- custom setters: [container] ------------------------------------------ */
 
 static int set_layers(void *obj, int line, const char *v, char *why)
@@ -1219,6 +1241,10 @@ static const struct manifest_key keys[] = {
            "boot mode: SNTP servers (numeric) the clock is synchronized with; depends = clock waits for it"),
     TYPED(SEC_SYSTEM, "clock_file", K_PATH, SYS(clock_file), "path", "(none)",
           "boot mode: file on persistent storage where the time is saved at shutdown and restored at boot"),
+    CUSTOM(SEC_SYSTEM, "metrics", false, set_metrics, "tcp://IP:PORT", "(none)",
+           "Prometheus metrics endpoint: plain HTTP, GET /metrics only (docs/operations.md)"),
+    CUSTOM(SEC_SYSTEM, "syslog", false, set_syslog, "udp://IP:PORT|tcp://IP:PORT", "(none)",
+           "syslog collector that receives containers' output and keel's messages (RFC 5424)"),
 
     /* [container NAME] */
     CUSTOM(SEC_CONTAINER, "layers", false, set_layers, "paths separated by ':'", "(required, or the image's)",

@@ -85,6 +85,10 @@ void plan_print_summary(const struct manifest *m, FILE *out)
     print_strv(out, "control", s->control);
     if (s->control_group)
         fprintf(out, "control_group = %s\n", s->control_group);
+    if (s->metrics)
+        fprintf(out, "metrics = %s\n", s->metrics);
+    if (s->syslog)
+        fprintf(out, "syslog = %s\n", s->syslog);
     if (s->watchdog) {
         fprintf(out, "watchdog = %s\n", s->watchdog);
         print_ms(out, "watchdog_timeout", s->watchdog_timeout_ms);

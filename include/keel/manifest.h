@@ -291,6 +291,8 @@ struct system_spec {
     /* Time (boot mode only; timesync.h). */
     char **ntp;                 /* "IPv4[:PORT]" SNTP servers, in order */
     char *clock_file;           /* the saved clock, on persistent storage */
+    char *metrics;              /* tcp://IP:PORT of the metrics endpoint, or NULL */
+    char *syslog;               /* udp:// or tcp://IP:PORT of the syslog collector, or NULL */
 };
 
 struct manifest {
