@@ -1259,7 +1259,7 @@ static const struct manifest_key keys[] = {
            "an image made by keel import: layers, command, env, workdir, user, stop_signal from DEST/NAME.image; "
            "keys given here override it as docker run's flags do"),
     CUSTOM(SEC_CONTAINER, "env", true, set_env, "NAME=VALUE", "(none)", "environment variable"),
-    TYPED(SEC_CONTAINER, "workdir", K_PATH, CON(workdir), "path", "/", "working directory"),
+    TYPED(SEC_CONTAINER, "workdir", K_PATH, CON(workdir), "path", "/", "working directory (made when the image lacks it)"),
     CUSTOM(SEC_CONTAINER, "user", false, set_user, "name, UID or UID:GID", "root",
            "user to run as; names come from the container's own /etc/passwd"),
     CUSTOM(SEC_CONTAINER, "hostname", false, set_container_hostname, "host name", "(the container's name)",
