@@ -344,8 +344,8 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
         /* The volume directories first: a bind's source must exist for the
          * init layer to make its mount point of the right kind. */
         struct mount_inputs mi = overlay_inputs(x);
-        int vr = mount_volume_paths(c, mi.root_uid, mi.root_gid, err);
-        return vr < 0 ? vr : mount_init_layer(c, &mi, x->list->init, x->list->n_init, err);
+        r = mount_volume_paths(c, mi.root_uid, mi.root_gid, err);
+        return r < 0 ? r : mount_init_layer(c, &mi, x->list->init, x->list->n_init, err);
     }
     case SETUP_OVERLAY:
         return op_overlay(x, err);
