@@ -147,12 +147,17 @@ static __attribute__((noreturn)) void relay(int in, int out, const char *name)
 int output_open(struct output *o, const char *name, const char *log_dir, uint64_t max_size, unsigned keep,
                 struct kerr *err)
 {
-    memset(o, 0, sizeof *o);
+    /* No memset: line[] and log_path[] (8 KiB) stay untouched pages of a
+     * calloc'd array until used (line_len says what line[] holds). */
     o->name = name;
     o->relay = -1;
-    o->read_fd = o->write_fd = o->log_fd = -1;
+    o->read_fd = o->write_fd = o->log_fd = o->pipe_fd = o->relay_out = -1;
+    o->log_size = 0;
     o->max_size = max_size;
     o->keep = keep;
+    o->line_len = 0;
+    o->echo_dropped = o->log_dropped = 0;
+    o->log_errno = 0;
     int r = mkdir_p(log_dir, 0750);
     if (r < 0)
         return kerr_set(err, -r, "cannot create log directory %s", log_dir);
@@ -167,7 +172,8 @@ int output_open(struct output *o, const char *name, const char *log_dir, uint64_
      * input, and a reader of the other end sleeps on that mutex, O_NONBLOCK
      * or not.  A relay process of keel's copies the pipe into a socket pair
      * whose other end keel reads: recv() takes no lock a container can hold.
-     * At worst a container freezes its own relay, and so its own logging. */
+     * At worst a container freezes its own relay, and so its own logging.
+     * The relay is forked at the first bytes (output_start_relay). */
     int p[2] = { -1, -1 }, sp[2] = { -1, -1 };
     if (pipe2(p, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
         int saved = errno;
@@ -177,29 +183,53 @@ int output_open(struct output *o, const char *name, const char *log_dir, uint64_
         return kerr_set(err, saved, "cannot create the output channel of %s", name);
     }
     o->read_fd = sp[0];
+    o->relay_out = sp[1];
+    o->pipe_fd = p[0];
     o->write_fd = p[1];
     if (fcntl(o->read_fd, F_SETFL, O_NONBLOCK) < 0 || shutdown(o->read_fd, SHUT_WR) < 0) {
         int saved = errno;
-        close(p[0]);
-        close(sp[1]);
         output_close(o);
         return kerr_set(err, saved, "cannot set up the output socket of %s", name);
     }
-    o->relay = fork();
-    if (o->relay == 0)
-        relay(p[0], sp[1], name);
-    int saved = errno;
-    close(p[0]);
-    close(sp[1]);
-    if (o->relay < 0) {
-        output_close(o);
-        return kerr_set(err, saved, "cannot start the output relay of %s", name);
-    }
+    return 0;
+}
+
+int output_watch_fd(const struct output *o)
+{
+    return o->relay > 0 ? o->read_fd : o->pipe_fd;
+}
+
+int output_start_relay(struct output *o, struct kerr *err)
+{
+    if (o->relay > 0)
+        return 0;
+    if (o->pipe_fd < 0 || o->relay_out < 0)
+        return kerr_set(err, EBADF, "cannot start the output relay of %s", o->name);
+    pid_t pid = fork();
+    if (pid == 0)
+        relay(o->pipe_fd, o->relay_out, o->name);
+    if (pid < 0)
+        return kerr_set(err, errno, "cannot start the output relay of %s", o->name);
+    o->relay = pid;
+    close(o->pipe_fd);
+    close(o->relay_out);
+    o->pipe_fd = o->relay_out = -1;
     return 0;
 }
 
 void output_close(struct output *o)
 {
+    /* Bytes the container wrote and keel has not seen yet: the relay takes
+     * them now (polling the pipe takes none of its locks). */
+    if (o->relay < 0 && o->pipe_fd >= 0) {
+        struct pollfd pf = { .fd = o->pipe_fd, .events = POLLIN };
+        struct kerr e;
+        if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLIN) && output_start_relay(o, &e) < 0)
+            log_error("%s", e.msg);
+    }
+    close_safe(o->pipe_fd);
+    close_safe(o->relay_out);
+    o->pipe_fd = o->relay_out = -1;
     /* The last writer gone, the relay sends what the pipe still holds and
      * exits: take it all (bounded: a frozen relay must not hold keel). */
     close_safe(o->write_fd);

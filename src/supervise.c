@@ -54,6 +54,7 @@ struct ctr {
     int ready_child_fd;      /* write end handed to the container (fd:N) */
     char notify_path[PATH_MAX];
     int64_t wait_timer;      /* start_timeout while WAITING */
+    int64_t out_timer;       /* retrying the output relay's start after fork failed, 0 */
     struct seccomp_prog seccomp;
     struct userns userns;    /* made at the first start, kept for every restart */
     int mem_events_fd;       /* memory.events of its cgroup (EPOLLPRI on change) */
@@ -916,10 +917,36 @@ int supervisor_watch_child(struct supervisor *s, pid_t pid, sup_child_cb cb, voi
 
 /* --- output ------------------------------------------------------------------------------- */
 
+static void on_output(struct loop *l, int fd, uint32_t events, void *data);
+
+static void output_retry(struct loop *l, void *data)
+{
+    struct ctr *c = data;
+    c->out_timer = 0;
+    if (loop_add_fd(l, output_watch_fd(&c->out), EPOLLIN, on_output, c) < 0)
+        log_error("%s: cannot watch the output pipe again; its output is no longer logged", c->spec->name);
+}
+
 static void on_output(struct loop *l, int fd, uint32_t events, void *data)
 {
     struct ctr *c = data;
-    output_drain(&c->out);
+    if (fd == c->out.read_fd) {
+        output_drain(&c->out);
+        return;
+    }
+    /* The first bytes in the pipe: the relay starts, and keel watches its
+     * socket from now on. */
+    loop_del_fd(l, fd);
+    struct kerr err;
+    if (output_start_relay(&c->out, &err) < 0) {
+        /* Watching the pipe again at once would spin while fork fails. */
+        log_error("%s; trying again in 1 s", err.msg);
+        int64_t t = loop_add_timer(l, 1000, output_retry, c);
+        c->out_timer = t > 0 ? t : 0;
+        return;
+    }
+    if (loop_add_fd(l, c->out.read_fd, EPOLLIN, on_output, c) < 0)
+        log_error("%s: cannot watch the output relay; its output is no longer logged", c->spec->name);
 }
 
 /* --- life of the supervisor ----------------------------------------------------------------- */
@@ -955,6 +982,7 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
     }
     for (size_t i = 0; i < s->n; i++) {
         s->c[i].out.read_fd = s->c[i].out.write_fd = s->c[i].out.log_fd = -1;
+        s->c[i].out.pipe_fd = s->c[i].out.relay_out = -1;
         s->c[i].pidfd = s->c[i].setup_fd = -1;
         container_ns_init(&s->c[i].ns);
         s->c[i].ready_fd = s->c[i].ready_child_fd = -1;
@@ -985,7 +1013,7 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
         if (r < 0)
             break;
         r = output_open(&c->out, c->spec->name, m->system.log_dir, m->system.log_max_size, m->system.log_keep, err);
-        if (r == 0 && (r = loop_add_fd(l, c->out.read_fd, EPOLLIN, on_output, c)) < 0)
+        if (r == 0 && (r = loop_add_fd(l, output_watch_fd(&c->out), EPOLLIN, on_output, c)) < 0)
             r = kerr_set(err, -r, "cannot watch the output of %s", c->spec->name);
     }
     if (r < 0) {
@@ -1022,9 +1050,14 @@ void supervisor_free(struct supervisor *s)
         }
         seccomp_prog_free(&c->seccomp);
         userns_close(&c->userns);
+        if (c->out_timer)
+            loop_cancel_timer(s->loop, c->out_timer);
+        if (c->out.pipe_fd >= 0)
+            loop_del_fd(s->loop, c->out.pipe_fd);
         if (c->out.read_fd >= 0) {
             loop_del_fd(s->loop, c->out.read_fd);
-            output_drain(&c->out);
+            if (c->out.relay > 0)
+                output_drain(&c->out);
         }
         output_close(&c->out);
     }
