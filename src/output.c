@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <poll.h>
 #include <signal.h>
@@ -147,9 +148,8 @@ static __attribute__((noreturn)) void relay(int in, int out, const char *name)
 int output_open(struct output *o, const char *name, const char *log_dir, uint64_t max_size, unsigned keep,
                 struct kerr *err)
 {
-    /* No memset: line[] and log_path[] (8 KiB) stay untouched pages of a
-     * calloc'd array until used (line_len says what line[] holds). */
     o->name = name;
+    o->log_path = o->line = NULL;
     o->relay = -1;
     o->read_fd = o->write_fd = o->log_fd = o->pipe_fd = o->relay_out = -1;
     o->log_size = 0;
@@ -161,8 +161,8 @@ int output_open(struct output *o, const char *name, const char *log_dir, uint64_
     int r = mkdir_p(log_dir, 0750);
     if (r < 0)
         return kerr_set(err, -r, "cannot create log directory %s", log_dir);
-    if (snprintf(o->log_path, sizeof o->log_path, "%s/%s.log", log_dir, name) >= (int)sizeof o->log_path)
-        return kerr_set(err, ENAMETOOLONG, "cannot open the log of %s", name);
+    if (!(o->log_path = xasprintf("%s/%s.log", log_dir, name)))
+        return kerr_set(err, ENOMEM, "cannot open the log of %s", name);
     if (open_log(o) < 0)
         return kerr_set(err, errno, "cannot open log file %s", o->log_path);
     /* The container writes into a pipe, as every runtime gives it (images
@@ -205,6 +205,8 @@ int output_start_relay(struct output *o, struct kerr *err)
         return 0;
     if (o->pipe_fd < 0 || o->relay_out < 0)
         return kerr_set(err, EBADF, "cannot start the output relay of %s", o->name);
+    if (!o->line && !(o->line = malloc(OUTPUT_LINE_MAX)))
+        return kerr_set(err, ENOMEM, "cannot start the output relay of %s", o->name);
     pid_t pid = fork();
     if (pid == 0)
         relay(o->pipe_fd, o->relay_out, o->name);
@@ -246,6 +248,10 @@ void output_close(struct output *o)
     close_safe(o->read_fd);
     close_safe(o->log_fd);
     o->read_fd = o->write_fd = o->log_fd = -1;
+    free(o->line);
+    free(o->log_path);
+    o->line = o->log_path = NULL;
+    o->line_len = 0;
 }
 
 static void rotate(struct output *o)
@@ -351,12 +357,14 @@ static void echo_line(struct output *o, const char *line, size_t n)
 
 static void echo_bytes(struct output *o, const char *buf, size_t n)
 {
+    if (!o->line)
+        return;   /* no relay, no bytes: cannot happen, the buffer comes with the relay */
     for (size_t i = 0; i < n; i++) {
         if (buf[i] == '\n') {
             echo_line(o, o->line, o->line_len);
             o->line_len = 0;
         } else {
-            if (o->line_len == sizeof o->line) {
+            if (o->line_len == OUTPUT_LINE_MAX) {
                 echo_line(o, o->line, o->line_len);
                 o->line_len = 0;
             }
@@ -377,7 +385,7 @@ int output_drain(struct output *o)
             return total ? (int)total : -EAGAIN;
         }
         if (n == 0) {
-            if (o->line_len) {
+            if (o->line_len && o->line) {
                 echo_line(o, o->line, o->line_len);
                 o->line_len = 0;
             }

@@ -52,7 +52,7 @@ struct ctr {
     bool ready;
     int ready_fd;            /* read end: `ready = fd:N` pipe or the sd_notify socket */
     int ready_child_fd;      /* write end handed to the container (fd:N) */
-    char notify_path[PATH_MAX];
+    char *notify_path;       /* heap, ready = notify: RUN_DIR/notify/NAME.sock */
     int64_t wait_timer;      /* start_timeout while WAITING */
     int64_t out_timer;       /* retrying the output relay's start after fork failed, 0 */
     struct seccomp_prog seccomp;
@@ -63,7 +63,7 @@ struct ctr {
     bool upper_checked;      /* mount_warn_upper said its piece (first start) */
     unsigned oom_kills;
     char failure[KERR_MSG_MAX];
-    char stage[PATH_MAX];
+    char *stage;             /* heap: RUN_DIR/containers/NAME (the structs stay small: no 4 KiB arrays) */
 };
 
 struct subscriber {
@@ -401,7 +401,9 @@ static int ready_prepare(struct ctr *c, struct kerr *err)
             return kerr_set(err, e, "cannot set up the readiness socket of %s", spec->name);
         }
     } else if (spec->ready == READY_NOTIFY && c->ready_fd < 0) {
-        snprintf(c->notify_path, sizeof c->notify_path, "%s/notify/%s.sock", c->sup->opts.run_dir, spec->name);
+        free(c->notify_path);
+        if (!(c->notify_path = xasprintf("%s/notify/%s.sock", c->sup->opts.run_dir, spec->name)))
+            return kerr_set(err, ENOMEM, "cannot set up the readiness socket of %s", spec->name);
         char dir[PATH_MAX];
         snprintf(dir, sizeof dir, "%s/notify", c->sup->opts.run_dir);
         int r = mkdir_p(dir, 0711);
@@ -1002,7 +1004,10 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
         c->spec = &m->containers[i];
         c->index = i;
         c->m.state = CS_WAITING;
-        snprintf(c->stage, sizeof c->stage, "%s/containers/%s", opts->run_dir, c->spec->name);
+        if (!(c->stage = xasprintf("%s/containers/%s", opts->run_dir, c->spec->name))) {
+            r = kerr_set(err, ENOMEM, "cannot create the supervisor");
+            break;
+        }
         r = mkdir_p(c->stage, 0700);
         if (r < 0) {
             r = kerr_set(err, -r, "cannot create %s", c->stage);
@@ -1036,7 +1041,7 @@ void supervisor_free(struct supervisor *s)
         if (c->ready_fd >= 0) {
             loop_del_fd(s->loop, c->ready_fd);
             close(c->ready_fd);
-            if (c->notify_path[0])
+            if (c->notify_path)
                 unlink(c->notify_path);
         }
         close_safe(c->ready_child_fd);
@@ -1060,6 +1065,8 @@ void supervisor_free(struct supervisor *s)
                 output_drain(&c->out);
         }
         output_close(&c->out);
+        free(c->notify_path);
+        free(c->stage);
     }
     close_safe(s->devnull);
     free(s->resolv);

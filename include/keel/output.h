@@ -32,10 +32,10 @@ struct output {
     int relay_out;             /* the relay's end of the socket pair until it starts, then -1 */
     pid_t relay;               /* the relay process (reaped as any child of keel); -1 until started */
     int log_fd;
-    char log_path[4096];
+    char *log_path;            /* heap: LOG_DIR/NAME.log */
     uint64_t log_size, max_size;
     unsigned keep;
-    char line[OUTPUT_LINE_MAX];
+    char *line;                /* OUTPUT_LINE_MAX bytes, allocated with the relay (no output, no buffer) */
     size_t line_len;
     uint64_t echo_dropped;
     uint64_t log_dropped;      /* bytes the log could not take (ENOSPC...), not yet noted in it */
