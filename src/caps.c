@@ -152,7 +152,7 @@ uint64_t caps_bounding(void)
     static bool known;
     if (known)
         return bset;
-    char buf[4096];
+    char buf[4096] = "";   /* zeroed: the analyzer cannot see that read() and the NUL define it */
     if (sys_read_status(buf, sizeof buf) < 0 || sys_status_hex(buf, "CapBnd:", &bset) < 0) {
         int last = last_cap_of_kernel();
         bset = 0;

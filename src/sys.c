@@ -85,26 +85,28 @@ void sys_reset_signals(uint64_t which)
 int sys_status_hex(const char *status, const char *key, uint64_t *v)
 {
     size_t klen = strlen(key);
-    for (const char *p = status; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-        if (strncmp(p, key, klen) != 0)
-            continue;
-        p += klen;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        uint64_t x = 0;
-        int digits = 0;
-        for (; digits < 16; digits++, p++) {
-            int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
-            if (d < 0)
-                break;
-            x = x << 4 | (uint64_t)d;
-        }
-        if (digits == 0 || (*p != '\n' && *p != '\0'))
+    const char *p = status;
+    while (strncmp(p, key, klen) != 0) {
+        p = strchr(p, '\n');
+        if (!p)
             return -EINVAL;
-        *v = x;
-        return 0;
+        p++;
     }
-    return -EINVAL;
+    p += klen;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    uint64_t x = 0;
+    int digits = 0;
+    for (; digits < 16; digits++, p++) {
+        int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+        if (d < 0)
+            break;
+        x = x << 4 | (uint64_t)d;
+    }
+    if (digits == 0 || (*p != '\n' && *p != '\0'))
+        return -EINVAL;
+    *v = x;
+    return 0;
 }
 
 int sys_parse_signal_status(const char *status, uint64_t *mask)
@@ -132,7 +134,7 @@ int sys_read_status(char *buf, size_t size)
 
 uint64_t sys_signals_not_default(void)
 {
-    char buf[4096];
+    char buf[4096] = "";   /* zeroed: the analyzer cannot see that read() and the NUL define it */
     uint64_t mask;
     if (sys_read_status(buf, sizeof buf) < 0 || sys_parse_signal_status(buf, &mask) < 0)
         return ~UINT64_C(0);
