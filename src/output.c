@@ -117,13 +117,18 @@ static int open_log(struct output *o)
  * copy of keel's memory for anyone but root).  Without either it
  * does not run: it says so on keel's console (before any fd is closed) and
  * exits, so keel sees the end of the container's output at once. */
-static __attribute__((noreturn)) void relay(int in, int out, const char *name)
+static __attribute__((noreturn)) void relay(int in, int out, const char *name, pid_t keel)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
         log_error("cannot start the output relay of %s: cannot set its parent-death signal: %s", name,
                   strerror(errno));
         _exit(1);
     }
+    /* keel died between the fork and the prctl (the relay is forked at any
+     * time, at a container's first bytes): no signal will come, and this
+     * copy of keel's fds (its nf_tables socket among them) must go now. */
+    if (getppid() != keel)
+        _exit(1);
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
         log_error("cannot start the output relay of %s: cannot make it non-dumpable: %s", name, strerror(errno));
         _exit(1);
@@ -207,9 +212,10 @@ int output_start_relay(struct output *o, struct kerr *err)
         return kerr_set(err, EBADF, "cannot start the output relay of %s", o->name);
     if (!o->line && !(o->line = malloc(OUTPUT_LINE_MAX)))
         return kerr_set(err, ENOMEM, "cannot start the output relay of %s", o->name);
+    pid_t keel = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        relay(o->pipe_fd, o->relay_out, o->name);
+        relay(o->pipe_fd, o->relay_out, o->name, keel);
     if (pid < 0)
         return kerr_set(err, errno, "cannot start the output relay of %s", o->name);
     o->relay = pid;
