@@ -1,5 +1,6 @@
 /* caps.c — capability sets, see caps.h. */
 #include "keel/caps.h"
+#include "keel/sys.h"
 #include "keel/util.h"
 
 #include <ctype.h>
@@ -126,17 +127,41 @@ char *caps_format(uint64_t set, char *buf, size_t n)
     return buf;
 }
 
+/* Read once per keel process (the child of a fork inherits the value): the
+ * setup child of every container used to read the file again. */
 static int last_cap_of_kernel(void)
 {
+    static int last = -1;
+    if (last >= 0)
+        return last;
+    last = CAP_LAST_CAP;
     _cleanup_free_ char *s = NULL;
     if (read_file_at(AT_FDCWD, "/proc/sys/kernel/cap_last_cap", 64, &s, NULL) == 0) {
         char *end;
         errno = 0;
         long v = strtol(s, &end, 10);
         if (!errno && end != s && (*end == '\n' || !*end) && v > 0 && v < 64)
-            return (int)v;
+            last = (int)v;
     }
-    return CAP_LAST_CAP;
+    return last;
+}
+
+uint64_t caps_bounding(void)
+{
+    static uint64_t bset;
+    static bool known;
+    if (known)
+        return bset;
+    char buf[4096] = "";   /* zeroed: the analyzer cannot see that read() and the NUL define it */
+    if (sys_read_status(buf, sizeof buf) < 0 || sys_status_hex(buf, "CapBnd:", &bset) < 0) {
+        int last = last_cap_of_kernel();
+        bset = 0;
+        for (int c = 0; c <= last; c++)
+            if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
+                bset |= BIT(c);
+    }
+    known = true;
+    return bset;
 }
 
 int caps_raise_effective(struct kerr *err)
@@ -158,18 +183,17 @@ int caps_raise_effective(struct kerr *err)
     return r < 0 ? kerr_set(err, e, "cannot raise keel's effective capabilities") : 0;
 }
 
-int caps_apply(uint64_t set, uint64_t ambient, uid_t uid, gid_t gid, const gid_t *groups,
+int caps_apply(uint64_t set, uint64_t ambient, uint64_t bounding, uid_t uid, gid_t gid, const gid_t *groups,
                size_t n_groups, struct kerr *err)
 {
     int last = last_cap_of_kernel();
     /* A capability keel itself does not hold cannot be given ("all" means all
      * of keel's): leave it out rather than fail in cap_set_proc. */
+    set &= bounding;
+    /* The bounding set first, while we still hold CAP_SETPCAP: only what is
+     * in it (dropping an absent one is a no-op). */
     for (int c = 0; c <= last; c++)
-        if ((set & BIT(c)) && prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 1)
-            set &= ~BIT(c);
-    /* The bounding set first, while we still hold CAP_SETPCAP. */
-    for (int c = 0; c <= last; c++)
-        if (!(set & BIT(c)) && cap_drop_bound(c) < 0 && errno != EINVAL)
+        if ((bounding & BIT(c)) && !(set & BIT(c)) && cap_drop_bound(c) < 0 && errno != EINVAL)
             return kerr_set(err, errno, "cannot drop capability %d from the bounding set", c);
 
     /* Keep permitted capabilities across the uid change; effective ones are
@@ -204,7 +228,9 @@ int caps_apply(uint64_t set, uint64_t ambient, uid_t uid, gid_t gid, const gid_t
     if (r < 0)
         return kerr_set(err, saved, "cannot set the capability sets");
 
-    if (cap_reset_ambient() < 0 && errno != EINVAL)
+    /* The raw call: libcap's cap_reset_ambient() first asks for every
+     * capability whether it is ambient (41 prctl calls). */
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
         return kerr_set(err, errno, "cannot clear the ambient capability set");
     for (int c = 0; c <= last; c++)
         if ((ambient & set & BIT(c)) && cap_set_ambient(c, CAP_SET) < 0)

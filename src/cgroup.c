@@ -155,22 +155,28 @@ static int move_self(int dirfd)
     return write(fd, v, strlen(v)) < 0 ? -errno : 0;
 }
 
+#define CG_PATH_BUF 4096
+
 /* Locates the cgroup keel runs in on the cgroup2 hierarchy (run mode).
  * 0 with *found = false when there is none. */
 static int locate_start_cgroup(char *path, size_t n, bool *found, struct kerr *err)
 {
     _cleanup_free_ char *mi = NULL, *self = NULL;
-    char mnt[4096], mroot[4096], cg[4096];
+    /* On the heap, not PID 1's stack: stack pages once touched stay resident. */
+    _cleanup_free_ char *bufs = malloc(3 * CG_PATH_BUF);
+    if (!bufs)
+        return kerr_set(err, ENOMEM, "cannot locate keel's cgroup");
+    char *mnt = bufs, *mroot = bufs + CG_PATH_BUF, *cg = bufs + 2 * CG_PATH_BUF;
     *found = false;
     int r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", 16u << 20, &mi, NULL);
     if (r < 0)
         return kerr_set(err, -r, "cannot read /proc/self/mountinfo");
-    if (cgroup_parse_mountinfo(mi, mnt, sizeof mnt, mroot, sizeof mroot) < 0)
+    if (cgroup_parse_mountinfo(mi, mnt, CG_PATH_BUF, mroot, CG_PATH_BUF) < 0)
         return 0;
     r = read_file_at(AT_FDCWD, "/proc/self/cgroup", 1u << 20, &self, NULL);
     if (r < 0)
         return kerr_set(err, -r, "cannot read /proc/self/cgroup");
-    if (cgroup_parse_self(self, cg, sizeof cg) < 0)
+    if (cgroup_parse_self(self, cg, CG_PATH_BUF) < 0)
         return 0;
     /* The mount shows the hierarchy from `mroot` down; keel's cgroup must
      * be inside it to be reachable. */

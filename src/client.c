@@ -1154,11 +1154,8 @@ int client_cmd_events(int argc, char **argv)
             print_json(msg);
         } else {
             int64_t t = get_int(msg, "time_ms");
-            time_t secs = (time_t)(t / 1000);
-            struct tm tm;
-            char when[32] = "?";
-            if (gmtime_r(&secs, &tm))
-                strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+            char when[32];
+            utc_time_format(t / 1000, when, sizeof when);
             printf("%s.%03dZ %s %s", when, (int)(t % 1000), get_str(msg, "name", "?"), get_str(msg, "event", "?"));
             const struct json_value *e = json_get(msg, "exit");
             int64_t x;

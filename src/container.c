@@ -185,6 +185,8 @@ struct setup_ctx {
     const struct seccomp_prog *seccomp;
     struct user_ids ids;
     char **env;
+    uint64_t bounding;    /* this process's bounding set: keel's (caps_bounding), all after joining a user namespace */
+    uint64_t signals;     /* keel's signals not at their default (sys_signals_not_default) */
 };
 
 /* The one error path of every list: the record to keel (EOF on the channel
@@ -206,6 +208,9 @@ static int op_join_ns(struct setup_ctx *x, int cns, struct kerr *err)
     if (cns == CNS_USER) {
         close(fd);   /* nothing of keel's goes on to the command */
         x->userns_fd = -1;
+        /* The kernel gave this process a full bounding set there. */
+        if (r == 0)
+            x->bounding = ~UINT64_C(0);
     }
     return r < 0 ? kerr_set(err, e, "cannot join the %s namespace of %s", name, x->c->name) : 0;
 }
@@ -403,7 +408,8 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
     case SETUP_SECCOMP:
         return seccomp_install(x->seccomp, err);
     case SETUP_CAPS:
-        return caps_apply(c->caps, c->caps_ambient, x->ids.uid, x->ids.gid, x->ids.groups, x->ids.n_groups, err);
+        return caps_apply(c->caps, c->caps_ambient, x->bounding, x->ids.uid, x->ids.gid, x->ids.groups,
+                          x->ids.n_groups, err);
     case SETUP_KEEL_ALIVE: {
         struct pollfd keel_alive = { .fd = x->report_fd };
         if (poll(&keel_alive, 1, 0) == 1 && (keel_alive.revents & POLLERR))
@@ -429,7 +435,7 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
             return kerr_set(err, errno, "cannot make the terminal the controlling one");
         return 0;
     case SETUP_SIGNALS:
-        sys_reset_signals();
+        sys_reset_signals(x->signals);
         return 0;
     case SETUP_EXEC:
         execve(x->argv[0], x->argv, x->env);
@@ -452,13 +458,14 @@ static __attribute__((noreturn)) void setup_run(struct setup_ctx *x, const struc
 }
 
 static __attribute__((noreturn)) void setup_child(const struct container_start *in, const struct setup_list *list,
-                                                  int report_fd)
+                                                  int report_fd, uint64_t bounding, uint64_t signals)
 {
     const struct container_spec *c = in->spec;
     struct setup_ctx x = {
         .c = c, .argv = c->argv, .report_fd = report_fd, .fail_status = 127,
         .userns_fd = in->userns ? in->userns->fd : -1, .in = in, .seccomp = in->seccomp,
         .hostname = c->hostname ? c->hostname : c->name, .rootfd = -1, .devfd = -1, .cgroup_fd = -1,
+        .bounding = bounding, .signals = signals,
     };
     snprintf(x.default_hosts, sizeof x.default_hosts, "127.0.0.1\\tlocalhost\\n::1\\tlocalhost\\n127.0.1.1\\t%s\\n",
              x.hostname);
@@ -549,6 +556,8 @@ int container_start(const struct container_start *in, struct container_proc *out
         return kerr_set(err, saved, "cannot create the setup pipe for %s", in->spec->name);
     }
 
+    /* Read here, once, rather than by ~100 system calls in every child. */
+    uint64_t bounding = caps_bounding(), signals = sys_signals_not_default();
     int pidfd = -1;
     struct sys_clone_args args = {
         .flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_PIDFD,
@@ -587,7 +596,7 @@ int container_start(const struct container_start *in, struct container_proc *out
         close(go[0]);
         if (n != 1)
             _exit(127);   /* keel could not pin the namespaces (or is gone) */
-        setup_child(in, &list, report);
+        setup_child(in, &list, report, bounding, signals);
     }
     close(report);
     close(go[0]);
@@ -666,6 +675,7 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
         close(rfd[0]);
         return kerr_set(err, e, "cannot create the setup pipe for an exec in %s", c->name);
     }
+    uint64_t bounding = caps_bounding(), signals = sys_signals_not_default();
     pid_t child = fork();
     if (child < 0) {
         int e = errno;
@@ -678,7 +688,7 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
         struct setup_ctx x = {
             .c = c, .argv = req->argv, .report_fd = rfd[1], .fail_status = 126,
             .userns_fd = ns->fd[CNS_USER], .ns = ns, .cgroup_fd = req->cgroup_fd, .seccomp = req->seccomp,
-            .rootfd = -1, .devfd = -1,
+            .rootfd = -1, .devfd = -1, .bounding = bounding, .signals = signals,
         };
         for (int i = 0; i < 3; i++) {
             int fd = req->stdio[i] >= 0 ? req->stdio[i] : devnull;

@@ -212,6 +212,7 @@ struct net_ctx {
     struct net_slot *slots;  /* one per container */
     int old_forward;         /* ip_forward before keel changed it, -1 untouched */
     char *forward_file;      /* RUN_DIR/ip_forward.orig: that value, for after a crash */
+    char *links_file;        /* RUN_DIR/links: keel made links in this namespace (below) */
     struct nlbuf buf;
 };
 
@@ -291,6 +292,14 @@ static int stale_cb(size_t index, const struct nlmsghdr *h, void *ud)
     return 0;
 }
 
+static bool any_bridge(const struct manifest *m)
+{
+    for (size_t i = 0; i < m->n_containers; i++)
+        if (m->containers[i].net == NET_BRIDGE)
+            return true;
+    return false;
+}
+
 /* Removes what an earlier keel that crashed left behind: namespace pins,
  * links carrying keel's alias, and a table `keel` (an owned table vanishes
  * with its socket; one made without the owner flag would not). */
@@ -315,6 +324,14 @@ static int remove_stale(struct net_ctx *ctx, struct kerr *err)
         closedir(dir);
     }
 
+    /* Links with keel's alias exist in this namespace only if a keel made
+     * bridges here (veths hang off them), and that keel created links_file
+     * first and removes it after deleting its bridges.  Without the file and
+     * without a bridge of its own, keel skips the link dump (a netlink dump of
+     * every link of the machine at every `keel run`); a bridge-mode keel
+     * always dumps, so a link left by a keel older than the file goes then. */
+    if (!any_bridge(ctx->m) && faccessat(AT_FDCWD, ctx->links_file, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+        return 0;
     struct stale_links s = { .n = 0 };
     struct nlbuf *b = &ctx->buf;
     nlbuf_reset(b);
@@ -331,15 +348,9 @@ static int remove_stale(struct net_ctx *ctx, struct kerr *err)
             log_warn("%s", e.msg);   /* a veth may vanish with its namespace meanwhile */
         log_info("removed %zu stale link(s) of an earlier keel", s.n);
     }
+    if (!any_bridge(ctx->m) && unlink(ctx->links_file) < 0 && errno != ENOENT)
+        log_warn("cannot remove %s: %s", ctx->links_file, strerror(errno));
     return 0;
-}
-
-static bool any_bridge(const struct manifest *m)
-{
-    for (size_t i = 0; i < m->n_containers; i++)
-        if (m->containers[i].net == NET_BRIDGE)
-            return true;
-    return false;
 }
 
 static int bridge_index(const struct net_ctx *ctx, const struct network_spec *n)
@@ -354,7 +365,12 @@ static int create_bridges(struct net_ctx *ctx, struct kerr *err)
 {
     struct nlbuf *b = &ctx->buf;
     char alias[64];
-    int r;
+    /* Before the first link: a crash from here on leaves the file, and the
+     * next keel then looks for links to remove (remove_stale). */
+    int r = open(ctx->links_file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (r < 0)
+        return kerr_set(err, errno, "cannot create %s", ctx->links_file);
+    close(r);
     /* One batch per bridge (there are one or two): so that a link of the
      * same name that is not keel's is told apart and never deleted later. */
     for (size_t i = 0; i < ctx->n_bridges; i++) {
@@ -560,7 +576,8 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
     ctx->slots = calloc(m->n_containers ? m->n_containers : 1, sizeof *ctx->slots);
     ctx->netns_dir = xasprintf("%s/netns", run_dir);
     ctx->forward_file = xasprintf("%s/ip_forward.orig", run_dir);
-    if (!ctx->slots || !ctx->netns_dir || !ctx->forward_file) {
+    ctx->links_file = xasprintf("%s/links", run_dir);
+    if (!ctx->slots || !ctx->netns_dir || !ctx->forward_file || !ctx->links_file) {
         r = kerr_set(err, ENOMEM, "cannot set up networking");
         goto fail;
     }
@@ -968,6 +985,8 @@ void net_shutdown(struct net_ctx *ctx)
         struct kerr e;
         if (nlbuf_send(ctx->rt, &ctx->buf, NULL, NULL, &e) < 0)
             log_warn("%s", e.msg);
+        else if (unlink(ctx->links_file) < 0 && errno != ENOENT)
+            log_warn("cannot remove %s: %s", ctx->links_file, strerror(errno));
     }
     restore_forwarding(ctx);
     close_safe(ctx->rt);
@@ -980,6 +999,7 @@ void net_shutdown(struct net_ctx *ctx)
     free(ctx->slots);
     free(ctx->netns_dir);
     free(ctx->forward_file);
+    free(ctx->links_file);
     free(ctx);
 }
 

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <poll.h>
 #include <signal.h>
@@ -117,13 +118,18 @@ static int open_log(struct output *o)
  * copy of keel's memory for anyone but root).  Without either it
  * does not run: it says so on keel's console (before any fd is closed) and
  * exits, so keel sees the end of the container's output at once. */
-static __attribute__((noreturn)) void relay(int in, int out, const char *name)
+static __attribute__((noreturn)) void relay(int in, int out, const char *name, pid_t keel)
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
         log_error("cannot start the output relay of %s: cannot set its parent-death signal: %s", name,
                   strerror(errno));
         _exit(1);
     }
+    /* keel died between the fork and the prctl (the relay is forked at any
+     * time, at a container's first bytes): no signal will come, and this
+     * copy of keel's fds (its nf_tables socket among them) must go now. */
+    if (getppid() != keel)
+        _exit(1);
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
         log_error("cannot start the output relay of %s: cannot make it non-dumpable: %s", name, strerror(errno));
         _exit(1);
@@ -148,17 +154,21 @@ static __attribute__((noreturn)) void relay(int in, int out, const char *name)
 int output_open(struct output *o, const char *name, const char *log_dir, uint64_t max_size, unsigned keep,
                 struct kerr *err)
 {
-    memset(o, 0, sizeof *o);
     o->name = name;
+    o->log_path = o->line = NULL;
     o->relay = -1;
-    o->read_fd = o->write_fd = o->log_fd = -1;
+    o->read_fd = o->write_fd = o->log_fd = o->pipe_fd = o->relay_out = -1;
+    o->log_size = 0;
     o->max_size = max_size;
     o->keep = keep;
+    o->line_len = 0;
+    o->echo_dropped = o->log_dropped = 0;
+    o->log_errno = 0;
     int r = mkdir_p(log_dir, 0750);
     if (r < 0)
         return kerr_set(err, -r, "cannot create log directory %s", log_dir);
-    if (snprintf(o->log_path, sizeof o->log_path, "%s/%s.log", log_dir, name) >= (int)sizeof o->log_path)
-        return kerr_set(err, ENAMETOOLONG, "cannot open the log of %s", name);
+    if (!(o->log_path = xasprintf("%s/%s.log", log_dir, name)))
+        return kerr_set(err, ENOMEM, "cannot open the log of %s", name);
     if (open_log(o) < 0)
         return kerr_set(err, errno, "cannot open log file %s", o->log_path);
     /* The container writes into a pipe, as every runtime gives it (images
@@ -168,7 +178,8 @@ int output_open(struct output *o, const char *name, const char *log_dir, uint64_
      * input, and a reader of the other end sleeps on that mutex, O_NONBLOCK
      * or not.  A relay process of keel's copies the pipe into a socket pair
      * whose other end keel reads: recv() takes no lock a container can hold.
-     * At worst a container freezes its own relay, and so its own logging. */
+     * At worst a container freezes its own relay, and so its own logging.
+     * The relay is forked at the first bytes (output_start_relay). */
     int p[2] = { -1, -1 }, sp[2] = { -1, -1 };
     if (pipe2(p, O_CLOEXEC) < 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
         int saved = errno;
@@ -178,29 +189,56 @@ int output_open(struct output *o, const char *name, const char *log_dir, uint64_
         return kerr_set(err, saved, "cannot create the output channel of %s", name);
     }
     o->read_fd = sp[0];
+    o->relay_out = sp[1];
+    o->pipe_fd = p[0];
     o->write_fd = p[1];
     if (fcntl(o->read_fd, F_SETFL, O_NONBLOCK) < 0 || shutdown(o->read_fd, SHUT_WR) < 0) {
         int saved = errno;
-        close(p[0]);
-        close(sp[1]);
         output_close(o);
         return kerr_set(err, saved, "cannot set up the output socket of %s", name);
     }
-    o->relay = fork();
-    if (o->relay == 0)
-        relay(p[0], sp[1], name);
-    int saved = errno;
-    close(p[0]);
-    close(sp[1]);
-    if (o->relay < 0) {
-        output_close(o);
-        return kerr_set(err, saved, "cannot start the output relay of %s", name);
-    }
+    return 0;
+}
+
+int output_watch_fd(const struct output *o)
+{
+    return o->relay > 0 ? o->read_fd : o->pipe_fd;
+}
+
+int output_start_relay(struct output *o, struct kerr *err)
+{
+    if (o->relay > 0)
+        return 0;
+    if (o->pipe_fd < 0 || o->relay_out < 0)
+        return kerr_set(err, EBADF, "cannot start the output relay of %s", o->name);
+    if (!o->line && !(o->line = malloc(OUTPUT_LINE_MAX)))
+        return kerr_set(err, ENOMEM, "cannot start the output relay of %s", o->name);
+    pid_t keel = getpid();
+    pid_t pid = fork();
+    if (pid == 0)
+        relay(o->pipe_fd, o->relay_out, o->name, keel);
+    if (pid < 0)
+        return kerr_set(err, errno, "cannot start the output relay of %s", o->name);
+    o->relay = pid;
+    close(o->pipe_fd);
+    close(o->relay_out);
+    o->pipe_fd = o->relay_out = -1;
     return 0;
 }
 
 void output_close(struct output *o)
 {
+    /* Bytes the container wrote and keel has not seen yet: the relay takes
+     * them now (polling the pipe takes none of its locks). */
+    if (o->relay < 0 && o->pipe_fd >= 0) {
+        struct pollfd pf = { .fd = o->pipe_fd, .events = POLLIN };
+        struct kerr e;
+        if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLIN) && output_start_relay(o, &e) < 0)
+            log_error("%s", e.msg);
+    }
+    close_safe(o->pipe_fd);
+    close_safe(o->relay_out);
+    o->pipe_fd = o->relay_out = -1;
     /* The last writer gone, the relay sends what the pipe still holds and
      * exits: take it all (bounded: a frozen relay must not hold keel). */
     close_safe(o->write_fd);
@@ -217,6 +255,10 @@ void output_close(struct output *o)
     close_safe(o->read_fd);
     close_safe(o->log_fd);
     o->read_fd = o->write_fd = o->log_fd = -1;
+    free(o->line);
+    free(o->log_path);
+    o->line = o->log_path = NULL;
+    o->line_len = 0;
 }
 
 static void rotate(struct output *o)
@@ -324,12 +366,14 @@ static void echo_line(struct output *o, const char *line, size_t n)
 
 static void echo_bytes(struct output *o, const char *buf, size_t n)
 {
+    if (!o->line)
+        return;   /* no relay, no bytes: cannot happen, the buffer comes with the relay */
     for (size_t i = 0; i < n; i++) {
         if (buf[i] == '\n') {
             echo_line(o, o->line, o->line_len);
             o->line_len = 0;
         } else {
-            if (o->line_len == sizeof o->line) {
+            if (o->line_len == OUTPUT_LINE_MAX) {
                 echo_line(o, o->line, o->line_len);
                 o->line_len = 0;
             }
@@ -350,7 +394,7 @@ int output_drain(struct output *o)
             return total ? (int)total : -EAGAIN;
         }
         if (n == 0) {
-            if (o->line_len) {
+            if (o->line_len && o->line) {
                 echo_line(o, o->line, o->line_len);
                 o->line_len = 0;
             }

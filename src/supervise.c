@@ -54,8 +54,9 @@ struct ctr {
     bool ready;
     int ready_fd;            /* read end: `ready = fd:N` pipe or the sd_notify socket */
     int ready_child_fd;      /* write end handed to the container (fd:N) */
-    char notify_path[PATH_MAX];
+    char *notify_path;       /* heap, ready = notify: RUN_DIR/notify/NAME.sock */
     int64_t wait_timer;      /* start_timeout while WAITING */
+    int64_t out_timer;       /* retrying the output relay's start after fork failed, 0 */
     struct seccomp_prog seccomp;
     struct userns userns;    /* made at the first start, kept for every restart */
     char **lowers;           /* the overlay's lower directories (image layers mounted), held from the
@@ -66,7 +67,7 @@ struct ctr {
     bool upper_checked;      /* mount_warn_upper said its piece (first start) */
     unsigned oom_kills;
     char failure[KERR_MSG_MAX];
-    char stage[PATH_MAX];
+    char *stage;             /* heap: RUN_DIR/containers/NAME (the structs stay small: no 4 KiB arrays) */
 };
 
 struct subscriber {
@@ -406,7 +407,9 @@ static int ready_prepare(struct ctr *c, struct kerr *err)
             return kerr_set(err, e, "cannot set up the readiness socket of %s", spec->name);
         }
     } else if (spec->ready == READY_NOTIFY && c->ready_fd < 0) {
-        snprintf(c->notify_path, sizeof c->notify_path, "%s/notify/%s.sock", c->sup->opts.run_dir, spec->name);
+        free(c->notify_path);
+        if (!(c->notify_path = xasprintf("%s/notify/%s.sock", c->sup->opts.run_dir, spec->name)))
+            return kerr_set(err, ENOMEM, "cannot set up the readiness socket of %s", spec->name);
         char dir[PATH_MAX];
         snprintf(dir, sizeof dir, "%s/notify", c->sup->opts.run_dir);
         int r = mkdir_p(dir, 0711);
@@ -949,10 +952,36 @@ int supervisor_watch_child(struct supervisor *s, pid_t pid, sup_child_cb cb, voi
 
 /* --- output ------------------------------------------------------------------------------- */
 
+static void on_output(struct loop *l, int fd, uint32_t events, void *data);
+
+static void output_retry(struct loop *l, void *data)
+{
+    struct ctr *c = data;
+    c->out_timer = 0;
+    if (loop_add_fd(l, output_watch_fd(&c->out), EPOLLIN, on_output, c) < 0)
+        log_error("%s: cannot watch the output pipe again; its output is no longer logged", c->spec->name);
+}
+
 static void on_output(struct loop *l, int fd, uint32_t events, void *data)
 {
     struct ctr *c = data;
-    output_drain(&c->out);
+    if (fd == c->out.read_fd) {
+        output_drain(&c->out);
+        return;
+    }
+    /* The first bytes in the pipe: the relay starts, and keel watches its
+     * socket from now on. */
+    loop_del_fd(l, fd);
+    struct kerr err;
+    if (output_start_relay(&c->out, &err) < 0) {
+        /* Watching the pipe again at once would spin while fork fails. */
+        log_error("%s; trying again in 1 s", err.msg);
+        int64_t t = loop_add_timer(l, 1000, output_retry, c);
+        c->out_timer = t > 0 ? t : 0;
+        return;
+    }
+    if (loop_add_fd(l, c->out.read_fd, EPOLLIN, on_output, c) < 0)
+        log_error("%s: cannot watch the output relay; its output is no longer logged", c->spec->name);
 }
 
 /* --- life of the supervisor ----------------------------------------------------------------- */
@@ -1024,6 +1053,7 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
     }
     for (size_t i = 0; i < s->n; i++) {
         s->c[i].out.read_fd = s->c[i].out.write_fd = s->c[i].out.log_fd = -1;
+        s->c[i].out.pipe_fd = s->c[i].out.relay_out = -1;
         s->c[i].pidfd = s->c[i].setup_fd = -1;
         container_ns_init(&s->c[i].ns);
         s->c[i].ready_fd = s->c[i].ready_child_fd = -1;
@@ -1049,7 +1079,10 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
         c->state_since_ms = now_ms();
         c->index = i;
         c->m.state = CS_WAITING;
-        snprintf(c->stage, sizeof c->stage, "%s/containers/%s", opts->run_dir, c->spec->name);
+        if (!(c->stage = xasprintf("%s/containers/%s", opts->run_dir, c->spec->name))) {
+            r = kerr_set(err, ENOMEM, "cannot create the supervisor");
+            break;
+        }
         r = mkdir_p(c->stage, 0700);
         if (r < 0) {
             r = kerr_set(err, -r, "cannot create %s", c->stage);
@@ -1060,7 +1093,7 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
         if (r < 0)
             break;
         r = output_open(&c->out, c->spec->name, m->system.log_dir, m->system.log_max_size, m->system.log_keep, err);
-        if (r == 0 && (r = loop_add_fd(l, c->out.read_fd, EPOLLIN, on_output, c)) < 0)
+        if (r == 0 && (r = loop_add_fd(l, output_watch_fd(&c->out), EPOLLIN, on_output, c)) < 0)
             r = kerr_set(err, -r, "cannot watch the output of %s", c->spec->name);
     }
     if (r < 0) {
@@ -1083,7 +1116,7 @@ void supervisor_free(struct supervisor *s)
         if (c->ready_fd >= 0) {
             loop_del_fd(s->loop, c->ready_fd);
             close(c->ready_fd);
-            if (c->notify_path[0])
+            if (c->notify_path)
                 unlink(c->notify_path);
         }
         close_safe(c->ready_child_fd);
@@ -1097,12 +1130,19 @@ void supervisor_free(struct supervisor *s)
         }
         seccomp_prog_free(&c->seccomp);
         userns_close(&c->userns);
+        if (c->out_timer)
+            loop_cancel_timer(s->loop, c->out_timer);
+        if (c->out.pipe_fd >= 0)
+            loop_del_fd(s->loop, c->out.pipe_fd);
         release_images(c);
         if (c->out.read_fd >= 0) {
             loop_del_fd(s->loop, c->out.read_fd);
-            output_drain(&c->out);
+            if (c->out.relay > 0)
+                output_drain(&c->out);
         }
         output_close(&c->out);
+        free(c->notify_path);
+        free(c->stage);
     }
     layerimg_set_free(s->images);
     close_safe(s->devnull);

@@ -35,7 +35,15 @@ char *caps_format(uint64_t set, char *buf, size_t n);
  * setfsuid() that dropped the file capabilities). */
 int caps_raise_effective(struct kerr *err);
 
-int caps_apply(uint64_t set, uint64_t ambient, uid_t uid, gid_t gid, const gid_t *groups,
+/* keel's bounding set, read once per process (/proc/self/status CapBnd,
+ * else a prctl per capability) and
+ * cached: call it in keel before forking a setup child, whose copy then
+ * needs no reads. */
+uint64_t caps_bounding(void);
+
+/* `bounding` is the child's bounding set: caps_bounding(), or every bit after
+ * joining a user namespace (the kernel gives a full one there). */
+int caps_apply(uint64_t set, uint64_t ambient, uint64_t bounding, uid_t uid, gid_t gid, const gid_t *groups,
                size_t n_groups, struct kerr *err);
 
 #endif

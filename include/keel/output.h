@@ -4,6 +4,11 @@
  * rotation, and echoed line by line as "NAME | line" to keel's output and
  * to the syslog forwarder (logship.h).
  *
+ * The relay starts at the first bytes (output_start_relay): until then keel
+ * watches the pipe itself for readability, which takes none of the pipe's
+ * locks (pipe_poll reads its ring's indexes without the mutex; only a read
+ * would sleep on it).  A container that never writes costs no process.
+ *
  * Nothing here may stall PID 1: the pipe is read in bounded chunks, the echo
  * goes to a non-blocking file description and what it cannot take is dropped
  * and counted (the log file keeps every byte).
@@ -24,12 +29,14 @@ struct output {
     const char *name;
     int read_fd;               /* keel's end of the socket pair from the relay */
     int write_fd;              /* the pipe's write end: the container's stdout and stderr */
-    pid_t relay;               /* the relay process (reaped as any child of keel) */
+    int pipe_fd;               /* the pipe's read end until the relay takes it, then -1: watch, never read */
+    int relay_out;             /* the relay's end of the socket pair until it starts, then -1 */
+    pid_t relay;               /* the relay process (reaped as any child of keel); -1 until started */
     int log_fd;
-    char log_path[4096];
+    char *log_path;            /* heap: LOG_DIR/NAME.log */
     uint64_t log_size, max_size;
     unsigned keep;
-    char line[OUTPUT_LINE_MAX];
+    char *line;                /* OUTPUT_LINE_MAX bytes, allocated with the relay (no output, no buffer) */
     size_t line_len;
     uint64_t echo_dropped;
     uint64_t log_dropped;      /* bytes the log could not take (ENOSPC...), not yet noted in it */
@@ -50,6 +57,14 @@ size_t output_escape(const char *in, size_t n, char *out, size_t cap);
 
 int output_open(struct output *o, const char *name, const char *log_dir, uint64_t max_size, unsigned keep,
                 struct kerr *err);
+/* The fd to watch for EPOLLIN: pipe_fd until the relay runs, then read_fd. */
+int output_watch_fd(const struct output *o);
+/* pipe_fd became readable: forks the relay (pipe in, socket out).  From here
+ * on output_watch_fd() is read_fd: the caller moves its watch.  0, or a
+ * negative errno with err filled (nothing changed: pipe_fd is still there). */
+int output_start_relay(struct output *o, struct kerr *err);
+/* Closes everything; a relay not started yet is started first when the pipe
+ * holds bytes, so none are lost. */
 void output_close(struct output *o);
 /* Reads what is available (at most a bounded amount per call).  Returns the
  * number of bytes read, 0 at EOF, or -EAGAIN when nothing was there. */

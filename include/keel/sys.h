@@ -31,11 +31,27 @@ int sys_pidfd_send_signal(int pidfd, int sig);
 /* Closes every fd in [first, last] (walking /proc/self/fd before 5.9). */
 int sys_close_range(unsigned first, unsigned last);
 int sys_close_range_from(unsigned first);   /* closes every fd >= first */
-/* Default dispositions for signals 1..64 and an empty mask, for a program
- * about to be exec'd: the raw calls, because glibc's wrappers refuse the two
- * real-time signals it keeps for itself (32, 33), which an ignoring parent
- * would otherwise pass on.  Cannot fail for valid signals. */
-void sys_reset_signals(void);
+/* Default dispositions for the signals in `which` (bit s-1 for signal s,
+ * 1..64) and an empty mask, for a program about to be exec'd: the raw calls,
+ * because glibc's wrappers refuse the two real-time signals it keeps for
+ * itself (32, 33), which an ignoring parent would otherwise pass on.  Cannot
+ * fail for valid signals. */
+void sys_reset_signals(uint64_t which);
+/* The signals whose disposition is not the default in this process (ignored
+ * or caught), from /proc/self/status: what sys_reset_signals must reset in a
+ * child forked after it (an ignored signal survives execve; caught ones are
+ * reset too, as they were).  Every signal (~0) when the file cannot be read.
+ * Call it in keel before forking: one read instead of 62 rt_sigaction in
+ * every setup child. */
+uint64_t sys_signals_not_default(void);
+/* /proc/self/status into buf (NUL-terminated); 0 / -errno. */
+int sys_read_status(char *buf, size_t size);
+/* The hexadecimal field KEY ("CapBnd:") of a /proc/PID/status text; 0 /
+ * -EINVAL when missing or malformed (pure). */
+int sys_status_hex(const char *status, const char *key, uint64_t *v);
+/* The parse of a /proc/PID/status text: SigIgn | SigCgt.  -EINVAL when a
+ * line is missing or malformed (pure; for the unit tests). */
+int sys_parse_signal_status(const char *status, uint64_t *mask);
 /* clone(2) used like fork() with namespace flags, for kernels without clone3
  * (before 5.3): returns 0 in the child, the pid in the parent. */
 pid_t sys_clone_fork(unsigned long flags);

@@ -59,6 +59,11 @@ int write_all(int fd, const void *buf, size_t len);
 
 uint64_t now_ns(void);   /* CLOCK_MONOTONIC */
 uint64_t now_ms(void);
+/* "YYYY-MM-DDTHH:MM:SS" of a Unix time in UTC (proleptic Gregorian, years
+ * 0..9999; outside them "?"), into out (at least 20 bytes).  Not gmtime_r +
+ * strftime: gmtime_r links glibc's time zone code, whose TZ parsing pulls in
+ * sscanf and with it the float and long double parsers (issue 17). */
+void utc_time_format(int64_t secs, char *out, size_t n);
 /* Sleeps `ms` milliseconds, the rest again after a signal.  Only for bounded
  * polls outside the event loop (boot before and after it, the cgroup freeze
  * fallback): the loop itself never sleeps. */

@@ -685,6 +685,13 @@ def section_boot(res, peers, a):
     if "keel_total" in figures and "busybox_total" in figures:
         res.row("boot", "whole boot: kernel start to service answering", "ms", figures["keel_total"],
                 "busybox init + shell script", figures["busybox_total"])
+    if "keel_setup" in figures and "floor_work" in figures:
+        res.row("boot", "keel: first line to the container's exec, minus modules", "ms", figures["keel_setup"],
+                "floor init (tests/bench/floor-init.c)", figures["floor_work"],
+                note="same guest and appliance; the floor mounts, leaves rootfs, mounts the overlay and execs")
+    if "floor_modules" in figures and "modules" in figures:
+        res.row("boot", "module loading before the first exec", "ms", figures["modules"],
+                "floor init (overlay.ko only)", figures["floor_modules"])
     for k in ("kernel", "modules", "keel_setup", "container_start"):
         if k in figures:
             res.row("boot", "boot split: " + k.replace("_", " "), "ms", figures[k], None, None)

@@ -20,6 +20,12 @@
 #                    when mkfs.erofs is installed
 #   image_kib, erofs_image_kib, image_gz_kib, erofs_image_gz_kib
 #                    the two images' sizes, as booted (uncompressed cpio) and gzip -6
+#   floor_work       the floor init (tests/bench/floor-init.c) booted in the
+#                    same guest: its first line to its exec of the same
+#                    command (pseudo-filesystems, off rootfs, the overlay),
+#                    minus its module loading (overlay.ko; floor_modules);
+#                    compare with keel_setup (guest clock)
+#   floor_kernel     kernel start to the floor's first line
 #
 # The busybox image: the demo image's files (its layers and modules) with
 # busybox init as /init; /etc/init.d/rcS is a shell script doing the mounts
@@ -46,7 +52,7 @@ port=${BOOT_PORT:-18080}
 initramfs/mkinitramfs --keel "$KEEL" --manifest configs/demo.ini --out "$out/keel.cpio" >&2 ||
     die "cannot build the keel image"
 # The same appliance with its layers as erofs images.
-images="keel busybox"
+images="keel busybox floor"
 kib() { echo $(( ($(wc -c < "$1") + 1023) / 1024 )); }
 gz_kib() { echo $(( ($(gzip -6 -n -c "$1" | wc -c) + 1023) / 1024 )); }
 echo "image_kib=$(kib "$out/keel.cpio")"
@@ -54,7 +60,7 @@ echo "image_gz_kib=$(gz_kib "$out/keel.cpio")"
 if command -v mkfs.erofs >/dev/null; then
     initramfs/mkinitramfs --keel "$KEEL" --manifest configs/demo.ini --out "$out/keel_erofs.cpio" \
         --layers-format erofs >&2 || die "cannot build the keel image with erofs layers"
-    images="keel busybox keel_erofs"
+    images="keel busybox floor keel_erofs"
     echo "erofs_image_kib=$(kib "$out/keel_erofs.cpio")"
     echo "erofs_image_gz_kib=$(gz_kib "$out/keel_erofs.cpio")"
 else
@@ -104,6 +110,29 @@ cat > "$bb/etc/inittab" <<'EOF'
 EOF
 vm_cpio "$bb" "$out/busybox.cpio" || die "cannot build the busybox image"
 
+# The floor image: the demo image's files with floor-init as /init, told the
+# manifest's layers and command (the container's work, no network: it is
+# timed to its exec on the console, not to an answer).
+fl=$out/floor-root
+floor_bin=$REPO/build/bench/bin/floor-init
+if [ ! -x "$floor_bin" ] || [ "$here/floor-init.c" -nt "$floor_bin" ]; then
+    mkdir -p "$(dirname "$floor_bin")"
+    gcc -O2 -Wall -Wextra -Werror -static -o "$floor_bin" "$here/floor-init.c" || die "cannot build floor-init"
+fi
+rm -rf "$fl"
+mkdir -p "$fl"
+(cd "$fl" && cpio --quiet -id < "$out/keel.cpio") || die "cannot unpack the keel image"
+rm -f "$fl/init"
+cp "$floor_bin" "$fl/init"
+mkdir -p "$fl/dev" "$fl/proc" "$fl/sys" "$fl/run" "$fl/tmp" "$fl/newroot"
+[ -e "$fl/dev/console" ] || mknod -m 600 "$fl/dev/console" c 5 1
+command=$(sed -nE 's/^[[:space:]]*command[[:space:]]*=[[:space:]]*([^;#]+).*/\1/p' configs/demo.ini | head -n1)
+{
+    find "$fl/lib/modules" -name 'overlay.ko*' | sed "s|^$fl|module=|"
+    printf 'layers=%s\ncommand=%s\n' "$layers" "$command"
+} > "$fl/floor.conf"
+vm_cpio "$fl" "$out/floor.cpio" || die "cannot build the floor image"
+
 # --- one boot ------------------------------------------------------------------------
 # boot NAME IMG: boots, waits for the page, prints NAME_total=MS; the console
 # stays in $VM_CONSOLE.
@@ -125,6 +154,29 @@ boot() {
     done
     echo "${name}_total=$((t1 - t0))"
     say "$name: service answered after $((t1 - t0)) ms"
+}
+
+# boot_floor: boots the floor image, waits for its exec line, prints its figures.
+boot_floor() {
+    local deadline=$((SECONDS + 120))
+    vm_start "bench-floor" "$out/floor.cpio" "" -- || die "cannot start QEMU"
+    until grep -q 'floor: exec' "$VM_CONSOLE" 2>/dev/null; do
+        vm_running || { tail -n 20 "$VM_CONSOLE" >&2; die "the floor guest ended before its exec"; }
+        grep -q 'floor: error' "$VM_CONSOLE" && { tail -n 20 "$VM_CONSOLE" >&2; die "the floor init failed"; }
+        [ $SECONDS -lt $deadline ] || { tail -n 20 "$VM_CONSOLE" >&2; die "the floor did not exec within 120 s"; }
+        sleep 0.02
+    done
+    tr -d '\r' < "$VM_CONSOLE" | awk '
+        function ts(line) { match(line, /^\[ *[0-9]+\.[0-9]+\]/); return substr(line, RSTART + 1, RLENGTH - 2) * 1000 }
+        / floor: start/ && start == "" { start = ts($0) }
+        / floor: modules$/ && m0 == "" { m0 = ts($0) }
+        / floor: modules loaded/ && m1 == "" { m1 = ts($0) }
+        / floor: exec/ && exec == "" { exec = ts($0) }
+        END {
+            if (start == "" || exec == "" || m0 == "" || m1 == "") exit 1
+            printf "floor_kernel=%.3f\nfloor_modules=%.3f\nfloor_work=%.3f\n", start, m1 - m0, exec - start - (m1 - m0)
+        }' || die "no floor lines on the console"
+    say "floor: exec line seen"
 }
 
 # keel_figures: the guest-clock figures from keel's console lines.
@@ -150,9 +202,15 @@ keel_figures() {
         }'
 }
 
-# BOOT_IMAGES="keel busybox keel_erofs" (default): which images to boot, alternately.
+# BOOT_IMAGES="keel busybox floor keel_erofs" (default): which images to boot, alternately.
 for ((i = 0; i < runs; i++)); do
     for name in ${BOOT_IMAGES:-$images}; do
+        if [ "$name" = floor ]; then
+            boot_floor
+            cp "$VM_CONSOLE" "$out/floor-$i.console"
+            vm_stop
+            continue
+        fi
         boot "$name" "$out/$name.cpio"
         cp "$VM_CONSOLE" "$out/$name-$i.console"
         if [ "$name" = keel ]; then

@@ -846,4 +846,28 @@ test_hundred_containers_fds() {
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# The output relay (output.c) is forked at a container's first bytes, not at
+# keel's start: a container that never writes costs no process (issue 17).
+# The relays are keel's children that run keel's own image (a fork of it):
+# with one silent and one talking container there must be exactly one.
+test_output_relay_lazy() {
+    plan relay_talky_logged relay_only_for_output relay_silent_running
+    manifest <<EOF
+$(system_section)
+$(simple silent "/bin/sleep 1000000")
+$(simple talky "/bin/sh -c 'echo talky-line; exec /bin/sleep 1000000'")
+EOF
+    keel_start
+    check relay_talky_logged "talky's line was not echoed ($WHY)" wait_out talky talky-line
+    check relay_silent_running "silent did not start ($WHY)" wait_klog 'silent: started'
+    local kp p relays=0 comm
+    kp=$(keel_pid)
+    comm=$(cat "/proc/$kp/comm" 2>/dev/null)
+    for p in $(children "$kp"); do
+        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "$comm" ] && relays=$((relays + 1))
+    done
+    check relay_only_for_output "keel has $relays relay processes (comm $comm) for one container that wrote" eq "$relays" 1
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 run_tests "$@"

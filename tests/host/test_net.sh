@@ -597,6 +597,32 @@ check "none only: no bridge, no table, forwarding untouched" \
     bash -c "! ip link show keel0 >/dev/null 2>&1 && [ \"\$($NETDRV --table-exists)\" = no ] && [ \"\$(cat /proc/sys/net/ipv4/ip_forward)\" = 0 ]"
 stop_drv
 
+# stale links: a keel without a bridge dumps the links only after a bridge keel crashed --------------
+# The link dump at start is skipped when no keel made links here (RUN/links,
+# issue 17).  A link with keel's alias that no keel recorded stays for a
+# none-only keel (it would have gone with the old unconditional dump) ...
+ip link add kfake type veth peer name kfakep
+ip link set kfake alias "keel:container fake"
+start_drv --container n2,none
+drv_up n2
+check "stale links: no dump without RUN/links: a keel-alias link nobody recorded stays" q ip link show kfake
+stop_drv
+# ... and a bridge keel removes it (control: the dump does see it as keel's).
+start_drv --container c2,bridge
+check "stale links: control: a bridge keel removes the keel-alias link" bash -c "! ip link show kfake >/dev/null 2>&1"
+# A bridge keel that crashes leaves RUN/links: the next keel, without a
+# bridge, still removes its links.
+drv_up c2
+kill -9 "$MYPID"; wait "$MYPID" 2>/dev/null
+check "stale links: control: the crashed bridge keel left its veth" q ip link show kvc2
+check "stale links: the crashed bridge keel left RUN/links" [ -e "$RUN/links" ]
+start_drv --container n3,none
+check "stale links: a none-only keel removes a crashed bridge keel's veth" bash -c "! ip link show kvc2 >/dev/null 2>&1"
+check "stale links: ... and its bridge" bash -c "! ip link show keel0 >/dev/null 2>&1"
+check "stale links: ... and RUN/links" [ ! -e "$RUN/links" ]
+stop_drv
+ip link del kfake 2>/dev/null
+
 # a link of keel's bridge name that keel did not make -----------------------------------------------------
 ip link add keel0 type bridge
 res=$(echo quit | "$NETDRV" --container y,bridge 2>/dev/null | head -1)

@@ -5,9 +5,11 @@
  * container_setup_result() reads, as for a container's start; a command that
  * runs closes the channel (EOF, result 0). */
 #include "keel/container.h"
+#include "keel/sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,9 +95,27 @@ TEST(exec_needs_pinned_namespaces)
     CHECK(pid == 0 && fd == -1);
 }
 
+/* The setup child resets only the signals keel has away from the default,
+ * read from /proc/self/status in keel (sys_signals_not_default). */
+TEST(signal_status_parse)
+{
+    uint64_t m = 0;
+    CHECK_INT(sys_parse_signal_status("Name:\tkeel\nSigPnd:\t0000000000000000\nSigBlk:\t0000000000010000\n"
+                                      "SigIgn:\t0000000000001001\nSigCgt:\t0000000180000400\nCapInh:\t0\n", &m), 0);
+    CHECK(m == UINT64_C(0x0000000180001401));
+    CHECK_INT(sys_parse_signal_status("SigIgn:\t0000000000000000\n", &m), -EINVAL);            /* no SigCgt */
+    CHECK_INT(sys_parse_signal_status("SigIgn:\tzz\nSigCgt:\t0\n", &m), -EINVAL);
+    CHECK_INT(sys_parse_signal_status("SigIgn:\t00000000000000001\nSigCgt:\t0\n", &m), -EINVAL);   /* 17 digits */
+    /* This process: whatever it has, SIGPIPE ignored shows. */
+    signal(SIGPIPE, SIG_IGN);
+    CHECK(sys_signals_not_default() & (UINT64_C(1) << (SIGPIPE - 1)));
+    signal(SIGPIPE, SIG_DFL);
+}
+
 int main(void)
 {
     RUN(exec_reports);
     RUN(exec_needs_pinned_namespaces);
+    RUN(signal_status_parse);
     return unit_done();
 }

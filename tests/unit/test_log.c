@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void on_alarm(int sig)
@@ -113,9 +114,38 @@ TEST(ratelimit)
     CHECK_INT(sup, 0);
 }
 
+/* utc_time_format (util.c) against glibc's gmtime_r + strftime, which the
+ * client used before: every day boundary from 1900 to 2200 and odd seconds. */
+TEST(utc_time_format_matches_gmtime)
+{
+    char mine[32], theirs[32];
+    int bad = 0;
+    for (int64_t t = -2208988800LL; t < 7258118400LL && bad < 5; t += 86400 * 7 + 3607) {
+        time_t tt = (time_t)t;
+        struct tm tm;
+        CHECK(gmtime_r(&tt, &tm) != NULL);
+        strftime(theirs, sizeof theirs, "%Y-%m-%dT%H:%M:%S", &tm);
+        utc_time_format(t, mine, sizeof mine);
+        if (strcmp(mine, theirs) != 0) {
+            fprintf(stderr, "  %lld: %s, expected %s\n", (long long)t, mine, theirs);
+            bad++;
+        }
+    }
+    CHECK_INT(bad, 0);
+    utc_time_format(0, mine, sizeof mine);
+    CHECK_STR(mine, "1970-01-01T00:00:00");
+    utc_time_format(951782400, mine, sizeof mine);   /* a leap day of a century year */
+    CHECK_STR(mine, "2000-02-29T00:00:00");
+    utc_time_format(-1, mine, sizeof mine);
+    CHECK_STR(mine, "1969-12-31T23:59:59");
+    utc_time_format(INT64_MAX / 2, mine, sizeof mine);
+    CHECK_STR(mine, "?");
+}
+
 int main(void)
 {
     RUN(full_pipe_drops_and_counts);
     RUN(ratelimit);
+    RUN(utc_time_format_matches_gmtime);
     return unit_done();
 }
