@@ -9,8 +9,23 @@
 # The static build is the product; a separate dynamic build with ASan and UBSan
 # (sanitizers and -static do not mix) runs the unit and host tests again.
 
+# ARCH=arm64 (or `make arm64`) cross-builds everything into build/arm64 with
+# Debian's cross toolchain and the :arm64 static libraries (multiarch); the
+# default is the host's x86-64 into build/.
+ARCH     ?= x86_64
+ifeq ($(ARCH),arm64)
+CROSS    := aarch64-linux-gnu-
+CC       := $(CROSS)gcc
+BUILD    := build/arm64
+PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
+else ifeq ($(ARCH),x86_64)
 CC       ?= gcc
 BUILD    := build
+PKG_CONFIG := pkg-config
+else
+$(error ARCH=$(ARCH): keel builds for x86_64 (the default) or arm64)
+endif
+OBJCOPY  := $(CROSS)objcopy
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
@@ -19,8 +34,8 @@ CPPFLAGS := -Iinclude -D_GNU_SOURCE -DKEEL_VERSION='"$(VERSION)"'
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -fno-strict-aliasing -fstack-protector-strong -D_FORTIFY_SOURCE=2
 PKGS     := libcap inih libseccomp
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --static --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto
 CPPFLAGS += $(PKG_CFLAGS)
 
 SRCS     := $(sort $(wildcard src/*.c))
@@ -63,7 +78,7 @@ $(BUILD)/obj/%.o: src/%.c
 # every start: size is start time); build/keel.debug keeps the symbols.
 $(BUILD)/keel: $(OBJS)
 	$(CC) $(CFLAGS) -static -o $@.debug $(OBJS) $(PKG_LIBS) 2> $(BUILD)/link.log || { cat $(BUILD)/link.log; exit 1; }
-	objcopy --strip-all $@.debug $@
+	$(OBJCOPY) --strip-all $@.debug $@
 	@grep -v -e 'getaddrinfo' -e 'getprotobyname' -e 'getprotobynumber' -e 'getpwnam' -e 'getgrnam' -e 'getpwuid' -e 'getgrgid' \
 	     -e 'in function' -e 'getservbyname' -e 'gethostbyname' -e 'dlopen' $(BUILD)/link.log >&2 || true
 
@@ -92,7 +107,7 @@ $(BUILD)/asan/keel: $(ASAN_OBJS)
 asan: $(BUILD)/asan/keel
 
 # --- unit tests -----------------------------------------------------------------
-DYN_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto
+DYN_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS)
 	@mkdir -p $(@D)
