@@ -58,13 +58,43 @@ else
     VM_OUT_OWNED=no
 fi
 VM_ACCEL=${VM_ACCEL:-tcg}
+# VM_ARCH=arm64: Debian's arm64 kernel (unpacked into build/arm64/sysroot by
+# tests/tools/arm64-sysroot, never installed) on qemu-system-aarch64 -M virt
+# -cpu max; its console is the PL011 (ttyAMA0), its power button QEMU's
+# gpio-keys (system_powerdown: gpio_keys + evdev), its NIC virtio-net-pci.
+VM_ARCH=${VM_ARCH:-x86_64}
+VM_SYSROOT=${VM_SYSROOT:-$VM_REPO/build/arm64/sysroot}
 VM_MEM=${VM_MEM:-512}
 VM_PIDS=()
 VM_FAILED=0
 
 vm_kernel() {
+    if [ "$VM_ARCH" = arm64 ]; then
+        # QEMU unpacks the gzip'd Image itself (on the host, not under TCG).
+        local k
+        k=$(ls -1 "$VM_SYSROOT"/boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)
+        [ -n "$k" ] || { echo "vm: no arm64 kernel in $VM_SYSROOT (tests/tools/arm64-sysroot)" >&2; return 1; }
+        echo "$k"
+        return 0
+    fi
     "$VM_REPO/tests/vm/extract-vmlinux" "" "$VM_CACHE/vmlinux" >&2 || return 1
     echo "$VM_CACHE/vmlinux"
+}
+
+# The QEMU command line's machine part and the console for VM_ARCH.
+vm_machine() {
+    if [ "$VM_ARCH" = arm64 ]; then
+        echo "qemu-system-aarch64 -accel $VM_ACCEL -M virt -cpu max"
+    else
+        echo "qemu-system-x86_64 -accel $VM_ACCEL -M pc"
+    fi
+}
+vm_console_dev() {
+    if [ "$VM_ARCH" = arm64 ]; then echo ttyAMA0; else echo ttyS0; fi
+}
+# The NIC model QEMU gives the guest (the manifest loads its driver).
+vm_nic_model() {
+    if [ "$VM_ARCH" = arm64 ]; then echo virtio-net-pci; else echo e1000; fi
 }
 
 vm_cpio() {
@@ -87,10 +117,10 @@ vm_start() {
     local noreboot=-no-reboot
     [ "${VM_REBOOT:-no}" = yes ] && noreboot=
     # shellcheck disable=SC2086
-    qemu-system-x86_64 -accel "$VM_ACCEL" -M pc -m "$VM_MEM" -smp 1 \
+    $(vm_machine) -m "$VM_MEM" -smp 1 \
         -display none $noreboot \
         -kernel "$kernel" -initrd "$img" \
-        -append "console=ttyS0 rdinit=/init panic=-1 quiet $append" \
+        -append "console=$(vm_console_dev) rdinit=/init panic=-1 quiet $append" \
         -serial "file:$VM_CONSOLE" \
         -monitor "unix:$VM_MON,server=on,wait=off" \
         "$@" </dev/null >"$VM_OUT/$name.qemu.log" 2>&1 &
