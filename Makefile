@@ -56,18 +56,34 @@ DEPS_TEST  := busybox-static iproute2 qemu-system-x86 linux-image-amd64 cpio kmo
               procps psmisc util-linux curl python3 cppcheck clang-tidy e2fsprogs xz-utils chrony \
               erofs-utils squashfs-tools dosfstools xfsprogs
 DEPS_BENCH := crun runc tini bubblewrap
+# arm64 (make check builds and boots it too): the cross compiler and the
+# :arm64 static libraries (install-deps adds the arm64 dpkg architecture
+# first), qemu-system-aarch64, qemu-user for the foreign busybox's applet
+# list.  Debian's arm64 kernel and busybox-static:arm64 are unpacked into
+# build/arm64/sysroot, not installed (tests/tools/arm64-sysroot).
+DEPS_ARM64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross libcap-dev:arm64 libinih-dev:arm64 \
+              libseccomp-dev:arm64 libmbedtls-dev:arm64 qemu-system-arm qemu-user-static kmod
 
 .PHONY: all deps deps-bench check unit unit-asan host host-asan vm lint fuzz bench demo qemu \
-        initramfs clean asan probe soak
+        initramfs clean asan probe soak arm64 vm-arm64 sysroot
 
 all: $(BUILD)/keel
 
 # --- dependencies -----------------------------------------------------------
 deps:
-	@tests/tools/install-deps $(DEPS_BUILD) $(DEPS_TEST)
+	@tests/tools/install-deps $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_ARM64)
 
 deps-bench:
-	@tests/tools/install-deps $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BENCH)
+	@tests/tools/install-deps $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_ARM64) $(DEPS_BENCH)
+
+# make arm64: the same as make ARCH=arm64 (build/arm64/keel).
+arm64:
+	@$(MAKE) --no-print-directory ARCH=arm64 all
+
+# Debian's arm64 kernel and busybox, unpacked (tests/tools/arm64-sysroot).
+SYSROOT := build/arm64/sysroot
+sysroot:
+	@tests/tools/arm64-sysroot $(SYSROOT)
 
 # --- the product ------------------------------------------------------------
 $(BUILD)/obj/%.o: src/%.c
@@ -139,6 +155,12 @@ host-asan: $(BUILD)/asan/keel $(BUILD)/probe
 vm: $(BUILD)/keel $(BUILD)/test/keel $(BUILD)/probe
 	@KEEL=$(abspath $(BUILD)/keel) KEEL_TEST=$(abspath $(BUILD)/test/keel) tests/vm/run-all
 
+# The arm64 VM tests (make check runs them after the x86 ones): the cross-built
+# keel and probe, Debian's arm64 kernel, qemu-system-aarch64 under TCG.
+vm-arm64: sysroot
+	@$(MAKE) --no-print-directory ARCH=arm64 all build/arm64/probe
+	@VM_ARCH=arm64 KEEL=$(abspath build/arm64/keel) tests/vm/run-all tests/vm/arm64_*.sh
+
 check: deps
 	@$(MAKE) --no-print-directory all probe
 	@tests/tools/check-all
@@ -152,18 +174,25 @@ soak: $(BUILD)/keel $(BUILD)/probe
 MANIFEST ?= configs/demo.ini
 # LAYERS_FORMAT=erofs packs each layer directory into an erofs image (mkfs.erofs).
 LAYERS_FORMAT ?= dir
-initramfs: $(BUILD)/keel
+ifeq ($(ARCH),arm64)
+# The arm64 image: busybox-static:arm64 layers, modules of Debian's arm64 kernel.
+MANIFEST := $(if $(filter command line environment,$(origin MANIFEST)),$(MANIFEST),configs/demo-arm64.ini)
+IMAGE_ARGS := --sysroot $(SYSROOT) --layers $(BUILD)/layers
+IMAGE_DEPS := sysroot
+export BUSYBOX := $(abspath $(SYSROOT))/bin/busybox
+endif
+initramfs: $(BUILD)/keel $(IMAGE_DEPS)
 	initramfs/mkinitramfs --keel $(BUILD)/keel --manifest $(MANIFEST) --out $(BUILD)/initramfs.cpio.gz \
-	    --layers-format $(LAYERS_FORMAT) \
+	    --layers-format $(LAYERS_FORMAT) $(IMAGE_ARGS) \
 	    $(foreach m,$(MODULES),--module $(m))
 
-demo: deps
+demo: deps $(IMAGE_DEPS)
 	@$(MAKE) --no-print-directory all
-	@initramfs/demo
+	@ARCH=$(ARCH) initramfs/demo
 
-qemu: deps
+qemu: deps $(IMAGE_DEPS)
 	@$(MAKE) --no-print-directory all
-	@initramfs/demo --interactive
+	@ARCH=$(ARCH) initramfs/demo --interactive
 
 # --- quality --------------------------------------------------------------------
 lint:

@@ -28,6 +28,7 @@
 #   vm_require_tools NAME TOOL...   each TOOL on PATH
 #   vm_require_layers NAME          build/layers/base and build/probe exist
 #   vm_payload NAME SRC OUT         SRC built static with gcc (warnings are errors) into OUT
+#                                   (aarch64-linux-gnu-gcc when VM_ARCH=arm64)
 #   vm_harness PREFIX SRC OUT       SRC linked static with keel's objects (build/obj)
 #   vm_image NAME MANIFEST EXTRA OUT [KEEL]   initramfs/mkinitramfs (EXTRA may be "")
 #
@@ -336,7 +337,9 @@ vm_require_layers() {
 vm_payload() {
     local log
     log=$VM_OUT/$(basename "$3").gcc.log
-    gcc -O2 -Wall -Wextra -Werror -static -o "$3" "$VM_REPO/$2" 2>"$log" ||
+    local cc=gcc
+    [ "$VM_ARCH" = arm64 ] && cc=aarch64-linux-gnu-gcc
+    $cc -O2 -Wall -Wextra -Werror -static -o "$3" "$VM_REPO/$2" 2>"$log" ||
         vm_fail "$1" "cannot build $2: $(head -n 5 "$log")"
 }
 
@@ -364,6 +367,10 @@ vm_image() {
     local log=$out.mk.log
     local args=(--keel "$keel" --manifest "$manifest" --out "$out")
     [ -n "$extra" ] && args+=(--extra "$extra")
+    if [ "$VM_ARCH" = arm64 ]; then
+        args+=(--sysroot "$VM_SYSROOT" --layers "$VM_REPO/build/arm64/layers")
+        export BUSYBOX=$VM_SYSROOT/bin/busybox
+    fi
     "$VM_REPO/initramfs/mkinitramfs" "${args[@]}" 2>"$log" ||
         vm_fail "$name" "$(tail -n 5 "$log")"
 }
