@@ -201,9 +201,16 @@ lint:
 fuzz:
 	@tests/fuzz/run $(if $(SECONDS),$(SECONDS),60)
 
+# make bench ARCH=arm64: the boot section and arm64's beside it (tests/bench/bench.py
+# section_arm64: boot split and binary size on both architectures).
 bench: deps-bench
-	@$(MAKE) --no-print-directory all probe
+	@$(MAKE) --no-print-directory ARCH=x86_64 all probe
+ifeq ($(ARCH),arm64)
+	@$(MAKE) --no-print-directory ARCH=arm64 all sysroot
+	@tests/bench/run $(if $(QUICK),--quick,) --only boot,arm64
+else
 	@tests/bench/run $(if $(QUICK),--quick,)
+endif
 
 clean:
 	rm -rf $(BUILD)
