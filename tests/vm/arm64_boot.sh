@@ -15,6 +15,7 @@
 #     (tests/vm/a64-door.c), and closes the arm32 compat door (a 32-bit ARM
 #     program is killed at its first call) that an unconfined container
 #     shows open (the kernel has CONFIG_COMPAT, the CPU AArch32 at EL0);
+#   - the watchdog (QEMU's PCI i6300ESB) is armed, and never fires;
 #   - the power button (gpio-keys on virt) makes keel power the machine off.
 # make vm-arm64 runs it (VM_ARCH=arm64, KEEL=build/arm64/keel).
 set -u
@@ -40,6 +41,7 @@ echo "facts: machine $(uname -m)"
 echo "facts: $(/a64-door)"
 /arm32-hello
 echo "facts: arm32 status $?"
+echo "facts: watchdog $(cat /sys/class/watchdog/watchdog0/identity 2>&1) $(cat /sys/class/watchdog/watchdog0/state 2>&1)"
 echo "facts: done"
 SH
 chmod 0755 "$extra/layers/a64/facts.sh"
@@ -47,7 +49,9 @@ chmod 0755 "$extra/layers/a64/facts.sh"
 cat > "$extra/etc/keel/keel.ini" <<'INI'
 [system]
 hostname = a64test
-modules = overlay virtio_pci virtio_net gpio_keys evdev
+modules = overlay virtio_pci virtio_net gpio_keys evdev i6300esb
+watchdog = /dev/watchdog
+watchdog_timeout = 10s
 modules = veth bridge nf_tables nft_chain_nat nft_nat nft_masq nft_ct nft_fib_ipv4 nf_conntrack_netlink
 dns = 10.0.2.3
 stop_timeout = 3
@@ -95,10 +99,15 @@ for p in $(seq $((20000 + $$ % 20000)) $((20000 + $$ % 20000 + 50))); do
 done
 [ -n "$port" ] || vm_fail "arm64: boot" "no free local port"
 
-VM_MEM=512 vm_start arm64 "$img" "" -- -nic "user,model=$(vm_nic_model),hostfwd=tcp:127.0.0.1:$port-:80"
+# The i6300ESB is a PCI device: it works on virt as on pc.  A watchdog that
+# fires ends QEMU at once (-action watchdog=poweroff), without the kernel's
+# "reboot: Power down": the poweroff check below would see "gone".
+VM_MEM=512 vm_start arm64 "$img" "" -- -nic "user,model=$(vm_nic_model),hostfwd=tcp:127.0.0.1:$port-:80" \
+    -device i6300esb -action watchdog=poweroff
 vm_wait_ok "arm64: boot: keel runs the containers" 'facts: done' 240 "no facts from the container" || exit 1
 
 vm_assert "arm64: the guest is aarch64" 'facts: machine aarch64'
+vm_assert "arm64: watchdog: the i6300ESB on virt is armed (active)" 'facts: watchdog i6300ESB timer active'
 vm_assert "arm64: overlay root, upper layer first" 'facts: root overlay layer over over-only over'
 vm_wait 'Memory cgroup out of memory: Killed process [0-9]+ \(probe\)' 60
 vm_assert "arm64: cgroup limit: memory.max is 48M" 'hog \| memory.max 50331648'
