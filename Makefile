@@ -35,7 +35,11 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -fno-strict-aliasing -fstack-protector-strong -D_FORTIFY_SOURCE=2
 PKGS     := libcap inih libseccomp
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell $(PKG_CONFIG) --static --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto
+# libarchive reads image layers (keel import): only its tar reader and the gzip
+# and zstd filters are used, so the static link takes zlib and libzstd and none
+# of the libraries of its other formats (libxml2, liblzma, nettle, ...).
+ARCHIVE_LIBS := -larchive -lzstd -lz
+PKG_LIBS   := $(shell $(PKG_CONFIG) --static --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto $(ARCHIVE_LIBS)
 CPPFLAGS += $(PKG_CFLAGS)
 
 SRCS     := $(sort $(wildcard src/*.c))
@@ -51,10 +55,11 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/unit/%)
 
 DEPS_BUILD := build-essential pkg-config libcap-dev libinih-dev \
-              libseccomp-dev libmbedtls-dev file
+              libseccomp-dev libmbedtls-dev file libarchive-dev libzstd-dev zlib1g-dev
 DEPS_TEST  := busybox-static iproute2 qemu-system-x86 linux-image-amd64 cpio kmod socat openssl \
               procps psmisc util-linux curl python3 cppcheck clang-tidy e2fsprogs xz-utils chrony \
-              erofs-utils squashfs-tools dosfstools xfsprogs
+              erofs-utils squashfs-tools dosfstools xfsprogs debootstrap zstd \
+              prometheus rsyslog
 DEPS_BENCH := crun runc tini bubblewrap
 # arm64 (make check builds and boots it too): the cross compiler and the
 # :arm64 static libraries (install-deps adds the arm64 dpkg architecture
@@ -62,7 +67,8 @@ DEPS_BENCH := crun runc tini bubblewrap
 # list.  Debian's arm64 kernel and busybox-static:arm64 are unpacked into
 # build/arm64/sysroot, not installed (tests/tools/arm64-sysroot).
 DEPS_ARM64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross libcap-dev:arm64 libinih-dev:arm64 \
-              libseccomp-dev:arm64 libmbedtls-dev:arm64 qemu-system-arm qemu-user-static kmod
+              libseccomp-dev:arm64 libmbedtls-dev:arm64 libarchive-dev:arm64 libzstd-dev:arm64 zlib1g-dev:arm64 \
+              qemu-system-arm qemu-user-static kmod
 
 .PHONY: all deps deps-bench check unit unit-asan host host-asan vm lint fuzz bench demo qemu \
         initramfs clean asan probe soak arm64 vm-arm64 sysroot
@@ -123,7 +129,7 @@ $(BUILD)/asan/keel: $(ASAN_OBJS)
 asan: $(BUILD)/asan/keel
 
 # --- unit tests -----------------------------------------------------------------
-DYN_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto
+DYN_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto -larchive
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS)
 	@mkdir -p $(@D)
