@@ -9,8 +9,23 @@
 # The static build is the product; a separate dynamic build with ASan and UBSan
 # (sanitizers and -static do not mix) runs the unit and host tests again.
 
+# ARCH=arm64 (or `make arm64`) cross-builds everything into build/arm64 with
+# Debian's cross toolchain and the :arm64 static libraries (multiarch); the
+# default is the host's x86-64 into build/.
+ARCH     ?= x86_64
+ifeq ($(ARCH),arm64)
+CROSS    := aarch64-linux-gnu-
+CC       := $(CROSS)gcc
+BUILD    := build/arm64
+PKG_CONFIG := PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config
+else ifeq ($(ARCH),x86_64)
 CC       ?= gcc
 BUILD    := build
+PKG_CONFIG := pkg-config
+else
+$(error ARCH=$(ARCH): keel builds for x86_64 (the default) or arm64)
+endif
+OBJCOPY  := $(CROSS)objcopy
 VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
@@ -19,12 +34,12 @@ CPPFLAGS := -Iinclude -D_GNU_SOURCE -DKEEL_VERSION='"$(VERSION)"'
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -fno-strict-aliasing -fstack-protector-strong -D_FORTIFY_SOURCE=2
 PKGS     := libcap inih libseccomp
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # libarchive reads image layers (keel import): only its tar reader and the gzip
 # and zstd filters are used, so the static link takes zlib and libzstd and none
 # of the libraries of its other formats (libxml2, liblzma, nettle, ...).
 ARCHIVE_LIBS := -larchive -lzstd -lz
-PKG_LIBS   := $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto $(ARCHIVE_LIBS)
+PKG_LIBS   := $(shell $(PKG_CONFIG) --static --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto $(ARCHIVE_LIBS)
 CPPFLAGS += $(PKG_CFLAGS)
 
 SRCS     := $(sort $(wildcard src/*.c))
@@ -46,18 +61,35 @@ DEPS_TEST  := busybox-static iproute2 dnsmasq-base qemu-system-x86 linux-image-a
               erofs-utils squashfs-tools dosfstools xfsprogs debootstrap zstd \
               prometheus rsyslog
 DEPS_BENCH := crun runc tini bubblewrap
+# arm64 (make check builds and boots it too): the cross compiler and the
+# :arm64 static libraries (install-deps adds the arm64 dpkg architecture
+# first), qemu-system-aarch64, qemu-user for the foreign busybox's applet
+# list.  Debian's arm64 kernel and busybox-static:arm64 are unpacked into
+# build/arm64/sysroot, not installed (tests/tools/arm64-sysroot).
+DEPS_ARM64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross libcap-dev:arm64 libinih-dev:arm64 \
+              libseccomp-dev:arm64 libmbedtls-dev:arm64 libarchive-dev:arm64 libzstd-dev:arm64 zlib1g-dev:arm64 \
+              qemu-system-arm qemu-user-static kmod
 
 .PHONY: all deps deps-bench check unit unit-asan host host-asan vm lint fuzz bench demo qemu \
-        initramfs clean asan probe soak
+        initramfs clean asan probe soak arm64 vm-arm64 sysroot
 
 all: $(BUILD)/keel
 
 # --- dependencies -----------------------------------------------------------
 deps:
-	@tests/tools/install-deps $(DEPS_BUILD) $(DEPS_TEST)
+	@tests/tools/install-deps $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_ARM64)
 
 deps-bench:
-	@tests/tools/install-deps $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_BENCH)
+	@tests/tools/install-deps $(DEPS_BUILD) $(DEPS_TEST) $(DEPS_ARM64) $(DEPS_BENCH)
+
+# make arm64: the same as make ARCH=arm64 (build/arm64/keel).
+arm64:
+	@$(MAKE) --no-print-directory ARCH=arm64 all
+
+# Debian's arm64 kernel and busybox, unpacked (tests/tools/arm64-sysroot).
+SYSROOT := build/arm64/sysroot
+sysroot:
+	@tests/tools/arm64-sysroot $(SYSROOT)
 
 # --- the product ------------------------------------------------------------
 $(BUILD)/obj/%.o: src/%.c
@@ -68,7 +100,7 @@ $(BUILD)/obj/%.o: src/%.c
 # every start: size is start time); build/keel.debug keeps the symbols.
 $(BUILD)/keel: $(OBJS)
 	$(CC) $(CFLAGS) -static -o $@.debug $(OBJS) $(PKG_LIBS) 2> $(BUILD)/link.log || { cat $(BUILD)/link.log; exit 1; }
-	objcopy --strip-all $@.debug $@
+	$(OBJCOPY) --strip-all $@.debug $@
 	@grep -v -e 'getaddrinfo' -e 'getprotobyname' -e 'getprotobynumber' -e 'getpwnam' -e 'getgrnam' -e 'getpwuid' -e 'getgrgid' \
 	     -e 'in function' -e 'getservbyname' -e 'gethostbyname' -e 'dlopen' $(BUILD)/link.log >&2 || true
 
@@ -97,7 +129,7 @@ $(BUILD)/asan/keel: $(ASAN_OBJS)
 asan: $(BUILD)/asan/keel
 
 # --- unit tests -----------------------------------------------------------------
-DYN_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto -larchive
+DYN_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto -larchive
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -129,6 +161,12 @@ host-asan: $(BUILD)/asan/keel $(BUILD)/probe
 vm: $(BUILD)/keel $(BUILD)/test/keel $(BUILD)/probe
 	@KEEL=$(abspath $(BUILD)/keel) KEEL_TEST=$(abspath $(BUILD)/test/keel) tests/vm/run-all
 
+# The arm64 VM tests (make check runs them after the x86 ones): the cross-built
+# keel and probe, Debian's arm64 kernel, qemu-system-aarch64 under TCG.
+vm-arm64: sysroot
+	@$(MAKE) --no-print-directory ARCH=arm64 all build/arm64/probe
+	@VM_ARCH=arm64 KEEL=$(abspath build/arm64/keel) tests/vm/run-all tests/vm/arm64_*.sh
+
 check: deps
 	@$(MAKE) --no-print-directory all probe
 	@tests/tools/check-all
@@ -142,18 +180,25 @@ soak: $(BUILD)/keel $(BUILD)/probe
 MANIFEST ?= configs/demo.ini
 # LAYERS_FORMAT=erofs packs each layer directory into an erofs image (mkfs.erofs).
 LAYERS_FORMAT ?= dir
-initramfs: $(BUILD)/keel
+ifeq ($(ARCH),arm64)
+# The arm64 image: busybox-static:arm64 layers, modules of Debian's arm64 kernel.
+MANIFEST := $(if $(filter command line environment,$(origin MANIFEST)),$(MANIFEST),configs/demo-arm64.ini)
+IMAGE_ARGS := --sysroot $(SYSROOT) --layers $(BUILD)/layers
+IMAGE_DEPS := sysroot
+export BUSYBOX := $(abspath $(SYSROOT))/bin/busybox
+endif
+initramfs: $(BUILD)/keel $(IMAGE_DEPS)
 	initramfs/mkinitramfs --keel $(BUILD)/keel --manifest $(MANIFEST) --out $(BUILD)/initramfs.cpio.gz \
-	    --layers-format $(LAYERS_FORMAT) \
+	    --layers-format $(LAYERS_FORMAT) $(IMAGE_ARGS) \
 	    $(foreach m,$(MODULES),--module $(m))
 
-demo: deps
+demo: deps $(IMAGE_DEPS)
 	@$(MAKE) --no-print-directory all
-	@initramfs/demo
+	@ARCH=$(ARCH) initramfs/demo
 
-qemu: deps
+qemu: deps $(IMAGE_DEPS)
 	@$(MAKE) --no-print-directory all
-	@initramfs/demo --interactive
+	@ARCH=$(ARCH) initramfs/demo --interactive
 
 # --- quality --------------------------------------------------------------------
 lint:
@@ -162,9 +207,16 @@ lint:
 fuzz:
 	@tests/fuzz/run $(if $(SECONDS),$(SECONDS),60)
 
+# make bench ARCH=arm64: the boot section and arm64's beside it (tests/bench/bench.py
+# section_arm64: boot split and binary size on both architectures).
 bench: deps-bench
-	@$(MAKE) --no-print-directory all probe
+	@$(MAKE) --no-print-directory ARCH=x86_64 all probe
+ifeq ($(ARCH),arm64)
+	@$(MAKE) --no-print-directory ARCH=arm64 all sysroot
+	@tests/bench/run $(if $(QUICK),--quick,) --only boot,arm64
+else
 	@tests/bench/run $(if $(QUICK),--quick,)
+endif
 
 clean:
 	rm -rf $(BUILD)

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "keel/sys.h"
@@ -167,18 +168,41 @@ static void ctx_release(scmp_filter_ctx *ctx)
 }
 #define _cleanup_scmp_ __attribute__((cleanup(ctx_release)))
 
-static int new_ctx(uint32_t def, scmp_filter_ctx *out, struct kerr *err)
+/* The filter's architectures besides the native one libseccomp starts with. */
+#if defined(__x86_64__)
+static int add_arches(scmp_filter_ctx ctx)
 {
-    scmp_filter_ctx ctx = seccomp_init(def);
-    if (!ctx)
-        return kerr_set(err, ENOMEM, "cannot create a seccomp filter");
     /* The native arch (x86-64) is in already; i386 (int 0x80) and x32
      * (syscall numbers with bit 30) are other doors into the kernel that
      * must get the same rules. */
     int r = seccomp_arch_add(ctx, SCMP_ARCH_X86);
     if (r == 0 || r == -EEXIST)
         r = seccomp_arch_add(ctx, SCMP_ARCH_X32);
-    if (r == 0 || r == -EEXIST)
+    return r == -EEXIST ? 0 : r;
+}
+#elif defined(__aarch64__)
+static int add_arches(scmp_filter_ctx ctx)
+{
+    /* aarch64 alone.  The other door, arm32 processes on a kernel with
+     * CONFIG_COMPAT (Debian's has it), is closed, not filtered: every call
+     * with AUDIT_ARCH_ARM kills the process (the bad-arch action).  A
+     * container of arm64 programs has no use for it, and a second table is a
+     * second thing to get wrong. */
+    (void)ctx;
+    return 0;
+}
+#else
+/* (Not #error: cppcheck walks this configuration too.) */
+_Static_assert(0, "keel's seccomp filter knows x86-64 and aarch64 (see guard_arch)");
+#endif
+
+static int new_ctx(uint32_t def, scmp_filter_ctx *out, struct kerr *err)
+{
+    scmp_filter_ctx ctx = seccomp_init(def);
+    if (!ctx)
+        return kerr_set(err, ENOMEM, "cannot create a seccomp filter");
+    int r = add_arches(ctx);
+    if (r == 0)
         r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
     /* keel sets no_new_privs itself, as the manifest says. */
     if (r == 0)
@@ -287,6 +311,8 @@ static void g_load(struct guard *g, uint32_t offset)
     g_emit(g, BPF_LD | BPF_W | BPF_ABS, offset, -1, -1);
 }
 
+static const uint32_t arch_off = offsetof(struct seccomp_data, arch), nr_off = offsetof(struct seccomp_data, nr);
+
 /* The highest number libseccomp resolves to a name for `arch` in base + [0, top]. */
 static uint32_t highest_known(uint32_t arch, uint32_t base, uint32_t top)
 {
@@ -311,9 +337,10 @@ static int nr_of(uint32_t arch, int nr, const char *name)
     return same ? nr : -1;
 }
 
-static int guard_build(struct guard *g, struct kerr *err)
+#if defined(__x86_64__)
+/* x86-64's guard: x86-64, x32 and i386 numbers. */
+static int guard_arch(struct guard *g, struct kerr *err)
 {
-    memset(g, 0, sizeof *g);
     uint32_t max64 = highest_known(SCMP_ARCH_X86_64, 0, 1023);
     uint32_t max386 = highest_known(SCMP_ARCH_X86, 0, 1023);
     uint32_t maxx32 = highest_known(SCMP_ARCH_X32, X32_BIT, 1023);
@@ -326,9 +353,6 @@ static int guard_build(struct guard *g, struct kerr *err)
     if (pers64 < 0 || sock64 < 0 || persx32 < 0 || sockx32 < 0 || pers386 < 0 || sock386 < 0 || sockcall386 < 0 ||
         max64 < 400 || max386 < 400 || maxx32_low < X32_BIT + 400 || maxx32 < X32_BIT + 512)
         return kerr_msg(err, EINVAL, "cannot build the seccomp guard: libseccomp's x86 system call tables are incomplete");
-    const uint32_t arch_off = offsetof(struct seccomp_data, arch), nr_off = offsetof(struct seccomp_data, nr);
-    const uint32_t arg0_low = offsetof(struct seccomp_data, args);   /* little-endian: the low half */
-
     g_load(g, arch_off);
     g_jump(g, BPF_JEQ, AUDIT_ARCH_X86_64, L_X64, -1);
     g_jump(g, BPF_JEQ, AUDIT_ARCH_I386, L_I386, L_END);
@@ -354,6 +378,38 @@ static int guard_build(struct guard *g, struct kerr *err)
     g_jump(g, BPF_JEQ, (uint32_t)sockcall386, L_ENOSYS, -1);
     g_jump(g, BPF_JEQ, (uint32_t)pers386, L_PERS, -1);
     g_jump(g, BPF_JEQ, (uint32_t)sock386, L_SOCK, L_END);
+    return 0;
+}
+#elif defined(__aarch64__)
+/* aarch64's guard: one ABI (the generic table: no open, fork or socketcall;
+ * x32's bit 30 is not special, the number is simply unknown).  Any other
+ * architecture (arm32 compat) falls through to libseccomp's program, which
+ * kills the process. */
+static int guard_arch(struct guard *g, struct kerr *err)
+{
+    uint32_t maxa64 = highest_known(SCMP_ARCH_AARCH64, 0, 1023);
+    int persa64 = nr_of(SCMP_ARCH_AARCH64, __NR_personality, "personality");
+    int socka64 = nr_of(SCMP_ARCH_AARCH64, __NR_socket, "socket");
+    if (persa64 < 0 || socka64 < 0 || maxa64 < 400)
+        return kerr_msg(err, EINVAL, "cannot build the seccomp guard: libseccomp's aarch64 system call table is "
+                                     "incomplete");
+    g_load(g, arch_off);
+    g_jump(g, BPF_JEQ, AUDIT_ARCH_AARCH64, -1, L_END);
+    g_load(g, nr_off);
+    g_jump(g, BPF_JGT, maxa64, L_ENOSYS, -1);
+    g_jump(g, BPF_JEQ, (uint32_t)persa64, L_PERS, -1);
+    g_jump(g, BPF_JEQ, (uint32_t)socka64, L_SOCK, L_END);
+    return 0;
+}
+#endif
+
+static int guard_build(struct guard *g, struct kerr *err)
+{
+    memset(g, 0, sizeof *g);
+    int r = guard_arch(g, err);
+    if (r < 0)
+        return r;
+    const uint32_t arg0_low = offsetof(struct seccomp_data, args);   /* little-endian: the low half */
 
     g->at[L_PERS] = g->n;
     g_load(g, arg0_low);
@@ -437,7 +493,9 @@ int seccomp_build_default(uint64_t caps, unsigned opts, struct seccomp_prog *out
         /* Without CAP_SYS_ADMIN no namespace at all; with it, still no user
          * namespace (in one, every capability comes back over namespaces it
          * makes: mounts, a network stack) unless nested_userns = yes.  On x86
-         * (all three ABIs) the flags are clone's and unshare's first argument;
+         * (all three ABIs) and on aarch64 (whose clone swaps x86's last two
+         * arguments, tls and child_tid: CONFIG_CLONE_BACKWARDS) the flags are
+         * clone's and unshare's first argument;
          * without CAP_SYS_ADMIN unshare is refused whole (deny_table). */
         for (size_t i = 0; i < ARRAY_SIZE(clone_ns_flags); i++) {
             if (admin && clone_ns_flags[i] != CLONE_NEWUSER)

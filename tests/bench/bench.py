@@ -712,6 +712,39 @@ def section_boot(res, peers, a):
                 res.row("boot", "erofs layers: " + what, "KiB", figures["erofs_" + k], "directory layers", figures[k])
 
 
+def section_arm64(res, peers, a):
+    """keel on arm64 beside x86-64 (make bench ARCH=arm64): the arm64 demo image's
+    boot split under qemu-system-aarch64 -M virt -cpu max (TCG) and the static
+    binaries' sizes.  The x86-64 column is the boot section's, when it ran."""
+    log("\n== 7. arm64 (QEMU virt, -accel tcg) beside x86-64")
+    a64 = os.path.join(REPO, "build/arm64/keel")
+    if not os.path.exists(a64) or not shutil.which("qemu-system-aarch64"):
+        res.skip("arm64", "no build/arm64/keel or qemu-system-aarch64 (make bench ARCH=arm64)")
+        return
+    res.row("arm64", "binary size, stripped (static)", "KiB", [os.path.getsize(a64) / 1024.0],
+            "x86-64", [os.path.getsize(KEEL) / 1024.0])
+    env = dict(os.environ, BOOT_ARCH="arm64", KEEL=a64)
+    p = run([os.path.join(REPO, "tests/bench/boot.sh"), str(a.boot_runs)], check=False, timeout=900, env=env)
+    sys.stdout.write(p.stderr)
+    figures = {}
+    for l in p.stdout.splitlines():
+        mm = re.match(r"^(\w+)=([0-9.]+)$", l.strip())
+        if mm:
+            figures.setdefault(mm.group(1), []).append(float(mm.group(2)))
+    if p.returncode != 0 or "keel_work" not in figures:
+        res.skip("arm64", "tests/bench/boot.sh (BOOT_ARCH=arm64) failed: " +
+                 ((p.stderr.strip().splitlines() or ["no output"])[-1]))
+        return
+    res.raw["arm64_boot"] = figures
+    x86 = res.raw.get("boot", {})
+    for k, what in (("keel_work", "keel's boot work: first line to first exec"),
+                    ("keel_total", "whole boot: QEMU start to service answering"),
+                    ("kernel", "boot split: kernel"), ("modules", "boot split: modules"),
+                    ("keel_setup", "boot split: keel setup"), ("container_start", "boot split: container start")):
+        if k in figures:
+            res.row("arm64", what, "ms", figures[k], "x86-64" if k in x86 else None, x86.get(k))
+
+
 def section_control(res, peers, a):
     log("\n== 6. control latency")
     h = run([KEEL, "help"], check=False).stdout
@@ -818,7 +851,8 @@ def main():
                                                       mach["memory"], mach["kernel"]))
     peers = Peers()
     sections = [("start", section_start), ("network", section_network), ("footprint", section_footprint),
-                ("reaping", section_reaping), ("boot", section_boot), ("control", section_control)]
+                ("reaping", section_reaping), ("boot", section_boot), ("control", section_control),
+                ("arm64", section_arm64)]
     failed = False
     try:
         peers.setup()

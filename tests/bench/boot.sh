@@ -40,16 +40,29 @@ here=$(cd "$(dirname "$0")" && pwd)
 REPO=${REPO:-$(cd "$here/../.." && pwd)}
 runs=${1:-1}
 cd "$REPO"
+# BOOT_ARCH=arm64 (bench.py's arm64 section): the arm64 demo image
+# (configs/demo-arm64.ini, build/arm64/keel, Debian's arm64 kernel) on
+# qemu-system-aarch64 -M virt -cpu max; keel's image only, same figures.
+VM_ARCH=${BOOT_ARCH:-x86_64}
 . tests/vm/lib.sh
+manifest=configs/demo.ini
+img_args=()
+if [ "$VM_ARCH" = arm64 ]; then
+    KEEL=${KEEL:-$REPO/build/arm64/keel}
+    manifest=configs/demo-arm64.ini
+    img_args=(--sysroot "$VM_SYSROOT" --layers "$REPO/build/arm64/layers")
+    export BUSYBOX=$VM_SYSROOT/bin/busybox
+    BOOT_IMAGES=keel
+fi
 KEEL=${KEEL:-$REPO/build/keel}
-out=$REPO/build/bench/boot
+out=$REPO/build/bench/boot${BOOT_ARCH:+-$BOOT_ARCH}
 mkdir -p "$out"
 say() { echo "  boot: $*" >&2; }
 die() { echo "boot.sh: error: $*" >&2; vm_stop 2>/dev/null; exit 1; }
 port=${BOOT_PORT:-18080}
 
 # --- images ---------------------------------------------------------------------
-initramfs/mkinitramfs --keel "$KEEL" --manifest configs/demo.ini --out "$out/keel.cpio" >&2 ||
+initramfs/mkinitramfs --keel "$KEEL" --manifest "$manifest" --out "$out/keel.cpio" "${img_args[@]}" >&2 ||
     die "cannot build the keel image"
 # The same appliance with its layers as erofs images.
 images="keel busybox floor"
@@ -57,7 +70,9 @@ kib() { echo $(( ($(wc -c < "$1") + 1023) / 1024 )); }
 gz_kib() { echo $(( ($(gzip -6 -n -c "$1" | wc -c) + 1023) / 1024 )); }
 echo "image_kib=$(kib "$out/keel.cpio")"
 echo "image_gz_kib=$(gz_kib "$out/keel.cpio")"
-if command -v mkfs.erofs >/dev/null; then
+if [ "$VM_ARCH" = arm64 ]; then
+    :   # keel's image only: the busybox-init image below is made of the host's busybox
+elif command -v mkfs.erofs >/dev/null; then
     initramfs/mkinitramfs --keel "$KEEL" --manifest configs/demo.ini --out "$out/keel_erofs.cpio" \
         --layers-format erofs >&2 || die "cannot build the keel image with erofs layers"
     images="keel busybox floor keel_erofs"
@@ -68,6 +83,7 @@ else
 fi
 
 bb=$out/busybox-root
+[ "$VM_ARCH" = arm64 ] || {
 rm -rf "$bb"
 mkdir -p "$bb"
 (cd "$bb" && cpio --quiet -id < "$out/keel.cpio") || die "cannot unpack the keel image"
@@ -109,6 +125,7 @@ cat > "$bb/etc/inittab" <<'EOF'
 ::respawn:/bin/chroot /mnt/root /bin/httpd -f -p 80 -h /www
 EOF
 vm_cpio "$bb" "$out/busybox.cpio" || die "cannot build the busybox image"
+}
 
 # The floor image: the demo image's files with floor-init as /init, told the
 # manifest's layers and command (the container's work, no network: it is
@@ -140,7 +157,7 @@ now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 boot() {
     local name=$1 img=$2 t0 t1 deadline
     t0=$(now_ms)
-    vm_start "bench-$name" "$img" "" -- -nic "user,model=e1000,hostfwd=tcp:127.0.0.1:$port-:80" ||
+    vm_start "bench-$name" "$img" "" -- -nic "user,model=$(vm_nic_model),hostfwd=tcp:127.0.0.1:$port-:80" ||
         die "cannot start QEMU"
     deadline=$((SECONDS + 120))
     while :; do
