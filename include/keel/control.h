@@ -73,6 +73,9 @@ struct control_backend {
                 sup_child_cb cb, void *data, pid_t *pid, struct kerr *err);
     void (*request_power)(struct supervisor *s, enum power_action action);
     int (*stats)(struct cgroup_root *root, const char *name, struct cgroup_stats *st, struct kerr *err);
+    int (*apply)(struct supervisor *s, struct manifest *nm, bool dry_run, sup_apply_cb cb, void *data,
+                 struct kerr *err);
+    void (*apply_forget)(struct supervisor *s, void *data);
 };
 
 /* The real backend.  Inline so that only main's object refers to the
@@ -87,6 +90,7 @@ static inline struct control_backend control_backend_supervisor(struct superviso
         .kill = supervisor_kill, .subscribe = supervisor_subscribe,
         .unsubscribe = supervisor_unsubscribe, .exec = supervisor_exec,
         .request_power = supervisor_request_power, .stats = cgroup_container_stats,
+        .apply = supervisor_apply, .apply_forget = supervisor_apply_forget,
     };
     return be;
 }
