@@ -210,6 +210,7 @@ struct net_ctx {
     struct net_bridge *bridges;
     size_t n_bridges;
     struct net_slot *slots;  /* one per container */
+    size_t n_slots;          /* m->n_containers, kept for net_shutdown (m may be gone by then) */
     int old_forward;         /* ip_forward before keel changed it, -1 untouched */
     char *forward_file;      /* RUN_DIR/ip_forward.orig: that value, for after a crash */
     struct nlbuf buf;
@@ -558,6 +559,7 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
     ctx->old_forward = -1;
     nlbuf_init(&ctx->buf);
     ctx->slots = calloc(m->n_containers ? m->n_containers : 1, sizeof *ctx->slots);
+    ctx->n_slots = ctx->slots ? m->n_containers : 0;
     ctx->netns_dir = xasprintf("%s/netns", run_dir);
     ctx->forward_file = xasprintf("%s/ip_forward.orig", run_dir);
     if (!ctx->slots || !ctx->netns_dir || !ctx->forward_file) {
@@ -1011,6 +1013,7 @@ int net_apply(struct net_ctx *ctx, const struct manifest *nm, const int *old_of_
     free(kept);
     free(ctx->slots);
     ctx->slots = slots;
+    ctx->n_slots = nm->n_containers;
     ctx->m = nm;
     return 0;
 }
@@ -1032,9 +1035,8 @@ void net_shutdown(struct net_ctx *ctx)
         close(ctx->nft);
         ctx->nft = -1;
     }
-    if (ctx->slots)
-        for (size_t i = 0; i < ctx->m->n_containers; i++)
-            unpin(&ctx->slots[i]);
+    for (size_t i = 0; ctx->slots && i < ctx->n_slots; i++)
+        unpin(&ctx->slots[i]);
     if (ctx->rt >= 0 && ctx->n_bridges) {
         nlbuf_reset(&ctx->buf);
         for (size_t i = 0; i < ctx->n_bridges; i++)
@@ -1049,9 +1051,8 @@ void net_shutdown(struct net_ctx *ctx)
     close_safe(ctx->host_ns);
     nlbuf_free(&ctx->buf);
     free(ctx->bridges);
-    if (ctx->slots)
-        for (size_t i = 0; i < ctx->m->n_containers; i++)
-            free(ctx->slots[i].pin);
+    for (size_t i = 0; ctx->slots && i < ctx->n_slots; i++)
+        free(ctx->slots[i].pin);
     free(ctx->slots);
     free(ctx->netns_dir);
     free(ctx->forward_file);
