@@ -25,9 +25,9 @@ print(",".join(sorted(c["name"] for c in json.load(sys.stdin))))'
 
 # m1 / m2: the manifests before and after.  keep is unchanged; chg gets a new
 # command; gone goes; new comes (after keep, which it depends on); lim gets a
-# new restart policy and stop signal (in place: the limits that change in
-# place need cgroup controllers, which host tests cannot count on; the VM
-# test test_cgroup.sh changes them).
+# new restart policy and stop signal (in place).  Limits changed in place
+# need cgroup controllers, which host tests cannot count on: the writes are
+# unit-tested (tests/unit/test_cgroup.c, update_in_place).
 m1() {
     cat <<EOF
 $(system_section)
@@ -211,6 +211,66 @@ test_sighup_applies() {
     wait_klog 'error: apply: the manifest .* is not valid: nothing was changed' && refused=yes
     check hup_invalid_ignored "an invalid manifest on SIGHUP was not refused, or changed something" eval \
         "[ $refused = yes ] && [ '$(ps_names)' = chg,keep,lim,new ] && [ '$(ps_pid keep)' = '$keep0' ]"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+ps_ip() {
+    kc ps --json | python3 -c '
+import json, sys
+for c in json.load(sys.stdin):
+    if c["name"] == sys.argv[1]:
+        print(c.get("ip", ""))' "$1"
+}
+# GET / through the published port, from keel's network namespace.
+get_web() {
+    nsenter --net="/proc/$(nsinit_pid)/ns/net" curl -s --max-time 2 http://127.0.0.1:18080/ 2>/dev/null
+}
+net_manifest() {
+    cat <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container web]
+layers = $LAYERS/base
+upper = tmpfs
+network = bridge
+ports = 18080:80
+command = /bin/sh -c "echo web-$1 > /tmp/index.html && exec httpd -f -p 80 -h /tmp"
+
+[container peer]
+layers = $LAYERS/base
+network = bridge
+command = /bin/probe trap TERM print peer-up sleep inf
+EOF
+    [ "$1" = v1 ] || printf '\n[container extra]\nlayers = %s\nnetwork = bridge\ncommand = /bin/probe trap TERM print extra-up sleep inf\n' "$LAYERS/base"
+}
+
+# Bridge containers: the apply moves the network slots to the new manifest.
+# peer (unchanged) keeps its namespace and address; web (changed) gets its
+# published port back on its new instance; extra (new) gets a free address.
+test_apply_network() {
+    plan port_before peer_kept port_moved extra_addressed
+    command -v curl >/dev/null || fail "curl is missing"
+    net_manifest v1 | manifest
+    keel_start
+    wait_out peer peer-up || fail "peer did not come up ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    wait_until $((10 * SLOW)) eval '[ "$(get_web)" = web-v1 ]'
+    check port_before "the published port did not serve web-v1 before the apply" eq "$(get_web)" web-v1
+    local peer_pid peer_ip web_ip
+    peer_pid=$(ps_pid peer) peer_ip=$(ps_ip peer) web_ip=$(ps_ip web)
+    net_manifest v2 > "$T/n2.ini"
+    kc apply "$T/n2.ini" > "$T/apply.out" 2>&1 || fail "keel apply failed: $(cat "$T/apply.out")"
+    wait_out extra extra-up || true
+    check peer_kept "peer was restarted or lost its address" eval \
+        "[ '$(ps_pid peer)' = '$peer_pid' ] && [ -n '$peer_ip' ] && [ '$(ps_ip peer)' = '$peer_ip' ] &&
+         [ -e '$(nsproc)/$peer_pid' ]"
+    wait_until $((10 * SLOW)) eval '[ "$(get_web)" = web-v2 ]'
+    check port_moved "the published port did not serve the new web (web-v2)" eq "$(get_web)" web-v2
+    local extra_ip
+    extra_ip=$(ps_ip extra)
+    check extra_addressed "extra has no address of its own (web $web_ip, peer $peer_ip)" eval \
+        "[ -n '$extra_ip' ] && [ '$extra_ip' != '$peer_ip' ] && [ '$extra_ip' != '$(ps_ip web)' ]"
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
