@@ -1037,7 +1037,8 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
     s->opts = *opts;
     s->n = m->n_containers;
     s->devnull = -1;
-    s->c = calloc(s->n ? s->n : 1, sizeof *s->c);
+    /* An array of pointers: each record is allocated on its own (see struct supervisor). */
+    s->c = calloc(s->n ? s->n : 1, sizeof(struct ctr *)); // NOLINT(bugprone-sizeof-expression)
     int r = 0;
     for (size_t i = 0; s->c && i < s->n && r == 0; i++)
         if (!(s->c[i] = ctr_alloc(s, &m->containers[i], i)))
@@ -1411,9 +1412,15 @@ static void apply_finish(struct loop *l, void *data)
     char outcome[2048] = "";
 
     /* Everything that can fail for want of memory first, so nothing is half done. */
-    struct ctr **nc = calloc(nn ? nn : 1, sizeof *nc);
+    struct ctr **nc = calloc(nn ? nn : 1, sizeof(struct ctr *)); // NOLINT(bugprone-sizeof-expression): pointers
     int *old_of_new = calloc(nn ? nn : 1, sizeof *old_of_new);
-    bool oom = !nc || !old_of_new;
+    if (!nc || !old_of_new) {
+        free(nc);
+        free(old_of_new);
+        apply_end(s, false, "out of memory: the removed and restarted containers were stopped, nothing was started");
+        return;
+    }
+    bool oom = false;
     for (size_t i = 0; i < nn; i++)
         old_of_new[i] = -1;   /* overwritten below for kept ones */
     for (size_t k = 0; !oom && k < d->n_ctrs; k++) {
@@ -1425,11 +1432,15 @@ static void apply_finish(struct loop *l, void *data)
         else if (!(nc[e->new_index] = ctr_alloc(s, &nm->containers[e->new_index], (size_t)e->new_index)))
             oom = true;
     }
+    /* Every container of nm is in the diff once: kept, or a new record. */
+    for (size_t i = 0; i < nn; i++)
+        if (old_of_new[i] < 0 && !nc[i])
+            oom = true;
     struct kerr err = { 0 };
     if (!oom && s->opts.net && net_apply(s->opts.net, nm, old_of_new, false, &err) < 0)
         oom = true;
     if (oom) {
-        for (size_t i = 0; nc && i < nn; i++)
+        for (size_t i = 0; i < nn; i++)
             if (old_of_new[i] < 0)
                 ctr_free(nc[i]);
         free(nc);
@@ -1477,8 +1488,8 @@ static void apply_finish(struct loop *l, void *data)
      * dependency order. */
     for (size_t i = 0; i < nn; i++) {
         struct ctr *c = nc[i];
-        if (old_of_new[i] >= 0)
-            continue;   /* kept */
+        if (old_of_new[i] >= 0 || !c)
+            continue;   /* kept (a NULL one was refused above) */
         struct kerr perr = { 0 };
         if (ctr_prepare(c, nm, &perr) < 0) {
             snprintf(c->failure, sizeof c->failure, "%s", perr.msg);
@@ -1540,8 +1551,10 @@ int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, su
         snprintf(why, sizeof why, "not applied: [network] sections changed (bridges and their rules are made at "
                  "keel's start: that needs a reboot)");
     int *old_of_new = calloc(nm->n_containers ? nm->n_containers : 1, sizeof *old_of_new);
-    if (!why[0] && !old_of_new)
-        snprintf(why, sizeof why, "not applied: out of memory");
+    if (!old_of_new) {
+        apply_end(s, false, "not applied: out of memory");
+        return 0;
+    }
     if (!why[0] && s->opts.net) {
         for (size_t i = 0; i < nm->n_containers; i++)
             old_of_new[i] = -1;
@@ -1578,7 +1591,7 @@ int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, su
     return 0;
 }
 
-void supervisor_apply_forget(struct supervisor *s, void *data)
+void supervisor_apply_forget(struct supervisor *s, const void *data)
 {
     if (s->ap.active && s->ap.data == data)
         s->ap.cb = NULL;

@@ -75,7 +75,7 @@ struct control_backend {
     int (*stats)(struct cgroup_root *root, const char *name, struct cgroup_stats *st, struct kerr *err);
     int (*apply)(struct supervisor *s, struct manifest *nm, bool dry_run, sup_apply_cb cb, void *data,
                  struct kerr *err);
-    void (*apply_forget)(struct supervisor *s, void *data);
+    void (*apply_forget)(struct supervisor *s, const void *data);
 };
 
 /* The real backend.  Inline so that only main's object refers to the

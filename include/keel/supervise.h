@@ -164,7 +164,7 @@ typedef void (*sup_apply_cb)(const struct sup_apply_result *res, void *data);
 int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, sup_apply_cb cb, void *data,
                      struct kerr *err);
 /* The requester identified by `data` went away: its cb is not called (the apply goes on). */
-void supervisor_apply_forget(struct supervisor *s, void *data);
+void supervisor_apply_forget(struct supervisor *s, const void *data);
 
 /* Asks the supervisor's owner (main) to shut down: boot mode runs the shutdown
  * sequence with `action`; keel run stops everything and exits. */

@@ -189,6 +189,7 @@ EOF
         "[ $? != 0 ] && grep -q 'another apply is in progress' '$T/second.out'"
     kc kill -s KILL keep > /dev/null 2>&1 || fail "cannot kill the stubborn keep"
     wait "$first"
+    wait_out new new-up || true   # the answer comes once the starts are under way
     check first_completes "the first apply did not complete" eval \
         "grep -qx applied '$T/first.out' && [ -n '$(ps_pid new)' ]"
     keel_stop || fail "keel did not stop ($WHY)"
