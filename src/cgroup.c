@@ -472,6 +472,56 @@ static void reset_limits(const struct cgroup_root *root, int fd)
     cgroup_writes_free(&w);
 }
 
+int cgroup_container_update(struct cgroup_root *root, const struct container_spec *c, struct kerr *err)
+{
+    unsigned need = cgroup_spec_controllers(c);
+    if (!root || !root->available || root->keel_fd < 0)
+        return need ? kerr_msg(err, EOPNOTSUPP, "cannot change the limits of container %s: no cgroup2 hierarchy "
+                               "is available", c->name) : 0;
+    unsigned missing = need & ~root->controllers;
+    if (missing)
+        return kerr_msg(err, EOPNOTSUPP, "cannot change the %s limits of container %s: the cgroup controller %s is "
+                        "not available in %s", cgroup_controller_name(missing & -missing), c->name,
+                        cgroup_controller_name(missing & -missing), root->ctr_path);
+    _cleanup_close_ int fd = openat(root->keel_fd, c->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return kerr_set(err, errno, "cannot open cgroup %s/%s", root->ctr_path, c->name);
+    struct cgroup_writes w, reset;
+    int r = cgroup_plan_writes(c, root->controllers, NULL, &w, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *io = NULL;
+    if ((root->controllers & CG_IO) && cg_read(fd, "io.max", &io) < 0)
+        io = NULL;
+    if (cgroup_plan_reset(root->controllers, io, &reset) < 0) {
+        cgroup_writes_free(&w);
+        return kerr_set(err, ENOMEM, "cannot change the limits of container %s", c->name);
+    }
+    /* A limit the new spec drops goes back to its default; one it sets is
+     * written once, never lifted in between (no window without it).  io.max
+     * has a line per device: each is reset, then the planned ones written. */
+    for (size_t i = 0; i < reset.n; i++) {
+        bool planned = false;
+        if (strcmp(reset.w[i].file, "io.max") == 0) {
+            cg_write(root, fd, reset.w[i].file, reset.w[i].value);
+            continue;
+        }
+        for (size_t j = 0; j < w.n && !planned; j++)
+            planned = strcmp(w.w[j].file, reset.w[i].file) == 0;
+        if (!planned)
+            cg_write(root, fd, reset.w[i].file, reset.w[i].value);
+    }
+    for (size_t i = 0; i < w.n && r == 0; i++) {
+        int e = cg_write(root, fd, w.w[i].file, w.w[i].value);
+        if (e < 0)
+            r = kerr_set(err, -e, "cannot write \"%s\" to %s/%s/%s", w.w[i].value, root->ctr_path, c->name,
+                         w.w[i].file);
+    }
+    cgroup_writes_free(&reset);
+    cgroup_writes_free(&w);
+    return r;
+}
+
 int cgroup_container_create(struct cgroup_root *root, const struct container_spec *c, int *dirfd,
                             struct kerr *err)
 {

@@ -536,11 +536,11 @@ static void req_begin(struct json_writer *w, const char *op)
 
 /* --- options ------------------------------------------------------------------ */
 
-enum { OPT_TLSCERT = 1000, OPT_TLSKEY, OPT_TLSCACERT, OPT_STREAM, OPT_TIMEOUT };
+enum { OPT_TLSCERT = 1000, OPT_TLSKEY, OPT_TLSCACERT, OPT_STREAM, OPT_TIMEOUT, OPT_DRY_RUN };
 
 struct vopts {
     struct copts c;
-    bool json, follow, tty, stream;
+    bool json, follow, tty, stream, dry_run;
     long lines;
     const char *signal;
 };
@@ -560,6 +560,7 @@ static const struct option long_opts[] = {
     { "interactive", no_argument, NULL, 'i' },
     { "stream", no_argument, NULL, OPT_STREAM },
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
+    { "dry-run", no_argument, NULL, OPT_DRY_RUN },
     { NULL, 0, NULL, 0 },
 };
 
@@ -623,6 +624,13 @@ static int parse_opts(int argc, char **argv, const char *allowed, const char *us
                 return 2;
             }
             v->stream = true;
+            break;
+        case OPT_DRY_RUN:
+            if (!strchr(allowed, 'D')) {
+                fail("%s: option --dry-run is not valid here", argv[0]);
+                return 2;
+            }
+            v->dry_run = true;
             break;
         case 's': v->signal = optarg; break;
         case 'n': {
@@ -1095,6 +1103,59 @@ int client_cmd_halt(int argc, char **argv)
                                          "everything and exits.\n", false, false);
 }
 
+int client_cmd_apply(int argc, char **argv)
+{
+    struct vopts v;
+    int r = parse_opts(argc, argv, "D", "apply [--dry-run] MANIFEST\n  Checks MANIFEST in full (as keel check "
+                       "does, on keel's machine), prints the plan\n  (containers to add, remove, restart, change "
+                       "in place; what needs a reboot)\n  and carries it out: unchanged containers keep running.\n"
+                       "  --dry-run          print the plan only\n", false, &v);
+    if (r >= 0 || (r = need_args(argc, 1, 1, "apply")) >= 0)
+        return r;
+    const char *path = argv[optind];
+    _cleanup_free_ char *text = NULL;
+    size_t len = 0;
+    /* The text travels in one request line: bounded by the protocol. */
+    r = read_file_at(AT_FDCWD, path, PROTO_MAX_REQUEST / 2, &text, &len);
+    if (r == -EFBIG)
+        return fail("apply: %s is larger than %d bytes", path, PROTO_MAX_REQUEST / 2), 1;
+    if (r < 0)
+        return fail("apply: cannot read %s: %s", path, strerror(-r)), 1;
+    struct json_writer w;
+    req_begin(&w, "apply");
+    json_kstr(&w, "manifest", text);
+    if (v.dry_run)
+        json_kbool(&w, "dry_run", true);
+    json_obj_end(&w);
+    struct kc k;
+    r = kc_connect(&k, &v.c);
+    if (r == 0)
+        r = kc_request(&k, &w);
+    json_writer_free(&w);
+    /* Stopping the old containers takes up to their stop_timeout: keel
+     * always answers, so the answer is awaited without a deadline. */
+    if (r == 0)
+        kc_deadline(&k, 0);
+    struct json_value *resp = NULL;
+    if (r == 0)
+        r = kc_message(&k, &resp, false);
+    kc_close(&k);
+    if (r)
+        return r;
+    bool ok = false;
+    json_get_bool(resp, "ok", &ok);
+    const char *plan = json_get_str(resp, "plan");
+    if (plan && plan[0])
+        fputs(plan, stdout);
+    fflush(stdout);
+    if (ok)
+        printf("%s\n", get_str(resp, "outcome", "applied"));
+    else
+        r = fail("apply: %s", get_str(resp, "error", "failed"));
+    json_free(resp);
+    return ok ? 0 : (r ? r : 1);
+}
+
 static void stats_row(struct table *t, const struct json_value *s)
 {
     char cpu[32] = "-", mem[32] = "-", peak[32] = "-", pids[32] = "-", rd[32] = "-", wr[32] = "-";
@@ -1512,5 +1573,6 @@ const struct client_verb client_verbs[] = {
     { "poweroff", client_cmd_poweroff, "stop everything and power off (keel run: exit)" },
     { "reboot", client_cmd_reboot, "stop everything and reboot (keel run: exit)" },
     { "halt", client_cmd_halt, "stop everything and halt (keel run: exit)" },
+    { "apply", client_cmd_apply, "apply a new manifest live (--dry-run: print the plan)" },
     { NULL, NULL, NULL },
 };

@@ -457,6 +457,8 @@ void control_conn_kill(struct conn *cn)
     if (cn->dead)
         return;
     cn->dead = true;
+    if (cn->mode == CM_APPLY && c->be.apply_forget)
+        c->be.apply_forget(c->be.sup, cn);   /* the apply goes on; its outcome is logged */
     if (cn->timer > 0)
         loop_cancel_timer(c->loop, cn->timer);
     cn->timer = 0;
@@ -661,7 +663,7 @@ void control_conn_process(struct conn *cn)
     cn->processing = true;
     size_t pos = 0;
     while (!cn->dead && !cn->close_when_flushed && control_out_pending(cn) < OUT_HIGH) {
-        if (cn->mode == CM_LOGS || cn->mode == CM_EVENTS)
+        if (cn->mode == CM_LOGS || cn->mode == CM_EVENTS || cn->mode == CM_APPLY)
             break;
         if (cn->mode == CM_EXEC && cn->ex && cn->ex->in_len)
             break;   /* stdin backed up: wait for the process to read it */
@@ -1082,6 +1084,71 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
 
 /* --- dispatch ---------------------------------------------------------------- */
 
+/* --- apply ------------------------------------------------------------------ */
+
+static void apply_done(const struct sup_apply_result *res, void *data)
+{
+    struct conn *cn = data;
+    if (cn->dead || cn->mode != CM_APPLY)
+        return;
+    cn->mode = CM_REQUEST;
+    control_reply_begin(&cn->out, "apply", res->ok);
+    json_kstr(&cn->out, "plan", res->plan);
+    json_kstr(&cn->out, res->ok ? "outcome" : "error", res->outcome);
+    control_reply_end(&cn->out);
+    /* The next request line, if the client sent one, runs now. */
+    control_conn_process(cn);
+}
+
+/* `keel apply`: the manifest's text travels in the request (bounded by
+ * PROTO_MAX_REQUEST); the paths it names are this machine's.  It is checked
+ * in full (keel check's rules, with the file checks) before anything changes.
+ * A new manifest can mount any host path into a container: on the unix
+ * socket only root may apply, never a member of control_group (the TCP and
+ * vsock listeners are the administrator's, authenticated by mTLS or by the
+ * hypervisor). */
+static void apply_start(struct conn *cn, const struct proto_request *req)
+{
+    struct control *c = cn->c;
+    uint32_t uid = 0;
+    memcpy(&uid, cn->key.a, sizeof uid);
+    if (cn->lst->family == AF_UNIX && (cn->key.family != AF_UNIX || uid != 0)) {
+        control_error_line(&cn->out, "apply", "permission denied: only root may apply a manifest");
+        return;
+    }
+    if (!c->be.apply) {
+        control_error_line(&cn->out, "apply", "apply is not available");
+        return;
+    }
+    struct manifest *nm = NULL;
+    struct diag d = { 0 };
+    if (manifest_load_buffer("manifest", req->manifest, req->manifest_len, 0, &nm, &d) < 0) {
+        /* Every problem, as keel check prints them, in one bounded message. */
+        char msg[4096];
+        size_t len = 0;
+        msg[0] = '\0';
+        for (size_t i = 0; i < d.count && len + 1 < sizeof msg; i++) {
+            int n = snprintf(msg + len, sizeof msg - len, "%s%s", i ? "\n" : "", d.msgs[i]);
+            if (n < 0)
+                break;
+            len += (size_t)n < sizeof msg - len ? (size_t)n : sizeof msg - len - 1;
+        }
+        diag_free(&d);
+        control_reply_begin(&cn->out, "apply", false);
+        json_kstr(&cn->out, "error", msg[0] ? msg : "the manifest is not valid");
+        json_kstr(&cn->out, "outcome", "not applied: the manifest is not valid, nothing was changed");
+        control_reply_end(&cn->out);
+        return;
+    }
+    diag_free(&d);
+    struct kerr err = { 0 };
+    cn->mode = CM_APPLY;   /* before the call: a dry run answers at once */
+    if (c->be.apply(c->be.sup, nm, req->dry_run, apply_done, cn, &err) < 0) {
+        cn->mode = CM_REQUEST;
+        control_error_line(&cn->out, "apply", err.msg);
+    }
+}
+
 static void handle_line(struct conn *cn, const char *line, size_t len)
 {
     struct proto_request req;
@@ -1119,6 +1186,9 @@ static void handle_line(struct conn *cn, const char *line, size_t len)
         break;
     case PROTO_OP_EXEC:
         control_exec_start(cn, &req);
+        break;
+    case PROTO_OP_APPLY:
+        apply_start(cn, &req);
         break;
     default:
         control_respond(&cn->c->be, &req, &cn->out);

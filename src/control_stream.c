@@ -312,6 +312,7 @@ static const char *event_name(enum sup_event_kind k)
     case EV_OOM: return "oom";
     case EV_HEALTH: return "health";
     case EV_READY: return "ready";
+    case EV_APPLY: return "apply";
     }
     return "unknown";
 }
@@ -325,7 +326,8 @@ static void on_event(const struct sup_event *ev, void *data)
     json_obj_begin(w);
     json_kint(w, "keel", PROTO_VERSION);
     json_kstr(w, "event", event_name(ev->kind));
-    json_kstr(w, "name", ev->name);
+    if (ev->name && ev->name[0])   /* "" for keel's own (apply) */
+        json_kstr(w, "name", ev->name);
     json_kuint(w, "time_ms", ev->time_ms);
     if (ev->pid)
         json_kint(w, "pid", ev->pid);

@@ -90,6 +90,30 @@ static void begin_stop(struct daemon *d, enum power_action action, const char *w
     supervisor_stop_all(d->sup);
 }
 
+/* SIGHUP: the manifest keel started from, read again and applied live
+ * (supervisor_apply: checked in full first, nothing changes on an error).
+ * The outcome is the supervisor's log line and event.  [system] keys stay
+ * those keel started with: the daemon keeps that first manifest for them. */
+static void reload(struct daemon *d)
+{
+    struct manifest *nm = NULL;
+    struct diag diag = { 0 };
+    struct kerr err = { 0 };
+    if (d->stopping)
+        return;
+    log_info("SIGHUP: applying %s", d->opts->manifest);
+    if (manifest_load(d->opts->manifest, 0, &nm, &diag) < 0) {
+        for (size_t i = 0; i < diag.count; i++)
+            log_error("%s", diag.msgs[i]);
+        log_error("apply: the manifest %s is not valid: nothing was changed", d->opts->manifest);
+        diag_free(&diag);
+        return;
+    }
+    diag_free(&diag);
+    if (supervisor_apply(d->sup, nm, false, NULL, NULL, &err) < 0)
+        log_error("%s", err.msg);
+}
+
 static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
 {
     struct daemon *d = data;
@@ -100,8 +124,10 @@ static void on_signal(struct loop *l, int fd, uint32_t events, void *data)
             supervisor_reap(d->sup);
             continue;
         }
-        if (sig == SIGHUP)
-            continue;   /* reserved for a manifest reload */
+        if (sig == SIGHUP) {
+            reload(d);
+            continue;
+        }
         if (!d->opts->boot) {
             /* keel run: any stop signal stops everything and exits 0. */
             begin_stop(d, POWER_NONE, signal_name(sig));

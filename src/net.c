@@ -210,6 +210,7 @@ struct net_ctx {
     struct net_bridge *bridges;
     size_t n_bridges;
     struct net_slot *slots;  /* one per container */
+    size_t n_slots;          /* m->n_containers, kept for net_shutdown (m may be gone by then) */
     int old_forward;         /* ip_forward before keel changed it, -1 untouched */
     char *forward_file;      /* RUN_DIR/ip_forward.orig: that value, for after a crash */
     char *links_file;        /* RUN_DIR/links: keel made links in this namespace (below) */
@@ -574,6 +575,7 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
     ctx->old_forward = -1;
     nlbuf_init(&ctx->buf);
     ctx->slots = calloc(m->n_containers ? m->n_containers : 1, sizeof *ctx->slots);
+    ctx->n_slots = ctx->slots ? m->n_containers : 0;
     ctx->netns_dir = xasprintf("%s/netns", run_dir);
     ctx->forward_file = xasprintf("%s/ip_forward.orig", run_dir);
     ctx->links_file = xasprintf("%s/links", run_dir);
@@ -957,6 +959,82 @@ void net_container_release(struct net_ctx *ctx, const struct container_spec *c)
     s->ip.s_addr = 0;   /* freed: a later start takes the lowest free address */
 }
 
+static int bridge_named(const struct net_ctx *ctx, const char *name)
+{
+    for (size_t i = 0; i < ctx->n_bridges; i++)
+        if (strcmp(ctx->bridges[i].ifname, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+int net_apply(struct net_ctx *ctx, const struct manifest *nm, const int *old_of_new, bool check, struct kerr *err)
+{
+    const struct manifest *om = ctx->m;
+    for (size_t i = 0; i < nm->n_containers; i++) {
+        const struct container_spec *c = &nm->containers[i];
+        if (old_of_new[i] >= 0 || c->net != NET_BRIDGE)
+            continue;
+        const struct network_spec *n = manifest_network_of(nm, c);
+        if (!n || bridge_named(ctx, n->name) < 0)
+            return kerr_msg(err, EOPNOTSUPP,
+                            "cannot apply the network of container %s: keel made no bridge %s at its start "
+                            "(a new bridge network needs a reboot)", c->name, n ? n->name : bridge_name(c));
+        for (size_t k = 0; c->ip.s_addr && k < nm->n_containers; k++) {
+            int o = old_of_new[k];
+            if (o >= 0 && ctx->slots[o].ip.s_addr == c->ip.s_addr) {
+                char a[INET_ADDRSTRLEN];
+                return kerr_msg(err, EADDRINUSE, "cannot apply ip = %s of container %s: %s, which keeps running, "
+                                "has that address", ip_str(c->ip, a), c->name, om->containers[o].name);
+            }
+        }
+    }
+    if (check)
+        return 0;
+    struct net_slot *slots = calloc(nm->n_containers ? nm->n_containers : 1, sizeof *slots);
+    if (!slots)
+        return kerr_set(err, ENOMEM, "cannot apply the networks");
+    bool *kept = calloc(om->n_containers ? om->n_containers : 1, sizeof *kept);
+    if (!kept) {
+        free(slots);
+        return kerr_set(err, ENOMEM, "cannot apply the networks");
+    }
+    for (size_t i = 0; i < nm->n_containers; i++) {
+        const struct container_spec *c = &nm->containers[i];
+        int o = old_of_new[i];
+        if (o >= 0) {
+            slots[i] = ctx->slots[o];
+            kept[o] = true;
+            continue;
+        }
+        slots[i] = (struct net_slot){ .ns_fd = -1, .bridge = -1 };
+        if (c->net == NET_BRIDGE) {
+            const struct network_spec *n = manifest_network_of(nm, c);
+            slots[i].bridge = n ? bridge_named(ctx, n->name) : -1;
+            veth_name(c->name, slots[i].veth);
+        }
+    }
+    /* What the apply stopped for good was released (its ports, flows and
+     * pin): only the names are left to free. */
+    for (size_t o = 0; o < om->n_containers; o++)
+        if (!kept[o]) {
+            unpin(&ctx->slots[o]);
+            free(ctx->slots[o].pin);
+        }
+    /* The networks are the same (the apply refuses a changed one): their
+     * specs move to the new manifest. */
+    for (size_t b = 0; b < ctx->n_bridges; b++) {
+        const struct network_spec *n = manifest_find_network(nm, ctx->bridges[b].ifname);
+        if (n)
+            ctx->bridges[b].spec = n;
+    }
+    free(kept);
+    free(ctx->slots);
+    ctx->slots = slots;
+    ctx->n_slots = nm->n_containers;
+    ctx->m = nm;
+    return 0;
+}
+
 void net_shutdown(struct net_ctx *ctx)
 {
     if (!ctx)
@@ -974,9 +1052,8 @@ void net_shutdown(struct net_ctx *ctx)
         close(ctx->nft);
         ctx->nft = -1;
     }
-    if (ctx->slots)
-        for (size_t i = 0; i < ctx->m->n_containers; i++)
-            unpin(&ctx->slots[i]);
+    for (size_t i = 0; ctx->slots && i < ctx->n_slots; i++)
+        unpin(&ctx->slots[i]);
     if (ctx->rt >= 0 && ctx->n_bridges) {
         nlbuf_reset(&ctx->buf);
         for (size_t i = 0; i < ctx->n_bridges; i++)
@@ -993,9 +1070,8 @@ void net_shutdown(struct net_ctx *ctx)
     close_safe(ctx->host_ns);
     nlbuf_free(&ctx->buf);
     free(ctx->bridges);
-    if (ctx->slots)
-        for (size_t i = 0; i < ctx->m->n_containers; i++)
-            free(ctx->slots[i].pin);
+    for (size_t i = 0; ctx->slots && i < ctx->n_slots; i++)
+        free(ctx->slots[i].pin);
     free(ctx->slots);
     free(ctx->netns_dir);
     free(ctx->forward_file);

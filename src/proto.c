@@ -179,6 +179,7 @@ static const struct {
     { "poweroff", PROTO_OP_POWEROFF, "" },
     { "reboot", PROTO_OP_REBOOT, "" },
     { "halt", PROTO_OP_HALT, "" },
+    { "apply", PROTO_OP_APPLY, "manifest dry_run" },
     { "stdin", PROTO_OP_STDIN, "data eof" },
     { "resize", PROTO_OP_RESIZE, "rows cols" },
 };
@@ -308,6 +309,17 @@ int proto_request_parse(const char *line, size_t len, struct proto_request *req,
             return BAD("\"data\" must be a base64 string");
         req->data = v->u.str.s;
         req->data_len = v->u.str.len;
+    }
+    if (req->op == PROTO_OP_APPLY) {
+        v = json_get(t, "manifest");
+        if (!v || v->type != JSON_STRING)
+            return BAD("apply needs \"manifest\", the manifest's text");
+        if (strlen(v->u.str.s) != v->u.str.len)
+            return BAD("\"manifest\" holds a NUL byte");
+        req->manifest = v->u.str.s;
+        req->manifest_len = v->u.str.len;
+        if (json_get(t, "dry_run") && !json_get_bool(t, "dry_run", &req->dry_run))
+            return BAD("\"dry_run\" must be a boolean");
     }
     if (req->op == PROTO_OP_EXEC) {
         v = json_get(t, "argv");

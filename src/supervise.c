@@ -13,6 +13,7 @@
 #include "keel/health.h"
 #include "keel/layerimg.h"
 #include "keel/log.h"
+#include "keel/manifest_diff.h"
 #include "keel/mount.h"
 #include "keel/net.h"
 #include "keel/output.h"
@@ -68,6 +69,7 @@ struct ctr {
     unsigned oom_kills;
     char failure[KERR_MSG_MAX];
     char *stage;             /* heap: RUN_DIR/containers/NAME (the structs stay small: no 4 KiB arrays) */
+    bool retiring;           /* an apply stops it for good (removed, or restarted from a new spec) */
 };
 
 struct subscriber {
@@ -86,7 +88,8 @@ struct supervisor {
     struct loop *loop;
     const struct manifest *m;
     struct supervisor_opts opts;
-    struct ctr *c;
+    struct ctr **c;          /* one per container of m, in its order; each allocated on its own,
+                              * so the loop's callbacks keep their pointer across an apply */
     size_t n;
     int devnull;
     char *resolv;
@@ -99,6 +102,16 @@ struct supervisor {
     struct watched *watched;
     size_t n_watched;
     unsigned conditions;       /* KEEL_COND_* met */
+    struct manifest *owned;    /* the manifest of the last apply, freed with the supervisor; NULL: m is the caller's */
+    struct {                   /* the apply in progress (one at a time) */
+        bool active;
+        struct manifest *nm;   /* owned until it replaces m */
+        struct mdiff diff;
+        char *plan;            /* the printed plan */
+        sup_apply_cb cb;       /* NULL once its requester went away */
+        void *data;
+        int64_t timer;         /* the deferred finish (never from inside a container's step) */
+    } ap;
 };
 
 static void schedule(struct supervisor *s);
@@ -457,7 +470,7 @@ static int ctr_input(struct ctr *c, enum sup_input_kind kind, int status, uint64
  * that held it back. */
 static bool dep_satisfied(const struct supervisor *s, const struct dependency *d)
 {
-    const struct ctr *t = &s->c[d->index];
+    const struct ctr *t = s->c[d->index];
     /* "started": running, or already done with success (a one-shot
      * setup container that exited 0 has done what it was there for). */
     bool done_ok = t->m.state == CS_EXITED && t->has_exited && !restart_is_failure(t->last_status);
@@ -698,16 +711,16 @@ static void schedule_stops(struct supervisor *s)
 {
     for (size_t k = s->n; k-- > 0;) {
         size_t i = s->m->start_order ? (size_t)s->m->start_order[k] : k;
-        struct ctr *c = &s->c[i];
+        struct ctr *c = s->c[i];
         if (!is_active(c) && c->m.state != CS_WAITING && c->m.state != CS_BACKOFF)
             continue;
         if (c->m.state == CS_STOPPING)
             continue;
         bool dependant_active = false;
         for (size_t j = 0; j < s->n && !dependant_active; j++) {
-            const struct container_spec *o = s->c[j].spec;
+            const struct container_spec *o = s->c[j]->spec;
             for (size_t d = 0; d < o->n_deps; d++)
-                if (o->deps[d].index == (int)i && (is_active(&s->c[j]) || s->c[j].m.state == CS_BACKOFF))
+                if (o->deps[d].index == (int)i && (is_active(s->c[j]) || s->c[j]->m.state == CS_BACKOFF))
                     dependant_active = true;
         }
         if (!dependant_active)
@@ -715,15 +728,19 @@ static void schedule_stops(struct supervisor *s)
     }
 }
 
+static void apply_progress(struct supervisor *s);
+
 static void schedule(struct supervisor *s)
 {
+    if (s->ap.active)
+        apply_progress(s);
     if (s->stopping_all) {
         schedule_stops(s);
         return;
     }
     for (size_t k = 0; k < s->n; k++) {
         size_t i = s->m->start_order ? (size_t)s->m->start_order[k] : k;
-        struct ctr *c = &s->c[i];
+        struct ctr *c = s->c[i];
         if (c->m.state != CS_WAITING || c->m.stop_requested)
             continue;
         ctr_input(c, deps_satisfied(c) ? SUP_IN_DEPS_MET : SUP_IN_DEPS_PENDING, 0, 0);
@@ -774,7 +791,7 @@ static bool joined_by_live(const struct ctr *c)
 {
     const struct supervisor *s = c->sup;
     for (size_t i = 0; i < s->n; i++) {
-        const struct ctr *d = &s->c[i];
+        const struct ctr *d = s->c[i];
         if (d != c && d->spec->net == NET_CONTAINER && strcmp(d->spec->net_peer, c->spec->name) == 0 &&
             !down_for_good(d))
             return true;
@@ -812,7 +829,7 @@ static void release_if_done(struct ctr *c)
     if (c->spec->net == NET_CONTAINER) {
         int peer = manifest_find_container(c->sup->m, c->spec->net_peer);
         if (peer >= 0)
-            release_net_if_unused(&c->sup->c[peer]);
+            release_net_if_unused(c->sup->c[peer]);
     }
 }
 
@@ -924,9 +941,9 @@ void supervisor_reap(struct supervisor *s)
         }
         bool found = false;
         for (size_t i = 0; i < s->n && !found; i++)
-            if (s->c[i].pid == pid) {
+            if (s->c[i]->pid == pid) {
                 found = true;
-                ctr_exited(&s->c[i], status);
+                ctr_exited(s->c[i], status);
             }
         for (size_t i = 0; i < s->n_watched && !found; i++)
             if (s->watched[i].pid == pid) {
@@ -1034,6 +1051,91 @@ int supervisor_set_resolv(struct supervisor *s, const char *text, struct kerr *e
     return live_resolv_write(s->resolv_fd, text, err);
 }
 
+/* A container's record, its fds closed: every later step may fail and
+ * leave it to ctr_free.  NULL when out of memory. */
+static struct ctr *ctr_alloc(struct supervisor *s, const struct container_spec *spec, size_t index)
+{
+    struct ctr *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->sup = s;
+    c->spec = spec;
+    c->index = index;
+    c->m.state = CS_WAITING;
+    c->state_since_ms = now_ms();
+    c->out.read_fd = c->out.write_fd = c->out.log_fd = -1;
+    c->out.pipe_fd = c->out.relay_out = -1;
+    c->pidfd = c->setup_fd = -1;
+    container_ns_init(&c->ns);
+    c->ready_fd = c->ready_child_fd = -1;
+    health_check_init(&c->hc, s->loop, spec, &c->ns, &c->seccomp, &hc_ops, c);
+    c->mem_events_fd = c->cg_events_fd = -1;
+    c->userns = (struct userns)USERNS_INIT;
+    if (!(c->stage = xasprintf("%s/containers/%s", s->opts.run_dir, spec->name))) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* What a container needs before its first start: its staging directory,
+ * its seccomp filter (compiled once, here, so the setup child only installs
+ * it) and its output. */
+static int ctr_prepare(struct ctr *c, const struct manifest *m, struct kerr *err)
+{
+    int r = mkdir_p(c->stage, 0700);
+    if (r < 0)
+        return kerr_set(err, -r, "cannot create %s", c->stage);
+    r = seccomp_build(c->spec, c->spec->caps, &c->seccomp, err);
+    if (r < 0)
+        return r;
+    r = output_open(&c->out, c->spec->name, m->system.log_dir, m->system.log_max_size, m->system.log_keep, err);
+    if (r == 0 && (r = loop_add_fd(c->sup->loop, output_watch_fd(&c->out), EPOLLIN, on_output, c)) < 0)
+        r = kerr_set(err, -r, "cannot watch the output of %s", c->spec->name);
+    return r;
+}
+
+static void ctr_free(struct ctr *c)
+{
+    if (!c)
+        return;
+    struct supervisor *s = c->sup;
+    cancel_timer(c);
+    wait_disarm(c);
+    health_check_stop(&c->hc);
+    if (c->ready_fd >= 0) {
+        loop_del_fd(s->loop, c->ready_fd);
+        close(c->ready_fd);
+        if (c->notify_path)
+            unlink(c->notify_path);
+    }
+    close_safe(c->ready_child_fd);
+    close_setup_fd(c);
+    close_safe(c->pidfd);
+    container_ns_close(&c->ns);
+    cg_events_close(c);
+    if (c->has_cgroup && cgroot(s)) {
+        struct kerr err = { 0 };
+        cgroup_container_remove(cgroot(s), c->spec->name, &err);
+    }
+    seccomp_prog_free(&c->seccomp);
+    userns_close(&c->userns);
+    if (c->out_timer)
+        loop_cancel_timer(s->loop, c->out_timer);
+    if (c->out.pipe_fd >= 0)
+        loop_del_fd(s->loop, c->out.pipe_fd);
+    release_images(c);
+    if (c->out.read_fd >= 0) {
+        loop_del_fd(s->loop, c->out.read_fd);
+        if (c->out.relay > 0)
+            output_drain(&c->out);
+    }
+    output_close(&c->out);
+    free(c->notify_path);
+    free(c->stage);
+    free(c);
+}
+
 int supervisor_new(struct supervisor **out, struct loop *l, const struct manifest *m,
                    const struct supervisor_opts *opts, struct kerr *err)
 {
@@ -1046,22 +1148,16 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
     s->n = m->n_containers;
     s->devnull = -1;
     s->resolv_fd = -1;
-    s->c = calloc(s->n ? s->n : 1, sizeof *s->c);
-    if (!s->c) {
-        free(s);
+    /* An array of pointers: each record is allocated on its own (see struct supervisor). */
+    s->c = calloc(s->n ? s->n : 1, sizeof(struct ctr *)); // NOLINT(bugprone-sizeof-expression)
+    int r = 0;
+    for (size_t i = 0; s->c && i < s->n && r == 0; i++)
+        if (!(s->c[i] = ctr_alloc(s, &m->containers[i], i)))
+            r = -ENOMEM;
+    if (!s->c || r < 0) {
+        supervisor_free(s);
         return kerr_set(err, ENOMEM, "cannot create the supervisor");
     }
-    for (size_t i = 0; i < s->n; i++) {
-        s->c[i].out.read_fd = s->c[i].out.write_fd = s->c[i].out.log_fd = -1;
-        s->c[i].out.pipe_fd = s->c[i].out.relay_out = -1;
-        s->c[i].pidfd = s->c[i].setup_fd = -1;
-        container_ns_init(&s->c[i].ns);
-        s->c[i].ready_fd = s->c[i].ready_child_fd = -1;
-        health_check_init(&s->c[i].hc, l, &m->containers[i], &s->c[i].ns, &s->c[i].seccomp, &hc_ops, &s->c[i]);
-        s->c[i].mem_events_fd = s->c[i].cg_events_fd = -1;
-        s->c[i].userns = (struct userns)USERNS_INIT;
-    }
-    int r = 0;
     s->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (s->devnull < 0)
         r = kerr_set(err, errno, "cannot open /dev/null");
@@ -1072,30 +1168,8 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
     s->conditions = KEEL_COND_ALL & ~opts->conditions_pending;
     if (r == 0)
         r = layerimg_set_new(opts->run_dir, &s->images, err);
-    for (size_t i = 0; i < s->n && r == 0; i++) {
-        struct ctr *c = &s->c[i];
-        c->sup = s;
-        c->spec = &m->containers[i];
-        c->state_since_ms = now_ms();
-        c->index = i;
-        c->m.state = CS_WAITING;
-        if (!(c->stage = xasprintf("%s/containers/%s", opts->run_dir, c->spec->name))) {
-            r = kerr_set(err, ENOMEM, "cannot create the supervisor");
-            break;
-        }
-        r = mkdir_p(c->stage, 0700);
-        if (r < 0) {
-            r = kerr_set(err, -r, "cannot create %s", c->stage);
-            break;
-        }
-        /* The filter is compiled once, here, so the setup child only installs it. */
-        r = seccomp_build(c->spec, c->spec->caps, &c->seccomp, err);
-        if (r < 0)
-            break;
-        r = output_open(&c->out, c->spec->name, m->system.log_dir, m->system.log_max_size, m->system.log_keep, err);
-        if (r == 0 && (r = loop_add_fd(l, output_watch_fd(&c->out), EPOLLIN, on_output, c)) < 0)
-            r = kerr_set(err, -r, "cannot watch the output of %s", c->spec->name);
-    }
+    for (size_t i = 0; i < s->n && r == 0; i++)
+        r = ctr_prepare(s->c[i], m, err);
     if (r < 0) {
         supervisor_free(s);
         return r;
@@ -1104,46 +1178,16 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
     return 0;
 }
 
+static void apply_end(struct supervisor *s, bool ok, const char *outcome);
+
 void supervisor_free(struct supervisor *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->n; i++) {
-        struct ctr *c = &s->c[i];
-        cancel_timer(c);
-        wait_disarm(c);
-        health_check_stop(&c->hc);
-        if (c->ready_fd >= 0) {
-            loop_del_fd(s->loop, c->ready_fd);
-            close(c->ready_fd);
-            if (c->notify_path)
-                unlink(c->notify_path);
-        }
-        close_safe(c->ready_child_fd);
-        close_setup_fd(c);
-        close_safe(c->pidfd);
-        container_ns_close(&c->ns);
-        cg_events_close(c);
-        if (c->has_cgroup && cgroot(s)) {
-            struct kerr err = { 0 };
-            cgroup_container_remove(cgroot(s), c->spec->name, &err);
-        }
-        seccomp_prog_free(&c->seccomp);
-        userns_close(&c->userns);
-        if (c->out_timer)
-            loop_cancel_timer(s->loop, c->out_timer);
-        if (c->out.pipe_fd >= 0)
-            loop_del_fd(s->loop, c->out.pipe_fd);
-        release_images(c);
-        if (c->out.read_fd >= 0) {
-            loop_del_fd(s->loop, c->out.read_fd);
-            if (c->out.relay > 0)
-                output_drain(&c->out);
-        }
-        output_close(&c->out);
-        free(c->notify_path);
-        free(c->stage);
-    }
+    if (s->ap.active)
+        apply_end(s, false, "keel stopped before the apply was complete");
+    for (size_t i = 0; s->c && i < s->n; i++)
+        ctr_free(s->c[i]);
     layerimg_set_free(s->images);
     close_safe(s->devnull);
     free(s->resolv);
@@ -1151,6 +1195,7 @@ void supervisor_free(struct supervisor *s)
     free(s->c);
     free(s->subs);
     free(s->watched);
+    manifest_free(s->owned);
     free(s);
 }
 
@@ -1174,24 +1219,29 @@ int supervisor_start_all(struct supervisor *s, struct kerr *err)
 
 void supervisor_stop_all(struct supervisor *s)
 {
+    if (s->ap.active)
+        apply_end(s, false, "not complete: keel is stopping");
     s->stopping_all = true;
     for (size_t i = 0; i < s->n; i++)
-        ctr_input(&s->c[i], SUP_IN_SHUTDOWN, 0, 0);
+        ctr_input(s->c[i], SUP_IN_SHUTDOWN, 0, 0);
     schedule(s);
 }
 
 bool supervisor_all_down(const struct supervisor *s)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (is_active(&s->c[i]) || s->c[i].m.state == CS_BACKOFF || s->c[i].m.state == CS_WAITING)
+        if (is_active(s->c[i]) || s->c[i]->m.state == CS_BACKOFF || s->c[i]->m.state == CS_WAITING)
             return false;
     return true;
 }
 
 bool supervisor_finished(const struct supervisor *s, int *status)
 {
+    /* An apply stops containers to start them again: not the end. */
+    if (s->ap.active)
+        return false;
     for (size_t i = 0; i < s->n; i++) {
-        const struct ctr *c = &s->c[i];
+        const struct ctr *c = s->c[i];
         if (c->spec->main) {
             if (!is_final(c))
                 return false;
@@ -1201,7 +1251,7 @@ bool supervisor_finished(const struct supervisor *s, int *status)
     }
     bool all_ok = true;
     for (size_t i = 0; i < s->n; i++) {
-        const struct ctr *c = &s->c[i];
+        const struct ctr *c = s->c[i];
         if (!is_final(c))
             return false;
         if (c->m.state == CS_FAILED || (c->has_exited && restart_is_failure(c->last_status)))
@@ -1216,8 +1266,8 @@ bool supervisor_finished(const struct supervisor *s, int *status)
 static struct ctr *find(struct supervisor *s, const char *name, struct kerr *err)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->c[i].spec->name, name) == 0)
-            return &s->c[i];
+        if (strcmp(s->c[i]->spec->name, name) == 0)
+            return s->c[i];
     kerr_msg(err, ENOENT, "no container named '%s'", name);
     return NULL;
 }
@@ -1227,6 +1277,8 @@ int supervisor_start(struct supervisor *s, const char *name, struct kerr *err)
     struct ctr *c = find(s, name, err);
     if (!c)
         return -ENOENT;
+    if (c->retiring)
+        return kerr_msg(err, EBUSY, "container '%s' is being stopped by an apply", name);
     int r = ctr_input(c, SUP_IN_START_REQ, 0, 0);
     if (r == -ESHUTDOWN)
         return kerr_msg(err, ESHUTDOWN, "keel is shutting down");
@@ -1249,6 +1301,8 @@ int supervisor_restart(struct supervisor *s, const char *name, struct kerr *err)
     struct ctr *c = find(s, name, err);
     if (!c)
         return -ENOENT;
+    if (c->retiring)
+        return kerr_msg(err, EBUSY, "container '%s' is being stopped by an apply", name);
     if (ctr_input(c, SUP_IN_RESTART_REQ, 0, 0) == -ESHUTDOWN)
         return kerr_msg(err, ESHUTDOWN, "keel is shutting down");
     return 0;
@@ -1274,14 +1328,14 @@ size_t supervisor_count(const struct supervisor *s)
 int supervisor_find(const struct supervisor *s, const char *name)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->c[i].spec->name, name) == 0)
+        if (strcmp(s->c[i]->spec->name, name) == 0)
             return (int)i;
     return -1;
 }
 
 void supervisor_status(const struct supervisor *s, size_t i, struct container_status *st)
 {
-    const struct ctr *c = &s->c[i];
+    const struct ctr *c = s->c[i];
     memset(st, 0, sizeof *st);
     st->name = c->spec->name;
     st->state = c->m.state;
@@ -1308,7 +1362,7 @@ void supervisor_status(const struct supervisor *s, size_t i, struct container_st
 
 const char *supervisor_log_path(const struct supervisor *s, size_t i)
 {
-    return s->c[i].out.log_path;
+    return s->c[i]->out.log_path;
 }
 
 const struct manifest *supervisor_manifest(const struct supervisor *s)
@@ -1385,4 +1439,279 @@ void supervisor_request_power(struct supervisor *s, enum power_action action)
 {
     if (s->opts.power)
         s->opts.power(action, "requested", s->opts.power_data);
+}
+
+/* --- applying a new manifest ------------------------------------------------------------------ */
+
+static void emit_apply(struct supervisor *s, const char *detail)
+{
+    struct sup_event ev = { .kind = EV_APPLY, .name = "", .time_ms = realtime_ms(), .detail = detail };
+    size_t n = s->n_subs;
+    struct subscriber copy[64];
+    if (n > ARRAY_SIZE(copy))
+        n = ARRAY_SIZE(copy);
+    if (n)
+        memcpy(copy, s->subs, n * sizeof *copy);
+    for (size_t i = 0; i < n; i++)
+        copy[i].cb(&ev, copy[i].data);
+}
+
+/* Ends the apply in progress: the result to its requester, an event, a log
+ * line; what it still owns is freed (nm, unless it became m). */
+static void apply_end(struct supervisor *s, bool ok, const char *outcome)
+{
+    if (s->ap.timer > 0)
+        loop_cancel_timer(s->loop, s->ap.timer);
+    for (size_t i = 0; i < s->n; i++)
+        s->c[i]->retiring = false;
+    if (ok)
+        log_info("apply: %s", outcome);
+    else
+        log_error("apply: %s", outcome);
+    emit_apply(s, outcome);
+    struct sup_apply_result res = { .ok = ok, .plan = s->ap.plan ? s->ap.plan : "", .outcome = outcome };
+    sup_apply_cb cb = s->ap.cb;
+    void *data = s->ap.data;
+    manifest_diff_free(&s->ap.diff);
+    manifest_free(s->ap.nm);
+    char *plan = s->ap.plan;
+    s->ap.nm = NULL;
+    s->ap.plan = NULL;
+    s->ap.cb = NULL;
+    s->ap.timer = 0;
+    s->ap.active = false;
+    if (cb)
+        cb(&res, data);
+    free(plan);
+}
+
+static void apply_finish(struct loop *l, void *data);
+
+/* After every change of state while an apply runs: stop what it retires, in
+ * reverse dependency order, and once all of it is down for good, finish from
+ * the loop (never from inside the step of a container it frees). */
+static void apply_progress(struct supervisor *s)
+{
+    bool all_down = true;
+    for (size_t k = s->n; k-- > 0;) {
+        size_t i = s->m->start_order ? (size_t)s->m->start_order[k] : k;
+        struct ctr *c = s->c[i];
+        if (!c->retiring || down_for_good(c))
+            continue;
+        all_down = false;
+        if (c->m.state == CS_STOPPING)
+            continue;
+        bool dependant_active = false;
+        for (size_t j = 0; j < s->n && !dependant_active; j++) {
+            const struct ctr *o = s->c[j];
+            if (!o->retiring || down_for_good(o))
+                continue;
+            for (size_t d = 0; d < o->spec->n_deps; d++)
+                if (o->spec->deps[d].index == (int)i)
+                    dependant_active = true;
+        }
+        if (!dependant_active)
+            ctr_input(c, SUP_IN_STOP, 0, 0);
+    }
+    if (all_down && s->ap.active && s->ap.timer == 0) {
+        int64_t t = loop_add_timer(s->loop, 0, apply_finish, s);
+        s->ap.timer = t > 0 ? t : 0;
+        if (t <= 0)
+            log_error("apply: cannot arm a timer; the apply finishes with the next change");
+    }
+}
+
+static void apply_finish(struct loop *l, void *data)
+{
+    struct supervisor *s = data;
+    s->ap.timer = 0;
+    const struct mdiff *d = &s->ap.diff;
+    struct manifest *nm = s->ap.nm;
+    size_t nn = nm->n_containers;
+    char outcome[2048] = "";
+
+    /* Everything that can fail for want of memory first, so nothing is half done. */
+    struct ctr **nc = calloc(nn ? nn : 1, sizeof(struct ctr *)); // NOLINT(bugprone-sizeof-expression): pointers
+    int *old_of_new = calloc(nn ? nn : 1, sizeof *old_of_new);
+    if (!nc || !old_of_new) {
+        free(nc);
+        free(old_of_new);
+        apply_end(s, false, "out of memory: the removed and restarted containers were stopped, nothing was started");
+        return;
+    }
+    bool oom = false;
+    for (size_t i = 0; i < nn; i++)
+        old_of_new[i] = -1;   /* overwritten below for kept ones */
+    for (size_t k = 0; !oom && k < d->n_ctrs; k++) {
+        const struct mdiff_ctr *e = &d->ctrs[k];
+        if (e->new_index < 0)
+            continue;
+        if (e->kind == MDIFF_UNCHANGED || e->kind == MDIFF_INPLACE)
+            old_of_new[e->new_index] = e->old_index;
+        else if (!(nc[e->new_index] = ctr_alloc(s, &nm->containers[e->new_index], (size_t)e->new_index)))
+            oom = true;
+    }
+    /* Every container of nm is in the diff once: kept, or a new record. */
+    for (size_t i = 0; i < nn; i++)
+        if (old_of_new[i] < 0 && !nc[i])
+            oom = true;
+    struct kerr err = { 0 };
+    if (!oom && s->opts.net && net_apply(s->opts.net, nm, old_of_new, false, &err) < 0)
+        oom = true;
+    if (oom) {
+        for (size_t i = 0; i < nn; i++)
+            if (old_of_new[i] < 0)
+                ctr_free(nc[i]);
+        free(nc);
+        free(old_of_new);
+        apply_end(s, false, "out of memory: the removed and restarted containers were stopped, nothing was started");
+        return;
+    }
+    /* The kept ones move to the new manifest's spec; in place changes take effect. */
+    for (size_t i = 0; i < nn; i++) {
+        int o = old_of_new[i];
+        if (o < 0)
+            continue;
+        struct ctr *c = s->c[o];
+        s->c[o] = NULL;
+        nc[i] = c;
+        c->spec = &nm->containers[i];
+        c->index = i;
+        c->hc.spec = c->spec;
+        c->out.name = c->spec->name;
+    }
+    for (size_t k = 0; k < d->n_ctrs; k++) {
+        const struct mdiff_ctr *e = &d->ctrs[k];
+        if (e->kind != MDIFF_INPLACE || !nc[e->new_index]->has_cgroup || !s->opts.cgroup)
+            continue;
+        struct kerr cerr = { 0 };
+        if (cgroup_container_update(s->opts.cgroup, nc[e->new_index]->spec, &cerr) < 0) {
+            size_t len = strlen(outcome);
+            snprintf(outcome + len, sizeof outcome - len, "%s%s (it runs with its old limits)",
+                     len ? "; " : "", cerr.msg);
+        }
+    }
+    /* The retired ones go (stopped for good, released). */
+    for (size_t i = 0; i < s->n; i++)
+        ctr_free(s->c[i]);
+    free(s->c);
+    s->c = nc;
+    s->n = nn;
+    struct manifest *old_owned = s->owned;
+    s->m = nm;
+    s->owned = nm;
+    s->ap.nm = NULL;
+    free(s->resolv);
+    s->resolv = make_resolv(nm);
+    /* The new and restarted ones: set up now, started by schedule() below in
+     * dependency order. */
+    for (size_t i = 0; i < nn; i++) {
+        struct ctr *c = nc[i];
+        if (old_of_new[i] >= 0 || !c)
+            continue;   /* kept (a NULL one was refused above) */
+        struct kerr perr = { 0 };
+        if (ctr_prepare(c, nm, &perr) < 0) {
+            snprintf(c->failure, sizeof c->failure, "%s", perr.msg);
+            c->m.state = CS_FAILED;
+            log_error("%s: failed: %s", c->spec->name, perr.msg);
+            size_t len = strlen(outcome);
+            snprintf(outcome + len, sizeof outcome - len, "%s%s", len ? "; " : "", perr.msg);
+        }
+    }
+    free(old_of_new);
+    /* The old manifest's strings are no longer pointed to (the diff's names are). */
+    manifest_diff_free(&s->ap.diff);
+    manifest_free(old_owned);
+    char text[2400];
+    bool ok = !outcome[0];
+    snprintf(text, sizeof text, "%s%s", ok ? "applied" : "applied with errors: ", outcome);
+    apply_end(s, ok, text);
+    schedule(s);
+}
+
+int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, sup_apply_cb cb, void *data,
+                     struct kerr *err)
+{
+    if (s->stopping_all) {
+        manifest_free(nm);
+        return kerr_msg(err, ESHUTDOWN, "cannot apply the manifest: keel is shutting down");
+    }
+    if (s->ap.active) {
+        manifest_free(nm);
+        return kerr_msg(err, EBUSY, "cannot apply the manifest: another apply is in progress");
+    }
+    struct mdiff d;
+    char *plan = NULL;
+    size_t plan_len = 0;
+    FILE *f = NULL;
+    if (manifest_diff(s->m, nm, &d) < 0 || !(f = open_memstream(&plan, &plan_len))) {
+        manifest_diff_free(&d);
+        manifest_free(nm);
+        return kerr_set(err, ENOMEM, "cannot apply the manifest");
+    }
+    manifest_diff_print(&d, f);
+    if (fclose(f) != 0 || !plan) {
+        free(plan);
+        manifest_diff_free(&d);
+        manifest_free(nm);
+        return kerr_set(err, ENOMEM, "cannot apply the manifest");
+    }
+    s->ap.active = true;
+    s->ap.nm = nm;
+    s->ap.diff = d;
+    s->ap.plan = plan;
+    s->ap.cb = cb;
+    s->ap.data = data;
+    s->ap.timer = 0;
+
+    /* What cannot be done live refuses the whole apply, before anything changes. */
+    char why[KERR_MSG_MAX + 64] = "";
+    if (d.networks_changed)
+        snprintf(why, sizeof why, "not applied: [network] sections changed (bridges and their rules are made at "
+                 "keel's start: that needs a reboot)");
+    int *old_of_new = calloc(nm->n_containers ? nm->n_containers : 1, sizeof *old_of_new);
+    if (!old_of_new) {
+        apply_end(s, false, "not applied: out of memory");
+        return 0;
+    }
+    if (!why[0] && s->opts.net) {
+        for (size_t i = 0; i < nm->n_containers; i++)
+            old_of_new[i] = -1;
+        for (size_t k = 0; k < d.n_ctrs; k++)
+            if (d.ctrs[k].new_index >= 0 && (d.ctrs[k].kind == MDIFF_UNCHANGED || d.ctrs[k].kind == MDIFF_INPLACE))
+                old_of_new[d.ctrs[k].new_index] = d.ctrs[k].old_index;
+        struct kerr nerr = { 0 };
+        if (net_apply(s->opts.net, nm, old_of_new, true, &nerr) < 0)
+            snprintf(why, sizeof why, "not applied: %s", nerr.msg);
+    }
+    free(old_of_new);
+    if (why[0]) {
+        apply_end(s, false, why);
+        return 0;
+    }
+    if (dry_run) {
+        apply_end(s, true, d.reboot[0] ? "dry run: nothing was changed (some changes need a reboot)"
+                                       : "dry run: nothing was changed");
+        return 0;
+    }
+    unsigned n_stop = 0;
+    for (size_t k = 0; k < d.n_ctrs; k++) {
+        const struct mdiff_ctr *e = &d.ctrs[k];
+        if (e->kind == MDIFF_CHANGED || e->kind == MDIFF_REMOVED) {
+            s->c[e->old_index]->retiring = true;
+            n_stop++;
+        }
+    }
+    log_info("apply: %u container%s to stop, then the new manifest%s", n_stop, n_stop == 1 ? "" : "s",
+             d.reboot[0] ? " (some changes need a reboot)" : "");
+    if (d.reboot[0])
+        log_warn("apply: these changes take effect only at the next boot: %s", d.reboot);
+    apply_progress(s);
+    return 0;
+}
+
+void supervisor_apply_forget(struct supervisor *s, const void *data)
+{
+    if (s->ap.active && s->ap.data == data)
+        s->ap.cb = NULL;
 }

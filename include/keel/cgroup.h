@@ -77,6 +77,9 @@ int cgroup_open_at(struct cgroup_root *root, const char *path, unsigned controll
  * controller is missing is an error naming the controller and the path. */
 int cgroup_container_create(struct cgroup_root *root, const struct container_spec *c, int *dirfd,
                             struct kerr *err);
+/* keel apply: writes the limits of `c` to its live cgroup (a limit it no
+ * longer sets goes back to the default), its processes left running. */
+int cgroup_container_update(struct cgroup_root *root, const struct container_spec *c, struct kerr *err);
 /* Fallback for kernels without CLONE_INTO_CGROUP: writes pid to cgroup.procs. */
 int cgroup_container_attach(struct cgroup_root *root, const char *name, pid_t pid, struct kerr *err);
 /* Kills every process of the container's cgroup (cgroup.kill; freeze + SIGKILL

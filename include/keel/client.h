@@ -40,5 +40,6 @@ int client_cmd_events(int argc, char **argv);
 int client_cmd_poweroff(int argc, char **argv);
 int client_cmd_reboot(int argc, char **argv);
 int client_cmd_halt(int argc, char **argv);
+int client_cmd_apply(int argc, char **argv);
 
 #endif

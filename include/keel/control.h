@@ -77,6 +77,9 @@ struct control_backend {
      * (the uplinks and their DHCP leases); NULL writes none. */
     void (*machine)(void *data, struct json_writer *out);
     void *machine_data;
+    int (*apply)(struct supervisor *s, struct manifest *nm, bool dry_run, sup_apply_cb cb, void *data,
+                 struct kerr *err);
+    void (*apply_forget)(struct supervisor *s, const void *data);
 };
 
 /* The real backend.  Inline so that only main's object refers to the
@@ -91,6 +94,7 @@ static inline struct control_backend control_backend_supervisor(struct superviso
         .kill = supervisor_kill, .subscribe = supervisor_subscribe,
         .unsubscribe = supervisor_unsubscribe, .exec = supervisor_exec,
         .request_power = supervisor_request_power, .stats = cgroup_container_stats,
+        .apply = supervisor_apply, .apply_forget = supervisor_apply_forget,
     };
     return be;
 }

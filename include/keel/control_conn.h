@@ -33,7 +33,7 @@
 #define LOG_LINE_MAX 16384                 /* longer log lines are split */
 #define EXEC_CHUNK 16384
 
-enum conn_mode { CM_REQUEST, CM_LOGS, CM_EVENTS, CM_EXEC };
+enum conn_mode { CM_REQUEST, CM_LOGS, CM_EVENTS, CM_EXEC, CM_APPLY /* waiting for an apply's outcome */ };
 
 struct listener {
     struct control *c;

@@ -29,6 +29,7 @@
 #define KEEL_NET_H
 
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "keel/err.h"
@@ -50,7 +51,9 @@ struct net_ctx;
  * any container starts; `m` must outlive the context. */
 int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir, struct kerr *err);
 /* Removes everything keel made in the host's network configuration: the table,
- * the pins, the bridges; restores ip_forward.  Frees ctx; NULL is allowed. */
+ * the pins, the bridges; restores ip_forward.  Frees ctx; NULL is allowed.
+ * It reads nothing of the manifest (which may be freed already: after an
+ * apply the supervisor owns it). */
 void net_shutdown(struct net_ctx *ctx);
 
 /* Returns a fd (O_CLOEXEC, caller closes) of the network namespace the container
@@ -68,6 +71,17 @@ int net_container_netns(struct net_ctx *ctx, const struct container_spec *c, int
  * free the address.  Nothing for host
  * and container:NAME modes (the joined namespace belongs to NAME). */
 void net_container_release(struct net_ctx *ctx, const struct container_spec *c);
+/* keel apply: `nm` replaces the manifest of ctx.  old_of_new[i] is, for
+ * nm's container i that keeps running, its index in the old manifest (its
+ * namespace, address and ports stay as they are), else -1 (new or restarted:
+ * it gets its namespace at its start).  Every other container of the old
+ * manifest must have been released (net_container_release).  The networks
+ * must be the same in both (bridges and their rules are made at keel's
+ * start).  With `check`, nothing changes: fails (EOPNOTSUPP) when a bridge
+ * container of nm is on a network keel made no bridge for, or (EADDRINUSE)
+ * when its fixed `ip` is held by a container that keeps running.  Without,
+ * fails only with ENOMEM, touching nothing; nm must outlive ctx. */
+int net_apply(struct net_ctx *ctx, const struct manifest *nm, const int *old_of_new, bool check, struct kerr *err);
 /* The IPv4 address a container has (or will get; container:NAME: NAME's);
  * 0 when none.  ctx must not be NULL. */
 struct in_addr net_container_ip(const struct net_ctx *ctx, const struct container_spec *c);

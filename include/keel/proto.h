@@ -48,7 +48,7 @@ int proto_inet_url_parse(const char *url, bool udp, const char *what, struct pro
 enum proto_op {
     PROTO_OP_VERSION, PROTO_OP_PS, PROTO_OP_STATUS, PROTO_OP_LOGS, PROTO_OP_START, PROTO_OP_STOP,
     PROTO_OP_RESTART, PROTO_OP_KILL, PROTO_OP_EXEC, PROTO_OP_STATS, PROTO_OP_EVENTS, PROTO_OP_POWEROFF,
-    PROTO_OP_REBOOT, PROTO_OP_HALT,
+    PROTO_OP_REBOOT, PROTO_OP_HALT, PROTO_OP_APPLY,
     PROTO_OP_STDIN, PROTO_OP_RESIZE,     /* only inside a streamed exec */
 };
 /* "logs" for PROTO_OP_LOGS: the op's name on the wire; "?" when unknown. */
@@ -66,6 +66,9 @@ struct proto_request {
     const char *data;          /* stdin: base64 */
     size_t data_len;
     bool eof;                  /* stdin */
+    const char *manifest;      /* apply: the manifest's text (bounded by the request line) */
+    size_t manifest_len;
+    bool dry_run;              /* apply */
     struct json_value *tree;   /* owns the strings above */
 };
 

@@ -48,7 +48,8 @@ struct container_status {
 };
 
 /* Events for `keel events` and the console. */
-enum sup_event_kind { EV_STARTED, EV_EXITED, EV_RESTARTING, EV_STOPPED, EV_FAILED, EV_OOM, EV_HEALTH, EV_READY };
+enum sup_event_kind { EV_STARTED, EV_EXITED, EV_RESTARTING, EV_STOPPED, EV_FAILED, EV_OOM, EV_HEALTH, EV_READY,
+                      EV_APPLY /* a manifest applied (or not): name "", detail the outcome */ };
 struct sup_event {
     enum sup_event_kind kind;
     const char *name;
@@ -144,6 +145,32 @@ struct exec_io {
 };
 int supervisor_exec(struct supervisor *s, const char *name, char *const *argv, const struct exec_io *io,
                     sup_child_cb cb, void *data, pid_t *pid, struct kerr *err);
+
+/* --- applying a new manifest (keel apply, SIGHUP; docs/operations.md) -------
+
+   The entry point for whoever has a validated manifest (manifest_load with
+   its file checks): the difference is planned (manifest_diff.h), then carried
+   out in the loop: removed and restarted containers stop (reverse dependency
+   order, each once nothing of that set still depends on it), in-place limits
+   are written to the live cgroups, then the supervisor swaps to the new
+   manifest (containers kept are the same records: same process, namespaces,
+   address, ports, log) and starts the new and restarted ones in dependency
+   order.  One apply at a time.  `cb` is called exactly once (unless
+   supervisor_apply_forget), from the loop or, for a dry run and a refusal
+   found in the plan, before supervisor_apply returns. */
+struct sup_apply_result {
+    bool ok;
+    const char *plan;      /* manifest_diff_print's text */
+    const char *outcome;   /* "applied", "dry run: nothing was changed", or what went wrong */
+};
+typedef void (*sup_apply_cb)(const struct sup_apply_result *res, void *data);
+/* Takes ownership of nm whatever happens.  Returns 0 when the apply was
+ * taken (its result comes through cb), or a negative errno with err filled
+ * and cb not called: EBUSY (another apply runs), ESHUTDOWN, ENOMEM. */
+int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, sup_apply_cb cb, void *data,
+                     struct kerr *err);
+/* The requester identified by `data` went away: its cb is not called (the apply goes on). */
+void supervisor_apply_forget(struct supervisor *s, const void *data);
 
 /* Asks the supervisor's owner (main) to shut down: boot mode runs the shutdown
  * sequence with `action`; keel run stops everything and exits. */

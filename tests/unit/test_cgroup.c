@@ -2,6 +2,7 @@
  * file-writing logic run against a plain temporary directory. */
 #include "keel/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -679,6 +680,62 @@ static struct manifest *load(const char *text)
     return m;
 }
 
+/* Removes DIR/NAME's files, DIR/NAME and DIR (a plain-dir cgroup tree). */
+static void rm_cg(const char *dir, const char *name)
+{
+    char sub[600];
+    snprintf(sub, sizeof sub, "%s/%s", dir, name);
+    DIR *d = opendir(sub);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (e->d_name[0] != '.')
+            unlinkat(dirfd(d), e->d_name, 0);
+    if (d)
+        closedir(d);
+    rmdir(sub);
+    rmdir(dir);
+}
+
+/* keel apply's limits in place: the new values written to the live cgroup,
+ * a limit the new spec drops back at its default. */
+TEST(update_in_place)
+{
+    char tmp[] = "/tmp/keel-cg-XXXXXX";
+    CHECK(mkdtemp(tmp) != NULL);
+    struct cgroup_root root;
+    struct kerr err = { 0 };
+    CHECK_INT(cgroup_open_at(&root, tmp, CG_MEMORY | CG_PIDS | CG_CPU, true, &err), 0);
+    struct container_spec c;
+    spec_init(&c, "web");
+    c.memory_max = 64ll << 20;
+    c.pids_max = 64;
+    c.pids_line = 5;
+    int fd = -1;
+    CHECK_INT(cgroup_container_create(&root, &c, &fd, &err), 0);
+    close_safe(fd);
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/web", tmp);
+    char *v;
+    CHECK_STR(v = slurp(dir, "memory.max"), "67108864");
+    free(v);
+    c.memory_max = KEEL_LIMIT_UNSET;
+    c.pids_max = 77;
+    c.cpu_quota_us = 50000;
+    c.cpu_period_us = 100000;
+    CHECK_INT(cgroup_container_update(&root, &c, &err), 0);
+    CHECK_STR(v = slurp(dir, "memory.max"), "max");
+    free(v);
+    CHECK_STR(v = slurp(dir, "pids.max"), "77");
+    free(v);
+    CHECK_STR(v = slurp(dir, "cpu.max"), "50000 100000");
+    free(v);
+    /* A controller keel does not have refuses the change, naming it. */
+    c.io_weight = 50;
+    CHECK_INT(cgroup_container_update(&root, &c, &err), -EOPNOTSUPP);
+    CHECK(strstr(err.msg, "io") != NULL);
+    cgroup_release(&root);
+    rm_cg(tmp, "web");
+}
+
 TEST(pids_default)
 {
     struct manifest *m = load("[container a]\nlayers = /\ncommand = /bin/true\n"
@@ -813,6 +870,7 @@ int main(void)
     RUN(unavailable_root);
     RUN(oom_score_adj);
     RUN(host_run_mode);
+    RUN(update_in_place);
     RUN(plan_reset);
     RUN(procs_and_names);
     return unit_done();

@@ -1,0 +1,278 @@
+#!/bin/bash
+# test_apply.sh — issue 18: `keel apply` and SIGHUP apply a new manifest to a
+# running keel: the plan, removed containers stopped, changed ones restarted,
+# new ones started, unchanged ones untouched (same PID), limits changed in
+# place on the live cgroup, one apply at a time, root only, nothing changed
+# by an invalid manifest.
+. "$(dirname "$0")/lib.sh"
+
+SOCK() { echo "$T/keel.sock"; }
+kc() { KEEL_HOST="unix://$(SOCK)" timeout $((30 * SLOW)) "$KEEL" "$@"; }
+
+# The pid keel reports for container NAME (in keel's PID namespace), "" when none.
+ps_pid() {
+    kc ps --json | python3 -c '
+import json, sys
+for c in json.load(sys.stdin):
+    if c["name"] == sys.argv[1] and c.get("pid"):
+        print(c["pid"])' "$1"
+}
+ps_names() {
+    kc ps --json | python3 -c '
+import json, sys
+print(",".join(sorted(c["name"] for c in json.load(sys.stdin))))'
+}
+
+# m1 / m2: the manifests before and after.  keep is unchanged; chg gets a new
+# command; gone goes; new comes (after keep, which it depends on); lim gets a
+# new restart policy and stop signal (in place).  Limits changed in place
+# need cgroup controllers, which host tests cannot count on: the writes are
+# unit-tested (tests/unit/test_cgroup.c, update_in_place).
+m1() {
+    cat <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container keep]
+layers = $LAYERS/base
+command = /bin/probe trap TERM print keep-up sleep inf
+
+[container chg]
+layers = $LAYERS/base
+command = /bin/probe trap TERM print chg-v1 sleep inf
+depends = keep
+
+[container gone]
+layers = $LAYERS/base
+command = /bin/probe trap TERM print gone-up sleep inf
+
+[container lim]
+layers = $LAYERS/base
+command = /bin/probe trap INT print lim-up sleep inf
+EOF
+}
+m2() {
+    cat <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container keep]
+layers = $LAYERS/base
+command = /bin/probe trap TERM print keep-up sleep inf
+
+[container chg]
+layers = $LAYERS/base
+command = /bin/probe trap TERM print chg-v2 sleep inf
+depends = keep
+
+[container new]
+layers = $LAYERS/base
+command = /bin/probe trap TERM print new-up sleep inf
+depends = keep
+
+[container lim]
+layers = $LAYERS/base
+command = /bin/probe trap INT print lim-up sleep inf
+restart = always
+stop_signal = INT
+EOF
+}
+
+start_m1() {
+    m1 | manifest
+    keel_start
+    local c
+    for c in keep gone lim; do
+        wait_out "$c" "$c-up" || fail "container $c did not come up ($WHY)"
+    done
+    wait_out chg chg-v1 || fail "container chg did not come up ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket at $(SOCK)"
+}
+
+test_apply_live() {
+    plan dry_run_plan dry_run_changes_nothing plan_in_reply same_pids policy_in_place removed_stopped \
+         changed_restarted added_started apply_event
+    start_m1
+    local keep0 lim0 chg0 gone0
+    keep0=$(ps_pid keep) lim0=$(ps_pid lim) chg0=$(ps_pid chg) gone0=$(ps_pid gone)
+    [ -n "$keep0" ] && [ -n "$lim0" ] && [ -n "$chg0" ] && [ -n "$gone0" ] || fail "no pids in keel ps"
+    m2 > "$T/m2.ini"
+
+    kc apply --dry-run "$T/m2.ini" > "$T/dry.out" 2>&1 || fail "keel apply --dry-run failed: $(cat "$T/dry.out")"
+    check dry_run_plan "the dry run's plan does not list every change" eval \
+        "grep -qE '^restart +chg: command$' '$T/dry.out' && grep -qE '^add +new$' '$T/dry.out' &&
+         grep -qE '^remove +gone$' '$T/dry.out' && grep -qE '^in place +lim: restart stop_signal$' '$T/dry.out' &&
+         grep -qE '^keep +keep$' '$T/dry.out' && grep -q 'dry run: nothing was changed' '$T/dry.out'"
+    check dry_run_changes_nothing "the dry run changed containers" eval \
+        "[ '$(ps_names)' = chg,gone,keep,lim ] && [ '$(ps_pid gone)' = '$gone0' ] &&
+         [ '$(ps_pid chg)' = '$chg0' ]"
+
+    # Subscribed (keel's acknowledgement read) before the apply starts.
+    SOCK=$(SOCK) timeout $((30 * SLOW)) python3 -u -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(os.environ["SOCK"])
+s.sendall(b"{\"keel\":1,\"op\":\"events\"}\n")
+f = s.makefile("rb")
+print("ack " + f.readline().decode().strip())
+for line in f:
+    print(line.decode().strip())' > "$T/events.out" 2>&1 &
+    local evpid=$!
+    wait_for '^ack .*"ok":true' "$T/events.out" || fail "cannot subscribe to events ($WHY)"
+    kc apply "$T/m2.ini" > "$T/apply.out" 2>&1 || { kill "$evpid"; fail "keel apply failed: $(cat "$T/apply.out")"; }
+    check plan_in_reply "keel apply did not print the plan and 'applied'" eval \
+        "grep -qE '^remove +gone$' '$T/apply.out' && grep -qx applied '$T/apply.out'"
+    wait_out new new-up || true
+    wait_out chg chg-v2 || true
+    check same_pids "an unchanged or in-place container was restarted" eval \
+        "[ '$(ps_pid keep)' = '$keep0' ] && [ '$(ps_pid lim)' = '$lim0' ] && [ -d '$(nsproc)/$keep0' ]"
+    # lim's new stop signal is in force: keel stop sends it SIGINT, which the
+    # probe traps (the old one, SIGTERM, it ignores as its namespace's init).
+    kc stop lim > /dev/null 2>&1
+    wait_out lim 'trapped=SIGINT' || true
+    check policy_in_place "lim did not get its new stop_signal (INT)" out_has lim 'trapped=SIGINT'
+    check removed_stopped "gone is still listed or its process lives" eval \
+        "[ '$(ps_names)' = chg,keep,lim,new ] && [ ! -d '$(nsproc)/$gone0' ]"
+    local chg1
+    chg1=$(ps_pid chg)
+    check changed_restarted "chg was not restarted with its new command" eval \
+        "[ -n '$chg1' ] && [ '$chg1' != '$chg0' ] && out_has chg chg-v2"
+    check added_started "new did not start" eval "[ -n '$(ps_pid new)' ] && out_has new new-up"
+    wait_for '"event":"apply"' "$T/events.out" || true
+    kill "$evpid" 2>/dev/null
+    check apply_event "no apply event with its outcome on keel events" grep_in '"event":"apply".*"detail":"applied"' \
+        "$T/events.out"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+test_apply_refusals() {
+    plan invalid_refused invalid_changes_nothing non_root_refused busy_refused first_completes
+    m1 | sed 's/^control = .*/&\ncontrol_group = staff/' | manifest
+    keel_start
+    wait_out gone gone-up || fail "gone did not come up ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    local gone0
+    gone0=$(ps_pid gone)
+    # An unknown key: keel check's message with its line, nothing changed.
+    { m2; printf 'no_such_key = 1\n'; } > "$T/bad.ini"
+    kc apply "$T/bad.ini" > "$T/bad.out" 2>&1
+    check invalid_refused "an invalid manifest was not refused with FILE:LINE" eval \
+        "[ $? != 0 ] && grep -qE 'manifest:[0-9]+: .*no_such_key' '$T/bad.out'"
+    check invalid_changes_nothing "the invalid manifest changed something" eval \
+        "[ '$(ps_pid gone)' = '$gone0' ] && [ '$(ps_names)' = chg,gone,keep,lim ]"
+    # A member of control_group may run ps (the positive control), not apply.
+    m2 > "$T/m2.ini"
+    KEEL_HOST="unix://$(SOCK)" setpriv --reuid=65534 --regid=65534 --groups=50 "$KEEL" ps > "$T/gm-ps.out" 2>&1
+    KEEL_HOST="unix://$(SOCK)" setpriv --reuid=65534 --regid=65534 --groups=50 "$KEEL" apply "$T/m2.ini" \
+        > "$T/gm.out" 2>&1
+    check non_root_refused "a control_group member could apply (or could not even run ps)" eval \
+        "grep -q '^gone ' '$T/gm-ps.out' && grep -q 'only root may apply' '$T/gm.out' && [ '$(ps_pid gone)' = '$gone0' ]"
+    # A second apply while the first one waits for a container that ignores
+    # its stop signal: refused; the first completes once that one is killed.
+    cat > "$T/stubborn.ini" <<EOF
+$(system_section)
+control = unix://$(SOCK)
+control_group = staff
+
+[container keep]
+layers = $LAYERS/base
+command = /bin/probe ignore TERM print stubborn-up sleep inf
+stop_timeout = 120s
+EOF
+    kc apply "$T/stubborn.ini" > "$T/s1.out" 2>&1 || fail "cannot apply stubborn.ini: $(cat "$T/s1.out")"
+    wait_out keep stubborn-up || fail "the stubborn keep did not come up ($WHY)"
+    kc apply "$T/m2.ini" > "$T/first.out" 2>&1 &
+    local first=$!
+    wait_until $((10 * SLOW)) eval '[ "$(klog_count "keep: stopping")" -ge 2 ]' ||
+        fail "the first apply did not stop the stubborn keep"
+    kc apply "$T/m2.ini" > "$T/second.out" 2>&1
+    check busy_refused "a second apply during the first was not refused" eval \
+        "[ $? != 0 ] && grep -q 'another apply is in progress' '$T/second.out'"
+    kc kill -s KILL keep > /dev/null 2>&1 || fail "cannot kill the stubborn keep"
+    wait "$first"
+    wait_out new new-up || true   # the answer comes once the starts are under way
+    check first_completes "the first apply did not complete" eval \
+        "grep -qx applied '$T/first.out' && [ -n '$(ps_pid new)' ]"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+test_sighup_applies() {
+    plan hup_applied hup_invalid_ignored
+    start_m1
+    local keep0
+    keep0=$(ps_pid keep)
+    m2 | manifest
+    keel_signal HUP || fail "cannot signal keel ($WHY)"
+    wait_klog 'apply: applied' || fail "SIGHUP did not apply the manifest ($WHY)"
+    wait_out new new-up || true
+    check hup_applied "after SIGHUP: new did not start, gone did not go, or keep was restarted" eval \
+        "[ '$(ps_names)' = chg,keep,lim,new ] && [ '$(ps_pid keep)' = '$keep0' ] && out_has new new-up"
+    printf 'bogus line\n' >> "$T/keel.ini"
+    keel_signal HUP || fail "cannot signal keel ($WHY)"
+    local refused=no
+    wait_klog 'error: apply: the manifest .* is not valid: nothing was changed' && refused=yes
+    check hup_invalid_ignored "an invalid manifest on SIGHUP was not refused, or changed something" eval \
+        "[ $refused = yes ] && [ '$(ps_names)' = chg,keep,lim,new ] && [ '$(ps_pid keep)' = '$keep0' ]"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+ps_ip() {
+    kc ps --json | python3 -c '
+import json, sys
+for c in json.load(sys.stdin):
+    if c["name"] == sys.argv[1]:
+        print(c.get("ip", ""))' "$1"
+}
+# GET / through the published port, from keel's network namespace.
+get_web() {
+    nsenter --net="/proc/$(nsinit_pid)/ns/net" curl -s --max-time 2 http://127.0.0.1:18080/ 2>/dev/null
+}
+net_manifest() {
+    cat <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container web]
+layers = $LAYERS/base
+upper = tmpfs
+network = bridge
+ports = 18080:80
+command = /bin/sh -c "echo web-$1 > /tmp/index.html && exec httpd -f -p 80 -h /tmp"
+
+[container peer]
+layers = $LAYERS/base
+network = bridge
+command = /bin/probe trap TERM print peer-up sleep inf
+EOF
+    [ "$1" = v1 ] || printf '\n[container extra]\nlayers = %s\nnetwork = bridge\ncommand = /bin/probe trap TERM print extra-up sleep inf\n' "$LAYERS/base"
+}
+
+# Bridge containers: the apply moves the network slots to the new manifest.
+# peer (unchanged) keeps its namespace and address; web (changed) gets its
+# published port back on its new instance; extra (new) gets a free address.
+test_apply_network() {
+    plan port_before peer_kept port_moved extra_addressed
+    command -v curl >/dev/null || fail "curl is missing"
+    net_manifest v1 | manifest
+    keel_start
+    wait_out peer peer-up || fail "peer did not come up ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    wait_until $((10 * SLOW)) eval '[ "$(get_web)" = web-v1 ]'
+    check port_before "the published port did not serve web-v1 before the apply" eq "$(get_web)" web-v1
+    local peer_pid peer_ip web_ip
+    peer_pid=$(ps_pid peer) peer_ip=$(ps_ip peer) web_ip=$(ps_ip web)
+    net_manifest v2 > "$T/n2.ini"
+    kc apply "$T/n2.ini" > "$T/apply.out" 2>&1 || fail "keel apply failed: $(cat "$T/apply.out")"
+    wait_out extra extra-up || true
+    check peer_kept "peer was restarted or lost its address" eval \
+        "[ '$(ps_pid peer)' = '$peer_pid' ] && [ -n '$peer_ip' ] && [ '$(ps_ip peer)' = '$peer_ip' ] &&
+         [ -e '$(nsproc)/$peer_pid' ]"
+    wait_until $((10 * SLOW)) eval '[ "$(get_web)" = web-v2 ]'
+    check port_moved "the published port did not serve the new web (web-v2)" eq "$(get_web)" web-v2
+    local extra_ip
+    extra_ip=$(ps_ip extra)
+    check extra_addressed "extra has no address of its own (web $web_ip, peer $peer_ip)" eval \
+        "[ -n '$extra_ip' ] && [ '$extra_ip' != '$peer_ip' ] && [ '$extra_ip' != '$(ps_ip web)' ]"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+run_tests "$@"

@@ -1,0 +1,266 @@
+/* Unit tests for the manifest diff (keel apply's planner). */
+#include "keel/manifest_diff.h"
+#include "keel/util.h"
+#include "unit.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct manifest *load(const char *text)
+{
+    struct manifest *m = NULL;
+    struct diag d = { 0 };
+    if (manifest_load_buffer("t.ini", text, strlen(text), MANIFEST_NO_FS_CHECKS, &m, &d) < 0)
+        for (size_t i = 0; i < d.count; i++)
+            fprintf(stderr, "  unexpected: %s\n", d.msgs[i]);
+    diag_free(&d);
+    return m;
+}
+
+static const struct mdiff_ctr *entry(const struct mdiff *d, const char *name)
+{
+    for (size_t i = 0; i < d->n_ctrs; i++)
+        if (strcmp(d->ctrs[i].name, name) == 0)
+            return &d->ctrs[i];
+    return NULL;
+}
+
+#define BASE_DB "[container db]\nlayers = /l\ncommand = /bin/db\n"
+#define BASE_WEB "[container web]\nlayers = /l\ncommand = /bin/web\ndepends = db\nnetwork = bridge\nports = 8080:80\n"
+
+TEST(identical_is_empty)
+{
+    struct manifest *a = load(BASE_DB BASE_WEB), *b = load(BASE_DB BASE_WEB);
+    struct mdiff d;
+    CHECK(a && b);
+    if (!a || !b)
+        return;
+    CHECK_INT(manifest_diff(a, b, &d), 0);
+    CHECK(manifest_diff_empty(&d));
+    CHECK_INT(d.n_ctrs, 2);
+    CHECK_STR(d.reboot, "");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    manifest_diff_print(&d, f);
+    fclose(f);
+    CHECK(strstr(text, "no changes") != NULL);
+    free(text);
+    manifest_diff_free(&d);
+    manifest_free(a);
+    manifest_free(b);
+}
+
+TEST(added_removed_changed_inplace)
+{
+    struct manifest *a = load(BASE_DB BASE_WEB "[container old]\nlayers = /l\ncommand = /bin/old\n"
+                              "[container lim]\nlayers = /l\ncommand = /x\nmemory = 64M\n");
+    struct manifest *b = load("[container db]\nlayers = /l\ncommand = /bin/db --new\n" BASE_WEB
+                              "[container new]\nlayers = /l\ncommand = /bin/new\n"
+                              "[container lim]\nlayers = /l\ncommand = /x\nmemory = 128M\npids = 50\n"
+                              "restart = always\n");
+    struct mdiff d;
+    CHECK(a && b);
+    if (!a || !b)
+        return;
+    CHECK_INT(manifest_diff(a, b, &d), 0);
+    CHECK(!manifest_diff_empty(&d));
+    const struct mdiff_ctr *e = entry(&d, "db");
+    CHECK(e && e->kind == MDIFF_CHANGED);
+    CHECK(e && strcmp(e->keys, "command") == 0);
+    e = entry(&d, "web");
+    CHECK(e && e->kind == MDIFF_UNCHANGED);   /* its dependency restarts; it does not */
+    e = entry(&d, "new");
+    CHECK(e && e->kind == MDIFF_ADDED && e->old_index < 0);
+    e = entry(&d, "old");
+    CHECK(e && e->kind == MDIFF_REMOVED && e->new_index < 0);
+    e = entry(&d, "lim");
+    CHECK(e && e->kind == MDIFF_INPLACE);
+    CHECK(e && strcmp(e->keys, "restart memory pids") == 0);
+    /* The removed ones come last, after the new manifest's start order. */
+    CHECK_STR(d.ctrs[d.n_ctrs - 1].name, "old");
+    CHECK_STR(d.reboot, "");
+    manifest_diff_free(&d);
+    manifest_free(a);
+    manifest_free(b);
+}
+
+TEST(joiner_of_restarted_restarts)
+{
+    struct manifest *a = load("[container p]\nlayers = /l\ncommand = /a\n"
+                              "[container j]\nlayers = /l\ncommand = /j\nnetwork = container:p\n");
+    struct manifest *b = load("[container p]\nlayers = /l\ncommand = /b\n"
+                              "[container j]\nlayers = /l\ncommand = /j\nnetwork = container:p\n");
+    struct mdiff d;
+    CHECK(a && b);
+    if (!a || !b)
+        return;
+    CHECK_INT(manifest_diff(a, b, &d), 0);
+    const struct mdiff_ctr *e = entry(&d, "j");
+    CHECK(e && e->kind == MDIFF_CHANGED && strstr(e->why, "joins the network of p") != NULL);
+    manifest_diff_free(&d);
+    manifest_free(a);
+    manifest_free(b);
+}
+
+TEST(system_and_networks_need_a_reboot)
+{
+    struct manifest *a = load("[system]\nmodules = veth\n" BASE_DB);
+    struct manifest *b = load("[system]\nmodules = veth bridge\nhostname = box\n"
+                              "[network lan]\nsubnet = 10.9.0.0/24\n" BASE_DB);
+    struct mdiff d;
+    CHECK(a && b);
+    if (!a || !b)
+        return;
+    CHECK_INT(manifest_diff(a, b, &d), 0);
+    CHECK(strstr(d.reboot, "[system] hostname") != NULL);
+    CHECK(strstr(d.reboot, "[system] modules") != NULL);
+    CHECK(strstr(d.reboot, "[network lan] added") != NULL);
+    CHECK(d.networks_changed);
+    CHECK(manifest_diff_empty(&d));   /* no container changes */
+    manifest_diff_free(&d);
+    manifest_free(a);
+    manifest_free(b);
+}
+
+/* Every container key of the key table, with a value that differs from the
+ * base's, and the class its change must get.  A key added to the table
+ * without a row here fails this test: an apply must never ignore a key. */
+static const struct {
+    const char *key, *line;
+    enum mdiff_kind kind;
+    const char *base;    /* in both manifests, or NULL */
+} key_changes[] = {
+    { "layers", "layers = /other", MDIFF_CHANGED, NULL },
+    { "upper", "upper = tmpfs", MDIFF_CHANGED, NULL },
+    { "upper_size", "upper_size = 1M", MDIFF_CHANGED, "upper = tmpfs" },
+    { "command", "command = /bin/other", MDIFF_CHANGED, NULL },
+    { "env", "env = A=1", MDIFF_CHANGED, NULL },
+    { "workdir", "workdir = /tmp", MDIFF_CHANGED, NULL },
+    { "user", "user = 1000", MDIFF_CHANGED, NULL },
+    { "hostname", "hostname = other", MDIFF_CHANGED, NULL },
+    { "mount", "mount = /tmp:/mnt", MDIFF_CHANGED, NULL },
+    { "device", "device = /dev/null:/dev/x", MDIFF_CHANGED, NULL },
+    { "env_file", NULL, MDIFF_CHANGED, NULL },     /* needs a file on disk: not loaded here; compared by path */
+    { "secret", NULL, MDIFF_CHANGED, NULL },       /* needs a file on disk: not loaded here */
+    { "network", "network = host", MDIFF_CHANGED, NULL },
+    { "bridge", "bridge = other", MDIFF_CHANGED, "network = bridge" },
+    { "ip", "ip = 172.30.0.50", MDIFF_CHANGED, "network = bridge" },
+    { "ports", "ports = 81:80", MDIFF_CHANGED, "network = bridge" },
+    { "net_rate", "net_rate = 1mbit", MDIFF_CHANGED, "network = bridge" },
+    { "restart", "restart = always", MDIFF_INPLACE, NULL },
+    { "restart_delay", "restart_delay = 1s", MDIFF_INPLACE, NULL },
+    { "restart_delay_max", "restart_delay_max = 1m", MDIFF_INPLACE, NULL },
+    { "restart_reset", "restart_reset = 1m", MDIFF_INPLACE, NULL },
+    { "on_crashloop", "on_crashloop = reboot", MDIFF_INPLACE, NULL },
+    { "depends", "depends = clock", MDIFF_INPLACE, NULL },
+    { "stop_signal", "stop_signal = INT", MDIFF_INPLACE, NULL },
+    { "stop_timeout", "stop_timeout = 3s", MDIFF_INPLACE, NULL },
+    { "capabilities", "capabilities = CAP_CHOWN", MDIFF_CHANGED, NULL },
+    { "ambient_capabilities", "ambient_capabilities = CAP_NET_BIND_SERVICE", MDIFF_CHANGED, NULL },
+    { "main", "main = yes", MDIFF_INPLACE, NULL },
+    { "no_new_privs", "no_new_privs = no", MDIFF_CHANGED, NULL },
+    { "seccomp", "seccomp = unconfined", MDIFF_CHANGED, NULL },
+    { "nested_userns", "nested_userns = yes", MDIFF_CHANGED, NULL },
+    { "rlimit", "rlimit = nproc=10", MDIFF_CHANGED, NULL },
+    { "userns", "userns = auto", MDIFF_CHANGED, NULL },
+    { "memory", "memory = 10M", MDIFF_INPLACE, NULL },
+    { "memory_high", "memory_high = 10M", MDIFF_INPLACE, NULL },
+    { "memory_swap", "memory_swap = 10M", MDIFF_INPLACE, NULL },
+    { "cpus", "cpus = 0.5", MDIFF_INPLACE, NULL },
+    { "cpu_weight", "cpu_weight = 50", MDIFF_INPLACE, NULL },
+    { "cpuset", "cpuset = 0", MDIFF_INPLACE, NULL },
+    { "pids", "pids = 20", MDIFF_INPLACE, NULL },
+    { "io_weight", "io_weight = 50", MDIFF_INPLACE, NULL },
+    { "io_read_bps", "io_read_bps = /dev/null 1M", MDIFF_INPLACE, NULL },
+    { "io_write_bps", "io_write_bps = /dev/null 1M", MDIFF_INPLACE, NULL },
+    { "io_read_iops", "io_read_iops = /dev/null 100", MDIFF_INPLACE, NULL },
+    { "io_write_iops", "io_write_iops = /dev/null 100", MDIFF_INPLACE, NULL },
+    { "oom_score_adj", "oom_score_adj = 100", MDIFF_CHANGED, NULL },
+    { "health", "health = tcp:80", MDIFF_CHANGED, NULL },
+    { "health_interval", "health_interval = 7s", MDIFF_CHANGED, "health = tcp:80" },
+    { "health_timeout", "health_timeout = 2s", MDIFF_CHANGED, "health = tcp:80" },
+    { "health_retries", "health_retries = 9", MDIFF_CHANGED, "health = tcp:80" },
+    { "health_start_period", "health_start_period = 9s", MDIFF_CHANGED, "health = tcp:80" },
+    { "on_unhealthy", "on_unhealthy = none", MDIFF_INPLACE, "health = tcp:80" },
+    { "ready", "ready = notify", MDIFF_CHANGED, NULL },
+    { "start_timeout", "start_timeout = 9s", MDIFF_INPLACE, "depends = clock" },
+};
+
+TEST(every_container_key_is_compared)
+{
+    char *keys = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&keys, &len);
+    manifest_print_keys(f);
+    fclose(f);
+    /* Every container key of the table has a row. */
+    for (char *line = keys, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        if (strncmp(line, "container\t", 10) != 0)
+            continue;
+        char *key = line + 10, *tab = strchr(key, '\t');
+        if (tab)
+            *tab = '\0';
+        bool found = false;
+        for (size_t i = 0; i < ARRAY_SIZE(key_changes) && !found; i++)
+            found = strcmp(key_changes[i].key, key) == 0;
+        if (!found)
+            fprintf(stderr, "  container key %s has no row in key_changes\n", key);
+        CHECK(found);
+    }
+    free(keys);
+
+    for (size_t i = 0; i < ARRAY_SIZE(key_changes); i++) {
+        if (!key_changes[i].line)
+            continue;
+        const char *k = key_changes[i].key, *base = key_changes[i].base ? key_changes[i].base : "";
+        /* The base's layers and command, unless the row changes them. */
+        const char *layers = strcmp(k, "layers") ? "layers = /l\n" : "";
+        const char *command = strcmp(k, "command") ? "command = /bin/c\n" : "";
+        char *atext = xasprintf("[network other]\nsubnet = 10.8.0.0/24\n[container c]\nlayers = /l\n"
+                                "command = /bin/c\n%s\n", base);
+        char *text = xasprintf("[network other]\nsubnet = 10.8.0.0/24\n[container c]\n%s%s%s\n%s\n", layers,
+                               command, base, key_changes[i].line);
+        struct manifest *a = load(atext);
+        struct manifest *b = load(text);
+        CHECK(a != NULL);
+        if (!b)
+            fprintf(stderr, "  key %s: the sample does not load\n", key_changes[i].key);
+        CHECK(b != NULL);
+        struct mdiff d;
+        if (a && b && manifest_diff(a, b, &d) == 0) {
+            const struct mdiff_ctr *e = entry(&d, "c");
+            bool named = false;
+            if (e) {
+                /* Whole words of the key list. */
+                char buf[sizeof e->keys + 2];
+                snprintf(buf, sizeof buf, " %s ", e->keys);
+                char want[64];
+                snprintf(want, sizeof want, " %s ", key_changes[i].key);
+                named = strstr(buf, want) != NULL;
+            }
+            if (!e || !named || e->kind != key_changes[i].kind)
+                fprintf(stderr, "  key %s: got \"%s\" (%s)\n", key_changes[i].key, e ? e->keys : "?",
+                        e ? mdiff_kind_name(e->kind) : "?");
+            CHECK(e && named && e->kind == key_changes[i].kind);
+            manifest_diff_free(&d);
+        }
+        manifest_free(a);
+        manifest_free(b);
+        free(atext);
+        free(text);
+    }
+}
+
+int main(void)
+{
+    RUN(identical_is_empty);
+    RUN(added_removed_changed_inplace);
+    RUN(joiner_of_restarted_restarts);
+    RUN(system_and_networks_need_a_reboot);
+    RUN(every_container_key_is_compared);
+    return unit_done();
+}
