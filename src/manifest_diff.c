@@ -153,6 +153,7 @@ static void diff_container(const struct container_spec *a, const struct containe
 {
     struct cmp c = { .out = out, .truncated = truncated };
     /* Root file system and process: the setup child made them. */
+    CMP("image", KEY_RESTART, str_eq(a->image, b->image));   /* what it gave is compared below, key by key */
     CMP("layers", KEY_RESTART, strv_eq(a->layers, b->layers));
     CMP("upper", KEY_RESTART, str_eq(a->upper, b->upper));
     CMP("upper_size", KEY_RESTART, a->upper_size == b->upper_size);
