@@ -143,6 +143,7 @@ static const struct {
     { "device", "device = /dev/null:/dev/x", MDIFF_CHANGED, NULL },
     { "env_file", NULL, MDIFF_CHANGED, NULL },     /* needs a file on disk: not loaded here; compared by path */
     { "secret", NULL, MDIFF_CHANGED, NULL },       /* needs a file on disk: not loaded here */
+    { "image", NULL, MDIFF_CHANGED, NULL },        /* needs a .image file on disk: not loaded here; compared by path */
     { "network", "network = host", MDIFF_CHANGED, NULL },
     { "bridge", "bridge = other", MDIFF_CHANGED, "network = bridge" },
     { "ip", "ip = 172.30.0.50", MDIFF_CHANGED, "network = bridge" },
