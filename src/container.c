@@ -342,7 +342,7 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
         /* The volume directories first: a bind's source must exist for the
          * init layer to make its mount point of the right kind. */
         struct mount_inputs mi = overlay_inputs(x);
-        int r = mount_volume_paths(c, mi.root_uid, mi.root_gid, err);
+        r = mount_volume_paths(c, mi.root_uid, mi.root_gid, err);
         return r < 0 ? r : mount_init_layer(c, &mi, x->list->init, x->list->n_init, err);
     }
     case SETUP_OVERLAY:
