@@ -18,7 +18,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmiss
 CPPFLAGS := -Iinclude -D_GNU_SOURCE -DKEEL_VERSION='"$(VERSION)"'
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -fno-strict-aliasing -fstack-protector-strong -D_FORTIFY_SOURCE=2
-PKGS     := libcap inih libseccomp
+PKGS     := libcap inih libseccomp libsodium
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto
 CPPFLAGS += $(PKG_CFLAGS)
@@ -36,7 +36,7 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/unit/%)
 
 DEPS_BUILD := build-essential pkg-config libcap-dev libinih-dev \
-              libseccomp-dev libmbedtls-dev file
+              libseccomp-dev libmbedtls-dev libsodium-dev file
 DEPS_TEST  := busybox-static iproute2 qemu-system-x86 linux-image-amd64 cpio kmod socat openssl \
               procps psmisc util-linux curl python3 cppcheck clang-tidy e2fsprogs xz-utils chrony \
               erofs-utils squashfs-tools dosfstools xfsprogs
