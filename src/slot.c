@@ -60,10 +60,14 @@ int slot_step(struct slot_state *s, enum slot_event ev)
         s->attempts = 0;
         return 0;
     case SLOT_EV_BOOT:
-        /* Nothing commits across a reset: the try that was running when
-         * the machine went down did not prove itself, so the old slot
-         * boots.  This is what makes the hardware watchdog a rollback. */
-        if (trying) {
+        /* The switch to a freshly installed slot is a reboot: the first boot
+         * after INSTALL starts it (attempts 0 -> 1).  Any later boot while
+         * it is still trying means it never proved itself (a watchdog reset,
+         * a power cut, a hang): the old slot boots.  This is what makes the
+         * hardware watchdog a rollback. */
+        if (trying && s->attempts == 0) {
+            s->attempts = 1;
+        } else if (trying) {
             s->trying = SLOT_NONE;
             s->attempts = 0;
         }

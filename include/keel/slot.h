@@ -16,7 +16,8 @@
  *   START    trying    -> attempts + 1 (saved BEFORE the switch starts)
  *   COMMIT   trying    -> previous = active, active = trying, trying = -
  *   FAIL     trying    -> trying = -           (active untouched: rollback)
- *   BOOT     trying    -> trying = -           (a reset while trying = rollback)
+ *   BOOT     trying, attempts 0  -> attempts 1 (the switch: boot the new slot)
+ *            trying, attempts 1+ -> trying = - (a reset while trying = rollback)
  *            committed -> unchanged
  *   ROLLBACK trying    -> as FAIL
  *            committed -> active <-> previous  (EINVAL when previous is -)
