@@ -1051,6 +1051,73 @@ int client_cmd_halt(int argc, char **argv)
                                          "everything and exits.\n", false, false);
 }
 
+/* The bundle travels in chunks small enough for one request line once in
+ * base64 (PROTO_MAX_REQUEST), each answered before the next: keel holds at
+ * most one chunk of it (docs/control.md). */
+#define UPDATE_CHUNK 32768
+
+int client_cmd_update(int argc, char **argv)
+{
+    static const char usage[] = "update FILE\n  Sends the bundle FILE (keel bundle) to keel, which verifies it, "
+                                "writes it to the\n  inactive slot and reboots into it; the new slot commits "
+                                "once healthy for\n  update_confirm, else the old one comes back.\n";
+    struct vopts v;
+    int r = parse_opts(argc, argv, "", usage, false, &v);
+    if (r >= 0 || (r = need_args(argc, 1, 1, "update")) >= 0)
+        return r;
+    const char *file = argv[optind];
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail("cannot open %s: %s", file, strerror(errno));
+    struct kc k;
+    struct json_writer w;
+    req_begin(&w, "update");
+    json_obj_end(&w);
+    r = stream_open(&k, &v.c, &w);
+    static unsigned char buf[UPDATE_CHUNK];
+    unsigned long long sent = 0;
+    while (r == 0) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = fail("cannot read %s: %s", file, strerror(errno));
+            break;
+        }
+        req_begin(&w, "chunk");
+        if (n > 0) {
+            json_key(&w, "data");
+            json_base64(&w, buf, (size_t)n);
+        } else {
+            json_kbool(&w, "eof", true);
+        }
+        json_obj_end(&w);
+        r = kc_request(&k, &w);
+        json_writer_free(&w);
+        struct json_value *ack = NULL;
+        if (r == 0)
+            r = kc_message(&k, &ack, true);
+        if (r == 0 && n == 0) {
+            const char *slot = json_get_str(ack, "slot");
+            printf("%llu bytes verified and installed in slot %s; keel switches to it (reboot)\n", sent,
+                   slot ? slot : "?");
+            json_free(ack);
+            break;
+        }
+        json_free(ack);
+        sent += (unsigned long long)n;
+    }
+    close(fd);
+    kc_close(&k);
+    return r;
+}
+
+int client_cmd_rollback(int argc, char **argv)
+{
+    return simple_op(argc, argv, "rollback", "rollback\n  Abandons the slot being tried, or goes back to the "
+                                             "previous slot, and reboots.\n", false, false);
+}
+
 static void stats_row(struct table *t, const struct json_value *s)
 {
     char cpu[32] = "-", mem[32] = "-", peak[32] = "-", pids[32] = "-", rd[32] = "-", wr[32] = "-";
@@ -1471,5 +1538,7 @@ const struct client_verb client_verbs[] = {
     { "poweroff", client_cmd_poweroff, "stop everything and power off (keel run: exit)" },
     { "reboot", client_cmd_reboot, "stop everything and reboot (keel run: exit)" },
     { "halt", client_cmd_halt, "stop everything and halt (keel run: exit)" },
+    { "update", client_cmd_update, "send a payload bundle; keel switches to it, commits or rolls back" },
+    { "rollback", client_cmd_rollback, "go back to the previous payload slot (reboots)" },
     { NULL, NULL, NULL },
 };

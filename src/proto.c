@@ -146,6 +146,9 @@ static const struct {
     { "halt", PROTO_OP_HALT, "" },
     { "stdin", PROTO_OP_STDIN, "data eof" },
     { "resize", PROTO_OP_RESIZE, "rows cols" },
+    { "update", PROTO_OP_UPDATE, "" },
+    { "chunk", PROTO_OP_CHUNK, "data eof" },
+    { "rollback", PROTO_OP_ROLLBACK, "" },
 };
 
 const char *proto_op_name(enum proto_op op)

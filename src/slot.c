@@ -38,6 +38,8 @@ int slot_step(struct slot_state *s, enum slot_event ev)
         if (trying)
             return -EBUSY;
         s->trying = slot_inactive(s);
+        if (s->previous == s->trying)
+            s->previous = SLOT_NONE;   /* its contents are being replaced */
         s->attempts = 0;
         return 0;
     case SLOT_EV_START:

@@ -73,6 +73,9 @@ struct control_backend {
                 sup_child_cb cb, void *data, pid_t *pid, struct kerr *err);
     void (*request_power)(struct supervisor *s, enum power_action action);
     int (*stats)(struct cgroup_root *root, const char *name, struct cgroup_stats *st, struct kerr *err);
+    /* keel update / rollback: the manifest whose [system] update_volume and
+     * update_key apply (the one the machine booted with); NULL: refused. */
+    const struct manifest *update_m;
 };
 
 /* The real backend.  Inline so that only main's object refers to the

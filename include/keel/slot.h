@@ -12,7 +12,8 @@
  *
  * The transitions (slot_step) are pure; docs/operations.md draws them:
  *
- *   INSTALL  committed -> trying = the inactive slot, attempts 0
+ *   INSTALL  committed -> trying = the inactive slot, attempts 0 (previous = -
+ *                         when it was that slot: its contents are gone)
  *   START    trying    -> attempts + 1 (saved BEFORE the switch starts)
  *   COMMIT   trying    -> previous = active, active = trying, trying = -
  *   FAIL     trying    -> trying = -           (active untouched: rollback)

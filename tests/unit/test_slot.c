@@ -38,6 +38,8 @@ TEST(good_update_commits)
     CHECK_INT(slot_step(&s, SLOT_EV_COMMIT), 0);
     CHECK_STATE(s, "B", "-", "A", 0);
     CHECK_INT(slot_inactive(&s), SLOT_A);
+    CHECK_INT(slot_step(&s, SLOT_EV_INSTALL), 0);    /* overwrites A: no going back to it */
+    CHECK_STATE(s, "B", "A", "-", 0);
 }
 
 TEST(failures_roll_back)
