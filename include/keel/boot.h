@@ -79,6 +79,9 @@ bool boot_in_container(void);
 int boot_early(char **argv, struct kerr *err);
 /* hostname, modules, fstab, sysctl, dns, lo and interfaces.  Logs a stage line per step. */
 int boot_setup_machine(const struct manifest *m, struct kerr *err);
+/* Loads the loop driver and the file systems M's image-file layers need
+ * (part of boot_setup_machine; again for a payload slot's manifest). */
+void boot_image_modules(const struct manifest *m);
 
 /* Opens the power button's evdev device (KEY_POWER), O_NONBLOCK|O_CLOEXEC;
  * -ENOENT when none is present (load the `button` and `evdev` modules). */
