@@ -49,8 +49,10 @@ static void record(const struct slot_state *s, const char *last)
         }
     }
     snprintf(buf, sizeof buf, "%slast %s\n", st, last ? last : "-");
-    if (write_file_at(AT_FDCWD, UPDATE_STATUS_FILE, buf) < 0)
-        log_warn("cannot write %s: %s", UPDATE_STATUS_FILE, strerror(errno));
+    _cleanup_close_ int fd = open(UPDATE_STATUS_FILE, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int r = fd < 0 ? -errno : write_all(fd, buf, strlen(buf));
+    if (r < 0)
+        log_warn("cannot write %s: %s", UPDATE_STATUS_FILE, strerror(-r));
 }
 
 static int save(int vfd, const struct slot_state *s, const char *last, struct kerr *err)
@@ -75,6 +77,8 @@ int update_boot_select(const struct manifest *m, struct slot_state *state, char 
     int r = slot_state_load(vfd, &s, err);
     if (r < 0)
         return r;
+    if ((r = mkdir_p("/run/keel", 0700)) < 0)   /* before keel's own setup makes it */
+        return kerr_set(err, -r, "cannot create /run/keel");
     struct slot_state before = s;
     (void)slot_step(&s, SLOT_EV_BOOT);   /* never refused */
     char last[128] = "";
