@@ -62,7 +62,7 @@ int bundle_index_parse(const char *buf, size_t len, struct bundle_index *out, st
         return kerr_msg(err, EINVAL, "index line 1: not \"%.*s\"", (int)ml - 1, BUNDLE_MAGIC);
     if (len > BUNDLE_INDEX_MAX)
         return kerr_msg(err, EINVAL, "index: longer than %d bytes", BUNDLE_INDEX_MAX);
-    if (len == 0 || buf[len - 1] != '\n')
+    if (buf[len - 1] != '\n')   /* len >= the magic's length here */
         return kerr_msg(err, EINVAL, "index: does not end with a newline");
     if (memchr(buf, '\0', len))
         return kerr_msg(err, EINVAL, "index: contains a NUL byte");
@@ -471,13 +471,14 @@ static void tar_header(unsigned char h[TAR_BLOCK], const char *name, uint64_t si
 {
     memset(h, 0, TAR_BLOCK);
     snprintf((char *)h, 100, "%s", name);
-    memcpy(h + 100, "0000644", 7);
-    memcpy(h + 108, "0000000", 7);
-    memcpy(h + 116, "0000000", 7);
+    static const unsigned char magic[8] = { 'u', 's', 't', 'a', 'r', '\0', '0', '0' };
+    snprintf((char *)h + 100, 8, "%07o", 0644);   /* mode, uid, gid, mtime: NUL-terminated octal */
+    snprintf((char *)h + 108, 8, "%07o", 0);
+    snprintf((char *)h + 116, 8, "%07o", 0);
     snprintf((char *)h + 124, 12, "%011llo", (unsigned long long)size);
-    memcpy(h + 136, "00000000000", 11);
+    snprintf((char *)h + 136, 12, "%011o", 0);
     h[156] = '0';
-    memcpy(h + 257, "ustar\0" "00", 8);
+    memcpy(h + 257, magic, sizeof magic);
     memset(h + 148, ' ', 8);
     unsigned sum = 0;
     for (size_t i = 0; i < TAR_BLOCK; i++)
@@ -487,13 +488,15 @@ static void tar_header(unsigned char h[TAR_BLOCK], const char *name, uint64_t si
 
 static int tar_put(int fd, const char *name, const void *buf, size_t n)
 {
-    unsigned char h[TAR_BLOCK], zero[TAR_BLOCK] = { 0 };
+    unsigned char h[TAR_BLOCK];
     tar_header(h, name, n);
     int r = write_all(fd, h, sizeof h);
     if (r == 0)
         r = write_all(fd, buf, n);
-    if (r == 0 && n % TAR_BLOCK)
+    if (r == 0 && n % TAR_BLOCK) {
+        static const unsigned char zero[TAR_BLOCK];
         r = write_all(fd, zero, TAR_BLOCK - n % TAR_BLOCK);
+    }
     return r;
 }
 

@@ -907,12 +907,26 @@ static void print_status_value(const char *key, const struct json_value *v)
 int client_cmd_status(int argc, char **argv)
 {
     struct vopts v;
-    int r = parse_opts(argc, argv, "j", "status [--json] NAME\n  Everything keel knows of one container.\n"
+    int r = parse_opts(argc, argv, "j", "status [--json] [NAME]\n  Everything keel knows of one container; "
+                                        "without NAME, the payload slots\n  (keel update): the state and the last "
+                                        "commit or rollback.\n"
                                         "  -j, --json         machine-readable\n", false, &v);
-    if (r >= 0 || (r = need_args(argc, 1, 1, "status")) >= 0)
+    if (r >= 0 || (r = need_args(argc, 0, 1, "status")) >= 0)
         return r;
     struct json_writer w;
     struct json_value *resp = NULL;
+    if (optind == argc) {
+        req_begin(&w, "slots");
+        json_obj_end(&w);
+        r = roundtrip(&v.c, &w, &resp);
+        json_writer_free(&w);
+        if (r)
+            return r;
+        const char *s = json_get_str(resp, "slots");
+        printf("%s", s ? s : "no payload update on this machine\n");
+        json_free(resp);
+        return 0;
+    }
     req_begin(&w, "status");
     json_kstr(&w, "name", argv[optind]);
     json_obj_end(&w);

@@ -1172,7 +1172,8 @@ static void handle_line(struct conn *cn, const char *line, size_t len)
         proto_request_free(&req);
         return;
     }
-    if (cn->upd || req.op == PROTO_OP_UPDATE || req.op == PROTO_OP_CHUNK || req.op == PROTO_OP_ROLLBACK) {
+    if (cn->upd || req.op == PROTO_OP_UPDATE || req.op == PROTO_OP_CHUNK || req.op == PROTO_OP_ROLLBACK ||
+        req.op == PROTO_OP_SLOTS) {
         control_update_request(cn, &req);
         proto_request_free(&req);
         return;

@@ -17,6 +17,7 @@
 #include "keel/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,6 +102,21 @@ void control_update_request(struct conn *cn, const struct proto_request *req)
     }
     if (req->op == PROTO_OP_CHUNK) {
         control_conn_fail(cn, op, "malformed request: no update is running");
+        return;
+    }
+    if (req->op == PROTO_OP_SLOTS) {
+        /* The state after this boot and the last commit or rollback, as
+         * update.c records them for this purpose. */
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        int r = read_file_at(AT_FDCWD, UPDATE_STATUS_FILE, 4096, &text, &len);
+        control_reply_begin(&cn->out, op, true);
+        json_key(&cn->out, "slots");
+        if (r == 0)
+            json_str(&cn->out, text);
+        else
+            json_null(&cn->out);
+        control_reply_end(&cn->out);
         return;
     }
     if (!m || !m->system.update_volume) {

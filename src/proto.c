@@ -149,6 +149,7 @@ static const struct {
     { "update", PROTO_OP_UPDATE, "" },
     { "chunk", PROTO_OP_CHUNK, "data eof" },
     { "rollback", PROTO_OP_ROLLBACK, "" },
+    { "slots", PROTO_OP_SLOTS, "" },
 };
 
 const char *proto_op_name(enum proto_op op)

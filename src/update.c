@@ -311,7 +311,7 @@ static int remove_slot_dir(int slots, const char *name, struct kerr *err)
         DIR *dir = l2 >= 0 ? fdopendir(l2) : NULL;
         struct dirent *de;
         while (dir && (de = readdir(dir)))
-            if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
                 (void)unlinkat(l, de->d_name, 0);
         if (dir)
             closedir(dir);
@@ -442,7 +442,7 @@ int update_install_finish(struct update_install *u, enum slot *slot, struct kerr
     struct slot_state s;
     if ((r = slot_state_load(u->vfd, &s, err)) < 0)
         return r;
-    if ((r = slot_step(&s, SLOT_EV_INSTALL)) < 0 || s.trying != u->target)
+    if (slot_step(&s, SLOT_EV_INSTALL) < 0 || s.trying != u->target)
         return kerr_msg(err, EBUSY, "cannot install: the slot state changed during the update");
     char last[64];
     snprintf(last, sizeof last, "installed slot %s; switching", u->name);

@@ -43,6 +43,7 @@ enum proto_op {
     PROTO_OP_REBOOT, PROTO_OP_HALT,
     PROTO_OP_STDIN, PROTO_OP_RESIZE,     /* only inside a streamed exec */
     PROTO_OP_UPDATE, PROTO_OP_CHUNK, PROTO_OP_ROLLBACK,   /* keel update: chunk only after update */
+    PROTO_OP_SLOTS,                      /* keel status without a name: the payload slots */
 };
 /* "logs" for PROTO_OP_LOGS: the op's name on the wire; "?" when unknown. */
 const char *proto_op_name(enum proto_op op);

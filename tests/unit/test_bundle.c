@@ -8,6 +8,7 @@
 #include <mbedtls/sha256.h>
 #include <sodium.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 struct tarbuf {
     unsigned char *b;
@@ -282,6 +283,92 @@ TEST(member_names)
     CHECK(!bundle_member_name_ok("index"));
 }
 
+struct mem {
+    char manifest[512];
+    size_t n;
+    bool in_manifest;
+};
+
+static int mem_begin(void *ctx, const struct bundle_entry *e, struct kerr *err)
+{
+    ((struct mem *)ctx)->in_manifest = strcmp(e->name, "manifest") == 0;
+    return 0;
+}
+
+static int mem_data(void *ctx, const void *buf, size_t n, struct kerr *err)
+{
+    struct mem *m = ctx;
+    if (m->in_manifest && m->n + n < sizeof m->manifest) {
+        memcpy(m->manifest + m->n, buf, n);
+        m->n += n;
+    }
+    return 0;
+}
+
+/* keel bundle's writer, read back by the reader with the key's public half:
+ * the layer (an image file: taken as it is) is member layers/0.erofs, and
+ * the manifest names it under the slot link. */
+TEST(write_read_back)
+{
+    char dir[] = "/tmp/test_bundle.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char path[256], key[256], pub[256], out[256], layer[256];
+    snprintf(layer, sizeof layer, "%s/layer.img", dir);
+    FILE *f = fopen(layer, "w");
+    fwrite(LAYER, 1, sizeof LAYER, f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/m.ini", dir);
+    f = fopen(path, "w");
+    fprintf(f, "[container c]\n; kept\nlayers = %s:%s\ncommand = /bin/true\n", layer, layer);
+    fclose(f);
+    snprintf(key, sizeof key, "%s/k", dir);
+    struct kerr e = { 0 };
+    CHECK_INT(bundle_keygen(key, &e), 0);
+    snprintf(pub, sizeof pub, "%s/k.pub", dir);
+    snprintf(key, sizeof key, "%s/k.key", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    CHECK_INT(bundle_write(path, out, key, &e), 0);
+    unsigned char pk[BUNDLE_PUBKEY_BYTES];
+    CHECK_INT(bundle_pubkey_load(pub, pk, &e), 0);
+
+    struct mem m = { .n = 0 };
+    struct bundle_sink sink = { mem_begin, mem_data, NULL, &m };
+    struct bundle_reader *r = bundle_reader_new(pk, &sink);
+    f = fopen(out, "r");
+    unsigned char buf[777];
+    size_t n;
+    int ret = 0;
+    while (ret == 0 && (n = fread(buf, 1, sizeof buf, f)) > 0)
+        ret = bundle_reader_feed(r, buf, n, &e);
+    fclose(f);
+    CHECK_INT(ret, 0);
+    CHECK_INT(bundle_reader_finish(r, &e), 0);
+    const struct bundle_index *ix = bundle_reader_index(r);
+    CHECK(ix && ix->n == 2 && strcmp(ix->e[1].name, "layers/0.erofs") == 0 && ix->e[1].size == sizeof LAYER);
+    bundle_reader_free(r);
+    m.manifest[m.n] = '\0';
+    CHECK_STR(m.manifest, "[container c]\n; kept\nlayers = " BUNDLE_SLOT_LINK "/layers/0.erofs:" BUNDLE_SLOT_LINK
+                          "/layers/0.erofs\ncommand = /bin/true\n");
+    /* Another key's public half refuses it. */
+    unsigned char other[BUNDLE_PUBKEY_BYTES];
+    memcpy(other, OTHER_PK, sizeof other);
+    struct rec rec;
+    struct tarbuf t = { 0 };
+    f = fopen(out, "r");
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        tb_raw(&t, buf, n);
+    fclose(f);
+    CHECK_INT(feed(&t, other, 4096, &rec, &e), -EBADMSG);
+    CHECK_INT(rec.bytes, 0);
+    free(t.b);
+    const char *files[] = { "layer.img", "m.ini", "k.key", "k.pub", "out" };
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -296,5 +383,6 @@ int main(void)
     RUN(reader_refuses);
     RUN(reader_refuses_garbage_header);
     RUN(member_names);
+    RUN(write_read_back);
     return unit_done();
 }
