@@ -312,6 +312,7 @@ static const char *event_name(enum sup_event_kind k)
     case EV_OOM: return "oom";
     case EV_HEALTH: return "health";
     case EV_READY: return "ready";
+    case EV_UPDATE: return "update";
     }
     return "unknown";
 }

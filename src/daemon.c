@@ -449,7 +449,7 @@ int daemon_main(const struct daemon_opts *opts)
         arm_test_hooks(&d);
 #endif
     if (d.slot.trying != SLOT_NONE &&
-        update_watch_new(&d.uw, d.loop, d.sup, d.m, update_done, &d, &err) < 0)
+        update_watch_new(&d.uw, d.loop, d.sup, d.m, d.slot.trying, update_done, &d, &err) < 0)
         log_error("update: %s: slot %s cannot commit; the next boot rolls back", err.msg, slot_name(d.slot.trying));
     log_stage("ready to start containers");
     supervisor_start_all(d.sup, &err);

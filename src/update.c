@@ -154,6 +154,7 @@ struct update_watch {
     uint64_t deadline_ms;
     int64_t timer;
     bool decided;
+    enum slot slot;          /* the one being tried */
 };
 
 static void decide(struct update_watch *w, bool commit, const char *why)
@@ -180,6 +181,10 @@ static void decide(struct update_watch *w, bool commit, const char *why)
         log_error("update: %s", e.msg);
         commit = false;
     }
+    char name[16], detail[300];
+    snprintf(name, sizeof name, "slot %s", slot_name(w->slot));
+    snprintf(detail, sizeof detail, "%s: %s", commit ? "commit" : "rollback", why);
+    supervisor_publish(w->sup, EV_UPDATE, name, detail);
     w->done(commit, why, w->data);
 }
 
@@ -247,13 +252,14 @@ static void tick(struct loop *l, void *data)
 }
 
 int update_watch_new(struct update_watch **out, struct loop *l, struct supervisor *sup, const struct manifest *m,
-                     update_done_cb done, void *data, struct kerr *err)
+                     enum slot trying, update_done_cb done, void *data, struct kerr *err)
 {
     struct update_watch *w = calloc(1, sizeof *w);
     if (!w)
         return kerr_set(err, ENOMEM, "cannot watch the update");
     *w = (struct update_watch){ .loop = l, .sup = sup, .m = m, .done = done, .data = data,
                                 .deadline_ms = now_ms() + m->system.update_confirm_ms };
+    w->slot = trying;
     int64_t id = loop_add_timer(l, WATCH_TICK_MS, tick, w);
     if (id <= 0) {
         free(w);

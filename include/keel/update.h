@@ -47,11 +47,12 @@ int update_rollback(const struct manifest *m, struct kerr *err);
  * healthy, where checked) when update_confirm has passed; one that fails,
  * exits non-zero, or is declared unhealthy ends the try at once.  DONE is
  * called once with commit true (COMMIT saved) or false (FAIL saved: the
- * caller reboots into the old slot). */
+ * caller reboots into the old slot).  Either is also an EV_UPDATE event
+ * (name "slot X", detail "commit: ..." / "rollback: ...") on `keel events`. */
 struct update_watch;
 typedef void (*update_done_cb)(bool commit, const char *why, void *data);
 int update_watch_new(struct update_watch **out, struct loop *l, struct supervisor *sup, const struct manifest *m,
-                     update_done_cb done, void *data, struct kerr *err);
+                     enum slot trying, update_done_cb done, void *data, struct kerr *err);
 /* A main container finished with STATUS while the try runs: decides now. */
 void update_watch_main_exited(struct update_watch *w, int status);
 void update_watch_free(struct update_watch *w);

@@ -1275,8 +1275,12 @@ TEST(client_verbs_over_unix)
     CHECK(strstr(out, "usage: keel logs"));
     char *badopt[] = { "ps", "-f", NULL };
     CHECK_INT(run_client(out, sizeof out, url, badopt), 2);
-    char *noarg[] = { "status", NULL };
+    char *noarg[] = { "start", NULL };
     CHECK_INT(run_client(out, sizeof out, url, noarg), 2);
+    /* status without a name: the payload slots (none on this host: keel run). */
+    char *slots[] = { "status", NULL };
+    CHECK_INT(run_client(out, sizeof out, url, slots), 0);
+    CHECK_STR(out, "no payload update on this machine\n");
     char *power[] = { "halt", NULL };
     CHECK_INT(run_client(out, sizeof out, url, power), 0);
     CHECK_INT(S.power, POWER_HALT);

@@ -99,6 +99,7 @@ cmp -s "$b/good2" "$b/baddigest" && vm_fail "update: baddigest" "the flipped bun
 printf 'update good1\nupdate exit1\nupdate hang\nbad baddigest\nbad badsig\nupdate good2\n' > "$b/queue"
 cat > "$b/client.sh" <<'SH'
 q=/bundles/queue
+/bin/keel events > /tmp/ev 2>&1 &
 # Ready: no update yet, or the slot this boot runs is the committed one (in
 # a try, or while keel rolls one back, wait: keel reboots soon).
 cur=$(readlink /run/keel/slot 2>/dev/null)
@@ -109,6 +110,12 @@ while [ -f /upd/slots/state ] && ! { grep -q 'committed yes' /upd/slots/state &&
       [ $i -lt 300 ]; do
     sleep 1; i=$((i + 1))
 done
+# A commit in this boot is also an event (sent just after the state is saved).
+j=0
+while [ $i -gt 0 ] && ! grep -q ' update ' /tmp/ev && [ $j -lt 20 ]; do
+    sleep 0.5; j=$((j + 1))
+done
+grep ' update ' /tmp/ev | sed 's/^/events: /'
 while [ -s $q ]; do
     set -- $(head -n 1 $q)
     sed -i 1d $q
@@ -148,6 +155,7 @@ seq=$(grep -aoE 'app \| version=[0-9a-z-]+' "$VM_CONSOLE" | sed 's/.*version=//'
     vm_not_ok "update: the payloads ran in the expected order" "got: $seq (expected 0 1 bad-exit 1 hang 1 2)"
 vm_assert "update: the good update is installed in slot A" 'update-good1: [0-9]+ bytes verified and installed in slot A'
 vm_assert "update: slot A commits after update_confirm" 'keel: stage: update: commit: healthy for 5000 ms'
+vm_assert "update: the commit is an event on keel events" 'client \| events: .* slot A update commit: healthy for 5000 ms'
 vm_assert "update: a main that exits 1 rolls back" 'keel: error: update: rollback: the main container exited \(status 1\)'
 vm_assert "update: a health check that never answers rolls back" 'keel: error: update: rollback: container app is unhealthy'
 vm_assert "update: a bundle with a flipped byte is refused" 'refused-baddigest rc=1 .*does not match its sha256'
