@@ -20,7 +20,11 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -fno-strict-aliasing -fstack-protector-strong -D_FORTIFY_SOURCE=2
 PKGS     := libcap inih libseccomp libsodium
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto
+# libarchive reads image layers (keel import): only its tar reader and the gzip
+# and zstd filters are used, so the static link takes zlib and libzstd and none
+# of the libraries of its other formats (libxml2, liblzma, nettle, ...).
+ARCHIVE_LIBS := -larchive -lzstd -lz
+PKG_LIBS   := $(shell pkg-config --static --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto $(ARCHIVE_LIBS)
 CPPFLAGS += $(PKG_CFLAGS)
 
 SRCS     := $(sort $(wildcard src/*.c))
@@ -36,10 +40,11 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/unit/%)
 
 DEPS_BUILD := build-essential pkg-config libcap-dev libinih-dev \
-              libseccomp-dev libmbedtls-dev libsodium-dev file
+              libseccomp-dev libmbedtls-dev libsodium-dev file libarchive-dev libzstd-dev zlib1g-dev
 DEPS_TEST  := busybox-static iproute2 qemu-system-x86 linux-image-amd64 cpio kmod socat openssl \
               procps psmisc util-linux curl python3 cppcheck clang-tidy e2fsprogs xz-utils chrony \
-              erofs-utils squashfs-tools dosfstools xfsprogs
+              erofs-utils squashfs-tools dosfstools xfsprogs debootstrap zstd \
+              prometheus rsyslog
 DEPS_BENCH := crun runc tini bubblewrap
 
 .PHONY: all deps deps-bench check unit unit-asan host host-asan vm lint fuzz bench demo qemu \
@@ -92,7 +97,7 @@ $(BUILD)/asan/keel: $(ASAN_OBJS)
 asan: $(BUILD)/asan/keel
 
 # --- unit tests -----------------------------------------------------------------
-DYN_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto
+DYN_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto -larchive
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS)
 	@mkdir -p $(@D)

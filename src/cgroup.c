@@ -689,7 +689,8 @@ int cgroup_container_stats(struct cgroup_root *root, const char *name, struct cg
         return kerr_set(err, -fd, "cannot open cgroup %s/%s", root->ctr_path, name);
 
     static const char *const files[] = { "cpu.stat", "memory.current", "memory.peak", "pids.current",
-                                         "io.stat", "cpu.pressure", "memory.pressure", "io.pressure" };
+                                         "io.stat", "cpu.pressure", "memory.pressure", "io.pressure",
+                                         "memory.max", "pids.max", "memory.events" };
     for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
         _cleanup_free_ char *buf = NULL;
         int r = stat_file(fd, files[i], &buf);
@@ -706,6 +707,12 @@ int cgroup_container_stats(struct cgroup_root *root, const char *name, struct cg
         case 5: r = cgroup_parse_pressure(buf, &st->cpu_some, &st->cpu_full); st->has_psi = r == 0; break;
         case 6: r = cgroup_parse_pressure(buf, &st->memory_some, &st->memory_full); break;
         case 7: r = cgroup_parse_pressure(buf, &st->io_some, &st->io_full); break;
+        case 8: r = cgroup_parse_u64(buf, &st->memory_max); st->has_memory_max = r == 0; break;
+        case 9: r = cgroup_parse_u64(buf, &st->pids_max); st->has_pids_max = r == 0; break;
+        case 10:
+            r = cgroup_parse_memory_events(buf, &st->memory_events);
+            st->has_memory_events = r == 0;
+            break;
         }
         if (r < 0)
             return kerr_msg(err, EINVAL, "cannot parse %s/%s/%s", root->ctr_path, name, files[i]);

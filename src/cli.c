@@ -8,10 +8,14 @@
 #include "keel/daemon.h"
 #include "keel/boot.h"
 #include "keel/bundle.h"
+#include "keel/image.h"
+#include "keel/import.h"
 #include "keel/manifest.h"
+#include "keel/parse.h"
 #include "keel/plan.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -122,6 +126,53 @@ static int cmd_check(int argc, char **argv)
     return 0;
 }
 
+static int cmd_import(int argc, char **argv)
+{
+    const struct verb *v = find_verb("import");
+    if (wants_help(argc, argv))
+        return print_help(v);
+    struct import_opts o = { .limits = { .max_bytes = IMPORT_MAX_BYTES_DEFAULT, .max_entries = IMPORT_MAX_ENTRIES_DEFAULT } };
+    const char *pos[2] = { NULL, NULL };
+    int npos = 0;
+    for (int i = 1; i < argc; i++) {
+        char why[PARSE_WHY_MAX] = "";
+        if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) {
+            o.name = argv[++i];
+        } else if (strcmp(argv[i], "--erofs") == 0) {
+            o.erofs = true;
+        } else if (strcmp(argv[i], "--max-size") == 0 && i + 1 < argc) {
+            int64_t sz = 0;
+            if (parse_size(argv[++i], &sz, why) < 0 || sz <= 0) {
+                fprintf(stderr, "keel: error: --max-size %s: %s\n", argv[i], why[0] ? why : "is zero");
+                return 2;
+            }
+            o.limits.max_bytes = (uint64_t)sz;
+        } else if (strcmp(argv[i], "--max-entries") == 0 && i + 1 < argc) {
+            if (parse_u64(argv[++i], 1, UINT64_MAX, &o.limits.max_entries, why) < 0) {
+                fprintf(stderr, "keel: error: --max-entries %s: %s\n", argv[i], why);
+                return 2;
+            }
+        } else if (argv[i][0] == '-' || npos == 2) {
+            return usage_error(v);
+        } else {
+            pos[npos++] = argv[i];
+        }
+    }
+    if (npos != 2)
+        return usage_error(v);
+    o.source = pos[0];
+    o.dest = pos[1];
+    struct kerr err = { 0 };
+    char *image = NULL;
+    if (import_run(&o, &image, &err) < 0) {
+        fprintf(stderr, "keel: error: cannot import %s: %s\n", o.source, err.msg);
+        return 1;
+    }
+    printf("wrote %s (use it with: image = %.*s)\n", image, (int)(strlen(image) - strlen(IMAGE_SUFFIX)), image);
+    free(image);
+    return 0;
+}
+
 static int cmd_version(int argc, char **argv)
 {
     printf("keel %s\n", KEEL_VERSION);
@@ -179,6 +230,15 @@ static const struct verb verbs[] = {
       "names (directories packed as erofs images with mkfs.erofs, image files as they are),\n"
       "with an index of their sha256 digests, signed with ED25519_KEY when given.\n"
       "--keygen writes a new key pair, PREFIX.key and PREFIX.pub (hex)." },
+    { "import", cmd_import, "[--name NAME] [--erofs] [--max-size SIZE] [--max-entries N] SOURCE DEST",
+      "Import an image: SOURCE is an OCI image layout directory, an OCI archive (a tar of\n"
+      "one) or `docker save` output.  Checks every blob's sha256, extracts each layer once\n"
+      "into DEST/layers/sha256-HEX (shared between images) and writes DEST/NAME.image, which\n"
+      "a manifest names with image = DEST/NAME.  NAME defaults to the image's tag, else its\n"
+      "digest.  --erofs also writes each layer as an erofs image (mkfs.erofs) and lists\n"
+      "those.  Limits over all layers: --max-size (default 16G of file data), --max-entries\n"
+      "(default 1000000).  Runs as the invoking user; as root it keeps the files' owners.\n"
+      "See docs/images.md." },
     { "version", cmd_version, "", "Print keel's version." },
     { "help", cmd_help, "[COMMAND]", "Show help for keel or one of its commands." },
     { NULL, NULL, NULL, NULL },

@@ -43,7 +43,6 @@
 #include "keel/util.h"
 
 #define LISTEN_BACKLOG 512
-#define REFUSAL_PEER_MS 10000   /* one refusal message per peer per 10 s */
 #define ACCEPT_BUDGET 64        /* accepts per listener event: other fds get their turn */
 
 /* --- responses ------------------------------------------------------------ */
@@ -341,6 +340,12 @@ size_t control_client_count(const struct control *c)
     return c->n_conns;
 }
 
+void control_counters(const struct control *c, uint64_t *accepted, uint64_t *refused)
+{
+    *accepted = c ? c->accepted : 0;
+    *refused = c ? c->refused : 0;
+}
+
 /* Queues an error, then closes the connection once it is sent. */
 void control_conn_fail(struct conn *cn, const char *op, const char *msg)
 {
@@ -386,77 +391,9 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
     return (int)n;
 }
 
-/* --- refusals --------------------------------------------------------------- */
+/* --- refusals (peer.h: one message per peer per 10 s, a few per second in all) --- */
 
-static bool peer_key_eq(const struct peer_key *a, const struct peer_key *b)
-{
-    return a->family == b->family && memcmp(a->a, b->a, sizeof a->a) == 0;
-}
-
-static void peer_key_of(const struct sockaddr_storage *ss, struct peer_key *k)
-{
-    memset(k, 0, sizeof *k);
-    k->family = ss->ss_family;
-    if (ss->ss_family == AF_INET) {
-        memcpy(k->a, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-    } else if (ss->ss_family == AF_INET6) {
-        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a6)) {
-            k->family = AF_INET;
-            memcpy(k->a, a6->s6_addr + 12, 4);
-        } else {
-            /* One host usually owns a whole /64: count them together. */
-            memcpy(k->a, a6->s6_addr, 8);
-        }
-    } else if (ss->ss_family == AF_VSOCK) {
-        memcpy(k->a, &((const struct sockaddr_vm *)ss)->svm_cid, sizeof(unsigned));
-    }
-}
-
-/* Refusals are the one kind of message a peer can trigger at will: at most
- * one line per peer per REFUSAL_PEER_MS, and a few per second in all, each
- * saying how many were left out.  (The console itself never blocks: log.h.) */
-static void log_refusal(struct control *c, const struct peer_key *k, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void log_refusal(struct control *c, const struct peer_key *k, const char *fmt, ...)
-{
-    uint64_t now = now_ms(), others = 0;
-    struct refusal *e = NULL, *oldest = &c->refusals[0];
-    for (size_t i = 0; i < ARRAY_SIZE(c->refusals); i++) {
-        struct refusal *r = &c->refusals[i];
-        if (r->last_ms && peer_key_eq(&r->key, k))
-            e = r;
-        if (r->last_ms < oldest->last_ms)
-            oldest = r;
-    }
-    if (e && now - e->last_ms < REFUSAL_PEER_MS) {
-        e->suppressed++;
-        return;
-    }
-    if (!log_ratelimit(&c->refusal_rl, now, &others)) {
-        if (e)
-            e->suppressed++;
-        return;
-    }
-    if (!e) {
-        e = oldest;
-        memset(e, 0, sizeof *e);
-        e->key = *k;
-    }
-    uint64_t mine = e->suppressed;
-    e->suppressed = 0;
-    e->last_ms = now ? now : 1;
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (mine || others)
-        log_warn("%s (not logged: %" PRIu64 " more refusals of this peer, %" PRIu64 " over the overall limit)",
-                 msg, mine, others);
-    else
-        log_warn("%s", msg);
-}
+#define refusal(c, k, ...) peer_refusal_log(&(c)->refusals, (k), __VA_ARGS__)
 
 /* --- connections ------------------------------------------------------------ */
 
@@ -684,7 +621,7 @@ static void idle_timer(struct loop *l, void *data)
     uint64_t idle = now_ms() - cn->last_active;
     if (!streaming && idle >= limit) {
         if (handshaking)
-            log_refusal(c, &cn->key, "control: closed TLS client %s on %s: no handshake within %u ms", cn->peer,
+            refusal(c, &cn->key, "control: closed TLS client %s on %s: no handshake within %u ms", cn->peer,
                         cn->lst->url, c->opts.handshake_ms);
         else
             log_debug("control: closing idle client %s", cn->peer);
@@ -839,7 +776,7 @@ static void tls_handshake(struct conn *cn)
     if (r != 0) {
         char msg[160];
         tls_strerror(r, msg, sizeof msg);
-        log_refusal(cn->c, &cn->key, "control: refused TLS client %s on %s: handshake failed: %s", cn->peer,
+        refusal(cn->c, &cn->key, "control: refused TLS client %s on %s: handshake failed: %s", cn->peer,
                     cn->lst->url, msg);
         control_conn_kill(cn);
         return;
@@ -896,26 +833,6 @@ static int check_peer(struct control *c, int fd, char *who, size_t n)
             if (groups[i] == c->gid)
                 return 0;
     return -EACCES;
-}
-
-static void peer_name(const struct sockaddr_storage *ss, int family, char *buf, size_t n)
-{
-    char ip[INET6_ADDRSTRLEN];
-    snprintf(buf, n, "?");
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
-        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
-        snprintf(buf, n, "%s:%u", ip, ntohs(a->sin_port));
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
-        snprintf(buf, n, "[%s]:%u", ip, ntohs(a->sin6_port));
-    } else if (ss->ss_family == AF_VSOCK) {
-        const struct sockaddr_vm *a = (const struct sockaddr_vm *)ss;
-        snprintf(buf, n, "vsock %u:%u", a->svm_cid, a->svm_port);
-    } else if (family == AF_UNIX) {
-        snprintf(buf, n, "unix");
-    }
 }
 
 /* vsock carries no credentials: a peer on this machine (CID 1, our own CID,
@@ -981,7 +898,7 @@ static void listener_pause(struct listener *ls)
 static void accept_trouble(struct control *c, struct listener *ls, int e)
 {
     struct peer_key k = { .family = -1 };
-    log_refusal(c, &k, "control: cannot take a new client on %s: %s%s; trying again", ls->url, strerror(e),
+    refusal(c, &k, "control: cannot take a new client on %s: %s%s; trying again", ls->url, strerror(e),
                 e == ENOSPC ? " (the per-user epoll watch limit fs.epoll.max_user_watches is used up)" : "");
     for (struct listener *x = c->listeners; x; x = x->next)
         listener_pause(x);
@@ -1013,6 +930,7 @@ static int refuse_starved(struct listener *ls, int why)
     int cfd = accept4(ls->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     int saved = errno;
     if (cfd >= 0) {
+        c->refused++;
         static const char msg[] = "{\"keel\":1,\"ok\":false,\"error\":\"keel is out of file descriptors: "
                                   "try again later\"}\n";
         if (!ls->tls && send(cfd, msg, sizeof msg - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
@@ -1076,16 +994,19 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
             }
             int r = check_peer(c, cfd, who, sizeof who);
             if (r < 0) {
-                refuse(cfd, "{\"keel\":1,\"ok\":false,\"error\":\"permission denied: "
+                c->refused++;
+                c->refused++;
+            refuse(cfd, "{\"keel\":1,\"ok\":false,\"error\":\"permission denied: "
                             "only root and members of control_group may use keel\"}\n");
-                log_refusal(c, &key, "control: refused client on %s (%s): not root and not in control_group",
+                refusal(c, &key, "control: refused client on %s (%s): not root and not in control_group",
                             ls->url, who);
                 continue;
             }
         } else if (ls->family == AF_VSOCK && !ls->vsock_local && vsock_peer_local(ls, cfd, &ss)) {
+            c->refused++;
             refuse(cfd, "{\"keel\":1,\"ok\":false,\"error\":\"permission denied: vsock peers on this "
                         "machine are refused (the listener allows them with ?local=yes)\"}\n");
-            log_refusal(c, &key, "control: refused client %s on %s: a vsock peer on this machine (add ?local=yes "
+            refusal(c, &key, "control: refused client %s on %s: a vsock peer on this machine (add ?local=yes "
                         "to the listener to allow them)", peer, ls->url);
             continue;
         }
@@ -1093,8 +1014,9 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
                         unauth_from(c, ls, &key) >= c->opts.max_handshakes_per_peer)) {
             /* Unauthenticated connections are cheap to make: a few at a
              * time, and the rest closed at once rather than queued. */
+            c->refused++;
             refuse(cfd, NULL);
-            log_refusal(c, &key, "control: refused TLS client %s on %s: too many connections in their handshake",
+            refusal(c, &key, "control: refused TLS client %s on %s: too many connections in their handshake",
                         peer, ls->url);
             continue;
         }
@@ -1138,6 +1060,7 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
             c->conns->prev = cn;
         c->conns = cn;
         c->n_conns++;
+        c->accepted++;
         ls->n_conns++;
         if (cn->tls)
             ls->n_unauth++;
@@ -1295,21 +1218,7 @@ static int listen_inet(struct control *c, struct listener *ls, const struct prot
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_storage ss;
-    socklen_t len;
-    memset(&ss, 0, sizeof ss);
-    if (u->family == AF_INET) {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        a->sin_family = AF_INET;
-        a->sin_port = htons((uint16_t)u->port);
-        memcpy(&a->sin_addr, u->addr, 4);
-        len = sizeof *a;
-    } else {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        a->sin6_family = AF_INET6;
-        a->sin6_port = htons((uint16_t)u->port);
-        memcpy(&a->sin6_addr, u->addr, 16);
-        len = sizeof *a;
-    }
+    socklen_t len = proto_url_sockaddr(u, &ss);
     if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
         r = kerr_set(err, errno, "cannot listen on tcp://%s:%u", u->host, u->port);
         close_safe(fd);
@@ -1408,6 +1317,7 @@ static int add_listener(struct control *c, const char *url, struct kerr *err)
     case PROTO_URL_TCP: r = listen_inet(c, ls, &u, err); break;
     case PROTO_URL_VSOCK: r = listen_vsock(ls, &u, err); break;
     case PROTO_URL_FD: r = listen_fd(c, ls, &u, err); break;
+    case PROTO_URL_UDP: r = kerr_msg(err, EINVAL, "cannot listen on %s: not a stream", url); break;
     }
     if (r == 0 && loop_add_fd(c->loop, ls->fd, EPOLLIN, listener_event, ls) < 0)
         r = kerr_set(err, ENOMEM, "cannot listen on %s", url);
@@ -1476,8 +1386,8 @@ int control_new(struct control **out, struct loop *l, const struct manifest *m,
         c->opts.max_handshakes_per_peer = 4;
     if (!c->opts.log_poll_ms)
         c->opts.log_poll_ms = 500;
-    c->refusal_rl.interval_ms = 1000;
-    c->refusal_rl.burst = 10;
+    c->refusals.rl.interval_ms = 1000;
+    c->refusals.rl.burst = 10;
     /* Made now, while keel is the only process of its kernel uid that
      * matters: a container running as the same uid can use up
      * fs.inotify.max_user_instances later, and `logs -f` must still work. */

@@ -9,6 +9,8 @@
 #include "keel/cgroup.h"
 #include "keel/control.h"
 #include "keel/log.h"
+#include "keel/logship.h"
+#include "keel/metrics.h"
 #include "keel/rlimit.h"
 #include "keel/net.h"
 #include "keel/loop.h"
@@ -45,6 +47,8 @@ struct daemon {
     struct cgroup_root cgroup;
     struct net_ctx *net;
     struct control *ctl;
+    struct metrics *metrics;    /* [system] metrics, NULL when none */
+    uint64_t start_ms;
     struct watchdog *wd;        /* boot mode: [system] watchdog, NULL when none */
     struct timesync *ts;        /* boot mode: [system] ntp, NULL when none */
     int sigfd;
@@ -235,6 +239,25 @@ static void restore_clock(const struct manifest *m)
         log_info("clock left as it is (%s is absent or behind it)", m->system.clock_file);
 }
 
+/* keel's own lines go to the syslog forwarder too, daemon.SEVERITY. */
+static void ship_log_line(enum log_level level, const char *text, size_t len)
+{
+    static const int severity[] = {
+        [LOG_LEVEL_ERROR] = LOGSHIP_SEV_ERR, [LOG_LEVEL_WARN] = LOGSHIP_SEV_WARNING,
+        [LOG_LEVEL_INFO] = LOGSHIP_SEV_INFO, [LOG_LEVEL_DEBUG] = LOGSHIP_SEV_DEBUG,
+    };
+    logship_add(LOGSHIP_FAC_DAEMON, severity[level], "keel", text, len);
+}
+
+static void keel_figures(void *data, struct metrics_keel *k)
+{
+    const struct daemon *d = data;
+    k->uptime_ms = now_ms() - d->start_ms;
+    control_counters(d->ctl, &k->control_accepted, &k->control_refused);
+    k->n_stages = log_stage_times(&k->stages);
+    logship_get_stats(&k->syslog);
+}
+
 /* Everything between a valid manifest and serving.  0 / negative errno. */
 static int daemon_setup(struct daemon *d, struct kerr *err)
 {
@@ -283,6 +306,16 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
         be.update_m = d->machine_m ? d->machine_m : d->m;
     if ((r = control_new(&d->ctl, d->loop, d->m, &be, NULL, err)) < 0)
         return r;
+    /* Forwarding and metrics are for watching: when they cannot start the
+     * machine still serves, and says so. */
+    if (d->m->system.syslog && logship_start(d->loop, d->m->system.syslog, err) < 0) {
+        log_error("%s: logs are not forwarded", err->msg);
+        log_set_sink(NULL);
+        logship_stop();
+    }
+    if (d->m->system.metrics &&
+        metrics_new(&d->metrics, d->loop, d->m->system.metrics, &be, keel_figures, d, NULL, err) < 0)
+        log_error("%s: the machine runs without its metrics endpoint", err->msg);
     /* Last, so that no failure above leaves an armed watchdog behind the
      * on_error pause.  A watchdog that cannot be driven is an error on the
      * console, not a reason to refuse to serve. */
@@ -368,6 +401,8 @@ static void daemon_teardown(struct daemon *d)
     d->wd = NULL;
     update_watch_free(d->uw);
     d->uw = NULL;
+    metrics_free(d->metrics);
+    d->metrics = NULL;
     control_free(d->ctl);   /* first: it is subscribed to the supervisor's events */
     d->ctl = NULL;
     timesync_free(d->ts);
@@ -378,6 +413,8 @@ static void daemon_teardown(struct daemon *d)
     d->net = NULL;
     if (d->opts->boot)
         volume_unmount_all(d->machine_m ? d->machine_m : d->m);   /* every container is down; boot_final syncs and unmounts the rest */
+    log_set_sink(NULL);
+    logship_stop();   /* a last non-blocking flush */
     cgroup_release(&d->cgroup);
     if (d->button_fd >= 0)
         loop_del_fd(d->loop, d->button_fd);
@@ -396,6 +433,11 @@ int daemon_main(const struct daemon_opts *opts)
     int status = 0, code = 1;
 
     log_setup(2, LOG_LEVEL_INFO);
+    d.start_ms = now_ms();
+    /* Every line from the first on is kept for a syslog collector, until
+     * the manifest says whether there is one. */
+    if (logship_queue_init() == 0)
+        log_set_sink(ship_log_line);
     /* PID 1's loop (and the watchdog it pets) must never wait for a slow
      * console: lines it cannot take are dropped and counted (log.h). */
     int nb = log_nonblocking();
@@ -415,6 +457,10 @@ int daemon_main(const struct daemon_opts *opts)
         return 2;
     }
     log_stage("manifest read");
+    if (!d.m->system.syslog) {
+        log_set_sink(NULL);
+        logship_stop();
+    }
     if (!opts->boot && d.m->n_volumes) {
         /* Finding disks by label and formatting them is the machine's
          * business: on a host, its own fstab mounts them. */

@@ -196,9 +196,17 @@ void log_raw(const char *buf, size_t len)
     }
 }
 
-static void log_line(const char *kind, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-static void log_line(const char *kind, const char *fmt, va_list ap)
+static log_sink_fn log_sink;
+
+void log_set_sink(log_sink_fn fn)
 {
+    log_sink = fn;
+}
+
+static void log_line(enum log_level level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+static void log_line(enum log_level level, const char *fmt, va_list ap)
+{
+    const char *kind = level_names[level];
     char line[LINE_MAX_LEN];
     size_t n = stamp(line, sizeof line, now_ns());
     int k = snprintf(line + n, sizeof line - n, "%s", kind);
@@ -211,6 +219,8 @@ static void log_line(const char *kind, const char *fmt, va_list ap)
     size_t len = n + (size_t)m;
     if (len > sizeof line - 2)
         len = sizeof line - 2;
+    if (log_sink)
+        log_sink(level, line + n, len - n);
     line[len++] = '\n';
     emit(line, len);
 }
@@ -222,9 +232,18 @@ void log_msg(enum log_level level, const char *fmt, ...)
     int saved = errno;
     va_list ap;
     va_start(ap, fmt);
-    log_line(level_names[level], fmt, ap);
+    log_line(level, fmt, ap);
     va_end(ap);
     errno = saved;
+}
+
+static struct log_stage_time stages[LOG_STAGES_MAX];
+static size_t n_stages;
+
+size_t log_stage_times(const struct log_stage_time **out)
+{
+    *out = stages;
+    return n_stages;
 }
 
 void log_stage(const char *fmt, ...)
@@ -238,6 +257,10 @@ void log_stage(const char *fmt, ...)
     if (!log_start_ns)
         log_start_ns = now_ns();
     uint64_t since = now_ns() - log_start_ns;
+    if (n_stages < LOG_STAGES_MAX) {
+        snprintf(stages[n_stages].name, sizeof stages[n_stages].name, "%.47s", what);
+        stages[n_stages++].since_ns = since;
+    }
     log_msg(LOG_LEVEL_INFO, "stage: %s (+%llu.%03llu ms)", what,
             (unsigned long long)(since / 1000000ull), (unsigned long long)(since % 1000000ull / 1000ull));
     errno = saved;

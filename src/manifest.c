@@ -9,6 +9,7 @@
  * apart.
  */
 #include "keel/manifest.h"
+#include "keel/image.h"
 #include "keel/manifest_keys.h"
 #include "keel/caps.h"
 #include "keel/fsmagic.h"
@@ -813,6 +814,94 @@ static void validate_volumes(struct manifest *m, struct diag *d)
     }
 }
 
+/* Stores VALUE into C through the key's own setter (its checks and its
+ * replace-by-name rule for env), as if written at LINE. */
+static int apply_key(struct container_spec *c, const char *key, int line, const char *value, char *why)
+{
+    size_t idx;
+    const struct manifest_key *k = manifest_key_find(SEC_CONTAINER, key, &idx);
+    return k ? manifest_key_apply(k, c, line, value, why) : -EINVAL;
+}
+
+static bool key_given(const struct container_spec *c, const char *key)
+{
+    size_t idx;
+    return manifest_key_find(SEC_CONTAINER, key, &idx) && c->key_line[idx] != 0;
+}
+
+/* `image =`: the container takes what the image gives, and the keys written
+ * in the section win, as docker run's flags do (docs/images.md): `layers`
+ * go on top of the image's; `command` replaces Cmd and keeps Entrypoint;
+ * `env` adds to and overrides the image's Env by name; `workdir`, `user`,
+ * `stop_signal` replace.  An image that cannot be read is an error even
+ * under MANIFEST_NO_FS_CHECKS: what it gives (the command, the layers) is
+ * what every user of a loaded manifest relies on being there. */
+static void apply_image(struct manifest *m, struct container_spec *c, struct diag *d)
+{
+    const char *file = m->path;
+    int line = manifest_key_line(c, "image");
+    struct image img;
+    struct kerr err = { 0 };
+    if (image_load(c->image, &img, &err) < 0) {
+        diag_add(d, file, line, "container '%s': image: %s", c->name, err.msg);
+        return;
+    }
+    char why[PARSE_WHY_MAX] = "";
+    bool oom = false;
+    size_t mine = strv_len(c->layers), theirs = strv_len(img.layers);
+    if (theirs) {
+        if (mine + theirs > IMAGE_LAYERS_MAX) {
+            diag_add(d, file, line, "container '%s': layers and the image's make more than %d layers", c->name,
+                     IMAGE_LAYERS_MAX);
+        } else {
+            for (size_t i = 0; i < theirs && !oom; i++)
+                oom = strv_push(&c->layers, img.layers[i]) < 0;
+            c->from_image |= CON_FROM_IMAGE_LAYERS;
+        }
+    }
+    /* Docker's rule: Entrypoint, then the command (ours, else the image's Cmd). */
+    char **ep = img.entrypoint, **args = c->argv ? c->argv : img.cmd;
+    if ((ep && ep[0]) || (!c->argv && args)) {
+        char **argv = NULL;
+        for (size_t i = 0; ep && ep[i] && !oom; i++)
+            oom = strv_push(&argv, ep[i]) < 0;
+        for (size_t i = 0; args && args[i] && !oom; i++)
+            oom = strv_push(&argv, args[i]) < 0;
+        if (argv) {
+            strv_free(c->argv);
+            c->argv = argv;
+            c->from_image |= CON_FROM_IMAGE_COMMAND;
+        }
+    }
+    if (img.env) {
+        char **own = TAKE_PTR(c->env);
+        for (size_t i = 0; img.env[i]; i++)
+            if (apply_key(c, "env", line, img.env[i], why) < 0)
+                diag_add(d, file, line, "container '%s': image: Env '%s': %s", c->name, img.env[i], why);
+        for (size_t i = 0; own && own[i]; i++)
+            oom |= apply_key(c, "env", line, own[i], why) == -ENOMEM;
+        strv_free(own);
+        c->from_image |= CON_FROM_IMAGE_ENV;
+    }
+    if (img.workdir && !c->workdir) {
+        oom |= !(c->workdir = strdup(img.workdir));
+        c->from_image |= CON_FROM_IMAGE_WORKDIR;
+    }
+    if (img.user && !c->user) {
+        if (apply_key(c, "user", line, img.user, why) < 0)
+            diag_add(d, file, line, "container '%s': image: User '%s': %s (set user = UID:GID)", c->name, img.user, why);
+        else
+            c->from_image |= CON_FROM_IMAGE_USER;
+    }
+    if (img.stop_signal && !key_given(c, "stop_signal")) {
+        c->stop_signal = img.stop_signal;
+        c->from_image |= CON_FROM_IMAGE_STOP_SIGNAL;
+    }
+    if (oom)
+        diag_add(d, file, line, "out of memory");
+    image_free(&img);
+}
+
 static void validate(struct manifest *m, unsigned flags, const bool *bad, struct diag *d)
 {
     const char *file = m->path;
@@ -839,10 +928,24 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
     int mains = 0;
     for (size_t i = 0; i < m->n_containers; i++) {
         struct container_spec *c = &m->containers[i];
-        if (!c->layers && !bad[i])
+        size_t before = d->count;
+        if (c->image)
+            apply_image(m, c, d);
+        /* An image that could not be read said so: no second error for what it would have given. */
+        bool known = d->count == before;
+        if (!c->layers && !bad[i] && known)
             diag_add(d, file, c->line, "container '%s' has no layers", c->name);
-        if (!c->argv && !bad[i])
+        if (!c->argv && !bad[i] && known)
             diag_add(d, file, c->line, "container '%s' has no command", c->name);
+        if (c->argv && c->argv[0][0] != '/' && known) {
+            if (c->from_image & CON_FROM_IMAGE_COMMAND)
+                diag_add(d, file, manifest_key_line(c, "image"),
+                         "container '%s': the image's program '%s' is not an absolute path (keel import found it in "
+                         "no directory of the image's PATH; no PATH search is done at run time)", c->name, c->argv[0]);
+            else
+                diag_add(d, file, manifest_key_line(c, "command"),
+                         "command: '%s' is not an absolute path (no PATH search is done)", c->argv[0]);
+        }
         if (c->main && ++mains == 2)
             diag_add(d, file, manifest_key_line(c, "main"), "container '%s': only one container may be main", c->name);
         if (!(flags & MANIFEST_NO_FS_CHECKS)) {
@@ -1065,6 +1168,7 @@ static void container_free(struct container_spec *c)
         free(c->env_files[i].path);
     free(c->env_files);
     free(c->workdir);
+    free(c->image);
     free(c->user);
     free(c->hostname);
     free(c->seccomp_file);
@@ -1126,6 +1230,8 @@ void manifest_free(struct manifest *m)
     free(s->clock_file);
     free(s->update_volume);
     free(s->update_key);
+    free(s->metrics);
+    free(s->syslog);
     free(m->start_order);
     free(m->path);
     free(m);

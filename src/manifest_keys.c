@@ -13,6 +13,7 @@
 #include "keel/parse.h"
 #include "keel/idmap.h"
 #include "keel/sntp.h"
+#include "keel/image.h"
 #include "keel/util.h"
 #include "keel/fstab.h"
 
@@ -247,6 +248,28 @@ static int set_control(void *obj, int line, const char *v, char *why)
     return strv_push(&sys->control, v);
 }
 
+/* issue 16: the metrics endpoint and the syslog forwarder, in the control
+ * URL syntax (proto.h owns it). */
+static int set_metrics(void *obj, int line, const char *v, char *why)
+{
+    struct system_spec *sys = obj;
+    struct proto_url u;
+    struct kerr e = { 0 };
+    if (proto_inet_url_parse(v, false, "metrics", &u, &e) < 0)
+        return why_set(why, "%s", e.msg);
+    return replace_str(&sys->metrics, v);
+}
+
+static int set_syslog(void *obj, int line, const char *v, char *why)
+{
+    struct system_spec *sys = obj;
+    struct proto_url u;
+    struct kerr e = { 0 };
+    if (proto_inet_url_parse(v, true, "syslog", &u, &e) < 0)
+        return why_set(why, "%s", e.msg);
+    return replace_str(&sys->syslog, v);
+}
+
 /* --- custom setters: [container] ------------------------------------------ */
 
 static int set_layers(void *obj, int line, const char *v, char *why)
@@ -340,10 +363,10 @@ static int set_argv(char ***field, const char *v, char *why)
 static int set_command(void *obj, int line, const char *v, char *why)
 {
     struct container_spec *c = obj;
-    int r = set_argv(&c->argv, v, why);
-    if (r == 0 && c->argv[0][0] != '/')
-        return why_set(why, "'%s' is not an absolute path (no PATH search is done)", c->argv[0]);
-    return r;
+    /* argv[0] must be an absolute path, but with `image =` these words
+     * replace the image's Cmd after its Entrypoint: checked in validation,
+     * once the image is applied. */
+    return set_argv(&c->argv, v, why);
 }
 
 static int set_env(void *obj, int line, const char *v, char *why)
@@ -361,6 +384,22 @@ static int set_env(void *obj, int line, const char *v, char *why)
         if (strncmp(c->env[i], v, klen) == 0)
             return replace_str(&c->env[i], v);
     return strv_push(&c->env, v);
+}
+
+/* image = DEST/NAME: the file DEST/NAME.image that keel import wrote. */
+static int set_image(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    int r = check_abs_path(v, why);
+    if (r < 0)
+        return r;
+    size_t n = strlen(v), sn = strlen(IMAGE_SUFFIX);
+    char *path = n > sn && strcmp(v + n - sn, IMAGE_SUFFIX) == 0 ? strdup(v) : xasprintf("%s%s", v, IMAGE_SUFFIX);
+    if (!path)
+        return -ENOMEM;
+    free(c->image);
+    c->image = path;
+    return 0;
 }
 
 static int set_user(void *obj, int line, const char *v, char *why)
@@ -1209,18 +1248,25 @@ static const struct manifest_key keys[] = {
           "Ed25519 public key (hex) in the image; bundles must be signed with it"),
     TYPED_APPLIED(SEC_SYSTEM, "update_confirm", K_DURATION, SYS(update_confirm_ms), "duration", "60s",
           "how long a new slot's containers must stay healthy before it is committed"),
+    CUSTOM(SEC_SYSTEM, "metrics", false, set_metrics, "tcp://IP:PORT", "(none)",
+           "Prometheus metrics endpoint: plain HTTP, GET /metrics only (docs/operations.md)"),
+    CUSTOM(SEC_SYSTEM, "syslog", false, set_syslog, "udp://IP:PORT|tcp://IP:PORT", "(none)",
+           "syslog collector that receives containers' output and keel's messages (RFC 5424)"),
 
     /* [container NAME] */
-    CUSTOM(SEC_CONTAINER, "layers", false, set_layers, "paths separated by ':'", "(required)",
-           "overlay lower directories or erofs/squashfs image files, leftmost on top"),
+    CUSTOM(SEC_CONTAINER, "layers", false, set_layers, "paths separated by ':'", "(required, or the image's)",
+           "overlay lower directories or erofs/squashfs image files, leftmost on top; with image, on top of the image's"),
     CUSTOM(SEC_CONTAINER, "upper", false, set_upper, "path or tmpfs", "(none: read-only root)",
            "writable layer; keel makes upper/ and work/ below it; tmpfs for a throw-away one"),
     TYPED(SEC_CONTAINER, "upper_size", K_SIZE, CON(upper_size), "size", "(half of RAM)",
           "size of a tmpfs upper: writes beyond it fail with ENOSPC in this container only"),
-    CUSTOM(SEC_CONTAINER, "command", false, set_command, "words", "(required)",
+    CUSTOM(SEC_CONTAINER, "command", false, set_command, "words", "(required, or the image's)",
            "program and arguments, split like a shell splits words (no shell runs)"),
+    CUSTOM(SEC_CONTAINER, "image", false, set_image, "path DEST/NAME", "(none)",
+           "an image made by keel import: layers, command, env, workdir, user, stop_signal from DEST/NAME.image; "
+           "keys given here override it as docker run's flags do"),
     CUSTOM(SEC_CONTAINER, "env", true, set_env, "NAME=VALUE", "(none)", "environment variable"),
-    TYPED(SEC_CONTAINER, "workdir", K_PATH, CON(workdir), "path", "/", "working directory"),
+    TYPED(SEC_CONTAINER, "workdir", K_PATH, CON(workdir), "path", "/", "working directory (made when the image lacks it)"),
     CUSTOM(SEC_CONTAINER, "user", false, set_user, "name, UID or UID:GID", "root",
            "user to run as; names come from the container's own /etc/passwd"),
     CUSTOM(SEC_CONTAINER, "hostname", false, set_container_hostname, "host name", "(the container's name)",

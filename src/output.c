@@ -1,6 +1,7 @@
 /* output.c — container output capture, see output.h. */
 #include "keel/output.h"
 #include "keel/log.h"
+#include "keel/logship.h"
 #include "keel/sys.h"
 #include "keel/util.h"
 
@@ -286,6 +287,8 @@ static void log_bytes(struct output *o, const char *buf, size_t n)
 
 static void echo_line(struct output *o, const char *line, size_t n)
 {
+    /* The syslog queue copies the line once (a no-op without `syslog`). */
+    logship_add(LOGSHIP_FAC_USER, LOGSHIP_SEV_INFO, o->name, line, n);
     int fd = output_echo_fd();
     if (fd < 0)
         return;

@@ -46,6 +46,24 @@ static const char *dep_cond(enum dep_condition c)
     return c == DEP_HEALTHY ? ":healthy" : c == DEP_READY ? ":ready" : "";
 }
 
+/* `image = PATH (from the image: layers command ...)`: what the section's
+ * own keys did not write. */
+static void print_image(FILE *out, const char *indent, const struct container_spec *c)
+{
+    static const struct { unsigned bit; const char *key; } gave[] = {
+        { CON_FROM_IMAGE_LAYERS, "layers" }, { CON_FROM_IMAGE_COMMAND, "command" },
+        { CON_FROM_IMAGE_ENV, "env" }, { CON_FROM_IMAGE_WORKDIR, "workdir" },
+        { CON_FROM_IMAGE_USER, "user" }, { CON_FROM_IMAGE_STOP_SIGNAL, "stop_signal" },
+    };
+    if (!c->image)
+        return;
+    fprintf(out, "%simage = %s (from the image:", indent, c->image);
+    for (size_t g = 0; g < sizeof gave / sizeof gave[0]; g++)
+        if (c->from_image & gave[g].bit)
+            fprintf(out, " %s", gave[g].key);
+    fprintf(out, ")\n");
+}
+
 void plan_print_summary(const struct manifest *m, FILE *out)
 {
     const struct system_spec *s = &m->system;
@@ -67,6 +85,10 @@ void plan_print_summary(const struct manifest *m, FILE *out)
     print_strv(out, "control", s->control);
     if (s->control_group)
         fprintf(out, "control_group = %s\n", s->control_group);
+    if (s->metrics)
+        fprintf(out, "metrics = %s\n", s->metrics);
+    if (s->syslog)
+        fprintf(out, "syslog = %s\n", s->syslog);
     if (s->watchdog) {
         fprintf(out, "watchdog = %s\n", s->watchdog);
         print_ms(out, "watchdog_timeout", s->watchdog_timeout_ms);
@@ -109,6 +131,7 @@ void plan_print_summary(const struct manifest *m, FILE *out)
         const struct container_spec *c = &m->containers[m->start_order[k]];
         char caps[1024];
         fprintf(out, "\n[container %s]\n", c->name);
+        print_image(out, "", c);
         fprintf(out, "layers =");
         for (size_t l = 0; c->layers[l]; l++)
             fprintf(out, "%s%s", l ? ":" : " ", c->layers[l]);
@@ -191,6 +214,7 @@ void plan_print(const struct manifest *m, FILE *out)
     for (size_t k = 0; k < m->n_containers; k++) {
         const struct container_spec *c = &m->containers[m->start_order[k]];
         fprintf(out, "container %s (start #%zu)\n", c->name, k + 1);
+        print_image(out, "  ", c);
         for (size_t d = 0; d < c->n_deps; d++)
             fprintf(out, "  after: %s%s\n", c->deps[d].name, dep_cond(c->deps[d].condition));
         for (unsigned bit = 1; bit & KEEL_COND_ALL; bit <<= 1)

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <linux/vm_sockets.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -121,6 +122,40 @@ int proto_url_parse(const char *url, bool server, struct proto_url *u, struct ke
         return 0;
     }
     return kerr_msg(err, EINVAL, "bad control URL %s: expected unix://, tcp://, vsock:// or fd://", url);
+}
+
+socklen_t proto_url_sockaddr(const struct proto_url *u, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    if (u->family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)u->port);
+        memcpy(&a->sin6_addr, u->addr, 16);
+        return sizeof *a;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)u->port);
+    memcpy(&a->sin_addr, u->addr, 4);
+    return sizeof *a;
+}
+
+int proto_inet_url_parse(const char *url, bool udp, const char *what, struct proto_url *u, struct kerr *err)
+{
+    bool is_udp = udp && str_starts(url, "udp://");
+    const char *want = udp ? "udp://IP:PORT or tcp://IP:PORT" : "tcp://IP:PORT";
+    char as_tcp[160];
+    if (!is_udp && !str_starts(url, "tcp://"))
+        return kerr_msg(err, EINVAL, "bad %s URL %s: expected %s", what, url, want);
+    if (snprintf(as_tcp, sizeof as_tcp, "tcp://%s", url + 6) >= (int)sizeof as_tcp)
+        return kerr_msg(err, EINVAL, "bad %s URL %s: too long", what, url);
+    struct kerr e = { 0 };
+    if (proto_url_parse(as_tcp, true, u, &e) < 0)
+        return kerr_msg(err, EINVAL, "bad %s URL %s: expected %s with a numeric IP address and a port", what, url,
+                        want);
+    u->kind = is_udp ? PROTO_URL_UDP : PROTO_URL_TCP;
+    return 0;
 }
 
 /* --- requests ------------------------------------------------------------- */

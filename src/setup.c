@@ -97,6 +97,10 @@ static void plan_init_layer(struct builder *b, const struct container_spec *c)
             break;
         }
     }
+    /* A workdir the image lacks is made, as Docker's WORKDIR is (an image's
+     * WorkingDir need not exist in its layers). */
+    if (c->workdir && strcmp(c->workdir, "/") != 0 && !b->oom)
+        point(b, c->workdir, NULL, 'd', false);
 }
 
 static int finish(struct builder *b)

@@ -45,6 +45,7 @@ struct ctr {
     int pidfd, setup_fd;
     struct container_ns ns;  /* pinned at the start, for exec and health checks; closed at the exit */
     uint64_t started_mono_ms, started_real_ms;
+    uint64_t state_since_ms; /* CLOCK_MONOTONIC ms of the last change of m.state (or of its making) */
     int64_t timer;           /* the restart (backoff) or the stop timer */
     bool has_exited;
     int last_status;
@@ -449,7 +450,10 @@ static int ctr_input(struct ctr *c, enum sup_input_kind kind, int status, uint64
         .stopping_all = c->sup->stopping_all, .in_setup = c->setup_fd >= 0,
     };
     struct sup_step st;
+    enum container_state before = c->m.state;
     supervise_step(c->spec, &c->m, &in, &st);
+    if (c->m.state != before)
+        c->state_since_ms = now_ms();
     for (size_t i = 0; i < st.n; i++)
         ctr_act(c, st.act[i], &in, &st);
     return st.refused;
@@ -1007,6 +1011,7 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
         struct ctr *c = &s->c[i];
         c->sup = s;
         c->spec = &m->containers[i];
+        c->state_since_ms = now_ms();
         c->index = i;
         c->m.state = CS_WAITING;
         snprintf(c->stage, sizeof c->stage, "%s/containers/%s", opts->run_dir, c->spec->name);
@@ -1210,6 +1215,7 @@ void supervisor_status(const struct supervisor *s, size_t i, struct container_st
     st->started_ms = c->started_real_ms;
     st->uptime_ms = c->pid > 0 ? now_ms() - c->started_mono_ms : 0;
     st->restarts = c->m.restarts;
+    st->state_ms = now_ms() - c->state_since_ms;
     st->has_exited = c->has_exited;
     st->last_status = c->last_status;
     st->oom_kills = c->oom_kills;

@@ -115,11 +115,8 @@ int str_copy(char *dst, size_t n, const char *src)
     return 0;
 }
 
-int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len)
+int read_fd_all(int fd, size_t max, char **out, size_t *len)
 {
-    _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    if (fd < 0)
-        return -errno;
     size_t cap = 4096, used = 0;
     _cleanup_free_ char *buf = malloc(cap);
     if (!buf)
@@ -151,6 +148,14 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *le
         *len = used;
     *out = TAKE_PTR(buf);
     return 0;
+}
+
+int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len)
+{
+    _cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    return read_fd_all(fd, max, out, len);
 }
 
 int write_all(int fd, const void *buf, size_t len)

@@ -95,8 +95,8 @@ int cgroup_container_events_fd(struct cgroup_root *root, const char *name, const
 int cgroup_container_events(struct cgroup_root *root, const char *name, struct cgroup_events *ev,
                             struct kerr *err);
 
-/* Reads cpu.stat, memory.current, memory.peak, pids.current, io.stat and the
- * *.pressure files present; a file that is missing leaves its has_* false. */
+/* Reads cpu.stat, memory.current, memory.peak, memory.max, memory.events,
+ * pids.current, pids.max, io.stat and the *.pressure files present; a file that is missing leaves its has_* false. */
 int cgroup_container_stats(struct cgroup_root *root, const char *name, struct cgroup_stats *st,
                            struct kerr *err);
 

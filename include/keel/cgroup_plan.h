@@ -99,7 +99,10 @@ struct cgroup_stats {
     uint64_t pids_current;
     uint64_t io_rbytes, io_wbytes, io_rios, io_wios;
     struct cgroup_pressure cpu_some, cpu_full, memory_some, memory_full, io_some, io_full;
+    uint64_t memory_max, pids_max;          /* UINT64_MAX: "max" */
+    struct cgroup_events memory_events;     /* memory.events (the metrics) */
     bool has_cpu, has_memory, has_memory_peak, has_pids, has_io, has_psi;
+    bool has_memory_max, has_pids_max, has_memory_events;
 };
 
 /* Pure parsers of kernel files. */

@@ -114,6 +114,9 @@ int control_new(struct control **out, struct loop *l, const struct manifest *m,
 /* Closes every client and listener and removes the unix sockets it created. */
 void control_free(struct control *c);
 size_t control_client_count(const struct control *c);
+/* Connections accepted and refused (at once: credentials, limits, out of
+ * fds) since the server started, over all listeners; 0 for a NULL server. */
+void control_counters(const struct control *c, uint64_t *accepted, uint64_t *refused);
 
 /* --- pure pieces, exposed for tests ------------------------------------- */
 

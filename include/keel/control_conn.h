@@ -22,6 +22,7 @@
 #include "keel/json.h"
 #include "keel/log.h"
 #include "keel/loop.h"
+#include "keel/peer.h"
 #include "keel/proto.h"
 #include "keel/tls.h"
 
@@ -52,13 +53,6 @@ struct listener {
 };
 
 struct exec_session;
-
-/* Who a peer is, for per-source limits and rate-limited refusal messages:
- * the IPv4 address, the IPv6 /64, the vsock CID, the unix uid. */
-struct peer_key {
-    int family;
-    unsigned char a[16];
-};
 
 /* A connection streaming a log (`logs`, `logs -f`): control_stream.c. */
 struct conn_logs {
@@ -150,12 +144,8 @@ struct control {
     struct exec_session *sessions;        /* process still running */
     struct exec_session *dead_sessions;   /* released, freed by reap_dead */
     int ino_fd;                           /* shared by every `logs -f` follower; -1: they poll */
-    struct log_ratelimit refusal_rl;      /* refusal messages, all peers together */
-    struct refusal {                      /* ... and per peer, the most recent ones */
-        struct peer_key key;
-        uint64_t last_ms;
-        uint64_t suppressed;
-    } refusals[16];
+    uint64_t accepted, refused;           /* connections, for the metrics */
+    struct peer_refusals refusals;        /* refusal messages: peer.h */
 };
 
 static inline size_t control_out_pending(const struct conn *cn)

@@ -47,8 +47,21 @@ void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(p
 #define log_info(...)  log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 
+/* A copy of every line logged (after the level threshold) goes to `fn`
+ * too: the text after "keel: LEVEL: ", without newline.  The sink must not
+ * log (logship_add does not).  NULL: none. */
+typedef void (*log_sink_fn)(enum log_level level, const char *text, size_t len);
+void log_set_sink(log_sink_fn fn);
+
 /* A boot-stage line: "[ t ] keel: stage: NAME (+X.XXX ms since keel start)". */
 void log_stage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The stages logged so far (the first LOG_STAGES_MAX), for the metrics. */
+#define LOG_STAGES_MAX 32
+struct log_stage_time {
+    char name[48];
+    uint64_t since_ns;    /* since keel's start (its first stage) */
+};
+size_t log_stage_times(const struct log_stage_time **out);
 
 /* Writes raw bytes to the log fd; in non-blocking mode all or nothing, as a line. */
 void log_raw(const char *buf, size_t len);

@@ -44,6 +44,14 @@ void diag_add(struct diag *d, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void diag_free(struct diag *d);
 
+/* What a container took from its `image` (struct container_spec.from_image). */
+#define CON_FROM_IMAGE_LAYERS      0x01
+#define CON_FROM_IMAGE_COMMAND     0x02   /* Entrypoint, Cmd or both */
+#define CON_FROM_IMAGE_ENV         0x04
+#define CON_FROM_IMAGE_WORKDIR     0x08
+#define CON_FROM_IMAGE_USER        0x10
+#define CON_FROM_IMAGE_STOP_SIGNAL 0x20
+
 enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS };
 enum net_mode { NET_NONE, NET_HOST, NET_BRIDGE, NET_CONTAINER };
 enum power_action { POWER_NONE, POWER_POWEROFF, POWER_REBOOT, POWER_HALT, POWER_STAY, POWER_SHELL, POWER_RESTART };
@@ -140,6 +148,10 @@ struct container_spec {
     int stop_signal;               /* default SIGTERM */
     uint64_t stop_timeout_ms;      /* default [system] stop_timeout */
     bool main;
+
+    /* `image =` (docs/images.md): the .image file, and what it gave. */
+    char *image;                   /* path of DEST/NAME.image; NULL: none */
+    unsigned from_image;           /* CON_FROM_IMAGE_* bits, for keel check --plan */
 
     /* Capabilities: the final bounding = permitted = effective set. */
     uint64_t caps;
@@ -283,6 +295,8 @@ struct system_spec {
     char *update_volume;        /* the [volume] holding slots/A, slots/B, slots/state */
     char *update_key;           /* Ed25519 public key bundles must be signed with */
     uint64_t update_confirm_ms; /* healthy this long before a new slot commits */
+    char *metrics;              /* tcp://IP:PORT of the metrics endpoint, or NULL */
+    char *syslog;               /* udp:// or tcp://IP:PORT of the syslog collector, or NULL */
 };
 
 struct manifest {

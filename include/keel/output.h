@@ -1,7 +1,8 @@
 /* output.h — a container's stdout and stderr: one pipe per container (kept
  * across restarts), copied by a relay process of keel's into a socket pair
  * that keel reads (see output_open for why PID 1 never reads the pipe), its bytes appended to LOG_DIR/NAME.log with size-capped
- * rotation, and echoed line by line as "NAME | line" to keel's output.
+ * rotation, and echoed line by line as "NAME | line" to keel's output and
+ * to the syslog forwarder (logship.h).
  *
  * Nothing here may stall PID 1: the pipe is read in bounded chunks, the echo
  * goes to a non-blocking file description and what it cannot take is dropped

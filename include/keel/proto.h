@@ -9,6 +9,7 @@
 #define KEEL_PROTO_H
 
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,7 +24,7 @@
 /* Splits a listener URL: unix:///path, tcp://1.2.3.4:5, tcp://[::1]:5,
  * vsock://PORT[?local=yes] (server) or vsock://CID:PORT (client), fd://N.
  * Numeric addresses only (no name resolution). */
-enum proto_url_kind { PROTO_URL_UNIX, PROTO_URL_TCP, PROTO_URL_VSOCK, PROTO_URL_FD };
+enum proto_url_kind { PROTO_URL_UNIX, PROTO_URL_TCP, PROTO_URL_VSOCK, PROTO_URL_FD, PROTO_URL_UDP };
 struct proto_url {
     enum proto_url_kind kind;
     char path[108];            /* unix */
@@ -36,6 +37,13 @@ struct proto_url {
     int fd;                    /* fd:// */
 };
 int proto_url_parse(const char *url, bool server, struct proto_url *u, struct kerr *err);
+/* An inet endpoint of keel's other channels, in the same syntax: tcp://IP:PORT
+ * or (when `udp` is true) udp://IP:PORT, IPv6 in brackets; u->kind is
+ * PROTO_URL_TCP or PROTO_URL_UDP.  `what` names the key in the message
+ * ("metrics", "syslog"). */
+/* The socket address of a tcp:// or udp:// URL; returns its length. */
+socklen_t proto_url_sockaddr(const struct proto_url *u, struct sockaddr_storage *ss);
+int proto_inet_url_parse(const char *url, bool udp, const char *what, struct proto_url *u, struct kerr *err);
 
 enum proto_op {
     PROTO_OP_VERSION, PROTO_OP_PS, PROTO_OP_STATUS, PROTO_OP_LOGS, PROTO_OP_START, PROTO_OP_STOP,

@@ -36,6 +36,7 @@ struct container_status {
     uint64_t started_ms;       /* CLOCK_REALTIME ms of the last start, 0 if never */
     uint64_t uptime_ms;        /* 0 when not running */
     unsigned restarts;
+    uint64_t state_ms;         /* ms in the current state (the first: since the supervisor began) */
     bool has_exited;
     int last_status;           /* raw wait status of the last exit */
     unsigned oom_kills;

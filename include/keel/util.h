@@ -47,6 +47,8 @@ int str_copy(char *dst, size_t n, const char *src);
 /* Reads a whole (small) file into a NUL-terminated heap buffer; *len may be NULL.
  * Returns 0 / -errno.  Refuses files larger than max bytes with -EFBIG. */
 int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len);
+/* The same from an open fd, read to its end. */
+int read_fd_all(int fd, size_t max, char **out, size_t *len);
 /* Writes s to an existing file (O_WRONLY|O_TRUNC|O_CLOEXEC); 0 / -errno. */
 int write_file_at(int dirfd, const char *path, const char *s);
 /* mkdir -p with mode for created components; 0 / -errno. */

@@ -8,6 +8,8 @@
  * Input: the whole input is a URL, a signal and a group name; for the group
  * lookup it is also the /etc/group text.
  *
+ * The same input is also a `metrics =` / `syslog =` URL (proto_inet_url_parse).
+ *
  * Invariants beyond "no crash, no leak": a parsed URL has its strings
  * NUL-terminated, a tcp port 1..65535, a unix path that is absolute, a
  * listener fd >= 0; a parsed signal has a name that parses back to it.
@@ -44,7 +46,27 @@ static void check_url(const char *s, bool server)
     case PROTO_URL_FD:
         FUZZ_ASSERT(server && u.fd >= 0);
         break;
+    case PROTO_URL_UDP:
+        FUZZ_ASSERT(!"proto_url_parse never gives udp");
+        break;
     }
+}
+
+/* `metrics =` and `syslog =`: tcp:// (and udp://) with a numeric address
+ * and a port, whose socket address has that family and port. */
+static void check_inet_url(const char *s, bool udp)
+{
+    struct proto_url u;
+    struct kerr err = { 0 };
+    if (proto_inet_url_parse(s, udp, "syslog", &u, &err) < 0) {
+        FUZZ_ASSERT(err.msg[0] != '\0' && memchr(err.msg, '\0', sizeof err.msg) != NULL);
+        return;
+    }
+    FUZZ_ASSERT(u.kind == PROTO_URL_TCP || (udp && u.kind == PROTO_URL_UDP));
+    FUZZ_ASSERT(u.port >= 1 && u.port <= 65535);
+    struct sockaddr_storage ss;
+    socklen_t len = proto_url_sockaddr(&u, &ss);
+    FUZZ_ASSERT(ss.ss_family == u.family && len > 0 && len <= sizeof ss);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -52,6 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *s = fuzz_str(data, size);
     check_url(s, true);
     check_url(s, false);
+    check_inet_url(s, true);
+    check_inet_url(s, false);
 
     int sig;
     if (parse_signal_anycase(s, &sig, NULL) == 0) {

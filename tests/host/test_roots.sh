@@ -74,6 +74,24 @@ EOF
     check ro_mount_image_untouched "the run wrote to the image" image_untouched
 }
 
+# A workdir the image lacks is made in the init layer (Docker makes an
+# image's WorkingDir): the container starts in it, on a read-only root, and
+# the image is not written.  /etc/layer is the positive control that the
+# container ran on the image at all.
+test_ro_workdir() {
+    plan ro_workdir_cwd ro_workdir_ran ro_workdir_image_untouched
+    [ ! -e "$LAYERS/base/srv" ] || fail "the base layer has /srv (the test needs a workdir it lacks)"
+    manifest <<EOF
+$(system_section)
+$(ctr c "/bin/sh -c 'echo cwd=\$(pwd); echo layer=\$(cat /etc/layer)'" "workdir = /srv/app/data")
+EOF
+    keel_start
+    keel_wait 30 || fail "keel did not exit ($WHY)"
+    check ro_workdir_ran "the container did not run on the image" out_has c layer=base
+    check ro_workdir_cwd "the container does not start in the workdir the image lacks" out_has c cwd=/srv/app/data
+    check ro_workdir_image_untouched "the run made /srv in the image" eval '[ ! -e "$LAYERS/base/srv" ]'
+}
+
 test_symlink_resolv() {
     plan symlink_resolv_file symlink_resolv_content symlink_resolv_layer_kept
     local img

@@ -323,7 +323,7 @@ vm_harness() {
     # shellcheck disable=SC2046,SC2086
     gcc -O2 -std=gnu11 -D_GNU_SOURCE -I"$VM_REPO/include" $(pkg-config --cflags $pkgs) -static \
         -o "$3" "$VM_REPO/$2" "${objs[@]}" \
-        $(pkg-config --static --libs $pkgs) -lmbedtls -lmbedx509 -lmbedcrypto 2>"$log" ||
+        $(pkg-config --static --libs $pkgs) -lmbedtls -lmbedx509 -lmbedcrypto -larchive -lzstd -lz 2>"$log" ||
         vm_fail "$1: build the harness" "$(head -n 5 "$log")"
 }
 

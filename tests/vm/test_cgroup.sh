@@ -16,6 +16,12 @@
 #          (kernel limits less keel's reserve) and the machine keeps free tasks
 #   oom    memory = 32M hog: OOM-killed (memory.events), keel says so, the
 #          restart policy restarts it, heart and keel keep running
+#   metrics  keel's metrics endpoint (issue 16) scraped by the observer
+#          (network = host) after the timed scenarios: a container that
+#          holds 16 MiB shows at least that in
+#          keel_container_memory_bytes, its limits as memory_max/pids_max,
+#          and cpu, pids, io and pressure figures are present (the host
+#          tests cannot see these: the build host has no cgroup v2 controllers)
 #   stop   at shutdown the forker (ignores SIGTERM, forks continuously) is
 #          stopped before the container it depends on (stopwatch), which
 #          sees its cgroup become empty
@@ -63,6 +69,8 @@ extra=$VM_OUT/cgroup-extra
 rm -rf "$extra"
 mkdir -p "$extra/layers/cgtest/cg" "$extra/layers/cgtest/share" "$extra/share"
 vm_payload "cgroup: build the payload" tests/vm/payload/cgprobe.c "$extra/layers/cgtest/cgprobe"
+[ -x "$VM_REPO/build/probe" ] || vm_fail "cgroup: build" "no build/probe (make probe)"
+cp "$VM_REPO/build/probe" "$extra/layers/cgtest/probe"
 chmod 0777 "$extra/share"
 
 manifest=$VM_OUT/cgroup.ini
@@ -72,6 +80,12 @@ hostname = cgtest
 modules = overlay
 on_exit = poweroff
 stop_timeout = 2
+metrics = tcp://127.0.0.1:9100
+
+[container ballast]
+layers = /layers/cgtest:/layers/base
+command = /probe alloc 16 sleep inf
+memory = 256M
 
 [container heart]
 layers = /layers/cgtest:/layers/base
@@ -139,6 +153,7 @@ stop_timeout = 1
 [container observer]
 layers = /layers/cgtest:/layers/base
 command = /cgprobe observe
+network = host
 mount = /sys/fs/cgroup:/cg:ro
 mount = /share:/share
 main = yes
@@ -249,6 +264,22 @@ else
     vm_not_ok "cgroup: other containers survive the OOM" "beats ${b0:-?} -> ${b1:-?}"
 fi
 vm_assert "cgroup: keel survives everything (observer done)" 'CGTEST done'
+
+# metrics (issue 16): real cgroup figures through the endpoint
+mem=$(grep -aoE 'CGTEST metrics keel_container_memory_bytes\{container="ballast"\} [0-9]+' "$VM_CONSOLE" |
+      head -n 1 | awk '{ print $NF }')
+if within "$mem" 16777216 268435456; then
+    vm_ok "cgroup: metrics show the ballast's 16 MiB in keel_container_memory_bytes ($mem)"
+else
+    vm_not_ok "cgroup: metrics show the ballast's 16 MiB in keel_container_memory_bytes" \
+        "${mem:-no value}: $(grep -a 'CGTEST metrics' "$VM_CONSOLE" | head -n 3 | tr -d '\r')"
+fi
+vm_assert "cgroup: metrics give memory.max as keel_container_memory_max_bytes" \
+    'CGTEST metrics keel_container_memory_max_bytes\{container="ballast"\} 268435456'
+vm_assert "cgroup: metrics give the default pids.max" 'CGTEST metrics keel_container_pids_max\{container="ballast"\} 2048'
+vm_assert_each "cgroup: metrics carry cpu, pids, io and pressure figures" \
+    'CGTEST metrics keel_container_{}\{container="ballast"[^}]*\} [0-9.]+' \
+    cpu_usage_seconds_total pids io_read_bytes_total pressure_seconds_total memory_events_total
 
 # stop
 procs=$(val 'CGTEST stop forker running' procs)

@@ -23,7 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -286,6 +289,44 @@ static void touch(const char *p)
         fclose(f);
 }
 
+/* keel's metrics endpoint (issue 16; the observer has network = host):
+ * GET /metrics from 127.0.0.1:9100, bounded retries, and each sample of
+ * container `ctr` printed as "CGTEST metrics LINE".  No fork: the fork
+ * bombs may have filled the containers' pids budget. */
+static void metrics_scrape(const char *ctr)
+{
+    static char buf[1 << 20];
+    char want[64];
+    snprintf(want, sizeof want, "{container=\"%s\"", ctr);
+    for (int attempt = 0; attempt < 50; attempt++) {   /* 10 s */
+        size_t len = 0;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(9100) };
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+            static const char req[] = "GET /metrics HTTP/1.1\r\nHost: keel\r\n\r\n";
+            if (write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1)) {
+                ssize_t n;
+                while (len < sizeof buf - 1 && (n = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+                    len += (size_t)n;
+            }
+        }
+        if (fd >= 0)
+            close(fd);
+        buf[len] = 0;
+        if (strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0) {
+            for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+                if (strstr(line, want))
+                    printf("CGTEST metrics %s\n", line);
+            fflush(stdout);
+            return;
+        }
+        sleep_ms(200);
+    }
+    printf("CGTEST metrics unreachable\n");
+    fflush(stdout);
+}
+
 static int observe(void)
 {
     chomp_print("keel controllers", "/cg/keel/cgroup.subtree_control");
@@ -423,6 +464,8 @@ static int observe(void)
         long long b1 = number("/share/beat");
         printf("CGTEST oom heartbeat before=%lld after=%lld\n", b0, b1);
     }
+    /* After the timed scenarios, so that scraping cannot slow them. */
+    metrics_scrape("ballast");
     printf("CGTEST done\n");
     fflush(stdout);
     return 0;
