@@ -33,7 +33,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmiss
 CPPFLAGS := -Iinclude -D_GNU_SOURCE -DKEEL_VERSION='"$(VERSION)"'
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -fno-strict-aliasing -fstack-protector-strong -D_FORTIFY_SOURCE=2
-PKGS     := libcap inih libseccomp
+PKGS     := libcap inih libseccomp libsodium
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # libarchive reads image layers (keel import): only its tar reader and the gzip
 # and zstd filters are used, so the static link takes zlib and libzstd and none
@@ -55,7 +55,7 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/unit/%)
 
 DEPS_BUILD := build-essential pkg-config libcap-dev libinih-dev \
-              libseccomp-dev libmbedtls-dev file libarchive-dev libzstd-dev zlib1g-dev
+              libseccomp-dev libmbedtls-dev libsodium-dev file libarchive-dev libzstd-dev zlib1g-dev
 DEPS_TEST  := busybox-static iproute2 dnsmasq-base qemu-system-x86 linux-image-amd64 cpio kmod socat openssl \
               procps psmisc util-linux curl python3 cppcheck clang-tidy e2fsprogs xz-utils chrony \
               erofs-utils squashfs-tools dosfstools xfsprogs debootstrap zstd \

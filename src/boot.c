@@ -754,7 +754,7 @@ static int fstab_mount(const struct fstab_entry *e, struct kerr *err)
  * loaded is a warning, not a failed boot: the kernel may have it built in
  * without saying so in the image, and a container that cannot attach its
  * image fails its start with the reason. */
-static void boot_image_modules(const struct manifest *m)
+void boot_image_modules(const struct manifest *m)
 {
     _cleanup_strv_ char **names = NULL;
     if (layerimg_modules(m, &names) < 0 || !names)

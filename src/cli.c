@@ -7,6 +7,7 @@
 #include "keel/client.h"
 #include "keel/daemon.h"
 #include "keel/boot.h"
+#include "keel/bundle.h"
 #include "keel/image.h"
 #include "keel/import.h"
 #include "keel/manifest.h"
@@ -181,6 +182,38 @@ static int cmd_version(int argc, char **argv)
     return 0;
 }
 
+static int cmd_bundle(int argc, char **argv)
+{
+    const struct verb *v = find_verb("bundle");
+    if (wants_help(argc, argv))
+        return print_help(v);
+    struct kerr e = { 0 };
+    if (argc == 3 && strcmp(argv[1], "--keygen") == 0) {
+        if (bundle_keygen(argv[2], &e) < 0) {
+            fprintf(stderr, "keel: error: %s\n", e.msg);
+            return 1;
+        }
+        printf("%s.key (secret: keep it off the appliance) and %s.pub (for [system] update_key)\n", argv[2],
+               argv[2]);
+        return 0;
+    }
+    const char *key = NULL;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+            key = argv[++i];
+        else
+            return usage_error(v);
+    }
+    if (i + 2 != argc)
+        return usage_error(v);
+    if (bundle_write(argv[i], argv[i + 1], key, &e) < 0) {
+        fprintf(stderr, "keel: error: %s\n", e.msg);
+        return 1;
+    }
+    return 0;
+}
+
 static int cmd_help(int argc, char **argv);
 
 static const struct verb verbs[] = {
@@ -197,6 +230,11 @@ static const struct verb verbs[] = {
       "For the manifest keel booted from, a first line names where it came from (kernel\n"
       "command line, fw_cfg, config disk or the image).\n"
       "--keys prints every manifest key with its type, default and meaning." },
+    { "bundle", cmd_bundle, "[--key ED25519_KEY] MANIFEST OUT | --keygen PREFIX",
+      "Write OUT, a payload bundle for keel update: the checked MANIFEST and every layer it\n"
+      "names (directories packed as erofs images with mkfs.erofs, image files as they are),\n"
+      "with an index of their sha256 digests, signed with ED25519_KEY when given.\n"
+      "--keygen writes a new key pair, PREFIX.key and PREFIX.pub (hex)." },
     { "import", cmd_import, "[--name NAME] [--erofs] [--max-size SIZE] [--max-entries N] SOURCE DEST",
       "Import an image: SOURCE is an OCI image layout directory, an OCI archive (a tar of\n"
       "one) or `docker save` output.  Checks every blob's sha256, extracts each layer once\n"

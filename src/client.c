@@ -956,22 +956,41 @@ int client_cmd_status(int argc, char **argv)
 {
     struct vopts v;
     int r = parse_opts(argc, argv, "j", "status [--json] [NAME]\n  Everything keel knows of one container; without NAME,\n"
-                                        "  the machine's uplinks and their DHCP leases.\n"
+                                        "  the machine: its uplinks and their DHCP leases, and the payload\n"
+                                        "  slots (keel update): the state and the last commit or rollback.\n"
                                         "  -j, --json         machine-readable\n", false, &v);
     if (r >= 0 || (r = need_args(argc, 0, 1, "status")) >= 0)
         return r;
     struct json_writer w;
     struct json_value *resp = NULL;
+    if (optind == argc) {
+        /* The machine: its uplinks (JSON with --json), then, as text, the
+         * payload slots. */
+        req_begin(&w, "status");
+        json_obj_end(&w);
+        r = roundtrip(&v.c, &w, &resp);
+        json_writer_free(&w);
+        if (r || (r = print_machine(resp, v.json)) != 0 || v.json)
+            return r;
+        resp = NULL;
+        req_begin(&w, "slots");
+        json_obj_end(&w);
+        r = roundtrip(&v.c, &w, &resp);
+        json_writer_free(&w);
+        if (r)
+            return r;
+        const char *s = json_get_str(resp, "slots");
+        printf("%s", s ? s : "no payload update on this machine\n");
+        json_free(resp);
+        return 0;
+    }
     req_begin(&w, "status");
-    if (optind < argc)
-        json_kstr(&w, "name", argv[optind]);
+    json_kstr(&w, "name", argv[optind]);
     json_obj_end(&w);
     r = roundtrip(&v.c, &w, &resp);
     json_writer_free(&w);
     if (r)
         return r;
-    if (optind >= argc)
-        return print_machine(resp, v.json);
     const struct json_value *c = json_get(resp, "container");
     if (!c || c->type != JSON_OBJECT) {
         json_free(resp);
@@ -1154,6 +1173,73 @@ int client_cmd_apply(int argc, char **argv)
         r = fail("apply: %s", get_str(resp, "error", "failed"));
     json_free(resp);
     return ok ? 0 : (r ? r : 1);
+}
+
+/* The bundle travels in chunks small enough for one request line once in
+ * base64 (PROTO_MAX_REQUEST), each answered before the next: keel holds at
+ * most one chunk of it (docs/control.md). */
+#define UPDATE_CHUNK 32768
+
+int client_cmd_update(int argc, char **argv)
+{
+    static const char usage[] = "update FILE\n  Sends the bundle FILE (keel bundle) to keel, which verifies it, "
+                                "writes it to the\n  inactive slot and reboots into it; the new slot commits "
+                                "once healthy for\n  update_confirm, else the old one comes back.\n";
+    struct vopts v;
+    int r = parse_opts(argc, argv, "", usage, false, &v);
+    if (r >= 0 || (r = need_args(argc, 1, 1, "update")) >= 0)
+        return r;
+    const char *file = argv[optind];
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return fail("cannot open %s: %s", file, strerror(errno));
+    struct kc k;
+    struct json_writer w;
+    req_begin(&w, "update");
+    json_obj_end(&w);
+    r = stream_open(&k, &v.c, &w);
+    static unsigned char buf[UPDATE_CHUNK];
+    unsigned long long sent = 0;
+    while (r == 0) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = fail("cannot read %s: %s", file, strerror(errno));
+            break;
+        }
+        req_begin(&w, "chunk");
+        if (n > 0) {
+            json_key(&w, "data");
+            json_base64(&w, buf, (size_t)n);
+        } else {
+            json_kbool(&w, "eof", true);
+        }
+        json_obj_end(&w);
+        r = kc_request(&k, &w);
+        json_writer_free(&w);
+        struct json_value *ack = NULL;
+        if (r == 0)
+            r = kc_message(&k, &ack, true);
+        if (r == 0 && n == 0) {
+            const char *slot = json_get_str(ack, "slot");
+            printf("%llu bytes verified and installed in slot %s; keel switches to it (reboot)\n", sent,
+                   slot ? slot : "?");
+            json_free(ack);
+            break;
+        }
+        json_free(ack);
+        sent += (unsigned long long)n;
+    }
+    close(fd);
+    kc_close(&k);
+    return r;
+}
+
+int client_cmd_rollback(int argc, char **argv)
+{
+    return simple_op(argc, argv, "rollback", "rollback\n  Abandons the slot being tried, or goes back to the "
+                                             "previous slot, and reboots.\n", false, false);
 }
 
 static void stats_row(struct table *t, const struct json_value *s)
@@ -1574,5 +1660,7 @@ const struct client_verb client_verbs[] = {
     { "reboot", client_cmd_reboot, "stop everything and reboot (keel run: exit)" },
     { "halt", client_cmd_halt, "stop everything and halt (keel run: exit)" },
     { "apply", client_cmd_apply, "apply a new manifest live (--dry-run: print the plan)" },
+    { "update", client_cmd_update, "send a payload bundle; keel switches to it, commits or rolls back" },
+    { "rollback", client_cmd_rollback, "go back to the previous payload slot (reboots)" },
     { NULL, NULL, NULL },
 };

@@ -473,6 +473,7 @@ void control_conn_kill(struct conn *cn)
     close_safe(cn->send_fd);
     cn->send_fd = -1;
     control_logs_stop(cn);
+    control_update_stop(cn);
     if (cn->ex) {
         cn->ex->conn = NULL;
         control_exec_detach(cn->ex);
@@ -1168,6 +1169,12 @@ static void handle_line(struct conn *cn, const char *line, size_t len)
     }
     if (exec_input_op) {
         control_conn_fail(cn, proto_op_name(req.op), "malformed request: no exec is running");
+        proto_request_free(&req);
+        return;
+    }
+    if (cn->upd || req.op == PROTO_OP_UPDATE || req.op == PROTO_OP_CHUNK || req.op == PROTO_OP_ROLLBACK ||
+        req.op == PROTO_OP_SLOTS) {
+        control_update_request(cn, &req);
         proto_request_free(&req);
         return;
     }

@@ -313,6 +313,7 @@ static const char *event_name(enum sup_event_kind k)
     case EV_HEALTH: return "health";
     case EV_READY: return "ready";
     case EV_APPLY: return "apply";
+    case EV_UPDATE: return "update";
     }
     return "unknown";
 }

@@ -21,6 +21,7 @@
 #include "keel/timesync.h"
 #include "keel/util.h"
 #include "keel/volume.h"
+#include "keel/update.h"
 #include "keel/watchdog.h"
 
 #include <arpa/inet.h>
@@ -42,6 +43,9 @@ struct daemon {
     const struct daemon_opts *opts;
     struct loop *loop;
     struct manifest *m;
+    struct manifest *machine_m; /* boot mode, a slot runs: the manifest the machine was set up with */
+    struct slot_state slot;     /* boot mode with update_volume: the state after this boot */
+    struct update_watch *uw;    /* a slot being tried: its confirm window */
     struct supervisor *sup;
     struct cgroup_root cgroup;
     struct net_ctx *net;
@@ -524,6 +528,8 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
     struct control_backend be = control_backend_supervisor(d->sup, &d->cgroup);
     be.machine = machine_status;
     be.machine_data = d;
+    if (opts->boot)
+        be.update_m = d->machine_m ? d->machine_m : d->m;
     if ((r = control_new(&d->ctl, d->loop, d->m, &be, NULL, err)) < 0)
         return r;
     /* Forwarding and metrics are for watching: when they cannot start the
@@ -545,9 +551,57 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
     return 0;
 }
 
+/* The confirm window of a slot being tried has ended. */
+static void update_done(bool commit, const char *why, void *data)
+{
+    struct daemon *d = data;
+    if (!commit)
+        begin_stop(d, POWER_REBOOT, "update rolled back");   /* the boot runs the old slot */
+}
+
+/* Boot mode, the machine set up: serve the slot's manifest instead of the
+ * image's when a slot runs (update.h).  A slot being tried whose manifest
+ * does not load is rolled back at once; a committed one falls back to the
+ * image's manifest (logged) rather than leave the machine with nothing. */
+static void choose_slot(struct daemon *d)
+{
+    struct kerr err = { 0 };
+    _cleanup_free_ char *path = NULL;
+    int r = update_boot_select(d->m, &d->slot, &path, &err);
+    if (r < 0)
+        log_error("update: %s: the image's manifest runs", err.msg);
+    if (r <= 0)
+        return;
+    struct manifest *sm = NULL;
+    struct diag diag = { 0 };
+    if (manifest_load(path, 0, &sm, &diag) == 0) {
+        d->machine_m = d->m;
+        d->m = sm;
+        diag_free(&diag);
+        boot_image_modules(sm);   /* a bundle's layers are erofs/squashfs images */
+        return;
+    }
+    for (size_t i = 0; i < diag.count; i++)
+        fprintf(stderr, "%s\n", diag.msgs[i]);
+    diag_free(&diag);
+    if (d->slot.trying != SLOT_NONE) {
+        if (update_fail(d->m, "the new slot's manifest is not valid", &err) < 0)
+            log_error("update: %s", err.msg);
+        boot_final(POWER_REBOOT);
+    }
+    log_error("update: the manifest of slot %s is not valid: the image's manifest runs", slot_name(d->slot.active));
+}
+
 /* What the end of the main container (or of all) leads to. */
 static void containers_finished(struct daemon *d, int status)
 {
+    if (d->uw) {
+        update_watch_main_exited(d->uw, status);   /* a try ends with its main: commit or rollback first */
+        update_watch_free(d->uw);
+        d->uw = NULL;
+        if (d->stopping)
+            return;
+    }
     if (!d->opts->boot) {
         begin_stop(d, POWER_NONE, "all containers exited");
         return;
@@ -571,6 +625,8 @@ static void daemon_teardown(struct daemon *d)
 {
     watchdog_close_clean(d->wd);   /* a clean stop: disarm before the loop goes */
     d->wd = NULL;
+    update_watch_free(d->uw);
+    d->uw = NULL;
     metrics_free(d->metrics);
     d->metrics = NULL;
     control_free(d->ctl);   /* first: it is subscribed to the supervisor's events */
@@ -590,7 +646,7 @@ static void daemon_teardown(struct daemon *d)
     net_shutdown(d->net);
     d->net = NULL;
     if (d->opts->boot)
-        volume_unmount_all(d->m);   /* every container is down; boot_final syncs and unmounts the rest */
+        volume_unmount_all(d->machine_m ? d->machine_m : d->m);   /* every container is down; boot_final syncs and unmounts the rest */
     log_set_sink(NULL);
     logship_stop();   /* a last non-blocking flush */
     cgroup_release(&d->cgroup);
@@ -653,6 +709,8 @@ int daemon_main(const struct daemon_opts *opts)
         boot_fail(d.m->system.on_error, d.m->system.rescue_shell);
     }
     /* After the fstab (the file is on persistent storage), before any container. */
+    if (opts->boot && d.m->system.update_volume)
+        choose_slot(&d);
     if (opts->boot)
         restore_clock(d.m);
     else if (d.m->system.ntp || d.m->system.clock_file)
@@ -663,12 +721,16 @@ int daemon_main(const struct daemon_opts *opts)
             boot_fail(d.m->system.on_error, d.m->system.rescue_shell);
         daemon_teardown(&d);
         manifest_free(d.m);
+        manifest_free(d.machine_m);
         return 1;
     }
 #ifdef KEEL_TEST_HOOKS
     if (opts->boot)
         arm_test_hooks(&d);
 #endif
+    if (d.slot.trying != SLOT_NONE &&
+        update_watch_new(&d.uw, d.loop, d.sup, d.m, d.slot.trying, update_done, &d, &err) < 0)
+        log_error("update: %s: slot %s cannot commit; the next boot rolls back", err.msg, slot_name(d.slot.trying));
     log_stage("ready to start containers");
     supervisor_start_all(d.sup, &err);
     /* What the set-up allocated and freed (the manifest's text, file reads,
@@ -704,6 +766,7 @@ int daemon_main(const struct daemon_opts *opts)
     daemon_teardown(&d);
     enum power_action action = d.action;
     manifest_free(d.m);
+    manifest_free(d.machine_m);
     if (opts->boot)
         boot_final(action == POWER_NONE ? POWER_POWEROFF : action);
     return code;

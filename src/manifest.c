@@ -796,6 +796,12 @@ static void validate_volumes(struct manifest *m, struct diag *d)
                          "(line %d)", v->name, o->name, o->line);
         }
     }
+    const struct system_spec *sys = &m->system;
+    if (sys->update_volume && !manifest_find_volume(m, sys->update_volume))
+        diag_add(d, file, manifest_system_key_line(sys, "update_volume"), "update_volume '%s' is no [volume] of "
+                 "this manifest", sys->update_volume);
+    if (sys->update_confirm_ms < 1000)
+        diag_add(d, file, manifest_system_key_line(sys, "update_confirm"), "update_confirm must be at least 1s");
     for (size_t i = 0; i < m->n_containers; i++) {
         const struct container_spec *c = &m->containers[i];
         if (c->upper_volume && !manifest_find_volume(m, c->upper_volume))
@@ -1222,6 +1228,8 @@ void manifest_free(struct manifest *m)
     free(s->watchdog);
     strv_free(s->ntp);
     free(s->clock_file);
+    free(s->update_volume);
+    free(s->update_key);
     free(s->metrics);
     free(s->syslog);
     free(m->start_order);

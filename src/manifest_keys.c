@@ -1247,6 +1247,13 @@ static const struct manifest_key keys[] = {
            "boot mode: SNTP servers (numeric) the clock is synchronized with; depends = clock waits for it"),
     TYPED(SEC_SYSTEM, "clock_file", K_PATH, SYS(clock_file), "path", "(none)",
           "boot mode: file on persistent storage where the time is saved at shutdown and restored at boot"),
+    /* Payload updates (keel update; slot.h). */
+    TYPED(SEC_SYSTEM, "update_volume", K_STR, SYS(update_volume), "volume name", "(none: no keel update)",
+          "boot mode: the [volume] holding the payload slots A and B and their state"),
+    TYPED(SEC_SYSTEM, "update_key", K_PATH, SYS(update_key), "path", "(none: unsigned bundles accepted)",
+          "Ed25519 public key (hex) in the image; bundles must be signed with it"),
+    TYPED_APPLIED(SEC_SYSTEM, "update_confirm", K_DURATION, SYS(update_confirm_ms), "duration", "60s",
+          "how long a new slot's containers must stay healthy before it is committed"),
     CUSTOM(SEC_SYSTEM, "metrics", false, set_metrics, "tcp://IP:PORT", "(none)",
            "Prometheus metrics endpoint: plain HTTP, GET /metrics only (docs/operations.md)"),
     CUSTOM(SEC_SYSTEM, "syslog", false, set_syslog, "udp://IP:PORT|tcp://IP:PORT", "(none)",

@@ -182,6 +182,10 @@ static const struct {
     { "apply", PROTO_OP_APPLY, "manifest dry_run" },
     { "stdin", PROTO_OP_STDIN, "data eof" },
     { "resize", PROTO_OP_RESIZE, "rows cols" },
+    { "update", PROTO_OP_UPDATE, "" },
+    { "chunk", PROTO_OP_CHUNK, "data eof" },
+    { "rollback", PROTO_OP_ROLLBACK, "" },
+    { "slots", PROTO_OP_SLOTS, "" },
 };
 
 const char *proto_op_name(enum proto_op op)

@@ -130,6 +130,8 @@ const char *container_state_name(enum container_state st)
 
 /* --- events -------------------------------------------------------------------- */
 
+static void deliver(struct supervisor *s, const struct sup_event *ev);
+
 static void emit(struct supervisor *s, enum sup_event_kind kind, struct ctr *c, int status, unsigned count,
                  const char *detail)
 {
@@ -137,6 +139,17 @@ static void emit(struct supervisor *s, enum sup_event_kind kind, struct ctr *c, 
         .kind = kind, .name = c->spec->name, .time_ms = realtime_ms(), .pid = c->pid,
         .status = status, .count = count, .detail = detail,
     };
+    deliver(s, &ev);
+}
+
+void supervisor_publish(struct supervisor *s, enum sup_event_kind kind, const char *name, const char *detail)
+{
+    struct sup_event ev = { .kind = kind, .name = name, .time_ms = realtime_ms(), .detail = detail };
+    deliver(s, &ev);
+}
+
+static void deliver(struct supervisor *s, const struct sup_event *ev)
+{
     /* Subscribers may unsubscribe from inside the callback: iterate over a copy. */
     size_t n = s->n_subs;
     struct subscriber copy[64];
@@ -145,7 +158,7 @@ static void emit(struct supervisor *s, enum sup_event_kind kind, struct ctr *c, 
     if (n)
         memcpy(copy, s->subs, n * sizeof *copy);
     for (size_t i = 0; i < n; i++)
-        copy[i].cb(&ev, copy[i].data);
+        copy[i].cb(ev, copy[i].data);
 }
 
 int supervisor_subscribe(struct supervisor *s, sup_event_cb cb, void *data)

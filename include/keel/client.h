@@ -39,6 +39,8 @@ int client_cmd_stats(int argc, char **argv);
 int client_cmd_events(int argc, char **argv);
 int client_cmd_poweroff(int argc, char **argv);
 int client_cmd_reboot(int argc, char **argv);
+int client_cmd_update(int argc, char **argv);
+int client_cmd_rollback(int argc, char **argv);
 int client_cmd_halt(int argc, char **argv);
 int client_cmd_apply(int argc, char **argv);
 

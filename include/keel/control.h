@@ -80,6 +80,9 @@ struct control_backend {
     int (*apply)(struct supervisor *s, struct manifest *nm, bool dry_run, sup_apply_cb cb, void *data,
                  struct kerr *err);
     void (*apply_forget)(struct supervisor *s, const void *data);
+    /* keel update / rollback: the manifest whose [system] update_volume and
+     * update_key apply (the one the machine booted with); NULL: refused. */
+    const struct manifest *update_m;
 };
 
 /* The real backend.  Inline so that only main's object refers to the

@@ -104,6 +104,7 @@ struct conn {
     struct conn_logs logs;       /* CM_LOGS: control_stream.c */
     struct conn_events ev;       /* CM_EVENTS: control_stream.c */
     struct exec_session *ex;     /* CM_EXEC: control_exec.c */
+    struct update_install *upd;  /* a keel update being received: control_update.c */
 };
 
 struct exec_session {
@@ -139,6 +140,7 @@ struct control {
     int spare_fd;            /* kept open to be closed when out of fds: see refuse_starved */
     bool fd_starved;         /* refusing clients for want of fds (warned once) */
     struct tls_conf tls;
+    struct conn *updating;                /* the one connection receiving a bundle, or NULL */
     struct exec_session *sessions;        /* process still running */
     struct exec_session *dead_sessions;   /* released, freed by reap_dead */
     int ino_fd;                           /* shared by every `logs -f` follower; -1: they poll */
@@ -174,6 +176,10 @@ void control_events_start(struct conn *cn);
 /* control_exec.c: a session outlives its connection until the process
  * ends; detach when the connection goes; pump its output into cn->out and
  * the connection's stdin into the process as the sockets allow. */
+/* control_update.c: keel update (update, then chunk until eof) and rollback. */
+void control_update_request(struct conn *cn, const struct proto_request *req);
+void control_update_stop(struct conn *cn);   /* the connection goes: an unfinished update is dropped */
+
 void control_exec_start(struct conn *cn, const struct proto_request *req);
 void control_exec_input(struct conn *cn, const struct proto_request *req);   /* stdin, resize */
 void control_exec_detach(struct exec_session *ex);

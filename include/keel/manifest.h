@@ -292,6 +292,10 @@ struct system_spec {
     /* Time (boot mode only; timesync.h). */
     char **ntp;                 /* "IPv4[:PORT]" SNTP servers, in order */
     char *clock_file;           /* the saved clock, on persistent storage */
+    /* Payload updates (boot mode; bundle.h, slot.h). */
+    char *update_volume;        /* the [volume] holding slots/A, slots/B, slots/state */
+    char *update_key;           /* Ed25519 public key bundles must be signed with */
+    uint64_t update_confirm_ms; /* healthy this long before a new slot commits */
     char *metrics;              /* tcp://IP:PORT of the metrics endpoint, or NULL */
     char *syslog;               /* udp:// or tcp://IP:PORT of the syslog collector, or NULL */
 };

@@ -50,6 +50,8 @@ enum proto_op {
     PROTO_OP_RESTART, PROTO_OP_KILL, PROTO_OP_EXEC, PROTO_OP_STATS, PROTO_OP_EVENTS, PROTO_OP_POWEROFF,
     PROTO_OP_REBOOT, PROTO_OP_HALT, PROTO_OP_APPLY,
     PROTO_OP_STDIN, PROTO_OP_RESIZE,     /* only inside a streamed exec */
+    PROTO_OP_UPDATE, PROTO_OP_CHUNK, PROTO_OP_ROLLBACK,   /* keel update: chunk only after update */
+    PROTO_OP_SLOTS,                      /* keel status without a name: the payload slots */
 };
 /* "logs" for PROTO_OP_LOGS: the op's name on the wire; "?" when unknown. */
 const char *proto_op_name(enum proto_op op);
@@ -65,7 +67,7 @@ struct proto_request {
     unsigned rows, cols;       /* exec -t / resize; 0 = unknown */
     const char *data;          /* stdin: base64 */
     size_t data_len;
-    bool eof;                  /* stdin */
+    bool eof;                  /* stdin, chunk */
     const char *manifest;      /* apply: the manifest's text (bounded by the request line) */
     size_t manifest_len;
     bool dry_run;              /* apply */

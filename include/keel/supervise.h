@@ -49,7 +49,8 @@ struct container_status {
 
 /* Events for `keel events` and the console. */
 enum sup_event_kind { EV_STARTED, EV_EXITED, EV_RESTARTING, EV_STOPPED, EV_FAILED, EV_OOM, EV_HEALTH, EV_READY,
-                      EV_APPLY /* a manifest applied (or not): name "", detail the outcome */ };
+                      EV_APPLY, /* a manifest applied (or not): name "", detail the outcome */
+                      EV_UPDATE /* a payload slot committed or rolled back: name "slot X", detail why */ };
 struct sup_event {
     enum sup_event_kind kind;
     const char *name;
@@ -123,6 +124,8 @@ const struct manifest *supervisor_manifest(const struct supervisor *s);
 
 /* Subscribes to events; returns a handle for unsubscribing. */
 int supervisor_subscribe(struct supervisor *s, sup_event_cb cb, void *data);
+/* An event that is no container's (EV_UPDATE) to every subscriber. */
+void supervisor_publish(struct supervisor *s, enum sup_event_kind kind, const char *name, const char *detail);
 void supervisor_unsubscribe(struct supervisor *s, int handle);
 
 /* Children that are not containers (exec sessions, health checks) are reaped by

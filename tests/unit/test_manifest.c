@@ -458,6 +458,14 @@ TEST(volumes)
     EXPECT_ERROR("[volume v]\nlabel = x\n[volume w]\nlabel = x\n",
                  "t.ini:4: volume 'w' names the same disk as volume 'v' (line 1)");
     EXPECT_ERROR("[volume v]\ndevice = /dev/vdb\n[volume w]\ndevice = /dev/vdb\n", "t.ini:4: volume 'w' names the same disk");
+    /* keel update's slots live on a [volume] of the manifest. */
+    EXPECT_ERROR("[system]\nupdate_volume = upd\n" C, "t.ini:2: update_volume 'upd' is no [volume] of this manifest");
+    EXPECT_ERROR("[system]\nupdate_volume = v\nupdate_confirm = 10ms\n[volume v]\nlabel = x\n" C,
+                 "t.ini:3: update_confirm must be at least 1s");
+    m = load_ok("[system]\nupdate_volume = v\nupdate_key = /etc/keel/u.pub\n[volume v]\nlabel = x\n" C);
+    CHECK(m && strcmp(m->system.update_volume, "v") == 0 && m->system.update_confirm_ms == 60000 &&
+          strcmp(m->system.update_key, "/etc/keel/u.pub") == 0);
+    manifest_free(m);
     EXPECT_ERROR("[volume v]\nfstype = ext4\n", "t.ini:1: volume 'v' needs device, label or uuid");
     EXPECT_ERROR("[volume v]\ndevice = /dev/vdb\nlabel = x\n", "t.ini:1: volume 'v': give only one of device, label and uuid");
     EXPECT_ERROR("[volume v]\nlabel = x\nmkfs = ext4\n", "t.ini:3: volume 'v': mkfs needs device =");
