@@ -84,7 +84,8 @@ restart = no
 command = /bin/sh -c "echo source=fwcfg; echo seed=\$(cat /all/seed); if touch /all/x 2>/dev/null; then echo ro=no; else echo ro=yes; fi; echo boot >> /data/boots; echo root-persists > /persist; sync; echo boots=\$(wc -l < /data/boots); echo written; trap 'exit 0' TERM; sleep 1000 & wait"
 INI
 # The config disk's (boot 2): reads back; a userns container writes a
-# directory keel makes for it; a path through a symlink is refused.  All
+# directory keel makes for it; a read-only root (no upper) takes a volume
+# at /srv/vol, which its image lacks; a path through a symlink is refused.  All
 # exit: on_exit powers off.
 cat > "$d/cfg/keel.ini" <<INI
 $head_ini$volumes_ini
@@ -102,6 +103,12 @@ upper = tmpfs
 mount = volume:data/u/sub:/u
 restart = no
 command = /bin/sh -c "if echo made > /u/f; then echo u-wrote=yes; else echo u-wrote=no; fi"
+
+[container ro]
+layers = /layers/base
+mount = volume:data/ro:/srv/vol
+restart = no
+command = /bin/sh -c "if echo ro > /srv/vol/f; then echo ro-vol=yes; else echo ro-vol=no; fi"
 
 [container evil]
 layers = /layers/base
@@ -189,6 +196,7 @@ vm_refute "volume: a formatted disk is not formatted again" 'formatting it'
 vm_assert "volume: the upper on a volume persists across a power-off" 'app \| persist=root-persists'
 vm_assert "volume: the data volume persists across a power-off" 'app \| boots=2'
 vm_assert "volume: under userns the container writes a directory keel made on the volume" 'u \| u-wrote=yes'
+vm_assert "volume: a read-only root takes a volume at a path its image lacks (the init layer)" 'ro \| ro-vol=yes'
 vm_assert "volume: a path through a symlink in the volume is refused" 'cannot open evil/x on volume data \(a symlink or a file on the path is refused\)'
 vm_refute "volume: the container whose path was refused does not run" 'evil \| evil-ran'
 vm_end_is "volume: the containers' exit powers off" poweroff
