@@ -195,6 +195,7 @@ struct net_bridge {
 
 struct net_slot {
     struct in_addr ip;       /* 0 when none (not bridge, or released) */
+    struct in6_addr ip6;     /* :: when none (no subnet6, or released) */
     int ns_fd;               /* pinned namespace, -1 when not created */
     int bridge;              /* index into ctx->bridges, -1 */
     char veth[IFNAMSIZ];
@@ -212,6 +213,8 @@ struct net_ctx {
     struct net_slot *slots;  /* one per container */
     int old_forward;         /* ip_forward before keel changed it, -1 untouched */
     char *forward_file;      /* RUN_DIR/ip_forward.orig: that value, for after a crash */
+    int old_forward6;        /* the same for net.ipv6.conf.all.forwarding (dual-stack networks) */
+    char *forward6_file;     /* RUN_DIR/ip6_forward.orig */
     struct nlbuf buf;
 };
 
@@ -232,6 +235,11 @@ struct in_addr net_container_ip(const struct net_ctx *ctx, const struct containe
     if (r < 0)
         return (struct in_addr){ 0 };
     return ctx->slots[r].ip;
+}
+
+static bool net_v6(const struct network_spec *n)
+{
+    return n && n->has_v6;
 }
 
 static int write_sysctl(const char *path, const char *value)
@@ -391,11 +399,30 @@ static int create_bridges(struct net_ctx *ctx, struct kerr *err)
          * IPv6 is off on the bridge: keel's table is `ip` only, so IPv6 from
          * containers would reach the machine unfiltered (and the container
          * namespaces have it off too, see new_netns). */
+        /* A dual-stack network (subnet6) has IPv6 on its bridge: the inet
+         * table applies the same input policy, guard and source checks to
+         * it.  accept_ra 0: a container's router advertisement must not
+         * configure the machine. */
+        const struct network_spec *n = ctx->bridges[i].spec;
         if ((r = iface_sysctl("ipv4", ifn, "route_localnet", "1", err)) < 0 ||
-            (r = iface_sysctl("ipv6", ifn, "disable_ipv6", "1", err)) < 0)
+            (r = iface_sysctl("ipv6", ifn, "accept_ra", "0", err)) < 0 ||
+            (r = iface_sysctl("ipv6", ifn, "disable_ipv6", net_v6(n) ? "0" : "1", err)) < 0)
             return r;
     }
-    return 0;
+    nlbuf_reset(b);
+    bool any6 = false;
+    for (size_t i = 0; i < ctx->n_bridges; i++) {
+        struct net_bridge *br = &ctx->bridges[i];
+        if (!net_v6(br->spec))
+            continue;
+        if (access("/proc/sys/net/ipv6", F_OK) < 0)
+            return kerr_msg(err, EAFNOSUPPORT, "cannot set up network %s: subnet6 needs a kernel with IPv6",
+                            br->spec->name);
+        struct in6_addr gw = manifest_network_gateway6(br->spec);
+        net_msg_addr6_add(b, br->ifindex, &gw, br->spec->prefix6, false, "add the IPv6 gateway address to bridge");
+        any6 = true;
+    }
+    return any6 ? nlbuf_send(ctx->rt, b, NULL, NULL, err) : 0;
 }
 
 /* The nf_tables view of a network; `ports` has NET_HOST_PORTS_MAX entries
@@ -406,6 +433,12 @@ static void nft_bridge_of(const struct network_spec *n, struct nft_bridge *nb, s
                                .isolate = n->isolate, .no_lan = n->no_lan, .link_local = n->link_local,
                                .host_ports = ports, .n_host_ports = n->n_host_ports };
     snprintf(nb->ifname, IFNAMSIZ, "%s", n->name);
+    if (net_v6(n)) {
+        nb->has_v6 = true;
+        nb->subnet6 = n->subnet6;
+        nb->prefix6 = n->prefix6;
+        nb->gateway6 = manifest_network_gateway6(n);
+    }
     for (size_t p = 0; p < n->n_host_ports && p < NET_HOST_PORTS_MAX; p++)
         ports[p] = (struct nft_port){ .port = n->host_ports[p].port, .proto = n->host_ports[p].proto };
 }
@@ -431,6 +464,8 @@ static int collect_dnat(const struct net_ctx *ctx, struct nft_dnat **out, size_t
             d[k].proto = (uint8_t)c->ports[p].proto;
             d[k].dest = ctx->slots[i].ip;
             d[k].dest_port = c->ports[p].container_port;
+            d[k].dest6 = ctx->slots[i].ip6;
+            d[k].has_dest6 = !IN6_IS_ADDR_UNSPECIFIED(&ctx->slots[i].ip6);
             k++;
         }
     }
@@ -478,7 +513,8 @@ static int install_table(struct net_ctx *ctx, struct kerr *err)
     for (size_t i = 0; i < ctx->n_bridges; i++)
         nft_bridge_of(ctx->bridges[i].spec, &nb[i], ports[i]);
     struct nft_config cfg = { .bridges = nb, .n_bridges = ctx->n_bridges,
-                              .forward_drop = ctx->old_forward == 0 };
+                              .forward_drop = ctx->old_forward == 0,
+                              .forward_drop6 = ctx->old_forward6 == 0 };
     struct nlbuf *b = &ctx->buf;
     nlbuf_reset(b);
     nft_batch_begin(b);
@@ -487,47 +523,57 @@ static int install_table(struct net_ctx *ctx, struct kerr *err)
     nft_batch_end(b);
     int r = nft_commit(ctx->nft, b, err);
     if (r == -EPERM)
-        return kerr_prefix(err, "cannot install nf_tables table ip keel (is another keel running?)");
-    return r < 0 ? kerr_prefix(err, "cannot install nf_tables table ip keel") : 0;
+        return kerr_prefix(err, "cannot install nf_tables table inet keel (is another keel running?)");
+    return r < 0 ? kerr_prefix(err, "cannot install nf_tables table inet keel") : 0;
 }
 
-/* Turns IPv4 forwarding on, remembering the value it had in RUN_DIR so that
- * a keel restarted after a crash (which finds it on) still restores it. */
-static int enable_forwarding(struct net_ctx *ctx, struct kerr *err)
+static const char *const FORWARD4 = "/proc/sys/net/ipv4/ip_forward";
+static const char *const FORWARD6 = "/proc/sys/net/ipv6/conf/all/forwarding";
+
+/* Turns forwarding on (`path`: IPv4's or IPv6's), remembering the value it
+ * had in `saved_file` so that a keel restarted after a crash (which finds it
+ * on) still restores it.  *old becomes 0 when keel is the one turning it on. */
+static int enable_forwarding(const char *path, const char *saved_file, int *old, struct kerr *err)
 {
     _cleanup_free_ char *cur = NULL, *saved = NULL;
-    int r = read_file_at(AT_FDCWD, "/proc/sys/net/ipv4/ip_forward", 64, &cur, NULL);
+    int r = read_file_at(AT_FDCWD, path, 64, &cur, NULL);
     if (r < 0)
-        return kerr_set(err, -r, "cannot read /proc/sys/net/ipv4/ip_forward");
-    if (read_file_at(AT_FDCWD, ctx->forward_file, 64, &saved, NULL) == 0 && saved[0] == '0') {
-        ctx->old_forward = 0;   /* an earlier keel turned it on and crashed */
+        return kerr_set(err, -r, "cannot read %s", path);
+    if (read_file_at(AT_FDCWD, saved_file, 64, &saved, NULL) == 0 && saved[0] == '0') {
+        *old = 0;   /* an earlier keel turned it on and crashed */
     } else if (cur[0] == '0') {
-        int fd = open(ctx->forward_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        int fd = open(saved_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (fd < 0 || write_all(fd, "0\n", 2) < 0) {
             r = errno;
             close_safe(fd);
-            return kerr_set(err, r, "cannot write %s", ctx->forward_file);
+            return kerr_set(err, r, "cannot write %s", saved_file);
         }
         close(fd);
-        ctx->old_forward = 0;
+        *old = 0;
     }
     if (cur[0] == '1')
         return 0;
-    r = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
+    r = write_sysctl(path, "1");
     if (r < 0)
-        return kerr_set(err, -r, "cannot enable IPv4 forwarding");
+        return kerr_set(err, -r, "cannot enable forwarding (%s)", path);
     return 0;
+}
+
+static void restore_one(const char *path, const char *saved_file, int old)
+{
+    if (old != 0)
+        return;
+    int r = write_sysctl(path, "0");
+    if (r < 0)
+        log_warn("cannot restore %s: %s", path, strerror(-r));
+    else if (unlink(saved_file) < 0 && errno != ENOENT)
+        log_warn("cannot remove %s: %s", saved_file, strerror(errno));
 }
 
 static void restore_forwarding(struct net_ctx *ctx)
 {
-    if (ctx->old_forward != 0)
-        return;
-    int r = write_sysctl("/proc/sys/net/ipv4/ip_forward", "0");
-    if (r < 0)
-        log_warn("cannot restore /proc/sys/net/ipv4/ip_forward: %s", strerror(-r));
-    else if (unlink(ctx->forward_file) < 0 && errno != ENOENT)
-        log_warn("cannot remove %s: %s", ctx->forward_file, strerror(errno));
+    restore_one(FORWARD4, ctx->forward_file, ctx->old_forward);
+    restore_one(FORWARD6, ctx->forward6_file, ctx->old_forward6);
 }
 
 /* Every bridge container's network is in the manifest (manifest_validate_networks says so
@@ -546,6 +592,7 @@ static int check_networks(const struct manifest *m, struct kerr *err)
 int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir, struct kerr *err)
 {
     struct in_addr *ips = NULL;
+    struct in6_addr *ip6s = NULL;
     *out = NULL;
     int r = check_networks(m, err);   /* before anything is touched */
     if (r < 0)
@@ -555,12 +602,13 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
         return kerr_set(err, ENOMEM, "cannot set up networking");
     ctx->m = m;
     ctx->host_ns = ctx->rt = ctx->nft = -1;
-    ctx->old_forward = -1;
+    ctx->old_forward = ctx->old_forward6 = -1;
     nlbuf_init(&ctx->buf);
     ctx->slots = calloc(m->n_containers ? m->n_containers : 1, sizeof *ctx->slots);
     ctx->netns_dir = xasprintf("%s/netns", run_dir);
     ctx->forward_file = xasprintf("%s/ip_forward.orig", run_dir);
-    if (!ctx->slots || !ctx->netns_dir || !ctx->forward_file) {
+    ctx->forward6_file = xasprintf("%s/ip6_forward.orig", run_dir);
+    if (!ctx->slots || !ctx->netns_dir || !ctx->forward_file || !ctx->forward6_file) {
         r = kerr_set(err, ENOMEM, "cannot set up networking");
         goto fail;
     }
@@ -602,7 +650,7 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
         r = nft_commit(ctx->nft, &ctx->buf, err);
     }
     if (r == -EPERM) {
-        r = kerr_msg(err, EBUSY, "cannot set up networking: another keel owns nf_tables table ip keel");
+        r = kerr_msg(err, EBUSY, "cannot set up networking: another keel owns nf_tables table inet keel");
         close(TAKE_FD(ctx->nft));
         goto fail;
     }
@@ -625,18 +673,28 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
                      m->containers[failed].name);
         goto fail;
     }
+    ip6s = calloc(m->n_containers ? m->n_containers : 1, sizeof *ip6s);
+    if (!ip6s) {
+        r = kerr_set(err, ENOMEM, "cannot set up networking");
+        goto fail;
+    }
+    if (manifest_assign_ip6s(m, ip6s, &failed) < 0) {
+        r = kerr_msg(err, ENOSPC, "cannot allocate an IPv6 address for container %s: network full",
+                     m->containers[failed].name);
+        goto fail;
+    }
 
     if (!any_bridge(m)) {
         /* No table of ours is needed; still undo what a crashed keel left. */
-        _cleanup_free_ char *saved = NULL;
-        if (read_file_at(AT_FDCWD, ctx->forward_file, 64, &saved, NULL) == 0 && saved[0] == '0') {
-            ctx->old_forward = 0;
-            restore_forwarding(ctx);
-            ctx->old_forward = -1;
-        }
+        _cleanup_free_ char *saved = NULL, *saved6 = NULL;
+        if (read_file_at(AT_FDCWD, ctx->forward_file, 64, &saved, NULL) == 0 && saved[0] == '0')
+            restore_one(FORWARD4, ctx->forward_file, 0);
+        if (read_file_at(AT_FDCWD, ctx->forward6_file, 64, &saved6, NULL) == 0 && saved6[0] == '0')
+            restore_one(FORWARD6, ctx->forward6_file, 0);
         if (ctx->nft >= 0)
             close(TAKE_FD(ctx->nft));
         free(ips);
+        free(ip6s);
         *out = ctx;
         return 0;
     }
@@ -663,29 +721,42 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
         }
         ctx->slots[i].bridge = bi;
         ctx->slots[i].ip = ips[i];
+        ctx->slots[i].ip6 = ip6s[i];
         veth_name(c->name, ctx->slots[i].veth);
     }
 
     if ((r = create_bridges(ctx, err)) < 0)
         goto fail;
-    if ((r = enable_forwarding(ctx, err)) < 0)
+    if ((r = enable_forwarding(FORWARD4, ctx->forward_file, &ctx->old_forward, err)) < 0)
+        goto fail;
+    bool any6 = false;
+    for (size_t i = 0; i < ctx->n_bridges; i++)
+        any6 = any6 || net_v6(ctx->bridges[i].spec);
+    if (any6 && (r = enable_forwarding(FORWARD6, ctx->forward6_file, &ctx->old_forward6, err)) < 0)
         goto fail;
     if ((r = install_table(ctx, err)) < 0)
         goto fail;
     /* Flows of keel's subnets that an earlier keel (crashed, killed) left in
      * conntrack would reach whichever container now gets their address. */
     {
-        struct nft_net nets[ctx->n_bridges];
-        for (size_t i = 0; i < ctx->n_bridges; i++)
-            nets[i] = (struct nft_net){ .addr = ctx->bridges[i].spec->subnet, .prefix = ctx->bridges[i].spec->prefix };
-        forget_flows(ctx, nets, ctx->n_bridges, "keel's networks");
+        struct nft_net nets[2 * ctx->n_bridges];
+        size_t nn = 0;
+        for (size_t i = 0; i < ctx->n_bridges; i++) {
+            const struct network_spec *n = ctx->bridges[i].spec;
+            nets[nn++] = (struct nft_net){ .addr = n->subnet, .prefix = n->prefix };
+            if (net_v6(n))
+                nets[nn++] = (struct nft_net){ .v6 = true, .addr6 = n->subnet6, .prefix = n->prefix6 };
+        }
+        forget_flows(ctx, nets, nn, "keel's networks");
     }
     free(ips);
+    free(ip6s);
     *out = ctx;
     return 0;
 
 fail:
     free(ips);
+    free(ip6s);
     net_shutdown(ctx);
     return r;
 }
@@ -709,7 +780,7 @@ static void unpin(struct net_slot *s)
 /* Makes a new network namespace, pinned at `pin`, with keel's sysctls, and a
  * NETLINK_ROUTE socket bound inside it — without keel leaving its own
  * namespace for more than these few steps. */
-static int new_netns(struct net_ctx *ctx, const char *pin, int *ns_fd, int *sock, struct kerr *err)
+static int new_netns(struct net_ctx *ctx, const char *pin, bool v6, int *ns_fd, int *sock, struct kerr *err)
 {
     int fd = open(pin, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0444);
     if (fd < 0)
@@ -737,12 +808,22 @@ static int new_netns(struct net_ctx *ctx, const char *pin, int *ns_fd, int *sock
          * container could otherwise reach the machine over the bridge's
          * link-local address and send with any IPv6 source (IPV6_FREEBIND +
          * IPV6_PKTINFO need no capability).  ENOENT: a kernel without IPv6. */
-        static const char *const v6[] = { "/proc/sys/net/ipv6/conf/all/disable_ipv6",
-                                          "/proc/sys/net/ipv6/conf/default/disable_ipv6" };
-        for (size_t i = 0; i < ARRAY_SIZE(v6) && r == 0; i++) {
-            int w = write_sysctl(v6[i], "1");
-            if (w < 0 && w != -ENOENT)
-                r = kerr_set(err, -w, "cannot set %s", v6[i]);
+        /* On a dual-stack network (v6) IPv6 is on, but router
+         * advertisements (a neighbour container's) configure nothing: keel
+         * gives the address and the route.  accept_ra and autoconf first,
+         * so that no interface ever has IPv6 with them on. */
+        static const struct { const char *path; const char *off, *on; } v6knobs[] = {
+            { "/proc/sys/net/ipv6/conf/all/accept_ra", "0", "0" },
+            { "/proc/sys/net/ipv6/conf/default/accept_ra", "0", "0" },
+            { "/proc/sys/net/ipv6/conf/all/autoconf", "0", "0" },
+            { "/proc/sys/net/ipv6/conf/default/autoconf", "0", "0" },
+            { "/proc/sys/net/ipv6/conf/all/disable_ipv6", "1", "0" },
+            { "/proc/sys/net/ipv6/conf/default/disable_ipv6", "1", "0" },
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(v6knobs) && r == 0; i++) {
+            int w = write_sysctl(v6knobs[i].path, v6 ? v6knobs[i].on : v6knobs[i].off);
+            if (w < 0 && !(w == -ENOENT && !v6))
+                r = kerr_set(err, -w, "cannot set %s", v6knobs[i].path);
         }
     }
     if (r == 0) {
@@ -791,6 +872,18 @@ static int configure_bridge_netns(struct net_ctx *ctx, int i, int ns_fd, int soc
             s->ip = c->ip;
         else if (manifest_alloc_ip(br->spec, used, nu, &s->ip) < 0)
             return kerr_msg(err, ENOSPC, "cannot allocate an address for container %s: network %s full",
+                            c->name, br->spec->name);
+    }
+    if (net_v6(br->spec) && IN6_IS_ADDR_UNSPECIFIED(&s->ip6)) {
+        struct in6_addr used[ctx->m->n_containers + 1];
+        size_t nu = 0;
+        for (size_t j = 0; j < ctx->m->n_containers; j++)
+            if (!IN6_IS_ADDR_UNSPECIFIED(&ctx->slots[j].ip6) && ctx->slots[j].bridge == s->bridge)
+                used[nu++] = ctx->slots[j].ip6;
+        if (c->has_ip6)
+            s->ip6 = c->ip6;
+        else if (manifest_alloc_ip6(br->spec, used, nu, &s->ip6) < 0)
+            return kerr_msg(err, ENOSPC, "cannot allocate an IPv6 address for container %s: network %s full",
                             c->name, br->spec->name);
     }
 
@@ -842,6 +935,14 @@ static int configure_bridge_netns(struct net_ctx *ctx, int i, int ns_fd, int soc
     net_msg_addr_add(b, eth0, s->ip, br->spec->prefix, label);
     net_msg_link_set(b, NULL, eth0, IFF_UP, IFF_UP, NULL, false, 0, "bring eth0 up");
     net_msg_route_default(b, eth0, manifest_network_gateway(br->spec), "add the default route of eth0");
+    if (net_v6(br->spec)) {
+        char a6[INET6_ADDRSTRLEN];
+        struct in6_addr gw6 = manifest_network_gateway6(br->spec);
+        inet_ntop(AF_INET6, &s->ip6, a6, sizeof a6);
+        snprintf(label, sizeof label, "add address %s/%u to eth0 of container %s", a6, br->spec->prefix6, c->name);
+        net_msg_addr6_add(b, eth0, &s->ip6, br->spec->prefix6, false, label);
+        net_msg_route6_default(b, eth0, &gw6, "add the IPv6 default route of eth0");
+    }
     if (c->net_rate)
         net_msg_tbf_add(b, eth0, c->net_rate, mtu, "add the tbf rate limit to eth0");
     return nlbuf_send(sock, b, NULL, NULL, err);
@@ -865,7 +966,8 @@ static int ensure_netns(struct net_ctx *ctx, int i, struct kerr *err)
     if (!s->pin)
         return kerr_set(err, ENOMEM, "cannot set up network of container %s", c->name);
     int ns_fd = -1, sock = -1;
-    int r = new_netns(ctx, s->pin, &ns_fd, &sock, err);
+    bool v6 = c->net == NET_BRIDGE && s->bridge >= 0 && net_v6(ctx->bridges[s->bridge].spec);
+    int r = new_netns(ctx, s->pin, v6, &ns_fd, &sock, err);
     if (r < 0) {
         free(s->pin);
         s->pin = NULL;
@@ -934,10 +1036,11 @@ void net_container_release(struct net_ctx *ctx, const struct container_spec *c)
      * receive them (a client's UDP stream to a published port lives on in
      * conntrack as long as the client keeps sending). */
     if (c->net == NET_BRIDGE && s->ip.s_addr) {
-        struct nft_net freed = { .addr = s->ip, .prefix = 32 };
-        forget_flows(ctx, &freed, 1, c->name);
+        struct nft_net freed[2] = { { .addr = s->ip, .prefix = 32 }, { .v6 = true, .addr6 = s->ip6, .prefix = 128 } };
+        forget_flows(ctx, freed, IN6_IS_ADDR_UNSPECIFIED(&s->ip6) ? 1 : 2, c->name);
     }
     s->ip.s_addr = 0;   /* freed: a later start takes the lowest free address */
+    s->ip6 = (struct in6_addr)IN6ADDR_ANY_INIT;
 }
 
 void net_shutdown(struct net_ctx *ctx)
@@ -980,6 +1083,7 @@ void net_shutdown(struct net_ctx *ctx)
     free(ctx->slots);
     free(ctx->netns_dir);
     free(ctx->forward_file);
+    free(ctx->forward6_file);
     free(ctx);
 }
 
@@ -1012,6 +1116,22 @@ int net_interface_configure(const struct interface_spec *ifs, struct kerr *err)
     int r = nlbuf_send(sock, &b, ifindex_cb, idx, err);
     if (r == 0 && idx[0] <= 0)
         r = kerr_msg(err, ENODEV, "cannot find interface %s", ifs->name);
+    if (r == 0 && (ifs->address6_auto || ifs->has_address6)) {
+        /* Before the link goes up, so that its first router solicitation
+         * already counts.  auto: SLAAC by the kernel; accept_ra 2 keeps
+         * accepting advertisements when a dual-stack network turns IPv6
+         * forwarding on (1 would stop, and the default route would expire).
+         * static: no advertisement configures anything. */
+        const char *ra = ifs->address6_auto ? "2" : "0", *autoconf = ifs->address6_auto ? "1" : "0";
+        if (access("/proc/sys/net/ipv6", F_OK) < 0)
+            r = kerr_msg(err, EAFNOSUPPORT, "cannot configure IPv6 on %s: the kernel has no IPv6", ifs->name);
+        if (r == 0)
+            r = iface_sysctl("ipv6", ifs->name, "accept_ra", ra, err);
+        if (r == 0)
+            r = iface_sysctl("ipv6", ifs->name, "autoconf", autoconf, err);
+        if (r == 0)
+            r = iface_sysctl("ipv6", ifs->name, "disable_ipv6", "0", err);
+    }
     if (r == 0) {
         char a[INET_ADDRSTRLEN];
         nlbuf_reset(&b);
@@ -1026,6 +1146,18 @@ int net_interface_configure(const struct interface_spec *ifs, struct kerr *err)
             snprintf(label, sizeof label, "add the default route via %s on %s", ip_str(ifs->gateway, a),
                      ifs->name);
             net_msg_route_default(&b, idx[0], ifs->gateway, label);
+        }
+        char a6[INET6_ADDRSTRLEN];
+        if (ifs->has_address6) {
+            inet_ntop(AF_INET6, &ifs->address6, a6, sizeof a6);
+            snprintf(label, sizeof label, "add address %s/%u to %s", a6, ifs->prefix6, ifs->name);
+            /* With duplicate address detection: this is a shared network. */
+            net_msg_addr6_add(&b, idx[0], &ifs->address6, ifs->prefix6, true, label);
+        }
+        if (ifs->has_gateway6) {
+            inet_ntop(AF_INET6, &ifs->gateway6, a6, sizeof a6);
+            snprintf(label, sizeof label, "add the IPv6 default route via %s on %s", a6, ifs->name);
+            net_msg_route6_default(&b, idx[0], &ifs->gateway6, label);
         }
         r = nlbuf_send(sock, &b, NULL, NULL, err);
     }
@@ -1068,20 +1200,31 @@ void net_plan(const struct manifest *m, const struct container_spec *c, FILE *ou
     struct in_addr ip = ctx_ip(NULL, m, i);
     veth_name(c->name, v);
     fprintf(out, "  network: bridge %s\n", n->name);
-    fprintf(out, "    netns: new, pinned at /run/keel/netns/%s; lo up; IPv6 off\n", c->name);
+    fprintf(out, "    netns: new, pinned at /run/keel/netns/%s; lo up; %s\n", c->name,
+            net_v6(n) ? "IPv6 on, router advertisements ignored" : "IPv6 off");
     fprintf(out, "    link: veth %s (keel's namespace, port of bridge %s%s) <-> eth0 (created in the netns), mtu %u\n",
             v, n->name, n->isolate ? ", isolated" : "", manifest_network_mtu(n));
     fprintf(out, "    address: %s/%u on eth0; default route via %s\n", ip.s_addr ? ip_str(ip, a) : "(none free)",
             n->prefix, ip_str(manifest_network_gateway(n), g));
+    struct in6_addr ip6s[m->n_containers ? m->n_containers : 1];
+    bool has6 = net_v6(n) && manifest_assign_ip6s(m, ip6s, NULL) == 0;
+    if (has6) {
+        char a6[INET6_ADDRSTRLEN], g6[INET6_ADDRSTRLEN];
+        struct in6_addr gw6 = manifest_network_gateway6(n);
+        fprintf(out, "    address6: %s/%u on eth0; IPv6 default route via %s\n",
+                inet_ntop(AF_INET6, &ip6s[i], a6, sizeof a6), n->prefix6, inet_ntop(AF_INET6, &gw6, g6, sizeof g6));
+    }
     if (c->net_rate)
         fprintf(out, "    qdisc: tbf rate %llu bit/s on eth0 (egress)\n", (unsigned long long)c->net_rate);
     for (size_t p = 0; p < c->n_ports; p++) {
         struct nft_dnat d = { .host_ip = c->ports[p].host_ip, .host_port = c->ports[p].host_port,
                               .proto = (uint8_t)c->ports[p].proto, .dest = ip,
-                              .dest_port = c->ports[p].container_port };
+                              .dest_port = c->ports[p].container_port, .has_dest6 = has6 };
+        if (has6)
+            d.dest6 = ip6s[i];
         fprintf(out, "    nat: ");
         nft_describe_dnat(&d, out);
-        fprintf(out, " (table ip keel, chain ports, from prerouting and output)\n");
+        fprintf(out, " (table inet keel, chain ports, from prerouting and output)\n");
     }
 }
 
@@ -1096,6 +1239,7 @@ void net_plan_machine(const struct manifest *m, FILE *out)
     struct nft_port ports[m->n_networks + 1][NET_HOST_PORTS_MAX];
     size_t ns = 0;
     char a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN];
+    bool any6 = false;
     for (size_t i = 0; i < m->n_containers; i++) {
         const struct container_spec *c = &m->containers[i];
         const struct network_spec *n = c->net == NET_BRIDGE ? manifest_network_of(m, c) : NULL;
@@ -1108,14 +1252,28 @@ void net_plan_machine(const struct manifest *m, FILE *out)
         nft_bridge_of(n, &nb[ns], ports[ns]);
         ns++;
         fprintf(out, "network: bridge %s, %s/%u gateway %s, mtu %u, isolate %s, lan %s, link_local %s, "
-                "route_localnet 1, IPv6 off\n",
+                "route_localnet 1, ",
                 n->name, ip_str(n->subnet, a), n->prefix, ip_str(manifest_network_gateway(n), g), manifest_network_mtu(n),
                 n->isolate ? "yes" : "no", n->no_lan ? "no" : "yes", n->link_local ? "yes" : "no");
+        if (net_v6(n)) {
+            char a6[INET6_ADDRSTRLEN], g6[INET6_ADDRSTRLEN];
+            struct in6_addr gw6 = manifest_network_gateway6(n);
+            fprintf(out, "IPv6 %s/%u gateway6 %s, accept_ra 0\n", inet_ntop(AF_INET6, &n->subnet6, a6, sizeof a6),
+                    n->prefix6, inet_ntop(AF_INET6, &gw6, g6, sizeof g6));
+        } else {
+            fprintf(out, "IPv6 off\n");
+        }
+        any6 = any6 || net_v6(n);
     }
     fprintf(out, "network: net.ipv4.ip_forward = 1 (restored at exit; forward policy drop if it was 0)\n");
+    if (any6)
+        fprintf(out, "network: net.ipv6.conf.all.forwarding = 1 (restored at exit)\n");
     struct in_addr ips[m->n_containers ? m->n_containers : 1];
     if (manifest_assign_ips(m, ips, NULL) < 0)
         memset(ips, 0, sizeof ips);
+    struct in6_addr ip6s[m->n_containers ? m->n_containers : 1];
+    if (manifest_assign_ip6s(m, ip6s, NULL) < 0)
+        memset(ip6s, 0, sizeof ip6s);
     size_t total = 0;
     for (size_t i = 0; i < m->n_containers; i++)
         if (m->containers[i].net == NET_BRIDGE)
@@ -1129,7 +1287,8 @@ void net_plan_machine(const struct manifest *m, FILE *out)
         for (size_t p = 0; p < c->n_ports; p++)
             d[k++] = (struct nft_dnat){ .host_ip = c->ports[p].host_ip, .host_port = c->ports[p].host_port,
                                         .proto = (uint8_t)c->ports[p].proto, .dest = ips[i],
-                                        .dest_port = c->ports[p].container_port };
+                                        .dest_port = c->ports[p].container_port, .dest6 = ip6s[i],
+                                        .has_dest6 = !IN6_IS_ADDR_UNSPECIFIED(&ip6s[i]) };
     }
     struct nft_config cfg = { .bridges = nb, .n_bridges = ns, .forward_drop = true };
     nft_describe(&cfg, d, k, out);
