@@ -438,7 +438,7 @@ int manifest_validate_networks(const struct manifest *m, struct diag *d)
         }
         struct in6_addr ip6s[m->n_containers ? m->n_containers : 1];
         failed = -1;
-        if (d->count == before && manifest_assign_ip6s(m, ip6s, &failed) < 0 && failed >= 0) {
+        if (manifest_assign_ip6s(m, ip6s, &failed) < 0 && failed >= 0) {
             const struct container_spec *c = &m->containers[failed];
             diag_add(d, f, manifest_key_line(c, "network"), "container %s: no free IPv6 address left in network %s",
                      c->name, manifest_network_of(m, c)->name);

@@ -632,7 +632,7 @@ static const char *proto_name(uint8_t p)
 
 void nft_describe_dnat(const struct nft_dnat *d, FILE *out)
 {
-    char hip[INET_ADDRSTRLEN], dip[INET_ADDRSTRLEN], d6[INET6_ADDRSTRLEN];
+    char hip[INET_ADDRSTRLEN], dip[INET_ADDRSTRLEN];
     inet_ntop(AF_INET, &d->host_ip, hip, sizeof hip);
     inet_ntop(AF_INET, &d->dest, dip, sizeof dip);
     if (d->host_ip.s_addr != htonl(INADDR_ANY))
@@ -641,6 +641,7 @@ void nft_describe_dnat(const struct nft_dnat *d, FILE *out)
         fprintf(out, "meta nfproto ipv4 ");
     fprintf(out, "%s dport %u dnat ip to %s:%u", proto_name(d->proto), d->host_port, dip, d->dest_port);
     if (d->has_dest6 && d->host_ip.s_addr == htonl(INADDR_ANY)) {
+        char d6[INET6_ADDRSTRLEN];
         inet_ntop(AF_INET6, &d->dest6, d6, sizeof d6);
         fprintf(out, "; ip6 daddr != ::1 %s dport %u dnat ip6 to [%s]:%u", proto_name(d->proto), d->host_port, d6,
                 d->dest_port);

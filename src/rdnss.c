@@ -173,7 +173,7 @@ int rdnss_read(int fd, struct rdnss *t, uint64_t now_ms, bool *changed, struct k
     uint8_t buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
     /* Bounded: a flood of advertisements cannot hold the loop here. */
     for (int round = 0; round < 64; round++) {
-        struct sockaddr_nl from;
+        struct sockaddr_nl from = { 0 };
         socklen_t fl = sizeof from;
         ssize_t n = recvfrom(fd, buf, sizeof buf, 0, (struct sockaddr *)&from, &fl);
         if (n < 0) {

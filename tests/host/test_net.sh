@@ -703,6 +703,9 @@ else
     check "dual stack: a network without subnet6 keeps IPv6 off (bridge)" sysctl_is /proc/sys/net/ipv6/conf/k4/disable_ipv6 1
     check "dual stack: ... and in its container's namespace" \
         bash -c "[ \"\$(nsenter --net=$RUN/netns/p4 cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6)\" = 1 ] && [ -z \"\$(nsenter --net=$RUN/netns/p4 ip -6 -o addr)\" ]"
+    drv_hosts d1
+    check "dual stack: /etc/hosts names the neighbour's IPv6 address and has ::1" \
+        bash -c "grep -q \$'^fd00:30::99\td2\$' <<<'$HOSTS' && grep -q '^::1' <<<'$HOSTS'"
     check "dual stack: ping6 of the gateway" q in_ns d1 busybox ping -6 -c1 -W2 fd00:30::1
     check "dual stack: ping6 of the neighbour" q in_ns d1 busybox ping -6 -c1 -W2 fd00:30::99
     check "dual stack: egress over IPv6 (masquerade)" q in_ns d1 busybox ping -6 -c1 -W2 2001:db8:99::2

@@ -984,6 +984,9 @@ TEST(ipv6_manifest)
         CHECK(buf && strstr(buf, "iifname \"keel0\" ip6 daddr fd00:ec2::254 drop"));
         CHECK(buf && strstr(buf, "net.ipv6.conf.all.forwarding = 1"));
         free(buf);
+        char *h = net_hosts_file(NULL, m, &m->containers[0]);
+        CHECK(h && strstr(h, "::1\tlocalhost") && strstr(h, "fd00:30::3\ta\n") && strstr(h, "fd00:30::2\tb\n"));
+        free(h);
         manifest_free(m);
         m = NULL;
     }
