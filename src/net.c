@@ -240,6 +240,7 @@ struct net_ctx {
     int old_forward;         /* ip_forward before keel changed it, -1 untouched */
     char *forward_file;      /* RUN_DIR/ip_forward.orig: that value, for after a crash */
     int old_forward6;        /* the same for net.ipv6.conf.all.forwarding (dual-stack networks) */
+    bool forward6_was_on;    /* IPv6 forwarding on before keel (the machine routes IPv6) */
     char *forward6_file;     /* RUN_DIR/ip6_forward.orig */
     struct nlbuf buf;
 };
@@ -550,7 +551,8 @@ static int install_table(struct net_ctx *ctx, struct kerr *err)
         nft_bridge_of(ctx->bridges[i].spec, &nb[i], ports[i]);
     struct nft_config cfg = { .bridges = nb, .n_bridges = ctx->n_bridges,
                               .forward_drop = ctx->old_forward == 0,
-                              .forward_drop6 = ctx->old_forward6 == 0 };
+                              .forward_drop6 = ctx->old_forward6 == 0,
+                              .forward_accept6 = ctx->forward6_was_on };
     struct nlbuf *b = &ctx->buf;
     nlbuf_reset(b);
     nft_batch_begin(b);
@@ -768,6 +770,14 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
     bool any6 = false;
     for (size_t i = 0; i < ctx->n_bridges; i++)
         any6 = any6 || net_v6(ctx->bridges[i].spec);
+    {
+        /* Read before keel turns it on: the table is inet, and a forward
+         * policy drop (keel turned IPv4 forwarding on) must not end the
+         * machine's own IPv6 routing. */
+        _cleanup_free_ char *f6 = NULL;
+        ctx->forward6_was_on = read_file_at(AT_FDCWD, FORWARD6, 64, &f6, NULL) == 0 && f6[0] == '1' &&
+                               access(ctx->forward6_file, F_OK) < 0;
+    }
     if (any6 && (r = enable_forwarding(FORWARD6, ctx->forward6_file, &ctx->old_forward6, err)) < 0)
         goto fail;
     if ((r = install_table(ctx, err)) < 0)

@@ -567,11 +567,18 @@ void nft_build_install(struct nlbuf *b, const struct nft_config *c)
         rule_end(b);
     }
     /* The forward policy follows IPv4 (a routing host keeps routing); IPv6
-     * forwarding that keel turned on routes nothing but keel's networks. */
+     * forwarding that keel turned on routes nothing but keel's networks, and
+     * IPv6 forwarding the machine had on before keel goes on with policy drop. */
     if (!c->forward_drop && c->forward_drop6) {
         rule_begin(b, CH_FWD, "add rule keel fwd (IPv6 forwarding is keel's)");
         m_nfproto(b, NFPROTO_IPV6);
         e_verdict(b, NF_DROP, NULL);
+        rule_end(b);
+    }
+    if (c->forward_drop && c->forward_accept6) {
+        rule_begin(b, CH_FWD, "add rule keel fwd (the machine routes IPv6)");
+        m_nfproto(b, NFPROTO_IPV6);
+        e_verdict(b, NF_ACCEPT, NULL);
         rule_end(b);
     }
 }
@@ -738,6 +745,8 @@ void nft_describe(const struct nft_config *c, const struct nft_dnat *d, size_t n
     }
     if (!c->forward_drop && c->forward_drop6)
         fprintf(out, "    meta nfproto ipv6 drop                     # IPv6 forwarding is keel's\n");
+    if (c->forward_drop && c->forward_accept6)
+        fprintf(out, "    meta nfproto ipv6 accept                   # the machine routes IPv6\n");
     fprintf(out, "  }\n}\n");
 }
 

@@ -108,6 +108,9 @@ struct nft_config {
     bool forward_drop;         /* policy of the forward chain */
     bool forward_drop6;        /* keel turned IPv6 forwarding on: with policy accept, IPv6 not
                                 * accepted by a rule is dropped at the end of the chain */
+    bool forward_accept6;      /* IPv6 forwarding was on before keel: with policy drop, IPv6 not
+                                * dropped by a rule is accepted at the end (the table is inet:
+                                * the machine's own IPv6 routing goes on) */
 };
 
 void nft_batch_begin(struct nlbuf *b);

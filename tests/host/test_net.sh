@@ -767,6 +767,26 @@ else
     ip route del fd00:ec2::254/128 2>/dev/null
 fi
 
+# a machine that routes IPv6 (issue 16) --------------------------------------------------------------
+# keel's table is inet: its forward policy drop (keel turned IPv4 forwarding
+# on) must not end the machine's own IPv6 routing, subnet6 or not.
+if [ -d /proc/sys/net/ipv6 ]; then
+    ip addr add 2001:db8:98::1/64 dev up1 nodad
+    $OUT2 ip addr add 2001:db8:98::2/64 dev ext1 nodad
+    $OUT2 ip -6 route add default via 2001:db8:98::1
+    $OUT ip -6 route add 2001:db8:98::/64 via 2001:db8:99::1
+    echo 1 > /proc/sys/net/ipv6/conf/all/forwarding
+    check "IPv6 routing host: control: the machine routes IPv6 between two outside networks" \
+        q $OUT busybox ping -6 -c1 -W2 2001:db8:98::2
+    start_drv --container f1,bridge
+    drv_up f1
+    check "IPv6 routing host: control: keel's forward policy is drop (IPv4 between the outside networks)" \
+        bash -c "! $OUT busybox ping -c1 -W1 10.98.0.2 >/dev/null 2>&1"
+    check "IPv6 routing host: the machine's IPv6 routing goes on under keel" q $OUT busybox ping -6 -c1 -W2 2001:db8:98::2
+    stop_drv
+    echo 0 > /proc/sys/net/ipv6/conf/all/forwarding
+fi
+
 # the uplink: address6 = auto (issue 16) ----------------------------------------------------------
 # A router in a namespace of its own (Debian's radvd) advertises a prefix and
 # an RDNSS server; keel's uplink configuration turns SLAAC on, and the kernel

@@ -1084,6 +1084,50 @@ TEST(ipv6_batches)
     CHECK_INT(w.rules, v4_rules + 1 + 4 + 1 + 3 + 2 + 4 /* v4 lan */ - 1 /* v4 link-local */ + 1 + 1);
     nlbuf_free(&b);
 
+    /* Policy drop (keel turned IPv4 forwarding on) on a machine that routed
+     * IPv6 before: its IPv6 routing goes on (one accept at the end). */
+    cfg.forward_drop = true;
+    cfg.forward_drop6 = false;
+    cfg.forward_accept6 = true;
+    nlbuf_init(&b);
+    nft_build_install(&b, &cfg);
+    walk(&b, sizeof(struct nfgenmsg), &w);
+    CHECK_INT(w.rules, v4_rules + 1 + 4 + 1 + 3 + 2 + 4 - 1 + 1 + 1);
+    nlbuf_free(&b);
+
+    /* Conntrack: an IPv6 entry naming a freed IPv6 address is matched, and
+     * deleted in its own family; an IPv4 net does not match it. */
+    nlbuf_init(&b);
+    struct nfgenmsg g = { .nfgen_family = AF_INET6, .version = NFNETLINK_V0 };
+    nlbuf_begin(&b, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, 0, &g, sizeof g, "entry");
+    struct in6_addr o6, c6;
+    inet_pton(AF_INET6, "2001:db8:99::2", &o6);
+    inet_pton(AF_INET6, "fd00:30::2", &c6);
+    for (int t = 0; t < 2; t++) {
+        nlbuf_nest_begin(&b, t == 0 ? CTA_TUPLE_ORIG : CTA_TUPLE_REPLY);
+        nlbuf_nest_begin(&b, CTA_TUPLE_IP);
+        nlbuf_put(&b, CTA_IP_V6_SRC, t == 0 ? &o6 : &c6, 16);
+        nlbuf_put(&b, CTA_IP_V6_DST, t == 0 ? &o6 : &o6, 16);
+        nlbuf_nest_end(&b);
+        nlbuf_nest_end(&b);
+    }
+    nlbuf_end(&b);
+    struct nft_net freed6 = { .v6 = true, .addr6 = c6, .prefix = 128 };
+    struct nft_net v4net = { .addr = A("172.30.0.0"), .prefix = 16 };
+    struct nft_ct_entry e;
+    const struct nlmsghdr *ch = (const struct nlmsghdr *)b.data;
+    CHECK_INT(nft_ct_match(ch, &freed6, 1, &e), 1);
+    CHECK_INT(e.family, AF_INET6);
+    CHECK_INT(nft_ct_match(ch, &v4net, 1, &e), 0);
+    struct nlbuf del;
+    nlbuf_init(&del);
+    CHECK_INT(nft_ct_match(ch, &freed6, 1, &e), 1);
+    nft_ct_build_delete(&del, &e);
+    nlbuf_end(&del);
+    CHECK_INT(((const struct nfgenmsg *)NLMSG_DATA((const struct nlmsghdr *)del.data))->nfgen_family, AF_INET6);
+    nlbuf_free(&del);
+    nlbuf_free(&b);
+
     /* A published port with an IPv6 destination: two rules; with HOST_IP one. */
     struct nft_dnat d[2] = {
         { .host_port = 8080, .proto = IPPROTO_TCP, .dest = A("172.30.0.2"), .dest_port = 80, .has_dest6 = true },
