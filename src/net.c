@@ -125,9 +125,10 @@ static struct in6_addr ctx_ip6(const struct net_ctx *ctx, const struct manifest 
 static void hosts_line6(struct strbuf *b, const struct net_ctx *ctx, const struct manifest *m, int i, const char *names)
 {
     struct in6_addr a = ctx_ip6(ctx, m, i);
-    char t[INET6_ADDRSTRLEN];
-    if (v6_set(&a))
+    if (v6_set(&a)) {
+        char t[INET6_ADDRSTRLEN];
         sb_printf(b, "%s\t%s\n", inet_ntop(AF_INET6, &a, t, sizeof t), names);
+    }
 }
 
 char *net_hosts_file(const struct net_ctx *ctx, const struct manifest *m, const struct container_spec *c)
