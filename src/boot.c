@@ -164,15 +164,26 @@ int boot_sysctl_path(const char *key, char *buf, size_t n)
 
 char *boot_resolv_conf(char *const *dns)
 {
-    size_t cap = 64;
+    return boot_resolv_conf_ra(dns, NULL);
+}
+
+char *boot_resolv_conf_ra(char *const *dns, char *const *ra)
+{
+    size_t cap = 128;
     for (size_t i = 0; dns && dns[i]; i++)
         cap += strlen(dns[i]) + 12;
+    for (size_t i = 0; ra && ra[i]; i++)
+        cap += strlen(ra[i]) + 12;
     char *out = malloc(cap);
     if (!out)
         return NULL;
-    size_t used = (size_t)snprintf(out, cap, "# written by keel from [system] dns\n");
+    size_t used = (size_t)snprintf(out, cap, ra && ra[0] ? "# written by keel from [system] dns and IPv6 router "
+                                                           "advertisements (RDNSS)\n"
+                                                         : "# written by keel from [system] dns\n");
     for (size_t i = 0; dns && dns[i]; i++)
         used += (size_t)snprintf(out + used, cap - used, "nameserver %s\n", dns[i]);
+    for (size_t i = 0; ra && ra[i]; i++)
+        used += (size_t)snprintf(out + used, cap - used, "nameserver %s\n", ra[i]);
     return out;
 }
 
@@ -695,7 +706,12 @@ static int apply_sysctl(const char *kv, struct kerr *err)
 
 static int write_resolv_conf(char *const *dns, struct kerr *err)
 {
-    _cleanup_free_ char *text = boot_resolv_conf(dns);
+    return boot_write_resolv_conf_ra(dns, NULL, err);
+}
+
+int boot_write_resolv_conf_ra(char *const *dns, char *const *ra, struct kerr *err)
+{
+    _cleanup_free_ char *text = boot_resolv_conf_ra(dns, ra);
     if (!text)
         return kerr_set(err, ENOMEM, "cannot write /etc/resolv.conf");
     return boot_write_resolv_conf(text, err);

@@ -14,6 +14,7 @@
 #include "keel/metrics.h"
 #include "keel/rlimit.h"
 #include "keel/net.h"
+#include "keel/rdnss.h"
 #include "keel/loop.h"
 #include "keel/manifest.h"
 #include "keel/parse.h"
@@ -59,6 +60,9 @@ struct daemon {
     struct dhcp_client **dhcp;  /* one per [interface] with address = dhcp (when keel configures them) */
     size_t n_dhcp;
     char *dhcp_resolv;          /* the resolv.conf last written from a lease */
+    int rdnss_fd;               /* boot mode, address6 = auto: router advertisement options, -1 */
+    struct rdnss rdnss;         /* their DNS servers (RFC 8106), in /etc/resolv.conf */
+    int64_t rdnss_timer;        /* the next lifetime's end, 0 when none is armed */
     bool staying;               /* on_exit = stay after the containers finished */
     bool stopping;
     enum power_action action;   /* what the stop leads to (boot mode) */
@@ -472,6 +476,57 @@ static void keel_figures(void *data, struct metrics_keel *k)
     logship_get_stats(&k->syslog);
 }
 
+/* RDNSS (boot mode, address6 = auto) ------------------------------------------ */
+
+static void rdnss_changed(struct daemon *d);
+
+static void on_rdnss_expiry(struct loop *l, void *data)
+{
+    struct daemon *d = data;
+    d->rdnss_timer = 0;
+    if (rdnss_expire(&d->rdnss, now_ms()))
+        rdnss_changed(d);
+}
+
+/* /etc/resolv.conf gets [system] dns and the advertised servers; the timer
+ * follows the next lifetime's end. */
+static void rdnss_changed(struct daemon *d)
+{
+    _cleanup_strv_ char **ra = rdnss_servers(&d->rdnss);
+    struct kerr err = { 0 };
+    if (!ra || boot_write_resolv_conf_ra(d->m->system.dns, ra, &err) < 0)
+        log_error("%s", ra ? err.msg : "cannot write /etc/resolv.conf: out of memory");
+    else
+        log_info("dns: %zu server(s) from IPv6 router advertisements in /etc/resolv.conf", strv_len(ra));
+    if (d->rdnss_timer)
+        loop_cancel_timer(d->loop, d->rdnss_timer);
+    d->rdnss_timer = 0;
+    uint64_t next = rdnss_next_expiry(&d->rdnss), now = now_ms();
+    if (next != UINT64_MAX) {
+        int64_t id = loop_add_timer(d->loop, next > now ? next - now : 0, on_rdnss_expiry, d);
+        d->rdnss_timer = id > 0 ? id : 0;
+    }
+}
+
+static void on_rdnss(struct loop *l, int fd, uint32_t events, void *data)
+{
+    struct daemon *d = data;
+    bool changed = false;
+    struct kerr err = { 0 };
+    if (rdnss_read(fd, &d->rdnss, now_ms(), &changed, &err) < 0)
+        log_error("%s", err.msg);
+    if (changed)
+        rdnss_changed(d);
+}
+
+static bool wants_rdnss(const struct manifest *m)
+{
+    for (size_t i = 0; i < m->n_interfaces; i++)
+        if (m->interfaces[i].address6_auto)
+            return true;
+    return false;
+}
+
 /* Everything between a valid manifest and serving.  0 / negative errno. */
 static int daemon_setup(struct daemon *d, struct kerr *err)
 {
@@ -502,6 +557,10 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
             log_warn("%s: the power button is not watched", err->msg);
         else if (loop_add_fd(d->loop, d->button_fd, EPOLLIN, on_power_button, d) < 0)
             log_warn("cannot watch the power button");
+        if (d->rdnss_fd >= 0 && loop_add_fd(d->loop, d->rdnss_fd, EPOLLIN, on_rdnss, d) < 0)
+            log_error("cannot watch router advertisements: no DNS servers from them");
+        else if (d->rdnss_fd >= 0)
+            on_rdnss(d->loop, d->rdnss_fd, EPOLLIN, d);   /* what came during the boot */
     }
     struct supervisor_opts sopts = {
         .boot_mode = opts->boot, .run_dir = opts->run_dir, .power = on_power, .power_data = d,
@@ -653,6 +712,9 @@ static void daemon_teardown(struct daemon *d)
     if (d->button_fd >= 0)
         loop_del_fd(d->loop, d->button_fd);
     close_safe(d->button_fd);
+    if (d->rdnss_fd >= 0)
+        loop_del_fd(d->loop, d->rdnss_fd);
+    close_safe(d->rdnss_fd);
     close_safe(d->sigfd);
     loop_free(d->loop);
     d->loop = NULL;
@@ -660,7 +722,7 @@ static void daemon_teardown(struct daemon *d)
 
 int daemon_main(const struct daemon_opts *opts)
 {
-    struct daemon d = { .opts = opts, .sigfd = -1, .button_fd = -1,
+    struct daemon d = { .opts = opts, .sigfd = -1, .button_fd = -1, .rdnss_fd = -1,
                         .cgroup = { .keel_fd = -1, .start_fd = -1, .lock_fd = -1 } };
     struct kerr err = { 0 };
     struct diag diag = { 0 };
@@ -704,6 +766,10 @@ int daemon_main(const struct daemon_opts *opts)
         manifest_free(d.m);
         return 2;
     }
+    /* Subscribed before the uplink goes up: the answer to its first router
+     * solicitation must not be missed (the next may come minutes later). */
+    if (opts->boot && wants_rdnss(d.m) && (d.rdnss_fd = rdnss_open(&err)) < 0)
+        log_error("%s: no DNS servers from IPv6 router advertisements", err.msg);
     if (opts->boot && boot_setup_machine(d.m, &err) < 0) {
         log_error("%s", err.msg);
         boot_fail(d.m->system.on_error, d.m->system.rescue_shell);

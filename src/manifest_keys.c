@@ -1178,6 +1178,82 @@ static int set_if_gateway(void *obj, int line, const char *v, char *why)
     return parse_ipv4(v, &((struct interface_spec *)obj)->gateway, why);
 }
 
+
+/* --- custom setters: IPv6 ([network] subnet6/gateway6, [container] ip6,
+ * [interface] address6/gateway6) --------------------------------------------- */
+
+static bool v6_host_bits(const struct in6_addr *a, unsigned prefix)
+{
+    for (unsigned bit = prefix; bit < 128; bit++)
+        if (a->s6_addr[bit / 8] & (0x80 >> (bit % 8)))
+            return true;
+    return false;
+}
+
+static int set_subnet6(void *obj, int line, const char *v, char *why)
+{
+    struct network_spec *n = obj;
+    struct in6_addr a;
+    unsigned prefix;
+    if (parse_cidr6(v, &a, &prefix, why) < 0)
+        return -EINVAL;
+    /* /64 is what IPv6 expects of a link; up to /120 leaves room for
+     * containers; shorter prefixes would only waste a routing prefix. */
+    if (prefix < 64 || prefix > 120)
+        return why_set(why, "prefix /%u must be between /64 and /120", prefix);
+    if (v6_host_bits(&a, prefix))
+        return why_set(why, "'%s' has host bits set", v);
+    if (IN6_IS_ADDR_LINKLOCAL(&a) || IN6_IS_ADDR_MULTICAST(&a) || IN6_IS_ADDR_V4MAPPED(&a) ||
+        IN6_IS_ADDR_LOOPBACK(&a) || IN6_IS_ADDR_UNSPECIFIED(&a))
+        return why_set(why, "'%s' is not a unicast prefix (use a ULA fd00::/8 or a global one)", v);
+    n->subnet6 = a;
+    n->prefix6 = prefix;
+    n->has_v6 = true;
+    return 0;
+}
+
+static int set_net_gateway6(void *obj, int line, const char *v, char *why)
+{
+    struct network_spec *n = obj;
+    if (parse_ipv6(v, &n->gateway6, why) < 0)
+        return -EINVAL;
+    n->has_gateway6 = true;
+    return 0;
+}
+
+static int set_ip6(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    if (parse_ipv6(v, &c->ip6, why) < 0)
+        return -EINVAL;
+    c->has_ip6 = true;
+    return 0;
+}
+
+static int set_if_address6(void *obj, int line, const char *v, char *why)
+{
+    struct interface_spec *i = obj;
+    if (strcmp(v, "auto") == 0) {
+        i->address6_auto = true;
+        return 0;
+    }
+    if (parse_cidr6(v, &i->address6, &i->prefix6, why) < 0)
+        return why_set(why, "'%s' is neither auto nor an IPv6 ADDRESS/len", v);
+    if (i->prefix6 < 1)
+        return why_set(why, "'%s': prefix /0", v);
+    i->has_address6 = true;
+    return 0;
+}
+
+static int set_if_gateway6(void *obj, int line, const char *v, char *why)
+{
+    struct interface_spec *i = obj;
+    if (parse_ipv6(v, &i->gateway6, why) < 0)
+        return -EINVAL;
+    i->has_gateway6 = true;
+    return 0;
+}
+
 /* --- the key table ----------------------------------------------------------- */
 
 #define STRINGIFY_(x) #x
@@ -1399,6 +1475,17 @@ static const struct manifest_key keys[] = {
            "mount options as in fstab(5); nosuid,nodev always"),
     CUSTOM(SEC_VOLUME, "mkfs", false, set_volume_mkfs, "ext4", "(none: never format)",
            "format the disk named by device with mke2fs when it is empty (all zero, no signature)"),
+    /* IPv6 (issue 16) */
+    CUSTOM(SEC_NETWORK, "subnet6", false, set_subnet6, "IPv6 PREFIX/64..120", "(none: no IPv6)",
+           "dual stack: the network's IPv6 prefix; IPv6 is on for the bridge and its containers only then"),
+    CUSTOM(SEC_NETWORK, "gateway6", false, set_net_gateway6, "IPv6 address", "(PREFIX::1)",
+           "IPv6 address of the bridge, the containers' IPv6 default route"),
+    CUSTOM(SEC_CONTAINER, "ip6", false, set_ip6, "IPv6 address", "(allocated)",
+           "the container's IPv6 address on a network with subnet6"),
+    CUSTOM(SEC_INTERFACE, "address6", false, set_if_address6, "auto or IPv6 ADDRESS/len", "(none)",
+           "boot mode: IPv6 of the uplink: auto (SLAAC and default route from router advertisements) or static"),
+    CUSTOM(SEC_INTERFACE, "gateway6", false, set_if_gateway6, "IPv6 address", "(none)",
+           "boot mode: IPv6 default route of the uplink (with a static address6)"),
 };
 
 /* The sections' key_line arrays and the parser's seen_count (MANIFEST_KEYS_MAX

@@ -54,6 +54,153 @@ static bool is_host_addr(const struct network_spec *n, struct in_addr a)
     return in_subnet(n, a) && (h & ~m) != 0 && (h & ~m) != (~m & 0xffffffffu);
 }
 
+/* --- IPv6 ------------------------------------------------------------------- */
+
+static const char *ip6_str(const struct in6_addr *a, char buf[INET6_ADDRSTRLEN])
+{
+    inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
+    return buf;
+}
+
+bool manifest_in_prefix6(const struct in6_addr *net, unsigned prefix, const struct in6_addr *a)
+{
+    for (unsigned bit = 0; bit < prefix && bit < 128; bit++) {
+        uint8_t m = (uint8_t)(0x80 >> (bit % 8));
+        if ((net->s6_addr[bit / 8] & m) != (a->s6_addr[bit / 8] & m))
+            return false;
+    }
+    return true;
+}
+
+/* The subnet's address with host number `h` in its low 32 bits (prefixes are
+ * at most /120, so h below 2^(128-prefix) fits). */
+static struct in6_addr v6_host(const struct network_spec *n, uint32_t h)
+{
+    struct in6_addr a = n->subnet6;
+    for (int i = 0; i < 4; i++)
+        a.s6_addr[15 - i] = (uint8_t)(a.s6_addr[15 - i] | ((h >> (8 * i)) & 0xff));
+    return a;
+}
+
+struct in6_addr manifest_network_gateway6(const struct network_spec *n)
+{
+    return n->has_gateway6 ? n->gateway6 : v6_host(n, 1);
+}
+
+/* A host address of the subnet: inside it, and not the subnet-router anycast
+ * address (all host bits zero). */
+static bool is_host_addr6(const struct network_spec *n, const struct in6_addr *a)
+{
+    return manifest_in_prefix6(&n->subnet6, n->prefix6, a) && memcmp(a, &n->subnet6, sizeof *a) != 0;
+}
+
+int manifest_alloc_ip6(const struct network_spec *n, const struct in6_addr *used, size_t count, struct in6_addr *out)
+{
+    if (!n->has_v6)
+        return -ENOSPC;
+    struct in6_addr gw = manifest_network_gateway6(n);
+    uint64_t hosts = n->prefix6 >= 96 ? ((uint64_t)1 << (128 - n->prefix6)) : ((uint64_t)1 << 32);
+    /* Bounded: at most one candidate per container beyond the gateway. */
+    for (uint64_t h = 1; h < hosts && h <= count + 2; h++) {
+        struct in6_addr c = v6_host(n, (uint32_t)h);
+        bool taken = memcmp(&c, &gw, sizeof c) == 0;
+        for (size_t i = 0; i < count && !taken; i++)
+            taken = memcmp(&used[i], &c, sizeof c) == 0;
+        if (!taken) {
+            *out = c;
+            return 0;
+        }
+    }
+    return -ENOSPC;
+}
+
+int manifest_assign_ip6s(const struct manifest *m, struct in6_addr *ips, int *failed)
+{
+    static const struct in6_addr none = IN6ADDR_ANY_INIT;
+    for (size_t i = 0; i < m->n_containers; i++) {
+        const struct container_spec *c = &m->containers[i];
+        const struct network_spec *n = c->net == NET_BRIDGE ? manifest_network_of(m, c) : NULL;
+        ips[i] = n && n->has_v6 && c->has_ip6 ? c->ip6 : none;
+    }
+    for (size_t i = 0; i < m->n_containers; i++) {
+        const struct container_spec *c = &m->containers[i];
+        const struct network_spec *n = c->net == NET_BRIDGE ? manifest_network_of(m, c) : NULL;
+        if (!n || !n->has_v6 || !IN6_IS_ADDR_UNSPECIFIED(&ips[i]))
+            continue;
+        struct in6_addr used[m->n_containers ? m->n_containers : 1];
+        size_t nu = 0;
+        for (size_t j = 0; j < m->n_containers; j++)
+            if (!IN6_IS_ADDR_UNSPECIFIED(&ips[j]) && manifest_network_of(m, &m->containers[j]) == n)
+                used[nu++] = ips[j];
+        if (manifest_alloc_ip6(n, used, nu, &ips[i]) < 0) {
+            if (failed)
+                *failed = (int)i;
+            return -ENOSPC;
+        }
+    }
+    return 0;
+}
+
+static void validate_v6(const struct manifest *m, const char *f, struct diag *d)
+{
+    char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+    for (size_t i = 0; i < m->n_networks; i++) {
+        const struct network_spec *n = &m->networks[i];
+        if (!n->has_v6) {
+            if (n->has_gateway6)
+                diag_add(d, f, manifest_key_line(n, "gateway6"), "network %s: gateway6 requires subnet6", n->name);
+            continue;
+        }
+        if (n->has_gateway6 && !is_host_addr6(n, &n->gateway6))
+            diag_add(d, f, manifest_key_line(n, "gateway6"), "network %s: gateway6 %s is not a host address of %s/%u",
+                     n->name, ip6_str(&n->gateway6, a), ip6_str(&n->subnet6, b), n->prefix6);
+        for (size_t j = 0; j < i; j++) {
+            const struct network_spec *o = &m->networks[j];
+            unsigned p = o->prefix6 < n->prefix6 ? o->prefix6 : n->prefix6;
+            if (o->has_v6 && manifest_in_prefix6(&o->subnet6, p, &n->subnet6))
+                diag_add(d, f, manifest_key_line(n, "subnet6"), "network %s: subnet6 %s/%u overlaps network %s (line %d)",
+                         n->name, ip6_str(&n->subnet6, a), n->prefix6, o->name, manifest_key_line(o, "subnet6"));
+        }
+    }
+    for (size_t i = 0; i < m->n_containers; i++) {
+        const struct container_spec *c = &m->containers[i];
+        if (!c->has_ip6)
+            continue;
+        const struct network_spec *n = c->net == NET_BRIDGE ? manifest_network_of(m, c) : NULL;
+        if (c->net != NET_BRIDGE) {
+            diag_add(d, f, manifest_key_line(c, "ip6"), "container %s: ip6 requires network = bridge", c->name);
+            continue;
+        }
+        if (!n)
+            continue;   /* reported above */
+        if (!n->has_v6) {
+            diag_add(d, f, manifest_key_line(c, "ip6"), "container %s: ip6 requires subnet6 on network %s", c->name,
+                     n->name);
+            continue;
+        }
+        struct in6_addr gw = manifest_network_gateway6(n);
+        if (!is_host_addr6(n, &c->ip6))
+            diag_add(d, f, manifest_key_line(c, "ip6"), "container %s: ip6 %s is outside network %s (%s/%u)", c->name,
+                     ip6_str(&c->ip6, a), n->name, ip6_str(&n->subnet6, b), n->prefix6);
+        else if (memcmp(&c->ip6, &gw, sizeof gw) == 0)
+            diag_add(d, f, manifest_key_line(c, "ip6"), "container %s: ip6 %s is the gateway6 of network %s", c->name,
+                     ip6_str(&c->ip6, a), n->name);
+        for (size_t j = 0; j < i; j++) {
+            const struct container_spec *o = &m->containers[j];
+            if (o->net == NET_BRIDGE && o->has_ip6 && memcmp(&o->ip6, &c->ip6, sizeof c->ip6) == 0 &&
+                manifest_network_of(m, o) == n)
+                diag_add(d, f, manifest_key_line(c, "ip6"), "container %s: ip6 %s is already used by container %s "
+                         "(line %d)", c->name, ip6_str(&c->ip6, a), o->name, manifest_key_line(o, "ip6"));
+        }
+    }
+    for (size_t i = 0; i < m->n_interfaces; i++) {
+        const struct interface_spec *ifs = &m->interfaces[i];
+        if (ifs->has_gateway6 && !ifs->has_address6)
+            diag_add(d, f, manifest_key_line(ifs, "gateway6"), "interface %s: gateway6 requires a static address6 "
+                     "(with address6 = auto the route comes from router advertisements)", ifs->name);
+    }
+}
+
 /* The network a bridge-mode container is on; NULL when it names none or one
  * the manifest lacks.  There is no fallback here: the default network (keel0)
  * is the manifest's, which adds it and sets c->bridge when a container needs it. */
@@ -286,6 +433,7 @@ int manifest_validate_networks(const struct manifest *m, struct diag *d)
             diag_add(d, f, manifest_key_line(ifs, "gateway"),
                      "interface %s: gateway cannot be set with address = dhcp (the lease gives the routes)", ifs->name);
     }
+    validate_v6(m, f, d);
 
     if (d->count == before) {
         struct in_addr ips[m->n_containers ? m->n_containers : 1];
@@ -294,6 +442,13 @@ int manifest_validate_networks(const struct manifest *m, struct diag *d)
             const struct container_spec *c = &m->containers[failed];
             diag_add(d, f, manifest_key_line(c, "network"), "container %s: no free address left in network %s", c->name,
                      manifest_network_of(m, c)->name);
+        }
+        struct in6_addr ip6s[m->n_containers ? m->n_containers : 1];
+        failed = -1;
+        if (manifest_assign_ip6s(m, ip6s, &failed) < 0 && failed >= 0) {
+            const struct container_spec *c = &m->containers[failed];
+            diag_add(d, f, manifest_key_line(c, "network"), "container %s: no free IPv6 address left in network %s",
+                     c->name, manifest_network_of(m, c)->name);
         }
     }
     return d->count == before ? 0 : -EINVAL;

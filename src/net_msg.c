@@ -166,6 +166,38 @@ static void route_msg(struct nlbuf *b, uint16_t type, uint16_t flags, int ifinde
     nlbuf_end(b);
 }
 
+/* IPv6 ------------------------------------------------------------------------ */
+
+void net_msg_addr6_add(struct nlbuf *b, int ifindex, const struct in6_addr *a, unsigned prefix, bool dad,
+                       const char *label)
+{
+    if (prefix < 1 || prefix > 128) {
+        nlbuf_invalid(b);
+        return;
+    }
+    /* IFA_F_NODAD on keel's own links: keel allocated the address and owns
+     * the link; with detection the address stays "tentative" for a second,
+     * in which nothing can bind to it or send from it. */
+    struct ifaddrmsg ifa = { .ifa_family = AF_INET6, .ifa_prefixlen = (uint8_t)prefix,
+                             .ifa_flags = dad ? 0 : IFA_F_NODAD,
+                             .ifa_scope = RT_SCOPE_UNIVERSE, .ifa_index = (uint32_t)ifindex };
+    nlbuf_begin(b, RTM_NEWADDR, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, &ifa, sizeof ifa, label);
+    nlbuf_put(b, IFA_LOCAL, a, 16);
+    nlbuf_put(b, IFA_ADDRESS, a, 16);
+    nlbuf_end(b);
+}
+
+void net_msg_route6_default(struct nlbuf *b, int ifindex, const struct in6_addr *gw, const char *label)
+{
+    struct rtmsg rtm = { .rtm_family = AF_INET6, .rtm_table = RT_TABLE_MAIN, .rtm_protocol = RTPROT_STATIC,
+                         .rtm_scope = RT_SCOPE_UNIVERSE, .rtm_type = RTN_UNICAST };
+    nlbuf_begin(b, RTM_NEWROUTE, NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE, &rtm, sizeof rtm, label);
+    nlbuf_put_u32(b, RTA_TABLE, RT_TABLE_MAIN);
+    nlbuf_put(b, RTA_GATEWAY, gw, 16);
+    nlbuf_put_u32(b, RTA_OIF, (uint32_t)ifindex);
+    nlbuf_end(b);
+}
+
 void net_msg_route_add(struct nlbuf *b, int ifindex, struct in_addr dst, unsigned prefix, struct in_addr gw,
                        const char *label)
 {

@@ -49,9 +49,9 @@ void nft_batch_end(struct nlbuf *b)
 
 void nft_build_delete(struct nlbuf *b)
 {
-    msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_ACK, NFPROTO_IPV4, "add nf_tables table ip keel");
+    msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_ACK, NFPROTO_INET, "add nf_tables table inet keel");
     nlbuf_put_str(b, NFTA_TABLE_NAME, NFT_TABLE);
-    msg(b, NFT_MSG_DELTABLE, NLM_F_ACK, NFPROTO_IPV4, "delete nf_tables table ip keel");
+    msg(b, NFT_MSG_DELTABLE, NLM_F_ACK, NFPROTO_INET, "delete nf_tables table inet keel");
     nlbuf_put_str(b, NFTA_TABLE_NAME, NFT_TABLE);
     nlbuf_end(b);
 }
@@ -59,7 +59,7 @@ void nft_build_delete(struct nlbuf *b)
 static void chain(struct nlbuf *b, const char *name, const char *type, int hook, int prio, int policy,
                   const char *label)
 {
-    msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE | NLM_F_ACK, NFPROTO_IPV4, label);
+    msg(b, NFT_MSG_NEWCHAIN, NLM_F_CREATE | NLM_F_ACK, NFPROTO_INET, label);
     nlbuf_put_str(b, NFTA_CHAIN_TABLE, NFT_TABLE);
     nlbuf_put_str(b, NFTA_CHAIN_NAME, name);
     if (type) {
@@ -77,7 +77,7 @@ static void chain(struct nlbuf *b, const char *name, const char *type, int hook,
 
 static void rule_begin(struct nlbuf *b, const char *ch, const char *label)
 {
-    msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK, NFPROTO_IPV4, label);
+    msg(b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK, NFPROTO_INET, label);
     nlbuf_put_str(b, NFTA_RULE_TABLE, NFT_TABLE);
     nlbuf_put_str(b, NFTA_RULE_CHAIN, ch);
     nlbuf_nest_begin(b, NFTA_RULE_EXPRESSIONS);
@@ -187,8 +187,17 @@ static void m_ifname(struct nlbuf *b, uint32_t key, uint32_t op, const char *nam
     e_cmp(b, op, name, strlen(name) + 1);
 }
 
+/* meta nfproto FAMILY: in an inet table, a network-header payload means
+ * something else in the other family, so every address match starts here. */
+static void m_nfproto(struct nlbuf *b, uint8_t family)
+{
+    e_meta(b, NFT_META_NFPROTO);
+    e_cmp(b, NFT_CMP_EQ, &family, 1);
+}
+
 static void m_addr(struct nlbuf *b, uint32_t off, struct in_addr net, unsigned prefix)
 {
+    m_nfproto(b, NFPROTO_IPV4);
     e_payload(b, NFT_PAYLOAD_NETWORK_HEADER, off, 4);
     if (prefix < 32) {
         uint32_t mask = prefix ? htonl(~0u << (32 - prefix)) : 0;
@@ -206,6 +215,32 @@ static void m_saddr(struct nlbuf *b, struct in_addr net, unsigned prefix)
 static void m_daddr(struct nlbuf *b, struct in_addr net, unsigned prefix)
 {
     m_addr(b, 16, net, prefix);
+}
+
+/* IPv6: ip6 saddr (offset 8) / daddr (24) [!]= net/prefix. */
+static void m_addr6(struct nlbuf *b, uint32_t off, struct in6_addr net, unsigned prefix, uint32_t op)
+{
+    m_nfproto(b, NFPROTO_IPV6);
+    e_payload(b, NFT_PAYLOAD_NETWORK_HEADER, off, 16);
+    if (prefix < 128) {
+        uint8_t mask[16] = { 0 };
+        for (unsigned bit = 0; bit < prefix; bit++)
+            mask[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+        e_and(b, mask, 16);
+        for (int i = 0; i < 16; i++)
+            net.s6_addr[i] &= mask[i];
+    }
+    e_cmp(b, op, net.s6_addr, 16);
+}
+
+static void m_saddr6(struct nlbuf *b, struct in6_addr net, unsigned prefix)
+{
+    m_addr6(b, 8, net, prefix, NFT_CMP_EQ);
+}
+
+static void m_daddr6(struct nlbuf *b, struct in6_addr net, unsigned prefix)
+{
+    m_addr6(b, 24, net, prefix, NFT_CMP_EQ);
 }
 
 /* ct KEY & bits != 0 (state and status are host-order u32 in the register). */
@@ -252,12 +287,31 @@ static const struct { struct in_addr net; unsigned prefix; const char *text; } P
     { IP4(100, 64, 0, 0), 10, "100.64.0.0/10" },
 };
 
+/* IPv6 counterparts.  ::1 and the v4-mapped loopback ::ffff:127.0.0.0/104
+ * (an IPv6 socket's view of 127/8) for the guard; fd00:ec2::254, the IPv6
+ * address of the EC2 instance metadata service, for link_local = no (the
+ * IPv6 link-local range fe80::/10 is never forwarded by the kernel, so it
+ * needs no rule); the unique-local range fc00::/7 for lan = no. */
+#define IP6(...) { .s6_addr = { __VA_ARGS__ } }
+static const struct in6_addr LOOP6 = IP6(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1);
+static const struct in6_addr MAPPED_LOOP6 = IP6(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 0);
+static const struct in6_addr LINKLOCAL6 = IP6(0xfe, 0x80);
+static const struct in6_addr UNSPEC6 = IP6(0);
+static const struct in6_addr METADATA6 = IP6(0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54);
+static const struct in6_addr ULA6 = IP6(0xfc);
+
+/* ICMPv6 types a bridge's containers may send to the machine: echo requests
+ * (like ICMP ping) and neighbour discovery, without which no IPv6 packet
+ * reaches the gateway at all (conntrack does not track it). */
+static const uint8_t ICMP6_IN[] = { 128 /* echo request */, 135 /* neighbour solicitation */,
+                                    136 /* neighbour advertisement */ };
+
 /* --- the table ------------------------------------------------------------------- */
 
 void nft_build_install(struct nlbuf *b, const struct nft_config *c)
 {
-    msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, NFPROTO_IPV4,
-        "create nf_tables table ip keel");
+    msg(b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, NFPROTO_INET,
+        "create nf_tables table inet keel");
     nlbuf_put_str(b, NFTA_TABLE_NAME, NFT_TABLE);
     nlbuf_put_be32(b, NFTA_TABLE_FLAGS, NFT_TABLE_F_OWNER);
 
@@ -285,6 +339,43 @@ void nft_build_install(struct nlbuf *b, const struct nft_config *c)
     m_saddr(b, LOOPNET, 8);
     e_verdict(b, NF_DROP, NULL);
     rule_end(b);
+    /* The same for IPv6: ::1 and the v4-mapped loopback.  The kernel drops
+     * both on a non-loopback interface itself (ip6_rcv_core); the guard
+     * keeps that true should it ever change, as it does for 127/8. */
+    const struct { struct in6_addr net; unsigned prefix; } loop6[] = { { LOOP6, 128 }, { MAPPED_LOOP6, 104 } };
+    for (size_t i = 0; i < ARRAY_SIZE(loop6); i++) {
+        for (int src = 0; src < 2; src++) {
+            rule_begin(b, CH_GUARD, src ? "add rule keel guard (IPv6 loopback source)"
+                                        : "add rule keel guard (IPv6 loopback destination)");
+            m_ifname(b, NFT_META_IIFNAME, NFT_CMP_NEQ, "lo");
+            m_addr6(b, src ? 8 : 24, loop6[i].net, loop6[i].prefix, NFT_CMP_EQ);
+            e_verdict(b, NF_DROP, NULL);
+            rule_end(b);
+        }
+    }
+    /* IPv6 sources from a dual-stack bridge: the subnet, link-local (never
+     * forwarded by the kernel) or :: (duplicate address detection).  Any
+     * other is a spoof, which IPV6_FREEBIND + IPV6_PKTINFO allow without a
+     * capability (Docker's CVE-2024-32473 class). */
+    for (size_t i = 0; i < c->n_bridges; i++) {
+        const struct nft_bridge *br = &c->bridges[i];
+        if (!br->has_v6)
+            continue;
+        const struct { struct in6_addr net; unsigned prefix; } ok6[] = {
+            { br->subnet6, br->prefix6 }, { LINKLOCAL6, 10 }, { UNSPEC6, 128 } };
+        for (size_t k = 0; k < ARRAY_SIZE(ok6); k++) {
+            rule_begin(b, CH_GUARD, "add rule keel guard (IPv6 source of a bridge)");
+            m_ifname(b, NFT_META_IIFNAME, NFT_CMP_EQ, br->ifname);
+            m_saddr6(b, ok6[k].net, ok6[k].prefix);
+            e_verdict(b, NF_ACCEPT, NULL);
+            rule_end(b);
+        }
+        rule_begin(b, CH_GUARD, "add rule keel guard (IPv6 spoofed source)");
+        m_ifname(b, NFT_META_IIFNAME, NFT_CMP_EQ, br->ifname);
+        m_nfproto(b, NFPROTO_IPV6);
+        e_verdict(b, NF_DROP, NULL);
+        rule_end(b);
+    }
 
     /* in: containers are untrusted, and so is every new connection from a
      * bridge to the machine itself (any of its addresses: the gateway, the
@@ -304,6 +395,24 @@ void nft_build_install(struct nlbuf *b, const struct nft_config *c)
             m_daddr(b, br->gateway, 32);
             m_l4proto(b, br->host_ports[p].proto);
             m_dport(b, br->host_ports[p].port);
+            e_verdict(b, NF_ACCEPT, NULL);
+            rule_end(b);
+        }
+        for (size_t p = 0; br->has_v6 && p < br->n_host_ports; p++) {
+            rule_begin(b, CH_IN, "add rule keel in (IPv6 host port)");
+            m_ifname(b, NFT_META_IIFNAME, NFT_CMP_EQ, br->ifname);
+            m_daddr6(b, br->gateway6, 128);
+            m_l4proto(b, br->host_ports[p].proto);
+            m_dport(b, br->host_ports[p].port);
+            e_verdict(b, NF_ACCEPT, NULL);
+            rule_end(b);
+        }
+        for (size_t t = 0; br->has_v6 && t < ARRAY_SIZE(ICMP6_IN); t++) {
+            rule_begin(b, CH_IN, "add rule keel in (ICMPv6)");
+            m_ifname(b, NFT_META_IIFNAME, NFT_CMP_EQ, br->ifname);
+            m_l4proto(b, IPPROTO_ICMPV6);
+            e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
+            e_cmp(b, NFT_CMP_EQ, &ICMP6_IN[t], 1);
             e_verdict(b, NF_ACCEPT, NULL);
             rule_end(b);
         }
@@ -352,6 +461,23 @@ void nft_build_install(struct nlbuf *b, const struct nft_config *c)
         /* Out to the world. */
         rule_begin(b, CH_POST, "add rule keel post (masquerade)");
         m_saddr(b, br->subnet, br->prefix);
+        m_ifname(b, NFT_META_OIFNAME, NFT_CMP_NEQ, br->ifname);
+        expr_begin(b, "masq");
+        expr_end(b);
+        rule_end(b);
+        if (!br->has_v6)
+            continue;
+        /* IPv6: the same hairpin and masquerade (the subnet is usually a
+         * ULA the uplink's network does not route back). */
+        rule_begin(b, CH_POST, "add rule keel post (IPv6 hairpin)");
+        m_ifname(b, NFT_META_OIFNAME, NFT_CMP_EQ, br->ifname);
+        m_saddr6(b, br->subnet6, br->prefix6);
+        m_ct_bits(b, NFT_CT_STATUS, IPS_DST_NAT);
+        expr_begin(b, "masq");
+        expr_end(b);
+        rule_end(b);
+        rule_begin(b, CH_POST, "add rule keel post (IPv6 masquerade)");
+        m_saddr6(b, br->subnet6, br->prefix6);
         m_ifname(b, NFT_META_OIFNAME, NFT_CMP_NEQ, br->ifname);
         expr_begin(b, "masq");
         expr_end(b);
@@ -410,10 +536,24 @@ void nft_build_install(struct nlbuf *b, const struct nft_config *c)
             e_verdict(b, NF_DROP, NULL);
             rule_end(b);
         }
+        if (!br->link_local && br->has_v6) {
+            rule_begin(b, CH_FWD, "add rule keel fwd (IPv6 metadata)");
+            m_ifname(b, NFT_META_IIFNAME, NFT_CMP_EQ, br->ifname);
+            m_daddr6(b, METADATA6, 128);
+            e_verdict(b, NF_DROP, NULL);
+            rule_end(b);
+        }
         for (size_t p = 0; br->no_lan && p < ARRAY_SIZE(PRIVATE); p++) {
             rule_begin(b, CH_FWD, "add rule keel fwd (lan)");
             m_ifname(b, NFT_META_IIFNAME, NFT_CMP_EQ, br->ifname);
             m_daddr(b, PRIVATE[p].net, PRIVATE[p].prefix);
+            e_verdict(b, NF_DROP, NULL);
+            rule_end(b);
+        }
+        if (br->no_lan && br->has_v6) {
+            rule_begin(b, CH_FWD, "add rule keel fwd (IPv6 lan)");
+            m_ifname(b, NFT_META_IIFNAME, NFT_CMP_EQ, br->ifname);
+            m_daddr6(b, ULA6, 7);
             e_verdict(b, NF_DROP, NULL);
             rule_end(b);
         }
@@ -426,12 +566,27 @@ void nft_build_install(struct nlbuf *b, const struct nft_config *c)
         e_verdict(b, NF_DROP, NULL);
         rule_end(b);
     }
+    /* The forward policy follows IPv4 (a routing host keeps routing); IPv6
+     * forwarding that keel turned on routes nothing but keel's networks, and
+     * IPv6 forwarding the machine had on before keel goes on with policy drop. */
+    if (!c->forward_drop && c->forward_drop6) {
+        rule_begin(b, CH_FWD, "add rule keel fwd (IPv6 forwarding is keel's)");
+        m_nfproto(b, NFPROTO_IPV6);
+        e_verdict(b, NF_DROP, NULL);
+        rule_end(b);
+    }
+    if (c->forward_drop && c->forward_accept6) {
+        rule_begin(b, CH_FWD, "add rule keel fwd (the machine routes IPv6)");
+        m_nfproto(b, NFPROTO_IPV6);
+        e_verdict(b, NF_ACCEPT, NULL);
+        rule_end(b);
+    }
 }
 
 void nft_build_ports(struct nlbuf *b, const struct nft_dnat *d, size_t n)
 {
     /* DELRULE with a chain and no handle flushes the chain. */
-    msg(b, NFT_MSG_DELRULE, NLM_F_ACK, NFPROTO_IPV4, "flush chain keel ports");
+    msg(b, NFT_MSG_DELRULE, NLM_F_ACK, NFPROTO_INET, "flush chain keel ports");
     nlbuf_put_str(b, NFTA_RULE_TABLE, NFT_TABLE);
     nlbuf_put_str(b, NFTA_RULE_CHAIN, CH_PORTS);
     nlbuf_end(b);
@@ -439,6 +594,8 @@ void nft_build_ports(struct nlbuf *b, const struct nft_dnat *d, size_t n)
         rule_begin(b, CH_PORTS, "add published port rule");
         if (d[i].host_ip.s_addr != htonl(INADDR_ANY))
             m_daddr(b, d[i].host_ip, 32);
+        else
+            m_nfproto(b, NFPROTO_IPV4);
         m_l4proto(b, d[i].proto);
         m_dport(b, d[i].host_port);
         uint16_t cp = htons(d[i].dest_port);
@@ -447,6 +604,25 @@ void nft_build_ports(struct nlbuf *b, const struct nft_dnat *d, size_t n)
         expr_begin(b, "nat");
         nlbuf_put_be32(b, NFTA_NAT_TYPE, NFT_NAT_DNAT);
         nlbuf_put_be32(b, NFTA_NAT_FAMILY, NFPROTO_IPV4);
+        nlbuf_put_be32(b, NFTA_NAT_REG_ADDR_MIN, REG1);
+        nlbuf_put_be32(b, NFTA_NAT_REG_PROTO_MIN, REG2);
+        expr_end(b);
+        rule_end(b);
+        /* IPv6: a port published on every address answers on both
+         * families; not for ::1 (IPv6 has no route_localnet: a connection
+         * from ::1 cannot leave through the bridge, so it is not rewritten
+         * into one that hangs). */
+        if (!d[i].has_dest6 || d[i].host_ip.s_addr != htonl(INADDR_ANY))
+            continue;
+        rule_begin(b, CH_PORTS, "add published port rule (IPv6)");
+        m_addr6(b, 24, LOOP6, 128, NFT_CMP_NEQ);
+        m_l4proto(b, d[i].proto);
+        m_dport(b, d[i].host_port);
+        e_imm(b, REG1, d[i].dest6.s6_addr, 16);
+        e_imm(b, REG2, &cp, 2);
+        expr_begin(b, "nat");
+        nlbuf_put_be32(b, NFTA_NAT_TYPE, NFT_NAT_DNAT);
+        nlbuf_put_be32(b, NFTA_NAT_FAMILY, NFPROTO_IPV6);
         nlbuf_put_be32(b, NFTA_NAT_REG_ADDR_MIN, REG1);
         nlbuf_put_be32(b, NFTA_NAT_REG_PROTO_MIN, REG2);
         expr_end(b);
@@ -468,16 +644,40 @@ void nft_describe_dnat(const struct nft_dnat *d, FILE *out)
     inet_ntop(AF_INET, &d->dest, dip, sizeof dip);
     if (d->host_ip.s_addr != htonl(INADDR_ANY))
         fprintf(out, "ip daddr %s ", hip);
-    fprintf(out, "%s dport %u dnat to %s:%u", proto_name(d->proto), d->host_port, dip, d->dest_port);
+    else
+        fprintf(out, "meta nfproto ipv4 ");
+    fprintf(out, "%s dport %u dnat ip to %s:%u", proto_name(d->proto), d->host_port, dip, d->dest_port);
+    if (d->has_dest6 && d->host_ip.s_addr == htonl(INADDR_ANY)) {
+        char d6[INET6_ADDRSTRLEN];
+        inet_ntop(AF_INET6, &d->dest6, d6, sizeof d6);
+        fprintf(out, "; ip6 daddr != ::1 %s dport %u dnat ip6 to [%s]:%u", proto_name(d->proto), d->host_port, d6,
+                d->dest_port);
+    }
 }
 
 void nft_describe(const struct nft_config *c, const struct nft_dnat *d, size_t n, FILE *out)
 {
     char net[INET_ADDRSTRLEN];
-    fprintf(out, "table ip keel {  # owned by keel's netlink socket\n");
+    char n6[INET6_ADDRSTRLEN];
+    fprintf(out, "table inet keel {  # owned by keel's netlink socket\n");
     fprintf(out, "  chain guard { type filter hook prerouting priority -300;\n"
                  "    iifname != \"lo\" ip daddr 127.0.0.0/8 drop\n"
-                 "    iifname != \"lo\" ip saddr 127.0.0.0/8 drop\n  }\n");
+                 "    iifname != \"lo\" ip saddr 127.0.0.0/8 drop\n"
+                 "    iifname != \"lo\" ip6 daddr ::1 drop\n"
+                 "    iifname != \"lo\" ip6 saddr ::1 drop\n"
+                 "    iifname != \"lo\" ip6 daddr ::ffff:127.0.0.0/104 drop\n"
+                 "    iifname != \"lo\" ip6 saddr ::ffff:127.0.0.0/104 drop\n");
+    for (size_t i = 0; i < c->n_bridges; i++) {
+        const struct nft_bridge *br = &c->bridges[i];
+        if (!br->has_v6)
+            continue;
+        inet_ntop(AF_INET6, &br->subnet6, n6, sizeof n6);
+        fprintf(out, "    iifname \"%s\" ip6 saddr %s/%u accept\n", br->ifname, n6, br->prefix6);
+        fprintf(out, "    iifname \"%s\" ip6 saddr fe80::/10 accept\n", br->ifname);
+        fprintf(out, "    iifname \"%s\" ip6 saddr :: accept\n", br->ifname);
+        fprintf(out, "    iifname \"%s\" meta nfproto ipv6 drop           # a spoofed source\n", br->ifname);
+    }
+    fprintf(out, "  }\n");
     fprintf(out, "  chain pre { type nat hook prerouting priority -100; fib daddr type local jump ports }\n");
     fprintf(out, "  chain out { type nat hook output priority -100; fib daddr type local jump ports }\n");
     fprintf(out, "  chain ports {\n");
@@ -493,6 +693,11 @@ void nft_describe(const struct nft_config *c, const struct nft_dnat *d, size_t n
         fprintf(out, "    oifname \"%s\" ip saddr 127.0.0.0/8 masquerade\n", br->ifname);
         fprintf(out, "    oifname \"%s\" ip saddr %s/%u ct status dnat masquerade\n", br->ifname, net, br->prefix);
         fprintf(out, "    ip saddr %s/%u oifname != \"%s\" masquerade\n", net, br->prefix, br->ifname);
+        if (!br->has_v6)
+            continue;
+        inet_ntop(AF_INET6, &br->subnet6, n6, sizeof n6);
+        fprintf(out, "    oifname \"%s\" ip6 saddr %s/%u ct status dnat masquerade\n", br->ifname, n6, br->prefix6);
+        fprintf(out, "    ip6 saddr %s/%u oifname != \"%s\" masquerade\n", n6, br->prefix6, br->ifname);
     }
     fprintf(out, "  }\n  chain in { type filter hook input priority 0; policy accept;\n");
     fprintf(out, "    ct state established,related accept\n");
@@ -502,6 +707,14 @@ void nft_describe(const struct nft_config *c, const struct nft_dnat *d, size_t n
         for (size_t p = 0; p < br->n_host_ports; p++)
             fprintf(out, "    iifname \"%s\" ip daddr %s %s dport %u accept\n", br->ifname, net,
                     proto_name(br->host_ports[p].proto), br->host_ports[p].port);
+        if (br->has_v6) {
+            inet_ntop(AF_INET6, &br->gateway6, n6, sizeof n6);
+            for (size_t p = 0; p < br->n_host_ports; p++)
+                fprintf(out, "    iifname \"%s\" ip6 daddr %s %s dport %u accept\n", br->ifname, n6,
+                        proto_name(br->host_ports[p].proto), br->host_ports[p].port);
+            fprintf(out, "    iifname \"%s\" icmpv6 type { echo-request, nd-neighbor-solicit, nd-neighbor-advert } "
+                    "accept\n", br->ifname);
+        }
         fprintf(out, "    iifname \"%s\" icmp type echo-request accept\n", br->ifname);
         fprintf(out, "    iifname \"%s\" drop\n", br->ifname);
     }
@@ -521,11 +734,19 @@ void nft_describe(const struct nft_config *c, const struct nft_dnat *d, size_t n
                         i == j ? "accept" : "drop");
         if (!br->link_local)
             fprintf(out, "    iifname \"%s\" ip daddr 169.254.0.0/16 drop\n", br->ifname);
+        if (!br->link_local && br->has_v6)
+            fprintf(out, "    iifname \"%s\" ip6 daddr fd00:ec2::254 drop\n", br->ifname);
         for (size_t p = 0; br->no_lan && p < ARRAY_SIZE(PRIVATE); p++)
             fprintf(out, "    iifname \"%s\" ip daddr %s drop\n", br->ifname, PRIVATE[p].text);
+        if (br->no_lan && br->has_v6)
+            fprintf(out, "    iifname \"%s\" ip6 daddr fc00::/7 drop\n", br->ifname);
         fprintf(out, "    iifname \"%s\" accept\n", br->ifname);
         fprintf(out, "    oifname \"%s\" drop\n", br->ifname);
     }
+    if (!c->forward_drop && c->forward_drop6)
+        fprintf(out, "    meta nfproto ipv6 drop                     # IPv6 forwarding is keel's\n");
+    if (c->forward_drop && c->forward_accept6)
+        fprintf(out, "    meta nfproto ipv6 accept                   # the machine routes IPv6\n");
     fprintf(out, "  }\n}\n");
 }
 
@@ -552,7 +773,7 @@ int nft_table_exists(int fd, struct kerr *err)
 {
     struct nlbuf b;
     nlbuf_init(&b);
-    msg(&b, NFT_MSG_GETTABLE, NLM_F_ACK, NFPROTO_IPV4, "look up nf_tables table ip keel");
+    msg(&b, NFT_MSG_GETTABLE, NLM_F_ACK, NFPROTO_INET, "look up nf_tables table inet keel");
     nlbuf_put_str(&b, NFTA_TABLE_NAME, NFT_TABLE);
     int found = 0;
     struct kerr e = { 0 };
@@ -570,16 +791,36 @@ int nft_table_exists(int fd, struct kerr *err)
 
 /* --- conntrack ------------------------------------------------------------------- */
 
-static void ct_msg(struct nlbuf *b, uint16_t type, uint16_t flags, const char *label)
+static void ct_msg(struct nlbuf *b, uint16_t type, uint16_t flags, uint8_t family, const char *label)
 {
-    struct nfgenmsg g = { .nfgen_family = AF_INET, .version = NFNETLINK_V0, .res_id = 0 };
+    struct nfgenmsg g = { .nfgen_family = family, .version = NFNETLINK_V0, .res_id = 0 };
     nlbuf_begin(b, (uint16_t)((NFNL_SUBSYS_CTNETLINK << 8) | type), flags, &g, sizeof g, label);
 }
 
 void nft_ct_build_dump(struct nlbuf *b)
 {
-    ct_msg(b, IPCTNL_MSG_CT_GET, NLM_F_DUMP, "list conntrack entries");
+    /* AF_UNSPEC: the entries of every family. */
+    ct_msg(b, IPCTNL_MSG_CT_GET, NLM_F_DUMP, AF_UNSPEC, "list conntrack entries");
     nlbuf_end(b);
+}
+
+static bool in_nets6(const struct nlattr *a, const struct nft_net *nets, size_t n)
+{
+    if (!a || nlbuf_attr_len(a) != 16)
+        return false;
+    const uint8_t *v = nlbuf_attr_data(a);
+    for (size_t i = 0; i < n; i++) {
+        if (!nets[i].v6)
+            continue;
+        bool same = true;
+        for (unsigned bit = 0; bit < nets[i].prefix && bit < 128 && same; bit++) {
+            uint8_t m = (uint8_t)(0x80 >> (bit % 8));
+            same = (v[bit / 8] & m) == (nets[i].addr6.s6_addr[bit / 8] & m);
+        }
+        if (same)
+            return true;
+    }
+    return false;
 }
 
 static bool in_nets(const struct nlattr *a, const struct nft_net *nets, size_t n)
@@ -589,6 +830,8 @@ static bool in_nets(const struct nlattr *a, const struct nft_net *nets, size_t n
     uint32_t v;
     memcpy(&v, nlbuf_attr_data(a), 4);
     for (size_t i = 0; i < n; i++) {
+        if (nets[i].v6)
+            continue;
         uint32_t mask = nets[i].prefix == 0 ? 0 : nets[i].prefix >= 32 ? ~0u : ~0u << (32 - nets[i].prefix);
         if ((ntohl(v) & mask) == (ntohl(nets[i].addr.s_addr) & mask))
             return true;
@@ -606,7 +849,8 @@ static int tuple_matches(const struct nlattr *tuple, const struct nft_net *nets,
         !tt[CTA_TUPLE_IP] ||
         nlbuf_parse_attrs(nlbuf_attr_data(tt[CTA_TUPLE_IP]), nlbuf_attr_len(tt[CTA_TUPLE_IP]), ip, CTA_IP_MAX) < 0)
         return -EINVAL;
-    return in_nets(ip[CTA_IP_V4_SRC], nets, n) || in_nets(ip[CTA_IP_V4_DST], nets, n);
+    return in_nets(ip[CTA_IP_V4_SRC], nets, n) || in_nets(ip[CTA_IP_V4_DST], nets, n) ||
+           in_nets6(ip[CTA_IP_V6_SRC], nets, n) || in_nets6(ip[CTA_IP_V6_DST], nets, n);
 }
 
 int nft_ct_match(const struct nlmsghdr *h, const struct nft_net *nets, size_t n, struct nft_ct_entry *e)
@@ -617,7 +861,7 @@ int nft_ct_match(const struct nlmsghdr *h, const struct nft_net *nets, size_t n,
     if (h->nlmsg_len < hdr)
         return -EINVAL;
     const struct nfgenmsg *g = NLMSG_DATA(h);
-    if (g->nfgen_family != AF_INET)
+    if (g->nfgen_family != AF_INET && g->nfgen_family != AF_INET6)
         return 0;
     const struct nlattr *tb[CTA_MAX + 1];
     if (nlbuf_parse_attrs((const uint8_t *)h + hdr, h->nlmsg_len - hdr, tb, CTA_MAX) < 0)
@@ -634,6 +878,7 @@ int nft_ct_match(const struct nlmsghdr *h, const struct nft_net *nets, size_t n,
     memset(e, 0, sizeof *e);
     memcpy(e->orig, nlbuf_attr_data(orig), nlbuf_attr_len(orig));
     e->orig_len = nlbuf_attr_len(orig);
+    e->family = g->nfgen_family;
     if (tb[CTA_ID] && nlbuf_attr_len(tb[CTA_ID]) == 4) {
         memcpy(&e->id_be, nlbuf_attr_data(tb[CTA_ID]), 4);
         e->has_id = true;
@@ -647,7 +892,7 @@ int nft_ct_match(const struct nlmsghdr *h, const struct nft_net *nets, size_t n,
 
 void nft_ct_build_delete(struct nlbuf *b, const struct nft_ct_entry *e)
 {
-    ct_msg(b, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, "delete a conntrack entry");
+    ct_msg(b, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, e->family ? e->family : AF_INET, "delete a conntrack entry");
     nlbuf_put(b, CTA_TUPLE_ORIG | NLA_F_NESTED, e->orig, e->orig_len);
     if (e->has_zone)
         nlbuf_put(b, CTA_ZONE, &e->zone_be, 2);

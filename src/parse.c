@@ -318,6 +318,28 @@ int parse_cidr(const char *s, struct in_addr *addr, unsigned *prefix, char *why)
     return 0;
 }
 
+int parse_ipv6(const char *s, struct in6_addr *out, char *why)
+{
+    if (inet_pton(AF_INET6, s, out) != 1)
+        return fail(why, EINVAL, "'%s' is not an IPv6 address", s);
+    return 0;
+}
+
+int parse_cidr6(const char *s, struct in6_addr *addr, unsigned *prefix, char *why)
+{
+    char buf[INET6_ADDRSTRLEN];
+    const char *slash = strchr(s, '/');
+    if (!slash || (size_t)(slash - s) >= sizeof buf)
+        return fail(why, EINVAL, "'%s' is not an IPv6 prefix (ADDRESS/len)", s);
+    memcpy(buf, s, (size_t)(slash - s));
+    buf[slash - s] = '\0';
+    uint64_t len;
+    if (parse_ipv6(buf, addr, NULL) < 0 || parse_u64(slash + 1, 0, 128, &len, NULL) < 0)
+        return fail(why, EINVAL, "'%s' is not an IPv6 prefix (ADDRESS/len)", s);
+    *prefix = (unsigned)len;
+    return 0;
+}
+
 int parse_id(const char *s, uint32_t *out, char *why)
 {
     uint64_t v;

@@ -127,6 +127,12 @@ void boot_rescue_shell(const char *path);
 int boot_sysctl_path(const char *key, char *buf, size_t n);
 /* "nameserver IP\n" per entry (heap; NULL on ENOMEM). */
 char *boot_resolv_conf(char *const *dns);
+/* The same with the servers of IPv6 router advertisements (RDNSS) after
+ * [system] dns's; `ra` may be NULL. */
+char *boot_resolv_conf_ra(char *const *dns, char *const *ra);
+/* Writes /etc/resolv.conf (aside, then renamed: never half a file) from
+ * boot_resolv_conf_ra. */
+int boot_write_resolv_conf_ra(char *const *dns, char *const *ra, struct kerr *err);
 /* The mount at "/" in /proc/self/mountinfo text (the last one listed): its
  * file system type into fstype, and whether it has no parent (*parentless: the
  * kernel's rootfs, which pivot_root cannot leave).  -ENOENT if none. */

@@ -183,6 +183,8 @@ struct container_spec {
     char *net_peer;                /* NET_CONTAINER: the container whose netns is joined */
     char *bridge;                  /* NET_BRIDGE: network name, default "keel0" */
     struct in_addr ip;             /* 0 = allocate */
+    struct in6_addr ip6;           /* ip6 = ; meaningful when has_ip6 (else allocated on a subnet6 network) */
+    bool has_ip6;
     struct port_map *ports;
     size_t n_ports;
     uint64_t net_rate;             /* bits per second, 0 = unlimited */
@@ -235,6 +237,13 @@ struct network_spec {
     size_t n_host_ports;
     bool no_lan;                /* lan = no: no private-address destinations beyond the machine */
     bool link_local;            /* link_local = yes: 169.254.0.0/16 (cloud metadata) reachable */
+    /* Dual stack (subnet6 =): IPv6 is on for the bridge and its containers
+     * only when has_v6; otherwise it stays off everywhere keel makes. */
+    bool has_v6;
+    struct in6_addr subnet6;
+    unsigned prefix6;
+    struct in6_addr gateway6;   /* meaningful when has_gateway6; default SUBNET6::1 */
+    bool has_gateway6;
 };
 
 /* [volume NAME]: a disk keel mounts at boot at MANIFEST_VOLUMES_DIR/NAME,
@@ -264,6 +273,12 @@ struct interface_spec {
     struct in_addr gateway;     /* 0 = none */
     unsigned mtu;               /* 0 = leave */
     bool dhcp;                  /* address = dhcp: keel's DHCPv4 client (dhcp.h) */
+    bool address6_auto;         /* address6 = auto: SLAAC and RDNSS from router advertisements */
+    bool has_address6;          /* address6 = ADDR/LEN */
+    struct in6_addr address6;
+    unsigned prefix6;
+    bool has_gateway6;
+    struct in6_addr gateway6;
 };
 
 struct system_spec {

@@ -45,6 +45,15 @@ int manifest_alloc_ip(const struct network_spec *n, const struct in_addr *used, 
  * start to the next.  ips[] has m->n_containers entries; 0 for other modes.
  * On exhaustion returns -ENOSPC and *failed names the container. */
 int manifest_assign_ips(const struct manifest *m, struct in_addr *ips, int *failed);
+/* IPv6 (networks with subnet6): the gateway (gateway6, else PREFIX::1);
+ * whether `a` is inside net/prefix; the lowest free host address (from
+ * PREFIX::1 up, skipping the gateway and `used`), -ENOSPC; and every bridge
+ * container's address like manifest_assign_ips (:: for containers on a
+ * network without subnet6 and for other modes). */
+struct in6_addr manifest_network_gateway6(const struct network_spec *n);
+bool manifest_in_prefix6(const struct in6_addr *net, unsigned prefix, const struct in6_addr *a);
+int manifest_alloc_ip6(const struct network_spec *n, const struct in6_addr *used, size_t count, struct in6_addr *out);
+int manifest_assign_ip6s(const struct manifest *m, struct in6_addr *ips, int *failed);
 /* A valid interface name: 1-15 of A-Z a-z 0-9 _ - . (not "." or ".."). */
 bool manifest_ifname_ok(const char *s);
 

@@ -54,6 +54,16 @@ void net_msg_addr_add(struct nlbuf *b, int ifindex, struct in_addr a, unsigned p
  * via `gw` out of `ifindex`. */
 void net_msg_route_default(struct nlbuf *b, int ifindex, struct in_addr gw, const char *label);
 
+/* RTM_NEWADDR (create or replace): IPv6 `a`/`prefix` on `ifindex`; without
+ * `dad`, no duplicate address detection (IFA_F_NODAD: usable at once, for
+ * keel's own links).  A prefix outside 1..128 makes the batch invalid. */
+void net_msg_addr6_add(struct nlbuf *b, int ifindex, const struct in6_addr *a, unsigned prefix, bool dad,
+                       const char *label);
+
+/* RTM_NEWROUTE (create or replace): the IPv6 default route (::/0) of the main
+ * table via `gw` out of `ifindex`. */
+void net_msg_route6_default(struct nlbuf *b, int ifindex, const struct in6_addr *gw, const char *label);
+
 /* RTM_NEWQDISC (create or replace): a root tbf (handle 1:) on `ifindex` that
  * limits egress to `bits` per second: burst 10 ms of the rate (at least three
  * frames of `mtu`), queue 50 ms. */

@@ -4,7 +4,7 @@
  * keel: the few expressions keel needs (meta, payload, cmp, bitwise, ct, fib,
  * immediate, nat, masq) are encoded here by hand over NETLINK_NETFILTER.
  *
- * keel owns one table, `ip keel`, created with NFT_TABLE_F_OWNER: the kernel
+ * keel owns one table, `inet keel` (both families), created with NFT_TABLE_F_OWNER: the kernel
  * removes it by itself when keel's netlink socket closes, so even a keel killed
  * with SIGKILL leaves no rules behind.  Its shape (see docs/networking.md):
  *
@@ -86,6 +86,10 @@ struct nft_bridge {
     bool link_local;           /* allow forwarding to 169.254.0.0/16 */
     const struct nft_port *host_ports;   /* open on the gateway (input chain) */
     size_t n_host_ports;
+    bool has_v6;               /* dual stack: the IPv6 rules below apply too */
+    struct in6_addr subnet6;
+    unsigned prefix6;
+    struct in6_addr gateway6;
 };
 
 struct nft_dnat {
@@ -94,12 +98,19 @@ struct nft_dnat {
     uint8_t proto;             /* IPPROTO_TCP / IPPROTO_UDP */
     struct in_addr dest;
     uint16_t dest_port;
+    bool has_dest6;            /* the container's IPv6 address, when its network has one: */
+    struct in6_addr dest6;     /* then the port answers on IPv6 too (not with a HOST_IP) */
 };
 
 struct nft_config {
     const struct nft_bridge *bridges;
     size_t n_bridges;
     bool forward_drop;         /* policy of the forward chain */
+    bool forward_drop6;        /* keel turned IPv6 forwarding on: with policy accept, IPv6 not
+                                * accepted by a rule is dropped at the end of the chain */
+    bool forward_accept6;      /* IPv6 forwarding was on before keel: with policy drop, IPv6 not
+                                * dropped by a rule is accepted at the end (the table is inet:
+                                * the machine's own IPv6 routing goes on) */
 };
 
 void nft_batch_begin(struct nlbuf *b);
@@ -120,7 +131,9 @@ void nft_describe_dnat(const struct nft_dnat *d, FILE *out);
 
 struct nft_net {
     struct in_addr addr;
-    unsigned prefix;           /* 32: one address */
+    unsigned prefix;           /* 32: one address (128 with v6) */
+    bool v6;                   /* addr6 instead of addr */
+    struct in6_addr addr6;
 };
 
 /* One conntrack entry to delete: its original tuple (the nested attribute as
@@ -129,15 +142,16 @@ struct nft_ct_entry {
     uint8_t orig[192];
     size_t orig_len;
     bool has_id, has_zone;
+    uint8_t family;            /* AF_INET or AF_INET6: the delete's nfgen_family */
     uint32_t id_be;
     uint16_t zone_be;
 };
 
-/* A request to dump IPv4 conntrack entries. */
+/* A request to dump the conntrack entries of both families. */
 void nft_ct_build_dump(struct nlbuf *b);
 /* A ctnetlink dump message: 1 when one of its four addresses (original and
  * reply source and destination) is in one of `nets` (then *e is filled), 0
- * when not (or not an IPv4 entry), -EINVAL when malformed. */
+ * when not (or not an IPv4 or IPv6 entry), -EINVAL when malformed. */
 int nft_ct_match(const struct nlmsghdr *h, const struct nft_net *nets, size_t n, struct nft_ct_entry *e);
 /* A request to delete the entry `e` (matched by tuple, zone and id: a new
  * entry with the same tuple is left alone). */

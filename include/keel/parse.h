@@ -53,6 +53,9 @@ const char *signal_name_std(int sig);
 /* Dotted IPv4 address, and CIDR "a.b.c.d/len". */
 int parse_ipv4(const char *s, struct in_addr *out, char *why);
 int parse_cidr(const char *s, struct in_addr *addr, unsigned *prefix, char *why);
+/* IPv6: inet_pton's forms; a prefix ADDRESS/0..128. */
+int parse_ipv6(const char *s, struct in6_addr *out, char *why);
+int parse_cidr6(const char *s, struct in6_addr *addr, unsigned *prefix, char *why);
 /* uid / gid: decimal 0..2^32-2, nothing else (no sign, no blanks). */
 int parse_id(const char *s, uint32_t *out, char *why);
 

@@ -2,14 +2,19 @@
  * tests/host/test_net.sh.  Run it only inside a throw-away network namespace.
  *
  *   netdrv [--run-dir DIR] [--network NAME,SUBNET/PREFIX[,gw=IP][,mtu=N][,isolate][,hp=PORT[/udp][+PORT...]]
- *                                     [,lan=no][,link_local]]...
- *          [--container NAME,MODE[,net=NAME][,ip=IP][,port=[HOST_IP:]HP:CP[/udp]][,rate=BITS]]...
+ *                                     [,lan=no][,link_local][,v6=PREFIX/LEN][,gw6=IP6]]...
+ *          [--container NAME,MODE[,net=NAME][,ip=IP][,ip6=IP6][,port=[HOST_IP:]HP:CP[/udp]][,rate=BITS]]...
  *   MODE: none | host | bridge | container:NAME
  *
  * Then reads commands on stdin, one per line, answering one line each:
  *   up NAME      net_container_netns   -> "ok up NAME ino=INODE ip=IP us=MICROSECONDS" / "ok up NAME host"
  *   down NAME    net_container_release -> "ok down NAME"
  *   hosts NAME   net_hosts_file        -> the file, then "ok hosts"
+ *   iface NAME   net_interface_configure of --interface NAME[,KEY=VALUE...] (an [interface] section)
+ *                                      -> "ok iface NAME"
+ *   rdnss        (with an address6 = auto interface) waits up to 10 s for DNS servers
+ *                from router advertisements, prints the resolv.conf keel writes, then
+ *                "ok rdnss N"
  *   plan         net_plan_machine + net_plan of each container, then "ok plan"
  *   quit         net_shutdown          -> "ok quit", exit 0
  *   kill         exit at once without net_shutdown (a crashed keel)
@@ -18,7 +23,7 @@
  * on the manifest's default network keel0); an invalid manifest prints
  * "invalid: netdrv.ini:LINE: message" lines and exits 3.
  *
- *   netdrv --table-exists   prints yes/no: does nf_tables table ip keel exist
+ *   netdrv --table-exists   prints yes/no: does nf_tables table inet keel exist
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,6 +37,9 @@
 #include "keel/manifest.h"
 #include "keel/net.h"
 #include "keel/nft.h"
+#include "keel/boot.h"
+#include "keel/rdnss.h"
+#include <poll.h>
 #include "keel/util.h"
 
 /* The options become manifest text, loaded by manifest_load_buffer: netdrv sees
@@ -70,6 +78,10 @@ static void add_network(char *spec)
             fprintf(ini, "lan = no\n");
         else if (strcmp(t, "link_local") == 0)
             fprintf(ini, "link_local = yes\n");
+        else if (str_starts(t, "v6="))
+            fprintf(ini, "subnet6 = %s\n", t + 3);
+        else if (str_starts(t, "gw6="))
+            fprintf(ini, "gateway6 = %s\n", t + 4);
         else
             die("bad --network option: ", t);
     }
@@ -89,12 +101,31 @@ static void add_container(char *spec)
             fprintf(ini, "bridge = %s\n", t + 4);
         else if (str_starts(t, "ip="))
             fprintf(ini, "ip = %s\n", t + 3);
+        else if (str_starts(t, "ip6="))
+            fprintf(ini, "ip6 = %s\n", t + 4);
         else if (str_starts(t, "rate="))
             fprintf(ini, "net_rate = %s\n", t + 5);
         else if (str_starts(t, "port="))
             fprintf(ini, "ports = %s\n", t + 5);
         else
             die("bad --container option: ", t);
+    }
+}
+
+/* NAME[,KEY=VALUE...]: an [interface NAME] section (the uplink). */
+static void add_interface(char *spec)
+{
+    char *save = NULL;
+    const char *name = strtok_r(spec, ",", &save);
+    if (!name)
+        die("missing interface name", NULL);
+    fprintf(ini, "[interface %s]\n", name);
+    for (char *t; (t = strtok_r(NULL, ",", &save));) {
+        char *eq = strchr(t, '=');
+        if (!eq)
+            die("bad --interface option: ", t);
+        *eq = '\0';
+        fprintf(ini, "%s = %s\n", t, eq + 1);
     }
 }
 
@@ -109,7 +140,7 @@ int main(int argc, char **argv)
     const char *run_dir = "/run/keel";
     bool verbose = getenv("NETDRV_DEBUG") != NULL;
     if (argc == 2 && strcmp(argv[1], "--table-exists") == 0) {
-        /* Whether nf_tables table ip keel exists: "yes" / "no". */
+        /* Whether nf_tables table inet keel exists: "yes" / "no". */
         struct kerr e = { 0 };
         int fd = nft_open(&e);
         int r = fd < 0 ? fd : nft_table_exists(fd, &e);
@@ -132,6 +163,8 @@ int main(int argc, char **argv)
             add_network(argv[++i]);
         else if (strcmp(argv[i], "--container") == 0 && i + 1 < argc)
             add_container(argv[++i]);
+        else if (strcmp(argv[i], "--interface") == 0 && i + 1 < argc)
+            add_interface(argv[++i]);
         else
             die("bad argument: ", argv[i]);
     }
@@ -148,6 +181,15 @@ int main(int argc, char **argv)
     }
     free(text);
     struct kerr err = { 0 };
+    /* As keel in boot mode: subscribed to router advertisement options
+     * before any uplink is configured. */
+    int rdnss_fd = -1;
+    struct rdnss ra = { .n = 0 };
+    for (size_t i = 0; i < man->n_interfaces; i++)
+        if (man->interfaces[i].address6_auto && rdnss_fd < 0 && (rdnss_fd = rdnss_open(&err)) < 0) {
+            printf("error: %s\n", err.msg);
+            return 1;
+        }
     struct net_ctx *ctx = NULL;
     uint64_t t0 = now_ns();
     if (net_init(&ctx, man, run_dir, &err) < 0) {
@@ -163,6 +205,34 @@ int main(int argc, char **argv)
         if (arg)
             *arg++ = '\0';
         struct container_spec *c = arg ? find(arg) : NULL;
+        if (strcmp(line, "rdnss") == 0 && rdnss_fd >= 0) {
+            /* Waits (10 s at most) for a DNS server from an advertisement,
+             * then prints the resolv.conf keel writes from them. */
+            for (int i = 0; i < 100 && ra.n == 0; i++) {
+                struct pollfd p = { .fd = rdnss_fd, .events = POLLIN };
+                bool changed = false;
+                if (poll(&p, 1, 100) > 0 && rdnss_read(rdnss_fd, &ra, now_ms(), &changed, &err) < 0)
+                    break;
+            }
+            char **servers = rdnss_servers(&ra);
+            char *text = servers ? boot_resolv_conf_ra(NULL, servers) : NULL;
+            printf("%sok rdnss %zu\n", text ? text : "", ra.n);
+            free(text);
+            strv_free(servers);
+            continue;
+        }
+        if (strcmp(line, "iface") == 0 && arg) {
+            size_t k = 0;
+            while (k < man->n_interfaces && strcmp(man->interfaces[k].name, arg) != 0)
+                k++;
+            if (k == man->n_interfaces)
+                printf("error: no interface %s\n", arg);
+            else if (net_interface_configure(&man->interfaces[k], &err) < 0)
+                printf("error: %s\n", err.msg);
+            else
+                printf("ok iface %s\n", arg);
+            continue;
+        }
         if (strcmp(line, "quit") == 0) {
             net_shutdown(ctx);
             manifest_free(man);

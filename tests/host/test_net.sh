@@ -553,7 +553,7 @@ check "release: freed address is allocated again" [ "$(field ip "$REPLY_LINE")" 
 # clean exit -------------------------------------------------------------------------------------
 check "table: keel's nf_tables table exists while running" [ "$("$NETDRV" --table-exists)" = yes ]
 second=$(echo quit | "$NETDRV" --container z,bridge 2>/dev/null | head -1)
-check "second keel: refused while the first owns the table" grep -q "another keel owns nf_tables table ip keel" <<<"$second"
+check "second keel: refused while the first owns the table" grep -q "another keel owns nf_tables table inet keel" <<<"$second"
 check "second keel: the first one's links untouched" q ip link show kvweb
 check "second keel: the first one's namespace pins untouched" [ -e "$RUN/netns/web" ]
 drv quit
@@ -694,6 +694,175 @@ stop_drv
 pkill -f "busybox httpd" 2>/dev/null
 check "routing host: forwarding left on at exit" [ "$(cat /proc/sys/net/ipv4/ip_forward)" = 1 ]
 echo 0 > /proc/sys/net/ipv4/ip_forward
+
+# dual stack (issue 16) ---------------------------------------------------------------------------
+# subnet6 turns IPv6 on for that network only; the inet table gives it the
+# same guarantees as IPv4: published ports on both families, the input
+# policy, isolation, the loopback guard, and no spoofed IPv6 sources.
+if [ ! -d /proc/sys/net/ipv6 ]; then
+    skip "dual stack" "this kernel has no IPv6"
+else
+    ip addr add 2001:db8:99::1/64 dev up0 nodad
+    $OUT ip addr add 2001:db8:99::2/64 dev ext0 nodad
+    $OUT ip addr add fd00:ec2::254/128 dev lo            # a cloud's IPv6 metadata address, beyond the machine
+    ip route add fd00:ec2::254/128 via 2001:db8:99::2 dev up0
+    start_drv \
+        --network keel0,172.30.0.0/24,v6=fd00:30::/64,hp=7170+7171/udp \
+        --network kiso,172.31.0.0/24,isolate,v6=fd00:31::/64 \
+        --network k4,172.29.0.0/24 \
+        --container d1,bridge,port=8080:80,port=9091:91/udp \
+        --container d2,bridge,ip6=fd00:30::99 \
+        --container i1,bridge,net=kiso \
+        --container i2,bridge,net=kiso \
+        --container p4,bridge,net=k4
+    check "dual stack: net_init succeeds ($REPLY_LINE)" [ "${REPLY_LINE%% *}" = ok ]
+    for c in d1 d2 i1 i2 p4; do drv_up $c; done
+    v6addr() { in_ns "$1" ip -6 -o addr show dev eth0 scope global | awk '{print $4}'; }
+    check "dual stack: d1 has its IPv4 address" bash -c "nsenter --net=$RUN/netns/d1 ip -o -4 addr show eth0 | grep -q 'inet 172.30.0.2/24'"
+    check "dual stack: d1 has the lowest free IPv6 address ($(v6addr d1))" [ "$(v6addr d1)" = fd00:30::2/64 ]
+    check "dual stack: d2 has its ip6 ($(v6addr d2))" [ "$(v6addr d2)" = fd00:30::99/64 ]
+    check "dual stack: IPv6 default route via the gateway6" \
+        bash -c "nsenter --net=$RUN/netns/d1 ip -6 route show default | grep -q 'default via fd00:30::1 dev eth0'"
+    check "dual stack: the bridge has the gateway6" bash -c "ip -6 -o addr show dev keel0 | grep -q 'fd00:30::1/64'"
+    check "dual stack: router advertisements off in the container" [ "$(in_ns d1 cat /proc/sys/net/ipv6/conf/eth0/accept_ra)" = 0 ]
+    check "dual stack: IPv6 forwarding on" [ "$(cat /proc/sys/net/ipv6/conf/all/forwarding)" = 1 ]
+    check "dual stack: a network without subnet6 keeps IPv6 off (bridge)" sysctl_is /proc/sys/net/ipv6/conf/k4/disable_ipv6 1
+    check "dual stack: ... and in its container's namespace" \
+        bash -c "[ \"\$(nsenter --net=$RUN/netns/p4 cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6)\" = 1 ] && [ -z \"\$(nsenter --net=$RUN/netns/p4 ip -6 -o addr)\" ]"
+    drv_hosts d1
+    check "dual stack: /etc/hosts names the neighbour's IPv6 address and has ::1" \
+        bash -c "grep -q \$'^fd00:30::99\td2\$' <<<'$HOSTS' && grep -q '^::1' <<<'$HOSTS'"
+    check "dual stack: ping6 of the gateway" q in_ns d1 busybox ping -6 -c1 -W2 fd00:30::1
+    check "dual stack: ping6 of the neighbour" q in_ns d1 busybox ping -6 -c1 -W2 fd00:30::99
+    check "dual stack: egress over IPv6 (masquerade)" q in_ns d1 busybox ping -6 -c1 -W2 2001:db8:99::2
+    serve_http d1 80 dual-80
+    ( nsenter --net="$RUN/netns/d1" socat UDP6-RECVFROM:91,fork SYSTEM:"read x; echo dual-udp" & )
+    poll 10 bash -c "[ \"\$(echo ping | nsenter --net=$RUN/netns/d1 socat -t1 -T1 - 'UDP6:[::1]:91' 2>/dev/null)\" = dual-udp ]" ||
+        notok "udp6 server in d1 came up"
+    serve_http d2 85 d2-85
+    check "dual stack: published port from outside over IPv4" [ "$($OUT curl -s -4 --max-time 2 http://10.99.0.1:8080/)" = dual-80 ]
+    check "dual stack: published port from outside over IPv6" [ "$($OUT curl -s -6 --max-time 2 'http://[2001:db8:99::1]:8080/')" = dual-80 ]
+    check "dual stack: published udp port from outside over IPv6" \
+        [ "$($OUT bash -c 'echo ping | socat -t2 -T2 - UDP6:[2001:db8:99::1]:9091 2>/dev/null')" = dual-udp ]
+    check "dual stack: published port from a neighbour over IPv6 (hairpin)" \
+        [ "$(in_ns d2 curl -s -6 --max-time 2 'http://[2001:db8:99::1]:8080/')" = dual-80 ]
+    check "dual stack: an unpublished port is unreachable from outside over IPv6" \
+        [ -z "$($OUT curl -s -6 --max-time 2 'http://[fd00:30::99]:85/')" ]
+    check "dual stack: control: neighbours on a plain network talk over IPv6" \
+        [ "$(in_ns d1 curl -s -6 --max-time 2 'http://[fd00:30::99]:85/')" = d2-85 ]
+    serve_http i2 86 i2-86
+    check "dual stack: isolate: control: i2's server answers inside i2 over IPv6" \
+        [ "$(in_ns i2 curl -s -6 --max-time 2 'http://[fd00:31::3]:86/')" = i2-86 ]
+    check "dual stack: isolate: i1 does not reach i2 over IPv6" \
+        [ -z "$(in_ns i1 curl -s -6 --max-time 2 'http://[fd00:31::3]:86/')" ]
+    check "dual stack: separate networks do not reach each other over IPv6" \
+        [ -z "$(in_ns i1 curl -s -6 --max-time 2 'http://[fd00:30::99]:85/')" ]
+    # The input policy, IPv6: a service of the machine on every address.
+    ( socat TCP6-LISTEN:2225,reuseaddr,fork SYSTEM:"read x; echo host6-2225" & )
+    ( socat TCP6-LISTEN:7170,reuseaddr,fork SYSTEM:"read x; echo host6-7170" & )
+    poll 10 bash -c "[ \"\$($OUT timeout 5 socat -T2 - 'TCP6:[2001:db8:99::1]:2225' </dev/null 2>/dev/null)\" = host6-2225 ]"
+    check "dual stack: input: control: the host's service answers from outside over IPv6" \
+        [ "$($OUT timeout 5 socat -T2 - 'TCP6:[2001:db8:99::1]:2225' </dev/null 2>/dev/null)" = host6-2225 ]
+    check "dual stack: input: a container does not reach it on the gateway6" [ -z "$(tcp_from d1 '[fd00:30::1]' 2225)" ]
+    check "dual stack: input: a container does not reach it on the uplink's IPv6 address" [ -z "$(tcp_from d1 '[2001:db8:99::1]' 2225)" ]
+    check "dual stack: input: host_ports open on the gateway6" [ "$(tcp_from d1 '[fd00:30::1]' 7170)" = host6-7170 ]
+    check "dual stack: input: host_ports closed on the uplink's IPv6 address" [ -z "$(tcp_from d1 '[2001:db8:99::1]' 7170)" ]
+    # Spoofed IPv6 sources (no capability needed): a datagram logger on an
+    # open host port; the container's own address arrives, the others not.
+    recv_log 7171 "$TMP/v6spoof.log" 6
+    in_ns d1 python3 "$TMP/nethelp.py" send6 fd00:30::2 fd00:30::1 7171 eth0 own-source >/dev/null
+    check "dual stack: spoof: control: a datagram from the container's own address arrives" \
+        poll 5 grep -q "from fd00:30::2 own-source" "$TMP/v6spoof.log"
+    for src in 2001:db8::77 fd00:31::5 ::1 ::ffff:127.0.0.1; do
+        echo "# send6 from $src: $(in_ns d1 python3 "$TMP/nethelp.py" send6 $src fd00:30::1 7171 eth0 spoof-$src)"
+    done
+    in_ns d1 python3 "$TMP/nethelp.py" send6 fd00:30::2 fd00:30::1 7171 eth0 after >/dev/null
+    poll 5 grep -q "after" "$TMP/v6spoof.log"
+    check "dual stack: spoof: datagrams with other sources (another network, ::1, v4-mapped loopback) do not arrive" \
+        bash -c "grep -q after '$TMP/v6spoof.log' && ! grep -q spoof- '$TMP/v6spoof.log'"
+    check "dual stack: link_local = no: control: the machine reaches fd00:ec2::254" q busybox ping -6 -c1 -W2 fd00:ec2::254
+    check "dual stack: link_local = no: a container does not reach fd00:ec2::254" \
+        bash -c "! nsenter --net=$RUN/netns/d1 busybox ping -6 -c1 -W2 fd00:ec2::254 >/dev/null 2>&1"
+    stop_drv
+    pkill -f "TCP6-LISTEN:2225" 2>/dev/null
+    pkill -f "TCP6-LISTEN:7170" 2>/dev/null
+    pkill -f "nethelp.py recv6 7171" 2>/dev/null
+    pkill -f "UDP6-RECVFROM:91" 2>/dev/null
+    pkill -f "busybox httpd" 2>/dev/null
+    check "dual stack: IPv6 forwarding restored at exit" [ "$(cat /proc/sys/net/ipv6/conf/all/forwarding)" = 0 ]
+    ip route del fd00:ec2::254/128 2>/dev/null
+fi
+
+# a machine that routes IPv6 (issue 16) --------------------------------------------------------------
+# keel's table is inet: its forward policy drop (keel turned IPv4 forwarding
+# on) must not end the machine's own IPv6 routing, subnet6 or not.
+if [ -d /proc/sys/net/ipv6 ]; then
+    ip addr add 2001:db8:98::1/64 dev up1 nodad
+    $OUT2 ip addr add 2001:db8:98::2/64 dev ext1 nodad
+    $OUT2 ip -6 route add default via 2001:db8:98::1
+    $OUT ip -6 route add 2001:db8:98::/64 via 2001:db8:99::1
+    echo 1 > /proc/sys/net/ipv6/conf/all/forwarding
+    check "IPv6 routing host: control: the machine routes IPv6 between two outside networks" \
+        q $OUT busybox ping -6 -c1 -W2 2001:db8:98::2
+    start_drv --container f1,bridge
+    drv_up f1
+    check "IPv6 routing host: control: keel's forward policy is drop (IPv4 between the outside networks)" \
+        bash -c "! $OUT busybox ping -c1 -W1 10.98.0.2 >/dev/null 2>&1"
+    check "IPv6 routing host: the machine's IPv6 routing goes on under keel" q $OUT busybox ping -6 -c1 -W2 2001:db8:98::2
+    stop_drv
+    echo 0 > /proc/sys/net/ipv6/conf/all/forwarding
+fi
+
+# the uplink: address6 = auto (issue 16) ----------------------------------------------------------
+# A router in a namespace of its own (Debian's radvd) advertises a prefix and
+# an RDNSS server; keel's uplink configuration turns SLAAC on, and the kernel
+# makes the address and the default route from the advertisements.
+if [ ! -d /proc/sys/net/ipv6 ]; then
+    skip "uplink address6" "this kernel has no IPv6"
+elif ! command -v radvd >/dev/null; then
+    notok "uplink address6: radvd missing (DEPS_TEST)"
+else
+    RANS=keel-ra-$$
+    ip netns add "$RANS"
+    ip link add up2 type veth peer name rad0 netns "$RANS"
+    echo 1 > /proc/sys/net/ipv6/conf/up2/disable_ipv6   # as an uplink keel has not configured yet
+    RA="ip netns exec $RANS"
+    $RA sysctl -qw net.ipv6.conf.all.forwarding=1
+    $RA ip link set lo up
+    $RA ip link set rad0 up
+    cat >"$TMP/radvd.conf" <<'RADVD'
+interface rad0 {
+    AdvSendAdvert on;
+    MinRtrAdvInterval 3;
+    MaxRtrAdvInterval 4;
+    prefix 2001:db8:77::/64 { AdvOnLink on; AdvAutonomous on; };
+    RDNSS 2001:db8:77::53 { };
+};
+RADVD
+    ( $RA radvd -n -m stderr -C "$TMP/radvd.conf" -p "$TMP/radvd.pid" 2>"$TMP/radvd.log" & )
+    start_drv --interface up2,address6=auto --container u0,none
+    check "uplink address6: control: no global IPv6 address before keel" \
+        [ -z "$(ip -6 -o addr show dev up2 scope global)" ]
+    drv iface up2
+    check "uplink address6: configured ($REPLY_LINE)" [ "$REPLY_LINE" = "ok iface up2" ]
+    check "uplink address6: accept_ra 2 (advertisements count even with forwarding on)" \
+        [ "$(cat /proc/sys/net/ipv6/conf/up2/accept_ra)" = 2 ]
+    check "uplink address6: an address from the advertised prefix (SLAAC)" \
+        poll 20 bash -c "ip -6 -o addr show dev up2 scope global | grep -q ' 2001:db8:77:0:[0-9a-f:]*/64 .*dynamic'"
+    check "uplink address6: the default route from the advertisement" \
+        poll 20 bash -c "ip -6 route show default dev up2 | grep -q 'via fe80::'"
+    RESOLV=
+    echo rdnss >&"${DRV[1]}"
+    while read -r -t 15 l <&"${DRV[0]}"; do
+        [[ "$l" = "ok rdnss"* ]] && break
+        RESOLV+="$l"$'\n'
+    done
+    check "uplink address6: resolv.conf gets the advertised RDNSS server" grep -qx 'nameserver 2001:db8:77::53' <<<"$RESOLV"
+    [ -n "$RESOLV" ] || echo "# no resolv.conf text from the driver ($l)"
+    stop_drv
+    [ -f "$TMP/radvd.pid" ] && kill "$(cat "$TMP/radvd.pid")" 2>/dev/null
+    ip netns del "$RANS"
+fi
 
 # ===========================================================================
 # Part 2: through `keel run`

@@ -311,7 +311,7 @@ TEST(default_network_from_manifest)
     fclose(f);
     CHECK(buf && strstr(buf, "address: 172.30.0.2/24 on eth0; default route via 172.30.0.1"));
     CHECK(buf && strstr(buf, "network: bridge keel0, 172.30.0.0/24 gateway 172.30.0.1, mtu 1500"));
-    CHECK(buf && strstr(buf, "tcp dport 8080 dnat to 172.30.0.2:80"));
+    CHECK(buf && strstr(buf, "meta nfproto ipv4 tcp dport 8080 dnat ip to 172.30.0.2:80"));
     free(buf);
     manifest_free(m);
 }
@@ -501,8 +501,8 @@ TEST(plan_text)
     CHECK(p && strstr(p, "link: veth kvweb"));
     CHECK(p && strstr(p, "address: 172.30.0.2/24 on eth0; default route via 172.30.0.1"));
     CHECK(p && strstr(p, "qdisc: tbf rate 10000000 bit/s"));
-    CHECK(p && strstr(p, "nat: tcp dport 8080 dnat to 172.30.0.2:80"));
-    CHECK(p && strstr(p, "nat: ip daddr 127.0.0.1 udp dport 9090 dnat to 172.30.0.2:90"));
+    CHECK(p && strstr(p, "nat: meta nfproto ipv4 tcp dport 8080 dnat ip to 172.30.0.2:80"));
+    CHECK(p && strstr(p, "nat: ip daddr 127.0.0.1 udp dport 9090 dnat ip to 172.30.0.2:90"));
     free(p);
 
     p = capture(plan_long);
@@ -516,12 +516,12 @@ TEST(plan_text)
     free(p);
 
     p = capture(plan_sys);
-    CHECK(p && strstr(p, "table ip keel"));
+    CHECK(p && strstr(p, "table inet keel"));
     CHECK(p && strstr(p, "ip saddr 172.30.0.0/24 oifname != \"keel0\" masquerade"));
     CHECK(p && strstr(p, "iifname != \"lo\" ip daddr 127.0.0.0/8 drop"));
     CHECK(p && strstr(p, "iifname != \"lo\" ip saddr 127.0.0.0/8 drop"));
     CHECK(p && strstr(p, "policy drop"));
-    CHECK(p && strstr(p, "tcp dport 8080 dnat to 172.30.0.2:80"));
+    CHECK(p && strstr(p, "meta nfproto ipv4 tcp dport 8080 dnat ip to 172.30.0.2:80"));
     /* The input policy: closed, ping open, nothing else by default. */
     CHECK(p && strstr(p, "chain in { type filter hook input priority 0; policy accept;"));
     CHECK(p && strstr(p, "iifname \"keel0\" icmp type echo-request accept\n    iifname \"keel0\" drop"));
@@ -788,10 +788,10 @@ TEST(nft_install_batch)
     CHECK_INT(w.tables, 2);   /* add (for the delete) + create */
     CHECK_INT(w.chains, 7);
     CHECK(w.owner_flag);
-    /* guard 2 + in (1 + per bridge ping and drop) + pre/out 2 + post 3 per
+    /* guard 2 + 4 (IPv6 loopback) + in (1 + per bridge ping and drop) + pre/out 2 + post 3 per
      * bridge + fwd 2 + the isolated bridge's own pair 1 + per bridge
      * (published, link-local, outbound, inbound) + the other pairs 3. */
-    CHECK_INT(w.rules, 2 + (1 + 2 * 2) + 2 + 3 * 2 + 2 + 1 + 2 * 4 + 3);
+    CHECK_INT(w.rules, 2 + 4 + (1 + 2 * 2) + 2 + 3 * 2 + 2 + 1 + 2 * 4 + 3);
     nlbuf_free(&b);
 
     /* host_ports add one rule each; lan = no four; link_local = yes one less. */
@@ -804,7 +804,7 @@ TEST(nft_install_batch)
     nft_build_install(&b, &cfg);
     walk(&b, sizeof(struct nfgenmsg), &w);
     CHECK_INT(w.bad, 0);
-    CHECK_INT(w.rules, 2 + (1 + 2 * 2) + 2 + 3 * 2 + 2 + 1 + 2 * 4 + 3 + 2 + 4 - 1);
+    CHECK_INT(w.rules, 2 + 4 + (1 + 2 * 2) + 2 + 3 * 2 + 2 + 1 + 2 * 4 + 3 + 2 + 4 - 1);
     nlbuf_free(&b);
 }
 
@@ -933,8 +933,241 @@ TEST(nft_ports_batch)
     FILE *f = open_memstream(&txt, &len);
     nft_describe_dnat(&d[1], f);
     fclose(f);
-    CHECK_STR(txt, "ip daddr 127.0.0.1 udp dport 53 dnat to 172.30.0.3:53");
+    CHECK_STR(txt, "ip daddr 127.0.0.1 udp dport 53 dnat ip to 172.30.0.3:53");
     free(txt);
+}
+
+
+/* IPv6 (issue 16): the keys parse, the rules refuse, the plan says it. */
+static int load_text(const char *text, struct manifest **m, struct diag *d)
+{
+    return manifest_load_buffer("t.ini", text, strlen(text), MANIFEST_NO_FS_CHECKS, m, d);
+}
+
+static bool diag_has(const struct diag *d, const char *want)
+{
+    for (size_t i = 0; i < d->count; i++)
+        if (strstr(d->msgs[i], want))
+            return true;
+    for (size_t i = 0; i < d->count; i++)
+        fprintf(stderr, "    got: %s\n", d->msgs[i]);
+    return false;
+}
+
+TEST(ipv6_manifest)
+{
+    static const char good[] =
+        "[network keel0]\nsubnet = 172.30.0.0/24\nsubnet6 = fd00:30::/64\n"
+        "[container a]\nlayers = /\ncommand = /bin/true\nnetwork = bridge\nports = 8080:80\n"
+        "[container b]\nlayers = /\ncommand = /bin/true\nnetwork = bridge\nip6 = fd00:30::2\n";
+    struct manifest *m = NULL;
+    struct diag d = { 0 };
+    CHECK_INT(load_text(good, &m, &d), 0);
+    diag_free(&d);
+    if (m) {
+        struct in6_addr ips[2];
+        CHECK_INT(manifest_assign_ip6s(m, ips, NULL), 0);
+        char a[INET6_ADDRSTRLEN];
+        /* b's explicit ::2 is taken first; a gets the next free (::1 is the gateway). */
+        CHECK_STR(inet_ntop(AF_INET6, &ips[0], a, sizeof a), "fd00:30::3");
+        CHECK_STR(inet_ntop(AF_INET6, &ips[1], a, sizeof a), "fd00:30::2");
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        net_plan(m, &m->containers[0], f);
+        net_plan_machine(m, f);
+        fclose(f);
+        CHECK(buf && strstr(buf, "address6: fd00:30::3/64 on eth0; IPv6 default route via fd00:30::1"));
+        CHECK(buf && strstr(buf, "IPv6 fd00:30::/64 gateway6 fd00:30::1, accept_ra 0"));
+        CHECK(buf && strstr(buf, "dnat ip6 to [fd00:30::3]:80"));
+        CHECK(buf && strstr(buf, "iifname \"keel0\" meta nfproto ipv6 drop"));
+        CHECK(buf && strstr(buf, "iifname \"keel0\" ip6 daddr fd00:ec2::254 drop"));
+        CHECK(buf && strstr(buf, "net.ipv6.conf.all.forwarding = 1"));
+        free(buf);
+        char *h = net_hosts_file(NULL, m, &m->containers[0]);
+        CHECK(h && strstr(h, "::1\tlocalhost") && strstr(h, "fd00:30::3\ta\n") && strstr(h, "fd00:30::2\tb\n"));
+        free(h);
+        manifest_free(m);
+        m = NULL;
+    }
+
+    static const struct { const char *text, *want; } bad[] = {
+        { "[network n]\nsubnet = 10.0.0.0/24\nsubnet6 = fd00::/48\n", "prefix /48 must be between /64 and /120" },
+        { "[network n]\nsubnet = 10.0.0.0/24\nsubnet6 = fd00::1/64\n", "has host bits set" },
+        { "[network n]\nsubnet = 10.0.0.0/24\nsubnet6 = fe80::/64\n", "is not a unicast prefix" },
+        { "[network n]\nsubnet = 10.0.0.0/24\nsubnet6 = 10.0.0.0/64\n", "is not an IPv6 prefix" },
+        { "[network n]\nsubnet = 10.0.0.0/24\ngateway6 = fd00::1\n", "t.ini:3: network n: gateway6 requires subnet6" },
+        { "[network n]\nsubnet = 10.0.0.0/24\nsubnet6 = fd00:1::/64\ngateway6 = fd00:2::1\n",
+          "t.ini:4: network n: gateway6 fd00:2::1 is not a host address of fd00:1::/64" },
+        { "[network n]\nsubnet = 10.0.0.0/24\nsubnet6 = fd00:1::/64\n[network o]\nsubnet = 10.1.0.0/24\nsubnet6 = fd00:1::80/121\n",
+          "prefix /121" },
+        { "[network n]\nsubnet = 10.0.0.0/24\nsubnet6 = fd00:1::/64\n[network o]\nsubnet = 10.1.0.0/24\nsubnet6 = fd00:1::100/120\n",
+          "t.ini:6: network o: subnet6 fd00:1::100/120 overlaps network n (line 3)" },
+        { "[network n]\nsubnet = 10.0.0.0/24\nsubnet6 = fd00:1::/64\n"
+          "[container c]\nlayers = /\ncommand = /bin/true\nnetwork = bridge\nbridge = n\nip6 = fd00:2::5\n",
+          "t.ini:9: container c: ip6 fd00:2::5 is outside network n (fd00:1::/64)" },
+        { "[network n]\nsubnet = 10.0.0.0/24\nsubnet6 = fd00:1::/64\n"
+          "[container c]\nlayers = /\ncommand = /bin/true\nnetwork = bridge\nbridge = n\nip6 = fd00:1::1\n",
+          "ip6 fd00:1::1 is the gateway6 of network n" },
+        { "[network n]\nsubnet = 10.0.0.0/24\n"
+          "[container c]\nlayers = /\ncommand = /bin/true\nnetwork = bridge\nbridge = n\nip6 = fd00:1::5\n",
+          "t.ini:8: container c: ip6 requires subnet6 on network n" },
+        { "[network n]\nsubnet = 10.0.0.0/24\nsubnet6 = fd00:1::/64\n"
+          "[container c]\nlayers = /\ncommand = /bin/true\nnetwork = bridge\nbridge = n\nip6 = fd00:1::5\n"
+          "[container e]\nlayers = /\ncommand = /bin/true\nnetwork = bridge\nbridge = n\nip6 = fd00:1::5\n",
+          "container e: ip6 fd00:1::5 is already used by container c (line 9)" },
+        { "[container c]\nlayers = /\ncommand = /bin/true\nnetwork = none\nip6 = fd00:1::5\n",
+          "container c: ip6 requires network = bridge" },
+        { "[interface eth0]\naddress6 = nonsense\n", "is neither auto nor an IPv6 ADDRESS/len" },
+        { "[interface eth0]\naddress6 = auto\ngateway6 = fe80::1\n", "t.ini:3: interface eth0: gateway6 requires a static address6" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        d = (struct diag){ 0 };
+        m = NULL;
+        int r = load_text(bad[i].text, &m, &d);
+        CHECK(r < 0);
+        if (!diag_has(&d, bad[i].want))
+            fprintf(stderr, "  case %zu: wanted %s\n", i, bad[i].want);
+        CHECK(diag_has(&d, bad[i].want));
+        diag_free(&d);
+        manifest_free(m);
+    }
+    /* The uplink keys that are right. */
+    d = (struct diag){ 0 };
+    m = NULL;
+    CHECK_INT(load_text("[interface eth0]\naddress6 = 2001:db8::5/64\ngateway6 = 2001:db8::1\n"
+                        "[interface eth1]\naddress6 = auto\n", &m, &d), 0);
+    if (m) {
+        CHECK(m->interfaces[0].has_address6 && m->interfaces[0].prefix6 == 64 && m->interfaces[0].has_gateway6);
+        CHECK(m->interfaces[1].address6_auto && !m->interfaces[1].has_address6);
+    }
+    diag_free(&d);
+    manifest_free(m);
+}
+
+TEST(ipv6_batches)
+{
+    struct nft_bridge br[1] = { { .ifname = "keel0", .subnet = A("172.30.0.0"), .prefix = 24 } };
+    struct nft_port hp[1] = { { 53, IPPROTO_UDP } };
+    struct nft_config cfg = { .bridges = br, .n_bridges = 1, .forward_drop = true };
+    struct nlbuf b;
+    struct walk w;
+    nlbuf_init(&b);
+    nft_build_install(&b, &cfg);
+    walk(&b, sizeof(struct nfgenmsg), &w);
+    size_t v4_rules = w.rules;
+    nlbuf_free(&b);
+    /* Dual stack adds: guard 3 source accepts + 1 spoof drop; in: the host
+     * port on gateway6 + 3 ICMPv6; post: hairpin + masquerade; fwd: the
+     * metadata address. */
+    br[0].has_v6 = true;
+    inet_pton(AF_INET6, "fd00:30::", &br[0].subnet6);
+    inet_pton(AF_INET6, "fd00:30::1", &br[0].gateway6);
+    br[0].prefix6 = 64;
+    br[0].host_ports = hp;
+    br[0].n_host_ports = 1;
+    nlbuf_init(&b);
+    nft_build_install(&b, &cfg);
+    walk(&b, sizeof(struct nfgenmsg), &w);
+    CHECK_INT(w.bad, 0);
+    CHECK_INT(w.rules, v4_rules + 1 /* v4 host port */ + 4 + 1 + 3 + 2 + 1);
+    nlbuf_free(&b);
+    /* lan = no adds fc00::/7; link_local = yes drops the metadata rule; a
+     * keel-made IPv6 forwarding on a routing host: one more drop. */
+    br[0].no_lan = true;
+    br[0].link_local = true;
+    cfg.forward_drop = false;
+    cfg.forward_drop6 = true;
+    nlbuf_init(&b);
+    nft_build_install(&b, &cfg);
+    walk(&b, sizeof(struct nfgenmsg), &w);
+    CHECK_INT(w.rules, v4_rules + 1 + 4 + 1 + 3 + 2 + 4 /* v4 lan */ - 1 /* v4 link-local */ + 1 + 1);
+    nlbuf_free(&b);
+
+    /* Policy drop (keel turned IPv4 forwarding on) on a machine that routed
+     * IPv6 before: its IPv6 routing goes on (one accept at the end). */
+    cfg.forward_drop = true;
+    cfg.forward_drop6 = false;
+    cfg.forward_accept6 = true;
+    nlbuf_init(&b);
+    nft_build_install(&b, &cfg);
+    walk(&b, sizeof(struct nfgenmsg), &w);
+    CHECK_INT(w.rules, v4_rules + 1 + 4 + 1 + 3 + 2 + 4 - 1 + 1 + 1);
+    nlbuf_free(&b);
+
+    /* Conntrack: an IPv6 entry naming a freed IPv6 address is matched, and
+     * deleted in its own family; an IPv4 net does not match it. */
+    nlbuf_init(&b);
+    struct nfgenmsg g = { .nfgen_family = AF_INET6, .version = NFNETLINK_V0 };
+    nlbuf_begin(&b, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW, 0, &g, sizeof g, "entry");
+    struct in6_addr o6, c6;
+    inet_pton(AF_INET6, "2001:db8:99::2", &o6);
+    inet_pton(AF_INET6, "fd00:30::2", &c6);
+    for (int t = 0; t < 2; t++) {
+        nlbuf_nest_begin(&b, t == 0 ? CTA_TUPLE_ORIG : CTA_TUPLE_REPLY);
+        nlbuf_nest_begin(&b, CTA_TUPLE_IP);
+        nlbuf_put(&b, CTA_IP_V6_SRC, t == 0 ? &o6 : &c6, 16);
+        nlbuf_put(&b, CTA_IP_V6_DST, t == 0 ? &o6 : &o6, 16);
+        nlbuf_nest_end(&b);
+        nlbuf_nest_end(&b);
+    }
+    nlbuf_end(&b);
+    struct nft_net freed6 = { .v6 = true, .addr6 = c6, .prefix = 128 };
+    struct nft_net v4net = { .addr = A("172.30.0.0"), .prefix = 16 };
+    struct nft_ct_entry e;
+    const struct nlmsghdr *ch = (const struct nlmsghdr *)b.data;
+    CHECK_INT(nft_ct_match(ch, &freed6, 1, &e), 1);
+    CHECK_INT(e.family, AF_INET6);
+    CHECK_INT(nft_ct_match(ch, &v4net, 1, &e), 0);
+    struct nlbuf del;
+    nlbuf_init(&del);
+    CHECK_INT(nft_ct_match(ch, &freed6, 1, &e), 1);
+    nft_ct_build_delete(&del, &e);
+    nlbuf_end(&del);
+    CHECK_INT(((const struct nfgenmsg *)NLMSG_DATA((const struct nlmsghdr *)del.data))->nfgen_family, AF_INET6);
+    nlbuf_free(&del);
+    nlbuf_free(&b);
+
+    /* A published port with an IPv6 destination: two rules; with HOST_IP one. */
+    struct nft_dnat d[2] = {
+        { .host_port = 8080, .proto = IPPROTO_TCP, .dest = A("172.30.0.2"), .dest_port = 80, .has_dest6 = true },
+        { .host_ip = A("10.0.0.1"), .host_port = 8081, .proto = IPPROTO_TCP, .dest = A("172.30.0.2"), .dest_port = 81,
+          .has_dest6 = true },
+    };
+    inet_pton(AF_INET6, "fd00:30::2", &d[0].dest6);
+    d[1].dest6 = d[0].dest6;
+    nlbuf_init(&b);
+    nft_build_ports(&b, d, 2);
+    walk(&b, sizeof(struct nfgenmsg), &w);
+    CHECK_INT(w.bad, 0);
+    CHECK_INT(w.rules, 3);
+    nlbuf_free(&b);
+
+    /* net_msg: the IPv6 address (NODAD on keel's links, DAD on the uplink) and route. */
+    struct in6_addr a6;
+    inet_pton(AF_INET6, "fd00:30::2", &a6);
+    nlbuf_init(&b);
+    net_msg_addr6_add(&b, 7, &a6, 64, false, "a");
+    net_msg_addr6_add(&b, 7, &a6, 64, true, "b");
+    net_msg_route6_default(&b, 7, &a6, "c");
+    nlbuf_end(&b);
+    CHECK(!b.oom);
+    const struct nlmsghdr *h = (const struct nlmsghdr *)b.data;
+    const struct ifaddrmsg *ifa = NLMSG_DATA(h);
+    CHECK_INT(h->nlmsg_type, RTM_NEWADDR);
+    CHECK(ifa->ifa_family == AF_INET6 && ifa->ifa_prefixlen == 64 && ifa->ifa_flags == IFA_F_NODAD && ifa->ifa_index == 7);
+    h = (const struct nlmsghdr *)(b.data + NLMSG_ALIGN(h->nlmsg_len));
+    ifa = NLMSG_DATA(h);
+    CHECK(ifa->ifa_flags == 0);
+    h = (const struct nlmsghdr *)((const uint8_t *)h + NLMSG_ALIGN(h->nlmsg_len));
+    const struct rtmsg *rtm = NLMSG_DATA(h);
+    CHECK_INT(h->nlmsg_type, RTM_NEWROUTE);
+    CHECK(rtm->rtm_family == AF_INET6 && rtm->rtm_dst_len == 0);
+    nlbuf_free(&b);
+    nlbuf_init(&b);
+    net_msg_addr6_add(&b, 7, &a6, 129, false, "bad");
+    CHECK(b.invalid);
+    nlbuf_free(&b);
 }
 
 int main(void)
@@ -957,5 +1190,7 @@ int main(void)
     RUN(nft_install_batch);
     RUN(nft_ports_batch);
     RUN(conntrack_forget);
+    RUN(ipv6_manifest);
+    RUN(ipv6_batches);
     return unit_done();
 }
