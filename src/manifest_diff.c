@@ -170,6 +170,7 @@ static void diff_container(const struct container_spec *a, const struct containe
     CMP("network", KEY_RESTART, a->net == b->net && str_eq(a->net_peer, b->net_peer));
     CMP("bridge", KEY_RESTART, str_eq(a->bridge, b->bridge));
     CMP("ip", KEY_RESTART, a->ip.s_addr == b->ip.s_addr);
+    CMP("ip6", KEY_RESTART, a->has_ip6 == b->has_ip6 && memcmp(&a->ip6, &b->ip6, sizeof a->ip6) == 0);
     CMP("ports", KEY_RESTART, ports_eq(a, b));
     CMP("net_rate", KEY_RESTART, a->net_rate == b->net_rate);
     /* Supervision policy: read by the supervisor as it goes. */
@@ -279,13 +280,18 @@ static bool network_eq(const struct network_spec *a, const struct network_spec *
            a->gateway.s_addr == b->gateway.s_addr && a->mtu == b->mtu && a->isolate == b->isolate &&
            a->n_host_ports == b->n_host_ports &&
            memcmp(a->host_ports, b->host_ports, a->n_host_ports * sizeof *a->host_ports) == 0 &&
-           a->no_lan == b->no_lan && a->link_local == b->link_local;
+           a->no_lan == b->no_lan && a->link_local == b->link_local && a->has_v6 == b->has_v6 &&
+           (!a->has_v6 || (memcmp(&a->subnet6, &b->subnet6, sizeof a->subnet6) == 0 && a->prefix6 == b->prefix6 &&
+                           memcmp(&a->gateway6, &b->gateway6, sizeof a->gateway6) == 0));
 }
 
 static bool interface_eq(const struct interface_spec *a, const struct interface_spec *b)
 {
     return a->has_address == b->has_address && a->address.s_addr == b->address.s_addr && a->prefix == b->prefix &&
-           a->gateway.s_addr == b->gateway.s_addr && a->mtu == b->mtu;
+           a->gateway.s_addr == b->gateway.s_addr && a->mtu == b->mtu && a->dhcp == b->dhcp &&
+           a->address6_auto == b->address6_auto && a->has_address6 == b->has_address6 &&
+           memcmp(&a->address6, &b->address6, sizeof a->address6) == 0 && a->prefix6 == b->prefix6 &&
+           a->has_gateway6 == b->has_gateway6 && memcmp(&a->gateway6, &b->gateway6, sizeof a->gateway6) == 0;
 }
 
 static void diff_sections(const struct manifest *old, const struct manifest *nm, struct mdiff *d)

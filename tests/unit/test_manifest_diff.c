@@ -147,6 +147,7 @@ static const struct {
     { "network", "network = host", MDIFF_CHANGED, NULL },
     { "bridge", "bridge = other", MDIFF_CHANGED, "network = bridge" },
     { "ip", "ip = 172.30.0.50", MDIFF_CHANGED, "network = bridge" },
+    { "ip6", "ip6 = fd00:30::50", MDIFF_CHANGED, "network = bridge\nbridge = v6" },
     { "ports", "ports = 81:80", MDIFF_CHANGED, "network = bridge" },
     { "net_rate", "net_rate = 1mbit", MDIFF_CHANGED, "network = bridge" },
     { "restart", "restart = always", MDIFF_INPLACE, NULL },
@@ -221,9 +222,9 @@ TEST(every_container_key_is_compared)
         /* The base's layers and command, unless the row changes them. */
         const char *layers = strcmp(k, "layers") ? "layers = /l\n" : "";
         const char *command = strcmp(k, "command") ? "command = /bin/c\n" : "";
-        char *atext = xasprintf("[network other]\nsubnet = 10.8.0.0/24\n[container c]\nlayers = /l\n"
+        char *atext = xasprintf("[network other]\nsubnet = 10.8.0.0/24\n[network v6]\nsubnet = 10.9.0.0/24\nsubnet6 = fd00:30::/64\n[container c]\nlayers = /l\n"
                                 "command = /bin/c\n%s\n", base);
-        char *text = xasprintf("[network other]\nsubnet = 10.8.0.0/24\n[container c]\n%s%s%s\n%s\n", layers,
+        char *text = xasprintf("[network other]\nsubnet = 10.8.0.0/24\n[network v6]\nsubnet = 10.9.0.0/24\nsubnet6 = fd00:30::/64\n[container c]\n%s%s%s\n%s\n", layers,
                                command, base, key_changes[i].line);
         struct manifest *a = load(atext);
         struct manifest *b = load(text);
