@@ -70,7 +70,7 @@ DEPS_ARM64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross libcap-dev:arm64 libin
               libseccomp-dev:arm64 libmbedtls-dev:arm64 libarchive-dev:arm64 libzstd-dev:arm64 zlib1g-dev:arm64 \
               qemu-system-arm qemu-user-static kmod
 
-.PHONY: all deps deps-bench check unit unit-asan host host-asan vm lint fuzz bench demo qemu \
+.PHONY: print-libs print-dyn-libs all deps deps-bench check unit unit-asan host host-asan vm lint fuzz bench demo qemu \
         initramfs clean asan probe soak arm64 vm-arm64 sysroot
 
 all: $(BUILD)/keel
@@ -130,6 +130,13 @@ asan: $(BUILD)/asan/keel
 
 # --- unit tests -----------------------------------------------------------------
 DYN_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto -larchive
+
+# The libraries keel links, for the test drivers built from keel's own objects
+# (tests/host/test_net.sh's netdrv, tests/vm/lib.sh's harnesses): one list.
+print-libs:
+	@echo $(PKG_LIBS)
+print-dyn-libs:
+	@echo $(DYN_LIBS)
 
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS)
 	@mkdir -p $(@D)

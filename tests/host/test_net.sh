@@ -35,12 +35,12 @@ if [ "${KEEL_NET_INNER:-}" != 1 ]; then
     if [ "${KEEL_ASAN:-}" = 1 ]; then
         make -C "$ROOT" --no-print-directory -s asan >/dev/null || { echo "not ok - net: build"; exit 1; }
         objdir=$BUILD/asan/obj link="-fsanitize=address,undefined -fno-sanitize-recover=all"
-        libs="$(pkg-config --libs libcap inih libseccomp) -lmbedtls -lmbedx509 -lmbedcrypto"
+        libs=$(make -C "$ROOT" --no-print-directory -s print-dyn-libs)
         drv=$BUILD/host/netdrv-asan
     else
         make -C "$ROOT" --no-print-directory -s all >/dev/null || { echo "not ok - net: build"; exit 1; }
         objdir=$BUILD/obj link=-static
-        libs="$(pkg-config --static --libs libcap inih libseccomp) -lmbedtls -lmbedx509 -lmbedcrypto"
+        libs=$(make -C "$ROOT" --no-print-directory -s print-libs)
         drv=$BUILD/host/netdrv
     fi
     mkdir -p "$BUILD/host"

@@ -359,7 +359,7 @@ vm_harness() {
     # shellcheck disable=SC2046,SC2086
     gcc -O2 -std=gnu11 -D_GNU_SOURCE -I"$VM_REPO/include" $(pkg-config --cflags $pkgs) -static \
         -o "$3" "$VM_REPO/$2" "${objs[@]}" \
-        $(pkg-config --static --libs $pkgs) -lmbedtls -lmbedx509 -lmbedcrypto -larchive -lzstd -lz 2>"$log" ||
+        $(make -C "$VM_REPO" --no-print-directory -s print-libs) 2>"$log" ||
         vm_fail "$1: build the harness" "$(head -n 5 "$log")"
 }
 
