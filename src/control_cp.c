@@ -33,6 +33,7 @@
  * PID 1's loop, one chunk at a time on a local file system.
  */
 #include "keel/control_conn.h"
+#include "keel/caps.h"
 #include "keel/util.h"
 #include "keel/sys.h"
 
@@ -45,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/fsuid.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -229,6 +231,32 @@ static void get_chunk(struct conn *cn)
     control_reply_end(&cn->out);
 }
 
+/* Creates NAME in DFD as the container's root (fsuid/fsgid UID:GID): a file
+ * created on an idmapped mount (a userns container's upper directory) must
+ * have an owner the mount's map can store, else EOVERFLOW.  setfsuid() drops
+ * the file capabilities from the effective set: they are raised again for
+ * the create (host root's access, as for the rest of cp), and keel's own ids
+ * are restored after it. */
+static int create_as(int dfd, const char *name, uid_t uid, gid_t gid)
+{
+    setfsgid(gid);
+    setfsuid(uid);
+    int fd = -1, e = EPERM;
+    struct kerr err = { 0 };
+    if ((uid_t)setfsuid((uid_t)-1) == uid && (gid_t)setfsgid((gid_t)-1) == gid && caps_raise_effective(&err) == 0) {
+        fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+        e = errno;
+    } else if (err.msg[0]) {
+        e = err.code ? err.code : EPERM;
+    }
+    setfsuid(geteuid());
+    setfsgid(getegid());
+    if ((uid_t)setfsuid((uid_t)-1) != geteuid() || (gid_t)setfsgid((gid_t)-1) != getegid())
+        log_error("cp: cannot restore keel's file system ids");
+    errno = e;
+    return fd;
+}
+
 static void put_start(struct conn *cn, const struct proto_request *req)
 {
     /* The target's directory and its last component. */
@@ -279,7 +307,7 @@ static void put_start(struct conn *cn, const struct proto_request *req)
     snprintf(cp->tmp, sizeof cp->tmp, ".keel-cp.%u.%u", (unsigned)getpid(), ++seq);
     strcpy(cp->base, base);
     cp->put = true;
-    cp->fd = openat(dfd, cp->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    cp->fd = create_as(dfd, cp->tmp, uid, gid);
     if (cp->fd < 0) {
         int e = errno;
         free(cp);

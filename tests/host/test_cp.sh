@@ -92,4 +92,36 @@ test_cp() {
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# A user namespace container with an idmapped upper directory: the copied
+# file is its root's (host uid 200000 seen from outside, 0 on disk).
+test_cp_userns() {
+    plan userns_in userns_owner userns_on_disk userns_out
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container app]
+layers = $LAYERS/base
+userns = 0:200000:65536
+upper = $T/up
+command = /bin/sh -c "mkdir -p /tmp && echo ns-inside > /etc/ns && echo app-up && exec sleep 1000000"
+EOF
+    keel_start
+    wait_out app app-up || fail "app did not come up ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    local root
+    root="$(nsproc)/$(app_pid)/root"
+    echo hello-ns > "$T/f"
+    chmod 0640 "$T/f"
+    kc cp "$T/f" app:/etc/copied > "$T/cp1.out" 2>&1
+    check userns_in "the file did not arrive: $(cat "$T/cp1.out")" eq "$(cat "$root/etc/copied" 2>/dev/null)" hello-ns
+    check userns_owner "the file is not the container root's (host 200000) with mode 640" \
+        eq "$(stat -c %u:%g:%a "$root/etc/copied" 2>&1)" 200000:200000:640
+    check userns_on_disk "the file is not stored as 0:0 in the idmapped upper" \
+        eq "$(stat -c %u:%g "$T/up/upper/etc/copied" 2>&1)" 0:0
+    kc cp app:/etc/ns "$T/ns" > "$T/cp2.out" 2>&1
+    check userns_out "cp out of a userns container failed: $(cat "$T/cp2.out")" eq "$(cat "$T/ns" 2>/dev/null)" ns-inside
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 run_tests "$@"
