@@ -1739,10 +1739,17 @@ static int cp_get(const struct copts *o, const char *name, const char *path, con
         kc_close(&k);
         return r;
     }
-    int out = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, (mode_t)(mode & 0777));
+    /* Written beside the target and renamed at the end: a failed copy
+     * leaves the old file as it was. */
+    char tmp[PATH_MAX + 32];
+    if (snprintf(tmp, sizeof tmp, "%s.keel-cp.%d", target, (int)getpid()) >= (int)sizeof tmp) {
+        kc_close(&k);
+        return fail("cannot copy to %s: path too long", target);
+    }
+    int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, (mode_t)(mode & 0777));
     if (out < 0) {
         kc_close(&k);
-        return fail("cannot create %s: %s", target, strerror(errno));
+        return fail("cannot create %s: %s", tmp, strerror(errno));
     }
     unsigned long long got = 0;
     int c;
@@ -1750,7 +1757,11 @@ static int cp_get(const struct copts *o, const char *name, const char *path, con
         ;
     kc_close(&k);
     if (close(out) < 0 && c == 1)
-        return fail("cannot write %s: %s", target, strerror(errno));
+        c = -fail("cannot write %s: %s", tmp, strerror(errno));
+    if (c == 1 && rename(tmp, target) < 0)
+        c = -fail("cannot rename %s to %s: %s", tmp, target, strerror(errno));
+    if (c != 1)
+        unlink(tmp);
     return c == 1 ? 0 : -c;
 }
 
