@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/vm_sockets.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <termios.h>
 #include <time.h>
@@ -1645,6 +1647,206 @@ int client_cmd_exec(int argc, char **argv)
     return r;
 }
 
+/* keel cp: NAME:PATH is the container's side; a host path with a colon is
+ * written ./a:b (an argument starting with / or . is always the host's). */
+static bool cp_container_arg(const char *a, char *name, size_t n, const char **path)
+{
+    const char *colon = strchr(a, ':');
+    if (a[0] == '/' || a[0] == '.' || !colon || colon == a || (size_t)(colon - a) >= n)
+        return false;
+    const char *slash = strchr(a, '/');
+    if (slash && slash < colon)
+        return false;
+    memcpy(name, a, (size_t)(colon - a));
+    name[colon - a] = 0;
+    *path = colon + 1;
+    return true;
+}
+
+/* One chunk answer of cp_get: writes its data; 1 at the end of the file. */
+static int cp_get_chunk(struct kc *k, int out, const char *host, unsigned long long *got)
+{
+    struct json_writer w;
+    req_begin(&w, "chunk");
+    json_obj_end(&w);
+    int r = kc_request(k, &w);
+    json_writer_free(&w);
+    struct json_value *ack = NULL;
+    if (r == 0)
+        r = kc_message(k, &ack, true);
+    if (r != 0)
+        return -r;
+    bool eof = false;
+    const char *data = json_get_str(ack, "data");
+    if (json_get(ack, "eof") && json_get_bool(ack, "eof", &eof) && eof) {
+        json_free(ack);
+        return 1;
+    }
+    size_t dlen = data ? strlen(data) : 0;
+    unsigned char *buf = malloc(dlen / 4 * 3 + 3);
+    long n = buf && data ? json_base64_decode(data, dlen, buf) : -1;
+    json_free(ack);
+    if (n < 0) {
+        free(buf);
+        return -fail("cannot understand keel's answer: bad chunk");
+    }
+    for (long off = 0; off < n;) {
+        ssize_t wr = write(out, buf + off, (size_t)(n - off));
+        if (wr < 0 && errno == EINTR)
+            continue;
+        if (wr < 0) {
+            free(buf);
+            return -fail("cannot write %s: %s", host, strerror(errno));
+        }
+        off += wr;
+    }
+    free(buf);
+    *got += (unsigned long long)n;
+    return 0;
+}
+
+static int cp_get(const struct copts *o, const char *name, const char *path, const char *host)
+{
+    /* A host directory receives the file under its own name. */
+    char target[PATH_MAX];
+    struct stat st;
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    if (stat(host, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (!*b || snprintf(target, sizeof target, "%s/%s", host, b) >= (int)sizeof target)
+            return fail("cannot copy %s:%s to %s: name the file", name, path, host);
+    } else if (snprintf(target, sizeof target, "%s", host) >= (int)sizeof target) {
+        return fail("cannot copy to %s: path too long", host);
+    }
+    struct kc k;
+    struct json_writer w;
+    req_begin(&w, "cp_get");
+    json_kstr(&w, "name", name);
+    json_kstr(&w, "path", path);
+    json_obj_end(&w);
+    struct json_value *ack = NULL;
+    int r = kc_connect(&k, o);
+    if (r == 0)
+        r = kc_request(&k, &w);
+    json_writer_free(&w);
+    if (r == 0)
+        r = kc_message(&k, &ack, true);
+    int64_t mode = 0644;
+    if (r == 0 && !json_get_int(ack, "mode", &mode))
+        mode = 0644;
+    json_free(ack);
+    if (r != 0) {
+        kc_close(&k);
+        return r;
+    }
+    /* Written beside the target and renamed at the end: a failed copy
+     * leaves the old file as it was. */
+    char tmp[PATH_MAX + 32];
+    if (snprintf(tmp, sizeof tmp, "%s.keel-cp.%d", target, (int)getpid()) >= (int)sizeof tmp) {
+        kc_close(&k);
+        return fail("cannot copy to %s: path too long", target);
+    }
+    int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, (mode_t)(mode & 0777));
+    if (out < 0) {
+        kc_close(&k);
+        return fail("cannot create %s: %s", tmp, strerror(errno));
+    }
+    unsigned long long got = 0;
+    int c;
+    while ((c = cp_get_chunk(&k, out, target, &got)) == 0)
+        ;
+    kc_close(&k);
+    if (close(out) < 0 && c == 1)
+        c = -fail("cannot write %s: %s", tmp, strerror(errno));
+    if (c == 1 && rename(tmp, target) < 0)
+        c = -fail("cannot rename %s to %s: %s", tmp, target, strerror(errno));
+    if (c != 1)
+        unlink(tmp);
+    return c == 1 ? 0 : -c;
+}
+
+static int cp_put(const struct copts *o, const char *host, const char *name, const char *path)
+{
+    int fd = open(host, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return fail("cannot open %s: %s", host, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return fail("cannot copy %s: %s", host,
+                    S_ISDIR(st.st_mode) ? "it is a directory (keel cp copies regular files)" : "not a regular file");
+    }
+    /* A container path ending in / is a directory: the file keeps its name. */
+    char target[PATH_MAX];
+    const char *b = strrchr(host, '/');
+    b = b ? b + 1 : host;
+    size_t plen = strlen(path);
+    if (snprintf(target, sizeof target, "%s%s", path, plen && path[plen - 1] == '/' ? b : "") >= (int)sizeof target) {
+        close(fd);
+        return fail("cannot copy to %s:%s: path too long", name, path);
+    }
+    struct kc k;
+    struct json_writer w;
+    req_begin(&w, "cp_put");
+    json_kstr(&w, "name", name);
+    json_kstr(&w, "path", target);
+    json_kint(&w, "mode", st.st_mode & 0777);
+    json_obj_end(&w);
+    int r = stream_open(&k, o, &w);
+    static unsigned char buf[32768];   /* the server's CP_CHUNK */
+    while (r == 0) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = fail("cannot read %s: %s", host, strerror(errno));
+            break;
+        }
+        req_begin(&w, "chunk");
+        if (n > 0) {
+            json_key(&w, "data");
+            json_base64(&w, buf, (size_t)n);
+        } else {
+            json_kbool(&w, "eof", true);
+        }
+        json_obj_end(&w);
+        r = kc_request(&k, &w);
+        json_writer_free(&w);
+        struct json_value *ack = NULL;
+        if (r == 0)
+            r = kc_message(&k, &ack, true);
+        json_free(ack);
+        if (n == 0)
+            break;
+    }
+    close(fd);
+    kc_close(&k);
+    return r;
+}
+
+int client_cmd_cp(int argc, char **argv)
+{
+    static const char usage[] = "cp NAME:PATH HOSTPATH | cp HOSTPATH NAME:PATH\n"
+                                "  Copies a regular file out of or into the running container NAME; PATH is\n"
+                                "  resolved inside the container's root (symlinks and .. never leave it).\n"
+                                "  A host path with a colon is written ./a:b.  Needs root on a unix socket.\n";
+    struct vopts v;
+    int r = parse_opts(argc, argv, "", usage, false, &v);
+    if (r >= 0 || (r = need_args(argc, 2, 2, "cp")) >= 0)
+        return r;
+    const char *src = argv[optind], *dst = argv[optind + 1];
+    char name[KEEL_NAME_MAX + 1];
+    const char *path;
+    bool from = cp_container_arg(src, name, sizeof name, &path);
+    if (from && cp_container_arg(dst, name, sizeof name, &path))
+        return fail("cp: one side must be a host path"), 2;
+    if (from)
+        return cp_get(&v.c, name, path, dst);
+    if (!cp_container_arg(dst, name, sizeof name, &path))
+        return fail("cp: one side must be NAME:PATH, a path in a container"), 2;
+    return cp_put(&v.c, src, name, path);
+}
+
 const struct client_verb client_verbs[] = {
     { "ps", client_cmd_ps, "list containers" },
     { "status", client_cmd_status, "show everything about one container" },
@@ -1661,6 +1863,7 @@ const struct client_verb client_verbs[] = {
     { "halt", client_cmd_halt, "stop everything and halt (keel run: exit)" },
     { "apply", client_cmd_apply, "apply a new manifest live (--dry-run: print the plan)" },
     { "update", client_cmd_update, "send a payload bundle; keel switches to it, commits or rolls back" },
+    { "cp", client_cmd_cp, "copy a regular file out of or into a running container" },
     { "rollback", client_cmd_rollback, "go back to the previous payload slot (reboots)" },
     { NULL, NULL, NULL },
 };

@@ -474,6 +474,7 @@ void control_conn_kill(struct conn *cn)
     cn->send_fd = -1;
     control_logs_stop(cn);
     control_update_stop(cn);
+    control_cp_stop(cn);
     if (cn->ex) {
         cn->ex->conn = NULL;
         control_exec_detach(cn->ex);
@@ -1169,6 +1170,11 @@ static void handle_line(struct conn *cn, const char *line, size_t len)
     }
     if (exec_input_op) {
         control_conn_fail(cn, proto_op_name(req.op), "malformed request: no exec is running");
+        proto_request_free(&req);
+        return;
+    }
+    if (cn->cp || req.op == PROTO_OP_CP_GET || req.op == PROTO_OP_CP_PUT) {
+        control_cp_request(cn, &req);
         proto_request_free(&req);
         return;
     }

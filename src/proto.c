@@ -186,6 +186,8 @@ static const struct {
     { "chunk", PROTO_OP_CHUNK, "data eof" },
     { "rollback", PROTO_OP_ROLLBACK, "" },
     { "slots", PROTO_OP_SLOTS, "" },
+    { "cp_get", PROTO_OP_CP_GET, "name path" },
+    { "cp_put", PROTO_OP_CP_PUT, "name path mode" },
 };
 
 const char *proto_op_name(enum proto_op op)
@@ -231,6 +233,7 @@ int proto_request_parse(const char *line, size_t len, struct proto_request *req,
 {
     memset(req, 0, sizeof *req);
     req->lines = -1;
+    req->mode = -1;
     struct kerr perr = { 0 };
     if (json_parse(line, len, PROTO_MAX_REQUEST, &req->tree, &perr) < 0)
         return kerr_msg(err, EINVAL, "malformed request: %s", perr.msg);
@@ -270,7 +273,7 @@ int proto_request_parse(const char *line, size_t len, struct proto_request *req,
     /* status without a name: the machine's (its uplinks). */
     bool need_name = req->op == PROTO_OP_LOGS || req->op == PROTO_OP_START ||
                      req->op == PROTO_OP_STOP || req->op == PROTO_OP_RESTART || req->op == PROTO_OP_KILL ||
-                     req->op == PROTO_OP_EXEC;
+                     req->op == PROTO_OP_EXEC || req->op == PROTO_OP_CP_GET || req->op == PROTO_OP_CP_PUT;
     if (need_name && !req->name)
         return BAD("op %s needs \"name\"", opname);
 
@@ -313,6 +316,18 @@ int proto_request_parse(const char *line, size_t len, struct proto_request *req,
             return BAD("\"data\" must be a base64 string");
         req->data = v->u.str.s;
         req->data_len = v->u.str.len;
+    }
+    if (req->op == PROTO_OP_CP_GET || req->op == PROTO_OP_CP_PUT) {
+        v = json_get(t, "path");
+        if (!v || v->type != JSON_STRING || v->u.str.len == 0 || v->u.str.len >= PATH_MAX ||
+            strlen(v->u.str.s) != v->u.str.len)
+            return BAD("%s needs \"path\", a path inside the container", opname);
+        req->path = v->u.str.s;
+        if ((v = json_get(t, "mode"))) {
+            if (v->type != JSON_INT || v->u.i < 0 || v->u.i > 07777)
+                return BAD("\"mode\" must be an integer 0..07777");
+            req->mode = (int)v->u.i;
+        }
     }
     if (req->op == PROTO_OP_APPLY) {
         v = json_get(t, "manifest");

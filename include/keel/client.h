@@ -28,6 +28,7 @@ struct client_verb {
 extern const struct client_verb client_verbs[];
 
 int client_cmd_ps(int argc, char **argv);
+int client_cmd_cp(int argc, char **argv);
 int client_cmd_status(int argc, char **argv);
 int client_cmd_logs(int argc, char **argv);
 int client_cmd_start(int argc, char **argv);

@@ -3,6 +3,7 @@
  *   control.c         listeners, accept, limits, connection lifecycle, requests
  *   control_stream.c  `logs`, `logs -f` and `events` streams
  *   control_exec.c    exec sessions
+ *   control_cp.c      keel cp
  * Each stream kind has its own struct hung off `struct conn`.
  *
  * Lifetime: connections are never freed while code that holds a pointer to
@@ -32,6 +33,8 @@
 #define LOG_CHUNK 16384
 #define LOG_LINE_MAX 16384                 /* longer log lines are split */
 #define EXEC_CHUNK 16384
+#define CP_CHUNK 32768                     /* keel cp: bytes per chunk (under PROTO_MAX_REQUEST in base64) */
+#define CP_MAX (1ULL << 30)                /* keel cp: the largest file, either way */
 
 enum conn_mode { CM_REQUEST, CM_LOGS, CM_EVENTS, CM_EXEC, CM_APPLY /* waiting for an apply's outcome */ };
 
@@ -105,6 +108,7 @@ struct conn {
     struct conn_events ev;       /* CM_EVENTS: control_stream.c */
     struct exec_session *ex;     /* CM_EXEC: control_exec.c */
     struct update_install *upd;  /* a keel update being received: control_update.c */
+    struct conn_cp *cp;          /* a keel cp in progress: control_cp.c */
 };
 
 struct exec_session {
@@ -179,6 +183,10 @@ void control_events_start(struct conn *cn);
 /* control_update.c: keel update (update, then chunk until eof) and rollback. */
 void control_update_request(struct conn *cn, const struct proto_request *req);
 void control_update_stop(struct conn *cn);   /* the connection goes: an unfinished update is dropped */
+
+/* control_cp.c: keel cp (cp_get / cp_put, then chunk until eof). */
+void control_cp_request(struct conn *cn, const struct proto_request *req);
+void control_cp_stop(struct conn *cn);       /* the connection goes: a half-written file is removed */
 
 void control_exec_start(struct conn *cn, const struct proto_request *req);
 void control_exec_input(struct conn *cn, const struct proto_request *req);   /* stdin, resize */

@@ -52,6 +52,7 @@ enum proto_op {
     PROTO_OP_STDIN, PROTO_OP_RESIZE,     /* only inside a streamed exec */
     PROTO_OP_UPDATE, PROTO_OP_CHUNK, PROTO_OP_ROLLBACK,   /* keel update: chunk only after update */
     PROTO_OP_SLOTS,                      /* keel status without a name: the payload slots */
+    PROTO_OP_CP_GET, PROTO_OP_CP_PUT,    /* keel cp: then chunk until eof (control_cp.c) */
 };
 /* "logs" for PROTO_OP_LOGS: the op's name on the wire; "?" when unknown. */
 const char *proto_op_name(enum proto_op op);
@@ -71,6 +72,8 @@ struct proto_request {
     const char *manifest;      /* apply: the manifest's text (bounded by the request line) */
     size_t manifest_len;
     bool dry_run;              /* apply */
+    const char *path;          /* cp_get, cp_put: inside the container */
+    int mode;                  /* cp_put: permission bits, -1 when not given */
     struct json_value *tree;   /* owns the strings above */
 };
 
