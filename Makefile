@@ -67,7 +67,7 @@ DEPS_BENCH := crun runc tini bubblewrap
 # list.  Debian's arm64 kernel and busybox-static:arm64 are unpacked into
 # build/arm64/sysroot, not installed (tests/tools/arm64-sysroot).
 DEPS_ARM64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross libcap-dev:arm64 libinih-dev:arm64 \
-              libseccomp-dev:arm64 libmbedtls-dev:arm64 libarchive-dev:arm64 libzstd-dev:arm64 zlib1g-dev:arm64 \
+              libseccomp-dev:arm64 libmbedtls-dev:arm64 libsodium-dev:arm64 libarchive-dev:arm64 libzstd-dev:arm64 zlib1g-dev:arm64 \
               qemu-system-arm qemu-user-static kmod
 
 .PHONY: print-libs print-dyn-libs all deps deps-bench check unit unit-asan host host-asan vm lint fuzz bench demo qemu \

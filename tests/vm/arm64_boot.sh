@@ -52,7 +52,7 @@ hostname = a64test
 modules = overlay virtio_pci virtio_net gpio_keys evdev i6300esb
 watchdog = /dev/watchdog
 watchdog_timeout = 10s
-modules = veth bridge nf_tables nft_chain_nat nft_nat nft_masq nft_ct nft_fib_ipv4 nf_conntrack_netlink
+modules = veth bridge nf_tables nft_chain_nat nft_nat nft_masq nft_ct nft_fib_inet nf_conntrack_netlink
 dns = 10.0.2.3
 stop_timeout = 3
 
