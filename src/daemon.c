@@ -264,6 +264,33 @@ static size_t dhcp_count(const struct daemon *d)
     return n;
 }
 
+/* The resolv.conf of the machine (boot mode) and of the running containers,
+ * from every source at once, so that none overwrites another: [system] dns,
+ * or else the DHCP lease's servers and domain; then the servers of IPv6
+ * router advertisements (RDNSS). */
+static void publish_resolv(struct daemon *d)
+{
+    _cleanup_strv_ char **ra = d->rdnss_fd >= 0 ? rdnss_servers(&d->rdnss) : NULL;
+    bool fixed = d->m->system.dns && d->m->system.dns[0];
+    _cleanup_free_ char *text = NULL;
+    if (fixed || !d->dhcp_resolv) {
+        text = boot_resolv_conf_ra(d->m->system.dns, ra);
+    } else {
+        _cleanup_free_ char *adv = boot_resolv_conf_ra(NULL, ra);
+        const char *lines = adv ? strchr(adv, '\n') : NULL;   /* past its header comment */
+        text = adv ? xasprintf("%s%s", d->dhcp_resolv, lines ? lines + 1 : "") : NULL;
+    }
+    struct kerr err = { 0 };
+    if (!text) {
+        log_error("cannot write resolv.conf: out of memory");
+        return;
+    }
+    if (d->opts->boot && boot_write_resolv_conf(text, &err) < 0)
+        log_warn("%s", err.msg);
+    if (d->sup && supervisor_set_resolv(d->sup, text, &err) < 0)
+        log_warn("%s", err.msg);
+}
+
 /* The lease's DNS servers become the resolv.conf of the machine (boot mode)
  * and of the containers, unless [system] dns fixes them. */
 static void lease_resolv(struct daemon *d, struct dhcp_client *dc, const struct dhcp_lease *l)
@@ -275,13 +302,9 @@ static void lease_resolv(struct daemon *d, struct dhcp_client *dc, const struct 
         return;
     if (d->dhcp_resolv && strcmp(d->dhcp_resolv, text) == 0)
         return;   /* a renewal with the same servers */
-    struct kerr err = { 0 };
-    if (d->opts->boot && boot_write_resolv_conf(text, &err) < 0)
-        log_warn("%s", err.msg);
-    if (supervisor_set_resolv(d->sup, text, &err) < 0)
-        log_warn("%s", err.msg);
     free(d->dhcp_resolv);
     d->dhcp_resolv = strdup(text);
+    publish_resolv(d);
     log_info("interface %s: DNS from the DHCP lease written to resolv.conf (%zu server(s))", dhcp_client_ifname(dc),
              l->n_dns);
 }
@@ -493,11 +516,8 @@ static void on_rdnss_expiry(struct loop *l, void *data)
 static void rdnss_changed(struct daemon *d)
 {
     _cleanup_strv_ char **ra = rdnss_servers(&d->rdnss);
-    struct kerr err = { 0 };
-    if (!ra || boot_write_resolv_conf_ra(d->m->system.dns, ra, &err) < 0)
-        log_error("%s", ra ? err.msg : "cannot write /etc/resolv.conf: out of memory");
-    else
-        log_info("dns: %zu server(s) from IPv6 router advertisements in /etc/resolv.conf", strv_len(ra));
+    publish_resolv(d);
+    log_info("dns: %zu server(s) from IPv6 router advertisements in resolv.conf", strv_len(ra));
     if (d->rdnss_timer)
         loop_cancel_timer(d->loop, d->rdnss_timer);
     d->rdnss_timer = 0;
