@@ -1177,10 +1177,49 @@ int client_cmd_apply(int argc, char **argv)
     return ok ? 0 : (r ? r : 1);
 }
 
-/* The bundle travels in chunks small enough for one request line once in
- * base64 (PROTO_MAX_REQUEST), each answered before the next: keel holds at
- * most one chunk of it (docs/control.md). */
-#define UPDATE_CHUNK 32768
+/* Streamed uploads (update, cp): the file in chunks small enough for one
+ * request line once in base64 (PROTO_MAX_REQUEST), each answered before the
+ * next, then {"eof":true}: keel holds at most one chunk (docs/control.md).
+ * *last is the answer to the eof (the caller frees it); *sent counts bytes. */
+#define UPLOAD_CHUNK 32768
+
+static int send_chunks(struct kc *k, int fd, const char *file, unsigned long long *sent, struct json_value **last)
+{
+    static unsigned char buf[UPLOAD_CHUNK];
+    *last = NULL;
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fail("cannot read %s: %s", file, strerror(errno));
+        struct json_writer w;
+        req_begin(&w, "chunk");
+        if (n > 0) {
+            json_key(&w, "data");
+            json_base64(&w, buf, (size_t)n);
+        } else {
+            json_kbool(&w, "eof", true);
+        }
+        json_obj_end(&w);
+        int r = kc_request(k, &w);
+        json_writer_free(&w);
+        struct json_value *ack = NULL;
+        if (r == 0)
+            r = kc_message(k, &ack, true);
+        if (r || n == 0) {
+            if (r == 0)
+                *last = ack;
+            else
+                json_free(ack);
+            return r;
+        }
+        json_free(ack);
+        if (sent)
+            *sent += (unsigned long long)n;
+    }
+}
+
 
 int client_cmd_update(int argc, char **argv)
 {
@@ -1200,39 +1239,14 @@ int client_cmd_update(int argc, char **argv)
     req_begin(&w, "update");
     json_obj_end(&w);
     r = stream_open(&k, &v.c, &w);
-    static unsigned char buf[UPDATE_CHUNK];
     unsigned long long sent = 0;
-    while (r == 0) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = fail("cannot read %s: %s", file, strerror(errno));
-            break;
-        }
-        req_begin(&w, "chunk");
-        if (n > 0) {
-            json_key(&w, "data");
-            json_base64(&w, buf, (size_t)n);
-        } else {
-            json_kbool(&w, "eof", true);
-        }
-        json_obj_end(&w);
-        r = kc_request(&k, &w);
-        json_writer_free(&w);
-        struct json_value *ack = NULL;
-        if (r == 0)
-            r = kc_message(&k, &ack, true);
-        if (r == 0 && n == 0) {
-            const char *slot = json_get_str(ack, "slot");
-            printf("%llu bytes verified and installed in slot %s; keel switches to it (reboot)\n", sent,
-                   slot ? slot : "?");
-            json_free(ack);
-            break;
-        }
-        json_free(ack);
-        sent += (unsigned long long)n;
+    struct json_value *ack = NULL;
+    if (r == 0 && (r = send_chunks(&k, fd, file, &sent, &ack)) == 0) {
+        const char *slot = json_get_str(ack, "slot");
+        printf("%llu bytes verified and installed in slot %s; keel switches to it (reboot)\n", sent,
+               slot ? slot : "?");
     }
+    json_free(ack);
     close(fd);
     kc_close(&k);
     return r;
@@ -1793,31 +1807,10 @@ static int cp_put(const struct copts *o, const char *host, const char *name, con
     json_kint(&w, "mode", st.st_mode & 0777);
     json_obj_end(&w);
     int r = stream_open(&k, o, &w);
-    static unsigned char buf[32768];   /* the server's CP_CHUNK */
-    while (r == 0) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = fail("cannot read %s: %s", host, strerror(errno));
-            break;
-        }
-        req_begin(&w, "chunk");
-        if (n > 0) {
-            json_key(&w, "data");
-            json_base64(&w, buf, (size_t)n);
-        } else {
-            json_kbool(&w, "eof", true);
-        }
-        json_obj_end(&w);
-        r = kc_request(&k, &w);
-        json_writer_free(&w);
+    if (r == 0) {
         struct json_value *ack = NULL;
-        if (r == 0)
-            r = kc_message(&k, &ack, true);
+        r = send_chunks(&k, fd, host, NULL, &ack);
         json_free(ack);
-        if (n == 0)
-            break;
     }
     close(fd);
     kc_close(&k);
