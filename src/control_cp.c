@@ -17,7 +17,7 @@
  * links (which could lead to any process's root) are refused.  Mount points
  * inside the container (its volumes, tmpfs) are crossed: they are what the
  * container sees at that path.  The file itself must be regular, and not on a
- * kernel pseudo file system (proc, sysfs, ...): keel is host root here, and
+ * kernel pseudo file system, such as proc or sysfs: keel is host root here, and
  * the container's /proc/kcore is a "regular" file.  The object found is first
  * opened O_PATH and checked, then reopened, so a FIFO or a device node is
  * never opened (which could block PID 1 or have side effects).
