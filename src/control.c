@@ -1102,19 +1102,21 @@ static void apply_done(const struct sup_apply_result *res, void *data)
     control_conn_process(cn);
 }
 
+bool control_conn_is_admin(const struct conn *cn)
+{
+    uint32_t uid = 0;
+    memcpy(&uid, cn->key.a, sizeof uid);
+    return cn->lst->family != AF_UNIX || (cn->key.family == AF_UNIX && uid == 0);
+}
+
 /* `keel apply`: the manifest's text travels in the request (bounded by
  * PROTO_MAX_REQUEST); the paths it names are this machine's.  It is checked
  * in full (keel check's rules, with the file checks) before anything changes.
- * A new manifest can mount any host path into a container: on the unix
- * socket only root may apply, never a member of control_group (the TCP and
- * vsock listeners are the administrator's, authenticated by mTLS or by the
- * hypervisor). */
+ * An administrator's op (control_conn_is_admin). */
 static void apply_start(struct conn *cn, const struct proto_request *req)
 {
     struct control *c = cn->c;
-    uint32_t uid = 0;
-    memcpy(&uid, cn->key.a, sizeof uid);
-    if (cn->lst->family == AF_UNIX && (cn->key.family != AF_UNIX || uid != 0)) {
+    if (!control_conn_is_admin(cn)) {
         control_error_line(&cn->out, "apply", "permission denied: only root may apply a manifest");
         return;
     }

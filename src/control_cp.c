@@ -368,16 +368,6 @@ static void put_chunk(struct conn *cn, const struct proto_request *req)
     control_reply_end(&cn->out);
 }
 
-/* Who may copy: cp acts as host root on every file of the container,
- * whatever user, capabilities and seccomp filter the container has, which is
- * more than `exec` gives; so on a unix socket only uid 0, as for apply. */
-static bool may_copy(const struct conn *cn)
-{
-    uint32_t uid = 0;
-    memcpy(&uid, cn->key.a, sizeof uid);
-    return cn->lst->family != AF_UNIX || (cn->key.family == AF_UNIX && uid == 0);
-}
-
 void control_cp_request(struct conn *cn, const struct proto_request *req)
 {
     const char *op = proto_op_name(req->op);
@@ -392,7 +382,7 @@ void control_cp_request(struct conn *cn, const struct proto_request *req)
             get_chunk(cn);
         return;
     }
-    if (!may_copy(cn)) {
+    if (!control_conn_is_admin(cn)) {
         control_error_line(&cn->out, op, "permission denied: only root may copy files of a container");
         return;
     }

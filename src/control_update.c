@@ -119,6 +119,12 @@ void control_update_request(struct conn *cn, const struct proto_request *req)
         control_reply_end(&cn->out);
         return;
     }
+    /* A payload is a manifest: whoever installs one is root on the machine
+     * (without update_key, any bundle is accepted). */
+    if (!control_conn_is_admin(cn)) {
+        control_error_line(&cn->out, op, "permission denied: only root may update or roll back the payload");
+        return;
+    }
     if (!m || !m->system.update_volume) {
         control_error_line(&cn->out, op, "keel update is off: no [system] update_volume (boot mode only)");
         return;

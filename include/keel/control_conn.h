@@ -163,6 +163,12 @@ void control_conn_flush(struct conn *cn);        /* sends what it can; may kill 
 void control_conn_kill(struct conn *cn);         /* closes now, frees later (see above) */
 void control_conn_process(struct conn *cn);      /* runs the buffered request lines (a stream or exec ended) */
 void control_conn_fail(struct conn *cn, const char *op, const char *msg);   /* error line, then close */
+/* Whether cn may run the administrator's ops (apply, update, rollback, cp):
+ * each hands over root on the machine (a manifest or payload can bind any
+ * host path; cp acts as host root on a container's files), so on a unix
+ * socket only uid 0, never a member of control_group; the TCP and vsock
+ * listeners are the administrator's (mutual TLS, the hypervisor). */
+bool control_conn_is_admin(const struct conn *cn);
 /* A response line: begin (keel, op, ok), members, end ("}\n"). */
 void control_reply_begin(struct json_writer *w, const char *op, bool ok);
 void control_reply_end(struct json_writer *w);

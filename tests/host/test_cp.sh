@@ -34,7 +34,7 @@ EOF
 
 test_cp() {
     plan out_small out_large in_large in_owner_mode link_inside dotdot_inside link_dir_inside \
-         put_over_link_inside member_refused dir_refused
+         put_over_link_inside member_refused member_update_refused dir_refused
     cp_manifest | manifest
     keel_start
     wait_out app app-up || fail "app did not come up ($WHY)"
@@ -83,6 +83,16 @@ test_cp() {
         app:/tmp/member > "$T/gm.out" 2>&1
     check member_refused "a control_group member could copy (or could not even run ps)" eval \
         "grep -q '^app ' '$T/gm-ps.out' && grep -q 'only root may copy' '$T/gm.out' && [ ! -e '$root/tmp/member' ]"
+    # Nor push a payload or roll one back (the same rule as apply and cp);
+    # root is the positive control: it gets past the rule to "update is off"
+    # (keel run has no update_volume).
+    echo x > "$T/bundle"
+    KEEL_HOST="unix://$(SOCK)" setpriv --reuid=65534 --regid=65534 --groups=50 "$KEEL" update "$T/bundle" \
+        > "$T/gm-up.out" 2>&1
+    KEEL_HOST="unix://$(SOCK)" setpriv --reuid=65534 --regid=65534 --groups=50 "$KEEL" rollback > "$T/gm-rb.out" 2>&1
+    KEEL_HOST="unix://$(SOCK)" "$KEEL" update "$T/bundle" > "$T/root-up.out" 2>&1
+    check member_update_refused "a control_group member could send an update or a rollback" eval \
+        "grep -q 'only root may update' '$T/gm-up.out' && grep -q 'only root may update' '$T/gm-rb.out' && grep -q 'update is off' '$T/root-up.out'"
 
     local rc=0
     kc cp app:/etc "$T/dir" > "$T/cp8.out" 2>&1 || rc=$?
