@@ -244,7 +244,10 @@ while time.time() < end and not os.path.exists(stop_file):
         s.sendto(b"n=%d" % n, ("10.99.0.1", 9999))
     except OSError:
         pass
-    open(sent_file, "w").write("%d\n" % n)
+    # Atomically: a reader must never see the file empty (sent() read 0 then,
+    # and every echo of u1's counted as "after u1 stopped").
+    open(sent_file + ".tmp", "w").write("%d\n" % n)
+    os.replace(sent_file + ".tmp", sent_file)
     t = time.time() + 0.05
     while time.time() < t:
         try:
@@ -263,12 +266,13 @@ check "keel run: reuse: u1 and u2 listen" poll 20 bash -c "grep -qs listening=ud
 check "keel run: reuse control: the client's flow reaches u1 through the published port" \
     poll 20 grep -qs '^n=' "$TMP/udp-echo"
 u1_ip=$(grep -o 'inet 172[0-9.]*' "$KT/log/u2.log" | head -1)
-sent() { local v; v=$(cat "$TMP/udp-sent" 2>/dev/null); echo "${v:-0}"; }   # empty while the client rewrites it
+sent() { local v; v=$(cat "$TMP/udp-sent" 2>/dev/null); echo "${v:-0}"; }   # 0 before the client's first datagram
 q timeout 20 "$KEEL" stop u2
 check "keel run: reuse: u2 stopped" poll 20 said "u2: stopped"
 q timeout 20 "$KEEL" stop u1
 check "keel run: reuse: u1 stopped" poll 20 said "u1: stopped"
 gone=$(sent)
+check "keel run: reuse: the client had sent datagrams when u1 stopped (sent $gone)" [ "$gone" -gt 0 ]
 q timeout 20 "$KEEL" start u2
 u2_listening_again() { [ "$(grep -c listening=udp:9999 "$KT/log/u2.log")" -ge 2 ]; }
 check "keel run: reuse: u2 started again" poll 20 u2_listening_again
