@@ -798,6 +798,139 @@ def requests_per_second(path, seconds):
     return n / el
 
 
+
+# ---- start latency under a running keel ------------------------------------------------------
+
+def stamp_values(path, what):
+    """The NS of every "stamp WHAT NS" line of a file (a container's log), in order."""
+    try:
+        with open(path, errors="replace") as f:
+            return [int(m) for m in re.findall(r"stamp %s (\d+)" % what, f.read())]
+    except OSError:
+        return []
+
+
+def ctl(sock, req, timeout=10):
+    """One request on keel's control socket; the answer as a dict."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock)
+        s.sendall((json.dumps(req) + "\n").encode())
+        rd = s.makefile("rb")
+        line = rd.readline()
+        rd.close()
+    finally:
+        s.close()
+    try:
+        return json.loads(line)
+    except ValueError:
+        raise BenchError("unexpected answer to %s: %r" % (req, line[:200]))
+
+
+def ctr_status(sock, name):
+    ans = ctl(sock, {"op": "ps"})
+    for c in ans.get("containers", []):
+        if c.get("name") == name:
+            return c
+    raise BenchError("keel ps does not list %s: %r" % (name, str(ans)[:200]))
+
+
+def poll(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.002)
+    raise BenchError("no %s within %d s" % (what, timeout))
+
+
+def stamp_layer():
+    """A layer holding only /stamp (tests/bench/stamp.c), put on top of the
+    bench's two layers for keel and the floor alike."""
+    d = WORK + "/stamp-layer"
+    os.makedirs(d, exist_ok=True)
+    shutil.copy(BIN + "/stamp", d + "/stamp")
+    return d + ":" + LOWERS
+
+
+def floor_clone_to_exec(lowers, logfile):
+    """The floor's clone-to-exec: floor -t prints the clock before its clone,
+    stamp its first instruction's."""
+    stage = WORK + "/floor"
+    os.makedirs(stage, exist_ok=True)
+    p = run([BIN + "/floor", "-t", stage, lowers, "/stamp"], timeout=30)
+    with open(logfile, "a") as f:
+        f.write(p.stdout + p.stderr)
+    t0 = re.search(r"floor clone (\d+)", p.stdout)
+    t1 = re.search(r"stamp start (\d+)", p.stdout)
+    if not t0 or not t1:
+        raise BenchError("floor -t: no clone or stamp line: %r" % p.stdout)
+    return (int(t1.group(1)) - int(t0.group(1))) / 1e6
+
+
+def section_startlat(res, peers, a):
+    log("\n== 8. container start under a running keel: request / crash to the first instruction")
+    lowers = stamp_layer()
+    sock = WORK + "/startlat.sock"
+    m = WORK + "/startlat.ini"
+    # idle keeps keel running; s is started on request (it exits at once);
+    # r "crashes" (exits 1) on SIGUSR1 and is restarted without delay.
+    write_manifest(m, [("idle", ctr("/bin/sleep 1000000", layers=lowers)),
+                       ("s", ctr("/stamp", layers=lowers)),
+                       ("r", ctr("/stamp crash", layers=lowers, restart="always", restart_delay="0ms"))],
+                   "control = unix://%s\n" % sock)
+    why = keel_check(m)
+    if why:
+        res.skip("startlat", "keel check rejects the start-latency manifest: " + why)
+        return
+    slog, rlog = WORK + "/log/s.log", WORK + "/log/r.log"
+    flog = OUT + "/floor-startlat.log"
+    for f in (slog, rlog):
+        if os.path.exists(f):
+            os.unlink(f)
+    b = Background([KEEL, "run", m], OUT + "/keel-startlat.log")
+    try:
+        b.wait_for(lambda: os.path.exists(sock) and len(stamp_values(rlog, "start")) >= 1 and
+                   len(stamp_values(slog, "start")) >= 1, 30, "the control socket and both containers' first run")
+
+        def start_once():
+            poll(lambda: ctr_status(sock, "s")["state"] in ("exited", "stopped", "failed"), 10, "s exited")
+            n = len(stamp_values(slog, "start"))
+            p = run([BIN + "/stamp", "request", sock, "s"], check=False, timeout=10)
+            t0 = re.search(r"stamp request (\d+)", p.stdout)
+            if p.returncode != 0 or not t0:
+                raise BenchError("keel start s: %s" % (p.stdout + p.stderr).strip()[:300])
+            t1 = poll(lambda: stamp_values(slog, "start")[n:], 10, "s's stamp after keel start")[0]
+            return (t1 - int(t0.group(1))) / 1e6
+
+        def restart_once():
+            n = len(stamp_values(rlog, "start"))
+            st = poll(lambda: (lambda c: c if c["state"] == "running" and c["pid"] > 0 else None)(
+                ctr_status(sock, "r")), 10, "r running")
+            os.kill(st["pid"], signal.SIGUSR1)
+            t1 = poll(lambda: stamp_values(rlog, "start")[n:], 10, "r's stamp after its crash")[0]
+            t0 = stamp_values(rlog, "exit")[n - 1]
+            return (t1 - t0) / 1e6
+
+        s = alternate([("start", start_once), ("floor", lambda: floor_clone_to_exec(lowers, flog)),
+                       ("restart", restart_once)], a.warmup, a.runs)
+    except BenchError as e:
+        res.skip("startlat", str(e).splitlines()[0])
+        return
+    finally:
+        b.stop()
+    res.raw["startlat"] = s
+    res.row("startlat", "keel start NAME: request to first instruction", "ms", s["start"],
+            "floor clone to exec (floor.c -t)", s["floor"])
+    res.row("startlat", "restart after a crash: exit to first instruction", "ms", s["restart"],
+            "floor clone to exec (floor.c -t)", s["floor"], note="restart = always, restart_delay = 0ms")
+
+
+def section_vm(res, peers, a):
+    res.skip("vm", "not yet")
+
 # ---- the machine ---------------------------------------------------------------------------
 
 def machine():
@@ -830,7 +963,7 @@ def machine():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="start,network,footprint,reaping,boot,control")
+    ap.add_argument("--only", default="start,network,footprint,reaping,boot,control,startlat,vm")
     a = ap.parse_args()
     if a.quick:
         a.warmup, a.runs, a.runs_big, a.runs_rss, a.runs_reap = 2, 7, 5, 5, 5
@@ -852,7 +985,7 @@ def main():
     peers = Peers()
     sections = [("start", section_start), ("network", section_network), ("footprint", section_footprint),
                 ("reaping", section_reaping), ("boot", section_boot), ("control", section_control),
-                ("arm64", section_arm64)]
+                ("startlat", section_startlat), ("vm", section_vm), ("arm64", section_arm64)]
     failed = False
     try:
         peers.setup()
