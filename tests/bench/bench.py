@@ -929,7 +929,38 @@ def section_startlat(res, peers, a):
 
 
 def section_vm(res, peers, a):
-    res.skip("vm", "not yet")
+    """keel against crun with cgroup v2 and its controllers, and without
+    cgroups, in one TCG guest (tests/bench/vmbench.sh), plus keel start and a
+    restart after a crash against the floor's clone-to-exec there."""
+    log("\n== 9. VM: keel run against crun run with cgroup v2 limits (QEMU, -accel tcg, 1 CPU)")
+    if not os.path.exists(os.path.join(REPO, "tests/vm/lib.sh")) or not shutil.which("qemu-system-x86_64"):
+        res.skip("vm", "no tests/vm/lib.sh or qemu-system-x86_64")
+        return
+    warm, runs = (1, 5) if a.quick else (2, 10)
+    p = run([os.path.join(REPO, "tests/bench/vmbench.sh"), str(warm), str(runs)], check=False, timeout=900)
+    sys.stdout.write(p.stderr)
+    s = {}
+    for l in p.stdout.splitlines():
+        mm = re.match(r"^(\w+)=([0-9.-]+)$", l.strip())
+        if mm:
+            s.setdefault(mm.group(1), []).append(float(mm.group(2)))
+    if p.returncode != 0 or "keel_cg" not in s:
+        res.skip("vm", "tests/bench/vmbench.sh failed: " + ((p.stderr.strip().splitlines() or ["no output"])[-1]))
+        return
+    res.raw["vm"] = s
+    res.row("vm", "VM, start-to-exit, cgroup v2 + limits", "ms", s["keel_cg"],
+            "crun run (cgroup v2, cgroupfs, same limits)", s["crun_cg"],
+            note="memory = 64M, pids = 64, cpus = 0.5 on both sides")
+    res.row("vm", "VM, start-to-exit, no cgroups", "ms", s["keel_nocg"], "crun run (no cgroups)", s["crun_nocg"])
+    res.row("vm", "VM, start-to-exit, no cgroups", "ms", s["keel_nocg"], "floor (tests/bench/floor.c)", s["floor"])
+    res.row("vm", "VM, start-to-exit: cgroup + limits against none", "ms", s["keel_cg"], "keel, no cgroups",
+            s["keel_nocg"])
+    if "start" in s and "floor_exec" in s:
+        res.row("vm", "VM, keel start NAME: request to first instruction", "ms", s["start"],
+                "floor clone to exec (floor.c -t)", s["floor_exec"])
+    if "restart" in s and "floor_exec" in s:
+        res.row("vm", "VM, restart after a crash: exit to first instruction", "ms", s["restart"],
+                "floor clone to exec (floor.c -t)", s["floor_exec"])
 
 # ---- the machine ---------------------------------------------------------------------------
 
