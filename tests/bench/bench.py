@@ -1053,6 +1053,19 @@ def main():
           "Peers' root: an overlay of the same two layers with a tmpfs upper, mounted once before the runs "
           "(crun and runc bind it); keel and the floor mount theirs in every run.",
           ""]
+    if "vm" in res.raw:
+        md[-1:-1] = ["VM rows: one boot of Debian's kernel under QEMU -accel tcg, 1 CPU (tests/bench/vmbench.sh); "
+                     "cgroup2 mounted with cpu, memory and pids offered at the root; keel run makes its cgroup "
+                     "per container below it, crun run uses cgroup v2 through cgroupfs, both with memory = 64M, "
+                     "pids = 64, cpus = 0.5 (read back by each side's container before the rounds); \"no "
+                     "cgroups\": keel run in a mount namespace without cgroup2, crun --cgroup-manager=disabled; "
+                     "crun has a cgroup namespace there, as keel's containers do."]
+    if "startlat" in res.raw or "start" in res.raw.get("vm", {}):
+        md[-1:-1] = ["keel start / restart rows: to the first instruction of tests/bench/stamp.c (it reads "
+                     "CLOCK_MONOTONIC before any start-up code), from the clock read just before the start "
+                     "request is written (stamp request) or from the crashing process's last reading "
+                     "(restart = always, restart_delay = 0ms); the floor: floor -t's reading just before its "
+                     "clone to the same program's first."]
     if res.skips:
         md += ["Skipped:", ""] + ["- %s: %s" % s for s in res.skips] + [""]
     with open(OUT + "/results.md", "w") as f:
