@@ -955,6 +955,9 @@ def section_vm(res, peers, a):
     res.row("vm", "VM, start-to-exit, no cgroups", "ms", s["keel_nocg"], "floor (tests/bench/floor.c)", s["floor"])
     res.row("vm", "VM, start-to-exit: cgroup + limits against none", "ms", s["keel_cg"], "keel, no cgroups",
             s["keel_nocg"])
+    if "keel_version" in s:
+        res.row("vm", "VM, keel version (the binary's start alone)", "ms", s["keel_version"],
+                "floor (tests/bench/floor.c)", s["floor"])
     if "start" in s and "floor_exec" in s:
         res.row("vm", "VM, keel start NAME: request to first instruction", "ms", s["start"],
                 "floor clone to exec (floor.c -t)", s["floor_exec"])

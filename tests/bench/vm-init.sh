@@ -42,7 +42,9 @@ while [ ! -e /run/bench/nocg.ready ]; do
     sleep 0.05
 done
 mkfifo /run/bench/never || fail "mkfifo"
-# nap SECONDS: sleep in the shell itself (no process competes with what runs).
+# nap SECONDS: sleep in the shell itself (no process competes with what runs):
+# busybox ash's read -t takes fractions; nothing ever writes the FIFO.
+# shellcheck disable=SC3045
 nap() { read -t "$1" _ <> /run/bench/never; }
 . /bench/rounds
 
@@ -67,6 +69,9 @@ while [ $i -lt $((WARMUP + RUNS)) ]; do
     one $kind keel_nocg --mntns "/proc/$holder/ns/mnt" -- /bin/keel run /bench/nocg.ini
     one $kind crun_nocg -- crun --cgroup-manager=disabled run --bundle /bench/bundle-nocg nocg$i
     one $kind floor -- /bench/floor /run/bench/floor /layers/over:/layers/base /bin/true
+    # What starting the binary costs before any container work (the exec of a
+    # static binary of keel's size under TCG).
+    one $kind keel_version -- /bin/keel version
     i=$((i + 1))
 done
 # The cgroups the runs made are gone again (keel's and crun's).

@@ -15,6 +15,7 @@
 #   crun_nocg   crun --cgroup-manager=disabled run
 #   floor       tests/bench/floor.c (clone into five namespaces, overlay,
 #               pivot_root, exec), the same layers
+#   keel_version  keel version: what the binary's own start costs
 #   start, restart, floor_exec   keel start NAME (request to the container's
 #               first instruction), a restart after a crash (exit to first
 #               instruction) under one running keel run, and the floor's
@@ -34,7 +35,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 REPO=${REPO:-$(cd "$here/../.." && pwd)}
 warmup=${1:-1} runs=${2:-5}
-cd "$REPO"
+cd "$REPO" || exit 1
 . tests/vm/lib.sh
 KEEL=${KEEL:-$REPO/build/keel}
 BIN=$REPO/build/bench/bin
