@@ -936,7 +936,7 @@ def section_vm(res, peers, a):
     if not os.path.exists(os.path.join(REPO, "tests/vm/lib.sh")) or not shutil.which("qemu-system-x86_64"):
         res.skip("vm", "no tests/vm/lib.sh or qemu-system-x86_64")
         return
-    warm, runs = (1, 5) if a.quick else (2, 10)
+    warm, runs = (1, 3) if a.quick else (2, 10)
     p = run([os.path.join(REPO, "tests/bench/vmbench.sh"), str(warm), str(runs)], check=False, timeout=900)
     sys.stdout.write(p.stderr)
     s = {}
