@@ -74,6 +74,10 @@ while [ $i -lt $((WARMUP + RUNS)) ]; do
     one $kind keel_version -- /bin/keel version
     i=$((i + 1))
 done
+# keel's own lines of the last run of each kind (its stage lines say where the time went).
+for k in keel_cg keel_nocg; do
+    tail -n 12 "/run/bench/$k.log" | sed "s/^/VMBENCH log $k /"
+done
 # The cgroups the runs made are gone again (keel's and crun's).
 left=$(ls -d /sys/fs/cgroup/keel.* /sys/fs/cgroup/cg[0-9]* 2>/dev/null)
 [ -z "$left" ] || echo "VMBENCH note cgroups left: $left"
