@@ -798,6 +798,173 @@ def requests_per_second(path, seconds):
     return n / el
 
 
+
+# ---- start latency under a running keel ------------------------------------------------------
+
+def stamp_values(path, what):
+    """The NS of every "stamp WHAT NS" line of a file (a container's log), in order."""
+    try:
+        with open(path, errors="replace") as f:
+            return [int(m) for m in re.findall(r"stamp %s (\d+)" % what, f.read())]
+    except OSError:
+        return []
+
+
+def ctl(sock, req, timeout=10):
+    """One request on keel's control socket; the answer as a dict."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock)
+        s.sendall((json.dumps(req) + "\n").encode())
+        rd = s.makefile("rb")
+        line = rd.readline()
+        rd.close()
+    finally:
+        s.close()
+    try:
+        return json.loads(line)
+    except ValueError:
+        raise BenchError("unexpected answer to %s: %r" % (req, line[:200]))
+
+
+def ctr_status(sock, name):
+    ans = ctl(sock, {"op": "ps"})
+    for c in ans.get("containers", []):
+        if c.get("name") == name:
+            return c
+    raise BenchError("keel ps does not list %s: %r" % (name, str(ans)[:200]))
+
+
+def poll(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.002)
+    raise BenchError("no %s within %d s" % (what, timeout))
+
+
+def stamp_layer():
+    """A layer holding only /stamp (tests/bench/stamp.c), put on top of the
+    bench's two layers for keel and the floor alike."""
+    d = WORK + "/stamp-layer"
+    os.makedirs(d, exist_ok=True)
+    shutil.copy(BIN + "/stamp", d + "/stamp")
+    return d + ":" + LOWERS
+
+
+def floor_clone_to_exec(lowers, logfile):
+    """The floor's clone-to-exec: floor -t prints the clock before its clone,
+    stamp its first instruction's."""
+    stage = WORK + "/floor"
+    os.makedirs(stage, exist_ok=True)
+    p = run([BIN + "/floor", "-t", stage, lowers, "/stamp"], timeout=30)
+    with open(logfile, "a") as f:
+        f.write(p.stdout + p.stderr)
+    t0 = re.search(r"floor clone (\d+)", p.stdout)
+    t1 = re.search(r"stamp start (\d+)", p.stdout)
+    if not t0 or not t1:
+        raise BenchError("floor -t: no clone or stamp line: %r" % p.stdout)
+    return (int(t1.group(1)) - int(t0.group(1))) / 1e6
+
+
+def section_startlat(res, peers, a):
+    log("\n== 8. container start under a running keel: request / crash to the first instruction")
+    lowers = stamp_layer()
+    sock = WORK + "/startlat.sock"
+    m = WORK + "/startlat.ini"
+    # idle keeps keel running; s is started on request (it exits at once);
+    # r "crashes" (exits 1) on SIGUSR1 and is restarted without delay.
+    write_manifest(m, [("idle", ctr("/bin/sleep 1000000", layers=lowers)),
+                       ("s", ctr("/stamp", layers=lowers)),
+                       ("r", ctr("/stamp crash", layers=lowers, restart="always", restart_delay="0ms"))],
+                   "control = unix://%s\n" % sock)
+    why = keel_check(m)
+    if why:
+        res.skip("startlat", "keel check rejects the start-latency manifest: " + why)
+        return
+    slog, rlog = WORK + "/log/s.log", WORK + "/log/r.log"
+    flog = OUT + "/floor-startlat.log"
+    for f in (slog, rlog):
+        if os.path.exists(f):
+            os.unlink(f)
+    b = Background([KEEL, "run", m], OUT + "/keel-startlat.log")
+    try:
+        b.wait_for(lambda: os.path.exists(sock) and len(stamp_values(rlog, "start")) >= 1 and
+                   len(stamp_values(slog, "start")) >= 1, 30, "the control socket and both containers' first run")
+
+        def start_once():
+            poll(lambda: ctr_status(sock, "s")["state"] in ("exited", "stopped", "failed"), 10, "s exited")
+            n = len(stamp_values(slog, "start"))
+            p = run([BIN + "/stamp", "request", sock, "s"], check=False, timeout=10)
+            t0 = re.search(r"stamp request (\d+)", p.stdout)
+            if p.returncode != 0 or not t0:
+                raise BenchError("keel start s: %s" % (p.stdout + p.stderr).strip()[:300])
+            t1 = poll(lambda: stamp_values(slog, "start")[n:], 10, "s's stamp after keel start")[0]
+            return (t1 - int(t0.group(1))) / 1e6
+
+        def restart_once():
+            n = len(stamp_values(rlog, "start"))
+            st = poll(lambda: (lambda c: c if c["state"] == "running" and c["pid"] > 0 else None)(
+                ctr_status(sock, "r")), 10, "r running")
+            os.kill(st["pid"], signal.SIGUSR1)
+            t1 = poll(lambda: stamp_values(rlog, "start")[n:], 10, "r's stamp after its crash")[0]
+            t0 = stamp_values(rlog, "exit")[n - 1]
+            return (t1 - t0) / 1e6
+
+        s = alternate([("start", start_once), ("floor", lambda: floor_clone_to_exec(lowers, flog)),
+                       ("restart", restart_once)], a.warmup, a.runs)
+    except BenchError as e:
+        res.skip("startlat", str(e).splitlines()[0])
+        return
+    finally:
+        b.stop()
+    res.raw["startlat"] = s
+    res.row("startlat", "keel start NAME: request to first instruction", "ms", s["start"],
+            "floor clone to exec (floor.c -t)", s["floor"])
+    res.row("startlat", "restart after a crash: exit to first instruction", "ms", s["restart"],
+            "floor clone to exec (floor.c -t)", s["floor"], note="restart = always, restart_delay = 0ms")
+
+
+def section_vm(res, peers, a):
+    """keel against crun with cgroup v2 and its controllers, and without
+    cgroups, in one TCG guest (tests/bench/vmbench.sh), plus keel start and a
+    restart after a crash against the floor's clone-to-exec there."""
+    log("\n== 9. VM: keel run against crun run with cgroup v2 limits (QEMU, -accel tcg, 1 CPU)")
+    if not os.path.exists(os.path.join(REPO, "tests/vm/lib.sh")) or not shutil.which("qemu-system-x86_64"):
+        res.skip("vm", "no tests/vm/lib.sh or qemu-system-x86_64")
+        return
+    warm, runs = (1, 3) if a.quick else (2, 10)
+    p = run([os.path.join(REPO, "tests/bench/vmbench.sh"), str(warm), str(runs)], check=False, timeout=900)
+    sys.stdout.write(p.stderr)
+    s = {}
+    for l in p.stdout.splitlines():
+        mm = re.match(r"^(\w+)=([0-9.-]+)$", l.strip())
+        if mm:
+            s.setdefault(mm.group(1), []).append(float(mm.group(2)))
+    if p.returncode != 0 or "keel_cg" not in s:
+        res.skip("vm", "tests/bench/vmbench.sh failed: " + ((p.stderr.strip().splitlines() or ["no output"])[-1]))
+        return
+    res.raw["vm"] = s
+    res.row("vm", "VM, start-to-exit, cgroup v2 + limits", "ms", s["keel_cg"],
+            "crun run (cgroup v2, cgroupfs, same limits)", s["crun_cg"],
+            note="memory = 64M, pids = 64, cpus = 0.5 on both sides")
+    res.row("vm", "VM, start-to-exit, no cgroups", "ms", s["keel_nocg"], "crun run (no cgroups)", s["crun_nocg"])
+    res.row("vm", "VM, start-to-exit, no cgroups", "ms", s["keel_nocg"], "floor (tests/bench/floor.c)", s["floor"])
+    res.row("vm", "VM, start-to-exit: cgroup + limits against none", "ms", s["keel_cg"], "keel, no cgroups",
+            s["keel_nocg"])
+    if "keel_version" in s:
+        res.row("vm", "VM, keel version (the binary's start alone)", "ms", s["keel_version"],
+                "floor (tests/bench/floor.c)", s["floor"])
+    if "start" in s and "floor_exec" in s:
+        res.row("vm", "VM, keel start NAME: request to first instruction", "ms", s["start"],
+                "floor clone to exec (floor.c -t)", s["floor_exec"])
+    if "restart" in s and "floor_exec" in s:
+        res.row("vm", "VM, restart after a crash: exit to first instruction", "ms", s["restart"],
+                "floor clone to exec (floor.c -t)", s["floor_exec"])
+
 # ---- the machine ---------------------------------------------------------------------------
 
 def machine():
@@ -830,8 +997,11 @@ def machine():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--only", default="start,network,footprint,reaping,boot,control")
+    ap.add_argument("--only", default=None)
     a = ap.parse_args()
+    # The VM pair (a boot, ~25 s) only in the full run: --quick stays within its 2 minutes.
+    if a.only is None:
+        a.only = "start,network,footprint,reaping,boot,control,startlat" + ("" if a.quick else ",vm")
     if a.quick:
         a.warmup, a.runs, a.runs_big, a.runs_rss, a.runs_reap = 2, 7, 5, 5, 5
         a.idle_secs, a.orphans, a.boot_runs = 10, 10000, 1
@@ -852,7 +1022,7 @@ def main():
     peers = Peers()
     sections = [("start", section_start), ("network", section_network), ("footprint", section_footprint),
                 ("reaping", section_reaping), ("boot", section_boot), ("control", section_control),
-                ("arm64", section_arm64)]
+                ("startlat", section_startlat), ("vm", section_vm), ("arm64", section_arm64)]
     failed = False
     try:
         peers.setup()
@@ -889,6 +1059,19 @@ def main():
           "Peers' root: an overlay of the same two layers with a tmpfs upper, mounted once before the runs "
           "(crun and runc bind it); keel and the floor mount theirs in every run.",
           ""]
+    if "vm" in res.raw:
+        md[-1:-1] = ["VM rows: one boot of Debian's kernel under QEMU -accel tcg, 1 CPU (tests/bench/vmbench.sh); "
+                     "cgroup2 mounted with cpu, memory and pids offered at the root; keel run makes its cgroup "
+                     "per container below it, crun run uses cgroup v2 through cgroupfs, both with memory = 64M, "
+                     "pids = 64, cpus = 0.5 (read back by each side's container before the rounds); \"no "
+                     "cgroups\": keel run in a mount namespace without cgroup2, crun --cgroup-manager=disabled; "
+                     "crun has a cgroup namespace there, as keel's containers do."]
+    if "startlat" in res.raw or "start" in res.raw.get("vm", {}):
+        md[-1:-1] = ["keel start / restart rows: to the first instruction of tests/bench/stamp.c (it reads "
+                     "CLOCK_MONOTONIC before any start-up code), from the clock read just before the start "
+                     "request is written (stamp request) or from the crashing process's last reading "
+                     "(restart = always, restart_delay = 0ms); the floor: floor -t's reading just before its "
+                     "clone to the same program's first."]
     if res.skips:
         md += ["Skipped:", ""] + ["- %s: %s" % s for s in res.skips] + [""]
     with open(OUT + "/results.md", "w") as f:

@@ -2,7 +2,7 @@
  * gives a process the isolation keel, crun and runc give it in the start
  * benchmark, and nothing else.
  *
- *   floor [-v] STAGE LOWERS PROGRAM [ARG]...
+ *   floor [-v] [-t] STAGE LOWERS PROGRAM [ARG]...
  *
  * clone() into new PID, mount, UTS, IPC and network namespaces; in the child:
  * make the mount tree private, mount a tmpfs on STAGE (an existing empty
@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int verbose;
+static int verbose, clone_time;
 static struct timespec t_start;
 
 static void mark(const char *what)
@@ -92,14 +92,20 @@ int main(int argc, char **argv)
         verbose = 1;
         a++;
     }
+    if (a < argc && strcmp(argv[a], "-t") == 0) {
+        clone_time = 1;
+        a++;
+    }
     if (argc - a < 3) {
-        fprintf(stderr, "usage: floor [-v] STAGE LOWERS PROGRAM [ARG]...\n");
+        fprintf(stderr, "usage: floor [-v] [-t] STAGE LOWERS PROGRAM [ARG]...\n");
         return 2;
     }
     clock_gettime(CLOCK_MONOTONIC, &t_start);
     const char *stage = argv[a], *lowers = argv[a + 1];
     /* clone(2) without a stack behaves like fork(2) with namespace flags. */
     long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | SIGCHLD;
+    struct timespec t_clone;
+    clock_gettime(CLOCK_MONOTONIC, &t_clone);
     pid_t pid = (pid_t)syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
     if (pid < 0)
         die("clone");
@@ -111,6 +117,10 @@ int main(int argc, char **argv)
         if (errno != EINTR)
             die("wait for the child");
     mark("child reaped");
+    if (clone_time) {
+        printf("floor clone %lld\n", (long long)t_clone.tv_sec * 1000000000LL + t_clone.tv_nsec);
+        fflush(stdout);
+    }
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
     return 128 + WTERMSIG(status);
