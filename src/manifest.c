@@ -913,6 +913,8 @@ static void check_start_first(const struct manifest *m, const struct container_s
         why = "network = host (both instances would bind the same host ports)";
     else if (c->net == NET_CONTAINER)
         why = "network = container:NAME (the namespace and its ports are NAME's)";
+    else if (c->net != NET_BRIDGE)
+        why = "a network other than bridge (its new instance takes over the published ports of a bridge)";
     else if (c->ip.s_addr || c->has_ip6)
         why = "a fixed ip or ip6 (the new instance needs an address of its own beside the old one)";
     else if (c->upper && strcmp(c->upper, "tmpfs") != 0)
