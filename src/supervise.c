@@ -612,7 +612,7 @@ static void note_started(struct ctr *c)
     c->failure[0] = '\0';
     if (c->spec->ready == READY_NONE)
         c->ready = true;
-    log_info("%s: started, pid %d", c->spec->name, (int)c->pid);
+    log_info("%s: started, pid %d", c->label ? c->label : c->spec->name, (int)c->pid);
     if (!c->upper_checked) {
         c->upper_checked = true;
         mount_warn_upper(c->spec);
@@ -635,6 +635,26 @@ static void start_failed(struct ctr *c, const char *why)
     c->has_exited = true;
     c->last_status = 127 << 8;
     ctr_input(c, SUP_IN_START_FAILED, c->last_status, 0);
+}
+
+/* keel's copy of the container's /etc/hosts, STAGE/hosts on keel's side
+ * (the setup child hides the directory under its staging tmpfs), attached
+ * into the container as a tree so that hosts_refresh() can write it again
+ * in place.  -1 (the setup then writes its own copy) when it cannot. */
+static int hosts_file_tree(const struct ctr *c, const char *text)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/hosts", c->stage);
+    _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    struct kerr terr = { 0 };
+    int tree = -1;
+    if (fd < 0 || write_all(fd, text, strlen(text)) < 0)
+        kerr_set(&terr, errno, "cannot write %s", path);
+    else
+        tree = mount_file_tree(fd, &terr);
+    if (tree < 0)
+        log_warn("%s: %s: its /etc/hosts will not follow address changes", c->spec->name, terr.msg);
+    return tree;
 }
 
 /* SUP_DO_START: everything a run needs, then the clone.  The outcome goes
@@ -694,6 +714,7 @@ static void ctr_start(struct ctr *c)
         .devnull_fd = s->devnull,
         .resolv = s->resolv,
         .resolv_tree = -1,
+        .hosts_tree = -1,
         .ready_fd = spec->ready == READY_FD ? c->ready_child_fd : -1,
         .notify_host = spec->ready == READY_NOTIFY ? c->notify_path : NULL,
         .userns = c->userns.fd >= 0 ? &c->userns : NULL,
@@ -706,10 +727,13 @@ static void ctr_start(struct ctr *c)
         if (in.resolv_tree < 0)   /* the content is still there: only later changes are lost */
             log_warn("%s: %s: its /etc/resolv.conf will not follow DHCP changes", spec->name, terr.msg);
     }
+    if (hosts)
+        in.hosts_tree = hosts_file_tree(c, hosts);
     struct container_proc proc;
     struct kerr err = { 0 };
     int r = container_start(&in, &proc, &err);
     close_safe(in.resolv_tree);
+    close_safe(in.hosts_tree);
     close_safe(cgfd);
     close_safe(netns);
     if (c->ready_child_fd >= 0) {
@@ -1718,6 +1742,29 @@ static void stale_gc(struct supervisor *s)
     s->n_stale = 0;
 }
 
+/* The replaced container's name now means the new instance's address: the
+ * /etc/hosts of every running container is written again in place (keel's
+ * STAGE/hosts is what its /etc/hosts is bound to, hosts_file_tree, so the
+ * change is seen at once, as with resolv.conf).  A failure is logged: the container
+ * runs on with its old entries. */
+static void hosts_refresh(struct supervisor *s)
+{
+    if (!s->opts.net)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct ctr *c = s->c[i];
+        if (c->m.state != CS_RUNNING)
+            continue;
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/hosts", c->stage);
+        _cleanup_free_ char *text = net_hosts_file(s->opts.net, s->m, c->spec);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+        if (!text || fd < 0 || write_all(fd, text, strlen(text)) < 0)
+            log_warn("%s: cannot write its /etc/hosts again (%s): it keeps the old addresses", c->spec->name,
+                     !text ? "out of memory" : strerror(errno));
+    }
+}
+
 static void replace_fail(struct supervisor *s, struct ctr *c, const char *why)
 {
     c->rep = REP_FAILED;
@@ -1776,6 +1823,7 @@ static void replace_step(struct supervisor *s)
                 old->label = xasprintf("%s~old", c->spec->name);
                 log_info("%s: published ports moved to the new instance (pid %d); stopping the old one",
                          c->spec->name, (int)c->pid);
+                hosts_refresh(s);
                 if (!down_for_good(old))
                     ctr_input(old, SUP_IN_STOP, 0, 0);
             }

@@ -54,6 +54,11 @@ health_retries = 3
 health_start_period = 3s
 env = VERSION=$v
 command = /bin/sh -c "echo web-\$VERSION > /tmp/index.html; $delay$serve & trap 'sleep 0.5; kill %1; exit 0' TERM; wait; wait"
+
+[container peer]
+layers = $LAYERS/base
+network = bridge
+command = /bin/probe trap TERM print peer-up sleep inf
 EOF
 }
 
@@ -94,7 +99,8 @@ start_v1() {
 }
 
 test_start_first_no_downtime() {
-    plan start_first_applied start_first_zero_failures start_first_served_new start_first_old_gone start_first_renamed
+    plan start_first_applied start_first_zero_failures start_first_served_new start_first_old_gone start_first_renamed \
+         start_first_hosts
     command -v curl >/dev/null || fail "curl is missing"
     start_v1 start-first
     local old_pid
@@ -113,7 +119,13 @@ test_start_first_no_downtime() {
     new_pid=$(ps_field web pid)
     check start_first_old_gone "the old instance ($old_pid) still lives or web has no new pid ($new_pid)" eval \
         "[ -n '$new_pid' ] && [ '$new_pid' != '$old_pid' ] && [ ! -d '$(nsproc)/$old_pid' ]"
-    check start_first_renamed "keel ps does not list web alone: $(ps_names)" eq "$(ps_names)" web
+    check start_first_renamed "keel ps does not list web and peer alone: $(ps_names)" eq "$(ps_names)" peer,web
+    # peer (kept) finds web by name at its new address.
+    local web_ip peer_hosts
+    web_ip=$(ps_field web ip)
+    peer_hosts=$(nsproc)/$(ps_field peer pid)/root/etc/hosts
+    check start_first_hosts "peer's /etc/hosts does not give web's new address ($web_ip): $(tr '\n\t' '; ' < "$peer_hosts")" \
+        eval "[ -n '$web_ip' ] && grep -qE '^$web_ip[[:space:]]+web\$' '$peer_hosts'"
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
@@ -147,7 +159,7 @@ test_start_first_unhealthy_keeps_old() {
         "[ '$(get_web)' = web-v1 ] && [ '$(ps_field web pid)' = '$old_pid' ] && [ -d '$(nsproc)/$old_pid' ]"
     local pins=/proc/$(nsinit_pid)/root/run/keel/netns
     check unhealthy_no_leftover "the new instance is still listed or its namespace pin is left: $(ps_names); $(ls "$pins")" eval \
-        "[ '$(ps_names)' = web ] && [ -e '$pins/web' ] && [ ! -e '$pins/web~next' ]"
+        "[ '$(ps_names)' = peer,web ] && [ -e '$pins/web' ] && [ ! -e '$pins/web~next' ]"
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
