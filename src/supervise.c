@@ -1460,6 +1460,7 @@ void supervisor_status(const struct supervisor *s, size_t i, struct container_st
     const struct ctr *c = status_rec(s, i);
     memset(st, 0, sizeof *st);
     st->name = c->label ? c->label : c->spec->name;
+    st->cgroup = c->iname;
     st->state = c->m.state;
     st->health = c->health.state;
     st->ready = c->ready;
@@ -2056,6 +2057,7 @@ static void apply_finish(struct loop *l, void *data)
     bool ok = !outcome[0];
     snprintf(text, sizeof text, "%s%s", ok ? "applied" : "applied with errors: ", outcome);
     apply_end(s, ok, text);
+    stale_gc(s);
     schedule(s);
 }
 
