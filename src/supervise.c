@@ -648,8 +648,17 @@ static int hosts_file_tree(const struct ctr *c, const char *text)
     _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     struct kerr terr = { 0 };
     int tree = -1;
+    /* The container's root owns its /etc/hosts, as the copy the setup makes
+     * (read-only all the same: the attached tree is). */
+    uint32_t uid = 0, gid = 0;
+    if (c->userns.fd >= 0) {
+        (void)userns_to_host(c->userns.map, c->userns.n, 0, &uid);   /* id 0 is mapped (manifest check) */
+        (void)userns_to_host(c->userns.map, c->userns.n, 0, &gid);
+    }
     if (fd < 0 || write_all(fd, text, strlen(text)) < 0)
         kerr_set(&terr, errno, "cannot write %s", path);
+    else if (fchown(fd, uid, gid) < 0)
+        kerr_set(&terr, errno, "cannot give %s to the container's root", path);
     else
         tree = mount_file_tree(fd, &terr);
     if (tree < 0)
