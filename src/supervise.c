@@ -1912,10 +1912,10 @@ static void apply_finish(struct loop *l, void *data)
         const struct mdiff_ctr *e = &d->ctrs[k];
         if (e->new_index < 0)
             continue;
-        if (e->kind == MDIFF_UNCHANGED || e->kind == MDIFF_INPLACE)
+        if (e->kind == MDIFF_UNCHANGED || e->kind == MDIFF_INPLACE) {
             old_of_new[e->new_index] = e->old_index;
-        if (e->kind == MDIFF_UNCHANGED || e->kind == MDIFF_INPLACE)
             continue;
+        }
         const struct ctr *old = e->old_index >= 0 ? s->c[e->old_index] : NULL;
         bool rep = old && old->replacing;
         struct ctr *c = ctr_alloc(s, &nm->containers[e->new_index], (size_t)e->new_index, rep && !old->alt);
@@ -1939,6 +1939,7 @@ static void apply_finish(struct loop *l, void *data)
         if (old_of_new[i] < 0 && !nc[i])
             oom = true;
     struct manifest **stale = NULL;
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
     if (!oom && s->owned && !(stale = realloc(s->stale, (s->n_stale + 1) * sizeof *stale)))
         oom = true;
     if (stale)
