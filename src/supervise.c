@@ -1865,6 +1865,7 @@ static void replace_step(struct supervisor *s)
                         alive ? "the old instance keeps running with its old settings"
                               : "the old instance is not running either");
             ctr_free(c);
+            hosts_refresh(s);   /* a container started meanwhile was given the new address */
             continue;
         }
         pending = true;
@@ -1971,6 +1972,7 @@ static void apply_finish(struct loop *l, void *data)
             *nw->own_spec = *c->spec;
             nw->own_spec->deps = NULL;   /* indices into its own manifest */
             nw->own_spec->n_deps = 0;
+            free(c->own_spec);           /* a copy already (its last replacement failed): copied from above */
             c->spec = c->hc.spec = c->own_spec = nw->own_spec;
             nw->own_spec = NULL;
             c->replacing = false;
@@ -2079,7 +2081,8 @@ static bool start_first(const struct supervisor *s, const struct mdiff_ctr *e)
 {
     const struct container_spec *sp = &s->ap.nm->containers[e->new_index];
     const struct ctr *old = s->c[e->old_index];
-    return sp->update == UPDATE_START_FIRST && sp->net == NET_BRIDGE && s->opts.net && old->m.state == CS_RUNNING;
+    return sp->update == UPDATE_START_FIRST && sp->net == NET_BRIDGE && s->opts.net && !s->stopping_all &&
+           old->m.state == CS_RUNNING;
 }
 
 int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, sup_apply_cb cb, void *data,
