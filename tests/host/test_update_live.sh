@@ -84,11 +84,16 @@ client_stop() {
 count() { grep -c -x -- "$1" "$T/client.out"; }
 
 # The apply under load: its output in $T/apply.out, status in $APPLY_RC.
+# With WHILE, that command runs while the apply does (the apply is waited
+# for afterwards).
 apply_under_load() {
     web_manifest "$1" "$2" "${3:-yes}" > "$T/m2.ini"
     client_start
     APPLY_RC=0
-    kc apply "$T/m2.ini" > "$T/apply.out" 2>&1 || APPLY_RC=$?
+    kc apply "$T/m2.ini" > "$T/apply.out" 2>&1 &
+    local apid=$!
+    [ -z "${WHILE:-}" ] || $WHILE
+    wait "$apid" || APPLY_RC=$?
 }
 
 start_v1() {
@@ -145,13 +150,21 @@ test_stop_first_has_gap() {
 
 # A new instance that never becomes healthy: stopped, the old one serves on.
 test_start_first_unhealthy_keeps_old() {
-    plan unhealthy_apply_failed unhealthy_zero_failures unhealthy_old_serves unhealthy_no_leftover
+    plan unhealthy_next_listed unhealthy_apply_failed unhealthy_zero_failures unhealthy_old_serves \
+         unhealthy_no_leftover
     command -v curl >/dev/null || fail "curl is missing"
     start_v1 start-first
     local old_pid
     old_pid=$(ps_field web pid)
-    apply_under_load v2 start-first no
+    # The new instance on trial is listed as web~next beside web (the old one).
+    next_listed() {
+        wait_until $((20 * SLOW)) eval '[ "$(ps_names)" = peer,web,web~next ]'
+        NEXT_NAMES=$(ps_names) NEXT_PID=$(ps_field web pid)
+    }
+    WHILE=next_listed apply_under_load v2 start-first no
     client_stop
+    check unhealthy_next_listed "keel ps did not list web~next beside web (the old, $old_pid): $NEXT_NAMES, web $NEXT_PID" \
+        eval "[ '$NEXT_NAMES' = peer,web,web~next ] && [ '$NEXT_PID' = '$old_pid' ]"
     check unhealthy_apply_failed "keel apply did not report the failed replacement (status $APPLY_RC): $(tail -3 "$T/apply.out")" \
         eval "[ $APPLY_RC != 0 ] && grep -q 'web not replaced: the new instance is unhealthy' '$T/apply.out'"
     check unhealthy_zero_failures "$(count fail) requests failed while the new instance was tried" eq "$(count fail)" 0
