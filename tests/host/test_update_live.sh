@@ -105,12 +105,13 @@ start_v1() {
 
 test_start_first_no_downtime() {
     plan start_first_applied start_first_zero_failures start_first_served_new start_first_old_gone start_first_renamed \
-         start_first_hosts
+         start_first_hosts start_first_cgroup
     command -v curl >/dev/null || fail "curl is missing"
     start_v1 start-first
-    local old_pid
+    local old_pid old_cg
     old_pid=$(ps_field web pid)
     [ -n "$old_pid" ] || fail "no pid for web"
+    old_cg=$(cat "$(nsproc)/$old_pid/cgroup" 2>/dev/null)
     apply_under_load v2 start-first
     wait_until $((20 * SLOW)) eval '[ "$(get_web)" = web-v2 ]'
     client_stop
@@ -125,6 +126,15 @@ test_start_first_no_downtime() {
     check start_first_old_gone "the old instance ($old_pid) still lives or web has no new pid ($new_pid)" eval \
         "[ -n '$new_pid' ] && [ '$new_pid' != '$old_pid' ] && [ ! -d '$(nsproc)/$old_pid' ]"
     check start_first_renamed "keel ps does not list web and peer alone: $(ps_names)" eq "$(ps_names)" peer,web
+    # Two instances, two cgroups: the new one's is web~next (killing the old
+    # one's cgroup at its stop would have killed it too).
+    if [[ $old_cg == */web ]]; then
+        check start_first_cgroup "the new instance is not in cgroup web~next (old: $old_cg)" eval \
+            "[[ \"\$(cat '$(nsproc)/$new_pid/cgroup')\" == */web~next ]]"
+    else
+        _DONE+=(start_first_cgroup)
+        echo "skip - host: start_first_cgroup: keel has no cgroup2 hierarchy here (web is in $old_cg)"
+    fi
     # peer (kept) finds web by name at its new address.
     local web_ip peer_hosts
     web_ip=$(ps_field web ip)
