@@ -186,8 +186,9 @@ static void write_pressure(struct json_writer *w, const char *key, const struct 
     json_obj_end(w);
 }
 
-static void write_stats(struct json_writer *w, const struct control_backend *be, const char *name)
+static void write_stats(struct json_writer *w, const struct control_backend *be, const struct container_status *cs)
 {
+    const char *name = cs->name;
     json_obj_begin(w);
     json_kstr(w, "name", name);
     struct cgroup_stats st;
@@ -196,7 +197,7 @@ static void write_stats(struct json_writer *w, const struct control_backend *be,
     if (!be->stats || !be->cgroot || !be->cgroot->available) {
         json_kbool(w, "available", false);
         json_kstr(w, "error", "no cgroup v2 hierarchy");
-    } else if (be->stats(be->cgroot, name, &st, &e) < 0) {
+    } else if (be->stats(be->cgroot, cs->cgroup ? cs->cgroup : name, &st, &e) < 0) {
         json_kbool(w, "available", false);
         json_kstr(w, "error", e.msg);
     } else {
@@ -309,20 +310,23 @@ int control_respond(const struct control_backend *be, const struct proto_request
         control_reply_end(out);
         return 0;
     case PROTO_OP_STATS: {
-        if (req->name && find_or_error(be, req, out) < 0)
+        int k = req->name ? find_or_error(be, req, out) : -1;
+        if (req->name && k < 0)
             return 0;
         control_reply_begin(out, op, true);
         json_key(out, "stats");
         json_arr_begin(out);
+        struct container_status st;
+        memset(&st, 0, sizeof st);
         if (req->name) {
-            write_stats(out, be, req->name);
+            be->status(be->sup, (size_t)k, &st);
+            write_stats(out, be, &st);
         } else {
             size_t n = be->count(be->sup);
-            for (size_t k = 0; k < n; k++) {
-                struct container_status st;
+            for (size_t j = 0; j < n; j++) {
                 memset(&st, 0, sizeof st);
-                be->status(be->sup, k, &st);
-                write_stats(out, be, st.name);
+                be->status(be->sup, j, &st);
+                write_stats(out, be, &st);
             }
         }
         json_arr_end(out);

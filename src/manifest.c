@@ -902,6 +902,32 @@ static void apply_image(struct manifest *m, struct container_spec *c, struct dia
     image_free(&img);
 }
 
+/* update = start-first runs two instances at once for a while: what cannot
+ * exist twice refuses it here rather than failing at the first apply. */
+static void check_start_first(const struct manifest *m, const struct container_spec *c, const char *file,
+                              struct diag *d)
+{
+    int line = manifest_key_line(c, "update");
+    const char *why = NULL;
+    if (c->net == NET_HOST)
+        why = "network = host (both instances would bind the same host ports)";
+    else if (c->net == NET_CONTAINER)
+        why = "network = container:NAME (the namespace and its ports are NAME's)";
+    else if (c->net != NET_BRIDGE)
+        why = "a network other than bridge (its new instance takes over the published ports of a bridge)";
+    else if (c->ip.s_addr || c->has_ip6)
+        why = "a fixed ip or ip6 (the new instance needs an address of its own beside the old one)";
+    else if (c->upper && strcmp(c->upper, "tmpfs") != 0)
+        why = "an upper directory (overlayfs cannot use one upper directory in two mounts)";
+    for (size_t j = 0; !why && j < m->n_containers; j++) {
+        const struct container_spec *o = &m->containers[j];
+        if (o != c && o->net == NET_CONTAINER && o->net_peer && strcmp(o->net_peer, c->name) == 0)
+            why = "another container joins its network namespace (network = container:NAME)";
+    }
+    if (why)
+        diag_add(d, file, line, "container '%s': update = start-first is not possible with %s", c->name, why);
+}
+
 static void validate(struct manifest *m, unsigned flags, const bool *bad, struct diag *d)
 {
     const char *file = m->path;
@@ -1010,6 +1036,8 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
         }
         if (c->health == HEALTH_NONE && c->on_unhealthy != POWER_RESTART)
             diag_add(d, file, manifest_key_line(c, "on_unhealthy"), "container '%s': on_unhealthy needs a health check", c->name);
+        if (c->update == UPDATE_START_FIRST)
+            check_start_first(m, c, file, d);
         if (c->caps_ambient & ~c->caps)
             diag_add(d, file, manifest_key_line(c, "ambient_capabilities"), "container '%s': ambient_capabilities must be within capabilities",
                      c->name);

@@ -764,6 +764,18 @@ static int set_on_unhealthy(void *obj, int line, const char *v, char *why)
     return parse_power(v, ok, ARRAY_SIZE(ok), &((struct container_spec *)obj)->on_unhealthy, why);
 }
 
+static int set_update(void *obj, int line, const char *v, char *why)
+{
+    struct container_spec *c = obj;
+    if (strcmp(v, "stop-first") == 0)
+        c->update = UPDATE_STOP_FIRST;
+    else if (strcmp(v, "start-first") == 0)
+        c->update = UPDATE_START_FIRST;
+    else
+        return why_set(why, "'%s' is not stop-first or start-first", v);
+    return 0;
+}
+
 static const char *const condition_names[] = { "network-online", "clock" };
 
 unsigned manifest_condition_of(const char *name)
@@ -1440,6 +1452,9 @@ static const struct manifest_key keys[] = {
            "readiness protocol (sd_notify READY=1, or a newline on fd N)"),
     TYPED(SEC_CONTAINER, "start_timeout", K_DURATION, CON(start_timeout_ms), "duration", "0 (forever)",
           "how long a dependant waits for this container's dependencies"),
+    CUSTOM_APPLIED(SEC_CONTAINER, "update", false, set_update, "stop-first|start-first", "stop-first",
+           "keel apply's replacement: stop the old instance first, or start the new beside it and move the "
+           "published ports to it once it is healthy or ready"),
 
     /* [network NAME] */
     CUSTOM(SEC_NETWORK, "subnet", false, set_subnet, "CIDR", MANIFEST_DEFAULT_SUBNET " (" MANIFEST_DEFAULT_NETWORK ")",

@@ -291,7 +291,7 @@ void metrics_render(struct json_writer *w, const struct control_backend *be, con
         /* A container without a cgroup now (never started, gone, no
          * cgroup2) has no cgroup figures at all. */
         f[i].has_cg = be->stats && be->cgroot && be->cgroot->available && f[i].st.name &&
-                      be->stats(be->cgroot, f[i].st.name, &f[i].cg, &e) == 0;
+                      be->stats(be->cgroot, f[i].st.cgroup ? f[i].st.cgroup : f[i].st.name, &f[i].cg, &e) == 0;
     }
     render_keel(w, k);
     render_containers(w, f, n);

@@ -40,6 +40,7 @@
 #include "keel/util.h"
 
 #define NET_ALIAS_PREFIX "keel:"
+#define NET_NEXT_SUFFIX "~next"
 
 /* c->bridge for messages (NULL only in a manifest not made by manifest_load). */
 static const char *bridge_name(const struct container_spec *c)
@@ -226,7 +227,15 @@ struct net_slot {
     int ns_fd;               /* pinned namespace, -1 when not created */
     int bridge;              /* index into ctx->bridges, -1 */
     char veth[IFNAMSIZ];
-    char *pin;               /* RUN_DIR/netns/NAME */
+    char *pin;               /* RUN_DIR/netns/NAME (NAME~next with alt) */
+    bool alt;                /* update = start-first: this instance's pin and veth are named after
+                              * NAME~next, as its predecessor's are after NAME (or the other way) */
+    /* update = start-first (net_replace_*): the instance being replaced, still
+     * running in its own namespace with its own address, and the spec its
+     * published ports come from; NULL when no replacement is under way. */
+    struct net_slot *prev;
+    const struct container_spec *spec;   /* prev slots only */
+    bool draining;           /* prev slots only: its ports moved to the new instance */
 };
 
 struct net_ctx {
@@ -502,25 +511,36 @@ static int collect_dnat(const struct net_ctx *ctx, struct nft_dnat **out, size_t
 {
     const struct manifest *m = ctx->m;
     size_t total = 0;
-    for (size_t i = 0; i < m->n_containers; i++)
-        if (ctx->slots[i].ns_fd >= 0 && m->containers[i].net == NET_BRIDGE)
+    for (size_t i = 0; i < m->n_containers; i++) {
+        const struct net_slot *ps = ctx->slots[i].prev;
+        if (ps && ps->ns_fd >= 0 && !ps->draining && ps->spec->net == NET_BRIDGE)
+            total += ps->spec->n_ports;
+        else if (ctx->slots[i].ns_fd >= 0 && m->containers[i].net == NET_BRIDGE)
             total += m->containers[i].n_ports;
+    }
     struct nft_dnat *d = calloc(total ? total : 1, sizeof *d);
     if (!d)
         return -ENOMEM;
     size_t k = 0;
     for (size_t i = 0; i < m->n_containers; i++) {
+        /* One instance of a container publishes its ports: during a
+         * start-first replacement the old one until the ports move. */
+        const struct net_slot *sl = &ctx->slots[i];
         const struct container_spec *c = &m->containers[i];
-        if (ctx->slots[i].ns_fd < 0 || c->net != NET_BRIDGE)
+        if (sl->prev && sl->prev->ns_fd >= 0 && !sl->prev->draining) {
+            c = sl->prev->spec;
+            sl = sl->prev;
+        }
+        if (sl->ns_fd < 0 || c->net != NET_BRIDGE)
             continue;
         for (size_t p = 0; p < c->n_ports; p++) {
             d[k].host_ip = c->ports[p].host_ip;
             d[k].host_port = c->ports[p].host_port;
             d[k].proto = (uint8_t)c->ports[p].proto;
-            d[k].dest = ctx->slots[i].ip;
+            d[k].dest = sl->ip;
             d[k].dest_port = c->ports[p].container_port;
-            d[k].dest6 = ctx->slots[i].ip6;
-            d[k].has_dest6 = v6_set(&ctx->slots[i].ip6);
+            d[k].dest6 = sl->ip6;
+            d[k].has_dest6 = v6_set(&sl->ip6);
             k++;
         }
     }
@@ -929,11 +949,15 @@ static int configure_bridge_netns(struct net_ctx *ctx, int i, int ns_fd, int soc
 
     if (!s->ip.s_addr) {
         /* Released earlier and now started again: take the lowest free one. */
-        struct in_addr used[ctx->m->n_containers + 1];
+        struct in_addr used[2 * ctx->m->n_containers + 1];
         size_t nu = 0;
-        for (size_t j = 0; j < ctx->m->n_containers; j++)
+        for (size_t j = 0; j < ctx->m->n_containers; j++) {
             if (ctx->slots[j].ip.s_addr && ctx->slots[j].bridge == s->bridge)
                 used[nu++] = ctx->slots[j].ip;
+            const struct net_slot *ps = ctx->slots[j].prev;   /* an old instance still has its address */
+            if (ps && ps->ip.s_addr && ps->bridge == s->bridge)
+                used[nu++] = ps->ip;
+        }
         if (c->ip.s_addr)
             s->ip = c->ip;
         else if (manifest_alloc_ip(br->spec, used, nu, &s->ip) < 0)
@@ -941,11 +965,15 @@ static int configure_bridge_netns(struct net_ctx *ctx, int i, int ns_fd, int soc
                             c->name, br->spec->name);
     }
     if (net_v6(br->spec) && !v6_set(&s->ip6)) {
-        struct in6_addr used[ctx->m->n_containers + 1];
+        struct in6_addr used[2 * ctx->m->n_containers + 1];
         size_t nu = 0;
-        for (size_t j = 0; j < ctx->m->n_containers; j++)
+        for (size_t j = 0; j < ctx->m->n_containers; j++) {
             if (v6_set(&ctx->slots[j].ip6) && ctx->slots[j].bridge == s->bridge)
                 used[nu++] = ctx->slots[j].ip6;
+            const struct net_slot *ps = ctx->slots[j].prev;
+            if (ps && v6_set(&ps->ip6) && ps->bridge == s->bridge)
+                used[nu++] = ps->ip6;
+        }
         if (c->has_ip6)
             s->ip6 = c->ip6;
         else if (manifest_alloc_ip6(br->spec, used, nu, &s->ip6) < 0)
@@ -1028,7 +1056,7 @@ static int ensure_netns(struct net_ctx *ctx, int i, struct kerr *err)
     if (s->ns_fd >= 0)
         return 0;   /* a restart: the pinned namespace is still configured */
     uint64_t t0 = now_ns();
-    s->pin = xasprintf("%s/%s", ctx->netns_dir, c->name);
+    s->pin = xasprintf("%s/%s%s", ctx->netns_dir, c->name, s->alt ? NET_NEXT_SUFFIX : "");
     if (!s->pin)
         return kerr_set(err, ENOMEM, "cannot set up network of container %s", c->name);
     int ns_fd = -1, sock = -1;
@@ -1117,6 +1145,108 @@ static int bridge_named(const struct net_ctx *ctx, const char *name)
     return -1;
 }
 
+/* Start-first replacement ---------------------------------------------------- */
+
+static struct net_slot *replace_slot(struct net_ctx *ctx, const struct container_spec *c)
+{
+    int i = manifest_container_index_of(ctx->m, c);
+    return i < 0 ? NULL : &ctx->slots[i];
+}
+
+int net_replace_begin(struct net_ctx *ctx, const struct container_spec *c, const struct container_spec *old,
+                      struct kerr *err)
+{
+    struct net_slot *s = replace_slot(ctx, c);
+    if (!s || c->net != NET_BRIDGE || s->prev)
+        return kerr_msg(err, EINVAL, "cannot start a second instance of container %s beside the first", c->name);
+    struct net_slot *p = malloc(sizeof *p);
+    if (!p)
+        return kerr_set(err, ENOMEM, "cannot start a second instance of container %s", c->name);
+    *p = *s;
+    p->prev = NULL;
+    p->spec = old;
+    p->draining = false;
+    const struct network_spec *n = manifest_network_of(ctx->m, c);
+    *s = (struct net_slot){ .ns_fd = -1, .bridge = n ? bridge_named(ctx, n->name) : -1, .alt = !p->alt, .prev = p };
+    /* The old instance's host end keeps its name: the new one takes the
+     * other (NAME~next hashes, as '~' is not allowed in an interface name). */
+    char alt_name[256];
+    snprintf(alt_name, sizeof alt_name, "%s" NET_NEXT_SUFFIX, c->name);
+    veth_name(s->alt ? alt_name : c->name, s->veth);
+    return 0;
+}
+
+int net_replace_commit(struct net_ctx *ctx, const struct container_spec *c, struct kerr *err)
+{
+    struct net_slot *s = replace_slot(ctx, c);
+    if (!s || !s->prev)
+        return kerr_msg(err, EINVAL, "cannot move the ports of container %s: no replacement under way", c->name);
+    /* One batch (the `ports` chain flushed and refilled): a new connection
+     * meets either the old rules or the new ones, never no rule. */
+    s->prev->draining = true;
+    int r = update_ports(ctx, err);
+    if (r < 0)
+        s->prev->draining = false;
+    return r;
+}
+
+/* Gives back what slot `s` holds: pin, flows, address. */
+static void slot_release(struct net_ctx *ctx, struct net_slot *s, const char *whose)
+{
+    unpin(s);
+    if (s->ip.s_addr) {
+        struct nft_net freed[2] = { { .addr = s->ip, .prefix = 32 }, { .v6 = true, .addr6 = s->ip6, .prefix = 128 } };
+        forget_flows(ctx, freed, !v6_set(&s->ip6) ? 1 : 2, whose);
+    }
+    s->ip.s_addr = 0;
+    s->ip6 = (struct in6_addr)IN6ADDR_ANY_INIT;
+}
+
+void net_replace_end(struct net_ctx *ctx, const struct container_spec *c)
+{
+    struct net_slot *s = replace_slot(ctx, c);
+    if (!s || !s->prev)
+        return;
+    struct net_slot *p = s->prev;
+    s->prev = NULL;
+    if (!p->draining) {
+        /* Its ports were still the old one's: they go with it. */
+        p->draining = true;
+        struct kerr e;
+        if (update_ports(ctx, &e) < 0)
+            log_error("%s", e.msg);
+    }
+    slot_release(ctx, p, c->name);
+    free(p);
+}
+
+void net_replace_abort(struct net_ctx *ctx, const struct container_spec *c)
+{
+    struct net_slot *s = replace_slot(ctx, c);
+    if (!s || !s->prev)
+        return;
+    struct net_slot *p = s->prev;
+    bool moved = p->draining;
+    slot_release(ctx, s, c->name);
+    free(s->pin);
+    *s = *p;
+    s->prev = NULL;
+    s->spec = NULL;
+    s->draining = false;
+    free(p);
+    if (moved) {
+        struct kerr e;
+        if (update_ports(ctx, &e) < 0)
+            log_error("%s", e.msg);
+    }
+}
+
+struct in_addr net_replace_old_ip(const struct net_ctx *ctx, const struct container_spec *c)
+{
+    int i = manifest_container_index_of(ctx->m, c);
+    return i >= 0 && ctx->slots[i].prev ? ctx->slots[i].prev->ip : (struct in_addr){ 0 };
+}
+
 int net_apply(struct net_ctx *ctx, const struct manifest *nm, const int *old_of_new, bool check, struct kerr *err)
 {
     const struct manifest *om = ctx->m;
@@ -1202,8 +1332,14 @@ void net_shutdown(struct net_ctx *ctx)
         close(ctx->nft);
         ctx->nft = -1;
     }
-    for (size_t i = 0; ctx->slots && i < ctx->n_slots; i++)
+    for (size_t i = 0; ctx->slots && i < ctx->n_slots; i++) {
         unpin(&ctx->slots[i]);
+        if (ctx->slots[i].prev) {
+            unpin(ctx->slots[i].prev);
+            free(ctx->slots[i].prev);
+            ctx->slots[i].prev = NULL;
+        }
+    }
     if (ctx->rt >= 0 && ctx->n_bridges) {
         nlbuf_reset(&ctx->buf);
         for (size_t i = 0; i < ctx->n_bridges; i++)

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -70,6 +71,23 @@ struct ctr {
     char failure[KERR_MSG_MAX];
     char *stage;             /* heap: RUN_DIR/containers/NAME (the structs stay small: no 4 KiB arrays) */
     bool retiring;           /* an apply stops it for good (removed, or restarted from a new spec) */
+    bool replacing;          /* an apply replaces it start-first (until the new manifest is in force) */
+    /* update = start-first (docs/operations.md).  Two records of one container
+     * for a while: the new one in s->c, its `prev` the old one, which runs
+     * aside (not in s->c, never restarted) until the new one is healthy or
+     * ready (then the ports move and the old one stops) or until the new one
+     * fails (then it goes and the old one is back in s->c as it was). */
+    char *iname;             /* heap: the name of its cgroup, staging directory and notify socket:
+                              * NAME, or NAME~next when the instance it replaced had NAME's */
+    bool alt;                /* iname is NAME~next */
+    struct ctr *prev;        /* the old instance while the replacement runs, NULL */
+    bool aside;              /* this is such an old instance */
+    enum { REP_WAIT, REP_MOVED, REP_FAILED } rep;   /* with prev: where the replacement is */
+    char *label;             /* heap: the name in events and keel ps when not spec->name: NAME~next, NAME~old */
+    struct container_spec *own_spec;   /* heap: an old instance's spec copied out of its manifest (kept
+                                        * in s->stale) without its dependencies (indices of that manifest) */
+    char rep_why[KERR_MSG_MAX + 64];   /* why the replacement failed */
+    uint64_t rep_since;                /* CLOCK_MONOTONIC ms the replacement began */
 };
 
 struct subscriber {
@@ -103,8 +121,13 @@ struct supervisor {
     size_t n_watched;
     unsigned conditions;       /* KEEL_COND_* met */
     struct manifest *owned;    /* the manifest of the last apply, freed with the supervisor; NULL: m is the caller's */
+    struct manifest **stale;   /* older manifests that records still point into (own_spec) */
+    size_t n_stale;
     struct {                   /* the apply in progress (one at a time) */
         bool active;
+        bool swapped;          /* the new manifest is in force: start-first replacements run */
+        int64_t rep_timer;     /* a replacement's settle time or deadline */
+        char outcome[2048];    /* what went wrong so far */
         struct manifest *nm;   /* owned until it replaces m */
         struct mdiff diff;
         char *plan;            /* the printed plan */
@@ -136,7 +159,7 @@ static void emit(struct supervisor *s, enum sup_event_kind kind, struct ctr *c, 
                  const char *detail)
 {
     struct sup_event ev = {
-        .kind = kind, .name = c->spec->name, .time_ms = realtime_ms(), .pid = c->pid,
+        .kind = kind, .name = c->label ? c->label : c->spec->name, .time_ms = realtime_ms(), .pid = c->pid,
         .status = status, .count = count, .detail = detail,
     };
     deliver(s, &ev);
@@ -247,7 +270,7 @@ static void cg_remove_if_done(struct ctr *c)
     if (!root || !c->has_cgroup || c->pid > 0 || c->m.state == CS_BACKOFF || c->m.state == CS_WAITING)
         return;
     struct kerr err = { 0 };
-    if (cgroup_container_remove(root, c->spec->name, &err) == 0) {
+    if (cgroup_container_remove(root, c->iname, &err) == 0) {
         cg_events_close(c);
         c->has_cgroup = false;
     }
@@ -266,7 +289,7 @@ static void on_cg_event(struct loop *l, int fd, uint32_t events, void *data)
     struct cgroup_root *root = cgroot(c->sup);
     struct cgroup_events ev;
     struct kerr err = { 0 };
-    if (!root || cgroup_container_events(root, c->spec->name, &ev, &err) < 0)
+    if (!root || cgroup_container_events(root, c->iname, &ev, &err) < 0)
         return;
     if (ev.oom_kill > c->oom_kills) {
         c->oom_kills = (unsigned)ev.oom_kill;
@@ -285,19 +308,30 @@ static void cg_events_open(struct ctr *c)
     if (!root)
         return;
     if (c->mem_events_fd < 0 && (root->controllers & CG_MEMORY)) {
-        c->mem_events_fd = cgroup_container_events_fd(root, c->spec->name, "memory.events", &err);
+        c->mem_events_fd = cgroup_container_events_fd(root, c->iname, "memory.events", &err);
         if (c->mem_events_fd >= 0 && loop_add_fd(c->sup->loop, c->mem_events_fd, EPOLLPRI, on_cg_event, c) < 0) {
             close(c->mem_events_fd);
             c->mem_events_fd = -1;
         }
     }
     if (c->cg_events_fd < 0) {
-        c->cg_events_fd = cgroup_container_events_fd(root, c->spec->name, "cgroup.events", &err);
+        c->cg_events_fd = cgroup_container_events_fd(root, c->iname, "cgroup.events", &err);
         if (c->cg_events_fd >= 0 && loop_add_fd(c->sup->loop, c->cg_events_fd, EPOLLPRI, on_cg_event, c) < 0) {
             close(c->cg_events_fd);
             c->cg_events_fd = -1;
         }
     }
+}
+
+/* The spec for cgroup.c, which names the cgroup after spec->name: a copy
+ * named after the instance when that is not the container's name. */
+static const struct container_spec *cg_spec(const struct ctr *c, struct container_spec *tmp)
+{
+    if (strcmp(c->iname, c->spec->name) == 0)
+        return c->spec;
+    *tmp = *c->spec;
+    tmp->name = c->iname;
+    return tmp;
 }
 
 /* The container's cgroup directory (for processes that join it), or -1. */
@@ -306,7 +340,7 @@ static int cg_dir_fd(const struct ctr *c)
     struct cgroup_root *root = cgroot(c->sup);
     if (!root || !c->has_cgroup || root->keel_fd < 0)
         return -1;
-    return openat(root->keel_fd, c->spec->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return openat(root->keel_fd, c->iname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 /* Kills every process of the container: its cgroup when it has one (nothing
@@ -315,7 +349,7 @@ static void kill_all(struct ctr *c)
 {
     struct cgroup_root *root = cgroot(c->sup);
     struct kerr err = { 0 };
-    if (root && c->has_cgroup && cgroup_container_kill(root, c->spec->name, &err) == 0)
+    if (root && c->has_cgroup && cgroup_container_kill(root, c->iname, &err) == 0)
         return;
     send_signal(c, SIGKILL);
 }
@@ -338,7 +372,9 @@ static void on_health_result(bool ok, const char *why, void *data)
         log_info("%s: %s%s%s", c->spec->name, health_state_name(c->health.state), ok ? "" : ": ", ok ? "" : why);
         output_note(&c->out, "health: %s", health_state_name(c->health.state));
         emit(s, EV_HEALTH, c, 0, c->health.failures, health_state_name(c->health.state));
-        if (c->health.state == HS_UNHEALTHY) {
+        /* A new instance on trial (start-first) that is unhealthy fails its
+         * replacement instead: the old one keeps serving. */
+        if (c->health.state == HS_UNHEALTHY && !c->prev) {
             enum power_action a = c->spec->on_unhealthy;
             if (a == POWER_RESTART && c->m.state == CS_RUNNING) {
                 log_info("%s: restarting (unhealthy)", c->spec->name);
@@ -434,7 +470,7 @@ static int ready_prepare(struct ctr *c, struct kerr *err)
         }
     } else if (spec->ready == READY_NOTIFY && c->ready_fd < 0) {
         free(c->notify_path);
-        if (!(c->notify_path = xasprintf("%s/notify/%s.sock", c->sup->opts.run_dir, spec->name)))
+        if (!(c->notify_path = xasprintf("%s/notify/%s.sock", c->sup->opts.run_dir, c->iname)))
             return kerr_set(err, ENOMEM, "cannot set up the readiness socket of %s", spec->name);
         char dir[PATH_MAX];
         snprintf(dir, sizeof dir, "%s/notify", c->sup->opts.run_dir);
@@ -576,7 +612,7 @@ static void note_started(struct ctr *c)
     c->failure[0] = '\0';
     if (c->spec->ready == READY_NONE)
         c->ready = true;
-    log_info("%s: started, pid %d", c->spec->name, (int)c->pid);
+    log_info("%s: started, pid %d", c->label ? c->label : c->spec->name, (int)c->pid);
     if (!c->upper_checked) {
         c->upper_checked = true;
         mount_warn_upper(c->spec);
@@ -599,6 +635,35 @@ static void start_failed(struct ctr *c, const char *why)
     c->has_exited = true;
     c->last_status = 127 << 8;
     ctr_input(c, SUP_IN_START_FAILED, c->last_status, 0);
+}
+
+/* keel's copy of the container's /etc/hosts, STAGE/hosts on keel's side
+ * (the setup child hides the directory under its staging tmpfs), attached
+ * into the container as a tree so that hosts_refresh() can write it again
+ * in place.  -1 (the setup then writes its own copy) when it cannot. */
+static int hosts_file_tree(const struct ctr *c, const char *text)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/hosts", c->stage);
+    _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    struct kerr terr = { 0 };
+    int tree = -1;
+    /* The container's root owns its /etc/hosts, as the copy the setup makes
+     * (read-only all the same: the attached tree is). */
+    uint32_t uid = 0, gid = 0;
+    if (c->userns.fd >= 0) {
+        (void)userns_to_host(c->userns.map, c->userns.n, 0, &uid);   /* id 0 is mapped (manifest check) */
+        (void)userns_to_host(c->userns.map, c->userns.n, 0, &gid);
+    }
+    if (fd < 0 || write_all(fd, text, strlen(text)) < 0)
+        kerr_set(&terr, errno, "cannot write %s", path);
+    else if (fchown(fd, uid, gid) < 0)
+        kerr_set(&terr, errno, "cannot give %s to the container's root", path);
+    else
+        tree = mount_file_tree(fd, &terr);
+    if (tree < 0)
+        log_warn("%s: %s: its /etc/hosts will not follow address changes", c->spec->name, terr.msg);
+    return tree;
 }
 
 /* SUP_DO_START: everything a run needs, then the clone.  The outcome goes
@@ -627,7 +692,8 @@ static void ctr_start(struct ctr *c)
     int cgfd = -1;
     if (s->opts.cgroup) {
         /* A limit that cannot be applied refuses the container: never dropped silently. */
-        if (cgroup_container_create(s->opts.cgroup, spec, &cgfd, &rerr) < 0) {
+        struct container_spec named;
+        if (cgroup_container_create(s->opts.cgroup, cg_spec(c, &named), &cgfd, &rerr) < 0) {
             start_failed(c, rerr.msg);
             return;
         }
@@ -657,6 +723,7 @@ static void ctr_start(struct ctr *c)
         .devnull_fd = s->devnull,
         .resolv = s->resolv,
         .resolv_tree = -1,
+        .hosts_tree = -1,
         .ready_fd = spec->ready == READY_FD ? c->ready_child_fd : -1,
         .notify_host = spec->ready == READY_NOTIFY ? c->notify_path : NULL,
         .userns = c->userns.fd >= 0 ? &c->userns : NULL,
@@ -669,10 +736,13 @@ static void ctr_start(struct ctr *c)
         if (in.resolv_tree < 0)   /* the content is still there: only later changes are lost */
             log_warn("%s: %s: its /etc/resolv.conf will not follow DHCP changes", spec->name, terr.msg);
     }
+    if (hosts)
+        in.hosts_tree = hosts_file_tree(c, hosts);
     struct container_proc proc;
     struct kerr err = { 0 };
     int r = container_start(&in, &proc, &err);
     close_safe(in.resolv_tree);
+    close_safe(in.hosts_tree);
     close_safe(cgfd);
     close_safe(netns);
     if (c->ready_child_fd >= 0) {
@@ -778,7 +848,7 @@ static void record_exit(struct ctr *c, int status)
     c->last_status = status;
     log_info("%s: %s", c->spec->name, how);
     output_note(&c->out, "%s", how);
-    struct sup_event ev = { .kind = EV_EXITED, .name = c->spec->name, .time_ms = realtime_ms(), .pid = pid,
+    struct sup_event ev = { .kind = EV_EXITED, .name = c->label ? c->label : c->spec->name, .time_ms = realtime_ms(), .pid = pid,
                             .status = status, .count = c->m.restarts };
     for (size_t i = 0; i < s->n_subs; i++)
         s->subs[i].cb(&ev, s->subs[i].data);
@@ -837,6 +907,8 @@ static void release_if_done(struct ctr *c)
         return;
     cg_remove_if_done(c);
     release_images(c);
+    if (c->aside)
+        return;   /* its namespace is the replacement's to give back (net_replace_end) */
     release_net_if_unused(c);
     /* A joiner going down may be what its peer's namespace waited for. */
     if (c->spec->net == NET_CONTAINER) {
@@ -957,6 +1029,9 @@ void supervisor_reap(struct supervisor *s)
             if (s->c[i]->pid == pid) {
                 found = true;
                 ctr_exited(s->c[i], status);
+            } else if (s->c[i]->prev && s->c[i]->prev->pid == pid) {
+                found = true;
+                ctr_exited(s->c[i]->prev, status);
             }
         for (size_t i = 0; i < s->n_watched && !found; i++)
             if (s->watched[i].pid == pid) {
@@ -1066,7 +1141,7 @@ int supervisor_set_resolv(struct supervisor *s, const char *text, struct kerr *e
 
 /* A container's record, its fds closed: every later step may fail and
  * leave it to ctr_free.  NULL when out of memory. */
-static struct ctr *ctr_alloc(struct supervisor *s, const struct container_spec *spec, size_t index)
+static struct ctr *ctr_alloc(struct supervisor *s, const struct container_spec *spec, size_t index, bool alt)
 {
     struct ctr *c = calloc(1, sizeof *c);
     if (!c)
@@ -1084,7 +1159,10 @@ static struct ctr *ctr_alloc(struct supervisor *s, const struct container_spec *
     health_check_init(&c->hc, s->loop, spec, &c->ns, &c->seccomp, &hc_ops, c);
     c->mem_events_fd = c->cg_events_fd = -1;
     c->userns = (struct userns)USERNS_INIT;
-    if (!(c->stage = xasprintf("%s/containers/%s", s->opts.run_dir, spec->name))) {
+    c->alt = alt;
+    if (!(c->iname = xasprintf("%s%s", spec->name, alt ? "~next" : "")) ||
+        !(c->stage = xasprintf("%s/containers/%s", s->opts.run_dir, c->iname))) {
+        free(c->iname);
         free(c);
         return NULL;
     }
@@ -1129,7 +1207,7 @@ static void ctr_free(struct ctr *c)
     cg_events_close(c);
     if (c->has_cgroup && cgroot(s)) {
         struct kerr err = { 0 };
-        cgroup_container_remove(cgroot(s), c->spec->name, &err);
+        cgroup_container_remove(cgroot(s), c->iname, &err);
     }
     seccomp_prog_free(&c->seccomp);
     userns_close(&c->userns);
@@ -1146,6 +1224,9 @@ static void ctr_free(struct ctr *c)
     output_close(&c->out);
     free(c->notify_path);
     free(c->stage);
+    free(c->iname);
+    free(c->own_spec);
+    free(c->label);
     free(c);
 }
 
@@ -1165,7 +1246,7 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
     s->c = calloc(s->n ? s->n : 1, sizeof(struct ctr *)); // NOLINT(bugprone-sizeof-expression)
     int r = 0;
     for (size_t i = 0; s->c && i < s->n && r == 0; i++)
-        if (!(s->c[i] = ctr_alloc(s, &m->containers[i], i)))
+        if (!(s->c[i] = ctr_alloc(s, &m->containers[i], i, false)))
             r = -ENOMEM;
     if (!s->c || r < 0) {
         supervisor_free(s);
@@ -1199,8 +1280,11 @@ void supervisor_free(struct supervisor *s)
         return;
     if (s->ap.active)
         apply_end(s, false, "keel stopped before the apply was complete");
-    for (size_t i = 0; s->c && i < s->n; i++)
+    for (size_t i = 0; s->c && i < s->n; i++) {
+        if (s->c[i])
+            ctr_free(s->c[i]->prev);
         ctr_free(s->c[i]);
+    }
     layerimg_set_free(s->images);
     close_safe(s->devnull);
     free(s->resolv);
@@ -1209,6 +1293,9 @@ void supervisor_free(struct supervisor *s)
     free(s->subs);
     free(s->watched);
     manifest_free(s->owned);
+    for (size_t i = 0; i < s->n_stale; i++)
+        manifest_free(s->stale[i]);
+    free(s->stale);
     free(s);
 }
 
@@ -1235,16 +1322,26 @@ void supervisor_stop_all(struct supervisor *s)
     if (s->ap.active)
         apply_end(s, false, "not complete: keel is stopping");
     s->stopping_all = true;
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; i < s->n; i++) {
         ctr_input(s->c[i], SUP_IN_SHUTDOWN, 0, 0);
+        /* An old instance still aside (a replacement that shutdown ended)
+         * has no dependants of its own: it stops now. */
+        if (s->c[i]->prev) {
+            ctr_input(s->c[i]->prev, SUP_IN_SHUTDOWN, 0, 0);
+            ctr_input(s->c[i]->prev, SUP_IN_STOP_ALL, 0, 0);
+        }
+    }
     schedule(s);
 }
 
 bool supervisor_all_down(const struct supervisor *s)
 {
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; i < s->n; i++) {
         if (is_active(s->c[i]) || s->c[i]->m.state == CS_BACKOFF || s->c[i]->m.state == CS_WAITING)
             return false;
+        if (s->c[i]->prev && !down_for_good(s->c[i]->prev))
+            return false;
+    }
     return true;
 }
 
@@ -1335,7 +1432,28 @@ int supervisor_kill(struct supervisor *s, const char *name, int sig, struct kerr
 
 size_t supervisor_count(const struct supervisor *s)
 {
-    return s->n;
+    size_t n = s->n;
+    for (size_t i = 0; i < s->n; i++)
+        n += s->c[i]->prev != NULL;
+    return n;
+}
+
+/* Entry i of keel ps: while a start-first replacement runs, NAME is the
+ * instance that has the published ports (the old one until they move) and
+ * an entry after the manifest's shows the other one (NAME~next, NAME~old). */
+static const struct ctr *status_rec(const struct supervisor *s, size_t i)
+{
+    if (i < s->n) {
+        const struct ctr *c = s->c[i];
+        return c->prev && c->rep != REP_MOVED ? c->prev : c;
+    }
+    size_t k = i - s->n;
+    for (size_t j = 0; j < s->n; j++) {
+        const struct ctr *c = s->c[j];
+        if (c->prev && k-- == 0)
+            return c->rep != REP_MOVED ? c : c->prev;
+    }
+    return s->c[0];   /* not reached: i < supervisor_count() */
 }
 
 int supervisor_find(const struct supervisor *s, const char *name)
@@ -1348,9 +1466,10 @@ int supervisor_find(const struct supervisor *s, const char *name)
 
 void supervisor_status(const struct supervisor *s, size_t i, struct container_status *st)
 {
-    const struct ctr *c = s->c[i];
+    const struct ctr *c = status_rec(s, i);
     memset(st, 0, sizeof *st);
-    st->name = c->spec->name;
+    st->name = c->label ? c->label : c->spec->name;
+    st->cgroup = c->iname;
     st->state = c->m.state;
     st->health = c->health.state;
     st->ready = c->ready;
@@ -1364,7 +1483,7 @@ void supervisor_status(const struct supervisor *s, size_t i, struct container_st
     st->oom_kills = c->oom_kills;
     st->net_mode = net_mode_name(c->spec->net);
     if (s->opts.net) {
-        struct in_addr ip = net_container_ip(s->opts.net, c->spec);
+        struct in_addr ip = c->aside ? net_replace_old_ip(s->opts.net, c->spec) : net_container_ip(s->opts.net, c->spec);
         if (ip.s_addr)
             inet_ntop(AF_INET, &ip, st->ip, sizeof st->ip);
     }
@@ -1375,7 +1494,7 @@ void supervisor_status(const struct supervisor *s, size_t i, struct container_st
 
 const char *supervisor_log_path(const struct supervisor *s, size_t i)
 {
-    return s->c[i]->out.log_path;
+    return status_rec(s, i)->out.log_path;
 }
 
 const struct manifest *supervisor_manifest(const struct supervisor *s)
@@ -1475,8 +1594,13 @@ static void apply_end(struct supervisor *s, bool ok, const char *outcome)
 {
     if (s->ap.timer > 0)
         loop_cancel_timer(s->loop, s->ap.timer);
+    if (s->ap.rep_timer > 0)
+        loop_cancel_timer(s->loop, s->ap.rep_timer);
+    s->ap.rep_timer = 0;
+    s->ap.swapped = false;
+    s->ap.outcome[0] = '\0';
     for (size_t i = 0; i < s->n; i++)
-        s->c[i]->retiring = false;
+        s->c[i]->retiring = s->c[i]->replacing = false;
     if (ok)
         log_info("apply: %s", outcome);
     else
@@ -1503,8 +1627,19 @@ static void apply_finish(struct loop *l, void *data);
 /* After every change of state while an apply runs: stop what it retires, in
  * reverse dependency order, and once all of it is down for good, finish from
  * the loop (never from inside the step of a container it frees). */
+static void replace_tick(struct loop *l, void *data);
+
 static void apply_progress(struct supervisor *s)
 {
+    if (s->ap.swapped) {
+        /* Replacements are judged from the loop, never inside a step of the
+         * records they may free. */
+        if (s->ap.timer == 0) {
+            int64_t t = loop_add_timer(s->loop, 0, replace_tick, s);
+            s->ap.timer = t > 0 ? t : 0;
+        }
+        return;
+    }
     bool all_down = true;
     for (size_t k = s->n; k-- > 0;) {
         size_t i = s->m->start_order ? (size_t)s->m->start_order[k] : k;
@@ -1534,6 +1669,225 @@ static void apply_progress(struct supervisor *s)
     }
 }
 
+/* --- start-first replacements (after the swap) ---------------------------------------------- */
+
+/* With neither a health check nor readiness, a new instance that has run
+ * this long counts as up (docs/operations.md says so). */
+#define REPLACE_SETTLE_MS 1000
+/* With readiness only: how long it has to say it is ready. */
+#define REPLACE_READY_MS 60000
+
+/* How long a new instance has to become good: with a health check, until
+ * its checks would have made it unhealthy (start period, then retries
+ * checks); else as above. */
+static uint64_t replace_limit_ms(const struct container_spec *sp)
+{
+    if (sp->health != HEALTH_NONE)
+        return sp->health_start_period_ms +
+               (uint64_t)(sp->health_retries + 1) * (sp->health_interval_ms + sp->health_timeout_ms);
+    return sp->ready != READY_NONE ? REPLACE_READY_MS : REPLACE_SETTLE_MS + 30000;
+}
+
+static void wake_at(uint64_t *wake, uint64_t t)
+{
+    if (*wake == 0 || t < *wake)
+        *wake = t;
+}
+
+/* 1: the new instance is good (healthy, ready, or settled); 0: not yet
+ * (*wake: when to look again without an event); -1: it failed (why). */
+static int replace_verdict(const struct ctr *c, uint64_t now, uint64_t *wake, char *why, size_t n)
+{
+    const struct container_spec *sp = c->spec;
+    if (c->m.state != CS_WAITING && c->m.state != CS_STARTING && c->m.state != CS_RUNNING) {
+        snprintf(why, n, "the new instance %s%s", c->failure[0] ? "failed: " : "is ",
+                 c->failure[0] ? c->failure : container_state_name(c->m.state));
+        return -1;
+    }
+    if (c->health.state == HS_UNHEALTHY) {
+        snprintf(why, n, "the new instance is unhealthy");
+        return -1;
+    }
+    if (c->m.state == CS_RUNNING) {
+        if (sp->health != HEALTH_NONE ? c->health.state == HS_HEALTHY
+                                      : sp->ready != READY_NONE ? c->ready
+                                                                : now - c->started_mono_ms >= REPLACE_SETTLE_MS)
+            return 1;
+        if (sp->health == HEALTH_NONE && sp->ready == READY_NONE)
+            wake_at(wake, c->started_mono_ms + REPLACE_SETTLE_MS);
+    }
+    uint64_t deadline = c->rep_since + replace_limit_ms(sp);
+    if (now >= deadline) {
+        snprintf(why, n, "the new instance did not become %s within %llu ms",
+                 sp->health != HEALTH_NONE ? "healthy" : sp->ready != READY_NONE ? "ready" : "running",
+                 (unsigned long long)replace_limit_ms(sp));
+        return -1;
+    }
+    wake_at(wake, deadline);
+    return 0;
+}
+
+static void outcome_add(struct supervisor *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void outcome_add(struct supervisor *s, const char *fmt, ...)
+{
+    size_t len = strlen(s->ap.outcome);
+    if (len && len + 2 < sizeof s->ap.outcome) {
+        memcpy(s->ap.outcome + len, "; ", 3);
+        len += 2;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->ap.outcome + len, sizeof s->ap.outcome - len, fmt, ap);
+    va_end(ap);
+}
+
+/* Frees the older manifests no record points into any more. */
+static void stale_gc(struct supervisor *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->c[i]->own_spec || s->c[i]->prev)
+            return;
+    for (size_t i = 0; i < s->n_stale; i++)
+        manifest_free(s->stale[i]);
+    s->n_stale = 0;
+}
+
+/* The replaced container's name now means the new instance's address: the
+ * /etc/hosts of every running container is written again in place (keel's
+ * STAGE/hosts is what its /etc/hosts is bound to, hosts_file_tree, so the
+ * change is seen at once, as with resolv.conf).  A failure is logged: the container
+ * runs on with its old entries. */
+static void hosts_refresh(struct supervisor *s)
+{
+    if (!s->opts.net)
+        return;
+    for (size_t i = 0; i < s->n; i++) {
+        const struct ctr *c = s->c[i];
+        if (c->m.state != CS_RUNNING)
+            continue;
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/hosts", c->stage);
+        _cleanup_free_ char *text = net_hosts_file(s->opts.net, s->m, c->spec);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+        if (!text || fd < 0 || write_all(fd, text, strlen(text)) < 0)
+            log_warn("%s: cannot write its /etc/hosts again (%s): it keeps the old addresses", c->spec->name,
+                     !text ? "out of memory" : strerror(errno));
+    }
+}
+
+static void replace_fail(struct supervisor *s, struct ctr *c, const char *why)
+{
+    c->rep = REP_FAILED;
+    snprintf(c->rep_why, sizeof c->rep_why, "%s", why);
+    log_error("%s: not replaced: %s; the old instance keeps running", c->spec->name, why);
+    output_note(&c->out, "not replaced: %s", why);
+    if (!down_for_good(c))
+        ctr_input(c, SUP_IN_STOP, 0, 0);
+}
+
+static void replace_step(struct supervisor *s);
+
+static void replace_rewake(struct loop *l, void *data)
+{
+    struct supervisor *s = data;
+    s->ap.rep_timer = 0;
+    replace_step(s);
+}
+
+static void replace_tick(struct loop *l, void *data)
+{
+    struct supervisor *s = data;
+    s->ap.timer = 0;
+    replace_step(s);
+}
+
+/* Moves every replacement on as far as it goes now; the apply ends with
+ * the last.  Runs from the loop only (it frees records). */
+static void replace_step(struct supervisor *s)
+{
+    if (!s->ap.active || !s->ap.swapped)
+        return;
+    uint64_t now = now_ms(), wake = 0;
+    bool pending = false;
+    for (size_t i = 0; i < s->n; i++) {
+        struct ctr *c = s->c[i];
+        struct ctr *old = c->prev;
+        if (!old)
+            continue;
+        if (c->rep == REP_WAIT) {
+            char why[KERR_MSG_MAX + 64];
+            int v = replace_verdict(c, now, &wake, why, sizeof why);
+            struct kerr err = { 0 };
+            if (v > 0 && s->opts.net && net_replace_commit(s->opts.net, c->spec, &err) < 0) {
+                snprintf(why, sizeof why, "%s", err.msg);
+                v = -1;
+            }
+            if (v < 0) {
+                replace_fail(s, c, why);
+            } else if (v > 0) {
+                /* The ports are the new one's: it is NAME from now on. */
+                c->rep = REP_MOVED;
+                free(c->label);
+                c->label = NULL;
+                free(old->label);
+                old->label = xasprintf("%s~old", c->spec->name);
+                log_info("%s: published ports moved to the new instance (pid %d); stopping the old one",
+                         c->spec->name, (int)c->pid);
+                hosts_refresh(s);
+                if (!down_for_good(old))
+                    ctr_input(old, SUP_IN_STOP, 0, 0);
+            }
+        }
+        if (c->rep == REP_MOVED && down_for_good(old)) {
+            if (s->opts.net)
+                net_replace_end(s->opts.net, c->spec);
+            c->prev = NULL;
+            ctr_free(old);
+            log_info("%s: replaced start-first", c->spec->name);
+            continue;
+        }
+        if (c->rep == REP_FAILED && down_for_good(c)) {
+            if (s->opts.net)
+                net_replace_abort(s->opts.net, c->spec);
+            c->prev = NULL;
+            s->c[i] = old;
+            old->aside = false;
+            old->index = i;
+            free(old->label);
+            old->label = NULL;
+            bool alive = !down_for_good(old);
+            if (alive) {
+                old->m.stop_requested = false;
+                if (old->m.state == CS_RUNNING && old->spec->health != HEALTH_NONE)
+                    health_check_arm(&old->hc, old->spec->health_interval_ms);
+            }
+            outcome_add(s, "%s not replaced: %s (%s)", c->spec->name, c->rep_why,
+                        alive ? "the old instance keeps running with its old settings"
+                              : "the old instance is not running either");
+            ctr_free(c);
+            hosts_refresh(s);   /* a container started meanwhile was given the new address */
+            continue;
+        }
+        pending = true;
+    }
+    if (!pending) {
+        char text[2400];
+        bool ok = !s->ap.outcome[0];
+        snprintf(text, sizeof text, "%s%s", ok ? "applied" : "applied with errors: ", s->ap.outcome);
+        apply_end(s, ok, text);
+        stale_gc(s);
+        schedule(s);
+        return;
+    }
+    if (s->ap.rep_timer > 0)
+        loop_cancel_timer(s->loop, s->ap.rep_timer);
+    s->ap.rep_timer = 0;
+    if (wake) {
+        int64_t t = loop_add_timer(s->loop, wake > now ? wake - now : 0, replace_rewake, s);
+        s->ap.rep_timer = t > 0 ? t : 0;
+    }
+}
+
 static void apply_finish(struct loop *l, void *data)
 {
     struct supervisor *s = data;
@@ -1559,33 +1913,77 @@ static void apply_finish(struct loop *l, void *data)
         const struct mdiff_ctr *e = &d->ctrs[k];
         if (e->new_index < 0)
             continue;
-        if (e->kind == MDIFF_UNCHANGED || e->kind == MDIFF_INPLACE)
+        if (e->kind == MDIFF_UNCHANGED || e->kind == MDIFF_INPLACE) {
             old_of_new[e->new_index] = e->old_index;
-        else if (!(nc[e->new_index] = ctr_alloc(s, &nm->containers[e->new_index], (size_t)e->new_index)))
+            continue;
+        }
+        const struct ctr *old = e->old_index >= 0 ? s->c[e->old_index] : NULL;
+        bool rep = old && old->replacing;
+        struct ctr *c = ctr_alloc(s, &nm->containers[e->new_index], (size_t)e->new_index, rep && !old->alt);
+        if (!(nc[e->new_index] = c)) {
             oom = true;
+            continue;
+        }
+        if (rep) {
+            /* Start-first: the old instance keeps its namespace (as a kept
+             * one) and runs aside on a copy of its spec (below).  The copy
+             * and the label are made here, while failing changes nothing. */
+            old_of_new[e->new_index] = e->old_index;
+            c->own_spec = malloc(sizeof *c->own_spec);
+            c->label = xasprintf("%s~next", c->spec->name);
+            if (!c->own_spec || !c->label)
+                oom = true;
+        }
     }
     /* Every container of nm is in the diff once: kept, or a new record. */
     for (size_t i = 0; i < nn; i++)
         if (old_of_new[i] < 0 && !nc[i])
             oom = true;
+    struct manifest **stale = NULL;
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers
+    if (!oom && s->owned && !(stale = realloc(s->stale, (s->n_stale + 1) * sizeof *stale)))
+        oom = true;
+    if (stale)
+        s->stale = stale;
     struct kerr err = { 0 };
     if (!oom && s->opts.net && net_apply(s->opts.net, nm, old_of_new, false, &err) < 0)
         oom = true;
     if (oom) {
         for (size_t i = 0; i < nn; i++)
-            if (old_of_new[i] < 0)
+            if (old_of_new[i] < 0 || s->c[old_of_new[i]]->replacing)
                 ctr_free(nc[i]);
         free(nc);
         free(old_of_new);
         apply_end(s, false, "out of memory: the removed and restarted containers were stopped, nothing was started");
         return;
     }
-    /* The kept ones move to the new manifest's spec; in place changes take effect. */
+    /* The kept ones move to the new manifest's spec; in place changes take
+     * effect.  An old instance replaced start-first goes aside, on its own
+     * copy of its spec (its manifest stays in s->stale while it runs). */
+    size_t n_rep = 0;
     for (size_t i = 0; i < nn; i++) {
         int o = old_of_new[i];
         if (o < 0)
             continue;
         struct ctr *c = s->c[o];
+        if (c->replacing) {
+            struct ctr *nw = nc[i];
+            s->c[o] = NULL;
+            *nw->own_spec = *c->spec;
+            nw->own_spec->deps = NULL;   /* indices into its own manifest */
+            nw->own_spec->n_deps = 0;
+            free(c->own_spec);           /* a copy already (its last replacement failed): copied from above */
+            c->spec = c->hc.spec = c->own_spec = nw->own_spec;
+            nw->own_spec = NULL;
+            c->replacing = false;
+            c->aside = true;
+            c->m.stop_requested = true;   /* it is not restarted: its namespace is no longer the container's */
+            health_check_stop(&c->hc);
+            nw->prev = c;
+            nw->rep = REP_WAIT;
+            n_rep++;
+            continue;
+        }
         s->c[o] = NULL;
         nc[i] = c;
         c->spec = &nm->containers[i];
@@ -1598,7 +1996,8 @@ static void apply_finish(struct loop *l, void *data)
         if (e->kind != MDIFF_INPLACE || !nc[e->new_index]->has_cgroup || !s->opts.cgroup)
             continue;
         struct kerr cerr = { 0 };
-        if (cgroup_container_update(s->opts.cgroup, nc[e->new_index]->spec, &cerr) < 0) {
+        struct container_spec named;
+        if (cgroup_container_update(s->opts.cgroup, cg_spec(nc[e->new_index], &named), &cerr) < 0) {
             size_t len = strlen(outcome);
             snprintf(outcome + len, sizeof outcome - len, "%s%s (it runs with its old limits)",
                      len ? "; " : "", cerr.msg);
@@ -1611,17 +2010,34 @@ static void apply_finish(struct loop *l, void *data)
     s->c = nc;
     s->n = nn;
     struct manifest *old_owned = s->owned;
+    if (n_rep && old_owned) {
+        s->stale[s->n_stale++] = old_owned;   /* room made above */
+        old_owned = NULL;
+    }
     s->m = nm;
     s->owned = nm;
     s->ap.nm = NULL;
     free(s->resolv);
     s->resolv = make_resolv(nm);
+    /* Their namespace: a new one beside the old one's. */
+    for (size_t i = 0; i < nn; i++) {
+        struct ctr *c = nc[i];
+        struct kerr rerr = { 0 };
+        if (c && c->prev && s->opts.net && net_replace_begin(s->opts.net, c->spec, c->prev->spec, &rerr) < 0) {
+            snprintf(c->failure, sizeof c->failure, "%s", rerr.msg);
+            c->m.state = CS_FAILED;
+            c->rep = REP_FAILED;
+            snprintf(c->rep_why, sizeof c->rep_why, "%s", rerr.msg);
+        }
+    }
     /* The new and restarted ones: set up now, started by schedule() below in
      * dependency order. */
     for (size_t i = 0; i < nn; i++) {
         struct ctr *c = nc[i];
-        if (old_of_new[i] >= 0 || !c)
+        if (!c || (old_of_new[i] >= 0 && !c->prev))
             continue;   /* kept (a NULL one was refused above) */
+        if (c->m.state == CS_FAILED)
+            continue;
         struct kerr perr = { 0 };
         if (ctr_prepare(c, nm, &perr) < 0) {
             snprintf(c->failure, sizeof c->failure, "%s", perr.msg);
@@ -1635,11 +2051,38 @@ static void apply_finish(struct loop *l, void *data)
     /* The old manifest's strings are no longer pointed to (the diff's names are). */
     manifest_diff_free(&s->ap.diff);
     manifest_free(old_owned);
+    if (n_rep) {
+        /* The reply waits for the replacements (replace_step). */
+        snprintf(s->ap.outcome, sizeof s->ap.outcome, "%s", outcome);
+        s->ap.swapped = true;
+        uint64_t now = now_ms();
+        for (size_t i = 0; i < nn; i++)
+            if (nc[i]->prev)
+                nc[i]->rep_since = now;
+        log_info("apply: %zu container%s replaced start-first: waiting for the new instance%s", n_rep,
+                 n_rep == 1 ? "" : "s", n_rep == 1 ? "" : "s");
+        schedule(s);
+        apply_progress(s);
+        return;
+    }
     char text[2400];
     bool ok = !outcome[0];
     snprintf(text, sizeof text, "%s%s", ok ? "applied" : "applied with errors: ", outcome);
     apply_end(s, ok, text);
+    stale_gc(s);
     schedule(s);
+}
+
+/* Whether a changed container is replaced start-first: its new spec says
+ * so (manifest_validate made sure it can be: a bridge container without a
+ * fixed address or upper directory) and its old instance is up to serve
+ * meanwhile.  Else it is stopped first, as always. */
+static bool start_first(const struct supervisor *s, const struct mdiff_ctr *e)
+{
+    const struct container_spec *sp = &s->ap.nm->containers[e->new_index];
+    const struct ctr *old = s->c[e->old_index];
+    return sp->update == UPDATE_START_FIRST && sp->net == NET_BRIDGE && s->opts.net && !s->stopping_all &&
+           old->m.state == CS_RUNNING;
 }
 
 int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, sup_apply_cb cb, void *data,
@@ -1661,6 +2104,17 @@ int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, su
         manifest_diff_free(&d);
         manifest_free(nm);
         return kerr_set(err, ENOMEM, "cannot apply the manifest");
+    }
+    /* A container whose start-first replacement failed still runs its
+     * older spec, not its manifest's: whatever the new manifest says, it
+     * restarts. */
+    for (size_t k = 0; k < d.n_ctrs; k++) {
+        struct mdiff_ctr *e = &d.ctrs[k];
+        if (e->old_index >= 0 && e->new_index >= 0 && s->c[e->old_index]->own_spec &&
+            (e->kind == MDIFF_UNCHANGED || e->kind == MDIFF_INPLACE)) {
+            e->kind = MDIFF_CHANGED;
+            snprintf(e->why, sizeof e->why, "it runs older settings (its last replacement failed)");
+        }
     }
     manifest_diff_print(&d, f);
     if (fclose(f) != 0 || !plan) {
@@ -1710,7 +2164,9 @@ int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, su
     unsigned n_stop = 0;
     for (size_t k = 0; k < d.n_ctrs; k++) {
         const struct mdiff_ctr *e = &d.ctrs[k];
-        if (e->kind == MDIFF_CHANGED || e->kind == MDIFF_REMOVED) {
+        if (e->kind == MDIFF_CHANGED && start_first(s, e)) {
+            s->c[e->old_index]->replacing = true;
+        } else if (e->kind == MDIFF_CHANGED || e->kind == MDIFF_REMOVED) {
             s->c[e->old_index]->retiring = true;
             n_stop++;
         }

@@ -212,6 +212,10 @@ struct container_spec {
     enum ready_mode ready;
     int ready_fd;
     uint64_t start_timeout_ms;        /* 0 = wait forever */
+    /* How keel apply replaces it (docs/operations.md): stop the old instance,
+     * then start the new (default), or start the new beside the old, move the
+     * published ports once it is healthy or ready, then stop the old. */
+    enum update_mode { UPDATE_STOP_FIRST, UPDATE_START_FIRST } update;
 };
 
 /* A port of the machine that containers of a network may connect to. */

@@ -82,6 +82,31 @@ void net_container_release(struct net_ctx *ctx, const struct container_spec *c);
  * when its fixed `ip` is held by a container that keeps running.  Without,
  * fails only with ENOMEM, touching nothing; nm must outlive ctx. */
 int net_apply(struct net_ctx *ctx, const struct manifest *nm, const int *old_of_new, bool check, struct kerr *err);
+/* update = start-first (keel apply, docs/operations.md): two instances of
+ * container `c` for a while.  The caller is the supervisor, between an
+ * apply's net_apply (which kept the old instance's namespace for c, as for
+ * an unchanged container) and the end of the replacement.
+ *
+ * net_replace_begin: the running instance steps aside (its namespace,
+ * address and published ports stay as they are: `old` is the spec they come
+ * from, which must live until the replacement ends); the next
+ * net_container_netns(c) makes a new namespace with an address of its own,
+ * pinned as RUN_DIR/netns/NAME~next when the old one is NAME's, or the other
+ * way round.  EINVAL when c is not bridge mode or a replacement runs.
+ * net_replace_commit: the published ports move to the new address in one
+ * nf_tables transaction; connections already made stay with the old one
+ * (conntrack).  net_replace_end: the old instance is down for good: its
+ * namespace is unpinned, its flows forgotten, its address freed.
+ * net_replace_abort: instead, the new instance is down for good: its
+ * namespace, flows and address go, and c's are the old instance's again.
+ * net_replace_old_ip: the old instance's address while it runs aside. */
+int net_replace_begin(struct net_ctx *ctx, const struct container_spec *c, const struct container_spec *old,
+                      struct kerr *err);
+int net_replace_commit(struct net_ctx *ctx, const struct container_spec *c, struct kerr *err);
+void net_replace_end(struct net_ctx *ctx, const struct container_spec *c);
+void net_replace_abort(struct net_ctx *ctx, const struct container_spec *c);
+struct in_addr net_replace_old_ip(const struct net_ctx *ctx, const struct container_spec *c);
+
 /* The IPv4 address a container has (or will get; container:NAME: NAME's);
  * 0 when none.  ctx must not be NULL. */
 struct in_addr net_container_ip(const struct net_ctx *ctx, const struct container_spec *c);

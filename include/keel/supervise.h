@@ -29,6 +29,8 @@
 
 struct container_status {
     const char *name;
+    const char *cgroup;        /* its cgroup's name under keel's: the name, or NAME~next for an
+                                * instance that replaced one start-first (they alternate) */
     enum container_state state;
     enum health_state health;
     bool ready;

@@ -187,6 +187,8 @@ static const struct {
     { "on_unhealthy", "on_unhealthy = none", MDIFF_INPLACE, "health = tcp:80" },
     { "ready", "ready = notify", MDIFF_CHANGED, NULL },
     { "start_timeout", "start_timeout = 9s", MDIFF_INPLACE, "depends = clock" },
+    /* How the next change is carried out: nothing to restart for. */
+    { "update", "update = start-first", MDIFF_INPLACE, "network = bridge" },
 };
 
 TEST(every_container_key_is_compared)
