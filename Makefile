@@ -63,7 +63,13 @@ MBEDTLS_LIBS := $(MBEDTLS_DIR)/libmbedtls.a $(MBEDTLS_DIR)/libmbedx509.a $(MBEDT
 # deterministic() reach undefined (keel calls neither): every link of it,
 # static or not, drops the unused sections, so the flag travels with it.
 SODIUM_LIBS  := $(THIRD_DIR)/sodium/libsodium.a -Wl,--gc-sections
-THIRD_STAMPS := $(MBEDTLS_DIR)/.built $(THIRD_DIR)/sodium/.built
+# The stamps carry the installed -dev packages' versions: a security update
+# of libmbedtls-dev or libsodium-dev (apt-get --only-upgrade) rebuilds them
+# from the new version's source at the next make (docs/security.md).
+deb_version = $(subst :,_,$(shell dpkg-query -W -f '$${Version}' $(1):amd64 2>/dev/null))
+MBEDTLS_STAMP := $(MBEDTLS_DIR)/.built-$(call deb_version,libmbedtls-dev)
+SODIUM_STAMP  := $(THIRD_DIR)/sodium/.built-$(call deb_version,libsodium-dev)
+THIRD_STAMPS := $(MBEDTLS_STAMP) $(SODIUM_STAMP)
 CPPFLAGS += -I$(MBEDTLS_DIR)/src/include -DMBEDTLS_CONFIG_FILE='"$(abspath third_party/mbedtls-config.h)"'
 else
 PKGS     += libsodium
@@ -126,14 +132,14 @@ sysroot:
 
 # --- the product ------------------------------------------------------------
 ifneq ($(THIRD_STAMPS),)
-$(MBEDTLS_DIR)/.built: third_party/mbedtls third_party/mbedtls-config.h third_party/debsrc
+$(MBEDTLS_STAMP): third_party/mbedtls third_party/mbedtls-config.h third_party/debsrc
 	CC=$(CC) third_party/mbedtls $(MBEDTLS_DIR)
-	@touch $@
-$(THIRD_DIR)/sodium/.built: third_party/sodium third_party/debsrc
+	@rm -f $(MBEDTLS_DIR)/.built-* && touch $@
+$(SODIUM_STAMP): third_party/sodium third_party/debsrc
 	CC=$(CC) third_party/sodium $(THIRD_DIR)/sodium
-	@touch $@
-$(MBEDTLS_LIBS): $(MBEDTLS_DIR)/.built
-$(THIRD_DIR)/sodium/libsodium.a: $(THIRD_DIR)/sodium/.built
+	@rm -f $(THIRD_DIR)/sodium/.built-* && touch $@
+$(MBEDTLS_LIBS): $(MBEDTLS_STAMP)
+$(THIRD_DIR)/sodium/libsodium.a: $(SODIUM_STAMP)
 # Every object includes the source package's mbedTLS headers.
 $(OBJS) $(ASAN_OBJS) $(BUILD)/test/obj/daemon.o: | $(THIRD_STAMPS)
 endif
