@@ -840,8 +840,11 @@ int bundle_keygen(const char *prefix, struct kerr *err)
     size_t got = 0;
     for (int tries = 0; got < sizeof seed && tries < 100; tries++) {
         ssize_t n = getrandom(seed + got, sizeof seed - got, 0);
-        if (n < 0 && errno != EINTR)
-            return kerr_set(err, errno, "cannot read random bytes for an Ed25519 key pair");
+        if (n < 0 && errno != EINTR) {
+            int e = errno;
+            explicit_bzero(seed, sizeof seed);
+            return kerr_set(err, e, "cannot read random bytes for an Ed25519 key pair");
+        }
         if (n > 0)
             got += (size_t)n;
     }
