@@ -31,15 +31,53 @@ VERSION  := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
 WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
             -Wno-unused-parameter
 CPPFLAGS := -Iinclude -D_GNU_SOURCE -DKEEL_VERSION='"$(VERSION)"'
-CFLAGS   ?= -O2 -g
-CFLAGS   += -std=gnu11 $(WARN) -fno-strict-aliasing -fstack-protector-strong -D_FORTIFY_SOURCE=2
-PKGS     := libcap inih libseccomp libsodium
+# Size is start time (keel run copies the binary into a sealed memfd): -Os,
+# each function and object in its own section and the link keeps only what is
+# reached; the release objects carry no .eh_frame (C, no unwinding: nothing
+# in keel throws, cancels threads or walks its stack; build/keel.debug keeps
+# DWARF for debuggers).  docs/performance.md has the figures.
+CFLAGS   ?= -Os -g
+STATIC_LDFLAGS ?= -Wl,--gc-sections
+RELEASE_CFLAGS := -fno-asynchronous-unwind-tables
+CFLAGS   += -std=gnu11 $(WARN) -fno-strict-aliasing -fstack-protector-strong -D_FORTIFY_SOURCE=2 \
+            -ffunction-sections -fdata-sections
+PKGS     := libcap inih libseccomp
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 # libarchive reads image layers (keel import): only its tar reader and the gzip
 # and zstd filters are used, so the static link takes zlib and libzstd and none
 # of the libraries of its other formats (libxml2, liblzma, nettle, ...).
 ARCHIVE_LIBS := -larchive -lzstd -lz
-PKG_LIBS   := $(shell $(PKG_CONFIG) --static --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto $(ARCHIVE_LIBS)
+# mbedTLS and libsodium: on x86-64, built from Debian's source packages of the
+# installed versions into build/third_party once (the sources stay there, so
+# later builds are offline): mbedTLS with third_party/mbedtls-config.h (only
+# what keel uses: TLS 1.2 ECDHE-AEAD, X.509, SHA-256), libsodium's Ed25519
+# alone (third_party/sodium says why).  Every keel object is compiled against
+# that mbedTLS configuration (the contexts' layouts depend on it), so the
+# ASan, unit and fuzz builds link the same libraries.  arm64 links Debian's
+# packaged libraries with their own configuration.
+ifeq ($(ARCH),x86_64)
+THIRD_DIR    := $(abspath $(BUILD))/third_party
+MBEDTLS_DIR  := $(THIRD_DIR)/mbedtls
+MBEDTLS_LIBS := $(MBEDTLS_DIR)/libmbedtls.a $(MBEDTLS_DIR)/libmbedx509.a $(MBEDTLS_DIR)/libmbedcrypto.a
+# The Ed25519 subset leaves what only sodium_init() and randombytes_buf_
+# deterministic() reach undefined (keel calls neither): every link of it,
+# static or not, drops the unused sections, so the flag travels with it.
+SODIUM_LIBS  := $(THIRD_DIR)/sodium/libsodium.a -Wl,--gc-sections
+# The stamps carry the installed -dev packages' versions: a security update
+# of libmbedtls-dev or libsodium-dev (apt-get --only-upgrade) rebuilds them
+# from the new version's source at the next make (docs/security.md).
+deb_version = $(subst :,_,$(shell dpkg-query -W -f '$${Version}' $(1):amd64 2>/dev/null))
+MBEDTLS_STAMP := $(MBEDTLS_DIR)/.built-$(call deb_version,libmbedtls-dev)
+SODIUM_STAMP  := $(THIRD_DIR)/sodium/.built-$(call deb_version,libsodium-dev)
+THIRD_STAMPS := $(MBEDTLS_STAMP) $(SODIUM_STAMP)
+CPPFLAGS += -I$(MBEDTLS_DIR)/src/include -DMBEDTLS_CONFIG_FILE='"$(abspath third_party/mbedtls-config.h)"'
+else
+PKGS     += libsodium
+MBEDTLS_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
+SODIUM_LIBS  :=
+THIRD_STAMPS :=
+endif
+PKG_LIBS   := $(shell $(PKG_CONFIG) --static --libs $(PKGS) 2>/dev/null) $(SODIUM_LIBS) $(MBEDTLS_LIBS) $(ARCHIVE_LIBS)
 CPPFLAGS += $(PKG_CFLAGS)
 
 SRCS     := $(sort $(wildcard src/*.c))
@@ -55,7 +93,8 @@ UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/unit/%)
 
 DEPS_BUILD := build-essential pkg-config libcap-dev libinih-dev \
-              libseccomp-dev libmbedtls-dev libsodium-dev file libarchive-dev libzstd-dev zlib1g-dev
+              libseccomp-dev libmbedtls-dev libsodium-dev file libarchive-dev libzstd-dev zlib1g-dev \
+              dpkg-dev
 DEPS_TEST  := busybox-static iproute2 dnsmasq-base qemu-system-x86 linux-image-amd64 cpio kmod socat openssl \
               procps psmisc util-linux curl python3 cppcheck clang-tidy e2fsprogs xz-utils chrony \
               erofs-utils squashfs-tools dosfstools xfsprogs debootstrap zstd \
@@ -92,14 +131,26 @@ sysroot:
 	@tests/tools/arm64-sysroot $(SYSROOT)
 
 # --- the product ------------------------------------------------------------
+ifneq ($(THIRD_STAMPS),)
+$(MBEDTLS_STAMP): third_party/mbedtls third_party/mbedtls-config.h third_party/debsrc
+	CC=$(CC) third_party/mbedtls $(MBEDTLS_DIR)
+	@rm -f $(MBEDTLS_DIR)/.built-* && touch $@
+$(SODIUM_STAMP): third_party/sodium third_party/debsrc
+	CC=$(CC) third_party/sodium $(THIRD_DIR)/sodium
+	@rm -f $(THIRD_DIR)/sodium/.built-* && touch $@
+$(MBEDTLS_LIBS): $(MBEDTLS_STAMP)
+$(THIRD_DIR)/sodium/libsodium.a: $(SODIUM_STAMP)
+# Every object includes the source package's mbedTLS headers.
+$(OBJS) $(ASAN_OBJS) $(BUILD)/test/obj/daemon.o: | $(THIRD_STAMPS)
+endif
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(RELEASE_CFLAGS) -MMD -MP -c -o $@ $<
 
 # The shipped binary is stripped (keel run copies itself into a sealed memfd at
 # every start: size is start time); build/keel.debug keeps the symbols.
-$(BUILD)/keel: $(OBJS)
-	$(CC) $(CFLAGS) -static -o $@.debug $(OBJS) $(PKG_LIBS) 2> $(BUILD)/link.log || { cat $(BUILD)/link.log; exit 1; }
+$(BUILD)/keel: $(OBJS) $(THIRD_STAMPS)
+	$(CC) $(CFLAGS) -static $(STATIC_LDFLAGS) -o $@.debug $(OBJS) $(PKG_LIBS) 2> $(BUILD)/link.log || { cat $(BUILD)/link.log; exit 1; }
 	$(OBJCOPY) --strip-all $@.debug $@
 	@grep -v -e 'getaddrinfo' -e 'getprotobyname' -e 'getprotobynumber' -e 'getpwnam' -e 'getgrnam' -e 'getpwuid' -e 'getgrgid' \
 	     -e 'in function' -e 'getservbyname' -e 'gethostbyname' -e 'dlopen' $(BUILD)/link.log >&2 || true
@@ -113,23 +164,23 @@ TEST_OBJS := $(filter-out $(BUILD)/obj/daemon.o,$(OBJS)) $(BUILD)/test/obj/daemo
 
 $(BUILD)/test/obj/%.o: src/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -DKEEL_TEST_HOOKS $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(CC) $(CPPFLAGS) -DKEEL_TEST_HOOKS $(CFLAGS) $(RELEASE_CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/test/keel: $(TEST_OBJS)
-	$(CC) $(CFLAGS) -static -o $@ $(TEST_OBJS) $(PKG_LIBS) 2> $(BUILD)/test/link.log || { cat $(BUILD)/test/link.log; exit 1; }
+$(BUILD)/test/keel: $(TEST_OBJS) $(THIRD_STAMPS)
+	$(CC) $(CFLAGS) -static $(STATIC_LDFLAGS) -o $@ $(TEST_OBJS) $(PKG_LIBS) 2> $(BUILD)/test/link.log || { cat $(BUILD)/test/link.log; exit 1; }
 
 # --- sanitizer build (dynamic) --------------------------------------------------
 $(BUILD)/asan/obj/%.o: src/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/asan/keel: $(ASAN_OBJS)
+$(BUILD)/asan/keel: $(ASAN_OBJS) $(THIRD_STAMPS)
 	$(CC) $(CFLAGS) $(ASAN_FLAGS) -o $@ $(ASAN_OBJS) $(DYN_LIBS)
 
 asan: $(BUILD)/asan/keel
 
 # --- unit tests -----------------------------------------------------------------
-DYN_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lmbedtls -lmbedx509 -lmbedcrypto -larchive
+DYN_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) $(SODIUM_LIBS) $(MBEDTLS_LIBS) -larchive
 
 # The libraries keel links, for the test drivers built from keel's own objects
 # (tests/host/test_net.sh's netdrv, tests/vm/lib.sh's harnesses): one list.
@@ -138,11 +189,11 @@ print-libs:
 print-dyn-libs:
 	@echo $(DYN_LIBS)
 
-$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS)
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS) $(THIRD_STAMPS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(LIB_OBJS) $(DYN_LIBS)
 
-$(BUILD)/asan/unit/%: tests/unit/%.c tests/unit/unit.h $(ASAN_LIB_OBJS)
+$(BUILD)/asan/unit/%: tests/unit/%.c tests/unit/unit.h $(ASAN_LIB_OBJS) $(THIRD_STAMPS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(ASAN_FLAGS) -o $@ $< $(ASAN_LIB_OBJS) $(DYN_LIBS)
 

@@ -858,14 +858,16 @@ static int button_score(int sysfd, const char *ev)
 {
     char path[256];
     _cleanup_free_ char *caps = NULL, *phys = NULL, *name = NULL;
-    snprintf(path, sizeof path, "%s/device/capabilities/key", ev);
-    if (read_file_at(sysfd, path, 65536, &caps, NULL) < 0 || !boot_caps_has_key(caps, KEY_POWER))
+    /* ev is an "eventN" name shorter than 64 (the caller checks): the
+     * paths always fit, and a name that did not would score as no button. */
+    if (snprintf(path, sizeof path, "%s/device/capabilities/key", ev) >= (int)sizeof path ||
+        read_file_at(sysfd, path, 65536, &caps, NULL) < 0 || !boot_caps_has_key(caps, KEY_POWER))
         return -1;
-    snprintf(path, sizeof path, "%s/device/phys", ev);
-    if (read_file_at(sysfd, path, 4096, &phys, NULL) == 0 && str_starts(phys, "LNXPWRBN"))
+    if (snprintf(path, sizeof path, "%s/device/phys", ev) < (int)sizeof path &&
+        read_file_at(sysfd, path, 4096, &phys, NULL) == 0 && str_starts(phys, "LNXPWRBN"))
         return 0;
-    snprintf(path, sizeof path, "%s/device/name", ev);
-    if (read_file_at(sysfd, path, 4096, &name, NULL) == 0 && strstr(name, "Power Button"))
+    if (snprintf(path, sizeof path, "%s/device/name", ev) < (int)sizeof path &&
+        read_file_at(sysfd, path, 4096, &name, NULL) == 0 && strstr(name, "Power Button"))
         return 1;
     int keys = 0;
     for (const char *p = caps; *p; p++)
@@ -896,7 +898,7 @@ int boot_power_button_open(struct kerr *err)
         int s = button_score(sysfd, de->d_name);
         if (s >= 0 && (best_score < 0 || s < best_score)) {
             best_score = s;
-            snprintf(best, sizeof best, "%s", de->d_name);
+            memcpy(best, de->d_name, strlen(de->d_name) + 1);   /* shorter than best: checked above */
         }
     }
     closedir(d);

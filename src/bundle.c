@@ -9,10 +9,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <mbedtls/sha256.h>
-#include <sodium.h>
+#include <sodium/crypto_sign_ed25519.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -135,13 +136,21 @@ const struct bundle_entry *bundle_index_find(const struct bundle_index *ix, cons
 
 /* --- signatures ---------------------------------------------------------------- */
 
-/* mbedTLS 2.28 (Debian 12) has no Ed25519; libsodium links statically. */
+/* mbedTLS 2.28 (Debian 12) has no Ed25519; libsodium links statically, and
+ * only its Ed25519 is called, by name (crypto_sign_ed25519_*, not the generic
+ * crypto_sign_*), without sodium_init().  That is safe in libsodium 1.0.18:
+ * sodium_init() only picks CPU-specific implementations of BLAKE2b, Argon2,
+ * Poly1305, X25519, ChaCha20 and Salsa20, sets up sodium_malloc's canary and
+ * stirs randombytes; Ed25519 (crypto_sign/ed25519/ref10, the field arithmetic
+ * of crypto_core/ed25519/ref10, SHA-512 of crypto_hash/sha512/cp) is plain C
+ * with no dispatch and no state, and signing is deterministic (no
+ * randombytes).  The one random input, the seed of a new key pair, comes from
+ * getrandom(2) (bundle_keygen).  Leaving sodium_init() out lets the static
+ * link drop those implementations (third_party/sodium). */
 int bundle_sig_verify(const unsigned char *sig, const unsigned char *msg, size_t len,
                       const unsigned char *pubkey, struct kerr *err)
 {
-    if (sodium_init() < 0)
-        return kerr_msg(err, EIO, "cannot initialise libsodium");
-    if (crypto_sign_verify_detached(sig, msg, len, pubkey) != 0)
+    if (crypto_sign_ed25519_verify_detached(sig, msg, len, pubkey) != 0)
         return kerr_msg(err, EBADMSG, "the index's signature does not match the update key");
     return 0;
 }
@@ -728,7 +737,7 @@ int bundle_write(const char *manifest, const char *out, const char *key, struct 
     manifest_free(m);
     diag_free(&d);
 
-    unsigned char sk[crypto_sign_SECRETKEYBYTES];
+    unsigned char sk[crypto_sign_ed25519_SECRETKEYBYTES];
     if (key && (r = key_load(key, sk, sizeof sk, err)) < 0)
         return r;
 
@@ -775,9 +784,8 @@ int bundle_write(const char *manifest, const char *out, const char *key, struct 
         goto out;
     }
     if (key) {
-        unsigned char sig[crypto_sign_BYTES];
-        if (sodium_init() < 0 ||
-            crypto_sign_detached(sig, NULL, (const unsigned char *)index, strlen(index), sk) != 0) {
+        unsigned char sig[crypto_sign_ed25519_BYTES];
+        if (crypto_sign_ed25519_detached(sig, NULL, (const unsigned char *)index, strlen(index), sk) != 0) {
             r = kerr_msg(err, EIO, "cannot sign the index with %s", key);
             goto out;
         }
@@ -797,7 +805,7 @@ int bundle_write(const char *manifest, const char *out, const char *key, struct 
     if ((r = write_all(fd, zero, sizeof zero)) < 0 || (r = fsync(fd) < 0 ? -errno : 0) < 0)
         r = kerr_set(err, -r, "cannot write %s", out);
 out:
-    sodium_memzero(sk, sizeof sk);
+    explicit_bzero(sk, sizeof sk);
     rm_tmp(tmp, &lm);
     strv_free(lm.src);
     strv_free(lm.file);
@@ -809,7 +817,7 @@ out:
 
 static int write_hex(const char *path, const unsigned char *b, size_t n, mode_t mode, struct kerr *err)
 {
-    char hex[2 * crypto_sign_SECRETKEYBYTES + 2];
+    char hex[2 * crypto_sign_ed25519_SECRETKEYBYTES + 2];
     for (size_t i = 0; i < n; i++)
         snprintf(hex + 2 * i, 3, "%02x", b[i]);
     hex[2 * n] = '\n';
@@ -824,15 +832,34 @@ static int write_hex(const char *path, const unsigned char *b, size_t n, mode_t 
 
 int bundle_keygen(const char *prefix, struct kerr *err)
 {
-    unsigned char pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
-    if (sodium_init() < 0 || crypto_sign_keypair(pk, sk) != 0)
+    unsigned char pk[crypto_sign_ed25519_PUBLICKEYBYTES], sk[crypto_sign_ed25519_SECRETKEYBYTES];
+    unsigned char seed[crypto_sign_ed25519_SEEDBYTES];
+    /* getrandom without GRND_NONBLOCK: a key is never made before the
+     * kernel's pool is initialised (it waits for it); at most 256 bytes
+     * are read whole once it is, so only a signal cuts the read short. */
+    size_t got = 0;
+    for (int tries = 0; got < sizeof seed && tries < 100; tries++) {
+        ssize_t n = getrandom(seed + got, sizeof seed - got, 0);
+        if (n < 0 && errno != EINTR) {
+            int e = errno;
+            explicit_bzero(seed, sizeof seed);
+            return kerr_set(err, e, "cannot read random bytes for an Ed25519 key pair");
+        }
+        if (n > 0)
+            got += (size_t)n;
+    }
+    int kr = got == sizeof seed ? crypto_sign_ed25519_seed_keypair(pk, sk, seed) : -1;
+    explicit_bzero(seed, sizeof seed);
+    if (kr != 0) {
+        explicit_bzero(sk, sizeof sk);
         return kerr_msg(err, EIO, "cannot generate an Ed25519 key pair");
+    }
     _cleanup_free_ char *kp = xasprintf("%s.key", prefix), *pp = xasprintf("%s.pub", prefix);
     int r = (!kp || !pp) ? kerr_set(err, ENOMEM, "cannot name the key files") : 0;
     if (r == 0)
         r = write_hex(kp, sk, sizeof sk, 0600, err);
     if (r == 0)
         r = write_hex(pp, pk, sizeof pk, 0644, err);
-    sodium_memzero(sk, sizeof sk);
+    explicit_bzero(sk, sizeof sk);
     return r;
 }

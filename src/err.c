@@ -61,8 +61,11 @@ int (kerr_prefix)(struct kerr *err, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         n = 0;
-    if ((size_t)n < sizeof err->msg)
-        snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %s", old);
+    /* The chain is clipped at KERR_MSG_MAX: a cut tail is intended (and the
+     * return value is looked at only to say so to the compiler). */
+    if ((size_t)n < sizeof err->msg &&
+        snprintf(err->msg + n, sizeof err->msg - (size_t)n, ": %s", old) >= (int)(sizeof err->msg - (size_t)n))
+        err->msg[sizeof err->msg - 1] = '\0';
     return neg_code(err->code);
 }
 

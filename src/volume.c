@@ -79,7 +79,8 @@ static int scan_once(const char *label, const char *uuid, char *path, size_t n, 
         if (de->d_name[0] == '.' || strlen(de->d_name) > 64 || dev_sectors(sysfd, de->d_name) == 0)
             continue;
         char p[96];
-        snprintf(p, sizeof p, "/dev/%s", de->d_name);
+        if (snprintf(p, sizeof p, "/dev/%s", de->d_name) >= (int)sizeof p)
+            continue;   /* cannot happen: names longer than 64 are skipped above */
         struct superblock_info si;
         int pr = probe_path(p, &si);
         *pending += pr == -ENOENT;   /* in sysfs, not yet in devtmpfs */

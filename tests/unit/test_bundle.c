@@ -6,7 +6,7 @@
 
 #include <errno.h>
 #include <mbedtls/sha256.h>
-#include <sodium.h>
+#include <sodium/crypto_sign_ed25519.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -88,7 +88,7 @@ static struct tarbuf make_bundle(enum breakage how)
     tb_member(&t, "index", ix, strlen(ix), '0');
     if (how != UNSIGNED) {
         unsigned char sig[64];
-        crypto_sign_detached(sig, NULL, (unsigned char *)ix, strlen(ix), how == BAD_SIG ? OTHER_SK : SK);
+        crypto_sign_ed25519_detached(sig, NULL, (unsigned char *)ix, strlen(ix), how == BAD_SIG ? OTHER_SK : SK);
         tb_member(&t, "index.sig", sig, sizeof sig, '0');
     }
     if (how == SWAPPED) {
@@ -369,12 +369,71 @@ TEST(write_read_back)
     rmdir(dir);
 }
 
+/* Reads a hex key file written by bundle_keygen (2*n digits and a newline). */
+static int read_hex(const char *path, unsigned char *b, size_t n)
+{
+    char hex[300];
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t len = fread(hex, 1, sizeof hex - 1, f);
+    fclose(f);
+    if (len != 2 * n + 1 || hex[2 * n] != '\n')
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return -1;
+        b[i] = (unsigned char)v;
+    }
+    return 0;
+}
+
+/* bundle_keygen: the seed comes from getrandom (two pairs differ, neither
+ * seed is all zeros), the secret key is seed + public key as libsodium lays
+ * it out, the public key is the one the seed derives, and the pair signs and
+ * verifies. */
+TEST(keygen_pairs)
+{
+    char dir[] = "/tmp/test_bundle.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    unsigned char sk[2][64], pk[2][32];
+    struct kerr e = { 0 };
+    for (int i = 0; i < 2; i++) {
+        char prefix[256], path[300];
+        snprintf(prefix, sizeof prefix, "%s/k%d", dir, i);
+        CHECK_INT(bundle_keygen(prefix, &e), 0);
+        snprintf(path, sizeof path, "%s.key", prefix);
+        CHECK_INT(read_hex(path, sk[i], sizeof sk[i]), 0);
+        unlink(path);
+        snprintf(path, sizeof path, "%s.pub", prefix);
+        CHECK_INT(read_hex(path, pk[i], sizeof pk[i]), 0);
+        unlink(path);
+        static const unsigned char zero[32];
+        CHECK(memcmp(sk[i], zero, 32) != 0);
+        CHECK(memcmp(sk[i] + 32, pk[i], 32) == 0);
+        unsigned char dpk[32], dsk[64];
+        CHECK_INT(crypto_sign_ed25519_seed_keypair(dpk, dsk, sk[i]), 0);
+        CHECK(memcmp(dpk, pk[i], 32) == 0);
+        unsigned char sig[64];
+        CHECK_INT(crypto_sign_ed25519_detached(sig, NULL, (const unsigned char *)"m", 1, sk[i]), 0);
+        CHECK_INT(bundle_sig_verify(sig, (const unsigned char *)"m", 1, pk[i], &e), 0);
+        sig[0] ^= 1;
+        CHECK_INT(bundle_sig_verify(sig, (const unsigned char *)"m", 1, pk[i], &e), -EBADMSG);
+    }
+    CHECK(memcmp(sk[0], sk[1], 32) != 0);
+    rmdir(dir);
+}
+
 int main(void)
 {
-    if (sodium_init() < 0)
-        return 1;
-    crypto_sign_keypair(PK, SK);
-    crypto_sign_keypair(OTHER_PK, OTHER_SK);
+    /* keel calls libsodium's Ed25519 alone, without sodium_init() (bundle.c
+     * says why): so do the tests. */
+    unsigned char seed[32];
+    memset(seed, 1, sizeof seed);
+    crypto_sign_ed25519_seed_keypair(PK, SK, seed);
+    memset(seed, 2, sizeof seed);
+    crypto_sign_ed25519_seed_keypair(OTHER_PK, OTHER_SK, seed);
     for (size_t i = 0; i < sizeof LAYER; i++)
         LAYER[i] = (unsigned char)(i * 7);
     RUN(index_parse);
@@ -384,5 +443,6 @@ int main(void)
     RUN(reader_refuses_garbage_header);
     RUN(member_names);
     RUN(write_read_back);
+    RUN(keygen_pairs);
     return unit_done();
 }
