@@ -174,7 +174,7 @@ INI
 # that started is stopped, then on_error (poweroff).
 cat > "$extra/etc/keel/latemod.ini" <<'INI'
 [system]
-modules = overlay nf_conntrack_netlink
+modules = overlay gpio_keys
 modules_split = yes
 stop_timeout = 2
 [container x]
@@ -387,7 +387,7 @@ vm_end_is "missing module: powers off" poweroff
 vm_start keel-latemod "$img" "keel.manifest=/etc/keel/latemod.ini"
 vm_wait_end 60
 l_x=$(vm_line 'keel: x: started')
-l_err=$(vm_line 'keel: error: .*cannot load module nf_conntrack_netlink')
+l_err=$(vm_line 'keel: error: .*cannot load module gpio_keys')
 if [ "$l_x" -gt 0 ] && [ "$l_err" -gt "$l_x" ]; then
     vm_ok "late missing module: the first container ran, then a clear error"
 else
