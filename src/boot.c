@@ -831,12 +831,12 @@ int boot_setup_machine(const struct manifest *m, struct modplan *plan, struct ke
     }
     uint64_t mod_start = now_ms();
     int mod_new = 0;
-    /* Split: only those keel knows nothing about now (the fstab's and the
-     * volumes' drivers and file systems among them); the plan's others once
-     * the image layers can be looked at. */
+    /* Split: only those keel knows nothing about now, and the fstab's and
+     * the volumes' file systems; the plan's others once the image layers can
+     * be looked at. */
     _cleanup_strv_ char **unknown = NULL;
     for (size_t i = 0; split && s->modules && s->modules[i]; i++)
-        if (modplan_role(s->modules[i]) == MODROLE_OTHER && strv_push(&unknown, s->modules[i]) < 0)
+        if (modplan_first_step(m, s->modules[i]) && strv_push(&unknown, s->modules[i]) < 0)
             return kerr_set(err, ENOMEM, "cannot plan module loading");
     char *const *now = split ? unknown : s->modules;
     if (now && now[0]) {

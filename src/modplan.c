@@ -68,12 +68,33 @@ static bool start_needs(const struct manifest *m, char *const *const *images, si
     return false;
 }
 
-/* Whether keel's own set-up before any start needs it: the bridges and the
- * nf_tables table are made by net_init() when any container is on a bridge. */
+static bool same_module(const char *a, const char *b)
+{
+    char na[KMOD_NAME_MAX], nb[KMOD_NAME_MAX];
+    return a && b && kmod_name_normalize(a, na, sizeof na) == 0 && kmod_name_normalize(b, nb, sizeof nb) == 0 &&
+           strcmp(na, nb) == 0;
+}
+
+bool modplan_first_step(const struct manifest *m, const char *name)
+{
+    if (modplan_role(name) == MODROLE_OTHER)
+        return true;
+    for (size_t i = 0; i < m->system.n_fstab; i++)
+        if (same_module(m->system.fstab[i].fstype, name))
+            return true;
+    for (size_t i = 0; i < m->n_volumes; i++)
+        if (same_module(m->volumes[i].fstype, name))
+            return true;
+    return false;
+}
+
+/* Whether keel's own set-up before any start needs it: the fstab and the
+ * volumes, and the bridges and the nf_tables table net_init() makes when any
+ * container is on a bridge. */
 static bool setup_needs(const struct manifest *m, const char *name)
 {
     enum modplan_role r = modplan_role(name);
-    if (r == MODROLE_OTHER)
+    if (modplan_first_step(m, name))
         return true;
     if (r != MODROLE_NETWORKS)
         return false;

@@ -41,6 +41,11 @@ enum modplan_role {
 /* The role of a module name ('-' and '_' alike). */
 enum modplan_role modplan_role(const char *name);
 
+/* True for a module the boot loads at the `modules` step, before the fstab
+ * and the volumes, even with modules_split: one keel does not know, or the
+ * file system of an fstab entry or a [volume] (squashfs, overlay, ...). */
+bool modplan_first_step(const struct manifest *m, const char *name);
+
 struct modplan {
     char **before;      /* NULL-terminated (NULL when empty): loaded before the first start */
     char **after;       /* loaded after it, in the background */

@@ -170,6 +170,28 @@ TEST(first_is_the_first_that_waits_for_nothing)
     manifest_free(m);
 }
 
+/* A file system the fstab mounts is loaded before it, whatever its role. */
+TEST(fstab_file_systems_first)
+{
+    struct manifest *m = load("[system]\nmodules = squashfs overlay erofs virtio_blk\nmodules_split = yes\n"
+                              "fstab = /dev/vdb /data squashfs ro\n"
+                              "[container a]\nlayers = /l\ncommand = /bin/true\n");
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    CHECK(modplan_first_step(m, "squashfs"));
+    CHECK(modplan_first_step(m, "virtio_blk"));
+    CHECK(!modplan_first_step(m, "overlay"));
+    CHECK(!modplan_first_step(m, "erofs"));
+    struct modplan p;
+    CHECK_INT(modplan_build(m, NULL, &p), 0);
+    CHECK(has(p.before, "squashfs"));
+    CHECK(has(p.before, "overlay"));
+    CHECK(has(p.after, "erofs"));
+    modplan_free(&p);
+    manifest_free(m);
+}
+
 /* The late ones' groups share no module to load. */
 static const char dep[] =
     "kernel/drivers/input/evdev.ko:\n"
@@ -244,6 +266,7 @@ int main(void)
     RUN(no_split_keeps_everything_before);
     RUN(later_containers_wait);
     RUN(first_is_the_first_that_waits_for_nothing);
+    RUN(fstab_file_systems_first);
     RUN(bins_share_nothing);
     RUN(async_reports);
     return unit_done();
