@@ -770,11 +770,11 @@ static int fstab_mount(const struct fstab_entry *e, struct kerr *err)
  * loaded is a warning, not a failed boot: the kernel may have it built in
  * without saying so in the image, and a container that cannot attach its
  * image fails its start with the reason. */
-void boot_image_modules(const struct manifest *m)
+int boot_image_modules(const struct manifest *m)
 {
     _cleanup_strv_ char **names = NULL;
     if (layerimg_modules(m, &names) < 0 || !names)
-        return;
+        return 0;
     struct kerr err = { 0 };
     int r = kmod_load(NULL, names, &err);
     if (r < 0)
@@ -782,6 +782,7 @@ void boot_image_modules(const struct manifest *m)
     else
         log_stage("image layer modules loaded: %s%s%s%s%s (%d new)", names[0], names[1] ? " " : "",
                  names[1] ? names[1] : "", names[1] && names[2] ? " " : "", names[1] && names[2] ? names[2] : "", r);
+    return r < 0 ? 0 : r;
 }
 
 /* modules_split = yes, after the volumes: what the plan puts before the
@@ -874,7 +875,7 @@ int boot_setup_machine(const struct manifest *m, struct modplan *plan, struct ke
         if ((r = load_planned(m, plan, &mod_new, err)) < 0)
             return r;
     } else {
-        boot_image_modules(m);
+        mod_new += boot_image_modules(m);
         if (plan && (r = modplan_build(m, NULL, plan)) < 0)
             return kerr_set(err, -r, "cannot plan module loading");
     }

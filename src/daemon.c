@@ -842,7 +842,7 @@ static void choose_slot(struct daemon *d)
         d->machine_m = d->m;
         d->m = sm;
         diag_free(&diag);
-        boot_image_modules(sm);   /* a bundle's layers are erofs/squashfs images */
+        (void)boot_image_modules(sm);   /* a bundle's layers are erofs/squashfs images */
         return;
     }
     for (size_t i = 0; i < diag.count; i++)

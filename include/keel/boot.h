@@ -89,8 +89,9 @@ int boot_setup_machine(const struct manifest *m, struct modplan *plan, struct ke
  * renamed): [system] dns at boot, a DHCP lease's servers later. */
 int boot_write_resolv_conf(const char *text, struct kerr *err);
 /* Loads the loop driver and the file systems M's image-file layers need
- * (part of boot_setup_machine; again for a payload slot's manifest). */
-void boot_image_modules(const struct manifest *m);
+ * (part of boot_setup_machine; again for a payload slot's manifest).  A
+ * failure is a warning; returns how many modules it loaded. */
+int boot_image_modules(const struct manifest *m);
 
 /* Opens the power button's evdev device (KEY_POWER), O_NONBLOCK|O_CLOEXEC;
  * -ENOENT when none is present (load the `button` and `evdev` modules). */
