@@ -770,11 +770,11 @@ static int fstab_mount(const struct fstab_entry *e, struct kerr *err)
  * loaded is a warning, not a failed boot: the kernel may have it built in
  * without saying so in the image, and a container that cannot attach its
  * image fails its start with the reason. */
-void boot_image_modules(const struct manifest *m)
+int boot_image_modules(const struct manifest *m)
 {
     _cleanup_strv_ char **names = NULL;
     if (layerimg_modules(m, &names) < 0 || !names)
-        return;
+        return 0;
     struct kerr err = { 0 };
     int r = kmod_load(NULL, names, &err);
     if (r < 0)
@@ -782,27 +782,76 @@ void boot_image_modules(const struct manifest *m)
     else
         log_stage("image layer modules loaded: %s%s%s%s%s (%d new)", names[0], names[1] ? " " : "",
                  names[1] ? names[1] : "", names[1] && names[2] ? " " : "", names[1] && names[2] ? names[2] : "", r);
+    return r < 0 ? 0 : r;
 }
 
-int boot_setup_machine(const struct manifest *m, struct kerr *err)
+/* modules_split = yes, after the volumes: what the plan puts before the
+ * first start and was not loaded with the unknown ones.  The manifest's
+ * modules are fatal as in `modules`; the image layers' are warnings as in
+ * boot_image_modules.  Adds to *loaded. */
+static int load_planned(const struct manifest *m, struct modplan *plan, int *loaded, struct kerr *err)
+{
+    size_t n = m->n_containers;
+    char ***images = calloc(n ? n : 1, sizeof *images);
+    int r = images ? 0 : -ENOMEM;
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = layerimg_container_modules(&m->containers[i], &images[i]);
+    if (r == 0)
+        r = modplan_build(m, (char *const *const *)images, plan);
+    for (size_t i = 0; images && i < n; i++)
+        strv_free(images[i]);
+    free(images);
+    if (r < 0)
+        return kerr_set(err, -r, "cannot plan module loading");
+    _cleanup_strv_ char **listed = NULL, **own = NULL;
+    for (size_t i = 0; plan->before && plan->before[i]; i++)
+        if (strv_push(strv_contains(m->system.modules, plan->before[i]) ? &listed : &own, plan->before[i]) < 0)
+            return kerr_set(err, ENOMEM, "cannot plan module loading");
+    if (listed) {
+        if ((r = kmod_load(NULL, listed, err)) < 0)
+            return r;
+        *loaded += r;
+    }
+    struct kerr e = { 0 };
+    if (own && (r = kmod_load(NULL, own, &e)) < 0)
+        log_warn("%s: image layers may not mount", e.msg);
+    else if (own)
+        *loaded += r;
+    return 0;
+}
+
+int boot_setup_machine(const struct manifest *m, struct modplan *plan, struct kerr *err)
 {
     const struct system_spec *s = &m->system;
+    bool split = plan && s->modules_split;
     int r;
     if (s->hostname && *s->hostname) {
         if (sethostname(s->hostname, strlen(s->hostname)) < 0)
             return kerr_set(err, errno, "cannot set hostname to %s", s->hostname);
         log_info("hostname %s", s->hostname);
     }
-    if (s->modules && s->modules[0]) {
-        r = kmod_load(NULL, s->modules, err);
+    uint64_t mod_start = now_ms();
+    int mod_new = 0;
+    /* Split: only those keel knows nothing about now, and the fstab's and
+     * the volumes' file systems; the plan's others once the image layers can
+     * be looked at. */
+    _cleanup_strv_ char **unknown = NULL;
+    for (size_t i = 0; split && s->modules && s->modules[i]; i++)
+        if (modplan_first_step(m, s->modules[i]) && strv_push(&unknown, s->modules[i]) < 0)
+            return kerr_set(err, ENOMEM, "cannot plan module loading");
+    char *const *now = split ? unknown : s->modules;
+    if (now && now[0]) {
+        r = kmod_load(NULL, now, err);
         if (r < 0)
             return r;
+        mod_new += r;
         char list[512] = "";
         size_t used = 0;
-        for (size_t i = 0; s->modules[i] && used < sizeof list; i++)
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? " " : "", s->modules[i]);
+        for (size_t i = 0; now[i] && used < sizeof list; i++)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? " " : "", now[i]);
         log_stage("modules loaded: %s (%d new)", list, r);
     }
+    uint64_t mod_ms = now_ms() - mod_start;
     if (s->n_fstab) {
         unsigned mounted = 0;
         for (size_t i = 0; i < s->n_fstab; i++) {
@@ -821,7 +870,19 @@ int boot_setup_machine(const struct manifest *m, struct kerr *err)
      * that starts a container. */
     if ((r = volume_mount_all(m, err)) < 0)
         return r;
-    boot_image_modules(m);
+    mod_start = now_ms();
+    if (split) {
+        if ((r = load_planned(m, plan, &mod_new, err)) < 0)
+            return r;
+    } else {
+        mod_new += boot_image_modules(m);
+        if (plan && (r = modplan_build(m, NULL, plan)) < 0)
+            return kerr_set(err, -r, "cannot plan module loading");
+    }
+    mod_ms += now_ms() - mod_start;
+    if (s->modules || split)
+        log_stage("modules before the first start: %d loaded in %llu ms; %zu after it", mod_new,
+                  (unsigned long long)mod_ms, plan ? strv_len(plan->after) : 0);
     for (size_t i = 0; s->sysctl && s->sysctl[i]; i++)
         if ((r = apply_sysctl(s->sysctl[i], err)) < 0)
             return r;

@@ -10,8 +10,10 @@
 #include "keel/control.h"
 #include "keel/dhcp.h"
 #include "keel/log.h"
+#include "keel/kmod.h"
 #include "keel/logship.h"
 #include "keel/metrics.h"
+#include "keel/modplan.h"
 #include "keel/rlimit.h"
 #include "keel/net.h"
 #include "keel/rdnss.h"
@@ -29,6 +31,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,9 +66,20 @@ struct daemon {
     int rdnss_fd;               /* boot mode, address6 = auto: router advertisement options, -1 */
     struct rdnss rdnss;         /* their DNS servers (RFC 8106), in /etc/resolv.conf */
     int64_t rdnss_timer;        /* the next lifetime's end, 0 when none is armed */
+    struct modplan mods;        /* boot mode: the modules before and after the first start */
+    struct late_loader *loaders;/* the children loading mods.after (kmod_load_async) */
+    size_t n_loaders, loaders_left;
+    uint64_t late_start_ms;
+    int late_loaded;
+    bool late_begun, late_failed;
     bool staying;               /* on_exit = stay after the containers finished */
     bool stopping;
     enum power_action action;   /* what the stop leads to (boot mode) */
+};
+
+struct late_loader {
+    pid_t pid;
+    int report;                 /* the child's report pipe, -1 once read */
 };
 
 static const int handled_signals[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGPWR };
@@ -547,6 +561,178 @@ static bool wants_rdnss(const struct manifest *m)
     return false;
 }
 
+/* The power button's device into the loop; LOUD says why when there is none. */
+static void watch_power_button(struct daemon *d, bool loud)
+{
+    struct kerr err = { 0 };
+    d->button_fd = boot_power_button_open(&err);
+    if (d->button_fd < 0) {
+        if (loud)
+            log_warn("%s: the power button is not watched", err.msg);
+    } else if (loop_add_fd(d->loop, d->button_fd, EPOLLIN, on_power_button, d) < 0) {
+        log_warn("cannot watch the power button");
+    }
+}
+
+/* --- modules after the first start (modplan.h, docs/boot.md) ---------------
+ *
+ * mods.after is loaded once the first container has started (its exec, or
+ * its failure), in background children: PID 1 never waits on finit_module.
+ * One child per CPU at most, each with a group of modules that shares no
+ * module with another's (kmod_plan_bins), so that no child needs what
+ * another is still loading.  What waits for them waits for an event: the
+ * power button's watcher tries again as each child is reaped, a container
+ * that needs one of them is held by SUP_COND_MODULES until all are in.  A
+ * module that cannot be loaded is the boot error it was before the split:
+ * logged, then [system] on_error (the containers are stopped first). */
+
+static void late_failed(struct daemon *d)
+{
+    d->late_failed = true;
+    if (d->loaders_left == 0)
+        begin_stop(d, d->m->system.on_error, "a module could not be loaded: on_error");
+}
+
+static void on_loader_exit(pid_t pid, int status, void *data)
+{
+    struct daemon *d = data;
+    for (size_t i = 0; i < d->n_loaders; i++) {
+        struct late_loader *l = &d->loaders[i];
+        if (l->pid != pid || l->report < 0)
+            continue;
+        struct kerr err = { 0 };
+        int r = kmod_load_async_result(l->report, status, &err);
+        close_safe(l->report);
+        l->report = -1;
+        d->loaders_left--;
+        if (r < 0) {
+            log_error("%s", err.msg);
+            d->late_failed = true;
+        } else {
+            d->late_loaded += r;
+        }
+        break;
+    }
+    if (!d->late_failed && d->mods.button_after && d->button_fd < 0)
+        watch_power_button(d, d->loaders_left == 0);
+    if (d->loaders_left > 0)
+        return;
+    if (d->late_failed) {
+        late_failed(d);
+        return;
+    }
+    log_stage("modules after the first start: %d loaded in %llu ms (%zu loader%s)", d->late_loaded,
+              (unsigned long long)(now_ms() - d->late_start_ms), d->n_loaders, d->n_loaders == 1 ? "" : "s");
+    supervisor_condition_set(d->sup, SUP_COND_MODULES);
+}
+
+static size_t cpus_online(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) < 0)
+        return 1;
+    int n = CPU_COUNT(&set);
+    return n > 0 ? (size_t)n : 1;
+}
+
+/* From the loop (a zero timer), never from inside the supervisor's step. */
+static void late_begin(struct loop *l, void *data)
+{
+    struct daemon *d = data;
+    char **after = d->mods.after;
+    size_t n = strv_len(after), nbins = cpus_online();
+    if (nbins > n)
+        nbins = n;
+    _cleanup_free_ int *bin = calloc(n ? n : 1, sizeof *bin);
+    d->loaders = calloc(nbins ? nbins : 1, sizeof *d->loaders);
+    struct kerr err = { 0 };
+    if (!bin || !d->loaders) {
+        log_error("cannot load the modules after the first start: out of memory");
+        late_failed(d);
+        return;
+    }
+    d->late_start_ms = now_ms();
+    if (kmod_bins(after, nbins, bin, &err) < 0) {
+        log_error("%s", err.msg);
+        late_failed(d);
+        return;
+    }
+    for (size_t b = 0; b < nbins; b++) {
+        _cleanup_strv_ char **names = NULL;
+        for (size_t k = 0; k < n; k++)
+            if (bin[k] == (int)b && strv_push(&names, after[k]) < 0) {
+                log_error("cannot load the modules after the first start: out of memory");
+                late_failed(d);
+                return;
+            }
+        if (!names)
+            continue;
+        int report = -1;
+        pid_t pid = kmod_load_async(names, &report, &err);
+        if (pid < 0) {
+            log_error("%s", err.msg);
+            late_failed(d);
+            return;
+        }
+        d->loaders[d->n_loaders++] = (struct late_loader){ pid, report };
+        d->loaders_left++;
+        if (supervisor_watch_child(d->sup, pid, on_loader_exit, d) < 0) {
+            /* Unwatched, it would be reaped as an orphan and never counted. */
+            log_error("cannot watch the module loader %d: out of memory", (int)pid);
+            late_failed(d);
+            return;
+        }
+    }
+    if (d->n_loaders == 0)   /* everything was present already */
+        on_loader_exit(0, 0, d);
+}
+
+static void late_schedule(struct daemon *d)
+{
+    if (d->late_begun || !d->mods.after)
+        return;
+    d->late_begun = true;
+    if (loop_add_timer(d->loop, 0, late_begin, d) <= 0) {
+        log_error("cannot schedule the modules after the first start");
+        late_failed(d);
+    }
+}
+
+/* The first container started (its exec) or could not: the rest may load. */
+static void late_on_event(const struct sup_event *ev, void *data)
+{
+    if (ev->kind == EV_STARTED || ev->kind == EV_EXITED || ev->kind == EV_FAILED || ev->kind == EV_STOPPED)
+        late_schedule(data);
+}
+
+/* Before supervisor_start_all: who waits for the modules, and what starts them. */
+static void late_prepare(struct daemon *d)
+{
+    if (!d->mods.after)
+        return;
+    for (size_t i = 0; i < d->m->n_containers; i++)
+        /* A payload slot's manifest is not the one planned for: all of its containers wait. */
+        if ((d->machine_m || d->mods.held[i]) && supervisor_hold(d->sup, d->m->containers[i].name, SUP_COND_MODULES) < 0)
+            log_error("%s: cannot hold its start for the modules", d->m->containers[i].name);
+    if (supervisor_subscribe(d->sup, late_on_event, d) < 0) {
+        log_error("cannot wait for the first start: the modules load now");
+        late_schedule(d);
+    }
+}
+
+/* After supervisor_start_all: when no start is under way (every container
+ * waits for something), nothing will say "started": load them now. */
+static void late_after_start_all(struct daemon *d)
+{
+    for (size_t i = 0; i < supervisor_count(d->sup); i++) {
+        struct container_status st;
+        supervisor_status(d->sup, i, &st);
+        if (st.state == CS_STARTING || st.state == CS_RUNNING)
+            return;
+    }
+    late_schedule(d);
+}
+
 /* Everything between a valid manifest and serving.  0 / negative errno. */
 static int daemon_setup(struct daemon *d, struct kerr *err)
 {
@@ -572,11 +758,10 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
         return r;
     log_stage("networks ready");
     if (opts->boot) {
-        d->button_fd = boot_power_button_open(err);
-        if (d->button_fd < 0)
-            log_warn("%s: the power button is not watched", err->msg);
-        else if (loop_add_fd(d->loop, d->button_fd, EPOLLIN, on_power_button, d) < 0)
-            log_warn("cannot watch the power button");
+        if (d->mods.button_after)
+            log_info("power button: watched once its modules are loaded, after the first start");
+        else
+            watch_power_button(d, true);
         if (d->rdnss_fd >= 0 && loop_add_fd(d->loop, d->rdnss_fd, EPOLLIN, on_rdnss, d) < 0)
             log_error("cannot watch router advertisements: no DNS servers from them");
         else if (d->rdnss_fd >= 0)
@@ -657,7 +842,7 @@ static void choose_slot(struct daemon *d)
         d->machine_m = d->m;
         d->m = sm;
         diag_free(&diag);
-        boot_image_modules(sm);   /* a bundle's layers are erofs/squashfs images */
+        (void)boot_image_modules(sm);   /* a bundle's layers are erofs/squashfs images */
         return;
     }
     for (size_t i = 0; i < diag.count; i++)
@@ -736,6 +921,12 @@ static void daemon_teardown(struct daemon *d)
         loop_del_fd(d->loop, d->rdnss_fd);
     close_safe(d->rdnss_fd);
     close_safe(d->sigfd);
+    for (size_t i = 0; i < d->n_loaders; i++)
+        close_safe(d->loaders[i].report);   /* a loader still running is boot_final's to end */
+    free(d->loaders);
+    d->loaders = NULL;
+    d->n_loaders = 0;
+    modplan_free(&d->mods);
     loop_free(d->loop);
     d->loop = NULL;
 }
@@ -790,7 +981,7 @@ int daemon_main(const struct daemon_opts *opts)
      * solicitation must not be missed (the next may come minutes later). */
     if (opts->boot && wants_rdnss(d.m) && (d.rdnss_fd = rdnss_open(&err)) < 0)
         log_error("%s: no DNS servers from IPv6 router advertisements", err.msg);
-    if (opts->boot && boot_setup_machine(d.m, &err) < 0) {
+    if (opts->boot && boot_setup_machine(d.m, &d.mods, &err) < 0) {
         log_error("%s", err.msg);
         boot_fail(d.m->system.on_error, d.m->system.rescue_shell);
     }
@@ -818,7 +1009,10 @@ int daemon_main(const struct daemon_opts *opts)
         update_watch_new(&d.uw, d.loop, d.sup, d.m, d.slot.trying, update_done, &d, &err) < 0)
         log_error("update: %s: slot %s cannot commit; the next boot rolls back", err.msg, slot_name(d.slot.trying));
     log_stage("ready to start containers");
+    late_prepare(&d);
     supervisor_start_all(d.sup, &err);
+    if (d.mods.after)
+        late_after_start_all(&d);
     /* What the set-up allocated and freed (the manifest's text, file reads,
      * the plan) goes back to the kernel: PID 1's resident memory is then
      * what it keeps (malloc_trim also releases free pages inside the heap). */
@@ -851,8 +1045,15 @@ int daemon_main(const struct daemon_opts *opts)
     }
     daemon_teardown(&d);
     enum power_action action = d.action;
+    _cleanup_free_ char *rescue_shell = d.m->system.rescue_shell ? strdup(d.m->system.rescue_shell) : NULL;
     manifest_free(d.m);
     manifest_free(d.machine_m);
+    if (opts->boot && action == POWER_SHELL) {
+        /* on_error = shell after the containers started (a module loaded
+         * after the first start failed): as boot_fail does. */
+        boot_rescue_shell(rescue_shell);
+        action = POWER_POWEROFF;
+    }
     if (opts->boot)
         boot_final(action == POWER_NONE ? POWER_POWEROFF : action);
     return code;

@@ -11,7 +11,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef MODULE_INIT_COMPRESSED_FILE
@@ -384,6 +387,203 @@ int kmod_plan(const struct kmod_dep *d, char *const *names, const char *loaded, 
     return 0;
 }
 
+/* Union-find over name indices. */
+static size_t uf_root(size_t *parent, size_t k)
+{
+    while (parent[k] != k)
+        k = parent[k] = parent[parent[k]];
+    return k;
+}
+
+int kmod_plan_bins(const struct kmod_dep *d, char *const *names, const char *loaded, const char *builtin,
+                   size_t nbins, int *bin, struct kerr *err)
+{
+    size_t nn = strv_len((char **)names), n = d->n;
+    if (nbins == 0)
+        nbins = 1;
+    _cleanup_free_ size_t *owner = malloc((n ? n : 1) * sizeof *owner);
+    _cleanup_free_ size_t *parent = malloc((nn ? nn : 1) * sizeof *parent);
+    _cleanup_free_ size_t *size = calloc(nn ? nn : 1, sizeof *size);
+    _cleanup_free_ size_t *load = calloc(nbins, sizeof *load);
+    _cleanup_free_ unsigned char *base = calloc(n ? n : 1, 1);
+    _cleanup_free_ unsigned char *mark = calloc(n ? n : 1, 1);
+    _cleanup_free_ struct walk_frame *stack = calloc(n ? n : 1, sizeof *stack);
+    _cleanup_free_ const char **order = calloc(n ? n : 1, sizeof *order);
+    if (!owner || !parent || !size || !load || !base || !mark || !stack || !order)
+        return kerr_set(err, ENOMEM, "cannot plan module loading");
+    mark_present(d, loaded, base);
+    mark_present(d, builtin, base);
+    for (size_t i = 0; i < n; i++)
+        owner[i] = SIZE_MAX;
+    for (size_t k = 0; k < nn; k++) {
+        parent[k] = k;
+        bin[k] = -1;
+    }
+    /* Each name's own closure (fresh marks: what another name loads counts),
+     * joined with every name that loads one of the same modules. */
+    for (size_t k = 0; k < nn; k++) {
+        char norm[KMOD_NAME_MAX];
+        if (kmod_name_normalize(names[k], norm, sizeof norm) < 0 || strchr(names[k], '/'))
+            return kerr_msg(err, EINVAL, "invalid module name '%s'", names[k]);
+        if (text_has_module(loaded, norm) || text_has_module(builtin, norm))
+            continue;
+        size_t idx = table_find(d, d->by_name, norm, true);
+        if (idx == SIZE_MAX)
+            return kerr_msg(err, ENOENT, "cannot load module %s: not in modules.dep nor built in", names[k]);
+        memcpy(mark, base, n);
+        size_t cnt = 0;
+        if (walk(d, idx, mark, stack, order, n, &cnt, err) < 0)
+            return kerr_prefix(err, "cannot load module %s", names[k]);
+        for (size_t i = 0; i < cnt; i++) {
+            size_t e = table_find(d, d->by_path, order[i], false);
+            if (owner[e] == SIZE_MAX)
+                owner[e] = k;
+            else
+                parent[uf_root(parent, k)] = uf_root(parent, owner[e]);
+        }
+        bin[k] = 0;   /* has something to load; its group is decided below */
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        if (owner[i] != SIZE_MAX) {
+            size[uf_root(parent, owner[i])]++;
+            total++;
+        }
+    /* Largest group first, each to the least loaded bin. */
+    _cleanup_free_ int *group_bin = malloc((nn ? nn : 1) * sizeof *group_bin);
+    if (!group_bin)
+        return kerr_set(err, ENOMEM, "cannot plan module loading");
+    for (size_t k = 0; k < nn; k++)
+        group_bin[k] = -1;
+    for (;;) {
+        size_t best = SIZE_MAX;
+        for (size_t k = 0; k < nn; k++)
+            if (uf_root(parent, k) == k && size[k] && group_bin[k] < 0 && (best == SIZE_MAX || size[k] > size[best]))
+                best = k;
+        if (best == SIZE_MAX)
+            break;
+        size_t b = 0;
+        for (size_t i = 1; i < nbins; i++)
+            if (load[i] < load[b])
+                b = i;
+        group_bin[best] = (int)b;
+        load[b] += size[best];
+    }
+    for (size_t k = 0; k < nn; k++)
+        if (bin[k] == 0)
+            bin[k] = group_bin[uf_root(parent, k)];
+    return (int)total;
+}
+
+/* The module directory of the running kernel, or `moddir`. */
+static int moddir_name(const char *moddir, char *dir, size_t n, struct kerr *err)
+{
+    if (moddir) {
+        if (str_copy(dir, n, moddir) < 0)
+            return kerr_msg(err, ENAMETOOLONG, "module directory name too long");
+        return 0;
+    }
+    struct utsname u;
+    if (uname(&u) < 0)
+        return kerr_set(err, errno, "cannot find the kernel release");
+    snprintf(dir, n, "/lib/modules/%s", u.release);
+    return 0;
+}
+
+/* modules.dep (parsed), modules.builtin and /proc/modules of `dir`. */
+static int read_state(int dirfd, const char *dir, struct kmod_dep **d, char **builtin, char **loaded,
+                      struct kerr *err)
+{
+    _cleanup_free_ char *deptext = NULL;
+    int r = read_file_at(dirfd, "modules.dep", KMOD_FILE_MAX, &deptext, NULL);
+    if (r < 0)
+        return kerr_set(err, -r, "cannot load modules: cannot read %s/modules.dep", dir);
+    r = read_file_at(dirfd, "modules.builtin", KMOD_FILE_MAX, builtin, NULL);
+    if (r < 0 && r != -ENOENT)
+        return kerr_set(err, -r, "cannot load modules: cannot read %s/modules.builtin", dir);
+    r = read_file_at(AT_FDCWD, "/proc/modules", KMOD_FILE_MAX, loaded, NULL);
+    if (r < 0 && r != -ENOENT)   /* no /proc/modules: a kernel without module support, or /proc missing */
+        return kerr_set(err, -r, "cannot load modules: cannot read /proc/modules");
+    if (kmod_dep_parse(deptext, d, err) < 0)
+        return kerr_prefix(err, "cannot load modules from %s", dir);
+    return 0;
+}
+
+int kmod_bins(char *const *names, size_t nbins, int *bin, struct kerr *err)
+{
+    char dir[512];
+    int r = moddir_name(NULL, dir, sizeof dir, err);
+    if (r < 0)
+        return r;
+    _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return kerr_set(err, errno, "cannot load modules: cannot open %s", dir);
+    _cleanup_free_ char *builtin = NULL, *loaded = NULL;
+    struct kmod_dep *d = NULL;
+    if ((r = read_state(dirfd, dir, &d, &builtin, &loaded, err)) < 0)
+        return r;
+    r = kmod_plan_bins(d, names, loaded, builtin, nbins, bin, err);
+    kmod_dep_free(d);
+    return r;
+}
+
+pid_t kmod_load_async(char *const *names, int *report, struct kerr *err)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return kerr_set(err, errno, "cannot load modules in the background: cannot create a pipe");
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(p[0]);
+        close(p[1]);
+        return kerr_set(err, e, "cannot load modules in the background: cannot fork");
+    }
+    if (pid == 0) {
+        /* PID 1's blocked signals would survive into the child: a shutdown's
+         * SIGTERM must end it like any other process. */
+        sigset_t none;
+        sigemptyset(&none);
+        (void)sigprocmask(SIG_SETMASK, &none, NULL);
+        if (prctl(PR_SET_NAME, "keel-modules", 0, 0, 0) < 0)
+            log_debug("cannot name the module loader: %s", strerror(errno));
+        close(p[0]);
+        struct kerr e = { 0 };
+        int r = kmod_load(NULL, names, &e);
+        char line[KERR_MSG_MAX + 32];
+        int len = r < 0 ? snprintf(line, sizeof line, "%d %s", r, e.msg) : snprintf(line, sizeof line, "%d", r);
+        /* One write below PIPE_BUF: atomic, and the pipe is empty. */
+        (void)!write(p[1], line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1);
+        _exit(r < 0 ? 1 : 0);
+    }
+    close(p[1]);
+    *report = p[0];
+    return pid;
+}
+
+int kmod_load_async_result(int report, int status, struct kerr *err)
+{
+    char line[KERR_MSG_MAX + 32];
+    ssize_t n = read(report, line, sizeof line - 1);
+    if (n <= 0) {
+        if (WIFSIGNALED(status))
+            return kerr_msg(err, EINTR, "cannot load modules: the loader was killed by signal %d",
+                            WTERMSIG(status));
+        return kerr_msg(err, EIO, "cannot load modules: the loader reported nothing (exit status %d)",
+                        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+    line[n] = '\0';
+    char *end = NULL;
+    long r = strtol(line, &end, 10);
+    if (end == line)
+        return kerr_msg(err, EIO, "cannot load modules: the loader's report is garbled");
+    if (r >= 0)
+        return (int)r;
+    if (r < -4095)
+        r = -EIO;
+    return kerr_msg(err, (int)-r, "%s", *end == ' ' ? end + 1 : "cannot load modules");
+}
+
 static const char *compression_of(const char *path)
 {
     size_t len = strlen(path);
@@ -491,34 +691,17 @@ int kmod_load(const char *moddir, char *const *names, struct kerr *err)
     if (!names || !names[0])
         return 0;
     char dir[512];
-    if (moddir) {
-        if (str_copy(dir, sizeof dir, moddir) < 0)
-            return kerr_msg(err, ENAMETOOLONG, "module directory name too long");
-    } else {
-        struct utsname u;
-        if (uname(&u) < 0)
-            return kerr_set(err, errno, "cannot find the kernel release");
-        snprintf(dir, sizeof dir, "/lib/modules/%s", u.release);
-    }
+    int r = moddir_name(moddir, dir, sizeof dir, err);
+    if (r < 0)
+        return r;
     _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dirfd < 0)
         return kerr_set(err, errno, "cannot load modules: cannot open %s", dir);
 
-    _cleanup_free_ char *deptext = NULL, *builtin = NULL, *loaded = NULL;
-    int r = read_file_at(dirfd, "modules.dep", KMOD_FILE_MAX, &deptext, NULL);
-    if (r < 0)
-        return kerr_set(err, -r, "cannot load modules: cannot read %s/modules.dep", dir);
-    r = read_file_at(dirfd, "modules.builtin", KMOD_FILE_MAX, &builtin, NULL);
-    if (r < 0 && r != -ENOENT)
-        return kerr_set(err, -r, "cannot load modules: cannot read %s/modules.builtin", dir);
-    r = read_file_at(AT_FDCWD, "/proc/modules", KMOD_FILE_MAX, &loaded, NULL);
-    if (r < 0 && r != -ENOENT)   /* no /proc/modules: a kernel without module support, or /proc missing */
-        return kerr_set(err, -r, "cannot load modules: cannot read /proc/modules");
-
+    _cleanup_free_ char *builtin = NULL, *loaded = NULL;
     struct kmod_dep *d = NULL;
-    r = kmod_dep_parse(deptext, &d, err);
-    if (r < 0)
-        return kerr_prefix(err, "cannot load modules from %s", dir);
+    if ((r = read_state(dirfd, dir, &d, &builtin, &loaded, err)) < 0)
+        return r;
     const char **order = NULL;
     size_t count = 0;
     r = kmod_plan(d, names, loaded, builtin, &order, &count, err);

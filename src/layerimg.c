@@ -263,12 +263,14 @@ static enum fsmagic_kind kind_of(const char *path)
     return kind;
 }
 
-int layerimg_modules(const struct manifest *m, char ***names)
+/* Appends loop and the file systems of the image layers (erofs, squashfs) of
+ * the n containers at c to *names, each once. */
+static int modules_of(const struct container_spec *c, size_t n, char ***names)
 {
     bool erofs = false, squashfs = false;
-    for (size_t i = 0; i < m->n_containers; i++)
-        for (size_t l = 0; m->containers[i].layers && m->containers[i].layers[l]; l++) {
-            enum fsmagic_kind k = kind_of(m->containers[i].layers[l]);
+    for (size_t i = 0; i < n; i++)
+        for (size_t l = 0; c[i].layers && c[i].layers[l]; l++) {
+            enum fsmagic_kind k = kind_of(c[i].layers[l]);
             erofs |= k == FSMAGIC_EROFS;
             squashfs |= k == FSMAGIC_SQUASHFS;
         }
@@ -279,6 +281,16 @@ int layerimg_modules(const struct manifest *m, char ***names)
     if (squashfs && !strv_contains(*names, "squashfs") && strv_push(names, "squashfs") < 0)
         return -ENOMEM;
     return 0;
+}
+
+int layerimg_modules(const struct manifest *m, char ***names)
+{
+    return modules_of(m->containers, m->n_containers, names);
+}
+
+int layerimg_container_modules(const struct container_spec *c, char ***names)
+{
+    return modules_of(c, 1, names);
 }
 
 void layerimg_plan(const struct container_spec *c, FILE *out)

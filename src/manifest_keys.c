@@ -1305,6 +1305,8 @@ static const struct manifest_key keys[] = {
       "rotated log files kept per container (NAME.log.1 ...)"),
     CUSTOM(SEC_SYSTEM, "modules", true, set_modules, "names", "(none)",
            "kernel modules loaded at boot, with their dependencies"),
+    TYPED_APPLIED(SEC_SYSTEM, "modules_split", K_BOOL, SYS(modules_split), "yes|no", "no",
+          "boot mode: yes loads before the first container's start only the modules it needs, the rest after it in the background"),
     CUSTOM(SEC_SYSTEM, "fstab", true, set_fstab, "SOURCE TARGET FSTYPE [OPTIONS]", "(none)",
            "boot mode: a file system mounted after the modules (a data disk, say)"),
     CUSTOM(SEC_SYSTEM, "sysctl", true, set_sysctl, "KEY=VALUE", "(none)",

@@ -251,6 +251,7 @@ struct net_ctx {
     int old_forward;         /* ip_forward before keel changed it, -1 untouched */
     char *forward_file;      /* RUN_DIR/ip_forward.orig: that value, for after a crash */
     char *links_file;        /* RUN_DIR/links: keel made links in this namespace (below) */
+    bool earlier_keel;       /* an earlier keel made bridges here (its links file, or links of its left) */
     int old_forward6;        /* the same for net.ipv6.conf.all.forwarding (dual-stack networks) */
     bool forward6_was_on;    /* IPv6 forwarding on before keel (the machine routes IPv6) */
     char *forward6_file;     /* RUN_DIR/ip6_forward.orig */
@@ -386,7 +387,8 @@ static int remove_stale(struct net_ctx *ctx, struct kerr *err)
      * without a bridge of its own, keel skips the link dump (a netlink dump of
      * every link of the machine at every `keel run`); a bridge-mode keel
      * always dumps, so a link left by a keel older than the file goes then. */
-    if (!any_bridge(ctx->m) && faccessat(AT_FDCWD, ctx->links_file, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+    ctx->earlier_keel = faccessat(AT_FDCWD, ctx->links_file, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+    if (!any_bridge(ctx->m) && !ctx->earlier_keel)
         return 0;
     struct stale_links s = { .n = 0 };
     struct nlbuf *b = &ctx->buf;
@@ -396,6 +398,7 @@ static int remove_stale(struct net_ctx *ctx, struct kerr *err)
     if (r < 0)
         return r;
     if (s.n) {
+        ctx->earlier_keel = true;
         nlbuf_reset(b);
         for (size_t i = 0; i < s.n; i++)
             net_msg_link_del(b, s.idx[i], NULL, "delete a stale keel link");
@@ -823,8 +826,11 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
     if ((r = install_table(ctx, err)) < 0)
         goto fail;
     /* Flows of keel's subnets that an earlier keel (crashed, killed) left in
-     * conntrack would reach whichever container now gets their address. */
-    {
+     * conntrack would reach whichever container now gets their address.
+     * Only a keel that made bridges here can have left any; without one (a
+     * boot: /run is new) there is nothing to forget, and nf_conntrack_netlink
+     * may load after the first start (modplan.h). */
+    if (ctx->earlier_keel) {
         struct nft_net nets[2 * ctx->n_bridges];
         size_t nn = 0;
         for (size_t i = 0; i < ctx->n_bridges; i++) {

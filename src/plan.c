@@ -4,6 +4,7 @@
 #include "keel/caps.h"
 #include "keel/cgroup.h"
 #include "keel/layerimg.h"
+#include "keel/modplan.h"
 #include "keel/net.h"
 #include "keel/parse.h"
 #include "keel/rlimit.h"
@@ -73,6 +74,8 @@ void plan_print_summary(const struct manifest *m, FILE *out)
     print_ms(out, "stop_timeout", s->stop_timeout_ms);
     fprintf(out, "log_dir = %s\nlog_max_size = %" PRIu64 "\nlog_keep = %u\n", s->log_dir, s->log_max_size, s->log_keep);
     print_strv(out, "modules", s->modules);
+    if (s->modules_split)
+        fprintf(out, "modules_split = yes\n");
     for (size_t i = 0; i < s->n_fstab; i++) {
         char opts[600];
         fprintf(out, "fstab = %s\n", fstab_format(&s->fstab[i], opts, sizeof opts));
@@ -210,8 +213,46 @@ void plan_print_summary(const struct manifest *m, FILE *out)
     }
 }
 
+/* The boot's modules (modplan.h): before the first start, and after it. */
+static void print_modules(const struct manifest *m, FILE *out)
+{
+    size_t n = m->n_containers;
+    char ***images = calloc(n ? n : 1, sizeof *images);
+    struct modplan p = { .first = -1 };
+    int r = images ? 0 : -ENOMEM;
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = layerimg_container_modules(&m->containers[i], &images[i]);
+    if (r == 0)
+        r = modplan_build(m, (char *const *const *)images, &p);
+    for (size_t i = 0; images && i < n; i++)
+        strv_free(images[i]);
+    free(images);
+    if (r < 0) {
+        fprintf(out, "modules: error: %s\n", strerror(-r));
+        return;
+    }
+    if (p.before || p.after) {
+        fprintf(out, "modules before the first start (boot mode):");
+        for (size_t i = 0; p.before && p.before[i]; i++)
+            fprintf(out, " %s", p.before[i]);
+        fprintf(out, "\n");
+    }
+    if (p.after) {
+        fprintf(out, "modules after the first start (%s), in the background:",
+                p.first >= 0 ? m->containers[p.first].name : "none starts at once");
+        for (size_t i = 0; p.after[i]; i++)
+            fprintf(out, " %s", p.after[i]);
+        fprintf(out, "\n");
+        for (size_t i = 0; i < n; i++)
+            if (p.held[i])
+                fprintf(out, "  %s waits for them\n", m->containers[i].name);
+    }
+    modplan_free(&p);
+}
+
 void plan_print(const struct manifest *m, FILE *out)
 {
+    print_modules(m, out);
     net_plan_machine(m, out);
     for (size_t k = 0; k < m->n_containers; k++) {
         const struct container_spec *c = &m->containers[m->start_order[k]];

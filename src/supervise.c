@@ -42,6 +42,7 @@ struct ctr {
     const struct container_spec *spec;
     size_t index;
     struct sup_machine m;    /* state, stop flags, restarts, backoff (supervise_state.h) */
+    unsigned held;           /* SUP_COND_* its owner holds it for (supervisor_hold), beside its depends */
     struct output out;
     pid_t pid;
     int pidfd, setup_fd;
@@ -532,15 +533,21 @@ static bool dep_satisfied(const struct supervisor *s, const struct dependency *d
     return true;
 }
 
+/* A condition's name: the manifest's, or the owner's own (SUP_COND_*). */
+static const char *condition_name(unsigned bit)
+{
+    return bit == SUP_COND_MODULES ? "modules" : manifest_condition_name(bit);
+}
+
 /* The failure of a container whose start_timeout expired: the first
  * dependency that is still not satisfied. */
 static void note_blocker(struct ctr *c)
 {
     char why[KERR_MSG_MAX] = "";
-    unsigned unmet = c->spec->wait_conditions & ~c->sup->conditions;
+    unsigned unmet = (c->spec->wait_conditions | c->held) & ~c->sup->conditions;
     for (unsigned bit = 1; unmet && !why[0]; bit <<= 1)
         if (unmet & bit)
-            snprintf(why, sizeof why, "condition %s was not met within %llu ms", manifest_condition_name(bit),
+            snprintf(why, sizeof why, "condition %s was not met within %llu ms", condition_name(bit),
                      (unsigned long long)c->spec->start_timeout_ms);
     for (size_t i = 0; i < c->spec->n_deps && !why[0]; i++) {
         const struct dependency *d = &c->spec->deps[i];
@@ -582,7 +589,7 @@ static void wait_disarm(struct ctr *c)
 
 static bool deps_satisfied(const struct ctr *c)
 {
-    if (c->spec->wait_conditions & ~c->sup->conditions)
+    if ((c->spec->wait_conditions | c->held) & ~c->sup->conditions)
         return false;
     for (size_t i = 0; i < c->spec->n_deps; i++)
         if (!dep_satisfied(c->sup, &c->spec->deps[i]))
@@ -1301,14 +1308,23 @@ void supervisor_free(struct supervisor *s)
 
 void supervisor_condition_set(struct supervisor *s, unsigned conditions)
 {
-    unsigned fresh = conditions & KEEL_COND_ALL & ~s->conditions;
+    unsigned fresh = conditions & (KEEL_COND_ALL | SUP_COND_ALL) & ~s->conditions;
     if (!fresh)
         return;
     s->conditions |= fresh;
-    for (unsigned bit = 1; bit & KEEL_COND_ALL; bit <<= 1)
+    for (unsigned bit = 1; bit && bit <= (KEEL_COND_ALL | SUP_COND_ALL); bit <<= 1)
         if (fresh & bit)
-            log_info("condition %s met", manifest_condition_name(bit));
+            log_info("condition %s met", condition_name(bit));
     schedule(s);
+}
+
+int supervisor_hold(struct supervisor *s, const char *name, unsigned conditions)
+{
+    int i = supervisor_find(s, name);
+    if (i < 0)
+        return -ENOENT;
+    s->c[i]->held |= conditions & SUP_COND_ALL;
+    return 0;
 }
 
 int supervisor_start_all(struct supervisor *s, struct kerr *err)

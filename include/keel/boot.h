@@ -28,6 +28,7 @@
 
 #include "keel/err.h"
 #include "keel/manifest.h"
+#include "keel/modplan.h"
 
 /* Pure helper: the value of `key` on a kernel command line (the last one wins,
  * as the kernel does; "key=\"a b\"" quoting understood).  Heap string, or NULL
@@ -77,14 +78,20 @@ bool boot_in_container(void);
 /* argv is main's (kept for the re-exec).  Only for the kernel's init
  * (boot_in_container() false). */
 int boot_early(char **argv, struct kerr *err);
-/* hostname, modules, fstab, sysctl, dns, lo and interfaces.  Logs a stage line per step. */
-int boot_setup_machine(const struct manifest *m, struct kerr *err);
+/* hostname, modules, fstab, sysctl, dns, lo and interfaces.  Logs a stage line per step.
+ * The modules: with [system] modules_split = yes and a PLAN to fill, only
+ * modplan's `before` (the unknown ones first, before the fstab; the rest
+ * after the volumes, when the image layers can be looked at); PLAN's `after`
+ * is the caller's to load once the first container started.  PLAN NULL, or
+ * modules_split = no: every module, as listed, and `after` is empty. */
+int boot_setup_machine(const struct manifest *m, struct modplan *plan, struct kerr *err);
 /* Replaces the machine's /etc/resolv.conf with `text` (written aside and
  * renamed): [system] dns at boot, a DHCP lease's servers later. */
 int boot_write_resolv_conf(const char *text, struct kerr *err);
 /* Loads the loop driver and the file systems M's image-file layers need
- * (part of boot_setup_machine; again for a payload slot's manifest). */
-void boot_image_modules(const struct manifest *m);
+ * (part of boot_setup_machine; again for a payload slot's manifest).  A
+ * failure is a warning; returns how many modules it loaded. */
+int boot_image_modules(const struct manifest *m);
 
 /* Opens the power button's evdev device (KEY_POWER), O_NONBLOCK|O_CLOEXEC;
  * -ENOENT when none is present (load the `button` and `evdev` modules). */

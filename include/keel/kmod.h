@@ -18,6 +18,7 @@
 #define KEEL_KMOD_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "keel/err.h"
 
@@ -49,6 +50,29 @@ int kmod_dep_resolve(const struct kmod_dep *d, const char *name, const char **or
  * (caller frees the vector only), *count its length (may be 0: all present). */
 int kmod_plan(const struct kmod_dep *d, char *const *names, const char *loaded, const char *builtin,
               const char ***order, size_t *count, struct kerr *err);
+
+/* Groups `names` (NULL-terminated, n of them) for loading in parallel: names
+ * whose load plans (kmod_plan, with `loaded` and `builtin` skipped) share a
+ * module get the same group, so no group ever needs a module another group
+ * is still loading (finit_module of a module whose dependency is not loaded
+ * yet fails with unknown symbols).  Groups are numbered 0..nbins-1, balanced
+ * by the number of modules each loads (largest first, to the least loaded);
+ * bin[k] is names[k]'s group, -1 when it has nothing to load.  Returns the
+ * number of modules the groups load in all.  Pure. */
+int kmod_plan_bins(const struct kmod_dep *d, char *const *names, const char *loaded, const char *builtin,
+                   size_t nbins, int *bin, struct kerr *err);
+/* The same, reading modules.dep, modules.builtin and /proc/modules from
+ * /lib/modules/$(uname -r). */
+int kmod_bins(char *const *names, size_t nbins, int *bin, struct kerr *err);
+
+/* Loads `names` as kmod_load(NULL, names) does, in a forked child, so that
+ * PID 1's loop never waits on finit_module(2).  Returns the child's pid
+ * (reaped by its caller's loop); *report is the read end of a close-on-exec
+ * pipe the child writes its outcome to before it exits.  After the child is
+ * reaped, kmod_load_async_result() reads it: the number of modules loaded, or
+ * a negative errno with err filled as kmod_load() fills it. */
+pid_t kmod_load_async(char *const *names, int *report, struct kerr *err);
+int kmod_load_async_result(int report, int status, struct kerr *err);
 
 /* Loads each named module with its dependencies from `moddir` (NULL means
  * /lib/modules/$(uname -r)).  Stops at the first failure.  Returns the number

@@ -66,6 +66,8 @@ size_t layerimg_count(const struct layerimg_set *s);
  * fstab disk must be mounted first).  Appended to *names (strv_free); 0, or
  * -ENOMEM. */
 int layerimg_modules(const struct manifest *m, char ***names);
+/* The same for one container (modplan.h: who needs which module). */
+int layerimg_container_modules(const struct container_spec *c, char ***names);
 
 /* keel check --plan: one line for each layer of C that is an image file. */
 void layerimg_plan(const struct container_spec *c, FILE *out);

@@ -294,6 +294,7 @@ struct system_spec {
     uint64_t log_max_size;      /* bytes before rotation, default 1 MiB */
     unsigned log_keep;          /* rotated files kept, default 2 */
     char **modules;
+    bool modules_split;         /* modules_split = yes: what the first start needs before it, the rest after (modplan.h) */
     char **sysctl;              /* "key=value" */
     struct fstab_entry *fstab;  /* mounted after the modules, in order */
     size_t n_fstab;

@@ -95,6 +95,13 @@ void supervisor_reap(struct supervisor *s);
  * it with `depends = network-online|clock` start if nothing else holds them. */
 void supervisor_condition_set(struct supervisor *s, unsigned conditions);
 
+/* Conditions of keel's own, never named in a manifest: a container the
+ * owner holds for one (supervisor_hold, before supervisor_start_all) starts
+ * once it is met (supervisor_condition_set) as well as its `depends`. */
+#define SUP_COND_MODULES (1u << 8)   /* "modules": those loaded after the first start (modplan.h) */
+#define SUP_COND_ALL     SUP_COND_MODULES
+int supervisor_hold(struct supervisor *s, const char *name, unsigned conditions);
+
 /* New content for the containers' /etc/resolv.conf (a DHCP lease's DNS):
  * written in place into the one file every container has bound, so running
  * containers see it at once and later ones start with it. */

@@ -695,6 +695,13 @@ def section_boot(res, peers, a):
     for k in ("kernel", "modules", "keel_setup", "container_start"):
         if k in figures:
             res.row("boot", "boot split: " + k.replace("_", " "), "ms", figures[k], None, None)
+    # [system] modules_split: keel's own figures for each phase (docs/boot.md).
+    if "modules_before_n" in figures:
+        res.row("boot", "modules before the first exec (%d modules)" % round(statistics.median(figures["modules_before_n"])),
+                "ms", figures["modules"], None, None)
+    if "modules_after" in figures:
+        res.row("boot", "modules after the first exec, in the background (%d modules)"
+                % round(statistics.median(figures["modules_after_n"])), "ms", figures["modules_after"], None, None)
     # The demo with its layers as erofs images (LAYERS_FORMAT=erofs) against directories.
     if "erofs_keel_work" in figures:
         res.row("boot", "erofs layers: keel's boot work (first line to first exec)", "ms",

@@ -9,7 +9,13 @@
 #                    keel's first console line to "NAME: started" (the exec),
 #                    minus module loading (guest monotonic clock)
 #   kernel           kernel start to keel's first line (guest clock)
-#   modules          module loading ("stage: modules loaded" minus the line before)
+#   modules          module loading before the first container's exec: keel's
+#                    "stage: modules before the first start: N loaded in X ms"
+#                    (older keels: "stage: modules loaded" minus the line before)
+#   modules_before_n how many modules that loaded (N)
+#   modules_after    [system] modules_split: the modules loaded after the first
+#                    start, in the background ("stage: modules after the first
+#                    start: K loaded in Y ms"); modules_after_n is K
 #   keel_setup       keel's first line to the first "stage: NAME: exec", minus modules
 #   container_start  "stage: NAME: exec" to "NAME: started"
 #   keel_total       QEMU started to the service answering HTTP (host clock)
@@ -205,6 +211,16 @@ keel_figures() {
         first == "" { first = t }
         / keel: stage: modules loaded/ { modules = t - prev }
         / keel: stage: image layer modules loaded/ { imgmod = t - prev }
+        # keel measures each phase itself (modules_split: the first
+        # container'"'"'s before its start, the rest after it in the background).
+        / keel: stage: modules before the first start: / {
+            match($0, /: [0-9]+ loaded in [0-9]+ ms/); split(substr($0, RSTART + 2, RLENGTH - 2), w, " ")
+            before_n = w[1]; before = w[4]
+        }
+        / keel: stage: modules after the first start: / {
+            match($0, /: [0-9]+ loaded in [0-9]+ ms/); split(substr($0, RSTART + 2, RLENGTH - 2), w, " ")
+            after_n = w[1]; after = w[4]
+        }
         / keel: stage: [^ ]+: exec / && exec == "" { exec = t }
         / keel: [^ ]+: started, pid / && started == "" { started = t }
         { prev = t }
@@ -213,6 +229,11 @@ keel_figures() {
             if (modules == "") modules = 0
             if (imgmod == "") imgmod = 0
             if (exec == "") exec = started
+            # Its own figure when keel gives it: both steps (the unknown
+            # modules, then after the volumes the plan'"'"'s others and the image layers'"'"').
+            if (before != "") { modules = before; imgmod = 0 }
+            if (before_n != "") printf "modules_before_n=%d\n", before_n
+            if (after != "") printf "modules_after=%.3f\nmodules_after_n=%d\n", after, after_n
             printf "kernel=%.3f\nmodules=%.3f\nkeel_setup=%.3f\ncontainer_start=%.3f\nkeel_work=%.3f\n",
                 first, modules, exec - first - modules - imgmod, started - exec, started - first - modules - imgmod
             if (imgmod > 0) printf "image_modules=%.3f\n", imgmod

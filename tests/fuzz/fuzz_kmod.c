@@ -10,7 +10,8 @@
  *
  * Invariants beyond "no crash, no leak, no hang": a resolved order has at
  * most `max` entries, each once, none NULL, and ends with the module asked
- * for; a plan lists each module once; errors are NUL-terminated messages.
+ * for; a plan lists each module once; the parallel groups (kmod_plan_bins)
+ * are numbered below their count; errors are NUL-terminated messages.
  */
 #include "fuzz.h"
 
@@ -102,6 +103,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (r == 0)
         check_unique(order, count);
     free(order);
+
+    /* The parallel groups: each name in a group below nbins, or -1. */
+    int bin[MAX_NAMES];
+    size_t nbins = size % 4 + 1;
+    r = kmod_plan_bins(d, names, names_text[0] ? dep : NULL, NULL, nbins, bin, &err);
+    if (r >= 0)
+        for (size_t i = 0; i < n; i++)
+            FUZZ_ASSERT(bin[i] >= -1 && bin[i] < (int)nbins);
+    else
+        FUZZ_ASSERT(memchr(err.msg, '\0', sizeof err.msg) != NULL);
 
     for (size_t i = 0; i < n; i++)
         free(names[i]);

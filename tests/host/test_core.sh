@@ -546,6 +546,38 @@ bad_case() {
     fi
 }
 
+# keel check --plan shows the boot's modules_split plan (docs/boot.md): what
+# the first container needs before its start, the rest after it, and who
+# waits for them.  The control: without modules_split nothing is after.
+test_check_modules_split() {
+    plan check_modules_split check_modules_split_control
+    manifest "$T/split.ini" <<EOF
+[system]
+modules = overlay e1000 veth bridge nf_tables nft_nat button evdev
+modules_split = yes
+[container first]
+layers = $LAYERS/base
+command = /bin/true
+[container later]
+layers = $LAYERS/base
+command = /bin/true
+network = bridge
+ports = 8080:80/tcp
+EOF
+    keel_check --plan "$T/split.ini"
+    check check_modules_split "keel check --plan: status $CRC, or not the split's plan" \
+        eval '[ "$CRC" = 0 ] &&
+              grep -qx "modules before the first start (boot mode): overlay e1000 bridge nf_tables" "$CHECK_OUT" &&
+              grep -qx "modules after the first start (first), in the background: veth nft_nat button evdev" "$CHECK_OUT" &&
+              grep -qx "  later waits for them" "$CHECK_OUT" || { WHY="$(grep -a "modules\|waits" "$CHECK_OUT" | tr "\n" "|")"; false; }'
+    sed -i '/^modules_split/d' "$T/split.ini"
+    keel_check --plan "$T/split.ini"
+    check check_modules_split_control "keel check --plan without modules_split: status $CRC, or a module after the start" \
+        eval '[ "$CRC" = 0 ] &&
+              grep -qx "modules before the first start (boot mode): overlay e1000 veth bridge nf_tables nft_nat button evdev" "$CHECK_OUT" &&
+              ! grep -q "modules after the first start" "$CHECK_OUT"'
+}
+
 test_check_bad() {
     plan check_bad_unknown_section check_bad_unknown_key check_bad_unknown_system_key check_bad_restart \
          check_bad_restart_max check_bad_stop_timeout check_bad_negative_timeout check_bad_stop_signal \

@@ -91,7 +91,7 @@ int main(int argc, char **argv)
     inet_pton(AF_INET, "10.0.2.2", &ifs.gateway);
     m.interfaces = &ifs;
     m.n_interfaces = 1;
-    if (boot_setup_machine(&m, &err) < 0) {
+    if (boot_setup_machine(&m, NULL, &err) < 0) {
         log_error("%s", err.msg);
         boot_fail(POWER_POWEROFF, NULL);
     }

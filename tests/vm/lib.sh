@@ -66,6 +66,9 @@ VM_ACCEL=${VM_ACCEL:-tcg}
 VM_ARCH=${VM_ARCH:-x86_64}
 VM_SYSROOT=${VM_SYSROOT:-$VM_REPO/build/arm64/sysroot}
 VM_MEM=${VM_MEM:-512}
+# Guest CPUs (one by default: the tests share two host cores); more shows
+# keel's parallel module loading (modules_split, docs/boot.md).
+VM_SMP=${VM_SMP:-1}
 VM_PIDS=()
 VM_FAILED=0
 
@@ -121,7 +124,7 @@ vm_start() {
     local noreboot=-no-reboot
     [ "${VM_REBOOT:-no}" = yes ] && noreboot=
     # shellcheck disable=SC2086
-    $(vm_machine) -m "$VM_MEM" -smp 1 \
+    $(vm_machine) -m "$VM_MEM" -smp "$VM_SMP" \
         -display none $noreboot \
         -kernel "$kernel" -initrd "$img" \
         -append "console=$(vm_console_dev) rdinit=/init panic=-1 quiet $append" \

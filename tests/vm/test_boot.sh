@@ -32,6 +32,16 @@ echo "facts: root fs $(awk '$2 == "/" { print $3 }' /proc/mounts | tail -n 1)"
 echo "facts: pid1 $(cat /hostproc/1/comm)"
 echo "facts: host mounts $(awk '{ printf "%s:%s ", $2, $3 }' /hostproc/1/mounts)"
 echo "facts: keel binary mount $(awk '$2 == "/init" { split($4, o, ","); print o[1] }' /hostproc/1/mounts)"
+# modules_split: some modules load after the first start (db's), in the
+# background; wait for every listed one (bounded), then report them.
+for i in $(seq 600); do
+    n=0
+    for mod in overlay veth bridge e1000 button evdev nft_nat nf_conntrack_netlink; do
+        grep -q "^$mod " /proc/modules && n=$((n + 1))
+    done
+    [ "$n" = 8 ] && break
+    sleep 0.1
+done
 echo "facts: modules $(cut -d' ' -f1 /proc/modules | tr '\n' ' ')"
 echo "facts: $(/i386-door)"
 echo "facts: swappiness $(cat /proc/sys/vm/swappiness)"
@@ -55,10 +65,17 @@ chmod +x "$extra/layers/probe/probe.sh"
 vm_payload "keel: image" tests/vm/i386-door.c "$extra/layers/probe/i386-door"
 
 # main.ini: the full system; facts depends on db (stop order: facts, then db).
+# modules_split: db starts first and needs overlay only (e1000, unknown to
+# keel's plan, and the bridge and nf_tables pieces keel's set-up needs
+# before any start load before it too); veth and nft_nat (late's), button,
+# evdev and nf_conntrack_netlink load after db's start.  late, on the bridge with a published
+# port, must wait for them: without the hold its veth could not be made.
 cat > "$extra/etc/keel/main.ini" <<'INI'
 [system]
 hostname = vmtest
 modules = overlay veth bridge e1000 button evdev
+modules = nf_tables nft_chain_nat nft_nat nft_masq nft_ct nft_fib_inet nf_conntrack_netlink
+modules_split = yes
 sysctl = vm.swappiness=13
 dns = 10.0.2.3
 stop_timeout = 3
@@ -79,6 +96,13 @@ command = /bin/sh /probe.sh
 network = host
 mount = /proc:/hostproc:ro
 depends = db
+restart = no
+
+[container late]
+layers = /layers/base
+command = /bin/sh -c "echo late-up; grep -q '^veth ' /proc/modules && echo late-veth-loaded; trap 'exit 0' TERM; sleep 1000 & wait"
+network = bridge
+ports = 8080:80/tcp
 restart = no
 INI
 
@@ -143,6 +167,20 @@ modules = overlay nosuchmodule
 [container x]
 layers = /layers/base
 command = /bin/true
+INI
+
+# A module that cannot be loaded after the first start (modules_split; not
+# in the image) is the boot error it was before the split: the container
+# that started is stopped, then on_error (poweroff).
+cat > "$extra/etc/keel/latemod.ini" <<'INI'
+[system]
+modules = overlay gpio_keys
+modules_split = yes
+stop_timeout = 2
+[container x]
+layers = /layers/base
+command = /bin/sh -c "echo x-up; trap 'exit 0' TERM; sleep 1000 & wait"
+restart = no
 INI
 
 # on_error = reboot: the same missing module; the machine must reboot (the
@@ -229,11 +267,29 @@ vm_assert "boot: keel is PID 1" 'facts \| facts: pid1 init'
 vm_assert "boot: stage keel start" 'keel: stage: keel .*starting as PID 1'
 vm_assert "boot: stage mounts done" 'keel: stage: mounts done'
 vm_assert "boot: stage modules loaded" 'keel: stage: modules loaded'
+vm_assert "boot: stage modules before the first start, counted and timed" \
+    'keel: stage: modules before the first start: [0-9]+ loaded in [0-9]+ ms; 5 after it'
+vm_wait_ok "boot: stage modules after the first start, counted and timed" \
+    'keel: stage: modules after the first start: [0-9]+ loaded in [0-9]+ ms \(1 loader\)' 60
+# The split's order: db's exec, then the late modules, then late's start
+# (held by the 'modules' condition; its veth exists only then).
+l_db=$(vm_line 'keel: db: started')
+l_after=$(vm_line 'keel: stage: modules after the first start')
+vm_wait 'late \| late-up' 60
+l_late=$(vm_line 'keel: late: started')
+if [ "$l_db" -gt 0 ] && [ "$l_after" -gt "$l_db" ] && [ "$l_late" -gt "$l_after" ]; then
+    vm_ok "boot: modules_split: the first container starts before the late modules, late after them"
+else
+    vm_not_ok "boot: modules_split: the first container starts before the late modules, late after them" \
+        "db started at line $l_db, late modules at $l_after, late started at $l_late"
+fi
+vm_assert "boot: modules_split: the container held for its modules finds them loaded" 'late \| late-veth-loaded'
 vm_assert "boot: stage network up" 'keel: stage: network up'
 vm_assert "boot: stage container exec" 'keel: stage: .*(db|facts)'
 vm_assert_each "boot: pseudo-filesystems mounted" 'facts: host mounts (.* )?{} ' \
     /proc:proc /sys:sysfs /dev:devtmpfs /dev/pts:devpts /dev/shm:tmpfs /run:tmpfs /tmp:tmpfs /sys/fs/cgroup:cgroup2
-vm_assert_each "boot: modules loaded" 'facts: modules (.* )?{} ' overlay veth bridge stp llc e1000 button evdev
+vm_assert_each "boot: modules loaded" 'facts: modules (.* )?{} ' overlay veth bridge stp llc e1000 button evdev nft_nat \
+    nf_conntrack_netlink
 vm_assert "boot: sysctl applied" 'facts: swappiness 13'
 vm_assert "boot: uplink has its address" 'facts: eth0 10\.0\.2\.15/24'
 vm_assert "boot: default route via the gateway" 'facts: default route 10\.0\.2\.2'
@@ -245,6 +301,10 @@ vm_assert "boot: the i386 door is filtered (socketcall, vsock, persona refused)"
 
 vm_assert "boot: container output reaches the console" 'db \| db-up'
 vm_assert "boot: orphans reaped (no zombie in the machine)" 'facts: zombies 0'
+# button and evdev came after the first start: the watcher opens the device
+# when their loader is reaped; the power-down below shows it watching.
+vm_wait_ok "boot: modules_split: the power button is watched once its modules are in" \
+    'keel: power button: /dev/input/event' 60
 vm_mon system_powerdown
 vm_wait_end 60
 l_facts=$(vm_line 'facts: stopped|facts: killed by signal|facts: exited')
@@ -256,6 +316,9 @@ else
 fi
 vm_assert "boot: filesystems unmounted at shutdown" 'keel: filesystems unmounted: [0-9]+, detached busy: [0-9]+, failed: 0'
 vm_end_is "boot: system_powerdown powers off cleanly" poweroff
+# nf_conntrack_netlink came after the first start: nothing before it needs it
+# (a boot has no earlier keel's connections to forget), late's release does.
+vm_refute "boot: modules_split: no connection left unforgotten" 'cannot forget the connections'
 vm_refute "boot: no kernel panic" 'Kernel panic|Attempted to kill init'
 
 # --- boot 2: the uplink by DHCP; Ctrl-Alt-Del reboots, containers stopped first ------------
@@ -319,6 +382,19 @@ vm_wait_end 60
 vm_assert "missing module: clear error" 'keel: error: .*cannot load module nosuchmodule'
 vm_refute "missing module: no kernel panic" 'Kernel panic|Attempted to kill init'
 vm_end_is "missing module: powers off" poweroff
+
+# --- boot 8b: a module after the first start that is not there ------------------------------
+vm_start keel-latemod "$img" "keel.manifest=/etc/keel/latemod.ini"
+vm_wait_end 60
+l_x=$(vm_line 'keel: x: started')
+l_err=$(vm_line 'keel: error: .*cannot load module gpio_keys')
+if [ "$l_x" -gt 0 ] && [ "$l_err" -gt "$l_x" ]; then
+    vm_ok "late missing module: the first container ran, then a clear error"
+else
+    vm_not_ok "late missing module: the first container ran, then a clear error" "x started at line $l_x, error at $l_err"
+fi
+vm_assert "late missing module: on_error stops the containers" 'x: stopped|x: killed by signal'
+vm_end_is "late missing module: powers off (on_error)" poweroff
 
 # count_lines REGEX: how many console lines match.
 count_lines() { grep -acE -- "$1" "$VM_CONSOLE"; }
