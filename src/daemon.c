@@ -763,7 +763,7 @@ static int seal_if_needed(const struct manifest *m, char *const *run_argv)
         log_error("cannot re-execute keel from a sealed copy of itself: %s", strerror(ENOMEM));
         return -ENOMEM;
     }
-    argv[0] = (char *)"keel";
+    argv[0] = program_invocation_name;   /* main's argv[0], as before the re-execution */
     for (size_t i = 0; i < n; i++)
         argv[i + 1] = run_argv[i];
     int r = sys_reexec_sealed(argv);   /* returns only on failure */
