@@ -42,7 +42,7 @@ evil_layer() {
 # the container, and keel and its other containers go on.  (Before the stub,
 # keel's own binary ran there as PID 1 of the container and refused to boot.)
 test_shebang_command() {
-    plan shebang_fails no_boot_inside keel_serves keel_binary_unchanged
+    plan shebang_fails stub_refuses no_boot_inside keel_serves keel_binary_unchanged
     local before L
     before=$(keel_hash)
     L=$(evil_layer)
@@ -67,6 +67,8 @@ EOF
     local want='shebang: exited with status 126'
     check shebang_fails "the #!/proc/self/exe container did not fail: $(grep -E 'shebang: (exited|killed|failed)' "$ERR" | head -n 1)" \
         eval "grep -qE '$(klog "$want")' '$ERR'"
+    check stub_refuses "keel's binary ran inside the container (it refused to boot there)" \
+        no_grep_in '^shebang \| .*refusing to boot' "$OUT"
     check no_boot_inside "keel's binary went through boot steps inside the container" \
         no_grep_in '^shebang \| .*keel: (stage:|shutdown:|filesystems unmounted|hostname|sysctl)' "$OUT"
     wait_until $((5 * SLOW)) test -S "$(SOCK)"
