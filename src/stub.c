@@ -25,8 +25,8 @@
 #define STUB_ELF_HEADERS(machine, align) \
     "    .pushsection .rodata.keel_stub, \"a\", %progbits\n" \
     "    .balign 16\n" \
-    "    .globl keel_stub_image, keel_stub_image_end\n" \
-    "    .hidden keel_stub_image, keel_stub_image_end\n" \
+    "    .globl keel_stub_image, keel_stub_size\n" \
+    "    .hidden keel_stub_image, keel_stub_size\n" \
     "keel_stub_image:\n" \
     "    .byte 0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0\n"        /* \x7fELF, 64-bit, little-endian, v1, SysV */ \
     "    .quad 0\n" \
@@ -48,82 +48,12 @@
 
 #define STUB_ELF_END \
     ".Lstub_end:\n" \
-    "keel_stub_image_end:\n" \
+    "    .balign 8\n" \
+    "keel_stub_size:\n" \
+    "    .quad .Lstub_end - keel_stub_image\n" \
     "    .popsection\n"
 
-#if defined(__x86_64__)
-__asm__(
-    STUB_ELF_HEADERS("62", "0x1000")                         /* EM_X86_64 */
-    "    mov (%rsp), %rcx\n"                                 /* argc: the fd and a command at least */
-    "    cmp $2, %rcx\n"
-    "    jb .Lstub_refuse\n"
-    "    mov 8(%rsp), %rsi\n"                                /* argv[0]: the report fd in decimal */
-    "    cmpb $0, (%rsi)\n"
-    "    je .Lstub_refuse\n"
-    "    xor %edi, %edi\n"
-    ".Lstub_digit:\n"
-    "    movzbl (%rsi), %eax\n"
-    "    test %eax, %eax\n"
-    "    jz .Lstub_fd\n"
-    "    sub $0x30, %eax\n"
-    "    cmp $9, %eax\n"
-    "    ja .Lstub_refuse\n"
-    "    imul $10, %edi, %edi\n"
-    "    add %eax, %edi\n"
-    "    cmp $0x100000, %edi\n"
-    "    ja .Lstub_refuse\n"
-    "    inc %rsi\n"
-    "    jmp .Lstub_digit\n"
-    ".Lstub_fd:\n"
-    "    mov %edi, %r12d\n"
-    "    mov $-1, %r13d\n"                                   /* STUB_STEP_CLOEXEC */
-    "    mov $72, %eax\n"                                    /* fcntl(fd, F_SETFD, FD_CLOEXEC) */
-    "    mov $2, %esi\n"
-    "    mov $1, %edx\n"
-    "    syscall\n"
-    "    test %rax, %rax\n"
-    "    js .Lstub_fail\n"
-    "    mov $-2, %r13d\n"                                   /* STUB_STEP_EXEC */
-    "    mov (%rsp), %rcx\n"
-    "    lea 16(%rsp), %rsi\n"                               /* argv + 1 */
-    "    lea 16(%rsp,%rcx,8), %rdx\n"                        /* envp */
-    "    mov (%rsi), %rdi\n"
-    "    mov $59, %eax\n"                                    /* execve(argv[1], argv + 1, envp) */
-    "    syscall\n"
-    ".Lstub_fail:\n"                                         /* writev(fd, {{step, errno}, path}): one record */
-    "    neg %eax\n"
-    "    sub $40, %rsp\n"                                    /* the record at 0, the iovec at 8; argv[1] now at 56 */
-    "    mov %r13d, (%rsp)\n"
-    "    mov %eax, 4(%rsp)\n"
-    "    mov %rsp, 8(%rsp)\n"
-    "    movq $8, 16(%rsp)\n"
-    "    mov 56(%rsp), %rsi\n"
-    "    mov %rsi, 24(%rsp)\n"
-    "    xor %ecx, %ecx\n"
-    ".Lstub_len:\n"                                          /* strlen, at most STUB_PATH_MAX */
-    "    cmp $400, %ecx\n"
-    "    jae .Lstub_write\n"
-    "    cmpb $0, (%rsi,%rcx)\n"
-    "    je .Lstub_write\n"
-    "    inc %ecx\n"
-    "    jmp .Lstub_len\n"
-    ".Lstub_write:\n"
-    "    mov %rcx, 32(%rsp)\n"
-    "    mov $20, %eax\n"
-    "    mov %r12d, %edi\n"
-    "    lea 8(%rsp), %rsi\n"
-    "    mov $2, %edx\n"
-    "    syscall\n"
-    "    mov $127, %edi\n"
-    "    jmp .Lstub_exit\n"
-    ".Lstub_refuse:\n"
-    "    mov $126, %edi\n"
-    ".Lstub_exit:\n"
-    "    mov $231, %eax\n"                                   /* exit_group */
-    "    syscall\n"
-    "    hlt\n"
-    STUB_ELF_END);
-#elif defined(__aarch64__)
+#if defined(__aarch64__)
 __asm__(
     STUB_ELF_HEADERS("183", "0x10000")                       /* EM_AARCH64; 64 KiB pages possible */
     "    ldr x1, [sp]\n"                                     /* argc: the fd and a command at least */
@@ -196,17 +126,88 @@ __asm__(
     "    brk #0\n"
     STUB_ELF_END);
 #else
-#error "the exec stub is written for x86-64 and aarch64"
+/* x86-64 (keel builds for these two; on another, this does not assemble). */
+__asm__(
+    STUB_ELF_HEADERS("62", "0x1000")                         /* EM_X86_64 */
+    "    mov (%rsp), %rcx\n"                                 /* argc: the fd and a command at least */
+    "    cmp $2, %rcx\n"
+    "    jb .Lstub_refuse\n"
+    "    mov 8(%rsp), %rsi\n"                                /* argv[0]: the report fd in decimal */
+    "    cmpb $0, (%rsi)\n"
+    "    je .Lstub_refuse\n"
+    "    xor %edi, %edi\n"
+    ".Lstub_digit:\n"
+    "    movzbl (%rsi), %eax\n"
+    "    test %eax, %eax\n"
+    "    jz .Lstub_fd\n"
+    "    sub $0x30, %eax\n"
+    "    cmp $9, %eax\n"
+    "    ja .Lstub_refuse\n"
+    "    imul $10, %edi, %edi\n"
+    "    add %eax, %edi\n"
+    "    cmp $0x100000, %edi\n"
+    "    ja .Lstub_refuse\n"
+    "    inc %rsi\n"
+    "    jmp .Lstub_digit\n"
+    ".Lstub_fd:\n"
+    "    mov %edi, %r12d\n"
+    "    mov $-1, %r13d\n"                                   /* STUB_STEP_CLOEXEC */
+    "    mov $72, %eax\n"                                    /* fcntl(fd, F_SETFD, FD_CLOEXEC) */
+    "    mov $2, %esi\n"
+    "    mov $1, %edx\n"
+    "    syscall\n"
+    "    test %rax, %rax\n"
+    "    js .Lstub_fail\n"
+    "    mov $-2, %r13d\n"                                   /* STUB_STEP_EXEC */
+    "    mov (%rsp), %rcx\n"
+    "    lea 16(%rsp), %rsi\n"                               /* argv + 1 */
+    "    lea 16(%rsp,%rcx,8), %rdx\n"                        /* envp */
+    "    mov (%rsi), %rdi\n"
+    "    mov $59, %eax\n"                                    /* execve(argv[1], argv + 1, envp) */
+    "    syscall\n"
+    ".Lstub_fail:\n"                                         /* writev(fd, {{step, errno}, path}): one record */
+    "    neg %eax\n"
+    "    sub $40, %rsp\n"                                    /* the record at 0, the iovec at 8; argv[1] now at 56 */
+    "    mov %r13d, (%rsp)\n"
+    "    mov %eax, 4(%rsp)\n"
+    "    mov %rsp, 8(%rsp)\n"
+    "    movq $8, 16(%rsp)\n"
+    "    mov 56(%rsp), %rsi\n"
+    "    mov %rsi, 24(%rsp)\n"
+    "    xor %ecx, %ecx\n"
+    ".Lstub_len:\n"                                          /* strlen, at most STUB_PATH_MAX */
+    "    cmp $400, %ecx\n"
+    "    jae .Lstub_write\n"
+    "    cmpb $0, (%rsi,%rcx)\n"
+    "    je .Lstub_write\n"
+    "    inc %ecx\n"
+    "    jmp .Lstub_len\n"
+    ".Lstub_write:\n"
+    "    mov %rcx, 32(%rsp)\n"
+    "    mov $20, %eax\n"
+    "    mov %r12d, %edi\n"
+    "    lea 8(%rsp), %rsi\n"
+    "    mov $2, %edx\n"
+    "    syscall\n"
+    "    mov $127, %edi\n"
+    "    jmp .Lstub_exit\n"
+    ".Lstub_refuse:\n"
+    "    mov $126, %edi\n"
+    ".Lstub_exit:\n"
+    "    mov $231, %eax\n"                                   /* exit_group */
+    "    syscall\n"
+    "    hlt\n"
+    STUB_ELF_END);
 #endif
 
 /* Hidden globals: addressed directly, not through GOT entries of the section
  * with an addend (which the aarch64 static link merged into one). */
 extern const unsigned char keel_stub_image[] __attribute__((visibility("hidden")));
-extern const unsigned char keel_stub_image_end[] __attribute__((visibility("hidden")));
+extern const uint64_t keel_stub_size __attribute__((visibility("hidden")));
 
 const unsigned char *stub_image(size_t *len)
 {
-    *len = (size_t)(keel_stub_image_end - keel_stub_image);
+    *len = (size_t)keel_stub_size;
     return keel_stub_image;
 }
 

@@ -183,11 +183,8 @@ int sys_exe_protected(void)
         return -errno;
     int have = fcntl(self, F_GET_SEALS);
     struct statvfs vfs;
-    int r = 0;
-    if (have >= 0 && ((unsigned)have & seals) == seals)
-        r = 1;
-    else if (fstatvfs(self, &vfs) == 0 && (vfs.f_flag & ST_RDONLY))
-        r = 1;
+    int r = (have >= 0 && ((unsigned)have & seals) == seals) ||
+            (fstatvfs(self, &vfs) == 0 && (vfs.f_flag & ST_RDONLY));
     close(self);
     return known = r;
 }
