@@ -315,4 +315,32 @@ test_exec_window() {
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# A container that needs the sealed copy arriving by `keel apply` when keel
+# runs from its file (the manifest it started with had none): its start is
+# refused, never run with keel's binary within its reach.  Control: the
+# container keel started with runs on, and the same container starts when
+# keel was started with it (ptrace_sealed).
+test_ptrace_added_later() {
+    plan later_refused later_nothing_ran later_others_run
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+[container c]
+layers = $LAYERS/base
+command = /bin/probe print c-ran sleep inf
+restart = no
+EOF
+    keel_start
+    wait_out c c-ran || fail "c did not start ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket at $(SOCK)"
+    { cat "$T/keel.ini"; printf '\n[container t]\nlayers = %s\ncommand = /bin/probe print t-ran sleep inf\ncapabilities = +SYS_PTRACE\nrestart = no\n' "$LAYERS/base"; } > "$T/m2.ini"
+    kc apply "$T/m2.ini" > "$T/apply.out" 2>&1
+    wait_klog "error: t: failed: " || fail "t never failed ($WHY)"
+    check later_refused "t was not refused for keel's binary: $(grep -E 't: failed' "$ERR" | head -n 1)" \
+        eval 'grep -qE "$(klog "error: t: failed: cannot start a process in t: keel.s binary on disk would be within its reach")" "$ERR"'
+    check later_nothing_ran "t ran from an unsealed keel" eval '! out_has t t-ran'
+    check later_others_run "c is not running after the apply" eval "kc ps | grep -qE '^c +running'"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 run_tests "$@"
