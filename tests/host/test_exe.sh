@@ -20,7 +20,8 @@
 # new PID namespace, exec and health helpers are non-dumpable before they
 # join (exec_window).  A container with CAP_SYS_PTRACE (no user namespace)
 # passes the non-dumpable check: for such a manifest keel runs from a sealed
-# copy of itself (ptrace_sealed) and refuses to start when it cannot.
+# copy of itself (ptrace_sealed) and refuses to start when it cannot; such a
+# container added later by `keel apply` is refused (ptrace_added_later).
 . "$(dirname "$0")/lib.sh"
 
 SOCK() { echo "$T/keel.sock"; }
