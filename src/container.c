@@ -585,7 +585,8 @@ int container_start(const struct container_start *in, struct container_proc *out
     int r = container_exe_check(c, err);
     if (r < 0)
         return r;
-    int stub = stub_fd(err);
+    /* Ours until the clone; the child's copy goes at its execveat. */
+    _cleanup_close_ int stub = stub_create(err);
     if (stub < 0)
         return kerr_prefix(err, "cannot start %s", c->name);
     /* Built here, in keel: the child runs its copy. */
@@ -720,7 +721,7 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
     int r = container_exe_check(c, err);
     if (r < 0)
         return r;
-    int stub = stub_fd(err);
+    _cleanup_close_ int stub = stub_create(err);
     if (stub < 0)
         return kerr_prefix(err, "cannot run a command in %s", c->name);
     struct setup_exec_facts facts = {

@@ -211,11 +211,8 @@ const unsigned char *stub_image(size_t *len)
     return keel_stub_image;
 }
 
-int stub_fd(struct kerr *err)
+int stub_create(struct kerr *err)
 {
-    static int fd = -1;
-    if (fd >= 0)
-        return fd;
     const unsigned seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
     size_t len;
     const unsigned char *img = stub_image(&len);
@@ -241,7 +238,7 @@ int stub_fd(struct kerr *err)
         close_safe(m);
         return r;
     }
-    return fd = m;
+    return m;
 }
 
 char **stub_argv(int report_fd, char *const *argv)

@@ -7,7 +7,7 @@
  * command `#!/proc/self/exe` would make the kernel run keel's binary inside
  * the container, where its processes could open /proc/PID/exe of it.  It
  * execveat()s the stub instead: a ~300-byte static x86-64 program without
- * libc, written into a sealed memfd once per keel process, whose only work is
+ * libc, written into a sealed memfd for each start or exec (stub_create), whose only work is
  *
  *     fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC);   // the report channel ends at its execve
  *     execve(argv[1], argv + 1, envp);
@@ -21,8 +21,8 @@
  * failure).  What keeps keel's own binary out of reach until the stub runs is
  * the caller's business: see docs/security.md.
  *
- * Contract: stub_fd() returns an fd the process keeps (CLOEXEC; the same one
- * on every call) or -errno with err filled; stub_argv() returns a NULL-ended
+ * Contract: stub_create() returns a new fd (CLOEXEC, at least STUB_FD_MIN)
+ * the caller owns, or -errno with err filled; stub_argv() returns a NULL-ended
  * vector in one allocation (free()) or NULL; stub_exec() returns only on
  * failure, -errno.
  */
@@ -46,9 +46,16 @@ struct stub_report {
 #define STUB_PATH_MAX 400
 enum { STUB_STEP_CLOEXEC = -1, STUB_STEP_EXEC = -2 };
 
-/* The stub's sealed memfd, made at the first call (MFD_EXEC: a kernel whose
- * vm.memfd_noexec forbids executable memfds refuses here, not at the exec). */
-int stub_fd(struct kerr *err);
+/* A new sealed memfd holding the stub, for one start or exec; the caller
+ * closes it once the child is forked.  Never one for the whole process: a
+ * sealed memfd can still be opened for writing (only writes fail), and a
+ * process that holds such an fd makes every execve of that inode fail with
+ * ETXTBSY.  A container reaches a stub's inode through /proc/PID/exe of a
+ * process that runs it (a `#!/proc/self/exe` script's interpreter): with one
+ * stub per process it could block every later start and exec; with one per
+ * use it holds only an inode nobody executes again.  MFD_EXEC: a kernel whose
+ * vm.memfd_noexec forbids executable memfds refuses here, not at the exec. */
+int stub_create(struct kerr *err);
 
 /* Its number is at least this: above every fd number a setup list moves
  * something to (stdio, EXEC_USERNS_FD, `ready = fd:N` with N <= 255). */

@@ -111,7 +111,7 @@ EOF
             else
                 out=$(kc exec attacker -- /bin/sh -c 'echo exec-$0-$$' "$i" 2>&1); rc=$?
             fi
-            [ "$rc" = 0 ] && [[ "$out" == exec-$i-* ]] && ok=$((ok + 1)) || bad="$bad $i:rc=$rc:${out:0:60}"
+            [ "$rc" = 0 ] && [[ "$out" == exec-$i-* ]] && ok=$((ok + 1)) || bad="$bad $i:rc=$rc:${out:0:120}"
         fi
     done
     local took=$((SECONDS - t0))
@@ -129,11 +129,14 @@ EOF
     echo "# 50 execs in $took s; exe-attack: scans=$scans tries=$(c_value attacker exe-attack.tries) read=$rd" \
         "wopen_ok=$(c_value attacker exe-attack.wopen_ok) reopen_ok=$(c_value attacker exe-attack.reopen_ok)" \
         "denied=$(c_value attacker exe-attack.denied) busy=$(c_value attacker exe-attack.busy)" \
-        "sealed=$(c_value attacker exe-attack.sealed)" \
+        "sealed=$(c_value attacker exe-attack.sealed) wkept=$(c_value attacker exe-attack.wkept)" \
         "foreign_seen=$seen foreign=$(c_value attacker exe-attack.foreign)"
     # It saw (and read) the binaries of the exec'd commands: it was looking.
     check attack_ran "the attacker did not scan or never read an exe (scans=$scans, read=$rd)" \
         eval "[ \"${scans:-0}\" -gt 10 ] && [ \"${rd:-0}\" -gt 0 ]"
+    # The attacker keeps write-opens of the sealed stubs it caught (wkept):
+    # with one stub for all of keel's execs, every exec after that failed
+    # with ETXTBSY ("cannot execute /bin/sh through keel's exec stub").
     check execs_ok "not all 40 ordinary execs succeeded:$bad" eq "$ok" 40
     check shebang_execs_fail "an exec of the #!/proc/self/exe script succeeded:$sh_bad" eq "$sh_fail" 10
     # The exec'd script's interpreter is /proc/self/exe of the process that
@@ -152,13 +155,16 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
-# keel run no longer copies itself: it runs from $KEEL and holds the sealed
-# stub.  When the stub cannot be made executable (vm.memfd_noexec = 2, set
+# keel run no longer copies itself: it runs from $KEEL, and makes a sealed
+# stub for each start and exec, never one for the whole process (a container
+# that holds a write-open of a stub's inode blocks every execve of it with
+# ETXTBSY: exe_attack's attacker keeps such opens).  When the stub cannot be
+# made executable (vm.memfd_noexec = 2, set
 # in the test's own PID namespace, where the sysctl is scoped) no container
 # may start: keel must never fall back to exec'ing the command itself.
 # Positive control: the same manifest without the sysctl runs its container.
 test_stub_fails_closed() {
-    plan stub_no_copy stub_held stub_refused stub_nothing_ran
+    plan stub_no_copy no_stub_kept stub_refused stub_nothing_ran
     manifest <<EOF
 $(system_section)
 [container c]
@@ -173,8 +179,8 @@ EOF
     check stub_no_copy "keel run did not run from its binary (exe: $(readlink "/proc/$kp/exe"))" \
         eq "$(readlink "/proc/$kp/exe")" "$KEEL"
     fds=$(for f in /proc/"$kp"/fd/*; do readlink "$f"; done 2>/dev/null)
-    check stub_held "keel holds no sealed stub (fds: $(tr '\n' ' ' <<< "$fds"))" \
-        eval 'grep -qxF "/memfd:keel-stub (deleted)" <<< "$fds"'
+    check no_stub_kept "keel kept the stub after the start (fds: $(tr '\n' ' ' <<< "$fds"))" \
+        eval '! grep -qF "/memfd:keel-stub" <<< "$fds"'
     keel_stop || fail "keel did not stop ($WHY)"
 
     if [ ! -w /proc/sys/vm/memfd_noexec ]; then

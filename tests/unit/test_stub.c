@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,7 +22,7 @@
 static ssize_t run(char *const *argv, char **sargv, int *status, char *buf, size_t n, char *out, size_t out_n)
 {
     struct kerr err = { 0 };
-    int fd = stub_fd(&err);
+    int fd = stub_create(&err);
     if (fd < 0)
         return -1;
     int rep[2], o[2];
@@ -40,6 +42,7 @@ static ssize_t run(char *const *argv, char **sargv, int *status, char *buf, size
         _exit(99);
     }
     free(mine);
+    close(fd);
     close(rep[1]);
     close(o[1]);
     ssize_t got = 0, r;
@@ -106,11 +109,31 @@ TEST(stub_refuses_without_report_fd)
 TEST(stub_sealed)
 {
     struct kerr err = { 0 };
-    int fd = stub_fd(&err);
-    CHECK(fd >= STUB_FD_MIN);
-    CHECK_INT(stub_fd(&err), fd);   /* once per process */
+    int fd = stub_create(&err), fd2 = stub_create(&err);
+    CHECK(fd >= STUB_FD_MIN && fd2 >= STUB_FD_MIN);
     CHECK_INT(fcntl(fd, F_GET_SEALS), F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
     CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    /* One inode per use: a writer held on one (a sealed memfd can be opened
+     * for writing) blocks only that one's execve, never the next. */
+    struct stat a, b;
+    CHECK(fstat(fd, &a) == 0 && fstat(fd2, &b) == 0 && a.st_ino != b.st_ino);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int w = open(path, O_WRONLY | O_CLOEXEC);
+    CHECK(w >= 0);
+    char *argv[] = { "/bin/true", NULL };
+    char **sargv = stub_argv(1, argv);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(stub_exec(fd, sargv, NULL) == -ETXTBSY ? 0 : 1);   /* the held writer blocks it */
+    int status = -1;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    free(sargv);
+    close(w);
+    close(fd);
+    close(fd2);
     size_t len;
     stub_image(&len);
     CHECK(len < 1024);
