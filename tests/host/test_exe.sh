@@ -240,7 +240,10 @@ EOF
 # the helper's command line (positive control: the container sees it), its
 # /proc/PID/exe, and after the release the exe of the exec'd command
 # (positive control: readable once the command runs).
-#   default container: the helper is non-dumpable, its exe is refused;
+#   default container: its exe is refused (held there, before the capability
+#   drop, by the capability check as well as by non-dumpable: removing the
+#   non-dumpable step does not fail this check; the stretch from the drop to
+#   the stub, a few system calls, has no point a container can hold it at);
 #   +SYS_PTRACE: the exe is readable (CAP_SYS_PTRACE passes the check), and
 #   is the sealed copy keel re-executed from, never $KEEL.
 exec_window_run() {
