@@ -121,11 +121,12 @@ TEST(stub_sealed)
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     int w = open(path, O_WRONLY | O_CLOEXEC);
     CHECK(w >= 0);
-    char *argv[] = { "/bin/true", NULL };
+    /* /bin/false: were the exec not blocked, the status would not be 0. */
+    char *argv[] = { "/bin/false", NULL };
     char **sargv = stub_argv(1, argv);
     pid_t pid = fork();
     if (pid == 0)
-        _exit(stub_exec(fd, sargv, NULL) == -ETXTBSY ? 0 : 1);   /* the held writer blocks it */
+        _exit(stub_exec(fd, sargv, NULL) == -ETXTBSY ? 0 : 2);   /* the held writer blocks it */
     int status = -1;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
