@@ -75,7 +75,8 @@ static int cmd_run(int argc, char **argv)
         fprintf(stderr, "keel: error: keel run needs root (namespaces, mounts, cgroups)\n");
         return 1;
     }
-    struct daemon_opts o = { .manifest = argv[i], .boot = false, .run_dir = run_dir, .interfaces = interfaces };
+    struct daemon_opts o = { .manifest = argv[i], .boot = false, .run_dir = run_dir, .interfaces = interfaces,
+                             .argv = argv };
     return daemon_main(&o);
 }
 

@@ -6,6 +6,7 @@
 #include "keel/seccomp.h"
 #include "keel/mount.h"
 #include "keel/setup.h"
+#include "keel/stub.h"
 #include "keel/sys.h"
 #include "keel/user.h"
 #include "keel/userns.h"
@@ -13,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <limits.h>
 #include <sched.h>
 #include <poll.h>
@@ -159,6 +161,35 @@ static int give_output(int fd, uid_t uid, gid_t gid, struct kerr *err)
     return 0;
 }
 
+/* --- keel's own binary out of the containers' reach ------------------------ */
+
+bool container_needs_sealed_keel(const struct container_spec *c)
+{
+    /* CAP_SYS_PTRACE in the initial user namespace passes the non-dumpable
+     * check: the container could open /proc/PID/exe of an exec helper that
+     * has joined its PID namespace and not yet run the stub. */
+    if (c->userns == USERNS_NO && (c->caps & (UINT64_C(1) << CAP_SYS_PTRACE)))
+        return true;
+    /* fs.suid_dumpable = 1 makes the helper dumpable again, for a moment,
+     * at each credential change (commit_creds), before it sets itself
+     * non-dumpable again: any container could catch it then. */
+    char *v = NULL;
+    bool dumpable = true;   /* unreadable: assume the worst */
+    if (read_file_at(AT_FDCWD, "/proc/sys/fs/suid_dumpable", 64, &v, NULL) >= 0 && v)
+        dumpable = v[0] == '1';
+    free(v);
+    return dumpable;
+}
+
+int container_exe_check(const struct container_spec *c, struct kerr *err)
+{
+    if (sys_exe_protected() > 0 || !container_needs_sealed_keel(c))
+        return 0;
+    return kerr_msg(err, EPERM, "cannot start a process in %s: keel's binary on disk would be within its reach "
+                    "(CAP_SYS_PTRACE without a user namespace, or fs.suid_dumpable = 1) and this keel does not run "
+                    "from a sealed copy of itself: restart keel run", c->name);
+}
+
 /* --- the executor of setup lists (setup.h) -------------------------------- */
 
 /* The fd number that carries an exec's user namespace past the close of
@@ -169,7 +200,9 @@ static int give_output(int fd, uid_t uid, gid_t gid, struct kerr *err)
 struct setup_ctx {
     const struct container_spec *c;
     char *const *argv;
-    int report_fd;        /* the write end of the report channel (CLOEXEC) */
+    int report_fd;        /* the write end of the report channel (CLOEXEC until SETUP_CLOSE_FDS) */
+    int stub_fd;          /* the exec stub (stub.h), CLOEXEC */
+    char **stub_argv;     /* its argv: the report fd, then the command's */
     int fail_status;      /* the exit status of a failed op: 127 for a start, 126 for an exec */
     int userns_fd;        /* the user namespace to join last, or -1 */
     /* container start */
@@ -273,14 +306,30 @@ static int op_secret(struct setup_ctx *x, size_t i, struct kerr *err)
     return mount_secret(x->rootfd, x->in->stage, x->c->n_secrets, i, s, uid, gid, err);
 }
 
+/* The report fd is left open across the stub's execveat from here on: the
+ * stub marks it close-on-exec itself before it runs the command (it must
+ * survive one exec and end at the next).  Nothing is exec'd in between. */
+static int close_fds_keep_stub(struct setup_ctx *x, int first, struct kerr *err)
+{
+    /* Ascending: first < SETUP_FD_MIN <= the report fd and the stub's fd. */
+    int hi = x->report_fd > x->stub_fd ? x->report_fd : x->stub_fd;
+    int lo = x->report_fd > x->stub_fd ? x->stub_fd : x->report_fd;
+    int keep[3] = { first, lo, hi };
+    int r = close_fds_except(keep, 3, err);
+    if (r < 0)
+        return r;
+    if (fcntl(x->report_fd, F_SETFD, 0) < 0)
+        return kerr_set(err, errno, "cannot hand the report channel to the exec stub");
+    return 0;
+}
+
 static int op_close_fds(struct setup_ctx *x, struct kerr *err)
 {
     const struct container_spec *c = x->c;
     if (x->in) {
         /* A ready fd N stays (dup2 cleared its CLOEXEC); N < SETUP_FD_MIN <= the report fd. */
         bool ready = setup_find(x->list, SETUP_READY_FD, -1, 0) >= 0;
-        int keep[2] = { ready ? c->ready_fd : -1, x->report_fd };
-        return close_fds_except(keep, 2, err);
+        return close_fds_keep_stub(x, ready ? c->ready_fd : -1, err);
     }
     /* exec: the user namespace moves to EXEC_USERNS_FD, under the report fd. */
     if (x->userns_fd >= 0) {
@@ -288,8 +337,7 @@ static int op_close_fds(struct setup_ctx *x, struct kerr *err)
             return kerr_set(err, errno, "cannot keep the user namespace of %s", c->name);
         x->userns_fd = EXEC_USERNS_FD;
     }
-    int keep[2] = { x->userns_fd, x->report_fd };
-    return close_fds_except(keep, 2, err);
+    return close_fds_keep_stub(x, x->userns_fd, err);
 }
 
 /* setns(CLONE_NEWPID) applies to children: the helper forks the process that
@@ -440,8 +488,11 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
         sys_reset_signals(x->signals);
         return 0;
     case SETUP_EXEC:
-        execve(x->argv[0], x->argv, x->env);
-        kerr_set(err, errno, "cannot execute %s", x->argv[0]);
+        /* Through the stub: the process that execs the command (and the
+         * interpreter of a `#!/proc/self/exe` script) has the sealed stub as
+         * its exe, never keel's binary (stub.h, docs/security.md). */
+        r = stub_exec(x->stub_fd, x->stub_argv, x->env);
+        kerr_set(err, -r, "cannot execute %s through keel's exec stub", x->argv[0]);
         setup_fail(x, 127, err);
     }
     return kerr_msg(err, EINVAL, "unknown setup operation %d", (int)op->type);
@@ -460,11 +511,12 @@ static __attribute__((noreturn)) void setup_run(struct setup_ctx *x, const struc
 }
 
 static __attribute__((noreturn)) void setup_child(const struct container_start *in, const struct setup_list *list,
-                                                  int report_fd, uint64_t bounding, uint64_t signals)
+                                                  int report_fd, int stub, char **stub_argv, uint64_t bounding,
+                                                  uint64_t signals)
 {
     const struct container_spec *c = in->spec;
     struct setup_ctx x = {
-        .c = c, .argv = c->argv, .report_fd = report_fd, .fail_status = 127,
+        .c = c, .argv = c->argv, .report_fd = report_fd, .stub_fd = stub, .stub_argv = stub_argv, .fail_status = 127,
         .userns_fd = in->userns ? in->userns->fd : -1, .in = in, .seccomp = in->seccomp,
         .hostname = c->hostname ? c->hostname : c->name, .rootfd = -1, .devfd = -1, .cgroup_fd = -1,
         .bounding = bounding, .signals = signals,
@@ -532,6 +584,13 @@ int container_start(const struct container_start *in, struct container_proc *out
         .notify = in->notify_host != NULL,
         .resolv = in->resolv != NULL || in->resolv_tree >= 0,
     };
+    int r = container_exe_check(c, err);
+    if (r < 0)
+        return r;
+    /* Ours until the clone; the child's copy goes at its execveat. */
+    _cleanup_close_ int stub = stub_create(err);
+    if (stub < 0)
+        return kerr_prefix(err, "cannot start %s", c->name);
     /* Built here, in keel: the child runs its copy. */
     __attribute__((cleanup(setup_list_free))) struct setup_list list = { 0 };
     if (setup_plan_start(c, &facts, &list) < 0)
@@ -545,6 +604,12 @@ int container_start(const struct container_start *in, struct container_proc *out
     if (report < 0) {
         close(pipefd[0]);
         return kerr_set(err, errno, "cannot create the setup pipe for %s", in->spec->name);
+    }
+    _cleanup_free_ char **sargv = stub_argv(report, c->argv);
+    if (!sargv) {
+        close(pipefd[0]);
+        close(report);
+        return kerr_set(err, ENOMEM, "cannot start %s", c->name);
     }
 
     /* The child waits on `go` until its namespaces are pinned: pinned while
@@ -598,11 +663,11 @@ int container_start(const struct container_start *in, struct container_proc *out
         close(go[0]);
         if (n != 1)
             _exit(127);   /* keel could not pin the namespaces (or is gone) */
-        setup_child(in, &list, report, bounding, signals);
+        setup_child(in, &list, report, stub, sargv, bounding, signals);
     }
     close(report);
     close(go[0]);
-    int r = pin_namespaces(in, pid, &out->ns, err);
+    r = pin_namespaces(in, pid, &out->ns, err);
     if (r == 0 && write(go[1], "g", 1) != 1)
         r = kerr_set(err, errno, "cannot start the setup of %s", in->spec->name);
     close(go[1]);
@@ -636,6 +701,8 @@ int container_setup_result(int setup_fd, struct kerr *err)
         return 0;
     if (n < 0)
         return kerr_set(err, errno, "cannot read the setup result");
+    if (stub_report_decode(&rep, (size_t)n, err))
+        return -err->code;
     if ((size_t)n != sizeof rep)
         return kerr_msg(err, EIO, "the setup child sent a truncated report");
     rep.msg[sizeof rep.msg - 1] = '\0';
@@ -653,6 +720,12 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
             return kerr_msg(err, ESRCH, "the namespaces of %s are not pinned", c->name);
     if (c->userns != USERNS_NO && ns->fd[CNS_USER] < 0)
         return kerr_msg(err, ESRCH, "the user namespace of %s is not pinned", c->name);
+    int r = container_exe_check(c, err);
+    if (r < 0)
+        return r;
+    _cleanup_close_ int stub = stub_create(err);
+    if (stub < 0)
+        return kerr_prefix(err, "cannot run a command in %s", c->name);
     struct setup_exec_facts facts = {
         .cgroup = req->cgroup_fd >= 0,
         .userns = ns->fd[CNS_USER] >= 0,
@@ -677,6 +750,12 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
         close(rfd[0]);
         return kerr_set(err, e, "cannot create the setup pipe for an exec in %s", c->name);
     }
+    _cleanup_free_ char **sargv = stub_argv(high, req->argv);
+    if (!sargv) {
+        close_safe(rfd[0]);
+        close_safe(rfd[1]);
+        return kerr_set(err, ENOMEM, "cannot run a command in %s", c->name);
+    }
     uint64_t bounding = caps_bounding(), signals = sys_signals_not_default();
     pid_t child = fork();
     if (child < 0) {
@@ -688,7 +767,7 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
     if (child == 0) {
         close_safe(rfd[0]);
         struct setup_ctx x = {
-            .c = c, .argv = req->argv, .report_fd = rfd[1], .fail_status = 126,
+            .c = c, .argv = req->argv, .report_fd = rfd[1], .stub_fd = stub, .stub_argv = sargv, .fail_status = 126,
             .userns_fd = ns->fd[CNS_USER], .ns = ns, .cgroup_fd = req->cgroup_fd, .seccomp = req->seccomp,
             .rootfd = -1, .devfd = -1, .bounding = bounding, .signals = signals,
         };

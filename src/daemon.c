@@ -7,6 +7,7 @@
 #include "keel/daemon.h"
 #include "keel/boot.h"
 #include "keel/cgroup.h"
+#include "keel/container.h"
 #include "keel/control.h"
 #include "keel/dhcp.h"
 #include "keel/log.h"
@@ -21,6 +22,7 @@
 #include "keel/manifest.h"
 #include "keel/parse.h"
 #include "keel/supervise.h"
+#include "keel/sys.h"
 #include "keel/timesync.h"
 #include "keel/util.h"
 #include "keel/volume.h"
@@ -30,6 +32,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -931,6 +934,36 @@ static void daemon_teardown(struct daemon *d)
     d->loop = NULL;
 }
 
+/* keel run starts from its binary on disk: the containers' processes reach
+ * it only through keel's processes before they run the exec stub, and those
+ * are out of reach (container.h).  When a container of this manifest could
+ * reach them anyway, keel re-executes from a sealed copy of itself first, and
+ * fails closed when it cannot (it must not go on from the file on disk). */
+static int seal_if_needed(const struct manifest *m, char *const *run_argv)
+{
+    bool need = false;
+    for (size_t i = 0; i < m->n_containers && !need; i++)
+        need = container_needs_sealed_keel(&m->containers[i]);
+    if (!need || sys_exe_protected() > 0)
+        return 0;
+    size_t n = 0;
+    while (run_argv && run_argv[n])
+        n++;
+    char **argv = calloc(n + 2, sizeof *argv);
+    if (!argv) {
+        log_error("cannot re-execute keel from a sealed copy of itself: %s", strerror(ENOMEM));
+        return -ENOMEM;
+    }
+    argv[0] = program_invocation_name;   /* main's argv[0], as before the re-execution */
+    for (size_t i = 0; i < n; i++)
+        argv[i + 1] = run_argv[i];
+    int r = sys_reexec_sealed(argv);   /* returns only on failure */
+    free(argv);
+    fprintf(stderr, "keel: error: cannot re-execute keel from a sealed copy of itself: %s; "
+            "refusing to run containers from the binary on disk\n", strerror(-r));
+    return r;
+}
+
 int daemon_main(const struct daemon_opts *opts)
 {
     struct daemon d = { .opts = opts, .sigfd = -1, .button_fd = -1, .rdnss_fd = -1,
@@ -962,6 +995,10 @@ int daemon_main(const struct daemon_opts *opts)
         if (opts->boot)
             boot_fail(POWER_POWEROFF, NULL);   /* no on_error to read: the default */
         return 2;
+    }
+    if (!opts->boot && seal_if_needed(d.m, opts->argv) < 0) {
+        manifest_free(d.m);
+        return 1;
     }
     log_stage("manifest read");
     if (!d.m->system.syslog) {

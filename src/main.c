@@ -12,11 +12,8 @@
 #include "keel/daemon.h"
 #include "keel/log.h"
 #include "keel/manifest.h"
-#include "keel/sys.h"
 
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 int main(int argc, char **argv)
@@ -25,19 +22,10 @@ int main(int argc, char **argv)
      * a verb means a command, even as PID 1 of a PID namespace (keel run
      * under unshare --pid, a benchmark, a container of another runtime). */
     if (getpid() != 1 || (argc > 1 && cli_is_verb(argv[1]))) {
-        /* keel run serves containers: it runs from a sealed copy of itself
-         * (boot mode gets the same from a read-only bind, see boot.c).  It
-         * fails closed: run from the file on disk, keel's own processes that
-         * enter a container (exec, health checks) would hand that container
-         * a way to the host's binary through /proc/PID/exe (CVE-2019-5736). */
-        if (argc > 1 && strcmp(argv[1], "run") == 0) {
-            int r = sys_reexec_sealed(argv);
-            if (r < 0) {
-                fprintf(stderr, "keel: error: cannot re-execute keel from a sealed copy of itself: %s; "
-                        "refusing to run containers from the binary on disk\n", strerror(-r));
-                return 1;
-            }
-        }
+        /* keel run runs from its binary on disk: its processes reach a
+         * container's command through the sealed exec stub (stub.h); the
+         * daemon re-executes from a sealed copy of keel when a container
+         * could reach keel's helpers before that (daemon.c seal_if_needed). */
         return cli_main(argc, argv);
     }
 

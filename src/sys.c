@@ -7,6 +7,7 @@
 #include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <errno.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -169,6 +170,23 @@ int sys_bind_fd(int src, int tgt, uint64_t attr_set)
     close(tree);   /* detached, the clone goes with it; attached, it stays */
     errno = e;
     return r;
+}
+
+int sys_exe_protected(void)
+{
+    static int known = -1;
+    if (known >= 0)
+        return known;
+    const unsigned seals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+    int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (self < 0)
+        return -errno;
+    int have = fcntl(self, F_GET_SEALS);
+    struct statvfs vfs;
+    int r = (have >= 0 && ((unsigned)have & seals) == seals) ||
+            (fstatvfs(self, &vfs) == 0 && (vfs.f_flag & ST_RDONLY));
+    close(self);
+    return known = r;
 }
 
 int sys_reexec_sealed(char **argv)

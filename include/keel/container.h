@@ -112,6 +112,17 @@ struct container_exec_req {
 };
 int container_exec_start(const struct container_exec_req *req, pid_t *out, int *setup_fd, struct kerr *err);
 
+/* keel's processes that enter container C (the setup child, exec and health
+ * helpers) run keel's binary until they execveat the exec stub (stub.h):
+ * what keeps them out of reach is the new PID namespace (the setup child is
+ * alone in it) and PR_SET_DUMPABLE 0 (the helpers).  Not enough when C has
+ * CAP_SYS_PTRACE in the initial user namespace, or when fs.suid_dumpable is
+ * 1: then keel must run from a sealed copy of itself (sys_reexec_sealed) or
+ * from a read-only mount (boot mode), and container_exe_check() refuses to
+ * start a process in C otherwise (EPERM, err filled). */
+bool container_needs_sealed_keel(const struct container_spec *c);
+int container_exe_check(const struct container_spec *c, struct kerr *err);
+
 /* The environment a container's processes get: PATH, HOSTNAME, HOME, TERM,
  * then the manifest's env.  Heap vector, caller frees (strv_free). */
 char **container_environ(const struct container_spec *c, const char *home);

@@ -13,6 +13,7 @@ struct daemon_opts {
     bool boot;              /* PID 1 */
     const char *run_dir;    /* default /run/keel */
     bool interfaces;        /* keel run --interfaces: configure [interface] sections (boot mode always does) */
+    char *const *argv;      /* keel run: its arguments from "run" on (NULL-ended), for a sealed re-execution */
 };
 
 int daemon_main(const struct daemon_opts *opts);

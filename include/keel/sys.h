@@ -72,6 +72,12 @@ int sys_seccomp_set_filter(const struct sock_fprog *prog);
  * where the caller falls back to mount(2). */
 int sys_bind_fd(int src, int tgt, uint64_t attr_set);
 
+/* 1 when /proc/self/exe is a sealed memfd or a file on a read-only mount
+ * (boot mode's bind of keel's binary): nothing that opens it through
+ * /proc/PID/exe can write to it.  0 when it is a writable file; -errno.
+ * Computed once per process. */
+int sys_exe_protected(void);
+
 /* Re-executes the running binary from a sealed memfd copy, unless it already
  * runs from one.  Afterwards /proc/self/exe of keel and of everything it forks
  * is that read-only copy, never the file on disk: a container that executes

@@ -12,15 +12,16 @@
 # the attacker is the probe's `exe-attack` (it only opens, never writes).
 # Control-socket access as in test_control.sh: the socket lives in $T.
 #
-# Known to fail until keel runs from a sealed memfd copy of itself (as runc
-# does since the CVE): keel_binary_unreachable.  A `keel exec` of the script
-# is exec'd by keel's exec helper, whose /proc/self/exe is $KEEL, so keel's
-# binary runs inside the container (as a client: it fails, "unknown
-# command") and a process of the container can take a handle on the host's
-# file.  Today only ETXTBSY (the running keel executes the same file) keeps
-# that handle from being re-opened for writing (no_write_open).  The command
-# of a container (test_shebang_command) is caught by main (boot_in_container): keel's binary as
-# PID 1 of a container refuses to boot and exits 126.
+# keel's defence (docs/security.md): every process of keel's that runs a
+# container's command does it through the exec stub (src/stub.c), a tiny
+# program in a sealed memfd, so the exec'd command and a `#!/proc/self/exe`
+# script's interpreter have the stub as their exe, never $KEEL.  Before the
+# stub, keel's processes are out of reach: the setup child is alone in its
+# new PID namespace, exec and health helpers are non-dumpable before they
+# join (exec_window).  A container with CAP_SYS_PTRACE (no user namespace)
+# passes the non-dumpable check: for such a manifest keel runs from a sealed
+# copy of itself (ptrace_sealed) and refuses to start when it cannot; such a
+# container added later by `keel apply` is refused (ptrace_added_later).
 . "$(dirname "$0")/lib.sh"
 
 SOCK() { echo "$T/keel.sock"; }
@@ -36,12 +37,13 @@ evil_layer() {
     echo "$L"
 }
 
-# A `#!/proc/self/exe` command: run by keel's setup child, it runs keel's
-# binary as PID 1 of the container.  That copy must refuse to do anything
-# (no boot step: no mount, no module, no reboot) and end the container with
-# a failure, while keel and its other containers go on.
+# A `#!/proc/self/exe` command: the kernel runs the exe of the process that
+# execs it, the exec stub, as the script's interpreter.  The stub refuses
+# (its argv[0] is not its report fd) and exits 126: no keel code runs inside
+# the container, and keel and its other containers go on.  (Before the stub,
+# keel's own binary ran there as PID 1 of the container and refused to boot.)
 test_shebang_command() {
-    plan shebang_fails no_boot_inside keel_serves keel_binary_unchanged
+    plan shebang_fails stub_refuses no_boot_inside keel_serves keel_binary_unchanged
     local before L
     before=$(keel_hash)
     L=$(evil_layer)
@@ -62,12 +64,12 @@ EOF
     keel_start
     wait_out c ready || fail "container c did not come up ($WHY)"
     wait_klog 'shebang: (exited with status|killed by signal|failed)' || fail "the shebang container never ended ($WHY)"
-    # The static keel refuses to boot and exits 126 (main.c); the dynamic
-    # ASan build cannot even start there (no loader in the layer): its exec fails.
+    # The stub is the same static program under the ASan build.
     local want='shebang: exited with status 126'
-    [ "${KEEL_ASAN:-}" = 1 ] && want='shebang: (exited with status [1-9][0-9]*|killed by signal|failed)'
     check shebang_fails "the #!/proc/self/exe container did not fail: $(grep -E 'shebang: (exited|killed|failed)' "$ERR" | head -n 1)" \
         eval "grep -qE '$(klog "$want")' '$ERR'"
+    check stub_refuses "keel's binary ran inside the container (it refused to boot there)" \
+        no_grep_in '^shebang \| .*refusing to boot' "$OUT"
     check no_boot_inside "keel's binary went through boot steps inside the container" \
         no_grep_in '^shebang \| .*keel: (stage:|shutdown:|filesystems unmounted|hostname|sysctl)' "$OUT"
     wait_until $((5 * SLOW)) test -S "$(SOCK)"
@@ -109,7 +111,7 @@ EOF
             else
                 out=$(kc exec attacker -- /bin/sh -c 'echo exec-$0-$$' "$i" 2>&1); rc=$?
             fi
-            [ "$rc" = 0 ] && [[ "$out" == exec-$i-* ]] && ok=$((ok + 1)) || bad="$bad $i:rc=$rc:${out:0:60}"
+            [ "$rc" = 0 ] && [[ "$out" == exec-$i-* ]] && ok=$((ok + 1)) || bad="$bad $i:rc=$rc:${out:0:120}"
         fi
     done
     local took=$((SECONDS - t0))
@@ -127,18 +129,21 @@ EOF
     echo "# 50 execs in $took s; exe-attack: scans=$scans tries=$(c_value attacker exe-attack.tries) read=$rd" \
         "wopen_ok=$(c_value attacker exe-attack.wopen_ok) reopen_ok=$(c_value attacker exe-attack.reopen_ok)" \
         "denied=$(c_value attacker exe-attack.denied) busy=$(c_value attacker exe-attack.busy)" \
-        "sealed=$(c_value attacker exe-attack.sealed)" \
+        "sealed=$(c_value attacker exe-attack.sealed) wkept=$(c_value attacker exe-attack.wkept)" \
         "foreign_seen=$seen foreign=$(c_value attacker exe-attack.foreign)"
     # It saw (and read) the binaries of the exec'd commands: it was looking.
     check attack_ran "the attacker did not scan or never read an exe (scans=$scans, read=$rd)" \
         eval "[ \"${scans:-0}\" -gt 10 ] && [ \"${rd:-0}\" -gt 0 ]"
+    # The attacker keeps write-opens of the sealed stubs it caught (wkept):
+    # with one stub for all of keel's execs, every exec after that failed
+    # with ETXTBSY ("cannot execute /bin/sh through keel's exec stub").
     check execs_ok "not all 40 ordinary execs succeeded:$bad" eq "$ok" 40
     check shebang_execs_fail "an exec of the #!/proc/self/exe script succeeded:$sh_bad" eq "$sh_fail" 10
-    # The exec'd script's interpreter is /proc/self/exe of keel's exec helper,
-    # so keel's code runs inside the container; harmless only if that is not
-    # the host's file (a sealed memfd copy is).  The attacker catches the
-    # short run most of the time: when it does, the host's file must not be
-    # what it holds.  Fails until keel runs from a sealed memfd (see the header).
+    # The exec'd script's interpreter is /proc/self/exe of the process that
+    # execs it; harmless only if that is not the host's file (the sealed
+    # stub is; with keel's helper exec'ing directly it was $KEEL).  The
+    # attacker catches the short run most of the time: when it does, the
+    # host's file must not be what it holds.
     local foreign
     foreign=$(c_value attacker exe-attack.foreign)
     check keel_binary_unreachable "the container got a handle on keel's binary $KEEL (the attacker saw: $foreign)" \
@@ -150,19 +155,64 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
-# keel run copies itself into a sealed memfd before it does anything else; when
-# that copy cannot be made it must refuse to start, never go on from the
-# binary on disk (issue 13: it warned and went on).  A file-size limit below
-# keel's size, with SIGXFSZ ignored (so the copy's write fails with EFBIG
-# instead of killing keel), makes the copy fail for real.  Positive control:
-# the same manifest without the limit runs, from a sealed memfd.
-test_unsealed_refused() {
+# keel run no longer copies itself: it runs from $KEEL, and makes a sealed
+# stub for each start and exec, never one for the whole process (a container
+# that holds a write-open of a stub's inode blocks every execve of it with
+# ETXTBSY: exe_attack's attacker keeps such opens).  When the stub cannot be
+# made executable (vm.memfd_noexec = 2, set
+# in the test's own PID namespace, where the sysctl is scoped) no container
+# may start: keel must never fall back to exec'ing the command itself.
+# Positive control: the same manifest without the sysctl runs its container.
+test_stub_fails_closed() {
+    plan stub_no_copy no_stub_kept stub_refused stub_nothing_ran
+    manifest <<EOF
+$(system_section)
+[container c]
+layers = $LAYERS/base
+command = /bin/probe print ran sleep inf
+restart = no
+EOF
+    keel_start
+    wait_out c ran || fail "the control run did not start c ($WHY)"
+    local kp fds
+    kp=$(keel_pid)
+    check stub_no_copy "keel run did not run from its binary (exe: $(readlink "/proc/$kp/exe"))" \
+        eq "$(readlink "/proc/$kp/exe")" "$KEEL"
+    fds=$(for f in /proc/"$kp"/fd/*; do readlink "$f"; done 2>/dev/null)
+    check no_stub_kept "keel kept the stub after the start (fds: $(tr '\n' ' ' <<< "$fds"))" \
+        eval '! grep -qF "/memfd:keel-stub" <<< "$fds"'
+    keel_stop || fail "keel did not stop ($WHY)"
+
+    if [ ! -w /proc/sys/vm/memfd_noexec ]; then
+        _DONE+=(stub_refused stub_nothing_ran)
+        echo "skip - host: stub_refused: no vm.memfd_noexec on this kernel (before 6.3)"
+        echo "skip - host: stub_nothing_ran: no vm.memfd_noexec on this kernel (before 6.3)"
+        return
+    fi
+    printf '#!/bin/sh\necho 2 > /proc/sys/vm/memfd_noexec || exit 125\nexec %s "$@"\n' "$KEEL" > "$T/keel-noexec"
+    chmod 755 "$T/keel-noexec"
+    KEEL=$T/keel-noexec keel_start
+    # c was its only container: keel ends once it has failed.
+    keel_wait $((10 * SLOW)) || fail "keel went on (still running after $((10 * SLOW)) s)"
+    check stub_refused "c did not fail for want of the stub: $(grep -E 'c: (failed|started)' "$ERR" | head -n 1)" \
+        eval 'grep -qE "$(klog "error: c: failed: cannot start c: cannot create the exec stub.s memfd: Permission denied")" "$ERR"'
+    check stub_nothing_ran "c ran without the stub" eval '! out_has c ran && no_grep_in "$(klog "c: started")" "$ERR"' 
+}
+
+# A container with CAP_SYS_PTRACE in the initial user namespace could open
+# /proc/PID/exe of a non-dumpable exec helper: keel runs from a sealed memfd
+# copy of itself then, and when that copy cannot be made (a file-size limit
+# below keel's size, with SIGXFSZ ignored so the write fails with EFBIG) it
+# refuses to start rather than go on from the binary on disk (issue 13).
+# Control: the same manifest without the limit runs, from the sealed copy.
+test_ptrace_sealed() {
     plan sealed_control unsealed_refused unsealed_nothing_ran
     manifest <<EOF
 $(system_section)
 [container c]
 layers = $LAYERS/base
 command = /bin/probe print ran sleep inf
+capabilities = +SYS_PTRACE
 restart = no
 EOF
     KEEL_IGNORE=XFSZ keel_start
@@ -181,6 +231,126 @@ EOF
         eval '[ "$KRC" != 0 ] && grep -q "keel: error: cannot re-execute keel from a sealed copy of itself: File too large" "$ERR"'
     check unsealed_nothing_ran "a container ran from the unsealed keel" \
         eval '! out_has c ran && no_grep_in "$(klog "c: started")" "$ERR"'
+}
+
+# The window before the stub: a `keel exec` helper has joined the
+# container's PID namespace and runs keel's code (its exe is keel's binary)
+# until it execveats the stub.  A FIFO at /etc/passwd holds it there (the
+# helper reads the file to resolve the user), and the container looks at it:
+# the helper's command line (positive control: the container sees it), its
+# /proc/PID/exe, and after the release the exe of the exec'd command
+# (positive control: readable once the command runs).
+#   default container: its exe is refused (held there, before the capability
+#   drop, by the capability check as well as by non-dumpable: removing the
+#   non-dumpable step does not fail this check; the stretch from the drop to
+#   the stub, a few system calls, has no point a container can hold it at);
+#   +SYS_PTRACE: the exe is readable (CAP_SYS_PTRACE passes the check), and
+#   is the sealed copy keel re-executed from, never $KEEL.
+exec_window_run() {
+    local caps=$1 L
+    L=$(mk_layer "watch$caps")
+    cat > "$L/watch.sh" <<'EOF'
+cp /etc/passwd /passwd.real
+rm /etc/passwd
+mkfifo /etc/passwd
+echo armed
+i=0
+while [ $i -lt 3000 ]; do
+    for p in /proc/[0-9]*; do
+        p=${p#/proc/}
+        if tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q ' ru[n] .*keel\.in[i]'; then
+            echo "window pid=$p"
+            e=$(readlink /proc/$p/exe 2>/dev/null) || e=denied
+            echo "window_exe=$e"
+            cat /passwd.real > /etc/passwd
+            rm /etc/passwd
+            cp /passwd.real /etc/passwd
+            i=100000
+            break
+        fi
+    done
+    i=$((i + 1))
+    sleep 0.01
+done
+j=0
+while [ $j -lt 3000 ]; do
+    for p in /proc/[0-9]*; do
+        p=${p#/proc/}
+        if tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null | grep -q 'after-exec-marke[r]'; then
+            e=$(readlink /proc/$p/exe 2>/dev/null) || e=denied
+            echo "after_exe=$e"
+            j=100000
+            break
+        fi
+    done
+    j=$((j + 1))
+    sleep 0.01
+done
+echo watched
+exec sleep 1000
+EOF
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+[container c]
+layers = $L:$LAYERS/base
+command = /bin/sh /watch.sh
+upper = tmpfs
+restart = no
+${caps:+capabilities = +$caps}
+EOF
+    keel_start
+    wait_out c armed || fail "c did not come up ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket at $(SOCK)"
+    kc exec c -- /bin/probe print after-exec-marker sleep 2 > "$T/exec.out" 2>&1 < /dev/null &
+    local client=$!
+    wait_out c watched 40 || fail "the watcher did not finish ($WHY)"
+    wait "$client"
+}
+
+test_exec_window() {
+    plan window_seen window_exe_denied after_exe_readable ptrace_window_seen ptrace_window_exe_sealed
+    exec_window_run ""
+    check window_seen "the container never saw the exec helper before the stub" grep_in '\| ?window pid=' "$OUT"
+    check window_exe_denied "a default container read /proc/PID/exe of the exec helper: $(c_value c window_exe)" \
+        eq "$(c_value c window_exe)" denied
+    check after_exe_readable "positive control: the exec'd command's exe was not readable: $(c_value c after_exe)" \
+        eq "$(c_value c after_exe)" /bin/probe
+    keel_stop || fail "keel did not stop ($WHY)"
+
+    exec_window_run SYS_PTRACE
+    check ptrace_window_seen "the +SYS_PTRACE container never saw the exec helper" grep_in '\| ?window pid=' "$OUT"
+    check ptrace_window_exe_sealed "the +SYS_PTRACE container saw the helper's exe as: $(c_value c window_exe)" \
+        eq "$(c_value c window_exe)" "/memfd:keel (deleted)"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# A container that needs the sealed copy arriving by `keel apply` when keel
+# runs from its file (the manifest it started with had none): its start is
+# refused, never run with keel's binary within its reach.  Control: the
+# container keel started with runs on, and the same container starts when
+# keel was started with it (ptrace_sealed).
+test_ptrace_added_later() {
+    plan later_refused later_nothing_ran later_others_run
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+[container c]
+layers = $LAYERS/base
+command = /bin/probe print c-ran sleep inf
+restart = no
+EOF
+    keel_start
+    wait_out c c-ran || fail "c did not start ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket at $(SOCK)"
+    { cat "$T/keel.ini"; printf '\n[container t]\nlayers = %s\ncommand = /bin/probe print t-ran sleep inf\ncapabilities = +SYS_PTRACE\nrestart = no\n' "$LAYERS/base"; } > "$T/m2.ini"
+    kc apply "$T/m2.ini" > "$T/apply.out" 2>&1
+    wait_klog "error: t: failed: " || fail "t never failed ($WHY)"
+    check later_refused "t was not refused for keel's binary: $(grep -E 't: failed' "$ERR" | head -n 1)" \
+        eval 'grep -qE "$(klog "error: t: failed: cannot start a process in t: keel.s binary on disk would be within its reach")" "$ERR"'
+    check later_nothing_ran "t ran from an unsealed keel" eval '! out_has t t-ran'
+    check later_others_run "c is not running after the apply" eval "kc ps | grep -qE '^c +running'"
+    keel_stop || fail "keel did not stop ($WHY)"
 }
 
 run_tests "$@"

@@ -78,13 +78,16 @@
  *                       an O_PATH handle on each distinct binary it could open and
  *                       tries to re-open those O_WRONLY through /proc/self/fd on every
  *                       scan (the exploit's way round ETXTBSY once the process is gone);
+ *                       the first write-open of each sealed one is kept to the end
+ *                       (up to 16: a writer blocks every later execve of that inode);
  *                       scans are 1 ms apart.
  *                       "Foreign" binaries are those that are not the file their link
  *                       names inside this root (keel's own binary would be one).  Prints
  *                       exe-attack.scans= tries= rdopen_ok= read_ok= wopen_ok=
  *                       reopen_ok= foreign_seen= foreign_wopen_ok= foreign_reopen_ok=
  *                       denied= (EACCES/EPERM) busy= (ETXTBSY) sealed= (opened, but a
- *                       memfd sealed against writes: not counted as a write-open), and
+ *                       memfd sealed against writes: not counted as a write-open),
+ *                       wkept= (write-opens of sealed files kept), and
  *                       exe-attack.foreign=PATH,... (at most 8)
  */
 #define _GNU_SOURCE
@@ -815,6 +818,7 @@ struct exe_handle {
     ino_t ino;
     int fd;          /* O_PATH */
     bool foreign;
+    bool wkept;      /* a write-open of it is kept (sealed files) */
 };
 
 static bool exe_foreign(const char *link, const struct stat *st)
@@ -846,6 +850,8 @@ static void cmd_exe_attack(const char *secs)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     static struct exe_handle held[64];
     size_t n_held = 0;
+    int wkept[16];
+    size_t n_wkept = 0;
     unsigned long scans = 0, tries = 0, rdopen_ok = 0, read_ok = 0, wopen_ok = 0, reopen_ok = 0;
     unsigned long foreign_seen = 0, foreign_wopen_ok = 0, foreign_reopen_ok = 0, denied = 0, busy = 0, sealed = 0;
     char foreign_names[8][128];
@@ -892,7 +898,7 @@ static void cmd_exe_attack(const char *secs)
                 if (!known && n_held < sizeof held / sizeof held[0]) {
                     int p = open(link, O_PATH | O_CLOEXEC);
                     if (p >= 0)
-                        held[n_held++] = (struct exe_handle){ st.st_dev, st.st_ino, p, foreign };
+                        held[n_held++] = (struct exe_handle){ st.st_dev, st.st_ino, p, foreign, false };
                 }
             }
             if (w >= 0 && exe_sealed(w)) {
@@ -919,8 +925,17 @@ static void cmd_exe_attack(const char *secs)
             snprintf(path, sizeof path, "/proc/self/fd/%d", held[k].fd);
             int w = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
             if (w >= 0 && exe_sealed(w)) {
+                /* Writes fail, but the open counts as a writer: kept, it
+                 * makes every execve of that inode fail with ETXTBSY (a
+                 * runtime that executes one sealed file again and again
+                 * would be blocked for good). */
                 sealed++;
-                close(w);
+                if (n_wkept < sizeof wkept / sizeof wkept[0] && !held[k].wkept) {
+                    wkept[n_wkept++] = w;
+                    held[k].wkept = true;
+                } else {
+                    close(w);
+                }
             } else if (w >= 0) {
                 reopen_ok++;
                 if (held[k].foreign)
@@ -939,9 +954,11 @@ static void cmd_exe_attack(const char *secs)
     printf("exe-attack.scans=%lu\nexe-attack.tries=%lu\nexe-attack.rdopen_ok=%lu\nexe-attack.read_ok=%lu\n"
            "exe-attack.wopen_ok=%lu\nexe-attack.reopen_ok=%lu\nexe-attack.foreign_seen=%lu\n"
            "exe-attack.foreign_wopen_ok=%lu\nexe-attack.foreign_reopen_ok=%lu\nexe-attack.denied=%lu\n"
-           "exe-attack.busy=%lu\nexe-attack.sealed=%lu\n",
+           "exe-attack.busy=%lu\nexe-attack.sealed=%lu\nexe-attack.wkept=%zu\n",
            scans, tries, rdopen_ok, read_ok, wopen_ok, reopen_ok, foreign_seen, foreign_wopen_ok,
-           foreign_reopen_ok, denied, busy, sealed);
+           foreign_reopen_ok, denied, busy, sealed, n_wkept);
+    for (size_t k = 0; k < n_wkept; k++)
+        close(wkept[k]);
     printf("exe-attack.foreign=");
     for (size_t k = 0; k < n_foreign; k++)
         printf("%s%s", k ? "," : "", foreign_names[k]);
