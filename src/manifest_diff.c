@@ -5,6 +5,7 @@
  * unit test changes each key of a sample manifest and expects it in the diff.
  */
 #include "keel/manifest_diff.h"
+#include "keel/util.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -43,27 +44,75 @@ static bool binds_eq(const struct bind_mount *a, size_t na, const struct bind_mo
     return true;
 }
 
-static bool env_files_eq(const struct container_spec *a, const struct container_spec *b)
+static bool digest_eq(const struct file_digest *a, const struct file_digest *b)
 {
-    if (a->n_env_files != b->n_env_files)
+    return a->known == b->known && (!a->known || memcmp(a->sha256, b->sha256, sizeof a->sha256) == 0);
+}
+
+/* Appends a reason to e->why ("; " between reasons); false when it did not fit. */
+static bool add_why(struct mdiff_ctr *e, const char *what, const char *path)
+{
+    size_t len = strlen(e->why);
+    int n = snprintf(e->why + len, sizeof e->why - len, "%s%s %s changed", len ? "; " : "", what, path);
+    if (n < 0 || (size_t)n >= sizeof e->why - len) {
+        e->why[len] = '\0';
         return false;
-    for (size_t i = 0; i < a->n_env_files; i++)
-        if (!str_eq(a->env_files[i].path, b->env_files[i].path))
+    }
+    return true;
+}
+
+/* env = lines (and the image's): env without what env_file added at its end. */
+static bool env_own_eq(const struct container_spec *a, const struct container_spec *b)
+{
+    size_t na = strv_len(a->env), nb = strv_len(b->env);
+    na -= a->n_env_from_files <= na ? a->n_env_from_files : na;
+    nb -= b->n_env_from_files <= nb ? b->n_env_from_files : nb;
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a->env[i], b->env[i]) != 0)
             return false;
     return true;
 }
 
-static bool secrets_eq(const struct container_spec *a, const struct container_spec *b)
+/* The same paths; a file whose content changed at the same path is named in
+ * e->why (its digest from the load: manifest.h). */
+static bool env_files_eq(const struct container_spec *a, const struct container_spec *b, struct mdiff_ctr *e,
+                         bool *truncated)
+{
+    if (a->n_env_files != b->n_env_files)
+        return false;
+    bool eq = true;
+    for (size_t i = 0; i < a->n_env_files; i++) {
+        if (!str_eq(a->env_files[i].path, b->env_files[i].path))
+            return false;
+        if (!digest_eq(&a->env_files[i].digest, &b->env_files[i].digest)) {
+            eq = false;
+            if (!add_why(e, "env_file", b->env_files[i].path))
+                *truncated = true;
+        }
+    }
+    return eq;
+}
+
+static bool secrets_eq(const struct container_spec *a, const struct container_spec *b, struct mdiff_ctr *e,
+                       bool *truncated)
 {
     if (a->n_secrets != b->n_secrets)
         return false;
+    bool eq = true;
     for (size_t i = 0; i < a->n_secrets; i++) {
         const struct secret_spec *x = &a->secrets[i], *y = &b->secrets[i];
         if (!str_eq(x->source, y->source) || !str_eq(x->target, y->target) || x->uid != y->uid ||
             x->gid != y->gid || x->mode != y->mode)
             return false;
+        if (!digest_eq(&x->digest, &y->digest)) {
+            eq = false;
+            if (!add_why(e, "secret", y->source))
+                *truncated = true;
+        }
     }
-    return true;
+    return eq;
 }
 
 static bool ports_eq(const struct container_spec *a, const struct container_spec *b)
@@ -158,14 +207,14 @@ static void diff_container(const struct container_spec *a, const struct containe
     CMP("upper", KEY_RESTART, str_eq(a->upper, b->upper));
     CMP("upper_size", KEY_RESTART, a->upper_size == b->upper_size);
     CMP("command", KEY_RESTART, strv_eq(a->argv, b->argv));
-    CMP("env", KEY_RESTART, strv_eq(a->env, b->env));
-    CMP("env_file", KEY_RESTART, env_files_eq(a, b));
+    CMP("env", KEY_RESTART, env_own_eq(a, b));
+    CMP("env_file", KEY_RESTART, env_files_eq(a, b, out, truncated));
     CMP("workdir", KEY_RESTART, str_eq(a->workdir, b->workdir));
     CMP("user", KEY_RESTART, str_eq(a->user, b->user));
     CMP("hostname", KEY_RESTART, str_eq(a->hostname, b->hostname));
     CMP("mount", KEY_RESTART, binds_eq(a->mounts, a->n_mounts, b->mounts, b->n_mounts));
     CMP("device", KEY_RESTART, binds_eq(a->devices, a->n_devices, b->devices, b->n_devices));
-    CMP("secret", KEY_RESTART, secrets_eq(a, b));
+    CMP("secret", KEY_RESTART, secrets_eq(a, b, out, truncated));
     /* Network: the namespace, its address and the DNAT rules are made at the start. */
     CMP("network", KEY_RESTART, a->net == b->net && str_eq(a->net_peer, b->net_peer));
     CMP("bridge", KEY_RESTART, str_eq(a->bridge, b->bridge));

@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static struct manifest *load(const char *text)
 {
@@ -121,6 +123,89 @@ TEST(system_and_networks_need_a_reboot)
     manifest_diff_free(&d);
     manifest_free(a);
     manifest_free(b);
+}
+
+static void put(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* With the file checks (as keel apply loads): an env_file's or a secret's
+ * content that changed at the same path restarts the container, and the plan
+ * says which file; the env = lines are not blamed; the same content keeps it. */
+TEST(file_content_changes_restart)
+{
+    char dir[] = "/tmp/keel-mdiff-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(!"mkdtemp");
+        return;
+    }
+    char *layer = xasprintf("%s/layer", dir), *envf = xasprintf("%s/app.env", dir),
+         *sec = xasprintf("%s/token", dir);
+    CHECK(mkdir(layer, 0755) == 0);
+    put(envf, "A=1\n");
+    put(sec, "s3cret\n");
+    char *text = xasprintf("[container c]\nlayers = %s\ncommand = /bin/c\nenv = B=2\nenv_file = %s\n"
+                           "secret = %s:/run/token\n[container k]\nlayers = %s\ncommand = /bin/k\n",
+                           layer, envf, sec, layer);
+    struct manifest *a = NULL, *same = NULL, *b = NULL, *b2 = NULL;
+    struct diag dg = { 0 };
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &a, &dg), 0);
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &same, &dg), 0);
+    put(envf, "A=2\n");
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &b, &dg), 0);
+    put(sec, "other\n");
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &b2, &dg), 0);
+    diag_free(&dg);
+    struct mdiff d;
+    if (a && same && manifest_diff(a, same, &d) == 0) {
+        CHECK(manifest_diff_empty(&d));   /* the control: same content, nothing to do */
+        manifest_diff_free(&d);
+    }
+    if (a && b && manifest_diff(a, b, &d) == 0) {
+        const struct mdiff_ctr *e = entry(&d, "c");
+        CHECK(e && e->kind == MDIFF_CHANGED);
+        CHECK(e && strcmp(e->keys, "env_file") == 0);   /* not env: B=2 is the same */
+        char *want = xasprintf("env_file %s changed", envf);
+        CHECK(e && strcmp(e->why, want) == 0);
+        free(want);
+        e = entry(&d, "k");
+        CHECK(e && e->kind == MDIFF_UNCHANGED);
+        manifest_diff_free(&d);
+    }
+    if (b && b2 && manifest_diff(b, b2, &d) == 0) {
+        const struct mdiff_ctr *e = entry(&d, "c");
+        CHECK(e && e->kind == MDIFF_CHANGED && strcmp(e->keys, "secret") == 0);
+        char *want = xasprintf("secret %s changed", sec);
+        CHECK(e && strcmp(e->why, want) == 0);
+        free(want);
+        char *plan = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&plan, &len);
+        manifest_diff_print(&d, f);
+        fclose(f);
+        want = xasprintf("restart   c: secret; secret %s changed\n", sec);
+        CHECK(plan && strstr(plan, want) != NULL);
+        free(want);
+        free(plan);
+        manifest_diff_free(&d);
+    }
+    manifest_free(a);
+    manifest_free(same);
+    manifest_free(b);
+    manifest_free(b2);
+    unlink(envf);
+    unlink(sec);
+    rmdir(layer);
+    rmdir(dir);
+    free(text);
+    free(layer);
+    free(envf);
+    free(sec);
 }
 
 /* Every container key of the key table, with a value that differs from the
@@ -264,5 +349,6 @@ int main(void)
     RUN(joiner_of_restarted_restarts);
     RUN(system_and_networks_need_a_reboot);
     RUN(every_container_key_is_compared);
+    RUN(file_content_changes_restart);
     return unit_done();
 }
