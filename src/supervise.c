@@ -1651,7 +1651,7 @@ int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, su
     }
     if (s->ap.active) {
         manifest_free(nm);
-        return kerr_msg(err, EBUSY, "cannot apply the manifest: another apply is in progress");
+        return kerr_msg(err, EBUSY, "cannot apply the manifest: busy: another apply is in progress");
     }
     struct mdiff d;
     char *plan = NULL;
@@ -1727,4 +1727,13 @@ void supervisor_apply_forget(struct supervisor *s, const void *data)
 {
     if (s->ap.active && s->ap.data == data)
         s->ap.cb = NULL;
+}
+
+const char *supervisor_busy(const struct supervisor *s)
+{
+    if (s->stopping_all)
+        return "keel is stopping (a shutdown, or an update's switch or rollback)";
+    if (s->ap.active)
+        return "an apply is in progress";
+    return NULL;
 }

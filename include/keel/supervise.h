@@ -174,6 +174,11 @@ int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, su
                      struct kerr *err);
 /* The requester identified by `data` went away: its cb is not called (the apply goes on). */
 void supervisor_apply_forget(struct supervisor *s, const void *data);
+/* One change at a time: NULL when a change (an apply, a payload update or
+ * rollback) may begin now, else why not, a static string: keel is stopping
+ * (a shutdown, or the switch or rollback of an update: the slot state is
+ * changing under it) or an apply is in progress. */
+const char *supervisor_busy(const struct supervisor *s);
 
 /* Asks the supervisor's owner (main) to shut down: boot mode runs the shutdown
  * sequence with `action`; keel run stops everything and exits. */
