@@ -224,6 +224,8 @@ static int op_etc_file(struct setup_ctx *x, int which, struct kerr *err)
         snprintf(line, sizeof line, "%s\n", x->hostname);
         return mount_generated(x->rootfd, in->stage, "hostname", line, "/etc/hostname", writable, err);
     }
+    if (which == SETUP_FILE_HOSTS && in->hosts_tree >= 0)
+        return mount_generated_tree(x->rootfd, in->hosts_tree, "/etc/hosts", writable, err);
     if (which == SETUP_FILE_HOSTS)
         return mount_generated(x->rootfd, in->stage, "hosts", in->hosts ? in->hosts : x->default_hosts,
                                "/etc/hosts", writable, err);

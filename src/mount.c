@@ -973,13 +973,13 @@ int mount_file_tree(int fd, struct kerr *err)
 {
     int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
     if (tree < 0)
-        return kerr_set(err, errno, "cannot clone the mount of keel's resolv.conf");
+        return kerr_set(err, errno, "cannot clone the mount of a file of keel's");
     struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
                                            MOUNT_ATTR_NOEXEC };
     if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
         int e = errno;
         close(tree);
-        return kerr_set(err, e, "cannot make the clone of keel's resolv.conf read-only");
+        return kerr_set(err, e, "cannot make the clone of a file of keel's read-only");
     }
     return tree;
 }

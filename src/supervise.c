@@ -70,6 +70,8 @@ struct ctr {
     char failure[KERR_MSG_MAX];
     char *stage;             /* heap: RUN_DIR/containers/NAME (the structs stay small: no 4 KiB arrays) */
     bool retiring;           /* an apply stops it for good (removed, or restarted from a new spec) */
+    unsigned hosts_gen;      /* the supervisor's hosts_gen its /etc/hosts was made for */
+    int hosts_fd;            /* RUN_DIR/hosts/NAME, keel's live copy of its /etc/hosts (hosts_open), -1 */
 };
 
 struct subscriber {
@@ -102,6 +104,7 @@ struct supervisor {
     struct watched *watched;
     size_t n_watched;
     unsigned conditions;       /* KEEL_COND_* met */
+    unsigned hosts_gen;        /* counts the applies: /etc/hosts made before one may name the wrong containers */
     struct manifest *owned;    /* the manifest of the last apply, freed with the supervisor; NULL: m is the caller's */
     struct {                   /* the apply in progress (one at a time) */
         bool active;
@@ -556,6 +559,10 @@ static bool deps_satisfied(const struct ctr *c)
 
 /* The setup pipe became readable, or the child was reaped first: either the
  * command runs (EOF) or the child reported why it could not. */
+static void hosts_refresh(struct ctr *c);
+static int hosts_live(struct ctr *c, const char *text);
+static void hosts_close(struct ctr *c);
+
 static void setup_done(struct ctr *c)
 {
     struct kerr err = { 0 };
@@ -568,6 +575,10 @@ static void setup_done(struct ctr *c)
         output_note(&c->out, "failed: %s", err.msg);
         return;
     }
+    /* Its set-up wrote the /etc/hosts of the manifest it started under: an
+     * apply finished meanwhile. */
+    if (c->hosts_gen != c->sup->hosts_gen)
+        hosts_refresh(c);
     ctr_input(c, SUP_IN_EXECED, 0, 0);
 }
 
@@ -644,13 +655,16 @@ static void ctr_start(struct ctr *c)
             return;
         }
         hosts = net_hosts_file(s->opts.net, s->m, spec);
+        c->hosts_gen = s->hosts_gen;
     }
+    int hosts_tree = hosts ? hosts_live(c, hosts) : -1;
     struct container_start in = {
         .spec = spec,
         .stage = c->stage,
         .layers = c->lowers,
         .netns_fd = netns,
         .hosts = hosts,
+        .hosts_tree = hosts_tree,
         .cgroup_fd = cgfd,
         .seccomp = c->seccomp.len ? &c->seccomp : NULL,
         .output_fd = c->out.write_fd,
@@ -673,6 +687,7 @@ static void ctr_start(struct ctr *c)
     struct kerr err = { 0 };
     int r = container_start(&in, &proc, &err);
     close_safe(in.resolv_tree);
+    close_safe(hosts_tree);
     close_safe(cgfd);
     close_safe(netns);
     if (c->ready_child_fd >= 0) {
@@ -1033,13 +1048,18 @@ static char *make_resolv(const struct manifest *m)
  * bound read-only into each container (mount_generated_fd): rewritten in
  * place by supervisor_set_resolv, the change reaches every running container
  * through its bind.  A rename would not: the binds would keep the old inode. */
-static int live_resolv_write(int fd, const char *text, struct kerr *err)
+static int live_file_write(int fd, const char *text, const char *what, struct kerr *err)
 {
     size_t len = strlen(text);
     ssize_t w = pwrite(fd, text, len, 0);
     if (w < 0 || (size_t)w != len || ftruncate(fd, (off_t)len) < 0)
-        return kerr_set(err, w < 0 || (size_t)w == len ? errno : EIO, "cannot write the containers' resolv.conf");
+        return kerr_set(err, w < 0 || (size_t)w == len ? errno : EIO, "cannot write %s", what);
     return 0;
+}
+
+static int live_resolv_write(int fd, const char *text, struct kerr *err)
+{
+    return live_file_write(fd, text, "the containers' resolv.conf", err);
 }
 
 static int live_resolv_open(struct supervisor *s, struct kerr *err)
@@ -1064,6 +1084,49 @@ int supervisor_set_resolv(struct supervisor *s, const char *text, struct kerr *e
     return live_resolv_write(s->resolv_fd, text, err);
 }
 
+/* A container's /etc/hosts is RUN_DIR/hosts/NAME, a file of keel's bound
+ * read-only into it like resolv.conf (mount_file_tree): written at each
+ * start, and rewritten in place (the same inode) by an apply, so that a
+ * running container learns the containers added and loses the removed ones
+ * (hosts_refresh).  Returns the clone to attach, or -1 (warned: the
+ * container gets a copy of TEXT that later applies do not reach). */
+static int hosts_live(struct ctr *c, const char *text)
+{
+    struct supervisor *s = c->sup;
+    struct kerr err = { 0 };
+    char path[PATH_MAX];
+    if (c->hosts_fd < 0) {
+        snprintf(path, sizeof path, "%s/hosts", s->opts.run_dir);
+        int r = mkdir_p(path, 0700);
+        snprintf(path, sizeof path, "%s/hosts/%s", s->opts.run_dir, c->spec->name);
+        c->hosts_fd = r < 0 ? -1 : open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
+        if (c->hosts_fd < 0) {
+            log_warn("%s: cannot create %s: %s: its /etc/hosts will not follow applies", c->spec->name, path,
+                     strerror(r < 0 ? -r : errno));
+            return -1;
+        }
+    }
+    int tree = -1;
+    if (live_file_write(c->hosts_fd, text, "the container's /etc/hosts", &err) < 0 ||
+        (tree = mount_file_tree(c->hosts_fd, &err)) < 0) {
+        log_warn("%s: %s: its /etc/hosts will not follow applies", c->spec->name, err.msg);
+        return -1;
+    }
+    return tree;
+}
+
+static void hosts_close(struct ctr *c)
+{
+    if (c->hosts_fd < 0)
+        return;
+    close(c->hosts_fd);
+    c->hosts_fd = -1;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/hosts/%s", c->sup->opts.run_dir, c->spec->name);
+    if (unlink(path) < 0 && errno != ENOENT)
+        log_warn("cannot remove %s: %s", path, strerror(errno));
+}
+
 /* A container's record, its fds closed: every later step may fail and
  * leave it to ctr_free.  NULL when out of memory. */
 static struct ctr *ctr_alloc(struct supervisor *s, const struct container_spec *spec, size_t index)
@@ -1083,6 +1146,7 @@ static struct ctr *ctr_alloc(struct supervisor *s, const struct container_spec *
     c->ready_fd = c->ready_child_fd = -1;
     health_check_init(&c->hc, s->loop, spec, &c->ns, &c->seccomp, &hc_ops, c);
     c->mem_events_fd = c->cg_events_fd = -1;
+    c->hosts_fd = -1;
     c->userns = (struct userns)USERNS_INIT;
     if (!(c->stage = xasprintf("%s/containers/%s", s->opts.run_dir, spec->name))) {
         free(c);
@@ -1144,6 +1208,7 @@ static void ctr_free(struct ctr *c)
             output_drain(&c->out);
     }
     output_close(&c->out);
+    hosts_close(c);
     free(c->notify_path);
     free(c->stage);
     free(c);
@@ -1456,6 +1521,48 @@ void supervisor_request_power(struct supervisor *s, enum power_action action)
 
 /* --- applying a new manifest ------------------------------------------------------------------ */
 
+/* A running container's /etc/hosts, keel's live copy (hosts_live) rewritten
+ * in place: the same inode, so it reaches the container at once; a new file
+ * renamed over it would not (the bind keeps the old inode).  Written only
+ * when its text changes.  A failure is a warning: the container keeps
+ * running with the names it had. */
+static void hosts_refresh(struct ctr *c)
+{
+    struct supervisor *s = c->sup;
+    c->hosts_gen = s->hosts_gen;
+    if (!s->opts.net || c->pid <= 0 || c->hosts_fd < 0)
+        return;
+    _cleanup_free_ char *text = net_hosts_file(s->opts.net, s->m, c->spec);
+    if (!text) {
+        log_warn("%s: cannot update /etc/hosts: out of memory", c->spec->name);
+        return;
+    }
+    _cleanup_free_ char *cur = NULL;
+    size_t len = strlen(text), cur_len = 0;
+    if (lseek(c->hosts_fd, 0, SEEK_SET) == 0 && read_fd_all(c->hosts_fd, 1 << 20, &cur, &cur_len) == 0 &&
+        cur_len == len && memcmp(cur, text, len) == 0)
+        return;
+    struct kerr err = { 0 };
+    if (live_file_write(c->hosts_fd, text, "the container's /etc/hosts", &err) < 0)
+        log_warn("%s: %s", c->spec->name, err.msg);
+    else
+        log_info("%s: /etc/hosts updated", c->spec->name);
+}
+
+/* After an apply: the containers kept running learn the names of those
+ * added and restarted (their addresses are chosen already, net_apply) and
+ * lose the removed ones.  One still in its set-up is done when it ends
+ * (setup_done), since its set-up writes the file too. */
+static void hosts_refresh_all(struct supervisor *s)
+{
+    s->hosts_gen++;
+    for (size_t i = 0; i < s->n; i++) {
+        struct ctr *c = s->c[i];
+        if (c->pid > 0 && c->setup_fd < 0)
+            hosts_refresh(c);
+    }
+}
+
 static void emit_apply(struct supervisor *s, const char *detail)
 {
     struct sup_event ev = { .kind = EV_APPLY, .name = "", .time_ms = realtime_ms(), .detail = detail };
@@ -1616,6 +1723,15 @@ static void apply_finish(struct loop *l, void *data)
     s->ap.nm = NULL;
     free(s->resolv);
     s->resolv = make_resolv(nm);
+    /* Before any container of nm starts: the bridges of networks gone or
+     * made again go, keel's table follows the new networks. */
+    struct kerr nerr = { 0 };
+    if (s->opts.net && net_apply_rules(s->opts.net, &nerr) < 0) {
+        size_t len = strlen(outcome);
+        snprintf(outcome + len, sizeof outcome - len, "%s%s (containers on new networks cannot start)",
+                 len ? "; " : "", nerr.msg);
+    }
+    hosts_refresh_all(s);
     /* The new and restarted ones: set up now, started by schedule() below in
      * dependency order. */
     for (size_t i = 0; i < nn; i++) {
@@ -1679,9 +1795,6 @@ int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, su
 
     /* What cannot be done live refuses the whole apply, before anything changes. */
     char why[KERR_MSG_MAX + 64] = "";
-    if (d.networks_changed)
-        snprintf(why, sizeof why, "not applied: [network] sections changed (bridges and their rules are made at "
-                 "keel's start: that needs a reboot)");
     int *old_of_new = calloc(nm->n_containers ? nm->n_containers : 1, sizeof *old_of_new);
     if (!old_of_new) {
         apply_end(s, false, "not applied: out of memory");
