@@ -275,6 +275,44 @@ test_apply_network() {
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# ---- a secret's or env_file's content changed at the same path (gap 2) ---------
+
+test_apply_file_contents() {
+    plan same_files_kept env_file_restarts secret_restarts
+    printf 'tok-1\n' > "$T/token"
+    printf 'GREETING=hello-1\n' > "$T/app.env"
+    cat > "$T/keel.ini" <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container app]
+layers = $LAYERS/base
+env_file = $T/app.env
+secret = $T/token:/run/token
+command = /bin/probe env read /run/token print app-up trap TERM sleep inf
+EOF
+    keel_start
+    wait_out app app-up || fail "app did not come up ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    local p0
+    p0=$(ps_pid app)
+    # The control: the same files, nothing to do, the same process.
+    kc apply "$T/keel.ini" > "$T/a0.out" 2>&1
+    check same_files_kept "unchanged files: not 'no changes', or app was restarted ($(tr '\n' '|' < "$T/a0.out"))" eval \
+        "grep -qx 'no changes' '$T/a0.out' && [ '$(ps_pid app)' = '$p0' ]"
+    printf 'GREETING=hello-2\n' > "$T/app.env"
+    kc apply "$T/keel.ini" > "$T/a1.out" 2>&1
+    wait_until $((10 * SLOW)) eval "out_has app env.GREETING=hello-2" || true
+    check env_file_restarts "a changed env_file did not restart app with it ($(tr '\n' '|' < "$T/a1.out"))" eval \
+        "grep -qE '^restart +app: env_file; env_file $T/app.env changed$' '$T/a1.out' && out_has app env.GREETING=hello-2"
+    printf 'tok-2\n' > "$T/token"
+    kc apply "$T/keel.ini" > "$T/a2.out" 2>&1
+    wait_until $((10 * SLOW)) eval "out_has app 'data:/run/token=tok-2'" || true
+    check secret_restarts "a changed secret did not restart app with it ($(tr '\n' '|' < "$T/a2.out"))" eval \
+        "grep -qE '^restart +app: secret; secret $T/token changed$' '$T/a2.out' && out_has app 'data:/run/token=tok-2'"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 # ---- networks (issue 18, gap 1) and /etc/hosts of kept containers (gap 3) -------
 
 in_keel_ns() { nsenter --net="/proc/$(nsinit_pid)/ns/net" "$@"; }
