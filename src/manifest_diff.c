@@ -498,7 +498,7 @@ void manifest_diff_free(struct mdiff *d)
 const struct mdiff_net *manifest_diff_find_net(const struct mdiff *d, const char *name)
 {
     for (size_t i = 0; i < d->n_nets; i++)
-        if (strcmp(d->nets[i].name, name) == 0)
+        if (d->nets[i].name && strcmp(d->nets[i].name, name) == 0)
             return &d->nets[i];
     return NULL;
 }

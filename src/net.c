@@ -860,7 +860,7 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
     /* Flows of keel's subnets that an earlier keel (crashed, killed) left in
      * conntrack would reach whichever container now gets their address. */
     {
-        struct nft_net nets[2 * ctx->n_bridges];
+        struct nft_net nets[2 * ctx->n_bridges + 1];
         size_t nn = 0;
         for (size_t i = 0; i < ctx->n_bridges; i++) {
             const struct network_spec *n = ctx->bridges[i].spec;
@@ -1083,15 +1083,14 @@ static int ensure_netns(struct net_ctx *ctx, int i, struct kerr *err)
     if (s->ns_fd >= 0)
         return 0;   /* a restart: the pinned namespace is still configured */
     uint64_t t0 = now_ns();
-    int r;
-    if (c->net == NET_BRIDGE && s->bridge >= 0 && (r = ensure_bridge(ctx, s->bridge, err)) < 0)
+    if (c->net == NET_BRIDGE && s->bridge >= 0 && ensure_bridge(ctx, s->bridge, err) < 0)
         return kerr_prefix(err, "cannot set up network of container %s", c->name);
     s->pin = xasprintf("%s/%s", ctx->netns_dir, c->name);
     if (!s->pin)
         return kerr_set(err, ENOMEM, "cannot set up network of container %s", c->name);
     int ns_fd = -1, sock = -1;
     bool v6 = c->net == NET_BRIDGE && s->bridge >= 0 && net_v6(ctx->bridges[s->bridge].spec);
-    r = new_netns(ctx, s->pin, v6, &ns_fd, &sock, err);
+    int r = new_netns(ctx, s->pin, v6, &ns_fd, &sock, err);
     if (r < 0) {
         free(s->pin);
         s->pin = NULL;
@@ -1403,7 +1402,6 @@ int net_apply_rules(struct net_ctx *ctx, struct kerr *err)
         if ((r = nft_open(err)) < 0)
             return kerr_prefix(err, "bridge networking needs nf_tables");
         ctx->nft = r;
-        r = 0;
     }
     if (ctx->n_bridges && !ctx->forwarding) {
         if ((r = enable_forwarding(FORWARD4, ctx->forward_file, &ctx->old_forward, err)) < 0)

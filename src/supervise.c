@@ -1094,8 +1094,8 @@ static int hosts_live(struct ctr *c, const char *text)
 {
     struct supervisor *s = c->sup;
     struct kerr err = { 0 };
-    char path[PATH_MAX];
     if (c->hosts_fd < 0) {
+        char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/hosts", s->opts.run_dir);
         int r = mkdir_p(path, 0700);
         snprintf(path, sizeof path, "%s/hosts/%s", s->opts.run_dir, c->spec->name);
