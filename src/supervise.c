@@ -1761,13 +1761,11 @@ static void apply_finish(struct loop *l, void *data)
 int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, sup_apply_cb cb, void *data,
                      struct kerr *err)
 {
-    if (s->stopping_all) {
+    /* One change at a time (supervisor_busy). */
+    const char *busy = supervisor_busy(s);
+    if (busy) {
         manifest_free(nm);
-        return kerr_msg(err, ESHUTDOWN, "cannot apply the manifest: keel is shutting down");
-    }
-    if (s->ap.active) {
-        manifest_free(nm);
-        return kerr_msg(err, EBUSY, "cannot apply the manifest: busy: another apply is in progress");
+        return kerr_msg(err, s->stopping_all ? ESHUTDOWN : EBUSY, "cannot apply the manifest: busy: %s", busy);
     }
     struct mdiff d;
     char *plan = NULL;

@@ -275,6 +275,38 @@ test_apply_network() {
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# One change at a time (gap 4): while keel stops (here: SIGTERM, a container
+# that ignores it), an apply is refused as busy and changes nothing; the
+# control: the same apply before the stop was taken.  (update and rollback
+# take the same check: tests/unit/test_control.c server_update_refused_while_busy.)
+test_apply_refused_while_stopping() {
+    plan apply_before_stop busy_while_stopping
+    cat > "$T/keel.ini" <<EOF
+$(system_section 30)
+control = unix://$(SOCK)
+
+[container slow]
+layers = $LAYERS/base
+command = /bin/probe ignore TERM print slow-up sleep inf
+EOF
+    { cat "$T/keel.ini"; printf '\n[container extra]\nlayers = %s\ncommand = /bin/probe print extra-up sleep inf\n' \
+        "$LAYERS/base"; } > "$T/more.ini"
+    keel_start
+    wait_out slow slow-up || fail "slow did not come up ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    kc apply --dry-run "$T/more.ini" > "$T/dry.out" 2>&1
+    check apply_before_stop "before the stop, the apply's dry run was not taken: $(tr '\n' '|' < "$T/dry.out")" \
+        grep_in '^add +extra$' "$T/dry.out"
+    keel_signal TERM || fail "cannot signal keel ($WHY)"
+    wait_klog 'slow: stopping' || fail "keel did not begin to stop ($WHY)"
+    kc apply "$T/more.ini" > "$T/busy.out" 2>&1
+    local rc=$?
+    check busy_while_stopping "an apply during the stop was not refused as busy: $(tr '\n' '|' < "$T/busy.out")" eval \
+        "[ $rc != 0 ] && grep -q 'busy: keel is stopping' '$T/busy.out' && ! out_has extra extra-up"
+    kc kill -s KILL slow > /dev/null 2>&1
+    keel_wait $((10 * SLOW)) || fail "keel did not exit after slow was killed"
+}
+
 # ---- a secret's or env_file's content changed at the same path (gap 2) ---------
 
 test_apply_file_contents() {
