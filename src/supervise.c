@@ -1765,7 +1765,8 @@ int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, su
     const char *busy = supervisor_busy(s);
     if (busy) {
         manifest_free(nm);
-        return kerr_msg(err, s->stopping_all ? ESHUTDOWN : EBUSY, "cannot apply the manifest: busy: %s", busy);
+        return kerr_msg(err, s->stopping_all ? ESHUTDOWN : EBUSY, "cannot apply the manifest: busy: %s",
+                        s->stopping_all ? busy : "another apply is in progress");
     }
     struct mdiff d;
     char *plan = NULL;
