@@ -157,8 +157,11 @@ int supervisor_exec(struct supervisor *s, const char *name, char *const *argv, c
    order, each once nothing of that set still depends on it), in-place limits
    are written to the live cgroups, then the supervisor swaps to the new
    manifest (containers kept are the same records: same process, namespaces,
-   address, ports, log) and starts the new and restarted ones in dependency
-   order.  One apply at a time.  `cb` is called exactly once (unless
+   address, ports, log), carries out the network changes (net_apply,
+   net_apply_rules: bridges made again or gone, keel's table replaced),
+   rewrites the /etc/hosts of the containers kept running, and starts the
+   new and restarted ones in dependency order.  One change at a time
+   (supervisor_busy).  `cb` is called exactly once (unless
    supervisor_apply_forget), from the loop or, for a dry run and a refusal
    found in the plan, before supervisor_apply returns. */
 struct sup_apply_result {
