@@ -71,7 +71,7 @@ struct ctr {
     char *stage;             /* heap: RUN_DIR/containers/NAME (the structs stay small: no 4 KiB arrays) */
     bool retiring;           /* an apply stops it for good (removed, or restarted from a new spec) */
     unsigned hosts_gen;      /* the supervisor's hosts_gen its /etc/hosts was made for */
-    int hosts_fd;            /* RUN_DIR/hosts/NAME, keel's live copy of its /etc/hosts (hosts_open), -1 */
+    int hosts_fd;            /* RUN_DIR/hosts/NAME, keel's live copy of its /etc/hosts (hosts_live), -1 */
 };
 
 struct subscriber {
@@ -557,12 +557,12 @@ static bool deps_satisfied(const struct ctr *c)
     return true;
 }
 
-/* The setup pipe became readable, or the child was reaped first: either the
- * command runs (EOF) or the child reported why it could not. */
 static void hosts_refresh(struct ctr *c);
 static int hosts_live(struct ctr *c, const char *text);
 static void hosts_close(struct ctr *c);
 
+/* The setup pipe became readable, or the child was reaped first: either the
+ * command runs (EOF) or the child reported why it could not. */
 static void setup_done(struct ctr *c)
 {
     struct kerr err = { 0 };
