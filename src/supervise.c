@@ -1105,6 +1105,13 @@ static int hosts_live(struct ctr *c, const char *text)
                      strerror(r < 0 ? -r : errno));
             return -1;
         }
+        /* With a user namespace the container's root owns it, as it owns
+         * the rest of its root (an unmapped owner shows as nobody). */
+        uint32_t uid = 0, gid = 0;
+        if (c->userns.fd >= 0 && (userns_to_host(c->userns.map, c->userns.n, 0, &uid) < 0 ||
+                                  userns_to_host(c->userns.map, c->userns.n, 0, &gid) < 0 ||
+                                  fchown(c->hosts_fd, uid, gid) < 0))
+            log_warn("%s: cannot give %s to the container's root: %s", c->spec->name, path, strerror(errno));
     }
     int tree = -1;
     if (live_file_write(c->hosts_fd, text, "the container's /etc/hosts", &err) < 0 ||
