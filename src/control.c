@@ -1128,6 +1128,11 @@ static void apply_start(struct conn *cn, const struct proto_request *req)
         control_error_line(&cn->out, "apply", "apply is not available");
         return;
     }
+    /* One change at a time: the bundle being received replaces the payload. */
+    if (c->updating) {
+        control_error_line(&cn->out, "apply", "cannot apply the manifest: busy: an update is being received");
+        return;
+    }
     struct manifest *nm = NULL;
     struct diag d = { 0 };
     if (manifest_load_buffer("manifest", req->manifest, req->manifest_len, 0, &nm, &d) < 0) {

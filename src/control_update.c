@@ -44,6 +44,17 @@ static void update_error(struct conn *cn, const char *op, const char *msg)
     control_conn_fail(cn, op, msg);
 }
 
+/* One change at a time: an update or a rollback that began while keel
+ * stops (after a rollback, for a switch, for a shutdown) would write a slot
+ * state that the stop's own transition is changing, and the reboot would
+ * run whichever won; one during an apply would interleave with it.  NULL:
+ * free to go. */
+static const char *busy(const struct conn *cn)
+{
+    const struct control_backend *be = &cn->c->be;
+    return be->busy ? be->busy(be->sup) : NULL;
+}
+
 static void ok_line(struct conn *cn, const char *op, const char *slot, bool sw)
 {
     control_reply_begin(&cn->out, op, true);
@@ -57,6 +68,14 @@ static void ok_line(struct conn *cn, const char *op, const char *slot, bool sw)
 static void chunk(struct conn *cn, const struct proto_request *req)
 {
     struct kerr e = { 0 };
+    const char *why = busy(cn);
+    if (why) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "cannot update the payload: busy: %s: the update was abandoned, nothing changed",
+                 why);
+        update_error(cn, "chunk", msg);
+        return;
+    }
     if (req->data_len) {
         _cleanup_free_ unsigned char *buf = malloc(req->data_len / 4 * 3 + 3);
         long n = buf ? json_base64_decode(req->data, req->data_len, buf) : -ENOMEM;
@@ -127,6 +146,14 @@ void control_update_request(struct conn *cn, const struct proto_request *req)
     }
     if (!m || !m->system.update_volume) {
         control_error_line(&cn->out, op, "keel update is off: no [system] update_volume (boot mode only)");
+        return;
+    }
+    const char *why = busy(cn);
+    if (why) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "cannot %s: busy: %s: nothing was changed",
+                 req->op == PROTO_OP_ROLLBACK ? "roll back" : "update the payload", why);
+        control_error_line(&cn->out, op, msg);
         return;
     }
     if (req->op == PROTO_OP_ROLLBACK) {

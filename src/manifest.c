@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
+#include <mbedtls/sha256.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -695,6 +696,31 @@ static int env_file_add(void *arg, const char *kv)
 
 #define ENV_FILE_MAX (1u << 20)
 
+static void digest_buf(const void *buf, size_t len, struct file_digest *out)
+{
+    out->known = mbedtls_sha256_ret(buf, len, out->sha256, 0) == 0;
+}
+
+/* The digest of a regular file of at most MAX bytes (a secret's source), for
+ * keel apply's comparison; unknown when it cannot be read whole (the start
+ * says why).  The bytes are wiped: a secret is not kept in keel's memory. */
+static void digest_file(const char *path, size_t max, struct file_digest *out)
+{
+    out->known = false;
+    /* O_NONBLOCK: a FIFO put there since the check must not hang the load. */
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+        return;
+    char *buf = NULL;
+    size_t len = 0;
+    if (read_fd_all(fd, max, &buf, &len) < 0)
+        return;
+    digest_buf(buf, len, out);
+    explicit_bzero(buf, len);
+    free(buf);
+}
+
 static void load_env_files(const struct manifest *m, struct container_spec *c, unsigned flags, struct diag *d)
 {
     if (flags & MANIFEST_NO_FS_CHECKS)
@@ -718,6 +744,7 @@ static void load_env_files(const struct manifest *m, struct container_spec *c, u
                 diag_add(d, m->path, ef->line, "env_file: cannot read %s: %s", ef->path, strerror(-r));
             continue;
         }
+        digest_buf(buf, len, &c->env_files[i].digest);
         int at = 0;
         char why[PARSE_WHY_MAX] = "";
         r = parse_env_file(buf, len, env_file_add, &acc, &at, why);
@@ -731,10 +758,13 @@ static void load_env_files(const struct manifest *m, struct container_spec *c, u
         bool set = false;
         for (size_t j = 0; c->env && c->env[j] && !set; j++)
             set = strncmp(c->env[j], vars[i], klen) == 0;
-        if (!set && strv_push(&c->env, vars[i]) < 0) {
+        if (set)
+            continue;
+        if (strv_push(&c->env, vars[i]) < 0) {
             diag_add(d, m->path, 0, "out of memory");
             return;
         }
+        c->n_env_from_files++;
     }
 }
 
@@ -992,6 +1022,8 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
                 else if (e)
                     diag_add(d, file, c->secrets[b].line, "container '%s': secret %s is not a regular file%s%s",
                              c->name, src, e > 0 && e != ENOENT ? ": " : "", e > 0 && e != ENOENT ? strerror(e) : "");
+                else if (!on_fstab_mount(m, src))
+                    digest_file(src, SECRET_SIZE_MAX, &c->secrets[b].digest);
             }
             for (size_t b = 0; b < c->n_devices; b++)
                 if (!on_fstab_mount(m, c->devices[b].source) &&

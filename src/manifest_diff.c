@@ -5,6 +5,7 @@
  * unit test changes each key of a sample manifest and expects it in the diff.
  */
 #include "keel/manifest_diff.h"
+#include "keel/util.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -43,27 +44,75 @@ static bool binds_eq(const struct bind_mount *a, size_t na, const struct bind_mo
     return true;
 }
 
-static bool env_files_eq(const struct container_spec *a, const struct container_spec *b)
+static bool digest_eq(const struct file_digest *a, const struct file_digest *b)
 {
-    if (a->n_env_files != b->n_env_files)
+    return a->known == b->known && (!a->known || memcmp(a->sha256, b->sha256, sizeof a->sha256) == 0);
+}
+
+/* Appends a reason to e->why ("; " between reasons); false when it did not fit. */
+static bool add_why(struct mdiff_ctr *e, const char *what, const char *path)
+{
+    size_t len = strlen(e->why);
+    int n = snprintf(e->why + len, sizeof e->why - len, "%s%s %s changed", len ? "; " : "", what, path);
+    if (n < 0 || (size_t)n >= sizeof e->why - len) {
+        e->why[len] = '\0';
         return false;
-    for (size_t i = 0; i < a->n_env_files; i++)
-        if (!str_eq(a->env_files[i].path, b->env_files[i].path))
+    }
+    return true;
+}
+
+/* env = lines (and the image's): env without what env_file added at its end. */
+static bool env_own_eq(const struct container_spec *a, const struct container_spec *b)
+{
+    size_t na = strv_len(a->env), nb = strv_len(b->env);
+    na -= a->n_env_from_files <= na ? a->n_env_from_files : na;
+    nb -= b->n_env_from_files <= nb ? b->n_env_from_files : nb;
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a->env[i], b->env[i]) != 0)
             return false;
     return true;
 }
 
-static bool secrets_eq(const struct container_spec *a, const struct container_spec *b)
+/* The same paths; a file whose content changed at the same path is named in
+ * e->why (its digest from the load: manifest.h). */
+static bool env_files_eq(const struct container_spec *a, const struct container_spec *b, struct mdiff_ctr *e,
+                         bool *truncated)
+{
+    if (a->n_env_files != b->n_env_files)
+        return false;
+    bool eq = true;
+    for (size_t i = 0; i < a->n_env_files; i++) {
+        if (!str_eq(a->env_files[i].path, b->env_files[i].path))
+            return false;
+        if (!digest_eq(&a->env_files[i].digest, &b->env_files[i].digest)) {
+            eq = false;
+            if (!add_why(e, "env_file", b->env_files[i].path))
+                *truncated = true;
+        }
+    }
+    return eq;
+}
+
+static bool secrets_eq(const struct container_spec *a, const struct container_spec *b, struct mdiff_ctr *e,
+                       bool *truncated)
 {
     if (a->n_secrets != b->n_secrets)
         return false;
+    bool eq = true;
     for (size_t i = 0; i < a->n_secrets; i++) {
         const struct secret_spec *x = &a->secrets[i], *y = &b->secrets[i];
         if (!str_eq(x->source, y->source) || !str_eq(x->target, y->target) || x->uid != y->uid ||
             x->gid != y->gid || x->mode != y->mode)
             return false;
+        if (!digest_eq(&x->digest, &y->digest)) {
+            eq = false;
+            if (!add_why(e, "secret", y->source))
+                *truncated = true;
+        }
     }
-    return true;
+    return eq;
 }
 
 static bool ports_eq(const struct container_spec *a, const struct container_spec *b)
@@ -158,14 +207,14 @@ static void diff_container(const struct container_spec *a, const struct containe
     CMP("upper", KEY_RESTART, str_eq(a->upper, b->upper));
     CMP("upper_size", KEY_RESTART, a->upper_size == b->upper_size);
     CMP("command", KEY_RESTART, strv_eq(a->argv, b->argv));
-    CMP("env", KEY_RESTART, strv_eq(a->env, b->env));
-    CMP("env_file", KEY_RESTART, env_files_eq(a, b));
+    CMP("env", KEY_RESTART, env_own_eq(a, b));
+    CMP("env_file", KEY_RESTART, env_files_eq(a, b, out, truncated));
     CMP("workdir", KEY_RESTART, str_eq(a->workdir, b->workdir));
     CMP("user", KEY_RESTART, str_eq(a->user, b->user));
     CMP("hostname", KEY_RESTART, str_eq(a->hostname, b->hostname));
     CMP("mount", KEY_RESTART, binds_eq(a->mounts, a->n_mounts, b->mounts, b->n_mounts));
     CMP("device", KEY_RESTART, binds_eq(a->devices, a->n_devices, b->devices, b->n_devices));
-    CMP("secret", KEY_RESTART, secrets_eq(a, b));
+    CMP("secret", KEY_RESTART, secrets_eq(a, b, out, truncated));
     /* Network: the namespace, its address and the DNAT rules are made at the start. */
     CMP("network", KEY_RESTART, a->net == b->net && str_eq(a->net_peer, b->net_peer));
     CMP("bridge", KEY_RESTART, str_eq(a->bridge, b->bridge));
@@ -275,15 +324,36 @@ static void diff_system(const struct system_spec *a, const struct system_spec *b
     SYS("clock_file", str_eq(a->clock_file, b->clock_file));
 }
 
-static bool network_eq(const struct network_spec *a, const struct network_spec *b)
+/* A [network]'s keys, by what their change needs (docs/operations.md has the
+ * table).  Re-create: the bridge's address, MTU and port flags and every
+ * container's eth0 address, route and MTU are made when they are created, so
+ * the bridge is made again and the containers on it restart.  Rules: only
+ * keel's nf_tables table says them; it is replaced in one transaction. */
+enum mdiff_kind manifest_diff_network(const struct network_spec *a, const struct network_spec *b, char *keys,
+                                      size_t size, bool *truncated)
 {
-    return a->subnet.s_addr == b->subnet.s_addr && a->prefix == b->prefix &&
-           a->gateway.s_addr == b->gateway.s_addr && a->mtu == b->mtu && a->isolate == b->isolate &&
-           a->n_host_ports == b->n_host_ports &&
-           memcmp(a->host_ports, b->host_ports, a->n_host_ports * sizeof *a->host_ports) == 0 &&
-           a->no_lan == b->no_lan && a->link_local == b->link_local && a->has_v6 == b->has_v6 &&
-           (!a->has_v6 || (memcmp(&a->subnet6, &b->subnet6, sizeof a->subnet6) == 0 && a->prefix6 == b->prefix6 &&
-                           memcmp(&a->gateway6, &b->gateway6, sizeof a->gateway6) == 0));
+    bool recreate = false, rules = false;
+    keys[0] = '\0';
+#define NET_KEY(key, re, eq) do { if (!(eq)) { if (!add_key(keys, size, key)) *truncated = true; \
+                                                 if (re) recreate = true; else rules = true; } } while (0)
+    NET_KEY("subnet", true, a->subnet.s_addr == b->subnet.s_addr && a->prefix == b->prefix);
+    /* The default gateway follows the subnet: named only when written. */
+    bool gw_written = manifest_network_key_line(a, "gateway") != a->line ||
+                      manifest_network_key_line(b, "gateway") != b->line;
+    NET_KEY("gateway", true, a->gateway.s_addr == b->gateway.s_addr || (!gw_written && !(a->subnet.s_addr ==
+                                                                        b->subnet.s_addr && a->prefix == b->prefix)));
+    NET_KEY("mtu", true, a->mtu == b->mtu);
+    NET_KEY("isolate", true, a->isolate == b->isolate);
+    NET_KEY("subnet6", true, a->has_v6 == b->has_v6 && (!a->has_v6 || (memcmp(&a->subnet6, &b->subnet6,
+                                                       sizeof a->subnet6) == 0 && a->prefix6 == b->prefix6)));
+    NET_KEY("gateway6", true, a->has_gateway6 == b->has_gateway6 &&
+                              (!a->has_gateway6 || memcmp(&a->gateway6, &b->gateway6, sizeof a->gateway6) == 0));
+    NET_KEY("host_ports", false, a->n_host_ports == b->n_host_ports &&
+                                 memcmp(a->host_ports, b->host_ports, a->n_host_ports * sizeof *a->host_ports) == 0);
+    NET_KEY("lan", false, a->no_lan == b->no_lan);
+    NET_KEY("link_local", false, a->link_local == b->link_local);
+#undef NET_KEY
+    return recreate ? MDIFF_CHANGED : rules ? MDIFF_INPLACE : MDIFF_UNCHANGED;
 }
 
 static bool interface_eq(const struct interface_spec *a, const struct interface_spec *b)
@@ -295,21 +365,25 @@ static bool interface_eq(const struct interface_spec *a, const struct interface_
            a->has_gateway6 == b->has_gateway6 && memcmp(&a->gateway6, &b->gateway6, sizeof a->gateway6) == 0;
 }
 
+/* [network]s: added, removed, re-created or their rules changed in place
+ * (manifest_diff_network); [interface]s need a reboot. */
 static void diff_sections(const struct manifest *old, const struct manifest *nm, struct mdiff *d)
 {
     char sec[128];
     for (size_t i = 0; i < nm->n_networks; i++) {
         const struct network_spec *o = manifest_find_network(old, nm->networks[i].name);
-        snprintf(sec, sizeof sec, "[network %s]", nm->networks[i].name);
-        if (!o || !network_eq(o, &nm->networks[i])) {
-            reboot_key(d, sec, o ? "changed" : "added");
+        struct mdiff_net *e = &d->nets[d->n_nets];
+        e->name = nm->networks[i].name;
+        e->kind = o ? manifest_diff_network(o, &nm->networks[i], e->keys, sizeof e->keys, &d->truncated)
+                    : MDIFF_ADDED;
+        if (e->kind != MDIFF_UNCHANGED) {
+            d->n_nets++;
             d->networks_changed = true;
         }
     }
     for (size_t i = 0; i < old->n_networks; i++)
         if (!manifest_find_network(nm, old->networks[i].name)) {
-            snprintf(sec, sizeof sec, "[network %s]", old->networks[i].name);
-            reboot_key(d, sec, "removed");
+            d->nets[d->n_nets++] = (struct mdiff_net){ .name = old->networks[i].name, .kind = MDIFF_REMOVED };
             d->networks_changed = true;
         }
     for (size_t i = 0; i < nm->n_interfaces; i++) {
@@ -344,8 +418,11 @@ int manifest_diff(const struct manifest *old, const struct manifest *nm, struct 
 {
     memset(d, 0, sizeof *d);
     d->ctrs = calloc(nm->n_containers + old->n_containers + 1, sizeof *d->ctrs);
-    if (!d->ctrs)
+    d->nets = calloc(nm->n_networks + old->n_networks + 1, sizeof *d->nets);
+    if (!d->ctrs || !d->nets) {
+        manifest_diff_free(d);
         return -ENOMEM;
+    }
     for (size_t k = 0; k < nm->n_containers; k++) {
         int i = nm->start_order ? nm->start_order[k] : (int)k;
         const struct container_spec *b = &nm->containers[i];
@@ -357,6 +434,22 @@ int manifest_diff(const struct manifest *old, const struct manifest *nm, struct 
             e->kind = MDIFF_ADDED;
         else
             diff_container(&old->containers[e->old_index], b, e, &d->truncated);
+    }
+    diff_sections(old, nm, d);
+    /* A bridge container of a network that is made again restarts with it:
+     * its eth0, address and route are made with the namespace. */
+    for (size_t i = 0; i < d->n_ctrs; i++) {
+        struct mdiff_ctr *e = &d->ctrs[i];
+        const struct container_spec *b = &nm->containers[e->new_index];
+        if (e->kind == MDIFF_ADDED || e->kind == MDIFF_CHANGED || b->net != NET_BRIDGE || !b->bridge)
+            continue;
+        const struct mdiff_net *n = manifest_diff_find_net(d, b->bridge);
+        if (n && n->kind == MDIFF_CHANGED) {
+            e->kind = MDIFF_CHANGED;
+            int w = snprintf(e->why, sizeof e->why, "network %s is made again (%.*s)", n->name, 160, n->keys);
+            if (w < 0 || (size_t)w >= sizeof e->why)
+                d->truncated = true;
+        }
     }
     /* A container that joins the network namespace of one that is restarted
      * or goes away must go with it: the namespace it is in goes. */
@@ -390,7 +483,6 @@ int manifest_diff(const struct manifest *old, const struct manifest *nm, struct 
         }
     }
     diff_system(&old->system, &nm->system, d);
-    diff_sections(old, nm, d);
     return 0;
 }
 
@@ -399,6 +491,17 @@ void manifest_diff_free(struct mdiff *d)
     free(d->ctrs);
     d->ctrs = NULL;
     d->n_ctrs = 0;
+    free(d->nets);
+    d->nets = NULL;
+    d->n_nets = 0;
+}
+
+const struct mdiff_net *manifest_diff_find_net(const struct mdiff *d, const char *name)
+{
+    for (size_t i = 0; i < d->n_nets; i++)
+        if (d->nets[i].name && strcmp(d->nets[i].name, name) == 0)
+            return &d->nets[i];
+    return NULL;
 }
 
 bool manifest_diff_empty(const struct mdiff *d)
@@ -406,7 +509,7 @@ bool manifest_diff_empty(const struct mdiff *d)
     for (size_t i = 0; i < d->n_ctrs; i++)
         if (d->ctrs[i].kind != MDIFF_UNCHANGED)
             return false;
-    return true;
+    return d->n_nets == 0;
 }
 
 void manifest_diff_print(const struct mdiff *d, FILE *out)
@@ -423,6 +526,13 @@ void manifest_diff_print(const struct mdiff *d, FILE *out)
         if (e->why[0])
             fprintf(out, "%s%s", e->keys[0] ? "; " : ": ", e->why);
         fputc('\n', out);
+    }
+    for (size_t i = 0; i < d->n_nets; i++) {
+        const struct mdiff_net *n = &d->nets[i];
+        any = true;
+        fprintf(out, "%-9s network %s%s%s%s\n", mdiff_kind_name(n->kind), n->name, n->keys[0] ? ": " : "", n->keys,
+                n->kind == MDIFF_CHANGED ? " (made again: its containers restart)"
+                : n->kind == MDIFF_INPLACE ? " (keel's nf_tables rules, in one transaction)" : "");
     }
     for (size_t i = 0; i < d->n_ctrs; i++)
         if (d->ctrs[i].kind == MDIFF_UNCHANGED)

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "keel/log.h"
+#include "keel/manifest_diff.h"
 #include "keel/manifest_net.h"
 #include "keel/net_msg.h"
 #include "keel/nft.h"
@@ -219,6 +220,7 @@ struct net_bridge {
     char ifname[IFNAMSIZ];
     int ifindex;
     bool created;
+    bool ruled;              /* keel's table has its rules: only then may its link be made (ensure_bridge) */
 };
 
 struct net_slot {
@@ -255,6 +257,12 @@ struct net_ctx {
     int old_forward6;        /* the same for net.ipv6.conf.all.forwarding (dual-stack networks) */
     bool forward6_was_on;    /* IPv6 forwarding on before keel (the machine routes IPv6) */
     char *forward6_file;     /* RUN_DIR/ip6_forward.orig */
+    bool forwarding, forwarding6;  /* keel made sure forwarding is on (enable_forwarding) */
+    /* keel apply (net_apply, then net_apply_rules): bridges of networks gone
+     * or made again, to delete, and whether the table must be replaced. */
+    char (*doomed)[IFNAMSIZ];
+    size_t n_doomed;
+    bool rules_dirty;
     struct nlbuf buf;
 };
 
@@ -420,76 +428,111 @@ static int bridge_index(const struct net_ctx *ctx, const struct network_spec *n)
     return -1;
 }
 
-static int create_bridges(struct net_ctx *ctx, struct kerr *err)
+/* Before the first link: a crash from here on leaves the file, and the next
+ * keel then looks for links to remove (remove_stale). */
+static int links_mark(struct net_ctx *ctx, struct kerr *err)
 {
-    struct nlbuf *b = &ctx->buf;
-    char alias[64];
-    /* Before the first link: a crash from here on leaves the file, and the
-     * next keel then looks for links to remove (remove_stale). */
     int r = open(ctx->links_file, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (r < 0)
         return kerr_set(err, errno, "cannot create %s", ctx->links_file);
     close(r);
-    /* One batch per bridge (there are one or two): so that a link of the
-     * same name that is not keel's is told apart and never deleted later. */
-    for (size_t i = 0; i < ctx->n_bridges; i++) {
-        struct net_bridge *br = &ctx->bridges[i];
-        nlbuf_reset(b);
-        net_msg_bridge_add(b, br->ifname, manifest_network_mtu(br->spec), "create bridge");
-        snprintf(alias, sizeof alias, NET_ALIAS_PREFIX "bridge %s", br->spec->name);
-        net_msg_link_set(b, br->ifname, 0, 0, 0, alias, false, 0, "set alias of bridge");
-        net_msg_link_get(b, br->ifname, "look up bridge");
-        int idx[3] = { 0 };
-        r = nlbuf_send(ctx->rt, b, ifindex_cb, idx, err);
-        if (r == -EEXIST)
-            return kerr_msg(err, EEXIST, "cannot create bridge %s: a link of that name exists and is not keel's",
-                            br->ifname);
-        br->created = idx[2] > 0;
-        br->ifindex = idx[2];
-        if (r < 0)
-            return kerr_prefix(err, "cannot create bridge %s", br->ifname);
-    }
-    nlbuf_reset(b);
-    for (size_t i = 0; i < ctx->n_bridges; i++) {
-        struct net_bridge *br = &ctx->bridges[i];
-        net_msg_addr_add(b, br->ifindex, manifest_network_gateway(br->spec), br->spec->prefix, "add the gateway address to bridge");
-    }
-    r = nlbuf_send(ctx->rt, b, NULL, NULL, err);
+    return 0;
+}
+
+/* Makes bridge i: the link (one batch per bridge, so that a link of the same
+ * name that is not keel's is told apart and never deleted later), its
+ * gateway addresses and sysctls. */
+static int bridge_up(struct net_ctx *ctx, size_t i, struct kerr *err)
+{
+    struct nlbuf *b = &ctx->buf;
+    struct net_bridge *br = &ctx->bridges[i];
+    const struct network_spec *n = br->spec;
+    char alias[64];
+    int r = links_mark(ctx, err);
     if (r < 0)
         return r;
+    /* A fixed address, locally administered, from the network's name: the
+     * same across restarts of keel, and never the lowest port's (net_msg.h). */
+    uint8_t mac[6] = { 0x02 };
+    uint32_t h = 2166136261u;   /* FNV-1a */
+    for (const char *p = n->name; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    mac[1] = 0x6b;   /* 'k' */
+    memcpy(mac + 2, &h, sizeof h);
+    nlbuf_reset(b);
+    net_msg_bridge_add(b, br->ifname, manifest_network_mtu(n), mac, "create bridge");
+    snprintf(alias, sizeof alias, NET_ALIAS_PREFIX "bridge %s", n->name);
+    net_msg_link_set(b, br->ifname, 0, 0, 0, alias, false, 0, "set alias of bridge");
+    net_msg_link_get(b, br->ifname, "look up bridge");
+    int idx[3] = { 0 };
+    r = nlbuf_send(ctx->rt, b, ifindex_cb, idx, err);
+    if (r == -EEXIST)
+        return kerr_msg(err, EEXIST, "cannot create bridge %s: a link of that name exists and is not keel's",
+                        br->ifname);
+    br->created = idx[2] > 0;
+    br->ifindex = idx[2];
+    if (r < 0)
+        return kerr_prefix(err, "cannot create bridge %s", br->ifname);
+    nlbuf_reset(b);
+    net_msg_addr_add(b, br->ifindex, manifest_network_gateway(n), n->prefix, "add the gateway address to bridge");
+    if ((r = nlbuf_send(ctx->rt, b, NULL, NULL, err)) < 0)
+        return r;
+    /* route_localnet lets the host's own 127.0.0.1 connections to a
+     * published port leave through the bridge (then masqueraded); the
+     * guard chain drops anything else addressed to or from 127/8 that
+     * is not from lo.  It is never set on an outward interface.
+     * IPv6 is off on the bridge: keel's table is `ip` only, so IPv6 from
+     * containers would reach the machine unfiltered (and the container
+     * namespaces have it off too, see new_netns). */
+    /* A dual-stack network (subnet6) has IPv6 on its bridge: the inet
+     * table applies the same input policy, guard and source checks to
+     * it.  accept_ra 0: a container's router advertisement must not
+     * configure the machine. */
+    if ((r = iface_sysctl("ipv4", br->ifname, "route_localnet", "1", err)) < 0 ||
+        (r = iface_sysctl("ipv6", br->ifname, "accept_ra", "0", err)) < 0 ||
+        (r = iface_sysctl("ipv6", br->ifname, "disable_ipv6", net_v6(n) ? "0" : "1", err)) < 0)
+        return r;
+    if (!net_v6(n))
+        return 0;
+    if (access("/proc/sys/net/ipv6", F_OK) < 0)
+        return kerr_msg(err, EAFNOSUPPORT, "cannot set up network %s: subnet6 needs a kernel with IPv6", n->name);
+    struct in6_addr gw = manifest_network_gateway6(n);
+    nlbuf_reset(b);
+    net_msg_addr6_add(b, br->ifindex, &gw, n->prefix6, false, "add the IPv6 gateway address to bridge");
+    return nlbuf_send(ctx->rt, b, NULL, NULL, err);
+}
+
+static int create_bridges(struct net_ctx *ctx, struct kerr *err)
+{
     for (size_t i = 0; i < ctx->n_bridges; i++) {
-        const char *ifn = ctx->bridges[i].ifname;
-        /* route_localnet lets the host's own 127.0.0.1 connections to a
-         * published port leave through the bridge (then masqueraded); the
-         * guard chain drops anything else addressed to or from 127/8 that
-         * is not from lo.  It is never set on an outward interface.
-         * IPv6 is off on the bridge: keel's table is `ip` only, so IPv6 from
-         * containers would reach the machine unfiltered (and the container
-         * namespaces have it off too, see new_netns). */
-        /* A dual-stack network (subnet6) has IPv6 on its bridge: the inet
-         * table applies the same input policy, guard and source checks to
-         * it.  accept_ra 0: a container's router advertisement must not
-         * configure the machine. */
-        const struct network_spec *n = ctx->bridges[i].spec;
-        if ((r = iface_sysctl("ipv4", ifn, "route_localnet", "1", err)) < 0 ||
-            (r = iface_sysctl("ipv6", ifn, "accept_ra", "0", err)) < 0 ||
-            (r = iface_sysctl("ipv6", ifn, "disable_ipv6", net_v6(n) ? "0" : "1", err)) < 0)
+        int r = bridge_up(ctx, i, err);
+        if (r < 0)
             return r;
     }
-    nlbuf_reset(b);
-    bool any6 = false;
-    for (size_t i = 0; i < ctx->n_bridges; i++) {
-        struct net_bridge *br = &ctx->bridges[i];
-        if (!net_v6(br->spec))
-            continue;
-        if (access("/proc/sys/net/ipv6", F_OK) < 0)
-            return kerr_msg(err, EAFNOSUPPORT, "cannot set up network %s: subnet6 needs a kernel with IPv6",
-                            br->spec->name);
-        struct in6_addr gw = manifest_network_gateway6(br->spec);
-        net_msg_addr6_add(b, br->ifindex, &gw, br->spec->prefix6, false, "add the IPv6 gateway address to bridge");
-        any6 = true;
+    return 0;
+}
+
+/* A bridge added by an apply is made when its first container starts, and
+ * only once keel's table holds its rules (the input policy above all: a
+ * bridge without them would open the machine's services to its containers). */
+static int ensure_bridge(struct net_ctx *ctx, int i, struct kerr *err)
+{
+    struct net_bridge *br = &ctx->bridges[i];
+    if (br->created)
+        return 0;
+    if (!br->ruled)
+        return kerr_msg(err, EAGAIN, "cannot create bridge %s: keel's nf_tables rules for it are not in place "
+                        "(the apply that added it said why)", br->ifname);
+    int r = bridge_up(ctx, (size_t)i, err);
+    if (r < 0 && br->created) {
+        /* Half made: gone again, so that the next start makes it whole. */
+        nlbuf_reset(&ctx->buf);
+        net_msg_link_del(&ctx->buf, 0, br->ifname, "delete bridge");
+        struct kerr e;
+        if (nlbuf_send(ctx->rt, &ctx->buf, NULL, NULL, &e) == 0)
+            br->created = false;
     }
-    return any6 ? nlbuf_send(ctx->rt, b, NULL, NULL, err) : 0;
+    return r;
 }
 
 /* The nf_tables view of a network; `ports` has NET_HOST_PORTS_MAX entries
@@ -584,7 +627,7 @@ static void forget_flows(struct net_ctx *ctx, const struct nft_net *nets, size_t
         log_debug("forgot %zu connection(s) of %s", deleted, whose);
 }
 
-static int install_table(struct net_ctx *ctx, struct kerr *err)
+static int install_table(struct net_ctx *ctx, bool with_ports, struct kerr *err)
 {
     struct nft_bridge nb[ctx->n_bridges ? ctx->n_bridges : 1];
     struct nft_port ports[ctx->n_bridges ? ctx->n_bridges : 1][NET_HOST_PORTS_MAX];
@@ -594,11 +637,19 @@ static int install_table(struct net_ctx *ctx, struct kerr *err)
                               .forward_drop = ctx->old_forward == 0,
                               .forward_drop6 = ctx->old_forward6 == 0,
                               .forward_accept6 = ctx->forward6_was_on };
+    /* keel apply replaces its own table whole, published ports included,
+     * in the same transaction: no packet sees it half made. */
+    _cleanup_free_ struct nft_dnat *d = NULL;
+    size_t nd = 0;
+    if (with_ports && collect_dnat(ctx, &d, &nd) < 0)
+        return kerr_set(err, ENOMEM, "cannot install nf_tables table inet keel");
     struct nlbuf *b = &ctx->buf;
     nlbuf_reset(b);
     nft_batch_begin(b);
-    nft_build_delete(b);   /* a table left by an earlier keel, if any */
+    nft_build_delete(b);   /* a table left by an earlier keel, if any; keel's own on an apply */
     nft_build_install(b, &cfg);
+    if (with_ports)
+        nft_build_ports(b, d, nd);
     nft_batch_end(b);
     int r = nft_commit(ctx->nft, b, err);
     if (r == -EPERM)
@@ -810,6 +861,7 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
         goto fail;
     if ((r = enable_forwarding(FORWARD4, ctx->forward_file, &ctx->old_forward, err)) < 0)
         goto fail;
+    ctx->forwarding = true;
     bool any6 = false;
     for (size_t i = 0; i < ctx->n_bridges; i++)
         any6 = any6 || net_v6(ctx->bridges[i].spec);
@@ -823,15 +875,18 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
     }
     if (any6 && (r = enable_forwarding(FORWARD6, ctx->forward6_file, &ctx->old_forward6, err)) < 0)
         goto fail;
-    if ((r = install_table(ctx, err)) < 0)
+    ctx->forwarding6 = any6;
+    if ((r = install_table(ctx, false, err)) < 0)
         goto fail;
+    for (size_t i = 0; i < ctx->n_bridges; i++)
+        ctx->bridges[i].ruled = true;
     /* Flows of keel's subnets that an earlier keel (crashed, killed) left in
      * conntrack would reach whichever container now gets their address.
      * Only a keel that made bridges here can have left any; without one (a
      * boot: /run is new) there is nothing to forget, and nf_conntrack_netlink
      * may load after the first start (modplan.h). */
     if (ctx->earlier_keel) {
-        struct nft_net nets[2 * ctx->n_bridges];
+        struct nft_net nets[2 * ctx->n_bridges + 1];
         size_t nn = 0;
         for (size_t i = 0; i < ctx->n_bridges; i++) {
             const struct network_spec *n = ctx->bridges[i].spec;
@@ -1062,6 +1117,8 @@ static int ensure_netns(struct net_ctx *ctx, int i, struct kerr *err)
     if (s->ns_fd >= 0)
         return 0;   /* a restart: the pinned namespace is still configured */
     uint64_t t0 = now_ns();
+    if (c->net == NET_BRIDGE && s->bridge >= 0 && ensure_bridge(ctx, s->bridge, err) < 0)
+        return kerr_prefix(err, "cannot set up network of container %s", c->name);
     s->pin = xasprintf("%s/%s%s", ctx->netns_dir, c->name, s->alt ? NET_NEXT_SUFFIX : "");
     if (!s->pin)
         return kerr_set(err, ENOMEM, "cannot set up network of container %s", c->name);
@@ -1253,18 +1310,47 @@ struct in_addr net_replace_old_ip(const struct net_ctx *ctx, const struct contai
     return i >= 0 && ctx->slots[i].prev ? ctx->slots[i].prev->ip : (struct in_addr){ 0 };
 }
 
-int net_apply(struct net_ctx *ctx, const struct manifest *nm, const int *old_of_new, bool check, struct kerr *err)
+/* The bridge of network N of the old manifest carries over to the new one
+ * (same name, nothing changed that it or its containers' eth0 are made
+ * from): the index of its entry, else -1. */
+static int bridge_kept(const struct net_ctx *ctx, const struct network_spec *n)
+{
+    int b = bridge_named(ctx, n->name);
+    if (b < 0)
+        return -1;
+    char keys[256];
+    bool trunc = false;
+    return manifest_diff_network(ctx->bridges[b].spec, n, keys, sizeof keys, &trunc) == MDIFF_CHANGED ? -1 : b;
+}
+
+/* The apply's refusals, before anything changes. */
+static int apply_check(struct net_ctx *ctx, const struct manifest *nm, const int *old_of_new, struct kerr *err)
 {
     const struct manifest *om = ctx->m;
     for (size_t i = 0; i < nm->n_containers; i++) {
         const struct container_spec *c = &nm->containers[i];
-        if (old_of_new[i] >= 0 || c->net != NET_BRIDGE)
+        if (c->net != NET_BRIDGE)
             continue;
         const struct network_spec *n = manifest_network_of(nm, c);
-        if (!n || bridge_named(ctx, n->name) < 0)
-            return kerr_msg(err, EOPNOTSUPP,
-                            "cannot apply the network of container %s: keel made no bridge %s at its start "
-                            "(a new bridge network needs a reboot)", c->name, n ? n->name : bridge_name(c));
+        if (!n)
+            return kerr_msg(err, EINVAL, "cannot apply the network of container %s: the manifest has no network %s",
+                            c->name, bridge_name(c));
+        if (old_of_new[i] >= 0) {
+            /* The diff restarts every container of a network made again; a
+             * kept one there would lose its bridge under it. */
+            if (bridge_kept(ctx, n) < 0)
+                return kerr_msg(err, EBUSY, "cannot apply network %s: container %s keeps running on it", n->name,
+                                c->name);
+            continue;
+        }
+        if (bridge_named(ctx, n->name) < 0) {
+            /* A new bridge: its name must be free (keel deletes only its own links). */
+            if (!manifest_ifname_ok(n->name))
+                return kerr_msg(err, EINVAL, "cannot apply network %s: not a valid interface name", n->name);
+            if (if_nametoindex(n->name) > 0)
+                return kerr_msg(err, EEXIST, "cannot apply network %s: a link named %s exists and is not keel's",
+                                n->name, n->name);
+        }
         for (size_t k = 0; c->ip.s_addr && k < nm->n_containers; k++) {
             int o = old_of_new[k];
             if (o >= 0 && ctx->slots[o].ip.s_addr == c->ip.s_addr) {
@@ -1274,30 +1360,131 @@ int net_apply(struct net_ctx *ctx, const struct manifest *nm, const int *old_of_
             }
         }
     }
-    if (check)
-        return 0;
+    return 0;
+}
+
+/* Addresses for the new and restarted bridge containers, decided now (as
+ * net_init does at the start) so that the /etc/hosts of the containers kept
+ * running can name them before they start: fixed ones first, then the lowest
+ * free of each network. */
+static void apply_addresses(struct net_ctx *ctx, const struct manifest *nm, struct net_slot *slots,
+                            const int *old_of_new)
+{
+    size_t n = nm->n_containers;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            const struct container_spec *c = &nm->containers[i];
+            struct net_slot *s = &slots[i];
+            if (old_of_new[i] >= 0 || c->net != NET_BRIDGE || s->bridge < 0 || (pass == 0) != (c->ip.s_addr != 0))
+                continue;
+            const struct network_spec *net = ctx->bridges[s->bridge].spec;
+            struct in_addr used[n + 1];
+            struct in6_addr used6[n + 1];
+            size_t nu = 0, nu6 = 0;
+            for (size_t j = 0; j < n; j++) {
+                if (slots[j].bridge != s->bridge)
+                    continue;
+                if (slots[j].ip.s_addr)
+                    used[nu++] = slots[j].ip;
+                if (v6_set(&slots[j].ip6))
+                    used6[nu6++] = slots[j].ip6;
+            }
+            /* Full: left at 0, the start says so (configure_bridge_netns). */
+            if (c->ip.s_addr)
+                s->ip = c->ip;
+            else if (manifest_alloc_ip(net, used, nu, &s->ip) < 0)
+                s->ip.s_addr = 0;
+            if (net_v6(net) && c->has_ip6)
+                s->ip6 = c->ip6;
+            else if (net_v6(net) && manifest_alloc_ip6(net, used6, nu6, &s->ip6) < 0)
+                s->ip6 = (struct in6_addr)IN6ADDR_ANY_INIT;
+        }
+}
+
+int net_apply(struct net_ctx *ctx, const struct manifest *nm, const int *old_of_new, bool check, struct kerr *err)
+{
+    const struct manifest *om = ctx->m;
+    int r = apply_check(ctx, nm, old_of_new, err);
+    if (r < 0 || check)
+        return r;
+    /* Everything that can fail first (memory), so that nothing is half done. */
     struct net_slot *slots = calloc(nm->n_containers ? nm->n_containers : 1, sizeof *slots);
-    if (!slots)
-        return kerr_set(err, ENOMEM, "cannot apply the networks");
     bool *kept = calloc(om->n_containers ? om->n_containers : 1, sizeof *kept);
-    if (!kept) {
+    struct net_bridge *nb = calloc(nm->n_networks + 1, sizeof *nb);
+    bool *carried = calloc(ctx->n_bridges + 1, sizeof *carried);
+    char (*doomed)[IFNAMSIZ] = calloc(ctx->n_doomed + ctx->n_bridges + 1, sizeof *doomed);
+    if (!slots || !kept || !nb || !carried || !doomed) {
         free(slots);
+        free(kept);
+        free(nb);
+        free(carried);
+        free(doomed);
         return kerr_set(err, ENOMEM, "cannot apply the networks");
+    }
+    /* The bridges: one per network a bridge container of nm is on; an
+     * unchanged one (or one whose rules only change) carries over, link and
+     * all; the others are made when their first container starts. */
+    size_t n_nb = 0;
+    bool dirty = false;
+    int *where = calloc(nm->n_containers ? nm->n_containers : 1, sizeof *where);
+    if (!where) {
+        free(slots);
+        free(kept);
+        free(nb);
+        free(carried);
+        free(doomed);
+        return kerr_set(err, ENOMEM, "cannot apply the networks");
+    }
+    for (size_t i = 0; i < nm->n_containers; i++) {
+        const struct container_spec *c = &nm->containers[i];
+        where[i] = -1;
+        if (c->net != NET_BRIDGE)
+            continue;
+        const struct network_spec *n = manifest_network_of(nm, c);   /* not NULL: apply_check */
+        size_t b = 0;
+        while (b < n_nb && nb[b].spec != n)
+            b++;
+        if (b == n_nb) {
+            int ob = bridge_kept(ctx, n);
+            if (ob >= 0) {
+                nb[b] = ctx->bridges[ob];
+                carried[ob] = true;
+                char keys[256];
+                bool trunc = false;
+                if (manifest_diff_network(ctx->bridges[ob].spec, n, keys, sizeof keys, &trunc) != MDIFF_UNCHANGED)
+                    dirty = true;
+            } else {
+                nb[b] = (struct net_bridge){ .spec = n };
+                snprintf(nb[b].ifname, IFNAMSIZ, "%s", n->name);
+                dirty = true;
+            }
+            nb[b].spec = n;
+            n_nb++;
+        }
+        where[i] = (int)b;
+    }
+    size_t n_doomed = ctx->n_doomed;
+    if (n_doomed)
+        memcpy(doomed, ctx->doomed, n_doomed * sizeof *doomed);
+    for (size_t b = 0; b < ctx->n_bridges; b++) {
+        if (carried[b])
+            continue;
+        dirty = true;
+        if (ctx->bridges[b].created)
+            memcpy(doomed[n_doomed++], ctx->bridges[b].ifname, IFNAMSIZ);
     }
     for (size_t i = 0; i < nm->n_containers; i++) {
         const struct container_spec *c = &nm->containers[i];
         int o = old_of_new[i];
         if (o >= 0) {
             slots[i] = ctx->slots[o];
+            slots[i].bridge = where[i];
             kept[o] = true;
             continue;
         }
-        slots[i] = (struct net_slot){ .ns_fd = -1, .bridge = -1 };
-        if (c->net == NET_BRIDGE) {
-            const struct network_spec *n = manifest_network_of(nm, c);
-            slots[i].bridge = n ? bridge_named(ctx, n->name) : -1;
+        slots[i] = (struct net_slot){ .ns_fd = -1, .bridge = where[i] };
+        if (c->net == NET_BRIDGE)
             veth_name(c->name, slots[i].veth);
-        }
     }
     /* What the apply stopped for good was released (its ports, flows and
      * pin): only the names are left to free. */
@@ -1306,18 +1493,77 @@ int net_apply(struct net_ctx *ctx, const struct manifest *nm, const int *old_of_
             unpin(&ctx->slots[o]);
             free(ctx->slots[o].pin);
         }
-    /* The networks are the same (the apply refuses a changed one): their
-     * specs move to the new manifest. */
-    for (size_t b = 0; b < ctx->n_bridges; b++) {
-        const struct network_spec *n = manifest_find_network(nm, ctx->bridges[b].ifname);
-        if (n)
-            ctx->bridges[b].spec = n;
-    }
     free(kept);
+    free(carried);
+    free(where);
     free(ctx->slots);
     ctx->slots = slots;
     ctx->n_slots = nm->n_containers;
+    free(ctx->bridges);
+    ctx->bridges = nb;
+    ctx->n_bridges = n_nb;
+    free(ctx->doomed);
+    ctx->doomed = doomed;
+    ctx->n_doomed = n_doomed;
+    ctx->rules_dirty = ctx->rules_dirty || dirty;
     ctx->m = nm;
+    apply_addresses(ctx, nm, slots, old_of_new);
+    return 0;
+}
+
+int net_apply_rules(struct net_ctx *ctx, struct kerr *err)
+{
+    /* The links of networks gone or made again: their containers are down
+     * for good (their namespaces unpinned), so nothing uses them. */
+    if (ctx->n_doomed) {
+        nlbuf_reset(&ctx->buf);
+        for (size_t i = 0; i < ctx->n_doomed; i++)
+            net_msg_link_del(&ctx->buf, 0, ctx->doomed[i], "delete bridge");
+        struct kerr e;
+        if (nlbuf_send(ctx->rt, &ctx->buf, NULL, NULL, &e) < 0)
+            log_warn("%s", e.msg);
+        else
+            log_info("apply: deleted %zu bridge(s) of networks that are gone or made again", ctx->n_doomed);
+        ctx->n_doomed = 0;
+    }
+    if (!ctx->rules_dirty)
+        return 0;
+    int r = 0;
+    bool any6 = false;
+    for (size_t i = 0; i < ctx->n_bridges; i++)
+        any6 = any6 || net_v6(ctx->bridges[i].spec);
+    /* The first bridge network of a keel that started without one: what
+     * net_init would have done then (the table, forwarding). */
+    if (ctx->n_bridges && ctx->nft < 0) {
+        if ((r = nft_open(err)) < 0)
+            return kerr_prefix(err, "bridge networking needs nf_tables");
+        ctx->nft = r;
+    }
+    if (ctx->n_bridges && !ctx->forwarding) {
+        if ((r = enable_forwarding(FORWARD4, ctx->forward_file, &ctx->old_forward, err)) < 0)
+            return r;
+        ctx->forwarding = true;
+    }
+    if (any6 && !ctx->forwarding6) {
+        _cleanup_free_ char *f6 = NULL;
+        ctx->forward6_was_on = read_file_at(AT_FDCWD, FORWARD6, 64, &f6, NULL) == 0 && f6[0] == '1' &&
+                               access(ctx->forward6_file, F_OK) < 0;
+        if ((r = enable_forwarding(FORWARD6, ctx->forward6_file, &ctx->old_forward6, err)) < 0)
+            return r;
+        ctx->forwarding6 = true;
+    }
+    if (ctx->nft < 0) {
+        ctx->rules_dirty = false;
+        return 0;
+    }
+    /* One transaction: the old table (rules of networks that are gone
+     * included) goes and the new one comes, with the published ports. */
+    if ((r = install_table(ctx, true, err)) < 0)
+        return r;   /* the old table stands; the new bridges stay unruled and their containers cannot start */
+    for (size_t i = 0; i < ctx->n_bridges; i++)
+        ctx->bridges[i].ruled = true;
+    ctx->rules_dirty = false;
+    log_info("apply: keel's nf_tables table replaced (%zu network(s))", ctx->n_bridges);
     return 0;
 }
 
@@ -1346,11 +1592,13 @@ void net_shutdown(struct net_ctx *ctx)
             ctx->slots[i].prev = NULL;
         }
     }
-    if (ctx->rt >= 0 && ctx->n_bridges) {
+    if (ctx->rt >= 0 && (ctx->n_bridges || ctx->n_doomed)) {
         nlbuf_reset(&ctx->buf);
         for (size_t i = 0; i < ctx->n_bridges; i++)
             if (ctx->bridges[i].created)
                 net_msg_link_del(&ctx->buf, 0, ctx->bridges[i].ifname, "delete bridge");
+        for (size_t i = 0; i < ctx->n_doomed; i++)   /* an apply's, if net_apply_rules did not run */
+            net_msg_link_del(&ctx->buf, 0, ctx->doomed[i], "delete bridge");
         struct kerr e;
         if (nlbuf_send(ctx->rt, &ctx->buf, NULL, NULL, &e) < 0)
             log_warn("%s", e.msg);
@@ -1369,6 +1617,7 @@ void net_shutdown(struct net_ctx *ctx)
     free(ctx->forward_file);
     free(ctx->links_file);
     free(ctx->forward6_file);
+    free(ctx->doomed);
     free(ctx);
 }
 

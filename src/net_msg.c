@@ -9,12 +9,13 @@
 #include <arpa/inet.h>
 #include <string.h>
 
-void net_msg_bridge_add(struct nlbuf *b, const char *ifname, unsigned mtu, const char *label)
+void net_msg_bridge_add(struct nlbuf *b, const char *ifname, unsigned mtu, const uint8_t mac[6], const char *label)
 {
     struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_flags = IFF_UP, .ifi_change = IFF_UP };
     nlbuf_begin(b, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof ifi, label);
     nlbuf_put_u32(b, IFLA_MTU, mtu);
     nlbuf_put_str(b, IFLA_IFNAME, ifname);
+    nlbuf_put(b, IFLA_ADDRESS, mac, 6);
     nlbuf_nest_begin(b, IFLA_LINKINFO);
     nlbuf_put_str(b, IFLA_INFO_KIND, "bridge");
     nlbuf_nest_end(b);

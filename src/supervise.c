@@ -89,6 +89,8 @@ struct ctr {
                                         * in s->stale) without its dependencies (indices of that manifest) */
     char rep_why[KERR_MSG_MAX + 64];   /* why the replacement failed */
     uint64_t rep_since;                /* CLOCK_MONOTONIC ms the replacement began */
+    unsigned hosts_gen;      /* the supervisor's hosts_gen its /etc/hosts was made for */
+    int hosts_fd;            /* RUN_DIR/hosts/NAME, keel's live copy of its /etc/hosts (hosts_live), -1 */
 };
 
 struct subscriber {
@@ -121,6 +123,7 @@ struct supervisor {
     struct watched *watched;
     size_t n_watched;
     unsigned conditions;       /* KEEL_COND_* met */
+    unsigned hosts_gen;        /* counts the applies: /etc/hosts made before one may name the wrong containers */
     struct manifest *owned;    /* the manifest of the last apply, freed with the supervisor; NULL: m is the caller's */
     struct manifest **stale;   /* older manifests that records still point into (own_spec) */
     size_t n_stale;
@@ -597,6 +600,10 @@ static bool deps_satisfied(const struct ctr *c)
     return true;
 }
 
+static void hosts_refresh(struct ctr *c);
+static int hosts_live(struct ctr *c, const char *text);
+static void hosts_close(struct ctr *c);
+
 /* The setup pipe became readable, or the child was reaped first: either the
  * command runs (EOF) or the child reported why it could not. */
 static void setup_done(struct ctr *c)
@@ -611,6 +618,10 @@ static void setup_done(struct ctr *c)
         output_note(&c->out, "failed: %s", err.msg);
         return;
     }
+    /* Its set-up wrote the /etc/hosts of the manifest it started under: an
+     * apply finished meanwhile. */
+    if (c->hosts_gen != c->sup->hosts_gen)
+        hosts_refresh(c);
     ctr_input(c, SUP_IN_EXECED, 0, 0);
 }
 
@@ -642,35 +653,6 @@ static void start_failed(struct ctr *c, const char *why)
     c->has_exited = true;
     c->last_status = 127 << 8;
     ctr_input(c, SUP_IN_START_FAILED, c->last_status, 0);
-}
-
-/* keel's copy of the container's /etc/hosts, STAGE/hosts on keel's side
- * (the setup child hides the directory under its staging tmpfs), attached
- * into the container as a tree so that hosts_refresh() can write it again
- * in place.  -1 (the setup then writes its own copy) when it cannot. */
-static int hosts_file_tree(const struct ctr *c, const char *text)
-{
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/hosts", c->stage);
-    _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-    struct kerr terr = { 0 };
-    int tree = -1;
-    /* The container's root owns its /etc/hosts, as the copy the setup makes
-     * (read-only all the same: the attached tree is). */
-    uint32_t uid = 0, gid = 0;
-    if (c->userns.fd >= 0) {
-        (void)userns_to_host(c->userns.map, c->userns.n, 0, &uid);   /* id 0 is mapped (manifest check) */
-        (void)userns_to_host(c->userns.map, c->userns.n, 0, &gid);
-    }
-    if (fd < 0 || write_all(fd, text, strlen(text)) < 0)
-        kerr_set(&terr, errno, "cannot write %s", path);
-    else if (fchown(fd, uid, gid) < 0)
-        kerr_set(&terr, errno, "cannot give %s to the container's root", path);
-    else
-        tree = mount_file_tree(fd, &terr);
-    if (tree < 0)
-        log_warn("%s: %s: its /etc/hosts will not follow address changes", c->spec->name, terr.msg);
-    return tree;
 }
 
 /* SUP_DO_START: everything a run needs, then the clone.  The outcome goes
@@ -717,20 +699,22 @@ static void ctr_start(struct ctr *c)
             return;
         }
         hosts = net_hosts_file(s->opts.net, s->m, spec);
+        c->hosts_gen = s->hosts_gen;
     }
+    int hosts_tree = hosts ? hosts_live(c, hosts) : -1;
     struct container_start in = {
         .spec = spec,
         .stage = c->stage,
         .layers = c->lowers,
         .netns_fd = netns,
         .hosts = hosts,
+        .hosts_tree = hosts_tree,
         .cgroup_fd = cgfd,
         .seccomp = c->seccomp.len ? &c->seccomp : NULL,
         .output_fd = c->out.write_fd,
         .devnull_fd = s->devnull,
         .resolv = s->resolv,
         .resolv_tree = -1,
-        .hosts_tree = -1,
         .ready_fd = spec->ready == READY_FD ? c->ready_child_fd : -1,
         .notify_host = spec->ready == READY_NOTIFY ? c->notify_path : NULL,
         .userns = c->userns.fd >= 0 ? &c->userns : NULL,
@@ -743,13 +727,11 @@ static void ctr_start(struct ctr *c)
         if (in.resolv_tree < 0)   /* the content is still there: only later changes are lost */
             log_warn("%s: %s: its /etc/resolv.conf will not follow DHCP changes", spec->name, terr.msg);
     }
-    if (hosts)
-        in.hosts_tree = hosts_file_tree(c, hosts);
     struct container_proc proc;
     struct kerr err = { 0 };
     int r = container_start(&in, &proc, &err);
     close_safe(in.resolv_tree);
-    close_safe(in.hosts_tree);
+    close_safe(hosts_tree);
     close_safe(cgfd);
     close_safe(netns);
     if (c->ready_child_fd >= 0) {
@@ -1115,13 +1097,18 @@ static char *make_resolv(const struct manifest *m)
  * bound read-only into each container (mount_generated_fd): rewritten in
  * place by supervisor_set_resolv, the change reaches every running container
  * through its bind.  A rename would not: the binds would keep the old inode. */
-static int live_resolv_write(int fd, const char *text, struct kerr *err)
+static int live_file_write(int fd, const char *text, const char *what, struct kerr *err)
 {
     size_t len = strlen(text);
     ssize_t w = pwrite(fd, text, len, 0);
     if (w < 0 || (size_t)w != len || ftruncate(fd, (off_t)len) < 0)
-        return kerr_set(err, w < 0 || (size_t)w == len ? errno : EIO, "cannot write the containers' resolv.conf");
+        return kerr_set(err, w < 0 || (size_t)w == len ? errno : EIO, "cannot write %s", what);
     return 0;
+}
+
+static int live_resolv_write(int fd, const char *text, struct kerr *err)
+{
+    return live_file_write(fd, text, "the containers' resolv.conf", err);
 }
 
 static int live_resolv_open(struct supervisor *s, struct kerr *err)
@@ -1146,6 +1133,56 @@ int supervisor_set_resolv(struct supervisor *s, const char *text, struct kerr *e
     return live_resolv_write(s->resolv_fd, text, err);
 }
 
+/* A container's /etc/hosts is RUN_DIR/hosts/NAME, a file of keel's bound
+ * read-only into it like resolv.conf (mount_file_tree): written at each
+ * start, and rewritten in place (the same inode) by an apply, so that a
+ * running container learns the containers added and loses the removed ones
+ * (hosts_refresh).  Returns the clone to attach, or -1 (warned: the
+ * container gets a copy of TEXT that later applies do not reach). */
+static int hosts_live(struct ctr *c, const char *text)
+{
+    struct supervisor *s = c->sup;
+    struct kerr err = { 0 };
+    if (c->hosts_fd < 0) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/hosts", s->opts.run_dir);
+        int r = mkdir_p(path, 0700);
+        snprintf(path, sizeof path, "%s/hosts/%s", s->opts.run_dir, c->iname);
+        c->hosts_fd = r < 0 ? -1 : open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0644);
+        if (c->hosts_fd < 0) {
+            log_warn("%s: cannot create %s: %s: its /etc/hosts will not follow applies", c->spec->name, path,
+                     strerror(r < 0 ? -r : errno));
+            return -1;
+        }
+        /* With a user namespace the container's root owns it, as it owns
+         * the rest of its root (an unmapped owner shows as nobody). */
+        uint32_t uid = 0, gid = 0;
+        if (c->userns.fd >= 0 && (userns_to_host(c->userns.map, c->userns.n, 0, &uid) < 0 ||
+                                  userns_to_host(c->userns.map, c->userns.n, 0, &gid) < 0 ||
+                                  fchown(c->hosts_fd, uid, gid) < 0))
+            log_warn("%s: cannot give %s to the container's root: %s", c->spec->name, path, strerror(errno));
+    }
+    int tree = -1;
+    if (live_file_write(c->hosts_fd, text, "the container's /etc/hosts", &err) < 0 ||
+        (tree = mount_file_tree(c->hosts_fd, &err)) < 0) {
+        log_warn("%s: %s: its /etc/hosts will not follow applies", c->spec->name, err.msg);
+        return -1;
+    }
+    return tree;
+}
+
+static void hosts_close(struct ctr *c)
+{
+    if (c->hosts_fd < 0)
+        return;
+    close(c->hosts_fd);
+    c->hosts_fd = -1;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/hosts/%s", c->sup->opts.run_dir, c->iname);
+    if (unlink(path) < 0 && errno != ENOENT)
+        log_warn("cannot remove %s: %s", path, strerror(errno));
+}
+
 /* A container's record, its fds closed: every later step may fail and
  * leave it to ctr_free.  NULL when out of memory. */
 static struct ctr *ctr_alloc(struct supervisor *s, const struct container_spec *spec, size_t index, bool alt)
@@ -1165,6 +1202,7 @@ static struct ctr *ctr_alloc(struct supervisor *s, const struct container_spec *
     c->ready_fd = c->ready_child_fd = -1;
     health_check_init(&c->hc, s->loop, spec, &c->ns, &c->seccomp, &hc_ops, c);
     c->mem_events_fd = c->cg_events_fd = -1;
+    c->hosts_fd = -1;
     c->userns = (struct userns)USERNS_INIT;
     c->alt = alt;
     if (!(c->iname = xasprintf("%s%s", spec->name, alt ? "~next" : "")) ||
@@ -1229,6 +1267,7 @@ static void ctr_free(struct ctr *c)
             output_drain(&c->out);
     }
     output_close(&c->out);
+    hosts_close(c);
     free(c->notify_path);
     free(c->stage);
     free(c->iname);
@@ -1591,6 +1630,48 @@ void supervisor_request_power(struct supervisor *s, enum power_action action)
 
 /* --- applying a new manifest ------------------------------------------------------------------ */
 
+/* A running container's /etc/hosts, keel's live copy (hosts_live) rewritten
+ * in place: the same inode, so it reaches the container at once; a new file
+ * renamed over it would not (the bind keeps the old inode).  Written only
+ * when its text changes.  A failure is a warning: the container keeps
+ * running with the names it had. */
+static void hosts_refresh(struct ctr *c)
+{
+    struct supervisor *s = c->sup;
+    c->hosts_gen = s->hosts_gen;
+    if (!s->opts.net || c->pid <= 0 || c->hosts_fd < 0)
+        return;
+    _cleanup_free_ char *text = net_hosts_file(s->opts.net, s->m, c->spec);
+    if (!text) {
+        log_warn("%s: cannot update /etc/hosts: out of memory", c->spec->name);
+        return;
+    }
+    _cleanup_free_ char *cur = NULL;
+    size_t len = strlen(text), cur_len = 0;
+    if (lseek(c->hosts_fd, 0, SEEK_SET) == 0 && read_fd_all(c->hosts_fd, 1 << 20, &cur, &cur_len) == 0 &&
+        cur_len == len && memcmp(cur, text, len) == 0)
+        return;
+    struct kerr err = { 0 };
+    if (live_file_write(c->hosts_fd, text, "the container's /etc/hosts", &err) < 0)
+        log_warn("%s: %s", c->spec->name, err.msg);
+    else
+        log_info("%s: /etc/hosts updated", c->spec->name);
+}
+
+/* After an apply: the containers kept running learn the names of those
+ * added and restarted (their addresses are chosen already, net_apply) and
+ * lose the removed ones.  One still in its set-up is done when it ends
+ * (setup_done), since its set-up writes the file too. */
+static void hosts_refresh_all(struct supervisor *s)
+{
+    s->hosts_gen++;
+    for (size_t i = 0; i < s->n; i++) {
+        struct ctr *c = s->c[i];
+        if (c->pid > 0 && c->setup_fd < 0)
+            hosts_refresh(c);
+    }
+}
+
 static void emit_apply(struct supervisor *s, const char *detail)
 {
     struct sup_event ev = { .kind = EV_APPLY, .name = "", .time_ms = realtime_ms(), .detail = detail };
@@ -1768,29 +1849,6 @@ static void stale_gc(struct supervisor *s)
     s->n_stale = 0;
 }
 
-/* The replaced container's name now means the new instance's address: the
- * /etc/hosts of every running container is written again in place (keel's
- * STAGE/hosts is what its /etc/hosts is bound to, hosts_file_tree, so the
- * change is seen at once, as with resolv.conf).  A failure is logged: the container
- * runs on with its old entries. */
-static void hosts_refresh(struct supervisor *s)
-{
-    if (!s->opts.net)
-        return;
-    for (size_t i = 0; i < s->n; i++) {
-        const struct ctr *c = s->c[i];
-        if (c->m.state != CS_RUNNING)
-            continue;
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/hosts", c->stage);
-        _cleanup_free_ char *text = net_hosts_file(s->opts.net, s->m, c->spec);
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
-        if (!text || fd < 0 || write_all(fd, text, strlen(text)) < 0)
-            log_warn("%s: cannot write its /etc/hosts again (%s): it keeps the old addresses", c->spec->name,
-                     !text ? "out of memory" : strerror(errno));
-    }
-}
-
 static void replace_fail(struct supervisor *s, struct ctr *c, const char *why)
 {
     c->rep = REP_FAILED;
@@ -1849,7 +1907,7 @@ static void replace_step(struct supervisor *s)
                 old->label = xasprintf("%s~old", c->spec->name);
                 log_info("%s: published ports moved to the new instance (pid %d); stopping the old one",
                          c->spec->name, (int)c->pid);
-                hosts_refresh(s);
+                hosts_refresh_all(s);   /* NAME is the new instance's address now */
                 if (!down_for_good(old))
                     ctr_input(old, SUP_IN_STOP, 0, 0);
             }
@@ -1881,7 +1939,7 @@ static void replace_step(struct supervisor *s)
                         alive ? "the old instance keeps running with its old settings"
                               : "the old instance is not running either");
             ctr_free(c);
-            hosts_refresh(s);   /* a container started meanwhile was given the new address */
+            hosts_refresh_all(s);   /* NAME is the old instance's address again */
             continue;
         }
         pending = true;
@@ -2035,6 +2093,14 @@ static void apply_finish(struct loop *l, void *data)
     s->ap.nm = NULL;
     free(s->resolv);
     s->resolv = make_resolv(nm);
+    /* Before any container of nm starts: the bridges of networks gone or
+     * made again go, keel's table follows the new networks. */
+    struct kerr nerr = { 0 };
+    if (s->opts.net && net_apply_rules(s->opts.net, &nerr) < 0) {
+        size_t len = strlen(outcome);
+        snprintf(outcome + len, sizeof outcome - len, "%s%s (containers on new networks cannot start)",
+                 len ? "; " : "", nerr.msg);
+    }
     /* Their namespace: a new one beside the old one's. */
     for (size_t i = 0; i < nn; i++) {
         struct ctr *c = nc[i];
@@ -2046,6 +2112,7 @@ static void apply_finish(struct loop *l, void *data)
             snprintf(c->rep_why, sizeof c->rep_why, "%s", rerr.msg);
         }
     }
+    hosts_refresh_all(s);
     /* The new and restarted ones: set up now, started by schedule() below in
      * dependency order. */
     for (size_t i = 0; i < nn; i++) {
@@ -2104,13 +2171,12 @@ static bool start_first(const struct supervisor *s, const struct mdiff_ctr *e)
 int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, sup_apply_cb cb, void *data,
                      struct kerr *err)
 {
-    if (s->stopping_all) {
+    /* One change at a time (supervisor_busy). */
+    const char *busy = supervisor_busy(s);
+    if (busy) {
         manifest_free(nm);
-        return kerr_msg(err, ESHUTDOWN, "cannot apply the manifest: keel is shutting down");
-    }
-    if (s->ap.active) {
-        manifest_free(nm);
-        return kerr_msg(err, EBUSY, "cannot apply the manifest: another apply is in progress");
+        return kerr_msg(err, s->stopping_all ? ESHUTDOWN : EBUSY, "cannot apply the manifest: busy: %s",
+                        s->stopping_all ? busy : "another apply is in progress");
     }
     struct mdiff d;
     char *plan = NULL;
@@ -2149,9 +2215,6 @@ int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, su
 
     /* What cannot be done live refuses the whole apply, before anything changes. */
     char why[KERR_MSG_MAX + 64] = "";
-    if (d.networks_changed)
-        snprintf(why, sizeof why, "not applied: [network] sections changed (bridges and their rules are made at "
-                 "keel's start: that needs a reboot)");
     int *old_of_new = calloc(nm->n_containers ? nm->n_containers : 1, sizeof *old_of_new);
     if (!old_of_new) {
         apply_end(s, false, "not applied: out of memory");
@@ -2199,4 +2262,13 @@ void supervisor_apply_forget(struct supervisor *s, const void *data)
 {
     if (s->ap.active && s->ap.data == data)
         s->ap.cb = NULL;
+}
+
+const char *supervisor_busy(const struct supervisor *s)
+{
+    if (s->stopping_all)
+        return "keel is stopping (a shutdown, or an update's switch or rollback)";
+    if (s->ap.active)
+        return "an apply is in progress";
+    return NULL;
 }

@@ -48,8 +48,8 @@ struct container_start {
     int output_fd;             /* becomes stdout and stderr */
     int devnull_fd;            /* keel's /dev/null: stdin, and the masks' source */
     const char *hosts;         /* generated /etc/hosts (NULL: a minimal one) */
-    int hosts_tree;            /* mount_file_tree of keel's copy of `hosts`, attached instead of it
-                                * so that keel can write the file again later; -1: none */
+    int hosts_tree;            /* mount_file_tree of keel's live copy of `hosts`, attached instead
+                                * so that an apply's rewrites reach the container; -1: none */
     const char *resolv;        /* generated /etc/resolv.conf (NULL: the image's) */
     int resolv_tree;           /* mount_file_tree of keel's live resolv.conf, attached instead of
                                 * `resolv` so that its rewrites reach the container; -1: none */

@@ -80,6 +80,8 @@ struct control_backend {
     int (*apply)(struct supervisor *s, struct manifest *nm, bool dry_run, sup_apply_cb cb, void *data,
                  struct kerr *err);
     void (*apply_forget)(struct supervisor *s, const void *data);
+    /* NULL when a change (update, rollback) may begin, else why not (supervisor_busy); a NULL hook: never busy. */
+    const char *(*busy)(const struct supervisor *s);
     /* keel update / rollback: the manifest whose [system] update_volume and
      * update_key apply (the one the machine booted with); NULL: refused. */
     const struct manifest *update_m;
@@ -98,6 +100,7 @@ static inline struct control_backend control_backend_supervisor(struct superviso
         .unsubscribe = supervisor_unsubscribe, .exec = supervisor_exec,
         .request_power = supervisor_request_power, .stats = cgroup_container_stats,
         .apply = supervisor_apply, .apply_forget = supervisor_apply_forget,
+        .busy = supervisor_busy,
     };
     return be;
 }

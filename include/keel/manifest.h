@@ -69,10 +69,19 @@ struct bind_mount {
     int line;
 };
 
+/* The sha256 of a file's content when the manifest was loaded (with the
+ * file checks): `keel apply` compares it to notice a file changed at the
+ * same path (env_file, secret).  It stays in keel's memory, never printed. */
+struct file_digest {
+    bool known;                    /* false: not read (keel check --no-fs, an fstab file system, unreadable) */
+    unsigned char sha256[32];
+};
+
 /* env_file = PATH (its line in the manifest): read by the validation. */
 struct env_file {
     char *path;
     int line;
+    struct file_digest digest;
 };
 
 /* secret = SRC:DST[:UID:GID:MODE]: SRC copied at each start into the
@@ -83,6 +92,7 @@ struct secret_spec {
     uint32_t uid, gid;   /* the container's ids (default 0:0) */
     unsigned mode;   /* default 0400 */
     int line;
+    struct file_digest digest;   /* of SRC when the manifest was loaded */
 };
 #define SECRET_SIZE_MAX (1u << 20)   /* bytes per secret */
 
@@ -140,6 +150,7 @@ struct container_spec {
     /* Process. */
     char **argv;                   /* split from `command` */
     char **env;                    /* "K=V" (env_file's merged in by the validation) */
+    size_t n_env_from_files;       /* env's last entries came from env_file (0: none) */
     struct env_file *env_files;    /* env_file = PATH, in order */
     size_t n_env_files;
     char *workdir;                 /* default "/" */

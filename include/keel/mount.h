@@ -130,7 +130,8 @@ int mount_secret(int rootfd, const char *stage, size_t n, size_t index, const st
 int mount_generated(int rootfd, const char *stage, const char *name, const char *content, const char *target,
                     bool root_writable, struct kerr *err);
 /* The same with a file keel keeps and rewrites in place while the container
- * runs (its resolv.conf, which a DHCP lease changes): TREE is a detached,
+ * runs (its resolv.conf, which a DHCP lease changes; its /etc/hosts, which
+ * an apply changes): TREE is a detached,
  * read-only clone of that file's mount made by mount_file_tree in keel
  * (a bind from keel's mount namespace is refused in the container's), and
  * is attached over TARGET, so a rewrite reaches every container at once. */

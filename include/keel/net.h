@@ -74,14 +74,25 @@ void net_container_release(struct net_ctx *ctx, const struct container_spec *c);
 /* keel apply: `nm` replaces the manifest of ctx.  old_of_new[i] is, for
  * nm's container i that keeps running, its index in the old manifest (its
  * namespace, address and ports stay as they are), else -1 (new or restarted:
- * it gets its namespace at its start).  Every other container of the old
- * manifest must have been released (net_container_release).  The networks
- * must be the same in both (bridges and their rules are made at keel's
- * start).  With `check`, nothing changes: fails (EOPNOTSUPP) when a bridge
- * container of nm is on a network keel made no bridge for, or (EADDRINUSE)
- * when its fixed `ip` is held by a container that keeps running.  Without,
- * fails only with ENOMEM, touching nothing; nm must outlive ctx. */
+ * its address is chosen now, so that /etc/hosts can name it, and its
+ * namespace is made at its start).  Every other container of the old
+ * manifest must have been released (net_container_release).  Networks may
+ * change (manifest_diff_network): a bridge whose network is unchanged or
+ * changes only its rules carries over; one whose network is gone or made
+ * again is deleted by net_apply_rules; a new one is made when its first
+ * container starts, and only once keel's table has its rules.  With `check`,
+ * nothing changes: fails with EEXIST when a new network's name is a link that
+ * is not keel's, EBUSY when a kept container is on a network made again,
+ * EADDRINUSE when a fixed `ip` is held by a container that keeps running.
+ * Without, fails only with ENOMEM, touching nothing; nm must outlive ctx. */
 int net_apply(struct net_ctx *ctx, const struct manifest *nm, const int *old_of_new, bool check, struct kerr *err);
+/* After net_apply, before any container of nm starts: deletes the bridges of
+ * networks gone or made again and, when the networks changed, replaces
+ * keel's table in one transaction (published ports included), opening it
+ * and turning forwarding on for a keel that started without a bridge
+ * network.  On failure the old table stands, and the containers of new
+ * bridges cannot start (their start says why). */
+int net_apply_rules(struct net_ctx *ctx, struct kerr *err);
 /* update = start-first (keel apply, docs/operations.md): two instances of
  * container `c` for a while.  The caller is the supervisor, between an
  * apply's net_apply (which kept the old instance's namespace for c, as for
@@ -106,7 +117,6 @@ int net_replace_commit(struct net_ctx *ctx, const struct container_spec *c, stru
 void net_replace_end(struct net_ctx *ctx, const struct container_spec *c);
 void net_replace_abort(struct net_ctx *ctx, const struct container_spec *c);
 struct in_addr net_replace_old_ip(const struct net_ctx *ctx, const struct container_spec *c);
-
 /* The IPv4 address a container has (or will get; container:NAME: NAME's);
  * 0 when none.  ctx must not be NULL. */
 struct in_addr net_container_ip(const struct net_ctx *ctx, const struct container_spec *c);

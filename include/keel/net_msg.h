@@ -21,7 +21,11 @@
 #include "keel/nlbuf.h"
 
 /* RTM_NEWLINK (create, exclusive): a bridge `ifname`, up, with `mtu`. */
-void net_msg_bridge_add(struct nlbuf *b, const char *ifname, unsigned mtu, const char *label);
+/* MAC: the bridge's own, set (not taken from its ports): a bridge whose
+ * address is not set takes its lowest port's, so it changes as containers
+ * come and go, and a running container's ARP entry for its gateway then
+ * points nowhere until it expires (a kept container cut off after an apply). */
+void net_msg_bridge_add(struct nlbuf *b, const char *ifname, unsigned mtu, const uint8_t mac[6], const char *label);
 
 /* RTM_NEWLINK (create, exclusive): a veth pair whose end `ifname` is up, with
  * `mtu`, a port of the bridge `master`; its peer `peer_name` (same mtu, not

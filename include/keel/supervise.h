@@ -166,8 +166,11 @@ int supervisor_exec(struct supervisor *s, const char *name, char *const *argv, c
    order, each once nothing of that set still depends on it), in-place limits
    are written to the live cgroups, then the supervisor swaps to the new
    manifest (containers kept are the same records: same process, namespaces,
-   address, ports, log) and starts the new and restarted ones in dependency
-   order.  One apply at a time.  `cb` is called exactly once (unless
+   address, ports, log), carries out the network changes (net_apply,
+   net_apply_rules: bridges made again or gone, keel's table replaced),
+   rewrites the /etc/hosts of the containers kept running, and starts the
+   new and restarted ones in dependency order.  One change at a time
+   (supervisor_busy).  `cb` is called exactly once (unless
    supervisor_apply_forget), from the loop or, for a dry run and a refusal
    found in the plan, before supervisor_apply returns. */
 struct sup_apply_result {
@@ -183,6 +186,11 @@ int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, su
                      struct kerr *err);
 /* The requester identified by `data` went away: its cb is not called (the apply goes on). */
 void supervisor_apply_forget(struct supervisor *s, const void *data);
+/* One change at a time: NULL when a change (an apply, a payload update or
+ * rollback) may begin now, else why not, a static string: keel is stopping
+ * (a shutdown, or the switch or rollback of an update: the slot state is
+ * changing under it) or an apply is in progress. */
+const char *supervisor_busy(const struct supervisor *s);
 
 /* Asks the supervisor's owner (main) to shut down: boot mode runs the shutdown
  * sequence with `action`; keel run stops everything and exits. */

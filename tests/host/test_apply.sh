@@ -275,4 +275,183 @@ test_apply_network() {
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# One change at a time (gap 4): while keel stops (here: SIGTERM, a container
+# that ignores it), an apply is refused as busy and changes nothing; the
+# control: the same apply before the stop was taken.  (update and rollback
+# take the same check: tests/unit/test_control.c server_update_refused_while_busy.)
+test_apply_refused_while_stopping() {
+    plan apply_before_stop busy_while_stopping
+    cat > "$T/keel.ini" <<EOF
+$(system_section 30)
+control = unix://$(SOCK)
+
+[container slow]
+layers = $LAYERS/base
+command = /bin/probe ignore TERM print slow-up sleep inf
+EOF
+    { cat "$T/keel.ini"; printf '\n[container extra]\nlayers = %s\ncommand = /bin/probe print extra-up sleep inf\n' \
+        "$LAYERS/base"; } > "$T/more.ini"
+    keel_start
+    wait_out slow slow-up || fail "slow did not come up ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    kc apply --dry-run "$T/more.ini" > "$T/dry.out" 2>&1
+    check apply_before_stop "before the stop, the apply's dry run was not taken: $(tr '\n' '|' < "$T/dry.out")" \
+        grep_in '^add +extra$' "$T/dry.out"
+    keel_signal TERM || fail "cannot signal keel ($WHY)"
+    wait_klog 'slow: stopping' || fail "keel did not begin to stop ($WHY)"
+    kc apply "$T/more.ini" > "$T/busy.out" 2>&1
+    local rc=$?
+    check busy_while_stopping "an apply during the stop was not refused as busy: $(tr '\n' '|' < "$T/busy.out")" eval \
+        "[ $rc != 0 ] && grep -q 'busy: keel is stopping' '$T/busy.out' && ! out_has extra extra-up"
+    kc kill -s KILL slow > /dev/null 2>&1
+    keel_wait $((10 * SLOW)) || fail "keel did not exit after slow was killed"
+}
+
+# ---- a secret's or env_file's content changed at the same path (gap 2) ---------
+
+test_apply_file_contents() {
+    plan same_files_kept env_file_restarts secret_restarts
+    printf 'tok-1\n' > "$T/token"
+    printf 'GREETING=hello-1\n' > "$T/app.env"
+    cat > "$T/keel.ini" <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container app]
+layers = $LAYERS/base
+env_file = $T/app.env
+secret = $T/token:/run/token
+command = /bin/probe env read /run/token print app-up trap TERM sleep inf
+EOF
+    keel_start
+    wait_out app app-up || fail "app did not come up ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    local p0
+    p0=$(ps_pid app)
+    # The control: the same files, nothing to do, the same process.
+    kc apply "$T/keel.ini" > "$T/a0.out" 2>&1
+    check same_files_kept "unchanged files: not 'no changes', or app was restarted ($(tr '\n' '|' < "$T/a0.out"))" eval \
+        "grep -qx 'no changes' '$T/a0.out' && [ '$(ps_pid app)' = '$p0' ]"
+    printf 'GREETING=hello-2\n' > "$T/app.env"
+    kc apply "$T/keel.ini" > "$T/a1.out" 2>&1
+    wait_until $((10 * SLOW)) eval "out_has app env.GREETING=hello-2" || true
+    check env_file_restarts "a changed env_file did not restart app with it ($(tr '\n' '|' < "$T/a1.out"))" eval \
+        "grep -qE '^restart +app: env_file; env_file $T/app.env changed$' '$T/a1.out' && out_has app env.GREETING=hello-2"
+    printf 'tok-2\n' > "$T/token"
+    kc apply "$T/keel.ini" > "$T/a2.out" 2>&1
+    wait_until $((10 * SLOW)) eval "out_has app 'data:/run/token=tok-2'" || true
+    check secret_restarts "a changed secret did not restart app with it ($(tr '\n' '|' < "$T/a2.out"))" eval \
+        "grep -qE '^restart +app: secret; secret $T/token changed$' '$T/a2.out' && out_has app 'data:/run/token=tok-2'"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# ---- networks (issue 18, gap 1) and /etc/hosts of kept containers (gap 3) -------
+
+in_keel_ns() { nsenter --net="/proc/$(nsinit_pid)/ns/net" "$@"; }
+# The IPv4 address of link $1 in keel's namespace ("" when it does not exist).
+link_addr() { in_keel_ns ip -4 -o addr show dev "$1" 2>/dev/null | awk '{ print $4 }'; }
+link_mac() { in_keel_ns ip -o link show dev "$1" 2>/dev/null | sed -n 's|.*link/ether \([0-9a-f:]*\).*|\1|p'; }
+kexec() { kc exec "$1" -- "${@:2}" 2>&1; }
+# /etc/hosts of the process $1 (keel's pid) as it sees it (from outside).
+hosts_of() { cat "$(nsproc)/$1/root/etc/hosts" 2>/dev/null; }
+
+ctr_section() {
+    printf '\n[container %s]\nlayers = %s\nnetwork = bridge\n' "$1" "$LAYERS/base"
+    [ -n "${2:-}" ] && printf 'bridge = %s\n' "$2"
+    printf 'command = /bin/probe trap TERM print %s-up sleep inf\n' "$1"
+}
+
+# w1 / w2: lan1's subnet changes (made again: a restarts), lan2 is new (c),
+# old goes (with r), keel0's host_ports change (rules only: h keeps running),
+# h2 joins keel0 and hx leaves it (h's /etc/hosts follows).
+net_m() {
+    system_section
+    printf 'control = unix://%s\n\n[network keel0]\n' "$(SOCK)"
+    [ "$1" = 2 ] && printf 'host_ports = 17070\n'
+    printf '\n[network lan1]\nsubnet = 10.77.%s.0/24\n' "$([ "$1" = 2 ] && echo 2 || echo 1)"
+    if [ "$1" = 1 ]; then
+        printf '\n[network old]\nsubnet = 10.77.9.0/24\n'
+    else
+        printf '\n[network lan2]\nsubnet = 10.77.3.0/24\n'
+    fi
+    ctr_section a lan1
+    ctr_section h
+    if [ "$1" = 1 ]; then
+        ctr_section r old
+        ctr_section hx
+    else
+        ctr_section c lan2
+        ctr_section h2
+    fi
+}
+
+test_apply_networks() {
+    plan net_plan rules_before net_applied subnet_remade bridge_readdressed remade_works new_network \
+         old_bridge_gone rules_in_place bridge_mac_kept kept_pid hosts_added hosts_removed foreign_link_refused
+    net_m 1 | manifest
+    keel_start
+    local n
+    for n in a h r hx; do wait_out "$n" "$n-up" || fail "container $n did not come up ($WHY)"; done
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    local h0 hx_ip mac0
+    h0=$(ps_pid h) hx_ip=$(ps_ip hx) mac0=$(link_mac keel0)
+    hosts_of "$h0" | grep -qE "^$hx_ip[[:space:]]+hx\$" || fail "before the apply, h's /etc/hosts does not name hx"
+    net_m 2 > "$T/w2.ini"
+    kc apply --dry-run "$T/w2.ini" > "$T/dry.out" 2>&1 || fail "keel apply --dry-run failed: $(cat "$T/dry.out")"
+    check net_plan "the plan does not list the network changes: $(tr '\n' '|' < "$T/dry.out")" eval \
+        "grep -qE '^restart +network lan1: subnet \(made again' '$T/dry.out' &&
+         grep -qE '^add +network lan2$' '$T/dry.out' && grep -qE '^remove +network old$' '$T/dry.out' &&
+         grep -qE '^in place +network keel0: host_ports ' '$T/dry.out' &&
+         grep -qE '^restart +a: network lan1 is made again \(subnet\)$' '$T/dry.out' && grep -qE '^keep +h$' '$T/dry.out'"
+    # A listener on keel0's gateway port: closed to h before the apply (the
+    # control: the machine itself reaches it).
+    in_keel_ns "$PROBE" listen tcp 17070 > "$T/listen.out" 2>&1 &
+    local lpid=$!
+    wait_for 'listening=tcp:17070' "$T/listen.out" || { kill "$lpid"; fail "the listener did not come up ($WHY)"; }
+    local before self
+    before=$(kexec h /bin/probe connect 172.30.0.1 17070)
+    self=$(in_keel_ns "$PROBE" connect 172.30.0.1 17070)
+    check rules_before "before the apply: h reached the gateway's port 17070, or the machine did not ($before; $self)" \
+        eval "[[ '$self' == *=ok* ]] && [[ '$before' != *=ok* ]]"
+    kc apply "$T/w2.ini" > "$T/apply.out" 2>&1
+    check net_applied "keel apply of changed networks failed: $(tail -n 2 "$T/apply.out" | tr '\n' '|')" \
+        grep_in '^applied$' "$T/apply.out"
+    for n in a c h2; do wait_out "$n" "$n-up" || true; done
+    wait_until $((10 * SLOW)) eval '[ "$(klog_count "a: started")" -ge 2 ]' || true
+    local a_ip c_ip
+    a_ip=$(ps_ip a) c_ip=$(ps_ip c)
+    check subnet_remade "a did not restart into lan1's new subnet (ip $a_ip)" eval "[[ '$a_ip' == 10.77.2.* ]]"
+    check bridge_readdressed "bridge lan1 does not have the new gateway" eq "$(link_addr lan1)" 10.77.2.1/24
+    local ping
+    ping=$(kexec a /bin/probe icmp 10.77.2.1)
+    check remade_works "a cannot reach its new gateway ($ping)" eval "[[ '$ping' == *=ok* ]]"
+    check new_network "c has no address of lan2, or bridge lan2 is missing (ip $c_ip, lan2 $(link_addr lan2))" eval \
+        "[[ '$c_ip' == 10.77.3.* ]] && [ '$(link_addr lan2)' = 10.77.3.1/24 ]"
+    check old_bridge_gone "the bridge of the removed network old is still there" eval \
+        "! in_keel_ns ip link show old > /dev/null 2>&1"
+    local after
+    after=$(kexec h /bin/probe connect 172.30.0.1 17070)
+    kill "$lpid" 2>/dev/null
+    check rules_in_place "after the apply: h cannot reach the port host_ports opened ($after)" eval "[[ '$after' == *=ok* ]]"
+    # Its ports came and went (hx, h2): a bridge whose address follows its
+    # lowest port's leaves h's ARP entry for the gateway pointing nowhere.
+    check bridge_mac_kept "keel0's MAC address changed when containers came and went (was '$mac0')" \
+        eval "[ -n '$mac0' ] && [ '$(link_mac keel0)' = '$mac0' ]"
+    check kept_pid "h (keel0 changed only its rules) was restarted" eq "$(ps_pid h)" "$h0"
+    local h2_ip
+    h2_ip=$(ps_ip h2)
+    wait_until $((5 * SLOW)) eval "hosts_of $h0 | grep -qE '^$h2_ip[[:space:]]+h2\$'" || true
+    check hosts_added "h's /etc/hosts does not name h2 ($h2_ip): $(hosts_of "$h0" | tr '\n' '|')" eval \
+        "[ -n '$h2_ip' ] && hosts_of $h0 | grep -qE '^$h2_ip[[:space:]]+h2\$'"
+    check hosts_removed "h's /etc/hosts still names hx ($hx_ip): $(hosts_of "$h0" | tr '\n' '|')" eval \
+        "[ -n '$hx_ip' ] && ! hosts_of $h0 | grep -qE '[[:space:]]hx\$'"
+    # A new network whose name is a link keel did not make: refused, nothing changes.
+    in_keel_ns ip link add dum7 type bridge || fail "cannot add a link dum7"
+    { net_m 2; printf '\n[network dum7]\nsubnet = 10.77.7.0/24\n'; ctr_section d dum7; } > "$T/w3.ini"
+    kc apply "$T/w3.ini" > "$T/w3.out" 2>&1
+    check foreign_link_refused "a network named like a link that is not keel's was not refused: $(tail -n 2 "$T/w3.out")" eval \
+        "grep -q 'a link named dum7 exists and is not keel' '$T/w3.out' && [ '$(ps_names)' = a,c,h,h2 ]"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 run_tests "$@"

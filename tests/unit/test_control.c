@@ -49,6 +49,7 @@ struct supervisor {
     sup_child_cb exec_cb;
     void *exec_data;
     bool exec_tty;
+    const char *busy;   /* what supervisor_busy would say, NULL: idle */
 };
 
 static struct supervisor S;
@@ -171,11 +172,16 @@ static int f_stats(struct cgroup_root *root, const char *name, struct cgroup_sta
     return 0;
 }
 
+static const char *f_busy(const struct supervisor *s) { return s->busy; }
+
+/* keel update's manifest: a volume that is not there (the busy check comes first). */
+static struct manifest UPD_M = { .system = { .update_volume = "keel-unit-no-such-volume" } };
+
 static struct control_backend BE = {
     .sup = &S, .cgroot = &CG, .count = f_count, .status = f_status, .find = f_find, .log_path = f_log_path,
     .manifest = f_manifest, .start = f_start, .stop = f_stop, .restart = f_restart, .kill = f_kill,
     .subscribe = f_subscribe, .unsubscribe = f_unsubscribe, .exec = f_exec, .request_power = f_power,
-    .stats = f_stats,
+    .stats = f_stats, .busy = f_busy, .update_m = &UPD_M,
 };
 
 static char tmpdir[64];
@@ -1679,6 +1685,33 @@ TEST(server_request_deadline_is_absolute)
     close(good);
 }
 
+/* One change at a time: while keel stops (after a rollback, for a switch)
+ * or an apply runs, update and rollback are refused before they touch the
+ * update volume or ask for a reboot; idle, the same requests go on. */
+TEST(server_update_refused_while_busy)
+{
+    int fd = connect_unix();
+    CHECK(fd >= 0);
+    S.busy = "keel is stopping (test)";
+    S.power = 0;
+    send_str(fd, "{\"op\":\"update\"}\n");
+    char *l = read_line(fd, 2000, NULL);
+    CHECK(l && strstr(l, "\"ok\":false") && strstr(l, "cannot update the payload: busy: keel is stopping (test)"));
+    free(l);
+    send_str(fd, "{\"op\":\"rollback\"}\n");
+    l = read_line(fd, 2000, NULL);
+    CHECK(l && strstr(l, "\"ok\":false") && strstr(l, "cannot roll back: busy: keel is stopping (test)"));
+    free(l);
+    CHECK_INT(S.power, 0);   /* no reboot was asked for */
+    /* The control: idle, the update goes on to its volume (absent here). */
+    S.busy = NULL;
+    send_str(fd, "{\"op\":\"update\"}\n");
+    l = read_line(fd, 2000, NULL);
+    CHECK(l && strstr(l, "cannot open the update volume") && !strstr(l, "busy"));
+    free(l);
+    close(fd);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/keel-control-XXXXXX");
@@ -1714,6 +1747,7 @@ int main(void)
         RUN(server_fd_listener);
         RUN(server_idle_timeout);
         RUN(server_request_deadline_is_absolute);
+        RUN(server_update_refused_while_busy);
     }
     if (C)
         stop_server();

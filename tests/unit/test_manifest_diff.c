@@ -5,6 +5,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static struct manifest *load(const char *text)
 {
@@ -115,10 +117,170 @@ TEST(system_and_networks_need_a_reboot)
     CHECK_INT(manifest_diff(a, b, &d), 0);
     CHECK(strstr(d.reboot, "[system] hostname") != NULL);
     CHECK(strstr(d.reboot, "[system] modules") != NULL);
-    CHECK(strstr(d.reboot, "[network lan] added") != NULL);
+    CHECK(strstr(d.reboot, "[network") == NULL);   /* networks are applied live */
     CHECK(d.networks_changed);
-    CHECK(manifest_diff_empty(&d));   /* no container changes */
+    CHECK_INT(d.n_nets, 1);
+    CHECK(d.n_nets == 1 && strcmp(d.nets[0].name, "lan") == 0 && d.nets[0].kind == MDIFF_ADDED);
+    CHECK(!manifest_diff_empty(&d));   /* a new network is something to do */
     manifest_diff_free(&d);
+    manifest_free(a);
+    manifest_free(b);
+}
+
+static void put(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+/* With the file checks (as keel apply loads): an env_file's or a secret's
+ * content that changed at the same path restarts the container, and the plan
+ * says which file; the env = lines are not blamed; the same content keeps it. */
+TEST(file_content_changes_restart)
+{
+    char dir[] = "/tmp/keel-mdiff-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(!"mkdtemp");
+        return;
+    }
+    char *layer = xasprintf("%s/layer", dir), *envf = xasprintf("%s/app.env", dir),
+         *sec = xasprintf("%s/token", dir);
+    CHECK(mkdir(layer, 0755) == 0);
+    put(envf, "A=1\n");
+    put(sec, "s3cret\n");
+    char *text = xasprintf("[container c]\nlayers = %s\ncommand = /bin/c\nenv = B=2\nenv_file = %s\n"
+                           "secret = %s:/run/token\n[container k]\nlayers = %s\ncommand = /bin/k\n",
+                           layer, envf, sec, layer);
+    struct manifest *a = NULL, *same = NULL, *b = NULL, *b2 = NULL;
+    struct diag dg = { 0 };
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &a, &dg), 0);
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &same, &dg), 0);
+    put(envf, "A=2\n");
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &b, &dg), 0);
+    put(sec, "other\n");
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &b2, &dg), 0);
+    diag_free(&dg);
+    struct mdiff d;
+    if (a && same && manifest_diff(a, same, &d) == 0) {
+        CHECK(manifest_diff_empty(&d));   /* the control: same content, nothing to do */
+        manifest_diff_free(&d);
+    }
+    if (a && b && manifest_diff(a, b, &d) == 0) {
+        const struct mdiff_ctr *e = entry(&d, "c");
+        CHECK(e && e->kind == MDIFF_CHANGED);
+        CHECK(e && strcmp(e->keys, "env_file") == 0);   /* not env: B=2 is the same */
+        char *want = xasprintf("env_file %s changed", envf);
+        CHECK(e && strcmp(e->why, want) == 0);
+        free(want);
+        e = entry(&d, "k");
+        CHECK(e && e->kind == MDIFF_UNCHANGED);
+        manifest_diff_free(&d);
+    }
+    if (b && b2 && manifest_diff(b, b2, &d) == 0) {
+        const struct mdiff_ctr *e = entry(&d, "c");
+        CHECK(e && e->kind == MDIFF_CHANGED && strcmp(e->keys, "secret") == 0);
+        char *want = xasprintf("secret %s changed", sec);
+        CHECK(e && strcmp(e->why, want) == 0);
+        free(want);
+        char *plan = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&plan, &len);
+        manifest_diff_print(&d, f);
+        fclose(f);
+        want = xasprintf("restart   c: secret; secret %s changed\n", sec);
+        CHECK(plan && strstr(plan, want) != NULL);
+        free(want);
+        free(plan);
+        manifest_diff_free(&d);
+    }
+    manifest_free(a);
+    manifest_free(same);
+    manifest_free(b);
+    manifest_free(b2);
+    unlink(envf);
+    unlink(sec);
+    rmdir(layer);
+    rmdir(dir);
+    free(text);
+    free(layer);
+    free(envf);
+    free(sec);
+}
+
+/* [network] changes, key by key (the table in docs/operations.md): the keys
+ * a bridge and its containers' eth0 are made from make it again and restart
+ * its containers (and their joiners); the rules' keys change in place; a new
+ * network is added, a gone one removed; containers elsewhere are kept. */
+TEST(network_changes)
+{
+    static const struct {
+        const char *line;
+        enum mdiff_kind kind;
+        const char *keys;
+    } rows[] = {
+        { "subnet = 10.9.1.0/24", MDIFF_CHANGED, "subnet" },   /* the default gateway follows: not named */
+        { "gateway = 10.9.0.254", MDIFF_CHANGED, "gateway" },
+        { "mtu = 1400", MDIFF_CHANGED, "mtu" },
+        { "isolate = yes", MDIFF_CHANGED, "isolate" },
+        { "subnet6 = fd00:9::/64", MDIFF_CHANGED, "subnet6" },
+        { "host_ports = 53/udp", MDIFF_INPLACE, "host_ports" },
+        { "lan = no", MDIFF_INPLACE, "lan" },
+        { "link_local = yes", MDIFF_INPLACE, "link_local" },
+        { "host_ports = 53/udp\nmtu = 9000", MDIFF_CHANGED, "mtu host_ports" },
+    };
+    const char *ctrs = "[container w]\nlayers = /l\ncommand = /w\nnetwork = bridge\nbridge = lan\n"
+                       "[container j]\nlayers = /l\ncommand = /j\nnetwork = container:w\n"
+                       "[container o]\nlayers = /l\ncommand = /o\nnetwork = bridge\n";
+    for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+        char *at = xasprintf("[network lan]\nsubnet = 10.9.0.0/24\n%s", ctrs);
+        char *bt = xasprintf("[network lan]\n%s%s\n%s", strncmp(rows[i].line, "subnet =", 8) ? "subnet = 10.9.0.0/24\n" : "",
+                             rows[i].line, ctrs);
+        struct manifest *a = load(at), *b = load(bt);
+        struct mdiff d;
+        CHECK(a && b);
+        if (a && b && manifest_diff(a, b, &d) == 0) {
+            const struct mdiff_net *n = manifest_diff_find_net(&d, "lan");
+            if (!n || n->kind != rows[i].kind || strcmp(n->keys, rows[i].keys) != 0)
+                fprintf(stderr, "  %s: got %s \"%s\"\n", rows[i].line, n ? mdiff_kind_name(n->kind) : "none",
+                        n ? n->keys : "");
+            CHECK(n && n->kind == rows[i].kind && strcmp(n->keys, rows[i].keys) == 0);
+            const struct mdiff_ctr *w = entry(&d, "w"), *j = entry(&d, "j"), *o = entry(&d, "o");
+            enum mdiff_kind want = rows[i].kind == MDIFF_CHANGED ? MDIFF_CHANGED : MDIFF_UNCHANGED;
+            CHECK(w && w->kind == want && j && j->kind == want);
+            CHECK(o && o->kind == MDIFF_UNCHANGED);   /* on keel0 */
+            if (w && want == MDIFF_CHANGED)
+                CHECK(strncmp(w->why, "network lan is made again (", 27) == 0);
+            CHECK_STR(d.reboot, "");
+            manifest_diff_free(&d);
+        }
+        manifest_free(a);
+        manifest_free(b);
+        free(at);
+        free(bt);
+    }
+    /* Gone: its container moved to keel0 (restarted by its own key), the plan
+     * names both. */
+    struct manifest *a = load("[network lan]\nsubnet = 10.9.0.0/24\n[container w]\nlayers = /l\ncommand = /w\n"
+                              "network = bridge\nbridge = lan\n");
+    struct manifest *b = load("[container w]\nlayers = /l\ncommand = /w\nnetwork = bridge\n");
+    struct mdiff d;
+    if (a && b && manifest_diff(a, b, &d) == 0) {
+        const struct mdiff_net *n = manifest_diff_find_net(&d, "lan");
+        CHECK(n && n->kind == MDIFF_REMOVED);
+        const struct mdiff_ctr *w = entry(&d, "w");
+        CHECK(w && w->kind == MDIFF_CHANGED && strcmp(w->keys, "bridge") == 0);
+        char *plan = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&plan, &len);
+        manifest_diff_print(&d, f);
+        fclose(f);
+        CHECK(plan && strstr(plan, "remove    network lan\n") != NULL);
+        free(plan);
+        manifest_diff_free(&d);
+    }
     manifest_free(a);
     manifest_free(b);
 }
@@ -266,5 +428,7 @@ int main(void)
     RUN(joiner_of_restarted_restarts);
     RUN(system_and_networks_need_a_reboot);
     RUN(every_container_key_is_compared);
+    RUN(file_content_changes_restart);
+    RUN(network_changes);
     return unit_done();
 }

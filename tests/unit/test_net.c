@@ -717,10 +717,11 @@ TEST(net_msg_as_libnl)
     CHECK_STR(msg_text(&b, t, sizeof t), "type=24 flags=0x500 len=60: 02000000 fe040001 00000000 08000f00 "
                                          "fe000000 08000100 00000000 08000500 ac1e0001 08000400 07000000");
 
-    net_msg_bridge_add(&b, "keel0", 1500, "b");
-    CHECK_STR(msg_text(&b, t, sizeof t), "type=16 flags=0x600 len=68: 00000000 00000000 01000000 01000000 "
-                                         "08000400 dc050000 0a000300 6b65656c 30000000 10001280 0b000100 "
-                                         "62726964 67650000");
+    static const uint8_t mac[6] = { 0x02, 0x11, 0x22, 0x33, 0x44, 0x55 };
+    net_msg_bridge_add(&b, "keel0", 1500, mac, "b");
+    CHECK_STR(msg_text(&b, t, sizeof t), "type=16 flags=0x600 len=80: 00000000 00000000 01000000 01000000 "
+                                         "08000400 dc050000 0a000300 6b65656c 30000000 0a000100 02112233 "
+                                         "44550000 10001280 0b000100 62726964 67650000");
 
     net_msg_veth_add(&b, "kvweb", 5, 1500, "eth0", 9, "v");
     CHECK_STR(msg_text(&b, t, sizeof t), "type=16 flags=0x600 len=128: 00000000 00000000 01000000 01000000 "
