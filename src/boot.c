@@ -944,7 +944,7 @@ int boot_power_button_open(struct kerr *err)
     _cleanup_close_ int sysfd = open("/sys/class/input", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (sysfd < 0)
         return kerr_set(err, errno, "cannot find the power button: cannot open /sys/class/input");
-    int dfd = dup(sysfd);
+    int dfd = fcntl(sysfd, F_DUPFD_CLOEXEC, 0);   /* closedir closes it; never inherited meanwhile */
     DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
     if (!d) {
         close_safe(dfd);
