@@ -313,7 +313,7 @@ static int remove_slot_dir(int slots, const char *name, struct kerr *err)
         return errno == ENOENT ? 0 : kerr_set(err, errno, "cannot open slots/%s", name);
     int l = openat(d, "layers", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     if (l >= 0) {
-        int l2 = dup(l);
+        int l2 = fcntl(l, F_DUPFD_CLOEXEC, 0);
         DIR *dir = l2 >= 0 ? fdopendir(l2) : NULL;
         struct dirent *de;
         while (dir && (de = readdir(dir)))
