@@ -88,6 +88,18 @@ ASAN_OBJS     := $(SRCS:src/%.c=$(BUILD)/asan/obj/%.o)
 ASAN_LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/asan/obj/%.o)
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
+# Objects are rebuilt when the flags they are compiled with change (another
+# mbedTLS configuration, -Os, a new define): make by itself compares only
+# times, and an object built against another configuration of a library's
+# structures links cleanly and fails at run time.
+FLAGS_FILE := $(BUILD)/.flags
+# (Not the version string: it changes at every commit.)
+FLAGS_NOW  := $(CC) $(filter-out -DKEEL_VERSION=%,$(CPPFLAGS)) $(CFLAGS) $(RELEASE_CFLAGS) $(ASAN_FLAGS)
+ifneq ($(FLAGS_NOW),$(file < $(FLAGS_FILE)))
+$(shell mkdir -p $(BUILD))
+$(file > $(FLAGS_FILE),$(FLAGS_NOW))
+endif
+
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
 ASAN_UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/asan/unit/%)
@@ -143,7 +155,7 @@ $(THIRD_DIR)/sodium/libsodium.a: $(SODIUM_STAMP)
 # Every object includes the source package's mbedTLS headers.
 $(OBJS) $(ASAN_OBJS) $(BUILD)/test/obj/daemon.o: | $(THIRD_STAMPS)
 endif
-$(BUILD)/obj/%.o: src/%.c
+$(BUILD)/obj/%.o: src/%.c $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(RELEASE_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -162,7 +174,7 @@ $(BUILD)/keel: $(OBJS) $(THIRD_STAMPS)
 # Never shipped: the release build/keel has no such hooks.
 TEST_OBJS := $(filter-out $(BUILD)/obj/daemon.o,$(OBJS)) $(BUILD)/test/obj/daemon.o
 
-$(BUILD)/test/obj/%.o: src/%.c
+$(BUILD)/test/obj/%.o: src/%.c $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -DKEEL_TEST_HOOKS $(CFLAGS) $(RELEASE_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -170,7 +182,7 @@ $(BUILD)/test/keel: $(TEST_OBJS) $(THIRD_STAMPS)
 	$(CC) $(CFLAGS) -static $(STATIC_LDFLAGS) -o $@ $(TEST_OBJS) $(PKG_LIBS) 2> $(BUILD)/test/link.log || { cat $(BUILD)/test/link.log; exit 1; }
 
 # --- sanitizer build (dynamic) --------------------------------------------------
-$(BUILD)/asan/obj/%.o: src/%.c
+$(BUILD)/asan/obj/%.o: src/%.c $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(ASAN_FLAGS) -MMD -MP -c -o $@ $<
 
@@ -189,11 +201,11 @@ print-libs:
 print-dyn-libs:
 	@echo $(DYN_LIBS)
 
-$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS) $(THIRD_STAMPS)
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS) $(THIRD_STAMPS) $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -o $@ $< $(LIB_OBJS) $(DYN_LIBS)
 
-$(BUILD)/asan/unit/%: tests/unit/%.c tests/unit/unit.h $(ASAN_LIB_OBJS) $(THIRD_STAMPS)
+$(BUILD)/asan/unit/%: tests/unit/%.c tests/unit/unit.h $(ASAN_LIB_OBJS) $(THIRD_STAMPS) $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(ASAN_FLAGS) -o $@ $< $(ASAN_LIB_OBJS) $(DYN_LIBS)
 
