@@ -509,18 +509,28 @@ static int read_state(int dirfd, const char *dir, struct kmod_dep **d, char **bu
     return 0;
 }
 
+/* The module directory (moddir, or the running kernel's), opened into
+ * *dirfd, and its state (read_state). */
+static int open_state(const char *moddir, char *dir, size_t n, int *dirfd, struct kmod_dep **d, char **builtin,
+                      char **loaded, struct kerr *err)
+{
+    int r = moddir_name(moddir, dir, n, err);
+    if (r < 0)
+        return r;
+    *dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*dirfd < 0)
+        return kerr_set(err, errno, "cannot load modules: cannot open %s", dir);
+    return read_state(*dirfd, dir, d, builtin, loaded, err);
+}
+
 int kmod_bins(char *const *names, size_t nbins, int *bin, struct kerr *err)
 {
     char dir[512];
-    int r = moddir_name(NULL, dir, sizeof dir, err);
-    if (r < 0)
-        return r;
-    _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0)
-        return kerr_set(err, errno, "cannot load modules: cannot open %s", dir);
+    _cleanup_close_ int dirfd = -1;
     _cleanup_free_ char *builtin = NULL, *loaded = NULL;
     struct kmod_dep *d = NULL;
-    if ((r = read_state(dirfd, dir, &d, &builtin, &loaded, err)) < 0)
+    int r = open_state(NULL, dir, sizeof dir, &dirfd, &d, &builtin, &loaded, err);
+    if (r < 0)
         return r;
     r = kmod_plan_bins(d, names, loaded, builtin, nbins, bin, err);
     kmod_dep_free(d);
@@ -691,16 +701,11 @@ int kmod_load(const char *moddir, char *const *names, struct kerr *err)
     if (!names || !names[0])
         return 0;
     char dir[512];
-    int r = moddir_name(moddir, dir, sizeof dir, err);
-    if (r < 0)
-        return r;
-    _cleanup_close_ int dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd < 0)
-        return kerr_set(err, errno, "cannot load modules: cannot open %s", dir);
-
+    _cleanup_close_ int dirfd = -1;
     _cleanup_free_ char *builtin = NULL, *loaded = NULL;
     struct kmod_dep *d = NULL;
-    if ((r = read_state(dirfd, dir, &d, &builtin, &loaded, err)) < 0)
+    int r = open_state(moddir, dir, sizeof dir, &dirfd, &d, &builtin, &loaded, err);
+    if (r < 0)
         return r;
     const char **order = NULL;
     size_t count = 0;

@@ -1413,12 +1413,14 @@ int net_apply(struct net_ctx *ctx, const struct manifest *nm, const int *old_of_
     struct net_bridge *nb = calloc(nm->n_networks + 1, sizeof *nb);
     bool *carried = calloc(ctx->n_bridges + 1, sizeof *carried);
     char (*doomed)[IFNAMSIZ] = calloc(ctx->n_doomed + ctx->n_bridges + 1, sizeof *doomed);
-    if (!slots || !kept || !nb || !carried || !doomed) {
+    int *where = calloc(nm->n_containers ? nm->n_containers : 1, sizeof *where);
+    if (!slots || !kept || !nb || !carried || !doomed || !where) {
         free(slots);
         free(kept);
         free(nb);
         free(carried);
         free(doomed);
+        free(where);
         return kerr_set(err, ENOMEM, "cannot apply the networks");
     }
     /* The bridges: one per network a bridge container of nm is on; an
@@ -1426,15 +1428,6 @@ int net_apply(struct net_ctx *ctx, const struct manifest *nm, const int *old_of_
      * all; the others are made when their first container starts. */
     size_t n_nb = 0;
     bool dirty = false;
-    int *where = calloc(nm->n_containers ? nm->n_containers : 1, sizeof *where);
-    if (!where) {
-        free(slots);
-        free(kept);
-        free(nb);
-        free(carried);
-        free(doomed);
-        return kerr_set(err, ENOMEM, "cannot apply the networks");
-    }
     for (size_t i = 0; i < nm->n_containers; i++) {
         const struct container_spec *c = &nm->containers[i];
         where[i] = -1;
