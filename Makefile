@@ -122,7 +122,7 @@ DEPS_ARM64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross libcap-dev:arm64 libin
               qemu-system-arm qemu-user-static kmod
 
 .PHONY: print-libs print-dyn-libs all deps deps-bench check unit unit-asan host host-asan vm lint fuzz bench demo qemu \
-        initramfs clean asan probe soak arm64 vm-arm64 sysroot
+        initramfs clean asan probe soak arm64 vm-arm64 sysroot test-build
 
 all: $(BUILD)/keel
 
@@ -240,6 +240,10 @@ vm-arm64: sysroot
 check: deps
 	@$(MAKE) --no-print-directory all probe
 	@tests/tools/check-all
+
+# Every binary the test layers run, for tests/tools/build-tests (check-all
+# builds them at once, -j2, before its two lanes run side by side).
+test-build: $(BUILD)/keel $(BUILD)/probe $(BUILD)/asan/keel $(BUILD)/test/keel $(UNIT_BINS) $(ASAN_UNIT_BINS)
 
 # make soak [SECONDS=N]: churn against one keel for N seconds (default 60),
 # sampling its RSS, fds, children and zombies; plot in build/soak/soak.svg.

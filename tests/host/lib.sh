@@ -564,7 +564,7 @@ run_tests() {
     if [ "${1:-}" = --one ]; then
         _run_one "$2"
     fi
-    local names=("$@") name rc status=0 limit res
+    local names=("$@") name rc status=0 limit res t0
     [ "${#names[@]}" = 0 ] && mapfile -t names < <(_list)
     for name in "${names[@]}"; do
         if [ -n "${HOST_TESTS:-}" ] && ! grep -qE -- "$HOST_TESTS" <<< "$name"; then
@@ -572,8 +572,11 @@ run_tests() {
         fi
         limit=$((TEST_TIMEOUT * SLOW))
         res=$(mktemp)
+        t0=${EPOCHREALTIME/./}
         timeout -k 5 "$limit" bash "$0" --one "$name" | tee "$res"
         rc=${PIPESTATUS[0]}
+        # Wall time of each test function (ms) in the log: where the minutes go.
+        echo "# time: $name $(( (${EPOCHREALTIME/./} - t0) / 1000 )) ms"
         if [ "$rc" != 0 ]; then
             status=1
             # Killed before it could say so itself.

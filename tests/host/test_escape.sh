@@ -261,6 +261,8 @@ $(simple c "/bin/probe wopen /proc/sysrq-trigger wopen /proc/sys/kernel/core_pat
 EOF
     keel_start
     wait_klog 'c: exited' 20 || fail "c did not run ($WHY)"
+    # c's last line: all of c's output is in $OUT (see device_access).
+    wait_key c read:/proc/keys 20 || fail "c's output did not all arrive ($WHY)"
     local v
     v=$(c_value c wopen:/proc/sysrq-trigger)
     check knob_sysrq_trigger "/proc/sysrq-trigger opened for writing" eval '[ -n "$v" ] && [ "$v" != ok ]'
@@ -373,6 +375,10 @@ restart = no
 EOF
     keel_start
     wait_klog 'c: exited' 20 || fail "c did not run ($WHY)"
+    # keel relays c's output through a process of its own: on a loaded
+    # machine "c: exited" comes before c's last lines reach $OUT.  Its last
+    # line says they all did.
+    wait_key c read:/evil-null 20 || fail "c's output did not all arrive ($WHY)"
     local v extra
     v=$(c_value c mknod:/blk)
     check mknod_block_in_root "mknod of a block device in the root succeeded" eval '[ -n "$v" ] && [ "$v" != ok ]'
@@ -457,6 +463,8 @@ $(simple c "/bin/probe ids exit 0" "user = 1")
 EOF
     keel_start
     wait_klog 'c: exited' 20 || not_ok user_1_is_uid_1 "c did not run ($WHY)"
+    # c's last line: all of c's output is in $OUT (see device_access).
+    _reported user_1_is_uid_1 || wait_key c groups 20 || not_ok user_1_is_uid_1 "c's output did not all arrive ($WHY)"
     _reported user_1_is_uid_1 ||
         check user_1_is_uid_1 "user = 1" eq "$(c_value c uid)/$(c_value c euid)" 1/1
     keel_stop 10 >/dev/null 2>&1 || keel_kill

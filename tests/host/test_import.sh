@@ -206,9 +206,16 @@ test_debian() {
             fail "debootstrap failed: $(tail -n 3 "$T/debootstrap.log")"
         echo "# debootstrap --variant=minbase bookworm took $((SECONDS - t0)) s"
         mkdir -p "${cache%/*}"
-        mkimg docker "$cache.tmp" --base "$T/root" --tag debian-app:latest
-        rm -f "$REPO"/build/cache/debian-bookworm-minbase-*.tar
-        mv "$cache.tmp" "$cache"
+        # A temporary name of this run's own: make check runs host and
+        # host-asan side by side, and both may build the cache at once; each
+        # renames a whole file into place, and removes only the caches of
+        # other keys (an old mkimage's), never the one the other may be reading.
+        mkimg docker "$cache.$$.tmp" --base "$T/root" --tag debian-app:latest
+        local old
+        for old in "$REPO"/build/cache/debian-bookworm-minbase-*.tar; do
+            [ "$old" = "$cache" ] || rm -f "$old"
+        done
+        mv "$cache.$$.tmp" "$cache"
         rm -rf "$T/root"
     fi
     local t1=$SECONDS

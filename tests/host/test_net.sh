@@ -46,8 +46,8 @@ if [ "${KEEL_NET_INNER:-}" != 1 ]; then
     mkdir -p "$BUILD/host"
     objs=$(ls "$objdir"/*.o | grep -v '/main\.o$')
     if ! gcc -I"$ROOT/include" -D_GNU_SOURCE -O1 -g -std=gnu11 -Wall -Wextra \
-            -Werror -o "$drv" "$ROOT/tests/host/netdrv.c" $objs $libs $link 2>"$BUILD/host/netdrv.log"; then
-        cat "$BUILD/host/netdrv.log"
+            -Werror -o "$drv" "$ROOT/tests/host/netdrv.c" $objs $libs $link 2>"$drv.log"; then
+        cat "$drv.log"
         echo "not ok - net: build netdrv"
         exit 1
     fi

@@ -80,7 +80,9 @@
  *                       scan (the exploit's way round ETXTBSY once the process is gone);
  *                       the first write-open of each sealed one is kept to the end
  *                       (up to 16: a writer blocks every later execve of that inode);
- *                       scans are 1 ms apart.
+ *                       scans are 1 ms apart.  SIGUSR1 ends it early (after the
+ *                       scan under way): a test stops it once what it had to
+ *                       outlast is done, instead of waiting out SECONDS.
  *                       "Foreign" binaries are those that are not the file their link
  *                       names inside this root (keel's own binary would be one).  Prints
  *                       exe-attack.scans= tries= rdopen_ok= read_ok= wopen_ok=
@@ -840,12 +842,25 @@ static bool exe_sealed(int fd)
     return seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE));
 }
 
+static volatile sig_atomic_t exe_attack_stop;
+
+static void on_exe_attack_stop(int sig)
+{
+    (void)sig;
+    exe_attack_stop = 1;
+}
+
 static void cmd_exe_attack(const char *secs)
 {
     char *end;
     double limit = strtod(secs, &end);
     if (end == secs || *end || limit <= 0)
         usage("not a duration", secs);
+    struct sigaction stop = { .sa_handler = on_exe_attack_stop };
+    if (sigaction(SIGUSR1, &stop, NULL) < 0) {
+        printf("exe-attack=%s\n", errname(errno));
+        return;
+    }
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     static struct exe_handle held[64];
@@ -948,7 +963,7 @@ static void cmd_exe_attack(const char *secs)
          * starving keel of a CPU on a small machine. */
         nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
         clock_gettime(CLOCK_MONOTONIC, &t);
-    } while ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < limit);
+    } while (!exe_attack_stop && (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < limit);
     for (size_t k = 0; k < n_held; k++)
         close(held[k].fd);
     printf("exe-attack.scans=%lu\nexe-attack.tries=%lu\nexe-attack.rdopen_ok=%lu\nexe-attack.read_ok=%lu\n"

@@ -116,6 +116,7 @@ vm_start() {
     [ "${1:-}" = -- ] && shift
     local kernel
     kernel=$(vm_kernel) || return 1
+    vm_boot_time
     VM_NAME=$name
     VM_CONSOLE=$VM_OUT/$name.console
     VM_MON=$VM_OUT/$name.mon
@@ -134,6 +135,19 @@ vm_start() {
     VM_PID=$!
     VM_PIDS+=("$VM_PID")
     VM_END=
+    VM_BOOT_T0=${EPOCHREALTIME/./}
+}
+
+# vm_boot_time: "# time: boot NAME N.N s" (QEMU's start to its end, or to now
+# for one still running), once per boot; vm_wait_end, vm_stop and the EXIT
+# trap call it, so the log shows each boot's share of a script's time.
+VM_BOOT_T0=
+vm_boot_time() {
+    [ -n "$VM_BOOT_T0" ] || return 0
+    local ms=$(( (${EPOCHREALTIME/./} - VM_BOOT_T0) / 1000 ))
+    VM_BOOT_T0=
+    printf '# time: boot %s%s %d.%d s\n' "$VM_NAME" "$([ "$VM_ARCH" = arm64 ] && echo ' (arm64)')" \
+        $((ms / 1000)) $((ms % 1000 / 100))
 }
 
 vm_running() {
@@ -198,6 +212,7 @@ vm_wait_end() {
         sleep 0.1
     done
     wait "$VM_PID" 2>/dev/null
+    vm_boot_time
     VM_END=$(vm_end_reason)
     [ -n "$VM_END" ] || VM_END=gone
     return 0
@@ -211,11 +226,13 @@ vm_stop() {
         vm_running && kill -9 "$VM_PID" 2>/dev/null
         wait "$VM_PID" 2>/dev/null
     fi
+    vm_boot_time
     return 0
 }
 
 vm_cleanup_all() {
     local rc=$? p
+    vm_boot_time
     for p in "${VM_PIDS[@]}"; do
         kill "$p" 2>/dev/null && { sleep 0.2; kill -9 "$p" 2>/dev/null; }
     done
