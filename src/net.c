@@ -1042,6 +1042,15 @@ static int configure_bridge_netns(struct net_ctx *ctx, int i, int ns_fd, int soc
                             c->name, br->spec->name);
     }
 
+    /* eth0's MAC follows from its IPv4 address (02:4b:A.B.C.D, locally
+     * administered), as Docker's does: a container given an address another
+     * had before has that one's MAC too, so the ARP and neighbour entries
+     * the bridge and the other containers still hold for the address stay
+     * right (with a random MAC they pointed at the gone container for the
+     * seconds it takes an entry to go stale and be probed again). */
+    uint8_t eth0_mac[6] = { 0x02, 0x4b };
+    memcpy(eth0_mac + 2, &s->ip.s_addr, 4);
+
     /* 1. In keel's namespace: the pair, its host end on the bridge, the peer
      *    created directly inside the container's namespace as eth0. */
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -1050,7 +1059,7 @@ static int configure_bridge_netns(struct net_ctx *ctx, int i, int ns_fd, int soc
          * the pair is linked, which happens after the peer is configured.
          * eth0 goes up inside the namespace below. */
         snprintf(label, sizeof label, "create veth %s for container %s", s->veth, c->name);
-        net_msg_veth_add(b, s->veth, br->ifindex, mtu, "eth0", ns_fd, label);
+        net_msg_veth_add(b, s->veth, br->ifindex, mtu, "eth0", eth0_mac, ns_fd, label);
         snprintf(alias, sizeof alias, NET_ALIAS_PREFIX "container %s", c->name);
         net_msg_link_set(b, s->veth, 0, 0, 0, alias, br->spec->isolate, 0, "set alias and port flags of veth");
         int r = nlbuf_send(ctx->rt, b, NULL, NULL, err);

@@ -23,7 +23,7 @@ void net_msg_bridge_add(struct nlbuf *b, const char *ifname, unsigned mtu, const
 }
 
 void net_msg_veth_add(struct nlbuf *b, const char *ifname, int master, unsigned mtu, const char *peer_name,
-                      int peer_ns_fd, const char *label)
+                      const uint8_t peer_mac[6], int peer_ns_fd, const char *label)
 {
     struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC, .ifi_flags = IFF_UP, .ifi_change = IFF_UP };
     nlbuf_begin(b, RTM_NEWLINK, NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof ifi, label);
@@ -39,6 +39,7 @@ void net_msg_veth_add(struct nlbuf *b, const char *ifname, int master, unsigned 
     nlbuf_put_raw(b, &peer, sizeof peer);
     nlbuf_put_u32(b, IFLA_MTU, mtu);
     nlbuf_put_str(b, IFLA_IFNAME, peer_name);
+    nlbuf_put(b, IFLA_ADDRESS, peer_mac, 6);
     nlbuf_put_u32(b, IFLA_NET_NS_FD, (uint32_t)peer_ns_fd);
     nlbuf_nest_end(b);
     nlbuf_nest_end(b);

@@ -29,10 +29,10 @@ void net_msg_bridge_add(struct nlbuf *b, const char *ifname, unsigned mtu, const
 
 /* RTM_NEWLINK (create, exclusive): a veth pair whose end `ifname` is up, with
  * `mtu`, a port of the bridge `master`; its peer `peer_name` (same mtu, not
- * up: veth_open refuses until the pair is linked) is created directly inside
- * the network namespace `peer_ns_fd`. */
+ * up: veth_open refuses until the pair is linked, MAC `peer_mac`) is created
+ * directly inside the network namespace `peer_ns_fd`. */
 void net_msg_veth_add(struct nlbuf *b, const char *ifname, int master, unsigned mtu, const char *peer_name,
-                      int peer_ns_fd, const char *label);
+                      const uint8_t peer_mac[6], int peer_ns_fd, const char *label);
 
 /* RTM_NEWLINK on an existing link, by `ifindex` or (ifindex 0) by `ifname`:
  * `flags` under the mask `change`, then, when given, the alias, the mtu, and

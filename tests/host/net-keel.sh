@@ -221,7 +221,7 @@ ports = 9999:9999/udp
 
 [container u2]
 $common
-command = /bin/sh -c "ip -4 -o addr show eth0; exec /bin/probe listen udp 9999"
+command = /bin/sh -c "ip -4 -o addr show eth0; ip -o link show eth0; exec /bin/probe listen udp 9999"
 network = bridge
 
 # keel run ends when every container is down: this one keeps it running.
@@ -285,6 +285,15 @@ check "keel run: reuse: the client kept sending" poll 20 sent_more
 late=$(awk -F= -v g="$gone" '$1 == "n" && $2 + 0 > g + 0' "$TMP/udp-echo" 2>/dev/null | wc -l)
 check "keel run: reuse: u2 does not receive u1's client's datagrams ($late echoed after u1 stopped)" [ "$late" = 0 ]
 [ "$late" = 0 ] || grep -e 'connection' -e 'u1:' -e 'u2:' "$KT/err" | tail -n 20 | sed 's/^/# keel: /'
+# The address's MAC came with it (02:4b + the IPv4 address): a neighbour
+# entry still held for 172.30.0.2 (the bridge's, another container's) points
+# at u2 at once.  With a random MAC it pointed at u1's gone eth0 until it
+# went stale and was probed again, and the first datagrams to u2 could be
+# lost (the control below failed so, now and then).
+u2_mac=$(grep -o 'link/ether [0-9a-f:]*' "$KT/log/u2.log" | tail -1)
+check "keel run: reuse: u2's eth0 has the address's MAC 02:4b:ac:1e:00:02 ($u2_mac)" \
+    [ "$u2_mac" = "link/ether 02:4b:ac:1e:00:02" ]
+echo "# keel's neighbour entry for 172.30.0.2 now: $(ip neigh show 172.30.0.2 | head -1)"
 check "keel run: reuse control: u2's listener answers on 172.30.0.2" \
     [ "$(echo hello-u2 | socat -t2 -T2 - UDP:172.30.0.2:9999 2>/dev/null)" = hello-u2 ]
 touch "$TMP/udp-stop"

@@ -723,12 +723,14 @@ TEST(net_msg_as_libnl)
                                          "08000400 dc050000 0a000300 6b65656c 30000000 0a000100 02112233 "
                                          "44550000 10001280 0b000100 62726964 67650000");
 
-    net_msg_veth_add(&b, "kvweb", 5, 1500, "eth0", 9, "v");
-    CHECK_STR(msg_text(&b, t, sizeof t), "type=16 flags=0x600 len=128: 00000000 00000000 01000000 01000000 "
+    static const uint8_t eth0_mac[6] = { 0x02, 0x4b, 0xac, 0x1e, 0x00, 0x02 };
+    net_msg_veth_add(&b, "kvweb", 5, 1500, "eth0", eth0_mac, 9, "v");
+    /* The peer's IFLA_ADDRESS (0a000100 024bac1e 0002....) between its name and its namespace. */
+    CHECK_STR(msg_text(&b, t, sizeof t), "type=16 flags=0x600 len=140: 00000000 00000000 01000000 01000000 "
                                          "08000400 dc050000 0a000300 6b767765 62000000 08000a00 05000000 "
-                                         "44001280 09000100 76657468 00000000 34000280 30000180 00000000 "
+                                         "50001280 09000100 76657468 00000000 40000280 3c000180 00000000 "
                                          "00000000 00000000 00000000 08000400 dc050000 09000300 65746830 "
-                                         "00000000 08001c00 09000000");
+                                         "00000000 0a000100 024bac1e 00020000 08001c00 09000000");
 
     /* tbf: the parameters in full, the 1 KiB rate table by hash (libnl's
      * text hashed the same way), at an ordinary rate, the smallest (1 byte/s:
