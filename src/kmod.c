@@ -520,7 +520,10 @@ static int open_state(const char *moddir, char *dir, size_t n, int *dirfd, struc
     *dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (*dirfd < 0)
         return kerr_set(err, errno, "cannot load modules: cannot open %s", dir);
-    return read_state(*dirfd, dir, d, builtin, loaded, err);
+    r = read_state(*dirfd, dir, d, builtin, loaded, err);
+    if (r >= 0 && !*d)   /* kmod_dep_parse's contract, stated for the callers' analysis */
+        return kerr_msg(err, EIO, "cannot load modules: no index from %s/modules.dep", dir);
+    return r;
 }
 
 int kmod_bins(char *const *names, size_t nbins, int *bin, struct kerr *err)
