@@ -405,7 +405,10 @@ test_apply_networks() {
          grep -qE '^restart +a: network lan1 is made again \(subnet\)$' '$T/dry.out' && grep -qE '^keep +h$' '$T/dry.out'"
     # A listener on keel0's gateway port: closed to h before the apply (the
     # control: the machine itself reaches it).
-    in_keel_ns "$PROBE" listen tcp 17070 > "$T/listen.out" 2>&1 &
+    # nsenter itself in the background (it execs the probe): $! of the
+    # function in_keel_ns would be a subshell, and killing it left the probe
+    # listening after the test (two were found after a make check).
+    nsenter --net="/proc/$(nsinit_pid)/ns/net" "$PROBE" listen tcp 17070 > "$T/listen.out" 2>&1 &
     local lpid=$!
     wait_for 'listening=tcp:17070' "$T/listen.out" || { kill "$lpid"; fail "the listener did not come up ($WHY)"; }
     local before self
