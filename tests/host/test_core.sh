@@ -47,13 +47,17 @@ workdir = /www
 
 [container d]
 layers = $LAYERS/base
-command = /bin/probe hostname cwd exit 0
+command = /bin/probe hostname cwd print end exit 0
 hostname = custom-host
 restart = no
 EOF
     KEEL_TEST_SECRET=leaked keel_start
     wait_out c done || fail "container c did not run ($WHY)"
     wait_klog 'd: exited with status 0' || fail "container d did not run ($WHY)"
+    # keel relays a container's output through a process of its own: "d:
+    # exited" can reach $ERR before d's last lines reach $OUT.  d's last line
+    # says they all did.
+    wait_out d end || fail "container d's output did not all arrive ($WHY)"
     local pid
     pid=$(started_pid c)
     check pid1_inside "the container's process is not PID 1 of its namespace" eq "$(c_value c pid)" 1

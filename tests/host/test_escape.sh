@@ -43,7 +43,7 @@ test_fds() {
     mkdir -p "$T/hostdir"
     manifest <<EOF
 $(system_section)
-$(simple c "/bin/probe fds cwd readlink /proc/self/cwd exit 0")
+$(simple c "/bin/probe fds cwd readlink /proc/self/cwd print end exit 0")
 EOF
     # keel inherits extra fds (a directory and a file of the host), as it
     # would from a careless caller: none may reach the container.
@@ -51,6 +51,8 @@ EOF
     keel_start
     exec 7<&- 8<&-
     wait_klog 'c: exited' 20 || fail "c did not run ($WHY)"
+    # c's last line: all of c's output is in $OUT (see device_access).
+    wait_out c end 20 || fail "c's output did not all arrive ($WHY)"
     check fds_only_stdio "the container has fds other than 0, 1, 2" eq "$(c_value c fds)" 0,1,2
     check cwd_inside_root "the working directory is not / inside the root" \
         eq "$(c_value c cwd) $(c_value c readlink:/proc/self/cwd)" "/ /"
@@ -257,12 +259,13 @@ test_kernel_knobs() {
     # never changes the host.
     manifest <<EOF
 $(system_section)
-$(simple c "/bin/probe wopen /proc/sysrq-trigger wopen /proc/sys/kernel/core_pattern wopen /sys/kernel/uevent_helper wopen /sys/fs/cgroup/cgroup.procs read /proc/kcore read /proc/keys exit 0" "upper = tmpfs")
+$(simple c "/bin/probe wopen /proc/sysrq-trigger wopen /proc/sys/kernel/core_pattern wopen /sys/kernel/uevent_helper wopen /sys/fs/cgroup/cgroup.procs read /proc/kcore read /proc/keys print end exit 0" "upper = tmpfs")
 EOF
     keel_start
     wait_klog 'c: exited' 20 || fail "c did not run ($WHY)"
-    # c's last line: all of c's output is in $OUT (see device_access).
-    wait_key c read:/proc/keys 20 || fail "c's output did not all arrive ($WHY)"
+    # c's last line: all of c's output is in $OUT (see device_access).  Not
+    # read:/proc/keys=: bytes:/proc/keys, which knob_keys reads, comes after it.
+    wait_out c end 20 || fail "c's output did not all arrive ($WHY)"
     local v
     v=$(c_value c wopen:/proc/sysrq-trigger)
     check knob_sysrq_trigger "/proc/sysrq-trigger opened for writing" eval '[ -n "$v" ] && [ "$v" != ok ]'
@@ -312,11 +315,13 @@ $(system_section)
 [container c]
 layers = $L:$LAYERS/base
 upper = tmpfs
-command = /bin/sh -c "sh /try.sh $masked $stamp mask; echo bytes=\$(wc -c < $masked); echo x > /tmp/own; sh /try.sh /tmp/own $stamp own"
+command = /bin/sh -c "sh /try.sh $masked $stamp mask; echo bytes=\$(wc -c < $masked); echo x > /tmp/own; sh /try.sh /tmp/own $stamp own; echo end"
 restart = no
 EOF
     keel_start
     wait_klog 'c: exited' 20 || fail "c did not run ($WHY)"
+    # c's last line: all of c's output is in $OUT (see device_access).
+    wait_out c end 20 || fail "c's output did not all arrive ($WHY)"
     local v
     v=$(c_value c mask.chmod)
     check mask_chmod_refused "chmod of the masked $masked did not fail (chmod=$v)" eval '[ -n "$v" ] && [ "$v" != 0 ]'
@@ -336,12 +341,14 @@ test_status_check() {
     plan status_capinh status_capamb status_capbnd status_nonewprivs status_seccomp status_sigblk status_sigign
     manifest <<EOF
 $(system_section)
-$(simple c "/bin/probe status exit 0")
+$(simple c "/bin/probe status print end exit 0")
 EOF
     # keel itself starts with SIGUSR1, SIGPIPE and SIGHUP ignored: a container
     # must still start with every disposition at its default.
     KEEL_IGNORE=USR1,PIPE,HUP keel_start
     wait_klog 'c: exited' 20 || fail "c did not run ($WHY)"
+    # c's last line: all of c's output is in $OUT (see device_access).
+    wait_out c end 20 || fail "c's output did not all arrive ($WHY)"
     check status_capinh "CapInh" eq "$(c_value c CapInh)" 0000000000000000
     check status_capamb "CapAmb" eq "$(c_value c CapAmb)" 0000000000000000
     check status_capbnd "CapBnd" eq "$(c_value c CapBnd)" "$CAPS_DEFAULT"
@@ -408,10 +415,12 @@ test_mknod_capability() {
     plan mknod_cap_made mknod_cap_unusable mknod_cap_std_usable mknod_cap_std_chmod_refused
     manifest <<EOF
 $(system_section)
-$(simple c "/bin/sh -c \"mknod /dev/mynull c 1 3; echo made=\\\$?; echo x > /dev/mynull; echo use=\\\$?; echo x > /dev/null; echo std=\\\$?; chmod 0666 /dev/null; echo chmod=\\\$?\"" "capabilities = +MKNOD")
+$(simple c "/bin/sh -c \"mknod /dev/mynull c 1 3; echo made=\\\$?; echo x > /dev/mynull; echo use=\\\$?; echo x > /dev/null; echo std=\\\$?; chmod 0666 /dev/null; echo chmod=\\\$?; echo end\"" "capabilities = +MKNOD")
 EOF
     keel_start
     wait_klog 'c: exited' 20 || fail "c did not run ($WHY)"
+    # c's last line: all of c's output is in $OUT (see device_access).
+    wait_out c end 20 || fail "c's output did not all arrive ($WHY)"
     local v
     check mknod_cap_made "with +MKNOD, mknod in /dev failed (made=$(c_value c made))" eq "$(c_value c made)" 0
     v=$(c_value c use)
@@ -432,13 +441,15 @@ test_device_grant() {
     touch "$T/mnt-mine"
     manifest <<EOF
 $(system_section)
-$(simple c "/bin/sh -c \"echo x > /dev/mine; echo grant=\\\$?; echo x > /dev/sub/dir/two; echo sub=\\\$?; echo x > /mnt-mine; echo bind=\\\$?; chmod 0600 /dev/mine; echo chmod=\\\$?\"" "upper = tmpfs
+$(simple c "/bin/sh -c \"echo x > /dev/mine; echo grant=\\\$?; echo x > /dev/sub/dir/two; echo sub=\\\$?; echo x > /mnt-mine; echo bind=\\\$?; chmod 0600 /dev/mine; echo chmod=\\\$?; echo end\"" "upper = tmpfs
 device = $T/mine:/dev/mine
 device = $T/mine:/dev/sub/dir/two
 mount = $T/mine:/mnt-mine")
 EOF
     keel_start
     wait_klog 'c: (exited|failed)' 20 || fail "c did not run ($WHY)"
+    # c's last line: all of c's output is in $OUT (see device_access).
+    wait_out c end 20 || fail "c's output did not all arrive ($WHY)"
     local v
     check grant_usable "the given device does not work (grant=$(c_value c grant))" eq "$(c_value c grant)" 0
     check grant_subdir_usable "the device given in a subdirectory does not work (sub=$(c_value c sub))" eq "$(c_value c sub)" 0

@@ -332,7 +332,7 @@ EOF
     # Cause and order: unhealthy with the refused connect, after healthy,
     # once web's listener is gone (web says so).
     check tcp_unhealthy "web did not become unhealthy (connection refused) after healthy once its listener was gone" eval \
-        'wait_klog "web: unhealthy: Connection refused$" && out_has web listener-gone &&
+        'wait_klog "web: unhealthy: Connection refused$" && wait_out web listener-gone &&
          before "$(klog "web: healthy$")" "$(klog "web: unhealthy: Connection refused$")" "$ERR"'
     check tcp_host_net "a tcp check of a host-network container did not pass" wait_klog 'hostweb: healthy$'
     keel_stop || fail "keel did not stop ($WHY)"
@@ -364,7 +364,9 @@ EOF
     check web_after_healthy "web started before db was healthy" \
         before "$(klog 'db: healthy$')" "$(klog 'web: started')" "$ERR"
     # The cause of db's health: its check found /ok, which db made (db-ok).
-    check db_check_passed "db was healthy before it had made its check pass" out_has db db-ok
+    # db's line comes through a relay of its own: it may reach $OUT after
+    # web's, so it is waited for, not read at once.
+    check db_check_passed "db was healthy before it had made its check pass" wait_out db db-ok
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
@@ -399,6 +401,10 @@ EOF
     check ps_ready "keel ps --json says ndb is ready before it said so" ps_is ndb ready false
     wait_out nweb nweb-up || fail "nweb never started ($WHY)"
     wait_out fweb fweb-up || fail "fweb never started ($WHY)"
+    # ndb's lines come through a relay of their own and may reach $OUT after
+    # nweb's: its last one (notify=, printed once READY=1 was sent) says
+    # they all did.
+    wait_key ndb notify 20 || fail "ndb's output did not all arrive ($WHY)"
     check notify_env "NOTIFY_SOCKET is not /dev/keel-notify in ndb" eq "$(c_value ndb env.NOTIFY_SOCKET)" /dev/keel-notify
     check notify_sent "the probe could not send READY=1" eq "$(c_value ndb notify)" ok
     check notify_ready "ndb was not marked ready after it started" \

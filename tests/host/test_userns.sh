@@ -32,14 +32,14 @@ upper = tmpfs
 
 [container b]
 layers = $LAYERS/base
-command = /bin/probe ids read /proc/self/uid_map write /dev/stdout exit 0
+command = /bin/probe ids read /proc/self/uid_map write /dev/stdout print end exit 0
 restart = no
 userns = auto
 user = 1000:1000
 
 [container n]
 layers = $LAYERS/base
-command = /bin/probe write /dev/stdout exit 0
+command = /bin/probe write /dev/stdout print end exit 0
 restart = no
 user = 1000:1000
 EOF
@@ -47,6 +47,11 @@ EOF
     wait_out a up || fail "a did not come up ($WHY)"
     wait_klog 'b: exited' 20 || fail "b did not run ($WHY)"
     wait_klog 'n: exited' 20 || fail "n did not run ($WHY)"
+    # keel relays a container's output through a process of its own: "b:
+    # exited" can reach $ERR before b's last lines reach $OUT.  The last line
+    # of each ("end") says they all did.
+    wait_out b end 20 || fail "b's output did not all arrive ($WHY)"
+    wait_out n end 20 || fail "n's output did not all arrive ($WHY)"
     check auto_root_inside "the container's root is not uid 0 inside" eq "$(c_value a uid):$(c_value a gid)" 0:0
     check auto_map "the first auto range is not 0 -> $AUTO0 (65536 ids)" eq "$(map_of a)" "0 $AUTO0 65536"
     local pid
@@ -77,7 +82,7 @@ test_upper_dir_ids() {
 $(system_section)
 [container c]
 layers = $LAYERS/base
-command = /bin/probe write /data-new stat /data-new write /host/x count /runs exit 0
+command = /bin/probe write /data-new stat /data-new write /host/x count /runs print end exit 0
 restart = no
 userns = 0:200000:65536
 upper = $T/up
@@ -97,6 +102,10 @@ EOF
     : > "$OUT"
     keel_start
     wait_klog 'c: exited' 20 || fail "c did not run the second time ($WHY)"
+    # c's last line: all of c's output is in $OUT ("c: exited" can come
+    # first; the first run's values were read after keel_stop: an exiting
+    # keel drains its relays).
+    wait_out c end 20 || fail "c's output did not all arrive the second time ($WHY)"
     check upper_survives_restart "the upper written under one map is not usable under another" \
         eq "$(c_value c write:/data-new) $(c_value c count:/runs)" "ok 2"
 }
