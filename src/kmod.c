@@ -347,6 +347,23 @@ static void mark_present(const struct kmod_dep *d, const char *text, unsigned ch
     }
 }
 
+/* The entry of d for the module `name` names: 1 and *idx; 0 when it is
+ * loaded or built in already (nothing to do); <0 for a name that is not a
+ * module's or a module modules.dep does not know. */
+static int wanted_index(const struct kmod_dep *d, const char *name, const char *loaded, const char *builtin,
+                        size_t *idx, struct kerr *err)
+{
+    char norm[KMOD_NAME_MAX];
+    if (kmod_name_normalize(name, norm, sizeof norm) < 0 || strchr(name, '/'))
+        return kerr_msg(err, EINVAL, "invalid module name '%s'", name);
+    if (text_has_module(loaded, norm) || text_has_module(builtin, norm))
+        return 0;
+    *idx = table_find(d, d->by_name, norm, true);
+    if (*idx == SIZE_MAX)
+        return kerr_msg(err, ENOENT, "cannot load module %s: not in modules.dep nor built in", name);
+    return 1;
+}
+
 int kmod_plan(const struct kmod_dep *d, char *const *names, const char *loaded, const char *builtin,
               const char ***order, size_t *count, struct kerr *err)
 {
@@ -366,20 +383,17 @@ int kmod_plan(const struct kmod_dep *d, char *const *names, const char *loaded, 
 
     size_t cnt = 0;
     for (size_t k = 0; names && names[k]; k++) {
-        char norm[KMOD_NAME_MAX];
-        if (kmod_name_normalize(names[k], norm, sizeof norm) < 0 || strchr(names[k], '/'))
-            return kerr_msg(err, EINVAL, "invalid module name '%s'", names[k]);
-        if (text_has_module(loaded, norm) || text_has_module(builtin, norm))
+        size_t idx;
+        int r = wanted_index(d, names[k], loaded, builtin, &idx, err);
+        if (r < 0)
+            return r;
+        if (r == 0)
             continue;
-        size_t idx = table_find(d, d->by_name, norm, true);
-        if (idx == SIZE_MAX)
-            return kerr_msg(err, ENOENT, "cannot load module %s: not in modules.dep nor built in", names[k]);
         /* A fresh "on the path" state per root; finished entries stay done. */
         for (size_t i = 0; i < n; i++)
             if (mark[i] == 1)
                 mark[i] = 0;
-        int r = walk(d, idx, mark, stack, v, n, &cnt, err);
-        if (r < 0)
+        if (walk(d, idx, mark, stack, v, n, &cnt, err) < 0)
             return kerr_prefix(err, "cannot load module %s", names[k]);
     }
     *order = TAKE_PTR(v);
@@ -422,14 +436,12 @@ int kmod_plan_bins(const struct kmod_dep *d, char *const *names, const char *loa
     /* Each name's own closure (fresh marks: what another name loads counts),
      * joined with every name that loads one of the same modules. */
     for (size_t k = 0; k < nn; k++) {
-        char norm[KMOD_NAME_MAX];
-        if (kmod_name_normalize(names[k], norm, sizeof norm) < 0 || strchr(names[k], '/'))
-            return kerr_msg(err, EINVAL, "invalid module name '%s'", names[k]);
-        if (text_has_module(loaded, norm) || text_has_module(builtin, norm))
+        size_t idx;
+        int r = wanted_index(d, names[k], loaded, builtin, &idx, err);
+        if (r < 0)
+            return r;
+        if (r == 0)
             continue;
-        size_t idx = table_find(d, d->by_name, norm, true);
-        if (idx == SIZE_MAX)
-            return kerr_msg(err, ENOENT, "cannot load module %s: not in modules.dep nor built in", names[k]);
         memcpy(mark, base, n);
         size_t cnt = 0;
         if (walk(d, idx, mark, stack, order, n, &cnt, err) < 0)
