@@ -1320,10 +1320,18 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
 
 static void apply_end(struct supervisor *s, bool ok, const char *outcome);
 
+static void exec_reaped(pid_t pid, int status, void *data);
+
 void supervisor_free(struct supervisor *s)
 {
     if (!s)
         return;
+    /* Exec helpers still running when keel stops are never reaped by it:
+     * their watchers (control's exec sessions, kept allocated until the
+     * supervisor reports the end) learn it now, as killed, and let go. */
+    for (size_t i = 0; i < s->n_watched; i++)
+        if (s->watched[i].cb == exec_reaped)
+            exec_reaped(s->watched[i].pid, W_EXITCODE(0, SIGKILL), s->watched[i].data);
     if (s->ap.active)
         apply_end(s, false, "keel stopped before the apply was complete");
     for (size_t i = 0; s->c && i < s->n; i++) {
