@@ -20,10 +20,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -207,6 +209,10 @@ struct setup_ctx {
     int userns_fd;        /* the user namespace to join last, or -1 */
     /* container start */
     const struct container_start *in;
+    int handover_fd;      /* the child's end of the hand-over channel, until SETUP_HANDOVER */
+    int netns_fd;         /* handed over: the network namespace to join, or -1 */
+    int hosts_tree;       /* handed over: keel's live /etc/hosts (mount_file_tree), or -1 */
+    char *hosts;          /* handed over: the generated /etc/hosts (NULL: a minimal one) */
     const char *hostname;
     char default_hosts[256];
     int rootfd, devfd;
@@ -235,7 +241,7 @@ static __attribute__((noreturn)) void setup_fail(const struct setup_ctx *x, int 
 static int op_join_ns(struct setup_ctx *x, int cns, struct kerr *err)
 {
     const char *name = cns == CNS_NET ? "network" : cns == CNS_MNT ? "mount" : setup_ns_name(cns);
-    int fd = cns == CNS_USER ? x->userns_fd : x->ns ? x->ns->fd[cns] : cns == CNS_NET ? x->in->netns_fd : -1;
+    int fd = cns == CNS_USER ? x->userns_fd : x->ns ? x->ns->fd[cns] : cns == CNS_NET ? x->netns_fd : -1;
     int r = setns(fd, setup_ns_type(cns));
     int e = errno;
     if (cns == CNS_USER) {
@@ -257,10 +263,10 @@ static int op_etc_file(struct setup_ctx *x, int which, struct kerr *err)
         snprintf(line, sizeof line, "%s\n", x->hostname);
         return mount_generated(x->rootfd, in->stage, "hostname", line, "/etc/hostname", writable, err);
     }
-    if (which == SETUP_FILE_HOSTS && in->hosts_tree >= 0)
-        return mount_generated_tree(x->rootfd, in->hosts_tree, "/etc/hosts", writable, err);
+    if (which == SETUP_FILE_HOSTS && x->hosts_tree >= 0)
+        return mount_generated_tree(x->rootfd, x->hosts_tree, "/etc/hosts", writable, err);
     if (which == SETUP_FILE_HOSTS)
-        return mount_generated(x->rootfd, in->stage, "hosts", in->hosts ? in->hosts : x->default_hosts,
+        return mount_generated(x->rootfd, in->stage, "hosts", x->hosts ? x->hosts : x->default_hosts,
                                "/etc/hosts", writable, err);
     if (in->resolv_tree >= 0)
         return mount_generated_tree(x->rootfd, in->resolv_tree, "/etc/resolv.conf", writable, err);
@@ -363,6 +369,72 @@ static int op_enter_pid(struct setup_ctx *x, struct kerr *err)
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 
+/* The hand-over record (container_hand_over): flags, then the hosts text
+ * (NUL-terminated) with HANDOVER_HOSTS_TEXT; the fds in SCM_RIGHTS, in the
+ * order of the flags. */
+enum { HANDOVER_NETNS = 1, HANDOVER_HOSTS_TREE = 2, HANDOVER_HOSTS_TEXT = 4 };
+#define HANDOVER_TEXT_MAX (1u << 20)
+
+/* SETUP_HANDOVER: blocks until keel has pinned the namespaces and sends what
+ * it made after the clone.  EOF: keel gave the start up (container_abort),
+ * or is gone: nobody to report to. */
+static int op_handover(struct setup_ctx *x, struct kerr *err)
+{
+    ssize_t len;
+    do
+        len = recv(x->handover_fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
+    while (len < 0 && errno == EINTR);
+    if (len == 0)
+        _exit(x->fail_status);
+    if (len < (ssize_t)sizeof(uint32_t) || len > (ssize_t)(sizeof(uint32_t) + HANDOVER_TEXT_MAX))
+        return kerr_set(err, len < 0 ? errno : EPROTO, "cannot take keel's hand-over for %s", x->c->name);
+    char *buf = malloc((size_t)len + 1);
+    if (!buf)
+        return kerr_set(err, ENOMEM, "cannot take keel's hand-over for %s", x->c->name);
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(2 * sizeof(int))];
+    } cm;
+    struct iovec iov = { .iov_base = buf, .iov_len = (size_t)len };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.space, .msg_controllen = sizeof cm.space };
+    ssize_t n;
+    do
+        n = recvmsg(x->handover_fd, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    close(x->handover_fd);
+    x->handover_fd = -1;
+    uint32_t flags = 0;
+    if (n == len)
+        memcpy(&flags, buf, sizeof flags);
+    int fds[2] = { -1, -1 };
+    size_t n_fds = 0;
+    struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+    if (n == len && h && h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
+        n_fds = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    if (n_fds > 2)
+        n_fds = 2;
+    if (n_fds)
+        memcpy(fds, CMSG_DATA(h), n_fds * sizeof(int));
+    size_t want = (flags & HANDOVER_NETNS ? 1u : 0u) + (flags & HANDOVER_HOSTS_TREE ? 1u : 0u);
+    if (n != len || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || n_fds != want) {
+        free(buf);
+        return kerr_msg(err, EPROTO, "cannot take keel's hand-over for %s: a malformed record", x->c->name);
+    }
+    size_t k = 0;
+    if (flags & HANDOVER_NETNS)
+        x->netns_fd = fds[k++];
+    if (flags & HANDOVER_HOSTS_TREE)
+        x->hosts_tree = fds[k++];
+    if (flags & HANDOVER_HOSTS_TEXT) {
+        buf[len] = '\0';
+        x->hosts = buf;   /* the child's, until its execve */
+        memmove(buf, buf + sizeof flags, (size_t)len - sizeof flags + 1);
+    } else {
+        free(buf);
+    }
+    return 0;
+}
+
 static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *err)
 {
     const struct container_spec *c = x->c;
@@ -393,6 +465,8 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
         if (sethostname(x->hostname, strlen(x->hostname)) < 0)
             return kerr_set(err, errno, "cannot set host name %s", x->hostname);
         return 0;
+    case SETUP_HANDOVER:
+        return op_handover(x, err);
     case SETUP_STAGE:
         return mount_stage(in->stage, err);
     case SETUP_INIT_LAYER: {
@@ -511,13 +585,14 @@ static __attribute__((noreturn)) void setup_run(struct setup_ctx *x, const struc
 }
 
 static __attribute__((noreturn)) void setup_child(const struct container_start *in, const struct setup_list *list,
-                                                  int report_fd, int stub, char **stub_argv, uint64_t bounding,
-                                                  uint64_t signals)
+                                                  int report_fd, int handover_fd, int stub, char **stub_argv,
+                                                  uint64_t bounding, uint64_t signals)
 {
     const struct container_spec *c = in->spec;
     struct setup_ctx x = {
         .c = c, .argv = c->argv, .report_fd = report_fd, .stub_fd = stub, .stub_argv = stub_argv, .fail_status = 127,
-        .userns_fd = in->userns ? in->userns->fd : -1, .in = in, .seccomp = in->seccomp,
+        .userns_fd = in->userns ? in->userns->fd : -1, .in = in, .handover_fd = handover_fd, .netns_fd = -1,
+        .hosts_tree = -1, .seccomp = in->seccomp,
         .hostname = c->hostname ? c->hostname : c->name, .rootfd = -1, .devfd = -1, .cgroup_fd = -1,
         .bounding = bounding, .signals = signals,
     };
@@ -541,19 +616,21 @@ void container_ns_close(struct container_ns *ns)
 }
 
 /* Pins the namespaces of the child just cloned.  Run before the child can
- * reach any code of the image, so they are the ones keel made: clone() put
- * the child in its new PID, mount, UTS, IPC and cgroup namespaces (and a new
- * network one); the only namespaces the setup child joins later are the
- * network and user namespaces keel hands it, whose fds keel holds already. */
+ * reach any code of the image (it waits for the hand-over first), so they
+ * are the ones keel made: clone() put the child in its new PID, mount, UTS,
+ * IPC and cgroup namespaces (and a new network one); the only namespaces the
+ * setup child joins later are the network namespace keel hands it (pinned by
+ * container_hand_over from keel's fd, not from /proc) and the user namespace,
+ * whose fd keel holds already. */
 static int pin_namespaces(const struct container_start *in, pid_t pid, struct container_ns *ns, struct kerr *err)
 {
     container_ns_init(ns);
     for (int idx = 0; idx < CNS_USER; idx++) {
         char path[64];
         snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, setup_ns_name(idx));
-        if (idx == CNS_NET && in->netns_fd >= 0)
-            ns->fd[idx] = fcntl(in->netns_fd, F_DUPFD_CLOEXEC, 3);
-        else if ((ns->fd[idx] = open(path, O_RDONLY | O_CLOEXEC)) >= 0 && ns->fd[idx] < 3) {
+        if (idx == CNS_NET && in->join_netns)
+            continue;
+        if ((ns->fd[idx] = open(path, O_RDONLY | O_CLOEXEC)) >= 0 && ns->fd[idx] < 3) {
             /* Above stdio, which an exec's child dups over 0..2. */
             int high = fcntl(ns->fd[idx], F_DUPFD_CLOEXEC, 3);
             close(ns->fd[idx]);
@@ -577,7 +654,7 @@ int container_start(const struct container_start *in, struct container_proc *out
 {
     const struct container_spec *c = in->spec;
     struct setup_facts facts = {
-        .join_netns = in->netns_fd >= 0,
+        .join_netns = in->join_netns,
         .userns = in->userns != NULL,
         .seccomp = in->seccomp != NULL,
         .ready_fd = in->ready_fd >= 0 && c->ready == READY_FD,
@@ -612,15 +689,16 @@ int container_start(const struct container_start *in, struct container_proc *out
         return kerr_set(err, ENOMEM, "cannot start %s", c->name);
     }
 
-    /* The child waits on `go` until its namespaces are pinned: pinned while
-     * it is alive (a child that had already failed and exited would have no
-     * namespaces left to open), and before it runs anything of the image. */
-    int go[2];
-    if (pipe2(go, O_CLOEXEC) < 0) {
+    /* The hand-over channel: the child runs its list up to SETUP_HANDOVER
+     * (the root's first mounts, nothing of the image), then waits there for
+     * keel to have pinned its namespaces and made the network namespace and
+     * /etc/hosts.  A record of its own (SEQPACKET): fds go with it. */
+    int ho[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ho) < 0) {
         int saved = errno;
         close(pipefd[0]);
         close(report);
-        return kerr_set(err, saved, "cannot create the setup pipe for %s", in->spec->name);
+        return kerr_set(err, saved, "cannot create the setup channel for %s", in->spec->name);
     }
 
     /* Read here, once, rather than by ~100 system calls in every child. */
@@ -631,7 +709,7 @@ int container_start(const struct container_start *in, struct container_proc *out
         .pidfd = (uint64_t)(uintptr_t)&pidfd,
         .exit_signal = SIGCHLD,
     };
-    if (in->netns_fd < 0 && in->new_netns)
+    if (!in->join_netns && in->new_netns)
         args.flags |= CLONE_NEWNET;
     if (in->cgroup_fd >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
@@ -648,46 +726,103 @@ int container_start(const struct container_start *in, struct container_proc *out
         int saved = errno;
         close(pipefd[0]);
         close(report);
-        close(go[0]);
-        close(go[1]);
+        close(ho[0]);
+        close(ho[1]);
         return kerr_set(err, saved, "cannot create the process of %s", in->spec->name);
     }
     if (pid == 0) {
         close(pipefd[0]);
-        close(go[1]);
-        char b;
-        ssize_t n;
-        do
-            n = read(go[0], &b, 1);
-        while (n < 0 && errno == EINTR);
-        close(go[0]);
-        if (n != 1)
-            _exit(127);   /* keel could not pin the namespaces (or is gone) */
-        setup_child(in, &list, report, stub, sargv, bounding, signals);
+        close(ho[0]);
+        setup_child(in, &list, report, ho[1], stub, sargv, bounding, signals);
     }
     close(report);
-    close(go[0]);
-    r = pin_namespaces(in, pid, &out->ns, err);
-    if (r == 0 && write(go[1], "g", 1) != 1)
-        r = kerr_set(err, errno, "cannot start the setup of %s", in->spec->name);
-    close(go[1]);
-    if (r < 0) {
-        /* Without its namespaces no exec or health check could reach it: the
-         * container does not start.  The child, still waiting in keel's code,
-         * sees the go pipe closed and exits; it is reaped here, so the caller
-         * sees no child. */
-        container_ns_close(&out->ns);
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
-        close_safe(pidfd);
-        close(pipefd[0]);
-        return r;
-    }
+    close(ho[1]);
     out->pid = pid;
     out->pidfd = pidfd;
     out->setup_fd = pipefd[0];
+    out->handover_fd = ho[0];
+    r = pin_namespaces(in, pid, &out->ns, err);
+    if (r < 0) {
+        /* Without its namespaces no exec or health check could reach it: the
+         * container does not start.  A child that failed (and exited) before
+         * the pin has said why on the report channel: that is the reason. */
+        int fd = TAKE_FD(out->setup_fd);
+        container_abort(out);
+        struct kerr child = { 0 };
+        if (container_setup_result(fd, &child) < 0) {
+            *err = child;
+            r = -child.code;
+        }
+        close(fd);
+        return r;
+    }
     return 0;
+}
+
+int container_hand_over(struct container_proc *p, const struct container_handover *h, struct kerr *err)
+{
+    if (h->netns_fd >= 0 && (p->ns.fd[CNS_NET] = fcntl(h->netns_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+        int e = errno;
+        return kerr_set(err, e, "cannot pin the network namespace of the container");
+    }
+    uint32_t flags = (h->netns_fd >= 0 ? HANDOVER_NETNS : 0) | (h->hosts_tree >= 0 ? HANDOVER_HOSTS_TREE : 0) |
+                     (h->hosts_tree < 0 && h->hosts ? HANDOVER_HOSTS_TEXT : 0);
+    size_t text = flags & HANDOVER_HOSTS_TEXT ? strlen(h->hosts) + 1 : 0;
+    if (text > HANDOVER_TEXT_MAX)
+        return kerr_msg(err, E2BIG, "cannot hand the container its /etc/hosts: larger than %u bytes",
+                        HANDOVER_TEXT_MAX);
+    int fds[2];
+    size_t n_fds = 0;
+    if (h->netns_fd >= 0)
+        fds[n_fds++] = h->netns_fd;
+    if (h->hosts_tree >= 0)
+        fds[n_fds++] = h->hosts_tree;
+    struct iovec iov[2] = { { .iov_base = &flags, .iov_len = sizeof flags },
+                            { .iov_base = (void *)h->hosts, .iov_len = text } };
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(2 * sizeof(int))];
+    } cm;
+    memset(&cm, 0, sizeof cm);
+    struct msghdr mh = { .msg_iov = iov, .msg_iovlen = text ? 2 : 1 };
+    if (n_fds) {
+        mh.msg_control = cm.space;
+        mh.msg_controllen = CMSG_SPACE(n_fds * sizeof(int));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
+    }
+    ssize_t n;
+    do
+        n = sendmsg(p->handover_fd, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    int e = errno;
+    close(p->handover_fd);
+    p->handover_fd = -1;
+    /* A child that is gone already (EPIPE, ECONNRESET) reported why, or was
+     * killed: the report channel and its reaping tell. */
+    if (n < 0 && e != EPIPE && e != ECONNRESET)
+        return kerr_set(err, e, "cannot hand the container over to its setup");
+    return 0;
+}
+
+void container_abort(struct container_proc *p)
+{
+    /* The child, at most waiting in keel's code, sees the channel closed and
+     * exits; it is killed anyway and reaped here, so the caller sees no child. */
+    close_safe(p->handover_fd);
+    p->handover_fd = -1;
+    container_ns_close(&p->ns);
+    kill(p->pid, SIGKILL);
+    while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    close_safe(p->pidfd);
+    p->pidfd = -1;
+    close_safe(p->setup_fd);
+    p->setup_fd = -1;
+    p->pid = 0;
 }
 
 int container_setup_result(int setup_fd, struct kerr *err)
@@ -768,7 +903,8 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
         close_safe(rfd[0]);
         struct setup_ctx x = {
             .c = c, .argv = req->argv, .report_fd = rfd[1], .stub_fd = stub, .stub_argv = sargv, .fail_status = 126,
-            .userns_fd = ns->fd[CNS_USER], .ns = ns, .cgroup_fd = req->cgroup_fd, .seccomp = req->seccomp,
+            .userns_fd = ns->fd[CNS_USER], .ns = ns, .handover_fd = -1, .netns_fd = -1, .hosts_tree = -1,
+            .cgroup_fd = req->cgroup_fd, .seccomp = req->seccomp,
             .rootfd = -1, .devfd = -1, .bounding = bounding, .signals = signals,
         };
         for (int i = 0; i < 3; i++) {

@@ -134,8 +134,6 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
      * /dev/tty in the container, where TIOCSTI types commands into the
      * admin's shell and a read takes the admin's keystrokes. */
     add(&b, SETUP_SESSION, 0);
-    if (f->join_netns)
-        add(&b, SETUP_JOIN_NS, CNS_NET);
     add(&b, SETUP_HOSTNAME, 0);
     /* The root: private tree and stage first, the overlay before anything
      * inside it, /proc before the masks that cover its files, everything
@@ -144,6 +142,14 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     add(&b, SETUP_INIT_LAYER, 0);
     add(&b, SETUP_OVERLAY, 0);
     add(&b, SETUP_MOUNT_PROC, 0);
+    /* Up to here the child needs nothing keel makes after the clone: keel
+     * pins the namespaces and prepares the network namespace and /etc/hosts
+     * meanwhile, on the other CPU (container_hand_over).  The network
+     * namespace before /sys: sysfs shows the network devices of its
+     * mounter's namespace. */
+    add(&b, SETUP_HANDOVER, 0);
+    if (f->join_netns)
+        add(&b, SETUP_JOIN_NS, CNS_NET);
     add(&b, SETUP_MOUNT_SYS, 0);
     add(&b, SETUP_MOUNT_DEV, 0);
     /* `device =` nodes after the standard ones, before /dev's directories. */
@@ -345,6 +351,10 @@ static void print_op(const struct container_spec *c, const struct setup_list *l,
         return;
     case SETUP_HOSTNAME:
         fprintf(out, "  hostname: %s\n", c->hostname ? c->hostname : c->name);
+        return;
+    case SETUP_HANDOVER:
+        fprintf(out, "  wait: keel's hand-over (namespaces pinned%s, /etc/hosts)\n",
+                setup_find(l, SETUP_JOIN_NS, CNS_NET, k) >= 0 ? ", the network namespace" : "");
         return;
     case SETUP_STAGE:
         fprintf(out, "  stage: mount tree private; tmpfs (mode 0700) at the staging directory\n");

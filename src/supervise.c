@@ -688,27 +688,13 @@ static void ctr_start(struct ctr *c)
         }
         c->has_cgroup = cgfd >= 0;
     }
-    int netns = -1;
-    _cleanup_free_ char *hosts = NULL;
-    if (s->opts.net) {
-        /* Created (and, for bridge mode, wired) once and pinned: a restart
-         * rejoins the same namespace with the same address. */
-        if (net_container_netns(s->opts.net, spec, &netns, &rerr) < 0) {
-            close_safe(cgfd);
-            start_failed(c, rerr.msg);
-            return;
-        }
-        hosts = net_hosts_file(s->opts.net, s->m, spec);
-        c->hosts_gen = s->hosts_gen;
-    }
-    int hosts_tree = hosts ? hosts_live(c, hosts) : -1;
     struct container_start in = {
         .spec = spec,
         .stage = c->stage,
         .layers = c->lowers,
-        .netns_fd = netns,
-        .hosts = hosts,
-        .hosts_tree = hosts_tree,
+        /* Without the network module (keel check's tests), a private namespace still isolates. */
+        .join_netns = s->opts.net && spec->net != NET_HOST,
+        .new_netns = !s->opts.net && spec->net != NET_HOST,
         .cgroup_fd = cgfd,
         .seccomp = c->seccomp.len ? &c->seccomp : NULL,
         .output_fd = c->out.write_fd,
@@ -719,8 +705,6 @@ static void ctr_start(struct ctr *c)
         .notify_host = spec->ready == READY_NOTIFY ? c->notify_path : NULL,
         .userns = c->userns.fd >= 0 ? &c->userns : NULL,
     };
-    /* Without the network module (keel check's tests), a private namespace still isolates. */
-    in.new_netns = !s->opts.net && spec->net != NET_HOST;
     if (s->resolv_fd >= 0) {
         struct kerr terr = { 0 };
         in.resolv_tree = mount_file_tree(s->resolv_fd, &terr);
@@ -731,14 +715,35 @@ static void ctr_start(struct ctr *c)
     struct kerr err = { 0 };
     int r = container_start(&in, &proc, &err);
     close_safe(in.resolv_tree);
-    close_safe(hosts_tree);
     close_safe(cgfd);
-    close_safe(netns);
     if (c->ready_child_fd >= 0) {
         close(c->ready_child_fd);   /* the container holds the write end now */
         c->ready_child_fd = -1;
     }
     if (r < 0) {
+        start_failed(c, err.msg);
+        return;
+    }
+    /* While the child builds the root: the network namespace, created (and,
+     * for bridge mode, wired) once and pinned, so a restart rejoins the same
+     * namespace with the same address; then the /etc/hosts naming it. */
+    int netns = -1;
+    _cleanup_free_ char *hosts = NULL;
+    if (s->opts.net) {
+        if (net_container_netns(s->opts.net, spec, &netns, &rerr) < 0) {
+            container_abort(&proc);
+            start_failed(c, rerr.msg);
+            return;
+        }
+        hosts = net_hosts_file(s->opts.net, s->m, spec);
+        c->hosts_gen = s->hosts_gen;
+    }
+    struct container_handover ho = { .netns_fd = netns, .hosts = hosts, .hosts_tree = hosts ? hosts_live(c, hosts) : -1 };
+    r = container_hand_over(&proc, &ho, &err);
+    close_safe(ho.hosts_tree);
+    close_safe(netns);
+    if (r < 0) {
+        container_abort(&proc);
         start_failed(c, err.msg);
         return;
     }

@@ -4,8 +4,10 @@
  * container_start() clones a child into new PID, mount, UTS, IPC and cgroup
  * namespaces (straight into the container's cgroup with CLONE_INTO_CGROUP
  * where a cgroup is given), which leads a session of its own (no controlling
- * terminal: keel's, an admin's, stays out of reach), joins the network namespace it is handed,
- * builds the root (mount.h), pivots into it, sets the hostname and resource
+ * terminal: keel's, an admin's, stays out of reach), builds the root
+ * (mount.h) -- taking keel's hand-over once /proc is mounted: the network
+ * namespace to join (before /sys) and /etc/hosts, which keel makes after the
+ * clone, on the other CPU, while the child mounts -- pivots into it, sets the hostname and resource
  * limits, joins the container's user namespace when it has one (last, so
  * every other namespace stays owned by keel's), sets user and groups,
  * capabilities, no_new_privs and seccomp, closes every other fd and execs the
@@ -42,14 +44,12 @@ struct container_start {
     const char *stage;         /* RUN_DIR/containers/NAME, an existing directory */
     char *const *layers;       /* the overlay's lower directories (layerimg_acquire: image
                                 * files replaced by their mounts); NULL: spec->layers */
-    int netns_fd;              /* namespace to join; -1 keeps keel's (network = host) */
-    bool new_netns;            /* with netns_fd -1: a fresh namespace instead (lo down) */
+    bool join_netns;           /* a network namespace to join comes with the hand-over */
+    bool new_netns;            /* without join_netns: a fresh namespace at the clone (lo down);
+                                * neither: keel's (network = host) */
     int cgroup_fd;             /* container's cgroup directory; -1 for none */
     int output_fd;             /* becomes stdout and stderr */
     int devnull_fd;            /* keel's /dev/null: stdin, and the masks' source */
-    const char *hosts;         /* generated /etc/hosts (NULL: a minimal one) */
-    int hosts_tree;            /* mount_file_tree of keel's live copy of `hosts`, attached instead
-                                * so that an apply's rewrites reach the container; -1: none */
     const char *resolv;        /* generated /etc/resolv.conf (NULL: the image's) */
     int resolv_tree;           /* mount_file_tree of keel's live resolv.conf, attached instead of
                                 * `resolv` so that its rewrites reach the container; -1: none */
@@ -76,10 +76,33 @@ struct container_proc {
     pid_t pid;                 /* in keel's PID namespace */
     int pidfd;                 /* -1 where the kernel has no pidfds */
     int setup_fd;              /* read end of the setup error channel */
-    struct container_ns ns;    /* pinned at the clone, before the setup child runs any code of the image */
+    int handover_fd;           /* keel's end of the hand-over channel, until container_hand_over */
+    struct container_ns ns;    /* pinned at the clone (the network namespace at the hand-over),
+                                * before the setup child runs any code of the image */
 };
 
+/* What keel gives the setup child after the clone: made while the child
+ * builds the root (the two CPUs of a small machine work at once), taken by
+ * the child at its SETUP_HANDOVER step, before /sys and anything of the image. */
+struct container_handover {
+    int netns_fd;              /* with join_netns: the namespace to join (and pin); else -1 */
+    const char *hosts;         /* generated /etc/hosts (NULL: a minimal one) */
+    int hosts_tree;            /* mount_file_tree of keel's live copy of `hosts`, attached instead
+                                * so that an apply's rewrites reach the container; -1: none */
+};
+
+/* Clones the setup child (which runs its list up to SETUP_HANDOVER) and pins
+ * its namespaces.  On success the caller must follow with exactly one of
+ * container_hand_over() (the child goes on) or container_abort(). */
 int container_start(const struct container_start *in, struct container_proc *out, struct kerr *err);
+/* Pins the network namespace (H->netns_fd, duplicated) and sends H's fds
+ * and text to the child, then closes p->handover_fd.  A child that has died
+ * meanwhile is no error here: its report comes on setup_fd as usual.  The
+ * caller keeps H's fds. */
+int container_hand_over(struct container_proc *p, const struct container_handover *h, struct kerr *err);
+/* The start is given up after container_start: the child is killed and
+ * reaped (it never ran anything of the image), every fd of P closed. */
+void container_abort(struct container_proc *p);
 /* After setup_fd became readable (or hung up): 0 when the command was exec'd,
  * otherwise the child's error (e.g. "cannot mount the overlay root of web: ..."). */
 int container_setup_result(int setup_fd, struct kerr *err);

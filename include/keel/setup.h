@@ -49,6 +49,7 @@ enum setup_op_type {
     SETUP_JOIN_CGROUP,    /* exec: the container's cgroup (cgroup.procs) */
     SETUP_JOIN_NS,        /* setns into a namespace: arg = CNS_* */
     SETUP_HOSTNAME,       /* sethostname */
+    SETUP_HANDOVER,       /* start: wait for keel's hand-over (namespaces pinned; the network namespace, /etc/hosts) */
     SETUP_STAGE,          /* mount tree private, staging tmpfs */
     SETUP_INIT_LAYER,     /* keel's init layer: the list's mount points (setup_list.init) */
     SETUP_OVERLAY,        /* the root: overlay of layers and upper */

@@ -66,7 +66,13 @@ TEST(start_order)
     CHECK(at(&l, SETUP_BIND, 1) < at(&l, SETUP_SECRET, 0));
     CHECK(at(&l, SETUP_SECRET, 0) < at(&l, SETUP_PIVOT, -1));
     CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV) < at(&l, SETUP_PIVOT, -1));
-    CHECK(at(&l, SETUP_JOIN_NS, CNS_NET) < at(&l, SETUP_OVERLAY, -1));
+    /* keel's hand-over (pins, the network namespace, /etc/hosts) is taken
+     * after the root's first mounts, the namespace joined before /sys (sysfs
+     * shows its mounter's network devices) and before anything of the image. */
+    CHECK(at(&l, SETUP_MOUNT_PROC, -1) < at(&l, SETUP_HANDOVER, -1));
+    CHECK_INT(at(&l, SETUP_HANDOVER, -1) + 1, at(&l, SETUP_JOIN_NS, CNS_NET));
+    CHECK(at(&l, SETUP_JOIN_NS, CNS_NET) < at(&l, SETUP_MOUNT_SYS, -1));
+    CHECK(at(&l, SETUP_HANDOVER, -1) < at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTS));
     /* The image's /etc/passwd only after pivot_root. */
     CHECK(at(&l, SETUP_PIVOT, -1) < at(&l, SETUP_USER, -1));
     /* Everything needing keel's privileges before the user namespace, which
@@ -246,12 +252,13 @@ TEST(printed_plan)
     const char *want[] = {
         "  parent-death signal: SIGKILL\n",
         "  session: its own, no controlling terminal\n",
-        "  join: network namespace\n",
         "  hostname: web\n",
         "  init layer: keel's, on top of the layers, with the mount points /proc/ /sys/ /dev/ /data(=source) "
         "/var/log(=source) /run/secrets/db /etc/hostname /etc/hosts /etc/resolv.conf\n",
         "  root: overlay lowerdir=(init layer):/l/top:/l/base upper=tmpfs (nodev, nosuid)\n",
         "  mount: proc /proc (nosuid, nodev, noexec)\n",
+        "  wait: keel's hand-over (namespaces pinned, the network namespace, /etc/hosts)\n",
+        "  join: network namespace\n",
         "  mount: tmpfs /dev (nodev; null zero full random urandom tty bound read-only from the host's)\n",
         "  device: /dev/fuse -> /dev/fuse (the host's node, bound read-only)\n",
         "  masked: /proc/acpi ",
