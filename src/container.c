@@ -483,7 +483,7 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
     case SETUP_MOUNT_SYS:
         return mount_sys(x->rootfd, c->upper != NULL, true, err);
     case SETUP_MOUNT_DEV:
-        return (x->devfd = mount_dev(x->rootfd, err)) < 0 ? x->devfd : 0;
+        return (x->devfd = mount_dev(x->rootfd, op->arg != 0, err)) < 0 ? x->devfd : 0;
     case SETUP_DEV_NODE:
         return mount_dev_node(x->devfd, &c->devices[op->arg], err);
     case SETUP_DEV_FS:

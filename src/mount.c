@@ -745,13 +745,39 @@ static int bind_host_node(int dir, const char *host, const char *name, dev_t wan
                          what, err);
 }
 
-int mount_dev(int rootfd, struct kerr *err)
+/* Makes the host's standard node /dev/NAME (checked to be the WANT character
+ * device) at DIR/NAME with mknod, with the host node's owner and mode (the
+ * caller has cleared the umask): the container sees what a bind of the host's
+ * would show it, on an inode of its own.  -EPERM (keel in a user namespace)
+ * is the caller's to fall back on. */
+static int make_host_node(int dir, const char *name, dev_t want, struct kerr *err)
+{
+    char host[32];
+    snprintf(host, sizeof host, "/dev/%s", name);
+    struct stat st;
+    if (fstatat(AT_FDCWD, host, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return kerr_set(err, errno, "cannot give the container /dev/%s: cannot open %s", name, host);
+    if (!S_ISCHR(st.st_mode) || st.st_rdev != want)
+        return kerr_msg(err, ENODEV, "cannot give the container /dev/%s: %s is not the %u:%u character device",
+                        name, host, major(want), minor(want));
+    if (mknodat(dir, name, S_IFCHR | (st.st_mode & 0777), want) < 0)
+        return errno == EPERM ? -EPERM : kerr_set(err, errno, "cannot create /dev/%s", name);
+    /* Made as keel's fsuid (root): only a node the host gives another owner (tty) needs one more call. */
+    if ((st.st_uid != 0 || st.st_gid != 0) && fchownat(dir, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0)
+        return kerr_set(err, errno, "cannot set the owner of /dev/%s", name);
+    return 0;
+}
+
+int mount_dev(int rootfd, bool own_nodes, struct kerr *err)
 {
     _cleanup_close_ int dev = open_mountpoint(rootfd, "/dev", true, err);
     if (dev < 0)
         return dev;
-    /* nodev: only the nodes bound in below work here. */
-    int r = mount_at("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, "mode=0755,size=65536k", "/dev", err);
+    /* nodev: only the nodes bound in below work here.  Without it only when
+     * the container cannot make a node of its own (own_nodes: no CAP_MKNOD
+     * in keel's user namespace): then nothing but keel's nodes can be there. */
+    int r = mount_at("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC | (own_nodes ? 0 : MS_NODEV),
+                     "mode=0755,size=65536k", "/dev", err);
     if (r < 0)
         return r;
     /* Re-open: the fd above names the directory under the new tmpfs. */
@@ -763,13 +789,29 @@ int mount_dev(int rootfd, struct kerr *err)
     int d = open(fd_path(tp, dev), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
     if (d < 0)
         return kerr_set(err, errno, "cannot open the container's /dev");
-    for (const struct mount_devnode *n = mount_devnodes; n->name; n++) {
+    if (own_nodes) {
+        mode_t mask = umask(0);
+        const struct mount_devnode *n = mount_devnodes;
+        for (; n->name && r == 0; n++)
+            r = make_host_node(d, n->name, makedev(n->major, n->minor), err);
+        umask(mask);
+        if (r == -EPERM && n - 1 == mount_devnodes) {
+            /* Refused at the first node (keel in a user namespace): binds on a nodev /dev, as below. */
+            own_nodes = false;
+            r = mount(NULL, fd_path(tp, dev), NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) < 0
+                ? kerr_set(err, errno, "cannot make the container's /dev nodev") : 0;
+        } else if (r == -EPERM) {
+            r = kerr_set(err, EPERM, "cannot create /dev/%s", (n - 1)->name);
+        }
+    }
+    for (const struct mount_devnode *n = mount_devnodes; !own_nodes && n->name && r == 0; n++) {
         char host[32];
         snprintf(host, sizeof host, "/dev/%s", n->name);
-        if ((r = bind_host_node(d, host, n->name, makedev(n->major, n->minor), err)) < 0) {
-            close(d);
-            return r;
-        }
+        r = bind_host_node(d, host, n->name, makedev(n->major, n->minor), err);
+    }
+    if (r < 0) {
+        close(d);
+        return r;
     }
     return d;
 }

@@ -7,7 +7,9 @@
 #include "keel/seccomp.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <sched.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,7 +153,10 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     if (f->join_netns)
         add(&b, SETUP_JOIN_NS, CNS_NET);
     add(&b, SETUP_MOUNT_SYS, 0);
-    add(&b, SETUP_MOUNT_DEV, 0);
+    /* The standard nodes made with mknod (arg 1) where the container cannot
+     * make a node itself: no CAP_MKNOD, no user namespace (whose root's nodes
+     * the host's would not match in owner). */
+    add(&b, SETUP_MOUNT_DEV, !f->userns && !(c->caps & (UINT64_C(1) << CAP_MKNOD)));
     /* `device =` nodes after the standard ones, before /dev's directories. */
     for (size_t i = 0; i < c->n_devices; i++)
         add(&b, SETUP_DEV_NODE, (int)i);
@@ -376,10 +381,11 @@ static void print_op(const struct container_spec *c, const struct setup_list *l,
         fprintf(out, "  mount: sysfs /sys (read-only), cgroup2 /sys/fs/cgroup (read-only)\n");
         return;
     case SETUP_MOUNT_DEV:
-        fprintf(out, "  mount: tmpfs /dev (nodev;");
+        fprintf(out, "  mount: tmpfs /dev (%s", op->arg ? "" : "nodev; ");
         for (const struct mount_devnode *n = mount_devnodes; n->name; n++)
-            fprintf(out, " %s", n->name);
-        fprintf(out, " bound read-only from the host's)\n");
+            fprintf(out, "%s%s", n == mount_devnodes ? "" : " ", n->name);
+        fprintf(out, op->arg ? " made as the host's (numbers, owners, modes; bound read-only on a nodev /dev where "
+                "mknod is refused)\n" : " bound read-only from the host's)\n");
         return;
     case SETUP_DEV_NODE:
         fprintf(out, "  device: %s -> %s (the host's node, bound read-only)\n", c->devices[op->arg].source,

@@ -100,9 +100,13 @@ int mount_open_root(const char *stage, struct kerr *err);
 int mount_proc(int rootfd, bool may_create, struct kerr *err);
 /* sysfs at /sys, read-only; with CGROUP_NS, cgroup2 read-only at /sys/fs/cgroup. */
 int mount_sys(int rootfd, bool may_create, bool cgroup_ns, struct kerr *err);
-/* keel's nodev tmpfs at /dev with the host's null zero full random urandom
- * tty bound read-only.  Returns an O_DIRECTORY fd of it (caller closes). */
-int mount_dev(int rootfd, struct kerr *err);
+/* keel's tmpfs at /dev with the host's null zero full random urandom tty.
+ * OWN_NODES (the container has no CAP_MKNOD in keel's user namespace, so it
+ * can make no node itself): made there with mknod, with the host's numbers,
+ * owners and modes, on a /dev without nodev; otherwise (or where mknod is
+ * refused: keel in a user namespace) a nodev /dev with the host's nodes bound
+ * read-only.  Returns an O_DIRECTORY fd of it (caller closes). */
+int mount_dev(int rootfd, bool own_nodes, struct kerr *err);
 /* `device =`: the host's node NODE->source bound read-only at NODE->target (/dev/...). */
 int mount_dev_node(int devfd, const struct bind_mount *node, struct kerr *err);
 /* /dev's directories and links, devpts at /dev/pts, a tmpfs at /dev/shm, mqueue (if the kernel has it). */

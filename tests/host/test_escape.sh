@@ -431,6 +431,41 @@ EOF
         eval '[ -n "$v" ] && [ "$v" != 0 ]'
 }
 
+# The standard nodes are keel's own (mknod) where the container cannot make
+# a node itself (no CAP_MKNOD: the default), the host's bound read-only where
+# it can (+MKNOD, test_mknod_capability): either way the container sees the
+# host's numbers, owners and modes, and the nodes work.  test_userns.sh
+# auto_dev_nodes_bound: a user namespace keeps the binds.
+test_dev_nodes_as_host() {
+    plan dev_nodes_default dev_nodes_mknod_cap dev_nodes_usable
+    local nodes="null zero full random urandom tty" n want="" cmd="/bin/probe" mode own num
+    for n in $nodes; do
+        read -r mode own num < <(stat -c '%a %u:%g %Hr:%Lr' "/dev/$n")
+        want="$want chr $(printf '%04d' "$mode") $own $num"
+        cmd="$cmd stat /dev/$n"
+    done
+    manifest <<EOF
+$(system_section)
+$(simple d "$cmd write /dev/null read /dev/zero print end exit 0")
+$(simple m "$cmd print end exit 0" "capabilities = +MKNOD")
+EOF
+    keel_start
+    wait_klog 'd: exited' 20 || fail "d did not run ($WHY)"
+    wait_klog 'm: exited' 20 || fail "m did not run ($WHY)"
+    # The last line of each: all of its output is in $OUT (see device_access).
+    wait_out d end 20 || fail "d's output did not all arrive ($WHY)"
+    wait_out m end 20 || fail "m's output did not all arrive ($WHY)"
+    local got_d="" got_m=""
+    for n in $nodes; do
+        got_d="$got_d $(c_value d "stat:/dev/$n")"
+        got_m="$got_m $(c_value m "stat:/dev/$n")"
+    done
+    check dev_nodes_default "the default container's nodes are not the host's numbers, owners and modes" eq "$got_d" "$want"
+    check dev_nodes_mknod_cap "the +MKNOD container's nodes are not the host's" eq "$got_m" "$want"
+    check dev_nodes_usable "/dev/null or /dev/zero does not work" \
+        eq "$(c_value d write:/dev/null) $(c_value d read:/dev/zero)" "ok ok"
+}
+
 # device = HOST[:CONTAINER] gives one host node (here a 1:3 made in $T) in
 # the container's /dev, subdirectories too; the same node through `mount =`
 # stays unusable (nodev), and the given node cannot be chmod'ed.  keel check

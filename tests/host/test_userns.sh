@@ -20,12 +20,13 @@ host_uid() { awk '/^Uid:/ { print $2 }' "$(nsproc)/$1/status" 2>/dev/null; }
 
 test_auto() {
     plan auto_root_inside auto_map auto_host_uid auto_layer_owner auto_caps auto_nnp_seccomp \
-         auto_tmpfs_upper_owner auto_second_range auto_user_1000 auto_stdout_reopen plain_stdout_reopen
+         auto_tmpfs_upper_owner auto_dev_nodes_bound auto_second_range auto_user_1000 auto_stdout_reopen \
+         plain_stdout_reopen
     manifest <<EOF
 $(system_section)
 [container a]
 layers = $LAYERS/base
-command = /bin/probe trap TERM ids status stat /bin/probe stat / read /proc/self/uid_map write /tmp/x stat /tmp/x print up sleep inf
+command = /bin/probe trap TERM ids status stat /bin/probe stat / stat /dev/null read /proc/self/uid_map write /tmp/x stat /tmp/x print up sleep inf
 restart = no
 userns = auto
 upper = tmpfs
@@ -65,6 +66,11 @@ EOF
     check auto_nnp_seccomp "no_new_privs or seccomp is off" eq "$(c_value a NoNewPrivs) $(c_value a Seccomp)" "1 2"
     check auto_tmpfs_upper_owner "a file written in the tmpfs upper is not the container root's" \
         eq "$(c_value a write:/tmp/x) $(c_value a stat:/tmp/x | awk '{ print $3 }')" "ok 0:0"
+    # With a user namespace /dev keeps the host's nodes bound in (no mknod:
+    # a node made as the container's root would be owned by it): the host's
+    # root, unmapped, shows as the overflow ids.
+    check auto_dev_nodes_bound "/dev/null is not the host's 1:3 node (owner unmapped)" \
+        eq "$(c_value a stat:/dev/null | awk '{ print $1, $3, $4 }')" "chr 65534:65534 1:3"
     check auto_second_range "the second auto container does not get the next range" eq "$(map_of b)" "0 $AUTO1 65536"
     check auto_user_1000 "user = 1000:1000 is not uid 1000 inside" eq "$(c_value b uid):$(c_value b gid)" 1000:1000
     check auto_stdout_reopen "user 1000 cannot reopen /dev/stdout (the output pipe)" eq "$(c_value b write:/dev/stdout)" ok

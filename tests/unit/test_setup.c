@@ -3,6 +3,7 @@
  * contract, and the plan `keel check --plan` prints from the same list. */
 #include "keel/setup.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,6 +60,8 @@ TEST(start_order)
     CHECK(at(&l, SETUP_MOUNT_PROC, -1) < at(&l, SETUP_MASK, -1));
     CHECK(at(&l, SETUP_MOUNT_SYS, -1) < at(&l, SETUP_MASK, -1));
     CHECK(at(&l, SETUP_MOUNT_DEV, -1) < at(&l, SETUP_DEV_NODE, 0));
+    /* A user namespace keeps the host's nodes bound in (arg 0). */
+    CHECK_INT(at(&l, SETUP_MOUNT_DEV, 0), at(&l, SETUP_MOUNT_DEV, -1));
     CHECK(at(&l, SETUP_DEV_NODE, 0) < at(&l, SETUP_DEV_FS, -1));
     CHECK(at(&l, SETUP_MASK, -1) < at(&l, SETUP_READONLY, -1));
     CHECK(at(&l, SETUP_READONLY, -1) < at(&l, SETUP_BIND, 0));
@@ -130,6 +133,13 @@ TEST(start_variants)
     CHECK_INT(setup_plan_start(&c, &none, &l), 0);
     CHECK_INT(at(&l, SETUP_SECCOMP, -1), -1);
     CHECK_INT(at(&l, SETUP_READY_FD, -1), -1);
+    /* No user namespace, no CAP_MKNOD: keel makes the nodes (arg 1). */
+    CHECK_INT(at(&l, SETUP_MOUNT_DEV, 1), at(&l, SETUP_MOUNT_DEV, -1));
+    setup_list_free(&l);
+    /* With CAP_MKNOD the container could make nodes too: a nodev /dev with binds. */
+    c.caps |= UINT64_C(1) << 27;   /* CAP_MKNOD */
+    CHECK_INT(setup_plan_start(&c, &none, &l), 0);
+    CHECK_INT(at(&l, SETUP_MOUNT_DEV, 0), at(&l, SETUP_MOUNT_DEV, -1));
     setup_list_free(&l);
 }
 
