@@ -860,7 +860,11 @@ int mount_notify_socket(int devfd, const char *host_path, struct kerr *err)
 }
 
 /* Masks with keel's own /dev/null (checked to be the 1:3 character device) or
- * an empty read-only tmpfs for directories; never a path inside the image. */
+ * an empty read-only tmpfs for directories; never a path inside the image.
+ * The first mask of each kind is made (the tmpfs mounted, /dev/null bound and
+ * remounted read-only); the others are binds of it, which copy its mount's
+ * flags (read-only, nosuid, noexec): read-only from the moment they exist,
+ * one mount each, and one tmpfs for all the directories. */
 int mount_masks(int rootfd, struct kerr *err)
 {
     /* Opened here, in the container's new mount namespace: the kernel refuses
@@ -869,28 +873,35 @@ int mount_masks(int rootfd, struct kerr *err)
     struct stat st;
     if (fstat(devnull_fd, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3)
         return kerr_set(err, EPERM, "cannot mask paths: keel's /dev/null is not the 1:3 character device");
-    char tp[FD_PATH_MAX];
+    char tp[FD_PATH_MAX], sp[FD_PATH_MAX];
+    _cleanup_close_ int dir_mask = -1, file_mask = -1;   /* the first masks made, as mounted */
+    const uint64_t resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS;
     for (const char *const *p = mount_masked_paths; *p; p++) {
-        int fd = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+        _cleanup_close_ int fd = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, resolve);
         if (fd < 0) {
             if (errno == ENOENT)
                 continue;
             return kerr_set(err, errno, "cannot open %s to mask it", *p);
         }
+        if (fstat(fd, &st) < 0)
+            return kerr_set(err, errno, "cannot open %s to mask it", *p);
+        bool dir = S_ISDIR(st.st_mode);
+        int *made = dir ? &dir_mask : &file_mask;
         int r;
-        if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (*made >= 0) {
+            r = mount(fd_path(sp, *made), fd_path(tp, fd), NULL, MS_BIND, NULL);
+        } else if (dir) {
             r = mount("tmpfs", fd_path(tp, fd), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
-            int saved = errno;
-            close(fd);
-            if (r < 0)
-                return kerr_set(err, saved, "cannot mask %s", *p);
-            continue;
+        } else {
+            /* keel's (the host's) /dev/null inode: never writable through the mask. */
+            if ((r = bind_readonly(devnull_fd, rootfd, *p, O_NOFOLLOW, resolve, MS_NOSUID | MS_NOEXEC, *p, err)) < 0)
+                return r;
         }
-        close(fd);
-        /* keel's (the host's) /dev/null inode: never writable through the mask. */
-        if ((r = bind_readonly(devnull_fd, rootfd, *p, O_NOFOLLOW, RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS,
-                               MS_NOSUID | MS_NOEXEC, *p, err)) < 0)
-            return r;
+        if (r < 0)
+            return kerr_set(err, errno, "cannot mask %s", *p);
+        /* The first of its kind: opened again, to name the mask rather than what it covers. */
+        if (*made < 0 && (*made = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, resolve)) < 0)
+            return kerr_set(err, errno, "cannot reopen %s", *p);
     }
     return 0;
 }
