@@ -297,18 +297,23 @@ static size_t lower_opts(const struct container_spec *c, const struct mount_inpu
     return used;
 }
 
-/* Owner and mode of the init layer's NAME below DIR (made just now, by keel,
- * on keel's tmpfs: opened without following anything). */
-static int init_attrs(int dir, const char *name, uid_t uid, gid_t gid, mode_t mode, struct kerr *err)
+/* Owner and mode of the init layer's NAME below DIR: made just now, by keel,
+ * on keel's private tmpfs (nothing else can have replaced it), so it is
+ * named rather than opened, and chowned only when its creator (keel's fsuid
+ * and fsgid) is not the owner wanted. */
+static int init_attrs(uid_t fsuid, gid_t fsgid, int dir, const char *name, uid_t uid, gid_t gid, mode_t mode,
+                      struct kerr *err)
 {
-    _cleanup_close_ int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, mode & 07777) < 0)
+    bool mine = uid == fsuid && gid == fsgid;
+    if ((!mine && fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) || fchmodat(dir, name, mode & 07777, 0) < 0)
         return kerr_set(err, errno, "cannot set the owner and mode of %s in the init layer", name);
     return 0;
 }
 
 struct init_ctx {
     const struct mount_inputs *in;
+    uid_t fsuid;            /* keel's, the owner of what it creates */
+    gid_t fsgid;
     int probe;              /* O_PATH fd of the image's root (the probe overlay, or the one layer) */
     int init;               /* O_PATH fd of STAGE/init */
     char prefix[PATH_MAX];  /* the probe's path, as /proc/self/fd names it */
@@ -347,8 +352,8 @@ static int init_dirs(const struct init_ctx *x, const char *real, struct kerr *er
         if (mkdirat(cur, p, 0755) == 0) {
             struct stat st;
             bool have = image_dir(x, buf, &st);
-            int r = init_attrs(cur, p, have ? st.st_uid : x->in->root_uid, have ? st.st_gid : x->in->root_gid,
-                               have ? st.st_mode : 0755, err);
+            int r = init_attrs(x->fsuid, x->fsgid, cur, p, have ? st.st_uid : x->in->root_uid,
+                               have ? st.st_gid : x->in->root_gid, have ? st.st_mode : 0755, err);
             if (r < 0) {
                 close(cur);
                 return r;
@@ -484,7 +489,7 @@ static int init_point(const struct init_ctx *x, const struct mount_point *pt, st
         close_safe(f);
     }
     if (r == 0)
-        return init_attrs(dir, leaf, uid, gid, mode, err);
+        return init_attrs(x->fsuid, x->fsgid, dir, leaf, uid, gid, mode, err);
     if (errno != EEXIST)
         return kerr_set(err, errno, "cannot make %s in the init layer", full);
     /* A second mount point at the same path: fine if it is of the same type. */
@@ -529,7 +534,8 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
         if (mount("overlay", probe, "overlay", MS_RDONLY | MS_NODEV | MS_NOSUID, opts) < 0)
             return kerr_set(err, errno, "cannot mount the layers of %s to look at them (%s)", c->name, opts);
     }
-    struct init_ctx x = { .in = in, .probe = -1, .init = -1 };
+    struct init_ctx x = { .in = in, .fsuid = (uid_t)setfsuid((uid_t)-1), .fsgid = (gid_t)setfsgid((gid_t)-1),
+                          .probe = -1, .init = -1 };
     snprintf(path, sizeof path, "%s/init", stage);
     int r = 0;
     struct stat st;
@@ -549,7 +555,7 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
         if (strcmp(x.prefix, "/") == 0)
             x.prefix[0] = '\0';
         /* The root directory too: the top layer's owner and mode are the root's. */
-        r = init_attrs(x.init, ".", st.st_uid, st.st_gid, st.st_mode, err);
+        r = init_attrs(x.fsuid, x.fsgid, x.init, ".", st.st_uid, st.st_gid, st.st_mode, err);
     }
     for (size_t i = 0; r == 0 && i < n; i++)
         r = init_point(&x, &pts[i], err);

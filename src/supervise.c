@@ -738,7 +738,8 @@ static void ctr_start(struct ctr *c)
         hosts = net_hosts_file(s->opts.net, s->m, spec);
         c->hosts_gen = s->hosts_gen;
     }
-    struct container_handover ho = { .netns_fd = netns, .hosts = hosts, .hosts_tree = hosts ? hosts_live(c, hosts) : -1 };
+    struct container_handover ho = { .netns_fd = netns, .hosts = hosts,
+                                     .hosts_tree = hosts ? hosts_live(c, hosts) : -1 };
     r = container_hand_over(&proc, &ho, &err);
     close_safe(ho.hosts_tree);
     close_safe(netns);
