@@ -518,10 +518,12 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
         }
     }
     /* The image as the container would see it without the init layer: the
-     * one layer itself, or a read-only overlay of them, unmounted below. */
+     * one layer itself, or a read-only overlay of them.  The overlay stays
+     * mounted in the stage: it goes with the old root at pivot_root, in the
+     * one detach (and RCU grace period) that takes the old root anyway,
+     * rather than in a detach of its own here, on the way to the hand-over. */
     char probe[PATH_MAX];
-    bool mounted = n_layers > 1;
-    if (!mounted) {
+    if (n_layers <= 1) {
         str_copy(probe, sizeof probe, layer_path(c, in, 0, path));
     } else {
         char opts[4096];
@@ -561,8 +563,6 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
         r = init_point(&x, &pts[i], err);
     close_safe(x.init);
     close_safe(x.probe);
-    if (mounted && umount2(probe, MNT_DETACH) < 0 && r == 0)
-        r = kerr_set(err, errno, "cannot unmount %s", probe);
     return r;
 }
 

@@ -71,7 +71,8 @@ int mount_stage(const char *stage, struct kerr *err);
  * the top lower layer of the root, holding the N mount points PTS as empty
  * directories and files, so they exist in every root, read-only or not,
  * without writing to the image.  The image is looked at through a read-only
- * probe overlay of its layers (unmounted again); the init layer's directories
+ * probe overlay of its layers (left in the stage, detached with the old root at
+ * mount_pivot); the init layer's directories
  * take the owner and mode of the image's (the top layer's attributes are the
  * merged directory's), new ones are the container root's, 0755.  Made with
  * mkdirat/openat below an fd of STAGE/init, never following a symlink.  With a
