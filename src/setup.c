@@ -384,7 +384,7 @@ static void print_op(const struct container_spec *c, const struct setup_list *l,
         fprintf(out, "  mount: tmpfs /dev (%s", op->arg ? "" : "nodev; ");
         for (const struct mount_devnode *n = mount_devnodes; n->name; n++)
             fprintf(out, "%s%s", n == mount_devnodes ? "" : " ", n->name);
-        fprintf(out, op->arg ? " made as the host's (numbers, owners, modes; bound read-only on a nodev /dev where "
+        fprintf(out, op->arg ? " made as the host's: numbers, owners, modes; bound read-only on a nodev /dev where "
                 "mknod is refused)\n" : " bound read-only from the host's)\n");
         return;
     case SETUP_DEV_NODE:

@@ -311,6 +311,14 @@ TEST(printed_plan)
     CHECK(p && strstr(p, "    seccomp: unconfined\n  exec = "));
     CHECK(p && !strstr(p, "bind:"));
     free(p);
+
+    /* No user namespace, no CAP_MKNOD: keel's own nodes on a /dev without nodev. */
+    c.userns = USERNS_NO;
+    setup_facts_of_spec(&c, &f);
+    p = print(&c, &f);
+    CHECK(p && strstr(p, "  mount: tmpfs /dev (null zero full random urandom tty made as the host's: numbers, owners, "
+                         "modes; bound read-only on a nodev /dev where mknod is refused)\n"));
+    free(p);
 }
 
 int main(void)
