@@ -144,15 +144,6 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     add(&b, SETUP_INIT_LAYER, 0);
     add(&b, SETUP_OVERLAY, 0);
     add(&b, SETUP_MOUNT_PROC, 0);
-    /* Up to here the child needs nothing keel makes after the clone: keel
-     * pins the namespaces and prepares the network namespace and /etc/hosts
-     * meanwhile, on the other CPU (container_hand_over).  The network
-     * namespace before /sys: sysfs shows the network devices of its
-     * mounter's namespace. */
-    add(&b, SETUP_HANDOVER, 0);
-    if (f->join_netns)
-        add(&b, SETUP_JOIN_NS, CNS_NET);
-    add(&b, SETUP_MOUNT_SYS, 0);
     /* The standard nodes made with mknod (arg 1) where the container cannot
      * make a node itself: no CAP_MKNOD, no user namespace (whose root's nodes
      * the host's would not match in owner). */
@@ -163,8 +154,19 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     add(&b, SETUP_DEV_FS, 0);
     if (f->notify)
         add(&b, SETUP_NOTIFY_SOCKET, 0);
-    add(&b, SETUP_MASK, 0);
+    /* All below /proc, which is there. */
     add(&b, SETUP_READONLY, 0);
+    /* Up to here the child needs nothing keel makes after the clone: keel
+     * pins the namespaces and prepares the network namespace and /etc/hosts
+     * meanwhile, on the other CPU (container_hand_over).  The network
+     * namespace before /sys: sysfs shows the network devices of its
+     * mounter's namespace. */
+    add(&b, SETUP_HANDOVER, 0);
+    if (f->join_netns)
+        add(&b, SETUP_JOIN_NS, CNS_NET);
+    add(&b, SETUP_MOUNT_SYS, 0);
+    /* After /sys: some masked paths are below it. */
+    add(&b, SETUP_MASK, 0);
     for (size_t i = 0; i < c->n_mounts; i++)
         add(&b, SETUP_BIND, (int)i);
     /* After the binds: a secret's target may be inside a bound directory

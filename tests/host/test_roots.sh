@@ -171,7 +171,7 @@ $(ctr c "/bin/probe" "mount = /tmp:/shared")
 EOF
     keel_check --plan "$T/keel.ini"
     check plan_init_layer "the plan lists no init layer with its mount points" grep_in \
-        '^  init layer: .* /proc/ /sys/ /dev/ /shared\(=source\) /etc/hostname /etc/hosts /etc/resolv.conf$' "$CHECK_OUT"
+        '^  init layer: .* /proc/ /dev/ /sys/ /shared\(=source\) /etc/hostname /etc/hosts /etc/resolv.conf$' "$CHECK_OUT"
     check plan_root "the root's lowers do not start with the init layer" grep_in "lowerdir=\\(init layer\\):$LAYERS/base " "$CHECK_OUT"
 }
 

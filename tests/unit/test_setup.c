@@ -63,7 +63,12 @@ TEST(start_order)
     /* A user namespace keeps the host's nodes bound in (arg 0). */
     CHECK_INT(at(&l, SETUP_MOUNT_DEV, 0), at(&l, SETUP_MOUNT_DEV, -1));
     CHECK(at(&l, SETUP_DEV_NODE, 0) < at(&l, SETUP_DEV_FS, -1));
-    CHECK(at(&l, SETUP_MASK, -1) < at(&l, SETUP_READONLY, -1));
+    /* The read-only paths (all below /proc) before the hand-over, the masks
+     * (some below /sys) after /sys; both before the binds. */
+    CHECK(at(&l, SETUP_MOUNT_PROC, -1) < at(&l, SETUP_READONLY, -1));
+    CHECK(at(&l, SETUP_READONLY, -1) < at(&l, SETUP_HANDOVER, -1));
+    CHECK(at(&l, SETUP_MOUNT_DEV, -1) < at(&l, SETUP_HANDOVER, -1));
+    CHECK(at(&l, SETUP_MASK, -1) < at(&l, SETUP_BIND, 0));
     CHECK(at(&l, SETUP_READONLY, -1) < at(&l, SETUP_BIND, 0));
     CHECK(at(&l, SETUP_BIND, 0) < at(&l, SETUP_BIND, 1));
     CHECK(at(&l, SETUP_BIND, 1) < at(&l, SETUP_SECRET, 0));
@@ -208,7 +213,7 @@ TEST(init_layer_points)
     struct setup_list l;
     CHECK_INT(setup_plan_start(&c, &f, &l), 0);
     static const struct { const char *path; char kind; bool shadow; } want[] = {
-        { "/proc", 'd', true }, { "/sys", 'd', true }, { "/dev", 'd', true }, { "/data", 's', false },
+        { "/proc", 'd', true }, { "/dev", 'd', true }, { "/sys", 'd', true }, { "/data", 's', false },
         { "/var/log", 's', false }, { "/run/secrets/db", 'f', false }, { "/etc/hostname", 'f', true },
         { "/etc/hosts", 'f', true }, { "/etc/resolv.conf", 'f', true },
     };
@@ -263,16 +268,17 @@ TEST(printed_plan)
         "  parent-death signal: SIGKILL\n",
         "  session: its own, no controlling terminal\n",
         "  hostname: web\n",
-        "  init layer: keel's, on top of the layers, with the mount points /proc/ /sys/ /dev/ /data(=source) "
+        "  init layer: keel's, on top of the layers, with the mount points /proc/ /dev/ /sys/ /data(=source) "
         "/var/log(=source) /run/secrets/db /etc/hostname /etc/hosts /etc/resolv.conf\n",
         "  root: overlay lowerdir=(init layer):/l/top:/l/base upper=tmpfs (nodev, nosuid)\n",
         "  mount: proc /proc (nosuid, nodev, noexec)\n",
-        "  wait: keel's hand-over (namespaces pinned, the network namespace, /etc/hosts)\n",
-        "  join: network namespace\n",
         "  mount: tmpfs /dev (nodev; null zero full random urandom tty bound read-only from the host's)\n",
         "  device: /dev/fuse -> /dev/fuse (the host's node, bound read-only)\n",
-        "  masked: /proc/acpi ",
         "  read-only: /proc/bus ",
+        "  wait: keel's hand-over (namespaces pinned, the network namespace, /etc/hosts)\n",
+        "  join: network namespace\n",
+        "  mount: sysfs /sys",
+        "  masked: /proc/acpi ",
         "  bind: /data -> /data (ro, nodev, nosuid)\n",
         "  bind: /logs -> /var/log (rw, nodev, nosuid)\n",
         "  secret: /etc/keel/db.pass -> /run/secrets/db (copied at each start into the container's tmpfs; 1000:50 0440, "
