@@ -381,8 +381,9 @@ enum { HANDOVER_NETNS = 1, HANDOVER_HOSTS_TREE = 2, HANDOVER_HOSTS_TEXT = 4 };
 static int op_handover(struct setup_ctx *x, struct kerr *err)
 {
     ssize_t len;
+    char first;   /* MSG_TRUNC: the record's whole length, whatever fits here */
     do
-        len = recv(x->handover_fd, NULL, 0, MSG_PEEK | MSG_TRUNC);
+        len = recv(x->handover_fd, &first, sizeof first, MSG_PEEK | MSG_TRUNC);
     while (len < 0 && errno == EINTR);
     if (len == 0)
         _exit(x->fail_status);
