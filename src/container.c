@@ -205,6 +205,7 @@ struct setup_ctx {
     char **stub_argv;     /* its argv: the report fd, then the command's */
     int fail_status;      /* the exit status of a failed op: 127 for a start, 126 for an exec */
     int userns_fd;        /* the user namespace to join last, or -1 */
+    int release_fd;       /* a standby's release pipe (CLOEXEC, closed with keel's fds), or -1 */
     /* container start */
     const struct container_start *in;
     const char *hostname;
@@ -304,6 +305,26 @@ static int op_secret(struct setup_ctx *x, size_t i, struct kerr *err)
         return kerr_msg(err, EINVAL, "cannot give secret %s to %u:%u: not mapped in the user namespace of %s",
                         s->target, s->uid, s->gid, x->c->name);
     return mount_secret(x->rootfd, x->in->stage, x->c->n_secrets, i, s, uid, gid, err);
+}
+
+/* A standby waits for the release with everything done but the close of
+ * keel's fds and the exec.  Non-dumpable meanwhile (the credential change
+ * reset it to fs.suid_dumpable): keel's binary is its exe for as long as it
+ * waits, and nothing of the containers' should open it, though no container
+ * shares its PID namespace (it is alone in a new one).  EOF instead of the
+ * byte: keel discarded it (or is gone), an exit without a report. */
+static int op_standby_wait(struct setup_ctx *x, struct kerr *err)
+{
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        return kerr_set(err, errno, "cannot make the standby of %s non-dumpable", x->c->name);
+    char b;
+    ssize_t n;
+    do
+        n = read(x->release_fd, &b, 1);
+    while (n < 0 && errno == EINTR);
+    if (n != 1)
+        _exit(x->fail_status);
+    return 0;
 }
 
 /* The report fd is left open across the stub's execveat from here on: the
@@ -487,6 +508,8 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
     case SETUP_SIGNALS:
         sys_reset_signals(x->signals);
         return 0;
+    case SETUP_STANDBY_WAIT:
+        return op_standby_wait(x, err);
     case SETUP_EXEC:
         /* Through the stub: the process that execs the command (and the
          * interpreter of a `#!/proc/self/exe` script) has the sealed stub as
@@ -511,13 +534,13 @@ static __attribute__((noreturn)) void setup_run(struct setup_ctx *x, const struc
 }
 
 static __attribute__((noreturn)) void setup_child(const struct container_start *in, const struct setup_list *list,
-                                                  int report_fd, int stub, char **stub_argv, uint64_t bounding,
-                                                  uint64_t signals)
+                                                  int report_fd, int release_fd, int stub, char **stub_argv,
+                                                  uint64_t bounding, uint64_t signals)
 {
     const struct container_spec *c = in->spec;
     struct setup_ctx x = {
         .c = c, .argv = c->argv, .report_fd = report_fd, .stub_fd = stub, .stub_argv = stub_argv, .fail_status = 127,
-        .userns_fd = in->userns ? in->userns->fd : -1, .in = in, .seccomp = in->seccomp,
+        .userns_fd = in->userns ? in->userns->fd : -1, .release_fd = release_fd, .in = in, .seccomp = in->seccomp,
         .hostname = c->hostname ? c->hostname : c->name, .rootfd = -1, .devfd = -1, .cgroup_fd = -1,
         .bounding = bounding, .signals = signals,
     };
@@ -583,6 +606,7 @@ int container_start(const struct container_start *in, struct container_proc *out
         .ready_fd = in->ready_fd >= 0 && c->ready == READY_FD,
         .notify = in->notify_host != NULL,
         .resolv = in->resolv != NULL || in->resolv_tree >= 0,
+        .standby = in->standby,
     };
     int r = container_exe_check(c, err);
     if (r < 0)
@@ -660,17 +684,23 @@ int container_start(const struct container_start *in, struct container_proc *out
         do
             n = read(go[0], &b, 1);
         while (n < 0 && errno == EINTR);
-        close(go[0]);
         if (n != 1)
             _exit(127);   /* keel could not pin the namespaces (or is gone) */
-        setup_child(in, &list, report, stub, sargv, bounding, signals);
+        /* A standby reads its release from the same pipe, later. */
+        if (!in->standby)
+            close(go[0]);
+        setup_child(in, &list, report, in->standby ? go[0] : -1, stub, sargv, bounding, signals);
     }
     close(report);
     close(go[0]);
     r = pin_namespaces(in, pid, &out->ns, err);
     if (r == 0 && write(go[1], "g", 1) != 1)
         r = kerr_set(err, errno, "cannot start the setup of %s", in->spec->name);
-    close(go[1]);
+    out->release_fd = -1;
+    if (r == 0 && in->standby)
+        out->release_fd = go[1];
+    else
+        close(go[1]);
     if (r < 0) {
         /* Without its namespaces no exec or health check could reach it: the
          * container does not start.  The child, still waiting in keel's code,
@@ -707,6 +737,18 @@ int container_setup_result(int setup_fd, struct kerr *err)
         return kerr_msg(err, EIO, "the setup child sent a truncated report");
     rep.msg[sizeof rep.msg - 1] = '\0';
     return kerr_msg(err, rep.code, "%s", rep.msg);
+}
+
+int container_release(int release_fd, struct kerr *err)
+{
+    /* A pipe with room for far more than this one byte: never blocks. */
+    ssize_t n;
+    do
+        n = write(release_fd, "r", 1);
+    while (n < 0 && errno == EINTR);
+    if (n == 1)
+        return 0;
+    return kerr_set(err, n < 0 ? errno : EIO, "cannot release the standby");
 }
 
 /* --- exec inside a running container -------------------------------------- */
@@ -768,7 +810,7 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
         close_safe(rfd[0]);
         struct setup_ctx x = {
             .c = c, .argv = req->argv, .report_fd = rfd[1], .stub_fd = stub, .stub_argv = sargv, .fail_status = 126,
-            .userns_fd = ns->fd[CNS_USER], .ns = ns, .cgroup_fd = req->cgroup_fd, .seccomp = req->seccomp,
+            .userns_fd = ns->fd[CNS_USER], .release_fd = -1, .ns = ns, .cgroup_fd = req->cgroup_fd, .seccomp = req->seccomp,
             .rootfd = -1, .devfd = -1, .bounding = bounding, .signals = signals,
         };
         for (int i = 0; i < 3; i++) {

@@ -120,6 +120,7 @@ void setup_facts_of_spec(const struct container_spec *c, struct setup_facts *f)
         .ready_fd = c->ready == READY_FD,
         .notify = c->ready == READY_NOTIFY,
         .resolv = true,
+        .standby = c->standby,
     };
 }
 
@@ -194,6 +195,12 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     add(&b, SETUP_STDIO, 0);
     if (f->ready_fd)
         add(&b, SETUP_READY_FD, 0);
+    /* A standby waits here, everything done that a start needs but the
+     * close of keel's fds (the release pipe is one of them), the signal
+     * reset, a last filter and the exec: what is left after the release is
+     * a handful of system calls (docs/operations.md, "Standby"). */
+    if (f->standby)
+        add(&b, SETUP_STANDBY_WAIT, 0);
     add(&b, SETUP_CLOSE_FDS, 0);
     add(&b, SETUP_SIGNALS, 0);
     if (f->seccomp && c->no_new_privs)
@@ -460,6 +467,9 @@ static void print_op(const struct container_spec *c, const struct setup_list *l,
         return;
     case SETUP_SIGNALS:
         fprintf(out, "  signals: default dispositions, empty mask\n");
+        return;
+    case SETUP_STANDBY_WAIT:
+        fprintf(out, "  standby: non-dumpable, wait for the release by keel start or a restart\n");
         return;
     case SETUP_EXEC:
         fputs("  ", out);

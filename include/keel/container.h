@@ -57,6 +57,8 @@ struct container_start {
     int ready_fd;              /* write end for `ready = fd:N` (moved to N), or -1 */
     const char *notify_host;   /* `ready = notify`: keel's socket, bound at CONTAINER_NOTIFY_PATH */
     const struct userns *userns; /* the container's user namespace (userns.h), or NULL */
+    bool standby;              /* prepare only: the child stops before its exec (SETUP_STANDBY_WAIT)
+                                * until container_release() on out->release_fd */
 };
 
 /* The namespaces a container was started in, pinned by keel when it starts
@@ -77,12 +79,17 @@ struct container_proc {
     int pidfd;                 /* -1 where the kernel has no pidfds */
     int setup_fd;              /* read end of the setup error channel */
     struct container_ns ns;    /* pinned at the clone, before the setup child runs any code of the image */
+    int release_fd;            /* a standby's: container_release() writes it, closing it discards the
+                                * standby (the child exits 127 without a report); -1 otherwise */
 };
 
 int container_start(const struct container_start *in, struct container_proc *out, struct kerr *err);
 /* After setup_fd became readable (or hung up): 0 when the command was exec'd,
  * otherwise the child's error (e.g. "cannot mount the overlay root of web: ..."). */
 int container_setup_result(int setup_fd, struct kerr *err);
+/* Releases a standby (in.standby) to its exec: one byte on its release fd,
+ * which stays the caller's to close.  -EPIPE when the child is gone. */
+int container_release(int release_fd, struct kerr *err);
 
 
 /* Runs argv inside a running container: joins the namespaces pinned at its

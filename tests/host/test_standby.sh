@@ -1,0 +1,218 @@
+#!/bin/bash
+# test_standby.sh — issue 17: `standby = yes` keeps one instance of a
+# container prepared up to its exec; `keel start` and a restart release it
+# (docs/operations.md, "Standby").  Asserted from outside: the released
+# process existed before the request (it was a child of keel already), the
+# container sees what a normal start shows, keel ps shows one instance, an
+# apply's new environment reaches the next standby, keel's stop leaves no
+# process behind, and keel check refuses what a standby cannot do.
+. "$(dirname "$0")/lib.sh"
+
+SOCK() { echo "$T/keel.sock"; }
+kc() { KEEL_HOST="unix://$(SOCK)" timeout $((30 * SLOW)) "$KEEL" "$@"; }
+
+# keel's children in the test namespace (pids as keel prints them), sorted.
+keel_children() {
+    local p k
+    p=$(nsproc) || return 0
+    for k in $(cat "$p"/1/task/*/children 2>/dev/null); do
+        cat "$p/$k"/task/*/children 2>/dev/null
+    done | tr ' ' '\n' | grep -E '^[0-9]+$' | sort -n
+}
+
+# The standby of container NAME: keel's child that is not NAME's running
+# process nor another container's (printed; "" when none).  A standby is
+# keel's own code in a PID namespace of its own, alone there: NSpid has two
+# levels and the inner one is 1.
+standby_pid() {
+    local k busy
+    busy=" $(ps_pids) "
+    for k in $(keel_children); do
+        case $busy in *" $k "*) continue ;; esac
+        [ "$(ns_status "$k" NSpid | awk '{ print NF, $NF }')" = "2 1" ] && { echo "$k"; return 0; }
+    done
+}
+
+# Every running container's pid, as keel ps says.
+ps_pids() {
+    kc ps --json 2>/dev/null | python3 -c '
+import json, sys
+print(" ".join(str(c["pid"]) for c in json.load(sys.stdin) if c.get("pid")))' 2>/dev/null
+}
+
+# ps_field NAME KEY: keel ps --json's KEY of NAME ("" when absent).
+ps_field() {
+    kc ps --json 2>/dev/null | python3 -c '
+import json, sys
+n = [c for c in json.load(sys.stdin) if c["name"] == sys.argv[1]]
+print(len(n) if sys.argv[2] == "count" else (n[0].get(sys.argv[2], "") if n else ""))' "$1" "$2" 2>/dev/null
+}
+
+# The probe's view of its container, one "key=value" a line, minus what
+# differs between any two runs (pids, the output pipe's inode).
+PROBE_VIEW="hostname status ids cwd env cgroup mounts"
+view_of() {   # view_of NAME RUN: the view printed by NAME's RUN-th run (1-based)
+    grep -E "^$1 \| " "$OUT" | sed -E "s/^$1 \| //" |
+        awk -v n="$2" '/^run-begin$/ { k++ } k == n && /^(hostname|Cap|NoNewPrivs|Seccomp|Sig|uid|gid|euid|egid|groups|cwd|env\.|cgroup|mount)/' |
+        grep -v '^env.HOSTNAME=' | sed -E 's#/containers/[^/:,]+/#/containers/NAME/#g' | sort
+}
+
+sb_manifest() {
+    manifest "${2:-$T/keel.ini}" <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container sb]
+layers = $LAYERS/base
+command = /bin/probe print run-begin $PROBE_VIEW print view-done trap USR1 sleep inf
+hostname = box
+env = MARK=${1:-one}
+restart = always
+restart_delay = 0ms
+standby = yes
+
+[container ref]
+layers = $LAYERS/base
+command = /bin/probe print run-begin $PROBE_VIEW print view-done trap USR1 sleep inf
+hostname = box
+env = MARK=${1:-one}
+restart = no
+EOF
+}
+
+# views NAME: how many complete views NAME has printed.
+views() { grep -c "^$1 | view-done$" "$OUT"; }
+
+test_standby_restart_and_start() {
+    plan prepared released_on_crash same_view_as_normal cgroup_root ps_one_instance start_released \
+        discarded_on_stop no_leftover
+    sb_manifest
+    keel_start
+    wait_out sb view-done || fail "sb did not come up ($WHY)"
+    wait_out ref view-done || fail "ref did not come up ($WHY)"
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    local sbp pid0
+    wait_until $((10 * SLOW)) eval '[ -n "$(standby_pid)" ]'
+    sbp=$(standby_pid)
+    pid0=$(ps_field sb pid)
+    check prepared "no standby of sb among keel's children ($(keel_children | tr '\n' ' '); running: $(ps_pids))" \
+        eval '[ -n "$sbp" ] && [ "$sbp" != "$pid0" ]'
+    # The crash (trap USR1 exits 0; restart = always): the new run's process
+    # is the standby that existed before it.
+    kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
+    wait_until $((20 * SLOW)) eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not run again after its crash ($WHY)"
+    local pid1
+    wait_until $((10 * SLOW)) eval '[ "$(ps_field sb state)" = running ]'
+    pid1=$(ps_field sb pid)
+    check released_on_crash "sb's second run (pid $pid1) is not the standby prepared before the crash ($sbp)" \
+        eq "$pid1" "$sbp"
+    check same_view_as_normal "sb's view after a release differs from ref's normal start" \
+        eq "$(view_of sb 2)" "$(view_of ref 1)"
+    check cgroup_root "sb's released instance does not see its cgroup namespace root" \
+        eq "$(view_of sb 2 | grep '^cgroup=0::')" "cgroup=0::/"
+    check ps_one_instance "keel ps does not show sb once, with the running process" \
+        eval '[ "$(ps_field sb count)" = 1 ] && [ "$(ps_field sb pid)" = "$pid1" ]'
+    # keel stop sb, then keel start sb: released from a standby prepared
+    # while sb was stopped (kept for the start).
+    kc stop sb > "$T/stop.out" 2>&1 || fail "keel stop sb: $(cat "$T/stop.out")"
+    wait_until $((20 * SLOW)) eval '[ "$(ps_field sb state)" = stopped ]' || fail "sb did not stop"
+    wait_until $((10 * SLOW)) eval '[ -n "$(standby_pid)" ]'
+    sbp=$(standby_pid)
+    kc start sb > "$T/start.out" 2>&1 || fail "keel start sb: $(cat "$T/start.out")"
+    wait_until $((20 * SLOW)) eval '[ "$(views sb)" -ge 3 ]' || fail "sb did not start again ($WHY)"
+    check start_released "keel start sb did not release the standby ($sbp; running $(ps_field sb pid))" \
+        eval '[ -n "$sbp" ] && [ "$(ps_field sb pid)" = "$sbp" ]'
+    # The stop of keel: every standby discarded, nothing left in the namespace.
+    wait_until $((10 * SLOW)) eval '[ -n "$(standby_pid)" ]'
+    sbp=$(standby_pid)
+    keel_stop || fail "keel did not stop ($WHY)"
+    check discarded_on_stop "keel stopped without a standby to discard (positive control)" ne "$sbp" ""
+    check no_leftover "processes left in the namespace after keel's stop: $(cat "$T/leftover" 2>/dev/null)" \
+        eval '[ -f "$T/leftover" ] && [ ! -s "$T/leftover" ]'
+}
+
+test_standby_apply_env() {
+    plan old_env new_env_at_once new_env_from_standby
+    sb_manifest one
+    keel_start
+    wait_out sb view-done || fail "sb did not come up ($WHY)"
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    wait_until $((10 * SLOW)) eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+    check old_env "sb's first run does not see MARK=one" grep_in '^sb | env.MARK=one$' "$OUT"
+    sb_manifest two "$T/m2.ini"
+    kc apply "$T/m2.ini" > "$T/apply.out" 2>&1 || fail "keel apply: $(cat "$T/apply.out")"
+    wait_until $((20 * SLOW)) eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not restart for the apply ($WHY)"
+    check new_env_at_once "sb's run after the apply does not see MARK=two" \
+        eval '[ "$(view_of sb 2 | grep "^env.MARK=")" = env.MARK=two ]'
+    # The next run comes from the standby prepared after the apply: the new
+    # environment, never the old standby's.
+    wait_until $((10 * SLOW)) eval '[ -n "$(standby_pid)" ]' || fail "no standby after the apply"
+    local sbp
+    sbp=$(standby_pid)
+    kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
+    wait_until $((20 * SLOW)) eval '[ "$(views sb)" -ge 3 ]' || fail "sb did not restart ($WHY)"
+    wait_until $((10 * SLOW)) eval '[ "$(ps_field sb state)" = running ]'
+    check new_env_from_standby "the run released from the standby ($sbp, now $(ps_field sb pid)) does not see MARK=two" \
+        eval '[ "$(ps_field sb pid)" = "$sbp" ] && [ "$(view_of sb 3 | grep "^env.MARK=")" = env.MARK=two ]'
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+test_standby_check_refusals() {
+    plan upper_dir net_container start_first ready_fd accepted
+    local up
+    up=$(mk_layer up)
+    manifest <<EOF
+[container peer]
+layers = $LAYERS/base
+command = /bin/true
+
+[container a]
+layers = $LAYERS/base
+command = /bin/true
+upper = $up
+standby = yes
+
+[container b]
+layers = $LAYERS/base
+command = /bin/true
+network = container:peer
+standby = yes
+
+[container c]
+layers = $LAYERS/base
+command = /bin/true
+network = bridge
+update = start-first
+standby = yes
+
+[container d]
+layers = $LAYERS/base
+command = /bin/true
+ready = fd:3
+standby = yes
+EOF
+    keel_check "$T/keel.ini"
+    local f="$T/keel.ini"
+    check upper_dir "no FILE:LINE refusal of standby with an upper directory" \
+        grep_in "^$f:$(grep -n '^standby' "$f" | sed -n 1p | cut -d: -f1): container 'a': standby = yes is not possible with an upper directory" "$CHECK_ERR"
+    check net_container "no FILE:LINE refusal of standby with network = container:NAME" \
+        grep_in "^$f:$(grep -n '^standby' "$f" | sed -n 2p | cut -d: -f1): container 'b': standby = yes is not possible with network = container:NAME" "$CHECK_ERR"
+    check start_first "no FILE:LINE refusal of standby with update = start-first" \
+        grep_in "^$f:$(grep -n '^standby' "$f" | sed -n 3p | cut -d: -f1): container 'c': standby = yes is not possible with update = start-first" "$CHECK_ERR"
+    check ready_fd "no FILE:LINE refusal of standby with ready = fd:N" \
+        grep_in "^$f:$(grep -n '^standby' "$f" | sed -n 4p | cut -d: -f1): container 'd': standby = yes is not possible with ready = fd:N" "$CHECK_ERR"
+    # The positive control: a plain standby container passes, and its plan
+    # shows the wait just before keel's fds close.
+    manifest "$T/ok.ini" <<EOF
+[container e]
+layers = $LAYERS/base
+command = /bin/true
+upper = tmpfs
+standby = yes
+EOF
+    keel_check --plan "$T/ok.ini"
+    check accepted "keel check refuses a plain standby container, or its plan lacks the wait: $(cat "$CHECK_ERR")" \
+        eval '[ "$CRC" = 0 ] && grep -q "standby: non-dumpable, wait for the release" "$CHECK_OUT"'
+}
+
+run_tests "$@"
