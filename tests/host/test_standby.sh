@@ -85,7 +85,7 @@ views() { grep -c "^$1 | view-done$" "$OUT"; }
 
 test_standby_restart_and_start() {
     plan prepared released_on_crash same_view_as_normal cgroup_root ps_one_instance start_released \
-        discarded_on_stop no_leftover
+        discarded_on_stop no_leftover cgroup_removed
     sb_manifest
     keel_start
     wait_out sb view-done || fail "sb did not come up ($WHY)"
@@ -125,10 +125,57 @@ test_standby_restart_and_start() {
     # The stop of keel: every standby discarded, nothing left in the namespace.
     wait_until $((10 * SLOW)) eval '[ -n "$(standby_pid)" ]'
     sbp=$(standby_pid)
+    # sb's cgroup as the host sees it (the standby is in it too).
+    local cg2 cgdir=""
+    cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+    [ -n "$cg2" ] && cgdir=$cg2$(sed -n 's/^0:://p' "$(nsproc)/$sbp/cgroup" 2>/dev/null)
+    local cg_was=no
+    [ -n "$cgdir" ] && [ -d "$cgdir" ] && cg_was=yes   # the positive control
     keel_stop || fail "keel did not stop ($WHY)"
     check discarded_on_stop "keel stopped without a standby to discard (positive control)" ne "$sbp" ""
     check no_leftover "processes left in the namespace after keel's stop: $(cat "$T/leftover" 2>/dev/null)" \
         eval '[ -f "$T/leftover" ] && [ ! -s "$T/leftover" ]'
+    if [ -z "$cg2" ] || [ "$cgdir" = "$cg2/" ] || [ "$cgdir" = "$cg2" ]; then
+        _DONE+=(cgroup_removed)
+        echo "skip - host: cgroup_removed: keel runs without a cgroup2 hierarchy here"
+    else
+        check cgroup_removed "sb's cgroup $cgdir was not there while keel ran ($cg_was) or is still there after its stop" \
+            eval '[ "$cg_was" = yes ] && [ ! -e "$cgdir" ]'
+    fi
+}
+
+# A standby that dies on its own (killed from outside here) is reaped and
+# replaced, and the running instance is left alone.
+test_standby_dies_alone() {
+    plan replaced running_untouched next_release
+    sb_manifest
+    keel_start
+    wait_out sb view-done || fail "sb did not come up ($WHY)"
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    wait_until $((10 * SLOW)) eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+    local sbp pid0 host=""
+    sbp=$(standby_pid)
+    pid0=$(ps_field sb pid)
+    # The standby's pid as this shell sees it: keel's child with that NSpid.
+    local k
+    for k in $(children "$(keel_pid)"); do
+        [ "$(awk '$1 == "NSpid:" { print $3 }' "/proc/$k/status" 2>/dev/null)" = "$sbp" ] && host=$k
+    done
+    [ -n "$host" ] || fail "cannot find the standby $sbp among keel's children"
+    kill -KILL "$host"
+    wait_until $((20 * SLOW)) eval '[ -n "$(standby_pid)" ] && [ "$(standby_pid)" != "$sbp" ]'
+    local sb2
+    sb2=$(standby_pid)
+    check replaced "no new standby after the old one ($sbp) was killed (now: '$sb2')" \
+        eval '[ -n "$sb2" ] && [ "$sb2" != "$sbp" ]'
+    check running_untouched "sb's running instance changed when its standby died ($pid0, now $(ps_field sb pid) $(ps_field sb state))" \
+        eval '[ "$(ps_field sb pid)" = "$pid0" ] && [ "$(ps_field sb state)" = running ] && [ "$(views sb)" = 1 ]'
+    kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
+    wait_until $((20 * SLOW)) eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not restart ($WHY)"
+    wait_until $((10 * SLOW)) eval '[ "$(ps_field sb state)" = running ]'
+    check next_release "sb's restart did not release the replacement standby ($sb2; running $(ps_field sb pid))" \
+        eq "$(ps_field sb pid)" "$sb2"
+    keel_stop || fail "keel did not stop ($WHY)"
 }
 
 test_standby_apply_env() {
