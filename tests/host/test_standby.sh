@@ -11,6 +11,18 @@
 SOCK() { echo "$T/keel.sock"; }
 kc() { KEEL_HOST="unix://$(SOCK)" timeout $((30 * SLOW)) "$KEEL" "$@"; }
 
+# wait_secs SECONDS COMMAND [ARG]...: polls COMMAND until it succeeds, for at
+# most SECONDS (times SLOW) of wall time: the predicates here ask keel ps,
+# which costs more than wait_until's iteration count assumes.
+wait_secs() {
+    local end=$((SECONDS + $1 * SLOW))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -ge "$end" ] && return 1
+        sleep 0.05
+    done
+}
+
 # keel's children in the test namespace (pids as keel prints them), sorted.
 keel_children() {
     local p k
@@ -92,7 +104,7 @@ test_standby_restart_and_start() {
     wait_out ref view-done || fail "ref did not come up ($WHY)"
     wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
     local sbp pid0
-    wait_until $((10 * SLOW)) eval '[ -n "$(standby_pid)" ]'
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]'
     sbp=$(standby_pid)
     pid0=$(ps_field sb pid)
     check prepared "no standby of sb among keel's children ($(keel_children | tr '\n' ' '); running: $(ps_pids))" \
@@ -100,9 +112,9 @@ test_standby_restart_and_start() {
     # The crash (trap USR1 exits 0; restart = always): the new run's process
     # is the standby that existed before it.
     kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
-    wait_until $((20 * SLOW)) eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not run again after its crash ($WHY)"
+    wait_secs 20 eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not run again after its crash ($WHY)"
     local pid1
-    wait_until $((10 * SLOW)) eval '[ "$(ps_field sb state)" = running ]'
+    wait_secs 10 eval '[ "$(ps_field sb state)" = running ]'
     pid1=$(ps_field sb pid)
     check released_on_crash "sb's second run (pid $pid1) is not the standby prepared before the crash ($sbp)" \
         eq "$pid1" "$sbp"
@@ -115,15 +127,15 @@ test_standby_restart_and_start() {
     # keel stop sb, then keel start sb: released from a standby prepared
     # while sb was stopped (kept for the start).
     kc stop sb > "$T/stop.out" 2>&1 || fail "keel stop sb: $(cat "$T/stop.out")"
-    wait_until $((20 * SLOW)) eval '[ "$(ps_field sb state)" = stopped ]' || fail "sb did not stop"
-    wait_until $((10 * SLOW)) eval '[ -n "$(standby_pid)" ]'
+    wait_secs 20 eval '[ "$(ps_field sb state)" = stopped ]' || fail "sb did not stop"
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]'
     sbp=$(standby_pid)
     kc start sb > "$T/start.out" 2>&1 || fail "keel start sb: $(cat "$T/start.out")"
-    wait_until $((20 * SLOW)) eval '[ "$(views sb)" -ge 3 ]' || fail "sb did not start again ($WHY)"
+    wait_secs 20 eval '[ "$(views sb)" -ge 3 ]' || fail "sb did not start again ($WHY)"
     check start_released "keel start sb did not release the standby ($sbp; running $(ps_field sb pid))" \
         eval '[ -n "$sbp" ] && [ "$(ps_field sb pid)" = "$sbp" ]'
     # The stop of keel: every standby discarded, nothing left in the namespace.
-    wait_until $((10 * SLOW)) eval '[ -n "$(standby_pid)" ]'
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]'
     sbp=$(standby_pid)
     # sb's cgroup as the host sees it (the standby is in it too).
     local cg2 cgdir=""
@@ -152,7 +164,7 @@ test_standby_dies_alone() {
     keel_start
     wait_out sb view-done || fail "sb did not come up ($WHY)"
     wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
-    wait_until $((10 * SLOW)) eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
     local sbp pid0 host=""
     sbp=$(standby_pid)
     pid0=$(ps_field sb pid)
@@ -163,7 +175,7 @@ test_standby_dies_alone() {
     done
     [ -n "$host" ] || fail "cannot find the standby $sbp among keel's children"
     kill -KILL "$host"
-    wait_until $((20 * SLOW)) eval '[ -n "$(standby_pid)" ] && [ "$(standby_pid)" != "$sbp" ]'
+    wait_secs 20 eval '[ -n "$(standby_pid)" ] && [ "$(standby_pid)" != "$sbp" ]'
     local sb2
     sb2=$(standby_pid)
     check replaced "no new standby after the old one ($sbp) was killed (now: '$sb2')" \
@@ -171,8 +183,8 @@ test_standby_dies_alone() {
     check running_untouched "sb's running instance changed when its standby died ($pid0, now $(ps_field sb pid) $(ps_field sb state))" \
         eval '[ "$(ps_field sb pid)" = "$pid0" ] && [ "$(ps_field sb state)" = running ] && [ "$(views sb)" = 1 ]'
     kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
-    wait_until $((20 * SLOW)) eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not restart ($WHY)"
-    wait_until $((10 * SLOW)) eval '[ "$(ps_field sb state)" = running ]'
+    wait_secs 20 eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not restart ($WHY)"
+    wait_secs 10 eval '[ "$(ps_field sb state)" = running ]'
     check next_release "sb's restart did not release the replacement standby ($sb2; running $(ps_field sb pid))" \
         eq "$(ps_field sb pid)" "$sb2"
     keel_stop || fail "keel did not stop ($WHY)"
@@ -184,21 +196,21 @@ test_standby_apply_env() {
     keel_start
     wait_out sb view-done || fail "sb did not come up ($WHY)"
     wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
-    wait_until $((10 * SLOW)) eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
     check old_env "sb's first run does not see MARK=one" grep_in '^sb | env.MARK=one$' "$OUT"
     sb_manifest two "$T/m2.ini"
     kc apply "$T/m2.ini" > "$T/apply.out" 2>&1 || fail "keel apply: $(cat "$T/apply.out")"
-    wait_until $((20 * SLOW)) eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not restart for the apply ($WHY)"
+    wait_secs 20 eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not restart for the apply ($WHY)"
     check new_env_at_once "sb's run after the apply does not see MARK=two" \
         eval '[ "$(view_of sb 2 | grep "^env.MARK=")" = env.MARK=two ]'
     # The next run comes from the standby prepared after the apply: the new
     # environment, never the old standby's.
-    wait_until $((10 * SLOW)) eval '[ -n "$(standby_pid)" ]' || fail "no standby after the apply"
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby after the apply"
     local sbp
     sbp=$(standby_pid)
     kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
-    wait_until $((20 * SLOW)) eval '[ "$(views sb)" -ge 3 ]' || fail "sb did not restart ($WHY)"
-    wait_until $((10 * SLOW)) eval '[ "$(ps_field sb state)" = running ]'
+    wait_secs 20 eval '[ "$(views sb)" -ge 3 ]' || fail "sb did not restart ($WHY)"
+    wait_secs 10 eval '[ "$(ps_field sb state)" = running ]'
     check new_env_from_standby "the run released from the standby ($sbp, now $(ps_field sb pid)) does not see MARK=two" \
         eval '[ "$(ps_field sb pid)" = "$sbp" ] && [ "$(view_of sb 3 | grep "^env.MARK=")" = env.MARK=two ]'
     keel_stop || fail "keel did not stop ($WHY)"
