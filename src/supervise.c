@@ -37,6 +37,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Preparations in a row that may fail (100 ms to 1.6 s apart) before keel
+ * waits for the container's next start. */
+#define STANDBY_TRIES 5
+
 struct ctr {
     struct supervisor *sup;
     const struct container_spec *spec;
@@ -101,7 +105,9 @@ struct ctr {
         struct container_ns ns;
         unsigned hosts_gen;  /* c->hosts_gen once released */
         int64_t timer;       /* the next preparation */
-        uint64_t delay_ms;   /* before the next one after a standby failed: doubles, reset by a release */
+        uint64_t delay_ms;   /* before the next one after a standby failed: doubles, reset by an exec */
+        unsigned tries;      /* preparations left before the next exec of the container: a standby is
+                              * made only for one that started once, and not forever if it keeps failing */
     } sb;
 };
 
@@ -644,6 +650,7 @@ static void setup_done(struct ctr *c)
     ctr_input(c, SUP_IN_EXECED, 0, 0);
     /* The next standby, now that this run's command is under way. */
     c->sb.delay_ms = 0;
+    c->sb.tries = STANDBY_TRIES;
     standby_kick(c);
 }
 
@@ -852,7 +859,7 @@ static void standby_fired(struct loop *l, void *data)
  * asked for it, never on the path of the start it follows. */
 static void standby_kick(struct ctr *c)
 {
-    if (!standby_wanted(c) || c->sb.pid > 0 || c->sb.timer > 0)
+    if (!standby_wanted(c) || c->sb.pid > 0 || c->sb.timer > 0 || c->sb.tries == 0)
         return;
     int64_t t = loop_add_timer(c->sup->loop, c->sb.delay_ms, standby_fired, c);
     c->sb.timer = t > 0 ? t : 0;
@@ -863,11 +870,19 @@ static void standby_kick(struct ctr *c)
 /* The standby could not be made, or died on its own: the next one after a
  * delay that doubles (100 ms to 10 s), so a standby that cannot be prepared
  * (a missing bind source, the pids limit) never busy-loops. */
+static void release_if_done(struct ctr *c);
+
 static void standby_retry(struct ctr *c)
 {
     c->sb.delay_ms = c->sb.delay_ms ? c->sb.delay_ms * 2 : 100;
     if (c->sb.delay_ms > 10000)
         c->sb.delay_ms = 10000;
+    if (c->sb.tries > 0 && --c->sb.tries == 0) {
+        log_warn("%s: no standby until its next start (%u preparations failed)", c->spec->name,
+                 STANDBY_TRIES);
+        release_if_done(c);   /* what it would have held, if the container is down */
+        return;
+    }
     standby_kick(c);
 }
 
@@ -1074,7 +1089,8 @@ static void release_if_done(struct ctr *c)
      * namespace and address): kept while it is wanted, released with it. */
     if (standby_wanted(c)) {
         standby_kick(c);
-        return;
+        if (c->sb.pid > 0 || c->sb.timer > 0)
+            return;
     }
     standby_discard(c);
     cg_remove_if_done(c);
@@ -1896,8 +1912,12 @@ static void apply_end(struct supervisor *s, bool ok, const char *outcome)
     s->ap.rep_timer = 0;
     s->ap.swapped = false;
     s->ap.outcome[0] = '\0';
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; i < s->n; i++) {
         s->c[i]->retiring = s->c[i]->replacing = false;
+        /* One an apply that failed had meant to retire keeps its place: a standby again. */
+        if (!ok)
+            standby_kick(s->c[i]);
+    }
     if (ok)
         log_info("apply: %s", outcome);
     else

@@ -81,6 +81,7 @@ hostname = box
 env = MARK=${1:-one}
 restart = always
 restart_delay = 0ms
+stop_signal = SIGUSR1
 standby = yes
 
 [container ref]
@@ -89,6 +90,7 @@ command = /bin/probe print run-begin $PROBE_VIEW print view-done trap USR1 sleep
 hostname = box
 env = MARK=${1:-one}
 restart = no
+stop_signal = SIGUSR1
 EOF
 }
 
@@ -187,6 +189,54 @@ test_standby_dies_alone() {
     wait_secs 10 eval '[ "$(ps_field sb state)" = running ]'
     check next_release "sb's restart did not release the replacement standby ($sb2; running $(ps_field sb pid))" \
         eq "$(ps_field sb pid)" "$sb2"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# A standby that cannot be prepared (its bind source gone) is tried a few
+# times with a growing delay, then not until the container's next start;
+# that start, made as without a standby, brings the standby back.
+test_standby_gives_up() {
+    plan gave_up bounded start_without back_after_start
+    mkdir -p "$T/data"
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container sb]
+layers = $LAYERS/base
+command = /bin/probe print run-begin ls /data print view-done trap USR1 sleep inf
+mount = $T/data:/data
+restart = always
+restart_delay = 0ms
+stop_signal = SIGUSR1
+standby = yes
+EOF
+    keel_start
+    wait_out sb view-done || fail "sb did not come up ($WHY)"
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+    local sbp host="" k
+    sbp=$(standby_pid)
+    for k in $(children "$(keel_pid)"); do
+        [ "$(awk '$1 == "NSpid:" { print $3 }' "/proc/$k/status" 2>/dev/null)" = "$sbp" ] && host=$k
+    done
+    [ -n "$host" ] || fail "cannot find the standby $sbp among keel's children"
+    mv "$T/data" "$T/data.away"
+    kill -KILL "$host"
+    wait_klog "warning: sb: no standby until its next start" $((20 * SLOW)) || true
+    check gave_up "a standby of sb is still being prepared, or one is there, without its bind source" \
+        eval 'grep -qE "$(klog "warning: sb: no standby until its next start")" "$ERR" && [ -z "$(standby_pid)" ]'
+    check bounded "not 5 standbys lost (1 killed, 4 failed) before keel gave up: $(klog_count 'warning: sb: its standby')" \
+        eq "$(klog_count 'warning: sb: its standby')" 5
+    mv "$T/data.away" "$T/data"
+    local pid0
+    pid0=$(ps_field sb pid)
+    kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
+    wait_secs 20 eval '[ "$(views sb)" -ge 2 ] && [ "$(ps_field sb state)" = running ]' || fail "sb did not restart ($WHY)"
+    check start_without "sb did not start again without a standby ($pid0, now $(ps_field sb pid))" \
+        eval '[ -n "$(ps_field sb pid)" ] && [ "$(ps_field sb pid)" != "$pid0" ]'
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]'
+    check back_after_start "no standby after sb's next start" ne "$(standby_pid)" ""
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
