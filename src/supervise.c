@@ -693,11 +693,12 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
 {
     struct supervisor *s = c->sup;
     const struct container_spec *spec = c->spec;
-    if (userns_open(&c->userns, spec, err) < 0)
-        return -err->code;
+    int r = userns_open(&c->userns, spec, err);
+    if (r < 0)
+        return r;
     /* Image layers are attached at the first start and kept across restarts. */
-    if (!c->lowers && layerimg_acquire(s->images, spec->layers, &c->lowers, err) < 0)
-        return -err->code;
+    if (!c->lowers && (r = layerimg_acquire(s->images, spec->layers, &c->lowers, err)) < 0)
+        return r;
     int cgfd = -1;
     if (standby && c->pid > 0 && c->has_cgroup) {
         /* Beside the running instance, in its cgroup as it is: made again,
@@ -708,8 +709,8 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
     } else if (s->opts.cgroup) {
         /* A limit that cannot be applied refuses the container: never dropped silently. */
         struct container_spec named;
-        if (cgroup_container_create(s->opts.cgroup, cg_spec(c, &named), &cgfd, err) < 0)
-            return -err->code;
+        if ((r = cgroup_container_create(s->opts.cgroup, cg_spec(c, &named), &cgfd, err)) < 0)
+            return r;
         c->has_cgroup = cgfd >= 0;
     }
     int netns = -1;
@@ -717,9 +718,9 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
     if (s->opts.net) {
         /* Created (and, for bridge mode, wired) once and pinned: a restart
          * rejoins the same namespace with the same address. */
-        if (net_container_netns(s->opts.net, spec, &netns, err) < 0) {
+        if ((r = net_container_netns(s->opts.net, spec, &netns, err)) < 0) {
             close_safe(cgfd);
-            return -err->code;
+            return r;
         }
         hosts = net_hosts_file(s->opts.net, s->m, spec);
     }
@@ -751,7 +752,7 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
         if (in.resolv_tree < 0)   /* the content is still there: only later changes are lost */
             log_warn("%s: %s: its /etc/resolv.conf will not follow DHCP changes", spec->name, terr.msg);
     }
-    int r = container_start(&in, proc, err);
+    r = container_start(&in, proc, err);
     close_safe(in.resolv_tree);
     close_safe(hosts_tree);
     close_safe(cgfd);
