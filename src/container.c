@@ -307,21 +307,19 @@ static int op_secret(struct setup_ctx *x, size_t i, struct kerr *err)
     return mount_secret(x->rootfd, x->in->stage, x->c->n_secrets, i, s, uid, gid, err);
 }
 
-/* A standby waits for the release with everything done but the close of
- * keel's fds and the exec.  Non-dumpable meanwhile (the credential change
- * reset it to fs.suid_dumpable): keel's binary is its exe for as long as it
- * waits, and nothing of the containers' should open it, though no container
- * shares its PID namespace (it is alone in a new one).  EOF instead of the
- * byte: keel discarded it (or is gone), an exit without a report. */
+/* A standby waits for the release with everything done but the exec, its
+ * signals at their defaults and its filter in (setup_plan_start).  EOF
+ * instead of the byte: keel discarded it (or is gone), an exit without a
+ * report; an error (a filter that refuses read(2)) is reported. */
 static int op_standby_wait(struct setup_ctx *x, struct kerr *err)
 {
-    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
-        return kerr_set(err, errno, "cannot make the standby of %s non-dumpable", x->c->name);
     char b;
     ssize_t n;
     do
         n = read(x->release_fd, &b, 1);
     while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return kerr_set(err, errno, "cannot wait for the release of the standby of %s", x->c->name);
     if (n != 1)
         _exit(x->fail_status);
     return 0;
@@ -332,11 +330,16 @@ static int op_standby_wait(struct setup_ctx *x, struct kerr *err)
  * survive one exec and end at the next).  Nothing is exec'd in between. */
 static int close_fds_keep_stub(struct setup_ctx *x, int first, struct kerr *err)
 {
-    /* Ascending: first < SETUP_FD_MIN <= the report fd and the stub's fd. */
-    int hi = x->report_fd > x->stub_fd ? x->report_fd : x->stub_fd;
-    int lo = x->report_fd > x->stub_fd ? x->stub_fd : x->report_fd;
-    int keep[3] = { first, lo, hi };
-    int r = close_fds_except(keep, 3, err);
+    /* A standby's release pipe stays too (CLOEXEC: it goes at the stub's
+     * execveat).  Sorted: close_fds_except wants them ascending. */
+    int keep[4] = { first, x->release_fd, x->report_fd, x->stub_fd };
+    for (size_t i = 1; i < 4; i++)
+        for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    int r = close_fds_except(keep, 4, err);
     if (r < 0)
         return r;
     if (fcntl(x->report_fd, F_SETFD, 0) < 0)

@@ -321,7 +321,7 @@ standby = yes
 EOF
     keel_check --plan "$T/ok.ini"
     check accepted "keel check refuses a plain standby container, or its plan lacks the wait: $(cat "$CHECK_ERR")" \
-        eval '[ "$CRC" = 0 ] && grep -q "standby: non-dumpable, wait for the release" "$CHECK_OUT"'
+        eval '[ "$CRC" = 0 ] && grep -q "standby: wait for the release" "$CHECK_OUT"'
 }
 
 run_tests "$@"
