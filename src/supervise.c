@@ -366,11 +366,11 @@ static int cg_dir_fd(const struct ctr *c)
     return openat(root->keel_fd, c->iname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-/* Kills every process of the container: its cgroup when it has one (nothing
- * escapes by forking), else its PID-1 (the kernel then kills its namespace). */
 static void standby_discard(struct ctr *c);
 static void standby_kick(struct ctr *c);
 
+/* Kills every process of the container: its cgroup when it has one (nothing
+ * escapes by forking), else its PID-1 (the kernel then kills its namespace). */
 static void kill_all(struct ctr *c)
 {
     struct cgroup_root *root = cgroot(c->sup);
@@ -868,11 +868,12 @@ static void standby_kick(struct ctr *c)
         log_warn("%s: cannot arm a timer: no standby is prepared", c->spec->name);
 }
 
-/* The standby could not be made, or died on its own: the next one after a
- * delay that doubles (100 ms to 10 s), so a standby that cannot be prepared
- * (a missing bind source, the pids limit) never busy-loops. */
 static void release_if_done(struct ctr *c);
 
+/* The standby could not be made, or died on its own: the next one after a
+ * delay that doubles from 100 ms, so a standby that cannot be prepared (a
+ * missing bind source, the pids limit) never busy-loops; after STANDBY_TRIES
+ * in a row, none until the container's next exec. */
 static void standby_retry(struct ctr *c)
 {
     c->sb.delay_ms = c->sb.delay_ms ? c->sb.delay_ms * 2 : 100;
@@ -922,7 +923,7 @@ static bool standby_take(struct ctr *c, struct container_proc *proc)
         return false;
     struct kerr err = { 0 };
     if (container_release(c->sb.release_fd, &err) < 0) {
-        log_warn("%s: %s: %s; starting without it", c->spec->name, err.msg, strerror(err.code));
+        log_warn("%s: %s; starting without it", c->spec->name, err.msg);
         standby_discard(c);
         return false;
     }
