@@ -240,6 +240,47 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# A standby of a container with a user namespace and `ready = notify`: the
+# released instance is in the same user namespace (the same map as the
+# first run's), its readiness reaches keel, its files are mapped.
+test_standby_userns_notify() {
+    plan same_map ids_inside ready_after_release
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container sb]
+layers = $LAYERS/base
+command = /bin/probe print run-begin ids read /proc/self/uid_map notify print view-done trap USR1 sleep inf
+userns = auto
+ready = notify
+restart = always
+restart_delay = 0ms
+stop_signal = SIGUSR1
+standby = yes
+EOF
+    keel_start
+    wait_out sb view-done || fail "sb did not come up ($WHY)"
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+    local sbp
+    sbp=$(standby_pid)
+    kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
+    wait_secs 20 eval '[ "$(views sb)" -ge 2 ] && [ "$(ps_field sb state)" = running ]' || fail "sb did not restart ($WHY)"
+    [ "$(ps_field sb pid)" = "$sbp" ] || fail "the restart did not release the standby ($sbp; running $(ps_field sb pid))"
+    local m1 m2
+    m1=$(sed -n 's/^sb | data:\/proc\/self\/uid_map=//p' "$OUT" | sed -n 1p | awk '{ print $1, $2, $3 }')
+    m2=$(sed -n 's/^sb | data:\/proc\/self\/uid_map=//p' "$OUT" | sed -n 2p | awk '{ print $1, $2, $3 }')
+    check same_map "the released instance's uid_map ('$m2') is not the first run's ('$m1', container root on a host id above 0)" \
+        eval '[ -n "$m1" ] && [ "$m1" = "$m2" ] && [ "${m1%% *}" = 0 ] && [ "$(awk "{ print \$2 }" <<< "$m1")" -gt 0 ]'
+    check ids_inside "the released instance does not run as root of its user namespace" \
+        eq "$(grep -E '^sb \| uid=' "$OUT" | sed -n 2p)" "sb | uid=0"
+    wait_secs 10 eval '[ "$(ps_field sb ready)" = True ]'
+    check ready_after_release "keel did not see the released instance's READY=1 (ready: $(ps_field sb ready); $(grep -E '^sb \| notify=' "$OUT" | tail -n 1))" \
+        eq "$(ps_field sb ready)" True
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 test_standby_apply_env() {
     plan old_env new_env_at_once new_env_from_standby
     sb_manifest one
