@@ -281,6 +281,58 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# A bridge container with a standby: the standby joins the container's
+# pinned namespace, so the released instance has the same address, and its
+# published port answers; while it is stopped its address stays its own.
+test_standby_bridge() {
+    plan port_before same_ip port_after_start
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[network n$$]
+subnet = 10.78.$(( $$ % 200 )).0/24
+
+[container web]
+layers = $LAYERS/base
+command = /bin/probe print run-begin trap USR1 listen tcp 80
+network = bridge
+bridge = n$$
+ports = 127.0.0.1:$((20000 + $$ % 20000)):80
+stop_signal = SIGUSR1
+restart = no
+standby = yes
+
+[container idle]
+layers = $LAYERS/base
+command = /bin/probe trap USR1 sleep inf
+stop_signal = SIGUSR1
+EOF
+    local port=$((20000 + $$ % 20000))
+    keel_start
+    wait_out web listening=tcp:80 || fail "web did not listen ($WHY)"
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of web was prepared"
+    local ip0
+    ip0=$(ps_field web ip)
+    wait_secs 10 eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" "$PROBE" connect 127.0.0.1 $port 2>&1 | grep -q "=ok reply=ping"'
+    check port_before "web's published port does not answer (positive control)" \
+        eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" "$PROBE" connect 127.0.0.1 $port 2>&1 | grep -q "=ok reply=ping"'
+    kc stop web > "$T/stop.out" 2>&1 || fail "keel stop web: $(cat "$T/stop.out")"
+    wait_secs 20 eval '[ "$(ps_field web state)" = stopped ]' || fail "web did not stop"
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of web while it is stopped"
+    local sbp
+    sbp=$(standby_pid)
+    kc start web > "$T/start.out" 2>&1 || fail "keel start web: $(cat "$T/start.out")"
+    wait_secs 20 eval '[ "$(grep -c "^web | listening=tcp:80$" "$OUT")" -ge 2 ]' || fail "web did not listen again ($WHY)"
+    check same_ip "the released web ($(ps_field web pid), standby $sbp) does not have its address $ip0 (now $(ps_field web ip))" \
+        eval '[ -n "$ip0" ] && [ "$(ps_field web ip)" = "$ip0" ] && [ "$(ps_field web pid)" = "$sbp" ]'
+    wait_secs 10 eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" "$PROBE" connect 127.0.0.1 $port 2>&1 | grep -q "=ok reply=ping"'
+    check port_after_start "web's published port does not answer after keel start through the standby" \
+        eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" "$PROBE" connect 127.0.0.1 $port 2>&1 | grep -q "=ok reply=ping"'
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 test_standby_apply_env() {
     plan old_env new_env_at_once new_env_from_standby
     sb_manifest one
