@@ -1030,6 +1030,12 @@ def section_vm(res, peers, a):
     if "restart" in s and "floor_exec" in s:
         res.row("vm", "VM, restart after a crash: exit to first instruction", "ms", s["restart"],
                 "floor clone to exec (floor.c -t)", s["floor_exec"])
+    if "sb_start" in s and "floor_exec" in s:
+        res.row("vm", "VM, keel start NAME, standby = yes: request to first instruction", "ms", s["sb_start"],
+                "floor clone to exec (floor.c -t)", s["floor_exec"])
+    if "sb_restart" in s and "floor_exec" in s:
+        res.row("vm", "VM, restart after a crash, standby = yes: exit to first instruction", "ms", s["sb_restart"],
+                "floor clone to exec (floor.c -t)", s["floor_exec"])
 
 # ---- the machine ---------------------------------------------------------------------------
 
