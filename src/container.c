@@ -205,7 +205,7 @@ struct setup_ctx {
     char **stub_argv;     /* its argv: the report fd, then the command's */
     int fail_status;      /* the exit status of a failed op: 127 for a start, 126 for an exec */
     int userns_fd;        /* the user namespace to join last, or -1 */
-    int release_fd;       /* a standby's release pipe (CLOEXEC: kept past SETUP_CLOSE_FDS, gone at the stub's exec), or -1 */
+    int release_fd;       /* a standby's release pipe (CLOEXEC: kept by SETUP_CLOSE_FDS, gone at the exec), or -1 */
     /* container start */
     const struct container_start *in;
     const char *hostname;
