@@ -813,7 +813,8 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
         close_safe(rfd[0]);
         struct setup_ctx x = {
             .c = c, .argv = req->argv, .report_fd = rfd[1], .stub_fd = stub, .stub_argv = sargv, .fail_status = 126,
-            .userns_fd = ns->fd[CNS_USER], .release_fd = -1, .ns = ns, .cgroup_fd = req->cgroup_fd, .seccomp = req->seccomp,
+            .userns_fd = ns->fd[CNS_USER], .release_fd = -1, .ns = ns, .cgroup_fd = req->cgroup_fd,
+            .seccomp = req->seccomp,
             .rootfd = -1, .devfd = -1, .bounding = bounding, .signals = signals,
         };
         for (int i = 0; i < 3; i++) {
