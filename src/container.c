@@ -207,6 +207,7 @@ struct setup_ctx {
     char **stub_argv;     /* its argv: the report fd, then the command's */
     int fail_status;      /* the exit status of a failed op: 127 for a start, 126 for an exec */
     int userns_fd;        /* the user namespace to join last, or -1 */
+    int release_fd;       /* a standby's release pipe (CLOEXEC: kept by SETUP_CLOSE_FDS, gone at the exec), or -1 */
     /* container start */
     const struct container_start *in;
     int handover_fd;      /* the child's end of the hand-over channel, until SETUP_HANDOVER */
@@ -312,16 +313,39 @@ static int op_secret(struct setup_ctx *x, size_t i, struct kerr *err)
     return mount_secret(x->rootfd, x->in->stage, x->c->n_secrets, i, s, uid, gid, err);
 }
 
+/* A standby waits for the release with everything done but the exec, its
+ * signals at their defaults and its filter in (setup_plan_start).  EOF
+ * instead of the byte: keel discarded it (or is gone), an exit without a
+ * report; an error (a filter that refuses read(2)) is reported. */
+static int op_standby_wait(struct setup_ctx *x, struct kerr *err)
+{
+    char b;
+    ssize_t n;
+    do
+        n = read(x->release_fd, &b, 1);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return kerr_set(err, errno, "cannot wait for the release of the standby of %s", x->c->name);
+    if (n != 1)
+        _exit(x->fail_status);
+    return 0;
+}
+
 /* The report fd is left open across the stub's execveat from here on: the
  * stub marks it close-on-exec itself before it runs the command (it must
  * survive one exec and end at the next).  Nothing is exec'd in between. */
 static int close_fds_keep_stub(struct setup_ctx *x, int first, struct kerr *err)
 {
-    /* Ascending: first < SETUP_FD_MIN <= the report fd and the stub's fd. */
-    int hi = x->report_fd > x->stub_fd ? x->report_fd : x->stub_fd;
-    int lo = x->report_fd > x->stub_fd ? x->stub_fd : x->report_fd;
-    int keep[3] = { first, lo, hi };
-    int r = close_fds_except(keep, 3, err);
+    /* A standby's release pipe stays too (CLOEXEC: it goes at the stub's
+     * execveat).  Sorted: close_fds_except wants them ascending. */
+    int keep[4] = { first, x->release_fd, x->report_fd, x->stub_fd };
+    for (size_t i = 1; i < 4; i++)
+        for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+            int t = keep[j];
+            keep[j] = keep[j - 1];
+            keep[j - 1] = t;
+        }
+    int r = close_fds_except(keep, 4, err);
     if (r < 0)
         return r;
     if (fcntl(x->report_fd, F_SETFD, 0) < 0)
@@ -562,6 +586,8 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
     case SETUP_SIGNALS:
         sys_reset_signals(x->signals);
         return 0;
+    case SETUP_STANDBY_WAIT:
+        return op_standby_wait(x, err);
     case SETUP_EXEC:
         /* Through the stub: the process that execs the command (and the
          * interpreter of a `#!/proc/self/exe` script) has the sealed stub as
@@ -586,14 +612,15 @@ static __attribute__((noreturn)) void setup_run(struct setup_ctx *x, const struc
 }
 
 static __attribute__((noreturn)) void setup_child(const struct container_start *in, const struct setup_list *list,
-                                                  int report_fd, int handover_fd, int stub, char **stub_argv,
+                                                  int report_fd, int handover_fd, int release_fd, int stub,
+                                                  char **stub_argv,
                                                   uint64_t bounding, uint64_t signals)
 {
     const struct container_spec *c = in->spec;
     struct setup_ctx x = {
         .c = c, .argv = c->argv, .report_fd = report_fd, .stub_fd = stub, .stub_argv = stub_argv, .fail_status = 127,
-        .userns_fd = in->userns ? in->userns->fd : -1, .in = in, .handover_fd = handover_fd, .netns_fd = -1,
-        .hosts_tree = -1, .seccomp = in->seccomp,
+        .userns_fd = in->userns ? in->userns->fd : -1, .release_fd = release_fd, .in = in,
+        .handover_fd = handover_fd, .netns_fd = -1, .hosts_tree = -1, .seccomp = in->seccomp,
         .hostname = c->hostname ? c->hostname : c->name, .rootfd = -1, .devfd = -1, .cgroup_fd = -1,
         .bounding = bounding, .signals = signals,
     };
@@ -661,6 +688,7 @@ int container_start(const struct container_start *in, struct container_proc *out
         .ready_fd = in->ready_fd >= 0 && c->ready == READY_FD,
         .notify = in->notify_host != NULL,
         .resolv = in->resolv != NULL || in->resolv_tree >= 0,
+        .standby = in->standby,
     };
     int r = container_exe_check(c, err);
     if (r < 0)
@@ -701,6 +729,17 @@ int container_start(const struct container_start *in, struct container_proc *out
         close(report);
         return kerr_set(err, saved, "cannot create the setup channel for %s", in->spec->name);
     }
+    /* A standby's release pipe: the child waits on it with everything done
+     * but the exec (SETUP_STANDBY_WAIT). */
+    int rel[2] = { -1, -1 };
+    if (in->standby && pipe2(rel, O_CLOEXEC) < 0) {
+        int saved = errno;
+        close(pipefd[0]);
+        close(report);
+        close(ho[0]);
+        close(ho[1]);
+        return kerr_set(err, saved, "cannot create the release pipe of the standby of %s", in->spec->name);
+    }
 
     /* Read here, once, rather than by ~100 system calls in every child. */
     uint64_t bounding = caps_bounding(), signals = sys_signals_not_default();
@@ -729,15 +768,23 @@ int container_start(const struct container_start *in, struct container_proc *out
         close(report);
         close(ho[0]);
         close(ho[1]);
+        close_safe(rel[0]);
+        close_safe(rel[1]);
         return kerr_set(err, saved, "cannot create the process of %s", in->spec->name);
     }
     if (pid == 0) {
         close(pipefd[0]);
         close(ho[0]);
-        setup_child(in, &list, report, ho[1], stub, sargv, bounding, signals);
+        if (rel[1] >= 0)
+            close(rel[1]);
+        setup_child(in, &list, report, ho[1], rel[0], stub, sargv, bounding, signals);
     }
     close(report);
     close(ho[1]);
+    close_safe(rel[0]);
+    /* A standby's release: container_release() writes it, closing it discards
+     * the standby (the child sees EOF at its wait and exits 127 unreported). */
+    out->release_fd = rel[1];
     out->pid = pid;
     out->pidfd = pidfd;
     out->setup_fd = pipefd[0];
@@ -823,6 +870,8 @@ void container_abort(struct container_proc *p)
     p->pidfd = -1;
     close_safe(p->setup_fd);
     p->setup_fd = -1;
+    close_safe(p->release_fd);
+    p->release_fd = -1;
     p->pid = 0;
 }
 
@@ -843,6 +892,18 @@ int container_setup_result(int setup_fd, struct kerr *err)
         return kerr_msg(err, EIO, "the setup child sent a truncated report");
     rep.msg[sizeof rep.msg - 1] = '\0';
     return kerr_msg(err, rep.code, "%s", rep.msg);
+}
+
+int container_release(int release_fd, struct kerr *err)
+{
+    /* A pipe with room for far more than this one byte: never blocks. */
+    ssize_t n;
+    do
+        n = write(release_fd, "r", 1);
+    while (n < 0 && errno == EINTR);
+    if (n == 1)
+        return 0;
+    return kerr_set(err, n < 0 ? errno : EIO, "cannot release the standby");
 }
 
 /* --- exec inside a running container -------------------------------------- */
@@ -904,8 +965,8 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
         close_safe(rfd[0]);
         struct setup_ctx x = {
             .c = c, .argv = req->argv, .report_fd = rfd[1], .stub_fd = stub, .stub_argv = sargv, .fail_status = 126,
-            .userns_fd = ns->fd[CNS_USER], .ns = ns, .handover_fd = -1, .netns_fd = -1, .hosts_tree = -1,
-            .cgroup_fd = req->cgroup_fd, .seccomp = req->seccomp,
+            .userns_fd = ns->fd[CNS_USER], .release_fd = -1, .ns = ns, .handover_fd = -1, .netns_fd = -1,
+            .hosts_tree = -1, .cgroup_fd = req->cgroup_fd, .seccomp = req->seccomp,
             .rootfd = -1, .devfd = -1, .bounding = bounding, .signals = signals,
         };
         for (int i = 0; i < 3; i++) {

@@ -958,6 +958,27 @@ static void check_start_first(const struct manifest *m, const struct container_s
         diag_add(d, file, line, "container '%s': update = start-first is not possible with %s", c->name, why);
 }
 
+/* Where a prepared instance beside the running one cannot be correct
+ * (docs/operations.md, "Standby"). */
+static void check_standby(const struct container_spec *c, const char *file, struct diag *d)
+{
+    const char *why = NULL;
+    if (c->upper && strcmp(c->upper, "tmpfs") != 0)
+        why = "an upper directory (overlayfs cannot use one upper directory in two mounts: the standby's root "
+              "is mounted while the running instance's is)";
+    else if (c->net == NET_CONTAINER)
+        why = "network = container:NAME (the standby would hold NAME's network namespace before it is needed, "
+              "and keep one NAME may have replaced)";
+    else if (c->update == UPDATE_START_FIRST)
+        why = "update = start-first (its replacement runs under another cgroup, NAME~next, than the one the "
+              "standby was prepared in)";
+    else if (c->ready == READY_FD)
+        why = "ready = fd:N (the readiness channel is made for each start; use ready = notify)";
+    if (why)
+        diag_add(d, file, manifest_key_line(c, "standby"), "container '%s': standby = yes is not possible with %s",
+                 c->name, why);
+}
+
 static void validate(struct manifest *m, unsigned flags, const bool *bad, struct diag *d)
 {
     const char *file = m->path;
@@ -1070,6 +1091,8 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
             diag_add(d, file, manifest_key_line(c, "on_unhealthy"), "container '%s': on_unhealthy needs a health check", c->name);
         if (c->update == UPDATE_START_FIRST)
             check_start_first(m, c, file, d);
+        if (c->standby)
+            check_standby(c, file, d);
         if (c->caps_ambient & ~c->caps)
             diag_add(d, file, manifest_key_line(c, "ambient_capabilities"), "container '%s': ambient_capabilities must be within capabilities",
                      c->name);

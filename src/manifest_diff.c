@@ -235,6 +235,8 @@ static void diff_container(const struct container_spec *a, const struct containe
     CMP("start_timeout", KEY_POLICY, a->start_timeout_ms == b->start_timeout_ms);
     CMP("on_unhealthy", KEY_POLICY, a->on_unhealthy == b->on_unhealthy);
     CMP("update", KEY_POLICY, a->update == b->update);
+    /* A standby is prepared from the spec in force: a change makes a new instance. */
+    CMP("standby", KEY_RESTART, a->standby == b->standby);
     /* Privileges: fixed at the exec (the seccomp filter is compiled per spec). */
     CMP("capabilities", KEY_RESTART, a->caps == b->caps);
     CMP("ambient_capabilities", KEY_RESTART, a->caps_ambient == b->caps_ambient);

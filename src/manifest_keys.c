@@ -1418,6 +1418,8 @@ static const struct manifest_key keys[] = {
            "resource limit (setrlimit)"),
     CUSTOM_APPLIED(SEC_CONTAINER, "userns", false, set_userns, "no|auto|INSIDE:HOST:COUNT[,...]", "no",
            "user namespace: container ids mapped to unprivileged host ids, layers idmapped"),
+    TYPED_APPLIED(SEC_CONTAINER, "standby", K_BOOL, CON(standby), "yes|no", "no",
+          "keep one instance prepared up to its exec, released by keel start and restarts"),
     CUSTOM(SEC_CONTAINER, "memory", false, set_memory, "size|max", "(no limit)", "memory.max"),
     CUSTOM(SEC_CONTAINER, "memory_high", false, set_memory_high, "size|max", "(no limit)", "memory.high"),
     CUSTOM(SEC_CONTAINER, "memory_swap", false, set_memory_swap, "size|max", "(no limit)",

@@ -193,6 +193,8 @@ void plan_print_summary(const struct manifest *m, FILE *out)
                 c->seccomp == SECCOMP_UNCONFINED ? "unconfined" : c->seccomp_file);
         if (c->main)
             fprintf(out, "main = yes\n");
+        if (c->standby)
+            fprintf(out, "standby = yes\n");
         print_limit(out, "memory", c->memory_max);
         print_limit(out, "memory_high", c->memory_high);
         print_limit(out, "memory_swap", c->memory_swap);

@@ -37,6 +37,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* Preparations in a row that may fail (100 ms to 1.6 s apart) before keel
+ * waits for the container's next start. */
+#define STANDBY_TRIES 5
+
 struct ctr {
     struct supervisor *sup;
     const struct container_spec *spec;
@@ -91,6 +95,20 @@ struct ctr {
     uint64_t rep_since;                /* CLOCK_MONOTONIC ms the replacement began */
     unsigned hosts_gen;      /* the supervisor's hosts_gen its /etc/hosts was made for */
     int hosts_fd;            /* RUN_DIR/hosts/NAME, keel's live copy of its /etc/hosts (hosts_live), -1 */
+    /* `standby = yes` (docs/operations.md, "Standby"): the instance prepared
+     * up to its exec, waiting for SUP_DO_START to release it.  Its own
+     * process, PID namespace and pinned namespaces; never c->pid, c->ns or
+     * anything a status, exec, health check or signal reaches. */
+    struct {
+        pid_t pid;           /* 0: none */
+        int pidfd, setup_fd, release_fd;
+        struct container_ns ns;
+        unsigned hosts_gen;  /* c->hosts_gen once released */
+        int64_t timer;       /* the next preparation */
+        uint64_t delay_ms;   /* before the next one after a standby failed: doubles, reset by an exec */
+        unsigned tries;      /* preparations left before the next exec of the container: a standby is
+                              * made only for one that started once, and not forever if it keeps failing */
+    } sb;
 };
 
 struct subscriber {
@@ -271,7 +289,8 @@ static void cg_events_close(struct ctr *c)
 static void cg_remove_if_done(struct ctr *c)
 {
     struct cgroup_root *root = cgroot(c->sup);
-    if (!root || !c->has_cgroup || c->pid > 0 || c->m.state == CS_BACKOFF || c->m.state == CS_WAITING)
+    if (!root || !c->has_cgroup || c->pid > 0 || c->sb.pid > 0 || c->m.state == CS_BACKOFF ||
+        c->m.state == CS_WAITING)
         return;
     struct kerr err = { 0 };
     if (cgroup_container_remove(root, c->iname, &err) == 0) {
@@ -347,12 +366,18 @@ static int cg_dir_fd(const struct ctr *c)
     return openat(root->keel_fd, c->iname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+static void standby_discard(struct ctr *c);
+static void standby_kick(struct ctr *c);
+
 /* Kills every process of the container: its cgroup when it has one (nothing
  * escapes by forking), else its PID-1 (the kernel then kills its namespace). */
 static void kill_all(struct ctr *c)
 {
     struct cgroup_root *root = cgroot(c->sup);
     struct kerr err = { 0 };
+    /* The standby shares the cgroup: gone first, knowingly, rather than
+     * found dead later (a new one is prepared once the container is down). */
+    standby_discard(c);
     if (root && c->has_cgroup && cgroup_container_kill(root, c->iname, &err) == 0)
         return;
     send_signal(c, SIGKILL);
@@ -623,6 +648,10 @@ static void setup_done(struct ctr *c)
     if (c->hosts_gen != c->sup->hosts_gen)
         hosts_refresh(c);
     ctr_input(c, SUP_IN_EXECED, 0, 0);
+    /* The next standby, now that this run's command is under way. */
+    c->sb.delay_ms = 0;
+    c->sb.tries = STANDBY_TRIES;
+    standby_kick(c);
 }
 
 static void note_started(struct ctr *c)
@@ -655,37 +684,33 @@ static void start_failed(struct ctr *c, const char *why)
     ctr_input(c, SUP_IN_START_FAILED, c->last_status, 0);
 }
 
-/* SUP_DO_START: everything a run needs, then the clone.  The outcome goes
- * back to the machine as SUP_IN_CLONED or SUP_IN_START_FAILED. */
-static void ctr_start(struct ctr *c)
+/* Everything a process of the container needs (its user namespace, image
+ * layers, cgroup, network namespace, /etc/hosts), then the clone: of a start,
+ * or of a standby (docs/operations.md, "Standby") that stops before its exec.
+ * *hosts_gen: the apply generation its /etc/hosts was made for. */
+static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, unsigned *hosts_gen,
+                     struct kerr *err)
 {
     struct supervisor *s = c->sup;
     const struct container_spec *spec = c->spec;
-    c->ready = false;
-    c->health = (struct health_counter){ spec->health != HEALTH_NONE ? HS_STARTING : HS_NONE, 0 };
-    struct kerr rerr = { 0 };
-    if (ready_prepare(c, &rerr) < 0) {
-        start_failed(c, rerr.msg);
-        return;
-    }
-
-    if (userns_open(&c->userns, spec, &rerr) < 0) {
-        start_failed(c, rerr.msg);
-        return;
-    }
+    int r = userns_open(&c->userns, spec, err);
+    if (r < 0)
+        return r;
     /* Image layers are attached at the first start and kept across restarts. */
-    if (!c->lowers && layerimg_acquire(s->images, spec->layers, &c->lowers, &rerr) < 0) {
-        start_failed(c, rerr.msg);
-        return;
-    }
+    if (!c->lowers && (r = layerimg_acquire(s->images, spec->layers, &c->lowers, err)) < 0)
+        return r;
     int cgfd = -1;
-    if (s->opts.cgroup) {
+    if (standby && c->pid > 0 && c->has_cgroup) {
+        /* Beside the running instance, in its cgroup as it is: made again,
+         * it would be emptied (cgroup_container_create kills what an
+         * earlier run left there). */
+        if ((cgfd = cg_dir_fd(c)) < 0)
+            return kerr_set(err, errno, "cannot open the cgroup of %s", spec->name);
+    } else if (s->opts.cgroup) {
         /* A limit that cannot be applied refuses the container: never dropped silently. */
         struct container_spec named;
-        if (cgroup_container_create(s->opts.cgroup, cg_spec(c, &named), &cgfd, &rerr) < 0) {
-            start_failed(c, rerr.msg);
-            return;
-        }
+        if ((r = cgroup_container_create(s->opts.cgroup, cg_spec(c, &named), &cgfd, err)) < 0)
+            return r;
         c->has_cgroup = cgfd >= 0;
     }
     struct container_start in = {
@@ -701,9 +726,10 @@ static void ctr_start(struct ctr *c)
         .devnull_fd = s->devnull,
         .resolv = s->resolv,
         .resolv_tree = -1,
-        .ready_fd = spec->ready == READY_FD ? c->ready_child_fd : -1,
+        .ready_fd = spec->ready == READY_FD && !standby ? c->ready_child_fd : -1,
         .notify_host = spec->ready == READY_NOTIFY ? c->notify_path : NULL,
         .userns = c->userns.fd >= 0 ? &c->userns : NULL,
+        .standby = standby,
     };
     if (s->resolv_fd >= 0) {
         struct kerr terr = { 0 };
@@ -711,42 +737,64 @@ static void ctr_start(struct ctr *c)
         if (in.resolv_tree < 0)   /* the content is still there: only later changes are lost */
             log_warn("%s: %s: its /etc/resolv.conf will not follow DHCP changes", spec->name, terr.msg);
     }
-    struct container_proc proc;
-    struct kerr err = { 0 };
-    int r = container_start(&in, &proc, &err);
+    r = container_start(&in, proc, err);
     close_safe(in.resolv_tree);
     close_safe(cgfd);
-    if (c->ready_child_fd >= 0) {
-        close(c->ready_child_fd);   /* the container holds the write end now */
-        c->ready_child_fd = -1;
-    }
-    if (r < 0) {
-        start_failed(c, err.msg);
-        return;
-    }
+    if (r < 0)
+        return r;
     /* While the child builds the root: the network namespace, created (and,
      * for bridge mode, wired) once and pinned, so a restart rejoins the same
      * namespace with the same address; then the /etc/hosts naming it. */
     int netns = -1;
     _cleanup_free_ char *hosts = NULL;
+    *hosts_gen = c->hosts_gen;
     if (s->opts.net) {
-        if (net_container_netns(s->opts.net, spec, &netns, &rerr) < 0) {
-            container_abort(&proc);
-            start_failed(c, rerr.msg);
-            return;
+        if ((r = net_container_netns(s->opts.net, spec, &netns, err)) < 0) {
+            container_abort(proc);
+            return r;
         }
         hosts = net_hosts_file(s->opts.net, s->m, spec);
-        c->hosts_gen = s->hosts_gen;
+        *hosts_gen = s->hosts_gen;
     }
     struct container_handover ho = { .netns_fd = netns, .hosts = hosts,
                                      .hosts_tree = hosts ? hosts_live(c, hosts) : -1 };
-    r = container_hand_over(&proc, &ho, &err);
+    r = container_hand_over(proc, &ho, err);
     close_safe(ho.hosts_tree);
     close_safe(netns);
-    if (r < 0) {
-        container_abort(&proc);
+    if (r < 0)
+        container_abort(proc);
+    return r;
+}
+
+static bool standby_take(struct ctr *c, struct container_proc *proc);
+
+/* SUP_DO_START: everything a run needs, then the clone, or the release of
+ * the standby.  The outcome goes back to the machine as SUP_IN_CLONED or
+ * SUP_IN_START_FAILED. */
+static void ctr_start(struct ctr *c)
+{
+    struct supervisor *s = c->sup;
+    const struct container_spec *spec = c->spec;
+    c->ready = false;
+    c->health = (struct health_counter){ spec->health != HEALTH_NONE ? HS_STARTING : HS_NONE, 0 };
+    struct kerr err = { 0 };
+    if (ready_prepare(c, &err) < 0) {
         start_failed(c, err.msg);
         return;
+    }
+    struct container_proc proc;
+    if (!standby_take(c, &proc)) {
+        unsigned gen = 0;
+        int r = ctr_spawn(c, false, &proc, &gen, &err);
+        if (c->ready_child_fd >= 0) {
+            close(c->ready_child_fd);   /* the container holds the write end now */
+            c->ready_child_fd = -1;
+        }
+        if (r < 0) {
+            start_failed(c, err.msg);
+            return;
+        }
+        c->hosts_gen = gen;
     }
     c->pid = proc.pid;
     c->pidfd = proc.pidfd;
@@ -763,6 +811,151 @@ static void ctr_start(struct ctr *c)
         log_warn("%s: cannot watch the setup of the container", spec->name);
     }
     log_stage("%s: exec", spec->name);
+}
+
+/* --- the standby (docs/operations.md, "Standby") ------------------------------------------ */
+
+/* Whether the container should have a standby now: asked for, and neither
+ * keel nor an apply is ending this record. */
+static bool standby_wanted(const struct ctr *c)
+{
+    return c->spec->standby && !c->sup->stopping_all && !c->retiring && !c->replacing && !c->aside && !c->alt &&
+           c->spec->ready != READY_FD;
+}
+
+static void standby_clear(struct ctr *c)
+{
+    close_safe(c->sb.pidfd);
+    if (c->sb.setup_fd >= 0)
+        close(c->sb.setup_fd);
+    close_safe(c->sb.release_fd);
+    container_ns_close(&c->sb.ns);
+    c->sb.pid = 0;
+    c->sb.pidfd = c->sb.setup_fd = c->sb.release_fd = -1;
+}
+
+/* Kills and reaps the standby, if any: at once, so that nothing of keel's
+ * still counts it (a cgroup to remove, a namespace to release) and the reap
+ * loop never meets it.  It runs keel's own code, blocked in a read or busy
+ * with its mounts: SIGKILL ends it without delay. */
+static void standby_discard(struct ctr *c)
+{
+    if (c->sb.timer > 0)
+        loop_cancel_timer(c->sup->loop, c->sb.timer);
+    c->sb.timer = 0;
+    if (c->sb.pid <= 0)
+        return;
+    if (!(c->sb.pidfd >= 0 && sys_pidfd_send_signal(c->sb.pidfd, SIGKILL) == 0) && kill(c->sb.pid, SIGKILL) < 0)
+        log_warn("%s: cannot kill its standby %d: %s", c->spec->name, (int)c->sb.pid, strerror(errno));
+    while (waitpid(c->sb.pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    log_debug("%s: standby %d discarded", c->spec->name, (int)c->sb.pid);
+    standby_clear(c);
+}
+
+static void standby_prepare(struct ctr *c);
+
+static void standby_fired(struct loop *l, void *data)
+{
+    struct ctr *c = data;
+    c->sb.timer = 0;
+    standby_prepare(c);
+}
+
+/* A new standby after sb.delay_ms, from the loop: never inside the step that
+ * asked for it, never on the path of the start it follows. */
+static void standby_kick(struct ctr *c)
+{
+    if (!standby_wanted(c) || c->sb.pid > 0 || c->sb.timer > 0 || c->sb.tries == 0)
+        return;
+    int64_t t = loop_add_timer(c->sup->loop, c->sb.delay_ms, standby_fired, c);
+    c->sb.timer = t > 0 ? t : 0;
+    if (t <= 0)
+        log_warn("%s: cannot arm a timer: no standby is prepared", c->spec->name);
+}
+
+static void release_if_done(struct ctr *c);
+
+/* The standby could not be made, or died on its own: the next one after a
+ * delay that doubles from 100 ms, so a standby that cannot be prepared (a
+ * missing bind source, the pids limit) never busy-loops; after STANDBY_TRIES
+ * in a row, none until the container's next exec. */
+static void standby_retry(struct ctr *c)
+{
+    c->sb.delay_ms = c->sb.delay_ms ? c->sb.delay_ms * 2 : 100;
+    if (c->sb.delay_ms > 10000)
+        c->sb.delay_ms = 10000;
+    if (c->sb.tries > 0 && --c->sb.tries == 0) {
+        log_warn("%s: no standby until its next start (%u preparations failed)", c->spec->name,
+                 STANDBY_TRIES);
+        release_if_done(c);   /* what it would have held, if the container is down */
+        return;
+    }
+    standby_kick(c);
+}
+
+static void standby_prepare(struct ctr *c)
+{
+    /* While a start's own setup child or a stop is under way: after it
+     * (setup_done and release_if_done kick again). */
+    if (!standby_wanted(c) || c->sb.pid > 0 || c->m.state == CS_STARTING || c->m.state == CS_STOPPING)
+        return;
+    struct container_proc proc;
+    struct kerr err = { 0 };
+    unsigned gen = 0;
+    if (ctr_spawn(c, true, &proc, &gen, &err) < 0) {
+        log_warn("%s: cannot prepare its standby: %s", c->spec->name, err.msg);
+        standby_retry(c);
+        return;
+    }
+    c->sb.pid = proc.pid;
+    c->sb.pidfd = proc.pidfd;
+    c->sb.setup_fd = proc.setup_fd;
+    c->sb.release_fd = proc.release_fd;
+    c->sb.ns = proc.ns;
+    c->sb.hosts_gen = gen;
+    log_debug("%s: standby %d prepared", c->spec->name, (int)c->sb.pid);
+}
+
+/* SUP_DO_START with a standby: released (one write) and adopted as the
+ * run's process.  False when there is none or it is gone (then discarded,
+ * and the start makes its process as without one). */
+static bool standby_take(struct ctr *c, struct container_proc *proc)
+{
+    if (c->sb.timer > 0)
+        loop_cancel_timer(c->sup->loop, c->sb.timer);
+    c->sb.timer = 0;
+    if (c->sb.pid <= 0)
+        return false;
+    struct kerr err = { 0 };
+    if (container_release(c->sb.release_fd, &err) < 0) {
+        log_warn("%s: %s; starting without it", c->spec->name, err.msg);
+        standby_discard(c);
+        return false;
+    }
+    *proc = (struct container_proc){ .pid = c->sb.pid, .pidfd = c->sb.pidfd, .setup_fd = c->sb.setup_fd,
+                                     .ns = c->sb.ns, .release_fd = -1 };
+    c->hosts_gen = c->sb.hosts_gen;
+    close(c->sb.release_fd);
+    c->sb.pid = 0;
+    c->sb.pidfd = c->sb.setup_fd = c->sb.release_fd = -1;
+    container_ns_init(&c->sb.ns);
+    return true;
+}
+
+/* The reap loop met the standby: it died before any release (killed from
+ * outside, its setup failed, keel's parent-death signal).  Its report says
+ * why when it has one. */
+static void standby_reaped(struct ctr *c, int status)
+{
+    struct kerr err = { 0 };
+    int r = c->sb.setup_fd >= 0 ? container_setup_result(c->sb.setup_fd, &err) : 0;
+    char how[64];
+    restart_describe_exit(status, how, sizeof how);
+    log_warn("%s: its standby %d %s%s%s", c->spec->name, (int)c->sb.pid, how, r < 0 ? ": " : "",
+             r < 0 ? err.msg : "");
+    standby_clear(c);
+    standby_retry(c);
 }
 
 static void backoff_fired(struct loop *l, void *data)
@@ -900,6 +1093,14 @@ static void release_if_done(struct ctr *c)
 {
     if (!down_for_good(c))
         return;
+    /* A standby holds what a start would make again (cgroup, layers,
+     * namespace and address): kept while it is wanted, released with it. */
+    if (standby_wanted(c)) {
+        standby_kick(c);
+        if (c->sb.pid > 0 || c->sb.timer > 0)
+            return;
+    }
+    standby_discard(c);
     cg_remove_if_done(c);
     release_images(c);
     if (c->aside)
@@ -1021,7 +1222,10 @@ void supervisor_reap(struct supervisor *s)
         }
         bool found = false;
         for (size_t i = 0; i < s->n && !found; i++)
-            if (s->c[i]->pid == pid) {
+            if (s->c[i]->sb.pid == pid) {
+                found = true;
+                standby_reaped(s->c[i], status);
+            } else if (s->c[i]->pid == pid) {
                 found = true;
                 ctr_exited(s->c[i], status);
             } else if (s->c[i]->prev && s->c[i]->prev->pid == pid) {
@@ -1205,6 +1409,8 @@ static struct ctr *ctr_alloc(struct supervisor *s, const struct container_spec *
     c->out.pipe_fd = c->out.relay_out = -1;
     c->pidfd = c->setup_fd = -1;
     container_ns_init(&c->ns);
+    c->sb.pidfd = c->sb.setup_fd = c->sb.release_fd = -1;
+    container_ns_init(&c->sb.ns);
     c->ready_fd = c->ready_child_fd = -1;
     health_check_init(&c->hc, s->loop, spec, &c->ns, &c->seccomp, &hc_ops, c);
     c->mem_events_fd = c->cg_events_fd = -1;
@@ -1242,6 +1448,7 @@ static void ctr_free(struct ctr *c)
     if (!c)
         return;
     struct supervisor *s = c->sup;
+    standby_discard(c);
     cancel_timer(c);
     wait_disarm(c);
     health_check_stop(&c->hc);
@@ -1392,6 +1599,9 @@ void supervisor_stop_all(struct supervisor *s)
         apply_end(s, false, "not complete: keel is stopping");
     s->stopping_all = true;
     for (size_t i = 0; i < s->n; i++) {
+        /* No standby outlives keel: gone now, and what it held with it. */
+        standby_discard(s->c[i]);
+        release_if_done(s->c[i]);
         ctr_input(s->c[i], SUP_IN_SHUTDOWN, 0, 0);
         /* An old instance still aside (a replacement that shutdown ended)
          * has no dependants of its own: it stops now. */
@@ -1710,8 +1920,12 @@ static void apply_end(struct supervisor *s, bool ok, const char *outcome)
     s->ap.rep_timer = 0;
     s->ap.swapped = false;
     s->ap.outcome[0] = '\0';
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; i < s->n; i++) {
         s->c[i]->retiring = s->c[i]->replacing = false;
+        /* One an apply that failed had meant to retire keeps its place: a standby again. */
+        if (!ok)
+            standby_kick(s->c[i]);
+    }
     if (ok)
         log_info("apply: %s", outcome);
     else
@@ -2260,7 +2474,12 @@ int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, su
         if (e->kind == MDIFF_CHANGED && start_first(s, e)) {
             s->c[e->old_index]->replacing = true;
         } else if (e->kind == MDIFF_CHANGED || e->kind == MDIFF_REMOVED) {
-            s->c[e->old_index]->retiring = true;
+            struct ctr *c = s->c[e->old_index];
+            c->retiring = true;
+            /* Its standby was prepared from the old spec: gone now, with
+             * what it held if the container is down already. */
+            standby_discard(c);
+            release_if_done(c);
             n_stop++;
         }
     }

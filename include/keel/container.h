@@ -57,6 +57,8 @@ struct container_start {
     int ready_fd;              /* write end for `ready = fd:N` (moved to N), or -1 */
     const char *notify_host;   /* `ready = notify`: keel's socket, bound at CONTAINER_NOTIFY_PATH */
     const struct userns *userns; /* the container's user namespace (userns.h), or NULL */
+    bool standby;              /* prepare only: the child stops before its exec (SETUP_STANDBY_WAIT)
+                                * until container_release() on out->release_fd */
 };
 
 /* The namespaces a container was started in, pinned by keel when it starts
@@ -79,6 +81,8 @@ struct container_proc {
     int handover_fd;           /* keel's end of the hand-over channel, until container_hand_over */
     struct container_ns ns;    /* pinned at the clone (the network namespace at the hand-over),
                                 * before the setup child runs any code of the image */
+    int release_fd;            /* a standby's: container_release() writes it, closing it discards the
+                                * standby (the child exits 127 without a report); -1 otherwise */
 };
 
 /* What keel gives the setup child after the clone: made while the child
@@ -106,6 +110,9 @@ void container_abort(struct container_proc *p);
 /* After setup_fd became readable (or hung up): 0 when the command was exec'd,
  * otherwise the child's error (e.g. "cannot mount the overlay root of web: ..."). */
 int container_setup_result(int setup_fd, struct kerr *err);
+/* Releases a standby (in.standby) to its exec: one byte on its release fd,
+ * which stays the caller's to close.  -EPIPE when the child is gone. */
+int container_release(int release_fd, struct kerr *err);
 
 
 /* Runs argv inside a running container: joins the namespaces pinned at its

@@ -227,6 +227,9 @@ struct container_spec {
      * then start the new (default), or start the new beside the old, move the
      * published ports once it is healthy or ready, then stop the old. */
     enum update_mode { UPDATE_STOP_FIRST, UPDATE_START_FIRST } update;
+    /* `standby = yes`: keel keeps one instance prepared up to its exec, which
+     * `keel start` and a restart release (docs/operations.md, "Standby"). */
+    bool standby;
 };
 
 /* A port of the machine that containers of a network may connect to. */

@@ -81,6 +81,7 @@ enum setup_op_type {
     SETUP_READY_FD,       /* `ready = fd:N`: the pipe moved to N */
     SETUP_CTTY,           /* exec -t: the pty on stdin becomes the controlling terminal */
     SETUP_SIGNALS,        /* default dispositions, empty mask */
+    SETUP_STANDBY_WAIT,   /* `standby = yes`: wait for keel's release (one byte) or its close, right before the exec */
     SETUP_EXEC,           /* execve */
 };
 
@@ -108,6 +109,7 @@ struct setup_facts {
     bool ready_fd;     /* `ready = fd:N` with a pipe */
     bool notify;       /* `ready = notify` with keel's socket */
     bool resolv;       /* a generated /etc/resolv.conf */
+    bool standby;      /* a standby: wait for the release right before the exec (SETUP_STANDBY_WAIT) */
 };
 
 /* What `keel check --plan` assumes: the facts that follow from the spec when

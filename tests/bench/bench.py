@@ -877,6 +877,34 @@ def floor_clone_to_exec(lowers, logfile):
     return (int(t1.group(1)) - int(t0.group(1))) / 1e6
 
 
+def standby_waiting(keel_pid):
+    """How many standbys of the keel run KEEL_PID wait for their release
+    (keel's children still running keel, alone in a PID namespace of their
+    own: NSpid has two levels, the inner 1), asleep in a read of a pipe; -1
+    while one such child is busy (a standby or a start being prepared)."""
+    found = 0
+    try:
+        with open("/proc/%d/task/%d/children" % (keel_pid, keel_pid)) as f:
+            kids = f.read().split()
+    except OSError:
+        return False
+    for k in kids:
+        try:
+            with open("/proc/%s/status" % k) as f:
+                st = f.read()
+            with open("/proc/%s/wchan" % k) as f:
+                wchan = f.read().strip()
+        except OSError:
+            continue
+        m = re.search(r"^NSpid:\s+(.*)$", st, re.M)
+        ns = m.group(1).split() if m else []
+        if len(ns) == 2 and ns[1] == "1" and "Name:\tkeel" in st:
+            if "pipe_read" not in wchan and "pipe_wait" not in wchan:   # anon_pipe_read on 6.18
+                return -1
+            found += 1
+    return found
+
+
 def section_startlat(res, peers, a):
     log("\n== 8. container start under a running keel: request / crash to the first instruction")
     lowers = stamp_layer()
@@ -884,45 +912,72 @@ def section_startlat(res, peers, a):
     m = WORK + "/startlat.ini"
     # idle keeps keel running; s is started on request (it exits at once);
     # r "crashes" (exits 1) on SIGUSR1 and is restarted without delay.
+    # ss and sr: the same two with standby = yes (docs/operations.md,
+    # "Standby"): released from an instance prepared before the request.
     write_manifest(m, [("idle", ctr("/bin/sleep 1000000", layers=lowers)),
                        ("s", ctr("/stamp", layers=lowers)),
-                       ("r", ctr("/stamp crash", layers=lowers, restart="always", restart_delay="0ms"))],
+                       ("r", ctr("/stamp crash", layers=lowers, restart="always", restart_delay="0ms")),
+                       ("ss", ctr("/stamp", layers=lowers, standby="yes")),
+                       ("sr", ctr("/stamp crash", layers=lowers, restart="always", restart_delay="0ms",
+                                  standby="yes"))],
                    "control = unix://%s\n" % sock)
     why = keel_check(m)
     if why:
         res.skip("startlat", "keel check rejects the start-latency manifest: " + why)
         return
     slog, rlog = WORK + "/log/s.log", WORK + "/log/r.log"
+    sslog, srlog = WORK + "/log/ss.log", WORK + "/log/sr.log"
     flog = OUT + "/floor-startlat.log"
-    for f in (slog, rlog):
+    for f in (slog, rlog, sslog, srlog):
         if os.path.exists(f):
             os.unlink(f)
     b = Background([KEEL, "run", m], OUT + "/keel-startlat.log")
     try:
-        b.wait_for(lambda: os.path.exists(sock) and len(stamp_values(rlog, "start")) >= 1 and
-                   len(stamp_values(slog, "start")) >= 1, 30, "the control socket and both containers' first run")
+        b.wait_for(lambda: os.path.exists(sock) and all(len(stamp_values(f, "start")) >= 1
+                                                         for f in (slog, rlog, sslog, srlog)),
+                   30, "the control socket and every container's first run")
 
-        def start_once():
-            poll(lambda: ctr_status(sock, "s")["state"] in ("exited", "stopped", "failed"), 10, "s exited")
-            n = len(stamp_values(slog, "start"))
-            p = run([BIN + "/stamp", "request", sock, "s"], check=False, timeout=10)
+        def start_once(name, log_):
+            poll(lambda: ctr_status(sock, name)["state"] in ("exited", "stopped", "failed"), 10, name + " exited")
+            n = len(stamp_values(log_, "start"))
+            p = run([BIN + "/stamp", "request", sock, name], check=False, timeout=10)
             t0 = re.search(r"stamp request (\d+)", p.stdout)
             if p.returncode != 0 or not t0:
-                raise BenchError("keel start s: %s" % (p.stdout + p.stderr).strip()[:300])
-            t1 = poll(lambda: stamp_values(slog, "start")[n:], 10, "s's stamp after keel start")[0]
+                raise BenchError("keel start %s: %s" % (name, (p.stdout + p.stderr).strip()[:300]))
+            t1 = poll(lambda: stamp_values(log_, "start")[n:], 10, name + "'s stamp after keel start")[0]
             return (t1 - int(t0.group(1))) / 1e6
 
-        def restart_once():
-            n = len(stamp_values(rlog, "start"))
+        def restart_once(name, log_):
+            n = len(stamp_values(log_, "start"))
             st = poll(lambda: (lambda c: c if c["state"] == "running" and c["pid"] > 0 else None)(
-                ctr_status(sock, "r")), 10, "r running")
+                ctr_status(sock, name)), 10, name + " running")
             os.kill(st["pid"], signal.SIGUSR1)
-            t1 = poll(lambda: stamp_values(rlog, "start")[n:], 10, "r's stamp after its crash")[0]
-            t0 = stamp_values(rlog, "exit")[n - 1]
+            t1 = poll(lambda: stamp_values(log_, "start")[n:], 10, name + "'s stamp after its crash")[0]
+            t0 = stamp_values(log_, "exit")[n - 1]
             return (t1 - t0) / 1e6
 
-        s = alternate([("start", start_once), ("floor", lambda: floor_clone_to_exec(lowers, flog)),
-                       ("restart", restart_once)], a.warmup, a.runs)
+        def standby_ready(name):
+            """The standby of NAME is prepared (waiting): keel prepares it in
+            the background after each start, and the measurement is of a
+            release, not of a start that finds none (that is the row above)."""
+            def ready():
+                st = ctr_status(sock, name)
+                if st["state"] in ("starting", "stopping", "backoff"):
+                    return False
+                return standby_waiting(b.p.pid) == 2   # ss's and sr's
+            poll(ready, 10, name + "'s standby")
+
+        def sb_start_once():
+            standby_ready("ss")
+            return start_once("ss", sslog)
+
+        def sb_restart_once():
+            standby_ready("sr")
+            return restart_once("sr", srlog)
+
+        s = alternate([("start", lambda: start_once("s", slog)), ("floor", lambda: floor_clone_to_exec(lowers, flog)),
+                       ("restart", lambda: restart_once("r", rlog)), ("sb_start", sb_start_once),
+                       ("sb_restart", sb_restart_once)], a.warmup, a.runs)
     except BenchError as e:
         res.skip("startlat", str(e).splitlines()[0])
         return
@@ -932,6 +987,10 @@ def section_startlat(res, peers, a):
     res.row("startlat", "keel start NAME: request to first instruction", "ms", s["start"],
             "floor clone to exec (floor.c -t)", s["floor"])
     res.row("startlat", "restart after a crash: exit to first instruction", "ms", s["restart"],
+            "floor clone to exec (floor.c -t)", s["floor"], note="restart = always, restart_delay = 0ms")
+    res.row("startlat", "keel start NAME, standby = yes: request to first instruction", "ms", s["sb_start"],
+            "floor clone to exec (floor.c -t)", s["floor"])
+    res.row("startlat", "restart after a crash, standby = yes: exit to first instruction", "ms", s["sb_restart"],
             "floor clone to exec (floor.c -t)", s["floor"], note="restart = always, restart_delay = 0ms")
 
 
@@ -970,6 +1029,12 @@ def section_vm(res, peers, a):
                 "floor clone to exec (floor.c -t)", s["floor_exec"])
     if "restart" in s and "floor_exec" in s:
         res.row("vm", "VM, restart after a crash: exit to first instruction", "ms", s["restart"],
+                "floor clone to exec (floor.c -t)", s["floor_exec"])
+    if "sb_start" in s and "floor_exec" in s:
+        res.row("vm", "VM, keel start NAME, standby = yes: request to first instruction", "ms", s["sb_start"],
+                "floor clone to exec (floor.c -t)", s["floor_exec"])
+    if "sb_restart" in s and "floor_exec" in s:
+        res.row("vm", "VM, restart after a crash, standby = yes: exit to first instruction", "ms", s["sb_restart"],
                 "floor clone to exec (floor.c -t)", s["floor_exec"])
 
 # ---- the machine ---------------------------------------------------------------------------

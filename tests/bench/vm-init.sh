@@ -85,7 +85,27 @@ left=$(ls -d /sys/fs/cgroup/keel.* /sys/fs/cgroup/cg[0-9]* 2>/dev/null)
 # --- keel start / restart after a crash, against the floor's clone-to-exec ---------
 export KEEL_HOST=unix:///run/bench/ctl.sock
 slog=/run/bench/log/s.log rlog=/run/bench/log/r.log
+sslog=/run/bench/log/ss.log srlog=/run/bench/log/sr.log
 /bin/keel run /bench/startlat.ini > /run/bench/keel-startlat.log 2>&1 &
+kpid=$!
+# standbys: how many of keel's standbys (children still running keel, alone
+# in a PID namespace of their own) sleep in their pipe read; -1 while one is
+# busy.  Both (ss's and sr's) before each of their rounds: every sample is a
+# release (docs/operations.md, "Standby").
+standbys() {
+    n=0
+    for c in $(cat /proc/$kpid/task/*/children 2>/dev/null); do
+        grep -q "^Name:.keel$" /proc/$c/status 2>/dev/null || continue
+        set -- $(sed -n 's/^NSpid://p' /proc/$c/status 2>/dev/null)
+        [ $# = 2 ] && [ "$2" = 1 ] || continue
+        case $(cat /proc/$c/wchan 2>/dev/null) in
+        *pipe_read*|*pipe_wait*) n=$((n + 1)) ;;
+        *) echo -1; return ;;
+        esac
+    done
+    echo $n
+}
+two_standbys() { [ "$(standbys)" = 2 ]; }
 count() {
     c=$(grep -c "stamp $2" "$1" 2>/dev/null)
     echo "${c:-0}"
@@ -105,6 +125,8 @@ has_more() { [ "$(count "$1" "$2")" -gt "$3" ]; }
 is_state() { [ "$(status "$1" state)" = "$2" ]; }
 wait_for has_more "$slog" start 0
 wait_for has_more "$rlog" start 0
+wait_for has_more "$sslog" start 0
+wait_for has_more "$srlog" start 0
 i=0
 while [ $i -lt $((WARMUP + RUNS)) ]; do
     kind=sample
@@ -129,6 +151,22 @@ while [ $i -lt $((WARMUP + RUNS)) ]; do
     nap 0.5
     wait_for has_more "$rlog" start "$k"
     echo "VMBENCH $kind restart $(( $(nth "$rlog" start $((k + 1))) - $(nth "$rlog" exit "$k") ))"
+    # The same two with standby = yes.
+    wait_for is_state ss exited
+    wait_for two_standbys
+    k=$(count "$sslog" start)
+    t0=$(/bench/stamp request /run/bench/ctl.sock ss | sed -n 's/^stamp request //p')
+    [ -n "$t0" ] || fail "startlat: keel start ss was refused"
+    nap 0.5
+    wait_for has_more "$sslog" start "$k"
+    echo "VMBENCH $kind sb_start $(( $(nth "$sslog" start $((k + 1))) - t0 ))"
+    wait_for is_state sr running
+    wait_for two_standbys
+    k=$(count "$srlog" start)
+    kill -USR1 "$(status sr pid)" || fail "startlat: cannot signal sr"
+    nap 0.5
+    wait_for has_more "$srlog" start "$k"
+    echo "VMBENCH $kind sb_restart $(( $(nth "$srlog" start $((k + 1))) - $(nth "$srlog" exit "$k") ))"
     i=$((i + 1))
 done
 echo "VMBENCH done"

@@ -21,6 +21,8 @@
 #               instruction) under one running keel run, and the floor's
 #               clone-to-exec (tests/bench/stamp.c, floor -t), as bench.py's
 #               startlat section does on the host
+#   sb_start, sb_restart   the same two with standby = yes (ss, sr): each
+#               round waits until both standbys sleep in their pipe read
 #
 # Each timed with tests/bench/stopwatch (start-to-exit) in the guest, printed
 # on the serial console as "VMBENCH NAME NS"; this script prints one NAME=MS
@@ -113,6 +115,8 @@ check_cmd="/bin/sh -c 'echo cgroup \$(cat /proc/self/cgroup); for f in memory.ma
     ctr idle "/bin/sleep 1000000"
     ctr s /stamp
     ctr r "/stamp crash" restart=always restart_delay=0ms
+    ctr ss /stamp standby=yes
+    ctr sr "/stamp crash" restart=always restart_delay=0ms standby=yes
 } > "$root/bench/startlat.ini"
 for m in cg nocg cgcheck startlat; do
     # In the image's root: keel check looks at the layers.

@@ -351,6 +351,8 @@ static const struct {
     { "start_timeout", "start_timeout = 9s", MDIFF_INPLACE, "depends = clock" },
     /* How the next change is carried out: nothing to restart for. */
     { "update", "update = start-first", MDIFF_INPLACE, "network = bridge" },
+    /* A standby is prepared from the spec in force: a new instance. */
+    { "standby", "standby = yes", MDIFF_CHANGED, NULL },
 };
 
 TEST(every_container_key_is_compared)

@@ -109,6 +109,46 @@ TEST(start_order)
     CHECK(l.op == NULL && l.n == 0);
 }
 
+/* A standby waits with everything of a start done that opens, mounts or
+ * changes credentials, and only the close of keel's fds, the signal reset,
+ * a last filter and the exec left: nothing it waits on can be undone. */
+TEST(start_standby)
+{
+    struct container_spec c = spec();
+    struct setup_facts f;
+    setup_facts_of_spec(&c, &f);
+    CHECK(!f.standby);
+    struct setup_list l;
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    CHECK_INT(at(&l, SETUP_STANDBY_WAIT, -1), -1);
+    setup_list_free(&l);
+    c.standby = true;
+    setup_facts_of_spec(&c, &f);
+    CHECK(f.standby);
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    int w = at(&l, SETUP_STANDBY_WAIT, -1);
+    CHECK_INT(w, at(&l, SETUP_EXEC, -1) - 1);
+    CHECK_INT(nth(&l, SETUP_STANDBY_WAIT, 1), -1);
+    static const enum setup_op_type before[] = { SETUP_PIVOT, SETUP_USER, SETUP_CAPS, SETUP_KEEL_ALIVE,
+                                                 SETUP_NO_NEW_PRIVS, SETUP_STDIO, SETUP_ENV, SETUP_WORKDIR,
+                                                 SETUP_CLOSE_FDS, SETUP_SIGNALS };
+    for (size_t i = 0; i < sizeof before / sizeof before[0]; i++)
+        CHECK(at(&l, before[i], -1) >= 0 && at(&l, before[i], -1) < w);
+    CHECK(at(&l, SETUP_JOIN_NS, CNS_USER) < w);
+    CHECK(at(&l, SETUP_SECCOMP, 1) >= 0 && at(&l, SETUP_SECCOMP, 1) < w);
+    /* Non-dumpable for the wait: after the last credential change (the
+     * caps, the parent-death signal set again after it), before the fds go. */
+    int nd = at(&l, SETUP_NOT_DUMPABLE, -1);
+    CHECK(nd > at(&l, SETUP_CAPS, -1) && nd < at(&l, SETUP_CLOSE_FDS, -1));
+    setup_list_free(&l);
+    /* Without the standby, the list is a start's as before: no wait, no extra op. */
+    c.standby = false;
+    setup_facts_of_spec(&c, &f);
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    CHECK_INT(at(&l, SETUP_NOT_DUMPABLE, -1), -1);
+    setup_list_free(&l);
+}
+
 TEST(start_variants)
 {
     struct container_spec c = spec();
@@ -330,6 +370,7 @@ TEST(printed_plan)
 int main(void)
 {
     RUN(start_order);
+    RUN(start_standby);
     RUN(start_variants);
     RUN(exec_order);
     RUN(init_layer_points);

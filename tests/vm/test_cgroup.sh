@@ -22,6 +22,8 @@
 #          keel_container_memory_bytes, its limits as memory_max/pids_max,
 #          and cpu, pids, io and pressure figures are present (the host
 #          tests cannot see these: the build host has no cgroup v2 controllers)
+#   standby  a container with standby = yes: its cgroup counts the running
+#          process and the prepared one (pids.current 2)
 #   stop   at shutdown the forker (ignores SIGTERM, forks continuously) is
 #          stopped before the container it depends on (stopwatch), which
 #          sees its cgroup become empty
@@ -150,6 +152,12 @@ command = /cgprobe forker
 depends = stopwatch
 stop_timeout = 1
 
+[container standby]
+layers = /layers/cgtest:/layers/base
+command = /probe print standby-up sleep inf
+pids = 8
+standby = yes
+
 [container observer]
 layers = /layers/cgtest:/layers/base
 command = /cgprobe observe
@@ -263,6 +271,9 @@ if [ -n "$b0" ] && [ -n "$b1" ] && [ $((b1 - b0)) -ge 1 ]; then
 else
     vm_not_ok "cgroup: other containers survive the OOM" "beats ${b0:-?} -> ${b1:-?}"
 fi
+# standby (issue 17): one process of the container's cgroup beside the running one
+vm_assert "cgroup: a standby is a process of its container's cgroup, counted by pids (probe + standby = 2)" \
+    'CGTEST standby pids.current=2 procs=2'
 vm_assert "cgroup: keel survives everything (observer done)" 'CGTEST done'
 
 # metrics (issue 16): real cgroup figures through the endpoint

@@ -464,6 +464,19 @@ static int observe(void)
         long long b1 = number("/share/beat");
         printf("CGTEST oom heartbeat before=%lld after=%lld\n", b0, b1);
     }
+    /* standby = yes (issue 17): the prepared instance is a process of the
+     * container's own cgroup, counted by pids.current beside the running
+     * one (keel prepares it once the running one has exec'd). */
+    if (wait_populated("standby", 60) == 0) {
+        long long pc = 0;
+        for (int i = 0; i < 1500 && pc < 2; i++) {   /* 30 s */
+            pc = number(cgp("standby", "pids.current"));
+            if (pc < 2)
+                sleep_ms(20);
+        }
+        printf("CGTEST standby pids.current=%lld procs=%d\n", pc, count_lines(cgp("standby", "cgroup.procs")));
+        fflush(stdout);
+    }
     /* After the timed scenarios, so that scraping cannot slow them. */
     metrics_scrape("ballast");
     printf("CGTEST done\n");

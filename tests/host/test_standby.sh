@@ -1,0 +1,420 @@
+#!/bin/bash
+# test_standby.sh — issue 17: `standby = yes` keeps one instance of a
+# container prepared up to its exec; `keel start` and a restart release it
+# (docs/operations.md, "Standby").  Asserted from outside: the released
+# process existed before the request (it was a child of keel already), the
+# container sees what a normal start shows, keel ps shows one instance, an
+# apply's new environment reaches the next standby, keel's stop leaves no
+# process behind, and keel check refuses what a standby cannot do.
+. "$(dirname "$0")/lib.sh"
+
+SOCK() { echo "$T/keel.sock"; }
+kc() { KEEL_HOST="unix://$(SOCK)" timeout $((30 * SLOW)) "$KEEL" "$@"; }
+
+# wait_secs SECONDS COMMAND [ARG]...: polls COMMAND until it succeeds, for at
+# most SECONDS (times SLOW) of wall time: the predicates here ask keel ps,
+# which costs more than wait_until's iteration count assumes.
+wait_secs() {
+    local end=$((SECONDS + $1 * SLOW))
+    shift
+    until "$@"; do
+        [ "$SECONDS" -ge "$end" ] && return 1
+        sleep 0.05
+    done
+}
+
+# keel's children in the test namespace (pids as keel prints them), sorted.
+keel_children() {
+    local p k
+    p=$(nsproc) || return 0
+    for k in $(cat "$p"/1/task/*/children 2>/dev/null); do
+        cat "$p/$k"/task/*/children 2>/dev/null
+    done | tr ' ' '\n' | grep -E '^[0-9]+$' | sort -n
+}
+
+# The standby of container NAME: keel's child that is not NAME's running
+# process nor another container's (printed; "" when none).  A standby is
+# keel's own code in a PID namespace of its own, alone there: NSpid has two
+# levels and the inner one is 1.
+standby_pid() {
+    local k busy
+    busy=" $(ps_pids) "
+    for k in $(keel_children); do
+        case $busy in *" $k "*) continue ;; esac
+        [ "$(ns_status "$k" NSpid | awk '{ print NF, $NF }')" = "2 1" ] && { echo "$k"; return 0; }
+    done
+}
+
+# Every running container's pid, as keel ps says.
+ps_pids() {
+    kc ps --json 2>/dev/null | python3 -c '
+import json, sys
+print(" ".join(str(c["pid"]) for c in json.load(sys.stdin) if c.get("pid")))' 2>/dev/null
+}
+
+# ps_field NAME KEY: keel ps --json's KEY of NAME ("" when absent).
+ps_field() {
+    kc ps --json 2>/dev/null | python3 -c '
+import json, sys
+n = [c for c in json.load(sys.stdin) if c["name"] == sys.argv[1]]
+print(len(n) if sys.argv[2] == "count" else (n[0].get(sys.argv[2], "") if n else ""))' "$1" "$2" 2>/dev/null
+}
+
+# The probe's view of its container, one "key=value" a line, minus what
+# differs between any two runs (pids, the output pipe's inode).
+PROBE_VIEW="hostname status ids cwd env cgroup mounts"
+view_of() {   # view_of NAME RUN: the view printed by NAME's RUN-th run (1-based)
+    grep -E "^$1 \| " "$OUT" | sed -E "s/^$1 \| //" |
+        awk -v n="$2" '/^run-begin$/ { k++ } k == n && /^(hostname|Cap|NoNewPrivs|Seccomp|Sig|uid|gid|euid|egid|groups|cwd|env\.|cgroup|mount)/' |
+        grep -v '^env.HOSTNAME=' | sed -E 's#/containers/[^/:,]+/#/containers/NAME/#g' | sort
+}
+
+sb_manifest() {
+    manifest "${2:-$T/keel.ini}" <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container sb]
+layers = $LAYERS/base
+command = /bin/probe print run-begin $PROBE_VIEW print view-done trap USR1 sleep inf
+hostname = box
+env = MARK=${1:-one}
+restart = always
+restart_delay = 0ms
+stop_signal = SIGUSR1
+standby = yes
+
+[container ref]
+layers = $LAYERS/base
+command = /bin/probe print run-begin $PROBE_VIEW print view-done trap USR1 sleep inf
+hostname = box
+env = MARK=${1:-one}
+restart = no
+stop_signal = SIGUSR1
+EOF
+}
+
+# views NAME: how many complete views NAME has printed.
+views() { grep -c "^$1 | view-done$" "$OUT"; }
+
+test_standby_restart_and_start() {
+    plan prepared released_on_crash same_view_as_normal cgroup_root ps_one_instance start_released \
+        discarded_on_stop no_leftover cgroup_removed
+    sb_manifest
+    keel_start
+    wait_out sb view-done || fail "sb did not come up ($WHY)"
+    wait_out ref view-done || fail "ref did not come up ($WHY)"
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    local sbp pid0
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]'
+    sbp=$(standby_pid)
+    pid0=$(ps_field sb pid)
+    check prepared "no standby of sb among keel's children ($(keel_children | tr '\n' ' '); running: $(ps_pids))" \
+        eval '[ -n "$sbp" ] && [ "$sbp" != "$pid0" ]'
+    # The crash (trap USR1 exits 0; restart = always): the new run's process
+    # is the standby that existed before it.
+    kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
+    wait_secs 20 eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not run again after its crash ($WHY)"
+    local pid1
+    wait_secs 10 eval '[ "$(ps_field sb state)" = running ]'
+    pid1=$(ps_field sb pid)
+    check released_on_crash "sb's second run (pid $pid1) is not the standby prepared before the crash ($sbp)" \
+        eq "$pid1" "$sbp"
+    check same_view_as_normal "sb's view after a release differs from ref's normal start" \
+        eq "$(view_of sb 2)" "$(view_of ref 1)"
+    check cgroup_root "sb's released instance does not see its cgroup namespace root" \
+        eq "$(view_of sb 2 | grep '^cgroup=0::')" "cgroup=0::/"
+    check ps_one_instance "keel ps does not show sb once, with the running process" \
+        eval '[ "$(ps_field sb count)" = 1 ] && [ "$(ps_field sb pid)" = "$pid1" ]'
+    # keel stop sb, then keel start sb: released from a standby prepared
+    # while sb was stopped (kept for the start).
+    kc stop sb > "$T/stop.out" 2>&1 || fail "keel stop sb: $(cat "$T/stop.out")"
+    wait_secs 20 eval '[ "$(ps_field sb state)" = stopped ]' || fail "sb did not stop"
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]'
+    sbp=$(standby_pid)
+    kc start sb > "$T/start.out" 2>&1 || fail "keel start sb: $(cat "$T/start.out")"
+    wait_secs 20 eval '[ "$(views sb)" -ge 3 ]' || fail "sb did not start again ($WHY)"
+    check start_released "keel start sb did not release the standby ($sbp; running $(ps_field sb pid))" \
+        eval '[ -n "$sbp" ] && [ "$(ps_field sb pid)" = "$sbp" ]'
+    # The stop of keel: every standby discarded, nothing left in the namespace.
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]'
+    sbp=$(standby_pid)
+    # sb's cgroup as the host sees it (the standby is in it too).
+    local cg2 cgdir=""
+    cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+    [ -n "$cg2" ] && cgdir=$cg2$(sed -n 's/^0:://p' "$(nsproc)/$sbp/cgroup" 2>/dev/null)
+    local cg_was=no
+    [ -n "$cgdir" ] && [ -d "$cgdir" ] && cg_was=yes   # the positive control
+    keel_stop || fail "keel did not stop ($WHY)"
+    check discarded_on_stop "keel stopped without a standby to discard (positive control)" ne "$sbp" ""
+    check no_leftover "processes left in the namespace after keel's stop: $(cat "$T/leftover" 2>/dev/null)" \
+        eval '[ -f "$T/leftover" ] && [ ! -s "$T/leftover" ]'
+    if [ -z "$cg2" ] || [ "$cgdir" = "$cg2/" ] || [ "$cgdir" = "$cg2" ]; then
+        _DONE+=(cgroup_removed)
+        echo "skip - host: cgroup_removed: keel runs without a cgroup2 hierarchy here"
+    else
+        check cgroup_removed "sb's cgroup $cgdir was not there while keel ran ($cg_was) or is still there after its stop" \
+            eval '[ "$cg_was" = yes ] && [ ! -e "$cgdir" ]'
+    fi
+}
+
+# A standby that dies on its own (killed from outside here) is reaped and
+# replaced, and the running instance is left alone.
+test_standby_dies_alone() {
+    plan replaced running_untouched next_release
+    sb_manifest
+    keel_start
+    wait_out sb view-done || fail "sb did not come up ($WHY)"
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+    local sbp pid0 host=""
+    sbp=$(standby_pid)
+    pid0=$(ps_field sb pid)
+    # The standby's pid as this shell sees it: keel's child with that NSpid.
+    local k
+    for k in $(children "$(keel_pid)"); do
+        [ "$(awk '$1 == "NSpid:" { print $3 }' "/proc/$k/status" 2>/dev/null)" = "$sbp" ] && host=$k
+    done
+    [ -n "$host" ] || fail "cannot find the standby $sbp among keel's children"
+    kill -KILL "$host"
+    wait_secs 20 eval '[ -n "$(standby_pid)" ] && [ "$(standby_pid)" != "$sbp" ]'
+    local sb2
+    sb2=$(standby_pid)
+    check replaced "no new standby after the old one ($sbp) was killed (now: '$sb2')" \
+        eval '[ -n "$sb2" ] && [ "$sb2" != "$sbp" ]'
+    check running_untouched "sb's running instance changed when its standby died ($pid0, now $(ps_field sb pid) $(ps_field sb state))" \
+        eval '[ "$(ps_field sb pid)" = "$pid0" ] && [ "$(ps_field sb state)" = running ] && [ "$(views sb)" = 1 ]'
+    kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
+    wait_secs 20 eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not restart ($WHY)"
+    wait_secs 10 eval '[ "$(ps_field sb state)" = running ]'
+    check next_release "sb's restart did not release the replacement standby ($sb2; running $(ps_field sb pid))" \
+        eq "$(ps_field sb pid)" "$sb2"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# A standby that cannot be prepared (its bind source gone) is tried a few
+# times with a growing delay, then not until the container's next start;
+# that start, made as without a standby, brings the standby back.
+test_standby_gives_up() {
+    plan gave_up bounded start_without back_after_start
+    mkdir -p "$T/data"
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container sb]
+layers = $LAYERS/base
+command = /bin/probe print run-begin ls /data print view-done trap USR1 sleep inf
+mount = $T/data:/data
+restart = always
+restart_delay = 0ms
+stop_signal = SIGUSR1
+standby = yes
+EOF
+    keel_start
+    wait_out sb view-done || fail "sb did not come up ($WHY)"
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+    local sbp host="" k
+    sbp=$(standby_pid)
+    for k in $(children "$(keel_pid)"); do
+        [ "$(awk '$1 == "NSpid:" { print $3 }' "/proc/$k/status" 2>/dev/null)" = "$sbp" ] && host=$k
+    done
+    [ -n "$host" ] || fail "cannot find the standby $sbp among keel's children"
+    mv "$T/data" "$T/data.away"
+    kill -KILL "$host"
+    wait_klog "warning: sb: no standby until its next start" $((20 * SLOW)) || true
+    check gave_up "a standby of sb is still being prepared, or one is there, without its bind source" \
+        eval 'grep -qE "$(klog "warning: sb: no standby until its next start")" "$ERR" && [ -z "$(standby_pid)" ]'
+    check bounded "not 5 standbys lost (1 killed, 4 failed) before keel gave up: $(klog_count 'warning: sb: its standby')" \
+        eq "$(klog_count 'warning: sb: its standby')" 5
+    mv "$T/data.away" "$T/data"
+    local pid0
+    pid0=$(ps_field sb pid)
+    kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
+    wait_secs 20 eval '[ "$(views sb)" -ge 2 ] && [ "$(ps_field sb state)" = running ]' || fail "sb did not restart ($WHY)"
+    check start_without "sb did not start again without a standby ($pid0, now $(ps_field sb pid))" \
+        eval '[ -n "$(ps_field sb pid)" ] && [ "$(ps_field sb pid)" != "$pid0" ]'
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]'
+    check back_after_start "no standby after sb's next start" ne "$(standby_pid)" ""
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# A standby of a container with a user namespace and `ready = notify`: the
+# released instance is in the same user namespace (the same map as the
+# first run's), its readiness reaches keel, its files are mapped.
+test_standby_userns_notify() {
+    plan same_map ids_inside ready_after_release
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container sb]
+layers = $LAYERS/base
+command = /bin/probe print run-begin ids read /proc/self/uid_map notify print view-done trap USR1 sleep inf
+userns = auto
+ready = notify
+restart = always
+restart_delay = 0ms
+stop_signal = SIGUSR1
+standby = yes
+EOF
+    keel_start
+    wait_out sb view-done || fail "sb did not come up ($WHY)"
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+    local sbp
+    sbp=$(standby_pid)
+    kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
+    wait_secs 20 eval '[ "$(views sb)" -ge 2 ] && [ "$(ps_field sb state)" = running ]' || fail "sb did not restart ($WHY)"
+    [ "$(ps_field sb pid)" = "$sbp" ] || fail "the restart did not release the standby ($sbp; running $(ps_field sb pid))"
+    local m1 m2
+    m1=$(sed -n 's/^sb | data:\/proc\/self\/uid_map=//p' "$OUT" | sed -n 1p | awk '{ print $1, $2, $3 }')
+    m2=$(sed -n 's/^sb | data:\/proc\/self\/uid_map=//p' "$OUT" | sed -n 2p | awk '{ print $1, $2, $3 }')
+    check same_map "the released instance's uid_map ('$m2') is not the first run's ('$m1', container root on a host id above 0)" \
+        eval '[ -n "$m1" ] && [ "$m1" = "$m2" ] && [ "${m1%% *}" = 0 ] && [ "$(awk "{ print \$2 }" <<< "$m1")" -gt 0 ]'
+    check ids_inside "the released instance does not run as root of its user namespace" \
+        eq "$(grep -E '^sb \| uid=' "$OUT" | sed -n 2p)" "sb | uid=0"
+    wait_secs 10 eval '[ "$(ps_field sb ready)" = True ]'
+    check ready_after_release "keel did not see the released instance's READY=1 (ready: $(ps_field sb ready); $(grep -E '^sb \| notify=' "$OUT" | tail -n 1))" \
+        eq "$(ps_field sb ready)" True
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# A bridge container with a standby: the standby joins the container's
+# pinned namespace, so the released instance has the same address, and its
+# published port answers; while it is stopped its address stays its own.
+test_standby_bridge() {
+    plan port_before same_ip port_after_start
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[network n$$]
+subnet = 10.78.$(( $$ % 200 )).0/24
+
+[container web]
+layers = $LAYERS/base
+command = /bin/probe print run-begin trap USR1 listen tcp 80
+network = bridge
+bridge = n$$
+ports = 127.0.0.1:$((20000 + $$ % 20000)):80
+stop_signal = SIGUSR1
+restart = no
+standby = yes
+
+[container idle]
+layers = $LAYERS/base
+command = /bin/probe trap USR1 sleep inf
+stop_signal = SIGUSR1
+EOF
+    local port=$((20000 + $$ % 20000))
+    keel_start
+    wait_out web listening=tcp:80 || fail "web did not listen ($WHY)"
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of web was prepared"
+    local ip0
+    ip0=$(ps_field web ip)
+    wait_secs 10 eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" "$PROBE" connect 127.0.0.1 $port 2>&1 | grep -q "=ok reply=ping"'
+    check port_before "web's published port does not answer (positive control)" \
+        eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" "$PROBE" connect 127.0.0.1 $port 2>&1 | grep -q "=ok reply=ping"'
+    kc stop web > "$T/stop.out" 2>&1 || fail "keel stop web: $(cat "$T/stop.out")"
+    wait_secs 20 eval '[ "$(ps_field web state)" = stopped ]' || fail "web did not stop"
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of web while it is stopped"
+    local sbp
+    sbp=$(standby_pid)
+    kc start web > "$T/start.out" 2>&1 || fail "keel start web: $(cat "$T/start.out")"
+    wait_secs 20 eval '[ "$(grep -c "^web | listening=tcp:80$" "$OUT")" -ge 2 ]' || fail "web did not listen again ($WHY)"
+    check same_ip "the released web ($(ps_field web pid), standby $sbp) does not have its address $ip0 (now $(ps_field web ip))" \
+        eval '[ -n "$ip0" ] && [ "$(ps_field web ip)" = "$ip0" ] && [ "$(ps_field web pid)" = "$sbp" ]'
+    wait_secs 10 eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" "$PROBE" connect 127.0.0.1 $port 2>&1 | grep -q "=ok reply=ping"'
+    check port_after_start "web's published port does not answer after keel start through the standby" \
+        eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" "$PROBE" connect 127.0.0.1 $port 2>&1 | grep -q "=ok reply=ping"'
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+test_standby_apply_env() {
+    plan old_env new_env_at_once new_env_from_standby
+    sb_manifest one
+    keel_start
+    wait_out sb view-done || fail "sb did not come up ($WHY)"
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+    check old_env "sb's first run does not see MARK=one" grep_in '^sb | env.MARK=one$' "$OUT"
+    sb_manifest two "$T/m2.ini"
+    kc apply "$T/m2.ini" > "$T/apply.out" 2>&1 || fail "keel apply: $(cat "$T/apply.out")"
+    wait_secs 20 eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not restart for the apply ($WHY)"
+    check new_env_at_once "sb's run after the apply does not see MARK=two" \
+        eval '[ "$(view_of sb 2 | grep "^env.MARK=")" = env.MARK=two ]'
+    # The next run comes from the standby prepared after the apply: the new
+    # environment, never the old standby's.
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby after the apply"
+    local sbp
+    sbp=$(standby_pid)
+    kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
+    wait_secs 20 eval '[ "$(views sb)" -ge 3 ]' || fail "sb did not restart ($WHY)"
+    wait_secs 10 eval '[ "$(ps_field sb state)" = running ]'
+    check new_env_from_standby "the run released from the standby ($sbp, now $(ps_field sb pid)) does not see MARK=two" \
+        eval '[ "$(ps_field sb pid)" = "$sbp" ] && [ "$(view_of sb 3 | grep "^env.MARK=")" = env.MARK=two ]'
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+test_standby_check_refusals() {
+    plan upper_dir net_container start_first ready_fd accepted
+    local up
+    up=$(mk_layer up)
+    manifest <<EOF
+[container peer]
+layers = $LAYERS/base
+command = /bin/true
+
+[container a]
+layers = $LAYERS/base
+command = /bin/true
+upper = $up
+standby = yes
+
+[container b]
+layers = $LAYERS/base
+command = /bin/true
+network = container:peer
+standby = yes
+
+[container c]
+layers = $LAYERS/base
+command = /bin/true
+network = bridge
+update = start-first
+standby = yes
+
+[container d]
+layers = $LAYERS/base
+command = /bin/true
+ready = fd:3
+standby = yes
+EOF
+    keel_check "$T/keel.ini"
+    local f="$T/keel.ini"
+    check upper_dir "no FILE:LINE refusal of standby with an upper directory" \
+        grep_in "^$f:$(grep -n '^standby' "$f" | sed -n 1p | cut -d: -f1): container 'a': standby = yes is not possible with an upper directory" "$CHECK_ERR"
+    check net_container "no FILE:LINE refusal of standby with network = container:NAME" \
+        grep_in "^$f:$(grep -n '^standby' "$f" | sed -n 2p | cut -d: -f1): container 'b': standby = yes is not possible with network = container:NAME" "$CHECK_ERR"
+    check start_first "no FILE:LINE refusal of standby with update = start-first" \
+        grep_in "^$f:$(grep -n '^standby' "$f" | sed -n 3p | cut -d: -f1): container 'c': standby = yes is not possible with update = start-first" "$CHECK_ERR"
+    check ready_fd "no FILE:LINE refusal of standby with ready = fd:N" \
+        grep_in "^$f:$(grep -n '^standby' "$f" | sed -n 4p | cut -d: -f1): container 'd': standby = yes is not possible with ready = fd:N" "$CHECK_ERR"
+    # The positive control: a plain standby container passes, and its plan
+    # shows the wait just before keel's fds close.
+    manifest "$T/ok.ini" <<EOF
+[container e]
+layers = $LAYERS/base
+command = /bin/true
+upper = tmpfs
+standby = yes
+EOF
+    keel_check --plan "$T/ok.ini"
+    check accepted "keel check refuses a plain standby container, or its plan lacks the wait: $(cat "$CHECK_ERR")" \
+        eval '[ "$CRC" = 0 ] && grep -q "standby: wait for the release" "$CHECK_OUT"'
+}
+
+run_tests "$@"
