@@ -1,0 +1,296 @@
+#!/usr/bin/python3
+"""hotlist.py — where keel's resident text comes from, and the list of the
+code its PID 1 runs (link/hot.ld).  Run by tests/bench/hotlist inside fresh
+namespaces (as bench.py is); see that script.
+
+  hotlist.py trace OUT.addrs      steptrace keel run (10 idle containers) until all started
+  hotlist.py measure OUT.json     keel run (10 idle containers), untraced: VmHWM, VmRSS,
+                                  the resident pages of each mapping of the binary
+  hotlist.py report MAP JSON [ADDRS]   (outside the namespaces) resident text and rodata
+                                  by origin (keel's objects, libc, mbedTLS, ...), and how
+                                  much of the resident text holds code PID 1 ran
+  hotlist.py script MAP ADDRS OUT.ld   the linker script fragment: every input section
+                                  of MAP that holds an address of ADDRS, first in .text
+"""
+import json
+import os
+import re
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+KEEL = os.environ.get("KEEL", os.path.join(REPO, "build", "keel"))
+LAYERS = os.environ.get("LAYERS", os.path.join(REPO, "build", "layers"))
+STEPTRACE = os.path.join(REPO, "build", "bench", "bin", "steptrace")
+WORK = "/run/hotlist"
+OUT = os.path.join(REPO, "build", "bench")
+PAGE = 4096
+
+
+def manifest(path):
+    """The bench's footprint manifest (bench.py idle_manifest): ten idle
+    containers on the two busybox layers, a control socket."""
+    lowers = LAYERS + "/over:" + LAYERS + "/base"
+    with open(path, "w") as f:
+        f.write("[system]\nlog_dir = %s/log\nstop_timeout = 2\ncontrol = unix://%s/idle.sock\n" % (WORK, WORK))
+        for k in range(10):
+            f.write("\n[container i%d]\nlayers = %s\nupper = tmpfs\ncommand = /bin/sleep 1000000\n"
+                    "network = none\nseccomp = unconfined\n" % (k, lowers))
+
+
+def wait_started(logfile, proc, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(logfile, errors="replace") as f:
+            if len(re.findall(r"i\d+: started", f.read())) >= 10:
+                return
+        if proc.poll() is not None:
+            sys.exit("hotlist: %s exited before 10 containers started (%s)" % (proc.args[0], logfile))
+        time.sleep(0.05)
+    sys.exit("hotlist: 10 containers not started within %d s (%s)" % (timeout, logfile))
+
+
+def keel_pid(parent):
+    """keel's pid: the child of steptrace, or the process itself."""
+    for t in os.listdir("/proc/%d/task" % parent):
+        with open("/proc/%d/task/%s/children" % (parent, t)) as f:
+            kids = [int(x) for x in f.read().split()]
+        if kids:
+            return kids[0]
+    return parent
+
+
+def stop(proc, pid):
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def start(cmd, log):
+    os.makedirs(WORK, exist_ok=True)
+    m = WORK + "/idle10.ini"
+    manifest(m)
+    f = open(log, "w")
+    return subprocess.Popen(cmd + [KEEL, "run", m], stdin=subprocess.DEVNULL, stdout=f,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def trace(out):
+    log = OUT + "/hotlist-trace.log"
+    p = start([STEPTRACE, out], log)
+    # Traced, keel is ~100 times slower: a generous bound.
+    wait_started(log, p, 600)
+    pid = keel_pid(p.pid)
+    p.send_signal(signal.SIGUSR1)       # steptrace writes OUT, detaches
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.05)
+    if p.returncode != 0:
+        sys.exit("hotlist: steptrace failed (%s)" % log)
+    stop(p, pid)
+
+
+def resident(pid):
+    """For each mapping of the executable: (start, end, perms, offset, [resident page addresses])."""
+    exe = os.readlink("/proc/%d/exe" % pid)
+    maps = []
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and parts[5] == exe:
+                a, b = (int(x, 16) for x in parts[0].split("-"))
+                maps.append((a, b, parts[1], int(parts[2], 16)))
+    out = []
+    with open("/proc/%d/pagemap" % pid, "rb") as pm:
+        for a, b, perms, off in maps:
+            pm.seek(a // PAGE * 8)
+            data = pm.read((b - a) // PAGE * 8)
+            pages = [a + i * PAGE for i, (e,) in enumerate(struct.iter_unpack("<Q", data)) if e >> 63]
+            out.append({"start": a, "end": b, "perms": perms, "offset": off, "resident": pages})
+    return out
+
+
+def status(pid):
+    d = {}
+    with open("/proc/%d/status" % pid) as f:
+        for l in f:
+            k, _, v = l.partition(":")
+            if k.startswith("Vm") or k.startswith("Rss"):
+                d[k] = int(v.split()[0])
+    return d
+
+
+def measure(out):
+    log = OUT + "/hotlist-measure.log"
+    p = start([], log)
+    try:
+        wait_started(log, p, 60)
+        time.sleep(0.2)
+        d = {"status": status(p.pid), "maps": resident(p.pid)}
+    finally:
+        stop(p, p.pid)
+    with open(out, "w") as f:
+        json.dump(d, f)
+
+
+# --- the link map ---------------------------------------------------------
+
+SEC_RE = re.compile(r"^ (\.\S+)\s*$")
+ENTRY_RE = re.compile(r"^ (\.\S+)?\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
+
+
+def input_sections(mapfile):
+    """[(address, size, section name, file)] of the input sections in the
+    output sections of MAP, from GNU ld's -Map output."""
+    out = []
+    pending = None
+    in_memmap = False
+    with open(mapfile) as f:
+        for line in f:
+            if line.startswith("Linker script and memory map"):
+                in_memmap = True
+                continue
+            if not in_memmap:
+                continue
+            line = line.rstrip("\n")
+            m = SEC_RE.match(line)
+            if m:
+                pending = m.group(1)
+                continue
+            m = ENTRY_RE.match(line)
+            if m:
+                name = m.group(1) or pending
+                pending = None
+                addr, size, rest = int(m.group(2), 16), int(m.group(3), 16), m.group(4).strip()
+                if name and size and not rest.startswith("0x") and "(" not in rest[:1]:
+                    out.append((addr, size, name, rest))
+                continue
+            pending = None
+    out.sort()
+    return out
+
+
+def origin(path):
+    """A short name for where an input section comes from."""
+    m = re.search(r"([^/]+\.a)\(", path)
+    if m:
+        return m.group(1)
+    if "/obj/" in path:
+        return "keel"
+    return os.path.basename(path)
+
+
+def find(secs, addr):
+    """The input section holding addr (binary search), or None."""
+    lo, hi = 0, len(secs)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if secs[mid][0] <= addr:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo and secs[lo - 1][0] <= addr < secs[lo - 1][0] + secs[lo - 1][1]:
+        return secs[lo - 1]
+    return None
+
+
+def read_addrs(path):
+    with open(path) as f:
+        return [int(l, 16) for l in f if l.strip()]
+
+
+def report(mapfile, jsonfile, addrs_file=None):
+    secs = input_sections(mapfile)
+    with open(jsonfile) as f:
+        d = json.load(f)
+    st = d["status"]
+    print("VmHWM %d kB, VmRSS %d kB, RssAnon %d, RssFile %d, RssShmem %d" %
+          (st["VmHWM"], st["VmRSS"], st.get("RssAnon", 0), st.get("RssFile", 0), st.get("RssShmem", 0)))
+    hit_pages, hit_secs = set(), set()
+    if addrs_file:
+        for a in read_addrs(addrs_file):
+            hit_pages.add(a // PAGE * PAGE)
+            s = find(secs, a)
+            if s:
+                hit_secs.add(s)
+        print("PID 1 ran code in %d input sections, %d KiB of them (%d pages hold an executed instruction)" %
+              (len(hit_secs), sum(s[1] for s in hit_secs) // 1024, len(hit_pages)))
+    for m in d["maps"]:
+        size = (m["end"] - m["start"]) // 1024
+        res = m["resident"]
+        by = {}
+        for pg in res:
+            s = find(secs, pg) or find(secs, pg + PAGE - 1)
+            o = origin(s[3]) if s else "-"
+            by[o] = by.get(o, 0) + 4
+        line = "  %s %6d KiB mapped, %5d KiB resident" % (m["perms"], size, len(res) * 4)
+        if "x" in m["perms"] and addrs_file:
+            line += " (%d KiB of it with executed code)" % (len([p for p in res if p in hit_pages]) * 4)
+        print(line)
+        for o, k in sorted(by.items(), key=lambda x: -x[1])[:8]:
+            print("      %-22s %5d KiB" % (o, k))
+
+
+def script(mapfile, addrs_file, out):
+    """The hot list as a GNU ld script fragment: one output section before
+    .text holding every input section that holds executed code, in address
+    order of the traced link (so regenerating from a hot link keeps the
+    order).  Sections of keel's objects and of -ffunction-sections archives
+    are named alone; a libc member's whole .text where it has one."""
+    secs = input_sections(mapfile)
+    hit = {}
+    for a in read_addrs(addrs_file):
+        s = find(secs, a)
+        if s and s[2].startswith(".text"):
+            hit[s] = 1
+    lines = []
+    seen = set()
+    for addr, size, name, path in sorted(hit):
+        m = re.search(r"([^/]+\.a)\(([^)]+)\)$", path)
+        # Always with the file: a bare *(.text) would take every file's.
+        if m:
+            pat = "*%s:%s(%s)" % (m.group(1), m.group(2), name)
+        else:
+            pat = "*/%s(%s)" % (os.path.basename(path), name)
+        if pat not in seen:
+            seen.add(pat)
+            lines.append("    " + pat)
+    with open(out, "w") as f:
+        f.write("/* link/hot.ld — the code keel's PID 1 runs to start 10 idle containers\n"
+                " * (`keel run`, the bench's footprint manifest), first and together in\n"
+                " * the text, so that the kernel's fault-around and the page cache's\n"
+                " * large folios map mostly code keel runs (issue 17, VmHWM).\n"
+                " * Generated by `make hot-list` (tests/bench/hotlist) from a traced run:\n"
+                " * do not edit.  An entry that no longer matches a section is ignored by\n"
+                " * the linker; code missing from it is linked after it, as before. */\n"
+                "SECTIONS\n{\n  .text.keel_hot :\n  {\n")
+        f.write("\n".join(lines) + "\n")
+        f.write("  }\n}\nINSERT BEFORE .text;\n")
+    print("hotlist: %d input sections, %d KiB, in %s" % (len(lines), sum(s[1] for s in hit) // 1024, out))
+
+
+def main():
+    cmd = sys.argv[1] if len(sys.argv) > 1 else ""
+    if cmd == "trace":
+        trace(sys.argv[2])
+    elif cmd == "measure":
+        measure(sys.argv[2])
+    elif cmd == "report":
+        report(*sys.argv[2:5])
+    elif cmd == "script":
+        script(*sys.argv[2:5])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
