@@ -3,14 +3,17 @@
 code its PID 1 runs (link/hot.ld).  Run by tests/bench/hotlist inside fresh
 namespaces (as bench.py is); see that script.
 
-  hotlist.py trace OUT.addrs      steptrace keel run (10 idle containers) until all started
-  hotlist.py measure OUT.json     keel run (10 idle containers), untraced: VmHWM, VmRSS,
+  hotlist.py funcs BINARY MAP OUT  the entry addresses of BINARY's functions, for calltrace
+  hotlist.py trace OUT.addrs [seccomp]   calltrace keel run (10 idle containers) until
+                                  all started; with "seccomp", the containers have keel's
+                                  default filter (built by PID 1) instead of none
+  hotlist.py measure OUT.json [seccomp]  keel run (10 idle containers), untraced: VmHWM, VmRSS,
                                   the resident pages of each mapping of the binary
   hotlist.py report MAP JSON [ADDRS]   (outside the namespaces) resident text and rodata
                                   by origin (keel's objects, libc, mbedTLS, ...), and how
                                   much of the resident text holds code PID 1 ran
-  hotlist.py script MAP ADDRS OUT.ld   the linker script fragment: every input section
-                                  of MAP that holds an address of ADDRS, first in .text
+  hotlist.py script MAP OUT.ld ADDRS...  the linker script fragment: every input section
+                                  of MAP that holds an address of an ADDRS, first in .text
 """
 import json
 import os
@@ -24,21 +27,22 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 KEEL = os.environ.get("KEEL", os.path.join(REPO, "build", "keel"))
 LAYERS = os.environ.get("LAYERS", os.path.join(REPO, "build", "layers"))
-STEPTRACE = os.path.join(REPO, "build", "bench", "bin", "steptrace")
+CALLTRACE = os.path.join(REPO, "build", "bench", "bin", "calltrace")
 WORK = "/run/hotlist"
 OUT = os.path.join(REPO, "build", "bench")
 PAGE = 4096
 
 
-def manifest(path):
+def manifest(path, seccomp=False):
     """The bench's footprint manifest (bench.py idle_manifest): ten idle
-    containers on the two busybox layers, a control socket."""
+    containers on the two busybox layers, a control socket; seccomp: keel's
+    default filter rather than none."""
     lowers = LAYERS + "/over:" + LAYERS + "/base"
     with open(path, "w") as f:
         f.write("[system]\nlog_dir = %s/log\nstop_timeout = 2\ncontrol = unix://%s/idle.sock\n" % (WORK, WORK))
         for k in range(10):
             f.write("\n[container i%d]\nlayers = %s\nupper = tmpfs\ncommand = /bin/sleep 1000000\n"
-                    "network = none\nseccomp = unconfined\n" % (k, lowers))
+                    "network = none\n%s" % (k, lowers, "" if seccomp else "seccomp = unconfined\n"))
 
 
 def wait_started(logfile, proc, timeout):
@@ -54,7 +58,7 @@ def wait_started(logfile, proc, timeout):
 
 
 def keel_pid(parent):
-    """keel's pid: the child of steptrace, or the process itself."""
+    """keel's pid: the child of calltrace, or the process itself."""
     for t in os.listdir("/proc/%d/task" % parent):
         with open("/proc/%d/task/%s/children" % (parent, t)) as f:
             kids = [int(x) for x in f.read().split()]
@@ -75,27 +79,29 @@ def stop(proc, pid):
         proc.wait()
 
 
-def start(cmd, log):
+def start(cmd, log, seccomp):
     os.makedirs(WORK, exist_ok=True)
     m = WORK + "/idle10.ini"
-    manifest(m)
+    manifest(m, seccomp)
     f = open(log, "w")
     return subprocess.Popen(cmd + [KEEL, "run", m], stdin=subprocess.DEVNULL, stdout=f,
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def trace(out):
+def trace(out, seccomp=False):
+    """calltrace keel until its 10 containers started: OUT gets the entry
+    addresses of the functions keel's own process ran (OUT.funcs, written
+    by the caller, lists them all)."""
     log = OUT + "/hotlist-trace.log"
-    p = start([STEPTRACE, out], log)
-    # Traced, keel is ~100 times slower: a generous bound.
-    wait_started(log, p, 600)
+    p = start([CALLTRACE, out + ".funcs", out], log, seccomp)
+    wait_started(log, p, 300)
     pid = keel_pid(p.pid)
-    p.send_signal(signal.SIGUSR1)       # steptrace writes OUT, detaches
+    p.send_signal(signal.SIGUSR1)       # calltrace writes OUT, detaches
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and p.poll() is None:
         time.sleep(0.05)
     if p.returncode != 0:
-        sys.exit("hotlist: steptrace failed (%s)" % log)
+        sys.exit("hotlist: calltrace failed (%s)" % log)
     stop(p, pid)
 
 
@@ -129,9 +135,9 @@ def status(pid):
     return d
 
 
-def measure(out):
+def measure(out, seccomp=False):
     log = OUT + "/hotlist-measure.log"
-    p = start([], log)
+    p = start([], log, seccomp)
     try:
         wait_started(log, p, 60)
         time.sleep(0.2)
@@ -179,6 +185,23 @@ def input_sections(mapfile):
     return out
 
 
+def funcs(binary, mapfile, out):
+    """The entry addresses of the functions in the text of binary (its
+    symbol table: FUNC and IFUNC symbols) for calltrace."""
+    secs = [s for s in input_sections(mapfile) if s[2].startswith(".text")]
+    addrs = set()
+    syms = subprocess.run(["readelf", "-sW", binary], capture_output=True, text=True, check=True).stdout
+    for line in syms.splitlines():
+        f = line.split()
+        if len(f) >= 8 and f[3] in ("FUNC", "IFUNC") and f[6] != "UND":
+            a = int(f[1], 16)
+            if find(secs, a):
+                addrs.add(a)
+    with open(out, "w") as f:
+        f.write("".join("%x\n" % a for a in sorted(addrs)))
+    print("hotlist: %d functions in %s" % (len(addrs), binary))
+
+
 def origin(path):
     """A short name for where an input section comes from."""
     m = re.search(r"([^/]+\.a)\(", path)
@@ -222,7 +245,7 @@ def report(mapfile, jsonfile, addrs_file=None):
             s = find(secs, a)
             if s:
                 hit_secs.add(s)
-        print("PID 1 ran code in %d input sections, %d KiB of them (%d pages hold an executed instruction)" %
+        print("PID 1 ran code in %d input sections, %d KiB of them (%d pages hold the entry of a function it ran)" %
               (len(hit_secs), sum(s[1] for s in hit_secs) // 1024, len(hit_pages)))
     for m in d["maps"]:
         size = (m["end"] - m["start"]) // 1024
@@ -234,13 +257,13 @@ def report(mapfile, jsonfile, addrs_file=None):
             by[o] = by.get(o, 0) + 4
         line = "  %s %6d KiB mapped, %5d KiB resident" % (m["perms"], size, len(res) * 4)
         if "x" in m["perms"] and addrs_file:
-            line += " (%d KiB of it with executed code)" % (len([p for p in res if p in hit_pages]) * 4)
+            line += " (%d KiB of it with a function PID 1 ran)" % (len([p for p in res if p in hit_pages]) * 4)
         print(line)
         for o, k in sorted(by.items(), key=lambda x: -x[1])[:8]:
             print("      %-22s %5d KiB" % (o, k))
 
 
-def script(mapfile, addrs_file, out):
+def script(mapfile, out, *addrs_files):
     """The hot list as a GNU ld script fragment: one output section before
     .text holding every input section that holds executed code, in address
     order of the traced link (so regenerating from a hot link keeps the
@@ -248,10 +271,11 @@ def script(mapfile, addrs_file, out):
     are named alone; a libc member's whole .text where it has one."""
     secs = input_sections(mapfile)
     hit = {}
-    for a in read_addrs(addrs_file):
-        s = find(secs, a)
-        if s and s[2].startswith(".text"):
-            hit[s] = 1
+    for addrs_file in addrs_files:
+        for a in read_addrs(addrs_file):
+            s = find(secs, a)
+            if s and s[2].startswith(".text"):
+                hit[s] = 1
     lines = []
     seen = set()
     for addr, size, name, path in sorted(hit):
@@ -266,9 +290,10 @@ def script(mapfile, addrs_file, out):
             lines.append("    " + pat)
     with open(out, "w") as f:
         f.write("/* link/hot.ld — the code keel's PID 1 runs to start 10 idle containers\n"
-                " * (`keel run`, the bench's footprint manifest), first and together in\n"
-                " * the text, so that the kernel's fault-around and the page cache's\n"
-                " * large folios map mostly code keel runs (issue 17, VmHWM).\n"
+                " * (`keel run`, the bench's footprint manifest, without and with keel's\n"
+                " * default seccomp filter), first and together in the text, so that the\n"
+                " * kernel's fault-around and the page cache's large folios map mostly\n"
+                " * code keel runs (issue 17, VmHWM).\n"
                 " * Generated by `make hot-list` (tests/bench/hotlist) from a traced run:\n"
                 " * do not edit.  An entry that no longer matches a section is ignored by\n"
                 " * the linker; code missing from it is linked after it, as before. */\n"
@@ -281,13 +306,15 @@ def script(mapfile, addrs_file, out):
 def main():
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "trace":
-        trace(sys.argv[2])
+        trace(sys.argv[2], sys.argv[3:4] == ["seccomp"])
     elif cmd == "measure":
-        measure(sys.argv[2])
+        measure(sys.argv[2], sys.argv[3:4] == ["seccomp"])
+    elif cmd == "funcs":
+        funcs(*sys.argv[2:5])
     elif cmd == "report":
         report(*sys.argv[2:5])
     elif cmd == "script":
-        script(*sys.argv[2:5])
+        script(*sys.argv[2:])
     else:
         sys.exit(__doc__)
 
