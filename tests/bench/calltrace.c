@@ -1,6 +1,7 @@
 /* calltrace.c — which functions of a static program one process runs.
  *
  *   calltrace ADDRS OUT PROGRAM [ARG]...
+ *   calltrace            (as a VM's rdinit: /calltrace.funcs - /init, see below)
  *
  * ADDRS lists the entry addresses of PROGRAM's functions (hex, one a line:
  * tests/bench/hotlist.py takes them from the unstripped binary's symbol
@@ -14,10 +15,20 @@
  * line) to OUT; on a signal it then puts every byte back and detaches,
  * leaving PROGRAM running.
  *
+ * OUT "-" prints the addresses on stderr as "calltrace: hit ADDR" lines.
+ * When PROGRAM execs (keel at boot re-executes itself), the breakpoints are
+ * set again in the new image; the hits of both count.
+ *
+ * Without arguments calltrace is a VM's first process (rdinit=/calltrace,
+ * tests/bench/hotlist-vm): it runs /init (keel) as PID 1 of a new PID
+ * namespace, so that keel boots as it does as the machine's PID 1 while
+ * being traced, stops after CALLTRACE_SECONDS (60) seconds, prints the hits
+ * on the console, and then only reaps, as an init must never exit.
+ *
  * Used by tests/bench/hotlist to learn which functions keel's PID 1 runs
  * with 10 idle containers (link/hot.ld).  A stop per function, not per
  * instruction: a traced keel is only a little slower.  The breakpoints are
- * written through /proc/PID/mem, so the traced process's text pages become
+ * written with PTRACE_POKETEXT, so the traced process's text pages become
  * private copies: measure memory in another, untraced run.
  *
  * Built by tests/bench/hotlist with gcc -O2 -static.  x86-64 only.  Not part
@@ -25,13 +36,14 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,6 +55,9 @@ static void on_signal(int sig)
     (void)sig;
     stop_req = 1;
 }
+
+/* The breakpoints of the (new) image of pid: the original bytes read again. */
+static int arm_all(pid_t pid);
 
 struct bp {
     uint64_t addr;
@@ -66,29 +81,36 @@ static struct bp *find_bp(uint64_t addr)
     return bsearch(&key, bps, nbps, sizeof *bps, cmp_bp);
 }
 
-static int mem_open(pid_t pid)
+/* One byte of the stopped tracee's memory, read or written a word at a time
+ * (PTRACE_PEEKTEXT/POKETEXT: no /proc needed, which a VM's first process
+ * does not have). */
+static int peek(pid_t pid, uint64_t addr, uint8_t *byte)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/mem", (int)pid);
-    return open(path, O_RDWR | O_CLOEXEC);
+    errno = 0;
+    long w = ptrace(PTRACE_PEEKTEXT, pid, (void *)addr, NULL);
+    if (errno)
+        return -1;
+    *byte = (uint8_t)(w & 0xff);
+    return 0;
 }
 
-static int poke(int mem, uint64_t addr, uint8_t byte)
+static int poke(pid_t pid, uint64_t addr, uint8_t byte)
 {
-    return pwrite(mem, &byte, 1, (off_t)addr) == 1 ? 0 : -1;
+    errno = 0;
+    long w = ptrace(PTRACE_PEEKTEXT, pid, (void *)addr, NULL);
+    if (errno)
+        return -1;
+    w = (long)(((unsigned long)w & ~0xffUL) | byte);
+    return ptrace(PTRACE_POKETEXT, pid, (void *)addr, (void *)w) < 0 ? -1 : 0;
 }
 
 /* Every original byte back, in a process that inherited the main one's
  * breakpoints (or the main one before it is let go). */
 static void disarm_all(pid_t pid, int only_armed)
 {
-    int mem = mem_open(pid);
-    if (mem < 0)
-        return;
     for (size_t i = 0; i < nbps; i++)
         if (!only_armed || bps[i].armed)
-            poke(mem, bps[i].addr, bps[i].orig);
-    close(mem);
+            poke(pid, bps[i].addr, bps[i].orig);
 }
 
 /* A process other than the main one stopped: a new child (its first stop)
@@ -104,6 +126,12 @@ static void release_child(pid_t pid, int st)
 
 int main(int argc, char **argv)
 {
+    static char *vm_argv[] = { "calltrace", "/calltrace.funcs", "-", "/init", NULL };
+    int vm = argc == 1 && getpid() == 1;
+    if (vm) {
+        argv = vm_argv;
+        argc = 4;
+    }
     if (argc < 4) {
         fprintf(stderr, "usage: calltrace ADDRS OUT PROGRAM [ARG]...\n");
         return 2;
@@ -137,8 +165,14 @@ int main(int argc, char **argv)
     struct sigaction sa = { .sa_handler = on_signal };
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    if (vm) {
+        sigaction(SIGALRM, &sa, NULL);
+        const char *secs = getenv("CALLTRACE_SECONDS");
+        alarm(secs ? (unsigned)atoi(secs) : 60);
+    }
 
-    pid_t pid = fork();
+    /* In a VM, keel must be PID 1 (of a new PID namespace) to boot. */
+    pid_t pid = vm ? (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, 0, 0, 0) : fork();
     if (pid < 0) {
         perror("calltrace: fork");
         return 1;
@@ -160,27 +194,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "calltrace: %s did not start\n", argv[3]);
         return 1;
     }
-    long opts = PTRACE_O_EXITKILL | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE;
+    long opts = PTRACE_O_EXITKILL | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE |
+                PTRACE_O_TRACEEXEC;
     if (ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)opts) < 0) {
         perror("calltrace: PTRACE_SETOPTIONS");
         return 1;
     }
-    int mem = mem_open(pid);
-    if (mem < 0) {
-        perror("calltrace: /proc/PID/mem");
+    if (arm_all(pid) < 0)
         return 1;
-    }
-    size_t armed = 0;
-    for (size_t i = 0; i < nbps; i++) {
-        if (pread(mem, &bps[i].orig, 1, (off_t)bps[i].addr) != 1 || poke(mem, bps[i].addr, 0xcc) < 0) {
-            fprintf(stderr, "calltrace: cannot set a breakpoint at %lx: %s\n", (unsigned long)bps[i].addr,
-                    strerror(errno));
-            return 1;
-        }
-        bps[i].armed = 1;
-        armed++;
-    }
-    fprintf(stderr, "calltrace: pid %d, %zu breakpoints\n", (int)pid, armed);
+    fprintf(stderr, "calltrace: pid %d, %zu breakpoints\n", (int)pid, nbps);
 
     size_t hits = 0, children = 0;
     int exited = 0, stopping = 0;
@@ -217,6 +239,13 @@ int main(int argc, char **argv)
             break;
         }
         int sig = WSTOPSIG(st);
+        if (sig == SIGTRAP && (st >> 16) == PTRACE_EVENT_EXEC) {
+            /* A new image: its memory has none of the breakpoints. */
+            if (arm_all(pid) < 0)
+                return 1;
+            ptrace(PTRACE_CONT, pid, NULL, NULL);
+            continue;
+        }
         if (sig == SIGTRAP && (st >> 16) != 0) {
             /* A fork, vfork or clone event: the child is released at its
              * own first stop above. */
@@ -233,7 +262,7 @@ int main(int argc, char **argv)
             struct user_regs_struct regs;
             struct bp *b;
             if (ptrace(PTRACE_GETREGS, pid, NULL, &regs) == 0 && (b = find_bp(regs.rip - 1)) && b->armed) {
-                poke(mem, b->addr, b->orig);
+                poke(pid, b->addr, b->orig);
                 b->armed = 0;
                 b->hit = 1;
                 hits++;
@@ -244,19 +273,39 @@ int main(int argc, char **argv)
         }
         ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
     }
-    FILE *out = fopen(argv[2], "we");
+    int to_err = strcmp(argv[2], "-") == 0;
+    FILE *out = to_err ? stderr : fopen(argv[2], "we");
     if (!out) {
         perror("calltrace: OUT");
         return 1;
     }
     for (size_t i = 0; i < nbps; i++)
         if (bps[i].hit)
-            fprintf(out, "%lx\n", (unsigned long)bps[i].addr);
-    if (fclose(out) != 0) {
+            fprintf(out, "%s%lx\n", to_err ? "calltrace: hit " : "", (unsigned long)bps[i].addr);
+    if (!to_err && fclose(out) != 0) {
         perror("calltrace: write OUT");
         return 1;
     }
     fprintf(stderr, "calltrace: %zu functions run, %zu children let go%s\n", hits, children,
             exited ? ", program exited" : "");
+    if (vm) {
+        /* The machine's init: never exit; reap what is left to it. */
+        for (;;)
+            if (wait(NULL) < 0 && errno == ECHILD)
+                pause();
+    }
+    return 0;
+}
+
+static int arm_all(pid_t pid)
+{
+    for (size_t i = 0; i < nbps; i++) {
+        if (peek(pid, bps[i].addr, &bps[i].orig) < 0 || poke(pid, bps[i].addr, 0xcc) < 0) {
+            fprintf(stderr, "calltrace: cannot set a breakpoint at %lx: %s\n", (unsigned long)bps[i].addr,
+                    strerror(errno));
+            return -1;
+        }
+        bps[i].armed = 1;
+    }
     return 0;
 }
