@@ -5,6 +5,7 @@
 #   make demo       build and boot the demo appliance under QEMU
 #   make bench      compare keel with crun, runc, tini and the floor
 #   make soak       churn against one keel for SECONDS (default 60); plot in build/soak
+#   make hot-list   trace what keel's PID 1 runs and rewrite link/hot.ld (then make)
 #
 # The static build is the product; a separate dynamic build with ASan and UBSan
 # (sanitizers and -static do not mix) runs the unit and host tests again.
