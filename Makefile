@@ -173,7 +173,7 @@ $(BUILD)/keel $(BUILD)/test/keel: $(HOT_LD)
 
 # make hot-list: trace build/keel's PID 1 with 10 idle containers and rewrite
 # link/hot.ld (tests/bench/hotlist; root); make again to link with it.
-hot-list: $(BUILD)/keel
+hot-list: $(BUILD)/keel $(BUILD)/probe
 	@tests/bench/hotlist
 
 # The shipped binary is stripped (keel run copies itself into a sealed memfd at
