@@ -5,6 +5,7 @@
 #   make demo       build and boot the demo appliance under QEMU
 #   make bench      compare keel with crun, runc, tini and the floor
 #   make soak       churn against one keel for SECONDS (default 60); plot in build/soak
+#   make hot-list   trace what keel's PID 1 runs and rewrite link/hot.ld (then make)
 #
 # The static build is the product; a separate dynamic build with ASan and UBSan
 # (sanitizers and -static do not mix) runs the unit and host tests again.
@@ -122,7 +123,7 @@ DEPS_ARM64 := gcc-aarch64-linux-gnu libc6-dev-arm64-cross libcap-dev:arm64 libin
               qemu-system-arm qemu-user-static kmod
 
 .PHONY: print-libs print-dyn-libs all deps deps-bench check unit unit-asan host host-asan vm lint fuzz bench demo qemu \
-        initramfs clean asan probe soak arm64 vm-arm64 sysroot test-build
+        initramfs clean asan probe soak hot-list arm64 vm-arm64 sysroot test-build
 
 all: $(BUILD)/keel
 
@@ -159,10 +160,26 @@ $(BUILD)/obj/%.o: src/%.c $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(RELEASE_CFLAGS) -MMD -MP -c -o $@ $<
 
+# The code keel's PID 1 runs goes first in the text, together (link/hot.ld,
+# made by `make hot-list` from a traced run, committed): the kernel maps file
+# text 64 KiB around each fault, or a whole large folio, so scattered code
+# made most of the binary resident (issue 17, docs/performance.md).  The list
+# is only an input: an entry that matches no section is ignored, code it
+# misses is linked after it.  The map is what make hot-list reads.
+HOT_LD   := $(wildcard link/hot.ld)
+HOT_SCRIPT := $(if $(HOT_LD),-T $(HOT_LD))
+HOT_LDFLAGS := -Wl,-Map=$(BUILD)/keel.debug.map $(HOT_SCRIPT)
+$(BUILD)/keel $(BUILD)/test/keel: $(HOT_LD)
+
+# make hot-list: trace build/keel's PID 1 with 10 idle containers and rewrite
+# link/hot.ld (tests/bench/hotlist; root); make again to link with it.
+hot-list: $(BUILD)/keel $(BUILD)/probe
+	@tests/bench/hotlist
+
 # The shipped binary is stripped (keel run copies itself into a sealed memfd at
 # every start: size is start time); build/keel.debug keeps the symbols.
 $(BUILD)/keel: $(OBJS) $(THIRD_STAMPS)
-	$(CC) $(CFLAGS) -static $(STATIC_LDFLAGS) -o $@.debug $(OBJS) $(PKG_LIBS) 2> $(BUILD)/link.log || { cat $(BUILD)/link.log; exit 1; }
+	$(CC) $(CFLAGS) -static $(STATIC_LDFLAGS) $(HOT_LDFLAGS) -o $@.debug $(OBJS) $(PKG_LIBS) 2> $(BUILD)/link.log || { cat $(BUILD)/link.log; exit 1; }
 	$(OBJCOPY) --strip-all $@.debug $@
 	@grep -v -e 'getaddrinfo' -e 'getprotobyname' -e 'getprotobynumber' -e 'getpwnam' -e 'getgrnam' -e 'getpwuid' -e 'getgrgid' \
 	     -e 'in function' -e 'getservbyname' -e 'gethostbyname' -e 'dlopen' $(BUILD)/link.log >&2 || true
@@ -179,7 +196,7 @@ $(BUILD)/test/obj/%.o: src/%.c $(FLAGS_FILE)
 	$(CC) $(CPPFLAGS) -DKEEL_TEST_HOOKS $(CFLAGS) $(RELEASE_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/test/keel: $(TEST_OBJS) $(THIRD_STAMPS)
-	$(CC) $(CFLAGS) -static $(STATIC_LDFLAGS) -o $@ $(TEST_OBJS) $(PKG_LIBS) 2> $(BUILD)/test/link.log || { cat $(BUILD)/test/link.log; exit 1; }
+	$(CC) $(CFLAGS) -static $(STATIC_LDFLAGS) $(HOT_SCRIPT) -o $@ $(TEST_OBJS) $(PKG_LIBS) 2> $(BUILD)/test/link.log || { cat $(BUILD)/test/link.log; exit 1; }
 
 # --- sanitizer build (dynamic) --------------------------------------------------
 $(BUILD)/asan/obj/%.o: src/%.c $(FLAGS_FILE)
