@@ -937,7 +937,7 @@ test_idle_footprint() {
     file=$(awk '$1 == "RssFile:" { print $2 }' "/proc/$kp/status" 2>/dev/null)
     check text_counted "keel's file-backed resident set is ${file:-unreadable} kB" ge "${file:-0}" 100
     if [ "$KEEL_ASAN" != 1 ]; then
-        check vmhwm_under_1536k "keel's VmHWM with 10 idle containers is ${hwm:-unreadable} kB" le "${hwm:-99999}" 1536
+        check vmhwm_under_1536k "keel's VmHWM with 10 idle containers is ${hwm:-unreadable} kB (code PID 1 runs outside link/hot.ld? make hot-list regenerates it)" le "${hwm:-99999}" 1536
     fi
     keel_stop || fail "keel did not stop ($WHY)"
 }
