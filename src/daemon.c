@@ -1025,6 +1025,16 @@ int daemon_main(const struct daemon_opts *opts)
     /* After the fstab (the file is on persistent storage), before any container. */
     if (opts->boot && d.m->system.update_volume)
         choose_slot(&d);
+    /* lo waits for the first start unless something needs it before (boot_loopback_first);
+     * a slot's manifest may need it where the image's did not. */
+    bool lo_later = opts->boot && !boot_loopback_first(d.machine_m ? d.machine_m : d.m);
+    if (lo_later && boot_loopback_first(d.m)) {
+        lo_later = false;
+        if (boot_loopback_up(&err) < 0) {
+            log_error("%s", err.msg);
+            boot_fail(d.m->system.on_error, d.m->system.rescue_shell);
+        }
+    }
     if (opts->boot)
         restore_clock(d.m);
     else if (d.m->system.ntp || d.m->system.clock_file)
@@ -1050,6 +1060,14 @@ int daemon_main(const struct daemon_opts *opts)
     supervisor_start_all(d.sup, &err);
     if (d.mods.after)
         late_after_start_all(&d);
+    if (lo_later) {
+        if (boot_loopback_up(&err) < 0) {
+            log_error("%s", err.msg);
+            begin_stop(&d, d.m->system.on_error, "lo could not be brought up: on_error");
+        } else {
+            log_info("lo up, after the first start");
+        }
+    }
     /* What the set-up allocated and freed (the manifest's text, file reads,
      * the plan) goes back to the kernel: PID 1's resident memory is then
      * what it keeps (malloc_trim also releases free pages inside the heap). */
