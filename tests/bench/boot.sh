@@ -12,6 +12,9 @@
 #   modules          module loading before the first container's exec: keel's
 #                    "stage: modules before the first start: N loaded in X ms"
 #                    (older keels: "stage: modules loaded" minus the line before)
+#                    plus the looking for a manifest's (qemu_fw_cfg, the config
+#                    disk's drivers: keel's "stage: manifest probe modules: N
+#                    loaded in X ms"; probe_modules is X)
 #   modules_before_n how many modules that loaded (N)
 #   modules_after    [system] modules_split: the modules loaded after the first
 #                    start, in the background ("stage: modules after the first
@@ -244,6 +247,11 @@ keel_figures() {
             match($0, /: [0-9]+ loaded in [0-9]+ ms/); split(substr($0, RSTART + 2, RLENGTH - 2), w, " ")
             after_n = w[1]; after = w[4]
         }
+        # Looking for a manifest (fw_cfg, config disk) loads modules too.
+        / keel: stage: manifest probe modules: / {
+            match($0, /loaded in [0-9.]+ ms/); split(substr($0, RSTART, RLENGTH), w, " ")
+            probe = w[3]
+        }
         / keel: stage: [^ ]+: exec / && exec == "" { exec = t }
         / keel: [^ ]+: started, pid / && started == "" { started = t }
         { prev = t }
@@ -255,6 +263,7 @@ keel_figures() {
             # Its own figure when keel gives it: both steps (the unknown
             # modules, then after the volumes the plan'"'"'s others and the image layers'"'"').
             if (before != "") { modules = before; imgmod = 0 }
+            if (probe != "") { modules += probe; printf "probe_modules=%.3f\n", probe }
             if (before_n != "") printf "modules_before_n=%d\n", before_n
             if (after != "") printf "modules_after=%.3f\nmodules_after_n=%d\n", after, after_n
             printf "kernel=%.3f\nmodules=%.3f\nkeel_setup=%.3f\ncontainer_start=%.3f\nkeel_work=%.3f\n",
