@@ -566,24 +566,17 @@ struct boot_mount {
     unsigned long flags;
     const char *data;
     long magic;   /* statfs f_type that means "already mounted" */
-    const char *data_old;   /* tried when the kernel refuses `data` (EINVAL), before no options */
 };
 
 static const struct boot_mount boot_mounts[] = {
-    { "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, PROC_SUPER_MAGIC, NULL },
-    { "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, SYSFS_MAGIC, NULL },
-    { "devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", TMPFS_MAGIC, NULL },
-    { "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666", DEVPTS_SUPER_MAGIC, NULL },
-    { "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", TMPFS_MAGIC, NULL },
-    { "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", TMPFS_MAGIC, NULL },
-    { "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", TMPFS_MAGIC, NULL },
-    /* favordynmods (Linux 6.0+): moving a process between cgroups and
-     * switching controllers on take the threadgroup lock without an RCU
-     * grace period (16 -> 4 ms of keel's boot in a TCG guest, where keel
-     * moves into keel/supervisor); forks and exits pay a little more, which
-     * an appliance's few processes do not notice.  Older kernels: without. */
-    { "cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate,favordynmods",
-      CGROUP2_SUPER_MAGIC, "nsdelegate" },
+    { "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, PROC_SUPER_MAGIC },
+    { "sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, SYSFS_MAGIC },
+    { "devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755", TMPFS_MAGIC },
+    { "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "gid=5,mode=0620,ptmxmode=0666", DEVPTS_SUPER_MAGIC },
+    { "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", TMPFS_MAGIC },
+    { "tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755", TMPFS_MAGIC },
+    { "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", TMPFS_MAGIC },
+    { "cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, "nsdelegate", CGROUP2_SUPER_MAGIC },
 };
 
 /* True when `path` is a mount point of the expected type already (keel started
@@ -612,9 +605,7 @@ static int mount_one(const struct boot_mount *bm, struct kerr *err)
     if (mount(bm->source, bm->target, bm->fstype, bm->flags, bm->data) == 0)
         return 0;
     int e = errno;
-    /* cgroup2 without favordynmods, then without nsdelegate (older kernels), devpts without options. */
-    if (e == EINVAL && bm->data_old && mount(bm->source, bm->target, bm->fstype, bm->flags, bm->data_old) == 0)
-        return 0;
+    /* cgroup2 without nsdelegate (older kernels), devpts without options. */
     if (e == EINVAL && bm->data && mount(bm->source, bm->target, bm->fstype, bm->flags, NULL) == 0)
         return 0;
     return kerr_set(err, e, "cannot mount %s at %s", bm->fstype, bm->target);
