@@ -1060,6 +1060,8 @@ int daemon_main(const struct daemon_opts *opts)
     supervisor_start_all(d.sup, &err);
     if (d.mods.after)
         late_after_start_all(&d);
+    /* After the first start too: the move waits for an RCU grace period. */
+    cgroup_enter_leaf(&d.cgroup);
     if (lo_later) {
         if (boot_loopback_up(&err) < 0) {
             log_error("%s", err.msg);
