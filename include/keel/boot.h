@@ -87,8 +87,8 @@ int boot_early(char **argv, struct kerr *err);
  * modules_split = no: every module, as listed, and `after` is empty. */
 int boot_setup_machine(const struct manifest *m, struct modplan *plan, struct kerr *err);
 /* Whether the machine's lo must be up before the first container starts
- * (boot_setup_machine brings it up then; otherwise the caller does, right
- * after the first start): a container on the host's network may talk to
+ * (boot_setup_machine brings it up then; otherwise the caller does, once
+ * the first container has exec'd): a container on the host's network may talk to
  * 127.0.0.1 from its first instruction, and a TCP control listener, the
  * metrics endpoint or a syslog collector may be on it.  Containers in
  * their own network namespace have their own lo.  Pure. */

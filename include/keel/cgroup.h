@@ -63,7 +63,7 @@ int cgroup_setup(struct cgroup_root *root, const char *mountpoint, bool boot_mod
  * no-internal-processes rule) and this moves it into its supervisor leaf.
  * The move waits for an RCU grace period (8 ms of instructions and timers
  * in a TCG guest, 15 ms of its time on a loaded host): the boot does it
- * after the first container's start.  A no-op in run mode (cgroup_setup
+ * once the first container has exec'd.  A no-op in run mode (cgroup_setup
  * moved keel already) and when called again; a failure is a warning. */
 void cgroup_enter_leaf(struct cgroup_root *root);
 /* Run mode: moves keel back to the cgroup it started in and removes its
