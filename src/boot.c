@@ -838,26 +838,6 @@ static int load_planned(const struct manifest *m, struct modplan *plan, int *loa
     return 0;
 }
 
-bool boot_loopback_first(const struct manifest *m)
-{
-    const struct system_spec *s = &m->system;
-    for (size_t i = 0; i < m->n_containers; i++)
-        if (m->containers[i].net == NET_HOST)
-            return true;
-    for (size_t i = 0; s->control && s->control[i]; i++)
-        if (!str_starts(s->control[i], "unix:"))
-            return true;
-    return s->metrics || s->syslog;
-}
-
-int boot_loopback_up(struct kerr *err)
-{
-    /* Bringing lo up (its addresses, IPv6's among them) took 14-40 ms of TCG guest time. */
-    if (net_loopback_up(err) < 0)
-        return kerr_prefix(err, "cannot bring up lo");
-    return 0;
-}
-
 int boot_setup_machine(const struct manifest *m, struct modplan *plan, struct kerr *err)
 {
     const struct system_spec *s = &m->system;
@@ -929,8 +909,8 @@ int boot_setup_machine(const struct manifest *m, struct modplan *plan, struct ke
             return r;
         log_info("dns: %zu nameserver(s) in /etc/resolv.conf", strv_len(s->dns));
     }
-    if (boot_loopback_first(m) && (r = boot_loopback_up(err)) < 0)
-        return r;
+    if (net_loopback_up(err) < 0)
+        return kerr_prefix(err, "cannot bring up lo");
     for (size_t i = 0; i < m->n_interfaces; i++) {
         const struct interface_spec *ifs = &m->interfaces[i];
         if ((r = net_interface_configure(ifs, err)) < 0)

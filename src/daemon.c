@@ -75,7 +75,7 @@ struct daemon {
     uint64_t late_start_ms;
     int late_loaded;
     bool late_begun, late_failed;
-    bool lo_later, settle_begun;   /* boot: lo and keel's cgroup move wait for the first exec (settle_begin) */
+    bool settle_begun;          /* boot: keel's cgroup move waits for the first exec (settle_begin) */
     bool staying;               /* on_exit = stay after the containers finished */
     bool stopping;
     enum power_action action;   /* what the stop leads to (boot mode) */
@@ -745,24 +745,13 @@ static void late_after_start_all(struct daemon *d)
 }
 
 /* Boot mode, once the first container exec'd (or could not, or none is
- * starting): keel's move into its cgroup leaf (cgroup_enter_leaf) and lo,
- * when it could wait (boot_loopback_first).  Both wait for the kernel (an
- * RCU grace period; lo's addresses): on one CPU, done between the clone and
- * the container's exec they delayed that exec.  From the loop (a zero timer). */
+ * starting): keel's move into its cgroup leaf (cgroup_enter_leaf).  It waits
+ * for an RCU grace period: on one CPU, done between the clone and the
+ * container's exec it delayed that exec.  From the loop (a zero timer). */
 static void settle_begin(struct loop *l, void *data)
 {
     struct daemon *d = data;
     cgroup_enter_leaf(&d->cgroup);
-    if (!d->lo_later)
-        return;
-    d->lo_later = false;
-    struct kerr err = { 0 };
-    if (boot_loopback_up(&err) < 0) {
-        log_error("%s", err.msg);
-        begin_stop(d, d->m->system.on_error, "lo could not be brought up: on_error");
-    } else {
-        log_info("lo up, after the first start");
-    }
 }
 
 static void settle_schedule(struct daemon *d)
@@ -771,7 +760,7 @@ static void settle_schedule(struct daemon *d)
         return;
     d->settle_begun = true;
     if (loop_add_timer(d->loop, 0, settle_begin, d) <= 0) {
-        log_error("cannot schedule keel's move into its cgroup and lo: done now");
+        log_error("cannot schedule keel's move into its cgroup: done now");
         settle_begin(d->loop, d);
     }
 }
@@ -1071,16 +1060,6 @@ int daemon_main(const struct daemon_opts *opts)
     /* After the fstab (the file is on persistent storage), before any container. */
     if (opts->boot && d.m->system.update_volume)
         choose_slot(&d);
-    /* lo waits for the first start unless something needs it before (boot_loopback_first);
-     * a slot's manifest may need it where the image's did not. */
-    bool lo_later = opts->boot && !boot_loopback_first(d.machine_m ? d.machine_m : d.m);
-    if (lo_later && boot_loopback_first(d.m)) {
-        lo_later = false;
-        if (boot_loopback_up(&err) < 0) {
-            log_error("%s", err.msg);
-            boot_fail(d.m->system.on_error, d.m->system.rescue_shell);
-        }
-    }
     if (opts->boot)
         restore_clock(d.m);
     else if (d.m->system.ntp || d.m->system.clock_file)
@@ -1103,7 +1082,6 @@ int daemon_main(const struct daemon_opts *opts)
         log_error("update: %s: slot %s cannot commit; the next boot rolls back", err.msg, slot_name(d.slot.trying));
     log_stage("ready to start containers");
     late_prepare(&d);
-    d.lo_later = lo_later;
     if (opts->boot && supervisor_subscribe(d.sup, settle_on_event, &d) < 0)
         settle_schedule(&d);
     supervisor_start_all(d.sup, &err);

@@ -10,8 +10,7 @@
  *        That re-exec means boot_early() does not return in the first process;
  *        the re-executed keel runs main again and boot_early() then returns.
  *        boot_setup_machine() then sets the hostname, loads modules, mounts
- *        the fstab entries, sets sysctls and DNS and brings up lo (unless it
- *        can wait until after the first start: boot_loopback_first) and the
+ *        the fstab entries, sets sysctls and DNS and brings up lo and the
  *        [interface] uplinks.
  * Shutdown: boot_final() kills what is left, unmounts in reverse order, syncs
  *        and calls reboot(2).  It never returns; if reboot(2) fails it loops
@@ -86,14 +85,6 @@ int boot_early(char **argv, struct kerr *err);
  * is the caller's to load once the first container started.  PLAN NULL, or
  * modules_split = no: every module, as listed, and `after` is empty. */
 int boot_setup_machine(const struct manifest *m, struct modplan *plan, struct kerr *err);
-/* Whether the machine's lo must be up before the first container starts
- * (boot_setup_machine brings it up then; otherwise the caller does, once
- * the first container has exec'd): a container on the host's network may talk to
- * 127.0.0.1 from its first instruction, and a TCP control listener, the
- * metrics endpoint or a syslog collector may be on it.  Containers in
- * their own network namespace have their own lo.  Pure. */
-bool boot_loopback_first(const struct manifest *m);
-int boot_loopback_up(struct kerr *err);
 /* Replaces the machine's /etc/resolv.conf with `text` (written aside and
  * renamed): [system] dns at boot, a DHCP lease's servers later. */
 int boot_write_resolv_conf(const char *text, struct kerr *err);

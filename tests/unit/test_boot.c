@@ -240,39 +240,6 @@ TEST(fstab)
     CHECK_STR(fstab_line("/dev/vda /devices ext4", &r), "/dev/vda /devices ext4 rw,nosuid,nodev");
 }
 
-TEST(loopback_first)
-{
-    struct container_spec c[2];
-    memset(c, 0, sizeof c);
-    c[0].net = NET_NONE;
-    c[1].net = NET_BRIDGE;
-    struct manifest m;
-    memset(&m, 0, sizeof m);
-    m.containers = c;
-    m.n_containers = 2;
-    /* Containers in namespaces of their own and the default unix control socket: lo can wait. */
-    CHECK(!boot_loopback_first(&m));
-    char *unix_only[] = { "unix:///run/keel.sock", NULL };
-    m.system.control = unix_only;
-    CHECK(!boot_loopback_first(&m));
-    /* A TCP listener (maybe on 127.0.0.1) needs it. */
-    char *tcp[] = { "unix:///run/keel.sock", "tcp://127.0.0.1:7000", NULL };
-    m.system.control = tcp;
-    CHECK(boot_loopback_first(&m));
-    m.system.control = NULL;
-    m.system.metrics = "tcp://127.0.0.1:9100";
-    CHECK(boot_loopback_first(&m));
-    m.system.metrics = NULL;
-    m.system.syslog = "udp://127.0.0.1:514";
-    CHECK(boot_loopback_first(&m));
-    m.system.syslog = NULL;
-    /* A container on the host's network, wherever it is in the list. */
-    c[1].net = NET_HOST;
-    CHECK(boot_loopback_first(&m));
-    c[1].net = NET_BRIDGE;
-    CHECK(!boot_loopback_first(&m));
-}
-
 int main(void)
 {
     RUN(cmdline_value);
@@ -283,6 +250,5 @@ int main(void)
     RUN(caps_has_key);
     RUN(signal_actions);
     RUN(fstab);
-    RUN(loopback_first);
     return unit_done();
 }
