@@ -176,6 +176,22 @@ $(BUILD)/keel $(BUILD)/test/keel: $(HOT_LD)
 hot-list: $(BUILD)/keel $(BUILD)/probe
 	@tests/bench/hotlist
 
+# The default seccomp filter for the default capability set, compiled once
+# here instead of at every boot (src/gen/seccomp_gen.c, src/seccomp.c): the
+# generator runs on this machine against the libseccomp keel links; a cross
+# build gets an empty table (keel compiles the filter at run time).
+SECCOMP_GEN_OBJS := $(filter-out $(BUILD)/obj/seccomp.o,$(LIB_OBJS))
+$(BUILD)/gen/seccomp_prebuilt.h: src/gen/seccomp_gen.c src/seccomp.c $(SECCOMP_GEN_OBJS) $(THIRD_STAMPS) $(FLAGS_FILE)
+	@mkdir -p $(@D)
+ifeq ($(ARCH),x86_64)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $(BUILD)/gen/seccomp_gen $< $(SECCOMP_GEN_OBJS) $(DYN_LIBS)
+	$(BUILD)/gen/seccomp_gen > $@.tmp && mv $@.tmp $@
+else
+	echo '/* cross build: no prebuilt seccomp filter */' > $@
+endif
+$(BUILD)/obj/seccomp.o $(BUILD)/asan/obj/seccomp.o: $(BUILD)/gen/seccomp_prebuilt.h
+$(BUILD)/obj/seccomp.o $(BUILD)/asan/obj/seccomp.o: CPPFLAGS += -I$(BUILD)/gen
+
 # The shipped binary is stripped (keel run copies itself into a sealed memfd at
 # every start: size is start time); build/keel.debug keeps the symbols.
 $(BUILD)/keel: $(OBJS) $(THIRD_STAMPS)

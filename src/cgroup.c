@@ -385,7 +385,13 @@ int cgroup_setup(struct cgroup_root *root, const char *mountpoint, bool boot_mod
      * without cgroup.events), or one that already delegates every
      * controller it has. */
     int r;
-    if (boot_mode || start_needs_enabling(root->start_fd)) {
+    /* Boot mode starts in the root cgroup, which may hold processes and
+     * distribute controllers at once: the move waits (cgroup_enter_leaf).
+     * Run mode must leave a non-root start cgroup before it may distribute
+     * controllers from it. */
+    if (boot_mode) {
+        root->enter_pending = true;
+    } else if (start_needs_enabling(root->start_fd)) {
         r = move_self(sup_fd);
         if (r < 0)
             log_warn("cannot move keel into cgroup %s/" SUPERVISOR_LEAF ": %s", root->keel_path, strerror(-r));
@@ -430,6 +436,22 @@ int cgroup_setup(struct cgroup_root *root, const char *mountpoint, bool boot_mod
     if (cgroup_set_oom_score_adj(0, -1000, &e2) < 0)
         log_warn("%s", e2.msg);
     return 0;
+}
+
+void cgroup_enter_leaf(struct cgroup_root *root)
+{
+    if (!root || !root->enter_pending)
+        return;
+    root->enter_pending = false;
+    char path[sizeof root->keel_path + sizeof "/" SUPERVISOR_LEAF];
+    snprintf(path, sizeof path, "%s/" SUPERVISOR_LEAF, root->keel_path);
+    int leaf = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    int r = leaf < 0 ? -errno : move_self(leaf);
+    close_safe(leaf);
+    if (r < 0)
+        log_warn("cannot move keel into cgroup %s/" SUPERVISOR_LEAF ": %s", root->keel_path, strerror(-r));
+    else
+        root->moved = true;
 }
 
 void cgroup_release(struct cgroup_root *root)

@@ -75,6 +75,7 @@ struct daemon {
     uint64_t late_start_ms;
     int late_loaded;
     bool late_begun, late_failed;
+    bool settle_begun;          /* boot: keel's cgroup move waits for the first exec (settle_begin) */
     bool staying;               /* on_exit = stay after the containers finished */
     bool stopping;
     enum power_action action;   /* what the stop leads to (boot mode) */
@@ -723,17 +724,51 @@ static void late_prepare(struct daemon *d)
     }
 }
 
-/* After supervisor_start_all: when no start is under way (every container
- * waits for something), nothing will say "started": load them now. */
-static void late_after_start_all(struct daemon *d)
+/* After supervisor_start_all: whether a container is starting or running
+ * (else nothing will say "started"). */
+static bool start_under_way(struct daemon *d)
 {
     for (size_t i = 0; i < supervisor_count(d->sup); i++) {
         struct container_status st;
         supervisor_status(d->sup, i, &st);
         if (st.state == CS_STARTING || st.state == CS_RUNNING)
-            return;
+            return true;
     }
-    late_schedule(d);
+    return false;
+}
+
+/* When no start is under way (every container waits for something): load them now. */
+static void late_after_start_all(struct daemon *d)
+{
+    if (!start_under_way(d))
+        late_schedule(d);
+}
+
+/* Boot mode, once the first container exec'd (or could not, or none is
+ * starting): keel's move into its cgroup leaf (cgroup_enter_leaf).  It waits
+ * for an RCU grace period: on one CPU, done between the clone and the
+ * container's exec it delayed that exec.  From the loop (a zero timer). */
+static void settle_begin(struct loop *l, void *data)
+{
+    struct daemon *d = data;
+    cgroup_enter_leaf(&d->cgroup);
+}
+
+static void settle_schedule(struct daemon *d)
+{
+    if (d->settle_begun)
+        return;
+    d->settle_begun = true;
+    if (loop_add_timer(d->loop, 0, settle_begin, d) <= 0) {
+        log_error("cannot schedule keel's move into its cgroup: done now");
+        settle_begin(d->loop, d);
+    }
+}
+
+static void settle_on_event(const struct sup_event *ev, void *data)
+{
+    if (ev->kind == EV_STARTED || ev->kind == EV_EXITED || ev->kind == EV_FAILED || ev->kind == EV_STOPPED)
+        settle_schedule(data);
 }
 
 /* Everything between a valid manifest and serving.  0 / negative errno. */
@@ -1047,9 +1082,13 @@ int daemon_main(const struct daemon_opts *opts)
         log_error("update: %s: slot %s cannot commit; the next boot rolls back", err.msg, slot_name(d.slot.trying));
     log_stage("ready to start containers");
     late_prepare(&d);
+    if (opts->boot && supervisor_subscribe(d.sup, settle_on_event, &d) < 0)
+        settle_schedule(&d);
     supervisor_start_all(d.sup, &err);
     if (d.mods.after)
         late_after_start_all(&d);
+    if (opts->boot && !start_under_way(&d))
+        settle_schedule(&d);
     /* What the set-up allocated and freed (the manifest's text, file reads,
      * the plan) goes back to the kernel: PID 1's resident memory is then
      * what it keeps (malloc_trim also releases free pages inside the heap). */

@@ -44,6 +44,7 @@ struct cgroup_root {
     int start_fd;            /* run mode: the cgroup keel started in (to move back), else -1 */
     int lock_fd;             /* run mode: keel's subtree, flock'ed for keel's lifetime, else -1 */
     bool moved;              /* keel moved itself into its supervisor leaf (and moves back) */
+    bool enter_pending;      /* boot mode: cgroup_enter_leaf has the move still to do */
     char keel_path[4096];    /* absolute path of keel's subtree (KEEL) */
     char ctr_path[4096];     /* absolute path of the containers' cgroup (KEEL/containers) */
     unsigned controllers;    /* enum cgroup_controller bits enabled for the containers */
@@ -51,13 +52,20 @@ struct cgroup_root {
 
 /* Finds (run mode: `mountpoint` NULL) or uses (boot mode: `mountpoint` =
  * /sys/fs/cgroup, already mounted) the cgroup2 hierarchy, creates keel's
- * subtree, moves keel into its supervisor leaf, enables the controllers that
- * are offered, sets memory.min on the leaf and oom_score_adj -1000 for keel.
+ * subtree, moves keel into its supervisor leaf (boot mode: see
+ * cgroup_enter_leaf), enables the controllers that are offered, sets memory.min on the leaf and oom_score_adj -1000 for keel.
  * When no cgroup2 is found returns 0 with root->available = false
  * (containers without limits still run; cgroup_container_create refuses
  * limits).  Failing to protect keel (memory.min, oom_score_adj) is logged as a
  * warning, not an error. */
 int cgroup_setup(struct cgroup_root *root, const char *mountpoint, bool boot_mode, struct kerr *err);
+/* Boot mode: cgroup_setup leaves keel in the root cgroup (exempt from the
+ * no-internal-processes rule) and this moves it into its supervisor leaf.
+ * The move waits for an RCU grace period (8 ms of instructions and timers
+ * in a TCG guest, 15 ms of its time on a loaded host): the boot does it
+ * once the first container has exec'd.  A no-op in run mode (cgroup_setup
+ * moved keel already) and when called again; a failure is a warning. */
+void cgroup_enter_leaf(struct cgroup_root *root);
 /* Run mode: moves keel back to the cgroup it started in and removes its
  * subtree (best effort; containers' cgroups must be removed first).  Boot
  * mode: closes fds only.  Safe on a zeroed or unavailable root. */

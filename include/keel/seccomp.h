@@ -35,6 +35,7 @@
 #define KEEL_SECCOMP_H
 
 #include <linux/filter.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,6 +57,13 @@ int seccomp_build(const struct container_spec *c, uint64_t caps, struct seccomp_
  * lets a container with CAP_SYS_ADMIN make user namespaces. */
 #define SECCOMP_NESTED_USERNS 1u
 int seccomp_build_default(uint64_t caps, unsigned opts, struct seccomp_prog *out, struct kerr *err);
+/* The same filter, always compiled with libseccomp now.  seccomp_build_default
+ * copies it from a table compiled at build time when (caps, opts) is in it
+ * (the default capability set: src/gen/seccomp_gen.c), byte for byte the
+ * program this returns (tests/unit/test_seccomp.c checks it);
+ * seccomp_default_prebuilt says whether it is. */
+int seccomp_compile_default(uint64_t caps, unsigned opts, struct seccomp_prog *out, struct kerr *err);
+bool seccomp_default_prebuilt(uint64_t caps, unsigned opts);
 int seccomp_build_profile(const struct seccomp_profile *p, struct seccomp_prog *out, struct kerr *err);
 void seccomp_prog_free(struct seccomp_prog *p);
 

@@ -700,6 +700,11 @@ def section_boot(res, peers, a):
         res.row("boot", "keel: first line to the container's exec, minus modules", "ms", figures["keel_setup"],
                 "floor init (tests/bench/floor-init.c)", figures["floor_work"],
                 note="same guest and appliance; the floor mounts, leaves rootfs, mounts the overlay and execs")
+    # The same work as the floor (tests/bench/boot-equal.ini: network = none, no uplink): issue 17's ratio.
+    if "equal_keel_setup" in figures and "floor_work" in figures:
+        res.row("boot", "keel, equal work: first line to the container's exec, minus modules", "ms",
+                figures["equal_keel_setup"], "floor init (tests/bench/floor-init.c)", figures["floor_work"],
+                note="tests/bench/boot-equal.ini: the demo's container with network = none, no uplink, overlay only")
     if "floor_modules" in figures and "modules" in figures:
         res.row("boot", "module loading before the first exec", "ms", figures["modules"],
                 "floor init (overlay.ko only)", figures["floor_modules"])

@@ -12,6 +12,9 @@
 #   modules          module loading before the first container's exec: keel's
 #                    "stage: modules before the first start: N loaded in X ms"
 #                    (older keels: "stage: modules loaded" minus the line before)
+#                    plus the looking for a manifest's (qemu_fw_cfg, the config
+#                    disk's drivers: keel's "stage: manifest probe modules: N
+#                    loaded in X ms"; probe_modules is X)
 #   modules_before_n how many modules that loaded (N)
 #   modules_after    [system] modules_split: the modules loaded after the first
 #                    start, in the background ("stage: modules after the first
@@ -20,6 +23,11 @@
 #   container_start  "stage: NAME: exec" to "NAME: started"
 #   keel_total       QEMU started to the service answering HTTP (host clock)
 #   busybox_total    the same for the busybox-init image
+#   equal_*          every guest-clock figure above for the equal-work
+#                    appliance (tests/bench/boot-equal.ini: the demo's
+#                    container with network = none, no uplink, overlay the
+#                    only module: the floor init's work); its boot is timed
+#                    to keel's "NAME: started" line, not to an answer
 #   keel_erofs_total and erofs_* (every figure above, and image_modules: loop
 #                    and erofs loaded for the layers): the demo image built with
 #                    --layers-format erofs (make initramfs LAYERS_FORMAT=erofs),
@@ -70,8 +78,12 @@ port=${BOOT_PORT:-18080}
 # --- images ---------------------------------------------------------------------
 initramfs/mkinitramfs --keel "$KEEL" --manifest "$manifest" --out "$out/keel.cpio" "${img_args[@]}" >&2 ||
     die "cannot build the keel image"
+# The equal-work appliance (tests/bench/boot-equal.ini): the floor init's work
+# as a keel manifest, the demo's container with network = none, no uplink.
+initramfs/mkinitramfs --keel "$KEEL" --manifest tests/bench/boot-equal.ini --out "$out/keel_equal.cpio" \
+    "${img_args[@]}" >&2 || die "cannot build the equal-work keel image"
 # The same appliance with its layers as erofs images.
-images="keel busybox floor"
+images="keel keel_equal busybox floor"
 kib() { echo $(( ($(wc -c < "$1") + 1023) / 1024 )); }
 gz_kib() { echo $(( ($(gzip -6 -n -c "$1" | wc -c) + 1023) / 1024 )); }
 echo "image_kib=$(kib "$out/keel.cpio")"
@@ -81,7 +93,7 @@ if [ "$VM_ARCH" = arm64 ]; then
 elif command -v mkfs.erofs >/dev/null; then
     initramfs/mkinitramfs --keel "$KEEL" --manifest configs/demo.ini --out "$out/keel_erofs.cpio" \
         --layers-format erofs >&2 || die "cannot build the keel image with erofs layers"
-    images="keel busybox floor keel_erofs"
+    images="keel keel_equal busybox floor keel_erofs"
     echo "erofs_image_kib=$(kib "$out/keel_erofs.cpio")"
     echo "erofs_image_gz_kib=$(gz_kib "$out/keel_erofs.cpio")"
 else
@@ -202,6 +214,20 @@ boot_floor() {
     say "floor: exec line seen"
 }
 
+# boot_started NAME IMG: boots an image whose container cannot be reached
+# from the host (keel_equal: network = none) and waits for keel's line saying
+# that its container started.
+boot_started() {
+    local name=$1 img=$2 deadline=$((SECONDS + 120))
+    vm_start "bench-$name" "$img" "" -- || die "cannot start QEMU"
+    until grep -qE ' keel: [^ ]+: started, pid ' "$VM_CONSOLE" 2>/dev/null; do
+        vm_running || { tail -n 20 "$VM_CONSOLE" >&2; die "the $name guest ended before its container started"; }
+        [ $SECONDS -lt $deadline ] || { tail -n 20 "$VM_CONSOLE" >&2; die "the $name container did not start within 120 s"; }
+        sleep 0.02
+    done
+    say "$name: container started"
+}
+
 # keel_figures: the guest-clock figures from keel's console lines.
 keel_figures() {
     tr -d '\r' < "$VM_CONSOLE" | awk '
@@ -221,6 +247,11 @@ keel_figures() {
             match($0, /: [0-9]+ loaded in [0-9]+ ms/); split(substr($0, RSTART + 2, RLENGTH - 2), w, " ")
             after_n = w[1]; after = w[4]
         }
+        # Looking for a manifest (fw_cfg, config disk) loads modules too.
+        / keel: stage: manifest probe modules: / {
+            match($0, /loaded in [0-9.]+ ms/); split(substr($0, RSTART, RLENGTH), w, " ")
+            probe = w[3]
+        }
         / keel: stage: [^ ]+: exec / && exec == "" { exec = t }
         / keel: [^ ]+: started, pid / && started == "" { started = t }
         { prev = t }
@@ -232,6 +263,7 @@ keel_figures() {
             # Its own figure when keel gives it: both steps (the unknown
             # modules, then after the volumes the plan'"'"'s others and the image layers'"'"').
             if (before != "") { modules = before; imgmod = 0 }
+            if (probe != "") { modules += probe; printf "probe_modules=%.3f\n", probe }
             if (before_n != "") printf "modules_before_n=%d\n", before_n
             if (after != "") printf "modules_after=%.3f\nmodules_after_n=%d\n", after, after_n
             printf "kernel=%.3f\nmodules=%.3f\nkeel_setup=%.3f\ncontainer_start=%.3f\nkeel_work=%.3f\n",
@@ -249,9 +281,16 @@ for ((i = 0; i < runs; i++)); do
             vm_stop
             continue
         fi
-        boot "$name" "$out/$name.cpio"
+        if [ "$name" = keel_equal ]; then
+            boot_started "$name" "$out/$name.cpio"
+        else
+            boot "$name" "$out/$name.cpio"
+        fi
         cp "$VM_CONSOLE" "$out/$name-$i.console"
-        if [ "$name" = keel ]; then
+        if [ "$name" = keel_equal ]; then
+            { keel_figures || { tail -n 20 "$VM_CONSOLE" >&2; die "no keel stage lines on the console"; }; } |
+                sed 's/^/equal_/'
+        elif [ "$name" = keel ]; then
             keel_figures || { tail -n 20 "$VM_CONSOLE" >&2; die "no keel stage lines on the console"; }
         elif [ "$name" = keel_erofs ]; then
             { keel_figures || { tail -n 20 "$VM_CONSOLE" >&2; die "no keel stage lines on the console"; }; } |

@@ -149,6 +149,9 @@ int main(void)
     }
     printf("harness: setup available=%d path=%s controllers=0x%x\n", root.available, root.keel_path,
            root.controllers);
+    /* Boot mode leaves keel in the root cgroup until cgroup_enter_leaf (after the first start). */
+    show("self cgroup at setup", "/proc/self/cgroup");
+    cgroup_enter_leaf(&root);
     show("self cgroup", "/proc/self/cgroup");
     show("oom_score_adj", "/proc/self/oom_score_adj");
     show("subtree_control", "/sys/fs/cgroup/keel/cgroup.subtree_control");

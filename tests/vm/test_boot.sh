@@ -31,6 +31,7 @@ echo "facts: container pid $$"
 echo "facts: root fs $(awk '$2 == "/" { print $3 }' /proc/mounts | tail -n 1)"
 echo "facts: pid1 $(cat /hostproc/1/comm)"
 echo "facts: host mounts $(awk '{ printf "%s:%s ", $2, $3 }' /hostproc/1/mounts)"
+echo "facts: pid1 cgroup $(cat /hostproc/1/cgroup)"
 echo "facts: keel binary mount $(awk '$2 == "/init" { split($4, o, ","); print o[1] }' /hostproc/1/mounts)"
 # modules_split: some modules load after the first start (db's), in the
 # background; wait for every listed one (bounded), then report them.
@@ -314,6 +315,9 @@ vm_assert "boot: stage network up" 'keel: stage: network up'
 vm_assert "boot: stage container exec" 'keel: stage: .*(db|facts)'
 vm_assert_each "boot: pseudo-filesystems mounted" 'facts: host mounts (.* )?{} ' \
     /proc:proc /sys:sysfs /dev:devtmpfs /dev/pts:devpts /dev/shm:tmpfs /run:tmpfs /tmp:tmpfs /sys/fs/cgroup:cgroup2
+# (Seen from the probe's cgroup namespace, keel/containers/facts: ../../supervisor.)
+vm_assert "boot: keel in its supervisor leaf once the first container started" \
+    'facts: pid1 cgroup 0::/(keel|\.\./\.\.)/supervisor[[:space:]]*$'
 vm_assert_each "boot: modules loaded" 'facts: modules (.* )?{} ' overlay veth bridge stp llc e1000 button evdev nft_nat \
     nf_conntrack_netlink
 vm_assert "boot: sysctl applied" 'facts: swappiness 13'

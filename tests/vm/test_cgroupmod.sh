@@ -20,6 +20,7 @@ vm_start cgroupmod "$VM_OUT/cgroupmod.cpio" ""
 vm_wait_end 120
 
 vm_assert "cgroupmod: every controller enabled for keel's subtree" 'harness: setup available=1 path=/sys/fs/cgroup/keel controllers=0x1f'
+vm_assert "cgroupmod: boot mode: keel stays in the root cgroup until cgroup_enter_leaf" 'harness: self cgroup at setup 0::/[[:space:]]*$'
 vm_assert "cgroupmod: keel in its supervisor leaf" 'harness: self cgroup 0::/keel/supervisor'
 vm_assert "cgroupmod: keel's oom_score_adj -1000" 'harness: oom_score_adj -1000'
 vm_assert "cgroupmod: supervisor memory.min" 'harness: supervisor memory.min 16777216'
