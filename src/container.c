@@ -842,6 +842,16 @@ int container_hand_over(struct container_proc *p, const struct container_handove
         c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
         memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
     }
+    /* The kernel refuses a record longer than the socket's send buffer
+     * whole (EMSGSIZE; net.core.wmem_default, ~208 KiB): room for this one
+     * when the text comes along (the fallback of the live copy, off the usual
+     * path).  FORCE: keel's CAP_NET_ADMIN goes past net.core.wmem_max. */
+    if (text) {
+        int room = (int)(sizeof flags + text + 4096);   /* the kernel doubles it for its bookkeeping */
+        if (setsockopt(p->handover_fd, SOL_SOCKET, SO_SNDBUFFORCE, &room, sizeof room) < 0 &&
+            setsockopt(p->handover_fd, SOL_SOCKET, SO_SNDBUF, &room, sizeof room) < 0)
+            return kerr_set(err, errno, "cannot hand the container its /etc/hosts");
+    }
     ssize_t n;
     do
         n = sendmsg(p->handover_fd, &mh, MSG_NOSIGNAL);

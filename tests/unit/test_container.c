@@ -10,7 +10,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,10 +114,54 @@ TEST(signal_status_parse)
     signal(SIGPIPE, SIG_DFL);
 }
 
+/* container_hand_over's /etc/hosts text (the fallback when keel's live copy
+ * cannot be attached) travels in one SEQPACKET record, which the kernel
+ * refuses whole (EMSGSIZE) when it is longer than the socket's send buffer
+ * (net.core.wmem_default, ~208 KiB): a text up to the documented bound
+ * (1 MiB with its NUL) must arrive whole.  This test is the setup child's
+ * end of the channel. */
+TEST(hand_over_large_hosts)
+{
+    if (geteuid() != 0) {
+        printf("skip - hand_over_large_hosts: needs root (SO_SNDBUFFORCE, as keel has it)\n");
+        return;
+    }
+    static const size_t sizes[] = { 100, 300u << 10, (1u << 20) - 1 };   /* the first: the positive control */
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        int sv[2];
+        CHECK_INT(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+        size_t len = sizes[k];
+        char *text = malloc(len + 1);
+        CHECK(text != NULL);
+        for (size_t i = 0; i < len; i++)
+            text[i] = i % 64 == 63 ? '\n' : (char)('a' + i % 26);
+        text[len] = '\0';
+        struct container_proc p = { .pid = 0, .pidfd = -1, .setup_fd = -1, .handover_fd = sv[0], .release_fd = -1 };
+        container_ns_init(&p.ns);
+        struct container_handover h = { .netns_fd = -1, .hosts = text, .hosts_tree = -1 };
+        struct kerr err = { 0 };
+        CHECK_INT(container_hand_over(&p, &h, &err), 0);
+        CHECK(p.handover_fd == -1);
+        size_t cap = len + 64;
+        char *buf = malloc(cap);
+        CHECK(buf != NULL);
+        ssize_t n = recv(sv[1], buf, cap, MSG_DONTWAIT);
+        /* The flags word (HANDOVER_HOSTS_TEXT), then the text with its NUL. */
+        CHECK(n == (ssize_t)(sizeof(uint32_t) + len + 1));
+        CHECK(n > 0 && memcmp(buf + sizeof(uint32_t), text, len + 1) == 0);
+        if (n != (ssize_t)(sizeof(uint32_t) + len + 1))
+            printf("# %zu bytes of hosts: received %zd, %s\n", len, n, err.msg);
+        free(buf);
+        free(text);
+        close(sv[1]);
+    }
+}
+
 int main(void)
 {
     RUN(exec_reports);
     RUN(exec_needs_pinned_namespaces);
     RUN(signal_status_parse);
+    RUN(hand_over_large_hosts);
     return unit_done();
 }
