@@ -45,6 +45,35 @@ standby_pid() {
     done
 }
 
+# fd_list PID: PID's fds as "N>TARGET" words, sorted (empty when it is gone).
+fd_list() {
+    local f
+    for f in "$(nsproc)/$1"/fd/*; do
+        [ -e "$f" ] || [ -L "$f" ] || continue
+        printf '%s>%s\n' "${f##*/}" "$(readlink "$f" 2>/dev/null)"
+    done | sort -n | tr ' \n' '_ '
+}
+
+# The waiting standby's fds: only stdio (/dev/null, the output pipe) and
+# keel's own three (the sealed stub, the report pipe, the release pipe).
+# Nothing the hand-over brought (its socket, the network namespace, the
+# /etc/hosts tree) nor any other fd of keel's: none of them may reach the
+# command, and the standby waits with them for long.
+standby_fds_clean() {
+    local w n=0 bad=""
+    for w in $1; do
+        n=$((n + 1))
+        case ${w#*>} in
+            /dev/null | pipe:\[*\] | /memfd:keel-stub_\(deleted\)) ;;
+            *) bad="$bad $w" ;;
+        esac
+    done
+    # The release pipe beyond stdio: the standby's own table was read.
+    [ "$n" -ge 4 ] && [ -z "$bad" ] && return 0
+    WHY="$n fds, unexpected:$bad"
+    return 1
+}
+
 # Every running container's pid, as keel ps says.
 ps_pids() {
     kc ps --json 2>/dev/null | python3 -c '
@@ -98,8 +127,8 @@ EOF
 views() { grep -c "^$1 | view-done$" "$OUT"; }
 
 test_standby_restart_and_start() {
-    plan prepared released_on_crash same_view_as_normal cgroup_root ps_one_instance start_released \
-        discarded_on_stop no_leftover cgroup_removed
+    plan prepared standby_fds released_on_crash released_fds same_view_as_normal cgroup_root ps_one_instance \
+        start_released discarded_on_stop no_leftover cgroup_removed
     sb_manifest
     keel_start
     wait_out sb view-done || fail "sb did not come up ($WHY)"
@@ -111,6 +140,9 @@ test_standby_restart_and_start() {
     pid0=$(ps_field sb pid)
     check prepared "no standby of sb among keel's children ($(keel_children | tr '\n' ' '); running: $(ps_pids))" \
         eval '[ -n "$sbp" ] && [ "$sbp" != "$pid0" ]'
+    local sbfds
+    sbfds=$(fd_list "$sbp")
+    check standby_fds "the waiting standby holds other fds: $sbfds" standby_fds_clean "$sbfds"
     # The crash (trap USR1 exits 0; restart = always): the new run's process
     # is the standby that existed before it.
     kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
@@ -120,6 +152,9 @@ test_standby_restart_and_start() {
     pid1=$(ps_field sb pid)
     check released_on_crash "sb's second run (pid $pid1) is not the standby prepared before the crash ($sbp)" \
         eq "$pid1" "$sbp"
+    # Released: the stub's exec closed keel's three, the command has stdio only.
+    check released_fds "the released instance has other fds than 0, 1, 2: $(fd_list "$pid1")" \
+        eq "$(fd_list "$pid1" | sed -E 's/>[^ ]*//g')" "0 1 2 "
     check same_view_as_normal "sb's view after a release differs from ref's normal start" \
         eq "$(view_of sb 2)" "$(view_of ref 1)"
     check cgroup_root "sb's released instance does not see its cgroup namespace root" \
