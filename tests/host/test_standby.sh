@@ -126,6 +126,13 @@ EOF
 # views NAME: how many complete views NAME has printed.
 views() { grep -c "^$1 | view-done$" "$OUT"; }
 
+# sb's first run is up, the control socket answers and a standby of sb waits.
+sb_prepared() {
+    wait_out sb view-done || fail "sb did not come up ($WHY)"
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+}
+
 test_standby_restart_and_start() {
     plan prepared standby_fds released_on_crash released_fds same_view_as_normal cgroup_root ps_one_instance \
         start_released discarded_on_stop no_leftover cgroup_removed
@@ -199,9 +206,7 @@ test_standby_dies_alone() {
     plan replaced running_untouched next_release
     sb_manifest
     keel_start
-    wait_out sb view-done || fail "sb did not come up ($WHY)"
-    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
-    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+    sb_prepared
     local sbp pid0 host=""
     sbp=$(standby_pid)
     pid0=$(ps_field sb pid)
@@ -247,9 +252,7 @@ stop_signal = SIGUSR1
 standby = yes
 EOF
     keel_start
-    wait_out sb view-done || fail "sb did not come up ($WHY)"
-    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
-    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+    sb_prepared
     local sbp host="" k
     sbp=$(standby_pid)
     for k in $(children "$(keel_pid)"); do
@@ -295,9 +298,7 @@ stop_signal = SIGUSR1
 standby = yes
 EOF
     keel_start
-    wait_out sb view-done || fail "sb did not come up ($WHY)"
-    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
-    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+    sb_prepared
     local sbp
     sbp=$(standby_pid)
     kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
@@ -372,9 +373,7 @@ test_standby_apply_env() {
     plan old_env new_env_at_once new_env_from_standby
     sb_manifest one
     keel_start
-    wait_out sb view-done || fail "sb did not come up ($WHY)"
-    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
-    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+    sb_prepared
     check old_env "sb's first run does not see MARK=one" grep_in '^sb | env.MARK=one$' "$OUT"
     sb_manifest two "$T/m2.ini"
     kc apply "$T/m2.ini" > "$T/apply.out" 2>&1 || fail "keel apply: $(cat "$T/apply.out")"
