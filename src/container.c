@@ -678,6 +678,18 @@ static int pin_namespaces(const struct container_start *in, pid_t pid, struct co
     return 0;
 }
 
+/* Whether the setup child has written its report or closed the channel: it
+ * cannot have exec'd before keel's hand-over, so either means it failed. */
+static bool child_has_reported(int setup_fd)
+{
+    struct pollfd p = { .fd = setup_fd, .events = POLLIN };
+    int n;
+    do
+        n = poll(&p, 1, 0);
+    while (n < 0 && errno == EINTR);
+    return n > 0 && (p.revents & (POLLIN | POLLHUP)) != 0;
+}
+
 int container_start(const struct container_start *in, struct container_proc *out, struct kerr *err)
 {
     const struct container_spec *c = in->spec;
@@ -790,10 +802,18 @@ int container_start(const struct container_start *in, struct container_proc *out
     out->setup_fd = pipefd[0];
     out->handover_fd = ho[0];
     r = pin_namespaces(in, pid, &out->ns, err);
+    if (r < 0 && child_has_reported(out->setup_fd)) {
+        /* The child failed (a mount of the root, before the hand-over) and
+         * exited before keel could pin what it had: its namespaces are gone
+         * with it.  Its report is the outcome, read as for any failed set-up
+         * (the caller watches setup_fd and reaps it): the same messages and
+         * restart policy whichever of the two came first. */
+        container_ns_close(&out->ns);
+        return 0;
+    }
     if (r < 0) {
         /* Without its namespaces no exec or health check could reach it: the
-         * container does not start.  A child that failed (and exited) before
-         * the pin has said why on the report channel: that is the reason. */
+         * container does not start. */
         int fd = TAKE_FD(out->setup_fd);
         container_abort(out);
         struct kerr child = { 0 };

@@ -59,6 +59,8 @@ struct ctr {
     struct health_counter health;
     struct health_check hc;  /* the running or next check (health.h) */
     bool ready;
+    bool ready_early;        /* READY came before keel saw this run's exec succeed (its setup
+                              * channel's end may be read after the readiness message) */
     int ready_fd;            /* read end: `ready = fd:N` pipe or the sd_notify socket */
     int ready_child_fd;      /* write end handed to the container (fd:N) */
     char *notify_path;       /* heap, ready = notify: RUN_DIR/notify/NAME.sock */
@@ -452,19 +454,31 @@ static void set_ready(struct ctr *c)
     schedule(c->sup);
 }
 
+/* The command said it is ready.  Only the command can: it runs after the
+ * exec, so a message read while the run is still STARTING is this run's, and
+ * keel has merely not read the end of its setup channel yet (both became
+ * readable in one wait): kept for on_setup_result rather than dropped. */
+static void ready_seen(struct ctr *c)
+{
+    if (c->m.state == CS_RUNNING)
+        set_ready(c);
+    else if (c->m.state == CS_STARTING)
+        c->ready_early = true;
+}
+
 static void on_ready_fd(struct loop *l, int fd, uint32_t events, void *data)
 {
     struct ctr *c = data;
     if (c->spec->ready == READY_NOTIFY) {
-        if (health_notify_read(fd) == 1 && c->m.state == CS_RUNNING)
-            set_ready(c);
+        if (health_notify_read(fd) == 1)
+            ready_seen(c);
         return;
     }
     /* ready = fd:N: a newline means ready; EOF without one means never. */
     char buf[256];
     ssize_t n = read(fd, buf, sizeof buf);
-    if (n > 0 && memchr(buf, '\n', (size_t)n) && c->m.state == CS_RUNNING)
-        set_ready(c);
+    if (n > 0 && memchr(buf, '\n', (size_t)n))
+        ready_seen(c);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         loop_del_fd(l, fd);
         close(fd);
@@ -648,6 +662,9 @@ static void setup_done(struct ctr *c)
     if (c->hosts_gen != c->sup->hosts_gen)
         hosts_refresh(c);
     ctr_input(c, SUP_IN_EXECED, 0, 0);
+    if (c->ready_early && c->m.state == CS_RUNNING)
+        set_ready(c);
+    c->ready_early = false;
     /* The next standby, now that this run's command is under way. */
     c->sb.delay_ms = 0;
     c->sb.tries = STANDBY_TRIES;
@@ -776,8 +793,13 @@ static void ctr_start(struct ctr *c)
     struct supervisor *s = c->sup;
     const struct container_spec *spec = c->spec;
     c->ready = false;
+    c->ready_early = false;
     c->health = (struct health_counter){ spec->health != HEALTH_NONE ? HS_STARTING : HS_NONE, 0 };
     struct kerr err = { 0 };
+    /* The sd_notify socket outlives runs: what the last run sent and keel
+     * has not read yet is not this run's word (it could not have sent any). */
+    if (spec->ready == READY_NOTIFY && c->ready_fd >= 0)
+        (void)health_notify_read(c->ready_fd);
     if (ready_prepare(c, &err) < 0) {
         start_failed(c, err.msg);
         return;
