@@ -266,6 +266,19 @@ if [ "${REPLY_LINE%% *}" = ok ]; then
     links=$(in_ns lonely ip -o link show | awk -F': ' '{print $2}' | tr '\n' ' ')
     check "none: only lo" [ "$links" = "lo " ]
     check "none: lo is up" bash -c "nsenter --net=$RUN/netns/lonely ip -o link show lo | grep -q ',UP'"
+    # keel writes only all/disable_ipv6 here; the kernel's copy into default
+    # (and onto lo) is what keeps IPv6 off: read all three strictly, against
+    # this test's own namespace, where default is 0 (the control).
+    if [ -d /proc/sys/net/ipv6 ]; then
+        check "none: control: IPv6 on by default in the test's namespace" \
+            [ "$(cat /proc/sys/net/ipv6/conf/default/disable_ipv6)" = 0 ]
+        check "none: IPv6 off for all, default and lo" in_ns lonely bash -c \
+            '[ "$(cat /proc/sys/net/ipv6/conf/all/disable_ipv6 /proc/sys/net/ipv6/conf/default/disable_ipv6 \
+                  /proc/sys/net/ipv6/conf/lo/disable_ipv6 | tr -d "\n")" = 111 ]'
+        check "none: lo has no IPv6 address" bash -c "[ -z \"\$(nsenter --net=$RUN/netns/lonely ip -6 -o addr)\" ]"
+    fi
+    check "none: ping and low ports without capabilities" in_ns lonely bash -c \
+        '[ "$(tr -s "[:space:]" " " </proc/sys/net/ipv4/ping_group_range)$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)" = "0 2147483647 0" ]'
 else
     notok "none: netns created ($REPLY_LINE)"
 fi
