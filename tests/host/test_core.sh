@@ -906,6 +906,42 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# keel run's cgroup subtree (docs/cgroups.md): the supervisor leaf exists
+# exactly when keel lives in it.  Where keel's start cgroup need not hand out
+# controllers (the root of a v1/v2 hybrid's v2 side, as on this project's
+# machines) keel stays there, and an empty leaf made anyway cost every run a
+# cgroup's creation and removal (issue 17).  Positive control: the
+# container's own cgroup is found under keel's subtree in the same mount.
+test_cgroup_supervisor_leaf() {
+    plan cg_container_found cg_leaf_iff_keel_in_it
+    manifest <<EOF
+$(system_section)
+$(simple c "/bin/sleep 1000000")
+EOF
+    keel_start
+    wait_klog 'c: started' || fail "c did not start ($WHY)"
+    local kp cp mnt ccg kcg sub
+    kp=$(keel_pid)
+    cp=$(started_pid c)
+    mnt=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+    ccg=$(sed -n 's/^0:://p' "$(nsproc)/$cp/cgroup" 2>/dev/null)
+    kcg=$(sed -n 's/^0:://p' "/proc/$kp/cgroup" 2>/dev/null)
+    if [ -z "$mnt" ] || [[ "$ccg" != */containers/c ]]; then
+        echo "skip - host: cg_container_found: no cgroup2 hierarchy for keel run here (mount '$mnt', c in '$ccg')"
+        echo "skip - host: cg_leaf_iff_keel_in_it: no cgroup2 hierarchy for keel run here"
+        keel_stop || fail "keel did not stop ($WHY)"
+        return 0
+    fi
+    sub=${ccg%/containers/c}
+    check cg_container_found "no cgroup $mnt$ccg" test -d "$mnt$ccg"
+    if [ "$kcg" = "$sub/supervisor" ]; then
+        check cg_leaf_iff_keel_in_it "keel is in $kcg but $mnt$sub/supervisor is missing" test -d "$mnt$sub/supervisor"
+    else
+        check cg_leaf_iff_keel_in_it "keel stays in $kcg, yet $mnt$sub/supervisor exists" test ! -e "$mnt$sub/supervisor"
+    fi
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 # Issue 17: keel's own process with 10 idle containers stays under 1.5 MiB
 # at its peak (VmHWM).  Most of it is keel's text: the code PID 1 runs is
 # linked first and together (link/hot.ld), so the kernel's fault-around (64
