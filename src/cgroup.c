@@ -756,6 +756,50 @@ int cgroup_container_events(struct cgroup_root *root, const char *name, struct c
     return 0;
 }
 
+/* The whole text of an events file from its start into buf (NUL-ended);
+ * what does not fit is read and dropped, so that kernfs sees the file read
+ * to its end and rearms its notification. */
+static int read_events_fd(int fd, char *buf, size_t size)
+{
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return -errno;
+    size_t used = 0;
+    for (int i = 0; i < 64; i++) {   /* bounded: the files are a few lines */
+        char drop[256];
+        char *to = used + 1 < size ? buf + used : drop;
+        size_t room = used + 1 < size ? size - used - 1 : sizeof drop;
+        ssize_t n = read(fd, to, room);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            break;
+        if (to == buf + used)
+            used += (size_t)n;
+    }
+    buf[used] = '\0';
+    return 0;
+}
+
+int cgroup_events_read_fds(int cg_fd, int mem_fd, struct cgroup_events *ev, struct kerr *err)
+{
+    memset(ev, 0, sizeof *ev);
+    char buf[1024];
+    int r;
+    if (mem_fd >= 0) {
+        if ((r = read_events_fd(mem_fd, buf, sizeof buf)) < 0)
+            return kerr_set(err, -r, "cannot read memory.events");
+        if (cgroup_parse_memory_events(buf, ev) < 0)
+            return kerr_msg(err, EINVAL, "cannot parse memory.events");
+    }
+    if ((r = read_events_fd(cg_fd, buf, sizeof buf)) < 0)
+        return kerr_set(err, -r, "cannot read cgroup.events");
+    if (cgroup_parse_cgroup_events(buf, ev) < 0)
+        return kerr_msg(err, EINVAL, "cannot parse cgroup.events");
+    return 0;
+}
+
 /* Reads `file` of fd into a parser; a missing file is not an error. */
 static int stat_file(int fd, const char *file, char **buf)
 {

@@ -304,18 +304,28 @@ static void cg_remove_if_done(struct ctr *c)
 static void on_cg_event(struct loop *l, int fd, uint32_t events, void *data)
 {
     struct ctr *c = data;
-    /* kernfs keeps reporting a change until the watched file itself is read
-     * again: rewind and read it, or the loop would spin. */
-    if (lseek(fd, 0, SEEK_SET) == 0) {
-        char drain[512];
-        while (read(fd, drain, sizeof drain) > 0)
-            ;
-    }
     struct cgroup_root *root = cgroot(c->sup);
     struct cgroup_events ev;
     struct kerr err = { 0 };
-    if (!root || cgroup_container_events(root, c->iname, &ev, &err) < 0)
+    if (!root)
         return;
+    /* Both files open (the memory one wherever the controller is): read
+     * them through their fds, without the three path lookups of a read by
+     * name — this runs at each start and, on the exit's path, at each end. */
+    if (c->cg_events_fd >= 0 && (c->mem_events_fd >= 0 || !(root->controllers & CG_MEMORY))) {
+        if (cgroup_events_read_fds(c->cg_events_fd, c->mem_events_fd, &ev, &err) < 0)
+            return;
+    } else {
+        /* kernfs keeps reporting a change until the watched file itself is
+         * read again: rewind and read it, or the loop would spin. */
+        if (lseek(fd, 0, SEEK_SET) == 0) {
+            char drain[512];
+            while (read(fd, drain, sizeof drain) > 0)
+                ;
+        }
+        if (cgroup_container_events(root, c->iname, &ev, &err) < 0)
+            return;
+    }
     if (ev.oom_kill > c->oom_kills) {
         c->oom_kills = (unsigned)ev.oom_kill;
         log_warn("%s: OOM-killed (%u time%s)", c->spec->name, c->oom_kills, c->oom_kills == 1 ? "" : "s");

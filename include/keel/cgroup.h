@@ -105,6 +105,10 @@ int cgroup_container_events_fd(struct cgroup_root *root, const char *name, const
 /* Reads memory.events (when present) and cgroup.events of the container. */
 int cgroup_container_events(struct cgroup_root *root, const char *name, struct cgroup_events *ev,
                             struct kerr *err);
+/* The same from the fds cgroup_container_events_fd opened (mem_fd -1: no
+ * memory.events), each read again from its start: no path lookup in the
+ * handler of their EPOLLPRI, and reading both rearms both. */
+int cgroup_events_read_fds(int cg_fd, int mem_fd, struct cgroup_events *ev, struct kerr *err);
 
 /* Reads cpu.stat, memory.current, memory.peak, memory.max, memory.events,
  * pids.current, pids.max, io.stat and the *.pressure files present; a file that is missing leaves its has_* false. */
