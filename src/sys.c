@@ -3,6 +3,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/sendfile.h>
@@ -36,6 +38,20 @@ int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint
 int sys_pidfd_open(pid_t pid)
 {
     return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int sys_pidfd_ns(int pidfd, int clone_newtype)
+{
+    /* <linux/pidfd.h>: PIDFD_IOCTL_TYPE 0xFF, PIDFD_GET_<TYPE>_NAMESPACE. */
+    static const struct { int type; unsigned nr; } map[] = {
+        { CLONE_NEWCGROUP, 1 }, { CLONE_NEWIPC, 2 }, { CLONE_NEWNS, 3 }, { CLONE_NEWNET, 4 },
+        { CLONE_NEWPID, 5 }, { CLONE_NEWUSER, 9 }, { CLONE_NEWUTS, 10 },
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (map[i].type == clone_newtype)
+            return ioctl(pidfd, _IO(0xFF, map[i].nr), 0);
+    errno = EINVAL;
+    return -1;
 }
 
 int sys_pidfd_send_signal(int pidfd, int sig)

@@ -28,6 +28,11 @@ int sys_pivot_root(const char *new_root, const char *put_old);
 int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
 int sys_pidfd_open(pid_t pid);
 int sys_pidfd_send_signal(int pidfd, int sig);
+/* An fd (O_CLOEXEC) of the namespace of type `clone_newtype` (CLONE_NEWNS,
+ * CLONE_NEWPID, ...) the process of pidfd is in, as /proc/PID/ns/ would give
+ * it, without a path lookup in /proc (the PIDFD_GET_*_NAMESPACE ioctls,
+ * Linux 6.11); -1 with errno: ENOTTY before 6.11, EINVAL for another type. */
+int sys_pidfd_ns(int pidfd, int clone_newtype);
 /* Closes every fd in [first, last] (walking /proc/self/fd before 5.9). */
 int sys_close_range(unsigned first, unsigned last);
 int sys_close_range_from(unsigned first);   /* closes every fd >= first */

@@ -942,6 +942,34 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# keel pins a container's namespaces at its start (keel exec, health checks
+# and the standby join them by these fds, never by /proc/PID/ns of a process
+# the container controls): through the pidfd's PIDFD_GET_*_NAMESPACE ioctls
+# where the kernel has them (6.11), else /proc/PID/ns.  Each of the five must
+# be the container's own of that type: a wrong ioctl number would pin
+# another one, or keel's.  Control: each differs from keel's own namespace.
+test_namespace_pins() {
+    plan pins_differ_from_keel pins_are_the_containers
+    manifest <<EOF
+$(system_section)
+$(simple c "/bin/sleep 1000000")
+EOF
+    keel_start
+    wait_klog 'c: started' || fail "c did not start ($WHY)"
+    local kp cp t link fds differ=0 held=0 missing=""
+    kp=$(keel_pid)
+    cp=$(started_pid c)
+    fds=$(for f in /proc/"$kp"/fd/*; do readlink "$f"; done 2>/dev/null)
+    for t in cgroup ipc uts pid mnt; do
+        link=$(readlink "$(nsproc)/$cp/ns/$t")
+        [ -n "$link" ] && [ "$link" != "$(readlink "/proc/$kp/ns/$t")" ] && differ=$((differ + 1))
+        if [ -n "$link" ] && grep -qxF "$link" <<<"$fds"; then held=$((held + 1)); else missing="$missing $t"; fi
+    done
+    check pins_differ_from_keel "only $differ of 5 namespaces of c differ from keel's" eq "$differ" 5
+    check pins_are_the_containers "keel holds no fd of c's namespace(s):$missing" eq "$held" 5
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 # Issue 17: keel's own process with 10 idle containers stays under 1.5 MiB
 # at its peak (VmHWM).  Most of it is keel's text: the code PID 1 runs is
 # linked first and together (link/hot.ld), so the kernel's fault-around (64
