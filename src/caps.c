@@ -146,14 +146,16 @@ static int last_cap_of_kernel(void)
     return last;
 }
 
-uint64_t caps_bounding(void)
+uint64_t caps_bounding_from(const char *status)
 {
     static uint64_t bset;
     static bool known;
     if (known)
         return bset;
     char buf[4096] = "";   /* zeroed: the analyzer cannot see that read() and the NUL define it */
-    if (sys_read_status(buf, sizeof buf) < 0 || sys_status_hex(buf, "CapBnd:", &bset) < 0) {
+    if (!status && sys_read_status(buf, sizeof buf) == 0)
+        status = buf;
+    if (!status || sys_status_hex(status, "CapBnd:", &bset) < 0) {
         int last = last_cap_of_kernel();
         bset = 0;
         for (int c = 0; c <= last; c++)
@@ -162,6 +164,11 @@ uint64_t caps_bounding(void)
     }
     known = true;
     return bset;
+}
+
+uint64_t caps_bounding(void)
+{
+    return caps_bounding_from(NULL);
 }
 
 int caps_raise_effective(struct kerr *err)

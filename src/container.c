@@ -643,6 +643,18 @@ void container_ns_close(struct container_ns *ns)
     }
 }
 
+/* keel's bounding set (caps_bounding) and its signals not at the default
+ * (sys_signals_not_default) for a child about to be forked, from one read of
+ * /proc/self/status instead of two. */
+static void own_status(uint64_t *bounding, uint64_t *signals)
+{
+    char buf[4096] = "";   /* zeroed: the analyzer cannot see that read() and the NUL define it */
+    bool have = sys_read_status(buf, sizeof buf) == 0;
+    *bounding = caps_bounding_from(have ? buf : NULL);
+    if (!have || sys_parse_signal_status(buf, signals) < 0)
+        *signals = ~UINT64_C(0);
+}
+
 /* Pins the namespaces of the child just cloned.  Run before the child can
  * reach any code of the image (it waits for the hand-over first), so they
  * are the ones keel made: clone() put the child in its new PID, mount, UTS,
@@ -767,7 +779,8 @@ int container_start(const struct container_start *in, struct container_proc *out
     }
 
     /* Read here, once, rather than by ~100 system calls in every child. */
-    uint64_t bounding = caps_bounding(), signals = sys_signals_not_default();
+    uint64_t bounding, signals;
+    own_status(&bounding, &signals);
     int pidfd = -1;
     struct sys_clone_args args = {
         .flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_PIDFD,
@@ -996,7 +1009,8 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
         close_safe(rfd[1]);
         return kerr_set(err, ENOMEM, "cannot run a command in %s", c->name);
     }
-    uint64_t bounding = caps_bounding(), signals = sys_signals_not_default();
+    uint64_t bounding, signals;
+    own_status(&bounding, &signals);
     pid_t child = fork();
     if (child < 0) {
         int e = errno;

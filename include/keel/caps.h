@@ -40,6 +40,9 @@ int caps_raise_effective(struct kerr *err);
  * cached: call it in keel before forking a setup child, whose copy then
  * needs no reads. */
 uint64_t caps_bounding(void);
+/* The same, taken from `status` (a /proc/self/status text read by the
+ * caller for other fields too) when not cached yet; NULL: read it. */
+uint64_t caps_bounding_from(const char *status);
 
 /* `bounding` is the child's bounding set: caps_bounding(), or every bit after
  * joining a user namespace (the kernel gives a full one there). */
