@@ -187,7 +187,14 @@ int mkdir_p(const char *path, mode_t mode)
     char buf[4096];
     if (str_copy(buf, sizeof buf, path) < 0)
         return -ENAMETOOLONG;
-    for (char *p = buf + 1;; p++) {
+    /* The whole path first: it or its parent usually exists already (keel
+     * makes /run/keel/... for each container), and a failing mkdir per
+     * component is a path walk each.  Only a missing parent (ENOENT) takes
+     * the walk from the top. */
+    int first = mkdir(buf, mode) < 0 ? errno : 0;
+    if (first != 0 && first != EEXIST && first != ENOENT)
+        return -first;
+    for (char *p = buf + 1; first == ENOENT; p++) {
         if (*p == '/' || *p == '\0') {
             char c = *p;
             *p = '\0';

@@ -7,6 +7,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 TEST(u64_and_i64)
 {
@@ -259,9 +262,48 @@ TEST(env_files)
     envs_free(&e);
 }
 
+/* util.c's mkdir_p: the whole path is tried first, the walk from the top
+ * only when a parent is missing (issue 17: keel run called mkdir once per
+ * component for every directory it made). */
+TEST(mkdir_p_cases)
+{
+    char top[] = "/tmp/keel-unit-mkdirp-XXXXXX", p[512], f[256];
+    if (!mkdtemp(top)) {
+        CHECK(0);
+        return;
+    }
+    struct stat st;
+    snprintf(p, sizeof p, "%s/a/b/c", top);
+    CHECK_INT(mkdir_p(p, 0700), 0);   /* two parents missing: the walk */
+    CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
+    CHECK_INT(mkdir_p(p, 0700), 0);   /* all there */
+    snprintf(p, sizeof p, "%s/a/b/d", top);
+    CHECK_INT(mkdir_p(p, 0700), 0);   /* the parent there */
+    CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
+    snprintf(p, sizeof p, "%s/a/x/y/z", top);
+    CHECK_INT(mkdir_p(p, 0700), 0);   /* existing components on the walk */
+    CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
+    snprintf(f, sizeof f, "%s/a/file", top);
+    FILE *fp = fopen(f, "w");
+    CHECK(fp != NULL);
+    if (fp)
+        fclose(fp);
+    CHECK_INT(mkdir_p(f, 0700), -ENOTDIR);   /* a file where the directory goes */
+    snprintf(p, sizeof p, "%s/sub", f);
+    CHECK_INT(mkdir_p(p, 0700), -ENOTDIR);   /* a file on the way */
+    unlink(f);
+    const char *made[] = { "a/x/y/z", "a/x/y", "a/x", "a/b/d", "a/b/c", "a/b", "a" };
+    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", top, made[i]);
+        CHECK_INT(rmdir(p), 0);
+    }
+    CHECK_INT(rmdir(top), 0);
+}
+
 int main(void)
 {
     RUN(u64_and_i64);
+    RUN(mkdir_p_cases);
     RUN(bools);
     RUN(sizes);
     RUN(durations);
