@@ -963,7 +963,7 @@ static int new_netns(struct net_ctx *ctx, const char *pin, bool v6, int *ns_fd, 
          * in the container can turn IPv6 on without being able to set them
          * too.  disable_ipv6 is written to "all" only: the kernel copies that
          * write into "default" and applies it to every interface there is
-         * (addrconf_disable_ipv6, since 2.6.31; lo, the only one yet).  Each
+         * (addrconf_disable_ipv6, in 6.1 as in 6.18; lo, the only one yet).  Each
          * /proc/sys write is ~30 us of keel run's start. */
         static const char *const v6knobs[] = {
             "/proc/sys/net/ipv6/conf/all/accept_ra",

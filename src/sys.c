@@ -42,7 +42,7 @@ int sys_pidfd_open(pid_t pid)
 
 int sys_pidfd_ns(int pidfd, int clone_newtype)
 {
-    /* <linux/pidfd.h>: PIDFD_IOCTL_TYPE 0xFF, PIDFD_GET_<TYPE>_NAMESPACE. */
+    /* <linux/pidfd.h>: PIDFD_GET_<TYPE>_NAMESPACE = _IO(PIDFS_IOCTL_MAGIC 0xFF, nr). */
     static const struct { int type; unsigned nr; } map[] = {
         { CLONE_NEWCGROUP, 1 }, { CLONE_NEWIPC, 2 }, { CLONE_NEWNS, 3 }, { CLONE_NEWNET, 4 },
         { CLONE_NEWPID, 5 }, { CLONE_NEWUSER, 9 }, { CLONE_NEWUTS, 10 },
