@@ -870,19 +870,17 @@ int mount_notify_socket(int devfd, const char *host_path, struct kerr *err)
  * The first mask of each kind is made (the tmpfs mounted, /dev/null bound and
  * remounted read-only); the others are binds of it, which copy its mount's
  * flags (read-only, nosuid, noexec): read-only from the moment they exist,
- * one mount each, and one tmpfs for all the directories. */
-int mount_masks(int rootfd, struct kerr *err)
+ * one mount each, and one tmpfs for all the directories.  In two calls: the
+ * masks below /proc before keel's hand-over (the child would wait there
+ * anyway), the ones below /sys after sysfs, which comes after it. */
+int mount_masks(int rootfd, const char *below, struct mount_masks *made, struct kerr *err)
 {
-    /* Opened here, in the container's new mount namespace: the kernel refuses
-     * to bind a mount of another namespace (an fd the parent opened). */
-    _cleanup_close_ int devnull_fd = open("/dev/null", O_PATH | O_CLOEXEC);
-    struct stat st;
-    if (fstat(devnull_fd, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3)
-        return kerr_set(err, EPERM, "cannot mask paths: keel's /dev/null is not the 1:3 character device");
     char tp[FD_PATH_MAX], sp[FD_PATH_MAX];
-    _cleanup_close_ int dir_mask = -1, file_mask = -1;   /* the first masks made, as mounted */
+    struct stat st;
     const uint64_t resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS;
     for (const char *const *p = mount_masked_paths; *p; p++) {
+        if (!str_starts(*p, below))
+            continue;
         _cleanup_close_ int fd = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, resolve);
         if (fd < 0) {
             if (errno == ENOENT)
@@ -892,24 +890,38 @@ int mount_masks(int rootfd, struct kerr *err)
         if (fstat(fd, &st) < 0)
             return kerr_set(err, errno, "cannot open %s to mask it", *p);
         bool dir = S_ISDIR(st.st_mode);
-        int *made = dir ? &dir_mask : &file_mask;
+        int *first = dir ? &made->dir : &made->file;
         int r;
-        if (*made >= 0) {
-            r = mount(fd_path(sp, *made), fd_path(tp, fd), NULL, MS_BIND, NULL);
+        if (*first >= 0) {
+            r = mount(fd_path(sp, *first), fd_path(tp, fd), NULL, MS_BIND, NULL);
         } else if (dir) {
             r = mount("tmpfs", fd_path(tp, fd), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
         } else {
-            /* keel's (the host's) /dev/null inode: never writable through the mask. */
+            /* Opened here, in the container's new mount namespace: the kernel
+             * refuses to bind a mount of another namespace (an fd the parent
+             * opened).  keel's (the host's) /dev/null inode: never writable
+             * through the mask. */
+            _cleanup_close_ int devnull_fd = open("/dev/null", O_PATH | O_CLOEXEC);
+            if (fstat(devnull_fd, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 ||
+                minor(st.st_rdev) != 3)
+                return kerr_set(err, EPERM, "cannot mask paths: keel's /dev/null is not the 1:3 character device");
             if ((r = bind_readonly(devnull_fd, rootfd, *p, O_NOFOLLOW, resolve, MS_NOSUID | MS_NOEXEC, *p, err)) < 0)
                 return r;
         }
         if (r < 0)
             return kerr_set(err, errno, "cannot mask %s", *p);
         /* The first of its kind: opened again, to name the mask rather than what it covers. */
-        if (*made < 0 && (*made = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, resolve)) < 0)
+        if (*first < 0 && (*first = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, resolve)) < 0)
             return kerr_set(err, errno, "cannot reopen %s", *p);
     }
     return 0;
+}
+
+void mount_masks_close(struct mount_masks *made)
+{
+    close_safe(made->dir);
+    close_safe(made->file);
+    *made = MOUNT_MASKS_NONE;
 }
 
 /* The read-only paths: each bound onto itself, then remounted read-only. */

@@ -5,6 +5,7 @@
 #include "keel/mount.h"
 #include "keel/rlimit.h"
 #include "keel/seccomp.h"
+#include "keel/util.h"
 
 #include <errno.h>
 #include <linux/capability.h>
@@ -155,8 +156,9 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     add(&b, SETUP_DEV_FS, 0);
     if (f->notify)
         add(&b, SETUP_NOTIFY_SOCKET, 0);
-    /* All below /proc, which is there. */
+    /* All below /proc, which is there; so are the masks below it. */
     add(&b, SETUP_READONLY, 0);
+    add(&b, SETUP_MASK, SETUP_MASK_PROC);
     /* Up to here the child needs nothing keel makes after the clone: keel
      * pins the namespaces and prepares the network namespace and /etc/hosts
      * meanwhile, on the other CPU (container_hand_over).  The network
@@ -166,8 +168,8 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     if (f->join_netns)
         add(&b, SETUP_JOIN_NS, CNS_NET);
     add(&b, SETUP_MOUNT_SYS, 0);
-    /* After /sys: some masked paths are below it. */
-    add(&b, SETUP_MASK, 0);
+    /* After /sys: the masks below it. */
+    add(&b, SETUP_MASK, SETUP_MASK_SYS);
     for (size_t i = 0; i < c->n_mounts; i++)
         add(&b, SETUP_BIND, (int)i);
     /* After the binds: a secret's target may be inside a bound directory
@@ -413,7 +415,8 @@ static void print_op(const struct container_spec *c, const struct setup_list *l,
     case SETUP_MASK:
         fprintf(out, "  masked:");
         for (const char *const *p = mount_masked_paths; *p; p++)
-            fprintf(out, " %s", *p);
+            if (str_starts(*p, op->arg == SETUP_MASK_PROC ? "/proc/" : "/sys/"))
+                fprintf(out, " %s", *p);
         fputc('\n', out);
         return;
     case SETUP_READONLY:

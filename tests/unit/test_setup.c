@@ -57,18 +57,23 @@ TEST(start_order)
     CHECK(at(&l, SETUP_STAGE, -1) < at(&l, SETUP_INIT_LAYER, -1));
     CHECK_INT(at(&l, SETUP_INIT_LAYER, -1) + 1, at(&l, SETUP_OVERLAY, -1));
     CHECK(at(&l, SETUP_OVERLAY, -1) < at(&l, SETUP_MOUNT_PROC, -1));
-    CHECK(at(&l, SETUP_MOUNT_PROC, -1) < at(&l, SETUP_MASK, -1));
-    CHECK(at(&l, SETUP_MOUNT_SYS, -1) < at(&l, SETUP_MASK, -1));
+    CHECK(at(&l, SETUP_MOUNT_PROC, -1) < at(&l, SETUP_MASK, SETUP_MASK_PROC));
+    CHECK(at(&l, SETUP_MOUNT_SYS, -1) < at(&l, SETUP_MASK, SETUP_MASK_SYS));
     CHECK(at(&l, SETUP_MOUNT_DEV, -1) < at(&l, SETUP_DEV_NODE, 0));
     /* A user namespace keeps the host's nodes bound in (arg 0). */
     CHECK_INT(at(&l, SETUP_MOUNT_DEV, 0), at(&l, SETUP_MOUNT_DEV, -1));
     CHECK(at(&l, SETUP_DEV_NODE, 0) < at(&l, SETUP_DEV_FS, -1));
-    /* The read-only paths (all below /proc) before the hand-over, the masks
-     * (some below /sys) after /sys; both before the binds. */
+    /* The read-only paths (all below /proc) and the masks below /proc
+     * before the hand-over, the masks below /sys after /sys; all before the
+     * binds. */
     CHECK(at(&l, SETUP_MOUNT_PROC, -1) < at(&l, SETUP_READONLY, -1));
     CHECK(at(&l, SETUP_READONLY, -1) < at(&l, SETUP_HANDOVER, -1));
+    CHECK(at(&l, SETUP_MASK, SETUP_MASK_PROC) < at(&l, SETUP_HANDOVER, -1));
     CHECK(at(&l, SETUP_MOUNT_DEV, -1) < at(&l, SETUP_HANDOVER, -1));
-    CHECK(at(&l, SETUP_MASK, -1) < at(&l, SETUP_BIND, 0));
+    CHECK_INT(nth(&l, SETUP_MASK, 0), at(&l, SETUP_MASK, SETUP_MASK_PROC));
+    CHECK_INT(nth(&l, SETUP_MASK, 1), at(&l, SETUP_MASK, SETUP_MASK_SYS));
+    CHECK_INT(nth(&l, SETUP_MASK, 2), -1);
+    CHECK(at(&l, SETUP_MASK, SETUP_MASK_SYS) < at(&l, SETUP_BIND, 0));
     CHECK(at(&l, SETUP_READONLY, -1) < at(&l, SETUP_BIND, 0));
     CHECK(at(&l, SETUP_BIND, 0) < at(&l, SETUP_BIND, 1));
     CHECK(at(&l, SETUP_BIND, 1) < at(&l, SETUP_SECRET, 0));
@@ -315,10 +320,11 @@ TEST(printed_plan)
         "  mount: tmpfs /dev (nodev; null zero full random urandom tty bound read-only from the host's)\n",
         "  device: /dev/fuse -> /dev/fuse (the host's node, bound read-only)\n",
         "  read-only: /proc/bus ",
+        "  masked: /proc/acpi ",
         "  wait: keel's hand-over (namespaces pinned, the network namespace, /etc/hosts)\n",
         "  join: network namespace\n",
         "  mount: sysfs /sys",
-        "  masked: /proc/acpi ",
+        "  masked: /sys/firmware /sys/devices/virtual/powercap\n",
         "  bind: /data -> /data (ro, nodev, nosuid)\n",
         "  bind: /logs -> /var/log (rw, nodev, nosuid)\n",
         "  secret: /etc/keel/db.pass -> /run/secrets/db (copied at each start into the container's tmpfs; 1000:50 0440, "
