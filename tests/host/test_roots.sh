@@ -13,6 +13,11 @@
 #                  (inside the root); below a dangling symlink it is refused
 #   userns_ro      the same read-only root with a user namespace: the init
 #                  layer's entries are the container root's
+#   init_modes     under a caller's umask 077 the init layer's directories and
+#                  files have the image's mode where the image has the
+#                  directory (0750, 1777 here), else 0755 / 0644; keel's
+#                  generated /etc files are 0644 and the container's umask is
+#                  022 (before: 0600 and 077, the caller's)
 #   plan           keel check --plan lists the init layer's mount points
 #   initramfs_host_layer  mkinitramfs takes a layer from the host path the
 #                  manifest names when it is a directory there, else from
@@ -161,6 +166,37 @@ EOF
     # /shared is the init layer's directory: the container's root owns it.
     check userns_ro_owner "the init layer's /shared is not the container root's" eq "$(c_value c stat:/shared)" "dir 0755 0:0"
     check userns_ro_hosts "/etc/hosts is not a file" has_prefix "$(c_value c stat:/etc/hosts)" "file 0644 0:0"
+}
+
+test_init_modes() {
+    plan init_modes_ran init_modes_image_dir init_modes_sticky init_modes_new_dir init_modes_files init_modes_proc \
+        init_modes_umask
+    local img
+    img=$(mk_layer modes)
+    mkdir -p "$img/srv" "$img/tmpx" "$img/etc"
+    chmod 0750 "$img/srv"
+    chmod 1777 "$img/tmpx"
+    chmod 0755 "$img/etc"
+    mkdir -p "$T/shared"
+    # keel run inherits its caller's umask; the init layer must not.
+    umask 077
+    manifest <<EOF
+$(system_section)
+$(ctr c "/bin/sh -c 'echo umask=\$(umask); exec /bin/probe stat /srv stat /tmpx stat /newdir stat /etc/hostname stat /etc/hosts stat /etc/resolv.conf stat /proc print done'" "mount = $T/shared:/srv/data
+mount = $T/shared:/tmpx/data
+mount = $T/shared:/newdir/data" "$img:$LAYERS/base")
+EOF
+    keel_start
+    keel_wait 30 || fail "keel did not exit ($WHY)"
+    check init_modes_ran "c did not run" out_has c done
+    check init_modes_image_dir "/srv has not the image's mode" eq "$(c_value c stat:/srv)" "dir 0750 0:0"
+    check init_modes_sticky "/tmpx has not the image's mode" eq "$(c_value c stat:/tmpx)" "dir 1777 0:0"
+    check init_modes_new_dir "/newdir (not in the image) is not 0755" eq "$(c_value c stat:/newdir)" "dir 0755 0:0"
+    check init_modes_files "keel's /etc files are not 0644" eq \
+        "$(c_value c stat:/etc/hostname)/$(c_value c stat:/etc/hosts)/$(c_value c stat:/etc/resolv.conf)" \
+        "file 0644 0:0/file 0644 0:0/file 0644 0:0"
+    check init_modes_proc "/proc is not a directory" has_prefix "$(c_value c stat:/proc)" "dir 0555 "
+    check init_modes_umask "the container's umask is not 022" eq "$(c_value c umask)" 0022
 }
 
 test_plan() {
