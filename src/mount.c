@@ -299,13 +299,16 @@ static size_t lower_opts(const struct container_spec *c, const struct mount_inpu
 
 /* Owner and mode of the init layer's NAME below DIR: made just now, by keel,
  * on keel's private tmpfs (nothing else can have replaced it), so it is
- * named rather than opened, and chowned only when its creator (keel's fsuid
- * and fsgid) is not the owner wanted. */
+ * named rather than opened, chowned only when its creator (keel's fsuid
+ * and fsgid) is not the owner wanted, and chmod'ed only when MADE (the mode
+ * it was made with, under mount_init_layer's umask 0) is not the one wanted
+ * (a chown clears the set-id bits, which MADE never has). */
 static int init_attrs(uid_t fsuid, gid_t fsgid, int dir, const char *name, uid_t uid, gid_t gid, mode_t mode,
-                      struct kerr *err)
+                      mode_t made, struct kerr *err)
 {
     bool mine = uid == fsuid && gid == fsgid;
-    if ((!mine && fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) || fchmodat(dir, name, mode & 07777, 0) < 0)
+    if ((!mine && fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) ||
+        ((mode & 07777) != made && fchmodat(dir, name, mode & 07777, 0) < 0))
         return kerr_set(err, errno, "cannot set the owner and mode of %s in the init layer", name);
     return 0;
 }
@@ -317,6 +320,15 @@ struct init_ctx {
     int probe;              /* O_PATH fd of the image's root (the probe overlay, or the one layer) */
     int init;               /* O_PATH fd of STAGE/init */
     char prefix[PATH_MAX];  /* the probe's path, as /proc/self/fd names it */
+    /* The parent directory of the last mount point, looked up once for all
+     * the points in it (they come in groups: /proc /dev /sys, then /etc's
+     * files).  The image does not change meanwhile (the probe has no init
+     * layer), and the init layer's directory only gains entries. */
+    bool have_parent;
+    char parent[PATH_MAX];  /* as the point names it */
+    char real[PATH_MAX];    /* resolved in the image (init_resolve); "" = the root */
+    int idir;               /* O_PATH fd of REAL in the image, or -1 (missing); unused for the root */
+    int dir;                /* O_PATH fd of REAL in the init layer once made, or -1; unused for the root */
 };
 
 /* The directory PATH ("" = the root) of the image, if it is a plain
@@ -353,7 +365,7 @@ static int init_dirs(const struct init_ctx *x, const char *real, struct kerr *er
             struct stat st;
             bool have = image_dir(x, buf, &st);
             int r = init_attrs(x->fsuid, x->fsgid, cur, p, have ? st.st_uid : x->in->root_uid,
-                               have ? st.st_gid : x->in->root_gid, have ? st.st_mode : 0755, err);
+                               have ? st.st_gid : x->in->root_gid, have ? st.st_mode : 0755, 0755, err);
             if (r < 0) {
                 close(cur);
                 return r;
@@ -428,8 +440,40 @@ static int init_resolve(const struct init_ctx *x, const char *target, const char
     return 0;
 }
 
+/* X's parent directory := PARENT (of the mount point TARGET): resolved in
+ * the image and opened there, unless it is the last one already. */
+static int init_parent(struct init_ctx *x, const char *target, const char *parent, struct kerr *err)
+{
+    if (x->have_parent && strcmp(x->parent, parent) == 0)
+        return 0;
+    x->have_parent = false;
+    close_safe(x->idir);
+    close_safe(x->dir);
+    x->idir = x->dir = -1;
+    /* A directory of the image reached without a symlink (and without
+     * "..") is where its path says: one open, no name to ask the kernel for. */
+    bool dotdot = false;
+    for (const char *c = parent; (c = strstr(c, "..")) != NULL; c += 2)
+        dotdot |= (c == parent || c[-1] == '/') && (c[2] == '/' || c[2] == '\0');
+    if (parent[0] && !dotdot &&
+        (x->idir = sys_openat2(x->probe, parent, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0,
+                               RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS)) >= 0) {
+        memcpy(x->real, parent, strlen(parent) + 1);
+    } else {
+        int r = init_resolve(x, target, parent, x->real, err);
+        if (r < 0)
+            return r;
+        if (x->real[0])
+            x->idir = sys_openat2(x->probe, x->real, O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+                                  RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+    }
+    memcpy(x->parent, parent, strlen(parent) + 1);
+    x->have_parent = true;
+    return 0;
+}
+
 /* One mount point of the init layer (see struct mount_point). */
-static int init_point(const struct init_ctx *x, const struct mount_point *pt, struct kerr *err)
+static int init_point(struct init_ctx *x, const struct mount_point *pt, struct kerr *err)
 {
     char kind = pt->kind;
     if (kind == 's') {
@@ -451,16 +495,15 @@ static int init_point(const struct init_ctx *x, const struct mount_point *pt, st
     if (!leaf || !leaf[1] || strcmp(leaf + 1, ".") == 0)
         return kerr_msg(err, EINVAL, "cannot make the mount point %s: not a path below /", pt->path);
     *leaf++ = '\0';
-    char real[PATH_MAX];
-    int r = init_resolve(x, pt->path, parent, real, err);
+    int r = init_parent(x, pt->path, parent, err);
     if (r < 0)
         return r;
+    const char *real = x->real;
     char full[PATH_MAX];
     if ((size_t)snprintf(full, sizeof full, "%s/%s", real, leaf) >= sizeof full)
         return kerr_set(err, ENAMETOOLONG, "cannot make the mount point %s", pt->path);
     struct stat st;
-    _cleanup_close_ int idir = sys_openat2(x->probe, real[0] ? real : "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
-                                           RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+    int idir = real[0] ? x->idir : x->probe;
     bool present = idir >= 0 && fstatat(idir, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
     if (present && !pt->shadow) {
         if (!S_ISLNK(st.st_mode))
@@ -472,9 +515,13 @@ static int init_point(const struct init_ctx *x, const struct mount_point *pt, st
         return kerr_msg(err, ENOENT, "cannot make the mount point %s in the container root: %s is a symlink to "
                         "a missing path in the image", pt->path, full);
     }
-    _cleanup_close_ int dir = init_dirs(x, real, err);
-    if (dir < 0)
-        return dir;
+    if (real[0] && x->dir < 0) {
+        int made = init_dirs(x, real, err);
+        if (made < 0)
+            return made;
+        x->dir = made;
+    }
+    int dir = real[0] ? x->dir : x->init;
     /* A directory over the image's directory: its owner and mode (the merged one's). */
     bool dir_kind = kind == 'd';
     bool copy = present && dir_kind && S_ISDIR(st.st_mode);
@@ -489,7 +536,7 @@ static int init_point(const struct init_ctx *x, const struct mount_point *pt, st
         close_safe(f);
     }
     if (r == 0)
-        return init_attrs(x->fsuid, x->fsgid, dir, leaf, uid, gid, mode, err);
+        return init_attrs(x->fsuid, x->fsgid, dir, leaf, uid, gid, mode, dir_kind ? 0755 : 0644, err);
     if (errno != EEXIST)
         return kerr_set(err, errno, "cannot make %s in the init layer", full);
     /* A second mount point at the same path: fine if it is of the same type. */
@@ -537,13 +584,17 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
             return kerr_set(err, errno, "cannot mount the layers of %s to look at them (%s)", c->name, opts);
     }
     struct init_ctx x = { .in = in, .fsuid = (uid_t)setfsuid((uid_t)-1), .fsgid = (gid_t)setfsgid((gid_t)-1),
-                          .probe = -1, .init = -1 };
+                          .probe = -1, .init = -1, .idir = -1, .dir = -1 };
     snprintf(path, sizeof path, "%s/init", stage);
     int r = 0;
     struct stat st;
     char fdp[FD_PATH_MAX];
     ssize_t len;
-    if (mkdir(path, 0755) < 0 && errno != EEXIST)
+    /* Everything below is made with the mode it is to have, unless the
+     * image's differs (init_attrs); keel run inherits its caller's umask. */
+    mode_t mask = umask(0);
+    bool made = mkdir(path, 0755) == 0;
+    if (!made && errno != EEXIST)
         r = kerr_set(err, errno, "cannot create %s", path);
     else if ((x.init = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         r = kerr_set(err, errno, "cannot open %s", path);
@@ -557,10 +608,13 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
         if (strcmp(x.prefix, "/") == 0)
             x.prefix[0] = '\0';
         /* The root directory too: the top layer's owner and mode are the root's. */
-        r = init_attrs(x.fsuid, x.fsgid, x.init, ".", st.st_uid, st.st_gid, st.st_mode, err);
+        r = init_attrs(x.fsuid, x.fsgid, x.init, ".", st.st_uid, st.st_gid, st.st_mode, made ? 0755 : (mode_t)-1, err);
     }
     for (size_t i = 0; r == 0 && i < n; i++)
         r = init_point(&x, &pts[i], err);
+    umask(mask);
+    close_safe(x.dir);
+    close_safe(x.idir);
     close_safe(x.init);
     close_safe(x.probe);
     return r;
