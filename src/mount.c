@@ -149,6 +149,30 @@ static int remount_at(int target_fd, unsigned long flags, const char *what, stru
     return 0;
 }
 
+/* The flags of a remount (MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC) as
+ * mount_setattr's: set those, clear the others of the four, as
+ * mount(MS_REMOUNT | MS_BIND | FLAGS) does (the atime flags kept). */
+static void remount_attr(unsigned long flags, uint64_t *set, uint64_t *clr)
+{
+    static const struct { unsigned long ms; uint64_t attr; } map[] = {
+        { MS_RDONLY, MOUNT_ATTR_RDONLY }, { MS_NOSUID, MOUNT_ATTR_NOSUID },
+        { MS_NODEV, MOUNT_ATTR_NODEV }, { MS_NOEXEC, MOUNT_ATTR_NOEXEC },
+    };
+    *set = *clr = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+        *(flags & map[i].ms ? set : clr) |= map[i].attr;
+}
+
+/* Binds SRC (with its submounts: SUBMOUNTS) onto TGT with exactly the mount
+ * flags FLAGS on the top mount, set before the bind is attached.  Returns 0,
+ * or -1 with errno: ENOSYS before Linux 5.12, for the caller to mount(2). */
+static int bind_with_flags(int src, int tgt, bool submounts, unsigned long flags)
+{
+    uint64_t set, clr;
+    remount_attr(flags, &set, &clr);
+    return sys_bind_fd_top(src, tgt, submounts, set, clr);
+}
+
 /* Binds SRC over PATH (opened below DIR with OFLAGS and RESOLVE, as it was
  * found) and makes that bind read-only with FLAGS: how keel gives a container
  * an inode of its own or of the host (generated files, /dev/null for masks,
@@ -159,7 +183,12 @@ static int bind_readonly(int src, int dir, const char *path, int oflags, uint64_
 {
     char sp[FD_PATH_MAX], tp[FD_PATH_MAX];
     _cleanup_close_ int tgt = sys_openat2(dir, path, (uint64_t)(O_PATH | O_CLOEXEC | oflags), 0, resolve);
-    if (tgt < 0 || mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND, NULL) < 0)
+    if (tgt < 0)
+        return kerr_set(err, errno, "cannot bind %s", what);
+    /* Read-only from the moment it is there, no path looked up. */
+    if (bind_with_flags(src, tgt, false, MS_RDONLY | flags) == 0)
+        return 0;
+    if (errno != ENOSYS || mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND, NULL) < 0)
         return kerr_set(err, errno, "cannot bind %s", what);
     /* Opened again: the fd taken before the bind names what the bind covers. */
     _cleanup_close_ int again = sys_openat2(dir, path, (uint64_t)(O_PATH | O_CLOEXEC | oflags), 0, resolve);
@@ -990,6 +1019,10 @@ int mount_readonly(int rootfd, struct kerr *err)
                 continue;
             return kerr_set(err, errno, "cannot open %s to make it read-only", *p);
         }
+        if (bind_with_flags(fd, fd, true, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC) == 0)
+            continue;
+        if (errno != ENOSYS)
+            return kerr_set(err, errno, "cannot bind %s", *p);
         if (mount(fd_path(tp, fd), fd_path(tp, fd), NULL, MS_BIND | MS_REC, NULL) < 0)
             return kerr_set(err, errno, "cannot bind %s", *p);
         _cleanup_close_ int again = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
