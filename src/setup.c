@@ -92,14 +92,17 @@ static void plan_init_layer(struct builder *b, const struct container_spec *c)
         case SETUP_SECRET:
             point(b, c->secrets[op->arg].target, NULL, 'f', false);
             break;
-        case SETUP_ETC_FILE:
-            point(b, op->arg == SETUP_FILE_HOSTNAME ? "/etc/hostname" : op->arg == SETUP_FILE_HOSTS ? "/etc/hosts" :
-                  "/etc/resolv.conf", NULL, 'f', true);
-            break;
-        default:
+        default:   /* the generated files below, together */
             break;
         }
     }
+    /* Last and in this order wherever the list binds them: mount_init_layer
+     * looks their one parent up once. */
+    static const char *const etc[] = { [SETUP_FILE_HOSTNAME] = "/etc/hostname", [SETUP_FILE_HOSTS] = "/etc/hosts",
+                                       [SETUP_FILE_RESOLV] = "/etc/resolv.conf" };
+    for (int i = SETUP_FILE_HOSTNAME; i <= SETUP_FILE_RESOLV; i++)
+        if (setup_find(b->l, SETUP_ETC_FILE, i, 0) >= 0)
+            point(b, etc[i], NULL, 'f', true);
     /* A workdir the image lacks is made, as Docker's WORKDIR is (an image's
      * WorkingDir need not exist in its layers). */
     if (c->workdir && strcmp(c->workdir, "/") != 0 && !b->oom)
@@ -159,6 +162,15 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     /* All below /proc, which is there; so are the masks below it. */
     add(&b, SETUP_READONLY, 0);
     add(&b, SETUP_MASK, SETUP_MASK_PROC);
+    /* The generated files made before the clone (/etc/hostname, and
+     * /etc/resolv.conf, which keel wrote), here too when no bind or secret
+     * comes after them that could cover /etc (they must be on top). */
+    bool etc_early = c->n_mounts == 0 && c->n_secrets == 0;
+    if (etc_early) {
+        add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME);
+        if (f->resolv)
+            add(&b, SETUP_ETC_FILE, SETUP_FILE_RESOLV);
+    }
     /* Up to here the child needs nothing keel makes after the clone: keel
      * pins the namespaces and prepares the network namespace and /etc/hosts
      * meanwhile, on the other CPU (container_hand_over).  The network
@@ -176,9 +188,10 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
      * (where the host's file shows under the copy, never instead of it). */
     for (size_t i = 0; i < c->n_secrets; i++)
         add(&b, SETUP_SECRET, (int)i);
-    add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME);
+    if (!etc_early)
+        add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME);
     add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTS);
-    if (f->resolv)
+    if (f->resolv && !etc_early)
         add(&b, SETUP_ETC_FILE, SETUP_FILE_RESOLV);
     add(&b, SETUP_PIVOT, 0);
     /* The image's own /etc/passwd, read after pivot_root. */

@@ -114,6 +114,45 @@ TEST(start_order)
     CHECK(l.op == NULL && l.n == 0);
 }
 
+/* Without binds and secrets (nothing that could cover /etc after them),
+ * /etc/hostname and /etc/resolv.conf, made before the clone, are bound
+ * before the hand-over (the child would wait there); /etc/hosts, handed
+ * over, after it.  With a bind, all three after the binds. */
+TEST(start_etc_files_early)
+{
+    struct container_spec c = spec();
+    c.n_mounts = 0;
+    c.n_secrets = 0;
+    struct setup_facts f;
+    setup_facts_of_spec(&c, &f);
+    struct setup_list l;
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    int ho = at(&l, SETUP_HANDOVER, -1);
+    CHECK(at(&l, SETUP_MOUNT_PROC, -1) < at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME));
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME) < ho);
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV) < ho);
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTS) > ho);
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTS) < at(&l, SETUP_PIVOT, -1));
+    CHECK_INT(nth(&l, SETUP_ETC_FILE, 3), -1);
+    /* Each once, and in the init layer. */
+    CHECK_INT(setup_find(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME, (size_t)at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME) + 1), -1);
+    CHECK_INT(setup_find(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV, (size_t)at(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV) + 1), -1);
+    int etc = 0;
+    for (size_t i = 0; i < l.n_init; i++)
+        etc += strncmp(l.init[i].path, "/etc/", 5) == 0;
+    CHECK_INT(etc, 3);
+    setup_list_free(&l);
+
+    /* A secret alone keeps them after it. */
+    c.n_secrets = 1;
+    setup_facts_of_spec(&c, &f);
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME) > at(&l, SETUP_SECRET, 0));
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV) > at(&l, SETUP_SECRET, 0));
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME) > at(&l, SETUP_HANDOVER, -1));
+    setup_list_free(&l);
+}
+
 /* A standby waits with everything of a start done that opens, mounts or
  * changes credentials, and only the close of keel's fds, the signal reset,
  * a last filter and the exec left: nothing it waits on can be undone. */
@@ -376,6 +415,7 @@ TEST(printed_plan)
 int main(void)
 {
     RUN(start_order);
+    RUN(start_etc_files_early);
     RUN(start_standby);
     RUN(start_variants);
     RUN(exec_order);
