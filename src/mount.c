@@ -869,15 +869,14 @@ int mount_dev(int rootfd, bool own_nodes, struct kerr *err)
                      "mode=0755,size=65536k", "/dev", err);
     if (r < 0)
         return r;
-    /* Re-open: the fd above names the directory under the new tmpfs. */
+    /* Re-open: the fd above names the directory under the new tmpfs.  An
+     * O_PATH fd is all the *at calls below need of a directory. */
     close(dev);
-    dev = open_mountpoint(rootfd, "/dev", false, err);
-    if (dev < 0)
-        return dev;
+    dev = -1;
     char tp[FD_PATH_MAX];
-    int d = open(fd_path(tp, dev), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    int d = open_mountpoint(rootfd, "/dev", false, err);
     if (d < 0)
-        return kerr_set(err, errno, "cannot open the container's /dev");
+        return d;
     if (own_nodes) {
         mode_t mask = umask(0);
         const struct mount_devnode *n = mount_devnodes;
@@ -887,7 +886,7 @@ int mount_dev(int rootfd, bool own_nodes, struct kerr *err)
         if (r == -EPERM && n - 1 == mount_devnodes) {
             /* Refused at the first node (keel in a user namespace): binds on a nodev /dev, as below. */
             own_nodes = false;
-            r = mount(NULL, fd_path(tp, dev), NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) < 0
+            r = mount(NULL, fd_path(tp, d), NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) < 0
                 ? kerr_set(err, errno, "cannot make the container's /dev nodev") : 0;
         } else if (r == -EPERM) {
             r = kerr_set(err, EPERM, "cannot create /dev/%s", (n - 1)->name);
@@ -1100,6 +1099,11 @@ static int cover_file(int rootfd, int src, int tree, const char *target, bool ro
             return kerr_set(err, errno, "cannot bind %s", target);
         return 0;
     }
+    /* The same for a bind: on the fd checked, read-only when attached. */
+    if (bind_with_flags(src, tgt, false, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return kerr_set(err, errno, "cannot bind %s", target);
     return bind_readonly(src, rootfd, target, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
                          MS_NOSUID | MS_NODEV | MS_NOEXEC, target, err);
 }
@@ -1116,10 +1120,9 @@ int mount_generated(int rootfd, const char *stage, const char *name, const char 
     _cleanup_close_ int f = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (f < 0 || write_all(f, content, strlen(content)) < 0)
         return kerr_set(err, errno, "cannot write %s", path);
-    _cleanup_close_ int src = open(path, O_PATH | O_CLOEXEC);
-    if (src < 0)
-        return kerr_set(err, errno, "cannot open %s", path);
-    return cover_file(rootfd, src, -1, target, root_writable, err);
+    /* The fd written names the file the bind's source is (open_tree and
+     * the /proc/self/fd path of the fallback take any fd). */
+    return cover_file(rootfd, f, -1, target, root_writable, err);
 }
 
 int mount_generated_tree(int rootfd, int tree, const char *target, bool root_writable, struct kerr *err)

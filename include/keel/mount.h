@@ -106,7 +106,7 @@ int mount_sys(int rootfd, bool may_create, bool cgroup_ns, struct kerr *err);
  * can make no node itself): made there with mknod, with the host's numbers,
  * owners and modes, on a /dev without nodev; otherwise (or where mknod is
  * refused: keel in a user namespace) a nodev /dev with the host's nodes bound
- * read-only.  Returns an O_DIRECTORY fd of it (caller closes). */
+ * read-only.  Returns an O_PATH fd of the directory (caller closes). */
 int mount_dev(int rootfd, bool own_nodes, struct kerr *err);
 /* `device =`: the host's node NODE->source bound read-only at NODE->target (/dev/...). */
 int mount_dev_node(int devfd, const struct bind_mount *node, struct kerr *err);
