@@ -723,10 +723,12 @@ int mount_overlay(const struct container_spec *c, const struct mount_inputs *in,
             snprintf(tmp, sizeof tmp, "%s/rw", stage);
             if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
                 return kerr_set(err, errno, "cannot create %s", tmp);
-            char opts_rw[64] = "mode=0755";
-            if (c->upper_size)
-                snprintf(opts_rw, sizeof opts_rw, "mode=0755,size=%llu", (unsigned long long)c->upper_size);
-            if (mount("tmpfs", tmp, "tmpfs", MS_NODEV | MS_NOSUID, opts_rw) < 0)
+            /* The stage is this container's own tmpfs already (nosuid,
+             * nodev, half of RAM, in its mount namespace only): the upper
+             * needs one of its own only to have another size. */
+            char opts_rw[64];
+            snprintf(opts_rw, sizeof opts_rw, "mode=0755,size=%llu", (unsigned long long)c->upper_size);
+            if (c->upper_size && mount("tmpfs", tmp, "tmpfs", MS_NODEV | MS_NOSUID, opts_rw) < 0)
                 return kerr_set(err, errno, "cannot mount a tmpfs upper at %s", tmp);
             base = tmp;
         } else {

@@ -18,6 +18,9 @@
 #                  directory (0750, 1777 here), else 0755 / 0644; keel's
 #                  generated /etc files are 0644 and the container's umask is
 #                  022 (before: 0600 and 077, the caller's)
+#   tmpfs_upper    upper = tmpfs takes writes beyond 2 MiB (on the stage's
+#                  tmpfs); with upper_size = 1M the same write fails (ENOSPC)
+#                  and a small one works
 #   plan           keel check --plan lists the init layer's mount points
 #   initramfs_host_layer  mkinitramfs takes a layer from the host path the
 #                  manifest names when it is a directory there, else from
@@ -197,6 +200,23 @@ EOF
         "file 0644 0:0/file 0644 0:0/file 0644 0:0"
     check init_modes_proc "/proc is not a directory" has_prefix "$(c_value c stat:/proc)" "dir 0555 "
     check init_modes_umask "the container's umask is not 022" eq "$(c_value c umask)" 0022
+}
+
+test_tmpfs_upper() {
+    plan tmpfs_upper_big tmpfs_upper_sized_refused tmpfs_upper_sized_small
+    local w="dd if=/dev/zero of=/big bs=1024 count=2048 2>/dev/null && echo big=ok || echo big=fail; rm -f /big; echo small > /small && echo small=ok; echo done"
+    manifest <<EOF
+$(system_section)
+$(ctr free "/bin/sh -c '$w'" "upper = tmpfs")
+$(ctr sized "/bin/sh -c '$w'" "upper = tmpfs
+upper_size = 1M")
+EOF
+    keel_start
+    keel_wait 30 || fail "keel did not exit ($WHY)"
+    out_has free done && out_has sized done || fail "the containers did not run ($WHY)"
+    check tmpfs_upper_big "2 MiB could not be written to a tmpfs upper" eq "$(c_value free big)" ok
+    check tmpfs_upper_sized_refused "2 MiB were written to a 1 MiB upper" eq "$(c_value sized big)" fail
+    check tmpfs_upper_sized_small "a small file could not be written to a 1 MiB upper" eq "$(c_value sized small)" ok
 }
 
 test_plan() {
