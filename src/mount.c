@@ -861,7 +861,7 @@ static int make_host_node(int dir, const char *name, dev_t want, struct kerr *er
 
 int mount_dev(int rootfd, bool own_nodes, struct kerr *err)
 {
-    _cleanup_close_ int dev = open_mountpoint(rootfd, "/dev", true, err);
+    int dev = open_mountpoint(rootfd, "/dev", true, err);
     if (dev < 0)
         return dev;
     /* nodev: only the nodes bound in below work here.  Without it only when
@@ -869,13 +869,11 @@ int mount_dev(int rootfd, bool own_nodes, struct kerr *err)
      * in keel's user namespace): then nothing but keel's nodes can be there. */
     int r = mount_at("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC | (own_nodes ? 0 : MS_NODEV),
                      "mode=0755,size=65536k", "/dev", err);
+    close(dev);
     if (r < 0)
         return r;
     /* Re-open: the fd above names the directory under the new tmpfs.  An
      * O_PATH fd is all the *at calls below need of a directory. */
-    close(dev);
-    dev = -1;
-    char tp[FD_PATH_MAX];
     int d = open_mountpoint(rootfd, "/dev", false, err);
     if (d < 0)
         return d;
@@ -888,6 +886,7 @@ int mount_dev(int rootfd, bool own_nodes, struct kerr *err)
         if (r == -EPERM && n - 1 == mount_devnodes) {
             /* Refused at the first node (keel in a user namespace): binds on a nodev /dev, as below. */
             own_nodes = false;
+            char tp[FD_PATH_MAX];
             r = mount(NULL, fd_path(tp, d), NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) < 0
                 ? kerr_set(err, errno, "cannot make the container's /dev nodev") : 0;
         } else if (r == -EPERM) {
