@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define BIT(c) (1ull << (c))
@@ -193,9 +194,12 @@ int caps_raise_effective(struct kerr *err)
 int caps_apply(uint64_t set, uint64_t ambient, uint64_t bounding, uid_t uid, gid_t gid, const gid_t *groups,
                size_t n_groups, struct kerr *err)
 {
-    int last = last_cap_of_kernel();
+    /* Every capability that can be in BOUNDING: keel's (read before the
+     * fork, no bit above the kernel's last), or after joining a user
+     * namespace (all bits) the kernel's, read here only then. */
+    int last = bounding == ~UINT64_C(0) ? last_cap_of_kernel() : 63 - __builtin_clzll(bounding | 1);
     /* A capability keel itself does not hold cannot be given ("all" means all
-     * of keel's): leave it out rather than fail in cap_set_proc. */
+     * of keel's): leave it out rather than fail in capset. */
     set &= bounding;
     /* The bounding set first, while we still hold CAP_SETPCAP: only what is
      * in it (dropping an absent one is a no-op). */
@@ -204,8 +208,10 @@ int caps_apply(uint64_t set, uint64_t ambient, uint64_t bounding, uid_t uid, gid
             return kerr_set(err, errno, "cannot drop capability %d from the bounding set", c);
 
     /* Keep permitted capabilities across the uid change; effective ones are
-     * restored from permitted below. */
-    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+     * restored from permitted below.  A change to uid 0 clears nothing
+     * (capabilities(7): only one that leaves no uid 0 does), so root needs
+     * no PR_SET_KEEPCAPS; the flag does not outlive the execve anyway. */
+    if (uid != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
         return kerr_set(err, errno, "cannot set PR_SET_KEEPCAPS");
     if (setgroups(n_groups, groups) < 0)
         return kerr_set(err, errno, "cannot set supplementary groups");
@@ -213,27 +219,21 @@ int caps_apply(uint64_t set, uint64_t ambient, uint64_t bounding, uid_t uid, gid
         return kerr_set(err, errno, "cannot switch to gid %u", (unsigned)gid);
     if (setresuid(uid, uid, uid) < 0)
         return kerr_set(err, errno, "cannot switch to uid %u", (unsigned)uid);
-    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+    if (uid != 0 && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
         return kerr_set(err, errno, "cannot clear PR_SET_KEEPCAPS");
 
-    cap_t caps = cap_init();
-    if (!caps)
-        return kerr_set(err, errno, "cannot allocate a capability set");
-    int r = 0;
-    for (int c = 0; c <= last && r == 0; c++) {
-        cap_value_t v = c;
-        if (set & BIT(c))
-            r = cap_set_flag(caps, CAP_PERMITTED, 1, &v, CAP_SET) |
-                cap_set_flag(caps, CAP_EFFECTIVE, 1, &v, CAP_SET);
-        if (r == 0 && (ambient & set & BIT(c)))
-            r = cap_set_flag(caps, CAP_INHERITABLE, 1, &v, CAP_SET);
+    /* One capset(2) with the three sets (libcap's cap_set_proc asks the
+     * kernel for its version first, and allocates). */
+    struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    memset(data, 0, sizeof data);
+    uint64_t inheritable = ambient & set;
+    for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
+        data[i].permitted = data[i].effective = (uint32_t)(set >> (32 * i));
+        data[i].inheritable = (uint32_t)(inheritable >> (32 * i));
     }
-    if (r == 0 && cap_set_proc(caps) < 0)
-        r = -1;
-    int saved = errno;
-    cap_free(caps);
-    if (r < 0)
-        return kerr_set(err, saved, "cannot set the capability sets");
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        return kerr_set(err, errno, "cannot set the capability sets");
 
     /* The raw call: libcap's cap_reset_ambient() first asks for every
      * capability whether it is ambient (41 prctl calls). */

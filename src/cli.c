@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define RUN_DIR "/run/keel"
@@ -75,6 +76,11 @@ static int cmd_run(int argc, char **argv)
         fprintf(stderr, "keel: error: keel run needs root (namespaces, mounts, cgroups)\n");
         return 1;
     }
+    /* As keel as PID 1 (boot_early): the files keel makes for a container
+     * (its /etc/hostname, /etc/hosts, /etc/resolv.conf, bound read-only)
+     * and the container's own umask must not depend on the admin's shell,
+     * whose umask 077 made them 0600, unreadable to a container's user. */
+    umask(022);
     struct daemon_opts o = { .manifest = argv[i], .boot = false, .run_dir = run_dir, .interfaces = interfaces,
                              .argv = argv };
     return daemon_main(&o);

@@ -217,6 +217,7 @@ struct setup_ctx {
     const char *hostname;
     char default_hosts[256];
     int rootfd, devfd;
+    struct mount_masks masks;   /* the first masks made, until SETUP_PIVOT */
     /* exec */
     const struct container_ns *ns;
     int cgroup_fd;
@@ -516,7 +517,7 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
     case SETUP_NOTIFY_SOCKET:
         return mount_notify_socket(x->devfd, in->notify_host, err);
     case SETUP_MASK:
-        return mount_masks(x->rootfd, err);
+        return mount_masks(x->rootfd, op->arg == SETUP_MASK_PROC ? "/proc/" : "/sys/", &x->masks, err);
     case SETUP_READONLY:
         return mount_readonly(x->rootfd, err);
     case SETUP_BIND:
@@ -527,6 +528,7 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
         return op_etc_file(x, op->arg, err);
     case SETUP_PIVOT:
         r = mount_pivot(x->rootfd, in->userns != NULL, err);
+        mount_masks_close(&x->masks);
         close_safe(x->devfd);
         close_safe(x->rootfd);
         x->devfd = x->rootfd = -1;
@@ -621,7 +623,8 @@ static __attribute__((noreturn)) void setup_child(const struct container_start *
         .c = c, .argv = c->argv, .report_fd = report_fd, .stub_fd = stub, .stub_argv = stub_argv, .fail_status = 127,
         .userns_fd = in->userns ? in->userns->fd : -1, .release_fd = release_fd, .in = in,
         .handover_fd = handover_fd, .netns_fd = -1, .hosts_tree = -1, .seccomp = in->seccomp,
-        .hostname = c->hostname ? c->hostname : c->name, .rootfd = -1, .devfd = -1, .cgroup_fd = -1,
+        .hostname = c->hostname ? c->hostname : c->name, .rootfd = -1, .devfd = -1, .masks = MOUNT_MASKS_NONE,
+        .cgroup_fd = -1,
         .bounding = bounding, .signals = signals,
     };
     snprintf(x.default_hosts, sizeof x.default_hosts, "127.0.0.1\\tlocalhost\\n::1\\tlocalhost\\n127.0.1.1\\t%s\\n",
@@ -1024,7 +1027,7 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
             .c = c, .argv = req->argv, .report_fd = rfd[1], .stub_fd = stub, .stub_argv = sargv, .fail_status = 126,
             .userns_fd = ns->fd[CNS_USER], .release_fd = -1, .ns = ns, .handover_fd = -1, .netns_fd = -1,
             .hosts_tree = -1, .cgroup_fd = req->cgroup_fd, .seccomp = req->seccomp,
-            .rootfd = -1, .devfd = -1, .bounding = bounding, .signals = signals,
+            .rootfd = -1, .devfd = -1, .masks = MOUNT_MASKS_NONE, .bounding = bounding, .signals = signals,
         };
         for (int i = 0; i < 3; i++) {
             int fd = req->stdio[i] >= 0 ? req->stdio[i] : devnull;

@@ -149,6 +149,30 @@ static int remount_at(int target_fd, unsigned long flags, const char *what, stru
     return 0;
 }
 
+/* The flags of a remount (MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC) as
+ * mount_setattr's: set those, clear the others of the four, as
+ * mount(MS_REMOUNT | MS_BIND | FLAGS) does (the atime flags kept). */
+static void remount_attr(unsigned long flags, uint64_t *set, uint64_t *clr)
+{
+    static const struct { unsigned long ms; uint64_t attr; } map[] = {
+        { MS_RDONLY, MOUNT_ATTR_RDONLY }, { MS_NOSUID, MOUNT_ATTR_NOSUID },
+        { MS_NODEV, MOUNT_ATTR_NODEV }, { MS_NOEXEC, MOUNT_ATTR_NOEXEC },
+    };
+    *set = *clr = 0;
+    for (size_t i = 0; i < ARRAY_SIZE(map); i++)
+        *(flags & map[i].ms ? set : clr) |= map[i].attr;
+}
+
+/* Binds SRC (with its submounts: SUBMOUNTS) onto TGT with exactly the mount
+ * flags FLAGS on the top mount, set before the bind is attached.  Returns 0,
+ * or -1 with errno: ENOSYS before Linux 5.12, for the caller to mount(2). */
+static int bind_with_flags(int src, int tgt, bool submounts, unsigned long flags)
+{
+    uint64_t set, clr;
+    remount_attr(flags, &set, &clr);
+    return sys_bind_fd_top(src, tgt, submounts, set, clr);
+}
+
 /* Binds SRC over PATH (opened below DIR with OFLAGS and RESOLVE, as it was
  * found) and makes that bind read-only with FLAGS: how keel gives a container
  * an inode of its own or of the host (generated files, /dev/null for masks,
@@ -159,7 +183,12 @@ static int bind_readonly(int src, int dir, const char *path, int oflags, uint64_
 {
     char sp[FD_PATH_MAX], tp[FD_PATH_MAX];
     _cleanup_close_ int tgt = sys_openat2(dir, path, (uint64_t)(O_PATH | O_CLOEXEC | oflags), 0, resolve);
-    if (tgt < 0 || mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND, NULL) < 0)
+    if (tgt < 0)
+        return kerr_set(err, errno, "cannot bind %s", what);
+    /* Read-only from the moment it is there, no path looked up. */
+    if (bind_with_flags(src, tgt, false, MS_RDONLY | flags) == 0)
+        return 0;
+    if (errno != ENOSYS || mount(fd_path(sp, src), fd_path(tp, tgt), NULL, MS_BIND, NULL) < 0)
         return kerr_set(err, errno, "cannot bind %s", what);
     /* Opened again: the fd taken before the bind names what the bind covers. */
     _cleanup_close_ int again = sys_openat2(dir, path, (uint64_t)(O_PATH | O_CLOEXEC | oflags), 0, resolve);
@@ -299,13 +328,16 @@ static size_t lower_opts(const struct container_spec *c, const struct mount_inpu
 
 /* Owner and mode of the init layer's NAME below DIR: made just now, by keel,
  * on keel's private tmpfs (nothing else can have replaced it), so it is
- * named rather than opened, and chowned only when its creator (keel's fsuid
- * and fsgid) is not the owner wanted. */
+ * named rather than opened, chowned only when its creator (keel's fsuid
+ * and fsgid) is not the owner wanted, and chmod'ed only when MADE (the mode
+ * it was made with, under mount_init_layer's umask 0) is not the one wanted
+ * (a chown clears the set-id bits, which MADE never has). */
 static int init_attrs(uid_t fsuid, gid_t fsgid, int dir, const char *name, uid_t uid, gid_t gid, mode_t mode,
-                      struct kerr *err)
+                      mode_t made, struct kerr *err)
 {
     bool mine = uid == fsuid && gid == fsgid;
-    if ((!mine && fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) || fchmodat(dir, name, mode & 07777, 0) < 0)
+    if ((!mine && fchownat(dir, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) ||
+        ((mode & 07777) != made && fchmodat(dir, name, mode & 07777, 0) < 0))
         return kerr_set(err, errno, "cannot set the owner and mode of %s in the init layer", name);
     return 0;
 }
@@ -317,6 +349,15 @@ struct init_ctx {
     int probe;              /* O_PATH fd of the image's root (the probe overlay, or the one layer) */
     int init;               /* O_PATH fd of STAGE/init */
     char prefix[PATH_MAX];  /* the probe's path, as /proc/self/fd names it */
+    /* The parent directory of the last mount point, looked up once for all
+     * the points in it (they come in groups: /proc /dev /sys, then /etc's
+     * files).  The image does not change meanwhile (the probe has no init
+     * layer), and the init layer's directory only gains entries. */
+    bool have_parent;
+    char parent[PATH_MAX];  /* as the point names it */
+    char real[PATH_MAX];    /* resolved in the image (init_resolve); "" = the root */
+    int idir;               /* O_PATH fd of REAL in the image, or -1 (missing); unused for the root */
+    int dir;                /* O_PATH fd of REAL in the init layer once made, or -1; unused for the root */
 };
 
 /* The directory PATH ("" = the root) of the image, if it is a plain
@@ -353,7 +394,7 @@ static int init_dirs(const struct init_ctx *x, const char *real, struct kerr *er
             struct stat st;
             bool have = image_dir(x, buf, &st);
             int r = init_attrs(x->fsuid, x->fsgid, cur, p, have ? st.st_uid : x->in->root_uid,
-                               have ? st.st_gid : x->in->root_gid, have ? st.st_mode : 0755, err);
+                               have ? st.st_gid : x->in->root_gid, have ? st.st_mode : 0755, 0755, err);
             if (r < 0) {
                 close(cur);
                 return r;
@@ -428,8 +469,40 @@ static int init_resolve(const struct init_ctx *x, const char *target, const char
     return 0;
 }
 
+/* X's parent directory := PARENT (of the mount point TARGET): resolved in
+ * the image and opened there, unless it is the last one already. */
+static int init_parent(struct init_ctx *x, const char *target, const char *parent, struct kerr *err)
+{
+    if (x->have_parent && strcmp(x->parent, parent) == 0)
+        return 0;
+    x->have_parent = false;
+    close_safe(x->idir);
+    close_safe(x->dir);
+    x->idir = x->dir = -1;
+    /* A directory of the image reached without a symlink (and without
+     * "..") is where its path says: one open, no name to ask the kernel for. */
+    bool dotdot = false;
+    for (const char *c = parent; (c = strstr(c, "..")) != NULL; c += 2)
+        dotdot |= (c == parent || c[-1] == '/') && (c[2] == '/' || c[2] == '\0');
+    if (parent[0] && !dotdot &&
+        (x->idir = sys_openat2(x->probe, parent, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0,
+                               RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS)) >= 0) {
+        memcpy(x->real, parent, strlen(parent) + 1);
+    } else {
+        int r = init_resolve(x, target, parent, x->real, err);
+        if (r < 0)
+            return r;
+        if (x->real[0])
+            x->idir = sys_openat2(x->probe, x->real, O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+                                  RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+    }
+    memcpy(x->parent, parent, strlen(parent) + 1);
+    x->have_parent = true;
+    return 0;
+}
+
 /* One mount point of the init layer (see struct mount_point). */
-static int init_point(const struct init_ctx *x, const struct mount_point *pt, struct kerr *err)
+static int init_point(struct init_ctx *x, const struct mount_point *pt, struct kerr *err)
 {
     char kind = pt->kind;
     if (kind == 's') {
@@ -451,16 +524,15 @@ static int init_point(const struct init_ctx *x, const struct mount_point *pt, st
     if (!leaf || !leaf[1] || strcmp(leaf + 1, ".") == 0)
         return kerr_msg(err, EINVAL, "cannot make the mount point %s: not a path below /", pt->path);
     *leaf++ = '\0';
-    char real[PATH_MAX];
-    int r = init_resolve(x, pt->path, parent, real, err);
+    int r = init_parent(x, pt->path, parent, err);
     if (r < 0)
         return r;
+    const char *real = x->real;
     char full[PATH_MAX];
     if ((size_t)snprintf(full, sizeof full, "%s/%s", real, leaf) >= sizeof full)
         return kerr_set(err, ENAMETOOLONG, "cannot make the mount point %s", pt->path);
     struct stat st;
-    _cleanup_close_ int idir = sys_openat2(x->probe, real[0] ? real : "/", O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
-                                           RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+    int idir = real[0] ? x->idir : x->probe;
     bool present = idir >= 0 && fstatat(idir, leaf, &st, AT_SYMLINK_NOFOLLOW) == 0;
     if (present && !pt->shadow) {
         if (!S_ISLNK(st.st_mode))
@@ -472,9 +544,13 @@ static int init_point(const struct init_ctx *x, const struct mount_point *pt, st
         return kerr_msg(err, ENOENT, "cannot make the mount point %s in the container root: %s is a symlink to "
                         "a missing path in the image", pt->path, full);
     }
-    _cleanup_close_ int dir = init_dirs(x, real, err);
-    if (dir < 0)
-        return dir;
+    if (real[0] && x->dir < 0) {
+        int made = init_dirs(x, real, err);
+        if (made < 0)
+            return made;
+        x->dir = made;
+    }
+    int dir = real[0] ? x->dir : x->init;
     /* A directory over the image's directory: its owner and mode (the merged one's). */
     bool dir_kind = kind == 'd';
     bool copy = present && dir_kind && S_ISDIR(st.st_mode);
@@ -489,7 +565,7 @@ static int init_point(const struct init_ctx *x, const struct mount_point *pt, st
         close_safe(f);
     }
     if (r == 0)
-        return init_attrs(x->fsuid, x->fsgid, dir, leaf, uid, gid, mode, err);
+        return init_attrs(x->fsuid, x->fsgid, dir, leaf, uid, gid, mode, dir_kind ? 0755 : 0644, err);
     if (errno != EEXIST)
         return kerr_set(err, errno, "cannot make %s in the init layer", full);
     /* A second mount point at the same path: fine if it is of the same type. */
@@ -537,13 +613,17 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
             return kerr_set(err, errno, "cannot mount the layers of %s to look at them (%s)", c->name, opts);
     }
     struct init_ctx x = { .in = in, .fsuid = (uid_t)setfsuid((uid_t)-1), .fsgid = (gid_t)setfsgid((gid_t)-1),
-                          .probe = -1, .init = -1 };
+                          .probe = -1, .init = -1, .idir = -1, .dir = -1 };
     snprintf(path, sizeof path, "%s/init", stage);
     int r = 0;
     struct stat st;
     char fdp[FD_PATH_MAX];
     ssize_t len;
-    if (mkdir(path, 0755) < 0 && errno != EEXIST)
+    /* Everything below is made with the mode it is to have, unless the
+     * image's differs (init_attrs); keel run inherits its caller's umask. */
+    mode_t mask = umask(0);
+    bool made = mkdir(path, 0755) == 0;
+    if (!made && errno != EEXIST)
         r = kerr_set(err, errno, "cannot create %s", path);
     else if ((x.init = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         r = kerr_set(err, errno, "cannot open %s", path);
@@ -557,10 +637,13 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
         if (strcmp(x.prefix, "/") == 0)
             x.prefix[0] = '\0';
         /* The root directory too: the top layer's owner and mode are the root's. */
-        r = init_attrs(x.fsuid, x.fsgid, x.init, ".", st.st_uid, st.st_gid, st.st_mode, err);
+        r = init_attrs(x.fsuid, x.fsgid, x.init, ".", st.st_uid, st.st_gid, st.st_mode, made ? 0755 : (mode_t)-1, err);
     }
     for (size_t i = 0; r == 0 && i < n; i++)
         r = init_point(&x, &pts[i], err);
+    umask(mask);
+    close_safe(x.dir);
+    close_safe(x.idir);
     close_safe(x.init);
     close_safe(x.probe);
     return r;
@@ -640,10 +723,12 @@ int mount_overlay(const struct container_spec *c, const struct mount_inputs *in,
             snprintf(tmp, sizeof tmp, "%s/rw", stage);
             if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
                 return kerr_set(err, errno, "cannot create %s", tmp);
-            char opts_rw[64] = "mode=0755";
-            if (c->upper_size)
-                snprintf(opts_rw, sizeof opts_rw, "mode=0755,size=%llu", (unsigned long long)c->upper_size);
-            if (mount("tmpfs", tmp, "tmpfs", MS_NODEV | MS_NOSUID, opts_rw) < 0)
+            /* The stage is this container's own tmpfs already (nosuid,
+             * nodev, half of RAM, in its mount namespace only): the upper
+             * needs one of its own only to have another size. */
+            char opts_rw[64];
+            snprintf(opts_rw, sizeof opts_rw, "mode=0755,size=%llu", (unsigned long long)c->upper_size);
+            if (c->upper_size && mount("tmpfs", tmp, "tmpfs", MS_NODEV | MS_NOSUID, opts_rw) < 0)
                 return kerr_set(err, errno, "cannot mount a tmpfs upper at %s", tmp);
             base = tmp;
         } else {
@@ -776,7 +861,7 @@ static int make_host_node(int dir, const char *name, dev_t want, struct kerr *er
 
 int mount_dev(int rootfd, bool own_nodes, struct kerr *err)
 {
-    _cleanup_close_ int dev = open_mountpoint(rootfd, "/dev", true, err);
+    int dev = open_mountpoint(rootfd, "/dev", true, err);
     if (dev < 0)
         return dev;
     /* nodev: only the nodes bound in below work here.  Without it only when
@@ -784,17 +869,14 @@ int mount_dev(int rootfd, bool own_nodes, struct kerr *err)
      * in keel's user namespace): then nothing but keel's nodes can be there. */
     int r = mount_at("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC | (own_nodes ? 0 : MS_NODEV),
                      "mode=0755,size=65536k", "/dev", err);
+    close(dev);
     if (r < 0)
         return r;
-    /* Re-open: the fd above names the directory under the new tmpfs. */
-    close(dev);
-    dev = open_mountpoint(rootfd, "/dev", false, err);
-    if (dev < 0)
-        return dev;
-    char tp[FD_PATH_MAX];
-    int d = open(fd_path(tp, dev), O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    /* Re-open: the fd above names the directory under the new tmpfs.  An
+     * O_PATH fd is all the *at calls below need of a directory. */
+    int d = open_mountpoint(rootfd, "/dev", false, err);
     if (d < 0)
-        return kerr_set(err, errno, "cannot open the container's /dev");
+        return d;
     if (own_nodes) {
         mode_t mask = umask(0);
         const struct mount_devnode *n = mount_devnodes;
@@ -804,7 +886,8 @@ int mount_dev(int rootfd, bool own_nodes, struct kerr *err)
         if (r == -EPERM && n - 1 == mount_devnodes) {
             /* Refused at the first node (keel in a user namespace): binds on a nodev /dev, as below. */
             own_nodes = false;
-            r = mount(NULL, fd_path(tp, dev), NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) < 0
+            char tp[FD_PATH_MAX];
+            r = mount(NULL, fd_path(tp, d), NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) < 0
                 ? kerr_set(err, errno, "cannot make the container's /dev nodev") : 0;
         } else if (r == -EPERM) {
             r = kerr_set(err, EPERM, "cannot create /dev/%s", (n - 1)->name);
@@ -870,19 +953,17 @@ int mount_notify_socket(int devfd, const char *host_path, struct kerr *err)
  * The first mask of each kind is made (the tmpfs mounted, /dev/null bound and
  * remounted read-only); the others are binds of it, which copy its mount's
  * flags (read-only, nosuid, noexec): read-only from the moment they exist,
- * one mount each, and one tmpfs for all the directories. */
-int mount_masks(int rootfd, struct kerr *err)
+ * one mount each, and one tmpfs for all the directories.  In two calls: the
+ * masks below /proc before keel's hand-over (the child would wait there
+ * anyway), the ones below /sys after sysfs, which comes after it. */
+int mount_masks(int rootfd, const char *below, struct mount_masks *made, struct kerr *err)
 {
-    /* Opened here, in the container's new mount namespace: the kernel refuses
-     * to bind a mount of another namespace (an fd the parent opened). */
-    _cleanup_close_ int devnull_fd = open("/dev/null", O_PATH | O_CLOEXEC);
-    struct stat st;
-    if (fstat(devnull_fd, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3)
-        return kerr_set(err, EPERM, "cannot mask paths: keel's /dev/null is not the 1:3 character device");
     char tp[FD_PATH_MAX], sp[FD_PATH_MAX];
-    _cleanup_close_ int dir_mask = -1, file_mask = -1;   /* the first masks made, as mounted */
+    struct stat st;
     const uint64_t resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS;
     for (const char *const *p = mount_masked_paths; *p; p++) {
+        if (!str_starts(*p, below))
+            continue;
         _cleanup_close_ int fd = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, resolve);
         if (fd < 0) {
             if (errno == ENOENT)
@@ -892,24 +973,38 @@ int mount_masks(int rootfd, struct kerr *err)
         if (fstat(fd, &st) < 0)
             return kerr_set(err, errno, "cannot open %s to mask it", *p);
         bool dir = S_ISDIR(st.st_mode);
-        int *made = dir ? &dir_mask : &file_mask;
+        int *first = dir ? &made->dir : &made->file;
         int r;
-        if (*made >= 0) {
-            r = mount(fd_path(sp, *made), fd_path(tp, fd), NULL, MS_BIND, NULL);
+        if (*first >= 0) {
+            r = mount(fd_path(sp, *first), fd_path(tp, fd), NULL, MS_BIND, NULL);
         } else if (dir) {
             r = mount("tmpfs", fd_path(tp, fd), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
         } else {
-            /* keel's (the host's) /dev/null inode: never writable through the mask. */
+            /* Opened here, in the container's new mount namespace: the kernel
+             * refuses to bind a mount of another namespace (an fd the parent
+             * opened).  keel's (the host's) /dev/null inode: never writable
+             * through the mask. */
+            _cleanup_close_ int devnull_fd = open("/dev/null", O_PATH | O_CLOEXEC);
+            if (fstat(devnull_fd, &st) < 0 || !S_ISCHR(st.st_mode) || major(st.st_rdev) != 1 ||
+                minor(st.st_rdev) != 3)
+                return kerr_set(err, EPERM, "cannot mask paths: keel's /dev/null is not the 1:3 character device");
             if ((r = bind_readonly(devnull_fd, rootfd, *p, O_NOFOLLOW, resolve, MS_NOSUID | MS_NOEXEC, *p, err)) < 0)
                 return r;
         }
         if (r < 0)
             return kerr_set(err, errno, "cannot mask %s", *p);
         /* The first of its kind: opened again, to name the mask rather than what it covers. */
-        if (*made < 0 && (*made = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, resolve)) < 0)
+        if (*first < 0 && (*first = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, resolve)) < 0)
             return kerr_set(err, errno, "cannot reopen %s", *p);
     }
     return 0;
+}
+
+void mount_masks_close(struct mount_masks *made)
+{
+    close_safe(made->dir);
+    close_safe(made->file);
+    *made = MOUNT_MASKS_NONE;
 }
 
 /* The read-only paths: each bound onto itself, then remounted read-only. */
@@ -924,6 +1019,10 @@ int mount_readonly(int rootfd, struct kerr *err)
                 continue;
             return kerr_set(err, errno, "cannot open %s to make it read-only", *p);
         }
+        if (bind_with_flags(fd, fd, true, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC) == 0)
+            continue;
+        if (errno != ENOSYS)
+            return kerr_set(err, errno, "cannot bind %s", *p);
         if (mount(fd_path(tp, fd), fd_path(tp, fd), NULL, MS_BIND | MS_REC, NULL) < 0)
             return kerr_set(err, errno, "cannot bind %s", *p);
         _cleanup_close_ int again = sys_openat2(rootfd, *p, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0,
@@ -1001,6 +1100,11 @@ static int cover_file(int rootfd, int src, int tree, const char *target, bool ro
             return kerr_set(err, errno, "cannot bind %s", target);
         return 0;
     }
+    /* The same for a bind: on the fd checked, read-only when attached. */
+    if (bind_with_flags(src, tgt, false, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC) == 0)
+        return 0;
+    if (errno != ENOSYS)
+        return kerr_set(err, errno, "cannot bind %s", target);
     return bind_readonly(src, rootfd, target, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
                          MS_NOSUID | MS_NODEV | MS_NOEXEC, target, err);
 }
@@ -1017,10 +1121,9 @@ int mount_generated(int rootfd, const char *stage, const char *name, const char 
     _cleanup_close_ int f = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (f < 0 || write_all(f, content, strlen(content)) < 0)
         return kerr_set(err, errno, "cannot write %s", path);
-    _cleanup_close_ int src = open(path, O_PATH | O_CLOEXEC);
-    if (src < 0)
-        return kerr_set(err, errno, "cannot open %s", path);
-    return cover_file(rootfd, src, -1, target, root_writable, err);
+    /* The fd written names the file the bind's source is (open_tree and
+     * the /proc/self/fd path of the fallback take any fd). */
+    return cover_file(rootfd, f, -1, target, root_writable, err);
 }
 
 int mount_generated_tree(int rootfd, int tree, const char *target, bool root_writable, struct kerr *err)

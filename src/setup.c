@@ -5,6 +5,7 @@
 #include "keel/mount.h"
 #include "keel/rlimit.h"
 #include "keel/seccomp.h"
+#include "keel/util.h"
 
 #include <errno.h>
 #include <linux/capability.h>
@@ -91,14 +92,17 @@ static void plan_init_layer(struct builder *b, const struct container_spec *c)
         case SETUP_SECRET:
             point(b, c->secrets[op->arg].target, NULL, 'f', false);
             break;
-        case SETUP_ETC_FILE:
-            point(b, op->arg == SETUP_FILE_HOSTNAME ? "/etc/hostname" : op->arg == SETUP_FILE_HOSTS ? "/etc/hosts" :
-                  "/etc/resolv.conf", NULL, 'f', true);
-            break;
-        default:
+        default:   /* the generated files below, together */
             break;
         }
     }
+    /* Last and in this order wherever the list binds them: mount_init_layer
+     * looks their one parent up once. */
+    static const char *const etc[] = { [SETUP_FILE_HOSTNAME] = "/etc/hostname", [SETUP_FILE_HOSTS] = "/etc/hosts",
+                                       [SETUP_FILE_RESOLV] = "/etc/resolv.conf" };
+    for (int i = SETUP_FILE_HOSTNAME; i <= SETUP_FILE_RESOLV; i++)
+        if (setup_find(b->l, SETUP_ETC_FILE, i, 0) >= 0)
+            point(b, etc[i], NULL, 'f', true);
     /* A workdir the image lacks is made, as Docker's WORKDIR is (an image's
      * WorkingDir need not exist in its layers). */
     if (c->workdir && strcmp(c->workdir, "/") != 0 && !b->oom)
@@ -155,8 +159,18 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     add(&b, SETUP_DEV_FS, 0);
     if (f->notify)
         add(&b, SETUP_NOTIFY_SOCKET, 0);
-    /* All below /proc, which is there. */
+    /* All below /proc, which is there; so are the masks below it. */
     add(&b, SETUP_READONLY, 0);
+    add(&b, SETUP_MASK, SETUP_MASK_PROC);
+    /* The generated files made before the clone (/etc/hostname, and
+     * /etc/resolv.conf, which keel wrote), here too when no bind or secret
+     * comes after them that could cover /etc (they must be on top). */
+    bool etc_early = c->n_mounts == 0 && c->n_secrets == 0;
+    if (etc_early) {
+        add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME);
+        if (f->resolv)
+            add(&b, SETUP_ETC_FILE, SETUP_FILE_RESOLV);
+    }
     /* Up to here the child needs nothing keel makes after the clone: keel
      * pins the namespaces and prepares the network namespace and /etc/hosts
      * meanwhile, on the other CPU (container_hand_over).  The network
@@ -166,17 +180,18 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     if (f->join_netns)
         add(&b, SETUP_JOIN_NS, CNS_NET);
     add(&b, SETUP_MOUNT_SYS, 0);
-    /* After /sys: some masked paths are below it. */
-    add(&b, SETUP_MASK, 0);
+    /* After /sys: the masks below it. */
+    add(&b, SETUP_MASK, SETUP_MASK_SYS);
     for (size_t i = 0; i < c->n_mounts; i++)
         add(&b, SETUP_BIND, (int)i);
     /* After the binds: a secret's target may be inside a bound directory
      * (where the host's file shows under the copy, never instead of it). */
     for (size_t i = 0; i < c->n_secrets; i++)
         add(&b, SETUP_SECRET, (int)i);
-    add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME);
+    if (!etc_early)
+        add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME);
     add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTS);
-    if (f->resolv)
+    if (f->resolv && !etc_early)
         add(&b, SETUP_ETC_FILE, SETUP_FILE_RESOLV);
     add(&b, SETUP_PIVOT, 0);
     /* The image's own /etc/passwd, read after pivot_root. */
@@ -413,7 +428,8 @@ static void print_op(const struct container_spec *c, const struct setup_list *l,
     case SETUP_MASK:
         fprintf(out, "  masked:");
         for (const char *const *p = mount_masked_paths; *p; p++)
-            fprintf(out, " %s", *p);
+            if (str_starts(*p, op->arg == SETUP_MASK_PROC ? "/proc/" : "/sys/"))
+                fprintf(out, " %s", *p);
         fputc('\n', out);
         return;
     case SETUP_READONLY:

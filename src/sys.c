@@ -173,19 +173,29 @@ int sys_seccomp_set_filter(const struct sock_fprog *prog)
     return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, prog);
 }
 
-int sys_bind_fd(int src, int tgt, uint64_t attr_set)
+static int bind_fd(int src, int tgt, unsigned tree_flags, unsigned attr_flags, uint64_t attr_set, uint64_t attr_clr)
 {
-    int tree = (int)syscall(SYS_open_tree, src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+    int tree = (int)syscall(SYS_open_tree, src, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | tree_flags);
     if (tree < 0)
         return -1;
-    struct mount_attr attr = { .attr_set = attr_set };
-    int r = (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr);
+    struct mount_attr attr = { .attr_set = attr_set, .attr_clr = attr_clr };
+    int r = (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | attr_flags, &attr, sizeof attr);
     if (r == 0)
         r = (int)syscall(SYS_move_mount, tree, "", tgt, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
     int e = errno;
     close(tree);   /* detached, the clone goes with it; attached, it stays */
     errno = e;
     return r;
+}
+
+int sys_bind_fd(int src, int tgt, uint64_t attr_set)
+{
+    return bind_fd(src, tgt, AT_RECURSIVE, AT_RECURSIVE, attr_set, 0);
+}
+
+int sys_bind_fd_top(int src, int tgt, bool submounts, uint64_t attr_set, uint64_t attr_clr)
+{
+    return bind_fd(src, tgt, submounts ? AT_RECURSIVE : 0, 0, attr_set, attr_clr);
 }
 
 int sys_exe_protected(void)

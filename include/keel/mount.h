@@ -106,7 +106,7 @@ int mount_sys(int rootfd, bool may_create, bool cgroup_ns, struct kerr *err);
  * can make no node itself): made there with mknod, with the host's numbers,
  * owners and modes, on a /dev without nodev; otherwise (or where mknod is
  * refused: keel in a user namespace) a nodev /dev with the host's nodes bound
- * read-only.  Returns an O_DIRECTORY fd of it (caller closes). */
+ * read-only.  Returns an O_PATH fd of the directory (caller closes). */
 int mount_dev(int rootfd, bool own_nodes, struct kerr *err);
 /* `device =`: the host's node NODE->source bound read-only at NODE->target (/dev/...). */
 int mount_dev_node(int devfd, const struct bind_mount *node, struct kerr *err);
@@ -114,9 +114,18 @@ int mount_dev_node(int devfd, const struct bind_mount *node, struct kerr *err);
 int mount_dev_finish(int devfd, struct kerr *err);
 /* keel's sd_notify socket HOST_PATH bound read-only at /dev/keel-notify. */
 int mount_notify_socket(int devfd, const char *host_path, struct kerr *err);
-/* mount_masked_paths covered (the 1:3 /dev/null of keel's tree, opened in the
- * new mount namespace, or an empty read-only tmpfs for directories). */
-int mount_masks(int rootfd, struct kerr *err);
+/* The first masks made, of each kind, which the later ones bind (-1 until
+ * made): kept across the calls below, closed with mount_masks_close(). */
+struct mount_masks {
+    int dir, file;
+};
+#define MOUNT_MASKS_NONE ((struct mount_masks){ -1, -1 })
+/* mount_masked_paths starting with BELOW ("/proc/", "/sys/") covered: the
+ * 1:3 /dev/null of keel's tree (opened in the new mount namespace) bound
+ * read-only for files, an empty read-only tmpfs for directories, or a bind
+ * of the first such mask in MADE. */
+int mount_masks(int rootfd, const char *below, struct mount_masks *made, struct kerr *err);
+void mount_masks_close(struct mount_masks *made);
 /* mount_readonly_paths bound onto themselves read-only. */
 int mount_readonly(int rootfd, struct kerr *err);
 /* mount = SOURCE:TARGET[:ro], fd to fd (sys_bind_fd), nosuid and nodev. */

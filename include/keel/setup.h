@@ -59,7 +59,7 @@ enum setup_op_type {
     SETUP_DEV_NODE,       /* `device =`: arg = index in spec->devices */
     SETUP_DEV_FS,         /* /dev/pts, /dev/shm, /dev/mqueue and the links */
     SETUP_NOTIFY_SOCKET,  /* /dev/keel-notify */
-    SETUP_MASK,           /* mount_masked_paths */
+    SETUP_MASK,           /* mount_masked_paths below /proc (arg SETUP_MASK_PROC) or /sys (SETUP_MASK_SYS) */
     SETUP_READONLY,       /* mount_readonly_paths */
     SETUP_BIND,           /* `mount =`: arg = index in spec->mounts */
     SETUP_SECRET,         /* `secret =`: arg = index in spec->secrets (0 mounts their tmpfs) */
@@ -86,6 +86,7 @@ enum setup_op_type {
 };
 
 enum { SETUP_FILE_HOSTNAME, SETUP_FILE_HOSTS, SETUP_FILE_RESOLV };
+enum { SETUP_MASK_PROC, SETUP_MASK_SYS };
 
 struct setup_op {
     enum setup_op_type type;

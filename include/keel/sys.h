@@ -7,6 +7,7 @@
 
 #include <linux/openat2.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -76,6 +77,11 @@ int sys_seccomp_set_filter(const struct sock_fprog *prog);
  * 0, or -1 with errno; ENOSYS on kernels before 5.12 (no mount_setattr),
  * where the caller falls back to mount(2). */
 int sys_bind_fd(int src, int tgt, uint64_t attr_set);
+/* The same for one mount: open_tree without AT_RECURSIVE with SUBMOUNTS
+ * false, mount_setattr on the clone's top mount only, `attr_clr` cleared
+ * (a mount(MS_REMOUNT | MS_BIND) with exactly the flags wanted, without
+ * its path lookups and without a moment where the bind has other flags). */
+int sys_bind_fd_top(int src, int tgt, bool submounts, uint64_t attr_set, uint64_t attr_clr);
 
 /* 1 when /proc/self/exe is a sealed memfd or a file on a read-only mount
  * (boot mode's bind of keel's binary): nothing that opens it through

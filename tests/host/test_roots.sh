@@ -13,6 +13,14 @@
 #                  (inside the root); below a dangling symlink it is refused
 #   userns_ro      the same read-only root with a user namespace: the init
 #                  layer's entries are the container root's
+#   init_modes     under a caller's umask 077 the init layer's directories and
+#                  files have the image's mode where the image has the
+#                  directory (0750, 1777 here), else 0755 / 0644; keel's
+#                  generated /etc files are 0644 and the container's umask is
+#                  022 (before: 0600 and 077, the caller's)
+#   tmpfs_upper    upper = tmpfs takes writes beyond 2 MiB (on the stage's
+#                  tmpfs); with upper_size = 1M the same write fails (ENOSPC)
+#                  and a small one works
 #   plan           keel check --plan lists the init layer's mount points
 #   initramfs_host_layer  mkinitramfs takes a layer from the host path the
 #                  manifest names when it is a directory there, else from
@@ -161,6 +169,54 @@ EOF
     # /shared is the init layer's directory: the container's root owns it.
     check userns_ro_owner "the init layer's /shared is not the container root's" eq "$(c_value c stat:/shared)" "dir 0755 0:0"
     check userns_ro_hosts "/etc/hosts is not a file" has_prefix "$(c_value c stat:/etc/hosts)" "file 0644 0:0"
+}
+
+test_init_modes() {
+    plan init_modes_ran init_modes_image_dir init_modes_sticky init_modes_new_dir init_modes_files init_modes_proc \
+        init_modes_umask
+    local img
+    img=$(mk_layer modes)
+    mkdir -p "$img/srv" "$img/tmpx" "$img/etc"
+    chmod 0750 "$img/srv"
+    chmod 1777 "$img/tmpx"
+    chmod 0755 "$img/etc"
+    mkdir -p "$T/shared"
+    # keel run inherits its caller's umask; the init layer must not.
+    umask 077
+    manifest <<EOF
+$(system_section)
+$(ctr c "/bin/sh -c 'echo umask=\$(umask); exec /bin/probe stat /srv stat /tmpx stat /newdir stat /etc/hostname stat /etc/hosts stat /etc/resolv.conf stat /proc print done'" "mount = $T/shared:/srv/data
+mount = $T/shared:/tmpx/data
+mount = $T/shared:/newdir/data" "$img:$LAYERS/base")
+EOF
+    keel_start
+    keel_wait 30 || fail "keel did not exit ($WHY)"
+    check init_modes_ran "c did not run" out_has c done
+    check init_modes_image_dir "/srv has not the image's mode" eq "$(c_value c stat:/srv)" "dir 0750 0:0"
+    check init_modes_sticky "/tmpx has not the image's mode" eq "$(c_value c stat:/tmpx)" "dir 1777 0:0"
+    check init_modes_new_dir "/newdir (not in the image) is not 0755" eq "$(c_value c stat:/newdir)" "dir 0755 0:0"
+    check init_modes_files "keel's /etc files are not 0644" eq \
+        "$(c_value c stat:/etc/hostname)/$(c_value c stat:/etc/hosts)/$(c_value c stat:/etc/resolv.conf)" \
+        "file 0644 0:0/file 0644 0:0/file 0644 0:0"
+    check init_modes_proc "/proc is not a directory" has_prefix "$(c_value c stat:/proc)" "dir 0555 "
+    check init_modes_umask "the container's umask is not 022" eq "$(c_value c umask)" 0022
+}
+
+test_tmpfs_upper() {
+    plan tmpfs_upper_big tmpfs_upper_sized_refused tmpfs_upper_sized_small
+    local w="dd if=/dev/zero of=/big bs=1024 count=2048 2>/dev/null && echo big=ok || echo big=fail; rm -f /big; echo small > /small && echo small=ok; echo done"
+    manifest <<EOF
+$(system_section)
+$(ctr free "/bin/sh -c '$w'" "upper = tmpfs")
+$(ctr sized "/bin/sh -c '$w'" "upper = tmpfs
+upper_size = 1M")
+EOF
+    keel_start
+    keel_wait 30 || fail "keel did not exit ($WHY)"
+    out_has free done && out_has sized done || fail "the containers did not run ($WHY)"
+    check tmpfs_upper_big "2 MiB could not be written to a tmpfs upper" eq "$(c_value free big)" ok
+    check tmpfs_upper_sized_refused "2 MiB were written to a 1 MiB upper" eq "$(c_value sized big)" fail
+    check tmpfs_upper_sized_small "a small file could not be written to a 1 MiB upper" eq "$(c_value sized small)" ok
 }
 
 test_plan() {

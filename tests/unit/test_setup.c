@@ -57,18 +57,23 @@ TEST(start_order)
     CHECK(at(&l, SETUP_STAGE, -1) < at(&l, SETUP_INIT_LAYER, -1));
     CHECK_INT(at(&l, SETUP_INIT_LAYER, -1) + 1, at(&l, SETUP_OVERLAY, -1));
     CHECK(at(&l, SETUP_OVERLAY, -1) < at(&l, SETUP_MOUNT_PROC, -1));
-    CHECK(at(&l, SETUP_MOUNT_PROC, -1) < at(&l, SETUP_MASK, -1));
-    CHECK(at(&l, SETUP_MOUNT_SYS, -1) < at(&l, SETUP_MASK, -1));
+    CHECK(at(&l, SETUP_MOUNT_PROC, -1) < at(&l, SETUP_MASK, SETUP_MASK_PROC));
+    CHECK(at(&l, SETUP_MOUNT_SYS, -1) < at(&l, SETUP_MASK, SETUP_MASK_SYS));
     CHECK(at(&l, SETUP_MOUNT_DEV, -1) < at(&l, SETUP_DEV_NODE, 0));
     /* A user namespace keeps the host's nodes bound in (arg 0). */
     CHECK_INT(at(&l, SETUP_MOUNT_DEV, 0), at(&l, SETUP_MOUNT_DEV, -1));
     CHECK(at(&l, SETUP_DEV_NODE, 0) < at(&l, SETUP_DEV_FS, -1));
-    /* The read-only paths (all below /proc) before the hand-over, the masks
-     * (some below /sys) after /sys; both before the binds. */
+    /* The read-only paths (all below /proc) and the masks below /proc
+     * before the hand-over, the masks below /sys after /sys; all before the
+     * binds. */
     CHECK(at(&l, SETUP_MOUNT_PROC, -1) < at(&l, SETUP_READONLY, -1));
     CHECK(at(&l, SETUP_READONLY, -1) < at(&l, SETUP_HANDOVER, -1));
+    CHECK(at(&l, SETUP_MASK, SETUP_MASK_PROC) < at(&l, SETUP_HANDOVER, -1));
     CHECK(at(&l, SETUP_MOUNT_DEV, -1) < at(&l, SETUP_HANDOVER, -1));
-    CHECK(at(&l, SETUP_MASK, -1) < at(&l, SETUP_BIND, 0));
+    CHECK_INT(nth(&l, SETUP_MASK, 0), at(&l, SETUP_MASK, SETUP_MASK_PROC));
+    CHECK_INT(nth(&l, SETUP_MASK, 1), at(&l, SETUP_MASK, SETUP_MASK_SYS));
+    CHECK_INT(nth(&l, SETUP_MASK, 2), -1);
+    CHECK(at(&l, SETUP_MASK, SETUP_MASK_SYS) < at(&l, SETUP_BIND, 0));
     CHECK(at(&l, SETUP_READONLY, -1) < at(&l, SETUP_BIND, 0));
     CHECK(at(&l, SETUP_BIND, 0) < at(&l, SETUP_BIND, 1));
     CHECK(at(&l, SETUP_BIND, 1) < at(&l, SETUP_SECRET, 0));
@@ -107,6 +112,45 @@ TEST(start_order)
     CHECK(at(&l, SETUP_STDIO, -1) < at(&l, SETUP_CLOSE_FDS, -1));
     setup_list_free(&l);
     CHECK(l.op == NULL && l.n == 0);
+}
+
+/* Without binds and secrets (nothing that could cover /etc after them),
+ * /etc/hostname and /etc/resolv.conf, made before the clone, are bound
+ * before the hand-over (the child would wait there); /etc/hosts, handed
+ * over, after it.  With a bind, all three after the binds. */
+TEST(start_etc_files_early)
+{
+    struct container_spec c = spec();
+    c.n_mounts = 0;
+    c.n_secrets = 0;
+    struct setup_facts f;
+    setup_facts_of_spec(&c, &f);
+    struct setup_list l;
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    int ho = at(&l, SETUP_HANDOVER, -1);
+    CHECK(at(&l, SETUP_MOUNT_PROC, -1) < at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME));
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME) < ho);
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV) < ho);
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTS) > ho);
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTS) < at(&l, SETUP_PIVOT, -1));
+    CHECK_INT(nth(&l, SETUP_ETC_FILE, 3), -1);
+    /* Each once, and in the init layer. */
+    CHECK_INT(setup_find(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME, (size_t)at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME) + 1), -1);
+    CHECK_INT(setup_find(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV, (size_t)at(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV) + 1), -1);
+    int etc = 0;
+    for (size_t i = 0; i < l.n_init; i++)
+        etc += strncmp(l.init[i].path, "/etc/", 5) == 0;
+    CHECK_INT(etc, 3);
+    setup_list_free(&l);
+
+    /* A secret alone keeps them after it. */
+    c.n_secrets = 1;
+    setup_facts_of_spec(&c, &f);
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME) > at(&l, SETUP_SECRET, 0));
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV) > at(&l, SETUP_SECRET, 0));
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME) > at(&l, SETUP_HANDOVER, -1));
+    setup_list_free(&l);
 }
 
 /* A standby waits with everything of a start done that opens, mounts or
@@ -315,10 +359,11 @@ TEST(printed_plan)
         "  mount: tmpfs /dev (nodev; null zero full random urandom tty bound read-only from the host's)\n",
         "  device: /dev/fuse -> /dev/fuse (the host's node, bound read-only)\n",
         "  read-only: /proc/bus ",
+        "  masked: /proc/acpi ",
         "  wait: keel's hand-over (namespaces pinned, the network namespace, /etc/hosts)\n",
         "  join: network namespace\n",
         "  mount: sysfs /sys",
-        "  masked: /proc/acpi ",
+        "  masked: /sys/firmware /sys/devices/virtual/powercap\n",
         "  bind: /data -> /data (ro, nodev, nosuid)\n",
         "  bind: /logs -> /var/log (rw, nodev, nosuid)\n",
         "  secret: /etc/keel/db.pass -> /run/secrets/db (copied at each start into the container's tmpfs; 1000:50 0440, "
@@ -370,6 +415,7 @@ TEST(printed_plan)
 int main(void)
 {
     RUN(start_order);
+    RUN(start_etc_files_early);
     RUN(start_standby);
     RUN(start_variants);
     RUN(exec_order);
