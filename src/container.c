@@ -627,7 +627,7 @@ static __attribute__((noreturn)) void setup_child(const struct container_start *
         .cgroup_fd = -1,
         .bounding = bounding, .signals = signals,
     };
-    snprintf(x.default_hosts, sizeof x.default_hosts, "127.0.0.1\\tlocalhost\\n::1\\tlocalhost\\n127.0.1.1\\t%s\\n",
+    snprintf(x.default_hosts, sizeof x.default_hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost\n127.0.1.1\t%s\n",
              x.hostname);
     setup_run(&x, list);
 }
