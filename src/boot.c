@@ -506,11 +506,11 @@ static bool root_is_rootfs(void)
  * read-only (a per-mount flag: MS_REMOUNT | MS_BIND, not the superblock, so
  * the bind that becomes / stays writable), so /proc/PID/exe can never be
  * opened for writing (EROFS; the CVE-2019-5736 class), even once no process
- * runs the file and ETXTBSY no longer guards it.  Until the sixth session keel
- * re-executed itself from a read-only bind to get the same (one exec: ~25 ms
- * of a TCG guest's boot).  The bind of keel's binary read-only on itself in
- * the new root stays: a later execve of /init by path (a rescue shell, an
- * update) gets an exe just as unwritable.
+ * runs the file and ETXTBSY no longer guards it.  Until the seventh session
+ * keel re-executed itself from a read-only bind to get the same (0.7 ms of a
+ * TCG guest's instructions).  The bind of keel's binary read-only on itself
+ * in the new root stays: a later execve of /init by path (a rescue shell)
+ * gets an exe just as unwritable.
  *
  * Order: the bind of / is made before the remount (a bind copies its
  * source's flags: made after, the new root would be read-only too). */
