@@ -11,7 +11,8 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$here/../.." && pwd)
-cd "$REPO"
+cd "$REPO" || exit 1
+# shellcheck source=tests/vm/lib.sh
 . tests/vm/lib.sh
 name=${1:-keel_equal}
 img=$REPO/build/bench/boot/$name.cpio
@@ -19,13 +20,17 @@ img=$REPO/build/bench/boot/$name.cpio
 if [ "$name" = floor ]; then
     debug=$REPO/build/bench/bin/floor-init marks=main pat='floor: exec'
 else
-    debug=$REPO/build/keel.debug marks= pat=' keel: [^ ]+: started, pid '
+    debug=$REPO/build/keel.debug marks="" pat=' keel: [^ ]+: started, pid '
 fi
 log=$REPO/build/bench/boot/$name.in_asm
 VM_ACCEL="tcg -icount shift=0,sleep=off" vm_start "tb-$name" "$img" "" -- -d in_asm,nochain -D "$log" || exit 1
 deadline=$((SECONDS + 120))
 until grep -qE "$pat" "$VM_CONSOLE" 2>/dev/null; do
-    vm_running && [ $SECONDS -lt $deadline ] || { tail -n 20 "$VM_CONSOLE" >&2; vm_stop; exit 1; }
+    if ! vm_running || [ $SECONDS -ge $deadline ]; then
+        tail -n 20 "$VM_CONSOLE" >&2
+        vm_stop
+        exit 1
+    fi
     sleep 0.05
 done
 vm_stop
