@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/reboot.h>
@@ -31,17 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
-
-/* The re-executed keel learns that the root has been moved already (and cannot
- * loop if the move did not take) from an fd the first image leaves open across
- * execve: a sealed memfd at BOOT_MOVED_FD.  Never from argv or the environment:
- * the kernel hands every unknown word of its command line to init as one or the
- * other, so a boot parameter (KEEL_BOOT_MOVED=1 once did) could make keel skip
- * leaving rootfs and the read-only bind of its own binary.  Init starts with at
- * most fds 0-2; no command line can open an fd. */
-#define BOOT_MOVED_FD 200
-#define BOOT_MOVED_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
 #define NEWROOT "/.keel-newroot"
 
 /* ------------------------------------------------------------------------- */
@@ -501,8 +489,8 @@ static bool root_is_rootfs(void)
     return boot_mountinfo_root(mi, fstype, sizeof fstype, &parentless) == 0 && parentless;
 }
 
-/* Makes the root a mount that pivot_root can leave, and keel's binary read-only,
- * then re-executes keel from that read-only path (no return on success).
+/* Makes the root a mount that pivot_root can leave, with keel's binary
+ * out of writing reach, without re-executing keel.
  *
  * The kernel's rootfs is the one mount with no parent, and pivot_root(2)
  * refuses to move a root that has none (EINVAL) — so no container could be
@@ -510,10 +498,23 @@ static bool root_is_rootfs(void)
  * into (as switch_root does with a real root), is a mount *with* a parent: it
  * holds the same files, costs no copy (copying a 4.4 MB image into a tmpfs
  * took 46 ms of TCG guest time, the whole boot-work budget twice over) and
- * no extra memory.  Keel's own binary is then bind-mounted read-only on
- * itself and re-executed through that mount, so /proc/PID/exe of any keel
- * process can never be opened for writing (the CVE-2019-5736 class). */
-static int move_off_rootfs(char **argv, struct kerr *err)
+ * no extra memory.
+ *
+ * /proc/PID/exe of every keel process (PID 1 and whatever it forks) is the
+ * path keel was executed from: the ORIGINAL rootfs mount, which the bind
+ * leaves behind as its parent, out of any path's reach.  That mount is made
+ * read-only (a per-mount flag: MS_REMOUNT | MS_BIND, not the superblock, so
+ * the bind that becomes / stays writable), so /proc/PID/exe can never be
+ * opened for writing (EROFS; the CVE-2019-5736 class), even once no process
+ * runs the file and ETXTBSY no longer guards it.  Until the seventh session
+ * keel re-executed itself from a read-only bind to get the same (0.7 ms of a
+ * TCG guest's instructions).  The bind of keel's binary read-only on itself
+ * in the new root stays: a later execve of /init by path (a rescue shell)
+ * gets an exe just as unwritable.
+ *
+ * Order: the bind of / is made before the remount (a bind copies its
+ * source's flags: made after, the new root would be read-only too). */
+static int move_off_rootfs(struct kerr *err)
 {
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -524,6 +525,8 @@ static int move_off_rootfs(char **argv, struct kerr *err)
         return kerr_set(err, errno, "cannot create %s", NEWROOT);
     if (mount("/", NEWROOT, NULL, MS_BIND, NULL) < 0)
         return kerr_set(err, errno, "cannot bind-mount the rootfs at %s", NEWROOT);
+    if (mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+        return kerr_set(err, errno, "cannot make the rootfs mount that keel runs from read-only");
     /* /proc goes along (a move frees nothing, so unlike umount it waits for no RCU grace period). */
     if (mount("/proc", NEWROOT "/proc", NULL, MS_MOVE, NULL) < 0)
         return kerr_set(err, errno, "cannot move /proc into the new root");
@@ -534,28 +537,7 @@ static int move_off_rootfs(char **argv, struct kerr *err)
         mount(NULL, self, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
         return kerr_set(err, errno, "cannot make keel's binary %s read-only", self);
     log_stage("root moved off rootfs");
-    int mark = memfd_create("keel-boot-moved", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (mark < 0 || fcntl(mark, F_ADD_SEALS, BOOT_MOVED_SEALS) < 0 || dup2(mark, BOOT_MOVED_FD) < 0) {
-        int e = errno;
-        close_safe(mark);
-        return kerr_set(err, e, "cannot mark the re-execution of keel");
-    }
-    close(mark);   /* the dup2 copy stays open across execve: it is the mark */
-    execve(self, argv, environ);
-    log_warn("cannot re-execute keel from %s: %s; continuing", self, strerror(errno));
-    close(BOOT_MOVED_FD);
     return 0;
-}
-
-/* True when this image is keel re-executed by move_off_rootfs (see
- * BOOT_MOVED_FD); the mark is closed either way. */
-static bool boot_was_moved(void)
-{
-    int seals = fcntl(BOOT_MOVED_FD, F_GET_SEALS);
-    if (seals < 0)
-        return false;   /* EBADF: the kernel's start; EINVAL: not a memfd */
-    close(BOOT_MOVED_FD);
-    return (unsigned)seals == BOOT_MOVED_SEALS;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -646,11 +628,9 @@ bool boot_in_container(void)
     }
 }
 
-int boot_early(char **argv, struct kerr *err)
+int boot_early(struct kerr *err)
 {
-    bool moved = boot_was_moved();
-    if (!moved)
-        log_stage("keel %s starting as PID 1", KEEL_VERSION);
+    log_stage("keel %s starting as PID 1", KEEL_VERSION);
     if (!getenv("PATH"))
         setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
     umask(022);
@@ -658,15 +638,8 @@ int boot_early(char **argv, struct kerr *err)
     int r = mount_one(&boot_mounts[0], err);
     if (r < 0)
         return r;
-    /* The re-executed image does not read mountinfo again (4 ms of a TCG
-     * guest's boot): move_off_rootfs leaves its mark only after the root
-     * was moved onto the bind mount and chrooted into. */
-    if (!moved && root_is_rootfs()) {
-        if (move_off_rootfs(argv, err) < 0)
-            return kerr_prefix(err, "cannot move the root off the initramfs");
-        if ((r = mount_one(&boot_mounts[0], err)) < 0)
-            return r;
-    }
+    if (root_is_rootfs() && move_off_rootfs(err) < 0)
+        return kerr_prefix(err, "cannot move the root off the initramfs");
     /* Private first: every mount made below inherits it, and nothing keel or a
      * container mounts propagates anywhere else. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)

@@ -1,7 +1,6 @@
 /* main.c — keel's entry point.
  *
- * As PID 1 without a verb keel boots: it sets the machine up (boot_early re-executes keel
- * once from a read-only bind of its own binary and returns in the new image),
+ * As PID 1 without a verb keel boots: it sets the machine up (boot_early),
  * then serves the manifest until the machine goes down.  PID 1 never returns
  * from here: the kernel would panic (the one return, 126, is for a keel that
  * is PID 1 of a container, not the machine's).  Otherwise argv names a CLI
@@ -38,7 +37,7 @@ int main(int argc, char **argv)
         return 126;
     }
     boot_crash_handler_install();
-    if (boot_early(argv, &err) < 0) {
+    if (boot_early(&err) < 0) {
         log_error("%s", err.msg);
         boot_fail(POWER_POWEROFF, NULL);
     }

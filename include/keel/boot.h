@@ -5,10 +5,10 @@
  *        Ctrl-Alt-Del (so it arrives as SIGINT) and, when the root is the
  *        kernel's rootfs (initramfs), moves the root onto a mount that
  *        pivot_root can leave (a bind mount of rootfs moved onto / and
- *        chrooted into, as switch_root does; see docs/boot.md), bind-mounts
- *        keel's binary read-only and re-executes keel from it.
- *        That re-exec means boot_early() does not return in the first process;
- *        the re-executed keel runs main again and boot_early() then returns.
+ *        chrooted into, as switch_root does; see docs/boot.md), makes the
+ *        rootfs mount keel runs from (left as the bind's parent) read-only,
+ *        so /proc/PID/exe of keel's processes cannot be opened for writing,
+ *        and bind-mounts keel's binary read-only on itself in the new root.
  *        boot_setup_machine() then sets the hostname, loads modules, mounts
  *        the fstab entries, sets sysctls and DNS and brings up lo and the
  *        [interface] uplinks.
@@ -75,9 +75,8 @@ bool boot_manifest_source_of(const char *path, char *buf, size_t n);
  * `#!/proc/self/exe` command ran keel's binary there; see boot.c): main then
  * refuses to boot and returns 126, which ends only that container. */
 bool boot_in_container(void);
-/* argv is main's (kept for the re-exec).  Only for the kernel's init
- * (boot_in_container() false). */
-int boot_early(char **argv, struct kerr *err);
+/* Only for the kernel's init (boot_in_container() false). */
+int boot_early(struct kerr *err);
 /* hostname, modules, fstab, sysctl, dns, lo and interfaces.  Logs a stage line per step.
  * The modules: with [system] modules_split = yes and a PLAN to fill, only
  * modplan's `before` (the unknown ones first, before the fstab; the rest

@@ -59,7 +59,41 @@ static void try_pivot(void)
     waitpid(p, &st, 0);
 }
 
-int main(int argc, char **argv)
+/* Can /proc/self/exe be opened for writing (the CVE-2019-5736 attack's open),
+ * by PID 1 and by a child it forked?  O_TRUNC makes the kernel check the
+ * mount's read-only flag before the ETXTBSY of a running binary, so the
+ * answer says which of the two refused.  The control: the root itself
+ * (the bind of rootfs) is writable. */
+static void exe_write_try(const char *who)
+{
+    int fd = open("/proc/self/exe", O_WRONLY | O_TRUNC | O_CLOEXEC);
+    int e = errno;
+    printf("harness: %s exe open for writing: %s\n", who,
+           fd >= 0 ? "allowed" : e == EROFS ? "EROFS" : e == ETXTBSY ? "ETXTBSY" : strerror(e));
+    if (fd >= 0)
+        close(fd);
+}
+
+static void exe_write_facts(void)
+{
+    exe_write_try("pid1");
+    pid_t p = fork();
+    if (p == 0) {
+        exe_write_try("child");
+        _exit(0);
+    }
+    int st;
+    if (p > 0)
+        waitpid(p, &st, 0);
+    int fd = open("/.harness-write", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    printf("harness: root writable: %s\n", fd >= 0 ? "yes" : strerror(errno));
+    if (fd >= 0) {
+        close(fd);
+        unlink("/.harness-write");
+    }
+}
+
+int main(void)
 {
     if (getpid() != 1) {
         fprintf(stderr, "boot-harness: must run as PID 1\n");
@@ -67,7 +101,7 @@ int main(int argc, char **argv)
     }
     log_setup(2, LOG_LEVEL_INFO);
     struct kerr err = {0};
-    if (boot_early(argv, &err) < 0) {
+    if (boot_early(&err) < 0) {
         log_error("%s", err.msg);
         boot_fail(POWER_POWEROFF, NULL);
     }
@@ -112,6 +146,7 @@ int main(int argc, char **argv)
     struct statvfs sv;
     printf("harness: exe mount %s\n", statvfs("/proc/self/exe", &sv) < 0 ? "?" : (sv.f_flag & ST_RDONLY) ? "ro" : "rw");
     printf("harness: init still on disk: %s\n", access("/init", F_OK) == 0 ? "yes" : "no");
+    exe_write_facts();
     try_pivot();
     struct utsname u;
     uname(&u);
