@@ -380,6 +380,10 @@ def section_start(res, peers, a):
     variants = [
         ("keel", lambda: timed([KEEL, "run", one], klog)),
         ("keel-userns", lambda: timed([KEEL, "run", uns], klog)),
+        # Equal work with crun --cgroup-manager=disabled and the floor: keel
+        # in the peers' mount namespace, where no cgroup2 is mounted, runs
+        # its containers without cgroups (docs/cgroups.md).
+        ("keel-nocg", lambda: timed([KEEL, "run", one], klog, peers.mntns)),
         ("crun", lambda: timed(peers.cmd("crun", peers.next_id("c")), plog, peers.mntns)),
         ("crun-nocg", lambda: timed(peers.cmd("crun", peers.next_id("d"), True), plog, peers.mntns)),
         ("runc", lambda: timed(peers.cmd("runc", peers.next_id("r")), plog, peers.mntns)),
@@ -395,6 +399,10 @@ def section_start(res, peers, a):
     res.row("start", "start-to-exit, 1 container", "ms", s["keel"], "crun run (no cgroups)", s["crun-nocg"])
     res.row("start", "start-to-exit, 1 container", "ms", s["keel"], "runc run (cgroup v1)", s["runc"])
     res.row("start", "start-to-exit, 1 container", "ms", s["keel"], "floor (tests/bench/floor.c)", s["floor"])
+    res.row("start", "start-to-exit, no cgroups (equal work)", "ms", s["keel-nocg"], "crun run (no cgroups)",
+            s["crun-nocg"], note="keel in the peers' mount namespace, where no cgroup2 is mounted")
+    res.row("start", "start-to-exit, no cgroups (equal work)", "ms", s["keel-nocg"], "floor (tests/bench/floor.c)",
+            s["floor"], note="keel in the peers' mount namespace, where no cgroup2 is mounted")
     if have_bwrap:
         res.row("start", "start-to-exit, 1 container", "ms", s["keel"], "bwrap --unshare-all (no overlay)",
                 s["bwrap"])
@@ -1142,7 +1150,8 @@ def main():
           "Rounds: %d warm-up + %d counted (1 + %d for the 100/50-container runs, 1 + %d for RSS and reaping), "
           "tools alternating; %.0f s in all." % (a.warmup, a.runs, a.runs_big, a.runs_reap, elapsed), "",
           table(res), "",
-          "Cgroups: crun and runc: %s; \"no cgroups\": crun --cgroup-manager=disabled; keel: %s; floor, bwrap: none."
+          "Cgroups: crun and runc: %s; \"no cgroups\": crun --cgroup-manager=disabled; keel: %s; "
+          "keel \"no cgroups (equal work)\": the peers' mount namespace, no cgroup2 mounted; floor, bwrap: none."
           % (peers.cgroup, cg_keel),
           "Peers' root: an overlay of the same two layers with a tmpfs upper, mounted once before the runs "
           "(crun and runc bind it); keel and the floor mount theirs in every run.",
