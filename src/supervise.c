@@ -125,6 +125,26 @@ struct watched {
     void *data;
 };
 
+/* A child keel has SIGKILLed and no longer counts as any container's
+ * process: a discarded standby, a setup child of a start given up.  SIGKILL
+ * does not end a process in uninterruptible sleep (a request to a hung FUSE
+ * or NFS server, a dead disk) before that sleep ends, so nothing waits for
+ * it: supervisor_reap reaps it as any child, whenever it dies.  Nothing of a
+ * record refers to it (its pid is not the record's pid nor its standby's):
+ * a start, a new standby, a restart made meanwhile never meet it.  What it
+ * still holds is its place in the cgroup named `iname`, removed at its reap
+ * when its container is down; keel's stop waits for it up to its container's
+ * stop_timeout (timer), then says so and goes on without it. */
+struct doomed {
+    struct doomed *next;
+    pid_t pid;
+    const char *what;        /* "standby", "setup child" */
+    int64_t timer;           /* the bound; 0 once past it (overdue) */
+    bool overdue;
+    uint64_t bound_ms;
+    char iname[];            /* its container's record: the cgroup it is in */
+};
+
 struct supervisor {
     struct loop *loop;
     const struct manifest *m;
@@ -142,8 +162,10 @@ struct supervisor {
     int next_handle;
     struct watched *watched;
     size_t n_watched;
+    struct doomed *doomed;     /* killed children not reaped yet (struct doomed) */
     unsigned conditions;       /* KEEL_COND_* met */
-    unsigned hosts_gen;        /* counts the applies: /etc/hosts made before one may name the wrong containers */
+    unsigned hosts_gen;        /* counts the applies and the addresses given back or taken again: /etc/hosts
+                                * made before one may name the wrong containers */
     struct manifest *owned;    /* the manifest of the last apply, freed with the supervisor; NULL: m is the caller's */
     struct manifest **stale;   /* older manifests that records still point into (own_spec) */
     size_t n_stale;
@@ -366,6 +388,75 @@ static int cg_dir_fd(const struct ctr *c)
     if (!root || !c->has_cgroup || root->keel_fd < 0)
         return -1;
     return openat(root->keel_fd, c->iname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* --- killed children, reaped when they die (struct doomed) ------------------------------------ */
+
+static void doomed_overdue(struct loop *l, void *data)
+{
+    struct doomed *d = data;
+    d->timer = 0;
+    d->overdue = true;
+    log_warn("%s: its %s %d did not die within %llu ms of SIGKILL (in uninterruptible sleep?): it is reaped "
+             "when it dies; keel's stop no longer waits for it", d->iname, d->what, (int)d->pid,
+             (unsigned long long)d->bound_ms);
+}
+
+/* PID, a child of keel, was SIGKILLed on C's behalf: reaped later, never
+ * waited for (struct doomed). */
+static void doom(struct ctr *c, pid_t pid, const char *what)
+{
+    struct supervisor *s = c->sup;
+    size_t len = strlen(c->iname) + 1;
+    struct doomed *d = malloc(sizeof *d + len);
+    if (!d) {
+        /* Still reaped (as an orphan); only keel's stop may not wait for it. */
+        log_warn("%s: cannot keep track of its killed %s %d: out of memory", c->iname, what, (int)pid);
+        return;
+    }
+    *d = (struct doomed){ .next = s->doomed, .pid = pid, .what = what,
+                          .bound_ms = c->spec->stop_timeout_ms };
+    memcpy(d->iname, c->iname, len);
+    int64_t t = loop_add_timer(s->loop, d->bound_ms, doomed_overdue, d);
+    d->timer = t > 0 ? t : 0;
+    d->overdue = t <= 0;   /* without a timer keel's stop could wait for ever: it does not wait */
+    s->doomed = d;
+}
+
+/* supervisor_reap met PID: one of the killed children?  Its cgroup goes
+ * now if its container is down (the record of that name, or none). */
+static bool doomed_reaped(struct supervisor *s, pid_t pid)
+{
+    struct doomed **pp = &s->doomed;
+    while (*pp && (*pp)->pid != pid)
+        pp = &(*pp)->next;
+    struct doomed *d = *pp;
+    if (!d)
+        return false;
+    *pp = d->next;
+    if (d->timer > 0)
+        loop_cancel_timer(s->loop, d->timer);
+    if (d->overdue)
+        log_info("%s: its killed %s %d is gone at last", d->iname, d->what, (int)pid);
+    else
+        log_debug("%s: its killed %s %d reaped", d->iname, d->what, (int)pid);
+    struct ctr *owner = NULL;
+    for (size_t i = 0; i < s->n && !owner; i++) {
+        if (strcmp(s->c[i]->iname, d->iname) == 0)
+            owner = s->c[i];
+        else if (s->c[i]->prev && strcmp(s->c[i]->prev->iname, d->iname) == 0)
+            owner = s->c[i]->prev;
+    }
+    if (owner) {
+        cg_remove_if_done(owner);
+    } else if (cgroot(s)) {
+        /* Its record went (an apply removed the container) while it lived:
+         * the cgroup it kept from going is nobody's. */
+        struct kerr err = { 0 };
+        (void)cgroup_container_remove(cgroot(s), d->iname, &err);
+    }
+    free(d);
+    return true;
 }
 
 static void standby_discard(struct ctr *c);
@@ -757,8 +848,11 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
     r = container_start(&in, proc, err);
     close_safe(in.resolv_tree);
     close_safe(cgfd);
-    if (r < 0)
+    if (r < 0) {
+        if (proc->pid > 0)
+            doom(c, proc->pid, standby ? "standby" : "setup child");
         return r;
+    }
     /* While the child builds the root: the network namespace, created (and,
      * for bridge mode, wired) once and pinned, so a restart rejoins the same
      * namespace with the same address; then the /etc/hosts naming it. */
@@ -768,6 +862,7 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
     if (s->opts.net) {
         if ((r = net_container_netns(s->opts.net, spec, &netns, err)) < 0) {
             container_abort(proc);
+            doom(c, proc->pid, standby ? "standby" : "setup child");
             return r;
         }
         hosts = net_hosts_file(s->opts.net, s->m, spec);
@@ -778,8 +873,10 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
     r = container_hand_over(proc, &ho, err);
     close_safe(ho.hosts_tree);
     close_safe(netns);
-    if (r < 0)
+    if (r < 0) {
         container_abort(proc);
+        doom(c, proc->pid, standby ? "standby" : "setup child");
+    }
     return r;
 }
 
@@ -856,10 +953,12 @@ static void standby_clear(struct ctr *c)
     c->sb.pidfd = c->sb.setup_fd = c->sb.release_fd = -1;
 }
 
-/* Kills and reaps the standby, if any: at once, so that nothing of keel's
- * still counts it (a cgroup to remove, a namespace to release) and the reap
- * loop never meets it.  It runs keel's own code, blocked in a read or busy
- * with its mounts: SIGKILL ends it without delay. */
+/* Kills the standby, if any, and forgets it at once: from here it is no
+ * longer the record's (no cgroup, namespace or address is kept for it) and
+ * the reap loop knows it as a killed child (doom).  It runs keel's own code,
+ * blocked in a read or busy with its mounts, and SIGKILL usually ends it at
+ * once; but busy with a bind source on a hung FUSE or NFS server it dies
+ * only when the server answers, and waiting for it would hold PID 1. */
 static void standby_discard(struct ctr *c)
 {
     if (c->sb.timer > 0)
@@ -869,8 +968,7 @@ static void standby_discard(struct ctr *c)
         return;
     if (!(c->sb.pidfd >= 0 && sys_pidfd_send_signal(c->sb.pidfd, SIGKILL) == 0) && kill(c->sb.pid, SIGKILL) < 0)
         log_warn("%s: cannot kill its standby %d: %s", c->spec->name, (int)c->sb.pid, strerror(errno));
-    while (waitpid(c->sb.pid, NULL, 0) < 0 && errno == EINTR) {
-    }
+    doom(c, c->sb.pid, "standby");
     log_debug("%s: standby %d discarded", c->spec->name, (int)c->sb.pid);
     standby_clear(c);
 }
@@ -1242,7 +1340,7 @@ void supervisor_reap(struct supervisor *s)
                 continue;
             return;
         }
-        bool found = false;
+        bool found = doomed_reaped(s, pid);
         for (size_t i = 0; i < s->n && !found; i++)
             if (s->c[i]->sb.pid == pid) {
                 found = true;
@@ -1574,6 +1672,14 @@ void supervisor_free(struct supervisor *s)
             ctr_free(s->c[i]->prev);
         ctr_free(s->c[i]);
     }
+    while (s->doomed) {
+        struct doomed *d = s->doomed;
+        s->doomed = d->next;
+        log_warn("%s: its killed %s %d is still not dead: left behind", d->iname, d->what, (int)d->pid);
+        if (d->timer > 0)
+            loop_cancel_timer(s->loop, d->timer);
+        free(d);
+    }
     layerimg_set_free(s->images);
     close_safe(s->devnull);
     free(s->resolv);
@@ -1643,6 +1749,10 @@ bool supervisor_all_down(const struct supervisor *s)
         if (s->c[i]->prev && !down_for_good(s->c[i]->prev))
             return false;
     }
+    /* Nothing is left behind: a killed child is reaped first, within its bound. */
+    for (const struct doomed *d = s->doomed; d; d = d->next)
+        if (!d->overdue)
+            return false;
     return true;
 }
 
