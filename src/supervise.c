@@ -731,6 +731,7 @@ static bool deps_satisfied(const struct ctr *c)
 }
 
 static void hosts_refresh(struct ctr *c);
+static void hosts_refresh_all(struct supervisor *s);
 static int hosts_live(struct ctr *c, const char *text);
 static void hosts_close(struct ctr *c);
 
@@ -860,11 +861,17 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
     _cleanup_free_ char *hosts = NULL;
     *hosts_gen = c->hosts_gen;
     if (s->opts.net) {
+        struct in_addr was = net_container_ip(s->opts.net, spec);
         if ((r = net_container_netns(s->opts.net, spec, &netns, err)) < 0) {
             container_abort(proc);
             doom(c, proc->pid, standby ? "standby" : "setup child");
             return r;
         }
+        /* Down for good, it gave its address back: it may have another now,
+         * which the others' /etc/hosts must name (not the old one, which the
+         * next container started may get). */
+        if (net_container_ip(s->opts.net, spec).s_addr != was.s_addr)
+            hosts_refresh_all(s);
         hosts = net_hosts_file(s->opts.net, s->m, spec);
         *hosts_gen = s->hosts_gen;
     }
@@ -1195,8 +1202,16 @@ static bool joined_by_live(const struct ctr *c)
  * rejoins its joiners, and its address cannot be handed out twice. */
 static void release_net_if_unused(struct ctr *c)
 {
-    if (c->sup->opts.net && down_for_good(c) && !joined_by_live(c))
-        net_container_release(c->sup->opts.net, c->spec);
+    struct supervisor *s = c->sup;
+    if (!s->opts.net || !down_for_good(c) || joined_by_live(c))
+        return;
+    struct in_addr was = net_container_ip(s->opts.net, c->spec);
+    net_container_release(s->opts.net, c->spec);
+    /* Its name leaves the others' /etc/hosts with its address, which the
+     * next container started may get (not while keel stops: nobody reads
+     * the files any more). */
+    if (was.s_addr && !net_container_ip(s->opts.net, c->spec).s_addr && !s->stopping_all)
+        hosts_refresh_all(s);
 }
 
 /* A container down for good gives back what it held between restarts. */
@@ -2016,8 +2031,10 @@ static void hosts_refresh(struct ctr *c)
 
 /* After an apply: the containers kept running learn the names of those
  * added and restarted (their addresses are chosen already, net_apply) and
- * lose the removed ones.  One still in its set-up is done when it ends
- * (setup_done), since its set-up writes the file too. */
+ * lose the removed ones; the same when a container down for good gives its
+ * address back or takes one again (a manual keel stop, keel start).  One
+ * still in its set-up is done when it ends (setup_done), since its set-up
+ * writes the file too. */
 static void hosts_refresh_all(struct supervisor *s)
 {
     s->hosts_gen++;
