@@ -392,18 +392,29 @@ test_standby_apply_env() {
 # answers and the mount goes however the test ends.
 FUSE_PID=""
 fuse_start() {
+    local n why=""
     mkdir -p "$T/fuse"
     trap 'fuse_stop; _cleanup' EXIT
     : > "$T/fuse.out"
     "$PROBE" fuse-hang "$T/fuse" > "$T/fuse.out" 2>&1 &
     FUSE_PID=$!
-    wait_until 10 grep -q '^fuse=mounted$' "$T/fuse.out" || fail "the FUSE server did not mount: $(cat "$T/fuse.out")"
+    wait_until 10 grep -q '^fuse=' "$T/fuse.out" || fail "the FUSE server did not start: $(cat "$T/fuse.out")"
+    # No FUSE in this kernel (opening /dev/fuse loads the module if there is one).
+    grep -qE '^fuse=(ENOENT|ENODEV|ENXIO)$' "$T/fuse.out" && why="no FUSE here ($(head -n 1 "$T/fuse.out"))"
+    if [ -n "$why" ]; then
+        for n in "${_PLAN[@]}"; do
+            _DONE+=("$n")
+            echo "skip - host: $n: $why"
+        done
+        exit 0
+    fi
+    grep -q '^fuse=mounted$' "$T/fuse.out" || fail "the FUSE server did not mount: $(cat "$T/fuse.out")"
     [ -d "$T/fuse/d" ] || fail "the FUSE server does not serve $T/fuse/d: $(cat "$T/fuse.out")"
 }
 fuse_stop() {
     [ -n "$FUSE_PID" ] || return 0
-    kill -USR2 "$FUSE_PID" 2>/dev/null
-    wait_until 5 grep -q '^fuse.released=' "$T/fuse.out"
+    # What it holds is answered first: nothing stays hung on the mount.
+    kill -USR2 "$FUSE_PID" 2>/dev/null && wait_until 5 grep -q '^fuse.released=' "$T/fuse.out"
     kill "$FUSE_PID" 2>/dev/null
     umount -l "$T/fuse" 2>/dev/null
     FUSE_PID=""
