@@ -41,6 +41,11 @@
  * waits for the container's next start. */
 #define STANDBY_TRIES 5
 
+/* The least a killed child is waited for by keel's stop (struct doomed),
+ * whatever the container's stop_timeout (0 is allowed): one that is not hung
+ * dies within microseconds, this is for a loaded machine. */
+#define DOOMED_MIN_MS 1000
+
 struct ctr {
     struct supervisor *sup;
     const struct container_spec *spec;
@@ -134,7 +139,8 @@ struct watched {
  * a start, a new standby, a restart made meanwhile never meet it.  What it
  * still holds is its place in the cgroup named `iname`, removed at its reap
  * when its container is down; keel's stop waits for it up to its container's
- * stop_timeout (timer), then says so and goes on without it. */
+ * stop_timeout (DOOMED_MIN_MS at least: timer), then says so and goes on
+ * without it. */
 struct doomed {
     struct doomed *next;
     pid_t pid;
@@ -415,7 +421,8 @@ static void doom(struct ctr *c, pid_t pid, const char *what)
         return;
     }
     *d = (struct doomed){ .next = s->doomed, .pid = pid, .what = what,
-                          .bound_ms = c->spec->stop_timeout_ms };
+                          .bound_ms = c->spec->stop_timeout_ms > DOOMED_MIN_MS ? c->spec->stop_timeout_ms
+                                                                               : DOOMED_MIN_MS };
     memcpy(d->iname, c->iname, len);
     int64_t t = loop_add_timer(s->loop, d->bound_ms, doomed_overdue, d);
     d->timer = t > 0 ? t : 0;
