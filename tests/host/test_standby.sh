@@ -22,12 +22,12 @@ keel_children() {
 }
 
 # The standby of container NAME: keel's child that is not NAME's running
-# process nor another container's (printed; "" when none).  A standby is
-# keel's own code in a PID namespace of its own, alone there: NSpid has two
-# levels and the inner one is 1.
+# process nor another container's (printed; "" when none), nor EXCEPT (a
+# killed one not reaped yet).  A standby is keel's own code in a PID
+# namespace of its own, alone there: NSpid has two levels and the inner one is 1.
 standby_pid() {
     local k busy
-    busy=" $(ps_pids) "
+    busy=" $(ps_pids) ${1:-} "
     for k in $(keel_children); do
         case $busy in *" $k "*) continue ;; esac
         [ "$(ns_status "$k" NSpid | awk '{ print NF, $NF }')" = "2 1" ] && { echo "$k"; return 0; }
@@ -384,19 +384,20 @@ test_standby_apply_env() {
 
 # ---- a standby that SIGKILL cannot end at once ----------------------------------------
 
-# A FUSE file system served by the probe (fuse-hang) at $T/fuse, whose
-# server reads every request after SIGUSR1 and answers none until SIGUSR2:
-# a process walking a path there sleeps uninterruptibly, and SIGKILL ends it
-# only once the server answers, as on a hung NFS server.  Mounted in this
-# shell's mount namespace, which keel's copies at its start; the server
-# answers and the mount goes however the test ends.
+# A FUSE file system served by the probe (fuse-hang) over $T/fuse/d (a
+# plain directory while keel checks its manifest), whose server reads the
+# next request after SIGUSR1 and answers it only at SIGUSR2: the process
+# walking a path there sleeps uninterruptibly, and SIGKILL ends it only once
+# the server answers, as on a hung NFS server.  Mounted in keel's mount
+# namespace only (keel running; the children it clones from then on see it):
+# the host never has it, and it goes with the namespace however the test
+# ends.
 FUSE_PID=""
 fuse_start() {
     local n why=""
-    mkdir -p "$T/fuse"
     trap 'fuse_stop; _cleanup' EXIT
     : > "$T/fuse.out"
-    "$PROBE" fuse-hang "$T/fuse" > "$T/fuse.out" 2>&1 &
+    nsenter --mount="/proc/$(nsinit_pid)/ns/mnt" "$PROBE" fuse-hang "$T/fuse/d" > "$T/fuse.out" 2>&1 &
     FUSE_PID=$!
     wait_until 10 grep -q '^fuse=' "$T/fuse.out" || fail "the FUSE server did not start: $(cat "$T/fuse.out")"
     # No FUSE in this kernel (opening /dev/fuse loads the module if there is one).
@@ -409,14 +410,13 @@ fuse_start() {
         exit 0
     fi
     grep -q '^fuse=mounted$' "$T/fuse.out" || fail "the FUSE server did not mount: $(cat "$T/fuse.out")"
-    [ -d "$T/fuse/d" ] || fail "the FUSE server does not serve $T/fuse/d: $(cat "$T/fuse.out")"
+    [ -d "/proc/$(keel_pid)/root$T/fuse/d/d" ] || fail "the FUSE server does not serve $T/fuse/d/d in keel's namespace: $(cat "$T/fuse.out")"
 }
 fuse_stop() {
     [ -n "$FUSE_PID" ] || return 0
     # What it holds is answered first: nothing stays hung on the mount.
     kill -USR2 "$FUSE_PID" 2>/dev/null && wait_until 5 grep -q '^fuse.released=' "$T/fuse.out"
     kill "$FUSE_PID" 2>/dev/null
-    umount -l "$T/fuse" 2>/dev/null
     FUSE_PID=""
 }
 fuse_held() { grep -c '^fuse.held=' "$T/fuse.out"; }
@@ -465,7 +465,7 @@ control = unix://$(SOCK)
 [container sb]
 layers = $LAYERS/base
 command = /bin/probe print run-begin print view-done sleep inf
-mount = $T/fuse/d:/data
+mount = $T/fuse/d/d:/data
 restart = no
 stop_signal = SIGKILL
 stop_timeout = $1
@@ -487,28 +487,42 @@ EOF
 # nothing.  Before, keel waited for it in waitpid(): no reaping, no control
 # socket, no shutdown for as long as the server kept silent.
 test_standby_hung_discard() {
-    plan answers_while_hung reaped_when_it_can stop_waits_for_it nothing_left
-    local KC_TIMEOUT=5 stuck
-    fuse_start
+    plan answers_while_hung new_instance_meanwhile reaped_when_it_can late_reap_harmless stop_waits_for_it \
+        nothing_left
+    local KC_TIMEOUT=5 s1 s2 stuck
+    mkdir -p "$T/fuse/d/d"
     hung_manifest 60s
     keel_start
     sb_prepared
+    fuse_start
     standby_hang
-    stuck=$STUCK
+    s1=$STUCK
     kc stop sb > "$T/stop.out" 2>&1 &
     # Everything after depends on it: a keel that cannot answer fails at once.
     wait_until 20 eval '[ "$(ps_field sb state)" = stopped ]' ||
-        fail "keel ps did not show sb stopped while its discarded standby $stuck hung ($(hung "$stuck" && echo hung || echo "$WHY"))"
-    check answers_while_hung "keel ps did not show sb stopped (state '$(ps_field sb state)') while the discarded standby $stuck hung" \
-        eval '[ "$(ps_field sb state)" = stopped ] && hung "$stuck"'
-    kill -USR2 "$FUSE_PID"
-    wait_until 20 eval '[ ! -e "$(nsproc)/$stuck" ]'
-    check reaped_when_it_can "the discarded standby $stuck is still there once the server answered: $(ns_status "$stuck" State)" \
-        eval '[ ! -e "$(nsproc)/$stuck" ]'
-    # keel's stop: sb's next standby hangs in turn, is discarded and waited for.
-    wait_until 20 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb after the server answered"
+        fail "keel ps did not show sb stopped while its discarded standby $s1 hung ($(hung "$s1" && echo hung || echo "$WHY"))"
+    check answers_while_hung "keel ps did not show sb stopped (state '$(ps_field sb state)') while the discarded standby $s1 hung" \
+        eval '[ "$(ps_field sb state)" = stopped ] && hung "$s1"'
+    # A new instance while s1 still hangs: the next standby (the server
+    # answers it: one request is held per SIGUSR1), released by keel start.
+    wait_until 20 eval '[ -n "$(standby_pid "$s1")" ]' || fail "no new standby of sb while $s1 hung"
+    s2=$(standby_pid "$s1")
     kc start sb > "$T/start.out" 2>&1 || fail "keel start sb: $(cat "$T/start.out")"
-    wait_until 20 eval '[ "$(ps_field sb state)" = running ]' || fail "sb did not start again"
+    wait_until 20 eval '[ "$(ps_field sb state)" = running ]'
+    check new_instance_meanwhile "keel start sb did not release the new standby $s2 (sb: pid '$(ps_field sb pid)', $(ps_field sb state)) while $s1 hung" \
+        eval '[ "$(ps_field sb pid)" = "$s2" ] && [ "$(ps_field sb state)" = running ] && hung "$s1"'
+    # sb's cgroup as the host sees it, kept while sb runs.
+    local cg2 cgdir=""
+    cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+    [ -n "$cg2" ] && cgdir=$cg2$(sed -n 's/^0:://p' "$(nsproc)/$s2/cgroup" 2>/dev/null)
+    kill -USR2 "$FUSE_PID"
+    wait_until 20 eval '[ ! -e "$(nsproc)/$s1" ]'
+    check reaped_when_it_can "the discarded standby $s1 is still there once the server answered: $(ns_status "$s1" State)" \
+        eval '[ ! -e "$(nsproc)/$s1" ]'
+    # s1's late reap is its own: sb runs on as it was, in its cgroup.
+    check late_reap_harmless "sb changed when its old standby was reaped (pid '$(ps_field sb pid)', not $s2; $(ps_field sb state); cgroup $cgdir)" \
+        eval '[ "$(ps_field sb pid)" = "$s2" ] && [ "$(ps_field sb state)" = running ] && { [ -z "$cgdir" ] || [ -d "$cgdir" ]; }'
+    # keel's stop: sb's next standby hangs in turn, is discarded and waited for.
     wait_until 20 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb after its start"
     standby_hang
     stuck=$STUCK
@@ -527,10 +541,11 @@ test_standby_hung_discard() {
 test_standby_hung_bound() {
     plan stop_not_held left_reported
     local KC_TIMEOUT=5 stuck
-    fuse_start
+    mkdir -p "$T/fuse/d/d"
     hung_manifest 1s
     keel_start
     sb_prepared
+    fuse_start
     standby_hang
     stuck=$STUCK
     keel_signal TERM || fail "cannot signal keel ($WHY)"

@@ -69,10 +69,11 @@
  *   fuse-hang DIR       (run outside containers, as root) mount a FUSE file system at DIR
  *                       and serve it, forever: DIR/d is an empty directory, every entry
  *                       and attribute valid for 0 s (each path walk asks the server).
- *                       fuse=mounted once mounted.  After SIGUSR1 every request is read
- *                       and left unanswered (fuse.held=OPCODE for each): the caller
- *                       sleeps uninterruptibly, SIGKILL ends it only after the answer.
- *                       SIGUSR2 answers what was held and serves again (fuse.released=N).
+ *                       fuse=mounted once mounted.  After SIGUSR1 the next request is
+ *                       read and left unanswered (fuse.held=OPCODE), the later ones are
+ *                       served: its caller sleeps uninterruptibly, and SIGKILL ends it
+ *                       only after the answer.  SIGUSR2 answers every request held
+ *                       (fuse.released=N).
  *   stderr TEXT         TEXT on stderr
  *   tty                 the controlling terminal as an attacker sees it:
  *                       tty.open=ok|ERRNO (open("/dev/tty")), tty.sid_leader=1|0
@@ -1133,7 +1134,6 @@ static void cmd_fuse_hang(const char *dir)
         }
         if (fuse_release_req) {
             fuse_release_req = 0;
-            holding = false;
             for (size_t k = 0; k < n_held; k++) {
                 fuse_answer(fd, held[k]);
                 free(held[k]);
@@ -1158,6 +1158,7 @@ static void cmd_fuse_hang(const char *dir)
                 memcpy(copy, buf, (size_t)n);
                 copy[n] = '\0';
                 held[n_held++] = copy;
+                holding = false;   /* one request per SIGUSR1 */
                 printf("fuse.held=%u\n", h->opcode);
                 continue;
             }
