@@ -59,6 +59,9 @@ struct ctr {
     uint64_t started_mono_ms, started_real_ms;
     uint64_t state_since_ms; /* CLOCK_MONOTONIC ms of the last change of m.state (or of its making) */
     int64_t timer;           /* the restart (backoff) or the stop timer */
+    int64_t kill_timer;      /* armed at the SIGKILL of a run (kill_all): its bound to die */
+    bool left_behind;        /* STOPPING, and its process outlived SIGKILL by that bound: keel's stop
+                              * no longer waits for it (a hung NFS or FUSE request) */
     bool has_exited;
     int last_status;
     struct health_counter health;
@@ -469,6 +472,25 @@ static bool doomed_reaped(struct supervisor *s, pid_t pid)
 static void standby_discard(struct ctr *c);
 static void standby_kick(struct ctr *c);
 
+/* The run's process did not die within its bound of SIGKILL: it is in
+ * uninterruptible sleep (its own, or, as PID 1 of its namespace, waiting for
+ * one that is: a request to a hung NFS or FUSE server).  The container stays
+ * STOPPING until it dies and is reaped as usual; keel's stop no longer waits
+ * for it (supervisor_all_down), nor do the stops of what it depends on. */
+static void kill_overdue(struct loop *l, void *data)
+{
+    struct ctr *c = data;
+    c->kill_timer = 0;
+    if (c->pid <= 0 || c->m.state != CS_STOPPING)
+        return;
+    c->left_behind = true;
+    uint64_t bound = c->spec->stop_timeout_ms > DOOMED_MIN_MS ? c->spec->stop_timeout_ms : DOOMED_MIN_MS;
+    log_warn("%s: its process %d did not die within %llu ms of SIGKILL (in uninterruptible sleep?): it is "
+             "reaped when it dies; keel's stop no longer waits for it", c->spec->name, (int)c->pid,
+             (unsigned long long)bound);
+    schedule(c->sup);
+}
+
 /* Kills every process of the container: its cgroup when it has one (nothing
  * escapes by forking), else its PID-1 (the kernel then kills its namespace). */
 static void kill_all(struct ctr *c)
@@ -478,9 +500,21 @@ static void kill_all(struct ctr *c)
     /* The standby shares the cgroup: gone first, knowingly, rather than
      * found dead later (a new one is prepared once the container is down). */
     standby_discard(c);
+    if (c->pid > 0 && c->kill_timer <= 0) {
+        uint64_t bound = c->spec->stop_timeout_ms > DOOMED_MIN_MS ? c->spec->stop_timeout_ms : DOOMED_MIN_MS;
+        int64_t t = loop_add_timer(c->sup->loop, bound, kill_overdue, c);
+        c->kill_timer = t > 0 ? t : 0;
+    }
     if (root && c->has_cgroup && cgroup_container_kill(root, c->iname, &err) == 0)
         return;
     send_signal(c, SIGKILL);
+}
+
+/* Whether keel's stop still waits for the container: active, but not a
+ * STOPPING one whose process outlived SIGKILL (kill_overdue). */
+static bool holds_stop(const struct ctr *c)
+{
+    return is_active(c) && !(c->m.state == CS_STOPPING && c->left_behind);
 }
 
 /* --- health checks ------------------------------------------------------------------- */
@@ -1125,7 +1159,7 @@ static void schedule_stops(struct supervisor *s)
         for (size_t j = 0; j < s->n && !dependant_active; j++) {
             const struct container_spec *o = s->c[j]->spec;
             for (size_t d = 0; d < o->n_deps; d++)
-                if (o->deps[d].index == (int)i && (is_active(s->c[j]) || s->c[j]->m.state == CS_BACKOFF))
+                if (o->deps[d].index == (int)i && (holds_stop(s->c[j]) || s->c[j]->m.state == CS_BACKOFF))
                     dependant_active = true;
         }
         if (!dependant_active)
@@ -1166,6 +1200,12 @@ static void record_exit(struct ctr *c, int status)
     container_ns_close(&c->ns);
     pid_t pid = c->pid;
     c->pid = 0;
+    if (c->kill_timer > 0)
+        loop_cancel_timer(s->loop, c->kill_timer);
+    c->kill_timer = 0;
+    if (c->left_behind)
+        log_info("%s: its process %d is gone at last", c->spec->name, (int)pid);
+    c->left_behind = false;
     c->has_exited = true;
     c->last_status = status;
     log_info("%s: %s", c->spec->name, how);
@@ -1592,6 +1632,10 @@ static void ctr_free(struct ctr *c)
     struct supervisor *s = c->sup;
     standby_discard(c);
     cancel_timer(c);
+    if (c->kill_timer > 0)
+        loop_cancel_timer(s->loop, c->kill_timer);
+    if (c->pid > 0 && c->left_behind)
+        log_warn("%s: its process %d is still not dead: left behind", c->spec->name, (int)c->pid);
     wait_disarm(c);
     health_check_stop(&c->hc);
     if (c->ready_fd >= 0) {
@@ -1766,7 +1810,7 @@ void supervisor_stop_all(struct supervisor *s)
 bool supervisor_all_down(const struct supervisor *s)
 {
     for (size_t i = 0; i < s->n; i++) {
-        if (is_active(s->c[i]) || s->c[i]->m.state == CS_BACKOFF || s->c[i]->m.state == CS_WAITING)
+        if (holds_stop(s->c[i]) || s->c[i]->m.state == CS_BACKOFF || s->c[i]->m.state == CS_WAITING)
             return false;
         if (s->c[i]->prev && !down_for_good(s->c[i]->prev))
             return false;

@@ -559,6 +559,59 @@ test_standby_hung_bound() {
     keel_wait 20 || fail "the test namespace did not end once the hung standby could die"
 }
 
+# Not a standby: a container's own process that SIGKILL cannot end (a
+# process of it walks a bind source on a FUSE server that stopped
+# answering; its PID 1, killed too, waits in its exit for it).  keel's stop
+# waits for it up to its stop_timeout (1 s) after the SIGKILL, then says so
+# and goes on: before, keel's stop waited for ever (in boot mode the machine
+# never powered off).  The server answers afterwards and everything ends.
+test_hung_process_stop() {
+    plan stop_not_held_by_process process_reported
+    local KC_TIMEOUT=5 pid0
+    mkdir -p "$T/fuse/d/d"
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container hm]
+layers = $LAYERS/base
+command = /bin/sh -c "while :; do ls /data > /dev/null; sleep 0.1; done"
+mount = $T/fuse/d/d:/data
+restart = no
+stop_signal = SIGKILL
+stop_timeout = 1s
+
+[container idle]
+layers = $LAYERS/base
+command = /bin/probe sleep inf
+stop_signal = SIGKILL
+EOF
+    keel_start
+    wait_until 10 test -S "$(SOCK)" || fail "no control socket"
+    wait_until 20 eval '[ "$(ps_field hm state)" = running ]' || fail "hm did not start"
+    fuse_start
+    # hm's mount namespace was copied before the mount: its next run sees it.
+    pid0=$(ps_field hm pid)
+    kc restart hm > "$T/restart.out" 2>&1 || fail "keel restart hm: $(cat "$T/restart.out")"
+    wait_until 20 eval '[ "$(ps_field hm state)" = running ] && [ "$(ps_field hm pid)" != "$pid0" ]' ||
+        fail "hm did not run again"
+    local held
+    held=$(fuse_held)
+    kill -USR1 "$FUSE_PID"
+    wait_until 20 eval '[ "$(fuse_held)" -gt "$held" ]' || fail "hm's ls did not reach the FUSE server"
+    local hp
+    hp=$(ps_field hm pid)
+    keel_signal TERM || fail "cannot signal keel ($WHY)"
+    # nsinit writes the leftover list once keel has exited.
+    wait_until 20 test -e "$T/leftover"
+    check stop_not_held_by_process "keel did not exit while hm's process hung after SIGKILL (left: $(tr '\n' ' ' 2>/dev/null < "$T/leftover"))" \
+        eval '[ -e "$T/leftover" ] && grep -qE "^[0-9]+ ls D$" "$T/leftover"'
+    check process_reported "keel did not say it goes on without hm's process $hp" \
+        grep_in "$(klog "warning: hm: its process $hp did not die within 1000 ms of SIGKILL")" "$ERR"
+    kill -USR2 "$FUSE_PID"
+    keel_wait 20 || fail "the test namespace did not end once the hung process could die"
+}
+
 test_standby_check_refusals() {
     plan upper_dir net_container start_first ready_fd accepted
     local up
