@@ -910,8 +910,9 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
         }
         /* Down for good, it gave its address back: it may have another now,
          * which the others' /etc/hosts must name (not the old one, which the
-         * next container started may get). */
-        if (net_container_ip(s->opts.net, spec).s_addr != was.s_addr)
+         * next container started may get).  Not a start-first replacement
+         * (prev): NAME becomes its address when the ports move to it. */
+        if (!c->prev && net_container_ip(s->opts.net, spec).s_addr != was.s_addr)
             hosts_refresh_all(s);
         hosts = net_hosts_file(s->opts.net, s->m, spec);
         *hosts_gen = s->hosts_gen;
