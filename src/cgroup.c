@@ -30,6 +30,10 @@
 
 #define SUPERVISOR_LEAF "supervisor"
 #define CONTAINERS_DIR "containers"
+/* Beside the containers' cgroups: processes keel killed that outlive their
+ * container's cgroup (evict_leftovers).  No container can be named so (a
+ * name starts with a letter or digit). */
+#define KILLED_LEAF ".killed"
 #define CG_FILE_MAX (1u << 20)   /* no cgroup file keel reads is near this */
 
 
@@ -470,6 +474,11 @@ void cgroup_release(struct cgroup_root *root)
         (!root->moved || move_self(root->start_fd) == 0)) {
         int top = openat(root->start_fd, name + 1, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (top >= 0) {
+            int ctr = openat(top, CONTAINERS_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (ctr >= 0) {
+                unlinkat(ctr, KILLED_LEAF, AT_REMOVEDIR);   /* a process still in it keeps it: left behind */
+                close(ctr);
+            }
             unlinkat(top, CONTAINERS_DIR, AT_REMOVEDIR);
             unlinkat(top, SUPERVISOR_LEAF, AT_REMOVEDIR);
             close(top);
@@ -551,6 +560,42 @@ int cgroup_container_update(struct cgroup_root *root, const struct container_spe
     return r;
 }
 
+/* Moves what is left in container cgroup NAME (processes keel has killed
+ * that are not dead yet: one in uninterruptible sleep, on a hung FUSE or NFS
+ * server, outlives SIGKILL until it wakes) into KILLED_LEAF, SIGKILLed again,
+ * and removes NAME, so that it is made afresh.  A cgroup cgroup.kill has
+ * killed must not be cloned into again: kernels that count kills (kill_seq,
+ * 6.18 here) compare the new child's count, read from the parent's own
+ * cgroup for CLONE_INTO_CGROUP, with the target's, and SIGKILL the child at
+ * once whenever the target was ever killed.  Returns 0 or -errno. */
+static int evict_leftovers(struct cgroup_root *root, const char *name)
+{
+    if (root->plain_dir)
+        return -EOPNOTSUPP;
+    _cleanup_close_ int fd = open_container_dir(root, name);
+    if (fd < 0)
+        return fd;
+    if (mkdirat(root->keel_fd, KILLED_LEAF, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    _cleanup_close_ int killed = openat(root->keel_fd, KILLED_LEAF, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (killed < 0)
+        return -errno;
+    _cleanup_free_ char *buf = NULL;
+    int r = cg_read(fd, "cgroup.procs", &buf);
+    if (r < 0)
+        return r;
+    const char *p = buf;
+    pid_t pid;
+    while (cgroup_parse_next_pid(&p, &pid)) {
+        char v[24];
+        snprintf(v, sizeof v, "%d", (int)pid);
+        (void)kill(pid, SIGKILL);   /* ESRCH: gone meanwhile, as the write below says too */
+        if ((r = cg_write(root, killed, "cgroup.procs", v)) < 0 && r != -ESRCH)
+            return r;
+    }
+    return unlinkat(root->keel_fd, name, AT_REMOVEDIR) == 0 ? 0 : -errno;
+}
+
 int cgroup_container_create(struct cgroup_root *root, const struct container_spec *c, int *dirfd,
                             struct kerr *err)
 {
@@ -584,9 +629,10 @@ int cgroup_container_create(struct cgroup_root *root, const struct container_spe
             r = kerr_set(err, errno, "cannot create cgroup %s/%s", root->ctr_path, c->name);
             goto out;
         }
-        /* Left by an earlier run of the container: remove it when empty;
-         * when its last processes are still dying, kill them and reuse it. */
-        if (unlinkat(root->keel_fd, c->name, AT_REMOVEDIR) == 0) {
+        /* Left by an earlier run of the container: remove it when empty,
+         * or once what is left in it is moved out (evict_leftovers); only
+         * when that fails, kill what is there and reuse it. */
+        if (unlinkat(root->keel_fd, c->name, AT_REMOVEDIR) == 0 || evict_leftovers(root, c->name) == 0) {
             if (mkdirat(root->keel_fd, c->name, 0755) < 0) {
                 r = kerr_set(err, errno, "cannot create cgroup %s/%s", root->ctr_path, c->name);
                 goto out;

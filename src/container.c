@@ -721,6 +721,7 @@ static bool child_has_reported(int setup_fd)
 int container_start(const struct container_start *in, struct container_proc *out, struct kerr *err)
 {
     const struct container_spec *c = in->spec;
+    out->pid = 0;   /* stays 0 unless a child was made (see container.h) */
     struct setup_facts facts = {
         .join_netns = in->join_netns,
         .userns = in->userns != NULL,
@@ -845,8 +846,10 @@ int container_start(const struct container_start *in, struct container_proc *out
          * container does not start. */
         int fd = TAKE_FD(out->setup_fd);
         container_abort(out);
+        /* A report that came meanwhile says why; never a read that waits for
+         * the killed child's end (container_abort). */
         struct kerr child = { 0 };
-        if (container_setup_result(fd, &child) < 0) {
+        if (child_has_reported(fd) && container_setup_result(fd, &child) < 0) {
             *err = child;
             r = -child.code;
         }
@@ -918,20 +921,21 @@ int container_hand_over(struct container_proc *p, const struct container_handove
 void container_abort(struct container_proc *p)
 {
     /* The child, at most waiting in keel's code, sees the channel closed and
-     * exits; it is killed anyway and reaped here, so the caller sees no child. */
+     * exits; it is killed anyway.  Never waited for here: a child in
+     * uninterruptible sleep (its root's mounts on a hung FUSE or NFS server)
+     * dies only when that sleep ends, and PID 1 must go on meanwhile; the
+     * caller has it reaped with its other children. */
     close_safe(p->handover_fd);
     p->handover_fd = -1;
     container_ns_close(&p->ns);
-    kill(p->pid, SIGKILL);
-    while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR) {
-    }
+    if (!(p->pidfd >= 0 && sys_pidfd_send_signal(p->pidfd, SIGKILL) == 0))
+        (void)kill(p->pid, SIGKILL);   /* fails only when it is gone (ESRCH): nothing to kill */
     close_safe(p->pidfd);
     p->pidfd = -1;
     close_safe(p->setup_fd);
     p->setup_fd = -1;
     close_safe(p->release_fd);
     p->release_fd = -1;
-    p->pid = 0;
 }
 
 int container_setup_result(int setup_fd, struct kerr *err)

@@ -41,6 +41,11 @@
  * waits for the container's next start. */
 #define STANDBY_TRIES 5
 
+/* The least a killed child is waited for by keel's stop (struct doomed),
+ * whatever the container's stop_timeout (0 is allowed): one that is not hung
+ * dies within microseconds, this is for a loaded machine. */
+#define DOOMED_MIN_MS 1000
+
 struct ctr {
     struct supervisor *sup;
     const struct container_spec *spec;
@@ -54,6 +59,9 @@ struct ctr {
     uint64_t started_mono_ms, started_real_ms;
     uint64_t state_since_ms; /* CLOCK_MONOTONIC ms of the last change of m.state (or of its making) */
     int64_t timer;           /* the restart (backoff) or the stop timer */
+    int64_t kill_timer;      /* armed at the SIGKILL of a run (kill_all): its bound to die */
+    bool left_behind;        /* STOPPING, and its process outlived SIGKILL by that bound: keel's stop
+                              * no longer waits for it (a hung NFS or FUSE request) */
     bool has_exited;
     int last_status;
     struct health_counter health;
@@ -125,6 +133,27 @@ struct watched {
     void *data;
 };
 
+/* A child keel has SIGKILLed and no longer counts as any container's
+ * process: a discarded standby, a setup child of a start given up.  SIGKILL
+ * does not end a process in uninterruptible sleep (a request to a hung FUSE
+ * or NFS server, a dead disk) before that sleep ends, so nothing waits for
+ * it: supervisor_reap reaps it as any child, whenever it dies.  Nothing of a
+ * record refers to it (its pid is not the record's pid nor its standby's):
+ * a start, a new standby, a restart made meanwhile never meet it.  What it
+ * still holds is its place in the cgroup named `iname`, removed at its reap
+ * when its container is down; keel's stop waits for it up to its container's
+ * stop_timeout (DOOMED_MIN_MS at least: timer), then says so and goes on
+ * without it. */
+struct doomed {
+    struct doomed *next;
+    pid_t pid;
+    const char *what;        /* "standby", "setup child" */
+    int64_t timer;           /* the bound; 0 once past it (overdue) */
+    bool overdue;
+    uint64_t bound_ms;
+    char iname[];            /* its container's record: the cgroup it is in */
+};
+
 struct supervisor {
     struct loop *loop;
     const struct manifest *m;
@@ -142,8 +171,10 @@ struct supervisor {
     int next_handle;
     struct watched *watched;
     size_t n_watched;
+    struct doomed *doomed;     /* killed children not reaped yet (struct doomed) */
     unsigned conditions;       /* KEEL_COND_* met */
-    unsigned hosts_gen;        /* counts the applies: /etc/hosts made before one may name the wrong containers */
+    unsigned hosts_gen;        /* counts the applies and the addresses given back or taken again: /etc/hosts
+                                * made before one may name the wrong containers */
     struct manifest *owned;    /* the manifest of the last apply, freed with the supervisor; NULL: m is the caller's */
     struct manifest **stale;   /* older manifests that records still point into (own_spec) */
     size_t n_stale;
@@ -378,8 +409,97 @@ static int cg_dir_fd(const struct ctr *c)
     return openat(root->keel_fd, c->iname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
+/* --- killed children, reaped when they die (struct doomed) ------------------------------------ */
+
+static void doomed_overdue(struct loop *l, void *data)
+{
+    struct doomed *d = data;
+    d->timer = 0;
+    d->overdue = true;
+    log_warn("%s: its %s %d did not die within %llu ms of SIGKILL (in uninterruptible sleep?): it is reaped "
+             "when it dies; keel's stop no longer waits for it", d->iname, d->what, (int)d->pid,
+             (unsigned long long)d->bound_ms);
+}
+
+/* PID, a child of keel, was SIGKILLed on C's behalf: reaped later, never
+ * waited for (struct doomed). */
+static void doom(struct ctr *c, pid_t pid, const char *what)
+{
+    struct supervisor *s = c->sup;
+    size_t len = strlen(c->iname) + 1;
+    struct doomed *d = malloc(sizeof *d + len);
+    if (!d) {
+        /* Still reaped (as an orphan); only keel's stop may not wait for it. */
+        log_warn("%s: cannot keep track of its killed %s %d: out of memory", c->iname, what, (int)pid);
+        return;
+    }
+    *d = (struct doomed){ .next = s->doomed, .pid = pid, .what = what,
+                          .bound_ms = c->spec->stop_timeout_ms > DOOMED_MIN_MS ? c->spec->stop_timeout_ms
+                                                                               : DOOMED_MIN_MS };
+    memcpy(d->iname, c->iname, len);
+    int64_t t = loop_add_timer(s->loop, d->bound_ms, doomed_overdue, d);
+    d->timer = t > 0 ? t : 0;
+    d->overdue = t <= 0;   /* without a timer keel's stop could wait for ever: it does not wait */
+    s->doomed = d;
+}
+
+/* supervisor_reap met PID: one of the killed children?  Its cgroup goes
+ * now if its container is down (the record of that name, or none). */
+static bool doomed_reaped(struct supervisor *s, pid_t pid)
+{
+    struct doomed **pp = &s->doomed;
+    while (*pp && (*pp)->pid != pid)
+        pp = &(*pp)->next;
+    struct doomed *d = *pp;
+    if (!d)
+        return false;
+    *pp = d->next;
+    if (d->timer > 0)
+        loop_cancel_timer(s->loop, d->timer);
+    if (d->overdue)
+        log_info("%s: its killed %s %d is gone at last", d->iname, d->what, (int)pid);
+    else
+        log_debug("%s: its killed %s %d reaped", d->iname, d->what, (int)pid);
+    struct ctr *owner = NULL;
+    for (size_t i = 0; i < s->n && !owner; i++) {
+        if (strcmp(s->c[i]->iname, d->iname) == 0)
+            owner = s->c[i];
+        else if (s->c[i]->prev && strcmp(s->c[i]->prev->iname, d->iname) == 0)
+            owner = s->c[i]->prev;
+    }
+    if (owner) {
+        cg_remove_if_done(owner);
+    } else if (cgroot(s)) {
+        /* Its record went (an apply removed the container) while it lived:
+         * the cgroup it kept from going is nobody's. */
+        struct kerr err = { 0 };
+        (void)cgroup_container_remove(cgroot(s), d->iname, &err);
+    }
+    free(d);
+    return true;
+}
+
 static void standby_discard(struct ctr *c);
 static void standby_kick(struct ctr *c);
+
+/* The run's process did not die within its bound of SIGKILL: it is in
+ * uninterruptible sleep (its own, or, as PID 1 of its namespace, waiting for
+ * one that is: a request to a hung NFS or FUSE server).  The container stays
+ * STOPPING until it dies and is reaped as usual; keel's stop no longer waits
+ * for it (supervisor_all_down), nor do the stops of what it depends on. */
+static void kill_overdue(struct loop *l, void *data)
+{
+    struct ctr *c = data;
+    c->kill_timer = 0;
+    if (c->pid <= 0 || c->m.state != CS_STOPPING)
+        return;
+    c->left_behind = true;
+    uint64_t bound = c->spec->stop_timeout_ms > DOOMED_MIN_MS ? c->spec->stop_timeout_ms : DOOMED_MIN_MS;
+    log_warn("%s: its process %d did not die within %llu ms of SIGKILL (in uninterruptible sleep?): it is "
+             "reaped when it dies; keel's stop no longer waits for it", c->spec->name, (int)c->pid,
+             (unsigned long long)bound);
+    schedule(c->sup);
+}
 
 /* Kills every process of the container: its cgroup when it has one (nothing
  * escapes by forking), else its PID-1 (the kernel then kills its namespace). */
@@ -390,9 +510,21 @@ static void kill_all(struct ctr *c)
     /* The standby shares the cgroup: gone first, knowingly, rather than
      * found dead later (a new one is prepared once the container is down). */
     standby_discard(c);
+    if (c->pid > 0 && c->kill_timer <= 0) {
+        uint64_t bound = c->spec->stop_timeout_ms > DOOMED_MIN_MS ? c->spec->stop_timeout_ms : DOOMED_MIN_MS;
+        int64_t t = loop_add_timer(c->sup->loop, bound, kill_overdue, c);
+        c->kill_timer = t > 0 ? t : 0;
+    }
     if (root && c->has_cgroup && cgroup_container_kill(root, c->iname, &err) == 0)
         return;
     send_signal(c, SIGKILL);
+}
+
+/* Whether keel's stop still waits for the container: active, but not a
+ * STOPPING one whose process outlived SIGKILL (kill_overdue). */
+static bool holds_stop(const struct ctr *c)
+{
+    return is_active(c) && !(c->m.state == CS_STOPPING && c->left_behind);
 }
 
 /* --- health checks ------------------------------------------------------------------- */
@@ -650,6 +782,7 @@ static bool deps_satisfied(const struct ctr *c)
 }
 
 static void hosts_refresh(struct ctr *c);
+static void hosts_refresh_all(struct supervisor *s);
 static int hosts_live(struct ctr *c, const char *text);
 static void hosts_close(struct ctr *c);
 
@@ -767,8 +900,11 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
     r = container_start(&in, proc, err);
     close_safe(in.resolv_tree);
     close_safe(cgfd);
-    if (r < 0)
+    if (r < 0) {
+        if (proc->pid > 0)
+            doom(c, proc->pid, standby ? "standby" : "setup child");
         return r;
+    }
     /* While the child builds the root: the network namespace, created (and,
      * for bridge mode, wired) once and pinned, so a restart rejoins the same
      * namespace with the same address; then the /etc/hosts naming it. */
@@ -776,10 +912,18 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
     _cleanup_free_ char *hosts = NULL;
     *hosts_gen = c->hosts_gen;
     if (s->opts.net) {
+        struct in_addr was = net_container_ip(s->opts.net, spec);
         if ((r = net_container_netns(s->opts.net, spec, &netns, err)) < 0) {
             container_abort(proc);
+            doom(c, proc->pid, standby ? "standby" : "setup child");
             return r;
         }
+        /* Down for good, it gave its address back: it may have another now,
+         * which the others' /etc/hosts must name (not the old one, which the
+         * next container started may get).  Not a start-first replacement
+         * (prev): NAME becomes its address when the ports move to it. */
+        if (!c->prev && net_container_ip(s->opts.net, spec).s_addr != was.s_addr)
+            hosts_refresh_all(s);
         hosts = net_hosts_file(s->opts.net, s->m, spec);
         *hosts_gen = s->hosts_gen;
     }
@@ -788,8 +932,10 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
     r = container_hand_over(proc, &ho, err);
     close_safe(ho.hosts_tree);
     close_safe(netns);
-    if (r < 0)
+    if (r < 0) {
         container_abort(proc);
+        doom(c, proc->pid, standby ? "standby" : "setup child");
+    }
     return r;
 }
 
@@ -866,10 +1012,12 @@ static void standby_clear(struct ctr *c)
     c->sb.pidfd = c->sb.setup_fd = c->sb.release_fd = -1;
 }
 
-/* Kills and reaps the standby, if any: at once, so that nothing of keel's
- * still counts it (a cgroup to remove, a namespace to release) and the reap
- * loop never meets it.  It runs keel's own code, blocked in a read or busy
- * with its mounts: SIGKILL ends it without delay. */
+/* Kills the standby, if any, and forgets it at once: from here it is no
+ * longer the record's (no cgroup, namespace or address is kept for it) and
+ * the reap loop knows it as a killed child (doom).  It runs keel's own code,
+ * blocked in a read or busy with its mounts, and SIGKILL usually ends it at
+ * once; but busy with a bind source on a hung FUSE or NFS server it dies
+ * only when the server answers, and waiting for it would hold PID 1. */
 static void standby_discard(struct ctr *c)
 {
     if (c->sb.timer > 0)
@@ -879,8 +1027,7 @@ static void standby_discard(struct ctr *c)
         return;
     if (!(c->sb.pidfd >= 0 && sys_pidfd_send_signal(c->sb.pidfd, SIGKILL) == 0) && kill(c->sb.pid, SIGKILL) < 0)
         log_warn("%s: cannot kill its standby %d: %s", c->spec->name, (int)c->sb.pid, strerror(errno));
-    while (waitpid(c->sb.pid, NULL, 0) < 0 && errno == EINTR) {
-    }
+    doom(c, c->sb.pid, "standby");
     log_debug("%s: standby %d discarded", c->spec->name, (int)c->sb.pid);
     standby_clear(c);
 }
@@ -1023,7 +1170,7 @@ static void schedule_stops(struct supervisor *s)
         for (size_t j = 0; j < s->n && !dependant_active; j++) {
             const struct container_spec *o = s->c[j]->spec;
             for (size_t d = 0; d < o->n_deps; d++)
-                if (o->deps[d].index == (int)i && (is_active(s->c[j]) || s->c[j]->m.state == CS_BACKOFF))
+                if (o->deps[d].index == (int)i && (holds_stop(s->c[j]) || s->c[j]->m.state == CS_BACKOFF))
                     dependant_active = true;
         }
         if (!dependant_active)
@@ -1064,6 +1211,12 @@ static void record_exit(struct ctr *c, int status)
     container_ns_close(&c->ns);
     pid_t pid = c->pid;
     c->pid = 0;
+    if (c->kill_timer > 0)
+        loop_cancel_timer(s->loop, c->kill_timer);
+    c->kill_timer = 0;
+    if (c->left_behind)
+        log_info("%s: its process %d is gone at last", c->spec->name, (int)pid);
+    c->left_behind = false;
     c->has_exited = true;
     c->last_status = status;
     log_info("%s: %s", c->spec->name, how);
@@ -1107,8 +1260,16 @@ static bool joined_by_live(const struct ctr *c)
  * rejoins its joiners, and its address cannot be handed out twice. */
 static void release_net_if_unused(struct ctr *c)
 {
-    if (c->sup->opts.net && down_for_good(c) && !joined_by_live(c))
-        net_container_release(c->sup->opts.net, c->spec);
+    struct supervisor *s = c->sup;
+    if (!s->opts.net || !down_for_good(c) || joined_by_live(c))
+        return;
+    struct in_addr was = net_container_ip(s->opts.net, c->spec);
+    net_container_release(s->opts.net, c->spec);
+    /* Its name leaves the others' /etc/hosts with its address, which the
+     * next container started may get (not while keel stops: nobody reads
+     * the files any more). */
+    if (was.s_addr && !net_container_ip(s->opts.net, c->spec).s_addr && !s->stopping_all)
+        hosts_refresh_all(s);
 }
 
 /* A container down for good gives back what it held between restarts. */
@@ -1252,7 +1413,7 @@ void supervisor_reap(struct supervisor *s)
                 continue;
             return;
         }
-        bool found = false;
+        bool found = doomed_reaped(s, pid);
         for (size_t i = 0; i < s->n && !found; i++)
             if (s->c[i]->sb.pid == pid) {
                 found = true;
@@ -1482,6 +1643,10 @@ static void ctr_free(struct ctr *c)
     struct supervisor *s = c->sup;
     standby_discard(c);
     cancel_timer(c);
+    if (c->kill_timer > 0)
+        loop_cancel_timer(s->loop, c->kill_timer);
+    if (c->pid > 0 && c->left_behind)
+        log_warn("%s: its process %d is still not dead: left behind", c->spec->name, (int)c->pid);
     wait_disarm(c);
     health_check_stop(&c->hc);
     if (c->ready_fd >= 0) {
@@ -1584,6 +1749,14 @@ void supervisor_free(struct supervisor *s)
             ctr_free(s->c[i]->prev);
         ctr_free(s->c[i]);
     }
+    while (s->doomed) {
+        struct doomed *d = s->doomed;
+        s->doomed = d->next;
+        log_warn("%s: its killed %s %d is still not dead: left behind", d->iname, d->what, (int)d->pid);
+        if (d->timer > 0)
+            loop_cancel_timer(s->loop, d->timer);
+        free(d);
+    }
     layerimg_set_free(s->images);
     close_safe(s->devnull);
     free(s->resolv);
@@ -1648,11 +1821,15 @@ void supervisor_stop_all(struct supervisor *s)
 bool supervisor_all_down(const struct supervisor *s)
 {
     for (size_t i = 0; i < s->n; i++) {
-        if (is_active(s->c[i]) || s->c[i]->m.state == CS_BACKOFF || s->c[i]->m.state == CS_WAITING)
+        if (holds_stop(s->c[i]) || s->c[i]->m.state == CS_BACKOFF || s->c[i]->m.state == CS_WAITING)
             return false;
         if (s->c[i]->prev && !down_for_good(s->c[i]->prev))
             return false;
     }
+    /* Nothing is left behind: a killed child is reaped first, within its bound. */
+    for (const struct doomed *d = s->doomed; d; d = d->next)
+        if (!d->overdue)
+            return false;
     return true;
 }
 
@@ -1916,8 +2093,10 @@ static void hosts_refresh(struct ctr *c)
 
 /* After an apply: the containers kept running learn the names of those
  * added and restarted (their addresses are chosen already, net_apply) and
- * lose the removed ones.  One still in its set-up is done when it ends
- * (setup_done), since its set-up writes the file too. */
+ * lose the removed ones; the same when a container down for good gives its
+ * address back or takes one again (a manual keel stop, keel start).  One
+ * still in its set-up is done when it ends (setup_done), since its set-up
+ * writes the file too. */
 static void hosts_refresh_all(struct supervisor *s)
 {
     s->hosts_gen++;

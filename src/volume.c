@@ -195,8 +195,12 @@ static int run_mkfs(const struct volume_spec *v, const char *dev, struct kerr *e
         if (p < 0 && errno != EINTR)
             return kerr_set(err, errno, "cannot wait for mke2fs on %s", dev);
         if (now_ms() - start > MKFS_TIMEOUT_MS) {
+            /* Reaped if it dies within a second; else left to the loop's
+             * reaping: a mke2fs in uninterruptible sleep on a dead disk
+             * outlives SIGKILL, and waiting for it would hold the boot. */
             (void)kill(pid, SIGKILL);
-            (void)waitpid(pid, &status, 0);
+            for (int i = 0; i < 50 && waitpid(pid, &status, WNOHANG) == 0; i++)
+                sleep_ms(20);
             return kerr_msg(err, ETIMEDOUT, "cannot format %s: mke2fs ran longer than %d s", dev,
                             MKFS_TIMEOUT_MS / 1000);
         }

@@ -97,15 +97,20 @@ struct container_handover {
 
 /* Clones the setup child (which runs its list up to SETUP_HANDOVER) and pins
  * its namespaces.  On success the caller must follow with exactly one of
- * container_hand_over() (the child goes on) or container_abort(). */
+ * container_hand_over() (the child goes on) or container_abort().  On
+ * failure out->pid is 0, or the pid of a child already killed and given up
+ * (container_abort) that the caller must still have reaped. */
 int container_start(const struct container_start *in, struct container_proc *out, struct kerr *err);
 /* Pins the network namespace (H->netns_fd, duplicated) and sends H's fds
  * and text to the child, then closes p->handover_fd.  A child that has died
  * meanwhile is no error here: its report comes on setup_fd as usual.  The
  * caller keeps H's fds. */
 int container_hand_over(struct container_proc *p, const struct container_handover *h, struct kerr *err);
-/* The start is given up after container_start: the child is killed and
- * reaped (it never ran anything of the image), every fd of P closed. */
+/* The start is given up after container_start: the child is SIGKILLed (it
+ * never ran anything of the image) and every fd of P closed.  It is not
+ * waited for: p->pid stays set, and the caller has it reaped with its other
+ * children (a child in uninterruptible sleep, on a hung FUSE or NFS mount,
+ * dies only when that sleep ends; a wait here would hold PID 1 that long). */
 void container_abort(struct container_proc *p);
 /* After setup_fd became readable (or hung up): 0 when the command was exec'd,
  * otherwise the child's error (e.g. "cannot mount the overlay root of web: ..."). */

@@ -348,13 +348,15 @@ wait_for() {
     done
 }
 
-# wait_until [TIMEOUT] COMMAND [ARG]...: polls COMMAND until it succeeds.
+# wait_until TIMEOUT COMMAND [ARG]...: polls COMMAND until it succeeds, for
+# at most TIMEOUT seconds (an integer, times SLOW) of wall time, however long
+# COMMAND itself takes (one that asks keel ps may take seconds); COMMAND is
+# tried at least once.  Returns 1 when the time is up.
 wait_until() {
-    local limit=$(( $1 * SLOW * 20 )) i=0
+    local end=$(( ${EPOCHREALTIME/./} + $1 * SLOW * 1000000 ))
     shift
     until "$@"; do
-        i=$((i + 1))
-        [ "$i" -ge "$limit" ] && return 1
+        [ "${EPOCHREALTIME/./}" -ge "$end" ] && return 1
         sleep 0.05
     done
 }

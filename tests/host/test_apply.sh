@@ -457,4 +457,64 @@ test_apply_networks() {
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# A manual keel stop / keel start (no apply) of a bridge container: down
+# for good it gives its address back, and its next start takes the lowest
+# free one.  The others' /etc/hosts must follow: the name goes with the
+# address (the next container started may get it), and comes back with the
+# new one.  Before, only an apply rewrote them: w kept naming b at its old
+# address, which a's next start then took.
+ps_state() {
+    kc ps --json | python3 -c '
+import json, sys
+for c in json.load(sys.stdin):
+    if c["name"] == sys.argv[1]:
+        print(c.get("state", ""))' "$1"
+}
+
+test_hosts_after_stop_start() {
+    plan readdressed hosts_drop_stopped hosts_new_address hosts_swapped
+    local sub=10.79.$(( $$ % 200 ))
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[network n$$]
+subnet = $sub.0/24
+$(ctr_section a n$$)
+$(ctr_section b n$$)
+$(ctr_section w n$$)
+EOF
+    keel_start
+    local n
+    for n in a b w; do wait_out "$n" "$n-up" || fail "container $n did not come up ($WHY)"; done
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    local w0 a0 b0 b1 a1
+    w0=$(ps_pid w) a0=$(ps_ip a) b0=$(ps_ip b)
+    hosts_of "$w0" | grep -qE "^$b0[[:space:]]+b\$" || fail "w's /etc/hosts does not name b ($b0) at first: $(hosts_of "$w0" | tr '\n' '|')"
+    kc stop b > "$T/stop.out" 2>&1 || fail "keel stop b: $(cat "$T/stop.out")"
+    wait_until 10 eval '[ "$(ps_state b)" = stopped ]' || fail "b did not stop"
+    wait_until 10 eval '! hosts_of "$w0" | grep -qE "[[:space:]]b\$"'
+    check hosts_drop_stopped "w's /etc/hosts still names b, stopped and without an address: $(hosts_of "$w0" | tr '\n' '|')" \
+        eval '! hosts_of "$w0" | grep -qE "[[:space:]]b\$"'
+    # a down too, then b again: b takes the lowest free address, a's.
+    kc stop a > "$T/stop.out" 2>&1 || fail "keel stop a: $(cat "$T/stop.out")"
+    wait_until 10 eval '[ "$(ps_state a)" = stopped ]' || fail "a did not stop"
+    kc start b > "$T/start.out" 2>&1 || fail "keel start b: $(cat "$T/start.out")"
+    wait_until 10 eval '[ "$(grep -c "^b | b-up$" "$OUT")" -ge 2 ]' || fail "b did not come up again ($WHY)"
+    b1=$(ps_ip b)
+    check readdressed "b did not get another address ($b0, then '$b1'; a had $a0): the test shows nothing" \
+        eval '[ -n "$b1" ] && [ "$b1" != "$b0" ]'
+    wait_until 10 eval 'hosts_of "$w0" | grep -qE "^$b1[[:space:]]+b\$"'
+    check hosts_new_address "w's /etc/hosts does not name b at its new address $b1: $(hosts_of "$w0" | tr '\n' '|')" \
+        eval 'hosts_of "$w0" | grep -qE "^$b1[[:space:]]+b\$" && ! hosts_of "$w0" | grep -qE "^$b0[[:space:]]"'
+    kc start a > "$T/start.out" 2>&1 || fail "keel start a: $(cat "$T/start.out")"
+    wait_until 10 eval '[ "$(grep -c "^a | a-up$" "$OUT")" -ge 2 ]' || fail "a did not come up again ($WHY)"
+    a1=$(ps_ip a)
+    wait_until 10 eval 'hosts_of "$w0" | grep -qE "^$a1[[:space:]]+a\$"'
+    check hosts_swapped "w's /etc/hosts does not name a at $a1 and b at $b1: $(hosts_of "$w0" | tr '\n' '|')" \
+        eval 'hosts_of "$w0" | grep -qE "^$a1[[:space:]]+a\$" && hosts_of "$w0" | grep -qE "^$b1[[:space:]]+b\$" &&
+              [ "$(ps_pid w)" = "$w0" ]'
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 run_tests "$@"

@@ -1006,4 +1006,27 @@ test_idle_footprint() {
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# The harness itself: wait_until's TIMEOUT is seconds of wall time however
+# long its predicate takes.  It used to count 50 ms steps, so a predicate
+# that asks keel ps (a second when keel is slow to answer) stretched a 20 s
+# wait to minutes, and a test meant to fail fast timed out instead.
+# Counted, not timed: a predicate of 0.5 s fits at most 2 times per second of
+# the bound, plus one (the old count allowed 20 a second).
+test_harness_wait_until() {
+    plan gives_up bounded succeeds
+    local n=0 rc
+    slow_false() { n=$((n + 1)); sleep 0.5; return 1; }
+    wait_until 1 slow_false
+    rc=$?
+    check gives_up "wait_until did not give up on a predicate that never holds (status $rc)" eq "$rc" 1
+    check bounded "wait_until 1 tried a 0.5 s predicate $n times (at most $((2 * SLOW + 1)) fit its $SLOW s)" \
+        le "$n" $((2 * SLOW + 1))
+    # The positive control: a predicate that holds at its third try.
+    n=0
+    third() { n=$((n + 1)); [ "$n" -ge 3 ]; }
+    wait_until 10 third
+    rc=$?
+    check succeeds "wait_until did not return at the third try (status $rc, tries $n)" eval '[ "$rc" = 0 ] && [ "$n" = 3 ]'
+}
+
 run_tests "$@"

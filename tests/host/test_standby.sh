@@ -9,19 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 
 SOCK() { echo "$T/keel.sock"; }
-kc() { KEEL_HOST="unix://$(SOCK)" timeout $((30 * SLOW)) "$KEEL" "$@"; }
-
-# wait_secs SECONDS COMMAND [ARG]...: polls COMMAND until it succeeds, for at
-# most SECONDS (times SLOW) of wall time: the predicates here ask keel ps,
-# which costs more than wait_until's iteration count assumes.
-wait_secs() {
-    local end=$((SECONDS + $1 * SLOW))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -ge "$end" ] && return 1
-        sleep 0.05
-    done
-}
+# KC_TIMEOUT: seconds a client request may take (times SLOW).
+kc() { KEEL_HOST="unix://$(SOCK)" timeout $((${KC_TIMEOUT:-30} * SLOW)) "$KEEL" "$@"; }
 
 # keel's children in the test namespace (pids as keel prints them), sorted.
 keel_children() {
@@ -33,12 +22,12 @@ keel_children() {
 }
 
 # The standby of container NAME: keel's child that is not NAME's running
-# process nor another container's (printed; "" when none).  A standby is
-# keel's own code in a PID namespace of its own, alone there: NSpid has two
-# levels and the inner one is 1.
+# process nor another container's (printed; "" when none), nor EXCEPT (a
+# killed one not reaped yet).  A standby is keel's own code in a PID
+# namespace of its own, alone there: NSpid has two levels and the inner one is 1.
 standby_pid() {
     local k busy
-    busy=" $(ps_pids) "
+    busy=" $(ps_pids) ${1:-} "
     for k in $(keel_children); do
         case $busy in *" $k "*) continue ;; esac
         [ "$(ns_status "$k" NSpid | awk '{ print NF, $NF }')" = "2 1" ] && { echo "$k"; return 0; }
@@ -130,7 +119,7 @@ views() { grep -c "^$1 | view-done$" "$OUT"; }
 sb_prepared() {
     wait_out sb view-done || fail "sb did not come up ($WHY)"
     wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
-    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+    wait_until 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
 }
 
 test_standby_restart_and_start() {
@@ -142,7 +131,7 @@ test_standby_restart_and_start() {
     wait_out ref view-done || fail "ref did not come up ($WHY)"
     wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
     local sbp pid0
-    wait_secs 10 eval '[ -n "$(standby_pid)" ]'
+    wait_until 10 eval '[ -n "$(standby_pid)" ]'
     sbp=$(standby_pid)
     pid0=$(ps_field sb pid)
     check prepared "no standby of sb among keel's children ($(keel_children | tr '\n' ' '); running: $(ps_pids))" \
@@ -153,9 +142,9 @@ test_standby_restart_and_start() {
     # The crash (trap USR1 exits 0; restart = always): the new run's process
     # is the standby that existed before it.
     kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
-    wait_secs 20 eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not run again after its crash ($WHY)"
+    wait_until 20 eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not run again after its crash ($WHY)"
     local pid1
-    wait_secs 10 eval '[ "$(ps_field sb state)" = running ]'
+    wait_until 10 eval '[ "$(ps_field sb state)" = running ]'
     pid1=$(ps_field sb pid)
     check released_on_crash "sb's second run (pid $pid1) is not the standby prepared before the crash ($sbp)" \
         eq "$pid1" "$sbp"
@@ -171,15 +160,15 @@ test_standby_restart_and_start() {
     # keel stop sb, then keel start sb: released from a standby prepared
     # while sb was stopped (kept for the start).
     kc stop sb > "$T/stop.out" 2>&1 || fail "keel stop sb: $(cat "$T/stop.out")"
-    wait_secs 20 eval '[ "$(ps_field sb state)" = stopped ]' || fail "sb did not stop"
-    wait_secs 10 eval '[ -n "$(standby_pid)" ]'
+    wait_until 20 eval '[ "$(ps_field sb state)" = stopped ]' || fail "sb did not stop"
+    wait_until 10 eval '[ -n "$(standby_pid)" ]'
     sbp=$(standby_pid)
     kc start sb > "$T/start.out" 2>&1 || fail "keel start sb: $(cat "$T/start.out")"
-    wait_secs 20 eval '[ "$(views sb)" -ge 3 ]' || fail "sb did not start again ($WHY)"
+    wait_until 20 eval '[ "$(views sb)" -ge 3 ]' || fail "sb did not start again ($WHY)"
     check start_released "keel start sb did not release the standby ($sbp; running $(ps_field sb pid))" \
         eval '[ -n "$sbp" ] && [ "$(ps_field sb pid)" = "$sbp" ]'
     # The stop of keel: every standby discarded, nothing left in the namespace.
-    wait_secs 10 eval '[ -n "$(standby_pid)" ]'
+    wait_until 10 eval '[ -n "$(standby_pid)" ]'
     sbp=$(standby_pid)
     # sb's cgroup as the host sees it (the standby is in it too).
     local cg2 cgdir=""
@@ -217,7 +206,7 @@ test_standby_dies_alone() {
     done
     [ -n "$host" ] || fail "cannot find the standby $sbp among keel's children"
     kill -KILL "$host"
-    wait_secs 20 eval '[ -n "$(standby_pid)" ] && [ "$(standby_pid)" != "$sbp" ]'
+    wait_until 20 eval '[ -n "$(standby_pid)" ] && [ "$(standby_pid)" != "$sbp" ]'
     local sb2
     sb2=$(standby_pid)
     check replaced "no new standby after the old one ($sbp) was killed (now: '$sb2')" \
@@ -225,8 +214,8 @@ test_standby_dies_alone() {
     check running_untouched "sb's running instance changed when its standby died ($pid0, now $(ps_field sb pid) $(ps_field sb state))" \
         eval '[ "$(ps_field sb pid)" = "$pid0" ] && [ "$(ps_field sb state)" = running ] && [ "$(views sb)" = 1 ]'
     kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
-    wait_secs 20 eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not restart ($WHY)"
-    wait_secs 10 eval '[ "$(ps_field sb state)" = running ]'
+    wait_until 20 eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not restart ($WHY)"
+    wait_until 10 eval '[ "$(ps_field sb state)" = running ]'
     check next_release "sb's restart did not release the replacement standby ($sb2; running $(ps_field sb pid))" \
         eq "$(ps_field sb pid)" "$sb2"
     keel_stop || fail "keel did not stop ($WHY)"
@@ -270,10 +259,10 @@ EOF
     local pid0
     pid0=$(ps_field sb pid)
     kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
-    wait_secs 20 eval '[ "$(views sb)" -ge 2 ] && [ "$(ps_field sb state)" = running ]' || fail "sb did not restart ($WHY)"
+    wait_until 20 eval '[ "$(views sb)" -ge 2 ] && [ "$(ps_field sb state)" = running ]' || fail "sb did not restart ($WHY)"
     check start_without "sb did not start again without a standby ($pid0, now $(ps_field sb pid))" \
         eval '[ -n "$(ps_field sb pid)" ] && [ "$(ps_field sb pid)" != "$pid0" ]'
-    wait_secs 10 eval '[ -n "$(standby_pid)" ]'
+    wait_until 10 eval '[ -n "$(standby_pid)" ]'
     check back_after_start "no standby after sb's next start" ne "$(standby_pid)" ""
     keel_stop || fail "keel did not stop ($WHY)"
 }
@@ -302,7 +291,7 @@ EOF
     local sbp
     sbp=$(standby_pid)
     kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
-    wait_secs 20 eval '[ "$(views sb)" -ge 2 ] && [ "$(ps_field sb state)" = running ]' || fail "sb did not restart ($WHY)"
+    wait_until 20 eval '[ "$(views sb)" -ge 2 ] && [ "$(ps_field sb state)" = running ]' || fail "sb did not restart ($WHY)"
     [ "$(ps_field sb pid)" = "$sbp" ] || fail "the restart did not release the standby ($sbp; running $(ps_field sb pid))"
     local m1 m2
     m1=$(sed -n 's/^sb | data:\/proc\/self\/uid_map=//p' "$OUT" | sed -n 1p | awk '{ print $1, $2, $3 }')
@@ -311,7 +300,7 @@ EOF
         eval '[ -n "$m1" ] && [ "$m1" = "$m2" ] && [ "${m1%% *}" = 0 ] && [ "$(awk "{ print \$2 }" <<< "$m1")" -gt 0 ]'
     check ids_inside "the released instance does not run as root of its user namespace" \
         eq "$(grep -E '^sb \| uid=' "$OUT" | sed -n 2p)" "sb | uid=0"
-    wait_secs 10 eval '[ "$(ps_field sb ready)" = True ]'
+    wait_until 10 eval '[ "$(ps_field sb ready)" = True ]'
     check ready_after_release "keel did not see the released instance's READY=1 (ready: $(ps_field sb ready); $(grep -E '^sb \| notify=' "$OUT" | tail -n 1))" \
         eq "$(ps_field sb ready)" True
     keel_stop || fail "keel did not stop ($WHY)"
@@ -348,22 +337,22 @@ EOF
     keel_start
     wait_out web listening=tcp:80 || fail "web did not listen ($WHY)"
     wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
-    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of web was prepared"
+    wait_until 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of web was prepared"
     local ip0
     ip0=$(ps_field web ip)
-    wait_secs 10 eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" "$PROBE" connect 127.0.0.1 $port 2>&1 | grep -q "=ok reply=ping"'
+    wait_until 10 eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" "$PROBE" connect 127.0.0.1 $port 2>&1 | grep -q "=ok reply=ping"'
     check port_before "web's published port does not answer (positive control)" \
         eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" "$PROBE" connect 127.0.0.1 $port 2>&1 | grep -q "=ok reply=ping"'
     kc stop web > "$T/stop.out" 2>&1 || fail "keel stop web: $(cat "$T/stop.out")"
-    wait_secs 20 eval '[ "$(ps_field web state)" = stopped ]' || fail "web did not stop"
-    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of web while it is stopped"
+    wait_until 20 eval '[ "$(ps_field web state)" = stopped ]' || fail "web did not stop"
+    wait_until 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of web while it is stopped"
     local sbp
     sbp=$(standby_pid)
     kc start web > "$T/start.out" 2>&1 || fail "keel start web: $(cat "$T/start.out")"
-    wait_secs 20 eval '[ "$(grep -c "^web | listening=tcp:80$" "$OUT")" -ge 2 ]' || fail "web did not listen again ($WHY)"
+    wait_until 20 eval '[ "$(grep -c "^web | listening=tcp:80$" "$OUT")" -ge 2 ]' || fail "web did not listen again ($WHY)"
     check same_ip "the released web ($(ps_field web pid), standby $sbp) does not have its address $ip0 (now $(ps_field web ip))" \
         eval '[ -n "$ip0" ] && [ "$(ps_field web ip)" = "$ip0" ] && [ "$(ps_field web pid)" = "$sbp" ]'
-    wait_secs 10 eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" "$PROBE" connect 127.0.0.1 $port 2>&1 | grep -q "=ok reply=ping"'
+    wait_until 10 eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" "$PROBE" connect 127.0.0.1 $port 2>&1 | grep -q "=ok reply=ping"'
     check port_after_start "web's published port does not answer after keel start through the standby" \
         eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" "$PROBE" connect 127.0.0.1 $port 2>&1 | grep -q "=ok reply=ping"'
     keel_stop || fail "keel did not stop ($WHY)"
@@ -377,20 +366,250 @@ test_standby_apply_env() {
     check old_env "sb's first run does not see MARK=one" grep_in '^sb | env.MARK=one$' "$OUT"
     sb_manifest two "$T/m2.ini"
     kc apply "$T/m2.ini" > "$T/apply.out" 2>&1 || fail "keel apply: $(cat "$T/apply.out")"
-    wait_secs 20 eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not restart for the apply ($WHY)"
+    wait_until 20 eval '[ "$(views sb)" -ge 2 ]' || fail "sb did not restart for the apply ($WHY)"
     check new_env_at_once "sb's run after the apply does not see MARK=two" \
         eval '[ "$(view_of sb 2 | grep "^env.MARK=")" = env.MARK=two ]'
     # The next run comes from the standby prepared after the apply: the new
     # environment, never the old standby's.
-    wait_secs 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby after the apply"
+    wait_until 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby after the apply"
     local sbp
     sbp=$(standby_pid)
     kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
-    wait_secs 20 eval '[ "$(views sb)" -ge 3 ]' || fail "sb did not restart ($WHY)"
-    wait_secs 10 eval '[ "$(ps_field sb state)" = running ]'
+    wait_until 20 eval '[ "$(views sb)" -ge 3 ]' || fail "sb did not restart ($WHY)"
+    wait_until 10 eval '[ "$(ps_field sb state)" = running ]'
     check new_env_from_standby "the run released from the standby ($sbp, now $(ps_field sb pid)) does not see MARK=two" \
         eval '[ "$(ps_field sb pid)" = "$sbp" ] && [ "$(view_of sb 3 | grep "^env.MARK=")" = env.MARK=two ]'
     keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# ---- a standby that SIGKILL cannot end at once ----------------------------------------
+
+# A FUSE file system served by the probe (fuse-hang) over $T/fuse/d (a
+# plain directory while keel checks its manifest), whose server reads the
+# next request after SIGUSR1 and answers it only at SIGUSR2: the process
+# walking a path there sleeps uninterruptibly, and SIGKILL ends it only once
+# the server answers, as on a hung NFS server.  Mounted in keel's mount
+# namespace only (keel running; the children it clones from then on see it):
+# the host never has it, and it goes with the namespace however the test
+# ends.
+FUSE_PID=""
+fuse_start() {
+    local n why=""
+    trap 'fuse_stop; _cleanup' EXIT
+    : > "$T/fuse.out"
+    nsenter --mount="/proc/$(nsinit_pid)/ns/mnt" "$PROBE" fuse-hang "$T/fuse/d" > "$T/fuse.out" 2>&1 &
+    FUSE_PID=$!
+    wait_until 10 grep -q '^fuse=' "$T/fuse.out" || fail "the FUSE server did not start: $(cat "$T/fuse.out")"
+    # No FUSE in this kernel (opening /dev/fuse loads the module if there is one).
+    grep -qE '^fuse=(ENOENT|ENODEV|ENXIO)$' "$T/fuse.out" && why="no FUSE here ($(head -n 1 "$T/fuse.out"))"
+    if [ -n "$why" ]; then
+        for n in "${_PLAN[@]}"; do
+            _DONE+=("$n")
+            echo "skip - host: $n: $why"
+        done
+        exit 0
+    fi
+    grep -q '^fuse=mounted$' "$T/fuse.out" || fail "the FUSE server did not mount: $(cat "$T/fuse.out")"
+    [ -d "/proc/$(keel_pid)/root$T/fuse/d/d" ] || fail "the FUSE server does not serve $T/fuse/d/d in keel's namespace: $(cat "$T/fuse.out")"
+}
+fuse_stop() {
+    [ -n "$FUSE_PID" ] || return 0
+    # What it holds is answered first: nothing stays hung on the mount.
+    kill -USR2 "$FUSE_PID" 2>/dev/null && wait_until 5 grep -q '^fuse.released=' "$T/fuse.out"
+    kill "$FUSE_PID" 2>/dev/null
+    FUSE_PID=""
+}
+fuse_held() { grep -c '^fuse.held=' "$T/fuse.out"; }
+
+# host_pid NSPID: the host pid of keel's child NSPID (as keel prints it).
+host_pid() {
+    local k
+    for k in $(children "$(keel_pid)"); do
+        [ "$(awk '$1 == "NSpid:" { print $3 }' "/proc/$k/status" 2>/dev/null)" = "$1" ] && { echo "$k"; return 0; }
+    done
+}
+
+# hung PID: PID (of the test namespace) is there, SIGKILLed, in uninterruptible sleep.
+hung() {
+    local st pnd
+    st=$(ns_status "$1" State)
+    pnd=$(ns_status "$1" ShdPnd)
+    [ "${st%% *}" = D ] && [ $((0x${pnd:-0} & 0x100)) != 0 ] && return 0
+    WHY="process $1: state '${st:-gone}', shared pending signals ${pnd:-none}"
+    return 1
+}
+
+# With the server holding: the prepared standby of sb is killed from
+# outside, and the one keel prepares next hangs walking its bind source.
+# Its pid goes to STUCK.
+STUCK=""
+standby_hang() {
+    local sbp held host
+    sbp=$(standby_pid)
+    host=$(host_pid "$sbp")
+    [ -n "$host" ] || fail "cannot find the standby $sbp among keel's children"
+    held=$(fuse_held)
+    kill -USR1 "$FUSE_PID"
+    kill -KILL "$host"
+    wait_until 20 eval '[ "$(fuse_held)" -gt "$held" ]' || fail "no standby of sb reached the FUSE server"
+    wait_until 10 eval 'sbp2=$(standby_pid); [ -n "$sbp2" ] && [ "$sbp2" != "$sbp" ]' ||
+        fail "no new standby of sb after $sbp was killed"
+    STUCK=$(standby_pid)
+}
+
+hung_manifest() {
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container sb]
+layers = $LAYERS/base
+command = /bin/probe print run-begin print view-done sleep inf
+mount = $T/fuse/d/d:/data
+restart = no
+stop_signal = SIGKILL
+stop_timeout = $1
+standby = yes
+
+[container idle]
+layers = $LAYERS/base
+command = /bin/probe sleep inf
+stop_signal = SIGKILL
+EOF
+}
+
+# A standby hung in uninterruptible sleep (its bind source on a FUSE server
+# that stopped answering) when keel discards it (stop_signal = SIGKILL:
+# keel stop SIGKILLs the container's cgroup, the standby first): keel goes
+# on, keel ps answers and sb stops while the standby cannot be reaped; it is
+# reaped once the server answers.  keel's stop waits for such a standby
+# (within sb's stop_timeout, 60 s here) and exits once it is reaped, leaving
+# nothing.  Before, keel waited for it in waitpid(): no reaping, no control
+# socket, no shutdown for as long as the server kept silent.
+test_standby_hung_discard() {
+    plan answers_while_hung new_instance_meanwhile reaped_when_it_can late_reap_harmless stop_waits_for_it \
+        nothing_left
+    local KC_TIMEOUT=5 s1 s2 stuck
+    mkdir -p "$T/fuse/d/d"
+    hung_manifest 60s
+    keel_start
+    sb_prepared
+    fuse_start
+    standby_hang
+    s1=$STUCK
+    kc stop sb > "$T/stop.out" 2>&1 &
+    # Everything after depends on it: a keel that cannot answer fails at once.
+    wait_until 20 eval '[ "$(ps_field sb state)" = stopped ]' ||
+        fail "keel ps did not show sb stopped while its discarded standby $s1 hung ($(hung "$s1" && echo hung || echo "$WHY"))"
+    check answers_while_hung "keel ps did not show sb stopped (state '$(ps_field sb state)') while the discarded standby $s1 hung" \
+        eval '[ "$(ps_field sb state)" = stopped ] && hung "$s1"'
+    # A new instance while s1 still hangs: the next standby (the server
+    # answers it: one request is held per SIGUSR1), released by keel start.
+    wait_until 20 eval '[ -n "$(standby_pid "$s1")" ]' || fail "no new standby of sb while $s1 hung"
+    s2=$(standby_pid "$s1")
+    kc start sb > "$T/start.out" 2>&1 || fail "keel start sb: $(cat "$T/start.out")"
+    wait_until 20 eval '[ "$(ps_field sb state)" = running ]'
+    check new_instance_meanwhile "keel start sb did not release the new standby $s2 (sb: pid '$(ps_field sb pid)', $(ps_field sb state)) while $s1 hung" \
+        eval '[ "$(ps_field sb pid)" = "$s2" ] && [ "$(ps_field sb state)" = running ] && hung "$s1"'
+    # sb's cgroup as the host sees it, kept while sb runs.
+    local cg2 cgdir=""
+    cg2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+    [ -n "$cg2" ] && cgdir=$cg2$(sed -n 's/^0:://p' "$(nsproc)/$s2/cgroup" 2>/dev/null)
+    kill -USR2 "$FUSE_PID"
+    wait_until 20 eval '[ ! -e "$(nsproc)/$s1" ]'
+    check reaped_when_it_can "the discarded standby $s1 is still there once the server answered: $(ns_status "$s1" State)" \
+        eval '[ ! -e "$(nsproc)/$s1" ]'
+    # s1's late reap is its own: sb runs on as it was, in its cgroup.
+    check late_reap_harmless "sb changed when its old standby was reaped (pid '$(ps_field sb pid)', not $s2; $(ps_field sb state); cgroup $cgdir)" \
+        eval '[ "$(ps_field sb pid)" = "$s2" ] && [ "$(ps_field sb state)" = running ] && { [ -z "$cgdir" ] || [ -d "$cgdir" ]; }'
+    # keel's stop: sb's next standby hangs in turn, is discarded and waited for.
+    wait_until 20 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb after its start"
+    standby_hang
+    stuck=$STUCK
+    keel_signal TERM || fail "cannot signal keel ($WHY)"
+    wait_until 20 eval '[ "$(ps_field sb state)" = stopped ]'
+    check stop_waits_for_it "keel did not stay (running: $(keel_running && echo yes || echo no)) and answer (sb: '$(ps_field sb state)') while the standby $stuck it discarded hung" \
+        eval 'keel_running && [ "$(ps_field sb state)" = stopped ] && hung "$stuck"'
+    kill -USR2 "$FUSE_PID"
+    keel_wait 20 || fail "keel did not exit once the hung standby could die"
+    check nothing_left "keel's stop left processes ($(cat "$T/leftover" 2>/dev/null)) or failed (status $KRC)" \
+        eval '[ "$KRC" = 0 ] && [ -f "$T/leftover" ] && [ ! -s "$T/leftover" ]'
+}
+
+# The bound: a standby that stays hung longer than sb's stop_timeout (1 s)
+# does not hold keel's stop; keel says which process it leaves behind.
+test_standby_hung_bound() {
+    plan stop_not_held left_reported
+    local KC_TIMEOUT=5 stuck
+    mkdir -p "$T/fuse/d/d"
+    hung_manifest 1s
+    keel_start
+    sb_prepared
+    fuse_start
+    standby_hang
+    stuck=$STUCK
+    keel_signal TERM || fail "cannot signal keel ($WHY)"
+    # nsinit writes the leftover list once keel has exited.
+    wait_until 20 test -e "$T/leftover"
+    check stop_not_held "keel did not exit while its discarded standby $stuck hung ($(hung "$stuck" && echo hung || echo "$WHY"); left: $(cat "$T/leftover" 2>/dev/null))" \
+        eval '[ -e "$T/leftover" ] && grep -qE "^$stuck .* D$" "$T/leftover"'
+    check left_reported "keel did not say it leaves the standby $stuck behind" \
+        grep_in "$(klog "warning: sb: its killed standby $stuck is still not dead: left behind")" "$ERR"
+    kill -USR2 "$FUSE_PID"
+    keel_wait 20 || fail "the test namespace did not end once the hung standby could die"
+}
+
+# Not a standby: a container's own process that SIGKILL cannot end (a
+# process of it walks a bind source on a FUSE server that stopped
+# answering; its PID 1, killed too, waits in its exit for it).  keel's stop
+# waits for it up to its stop_timeout (1 s) after the SIGKILL, then says so
+# and goes on: before, keel's stop waited for ever (in boot mode the machine
+# never powered off).  The server answers afterwards and everything ends.
+test_hung_process_stop() {
+    plan stop_not_held_by_process process_reported
+    local KC_TIMEOUT=5 pid0
+    mkdir -p "$T/fuse/d/d"
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container hm]
+layers = $LAYERS/base
+command = /bin/sh -c "while :; do ls /data > /dev/null; sleep 0.1; done"
+mount = $T/fuse/d/d:/data
+restart = no
+stop_signal = SIGKILL
+stop_timeout = 1s
+
+[container idle]
+layers = $LAYERS/base
+command = /bin/probe sleep inf
+stop_signal = SIGKILL
+EOF
+    keel_start
+    wait_until 10 test -S "$(SOCK)" || fail "no control socket"
+    wait_until 20 eval '[ "$(ps_field hm state)" = running ]' || fail "hm did not start"
+    fuse_start
+    # hm's mount namespace was copied before the mount: its next run sees it.
+    pid0=$(ps_field hm pid)
+    kc restart hm > "$T/restart.out" 2>&1 || fail "keel restart hm: $(cat "$T/restart.out")"
+    wait_until 20 eval '[ "$(ps_field hm state)" = running ] && [ "$(ps_field hm pid)" != "$pid0" ]' ||
+        fail "hm did not run again"
+    local held
+    held=$(fuse_held)
+    kill -USR1 "$FUSE_PID"
+    wait_until 20 eval '[ "$(fuse_held)" -gt "$held" ]' || fail "hm's ls did not reach the FUSE server"
+    local hp
+    hp=$(ps_field hm pid)
+    keel_signal TERM || fail "cannot signal keel ($WHY)"
+    # nsinit writes the leftover list once keel has exited.
+    wait_until 20 test -e "$T/leftover"
+    check stop_not_held_by_process "keel did not exit while hm's process hung after SIGKILL (left: $(tr '\n' ' ' 2>/dev/null < "$T/leftover"))" \
+        eval '[ -e "$T/leftover" ] && grep -qE "^[0-9]+ ls D$" "$T/leftover"'
+    check process_reported "keel did not say it goes on without hm's process $hp" \
+        grep_in "$(klog "warning: hm: its process $hp did not die within 1000 ms of SIGKILL")" "$ERR"
+    kill -USR2 "$FUSE_PID"
+    keel_wait 20 || fail "the test namespace did not end once the hung process could die"
 }
 
 test_standby_check_refusals() {

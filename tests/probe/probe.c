@@ -66,6 +66,14 @@
  *   icmp HOST           ICMP echo through a datagram socket (ping without CAP_NET_RAW): icmp:HOST=ok|ERRNO
  *   connect-udp HOST PORT  the same over UDP (2 s timeout)
  *   flood BYTES         write BYTES bytes of lines to stdout, then flood=done on stderr
+ *   fuse-hang DIR       (run outside containers, as root) mount a FUSE file system at DIR
+ *                       and serve it, forever: DIR/d is an empty directory, every entry
+ *                       and attribute valid for 0 s (each path walk asks the server).
+ *                       fuse=mounted once mounted.  After SIGUSR1 the next request is
+ *                       read and left unanswered (fuse.held=OPCODE), the later ones are
+ *                       served: its caller sleeps uninterruptibly, and SIGKILL ends it
+ *                       only after the answer.  SIGUSR2 answers every request held
+ *                       (fuse.released=N).
  *   stderr TEXT         TEXT on stderr
  *   tty                 the controlling terminal as an attacker sees it:
  *                       tty.open=ok|ERRNO (open("/dev/tty")), tty.sid_leader=1|0
@@ -98,6 +106,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/fuse.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <netinet/in.h>
@@ -107,12 +117,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1006,6 +1018,158 @@ static void cmd_tty(void)
         close(t);
 }
 
+
+/* --- fuse-hang: a FUSE server that stops answering on request ------------------ */
+
+static volatile sig_atomic_t fuse_hold_req, fuse_release_req;
+static void on_fuse_hold(int sig) { (void)sig; fuse_hold_req = 1; }
+static void on_fuse_release(int sig) { (void)sig; fuse_release_req = 1; }
+
+static void fuse_reply(int fd, uint64_t unique, int error, const void *arg, size_t len)
+{
+    struct fuse_out_header h = { .len = (uint32_t)(sizeof h + len), .error = error, .unique = unique };
+    struct iovec iov[2] = { { &h, sizeof h }, { (void *)arg, len } };
+    if (writev(fd, iov, len ? 2 : 1) < 0 && errno != ENOENT)   /* ENOENT: the request was interrupted */
+        fprintf(stderr, "probe: fuse reply: %s\n", strerror(errno));
+}
+
+static void fuse_attr_of(uint64_t ino, struct fuse_attr *a)
+{
+    memset(a, 0, sizeof *a);
+    a->ino = ino;
+    a->mode = S_IFDIR | 0755;
+    a->nlink = 2;
+    a->blksize = 4096;
+}
+
+/* Answers one request (a copy of what was read) as the file system says. */
+static void fuse_answer(int fd, const char *req)
+{
+    const struct fuse_in_header *h = (const void *)req;
+    const char *arg = req + sizeof *h;
+    switch (h->opcode) {
+    case FUSE_INIT: {
+        const struct fuse_init_in *in = (const void *)arg;
+        struct fuse_init_out out = { .major = FUSE_KERNEL_VERSION, .max_readahead = in->max_readahead,
+                                     .max_background = 16, .congestion_threshold = 12, .max_write = 4096,
+                                     .time_gran = 1 };
+        out.minor = in->minor < FUSE_KERNEL_MINOR_VERSION ? in->minor : FUSE_KERNEL_MINOR_VERSION;
+        fuse_reply(fd, h->unique, 0, &out, sizeof out);
+        return;
+    }
+    case FUSE_LOOKUP: {
+        if (h->nodeid != FUSE_ROOT_ID || strcmp(arg, "d") != 0) {
+            fuse_reply(fd, h->unique, -ENOENT, NULL, 0);
+            return;
+        }
+        struct fuse_entry_out e = { .nodeid = 2 };
+        fuse_attr_of(2, &e.attr);
+        fuse_reply(fd, h->unique, 0, &e, sizeof e);
+        return;
+    }
+    case FUSE_GETATTR: {
+        struct fuse_attr_out a = { 0 };
+        fuse_attr_of(h->nodeid, &a.attr);
+        fuse_reply(fd, h->unique, 0, &a, sizeof a);
+        return;
+    }
+    case FUSE_OPENDIR: {
+        struct fuse_open_out o = { 0 };
+        fuse_reply(fd, h->unique, 0, &o, sizeof o);
+        return;
+    }
+    case FUSE_STATFS: {
+        struct fuse_statfs_out st = { .st = { .bsize = 4096, .namelen = 255, .frsize = 4096 } };
+        fuse_reply(fd, h->unique, 0, &st, sizeof st);
+        return;
+    }
+    case FUSE_READDIR:      /* no entries: the end at once */
+    case FUSE_RELEASEDIR:
+    case FUSE_ACCESS:
+    case FUSE_FLUSH:
+        fuse_reply(fd, h->unique, 0, NULL, 0);
+        return;
+    default:
+        fuse_reply(fd, h->unique, -ENOSYS, NULL, 0);
+        return;
+    }
+}
+
+static void cmd_fuse_hang(const char *dir)
+{
+    int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        printf("fuse=%s\n", errname(errno));
+        return;
+    }
+    char opts[128];
+    snprintf(opts, sizeof opts, "fd=%d,rootmode=40000,user_id=0,group_id=0,allow_other", fd);
+    if (mount("probe", dir, "fuse.probe", MS_NOSUID | MS_NODEV, opts) < 0) {
+        printf("fuse=%s\n", errname(errno));
+        close(fd);
+        return;
+    }
+    printf("fuse=mounted\n");
+    /* The signals are taken only in ppoll, so none is lost between a check
+     * of the flags and the wait. */
+    sigset_t both, none;
+    sigemptyset(&both);
+    sigaddset(&both, SIGUSR1);
+    sigaddset(&both, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &both, &none);
+    sigdelset(&none, SIGUSR1);
+    sigdelset(&none, SIGUSR2);
+    struct sigaction sa = { .sa_handler = on_fuse_hold };
+    sigaction(SIGUSR1, &sa, NULL);
+    sa.sa_handler = on_fuse_release;
+    sigaction(SIGUSR2, &sa, NULL);
+    static char buf[FUSE_MIN_READ_BUFFER + 128 * 1024];
+    static char *held[64];
+    size_t n_held = 0;
+    bool holding = false;
+    for (;;) {
+        if (fuse_hold_req) {
+            fuse_hold_req = 0;
+            holding = true;
+        }
+        if (fuse_release_req) {
+            fuse_release_req = 0;
+            for (size_t k = 0; k < n_held; k++) {
+                fuse_answer(fd, held[k]);
+                free(held[k]);
+            }
+            printf("fuse.released=%zu\n", n_held);
+            n_held = 0;
+        }
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (ppoll(&p, 1, NULL, &none) < 0)
+            continue;   /* EINTR: a signal, seen at the top */
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && (errno == EINTR || errno == ENOENT || errno == EAGAIN))
+            continue;
+        if (n < (ssize_t)sizeof(struct fuse_in_header))
+            break;   /* unmounted (ENODEV) or broken */
+        const struct fuse_in_header *h = (const void *)buf;
+        if (h->opcode == FUSE_FORGET || h->opcode == FUSE_BATCH_FORGET || h->opcode == FUSE_INTERRUPT)
+            continue;   /* no answer expected */
+        if (holding && h->opcode != FUSE_INIT && n_held < sizeof held / sizeof held[0]) {
+            char *copy = malloc((size_t)n + 1);
+            if (copy) {
+                memcpy(copy, buf, (size_t)n);
+                copy[n] = '\0';
+                held[n_held++] = copy;
+                holding = false;   /* one request per SIGUSR1 */
+                printf("fuse.held=%u\n", h->opcode);
+                continue;
+            }
+        }
+        buf[n < (ssize_t)sizeof buf ? n : (ssize_t)sizeof buf - 1] = '\0';
+        fuse_answer(fd, buf);
+    }
+    printf("fuse=gone\n");
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1119,6 +1283,8 @@ int main(int argc, char **argv)
             cmd_connect(host, need_num(argv, &i), c[7] == '-');
         } else if (strcmp(c, "flood") == 0)
             cmd_flood(need_num(argv, &i));
+        else if (strcmp(c, "fuse-hang") == 0)
+            cmd_fuse_hang(need(argv, &i));
         else
             usage("unknown subcommand", c);
     }

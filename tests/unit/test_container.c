@@ -157,11 +157,46 @@ TEST(hand_over_large_hosts)
     }
 }
 
+/* container_abort kills the child and closes its channels but never waits
+ * for it: a setup child in uninterruptible sleep (a bind source on a hung
+ * FUSE or NFS server) outlives SIGKILL until that sleep ends, and PID 1 must
+ * not sit in waitpid meanwhile.  The pid stays the caller's to reap (the
+ * supervisor's loop does).  Before, it was reaped inside and p.pid zeroed. */
+TEST(abort_never_waits)
+{
+    int sv[2];
+    CHECK_INT(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) {
+        for (;;)
+            pause();
+    }
+    struct container_proc p = { .pid = child, .pidfd = sys_pidfd_open(child), .setup_fd = -1,
+                                .handover_fd = sv[0], .release_fd = -1 };
+    container_ns_init(&p.ns);
+    container_abort(&p);
+    CHECK(p.pid == child);
+    CHECK(p.pidfd == -1 && p.handover_fd == -1 && p.setup_fd == -1 && p.release_fd == -1);
+    /* Still ours to reap, and killed: bounded poll, 10 s at most. */
+    int status = 0;
+    pid_t got = 0;
+    for (int i = 0; i < 1000 && got == 0; i++) {
+        got = waitpid(child, &status, WNOHANG);
+        if (got == 0)
+            usleep(10000);
+    }
+    CHECK(got == child);
+    CHECK(got == child && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    close(sv[1]);
+}
+
 int main(void)
 {
     RUN(exec_reports);
     RUN(exec_needs_pinned_namespaces);
     RUN(signal_status_parse);
     RUN(hand_over_large_hosts);
+    RUN(abort_never_waits);
     return unit_done();
 }
