@@ -43,6 +43,13 @@ else
         'harness: pid1 exe open for writing: EROFS'
     vm_assert "bootmod: nor that of a child PID 1 forked (EROFS)" 'harness: child exe open for writing: EROFS'
     vm_assert "bootmod: control: the root (a bind of the same rootfs) is writable" 'harness: root writable: yes'
+    # The other names of the same inode: its text mapping's map_files entry
+    # (the exe's mount, read-only), and the binary seen through a bind of
+    # the root without the read-only bind on it (only ETXTBSY there).
+    vm_assert "bootmod: /proc/self/map_files of keel's text cannot be opened for writing (EROFS)" \
+        'harness: map_files exe open for writing: EROFS'
+    vm_assert "bootmod: the binary through a plain bind of the root: refused while it runs (ETXTBSY)" \
+        'harness: exe through a bind of the root open for writing: ETXTBSY'
 
     vm_assert "bootmod: pivot_root works after the move" 'harness: pivot_root ok'
     vm_assert_each "bootmod: pseudo-filesystems mounted" 'harness: mounts( [^ ]+)* {}( |$|[[:cntrl:]])' \
