@@ -662,7 +662,7 @@ int cgroup_container_create(struct cgroup_root *root, const struct container_spe
         }
     }
     *dirfd = fd;
-    r = 0;
+    r = reused;
 out:
     cgroup_writes_free(&w);
     return r;

@@ -82,7 +82,8 @@ struct ctr {
     int cg_events_fd;        /* cgroup.events */
     bool has_cgroup;
     bool upper_checked;      /* mount_warn_upper said its piece (first start) */
-    unsigned oom_kills;
+    unsigned oom_kills;      /* OOM kills of every run, across cgroups made afresh */
+    unsigned cg_oom_base;    /* memory.events oom_kill of the current cgroup already in oom_kills */
     char failure[KERR_MSG_MAX];
     char *stage;             /* heap: RUN_DIR/containers/NAME (the structs stay small: no 4 KiB arrays) */
     bool retiring;           /* an apply stops it for good (removed, or restarted from a new spec) */
@@ -329,7 +330,42 @@ static void cg_remove_if_done(struct ctr *c)
     if (cgroup_container_remove(root, c->iname, &err) == 0) {
         cg_events_close(c);
         c->has_cgroup = false;
+        c->cg_oom_base = 0;
     }
+}
+
+/* Reads the cgroup's events; FD, when >= 0, is the watched file that fired. */
+static int cg_events_get(struct ctr *c, struct cgroup_root *root, int fd, struct cgroup_events *ev)
+{
+    struct kerr err = { 0 };
+    /* Both files open (the memory one wherever the controller is): read
+     * them through their fds, without the three path lookups of a read by
+     * name — this runs at each start and, on the exit's path, at each end. */
+    if (c->cg_events_fd >= 0 && (c->mem_events_fd >= 0 || !(root->controllers & CG_MEMORY)))
+        return cgroup_events_read_fds(c->cg_events_fd, c->mem_events_fd, ev, &err);
+    /* kernfs keeps reporting a change until the watched file itself is
+     * read again: rewind and read it, or the loop would spin. */
+    if (fd >= 0 && lseek(fd, 0, SEEK_SET) == 0) {
+        char drain[512];
+        while (read(fd, drain, sizeof drain) > 0)
+            ;
+    }
+    return cgroup_container_events(root, c->iname, ev, &err);
+}
+
+/* Adds the OOM kills of the current cgroup not counted yet.  The cgroup's
+ * own count starts at 0 whenever it is made afresh (each start, and
+ * cg_remove_if_done): compared with the container's total, the kills of a
+ * later run would go unreported until they outnumbered all earlier ones. */
+static void cg_oom_count(struct ctr *c, const struct cgroup_events *ev)
+{
+    if (ev->oom_kill <= c->cg_oom_base)
+        return;
+    c->oom_kills += (unsigned)(ev->oom_kill - c->cg_oom_base);
+    c->cg_oom_base = (unsigned)ev->oom_kill;
+    log_warn("%s: OOM-killed (%u time%s)", c->spec->name, c->oom_kills, c->oom_kills == 1 ? "" : "s");
+    output_note(&c->out, "OOM-killed by the kernel (%u time%s)", c->oom_kills, c->oom_kills == 1 ? "" : "s");
+    emit(c->sup, EV_OOM, c, 0, c->oom_kills, NULL);
 }
 
 static void on_cg_event(struct loop *l, int fd, uint32_t events, void *data)
@@ -337,34 +373,24 @@ static void on_cg_event(struct loop *l, int fd, uint32_t events, void *data)
     struct ctr *c = data;
     struct cgroup_root *root = cgroot(c->sup);
     struct cgroup_events ev;
-    struct kerr err = { 0 };
-    if (!root)
+    if (!root || cg_events_get(c, root, fd, &ev) < 0)
         return;
-    /* Both files open (the memory one wherever the controller is): read
-     * them through their fds, without the three path lookups of a read by
-     * name — this runs at each start and, on the exit's path, at each end. */
-    if (c->cg_events_fd >= 0 && (c->mem_events_fd >= 0 || !(root->controllers & CG_MEMORY))) {
-        if (cgroup_events_read_fds(c->cg_events_fd, c->mem_events_fd, &ev, &err) < 0)
-            return;
-    } else {
-        /* kernfs keeps reporting a change until the watched file itself is
-         * read again: rewind and read it, or the loop would spin. */
-        if (lseek(fd, 0, SEEK_SET) == 0) {
-            char drain[512];
-            while (read(fd, drain, sizeof drain) > 0)
-                ;
-        }
-        if (cgroup_container_events(root, c->iname, &ev, &err) < 0)
-            return;
-    }
-    if (ev.oom_kill > c->oom_kills) {
-        c->oom_kills = (unsigned)ev.oom_kill;
-        log_warn("%s: OOM-killed (%u time%s)", c->spec->name, c->oom_kills, c->oom_kills == 1 ? "" : "s");
-        output_note(&c->out, "OOM-killed by the kernel (%u time%s)", c->oom_kills, c->oom_kills == 1 ? "" : "s");
-        emit(c->sup, EV_OOM, c, 0, c->oom_kills, NULL);
-    }
+    cg_oom_count(c, &ev);
     if (!ev.populated)
         cg_remove_if_done(c);
+}
+
+/* Before the cgroup is made again: what its events say that keel has not
+ * handled yet (an OOM kill whose notice is still queued) is counted, and
+ * the fds go.  Kept, they would watch the removed cgroup (cg_events_open
+ * opens only what is closed) and this run's events would never be seen. */
+static void cg_events_retire(struct ctr *c)
+{
+    struct cgroup_root *root = cgroot(c->sup);
+    struct cgroup_events ev;
+    if (root && c->has_cgroup && cg_events_get(c, root, -1, &ev) == 0)
+        cg_oom_count(c, &ev);
+    cg_events_close(c);
 }
 
 static void cg_events_open(struct ctr *c)
@@ -869,8 +895,11 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
     } else if (s->opts.cgroup) {
         /* A limit that cannot be applied refuses the container: never dropped silently. */
         struct container_spec named;
+        cg_events_retire(c);   /* ctr_start opens the new cgroup's */
         if ((r = cgroup_container_create(s->opts.cgroup, cg_spec(c, &named), &cgfd, err)) < 0)
             return r;
+        if (r == 0)
+            c->cg_oom_base = 0;   /* made afresh; reused (1), it keeps its count */
         c->has_cgroup = cgfd >= 0;
     }
     struct container_start in = {

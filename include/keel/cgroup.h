@@ -82,7 +82,9 @@ int cgroup_open_at(struct cgroup_root *root, const char *path, unsigned controll
  * memory.oom.group.  On success *dirfd is an O_RDONLY|O_DIRECTORY|O_CLOEXEC
  * fd of it for clone3(CLONE_INTO_CGROUP) (caller closes), or -1 when cgroups
  * are unavailable and the container asks for no limit.  A limit whose
- * controller is missing is an error naming the controller and the path. */
+ * controller is missing is an error naming the controller and the path.
+ * Returns 0 (made afresh: its counters, memory.events' among them, start at
+ * 0), 1 (an earlier one reused, counters and all) or -errno. */
 int cgroup_container_create(struct cgroup_root *root, const struct container_spec *c, int *dirfd,
                             struct kerr *err);
 /* keel apply: writes the limits of `c` to its live cgroup (a limit it no

@@ -449,9 +449,10 @@ TEST(container_in_plain_dir)
     free(v);
 
     /* A second create while the old one lingers (cgroup dir not empty in
-     * this plain dir, as a dying container's would be) reuses it. */
+     * this plain dir, as a dying container's would be) reuses it, and says
+     * so (1: its memory.events count kills of the earlier run). */
     c.pids_max = 32;
-    CHECK_INT(cgroup_container_create(&root, &c, &fd, &err), 0);
+    CHECK_INT(cgroup_container_create(&root, &c, &fd, &err), 1);
     close_safe(fd);
     CHECK_STR(v = slurp(dir, "pids.max"), "32");
     free(v);
