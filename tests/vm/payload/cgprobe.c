@@ -15,7 +15,8 @@
  *   forker              ignores SIGTERM and forks continuously (children fork too)
  *   stopwatch DIR       waits until cgroup DIR runs >= 2 processes, then until it
  *                       is empty (the container was stopped); ignores SIGTERM
- *   observe             the measurements: cpu, pids, oom (see below)
+ *   observe             the measurements: cpu, pids, oom (see below); before
+ *                       the end it waits (bounded) for /share/oom2-done
  */
 #include <errno.h>
 #include <signal.h>
@@ -477,6 +478,10 @@ static int observe(void)
         printf("CGTEST standby pids.current=%lld procs=%d\n", pc, count_lines(cgp("standby", "cgroup.procs")));
         fflush(stdout);
     }
+    /* The client's second run of hog2 (test_cgroup.sh's oomclient.sh):
+     * waited for, so that keel does not power off before it ends. */
+    for (int i = 0; i < 1800 && !exists("/share/oom2-done"); i++)   /* 180 s */
+        sleep_ms(100);
     /* After the timed scenarios, so that scraping cannot slow them. */
     metrics_scrape("ballast");
     printf("CGTEST done\n");
