@@ -383,10 +383,17 @@ static int op_enter_pid(struct setup_ctx *x, struct kerr *err)
         return kerr_set(err, errno, "cannot fork into the PID namespace of %s", x->c->name);
     if (inner == 0)
         return 0;
-    for (int i = 0; i < 3; i++)
-        close(i);
-    close_safe(x->userns_fd);
-    close_safe(x->report_fd);   /* EOF for keel at the inner process's execve */
+    /* The helper only waits now, for as long as the command runs: every fd
+     * it still has goes (the report pipe: EOF for keel at the inner
+     * process's execve; the stub's memfd, which only the inner process
+     * executes).  keel's own fds were closed before the namespaces were
+     * joined. */
+    if (sys_close_range_from(0) < 0) {
+        for (int fd = 0; fd < 3; fd++)
+            close(fd);
+        close_safe(x->userns_fd);
+        close_safe(x->report_fd);
+    }
     int status;
     while (waitpid(inner, &status, 0) < 0)
         if (errno != EINTR)

@@ -627,6 +627,10 @@ static void forget_flows(struct net_ctx *ctx, const struct nft_net *nets, size_t
         log_debug("forgot %zu connection(s) of %s", deleted, whose);
 }
 
+/* How long keel's start waits for a table left by a killed keel (below). */
+#define NFT_OWNER_WAIT_MS 20
+#define NFT_OWNER_WAIT_TRIES 50
+
 static int install_table(struct net_ctx *ctx, bool with_ports, struct kerr *err)
 {
     struct nft_bridge nb[ctx->n_bridges ? ctx->n_bridges : 1];
@@ -876,7 +880,20 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
     if (any6 && (r = enable_forwarding(FORWARD6, ctx->forward6_file, &ctx->old_forward6, err)) < 0)
         goto fail;
     ctx->forwarding6 = any6;
-    if ((r = install_table(ctx, false, err)) < 0)
+    /* The table is owned by the netlink socket that made it (the kernel
+     * removes it when that socket goes), and a keel killed with SIGKILL can
+     * leave it for a moment: a setup child it was making still holds a copy
+     * of the socket until its parent-death signal ends it.  A keel started
+     * again at once waits for that, boundedly; another keel that is alive
+     * keeps its table, and this one then fails as before. */
+    for (int tries = 0; (r = install_table(ctx, false, err)) == -EPERM && tries < NFT_OWNER_WAIT_TRIES; tries++) {
+        if (tries == 0)
+            log_info("nf_tables table inet keel is held by another process; waiting up to %d ms for it to end",
+                     NFT_OWNER_WAIT_TRIES * NFT_OWNER_WAIT_MS);
+        sleep_ms(NFT_OWNER_WAIT_MS);
+        kerr_clear(err);
+    }
+    if (r < 0)
         goto fail;
     for (size_t i = 0; i < ctx->n_bridges; i++)
         ctx->bridges[i].ruled = true;

@@ -158,6 +158,50 @@ print(out.decode(errors="replace"))
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# The exec helper (keel's child that joined the container's namespaces and
+# waits for the command it forked into the PID namespace) holds no fd while
+# the command runs: keel's own were closed before it joined, and what it
+# kept for the inner process (the report pipe, the stub's memfd: it held the
+# memfd until this test) it needs no more.  Control: keel itself holds fds,
+# and the helper found is the command's parent.
+exec_helper_of() { # KEEL_PID MARK: the pid of keel's child whose child runs MARK
+    local h k
+    for h in $(children "$1"); do
+        for k in $(children "$h"); do
+            tr '\0' ' ' < "/proc/$k/cmdline" 2>/dev/null | grep -qF -- "$2" && { echo "$h"; return 0; }
+        done
+    done
+    return 1
+}
+test_exec_helper_holds_nothing() {
+    plan helper_found keel_holds_fds helper_holds_no_fd
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+[container c]
+layers = $LAYERS/base
+command = /bin/probe print done sleep inf
+restart = no
+EOF
+    keel_start
+    wait_out c done || fail "c did not come up ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket at $(SOCK)"
+    local kp helper mark="helper-mark-$$"
+    kp=$(keel_pid)
+    kc exec c -- /bin/probe print "$mark" sleep inf > "$T/exec.out" 2>&1 < /dev/null &
+    local client=$!
+    wait_until $((10 * SLOW)) exec_helper_of "$kp" "$mark" >/dev/null
+    helper=$(exec_helper_of "$kp" "$mark")
+    check helper_found "no child of keel ($kp) is the parent of the exec'd command" test -n "$helper"
+    check keel_holds_fds "keel ($kp) holds no fd (the count proves nothing)" \
+        test "$(ls "/proc/$kp/fd" 2>/dev/null | wc -l)" -gt 3
+    check helper_holds_no_fd "the exec helper $helper holds fds: $(ls -l "/proc/$helper/fd" 2>/dev/null | tail -n +2 |
+        awk '{print $(NF-2), $(NF-1), $NF}' | tr '\n' ' ')" test "$(ls "/proc/$helper/fd" 2>/dev/null | wc -l)" -eq 0
+    kill "$client" 2>/dev/null
+    wait "$client" 2>/dev/null
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 # The exec'd process is non-dumpable until its execve: a process already in
 # the container cannot follow /proc/PID/fd/N of it meanwhile (listing the
 # directory is allowed to its owner, root; following a link needs ptrace
