@@ -887,9 +887,6 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
      * again at once waits for that, boundedly; another keel that is alive
      * keeps its table, and this one then fails as before. */
     for (int tries = 0; (r = install_table(ctx, false, err)) == -EPERM && tries < NFT_OWNER_WAIT_TRIES; tries++) {
-        if (tries == 0)
-            log_info("nf_tables table inet keel is held by another process; waiting up to %d ms for it to end",
-                     NFT_OWNER_WAIT_TRIES * NFT_OWNER_WAIT_MS);
         sleep_ms(NFT_OWNER_WAIT_MS);
         kerr_clear(err);
     }
