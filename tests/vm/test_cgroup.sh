@@ -85,6 +85,9 @@ cp "$VM_REPO/build/probe" "$extra/layers/cgtest/probe"
 chmod 0777 "$extra/share"
 # oomclient.sh: hog2 down for good, then started again by keel's client.
 cat > "$extra/layers/cgtest/oomclient.sh" <<'SH'
+# After the observer's cpu measurement, as hog2 and hog3 (cgprobe observe).
+i=0
+until [ -e /share/oom2-go ] || [ $i -ge 600 ]; do i=$((i + 1)); sleep 0.2; done
 st() { /bin/keel ps 2>/dev/null | awk '$1 == "hog2" { print $2 }'; }
 down() { s=$(st); [ "$s" = exited ] || [ "$s" = failed ]; }
 i=0
@@ -181,13 +184,15 @@ restart = on-failure:3
 
 [container hog2]
 layers = /layers/cgtest:/layers/base
-command = /cgprobe hog /
+command = /cgprobe hog /share/oom2-go
+mount = /share:/share
 memory = 32M
 restart = no
 
 [container hog3]
 layers = /layers/cgtest:/layers/base
-command = /cgprobe hog /
+command = /cgprobe hog /share/oom2-go
+mount = /share:/share
 memory = 32M
 restart = on-failure:1
 

@@ -349,6 +349,10 @@ static int observe(void)
                (unsigned long long)(t1 - t0), ratio, n1 - n0);
         fflush(stdout);
     }
+    /* The OOM counting scenario (hog2, hog3, oomclient) waits for this: on
+     * the guest's one CPU its hogs took so much of the spinner's time that
+     * it stayed under its quota and was never throttled. */
+    touch("/share/oom2-go");
 
     /* pids: the fork bomb for 3 s, while the heart keeps beating. */
     if (wait_populated("bomb", 60) == 0 && wait_populated("heart", 60) == 0) {
