@@ -310,6 +310,18 @@ int cgroup_parse_self(const char *buf, char *path, size_t n)
     return -ENOENT;
 }
 
+/* The kernel's PROC_CGROUP_INIT_INO (include/linux/proc_ns.h, not uapi):
+ * the initial namespaces' inodes are fixed numbers. */
+#define CG_INIT_NS_INO 0xEFFFFFFBu
+#define CG_NSFS_MAGIC 0x6e736673u
+#define CG_CGROUP2_MAGIC 0x63677270u
+
+bool cgroup_mount_is_root(unsigned long mnt_fstype, uint64_t mnt_ino, unsigned long ns_fstype, uint64_t ns_ino)
+{
+    return mnt_fstype == CG_CGROUP2_MAGIC && mnt_ino == 1 && ns_fstype == CG_NSFS_MAGIC &&
+           ns_ino == CG_INIT_NS_INO;
+}
+
 /* Copies a mountinfo field decoding \NNN octal escapes (space, tab,
  * newline and backslash are escaped by the kernel). */
 static int unescape_field(const char *f, size_t len, char *out, size_t n)

@@ -119,6 +119,15 @@ int cgroup_parse_self(const char *buf, char *path, size_t n);
 /* The first cgroup2 mount of /proc/self/mountinfo: its mount point and its
  * root within the hierarchy (octal escapes decoded).  -ENOENT when none. */
 int cgroup_parse_mountinfo(const char *buf, char *mountpoint, size_t mn, char *root, size_t rn);
+/* Whether a cgroup2 mount can stand in for /proc/self/mountinfo: true
+ * when the candidate's file system (statfs f_type) is cgroup2, its
+ * directory's inode is 1 (kernfs numbers a hierarchy's root cgroup 1, so
+ * the mount shows the hierarchy from its root, not a bound subdirectory
+ * or a cgroup namespace's root) and the caller's cgroup namespace
+ * (/proc/self/ns/cgroup: nsfs f_type, inode) is the initial one, so that
+ * /proc/self/cgroup's path is relative to the hierarchy's root too.
+ * Anything else: false (the caller reads mountinfo). */
+bool cgroup_mount_is_root(unsigned long mnt_fstype, uint64_t mnt_ino, unsigned long ns_fstype, uint64_t ns_ino);
 /* Iterates over the pids of a cgroup.procs text: *cursor starts at the
  * buffer; true with *pid set for each valid line (others are skipped), false
  * at the end. */

@@ -204,6 +204,27 @@ TEST(proc_self_cgroup)
     CHECK_INT(cgroup_parse_self("0::/long/path\n", small, sizeof small), -ENAMETOOLONG);
 }
 
+/* The mountinfo shortcut: only a cgroup2 mount of the hierarchy's root
+ * (inode 1) seen from the initial cgroup namespace. */
+TEST(mount_is_root)
+{
+    const unsigned long cg2 = 0x63677270, nsfs = 0x6e736673, tmpfs = 0x01021994, cg1 = 0x27e0eb;
+    const uint64_t init_ns = 0xEFFFFFFBu;
+    CHECK(cgroup_mount_is_root(cg2, 1, nsfs, init_ns));
+    /* A bound subdirectory, or a mount made in a cgroup namespace: its
+     * root is some cgroup's directory, not inode 1. */
+    CHECK(!cgroup_mount_is_root(cg2, 2, nsfs, init_ns));
+    CHECK(!cgroup_mount_is_root(cg2, 4242, nsfs, init_ns));
+    /* keel in a cgroup namespace: /proc/self/cgroup is relative to it. */
+    CHECK(!cgroup_mount_is_root(cg2, 1, nsfs, 4026532700u));
+    CHECK(!cgroup_mount_is_root(cg2, 1, nsfs, 0));
+    /* The inode seen on something that is not nsfs proves nothing. */
+    CHECK(!cgroup_mount_is_root(cg2, 1, tmpfs, init_ns));
+    /* A hybrid's tmpfs at /sys/fs/cgroup, a v1 hierarchy (kernfs: root 1 too). */
+    CHECK(!cgroup_mount_is_root(tmpfs, 1, nsfs, init_ns));
+    CHECK(!cgroup_mount_is_root(cg1, 1, nsfs, init_ns));
+}
+
 static const char mountinfo_hybrid[] =
     "22 28 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
     "26 22 0:25 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755\n"
@@ -864,6 +885,7 @@ int main(void)
     RUN(controllers_and_values);
     RUN(proc_self_cgroup);
     RUN(mountinfo);
+    RUN(mount_is_root);
     RUN(truncated_and_random_input);
     RUN(plan_writes);
     RUN(plan_output);
