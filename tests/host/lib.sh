@@ -224,6 +224,8 @@ KRC=""       # keel's exit status once it has exited
 
 # keel_start [MANIFEST]: starts `keel run MANIFEST` in the background inside
 # fresh namespaces.  Returns at once; use wait_for to see it come up.
+# KEEL_WRAP (optional): a command nsinit runs with "$KEEL run MANIFEST" as
+# its arguments; it must exec them (keel_pid looks for nsinit's child).
 keel_start() {
     local m=${1:-$T/keel.ini}
     : > "$OUT"
@@ -238,7 +240,7 @@ keel_start() {
     env --default-signal ${KEEL_IGNORE:+--ignore-signal="$KEEL_IGNORE"} \
     unshare --pid --mount --uts --ipc --net --fork --kill-child --mount-proc \
         --propagation private \
-        "$HOST_DIR/nsinit" "$T/leftover" "$KEEL" run "$m" > "$OUT" 2> "$ERR" &
+        "$HOST_DIR/nsinit" "$T/leftover" ${KEEL_WRAP:-} "$KEEL" run "$m" > "$OUT" 2> "$ERR" &
     KPID=$!
     NSINIT=""
 }

@@ -942,6 +942,48 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# keel run skips /proc/self/mountinfo only when it is certain that the
+# cgroup2 mount shows the hierarchy's root and /proc/self/cgroup is relative
+# to it (cgroup_mount_is_root).  In a cgroup namespace rooted at a cgroup X,
+# /proc/self/cgroup says "/" while the host's mount still has inode 1:
+# taken as certain, keel would make its subtree at the hierarchy's root and
+# move itself and the container there.  Through mountinfo keel sees the
+# mount's root outside its namespace and runs without cgroups, in X.
+# Positive control: keel and the container start, and the host sees both in
+# X (not below a keel.* subtree).
+test_cgroup_namespace_fallback() {
+    plan cgns_container_started cgns_keel_stays_in_x cgns_container_in_x
+    local mnt mycg x kp cp kcg ccg
+    mnt=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+    mycg=$(sed -n 's/^0:://p' /proc/self/cgroup)
+    x=${mycg%/}/keel-cgns.$BASHPID
+    if [ -z "$mnt" ] || [ ! -e /proc/self/ns/cgroup ] || ! mkdir "$mnt$x" 2>/dev/null; then
+        local c
+        for c in cgns_container_started cgns_keel_stays_in_x cgns_container_in_x; do
+            echo "skip - host: $c: no writable cgroup2 hierarchy or no cgroup namespaces here"
+        done
+        return 0
+    fi
+    # The namespace's processes die after keel_kill returns: X empties soon after.
+    trap "_cleanup; wait_until 10 rmdir '$mnt$x' 2>/dev/null" EXIT
+    printf '#!/bin/sh\necho 0 > "%s/cgroup.procs" || exit 125\nexec unshare --cgroup "$@"\n' "$mnt$x" > "$T/cgwrap"
+    chmod +x "$T/cgwrap"
+    manifest <<EOF
+$(system_section)
+$(simple c "/bin/sleep 1000000")
+EOF
+    KEEL_WRAP=$T/cgwrap keel_start
+    wait_klog 'c: started' || fail "c did not start ($WHY)"
+    kp=$(keel_pid)
+    cp=$(started_pid c)
+    check cgns_container_started "c has no pid (keel $kp)" test -n "$cp"
+    kcg=$(sed -n 's/^0:://p' "/proc/$kp/cgroup" 2>/dev/null)
+    ccg=$(sed -n 's/^0:://p' "$(nsproc)/$cp/cgroup" 2>/dev/null)
+    check cgns_keel_stays_in_x "keel is in $kcg, not in its start cgroup $x" eq "$kcg" "$x"
+    check cgns_container_in_x "c is in $ccg, not in keel's start cgroup $x" eq "$ccg" "$x"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 # keel pins a container's namespaces at its start (keel exec, health checks
 # and the standby join them by these fds, never by /proc/PID/ns of a process
 # the container controls): through the pidfd's PIDFD_GET_*_NAMESPACE ioctls
