@@ -615,12 +615,28 @@ static __attribute__((noreturn)) void setup_run(struct setup_ctx *x, const struc
     setup_fail(x, x->fail_status, &err);
 }
 
+/* keel's bounding set (caps_bounding) and its signals not at the default
+ * (sys_signals_not_default) for a child about to be forked, from one read of
+ * /proc/self/status instead of two. */
+static void own_status(uint64_t *bounding, uint64_t *signals)
+{
+    char buf[4096] = "";   /* zeroed: the analyzer cannot see that read() and the NUL define it */
+    bool have = sys_read_status(buf, sizeof buf) == 0;
+    *bounding = caps_bounding_from(have ? buf : NULL);
+    if (!have || sys_parse_signal_status(buf, signals) < 0)
+        *signals = ~UINT64_C(0);
+}
+
 static __attribute__((noreturn)) void setup_child(const struct container_start *in, const struct setup_list *list,
                                                   int report_fd, int handover_fd, int release_fd, int stub,
-                                                  char **stub_argv,
-                                                  uint64_t bounding, uint64_t signals)
+                                                  char **stub_argv)
 {
     const struct container_spec *c = in->spec;
+    /* The child reads keel's status (clone copied the bounding set and the
+     * dispositions), not keel before the clone: it is early, waiting for
+     * keel's network namespace after its first mounts, and keel is not. */
+    uint64_t bounding, signals;
+    own_status(&bounding, &signals);
     struct setup_ctx x = {
         .c = c, .argv = c->argv, .report_fd = report_fd, .stub_fd = stub, .stub_argv = stub_argv, .fail_status = 127,
         .userns_fd = in->userns ? in->userns->fd : -1, .release_fd = release_fd, .in = in,
@@ -648,17 +664,6 @@ void container_ns_close(struct container_ns *ns)
     }
 }
 
-/* keel's bounding set (caps_bounding) and its signals not at the default
- * (sys_signals_not_default) for a child about to be forked, from one read of
- * /proc/self/status instead of two. */
-static void own_status(uint64_t *bounding, uint64_t *signals)
-{
-    char buf[4096] = "";   /* zeroed: the analyzer cannot see that read() and the NUL define it */
-    bool have = sys_read_status(buf, sizeof buf) == 0;
-    *bounding = caps_bounding_from(have ? buf : NULL);
-    if (!have || sys_parse_signal_status(buf, signals) < 0)
-        *signals = ~UINT64_C(0);
-}
 
 /* Pins the namespaces of the child just cloned.  Run before the child can
  * reach any code of the image (it waits for the hand-over first), so they
@@ -784,9 +789,6 @@ int container_start(const struct container_start *in, struct container_proc *out
         return kerr_set(err, saved, "cannot create the release pipe of the standby of %s", in->spec->name);
     }
 
-    /* Read here, once, rather than by ~100 system calls in every child. */
-    uint64_t bounding, signals;
-    own_status(&bounding, &signals);
     int pidfd = -1;
     struct sys_clone_args args = {
         .flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP | CLONE_PIDFD,
@@ -821,7 +823,7 @@ int container_start(const struct container_start *in, struct container_proc *out
         close(ho[0]);
         if (rel[1] >= 0)
             close(rel[1]);
-        setup_child(in, &list, report, ho[1], rel[0], stub, sargv, bounding, signals);
+        setup_child(in, &list, report, ho[1], rel[0], stub, sargv);
     }
     close(report);
     close(ho[1]);
