@@ -12,7 +12,8 @@
  *                                      the rest kept for keel and the kernel
  *     /sys/fs/cgroup/keel/containers/NAME   one per container
  * In `keel run` the same layout is made below the cgroup keel was started in
- * (found through /proc/self/mountinfo and /proc/self/cgroup), named
+ * (found through /proc/self/cgroup and a cgroup2 mount of the hierarchy's
+ * root, /proc/self/mountinfo where that is not certain: docs/cgroups.md), named
  * `keel.PID` there so that several `keel run` on one host never share it.
  * The container name "supervisor" is therefore reserved.
  *

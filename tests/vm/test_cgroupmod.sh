@@ -19,6 +19,7 @@ vm_cpio "$root" "$VM_OUT/cgroupmod.cpio"
 vm_start cgroupmod "$VM_OUT/cgroupmod.cpio" ""
 vm_wait_end 120
 
+vm_assert "cgroupmod: the cgroup2 root is inode 1, taken by keel run's mountinfo shortcut" 'harness: cgroup2 root ino=1 mount_is_root=1'
 vm_assert "cgroupmod: every controller enabled for keel's subtree" 'harness: setup available=1 path=/sys/fs/cgroup/keel controllers=0x1f'
 vm_assert "cgroupmod: boot mode: keel stays in the root cgroup until cgroup_enter_leaf" 'harness: self cgroup at setup 0::/[[:space:]]*$'
 vm_assert "cgroupmod: keel in its supervisor leaf" 'harness: self cgroup 0::/keel/supervisor'
