@@ -424,6 +424,7 @@ int cgroup_setup(struct cgroup_root *root, const char *mountpoint, bool boot_mod
             cgroup_release(root);
             return kerr_set(err, e, "cannot create cgroup %s/" SUPERVISOR_LEAF, root->keel_path);
         }
+        root->leaf = true;
         sup_fd = openat(top, SUPERVISOR_LEAF, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (sup_fd < 0) {
             int e = errno;
@@ -505,17 +506,16 @@ void cgroup_release(struct cgroup_root *root)
     const char *name = strrchr(root->keel_path, '/');
     if (!root->boot_mode && !root->plain_dir && root->start_fd >= 0 && name &&
         (!root->moved || move_self(root->start_fd) == 0)) {
-        int top = openat(root->start_fd, name + 1, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (top >= 0) {
-            int ctr = openat(top, CONTAINERS_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
-            if (ctr >= 0) {
-                unlinkat(ctr, KILLED_LEAF, AT_REMOVEDIR);   /* a process still in it keeps it: left behind */
-                close(ctr);
-            }
-            unlinkat(top, CONTAINERS_DIR, AT_REMOVEDIR);
-            unlinkat(top, SUPERVISOR_LEAF, AT_REMOVEDIR);
-            close(top);
-        }
+        /* Only what was made is removed (no rmdir that fails by design in
+         * every keel run), by paths below start_fd: NAME/containers and
+         * NAME/supervisor. */
+        char sub[128];   /* NAME is keel.PID.RND (cgroup_setup) */
+        if (root->killed_leaf && root->keel_fd >= 0)
+            unlinkat(root->keel_fd, KILLED_LEAF, AT_REMOVEDIR);   /* a process still in it keeps it: left behind */
+        if (snprintf(sub, sizeof sub, "%s/" CONTAINERS_DIR, name + 1) < (int)sizeof sub)
+            unlinkat(root->start_fd, sub, AT_REMOVEDIR);
+        if (root->leaf && snprintf(sub, sizeof sub, "%s/" SUPERVISOR_LEAF, name + 1) < (int)sizeof sub)
+            unlinkat(root->start_fd, sub, AT_REMOVEDIR);
         unlinkat(root->start_fd, name + 1, AT_REMOVEDIR);
     }
     close_safe(root->keel_fd);
@@ -610,6 +610,7 @@ static int evict_leftovers(struct cgroup_root *root, const char *name)
         return fd;
     if (mkdirat(root->keel_fd, KILLED_LEAF, 0755) < 0 && errno != EEXIST)
         return -errno;
+    root->killed_leaf = true;
     _cleanup_close_ int killed = openat(root->keel_fd, KILLED_LEAF, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (killed < 0)
         return -errno;

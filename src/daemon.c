@@ -78,6 +78,7 @@ struct daemon {
     bool settle_begun;          /* boot: keel's cgroup move waits for the first exec (settle_begin) */
     bool staying;               /* on_exit = stay after the containers finished */
     bool stopping;
+    bool quiet_stop;            /* keel run, its containers all ended: nothing to stop, nothing to say */
     enum power_action action;   /* what the stop leads to (boot mode) */
 };
 
@@ -112,7 +113,8 @@ static void begin_stop(struct daemon *d, enum power_action action, const char *w
         return;
     d->stopping = true;
     d->action = action;
-    log_info("stopping all containers (%s)", why);
+    if (!d->quiet_stop)
+        log_info("stopping all containers (%s)", why);
     supervisor_stop_all(d->sup);
 }
 
@@ -905,6 +907,9 @@ static void containers_finished(struct daemon *d, int status)
             return;
     }
     if (!d->opts->boot) {
+        /* Their exit lines were the last word: two lines fewer on the
+         * console, each a write at keel run's end. */
+        d->quiet_stop = supervisor_all_down(d->sup);
         begin_stop(d, POWER_NONE, "all containers exited");
         return;
     }
@@ -1111,7 +1116,8 @@ int daemon_main(const struct daemon_opts *opts)
     /* Nothing is served any more: the shutdown's lines may wait a little
      * for a slow console (bounded: one that never drains cannot hang it). */
     log_patience(1000);
-    log_info("all containers are down");
+    if (!d.quiet_stop)
+        log_info("all containers are down");
     /* Before boot_final unmounts the file system the clock file is on. */
     if (opts->boot && d.m->system.clock_file) {
         if (timesync_save(d.m->system.clock_file, &err) < 0)
@@ -1119,6 +1125,9 @@ int daemon_main(const struct daemon_opts *opts)
         else
             log_info("clock saved to %s", d.m->system.clock_file);
     }
+    /* keel run exits right after: its exit closes the fds (util.h). */
+    if (!opts->boot)
+        close_defer_to_exit();
     daemon_teardown(&d);
     enum power_action action = d.action;
     _cleanup_free_ char *rescue_shell = d.m->system.rescue_shell ? strdup(d.m->system.rescue_shell) : NULL;

@@ -34,6 +34,7 @@ struct image {
 
 struct layerimg_set {
     char root[PATH_MAX];     /* RUN_DIR/images */
+    bool root_made;          /* it exists (made, or found): removed at the end */
     struct image *img;
     size_t n, cap;
 };
@@ -60,6 +61,7 @@ int layerimg_set_new(const char *run_dir, struct layerimg_set **out, struct kerr
      * run directory): detached, so its loop devices go too. */
     DIR *d = opendir(s->root);
     if (d) {
+        s->root_made = true;
         struct dirent *e;
         while ((e = readdir(d))) {
             if (e->d_name[0] == '.')
@@ -85,7 +87,8 @@ void layerimg_set_free(struct layerimg_set *s)
         unmount_dir(s->img[i].dir);
     if (s->n)
         log_info("layer images unmounted: %zu", s->n);
-    (void)rmdir(s->root);
+    if (s->root_made)
+        (void)rmdir(s->root);   /* no rmdir that fails by design in every keel run */
     free(s->img);
     free(s);
 }
@@ -173,6 +176,7 @@ static int image_get(struct layerimg_set *s, const char *path, int fd, const str
         return kerr_set(err, ENAMETOOLONG, "cannot mount %s under %s", path, s->root);
     if ((r = mkdir_p(s->root, 0700)) < 0)
         return kerr_set(err, -r, "cannot create %s", s->root);
+    s->root_made = true;
     if (mkdir(im->dir, 0700) < 0 && errno != EEXIST)
         return kerr_set(err, errno, "cannot create %s", im->dir);
     char dev[32];

@@ -121,7 +121,8 @@ void loop_del_fd(struct loop *l, int fd)
     struct fd_slot *s = find_slot(l, fd);
     if (!s)
         return;
-    epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
+    if (!close_deferred())   /* the exit closes both (util.h) */
+        epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
     s->fd = -1;
     s->generation = ++l->generation;
 }

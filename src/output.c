@@ -236,13 +236,17 @@ void output_close(struct output *o)
         if (poll(&pf, 1, 0) == 1 && (pf.revents & POLLIN) && output_start_relay(o, &e) < 0)
             log_error("%s", e.msg);
     }
-    close_safe(o->pipe_fd);
-    close_safe(o->relay_out);
-    o->pipe_fd = o->relay_out = -1;
     /* The last writer gone, the relay sends what the pipe still holds and
-     * exits: take it all (bounded: a frozen relay must not hold keel). */
-    close_safe(o->write_fd);
-    o->write_fd = -1;
+     * exits: take it all (bounded: a frozen relay must not hold keel).  Its
+     * EOFs are waited for below: these closes are never left to keel's exit
+     * (close_defer_to_exit). */
+    int eof_fds[] = { o->pipe_fd, o->relay_out, o->write_fd };
+    for (size_t i = 0; i < ARRAY_SIZE(eof_fds); i++)
+        if (o->relay > 0 && eof_fds[i] >= 0)
+            close(eof_fds[i]);
+        else
+            close_safe(eof_fds[i]);
+    o->pipe_fd = o->relay_out = o->write_fd = -1;
     if (o->read_fd >= 0 && o->relay > 0) {
         uint64_t deadline = now_ms() + 1000;
         for (;;) {

@@ -1607,7 +1607,7 @@ static void hosts_close(struct ctr *c)
 {
     if (c->hosts_fd < 0)
         return;
-    close(c->hosts_fd);
+    close_safe(c->hosts_fd);
     c->hosts_fd = -1;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/hosts/%s", c->sup->opts.run_dir, c->iname);

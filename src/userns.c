@@ -292,7 +292,8 @@ static ino_t ns_ino(int fd)
 static void drop_namespace(struct userns *u)
 {
     close_safe(u->fd);
-    close_safe(u->hold_fd);   /* the holder exits; keel's reaper collects it */
+    if (u->hold_fd >= 0)
+        close(u->hold_fd);    /* the holder exits now, even in keel run's last teardown (close_defer_to_exit) */
     close_safe(u->lock_fd);
     u->fd = u->hold_fd = u->lock_fd = -1;
     u->holder = 0;

@@ -15,9 +15,21 @@ void cleanup_freep(void *p)
     free(*(void **)p);
 }
 
+static bool defer_closes;
+
+void close_defer_to_exit(void)
+{
+    defer_closes = true;
+}
+
+bool close_deferred(void)
+{
+    return defer_closes;
+}
+
 void close_safe(int fd)
 {
-    if (fd >= 0) {
+    if (fd >= 0 && !defer_closes) {
         int saved = errno;
         close(fd);
         errno = saved;

@@ -45,6 +45,8 @@ struct cgroup_root {
     int start_fd;            /* run mode: the cgroup keel started in (to move back), else -1 */
     int lock_fd;             /* run mode: keel's subtree, flock'ed for keel's lifetime, else -1 */
     bool moved;              /* keel moved itself into its supervisor leaf (and moves back) */
+    bool leaf;               /* run mode: the supervisor leaf was made (cgroup_release removes it) */
+    bool killed_leaf;        /* the cgroup of killed leftovers was made (likewise) */
     bool enter_pending;      /* boot mode: cgroup_enter_leaf has the move still to do */
     char keel_path[4096];    /* absolute path of keel's subtree (KEEL) */
     char ctr_path[4096];     /* absolute path of the containers' cgroup (KEEL/containers) */

@@ -230,7 +230,7 @@ keel_start() {
     local m=${1:-$T/keel.ini}
     : > "$OUT"
     : > "$ERR"
-    rm -f "$T/leftover"
+    rm -f "$T/leftover" "$T/leftover.run"
     KRC=""
     # env --default-signal: an asynchronous command of a non-interactive shell
     # starts with SIGINT and SIGQUIT ignored; keel must get default

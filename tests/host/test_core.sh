@@ -984,6 +984,53 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# keel run's end (issue 17): its last teardown leaves fds to the process's
+# exit (close_defer_to_exit) and removes only what it made, yet nothing it
+# made outlives it: the control socket, the network namespace pin (file and
+# mount) and the hosts file (nsinit's LEFTOVER.run, taken the moment keel
+# exited), keel's cgroup subtree.  Positive control: each was there while
+# the container ran.  The container ends from outside, as a job's would: the
+# end with nothing left to stop, where keel has no more to say after the
+# container's exit line.
+test_run_end_leaves_nothing() {
+    plan made_while_running nothing_left_in_run cgroup_subtree_gone quiet_end
+    manifest <<EOF
+$(system_section)
+$(simple c "/bin/sleep 1000000")
+EOF
+    keel_start
+    wait_klog 'c: started' || fail "c did not start ($WHY)"
+    local s kp cp root mnt ccg sub="" missing="" p
+    s=$(nsinit_pid)
+    kp=$(keel_pid)
+    cp=$(started_pid c)
+    root=/proc/$s/root
+    [ -S "$root/run/keel.sock" ] || missing="$missing socket"
+    [ -e "$root/run/keel/netns/c" ] || missing="$missing pin"
+    grep -q ' /run/keel/netns/c ' "/proc/$s/mountinfo" || missing="$missing pin-mount"
+    [ -e "$root/run/keel/hosts/c" ] || missing="$missing hosts"
+    mnt=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+    ccg=$(sed -n 's/^0:://p' "$(nsproc)/$cp/cgroup" 2>/dev/null)
+    if [ -n "$mnt" ] && [[ "$ccg" == */containers/c ]]; then
+        sub=$mnt${ccg%/containers/c}
+        [ -d "$sub/containers/c" ] || missing="$missing cgroup"
+    fi
+    check made_while_running "missing while c ran:$missing" eq "$missing" ""
+    for p in $(children "$kp"); do
+        [ "$(cat "/proc/$p/comm" 2>/dev/null)" = sleep ] && kill -KILL "$p"
+    done
+    keel_wait 20 || fail "keel did not exit after its only container ended"
+    check nothing_left_in_run "left when keel exited: $(tr '\n' ' ' < "$T/leftover.run" 2>/dev/null)" \
+        eval '[ -f "$T/leftover.run" ] && [ ! -s "$T/leftover.run" ]'
+    if [ -n "$sub" ]; then
+        check cgroup_subtree_gone "keel's cgroup subtree $sub is still there" test ! -e "$sub"
+    else
+        echo "skip - host: cgroup_subtree_gone: no cgroup2 hierarchy for keel run here (mount '$mnt', c in '$ccg')"
+    fi
+    check quiet_end "keel said more after c's exit line" eval \
+        'grep -qE "$(klog "c: killed by signal")" "$ERR" && ! grep -qE "$(klog "(stopping all containers|all containers are down)")" "$ERR"'
+}
+
 # keel pins a container's namespaces at its start (keel exec, health checks
 # and the standby join them by these fds, never by /proc/PID/ns of a process
 # the container controls): through the pidfd's PIDFD_GET_*_NAMESPACE ioctls

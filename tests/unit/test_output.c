@@ -1,7 +1,13 @@
-/* test_output.c — what the echo to a terminal lets through (output_escape). */
+/* test_output.c — what the echo to a terminal lets through (output_escape),
+ * and the relay's end in keel run's last teardown. */
 #include "keel/output.h"
+#include "keel/util.h"
 
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "unit.h"
 
@@ -50,11 +56,72 @@ TEST(never_a_partial_escape)
     CHECK_STR(esc("\xe2\x82\xac", 3, 2), "\xe2\x82");   /* text may be cut, like any long line */
 }
 
+/* keel run's last teardown leaves fds to the process's exit
+ * (close_defer_to_exit), but not the relay's EOF: the relay copies until
+ * every writer of the container's pipe is gone, and output_close waits for
+ * it (1 s at most).  Were the pipe's write end left open, the relay would
+ * never end while keel lives, and keel's exit would wait out the bound
+ * first.  In a child: the deferral is for the whole process.  Child's
+ * status: 0 the relay ended at its EOF; 7 it was still copying 10 s later. */
+static int relay_child(const char *dir)
+{
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (devnull < 0)
+        return 2;
+    output_set_echo_fd(devnull);
+    struct output o;
+    struct kerr err;
+    if (output_open(&o, "t", dir, 1 << 20, 1, &err) < 0)
+        return 3;
+    if (write(o.write_fd, "last words\n", 11) != 11)
+        return 4;
+    close_defer_to_exit();
+    output_close(&o);   /* the pipe holds bytes: the relay starts first */
+    if (o.relay <= 0)
+        return 5;
+    for (int i = 0; i < 1000; i++) {   /* 10 s */
+        int st;
+        pid_t r = waitpid(o.relay, &st, WNOHANG);
+        if (r == o.relay)
+            return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 6;
+        if (r < 0)
+            return 8;
+        sleep_ms(10);
+    }
+    return 7;
+}
+
+TEST(relay_eof_not_left_to_exit)
+{
+    char dir[] = "/tmp/keel-unit-output-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(!"mkdtemp");
+        return;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(relay_child(dir));
+    int st = 0;
+    CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+    CHECK_INT(WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st), 0);
+    /* Positive control: the relay ran and its bytes reached the log. */
+    char path[sizeof dir + 8];
+    snprintf(path, sizeof path, "%s/t.log", dir);
+    char *text = NULL;
+    CHECK(read_file_at(AT_FDCWD, path, 4096, &text, NULL) == 0);
+    CHECK(text && strstr(text, "last words"));
+    free(text);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(plain_text_and_utf8_pass);
     RUN(controls_escaped);
     RUN(c1_and_invalid_utf8_escaped);
     RUN(never_a_partial_escape);
+    RUN(relay_eof_not_left_to_exit);
     return unit_done();
 }
