@@ -28,6 +28,9 @@
 #                  keel0 (there in keel's namespace: the positive control);
 #                  a bind below /sys (the list's other shape: binds and the
 #                  pivot after sysfs) goes on top of sysfs
+#   hosts_late     without keel's live /etc/hosts (RUN_DIR/hosts cannot be a
+#                  directory) the hand-over brings the text and the list keeps
+#                  the pivot after it: the file is there, from the stage
 #   initramfs_host_layer  mkinitramfs takes a layer from the host path the
 #                  manifest names when it is a directory there, else from
 #                  build/layers (the positive control), and says which
@@ -243,6 +246,28 @@ EOF
         eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" ip -o link show dev keel0 >/dev/null 2>&1'
     check sys_bind "a bind over /sys/firmware is not on top of sysfs" eq "$(c_value s ls:/sys/firmware)" "marker-$$"
     check sys_bind_net "/sys/class/net of the container with the bind below /sys" eq "$(c_value s ls:/sys/class/net)" lo
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+test_hosts_late() {
+    plan hosts_late_file hosts_late_sys hosts_late_source
+    mkdir -p "$T/run" && : > "$T/run/hosts"
+    # keel run --run-dir, under the name tests look keel up by.
+    printf '#!/bin/bash\nshift\nexec -a "$0" %s run --run-dir %s "$@"\n' "$KEEL" "$T/run" > "$T/keel-rd"
+    chmod +x "$T/keel-rd"
+    local KEEL="$T/keel-rd"
+    manifest <<EOF
+$(system_section)
+$(ctr c "/bin/sh -c 'grep -c \"^172\\\\.30\\\\.0\\\\.[0-9]*[[:space:]]c\$\" /etc/hosts; ls /sys/class/net | tr \"\\\\n\" ,; echo; exec /bin/probe trap TERM print up sleep inf'" "network = bridge")
+EOF
+    keel_start
+    wait_out c up || fail "c did not come up ($WHY)"
+    check hosts_late_file "the container's /etc/hosts does not name it once, at its bridge address" out_has c 1
+    check hosts_late_sys "/sys/class/net of the container" out_has c eth0,lo,
+    local pid
+    pid=$(started_pid c)
+    check hosts_late_source "/etc/hosts is not the stage's generated file" eval \
+        "awk '\$5 == \"/etc/hosts\" { print \$4 }' '$(nsproc)/$pid/mountinfo' | grep -qx /files/hosts"
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
