@@ -27,7 +27,8 @@
 #                  network = none, eth0 and lo with a bridge, never keel's
 #                  keel0 (there in keel's namespace: the positive control);
 #                  a bind below /sys (the list's other shape: binds and the
-#                  pivot after sysfs) goes on top of sysfs
+#                  pivot after sysfs) goes on top of sysfs, and keel's live
+#                  /etc/hosts, attached after the hand-over there, names it
 #   hosts_late     without keel's live /etc/hosts (RUN_DIR/hosts cannot be a
 #                  directory) the hand-over brings the text and the list keeps
 #                  the pivot after it: the file is there, from the stage
@@ -229,13 +230,13 @@ EOF
 }
 
 test_sys_netns() {
-    plan sys_none sys_bridge sys_keel0 sys_bind sys_bind_net
+    plan sys_none sys_bridge sys_keel0 sys_bind sys_bind_net sys_bind_hosts
     mkdir -p "$T/fw" && : > "$T/fw/marker-$$"
     manifest <<EOF
 $(system_section)
 $(ctr n "/bin/probe trap TERM ls /sys/class/net print up sleep inf" "network = none")
 $(ctr b "/bin/probe trap TERM ls /sys/class/net print up sleep inf" "network = bridge")
-$(ctr s "/bin/probe trap TERM ls /sys/class/net ls /sys/firmware print up sleep inf" "network = none
+$(ctr s "/bin/sh -c 'grep -c \"^172\\\\.30\\\\.0\\\\.[0-9]*[[:space:]]s\$\" /etc/hosts; exec /bin/probe trap TERM ls /sys/class/net ls /sys/firmware print up sleep inf'" "network = bridge
 mount = $T/fw:/sys/firmware:ro")
 EOF
     keel_start
@@ -245,7 +246,9 @@ EOF
     check sys_keel0 "keel's namespace has no keel0 (the control: a sysfs of keel's namespace would list it)" \
         eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" ip -o link show dev keel0 >/dev/null 2>&1'
     check sys_bind "a bind over /sys/firmware is not on top of sysfs" eq "$(c_value s ls:/sys/firmware)" "marker-$$"
-    check sys_bind_net "/sys/class/net of the container with the bind below /sys" eq "$(c_value s ls:/sys/class/net)" lo
+    check sys_bind_net "/sys/class/net of the container with the bind below /sys" eq "$(c_value s ls:/sys/class/net)" eth0,lo
+    check sys_bind_hosts "the /etc/hosts of the container with the bind below /sys does not name it at its bridge address" \
+        out_has s 1
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
