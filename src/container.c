@@ -212,12 +212,12 @@ struct setup_ctx {
     const struct container_start *in;
     int handover_fd;      /* the child's end of the hand-over channel, until SETUP_HANDOVER */
     int netns_fd;         /* handed over: the network namespace to join, or -1 */
-    int hosts_tree;       /* handed over: keel's live /etc/hosts (mount_file_tree), or -1 */
+    int hosts_tree;       /* keel's live /etc/hosts (mount_file_tree), at the clone or handed over, or -1 */
     char *hosts;          /* handed over: the generated /etc/hosts (NULL: a minimal one) */
     const char *hostname;
     char default_hosts[256];
-    int rootfd, devfd;
-    struct mount_masks masks;   /* the first masks made, until SETUP_PIVOT */
+    int rootfd, devfd;    /* the container's root (the new "/" after SETUP_PIVOT) and /dev, until SETUP_CLOSE_FDS */
+    struct mount_masks masks;   /* the first masks made, until SETUP_CLOSE_FDS */
     /* exec */
     const struct container_ns *ns;
     int cgroup_fd;
@@ -529,12 +529,10 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
     case SETUP_ETC_FILE:
         return op_etc_file(x, op->arg, err);
     case SETUP_PIVOT:
-        r = mount_pivot(x->rootfd, in->userns != NULL, err);
-        mount_masks_close(&x->masks);
-        close_safe(x->devfd);
-        close_safe(x->rootfd);
-        x->devfd = x->rootfd = -1;
-        return r;
+        /* rootfd names the new root after the pivot too (the overlay's root
+         * dentry on its mount, which becomes "/"): sysfs and the masks below
+         * it may follow.  It and the first masks go at SETUP_CLOSE_FDS. */
+        return mount_pivot(x->rootfd, in->userns != NULL, err);
     case SETUP_CLOSE_FDS:
         return op_close_fds(x, err);
     case SETUP_ENTER_PID:
@@ -640,7 +638,7 @@ static __attribute__((noreturn)) void setup_child(const struct container_start *
     struct setup_ctx x = {
         .c = c, .argv = c->argv, .report_fd = report_fd, .stub_fd = stub, .stub_argv = stub_argv, .fail_status = 127,
         .userns_fd = in->userns ? in->userns->fd : -1, .release_fd = release_fd, .in = in,
-        .handover_fd = handover_fd, .netns_fd = -1, .hosts_tree = -1, .seccomp = in->seccomp,
+        .handover_fd = handover_fd, .netns_fd = -1, .hosts_tree = in->hosts_tree, .seccomp = in->seccomp,
         .hostname = c->hostname ? c->hostname : c->name, .rootfd = -1, .devfd = -1, .masks = MOUNT_MASKS_NONE,
         .cgroup_fd = -1,
         .bounding = bounding, .signals = signals,
@@ -737,6 +735,7 @@ int container_start(const struct container_start *in, struct container_proc *out
         .notify = in->notify_host != NULL,
         .resolv = in->resolv != NULL || in->resolv_tree >= 0,
         .standby = in->standby,
+        .hosts_late = in->hosts_tree < 0 && in->hosts_late,
     };
     int r = container_exe_check(c, err);
     if (r < 0)

@@ -954,8 +954,9 @@ int mount_notify_socket(int devfd, const char *host_path, struct kerr *err)
  * remounted read-only); the others are binds of it, which copy its mount's
  * flags (read-only, nosuid, noexec): read-only from the moment they exist,
  * one mount each, and one tmpfs for all the directories.  In two calls: the
- * masks below /proc before keel's hand-over (the child would wait there
- * anyway), the ones below /sys after sysfs, which comes after it. */
+ * masks below /proc before keel's hand-over, the ones below /sys after
+ * sysfs, which comes after it (and, mostly, after pivot_root: ROOTFD is
+ * then "/"). */
 int mount_masks(int rootfd, const char *below, struct mount_masks *made, struct kerr *err)
 {
     char tp[FD_PATH_MAX], sp[FD_PATH_MAX];
@@ -998,13 +999,6 @@ int mount_masks(int rootfd, const char *below, struct mount_masks *made, struct 
             return kerr_set(err, errno, "cannot reopen %s", *p);
     }
     return 0;
-}
-
-void mount_masks_close(struct mount_masks *made)
-{
-    close_safe(made->dir);
-    close_safe(made->file);
-    *made = MOUNT_MASKS_NONE;
 }
 
 /* The read-only paths: each bound onto itself, then remounted read-only. */

@@ -117,6 +117,51 @@ static int finish(struct builder *b)
     return -ENOMEM;
 }
 
+/* Whether a bind or secret target is /sys or below it (as written: "//sys"
+ * and "/./sys" too): it must be mounted on top of sysfs. */
+static bool below_sys(const char *path)
+{
+    const char *p = path;
+    while (*p == '/' || (p[0] == '.' && (p[1] == '/' || !p[1])))
+        p++;
+    return strncmp(p, "sys", 3) == 0 && (p[3] == '/' || !p[3]);
+}
+
+static bool sys_targets(const struct container_spec *c)
+{
+    for (size_t i = 0; i < c->n_mounts; i++)
+        if (below_sys(c->mounts[i].target))
+            return true;
+    for (size_t i = 0; i < c->n_secrets; i++)
+        if (below_sys(c->secrets[i].target))
+            return true;
+    return false;
+}
+
+static void add_binds(struct builder *b, const struct container_spec *c)
+{
+    for (size_t i = 0; i < c->n_mounts; i++)
+        add(b, SETUP_BIND, (int)i);
+    /* After the binds: a secret's target may be inside a bound directory
+     * (where the host's file shows under the copy, never instead of it). */
+    for (size_t i = 0; i < c->n_secrets; i++)
+        add(b, SETUP_SECRET, (int)i);
+}
+
+/* pivot_root, then what needs the new root and keel's privileges in the
+ * initial user namespace but nothing of keel's after the clone. */
+static void add_pivot(struct builder *b)
+{
+    add(b, SETUP_PIVOT, 0);
+    /* The image's own /etc/passwd, read after pivot_root. */
+    add(b, SETUP_USER, 0);
+    /* Always set: a container would otherwise inherit keel's own -1000.
+     * It opens an fd: before SETUP_RLIMITS. */
+    add(b, SETUP_OOM_SCORE, 0);
+    add(b, SETUP_GIVE_OUTPUT, 0);
+    add(b, SETUP_ENV, 0);
+}
+
 void setup_facts_of_spec(const struct container_spec *c, struct setup_facts *f)
 {
     *f = (struct setup_facts){
@@ -162,53 +207,58 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     /* All below /proc, which is there; so are the masks below it. */
     add(&b, SETUP_READONLY, 0);
     add(&b, SETUP_MASK, SETUP_MASK_PROC);
-    /* The generated files made before the clone (/etc/hostname, and
-     * /etc/resolv.conf, which keel wrote), here too when no bind or secret
-     * comes after them that could cover /etc (they must be on top). */
-    bool etc_early = c->n_mounts == 0 && c->n_secrets == 0;
+    /* Up to the hand-over the child needs nothing keel makes after the
+     * clone: keel pins the namespaces and prepares the network namespace
+     * meanwhile, on the other CPU (container_hand_over), which with a bridge
+     * takes longer than the child's mounts.  So all that can, goes before
+     * it: the binds and secrets (their sources are host paths: before
+     * pivot_root), the generated files (/etc/hosts too, when keel made its
+     * live copy before the clone and fills it before the hand-over), the
+     * pivot and the old root's detach, the image's /etc/passwd.  Only what
+     * needs the network namespace follows it: sysfs (it shows the network
+     * devices of its mounter's namespace), mounted on the new root, and the
+     * masks below it.  A bind or secret below /sys must go on top of sysfs,
+     * and an /etc/hosts that comes with the hand-over on top of the binds:
+     * then the binds, the files and the pivot follow the hand-over. */
+    bool early = !f->hosts_late && !sys_targets(c);
+    /* The generated files before the hand-over too when no bind or secret
+     * follows it that could cover /etc (they must be on top). */
+    bool etc_early = early || (c->n_mounts == 0 && c->n_secrets == 0);
+    if (early)
+        add_binds(&b, c);
     if (etc_early) {
         add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME);
+        if (early)
+            add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTS);
         if (f->resolv)
             add(&b, SETUP_ETC_FILE, SETUP_FILE_RESOLV);
     }
-    /* Up to here the child needs nothing keel makes after the clone: keel
-     * pins the namespaces and prepares the network namespace and /etc/hosts
-     * meanwhile, on the other CPU (container_hand_over).  The network
-     * namespace before /sys: sysfs shows the network devices of its
-     * mounter's namespace. */
+    if (early)
+        add_pivot(&b);
     add(&b, SETUP_HANDOVER, 0);
     if (f->join_netns)
         add(&b, SETUP_JOIN_NS, CNS_NET);
     add(&b, SETUP_MOUNT_SYS, 0);
     /* After /sys: the masks below it. */
     add(&b, SETUP_MASK, SETUP_MASK_SYS);
-    for (size_t i = 0; i < c->n_mounts; i++)
-        add(&b, SETUP_BIND, (int)i);
-    /* After the binds: a secret's target may be inside a bound directory
-     * (where the host's file shows under the copy, never instead of it). */
-    for (size_t i = 0; i < c->n_secrets; i++)
-        add(&b, SETUP_SECRET, (int)i);
-    if (!etc_early)
-        add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME);
-    add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTS);
-    if (f->resolv && !etc_early)
-        add(&b, SETUP_ETC_FILE, SETUP_FILE_RESOLV);
-    add(&b, SETUP_PIVOT, 0);
-    /* The image's own /etc/passwd, read after pivot_root. */
-    add(&b, SETUP_USER, 0);
-    /* Always set: a container would otherwise inherit keel's own -1000.
-     * Before the limits: from SETUP_RLIMITS until SETUP_CLOSE_FDS no step may
-     * open an fd, since keel's fds (a dozen per container it runs), still
-     * held here, can number more than the container's nofile soft limit, and
-     * then every open fails with EMFILE. */
-    add(&b, SETUP_OOM_SCORE, 0);
+    if (!early) {
+        add_binds(&b, c);
+        if (!etc_early)
+            add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME);
+        add(&b, SETUP_ETC_FILE, SETUP_FILE_HOSTS);
+        if (f->resolv && !etc_early)
+            add(&b, SETUP_ETC_FILE, SETUP_FILE_RESOLV);
+        add_pivot(&b);
+    }
+    /* From here until SETUP_CLOSE_FDS no step may open an fd: keel's fds (a
+     * dozen per container it runs), still held here, can number more than
+     * the container's nofile soft limit, and then every open fails with
+     * EMFILE. */
     add(&b, SETUP_RLIMITS, 0);
-    add(&b, SETUP_GIVE_OUTPUT, 0);
     /* Last of the namespaces: everything above needed keel's privileges in
      * the initial user namespace, which owns all the others. */
     if (f->userns)
         add(&b, SETUP_JOIN_NS, CNS_USER);
-    add(&b, SETUP_ENV, 0);
     /* Without no_new_privs the filter must go in while CAP_SYS_ADMIN is still held. */
     if (f->seccomp && !c->no_new_privs)
         add(&b, SETUP_SECCOMP, 0);
@@ -386,8 +436,9 @@ static void print_op(const struct container_spec *c, const struct setup_list *l,
         fprintf(out, "  hostname: %s\n", c->hostname ? c->hostname : c->name);
         return;
     case SETUP_HANDOVER:
-        fprintf(out, "  wait: keel's hand-over (namespaces pinned%s, /etc/hosts)\n",
-                setup_find(l, SETUP_JOIN_NS, CNS_NET, k) >= 0 ? ", the network namespace" : "");
+        fprintf(out, "  wait: keel's hand-over (namespaces pinned%s%s)\n",
+                setup_find(l, SETUP_JOIN_NS, CNS_NET, k) >= 0 ? ", the network namespace" : "",
+                setup_find(l, SETUP_ETC_FILE, SETUP_FILE_HOSTS, k) >= 0 ? ", /etc/hosts" : "");
         return;
     case SETUP_STAGE:
         fprintf(out, "  stage: mount tree private; tmpfs (mode 0700) at the staging directory\n");

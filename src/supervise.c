@@ -809,7 +809,8 @@ static bool deps_satisfied(const struct ctr *c)
 
 static void hosts_refresh(struct ctr *c);
 static void hosts_refresh_all(struct supervisor *s);
-static int hosts_live(struct ctr *c, const char *text);
+static int hosts_live(struct ctr *c);
+static int live_file_write(int fd, const char *text, const char *what, struct kerr *err);
 static void hosts_close(struct ctr *c);
 
 /* The setup pipe became readable, or the child was reaped first: either the
@@ -915,6 +916,7 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
         .devnull_fd = s->devnull,
         .resolv = s->resolv,
         .resolv_tree = -1,
+        .hosts_tree = -1,
         .ready_fd = spec->ready == READY_FD && !standby ? c->ready_child_fd : -1,
         .notify_host = spec->ready == READY_NOTIFY ? c->notify_path : NULL,
         .userns = c->userns.fd >= 0 ? &c->userns : NULL,
@@ -926,7 +928,16 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
         if (in.resolv_tree < 0)   /* the content is still there: only later changes are lost */
             log_warn("%s: %s: its /etc/resolv.conf will not follow DHCP changes", spec->name, terr.msg);
     }
+    /* The live /etc/hosts at the clone, its content written below, before
+     * the hand-over: the child binds it early, before its pivot_root (the
+     * text alone would have to wait for the hand-over, and the pivot with it). */
+    if (s->opts.net) {
+        in.hosts_tree = hosts_live(c);
+        in.hosts_late = in.hosts_tree < 0;
+    }
     r = container_start(&in, proc, err);
+    bool hosts_early = in.hosts_tree >= 0;
+    close_safe(in.hosts_tree);
     close_safe(in.resolv_tree);
     close_safe(cgfd);
     if (r < 0) {
@@ -956,9 +967,15 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
         hosts = net_hosts_file(s->opts.net, s->m, spec);
         *hosts_gen = s->hosts_gen;
     }
-    struct container_handover ho = { .netns_fd = netns, .hosts = hosts,
-                                     .hosts_tree = hosts ? hosts_live(c, hosts) : -1 };
-    r = container_hand_over(proc, &ho, err);
+    /* Without the live copy (hosts_live failed and said so before the
+     * clone), the text goes with the hand-over. */
+    struct container_handover ho = { .netns_fd = netns, .hosts = hosts_early ? NULL : hosts, .hosts_tree = -1 };
+    if (hosts_early && !hosts)
+        r = kerr_set(err, ENOMEM, "cannot write the /etc/hosts of %s", spec->name);
+    else if (hosts_early)
+        r = live_file_write(c->hosts_fd, hosts, "the container's /etc/hosts", err);
+    if (r >= 0)
+        r = container_hand_over(proc, &ho, err);
     close_safe(ho.hosts_tree);
     close_safe(netns);
     if (r < 0) {
@@ -1569,9 +1586,10 @@ int supervisor_set_resolv(struct supervisor *s, const char *text, struct kerr *e
  * read-only into it like resolv.conf (mount_file_tree): written at each
  * start, and rewritten in place (the same inode) by an apply, so that a
  * running container learns the containers added and loses the removed ones
- * (hosts_refresh).  Returns the clone to attach, or -1 (warned: the
- * container gets a copy of TEXT that later applies do not reach). */
-static int hosts_live(struct ctr *c, const char *text)
+ * (hosts_refresh).  Made before the clone, its content written before the
+ * hand-over (ctr_spawn).  Returns the clone to attach, or -1 (warned: the
+ * container gets a copy of the text that later applies do not reach). */
+static int hosts_live(struct ctr *c)
 {
     struct supervisor *s = c->sup;
     struct kerr err = { 0 };
@@ -1595,8 +1613,7 @@ static int hosts_live(struct ctr *c, const char *text)
             log_warn("%s: cannot give %s to the container's root: %s", c->spec->name, path, strerror(errno));
     }
     int tree = -1;
-    if (live_file_write(c->hosts_fd, text, "the container's /etc/hosts", &err) < 0 ||
-        (tree = mount_file_tree(c->hosts_fd, &err)) < 0) {
+    if ((tree = mount_file_tree(c->hosts_fd, &err)) < 0) {
         log_warn("%s: %s: its /etc/hosts will not follow applies", c->spec->name, err.msg);
         return -1;
     }

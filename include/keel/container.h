@@ -53,6 +53,10 @@ struct container_start {
     const char *resolv;        /* generated /etc/resolv.conf (NULL: the image's) */
     int resolv_tree;           /* mount_file_tree of keel's live resolv.conf, attached instead of
                                 * `resolv` so that its rewrites reach the container; -1: none */
+    int hosts_tree;            /* mount_file_tree of keel's live /etc/hosts, which keel fills before
+                                * the hand-over; -1: none */
+    bool hosts_late;           /* without hosts_tree: /etc/hosts comes with the hand-over (keel's
+                                * text); neither: a minimal one */
     const struct seccomp_prog *seccomp; /* NULL: none */
     int ready_fd;              /* write end for `ready = fd:N` (moved to N), or -1 */
     const char *notify_host;   /* `ready = notify`: keel's socket, bound at CONTAINER_NOTIFY_PATH */
@@ -87,10 +91,12 @@ struct container_proc {
 
 /* What keel gives the setup child after the clone: made while the child
  * builds the root (the two CPUs of a small machine work at once), taken by
- * the child at its SETUP_HANDOVER step, before /sys and anything of the image. */
+ * the child at its SETUP_HANDOVER step, before /sys and before it runs
+ * anything of the image (mostly after its pivot_root: setup.h). */
 struct container_handover {
     int netns_fd;              /* with join_netns: the namespace to join (and pin); else -1 */
-    const char *hosts;         /* generated /etc/hosts (NULL: a minimal one) */
+    const char *hosts;         /* with in->hosts_late: generated /etc/hosts (NULL: a minimal one);
+                                * else NULL (the child took in->hosts_tree) */
     int hosts_tree;            /* mount_file_tree of keel's live copy of `hosts`, attached instead
                                 * so that an apply's rewrites reach the container; -1: none */
 };

@@ -115,7 +115,8 @@ int mount_dev_finish(int devfd, struct kerr *err);
 /* keel's sd_notify socket HOST_PATH bound read-only at /dev/keel-notify. */
 int mount_notify_socket(int devfd, const char *host_path, struct kerr *err);
 /* The first masks made, of each kind, which the later ones bind (-1 until
- * made): kept across the calls below, closed with mount_masks_close(). */
+ * made): kept across the calls below (the setup child closes them with the
+ * rest of its fds before its exec). */
 struct mount_masks {
     int dir, file;
 };
@@ -125,7 +126,6 @@ struct mount_masks {
  * read-only for files, an empty read-only tmpfs for directories, or a bind
  * of the first such mask in MADE. */
 int mount_masks(int rootfd, const char *below, struct mount_masks *made, struct kerr *err);
-void mount_masks_close(struct mount_masks *made);
 /* mount_readonly_paths bound onto themselves read-only. */
 int mount_readonly(int rootfd, struct kerr *err);
 /* mount = SOURCE:TARGET[:ro], fd to fd (sys_bind_fd), nosuid and nodev. */

@@ -11,7 +11,13 @@
  *   - the init layer (every mount point the list needs, made on keel's
  *     tmpfs) before the overlay it is the top layer of;
  *   - the overlay before anything inside the root, /proc before the masks
- *     (they cover files of that /proc), the masks and binds before pivot_root;
+ *     (they cover files of that /proc), the binds, secrets and generated
+ *     files on top of them, all that needs a host path before pivot_root;
+ *   - pivot_root (and the image's /etc/passwd) before keel's hand-over, and
+ *     after it only the network namespace's join, sysfs (it shows its
+ *     mounter's network devices) on the new root and the masks below it;
+ *     unless a bind or secret must go on top of sysfs, or /etc/hosts comes
+ *     with the hand-over: then those and the pivot after sysfs;
  *   - everything that needs keel's privileges in the initial user namespace
  *     (mounts, rlimits above keel's, oom_score_adj, the output pipe's owner)
  *     before the container's user namespace is joined, which is the last
@@ -111,6 +117,7 @@ struct setup_facts {
     bool notify;       /* `ready = notify` with keel's socket */
     bool resolv;       /* a generated /etc/resolv.conf */
     bool standby;      /* a standby: wait for the release right before the exec (SETUP_STANDBY_WAIT) */
+    bool hosts_late;   /* /etc/hosts comes with the hand-over (keel has no live copy to fill meanwhile) */
 };
 
 /* What `keel check --plan` assumes: the facts that follow from the spec when

@@ -22,6 +22,16 @@
 #                  tmpfs); with upper_size = 1M the same write fails (ENOSPC)
 #                  and a small one works
 #   plan           keel check --plan lists the init layer's mount points
+#   sys_netns      sysfs, mounted after pivot_root and the network namespace's
+#                  join, shows the container's own interfaces: lo alone with
+#                  network = none, eth0 and lo with a bridge, never keel's
+#                  keel0 (there in keel's namespace: the positive control);
+#                  a bind below /sys (the list's other shape: binds and the
+#                  pivot after sysfs) goes on top of sysfs, and keel's live
+#                  /etc/hosts, attached after the hand-over there, names it
+#   hosts_late     without keel's live /etc/hosts (RUN_DIR/hosts cannot be a
+#                  directory) the hand-over brings the text and the list keeps
+#                  the pivot after it: the file is there, from the stage
 #   initramfs_host_layer  mkinitramfs takes a layer from the host path the
 #                  manifest names when it is a directory there, else from
 #                  build/layers (the positive control), and says which
@@ -219,6 +229,51 @@ EOF
     check tmpfs_upper_sized_small "a small file could not be written to a 1 MiB upper" eq "$(c_value sized small)" ok
 }
 
+test_sys_netns() {
+    plan sys_none sys_bridge sys_keel0 sys_bind sys_bind_net sys_bind_hosts
+    mkdir -p "$T/fw" && : > "$T/fw/marker-$$"
+    manifest <<EOF
+$(system_section)
+$(ctr n "/bin/probe trap TERM ls /sys/class/net print up sleep inf" "network = none")
+$(ctr b "/bin/probe trap TERM ls /sys/class/net print up sleep inf" "network = bridge")
+$(ctr s "/bin/sh -c 'grep -c \"^172\\\\.30\\\\.0\\\\.[0-9]*[[:space:]]s\$\" /etc/hosts; exec /bin/probe trap TERM ls /sys/class/net ls /sys/firmware print up sleep inf'" "network = bridge
+mount = $T/fw:/sys/firmware:ro")
+EOF
+    keel_start
+    for c in n b s; do wait_out $c up || fail "$c did not come up ($WHY)"; done
+    check sys_none "/sys/class/net of a network = none container" eq "$(c_value n ls:/sys/class/net)" lo
+    check sys_bridge "/sys/class/net of a bridge container" eq "$(c_value b ls:/sys/class/net)" eth0,lo
+    check sys_keel0 "keel's namespace has no keel0 (the control: a sysfs of keel's namespace would list it)" \
+        eval 'nsenter --net="/proc/$(nsinit_pid)/ns/net" ip -o link show dev keel0 >/dev/null 2>&1'
+    check sys_bind "a bind over /sys/firmware is not on top of sysfs" eq "$(c_value s ls:/sys/firmware)" "marker-$$"
+    check sys_bind_net "/sys/class/net of the container with the bind below /sys" eq "$(c_value s ls:/sys/class/net)" eth0,lo
+    check sys_bind_hosts "the /etc/hosts of the container with the bind below /sys does not name it at its bridge address" \
+        out_has s 1
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+test_hosts_late() {
+    plan hosts_late_file hosts_late_sys hosts_late_source
+    mkdir -p "$T/run" && : > "$T/run/hosts"
+    # keel run --run-dir, under the name tests look keel up by.
+    printf '#!/bin/bash\nshift\nexec -a "$0" %s run --run-dir %s "$@"\n' "$KEEL" "$T/run" > "$T/keel-rd"
+    chmod +x "$T/keel-rd"
+    local KEEL="$T/keel-rd"
+    manifest <<EOF
+$(system_section)
+$(ctr c "/bin/sh -c 'grep -c \"^172\\\\.30\\\\.0\\\\.[0-9]*[[:space:]]c\$\" /etc/hosts; ls /sys/class/net | tr \"\\\\n\" ,; echo; exec /bin/probe trap TERM print up sleep inf'" "network = bridge")
+EOF
+    keel_start
+    wait_out c up || fail "c did not come up ($WHY)"
+    check hosts_late_file "the container's /etc/hosts does not name it once, at its bridge address" out_has c 1
+    check hosts_late_sys "/sys/class/net of the container" out_has c eth0,lo,
+    local pid
+    pid=$(started_pid c)
+    check hosts_late_source "/etc/hosts is not the stage's generated file" eval \
+        "awk '\$5 == \"/etc/hosts\" { print \$4 }' '$(nsproc)/$pid/mountinfo' | grep -qx /files/hosts"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 test_plan() {
     plan plan_init_layer plan_root
     manifest <<EOF
@@ -227,7 +282,7 @@ $(ctr c "/bin/probe" "mount = /tmp:/shared")
 EOF
     keel_check --plan "$T/keel.ini"
     check plan_init_layer "the plan lists no init layer with its mount points" grep_in \
-        '^  init layer: .* /proc/ /dev/ /sys/ /shared\(=source\) /etc/hostname /etc/hosts /etc/resolv.conf$' "$CHECK_OUT"
+        '^  init layer: .* /proc/ /dev/ /shared\(=source\) /sys/ /etc/hostname /etc/hosts /etc/resolv.conf$' "$CHECK_OUT"
     check plan_root "the root's lowers do not start with the init layer" grep_in "lowerdir=\\(init layer\\):$LAYERS/base " "$CHECK_OUT"
 }
 

@@ -73,19 +73,28 @@ TEST(start_order)
     CHECK_INT(nth(&l, SETUP_MASK, 0), at(&l, SETUP_MASK, SETUP_MASK_PROC));
     CHECK_INT(nth(&l, SETUP_MASK, 1), at(&l, SETUP_MASK, SETUP_MASK_SYS));
     CHECK_INT(nth(&l, SETUP_MASK, 2), -1);
-    CHECK(at(&l, SETUP_MASK, SETUP_MASK_SYS) < at(&l, SETUP_BIND, 0));
+    CHECK(at(&l, SETUP_MASK, SETUP_MASK_PROC) < at(&l, SETUP_BIND, 0));
     CHECK(at(&l, SETUP_READONLY, -1) < at(&l, SETUP_BIND, 0));
     CHECK(at(&l, SETUP_BIND, 0) < at(&l, SETUP_BIND, 1));
     CHECK(at(&l, SETUP_BIND, 1) < at(&l, SETUP_SECRET, 0));
     CHECK(at(&l, SETUP_SECRET, 0) < at(&l, SETUP_PIVOT, -1));
     CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV) < at(&l, SETUP_PIVOT, -1));
-    /* keel's hand-over (pins, the network namespace, /etc/hosts) is taken
-     * after the root's first mounts, the namespace joined before /sys (sysfs
-     * shows its mounter's network devices) and before anything of the image. */
-    CHECK(at(&l, SETUP_MOUNT_PROC, -1) < at(&l, SETUP_HANDOVER, -1));
+    /* The generated files on top of the binds and secrets (which could cover /etc). */
+    CHECK(at(&l, SETUP_SECRET, 0) < at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME));
+    CHECK(at(&l, SETUP_SECRET, 0) < at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTS));
+    /* keel's hand-over (pins, the network namespace) is taken after the
+     * pivot and the old root's detach: only the network namespace's join,
+     * sysfs (it shows its mounter's network devices), on the new root, and
+     * the masks below it follow; the child runs nothing of the image before. */
+    CHECK(at(&l, SETUP_PIVOT, -1) < at(&l, SETUP_HANDOVER, -1));
+    CHECK(at(&l, SETUP_USER, -1) < at(&l, SETUP_HANDOVER, -1));
+    CHECK(at(&l, SETUP_OOM_SCORE, -1) < at(&l, SETUP_HANDOVER, -1));
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTS) < at(&l, SETUP_HANDOVER, -1));
     CHECK_INT(at(&l, SETUP_HANDOVER, -1) + 1, at(&l, SETUP_JOIN_NS, CNS_NET));
-    CHECK(at(&l, SETUP_JOIN_NS, CNS_NET) < at(&l, SETUP_MOUNT_SYS, -1));
-    CHECK(at(&l, SETUP_HANDOVER, -1) < at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTS));
+    CHECK_INT(at(&l, SETUP_JOIN_NS, CNS_NET) + 1, at(&l, SETUP_MOUNT_SYS, -1));
+    CHECK_INT(at(&l, SETUP_MOUNT_SYS, -1) + 1, at(&l, SETUP_MASK, SETUP_MASK_SYS));
+    /* Those open fds: before the limits. */
+    CHECK_INT(at(&l, SETUP_MASK, SETUP_MASK_SYS) + 1, at(&l, SETUP_RLIMITS, -1));
     /* The image's /etc/passwd only after pivot_root. */
     CHECK(at(&l, SETUP_PIVOT, -1) < at(&l, SETUP_USER, -1));
     /* Everything needing keel's privileges before the user namespace, which
@@ -131,7 +140,7 @@ TEST(start_etc_files_early)
     CHECK(at(&l, SETUP_MOUNT_PROC, -1) < at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME));
     CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME) < ho);
     CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV) < ho);
-    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTS) > ho);
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTS) < ho);
     CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTS) < at(&l, SETUP_PIVOT, -1));
     CHECK_INT(nth(&l, SETUP_ETC_FILE, 3), -1);
     /* Each once, and in the init layer. */
@@ -149,7 +158,58 @@ TEST(start_etc_files_early)
     CHECK_INT(setup_plan_start(&c, &f, &l), 0);
     CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME) > at(&l, SETUP_SECRET, 0));
     CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV) > at(&l, SETUP_SECRET, 0));
-    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME) > at(&l, SETUP_HANDOVER, -1));
+    CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME) < at(&l, SETUP_HANDOVER, -1));
+    setup_list_free(&l);
+}
+
+/* The pivot stays after the hand-over where something must go on top of
+ * what follows it: a bind or secret below /sys (on top of sysfs, however
+ * the path is spelled), or an /etc/hosts that comes with the hand-over (on
+ * top of the binds).  Then the order is the one before the reorder. */
+TEST(start_pivot_late)
+{
+    static char *sys_targets[] = { "/sys/fs/bpf", "/sys", "//sys/kernel", "/./sys/x" };
+    for (size_t k = 0; k <= sizeof sys_targets / sizeof sys_targets[0]; k++) {
+        struct container_spec c = spec();
+        struct bind_mount m[2] = { mounts[0], mounts[1] };
+        struct secret_spec sec = secrets[0];
+        struct setup_facts f;
+        setup_facts_of_spec(&c, &f);
+        if (k < sizeof sys_targets / sizeof sys_targets[0]) {
+            /* Alternately a bind's target and a secret's. */
+            if (k % 2)
+                sec.target = sys_targets[k];
+            else
+                m[1].target = sys_targets[k];
+        } else {
+            f.hosts_late = true;
+        }
+        c.mounts = m;
+        c.secrets = &sec;
+        struct setup_list l;
+        CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+        int ho = at(&l, SETUP_HANDOVER, -1);
+        CHECK(ho > at(&l, SETUP_MASK, SETUP_MASK_PROC));
+        CHECK_INT(at(&l, SETUP_MOUNT_SYS, -1) + 1, at(&l, SETUP_MASK, SETUP_MASK_SYS));
+        CHECK(at(&l, SETUP_MASK, SETUP_MASK_SYS) < at(&l, SETUP_BIND, 0));
+        CHECK(at(&l, SETUP_BIND, 1) < at(&l, SETUP_SECRET, 0));
+        CHECK(at(&l, SETUP_SECRET, 0) < at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTNAME));
+        CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTS) > ho);
+        CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_RESOLV) < at(&l, SETUP_PIVOT, -1));
+        CHECK(at(&l, SETUP_PIVOT, -1) < at(&l, SETUP_USER, -1));
+        CHECK(at(&l, SETUP_OOM_SCORE, -1) < at(&l, SETUP_RLIMITS, -1));
+        CHECK(at(&l, SETUP_RLIMITS, -1) < at(&l, SETUP_JOIN_NS, CNS_USER));
+        setup_list_free(&l);
+    }
+    /* A name that only starts with "sys" is not below /sys. */
+    struct container_spec c = spec();
+    struct bind_mount m[2] = { mounts[0], { .source = "/x", .target = "/sysroot" } };
+    c.mounts = m;
+    struct setup_facts f;
+    setup_facts_of_spec(&c, &f);
+    struct setup_list l;
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    CHECK(at(&l, SETUP_PIVOT, -1) < at(&l, SETUP_HANDOVER, -1));
     setup_list_free(&l);
 }
 
@@ -297,8 +357,8 @@ TEST(init_layer_points)
     struct setup_list l;
     CHECK_INT(setup_plan_start(&c, &f, &l), 0);
     static const struct { const char *path; char kind; bool shadow; } want[] = {
-        { "/proc", 'd', true }, { "/dev", 'd', true }, { "/sys", 'd', true }, { "/data", 's', false },
-        { "/var/log", 's', false }, { "/run/secrets/db", 'f', false }, { "/etc/hostname", 'f', true },
+        { "/proc", 'd', true }, { "/dev", 'd', true }, { "/data", 's', false }, { "/var/log", 's', false },
+        { "/run/secrets/db", 'f', false }, { "/sys", 'd', true }, { "/etc/hostname", 'f', true },
         { "/etc/hosts", 'f', true }, { "/etc/resolv.conf", 'f', true },
     };
     CHECK_INT((int)l.n_init, (int)(sizeof want / sizeof want[0]));
@@ -306,7 +366,7 @@ TEST(init_layer_points)
         CHECK_STR(l.init[i].path, want[i].path);
         CHECK(l.init[i].kind == want[i].kind && l.init[i].shadow == want[i].shadow);
     }
-    CHECK_STR(l.init[3].source, "/data");
+    CHECK_STR(l.init[2].source, "/data");
     setup_list_free(&l);
     CHECK(l.init == NULL && l.n_init == 0);
 
@@ -352,25 +412,26 @@ TEST(printed_plan)
         "  parent-death signal: SIGKILL\n",
         "  session: its own, no controlling terminal\n",
         "  hostname: web\n",
-        "  init layer: keel's, on top of the layers, with the mount points /proc/ /dev/ /sys/ /data(=source) "
-        "/var/log(=source) /run/secrets/db /etc/hostname /etc/hosts /etc/resolv.conf\n",
+        "  init layer: keel's, on top of the layers, with the mount points /proc/ /dev/ /data(=source) "
+        "/var/log(=source) /run/secrets/db /sys/ /etc/hostname /etc/hosts /etc/resolv.conf\n",
         "  root: overlay lowerdir=(init layer):/l/top:/l/base upper=tmpfs (nodev, nosuid)\n",
         "  mount: proc /proc (nosuid, nodev, noexec)\n",
         "  mount: tmpfs /dev (nodev; null zero full random urandom tty bound read-only from the host's)\n",
         "  device: /dev/fuse -> /dev/fuse (the host's node, bound read-only)\n",
         "  read-only: /proc/bus ",
         "  masked: /proc/acpi ",
-        "  wait: keel's hand-over (namespaces pinned, the network namespace, /etc/hosts)\n",
-        "  join: network namespace\n",
-        "  mount: sysfs /sys",
-        "  masked: /sys/firmware /sys/devices/virtual/powercap\n",
         "  bind: /data -> /data (ro, nodev, nosuid)\n",
         "  bind: /logs -> /var/log (rw, nodev, nosuid)\n",
         "  secret: /etc/keel/db.pass -> /run/secrets/db (copied at each start into the container's tmpfs; 1000:50 0440, "
         "read-only, nosuid, nodev, noexec)\n",
+        "  file: /etc/hosts ",
         "  file: /etc/resolv.conf ",
         "  enter: pivot_root, old root detached\n",
         "  user: root (resolved in the container's /etc/passwd)\n",
+        "  wait: keel's hand-over (namespaces pinned, the network namespace)\n",
+        "  join: network namespace\n",
+        "  mount: sysfs /sys",
+        "  masked: /sys/firmware /sys/devices/virtual/powercap\n",
         "    rlimit nofile = 1024:524288 (default)\n",
         "  join: user namespace (last)\n",
         "  capabilities: ",
@@ -416,6 +477,7 @@ int main(void)
 {
     RUN(start_order);
     RUN(start_etc_files_early);
+    RUN(start_pivot_late);
     RUN(start_standby);
     RUN(start_variants);
     RUN(exec_order);
