@@ -495,6 +495,10 @@ static void tar_header(unsigned char h[TAR_BLOCK], const char *name, uint64_t si
     snprintf((char *)h + 148, 8, "%06o", sum);   /* six digits, NUL, and the space left in place */
 }
 
+/* Padding and the end-of-archive blocks.  Not const: in .bss the zeros cost
+ * the static binary no bytes (issue 17's size bound); nothing writes it. */
+static unsigned char tar_zeros[2 * TAR_BLOCK];
+
 static int tar_put(int fd, const char *name, const void *buf, size_t n)
 {
     unsigned char h[TAR_BLOCK];
@@ -503,8 +507,7 @@ static int tar_put(int fd, const char *name, const void *buf, size_t n)
     if (r == 0)
         r = write_all(fd, buf, n);
     if (r == 0 && n % TAR_BLOCK) {
-        static const unsigned char zero[TAR_BLOCK];
-        r = write_all(fd, zero, TAR_BLOCK - n % TAR_BLOCK);
+        r = write_all(fd, tar_zeros, TAR_BLOCK - n % TAR_BLOCK);
     }
     return r;
 }
@@ -801,8 +804,7 @@ int bundle_write(const char *manifest, const char *out, const char *key, struct 
     for (size_t i = 0; lm.file && lm.file[i]; i++)
         if ((r = tar_put_file(fd, lm.member[i], lm.file[i], ix.e[i + 1].size, err)) < 0)
             goto out;
-    static const unsigned char zero[2 * TAR_BLOCK];
-    if ((r = write_all(fd, zero, sizeof zero)) < 0 || (r = fsync(fd) < 0 ? -errno : 0) < 0)
+    if ((r = write_all(fd, tar_zeros, sizeof tar_zeros)) < 0 || (r = fsync(fd) < 0 ? -errno : 0) < 0)
         r = kerr_set(err, -r, "cannot write %s", out);
 out:
     explicit_bzero(sk, sizeof sk);
