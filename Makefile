@@ -100,6 +100,16 @@ ifneq ($(FLAGS_NOW),$(file < $(FLAGS_FILE)))
 $(shell mkdir -p $(BUILD))
 $(file > $(FLAGS_FILE),$(FLAGS_NOW))
 endif
+# The version string alone goes in its own stamp, which only the objects
+# that print it depend on: `keel version`, the control API's and the
+# metrics' version and the boot line must name the commit that was built.
+VERSION_FILE := $(BUILD)/.version
+ifneq ($(VERSION),$(file < $(VERSION_FILE)))
+$(shell mkdir -p $(BUILD))
+$(file > $(VERSION_FILE),$(VERSION))
+endif
+# (Their objects depend on the stamp below the first target.)
+VERSIONED := boot cli control metrics
 
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/unit/%)
@@ -156,6 +166,7 @@ $(THIRD_DIR)/sodium/libsodium.a: $(SODIUM_STAMP)
 # Every object includes the source package's mbedTLS headers.
 $(OBJS) $(ASAN_OBJS) $(BUILD)/test/obj/daemon.o: | $(THIRD_STAMPS)
 endif
+$(foreach d,obj test/obj asan/obj,$(VERSIONED:%=$(BUILD)/$(d)/%.o)): $(VERSION_FILE)
 $(BUILD)/obj/%.o: src/%.c $(FLAGS_FILE)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(RELEASE_CFLAGS) -MMD -MP -c -o $@ $<
