@@ -1596,7 +1596,11 @@ void net_shutdown(struct net_ctx *ctx)
     if (!ctx)
         return;
     /* The table first (one transaction), then the namespaces (the kernel
-     * destroys them and their veth pairs in the background), then bridges. */
+     * destroys them and their veth pairs in the background), then bridges,
+     * then the nf_tables socket.  Its close waits for the deleted table's
+     * destruction (nft_rcv_nl_event flushes nf_tables' destroy work, which
+     * waits for an RCU grace period, 7-15 ms here): closed last, that wait
+     * has run out behind the bridges' deletion (two rcu_barrier()s each). */
     if (ctx->nft >= 0) {
         nlbuf_reset(&ctx->buf);
         nft_batch_begin(&ctx->buf);
@@ -1605,8 +1609,6 @@ void net_shutdown(struct net_ctx *ctx)
         struct kerr e;
         if (nft_commit(ctx->nft, &ctx->buf, &e) < 0)
             log_warn("%s (it goes away with keel's socket)", e.msg);
-        close(ctx->nft);
-        ctx->nft = -1;
     }
     for (size_t i = 0; ctx->slots && i < ctx->n_slots; i++) {
         unpin(&ctx->slots[i]);
@@ -1630,6 +1632,8 @@ void net_shutdown(struct net_ctx *ctx)
             log_warn("cannot remove %s: %s", ctx->links_file, strerror(errno));
     }
     restore_forwarding(ctx);
+    if (ctx->nft >= 0)
+        close(ctx->nft);
     close_safe(ctx->rt);
     close_safe(ctx->host_ns);
     nlbuf_free(&ctx->buf);
