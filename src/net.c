@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1595,8 +1596,11 @@ void net_shutdown(struct net_ctx *ctx)
 {
     if (!ctx)
         return;
-    /* The table first (one transaction), then the namespaces (the kernel
-     * destroys them and their veth pairs in the background), then bridges. */
+    /* The table first (one transaction), then the links, then the
+     * nf_tables socket.  Its close waits for the deleted table's destruction
+     * (nft_rcv_nl_event flushes nf_tables' destroy work, which waits for an
+     * RCU grace period, 7-15 ms here): closed last, that wait has run out
+     * behind the links' deletion. */
     if (ctx->nft >= 0) {
         nlbuf_reset(&ctx->buf);
         nft_batch_begin(&ctx->buf);
@@ -1605,31 +1609,52 @@ void net_shutdown(struct net_ctx *ctx)
         struct kerr e;
         if (nft_commit(ctx->nft, &ctx->buf, &e) < 0)
             log_warn("%s (it goes away with keel's socket)", e.msg);
-        close(ctx->nft);
-        ctx->nft = -1;
     }
+    /* keel's bridges and the veth pairs still there go in one RTM_DELLINK of
+     * a link group: one unregister batch, so one rcu_barrier() for all
+     * (netdev_run_todo) besides one per bridge (br_multicast_dev_del), where
+     * each link deleted alone costs its own.  A pair left to its unpinned
+     * namespace's cleanup (a kworker, behind a grace period and the bridge's
+     * deletion) outlived keel's exit by up to ~30 ms, and a keel started
+     * again at once found its host end (EEXIST) and deleted it alone.  The
+     * group is random: the delete takes every link of it here. */
+    uint32_t group = 0x6b65656cu;   /* without getrandom: "keel" */
+    if (getrandom(&group, sizeof group, GRND_NONBLOCK) != (ssize_t)sizeof group || group == 0)
+        group = 0x6b65656cu;
+    struct nlbuf *b = &ctx->buf;
+    nlbuf_reset(b);
     for (size_t i = 0; ctx->slots && i < ctx->n_slots; i++) {
-        unpin(&ctx->slots[i]);
-        if (ctx->slots[i].prev) {
-            unpin(ctx->slots[i].prev);
-            free(ctx->slots[i].prev);
-            ctx->slots[i].prev = NULL;
+        struct net_slot *s = &ctx->slots[i], *p = s->prev;
+        unpin(s);
+        if (s->bridge >= 0 && s->veth[0])
+            net_msg_link_group(b, s->veth, group, "mark veth for deletion");
+        if (p) {
+            unpin(p);
+            if (p->bridge >= 0 && p->veth[0])
+                net_msg_link_group(b, p->veth, group, "mark veth for deletion");
+            free(p);
+            s->prev = NULL;
         }
     }
     if (ctx->rt >= 0 && (ctx->n_bridges || ctx->n_doomed)) {
-        nlbuf_reset(&ctx->buf);
+        struct kerr e;
+        (void)nlbuf_send(ctx->rt, b, NULL, NULL, &e);   /* a pair its namespace's cleanup took already: ENODEV */
+        nlbuf_reset(b);
         for (size_t i = 0; i < ctx->n_bridges; i++)
             if (ctx->bridges[i].created)
-                net_msg_link_del(&ctx->buf, 0, ctx->bridges[i].ifname, "delete bridge");
+                net_msg_link_group(b, ctx->bridges[i].ifname, group, "mark bridge for deletion");
         for (size_t i = 0; i < ctx->n_doomed; i++)   /* an apply's, if net_apply_rules did not run */
-            net_msg_link_del(&ctx->buf, 0, ctx->doomed[i], "delete bridge");
-        struct kerr e;
-        if (nlbuf_send(ctx->rt, &ctx->buf, NULL, NULL, &e) < 0)
+            net_msg_link_group(b, ctx->doomed[i], group, "mark bridge for deletion");
+        net_msg_group_del(b, group, "delete keel's links");
+        int r = nlbuf_send(ctx->rt, b, NULL, NULL, &e);
+        if (r < 0 && r != -ENODEV)
             log_warn("%s", e.msg);
         else if (unlink(ctx->links_file) < 0 && errno != ENOENT)
             log_warn("cannot remove %s: %s", ctx->links_file, strerror(errno));
     }
     restore_forwarding(ctx);
+    if (ctx->nft >= 0)
+        close(ctx->nft);
     close_safe(ctx->rt);
     close_safe(ctx->host_ns);
     nlbuf_free(&ctx->buf);

@@ -95,6 +95,23 @@ void net_msg_link_del(struct nlbuf *b, int ifindex, const char *ifname, const ch
     nlbuf_end(b);
 }
 
+void net_msg_link_group(struct nlbuf *b, const char *ifname, uint32_t group, const char *label)
+{
+    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+    nlbuf_begin(b, RTM_NEWLINK, NLM_F_ACK, &ifi, sizeof ifi, label);
+    nlbuf_put_str(b, IFLA_IFNAME, ifname);
+    nlbuf_put_u32(b, IFLA_GROUP, group);
+    nlbuf_end(b);
+}
+
+void net_msg_group_del(struct nlbuf *b, uint32_t group, const char *label)
+{
+    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
+    nlbuf_begin(b, RTM_DELLINK, NLM_F_ACK, &ifi, sizeof ifi, label);
+    nlbuf_put_u32(b, IFLA_GROUP, group);
+    nlbuf_end(b);
+}
+
 void net_msg_addr_add(struct nlbuf *b, int ifindex, struct in_addr a, unsigned prefix, const char *label)
 {
     if (prefix < 1 || prefix > 32) {

@@ -49,6 +49,13 @@ void net_msg_link_dump(struct nlbuf *b, const char *label);
 /* RTM_DELLINK by `ifindex`, or (ifindex 0) by `ifname`. */
 void net_msg_link_del(struct nlbuf *b, int ifindex, const char *ifname, const char *label);
 
+/* RTM_NEWLINK on the existing link `ifname`: its link group becomes `group`. */
+void net_msg_link_group(struct nlbuf *b, const char *ifname, uint32_t group, const char *label);
+
+/* RTM_DELLINK of every link of `group` in the socket's namespace, in one
+ * unregister batch (rtnl_group_dellink; ENODEV when the group is empty). */
+void net_msg_group_del(struct nlbuf *b, uint32_t group, const char *label);
+
 /* RTM_NEWADDR (create or replace): IPv4 `a`/`prefix` on `ifindex`, with the
  * subnet's broadcast address below /31.  A prefix outside 1..32 makes the
  * batch invalid (nlbuf_invalid). */

@@ -732,6 +732,14 @@ TEST(net_msg_as_libnl)
                                          "00000000 00000000 00000000 08000400 dc050000 09000300 65746830 "
                                          "00000000 0a000100 024bac1e 00020000 08001c00 09000000");
 
+    /* keel's exit: its links given one group, the group deleted at once (IFLA_GROUP = 27). */
+    net_msg_link_group(&b, "kvweb", 0x12345678, "g");
+    CHECK_STR(msg_text(&b, t, sizeof t), "type=16 flags=0 len=52: 00000000 00000000 00000000 00000000 "
+                                         "0a000300 6b767765 62000000 08001b00 78563412");
+    net_msg_group_del(&b, 0x12345678, "d");
+    CHECK_STR(msg_text(&b, t, sizeof t), "type=17 flags=0 len=40: 00000000 00000000 00000000 00000000 "
+                                         "08001b00 78563412");
+
     /* tbf: the parameters in full, the 1 KiB rate table by hash (libnl's
      * text hashed the same way), at an ordinary rate, the smallest (1 byte/s:
      * times beyond INT_MAX), a small mtu, and 0 bit/s with mtu 0. */
