@@ -388,6 +388,9 @@ def section_start(res, peers, a):
         ("crun-nocg", lambda: timed(peers.cmd("crun", peers.next_id("d"), True), plog, peers.mntns)),
         ("runc", lambda: timed(peers.cmd("runc", peers.next_id("r")), plog, peers.mntns)),
         ("floor", lambda: timed([BIN + "/floor", stage, LOWERS, "/bin/true"], plog)),
+        # The floor with exactly a default keel container's isolation (floor.c -i):
+        # how much of keel's distance to the floor is isolation, how much keel's own.
+        ("floor-iso", lambda: timed([BIN + "/floor", "-i", stage, LOWERS, "/bin/true"], plog)),
     ]
     if have_bwrap:
         variants.append(("bwrap", lambda: timed(
@@ -403,6 +406,13 @@ def section_start(res, peers, a):
             s["crun-nocg"], note="keel in the peers' mount namespace, where no cgroup2 is mounted")
     res.row("start", "start-to-exit, no cgroups (equal work)", "ms", s["keel-nocg"], "floor (tests/bench/floor.c)",
             s["floor"], note="keel in the peers' mount namespace, where no cgroup2 is mounted")
+    res.row("start", "start-to-exit, 1 container", "ms", s["keel"], "floor with keel's isolation (floor.c -i)",
+            s["floor-iso"])
+    res.row("start", "start-to-exit, no cgroups (equal work)", "ms", s["keel-nocg"],
+            "floor with keel's isolation (floor.c -i)", s["floor-iso"],
+            note="keel in the peers' mount namespace, where no cgroup2 is mounted")
+    res.row("start", "floor with keel's isolation (floor.c -i)", "ms", s["floor-iso"], "floor (bare)", s["floor"],
+            note="what keel's isolation costs the floor itself")
     if have_bwrap:
         res.row("start", "start-to-exit, 1 container", "ms", s["keel"], "bwrap --unshare-all (no overlay)",
                 s["bwrap"])
@@ -1043,6 +1053,11 @@ def section_vm(res, peers, a):
             note="memory = 64M, pids = 64, cpus = 0.5 on both sides")
     res.row("vm", "VM, start-to-exit, no cgroups", "ms", s["keel_nocg"], "crun run (no cgroups)", s["crun_nocg"])
     res.row("vm", "VM, start-to-exit, no cgroups", "ms", s["keel_nocg"], "floor (tests/bench/floor.c)", s["floor"])
+    if "floor_iso" in s:
+        res.row("vm", "VM, start-to-exit, no cgroups", "ms", s["keel_nocg"],
+                "floor with keel's isolation (floor.c -i)", s["floor_iso"])
+        res.row("vm", "VM, floor with keel's isolation (floor.c -i)", "ms", s["floor_iso"], "floor (bare)",
+                s["floor"], note="what keel's isolation costs the floor itself")
     res.row("vm", "VM, start-to-exit: cgroup + limits against none", "ms", s["keel_cg"], "keel, no cgroups",
             s["keel_nocg"])
     if "keel_version" in s:
@@ -1151,7 +1166,8 @@ def main():
           "tools alternating; %.0f s in all." % (a.warmup, a.runs, a.runs_big, a.runs_reap, elapsed), "",
           table(res), "",
           "Cgroups: crun and runc: %s; \"no cgroups\": crun --cgroup-manager=disabled; keel: %s; "
-          "keel \"no cgroups (equal work)\": the peers' mount namespace, no cgroup2 mounted; floor, bwrap: none."
+          "keel \"no cgroups (equal work)\": the peers' mount namespace, no cgroup2 mounted; floor, bwrap: none "
+          "(floor -i: a cgroup namespace, as keel's containers have, no cgroup of its own)."
           % (peers.cgroup, cg_keel),
           "Peers' root: an overlay of the same two layers with a tmpfs upper, mounted once before the runs "
           "(crun and runc bind it); keel and the floor mount theirs in every run.",

@@ -69,6 +69,7 @@ while [ $i -lt $((WARMUP + RUNS)) ]; do
     one $kind keel_nocg --mntns "/proc/$holder/ns/mnt" -- /bin/keel run /bench/nocg.ini
     one $kind crun_nocg -- crun --cgroup-manager=disabled run --bundle /bench/bundle-nocg nocg$i
     one $kind floor -- /bench/floor /run/bench/floor /layers/over:/layers/base /bin/true
+    one $kind floor_iso -- /bench/floor -i /run/bench/floor /layers/over:/layers/base /bin/true
     # What starting the binary costs before any container work (the exec of a
     # static binary of keel's size under TCG).
     one $kind keel_version -- /bin/keel version

@@ -15,6 +15,7 @@
 #   crun_nocg   crun --cgroup-manager=disabled run
 #   floor       tests/bench/floor.c (clone into five namespaces, overlay,
 #               pivot_root, exec), the same layers
+#   floor_iso   floor -i: the floor with a default keel container's isolation
 #   keel_version  keel version: what the binary's own start costs
 #   start, restart, floor_exec   keel start NAME (request to the container's
 #               first instruction), a restart after a crash (exit to first
