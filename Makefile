@@ -121,7 +121,7 @@ DEPS_BUILD := build-essential pkg-config libcap-dev libinih-dev \
 DEPS_TEST  := busybox-static iproute2 dnsmasq-base qemu-system-x86 linux-image-amd64 cpio kmod socat openssl \
               procps psmisc util-linux curl python3 cppcheck clang-tidy e2fsprogs xz-utils chrony \
               erofs-utils squashfs-tools dosfstools xfsprogs debootstrap zstd \
-              prometheus rsyslog radvd
+              prometheus rsyslog radvd strace
 DEPS_BENCH := crun runc tini bubblewrap
 # arm64 (make check builds and boots it too): the cross compiler and the
 # :arm64 static libraries (install-deps adds the arm64 dpkg architecture

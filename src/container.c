@@ -165,6 +165,30 @@ static int give_output(int fd, uid_t uid, gid_t gid, struct kerr *err)
 
 /* --- keel's own binary out of the containers' reach ------------------------ */
 
+/* Whether fs.suid_dumpable is 1 (unreadable: assume the worst).  A reading
+ * less than SUID_DUMPABLE_REUSE_NS old is reused: keel run reads it for its
+ * containers before deciding to seal itself (daemon.c) and needed it again
+ * at its first start, ~1 ms later (4 system calls each).  Any reading may be
+ * stale the moment after it is taken; a start a second later reads again,
+ * so a change made while keel runs reaches the starts after it as before. */
+#define SUID_DUMPABLE_REUSE_NS 1000000000ull
+
+static bool suid_dumpable(void)
+{
+    static uint64_t read_at;   /* 0: never read */
+    static bool last;
+    uint64_t now = now_ns();
+    if (read_at && now - read_at < SUID_DUMPABLE_REUSE_NS)
+        return last;
+    char *v = NULL;
+    last = true;
+    if (read_file_at(AT_FDCWD, "/proc/sys/fs/suid_dumpable", 64, &v, NULL) >= 0 && v)
+        last = v[0] == '1';
+    free(v);
+    read_at = now ? now : 1;
+    return last;
+}
+
 bool container_needs_sealed_keel(const struct container_spec *c)
 {
     /* CAP_SYS_PTRACE in the initial user namespace passes the non-dumpable
@@ -175,12 +199,7 @@ bool container_needs_sealed_keel(const struct container_spec *c)
     /* fs.suid_dumpable = 1 makes the helper dumpable again, for a moment,
      * at each credential change (commit_creds), before it sets itself
      * non-dumpable again: any container could catch it then. */
-    char *v = NULL;
-    bool dumpable = true;   /* unreadable: assume the worst */
-    if (read_file_at(AT_FDCWD, "/proc/sys/fs/suid_dumpable", 64, &v, NULL) >= 0 && v)
-        dumpable = v[0] == '1';
-    free(v);
-    return dumpable;
+    return suid_dumpable();
 }
 
 int container_exe_check(const struct container_spec *c, struct kerr *err)

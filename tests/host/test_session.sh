@@ -465,4 +465,57 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# keel exec joins a container's network namespace by the fd keel pinned at
+# its start, never by the pin path /run/keel/netns/NAME: that path is for
+# operators (nsenter --net=PATH, docs/networking.md), and keel reads it
+# nowhere (exec, health checks and restarts use fds; issue 17 weighed making
+# the bind optional).  With the pin unmounted and removed from outside, an
+# exec into a none container is still in the container's namespace, not in
+# keel's.  Positive controls: the pin was the container's namespace, and
+# that namespace is not keel's.
+test_exec_netns_without_pin() {
+    plan pin_is_containers netns_not_keels pin_removed exec_in_container_netns
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+[container c]
+layers = $LAYERS/base
+network = none
+command = /bin/probe print ready sleep inf
+stop_signal = SIGKILL
+restart = no
+EOF
+    keel_start
+    wait_out c ready || fail "c did not come up ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket at $(SOCK)"
+    local s kp cp cnet pin marker=netns-exec-$$ client p pid="" procdir i=0
+    s=$(nsinit_pid)
+    kp=$(keel_pid)
+    cp=$(started_pid c)
+    procdir=$(nsproc)
+    cnet=$(readlink "$procdir/$cp/ns/net")
+    pin=/proc/$s/root/run/keel/netns/c
+    check pin_is_containers "the pin $(stat -L -c %i "$pin" 2>&1) is not c's namespace $cnet" \
+        eq "net:[$(stat -L -c %i "$pin" 2>/dev/null)]" "$cnet"
+    check netns_not_keels "c's network namespace is keel's ($cnet)" ne "$cnet" "$(readlink "/proc/$kp/ns/net")"
+    # In the namespace's PID namespace too: umount reads /proc/self there.
+    nsenter --target "$s" --mount --pid sh -c 'umount -l /run/keel/netns/c && rm /run/keel/netns/c' > "$T/unpin.out" 2>&1
+    check pin_removed "the pin is still there ($(cat "$T/unpin.out"))" eval "[ ! -e '$pin' ] && ! grep -q ' /run/keel/netns/c ' /proc/$s/mountinfo"
+    kc exec c -- /bin/probe print "$marker" sleep 30 > "$T/exec.out" 2>&1 < /dev/null &
+    client=$!
+    wait_for "^$marker\$" "$T/exec.out" 20 || fail "the exec did not run ($WHY; $(head -c 300 "$T/exec.out"))"
+    while [ -z "$pid" ] && [ "$i" -lt 100 ]; do
+        for p in "$procdir"/[0-9]*; do
+            tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF "print $marker " && pid=${p##*/}
+        done
+        i=$((i + 1))
+        [ -z "$pid" ] && sleep 0.05
+    done
+    check exec_in_container_netns "the exec (pid ${pid:-none}) is in $(readlink "$procdir/$pid/ns/net" 2>&1), not c's $cnet" \
+        eq "$(readlink "$procdir/$pid/ns/net" 2>/dev/null)" "$cnet"
+    kill "$client" 2>/dev/null
+    wait "$client" 2>/dev/null
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 run_tests "$@"
