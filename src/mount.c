@@ -576,8 +576,9 @@ static int init_point(struct init_ctx *x, const struct mount_point *pt, struct k
 }
 
 int mount_init_layer(const struct container_spec *c, const struct mount_inputs *in, const struct mount_point *pts,
-                     size_t n, struct kerr *err)
+                     size_t n, int *probe_fd, struct kerr *err)
 {
+    *probe_fd = -1;
     const char *stage = in->stage;
     char *const *layers = layers_of(c, in);
     size_t n_layers = strv_len(layers);
@@ -645,6 +646,8 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
     close_safe(x.dir);
     close_safe(x.idir);
     close_safe(x.init);
+    if (r == 0 && n_layers > 1)
+        *probe_fd = TAKE_FD(x.probe);
     close_safe(x.probe);
     return r;
 }
