@@ -590,6 +590,11 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
         return 0;
     case SETUP_SECCOMP:
         return seccomp_install(x->seccomp, err);
+    case SETUP_BOUNDING:
+        /* What is dropped here, SETUP_CAPS finds gone. */
+        if ((r = caps_drop_bounding(c->caps, x->bounding, err)) == 0)
+            x->bounding &= c->caps;
+        return r;
     case SETUP_CAPS:
         return caps_apply(c->caps, c->caps_ambient, x->bounding, x->ids.uid, x->ids.gid, x->ids.groups,
                           x->ids.n_groups, err);
