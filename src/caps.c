@@ -191,6 +191,16 @@ int caps_raise_effective(struct kerr *err)
     return r < 0 ? kerr_set(err, e, "cannot raise keel's effective capabilities") : 0;
 }
 
+int caps_drop_bounding(uint64_t keep, uint64_t bounding, struct kerr *err)
+{
+    int last = bounding == ~UINT64_C(0) ? last_cap_of_kernel() : 63 - __builtin_clzll(bounding | 1);
+    /* Only what is in it (dropping an absent one is a no-op). */
+    for (int c = 0; c <= last; c++)
+        if ((bounding & BIT(c)) && !(keep & BIT(c)) && cap_drop_bound(c) < 0 && errno != EINVAL)
+            return kerr_set(err, errno, "cannot drop capability %d from the bounding set", c);
+    return 0;
+}
+
 int caps_apply(uint64_t set, uint64_t ambient, uint64_t bounding, uid_t uid, gid_t gid, const gid_t *groups,
                size_t n_groups, struct kerr *err)
 {
@@ -201,11 +211,10 @@ int caps_apply(uint64_t set, uint64_t ambient, uint64_t bounding, uid_t uid, gid
     /* A capability keel itself does not hold cannot be given ("all" means all
      * of keel's): leave it out rather than fail in capset. */
     set &= bounding;
-    /* The bounding set first, while we still hold CAP_SETPCAP: only what is
-     * in it (dropping an absent one is a no-op). */
-    for (int c = 0; c <= last; c++)
-        if ((bounding & BIT(c)) && !(set & BIT(c)) && cap_drop_bound(c) < 0 && errno != EINVAL)
-            return kerr_set(err, errno, "cannot drop capability %d from the bounding set", c);
+    /* The bounding set first, while we still hold CAP_SETPCAP. */
+    int r = caps_drop_bounding(set, bounding, err);
+    if (r < 0)
+        return r;
 
     /* Keep permitted capabilities across the uid change; effective ones are
      * restored from permitted below.  A change to uid 0 clears nothing

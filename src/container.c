@@ -482,6 +482,34 @@ static int op_handover(struct setup_ctx *x, struct kerr *err)
     return 0;
 }
 
+/* The probe overlay goes with the old root at SETUP_PIVOT: its superblock's
+ * teardown (~30 us) runs in the task that drops the last reference to it,
+ * the child on its way to the exec unless keel holds one.  So an fd of it goes
+ * to keel's end of the hand-over channel, which keel keeps (unread) until the
+ * setup's end (container_hold_close).  Not a standby's (it waits for long:
+ * the overlay would stay with it, and its teardown costs nobody a start).
+ * Best effort: the child's copy is closed by the caller at once, never seen
+ * by the container; a refused send (keel gone) only leaves the cost here. */
+static void give_probe(struct setup_ctx *x, int probe)
+{
+    if (probe < 0 || x->handover_fd < 0 || setup_find(x->list, SETUP_STANDBY_WAIT, -1, 0) >= 0)
+        return;
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int))];
+    } cm;
+    memset(&cm, 0, sizeof cm);
+    char byte = 'p';
+    struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.space, .msg_controllen = sizeof cm.space };
+    struct cmsghdr *h = CMSG_FIRSTHDR(&mh);
+    h->cmsg_level = SOL_SOCKET;
+    h->cmsg_type = SCM_RIGHTS;
+    h->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(h), &probe, sizeof probe);
+    (void)!sendmsg(x->handover_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
 static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *err)
 {
     const struct container_spec *c = x->c;
@@ -520,8 +548,12 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
         /* The volume directories first: a bind's source must exist for the
          * init layer to make its mount point of the right kind. */
         struct mount_inputs mi = overlay_inputs(x);
+        int probe = -1;
         r = mount_volume_paths(c, mi.root_uid, mi.root_gid, err);
-        return r < 0 ? r : mount_init_layer(c, &mi, x->list->init, x->list->n_init, err);
+        if (r == 0 && (r = mount_init_layer(c, &mi, x->list->init, x->list->n_init, &probe, err)) == 0)
+            give_probe(x, probe);
+        close_safe(probe);
+        return r;
     }
     case SETUP_OVERLAY:
         return op_overlay(x, err);
@@ -577,6 +609,11 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
         return 0;
     case SETUP_SECCOMP:
         return seccomp_install(x->seccomp, err);
+    case SETUP_BOUNDING:
+        /* What is dropped here, SETUP_CAPS finds gone. */
+        if ((r = caps_drop_bounding(c->caps, x->bounding, err)) == 0)
+            x->bounding &= c->caps;
+        return r;
     case SETUP_CAPS:
         return caps_apply(c->caps, c->caps_ambient, x->bounding, x->ids.uid, x->ids.gid, x->ids.groups,
                           x->ids.n_groups, err);
@@ -746,6 +783,7 @@ int container_start(const struct container_start *in, struct container_proc *out
 {
     const struct container_spec *c = in->spec;
     out->pid = 0;   /* stays 0 unless a child was made (see container.h) */
+    out->hold_fd = -1;
     struct setup_facts facts = {
         .join_netns = in->join_netns,
         .userns = in->userns != NULL,
@@ -931,8 +969,8 @@ int container_hand_over(struct container_proc *p, const struct container_handove
         n = sendmsg(p->handover_fd, &mh, MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     int e = errno;
-    close(p->handover_fd);
-    p->handover_fd = -1;
+    /* Kept, unread, for what the child puts there (give_probe). */
+    p->hold_fd = TAKE_FD(p->handover_fd);
     /* A child that is gone already (EPIPE, ECONNRESET) reported why, or was
      * killed: the report channel and its reaping tell. */
     if (n < 0 && e != EPIPE && e != ECONNRESET)
@@ -949,6 +987,7 @@ void container_abort(struct container_proc *p)
      * caller has it reaped with its other children. */
     close_safe(p->handover_fd);
     p->handover_fd = -1;
+    container_hold_close(&p->hold_fd);
     container_ns_close(&p->ns);
     if (!(p->pidfd >= 0 && sys_pidfd_send_signal(p->pidfd, SIGKILL) == 0))
         (void)kill(p->pid, SIGKILL);   /* fails only when it is gone (ESRCH): nothing to kill */
@@ -958,6 +997,12 @@ void container_abort(struct container_proc *p)
     p->setup_fd = -1;
     close_safe(p->release_fd);
     p->release_fd = -1;
+}
+
+void container_hold_close(int *hold_fd)
+{
+    close_safe(*hold_fd);
+    *hold_fd = -1;
 }
 
 int container_setup_result(int setup_fd, struct kerr *err)

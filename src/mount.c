@@ -348,7 +348,8 @@ struct init_ctx {
     gid_t fsgid;
     int probe;              /* O_PATH fd of the image's root (the probe overlay, or the one layer) */
     int init;               /* O_PATH fd of STAGE/init */
-    char prefix[PATH_MAX];  /* the probe's path, as /proc/self/fd names it */
+    char prefix[PATH_MAX];  /* the probe's path, as /proc/self/fd names it (init_prefix) */
+    bool have_prefix;
     /* The parent directory of the last mount point, looked up once for all
      * the points in it (they come in groups: /proc /dev /sys, then /etc's
      * files).  The image does not change meanwhile (the probe has no init
@@ -416,11 +417,28 @@ static int init_dirs(const struct init_ctx *x, const char *real, struct kerr *er
     return cur;
 }
 
+/* X's prefix, asked of the kernel when a path is first resolved through a
+ * symlink or ".." (most starts have none: one readlink less). */
+static int init_prefix(struct init_ctx *x, const char *probe, struct kerr *err)
+{
+    if (x->have_prefix)
+        return 0;
+    char fdp[FD_PATH_MAX];
+    ssize_t len = readlink(fd_path(fdp, x->probe), x->prefix, sizeof x->prefix - 1);
+    if (len < 0 || (size_t)len >= sizeof x->prefix - 1)
+        return kerr_set(err, len < 0 ? errno : ENAMETOOLONG, "cannot resolve %s", probe);
+    x->prefix[len] = '\0';
+    if (strcmp(x->prefix, "/") == 0)
+        x->prefix[0] = '\0';
+    x->have_prefix = true;
+    return 0;
+}
+
 /* REAL := the resolved path inside the image of the directory PARENT, with
  * the missing rest appended: symlinks followed inside the root, as a bind's
  * target is.  Refused: a component that is not a directory, or a symlink to
  * a missing path (what would the mount point be made in?). */
-static int init_resolve(const struct init_ctx *x, const char *target, const char *parent, char real[PATH_MAX],
+static int init_resolve(struct init_ctx *x, const char *target, const char *parent, char real[PATH_MAX],
                         struct kerr *err)
 {
     real[0] = '\0';
@@ -454,6 +472,9 @@ static int init_resolve(const struct init_ctx *x, const char *target, const char
             return kerr_msg(err, ENOTDIR, "cannot make the mount point %s in the container root: %s is not a "
                             "directory in the image", target, cand);
         /* Where it resolved to: the kernel's name of the fd, below the probe. */
+        int r = init_prefix(x, "the layers", err);
+        if (r < 0)
+            return r;
         char fdp[FD_PATH_MAX], got[PATH_MAX];
         ssize_t len = readlink(fd_path(fdp, fd), got, sizeof got - 1);
         size_t plen = strlen(x->prefix);
@@ -557,13 +578,10 @@ static int init_point(struct init_ctx *x, const struct mount_point *pt, struct k
     uid_t uid = copy ? st.st_uid : x->in->root_uid;
     gid_t gid = copy ? st.st_gid : x->in->root_gid;
     mode_t mode = copy ? st.st_mode : dir_kind ? 0755 : 0644;
-    if (dir_kind) {
-        r = mkdirat(dir, leaf, 0755);
-    } else {
-        int f = openat(dir, leaf, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        r = f < 0 ? -1 : 0;
-        close_safe(f);
-    }
+    /* An empty regular file in one call, as openat(O_CREAT | O_EXCL |
+     * O_NOFOLLOW) and a close would make it: EEXIST for anything there, a
+     * symlink too (never followed). */
+    r = dir_kind ? mkdirat(dir, leaf, 0755) : mknodat(dir, leaf, S_IFREG | 0644, 0);
     if (r == 0)
         return init_attrs(x->fsuid, x->fsgid, dir, leaf, uid, gid, mode, dir_kind ? 0755 : 0644, err);
     if (errno != EEXIST)
@@ -576,8 +594,9 @@ static int init_point(struct init_ctx *x, const struct mount_point *pt, struct k
 }
 
 int mount_init_layer(const struct container_spec *c, const struct mount_inputs *in, const struct mount_point *pts,
-                     size_t n, struct kerr *err)
+                     size_t n, int *probe_fd, struct kerr *err)
 {
+    *probe_fd = -1;
     const char *stage = in->stage;
     char *const *layers = layers_of(c, in);
     size_t n_layers = strv_len(layers);
@@ -617,8 +636,6 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
     snprintf(path, sizeof path, "%s/init", stage);
     int r = 0;
     struct stat st;
-    char fdp[FD_PATH_MAX];
-    ssize_t len;
     /* Everything below is made with the mode it is to have, unless the
      * image's differs (init_attrs); keel run inherits its caller's umask. */
     mode_t mask = umask(0);
@@ -629,22 +646,17 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
         r = kerr_set(err, errno, "cannot open %s", path);
     else if ((x.probe = open(probe, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 || fstat(x.probe, &st) < 0)
         r = kerr_set(err, errno, "cannot open the layers of %s at %s", c->name, probe);
-    else if ((len = readlink(fd_path(fdp, x.probe), x.prefix, sizeof x.prefix - 1)) < 0 ||
-             (size_t)len >= sizeof x.prefix - 1)
-        r = kerr_set(err, len < 0 ? errno : ENAMETOOLONG, "cannot resolve %s", probe);
-    else {
-        x.prefix[len] = '\0';
-        if (strcmp(x.prefix, "/") == 0)
-            x.prefix[0] = '\0';
+    else
         /* The root directory too: the top layer's owner and mode are the root's. */
         r = init_attrs(x.fsuid, x.fsgid, x.init, ".", st.st_uid, st.st_gid, st.st_mode, made ? 0755 : (mode_t)-1, err);
-    }
     for (size_t i = 0; r == 0 && i < n; i++)
         r = init_point(&x, &pts[i], err);
     umask(mask);
     close_safe(x.dir);
     close_safe(x.idir);
     close_safe(x.init);
+    if (r == 0 && n_layers > 1)
+        *probe_fd = TAKE_FD(x.probe);
     close_safe(x.probe);
     return r;
 }

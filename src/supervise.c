@@ -55,6 +55,7 @@ struct ctr {
     struct output out;
     pid_t pid;
     int pidfd, setup_fd;
+    int hold_fd;             /* container_proc.hold_fd, closed with setup_fd */
     struct container_ns ns;  /* pinned at the start, for exec and health checks; closed at the exit */
     uint64_t started_mono_ms, started_real_ms;
     uint64_t state_since_ms; /* CLOCK_MONOTONIC ms of the last change of m.state (or of its making) */
@@ -288,6 +289,9 @@ static void close_setup_fd(struct ctr *c)
         close(c->setup_fd);
         c->setup_fd = -1;
     }
+    /* After the result: the child's probe overlay is torn down here, in
+     * keel, beside the command rather than before its exec. */
+    container_hold_close(&c->hold_fd);
 }
 
 static int send_signal(struct ctr *c, int sig)
@@ -976,6 +980,8 @@ static int ctr_spawn(struct ctr *c, bool standby, struct container_proc *proc, u
         r = live_file_write(c->hosts_fd, hosts, "the container's /etc/hosts", err);
     if (r >= 0)
         r = container_hand_over(proc, &ho, err);
+    if (standby)   /* nothing comes (give_probe) */
+        container_hold_close(&proc->hold_fd);
     close_safe(ho.hosts_tree);
     close_safe(netns);
     if (r < 0) {
@@ -1023,6 +1029,8 @@ static void ctr_start(struct ctr *c)
     c->pid = proc.pid;
     c->pidfd = proc.pidfd;
     c->setup_fd = proc.setup_fd;
+    container_hold_close(&c->hold_fd);
+    c->hold_fd = proc.hold_fd;
     container_ns_close(&c->ns);   /* the last run's, had its end not closed them */
     c->ns = proc.ns;
     c->started_mono_ms = now_ms();
@@ -1159,7 +1167,7 @@ static bool standby_take(struct ctr *c, struct container_proc *proc)
         return false;
     }
     *proc = (struct container_proc){ .pid = c->sb.pid, .pidfd = c->sb.pidfd, .setup_fd = c->sb.setup_fd,
-                                     .ns = c->sb.ns, .release_fd = -1 };
+                                     .ns = c->sb.ns, .handover_fd = -1, .hold_fd = -1, .release_fd = -1 };
     c->hosts_gen = c->sb.hosts_gen;
     close(c->sb.release_fd);
     c->sb.pid = 0;
@@ -1646,7 +1654,7 @@ static struct ctr *ctr_alloc(struct supervisor *s, const struct container_spec *
     c->state_since_ms = now_ms();
     c->out.read_fd = c->out.write_fd = c->out.log_fd = -1;
     c->out.pipe_fd = c->out.relay_out = -1;
-    c->pidfd = c->setup_fd = -1;
+    c->pidfd = c->setup_fd = c->hold_fd = -1;
     container_ns_init(&c->ns);
     c->sb.pidfd = c->sb.setup_fd = c->sb.release_fd = -1;
     container_ns_init(&c->sb.ns);

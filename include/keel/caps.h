@@ -44,6 +44,11 @@ uint64_t caps_bounding(void);
  * caller for other fields too) when not cached yet; NULL: read it. */
 uint64_t caps_bounding_from(const char *status);
 
+/* Drops from the bounding set every capability of BOUNDING (the process's
+ * bounding set) not in KEEP: one PR_CAPBSET_DROP each (CAP_SETPCAP needed).
+ * The capabilities held are unchanged: only what an execve could gain.  The
+ * setup child does it before the hand-over where it can (SETUP_BOUNDING). */
+int caps_drop_bounding(uint64_t keep, uint64_t bounding, struct kerr *err);
 /* `bounding` is the child's bounding set: caps_bounding(), or every bit after
  * joining a user namespace (the kernel gives a full one there). */
 int caps_apply(uint64_t set, uint64_t ambient, uint64_t bounding, uid_t uid, gid_t gid, const gid_t *groups,

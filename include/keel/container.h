@@ -83,6 +83,8 @@ struct container_proc {
     int pidfd;                 /* -1 where the kernel has no pidfds */
     int setup_fd;              /* read end of the setup error channel */
     int handover_fd;           /* keel's end of the hand-over channel, until container_hand_over */
+    int hold_fd;               /* after container_hand_over: the same end, holding what the child put
+                                * there (its probe overlay, container_hold_close); -1: none */
     struct container_ns ns;    /* pinned at the clone (the network namespace at the hand-over),
                                 * before the setup child runs any code of the image */
     int release_fd;            /* a standby's: container_release() writes it, closing it discards the
@@ -112,6 +114,12 @@ int container_start(const struct container_start *in, struct container_proc *out
  * meanwhile is no error here: its report comes on setup_fd as usual.  The
  * caller keeps H's fds. */
 int container_hand_over(struct container_proc *p, const struct container_handover *h, struct kerr *err);
+/* Closes P->hold_fd once the setup has ended (its result read, or the child
+ * reaped): with it go, in keel, the last references to what the child
+ * detached with its old root (the probe overlay of its layers), whose
+ * teardown would otherwise have run in the child between its pivot_root and
+ * its exec.  Any time is safe: closed early, the child pays as it did. */
+void container_hold_close(int *hold_fd);
 /* The start is given up after container_start: the child is SIGKILLed (it
  * never ran anything of the image) and every fd of P closed.  It is not
  * waited for: p->pid stays set, and the caller has it reaped with its other

@@ -78,9 +78,12 @@ int mount_stage(const char *stage, struct kerr *err);
  * mkdirat/openat below an fd of STAGE/init, never following a symlink.  With a
  * user namespace, the idmapped layers (STAGE/lower/N) are mounted here.
  * Refused: a mount point below something that is not a directory in the
- * image, or below or at a symlink to a missing path. */
+ * image, or below or at a symlink to a missing path.  *PROBE (on success):
+ * an O_PATH fd of the probe overlay's root for the caller to close, or -1
+ * (one layer: no overlay of its own); whoever holds the last reference to it
+ * after the old root's detach pays for the overlay's teardown. */
 int mount_init_layer(const struct container_spec *c, const struct mount_inputs *in, const struct mount_point *pts,
-                     size_t n, struct kerr *err);
+                     size_t n, int *probe, struct kerr *err);
 /* STAGE/root: the overlay of the init layer, the layers (idmapped with a
  * user namespace: mount_init_layer(), which comes first, mounted them) and
  * the upper (a directory made root's and 0700 at every start, or a tmpfs);

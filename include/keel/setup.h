@@ -79,6 +79,7 @@ enum setup_op_type {
     SETUP_GIVE_OUTPUT,    /* the output pipe chowned to the container's user */
     SETUP_ENV,            /* the environment built */
     SETUP_SECCOMP,        /* the filter installed: arg = 0 before the caps, 1 last */
+    SETUP_BOUNDING,       /* the bounding set cut to the container's capabilities, early (no user namespace) */
     SETUP_CAPS,           /* uid, gid, groups, capabilities */
     SETUP_KEEL_ALIVE,     /* stop here if keel went away (its end of the report channel closed) */
     SETUP_WORKDIR,        /* chdir into the workdir, checked to be inside the root */

@@ -136,12 +136,13 @@ TEST(hand_over_large_hosts)
         for (size_t i = 0; i < len; i++)
             text[i] = i % 64 == 63 ? '\n' : (char)('a' + i % 26);
         text[len] = '\0';
-        struct container_proc p = { .pid = 0, .pidfd = -1, .setup_fd = -1, .handover_fd = sv[0], .release_fd = -1 };
+        struct container_proc p = { .pid = 0, .pidfd = -1, .setup_fd = -1, .handover_fd = sv[0], .hold_fd = -1, .release_fd = -1 };
         container_ns_init(&p.ns);
         struct container_handover h = { .netns_fd = -1, .hosts = text, .hosts_tree = -1 };
         struct kerr err = { 0 };
         CHECK_INT(container_hand_over(&p, &h, &err), 0);
         CHECK(p.handover_fd == -1);
+        container_hold_close(&p.hold_fd);
         size_t cap = len + 64;
         char *buf = malloc(cap);
         CHECK(buf != NULL);
@@ -173,11 +174,11 @@ TEST(abort_never_waits)
             pause();
     }
     struct container_proc p = { .pid = child, .pidfd = sys_pidfd_open(child), .setup_fd = -1,
-                                .handover_fd = sv[0], .release_fd = -1 };
+                                .handover_fd = sv[0], .hold_fd = -1, .release_fd = -1 };
     container_ns_init(&p.ns);
     container_abort(&p);
     CHECK(p.pid == child);
-    CHECK(p.pidfd == -1 && p.handover_fd == -1 && p.setup_fd == -1 && p.release_fd == -1);
+    CHECK(p.pidfd == -1 && p.handover_fd == -1 && p.hold_fd == -1 && p.setup_fd == -1 && p.release_fd == -1);
     /* Still ours to reap, and killed: bounded poll, 10 s at most. */
     int status = 0;
     pid_t got = 0;

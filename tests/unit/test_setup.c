@@ -276,6 +276,16 @@ TEST(start_variants)
     CHECK(at(&l, SETUP_STDIO, -1) < at(&l, SETUP_READY_FD, -1));
     CHECK(at(&l, SETUP_READY_FD, -1) < at(&l, SETUP_CLOSE_FDS, -1));
     CHECK_INT(at(&l, SETUP_EXEC, -1), (int)l.n - 1);
+    /* Without a user namespace the bounding set is cut before the hand-over
+     * (where the child may wait), once. */
+    CHECK(at(&l, SETUP_BOUNDING, -1) >= 0 && at(&l, SETUP_BOUNDING, -1) < at(&l, SETUP_HANDOVER, -1));
+    CHECK_INT(setup_find(&l, SETUP_BOUNDING, -1, (size_t)at(&l, SETUP_BOUNDING, -1) + 1), -1);
+    setup_list_free(&l);
+    /* With one, the join gives a full set again: only SETUP_CAPS, after it. */
+    f.userns = true;
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    CHECK_INT(at(&l, SETUP_BOUNDING, -1), -1);
+    CHECK(at(&l, SETUP_JOIN_NS, CNS_USER) < at(&l, SETUP_CAPS, -1));
     setup_list_free(&l);
 
     struct setup_facts none = { 0 };
