@@ -241,7 +241,9 @@ static int make_namespace(struct userns *u, struct kerr *err)
     int hold[2];
     if (pipe2(hold, O_CLOEXEC) < 0)
         return kerr_set(err, errno, "cannot make a user namespace");
-    struct sys_clone_args args = { .flags = CLONE_NEWUSER, .exit_signal = SIGCHLD };
+    int pidfd = -1;
+    struct sys_clone_args args = { .flags = CLONE_NEWUSER | CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&pidfd,
+                                   .exit_signal = SIGCHLD };
     pid_t pid = sys_clone3(&args);
     if (pid < 0) {
         int e = errno;
@@ -271,15 +273,30 @@ static int make_namespace(struct userns *u, struct kerr *err)
         if (u->fd < 0)
             r = kerr_set(err, errno, "cannot open %s", path);
     }
-    if (r < 0) {
-        close(hold[1]);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        return r;
-    }
     u->hold_fd = hold[1];
     u->holder = pid;
-    return 0;
+    u->holder_pidfd = pidfd;
+    return r;   /* on failure the caller's drop_namespace reaps the holder */
+}
+
+/* Ends the holder and reaps it before keel goes on (or exits): a holder
+ * left to keel's parent's reaper stays a zombie under one that does not
+ * reap, and a zombie's namespace, its map still in /proc, holds the range
+ * (collect_in_use) and the namespace's memory.  SIGKILL, not only the EOF:
+ * a stopped holder must not hang keel.  Through the pidfd: in a daemon,
+ * supervisor_reap may have reaped a holder that died early, and its pid can
+ * be another process's by now. */
+static void reap_holder(struct userns *u)
+{
+    if (u->holder_pidfd < 0)
+        return;
+    if (sys_pidfd_send_signal(u->holder_pidfd, SIGKILL) < 0 && errno != ESRCH)
+        log_warn("cannot kill the user namespace holder %d: %s", (int)u->holder, strerror(errno));
+    siginfo_t si;
+    while (waitid(P_PIDFD, (id_t)u->holder_pidfd, &si, WEXITED) < 0 && errno == EINTR)
+        ;
+    close(u->holder_pidfd);
+    u->holder_pidfd = -1;
 }
 
 static ino_t ns_ino(int fd)
@@ -293,7 +310,8 @@ static void drop_namespace(struct userns *u)
 {
     close_safe(u->fd);
     if (u->hold_fd >= 0)
-        close(u->hold_fd);    /* the holder exits now, even in keel run's last teardown (close_defer_to_exit) */
+        close(u->hold_fd);    /* also in keel run's last teardown (close_defer_to_exit) */
+    reap_holder(u);
     close_safe(u->lock_fd);
     u->fd = u->hold_fd = u->lock_fd = -1;
     u->holder = 0;
