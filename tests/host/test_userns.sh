@@ -338,9 +338,9 @@ EOF
         eq "$(grep -cE '^run[0-2] children=$' "$OUT")" 3
     local maps
     maps=$(c_lines c | sed -n 's/^data:\/proc\/self\/uid_map=//p' | awk '{ print $1, $2, $3 }' | sort | uniq -c |
-           awk '{ print $1 "x", $2, $3, $4 }')
+           awk '{ print $1 "x", $2, $3, $4 }' | tr '\n' ';')
     check reap_same_range "three keel runs one after another did not all get the first range: $maps" \
-        eq "$maps" "3x 0 $AUTO0 65536"
+        eq "$maps" "3x 0 $AUTO0 65536;"
     check reap_lock_files "three keel runs left more than one slot lock file" grep_in '^lockfiles=1$' "$OUT"
 }
 
