@@ -274,8 +274,11 @@ void output_close(struct output *o)
         if (!eof && sys_pidfd_send_signal(o->relay_pidfd, SIGKILL) < 0 && errno != ESRCH)
             log_warn("cannot kill the output relay of %s: %s", o->name, strerror(errno));
         siginfo_t si;
-        while (waitid(P_PIDFD, (id_t)o->relay_pidfd, &si, WEXITED) < 0 && errno == EINTR)
+        int r;
+        while ((r = waitid(P_PIDFD, (id_t)o->relay_pidfd, &si, WEXITED)) < 0 && errno == EINTR)
             ;
+        if (r == 0)
+            o->relay_exit = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
         close(o->relay_pidfd);
         o->relay_pidfd = -1;
     }

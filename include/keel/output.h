@@ -33,6 +33,7 @@ struct output {
     int relay_out;             /* the relay's end of the socket pair until it starts, then -1 */
     pid_t relay;               /* the relay process; -1 (or 0) until started */
     int relay_pidfd;           /* its pidfd (output_close reaps it through it); meaningful only while relay > 0 */
+    int relay_exit;            /* set by output_close when it reaped the relay: its exit status, 128+N for signal N */
     int log_fd;
     char *log_path;            /* heap: LOG_DIR/NAME.log */
     uint64_t log_size, max_size;
