@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define DRAIN_MAX (64 * 1024)   /* per call: other sources get their turn */
@@ -157,7 +158,7 @@ int output_open(struct output *o, const char *name, const char *log_dir, uint64_
     o->name = name;
     o->log_path = o->line = NULL;
     o->relay = -1;
-    o->read_fd = o->write_fd = o->log_fd = o->pipe_fd = o->relay_out = -1;
+    o->read_fd = o->write_fd = o->log_fd = o->pipe_fd = o->relay_out = o->relay_pidfd = -1;
     o->log_size = 0;
     o->max_size = max_size;
     o->keep = keep;
@@ -220,6 +221,9 @@ int output_start_relay(struct output *o, struct kerr *err)
     if (pid < 0)
         return kerr_set(err, errno, "cannot start the output relay of %s", o->name);
     o->relay = pid;
+    /* Cannot fail for a child not reaped yet but for want of fds or memory:
+     * then the relay is left to keel's reaper as before. */
+    o->relay_pidfd = sys_pidfd_open(pid);
     close(o->pipe_fd);
     close(o->relay_out);
     o->pipe_fd = o->relay_out = -1;
@@ -247,14 +251,36 @@ void output_close(struct output *o)
         else
             close_safe(eof_fds[i]);
     o->pipe_fd = o->relay_out = o->write_fd = -1;
+    bool eof = false;
     if (o->read_fd >= 0 && o->relay > 0) {
         uint64_t deadline = now_ms() + 1000;
         for (;;) {
             struct pollfd pf = { .fd = o->read_fd, .events = POLLIN };
             int left = (int)(deadline > now_ms() ? deadline - now_ms() : 0);
-            if (left == 0 || poll(&pf, 1, left) <= 0 || output_drain(o) == 0)
+            if (left == 0 || poll(&pf, 1, left) <= 0)
                 break;
+            if (output_drain(o) == 0) {
+                eof = true;
+                break;
+            }
         }
+    }
+    /* Reaped here, not left to keel's reaper: keel run's last teardown
+     * would hand it to its caller's reaper, a zombie for good under one that
+     * never reaps.  At EOF it has closed its socket: it is exiting; else it
+     * is killed (bounded).  The pidfd, not the pid: supervisor_reap may have
+     * reaped a relay that died early, and its pid be another's by now. */
+    if (o->relay > 0 && o->relay_pidfd >= 0) {
+        if (!eof && sys_pidfd_send_signal(o->relay_pidfd, SIGKILL) < 0 && errno != ESRCH)
+            log_warn("cannot kill the output relay of %s: %s", o->name, strerror(errno));
+        siginfo_t si;
+        int r;
+        while ((r = waitid(P_PIDFD, (id_t)o->relay_pidfd, &si, WEXITED)) < 0 && errno == EINTR)
+            ;
+        if (r == 0)
+            o->relay_exit = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+        close(o->relay_pidfd);
+        o->relay_pidfd = -1;
     }
     close_safe(o->read_fd);
     close_safe(o->log_fd);

@@ -166,9 +166,32 @@ static int add_maps(struct in_use *u, int piddir)
     return 0;
 }
 
+/* The user namespace of PATH ("PID/ns/user" below /proc, or "ns/user"
+ * below a PID directory): its inode number, from the link's text
+ * "user:[INODE]".  A readlink, not a stat: stat follows the link into nsfs,
+ * which makes (and frees) an inode and a dentry for the namespace each time,
+ * ~3 times the cost, paid for every process in sight. */
+static bool userns_of(int dirfd, const char *path, ino_t *ino)
+{
+    char buf[48];
+    ssize_t n = readlinkat(dirfd, path, buf, sizeof buf - 1);
+    if (n <= 7)
+        return false;
+    buf[n] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(buf + 6, &end, 10);
+    if (strncmp(buf, "user:[", 6) != 0 || errno != 0 || end == buf + 6 || strcmp(end, "]") != 0)
+        return false;
+    *ino = (ino_t)v;
+    return true;
+}
+
 /* Every host range mapped by a user namespace with a process in it, other
  * than keel's own namespace and `skip` (0: none), as seen in /proc (keel's
- * PID namespace: in boot mode, the whole machine). */
+ * PID namespace: in boot mode, the whole machine).  A process in a namespace
+ * already read, keel's own among them (most of a host's), costs one
+ * readlink. */
 static int collect_in_use(ino_t skip, struct in_use *u, struct kerr *err)
 {
     struct stat self;
@@ -188,23 +211,36 @@ static int collect_in_use(ino_t skip, struct in_use *u, struct kerr *err)
     while (r == 0 && (de = readdir(d))) {
         if (de->d_name[0] < '1' || de->d_name[0] > '9')
             continue;
-        _cleanup_close_ int piddir = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        struct stat st;
-        if (piddir < 0 || fstatat(piddir, "ns/user", &st, 0) < 0)
-            continue;
-        if (st.st_ino == self.st_ino || st.st_ino == skip)
+        char path[300];
+        snprintf(path, sizeof path, "%s/ns/user", de->d_name);
+        ino_t ino;
+        if (!userns_of(dirfd(d), path, &ino) || ino == self.st_ino || ino == skip)
             continue;
         bool seen = false;
         for (size_t i = 0; i < u->n_seen && !seen; i++)
-            seen = u->seen[i] == st.st_ino;
+            seen = u->seen[i] == ino;
         if (seen)
             continue;
+        _cleanup_close_ int piddir = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (piddir < 0)
+            continue;
+        size_t before = u->n;
+        if ((r = add_maps(u, piddir)) < 0)
+            break;
+        /* The process may have ended, and its pid gone to another, between
+         * the readlink and the open: the maps read are ino's only if the
+         * process behind piddir is in it (any process in it: the maps are
+         * the namespace's).  Else they are dropped, ino not marked read. */
+        ino_t again;
+        if (!userns_of(piddir, "ns/user", &again) || again != ino) {
+            u->n = before;
+            continue;
+        }
         if (grow((void **)&u->seen, &u->cap_seen, u->n_seen + 1, sizeof *u->seen) < 0) {
             r = -ENOMEM;
             break;
         }
-        u->seen[u->n_seen++] = st.st_ino;
-        r = add_maps(u, piddir);
+        u->seen[u->n_seen++] = ino;
     }
     closedir(d);
     if (r < 0)
@@ -241,7 +277,9 @@ static int make_namespace(struct userns *u, struct kerr *err)
     int hold[2];
     if (pipe2(hold, O_CLOEXEC) < 0)
         return kerr_set(err, errno, "cannot make a user namespace");
-    struct sys_clone_args args = { .flags = CLONE_NEWUSER, .exit_signal = SIGCHLD };
+    int pidfd = -1;
+    struct sys_clone_args args = { .flags = CLONE_NEWUSER | CLONE_PIDFD, .pidfd = (uint64_t)(uintptr_t)&pidfd,
+                                   .exit_signal = SIGCHLD };
     pid_t pid = sys_clone3(&args);
     if (pid < 0) {
         int e = errno;
@@ -271,15 +309,30 @@ static int make_namespace(struct userns *u, struct kerr *err)
         if (u->fd < 0)
             r = kerr_set(err, errno, "cannot open %s", path);
     }
-    if (r < 0) {
-        close(hold[1]);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
-        return r;
-    }
     u->hold_fd = hold[1];
     u->holder = pid;
-    return 0;
+    u->holder_pidfd = pidfd;
+    return r;   /* on failure the caller's drop_namespace reaps the holder */
+}
+
+/* Ends the holder and reaps it before keel goes on (or exits): a holder
+ * left to keel's parent's reaper stays a zombie under one that does not
+ * reap, and a zombie's namespace, its map still in /proc, holds the range
+ * (collect_in_use) and the namespace's memory.  SIGKILL, not only the EOF:
+ * a stopped holder must not hang keel.  Through the pidfd: in a daemon,
+ * supervisor_reap may have reaped a holder that died early, and its pid can
+ * be another process's by now. */
+static void reap_holder(struct userns *u)
+{
+    if (u->holder_pidfd < 0)
+        return;
+    if (sys_pidfd_send_signal(u->holder_pidfd, SIGKILL) < 0 && errno != ESRCH)
+        log_warn("cannot kill the user namespace holder %d: %s", (int)u->holder, strerror(errno));
+    siginfo_t si;
+    while (waitid(P_PIDFD, (id_t)u->holder_pidfd, &si, WEXITED) < 0 && errno == EINTR)
+        ;
+    close(u->holder_pidfd);
+    u->holder_pidfd = -1;
 }
 
 static ino_t ns_ino(int fd)
@@ -293,7 +346,8 @@ static void drop_namespace(struct userns *u)
 {
     close_safe(u->fd);
     if (u->hold_fd >= 0)
-        close(u->hold_fd);    /* the holder exits now, even in keel run's last teardown (close_defer_to_exit) */
+        close(u->hold_fd);    /* also in keel run's last teardown (close_defer_to_exit) */
+    reap_holder(u);
     close_safe(u->lock_fd);
     u->fd = u->hold_fd = u->lock_fd = -1;
     u->holder = 0;

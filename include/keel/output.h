@@ -31,7 +31,9 @@ struct output {
     int write_fd;              /* the pipe's write end: the container's stdout and stderr */
     int pipe_fd;               /* the pipe's read end until the relay takes it, then -1: watch, never read */
     int relay_out;             /* the relay's end of the socket pair until it starts, then -1 */
-    pid_t relay;               /* the relay process (reaped as any child of keel); -1 until started */
+    pid_t relay;               /* the relay process; -1 (or 0) until started */
+    int relay_pidfd;           /* its pidfd (output_close reaps it through it); meaningful only while relay > 0 */
+    int relay_exit;            /* set by output_close when it reaped the relay: its exit status, 128+N for signal N */
     int log_fd;
     char *log_path;            /* heap: LOG_DIR/NAME.log */
     uint64_t log_size, max_size;
@@ -64,7 +66,7 @@ int output_watch_fd(const struct output *o);
  * negative errno with err filled (nothing changed: pipe_fd is still there). */
 int output_start_relay(struct output *o, struct kerr *err);
 /* Closes everything; a relay not started yet is started first when the pipe
- * holds bytes, so none are lost. */
+ * holds bytes, so none are lost.  The relay is reaped before it returns. */
 void output_close(struct output *o);
 /* Reads what is available (at most a bounded amount per call).  Returns the
  * number of bytes read, 0 at EOF, or -EAGAIN when nothing was there. */

@@ -20,7 +20,10 @@
  * /proc/PID/uid_map and gid_map keel can see) maps any of its ids: keels
  * with a /run of their own, and other tools, are seen there.  A holder
  * process (the child the namespace was made with, waiting on a pipe) keeps
- * each of keel's namespaces visible there while keel keeps it.  Explicit maps
+ * each of keel's namespaces visible there while keel keeps it, and is reaped
+ * when keel drops it: left to another reaper, one that never reaps (a
+ * script's PID 1) kept it a zombie whose map still counted as in use, so
+ * every `keel run` took a new slot and looked through more.  Explicit maps
  * may not reach into the pool, nor overlap another container's explicit map
  * (manifest.c asks idmap_overlap); one that overlaps a namespace in
  * use elsewhere is warned about at start.
@@ -65,11 +68,12 @@ struct userns {
     int fd;                       /* the namespace; -1 when none */
     int lock_fd;                  /* auto: the claimed slot's lock; -1 otherwise */
     int hold_fd;                  /* write end of the holder's pipe; -1 when none */
-    pid_t holder;                 /* the holder process (reaped by keel's reaper once it exits) */
+    pid_t holder;                 /* the holder process; 0 when none */
+    int holder_pidfd;             /* its pidfd: userns_close kills and reaps it; -1 when none */
     struct userns_extent *map;    /* the map in force (auto: one extent) */
     size_t n;
 };
-#define USERNS_INIT { .fd = -1, .lock_fd = -1, .hold_fd = -1 }
+#define USERNS_INIT { .fd = -1, .lock_fd = -1, .hold_fd = -1, .holder_pidfd = -1 }
 
 /* Makes the namespace of `c` (claiming a slot for auto) unless u->fd is
  * already open: the same namespace serves every restart of the container. */

@@ -287,6 +287,63 @@ EOF
     check restart_same_range "three runs did not all have the first range: $maps" eq "$maps" "3x 0 $AUTO0 65536"
 }
 
+# keel run reaps its user namespace's holder before it exits.  It used to
+# leave the holder to its caller's reaper; under one that never reaps (the
+# bench's PID 1 was bench.py) each run left a zombie whose namespace, its map
+# still in /proc, kept the range in use: every run took the next slot and
+# looked through more (slower run after run).  The caller here is a child
+# subreaper that never reaps: whatever keel leaves behind stays its child.
+# The output relay was left the same way.  Positive control: an orphan of a
+# shell does stay the subreaper's child.
+test_run_reaps_children() {
+    plan reap_control reap_children reap_same_range reap_lock_files
+    manifest <<EOF
+$(system_section)
+[container c]
+layers = $LAYERS/base
+command = /bin/probe read /proc/self/uid_map exit 0
+restart = no
+userns = auto
+EOF
+    cat > "$T/sub.py" <<'EOF'
+import ctypes, glob, os, subprocess, sys
+if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:   # PR_SET_CHILD_SUBREAPER
+    sys.exit("cannot become a child subreaper")
+def children():   # "PID(COMM)STATE" of every child, zombies too
+    out = []
+    for f in glob.glob("/proc/self/task/*/children"):
+        for p in open(f).read().split():
+            st = open("/proc/%s/stat" % p).read()
+            out.append("%s(%s)%s" % (p, st[st.index("(") + 1:st.rindex(")")], st[st.rindex(")") + 2]))
+    return " ".join(out)
+subprocess.run(["/bin/sh", "-c", "/bin/sleep 0.2 & exit 0"])
+print("control children=" + children(), flush=True)
+while True:
+    try:
+        os.waitpid(-1, 0)
+    except ChildProcessError:
+        break
+rc = 0
+for i in range(3):
+    rc = subprocess.run(sys.argv[1:]).returncode
+    print("run%d children=%s" % (i, children()), flush=True)
+print("lockfiles=%d" % len(os.listdir("/run/keel-userns")), flush=True)
+sys.exit(rc)
+EOF
+    KEEL_WRAP="python3 $T/sub.py" keel_start
+    keel_wait 60 || { keel_kill; fail "the three keel runs did not end ($WHY)"; }
+    check reap_control "a shell's orphan was not left to the subreaper: $(grep control "$OUT")" \
+        grep_in '^control children=[0-9]+\(' "$OUT"
+    check reap_children "keel run left children behind: $(grep '^run' "$OUT" | tr '\n' ';')" \
+        eq "$(grep -cE '^run[0-2] children=$' "$OUT")" 3
+    local maps
+    maps=$(c_lines c | sed -n 's/^data:\/proc\/self\/uid_map=//p' | awk '{ print $1, $2, $3 }' | sort | uniq -c |
+           awk '{ print $1 "x", $2, $3, $4 }' | tr '\n' ';')
+    check reap_same_range "three keel runs one after another did not all get the first range: $maps" \
+        eq "$maps" "3x 0 $AUTO0 65536;"
+    check reap_lock_files "three keel runs left more than one slot lock file" grep_in '^lockfiles=1$' "$OUT"
+}
+
 # Every container dies with a killed keel (PR_SET_PDEATHSIG), also those whose
 # uid change cleared the signal: a non-root user, the root of a user namespace.
 test_die_with_keel() {
