@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #define DRAIN_MAX (64 * 1024)   /* per call: other sources get their turn */
+#define RELAY_REAP_MS 200       /* output_close's wait for the relay to end */
 
 static int echo_fd = -1;
 static bool echo_tty;   /* the echo goes to a terminal: control bytes are escaped */
@@ -273,12 +274,12 @@ void output_close(struct output *o)
     if (o->relay > 0 && o->relay_pidfd >= 0) {
         if (!eof && sys_pidfd_send_signal(o->relay_pidfd, SIGKILL) < 0 && errno != ESRCH)
             log_warn("cannot kill the output relay of %s: %s", o->name, strerror(errno));
-        siginfo_t si;
-        int r;
-        while ((r = waitid(P_PIDFD, (id_t)o->relay_pidfd, &si, WEXITED)) < 0 && errno == EINTR)
-            ;
-        if (r == 0)
-            o->relay_exit = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+        /* Bounded: a relay asleep on the pipe's mutex, which a container
+         * process stuck in a splice holds, outlives SIGKILL. */
+        int r = sys_pidfd_reap(o->relay_pidfd, RELAY_REAP_MS, &o->relay_exit);
+        if (r == -ETIMEDOUT)
+            log_warn("the output relay %d of %s did not end within %d ms: left to the reaper", (int)o->relay,
+                     o->name, RELAY_REAP_MS);
         close(o->relay_pidfd);
         o->relay_pidfd = -1;
     }

@@ -16,6 +16,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define HOLDER_REAP_MS 1000   /* drop_namespace's wait for the killed holder to end */
+
 static bool overlaps(uint32_t a, uint32_t na, uint32_t b, uint32_t nb)
 {
     return (uint64_t)a < (uint64_t)b + nb && (uint64_t)b < (uint64_t)a + na;
@@ -328,9 +330,10 @@ static void reap_holder(struct userns *u)
         return;
     if (sys_pidfd_send_signal(u->holder_pidfd, SIGKILL) < 0 && errno != ESRCH)
         log_warn("cannot kill the user namespace holder %d: %s", (int)u->holder, strerror(errno));
-    siginfo_t si;
-    while (waitid(P_PIDFD, (id_t)u->holder_pidfd, &si, WEXITED) < 0 && errno == EINTR)
-        ;
+    /* Bounded all the same: PID 1 never waits without one (sys.h). */
+    if (sys_pidfd_reap(u->holder_pidfd, HOLDER_REAP_MS, NULL) == -ETIMEDOUT)
+        log_warn("the user namespace holder %d did not end within %d ms of SIGKILL: left to the reaper",
+                 (int)u->holder, HOLDER_REAP_MS);
     close(u->holder_pidfd);
     u->holder_pidfd = -1;
 }

@@ -29,6 +29,13 @@ int sys_pivot_root(const char *new_root, const char *put_old);
 int sys_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
 int sys_pidfd_open(pid_t pid);
 int sys_pidfd_send_signal(int pidfd, int sig);
+/* Reaps the child of pidfd once it has ended, waiting for that at most
+ * timeout_ms: 0 when reaped (*status, if not NULL: its exit status, 128+N
+ * for signal N); -ETIMEDOUT when it is still alive, left to the caller's
+ * reaper (never waited for without a bound: SIGKILL does not end a process
+ * in uninterruptible sleep, e.g. on a pipe's mutex a container holds);
+ * -ECHILD when the caller's reaper took it already; other -errno. */
+int sys_pidfd_reap(int pidfd, int timeout_ms, int *status);
 /* An fd (O_CLOEXEC) of the namespace of type `clone_newtype` (CLONE_NEWNS,
  * CLONE_NEWPID, ...) the process of pidfd is in, as /proc/PID/ns/ would give
  * it, without a path lookup in /proc (the PIDFD_GET_*_NAMESPACE ioctls,

@@ -7,6 +7,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,6 +125,105 @@ TEST(relay_eof_not_left_to_exit)
     rmdir(dir);
 }
 
+/* A container process that splices from an idle socket into its output pipe
+ * holds the pipe's mutex while it waits; a relay that reads then sleeps on
+ * that mutex, uninterruptibly: SIGKILL does not end it.  output_close (PID 1
+ * calls it when a container's record goes) must return all the same, the
+ * relay left to the reaper.  Child's status: 0 output_close returned with
+ * the relay still there; 2-5 set-up failures; 6 the splicer never blocked;
+ * 7 the relay was not stuck (the case was not made); killed by SIGALRM:
+ * output_close hung. */
+static int stuck_relay_child(const char *dir)
+{
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (devnull < 0)
+        return 2;
+    output_set_echo_fd(devnull);
+    (void)dup2(devnull, 2);   /* keel's warning about the relay: expected here */
+    struct output o;
+    struct kerr err;
+    if (output_open(&o, "t", dir, 1 << 20, 1, &err) < 0)
+        return 3;
+    if (write(o.write_fd, "before\n", 7) != 7)
+        return 4;
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)
+        return 4;
+    pid_t splicer = fork();
+    if (splicer == 0) {
+        /* Gone with the test's child, whatever way it ends (a hang: SIGALRM). */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
+            _exit(1);
+        close(sp[1]);
+        (void)splice(sp[0], NULL, o.write_fd, NULL, 4096, 0);
+        _exit(0);
+    }
+    if (splicer < 0)
+        return 4;
+    /* Blocked in splice (275), holding the pipe's mutex. */
+    char path[64], buf[64];
+    snprintf(path, sizeof path, "/proc/%d/syscall", (int)splicer);
+    bool blocked = false;
+    for (int i = 0; i < 500 && !blocked; i++) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        blocked = n > 4 && strncmp(buf, "275 ", 4) == 0;
+        if (!blocked)
+            usleep(10000);
+    }
+    if (!blocked)
+        return 6;
+    if (output_start_relay(&o, &err) < 0)
+        return 5;
+    /* The relay's read now waits for the mutex: state D. */
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)o.relay);
+    bool stuck = false;
+    for (int i = 0; i < 500 && !stuck; i++) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        buf[n > 0 ? n : 0] = '\0';
+        char *st = strrchr(buf, ')');
+        stuck = st && st[1] == ' ' && st[2] == 'D';
+        if (!stuck)
+            usleep(10000);
+    }
+    if (!stuck)
+        return 7;
+    alarm(30);
+    pid_t relay = o.relay;
+    output_close(&o);
+    alarm(0);
+    /* Positive control: the relay is still there (not reaped), stuck. */
+    int r = waitpid(relay, NULL, WNOHANG) == 0 ? 0 : 8;
+    kill(splicer, SIGKILL);
+    waitpid(splicer, NULL, 0);
+    return r;
+}
+
+TEST(close_returns_with_the_relay_stuck)
+{
+    char dir[] = "/tmp/keel-unit-output-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(!"mkdtemp");
+        return;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(stuck_relay_child(dir));
+    int st = 0;
+    CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
+    CHECK_INT(WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st), 0);
+    char path[sizeof dir + 8];
+    snprintf(path, sizeof path, "%s/t.log", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     RUN(plain_text_and_utf8_pass);
@@ -127,5 +231,6 @@ int main(void)
     RUN(c1_and_invalid_utf8_escaped);
     RUN(never_a_partial_escape);
     RUN(relay_eof_not_left_to_exit);
+    RUN(close_returns_with_the_relay_stuck);
     return unit_done();
 }
