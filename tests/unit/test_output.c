@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -100,20 +101,28 @@ static int relay_child(const char *dir)
     return o.relay_exit == 0 ? 0 : 6;
 }
 
-TEST(relay_eof_not_left_to_exit)
+/* Runs fn(dir) in a child (keel's process-wide switches and the fds it
+ * leaves stay there) with a fresh directory for the log; the child's exit
+ * status, 100+N when a signal N ended it, -1 when it could not run.  The
+ * directory is left for the caller to look into and remove. */
+static int in_child(int (*fn)(const char *dir), char *dir)
 {
-    char dir[] = "/tmp/keel-unit-output-XXXXXX";
-    if (!mkdtemp(dir)) {
-        CHECK(!"mkdtemp");
-        return;
-    }
+    if (!mkdtemp(dir))
+        return -1;
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0)
-        _exit(relay_child(dir));
+        _exit(fn(dir));
     int st = 0;
-    CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
-    CHECK_INT(WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st), 0);
+    if (pid < 0 || waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st);
+}
+
+TEST(relay_eof_not_left_to_exit)
+{
+    char dir[] = "/tmp/keel-unit-output-XXXXXX";
+    CHECK_INT(in_child(relay_child, dir), 0);
     /* Positive control: the relay ran and its bytes reached the log. */
     char path[sizeof dir + 8];
     snprintf(path, sizeof path, "%s/t.log", dir);
@@ -123,6 +132,37 @@ TEST(relay_eof_not_left_to_exit)
     free(text);
     unlink(path);
     rmdir(dir);
+}
+
+static bool splicing(const char *syscall_line)
+{
+    char nr[16];
+    int n = snprintf(nr, sizeof nr, "%d ", (int)SYS_splice);
+    return strncmp(syscall_line, nr, (size_t)n) == 0;
+}
+
+static bool asleep_uninterruptibly(const char *stat_line)
+{
+    const char *end = strrchr(stat_line, ')');
+    return end && end[1] == ' ' && end[2] == 'D';
+}
+
+/* Polls /proc/PID/FILE until is(its text) holds: 5 s at most. */
+static bool proc_wait(pid_t pid, const char *file, bool (*is)(const char *))
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    for (int i = 0; i < 500; i++) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        buf[n > 0 ? n : 0] = '\0';
+        if (is(buf))
+            return true;
+        usleep(10000);
+    }
+    return false;
 }
 
 /* A container process that splices from an idle socket into its output pipe
@@ -160,38 +200,13 @@ static int stuck_relay_child(const char *dir)
     }
     if (splicer < 0)
         return 4;
-    /* Blocked in splice (275), holding the pipe's mutex. */
-    char path[64], buf[64];
-    snprintf(path, sizeof path, "/proc/%d/syscall", (int)splicer);
-    bool blocked = false;
-    for (int i = 0; i < 500 && !blocked; i++) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-        if (fd >= 0)
-            close(fd);
-        blocked = n > 4 && strncmp(buf, "275 ", 4) == 0;
-        if (!blocked)
-            usleep(10000);
-    }
-    if (!blocked)
+    /* Blocked in splice, holding the pipe's mutex. */
+    if (!proc_wait(splicer, "syscall", splicing))
         return 6;
     if (output_start_relay(&o, &err) < 0)
         return 5;
     /* The relay's read now waits for the mutex: state D. */
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)o.relay);
-    bool stuck = false;
-    for (int i = 0; i < 500 && !stuck; i++) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-        if (fd >= 0)
-            close(fd);
-        buf[n > 0 ? n : 0] = '\0';
-        char *st = strrchr(buf, ')');
-        stuck = st && st[1] == ' ' && st[2] == 'D';
-        if (!stuck)
-            usleep(10000);
-    }
-    if (!stuck)
+    if (!proc_wait(o.relay, "stat", asleep_uninterruptibly))
         return 7;
     alarm(30);
     pid_t relay = o.relay;
@@ -207,17 +222,7 @@ static int stuck_relay_child(const char *dir)
 TEST(close_returns_with_the_relay_stuck)
 {
     char dir[] = "/tmp/keel-unit-output-XXXXXX";
-    if (!mkdtemp(dir)) {
-        CHECK(!"mkdtemp");
-        return;
-    }
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0)
-        _exit(stuck_relay_child(dir));
-    int st = 0;
-    CHECK(pid > 0 && waitpid(pid, &st, 0) == pid);
-    CHECK_INT(WIFEXITED(st) ? WEXITSTATUS(st) : 100 + WTERMSIG(st), 0);
+    CHECK_INT(in_child(stuck_relay_child, dir), 0);
     char path[sizeof dir + 8];
     snprintf(path, sizeof path, "%s/t.log", dir);
     unlink(path);
