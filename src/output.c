@@ -272,8 +272,8 @@ void output_close(struct output *o)
      * is killed (bounded).  The pidfd, not the pid: supervisor_reap may have
      * reaped a relay that died early, and its pid be another's by now. */
     if (o->relay > 0 && o->relay_pidfd >= 0) {
-        if (!eof && sys_pidfd_send_signal(o->relay_pidfd, SIGKILL) < 0 && errno != ESRCH)
-            log_warn("cannot kill the output relay of %s: %s", o->name, strerror(errno));
+        if (!eof)
+            (void)sys_pidfd_send_signal(o->relay_pidfd, SIGKILL);   /* keel's own child: fails only when gone */
         /* Bounded: a relay asleep on the pipe's mutex, which a container
          * process stuck in a splice holds, outlives SIGKILL. */
         int r = sys_pidfd_reap(o->relay_pidfd, RELAY_REAP_MS, &o->relay_exit);
