@@ -278,6 +278,20 @@ EOF
     wait "$client"
     keel_stop || fail "keel did not stop ($WHY)"
 }
+# exec_pid PROCDIR MARKER: the pid (a name in PROCDIR, the container's /proc
+# as the host sees it) of the process exec'd as `probe ... print MARKER ...`;
+# empty when none shows up within ~5 s.
+exec_pid() {
+    local procdir=$1 marker=$2 p i=0
+    while [ "$i" -lt 100 ]; do
+        for p in "$procdir"/[0-9]*; do
+            tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF "print $marker " && { echo "${p##*/}"; return 0; }
+        done
+        i=$((i + 1))
+        sleep 0.05
+    done
+}
+
 
 # ---- lower item: exec joins the namespaces the container was started in --------
 
@@ -312,18 +326,12 @@ EOF
     wait_key c swap || fail "c did not come up ($WHY)"
     wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket at $(SOCK)"
     check "${pfx}init_swapped" "positive control: PID 1 did not move to a UTS namespace of its own" eq "$(c_value c swap)" swapped
-    local marker=pinned-ns-$$ client p pid="" procdir i=0
+    local marker=pinned-ns-$$ client pid="" procdir
     kc exec c -- /bin/probe hostname ls /swapdir print "$marker" sleep 30 > "$T/exec.out" 2>&1 < /dev/null &
     client=$!
     wait_for "^$marker\$" "$T/exec.out" 20 || fail "the exec did not run ($WHY; $(head -c 300 "$T/exec.out"))"
     procdir=$(nsproc)
-    while [ -z "$pid" ] && [ "$i" -lt 100 ]; do
-        for p in "$procdir"/[0-9]*; do
-            tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF "print $marker " && pid=${p##*/}
-        done
-        i=$((i + 1))
-        [ -z "$pid" ] && sleep 0.05
-    done
+    pid=$(exec_pid "$procdir" "$marker")
     check "${pfx}exec_uts_pinned" "exec joined the UTS namespace PID 1 moved to" \
         eq "$(grep '^hostname=' "$T/exec.out")" hostname=orig-host
     check "${pfx}exec_mnt_pinned" "exec joined the mount namespace PID 1 moved to" \
@@ -488,7 +496,7 @@ EOF
     keel_start
     wait_out c ready || fail "c did not come up ($WHY)"
     wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket at $(SOCK)"
-    local s kp cp cnet pin marker=netns-exec-$$ client p pid="" procdir i=0
+    local s kp cp cnet pin marker=netns-exec-$$ client pid="" procdir
     s=$(nsinit_pid)
     kp=$(keel_pid)
     cp=$(started_pid c)
@@ -504,13 +512,7 @@ EOF
     kc exec c -- /bin/probe print "$marker" sleep 30 > "$T/exec.out" 2>&1 < /dev/null &
     client=$!
     wait_for "^$marker\$" "$T/exec.out" 20 || fail "the exec did not run ($WHY; $(head -c 300 "$T/exec.out"))"
-    while [ -z "$pid" ] && [ "$i" -lt 100 ]; do
-        for p in "$procdir"/[0-9]*; do
-            tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF "print $marker " && pid=${p##*/}
-        done
-        i=$((i + 1))
-        [ -z "$pid" ] && sleep 0.05
-    done
+    pid=$(exec_pid "$procdir" "$marker")
     check exec_in_container_netns "the exec (pid ${pid:-none}) is in $(readlink "$procdir/$pid/ns/net" 2>&1), not c's $cnet" \
         eq "$(readlink "$procdir/$pid/ns/net" 2>/dev/null)" "$cnet"
     kill "$client" 2>/dev/null
