@@ -1069,6 +1069,9 @@ int daemon_main(const struct daemon_opts *opts)
         restore_clock(d.m);
     else if (d.m->system.ntp || d.m->system.clock_file)
         log_info("ntp and clock_file apply in boot mode only: the host's clock is left alone");
+    /* Its fstab and volumes are mounted now (keel run mounts none): what
+     * the load could not read there is digested for keel apply. */
+    manifest_digest_mounted(d.m);
     if (daemon_setup(&d, &err) < 0) {
         log_error("%s", err.msg);
         if (opts->boot)

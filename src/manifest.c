@@ -31,6 +31,7 @@
 #include <strings.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define MANIFEST_MAX_LINE 4000        /* longer lines are errors, never truncated */
 #define MANIFEST_MAX_SIZE (1 << 20)
@@ -701,7 +702,8 @@ static void digest_buf(const void *buf, size_t len, struct file_digest *out)
     out->known = mbedtls_sha256_ret(buf, len, out->sha256, 0) == 0;
 }
 
-/* The digest of a regular file of at most MAX bytes (a secret's source), for
+/* The digest of a regular file of at most MAX bytes (a secret's source, a
+ * seccomp profile), for
  * keel apply's comparison; unknown when it cannot be read whole (the start
  * says why).  The bytes are wiped: a secret is not kept in keel's memory. */
 static void digest_file(const char *path, size_t max, struct file_digest *out)
@@ -765,6 +767,44 @@ static void load_env_files(const struct manifest *m, struct container_spec *c, u
             return;
         }
         c->n_env_from_files++;
+    }
+}
+
+/* A change to a file sets its ctime to the kernel's coarse clock (a tick)
+ * truncated to the file system's granularity (1 ns; 2 s on FAT): a second
+ * change within that much of the first can leave every time as it was.  A
+ * file changed this recently is not told unchanged. */
+#define STAMP_SETTLED_S 4
+
+void manifest_secrets_stamp(const struct container_spec *c, struct file_digest *out)
+{
+    struct timespec now;
+    mbedtls_sha256_context h;
+    mbedtls_sha256_init(&h);
+    bool ok = clock_gettime(CLOCK_REALTIME, &now) == 0 && mbedtls_sha256_starts_ret(&h, 0) == 0;
+    for (size_t i = 0; ok && i < c->n_secrets; i++) {
+        struct stat st;
+        if (lstat(c->secrets[i].source, &st) < 0 || st.st_ctim.tv_sec + STAMP_SETTLED_S >= now.tv_sec) {
+            ok = false;
+            break;
+        }
+        const int64_t id[] = { (int64_t)st.st_dev, (int64_t)st.st_ino, (int64_t)st.st_size, st.st_mtim.tv_sec,
+                               st.st_mtim.tv_nsec, st.st_ctim.tv_sec, st.st_ctim.tv_nsec };
+        ok = mbedtls_sha256_update_ret(&h, (const unsigned char *)id, sizeof id) == 0;
+    }
+    out->known = ok && mbedtls_sha256_finish_ret(&h, out->sha256) == 0;
+    mbedtls_sha256_free(&h);
+}
+
+void manifest_digest_mounted(struct manifest *m)
+{
+    for (size_t i = 0; i < m->n_containers; i++) {
+        struct container_spec *c = &m->containers[i];
+        for (size_t b = 0; b < c->n_secrets; b++)
+            if (on_fstab_mount(m, c->secrets[b].source))
+                digest_file(c->secrets[b].source, SECRET_SIZE_MAX, &c->secrets[b].digest);
+        if (c->seccomp == SECCOMP_FILE && on_fstab_mount(m, c->seccomp_file))
+            digest_file(c->seccomp_file, SECCOMP_PROFILE_SIZE_MAX, &c->seccomp_digest);
     }
 }
 
@@ -1067,6 +1107,7 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
             }
             strv_free(errors);
             seccomp_profile_free(&prof);
+            digest_file(c->seccomp_file, SECCOMP_PROFILE_SIZE_MAX, &c->seccomp_digest);
         }
         /* Two containers owning the same host ids own each other's files. */
         for (size_t j = 0; j < i; j++) {

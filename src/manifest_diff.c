@@ -115,6 +115,20 @@ static bool secrets_eq(const struct container_spec *a, const struct container_sp
     return eq;
 }
 
+/* The filter is compiled from the file at the start (supervise.c): the same
+ * path with another content is a new filter. */
+static bool seccomp_eq(const struct container_spec *a, const struct container_spec *b, struct mdiff_ctr *e,
+                       bool *truncated)
+{
+    if (a->seccomp != b->seccomp || !str_eq(a->seccomp_file, b->seccomp_file))
+        return false;
+    if (a->seccomp != SECCOMP_FILE || digest_eq(&a->seccomp_digest, &b->seccomp_digest))
+        return true;
+    if (!add_why(e, "seccomp profile", b->seccomp_file))
+        *truncated = true;
+    return false;
+}
+
 static bool ports_eq(const struct container_spec *a, const struct container_spec *b)
 {
     if (a->n_ports != b->n_ports)
@@ -241,7 +255,7 @@ static void diff_container(const struct container_spec *a, const struct containe
     CMP("capabilities", KEY_RESTART, a->caps == b->caps);
     CMP("ambient_capabilities", KEY_RESTART, a->caps_ambient == b->caps_ambient);
     CMP("no_new_privs", KEY_RESTART, a->no_new_privs == b->no_new_privs);
-    CMP("seccomp", KEY_RESTART, a->seccomp == b->seccomp && str_eq(a->seccomp_file, b->seccomp_file));
+    CMP("seccomp", KEY_RESTART, seccomp_eq(a, b, out, truncated));
     CMP("nested_userns", KEY_RESTART, a->nested_userns == b->nested_userns);
     CMP("rlimit", KEY_RESTART, rlimits_eq(a, b));
     CMP("userns", KEY_RESTART, userns_eq(a, b));

@@ -217,7 +217,7 @@ int seccomp_profile_load(const char *path, struct seccomp_profile *out, char ***
     memset(out, 0, sizeof *out);
     _cleanup_free_ char *buf = NULL;
     size_t len = 0;
-    int r = read_file_at(AT_FDCWD, path, 1u << 20, &buf, &len);
+    int r = read_file_at(AT_FDCWD, path, SECCOMP_PROFILE_SIZE_MAX, &buf, &len);
     if (r < 0) {
         if (errors)
             strv_push_take(errors, xasprintf("cannot read seccomp filter %s: %s", path, strerror(-r)));

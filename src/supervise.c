@@ -117,6 +117,7 @@ struct ctr {
         struct container_ns ns;
         unsigned hosts_gen;  /* c->hosts_gen once released */
         int64_t timer;       /* the next preparation */
+        struct file_digest secrets;   /* manifest_secrets_stamp before it was prepared: it copied them */
         uint64_t delay_ms;   /* before the next one after a standby failed: doubles, reset by an exec */
         unsigned tries;      /* preparations left before the next exec of the container: a standby is
                               * made only for one that started once, and not forever if it keeps failing */
@@ -1136,6 +1137,9 @@ static void standby_prepare(struct ctr *c)
     struct container_proc proc;
     struct kerr err = { 0 };
     unsigned gen = 0;
+    /* Before the clone: a change between this look and the child's copy
+     * shows at the release, only ever as a change. */
+    manifest_secrets_stamp(c->spec, &c->sb.secrets);
     if (ctr_spawn(c, true, &proc, &gen, &err) < 0) {
         log_warn("%s: cannot prepare its standby: %s", c->spec->name, err.msg);
         standby_retry(c);
@@ -1160,6 +1164,18 @@ static bool standby_take(struct ctr *c, struct container_proc *proc)
     c->sb.timer = 0;
     if (c->sb.pid <= 0)
         return false;
+    /* Its secrets are copies made when it was prepared: a normal start
+     * copies them now.  A look at each source (no read: the release path). */
+    if (c->spec->n_secrets) {
+        struct file_digest now;
+        manifest_secrets_stamp(c->spec, &now);
+        if (!now.known || !c->sb.secrets.known || memcmp(now.sha256, c->sb.secrets.sha256, sizeof now.sha256) != 0) {
+            log_info("%s: its secrets may have changed since its standby was prepared: starting without it",
+                     c->spec->name);
+            standby_discard(c);
+            return false;
+        }
+    }
     struct kerr err = { 0 };
     if (container_release(c->sb.release_fd, &err) < 0) {
         log_warn("%s: %s; starting without it", c->spec->name, err.msg);
@@ -2671,6 +2687,9 @@ int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, su
         return kerr_msg(err, s->stopping_all ? ESHUTDOWN : EBUSY, "cannot apply the manifest: busy: %s",
                         s->stopping_all ? busy : "another apply is in progress");
     }
+    /* Past the boot: the fstab and the volumes are mounted, as they were
+     * for the manifest in force (daemon.c). */
+    manifest_digest_mounted(nm);
     struct mdiff d;
     char *plan = NULL;
     size_t plan_len = 0;

@@ -71,9 +71,11 @@ struct bind_mount {
 
 /* The sha256 of a file's content when the manifest was loaded (with the
  * file checks): `keel apply` compares it to notice a file changed at the
- * same path (env_file, secret).  It stays in keel's memory, never printed. */
+ * same path (env_file, secret, seccomp profile).  It stays in keel's memory,
+ * never printed.  A file on a [system] fstab file system or a volume is not
+ * read by the load (they are mounted later): manifest_digest_mounted. */
 struct file_digest {
-    bool known;                    /* false: not read (keel check --no-fs, an fstab file system, unreadable) */
+    bool known;                    /* false: not read (keel check --no-fs, not mounted yet, unreadable) */
     unsigned char sha256[32];
 };
 
@@ -170,6 +172,7 @@ struct container_spec {
     bool no_new_privs;             /* default yes */
     enum seccomp_mode seccomp;
     char *seccomp_file;
+    struct file_digest seccomp_digest;   /* of seccomp_file (SECCOMP_FILE) */
     bool nested_userns;            /* default no: the default filter refuses CLONE_NEWUSER */
     struct rlimit_spec *rlimits;
     size_t n_rlimits;
@@ -357,6 +360,21 @@ int manifest_load(const char *path, unsigned flags, struct manifest **out, struc
 int manifest_load_buffer(const char *name, const char *buf, size_t len, unsigned flags,
                          struct manifest **out, struct diag *d);
 void manifest_free(struct manifest *m);
+/* Digests the secrets and seccomp profiles that the load left unread because
+ * they are on a [system] fstab file system or a volume, once those are
+ * mounted: PID 1 after its fstab and volumes, at once under `keel run` (which
+ * mounts none), and every manifest applied after that.  So `keel apply`
+ * compares the running manifest's and the new one's like with like.
+ * Unreadable files stay unknown (the start says why). */
+void manifest_digest_mounted(struct manifest *m);
+/* What tells each secret source of C from its next content without reading
+ * it, as it is now (lstat: device, inode, size, mtime, ctime; every write,
+ * truncation, rename over it or chmod changes the ctime), in one digest: a
+ * standby compares the stamp taken before it was prepared with the one at its
+ * release (supervise.c, docs/operations.md).  Unknown (never equal) when a
+ * source cannot be looked at or changed in the last few seconds, as a second
+ * change within a timestamp tick of the first may leave every time as it was. */
+void manifest_secrets_stamp(const struct container_spec *c, struct file_digest *out);
 
 int manifest_find_container(const struct manifest *m, const char *name);
 const struct volume_spec *manifest_find_volume(const struct manifest *m, const char *name);

@@ -38,7 +38,9 @@ struct seccomp_profile {
  * strv_free).  Unknown system call names are errors. */
 int seccomp_profile_parse(const char *file, const char *buf, size_t len, struct seccomp_profile *out,
                           char ***errors);
-/* Reads and parses `path` (at most 1 MiB); a read error is one message too. */
+#define SECCOMP_PROFILE_SIZE_MAX (1u << 20)
+/* Reads and parses `path` (at most SECCOMP_PROFILE_SIZE_MAX bytes); a read
+ * error is one message too. */
 int seccomp_profile_load(const char *path, struct seccomp_profile *out, char ***errors);
 void seccomp_profile_free(struct seccomp_profile *p);
 

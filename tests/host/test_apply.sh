@@ -345,6 +345,52 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# ---- a seccomp profile's content, and a secret on a [system] fstab file system ---
+# The filter is compiled from the profile at the start: a new content at the
+# same path must restart the container (its filter observed inside: mkdir
+# refused).  A secret under an fstab target is not read when the manifest is
+# (at boot the disk is not mounted yet): keel digests it once the file
+# systems are there (under keel run at once; fstab itself is boot-only), so
+# its change restarts the container too.  Before, apply compared only the
+# profile's path and found both secrets' digests unknown: "no changes".
+
+test_apply_profile_and_fstab_secret() {
+    plan profile_restarts profile_filter_new fstab_secret_restarts
+    mkdir -p "$T/data"
+    printf 'tok-1\n' > "$T/data/token"
+    printf 'default allow\n' > "$T/p.seccomp"
+    cat > "$T/keel.ini" <<EOF
+$(system_section)
+fstab = none $T/data tmpfs
+control = unix://$(SOCK)
+
+[container app]
+layers = $LAYERS/base
+upper = tmpfs
+seccomp = $T/p.seccomp
+secret = $T/data/token:/run/token
+command = /bin/probe mkdir /made read /run/token print app-up trap TERM sleep inf
+EOF
+    keel_start
+    wait_out app app-up || fail "app did not come up ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    # The control: mkdir was allowed by the first profile.
+    [ "$(c_value app mkdir:/made)" = ok ] || fail "mkdir under 'default allow' was not ok: $(c_value app mkdir:/made)"
+    printf 'default allow\nerrno mkdir EPERM\nerrno mkdirat EPERM\n' > "$T/p.seccomp"
+    kc apply "$T/keel.ini" > "$T/a1.out" 2>&1
+    wait_until $((10 * SLOW)) eval "out_has app mkdir:/made=EPERM" || true
+    check profile_restarts "a changed seccomp profile did not restart app ($(tr '\n' '|' < "$T/a1.out"))" \
+        grep_in "^restart +app: seccomp; seccomp profile $T/p.seccomp changed$" "$T/a1.out"
+    check profile_filter_new "app's restarted instance does not run the new filter (mkdir not refused)" \
+        out_has app mkdir:/made=EPERM
+    printf 'tok-2\n' > "$T/data/token"
+    kc apply "$T/keel.ini" > "$T/a2.out" 2>&1
+    wait_until $((10 * SLOW)) eval "out_has app 'data:/run/token=tok-2'" || true
+    check fstab_secret_restarts "a changed secret on an fstab path did not restart app ($(tr '\n' '|' < "$T/a2.out"))" eval \
+        "grep -qE '^restart +app: secret; secret $T/data/token changed$' '$T/a2.out' && out_has app 'data:/run/token=tok-2'"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 # ---- networks (issue 18, gap 1) and /etc/hosts of kept containers (gap 3) -------
 
 in_keel_ns() { nsenter --net="/proc/$(nsinit_pid)/ns/net" "$@"; }

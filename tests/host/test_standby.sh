@@ -382,6 +382,56 @@ test_standby_apply_env() {
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# A secret changed on disk without keel apply, then a crash: the restarted
+# instance sees the new content (a normal start copies it; the standby holds
+# the copy made when it was prepared and is discarded).  The control: with
+# the secret unchanged, and settled (its ctime some seconds old, as keel's
+# look at it needs: manifest.h, manifest_secrets_stamp), the restart is a
+# release of the standby.  Before, the standby was released with the old copy.
+sec_runs() { grep -c "^sb | sec-done$" "$OUT"; }
+test_standby_secret_changed() {
+    plan settled_released changed_seen
+    printf 'tok-1\n' > "$T/token"
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container sb]
+layers = $LAYERS/base
+secret = $T/token:/run/token
+command = /bin/probe read /run/token print sec-done trap USR1 sleep inf
+restart = always
+restart_delay = 0ms
+stop_signal = SIGUSR1
+standby = yes
+EOF
+    keel_start
+    wait_out sb sec-done || fail "sb did not come up ($WHY)"
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    wait_until 10 eval '[ -n "$(standby_pid)" ]' || fail "no standby of sb was prepared"
+    # Settled: a standby prepared from here on can be told unchanged.
+    wait_until 15 eval '[ $(( $(date +%s) - $(stat -c %Z "$T/token") )) -gt 5 ]' || fail "the token never got 5 s old"
+    local sb0 sbp
+    sb0=$(standby_pid)
+    kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
+    wait_until 20 eval '[ "$(sec_runs)" -ge 2 ]' || fail "sb did not restart ($WHY)"
+    wait_until 10 eval '[ -n "$(standby_pid "$sb0")" ] && [ "$(ps_field sb state)" = running ]' ||
+        fail "no standby of sb after its restart"
+    sbp=$(standby_pid "$sb0")
+    kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
+    wait_until 20 eval '[ "$(sec_runs)" -ge 3 ]' || fail "sb did not restart ($WHY)"
+    wait_until 10 eval '[ "$(ps_field sb state)" = running ]'
+    check settled_released "sb's restart with its secret unchanged did not release the standby ($sbp; running $(ps_field sb pid))" \
+        eq "$(ps_field sb pid)" "$sbp"
+    wait_until 10 eval '[ -n "$(standby_pid "$sbp")" ]' || fail "no standby of sb after its release"
+    printf 'tok-2\n' > "$T/token"
+    kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
+    wait_until 20 eval '[ "$(sec_runs)" -ge 4 ]' || fail "sb did not restart ($WHY)"
+    check changed_seen "sb's run after the secret changed does not see it: $(c_lines sb | grep '^data:' | tr '\n' ' ')" \
+        eq "$(c_lines sb | grep '^data:/run/token=' | tail -n 1)" "data:/run/token=tok-2"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 # ---- a standby that SIGKILL cannot end at once ----------------------------------------
 
 # A FUSE file system served by the probe (fuse-hang) over $T/fuse/d (a

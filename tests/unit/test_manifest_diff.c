@@ -210,6 +210,109 @@ TEST(file_content_changes_restart)
     free(sec);
 }
 
+/* Whether the printed plan of D has WANT in it. */
+static bool plan_has(const struct mdiff *d, const char *want)
+{
+    char *plan = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&plan, &len);
+    if (!f)
+        return false;
+    manifest_diff_print(d, f);
+    fclose(f);
+    bool found = plan && strstr(plan, want) != NULL;
+    free(plan);
+    return found;
+}
+
+/* A seccomp profile's content changed at the same path restarts the container
+ * (its filter is compiled at the start), said in the plan; the same content
+ * keeps it.  A secret on a [system] fstab file system is not read by the
+ * load (not mounted yet at boot) but by manifest_digest_mounted, after which
+ * its change restarts the container too; before, both are unknown and equal
+ * (the old blind spot: no restart). */
+TEST(profile_and_mounted_secret_changes_restart)
+{
+    char dir[] = "/tmp/keel-mdiff-XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(!"mkdtemp");
+        return;
+    }
+    char *layer = xasprintf("%s/layer", dir), *prof = xasprintf("%s/p.seccomp", dir),
+         *data = xasprintf("%s/data", dir), *sec = xasprintf("%s/data/token", dir);
+    CHECK(mkdir(layer, 0755) == 0);
+    CHECK(mkdir(data, 0755) == 0);
+    put(prof, "default allow\nerrno mkdir EPERM\n");
+    put(sec, "tok-1\n");
+    char *text = xasprintf("[system]\nfstab = /dev/vdb %s ext4\n[container c]\nlayers = %s\ncommand = /bin/c\n"
+                           "seccomp = %s\nsecret = %s:/run/token\n", data, layer, prof, sec);
+    struct manifest *a = NULL, *same = NULL, *b = NULL, *c2 = NULL, *c3 = NULL;
+    struct diag dg = { 0 };
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &a, &dg), 0);
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &same, &dg), 0);
+    put(prof, "default allow\nerrno rmdir EPERM\n");
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &b, &dg), 0);
+    put(sec, "tok-2\n");
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &c2, &dg), 0);
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &c3, &dg), 0);
+    diag_free(&dg);
+    struct mdiff d;
+    if (a && same && manifest_diff(a, same, &d) == 0) {
+        CHECK(manifest_diff_empty(&d));   /* the control: same content, nothing to do */
+        manifest_diff_free(&d);
+    }
+    if (a && b && manifest_diff(a, b, &d) == 0) {
+        const struct mdiff_ctr *e = entry(&d, "c");
+        CHECK(e && e->kind == MDIFF_CHANGED && strcmp(e->keys, "seccomp") == 0);
+        char *want = xasprintf("restart   c: seccomp; seccomp profile %s changed\n", prof);
+        CHECK(plan_has(&d, want));
+        free(want);
+        manifest_diff_free(&d);
+    }
+    /* The secret on the fstab file system: unread by the load. */
+    CHECK(b && !b->containers[0].secrets[0].digest.known);
+    if (b && c2 && manifest_diff(b, c2, &d) == 0) {
+        CHECK(manifest_diff_empty(&d));   /* unknown both: what an apply saw before */
+        manifest_diff_free(&d);
+    }
+    if (b && c2 && c3) {
+        /* b digested when tok-1 was there (put back for it), c2 and c3 with tok-2. */
+        put(sec, "tok-1\n");
+        manifest_digest_mounted(b);
+        put(sec, "tok-2\n");
+        manifest_digest_mounted(c2);
+        manifest_digest_mounted(c3);
+        CHECK(b->containers[0].secrets[0].digest.known);
+        if (manifest_diff(c2, c3, &d) == 0) {
+            CHECK(manifest_diff_empty(&d));   /* the control: digested, the same content */
+            manifest_diff_free(&d);
+        }
+        if (manifest_diff(b, c2, &d) == 0) {
+            const struct mdiff_ctr *e = entry(&d, "c");
+            CHECK(e && e->kind == MDIFF_CHANGED && strcmp(e->keys, "secret") == 0);
+            char *want = xasprintf("secret %s changed", sec);
+            CHECK(e && strcmp(e->why, want) == 0);
+            free(want);
+            manifest_diff_free(&d);
+        }
+    }
+    manifest_free(a);
+    manifest_free(same);
+    manifest_free(b);
+    manifest_free(c2);
+    manifest_free(c3);
+    unlink(prof);
+    unlink(sec);
+    rmdir(data);
+    rmdir(layer);
+    rmdir(dir);
+    free(text);
+    free(layer);
+    free(prof);
+    free(data);
+    free(sec);
+}
+
 /* [network] changes, key by key (the table in docs/operations.md): the keys
  * a bridge and its containers' eth0 are made from make it again and restart
  * its containers (and their joiners); the rules' keys change in place; a new
@@ -431,6 +534,7 @@ int main(void)
     RUN(system_and_networks_need_a_reboot);
     RUN(every_container_key_is_compared);
     RUN(file_content_changes_restart);
+    RUN(profile_and_mounted_secret_changes_restart);
     RUN(network_changes);
     return unit_done();
 }
