@@ -8,6 +8,7 @@
 #include "keel/util.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,76 +212,106 @@ static void changed(struct cmp *c, const char *key, enum key_class cls)
 
 #define CMP(key, cls, eq) do { if (!(eq)) changed(&c, key, cls); } while (0)
 
+/* The keys that are one field of the spec: a table rather than a comparison
+ * each (the binary's size bound).  F_BYTES fields are scalars set whole by
+ * the parser (no padding inside). */
+enum field_kind { F_BYTES, F_STR, F_STRV };
+struct field {
+    const char *key;
+    unsigned char cls, kind, size;
+    unsigned short off;
+};
+#define FB(key, cls, f) { key, cls, F_BYTES, sizeof(((struct container_spec *)0)->f), offsetof(struct container_spec, f) }
+#define FS(key, cls, f) { key, cls, F_STR, 0, offsetof(struct container_spec, f) }
+#define FV(key, cls, f) { key, cls, F_STRV, 0, offsetof(struct container_spec, f) }
+
+static void cmp_fields(struct cmp *c, const struct container_spec *a, const struct container_spec *b,
+                       const struct field *f, size_t n)
+{
+    for (; n--; f++) {
+        const char *x = (const char *)a + f->off, *y = (const char *)b + f->off;
+        bool eq = f->kind == F_STR ? str_eq(*(char *const *)x, *(char *const *)y)
+                : f->kind == F_STRV ? strv_eq(*(char **const *)x, *(char **const *)y)
+                : memcmp(x, y, f->size) == 0;
+        if (!eq)
+            changed(c, f->key, f->cls);
+    }
+}
+#define FIELDS(t) cmp_fields(&c, a, b, t, ARRAY_SIZE(t))
+
+/* Root file system and process: the setup child made them. */
+static const struct field f_root[] = {
+    FS("image", KEY_RESTART, image),   /* what it gave is compared key by key */
+    FV("layers", KEY_RESTART, layers), FS("upper", KEY_RESTART, upper), FB("upper_size", KEY_RESTART, upper_size),
+    FV("command", KEY_RESTART, argv),
+}, f_proc[] = {
+    FS("workdir", KEY_RESTART, workdir), FS("user", KEY_RESTART, user), FS("hostname", KEY_RESTART, hostname),
+}, f_net[] = {
+    FS("bridge", KEY_RESTART, bridge), FB("ip", KEY_RESTART, ip),
+}, f_restart[] = {
+    /* Supervision policy: read by the supervisor as it goes. */
+    FB("restart_delay", KEY_POLICY, restart_delay_ms), FB("restart_delay_max", KEY_POLICY, restart_delay_max_ms),
+    FB("restart_reset", KEY_POLICY, restart_reset_ms), FB("on_crashloop", KEY_POLICY, on_crashloop),
+}, f_policy[] = {
+    FB("stop_signal", KEY_POLICY, stop_signal), FB("stop_timeout", KEY_POLICY, stop_timeout_ms),
+    FB("main", KEY_POLICY, main), FB("start_timeout", KEY_POLICY, start_timeout_ms),
+    FB("on_unhealthy", KEY_POLICY, on_unhealthy), FB("update", KEY_POLICY, update),
+    /* A standby is prepared from the spec in force: a change makes a new instance. */
+    FB("standby", KEY_RESTART, standby),
+    /* Privileges: fixed at the exec (the seccomp filter is compiled per spec). */
+    FB("capabilities", KEY_RESTART, caps), FB("ambient_capabilities", KEY_RESTART, caps_ambient),
+    FB("no_new_privs", KEY_RESTART, no_new_privs),
+}, f_memory[] = {
+    /* cgroup v2 limits: written to the live cgroup. */
+    FB("memory", KEY_LIMIT, memory_max), FB("memory_high", KEY_LIMIT, memory_high),
+    FB("memory_swap", KEY_LIMIT, memory_swap),
+}, f_limits[] = {
+    FB("cpu_weight", KEY_LIMIT, cpu_weight), FS("cpuset", KEY_LIMIT, cpuset), FB("pids", KEY_LIMIT, pids_max),
+    FB("io_weight", KEY_LIMIT, io_weight),
+}, f_health[] = {
+    /* Health and readiness: the check and the readiness channel are bound at the start. */
+    FB("health_interval", KEY_RESTART, health_interval_ms), FB("health_timeout", KEY_RESTART, health_timeout_ms),
+    FB("health_retries", KEY_RESTART, health_retries),
+    FB("health_start_period", KEY_RESTART, health_start_period_ms),
+};
+
 static void diff_container(const struct container_spec *a, const struct container_spec *b, struct mdiff_ctr *out,
                            bool *truncated)
 {
     struct cmp c = { .out = out, .truncated = truncated };
-    /* Root file system and process: the setup child made them. */
-    CMP("image", KEY_RESTART, str_eq(a->image, b->image));   /* what it gave is compared below, key by key */
-    CMP("layers", KEY_RESTART, strv_eq(a->layers, b->layers));
-    CMP("upper", KEY_RESTART, str_eq(a->upper, b->upper));
-    CMP("upper_size", KEY_RESTART, a->upper_size == b->upper_size);
-    CMP("command", KEY_RESTART, strv_eq(a->argv, b->argv));
+    FIELDS(f_root);
     CMP("env", KEY_RESTART, env_own_eq(a, b));
     CMP("env_file", KEY_RESTART, env_files_eq(a, b, out, truncated));
-    CMP("workdir", KEY_RESTART, str_eq(a->workdir, b->workdir));
-    CMP("user", KEY_RESTART, str_eq(a->user, b->user));
-    CMP("hostname", KEY_RESTART, str_eq(a->hostname, b->hostname));
+    FIELDS(f_proc);
     CMP("mount", KEY_RESTART, binds_eq(a->mounts, a->n_mounts, b->mounts, b->n_mounts));
     CMP("device", KEY_RESTART, binds_eq(a->devices, a->n_devices, b->devices, b->n_devices));
     CMP("secret", KEY_RESTART, secrets_eq(a, b, out, truncated));
     /* Network: the namespace, its address and the DNAT rules are made at the start. */
     CMP("network", KEY_RESTART, a->net == b->net && str_eq(a->net_peer, b->net_peer));
-    CMP("bridge", KEY_RESTART, str_eq(a->bridge, b->bridge));
-    CMP("ip", KEY_RESTART, a->ip.s_addr == b->ip.s_addr);
+    FIELDS(f_net);
     CMP("ip6", KEY_RESTART, a->has_ip6 == b->has_ip6 && memcmp(&a->ip6, &b->ip6, sizeof a->ip6) == 0);
     CMP("ports", KEY_RESTART, ports_eq(a, b));
     CMP("net_rate", KEY_RESTART, a->net_rate == b->net_rate);
-    /* Supervision policy: read by the supervisor as it goes. */
     CMP("restart", KEY_POLICY, a->restart == b->restart && a->restart_max == b->restart_max);
-    CMP("restart_delay", KEY_POLICY, a->restart_delay_ms == b->restart_delay_ms);
-    CMP("restart_delay_max", KEY_POLICY, a->restart_delay_max_ms == b->restart_delay_max_ms);
-    CMP("restart_reset", KEY_POLICY, a->restart_reset_ms == b->restart_reset_ms);
-    CMP("on_crashloop", KEY_POLICY, a->on_crashloop == b->on_crashloop);
+    FIELDS(f_restart);
     CMP("depends", KEY_POLICY, deps_eq(a, b));
-    CMP("stop_signal", KEY_POLICY, a->stop_signal == b->stop_signal);
-    CMP("stop_timeout", KEY_POLICY, a->stop_timeout_ms == b->stop_timeout_ms);
-    CMP("main", KEY_POLICY, a->main == b->main);
-    CMP("start_timeout", KEY_POLICY, a->start_timeout_ms == b->start_timeout_ms);
-    CMP("on_unhealthy", KEY_POLICY, a->on_unhealthy == b->on_unhealthy);
-    CMP("update", KEY_POLICY, a->update == b->update);
-    /* A standby is prepared from the spec in force: a change makes a new instance. */
-    CMP("standby", KEY_RESTART, a->standby == b->standby);
-    /* Privileges: fixed at the exec (the seccomp filter is compiled per spec). */
-    CMP("capabilities", KEY_RESTART, a->caps == b->caps);
-    CMP("ambient_capabilities", KEY_RESTART, a->caps_ambient == b->caps_ambient);
-    CMP("no_new_privs", KEY_RESTART, a->no_new_privs == b->no_new_privs);
+    FIELDS(f_policy);
     CMP("seccomp", KEY_RESTART, seccomp_eq(a, b, out, truncated));
     CMP("nested_userns", KEY_RESTART, a->nested_userns == b->nested_userns);
     CMP("rlimit", KEY_RESTART, rlimits_eq(a, b));
     CMP("userns", KEY_RESTART, userns_eq(a, b));
     CMP("oom_score_adj", KEY_RESTART, a->oom_score_adj_set == b->oom_score_adj_set && a->oom_score_adj == b->oom_score_adj);
-    /* cgroup v2 limits: written to the live cgroup. */
-    CMP("memory", KEY_LIMIT, a->memory_max == b->memory_max);
-    CMP("memory_high", KEY_LIMIT, a->memory_high == b->memory_high);
-    CMP("memory_swap", KEY_LIMIT, a->memory_swap == b->memory_swap);
+    FIELDS(f_memory);
     CMP("cpus", KEY_LIMIT, a->cpu_quota_us == b->cpu_quota_us && a->cpu_period_us == b->cpu_period_us);
-    CMP("cpu_weight", KEY_LIMIT, a->cpu_weight == b->cpu_weight);
-    CMP("cpuset", KEY_LIMIT, str_eq(a->cpuset, b->cpuset));
-    CMP("pids", KEY_LIMIT, a->pids_max == b->pids_max);
-    CMP("io_weight", KEY_LIMIT, a->io_weight == b->io_weight);
+    FIELDS(f_limits);
     CMP("io_read_bps", KEY_LIMIT, io_eq(a->io_read_bps, a->n_io_read_bps, b->io_read_bps, b->n_io_read_bps));
     CMP("io_write_bps", KEY_LIMIT, io_eq(a->io_write_bps, a->n_io_write_bps, b->io_write_bps, b->n_io_write_bps));
     CMP("io_read_iops", KEY_LIMIT, io_eq(a->io_read_iops, a->n_io_read_iops, b->io_read_iops, b->n_io_read_iops));
     CMP("io_write_iops", KEY_LIMIT,
         io_eq(a->io_write_iops, a->n_io_write_iops, b->io_write_iops, b->n_io_write_iops));
-    /* Health and readiness: the check and the readiness channel are bound at the start. */
     CMP("health", KEY_RESTART, a->health == b->health && strv_eq(a->health_argv, b->health_argv) &&
                                a->health_port == b->health_port);
-    CMP("health_interval", KEY_RESTART, a->health_interval_ms == b->health_interval_ms);
-    CMP("health_timeout", KEY_RESTART, a->health_timeout_ms == b->health_timeout_ms);
-    CMP("health_retries", KEY_RESTART, a->health_retries == b->health_retries);
-    CMP("health_start_period", KEY_RESTART, a->health_start_period_ms == b->health_start_period_ms);
+    FIELDS(f_health);
     CMP("ready", KEY_RESTART, a->ready == b->ready && a->ready_fd == b->ready_fd);
     out->kind = c.restart ? MDIFF_CHANGED : c.inplace ? MDIFF_INPLACE : MDIFF_UNCHANGED;
 }
