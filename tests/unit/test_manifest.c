@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct manifest *load_ok(const char *text)
@@ -588,6 +590,36 @@ TEST(cross_reference_lines)
                  "t.ini:3: a tcp:// control listener needs control_tls_cert");
 }
 
+/* manifest_secrets_stamp: the same for sources that did not change; unknown
+ * (never equal) for one changed in the last seconds (a later change in the
+ * same timestamp tick could leave its times as they are) and for one that
+ * cannot be looked at. */
+TEST(secrets_stamp)
+{
+    struct secret_spec sec[2] = { { .source = (char *)"/dev/null" }, { .source = NULL } };
+    struct container_spec c = { .secrets = sec, .n_secrets = 1 };
+    struct file_digest a, b;
+    struct stat st;
+    /* /dev/null's ctime is the boot's (or its /dev's making): long settled. */
+    CHECK(stat("/dev/null", &st) == 0 && st.st_ctim.tv_sec + 10 < time(NULL));
+    manifest_secrets_stamp(&c, &a);
+    manifest_secrets_stamp(&c, &b);
+    CHECK(a.known && b.known && memcmp(a.sha256, b.sha256, sizeof a.sha256) == 0);
+    char path[] = "/tmp/keel-stamp-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd >= 0)
+        close(fd);
+    sec[1].source = path;
+    c.n_secrets = 2;
+    manifest_secrets_stamp(&c, &b);
+    CHECK(!b.known);   /* just written */
+    unlink(path);
+    sec[1].source = (char *)"/nonexistent/keel-secret";
+    manifest_secrets_stamp(&c, &b);
+    CHECK(!b.known);
+}
+
 TEST(all_errors_reported)
 {
     const char *text = "[system]\nstop_timeout = x\nbogus = 1\n" C "memory = y\n";
@@ -666,6 +698,7 @@ int main(void)
     RUN(cross_reference_lines);
     RUN(env_file);
     RUN(secrets);
+    RUN(secrets_stamp);
     RUN(all_errors_reported);
     RUN(hostile_bytes);
     RUN(key_table_is_complete);
