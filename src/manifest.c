@@ -703,9 +703,9 @@ static void digest_buf(const void *buf, size_t len, struct file_digest *out)
 }
 
 /* The digest of a regular file of at most MAX bytes (a secret's source, a
- * seccomp profile), for
- * keel apply's comparison; unknown when it cannot be read whole (the start
- * says why).  The bytes are wiped: a secret is not kept in keel's memory. */
+ * seccomp profile), for keel apply's comparison; unknown when it cannot be
+ * read whole (the start says why).  The bytes are wiped: a secret is not kept
+ * in keel's memory. */
 static void digest_file(const char *path, size_t max, struct file_digest *out)
 {
     out->known = false;

@@ -238,6 +238,7 @@ static void cmp_fields(struct cmp *c, const struct container_spec *a, const stru
     }
 }
 #define FIELDS(t) cmp_fields(&c, a, b, t, ARRAY_SIZE(t))
+_Static_assert(sizeof(struct container_spec) <= 65535, "struct field's offsets are unsigned short");
 
 /* Root file system and process: the setup child made them. */
 static const struct field f_root[] = {
@@ -249,7 +250,6 @@ static const struct field f_root[] = {
 }, f_net[] = {
     FS("bridge", KEY_RESTART, bridge), FB("ip", KEY_RESTART, ip),
 }, f_restart[] = {
-    /* Supervision policy: read by the supervisor as it goes. */
     FB("restart_delay", KEY_POLICY, restart_delay_ms), FB("restart_delay_max", KEY_POLICY, restart_delay_max_ms),
     FB("restart_reset", KEY_POLICY, restart_reset_ms), FB("on_crashloop", KEY_POLICY, on_crashloop),
 }, f_policy[] = {
@@ -292,6 +292,7 @@ static void diff_container(const struct container_spec *a, const struct containe
     CMP("ip6", KEY_RESTART, a->has_ip6 == b->has_ip6 && memcmp(&a->ip6, &b->ip6, sizeof a->ip6) == 0);
     CMP("ports", KEY_RESTART, ports_eq(a, b));
     CMP("net_rate", KEY_RESTART, a->net_rate == b->net_rate);
+    /* Supervision policy: read by the supervisor as it goes. */
     CMP("restart", KEY_POLICY, a->restart == b->restart && a->restart_max == b->restart_max);
     FIELDS(f_restart);
     CMP("depends", KEY_POLICY, deps_eq(a, b));
