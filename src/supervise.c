@@ -2780,14 +2780,16 @@ pid_t supervisor_load_child(const char *path, const char *buf, size_t len)
         return pid < 0 ? -errno : pid;
     /* A child stuck on a path outlives the SIGKILL past its bound: it must
      * hold none of keel's fds (a client's connection, a pipe whose end
-     * tells a reader something, the nf_tables socket that removes keel's
-     * table when keel dies), nor outlive keel. */
+     * tells a reader something, keel's own output whose end its reader waits
+     * for, the nf_tables socket that removes keel's table when keel dies),
+     * nor outlive keel.  It writes nothing. */
     struct manifest *m = NULL;
     struct diag d = { 0 };
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_NAME, "keel-preflight", 0, 0, 0) < 0 ||
-        sys_close_range_from(3) < 0)
+        sys_close_range_from(0) < 0)
         _exit(2);
-    _exit((buf ? manifest_load_buffer("manifest", buf, len, 0, &m, &d) : manifest_load(path, 0, &m, &d)) < 0);
+    int r = buf ? manifest_load_buffer("manifest", buf, len, 0, &m, &d) : manifest_load(path, 0, &m, &d);
+    _exit(r < 0 ? 1 : 0);
 }
 
 /* The preflight ends: by its child's end (why NULL) or its bound. */

@@ -205,8 +205,8 @@ typedef void (*sup_preflight_cb)(const char *why, void *data);
 int supervisor_preflight(struct supervisor *s, const char *path, const char *buf, size_t len, sup_preflight_cb cb,
                          void *data, struct kerr *err);
 /* The child: manifest_load(path) (buf NULL) or manifest_load_buffer(buf,
- * len), with the file checks, then _exit; it closes every fd above 2 and
- * dies with keel.  Its pid, or -errno. */
+ * len), with the file checks, then _exit; it closes every fd it inherits
+ * and dies with keel.  Its pid, or -errno. */
 pid_t supervisor_load_child(const char *path, const char *buf, size_t len);
 /* One change at a time: NULL when a change (an apply, a payload update or
  * rollback) may begin now, else why not, a static string: keel is stopping

@@ -600,8 +600,9 @@ test_apply_hung_path() {
     check nothing_changed "the refused apply changed the containers: $(ps_names)" eq "$(ps_names)" c,fs
     local pf
     pf=$(preflight_pids)
-    check child_left_hung "the apply's preflight child is not there, killed and hung, beside a serving keel ('$pf')" \
-        eval "[ -n '$pf' ] && [ \$(wc -w <<< '$pf') = 1 ] && hung $pf && [ '$(ps_names)' = c,fs ]"
+    # It holds none of keel's fds (a client's socket, keel's output pipe...).
+    check child_left_hung "the apply's preflight child is not there, killed, hung and holding no fd, beside a serving keel ('$pf': $(ls "$(nsproc)/${pf:-x}/fd" 2>&1 | tr '\n' ' '))" \
+        eval "[ -n '$pf' ] && [ \$(wc -w <<< '$pf') = 1 ] && hung $pf && [ -z \"\$(ls '$(nsproc)/$pf/fd')\" ] && [ '$(ps_names)' = c,fs ]"
     # SIGHUP with the same manifest, the server holding its next request again.
     cp "$T/m2.ini" "$T/keel.ini"
     held=$(fuse_held)
