@@ -1060,10 +1060,12 @@ int daemon_main(const struct daemon_opts *opts)
     long nofile = rlimit_raise_own_nofile();
     if (nofile < 0)
         log_warn("cannot raise keel's open-file limit to its hard limit: %s", strerror((int)-nofile));
-    if (load_bounded(opts->manifest, &d.m, &diag) < 0) {
+    int lr = load_bounded(opts->manifest, &d.m, &diag);
+    if (lr < 0) {
         for (size_t i = 0; i < diag.count; i++)
             fprintf(stderr, "%s\n", diag.msgs[i]);
-        log_error("the manifest %s is not valid: nothing was started", opts->manifest);
+        log_error(lr == -ETIMEDOUT ? "the manifest %s could not be checked: nothing was started"
+                                   : "the manifest %s is not valid: nothing was started", opts->manifest);
         diag_free(&diag);
         if (opts->boot)
             boot_fail(POWER_POWEROFF, NULL);   /* no on_error to read: the default */

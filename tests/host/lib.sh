@@ -495,16 +495,26 @@ ns_status() {
 # the server answers, as on a hung NFS server.  Mounted in keel's mount
 # namespace only (keel running; the children it clones from then on see it):
 # the host never has it, and it goes with the namespace however the test
-# ends.  fuse_stop (run at the test's exit, whatever its path) aborts the
+# ends.  `fuse_start host` mounts it on the host instead, before keel starts
+# (keel's namespace gets a copy of the mount), and fuse_stop unmounts it.
+# fuse_stop (run at the test's exit, whatever its path) aborts the
 # connection (/sys/fs/fuse/connections/N/abort, fusectl mounted in a mount
 # namespace of its own): whatever still waits on the mount gets an error.
 FUSE_PID=""
 FUSE_CONN=""
+FUSE_HOST=""
 fuse_start() {
-    local n why=""
+    local n why="" mi
     trap 'fuse_stop; _cleanup' EXIT
     : > "$T/fuse.out"
-    nsenter --mount="/proc/$(nsinit_pid)/ns/mnt" "$PROBE" fuse-hang "$T/fuse/d" > "$T/fuse.out" 2>&1 &
+    if [ "${1:-}" = host ]; then
+        FUSE_HOST=$T/fuse/d
+        "$PROBE" fuse-hang "$T/fuse/d" > "$T/fuse.out" 2>&1 &
+        mi=/proc/self/mountinfo
+    else
+        nsenter --mount="/proc/$(nsinit_pid)/ns/mnt" "$PROBE" fuse-hang "$T/fuse/d" > "$T/fuse.out" 2>&1 &
+        mi=/proc/$(keel_pid)/mountinfo
+    fi
     FUSE_PID=$!
     wait_until 10 grep -q '^fuse=' "$T/fuse.out" || fail "the FUSE server did not start: $(cat "$T/fuse.out")"
     # No FUSE in this kernel (opening /dev/fuse loads the module if there is one).
@@ -518,8 +528,9 @@ fuse_start() {
     fi
     grep -q '^fuse=mounted$' "$T/fuse.out" || fail "the FUSE server did not mount: $(cat "$T/fuse.out")"
     # The connection's number is the minor of the mount's (anonymous) device.
-    FUSE_CONN=$(awk -v m="$T/fuse/d" '$5 == m { split($3, d, ":"); print d[2] }' "/proc/$(keel_pid)/mountinfo")
-    [ -d "/proc/$(keel_pid)/root$T/fuse/d/d" ] || fail "the FUSE server does not serve $T/fuse/d/d in keel's namespace: $(cat "$T/fuse.out")"
+    FUSE_CONN=$(awk -v m="$T/fuse/d" '$5 == m { split($3, d, ":"); print d[2] }' "$mi")
+    [ -n "$FUSE_HOST" ] || [ -d "/proc/$(keel_pid)/root$T/fuse/d/d" ] ||
+        fail "the FUSE server does not serve $T/fuse/d/d in keel's namespace: $(cat "$T/fuse.out")"
 }
 fuse_stop() {
     [ -n "$FUSE_PID" ] || return 0
@@ -528,8 +539,10 @@ fuse_stop() {
             echo 1 > "/sys/fs/fuse/connections/$0/abort"' "$FUSE_CONN" 2>/dev/null
     fi
     kill "$FUSE_PID" 2>/dev/null
+    [ -z "$FUSE_HOST" ] || umount -l "$FUSE_HOST" 2>/dev/null
     FUSE_PID=""
     FUSE_CONN=""
+    FUSE_HOST=""
 }
 fuse_held() { grep -c '^fuse.held=' "$T/fuse.out"; }
 
