@@ -463,6 +463,8 @@ void control_conn_kill(struct conn *cn)
     cn->dead = true;
     if (cn->mode == CM_APPLY && c->be.apply_forget)
         c->be.apply_forget(c->be.sup, cn);   /* the apply goes on; its outcome is logged */
+    free(cn->apply_text);   /* a preflight's, forgotten above */
+    cn->apply_text = NULL;
     if (cn->timer > 0)
         loop_cancel_timer(c->loop, cn->timer);
     cn->timer = 0;
@@ -1113,29 +1115,19 @@ bool control_conn_is_admin(const struct conn *cn)
     return cn->lst->family != AF_UNIX || (cn->key.family == AF_UNIX && uid == 0);
 }
 
-/* `keel apply`: the manifest's text travels in the request (bounded by
- * PROTO_MAX_REQUEST); the paths it names are this machine's.  It is checked
- * in full (keel check's rules, with the file checks) before anything changes.
- * An administrator's op (control_conn_is_admin). */
-static void apply_start(struct conn *cn, const struct proto_request *req)
+/* The preflight has ended (why NULL) or was refused: the load in keel
+ * itself, then the apply.  The reply may come now or from the loop. */
+static void apply_checked(const char *why, void *data)
 {
+    struct conn *cn = data;
     struct control *c = cn->c;
-    if (!control_conn_is_admin(cn)) {
-        control_error_line(&cn->out, "apply", "permission denied: only root may apply a manifest");
-        return;
-    }
-    if (!c->be.apply) {
-        control_error_line(&cn->out, "apply", "apply is not available");
-        return;
-    }
-    /* One change at a time: the bundle being received replaces the payload. */
-    if (c->updating) {
-        control_error_line(&cn->out, "apply", "cannot apply the manifest: busy: an update is being received");
-        return;
-    }
+    _cleanup_free_ char *text = TAKE_PTR(cn->apply_text);
     struct manifest *nm = NULL;
     struct diag d = { 0 };
-    if (manifest_load_buffer("manifest", req->manifest, req->manifest_len, 0, &nm, &d) < 0) {
+    struct kerr err = { 0 };
+    if (why) {
+        control_error_line(&cn->out, "apply", why);
+    } else if (manifest_load_buffer("manifest", text, cn->apply_len, 0, &nm, &d) < 0) {
         /* Every problem, as keel check prints them, in one bounded message. */
         char msg[4096];
         size_t len = 0;
@@ -1151,15 +1143,47 @@ static void apply_start(struct conn *cn, const struct proto_request *req)
         json_kstr(&cn->out, "error", msg[0] ? msg : "the manifest is not valid");
         json_kstr(&cn->out, "outcome", "not applied: the manifest is not valid, nothing was changed");
         control_reply_end(&cn->out);
-        return;
-    }
-    diag_free(&d);
-    struct kerr err = { 0 };
-    cn->mode = CM_APPLY;   /* before the call: a dry run answers at once */
-    if (c->be.apply(c->be.sup, nm, req->dry_run, apply_done, cn, &err) < 0) {
-        cn->mode = CM_REQUEST;
+    } else {
+        diag_free(&d);
+        /* Still CM_APPLY: a dry run answers at once (apply_done). */
+        if (c->be.apply(c->be.sup, nm, cn->apply_dry, apply_done, cn, &err) >= 0)
+            return;
         control_error_line(&cn->out, "apply", err.msg);
     }
+    cn->mode = CM_REQUEST;
+    control_conn_process(cn);
+}
+
+/* `keel apply`: the manifest's text travels in the request (bounded by
+ * PROTO_MAX_REQUEST); the paths it names are this machine's.  It is checked
+ * in full (keel check's rules, with the file checks) before anything changes,
+ * first in a child with a bound (be.preflight: a path on a hung file system
+ * must not stop keel).  An administrator's op (control_conn_is_admin). */
+static void apply_start(struct conn *cn, const struct proto_request *req)
+{
+    struct control *c = cn->c;
+    const char *refused = NULL;
+    if (!control_conn_is_admin(cn))
+        refused = "permission denied: only root may apply a manifest";
+    else if (!c->be.apply)
+        refused = "apply is not available";
+    else if (c->updating)   /* one change at a time: the bundle being received replaces the payload */
+        refused = "cannot apply the manifest: busy: an update is being received";
+    else if (!(cn->apply_text = malloc(req->manifest_len + 1)))
+        refused = "cannot apply the manifest: out of memory";
+    if (refused) {
+        control_error_line(&cn->out, "apply", refused);
+        return;
+    }
+    memcpy(cn->apply_text, req->manifest, req->manifest_len);
+    cn->apply_len = req->manifest_len;
+    cn->apply_dry = req->dry_run;
+    cn->mode = CM_APPLY;   /* control_conn_process reads no further line until the reply */
+    struct kerr err = { 0 };
+    if (!c->be.preflight)
+        apply_checked(NULL, cn);
+    else if (c->be.preflight(c->be.sup, NULL, cn->apply_text, cn->apply_len, apply_checked, cn, &err) < 0)
+        apply_checked(err.msg, cn);
 }
 
 static void handle_line(struct conn *cn, const char *line, size_t len)

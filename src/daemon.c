@@ -119,17 +119,19 @@ static void begin_stop(struct daemon *d, enum power_action action, const char *w
 }
 
 /* SIGHUP: the manifest keel started from, read again and applied live
- * (supervisor_apply: checked in full first, nothing changes on an error).
- * The outcome is the supervisor's log line and event.  [system] keys stay
- * those keel started with: the daemon keeps that first manifest for them. */
-static void reload(struct daemon *d)
+ * (supervisor_apply: checked in full first, nothing changes on an error),
+ * once its preflight has read the paths it names in a child (the
+ * supervisor logs a refusal).  The outcome is the supervisor's log line and
+ * event.  [system] keys stay those keel started with: the daemon keeps that
+ * first manifest for them. */
+static void reload_checked(const char *why, void *data)
 {
+    struct daemon *d = data;
     struct manifest *nm = NULL;
     struct diag diag = { 0 };
     struct kerr err = { 0 };
-    if (d->stopping)
+    if (why)
         return;
-    log_info("SIGHUP: applying %s", d->opts->manifest);
     if (manifest_load(d->opts->manifest, 0, &nm, &diag) < 0) {
         for (size_t i = 0; i < diag.count; i++)
             log_error("%s", diag.msgs[i]);
@@ -139,6 +141,16 @@ static void reload(struct daemon *d)
     }
     diag_free(&diag);
     if (supervisor_apply(d->sup, nm, false, NULL, NULL, &err) < 0)
+        log_error("%s", err.msg);
+}
+
+static void reload(struct daemon *d)
+{
+    struct kerr err = { 0 };
+    if (d->stopping)
+        return;
+    log_info("SIGHUP: applying %s", d->opts->manifest);
+    if (supervisor_preflight(d->sup, d->opts->manifest, NULL, 0, reload_checked, d, &err) < 0)
         log_error("%s", err.msg);
 }
 
@@ -855,6 +867,27 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
     return 0;
 }
 
+/* A load at the start (keel run, boot, a slot's manifest), bounded as an
+ * apply's (supervisor_preflight): the paths it names are read first in a
+ * child, waited for at most SUP_PREFLIGHT_S.  No loop serves yet, but a path
+ * on a hung file system must not hold keel (at boot: the machine) for ever:
+ * past the bound the load fails as an invalid manifest does.  Without a
+ * child or its pidfd the load runs unbounded, as it did before. */
+static int load_bounded(const char *path, struct manifest **out, struct diag *diag)
+{
+    pid_t pid = supervisor_load_child(path, NULL, 0);
+    int fd = pid < 0 ? -1 : sys_pidfd_open(pid);
+    int r = fd < 0 ? -ESRCH : sys_pidfd_reap(fd, SUP_PREFLIGHT_S * 1000, NULL);
+    close_safe(fd);
+    if (r < 0 && pid > 0)
+        (void)kill(pid, SIGKILL);   /* reaped by the loop when it dies */
+    if (r == -ETIMEDOUT) {
+        diag_add(diag, path, 0, SUP_PREFLIGHT_HUNG, SUP_PREFLIGHT_S);
+        return r;
+    }
+    return manifest_load(path, 0, out, diag);
+}
+
 /* The confirm window of a slot being tried has ended. */
 static void update_done(bool commit, const char *why, void *data)
 {
@@ -878,7 +911,7 @@ static void choose_slot(struct daemon *d)
         return;
     struct manifest *sm = NULL;
     struct diag diag = { 0 };
-    if (manifest_load(path, 0, &sm, &diag) == 0) {
+    if (load_bounded(path, &sm, &diag) == 0) {
         d->machine_m = d->m;
         d->m = sm;
         diag_free(&diag);
@@ -1027,10 +1060,12 @@ int daemon_main(const struct daemon_opts *opts)
     long nofile = rlimit_raise_own_nofile();
     if (nofile < 0)
         log_warn("cannot raise keel's open-file limit to its hard limit: %s", strerror((int)-nofile));
-    if (manifest_load(opts->manifest, 0, &d.m, &diag) < 0) {
+    int lr = load_bounded(opts->manifest, &d.m, &diag);
+    if (lr < 0) {
         for (size_t i = 0; i < diag.count; i++)
             fprintf(stderr, "%s\n", diag.msgs[i]);
-        log_error("the manifest %s is not valid: nothing was started", opts->manifest);
+        log_error(lr == -ETIMEDOUT ? "the manifest %s could not be checked: nothing was started"
+                                   : "the manifest %s is not valid: nothing was started", opts->manifest);
         diag_free(&diag);
         if (opts->boot)
             boot_fail(POWER_POWEROFF, NULL);   /* no on_error to read: the default */

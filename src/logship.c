@@ -73,15 +73,15 @@ static void printusascii(char *dst, size_t n, const char *src, size_t max)
 size_t logship_header(char *buf, size_t n, int pri, uint64_t ts_us, const char *host, const char *app)
 {
     char h[256], a[LOGSHIP_APP_MAX + 1], ts[40];
-    time_t t = (time_t)(ts_us / 1000000u);
-    struct tm tm;
     printusascii(h, sizeof h, host, 255);
     printusascii(a, sizeof a, app, LOGSHIP_APP_MAX);
-    if (gmtime_r(&t, &tm) && strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm) > 0) {
+    /* Not gmtime_r + strftime: see utc_time_format (util.h). */
+    utc_time_format((int64_t)(ts_us / 1000000u), ts, sizeof ts);
+    if (ts[0] == '?') {
+        snprintf(ts, sizeof ts, "-");
+    } else {
         size_t l = strlen(ts);
         snprintf(ts + l, sizeof ts - l, ".%06uZ", (unsigned)(ts_us % 1000000u));
-    } else {
-        snprintf(ts, sizeof ts, "-");
     }
     int r = snprintf(buf, n, "<%d>1 %s %s %s - - - ", pri, ts, h, a);
     if (r < 0)

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -193,6 +194,12 @@ struct supervisor {
         void *data;
         int64_t timer;         /* the deferred finish (never from inside a container's step) */
     } ap;
+    struct {                   /* the preflight of an apply (supervisor_preflight) */
+        pid_t pid;             /* its child; 0: none runs */
+        int64_t timer;         /* its bound */
+        sup_preflight_cb cb;   /* NULL once its requester went away */
+        void *data;
+    } pf;
 };
 
 static void schedule(struct supervisor *s);
@@ -1814,6 +1821,8 @@ void supervisor_free(struct supervisor *s)
             exec_reaped(s->watched[i].pid, W_EXITCODE(0, SIGKILL), s->watched[i].data);
     if (s->ap.active)
         apply_end(s, false, "keel stopped before the apply was complete");
+    if (s->pf.timer > 0)
+        loop_cancel_timer(s->loop, s->pf.timer);
     for (size_t i = 0; s->c && i < s->n; i++) {
         if (s->c[i])
             ctr_free(s->c[i]->prev);
@@ -2779,13 +2788,96 @@ void supervisor_apply_forget(struct supervisor *s, const void *data)
 {
     if (s->ap.active && s->ap.data == data)
         s->ap.cb = NULL;
+    if (s->pf.data == data)
+        s->pf.cb = NULL;
+}
+
+pid_t supervisor_load_child(const char *path, const char *buf, size_t len)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid < 0 ? -errno : pid;
+    /* A child stuck on a path outlives the SIGKILL past its bound: it must
+     * hold none of keel's fds (a client's connection, a pipe whose end
+     * tells a reader something, keel's own output whose end its reader waits
+     * for, the nf_tables socket that removes keel's table when keel dies),
+     * nor outlive keel.  It writes nothing. */
+    struct manifest *m = NULL;
+    struct diag d = { 0 };
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_NAME, "keel-preflight", 0, 0, 0) < 0 ||
+        sys_close_range_from(0) < 0)
+        _exit(2);
+    int r = buf ? manifest_load_buffer("manifest", buf, len, 0, &m, &d) : manifest_load(path, 0, &m, &d);
+    _exit(r < 0 ? 1 : 0);
+}
+
+/* The preflight ends: by its child's end (why NULL) or its bound. */
+static void preflight_end(struct supervisor *s, const char *why)
+{
+    sup_preflight_cb cb = s->pf.cb;
+    void *data = s->pf.data;
+    if (s->pf.timer > 0)
+        loop_cancel_timer(s->loop, s->pf.timer);
+    s->pf.pid = 0;
+    s->pf.timer = 0;
+    s->pf.cb = NULL;
+    s->pf.data = NULL;
+    if (cb)
+        cb(why, data);
+}
+
+static void preflight_reaped(pid_t pid, int status, void *data)
+{
+    struct supervisor *s = data;
+    if (pid == s->pf.pid)
+        preflight_end(s, NULL);
+    else
+        log_info("the preflight child %d, killed past its bound, is gone at last", (int)pid);
+}
+
+static void preflight_overdue(struct loop *l, void *data)
+{
+    struct supervisor *s = data;
+    s->pf.timer = 0;
+    /* Killed, and reaped when it dies (preflight_reaped): one asleep on a
+     * request a FUSE server has read lives on until the server answers or
+     * the connection is aborted. */
+    (void)kill(s->pf.pid, SIGKILL);
+    char why[160];
+    snprintf(why, sizeof why, "cannot apply the manifest: " SUP_PREFLIGHT_HUNG ": nothing was changed",
+             SUP_PREFLIGHT_S);
+    log_error("%s", why);
+    preflight_end(s, why);
+}
+
+int supervisor_preflight(struct supervisor *s, const char *path, const char *buf, size_t len, sup_preflight_cb cb,
+                         void *data, struct kerr *err)
+{
+    const char *busy = supervisor_busy(s);
+    if (busy)
+        return kerr_msg(err, EBUSY, "cannot apply the manifest: busy: %s",
+                        s->stopping_all ? busy : "another apply is in progress");
+    pid_t pid = supervisor_load_child(path, buf, len);
+    if (pid < 0)
+        return kerr_set(err, -pid, "cannot apply the manifest: cannot fork the child that reads its paths");
+    int64_t t = supervisor_watch_child(s, pid, preflight_reaped, s) < 0
+                    ? -ENOMEM : loop_add_timer(s->loop, SUP_PREFLIGHT_S * 1000, preflight_overdue, s);
+    if (t <= 0) {
+        (void)kill(pid, SIGKILL);   /* reaped by the loop, watched or as an orphan */
+        return kerr_set(err, ENOMEM, "cannot apply the manifest: cannot watch the child that reads its paths");
+    }
+    s->pf.pid = pid;
+    s->pf.timer = t;
+    s->pf.cb = cb;
+    s->pf.data = data;
+    return 0;
 }
 
 const char *supervisor_busy(const struct supervisor *s)
 {
     if (s->stopping_all)
         return "keel is stopping (a shutdown, or an update's switch or rollback)";
-    if (s->ap.active)
+    if (s->ap.active || s->pf.pid)
         return "an apply is in progress";
     return NULL;
 }

@@ -80,6 +80,9 @@ struct control_backend {
     int (*apply)(struct supervisor *s, struct manifest *nm, bool dry_run, sup_apply_cb cb, void *data,
                  struct kerr *err);
     void (*apply_forget)(struct supervisor *s, const void *data);
+    /* The apply's preflight (supervisor_preflight); NULL: none, the load runs at once. */
+    int (*preflight)(struct supervisor *s, const char *path, const char *buf, size_t len, sup_preflight_cb cb,
+                     void *data, struct kerr *err);
     /* NULL when a change (update, rollback) may begin, else why not (supervisor_busy); a NULL hook: never busy. */
     const char *(*busy)(const struct supervisor *s);
     /* keel update / rollback: the manifest whose [system] update_volume and
@@ -99,7 +102,7 @@ static inline struct control_backend control_backend_supervisor(struct superviso
         .kill = supervisor_kill, .subscribe = supervisor_subscribe,
         .unsubscribe = supervisor_unsubscribe, .exec = supervisor_exec,
         .request_power = supervisor_request_power, .stats = cgroup_container_stats,
-        .apply = supervisor_apply, .apply_forget = supervisor_apply_forget,
+        .apply = supervisor_apply, .apply_forget = supervisor_apply_forget, .preflight = supervisor_preflight,
         .busy = supervisor_busy,
     };
     return be;

@@ -109,6 +109,9 @@ struct conn {
     struct exec_session *ex;     /* CM_EXEC: control_exec.c */
     struct update_install *upd;  /* a keel update being received: control_update.c */
     struct conn_cp *cp;          /* a keel cp in progress: control_cp.c */
+    char *apply_text;            /* CM_APPLY: the manifest while its preflight runs (owned), else NULL */
+    size_t apply_len;
+    bool apply_dry;
 };
 
 struct exec_session {

@@ -18,6 +18,7 @@
 #define KEEL_SUPERVISE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -186,6 +187,27 @@ int supervisor_apply(struct supervisor *s, struct manifest *nm, bool dry_run, su
                      struct kerr *err);
 /* The requester identified by `data` went away: its cb is not called (the apply goes on). */
 void supervisor_apply_forget(struct supervisor *s, const void *data);
+/* The first step of an apply (keel apply, SIGHUP): the manifest's load with
+ * its file checks runs first in a child of keel's (supervisor_load_child),
+ * so that a path it names on a hung file system (NFS, FUSE: stat and read
+ * then sleep, SIGKILL or not, until the server answers) holds that child,
+ * never keel's loop.  `cb` gets NULL once the child has ended, whatever its
+ * load found: the caller then loads for real (a file system that hangs in
+ * between still blocks keel: a window of one load's length); or why not
+ * when the child did not end within SUP_PREFLIGHT_S (it is killed and left
+ * to the reaper).  From the loop, once, unless supervisor_apply_forget(data).
+ * Counts as an apply in progress (supervisor_busy).  0, or a negative errno
+ * (busy, no fork) with err filled and cb not called. */
+#define SUP_PREFLIGHT_S 5
+/* Why, for a format with SUP_PREFLIGHT_S. */
+#define SUP_PREFLIGHT_HUNG "the paths it names did not answer within %d s (a hung network file system?)"
+typedef void (*sup_preflight_cb)(const char *why, void *data);
+int supervisor_preflight(struct supervisor *s, const char *path, const char *buf, size_t len, sup_preflight_cb cb,
+                         void *data, struct kerr *err);
+/* The child: manifest_load(path) (buf NULL) or manifest_load_buffer(buf,
+ * len), with the file checks, then _exit; it closes every fd it inherits
+ * and dies with keel.  Its pid, or -errno. */
+pid_t supervisor_load_child(const char *path, const char *buf, size_t len);
 /* One change at a time: NULL when a change (an apply, a payload update or
  * rollback) may begin now, else why not, a static string: keel is stopping
  * (a shutdown, or the switch or rollback of an update: the slot state is

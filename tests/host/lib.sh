@@ -486,6 +486,84 @@ ns_status() {
     awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "$(nsproc)/$1/status" 2>/dev/null
 }
 
+# ---- a FUSE file system that stops answering -------------------------------------
+
+# A FUSE file system served by the probe (fuse-hang) over $T/fuse/d (a
+# plain directory while keel checks its manifest), whose server reads the
+# next request after SIGUSR1 and answers it only at SIGUSR2: the process
+# walking a path there sleeps uninterruptibly, and SIGKILL ends it only once
+# the server answers, as on a hung NFS server.  Mounted in keel's mount
+# namespace only (keel running; the children it clones from then on see it):
+# the host never has it, and it goes with the namespace however the test
+# ends.  `fuse_start host` mounts it on the host instead, before keel starts
+# (keel's namespace gets a copy of the mount), and fuse_stop unmounts it.
+# fuse_stop (run at the test's exit, whatever its path) aborts the
+# connection (/sys/fs/fuse/connections/N/abort, fusectl mounted in a mount
+# namespace of its own): whatever still waits on the mount gets an error.
+FUSE_PID=""
+FUSE_CONN=""
+FUSE_HOST=""
+fuse_start() {
+    local n why="" mi
+    trap 'fuse_stop; _cleanup' EXIT
+    : > "$T/fuse.out"
+    if [ "${1:-}" = host ]; then
+        FUSE_HOST=$T/fuse/d
+        "$PROBE" fuse-hang "$T/fuse/d" > "$T/fuse.out" 2>&1 &
+        mi=/proc/self/mountinfo
+    else
+        nsenter --mount="/proc/$(nsinit_pid)/ns/mnt" "$PROBE" fuse-hang "$T/fuse/d" > "$T/fuse.out" 2>&1 &
+        mi=/proc/$(keel_pid)/mountinfo
+    fi
+    FUSE_PID=$!
+    wait_until 10 grep -q '^fuse=' "$T/fuse.out" || fail "the FUSE server did not start: $(cat "$T/fuse.out")"
+    # No FUSE in this kernel (opening /dev/fuse loads the module if there is one).
+    grep -qE '^fuse=(ENOENT|ENODEV|ENXIO)$' "$T/fuse.out" && why="no FUSE here ($(head -n 1 "$T/fuse.out"))"
+    if [ -n "$why" ]; then
+        for n in "${_PLAN[@]}"; do
+            _DONE+=("$n")
+            echo "skip - host: $n: $why"
+        done
+        exit 0
+    fi
+    grep -q '^fuse=mounted$' "$T/fuse.out" || fail "the FUSE server did not mount: $(cat "$T/fuse.out")"
+    # The connection's number is the minor of the mount's (anonymous) device.
+    FUSE_CONN=$(awk -v m="$T/fuse/d" '$5 == m { split($3, d, ":"); print d[2] }' "$mi")
+    [ -n "$FUSE_HOST" ] || [ -d "/proc/$(keel_pid)/root$T/fuse/d/d" ] ||
+        fail "the FUSE server does not serve $T/fuse/d/d in keel's namespace: $(cat "$T/fuse.out")"
+}
+fuse_stop() {
+    [ -n "$FUSE_PID" ] || return 0
+    if [ -n "$FUSE_CONN" ]; then
+        unshare --mount sh -c 'mount -t fusectl fusectl /sys/fs/fuse/connections &&
+            echo 1 > "/sys/fs/fuse/connections/$0/abort"' "$FUSE_CONN" 2>/dev/null
+    fi
+    kill "$FUSE_PID" 2>/dev/null
+    [ -z "$FUSE_HOST" ] || umount -l "$FUSE_HOST" 2>/dev/null
+    FUSE_PID=""
+    FUSE_CONN=""
+    FUSE_HOST=""
+}
+fuse_held() { grep -c '^fuse.held=' "$T/fuse.out"; }
+
+# host_pid NSPID: the host pid of keel's child NSPID (as keel prints it).
+host_pid() {
+    local k
+    for k in $(children "$(keel_pid)"); do
+        [ "$(awk '$1 == "NSpid:" { print $3 }' "/proc/$k/status" 2>/dev/null)" = "$1" ] && { echo "$k"; return 0; }
+    done
+}
+
+# hung PID: PID (of the test namespace) is there, SIGKILLed, in uninterruptible sleep.
+hung() {
+    local st pnd
+    st=$(ns_status "$1" State)
+    pnd=$(ns_status "$1" ShdPnd)
+    [ "${st%% *}" = D ] && [ $((0x${pnd:-0} & 0x100)) != 0 ] && return 0
+    WHY="process $1: state '${st:-gone}', shared pending signals ${pnd:-none}"
+    return 1
+}
+
 # ---- sanitizers ---------------------------------------------------------------
 
 # After each test of the ASan build: any report fails the test.

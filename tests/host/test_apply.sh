@@ -563,4 +563,149 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# ---- a manifest naming a path on a hung file system ------------------------------
+
+# preflight_pids: keel's preflight children (the load's file checks in a
+# child: supervisor_preflight), pids of the test namespace.
+preflight_pids() {
+    local f d
+    for f in "$(nsproc)"/[0-9]*/comm; do
+        [ "$(cat "$f" 2>/dev/null)" = keel-preflight ] || continue
+        d=${f%/comm}
+        echo "${d##*/}"
+    done
+}
+# hung_m [EXTRA]: c restarts when it dies; fs binds a directory of the FUSE
+# file system (lib.sh fuse_start); EXTRA: a container fs2 binding it too.
+hung_m() {
+    cat <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container c]
+layers = $LAYERS/base
+command = /bin/probe trap TERM print c-up sleep inf
+restart = always
+
+[container fs]
+layers = $LAYERS/base
+command = /bin/probe trap TERM print fs-up sleep inf
+mount = $T/fuse/d/d:/data
+EOF
+    [ -z "${1:-}" ] || printf '\n[container fs2]\nlayers = %s\ncommand = /bin/probe trap TERM print fs2-up sleep inf\nmount = %s\n' \
+        "$LAYERS/base" "$T/fuse/d/d:/data"
+}
+
+# A path the manifest names on a file system whose server has stopped
+# answering (a FUSE server holding the request: its caller sleeps
+# uninterruptibly, SIGKILL or not).  keel apply and SIGHUP read such paths
+# first in a child: past SUP_PREFLIGHT_S (5 s) the apply is refused with the
+# cause, the child is killed and left to the reaper, and keel went on
+# serving meanwhile: keel ps answers, a crashed container is restarted.
+# Positive control: the same paths answering, the apply succeeds.  Before,
+# keel itself stat()ed the path: the apply never answered, nor did anything
+# else, for as long as the server kept silent.
+test_apply_hung_path() {
+    plan control_applied ps_during restarted_during refused_in_bound nothing_changed child_left_hung \
+        hup_refused hup_nothing_changed children_reaped hup_after_release clean_stop
+    local held c0 c1 apid arc=""
+    mkdir -p "$T/fuse/d/d"
+    hung_m | sed '/^\[container fs\]/,$d' | manifest
+    keel_start
+    wait_out c c-up || fail "c did not come up ($WHY)"
+    wait_until 10 test -S "$(SOCK)" || fail "no control socket"
+    fuse_start
+    hung_m > "$T/m1.ini"
+    kc apply "$T/m1.ini" > "$T/control.out" 2>&1
+    wait_out fs fs-up || true
+    check control_applied "the apply with the FUSE server answering did not succeed: $(tail -n 2 "$T/control.out" | tr '\n' '|')" \
+        eval "grep -qx applied '$T/control.out' && [ '$(ps_names)' = c,fs ] && out_has fs fs-up"
+    hung_m extra > "$T/m2.ini"
+    held=$(fuse_held)
+    c0=$(ps_pid c)
+    kill -USR1 "$FUSE_PID"
+    timeout $((30 * SLOW)) env KEEL_HOST="unix://$(SOCK)" "$KEEL" apply "$T/m2.ini" > "$T/apply.out" 2>&1 &
+    apid=$!
+    wait_until 10 eval '[ "$(fuse_held)" -gt "$held" ]' || fail "the apply's check never reached the FUSE server"
+    # While the apply waits (keel's bound is 5 s; the client waits for ever).
+    local psn
+    psn=$(kc ps --timeout 4s --json 2>/dev/null | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))' 2>/dev/null)
+    check ps_during "keel ps did not answer while the apply waited for the hung path (containers: '$psn', apply running: $(kill -0 $apid 2>/dev/null && echo yes || echo no))" \
+        eval "[ '$psn' = 2 ] && kill -0 $apid 2>/dev/null"
+    kill -KILL "$(host_pid "$c0")" 2>/dev/null
+    wait_until 4 eval 'c1=$(ps_pid c); [ -n "$c1" ] && [ "$c1" != "$c0" ]'
+    c1=$(ps_pid c)
+    check restarted_during "c (pid $c0) was not restarted while the apply waited (pid now '$c1', apply running: $(kill -0 $apid 2>/dev/null && echo yes || echo no))" \
+        eval "[ -n '$c1' ] && [ '$c1' != '$c0' ] && kill -0 $apid 2>/dev/null"
+    wait_until 20 eval '! kill -0 $apid 2>/dev/null'
+    wait "$apid"
+    arc=$?
+    check refused_in_bound "keel apply did not end refused with the cause within the bound (status $arc: $(tr '\n' '|' < "$T/apply.out"))" \
+        eval "[ $arc = 1 ] && grep -qF 'cannot apply the manifest: the paths it names did not answer within 5 s (a hung network file system?): nothing was changed' '$T/apply.out'"
+    [ "$arc" = 124 ] && fail "keel apply never answered: keel itself waits on the hung path"
+    check nothing_changed "the refused apply changed the containers: $(ps_names)" eq "$(ps_names)" c,fs
+    local pf
+    pf=$(preflight_pids)
+    # It holds none of keel's fds (a client's socket, keel's output pipe...).
+    check child_left_hung "the apply's preflight child is not there, killed, hung and holding no fd, beside a serving keel ('$pf': $(ls "$(nsproc)/${pf:-x}/fd" 2>&1 | tr '\n' ' '))" \
+        eval "[ -n '$pf' ] && [ \$(wc -w <<< '$pf') = 1 ] && hung $pf && [ -z \"\$(ls '$(nsproc)/$pf/fd')\" ] && [ '$(ps_names)' = c,fs ]"
+    # SIGHUP with the same manifest, the server holding its next request again.
+    cp "$T/m2.ini" "$T/keel.ini"
+    held=$(fuse_held)
+    kill -USR1 "$FUSE_PID"
+    keel_signal HUP || fail "cannot signal keel ($WHY)"
+    wait_until 10 eval '[ "$(fuse_held)" -gt "$held" ]' || fail "SIGHUP's check never reached the FUSE server"
+    # The apply's refusal said it once already: the second line is SIGHUP's.
+    local why='error: cannot apply the manifest: the paths it names did not answer within 5 s \(a hung network file system\?\): nothing was changed'
+    wait_until 20 eval '[ "$(klog_count "$why")" = 2 ]'
+    check hup_refused "SIGHUP was not refused with the cause (refusals logged: $(klog_count "$why"))" \
+        eq "$(klog_count "$why")" 2
+    check hup_nothing_changed "SIGHUP changed the containers ($(ps_names)) or left no child behind ($(preflight_pids | wc -l))" \
+        eval "[ '$(ps_names)' = c,fs ] && [ $(preflight_pids | wc -l) = 2 ]"
+    # The server answers: the killed children end and are reaped.
+    kill -USR2 "$FUSE_PID"
+    wait_until 20 eval '[ -z "$(preflight_pids)" ]'
+    check children_reaped "preflight children left once the server answered: $(preflight_pids | tr '\n' ' ')" \
+        eval '[ -z "$(preflight_pids)" ] && no_zombies'
+    keel_signal HUP || fail "cannot signal keel ($WHY)"
+    wait_out fs2 fs2-up 20 || true
+    check hup_after_release "SIGHUP once the server answers did not apply ($(ps_names))" \
+        eval "[ '$(ps_names)' = c,fs,fs2 ] && out_has fs2 fs2-up"
+    keel_stop || fail "keel did not stop ($WHY)"
+    check clean_stop "keel's stop failed (status $KRC) or left processes: $(tr '\n' ' ' < "$T/leftover" 2>/dev/null)" \
+        eval '[ "$KRC" = 0 ] && [ -f "$T/leftover" ] && [ ! -s "$T/leftover" ]'
+}
+
+# The start (keel run) with the same path: no loop serves yet, but keel does
+# not wait for ever either.  The FUSE file system is the host's here (keel's
+# namespace gets a copy when it starts), held before keel reads its manifest:
+# past 5 s keel gives up as on an invalid manifest (exit status 2, nothing
+# started) and leaves its killed child to the namespace, which ends once the
+# connection is aborted.  Before, keel waited in its own stat for as long as
+# the server kept silent.
+test_start_hung_path() {
+    plan start_gave_up start_nothing_started start_child_left start_exit_status
+    local held
+    mkdir -p "$T/fuse/d/d"
+    fuse_start host
+    hung_m > "$T/keel.ini"
+    held=$(fuse_held)
+    kill -USR1 "$FUSE_PID"
+    keel_start
+    wait_until 10 eval '[ "$(fuse_held)" -gt "$held" ]' || fail "keel's check never reached the FUSE server"
+    # nsinit lists what is left once keel has exited (the namespace then
+    # waits for the hung child).
+    wait_until 20 test -s "$T/leftover"
+    check start_gave_up "keel run did not give up on the hung path with the cause within the bound" eval \
+        "grep -qF '$T/keel.ini: the paths it names did not answer within 5 s (a hung network file system?)' '$ERR' &&
+         grep -qE '$(klog "error: the manifest .* could not be checked: nothing was started")' '$ERR'"
+    check start_nothing_started "a container started: $(grep -E 'started|exec' "$ERR" | head -n 2 | tr '\n' '|')" \
+        no_grep_in "$(klog '(stage: .*: exec|.*: started)')" "$ERR"
+    check start_child_left "keel's killed preflight child is not what keel left (leftover: $(tr '\n' ' ' < "$T/leftover" 2>/dev/null))" \
+        eval "[ \"\$(awk '{ print \$2, \$3 }' '$T/leftover')\" = 'keel-preflight D' ]"
+    fuse_stop
+    keel_wait 20 || fail "the test namespace did not end once the FUSE connection was aborted"
+    check start_exit_status "keel run's status was $KRC, not 2 (an invalid manifest's)" eq "$KRC" 2
+}
+
 run_tests "$@"

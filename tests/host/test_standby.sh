@@ -434,60 +434,7 @@ EOF
 
 # ---- a standby that SIGKILL cannot end at once ----------------------------------------
 
-# A FUSE file system served by the probe (fuse-hang) over $T/fuse/d (a
-# plain directory while keel checks its manifest), whose server reads the
-# next request after SIGUSR1 and answers it only at SIGUSR2: the process
-# walking a path there sleeps uninterruptibly, and SIGKILL ends it only once
-# the server answers, as on a hung NFS server.  Mounted in keel's mount
-# namespace only (keel running; the children it clones from then on see it):
-# the host never has it, and it goes with the namespace however the test
-# ends.
-FUSE_PID=""
-fuse_start() {
-    local n why=""
-    trap 'fuse_stop; _cleanup' EXIT
-    : > "$T/fuse.out"
-    nsenter --mount="/proc/$(nsinit_pid)/ns/mnt" "$PROBE" fuse-hang "$T/fuse/d" > "$T/fuse.out" 2>&1 &
-    FUSE_PID=$!
-    wait_until 10 grep -q '^fuse=' "$T/fuse.out" || fail "the FUSE server did not start: $(cat "$T/fuse.out")"
-    # No FUSE in this kernel (opening /dev/fuse loads the module if there is one).
-    grep -qE '^fuse=(ENOENT|ENODEV|ENXIO)$' "$T/fuse.out" && why="no FUSE here ($(head -n 1 "$T/fuse.out"))"
-    if [ -n "$why" ]; then
-        for n in "${_PLAN[@]}"; do
-            _DONE+=("$n")
-            echo "skip - host: $n: $why"
-        done
-        exit 0
-    fi
-    grep -q '^fuse=mounted$' "$T/fuse.out" || fail "the FUSE server did not mount: $(cat "$T/fuse.out")"
-    [ -d "/proc/$(keel_pid)/root$T/fuse/d/d" ] || fail "the FUSE server does not serve $T/fuse/d/d in keel's namespace: $(cat "$T/fuse.out")"
-}
-fuse_stop() {
-    [ -n "$FUSE_PID" ] || return 0
-    # What it holds is answered first: nothing stays hung on the mount.
-    kill -USR2 "$FUSE_PID" 2>/dev/null && wait_until 5 grep -q '^fuse.released=' "$T/fuse.out"
-    kill "$FUSE_PID" 2>/dev/null
-    FUSE_PID=""
-}
-fuse_held() { grep -c '^fuse.held=' "$T/fuse.out"; }
-
-# host_pid NSPID: the host pid of keel's child NSPID (as keel prints it).
-host_pid() {
-    local k
-    for k in $(children "$(keel_pid)"); do
-        [ "$(awk '$1 == "NSpid:" { print $3 }' "/proc/$k/status" 2>/dev/null)" = "$1" ] && { echo "$k"; return 0; }
-    done
-}
-
-# hung PID: PID (of the test namespace) is there, SIGKILLed, in uninterruptible sleep.
-hung() {
-    local st pnd
-    st=$(ns_status "$1" State)
-    pnd=$(ns_status "$1" ShdPnd)
-    [ "${st%% *}" = D ] && [ $((0x${pnd:-0} & 0x100)) != 0 ] && return 0
-    WHY="process $1: state '${st:-gone}', shared pending signals ${pnd:-none}"
-    return 1
-}
+# The FUSE server (fuse_start, fuse_stop, fuse_held, hung, host_pid) is lib.sh's.
 
 # With the server holding: the prepared standby of sb is killed from
 # outside, and the one keel prepares next hangs walking its bind source.

@@ -174,6 +174,45 @@ static int f_stats(struct cgroup_root *root, const char *name, struct cgroup_sta
 
 static const char *f_busy(const struct supervisor *s) { return s->busy; }
 
+/* keel apply: the preflight (supervisor_preflight) is held here until the
+ * test ends it; the apply answers at once. */
+static struct {
+    sup_preflight_cb cb;
+    void *data;
+    char text[256];
+    const char *refuse;   /* the preflight refuses at once with this */
+    int applied, forgotten;
+} PF;
+
+static int f_preflight(struct supervisor *s, const char *path, const char *buf, size_t len, sup_preflight_cb cb,
+                       void *data, struct kerr *err)
+{
+    if (PF.refuse)
+        return kerr_msg(err, EBUSY, "%s", PF.refuse);
+    snprintf(PF.text, sizeof PF.text, "%.*s", (int)len, buf);
+    PF.cb = cb;
+    PF.data = data;
+    return 0;
+}
+
+static int f_apply(struct supervisor *s, struct manifest *nm, bool dry_run, sup_apply_cb cb, void *data,
+                   struct kerr *err)
+{
+    PF.applied++;
+    manifest_free(nm);
+    struct sup_apply_result res = { .ok = true, .plan = "", .outcome = "applied" };
+    cb(&res, data);
+    return 0;
+}
+
+static void f_forget(struct supervisor *s, const void *data)
+{
+    if (PF.data == data) {
+        PF.cb = NULL;
+        PF.forgotten++;
+    }
+}
+
 /* keel update's manifest: a volume that is not there (the busy check comes first). */
 static struct manifest UPD_M = { .system = { .update_volume = "keel-unit-no-such-volume" } };
 
@@ -182,6 +221,7 @@ static struct control_backend BE = {
     .manifest = f_manifest, .start = f_start, .stop = f_stop, .restart = f_restart, .kill = f_kill,
     .subscribe = f_subscribe, .unsubscribe = f_unsubscribe, .exec = f_exec, .request_power = f_power,
     .stats = f_stats, .busy = f_busy, .update_m = &UPD_M,
+    .apply = f_apply, .apply_forget = f_forget, .preflight = f_preflight,
 };
 
 static char tmpdir[64];
@@ -1712,6 +1752,77 @@ TEST(server_update_refused_while_busy)
     close(fd);
 }
 
+/* keel apply waits for its preflight (the manifest's paths read in a child,
+ * supervisor_preflight) without holding the loop: no answer, and no later
+ * request of that client, until the preflight ends; other clients are
+ * served meanwhile.  Its end loads the manifest and applies it; its refusal
+ * (the bound passed, busy) is the answer; a client gone meanwhile is
+ * forgotten, its manifest text freed (ASan). */
+TEST(server_apply_waits_for_preflight)
+{
+    char req[512], want[256];
+    snprintf(want, sizeof want, "[container a]\nlayers = %s\ncommand = /bin/true\n", tmpdir);
+    snprintf(req, sizeof req, "{\"op\":\"apply\",\"manifest\":\"[container a]\\nlayers = %s\\ncommand = /bin/true\\n\"}\n",
+             tmpdir);
+    memset(&PF, 0, sizeof PF);
+    int fd = connect_unix(), other = connect_unix();
+    CHECK(fd >= 0 && other >= 0);
+    send_str(fd, req);
+    send_str(fd, "{\"op\":\"ps\"}\n");
+    for (int i = 0; i < 200 && !PF.cb; i++)
+        pump_once();
+    CHECK(PF.cb != NULL);
+    CHECK_STR(PF.text, want);
+    char *l = read_line(fd, 100, NULL);
+    CHECK(l == NULL);   /* neither the apply nor the ps behind it answered yet */
+    free(l);
+    send_str(other, "{\"op\":\"ps\"}\n");
+    l = read_line(other, 2000, NULL);
+    CHECK(l && strstr(l, "\"ok\":true"));
+    free(l);
+    CHECK_INT(PF.applied, 0);
+    PF.cb(NULL, PF.data);   /* the child ended: loaded and applied */
+    l = read_line(fd, 2000, NULL);
+    CHECK(l && strstr(l, "\"op\":\"apply\"") && strstr(l, "\"ok\":true"));
+    free(l);
+    l = read_line(fd, 2000, NULL);
+    CHECK(l && strstr(l, "\"containers\""));   /* then the ps */
+    free(l);
+    CHECK_INT(PF.applied, 1);
+    /* Past the bound: its why is the answer, nothing is applied. */
+    PF.cb = NULL;
+    send_str(fd, req);
+    for (int i = 0; i < 200 && !PF.cb; i++)
+        pump_once();
+    CHECK(PF.cb != NULL);
+    if (PF.cb)
+        PF.cb("cannot apply the manifest: the paths it names did not answer within 5 s", PF.data);
+    l = read_line(fd, 2000, NULL);
+    CHECK(l && strstr(l, "\"ok\":false") && strstr(l, "did not answer within 5 s"));
+    free(l);
+    CHECK_INT(PF.applied, 1);
+    /* Refused at once (busy). */
+    PF.refuse = "cannot apply the manifest: busy: another apply is in progress";
+    send_str(fd, req);
+    l = read_line(fd, 2000, NULL);
+    CHECK(l && strstr(l, "\"ok\":false") && strstr(l, "busy: another apply is in progress"));
+    free(l);
+    PF.refuse = NULL;
+    /* The client goes while the preflight runs: forgotten. */
+    PF.cb = NULL;
+    send_str(fd, req);
+    for (int i = 0; i < 200 && !PF.cb; i++)
+        pump_once();
+    CHECK(PF.cb != NULL);
+    close(fd);
+    for (int i = 0; i < 200 && !PF.forgotten; i++)
+        pump_once();
+    CHECK_INT(PF.forgotten, 1);
+    CHECK(PF.cb == NULL);
+    CHECK_INT(PF.applied, 1);
+    close(other);
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/keel-control-XXXXXX");
@@ -1748,6 +1859,7 @@ int main(void)
         RUN(server_idle_timeout);
         RUN(server_request_deadline_is_absolute);
         RUN(server_update_refused_while_busy);
+        RUN(server_apply_waits_for_preflight);
     }
     if (C)
         stop_server();
