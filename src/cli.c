@@ -13,6 +13,7 @@
 #include "keel/manifest.h"
 #include "keel/parse.h"
 #include "keel/plan.h"
+#include "keel/supervise.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -111,7 +112,10 @@ static int cmd_check(int argc, char **argv)
         return usage_error(v);
     struct manifest *m = NULL;
     struct diag d = { 0 };
-    int r = manifest_load(argv[i], no_fs ? MANIFEST_NO_FS_CHECKS : 0, &m, &d);
+    /* Bounded: a path on a hung file system gets a message, not a hang. */
+    int r = supervisor_load_bounded(argv[i], no_fs ? MANIFEST_NO_FS_CHECKS : 0, &m, &d);
+    if (r == -ETIMEDOUT)
+        r = -EINVAL;   /* its diag says why */
     if (r < 0 && r != -EINVAL) {
         /* Not a content problem: the file itself could not be read. */
         fprintf(stderr, "keel: error: cannot read %s: %s\n", argv[i], strerror(-r));

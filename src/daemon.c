@@ -867,27 +867,6 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
     return 0;
 }
 
-/* A load at the start (keel run, boot, a slot's manifest), bounded as an
- * apply's (supervisor_preflight): the paths it names are read first in a
- * child, waited for at most SUP_PREFLIGHT_S.  No loop serves yet, but a path
- * on a hung file system must not hold keel (at boot: the machine) for ever:
- * past the bound the load fails as an invalid manifest does.  Without a
- * child or its pidfd the load runs unbounded, as it did before. */
-static int load_bounded(const char *path, struct manifest **out, struct diag *diag)
-{
-    pid_t pid = supervisor_load_child(path, NULL, 0);
-    int fd = pid < 0 ? -1 : sys_pidfd_open(pid);
-    int r = fd < 0 ? -ESRCH : sys_pidfd_reap(fd, SUP_PREFLIGHT_S * 1000, NULL);
-    close_safe(fd);
-    if (r < 0 && pid > 0)
-        (void)kill(pid, SIGKILL);   /* reaped by the loop when it dies */
-    if (r == -ETIMEDOUT) {
-        diag_add(diag, path, 0, SUP_PREFLIGHT_HUNG, SUP_PREFLIGHT_S);
-        return r;
-    }
-    return manifest_load(path, 0, out, diag);
-}
-
 /* The confirm window of a slot being tried has ended. */
 static void update_done(bool commit, const char *why, void *data)
 {
@@ -911,7 +890,7 @@ static void choose_slot(struct daemon *d)
         return;
     struct manifest *sm = NULL;
     struct diag diag = { 0 };
-    if (load_bounded(path, &sm, &diag) == 0) {
+    if (supervisor_load_bounded(path, 0, &sm, &diag) == 0) {
         d->machine_m = d->m;
         d->m = sm;
         diag_free(&diag);
@@ -1060,7 +1039,14 @@ int daemon_main(const struct daemon_opts *opts)
     long nofile = rlimit_raise_own_nofile();
     if (nofile < 0)
         log_warn("cannot raise keel's open-file limit to its hard limit: %s", strerror((int)-nofile));
-    int lr = load_bounded(opts->manifest, &d.m, &diag);
+    /* At boot the load is bounded (supervisor_load_bounded: a path on a
+     * hung file system must not hold the machine for ever; past the bound
+     * it fails as an invalid manifest does).  `keel run` loads in place, as
+     * any command reads its files: the fork and the second load would cost
+     * every start ~0.3 ms (docs/reliability.md), and its caller sees it
+     * wait and can stop it. */
+    int lr = opts->boot ? supervisor_load_bounded(opts->manifest, 0, &d.m, &diag)
+                        : manifest_load(opts->manifest, 0, &d.m, &diag);
     if (lr < 0) {
         for (size_t i = 0; i < diag.count; i++)
             fprintf(stderr, "%s\n", diag.msgs[i]);

@@ -199,6 +199,7 @@ struct supervisor {
         int64_t timer;         /* its bound */
         sup_preflight_cb cb;   /* NULL once its requester went away */
         void *data;
+        unsigned stuck;        /* children killed past the bound, not reaped yet */
     } pf;
 };
 
@@ -2811,6 +2812,23 @@ pid_t supervisor_load_child(const char *path, const char *buf, size_t len)
     _exit(r < 0 ? 1 : 0);
 }
 
+int supervisor_load_bounded(const char *path, unsigned flags, struct manifest **out, struct diag *diag)
+{
+    if (flags & MANIFEST_NO_FS_CHECKS)
+        return manifest_load(path, flags, out, diag);
+    pid_t pid = supervisor_load_child(path, NULL, 0);
+    int fd = pid < 0 ? -1 : sys_pidfd_open(pid);
+    int r = fd < 0 ? -ESRCH : sys_pidfd_reap(fd, SUP_PREFLIGHT_S * 1000, NULL);
+    close_safe(fd);
+    if (r < 0 && pid > 0)
+        (void)kill(pid, SIGKILL);   /* reaped by whoever reaps keel's children */
+    if (r == -ETIMEDOUT) {
+        diag_add(diag, path, 0, SUP_PREFLIGHT_HUNG, SUP_PREFLIGHT_S);
+        return r;
+    }
+    return manifest_load(path, flags, out, diag);
+}
+
 /* The preflight ends: by its child's end (why NULL) or its bound. */
 static void preflight_end(struct supervisor *s, const char *why)
 {
@@ -2831,8 +2849,11 @@ static void preflight_reaped(pid_t pid, int status, void *data)
     struct supervisor *s = data;
     if (pid == s->pf.pid)
         preflight_end(s, NULL);
-    else
+    else {
+        if (s->pf.stuck)
+            s->pf.stuck--;
         log_info("the preflight child %d, killed past its bound, is gone at last", (int)pid);
+    }
 }
 
 static void preflight_overdue(struct loop *l, void *data)
@@ -2843,6 +2864,7 @@ static void preflight_overdue(struct loop *l, void *data)
      * request a FUSE server has read lives on until the server answers or
      * the connection is aborted. */
     (void)kill(s->pf.pid, SIGKILL);
+    s->pf.stuck++;
     char why[160];
     snprintf(why, sizeof why, "cannot apply the manifest: " SUP_PREFLIGHT_HUNG ": nothing was changed",
              SUP_PREFLIGHT_S);
@@ -2857,6 +2879,10 @@ int supervisor_preflight(struct supervisor *s, const char *path, const char *buf
     if (busy)
         return kerr_msg(err, EBUSY, "cannot apply the manifest: busy: %s",
                         s->stopping_all ? busy : "another apply is in progress");
+    if (s->pf.stuck >= SUP_PREFLIGHT_STUCK_MAX)
+        return kerr_msg(err, EBUSY,
+                        "cannot apply the manifest: the checks of %u earlier applies are still stuck on paths that "
+                        "do not answer (a hung network file system?): nothing was changed", s->pf.stuck);
     pid_t pid = supervisor_load_child(path, buf, len);
     if (pid < 0)
         return kerr_set(err, -pid, "cannot apply the manifest: cannot fork the child that reads its paths");

@@ -208,6 +208,17 @@ int supervisor_preflight(struct supervisor *s, const char *path, const char *buf
  * len), with the file checks, then _exit; it closes every fd it inherits
  * and dies with keel.  Its pid, or -errno. */
 pid_t supervisor_load_child(const char *path, const char *buf, size_t len);
+/* manifest_load(path, flags) once supervisor_load_child's load of the same
+ * file has ended within SUP_PREFLIGHT_S, waited for in place (no loop runs
+ * yet: boot, `keel check`); past the bound the child is killed and left to
+ * the reaper, and the load fails with -ETIMEDOUT and SUP_PREFLIGHT_HUNG in
+ * diag.  MANIFEST_NO_FS_CHECKS in flags names no path to wait for: loaded
+ * at once.  Without a child or its pidfd it loads unbounded. */
+int supervisor_load_bounded(const char *path, unsigned flags, struct manifest **out, struct diag *diag);
+/* At most this many preflight children, killed past their bound, may wait
+ * for a hung path at once: an apply beyond them is refused (each holds a
+ * pid until the server answers or its connection is aborted). */
+#define SUP_PREFLIGHT_STUCK_MAX 4
 /* One change at a time: NULL when a change (an apply, a payload update or
  * rollback) may begin now, else why not, a static string: keel is stopping
  * (a shutdown, or the switch or rollback of an update: the slot state is
