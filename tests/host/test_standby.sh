@@ -23,8 +23,9 @@ keel_children() {
 
 # The standby of container NAME: keel's child that is not NAME's running
 # process nor another container's (printed; "" when none), nor EXCEPT (a
-# killed one not reaped yet).  A standby is keel's own code in a PID
-# namespace of its own, alone there: NSpid has two levels and the inner one is 1.
+# killed one not reaped yet).  A standby is alone in a PID namespace of its
+# own (keel's code while prepared, then the exec stub): NSpid has two levels
+# and the inner one is 1.
 standby_pid() {
     local k busy
     busy=" $(ps_pids) ${1:-} "
@@ -44,7 +45,8 @@ fd_list() {
 }
 
 # The waiting standby's fds: only stdio (/dev/null, the output pipe) and
-# keel's own three (the sealed stub, the report pipe, the release pipe).
+# keel's own two (the report pipe, the release pipe; the sealed stub's memfd
+# went at its exec, as keel's own code, when it was an older keel's).
 # Nothing the hand-over brought (its socket, the network namespace, the
 # /etc/hosts tree) nor any other fd of keel's: none of them may reach the
 # command, and the standby waits with them for long.
@@ -60,6 +62,20 @@ standby_fds_clean() {
     # The release pipe beyond stdio: the standby's own table was read.
     [ "$n" -ge 4 ] && [ -z "$bad" ] && return 0
     WHY="$n fds, unexpected:$bad"
+    return 1
+}
+
+# waits_in_stub PID: PID sleeps in a pipe read with the sealed exec stub as
+# its exe (stub.h): no copy of keel waits, and the release is one read and
+# the command's exec.  WHY says what it is instead.
+waits_in_stub() {
+    local exe wchan
+    exe=$(readlink "$(nsproc)/$1/exe" 2>/dev/null)
+    wchan=$(cat "$(nsproc)/$1/wchan" 2>/dev/null)
+    case "$exe $wchan" in
+        "/memfd:keel-stub (deleted) "*pipe_read* | "/memfd:keel-stub (deleted) "*pipe_wait*) return 0 ;;
+    esac
+    WHY="exe '$exe', wchan '$wchan'"
     return 1
 }
 
@@ -123,7 +139,7 @@ sb_prepared() {
 }
 
 test_standby_restart_and_start() {
-    plan prepared standby_fds released_on_crash released_fds same_view_as_normal cgroup_root ps_one_instance \
+    plan prepared standby_fds waits_in_stub released_on_crash released_fds same_view_as_normal cgroup_root ps_one_instance \
         start_released discarded_on_stop no_leftover cgroup_removed
     sb_manifest
     keel_start
@@ -136,6 +152,9 @@ test_standby_restart_and_start() {
     pid0=$(ps_field sb pid)
     check prepared "no standby of sb among keel's children ($(keel_children | tr '\n' ' '); running: $(ps_pids))" \
         eval '[ -n "$sbp" ] && [ "$sbp" != "$pid0" ]'
+    # Asleep in its read (a standby being prepared is keel's code: polled).
+    wait_until 10 waits_in_stub "$sbp"
+    check waits_in_stub "the standby $sbp does not wait in the exec stub" waits_in_stub "$sbp"
     local sbfds
     sbfds=$(fd_list "$sbp")
     check standby_fds "the waiting standby holds other fds: $sbfds" standby_fds_clean "$sbfds"
