@@ -280,10 +280,6 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     add(&b, SETUP_STDIO, 0);
     if (f->ready_fd)
         add(&b, SETUP_READY_FD, 0);
-    /* A standby waits for long with keel's binary as its exe: non-dumpable
-     * (the uid change above reset that to fs.suid_dumpable). */
-    if (f->standby)
-        add(&b, SETUP_NOT_DUMPABLE, 0);
     add(&b, SETUP_CLOSE_FDS, 0);
     add(&b, SETUP_SIGNALS, 0);
     if (f->seccomp && c->no_new_privs)

@@ -79,6 +79,37 @@ waits_in_stub() {
     return 1
 }
 
+# keel_holds NS: keel has an fd on namespace NS ("mnt:[N]", as
+# /proc/PID/ns/mnt reads): it pins a run's namespaces for exec and health
+# checks while the run is up.
+keel_holds() {
+    keel_mnt_fds | grep -qxF "$1"
+}
+
+# keel's fds on mount namespaces, one a line, sorted.
+keel_mnt_fds() {
+    local p k f
+    p=$(nsproc) || return 0
+    for k in $(cat "$p"/1/task/*/children 2>/dev/null); do
+        for f in "$p/$k"/fd/*; do
+            readlink "$f" 2>/dev/null
+        done
+    done | grep '^mnt:' | sort
+}
+
+# mnt_pins_live: keel pins exactly the mount namespaces of the running
+# containers and the standby, one fd each (the kernel reuses a freed
+# namespace's number at once: comparing sets, not a number, sees a dead
+# run's namespace kept).  WHY says what differs.
+mnt_pins_live() {
+    local k live held
+    live=$(for k in $(ps_pids) $(standby_pid); do readlink "$(nsproc)/$k/ns/mnt" 2>/dev/null; done | sort)
+    held=$(keel_mnt_fds)
+    [ -n "$live" ] && [ "$live" = "$held" ] && return 0
+    WHY="keel pins $(echo $held), the live ones are $(echo $live)"
+    return 1
+}
+
 # Every running container's pid, as keel ps says.
 ps_pids() {
     kc ps --json 2>/dev/null | python3 -c '
@@ -139,8 +170,9 @@ sb_prepared() {
 }
 
 test_standby_restart_and_start() {
-    plan prepared standby_fds waits_in_stub released_on_crash released_fds same_view_as_normal cgroup_root ps_one_instance \
-        start_released discarded_on_stop no_leftover cgroup_removed
+    plan prepared standby_fds waits_in_stub run_ns_pinned released_on_crash released_fds dead_run_ns_closed \
+        same_view_as_normal cgroup_root ps_one_instance stopped_run_ns_closed start_released discarded_on_stop \
+        no_leftover cgroup_removed
     sb_manifest
     keel_start
     wait_out sb view-done || fail "sb did not come up ($WHY)"
@@ -158,6 +190,11 @@ test_standby_restart_and_start() {
     local sbfds
     sbfds=$(fd_list "$sbp")
     check standby_fds "the waiting standby holds other fds: $sbfds" standby_fds_clean "$sbfds"
+    # The run's mount namespace, pinned by keel while it runs (the positive
+    # control of the two checks that it is let go).
+    local mnt0
+    mnt0=$(readlink "$(nsproc)/$pid0/ns/mnt" 2>/dev/null)
+    check run_ns_pinned "keel holds no fd on sb's mount namespace '$mnt0' while it runs" keel_holds "$mnt0"
     # The crash (trap USR1 exits 0; restart = always): the new run's process
     # is the standby that existed before it.
     kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
@@ -170,6 +207,10 @@ test_standby_restart_and_start() {
     # Released: the stub's exec closed keel's three, the command has stdio only.
     check released_fds "the released instance has other fds than 0, 1, 2: $(fd_list "$pid1")" \
         eq "$(fd_list "$pid1" | sed -E 's/>[^ ]*//g')" "0 1 2 "
+    # The dead run's namespaces go after the release (record_exit), not
+    # never: once the next standby is prepared keel pins the live ones only.
+    wait_until 10 mnt_pins_live
+    check dead_run_ns_closed "keel still pins a dead run's mount namespace" mnt_pins_live
     check same_view_as_normal "sb's view after a release differs from ref's normal start" \
         eq "$(view_of sb 2)" "$(view_of ref 1)"
     check cgroup_root "sb's released instance does not see its cgroup namespace root" \
@@ -180,8 +221,11 @@ test_standby_restart_and_start() {
     # while sb was stopped (kept for the start).
     kc stop sb > "$T/stop.out" 2>&1 || fail "keel stop sb: $(cat "$T/stop.out")"
     wait_until 20 eval '[ "$(ps_field sb state)" = stopped ]' || fail "sb did not stop"
+    # Stopped with a standby kept: the stopped run's namespaces go at once.
     wait_until 10 eval '[ -n "$(standby_pid)" ]'
     sbp=$(standby_pid)
+    wait_until 10 mnt_pins_live
+    check stopped_run_ns_closed "keel still pins the stopped run's mount namespace" mnt_pins_live
     kc start sb > "$T/start.out" 2>&1 || fail "keel start sb: $(cat "$T/start.out")"
     wait_until 20 eval '[ "$(views sb)" -ge 3 ]' || fail "sb did not start again ($WHY)"
     check start_released "keel start sb did not release the standby ($sbp; running $(ps_field sb pid))" \
