@@ -106,7 +106,7 @@ mnt_pins_live() {
     live=$(for k in $(ps_pids) $(standby_pid); do readlink "$(nsproc)/$k/ns/mnt" 2>/dev/null; done | sort)
     held=$(keel_mnt_fds)
     [ -n "$live" ] && [ "$live" = "$held" ] && return 0
-    WHY="keel pins $(echo $held), the live ones are $(echo $live)"
+    WHY="keel pins $(tr '\n' ' ' <<< "$held"), the live ones are $(tr '\n' ' ' <<< "$live")"
     return 1
 }
 
