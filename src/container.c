@@ -226,7 +226,7 @@ struct setup_ctx {
     char **stub_argv;     /* its argv: the report fd, then the command's */
     int fail_status;      /* the exit status of a failed op: 127 for a start, 126 for an exec */
     int userns_fd;        /* the user namespace to join last, or -1 */
-    int release_fd;       /* a standby's release pipe (CLOEXEC: kept by SETUP_CLOSE_FDS, gone at the exec), or -1 */
+    int release_fd;       /* a standby's release pipe (kept by SETUP_CLOSE_FDS, handed to the stub), or -1 */
     /* container start */
     const struct container_start *in;
     int handover_fd;      /* the child's end of the hand-over channel, until SETUP_HANDOVER */
@@ -333,31 +333,14 @@ static int op_secret(struct setup_ctx *x, size_t i, struct kerr *err)
     return mount_secret(x->rootfd, x->in->stage, x->c->n_secrets, i, s, uid, gid, err);
 }
 
-/* A standby waits for the release with everything done but the exec, its
- * signals at their defaults and its filter in (setup_plan_start).  EOF
- * instead of the byte: keel discarded it (or is gone), an exit without a
- * report; an error (a filter that refuses read(2)) is reported. */
-static int op_standby_wait(struct setup_ctx *x, struct kerr *err)
-{
-    char b;
-    ssize_t n;
-    do
-        n = read(x->release_fd, &b, 1);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-        return kerr_set(err, errno, "cannot wait for the release of the standby of %s", x->c->name);
-    if (n != 1)
-        _exit(x->fail_status);
-    return 0;
-}
-
-/* The report fd is left open across the stub's execveat from here on: the
- * stub marks it close-on-exec itself before it runs the command (it must
- * survive one exec and end at the next).  Nothing is exec'd in between. */
+/* The report fd, and a standby's release pipe, are left open across the
+ * stub's execveat from here on: the stub marks them close-on-exec itself
+ * before it runs the command (they must survive one exec and end at the
+ * next).  Nothing is exec'd in between. */
 static int close_fds_keep_stub(struct setup_ctx *x, int first, struct kerr *err)
 {
-    /* A standby's release pipe stays too (CLOEXEC: it goes at the stub's
-     * execveat).  Sorted: close_fds_except wants them ascending. */
+    /* A standby's release pipe stays too.  Sorted: close_fds_except wants
+     * them ascending. */
     int keep[4] = { first, x->release_fd, x->report_fd, x->stub_fd };
     for (size_t i = 1; i < 4; i++)
         for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
@@ -368,7 +351,7 @@ static int close_fds_keep_stub(struct setup_ctx *x, int first, struct kerr *err)
     int r = close_fds_except(keep, 4, err);
     if (r < 0)
         return r;
-    if (fcntl(x->report_fd, F_SETFD, 0) < 0)
+    if (fcntl(x->report_fd, F_SETFD, 0) < 0 || (x->release_fd >= 0 && fcntl(x->release_fd, F_SETFD, 0) < 0))
         return kerr_set(err, errno, "cannot hand the report channel to the exec stub");
     return 0;
 }
@@ -645,7 +628,14 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
         sys_reset_signals(x->signals);
         return 0;
     case SETUP_STANDBY_WAIT:
-        return op_standby_wait(x, err);
+        /* A standby waits for the release with everything done but the
+         * command's exec, its signals at their defaults and its filter in
+         * (setup_plan_start): in the exec stub, which reads the release pipe
+         * (its argv[0] names it, stub.h), then execs the command.  Its exec
+         * before the release takes keel's memory down off the release's path
+         * (most of an exec from a copy of keel) and leaves no copy of keel
+         * waiting. */
+        return 0;
     case SETUP_EXEC:
         /* Through the stub: the process that execs the command (and the
          * interpreter of a `#!/proc/self/exe` script) has the sealed stub as
@@ -815,10 +805,21 @@ int container_start(const struct container_start *in, struct container_proc *out
         close(pipefd[0]);
         return kerr_set(err, errno, "cannot create the setup pipe for %s", in->spec->name);
     }
-    _cleanup_free_ char **sargv = stub_argv(report, c->argv);
+    /* A standby's release pipe: its exec stub waits on it with everything
+     * done but the command's exec (SETUP_STANDBY_WAIT). */
+    int rel[2] = { -1, -1 };
+    if (in->standby && pipe2(rel, O_CLOEXEC) < 0) {
+        int saved = errno;
+        close(pipefd[0]);
+        close(report);
+        return kerr_set(err, saved, "cannot create the release pipe of the standby of %s", c->name);
+    }
+    _cleanup_free_ char **sargv = stub_argv(report, rel[0], c->argv);
     if (!sargv) {
         close(pipefd[0]);
         close(report);
+        close_safe(rel[0]);
+        close_safe(rel[1]);
         return kerr_set(err, ENOMEM, "cannot start %s", c->name);
     }
 
@@ -831,18 +832,9 @@ int container_start(const struct container_start *in, struct container_proc *out
         int saved = errno;
         close(pipefd[0]);
         close(report);
+        close_safe(rel[0]);
+        close_safe(rel[1]);
         return kerr_set(err, saved, "cannot create the setup channel for %s", in->spec->name);
-    }
-    /* A standby's release pipe: the child waits on it with everything done
-     * but the exec (SETUP_STANDBY_WAIT). */
-    int rel[2] = { -1, -1 };
-    if (in->standby && pipe2(rel, O_CLOEXEC) < 0) {
-        int saved = errno;
-        close(pipefd[0]);
-        close(report);
-        close(ho[0]);
-        close(ho[1]);
-        return kerr_set(err, saved, "cannot create the release pipe of the standby of %s", in->spec->name);
     }
 
     int pidfd = -1;
@@ -885,7 +877,7 @@ int container_start(const struct container_start *in, struct container_proc *out
     close(ho[1]);
     close_safe(rel[0]);
     /* A standby's release: container_release() writes it, closing it discards
-     * the standby (the child sees EOF at its wait and exits 127 unreported). */
+     * the standby (its stub sees EOF at its wait and exits 127 unreported). */
     out->release_fd = rel[1];
     out->pid = pid;
     out->pidfd = pidfd;
@@ -1077,7 +1069,7 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
         close(rfd[0]);
         return kerr_set(err, e, "cannot create the setup pipe for an exec in %s", c->name);
     }
-    _cleanup_free_ char **sargv = stub_argv(high, req->argv);
+    _cleanup_free_ char **sargv = stub_argv(high, -1, req->argv);
     if (!sargv) {
         close_safe(rfd[0]);
         close_safe(rfd[1]);

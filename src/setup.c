@@ -280,18 +280,15 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     add(&b, SETUP_STDIO, 0);
     if (f->ready_fd)
         add(&b, SETUP_READY_FD, 0);
-    /* A standby waits for long with keel's binary as its exe: non-dumpable
-     * (the uid change above reset that to fs.suid_dumpable). */
-    if (f->standby)
-        add(&b, SETUP_NOT_DUMPABLE, 0);
     add(&b, SETUP_CLOSE_FDS, 0);
     add(&b, SETUP_SIGNALS, 0);
     if (f->seccomp && c->no_new_privs)
         add(&b, SETUP_SECCOMP, 1);
-    /* A standby waits here, everything done but the exec (the filter's
-     * install alone costs ~0.3 ms): after the release, one read returns and
-     * the stub is exec'd.  The read is the one call the filter sees that a
-     * start's does not (docs/operations.md, "Standby"). */
+    /* A standby waits after this, everything done but the command's exec
+     * (the filter's install alone costs ~0.3 ms): in the exec stub, exec'd
+     * at once; after the release one read returns and the command is
+     * exec'd.  The read is the one call the filter sees that a start's does
+     * not (docs/operations.md, "Standby"). */
     if (f->standby)
         add(&b, SETUP_STANDBY_WAIT, 0);
     add(&b, SETUP_EXEC, 0);
@@ -568,7 +565,7 @@ static void print_op(const struct container_spec *c, const struct setup_list *l,
         fprintf(out, "  signals: default dispositions, empty mask\n");
         return;
     case SETUP_STANDBY_WAIT:
-        fprintf(out, "  standby: wait for the release by keel start or a restart\n");
+        fprintf(out, "  standby: wait for the release by keel start or a restart (in the exec stub)\n");
         return;
     case SETUP_EXEC:
         fputs("  ", out);

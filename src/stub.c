@@ -19,7 +19,8 @@
  * two program headers (one read+execute PT_LOAD of the file at 0x400000, a
  * non-executable PT_GNU_STACK) and the code.  At entry the stack holds argc,
  * argv[], NULL, envp[]: argv + 1 is sp + 16, envp is sp + 16 + 8 * argc.
- * The report fd's number is parsed from argv[0] (digits only, below 2^20).
+ * The report fd's number is parsed from argv[0] (digits only, below 2^20), and
+ * a standby's release fd after a ',' when there is one.
  * Offsets are label differences within this one section, resolved by the
  * assembler.  One program per architecture keel builds for, the same steps. */
 #define STUB_ELF_HEADERS(machine, align) \
@@ -56,16 +57,22 @@
 #if defined(__aarch64__)
 __asm__(
     STUB_ELF_HEADERS("183", "0x10000")                       /* EM_AARCH64; 64 KiB pages possible */
-    "    ldr x1, [sp]\n"                                     /* argc: the fd and a command at least */
+    "    ldr x1, [sp]\n"                                     /* argc: the fd(s) and a command at least */
     "    cmp x1, #2\n"
     "    b.lo .Lstub_refuse\n"
-    "    ldr x2, [sp, #8]\n"                                 /* argv[0]: the report fd in decimal */
+    "    ldr x2, [sp, #8]\n"                                 /* argv[0]: the report fd, [",RELEASE_FD"] */
+    "    mov x22, #-1\n"                                     /* the report fd: none parsed yet */
+    ".Lstub_number:\n"                                      /* a digit first */
     "    ldrb w3, [x2]\n"
-    "    cbz w3, .Lstub_refuse\n"
+    "    sub w3, w3, #0x30\n"
+    "    cmp w3, #9\n"
+    "    b.hi .Lstub_refuse\n"
     "    mov w19, #0\n"
     ".Lstub_digit:\n"
     "    ldrb w3, [x2], #1\n"
     "    cbz w3, .Lstub_fd\n"
+    "    cmp w3, #0x2c\n"                                    /* ',' */
+    "    b.eq .Lstub_comma\n"
     "    sub w3, w3, #0x30\n"
     "    cmp w3, #9\n"
     "    b.hi .Lstub_refuse\n"
@@ -75,9 +82,38 @@ __asm__(
     "    cmp w19, w4\n"
     "    b.hi .Lstub_refuse\n"
     "    b .Lstub_digit\n"
+    ".Lstub_comma:\n"                                       /* one ',' at most */
+    "    tbz x22, #63, .Lstub_refuse\n"
+    "    mov w22, w19\n"
+    "    b .Lstub_number\n"
     ".Lstub_fd:\n"
+    "    tbz x22, #63, .Lstub_release\n"
+    "    mov w22, w19\n"                                     /* one number: the report fd, no wait */
+    "    b .Lstub_cloexec\n"
+    ".Lstub_release:\n"                                     /* a standby: wait for the release byte */
+    "    mov x20, #-3\n"                                     /* STUB_STEP_RELEASE */
+    ".Lstub_read:\n"
+    "    sub sp, sp, #16\n"
+    "    mov w0, w19\n"                                      /* read(release_fd, buf, 1) */
+    "    mov x1, sp\n"
+    "    mov x2, #1\n"
+    "    mov x8, #63\n"
+    "    svc #0\n"
+    "    add sp, sp, #16\n"
+    "    cmn x0, #4\n"                                       /* EINTR */
+    "    b.eq .Lstub_read\n"
+    "    tbnz x0, #63, .Lstub_fail\n"
+    "    cbz x0, .Lstub_discarded\n"                         /* EOF: keel discarded it, or is gone */
     "    mov x20, #-1\n"                                     /* STUB_STEP_CLOEXEC */
-    "    mov w0, w19\n"                                      /* fcntl(fd, F_SETFD, FD_CLOEXEC) */
+    "    mov w0, w19\n"                                      /* fcntl(release_fd, F_SETFD, FD_CLOEXEC) */
+    "    mov x1, #2\n"
+    "    mov x2, #1\n"
+    "    mov x8, #25\n"
+    "    svc #0\n"
+    "    tbnz x0, #63, .Lstub_fail\n"
+    ".Lstub_cloexec:\n"
+    "    mov x20, #-1\n"                                     /* STUB_STEP_CLOEXEC */
+    "    mov w0, w22\n"                                      /* fcntl(report_fd, F_SETFD, FD_CLOEXEC) */
     "    mov x1, #2\n"
     "    mov x2, #1\n"
     "    mov x8, #25\n"
@@ -111,11 +147,12 @@ __asm__(
     "    b .Lstub_len\n"
     ".Lstub_write:\n"
     "    str x5, [sp, #40]\n"
-    "    mov w0, w19\n"
+    "    mov w0, w22\n"
     "    add x1, sp, #16\n"
     "    mov x2, #2\n"
     "    mov x8, #66\n"
     "    svc #0\n"
+    ".Lstub_discarded:\n"
     "    mov x0, #127\n"
     "    b .Lstub_exit\n"
     ".Lstub_refuse:\n"
@@ -129,17 +166,24 @@ __asm__(
 /* x86-64 (keel builds for these two; on another, this does not assemble). */
 __asm__(
     STUB_ELF_HEADERS("62", "0x1000")                         /* EM_X86_64 */
-    "    mov (%rsp), %rcx\n"                                 /* argc: the fd and a command at least */
+    "    mov (%rsp), %rcx\n"                                 /* argc: the fd(s) and a command at least */
     "    cmp $2, %rcx\n"
     "    jb .Lstub_refuse\n"
-    "    mov 8(%rsp), %rsi\n"                                /* argv[0]: the report fd in decimal */
-    "    cmpb $0, (%rsi)\n"
-    "    je .Lstub_refuse\n"
+    "    mov 8(%rsp), %rsi\n"                                /* argv[0]: the report fd, [",RELEASE_FD"] */
+    "    mov $-1, %r12d\n"                                   /* the report fd: none parsed yet */
+    ".Lstub_number:\n"                                      /* a digit first */
+    "    movzbl (%rsi), %eax\n"
+    "    sub $0x30, %eax\n"
+    "    cmp $9, %eax\n"
+    "    ja .Lstub_refuse\n"
     "    xor %edi, %edi\n"
     ".Lstub_digit:\n"
     "    movzbl (%rsi), %eax\n"
+    "    inc %rsi\n"
     "    test %eax, %eax\n"
     "    jz .Lstub_fd\n"
+    "    cmp $0x2c, %eax\n"                                  /* ',' */
+    "    je .Lstub_comma\n"
     "    sub $0x30, %eax\n"
     "    cmp $9, %eax\n"
     "    ja .Lstub_refuse\n"
@@ -147,12 +191,43 @@ __asm__(
     "    add %eax, %edi\n"
     "    cmp $0x100000, %edi\n"
     "    ja .Lstub_refuse\n"
-    "    inc %rsi\n"
     "    jmp .Lstub_digit\n"
-    ".Lstub_fd:\n"
+    ".Lstub_comma:\n"                                       /* one ',' at most */
+    "    test %r12d, %r12d\n"
+    "    jns .Lstub_refuse\n"
     "    mov %edi, %r12d\n"
+    "    jmp .Lstub_number\n"
+    ".Lstub_fd:\n"
+    "    test %r12d, %r12d\n"
+    "    jns .Lstub_release\n"
+    "    mov %edi, %r12d\n"                                  /* one number: the report fd, no wait */
+    "    jmp .Lstub_cloexec\n"
+    ".Lstub_release:\n"                                     /* a standby: wait for the release byte */
+    "    mov %edi, %r14d\n"
+    "    mov $-3, %r13d\n"                                   /* STUB_STEP_RELEASE */
+    ".Lstub_read:\n"
+    "    xor %eax, %eax\n"                                   /* read(release_fd, buf, 1): the red zone */
+    "    mov %r14d, %edi\n"
+    "    lea -8(%rsp), %rsi\n"
+    "    mov $1, %edx\n"
+    "    syscall\n"
+    "    cmp $-4, %rax\n"                                    /* EINTR */
+    "    je .Lstub_read\n"
+    "    test %rax, %rax\n"
+    "    js .Lstub_fail\n"
+    "    jz .Lstub_discarded\n"                              /* EOF: keel discarded it, or is gone */
     "    mov $-1, %r13d\n"                                   /* STUB_STEP_CLOEXEC */
-    "    mov $72, %eax\n"                                    /* fcntl(fd, F_SETFD, FD_CLOEXEC) */
+    "    mov $72, %eax\n"                                    /* fcntl(release_fd, F_SETFD, FD_CLOEXEC) */
+    "    mov %r14d, %edi\n"
+    "    mov $2, %esi\n"
+    "    mov $1, %edx\n"
+    "    syscall\n"
+    "    test %rax, %rax\n"
+    "    js .Lstub_fail\n"
+    ".Lstub_cloexec:\n"
+    "    mov $-1, %r13d\n"                                   /* STUB_STEP_CLOEXEC */
+    "    mov $72, %eax\n"                                    /* fcntl(report_fd, F_SETFD, FD_CLOEXEC) */
+    "    mov %r12d, %edi\n"
     "    mov $2, %esi\n"
     "    mov $1, %edx\n"
     "    syscall\n"
@@ -189,6 +264,7 @@ __asm__(
     "    lea 8(%rsp), %rsi\n"
     "    mov $2, %edx\n"
     "    syscall\n"
+    ".Lstub_discarded:\n"
     "    mov $127, %edi\n"
     "    jmp .Lstub_exit\n"
     ".Lstub_refuse:\n"
@@ -241,17 +317,17 @@ int stub_create(struct kerr *err)
     return m;
 }
 
-char **stub_argv(int report_fd, char *const *argv)
+char **stub_argv(int report_fd, int release_fd, char *const *argv)
 {
     size_t n = 0;
     while (argv && argv[n])
         n++;
-    /* One block: the vector, then the fd's digits. */
-    char **v = malloc((n + 2) * sizeof *v + 16);
+    /* One block: the vector, then the fds' digits. */
+    char **v = malloc((n + 2) * sizeof *v + 32);
     if (!v)
         return NULL;
     char *digits = (char *)(v + n + 2);
-    snprintf(digits, 16, "%d", report_fd);
+    snprintf(digits, 32, release_fd >= 0 ? "%d,%d" : "%d", report_fd, release_fd);
     v[0] = digits;
     for (size_t i = 0; i < n; i++)
         v[i + 1] = argv[i];
@@ -273,12 +349,13 @@ bool stub_report_decode(const void *buf, size_t n, struct kerr *err)
     memcpy(&rep, buf, sizeof rep);
     int len = (int)(n - sizeof rep);
     const char *path = (const char *)buf + sizeof rep;
-    if (rep.step == STUB_STEP_EXEC)
-        kerr_set(err, rep.code, "cannot execute %.*s", len, path);
-    else if (rep.step == STUB_STEP_CLOEXEC)
-        kerr_set(err, rep.code, "cannot execute %.*s: the exec stub cannot make its report channel close-on-exec "
-                 "(the seccomp filter must allow fcntl)", len, path);
-    else
+    /* By -step: STUB_STEP_CLOEXEC, STUB_STEP_EXEC, STUB_STEP_RELEASE. */
+    static const char *const why[] = {
+        ": the exec stub cannot make its report channel close-on-exec (the seccomp filter must allow fcntl)", "",
+        ": the exec stub cannot wait for its release as a standby (the seccomp filter must allow read)",
+    };
+    if (rep.step >= 0 || rep.step < -(int32_t)ARRAY_SIZE(why))
         return false;
+    kerr_set(err, rep.code, "cannot execute %.*s%s", len, path, why[-rep.step - 1]);
     return true;
 }

@@ -6,20 +6,27 @@
  * execve()s that command itself: its /proc/self/exe is keel's binary, and a
  * command `#!/proc/self/exe` would make the kernel run keel's binary inside
  * the container, where its processes could open /proc/PID/exe of it.  It
- * execveat()s the stub instead: a ~300-byte static x86-64 program without
- * libc, written into a sealed memfd for each start or exec (stub_create), whose only work is
+ * execveat()s the stub instead: a ~400-byte static program without libc,
+ * written into a sealed memfd for each start or exec (stub_create), whose
+ * only work is
  *
+ *     [read(RELEASE_FD, &byte, 1); fcntl(RELEASE_FD, F_SETFD, FD_CLOEXEC);]   // a standby only
  *     fcntl(REPORT_FD, F_SETFD, FD_CLOEXEC);   // the report channel ends at its execve
  *     execve(argv[1], argv + 1, envp);
  *     writev(REPORT_FD, {step, errno} + argv[1]); exit_group(127);   // only on failure
  *
  * so the process that runs the command (and a `#!/proc/self/exe` script's
  * interpreter) has the sealed stub as its exe, never a file of the host.  The
- * stub's argv[0] is REPORT_FD in decimal; with anything else there (run as an
- * interpreter, by hand) it exits 126 at once.  It needs fcntl and execve from
- * the seccomp filter installed before it (writev and exit_group to report a
- * failure).  What keeps keel's own binary out of reach until the stub runs is
- * the caller's business: see docs/security.md.
+ * stub's argv[0] is REPORT_FD in decimal, or "REPORT_FD,RELEASE_FD" for a
+ * standby (docs/operations.md, "Standby"), which waits in the stub, not in
+ * keel's code: its release costs one read and one execve, and while it waits
+ * it holds no copy of keel's memory.  EOF at the read (keel discarded the
+ * standby or is gone) exits 127 without a report.  With anything else in
+ * argv[0] (run as an interpreter, by hand) it exits 126 at once.  It needs
+ * fcntl and execve from the seccomp filter installed before it (read for a
+ * standby; writev and exit_group to report a failure).  What keeps keel's own
+ * binary out of reach until the stub runs is the caller's business: see
+ * docs/security.md.
  *
  * Contract: stub_create() returns a new fd (CLOEXEC, at least STUB_FD_MIN)
  * the caller owns, or -errno with err filled; stub_argv() returns a NULL-ended
@@ -44,7 +51,7 @@ struct stub_report {
     int32_t code;   /* errno */
 };
 #define STUB_PATH_MAX 400
-enum { STUB_STEP_CLOEXEC = -1, STUB_STEP_EXEC = -2 };
+enum { STUB_STEP_CLOEXEC = -1, STUB_STEP_EXEC = -2, STUB_STEP_RELEASE = -3 };
 
 /* A new sealed memfd holding the stub, for one start or exec; the caller
  * closes it once the child is forked.  Never one for the whole process: a
@@ -61,9 +68,11 @@ int stub_create(struct kerr *err);
  * something to (stdio, EXEC_USERNS_FD, `ready = fd:N` with N <= 255). */
 #define STUB_FD_MIN 300
 
-/* { "REPORT_FD", argv[0], argv[1], ..., NULL }: built before the seccomp
- * filter goes in (the allocation makes system calls). */
-char **stub_argv(int report_fd, char *const *argv);
+/* { "REPORT_FD", argv[0], argv[1], ..., NULL }, or { "REPORT_FD,RELEASE_FD",
+ * ... } when RELEASE_FD >= 0 (a standby: the stub waits for one byte on it
+ * first): built before the seccomp filter goes in (the allocation makes
+ * system calls). */
+char **stub_argv(int report_fd, int release_fd, char *const *argv);
 
 /* execveat(fd, "", sargv, envp, AT_EMPTY_PATH). */
 int stub_exec(int fd, char *const *sargv, char *const *envp);

@@ -913,9 +913,10 @@ def floor_clone_to_exec(lowers, logfile):
 
 def standby_waiting(keel_pid):
     """How many standbys of the keel run KEEL_PID wait for their release
-    (keel's children still running keel, alone in a PID namespace of their
-    own: NSpid has two levels, the inner 1), asleep in a read of a pipe; -1
-    while one such child is busy (a standby or a start being prepared)."""
+    (keel's children alone in a PID namespace of their own: NSpid has two
+    levels, the inner 1; running keel while prepared, then the exec stub
+    they wait in), asleep in a read of a pipe; -1 while one such child is
+    busy (a standby or a start being prepared)."""
     found = 0
     try:
         with open("/proc/%d/task/%d/children" % (keel_pid, keel_pid)) as f:
@@ -926,13 +927,14 @@ def standby_waiting(keel_pid):
         try:
             with open("/proc/%s/status" % k) as f:
                 st = f.read()
+            exe = os.readlink("/proc/%s/exe" % k)
             with open("/proc/%s/wchan" % k) as f:
                 wchan = f.read().strip()
         except OSError:
             continue
         m = re.search(r"^NSpid:\s+(.*)$", st, re.M)
         ns = m.group(1).split() if m else []
-        if len(ns) == 2 and ns[1] == "1" and "Name:\tkeel" in st:
+        if len(ns) == 2 and ns[1] == "1" and ("Name:\tkeel" in st or "/memfd:keel-stub" in exe):
             if "pipe_read" not in wchan and "pipe_wait" not in wchan:   # anon_pipe_read on 6.18
                 return -1
             found += 1

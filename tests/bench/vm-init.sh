@@ -89,14 +89,15 @@ slog=/run/bench/log/s.log rlog=/run/bench/log/r.log
 sslog=/run/bench/log/ss.log srlog=/run/bench/log/sr.log
 /bin/keel run /bench/startlat.ini > /run/bench/keel-startlat.log 2>&1 &
 kpid=$!
-# standbys: how many of keel's standbys (children still running keel, alone
-# in a PID namespace of their own) sleep in their pipe read; -1 while one is
-# busy.  Both (ss's and sr's) before each of their rounds: every sample is a
+# standbys: how many of keel's standbys (children alone in a PID namespace
+# of their own, running keel while prepared, then the exec stub they wait
+# in) sleep in their pipe read; -1 while one is busy.  Both (ss's and sr's) before each of their rounds: every sample is a
 # release (docs/operations.md, "Standby").
 standbys() {
     n=0
     for c in $(cat /proc/$kpid/task/*/children 2>/dev/null); do
-        grep -q "^Name:.keel$" /proc/$c/status 2>/dev/null || continue
+        grep -q "^Name:.keel$" /proc/$c/status 2>/dev/null ||
+            case $(readlink /proc/$c/exe 2>/dev/null) in *keel-stub*) ;; *) continue ;; esac
         set -- $(sed -n 's/^NSpid://p' /proc/$c/status 2>/dev/null)
         [ $# = 2 ] && [ "$2" = 1 ] || continue
         case $(cat /proc/$c/wchan 2>/dev/null) in

@@ -72,7 +72,7 @@ mkdir -p "$root/bin" "$root/bench" "$root/proc" "$root/sys" "$root/dev" "$root/r
     "$root/layers/stamp"
 cp "$KEEL" "$root/bin/keel"
 cp /bin/busybox "$root/bin/busybox"
-for a in sh mount umount mkdir cat echo sleep unshare poweroff grep sed tail insmod rm ls chroot mkfifo tr; do
+for a in sh mount umount mkdir cat echo sleep unshare poweroff grep sed tail insmod rm ls chroot mkfifo tr readlink; do
     ln -sf busybox "$root/bin/$a"
 done
 cp "$BIN/stopwatch" "$BIN/floor" "$BIN/stamp" "$root/bench/"

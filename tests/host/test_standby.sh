@@ -23,8 +23,9 @@ keel_children() {
 
 # The standby of container NAME: keel's child that is not NAME's running
 # process nor another container's (printed; "" when none), nor EXCEPT (a
-# killed one not reaped yet).  A standby is keel's own code in a PID
-# namespace of its own, alone there: NSpid has two levels and the inner one is 1.
+# killed one not reaped yet).  A standby is alone in a PID namespace of its
+# own (keel's code while prepared, then the exec stub): NSpid has two levels
+# and the inner one is 1.
 standby_pid() {
     local k busy
     busy=" $(ps_pids) ${1:-} "
@@ -44,7 +45,8 @@ fd_list() {
 }
 
 # The waiting standby's fds: only stdio (/dev/null, the output pipe) and
-# keel's own three (the sealed stub, the report pipe, the release pipe).
+# keel's own two (the report pipe, the release pipe; the sealed stub's memfd
+# went at its exec, as keel's own code, when it was an older keel's).
 # Nothing the hand-over brought (its socket, the network namespace, the
 # /etc/hosts tree) nor any other fd of keel's: none of them may reach the
 # command, and the standby waits with them for long.
@@ -60,6 +62,51 @@ standby_fds_clean() {
     # The release pipe beyond stdio: the standby's own table was read.
     [ "$n" -ge 4 ] && [ -z "$bad" ] && return 0
     WHY="$n fds, unexpected:$bad"
+    return 1
+}
+
+# waits_in_stub PID: PID sleeps in a pipe read with the sealed exec stub as
+# its exe (stub.h): no copy of keel waits, and the release is one read and
+# the command's exec.  WHY says what it is instead.
+waits_in_stub() {
+    local exe wchan
+    exe=$(readlink "$(nsproc)/$1/exe" 2>/dev/null)
+    wchan=$(cat "$(nsproc)/$1/wchan" 2>/dev/null)
+    case "$exe $wchan" in
+        "/memfd:keel-stub (deleted) "*pipe_read* | "/memfd:keel-stub (deleted) "*pipe_wait*) return 0 ;;
+    esac
+    WHY="exe '$exe', wchan '$wchan'"
+    return 1
+}
+
+# keel_holds NS: keel has an fd on namespace NS ("mnt:[N]", as
+# /proc/PID/ns/mnt reads): it pins a run's namespaces for exec and health
+# checks while the run is up.
+keel_holds() {
+    keel_mnt_fds | grep -qxF "$1"
+}
+
+# keel's fds on mount namespaces, one a line, sorted.
+keel_mnt_fds() {
+    local p k f
+    p=$(nsproc) || return 0
+    for k in $(cat "$p"/1/task/*/children 2>/dev/null); do
+        for f in "$p/$k"/fd/*; do
+            readlink "$f" 2>/dev/null
+        done
+    done | grep '^mnt:' | sort
+}
+
+# mnt_pins_live: keel pins exactly the mount namespaces of the running
+# containers and the standby, one fd each (the kernel reuses a freed
+# namespace's number at once: comparing sets, not a number, sees a dead
+# run's namespace kept).  WHY says what differs.
+mnt_pins_live() {
+    local k live held
+    live=$(for k in $(ps_pids) $(standby_pid); do readlink "$(nsproc)/$k/ns/mnt" 2>/dev/null; done | sort)
+    held=$(keel_mnt_fds)
+    [ -n "$live" ] && [ "$live" = "$held" ] && return 0
+    WHY="keel pins $(tr '\n' ' ' <<< "$held"), the live ones are $(tr '\n' ' ' <<< "$live")"
     return 1
 }
 
@@ -123,8 +170,9 @@ sb_prepared() {
 }
 
 test_standby_restart_and_start() {
-    plan prepared standby_fds released_on_crash released_fds same_view_as_normal cgroup_root ps_one_instance \
-        start_released discarded_on_stop no_leftover cgroup_removed
+    plan prepared standby_fds waits_in_stub run_ns_pinned released_on_crash released_fds dead_run_ns_closed \
+        same_view_as_normal cgroup_root ps_one_instance stopped_run_ns_closed start_released discarded_on_stop \
+        no_leftover cgroup_removed
     sb_manifest
     keel_start
     wait_out sb view-done || fail "sb did not come up ($WHY)"
@@ -136,9 +184,17 @@ test_standby_restart_and_start() {
     pid0=$(ps_field sb pid)
     check prepared "no standby of sb among keel's children ($(keel_children | tr '\n' ' '); running: $(ps_pids))" \
         eval '[ -n "$sbp" ] && [ "$sbp" != "$pid0" ]'
+    # Asleep in its read (a standby being prepared is keel's code: polled).
+    wait_until 10 waits_in_stub "$sbp"
+    check waits_in_stub "the standby $sbp does not wait in the exec stub" waits_in_stub "$sbp"
     local sbfds
     sbfds=$(fd_list "$sbp")
     check standby_fds "the waiting standby holds other fds: $sbfds" standby_fds_clean "$sbfds"
+    # The run's mount namespace, pinned by keel while it runs (the positive
+    # control of the two checks that it is let go).
+    local mnt0
+    mnt0=$(readlink "$(nsproc)/$pid0/ns/mnt" 2>/dev/null)
+    check run_ns_pinned "keel holds no fd on sb's mount namespace '$mnt0' while it runs" keel_holds "$mnt0"
     # The crash (trap USR1 exits 0; restart = always): the new run's process
     # is the standby that existed before it.
     kc kill -s USR1 sb > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 sb: $(cat "$T/kill.out")"
@@ -151,6 +207,10 @@ test_standby_restart_and_start() {
     # Released: the stub's exec closed keel's three, the command has stdio only.
     check released_fds "the released instance has other fds than 0, 1, 2: $(fd_list "$pid1")" \
         eq "$(fd_list "$pid1" | sed -E 's/>[^ ]*//g')" "0 1 2 "
+    # The dead run's namespaces go after the release (record_exit), not
+    # never: once the next standby is prepared keel pins the live ones only.
+    wait_until 10 mnt_pins_live
+    check dead_run_ns_closed "keel still pins a dead run's mount namespace" mnt_pins_live
     check same_view_as_normal "sb's view after a release differs from ref's normal start" \
         eq "$(view_of sb 2)" "$(view_of ref 1)"
     check cgroup_root "sb's released instance does not see its cgroup namespace root" \
@@ -161,8 +221,11 @@ test_standby_restart_and_start() {
     # while sb was stopped (kept for the start).
     kc stop sb > "$T/stop.out" 2>&1 || fail "keel stop sb: $(cat "$T/stop.out")"
     wait_until 20 eval '[ "$(ps_field sb state)" = stopped ]' || fail "sb did not stop"
+    # Stopped with a standby kept: the stopped run's namespaces go at once.
     wait_until 10 eval '[ -n "$(standby_pid)" ]'
     sbp=$(standby_pid)
+    wait_until 10 mnt_pins_live
+    check stopped_run_ns_closed "keel still pins the stopped run's mount namespace" mnt_pins_live
     kc start sb > "$T/start.out" 2>&1 || fail "keel start sb: $(cat "$T/start.out")"
     wait_until 20 eval '[ "$(views sb)" -ge 3 ]' || fail "sb did not start again ($WHY)"
     check start_released "keel start sb did not release the standby ($sbp; running $(ps_field sb pid))" \
