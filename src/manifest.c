@@ -31,6 +31,7 @@
 #include <strings.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 
 #define MANIFEST_MAX_LINE 4000        /* longer lines are errors, never truncated */
@@ -796,13 +797,51 @@ void manifest_secrets_stamp(const struct container_spec *c, struct file_digest *
     mbedtls_sha256_free(&h);
 }
 
+/* Network and FUSE file systems: a look at a path there waits for a server. */
+static bool on_remote_fs(const char *path)
+{
+    static const unsigned long remote[] = {
+        0x6969,       /* NFS */
+        0xFF534D42,   /* CIFS */
+        0xFE534D42,   /* SMB2 */
+        0x517B,       /* SMB */
+        0x65735546,   /* FUSE */
+        0x01021997,   /* 9P */
+        0x00C36400,   /* Ceph */
+        0x5346414F,   /* AFS */
+        0x01161970,   /* GFS2 */
+        0x7461636F,   /* OCFS2 */
+    };
+    struct statfs sf;
+    if (statfs(path, &sf) < 0)
+        return false;   /* not there: the start says so */
+    for (size_t i = 0; i < sizeof remote / sizeof remote[0]; i++)
+        if ((unsigned long)(unsigned int)sf.f_type == remote[i])
+            return true;
+    return false;
+}
+
+static void digest_secret(struct secret_spec *s)
+{
+    digest_file(s->source, SECRET_SIZE_MAX, &s->digest);
+    s->remote = on_remote_fs(s->source);
+}
+
+bool manifest_secrets_remote(const struct container_spec *c)
+{
+    for (size_t i = 0; i < c->n_secrets; i++)
+        if (c->secrets[i].remote)
+            return true;
+    return false;
+}
+
 void manifest_digest_mounted(struct manifest *m)
 {
     for (size_t i = 0; i < m->n_containers; i++) {
         struct container_spec *c = &m->containers[i];
         for (size_t b = 0; b < c->n_secrets; b++)
             if (on_fstab_mount(m, c->secrets[b].source))
-                digest_file(c->secrets[b].source, SECRET_SIZE_MAX, &c->secrets[b].digest);
+                digest_secret(&c->secrets[b]);
         if (c->seccomp == SECCOMP_FILE && on_fstab_mount(m, c->seccomp_file))
             digest_file(c->seccomp_file, SECCOMP_PROFILE_SIZE_MAX, &c->seccomp_digest);
     }
@@ -1084,7 +1123,7 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
                     diag_add(d, file, c->secrets[b].line, "container '%s': secret %s is not a regular file%s%s",
                              c->name, src, e > 0 && e != ENOENT ? ": " : "", e > 0 && e != ENOENT ? strerror(e) : "");
                 else if (!on_fstab_mount(m, src))
-                    digest_file(src, SECRET_SIZE_MAX, &c->secrets[b].digest);
+                    digest_secret(&c->secrets[b]);
             }
             for (size_t b = 0; b < c->n_devices; b++)
                 if (!on_fstab_mount(m, c->devices[b].source) &&

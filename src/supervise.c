@@ -1061,7 +1061,7 @@ static void ctr_start(struct ctr *c)
 static bool standby_wanted(const struct ctr *c)
 {
     return c->spec->standby && !c->sup->stopping_all && !c->retiring && !c->replacing && !c->aside && !c->alt &&
-           c->spec->ready != READY_FD;
+           c->spec->ready != READY_FD && !manifest_secrets_remote(c->spec);
 }
 
 static void standby_clear(struct ctr *c)
@@ -1698,6 +1698,9 @@ static struct ctr *ctr_alloc(struct supervisor *s, const struct container_spec *
     c->hosts_fd = -1;
     c->userns = (struct userns)USERNS_INIT;
     c->alt = alt;
+    if (spec->standby && !alt && manifest_secrets_remote(spec))
+        log_warn("%s: standby = yes is not used: a secret of it is on a network or FUSE file system, which keel "
+                 "does not look at on a restart's path", spec->name);
     if (!(c->iname = xasprintf("%s%s", spec->name, alt ? "~next" : "")) ||
         !(c->stage = xasprintf("%s/containers/%s", s->opts.run_dir, c->iname))) {
         free(c->iname);
@@ -2819,6 +2822,8 @@ pid_t supervisor_load_child(const char *path, const char *buf, size_t len)
         sys_close_range_from(0) < 0)
         _exit(2);
     int r = buf ? manifest_load_buffer("manifest", buf, len, 0, &m, &d) : manifest_load(path, 0, &m, &d);
+    if (r == 0)
+        manifest_digest_mounted(m);   /* what keel reads next on fstab file systems and volumes */
     _exit(r < 0 ? 1 : 0);
 }
 

@@ -95,6 +95,7 @@ struct secret_spec {
     unsigned mode;   /* default 0400 */
     int line;
     struct file_digest digest;   /* of SRC when the manifest was loaded */
+    bool remote;     /* SRC is on a network or FUSE file system (statfs, where digested) */
 };
 #define SECRET_SIZE_MAX (1u << 20)   /* bytes per secret */
 
@@ -375,6 +376,10 @@ void manifest_digest_mounted(struct manifest *m);
  * source cannot be looked at or changed in the last few seconds, as a second
  * change within a timestamp tick of the first may leave every time as it was. */
 void manifest_secrets_stamp(const struct container_spec *c, struct file_digest *out);
+/* True when a secret of C is on a network or FUSE file system (secret_spec
+ * remote): a look at it may sleep for as long as its server is silent, so
+ * PID 1 must not stamp it on a restart's path (no standby for C). */
+bool manifest_secrets_remote(const struct container_spec *c);
 
 int manifest_find_container(const struct manifest *m, const char *name);
 const struct volume_spec *manifest_find_volume(const struct manifest *m, const char *name);
