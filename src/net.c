@@ -1617,9 +1617,11 @@ void net_shutdown(struct net_ctx *ctx)
      * namespace's cleanup (a kworker, behind a grace period and the bridge's
      * deletion) outlived keel's exit by up to ~30 ms, and a keel started
      * again at once found its host end (EEXIST) and deleted it alone.  The
-     * group is random: the delete takes every link of it here. */
-    uint32_t group = 0x6b65656cu;   /* without getrandom: "keel" */
-    if (getrandom(&group, sizeof group, GRND_NONBLOCK) != (ssize_t)sizeof group || group == 0)
+     * group is random: the delete takes every link of it here.  Drawn only
+     * when there are links to delete (keel run with network = none has none). */
+    uint32_t group = 0x6b65656cu;   /* without getrandom (a failed call leaves it): "keel" */
+    if (ctx->n_bridges + ctx->n_doomed && getrandom(&group, sizeof group, GRND_NONBLOCK) == (ssize_t)sizeof group &&
+        group == 0)
         group = 0x6b65656cu;
     struct nlbuf *b = &ctx->buf;
     nlbuf_reset(b);
