@@ -130,11 +130,16 @@ static int open_mountpoint(int rootfd, const char *path, bool may_create, struct
     return kerr_set(err, errno, "cannot open %s in the container root", path);
 }
 
+/* Mounts on the directory TARGET_FD names through the working directory:
+ * "." after fchdir is the fd's own path, as /proc/self/fd/N is, looked up
+ * nowhere else, and leaves no /proc/PID entry behind for the kernel to
+ * invalidate one by one at the process's reap (~1.5 us each).  The caller
+ * is the setup child, whose working directory is nobody's until pivot_root
+ * and SETUP_WORKDIR set it (it opens absolute paths or below fds). */
 static int mount_at(const char *src, int target_fd, const char *fstype, unsigned long flags, const char *data,
                     const char *what, struct kerr *err)
 {
-    char tp[FD_PATH_MAX];
-    if (mount(src, fd_path(tp, target_fd), fstype, flags, data) < 0)
+    if (fchdir(target_fd) < 0 || mount(src, ".", fstype, flags, data) < 0)
         return kerr_set(err, errno, "cannot mount %s", what);
     return 0;
 }
@@ -946,11 +951,8 @@ int mount_dev_finish(int devfd, struct kerr *err)
     if (r == 0) {
         _cleanup_close_ int mq = openat(d, "mqueue", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         /* mqueue may be missing from the kernel: not worth failing the container for. */
-        if (mq >= 0) {
-            char mp[FD_PATH_MAX];
-            if (mount("mqueue", fd_path(mp, mq), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-                unlinkat(d, "mqueue", AT_REMOVEDIR);
-        }
+        if (mq >= 0 && mount_at("mqueue", mq, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "/dev/mqueue", NULL) < 0)
+            unlinkat(d, "mqueue", AT_REMOVEDIR);
     }
     return r;
 }
@@ -971,7 +973,6 @@ int mount_notify_socket(int devfd, const char *host_path, struct kerr *err)
  * then "/"). */
 int mount_masks(int rootfd, const char *below, struct mount_masks *made, struct kerr *err)
 {
-    char tp[FD_PATH_MAX], sp[FD_PATH_MAX];
     struct stat st;
     const uint64_t resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS;
     for (const char *const *p = mount_masked_paths; *p; p++) {
@@ -989,9 +990,13 @@ int mount_masks(int rootfd, const char *below, struct mount_masks *made, struct 
         int *first = dir ? &made->dir : &made->file;
         int r;
         if (*first >= 0) {
-            r = mount(fd_path(sp, *first), fd_path(tp, fd), NULL, MS_BIND, NULL);
+            /* A clone of the first mask's mount, its flags with it, as
+             * mount(MS_BIND) makes; fd to fd, no /proc/self/fd path.  No
+             * fallback: open_tree and move_mount (Linux 5.2) are older than
+             * openat2 (5.6), which the open above needs. */
+            r = sys_bind_fd_top(*first, fd, false, 0, 0);
         } else if (dir) {
-            r = mount("tmpfs", fd_path(tp, fd), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
+            r = mount_at("tmpfs", fd, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0", *p, err);
         } else {
             /* Opened here, in the container's new mount namespace: the kernel
              * refuses to bind a mount of another namespace (an fd the parent

@@ -37,6 +37,11 @@
 #                  keel holds no hand-over channel, and its fd count does not
 #                  grow over 30 restarts (positive controls: keel's sockets
 #                  are found the same way; the restarts happened)
+#   setup_proc_paths  the setup child mounts through its fds, never through a
+#                  /proc/self/fd/N path (each such /proc entry is one more for
+#                  the kernel to invalidate at the container's reap), traced
+#                  with strace -f (positive control: its proc mount is in the
+#                  trace)
 #   initramfs_host_layer  mkinitramfs takes a layer from the host path the
 #                  manifest names when it is a directory there, else from
 #                  build/layers (the positive control), and says which
@@ -381,6 +386,30 @@ EOF
     # may still hold at every look.
     check fds_steady "keel's fds grew from $early to $late over 30 restarts" le "$late" $((early + 2))
     keel_stop || fail "keel did not stop ($WHY)"
+}
+
+test_setup_proc_paths() {
+    plan trace_sees_setup mounts_by_fd
+    command -v strace >/dev/null || fail "strace is not installed (make deps)"
+    printf '#!/bin/sh\nexec strace -f -D -q -e trace=mount,openat,pivot_root -o "%s" "$@"\n' "$T/trace" > "$T/stwrap"
+    chmod 755 "$T/stwrap"
+    manifest <<EOF
+$(system_section)
+$(ctr c /bin/true "" "$LAYERS/over:$LAYERS/base")
+EOF
+    KEEL_WRAP=$T/stwrap keel_start
+    keel_wait 20 || fail "keel did not exit after its only container ended"
+    grep -qE "$(klog 'c: exited with status 0')" "$ERR" || fail "c did not run to its end"
+    # The setup child is the process that calls pivot_root; the tracer is
+    # keel's grandchild, so its last lines may come after keel's exit.
+    local cpid=""
+    wait_until $((10 * SLOW)) eval 'cpid=$(sed -nE "s/^([0-9]+) +pivot_root\(.*/\1/p" "$T/trace" | head -1)
+        [ -n "$cpid" ] && grep -qE "^$cpid +\+\+\+ exited" "$T/trace"' ||
+        fail "strace saw no pivot_root, or not the end of its process"
+    check trace_sees_setup "strace saw no proc mount of the setup child $cpid" \
+        grep -qE "^$cpid +mount\(\"proc\"" "$T/trace"
+    check mounts_by_fd "the setup child mounted through /proc/self/fd/N: $(grep -cE "^$cpid +mount\(.*\"/proc/self/fd/[0-9]" "$T/trace") calls" \
+        eval '! grep -qE "^$cpid +mount\(.*\"/proc/self/fd/[0-9]" "$T/trace"'
 }
 
 run_tests "$@"
