@@ -73,13 +73,12 @@ int mount_open_in_root(int rootfd, const char *path, char create, struct kerr *e
                 return kerr_set(err, errno, "cannot open the parent of %s in the container root", buf);
             const char *name = base ? base + 1 : buf;
             int r;
-            if (last && create == 'f') {
-                int f = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-                r = f < 0 ? -1 : 0;
-                close_safe(f);
-            } else {
+            /* An empty file by mknodat (the init layer's way: one call, no fd;
+             * like O_CREAT | O_EXCL, it follows no symlink). */
+            if (last && create == 'f')
+                r = mknodat(parent, name, S_IFREG | 0644, 0);
+            else
                 r = mkdirat(parent, name, 0755);
-            }
             int saved = errno;
             close(parent);
             if (r < 0 && saved != EEXIST)
@@ -903,9 +902,8 @@ int mount_dev(int rootfd, bool own_nodes, struct kerr *err)
         if (r == -EPERM && n - 1 == mount_devnodes) {
             /* Refused at the first node (keel in a user namespace): binds on a nodev /dev, as below. */
             own_nodes = false;
-            char tp[FD_PATH_MAX];
-            r = mount(NULL, fd_path(tp, d), NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) < 0
-                ? kerr_set(err, errno, "cannot make the container's /dev nodev") : 0;
+            r = mount_at(NULL, d, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL,
+                         "the container's /dev again, nodev", err);
         } else if (r == -EPERM) {
             r = kerr_set(err, EPERM, "cannot create /dev/%s", (n - 1)->name);
         }
