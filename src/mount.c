@@ -949,7 +949,8 @@ int mount_dev_finish(int devfd, struct kerr *err)
     if (r == 0) {
         _cleanup_close_ int mq = openat(d, "mqueue", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         /* mqueue may be missing from the kernel: not worth failing the container for. */
-        if (mq >= 0 && mount_at("mqueue", mq, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "/dev/mqueue", NULL) < 0)
+        if (mq >= 0 &&
+            mount_at("mqueue", mq, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "/dev/mqueue", NULL) < 0)
             unlinkat(d, "mqueue", AT_REMOVEDIR);
     }
     return r;

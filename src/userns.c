@@ -266,7 +266,8 @@ static int collect_in_use(ino_t skip, struct in_use *u, struct kerr *err)
         struct stat st;
         ino_t again;
         r = 0;
-        if (pin >= 0 ? fstat(pin, &st) < 0 || st.st_ino != ino : !userns_of(piddir, "ns/user", &again) || again != ino) {
+        if (pin >= 0 ? fstat(pin, &st) < 0 || st.st_ino != ino
+                     : !userns_of(piddir, "ns/user", &again) || again != ino) {
             close_safe(pin);
             u->n = before;
             continue;
