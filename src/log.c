@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,8 +66,11 @@ int log_nonblocking(void)
         return 0;
     if (fstat(log_out, &st) < 0)
         return -errno;
-    if (S_ISREG(st.st_mode))
-        return 0;   /* never blocks for long, and must keep sharing our file offset */
+    /* A file never blocks for long, and must keep sharing our file offset;
+     * /dev/null (1:3, keel's stderr under many callers) never blocks: no
+     * reopen through /proc/self/fd, whose entries the reap invalidates. */
+    if (S_ISREG(st.st_mode) || (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)))
+        return 0;
     if (S_ISSOCK(st.st_mode)) {
         log_nb_sock = true;
         log_nb = true;

@@ -73,13 +73,12 @@ int mount_open_in_root(int rootfd, const char *path, char create, struct kerr *e
                 return kerr_set(err, errno, "cannot open the parent of %s in the container root", buf);
             const char *name = base ? base + 1 : buf;
             int r;
-            if (last && create == 'f') {
-                int f = openat(parent, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-                r = f < 0 ? -1 : 0;
-                close_safe(f);
-            } else {
+            /* An empty file by mknodat (the init layer's way: one call, no fd;
+             * like O_CREAT | O_EXCL, it follows no symlink). */
+            if (last && create == 'f')
+                r = mknodat(parent, name, S_IFREG | 0644, 0);
+            else
                 r = mkdirat(parent, name, 0755);
-            }
             int saved = errno;
             close(parent);
             if (r < 0 && saved != EEXIST)
@@ -130,11 +129,16 @@ static int open_mountpoint(int rootfd, const char *path, bool may_create, struct
     return kerr_set(err, errno, "cannot open %s in the container root", path);
 }
 
+/* Mounts on the directory TARGET_FD names through the working directory:
+ * "." after fchdir is the fd's own path, as /proc/self/fd/N is, looked up
+ * nowhere else, and leaves no /proc/PID entry behind for the kernel to
+ * invalidate one by one at the process's reap (~1.5 us each).  The caller
+ * is the setup child, whose working directory is nobody's until pivot_root
+ * and SETUP_WORKDIR set it (it opens absolute paths or below fds). */
 static int mount_at(const char *src, int target_fd, const char *fstype, unsigned long flags, const char *data,
                     const char *what, struct kerr *err)
 {
-    char tp[FD_PATH_MAX];
-    if (mount(src, fd_path(tp, target_fd), fstype, flags, data) < 0)
+    if (fchdir(target_fd) < 0 || mount(src, ".", fstype, flags, data) < 0)
         return kerr_set(err, errno, "cannot mount %s", what);
     return 0;
 }
@@ -898,9 +902,8 @@ int mount_dev(int rootfd, bool own_nodes, struct kerr *err)
         if (r == -EPERM && n - 1 == mount_devnodes) {
             /* Refused at the first node (keel in a user namespace): binds on a nodev /dev, as below. */
             own_nodes = false;
-            char tp[FD_PATH_MAX];
-            r = mount(NULL, fd_path(tp, d), NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) < 0
-                ? kerr_set(err, errno, "cannot make the container's /dev nodev") : 0;
+            r = mount_at(NULL, d, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL,
+                         "the container's /dev again, nodev", err);
         } else if (r == -EPERM) {
             r = kerr_set(err, EPERM, "cannot create /dev/%s", (n - 1)->name);
         }
@@ -946,11 +949,9 @@ int mount_dev_finish(int devfd, struct kerr *err)
     if (r == 0) {
         _cleanup_close_ int mq = openat(d, "mqueue", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         /* mqueue may be missing from the kernel: not worth failing the container for. */
-        if (mq >= 0) {
-            char mp[FD_PATH_MAX];
-            if (mount("mqueue", fd_path(mp, mq), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-                unlinkat(d, "mqueue", AT_REMOVEDIR);
-        }
+        if (mq >= 0 &&
+            mount_at("mqueue", mq, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, "/dev/mqueue", NULL) < 0)
+            unlinkat(d, "mqueue", AT_REMOVEDIR);
     }
     return r;
 }
@@ -971,7 +972,6 @@ int mount_notify_socket(int devfd, const char *host_path, struct kerr *err)
  * then "/"). */
 int mount_masks(int rootfd, const char *below, struct mount_masks *made, struct kerr *err)
 {
-    char tp[FD_PATH_MAX], sp[FD_PATH_MAX];
     struct stat st;
     const uint64_t resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS;
     for (const char *const *p = mount_masked_paths; *p; p++) {
@@ -989,9 +989,13 @@ int mount_masks(int rootfd, const char *below, struct mount_masks *made, struct 
         int *first = dir ? &made->dir : &made->file;
         int r;
         if (*first >= 0) {
-            r = mount(fd_path(sp, *first), fd_path(tp, fd), NULL, MS_BIND, NULL);
+            /* A clone of the first mask's mount, its flags with it, as
+             * mount(MS_BIND) makes; fd to fd, no /proc/self/fd path.  No
+             * fallback: open_tree and move_mount (Linux 5.2) are older than
+             * openat2 (5.6), which the open above needs. */
+            r = sys_bind_fd_top(*first, fd, false, 0, 0);
         } else if (dir) {
-            r = mount("tmpfs", fd_path(tp, fd), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
+            r = mount_at("tmpfs", fd, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0", *p, err);
         } else {
             /* Opened here, in the container's new mount namespace: the kernel
              * refuses to bind a mount of another namespace (an fd the parent

@@ -754,7 +754,12 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
         ctx->slots[i].bridge = -1;
     }
 
-    ctx->host_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    /* /proc/self, not /proc/thread-self: the network namespace is a
+     * thread's, but keel has one thread (no pthreads, no CLONE_THREAD), so
+     * the thread group's leader is the caller.  thread-self's task/TID/ns
+     * directories would be three more /proc dentries for keel's parent to
+     * invalidate one by one at keel's reap. */
+    ctx->host_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     if (ctx->host_ns < 0) {
         r = kerr_set(err, errno, "cannot open keel's network namespace");
         goto fail;
@@ -955,14 +960,14 @@ static int new_netns(struct net_ctx *ctx, const char *pin, bool v6, int *ns_fd, 
         return kerr_set(err, e, "cannot create a network namespace");
     }
     int r = 0;
-    *ns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    *ns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);   /* self: see net_init */
     if (*ns_fd < 0)
         r = kerr_set(err, errno, "cannot open the new network namespace");
     if (r == 0 && (r = nlbuf_socket(NETLINK_ROUTE, err)) >= 0) {
         *sock = r;
         r = 0;
     }
-    if (r == 0 && mount("/proc/thread-self/ns/net", pin, NULL, MS_BIND, NULL) < 0)
+    if (r == 0 && mount("/proc/self/ns/net", pin, NULL, MS_BIND, NULL) < 0)
         r = kerr_set(err, errno, "cannot pin the network namespace at %s", pin);
     if (r == 0) {
         /* IPv6 off before eth0 exists (interfaces made later inherit
@@ -1617,9 +1622,11 @@ void net_shutdown(struct net_ctx *ctx)
      * namespace's cleanup (a kworker, behind a grace period and the bridge's
      * deletion) outlived keel's exit by up to ~30 ms, and a keel started
      * again at once found its host end (EEXIST) and deleted it alone.  The
-     * group is random: the delete takes every link of it here. */
-    uint32_t group = 0x6b65656cu;   /* without getrandom: "keel" */
-    if (getrandom(&group, sizeof group, GRND_NONBLOCK) != (ssize_t)sizeof group || group == 0)
+     * group is random: the delete takes every link of it here.  Drawn only
+     * when there are links to delete (keel run with network = none has none). */
+    uint32_t group = 0x6b65656cu;   /* without getrandom (a failed call leaves it): "keel" */
+    if (ctx->n_bridges + ctx->n_doomed && getrandom(&group, sizeof group, GRND_NONBLOCK) == (ssize_t)sizeof group &&
+        group == 0)
         group = 0x6b65656cu;
     struct nlbuf *b = &ctx->buf;
     nlbuf_reset(b);

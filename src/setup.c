@@ -155,9 +155,6 @@ static void add_pivot(struct builder *b)
     add(b, SETUP_PIVOT, 0);
     /* The image's own /etc/passwd, read after pivot_root. */
     add(b, SETUP_USER, 0);
-    /* Always set: a container would otherwise inherit keel's own -1000.
-     * It opens an fd: before SETUP_RLIMITS. */
-    add(b, SETUP_OOM_SCORE, 0);
     add(b, SETUP_GIVE_OUTPUT, 0);
     add(b, SETUP_ENV, 0);
 }
@@ -187,6 +184,13 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
      * admin's shell and a read takes the admin's keystrokes. */
     add(&b, SETUP_SESSION, 0);
     add(&b, SETUP_HOSTNAME, 0);
+    /* Always set: a container would otherwise inherit keel's own -1000.  It
+     * opens an fd (before SETUP_RLIMITS) below the host's /proc, before the
+     * pivot, where the child's /proc/PID entry is already there (its status
+     * was read at the start): through the container's /proc it would add
+     * entries there too, which the kernel invalidates one by one when the
+     * container's process is reaped. */
+    add(&b, SETUP_OOM_SCORE, 0);
     /* The root: private tree and stage first, the overlay before anything
      * inside it, /proc before the masks that cover its files, everything
      * before pivot_root (which leaves keel's tree behind). */

@@ -199,7 +199,9 @@ static int bind_fd(int src, int tgt, unsigned tree_flags, unsigned attr_flags, u
     if (tree < 0)
         return -1;
     struct mount_attr attr = { .attr_set = attr_set, .attr_clr = attr_clr };
-    int r = (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | attr_flags, &attr, sizeof attr);
+    int r = 0;   /* nothing to set or clear: a plain bind, no call */
+    if (attr_set | attr_clr)
+        r = (int)syscall(SYS_mount_setattr, tree, "", AT_EMPTY_PATH | attr_flags, &attr, sizeof attr);
     if (r == 0)
         r = (int)syscall(SYS_move_mount, tree, "", tgt, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
     int e = errno;

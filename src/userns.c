@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -119,18 +120,35 @@ bool userns_map_overlaps(const struct userns_extent *map, size_t n, uint32_t fir
     return false;
 }
 
+/* A user namespace a scan read, its maps in in_use.ext.  PIN: an fd of the
+ * namespace (or -1), taken when both its maps were there: maps are written
+ * once, so a later scan of the same in_use need not read them again, and
+ * the fd keeps the namespace, and so its inode number, alive (nsfs gives a
+ * freed number to the next namespace made): without it, a later namespace
+ * could pass for this one.  UNTIL: the last scan it holds for (pinned: all). */
+struct ns_seen {
+    ino_t ino;
+    int pin;
+    unsigned until;
+};
+
+#define USERNS_PINS_MAX 128   /* fds held at most while keel looks (a host may have thousands) */
+
 struct in_use {
     struct userns_extent *ext;   /* host ranges of the other namespaces' maps */
     size_t n, cap;
-    ino_t *seen;                 /* namespaces already read */
+    struct ns_seen *seen;        /* namespaces already read */
     size_t n_seen, cap_seen;
+    unsigned scan;               /* collect_in_use calls on it so far */
 };
 
+/* Its pins closed, its memory freed: `u` is not used again. */
 static void in_use_free(struct in_use *u)
 {
+    for (size_t i = 0; i < u->n_seen; i++)
+        close_safe(u->seen[i].pin);
     free(u->ext);
     free(u->seen);
-    *u = (struct in_use){ 0 };
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
@@ -148,10 +166,12 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 
 /* Reads one process's uid_map and gid_map into `u`.  A process that is gone
  * meanwhile, or a map that cannot be read, is skipped (not in use by then, or
- * not ours to judge); only ENOMEM is an error. */
+ * not ours to judge); only ENOMEM is an error.  Returns the number of maps
+ * read that were written (0-2). */
 static int add_maps(struct in_use *u, int piddir)
 {
     static const char *const files[] = { "uid_map", "gid_map" };
+    int got = 0;
     for (size_t f = 0; f < 2; f++) {
         _cleanup_free_ char *buf = NULL;
         if (read_file_at(piddir, files[f], 64 * 1024, &buf, NULL) < 0)
@@ -164,8 +184,9 @@ static int add_maps(struct in_use *u, int piddir)
             return -ENOMEM;
         memcpy(u->ext + u->n, ext, n * sizeof *ext);
         u->n += n;
+        got++;
     }
-    return 0;
+    return got;
 }
 
 /* The user namespace of PATH ("PID/ns/user" below /proc, or "ns/user"
@@ -191,11 +212,14 @@ static bool userns_of(int dirfd, const char *path, ino_t *ino)
 
 /* Every host range mapped by a user namespace with a process in it, other
  * than keel's own namespace and `skip` (0: none), as seen in /proc (keel's
- * PID namespace: in boot mode, the whole machine).  A process in a namespace
- * already read, keel's own among them (most of a host's), costs one
- * readlink. */
+ * PID namespace: in boot mode, the whole machine), added to `u`.  A process
+ * in a namespace already read, keel's own among them (most of a host's),
+ * costs one readlink; so does one in a namespace an earlier scan of the same
+ * `u` pinned (open_auto's second look reads only what is new since its
+ * first). */
 static int collect_in_use(ino_t skip, struct in_use *u, struct kerr *err)
 {
+    u->scan++;
     struct stat self;
     if (stat("/proc/self/ns/user", &self) < 0)
         return kerr_set(err, errno, "cannot stat /proc/self/ns/user");
@@ -220,7 +244,7 @@ static int collect_in_use(ino_t skip, struct in_use *u, struct kerr *err)
             continue;
         bool seen = false;
         for (size_t i = 0; i < u->n_seen && !seen; i++)
-            seen = u->seen[i] == ino;
+            seen = u->seen[i].ino == ino && u->seen[i].until >= u->scan;
         if (seen)
             continue;
         _cleanup_close_ int piddir = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -232,17 +256,23 @@ static int collect_in_use(ino_t skip, struct in_use *u, struct kerr *err)
         /* The process may have ended, and its pid gone to another, between
          * the readlink and the open: the maps read are ino's only if the
          * process behind piddir is in it (any process in it: the maps are
-         * the namespace's).  Else they are dropped, ino not marked read. */
-        ino_t again;
-        if (!userns_of(piddir, "ns/user", &again) || again != ino) {
-            u->n = before;
-            continue;
-        }
+         * the namespace's).  Else they are dropped, ino not marked read.
+         * With both maps written, the check opens the namespace: its pin. */
         if (grow((void **)&u->seen, &u->cap_seen, u->n_seen + 1, sizeof *u->seen) < 0) {
             r = -ENOMEM;
             break;
         }
-        u->seen[u->n_seen++] = ino;
+        int pin = r == 2 && u->n_seen < USERNS_PINS_MAX ? openat(piddir, "ns/user", O_RDONLY | O_CLOEXEC) : -1;
+        struct stat st;
+        ino_t again;
+        r = 0;
+        if (pin >= 0 ? fstat(pin, &st) < 0 || st.st_ino != ino
+                     : !userns_of(piddir, "ns/user", &again) || again != ino) {
+            close_safe(pin);
+            u->n = before;
+            continue;
+        }
+        u->seen[u->n_seen++] = (struct ns_seen){ ino, pin, pin >= 0 ? UINT_MAX : u->scan };
     }
     closedir(d);
     if (r < 0)
@@ -369,29 +399,31 @@ static int open_auto(struct userns *u, const struct container_spec *c, struct ke
         return kerr_set(err, ENOMEM, "cannot make the user namespace of %s", c->name);
     u->n = 1;
     uint32_t from = 0;
+    /* One in_use for every look: the second reads only the namespaces the
+     * first did not pin (new ones, or maps not written yet), not again the
+     * maps of every namespace in sight (~25 us each).  What stays in it
+     * from a look before is still mapped, or was: at worst a slot skipped. */
+    struct in_use used = { 0 };
+    int r;
     for (;;) {
-        struct in_use used = { 0 };
         uint32_t slot = 0;
-        int r = collect_in_use(0, &used, err);
+        r = collect_in_use(0, &used, err);
         if (r == 0)
             r = claim_slot(u, from, used.ext, used.n, &slot, err);
-        in_use_free(&used);
         if (r < 0)
-            return r;
+            break;
         uint32_t first = USERNS_POOL_FIRST + slot * USERNS_AUTO_SIZE;
         u->map[0] = (struct userns_extent){ 0, first, USERNS_AUTO_SIZE };
         if ((r = make_namespace(u, err)) < 0)
-            return r;
+            break;
         r = collect_in_use(ns_ino(u->fd), &used, err);
-        bool taken = r == 0 && userns_map_overlaps(used.ext, used.n, first, USERNS_AUTO_SIZE);
-        in_use_free(&used);
-        if (r < 0)
-            return r;
-        if (!taken)
-            return 0;
+        if (r < 0 || !userns_map_overlaps(used.ext, used.n, first, USERNS_AUTO_SIZE))
+            break;
         drop_namespace(u);
         from = slot + 1;
     }
+    in_use_free(&used);
+    return r;
 }
 
 int userns_open(struct userns *u, const struct container_spec *c, struct kerr *err)

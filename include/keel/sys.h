@@ -89,6 +89,8 @@ int sys_bind_fd(int src, int tgt, uint64_t attr_set);
  * (a mount(MS_REMOUNT | MS_BIND) with exactly the flags wanted, without
  * its path lookups and without a moment where the bind has other flags). */
 int sys_bind_fd_top(int src, int tgt, bool submounts, uint64_t attr_set, uint64_t attr_clr);
+/* (With neither attribute it is a plain bind, mount(MS_BIND)'s clone with
+ * the source mount's flags: no mount_setattr call, works from Linux 5.2.) */
 
 /* 1 when /proc/self/exe is a sealed memfd or a file on a read-only mount
  * (boot mode's bind of keel's binary): nothing that opens it through

@@ -1118,4 +1118,36 @@ test_harness_wait_until() {
     check succeeds "wait_until did not return at the third try (status $rc, tries $n)" eval '[ "$rc" = 0 ] && [ "$n" = 3 ]'
 }
 
+# keel's log goes out non-blocking: a pipe or a terminal on stderr is opened
+# again (/proc/self/fd/2, O_NONBLOCK, a description of keel's own).  Not
+# /dev/null, which never blocks: the reopen would only leave two /proc
+# entries of keel's for its parent's reap to invalidate.  Traced with strace;
+# positive control: with a pipe on stderr the reopen is there.
+test_log_devnull_no_reopen() {
+    plan reopen_for_pipe no_reopen_for_devnull
+    manifest <<EOF
+$(system_section)
+[container c]
+layers = $LAYERS/base
+command = /bin/true
+restart = no
+EOF
+    local how
+    for how in null pipe; do
+        if [ "$how" = null ]; then
+            printf '#!/bin/bash\nexec strace -D -q -e trace=openat -o "%s" "$@" 2>/dev/null\n' "$T/trace.$how"
+        else
+            printf '#!/bin/bash\nstrace -D -q -e trace=openat -o "%s" "$@" 2>&1 | cat >&2\nexit "${PIPESTATUS[0]}"\n' \
+                "$T/trace.$how"
+        fi > "$T/wrap.$how"
+        chmod 755 "$T/wrap.$how"
+        KEEL_WRAP=$T/wrap.$how keel_start
+        keel_wait 20 || fail "keel ($how on stderr) did not exit after its only container ended"
+        wait_until $((10 * SLOW)) grep -q '^+++ exited' "$T/trace.$how" || fail "strace ($how) did not finish"
+    done
+    check reopen_for_pipe "keel did not reopen a pipe on its stderr" grep -q '"/proc/self/fd/2"' "$T/trace.pipe"
+    check no_reopen_for_devnull "keel reopened /dev/null on its stderr through /proc/self/fd/2" \
+        eval '! grep -q "\"/proc/self/fd/2\"" "$T/trace.null"'
+}
+
 run_tests "$@"

@@ -37,6 +37,13 @@
 #                  keel holds no hand-over channel, and its fd count does not
 #                  grow over 30 restarts (positive controls: keel's sockets
 #                  are found the same way; the restarts happened)
+#   setup_proc_paths  the setup child mounts through its fds, never through a
+#                  /proc/self/fd/N path (each such /proc entry is one more for
+#                  the kernel to invalidate at the container's reap), traced
+#                  with strace -f (positive control: its proc mount is in the
+#                  trace); it writes oom_score_adj through the host's /proc
+#                  before pivot_root (the container's /proc would hold more
+#                  entries of its pid), and the container has the value
 #   initramfs_host_layer  mkinitramfs takes a layer from the host path the
 #                  manifest names when it is a directory there, else from
 #                  build/layers (the positive control), and says which
@@ -381,6 +388,39 @@ EOF
     # may still hold at every look.
     check fds_steady "keel's fds grew from $early to $late over 30 restarts" le "$late" $((early + 2))
     keel_stop || fail "keel did not stop ($WHY)"
+}
+
+test_setup_proc_paths() {
+    plan trace_sees_setup mounts_by_fd oom_through_host_proc oom_score_set
+    command -v strace >/dev/null || fail "strace is not installed (make deps)"
+    printf '#!/bin/sh\nexec strace -f -D -q -e trace=mount,openat,pivot_root -o "%s" "$@"\n' "$T/trace" > "$T/stwrap"
+    chmod 755 "$T/stwrap"
+    manifest <<EOF
+$(system_section)
+$(ctr c "/bin/sh -c 'echo oom=\$(cat /proc/self/oom_score_adj)'" "oom_score_adj = 300" "$LAYERS/over:$LAYERS/base")
+EOF
+    KEEL_WRAP=$T/stwrap keel_start
+    keel_wait 20 || fail "keel did not exit after its only container ended"
+    grep -qE "$(klog 'c: exited with status 0')" "$ERR" || fail "c did not run to its end"
+    # The setup child is the process that calls pivot_root; the tracer is
+    # keel's grandchild, so its last lines may come after keel's exit.
+    local cpid=""
+    wait_until $((10 * SLOW)) eval 'cpid=$(sed -nE "s/^([0-9]+) +pivot_root\(.*/\1/p" "$T/trace" | head -1)
+        [ -n "$cpid" ] && grep -qE "^$cpid +\+\+\+ exited" "$T/trace"' ||
+        fail "strace saw no pivot_root, or not the end of its process"
+    check trace_sees_setup "strace saw no proc mount of the setup child $cpid" \
+        grep -qE "^$cpid +mount\(\"proc\"" "$T/trace"
+    check mounts_by_fd "the setup child mounted through /proc/self/fd/N: $(grep -cE "^$cpid +mount\(.*\"/proc/self/fd/[0-9]" "$T/trace") calls" \
+        eval '! grep -qE "^$cpid +mount\(.*\"/proc/self/fd/[0-9]" "$T/trace"'
+    # oom_score_adj written through the host's /proc, where the child's
+    # entry is already (its status was read there): before pivot_root.
+    local oom piv
+    oom=$(grep -nE "^$cpid +openat\(AT_FDCWD, \"/proc/self/oom_score_adj\"" "$T/trace" | head -1 | cut -d: -f1)
+    piv=$(grep -nE "^$cpid +pivot_root\(" "$T/trace" | head -1 | cut -d: -f1)
+    check oom_through_host_proc "the setup child opened oom_score_adj at trace line '$oom', pivot_root at $piv" \
+        eval '[ -n "$oom" ] && [ "$oom" -lt "$piv" ]'
+    check oom_score_set "the container's oom_score_adj is not the manifest's 300: $(cat "$T/log/c.log" 2>&1)" \
+        grep -q "oom=300" "$T/log/c.log"
 }
 
 run_tests "$@"

@@ -344,6 +344,48 @@ EOF
     check reap_lock_files "three keel runs left more than one slot lock file" grep_in '^lockfiles=1$' "$OUT"
 }
 
+# `userns = auto` looks at every user namespace in sight twice: before it
+# claims a slot, and again once its own map is written (another keel may
+# have claimed the same slot meanwhile).  The second look reads again only
+# what the first could not keep: a namespace whose two maps were both
+# written, and which keel holds open (so that its inode number cannot go to
+# a namespace made in between), is not read twice; one whose maps were not
+# written yet is.  Two foreign processes in keel's PID namespace: one in a
+# user namespace with both maps, one in a user namespace with none; keel's
+# opens of their /proc directories are counted with strace.
+test_auto_second_look() {
+    plan second_look_control second_look_unwritten second_look_once
+    manifest <<EOF
+$(system_section)
+[container c]
+layers = $LAYERS/base
+command = /bin/probe read /proc/self/uid_map exit 0
+restart = no
+userns = auto
+EOF
+    cat > "$T/wrap" <<EOF
+#!/bin/bash
+unshare --user --map-root-user /bin/sleep 60 & echo \$! > "$T/full.pid"
+unshare --user /bin/sleep 60 & echo \$! > "$T/empty.pid"
+for p in \$(cat "$T/full.pid" "$T/empty.pid"); do   # each has made its namespace (and maps) and exec'd sleep
+    for _ in \$(seq 400); do case "\$(readlink /proc/\$p/exe)" in */sleep) break ;; esac; sleep 0.05; done
+done
+exec strace -D -q -e trace=openat -o "$T/trace" "\$@"
+EOF
+    chmod 755 "$T/wrap"
+    KEEL_WRAP=$T/wrap keel_start
+    keel_wait 30 || { keel_kill; fail "keel did not end ($WHY)"; }
+    wait_until $((10 * SLOW)) grep -q '^+++ exited' "$T/trace" || fail "strace did not finish"
+    local full empty nfull nempty
+    full=$(cat "$T/full.pid") empty=$(cat "$T/empty.pid")
+    nfull=$(grep -cE "^openat\([0-9]+, \"$full\", O_RDONLY[^)]*O_DIRECTORY" "$T/trace")
+    nempty=$(grep -cE "^openat\([0-9]+, \"$empty\", O_RDONLY[^)]*O_DIRECTORY" "$T/trace")
+    check second_look_control "c did not get the first range, or the foreign namespaces were not looked at ($(map_of c), $nfull, $nempty)" \
+        eval '[ "$(map_of c)" = "0 $AUTO0 65536" ] && [ "$nfull" -ge 1 ]'
+    check second_look_unwritten "a namespace without maps was not read again at the second look" eq "$nempty" 2
+    check second_look_once "a namespace with both maps written was read at both looks" eq "$nfull" 1
+}
+
 # Every container dies with a killed keel (PR_SET_PDEATHSIG), also those whose
 # uid change cleared the signal: a non-root user, the root of a user namespace.
 test_die_with_keel() {

@@ -89,6 +89,9 @@ TEST(start_order)
     CHECK(at(&l, SETUP_PIVOT, -1) < at(&l, SETUP_HANDOVER, -1));
     CHECK(at(&l, SETUP_USER, -1) < at(&l, SETUP_HANDOVER, -1));
     CHECK(at(&l, SETUP_OOM_SCORE, -1) < at(&l, SETUP_HANDOVER, -1));
+    /* ... and through the host's /proc, before the pivot (no entry of the
+     * child's in the container's /proc for the reap to invalidate). */
+    CHECK(at(&l, SETUP_OOM_SCORE, -1) < at(&l, SETUP_STAGE, -1));
     CHECK(at(&l, SETUP_ETC_FILE, SETUP_FILE_HOSTS) < at(&l, SETUP_HANDOVER, -1));
     CHECK_INT(at(&l, SETUP_HANDOVER, -1) + 1, at(&l, SETUP_JOIN_NS, CNS_NET));
     CHECK_INT(at(&l, SETUP_JOIN_NS, CNS_NET) + 1, at(&l, SETUP_MOUNT_SYS, -1));
