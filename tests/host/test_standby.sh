@@ -495,6 +495,85 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# A secret on a FUSE file system (the probe's DIR/f, "fuse-secret"): keel
+# would lstat it in PID 1 on every restart's path (the release check), where
+# a hung server holds PID 1, so such a container gets no standby and says so
+# (manifest_secrets_remote).  rs's secret is on the FUSE mount, ls's on a
+# local file, the same otherwise; ls starts after rs (depends), so rs's
+# standby, were it made, would be asked for first.  The positive control:
+# ls gets its standby (told apart by the copy of the secret it holds).
+# Before, rs got a standby too, and its restart was a release.
+# standby_tokens: "PID TOKEN" of each waiting standby (TOKEN: its
+# /run/token), one a line, sorted by TOKEN.
+standby_tokens() {
+    local k busy
+    busy=" $(ps_pids) "
+    for k in $(keel_children); do
+        case $busy in *" $k "*) continue ;; esac
+        [ "$(ns_status "$k" NSpid | awk '{ print NF, $NF }')" = "2 1" ] || continue
+        waits_in_stub "$k" && echo "$k $(cat "$(nsproc)/$k/root/run/token" 2>/dev/null)"
+    done | sort -k 2
+}
+tokens() { awk '{ printf "%s ", $2 }' <<< "$1"; }
+test_standby_secret_remote() {
+    plan remote_seen local_standby remote_no_standby remote_warned remote_restart_fresh
+    printf 'tok-local\n' > "$T/token"
+    mkdir -p "$T/fuse/d"
+    fuse_start host
+    local sec
+    for sec in "rs $T/fuse/d/f" "ls $T/token"; do
+        set -- $sec
+        cat <<EOF
+[container $1]
+layers = $LAYERS/base
+secret = $2:/run/token
+command = /bin/probe read /run/token print sec-done trap USR1 sleep inf
+restart = always
+restart_delay = 0ms
+stop_signal = SIGUSR1
+standby = yes
+$([ "$1" = ls ] && echo 'depends = rs:started')
+
+EOF
+    done > "$T/ctrs.ini"
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+$(cat "$T/ctrs.ini")
+EOF
+    keel_start
+    wait_out rs sec-done || fail "rs did not come up ($WHY)"
+    wait_out ls sec-done || fail "ls did not come up ($WHY)"
+    wait_until $((10 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    check remote_seen "rs does not see its secret from the FUSE file system: $(c_lines rs | grep '^data:' | tr '\n' ' ')" \
+        eq "$(c_lines rs | grep '^data:/run/token=')" "data:/run/token=fuse-secret"
+    wait_until 20 eval '[ -n "$(standby_tokens)" ]'
+    local sbs toks
+    sbs=$(standby_tokens)
+    toks=$(tokens "$sbs")
+    check local_standby "ls (its secret on a local file) got no standby (standbys: '$toks')" \
+        eval '[[ " $toks" == *" tok-local "* ]]'
+    check remote_no_standby "rs (its secret on FUSE) got a standby (standbys' secrets: '$toks')" \
+        eq "$toks" "tok-local "
+    check remote_warned "keel did not say why rs gets no standby" \
+        grep -qE "$(klog 'warning: rs: standby = yes is not used: a secret of it is on a network or FUSE file system')" "$ERR"
+    # Its restart is a fresh start (the secret read again), not the release
+    # of a standby that waited before it.
+    local pid0 pid1
+    pid0=$(ps_field rs pid)
+    sbs=$(standby_tokens)
+    kc kill -s USR1 rs > "$T/kill.out" 2>&1 || fail "keel kill -s USR1 rs: $(cat "$T/kill.out")"
+    wait_until 20 eval '[ "$(c_lines rs | grep -c "^sec-done$")" -ge 2 ]' || fail "rs did not restart ($WHY)"
+    wait_until 10 eval '[ "$(ps_field rs state)" = running ]'
+    pid1=$(ps_field rs pid)
+    toks=$(tokens "$(standby_tokens)")
+    check remote_restart_fresh "rs's restart (pid $pid0 -> $pid1) released a standby or left one of it or did not see the secret (standbys before: '$(tr '\n' ' ' <<< "$sbs")', secrets after: '$toks')" \
+        eval '[ -n "$pid1" ] && [ "$pid1" != "$pid0" ] && ! grep -q "^$pid1 " <<< "$sbs" && [ "$toks" = "tok-local " ] &&
+              [ "$(c_lines rs | grep -c "^data:/run/token=fuse-secret$")" = 2 ]'
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 # ---- a standby that SIGKILL cannot end at once ----------------------------------------
 
 # The FUSE server (fuse_start, fuse_stop, fuse_held, hung, host_pid) is lib.sh's.

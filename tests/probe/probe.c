@@ -67,8 +67,9 @@
  *   connect-udp HOST PORT  the same over UDP (2 s timeout)
  *   flood BYTES         write BYTES bytes of lines to stdout, then flood=done on stderr
  *   fuse-hang DIR       (run outside containers, as root) mount a FUSE file system at DIR
- *                       and serve it, forever: DIR/d is an empty directory, every entry
- *                       and attribute valid for 0 s (each path walk asks the server).
+ *                       and serve it, forever: DIR/d is an empty directory, DIR/f a file
+ *                       holding "fuse-secret\n", every entry and attribute valid for 0 s
+ *                       (each path walk asks the server).
  *                       fuse=mounted once mounted.  After SIGUSR1 the next request is
  *                       read and left unanswered (fuse.held=OPCODE), the later ones are
  *                       served: its caller sleeps uninterruptibly, and SIGKILL ends it
@@ -1033,12 +1034,15 @@ static void fuse_reply(int fd, uint64_t unique, int error, const void *arg, size
         fprintf(stderr, "probe: fuse reply: %s\n", strerror(errno));
 }
 
+static const char fuse_file[] = "fuse-secret\n";   /* DIR/f, node 3 */
+
 static void fuse_attr_of(uint64_t ino, struct fuse_attr *a)
 {
     memset(a, 0, sizeof *a);
     a->ino = ino;
-    a->mode = S_IFDIR | 0755;
-    a->nlink = 2;
+    a->mode = ino == 3 ? S_IFREG | 0644 : S_IFDIR | 0755;
+    a->nlink = ino == 3 ? 1 : 2;
+    a->size = ino == 3 ? sizeof fuse_file - 1 : 0;
     a->blksize = 4096;
 }
 
@@ -1058,12 +1062,13 @@ static void fuse_answer(int fd, const char *req)
         return;
     }
     case FUSE_LOOKUP: {
-        if (h->nodeid != FUSE_ROOT_ID || strcmp(arg, "d") != 0) {
+        uint64_t node = h->nodeid != FUSE_ROOT_ID ? 0 : strcmp(arg, "d") == 0 ? 2 : strcmp(arg, "f") == 0 ? 3 : 0;
+        if (!node) {
             fuse_reply(fd, h->unique, -ENOENT, NULL, 0);
             return;
         }
-        struct fuse_entry_out e = { .nodeid = 2 };
-        fuse_attr_of(2, &e.attr);
+        struct fuse_entry_out e = { .nodeid = node };
+        fuse_attr_of(node, &e.attr);
         fuse_reply(fd, h->unique, 0, &e, sizeof e);
         return;
     }
@@ -1073,6 +1078,7 @@ static void fuse_answer(int fd, const char *req)
         fuse_reply(fd, h->unique, 0, &a, sizeof a);
         return;
     }
+    case FUSE_OPEN:
     case FUSE_OPENDIR: {
         struct fuse_open_out o = { 0 };
         fuse_reply(fd, h->unique, 0, &o, sizeof o);
@@ -1083,7 +1089,15 @@ static void fuse_answer(int fd, const char *req)
         fuse_reply(fd, h->unique, 0, &st, sizeof st);
         return;
     }
+    case FUSE_READ: {
+        const struct fuse_read_in *in = (const void *)arg;
+        size_t off = in->offset < sizeof fuse_file - 1 ? (size_t)in->offset : sizeof fuse_file - 1;
+        size_t len = sizeof fuse_file - 1 - off;
+        fuse_reply(fd, h->unique, 0, fuse_file + off, len < in->size ? len : in->size);
+        return;
+    }
     case FUSE_READDIR:      /* no entries: the end at once */
+    case FUSE_RELEASE:
     case FUSE_RELEASEDIR:
     case FUSE_ACCESS:
     case FUSE_FLUSH:
