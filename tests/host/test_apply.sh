@@ -607,7 +607,7 @@ EOF
 # else, for as long as the server kept silent.
 test_apply_hung_path() {
     plan control_applied ps_during restarted_during refused_in_bound nothing_changed child_left_hung \
-        hup_refused hup_nothing_changed children_reaped hup_after_release clean_stop
+        hup_refused hup_nothing_changed capped children_reaped hup_after_release clean_stop
     local held c0 c1 apid arc=""
     mkdir -p "$T/fuse/d/d"
     hung_m | sed '/^\[container fs\]/,$d' | manifest
@@ -662,6 +662,23 @@ test_apply_hung_path() {
         eq "$(klog_count "$why")" 2
     check hup_nothing_changed "SIGHUP changed the containers ($(ps_names)) or left no child behind ($(preflight_pids | wc -l))" \
         eval "[ '$(ps_names)' = c,fs ] && [ $(preflight_pids | wc -l) = 2 ]"
+    # Two applies more leave 4 children waiting (SUP_PREFLIGHT_STUCK_MAX);
+    # the next apply is refused at once, no child forked, though the server
+    # answers now (without the cap it would apply).
+    local i
+    for i in 3 4; do
+        held=$(fuse_held)
+        kill -USR1 "$FUSE_PID"
+        kc apply "$T/m2.ini" > "$T/apply$i.out" 2>&1
+        wait_until 10 eval '[ "$(fuse_held)" -gt "$held" ]' || fail "apply $i's check never reached the FUSE server"
+        grep -qF 'did not answer within 5 s' "$T/apply$i.out" || fail "apply $i was not refused as hung: $(cat "$T/apply$i.out")"
+    done
+    wait_until 10 eval '[ "$(preflight_pids | wc -l)" = 4 ]'
+    arc=0
+    kc apply "$T/m2.ini" > "$T/apply5.out" 2>&1 || arc=$?
+    check capped "the apply beyond 4 stuck children was not refused by the cap, or forked one more (status $arc: $(tr '\n' '|' < "$T/apply5.out"); children: $(preflight_pids | wc -l))" \
+        eval "[ $arc = 1 ] && grep -qF 'cannot apply the manifest: the checks of 4 earlier applies are still stuck' '$T/apply5.out' &&
+              [ \$(preflight_pids | wc -l) = 4 ] && [ '$(ps_names)' = c,fs ]"
     # The server answers: the killed children end and are reaped.
     kill -USR2 "$FUSE_PID"
     wait_until 20 eval '[ -z "$(preflight_pids)" ]'
@@ -669,7 +686,7 @@ test_apply_hung_path() {
         eval '[ -z "$(preflight_pids)" ] && no_zombies'
     keel_signal HUP || fail "cannot signal keel ($WHY)"
     wait_out fs2 fs2-up 20 || true
-    check hup_after_release "SIGHUP once the server answers did not apply ($(ps_names))" \
+    check hup_after_release "SIGHUP once the server answers did not apply (the cap not lifted at the reaps?) ($(ps_names))" \
         eval "[ '$(ps_names)' = c,fs,fs2 ] && out_has fs2 fs2-up"
     keel_stop || fail "keel did not stop ($WHY)"
     check clean_stop "keel's stop failed (status $KRC) or left processes: $(tr '\n' ' ' < "$T/leftover" 2>/dev/null)" \
