@@ -173,7 +173,13 @@ struct container_spec {
     bool no_new_privs;             /* default yes */
     enum seccomp_mode seccomp;
     char *seccomp_file;
-    struct file_digest seccomp_digest;   /* of seccomp_file (SECCOMP_FILE) */
+    /* SECCOMP_FILE: the profile's bytes, read once with the manifest (by
+     * manifest_digest_mounted on an fstab file system); the digest is
+     * theirs and the filter is compiled from them, so a start reads no
+     * path.  NULL: not read (MANIFEST_NO_FS_CHECKS, or unreadable). */
+    char *seccomp_text;
+    size_t seccomp_text_len;
+    struct file_digest seccomp_digest;   /* of seccomp_text */
     bool nested_userns;            /* default no: the default filter refuses CLONE_NEWUSER */
     struct rlimit_spec *rlimits;
     size_t n_rlimits;
