@@ -361,7 +361,11 @@ struct manifest {
 /* Parses and validates `path`.  On success returns 0 and *out owns a manifest.
  * On failure returns -EINVAL (bad content) or -errno (unreadable file), with
  * every problem in `d`.  `flags` see below. */
-#define MANIFEST_NO_FS_CHECKS 0x1   /* do not stat layers and bind sources */
+/* Look at no path but the manifest's own: no layer, bind source, device,
+ * secret, env_file, seccomp profile nor image is read or stat()ed.  A
+ * container with `image =` then lacks what the image gives (its layers and
+ * command may be NULL): the load that runs the manifest reads it. */
+#define MANIFEST_NO_FS_CHECKS 0x1
 int manifest_load(const char *path, unsigned flags, struct manifest **out, struct diag *d);
 /* The same over a buffer; `name` is used in diagnostics. */
 int manifest_load_buffer(const char *name, const char *buf, size_t len, unsigned flags,
