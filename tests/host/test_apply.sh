@@ -448,8 +448,9 @@ EOF
     wait_until $((10 * SLOW)) eval '! kill -0 $apid 2>/dev/null' || true
     check profile_next_apply "the next apply did not bring the later change ($(tr '\n' '|' < "$T/a2.out"); mkdir: $(c_value app mkdir:/made))" \
         eval "grep -qE '^restart +app: seccomp; seccomp profile $T/p.seccomp changed\$' '$T/a2.out' && [ '$(c_value app mkdir:/made)' = EACCES ]"
-    app_kill
-    keel_stop || fail "keel did not stop ($WHY)"
+    # app ignores SIGTERM: killed until keel, stopping, no longer restarts it.
+    keel_signal TERM || fail "cannot signal keel ($WHY)"
+    wait_until $((20 * SLOW)) eval 'app_kill; keel_wait 1' || fail "keel did not stop"
 }
 
 # ---- networks (issue 18, gap 1) and /etc/hosts of kept containers (gap 3) -------
