@@ -858,7 +858,9 @@ static int read_profile(struct container_spec *c)
         return r;
     /* Kept for the manifest's life: not read_fd_all's 4 KiB at least. */
     char *fit = realloc(buf, c->seccomp_text_len + 1);
-    c->seccomp_text = fit ? fit : buf;
+    if (fit)
+        buf = fit;
+    c->seccomp_text = buf;
     digest_buf(c->seccomp_text, c->seccomp_text_len, &c->seccomp_digest);
     return 0;
 }
