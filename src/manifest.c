@@ -1172,9 +1172,12 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
             char **errors = NULL;
             int line = manifest_key_line(c, "seccomp");
             int r = read_profile(c);
-            if (r < 0)
+            if (r == -EFBIG)
+                diag_add(d, file, line, "container '%s': cannot read seccomp profile %s: larger than %u bytes", c->name,
+                         c->seccomp_file, SECCOMP_PROFILE_SIZE_MAX);
+            else if (r < 0)
                 diag_add(d, file, line, "container '%s': cannot read seccomp profile %s: %s", c->name, c->seccomp_file,
-                         r == -EINVAL ? "not a regular file" : r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+                         r == -EINVAL ? "not a regular file" : strerror(-r));
             else if (seccomp_profile_parse(c->seccomp_file, c->seccomp_text, c->seccomp_text_len, &prof, &errors) < 0) {
                 /* The profile's own errors are complete "FILE:LINE: message" lines. */
                 for (size_t e = 0; errors && errors[e]; e++)
