@@ -237,7 +237,7 @@ static const struct verb verbs[] = {
     { "check", cmd_check, "[--plan] [--no-fs] MANIFEST | --keys",
       "Validate MANIFEST. Prints the normalized manifest (or, with --plan, what keel will do\n"
       "for each container in start order) and exits 0; or prints FILE:LINE: message for\n"
-      "every error and exits 2. --no-fs skips checks of the layer and mount paths.\n"
+      "every error and exits 2. --no-fs reads no path the manifest names (layers, images...).\n"
       "For the manifest keel booted from, a first line names where it came from (kernel\n"
       "command line, fw_cfg, config disk or the image).\n"
       "--keys prints every manifest key with its type, default and meaning." },

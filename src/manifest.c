@@ -703,8 +703,8 @@ static void digest_buf(const void *buf, size_t len, struct file_digest *out)
     out->known = mbedtls_sha256_ret(buf, len, out->sha256, 0) == 0;
 }
 
-/* The digest of a regular file of at most MAX bytes (a secret's source, a
- * seccomp profile), for keel apply's comparison; unknown when it cannot be
+/* The digest of a regular file of at most MAX bytes (a secret's source),
+ * for keel apply's comparison; unknown when it cannot be
  * read whole (the start says why).  The bytes are wiped: a secret is not kept
  * in keel's memory. */
 static void digest_file(const char *path, size_t max, struct file_digest *out)
@@ -835,6 +835,36 @@ bool manifest_secrets_remote(const struct container_spec *c)
     return false;
 }
 
+/* A seccomp profile is read once, here: its bytes stay in the spec, the
+ * digest keel apply compares is theirs and the filter is compiled from them
+ * (seccomp_build), so a container runs what apply compared, whatever the
+ * file holds at its start, and the start reads no path in keel's process.
+ * O_NONBLOCK: a FIFO put there must not hang the load. */
+static int read_profile(struct container_spec *c)
+{
+    free(c->seccomp_text);
+    c->seccomp_text = NULL;
+    c->seccomp_text_len = 0;
+    c->seccomp_digest.known = false;
+    _cleanup_close_ int fd = open(c->seccomp_file, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return -EINVAL;
+    char *buf = NULL;
+    int r = read_fd_all(fd, SECCOMP_PROFILE_SIZE_MAX, &buf, &c->seccomp_text_len);
+    if (r < 0)
+        return r;
+    /* Kept for the manifest's life: not read_fd_all's 4 KiB at least. */
+    char *fit = realloc(buf, c->seccomp_text_len + 1);
+    if (fit)
+        buf = fit;
+    c->seccomp_text = buf;
+    digest_buf(c->seccomp_text, c->seccomp_text_len, &c->seccomp_digest);
+    return 0;
+}
+
 void manifest_digest_mounted(struct manifest *m)
 {
     for (size_t i = 0; i < m->n_containers; i++) {
@@ -843,7 +873,7 @@ void manifest_digest_mounted(struct manifest *m)
             if (on_fstab_mount(m, c->secrets[b].source))
                 digest_secret(&c->secrets[b]);
         if (c->seccomp == SECCOMP_FILE && on_fstab_mount(m, c->seccomp_file))
-            digest_file(c->seccomp_file, SECCOMP_PROFILE_SIZE_MAX, &c->seccomp_digest);
+            (void)read_profile(c);   /* the start says it could not be read */
     }
 }
 
@@ -942,9 +972,9 @@ static bool key_given(const struct container_spec *c, const char *key)
  * in the section win, as docker run's flags do (docs/images.md): `layers`
  * go on top of the image's; `command` replaces Cmd and keeps Entrypoint;
  * `env` adds to and overrides the image's Env by name; `workdir`, `user`,
- * `stop_signal` replace.  An image that cannot be read is an error even
- * under MANIFEST_NO_FS_CHECKS: what it gives (the command, the layers) is
- * what every user of a loaded manifest relies on being there. */
+ * `stop_signal` replace.  An image that cannot be read is an error.  Not
+ * called under MANIFEST_NO_FS_CHECKS (validate): such a manifest's
+ * container may then have no layers nor command. */
 static void apply_image(struct manifest *m, struct container_spec *c, struct diag *d)
 {
     const char *file = m->path;
@@ -1085,10 +1115,15 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
     for (size_t i = 0; i < m->n_containers; i++) {
         struct container_spec *c = &m->containers[i];
         size_t before = d->count;
-        if (c->image)
+        /* MANIFEST_NO_FS_CHECKS reads no image either (an update's payload
+         * is checked in PID 1, where a hung path would hold it): what it
+         * gives is unknown then, checked by the load that runs the manifest
+         * (the slot's boot, bounded). */
+        bool unread = c->image && (flags & MANIFEST_NO_FS_CHECKS);
+        if (c->image && !unread)
             apply_image(m, c, d);
         /* An image that could not be read said so: no second error for what it would have given. */
-        bool known = d->count == before;
+        bool known = d->count == before && !unread;
         if (!c->layers && !bad[i] && known)
             diag_add(d, file, c->line, "container '%s' has no layers", c->name);
         if (!c->argv && !bad[i] && known)
@@ -1135,18 +1170,24 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
         if (c->seccomp == SECCOMP_FILE && !(flags & MANIFEST_NO_FS_CHECKS) && !on_fstab_mount(m, c->seccomp_file)) {
             struct seccomp_profile prof = { 0 };
             char **errors = NULL;
-            if (seccomp_profile_load(c->seccomp_file, &prof, &errors) < 0) {
+            int line = manifest_key_line(c, "seccomp");
+            int r = read_profile(c);
+            if (r == -EFBIG)
+                diag_add(d, file, line, "container '%s': cannot read seccomp profile %s: larger than %u bytes", c->name,
+                         c->seccomp_file, SECCOMP_PROFILE_SIZE_MAX);
+            else if (r < 0)
+                diag_add(d, file, line, "container '%s': cannot read seccomp profile %s: %s", c->name, c->seccomp_file,
+                         r == -EINVAL ? "not a regular file" : strerror(-r));
+            else if (seccomp_profile_parse(c->seccomp_file, c->seccomp_text, c->seccomp_text_len, &prof, &errors) < 0) {
                 /* The profile's own errors are complete "FILE:LINE: message" lines. */
                 for (size_t e = 0; errors && errors[e]; e++)
                     if (strv_push(&d->msgs, errors[e]) == 0)
                         d->count++;
                 if (!errors || !errors[0])
-                    diag_add(d, file, manifest_key_line(c, "seccomp"), "container '%s': seccomp profile %s is not valid", c->name,
-                             c->seccomp_file);
+                    diag_add(d, file, line, "container '%s': seccomp profile %s is not valid", c->name, c->seccomp_file);
             }
             strv_free(errors);
             seccomp_profile_free(&prof);
-            digest_file(c->seccomp_file, SECCOMP_PROFILE_SIZE_MAX, &c->seccomp_digest);
         }
         /* Two containers owning the same host ids own each other's files. */
         for (size_t j = 0; j < i; j++) {
@@ -1335,6 +1376,7 @@ static void container_free(struct container_spec *c)
     free(c->user);
     free(c->hostname);
     free(c->seccomp_file);
+    free(c->seccomp_text);
     free(c->rlimits);
     free(c->userns_map);
     for (size_t i = 0; i < c->n_deps; i++)

@@ -58,6 +58,10 @@ static void print_image(FILE *out, const char *indent, const struct container_sp
     };
     if (!c->image)
         return;
+    if (!c->argv) {   /* a read image gives a command or fails the load */
+        fprintf(out, "%simage = %s (not read: keel check --no-fs)\n", indent, c->image);
+        return;
+    }
     fprintf(out, "%simage = %s (from the image:", indent, c->image);
     for (size_t g = 0; g < sizeof gave / sizeof gave[0]; g++)
         if (c->from_image & gave[g].bit)
@@ -138,7 +142,7 @@ void plan_print_summary(const struct manifest *m, FILE *out)
         fprintf(out, "\n[container %s]\n", c->name);
         print_image(out, "", c);
         fprintf(out, "layers =");
-        for (size_t l = 0; c->layers[l]; l++)
+        for (size_t l = 0; c->layers && c->layers[l]; l++)
             fprintf(out, "%s%s", l ? ":" : " ", c->layers[l]);
         fprintf(out, "\nupper = %s\n", c->upper ? c->upper : "(none: read-only root)");
         if (c->upper_volume)

@@ -629,9 +629,13 @@ int seccomp_build(const struct container_spec *c, uint64_t caps, struct seccomp_
     case SECCOMP_FILE:
         break;
     }
+    /* The text read with the manifest (manifest.h): the start reads no path. */
+    if (!c->seccomp_text)
+        return kerr_msg(err, ENOENT, "cannot load seccomp filter of container %s: %s was not read with the manifest",
+                        c->name, c->seccomp_file);
     struct seccomp_profile p;
     char **errors = NULL;
-    int r = seccomp_profile_load(c->seccomp_file, &p, &errors);
+    int r = seccomp_profile_parse(c->seccomp_file, c->seccomp_text, c->seccomp_text_len, &p, &errors);
     if (r < 0) {
         r = kerr_msg(err, -r, "cannot load seccomp filter of container %s: %s", c->name,
                      errors && errors[0] ? errors[0] : c->seccomp_file);

@@ -212,20 +212,6 @@ int seccomp_profile_parse(const char *file, const char *buf, size_t len, struct 
     return 0;
 }
 
-int seccomp_profile_load(const char *path, struct seccomp_profile *out, char ***errors)
-{
-    memset(out, 0, sizeof *out);
-    _cleanup_free_ char *buf = NULL;
-    size_t len = 0;
-    int r = read_file_at(AT_FDCWD, path, SECCOMP_PROFILE_SIZE_MAX, &buf, &len);
-    if (r < 0) {
-        if (errors)
-            strv_push_take(errors, xasprintf("cannot read seccomp filter %s: %s", path, strerror(-r)));
-        return r;
-    }
-    return seccomp_profile_parse(path, buf, len, out, errors);
-}
-
 void seccomp_profile_free(struct seccomp_profile *p)
 {
     free(p->rules);

@@ -173,7 +173,13 @@ struct container_spec {
     bool no_new_privs;             /* default yes */
     enum seccomp_mode seccomp;
     char *seccomp_file;
-    struct file_digest seccomp_digest;   /* of seccomp_file (SECCOMP_FILE) */
+    /* SECCOMP_FILE: the profile's bytes, read once with the manifest (by
+     * manifest_digest_mounted on an fstab file system); the digest is
+     * theirs and the filter is compiled from them, so a start reads no
+     * path.  NULL: not read (MANIFEST_NO_FS_CHECKS, or unreadable). */
+    char *seccomp_text;
+    size_t seccomp_text_len;
+    struct file_digest seccomp_digest;   /* of seccomp_text */
     bool nested_userns;            /* default no: the default filter refuses CLONE_NEWUSER */
     struct rlimit_spec *rlimits;
     size_t n_rlimits;
@@ -355,7 +361,11 @@ struct manifest {
 /* Parses and validates `path`.  On success returns 0 and *out owns a manifest.
  * On failure returns -EINVAL (bad content) or -errno (unreadable file), with
  * every problem in `d`.  `flags` see below. */
-#define MANIFEST_NO_FS_CHECKS 0x1   /* do not stat layers and bind sources */
+/* Look at no path but the manifest's own: no layer, bind source, device,
+ * secret, env_file, seccomp profile nor image is read or stat()ed.  A
+ * container with `image =` then lacks what the image gives (its layers and
+ * command may be NULL): the load that runs the manifest reads it. */
+#define MANIFEST_NO_FS_CHECKS 0x1
 int manifest_load(const char *path, unsigned flags, struct manifest **out, struct diag *d);
 /* The same over a buffer; `name` is used in diagnostics. */
 int manifest_load_buffer(const char *name, const char *buf, size_t len, unsigned flags,

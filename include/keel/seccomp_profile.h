@@ -1,7 +1,7 @@
 /* seccomp_profile.h — the custom seccomp filter format (`seccomp = PATH`)
- * and its parser.  Pure apart from reading the file (seccomp_profile_load),
- * and below the manifest, which checks a profile when it reads the manifest;
- * compiling a profile into a filter is seccomp.h's.
+ * and its parser.  Pure: the manifest's load reads the file once and keeps
+ * its text (container_spec.seccomp_text), checked here then; compiling that
+ * text into a filter is seccomp.h's.
  *
  * The format of `seccomp = PATH`, one rule a line:
  *     # comment
@@ -38,10 +38,8 @@ struct seccomp_profile {
  * strv_free).  Unknown system call names are errors. */
 int seccomp_profile_parse(const char *file, const char *buf, size_t len, struct seccomp_profile *out,
                           char ***errors);
+/* The largest profile the manifest's load reads (manifest.c). */
 #define SECCOMP_PROFILE_SIZE_MAX (1u << 20)
-/* Reads and parses `path` (at most SECCOMP_PROFILE_SIZE_MAX bytes); a read
- * error is one message too. */
-int seccomp_profile_load(const char *path, struct seccomp_profile *out, char ***errors);
 void seccomp_profile_free(struct seccomp_profile *p);
 
 #endif

@@ -391,6 +391,68 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# ---- the profile runs as read with the manifest, not as on disk at a start ---
+# keel reads a seccomp profile once, with the manifest (bounded by the
+# preflight at apply and SIGHUP), digests those bytes for apply's comparison
+# and compiles the filter from the same bytes.  So a profile changed on disk
+# without an apply changes nothing, even for an instance restarted after a
+# crash; and a change made while an apply stops the old instance (app
+# ignores SIGTERM: the test changes the file, then kills it) is not what the
+# new instance runs: it runs what apply compared, and the next apply brings
+# the later change.  mkdir tells the three profiles apart (ok, EPERM,
+# EACCES).  Before, keel read the file again in its own process when it
+# prepared the new instance, after the stop: the instance ran the text of
+# that moment (EACCES), which no apply had compared.
+app_kill() { kill -KILL "$(host_pid "$(started_pid app)")" 2>/dev/null; }
+test_profile_as_loaded() {
+    plan profile_first_allows profile_crash_restart_old profile_apply_as_compared profile_next_apply
+    printf 'default allow\n' > "$T/p.seccomp"
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container app]
+layers = $LAYERS/base
+upper = tmpfs
+restart = always
+restart_delay = 10ms
+stop_timeout = 120s
+seccomp = $T/p.seccomp
+command = /bin/probe ignore TERM mkdir /made print app-up sleep inf
+EOF
+    keel_start
+    wait_out app app-up || fail "app did not come up ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    check profile_first_allows "mkdir under 'default allow' was not ok" eq "$(c_value app mkdir:/made)" ok
+    printf 'default allow\nerrno mkdir EPERM\nerrno mkdirat EPERM\n' > "$T/p.seccomp"
+    ups() { c_lines app | grep -cx app-up; }
+    app_kill
+    wait_until $((10 * SLOW)) eval '[ "$(ups)" = 2 ]' || fail "app was not restarted after its crash ($(c_lines app | tr '\n' '|'))"
+    # A new upper layer each start: /made is not there, mkdir reaches it or EPERM.
+    check profile_crash_restart_old "the instance restarted after a crash runs the profile as changed on disk (mkdir: $(c_value app mkdir:/made))" \
+        eq "$(c_value app mkdir:/made)" ok
+    kc apply "$T/keel.ini" > "$T/a1.out" 2>&1 &
+    local apid=$!
+    wait_klog 'apply: 1 container to stop' || fail "the apply did not stop app ($WHY)"
+    printf 'default allow\nerrno mkdir EACCES\nerrno mkdirat EACCES\n' > "$T/p.seccomp"
+    app_kill
+    wait_until $((10 * SLOW)) eval '[ "$(ups)" = 3 ]' || true
+    wait_until $((10 * SLOW)) eval '! kill -0 $apid 2>/dev/null' || true
+    check profile_apply_as_compared "the instance the apply started does not run the profile it compared (EPERM) ($(tr '\n' '|' < "$T/a1.out"); mkdir: $(c_value app mkdir:/made))" \
+        eval "grep -qE '^restart +app: seccomp; seccomp profile $T/p.seccomp changed\$' '$T/a1.out' && [ '$(ups)' = 3 ] && out_has app mkdir:/made=EPERM && [ '$(c_value app mkdir:/made)' = EPERM ]"
+    kc apply "$T/keel.ini" > "$T/a2.out" 2>&1 &
+    apid=$!
+    wait_until $((10 * SLOW)) eval '[ "$(klog_count "apply: 1 container to stop")" = 2 ]' || fail "the second apply did not stop app"
+    app_kill
+    wait_until $((10 * SLOW)) eval '[ "$(ups)" = 4 ]' || true
+    wait_until $((10 * SLOW)) eval '! kill -0 $apid 2>/dev/null' || true
+    check profile_next_apply "the next apply did not bring the later change ($(tr '\n' '|' < "$T/a2.out"); mkdir: $(c_value app mkdir:/made))" \
+        eval "grep -qE '^restart +app: seccomp; seccomp profile $T/p.seccomp changed\$' '$T/a2.out' && [ '$(c_value app mkdir:/made)' = EACCES ]"
+    # app ignores SIGTERM: killed until keel, stopping, no longer restarts it.
+    keel_signal TERM || fail "cannot signal keel ($WHY)"
+    wait_until $((20 * SLOW)) eval 'app_kill; keel_wait 1' || fail "keel did not stop"
+}
+
 # ---- networks (issue 18, gap 1) and /etc/hosts of kept containers (gap 3) -------
 
 in_keel_ns() { nsenter --net="/proc/$(nsinit_pid)/ns/net" "$@"; }

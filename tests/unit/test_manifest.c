@@ -685,6 +685,52 @@ TEST(key_table_is_complete)
     free(buf);
 }
 
+/* A seccomp profile is read once, at the load: its text is kept in the spec
+ * (what seccomp_build compiles), and a profile that cannot be read whole is
+ * the manifest's error at its line.  A FIFO is refused at once, not waited
+ * on; MANIFEST_NO_FS_CHECKS reads none (no text then). */
+TEST(seccomp_profile_read_once)
+{
+    char dir[] = "/tmp/keel-unit-prof.XXXXXX";
+    if (!mkdtemp(dir))
+        SKIP("cannot make a temporary directory");
+    char *prof = xasprintf("%s/p.sc", dir), *fifo = xasprintf("%s/fifo.sc", dir);
+    FILE *f = fopen(prof, "we");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("default allow\nerrno mkdir\n", f);
+        fclose(f);
+    }
+    CHECK_INT(mkfifo(fifo, 0600), 0);
+    struct manifest *m = NULL;
+    struct diag d = { 0 };
+    char *text = xasprintf("[container c]\nlayers = %s\ncommand = /bin/c\nseccomp = %s\n", dir, prof);
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &m, &d), 0);
+    if (m) {
+        const struct container_spec *c = &m->containers[0];
+        CHECK(c->seccomp_text && c->seccomp_text_len == 26 && strcmp(c->seccomp_text, "default allow\nerrno mkdir\n") == 0);
+        CHECK(c->seccomp_digest.known);
+        manifest_free(m);
+        m = NULL;
+    }
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), MANIFEST_NO_FS_CHECKS, &m, &d), 0);
+    CHECK(m && !m->containers[0].seccomp_text && !m->containers[0].seccomp_digest.known);
+    manifest_free(m);
+    m = NULL;
+    free(text);
+    text = xasprintf("[container c]\nlayers = %s\ncommand = /bin/c\nseccomp = %s\n", dir, fifo);
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &m, &d), -EINVAL);
+    CHECK(d.count == 1 && strstr(d.msgs[0], "t.ini:4: container 'c': cannot read seccomp profile") &&
+          strstr(d.msgs[0], "fifo.sc: not a regular file"));
+    diag_free(&d);
+    free(text);
+    CHECK_INT(unlink(fifo), 0);
+    CHECK_INT(unlink(prof), 0);
+    CHECK_INT(rmdir(dir), 0);
+    free(prof);
+    free(fifo);
+}
+
 int main(void)
 {
     RUN(full_manifest);
@@ -702,5 +748,6 @@ int main(void)
     RUN(all_errors_reported);
     RUN(hostile_bytes);
     RUN(key_table_is_complete);
+    RUN(seccomp_profile_read_once);
     return unit_done();
 }
