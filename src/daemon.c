@@ -1091,8 +1091,11 @@ int daemon_main(const struct daemon_opts *opts)
     else if (d.m->system.ntp || d.m->system.clock_file)
         log_info("ntp and clock_file apply in boot mode only: the host's clock is left alone");
     /* Its fstab and volumes are mounted now (keel run mounts none): what
-     * the load could not read there is digested for keel apply. */
-    manifest_digest_mounted(d.m);
+     * the load could not read there is digested for keel apply, bounded as
+     * the load was (a network file system's server may be gone already). */
+    if (supervisor_digest_mounted_bounded(d.m) == -ETIMEDOUT)
+        log_warn("the files the manifest names on [system] fstab file systems and volumes did not answer within "
+                 "%d s: not digested (keel apply counts them as changed)", SUP_PREFLIGHT_S);
     if (daemon_setup(&d, &err) < 0) {
         log_error("%s", err.msg);
         if (opts->boot)

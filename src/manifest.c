@@ -865,16 +865,36 @@ static int read_profile(struct container_spec *c)
     return 0;
 }
 
-void manifest_digest_mounted(struct manifest *m)
+/* The files the load left unread on fstab file systems and volumes: read
+ * them when DIGEST, else only say whether there are any. */
+static bool walk_mounted(struct manifest *m, bool digest)
 {
+    bool any = false;
     for (size_t i = 0; i < m->n_containers; i++) {
         struct container_spec *c = &m->containers[i];
         for (size_t b = 0; b < c->n_secrets; b++)
-            if (on_fstab_mount(m, c->secrets[b].source))
-                digest_secret(&c->secrets[b]);
-        if (c->seccomp == SECCOMP_FILE && on_fstab_mount(m, c->seccomp_file))
-            (void)read_profile(c);   /* the start says it could not be read */
+            if (on_fstab_mount(m, c->secrets[b].source)) {
+                any = true;
+                if (digest)
+                    digest_secret(&c->secrets[b]);
+            }
+        if (c->seccomp == SECCOMP_FILE && on_fstab_mount(m, c->seccomp_file)) {
+            any = true;
+            if (digest)
+                (void)read_profile(c);   /* the start says it could not be read */
+        }
     }
+    return any;
+}
+
+void manifest_digest_mounted(struct manifest *m)
+{
+    (void)walk_mounted(m, true);
+}
+
+bool manifest_names_mounted_files(const struct manifest *m)
+{
+    return walk_mounted((struct manifest *)m, false);   /* reads nothing, changes nothing */
 }
 
 /* A layer is a directory, or an erofs or squashfs image file (layerimg.h

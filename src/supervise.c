@@ -2806,21 +2806,44 @@ void supervisor_apply_forget(struct supervisor *s, const void *data)
         s->pf.cb = NULL;
 }
 
-pid_t supervisor_load_child(const char *path, const char *buf, size_t len)
+/* A child that reads paths for keel: 0 in the child, its pid or -errno in
+ * keel.  A child stuck on a path outlives the SIGKILL past its bound: it
+ * must hold none of keel's fds (a client's connection, a pipe whose end
+ * tells a reader something, keel's own output whose end its reader waits
+ * for, the nf_tables socket that removes keel's table when keel dies), nor
+ * outlive keel.  It writes nothing. */
+static pid_t fork_reader(void)
 {
     pid_t pid = fork();
     if (pid != 0)
         return pid < 0 ? -errno : pid;
-    /* A child stuck on a path outlives the SIGKILL past its bound: it must
-     * hold none of keel's fds (a client's connection, a pipe whose end
-     * tells a reader something, keel's own output whose end its reader waits
-     * for, the nf_tables socket that removes keel's table when keel dies),
-     * nor outlive keel.  It writes nothing. */
-    struct manifest *m = NULL;
-    struct diag d = { 0 };
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_NAME, "keel-preflight", 0, 0, 0) < 0 ||
         sys_close_range_from(0) < 0)
         _exit(2);
+    return 0;
+}
+
+/* fork_reader's child PID (or -errno) waited for in place, at most
+ * SUP_PREFLIGHT_S: 0 once it ended, -ETIMEDOUT (it is killed and left to
+ * whoever reaps keel's children), or another -errno when it could not be
+ * waited for (then the caller reads unbounded, as before the bound). */
+static int wait_reader(pid_t pid)
+{
+    int fd = pid < 0 ? -1 : sys_pidfd_open(pid);
+    int r = fd < 0 ? -ESRCH : sys_pidfd_reap(fd, SUP_PREFLIGHT_S * 1000, NULL);
+    close_safe(fd);
+    if (r < 0 && pid > 0)
+        (void)kill(pid, SIGKILL);
+    return r;
+}
+
+pid_t supervisor_load_child(const char *path, const char *buf, size_t len)
+{
+    pid_t pid = fork_reader();
+    if (pid != 0)
+        return pid;
+    struct manifest *m = NULL;
+    struct diag d = { 0 };
     int r = buf ? manifest_load_buffer("manifest", buf, len, 0, &m, &d) : manifest_load(path, 0, &m, &d);
     if (r == 0)
         manifest_digest_mounted(m);   /* what keel reads next on fstab file systems and volumes */
@@ -2831,17 +2854,26 @@ int supervisor_load_bounded(const char *path, unsigned flags, struct manifest **
 {
     if (flags & MANIFEST_NO_FS_CHECKS)
         return manifest_load(path, flags, out, diag);
-    pid_t pid = supervisor_load_child(path, NULL, 0);
-    int fd = pid < 0 ? -1 : sys_pidfd_open(pid);
-    int r = fd < 0 ? -ESRCH : sys_pidfd_reap(fd, SUP_PREFLIGHT_S * 1000, NULL);
-    close_safe(fd);
-    if (r < 0 && pid > 0)
-        (void)kill(pid, SIGKILL);   /* reaped by whoever reaps keel's children */
-    if (r == -ETIMEDOUT) {
+    if (wait_reader(supervisor_load_child(path, NULL, 0)) == -ETIMEDOUT) {
         diag_add(diag, path, 0, SUP_PREFLIGHT_HUNG, SUP_PREFLIGHT_S);
-        return r;
+        return -ETIMEDOUT;
     }
     return manifest_load(path, flags, out, diag);
+}
+
+int supervisor_digest_mounted_bounded(struct manifest *m)
+{
+    if (!manifest_names_mounted_files(m))
+        return 0;   /* nothing to read: no child */
+    pid_t pid = fork_reader();
+    if (pid == 0) {
+        manifest_digest_mounted(m);   /* its copy of M */
+        _exit(0);
+    }
+    if (wait_reader(pid) == -ETIMEDOUT)
+        return -ETIMEDOUT;
+    manifest_digest_mounted(m);
+    return 0;
 }
 
 /* The preflight ends: by its child's end (why NULL) or its bound. */

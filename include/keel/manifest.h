@@ -378,6 +378,8 @@ void manifest_free(struct manifest *m);
  * compares the running manifest's and the new one's like with like.
  * Unreadable files stay unknown (the start says why). */
 void manifest_digest_mounted(struct manifest *m);
+/* Whether manifest_digest_mounted has anything to read in M (no path is looked at). */
+bool manifest_names_mounted_files(const struct manifest *m);
 /* What tells each secret source of C from its next content without reading
  * it, as it is now (lstat: device, inode, size, mtime, ctime; every write,
  * truncation, rename over it or chmod changes the ctime), in one digest: a

@@ -215,6 +215,12 @@ pid_t supervisor_load_child(const char *path, const char *buf, size_t len);
  * diag.  MANIFEST_NO_FS_CHECKS in flags names no path to wait for: loaded
  * at once.  Without a child or its pidfd it loads unbounded. */
 int supervisor_load_bounded(const char *path, unsigned flags, struct manifest **out, struct diag *diag);
+/* manifest_digest_mounted(m) once a child has read the same files within
+ * SUP_PREFLIGHT_S (after the boot's fstab and volumes, where no loop serves
+ * yet): 0, or -ETIMEDOUT with nothing digested (the files stay unknown: a
+ * later keel apply counts them as changed).  No child when M names no such
+ * file. */
+int supervisor_digest_mounted_bounded(struct manifest *m);
 /* At most this many preflight children, killed past their bound, may wait
  * for a hung path at once: an apply beyond them is refused (each holds a
  * pid until the server answers or its connection is aborted). */

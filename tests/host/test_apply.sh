@@ -780,4 +780,47 @@ test_start_hung_path() {
     fuse_stop
 }
 
+# The files the load leaves to after the fstab (a secret on an fstab
+# file system: keel digests it once mounted, for keel apply) are read first
+# in a child, waited for at most 5 s, as the load is: a server that has
+# stopped answering holds the child, keel warns and goes on (the digest
+# stays unknown: a later apply counts the file as changed).  keel run
+# mounts no fstab but names the same files: the FUSE server here is held
+# before keel starts.  Positive control: the other container, which names
+# no such file, runs and keel ps answers.  Before, keel sat in its own open
+# of the secret until the server answered.
+test_digest_mounted_hung() {
+    plan digest_gave_up digest_serving digest_child_left
+    local held
+    mkdir -p "$T/fuse/d"
+    fuse_start host
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+fstab = none $T/fuse/d tmpfs
+
+[container c]
+layers = $LAYERS/base
+command = /bin/probe print c-up sleep inf
+
+[container s]
+layers = $LAYERS/base
+secret = $T/fuse/d/f:/run/token
+command = /bin/probe read /run/token print s-up sleep inf
+EOF
+    held=$(fuse_held)
+    kill -USR1 "$FUSE_PID"
+    keel_start
+    wait_until 10 eval '[ "$(fuse_held)" -gt "$held" ]' || fail "keel's digest never reached the FUSE server"
+    wait_out c c-up $((20 * SLOW)) || true
+    check digest_gave_up "keel did not give up on the hung fstab file within the bound" \
+        grep -qE "$(klog 'warning: the files the manifest names on \[system\] fstab file systems and volumes did not answer within 5 s')" "$ERR"
+    check digest_serving "keel does not serve after the bound: c not up, or keel ps lists '$(ps_names)'" \
+        eval "out_has c c-up && [ '$(ps_names)' = c,s ]"
+    check digest_child_left "no killed keel-preflight child waits on the hung file" \
+        eval "ps -eo comm=,stat=,args= | grep -qE '^keel-preflight +D.*$T'"
+    fuse_stop
+    keel_stop || true
+}
+
 run_tests "$@"
