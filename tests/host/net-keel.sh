@@ -150,6 +150,8 @@ keel_start "$KT/modes.ini"
 check "keel run: started again at once after a SIGKILL" web_started
 keel_stop
 check "keel run: nothing left after the recovered run" eventually nothing_left
+nothing_left || { ip -o link show | grep -e ': kv' -e ': keel0'; echo "table: $("$NETDRV" --table-exists)";
+    ls -A "$RUN/netns"; tail -n 5 "$KT/err"; } 2>&1 | sed 's/^/# left: /' >&2
 pkill -9 -f "$KT/layer" 2>/dev/null
 
 # join_manifest FILE A_END A_RESTART: container a (bridge) serves on its
