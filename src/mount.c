@@ -134,13 +134,24 @@ static int open_mountpoint(int rootfd, const char *path, bool may_create, struct
  * nowhere else, and leaves no /proc/PID entry behind for the kernel to
  * invalidate one by one at the process's reap (~1.5 us each).  The caller
  * is the setup child, whose working directory is nobody's until pivot_root
- * and SETUP_WORKDIR set it (it opens absolute paths or below fds). */
+ * and SETUP_WORKDIR set it (it opens absolute paths or below fds).
+ *
+ * fchdir needs search permission on the directory, a mount on the magic
+ * link does not: keel in a user namespace has no CAP_DAC_READ_SEARCH over an
+ * inode whose owner that namespace does not map (a 0700 mount point in a
+ * persistent upper made on the host), and gets EACCES.  Then, and only then,
+ * the /proc/self/fd/N path, as before the fchdir. */
 static int mount_at(const char *src, int target_fd, const char *fstype, unsigned long flags, const char *data,
                     const char *what, struct kerr *err)
 {
-    if (fchdir(target_fd) < 0 || mount(src, ".", fstype, flags, data) < 0)
-        return kerr_set(err, errno, "cannot mount %s", what);
-    return 0;
+    int r = fchdir(target_fd);
+    if (r == 0) {
+        r = mount(src, ".", fstype, flags, data);
+    } else if (errno == EACCES) {
+        char tp[FD_PATH_MAX];
+        r = mount(src, fd_path(tp, target_fd), fstype, flags, data);
+    }
+    return r < 0 ? kerr_set(err, errno, "cannot mount %s", what) : 0;
 }
 
 /* Remounts the bind mount at target_fd with the given flags (plus MS_BIND). */
