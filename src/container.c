@@ -783,6 +783,7 @@ int container_start(const struct container_start *in, struct container_proc *out
         .resolv = in->resolv != NULL || in->resolv_tree >= 0,
         .standby = in->standby,
         .hosts_late = in->hosts_tree < 0 && in->hosts_late,
+        .keel_userns = userns_keel_nested(),
     };
     int r = container_exe_check(c, err);
     if (r < 0)

@@ -224,7 +224,10 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
      * masks below it.  A bind or secret below /sys must go on top of sysfs,
      * and an /etc/hosts that comes with the hand-over on top of the binds:
      * then the binds, the files and the pivot follow the hand-over. */
-    bool early = !f->hosts_late && !sys_targets(c);
+    /* Keel in a user namespace may mount sysfs only while a whole one is in
+     * sight in its mount namespace (the kernel's mount_too_revealing): before
+     * the old root's detach, so the pivot follows the hand-over there. */
+    bool early = !f->hosts_late && !f->keel_userns && !sys_targets(c);
     /* The generated files before the hand-over too when no bind or secret
      * follows it that could cover /etc (they must be on top). */
     bool etc_early = early || (c->n_mounts == 0 && c->n_secrets == 0);

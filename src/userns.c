@@ -112,6 +112,23 @@ int userns_parse_proc_map(const char *buf, struct userns_extent *out, size_t max
     return 0;
 }
 
+bool userns_keel_nested(void)
+{
+    static int nested = -1;   /* read once: keel's own namespace does not change */
+    if (nested < 0) {
+        _cleanup_free_ char *buf = NULL;
+        struct userns_extent ext[USERNS_PROC_MAX_EXTENTS];
+        size_t n = 0;
+        /* Unreadable (no /proc): taken for the initial namespace, keel's usual place. */
+        if (read_file_at(AT_FDCWD, "/proc/self/uid_map", 64 * 1024, &buf, NULL) < 0 ||
+            userns_parse_proc_map(buf, ext, USERNS_PROC_MAX_EXTENTS, &n) < 0)
+            nested = 0;
+        else
+            nested = !(n == 1 && ext[0].inside == 0 && ext[0].outside == 0 && ext[0].count == UINT32_MAX);
+    }
+    return nested;
+}
+
 bool userns_map_overlaps(const struct userns_extent *map, size_t n, uint32_t first, uint32_t count)
 {
     for (size_t i = 0; i < n; i++)

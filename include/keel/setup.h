@@ -119,6 +119,7 @@ struct setup_facts {
     bool resolv;       /* a generated /etc/resolv.conf */
     bool standby;      /* a standby: wait for the release right before the exec (SETUP_STANDBY_WAIT) */
     bool hosts_late;   /* /etc/hosts comes with the hand-over (keel has no live copy to fill meanwhile) */
+    bool keel_userns;  /* keel itself runs in a user namespace: sysfs before the pivot (userns_keel_nested) */
 };
 
 /* What `keel check --plan` assumes: the facts that follow from the spec when

@@ -64,6 +64,12 @@ int userns_parse_proc_map(const char *buf, struct userns_extent *out, size_t max
  * of any extent of map. */
 bool userns_map_overlaps(const struct userns_extent *map, size_t n, uint32_t first, uint32_t count);
 
+/* Whether keel itself runs in a user namespace other than the initial one
+ * (its /proc/self/uid_map is not "0 0 4294967295"), e.g. under `unshare
+ * --user`: then the kernel lets it mount sysfs or proc only where one is
+ * already in full sight in its mount namespace (setup.c).  Read once. */
+bool userns_keel_nested(void);
+
 struct userns {
     int fd;                       /* the namespace; -1 when none */
     int lock_fd;                  /* auto: the claimed slot's lock; -1 otherwise */

@@ -44,6 +44,14 @@
 #                  trace); it writes oom_score_adj through the host's /proc
 #                  before pivot_root (the container's /proc would hold more
 #                  entries of its pid), and the container has the value
+#   keel_userns    keel itself in a user namespace (ids 0-999 mapped to
+#                  themselves, so uid 12345 is not): a persistent upper whose
+#                  /proc and /dev are 0700 directories of uid 12345, which
+#                  keel cannot search there (no CAP_DAC_READ_SEARCH over an
+#                  unmapped owner), gets its /proc and /dev mounted all the
+#                  same; sysfs, which the kernel mounts there only while a
+#                  whole one is in sight, comes before the old root's detach;
+#                  a container with a fresh upper is the positive control
 #   initramfs_host_layer  mkinitramfs takes a layer from the host path the
 #                  manifest names when it is a directory there, else from
 #                  build/layers (the positive control), and says which
@@ -421,6 +429,51 @@ EOF
         eval '[ -n "$oom" ] && [ "$oom" -lt "$piv" ]'
     check oom_score_set "the container's oom_score_adj is not the manifest's 300: $(cat "$T/log/c.log" 2>&1)" \
         grep -q "oom=300" "$T/log/c.log"
+}
+
+# keel_userns_wrap: KEEL_WRAP's script for keel in a user namespace of its
+# own (with mount and network namespaces it owns), ids 0-999 mapped to
+# themselves.  The maps are written from outside, by root of the test's
+# namespace, so setgroups stays allowed (unshare --map-root-user denies it,
+# and keel sets every container's groups).
+keel_userns_wrap() {
+    cat > "$T/uwrap" <<'EOF'
+#!/bin/bash
+me=$$
+# The writer is left to nsinit (a double fork), not to keel.
+( ( for _ in $(seq 400); do
+        [ "$(readlink /proc/$me/ns/user)" != "$(readlink /proc/self/ns/user)" ] && break
+        sleep 0.05
+    done
+    echo '0 0 1000' > /proc/$me/uid_map && echo '0 0 1000' > /proc/$me/gid_map ) & )
+exec unshare --user --mount --net --propagation private \
+    sh -c 'until grep -q . /proc/self/gid_map; do sleep 0.05; done; exec "$@"' sh "$@"
+EOF
+    chmod 755 "$T/uwrap"
+}
+
+test_keel_userns() {
+    plan keel_userns_control keel_userns_proc keel_userns_dev keel_userns_sys
+    keel_userns_wrap
+    # A persistent upper made on the host: its mount points belong to a uid
+    # keel's namespace does not map, and only their owner may search them.
+    mkdir -p "$T/up/upper/proc" "$T/up/upper/dev"
+    chown 12345:12345 "$T/up/upper/proc" "$T/up/upper/dev"
+    chmod 0700 "$T/up/upper/proc" "$T/up/upper/dev"
+    manifest <<EOF
+$(system_section)
+$(ctr ok "/bin/probe read /proc/self/uid_map print done" "upper = $T/up_ok")
+$(ctr c "/bin/probe read /proc/self/uid_map stat /dev/null ls /sys/class/net print done" "upper = $T/up")
+EOF
+    KEEL_WRAP=$T/uwrap keel_start
+    keel_wait 30 || fail "keel did not exit ($WHY)"
+    check keel_userns_control "ok did not run in keel's user namespace: $(c_value ok data:/proc/self/uid_map)" \
+        eq "$(c_value ok data:/proc/self/uid_map | awk '{ print $1, $2, $3 }')" "0 0 1000"
+    check keel_userns_proc "c's /proc on a 0700 directory of an unmapped uid was not mounted" \
+        eq "$(c_value c read:/proc/self/uid_map)" ok
+    check keel_userns_dev "c's /dev on a 0700 directory of an unmapped uid was not mounted" \
+        has_prefix "$(c_value c stat:/dev/null)" "chr 0666"
+    check keel_userns_sys "c's sysfs does not show its own lo" contains "$(c_value c ls:/sys/class/net)" lo
 }
 
 run_tests "$@"

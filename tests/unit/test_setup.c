@@ -216,6 +216,26 @@ TEST(start_pivot_late)
     setup_list_free(&l);
 }
 
+/* Keel in a user namespace mounts sysfs only while its own /sys is in
+ * sight (the kernel's mount_too_revealing): before the old root's detach,
+ * so the pivot follows the hand-over and sysfs there. */
+TEST(start_pivot_late_keel_userns)
+{
+    struct container_spec c = spec();
+    struct setup_facts f;
+    setup_facts_of_spec(&c, &f);
+    CHECK(!f.keel_userns);
+    struct setup_list l;
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    CHECK(at(&l, SETUP_PIVOT, -1) < at(&l, SETUP_MOUNT_SYS, -1));
+    setup_list_free(&l);
+    f.keel_userns = true;
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    CHECK(at(&l, SETUP_MOUNT_SYS, -1) < at(&l, SETUP_PIVOT, -1));
+    CHECK(at(&l, SETUP_HANDOVER, -1) < at(&l, SETUP_MOUNT_SYS, -1));
+    setup_list_free(&l);
+}
+
 /* A standby waits with everything of a start done that opens, mounts or
  * changes credentials, and only the close of keel's fds, the signal reset,
  * a last filter and the exec left: nothing it waits on can be undone. */
@@ -494,6 +514,7 @@ int main(void)
     RUN(start_order);
     RUN(start_etc_files_early);
     RUN(start_pivot_late);
+    RUN(start_pivot_late_keel_userns);
     RUN(start_standby);
     RUN(start_variants);
     RUN(exec_order);
