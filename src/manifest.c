@@ -840,7 +840,7 @@ bool manifest_secrets_remote(const struct container_spec *c)
  * (seccomp_build), so a container runs what apply compared, whatever the
  * file holds at its start, and the start reads no path in keel's process.
  * O_NONBLOCK: a FIFO put there must not hang the load. */
-static int read_profile(struct container_spec *c)
+static int read_profile_text(struct container_spec *c)
 {
     free(c->seccomp_text);
     c->seccomp_text = NULL;
@@ -863,6 +863,25 @@ static int read_profile(struct container_spec *c)
     c->seccomp_text = buf;
     digest_buf(c->seccomp_text, c->seccomp_text_len, &c->seccomp_digest);
     return 0;
+}
+
+/* read_profile_text, its failure kept for the start's message (a profile
+ * on an fstab file system is read after the load, which cannot say it). */
+static int read_profile(struct container_spec *c)
+{
+    int r = read_profile_text(c);
+    c->seccomp_read_err = r < 0 ? -r : 0;
+    return r;
+}
+
+const char *manifest_read_why(int err)
+{
+    switch (err) {
+    case EINVAL: return "not a regular file";
+    case EFBIG: return "larger than 1 MiB";   /* SECCOMP_PROFILE_SIZE_MAX */
+    case ETIMEDOUT: return "no answer from its file system in time";
+    default: return strerror(err);
+    }
 }
 
 /* The files the load left unread on fstab file systems and volumes: read
@@ -895,6 +914,15 @@ void manifest_digest_mounted(struct manifest *m)
 bool manifest_names_mounted_files(const struct manifest *m)
 {
     return walk_mounted((struct manifest *)m, false);   /* reads nothing, changes nothing */
+}
+
+void manifest_mounted_timed_out(struct manifest *m)
+{
+    for (size_t i = 0; i < m->n_containers; i++) {
+        struct container_spec *c = &m->containers[i];
+        if (c->seccomp == SECCOMP_FILE && !c->seccomp_text && on_fstab_mount(m, c->seccomp_file))
+            c->seccomp_read_err = ETIMEDOUT;
+    }
 }
 
 /* A layer is a directory, or an erofs or squashfs image file (layerimg.h
@@ -1197,7 +1225,7 @@ static void validate(struct manifest *m, unsigned flags, const bool *bad, struct
                          c->seccomp_file, SECCOMP_PROFILE_SIZE_MAX);
             else if (r < 0)
                 diag_add(d, file, line, "container '%s': cannot read seccomp profile %s: %s", c->name, c->seccomp_file,
-                         r == -EINVAL ? "not a regular file" : strerror(-r));
+                         manifest_read_why(-r));
             else if (seccomp_profile_parse(c->seccomp_file, c->seccomp_text, c->seccomp_text_len, &prof, &errors) < 0) {
                 /* The profile's own errors are complete "FILE:LINE: message" lines. */
                 for (size_t e = 0; errors && errors[e]; e++)

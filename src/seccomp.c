@@ -629,7 +629,12 @@ int seccomp_build(const struct container_spec *c, uint64_t caps, struct seccomp_
     case SECCOMP_FILE:
         break;
     }
-    /* The text read with the manifest (manifest.h): the start reads no path. */
+    /* The text read with the manifest (manifest.h): the start reads no path.
+     * A profile on an fstab file system was read after the load: why that
+     * failed is only known here. */
+    if (!c->seccomp_text && c->seccomp_read_err)
+        return kerr_msg(err, c->seccomp_read_err, "cannot load seccomp filter of container %s: cannot read seccomp "
+                        "profile %s: %s", c->name, c->seccomp_file, manifest_read_why(c->seccomp_read_err));
     if (!c->seccomp_text)
         return kerr_msg(err, ENOENT, "cannot load seccomp filter of container %s: %s was not read with the manifest",
                         c->name, c->seccomp_file);

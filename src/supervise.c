@@ -1719,6 +1719,8 @@ static int ctr_prepare(struct ctr *c, const struct manifest *m, struct kerr *err
     if (r < 0)
         return kerr_set(err, -r, "cannot create %s", c->stage);
     r = seccomp_build(c->spec, c->spec->caps, &c->seccomp, err);
+    if (r < 0 && c->spec->seccomp_read_err)   /* the profile read after the load: its manifest line, as the load's */
+        return kerr_prefix(err, "%s:%d", m->path, manifest_key_line(c->spec, "seccomp"));
     if (r < 0)
         return r;
     r = output_open(&c->out, c->spec->name, m->system.log_dir, m->system.log_max_size, m->system.log_keep, err);
@@ -2870,8 +2872,10 @@ int supervisor_digest_mounted_bounded(struct manifest *m)
         manifest_digest_mounted(m);   /* its copy of M */
         _exit(0);
     }
-    if (wait_reader(pid) == -ETIMEDOUT)
+    if (wait_reader(pid) == -ETIMEDOUT) {
+        manifest_mounted_timed_out(m);   /* for the start's message */
         return -ETIMEDOUT;
+    }
     manifest_digest_mounted(m);
     return 0;
 }

@@ -179,6 +179,7 @@ struct container_spec {
      * path.  NULL: not read (MANIFEST_NO_FS_CHECKS, or unreadable). */
     char *seccomp_text;
     size_t seccomp_text_len;
+    int seccomp_read_err;          /* without the text: why the read failed (an errno, manifest_read_why); 0: not tried */
     struct file_digest seccomp_digest;   /* of seccomp_text */
     bool nested_userns;            /* default no: the default filter refuses CLONE_NEWUSER */
     struct rlimit_spec *rlimits;
@@ -380,6 +381,13 @@ void manifest_free(struct manifest *m);
 void manifest_digest_mounted(struct manifest *m);
 /* Whether manifest_digest_mounted has anything to read in M (no path is looked at). */
 bool manifest_names_mounted_files(const struct manifest *m);
+/* The files manifest_digest_mounted would read did not answer in time: each
+ * seccomp profile among them not read says so at its start (ETIMEDOUT). */
+void manifest_mounted_timed_out(struct manifest *m);
+/* Why a profile could not be read, from its seccomp_read_err: "not a regular
+ * file", "larger than 1 MiB", "no answer from its file system in time"
+ * (ETIMEDOUT) or strerror's text. */
+const char *manifest_read_why(int err);
 /* What tells each secret source of C from its next content without reading
  * it, as it is now (lstat: device, inode, size, mtime, ctime; every write,
  * truncation, rename over it or chmod changes the ctime), in one digest: a

@@ -38,7 +38,7 @@ struct seccomp_profile {
  * strv_free).  Unknown system call names are errors. */
 int seccomp_profile_parse(const char *file, const char *buf, size_t len, struct seccomp_profile *out,
                           char ***errors);
-/* The largest profile the manifest's load reads (manifest.c). */
+/* The largest profile the manifest's load reads (manifest.c; manifest_read_why says "1 MiB"). */
 #define SECCOMP_PROFILE_SIZE_MAX (1u << 20)
 void seccomp_profile_free(struct seccomp_profile *p);
 

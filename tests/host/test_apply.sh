@@ -391,6 +391,52 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# ---- a profile on an fstab file system that cannot be read ----------------
+# The load leaves a profile on a [system] fstab file system to after the
+# mounts (manifest_digest_mounted); when it cannot be read then, the start
+# names the manifest's line, the profile and why, as the load does for any
+# other profile.  Before, only "PATH was not read with the manifest".
+#   keel run: a missing profile stops keel with "FILE:LINE: ... cannot read
+#   seccomp profile P: No such file or directory".  keel apply: a new
+#   container whose profile is a directory fails with "not a regular file",
+#   in keel's log and keel ps.  Positive control: a profile that is there on
+#   the same fstab path is read and its container runs.
+test_profile_fstab_unreadable() {
+    plan fstab_profile_missing fstab_profile_control fstab_profile_apply_log fstab_profile_ps
+    mkdir -p "$T/data/dir.seccomp"
+    printf 'default allow\n' > "$T/data/ok.seccomp"
+    local head
+    head="$(system_section)
+control = unix://$(SOCK)
+fstab = none $T/data tmpfs
+"
+    printf '%s\n[container app]\nlayers = %s\nseccomp = %s\ncommand = /bin/probe print app-up sleep inf\n' \
+        "$head" "$LAYERS/base" "$T/data/missing.seccomp" > "$T/keel.ini"
+    local line
+    line=$(grep -n '^seccomp = ' "$T/keel.ini" | cut -d: -f1)
+    keel_start
+    keel_wait 20 || fail "keel did not exit without its profile ($WHY)"
+    check fstab_profile_missing "keel run's error does not name the line, the profile and why: $(grep error "$ERR")" \
+        grep_in "$(klog "error: $T/keel.ini:$line: cannot load seccomp filter of container app: cannot read seccomp profile $T/data/missing.seccomp: No such file or directory")" "$ERR"
+
+    printf '%s\n[container app]\nlayers = %s\nseccomp = %s\ncommand = /bin/probe print app-up sleep inf\n' \
+        "$head" "$LAYERS/base" "$T/data/ok.seccomp" > "$T/keel.ini"
+    keel_start
+    wait_out app app-up || fail "app did not come up with its profile on the fstab path ($WHY)"
+    check fstab_profile_control "app does not run" out_has app app-up
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket"
+    printf '\n[container bad]\nlayers = %s\nseccomp = %s\ncommand = /bin/probe print bad-up sleep inf\n' \
+        "$LAYERS/base" "$T/data/dir.seccomp" >> "$T/keel.ini"
+    line=$(grep -n "^seccomp = $T/data/dir.seccomp" "$T/keel.ini" | cut -d: -f1)
+    kc apply "$T/keel.ini" > "$T/a.out" 2>&1
+    local why="manifest:$line: cannot load seccomp filter of container bad: cannot read seccomp profile $T/data/dir.seccomp: not a regular file"
+    check fstab_profile_apply_log "keel's log does not say why bad failed: $(grep 'bad:' "$ERR")" \
+        wait_klog "error: bad: failed: $why"
+    check fstab_profile_ps "keel ps does not say why bad failed: $(kc ps --json)" \
+        eval "kc ps --json | python3 -c 'import json, sys; sys.exit(0 if any(c[\"name\"] == \"bad\" and c.get(\"failure\") == sys.argv[1] for c in json.load(sys.stdin)) else 1)' \"\$why\""
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 # ---- the profile runs as read with the manifest, not as on disk at a start ---
 # keel reads a seccomp profile once, with the manifest (bounded by the
 # preflight at apply and SIGHUP), digests those bytes for apply's comparison

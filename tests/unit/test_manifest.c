@@ -731,6 +731,45 @@ TEST(seccomp_profile_read_once)
     free(fifo);
 }
 
+/* A profile on an fstab file system is left to manifest_digest_mounted;
+ * when it cannot be read there, the spec keeps why for the start's message
+ * (seccomp_build): the errno, or ETIMEDOUT when the bounded read gave up. */
+TEST(seccomp_profile_fstab_why)
+{
+    char dir[] = "/tmp/keel-unit-prof.XXXXXX";
+    if (!mkdtemp(dir))
+        SKIP("cannot make a temporary directory");
+    char *sub = xasprintf("%s/sub.sc", dir);
+    CHECK_INT(mkdir(sub, 0700), 0);
+    struct manifest *m = NULL;
+    struct diag d = { 0 };
+    char *text = xasprintf("[system]\nfstab = none %s tmpfs\n[container c]\nlayers = %s\ncommand = /bin/c\n"
+                           "seccomp = %s/missing.sc\n[container s]\nlayers = %s\ncommand = /bin/c\nseccomp = %s\n",
+                           dir, dir, dir, dir, sub);
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &m, &d), 0);
+    if (m) {
+        CHECK(!m->containers[0].seccomp_text && m->containers[0].seccomp_read_err == 0);   /* not tried yet */
+        manifest_digest_mounted(m);
+        CHECK_INT(m->containers[0].seccomp_read_err, ENOENT);
+        CHECK_INT(m->containers[1].seccomp_read_err, EINVAL);
+        CHECK(strcmp(manifest_read_why(EINVAL), "not a regular file") == 0);
+        manifest_free(m);
+        m = NULL;
+    }
+    CHECK_INT(manifest_load_buffer("t.ini", text, strlen(text), 0, &m, &d), 0);
+    if (m) {
+        manifest_mounted_timed_out(m);
+        CHECK_INT(m->containers[0].seccomp_read_err, ETIMEDOUT);
+        CHECK(strcmp(manifest_read_why(ETIMEDOUT), "no answer from its file system in time") == 0);
+        manifest_free(m);
+    }
+    diag_free(&d);
+    free(text);
+    CHECK_INT(rmdir(sub), 0);
+    CHECK_INT(rmdir(dir), 0);
+    free(sub);
+}
+
 int main(void)
 {
     RUN(full_manifest);
@@ -749,5 +788,6 @@ int main(void)
     RUN(hostile_bytes);
     RUN(key_table_is_complete);
     RUN(seccomp_profile_read_once);
+    RUN(seccomp_profile_fstab_why);
     return unit_done();
 }

@@ -596,6 +596,14 @@ TEST(build_from_spec)
     c.seccomp_text_len = 0;
     CHECK(seccomp_build(&c, CAPS_DEFAULT, &prog, &err) == -ENOENT);
     CHECK(strstr(err.msg, "/nonexistent/web.sc was not read with the manifest") != NULL);
+    /* Read after the load (an fstab file system) and failed: why. */
+    c.seccomp_read_err = ENOENT;
+    CHECK(seccomp_build(&c, CAPS_DEFAULT, &prog, &err) == -ENOENT);
+    CHECK(strstr(err.msg, "cannot read seccomp profile /nonexistent/web.sc: No such file or directory") != NULL);
+    c.seccomp_read_err = ETIMEDOUT;
+    CHECK(seccomp_build(&c, CAPS_DEFAULT, &prog, &err) == -ETIMEDOUT);
+    CHECK(strstr(err.msg, "web.sc: no answer from its file system in time") != NULL);
+    c.seccomp_read_err = 0;
 
     char *buf = NULL;
     size_t len = 0;
