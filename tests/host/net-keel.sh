@@ -19,6 +19,14 @@ KPID=
 keel_start() { # MANIFEST
     # Every run's stderr is kept: sanitizer reports are looked for at the end.
     [ -f "$KT/err" ] && cat "$KT/err" >>"$KT/err.all"
+    # Emptied here, before the fork: the redirections below happen in the
+    # background child whenever it runs, and until then `said` read the last
+    # run's "web: started", so a wait passed at once and the SIGKILL or
+    # SIGTERM that followed reached a child that was not keel yet (under
+    # load: the killed run's bridge, veths and pins were then left for no
+    # keel to remove, "nothing left after the recovered run" failed).
+    : >"$KT/err"
+    : >"$KT/out"
     "$KEEL" run "$1" >"$KT/out" 2>"$KT/err" &
     KPID=$!
 }
@@ -149,6 +157,7 @@ kill -9 "$KPID"; wait "$KPID" 2>/dev/null
 keel_start "$KT/modes.ini"
 check "keel run: started again at once after a SIGKILL" web_started
 keel_stop
+check "keel run: the recovered run's SIGTERM exits 0 (status $KSTATUS)" [ "$KSTATUS" = 0 ]
 check "keel run: nothing left after the recovered run" eventually nothing_left
 nothing_left || { ip -o link show | grep -e ': kv' -e ': keel0'; echo "table: $("$NETDRV" --table-exists)";
     ls -A "$RUN/netns"; tail -n 5 "$KT/err"; } 2>&1 | sed 's/^/# left: /' >&2
