@@ -632,6 +632,27 @@ static void forget_flows(struct net_ctx *ctx, const struct nft_net *nets, size_t
 #define NFT_OWNER_WAIT_MS 20
 #define NFT_OWNER_WAIT_TRIES 50
 
+/* Deletes a table inet keel that an earlier keel left.  The table is owned
+ * by the netlink socket that made it (EPERM for any other socket; the kernel
+ * removes it when the last copy of that socket goes), and a keel killed with
+ * SIGKILL leaves it for a moment: a setup child it was making holds a copy
+ * of the socket until its parent-death signal ends it.  So EPERM is retried,
+ * boundedly; a table still held after that is a live keel's (-EPERM). */
+static int delete_dead_table(struct net_ctx *ctx, struct kerr *err)
+{
+    for (int tries = 0;; tries++) {
+        nlbuf_reset(&ctx->buf);
+        nft_batch_begin(&ctx->buf);
+        nft_build_delete(&ctx->buf);
+        nft_batch_end(&ctx->buf);
+        int r = nft_commit(ctx->nft, &ctx->buf, err);
+        if (r != -EPERM || tries == NFT_OWNER_WAIT_TRIES)
+            return r;
+        sleep_ms(NFT_OWNER_WAIT_MS);
+        kerr_clear(err);
+    }
+}
+
 static int install_table(struct net_ctx *ctx, bool with_ports, struct kerr *err)
 {
     struct nft_bridge nb[ctx->n_bridges ? ctx->n_bridges : 1];
@@ -772,7 +793,8 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
         goto fail;
     ctx->rt = r;
     /* keel's table first: a live keel owns it (EPERM for anyone else), and
-     * then nothing here may be touched; one left by a crashed keel goes. */
+     * then nothing here may be touched; one left by a crashed keel goes
+     * (waiting for a killed keel's dying children: delete_dead_table). */
     /* Without a bridge network keel needs no table, and none of a dead keel
      * can be left: the table is made with the owner flag, so the kernel
      * removes it with its keel's socket.  (Saves a nf_tables transaction.) */
@@ -785,11 +807,7 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
         goto fail;
     } else {
         ctx->nft = r;
-        nlbuf_reset(&ctx->buf);
-        nft_batch_begin(&ctx->buf);
-        nft_build_delete(&ctx->buf);
-        nft_batch_end(&ctx->buf);
-        r = nft_commit(ctx->nft, &ctx->buf, err);
+        r = delete_dead_table(ctx, err);
     }
     if (r == -EPERM) {
         r = kerr_msg(err, EBUSY, "cannot set up networking: another keel owns nf_tables table inet keel");
@@ -886,17 +904,9 @@ int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir
     if (any6 && (r = enable_forwarding(FORWARD6, ctx->forward6_file, &ctx->old_forward6, err)) < 0)
         goto fail;
     ctx->forwarding6 = any6;
-    /* The table is owned by the netlink socket that made it (the kernel
-     * removes it when that socket goes), and a keel killed with SIGKILL can
-     * leave it for a moment: a setup child it was making still holds a copy
-     * of the socket until its parent-death signal ends it.  A keel started
-     * again at once waits for that, boundedly; another keel that is alive
-     * keeps its table, and this one then fails as before. */
-    for (int tries = 0; (r = install_table(ctx, false, err)) == -EPERM && tries < NFT_OWNER_WAIT_TRIES; tries++) {
-        sleep_ms(NFT_OWNER_WAIT_MS);
-        kerr_clear(err);
-    }
-    if (r < 0)
+    /* No table of a dead keel is left (delete_dead_table above): EPERM here
+     * is a keel started meanwhile, whose table stands. */
+    if ((r = install_table(ctx, false, err)) < 0)
         goto fail;
     for (size_t i = 0; i < ctx->n_bridges; i++)
         ctx->bridges[i].ruled = true;
