@@ -630,7 +630,7 @@ static void forget_flows(struct net_ctx *ctx, const struct nft_net *nets, size_t
 
 /* How long keel's start waits for a table left by a killed keel (below). */
 #define NFT_OWNER_WAIT_MS 20
-#define NFT_OWNER_WAIT_TRIES 50
+#define NFT_OWNER_WAIT_TRIES 250   /* 5 s: a dying child may wait for a CPU on a loaded machine */
 
 /* Deletes a table inet keel that an earlier keel left.  The table is owned
  * by the netlink socket that made it (EPERM for any other socket; the kernel
