@@ -170,6 +170,19 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *le
     return read_fd_all(fd, max, out, len);
 }
 
+int read_regular_file(const char *path, size_t max, char **out, size_t *len)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return -EINVAL;
+    if (fcntl(fd, F_SETFL, 0) < 0)   /* O_NONBLOCK was for the open only */
+        return -errno;
+    return read_fd_all(fd, max, out, len);
+}
+
 int write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;

@@ -59,6 +59,12 @@ int str_copy(char *dst, size_t n, const char *src);
 int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len);
 /* The same from an open fd, read to its end. */
 int read_fd_all(int fd, size_t max, char **out, size_t *len);
+/* read_file_at for a path the manifest names (the manifest itself, an
+ * env_file): -EINVAL when it is not a regular file.  Opened non-blocking, so
+ * a FIFO put there is refused at once: a blocking open would wait for a
+ * writer for ever (PID 1 answering nothing) once a writer that served an
+ * earlier read (the preflight child's) has gone. */
+int read_regular_file(const char *path, size_t max, char **out, size_t *len);
 /* Writes s to an existing file (O_WRONLY|O_TRUNC|O_CLOEXEC); 0 / -errno. */
 int write_file_at(int dirfd, const char *path, const char *s);
 /* mkdir -p with mode for created components; 0 / -errno. */
