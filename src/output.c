@@ -110,25 +110,13 @@ size_t output_escape(const char *in, size_t n, char *out, size_t cap)
  * symlink would lead PID 1's writes to a host file; a FIFO the container
  * holds would block PID 1 in a write once its pipe is full; an open of a
  * device node does what that device does on open (a watchdog arms), and a
- * disk's would take the log.  So: an O_PATH look first, the open for
- * writing only through that fd once it is known to be a regular file.
- * -1 with errno set (EINVAL: not a regular file). */
+ * disk's would take the log.  -1 with errno set. */
 static int open_log_file(const char *path)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
     if (fd >= 0 || errno != EEXIST)
         return fd;
-    _cleanup_close_ int look = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-    struct stat st;
-    if (look < 0 || fstat(look, &st) < 0)
-        return -1;
-    if (!S_ISREG(st.st_mode)) {
-        errno = EINVAL;
-        return -1;
-    }
-    char again[32];
-    snprintf(again, sizeof again, "/proc/self/fd/%d", look);
-    return open(again, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+    return open_regular_nofollow(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
 }
 
 static int open_log(struct output *o)

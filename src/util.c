@@ -183,6 +183,21 @@ int read_regular_file(const char *path, size_t max, char **out, size_t *len)
     return read_fd_all(fd, max, out, len);
 }
 
+int open_regular_nofollow(const char *path, int flags)
+{
+    _cleanup_close_ int look = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (look < 0 || fstat(look, &st) < 0)
+        return -1;
+    if (!S_ISREG(st.st_mode)) {
+        errno = S_ISLNK(st.st_mode) ? ELOOP : EINVAL;
+        return -1;
+    }
+    char again[32];
+    snprintf(again, sizeof again, "/proc/self/fd/%d", look);
+    return open(again, flags);
+}
+
 int write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;

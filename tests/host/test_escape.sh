@@ -604,4 +604,30 @@ test_log_dir_device() {
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# `keel logs NAME` reads NAME.log in PID 1: a symlink the container put
+# there must not show a host file, a FIFO it holds must not stall keel (its
+# read would wait for ever).  Before, keel logs printed the host file, and
+# keel stopped answering at the FIFO.
+test_logs_of_swapped_log() {
+    plan logs_symlink_not_followed logs_fifo_refused logs_fifo_serving
+    mkdir -p "$T/shared/log"
+    echo victim-data > "$T/victim"
+    { log_shared_m t "/bin/sh -c 'rm /shared/log/t.log && ln -s $T/victim /shared/log/t.log && echo swapped && exec /bin/probe sleep inf'"
+      simple f "/bin/sh -c 'rm /shared/log/f.log && mkfifo /shared/log/f.log && exec 3<>/shared/log/f.log && echo swapped && exec /bin/probe sleep inf'" \
+          "mount = $T/shared:/shared:rw"; } | manifest
+    keel_start
+    wait_out t swapped 30 || fail "t did not swap its log ($WHY)"
+    wait_out f swapped 30 || fail "f did not swap its log ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$T/keel.sock" || fail "no control socket"
+    local out
+    out=$(KEEL_HOST="unix://$T/keel.sock" timeout 10 "$KEEL" logs t 2>&1)
+    check logs_symlink_not_followed "keel logs t showed the host file behind t's symlink: $out" \
+        eval "! grep -q victim-data <<< \"\$out\" && grep -qF 'not a regular file' <<< \"\$out\""
+    out=$(KEEL_HOST="unix://$T/keel.sock" timeout 10 "$KEEL" logs f 2>&1)
+    check logs_fifo_refused "keel logs f did not refuse f's FIFO: $out" grep_in 'not a regular file' <(echo "$out")
+    check logs_fifo_serving "keel ps does not answer after keel logs f (PID 1 asleep in the FIFO's read?)" \
+        eval "KEEL_HOST=unix://$T/keel.sock timeout 10 '$KEEL' ps --timeout 4s > /dev/null 2>&1"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 run_tests "$@"
