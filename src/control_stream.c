@@ -133,7 +133,7 @@ void control_logs_pump(struct conn *cn)
             break;
         }
         if (log_rotated(cn)) {
-            int fd = open(cn->logs.path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+            int fd = open_regular_nofollow(cn->logs.path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
             if (fd >= 0) {
                 close_safe(cn->logs.fd);
                 cn->logs.fd = fd;
@@ -229,7 +229,10 @@ void control_logs_start(struct conn *cn, const struct proto_request *req)
         control_logs_stop(cn);
         return;
     }
-    cn->logs.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* log_dir may be one a container can write: what it puts there is not
+     * followed (a symlink to a host file) nor opened (a FIFO whose read
+     * would hold PID 1). */
+    cn->logs.fd = open_regular_nofollow(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (cn->logs.fd < 0 && (errno != ENOENT || !req->follow)) {
         char msg[600];
         if (errno == ENOENT) {
@@ -241,7 +244,8 @@ void control_logs_start(struct conn *cn, const struct proto_request *req)
             logs_end(cn);
             return;
         }
-        snprintf(msg, sizeof msg, "cannot open %s: %s", path, strerror(errno));
+        snprintf(msg, sizeof msg, "cannot open %s: %s", path,
+                 errno == EINVAL || errno == ELOOP ? "not a regular file" : strerror(errno));
         control_error_line(&cn->out, "logs", msg);
         control_logs_stop(cn);
         return;

@@ -739,10 +739,12 @@ static void load_env_files(const struct manifest *m, struct container_spec *c, u
         }
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
-        int r = read_file_at(AT_FDCWD, ef->path, ENV_FILE_MAX, &buf, &len);
+        int r = read_regular_file(ef->path, ENV_FILE_MAX, &buf, &len);
         if (r < 0) {
             if (r == -EFBIG)
                 diag_add(d, m->path, ef->line, "env_file: cannot read %s: larger than %u bytes", ef->path, ENV_FILE_MAX);
+            else if (r == -EINVAL)
+                diag_add(d, m->path, ef->line, "env_file: cannot read %s: not a regular file", ef->path);
             else
                 diag_add(d, m->path, ef->line, "env_file: cannot read %s: %s", ef->path, strerror(-r));
             continue;
@@ -1389,9 +1391,10 @@ int manifest_load(const char *path, unsigned flags, struct manifest **out, struc
 {
     _cleanup_free_ char *buf = NULL;
     size_t len;
-    int r = read_file_at(AT_FDCWD, path, MANIFEST_MAX_SIZE, &buf, &len);
+    int r = read_regular_file(path, MANIFEST_MAX_SIZE, &buf, &len);
     if (r < 0) {
-        diag_add(d, path, 0, r == -EFBIG ? "larger than 1 MiB" : "cannot read: %s", strerror(-r));
+        diag_add(d, path, 0, r == -EFBIG ? "larger than 1 MiB" : r == -EINVAL ? "not a regular file" : "cannot read: %s",
+                 strerror(-r));
         return r;
     }
     return manifest_load_buffer(path, buf, len, flags, out, d);

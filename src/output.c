@@ -104,9 +104,24 @@ size_t output_escape(const char *in, size_t n, char *out, size_t cap)
     return o;
 }
 
+/* The log file at log_path, made or opened to append.  log_dir may be one
+ * a container can write (a volume or bind mount it has rw): what it puts at
+ * the path is opened only if it is a regular file, and never followed.  A
+ * symlink would lead PID 1's writes to a host file; a FIFO the container
+ * holds would block PID 1 in a write once its pipe is full; an open of a
+ * device node does what that device does on open (a watchdog arms), and a
+ * disk's would take the log.  -1 with errno set. */
+static int open_log_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
+    if (fd >= 0 || errno != EEXIST)
+        return fd;
+    return open_regular_nofollow(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+}
+
 static int open_log(struct output *o)
 {
-    o->log_fd = open(o->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+    o->log_fd = open_log_file(o->log_path);
     if (o->log_fd < 0)
         return -errno;
     struct stat st;
@@ -294,12 +309,13 @@ void output_close(struct output *o)
 
 static void rotate(struct output *o)
 {
+    /* The file keel has open, not the path: what is at the path now may be
+     * a container's symlink to a host file (open_log_file). */
+    if (o->keep == 0 && o->log_fd >= 0 && ftruncate(o->log_fd, 0) < 0)
+        log_warn("%s: cannot truncate %s: %s", o->name, o->log_path, strerror(errno));
     close_safe(o->log_fd);
     o->log_fd = -1;
-    if (o->keep == 0) {
-        if (truncate(o->log_path, 0) < 0)
-            log_warn("%s: cannot truncate %s: %s", o->name, o->log_path, strerror(errno));
-    } else {
+    if (o->keep > 0) {
         char from[4200], to[4200];
         for (unsigned k = o->keep; k > 1; k--) {
             snprintf(from, sizeof from, "%s.%u", o->log_path, k - 1);

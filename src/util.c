@@ -170,6 +170,34 @@ int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *le
     return read_fd_all(fd, max, out, len);
 }
 
+int read_regular_file(const char *path, size_t max, char **out, size_t *len)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode))
+        return -EINVAL;
+    if (fcntl(fd, F_SETFL, 0) < 0)   /* O_NONBLOCK was for the open only */
+        return -errno;
+    return read_fd_all(fd, max, out, len);
+}
+
+int open_regular_nofollow(const char *path, int flags)
+{
+    _cleanup_close_ int look = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (look < 0 || fstat(look, &st) < 0)
+        return -1;
+    if (!S_ISREG(st.st_mode)) {
+        errno = S_ISLNK(st.st_mode) ? ELOOP : EINVAL;
+        return -1;
+    }
+    char again[32];
+    snprintf(again, sizeof again, "/proc/self/fd/%d", look);
+    return open(again, flags);
+}
+
 int write_all(int fd, const void *buf, size_t len)
 {
     const char *p = buf;

@@ -59,6 +59,20 @@ int str_copy(char *dst, size_t n, const char *src);
 int read_file_at(int dirfd, const char *path, size_t max, char **out, size_t *len);
 /* The same from an open fd, read to its end. */
 int read_fd_all(int fd, size_t max, char **out, size_t *len);
+/* read_file_at for a path the manifest names (the manifest itself, an
+ * env_file): -EINVAL when it is not a regular file.  Opened non-blocking, so
+ * a FIFO put there is refused at once: a blocking open would wait for a
+ * writer for ever (PID 1 answering nothing) once a writer that served an
+ * earlier read (the preflight child's) has gone. */
+int read_regular_file(const char *path, size_t max, char **out, size_t *len);
+/* Opens PATH with FLAGS (O_RDONLY, O_WRONLY | O_APPEND...) only if its last
+ * component is a regular file, for a path in a directory someone else may
+ * write (a log directory a container shares): looked at through an O_PATH |
+ * O_NOFOLLOW fd, then reopened through /proc/self/fd, so the file opened is
+ * the one looked at.  A symlink (ELOOP) is never followed; a FIFO, socket or
+ * device node (EINVAL) is never opened (a FIFO's open or read waits for a
+ * peer; a device's open does what that device does).  -1 with errno set. */
+int open_regular_nofollow(const char *path, int flags);
 /* Writes s to an existing file (O_WRONLY|O_TRUNC|O_CLOEXEC); 0 / -errno. */
 int write_file_at(int dirfd, const char *path, const char *s);
 /* mkdir -p with mode for created components; 0 / -errno. */

@@ -22,6 +22,12 @@ ps_names() {
 import json, sys
 print(",".join(sorted(c["name"] for c in json.load(sys.stdin))))'
 }
+# ps_names_4s: the same, empty when keel does not answer within 4 s.
+ps_names_4s() {
+    kc ps --timeout 4s --json 2>/dev/null | python3 -c '
+import json, sys
+print(",".join(sorted(c["name"] for c in json.load(sys.stdin))))' 2>/dev/null
+}
 
 # m1 / m2: the manifests before and after.  keep is unchanged; chg gets a new
 # command; gone goes; new comes (after keep, which it depends on); lim gets a
@@ -867,6 +873,84 @@ EOF
         eval "ps -eo comm=,stat=,args= | grep -qE '^keel-preflight +D.*$T'"
     fuse_stop
     keel_stop || true
+}
+
+# A FIFO where the manifest names a file, written once: the preflight child
+# reads it (the writer waits for a reader), then keel's own load opens it
+# again and, no writer left, would wait in open(2) for ever: PID 1 answering
+# nothing, reaping nothing.  Both reads must refuse it as "not a regular
+# file" at once, and keel go on serving.
+#
+# apply_fifo_env_file: the env_file's directory is a container's rw bind
+# mount; the container itself replaces the file with a FIFO and writes it
+# once, then an administrator's apply names it.  Before, the apply never
+# answered and keel ps timed out.
+test_apply_fifo_env_file() {
+    plan env_fifo_refused env_fifo_serving clean_stop
+    mkdir -p "$T/shared"
+    echo 'A=1' > "$T/shared/app.env"
+    local arc=0
+    fifo_m1 | manifest
+    keel_start
+    wait_out w fifo-made || fail "w did not make its FIFO ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket at $(SOCK)"
+    { fifo_m1; cat <<EOF
+
+[container x]
+layers = $LAYERS/base
+env_file = $T/shared/app.env
+command = /bin/probe trap TERM print x-up sleep inf
+EOF
+    } > "$T/m2.ini"
+    KEEL_HOST="unix://$(SOCK)" timeout $((15 * SLOW)) "$KEEL" apply "$T/m2.ini" > "$T/apply.out" 2>&1 || arc=$?
+    check env_fifo_refused "keel apply naming an env_file the container made a FIFO was not refused as not a regular file (status $arc: $(tr '\n' '|' < "$T/apply.out"))" \
+        eval "[ $arc = 1 ] && grep -qF 'env_file: cannot read $T/shared/app.env: not a regular file' '$T/apply.out'"
+    check env_fifo_serving "keel ps did not answer after the apply (PID 1 asleep in the FIFO's open?), or lists other than w: '$(ps_names 2>/dev/null)'" \
+        eq "$(ps_names 2>/dev/null)" w
+    [ "$arc" = 124 ] && fail "keel apply never answered: keel waits in the FIFO's open"
+    keel_stop || fail "keel did not stop ($WHY)"
+    check clean_stop "keel's stop failed (status $KRC) or left processes: $(tr '\n' ' ' < "$T/leftover" 2>/dev/null)" \
+        eval '[ "$KRC" = 0 ] && [ -f "$T/leftover" ] && [ ! -s "$T/leftover" ]'
+}
+fifo_m1() {
+    cat <<EOF
+$(system_section)
+control = unix://$(SOCK)
+
+[container w]
+layers = $LAYERS/base
+mount = $T/shared:/shared:rw
+command = /bin/sh -c 'rm /shared/app.env && mkfifo /shared/app.env && echo fifo-made && echo A=2 > /shared/app.env; exec /bin/probe trap TERM sleep inf'
+EOF
+}
+
+# hup_fifo_manifest: the manifest keel was started from, made a FIFO and
+# written once, then SIGHUP.  Before, keel ps timed out after the signal.
+test_hup_fifo_manifest() {
+    plan hup_fifo_refused hup_fifo_serving clean_stop
+    local wpid
+    mkdir -p "$T/shared"
+    echo 'A=1' > "$T/shared/app.env"
+    fifo_m1 | sed 's/^command = .*/command = \/bin\/probe trap TERM print w-up sleep inf/' > "$T/m1.ini"
+    cp "$T/m1.ini" "$T/keel.ini"
+    keel_start
+    wait_out w w-up || fail "w did not come up ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$(SOCK)" || fail "no control socket at $(SOCK)"
+    rm -f "$T/keel.ini"
+    mkfifo "$T/keel.ini"
+    (cat "$T/m1.ini" > "$T/keel.ini") 2>/dev/null &
+    wpid=$!
+    keel_signal HUP || fail "cannot signal keel ($WHY)"
+    wait_until $((10 * SLOW)) grep -qF "$T/keel.ini: not a regular file" "$ERR"
+    check hup_fifo_refused "SIGHUP with the manifest a FIFO was not refused as not a regular file" \
+        grep_in "$T/keel.ini: not a regular file" "$ERR"
+    check hup_fifo_serving "keel ps did not answer after SIGHUP (PID 1 asleep in the FIFO's open?), or lists other than w: '$(ps_names 2>/dev/null)'" \
+        eq "$(ps_names 2>/dev/null)" w
+    kill "$wpid" 2>/dev/null
+    wait "$wpid" 2>/dev/null
+    keel_stop || fail "keel did not stop ($WHY)"
+    check clean_stop "keel's stop failed (status $KRC) or left processes: $(tr '\n' ' ' < "$T/leftover" 2>/dev/null)" \
+        eval '[ "$KRC" = 0 ] && [ -f "$T/leftover" ] && [ ! -s "$T/leftover" ]'
 }
 
 run_tests "$@"

@@ -531,4 +531,103 @@ EOF
     done
 }
 
+# ---- a log_dir a container can write ---------------------------------------------
+
+# log_dir inside a container's rw bind mount (a log shipper's volume, say):
+# keel (PID 1) writes the container's NAME.log there and rotates it.  What
+# the container puts at that path must stay a file of the log directory:
+# never followed (a symlink to a host file, truncated by log_keep = 0's
+# rotation), never opened as a FIFO the container holds (PID 1 blocked in a
+# write once the pipe is full) or a device node.  Before, the rotation
+# truncated the symlink's target, and PID 1 stalled on the FIFO.
+log_shared_m() {   # log_shared_m NAME COMMAND
+    cat <<EOF
+[system]
+log_dir = $T/shared/log
+stop_timeout = 2
+log_max_size = 65536
+log_keep = 0
+control = unix://$T/keel.sock
+$(simple "$1" "$2" "mount = $T/shared:/shared:rw")
+EOF
+}
+
+test_log_dir_symlink() {
+    plan log_symlink_target_intact log_symlink_serving log_keep0_truncates
+    mkdir -p "$T/shared/log"
+    echo victim-data > "$T/victim"
+    { log_shared_m t "/bin/sh -c 'rm /shared/log/t.log && ln -s $T/victim /shared/log/t.log && echo swapped && /bin/probe flood 300000 print end sleep inf'"
+      simple n "/bin/probe flood 300000 print end sleep inf"; } | manifest
+    keel_start
+    wait_out t end 30 || fail "t did not flood its output ($WHY)"
+    wait_out n end 30 || fail "n did not flood its output ($WHY)"
+    # Positive control: log_keep = 0 still truncates a log left alone.
+    check log_keep0_truncates "n's log was not truncated at log_max_size (log_keep = 0): $(stat -c %s "$T/shared/log/n.log") bytes, or lacks its last line" \
+        eval "[ \$(stat -c %s '$T/shared/log/n.log') -le 69632 ] && grep -qx end '$T/shared/log/n.log'"
+    check log_symlink_target_intact "the host file behind t's symlink was changed by keel's log rotation: '$(head -c 40 "$T/victim")'" \
+        eq "$(cat "$T/victim")" victim-data
+    check log_symlink_serving "keel does not answer keel ps" \
+        eval "KEEL_HOST=unix://$T/keel.sock timeout 10 '$KEEL' ps --timeout 4s > /dev/null 2>&1"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+test_log_dir_fifo() {
+    plan log_fifo_serving log_fifo_stop
+    mkdir -p "$T/shared/log"
+    log_shared_m f "/bin/sh -c 'rm /shared/log/f.log && mkfifo /shared/log/f.log && exec 3<>/shared/log/f.log && echo swapped && /bin/probe flood 300000 print end sleep inf'" | manifest
+    keel_start
+    wait_out f swapped 30 || fail "f did not make its FIFO ($WHY)"
+    # The flood passes the rotation within a second or so; then keel must answer.
+    wait_until $((10 * SLOW)) eval "KEEL_HOST=unix://$T/keel.sock timeout 10 '$KEEL' ps --timeout 4s > /dev/null 2>&1 && grep -q '^f.*| end\$' '$OUT'"
+    check log_fifo_serving "keel ps did not answer after f's flood into its FIFO log, or f's flood did not all arrive (PID 1 blocked writing a FIFO?)" \
+        eval "KEEL_HOST=unix://$T/keel.sock timeout 10 '$KEEL' ps --timeout 4s > /dev/null 2>&1 && out_has f end"
+    keel_stop
+    check log_fifo_stop "keel did not stop ($WHY)" eq "$KRC" 0
+}
+
+# With +MKNOD the container's node is on a nodev mount for it, but not for
+# keel on the host side: keel must not open it (here a 1:3, harmless; a
+# disk's node would have taken the log's bytes).
+test_log_dir_device() {
+    plan log_node_made log_node_not_opened
+    mkdir -p "$T/shared/log"
+    log_shared_m d "/bin/sh -c 'rm /shared/log/d.log && mknod /shared/log/d.log c 1 3 && echo swapped && /bin/probe flood 300000 print end sleep inf'" | manifest
+    sed -i 's/^restart = no$/restart = no\ncapabilities = +MKNOD/' "$T/keel.ini"
+    keel_start
+    wait_out d end 30 || fail "d did not flood its output ($WHY)"
+    check log_node_made "d's log path is not the character device it made" test -c "$T/shared/log/d.log"
+    local f held=""
+    for f in /proc/"$(keel_pid)"/fd/*; do
+        [ "$(readlink "$f" 2>/dev/null)" = "$T/shared/log/d.log" ] && [ -c "$f" ] && held="$held ${f##*/}"
+    done
+    check log_node_not_opened "keel holds the device node d made at its log path open (fd$held)" eq "$held" ""
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# `keel logs NAME` reads NAME.log in PID 1: a symlink the container put
+# there must not show a host file, a FIFO it holds must not stall keel (its
+# read would wait for ever).  Before, keel logs printed the host file, and
+# keel stopped answering at the FIFO.
+test_logs_of_swapped_log() {
+    plan logs_symlink_not_followed logs_fifo_refused logs_fifo_serving
+    mkdir -p "$T/shared/log"
+    echo victim-data > "$T/victim"
+    { log_shared_m t "/bin/sh -c 'rm /shared/log/t.log && ln -s $T/victim /shared/log/t.log && echo swapped && exec /bin/probe sleep inf'"
+      simple f "/bin/sh -c 'rm /shared/log/f.log && mkfifo /shared/log/f.log && exec 3<>/shared/log/f.log && echo swapped && exec /bin/probe sleep inf'" \
+          "mount = $T/shared:/shared:rw"; } | manifest
+    keel_start
+    wait_out t swapped 30 || fail "t did not swap its log ($WHY)"
+    wait_out f swapped 30 || fail "f did not swap its log ($WHY)"
+    wait_until $((5 * SLOW)) test -S "$T/keel.sock" || fail "no control socket"
+    local out
+    out=$(KEEL_HOST="unix://$T/keel.sock" timeout 10 "$KEEL" logs t 2>&1)
+    check logs_symlink_not_followed "keel logs t showed the host file behind t's symlink: $out" \
+        eval "! grep -q victim-data <<< \"\$out\" && grep -qF 'not a regular file' <<< \"\$out\""
+    out=$(KEEL_HOST="unix://$T/keel.sock" timeout 10 "$KEEL" logs f 2>&1)
+    check logs_fifo_refused "keel logs f did not refuse f's FIFO: $out" grep_in 'not a regular file' <(echo "$out")
+    check logs_fifo_serving "keel ps does not answer after keel logs f (PID 1 asleep in the FIFO's read?)" \
+        eval "KEEL_HOST=unix://$T/keel.sock timeout 10 '$KEEL' ps --timeout 4s > /dev/null 2>&1"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 run_tests "$@"
