@@ -785,6 +785,29 @@ static void settle_on_event(const struct sup_event *ev, void *data)
         settle_schedule(data);
 }
 
+/* The run directory as keel makes it, also when it was there already:
+ * keel's own (a directory owned by keel's user, no symlink) and 0700.  Its
+ * notify sockets are 0666 by design (any uid in a container may send to its
+ * own), so the directory is what keeps other host users from them; an
+ * existing one made wider (mkdir -p's 0755) is tightened, one of another
+ * user is refused. */
+static int secure_run_dir(const char *dir, struct kerr *err)
+{
+    _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0)
+        return kerr_set(err, errno, "cannot open the run directory %s", dir);
+    if (st.st_uid != geteuid())
+        return kerr_msg(err, EPERM, "cannot use the run directory %s: it belongs to uid %u, not to keel's %u", dir,
+                        (unsigned)st.st_uid, (unsigned)geteuid());
+    if ((st.st_mode & 07777) != 0700) {
+        if (fchmod(fd, 0700) < 0)
+            return kerr_set(err, errno, "cannot make the run directory %s private (mode 0700)", dir);
+        log_warn("run directory %s was mode %04o: made 0700", dir, (unsigned)(st.st_mode & 07777));
+    }
+    return 0;
+}
+
 /* Everything between a valid manifest and serving.  0 / negative errno. */
 static int daemon_setup(struct daemon *d, struct kerr *err)
 {
@@ -794,6 +817,8 @@ static int daemon_setup(struct daemon *d, struct kerr *err)
     int r = mkdir_p(opts->run_dir, 0700);
     if (r < 0)
         return kerr_set(err, -r, "cannot create %s", opts->run_dir);
+    if ((r = secure_run_dir(opts->run_dir, err)) < 0)
+        return r;
     if ((r = loop_new(&d->loop, err)) < 0 || (d->sigfd = r = signals_fd(err)) < 0)
         return r;
     if ((r = loop_add_fd(d->loop, d->sigfd, EPOLLIN, on_signal, d)) < 0)

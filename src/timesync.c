@@ -333,9 +333,12 @@ int timesync_saved_parse(const char *text, int64_t *sec)
 int timesync_restore(const char *path, struct kerr *err)
 {
     _cleanup_free_ char *text = NULL;
-    int r = read_file_at(AT_FDCWD, path, 64, &text, NULL);
+    /* Non-blocking open, regular files only: a FIFO there must not hold PID 1 at boot. */
+    int r = read_regular_file(path, 64, &text, NULL);
     if (r == -ENOENT)
         return 0;
+    if (r == -EINVAL)
+        return kerr_msg(err, EINVAL, "cannot read the saved clock %s: not a regular file", path);
     if (r < 0)
         return kerr_set(err, -r, "cannot read the saved clock %s", path);
     int64_t saved;

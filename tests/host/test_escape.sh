@@ -630,4 +630,51 @@ test_logs_of_swapped_log() {
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# The run directory keel uses, made by someone else before it (mkdir -p's
+# 0755): keel makes it 0700.  Its notify sockets are 0666 by design (any uid
+# in the container may send to its own), so the directory is what keeps other
+# host users from them: before, an unprivileged host user could send READY=1
+# to a container's socket through a 0755 run directory, and keel took the
+# container for ready.  One of another user, or a symlink, is refused.
+test_run_dir_private() {
+    plan run_dir_made_private run_dir_warned run_dir_notify_closed run_dir_notify_control \
+        run_dir_other_owner run_dir_symlink
+    # keel_rd DIR: keel run --run-dir DIR, under the name tests look keel up by.
+    keel_rd() {
+        printf '#!/bin/bash\nshift\nexec -a "$0" %s run --run-dir %s "$@"\n' "$REAL_KEEL" "$1" > "$T/keel-rd"
+        chmod +x "$T/keel-rd"
+    }
+    local REAL_KEEL=$KEEL KEEL="$T/keel-rd"
+    mkdir -m 0755 "$T/run"
+    keel_rd "$T/run"
+    { system_section
+      simple n "/bin/probe trap TERM print up sleep inf" "ready = notify"; } | manifest
+    keel_start
+    wait_out n up 30 || fail "n did not start ($WHY)"
+    check run_dir_made_private "the run directory is mode $(stat -c %a "$T/run"), not 700" eq "$(stat -c %a "$T/run")" 700
+    check run_dir_warned "keel did not say it made the run directory private" grep -q "run directory $T/run was mode 0755: made 0700" "$ERR"
+    printf READY=1 | setpriv --reuid 65534 --regid 65534 --clear-groups \
+        socat -u - "UNIX-SENDTO:$T/run/notify/n.sock" 2> "$T/nobody.err"
+    sleep "$SLOW"
+    check run_dir_notify_closed "an unprivileged host user marked n ready through its notify socket ($(head -c 200 "$T/nobody.err"))" \
+        eval "! grep -qE '$(klog 'n: ready')' '$ERR'"
+    # Positive control: root can still reach it, and keel listens there.
+    printf READY=1 | socat -u - "UNIX-SENDTO:$T/run/notify/n.sock"
+    check run_dir_notify_control "READY=1 sent by root to n's notify socket was not taken" wait_klog "n: ready" 10
+    keel_stop || fail "keel did not stop ($WHY)"
+    # Another user's directory, and a symlink: refused, nothing started.
+    mkdir -m 0700 "$T/run2" && chown 65534 "$T/run2"
+    keel_rd "$T/run2"
+    keel_start
+    keel_wait || { keel_kill; fail "keel ran on with a run directory of uid 65534"; }
+    check run_dir_other_owner "keel run with a run directory of uid 65534 did not refuse it: $(head -c 300 "$ERR")" \
+        grep -q "cannot use the run directory $T/run2: it belongs to uid 65534" "$ERR"
+    mkdir -m 0700 "$T/run3.real" && ln -s "$T/run3.real" "$T/run3"
+    keel_rd "$T/run3"
+    keel_start
+    keel_wait || { keel_kill; fail "keel ran on with a symlink as its run directory"; }
+    check run_dir_symlink "keel run with a symlink as its run directory did not refuse it: $(head -c 300 "$ERR")" \
+        grep -q "cannot open the run directory $T/run3" "$ERR"
+}
+
 run_tests "$@"

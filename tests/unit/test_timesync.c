@@ -67,6 +67,12 @@ TEST(save_and_refusals)
     CHECK_INT(write_file_at(AT_FDCWD, path, "yesterday\n"), 0);
     CHECK_INT(timesync_restore(path, &err), -EINVAL);
     CHECK(strstr(err.msg, path) != NULL);
+    /* A FIFO put there (clock_file in a directory someone else can write):
+     * refused at once, not a read that waits for a writer in PID 1 at boot. */
+    unlink(path);
+    CHECK_INT(mkfifo(path, 0600), 0);
+    CHECK_INT(timesync_restore(path, &err), -EINVAL);
+    CHECK(strstr(err.msg, "not a regular file") != NULL);
     /* A directory where the file should be: an error naming it. */
     char *sub = xasprintf("%s/nodir/clock", dir);
     CHECK(timesync_save(sub, &err) < 0);
