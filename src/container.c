@@ -493,6 +493,32 @@ static void give_probe(struct setup_ctx *x, int probe)
     (void)!sendmsg(x->handover_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+/* SETUP_CAPS where keel's user namespace denies setgroups(2) (`unshare
+ * --map-root-user` writes "deny" so that it may map its gid unprivileged;
+ * the container's own user namespace, a child of keel's, inherits it).  The
+ * process then keeps the supplementary groups of the namespace's creator
+ * (the overflow gid inside, for those it does not map): they grant nothing
+ * that creator, and so keel, did not have, and nothing is dropped that could
+ * open a file a group denies.  A user the container's /etc/group makes a
+ * member of other groups cannot get them: refused, rather than run with
+ * less than the image asks (runc and crun rootless likewise skip setgroups
+ * only when no group is asked for; an unprivileged map has one gid anyway,
+ * so most such groups would not even be mapped). */
+static int groups_denied_apply(const struct container_spec *c, const struct setup_ctx *x, struct kerr *err)
+{
+    const struct user_ids *ids = &x->ids;
+    if (ids->n_groups == 0)
+        return caps_apply(c->caps, c->caps_ambient, x->bounding, ids->uid, ids->gid, NULL, 0, err);
+    char list[128] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < ids->n_groups && used < sizeof list; i++)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%u", i ? "," : "", (unsigned)ids->groups[i]);
+    return kerr_msg(err, EPERM, "keel runs in a user namespace with setgroups denied (unshare --map-root-user): "
+                    "cannot give %s its supplementary groups %s from the container's /etc/group; map keel's "
+                    "ids with newuidmap/newgidmap or as root instead, or take the user out of those groups",
+                    ids->name[0] ? ids->name : c->user ? c->user : "root", list);
+}
+
 static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *err)
 {
     const struct container_spec *c = x->c;
@@ -598,6 +624,8 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
             x->bounding &= c->caps;
         return r;
     case SETUP_CAPS:
+        if (op->arg == SETUP_GROUPS_DENIED)
+            return groups_denied_apply(c, x, err);
         return caps_apply(c->caps, c->caps_ambient, x->bounding, x->ids.uid, x->ids.gid, x->ids.groups,
                           x->ids.n_groups, err);
     case SETUP_KEEL_ALIVE: {
@@ -784,6 +812,7 @@ int container_start(const struct container_start *in, struct container_proc *out
         .standby = in->standby,
         .hosts_late = in->hosts_tree < 0 && in->hosts_late,
         .keel_userns = userns_keel_nested(),
+        .groups_denied = userns_keel_setgroups_denied(),
     };
     int r = container_exe_check(c, err);
     if (r < 0)
@@ -1051,6 +1080,7 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
         .userns = ns->fd[CNS_USER] >= 0,
         .seccomp = req->seccomp != NULL,
         .tty = req->tty,
+        .groups_denied = userns_keel_setgroups_denied(),
     };
     __attribute__((cleanup(setup_list_free))) struct setup_list list = { 0 };
     if (setup_plan_exec(c, &facts, &list) < 0)

@@ -129,6 +129,19 @@ bool userns_keel_nested(void)
     return nested;
 }
 
+bool userns_keel_setgroups_denied(void)
+{
+    static int denied = -1;   /* read once, like the map: it cannot go back to "allow" */
+    if (denied < 0) {
+        _cleanup_free_ char *buf = NULL;
+        /* The initial namespace always allows; a kernel without the file
+         * (before 3.19) has no "deny" either. */
+        denied = userns_keel_nested() && read_file_at(AT_FDCWD, "/proc/self/setgroups", 64, &buf, NULL) == 0 &&
+                 str_starts(buf, "deny");
+    }
+    return denied;
+}
+
 bool userns_map_overlaps(const struct userns_extent *map, size_t n, uint32_t first, uint32_t count)
 {
     for (size_t i = 0; i < n; i++)
