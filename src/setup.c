@@ -549,7 +549,7 @@ static void print_op(const struct container_spec *c, const struct setup_list *l,
     case SETUP_CAPS:
         if (op->arg == SETUP_GROUPS_DENIED)
             fprintf(out, "  groups: not set (setgroups denied in keel's user namespace): the namespace creator's "
-                    "are kept; a user with supplementary groups in the container's /etc/group is refused\n");
+                    "are kept; a user with mapped supplementary groups in the container's /etc/group is refused\n");
         fprintf(out, "  capabilities: %s\n", caps_format(c->caps, caps, sizeof caps));
         fprintf(out, "  ambient: %s\n", caps_format(c->caps_ambient, caps, sizeof caps));
         return;

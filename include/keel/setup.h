@@ -96,7 +96,7 @@ enum { SETUP_FILE_HOSTNAME, SETUP_FILE_HOSTS, SETUP_FILE_RESOLV };
 enum { SETUP_MASK_PROC, SETUP_MASK_SYS };
 /* SETUP_CAPS's arg: keel's user namespace denies setgroups (userns.h):
  * the groups are left as they are, and a user with supplementary groups
- * in the container's /etc/group is refused. */
+ * in the container's /etc/group that the namespace maps is refused. */
 enum { SETUP_GROUPS_SET, SETUP_GROUPS_DENIED };
 
 struct setup_op {

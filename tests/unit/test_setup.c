@@ -533,7 +533,7 @@ TEST(groups_denied)
     setup_list_free(&l);
     p = print(&c, &f);
     CHECK(p && strstr(p, "  groups: not set (setgroups denied in keel's user namespace): the namespace creator's are "
-                         "kept; a user with supplementary groups in the container's /etc/group is refused\n"
+                         "kept; a user with mapped supplementary groups in the container's /etc/group is refused\n"
                          "  capabilities: "));
     free(p);
 
