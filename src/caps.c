@@ -222,7 +222,7 @@ int caps_apply(uint64_t set, uint64_t ambient, uint64_t bounding, uid_t uid, gid
      * no PR_SET_KEEPCAPS; the flag does not outlive the execve anyway. */
     if (uid != 0 && prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
         return kerr_set(err, errno, "cannot set PR_SET_KEEPCAPS");
-    if (setgroups(n_groups, groups) < 0)
+    if (groups && setgroups(n_groups, groups) < 0)
         return kerr_set(err, errno, "cannot set supplementary groups");
     if (setresgid(gid, gid, gid) < 0)
         return kerr_set(err, errno, "cannot switch to gid %u", (unsigned)gid);

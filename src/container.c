@@ -226,6 +226,7 @@ struct setup_ctx {
     char **stub_argv;     /* its argv: the report fd, then the command's */
     int fail_status;      /* the exit status of a failed op: 127 for a start, 126 for an exec */
     int userns_fd;        /* the user namespace to join last, or -1 */
+    bool own_userns;      /* the container has a user namespace (userns_fd is -1 once joined) */
     int release_fd;       /* a standby's release pipe (kept by SETUP_CLOSE_FDS, handed to the stub), or -1 */
     /* container start */
     const struct container_start *in;
@@ -493,6 +494,41 @@ static void give_probe(struct setup_ctx *x, int probe)
     (void)!sendmsg(x->handover_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
+/* SETUP_CAPS where keel's user namespace denies setgroups(2) (`unshare
+ * --map-root-user` writes "deny" so that it may map its gid unprivileged;
+ * the container's own user namespace, a child of keel's, inherits it).  The
+ * process then keeps the supplementary groups of the namespace's creator
+ * (the overflow gid inside, for those it does not map): they grant nothing
+ * that creator, and so keel, did not have, and since none is dropped, no
+ * file whose group bits deny what its other bits allow opens.
+ *
+ * A supplementary group of the user's in the container's /etc/group that
+ * keel's namespace maps cannot be given: the start is refused (runc and
+ * crun, rootless, skip setgroups only when no group is asked for), rather
+ * than run the user with less than the image asks.  One that keel's
+ * namespace does not map (without a user namespace of the container's) is
+ * left out: setgroups(2) refuses an unmapped gid even where it is allowed,
+ * no file in sight carries it (its gid shows as the overflow gid), and
+ * under `unshare --map-root-user`, which maps one gid, that is every group
+ * but the primary one (Alpine's root is in bin, daemon, sys, adm, wheel...). */
+static int groups_denied_apply(const struct container_spec *c, const struct setup_ctx *x, struct kerr *err)
+{
+    const struct user_ids *ids = &x->ids;
+    char list[128] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < ids->n_groups && used < sizeof list; i++)
+        /* With its own namespace, the start's host_ids found every group mapped there. */
+        if (x->own_userns || userns_keel_gid_mapped(ids->groups[i]))
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%u", used ? "," : "",
+                                     (unsigned)ids->groups[i]);
+    if (used == 0)
+        return caps_apply(c->caps, c->caps_ambient, x->bounding, ids->uid, ids->gid, NULL, 0, err);
+    return kerr_msg(err, EPERM, "keel runs in a user namespace with setgroups denied (unshare --map-root-user): "
+                    "cannot give %s its supplementary groups %s from the container's /etc/group; map keel's "
+                    "ids with newuidmap/newgidmap or as root instead, or take the user out of those groups",
+                    ids->name[0] ? ids->name : c->user ? c->user : "root", list);
+}
+
 static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *err)
 {
     const struct container_spec *c = x->c;
@@ -598,6 +634,8 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
             x->bounding &= c->caps;
         return r;
     case SETUP_CAPS:
+        if (op->arg == SETUP_GROUPS_DENIED)
+            return groups_denied_apply(c, x, err);
         return caps_apply(c->caps, c->caps_ambient, x->bounding, x->ids.uid, x->ids.gid, x->ids.groups,
                           x->ids.n_groups, err);
     case SETUP_KEEL_ALIVE: {
@@ -683,7 +721,8 @@ static __attribute__((noreturn)) void setup_child(const struct container_start *
     own_status(&bounding, &signals);
     struct setup_ctx x = {
         .c = c, .argv = c->argv, .report_fd = report_fd, .stub_fd = stub, .stub_argv = stub_argv, .fail_status = 127,
-        .userns_fd = in->userns ? in->userns->fd : -1, .release_fd = release_fd, .in = in,
+        .userns_fd = in->userns ? in->userns->fd : -1, .own_userns = in->userns != NULL, .release_fd = release_fd,
+        .in = in,
         .handover_fd = handover_fd, .netns_fd = -1, .hosts_tree = in->hosts_tree, .seccomp = in->seccomp,
         .hostname = c->hostname ? c->hostname : c->name, .rootfd = -1, .devfd = -1, .masks = MOUNT_MASKS_NONE,
         .cgroup_fd = -1,
@@ -784,6 +823,7 @@ int container_start(const struct container_start *in, struct container_proc *out
         .standby = in->standby,
         .hosts_late = in->hosts_tree < 0 && in->hosts_late,
         .keel_userns = userns_keel_nested(),
+        .groups_denied = userns_keel_setgroups_denied(),
     };
     int r = container_exe_check(c, err);
     if (r < 0)
@@ -1051,6 +1091,7 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
         .userns = ns->fd[CNS_USER] >= 0,
         .seccomp = req->seccomp != NULL,
         .tty = req->tty,
+        .groups_denied = userns_keel_setgroups_denied(),
     };
     __attribute__((cleanup(setup_list_free))) struct setup_list list = { 0 };
     if (setup_plan_exec(c, &facts, &list) < 0)
@@ -1089,7 +1130,8 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
         close_safe(rfd[0]);
         struct setup_ctx x = {
             .c = c, .argv = req->argv, .report_fd = rfd[1], .stub_fd = stub, .stub_argv = sargv, .fail_status = 126,
-            .userns_fd = ns->fd[CNS_USER], .release_fd = -1, .ns = ns, .handover_fd = -1, .netns_fd = -1,
+            .userns_fd = ns->fd[CNS_USER], .own_userns = ns->fd[CNS_USER] >= 0, .release_fd = -1, .ns = ns,
+            .handover_fd = -1, .netns_fd = -1,
             .hosts_tree = -1, .cgroup_fd = req->cgroup_fd, .seccomp = req->seccomp,
             .rootfd = -1, .devfd = -1, .masks = MOUNT_MASKS_NONE, .bounding = bounding, .signals = signals,
         };

@@ -283,6 +283,7 @@ void plan_print(const struct manifest *m, FILE *out)
         struct setup_list list;
         setup_facts_of_spec(c, &facts);
         facts.keel_userns = userns_keel_nested();   /* as this keel would run it (its sysfs before the pivot) */
+        facts.groups_denied = userns_keel_setgroups_denied();
         if (setup_plan_start(c, &facts, &list) < 0) {
             fprintf(out, "  setup: error: %s\n", strerror(ENOMEM));
             continue;

@@ -276,7 +276,7 @@ int setup_plan_start(const struct container_spec *c, const struct setup_facts *f
     /* Without no_new_privs the filter must go in while CAP_SYS_ADMIN is still held. */
     if (f->seccomp && !c->no_new_privs)
         add(&b, SETUP_SECCOMP, 0);
-    add(&b, SETUP_CAPS, 0);
+    add(&b, SETUP_CAPS, f->groups_denied ? SETUP_GROUPS_DENIED : SETUP_GROUPS_SET);
     /* A change of uid cleared the parent-death signal: set it again.  Had keel
      * gone in between, its end of the report channel is closed. */
     add(&b, SETUP_PDEATHSIG, 0);
@@ -341,7 +341,7 @@ int setup_plan_exec(const struct container_spec *c, const struct setup_exec_fact
         add(&b, SETUP_JOIN_NS, CNS_USER);
     if (f->seccomp && !c->no_new_privs)
         add(&b, SETUP_SECCOMP, 0);
-    add(&b, SETUP_CAPS, 0);
+    add(&b, SETUP_CAPS, f->groups_denied ? SETUP_GROUPS_DENIED : SETUP_GROUPS_SET);
     if (c->workdir)
         add(&b, SETUP_WORKDIR, 0);
     /* Credential changes clear the parent-death signal and set dumpable to
@@ -547,6 +547,9 @@ static void print_op(const struct container_spec *c, const struct setup_list *l,
         fprintf(out, "  bounding set: the capabilities below\n");
         return;
     case SETUP_CAPS:
+        if (op->arg == SETUP_GROUPS_DENIED)
+            fprintf(out, "  groups: not set (setgroups denied in keel's user namespace): the namespace creator's "
+                    "are kept; a user with mapped supplementary groups in the container's /etc/group is refused\n");
         fprintf(out, "  capabilities: %s\n", caps_format(c->caps, caps, sizeof caps));
         fprintf(out, "  ambient: %s\n", caps_format(c->caps_ambient, caps, sizeof caps));
         return;

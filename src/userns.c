@@ -129,6 +129,40 @@ bool userns_keel_nested(void)
     return nested;
 }
 
+/* keel's own gid_map, read once (see userns_keel_gid_mapped); n_keel_gids
+ * -1: not read yet, 0: unreadable (every gid counts as mapped). */
+static struct userns_extent keel_gids[USERNS_PROC_MAX_EXTENTS];
+static ssize_t n_keel_gids = -1;
+
+bool userns_keel_gid_mapped(gid_t gid)
+{
+    if (n_keel_gids < 0) {
+        _cleanup_free_ char *buf = NULL;
+        size_t n = 0;
+        if (read_file_at(AT_FDCWD, "/proc/self/gid_map", 64 * 1024, &buf, NULL) < 0 ||
+            userns_parse_proc_map(buf, keel_gids, USERNS_PROC_MAX_EXTENTS, &n) < 0)
+            n = 0;
+        n_keel_gids = (ssize_t)n;
+    }
+    uint32_t unused;
+    return n_keel_gids == 0 || idmap_to_host(keel_gids, (size_t)n_keel_gids, gid, &unused) == 0;
+}
+
+bool userns_keel_setgroups_denied(void)
+{
+    static int denied = -1;   /* read once, like the map: it cannot go back to "allow" */
+    if (denied < 0) {
+        _cleanup_free_ char *buf = NULL;
+        /* The initial namespace always allows; a kernel without the file
+         * (before 3.19) has no "deny" either. */
+        denied = userns_keel_nested() && read_file_at(AT_FDCWD, "/proc/self/setgroups", 64, &buf, NULL) == 0 &&
+                 str_starts(buf, "deny");
+        if (denied)
+            (void)userns_keel_gid_mapped(0);   /* its map too, for the setup children */
+    }
+    return denied;
+}
+
 bool userns_map_overlaps(const struct userns_extent *map, size_t n, uint32_t first, uint32_t count)
 {
     for (size_t i = 0; i < n; i++)

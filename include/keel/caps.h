@@ -50,7 +50,8 @@ uint64_t caps_bounding_from(const char *status);
  * setup child does it before the hand-over where it can (SETUP_BOUNDING). */
 int caps_drop_bounding(uint64_t keep, uint64_t bounding, struct kerr *err);
 /* `bounding` is the child's bounding set: caps_bounding(), or every bit after
- * joining a user namespace (the kernel gives a full one there). */
+ * joining a user namespace (the kernel gives a full one there).  `groups`
+ * NULL: the supplementary groups are left as they are (setgroups denied). */
 int caps_apply(uint64_t set, uint64_t ambient, uint64_t bounding, uid_t uid, gid_t gid, const gid_t *groups,
                size_t n_groups, struct kerr *err);
 

@@ -80,7 +80,7 @@ enum setup_op_type {
     SETUP_ENV,            /* the environment built */
     SETUP_SECCOMP,        /* the filter installed: arg = 0 before the caps, 1 last */
     SETUP_BOUNDING,       /* the bounding set cut to the container's capabilities, early (no user namespace) */
-    SETUP_CAPS,           /* uid, gid, groups, capabilities */
+    SETUP_CAPS,           /* uid, gid, groups, capabilities: arg SETUP_GROUPS_DENIED when setgroups is denied */
     SETUP_KEEL_ALIVE,     /* stop here if keel went away (its end of the report channel closed) */
     SETUP_WORKDIR,        /* chdir into the workdir, checked to be inside the root */
     SETUP_NO_NEW_PRIVS,   /* PR_SET_NO_NEW_PRIVS */
@@ -94,6 +94,10 @@ enum setup_op_type {
 
 enum { SETUP_FILE_HOSTNAME, SETUP_FILE_HOSTS, SETUP_FILE_RESOLV };
 enum { SETUP_MASK_PROC, SETUP_MASK_SYS };
+/* SETUP_CAPS's arg: keel's user namespace denies setgroups (userns.h):
+ * the groups are left as they are, and a user with supplementary groups
+ * in the container's /etc/group that the namespace maps is refused. */
+enum { SETUP_GROUPS_SET, SETUP_GROUPS_DENIED };
 
 struct setup_op {
     enum setup_op_type type;
@@ -120,6 +124,7 @@ struct setup_facts {
     bool standby;      /* a standby: wait for the release right before the exec (SETUP_STANDBY_WAIT) */
     bool hosts_late;   /* /etc/hosts comes with the hand-over (keel has no live copy to fill meanwhile) */
     bool keel_userns;  /* keel itself runs in a user namespace: sysfs before the pivot (userns_keel_nested) */
+    bool groups_denied;/* setgroups is denied there (userns_keel_setgroups_denied) */
 };
 
 /* What `keel check --plan` assumes: the facts that follow from the spec when
@@ -132,6 +137,7 @@ struct setup_exec_facts {
     bool userns;       /* a pinned user namespace (joined last) */
     bool seccomp;      /* a compiled filter */
     bool tty;          /* fd 0 is a pty keel made */
+    bool groups_denied;/* setgroups is denied in keel's user namespace (userns_keel_setgroups_denied) */
 };
 
 int setup_plan_start(const struct container_spec *c, const struct setup_facts *f, struct setup_list *out);

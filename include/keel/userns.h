@@ -70,6 +70,19 @@ bool userns_map_overlaps(const struct userns_extent *map, size_t n, uint32_t fir
  * already in full sight in its mount namespace (setup.c).  Read once. */
 bool userns_keel_nested(void);
 
+/* Whether setgroups(2) is denied in keel's user namespace (its
+ * /proc/self/setgroups says "deny", as `unshare --map-root-user` writes it
+ * to map a gid unprivileged).  The namespaces keel makes for containers are
+ * its children and inherit the setting (keel writes only their uid_map and
+ * gid_map), so it holds wherever a setup child sets its groups.  Read once,
+ * and only when keel is nested: false in the initial namespace.  When it
+ * is denied, keel's gid_map is read too (userns_keel_gid_mapped), so that a
+ * setup child forked after this call reads neither. */
+bool userns_keel_setgroups_denied(void);
+/* Whether keel's user namespace maps `gid` (its /proc/self/gid_map, read
+ * once; unreadable: every gid counts as mapped). */
+bool userns_keel_gid_mapped(gid_t gid);
+
 struct userns {
     int fd;                       /* the namespace; -1 when none */
     int lock_fd;                  /* auto: the claimed slot's lock; -1 otherwise */

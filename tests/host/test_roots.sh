@@ -52,6 +52,20 @@
 #                  same; sysfs, which the kernel mounts there only while a
 #                  whole one is in sight, comes before the old root's detach;
 #                  a container with a fresh upper is the positive control
+#   keel_setgroups keel under `unshare --user --map-root-user` (the first
+#                  thing one tries without root; it writes "deny" to
+#                  /proc/self/setgroups, as it must to map a gid
+#                  unprivileged): a root container (no supplementary group)
+#                  runs, with its /proc, /dev and sysfs, and so does one
+#                  whose root is in groups that namespace does not map
+#                  (left out, as Alpine's root's would be); `keel check
+#                  --plan` says the groups are not set; with setgroups
+#                  denied and ids 0-999 mapped (written from outside), a
+#                  container whose user is a member of staff in its
+#                  /etc/group is refused with a message that says why, and
+#                  so is one whose root is in wheel (10, mapped; 5000 is not,
+#                  and is not named), while a root one beside them runs (the
+#                  positive control)
 #   initramfs_host_layer  mkinitramfs takes a layer from the host path the
 #                  manifest names when it is a directory there, else from
 #                  build/layers (the positive control), and says which
@@ -474,6 +488,76 @@ EOF
     check keel_userns_dev "c's /dev on a 0700 directory of an unmapped uid was not mounted" \
         has_prefix "$(c_value c stat:/dev/null)" "chr 0666"
     check keel_userns_sys "c's sysfs does not show its own lo" contains "$(c_value c ls:/sys/class/net)" lo
+}
+
+# keel_deny_wrap: KEEL_WRAP's script for keel in a user namespace with
+# setgroups denied and ids 0-999 mapped, written from outside as in
+# keel_userns_wrap, "deny" first (the kernel takes it only before gid_map).
+keel_deny_wrap() {
+    cat > "$T/dwrap" <<'EOF'
+#!/bin/bash
+me=$$
+( ( for _ in $(seq 400); do
+        [ "$(readlink /proc/$me/ns/user)" != "$(readlink /proc/self/ns/user)" ] && break
+        sleep 0.05
+    done
+    echo deny > /proc/$me/setgroups && echo '0 0 1000' > /proc/$me/uid_map &&
+        echo '0 0 1000' > /proc/$me/gid_map ) & )
+exec unshare --user --mount --net --propagation private \
+    sh -c 'until grep -q . /proc/self/gid_map; do sleep 0.05; done; exec "$@"' sh "$@"
+EOF
+    chmod 755 "$T/dwrap"
+}
+
+test_keel_setgroups() {
+    plan setgroups_maproot_runs setgroups_maproot_proc setgroups_maproot_dev setgroups_maproot_sys \
+         setgroups_maproot_unmapped_groups setgroups_maproot_plan setgroups_denied_root_runs \
+         setgroups_denied_member_refused setgroups_denied_root_refused
+    # A top layer whose /etc/group makes root a member of wheel (10) and of
+    # far (5000): unmapped in both namespaces below, and 10 mapped in the second.
+    mkdir -p "$T/grp/etc"
+    printf 'root:x:0:\nwheel:x:10:root\nstaff:x:50:www\nfar:x:5000:root\n' > "$T/grp/etc/group"
+    chmod -R a+rX "$T/grp"
+    # 1. The developer's command line as it is (run by root of the test's
+    # namespaces, so uid 0 maps to itself: one id).
+    printf '#!/bin/sh\nexec unshare --user --map-root-user --mount --net --propagation private "$@"\n' \
+        > "$T/mwrap"
+    chmod 755 "$T/mwrap"
+    manifest <<EOF
+$(system_section)
+$(ctr c "/bin/probe read /proc/self/setgroups stat /dev/null ls /sys/class/net print done" "network = none")
+$(ctr g "/bin/probe print done" "" "$T/grp:$LAYERS/base")
+EOF
+    KEEL_WRAP=$T/mwrap keel_start
+    keel_wait 30 || fail "keel did not exit ($WHY)"
+    check setgroups_maproot_runs "c did not run under unshare --map-root-user: $(grep -m1 ' c: ' "$ERR")" \
+        out_has c done
+    check setgroups_maproot_proc "c's /proc does not show setgroups denied" \
+        eq "$(c_value c data:/proc/self/setgroups)" deny
+    check setgroups_maproot_dev "c's /dev/null is not there" has_prefix "$(c_value c stat:/dev/null)" "chr 0666"
+    check setgroups_maproot_sys "c's sysfs does not show its lo alone" eq "$(c_value c ls:/sys/class/net)" lo
+    check setgroups_maproot_unmapped_groups \
+        "g (root in groups the namespace does not map) did not run: $(grep -m1 ' g: ' "$ERR")" out_has g done
+    "$T/mwrap" "$KEEL" check --plan "$T/keel.ini" > "$T/plan.out" 2>&1 < /dev/null
+    check setgroups_maproot_plan "keel check --plan does not say the groups are not set" \
+        grep_in "^  groups: not set \(setgroups denied" "$T/plan.out"
+
+    # 2. setgroups denied with ids 0-999 mapped: www (in staff, 50) and g's
+    # root (in wheel, 10; far is not mapped) are refused, root beside them runs.
+    keel_deny_wrap
+    manifest <<EOF
+$(system_section)
+$(ctr ok "/bin/probe print done")
+$(ctr www "/bin/probe print done" "user = www")
+$(ctr g "/bin/probe print done" "" "$T/grp:$LAYERS/base")
+EOF
+    KEEL_WRAP=$T/dwrap keel_start
+    keel_wait 30 || fail "keel did not exit ($WHY)"
+    check setgroups_denied_root_runs "ok did not run with setgroups denied" out_has ok done
+    check setgroups_denied_member_refused "www's refusal does not say why" \
+        grep_in "www: failed: keel runs in a user namespace with setgroups denied \(unshare --map-root-user\): cannot give www its supplementary groups 50 " "$ERR"
+    check setgroups_denied_root_refused "g's refusal does not name wheel (10) alone" \
+        grep_in "g: failed: .*: cannot give root its supplementary groups 10 " "$ERR"
 }
 
 run_tests "$@"

@@ -509,6 +509,44 @@ TEST(printed_plan)
     free(p);
 }
 
+/* setgroups denied in keel's user namespace (unshare --map-root-user): the
+ * start's and the exec's SETUP_CAPS say so (the child then leaves the groups
+ * as they are, or refuses a user with supplementary groups), and so does the
+ * plan; otherwise they set the groups and the plan says nothing of them. */
+TEST(groups_denied)
+{
+    struct container_spec c = spec();
+    struct setup_facts f;
+    setup_facts_of_spec(&c, &f);
+    CHECK(!f.groups_denied);
+    struct setup_list l;
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    CHECK(at(&l, SETUP_CAPS, SETUP_GROUPS_SET) >= 0 && at(&l, SETUP_CAPS, SETUP_GROUPS_DENIED) < 0);
+    setup_list_free(&l);
+    char *p = print(&c, &f);
+    CHECK(p && !strstr(p, "groups:"));
+    free(p);
+
+    f.groups_denied = true;
+    CHECK_INT(setup_plan_start(&c, &f, &l), 0);
+    CHECK(at(&l, SETUP_CAPS, SETUP_GROUPS_DENIED) >= 0 && at(&l, SETUP_CAPS, SETUP_GROUPS_SET) < 0);
+    setup_list_free(&l);
+    p = print(&c, &f);
+    CHECK(p && strstr(p, "  groups: not set (setgroups denied in keel's user namespace): the namespace creator's are "
+                         "kept; a user with mapped supplementary groups in the container's /etc/group is refused\n"
+                         "  capabilities: "));
+    free(p);
+
+    struct setup_exec_facts e = { .userns = true, .groups_denied = true };
+    CHECK_INT(setup_plan_exec(&c, &e, &l), 0);
+    CHECK(at(&l, SETUP_CAPS, SETUP_GROUPS_DENIED) >= 0 && at(&l, SETUP_CAPS, SETUP_GROUPS_SET) < 0);
+    setup_list_free(&l);
+    e.groups_denied = false;
+    CHECK_INT(setup_plan_exec(&c, &e, &l), 0);
+    CHECK(at(&l, SETUP_CAPS, SETUP_GROUPS_SET) >= 0 && at(&l, SETUP_CAPS, SETUP_GROUPS_DENIED) < 0);
+    setup_list_free(&l);
+}
+
 int main(void)
 {
     RUN(start_order);
@@ -520,5 +558,6 @@ int main(void)
     RUN(exec_order);
     RUN(init_layer_points);
     RUN(printed_plan);
+    RUN(groups_denied);
     return unit_done();
 }
