@@ -232,26 +232,27 @@ static const char *fs_name(const char *path, char buf[24])
 }
 
 /* Attaches an idmapped copy of the mount at `src` (the user namespace's map
- * applied to every owner) at `dst`, a directory made here. */
-static int mount_idmapped(const char *src, int userns_fd, const char *dst, struct kerr *err)
+ * applied to every owner) at `dst`, a directory made here.  NAME is SRC as
+ * messages name it (SRC may be a /proc/self/fd path). */
+static int mount_idmapped(const char *src, const char *name, int userns_fd, const char *dst, struct kerr *err)
 {
     _cleanup_close_ int tree = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
     if (tree < 0)
-        return kerr_set(err, errno, "cannot open %s for an idmapped mount", src);
+        return kerr_set(err, errno, "cannot open %s for an idmapped mount", name);
     struct mount_attr attr = { .attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)userns_fd };
     if (mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0) {
         int e = errno;
         if (e == EINVAL || e == ENOSYS) {
             char buf[24];
             return kerr_msg(err, e, "cannot idmap %s: this kernel cannot make idmapped mounts of %s "
-                            "(userns needs them for every layer and the upper directory)", src, fs_name(src, buf));
+                            "(userns needs them for every layer and the upper directory)", name, fs_name(src, buf));
         }
-        return kerr_set(err, e, "cannot idmap %s", src);
+        return kerr_set(err, e, "cannot idmap %s", name);
     }
     if (mkdir(dst, 0700) < 0 && errno != EEXIST)
         return kerr_set(err, errno, "cannot create %s", dst);
     if (move_mount(tree, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-        return kerr_set(err, errno, "cannot attach the idmapped mount of %s", src);
+        return kerr_set(err, errno, "cannot attach the idmapped mount of %s", name);
     return 0;
 }
 
@@ -274,18 +275,47 @@ static int create_as_container_root(const struct mount_inputs *in, struct kerr *
  * upper is idmapped, the container's root is uid 0 on disk), and with
  * +MKNOD and no userns a device node is a host device node.  Only root may
  * reach into DIR: it is made root's and 0700 at every start, whatever it was
- * (an upper made by an older keel was 0755), before upper/ exists. */
-static int secure_upper_base(const char *base, struct kerr *err)
+ * (an upper made by an older keel was 0755), before upper/ exists.
+ *
+ * DIR may be on a volume another container writes (upper = volume:data/app
+ * beside mount = volume:data:/all): a symlink it plants at DIR, or at
+ * DIR/upper or DIR/work, would turn the chmod against a host directory and
+ * hand that directory to this container as its upper (or to overlayfs's
+ * clean-up of work/).  So DIR is opened with no symlink on its path, and
+ * upper/ and work/ are made and opened under that fd, never named again.
+ * Returns the fd of DIR (O_RDONLY) or -errno with ERR set. */
+static int open_upper_base(const char *base, struct kerr *err)
 {
-    _cleanup_close_ int fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = sys_openat2(AT_FDCWD, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0,
+                         RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+    if (fd < 0)
+        return kerr_set(err, errno, "cannot open the upper directory %s (a directory, no symlink on its path: a "
+                        "symlink is refused, name the real path)", base);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0)
-        return kerr_set(err, errno, "cannot open the upper directory %s", base);
-    if ((st.st_uid != 0 || st.st_gid != 0) && fchown(fd, 0, 0) < 0)
-        return kerr_set(err, errno, "cannot give the upper directory %s to root", base);
-    if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
-        return kerr_set(err, errno, "cannot make the upper directory %s private (0700)", base);
-    return 0;
+    int r = 0;
+    if (fstat(fd, &st) < 0)
+        r = kerr_set(err, errno, "cannot open the upper directory %s", base);
+    else if ((st.st_uid != 0 || st.st_gid != 0) && fchown(fd, 0, 0) < 0)
+        r = kerr_set(err, errno, "cannot give the upper directory %s to root", base);
+    else if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
+        r = kerr_set(err, errno, "cannot make the upper directory %s private (0700)", base);
+    else if ((mkdirat(fd, "upper", 0755) < 0 && errno != EEXIST) || (mkdirat(fd, "work", 0700) < 0 && errno != EEXIST))
+        r = kerr_set(err, errno, "cannot create upper/ and work/ in %s", base);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+/* DIR/NAME as an O_PATH fd: a directory, not a symlink (refused). */
+static int open_upper_sub(int dir, const char *base, const char *name, struct kerr *err)
+{
+    int fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return kerr_set(err, errno == ENOTDIR ? ELOOP : errno, "cannot open %s/%s (it must be a directory; a "
+                        "symlink is refused)", base, name);
+    return fd;
 }
 
 void mount_warn_upper(const struct container_spec *c)
@@ -622,7 +652,7 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
             return kerr_set(err, errno, "cannot create %s", path);
         for (size_t i = 0; i < n_layers; i++) {
             char buf[PATH_MAX];
-            int r = mount_idmapped(layers[i], in->userns_fd, layer_path(c, in, i, buf), err);
+            int r = mount_idmapped(layers[i], layers[i], in->userns_fd, layer_path(c, in, i, buf), err);
             if (r < 0)
                 return r;
         }
@@ -730,6 +760,8 @@ int mount_overlay(const struct container_spec *c, const struct mount_inputs *in,
 {
     const char *stage = in->stage;
     bool idmap = in->userns_fd >= 0;
+    /* A host upper directory's fds, held until the mount. */
+    _cleanup_close_ int base_fd = -1, idmapped_fd = -1, upper_fd = -1, work_fd = -1;
     char root[PATH_MAX];
     snprintf(root, sizeof root, "%s/root", stage);
     if (mkdir(root, 0755) < 0 && errno != EEXIST)
@@ -758,30 +790,39 @@ int mount_overlay(const struct container_spec *c, const struct mount_inputs *in,
             if (c->upper_size && mount("tmpfs", tmp, "tmpfs", MS_NODEV | MS_NOSUID, opts_rw) < 0)
                 return kerr_set(err, errno, "cannot mount a tmpfs upper at %s", tmp);
             base = tmp;
+            snprintf(upper, sizeof upper, "%s/upper", base);
+            snprintf(work, sizeof work, "%s/work", base);
+            if ((mkdir(upper, 0755) < 0 && errno != EEXIST) || (mkdir(work, 0700) < 0 && errno != EEXIST))
+                return kerr_set(err, errno, "cannot create upper/ and work/ in %s", base);
+            /* Nothing outlives the container here: its root owns the tmpfs
+             * directly (idmapped tmpfs mounts need Linux 6.3). */
+            if (idmap && chown(upper, in->root_uid, in->root_gid) < 0)
+                return kerr_set(err, errno, "cannot give %s to the container's root", upper);
         } else {
             int r = mkdir_p(base, 0755);
             if (r < 0)
                 return kerr_set(err, -r, "cannot create the upper directory %s", base);
-            if ((r = secure_upper_base(base, err)) < 0)
-                return r;
-        }
-        snprintf(upper, sizeof upper, "%s/upper", base);
-        snprintf(work, sizeof work, "%s/work", base);
-        if ((mkdir(upper, 0755) < 0 && errno != EEXIST) || (mkdir(work, 0700) < 0 && errno != EEXIST))
-            return kerr_set(err, errno, "cannot create upper/ and work/ in %s", base);
-        if (idmap && on_tmpfs) {
-            /* Nothing outlives the container here: its root owns the tmpfs
-             * directly (idmapped tmpfs mounts need Linux 6.3). */
-            if (chown(upper, in->root_uid, in->root_gid) < 0)
-                return kerr_set(err, errno, "cannot give %s to the container's root", upper);
-        } else if (idmap) {
-            /* upper/ and work/ stay on the same mount, as overlayfs requires. */
-            snprintf(tmp, sizeof tmp, "%s/upper", stage);
-            int r = mount_idmapped(base, in->userns_fd, tmp, err);
-            if (r < 0)
-                return r;
-            snprintf(upper, sizeof upper, "%s/upper/upper", stage);
-            snprintf(work, sizeof work, "%s/upper/work", stage);
+            if ((base_fd = open_upper_base(base, err)) < 0)
+                return base_fd;
+            int top = base_fd;
+            if (idmap) {
+                /* upper/ and work/ stay on the same mount, as overlayfs requires. */
+                char fdp[FD_PATH_MAX];
+                snprintf(tmp, sizeof tmp, "%s/upper", stage);
+                if ((r = mount_idmapped(fd_path(fdp, base_fd), base, in->userns_fd, tmp, err)) < 0)
+                    return r;
+                if ((idmapped_fd = open(tmp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+                    return kerr_set(err, errno, "cannot open the idmapped upper directory %s", tmp);
+                top = idmapped_fd;
+            }
+            if ((upper_fd = open_upper_sub(top, base, "upper", err)) < 0)
+                return upper_fd;
+            if ((work_fd = open_upper_sub(top, base, "work", err)) < 0)
+                return work_fd;
+            /* overlayfs takes the directories by these fds, not by a path
+             * that could be swapped until the mount. */
+            snprintf(upper, sizeof upper, "/proc/self/fd/%d", upper_fd);
+            snprintf(work, sizeof work, "/proc/self/fd/%d", work_fd);
         }
         used += (size_t)snprintf(opts + used, used < sizeof opts ? sizeof opts - used : 0,
                                  ",upperdir=%s,workdir=%s", upper, work);

@@ -677,4 +677,48 @@ test_run_dir_private() {
         grep -q "cannot open the run directory $T/run3" "$ERR"
 }
 
+# `upper = DIR` in a directory a container writes (a volume or bind mount it
+# shares rw, as `upper = volume:data/app` beside another container's
+# `mount = volume:data:/all`): what it plants there before the start must not
+# turn keel against the host.  Before, a symlink at DIR/upper made the
+# container's writes land in the host directory it names, a symlink at
+# DIR/work let overlayfs clean out that directory's work/, and a symlink at
+# DIR itself made keel chown and chmod the host directory (0700).  Now keel
+# opens DIR with no symlink on its path and upper/, work/ under its fd
+# (refused: "a symlink ... is refused"); control: a plain DIR still works.
+test_upper_symlinks() {
+    plan upper_sym_not_written upper_sym_refused work_sym_not_cleaned work_sym_refused \
+        base_sym_mode_kept base_sym_refused upper_plain_works upper_sym_userns_not_written
+    mkdir -p "$T/shared/u" "$T/shared/w" "$T/shared/n" "$T/shared/plain" "$T/victim_u" "$T/victim_w/work/keep" \
+        "$T/victim_b" "$T/victim_n"
+    echo keep > "$T/victim_w/work/keep/file"
+    chmod 0755 "$T/victim_b"
+    ln -s "$T/victim_u" "$T/shared/u/upper"
+    ln -s "$T/victim_w" "$T/shared/w/work"
+    ln -s "$T/victim_b" "$T/shared/b"
+    ln -s "$T/victim_n" "$T/shared/n/upper"
+    { system_section
+      simple u "/bin/probe write /pwned exit 0" "upper = $T/shared/u"
+      simple w "/bin/probe write /pwned exit 0" "upper = $T/shared/w"
+      simple b "/bin/probe write /pwned exit 0" "upper = $T/shared/b"
+      simple n "/bin/probe write /pwned exit 0" "upper = $T/shared/n
+userns = auto"
+      simple p "/bin/probe write /made exit 0" "upper = $T/shared/plain"; } | manifest
+    keel_start
+    keel_wait 20 || { keel_kill; fail "keel did not exit although every container exits or is refused"; }
+    check upper_sym_not_written "u's write went through its upper/ symlink into the host directory: $(ls "$T/victim_u")" \
+        eval "[ ! -e '$T/victim_u/pwned' ]"
+    check upper_sym_refused "keel did not refuse u's symlinked upper/" grep -qE "$(klog '(error: )?u: failed.*upper.*symlink')" "$ERR"
+    check work_sym_not_cleaned "overlayfs's work/ clean-up reached the host directory behind w's work/ symlink" \
+        eval "[ \"\$(cat '$T/victim_w/work/keep/file' 2>/dev/null)\" = keep ]"
+    check work_sym_refused "keel did not refuse w's symlinked work/" grep -qE "$(klog '(error: )?w: failed.*work.*symlink')" "$ERR"
+    check base_sym_mode_kept "keel changed the host directory behind b's symlinked upper: mode $(stat -c %a "$T/victim_b"), $(ls "$T/victim_b")" \
+        eval "[ \"\$(stat -c %a '$T/victim_b')\" = 755 ] && [ -z \"\$(ls -A '$T/victim_b')\" ]"
+    check base_sym_refused "keel did not refuse b's symlinked upper directory" grep -qE "$(klog '(error: )?b: failed.*upper directory.*symlink')" "$ERR"
+    check upper_sym_userns_not_written "n's write (userns = auto) went through its upper/ symlink, or keel did not refuse it: $(ls "$T/victim_n")" \
+        eval "[ ! -e '$T/victim_n/pwned' ] && grep -qE \"$(klog '(error: )?n: failed.*upper.*symlink')\" '$ERR'"
+    check upper_plain_works "a plain upper directory did not take p's write" \
+        eval "[ \"\$(cat '$T/shared/plain/upper/made' 2>/dev/null)\" = probe ]"
+}
+
 run_tests "$@"
