@@ -1249,12 +1249,39 @@ static void handle_line(struct conn *cn, const char *line, size_t len)
 
 /* --- listeners ---------------------------------------------------------------- */
 
+/* Gives the socket TMPDIR/s to group GID, mode 0660, through an O_PATH fd
+ * of the socket's own inode: TMPDIR is in a directory others may write (a
+ * control socket in a directory shared with a container), where its name
+ * could be swapped for a directory of theirs with `s` a symlink to a host
+ * file, which a chown and chmod by path would have handed to the group. */
+static int give_socket_to_group(int tmpdir, gid_t gid, struct kerr *err)
+{
+    _cleanup_close_ int s = openat(tmpdir, "s", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (s < 0 || fstat(s, &st) < 0)
+        return kerr_set(err, errno, "cannot open the control socket to give it to group %u", (unsigned)gid);
+    if (!S_ISSOCK(st.st_mode))
+        return kerr_msg(err, EINVAL, "cannot give the control socket to group %u: it is not a socket",
+                        (unsigned)gid);
+    char self[32];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", s);
+    if (fchownat(s, "", 0, gid, AT_EMPTY_PATH) < 0 || chmod(self, 0660) < 0)
+        return kerr_set(err, errno, "cannot give the control socket to group %u", (unsigned)gid);
+    return 0;
+}
+
+/* The socket is made in a private directory (mkdtemp, 0700) next to its
+ * final path and appears there only by rename(), fully set up.  Everything
+ * after the directory's open goes through fds (the directory, the private
+ * one, the socket's inode), never a path a writer of the directory could
+ * swap between two steps (give_socket_to_group). */
 static int listen_unix(struct control *c, struct listener *ls, const struct proto_url *u, struct kerr *err)
 {
-    char dir[sizeof u->path], tmpdir[sizeof u->path + 16], tmp[sizeof u->path + 32];
+    char dir[sizeof u->path], tmpdir[64];
     struct stat st;
     strcpy(dir, u->path);
     char *slash = strrchr(dir, '/');
+    const char *name = u->path + (slash - dir) + 1;
     if (slash == dir)
         strcpy(dir, "/");
     else
@@ -1262,7 +1289,10 @@ static int listen_unix(struct control *c, struct listener *ls, const struct prot
     int r = mkdir_p(dir, c->gid_set ? 0711 : 0700);
     if (r < 0)
         return kerr_set(err, -r, "cannot create %s for the control socket", dir);
-    if (lstat(u->path, &st) == 0) {
+    _cleanup_close_ int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return kerr_set(err, errno, "cannot open %s for the control socket", dir);
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         if (!S_ISSOCK(st.st_mode))
             return kerr_msg(err, EEXIST, "cannot listen on %s: it exists and is not a socket", u->path);
         /* A live socket means another keel; a dead one is replaced below. */
@@ -1275,45 +1305,44 @@ static int listen_unix(struct control *c, struct listener *ls, const struct prot
         }
         close_safe(probe);
     }
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    if (snprintf(tmpdir, sizeof tmpdir, "%s/.keelXXXXXX", strcmp(dir, "/") ? dir : "") >= (int)sizeof tmpdir ||
-        snprintf(tmp, sizeof tmp, "%s/s", tmpdir) >= (int)sizeof sa.sun_path)
-        return kerr_msg(err, ENAMETOOLONG, "cannot listen on %s: path too long", u->path);
-    /* mkdtemp makes a 0700 directory: the socket is born in a place only
-     * root can reach, with 0600 from umask, and appears at its final path
-     * only by rename(), fully set up. */
+    snprintf(tmpdir, sizeof tmpdir, "/proc/self/fd/%d/.keelXXXXXX", dfd);
     if (!mkdtemp(tmpdir))
         return kerr_set(err, errno, "cannot create a private directory in %s", dir);
-    snprintf(tmp, sizeof tmp, "%s/s", tmpdir);
+    const char *tmpname = strrchr(tmpdir, '/') + 1;
+    int tfd = openat(dfd, tmpname, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (tfd < 0) {
+        r = kerr_set(err, errno, "cannot open the private directory %s/%s", dir, tmpname);
+        (void)unlinkat(dfd, tmpname, AT_REMOVEDIR);
+        return r;
+    }
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/s", tfd);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         r = kerr_set(err, errno, "cannot create a unix socket");
-        rmdir(tmpdir);
-        return r;
+        goto fail;
     }
-    strcpy(sa.sun_path, tmp);
     mode_t old = umask(0177);
     int b = bind(fd, (struct sockaddr *)&sa, sizeof sa);
     int be = errno;
     umask(old);
     if (b < 0) {
-        r = kerr_set(err, be, "cannot bind the control socket %s", tmp);
+        r = kerr_set(err, be, "cannot bind the control socket in %s/%s", dir, tmpname);
         goto fail;
     }
-    if (c->gid_set && (chown(tmp, 0, c->gid) < 0 || chmod(tmp, 0660) < 0)) {
-        r = kerr_set(err, errno, "cannot give the control socket to group %u", (unsigned)c->gid);
+    if (c->gid_set && (r = give_socket_to_group(tfd, c->gid, err)) < 0)
         goto fail;
-    }
     if (listen(fd, LISTEN_BACKLOG) < 0) {
         r = kerr_set(err, errno, "cannot listen on %s", u->path);
         goto fail;
     }
-    if (rename(tmp, u->path) < 0) {
+    if (renameat(tfd, "s", dfd, name) < 0) {
         r = kerr_set(err, errno, "cannot move the control socket to %s", u->path);
         goto fail;
     }
-    rmdir(tmpdir);
-    if (stat(u->path, &st) == 0) {
+    close_safe(tfd);
+    (void)unlinkat(dfd, tmpname, AT_REMOVEDIR);
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
         ls->dev = st.st_dev;
         ls->ino = st.st_ino;
     }
@@ -1323,8 +1352,9 @@ static int listen_unix(struct control *c, struct listener *ls, const struct prot
     return 0;
 fail:
     close_safe(fd);
-    unlink(tmp);
-    rmdir(tmpdir);
+    (void)unlinkat(tfd, "s", 0);
+    close_safe(tfd);
+    (void)unlinkat(dfd, tmpname, AT_REMOVEDIR);
     return r;
 }
 

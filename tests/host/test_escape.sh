@@ -721,4 +721,49 @@ userns = auto"
         eval "[ \"\$(cat '$T/shared/plain/upper/made' 2>/dev/null)\" = probe ]"
 }
 
+# `control = unix://DIR/keel.sock` with control_group, in a directory a
+# container (or another host user) can write: keel's private directory
+# there, swapped between the socket's bind and its chown/chmod for one whose
+# `s` is a symlink to a host file.  strace holds keel a second (times SLOW)
+# at each chown (chown or fchownat, whichever the binary makes; strace -D
+# keeps keel nsinit's child), so the
+# swapper, polling every 10 ms, comes first.  Before, keel gave the host file
+# to control_group and made it 0660, and put the symlink at the socket's
+# path; now the chown and chmod go through the socket's own inode and the
+# rename through the private directory's fd.
+test_control_socket_swap() {
+    plan ctl_swap_done ctl_swap_victim_intact ctl_swap_serving
+    command -v strace > /dev/null || fail "strace is not installed"
+    mkdir -p "$T/shared" "$T/gone"
+    echo secret > "$T/victim"
+    chmod 0600 "$T/victim"
+    { printf '[system]\nlog_dir = %s\nstop_timeout = 2\ncontrol = unix://%s\ncontrol_group = staff\n' \
+          "$T/log" "$T/shared/keel.sock"
+      simple c "/bin/probe print up sleep inf"; } | manifest
+    (   # As a container sharing the directory would.
+        for _ in $(seq $((500 * SLOW))); do
+            for d in "$T"/shared/.keel*; do
+                [ -d "$d" ] || continue
+                mv "$d" "$T/gone/" && mkdir "$d" && ln -s "$T/victim" "$d/s" && echo swapped > "$T/swapped"
+                exit 0
+            done
+            sleep 0.01
+        done
+    ) &
+    local swapper=$!
+    # -D: keel stays nsinit's child, the one keel_stop signals.
+    printf '#!/bin/sh\nexec strace -D -q -o /dev/null -e trace=chown,fchownat,lchown -e inject=chown,fchownat,lchown:delay_enter=%s "$@"\n' \
+        $((1000000 * SLOW)) > "$T/stwrap"
+    chmod 755 "$T/stwrap"
+    KEEL_WRAP=$T/stwrap keel_start
+    wait_out c up 30 || fail "c did not start ($WHY)"
+    wait "$swapper"
+    check ctl_swap_done "the swapper did not find keel's private directory in $T/shared" test -e "$T/swapped"
+    check ctl_swap_victim_intact "keel's chown and chmod of its control socket reached the host file behind the swapped directory: $(stat -c '%a %U:%G' "$T/victim")" \
+        eq "$(stat -c '%a %g' "$T/victim")" "600 0"
+    check ctl_swap_serving "keel ps does not answer on the control socket (the swapper's symlink at its path?)" \
+        eval "KEEL_HOST=unix://$T/shared/keel.sock timeout 10 '$KEEL' ps --timeout 4s > /dev/null 2>&1"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 run_tests "$@"
