@@ -1049,6 +1049,7 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
         cn->fd = cfd;
         cn->send_fd = -1;
         cn->logs.fd = -1;
+        cn->logs.dir = AT_FDCWD;
         cn->key = key;
         json_writer_init(&cn->out);
         cn->last_active = now_ms();   /* absolute: the handshake, or the first request */

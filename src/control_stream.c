@@ -27,8 +27,12 @@ void control_logs_stop(struct conn *cn)
     cn->logs.poll_timer = 0;
     close_safe(cn->logs.fd);
     cn->logs.fd = -1;
+    if (cn->logs.dir != AT_FDCWD)
+        close_safe(cn->logs.dir);
+    cn->logs.dir = AT_FDCWD;
     free(cn->logs.path);
     cn->logs.path = NULL;
+    cn->logs.name = NULL;
     cn->logs.partial_len = 0;
 }
 
@@ -83,8 +87,8 @@ static bool log_rotated(struct conn *cn)
 {
     struct stat a, b;
     if (cn->logs.fd < 0)
-        return stat(cn->logs.path, &b) == 0;
-    if (fstat(cn->logs.fd, &a) < 0 || stat(cn->logs.path, &b) < 0)
+        return fstatat(cn->logs.dir, cn->logs.name, &b, AT_SYMLINK_NOFOLLOW) == 0;
+    if (fstat(cn->logs.fd, &a) < 0 || fstatat(cn->logs.dir, cn->logs.name, &b, AT_SYMLINK_NOFOLLOW) < 0)
         return false;
     return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
 }
@@ -133,7 +137,7 @@ void control_logs_pump(struct conn *cn)
             break;
         }
         if (log_rotated(cn)) {
-            int fd = open_regular_nofollow(cn->logs.path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+            int fd = open_regular_nofollow_at(cn->logs.dir, cn->logs.name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
             if (fd >= 0) {
                 close_safe(cn->logs.fd);
                 cn->logs.fd = fd;
@@ -229,10 +233,25 @@ void control_logs_start(struct conn *cn, const struct proto_request *req)
         control_logs_stop(cn);
         return;
     }
-    /* log_dir may be one a container can write: what it puts there is not
-     * followed (a symlink to a host file) nor opened (a FIFO whose read
-     * would hold PID 1). */
-    cn->logs.fd = open_regular_nofollow(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* The log directory keel holds, never its path again (a container that
+     * writes its parent could have swapped it for a symlink).  log_dir may
+     * be one a container can write: what it puts there is not followed (a
+     * symlink to a host file) nor opened (a FIFO whose read would hold
+     * PID 1). */
+    int held_dir = c->be.log_dir_fd ? c->be.log_dir_fd(c->be.sup, (size_t)i) : -1;
+    if (held_dir >= 0) {
+        const char *slash = strrchr(cn->logs.path, '/');
+        cn->logs.name = slash ? slash + 1 : cn->logs.path;
+        if ((cn->logs.dir = fcntl(held_dir, F_DUPFD_CLOEXEC, 3)) < 0) {
+            cn->logs.dir = AT_FDCWD;
+            control_error_line(&cn->out, "logs", "cannot open the log directory: out of file descriptors");
+            control_logs_stop(cn);
+            return;
+        }
+    } else {
+        cn->logs.name = cn->logs.path;
+    }
+    cn->logs.fd = open_regular_nofollow_at(cn->logs.dir, cn->logs.name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (cn->logs.fd < 0 && (errno != ENOENT || !req->follow)) {
         char msg[600];
         if (errno == ENOENT) {
@@ -281,8 +300,12 @@ void control_logs_start(struct conn *cn, const struct proto_request *req)
          * one (no instance, or fs.inotify.max_user_watches used up by a
          * container under keel's uid) the follower polls: slower, never
          * refused. */
+        char held[32];
+        if (cn->logs.dir != AT_FDCWD)
+            snprintf(held, sizeof held, "/proc/self/fd/%d", cn->logs.dir);   /* the directory keel holds */
         if (c->ino_fd < 0 ||
-            inotify_add_watch(c->ino_fd, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+            inotify_add_watch(c->ino_fd, cn->logs.dir != AT_FDCWD ? held : dir,
+                              IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
             int64_t id = loop_add_timer(c->loop, c->opts.log_poll_ms, logs_poll, cn);
             if (id <= 0) {
                 control_error_line(&cn->out, "logs", "cannot follow the log: out of timers");

@@ -111,17 +111,27 @@ size_t output_escape(const char *in, size_t n, char *out, size_t cap)
  * holds would block PID 1 in a write once its pipe is full; an open of a
  * device node does what that device does on open (a watchdog arms), and a
  * disk's would take the log.  -1 with errno set. */
-static int open_log_file(const char *path)
+static int open_log_file(int dir, const char *name)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
+    int fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0640);
     if (fd >= 0 || errno != EEXIST)
         return fd;
-    return open_regular_nofollow(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+    return open_regular_nofollow_at(dir, name, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+}
+
+/* log_dir itself, held from the container's first start on: a container
+ * that can write its parent could otherwise swap the directory for a
+ * symlink, and keel's creates, rotations and keel logs would follow it to
+ * a host directory.  A symlink as log_dir is refused (ELOOP, or ENOTDIR);
+ * the directories above it are the manifest's. */
+static int open_log_dir(const char *log_dir)
+{
+    return open(log_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
 static int open_log(struct output *o)
 {
-    o->log_fd = open_log_file(o->log_path);
+    o->log_fd = open_log_file(o->dir_fd, o->log_name);
     if (o->log_fd < 0)
         return -errno;
     struct stat st;
@@ -174,7 +184,8 @@ int output_open(struct output *o, const char *name, const char *log_dir, uint64_
     o->name = name;
     o->log_path = o->line = NULL;
     o->relay = -1;
-    o->read_fd = o->write_fd = o->log_fd = o->pipe_fd = o->relay_out = o->relay_pidfd = -1;
+    o->read_fd = o->write_fd = o->log_fd = o->dir_fd = o->pipe_fd = o->relay_out = o->relay_pidfd = -1;
+    o->log_name = NULL;
     o->log_size = 0;
     o->max_size = max_size;
     o->keep = keep;
@@ -184,8 +195,12 @@ int output_open(struct output *o, const char *name, const char *log_dir, uint64_
     int r = mkdir_p(log_dir, 0750);
     if (r < 0)
         return kerr_set(err, -r, "cannot create log directory %s", log_dir);
+    if ((o->dir_fd = open_log_dir(log_dir)) < 0)
+        return kerr_set(err, errno, "cannot open log directory %s (a symlink is refused: name the real path)",
+                        log_dir);
     if (!(o->log_path = xasprintf("%s/%s.log", log_dir, name)))
         return kerr_set(err, ENOMEM, "cannot open the log of %s", name);
+    o->log_name = strrchr(o->log_path, '/') + 1;
     if (open_log(o) < 0)
         return kerr_set(err, errno, "cannot open log file %s", o->log_path);
     /* The container writes into a pipe, as every runtime gives it (images
@@ -300,10 +315,12 @@ void output_close(struct output *o)
     }
     close_safe(o->read_fd);
     close_safe(o->log_fd);
-    o->read_fd = o->write_fd = o->log_fd = -1;
+    close_safe(o->dir_fd);
+    o->read_fd = o->write_fd = o->log_fd = o->dir_fd = -1;
     free(o->line);
     free(o->log_path);
     o->line = o->log_path = NULL;
+    o->log_name = NULL;
     o->line_len = 0;
 }
 
@@ -316,14 +333,14 @@ static void rotate(struct output *o)
     close_safe(o->log_fd);
     o->log_fd = -1;
     if (o->keep > 0) {
-        char from[4200], to[4200];
+        char from[300], to[300];   /* NAME.log.K: container names are short */
         for (unsigned k = o->keep; k > 1; k--) {
-            snprintf(from, sizeof from, "%s.%u", o->log_path, k - 1);
-            snprintf(to, sizeof to, "%s.%u", o->log_path, k);
-            rename(from, to);   /* a missing older file is fine */
+            snprintf(from, sizeof from, "%s.%u", o->log_name, k - 1);
+            snprintf(to, sizeof to, "%s.%u", o->log_name, k);
+            (void)renameat(o->dir_fd, from, o->dir_fd, to);   /* a missing older file is fine */
         }
-        snprintf(to, sizeof to, "%s.1", o->log_path);
-        if (rename(o->log_path, to) < 0)
+        snprintf(to, sizeof to, "%s.1", o->log_name);
+        if (renameat(o->dir_fd, o->log_name, o->dir_fd, to) < 0)
             log_warn("%s: cannot rotate %s: %s", o->name, o->log_path, strerror(errno));
     }
     if (open_log(o) < 0)

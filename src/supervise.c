@@ -2080,6 +2080,11 @@ const char *supervisor_log_path(const struct supervisor *s, size_t i)
     return status_rec(s, i)->out.log_path;
 }
 
+int supervisor_log_dir_fd(const struct supervisor *s, size_t i)
+{
+    return status_rec(s, i)->out.dir_fd;
+}
+
 const struct manifest *supervisor_manifest(const struct supervisor *s)
 {
     return s->m;

@@ -185,7 +185,12 @@ int read_regular_file(const char *path, size_t max, char **out, size_t *len)
 
 int open_regular_nofollow(const char *path, int flags)
 {
-    _cleanup_close_ int look = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    return open_regular_nofollow_at(AT_FDCWD, path, flags);
+}
+
+int open_regular_nofollow_at(int dirfd, const char *name, int flags)
+{
+    _cleanup_close_ int look = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
     if (look < 0 || fstat(look, &st) < 0)
         return -1;

@@ -62,6 +62,7 @@ struct control_backend {
     void (*status)(const struct supervisor *s, size_t i, struct container_status *st);
     int (*find)(const struct supervisor *s, const char *name);
     const char *(*log_path)(const struct supervisor *s, size_t i);
+    int (*log_dir_fd)(const struct supervisor *s, size_t i);   /* NULL or -1: log_path is opened as it is */
     const struct manifest *(*manifest)(const struct supervisor *s);
     int (*start)(struct supervisor *s, const char *name, struct kerr *err);
     int (*stop)(struct supervisor *s, const char *name, struct kerr *err);
@@ -97,7 +98,7 @@ static inline struct control_backend control_backend_supervisor(struct superviso
     struct control_backend be = {
         .sup = s, .cgroot = cg,
         .count = supervisor_count, .status = supervisor_status, .find = supervisor_find,
-        .log_path = supervisor_log_path, .manifest = supervisor_manifest,
+        .log_path = supervisor_log_path, .log_dir_fd = supervisor_log_dir_fd, .manifest = supervisor_manifest,
         .start = supervisor_start, .stop = supervisor_stop, .restart = supervisor_restart,
         .kill = supervisor_kill, .subscribe = supervisor_subscribe,
         .unsubscribe = supervisor_unsubscribe, .exec = supervisor_exec,

@@ -62,6 +62,8 @@ struct conn_logs {
     int fd;                  /* -1: not streaming */
     int64_t poll_timer;      /* following without inotify */
     char *path;
+    int dir;                 /* the log directory (owned, O_PATH), or AT_FDCWD: path is opened as it is */
+    const char *name;        /* path's name in dir */
     char *partial;           /* a line not yet complete */
     size_t partial_len;
     bool follow;

@@ -35,7 +35,9 @@ struct output {
     int relay_pidfd;           /* its pidfd (output_close reaps it through it); meaningful only while relay > 0 */
     int relay_exit;            /* set by output_close when it reaped the relay: its exit status, 128+N for signal N */
     int log_fd;
-    char *log_path;            /* heap: LOG_DIR/NAME.log */
+    int dir_fd;                /* O_PATH fd of LOG_DIR: every log operation is relative to it */
+    char *log_path;            /* heap: LOG_DIR/NAME.log, for messages and keel ps */
+    const char *log_name;      /* NAME.log: the end of log_path */
     uint64_t log_size, max_size;
     unsigned keep;
     char *line;                /* OUTPUT_LINE_MAX bytes, allocated with the relay (no output, no buffer) */

@@ -130,6 +130,9 @@ void supervisor_status(const struct supervisor *s, size_t i, struct container_st
 int supervisor_find(const struct supervisor *s, const char *name);
 /* Path of the container's log file (static buffer of the supervisor). */
 const char *supervisor_log_path(const struct supervisor *s, size_t i);
+/* The O_PATH fd of container I's log directory, which its log_path is in
+ * (the supervisor's: dup it to keep it), or -1. */
+int supervisor_log_dir_fd(const struct supervisor *s, size_t i);
 const struct manifest *supervisor_manifest(const struct supervisor *s);
 
 /* Subscribes to events; returns a handle for unsubscribing. */

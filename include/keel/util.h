@@ -73,6 +73,8 @@ int read_regular_file(const char *path, size_t max, char **out, size_t *len);
  * device node (EINVAL) is never opened (a FIFO's open or read waits for a
  * peer; a device's open does what that device does).  -1 with errno set. */
 int open_regular_nofollow(const char *path, int flags);
+/* The same for NAME in the directory DIRFD (or AT_FDCWD). */
+int open_regular_nofollow_at(int dirfd, const char *name, int flags);
 /* Writes s to an existing file (O_WRONLY|O_TRUNC|O_CLOEXEC); 0 / -errno. */
 int write_file_at(int dirfd, const char *path, const char *s);
 /* mkdir -p with mode for created components; 0 / -errno. */

@@ -766,4 +766,40 @@ test_control_socket_swap() {
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# log_dir's parent shared rw with a container: it moves log_dir away and
+# puts a symlink to a host directory in its place.  keel holds log_dir's fd
+# from the first start: its rotations, new logs and keel logs stay in the
+# directory it opened.  Before, the rotation renamed the host directory's
+# t.log to t.log.1 and made a new t.log there, and keel logs t showed the
+# host file.
+test_log_dir_swapped() {
+    plan log_dir_swap_host_untouched log_dir_swap_logs_not_shown log_dir_swap_logged_on
+    mkdir -p "$T/shared/log" "$T/victim"
+    echo victim-data > "$T/victim/t.log"
+    cat > "$T/keel.ini" <<EOF
+[system]
+log_dir = $T/shared/log
+stop_timeout = 2
+log_max_size = 65536
+log_keep = 1
+control = unix://$T/keel.sock
+$(simple t "/bin/sh -c 'mv /shared/log /shared/log.old && ln -s $T/victim /shared/log && echo swapped && while [ ! -e /shared/go ]; do sleep 0.05; done && /bin/probe flood 300000 print end sleep inf'" "mount = $T/shared:/shared:rw")
+EOF
+    keel_start
+    wait_out t swapped 30 || fail "t did not swap log_dir ($WHY)"
+    local out
+    out=$(KEEL_HOST="unix://$T/keel.sock" timeout 10 "$KEEL" logs t 2>&1)
+    check log_dir_swap_logs_not_shown "keel logs t showed the host file behind the swapped log_dir: $(head -c 200 <<< "$out")" \
+        eval "! grep -q victim-data <<< \"\$out\" && grep -q swapped <<< \"\$out\""
+    touch "$T/shared/go"
+    wait_out t end 30 || fail "t did not flood its output ($WHY)"
+    check log_dir_swap_host_untouched "keel's log rotation reached the host directory behind the swapped log_dir: $(ls "$T/victim" | tr '\n' ' ')" \
+        eval "[ \"\$(ls '$T/victim')\" = t.log ] && [ \"\$(cat '$T/victim/t.log')\" = victim-data ]"
+    out=$(KEEL_HOST="unix://$T/keel.sock" timeout 10 "$KEEL" logs t 2>&1)
+    # Positive control: the log goes on in the directory keel opened.
+    check log_dir_swap_logged_on "t's last line is not in the log directory keel opened ($T/shared/log.old)" \
+        eval "grep -qx end '$T/shared/log.old/t.log' && [ -e '$T/shared/log.old/t.log.1' ] && grep -q end <<< \"\$out\""
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 run_tests "$@"
