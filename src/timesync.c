@@ -376,7 +376,14 @@ int timesync_save(const char *path, struct kerr *err)
         return kerr_set(err, ENOMEM, "cannot save the clock to %s", path);
     char line[32];
     snprintf(line, sizeof line, "%lld\n", (long long)(realtime_ns() / NS_PER_S));
-    _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+    /* A fresh file: clock_file's directory may be one someone else writes
+     * (a volume a container shares), and what they put at PATH.tmp is
+     * removed, never opened: a FIFO's open would hold PID 1, O_TRUNC would
+     * empty a host file hard-linked there.  One put back meanwhile: EEXIST,
+     * this save fails (the next one tries again). */
+    if (unlink(tmp) < 0 && errno != ENOENT)
+        return kerr_set(err, errno, "cannot save the clock to %s: cannot remove the old one", tmp);
+    _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
     if (fd < 0)
         return kerr_set(err, errno, "cannot save the clock to %s", tmp);
     int r = write_all(fd, line, strlen(line));

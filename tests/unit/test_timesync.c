@@ -73,6 +73,36 @@ TEST(save_and_refusals)
     CHECK_INT(mkfifo(path, 0600), 0);
     CHECK_INT(timesync_restore(path, &err), -EINVAL);
     CHECK(strstr(err.msg, "not a regular file") != NULL);
+    /* What someone else put at PATH.tmp is replaced, never opened: a FIFO
+     * (its reader held here, else the old open would wait for ever in the
+     * test too), a hard link to another file (O_TRUNC emptied it), a symlink
+     * to one.  Each save succeeds and leaves the other file whole. */
+    unlink(path);
+    char *other = xasprintf("%s/other", dir);
+    int of = open(other, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    CHECK(of >= 0 && write(of, "host-data\n", 10) == 10);
+    close(of);
+    CHECK_INT(mkfifo(tmp, 0600), 0);
+    int reader = open(tmp, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    CHECK(reader >= 0);
+    CHECK_INT(timesync_save(path, &err), 0);
+    close(reader);
+    unlink(tmp);   /* gone after a save that worked: for the old code's failure, not a hang below */
+    CHECK_INT(link(other, tmp), 0);
+    CHECK_INT(timesync_save(path, &err), 0);
+    unlink(tmp);
+    CHECK_INT(symlink(other, tmp), 0);
+    CHECK_INT(timesync_save(path, &err), 0);
+    text = NULL;
+    CHECK_INT(read_file_at(AT_FDCWD, other, 64, &text, NULL), 0);
+    CHECK(text && strcmp(text, "host-data\n") == 0);
+    free(text);
+    text = NULL;
+    CHECK_INT(read_file_at(AT_FDCWD, path, 64, &text, NULL), 0);
+    CHECK(text && timesync_saved_parse(text, &s) == 0);
+    free(text);
+    unlink(other);
+    free(other);
     /* A directory where the file should be: an error naming it. */
     char *sub = xasprintf("%s/nodir/clock", dir);
     CHECK(timesync_save(sub, &err) < 0);
