@@ -724,6 +724,19 @@ static void digest_file(const char *path, size_t max, struct file_digest *out)
     free(buf);
 }
 
+/* An env_file, read as the manifest is (non-blocking, regular files only)
+ * and never through a symlink at its name: its directory may be one a
+ * container writes (a volume it shares), and a symlink there would show it
+ * a host file's KEY=VALUE lines (another service's secrets) in its
+ * environment.  -ELOOP for a symlink, as read_regular_file otherwise. */
+static int read_env_file(const char *path, char **buf, size_t *len)
+{
+    _cleanup_close_ int fd = open_regular_nofollow(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    return read_fd_all(fd, ENV_FILE_MAX, buf, len);
+}
+
 static void load_env_files(const struct manifest *m, struct container_spec *c, unsigned flags, struct diag *d)
 {
     if (flags & MANIFEST_NO_FS_CHECKS)
@@ -739,9 +752,11 @@ static void load_env_files(const struct manifest *m, struct container_spec *c, u
         }
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
-        int r = read_regular_file(ef->path, ENV_FILE_MAX, &buf, &len);
+        int r = read_env_file(ef->path, &buf, &len);
         if (r < 0) {
-            if (r == -EFBIG)
+            if (r == -ELOOP)
+                diag_add(d, m->path, ef->line, "env_file: %s is a symlink (name the real path)", ef->path);
+            else if (r == -EFBIG)
                 diag_add(d, m->path, ef->line, "env_file: cannot read %s: larger than %u bytes", ef->path, ENV_FILE_MAX);
             else if (r == -EINVAL)
                 diag_add(d, m->path, ef->line, "env_file: cannot read %s: not a regular file", ef->path);

@@ -281,6 +281,22 @@ TEST(env_file)
     free(errs);
     free(want);
     free(text);
+    /* A symlink at the env_file's name (one a container sharing the
+     * directory put there, to a host file): refused, its target's
+     * variables never reach the container. */
+    char *link_path = xasprintf("%s.link", p1);
+    CHECK_INT(symlink(p1, link_path), 0);
+    text = xasprintf("[container c]\nlayers = /\ncommand = /bin/true\nenv_file = %s\n", link_path);
+    want = xasprintf("t.ini:4: env_file: %s is a symlink (name the real path)", link_path);
+    m = load_fs(text, &errs);
+    CHECK(m == NULL);
+    manifest_free(m);
+    CHECK(errs && strstr(errs, want));
+    free(errs);
+    free(want);
+    free(text);
+    unlink(link_path);
+    free(link_path);
     unlink(p1);
     unlink(p2);
     EXPECT_ERROR(C "env_file = relative.env\n", "t.ini:4: env_file: 'relative.env' is not an absolute path");
