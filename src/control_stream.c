@@ -300,7 +300,7 @@ void control_logs_start(struct conn *cn, const struct proto_request *req)
          * one (no instance, or fs.inotify.max_user_watches used up by a
          * container under keel's uid) the follower polls: slower, never
          * refused. */
-        char held[32];
+        char held[32] = "";
         if (cn->logs.dir != AT_FDCWD)
             snprintf(held, sizeof held, "/proc/self/fd/%d", cn->logs.dir);   /* the directory keel holds */
         if (c->ino_fd < 0 ||
