@@ -206,17 +206,13 @@ int image_parse(const char *file, const char *dir, const char *buf, size_t len, 
 int image_load(const char *path, struct image *img, struct kerr *err)
 {
     *img = (struct image){ 0 };
-    /* O_NONBLOCK and a regular file only: the manifest is read by PID 1 at
-     * boot, and a FIFO named here must not hang it. */
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) < 0)
-        return kerr_set(err, errno, "cannot read %s", path);
-    if (!S_ISREG(sb.st_mode))
-        return kerr_msg(err, EINVAL, "cannot read %s: not a regular file", path);
+    /* Non-blocking and a regular file only (read_regular_file): the manifest
+     * is read by PID 1 at boot, and a FIFO named here must not hang it. */
     _cleanup_free_ char *buf = NULL;
     size_t len = 0;
-    int r = read_fd_all(fd, IMAGE_FILE_MAX, &buf, &len);
+    int r = read_regular_file(path, IMAGE_FILE_MAX, &buf, &len);
+    if (r == -EINVAL)
+        return kerr_msg(err, EINVAL, "cannot read %s: not a regular file", path);
     if (r < 0)
         return kerr_set(err, -r, "cannot read %s", path);
     _cleanup_free_ char *dir = strdup(path);

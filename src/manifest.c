@@ -856,21 +856,16 @@ bool manifest_secrets_remote(const struct container_spec *c)
  * digest keel apply compares is theirs and the filter is compiled from them
  * (seccomp_build), so a container runs what apply compared, whatever the
  * file holds at its start, and the start reads no path in keel's process.
- * O_NONBLOCK: a FIFO put there must not hang the load. */
+ * Read as the manifest is (read_regular_file): a FIFO put there must not
+ * hang the load. */
 static int read_profile_text(struct container_spec *c)
 {
     free(c->seccomp_text);
     c->seccomp_text = NULL;
     c->seccomp_text_len = 0;
     c->seccomp_digest.known = false;
-    _cleanup_close_ int fd = open(c->seccomp_file, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0)
-        return -errno;
-    if (!S_ISREG(st.st_mode))
-        return -EINVAL;
     char *buf = NULL;
-    int r = read_fd_all(fd, SECCOMP_PROFILE_SIZE_MAX, &buf, &c->seccomp_text_len);
+    int r = read_regular_file(c->seccomp_file, SECCOMP_PROFILE_SIZE_MAX, &buf, &c->seccomp_text_len);
     if (r < 0)
         return r;
     /* Kept for the manifest's life: not read_fd_all's 4 KiB at least. */
