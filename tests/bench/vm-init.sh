@@ -146,6 +146,11 @@ while [ $i -lt $((WARMUP + RUNS)) ]; do
         fail "startlat: floor -t: $out"
     a=$(echo "$out" | sed -n 's/^floor clone //p') b=$(echo "$out" | sed -n 's/^stamp start //p')
     echo "VMBENCH $kind floor_exec $((b - a))"
+    # The isolated floor (floor -i): what keel start's setup must do too.
+    out=$(/bench/floor -i -t /run/bench/floor /layers/stamp:/layers/over:/layers/base /stamp) ||
+        fail "startlat: floor -i -t: $out"
+    a=$(echo "$out" | sed -n 's/^floor clone //p') b=$(echo "$out" | sed -n 's/^stamp start //p')
+    echo "VMBENCH $kind floor_iso_exec $((b - a))"
     # r crashes (exits 1 on SIGUSR1) and is restarted at once (restart_delay = 0ms).
     wait_for is_state r running
     k=$(count "$rlog" start)

@@ -22,6 +22,7 @@
 #               instruction) under one running keel run, and the floor's
 #               clone-to-exec (tests/bench/stamp.c, floor -t), as bench.py's
 #               startlat section does on the host
+#   floor_iso_exec   floor -i -t: the isolated floor's clone-to-exec
 #   sb_start, sb_restart   the same two with standby = yes (ss, sr): each
 #               round waits until both standbys sleep in their pipe read
 #
