@@ -1298,7 +1298,7 @@ int client_cmd_events(int argc, char **argv)
 {
     struct vopts v;
     int r = parse_opts(argc, argv, "j", "events [--json]\n  A stream of state changes (started, exited, "
-                                        "restarting, stopped, failed, oom,\n  health, ready) until interrupted.\n"
+                                        "restarting, stopped, failed, oom,\n  health, ready; keel's own apply and update) until interrupted.\n"
                                         "  -j, --json         one JSON object per line\n", false, &v);
     if (r >= 0 || (r = need_args(argc, 0, 0, "events")) >= 0)
         return r;
