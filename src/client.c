@@ -1298,7 +1298,7 @@ int client_cmd_events(int argc, char **argv)
 {
     struct vopts v;
     int r = parse_opts(argc, argv, "j", "events [--json]\n  A stream of state changes (started, exited, "
-                                        "restarting, stopped, failed, oom,\n  health, ready) until interrupted.\n"
+                                        "restarting, stopped, failed, oom,\n  health, ready; keel's own apply and update) until interrupted.\n"
                                         "  -j, --json         one JSON object per line\n", false, &v);
     if (r >= 0 || (r = need_args(argc, 0, 0, "events")) >= 0)
         return r;
@@ -1819,7 +1819,7 @@ static int cp_put(const struct copts *o, const char *host, const char *name, con
 
 int client_cmd_cp(int argc, char **argv)
 {
-    static const char usage[] = "cp NAME:PATH HOSTPATH | cp HOSTPATH NAME:PATH\n"
+    static const char usage[] = "cp NAME:PATH HOSTPATH | keel cp HOSTPATH NAME:PATH\n"
                                 "  Copies a regular file out of or into the running container NAME; PATH is\n"
                                 "  resolved inside the container's root (symlinks and .. never leave it).\n"
                                 "  A host path with a colon is written ./a:b.  Needs root on a unix socket.\n";
