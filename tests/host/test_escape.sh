@@ -773,7 +773,8 @@ test_control_socket_swap() {
 # t.log to t.log.1 and made a new t.log there, and keel logs t showed the
 # host file.
 test_log_dir_swapped() {
-    plan log_dir_swap_host_untouched log_dir_swap_logs_not_shown log_dir_swap_logged_on
+    plan log_dir_swap_host_untouched log_dir_swap_logs_not_shown log_dir_swap_logged_on log_dir_swap_apply_added \
+        log_dir_changed_by_apply
     mkdir -p "$T/shared/log" "$T/victim"
     echo victim-data > "$T/victim/t.log"
     cat > "$T/keel.ini" <<EOF
@@ -799,6 +800,21 @@ EOF
     # Positive control: the log goes on in the directory keel opened.
     check log_dir_swap_logged_on "t's last line is not in the log directory keel opened ($T/shared/log.old)" \
         eval "grep -qx end '$T/shared/log.old/t.log' && [ -e '$T/shared/log.old/t.log.1' ] && grep -q end <<< \"\$out\""
+    # A container added by keel apply after the swap logs in the directory
+    # keel holds too, not at log_dir's path (the symlink: before, it was
+    # refused there; a directory put in its place would have been used).
+    { cat "$T/keel.ini"; simple late "/bin/sh -c 'echo late-line; sleep inf'"; } > "$T/m2.ini"
+    KEEL_HOST="unix://$T/keel.sock" timeout $((30 * SLOW)) "$KEEL" apply "$T/m2.ini" > "$T/apply.out" 2>&1
+    wait_out late late-line 30 || true
+    check log_dir_swap_apply_added "late, added by keel apply, did not log in the directory keel opened ($T/shared/log.old): $(tail -c 300 "$T/apply.out")" \
+        eval "grep -qx late-line '$T/shared/log.old/late.log' && [ ! -e '$T/victim/late.log' ]"
+    # An apply that changes log_dir (a reboot key, but the containers it
+    # prepares take the new path): keel opens the new one and holds it.
+    { sed "s|^log_dir = .*|log_dir = $T/newlog|" "$T/m2.ini"; simple later "/bin/sh -c 'echo later-line; sleep inf'"; } > "$T/m3.ini"
+    KEEL_HOST="unix://$T/keel.sock" timeout $((30 * SLOW)) "$KEEL" apply "$T/m3.ini" > "$T/apply3.out" 2>&1
+    wait_out later later-line 30 || true
+    check log_dir_changed_by_apply "later, added by an apply that changed log_dir, did not log in the new $T/newlog: $(tail -c 300 "$T/apply3.out")" \
+        eval "grep -qx later-line '$T/newlog/later.log' && [ ! -e '$T/shared/log.old/later.log' ]"
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
