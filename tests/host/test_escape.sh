@@ -686,24 +686,30 @@ test_run_dir_private() {
 # DIR itself made keel chown and chmod the host directory (0700).  Now keel
 # opens DIR with no symlink on its path and upper/, work/ under its fd
 # (refused: "a symlink ... is refused"); control: a plain DIR still works.
+# A DIR whose missing parents are under a symlink (DIR = shared/m/deep/dir,
+# shared/m a symlink): keel made deep/dir in the host directory it names
+# before refusing; now it makes and walks DIR's parents without following.
 test_upper_symlinks() {
     plan upper_sym_not_written upper_sym_refused work_sym_not_cleaned work_sym_refused \
-        base_sym_mode_kept base_sym_refused upper_plain_works upper_sym_userns_not_written
+        base_sym_mode_kept base_sym_refused upper_plain_works upper_sym_userns_not_written \
+        parent_sym_nothing_made parent_sym_refused
     mkdir -p "$T/shared/u" "$T/shared/w" "$T/shared/n" "$T/shared/plain" "$T/victim_u" "$T/victim_w/work/keep" \
-        "$T/victim_b" "$T/victim_n"
+        "$T/victim_b" "$T/victim_n" "$T/victim_m"
     echo keep > "$T/victim_w/work/keep/file"
     chmod 0755 "$T/victim_b"
     ln -s "$T/victim_u" "$T/shared/u/upper"
     ln -s "$T/victim_w" "$T/shared/w/work"
     ln -s "$T/victim_b" "$T/shared/b"
     ln -s "$T/victim_n" "$T/shared/n/upper"
+    ln -s "$T/victim_m" "$T/shared/m"
     { system_section
       simple u "/bin/probe write /pwned exit 0" "upper = $T/shared/u"
       simple w "/bin/probe write /pwned exit 0" "upper = $T/shared/w"
       simple b "/bin/probe write /pwned exit 0" "upper = $T/shared/b"
       simple n "/bin/probe write /pwned exit 0" "upper = $T/shared/n
 userns = auto"
-      simple p "/bin/probe write /made exit 0" "upper = $T/shared/plain"; } | manifest
+      simple m "/bin/probe write /pwned exit 0" "upper = $T/shared/m/deep/dir"
+      simple p "/bin/probe write /made exit 0" "upper = $T/shared/plain/new/dir"; } | manifest
     keel_start
     keel_wait 20 || { keel_kill; fail "keel did not exit although every container exits or is refused"; }
     check upper_sym_not_written "u's write went through its upper/ symlink into the host directory: $(ls "$T/victim_u")" \
@@ -717,8 +723,12 @@ userns = auto"
     check base_sym_refused "keel did not refuse b's symlinked upper directory" grep -qE "$(klog '(error: )?b: failed.*upper directory.*symlink')" "$ERR"
     check upper_sym_userns_not_written "n's write (userns = auto) went through its upper/ symlink, or keel did not refuse it: $(ls "$T/victim_n")" \
         eval "[ ! -e '$T/victim_n/pwned' ] && grep -qE \"$(klog '(error: )?n: failed.*upper.*symlink')\" '$ERR'"
-    check upper_plain_works "a plain upper directory did not take p's write" \
-        eval "[ \"\$(cat '$T/shared/plain/upper/made' 2>/dev/null)\" = probe ]"
+    check parent_sym_nothing_made "keel made m's upper directory in the host directory behind a symlink on its path: $(ls -A "$T/victim_m")" \
+        eval "[ -z \"\$(ls -A '$T/victim_m')\" ]"
+    check parent_sym_refused "keel did not refuse m's upper directory under a symlink" \
+        grep -qE "$(klog '(error: )?m: failed.*upper directory.*symlink')" "$ERR"
+    check upper_plain_works "a plain upper directory (its parents made) did not take p's write" \
+        eval "[ \"\$(cat '$T/shared/plain/new/dir/upper/made' 2>/dev/null)\" = probe ]"
 }
 
 # `control = unix://DIR/keel.sock` with control_group, in a directory a
