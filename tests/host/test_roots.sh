@@ -467,7 +467,26 @@ EOF
 }
 
 test_keel_userns() {
-    plan keel_userns_control keel_userns_proc keel_userns_dev keel_userns_sys
+    plan keel_oom_initial keel_userns_control keel_userns_proc keel_userns_dev keel_userns_sys keel_userns_no_oom_warning
+    # Control, in the initial user namespace: keel makes itself the OOM
+    # killer's last choice (-1000), or, where it lacks CAP_SYS_RESOURCE
+    # (some CI sandboxes drop it), says it cannot: the warning stays there.
+    manifest <<EOF
+$(system_section)
+$(ctr s "/bin/probe print done sleep inf")
+EOF
+    keel_start
+    wait_out s done || fail "s did not come up ($WHY)"
+    local oom cap
+    oom=$(cat "/proc/$(keel_pid)/oom_score_adj" 2>&1)
+    cap=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+    if (( (0x$cap >> 24) & 1 )); then
+        check keel_oom_initial "keel's oom_score_adj in the initial user namespace is not -1000" eq "$oom" -1000
+    else
+        check keel_oom_initial "keel (without CAP_SYS_RESOURCE, oom_score_adj $oom) did not warn in the initial user namespace" \
+            grep_in "warning: cannot write -1000 to /proc/self/oom_score_adj: Permission denied" "$ERR"
+    fi
+    keel_stop || fail "keel did not stop ($WHY)"
     keel_userns_wrap
     # A persistent upper made on the host: its mount points belong to a uid
     # keel's namespace does not map, and only their owner may search them.
@@ -488,6 +507,8 @@ EOF
     check keel_userns_dev "c's /dev on a 0700 directory of an unmapped uid was not mounted" \
         has_prefix "$(c_value c stat:/dev/null)" "chr 0666"
     check keel_userns_sys "c's sysfs does not show its own lo" contains "$(c_value c ls:/sys/class/net)" lo
+    check keel_userns_no_oom_warning "a nested keel warned that it cannot lower its oom_score_adj (EACCES by design)" \
+        no_grep_in "cannot write -1000 to /proc/self/oom_score_adj" "$ERR"
 }
 
 # keel_deny_wrap: KEEL_WRAP's script for keel in a user namespace with
