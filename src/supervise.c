@@ -1746,6 +1746,9 @@ static int ctr_prepare(struct ctr *c, const struct manifest *m, struct kerr *err
     int r = mkdir_p(c->stage, 0700);
     if (r < 0)
         return kerr_set(err, -r, "cannot create %s", c->stage);
+    if (c->spec->userns == USERNS_AUTO && userns_auto_possible(err) < 0)
+        return kerr_prefix(err, "%s:%d: container '%s'", m->path, manifest_key_line(c->spec, "userns"),
+                           c->spec->name);
     r = seccomp_build(c->spec, c->spec->caps, &c->seccomp, err);
     if (r < 0 && c->spec->seccomp_read_err)   /* the profile read after the load: its manifest line, as the load's */
         return kerr_prefix(err, "%s:%d", m->path, manifest_key_line(c->spec, "seccomp"));

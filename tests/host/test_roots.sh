@@ -511,6 +511,34 @@ EOF
         no_grep_in "cannot write -1000 to /proc/self/oom_score_adj" "$ERR"
 }
 
+# userns = auto in a nested keel whose user namespace does not map the
+# pool (524288..): before, the map's write failed with a bare EPERM; now
+# keel run refuses it at the start and keel check in such a namespace (here
+# unshare --map-root-user: one id) says it, both with FILE:LINE and keel's map.
+test_userns_auto_nested() {
+    plan auto_nested_refused auto_nested_check auto_initial_check
+    keel_userns_wrap
+    manifest <<EOF
+$(system_section)
+$(ctr a "/bin/probe print done" "userns = auto")
+EOF
+    local line rc want="userns = auto needs host ids 524288-67633151 mapped in keel's user namespace; keel's uid_map maps only"
+    line=$(line_no '^userns = auto' "$T/keel.ini")
+    KEEL_WRAP=$T/uwrap keel_start
+    keel_wait 30 || { keel_kill; fail "keel did not exit"; }
+    check auto_nested_refused "keel in a namespace mapping 0-999 did not refuse userns = auto with FILE:LINE and its map" \
+        grep_in "$(re_quote "$T/keel.ini:$line: container 'a': $want 0-999; use an explicit map within it")" "$ERR"
+    unshare --user --map-root-user "$KEEL" check "$T/keel.ini" > "$T/check.out" 2>&1
+    rc=$?
+    check auto_nested_check "keel check under unshare --map-root-user did not refuse userns = auto (status $rc)" \
+        eval "[ $rc = 2 ] && grep -qF \"$T/keel.ini:$line: container 'a': $want 0-0; use an explicit map within it\" '$T/check.out'"
+    # Control: in the initial namespace the same manifest checks clean.
+    "$KEEL" check "$T/keel.ini" > "$T/check0.out" 2>&1
+    rc=$?
+    check auto_initial_check "keel check in the initial namespace refused userns = auto: $(head -c 300 "$T/check0.out")" \
+        eq "$rc" 0
+}
+
 # keel_deny_wrap: KEEL_WRAP's script for keel in a user namespace with
 # setgroups denied and ids 0-999 mapped, written from outside as in
 # keel_userns_wrap, "deny" first (the kernel takes it only before gid_map).
