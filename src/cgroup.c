@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "keel/log.h"
+#include "keel/userns.h"
 #include "keel/util.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -109,6 +110,21 @@ int cgroup_set_oom_score_adj(pid_t pid, int value, struct kerr *err)
     if (r < 0)
         return kerr_set(err, -r, "cannot write %s to %s", v, path);
     return 0;
+}
+
+/* keel last for the OOM killer (-1000).  Lowering oom_score_adj below what
+ * a process has needs CAP_SYS_RESOURCE in the initial user namespace: a
+ * keel nested in another one (unshare --user) is refused (EACCES) by
+ * design, at every run, so that is said at debug level only. */
+static void protect_from_oom(void)
+{
+    struct kerr e = { 0 };
+    if (cgroup_set_oom_score_adj(0, -1000, &e) == 0)
+        return;
+    if (e.code == EACCES && userns_keel_nested())
+        log_debug("%s (keel is in a user namespace other than the initial one)", e.msg);
+    else
+        log_warn("%s", e.msg);
 }
 
 /* Enables each offered controller of `want` in dirfd's subtree_control, one
@@ -477,9 +493,7 @@ int cgroup_setup(struct cgroup_root *root, const char *mountpoint, bool boot_mod
     }
     if (top_ctrl & CG_PIDS)
         reserve_pids(root);
-    struct kerr e2 = { 0 };
-    if (cgroup_set_oom_score_adj(0, -1000, &e2) < 0)
-        log_warn("%s", e2.msg);
+    protect_from_oom();
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "keel/parse.h"
 #include "keel/plan.h"
 #include "keel/supervise.h"
+#include "keel/userns.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -87,6 +88,24 @@ static int cmd_run(int argc, char **argv)
     return daemon_main(&o);
 }
 
+/* userns = auto where keel's user namespace lacks its pool: what keel run
+ * in this namespace would refuse at the start (supervise.c ctr_prepare). */
+static int check_userns_auto(const struct manifest *m)
+{
+    size_t bad = 0;
+    for (size_t k = 0; k < m->n_containers; k++) {
+        const struct container_spec *c = &m->containers[k];
+        struct kerr e = { 0 };
+        if (c->userns == USERNS_AUTO && userns_auto_possible(&e) < 0) {
+            fprintf(stderr, "%s:%d: container '%s': %s\n", m->path, manifest_key_line(c, "userns"), c->name, e.msg);
+            bad++;
+        }
+    }
+    if (bad)
+        fprintf(stderr, "keel: %zu error%s in %s\n", bad, bad == 1 ? "" : "s", m->path);
+    return bad ? -EPERM : 0;
+}
+
 static int cmd_check(int argc, char **argv)
 {
     const struct verb *v = find_verb("check");
@@ -127,6 +146,10 @@ static int cmd_check(int argc, char **argv)
             fprintf(stderr, "%s\n", d.msgs[k]);
         fprintf(stderr, "keel: %zu error%s in %s\n", d.count, d.count == 1 ? "" : "s", argv[i]);
         diag_free(&d);
+        return 2;
+    }
+    if (!no_fs && check_userns_auto(m) < 0) {
+        manifest_free(m);
         return 2;
     }
     char source[128];

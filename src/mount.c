@@ -799,7 +799,10 @@ int mount_overlay(const struct container_spec *c, const struct mount_inputs *in,
             if (idmap && chown(upper, in->root_uid, in->root_gid) < 0)
                 return kerr_set(err, errno, "cannot give %s to the container's root", upper);
         } else {
-            int r = mkdir_p(base, 0755);
+            int r = mkdir_p_nofollow(base, 0755);
+            if (r == -ELOOP)
+                return kerr_set(err, ELOOP, "cannot create the upper directory %s (no symlink on its path: a "
+                                "symlink is refused, name the real path)", base);
             if (r < 0)
                 return kerr_set(err, -r, "cannot create the upper directory %s", base);
             if ((base_fd = open_upper_base(base, err)) < 0)

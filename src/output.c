@@ -119,14 +119,16 @@ static int open_log_file(int dir, const char *name)
     return open_regular_nofollow_at(dir, name, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
 }
 
-/* log_dir itself, held from the container's first start on: a container
- * that can write its parent could otherwise swap the directory for a
- * symlink, and keel's creates, rotations and keel logs would follow it to
- * a host directory.  A symlink as log_dir is refused (ELOOP, or ENOTDIR);
- * the directories above it are the manifest's. */
-static int open_log_dir(const char *log_dir)
+int output_open_log_dir(const char *log_dir, struct kerr *err)
 {
-    return open(log_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int r = mkdir_p(log_dir, 0750);
+    if (r < 0)
+        return kerr_set(err, -r, "cannot create log directory %s", log_dir);
+    int fd = open(log_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return kerr_set(err, errno, "cannot open log directory %s (a symlink is refused: name the real path)",
+                        log_dir);
+    return fd;
 }
 
 static int open_log(struct output *o)
@@ -178,8 +180,8 @@ static __attribute__((noreturn)) void relay(int in, int out, const char *name, p
     }
 }
 
-int output_open(struct output *o, const char *name, const char *log_dir, uint64_t max_size, unsigned keep,
-                struct kerr *err)
+int output_open(struct output *o, const char *name, const char *log_dir, int dir_fd, uint64_t max_size,
+                unsigned keep, struct kerr *err)
 {
     o->name = name;
     o->log_path = o->line = NULL;
@@ -192,12 +194,8 @@ int output_open(struct output *o, const char *name, const char *log_dir, uint64_
     o->line_len = 0;
     o->echo_dropped = o->log_dropped = 0;
     o->log_errno = 0;
-    int r = mkdir_p(log_dir, 0750);
-    if (r < 0)
-        return kerr_set(err, -r, "cannot create log directory %s", log_dir);
-    if ((o->dir_fd = open_log_dir(log_dir)) < 0)
-        return kerr_set(err, errno, "cannot open log directory %s (a symlink is refused: name the real path)",
-                        log_dir);
+    if ((o->dir_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3)) < 0)
+        return kerr_set(err, errno, "cannot open the log of %s", name);
     if (!(o->log_path = xasprintf("%s/%s.log", log_dir, name)))
         return kerr_set(err, ENOMEM, "cannot open the log of %s", name);
     o->log_name = strrchr(o->log_path, '/') + 1;

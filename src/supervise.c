@@ -168,6 +168,8 @@ struct supervisor {
     int devnull;
     char *resolv;
     int resolv_fd;             /* RUN_DIR/resolv.conf, bound into containers; -1: none */
+    int log_dir_fd;            /* log_dir_path, opened at the first container's prepare (held_log_dir); -1: not yet */
+    char *log_dir_path;
     struct layerimg_set *images;   /* image-file layers, mounted once and shared */
     bool stopping_all;
     struct subscriber *subs;
@@ -1710,6 +1712,32 @@ static struct ctr *ctr_alloc(struct supervisor *s, const struct container_spec *
     return c;
 }
 
+/* log_dir, opened once (output_open_log_dir) at the first container's
+ * prepare and held: every container prepared later (one whose start waited,
+ * one an apply added or changed) opens its log in that directory, not at
+ * log_dir's path, which a container that can write log_dir's parent may
+ * have pointed elsewhere since.  An apply that changed log_dir (a reboot
+ * key, but the containers it prepares take the new manifest's) has the new
+ * one opened the same way and held instead. */
+static int held_log_dir(struct supervisor *s, const char *log_dir, struct kerr *err)
+{
+    if (s->log_dir_fd >= 0 && strcmp(s->log_dir_path, log_dir) == 0)
+        return s->log_dir_fd;
+    char *path = strdup(log_dir);
+    if (!path)
+        return kerr_set(err, ENOMEM, "cannot open log directory %s", log_dir);
+    int fd = output_open_log_dir(log_dir, err);
+    if (fd < 0) {
+        free(path);
+        return fd;
+    }
+    close_safe(s->log_dir_fd);
+    free(s->log_dir_path);
+    s->log_dir_fd = fd;
+    s->log_dir_path = path;
+    return fd;
+}
+
 /* What a container needs before its first start: its staging directory,
  * its seccomp filter (compiled once, here, so the setup child only installs
  * it) and its output. */
@@ -1718,12 +1746,19 @@ static int ctr_prepare(struct ctr *c, const struct manifest *m, struct kerr *err
     int r = mkdir_p(c->stage, 0700);
     if (r < 0)
         return kerr_set(err, -r, "cannot create %s", c->stage);
+    if (c->spec->userns == USERNS_AUTO && userns_auto_possible(err) < 0)
+        return kerr_prefix(err, "%s:%d: container '%s'", m->path, manifest_key_line(c->spec, "userns"),
+                           c->spec->name);
     r = seccomp_build(c->spec, c->spec->caps, &c->seccomp, err);
     if (r < 0 && c->spec->seccomp_read_err)   /* the profile read after the load: its manifest line, as the load's */
         return kerr_prefix(err, "%s:%d", m->path, manifest_key_line(c->spec, "seccomp"));
     if (r < 0)
         return r;
-    r = output_open(&c->out, c->spec->name, m->system.log_dir, m->system.log_max_size, m->system.log_keep, err);
+    int dir_fd = held_log_dir(c->sup, m->system.log_dir, err);
+    if (dir_fd < 0)
+        return dir_fd;
+    r = output_open(&c->out, c->spec->name, m->system.log_dir, dir_fd, m->system.log_max_size,
+                    m->system.log_keep, err);
     if (r == 0 && (r = loop_add_fd(c->sup->loop, output_watch_fd(&c->out), EPOLLIN, on_output, c)) < 0)
         r = kerr_set(err, -r, "cannot watch the output of %s", c->spec->name);
     return r;
@@ -1791,6 +1826,7 @@ int supervisor_new(struct supervisor **out, struct loop *l, const struct manifes
     s->n = m->n_containers;
     s->devnull = -1;
     s->resolv_fd = -1;
+    s->log_dir_fd = -1;
     /* An array of pointers: each record is allocated on its own (see struct supervisor). */
     s->c = calloc(s->n ? s->n : 1, sizeof(struct ctr *)); // NOLINT(bugprone-sizeof-expression)
     int r = 0;
@@ -1856,6 +1892,8 @@ void supervisor_free(struct supervisor *s)
     close_safe(s->devnull);
     free(s->resolv);
     close_safe(s->resolv_fd);
+    close_safe(s->log_dir_fd);
+    free(s->log_dir_path);
     free(s->c);
     free(s->subs);
     free(s->watched);

@@ -2,8 +2,16 @@
 #include "keel/tls.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <mbedtls/error.h>
+
+#include "keel/util.h"
+
+/* A CA bundle of a few hundred certificates fits; a file larger is a mistake. */
+#define TLS_FILE_MAX (1u << 20)
 
 /* Forward secrecy (ECDHE) and authenticated encryption only: no CBC (Lucky
  * Thirteen, padding oracles), no static RSA or DH key exchange, no plain DHE
@@ -30,6 +38,59 @@ void tls_strerror(int ret, char *buf, size_t n)
     mbedtls_strerror(ret, buf, n);
 }
 
+/* Reads PATH whole for LABEL's message.  The server (PID 1, at its start)
+ * reads as the manifest is read (read_regular_file): a FIFO put there is
+ * refused at once instead of holding PID 1 in a blocking open for ever.  The
+ * client reads what it is given, a pipe too (--tlskey <(...)).  The buffer
+ * ends with a NUL one past *len: PEM parsing needs it counted. */
+static int read_tls_file(bool server, const char *label, const char *path, char **buf, size_t *len,
+                         struct kerr *err)
+{
+    int r = server ? read_regular_file(path, TLS_FILE_MAX, buf, len)
+                   : read_file_at(AT_FDCWD, path, TLS_FILE_MAX, buf, len);
+    if (r == -EINVAL)
+        return kerr_msg(err, EINVAL, "%s: %s is not a regular file", label, path);
+    if (r == -EFBIG)
+        return kerr_msg(err, EFBIG, "%s: cannot read %s: larger than 1 MiB", label, path);
+    if (r < 0)
+        return kerr_msg(err, -r, "%s: cannot read %s: %s", label, path, strerror(-r));
+    return 0;
+}
+
+static int load_cert(mbedtls_x509_crt *crt, bool server, const char *label, const char *path, struct kerr *err)
+{
+    _cleanup_free_ char *buf = NULL;
+    size_t len = 0;
+    int r = read_tls_file(server, label, path, &buf, &len, err);
+    if (r < 0)
+        return r;
+    if ((r = mbedtls_x509_crt_parse(crt, (const unsigned char *)buf, len + 1)) != 0) {
+        char msg[160];
+        tls_strerror(r, msg, sizeof msg);
+        return kerr_msg(err, EINVAL, "cannot load %s %s: %s", label, path, msg);
+    }
+    return 0;
+}
+
+/* The key's bytes are wiped once parsed: a secret is not left in freed heap. */
+static int load_key(mbedtls_pk_context *key, bool server, const char *label, const char *path, struct kerr *err)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    int r = read_tls_file(server, label, path, &buf, &len, err);
+    if (r < 0)
+        return r;
+    r = mbedtls_pk_parse_key(key, (const unsigned char *)buf, len + 1, NULL, 0);
+    explicit_bzero(buf, len);
+    free(buf);
+    if (r != 0) {
+        char msg[160];
+        tls_strerror(r, msg, sizeof msg);
+        return kerr_msg(err, EINVAL, "cannot load %s %s: %s", label, path, msg);
+    }
+    return 0;
+}
+
 int tls_conf_init(struct tls_conf *t, bool server, const struct tls_files *f, struct kerr *err)
 {
     char msg[160];
@@ -48,21 +109,15 @@ int tls_conf_init(struct tls_conf *t, bool server, const struct tls_files *f, st
         tls_strerror(r, msg, sizeof msg);
         return kerr_msg(err, EIO, "cannot seed the TLS random generator: %s", msg);
     }
-    if ((r = mbedtls_x509_crt_parse_file(&t->cert, f->cert)) != 0) {
-        tls_strerror(r, msg, sizeof msg);
-        return kerr_msg(err, EINVAL, "cannot load %s %s: %s", f->cert_label, f->cert, msg);
-    }
-    if ((r = mbedtls_pk_parse_keyfile(&t->key, f->key, NULL)) != 0) {
-        tls_strerror(r, msg, sizeof msg);
-        return kerr_msg(err, EINVAL, "cannot load %s %s: %s", f->key_label, f->key, msg);
-    }
+    if ((r = load_cert(&t->cert, server, f->cert_label, f->cert, err)) < 0)
+        return r;
+    if ((r = load_key(&t->key, server, f->key_label, f->key, err)) < 0)
+        return r;
     if (server && mbedtls_pk_check_pair(&t->cert.pk, &t->key) != 0)
         return kerr_msg(err, EINVAL, "cannot use %s %s: it does not match %s %s", f->key_label, f->key,
                         f->cert_label, f->cert);
-    if ((r = mbedtls_x509_crt_parse_file(&t->ca, f->ca)) != 0) {
-        tls_strerror(r, msg, sizeof msg);
-        return kerr_msg(err, EINVAL, "cannot load %s %s: %s", f->ca_label, f->ca, msg);
-    }
+    if ((r = load_cert(&t->ca, server, f->ca_label, f->ca, err)) < 0)
+        return r;
     if ((r = mbedtls_ssl_config_defaults(&t->conf, server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
                                          MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT)) != 0) {
         tls_strerror(r, msg, sizeof msg);

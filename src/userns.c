@@ -129,6 +129,49 @@ bool userns_keel_nested(void)
     return nested;
 }
 
+bool userns_range_mapped(const struct userns_extent *map, size_t n, uint32_t first, uint32_t count)
+{
+    uint64_t pos = first, end = (uint64_t)first + count;
+    while (pos < end) {
+        size_t i = 0;
+        while (i < n && !(map[i].inside <= pos && pos < (uint64_t)map[i].inside + map[i].count))
+            i++;
+        if (i == n)
+            return false;
+        pos = (uint64_t)map[i].inside + map[i].count;
+    }
+    return true;
+}
+
+/* Whether keel's /proc/self/NAME (uid_map, gid_map) maps the whole pool of
+ * userns = auto; unreadable counts as mapped (the start will say). */
+static int pool_mapped_in(const char *name, struct kerr *err)
+{
+    char path[32];
+    snprintf(path, sizeof path, "/proc/self/%s", name);
+    _cleanup_free_ char *buf = NULL;
+    struct userns_extent ext[USERNS_PROC_MAX_EXTENTS];
+    size_t n = 0;
+    if (read_file_at(AT_FDCWD, path, 64 * 1024, &buf, NULL) < 0 ||
+        userns_parse_proc_map(buf, ext, USERNS_PROC_MAX_EXTENTS, &n) < 0 ||
+        userns_range_mapped(ext, n, USERNS_POOL_FIRST, IDMAP_POOL_SIZE))
+        return 0;
+    char have[160] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < n && used < sizeof have; i++)
+        used += (size_t)snprintf(have + used, sizeof have - used, "%s%u-%u", i ? ", " : "", ext[i].inside,
+                                 ext[i].inside + (ext[i].count - 1));
+    return kerr_msg(err, EPERM, "userns = auto needs host ids %u-%u mapped in keel's user namespace; keel's %s "
+                    "maps only %s; use an explicit map within it", USERNS_POOL_FIRST, USERNS_POOL_END - 1, name,
+                    n ? have : "nothing");
+}
+
+int userns_auto_possible(struct kerr *err)
+{
+    int r = pool_mapped_in("uid_map", err);
+    return r < 0 ? r : pool_mapped_in("gid_map", err);
+}
+
 /* keel's own gid_map, read once (see userns_keel_gid_mapped); n_keel_gids
  * -1: not read yet, 0: unreadable (every gid counts as mapped). */
 static struct userns_extent keel_gids[USERNS_PROC_MAX_EXTENTS];

@@ -256,6 +256,34 @@ int mkdir_p(const char *path, mode_t mode)
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
+int mkdir_p_nofollow(const char *path, mode_t mode)
+{
+    char buf[4096];
+    if (str_copy(buf, sizeof buf, path) < 0)
+        return -ENAMETOOLONG;
+    _cleanup_close_ int dir = open(buf[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return -errno;
+    char *save = NULL;
+    for (char *name = strtok_r(buf, "/", &save); name; name = strtok_r(NULL, "/", &save)) {
+        /* mkdirat never follows NAME (a symlink there is EEXIST), and the
+         * next step starts from what NAME is, looked at without following. */
+        if (mkdirat(dir, name, mode) < 0 && errno != EEXIST)
+            return -errno;
+        int next = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0)
+            return -errno;
+        close(dir);
+        dir = next;
+        struct stat st;
+        if (fstat(dir, &st) < 0)
+            return -errno;
+        if (!S_ISDIR(st.st_mode))
+            return S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+    }
+    return 0;
+}
+
 static uint64_t clock_ns(clockid_t id)
 {
     struct timespec ts;

@@ -17,8 +17,10 @@
 
 #define CAPS_WHY_MAX 160
 
+/* The default set (above): what a container gets without `capabilities`. */
 uint64_t caps_default(void);
-uint64_t caps_all(void);            /* every capability libcap knows */
+/* Every capability the headers keel was built with know (CAP_LAST_CAP). */
+uint64_t caps_all(void);
 
 /* One capability name ("CAP_NET_RAW", "net_raw", any case) -> number; -EINVAL. */
 int caps_from_name(const char *name, int *cap);
@@ -28,11 +30,8 @@ int caps_parse(const char *spec, uint64_t *set, char *why);
 /* "CHOWN DAC_OVERRIDE ..." into buf (for plans and status); returns buf. */
 char *caps_format(uint64_t set, char *buf, size_t n);
 
-/* In the container's setup child, after the mounts: keeps `set` as bounding,
- * permitted and effective set, `ambient` as inheritable and ambient, switches
- * to uid/gid/groups on the way (keeping capabilities across setuid). */
 /* Raises every permitted capability into the effective set (after a
- * setfsuid() that dropped the file capabilities). */
+ * setfsuid() that dropped the file capabilities).  0 / negative errno. */
 int caps_raise_effective(struct kerr *err);
 
 /* keel's bounding set, read once per process (/proc/self/status CapBnd,
@@ -49,9 +48,13 @@ uint64_t caps_bounding_from(const char *status);
  * The capabilities held are unchanged: only what an execve could gain.  The
  * setup child does it before the hand-over where it can (SETUP_BOUNDING). */
 int caps_drop_bounding(uint64_t keep, uint64_t bounding, struct kerr *err);
-/* `bounding` is the child's bounding set: caps_bounding(), or every bit after
- * joining a user namespace (the kernel gives a full one there).  `groups`
- * NULL: the supplementary groups are left as they are (setgroups denied). */
+/* In the container's setup child, after the mounts: keeps `set` as bounding,
+ * permitted and effective set, `ambient` (within `set`) as inheritable and
+ * ambient, and switches to uid/gid/groups on the way (keeping capabilities
+ * across setuid).  `set` is cut to `bounding`, the child's bounding set:
+ * caps_bounding(), or every bit after joining a user namespace (the kernel
+ * gives a full one there).  `groups` NULL: the supplementary groups are left
+ * as they are (setgroups denied).  0 / negative errno with err filled. */
 int caps_apply(uint64_t set, uint64_t ambient, uint64_t bounding, uid_t uid, gid_t gid, const gid_t *groups,
                size_t n_groups, struct kerr *err);
 

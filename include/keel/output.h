@@ -59,8 +59,20 @@ int output_echo_fd(void);
  * written. */
 size_t output_escape(const char *in, size_t n, char *out, size_t cap);
 
-int output_open(struct output *o, const char *name, const char *log_dir, uint64_t max_size, unsigned keep,
-                struct kerr *err);
+/* LOG_DIR, made if missing (mkdir -p) and opened O_PATH | O_DIRECTORY |
+ * O_NOFOLLOW, for output_open: the caller holds it from the first container
+ * on, so that a container that can write LOG_DIR's parent, and swaps the
+ * directory for a symlink (or another directory), leads none of keel's
+ * creates, rotations or keel logs reads anywhere else: every later output
+ * opens its log in the directory held.  A symlink as LOG_DIR is refused
+ * (ELOOP or ENOTDIR); the directories above it are the manifest's.  The fd,
+ * or a negative errno with err filled. */
+int output_open_log_dir(const char *log_dir, struct kerr *err);
+/* NAME's output, its log LOG_DIR/NAME.log made or opened in DIR_FD (from
+ * output_open_log_dir; duplicated, the caller keeps its own).  LOG_DIR is
+ * for log_path and messages only. */
+int output_open(struct output *o, const char *name, const char *log_dir, int dir_fd, uint64_t max_size,
+                unsigned keep, struct kerr *err);
 /* The fd to watch for EPOLLIN: pipe_fd until the relay runs, then read_fd. */
 int output_watch_fd(const struct output *o);
 /* pipe_fd became readable: forks the relay (pipe in, socket out).  From here

@@ -64,6 +64,16 @@ int userns_parse_proc_map(const char *buf, struct userns_extent *out, size_t max
  * of any extent of map. */
 bool userns_map_overlaps(const struct userns_extent *map, size_t n, uint32_t first, uint32_t count);
 
+/* Pure: whether ids first..first+count-1 are all on the inside of map (the
+ * ids a namespace made by keel may name as host ids). */
+bool userns_range_mapped(const struct userns_extent *map, size_t n, uint32_t first, uint32_t count);
+/* Whether userns = auto can work here: its pool (USERNS_POOL_FIRST..END-1)
+ * must be mapped in keel's own uid_map and gid_map, which it is in the
+ * initial namespace and is not under `unshare --user --map-root-user` (one
+ * id), where the map's write would fail with a bare EPERM.  0, or -EPERM
+ * with err saying what keel's map holds. */
+int userns_auto_possible(struct kerr *err);
+
 /* Whether keel itself runs in a user namespace other than the initial one
  * (its /proc/self/uid_map is not "0 0 4294967295"), e.g. under `unshare
  * --user`: then the kernel lets it mount sysfs or proc only where one is

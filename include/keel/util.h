@@ -79,6 +79,12 @@ int open_regular_nofollow_at(int dirfd, const char *name, int flags);
 int write_file_at(int dirfd, const char *path, const char *s);
 /* mkdir -p with mode for created components; 0 / -errno. */
 int mkdir_p(const char *path, mode_t mode);
+/* mkdir_p for a path whose directories someone else may write (a volume a
+ * container shares): made and walked one component at a time, each looked
+ * at without following it, so no symlink on the path is followed: -ELOOP
+ * (-ENOTDIR for another non-directory).  mkdir_p would make the missing
+ * directories wherever a planted symlink points. */
+int mkdir_p_nofollow(const char *path, mode_t mode);
 
 /* write() all of buf, retrying on EINTR; 0 / -errno. */
 int write_all(int fd, const void *buf, size_t len);

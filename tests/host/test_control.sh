@@ -377,13 +377,29 @@ innet() {
 }
 
 test_tcp_tls() {
-    plan no_keys_refused valid_cert exec_over_tls no_cert_refused other_ca_refused plaintext_refused
+    plan no_keys_refused fifo_key_refused valid_cert exec_over_tls no_cert_refused other_ca_refused plaintext_refused
     make_certs || fail "openssl could not make the test certificates"
     control_manifest "control = tcp://127.0.0.1:2376"
     keel_start
     keel_wait $((10 * SLOW))
     check no_keys_refused "keel run started a TCP listener without TLS keys" \
         eval "[ \"\$KRC\" != 0 ] && grep -q 'control_tls_cert' '$ERR'"
+
+    # A FIFO as the key: read at the start by PID 1, it must be refused at
+    # once, not opened (a blocking open waits for a writer for ever).
+    mkfifo "$T/fifo.key"
+    control_manifest "control = tcp://127.0.0.1:2376
+control_tls_cert = $T/server.crt
+control_tls_key = $T/fifo.key
+control_tls_ca = $T/ca.crt"
+    keel_start
+    if keel_wait $((10 * SLOW)); then
+        check fifo_key_refused "keel did not refuse a FIFO as control_tls_key" \
+            eval "[ \"\$KRC\" != 0 ] && grep -q 'control_tls_key: $T/fifo.key is not a regular file' '$ERR'"
+    else
+        keel_kill
+        check fifo_key_refused "keel hung on a FIFO as control_tls_key" false
+    fi
 
     control_manifest "control = tcp://127.0.0.1:2376
 control_tls_cert = $T/server.crt

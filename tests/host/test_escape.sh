@@ -686,24 +686,30 @@ test_run_dir_private() {
 # DIR itself made keel chown and chmod the host directory (0700).  Now keel
 # opens DIR with no symlink on its path and upper/, work/ under its fd
 # (refused: "a symlink ... is refused"); control: a plain DIR still works.
+# A DIR whose missing parents are under a symlink (DIR = shared/m/deep/dir,
+# shared/m a symlink): keel made deep/dir in the host directory it names
+# before refusing; now it makes and walks DIR's parents without following.
 test_upper_symlinks() {
     plan upper_sym_not_written upper_sym_refused work_sym_not_cleaned work_sym_refused \
-        base_sym_mode_kept base_sym_refused upper_plain_works upper_sym_userns_not_written
+        base_sym_mode_kept base_sym_refused upper_plain_works upper_sym_userns_not_written \
+        parent_sym_nothing_made parent_sym_refused
     mkdir -p "$T/shared/u" "$T/shared/w" "$T/shared/n" "$T/shared/plain" "$T/victim_u" "$T/victim_w/work/keep" \
-        "$T/victim_b" "$T/victim_n"
+        "$T/victim_b" "$T/victim_n" "$T/victim_m"
     echo keep > "$T/victim_w/work/keep/file"
     chmod 0755 "$T/victim_b"
     ln -s "$T/victim_u" "$T/shared/u/upper"
     ln -s "$T/victim_w" "$T/shared/w/work"
     ln -s "$T/victim_b" "$T/shared/b"
     ln -s "$T/victim_n" "$T/shared/n/upper"
+    ln -s "$T/victim_m" "$T/shared/m"
     { system_section
       simple u "/bin/probe write /pwned exit 0" "upper = $T/shared/u"
       simple w "/bin/probe write /pwned exit 0" "upper = $T/shared/w"
       simple b "/bin/probe write /pwned exit 0" "upper = $T/shared/b"
       simple n "/bin/probe write /pwned exit 0" "upper = $T/shared/n
 userns = auto"
-      simple p "/bin/probe write /made exit 0" "upper = $T/shared/plain"; } | manifest
+      simple m "/bin/probe write /pwned exit 0" "upper = $T/shared/m/deep/dir"
+      simple p "/bin/probe write /made exit 0" "upper = $T/shared/plain/new/dir"; } | manifest
     keel_start
     keel_wait 20 || { keel_kill; fail "keel did not exit although every container exits or is refused"; }
     check upper_sym_not_written "u's write went through its upper/ symlink into the host directory: $(ls "$T/victim_u")" \
@@ -717,8 +723,12 @@ userns = auto"
     check base_sym_refused "keel did not refuse b's symlinked upper directory" grep -qE "$(klog '(error: )?b: failed.*upper directory.*symlink')" "$ERR"
     check upper_sym_userns_not_written "n's write (userns = auto) went through its upper/ symlink, or keel did not refuse it: $(ls "$T/victim_n")" \
         eval "[ ! -e '$T/victim_n/pwned' ] && grep -qE \"$(klog '(error: )?n: failed.*upper.*symlink')\" '$ERR'"
-    check upper_plain_works "a plain upper directory did not take p's write" \
-        eval "[ \"\$(cat '$T/shared/plain/upper/made' 2>/dev/null)\" = probe ]"
+    check parent_sym_nothing_made "keel made m's upper directory in the host directory behind a symlink on its path: $(ls -A "$T/victim_m")" \
+        eval "[ -z \"\$(ls -A '$T/victim_m')\" ]"
+    check parent_sym_refused "keel did not refuse m's upper directory under a symlink" \
+        grep -qE "$(klog '(error: )?m: failed.*upper directory.*symlink')" "$ERR"
+    check upper_plain_works "a plain upper directory (its parents made) did not take p's write" \
+        eval "[ \"\$(cat '$T/shared/plain/new/dir/upper/made' 2>/dev/null)\" = probe ]"
 }
 
 # `control = unix://DIR/keel.sock` with control_group, in a directory a
@@ -773,7 +783,8 @@ test_control_socket_swap() {
 # t.log to t.log.1 and made a new t.log there, and keel logs t showed the
 # host file.
 test_log_dir_swapped() {
-    plan log_dir_swap_host_untouched log_dir_swap_logs_not_shown log_dir_swap_logged_on
+    plan log_dir_swap_host_untouched log_dir_swap_logs_not_shown log_dir_swap_logged_on log_dir_swap_apply_added \
+        log_dir_changed_by_apply
     mkdir -p "$T/shared/log" "$T/victim"
     echo victim-data > "$T/victim/t.log"
     cat > "$T/keel.ini" <<EOF
@@ -799,6 +810,21 @@ EOF
     # Positive control: the log goes on in the directory keel opened.
     check log_dir_swap_logged_on "t's last line is not in the log directory keel opened ($T/shared/log.old)" \
         eval "grep -qx end '$T/shared/log.old/t.log' && [ -e '$T/shared/log.old/t.log.1' ] && grep -q end <<< \"\$out\""
+    # A container added by keel apply after the swap logs in the directory
+    # keel holds too, not at log_dir's path (the symlink: before, it was
+    # refused there; a directory put in its place would have been used).
+    { cat "$T/keel.ini"; simple late "/bin/sh -c 'echo late-line; sleep inf'"; } > "$T/m2.ini"
+    KEEL_HOST="unix://$T/keel.sock" timeout $((30 * SLOW)) "$KEEL" apply "$T/m2.ini" > "$T/apply.out" 2>&1
+    wait_out late late-line 30 || true
+    check log_dir_swap_apply_added "late, added by keel apply, did not log in the directory keel opened ($T/shared/log.old): $(tail -c 300 "$T/apply.out")" \
+        eval "grep -qx late-line '$T/shared/log.old/late.log' && [ ! -e '$T/victim/late.log' ]"
+    # An apply that changes log_dir (a reboot key, but the containers it
+    # prepares take the new path): keel opens the new one and holds it.
+    { sed "s|^log_dir = .*|log_dir = $T/newlog|" "$T/m2.ini"; simple later "/bin/sh -c 'echo later-line; sleep inf'"; } > "$T/m3.ini"
+    KEEL_HOST="unix://$T/keel.sock" timeout $((30 * SLOW)) "$KEEL" apply "$T/m3.ini" > "$T/apply3.out" 2>&1
+    wait_out later later-line 30 || true
+    check log_dir_changed_by_apply "later, added by an apply that changed log_dir, did not log in the new $T/newlog: $(tail -c 300 "$T/apply3.out")" \
+        eval "grep -qx later-line '$T/newlog/later.log' && [ ! -e '$T/shared/log.old/later.log' ]"
     keel_stop || fail "keel did not stop ($WHY)"
 }
 

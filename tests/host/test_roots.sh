@@ -467,7 +467,26 @@ EOF
 }
 
 test_keel_userns() {
-    plan keel_userns_control keel_userns_proc keel_userns_dev keel_userns_sys
+    plan keel_oom_initial keel_userns_control keel_userns_proc keel_userns_dev keel_userns_sys keel_userns_no_oom_warning
+    # Control, in the initial user namespace: keel makes itself the OOM
+    # killer's last choice (-1000), or, where it lacks CAP_SYS_RESOURCE
+    # (some CI sandboxes drop it), says it cannot: the warning stays there.
+    manifest <<EOF
+$(system_section)
+$(ctr s "/bin/probe print done sleep inf")
+EOF
+    keel_start
+    wait_out s done || fail "s did not come up ($WHY)"
+    local oom cap
+    oom=$(cat "/proc/$(keel_pid)/oom_score_adj" 2>&1)
+    cap=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+    if (( (0x$cap >> 24) & 1 )); then
+        check keel_oom_initial "keel's oom_score_adj in the initial user namespace is not -1000" eq "$oom" -1000
+    else
+        check keel_oom_initial "keel (without CAP_SYS_RESOURCE, oom_score_adj $oom) did not warn in the initial user namespace" \
+            grep_in "warning: cannot write -1000 to /proc/self/oom_score_adj: Permission denied" "$ERR"
+    fi
+    keel_stop || fail "keel did not stop ($WHY)"
     keel_userns_wrap
     # A persistent upper made on the host: its mount points belong to a uid
     # keel's namespace does not map, and only their owner may search them.
@@ -488,6 +507,36 @@ EOF
     check keel_userns_dev "c's /dev on a 0700 directory of an unmapped uid was not mounted" \
         has_prefix "$(c_value c stat:/dev/null)" "chr 0666"
     check keel_userns_sys "c's sysfs does not show its own lo" contains "$(c_value c ls:/sys/class/net)" lo
+    check keel_userns_no_oom_warning "a nested keel warned that it cannot lower its oom_score_adj (EACCES by design)" \
+        no_grep_in "cannot write -1000 to /proc/self/oom_score_adj" "$ERR"
+}
+
+# userns = auto in a nested keel whose user namespace does not map the
+# pool (524288..): before, the map's write failed with a bare EPERM; now
+# keel run refuses it at the start and keel check in such a namespace (here
+# unshare --map-root-user: one id) says it, both with FILE:LINE and keel's map.
+test_userns_auto_nested() {
+    plan auto_nested_refused auto_nested_check auto_initial_check
+    keel_userns_wrap
+    manifest <<EOF
+$(system_section)
+$(ctr a "/bin/probe print done" "userns = auto")
+EOF
+    local line rc want="userns = auto needs host ids 524288-67633151 mapped in keel's user namespace; keel's uid_map maps only"
+    line=$(line_no '^userns = auto' "$T/keel.ini")
+    KEEL_WRAP=$T/uwrap keel_start
+    keel_wait 30 || { keel_kill; fail "keel did not exit"; }
+    check auto_nested_refused "keel in a namespace mapping 0-999 did not refuse userns = auto with FILE:LINE and its map" \
+        grep_in "$(re_quote "$T/keel.ini:$line: container 'a': $want 0-999; use an explicit map within it")" "$ERR"
+    unshare --user --map-root-user "$KEEL" check "$T/keel.ini" > "$T/check.out" 2>&1
+    rc=$?
+    check auto_nested_check "keel check under unshare --map-root-user did not refuse userns = auto (status $rc)" \
+        eval "[ $rc = 2 ] && grep -qF \"$T/keel.ini:$line: container 'a': $want 0-0; use an explicit map within it\" '$T/check.out'"
+    # Control: in the initial namespace the same manifest checks clean.
+    "$KEEL" check "$T/keel.ini" > "$T/check0.out" 2>&1
+    rc=$?
+    check auto_initial_check "keel check in the initial namespace refused userns = auto: $(head -c 300 "$T/check0.out")" \
+        eq "$rc" 0
 }
 
 # keel_deny_wrap: KEEL_WRAP's script for keel in a user namespace with

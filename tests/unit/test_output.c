@@ -81,8 +81,10 @@ static int relay_child(const char *dir)
     output_set_echo_fd(devnull);
     struct output o;
     struct kerr err;
-    if (output_open(&o, "t", dir, 1 << 20, 1, &err) < 0)
+    int dir_fd = output_open_log_dir(dir, &err);
+    if (dir_fd < 0 || output_open(&o, "t", dir, dir_fd, 1 << 20, 1, &err) < 0)
         return 3;
+    close(dir_fd);
     if (write(o.write_fd, "last words\n", 11) != 11)
         return 4;
     close_defer_to_exit();
@@ -182,8 +184,10 @@ static int stuck_relay_child(const char *dir)
     (void)dup2(devnull, 2);   /* keel's warning about the relay: expected here */
     struct output o;
     struct kerr err;
-    if (output_open(&o, "t", dir, 1 << 20, 1, &err) < 0)
+    int dir_fd = output_open_log_dir(dir, &err);
+    if (dir_fd < 0 || output_open(&o, "t", dir, dir_fd, 1 << 20, 1, &err) < 0)
         return 3;
+    close(dir_fd);
     if (write(o.write_fd, "before\n", 7) != 7)
         return 4;
     int sp[2];

@@ -300,10 +300,44 @@ TEST(mkdir_p_cases)
     CHECK_INT(rmdir(top), 0);
 }
 
+/* util.c's mkdir_p_nofollow (an upper directory's parents): a symlink on
+ * the path is never followed, nothing is made behind it. */
+TEST(mkdir_p_nofollow_cases)
+{
+    char top[] = "/tmp/keel-unit-mkdirpnf-XXXXXX", p[512], l[256], v[256];
+    if (!mkdtemp(top)) {
+        CHECK(0);
+        return;
+    }
+    struct stat st;
+    snprintf(p, sizeof p, "%s/a/b", top);
+    CHECK_INT(mkdir_p_nofollow(p, 0700), 0);   /* parents made */
+    CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
+    CHECK_INT(mkdir_p_nofollow(p, 0700), 0);   /* all there */
+    snprintf(v, sizeof v, "%s/victim", top);
+    snprintf(l, sizeof l, "%s/a/link", top);
+    CHECK_INT(mkdir(v, 0700), 0);
+    CHECK_INT(symlink(v, l), 0);
+    snprintf(p, sizeof p, "%s/deep/dir", l);
+    CHECK_INT(mkdir_p_nofollow(p, 0700), -ELOOP);   /* a symlink on the way */
+    snprintf(p, sizeof p, "%s/deep", v);
+    CHECK(stat(p, &st) < 0 && errno == ENOENT);      /* nothing made behind it */
+    CHECK_INT(mkdir_p_nofollow(l, 0700), -ELOOP);   /* the symlink is the path */
+    CHECK_INT(mkdir_p(l, 0700), 0);                 /* control: mkdir_p follows it */
+    unlink(l);
+    snprintf(p, sizeof p, "%s/a/b", top);
+    rmdir(p);
+    snprintf(p, sizeof p, "%s/a", top);
+    CHECK_INT(rmdir(p), 0);
+    CHECK_INT(rmdir(v), 0);
+    CHECK_INT(rmdir(top), 0);
+}
+
 int main(void)
 {
     RUN(u64_and_i64);
     RUN(mkdir_p_cases);
+    RUN(mkdir_p_nofollow_cases);
     RUN(bools);
     RUN(sizes);
     RUN(durations);

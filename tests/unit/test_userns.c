@@ -197,6 +197,21 @@ TEST(overlaps)
     free(a.userns_map);
 }
 
+/* userns = auto's pool must be on the inside of keel's own map. */
+TEST(range_mapped)
+{
+    const struct userns_extent initial[] = { { 0, 0, 4294967295u } };
+    const struct userns_extent root_only[] = { { 0, 1000, 1 } };
+    const struct userns_extent split[] = { { 0, 0, 600000 }, { 600000, 700000, 4294967295u - 600000 } };
+    const struct userns_extent hole[] = { { 0, 0, 600000 }, { 600001, 700000, 100000000 } };
+    CHECK(userns_range_mapped(initial, 1, USERNS_POOL_FIRST, IDMAP_POOL_SIZE));
+    CHECK(!userns_range_mapped(root_only, 1, USERNS_POOL_FIRST, IDMAP_POOL_SIZE));
+    CHECK(userns_range_mapped(root_only, 1, 0, 1));
+    CHECK(userns_range_mapped(split, 2, USERNS_POOL_FIRST, IDMAP_POOL_SIZE));   /* two extents end to end */
+    CHECK(!userns_range_mapped(hole, 2, USERNS_POOL_FIRST, IDMAP_POOL_SIZE));   /* one id missing */
+    CHECK(!userns_range_mapped(initial, 0, 0, 1));
+}
+
 /* As root: the namespace carries the map, and nothing of it is left behind. */
 TEST(open_map)
 {
@@ -288,6 +303,7 @@ int main(void)
     RUN(plan);
     RUN(parse_proc_map);
     RUN(overlaps);
+    RUN(range_mapped);
     RUN(open_map);
     RUN(auto_skips_used);
     return unit_done();
