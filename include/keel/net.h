@@ -31,6 +31,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "keel/err.h"
 #include "keel/manifest.h"
@@ -69,8 +70,26 @@ int net_container_netns(struct net_ctx *ctx, const struct container_spec *c, int
  * it, once its last process is gone), delete the conntrack entries naming its
  * address (so the next owner of the address does not inherit its flows) and
  * free the address.  Nothing for host
- * and container:NAME modes (the joined namespace belongs to NAME). */
-void net_container_release(struct net_ctx *ctx, const struct container_spec *c);
+ * and container:NAME modes (the joined namespace belongs to NAME).
+ *
+ * The conntrack entries are deleted by a child of keel (the table's dump
+ * walks every bucket: ~10 ms of CPU kept off the caller's loop).  Returns
+ * its pid, or 0 when there was nothing to delete or it was done in place.
+ * The caller owns the child: it reaps it and then calls net_release_reaped,
+ * or calls net_release_wait.  Until then the address is being released: a
+ * start takes another free one, or, when it must have that one (a fixed
+ * `ip`, the last free address), deletes its entries itself first.  The
+ * child ends within a bound (5 s) and with keel; a child that failed or was
+ * killed is logged, and the address is free. */
+pid_t net_container_release(struct net_ctx *ctx, const struct container_spec *c);
+/* A child of net_container_release / net_replace_end / net_replace_abort
+ * was reaped by the caller (`status` as waitpid gives it): logs what it did
+ * and frees its address.  Any other pid: nothing.  ctx may be NULL. */
+void net_release_reaped(struct net_ctx *ctx, pid_t pid, int status);
+/* Such a child reaped here instead, waited for at most its bound (killed
+ * past it), for a caller that cannot watch it.  net_shutdown does this for
+ * every release still under way. */
+void net_release_wait(struct net_ctx *ctx, pid_t pid);
 /* keel apply: `nm` replaces the manifest of ctx.  old_of_new[i] is, for
  * nm's container i that keeps running, its index in the old manifest (its
  * namespace, address and ports stay as they are), else -1 (new or restarted:
@@ -110,12 +129,14 @@ int net_apply_rules(struct net_ctx *ctx, struct kerr *err);
  * namespace is unpinned, its flows forgotten, its address freed.
  * net_replace_abort: instead, the new instance is down for good: its
  * namespace, flows and address go, and c's are the old instance's again.
+ * Both return the pid of the child forgetting the flows, or 0, as
+ * net_container_release does.
  * net_replace_old_ip: the old instance's address while it runs aside. */
 int net_replace_begin(struct net_ctx *ctx, const struct container_spec *c, const struct container_spec *old,
                       struct kerr *err);
 int net_replace_commit(struct net_ctx *ctx, const struct container_spec *c, struct kerr *err);
-void net_replace_end(struct net_ctx *ctx, const struct container_spec *c);
-void net_replace_abort(struct net_ctx *ctx, const struct container_spec *c);
+pid_t net_replace_end(struct net_ctx *ctx, const struct container_spec *c);
+pid_t net_replace_abort(struct net_ctx *ctx, const struct container_spec *c);
 struct in_addr net_replace_old_ip(const struct net_ctx *ctx, const struct container_spec *c);
 /* The IPv4 address a container has (or will get; container:NAME: NAME's);
  * 0 when none.  ctx must not be NULL. */
