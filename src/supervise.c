@@ -1370,7 +1370,11 @@ static void release_net_if_unused(struct ctr *c)
     if (!s->opts.net || !down_for_good(c) || joined_by_live(c))
         return;
     struct in_addr was = net_container_ip(s->opts.net, c->spec);
-    watch_net_release(s, net_container_release(s->opts.net, c->spec));
+    /* keel exits once its main container is down for good, and is
+     * stopping with stopping_all: nothing left for the loop to serve, and
+     * the walk is cheaper before the teardown than beside it. */
+    bool exiting = s->stopping_all || c->spec->main;
+    watch_net_release(s, net_container_release(s->opts.net, c->spec, exiting));
     /* Its name leaves the others' /etc/hosts with its address, which the
      * next container started may get (not while keel stops: nobody reads
      * the files any more). */

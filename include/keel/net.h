@@ -73,15 +73,19 @@ int net_container_netns(struct net_ctx *ctx, const struct container_spec *c, int
  * and container:NAME modes (the joined namespace belongs to NAME).
  *
  * The conntrack entries are deleted by a child of keel (the table's dump
- * walks every bucket: ~10 ms of CPU kept off the caller's loop).  Returns
- * its pid, or 0 when there was nothing to delete or it was done in place.
+ * walks every bucket: ~10 ms of CPU kept off the caller's loop), or in
+ * place with `in_place` (keel is about to exit: its loop has nothing left
+ * to serve, and a walk running beside the teardown that follows holds up
+ * the kernel's grace periods and its namespace cleanup).  Returns the
+ * child's pid, or 0 when there was nothing to delete or it was done in
+ * place.
  * The caller owns the child: it reaps it and then calls net_release_reaped,
  * or calls net_release_wait.  Until then the address is being released: a
  * start takes another free one, or, when it must have that one (a fixed
  * `ip`, the last free address), deletes its entries itself first.  The
- * child ends within a bound (5 s) and with keel; a child that failed or was
- * killed is logged, and the address is free. */
-pid_t net_container_release(struct net_ctx *ctx, const struct container_spec *c);
+ * child runs at nice 19, ends within a bound (30 s) and with keel; a child
+ * that failed or was killed is logged, and the address is free. */
+pid_t net_container_release(struct net_ctx *ctx, const struct container_spec *c, bool in_place);
 /* A child of net_container_release / net_replace_end / net_replace_abort
  * was reaped by the caller (`status` as waitpid gives it): logs what it did
  * and frees its address.  Any other pid: nothing.  ctx may be NULL. */

@@ -284,10 +284,10 @@ int main(int argc, char **argv)
             printf("ok up %s ino=%lu ip=%s us=%llu\n", c->name, (unsigned long)st.st_ino, a,
                    (unsigned long long)us);
         } else if (strcmp(line, "down") == 0) {
-            net_release_wait(ctx, net_container_release(ctx, c));
+            net_release_wait(ctx, net_container_release(ctx, c, false));
             printf("ok down %s\n", c->name);
         } else if (strcmp(line, "down-held") == 0) {
-            pid_t pid = net_container_release(ctx, c);
+            pid_t pid = net_container_release(ctx, c, false);
             if (pid > 0 && (kill(pid, SIGSTOP) < 0 || n_held == sizeof held / sizeof *held)) {
                 printf("error: cannot hold child %d\n", (int)pid);
                 net_release_wait(ctx, pid);
