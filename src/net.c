@@ -712,7 +712,7 @@ static __attribute__((noreturn)) void forget_child(const struct nft_net *nets, s
         sigprocmask(SIG_UNBLOCK, &alrm, NULL) < 0)
         _exit(2);
     (void)prctl(PR_SET_NAME, "keel-ctforget", 0, 0, 0);
-    alarm(NET_FORGET_BOUND_S);
+    (void)alarm(NET_FORGET_BOUND_S);   /* the seconds left of an earlier alarm: none */
     struct forget_report rep = { 0 };
     struct kerr e = { 0 };
     int fd = nft_open(&e);
