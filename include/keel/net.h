@@ -52,7 +52,9 @@ struct net_ctx;
  * any container starts; `m` must outlive the context. */
 int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir, struct kerr *err);
 /* Removes everything keel made in the host's network configuration: the table,
- * the pins, the bridges; restores ip_forward.  Frees ctx; NULL is allowed.
+ * the pins, the bridges; restores ip_forward.  First waits for the releases
+ * still under way (net_container_release's children: each at most 5 s, then
+ * killed), reaping them itself.  Frees ctx; NULL is allowed.
  * It reads nothing of the manifest (which may be freed already: after an
  * apply the supervisor owns it). */
 void net_shutdown(struct net_ctx *ctx);
