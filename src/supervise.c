@@ -1345,6 +1345,24 @@ static bool joined_by_live(const struct ctr *c)
     return false;
 }
 
+/* The child that forgets a released address's flows (net_container_release)
+ * was reaped: net frees the address.  A watched child, never a container's:
+ * it makes no event. */
+static void net_release_done(pid_t pid, int status, void *data)
+{
+    struct supervisor *s = data;
+    net_release_reaped(s->opts.net, pid, status);
+}
+
+/* Takes over the child of a release (0: none).  Unwatched (no memory), the
+ * loop would reap it as an orphan and its address stay held: waited for
+ * here instead, bounded. */
+static void watch_net_release(struct supervisor *s, pid_t pid)
+{
+    if (pid > 0 && supervisor_watch_child(s, pid, net_release_done, s) < 0)
+        net_release_wait(s->opts.net, pid);
+}
+
 /* The namespace, address and ports of a container down for good go back
  * once no joiner uses the namespace any more: until then a new start of it
  * rejoins its joiners, and its address cannot be handed out twice. */
@@ -1354,7 +1372,11 @@ static void release_net_if_unused(struct ctr *c)
     if (!s->opts.net || !down_for_good(c) || joined_by_live(c))
         return;
     struct in_addr was = net_container_ip(s->opts.net, c->spec);
-    net_container_release(s->opts.net, c->spec);
+    /* keel exits once its main container is down for good, and is
+     * stopping with stopping_all: nothing left for the loop to serve, and
+     * the walk is cheaper before the teardown than beside it. */
+    bool exiting = s->stopping_all || c->spec->main;
+    watch_net_release(s, net_container_release(s->opts.net, c->spec, exiting));
     /* Its name leaves the others' /etc/hosts with its address, which the
      * next container started may get (not while keel stops: nobody reads
      * the files any more). */
@@ -2491,7 +2513,7 @@ static void replace_step(struct supervisor *s)
         }
         if (c->rep == REP_MOVED && down_for_good(old)) {
             if (s->opts.net)
-                net_replace_end(s->opts.net, c->spec);
+                watch_net_release(s, net_replace_end(s->opts.net, c->spec));
             c->prev = NULL;
             ctr_free(old);
             log_info("%s: replaced start-first", c->spec->name);
@@ -2499,7 +2521,7 @@ static void replace_step(struct supervisor *s)
         }
         if (c->rep == REP_FAILED && down_for_good(c)) {
             if (s->opts.net)
-                net_replace_abort(s->opts.net, c->spec);
+                watch_net_release(s, net_replace_abort(s->opts.net, c->spec));
             c->prev = NULL;
             s->c[i] = old;
             old->aside = false;

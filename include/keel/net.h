@@ -31,6 +31,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "keel/err.h"
 #include "keel/manifest.h"
@@ -51,7 +52,9 @@ struct net_ctx;
  * any container starts; `m` must outlive the context. */
 int net_init(struct net_ctx **out, const struct manifest *m, const char *run_dir, struct kerr *err);
 /* Removes everything keel made in the host's network configuration: the table,
- * the pins, the bridges; restores ip_forward.  Frees ctx; NULL is allowed.
+ * the pins, the bridges; restores ip_forward.  First waits for the releases
+ * still under way (net_container_release's children: each at most 5 s, then
+ * killed), reaping them itself.  Frees ctx; NULL is allowed.
  * It reads nothing of the manifest (which may be freed already: after an
  * apply the supervisor owns it). */
 void net_shutdown(struct net_ctx *ctx);
@@ -69,8 +72,30 @@ int net_container_netns(struct net_ctx *ctx, const struct container_spec *c, int
  * it, once its last process is gone), delete the conntrack entries naming its
  * address (so the next owner of the address does not inherit its flows) and
  * free the address.  Nothing for host
- * and container:NAME modes (the joined namespace belongs to NAME). */
-void net_container_release(struct net_ctx *ctx, const struct container_spec *c);
+ * and container:NAME modes (the joined namespace belongs to NAME).
+ *
+ * The conntrack entries are deleted by a child of keel (the table's dump
+ * walks every bucket: ~10 ms of CPU kept off the caller's loop), or in
+ * place with `in_place` (keel is about to exit: its loop has nothing left
+ * to serve, and a walk running beside the teardown that follows holds up
+ * the kernel's grace periods and its namespace cleanup).  Returns the
+ * child's pid, or 0 when there was nothing to delete or it was done in
+ * place.
+ * The caller owns the child: it reaps it and then calls net_release_reaped,
+ * or calls net_release_wait.  Until then the address is being released: a
+ * start takes another free one, or, when it must have that one (a fixed
+ * `ip`, the last free address), deletes its entries itself first.  The
+ * child runs at nice 19, ends within a bound (30 s) and with keel; a child
+ * that failed or was killed is logged, and the address is free. */
+pid_t net_container_release(struct net_ctx *ctx, const struct container_spec *c, bool in_place);
+/* A child of net_container_release / net_replace_end / net_replace_abort
+ * was reaped by the caller (`status` as waitpid gives it): logs what it did
+ * and frees its address.  Any other pid: nothing.  ctx may be NULL. */
+void net_release_reaped(struct net_ctx *ctx, pid_t pid, int status);
+/* Such a child reaped here instead, waited for at most its bound (killed
+ * past it), for a caller that cannot watch it.  net_shutdown does this for
+ * every release still under way. */
+void net_release_wait(struct net_ctx *ctx, pid_t pid);
 /* keel apply: `nm` replaces the manifest of ctx.  old_of_new[i] is, for
  * nm's container i that keeps running, its index in the old manifest (its
  * namespace, address and ports stay as they are), else -1 (new or restarted:
@@ -110,12 +135,14 @@ int net_apply_rules(struct net_ctx *ctx, struct kerr *err);
  * namespace is unpinned, its flows forgotten, its address freed.
  * net_replace_abort: instead, the new instance is down for good: its
  * namespace, flows and address go, and c's are the old instance's again.
+ * Both return the pid of the child forgetting the flows, or 0, as
+ * net_container_release does.
  * net_replace_old_ip: the old instance's address while it runs aside. */
 int net_replace_begin(struct net_ctx *ctx, const struct container_spec *c, const struct container_spec *old,
                       struct kerr *err);
 int net_replace_commit(struct net_ctx *ctx, const struct container_spec *c, struct kerr *err);
-void net_replace_end(struct net_ctx *ctx, const struct container_spec *c);
-void net_replace_abort(struct net_ctx *ctx, const struct container_spec *c);
+pid_t net_replace_end(struct net_ctx *ctx, const struct container_spec *c);
+pid_t net_replace_abort(struct net_ctx *ctx, const struct container_spec *c);
 struct in_addr net_replace_old_ip(const struct net_ctx *ctx, const struct container_spec *c);
 /* The IPv4 address a container has (or will get; container:NAME: NAME's);
  * 0 when none.  ctx must not be NULL. */

@@ -8,7 +8,10 @@
  *
  * Then reads commands on stdin, one per line, answering one line each:
  *   up NAME      net_container_netns   -> "ok up NAME ino=INODE ip=IP us=MICROSECONDS" / "ok up NAME host"
- *   down NAME    net_container_release -> "ok down NAME"
+ *   down NAME    net_container_release, its child waited for (net_release_wait) -> "ok down NAME"
+ *   down-held NAME  net_container_release, its child (if any) stopped with SIGSTOP at once:
+ *                the release stays under way -> "ok down-held NAME pid=PID" (0: no child)
+ *   resume       the held children continued and waited for -> "ok resume N"
  *   hosts NAME   net_hosts_file        -> the file, then "ok hosts"
  *   iface NAME   net_interface_configure of --interface NAME[,KEY=VALUE...] (an [interface] section)
  *                                      -> "ok iface NAME"
@@ -27,6 +30,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +203,8 @@ int main(int argc, char **argv)
     printf("ok init us=%llu\n", (unsigned long long)((now_ns() - t0) / 1000));
 
     char line[512];
+    pid_t held[16];   /* down-held: release children stopped mid-way */
+    size_t n_held = 0;
     while (fgets(line, sizeof line, stdin)) {
         line[strcspn(line, "\n")] = '\0';
         char *arg = strchr(line, ' ');
@@ -238,6 +244,13 @@ int main(int argc, char **argv)
             manifest_free(man);
             printf("ok quit\n");
             return 0;
+        } else if (strcmp(line, "resume") == 0) {
+            size_t n = n_held;
+            for (; n_held; n_held--) {
+                (void)kill(held[n_held - 1], SIGCONT);
+                net_release_wait(ctx, held[n_held - 1]);
+            }
+            printf("ok resume %zu\n", n);
         } else if (strcmp(line, "kill") == 0) {
             _exit(9);
         } else if (strcmp(line, "plan") == 0) {
@@ -271,8 +284,18 @@ int main(int argc, char **argv)
             printf("ok up %s ino=%lu ip=%s us=%llu\n", c->name, (unsigned long)st.st_ino, a,
                    (unsigned long long)us);
         } else if (strcmp(line, "down") == 0) {
-            net_container_release(ctx, c);
+            net_release_wait(ctx, net_container_release(ctx, c, false));
             printf("ok down %s\n", c->name);
+        } else if (strcmp(line, "down-held") == 0) {
+            pid_t pid = net_container_release(ctx, c, false);
+            if (pid > 0 && (kill(pid, SIGSTOP) < 0 || n_held == sizeof held / sizeof *held)) {
+                printf("error: cannot hold child %d\n", (int)pid);
+                net_release_wait(ctx, pid);
+                continue;
+            }
+            if (pid > 0)
+                held[n_held++] = pid;
+            printf("ok down-held %s pid=%d\n", c->name, (int)pid);
         } else if (strcmp(line, "hosts") == 0) {
             char *h = net_hosts_file(ctx, man, c);
             printf("%sok hosts\n", h ? h : "");

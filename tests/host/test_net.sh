@@ -563,6 +563,50 @@ drv down peer
 drv_up peer
 check "release: freed address is allocated again" [ "$(field ip "$REPLY_LINE")" = 172.30.0.2 ]
 
+# A release under way (issue 17: the conntrack walk in a child of keel).
+# netdrv stops the child with SIGSTOP the moment it is forked, so the
+# release stays under way while a container starts: whatever address that
+# start is given, no flow of a former owner may name it.  The flows: one UDP
+# datagram from the host to the address (conntrack keeps an unreplied flow
+# for 30 s; nothing needs to listen).
+ct_flows() { grep -c "=$1 " /proc/net/nf_conntrack 2>/dev/null; }
+flow_to() { echo x | socat -u - "UDP:$1:7777,sourceport=$2" 2>/dev/null; }
+flow_to 172.30.0.2 41001
+check "release under way: control: a flow names peer's address 172.30.0.2 ($(ct_flows 172.30.0.2))" \
+    [ "$(ct_flows 172.30.0.2)" -gt 0 ]
+drv down-held peer
+held=$(field pid "$REPLY_LINE")
+check "release under way: the flows are forgotten by a child of keel ($REPLY_LINE)" [ "${held:-0}" -gt 0 ]
+check "release under way: control: the held child has not forgotten them yet" [ "$(ct_flows 172.30.0.2)" -gt 0 ]
+drv_up peer
+got=$(field ip "$REPLY_LINE") left=$(ct_flows 172.30.0.2)
+not_with_flows() { [ -n "$got" ] && { [ "$got" != "$1" ] || [ "$left" = 0 ]; }; }
+check "release under way: a start meanwhile is not given the address while its flows live (got $got, $left flow(s) of 172.30.0.2)" \
+    not_with_flows 172.30.0.2
+check "release under way: the start takes the next free address ($got)" [ "$got" = 172.30.0.4 ]
+# A fixed address must be the one given: its flows are forgotten in keel
+# first (settle_release), the child still held.
+flow_to 172.30.0.10 41002
+drv down-held web
+held2=$(field pid "$REPLY_LINE")
+held_with_flows() { [ "${held2:-0}" -gt 0 ] && [ "$(ct_flows 172.30.0.10)" -gt 0 ]; }
+check "release under way: control: web's release is held with a flow of 172.30.0.10 ($(ct_flows 172.30.0.10))" \
+    held_with_flows
+drv_up web
+got=$(field ip "$REPLY_LINE") left=$(ct_flows 172.30.0.10)
+check "release under way: a fixed ip is given back only without its flows (got $got, $left flow(s) left)" \
+    [ "$got:$left" = 172.30.0.10:0 ]
+flow_to 172.30.0.10 41003
+drv resume
+check "release under way: the held children end ($REPLY_LINE)" [ "$REPLY_LINE" = "ok resume 2" ]
+check "release under way: peer's flows are gone once its child ended" [ "$(ct_flows 172.30.0.2)" = 0 ]
+check "release under way: the late child leaves the new owner's flows alone ($(ct_flows 172.30.0.10))" \
+    [ "$(ct_flows 172.30.0.10)" -gt 0 ]
+drv down peer
+drv_up peer
+check "release under way: the address is free again after its release ($REPLY_LINE)" \
+    [ "$(field ip "$REPLY_LINE")" = 172.30.0.2 ]
+
 # clean exit -------------------------------------------------------------------------------------
 check "table: keel's nf_tables table exists while running" [ "$("$NETDRV" --table-exists)" = yes ]
 second=$(echo quit | "$NETDRV" --container z,bridge 2>/dev/null | head -1)
