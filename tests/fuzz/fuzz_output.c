@@ -6,7 +6,7 @@
  *
  * fuzz-requires: src/output.c
  *
- * Input: the line; its first byte also picks a smaller cap for a second run.
+ * Input: the line; its first byte also picks the cap (0..4n) of a second run.
  *
  * Invariants beyond "no crash, no write past cap": with room for everything
  * (4 bytes per input byte, as both callers give) the whole input is written,
