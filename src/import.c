@@ -537,7 +537,7 @@ static int config_str(const struct json_value *cfg, const char *key, char **out,
     return *out ? 0 : kerr_set(err, ENOMEM, "cannot read %s", key);
 }
 
-static int read_config(const struct json_value *root, struct image *img, struct kerr *err)
+int import_read_config(const struct json_value *root, struct image *img, struct kerr *err)
 {
     const struct json_value *cfg = json_get(root, "config");
     if (!cfg || cfg->type == JSON_NULL)
@@ -557,9 +557,13 @@ static int read_config(const struct json_value *root, struct image *img, struct 
         return kerr_msg(err, EINVAL, "the image config's WorkingDir '%s' is not absolute", img->workdir);
     const struct json_value *ports = json_get(cfg, "ExposedPorts");
     if (ports && ports->type == JSON_OBJECT)
-        for (size_t i = 0; i < ports->u.obj.n; i++)
+        for (size_t i = 0; i < ports->u.obj.n; i++) {
+            /* Refused here, not when the .image is written after every layer. */
+            if (strpbrk(ports->u.obj.members[i].key, "\n\r"))
+                return kerr_msg(err, EINVAL, "the image config's ExposedPorts has a key that is not one line");
             if (strv_push(&img->expose, ports->u.obj.members[i].key) < 0)
                 return kerr_set(err, ENOMEM, "cannot read ExposedPorts");
+        }
     _cleanup_free_ char *sig = NULL;
     if ((r = config_str(cfg, "StopSignal", &sig, err)) < 0)
         return r;
@@ -921,7 +925,7 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
     r = source_has(&src, "index.json") ? plan_oci(&src, &p, err) : plan_docker(&src, &p, err);
     if (r < 0)
         goto out;
-    if ((r = read_config(p.config, &img, err)) < 0)
+    if ((r = import_read_config(p.config, &img, err)) < 0)
         goto out;
     for (size_t i = 0; i < p.n; i++) {
         bool fresh = false;

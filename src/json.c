@@ -574,8 +574,13 @@ static int parse_float(struct parser *ps, const char *start, struct json_value *
         return perr(ps, "number too long");
     memcpy(tmp, start, n);
     tmp[n] = 0;
+    double d = strtod(tmp, NULL);
+    /* As an integer past int64: a number past a double's range is refused,
+     * not read as infinity (which no JSON writer can give back: null). */
+    if (!isfinite(d))
+        return perr(ps, "number out of range");
     v->type = JSON_DOUBLE;
-    v->u.d = strtod(tmp, NULL);
+    v->u.d = d;
     return 0;
 }
 

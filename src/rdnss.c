@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -108,6 +109,16 @@ int rdnss_apply(struct rdnss *t, const void *msg, size_t len, uint64_t now_ms)
     return changed;
 }
 
+bool rdnss_apply_datagram(struct rdnss *t, const void *buf, size_t len, uint64_t now_ms)
+{
+    bool changed = false;
+    int left = len > INT_MAX ? INT_MAX : (int)len;
+    for (const struct nlmsghdr *h = buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left))
+        if (rdnss_apply(t, h, h->nlmsg_len, now_ms) > 0)
+            changed = true;
+    return changed;
+}
+
 bool rdnss_expire(struct rdnss *t, uint64_t now_ms)
 {
     bool changed = false;
@@ -183,12 +194,8 @@ int rdnss_read(int fd, struct rdnss *t, uint64_t now_ms, bool *changed, struct k
         }
         if (fl != sizeof from || from.nl_pid != 0)
             continue;   /* only the kernel speaks on this group */
-        int left = (int)n;
-        for (const struct nlmsghdr *h = (const struct nlmsghdr *)buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-            int r = rdnss_apply(t, h, h->nlmsg_len, now_ms);
-            if (r > 0)
-                *changed = true;
-        }
+        if (rdnss_apply_datagram(t, buf, (size_t)n, now_ms))
+            *changed = true;
     }
     return 0;
 }

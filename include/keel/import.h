@@ -33,4 +33,14 @@ struct import_opts {
 /* Imports; on success *image_path (heap, caller frees) is DEST/NAME.image. */
 int import_run(const struct import_opts *o, char **image_path, struct kerr *err);
 
+struct image;
+struct json_value;
+/* Pure: fills img's entrypoint, cmd, env, workdir, user, expose and
+ * stop_signal from an image config document (its "config" object; absent
+ * or null: nothing).  Every value it accepts is one the .image file can
+ * carry (image_format): one line, no NUL.  -EINVAL with err filled for a
+ * value of the wrong type or form; what was filled before stays for
+ * image_free(). */
+int import_read_config(const struct json_value *root, struct image *img, struct kerr *err);
+
 #endif

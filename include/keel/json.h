@@ -13,7 +13,8 @@
  * needs, and rejects: nesting deeper than JSON_MAX_DEPTH, more than
  * JSON_MAX_NODES values, input longer than the caller's limit, NUL bytes
  * (raw or \u0000), invalid UTF-8, lone surrogates, duplicate object keys,
- * numbers that are not integers or do not fit in int64, and anything after
+ * numbers that are not integers or do not fit in int64 (with
+ * JSON_PARSE_FLOAT: numbers beyond a double's range), and anything after
  * the value but whitespace.  The tree is owned by the caller and freed with
  * json_free().  Contract: 0 / negative errno with `struct kerr` filled.
  */

@@ -43,6 +43,11 @@ struct rdnss {
  * them); anything else is ignored.  Returns 1 when the set of servers
  * changed, 0 when not, -EINVAL for a malformed message (nothing applied). */
 int rdnss_apply(struct rdnss *t, const void *msg, size_t len, uint64_t now_ms);
+/* Applies each message of one datagram as the socket delivers it (netlink
+ * messages back to back, `buf` aligned to NLMSG_ALIGNTO): a malformed or
+ * foreign one is skipped, the walk stops at the first header that does not
+ * fit.  True when the set of servers changed. */
+bool rdnss_apply_datagram(struct rdnss *t, const void *buf, size_t len, uint64_t now_ms);
 /* Drops the servers whose lifetime ended by `now_ms`; true when any did. */
 bool rdnss_expire(struct rdnss *t, uint64_t now_ms);
 /* When the next lifetime ends (UINT64_MAX: never). */

@@ -1,11 +1,11 @@
-/* fuzz_cgroup.c — the parsers of cgroup v2 and /proc files (cgroup.h):
+/* fuzz_cgroup.c — the parsers of cgroup v2 and /proc files (cgroup_plan.h):
  * cpu.stat, memory.events, cgroup.events, io.stat, *.pressure,
  * cgroup.controllers, single values, /proc/self/cgroup and the cgroup2 line of
  * /proc/self/mountinfo.  In `keel run` these files belong to a host keel does
  * not control, and a container can fill io.stat with devices: every parser
  * gets every input, and must answer 0 or -EINVAL, never crash.
  *
- * fuzz-requires: src/cgroup.c
+ * fuzz-requires: src/cgroup_plan.c
  *
  * Invariants beyond "no crash, no leak": results are in range (controller
  * bits within CG_ALL, pressure averages finite and >= 0), and output strings are

@@ -1,6 +1,8 @@
 /* Unit tests of image.c (the .image format), unpack_clean_path (member
  * names) and the manifest's `image =` (Docker's override rules). */
 #include "keel/image.h"
+#include "keel/import.h"
+#include "keel/json.h"
 #include "keel/manifest.h"
 #include "keel/plan.h"
 #include "keel/unpack.h"
@@ -295,9 +297,49 @@ TEST(manifest_image)
     CHECK_INT(rmdir(dir), 0);
 }
 
+/* An image config (keel import) into the .image fields: what it accepts,
+ * the .image file can carry; what it cannot is refused while reading. */
+static int read_config(const char *json, struct image *img, struct kerr *err)
+{
+    struct json_value *root = NULL;
+    memset(img, 0, sizeof *img);
+    if (json_parse_ex(json, strlen(json), 1 << 20, 1000, JSON_PARSE_FLOAT, &root, err) < 0)
+        return -1000;
+    int r = import_read_config(root, img, err);
+    json_free(root);
+    return r;
+}
+
+TEST(import_config)
+{
+    struct image img;
+    struct kerr err = { 0 };
+    CHECK_INT(read_config("{\"config\":{\"Entrypoint\":[\"/init\"],\"Cmd\":[\"-v\"],\"Env\":[\"A=1\"],"
+                          "\"WorkingDir\":\"/srv\",\"User\":\"app\",\"ExposedPorts\":{\"80/tcp\":{}},"
+                          "\"StopSignal\":\"SIGQUIT\"}}", &img, &err), 0);
+    static const char *const ep[] = { "/init", NULL }, *const cmd[] = { "-v", NULL }, *const env[] = { "A=1", NULL },
+                             *const ports[] = { "80/tcp", NULL };
+    CHECK(strv_eq(img.entrypoint, ep) && strv_eq(img.cmd, cmd) && strv_eq(img.env, env) && strv_eq(img.expose, ports));
+    CHECK(img.workdir && strcmp(img.workdir, "/srv") == 0 && img.user && strcmp(img.user, "app") == 0);
+    CHECK_INT(img.stop_signal, SIGQUIT);
+    image_free(&img);
+    /* Each of these was refused only when the .image was written, after
+     * every layer was extracted ("cannot write NAME.image"): now at once. */
+    static const char *const bad[] = {
+        "{\"config\":{\"ExposedPorts\":{\"80/tcp\\n\":{}}}}",
+        "{\"config\":{\"ExposedPorts\":{\"80/tcp\\r\":{}}}}",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        CHECK_INT(read_config(bad[i], &img, &err), -EINVAL);
+        CHECK(strstr(err.msg, "ExposedPorts") != NULL);
+        image_free(&img);
+    }
+}
+
 int main(void)
 {
     RUN(round_trip);
+    RUN(import_config);
     RUN(parse_errors);
     RUN(clean_path);
     RUN(manifest_image);

@@ -278,6 +278,30 @@ TEST(utf8_validation)
     CHECK(json_utf8_valid("\xf4\x8f\xbf\xbf", 4));  /* U+10FFFF */
 }
 
+/* JSON_PARSE_FLOAT (keel import's image documents, the client's responses):
+ * fractions and exponents within a double's range; past it, refused like an
+ * integer past int64 (it was read as infinity, which writes back as null). */
+TEST(reader_floats)
+{
+    static const struct { const char *in; double want; } ok[] = {
+        { "1.5", 1.5 }, { "-2e3", -2000.0 }, { "1e308", 1e308 }, { "1e-400", 0.0 }, { "-0.0", 0.0 },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+        struct json_value *v = NULL;
+        struct kerr err = { 0 };
+        CHECK_INT(json_parse_ex(ok[i].in, strlen(ok[i].in), 64, 16, JSON_PARSE_FLOAT, &v, &err), 0);
+        CHECK(v && v->type == JSON_DOUBLE && v->u.d == ok[i].want);
+        json_free(v);
+    }
+    static const char *const bad[] = { "1e309", "-1e309", "{\"size\":1e999}", "[2.5e400]" };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        struct json_value *v = NULL;
+        struct kerr err = { 0 };
+        CHECK_INT(json_parse_ex(bad[i], strlen(bad[i]), 64, 16, JSON_PARSE_FLOAT, &v, &err), -EINVAL);
+        CHECK(v == NULL && strstr(err.msg, "out of range") != NULL);
+    }
+}
+
 int main(void)
 {
     RUN(writer_structure);
@@ -290,5 +314,6 @@ int main(void)
     RUN(reader_limits);
     RUN(base64_roundtrip);
     RUN(utf8_validation);
+    RUN(reader_floats);
     return unit_done();
 }

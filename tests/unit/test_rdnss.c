@@ -124,9 +124,44 @@ TEST(rdnss_malformed)
     CHECK_INT((int)t.n, 0);
 }
 
+/* One datagram, several messages (rdnss_read's unit): each is applied on
+ * its own, a malformed one does not stop the next, a trailing fragment ends
+ * the walk. */
+TEST(rdnss_datagram)
+{
+    uint8_t dgram[1024] __attribute__((aligned(NLMSG_ALIGNTO)));
+    uint8_t m[256];
+    struct rdnss t = { .n = 0 };
+    const char *a[] = { "2001:db8::a" }, *b[] = { "2001:db8::b" };
+    size_t off = 0, len;
+    len = ra_msg(m, sizeof m, 134, 2, 600, a, 1);
+    struct nduseroptmsg *u = NLMSG_DATA((struct nlmsghdr *)m);
+    u->nduseropt_opts_len = 400;   /* malformed: options past the message */
+    memcpy(dgram + off, m, len);
+    off += NLMSG_ALIGN(len);
+    len = ra_msg(m, sizeof m, 134, 2, 600, b, 1);
+    memcpy(dgram + off, m, len);
+    off += NLMSG_ALIGN(len);
+    len = ra_msg(m, sizeof m, 134, 2, 600, a, 1);
+    memcpy(dgram + off, m, len);
+    off += NLMSG_ALIGN(len);
+    CHECK(rdnss_apply_datagram(&t, dgram, off, 0));
+    CHECK_INT((int)t.n, 2);
+    char **v = rdnss_servers(&t);
+    CHECK(v && v[0] && v[1] && strcmp(v[0], "2001:db8::b") == 0 && strcmp(v[1], "2001:db8::a") == 0);
+    strv_free(v);
+    /* Again: nothing new.  A message cut by the end of the datagram is not read. */
+    CHECK(!rdnss_apply_datagram(&t, dgram, off, 0));
+    t.n = 0;
+    CHECK(!rdnss_apply_datagram(&t, dgram + off - NLMSG_ALIGN(len), len - 1, 0));
+    CHECK(!rdnss_apply_datagram(&t, dgram, 0, 0));
+    CHECK_INT((int)t.n, 0);
+}
+
 int main(void)
 {
     RUN(rdnss_table);
     RUN(rdnss_malformed);
+    RUN(rdnss_datagram);
     return unit_done();
 }

@@ -1,0 +1,67 @@
+/* fuzz_notify.c — what a container sends on its sd_notify socket (`ready =
+ * notify`, /dev/keel-notify, open to every uid in the container): each
+ * datagram goes through health_notify_says_ready, which alone decides
+ * whether it marks the container ready.  keel reads nothing else of it
+ * (STATUS=, MAINPID=, WATCHDOG=... are ignored).
+ *
+ * fuzz-requires: src/health.c
+ *
+ * Input: one datagram (health_notify_read reads at most 4096 bytes of one;
+ * longer inputs are judged whole, and also cut there, as keel would).
+ *
+ * Invariants beyond "no crash, no read past the datagram": the answer is
+ * true exactly when one of the newline-separated assignments is "READY=1"
+ * itself (checked against a second formulation: an occurrence of "READY=1"
+ * with a newline or an end on both sides); a datagram is ready when any of
+ * two datagrams split from it at a newline is; no NUL or other byte makes a
+ * "READY=10", "XREADY=1" or "STATUS=READY=1" count.
+ */
+#include "fuzz.h"
+
+#include "keel/health.h"
+
+/* The reference: READY=1 bounded by the ends or newlines. */
+static bool ready_ref(const char *m, size_t n)
+{
+    for (size_t p = 0; p + 7 <= n; p++)
+        if (memcmp(m + p, "READY=1", 7) == 0 && (p == 0 || m[p - 1] == '\n') && (p + 7 == n || m[p + 7] == '\n'))
+            return true;
+    return false;
+}
+
+/* Exactly n bytes on the heap, nothing after them. */
+static char *exact(const uint8_t *d, size_t n)
+{
+    char *m = malloc(n ? n : 1);
+    FUZZ_ASSERT(m != NULL);
+    if (n)
+        memcpy(m, d, n);
+    else
+        m[0] = '\0';   /* never read: its length is 0 */
+    return m;
+}
+
+static void check(const uint8_t *data, size_t size)
+{
+    char *m = exact(data, size);
+    bool r = health_notify_says_ready(m, size);
+    FUZZ_ASSERT(r == ready_ref(m, size));
+    /* Split at the first newline: the halves are judged as two datagrams. */
+    const char *nl = memchr(m, '\n', size);
+    if (nl) {
+        size_t a = (size_t)(nl - m);
+        char *x = exact(data, a), *y = exact(data + a + 1, size - a - 1);
+        FUZZ_ASSERT(r == (health_notify_says_ready(x, a) || health_notify_says_ready(y, size - a - 1)));
+        free(x);
+        free(y);
+    }
+    free(m);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    check(data, size);
+    if (size > 4096)
+        check(data, 4096);
+    return 0;
+}
