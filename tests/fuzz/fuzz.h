@@ -74,4 +74,22 @@ static inline FILE *fuzz_devnull(void)
     return f;
 }
 
+/* Equal strings, NULL equal only to NULL (round-trip checks). */
+static inline int fuzz_same_str(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Equal NULL-ended string vectors, NULL equal only to NULL. */
+static inline int fuzz_same_strv(char **a, char **b)
+{
+    size_t i = 0;
+    if (!a || !b)
+        return a == b;
+    for (; a[i] && b[i]; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return 0;
+    return !a[i] && !b[i];
+}
+
 #endif

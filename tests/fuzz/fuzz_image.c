@@ -18,22 +18,6 @@
 
 #include "keel/image.h"
 
-static bool same_strv(char **a, char **b)
-{
-    size_t i = 0;
-    if (!a || !b)
-        return a == b;
-    for (; a[i] && b[i]; i++)
-        if (strcmp(a[i], b[i]) != 0)
-            return false;
-    return !a[i] && !b[i];
-}
-
-static bool same_str(const char *a, const char *b)
-{
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
 static void check(const struct image *img)
 {
     FUZZ_ASSERT(img->layers && img->layers[0]);
@@ -63,11 +47,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (text) {
             struct image again;
             FUZZ_ASSERT(image_parse("g.image", NULL, text, strlen(text), &again, &err) == 0);
-            FUZZ_ASSERT(same_strv(img.layers, again.layers) && same_strv(img.entrypoint, again.entrypoint) &&
-                        same_strv(img.cmd, again.cmd) && same_strv(img.env, again.env) &&
-                        same_strv(img.expose, again.expose) && same_str(img.workdir, again.workdir) &&
-                        same_str(img.user, again.user) && same_str(img.name, again.name) &&
-                        same_str(img.digest, again.digest) && img.stop_signal == again.stop_signal);
+            FUZZ_ASSERT(fuzz_same_strv(img.layers, again.layers) && fuzz_same_strv(img.entrypoint, again.entrypoint) &&
+                        fuzz_same_strv(img.cmd, again.cmd) && fuzz_same_strv(img.env, again.env) &&
+                        fuzz_same_strv(img.expose, again.expose) && fuzz_same_str(img.workdir, again.workdir) &&
+                        fuzz_same_str(img.user, again.user) && fuzz_same_str(img.name, again.name) &&
+                        fuzz_same_str(img.digest, again.digest) && img.stop_signal == again.stop_signal);
             image_free(&again);
             free(text);
         }

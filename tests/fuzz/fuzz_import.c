@@ -39,27 +39,11 @@ static bool lines_ok(char **v)
     return true;
 }
 
-static bool same_strv(char **a, char **b)
-{
-    size_t i = 0;
-    if (!a || !b)
-        return a == b;
-    for (; a[i] && b[i]; i++)
-        if (strcmp(a[i], b[i]) != 0)
-            return false;
-    return !a[i] && !b[i];
-}
-
 /* For a repeatable key (env, expose): none and an empty list are the same
  * (the file cannot tell them apart, and neither adds anything). */
 static bool same_list(char **a, char **b)
 {
-    return same_strv(a && a[0] ? a : NULL, b && b[0] ? b : NULL);
-}
-
-static bool same_str(const char *a, const char *b)
-{
-    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+    return fuzz_same_strv(a && a[0] ? a : NULL, b && b[0] ? b : NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -92,10 +76,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(text != NULL);
     struct image back;
     FUZZ_ASSERT(image_parse("fuzz.image", NULL, text, strlen(text), &back, &err) == 0);
-    FUZZ_ASSERT(same_strv(img.layers, back.layers) && same_strv(img.entrypoint, back.entrypoint) &&
-                same_strv(img.cmd, back.cmd) && same_list(img.env, back.env) && same_list(img.expose, back.expose) &&
-                same_str(img.workdir, back.workdir) && same_str(img.user, back.user) &&
-                same_str(img.name, back.name) && img.stop_signal == back.stop_signal);
+    FUZZ_ASSERT(fuzz_same_strv(img.layers, back.layers) && fuzz_same_strv(img.entrypoint, back.entrypoint) &&
+                fuzz_same_strv(img.cmd, back.cmd) && same_list(img.env, back.env) && same_list(img.expose, back.expose) &&
+                fuzz_same_str(img.workdir, back.workdir) && fuzz_same_str(img.user, back.user) &&
+                fuzz_same_str(img.name, back.name) && img.stop_signal == back.stop_signal);
     image_free(&back);
     free(text);
     img.layers = NULL;
