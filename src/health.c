@@ -235,11 +235,13 @@ int health_notify_open(const char *path, struct kerr *err)
 
 bool health_notify_says_ready(const char *msg, size_t len)
 {
-    /* Newline-separated KEY=VALUE assignments (sd_notify(3)). */
+    /* Newline-separated KEY=VALUE assignments (sd_notify(3)); a CR separates
+     * too, as in systemd's reader ("READY=1\r\n" from a CRLF writer is ready
+     * there, and so here). */
     size_t i = 0;
     while (i < len) {
         size_t j = i;
-        while (j < len && msg[j] != '\n')
+        while (j < len && msg[j] != '\n' && msg[j] != '\r')
             j++;
         if (j - i == 7 && memcmp(msg + i, "READY=1", 7) == 0)
             return true;

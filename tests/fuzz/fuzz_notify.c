@@ -10,21 +10,27 @@
  * longer inputs are judged whole, and also cut there, as keel would).
  *
  * Invariants beyond "no crash, no read past the datagram": the answer is
- * true exactly when one of the newline-separated assignments is "READY=1"
- * itself (checked against a second formulation: an occurrence of "READY=1"
- * with a newline or an end on both sides); a datagram is ready when any of
- * two datagrams split from it at a newline is; no NUL or other byte makes a
+ * true exactly when one of the assignments separated by newlines or CRs (as
+ * systemd splits them) is "READY=1" itself (checked against a second
+ * formulation: an occurrence of "READY=1" with a separator or an end on both
+ * sides); a datagram is ready when any of two datagrams split from it at a
+ * separator is; no NUL or other byte makes a
  * "READY=10", "XREADY=1" or "STATUS=READY=1" count.
  */
 #include "fuzz.h"
 
 #include "keel/health.h"
 
-/* The reference: READY=1 bounded by the ends or newlines. */
+static bool separator(char c)
+{
+    return c == '\n' || c == '\r';
+}
+
+/* The reference: READY=1 bounded by the ends or separators. */
 static bool ready_ref(const char *m, size_t n)
 {
     for (size_t p = 0; p + 7 <= n; p++)
-        if (memcmp(m + p, "READY=1", 7) == 0 && (p == 0 || m[p - 1] == '\n') && (p + 7 == n || m[p + 7] == '\n'))
+        if (memcmp(m + p, "READY=1", 7) == 0 && (p == 0 || separator(m[p - 1])) && (p + 7 == n || separator(m[p + 7])))
             return true;
     return false;
 }
@@ -46,8 +52,11 @@ static void check(const uint8_t *data, size_t size)
     char *m = exact(data, size);
     bool r = health_notify_says_ready(m, size);
     FUZZ_ASSERT(r == ready_ref(m, size));
-    /* Split at the first newline: the halves are judged as two datagrams. */
-    const char *nl = memchr(m, '\n', size);
+    /* Split at the first separator: the halves are judged as two datagrams. */
+    const char *nl = NULL;
+    for (size_t k = 0; k < size && !nl; k++)
+        if (separator(m[k]))
+            nl = m + k;
     if (nl) {
         size_t a = (size_t)(nl - m);
         char *x = exact(data, a), *y = exact(data + a + 1, size - a - 1);

@@ -76,6 +76,10 @@ TEST(notify_parser)
     CHECK(!health_notify_says_ready("STATUS=READY=1", 14));
     CHECK(!health_notify_says_ready("", 0));
     CHECK(!health_notify_says_ready("READY=1", 6));   /* the length is honoured, not a NUL */
+    /* A CR separates as a newline does (systemd's reader splits on both). */
+    CHECK(health_notify_says_ready("READY=1\r\n", 9));
+    CHECK(health_notify_says_ready("STATUS=up\rREADY=1", 17));
+    CHECK(!health_notify_says_ready("READY=1x\r", 9));
 }
 
 /* What the owner of a health_check sees. */
