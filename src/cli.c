@@ -293,6 +293,8 @@ static const struct verb *find_verb(const char *name)
 
 static int cmd_help(int argc, char **argv)
 {
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        argc = 1;   /* keel help --help: the overview */
     if (argc > 1) {
         const struct verb *v = find_verb(argv[1]);
         for (const struct client_verb *cv = client_verbs; !v && cv->name; cv++)

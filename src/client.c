@@ -1021,7 +1021,7 @@ int client_cmd_logs(int argc, char **argv)
     struct vopts v;
     int r = parse_opts(argc, argv, "fn", "logs [-f] [-n LINES] NAME\n  The container's log (stdout and stderr).\n"
                                          "  -f, --follow       keep printing new lines until interrupted\n"
-                                         "  -n, --lines N      only the last N lines (default all)\n", false, &v);
+                                         "  -n, --lines N      only the last N lines (default all; also --tail N)\n", false, &v);
     if (r >= 0 || (r = need_args(argc, 1, 1, "logs")) >= 0)
         return r;
     struct json_writer w;
@@ -1603,6 +1603,7 @@ int client_cmd_exec(int argc, char **argv)
                        "  Runs CMD inside the running container NAME (its namespaces, cgroup, root,\n"
                        "  environment, user and capabilities); exits with CMD's exit status.\n"
                        "  -t, --tty          allocate a terminal (interactive use)\n"
+                       "  -i, --interactive  accepted for docker exec -i: stdin is always connected\n"
                        "      --stream       with -t, relay the terminal through the connection even on a\n"
                        "                     unix socket (always so over tcp:// and vsock://, and without -t)\n",
                        true, &v);

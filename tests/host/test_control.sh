@@ -49,6 +49,21 @@ py() {
     SOCK=$(SOCK) timeout $((30 * SLOW)) python3 -c "$@"
 }
 
+# The client's help (no keel needed): `keel help --help` is the overview, as
+# `keel help` is (it said "unknown command '--help'"); the aliases the parser
+# takes are in their command's help (docker's `logs --tail`, `exec -i`).
+test_cli_help() {
+    plan help_help tail_alias interactive_alias
+    local a b
+    a=$("$KEEL" help 2>&1)
+    b=$("$KEEL" help --help 2>&1)
+    check help_help "keel help --help is not keel help's overview (status $?): $(head -n 1 <<<"$b")" \
+        eval '[ -n "$a" ] && [ "$a" = "$b" ]'
+    check tail_alias "keel logs --help does not name --tail" eval '"$KEEL" logs --help | grep -q -- "--tail"'
+    check interactive_alias "keel exec --help does not name --interactive" \
+        eval '"$KEEL" exec --help | grep -q -- "-i, --interactive"'
+}
+
 test_socket_and_ps() {
     plan socket_mode ps_table ps_json status version_proto
     control_manifest
