@@ -1,6 +1,6 @@
 /* control_update.c — the update and rollback requests (docs/control.md).
  *
- *   {"op":"update"}                  -> {"ok":true,"op":"update","slot":"B"}
+ *   {"op":"update"}                  -> {"ok":true,"op":"update"}
  *   {"op":"chunk","data":"BASE64"}   -> {"ok":true,"op":"chunk"}    (repeated)
  *   {"op":"chunk","eof":true}        -> {"ok":true,"op":"chunk","slot":"B","switch":true}
  *
