@@ -88,15 +88,16 @@ static int cmd_run(int argc, char **argv)
     return daemon_main(&o);
 }
 
-/* userns = auto where keel's user namespace lacks its pool: what keel run
- * in this namespace would refuse at the start (supervise.c ctr_prepare). */
-static int check_userns_auto(const struct manifest *m)
+/* A user namespace whose host ids keel's own user namespace lacks (the
+ * pool of userns = auto, an explicit map's): what keel run in this
+ * namespace would refuse at the start (supervise.c ctr_prepare). */
+static int check_userns_mapped(const struct manifest *m)
 {
     size_t bad = 0;
     for (size_t k = 0; k < m->n_containers; k++) {
         const struct container_spec *c = &m->containers[k];
         struct kerr e = { 0 };
-        if (c->userns == USERNS_AUTO && userns_auto_possible(&e) < 0) {
+        if (c->userns != USERNS_NO && userns_possible(c, &e) < 0) {
             fprintf(stderr, "%s:%d: container '%s': %s\n", m->path, manifest_key_line(c, "userns"), c->name, e.msg);
             bad++;
         }
@@ -148,7 +149,7 @@ static int cmd_check(int argc, char **argv)
         diag_free(&d);
         return 2;
     }
-    if (!no_fs && check_userns_auto(m) < 0) {
+    if (!no_fs && check_userns_mapped(m) < 0) {
         manifest_free(m);
         return 2;
     }

@@ -1768,7 +1768,7 @@ static int ctr_prepare(struct ctr *c, const struct manifest *m, struct kerr *err
     int r = mkdir_p(c->stage, 0700);
     if (r < 0)
         return kerr_set(err, -r, "cannot create %s", c->stage);
-    if (c->spec->userns == USERNS_AUTO && userns_auto_possible(err) < 0)
+    if (c->spec->userns != USERNS_NO && userns_possible(c->spec, err) < 0)
         return kerr_prefix(err, "%s:%d: container '%s'", m->path, manifest_key_line(c->spec, "userns"),
                            c->spec->name);
     r = seccomp_build(c->spec, c->spec->caps, &c->seccomp, err);

@@ -143,9 +143,12 @@ bool userns_range_mapped(const struct userns_extent *map, size_t n, uint32_t fir
     return true;
 }
 
-/* Whether keel's /proc/self/NAME (uid_map, gid_map) maps the whole pool of
- * userns = auto; unreadable counts as mapped (the start will say). */
-static int pool_mapped_in(const char *name, struct kerr *err)
+/* Whether keel's /proc/self/NAME (uid_map, gid_map) maps host ids
+ * first..first+count-1, which a namespace keel makes names in its map
+ * (WHAT says whose, HINT what to do instead); unreadable counts as mapped
+ * (the start will say). */
+static int ids_mapped_in(const char *name, uint32_t first, uint32_t count, const char *what, const char *hint,
+                         struct kerr *err)
 {
     char path[32];
     snprintf(path, sizeof path, "/proc/self/%s", name);
@@ -154,22 +157,31 @@ static int pool_mapped_in(const char *name, struct kerr *err)
     size_t n = 0;
     if (read_file_at(AT_FDCWD, path, 64 * 1024, &buf, NULL) < 0 ||
         userns_parse_proc_map(buf, ext, USERNS_PROC_MAX_EXTENTS, &n) < 0 ||
-        userns_range_mapped(ext, n, USERNS_POOL_FIRST, IDMAP_POOL_SIZE))
+        userns_range_mapped(ext, n, first, count))
         return 0;
     char have[160] = "";
     size_t used = 0;
     for (size_t i = 0; i < n && used < sizeof have; i++)
         used += (size_t)snprintf(have + used, sizeof have - used, "%s%u-%u", i ? ", " : "", ext[i].inside,
                                  ext[i].inside + (ext[i].count - 1));
-    return kerr_msg(err, EPERM, "userns = auto needs host ids %u-%u mapped in keel's user namespace; keel's %s "
-                    "maps only %s; use an explicit map within it", USERNS_POOL_FIRST, USERNS_POOL_END - 1, name,
-                    n ? have : "nothing");
+    return kerr_msg(err, EPERM, "%s needs host ids %u-%u mapped in keel's user namespace; keel's %s maps only %s%s",
+                    what, first, first + (count - 1), name, n ? have : "nothing", hint);
 }
 
-int userns_auto_possible(struct kerr *err)
+int userns_possible(const struct container_spec *c, struct kerr *err)
 {
-    int r = pool_mapped_in("uid_map", err);
-    return r < 0 ? r : pool_mapped_in("gid_map", err);
+    static const char *const maps[] = { "uid_map", "gid_map" };
+    for (size_t m = 0; m < 2; m++) {
+        int r = 0;
+        if (c->userns == USERNS_AUTO)
+            r = ids_mapped_in(maps[m], USERNS_POOL_FIRST, IDMAP_POOL_SIZE, "userns = auto",
+                              "; use an explicit map within it", err);
+        for (size_t i = 0; r == 0 && c->userns == USERNS_MAP && i < c->n_userns_map; i++)
+            r = ids_mapped_in(maps[m], c->userns_map[i].outside, c->userns_map[i].count, "its userns map", "", err);
+        if (r < 0)
+            return r;
+    }
+    return 0;
 }
 
 /* keel's own gid_map, read once (see userns_keel_gid_mapped); n_keel_gids

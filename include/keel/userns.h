@@ -67,12 +67,14 @@ bool userns_map_overlaps(const struct userns_extent *map, size_t n, uint32_t fir
 /* Pure: whether ids first..first+count-1 are all on the inside of map (the
  * ids a namespace made by keel may name as host ids). */
 bool userns_range_mapped(const struct userns_extent *map, size_t n, uint32_t first, uint32_t count);
-/* Whether userns = auto can work here: its pool (USERNS_POOL_FIRST..END-1)
- * must be mapped in keel's own uid_map and gid_map, which it is in the
- * initial namespace and is not under `unshare --user --map-root-user` (one
- * id), where the map's write would fail with a bare EPERM.  0, or -EPERM
- * with err saying what keel's map holds. */
-int userns_auto_possible(struct kerr *err);
+/* Whether c's user namespace can be made here: the host ids its map names
+ * (userns = auto: the pool, USERNS_POOL_FIRST..END-1; an explicit map: each
+ * extent's HOST range) must be mapped in keel's own uid_map and gid_map,
+ * which they are in the initial namespace and may not be under `unshare
+ * --user` (--map-root-user maps one id), where the map's write would fail
+ * with a bare EPERM.  0 (also for userns = no), or -EPERM with err saying
+ * what keel's map holds. */
+int userns_possible(const struct container_spec *c, struct kerr *err);
 
 /* Whether keel itself runs in a user namespace other than the initial one
  * (its /proc/self/uid_map is not "0 0 4294967295"), e.g. under `unshare

@@ -516,26 +516,37 @@ EOF
 # keel run refuses it at the start and keel check in such a namespace (here
 # unshare --map-root-user: one id) says it, both with FILE:LINE and keel's map.
 test_userns_auto_nested() {
-    plan auto_nested_refused auto_nested_check auto_initial_check
+    plan auto_nested_refused auto_nested_check auto_initial_check map_nested_refused map_nested_check
     keel_userns_wrap
     manifest <<EOF
 $(system_section)
 $(ctr a "/bin/probe print done" "userns = auto")
+$(ctr b "/bin/probe print done" "userns = 0:2000:100")
 EOF
-    local line rc want="userns = auto needs host ids 524288-67633151 mapped in keel's user namespace; keel's uid_map maps only"
+    local line lineb rc want="userns = auto needs host ids 524288-67633151 mapped in keel's user namespace; keel's uid_map maps only"
+    local wantb="its userns map needs host ids 2000-2099 mapped in keel's user namespace; keel's uid_map maps only"
     line=$(line_no '^userns = auto' "$T/keel.ini")
+    lineb=$(line_no '^userns = 0:2000' "$T/keel.ini")
     KEEL_WRAP=$T/uwrap keel_start
     keel_wait 30 || { keel_kill; fail "keel did not exit"; }
     check auto_nested_refused "keel in a namespace mapping 0-999 did not refuse userns = auto with FILE:LINE and its map" \
         grep_in "$(re_quote "$T/keel.ini:$line: container 'a': $want 0-999; use an explicit map within it")" "$ERR"
+    # keel refuses the run at its first refused container: b alone.
+    { system_section; ctr b "/bin/probe print done" "userns = 0:2000:100"; } > "$T/b.ini"
+    KEEL_WRAP=$T/uwrap keel_start "$T/b.ini"
+    keel_wait 30 || { keel_kill; fail "keel did not exit"; }
+    check map_nested_refused "keel in a namespace mapping 0-999 did not refuse a map of host ids 2000-2099 with FILE:LINE and its map" \
+        grep_in "$(re_quote "$T/b.ini:$(line_no '^userns = 0:2000' "$T/b.ini"): container 'b': $wantb 0-999")" "$ERR"
     unshare --user --map-root-user "$KEEL" check "$T/keel.ini" > "$T/check.out" 2>&1
     rc=$?
     check auto_nested_check "keel check under unshare --map-root-user did not refuse userns = auto (status $rc)" \
         eval "[ $rc = 2 ] && grep -qF \"$T/keel.ini:$line: container 'a': $want 0-0; use an explicit map within it\" '$T/check.out'"
+    check map_nested_check "keel check under unshare --map-root-user did not refuse b's map (status $rc)" \
+        eval "[ $rc = 2 ] && grep -qF \"$T/keel.ini:$lineb: container 'b': $wantb 0-0\" '$T/check.out'"
     # Control: in the initial namespace the same manifest checks clean.
     "$KEEL" check "$T/keel.ini" > "$T/check0.out" 2>&1
     rc=$?
-    check auto_initial_check "keel check in the initial namespace refused userns = auto: $(head -c 300 "$T/check0.out")" \
+    check auto_initial_check "keel check in the initial namespace refused userns = auto or b's map: $(head -c 300 "$T/check0.out")" \
         eq "$rc" 0
 }
 
