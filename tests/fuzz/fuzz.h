@@ -74,6 +74,19 @@ static inline FILE *fuzz_devnull(void)
     return f;
 }
 
+/* Exactly n bytes of data on the heap, no NUL after them (a parser given a
+ * length must not read past it; ASan catches a read at m[n]). */
+static inline char *fuzz_exact(const uint8_t *data, size_t n)
+{
+    char *m = malloc(n ? n : 1);
+    FUZZ_ASSERT(m != NULL);
+    if (n)
+        memcpy(m, data, n);
+    else
+        m[0] = '\0';   /* never read: its length is 0 */
+    return m;
+}
+
 /* Equal strings, NULL equal only to NULL (round-trip checks). */
 static inline int fuzz_same_str(const char *a, const char *b)
 {

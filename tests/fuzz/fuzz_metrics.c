@@ -80,12 +80,7 @@ static void check_label(const char *s)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* Exactly `size` bytes, no NUL after them: a read past the head is caught. */
-    char *req = malloc(size ? size : 1);
-    FUZZ_ASSERT(req != NULL);
-    if (size)
-        memcpy(req, data, size);
-    else
-        req[0] = '\0';   /* never read: its length is 0 */
+    char *req = fuzz_exact(data, size);
     check_judge(req, size);
     free(req);
     char *s = fuzz_str(data, size);

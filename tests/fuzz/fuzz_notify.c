@@ -35,21 +35,9 @@ static bool ready_ref(const char *m, size_t n)
     return false;
 }
 
-/* Exactly n bytes on the heap, nothing after them. */
-static char *exact(const uint8_t *d, size_t n)
-{
-    char *m = malloc(n ? n : 1);
-    FUZZ_ASSERT(m != NULL);
-    if (n)
-        memcpy(m, d, n);
-    else
-        m[0] = '\0';   /* never read: its length is 0 */
-    return m;
-}
-
 static void check(const uint8_t *data, size_t size)
 {
-    char *m = exact(data, size);
+    char *m = fuzz_exact(data, size);
     bool r = health_notify_says_ready(m, size);
     FUZZ_ASSERT(r == ready_ref(m, size));
     /* Split at the first separator: the halves are judged as two datagrams. */
@@ -59,7 +47,7 @@ static void check(const uint8_t *data, size_t size)
             nl = m + k;
     if (nl) {
         size_t a = (size_t)(nl - m);
-        char *x = exact(data, a), *y = exact(data + a + 1, size - a - 1);
+        char *x = fuzz_exact(data, a), *y = fuzz_exact(data + a + 1, size - a - 1);
         FUZZ_ASSERT(r == (health_notify_says_ready(x, a) || health_notify_says_ready(y, size - a - 1)));
         free(x);
         free(y);
