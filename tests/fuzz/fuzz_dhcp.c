@@ -101,9 +101,7 @@ static void message(const uint8_t *p, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    uint8_t *copy = malloc(size ? size : 1);
-    FUZZ_ASSERT(copy != NULL);
-    memcpy(copy, data, size);
+    uint8_t *copy = (uint8_t *)fuzz_exact(data, size);
     message(copy, size);
     const uint8_t *p;
     size_t plen;

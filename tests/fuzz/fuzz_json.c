@@ -205,12 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t mode = data[0];
     size_t len = size - 1;
     /* Exactly len bytes: a read past the document is caught. */
-    char *doc = malloc(len ? len : 1);
-    FUZZ_ASSERT(doc != NULL);
-    if (len)
-        memcpy(doc, data + 1, len);
-    else
-        doc[0] = '\0';   /* never read: its length is 0 */
+    char *doc = fuzz_exact(data + 1, len);
     check_json(doc, len, mode);
     check_base64(doc, len);
     FUZZ_ASSERT(json_utf8_valid(doc, len) == utf8_ref((const unsigned char *)doc, len));

@@ -138,10 +138,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FUZZ_ASSERT(dropped == (t.n < before.n));
             check_table(&t, now);
         }
-        uint8_t *d = malloc(len ? len : 1);
-        FUZZ_ASSERT(d != NULL);
-        if (len)
-            memcpy(d, data, len);
+        uint8_t *d = (uint8_t *)fuzz_exact(data, len);
         feed(&t, d, len, now);
         free(d);
         data += len, size -= len;

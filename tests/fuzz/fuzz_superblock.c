@@ -34,10 +34,7 @@ static void check(const uint8_t *buf, size_t len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* Exactly SIZE bytes on the heap: ASan sees any read past the end. */
-    uint8_t *exact = malloc(size ? size : 1);
-    if (!exact)
-        return 0;
-    memcpy(exact, data, size);
+    uint8_t *exact = (uint8_t *)fuzz_exact(data, size);
     check(exact, size);
     free(exact);
     /* The input placed at 0, 1024 and 65536 of a device-sized buffer. */
