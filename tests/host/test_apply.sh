@@ -622,7 +622,19 @@ test_apply_networks() {
 # free one.  The others' /etc/hosts must follow: the name goes with the
 # address (the next container started may get it), and comes back with the
 # new one.  Before, only an apply rewrote them: w kept naming b at its old
-# address, which a's next start then took.
+# address, which a's next start then took.  An address is free once the
+# child that forgets its flows is gone (docs/networking.md, "Address
+# reuse"): until then a start passes over it.
+
+# ctforget_pids: keel's children forgetting a released address's flows.
+ctforget_pids() {
+    local f d
+    for f in "$(nsproc)"/[0-9]*/comm; do
+        [ "$(cat "$f" 2>/dev/null)" = keel-ctforget ] || continue
+        d=${f%/comm}
+        echo "${d##*/}"
+    done
+}
 ps_state() {
     kc ps --json | python3 -c '
 import json, sys
@@ -659,6 +671,7 @@ EOF
     # a down too, then b again: b takes the lowest free address, a's.
     kc stop a > "$T/stop.out" 2>&1 || fail "keel stop a: $(cat "$T/stop.out")"
     wait_until 10 eval '[ "$(ps_state a)" = stopped ]' || fail "a did not stop"
+    wait_until $((10 * SLOW)) eval '[ -z "$(ctforget_pids)" ]' || fail "the release of a's address did not end: $(ctforget_pids)"
     kc start b > "$T/start.out" 2>&1 || fail "keel start b: $(cat "$T/start.out")"
     wait_until 10 eval '[ "$(grep -c "^b | b-up$" "$OUT")" -ge 2 ]' || fail "b did not come up again ($WHY)"
     b1=$(ps_ip b)
