@@ -698,15 +698,29 @@ static __attribute__((noreturn)) void setup_run(struct setup_ctx *x, const struc
 }
 
 /* keel's bounding set (caps_bounding) and its signals not at the default
- * (sys_signals_not_default) for a child about to be forked, from one read of
- * /proc/self/status instead of two. */
+ * (sys_signals_not_default), from one read of /proc/self/status, then from
+ * this process's copy: a setup child cloned after keel's read takes keel's.
+ *
+ * The copy is right because neither changes once keel runs containers: the
+ * dispositions are what keel's parent left ignored and what keel sets before
+ * its first start (PID 1's crash handler, the daemon's signalfd and SIGPIPE
+ * ignored), and keel drops nothing from its own bounding set (its setup
+ * children do, in their copy).  A change that alters either later in keel must
+ * set status.known = false there, or the containers started after it keep a
+ * signal ignored across their exec (SETUP_SIGNALS resets only these). */
 static void own_status(uint64_t *bounding, uint64_t *signals)
 {
-    char buf[4096] = "";   /* zeroed: the analyzer cannot see that read() and the NUL define it */
-    bool have = sys_read_status(buf, sizeof buf) == 0;
-    *bounding = caps_bounding_from(have ? buf : NULL);
-    if (!have || sys_parse_signal_status(buf, signals) < 0)
-        *signals = ~UINT64_C(0);
+    static struct { bool known; uint64_t bounding, signals; } status;
+    if (!status.known) {
+        char buf[4096] = "";   /* zeroed: the analyzer cannot see that read() and the NUL define it */
+        bool have = sys_read_status(buf, sizeof buf) == 0;
+        status.bounding = caps_bounding_from(have ? buf : NULL);
+        if (!have || sys_parse_signal_status(buf, &status.signals) < 0)
+            status.signals = ~UINT64_C(0);   /* all reset: right whatever keel's are */
+        status.known = have;
+    }
+    *bounding = status.bounding;
+    *signals = status.signals;
 }
 
 static __attribute__((noreturn)) void setup_child(const struct container_start *in, const struct setup_list *list,
@@ -714,9 +728,10 @@ static __attribute__((noreturn)) void setup_child(const struct container_start *
                                                   char **stub_argv)
 {
     const struct container_spec *c = in->spec;
-    /* The child reads keel's status (clone copied the bounding set and the
-     * dispositions), not keel before the clone: it is early, waiting for
-     * keel's network namespace after its first mounts, and keel is not. */
+    /* keel's status (clone copied the bounding set and the dispositions):
+     * at keel's first start, read here, not in keel before the clone (the
+     * child is early, waiting for keel's network namespace after its first
+     * mounts, and keel is not); at later ones, keel's copy (container_start). */
     uint64_t bounding, signals;
     own_status(&bounding, &signals);
     struct setup_ctx x = {
@@ -828,6 +843,14 @@ int container_start(const struct container_start *in, struct container_proc *out
     int r = container_exe_check(c, err);
     if (r < 0)
         return r;
+    /* From keel's second start on, keel's status is read once here and its
+     * copy goes to every later child (own_status); the first start's child
+     * reads it beside keel's work, so keel run's one start pays nothing. */
+    static bool started;
+    uint64_t bounding, signals;
+    if (started)
+        own_status(&bounding, &signals);
+    started = true;
     /* Ours until the clone; the child's copy goes at its execveat. */
     _cleanup_close_ int stub = stub_create(err);
     if (stub < 0)

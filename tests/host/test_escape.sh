@@ -344,17 +344,26 @@ EOF
 # ---- the status check -------------------------------------------------------------
 
 test_status_check() {
-    plan status_capinh status_capamb status_capbnd status_nonewprivs status_seccomp status_sigblk status_sigign
+    plan status_capinh status_capamb status_capbnd status_nonewprivs status_seccomp status_sigblk status_sigign \
+         status_sigign_restarts
     manifest <<EOF
 $(system_section)
-$(simple c "/bin/probe status print end exit 0")
+[container c]
+layers = $LAYERS/base
+command = /bin/probe status print end exit 1
+restart = on-failure:2
+restart_delay = 0ms
 EOF
-    # keel itself starts with SIGUSR1, SIGPIPE and SIGHUP ignored: a container
-    # must still start with every disposition at its default.
-    KEEL_IGNORE=USR1,PIPE,HUP keel_start
-    wait_klog 'c: exited' 20 || fail "c did not run ($WHY)"
-    # c's last line: all of c's output is in $OUT (see device_access).
-    wait_out c end 20 || fail "c's output did not all arrive ($WHY)"
+    # keel itself starts with SIGUSR1 and SIGHUP ignored (and ignores SIGPIPE
+    # itself, once it runs): a container must still start with every
+    # disposition at its default.  Its first run's setup child reads keel's
+    # dispositions; the restarts' take keel's copy of them (own_status).
+    KEEL_IGNORE=USR1,HUP keel_start
+    # c's last line: all of each run's output is in $OUT (see device_access).
+    wait_until 20 eval '[ "$(c_lines c | grep -cx end)" -ge 3 ]' ||
+        fail "c did not run 3 times ($(c_lines c | grep -cx end) ends seen)"
+    check status_sigign_restarts "SigIgn of the first run and the 2 restarts" \
+        eq "$(c_lines c | sed -n 's/^SigIgn=//p' | tr '\n' ' ')" "0000000000000000 0000000000000000 0000000000000000 "
     check status_capinh "CapInh" eq "$(c_value c CapInh)" 0000000000000000
     check status_capamb "CapAmb" eq "$(c_value c CapAmb)" 0000000000000000
     check status_capbnd "CapBnd" eq "$(c_value c CapBnd)" "$CAPS_DEFAULT"
