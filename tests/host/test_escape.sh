@@ -345,25 +345,37 @@ EOF
 
 test_status_check() {
     plan status_capinh status_capamb status_capbnd status_nonewprivs status_seccomp status_sigblk status_sigign \
-         status_sigign_restarts
+         status_sigign_restarts status_sigign_exec
     manifest <<EOF
 $(system_section)
+control = unix://$T/keel.sock
 [container c]
 layers = $LAYERS/base
 command = /bin/probe status print end exit 1
 restart = on-failure:2
 restart_delay = 0ms
+
+[container e]
+layers = $LAYERS/base
+command = /bin/probe print ready sleep inf
+restart = no
 EOF
     # keel itself starts with SIGUSR1 and SIGHUP ignored (and ignores SIGPIPE
     # itself, once it runs): a container must still start with every
-    # disposition at its default.  Its first run's setup child reads keel's
-    # dispositions; the restarts' take keel's copy of them (own_status).
+    # disposition at its default.  keel's first start's setup child reads
+    # keel's dispositions; later starts and keel exec take keel's copy of
+    # them (own_status).
     KEEL_IGNORE=USR1,HUP keel_start
     # c's last line: all of each run's output is in $OUT (see device_access).
     wait_until 20 eval '[ "$(c_lines c | grep -cx end)" -ge 3 ]' ||
         fail "c did not run 3 times ($(c_lines c | grep -cx end) ends seen)"
     check status_sigign_restarts "SigIgn of the first run and the 2 restarts" \
         eq "$(c_lines c | sed -n 's/^SigIgn=//p' | tr '\n' ' ')" "0000000000000000 0000000000000000 0000000000000000 "
+    wait_out e ready 20 || fail "e did not start ($WHY)"
+    local ex
+    ex=$(KEEL_HOST="unix://$T/keel.sock" timeout $((20 * SLOW)) "$KEEL" exec e -- /bin/probe status)
+    check status_sigign_exec "SigIgn of a keel exec" eq "$(printf '%s\n' "$ex" | sed -n 's/^SigIgn=//p')" \
+        0000000000000000
     check status_capinh "CapInh" eq "$(c_value c CapInh)" 0000000000000000
     check status_capamb "CapAmb" eq "$(c_value c CapAmb)" 0000000000000000
     check status_capbnd "CapBnd" eq "$(c_value c CapBnd)" "$CAPS_DEFAULT"
