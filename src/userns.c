@@ -129,6 +129,26 @@ bool userns_keel_nested(void)
     return nested;
 }
 
+bool userns_rootless(void)
+{
+    return geteuid() != 0 || (userns_keel_nested() && access("/run", W_OK) < 0);
+}
+
+int userns_runtime_dir(const char **dir, struct kerr *err)
+{
+    const char *x = getenv("XDG_RUNTIME_DIR");
+    struct stat st;
+    if (!x || x[0] != '/')
+        return kerr_msg(err, ENOENT, "XDG_RUNTIME_DIR is not set to an absolute path");
+    if (lstat(x, &st) < 0)
+        return kerr_set(err, errno, "cannot use XDG_RUNTIME_DIR %s", x);
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
+        return kerr_msg(err, EPERM, "cannot use XDG_RUNTIME_DIR %s: it is not a directory of keel's user with mode 0700",
+                        x);
+    *dir = x;
+    return 0;
+}
+
 bool userns_range_mapped(const struct userns_extent *map, size_t n, uint32_t first, uint32_t count)
 {
     uint64_t pos = first, end = (uint64_t)first + count;
