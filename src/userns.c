@@ -112,19 +112,19 @@ int userns_parse_proc_map(const char *buf, struct userns_extent *out, size_t max
     return 0;
 }
 
+/* The initial user namespace's inode number, fixed since Linux 3.8 (the
+ * kernel's PROC_USER_INIT_INO, include/linux/proc_ns.h). */
+#define USER_NS_INIT_INO 0xEFFFFFFDu
+
 bool userns_keel_nested(void)
 {
     static int nested = -1;   /* read once: keel's own namespace does not change */
     if (nested < 0) {
-        _cleanup_free_ char *buf = NULL;
-        struct userns_extent ext[USERNS_PROC_MAX_EXTENTS];
-        size_t n = 0;
-        /* Unreadable (no /proc): taken for the initial namespace, keel's usual place. */
-        if (read_file_at(AT_FDCWD, "/proc/self/uid_map", 64 * 1024, &buf, NULL) < 0 ||
-            userns_parse_proc_map(buf, ext, USERNS_PROC_MAX_EXTENTS, &n) < 0)
-            nested = 0;
-        else
-            nested = !(n == 1 && ext[0].inside == 0 && ext[0].outside == 0 && ext[0].count == UINT32_MAX);
+        /* Not the uid_map: a namespace given "0 0 4294967295" from outside
+         * maps like the initial one and is not it.  Unreadable (no /proc):
+         * taken for the initial namespace, keel's usual place. */
+        struct stat st;
+        nested = stat("/proc/self/ns/user", &st) == 0 && st.st_ino != USER_NS_INIT_INO;
     }
     return nested;
 }

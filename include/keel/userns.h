@@ -77,8 +77,8 @@ bool userns_range_mapped(const struct userns_extent *map, size_t n, uint32_t fir
 int userns_possible(const struct container_spec *c, struct kerr *err);
 
 /* Whether keel itself runs in a user namespace other than the initial one
- * (its /proc/self/uid_map is not "0 0 4294967295"), e.g. under `unshare
- * --user`: then the kernel lets it mount sysfs or proc only where one is
+ * (/proc/self/ns/user is not the initial namespace's fixed inode, also when
+ * its map is the full "0 0 4294967295"), e.g. under `unshare --user`: then the kernel lets it mount sysfs or proc only where one is
  * already in full sight in its mount namespace (setup.c).  Read once. */
 bool userns_keel_nested(void);
 

@@ -66,6 +66,11 @@
 #                  so is one whose root is in wheel (10, mapped; 5000 is not,
 #                  and is not named), while a root one beside them runs (the
 #                  positive control)
+#   keel_full_map  keel in a user namespace whose maps are the full identity
+#                  (written from outside, setgroups denied first) counts as
+#                  nested: `keel check --plan` says the groups are not set
+#                  (the old binary read the uid_map and took it for the
+#                  initial namespace); in the initial one it does not
 #   rootless_default  a user without root (nobody) runs `unshare --user
 #                  --map-root-user --mount --net keel run MANIFEST` with no
 #                  --run-dir, control nor log_dir: keel runs in
@@ -626,6 +631,41 @@ EOF
         grep_in "www: failed: keel runs in a user namespace with setgroups denied \(unshare --map-root-user\): cannot give www its supplementary groups 50 " "$ERR"
     check setgroups_denied_root_refused "g's refusal does not name wheel (10) alone" \
         grep_in "g: failed: .*: cannot give root its supplementary groups 10 " "$ERR"
+}
+
+# A user namespace whose maps are the full identity "0 0 4294967295"
+# (written from outside by root, setgroups denied first) maps as the
+# initial one does and is not it: keel counts itself nested there, as its
+# setgroups are denied.  Before, keel read its uid_map and took it for the
+# initial namespace: `keel check --plan` did not say the groups are not set.
+test_keel_full_map() {
+    plan full_map_nested full_map_initial
+    cat > "$T/fwrap" <<'EOF'
+#!/bin/bash
+me=$$
+( ( for _ in $(seq 400); do
+        [ "$(readlink /proc/$me/ns/user)" != "$(readlink /proc/self/ns/user)" ] && break
+        sleep 0.05
+    done
+    echo deny > /proc/$me/setgroups && echo '0 0 4294967295' > /proc/$me/uid_map &&
+        echo '0 0 4294967295' > /proc/$me/gid_map ) & )
+exec unshare --user sh -c 'until grep -q . /proc/self/gid_map; do sleep 0.05; done; exec "$@"' sh "$@"
+EOF
+    chmod 755 "$T/fwrap"
+    manifest <<EOF
+$(system_section)
+$(ctr c "/bin/probe print done" "network = none")
+EOF
+    timeout -k 2 $((20 * SLOW)) "$T/fwrap" sh -c 'cat /proc/self/uid_map; exec "$@"' sh \
+        "$KEEL" check --plan "$T/keel.ini" > "$T/plan.out" 2>&1 < /dev/null
+    require "the namespace's uid_map is not the full identity map: $(head -c 300 "$T/plan.out")" \
+        grep_in '^ +0 +0 +4294967295$' "$T/plan.out"
+    check full_map_nested "keel check --plan in a full-map user namespace with setgroups denied does not say the groups are not set" \
+        grep_in "^  groups: not set \(setgroups denied" "$T/plan.out"
+    # Control: in the initial namespace the groups are set.
+    keel_check --plan "$T/keel.ini"
+    check full_map_initial "keel check --plan in the initial namespace has no capabilities line or says the groups are not set" \
+        eval 'grep -q "^  capabilities: " "$CHECK_OUT" && ! grep -q "groups: not set" "$CHECK_OUT"'
 }
 
 # keel_nobody_wrap: KEEL_WRAP's script for a user without root (nobody) who
