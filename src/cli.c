@@ -90,7 +90,8 @@ static int cmd_run(int argc, char **argv)
     if (i + 1 != argc)
         return usage_error(v);
     if (geteuid() != 0) {
-        fprintf(stderr, "keel: error: keel run needs root (namespaces, mounts, cgroups)\n");
+        fprintf(stderr, "keel: error: keel run needs root (namespaces, mounts, cgroups); without it: unshare "
+                        "--user --map-root-user --mount --net keel run MANIFEST\n");
         return 1;
     }
     const char *xdg;

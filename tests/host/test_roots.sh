@@ -78,7 +78,9 @@
 #                  and the same user's `keel ps` outside the namespace finds
 #                  it with no -H; without XDG_RUNTIME_DIR, or with a 0755
 #                  one, keel run is refused saying what to give (the old
-#                  binary: "cannot create /run/keel: Permission denied")
+#                  binary: "cannot create /run/keel: Permission denied");
+#                  keel run as nobody outside a namespace names the unshare
+#                  command in its refusal
 #   initramfs_host_layer  mkinitramfs takes a layer from the host path the
 #                  manifest names when it is a directory there, else from
 #                  build/layers (the positive control), and says which
@@ -685,7 +687,7 @@ as_nobody() {
 }
 
 test_rootless_default() {
-    plan rootless_runs rootless_run_dir rootless_log_dir rootless_ps rootless_no_xdg rootless_xdg_shared
+    plan rootless_runs rootless_run_dir rootless_log_dir rootless_ps rootless_no_xdg rootless_xdg_shared rootless_hint
     chmod 755 "$T"
     mkdir -m 0700 "$T/xdg"
     chown 65534:65534 "$T/xdg"
@@ -714,6 +716,11 @@ EOF
     check rootless_xdg_shared "keel run with a 0755 XDG_RUNTIME_DIR was not refused clearly: $(head -c 300 "$T/wide.out")" \
         grep_in "$want cannot use XDG_RUNTIME_DIR $T/wide: it is not a directory of keel's user with mode 0700; give --run-dir DIR" \
         "$T/wide.out"
+    # Not root at all: the refusal names the command that works.
+    as_nobody timeout -k 2 $((10 * SLOW)) "$KEEL" run "$T/keel.ini" > "$T/user.out" 2>&1
+    check rootless_hint "keel run as nobody does not name the unshare command: $(head -c 300 "$T/user.out")" \
+        grep_in '^keel: error: keel run needs root .*; without it: unshare --user --map-root-user --mount --net keel run MANIFEST$' \
+        "$T/user.out"
     keel_nobody_wrap
     KEEL_WRAP=$T/nwrap keel_start
     wait_out c done 20 || fail "c did not come up under unshare as nobody ($WHY): $(tail -3 "$ERR")"
