@@ -78,8 +78,9 @@ int userns_possible(const struct container_spec *c, struct kerr *err);
 
 /* Whether keel itself runs in a user namespace other than the initial one
  * (/proc/self/ns/user is not the initial namespace's fixed inode, also when
- * its map is the full "0 0 4294967295"), e.g. under `unshare --user`: then the kernel lets it mount sysfs or proc only where one is
- * already in full sight in its mount namespace (setup.c).  Read once. */
+ * its map is the full "0 0 4294967295"), e.g. under `unshare --user`: then
+ * the kernel lets it mount sysfs or proc only where one is already in full
+ * sight in its mount namespace (setup.c).  Read once. */
 bool userns_keel_nested(void);
 
 /* Whether keel runs without root over /run: not root, or root of a user
@@ -87,7 +88,8 @@ bool userns_keel_nested(void);
  * --user --map-root-user`, where /run's owner is not mapped).  Root of the
  * initial namespace never is; root of a container's user namespace with a
  * /run of its own is not either.  keel's default paths then lie under
- * userns_runtime_dir instead of /run (docs/operations.md). */
+ * userns_runtime_dir instead of /run (docs/architecture.md, Files at
+ * run time). */
 bool userns_rootless(void);
 /* $XDG_RUNTIME_DIR into *dir when it is an absolute path of a directory (no
  * symlink) of keel's effective uid that no one else may enter (mode 0700,
