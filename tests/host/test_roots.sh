@@ -81,6 +81,10 @@
 #                  binary: "cannot create /run/keel: Permission denied");
 #                  keel run as nobody outside a namespace names the unshare
 #                  command in its refusal
+#   rootless_client_fallback  the same user's keel ps, with no keel.sock in
+#                  its XDG_RUNTIME_DIR, reaches root's keel at /run/keel.sock
+#                  as a member of its control_group (a guard: the old binary
+#                  always did)
 #   initramfs_host_layer  mkinitramfs takes a layer from the host path the
 #                  manifest names when it is a directory there, else from
 #                  build/layers (the positive control), and says which
@@ -731,6 +735,28 @@ EOF
     # The same user's shell, outside the namespace: the same socket by default.
     as_nobody "$KEEL" ps > "$T/ps.out" 2>&1
     check rootless_ps "keel ps as nobody outside the namespace did not find keel: $(head -c 300 "$T/ps.out")" \
+        grep_in '^c ' "$T/ps.out"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# A user without root whose XDG_RUNTIME_DIR holds no keel.sock still
+# reaches root's keel at /run/keel.sock by default, as a member of its
+# control_group: the rootless socket is the default only where it is.
+test_rootless_client_fallback() {
+    plan rootless_fallback_root_keel
+    chmod 755 "$T"
+    mkdir -m 0700 "$T/xdg"
+    chown 65534:65534 "$T/xdg"
+    manifest <<EOF
+$(system_section)
+control_group = staff
+$(ctr c "/bin/probe print done sleep inf")
+EOF
+    keel_start
+    wait_out c done || fail "c did not come up ($WHY)"
+    nsenter --mount="/proc/$(nsinit_pid)/ns/mnt" \
+        setpriv --reuid=65534 --regid=65534 --groups=50 env XDG_RUNTIME_DIR="$T/xdg" "$KEEL" ps > "$T/ps.out" 2>&1
+    check rootless_fallback_root_keel "keel ps as a control_group member without a rootless keel did not reach /run/keel.sock: $(head -c 300 "$T/ps.out")" \
         grep_in '^c ' "$T/ps.out"
     keel_stop || fail "keel did not stop ($WHY)"
 }
