@@ -102,8 +102,8 @@ static int cmd_run(int argc, char **argv)
                         "control), or set XDG_RUNTIME_DIR to a directory of yours with mode 0700\n", e.msg);
         return 1;
     }
-    static char xdg_run[PATH_MAX];
     if (!run_dir && xdg) {
+        static char xdg_run[PATH_MAX];
         snprintf(xdg_run, sizeof xdg_run, "%s/keel", xdg);
         run_dir = xdg_run;
     }

@@ -220,11 +220,11 @@ static void kc_close(struct kc *k)
  * control_group in): the rule keel run follows (cli.c). */
 static const char *default_url(void)
 {
-    static char url[sizeof "unix://" + PATH_MAX + sizeof "/keel.sock"];
     const char *dir;
     struct kerr e = { 0 };
     struct stat st;
     if (userns_rootless() && userns_runtime_dir(&dir, &e) == 0) {
+        static char url[sizeof "unix://" + PATH_MAX + sizeof "/keel.sock"];
         snprintf(url, sizeof url, "unix://%s/keel.sock", dir);
         if (lstat(url + strlen("unix://"), &st) == 0)
             return url;
