@@ -17,6 +17,7 @@
 #include "keel/userns.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -56,12 +57,26 @@ static int print_help(const struct verb *v)
     return 0;
 }
 
+/* When keel is rootless (userns_rootless): $XDG_RUNTIME_DIR into *dir, made
+ * the place of the manifest's /run defaults; else *dir NULL.  -errno with e
+ * filled when rootless without a usable one. */
+static int use_runtime_dir(const char **dir, struct kerr *e)
+{
+    *dir = NULL;
+    if (!userns_rootless())
+        return 0;
+    int r = userns_runtime_dir(dir, e);
+    if (r == 0)
+        manifest_set_runtime_dir(*dir);
+    return r;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     const struct verb *v = find_verb("run");
     if (wants_help(argc, argv))
         return print_help(v);
-    const char *run_dir = RUN_DIR;
+    const char *run_dir = NULL;
     bool interfaces = false;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -75,9 +90,25 @@ static int cmd_run(int argc, char **argv)
     if (i + 1 != argc)
         return usage_error(v);
     if (geteuid() != 0) {
-        fprintf(stderr, "keel: error: keel run needs root (namespaces, mounts, cgroups)\n");
+        fprintf(stderr, "keel: error: keel run needs root (namespaces, mounts, cgroups); without it: unshare "
+                        "--user --map-root-user --mount --net keel run MANIFEST\n");
         return 1;
     }
+    const char *xdg;
+    struct kerr e = { 0 };
+    if (use_runtime_dir(&xdg, &e) < 0 && !run_dir) {
+        fprintf(stderr, "keel: error: cannot choose a run directory: keel may not write /run here (not root of "
+                        "the initial user namespace) and %s; give --run-dir DIR (with [system] log_dir and "
+                        "control), or set XDG_RUNTIME_DIR to a directory of yours with mode 0700\n", e.msg);
+        return 1;
+    }
+    if (!run_dir && xdg) {
+        static char xdg_run[PATH_MAX];
+        snprintf(xdg_run, sizeof xdg_run, "%s/keel", xdg);
+        run_dir = xdg_run;
+    }
+    if (!run_dir)
+        run_dir = RUN_DIR;
     /* As keel as PID 1 (boot_early): the files keel makes for a container
      * (its /etc/hostname, /etc/hosts, /etc/resolv.conf, bound read-only)
      * and the container's own umask must not depend on the admin's shell,
@@ -130,6 +161,9 @@ static int cmd_check(int argc, char **argv)
     }
     if (i + 1 != argc)
         return usage_error(v);
+    const char *xdg;
+    struct kerr e = { 0 };
+    (void)use_runtime_dir(&xdg, &e);   /* --plan shows the paths keel run would use */
     struct manifest *m = NULL;
     struct diag d = { 0 };
     /* Bounded: a path on a hung file system gets a message, not a hang. */
@@ -257,6 +291,8 @@ static const struct verb verbs[] = {
       "receives SIGTERM or SIGINT, which stops them in reverse dependency order.\n"
       "The [interface] sections are the host's business and are not applied, unless\n"
       "--interfaces makes keel configure them (static or DHCP) as it does at boot.\n"
+      "The run directory is /run/keel, or without root over /run (unshare --user\n"
+      "--map-root-user) $XDG_RUNTIME_DIR/keel, unless --run-dir DIR names it.\n"
       "Exit status: the main container's, or 0 when all exited 0." },
     { "check", cmd_check, "[--plan] [--no-fs] MANIFEST | --keys",
       "Validate MANIFEST. Prints the normalized manifest (or, with --plan, what keel will do\n"
@@ -315,7 +351,7 @@ static int cmd_help(int argc, char **argv)
     for (const struct verb *v = verbs; v->name; v++)
         printf("  keel %-8s %s\n", v->name, v->usage);
     printf("\nClient commands (talk to a running keel; -H URL or KEEL_HOST picks it,\n"
-           "default unix:///run/keel.sock):\n\n");
+           "default unix:///run/keel.sock, without root $XDG_RUNTIME_DIR/keel.sock):\n\n");
     for (const struct client_verb *cv = client_verbs; cv->name; cv++)
         printf("  keel %-8s %s\n", cv->name, cv->help);
     printf("\nkeel COMMAND --help shows the help of a command.\n");

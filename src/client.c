@@ -35,6 +35,7 @@
 #include "keel/json.h"
 #include "keel/output.h"
 #include "keel/parse.h"
+#include "keel/userns.h"
 #include "keel/util.h"
 
 #define RESPONSE_MAX (64u << 20)
@@ -214,12 +215,29 @@ static void kc_close(struct kc *k)
     k->buf = NULL;
 }
 
+/* Without root over /run (userns_rootless), a rootless keel's socket in
+ * $XDG_RUNTIME_DIR when it is there, else root's keel (which may let
+ * control_group in): the rule keel run follows (cli.c). */
+static const char *default_url(void)
+{
+    const char *dir;
+    struct kerr e = { 0 };
+    struct stat st;
+    if (userns_rootless() && userns_runtime_dir(&dir, &e) == 0) {
+        static char url[sizeof "unix://" + PATH_MAX + sizeof "/keel.sock"];
+        snprintf(url, sizeof url, "unix://%s/keel.sock", dir);
+        if (lstat(url + strlen("unix://"), &st) == 0)
+            return url;
+    }
+    return PROTO_DEFAULT_URL;
+}
+
 static const char *host_url(const struct copts *o)
 {
     if (o->host)
         return o->host;
     const char *e = getenv("KEEL_HOST");
-    return e && *e ? e : PROTO_DEFAULT_URL;
+    return e && *e ? e : default_url();
 }
 
 /* The deadline of every wait for keel: SO_RCVTIMEO and SO_SNDTIMEO bound
@@ -567,7 +585,8 @@ static const struct option long_opts[] = {
 };
 
 static const char common_help[] =
-    "  -H, --host URL     keel to talk to (default $KEEL_HOST or unix:///run/keel.sock;\n"
+    "  -H, --host URL     keel to talk to (default $KEEL_HOST, else unix:///run/keel.sock,\n"
+    "                     without root $XDG_RUNTIME_DIR/keel.sock when it is there;\n"
     "                     also tcp://IP:PORT with mutual TLS, vsock://CID:PORT)\n"
     "      --tlscert FILE --tlskey FILE --tlscacert FILE\n"
     "                     client certificate, key and CA for tcp:// ($KEEL_TLS_CERT,\n"

@@ -1596,13 +1596,31 @@ int manifest_key_apply(const struct manifest_key *k, void *obj, int line, const 
     return k->kind == K_CUSTOM ? k->set(obj, line, value, why) : apply_typed(k, obj, value, why);
 }
 
+static const char *runtime_dir;   /* NULL: /run */
+
+void manifest_set_runtime_dir(const char *dir)
+{
+    runtime_dir = dir;
+}
+
+/* DEF with its /run moved under runtime_dir (log_dir's and control's). */
+static const char *default_value(const char *def, char *buf, size_t n)
+{
+    const char *run = strstr(def, "/run/");
+    if (!runtime_dir || !run)
+        return def;
+    snprintf(buf, n, "%.*s%s%s", (int)(run - def), def, runtime_dir, run + 4);
+    return buf;
+}
+
 int manifest_keys_apply_defaults(enum section_kind section, bool repeatable, void *obj, const int *key_line,
                                  const char **key, char *why)
 {
     for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
         if (keys[i].section != section || !keys[i].applied || keys[i].repeatable != repeatable || key_line[i])
             continue;
-        int r = manifest_key_apply(&keys[i], obj, 0, keys[i].def, why);
+        char buf[PATH_MAX + 16];
+        int r = manifest_key_apply(&keys[i], obj, 0, default_value(keys[i].def, buf, sizeof buf), why);
         if (r < 0) {
             *key = keys[i].name;
             return r;

@@ -112,21 +112,41 @@ int userns_parse_proc_map(const char *buf, struct userns_extent *out, size_t max
     return 0;
 }
 
+/* The initial user namespace's inode number, fixed since Linux 3.8 (the
+ * kernel's PROC_USER_INIT_INO, include/linux/proc_ns.h). */
+#define USER_NS_INIT_INO 0xEFFFFFFDu
+
 bool userns_keel_nested(void)
 {
     static int nested = -1;   /* read once: keel's own namespace does not change */
     if (nested < 0) {
-        _cleanup_free_ char *buf = NULL;
-        struct userns_extent ext[USERNS_PROC_MAX_EXTENTS];
-        size_t n = 0;
-        /* Unreadable (no /proc): taken for the initial namespace, keel's usual place. */
-        if (read_file_at(AT_FDCWD, "/proc/self/uid_map", 64 * 1024, &buf, NULL) < 0 ||
-            userns_parse_proc_map(buf, ext, USERNS_PROC_MAX_EXTENTS, &n) < 0)
-            nested = 0;
-        else
-            nested = !(n == 1 && ext[0].inside == 0 && ext[0].outside == 0 && ext[0].count == UINT32_MAX);
+        /* Not the uid_map: a namespace given "0 0 4294967295" from outside
+         * maps like the initial one and is not it.  Unreadable (no /proc):
+         * taken for the initial namespace, keel's usual place. */
+        struct stat st;
+        nested = stat("/proc/self/ns/user", &st) == 0 && st.st_ino != USER_NS_INIT_INO;
     }
     return nested;
+}
+
+bool userns_rootless(void)
+{
+    return geteuid() != 0 || (userns_keel_nested() && access("/run", W_OK) < 0);
+}
+
+int userns_runtime_dir(const char **dir, struct kerr *err)
+{
+    const char *x = getenv("XDG_RUNTIME_DIR");
+    struct stat st;
+    if (!x || x[0] != '/')
+        return kerr_msg(err, ENOENT, "XDG_RUNTIME_DIR is not set to an absolute path");
+    if (lstat(x, &st) < 0)
+        return kerr_set(err, errno, "cannot use XDG_RUNTIME_DIR %s", x);
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077))
+        return kerr_msg(err, EPERM, "cannot use XDG_RUNTIME_DIR %s: it is not a directory of keel's user with mode 0700",
+                        x);
+    *dir = x;
+    return 0;
 }
 
 bool userns_range_mapped(const struct userns_extent *map, size_t n, uint32_t first, uint32_t count)

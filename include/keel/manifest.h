@@ -315,7 +315,7 @@ struct system_spec {
     int key_line[MANIFEST_KEYS_MAX];
     char *hostname;
     uint64_t stop_timeout_ms;   /* default 10 s */
-    char *log_dir;              /* default /run/keel/log */
+    char *log_dir;              /* default /run/keel/log (manifest_set_runtime_dir) */
     uint64_t log_max_size;      /* bytes before rotation, default 1 MiB */
     unsigned log_keep;          /* rotated files kept, default 2 */
     char **modules;
@@ -327,7 +327,7 @@ struct system_spec {
     enum power_action on_exit;  /* default POWER_POWEROFF */
     enum power_action on_error; /* default POWER_POWEROFF */
     char *rescue_shell;
-    char **control;             /* listener URLs, default unix:///run/keel.sock */
+    char **control;             /* listener URLs, default unix:///run/keel.sock (the same) */
     char *control_tls_cert, *control_tls_key, *control_tls_ca;
     char *control_group;
     gid_t control_gid;
@@ -372,6 +372,11 @@ int manifest_load(const char *path, unsigned flags, struct manifest **out, struc
 int manifest_load_buffer(const char *name, const char *buf, size_t len, unsigned flags,
                          struct manifest **out, struct diag *d);
 void manifest_free(struct manifest *m);
+/* The directory that the defaults of log_dir and control lie under instead
+ * of /run (DIR/keel/log, unix://DIR/keel.sock): keel run and keel check set
+ * $XDG_RUNTIME_DIR when keel is rootless (cli.c).  Set before the first
+ * load; DIR must outlive every load. */
+void manifest_set_runtime_dir(const char *dir);
 /* Digests the secrets and seccomp profiles that the load left unread because
  * they are on a [system] fstab file system or a volume, once those are
  * mounted: PID 1 after its fstab and volumes, at once under `keel run` (which

@@ -77,10 +77,24 @@ bool userns_range_mapped(const struct userns_extent *map, size_t n, uint32_t fir
 int userns_possible(const struct container_spec *c, struct kerr *err);
 
 /* Whether keel itself runs in a user namespace other than the initial one
- * (its /proc/self/uid_map is not "0 0 4294967295"), e.g. under `unshare
- * --user`: then the kernel lets it mount sysfs or proc only where one is
- * already in full sight in its mount namespace (setup.c).  Read once. */
+ * (/proc/self/ns/user is not the initial namespace's fixed inode, also when
+ * its map is the full "0 0 4294967295"), e.g. under `unshare --user`: then
+ * the kernel lets it mount sysfs or proc only where one is already in full
+ * sight in its mount namespace (setup.c).  Read once. */
 bool userns_keel_nested(void);
+
+/* Whether keel runs without root over /run: not root, or root of a user
+ * namespace other than the initial one that may not write /run (`unshare
+ * --user --map-root-user`, where /run's owner is not mapped).  Root of the
+ * initial namespace never is; root of a container's user namespace with a
+ * /run of its own is not either.  keel's default paths then lie under
+ * userns_runtime_dir instead of /run (docs/architecture.md, Files at
+ * run time). */
+bool userns_rootless(void);
+/* $XDG_RUNTIME_DIR into *dir when it is an absolute path of a directory (no
+ * symlink) of keel's effective uid that no one else may enter (mode 0700,
+ * as systemd's /run/user/UID); else -errno with err saying why. */
+int userns_runtime_dir(const char **dir, struct kerr *err);
 
 /* Whether setgroups(2) is denied in keel's user namespace (its
  * /proc/self/setgroups says "deny", as `unshare --map-root-user` writes it

@@ -66,6 +66,25 @@
 #                  so is one whose root is in wheel (10, mapped; 5000 is not,
 #                  and is not named), while a root one beside them runs (the
 #                  positive control)
+#   keel_full_map  keel in a user namespace whose maps are the full identity
+#                  (written from outside, setgroups denied first) counts as
+#                  nested: `keel check --plan` says the groups are not set
+#                  (the old binary read the uid_map and took it for the
+#                  initial namespace); in the initial one it does not
+#   rootless_default  a user without root (nobody) runs `unshare --user
+#                  --map-root-user --mount --net keel run MANIFEST` with no
+#                  --run-dir, control nor log_dir: keel runs in
+#                  $XDG_RUNTIME_DIR/keel (nobody's, 0700), logs in its log/,
+#                  and the same user's `keel ps` outside the namespace finds
+#                  it with no -H; without XDG_RUNTIME_DIR, or with a 0755
+#                  one, keel run is refused saying what to give (the old
+#                  binary: "cannot create /run/keel: Permission denied");
+#                  keel run as nobody outside a namespace names the unshare
+#                  command in its refusal
+#   rootless_client_fallback  the same user's keel ps, with no keel.sock in
+#                  its XDG_RUNTIME_DIR, reaches root's keel at /run/keel.sock
+#                  as a member of its control_group (a guard: the old binary
+#                  always did)
 #   initramfs_host_layer  mkinitramfs takes a layer from the host path the
 #                  manifest names when it is a directory there, else from
 #                  build/layers (the positive control), and says which
@@ -618,6 +637,130 @@ EOF
         grep_in "www: failed: keel runs in a user namespace with setgroups denied \(unshare --map-root-user\): cannot give www its supplementary groups 50 " "$ERR"
     check setgroups_denied_root_refused "g's refusal does not name wheel (10) alone" \
         grep_in "g: failed: .*: cannot give root its supplementary groups 10 " "$ERR"
+}
+
+# A user namespace whose maps are the full identity "0 0 4294967295"
+# (written from outside by root, setgroups denied first) maps as the
+# initial one does and is not it: keel counts itself nested there, as its
+# setgroups are denied.  Before, keel read its uid_map and took it for the
+# initial namespace: `keel check --plan` did not say the groups are not set.
+test_keel_full_map() {
+    plan full_map_nested full_map_initial
+    cat > "$T/fwrap" <<'EOF'
+#!/bin/bash
+me=$$
+( ( for _ in $(seq 400); do
+        [ "$(readlink /proc/$me/ns/user)" != "$(readlink /proc/self/ns/user)" ] && break
+        sleep 0.05
+    done
+    echo deny > /proc/$me/setgroups && echo '0 0 4294967295' > /proc/$me/uid_map &&
+        echo '0 0 4294967295' > /proc/$me/gid_map ) & )
+exec unshare --user sh -c 'until grep -q . /proc/self/gid_map; do sleep 0.05; done; exec "$@"' sh "$@"
+EOF
+    chmod 755 "$T/fwrap"
+    manifest <<EOF
+$(system_section)
+$(ctr c "/bin/probe print done" "network = none")
+EOF
+    timeout -k 2 $((20 * SLOW)) "$T/fwrap" sh -c 'cat /proc/self/uid_map; exec "$@"' sh \
+        "$KEEL" check --plan "$T/keel.ini" > "$T/plan.out" 2>&1 < /dev/null
+    require "the namespace's uid_map is not the full identity map: $(head -c 300 "$T/plan.out")" \
+        grep_in '^ +0 +0 +4294967295$' "$T/plan.out"
+    check full_map_nested "keel check --plan in a full-map user namespace with setgroups denied does not say the groups are not set" \
+        grep_in "^  groups: not set \(setgroups denied" "$T/plan.out"
+    # Control: in the initial namespace the groups are set.
+    keel_check --plan "$T/keel.ini"
+    check full_map_initial "keel check --plan in the initial namespace has no capabilities line or says the groups are not set" \
+        eval 'grep -q "^  capabilities: " "$CHECK_OUT" && ! grep -q "groups: not set" "$CHECK_OUT"'
+}
+
+# keel_nobody_wrap: KEEL_WRAP's script for a user without root (nobody) who
+# runs `unshare --user --map-root-user --mount --net keel run MANIFEST` with
+# XDG_RUNTIME_DIR at $T/xdg, as a login session gives it.
+keel_nobody_wrap() {
+    printf '#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups env XDG_RUNTIME_DIR=%s unshare --user --map-root-user --mount --net --propagation private "$@"\n' \
+        "$T/xdg" > "$T/nwrap"
+    chmod 755 "$T/nwrap"
+}
+
+# as_nobody COMMAND...: COMMAND as nobody in the initial user namespace
+# (the user's shell outside), XDG_RUNTIME_DIR at $T/xdg unless COMMAND is
+# `env` changing it.
+as_nobody() {
+    setpriv --reuid=65534 --regid=65534 --clear-groups env XDG_RUNTIME_DIR="$T/xdg" "$@"
+}
+
+test_rootless_default() {
+    plan rootless_runs rootless_run_dir rootless_log_dir rootless_ps rootless_no_xdg rootless_xdg_shared rootless_hint
+    chmod 755 "$T"
+    mkdir -m 0700 "$T/xdg"
+    chown 65534:65534 "$T/xdg"
+    # nobody's own copy of the layer: the namespace maps nobody alone.
+    cp -a "$LAYERS/base" "$T/lay"
+    chown -R 65534:65534 "$T/lay"
+    # No log_dir, no control, no --run-dir: keel's defaults.
+    manifest <<EOF
+[system]
+stop_timeout = 2
+[container c]
+layers = $T/lay
+network = none
+command = /bin/probe print done sleep inf
+EOF
+    # Without XDG_RUNTIME_DIR, or with one others may enter: refused, saying what to give.
+    local want='cannot choose a run directory: keel may not write /run here \(not root of the initial user namespace\) and'
+    as_nobody env -u XDG_RUNTIME_DIR unshare --user --map-root-user --mount --net \
+        timeout -k 2 $((10 * SLOW)) "$KEEL" run "$T/keel.ini" > "$T/noxdg.out" 2>&1
+    check rootless_no_xdg "keel run without XDG_RUNTIME_DIR was not refused clearly: $(head -c 300 "$T/noxdg.out")" \
+        grep_in "$want XDG_RUNTIME_DIR is not set to an absolute path; give --run-dir DIR" "$T/noxdg.out"
+    mkdir -m 0755 "$T/wide"
+    chown 65534:65534 "$T/wide"
+    as_nobody env XDG_RUNTIME_DIR="$T/wide" unshare --user --map-root-user --mount --net \
+        timeout -k 2 $((10 * SLOW)) "$KEEL" run "$T/keel.ini" > "$T/wide.out" 2>&1
+    check rootless_xdg_shared "keel run with a 0755 XDG_RUNTIME_DIR was not refused clearly: $(head -c 300 "$T/wide.out")" \
+        grep_in "$want cannot use XDG_RUNTIME_DIR $T/wide: it is not a directory of keel's user with mode 0700; give --run-dir DIR" \
+        "$T/wide.out"
+    # Not root at all: the refusal names the command that works.
+    as_nobody timeout -k 2 $((10 * SLOW)) "$KEEL" run "$T/keel.ini" > "$T/user.out" 2>&1
+    check rootless_hint "keel run as nobody does not name the unshare command: $(head -c 300 "$T/user.out")" \
+        grep_in '^keel: error: keel run needs root .*; without it: unshare --user --map-root-user --mount --net keel run MANIFEST$' \
+        "$T/user.out"
+    keel_nobody_wrap
+    KEEL_WRAP=$T/nwrap keel_start
+    wait_out c done 20 || fail "c did not come up under unshare as nobody ($WHY): $(tail -3 "$ERR")"
+    check rootless_runs "c does not run" out_has c done
+    check rootless_run_dir "the run directory is not \$XDG_RUNTIME_DIR/keel, nobody's, 0700" \
+        eq "$(stat -c '%U %a' "$T/xdg/keel" 2>&1)" "nobody 700"
+    check rootless_log_dir "c's log is not in \$XDG_RUNTIME_DIR/keel/log" grep_in '^done$' "$T/xdg/keel/log/c.log"
+    # The same user's shell, outside the namespace: the same socket by default.
+    as_nobody "$KEEL" ps > "$T/ps.out" 2>&1
+    check rootless_ps "keel ps as nobody outside the namespace did not find keel: $(head -c 300 "$T/ps.out")" \
+        grep_in '^c ' "$T/ps.out"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# A user without root whose XDG_RUNTIME_DIR holds no keel.sock still
+# reaches root's keel at /run/keel.sock by default, as a member of its
+# control_group: the rootless socket is the default only where it is.
+test_rootless_client_fallback() {
+    plan rootless_fallback_root_keel
+    chmod 755 "$T"
+    mkdir -m 0700 "$T/xdg"
+    chown 65534:65534 "$T/xdg"
+    manifest <<EOF
+$(system_section)
+control_group = staff
+$(ctr c "/bin/probe print done sleep inf")
+EOF
+    keel_start
+    wait_out c done || fail "c did not come up ($WHY)"
+    # The test's PID namespace too: its /proc is the one mounted there (the
+    # ASan build reads /proc/self).
+    nsenter --target "$(nsinit_pid)" --mount --pid \
+        setpriv --reuid=65534 --regid=65534 --groups=50 env XDG_RUNTIME_DIR="$T/xdg" "$KEEL" ps > "$T/ps.out" 2>&1
+    check rootless_fallback_root_keel "keel ps as a control_group member without a rootless keel did not reach /run/keel.sock: $(tail -c 300 "$T/ps.out")" \
+        grep_in '^c ' "$T/ps.out"
+    keel_stop || fail "keel did not stop ($WHY)"
 }
 
 run_tests "$@"

@@ -183,6 +183,19 @@ TEST(defaults)
     CHECK_INT(m->system.log_keep, 2);
     CHECK_INT(m->system.watchdog_timeout_ms, 30000);
     CHECK(m->system.control[1] == NULL);
+    manifest_free(m);
+    /* A rootless keel's runtime directory moves log_dir's and control's
+     * defaults under it, and only those (cli.c sets it). */
+    manifest_set_runtime_dir("/run/user/1000");
+    m = load_ok(C "[container b]\nlayers = /l\ncommand = /x\nnetwork = bridge\n");
+    manifest_set_runtime_dir(NULL);
+    CHECK(m != NULL);
+    if (!m)
+        return;
+    CHECK_STR(m->system.log_dir, "/run/user/1000/keel/log");
+    CHECK_STR(m->system.control[0], "unix:///run/user/1000/keel.sock");
+    CHECK(m->system.control[1] == NULL);
+    CHECK_INT(m->system.stop_timeout_ms, 10000);
     /* A bridge container without [network keel0] gets the default network. */
     CHECK(manifest_find_network(m, "keel0") != NULL);
     CHECK_INT(manifest_find_network(m, "keel0")->mtu, 1500);
