@@ -828,4 +828,53 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# A health check's helper, between its exec stub's execveat and the
+# command's execve, holds the write end of its report pipe to keel; the
+# stub is dumpable and runs with the container's capabilities, so the
+# container's root opens /proc/PID/fd/N of it (the probe's pipe-grab, which
+# stops a stub it sees with SIGSTOP while it tries: without strace it won
+# within 1 to 18 checks 200 ms apart, 6 runs of 6 on the build machine).
+# strace delays each execve (the stub's of the command; keel's helpers use
+# execveat) by a second (times SLOW), so the grab comes first every time.  The grabber
+# writes a forged stub record with escape sequences into the first pipe
+# and only holds the later ones.  Before: keel logged the record raw ("c:
+# unhealthy: cannot start the check: cannot execute ESC]2;pwned BEL ESC[2J"
+# on its console) and, at the second failed check, read the held, empty
+# pipe with a blocking read: PID 1 stopped for good (no reap, no control
+# socket, no further check).  Now the read end is non-blocking and control
+# bytes of a report become '?'.
+test_health_report_held() {
+    plan health_report_grabbed health_report_forged_seen health_report_no_escape health_report_checks_go_on \
+        health_report_keel_answers
+    command -v strace > /dev/null || fail "strace is not installed"
+    mkdir -p "$T/shared"
+    : > "$T/shared/checks"
+    { system_section
+      echo "control = unix://$T/keel.sock"
+      simple c "/bin/probe print up pipe-grab 600 forge sleep inf" "mount = $T/shared:/shared:rw
+health = /bin/sh -c 'echo x >> /shared/checks; exit 1'
+health_interval = 200ms
+health_timeout = $((30 * SLOW))s
+health_retries = 1
+on_unhealthy = none"; } | manifest
+    # -D: keel stays nsinit's child, the one keel_stop signals.
+    printf '#!/bin/sh\nexec strace -f -D -q -o /dev/null -e trace=execve -e inject=execve:delay_enter=%s "$@"\n' \
+        $((1000000 * SLOW)) > "$T/stwrap"
+    chmod 755 "$T/stwrap"
+    KEEL_WRAP=$T/stwrap keel_start
+    wait_out c up 30 || fail "c did not start ($WHY)"
+    check health_report_grabbed "the container did not get the report pipes of two checks ($WHY)" \
+        wait_out c pipe-grab.pipe=2 60
+    wait_until 30 eval '[ "$(wc -l < "$T/shared/checks")" -ge 4 ]'
+    check health_report_forged_seen "keel did not log the forged report (the first check's)" \
+        grep -q 'c: unhealthy: cannot start the check: cannot execute' "$ERR"
+    check health_report_no_escape "a container's forged report put an escape byte on keel's console" \
+        eval "! grep -q \$'\\033' '$ERR'"
+    check health_report_checks_go_on "keel ran $(wc -l < "$T/shared/checks") checks: it stopped at a held report pipe" \
+        ge "$(wc -l < "$T/shared/checks")" 4
+    check health_report_keel_answers "keel ps does not answer" \
+        eval "KEEL_HOST=unix://$T/keel.sock timeout $((10 * SLOW)) '$KEEL' ps > /dev/null 2>&1"
+    keel_stop 10 > /dev/null 2>&1 || keel_kill
+}
+
 run_tests "$@"
