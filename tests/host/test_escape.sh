@@ -877,4 +877,47 @@ on_unhealthy = none"; } | manifest
     keel_stop 10 > /dev/null 2>&1 || keel_kill
 }
 
+# A container's root may take a lease (F_SETLEASE) on a file it owns; a
+# blocking open of that file by another process then waits until the lease
+# is given up or fs.lease-break-time (45 s) ends it.  keel cp of such a file,
+# and keel logs of a log that a container sharing log_dir replaced with a
+# leased file of its own, held PID 1 that long (no reaping, no control
+# socket; a 30 s hardware watchdog would have reset the machine).  Now keel
+# opens them non-blocking: the request fails at once.  The bounds are
+# generous for an answer that takes milliseconds; before, cp and logs ran
+# into them and keel ps after them did not answer.
+test_leased_files() {
+    plan lease_taken lease_effective lease_cp_refused lease_logs_refused lease_keel_answers lease_cp_control
+    { system_section
+      echo "control = unix://$T/keel.sock"
+      simple c "/bin/probe lease /tmp/x print up sleep inf" "upper = tmpfs"
+      simple l "/bin/sh -c 'rm /logs/l.log && exec /bin/probe lease /logs/l.log print up sleep inf'" \
+          "mount = $T/log:/logs:rw"; } | manifest
+    keel_start
+    wait_out c up 30 || fail "c did not start ($WHY)"
+    wait_out l up 30 || fail "l did not start ($WHY)"
+    check lease_taken "the containers could not take their leases" \
+        eq "$(c_value c lease:/tmp/x) $(c_value l lease:/logs/l.log)" "ok ok"
+    # From outside, non-blocking (a blocking open would wait): the lease is there.
+    check lease_effective "a non-blocking open of l's leased log did not fail with EWOULDBLOCK" \
+        python3 -c 'import os, sys
+try:
+    os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+except BlockingIOError:
+    sys.exit(0)
+sys.exit(1)' "$T/log/l.log"
+    KEEL_HOST=unix://$T/keel.sock timeout $((5 * SLOW)) "$KEEL" cp c:/tmp/x "$T/got" > "$T/cp.out" 2>&1
+    check lease_cp_refused "keel cp of a leased file did not fail at once: rc $?, $(cat "$T/cp.out")" \
+        grep -q 'holds a lease on it' "$T/cp.out"
+    KEEL_HOST=unix://$T/keel.sock timeout $((5 * SLOW)) "$KEEL" logs l > "$T/logs.out" 2>&1
+    check lease_logs_refused "keel logs of a leased log did not fail at once: rc $?, $(cat "$T/logs.out")" \
+        grep -q 'cannot open .*l\.log' "$T/logs.out"
+    check lease_keel_answers "keel ps does not answer" \
+        eval "KEEL_HOST=unix://$T/keel.sock timeout $((5 * SLOW)) '$KEEL' ps > /dev/null 2>&1"
+    KEEL_HOST=unix://$T/keel.sock timeout $((5 * SLOW)) "$KEEL" cp c:/etc/layer "$T/layer" > "$T/cp2.out" 2>&1
+    check lease_cp_control "keel cp of a file without a lease failed: $(cat "$T/cp2.out")" \
+        eq "$(cat "$T/layer" 2>/dev/null)" base
+    keel_stop 10 > /dev/null 2>&1 || keel_kill
+}
+
 run_tests "$@"

@@ -87,6 +87,12 @@
  *                       "\e]2;pwned\a\e[2J" (escape sequences).  Prints
  *                       pipe-grab.pipe=K as the K-th is kept, pipe-grab.kept=N at
  *                       the end, and holds them until it exits (chain `sleep inf`)
+ *   lease PATH          create PATH, open it read-write and take a write lease on it
+ *                       (F_SETLEASE F_WRLCK; SIGIO, the lease-break signal,
+ *                       ignored, and the lease never given up): lease:PATH=ok|ERRNO.
+ *                       Another process's blocking open of PATH waits for the
+ *                       kernel's fs.lease-break-time (45 s by default); a
+ *                       non-blocking one fails at once (EWOULDBLOCK)
  *   stderr TEXT         TEXT on stderr
  *   tty                 the controlling terminal as an attacker sees it:
  *                       tty.open=ok|ERRNO (open("/dev/tty")), tty.sid_leader=1|0
@@ -1196,6 +1202,14 @@ static void cmd_fuse_hang(const char *dir)
     close(fd);
 }
 
+static void cmd_lease(const char *path)
+{
+    signal(SIGIO, SIG_IGN);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);   /* held until the probe exits */
+    int e = fd < 0 || fcntl(fd, F_SETLEASE, F_WRLCK) < 0 ? errno : 0;
+    printf("lease:%s=%s\n", path, e ? errname(e) : "ok");
+}
+
 /* ---- pipe-grab ---------------------------------------------------------- */
 
 static volatile sig_atomic_t pipe_grab_stop;
@@ -1355,6 +1369,8 @@ int main(int argc, char **argv)
             printf("%s\n", need(argv, &i));
         else if (strcmp(c, "exe-attack") == 0)
             cmd_exe_attack(need(argv, &i));
+        else if (strcmp(c, "lease") == 0)
+            cmd_lease(need(argv, &i));
         else if (strcmp(c, "pipe-grab") == 0) {
             const char *secs = need(argv, &i);
             bool forge = argv[i + 1] && strcmp(argv[i + 1], "forge") == 0;
