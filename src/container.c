@@ -1068,16 +1068,21 @@ int container_setup_result(int setup_fd, struct kerr *err)
     do
         n = read(setup_fd, &rep, sizeof rep);
     while (n < 0 && errno == EINTR);
-    if (n == 0)
+    if (n == 0 || (n < 0 && errno == EAGAIN))
         return 0;
     if (n < 0)
         return kerr_set(err, errno, "cannot read the setup result");
-    if (stub_report_decode(&rep, (size_t)n, err))
-        return -err->code;
-    if ((size_t)n != sizeof rep)
-        return kerr_msg(err, EIO, "the setup child sent a truncated report");
-    rep.msg[sizeof rep.msg - 1] = '\0';
-    return kerr_msg(err, rep.code, "%s", rep.msg);
+    bool stub = stub_report_decode(&rep, (size_t)n, err);
+    if (!stub && (size_t)n != sizeof rep)
+        kerr_msg(err, EIO, "the setup child sent a truncated report");
+    else if (!stub)
+        kerr_msg(err, rep.code, "%.*s", (int)sizeof rep.msg - 1, rep.msg);
+    /* The record may be a container's (container_exec_start): it reaches
+     * keel's console and clients, never as a terminal's escape sequence. */
+    for (char *p = err->msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return -err->code;
 }
 
 int container_release(int release_fd, struct kerr *err)
@@ -1122,9 +1127,13 @@ int container_exec_start(const struct container_exec_req *req, pid_t *out, int *
     _cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (devnull < 0)
         return kerr_set(err, errno, "cannot open /dev/null");
-    /* The report channel: its write end above any fd the list keeps or moves. */
+    /* The report channel: its write end above any fd the list keeps or moves.
+     * Non-blocking: in the helper's stub, between its two execs, the
+     * container's root can reopen the write end through /proc/PID/fd/N and
+     * keep it; a blocking read once the helper is reaped would wait on it
+     * for ever (PID 1 stalled by a health check). */
     int rfd[2] = { -1, -1 };
-    if (pipe2(rfd, O_CLOEXEC) < 0)
+    if (pipe2(rfd, O_CLOEXEC | O_NONBLOCK) < 0)
         return kerr_set(err, errno, "cannot create the setup pipe for an exec in %s", c->name);
     int high = fcntl(rfd[1], F_DUPFD_CLOEXEC, SETUP_FD_MIN);
     close(rfd[1]);

@@ -1014,11 +1014,10 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
             int r = check_peer(c, cfd, who, sizeof who);
             if (r < 0) {
                 c->refused++;
-                c->refused++;
-            refuse(cfd, "{\"keel\":1,\"ok\":false,\"error\":\"permission denied: "
+                refuse(cfd, "{\"keel\":1,\"ok\":false,\"error\":\"permission denied: "
                             "only root and members of control_group may use keel\"}\n");
-                refusal(c, &key, "control: refused client on %s (%s): not root and not in control_group",
-                            ls->url, who);
+                refusal(c, &key, "control: refused client on %s (%s): not root and not in control_group", ls->url,
+                        who);
                 continue;
             }
         } else if (ls->family == AF_VSOCK && !ls->vsock_local && vsock_peer_local(ls, cfd, &ss)) {

@@ -144,12 +144,16 @@ static int open_root(struct conn *cn, const char *op, const char *name, uid_t *u
     return fd;
 }
 
-/* Reopens an O_PATH fd for reading, once it was found to be a regular file. */
+/* Reopens an O_PATH fd for reading, once it was found to be a regular file.
+ * Non-blocking: the container's root may hold a lease on its file
+ * (F_SETLEASE), and a blocking open would hold PID 1 until the lease is
+ * given up or fs.lease-break-time (45 s) ends it; this open fails at once
+ * (EWOULDBLOCK). */
 static int reopen(int pathfd, int flags)
 {
     char self[64];
     snprintf(self, sizeof self, "/proc/self/fd/%d", pathfd);
-    return open(self, flags | O_CLOEXEC | O_NOCTTY);
+    return open(self, flags | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 }
 
 static void get_start(struct conn *cn, const struct proto_request *req)
@@ -185,7 +189,8 @@ static void get_start(struct conn *cn, const struct proto_request *req)
     }
     int fd = reopen(pfd, O_RDONLY);
     if (fd < 0) {
-        cp_error(cn, "cp_get", "cannot open %s:%s: %s", req->name, req->path, strerror(errno));
+        cp_error(cn, "cp_get", "cannot open %s:%s: %s", req->name, req->path,
+                 errno == EWOULDBLOCK ? "a process of the container holds a lease on it" : strerror(errno));
         return;
     }
     struct conn_cp *cp = calloc(1, sizeof *cp);

@@ -121,7 +121,9 @@ void health_check_reaped(struct health_check *h, pid_t pid, int status)
     cancel_timer(h);
     bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     /* A helper that could not take a step or execve the command left a
-     * record saying why; every writer has exited by now, so this read ends. */
+     * record saying why.  The read does not wait (the channel is
+     * non-blocking): the container's root may hold a copy of the write end
+     * (container_exec_start). */
     struct kerr err = { 0 };
     bool not_started = !ok && h->setup_fd >= 0 && container_setup_result(h->setup_fd, &err) < 0 && err.msg[0];
     close_report(h);

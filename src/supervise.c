@@ -2164,11 +2164,11 @@ static void exec_reaped(pid_t pid, int status, void *data)
     struct exec_watch *w = data;
     bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (!ok && w->why && w->why_size) {
-        /* Non-blocking: a command still running in a helper that was killed
-         * holds the write end until its execve; its report is then empty. */
+        /* The channel is non-blocking (container_exec_start): a command still
+         * running in a helper that was killed holds the write end until its
+         * execve; its report is then empty. */
         struct kerr e = { 0 };
-        if (fcntl(w->setup_fd, F_SETFL, O_NONBLOCK) == 0 && container_setup_result(w->setup_fd, &e) < 0 &&
-            e.code != EAGAIN && e.msg[0])
+        if (container_setup_result(w->setup_fd, &e) < 0 && e.msg[0])
             snprintf(w->why, w->why_size, "%s", e.msg);
     }
     close(w->setup_fd);

@@ -200,7 +200,7 @@ int open_regular_nofollow_at(int dirfd, const char *name, int flags)
     }
     char again[32];
     snprintf(again, sizeof again, "/proc/self/fd/%d", look);
-    return open(again, flags);
+    return open(again, flags | O_NONBLOCK);
 }
 
 int write_all(int fd, const void *buf, size_t len)

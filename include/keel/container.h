@@ -127,7 +127,11 @@ void container_hold_close(int *hold_fd);
  * dies only when that sleep ends; a wait here would hold PID 1 that long). */
 void container_abort(struct container_proc *p);
 /* After setup_fd became readable (or hung up): 0 when the command was exec'd,
- * otherwise the child's error (e.g. "cannot mount the overlay root of web: ..."). */
+ * otherwise the child's error (e.g. "cannot mount the overlay root of web: ...").
+ * Also 0 when a non-blocking setup_fd (an exec's) has nothing to read, and
+ * the message never holds a control byte (each is '?'): an exec helper's
+ * report pipe is open in its stub, where the container's root can reopen it
+ * through /proc/PID/fd/N, keep it, and write what it likes. */
 int container_setup_result(int setup_fd, struct kerr *err);
 /* Releases a standby (in.standby) to its exec: one byte on its release fd,
  * which stays the caller's to close.  -EPIPE when the child is gone. */
@@ -147,9 +151,9 @@ int container_release(int release_fd, struct kerr *err);
  * With the failure path of container_start: the helper reports a step it
  * could not take (joining a namespace, the user, a limit, the execve) as a
  * record on a CLOEXEC pipe whose read end *setup_fd becomes (the caller owns
- * it; once the pid is reaped, container_setup_result() says 0 or why it
- * could not start); the pid then exits 126 after a failed step, 127 after a
- * failed execve. */
+ * it; non-blocking: a writer may outlive the helper, above; once the pid is
+ * reaped, container_setup_result() says 0 or why it could not start); the
+ * pid then exits 126 after a failed step, 127 after a failed execve. */
 struct container_exec_req {
     const struct container_spec *spec;
     const struct container_ns *ns;

@@ -71,7 +71,12 @@ int read_regular_file(const char *path, size_t max, char **out, size_t *len);
  * O_NOFOLLOW fd, then reopened through /proc/self/fd, so the file opened is
  * the one looked at.  A symlink (ELOOP) is never followed; a FIFO, socket or
  * device node (EINVAL) is never opened (a FIFO's open or read waits for a
- * peer; a device's open does what that device does).  -1 with errno set. */
+ * peer; a device's open does what that device does).  The open is
+ * non-blocking (the fd keeps O_NONBLOCK, which regular files ignore): the
+ * file's owner (a container's root, for its own files) may hold a lease on
+ * it (F_SETLEASE), and a blocking open waits for the lease to be given up,
+ * up to fs.lease-break-time (45 s); this one fails at once with
+ * EWOULDBLOCK.  -1 with errno set. */
 int open_regular_nofollow(const char *path, int flags);
 /* The same for NAME in the directory DIRFD (or AT_FDCWD). */
 int open_regular_nofollow_at(int dirfd, const char *name, int flags);

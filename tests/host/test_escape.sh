@@ -849,4 +849,96 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# A health check's helper, between its exec stub's execveat and the
+# command's execve, holds the write end of its report pipe to keel; the
+# stub is dumpable and runs with the container's capabilities, so the
+# container's root opens /proc/PID/fd/N of it (the probe's pipe-grab, which
+# stops a stub it sees with SIGSTOP while it tries: without strace it won
+# within 1 to 18 checks 200 ms apart, 6 runs of 6 on the build machine).
+# strace delays each execve (the stub's of the command; keel's helpers use
+# execveat) by a second (times SLOW), so the grab comes first every time.  The grabber
+# writes a forged stub record with escape sequences into the first pipe
+# and only holds the later ones.  Before: keel logged the record raw ("c:
+# unhealthy: cannot start the check: cannot execute ESC]2;pwned BEL ESC[2J"
+# on its console) and, at the second failed check, read the held, empty
+# pipe with a blocking read: PID 1 stopped for good (no reap, no control
+# socket, no further check).  Now the read end is non-blocking and control
+# bytes of a report become '?'.
+test_health_report_held() {
+    plan health_report_grabbed health_report_forged_seen health_report_no_escape health_report_checks_go_on \
+        health_report_keel_answers
+    command -v strace > /dev/null || fail "strace is not installed"
+    mkdir -p "$T/shared"
+    : > "$T/shared/checks"
+    { system_section
+      echo "control = unix://$T/keel.sock"
+      simple c "/bin/probe print up pipe-grab 600 forge sleep inf" "mount = $T/shared:/shared:rw
+health = /bin/sh -c 'echo x >> /shared/checks; exit 1'
+health_interval = 200ms
+health_timeout = $((30 * SLOW))s
+health_retries = 1
+on_unhealthy = none"; } | manifest
+    # -D: keel stays nsinit's child, the one keel_stop signals.
+    printf '#!/bin/sh\nexec strace -f -D -q -o /dev/null -e trace=execve -e inject=execve:delay_enter=%s "$@"\n' \
+        $((1000000 * SLOW)) > "$T/stwrap"
+    chmod 755 "$T/stwrap"
+    KEEL_WRAP=$T/stwrap keel_start
+    wait_out c up 30 || fail "c did not start ($WHY)"
+    check health_report_grabbed "the container did not get the report pipes of two checks ($WHY)" \
+        wait_out c pipe-grab.pipe=2 60
+    wait_until 30 eval '[ "$(wc -l < "$T/shared/checks")" -ge 4 ]'
+    check health_report_forged_seen "keel did not log the forged report (the first check's)" \
+        grep -q 'c: unhealthy: cannot start the check: cannot execute' "$ERR"
+    check health_report_no_escape "a container's forged report put an escape byte on keel's console" \
+        eval "! grep -q \$'\\033' '$ERR'"
+    check health_report_checks_go_on "keel ran $(wc -l < "$T/shared/checks") checks: it stopped at a held report pipe" \
+        ge "$(wc -l < "$T/shared/checks")" 4
+    check health_report_keel_answers "keel ps does not answer" \
+        eval "KEEL_HOST=unix://$T/keel.sock timeout $((10 * SLOW)) '$KEEL' ps > /dev/null 2>&1"
+    keel_stop 10 > /dev/null 2>&1 || keel_kill
+}
+
+# A container's root may take a lease (F_SETLEASE) on a file it owns; a
+# blocking open of that file by another process then waits until the lease
+# is given up or fs.lease-break-time (45 s) ends it.  keel cp of such a file,
+# and keel logs of a log that a container sharing log_dir replaced with a
+# leased file of its own, held PID 1 that long (no reaping, no control
+# socket; a 30 s hardware watchdog would have reset the machine).  Now keel
+# opens them non-blocking: the request fails at once.  The bounds are
+# generous for an answer that takes milliseconds; before, cp and logs ran
+# into them and keel ps after them did not answer.
+test_leased_files() {
+    plan lease_taken lease_effective lease_cp_refused lease_logs_refused lease_keel_answers lease_cp_control
+    { system_section
+      echo "control = unix://$T/keel.sock"
+      simple c "/bin/probe lease /tmp/x print up sleep inf" "upper = tmpfs"
+      simple l "/bin/sh -c 'rm /logs/l.log && exec /bin/probe lease /logs/l.log print up sleep inf'" \
+          "mount = $T/log:/logs:rw"; } | manifest
+    keel_start
+    wait_out c up 30 || fail "c did not start ($WHY)"
+    wait_out l up 30 || fail "l did not start ($WHY)"
+    check lease_taken "the containers could not take their leases" \
+        eq "$(c_value c lease:/tmp/x) $(c_value l lease:/logs/l.log)" "ok ok"
+    # From outside, non-blocking (a blocking open would wait): the lease is there.
+    check lease_effective "a non-blocking open of l's leased log did not fail with EWOULDBLOCK" \
+        python3 -c 'import os, sys
+try:
+    os.open(sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+except BlockingIOError:
+    sys.exit(0)
+sys.exit(1)' "$T/log/l.log"
+    KEEL_HOST=unix://$T/keel.sock timeout $((5 * SLOW)) "$KEEL" cp c:/tmp/x "$T/got" > "$T/cp.out" 2>&1
+    check lease_cp_refused "keel cp of a leased file did not fail at once: rc $?, $(cat "$T/cp.out")" \
+        grep -q 'holds a lease on it' "$T/cp.out"
+    KEEL_HOST=unix://$T/keel.sock timeout $((5 * SLOW)) "$KEEL" logs l > "$T/logs.out" 2>&1
+    check lease_logs_refused "keel logs of a leased log did not fail at once: rc $?, $(cat "$T/logs.out")" \
+        grep -q 'cannot open .*l\.log' "$T/logs.out"
+    check lease_keel_answers "keel ps does not answer" \
+        eval "KEEL_HOST=unix://$T/keel.sock timeout $((5 * SLOW)) '$KEEL' ps > /dev/null 2>&1"
+    KEEL_HOST=unix://$T/keel.sock timeout $((5 * SLOW)) "$KEEL" cp c:/etc/layer "$T/layer" > "$T/cp2.out" 2>&1
+    check lease_cp_control "keel cp of a file without a lease failed: $(cat "$T/cp2.out")" \
+        eq "$(cat "$T/layer" 2>/dev/null)" base
+    keel_stop 10 > /dev/null 2>&1 || keel_kill
+}
+
 run_tests "$@"

@@ -75,6 +75,24 @@
  *                       served: its caller sleeps uninterruptibly, and SIGKILL ends it
  *                       only after the answer.  SIGUSR2 answers every request held
  *                       (fuse.released=N).
+ *   pipe-grab SECONDS [forge]
+ *                       the attacker of another process's pipes: for SECONDS (or
+ *                       until SIGUSR1) scans /proc/[0-9]*\/fd/N of every other
+ *                       process and opens each pipe it can for writing
+ *                       (O_NONBLOCK), keeping one fd per pipe (up to 64) until the
+ *                       probe exits; a process whose name is neither keel nor
+ *                       probe (an exec stub) is stopped (SIGSTOP) while its fds
+ *                       are tried, then continued.  With `forge`, the first pipe
+ *                       kept is sent an exec stub's failure record whose path is
+ *                       "\e]2;pwned\a\e[2J" (escape sequences).  Prints
+ *                       pipe-grab.pipe=K as the K-th is kept, pipe-grab.kept=N at
+ *                       the end, and holds them until it exits (chain `sleep inf`)
+ *   lease PATH          create PATH, open it read-write and take a write lease on it
+ *                       (F_SETLEASE F_WRLCK; SIGIO, the lease-break signal,
+ *                       ignored, and the lease never given up): lease:PATH=ok|ERRNO.
+ *                       Another process's blocking open of PATH waits for the
+ *                       kernel's fs.lease-break-time (45 s by default); a
+ *                       non-blocking one fails at once (EWOULDBLOCK)
  *   stderr TEXT         TEXT on stderr
  *   tty                 the controlling terminal as an attacker sees it:
  *                       tty.open=ok|ERRNO (open("/dev/tty")), tty.sid_leader=1|0
@@ -1184,6 +1202,125 @@ static void cmd_fuse_hang(const char *dir)
     close(fd);
 }
 
+static void cmd_lease(const char *path)
+{
+    signal(SIGIO, SIG_IGN);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);   /* held until the probe exits */
+    int e = fd < 0 || fcntl(fd, F_SETLEASE, F_WRLCK) < 0 ? errno : 0;
+    printf("lease:%s=%s\n", path, e ? errname(e) : "ok");
+}
+
+/* ---- pipe-grab ---------------------------------------------------------- */
+
+static volatile sig_atomic_t pipe_grab_stop;
+
+static void on_pipe_grab_stop(int sig)
+{
+    (void)sig;
+    pipe_grab_stop = 1;
+}
+
+/* The name /proc/PID/stat gives (between the parentheses). */
+static bool proc_comm(const char *pid, char *out, size_t n)
+{
+    char path[300], buf[256];
+    snprintf(path, sizeof path, "/proc/%s/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r <= 0)
+        return false;
+    buf[r] = '\0';
+    char *a = strchr(buf, '('), *b = strrchr(buf, ')');
+    if (!a || !b || b < a)
+        return false;
+    snprintf(out, n, "%.*s", (int)(b - a - 1), a + 1);
+    return true;
+}
+
+/* Opens for writing every pipe of process `pid` not kept yet. */
+static void grab_pipes_of(const char *pid, unsigned long *inos, int *fds, size_t *n, bool forge)
+{
+    char dir[300];
+    snprintf(dir, sizeof dir, "/proc/%s/fd", pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) && *n < 64) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[600], link[64];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ssize_t l = readlink(path, link, sizeof link - 1);
+        unsigned long ino;
+        if (l <= 0)
+            continue;
+        link[l] = '\0';
+        if (sscanf(link, "pipe:[%lu]", &ino) != 1)
+            continue;
+        bool seen = false;
+        for (size_t k = 0; k < *n; k++)
+            seen |= inos[k] == ino;
+        if (seen)
+            continue;
+        int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        if (forge && *n == 0) {
+            /* struct stub_report { int32 step (STUB_STEP_EXEC), int32 errno }, then the path. */
+            static const char path_bytes[] = "\033]2;pwned\007\033[2J";
+            char rec[8 + sizeof path_bytes - 1];
+            int32_t head[2] = { -2, ENOENT };
+            memcpy(rec, head, 8);
+            memcpy(rec + 8, path_bytes, sizeof path_bytes - 1);
+            if (write(fd, rec, sizeof rec) < 0) {
+                /* a full pipe: kept all the same */
+            }
+        }
+        inos[*n] = ino;
+        fds[(*n)++] = fd;
+        printf("pipe-grab.pipe=%zu\n", *n);
+    }
+    closedir(d);
+}
+
+static void cmd_pipe_grab(const char *secs, bool forge)
+{
+    double limit = strtod(secs, NULL);
+    struct sigaction stop = { .sa_handler = on_pipe_grab_stop };
+    sigaction(SIGUSR1, &stop, NULL);
+    static unsigned long inos[64];
+    static int fds[64];
+    size_t n = 0;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char self[16];
+    snprintf(self, sizeof self, "%d", (int)getpid());
+    do {
+        DIR *d = opendir("/proc");
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (e->d_name[0] < '1' || e->d_name[0] > '9' || strcmp(e->d_name, self) == 0)
+                continue;
+            char comm[64];
+            bool stub = proc_comm(e->d_name, comm, sizeof comm) && strcmp(comm, "keel") != 0 &&
+                        strcmp(comm, "probe") != 0;
+            /* A stub between its two execs: held still while its fds are tried. */
+            bool stopped = stub && kill(atoi(e->d_name), SIGSTOP) == 0;
+            grab_pipes_of(e->d_name, inos, fds, &n, forge);
+            if (stopped)
+                kill(atoi(e->d_name), SIGCONT);
+        }
+        if (d)
+            closedir(d);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while (!pipe_grab_stop && (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < limit);
+    printf("pipe-grab.kept=%zu\n", n);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1232,6 +1369,14 @@ int main(int argc, char **argv)
             printf("%s\n", need(argv, &i));
         else if (strcmp(c, "exe-attack") == 0)
             cmd_exe_attack(need(argv, &i));
+        else if (strcmp(c, "lease") == 0)
+            cmd_lease(need(argv, &i));
+        else if (strcmp(c, "pipe-grab") == 0) {
+            const char *secs = need(argv, &i);
+            bool forge = argv[i + 1] && strcmp(argv[i + 1], "forge") == 0;
+            cmd_pipe_grab(secs, forge);
+            i += forge;
+        }
         else if (strcmp(c, "tty") == 0)
             cmd_tty();
         else if (strcmp(c, "stderr") == 0)

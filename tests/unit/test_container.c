@@ -5,6 +5,7 @@
  * container_setup_result() reads, as for a container's start; a command that
  * runs closes the channel (EOF, result 0). */
 #include "keel/container.h"
+#include "keel/stub.h"
 #include "keel/sys.h"
 
 #include <errno.h>
@@ -95,6 +96,31 @@ TEST(exec_needs_pinned_namespaces)
     CHECK_INT(container_exec_start(&req, &pid, &fd, &err), -ESRCH);
     CHECK_STR(err.msg, "the namespaces of t are not pinned");
     CHECK(pid == 0 && fd == -1);
+}
+
+/* An exec or health-check helper's report pipe is open in its exec stub,
+ * where the container's root can reopen it (/proc/PID/fd/N), keep it and
+ * write to it.  A held, empty channel is no report (keel never waits on it:
+ * the read end is non-blocking), and a forged record puts no control byte
+ * into the message keel logs.  Before, the first read failed (EAGAIN; the
+ * health check's blocking read waited for ever) and the escapes came
+ * through. */
+TEST(setup_result_from_a_container)
+{
+    int p[2];
+    CHECK_INT(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    struct kerr err = { 0 };
+    CHECK_INT(container_setup_result(p[0], &err), 0);
+    char rec[8 + 11];
+    int32_t head[2] = { STUB_STEP_EXEC, ENOENT };
+    memcpy(rec, head, sizeof head);
+    memcpy(rec + 8, "\033]2;x\007\033[2J\177", 11);
+    CHECK(write(p[1], rec, sizeof rec) == (ssize_t)sizeof rec);
+    CHECK_INT(container_setup_result(p[0], &err), -ENOENT);
+    CHECK_STR(err.msg, "cannot execute ?]2;x??[2J?: No such file or directory");
+    close(p[1]);
+    CHECK_INT(container_setup_result(p[0], &err), 0);
+    close(p[0]);
 }
 
 /* The setup child resets only the signals keel has away from the default,
@@ -196,6 +222,7 @@ int main(void)
 {
     RUN(exec_reports);
     RUN(exec_needs_pinned_namespaces);
+    RUN(setup_result_from_a_container);
     RUN(signal_status_parse);
     RUN(hand_over_large_hosts);
     RUN(abort_never_waits);
