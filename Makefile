@@ -178,9 +178,12 @@ $(BUILD)/obj/%.o: src/%.c $(FLAGS_FILE)
 # is only an input: an entry that matches no section is ignored, code it
 # misses is linked after it.  The map is what make hot-list reads.
 HOT_LD   := $(wildcard link/hot.ld)
-HOT_SCRIPT := $(if $(HOT_LD),-T $(HOT_LD))
+# The libraries' unwind tables stay out of the static link: nothing in keel
+# unwinds (link/no-unwind.ld says why; ~92 KiB, issue 17).
+NOUNWIND_LD := link/no-unwind.ld
+HOT_SCRIPT := $(if $(HOT_LD),-T $(HOT_LD)) -T $(NOUNWIND_LD)
 HOT_LDFLAGS := -Wl,-Map=$(BUILD)/keel.debug.map $(HOT_SCRIPT)
-$(BUILD)/keel $(BUILD)/test/keel: $(HOT_LD)
+$(BUILD)/keel $(BUILD)/test/keel: $(HOT_LD) $(NOUNWIND_LD)
 
 # make hot-list: trace build/keel's PID 1 with 10 idle containers and rewrite
 # link/hot.ld (tests/bench/hotlist; root); make again to link with it.
