@@ -95,7 +95,7 @@ uint64_t now_ms(void);
  * gives, with struct tm's conventions but the full year (mon 1..12, wday 0 =
  * Sunday, yday 0..365).  Not gmtime_r: it links glibc's time zone code, whose
  * TZ parsing pulls in sscanf and with it the float and long double parsers
- * (issue 17: ~96 KiB of the static binary). */
+ * (issue 17: ~92 KiB of the static binary). */
 struct utc_date {
     int64_t year;
     int mon, mday, hour, min, sec, wday, yday;
