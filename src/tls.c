@@ -3,10 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mbedtls/error.h>
+#include <mbedtls/platform_util.h>
 
 #include "keel/util.h"
 
@@ -37,6 +40,27 @@ void tls_strerror(int ret, char *buf, size_t n)
 {
     mbedtls_strerror(ret, buf, n);
 }
+
+#if defined(MBEDTLS_PLATFORM_GMTIME_R_ALT)
+/* mbedTLS's calendar for certificate validity (x509_get_current_time; the
+ * project's configuration asks for it, third_party/mbedtls-config.h): keel's
+ * own arithmetic, since glibc's gmtime_r links its time zone code and with it
+ * sscanf and the float parsers (utc_date_of).  NULL, as gmtime_r's EOVERFLOW,
+ * where the year does not fit struct tm. */
+struct tm *mbedtls_platform_gmtime_r(const mbedtls_time_t *tt, struct tm *tm_buf)
+{
+    struct utc_date d;
+    utc_date_of((int64_t)*tt, &d);
+    if (d.year - 1900 < INT_MIN || d.year - 1900 > INT_MAX)
+        return NULL;
+    *tm_buf = (struct tm){
+        .tm_year = (int)(d.year - 1900), .tm_mon = d.mon - 1, .tm_mday = d.mday,
+        .tm_hour = d.hour, .tm_min = d.min, .tm_sec = d.sec,
+        .tm_wday = d.wday, .tm_yday = d.yday, .tm_zone = "GMT",
+    };
+    return tm_buf;
+}
+#endif
 
 /* Reads PATH whole for LABEL's message.  The server (PID 1, at its start)
  * reads as the manifest is read (read_regular_file): a FIFO put there is

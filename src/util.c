@@ -313,7 +313,7 @@ uint64_t realtime_ms(void)
     return clock_ns(CLOCK_REALTIME) / 1000000ull;
 }
 
-void utc_time_format(int64_t secs, char *out, size_t n)
+void utc_date_of(int64_t secs, struct utc_date *out)
 {
     /* Days to civil date: H. Hinnant's algorithm (eras of 400 years). */
     int64_t days = secs / 86400, rem = secs % 86400;
@@ -326,15 +326,28 @@ void utc_time_format(int64_t secs, char *out, size_t n)
     int64_t doe = z - era * 146097;                                      /* [0, 146096] */
     int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;   /* [0, 399] */
     int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                 /* [0, 365] */
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);                 /* [0, 365], from March 1 */
     int64_t mp = (5 * doy + 2) / 153;                                      /* [0, 11] */
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
     int64_t m = mp < 10 ? mp + 3 : mp - 9;
     y += m <= 2;
-    if (y < 0 || y > 9999) {
+    bool leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    out->year = y;
+    out->mon = (int)m;
+    out->mday = (int)(doy - (153 * mp + 2) / 5 + 1);
+    out->hour = (int)(rem / 3600);
+    out->min = (int)(rem / 60 % 60);
+    out->sec = (int)(rem % 60);
+    out->wday = (int)((days % 7 + 11) % 7);                                /* 1970-01-01 was a Thursday */
+    out->yday = (int)(m <= 2 ? doy - 306 : doy + 59 + leap);
+}
+
+void utc_time_format(int64_t secs, char *out, size_t n)
+{
+    struct utc_date d;
+    utc_date_of(secs, &d);
+    if (d.year < 0 || d.year > 9999) {
         snprintf(out, n, "?");
         return;
     }
-    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d", (int)y, (int)m, (int)d, (int)(rem / 3600),
-             (int)(rem / 60 % 60), (int)(rem % 60));
+    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d", (int)d.year, d.mon, d.mday, d.hour, d.min, d.sec);
 }

@@ -29,6 +29,10 @@
 #define MBEDTLS_HAVE_ASM
 #define MBEDTLS_HAVE_TIME
 #define MBEDTLS_HAVE_TIME_DATE          /* certificate validity periods */
+/* keel's mbedtls_platform_gmtime_r (src/tls.c) in place of glibc's gmtime_r:
+ * that one links glibc's time zone code, sscanf and the float parsers
+ * (~92 KiB of the static binary, docs/performance.md). */
+#define MBEDTLS_PLATFORM_GMTIME_R_ALT
 #define MBEDTLS_FS_IO                   /* x509_crt_parse_file, pk_parse_keyfile */
 
 /* Ciphers and modes: AES-GCM and ChaCha20-Poly1305, nothing else */

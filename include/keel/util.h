@@ -96,10 +96,18 @@ int write_all(int fd, const void *buf, size_t len);
 
 uint64_t now_ns(void);   /* CLOCK_MONOTONIC */
 uint64_t now_ms(void);
-/* "YYYY-MM-DDTHH:MM:SS" of a Unix time in UTC (proleptic Gregorian, years
- * 0..9999; outside them "?"), into out (at least 20 bytes).  Not gmtime_r +
- * strftime: gmtime_r links glibc's time zone code, whose TZ parsing pulls in
- * sscanf and with it the float and long double parsers (issue 17). */
+/* A Unix time's date and time in UTC, proleptic Gregorian: what gmtime_r
+ * gives, with struct tm's conventions but the full year (mon 1..12, wday 0 =
+ * Sunday, yday 0..365).  Not gmtime_r: it links glibc's time zone code, whose
+ * TZ parsing pulls in sscanf and with it the float and long double parsers
+ * (issue 17: ~92 KiB of the static binary). */
+struct utc_date {
+    int64_t year;
+    int mon, mday, hour, min, sec, wday, yday;
+};
+void utc_date_of(int64_t secs, struct utc_date *out);
+/* "YYYY-MM-DDTHH:MM:SS" of a Unix time in UTC (utc_date_of; years 0..9999,
+ * outside them "?"), into out (at least 20 bytes). */
 void utc_time_format(int64_t secs, char *out, size_t n);
 /* Sleeps `ms` milliseconds, the rest again after a signal.  Only for bounded
  * polls outside the event loop (boot before and after it, the cgroup freeze

@@ -26,7 +26,11 @@
 #include <sys/wait.h>
 #include <linux/vm_sockets.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <mbedtls/platform_util.h>
+#include <mbedtls/x509.h>
 
 #include "unit.h"
 
@@ -463,6 +467,48 @@ TEST(signals)
     CHECK_STR(signal_name_std(SIGKILL), "SIGKILL");
     CHECK(signal_name_std(0) == NULL);
     CHECK(signal_name_std(SIGRTMIN) == NULL);
+}
+
+/* mbedTLS's clock for certificate validity is keel's (src/tls.c, in place of
+ * glibc's gmtime_r: issue 17): the same fields as gmtime_r, and a validity
+ * bound a minute behind now is past, one a minute ahead is not (what makes an
+ * expired or not yet valid certificate refused). */
+static mbedtls_x509_time x509_time_at(time_t t)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    return (mbedtls_x509_time){ .year = tm.tm_year + 1900, .mon = tm.tm_mon + 1, .day = tm.tm_mday,
+                                .hour = tm.tm_hour, .min = tm.tm_min, .sec = tm.tm_sec };
+}
+
+TEST(tls_clock_is_utc)
+{
+    int bad = 0;
+    for (int64_t t = -2208988800LL; t < 7258118400LL && bad < 5; t += 86400 * 5 + 3607) {
+        time_t tt = (time_t)t;
+        struct tm mine, theirs;
+        CHECK(gmtime_r(&tt, &theirs) != NULL);
+        if (mbedtls_platform_gmtime_r(&tt, &mine) != &mine || mine.tm_year != theirs.tm_year ||
+            mine.tm_mon != theirs.tm_mon || mine.tm_mday != theirs.tm_mday || mine.tm_hour != theirs.tm_hour ||
+            mine.tm_min != theirs.tm_min || mine.tm_sec != theirs.tm_sec || mine.tm_wday != theirs.tm_wday ||
+            mine.tm_yday != theirs.tm_yday || mine.tm_isdst != 0) {
+            fprintf(stderr, "  %lld: %d-%d-%d %d:%d:%d wday %d yday %d, expected %d-%d-%d %d:%d:%d wday %d yday %d\n",
+                    (long long)t, mine.tm_year, mine.tm_mon, mine.tm_mday, mine.tm_hour, mine.tm_min, mine.tm_sec,
+                    mine.tm_wday, mine.tm_yday, theirs.tm_year, theirs.tm_mon, theirs.tm_mday, theirs.tm_hour,
+                    theirs.tm_min, theirs.tm_sec, theirs.tm_wday, theirs.tm_yday);
+            bad++;
+        }
+    }
+    CHECK_INT(bad, 0);
+    time_t huge = (time_t)(INT64_MAX / 2);   /* year ~1.5e11: struct tm cannot hold it, as gmtime_r */
+    struct tm tm;
+    CHECK(mbedtls_platform_gmtime_r(&huge, &tm) == NULL);
+    time_t now = time(NULL);
+    mbedtls_x509_time before = x509_time_at(now - 60), after = x509_time_at(now + 60);
+    CHECK_INT(mbedtls_x509_time_is_past(&before), 1);
+    CHECK_INT(mbedtls_x509_time_is_past(&after), 0);
+    CHECK_INT(mbedtls_x509_time_is_future(&after), 1);
+    CHECK_INT(mbedtls_x509_time_is_future(&before), 0);
 }
 
 TEST(urls)
@@ -1839,6 +1885,7 @@ int main(void)
     RUN(respond_actions);
     RUN(respond_stats);
     RUN(signals);
+    RUN(tls_clock_is_utc);
     RUN(urls);
     RUN(server_unix_socket_and_requests);
     if (C) {
