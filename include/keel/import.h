@@ -53,7 +53,7 @@ int import_read_config(const struct json_value *root, struct image *img, struct 
  * decides every byte of them (tests/fuzz/fuzz_importplan.c). */
 
 struct import_layer {
-    char *path;        /* member path of the blob */
+    char *path;        /* member path of the blob, as the image names it (not checked here) */
     char hex[65];      /* its sha256, 64 lowercase hex digits */
     int64_t size;      /* -1: not declared (docker save) */
 };
@@ -69,7 +69,9 @@ struct import_plan {
 /* How the plan readers get a document: the member at PATH parsed as JSON
  * into *out (the caller of read_json frees it), its sha256 checked against
  * WANT (hex, or NULL: index.json, manifest.json) and its length against
- * SIZE (-1: not declared).  0 / negative errno with err filled. */
+ * SIZE (-1: not declared).  0 / negative errno with err filled.  PATH is
+ * as the image names it (docker save's Config and Layers are any text): the
+ * reader, like the import's source, refuses an absolute path or '..'. */
 struct import_docs {
     int (*read_json)(void *ctx, const char *path, const char *want, int64_t size, struct json_value **out,
                      struct kerr *err);
