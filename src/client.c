@@ -58,6 +58,64 @@ static int fail(const char *fmt, ...)
     return 1;
 }
 
+/* What a server says reaches the user's terminal only through these: a
+ * control character but tab, DEL, a C1 control or a byte that is not UTF-8
+ * becomes \xNN (output_escape), so that a hostile server (or whatever
+ * answers at a tcp:// address) cannot drive the terminal (client.h). */
+static void put_escaped(FILE *f, const char *s, size_t n)
+{
+    /* One buffer for the whole text (an escape is at most 4 bytes), so a
+     * UTF-8 sequence is never cut in two and escaped by mistake. */
+    _cleanup_free_ char *buf = malloc(4 * n + 1);
+    if (!buf) {
+        fputs("[keel: not shown: out of memory]", f);
+        return;
+    }
+    fwrite(buf, 1, output_escape(s, n, buf, 4 * n + 1), f);
+}
+
+static void put_shown(FILE *f, const char *s)
+{
+    put_escaped(f, s, strlen(s));
+}
+
+/* " S", escaped. */
+static void put_word(FILE *f, const char *s)
+{
+    fputc(' ', f);
+    put_shown(f, s);
+}
+
+/* A text of lines (apply's plan, the slots): escaped line by line. */
+static void put_lines(FILE *f, const char *s)
+{
+    for (const char *nl; (nl = strchr(s, '\n')); s = nl + 1) {
+        put_escaped(f, s, (size_t)(nl - s));
+        fputc('\n', f);
+    }
+    put_shown(f, s);
+}
+
+/* S escaped, on the heap, for a padded column (NULL: out of memory). */
+static char *shown(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(4 * n + 1);
+    if (out)
+        out[output_escape(s, n, out, 4 * n)] = '\0';
+    return out;
+}
+
+/* The server's own error message: "keel: error: WHATMSG". */
+static int server_error(FILE *f, const char *what, const char *msg)
+{
+    fprintf(f, "keel: error: %s", what);
+    put_shown(f, msg);
+    fputc('\n', f);
+    fflush(f);
+    return 1;
+}
+
 /* --- connection ----------------------------------------------------------------- */
 
 struct kc {
@@ -343,7 +401,7 @@ static int send_failed(struct kc *k, int e)
         if (nl && json_parse_ex(k->buf + k->off, (size_t)(nl - (k->buf + k->off)), RESPONSE_MAX, RESPONSE_NODES,
                                 JSON_PARSE_FLOAT, &v, &pe) == 0) {
             const char *msg = json_get_str(v, "error");
-            int r = msg ? fail("%s", msg) : -1;
+            int r = msg ? server_error(stderr, "", msg) : -1;
             json_free(v);
             if (r > 0)
                 return r;
@@ -501,7 +559,7 @@ static int kc_message(struct kc *k, struct json_value **out, bool check_ok)
     bool ok = true;
     if (check_ok && json_get_bool(*out, "ok", &ok) && !ok) {
         const char *msg = json_get_str(*out, "error");
-        fail("%s", msg ? msg : "request failed");
+        server_error(stderr, "", msg ? msg : "request failed");
         json_free(*out);
         *out = NULL;
         return 1;
@@ -766,11 +824,11 @@ static void table_add(struct table *t, char *const *cells)
         return;
     t->cells = nc;
     for (size_t i = 0; i < t->cols; i++)
-        t->cells[t->rows][i] = strdup(cells[i] ? cells[i] : "-");
+        t->cells[t->rows][i] = shown(cells[i] ? cells[i] : "-");
     t->rows++;
 }
 
-static void table_print(struct table *t)
+static void table_print(FILE *f, struct table *t)
 {
     size_t w[TABLE_COLS] = { 0 };
     for (size_t r = 0; r < t->rows; r++)
@@ -781,9 +839,9 @@ static void table_print(struct table *t)
         for (size_t c = 0; c < t->cols; c++) {
             const char *s = t->cells[r][c] ? t->cells[r][c] : "";
             if (c + 1 == t->cols)
-                printf("%s\n", s);
+                fprintf(f, "%s\n", s);
             else
-                printf("%-*s  ", (int)w[c], s);
+                fprintf(f, "%-*s  ", (int)w[c], s);
             free(t->cells[r][c]);
         }
     }
@@ -808,24 +866,27 @@ struct list_verb {
 };
 
 
-/* A container's log line as it goes to our stdout: raw into a file or pipe
- * (the bytes as logged), through output_escape() into a terminal, where a
- * container's escape sequences would otherwise reach the admin's screen (as
- * keel run's echo does: docs/security.md). */
-static void write_log_line(const char *s, size_t n, bool to_tty)
+/* A container's log line as it goes to F: raw into a file or pipe (the
+ * bytes as logged), escaped into a terminal, where a container's escape
+ * sequences would otherwise reach the admin's screen (as keel run's echo
+ * does: docs/security.md). */
+static void write_log_line(FILE *f, const char *s, size_t n, bool to_tty)
 {
-    if (!to_tty) {
-        fwrite(s, 1, n, stdout);
-        return;
-    }
-    /* One buffer for the whole line (an escape is at most 4 bytes), so a
-     * UTF-8 sequence is never cut in two and escaped by mistake. */
-    _cleanup_free_ char *buf = malloc(4 * n + 1);
-    if (!buf) {
-        fputs("[keel: line not shown: out of memory]", stdout);
-        return;
-    }
-    fwrite(buf, 1, output_escape(s, n, buf, 4 * n + 1), stdout);
+    if (to_tty)
+        put_escaped(f, s, n);
+    else
+        fwrite(s, 1, n, f);
+    fputc('\n', f);
+}
+
+/* The table of a listing verb (ps, stats) from its answer's array. */
+static void print_list(FILE *f, const struct list_verb *lv, const struct json_value *list)
+{
+    struct table t = { .cols = lv->cols };
+    table_add(&t, lv->head);
+    for (size_t i = 0; i < list->u.arr.n; i++)
+        lv->add_row(&t, &list->u.arr.items[i]);
+    table_print(f, &t);
 }
 
 static int list_verb(int argc, char **argv, const struct list_verb *lv)
@@ -854,11 +915,7 @@ static int list_verb(int argc, char **argv, const struct list_verb *lv)
         json_free(resp);
         return 0;
     }
-    struct table t = { .cols = lv->cols };
-    table_add(&t, lv->head);
-    for (size_t i = 0; i < list->u.arr.n; i++)
-        lv->add_row(&t, &list->u.arr.items[i]);
-    table_print(&t);
+    print_list(stdout, lv, list);
     json_free(resp);
     return 0;
 }
@@ -896,40 +953,95 @@ static void ps_row(struct table *t, const struct json_value *c)
     table_add(t, row);
 }
 
+static const struct list_verb ps_list = {
+    .op = "ps", .max_args = 0, .key = "containers", .missing = "no container list",
+    .usage = "ps [--json]\n  List the containers: name, state, pid, uptime, restarts,\n"
+             "  last exit, network, IP, published ports, health.\n  -j, --json         "
+             "machine-readable: a JSON array of containers\n",
+    .cols = 10,
+    .head = { "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "EXIT", "NETWORK", "IP", "PORTS", "HEALTH" },
+    .add_row = ps_row,
+};
+
 int client_cmd_ps(int argc, char **argv)
 {
-    static const struct list_verb ps = {
-        .op = "ps", .max_args = 0, .key = "containers", .missing = "no container list",
-        .usage = "ps [--json]\n  List the containers: name, state, pid, uptime, restarts,\n"
-                 "  last exit, network, IP, published ports, health.\n  -j, --json         "
-                 "machine-readable: a JSON array of containers\n",
-        .cols = 10,
-        .head = { "NAME", "STATE", "PID", "UPTIME", "RESTARTS", "EXIT", "NETWORK", "IP", "PORTS", "HEALTH" },
-        .add_row = ps_row,
-    };
-    return list_verb(argc, argv, &ps);
+    return list_verb(argc, argv, &ps_list);
 }
 
-static void print_status_value(const char *key, const struct json_value *v)
+/* "KEY         VALUE" of keel status: the key and a string's value escaped. */
+static void print_status_value(FILE *f, const char *key, const struct json_value *v)
 {
     char buf[64];
+    _cleanup_free_ char *k = shown(key);
+    fprintf(f, "%-12s", k ? k : "?");
     switch (v->type) {
-    case JSON_NULL: printf("%-12s -\n", key); break;
-    case JSON_BOOL: printf("%-12s %s\n", key, v->u.b ? "yes" : "no"); break;
-    case JSON_INT: printf("%-12s %" PRId64 "\n", key, v->u.i); break;
-    case JSON_DOUBLE: printf("%-12s %g\n", key, v->u.d); break;
-    case JSON_STRING: printf("%-12s %s\n", key, v->u.str.s); break;
+    case JSON_NULL: fputs(" -", f); break;
+    case JSON_BOOL: fprintf(f, " %s", v->u.b ? "yes" : "no"); break;
+    case JSON_INT: fprintf(f, " %" PRId64, v->u.i); break;
+    case JSON_DOUBLE: fprintf(f, " %g", v->u.d); break;
+    case JSON_STRING: put_word(f, v->u.str.s); break;
     case JSON_ARRAY:
-        printf("%-12s", key);
         for (size_t i = 0; i < v->u.arr.n; i++)
             if (v->u.arr.items[i].type == JSON_STRING)
-                printf(" %s", v->u.arr.items[i].u.str.s);
-        printf("%s\n", v->u.arr.n ? "" : " -");
+                put_word(f, v->u.arr.items[i].u.str.s);
+        fputs(v->u.arr.n ? "" : " -", f);
         break;
     case JSON_OBJECT:
         fmt_exit(v, buf, sizeof buf);
-        printf("%-12s %s\n", key, buf);
+        put_word(f, buf);
         break;
+    }
+    fputc('\n', f);
+}
+
+/* keel status NAME: the container's object, key by key. */
+static void print_container(FILE *f, const struct json_value *c)
+{
+    for (size_t i = 0; i < c->u.obj.n; i++) {
+        const struct json_member *m = &c->u.obj.members[i];
+        if ((strcmp(m->key, "uptime_ms") == 0) && m->value.type == JSON_INT) {
+            char up[32];
+            fmt_duration((uint64_t)m->value.u.i, up, sizeof up);
+            fprintf(f, "%-12s %s\n", "uptime", up);
+            continue;
+        }
+        print_status_value(f, m->key, &m->value);
+    }
+}
+
+/* The slots' text of keel status (lines). */
+static void print_slots(FILE *f, const struct json_value *resp)
+{
+    const char *s = json_get_str(resp, "slots");
+    put_lines(f, s ? s : "no payload update on this machine\n");
+}
+
+/* keel status: one block per uplink of the machine's object. */
+static void print_uplinks(FILE *f, const struct json_value *ups)
+{
+    size_t n = ups ? ups->u.arr.n : 0;
+    if (n == 0)
+        fputs("no [interface] uplinks\n", f);
+    for (size_t i = 0; i < n; i++) {
+        const struct json_value *u = &ups->u.arr.items[i];
+        if (u->type != JSON_OBJECT)
+            continue;
+        fputs(i ? "\n" : "", f);
+        put_shown(f, json_get_str(u, "interface") ? json_get_str(u, "interface") : "?");
+        fputc('\n', f);
+        for (size_t k = 0; k < u->u.obj.n; k++) {
+            const struct json_member *m = &u->u.obj.members[k];
+            if (strcmp(m->key, "interface") == 0)
+                continue;
+            if (strcmp(m->key, "expires_in_ms") == 0 && m->value.type == JSON_INT) {
+                char left[32];
+                fmt_duration((uint64_t)m->value.u.i, left, sizeof left);
+                fprintf(f, "  %-12s %s\n", "expires in", left);
+                continue;
+            }
+            fputs("  ", f);
+            print_status_value(f, m->key, &m->value);
+        }
     }
 }
 
@@ -947,28 +1059,7 @@ static int print_machine(struct json_value *resp, bool as_json)
         json_free(resp);
         return 0;
     }
-    size_t n = ups ? ups->u.arr.n : 0;
-    if (n == 0)
-        printf("no [interface] uplinks\n");
-    for (size_t i = 0; i < n; i++) {
-        const struct json_value *u = &ups->u.arr.items[i];
-        if (u->type != JSON_OBJECT)
-            continue;
-        printf("%s%s\n", i ? "\n" : "", json_get_str(u, "interface") ? json_get_str(u, "interface") : "?");
-        for (size_t k = 0; k < u->u.obj.n; k++) {
-            const struct json_member *m = &u->u.obj.members[k];
-            if (strcmp(m->key, "interface") == 0)
-                continue;
-            if (strcmp(m->key, "expires_in_ms") == 0 && m->value.type == JSON_INT) {
-                char left[32];
-                fmt_duration((uint64_t)m->value.u.i, left, sizeof left);
-                printf("  %-12s %s\n", "expires in", left);
-                continue;
-            }
-            printf("  ");
-            print_status_value(m->key, &m->value);
-        }
-    }
+    print_uplinks(stdout, ups);
     json_free(resp);
     return 0;
 }
@@ -1000,8 +1091,7 @@ int client_cmd_status(int argc, char **argv)
         json_writer_free(&w);
         if (r)
             return r;
-        const char *s = json_get_str(resp, "slots");
-        printf("%s", s ? s : "no payload update on this machine\n");
+        print_slots(stdout, resp);
         json_free(resp);
         return 0;
     }
@@ -1017,20 +1107,10 @@ int client_cmd_status(int argc, char **argv)
         json_free(resp);
         return fail("cannot understand keel's answer: no container");
     }
-    if (v.json) {
+    if (v.json)
         print_json(c);
-    } else {
-        for (size_t i = 0; i < c->u.obj.n; i++) {
-            const struct json_member *m = &c->u.obj.members[i];
-            if ((strcmp(m->key, "uptime_ms") == 0) && m->value.type == JSON_INT) {
-                char up[32];
-                fmt_duration((uint64_t)m->value.u.i, up, sizeof up);
-                printf("%-12s %s\n", "uptime", up);
-                continue;
-            }
-            print_status_value(m->key, &m->value);
-        }
-    }
+    else
+        print_container(stdout, c);
     json_free(resp);
     return 0;
 }
@@ -1062,8 +1142,7 @@ int client_cmd_logs(int argc, char **argv)
         const struct json_value *line = json_get(msg, "line");
         bool endflag = false;
         if (line && line->type == JSON_STRING) {
-            write_log_line(line->u.str.s, line->u.str.len, to_tty);
-            fputc('\n', stdout);
+            write_log_line(stdout, line->u.str.s, line->u.str.len, to_tty);
             if (v.follow || !kc_buffered(&k))
                 fflush(stdout);
         } else if (json_get_bool(msg, "end", &endflag) && endflag) {
@@ -1143,6 +1222,23 @@ int client_cmd_halt(int argc, char **argv)
                                          "everything and exits.\n", false, false);
 }
 
+/* keel apply's answer: the plan, then the outcome (to F) or the error (to
+ * ERRF).  0 when it was applied, else 1. */
+static int print_apply(FILE *f, FILE *errf, const struct json_value *resp)
+{
+    bool ok = false;
+    json_get_bool(resp, "ok", &ok);
+    const char *plan = json_get_str(resp, "plan");
+    if (plan && plan[0])
+        put_lines(f, plan);
+    fflush(f);
+    if (!ok)
+        return server_error(errf, "apply: ", get_str(resp, "error", "failed"));
+    put_shown(f, get_str(resp, "outcome", "applied"));
+    fputc('\n', f);
+    return 0;
+}
+
 int client_cmd_apply(int argc, char **argv)
 {
     struct vopts v;
@@ -1182,18 +1278,9 @@ int client_cmd_apply(int argc, char **argv)
     kc_close(&k);
     if (r)
         return r;
-    bool ok = false;
-    json_get_bool(resp, "ok", &ok);
-    const char *plan = json_get_str(resp, "plan");
-    if (plan && plan[0])
-        fputs(plan, stdout);
-    fflush(stdout);
-    if (ok)
-        printf("%s\n", get_str(resp, "outcome", "applied"));
-    else
-        r = fail("apply: %s", get_str(resp, "error", "failed"));
+    r = print_apply(stdout, stderr, resp);
     json_free(resp);
-    return ok ? 0 : (r ? r : 1);
+    return r;
 }
 
 /* Streamed uploads (update, cp): the file in chunks small enough for one
@@ -1261,9 +1348,10 @@ int client_cmd_update(int argc, char **argv)
     unsigned long long sent = 0;
     struct json_value *ack = NULL;
     if (r == 0 && (r = send_chunks(&k, fd, file, &sent, &ack)) == 0) {
+        printf("%llu bytes verified and installed in slot", sent);
         const char *slot = json_get_str(ack, "slot");
-        printf("%llu bytes verified and installed in slot %s; keel switches to it (reboot)\n", sent,
-               slot ? slot : "?");
+        put_word(stdout, slot ? slot : "?");
+        printf("; keel switches to it (reboot)\n");
     }
     json_free(ack);
     close(fd);
@@ -1300,17 +1388,43 @@ static void stats_row(struct table *t, const struct json_value *s)
     table_add(t, row);
 }
 
+static const struct list_verb stats_list = {
+    .op = "stats", .max_args = 1, .key = "stats", .missing = "no stats",
+    .usage = "stats [--json] [NAME]\n  cpu, memory current/peak, pids and io per "
+             "container, from its cgroup.\n  -j, --json         machine-readable\n",
+    .cols = 8,
+    .head = { "NAME", "CPU", "MEM", "MEM-PEAK", "PIDS", "IO-READ", "IO-WRITE", "NOTE" },
+    .add_row = stats_row,
+};
+
 int client_cmd_stats(int argc, char **argv)
 {
-    static const struct list_verb stats = {
-        .op = "stats", .max_args = 1, .key = "stats", .missing = "no stats",
-        .usage = "stats [--json] [NAME]\n  cpu, memory current/peak, pids and io per "
-                 "container, from its cgroup.\n  -j, --json         machine-readable\n",
-        .cols = 8,
-        .head = { "NAME", "CPU", "MEM", "MEM-PEAK", "PIDS", "IO-READ", "IO-WRITE", "NOTE" },
-        .add_row = stats_row,
-    };
-    return list_verb(argc, argv, &stats);
+    return list_verb(argc, argv, &stats_list);
+}
+
+/* One line of keel events. */
+static void print_event(FILE *f, const struct json_value *msg)
+{
+    int64_t t = get_int(msg, "time_ms");
+    char when[32];
+    utc_time_format(t / 1000, when, sizeof when);
+    fprintf(f, "%s.%03dZ", when, (int)(t % 1000));
+    put_word(f, get_str(msg, "name", "?"));
+    put_word(f, get_str(msg, "event", "?"));
+    const struct json_value *e = json_get(msg, "exit");
+    int64_t x;
+    if (e && e->type == JSON_OBJECT) {
+        char buf[32];
+        fmt_exit(e, buf, sizeof buf);
+        put_word(f, buf);
+    }
+    if (json_get_int(msg, "pid", &x))
+        fprintf(f, " pid=%" PRId64, x);
+    if (json_get_int(msg, "count", &x))
+        fprintf(f, " count=%" PRId64, x);
+    if (json_get_str(msg, "detail"))
+        put_word(f, json_get_str(msg, "detail"));
+    fputc('\n', f);
 }
 
 int client_cmd_events(int argc, char **argv)
@@ -1332,28 +1446,10 @@ int client_cmd_events(int argc, char **argv)
         struct json_value *msg = NULL;
         if ((r = kc_message(&k, &msg, true)))
             break;
-        if (v.json) {
+        if (v.json)
             print_json(msg);
-        } else {
-            int64_t t = get_int(msg, "time_ms");
-            char when[32];
-            utc_time_format(t / 1000, when, sizeof when);
-            printf("%s.%03dZ %s %s", when, (int)(t % 1000), get_str(msg, "name", "?"), get_str(msg, "event", "?"));
-            const struct json_value *e = json_get(msg, "exit");
-            int64_t x;
-            if (e && e->type == JSON_OBJECT) {
-                char buf[32];
-                fmt_exit(e, buf, sizeof buf);
-                printf(" %s", buf);
-            }
-            if (json_get_int(msg, "pid", &x))
-                printf(" pid=%" PRId64, x);
-            if (json_get_int(msg, "count", &x))
-                printf(" count=%" PRId64, x);
-            if (json_get_str(msg, "detail"))
-                printf(" %s", json_get_str(msg, "detail"));
-            printf("\n");
-        }
+        else
+            print_event(stdout, msg);
         fflush(stdout);
         json_free(msg);
     }
@@ -1374,7 +1470,7 @@ static int exit_code_of(const struct json_value *msg, bool *done)
         /* The command could not start: the helper's report says why. */
         const char *why = json_get_str(msg, "error");
         if (why)
-            (void)fail("%s", why);
+            (void)server_error(stderr, "", why);
     }
     return (int)code;
 }
@@ -1880,3 +1976,44 @@ const struct client_verb client_verbs[] = {
     { "rollback", client_cmd_rollback, "go back to the previous payload slot (reboots)" },
     { NULL, NULL, NULL },
 };
+
+/* --- the printers, apart from the connection (client.h) ------------------------- */
+
+int client_print_answer(FILE *f, enum client_answer what, const struct json_value *answer)
+{
+    const struct json_value *v;
+    switch (what) {
+    case CLIENT_ANSWER_PS:
+    case CLIENT_ANSWER_STATS:
+        v = json_get(answer, what == CLIENT_ANSWER_PS ? "containers" : "stats");
+        if (!v || v->type != JSON_ARRAY)
+            return 1;
+        print_list(f, what == CLIENT_ANSWER_PS ? &ps_list : &stats_list, v);
+        return 0;
+    case CLIENT_ANSWER_STATUS:
+        v = json_get(answer, "container");
+        if (!v || v->type != JSON_OBJECT)
+            return 1;
+        print_container(f, v);
+        return 0;
+    case CLIENT_ANSWER_UPLINKS:
+        v = json_get(json_get(answer, "machine"), "uplinks");
+        if (v && v->type != JSON_ARRAY)
+            return 1;
+        print_uplinks(f, v);
+        return 0;
+    case CLIENT_ANSWER_SLOTS: print_slots(f, answer); return 0;
+    case CLIENT_ANSWER_EVENT: print_event(f, answer); return 0;
+    case CLIENT_ANSWER_APPLY: return print_apply(f, f, answer);
+    case CLIENT_ANSWER_ERROR:
+        v = json_get(answer, "error");
+        return server_error(f, "", v && v->type == JSON_STRING ? v->u.str.s : "request failed");
+    case CLIENT_ANSWER_LOG_LINE:
+        v = json_get(answer, "line");
+        if (!v || v->type != JSON_STRING)
+            return 1;
+        write_log_line(f, v->u.str.s, v->u.str.len, true);
+        return 0;
+    }
+    return 1;
+}

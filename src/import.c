@@ -309,6 +309,13 @@ static int read_json(const struct source *s, const char *path, const char *want,
     return 0;
 }
 
+/* The plan readers' struct import_docs over a source. */
+static int source_read_json(void *ctx, const char *path, const char *want, int64_t size, struct json_value **out,
+                            struct kerr *err)
+{
+    return read_json(ctx, path, want, size, out, err);
+}
+
 /* --- one layer ------------------------------------------------------------------- */
 
 struct hashed_reader {
@@ -577,21 +584,7 @@ int import_read_config(const struct json_value *root, struct image *img, struct 
 
 /* --- which image: OCI index or docker save's manifest.json ------------------------- */
 
-struct layer_ref {
-    char *path;        /* member path of the blob */
-    char hex[65];      /* its sha256 */
-    int64_t size;      /* -1: not declared */
-};
-
-struct plan {
-    struct layer_ref *layers;   /* bottom first, as images list them */
-    size_t n;
-    char digest[65];            /* of the manifest (OCI) or the config (docker save) */
-    char *ref;                  /* a tag for the default name, or NULL */
-    struct json_value *config;
-};
-
-static void plan_free(struct plan *p)
+void import_plan_free(struct import_plan *p)
 {
     for (size_t i = 0; i < p->n; i++)
         free(p->layers[i].path);
@@ -600,19 +593,21 @@ static void plan_free(struct plan *p)
     json_free(p->config);
 }
 
-static int add_layer(struct plan *p, char *path, const char *hexd, int64_t size, struct kerr *err)
+static int add_layer(struct import_plan *p, char *path, const char *hexd, int64_t size, struct kerr *err)
 {
+    if (!path)
+        return kerr_set(err, ENOMEM, "cannot read the image");
     if (p->n >= IMAGE_LAYERS_MAX) {
         free(path);
         return kerr_msg(err, EINVAL, "the image has more than %d layers", IMAGE_LAYERS_MAX);
     }
-    struct layer_ref *nl = realloc(p->layers, (p->n + 1) * sizeof *nl);
+    struct import_layer *nl = realloc(p->layers, (p->n + 1) * sizeof *nl);
     if (!nl) {
         free(path);
         return kerr_set(err, ENOMEM, "cannot read the image");
     }
     p->layers = nl;
-    p->layers[p->n] = (struct layer_ref){ .path = path, .size = size };
+    p->layers[p->n] = (struct import_layer){ .path = path, .size = size };
     memcpy(p->layers[p->n].hex, hexd, 65);
     p->n++;
     return 0;
@@ -651,10 +646,10 @@ static const struct json_value *pick_manifest(const struct json_value *index, st
     return &ms->u.arr.items[0];
 }
 
-static int plan_oci(const struct source *s, struct plan *p, struct kerr *err)
+int import_plan_oci(const struct import_docs *d, struct import_plan *p, struct kerr *err)
 {
     struct json_value *index = NULL;
-    int r = read_json(s, "index.json", NULL, -1, &index, err);
+    int r = d->read_json(d->ctx, "index.json", NULL, -1, &index, err);
     if (r < 0)
         return r;
     struct json_value *man = NULL;
@@ -671,7 +666,7 @@ static int plan_oci(const struct source *s, struct plan *p, struct kerr *err)
         _cleanup_free_ char *path = xasprintf("blobs/sha256/%s", h);
         json_free(man);
         man = NULL;
-        if (!path || (r = read_json(s, path, h, size, &man, err)) < 0)
+        if (!path || (r = d->read_json(d->ctx, path, h, size, &man, err)) < 0)
             break;
         memcpy(p->digest, h, 65);
         if (!json_get(man, "manifests"))
@@ -691,7 +686,7 @@ static int plan_oci(const struct source *s, struct plan *p, struct kerr *err)
         _cleanup_free_ char *cpath = NULL;
         if ((r = descriptor(json_get(man, "config"), "config", h, &size, err)) == 0 &&
             (cpath = xasprintf("blobs/sha256/%s", h)))
-            r = read_json(s, cpath, h, size, &p->config, err);
+            r = d->read_json(d->ctx, cpath, h, size, &p->config, err);
         if (r == 0 && (!layers || layers->type != JSON_ARRAY))
             r = kerr_msg(err, EINVAL, "the image manifest has no list of layers");
         for (size_t i = 0; r == 0 && i < layers->u.arr.n; i++) {
@@ -719,10 +714,10 @@ static int hex_of_path(const char *path, char hexd[65])
     return 0;
 }
 
-static int plan_docker(const struct source *s, struct plan *p, struct kerr *err)
+int import_plan_docker(const struct import_docs *d, struct import_plan *p, struct kerr *err)
 {
     struct json_value *list = NULL;
-    int r = read_json(s, "manifest.json", NULL, -1, &list, err);
+    int r = d->read_json(d->ctx, "manifest.json", NULL, -1, &list, err);
     if (r < 0)
         return r;
     const struct json_value *m = list->type == JSON_ARRAY && list->u.arr.n ? &list->u.arr.items[0] : NULL;
@@ -738,7 +733,7 @@ static int plan_docker(const struct source *s, struct plan *p, struct kerr *err)
     else if (hex_of_path(cpath, h) < 0)
         r = kerr_msg(err, EINVAL, "manifest.json's Config %s is not named by its sha256", cpath);
     else
-        r = read_json(s, cpath, h, -1, &p->config, err);
+        r = d->read_json(d->ctx, cpath, h, -1, &p->config, err);
     if (r == 0) {
         memcpy(p->digest, h, 65);
         if (tags && tags->type == JSON_ARRAY && tags->u.arr.n && tags->u.arr.items[0].type == JSON_STRING &&
@@ -780,9 +775,7 @@ static bool valid_name(const char *s)
     return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
-/* "registry/org/app:1.2" -> "app-1.2"; ":latest" is left out.  NULL when
- * the reference gives no usable name. */
-static char *name_from_ref(const char *ref)
+char *import_name_from_ref(const char *ref)
 {
     if (!ref)
         return NULL;
@@ -903,7 +896,7 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
     snprintf(stage, sizeof stage, ".import-%d", (int)getpid());
 
     struct source src = { .dirfd = -1 };
-    struct plan p = { 0 };
+    struct import_plan p = { 0 };
     struct image img = { 0 };
     struct unpack_stats st = { 0 };
     char **names = NULL;
@@ -922,7 +915,8 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
         goto out;
     }
     /* docker save of Docker 25 and later writes both: the OCI index has sizes. */
-    r = source_has(&src, "index.json") ? plan_oci(&src, &p, err) : plan_docker(&src, &p, err);
+    const struct import_docs docs = { .read_json = source_read_json, .ctx = &src };
+    r = source_has(&src, "index.json") ? import_plan_oci(&docs, &p, err) : import_plan_docker(&docs, &p, err);
     if (r < 0)
         goto out;
     if ((r = import_read_config(p.config, &img, err)) < 0)
@@ -962,7 +956,7 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
     if (prog && resolve_program(layersfd, names, strv_len(names), prog, img.env) == 0 && !strchr(*prog, '/'))
         fprintf(stderr, "keel: warning: %s is not in the image's PATH: the manifest's command must name the program\n",
                 *prog);
-    img.name = o->name ? strdup(o->name) : name_from_ref(p.ref);
+    img.name = o->name ? strdup(o->name) : import_name_from_ref(p.ref);
     if (!img.name)
         img.name = xasprintf("sha256-%.12s", p.digest);
     img.digest = xasprintf("sha256:%s", p.digest);
@@ -988,7 +982,7 @@ out:
             fprintf(stderr, "keel: warning: cannot remove %s/%s: %s\n", o->dest, stage, rerr.msg);
     }
     source_free(&src);
-    plan_free(&p);
+    import_plan_free(&p);
     image_free(&img);
     strv_free(names);
     return r;

@@ -301,6 +301,15 @@ void metrics_render(struct json_writer *w, const struct control_backend *be, con
 
 /* --- HTTP -------------------------------------------------------------------------- */
 
+int metrics_head_framed(const char *in, size_t seen, size_t len, size_t cap, bool *head)
+{
+    /* A blank line may have begun in the bytes already seen. */
+    size_t from = seen > 3 ? seen - 3 : 0;
+    if (memmem(in + from, len - from, "\r\n\r\n", 4) || memmem(in + from, len - from, "\n\n", 2))
+        return metrics_http_judge(in, len, head);
+    return len == cap ? 431 : 0;
+}
+
 int metrics_http_judge(const char *req, size_t len, bool *head)
 {
     *head = false;
@@ -527,18 +536,12 @@ static void conn_read(struct mconn *c)
             }
             continue;
         }
-        size_t from = c->in_len > 3 ? c->in_len - 3 : 0;
+        size_t seen = c->in_len;
         c->in_len += (size_t)n;
-        bool end = memmem(c->in + from, c->in_len - from, "\r\n\r\n", 4) ||
-                   memmem(c->in + from, c->in_len - from, "\n\n", 2);
-        if (end) {
-            bool head;
-            respond(c, metrics_http_judge(c->in, c->in_len, &head));
-            conn_flush(c);
-            return;
-        }
-        if (c->in_len == sizeof c->in) {
-            respond(c, 431);
+        bool head;
+        int status = metrics_head_framed(c->in, seen, c->in_len, sizeof c->in, &head);
+        if (status) {
+            respond(c, status);
             conn_flush(c);
             return;
         }

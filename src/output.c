@@ -426,22 +426,33 @@ static void echo_line(struct output *o, const char *line, size_t n)
         o->echo_dropped += total - (size_t)w;
 }
 
+void output_lines(char *line, size_t *len, const char *buf, size_t n,
+                  void (*emit)(void *ctx, const char *line, size_t len), void *ctx)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] == '\n') {
+            emit(ctx, line, *len);
+            *len = 0;
+        } else {
+            if (*len == OUTPUT_LINE_MAX) {
+                emit(ctx, line, *len);
+                *len = 0;
+            }
+            line[(*len)++] = buf[i];
+        }
+    }
+}
+
+static void echo_emit(void *o, const char *line, size_t n)
+{
+    echo_line(o, line, n);
+}
+
 static void echo_bytes(struct output *o, const char *buf, size_t n)
 {
     if (!o->line)
         return;   /* no relay, no bytes: cannot happen, the buffer comes with the relay */
-    for (size_t i = 0; i < n; i++) {
-        if (buf[i] == '\n') {
-            echo_line(o, o->line, o->line_len);
-            o->line_len = 0;
-        } else {
-            if (o->line_len == OUTPUT_LINE_MAX) {
-                echo_line(o, o->line, o->line_len);
-                o->line_len = 0;
-            }
-            o->line[o->line_len++] = buf[i];
-        }
-    }
+    output_lines(o->line, &o->line_len, buf, n, echo_emit, o);
 }
 
 int output_drain(struct output *o)

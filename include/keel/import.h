@@ -15,6 +15,8 @@
 #define KEEL_IMPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "keel/err.h"
 #include "keel/unpack.h"
@@ -42,5 +44,53 @@ struct json_value;
  * value of the wrong type or form; what was filled before stays for
  * image_free(). */
 int import_read_config(const struct json_value *root, struct image *img, struct kerr *err);
+
+/* --- the plan: which blobs make the image --------------------------------------
+ *
+ * Pure over the documents it is given: an image's index.json (an OCI layout;
+ * docker save of Docker 25 and later writes one too) or docker save's
+ * manifest.json, the manifests and config they name.  The image's author
+ * decides every byte of them (tests/fuzz/fuzz_importplan.c). */
+
+struct import_layer {
+    char *path;        /* member path of the blob, as the image names it (not checked here) */
+    char hex[65];      /* its sha256, 64 lowercase hex digits */
+    int64_t size;      /* -1: not declared (docker save) */
+};
+
+struct import_plan {
+    struct import_layer *layers;   /* bottom first, as images list them; at most IMAGE_LAYERS_MAX */
+    size_t n;
+    char digest[65];               /* of the manifest (OCI) or the config (docker save) */
+    char *ref;                     /* a tag for the default name, or NULL */
+    struct json_value *config;     /* the image's config document */
+};
+
+/* How the plan readers get a document: the member at PATH parsed as JSON
+ * into *out (the caller of read_json frees it), its sha256 checked against
+ * WANT (hex, or NULL: index.json, manifest.json) and its length against
+ * SIZE (-1: not declared).  0 / negative errno with err filled.  PATH is
+ * as the image names it (docker save's Config and Layers are any text): the
+ * reader, like the import's source, refuses an absolute path or '..'. */
+struct import_docs {
+    int (*read_json)(void *ctx, const char *path, const char *want, int64_t size, struct json_value **out,
+                     struct kerr *err);
+    void *ctx;
+};
+
+/* Fill *p (zeroed by the caller; import_plan_free() after either result)
+ * from index.json and what it names (the linux/amd64 manifest of an index,
+ * else its first; one nested index at most), or from manifest.json (one
+ * image; a legacy HEX/layer.tar checked against the config's DiffID).
+ * -EINVAL with err filled for a plan keel refuses; read_json's errors as
+ * they come. */
+int import_plan_oci(const struct import_docs *d, struct import_plan *p, struct kerr *err);
+int import_plan_docker(const struct import_docs *d, struct import_plan *p, struct kerr *err);
+void import_plan_free(struct import_plan *p);
+
+/* "registry/org/app:1.2" -> "app-1.2"; ":latest" is left out; heap, the
+ * caller frees.  NULL when the reference gives no usable name (letters,
+ * digits, '_', '.', '-', at most 128, not starting with '.' or '-'). */
+char *import_name_from_ref(const char *ref);
 
 #endif

@@ -70,4 +70,10 @@ void metrics_label_value(struct json_writer *w, const char *s);
  * or HEAD of /metrics (*head set for HEAD), else 400, 404 or 405. */
 int metrics_http_judge(const char *req, size_t len, bool *head);
 
+/* A request head's framing as its bytes come in: IN holds LEN bytes, the
+ * first SEEN of them already looked at (no blank line among them).  0: read
+ * on; else the status to answer: metrics_http_judge of all LEN bytes once
+ * a blank line ("\r\n\r\n" or "\n\n") is in, 431 when CAP bytes hold none. */
+int metrics_head_framed(const char *in, size_t seen, size_t len, size_t cap, bool *head);
+
 #endif

@@ -59,6 +59,14 @@ int output_echo_fd(void);
  * written. */
 size_t output_escape(const char *in, size_t n, char *out, size_t cap);
 
+/* The echo's (and syslog's) lines out of a stream, pure: BUF's N bytes are
+ * appended to the partial line LINE (*LEN of OUTPUT_LINE_MAX bytes); each
+ * whole line without its newline, and each OUTPUT_LINE_MAX bytes of a longer
+ * one, go to EMIT; *LEN is left with the start of the next line.  However
+ * the stream is cut into BUFs, the same lines come out. */
+void output_lines(char *line, size_t *len, const char *buf, size_t n,
+                  void (*emit)(void *ctx, const char *line, size_t len), void *ctx);
+
 /* LOG_DIR, made if missing (mkdir -p) and opened O_PATH | O_DIRECTORY |
  * O_NOFOLLOW, for output_open: the caller holds it from the first container
  * on, so that a container that can write LOG_DIR's parent, and swaps the

@@ -1,7 +1,9 @@
 /* fuzz_metrics.c — what a client of the metrics endpoint (`[system]
  * metrics = tcp://IP:PORT`, anyone who can reach it) sends keel: the request
- * head, judged by metrics_http_judge; and the label-value escaping of the
- * exposition text (metrics_label_value), fed the same bytes.
+ * head, judged by metrics_http_judge; its framing as it comes in pieces
+ * (metrics_head_framed: the blank line, 431 past the bound); and the
+ * label-value escaping of the exposition text (metrics_label_value), fed
+ * the same bytes.
  *
  * fuzz-requires: src/metrics.c
  *
@@ -9,7 +11,12 @@
  * is 200, 400, 404 or 405 and depends on the request line alone (whatever
  * follows its newline changes nothing); 200 only for "GET" or "HEAD", a
  * target of /metrics (a query allowed) and a version HTTP/1.0 or HTTP/1.1;
- * *head only for HEAD, and never with 405.  A label value holds no raw
+ * *head only for HEAD, and never with 405.  Fed in pieces (their sizes from
+ * the bytes, into a buffer of a bound from the first byte and of
+ * METRICS_HEAD_MAX), the framing answers at the first piece that completes
+ * the first blank line, with the verdict on everything read so far, or 431
+ * when the buffer is full without one, and never before: as a scan of the
+ * whole input finds it, wherever the pieces cut it.  A label value holds no raw
  * newline and no unescaped '"', and unescaping it gives back the string.
  */
 #include "fuzz.h"
@@ -50,6 +57,42 @@ static void check_judge(const char *req, size_t len)
     }
 }
 
+/* The end of the first blank line in s[0..n), or 0 when there is none. */
+static size_t blank_line_end(const char *s, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (s[i] == '\n' && (s[i - 1] == '\n' || (i >= 3 && memcmp(s + i - 3, "\r\n\r", 3) == 0)))
+            return i + 1;
+    return 0;
+}
+
+static void check_framing(const char *data, size_t size, size_t cap)
+{
+    char *in = malloc(cap);
+    FUZZ_ASSERT(in != NULL);
+    size_t n = size < cap ? size : cap;
+    size_t end = blank_line_end(data, n);
+    size_t len = 0;
+    while (len < n) {
+        size_t piece = 1 + (unsigned char)data[len] % 13;
+        if (piece > n - len)
+            piece = n - len;
+        memcpy(in + len, data + len, piece);
+        size_t seen = len;
+        len += piece;
+        bool head = false, head1 = false;
+        int r = metrics_head_framed(in, seen, len, cap, &head);
+        if (end && len >= end) {
+            FUZZ_ASSERT(r == metrics_http_judge(in, len, &head1) && head == head1);
+            break;
+        }
+        FUZZ_ASSERT(r == (len == cap ? 431 : 0));
+        if (r)
+            break;
+    }
+    free(in);
+}
+
 static void check_label(const char *s)
 {
     struct json_writer w;
@@ -82,6 +125,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Exactly `size` bytes, no NUL after them: a read past the head is caught. */
     char *req = fuzz_exact(data, size);
     check_judge(req, size);
+    if (size) {
+        check_framing(req, size, 8 + (unsigned char)req[0]);
+        check_framing(req, size, METRICS_HEAD_MAX);
+    }
     free(req);
     char *s = fuzz_str(data, size);
     check_label(s);

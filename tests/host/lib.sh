@@ -27,6 +27,7 @@ set -u
 HOST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HOST_DIR/../.." && pwd)
 KEEL=${KEEL:-$REPO/build/keel}
+KEEL_BIN=$KEEL   # the binary under test, for a wrapper that takes KEEL's place (keel_rd)
 KEEL_ASAN=${KEEL_ASAN:-0}
 LAYERS=${LAYERS:-$REPO/build/layers}
 PROBE=${PROBE:-$REPO/build/probe}
@@ -243,6 +244,15 @@ keel_start() {
         "$HOST_DIR/nsinit" "$T/leftover" ${KEEL_WRAP:-} "$KEEL" run "$m" > "$OUT" 2> "$ERR" &
     KPID=$!
     NSINIT=""
+}
+
+# keel_rd DIR: writes $T/keel-rd, `keel run --run-dir DIR` of the keel under
+# test run under the wrapper's own name, the one tests look keel up by
+# ("$KEEL run ": keel_pid); the test then sets `local KEEL="$T/keel-rd"`.
+# Called again, it points the same wrapper at another DIR.
+keel_rd() {
+    printf '#!/bin/bash\nshift\nexec -a "$0" %s run --run-dir %s "$@"\n' "$KEEL_BIN" "$1" > "$T/keel-rd"
+    chmod +x "$T/keel-rd"
 }
 
 # children PID: the pids of PID's children.

@@ -626,11 +626,13 @@ test_apply_networks() {
 # child that forgets its flows is gone (docs/networking.md, "Address
 # reuse"): until then a start passes over it.
 
-# ctforget_pids: keel's children forgetting a released address's flows.
-ctforget_pids() {
+# comm_pids NAME: the pids (of the test namespace) of keel's children named
+# NAME: keel-ctforget forgets a released address's flows, keel-preflight
+# makes the load's file checks (supervisor_preflight).
+comm_pids() {
     local f d
     for f in "$(nsproc)"/[0-9]*/comm; do
-        [ "$(cat "$f" 2>/dev/null)" = keel-ctforget ] || continue
+        [ "$(cat "$f" 2>/dev/null)" = "$1" ] || continue
         d=${f%/comm}
         echo "${d##*/}"
     done
@@ -671,7 +673,7 @@ EOF
     # a down too, then b again: b takes the lowest free address, a's.
     kc stop a > "$T/stop.out" 2>&1 || fail "keel stop a: $(cat "$T/stop.out")"
     wait_until 10 eval '[ "$(ps_state a)" = stopped ]' || fail "a did not stop"
-    wait_until $((10 * SLOW)) eval '[ -z "$(ctforget_pids)" ]' || fail "the release of a's address did not end: $(ctforget_pids)"
+    wait_until $((10 * SLOW)) eval '[ -z "$(comm_pids keel-ctforget)" ]' || fail "the release of a's address did not end: $(comm_pids keel-ctforget)"
     kc start b > "$T/start.out" 2>&1 || fail "keel start b: $(cat "$T/start.out")"
     wait_until 10 eval '[ "$(grep -c "^b | b-up$" "$OUT")" -ge 2 ]' || fail "b did not come up again ($WHY)"
     b1=$(ps_ip b)
@@ -692,16 +694,6 @@ EOF
 
 # ---- a manifest naming a path on a hung file system ------------------------------
 
-# preflight_pids: keel's preflight children (the load's file checks in a
-# child: supervisor_preflight), pids of the test namespace.
-preflight_pids() {
-    local f d
-    for f in "$(nsproc)"/[0-9]*/comm; do
-        [ "$(cat "$f" 2>/dev/null)" = keel-preflight ] || continue
-        d=${f%/comm}
-        echo "${d##*/}"
-    done
-}
 # hung_m [EXTRA]: c restarts when it dies; fs binds a directory of the FUSE
 # file system (lib.sh fuse_start); EXTRA: a container fs2 binding it too.
 hung_m() {
@@ -772,7 +764,7 @@ test_apply_hung_path() {
     [ "$arc" = 124 ] && fail "keel apply never answered: keel itself waits on the hung path"
     check nothing_changed "the refused apply changed the containers: $(ps_names)" eq "$(ps_names)" c,fs
     local pf
-    pf=$(preflight_pids)
+    pf=$(comm_pids keel-preflight)
     # It holds none of keel's fds (a client's socket, keel's output pipe...).
     check child_left_hung "the apply's preflight child is not there, killed, hung and holding no fd, beside a serving keel ('$pf': $(ls "$(nsproc)/${pf:-x}/fd" 2>&1 | tr '\n' ' '))" \
         eval "[ -n '$pf' ] && [ \$(wc -w <<< '$pf') = 1 ] && hung $pf && [ -z \"\$(ls '$(nsproc)/$pf/fd')\" ] && [ '$(ps_names)' = c,fs ]"
@@ -787,8 +779,8 @@ test_apply_hung_path() {
     wait_until 20 eval '[ "$(klog_count "$why")" = 2 ]'
     check hup_refused "SIGHUP was not refused with the cause (refusals logged: $(klog_count "$why"))" \
         eq "$(klog_count "$why")" 2
-    check hup_nothing_changed "SIGHUP changed the containers ($(ps_names)) or left no child behind ($(preflight_pids | wc -l))" \
-        eval "[ '$(ps_names)' = c,fs ] && [ $(preflight_pids | wc -l) = 2 ]"
+    check hup_nothing_changed "SIGHUP changed the containers ($(ps_names)) or left no child behind ($(comm_pids keel-preflight | wc -l))" \
+        eval "[ '$(ps_names)' = c,fs ] && [ $(comm_pids keel-preflight | wc -l) = 2 ]"
     # Two applies more leave 4 children waiting (SUP_PREFLIGHT_STUCK_MAX);
     # the next apply is refused at once, no child forked, though the server
     # answers now (without the cap it would apply).
@@ -800,17 +792,17 @@ test_apply_hung_path() {
         wait_until 10 eval '[ "$(fuse_held)" -gt "$held" ]' || fail "apply $i's check never reached the FUSE server"
         grep -qF 'did not answer within 5 s' "$T/apply$i.out" || fail "apply $i was not refused as hung: $(cat "$T/apply$i.out")"
     done
-    wait_until 10 eval '[ "$(preflight_pids | wc -l)" = 4 ]'
+    wait_until 10 eval '[ "$(comm_pids keel-preflight | wc -l)" = 4 ]'
     arc=0
     kc apply "$T/m2.ini" > "$T/apply5.out" 2>&1 || arc=$?
-    check capped "the apply beyond 4 stuck children was not refused by the cap, or forked one more (status $arc: $(tr '\n' '|' < "$T/apply5.out"); children: $(preflight_pids | wc -l))" \
+    check capped "the apply beyond 4 stuck children was not refused by the cap, or forked one more (status $arc: $(tr '\n' '|' < "$T/apply5.out"); children: $(comm_pids keel-preflight | wc -l))" \
         eval "[ $arc = 1 ] && grep -qF 'cannot apply the manifest: the checks of 4 earlier applies are still stuck' '$T/apply5.out' &&
-              [ \$(preflight_pids | wc -l) = 4 ] && [ '$(ps_names)' = c,fs ]"
+              [ \$(comm_pids keel-preflight | wc -l) = 4 ] && [ '$(ps_names)' = c,fs ]"
     # The server answers: the killed children end and are reaped.
     kill -USR2 "$FUSE_PID"
-    wait_until 20 eval '[ -z "$(preflight_pids)" ]'
-    check children_reaped "preflight children left once the server answered: $(preflight_pids | tr '\n' ' ')" \
-        eval '[ -z "$(preflight_pids)" ] && no_zombies'
+    wait_until 20 eval '[ -z "$(comm_pids keel-preflight)" ]'
+    check children_reaped "preflight children left once the server answered: $(comm_pids keel-preflight | tr '\n' ' ')" \
+        eval '[ -z "$(comm_pids keel-preflight)" ] && no_zombies'
     keel_signal HUP || fail "cannot signal keel ($WHY)"
     wait_out fs2 fs2-up 20 || true
     check hup_after_release "SIGHUP once the server answers did not apply (the cap not lifted at the reaps?) ($(ps_names))" \

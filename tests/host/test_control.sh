@@ -470,4 +470,57 @@ print(repr(buf))'
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+
+# A hostile server (or whatever answers at the address a user gives keel):
+# no string of its answers reaches the user's terminal raw.  Before, keel ps
+# printed a container name ESC ] 0 ; ... BEL as it came (the terminal's
+# title set), a state ESC [ 2 J (the screen cleared), and the same went for
+# status, the server's error messages and apply's plan.  No keel server
+# here: python3 answers each request by its op.
+test_hostile_server_escaped() {
+    plan hostile_ps hostile_status hostile_error hostile_apply
+    local srv='
+import json, os, socket, sys
+esc = "\u001b]0;pwned\u0007"
+answers = {
+    "ps": {"ok": True, "containers": [{"name": esc + "web", "state": "up\u001b[2J", "pid": 1}]},
+    "status": {"ok": True, "container": {"name": esc, "state\u001b[1m": "\u009b31m"}},
+    "stop": {"ok": False, "error": "no such container: " + esc},
+    "apply": {"ok": False, "plan": "+ " + esc + "\n", "error": esc},
+}
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(8)
+while True:
+    c, _ = s.accept()
+    f = c.makefile("rb")
+    op = json.loads(f.readline()).get("op")
+    c.sendall(json.dumps(answers.get(op, {"ok": False})).encode() + b"\n")
+    c.close()'
+    timeout $((60 * SLOW)) python3 -c "$srv" "$T/hostile.sock" &
+    local spid=$!
+    wait_until $((5 * SLOW)) test -S "$T/hostile.sock" || fail "the fake server did not listen"
+    printf '[container x]\nlayers = /x\ncommand = /x\n' > "$T/apply.ini"
+    local v
+    for v in ps "status web" "stop web" "apply $T/apply.ini"; do
+        KEEL_HOST="unix://$T/hostile.sock" timeout $((10 * SLOW)) "$KEEL" $v > "$T/${v%% *}.out" 2>&1
+    done
+    kill "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
+    # raw NAME: true when NAME's output holds a byte a terminal obeys (C0 but
+    # newline and tab, DEL, C1 as UTF-8) and not the escaped text.
+    raw() {
+        LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f\x7f]\|\xc2[\x80-\x9f]' "$T/$1.out" ||
+            ! grep -qF '\x1b]0;pwned\x07' "$T/$1.out"
+    }
+    check hostile_ps "keel ps printed the server's escape sequences raw: $(od -c "$T/ps.out" | head -n 4 | tr '\n' ' ')" \
+        eval '! raw ps && grep -qF "up\x1b[2J" "$T/ps.out"'
+    check hostile_status "keel status printed the server's escape sequences raw: $(od -c "$T/status.out" | head -n 4 | tr '\n' ' ')" \
+        eval '! raw status && grep -qF "state\x1b[1m" "$T/status.out" && grep -qF "\xc2\x9b31m" "$T/status.out"'
+    check hostile_error "keel stop printed the server's error message raw: $(od -c "$T/stop.out" | head -n 4 | tr '\n' ' ')" \
+        eval '! raw stop && grep -q "^keel: error: no such container: " "$T/stop.out"'
+    check hostile_apply "keel apply printed the server's plan or error raw: $(od -c "$T/apply.out" | head -n 4 | tr '\n' ' ')" \
+        eval '! raw apply && [ "$(grep -cF "\x1b]0;pwned\x07" "$T/apply.out")" = 2 ]'
+}
+
 run_tests "$@"

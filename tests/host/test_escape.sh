@@ -660,12 +660,7 @@ test_logs_of_swapped_log() {
 test_run_dir_private() {
     plan run_dir_made_private run_dir_warned run_dir_notify_closed run_dir_notify_control \
         run_dir_other_owner run_dir_symlink
-    # keel_rd DIR: keel run --run-dir DIR, under the name tests look keel up by.
-    keel_rd() {
-        printf '#!/bin/bash\nshift\nexec -a "$0" %s run --run-dir %s "$@"\n' "$REAL_KEEL" "$1" > "$T/keel-rd"
-        chmod +x "$T/keel-rd"
-    }
-    local REAL_KEEL=$KEEL KEEL="$T/keel-rd"
+    local KEEL="$T/keel-rd"   # keel_rd (lib.sh) makes it
     mkdir -m 0755 "$T/run"
     keel_rd "$T/run"
     { system_section

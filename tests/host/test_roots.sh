@@ -308,9 +308,7 @@ EOF
 test_hosts_late() {
     plan hosts_late_file hosts_late_sys hosts_late_source
     mkdir -p "$T/run" && : > "$T/run/hosts"
-    # keel run --run-dir, under the name tests look keel up by.
-    printf '#!/bin/bash\nshift\nexec -a "$0" %s run --run-dir %s "$@"\n' "$KEEL" "$T/run" > "$T/keel-rd"
-    chmod +x "$T/keel-rd"
+    keel_rd "$T/run"
     local KEEL="$T/keel-rd"
     manifest <<EOF
 $(system_section)

@@ -93,6 +93,28 @@ TEST(http_judge)
     }
 }
 
+/* The head's framing, piece by piece: a blank line cut between two reads
+ * is found; a full buffer without one is 431, a blank line ending at its
+ * last byte is not. */
+TEST(head_framing)
+{
+    const char *req = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+    size_t n = strlen(req);
+    bool head;
+    /* Every cut of the head in two: nothing before the blank line is whole. */
+    for (size_t cut = 1; cut < n; cut++) {
+        CHECK_INT(metrics_head_framed(req, 0, cut, 64, &head), 0);
+        CHECK_INT(metrics_head_framed(req, cut, n, 64, &head), 200);
+    }
+    CHECK_INT(metrics_head_framed("GET /x HTTP/1.1\n\n", 16, 17, 64, &head), 404);
+    CHECK_INT(metrics_head_framed("HEAD /metrics HTTP/1.1\n\n", 0, 24, 64, &head), 200);
+    CHECK(head);
+    /* The bound: full without a blank line, or with one as its last bytes. */
+    CHECK_INT(metrics_head_framed("GET /metrics HTTP/1.1\r\nX: y", 0, 27, 27, &head), 431);
+    CHECK_INT(metrics_head_framed("GET /metrics HTTP/1.1\r\nX: y", 0, 26, 27, &head), 0);
+    CHECK_INT(metrics_head_framed("GET /metrics HTTP/1.1\r\n\r\n", 20, 25, 25, &head), 200);
+}
+
 TEST(label_escaping)
 {
     struct json_writer w;
@@ -204,6 +226,7 @@ TEST(inet_urls)
 int main(void)
 {
     RUN(http_judge);
+    RUN(head_framing);
     RUN(label_escaping);
     RUN(exposition);
     RUN(syslog_header);

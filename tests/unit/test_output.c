@@ -63,6 +63,44 @@ TEST(never_a_partial_escape)
     CHECK_STR(esc("\xe2\x82\xac", 3, 2), "\xe2\x82");   /* text may be cut, like any long line */
 }
 
+/* The echo's lines: "LEN:BYTES|" per line emitted. */
+static void note_line(void *ctx, const char *line, size_t len)
+{
+    char *seen = ctx;
+    size_t at = strlen(seen);
+    snprintf(seen + at, 256 - at, "%zu:%.*s|", len, len > 8 ? 8 : (int)len, line);
+}
+
+TEST(lines_split)
+{
+    static char line[OUTPUT_LINE_MAX];
+    char seen[256] = "";
+    size_t len = 0;
+    /* A newline cut from its line by a read, an empty line, a line left open. */
+    output_lines(line, &len, "ab", 2, note_line, seen);
+    output_lines(line, &len, "\n\ncd", 4, note_line, seen);
+    CHECK_STR(seen, "2:ab|0:|");
+    CHECK_INT(len, 2);
+    /* OUTPUT_LINE_MAX bytes then a newline: one line; one byte more: two. */
+    char *big = malloc(OUTPUT_LINE_MAX + 2);
+    CHECK(big != NULL);
+    if (!big)
+        return;
+    memset(big, 'x', OUTPUT_LINE_MAX + 1);
+    big[OUTPUT_LINE_MAX] = '\n';
+    seen[0] = '\0';
+    len = 0;
+    output_lines(line, &len, big, OUTPUT_LINE_MAX + 1, note_line, seen);
+    CHECK_STR(seen, "4096:xxxxxxxx|");
+    big[OUTPUT_LINE_MAX] = 'y';
+    big[OUTPUT_LINE_MAX + 1] = '\n';
+    seen[0] = '\0';
+    output_lines(line, &len, big, OUTPUT_LINE_MAX + 2, note_line, seen);
+    CHECK_STR(seen, "4096:xxxxxxxx|1:y|");
+    CHECK_INT(len, 0);
+    free(big);
+}
+
 /* keel run's last teardown leaves fds to the process's exit
  * (close_defer_to_exit), but not the relay's EOF: the relay copies until
  * every writer of the container's pipe is gone, and output_close waits for
@@ -239,6 +277,7 @@ int main(void)
     RUN(controls_escaped);
     RUN(c1_and_invalid_utf8_escaped);
     RUN(never_a_partial_escape);
+    RUN(lines_split);
     RUN(relay_eof_not_left_to_exit);
     RUN(close_returns_with_the_relay_stuck);
     return unit_done();
