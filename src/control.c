@@ -880,6 +880,11 @@ static size_t unauth_from(const struct control *c, const struct listener *ls, co
     return n;
 }
 
+bool control_unix_admits(size_t n_conns, unsigned max_clients, unsigned reserve, uid_t uid)
+{
+    return uid == 0 || n_conns + reserve < max_clients;
+}
+
 /* Refuses an accepted connection: one error line (best effort, never
  * waiting) and close. */
 static void refuse(int fd, const char *json_line)
@@ -895,6 +900,24 @@ static void refuse(int fd, const char *json_line)
         /* nothing there */
     }
     close_safe(fd);
+}
+
+/* A unix peer other than root found only root's reserved slots free: a
+ * member of control_group holding every stream it may open must not lock
+ * root out (it would wait in the backlog for as long as the member liked),
+ * and the member itself hears why at once rather than waiting. */
+static void refuse_for_root(struct control *c, const struct listener *ls, int cfd, const struct peer_key *key,
+                            const char *who)
+{
+    char line[256];
+    snprintf(line, sizeof line,
+             "{\"keel\":1,\"ok\":false,\"error\":\"busy: the connections to this socket that members of "
+             "control_group may take are all taken (the last %u of %u are kept for root): try again when "
+             "one has closed\"}\n", c->opts.root_reserve, c->opts.max_clients);
+    c->refused++;
+    refuse(cfd, line);
+    refusal(c, key, "control: refused client on %s (%s): the last %u of %u connections are kept for root", ls->url,
+            who, c->opts.root_reserve, c->opts.max_clients);
 }
 
 static void accept_retry(struct loop *l, void *data)
@@ -1005,7 +1028,7 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
         peer_name(&ss, ls->family, peer, sizeof peer);
         if (ls->family == AF_UNIX) {
             char who[64];
-            struct ucred cr;
+            struct ucred cr = { .uid = (uid_t)-1 };   /* unknown: not root */
             socklen_t crlen = sizeof cr;
             if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) == 0) {
                 key.family = AF_UNIX;
@@ -1018,6 +1041,10 @@ static void listener_event(struct loop *l, int fd, uint32_t events, void *data)
                             "only root and members of control_group may use keel\"}\n");
                 refusal(c, &key, "control: refused client on %s (%s): not root and not in control_group", ls->url,
                         who);
+                continue;
+            }
+            if (!control_unix_admits(ls->n_conns, c->opts.max_clients, c->opts.root_reserve, cr.uid)) {
+                refuse_for_root(c, ls, cfd, &key, who);
                 continue;
             }
         } else if (ls->family == AF_VSOCK && !ls->vsock_local && vsock_peer_local(ls, cfd, &ss)) {
@@ -1527,6 +1554,10 @@ int control_new(struct control **out, struct loop *l, const struct manifest *m,
         c->opts = *opts;
     if (!c->opts.max_clients)
         c->opts.max_clients = 128;
+    if (!c->opts.root_reserve)
+        c->opts.root_reserve = 8;
+    if (c->opts.root_reserve > c->opts.max_clients / 2)
+        c->opts.root_reserve = c->opts.max_clients / 2;   /* a small test server keeps half for members */
     if (!c->opts.idle_ms)
         c->opts.idle_ms = 30000;
     if (!c->opts.handshake_ms)

@@ -22,7 +22,9 @@
  * that does not read is dropped, except log streaming, which pauses reading
  * the log instead), a cap on clients per listener (beyond it, connections
  * wait in the backlog; one listener's clients never take another's slots, so
- * the unix socket stays reachable whatever happens on TCP or vsock), a low
+ * the unix socket stays reachable whatever happens on TCP or vsock; a unix
+ * listener's last root_reserve slots are root's, other peers are refused at
+ * once beyond them: control_unix_admits), a low
  * cap on connections still in their TLS handshake (per listener and per
  * source address; beyond it they are closed at once) with a short absolute
  * deadline, an absolute deadline for each request line (bytes dribbled in
@@ -112,6 +114,7 @@ static inline struct control_backend control_backend_supervisor(struct superviso
 struct control_opts {
     const char *sysroot;       /* where /etc/group is read (default "/") */
     unsigned max_clients;      /* default 128, per listener */
+    unsigned root_reserve;     /* default 8 (at most half of max_clients): a unix listener's last slots, root's */
     unsigned idle_ms;          /* default 30000: absolute deadline for each request line */
     unsigned handshake_ms;     /* default 5000: absolute TLS handshake deadline from accept */
     unsigned max_handshakes;   /* default 16 per listener: connections not yet authenticated */
@@ -142,5 +145,10 @@ int control_respond(const struct control_backend *be, const struct proto_request
                     struct json_writer *out);
 /* An error response line: {"keel":1,"ok":false,"error":MSG}. */
 void control_error_line(struct json_writer *out, const char *op, const char *msg);
+/* Whether a unix listener with n_conns of its max_clients slots taken admits
+ * a peer of uid `uid`: root always (up to max_clients), anyone else only
+ * while `reserve` slots stay free, so that members of control_group holding
+ * every stream they may open cannot lock root out of PID 1's control. */
+bool control_unix_admits(size_t n_conns, unsigned max_clients, unsigned reserve, uid_t uid);
 
 #endif

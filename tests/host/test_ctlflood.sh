@@ -1,7 +1,9 @@
 #!/bin/bash
 # test_ctlflood.sh — issue 13 item 4 and issue 22 item 8: an unauthenticated
 # client must not stall keel's control plane, and keel's own console lines
-# must not stall PID 1.  Also the TLS suites keel accepts (issue 13).
+# must not stall PID 1.  Also the TLS suites keel accepts (issue 13), and a
+# member of control_group that cannot take root's last slots on the unix
+# socket.
 #
 # TCP clients run inside keel's network namespace (nsenter --net), where the
 # listener's 127.0.0.1 is; the flooders use many 127.0.0.N source addresses
@@ -297,6 +299,113 @@ except (OSError, ssl.SSLError) as e:
     check cbc_refused "a CBC suite (ECDHE-RSA-AES128-SHA256) was served: $out" refused "$out"
     out=$(tls 1.1 'ECDHE-RSA-AES128-SHA:@SECLEVEL=0')
     check tls11_refused "TLS 1.1 was served: $out" refused "$out"
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# The holder, run as a member of control_group: opens up to N `logs -f`
+# streams of c (no deadline: a stream may be silent for ever; `events`
+# would stop at the supervisor's 64 subscribers) one after the
+# other, each confirmed by keel's ok, and stops at the first that is not
+# answered ok within ANSWER_S seconds; prints held=H and the answer that
+# stopped it (or "none"), then holds every stream until killed.
+HOLDER='
+import socket, sys, time
+path, n, answer_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+held, stop = [], "none"
+def first_line(s):
+    buf = b""
+    while b"\n" not in buf:
+        b = s.recv(4096)
+        if not b: break
+        buf += b
+    return buf.split(b"\n")[0].decode(errors="replace")
+for i in range(n):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(answer_s)
+    try:
+        s.connect(path)
+        s.sendall(b"{\"op\":\"logs\",\"name\":\"c\",\"lines\":0,\"follow\":true}\n")
+        line = first_line(s)
+    except OSError as e:
+        line = "no answer: %s" % e
+    if "\"ok\":true" in line:
+        held.append(s)
+        continue
+    stop = line or "closed without an answer"
+    s.close()
+    break
+sys.stdout.write("held=%d\nstop=%s\n" % (len(held), stop))
+sys.stdout.flush()
+while True: time.sleep(60)
+'
+
+# member_ps: keel ps as a member of control_group (staff, gid 50), bounded.
+member_ps() {
+    KEEL_HOST="unix://$(SOCK)" timeout -k 1 "$PS_BOUND" setpriv --reuid=65534 --regid=65534 --groups=50 \
+        "$KEEL" ps
+}
+
+# A member of control_group holds every stream keel lets it open: the unix
+# listener's last 8 of its 128 slots stay root's.  The member holds 120,
+# its next connection (a raw one, then `keel ps`) is refused at once with
+# the reason, counted and logged; root's `keel ps` answers meanwhile.
+# Positive control: once the member lets go, it is served again.  On the
+# old keel the member held all 128 and both `keel ps` waited in the backlog
+# past their bound.
+test_member_cannot_take_root_slots() {
+    plan member_holds_its_share member_refused_at_once member_told_why root_answers refusal_counted \
+        refusal_logged member_served_after
+    local mport=9100
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+control_group = staff
+metrics = tcp://127.0.0.1:$mport
+
+[container c]
+layers = $LAYERS/base
+command = /bin/probe print ready sleep inf
+restart = no
+EOF
+    keel_start
+    wait_out c ready || fail "c did not come up ($WHY)"
+    up
+    refused_total() {
+        innet curl -s --max-time 5 "http://127.0.0.1:$mport/metrics" |
+            awk '$1 == "keel_control_connections_refused_total" { print $2 }'
+    }
+    local r0 r1
+    r0=$(refused_total)
+    # 128: max_clients, every slot of the listener (keel's default, no knob).
+    setpriv --reuid=65534 --regid=65534 --groups=50 \
+        timeout $((120 * SLOW)) python3 -c "$HOLDER" "$(SOCK)" 128 $((5 * SLOW)) > "$T/held" 2> "$T/holder.err" &
+    local holder=$!
+    wait_for '^stop=' "$T/held" 60 || fail "the holder did not finish opening streams ($WHY; $(cat "$T/holder.err"))"
+    local held stop
+    held=$(sed -n 's/^held=//p' "$T/held")
+    stop=$(sed -n 's/^stop=//p' "$T/held")
+    echo "# holder: held $held streams, stopped by: $stop"
+    check member_holds_its_share "the member held $held streams, not 120 (128 less root's 8)" eq "$held" 120
+    check member_refused_at_once "the member's 121st connection was not refused with the reason: $stop" \
+        eval "[[ \"\$stop\" == *'\"ok\":false'*'kept for root'* ]]"
+    local rc
+    member_ps > "$T/member_ps.out" 2>&1
+    rc=$?
+    check member_told_why "the member's keel ps (status $rc) did not say why: $(head -c 300 "$T/member_ps.out")" \
+        eval "[ $rc = 1 ] && grep -q '^keel: error: busy: .*kept for root' '$T/member_ps.out'"
+    kc ps > "$T/root_ps.out" 2>&1
+    rc=$?
+    check root_answers "root's keel ps did not answer within $PS_BOUND s (status $rc) while the member held its streams: $(head -c 200 "$T/root_ps.out")" \
+        grep_in '^c +running' "$T/root_ps.out"
+    r1=$(refused_total)
+    check refusal_counted "keel_control_connections_refused_total went '$r0' -> '$r1', not up by the 2 refusals" \
+        eval "[ -n '$r0' ] && [ -n '$r1' ] && [ \$(($r1 - $r0)) = 2 ]"
+    check refusal_logged "keel did not log the refusal" \
+        wait_klog 'warning: control: refused client on .*uid 65534\): the last 8 of 128 connections are kept for root' 5
+    kill "$holder" 2>/dev/null
+    wait "$holder" 2>/dev/null
+    check member_served_after "the member was not served again once it let go" \
+        wait_until 10 eval 'member_ps 2>/dev/null | grep -qE "^c +running"'
     keel_stop || fail "keel did not stop ($WHY)"
 }
 

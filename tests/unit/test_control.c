@@ -511,6 +511,20 @@ TEST(tls_clock_is_utc)
     CHECK_INT(mbedtls_x509_time_is_future(&before), 0);
 }
 
+/* A unix listener's last slots are root's: a member of control_group takes
+ * at most max_clients - reserve of them, root every one. */
+TEST(unix_slots_kept_for_root)
+{
+    CHECK(control_unix_admits(0, 128, 8, 1000));
+    CHECK(control_unix_admits(119, 128, 8, 1000));
+    CHECK(!control_unix_admits(120, 128, 8, 1000));
+    CHECK(!control_unix_admits(127, 128, 8, 1000));
+    CHECK(control_unix_admits(120, 128, 8, 0));
+    CHECK(control_unix_admits(127, 128, 8, 0));
+    CHECK(!control_unix_admits(120, 128, 8, (uid_t)-1));   /* credentials unknown: not root */
+    CHECK(control_unix_admits(127, 128, 0, 1000));         /* no reserve: the old rule */
+}
+
 TEST(urls)
 {
     struct proto_url u;
@@ -1886,6 +1900,7 @@ int main(void)
     RUN(respond_stats);
     RUN(signals);
     RUN(tls_clock_is_utc);
+    RUN(unix_slots_kept_for_root);
     RUN(urls);
     RUN(server_unix_socket_and_requests);
     if (C) {
