@@ -34,6 +34,7 @@ void control_logs_stop(struct conn *cn)
     cn->logs.path = NULL;
     cn->logs.name = NULL;
     cn->logs.partial_len = 0;
+    cn->logs.scanning = false;
 }
 
 static void emit_log_line(struct conn *cn, const char *s, size_t n)
@@ -99,11 +100,10 @@ static bool log_rotated(struct conn *cn)
  * bytes per call, so a long log does not hold up the loop; the rest follows
  * when the socket is writable (pump_more asks for EPOLLOUT). */
 #define LOG_BUDGET (256 * 1024)
-void control_logs_pump(struct conn *cn)
+static void logs_stream(struct conn *cn)
 {
     char buf[LOG_CHUNK];
     size_t budget = LOG_BUDGET;
-    cn->logs.pump_more = false;
     while (!cn->dead && cn->mode == CM_LOGS) {
         if (control_out_pending(cn) >= OUT_HIGH || !budget) {
             /* More to send: EPOLLOUT resumes us.  Asked for explicitly, as
@@ -154,6 +154,17 @@ void control_logs_pump(struct conn *cn)
         control_conn_flush(cn);
 }
 
+static void logs_scan(struct conn *cn);
+
+void control_logs_pump(struct conn *cn)
+{
+    cn->logs.pump_more = false;
+    if (cn->logs.scanning)
+        logs_scan(cn);   /* --tail: the stream has not started yet */
+    else
+        logs_stream(cn);
+}
+
 /* The shared inotify instance: something changed in a watched log
  * directory; every follower reads on from where it is (which file changed
  * does not matter: a pump at the end of its file reads nothing). */
@@ -166,7 +177,7 @@ void control_logs_inotify(struct loop *l, int fd, uint32_t events, void *data)
     }
     for (struct conn *cn = c->conns, *nx; cn; cn = nx) {
         nx = cn->next;
-        if (!cn->dead && cn->mode == CM_LOGS && cn->logs.follow && cn->logs.poll_timer == 0)
+        if (!cn->dead && cn->mode == CM_LOGS && cn->logs.follow && !cn->logs.scanning && cn->logs.poll_timer == 0)
             control_logs_pump(cn);
     }
 }
@@ -183,31 +194,138 @@ static void logs_poll(struct loop *l, void *data)
     control_logs_pump(cn);
 }
 
-/* Offset where the last `lines` lines of fd begin; scans backwards. */
-static off_t tail_offset(int fd, int64_t lines)
+/* --- logs --tail: where the last N lines begin ---------------------------- */
+
+void tail_scan_init(struct tail_scan *t, uint64_t size, int64_t lines)
 {
-    struct stat st;
-    if (fstat(fd, &st) < 0 || lines < 0)
-        return 0;
-    off_t pos = st.st_size;
-    if (lines == 0)
-        return pos;
-    char buf[8192];
-    int64_t seen = 0;
-    while (pos > 0) {
-        size_t n = pos > (off_t)sizeof buf ? sizeof buf : (size_t)pos;
-        pos -= (off_t)n;
-        if (pread(fd, buf, n, pos) != (ssize_t)n)
-            return 0;
-        for (size_t i = n; i-- > 0;) {
-            /* The newline that ends the file does not start a line. */
-            if (buf[i] != '\n' || pos + (off_t)i == st.st_size - 1)
-                continue;
-            if (++seen == lines)
-                return pos + (off_t)i + 1;
+    *t = (struct tail_scan){ .size = size, .pos = size, .want = lines };
+    if (lines < 0 || size == 0) {
+        t->done = true;   /* all of it (from 0) */
+    } else if (lines == 0) {
+        t->done = true;
+        t->from = size;
+    }
+}
+
+bool tail_scan_feed(struct tail_scan *t, const char *buf, size_t n)
+{
+    if (t->done)
+        return true;
+    t->pos -= n;
+    for (size_t i = n; i-- > 0;) {   /* a byte loop: memrchr would link 2.4 KiB of libc variants */
+        /* The newline that ends the log does not start a line. */
+        if (buf[i] != '\n' || t->pos + i == t->size - 1)
+            continue;
+        if (++t->seen == t->want) {
+            t->from = t->pos + i + 1;
+            t->done = true;
+            return true;
         }
     }
-    return 0;
+    if (t->pos == 0)
+        t->done = true;   /* fewer lines than asked: from 0 */
+    return t->done;
+}
+
+/* At most TAIL_BUDGET bytes of the scan per loop turn (the rest when the
+ * socket is writable again: pump_more, as the stream itself goes on). */
+#define TAIL_BUDGET (1024 * 1024)
+static void tail_step(struct conn *cn)
+{
+    char buf[LOG_CHUNK];
+    struct tail_scan *t = &cn->logs.tail;
+    for (size_t budget = TAIL_BUDGET; !t->done && budget > 0;) {
+        size_t n = t->pos > sizeof buf ? sizeof buf : (size_t)t->pos;
+        if (pread(cn->logs.fd, buf, n, (off_t)(t->pos - n)) != (ssize_t)n) {
+            /* A failed or short read (truncated meanwhile): the whole log. */
+            t->from = 0;
+            t->done = true;
+            break;
+        }
+        tail_scan_feed(t, buf, n);
+        budget = n < budget ? budget - n : 0;
+    }
+}
+
+/* A log request that cannot go on: its error line, and the next request. */
+static void logs_refuse(struct conn *cn, const char *msg)
+{
+    control_error_line(&cn->out, "logs", msg);
+    control_logs_stop(cn);
+    cn->mode = CM_REQUEST;
+}
+
+/* The tail is found: the stream starts (its reply line, the end point, the
+ * watch of a follower).  False when refused instead. */
+static bool logs_ready(struct conn *cn)
+{
+    struct control *c = cn->c;
+    off_t from = (off_t)cn->logs.tail.from;
+    struct stat st = { 0 };
+    cn->logs.scanning = false;
+    if (cn->logs.fd >= 0 && (lseek(cn->logs.fd, from, SEEK_SET) < 0 || fstat(cn->logs.fd, &st) < 0)) {
+        logs_refuse(cn, "cannot seek in the log");
+        return false;
+    }
+    /* Without follow the stream ends where the log ended when the request
+     * came: a container that writes faster than the client reads must not
+     * make it a stream without end.  A rotation meanwhile changes nothing
+     * (the open file is read); a truncation ends it early (EOF). */
+    cn->logs.left = cn->logs.fd >= 0 && st.st_size > from ? (uint64_t)(st.st_size - from) : 0;
+    if (cn->logs.follow) {
+        /* The directory is watched, so a rotation (rename + new file) is seen too. */
+        char dir[4096];
+        if (str_copy(dir, sizeof dir, cn->logs.path) < 0) {
+            logs_refuse(cn, "log path too long");
+            return false;
+        }
+        char *slash = strrchr(dir, '/');
+        if (slash && slash != dir)
+            *slash = 0;
+        else if (slash)
+            slash[1] = 0;
+        /* A watch on the shared instance (the same directory gives the
+         * same watch: nothing to remove when the follower leaves).  Without
+         * one (no instance, or fs.inotify.max_user_watches used up by a
+         * container under keel's uid) the follower polls: slower, never
+         * refused. */
+        char held[32] = "";
+        if (cn->logs.dir != AT_FDCWD)
+            snprintf(held, sizeof held, "/proc/self/fd/%d", cn->logs.dir);   /* the directory keel holds */
+        if (c->ino_fd < 0 ||
+            inotify_add_watch(c->ino_fd, cn->logs.dir != AT_FDCWD ? held : dir,
+                              IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+            int64_t id = loop_add_timer(c->loop, c->opts.log_poll_ms, logs_poll, cn);
+            if (id <= 0) {
+                logs_refuse(cn, "cannot follow the log: out of timers");
+                return false;
+            }
+            cn->logs.poll_timer = id;
+            if (c->ino_fd >= 0)
+                log_warn("control: cannot watch %.400s for logs -f: %s; the follower polls", dir, strerror(errno));
+        }
+    }
+    control_reply_begin(&cn->out, "logs", true);
+    json_kstr(&cn->out, "name", cn->logs.cname);
+    json_kbool(&cn->out, "follow", cn->logs.follow);
+    control_reply_end(&cn->out);
+    cn->logs.partial_len = 0;
+    return true;
+}
+
+/* The scan's next turn; the stream once it is done. */
+static void logs_scan(struct conn *cn)
+{
+    tail_step(cn);
+    if (!cn->logs.tail.done) {
+        cn->logs.pump_more = true;   /* EPOLLOUT resumes the scan next turn */
+        control_conn_flush(cn);
+        return;
+    }
+    if (logs_ready(cn))
+        control_logs_pump(cn);
+    else
+        control_conn_process(cn);   /* refused: pipelined requests, or EOF */
 }
 
 void control_logs_start(struct conn *cn, const struct proto_request *req)
@@ -269,61 +387,16 @@ void control_logs_start(struct conn *cn, const struct proto_request *req)
         control_logs_stop(cn);
         return;
     }
-    off_t from = cn->logs.fd >= 0 ? tail_offset(cn->logs.fd, req->lines) : 0;
-    struct stat st = { 0 };
-    if (cn->logs.fd >= 0 && (lseek(cn->logs.fd, from, SEEK_SET) < 0 || fstat(cn->logs.fd, &st) < 0)) {
-        control_error_line(&cn->out, "logs", "cannot seek in the log");
-        control_logs_stop(cn);
-        return;
-    }
-    /* Without follow the stream ends where the log ended when the request
-     * came: a container that writes faster than the client reads must not
-     * make it a stream without end.  A rotation meanwhile changes nothing
-     * (the open file is read); a truncation ends it early (EOF). */
-    cn->logs.left = cn->logs.fd >= 0 && st.st_size > from ? (uint64_t)(st.st_size - from) : 0;
+    /* The stream starts where the last req->lines lines begin: found by
+     * logs_scan, in bounded turns (an unreadable size: the whole log). */
+    struct stat st;
+    bool sized = cn->logs.fd >= 0 && fstat(cn->logs.fd, &st) == 0;
+    tail_scan_init(&cn->logs.tail, sized ? (uint64_t)st.st_size : 0, sized ? req->lines : -1);
+    (void)str_copy(cn->logs.cname, sizeof cn->logs.cname, req->name);   /* found above: never too long */
     cn->logs.follow = req->follow;
-    if (cn->logs.follow) {
-        /* The directory is watched, so a rotation (rename + new file) is seen too. */
-        char dir[4096];
-        if (str_copy(dir, sizeof dir, path) < 0) {
-            control_error_line(&cn->out, "logs", "log path too long");
-            control_logs_stop(cn);
-            return;
-        }
-        char *slash = strrchr(dir, '/');
-        if (slash && slash != dir)
-            *slash = 0;
-        else if (slash)
-            slash[1] = 0;
-        /* A watch on the shared instance (the same directory gives the
-         * same watch: nothing to remove when the follower leaves).  Without
-         * one (no instance, or fs.inotify.max_user_watches used up by a
-         * container under keel's uid) the follower polls: slower, never
-         * refused. */
-        char held[32] = "";
-        if (cn->logs.dir != AT_FDCWD)
-            snprintf(held, sizeof held, "/proc/self/fd/%d", cn->logs.dir);   /* the directory keel holds */
-        if (c->ino_fd < 0 ||
-            inotify_add_watch(c->ino_fd, cn->logs.dir != AT_FDCWD ? held : dir,
-                              IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
-            int64_t id = loop_add_timer(c->loop, c->opts.log_poll_ms, logs_poll, cn);
-            if (id <= 0) {
-                control_error_line(&cn->out, "logs", "cannot follow the log: out of timers");
-                control_logs_stop(cn);
-                return;
-            }
-            cn->logs.poll_timer = id;
-            if (c->ino_fd >= 0)
-                log_warn("control: cannot watch %.400s for logs -f: %s; the follower polls", dir, strerror(errno));
-        }
-    }
-    control_reply_begin(&cn->out, "logs", true);
-    json_kstr(&cn->out, "name", req->name);
-    json_kbool(&cn->out, "follow", req->follow);
-    control_reply_end(&cn->out);
+    cn->logs.scanning = true;
     cn->mode = CM_LOGS;
-    cn->logs.partial_len = 0;
-    control_logs_pump(cn);
+    logs_scan(cn);
 }
 
 /* --- events ----------------------------------------------------------------- */

@@ -279,7 +279,7 @@ int proto_request_parse(const char *line, size_t len, struct proto_request *req,
 
     if ((v = json_get(t, "lines"))) {
         if (v->type != JSON_INT || v->u.i < -1 || v->u.i > 10000000)
-            return BAD("\"lines\" must be an integer from -1 (all) up");
+            return BAD("\"lines\" must be an integer from -1 (all) to 10000000");
         req->lines = v->u.i;
     }
     if (json_get(t, "follow") && !json_get_bool(t, "follow", &req->follow))

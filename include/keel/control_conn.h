@@ -23,6 +23,7 @@
 #include "keel/json.h"
 #include "keel/log.h"
 #include "keel/loop.h"
+#include "keel/parse.h"
 #include "keel/peer.h"
 #include "keel/proto.h"
 #include "keel/tls.h"
@@ -57,6 +58,22 @@ struct listener {
 
 struct exec_session;
 
+/* Where the last `want` lines of a log begin (`logs --tail`): a backward
+ * scan, pure and resumable, fed the chunks just below `pos` from the end of
+ * the log down.  control_stream.c feeds it a bounded number of bytes per
+ * loop turn, so a long log with few newlines never holds PID 1's loop. */
+struct tail_scan {
+    uint64_t size;           /* the log's size when the scan began */
+    uint64_t pos;            /* bytes [pos, size) are scanned */
+    int64_t want;            /* lines asked for; -1: all */
+    int64_t seen;            /* line starts found so far */
+    bool done;
+    uint64_t from;           /* once done: the offset the stream starts at */
+};
+void tail_scan_init(struct tail_scan *t, uint64_t size, int64_t lines);
+/* Scans buf, the n bytes just below t->pos (n <= t->pos); true when done. */
+bool tail_scan_feed(struct tail_scan *t, const char *buf, size_t n);
+
 /* A connection streaming a log (`logs`, `logs -f`): control_stream.c. */
 struct conn_logs {
     int fd;                  /* -1: not streaming */
@@ -67,7 +84,10 @@ struct conn_logs {
     char *partial;           /* a line not yet complete */
     size_t partial_len;
     bool follow;
-    bool pump_more;          /* more to send at once */
+    bool pump_more;          /* more to send (or scan) at once */
+    bool scanning;           /* finding where --tail's lines begin: no reply yet */
+    struct tail_scan tail;
+    char cname[KEEL_NAME_MAX + 1];   /* the container, for the reply */
     uint64_t left;           /* without follow: bytes still to send (the end point) */
 };
 

@@ -169,6 +169,72 @@ test_logs() {
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# `keel logs --tail N` of a long log with fewer lines than N: keel scans it
+# all for where the lines begin, a bounded part (1 MiB) per loop turn, so
+# `keel ps` is answered while the scan goes on (it was answered only after
+# it: the whole log was read in one call inside the loop).  A 64 MiB log
+# without newlines; strace delays each pread(2) of keel by 1 ms (fault
+# injection, as net-keel.sh does), so the scan takes seconds and a turn of
+# it tens of milliseconds.  No time is asserted: ps must be answered before
+# the tail request's reply is there, which the old keel could not do, as it
+# wrote that reply in the same call that read the whole log.
+test_logs_tail_bounded() {
+    plan ps_during_tail tail_whole
+    local n
+    if ! strace -qq -o /dev/null -e trace=alarm -e inject=alarm:delay_enter=1000 true 2>/dev/null; then
+        for n in "${_PLAN[@]}"; do _DONE+=("$n"); echo "skip - host: $n: strace with fault injection (delay_enter) needed"; done
+        exit 0
+    fi
+    mkdir -p "$T/log"
+    { echo first; head -c 64M /dev/zero | tr '\0' x; printf '\nlast\n'; } > "$T/log/c.log"
+    control_manifest "log_max_size = 1G"
+    start_and_wait
+    local kp spid
+    kp=$(keel_pid)
+    [ -n "$kp" ] || fail "keel's pid not found"
+    strace -qq -o /dev/null -e trace=pread64 -e inject=pread64:delay_enter=1000 -p "$kp" 2> "$T/strace.err" &
+    spid=$!
+    traced() { [ "$(awk '/^TracerPid:/ {print $2}' /proc/"$kp"/status 2>/dev/null)" != 0 ]; }
+    wait_until $((10 * SLOW)) traced || fail "strace did not attach: $(tail -n 1 "$T/strace.err")"
+    KEEL="$KEEL" KEEL_HOST="unix://$(SOCK)" py '
+import fcntl, json, os, socket, struct, subprocess, sys, termios, time
+s = socket.socket(socket.AF_UNIX); s.connect(os.environ["SOCK"])
+s.sendall(b"{\"op\":\"logs\",\"name\":\"c\",\"lines\":10000000}\n")
+# keel has read the request (nothing of it is left in flight): the scan is on.
+deadline = time.time() + 20
+while struct.unpack("i", fcntl.ioctl(s, termios.TIOCOUTQ, b"\0" * 4))[0]:
+    if time.time() > deadline:
+        sys.exit("keel never read the logs request")
+    time.sleep(0.01)
+ps = subprocess.run([os.environ["KEEL"], "ps"], capture_output=True, timeout=60)
+try:
+    replied = len(s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)) > 0
+except BlockingIOError:
+    replied = False
+print("ps", ps.returncode, "after-the-tail" if replied else "during-the-tail",
+      "names-c" if b"talker" in ps.stdout else "no-names")
+s.settimeout(120)
+f = s.makefile("rb")
+first = json.loads(f.readline())
+lines = []
+for raw in f:
+    m = json.loads(raw)
+    if m.get("end"):
+        break
+    lines.append(m.get("line", ""))
+xs = sum(1 for l in lines if l and set(l) == {"x"})
+print("tail", first.get("ok"), lines[0] if lines else "-", xs, "last" in lines)
+' > "$T/tail.out" 2>&1
+    kill "$spid" 2>/dev/null
+    wait "$spid" 2>/dev/null
+    check ps_during_tail "keel ps was not answered while the tail of a 64 MiB log was being found: $(head -c 300 "$T/tail.out")" \
+        grep -qx 'ps 0 during-the-tail names-c' "$T/tail.out"
+    check tail_whole "the tail was not the whole log (first line, 4096 lines of 16 KiB, last): $(tail -n 1 "$T/tail.out" | head -c 300)" \
+        grep -qx 'tail True first 4096 True' "$T/tail.out"
+    keel_stop || fail "keel did not stop ($WHY)"
+    rm -f "$T/log/c.log"   # 64 MiB, even with KEEP=1
+}
+
 test_exec() {
     plan exec_hostname exec_pidns exec_root exec_status exec_stdin exec_stream exec_tty
     control_manifest

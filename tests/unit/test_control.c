@@ -6,6 +6,7 @@
  * client verbs in forked children. */
 #include "keel/client.h"
 #include "keel/control.h"
+#include "keel/control_conn.h"
 #include "keel/json.h"
 #include "keel/parse.h"
 #include "keel/proto.h"
@@ -300,7 +301,8 @@ TEST(request_parse_bad)
         "", "[]", "\"ps\"", "{}", "{\"op\":1}", "{\"op\":\"nope\"}", "{\"op\":\"ps\",\"extra\":1}",
         "{\"op\":\"status\",\"name\":\"\"}", "{\"op\":\"status\",\"name\":5}",
         "{\"op\":\"status\",\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
-        "{\"op\":\"logs\",\"name\":\"web\",\"lines\":-2}", "{\"op\":\"logs\",\"name\":\"web\",\"follow\":1}",
+        "{\"op\":\"logs\",\"name\":\"web\",\"lines\":-2}", "{\"op\":\"logs\",\"name\":\"web\",\"lines\":10000001}",
+        "{\"op\":\"logs\",\"name\":\"web\",\"follow\":1}",
         "{\"op\":\"kill\",\"name\":\"web\",\"signal\":\"SIGNOPE\"}", "{\"op\":\"kill\",\"name\":\"web\",\"signal\":0}",
         "{\"op\":\"kill\",\"name\":\"web\",\"signal\":true}", "{\"op\":\"exec\",\"name\":\"web\"}",
         "{\"op\":\"exec\",\"name\":\"web\",\"argv\":[]}", "{\"op\":\"exec\",\"name\":\"web\",\"argv\":[1]}",
@@ -858,6 +860,80 @@ TEST(server_many_clients_and_a_slow_one)
     close(slow);
 }
 
+/* Where the last `lines` lines of buf[0..n) begin, the plain way: the
+ * start of every line, counted forwards (a newline that ends the text
+ * starts no line).  What `logs --tail` streamed before the scan was split
+ * in turns. */
+static uint64_t tail_reference(const char *buf, size_t n, int64_t lines)
+{
+    if (lines < 0)
+        return 0;
+    if (lines == 0)
+        return n;
+    uint64_t starts[600];
+    size_t k = 0;
+    if (n)
+        starts[k++] = 0;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (buf[i] == '\n')
+            starts[k++] = i + 1;
+    return (uint64_t)lines >= k ? 0 : starts[k - (size_t)lines];
+}
+
+/* Feeds the scan chunks of `chunk` bytes from the end down, as control_stream.c does. */
+static uint64_t tail_scanned(const char *buf, size_t n, int64_t lines, size_t chunk, int *feeds)
+{
+    struct tail_scan t;
+    tail_scan_init(&t, n, lines);
+    *feeds = 0;
+    while (!t.done) {
+        size_t c = t.pos > chunk ? chunk : (size_t)t.pos;
+        tail_scan_feed(&t, buf + t.pos - c, c);
+        ++*feeds;
+    }
+    return t.from;
+}
+
+TEST(tail_scan)
+{
+    static const struct { const char *text; int64_t lines; uint64_t from; } cases[] = {
+        { "a\nb\nc\n", 1, 4 }, { "a\nb\nc\n", 2, 2 }, { "a\nb\nc\n", 3, 0 }, { "a\nb\nc\n", 4, 0 },
+        { "a\nb\nc\n", 0, 6 }, { "a\nb\nc\n", -1, 0 }, { "a\nb\nc", 1, 4 }, { "a\nb\nc", 2, 2 },
+        { "\n\n\n", 1, 2 }, { "\n\n\n", 3, 0 }, { "", 1, 0 }, { "", 0, 0 }, { "abc", 1, 0 },
+    };
+    int feeds;
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+        for (size_t chunk = 1; chunk <= 8; chunk++)
+            CHECK_INT(tail_scanned(cases[i].text, strlen(cases[i].text), cases[i].lines, chunk, &feeds),
+                      cases[i].from);
+    /* Any text, any chunking: what one pass over the whole text finds. */
+    static char text[512];
+    unsigned seed = 7;
+    for (int round = 0; round < 400; round++) {
+        size_t n = (size_t)(round * 37 % (int)sizeof text);
+        unsigned density = 1 + (unsigned)round % 9;   /* one newline in `density` bytes */
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245 + 12345;
+            text[i] = (seed >> 16) % density == 0 ? '\n' : 'x';
+        }
+        static const int64_t asked[] = { -1, 0, 1, 2, 3, 5, 17, 100, 511, 10000000 };
+        static const size_t chunks[] = { 1, 2, 3, 7, 64, 4096 };
+        for (size_t a = 0; a < ARRAY_SIZE(asked); a++)
+            for (size_t c = 0; c < ARRAY_SIZE(chunks); c++)
+                CHECK_INT(tail_scanned(text, n, asked[a], chunks[c], &feeds), tail_reference(text, n, asked[a]));
+    }
+    /* It stops as soon as it has the lines, and a fed scan that is done stays so. */
+    struct tail_scan t;
+    tail_scan_init(&t, 8, 1);
+    CHECK(tail_scan_feed(&t, "b\n", 2) == false);
+    CHECK(tail_scan_feed(&t, "a\n", 2) == true);
+    CHECK_INT(t.from, 6);
+    CHECK(tail_scan_feed(&t, "zz", 2) == true);
+    CHECK_INT(t.from, 6);
+    CHECK_INT(tail_scanned("x\nxxxxxxxxx\n", 12, 1, 4, &feeds), 2);
+    CHECK_INT(feeds, 3);
+}
+
 static void append(const char *path, const char *s)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -958,6 +1034,58 @@ TEST(server_logs_backpressure)
     CHECK_INT(lines, 4096);
     if (lines != 4096) fprintf(stderr, "DEBUG clients=%zu\n", control_client_count(C));
     close(fd);
+    pump(20);
+}
+
+/* `logs --tail` of a log with fewer lines than asked scans all of it, a
+ * bounded part per loop turn: another client is answered while the scan
+ * (8 MiB, no reply yet) goes on, and the stream is then what it was. */
+TEST(server_logs_tail_in_turns)
+{
+    static char chunk[1 << 20];
+    memset(chunk, 'x', sizeof chunk);
+    int lfd = open(S.log[1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    CHECK(lfd >= 0);
+    CHECK(write_all(lfd, "first\n", 6) == 0);
+    for (int i = 0; i < 8; i++)
+        CHECK(write_all(lfd, chunk, sizeof chunk) == 0);
+    CHECK(write_all(lfd, "\nlast\n", 6) == 0);
+    close(lfd);
+    int fd = connect_unix(), other = connect_unix();
+    send_str(fd, "{\"op\":\"version\"}\n");
+    CHECK(line_ok(read_line(fd, 2000, NULL)));
+    send_str(other, "{\"op\":\"version\"}\n");
+    CHECK(line_ok(read_line(other, 2000, NULL)));
+    /* Each request is in its socket before the turn that reads it. */
+    send_str(fd, "{\"op\":\"logs\",\"name\":\"db\",\"lines\":10000000}\n");
+    pump_once();
+    send_str(other, "{\"op\":\"version\"}\n");
+    char peek;
+    bool answered = false, tail_replied = false;
+    for (int turn = 0; turn < 3 && !answered; turn++) {
+        pump_once();
+        answered = recv(other, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+        tail_replied = recv(fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+    }
+    CHECK(answered);
+    CHECK(!tail_replied);   /* the scan of 8 MiB was still going on */
+    CHECK(line_ok(read_line(other, 2000, NULL)));
+    CHECK(line_ok(read_line(fd, 5000, NULL)));
+    char *s = read_line(fd, 2000, NULL);
+    CHECK(s && strstr(s, "\"line\":\"first\""));
+    free(s);
+    int lines = 0;
+    bool last = false, end = false;
+    while (!end && (s = read_line(fd, 3000, NULL))) {
+        end = strstr(s, "\"end\":true") != NULL;
+        last = last || strstr(s, "\"line\":\"last\"") != NULL;
+        lines += strstr(s, "\"line\":\"xxx") != NULL;
+        free(s);
+    }
+    CHECK(end && last);
+    CHECK_INT(lines, (8 << 20) / LOG_LINE_MAX);
+    close(fd);
+    close(other);
     pump(20);
 }
 
@@ -1902,6 +2030,7 @@ int main(void)
     RUN(tls_clock_is_utc);
     RUN(unix_slots_kept_for_root);
     RUN(urls);
+    RUN(tail_scan);
     RUN(server_unix_socket_and_requests);
     if (C) {
         RUN(server_bad_input_closes_only_that_client);
@@ -1909,6 +2038,7 @@ int main(void)
         RUN(server_logs);
         RUN(server_logs_backpressure);
         RUN(server_logs_drained_between_sends);
+        RUN(server_logs_tail_in_turns);
         RUN(server_events);
         RUN(server_exec_refuses_fds);
         RUN(server_exec_stream);
