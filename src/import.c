@@ -736,8 +736,9 @@ static int check_config_platform(const struct json_value *cfg, const struct impo
 {
     const char *os = json_get_str(cfg, "os"), *arch = json_get_str(cfg, "architecture");
     const char *v = json_get_str(cfg, "variant");
-    os = os ? os : want->os;
-    arch = arch ? arch : want->arch;
+    /* An empty name says as little as none. */
+    os = os && os[0] ? os : want->os;
+    arch = arch && arch[0] ? arch : want->arch;
     v = v && v[0] ? v : NULL;
     struct import_platform got;
     if (platform_set(&got, os, arch, v) == 0) {

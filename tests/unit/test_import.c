@@ -375,11 +375,10 @@ TEST(config_platform)
           "the image is for linux/amd64/v3, not linux/amd64 (keel import --platform takes another)" },
         { "linux/amd64", "{\"architecture\":\"\\u001b]0;x\\u0007\"}",
           "the image is for linux/?, not linux/amd64 (keel import --platform takes another)" },
-        { "linux/amd64", "{\"architecture\":\"\"}",
-          "the image is for linux/?, not linux/amd64 (keel import --platform takes another)" },
         { "linux/amd64", "{\"os\":\"linux\",\"architecture\":\"amd64\"}", NULL },
         { "linux/amd64", "{\"architecture\":\"x86_64\",\"variant\":\"v1\"}", NULL },
         { "linux/amd64", "{\"architecture\":7}", NULL },   /* not a name: as if absent */
+        { "linux/amd64", "{\"os\":\"\",\"architecture\":\"\",\"variant\":\"\"}", NULL },   /* empty: the same */
         { "linux/arm64/v8", "{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}", NULL },
         { "linux/arm64/v8", "{\"architecture\":\"aarch64\"}", NULL },
         { "linux/arm/v7", "{\"architecture\":\"arm\"}", NULL },   /* the config's variant is optional */
