@@ -645,7 +645,7 @@ static const char *plain(const char *s)
  * -EINVAL when a part is missing or not plain. */
 static int platform_set(struct import_platform *p, const char *os, const char *arch, const char *variant)
 {
-    if (plain(os)[0] == '?' || plain(arch)[0] == '?' || (variant && variant[0] && plain(variant)[0] == '?'))
+    if (plain(os) != os || plain(arch) != arch || (variant && variant[0] && plain(variant) != variant))
         return -EINVAL;
     strcpy(p->os, os);
     strcpy(p->arch, strcmp(arch, "aarch64") == 0                              ? "arm64"
