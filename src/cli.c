@@ -204,7 +204,7 @@ static int cmd_import(int argc, char **argv)
     if (wants_help(argc, argv))
         return print_help(v);
     struct import_opts o = { .limits = { .max_bytes = IMPORT_MAX_BYTES_DEFAULT, .max_entries = IMPORT_MAX_ENTRIES_DEFAULT } };
-    const char *pos[2] = { NULL, NULL };
+    const char *pos[2] = { NULL, NULL }, *platform = IMPORT_PLATFORM_NATIVE;
     int npos = 0;
     for (int i = 1; i < argc; i++) {
         char why[PARSE_WHY_MAX] = "";
@@ -212,6 +212,8 @@ static int cmd_import(int argc, char **argv)
             o.name = argv[++i];
         } else if (strcmp(argv[i], "--erofs") == 0) {
             o.erofs = true;
+        } else if (strcmp(argv[i], "--platform") == 0 && i + 1 < argc) {
+            platform = argv[++i];
         } else if (strcmp(argv[i], "--max-size") == 0 && i + 1 < argc) {
             int64_t sz = 0;
             if (parse_size(argv[++i], &sz, why) < 0 || sz <= 0) {
@@ -235,6 +237,10 @@ static int cmd_import(int argc, char **argv)
     o.source = pos[0];
     o.dest = pos[1];
     struct kerr err = { 0 };
+    if (import_platform_parse(platform, &o.platform, &err) < 0) {
+        fprintf(stderr, "keel: error: --platform: %s\n", err.msg);
+        return 2;
+    }
     char *image = NULL;
     if (import_run(&o, &image, &err) < 0) {
         fprintf(stderr, "keel: error: cannot import %s: %s\n", o.source, err.msg);
@@ -306,13 +312,16 @@ static const struct verb verbs[] = {
       "names (directories packed as erofs images with mkfs.erofs, image files as they are),\n"
       "with an index of their sha256 digests, signed with ED25519_KEY when given.\n"
       "--keygen writes a new key pair, PREFIX.key and PREFIX.pub (hex)." },
-    { "import", cmd_import, "[--name NAME] [--erofs] [--max-size SIZE] [--max-entries N] SOURCE DEST",
+    { "import", cmd_import,
+      "[--name NAME] [--erofs] [--platform OS/ARCH[/VARIANT]] [--max-size SIZE] [--max-entries N] SOURCE DEST",
       "Import an image: SOURCE is an OCI image layout directory, an OCI archive (a tar of\n"
       "one) or `docker save` output.  Checks every blob's sha256, extracts each layer once\n"
       "into DEST/layers/sha256-HEX (shared between images) and writes DEST/NAME.image, which\n"
       "a manifest names with image = DEST/NAME.  NAME defaults to the image's tag, else its\n"
       "digest.  --erofs also writes each layer as an erofs image (mkfs.erofs) and lists\n"
-      "those.  Limits over all layers: --max-size (default 16G of file data), --max-entries\n"
+      "those.  From a multi-platform image it takes the --platform one (default\n"
+      IMPORT_PLATFORM_NATIVE ", this build's) and refuses an image for another.\n"
+      "Limits over all layers: --max-size (default 16G of file data), --max-entries\n"
       "(default 1000000).  Runs as the invoking user; as root it keeps the files' owners.\n"
       "See docs/images.md." },
     { "version", cmd_version, "", "Print keel's version." },

@@ -629,31 +629,139 @@ static const char *ref_of(const struct json_value *desc)
     return full ? full : json_get_str(ann, "org.opencontainers.image.ref.name");
 }
 
-/* The linux/amd64 entry of an index, else its only (or first) one. */
-static const struct json_value *pick_manifest(const struct json_value *index, struct kerr *err)
+/* --- which platform: an index's entries, the config's own ------------------------ */
+
+/* A platform name as keel shows it: the image author's text only when it
+ * is plain (no escape sequence reaches a terminal), else "?". */
+static const char *plain(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    bool ok = n > 0 && n < IMPORT_PLATFORM_PART &&
+              strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+    return ok ? s : "?";
+}
+
+/* *p from its parts (variant NULL or "": none), normalised (import.h);
+ * -EINVAL when a part is missing or not plain. */
+static int platform_set(struct import_platform *p, const char *os, const char *arch, const char *variant)
+{
+    if (plain(os) != os || plain(arch) != arch || (variant && variant[0] && plain(variant) != variant))
+        return -EINVAL;
+    strcpy(p->os, os);
+    strcpy(p->arch, strcmp(arch, "aarch64") == 0                              ? "arm64"
+                    : strcmp(arch, "x86_64") == 0 || strcmp(arch, "x86-64") == 0 ? "amd64"
+                                                                               : arch);
+    strcpy(p->variant, variant ? variant : "");
+    /* Every arm64 is a v8 and every amd64 a v1: the baseline is no variant. */
+    if ((strcmp(p->arch, "arm64") == 0 && (strcmp(p->variant, "v8") == 0 || strcmp(p->variant, "8") == 0)) ||
+        (strcmp(p->arch, "amd64") == 0 && strcmp(p->variant, "v1") == 0))
+        p->variant[0] = '\0';
+    return 0;
+}
+
+int import_platform_parse(const char *s, struct import_platform *p, struct kerr *err)
+{
+    char buf[3 * sizeof p->os];
+    char *part[4] = { buf, NULL, NULL, NULL };
+    size_t n = 1;
+    if (snprintf(buf, sizeof buf, "%s", s) < (int)sizeof buf)
+        for (char *c = buf; *c && n < 4; c++)
+            if (*c == '/') {
+                *c = '\0';
+                part[n++] = c + 1;
+            }
+    if (n < 2 || n > 3 || (part[2] && !part[2][0]) || platform_set(p, part[0], part[1], part[2]) < 0)
+        return kerr_msg(err, EINVAL, "'%s' is not a platform OS/ARCH[/VARIANT] (such as " IMPORT_PLATFORM_NATIVE ")",
+                        s);
+    return 0;
+}
+
+static void platform_format(const struct import_platform *p, char *buf, size_t n)
+{
+    snprintf(buf, n, "%s/%s%s%s", p->os, p->arch, p->variant[0] ? "/" : "", p->variant);
+}
+
+static bool platform_is(const struct import_platform *got, const struct import_platform *want)
+{
+    return strcmp(got->os, want->os) == 0 && strcmp(got->arch, want->arch) == 0 &&
+           strcmp(got->variant, want->variant) == 0;
+}
+
+/* None of an index's platforms is WANT's: say which it has. */
+static void no_platform(const struct json_value *ms, const struct import_platform *want, struct kerr *err)
+{
+    char w[100], have[240] = "";
+    size_t len = 0, i = 0;
+    platform_format(want, w, sizeof w);
+    /* An entry takes at most 98 bytes: "?" for what is not plain. */
+    for (; i < ms->u.arr.n && len + 100 < sizeof have; i++) {
+        const struct json_value *pl = json_get(&ms->u.arr.items[i], "platform");
+        const char *v = json_get_str(pl, "variant");
+        len += (size_t)snprintf(have + len, sizeof have - len, "%s%s/%s%s%s", i ? ", " : "",
+                                plain(json_get_str(pl, "os")), plain(json_get_str(pl, "architecture")),
+                                v && v[0] ? "/" : "", v && v[0] ? plain(v) : "");
+    }
+    kerr_msg(err, EINVAL, "the image has no %s manifest, only %s%s (keel import --platform takes another)", w, have,
+             i < ms->u.arr.n ? ", ..." : "");
+}
+
+/* The first entry of an index for WANT, else the first with no platform. */
+static const struct json_value *pick_manifest(const struct json_value *index, const struct import_platform *want,
+                                              struct kerr *err)
 {
     const struct json_value *ms = json_get(index, "manifests");
     if (!ms || ms->type != JSON_ARRAY || ms->u.arr.n == 0) {
         kerr_msg(err, EINVAL, "index.json lists no manifest");
         return NULL;
     }
+    const struct json_value *bare = NULL;
     for (size_t i = 0; i < ms->u.arr.n; i++) {
         const struct json_value *pl = json_get(&ms->u.arr.items[i], "platform");
-        const char *os = json_get_str(pl, "os"), *arch = json_get_str(pl, "architecture");
-        if (os && arch && strcmp(os, "linux") == 0 && strcmp(arch, "amd64") == 0)
+        struct import_platform got;
+        if (!pl || pl->type != JSON_OBJECT) {
+            bare = bare ? bare : &ms->u.arr.items[i];
+        } else if (platform_set(&got, json_get_str(pl, "os"), json_get_str(pl, "architecture"),
+                                json_get_str(pl, "variant")) == 0 && platform_is(&got, want)) {
             return &ms->u.arr.items[i];
+        }
     }
-    return &ms->u.arr.items[0];
+    if (!bare)
+        no_platform(ms, want, err);
+    return bare;
 }
 
-int import_plan_oci(const struct import_docs *d, struct import_plan *p, struct kerr *err)
+/* The config's os, architecture and variant, those it names, are WANT's:
+ * an index entry says what the image is for, the config what it holds. */
+static int check_config_platform(const struct json_value *cfg, const struct import_platform *want, struct kerr *err)
+{
+    const char *os = json_get_str(cfg, "os"), *arch = json_get_str(cfg, "architecture");
+    const char *v = json_get_str(cfg, "variant");
+    /* An empty name says as little as none. */
+    os = os && os[0] ? os : want->os;
+    arch = arch && arch[0] ? arch : want->arch;
+    v = v && v[0] ? v : NULL;
+    struct import_platform got;
+    if (platform_set(&got, os, arch, v) == 0) {
+        if (!v)
+            memcpy(got.variant, want->variant, sizeof got.variant);
+        if (platform_is(&got, want))
+            return 0;
+    }
+    char w[100];
+    platform_format(want, w, sizeof w);
+    return kerr_msg(err, EINVAL, "the image is for %s/%s%s%s, not %s (keel import --platform takes another)", plain(os),
+                    plain(arch), v ? "/" : "", v ? plain(v) : "", w);
+}
+
+int import_plan_oci(const struct import_docs *d, const struct import_platform *want, struct import_plan *p,
+                    struct kerr *err)
 {
     struct json_value *index = NULL;
     int r = d->read_json(d->ctx, "index.json", NULL, -1, &index, err);
     if (r < 0)
         return r;
     struct json_value *man = NULL;
-    const struct json_value *desc = pick_manifest(index, err);
+    const struct json_value *desc = pick_manifest(index, want, err);
     const char *ref = desc ? ref_of(desc) : NULL;
     if (ref && !(p->ref = strdup(ref)))
         r = kerr_set(err, ENOMEM, "cannot read index.json");
@@ -671,7 +779,7 @@ int import_plan_oci(const struct import_docs *d, struct import_plan *p, struct k
         memcpy(p->digest, h, 65);
         if (!json_get(man, "manifests"))
             break;
-        desc = pick_manifest(man, err);
+        desc = pick_manifest(man, want, err);
         if (!desc)
             r = -EINVAL;
     }
@@ -687,6 +795,8 @@ int import_plan_oci(const struct import_docs *d, struct import_plan *p, struct k
         if ((r = descriptor(json_get(man, "config"), "config", h, &size, err)) == 0 &&
             (cpath = xasprintf("blobs/sha256/%s", h)))
             r = d->read_json(d->ctx, cpath, h, size, &p->config, err);
+        if (r == 0)
+            r = check_config_platform(p->config, want, err);
         if (r == 0 && (!layers || layers->type != JSON_ARRAY))
             r = kerr_msg(err, EINVAL, "the image manifest has no list of layers");
         for (size_t i = 0; r == 0 && i < layers->u.arr.n; i++) {
@@ -714,7 +824,8 @@ static int hex_of_path(const char *path, char hexd[65])
     return 0;
 }
 
-int import_plan_docker(const struct import_docs *d, struct import_plan *p, struct kerr *err)
+int import_plan_docker(const struct import_docs *d, const struct import_platform *want, struct import_plan *p,
+                       struct kerr *err)
 {
     struct json_value *list = NULL;
     int r = d->read_json(d->ctx, "manifest.json", NULL, -1, &list, err);
@@ -734,6 +845,8 @@ int import_plan_docker(const struct import_docs *d, struct import_plan *p, struc
         r = kerr_msg(err, EINVAL, "manifest.json's Config %s is not named by its sha256", cpath);
     else
         r = d->read_json(d->ctx, cpath, h, -1, &p->config, err);
+    if (r == 0)
+        r = check_config_platform(p->config, want, err);
     if (r == 0) {
         memcpy(p->digest, h, 65);
         if (tags && tags->type == JSON_ARRAY && tags->u.arr.n && tags->u.arr.items[0].type == JSON_STRING &&
@@ -916,7 +1029,8 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
     }
     /* docker save of Docker 25 and later writes both: the OCI index has sizes. */
     const struct import_docs docs = { .read_json = source_read_json, .ctx = &src };
-    r = source_has(&src, "index.json") ? import_plan_oci(&docs, &p, err) : import_plan_docker(&docs, &p, err);
+    r = source_has(&src, "index.json") ? import_plan_oci(&docs, &o->platform, &p, err)
+                                       : import_plan_docker(&docs, &o->platform, &p, err);
     if (r < 0)
         goto out;
     if ((r = import_read_config(p.config, &img, err)) < 0)

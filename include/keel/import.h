@@ -24,11 +24,37 @@
 #define IMPORT_MAX_BYTES_DEFAULT (16ULL << 30)    /* file data of all layers, --max-size */
 #define IMPORT_MAX_ENTRIES_DEFAULT 1000000ULL     /* members of all layers, --max-entries */
 
+/* The platform whose images this build runs, --platform's default: the
+ * binaries of an image for another one cannot run on this machine. */
+#if defined(__aarch64__)
+#define IMPORT_PLATFORM_NATIVE "linux/arm64/v8"
+#elif defined(__x86_64__)
+#define IMPORT_PLATFORM_NATIVE "linux/amd64"
+#else
+/* (Not #error: cppcheck walks this configuration too.) */
+_Static_assert(0, "which platform's images does this build run? (IMPORT_PLATFORM_NATIVE)");
+#define IMPORT_PLATFORM_NATIVE "unknown/unknown"
+#endif
+
+/* An image's platform, as an index's entries and a config name it,
+ * normalised as containerd does (platforms.Normalize): aarch64 is arm64,
+ * x86_64 and x86-64 are amd64, and the baseline variants (arm64's v8 or 8,
+ * amd64's v1) are none. */
+#define IMPORT_PLATFORM_PART 32   /* bytes of each part, its NUL too */
+struct import_platform {
+    char os[IMPORT_PLATFORM_PART], arch[IMPORT_PLATFORM_PART], variant[IMPORT_PLATFORM_PART];   /* variant "": none */
+};
+
+/* "OS/ARCH[/VARIANT]" (letters, digits, '.', '_', '-' each) into *p,
+ * normalised.  -EINVAL with err filled. */
+int import_platform_parse(const char *s, struct import_platform *p, struct kerr *err);
+
 struct import_opts {
     const char *source;
     const char *dest;
     const char *name;              /* NULL: from the image's tag, else its digest */
     bool erofs;                    /* also write DEST/layers/sha256-HEX.erofs and list those */
+    struct import_platform platform;   /* the image's to take (IMPORT_PLATFORM_NATIVE, --platform) */
     struct unpack_limits limits;
 };
 
@@ -79,13 +105,18 @@ struct import_docs {
 };
 
 /* Fill *p (zeroed by the caller; import_plan_free() after either result)
- * from index.json and what it names (the linux/amd64 manifest of an index,
- * else its first; one nested index at most), or from manifest.json (one
- * image; a legacy HEX/layer.tar checked against the config's DiffID).
- * -EINVAL with err filled for a plan keel refuses; read_json's errors as
- * they come. */
-int import_plan_oci(const struct import_docs *d, struct import_plan *p, struct kerr *err);
-int import_plan_docker(const struct import_docs *d, struct import_plan *p, struct kerr *err);
+ * from index.json and what it names, or from manifest.json (one image; a
+ * legacy HEX/layer.tar checked against the config's DiffID).  From an index
+ * the first manifest whose platform is WANT's, else the first that names no
+ * platform (a single-image layout), else a refusal that lists the index's
+ * platforms (as docker does: never another architecture's); one nested
+ * index at most.  The config's os, architecture and variant, those it
+ * names, must be WANT's too.  -EINVAL with err filled for a plan keel
+ * refuses; read_json's errors as they come. */
+int import_plan_oci(const struct import_docs *d, const struct import_platform *want, struct import_plan *p,
+                    struct kerr *err);
+int import_plan_docker(const struct import_docs *d, const struct import_platform *want, struct import_plan *p,
+                       struct kerr *err);
 void import_plan_free(struct import_plan *p);
 
 /* "registry/org/app:1.2" -> "app-1.2"; ":latest" is left out; heap, the

@@ -6,7 +6,8 @@
  * fuzz-requires: src/import.c src/json.c src/unpack.c
  *
  * Input: one byte (bit 0: docker save's manifest.json, else an OCI
- * index.json), then the documents separated by "\n--\n": the k-th document
+ * index.json; bit 1: the arm64 build's platform, else the x86-64 build's),
+ * then the documents separated by "\n--\n": the k-th document
  * the plan reader asks for is the k-th of the input, whatever its path (the
  * real reader has checked its digest and size by then), parsed as import
  * parses it (json_parse_ex with JSON_PARSE_FLOAT).  A missing one is a
@@ -107,6 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     bool docker = data[0] & 1;
+    struct import_platform want;
+    FUZZ_ASSERT(import_platform_parse(data[0] & 2 ? "linux/arm64/v8" : "linux/amd64", &want, NULL) == 0);
     data++;
     size--;
     struct docs d = { .n = 0 };
@@ -116,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct import_plan p;
     memset(&p, 0, sizeof p);
     struct kerr err = { 0 };
-    int r = docker ? import_plan_docker(&docs, &p, &err) : import_plan_oci(&docs, &p, &err);
+    int r = docker ? import_plan_docker(&docs, &want, &p, &err) : import_plan_oci(&docs, &want, &p, &err);
     if (r < 0) {
         FUZZ_ASSERT(err.msg[0] != '\0');
     } else {

@@ -160,6 +160,58 @@ test_hostile() {
     done
 }
 
+# A multi-platform image (mkimage --platforms: a nested index, as docker
+# buildx writes one), its arm64 entry listed first: keel takes this build's
+# own platform's manifest (linux/amd64 on x86-64), --platform another's; an
+# index with neither is refused with the platforms it has, not imported as
+# its first entry; a docker save tar whose config is another platform's is
+# refused too.  Each image's top layer holds /etc/platform.
+test_platform() {
+    plan native_taken other_taken none_refused config_refused config_other_ok bad_platform
+    local native
+    case $(uname -m) in
+        x86_64) native=linux/amd64 ;;
+        aarch64) native=linux/arm64/v8 ;;
+        *) fail "no keel build for $(uname -m)" ;;
+    esac
+    mkdir -p "$T/tiny/etc"
+    echo tiny > "$T/tiny/etc/tiny"
+    # top_platform DEST: /etc/platform of the top layer of DEST/app.image.
+    top_platform() {
+        local top
+        top=$(sed -nE "s/^layer = '(layers\/[^']*)'$/\1/p" "$1/app.image" 2>/dev/null | head -n 1)
+        cat "$1/${top:-none}/etc/platform" 2>/dev/null
+    }
+    "$MKIMAGE" --format oci --base "$T/tiny" --out "$T/multi" --platforms linux/arm64/v8,linux/amd64,linux/s390x \
+        2> "$T/mkimage.err" || fail "mkimage: $(tail -n 1 "$T/mkimage.err")"
+    import "$T/multi" "$T/d1"
+    check native_taken "this build's platform ($native) was not the one imported (status $IRC: $(cat "$T/import.err"))" \
+        eq "$(top_platform "$T/d1")" "$native"
+    local other=linux/arm64/v8
+    [ "$native" = linux/amd64 ] || other=linux/amd64
+    import --platform "$other" "$T/multi" "$T/d2"
+    check other_taken "--platform $other was not the one imported (status $IRC: $(cat "$T/import.err"))" \
+        eq "$(top_platform "$T/d2")" "$other"
+    "$MKIMAGE" --format oci --base "$T/tiny" --out "$T/other" --platforms linux/s390x,linux/ppc64le \
+        2> "$T/mkimage.err" || fail "mkimage: $(tail -n 1 "$T/mkimage.err")"
+    import "$T/other" "$T/d3"
+    check none_refused "an image without this build's platform was not refused naming its platforms" \
+        eval '[ "$IRC" = 1 ] && [ ! -e "$T/d3/app.image" ] &&
+              grep -qF "no ${native%/v8} manifest, only linux/s390x, linux/ppc64le" "$T/import.err"'
+    "$MKIMAGE" --format docker --base "$T/tiny" --out "$T/s390x.tar" --platforms linux/s390x \
+        2> "$T/mkimage.err" || fail "mkimage: $(tail -n 1 "$T/mkimage.err")"
+    import "$T/s390x.tar" "$T/d4"
+    check config_refused "a docker save tar of another platform was not refused" \
+        eval '[ "$IRC" = 1 ] && [ ! -e "$T/d4/app.image" ] &&
+              grep -qF "the image is for linux/s390x, not ${native%/v8}" "$T/import.err"'
+    import --platform linux/s390x "$T/s390x.tar" "$T/d5"
+    check config_other_ok "--platform linux/s390x did not import the s390x image: $(cat "$T/import.err")" \
+        eq "$(top_platform "$T/d5")" linux/s390x
+    import --platform linux "$T/multi" "$T/d6"
+    check bad_platform "--platform linux was not refused as a usage error" \
+        eval '[ "$IRC" = 2 ] && grep -qF "is not a platform OS/ARCH[/VARIANT]" "$T/import.err"'
+}
+
 # --erofs: every layer also as an erofs image (mkfs.erofs), listed by the
 # .image; the whiteout and the opaque mark survive into the image file.
 test_erofs() {

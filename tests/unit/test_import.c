@@ -1,7 +1,7 @@
 /* test_import.c — keel import's plan readers (import_plan_oci,
  * import_plan_docker) over documents held in memory, and the default name
  * from a tag (import_name_from_ref): the edges of what an image's author
- * can write. */
+ * can write, and which platform's image of an index each build takes. */
 #include "unit.h"
 
 #include <errno.h>
@@ -17,6 +17,7 @@
 #define HB H("bb")
 #define HC H("cc")
 #define HD H("dd")
+#define HE H("ee")
 
 /* The documents of one test image: path -> JSON text; every read is logged. */
 struct doc {
@@ -40,16 +41,26 @@ static int serve(void *ctx, const char *path, const char *want, int64_t size, st
     return kerr_msg(err, ENOENT, "the image names %s, which the archive does not hold", path);
 }
 
-static int plan(bool docker, const struct doc *d, struct import_plan *p, struct kerr *err, char *asked, size_t n)
+/* Plans for PLATFORM ("linux/amd64" in most tests). */
+static int plan_for(const char *platform, bool docker, const struct doc *d, struct import_plan *p, struct kerr *err,
+                    char *asked, size_t n)
 {
     struct docs ds = { .d = d };
     struct import_docs docs = { .read_json = serve, .ctx = &ds };
+    struct import_platform want;
     memset(p, 0, sizeof *p);
     memset(err, 0, sizeof *err);
-    int r = docker ? import_plan_docker(&docs, p, err) : import_plan_oci(&docs, p, err);
+    if (import_platform_parse(platform, &want, err) < 0)
+        return -999;
+    int r = docker ? import_plan_docker(&docs, &want, p, err) : import_plan_oci(&docs, &want, p, err);
     if (asked)
         snprintf(asked, n, "%s", ds.asked);
     return r;
+}
+
+static int plan(bool docker, const struct doc *d, struct import_plan *p, struct kerr *err, char *asked, size_t n)
+{
+    return plan_for("linux/amd64", docker, d, p, err, asked, n);
 }
 
 #define MANIFEST_DESC(hex, size, extra) \
@@ -187,6 +198,216 @@ TEST(oci_too_many_layers)
     free(whole);
 }
 
+/* --platform's forms, normalised as containerd does. */
+TEST(platform_parse)
+{
+    static const struct {
+        const char *in, *os, *arch, *variant;
+    } ok[] = {
+        { "linux/amd64", "linux", "amd64", "" },
+        { "linux/x86_64", "linux", "amd64", "" },
+        { "linux/x86-64", "linux", "amd64", "" },
+        { "linux/amd64/v1", "linux", "amd64", "" },
+        { "linux/amd64/v3", "linux", "amd64", "v3" },
+        { "linux/arm64", "linux", "arm64", "" },
+        { "linux/arm64/v8", "linux", "arm64", "" },
+        { "linux/arm64/8", "linux", "arm64", "" },
+        { "linux/aarch64", "linux", "arm64", "" },
+        { "linux/arm64/v9", "linux", "arm64", "v9" },
+        { "linux/arm/v7", "linux", "arm", "v7" },
+        { "linux/v8/v8", "linux", "v8", "v8" },   /* only arm64's and amd64's baseline variants go */
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(ok); i++) {
+        struct import_platform p;
+        struct kerr err = { 0 };
+        CHECK_INT(import_platform_parse(ok[i].in, &p, &err), 0);
+        CHECK_STR(p.os, ok[i].os);
+        CHECK_STR(p.arch, ok[i].arch);
+        CHECK_STR(p.variant, ok[i].variant);
+    }
+    static const char *const bad[] = {
+        "", "linux", "linux/", "/amd64", "linux//v8", "linux/amd64/", "linux/arm64/v8/x", "linux/am d64",
+        "linux/\x1b[31m", "linux/" "0123456789012345678901234567890123",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        struct import_platform p;
+        struct kerr err = { 0 };
+        CHECK_INT(import_platform_parse(bad[i], &p, &err), -EINVAL);
+        CHECK(strstr(err.msg, "is not a platform OS/ARCH[/VARIANT]") != NULL);
+    }
+    /* A part of 31 bytes fits, 32 do not. */
+    struct import_platform p;
+    CHECK_INT(import_platform_parse("linux/0123456789012345678901234567890", &p, NULL), 0);
+    CHECK_INT(import_platform_parse("linux/01234567890123456789012345678901", &p, NULL), -EINVAL);
+#if defined(__x86_64__)
+    CHECK_STR(IMPORT_PLATFORM_NATIVE, "linux/amd64");
+#elif defined(__aarch64__)
+    CHECK_STR(IMPORT_PLATFORM_NATIVE, "linux/arm64/v8");
+#endif
+}
+
+#define PLATFORM(os, arch, extra) ",\"platform\":{\"os\":\"" os "\",\"architecture\":\"" arch "\"" extra "}"
+#define MANIFEST_WITH_CONFIG(cfg) "{\"config\":" MANIFEST_DESC(cfg, 1, "") ",\"layers\":[]}"
+
+/* A two-platform image: each build's default takes its own manifest, and
+ * its config says the same; other names of the same platform match. */
+TEST(oci_platforms)
+{
+    static const struct {
+        const char *arm64_platform, *want, *digest;
+    } cases[] = {
+        { PLATFORM("linux", "arm64", ",\"variant\":\"v8\""), "linux/amd64", HA },       /* the x86-64 build's */
+        { PLATFORM("linux", "arm64", ",\"variant\":\"v8\""), "linux/arm64/v8", HD },    /* the arm64 build's */
+        { PLATFORM("linux", "arm64", ""), "linux/arm64/v8", HD },                       /* no variant: v8 */
+        { PLATFORM("linux", "aarch64", ",\"variant\":\"\""), "linux/arm64", HD },
+        { PLATFORM("linux", "arm64", ",\"variant\":\"v8\""), "linux/x86_64", HA },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        char *index = xasprintf("{\"manifests\":[%s%s%s,%s]}",
+                                /* the arm64 entry first: order does not decide */
+                                "{\"digest\":\"sha256:" HD "\",\"size\":1", cases[i].arm64_platform, "}",
+                                MANIFEST_DESC(HA, 1, PLATFORM("linux", "amd64", "")));
+        const struct doc d[] = {
+            { "index.json", index },
+            { "blobs/sha256/" HA, MANIFEST_WITH_CONFIG(HB) },
+            { "blobs/sha256/" HB, "{\"os\":\"linux\",\"architecture\":\"amd64\"}" },
+            { "blobs/sha256/" HD, MANIFEST_WITH_CONFIG(HE) },
+            { "blobs/sha256/" HE, "{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}" },
+            { NULL, NULL },
+        };
+        struct import_plan p;
+        struct kerr err;
+        CHECK_INT(plan_for(cases[i].want, false, d, &p, &err, NULL, 0), 0);
+        CHECK_STR(p.digest, cases[i].digest);
+        import_plan_free(&p);
+        free(index);
+    }
+}
+
+/* No manifest for the platform: refused with those the index has (never
+ * another architecture's first entry), the author's text shown only when
+ * plain; an entry with no platform is taken (a single-image layout). */
+TEST(oci_platform_refused)
+{
+    static const struct {
+        const char *want, *entries, *msg, *digest;
+    } cases[] = {
+        { "linux/amd64",
+          MANIFEST_DESC(HD, 1, PLATFORM("linux", "arm64", ",\"variant\":\"v8\"")) ","
+          MANIFEST_DESC(HC, 1, PLATFORM("linux", "s390x", "")),
+          "the image has no linux/amd64 manifest, only linux/arm64/v8, linux/s390x (keel import --platform takes "
+          "another)", NULL },
+        { "linux/arm64/v8",
+          MANIFEST_DESC(HA, 1, PLATFORM("linux", "amd64", "")) ","
+          MANIFEST_DESC(HC, 1, PLATFORM("linux", "arm", ",\"variant\":\"v7\"")),
+          "the image has no linux/arm64 manifest, only linux/amd64, linux/arm/v7 (keel import --platform takes "
+          "another)", NULL },
+        /* amd64/v3 needs a newer CPU than the baseline. */
+        { "linux/amd64", MANIFEST_DESC(HA, 1, PLATFORM("linux", "amd64", ",\"variant\":\"v3\"")),
+          "the image has no linux/amd64 manifest, only linux/amd64/v3 (keel import --platform takes another)", NULL },
+        /* Attestations (buildx) name unknown/unknown. */
+        { "linux/amd64", MANIFEST_DESC(HA, 1, PLATFORM("unknown", "unknown", "")),
+          "the image has no linux/amd64 manifest, only unknown/unknown (keel import --platform takes another)", NULL },
+        { "linux/amd64",
+          MANIFEST_DESC(HA, 1, PLATFORM("\\u001b[31m", "arm 64", ",\"variant\":\"\"")) ","
+          MANIFEST_DESC(HA, 1, ",\"platform\":{\"architecture\":\"amd64\"}"),
+          "the image has no linux/amd64 manifest, only ?/?, ?/amd64 (keel import --platform takes another)", NULL },
+        { "linux/amd64",
+          MANIFEST_DESC(HD, 1, PLATFORM("linux", "arm64", "")) "," MANIFEST_DESC(HA, 1, ""),
+          NULL, HA },
+        { "linux/amd64", MANIFEST_DESC(HA, 1, ",\"platform\":null"), NULL, HA },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        char *index = xasprintf("{\"manifests\":[%s]}", cases[i].entries);
+        const struct doc d[] = {
+            { "index.json", index },
+            { "blobs/sha256/" HA, MANIFEST_WITH_CONFIG(HB) },
+            { "blobs/sha256/" HB, "{}" },
+            { NULL, NULL },
+        };
+        struct import_plan p;
+        struct kerr err;
+        int r = plan_for(cases[i].want, false, d, &p, &err, NULL, 0);
+        if (cases[i].msg) {
+            CHECK_INT(r, -EINVAL);
+            CHECK_STR(err.msg, cases[i].msg);
+        } else {
+            CHECK_INT(r, 0);
+            CHECK_STR(p.digest, cases[i].digest);
+        }
+        import_plan_free(&p);
+        free(index);
+    }
+    /* A long list is cut short, with "...". */
+    char *index = strdup("{\"manifests\":[");
+    for (int i = 0; index && i < 40; i++) {
+        char *next = xasprintf("%s%s" MANIFEST_DESC(HD, 1, PLATFORM("linux", "riscv64", "")), index, i ? "," : "");
+        free(index);
+        index = next;
+    }
+    char *whole = index ? xasprintf("%s]}", index) : NULL;
+    free(index);
+    CHECK(whole != NULL);
+    const struct doc d[] = { { "index.json", whole ? whole : "{}" }, { NULL, NULL } };
+    struct import_plan p;
+    struct kerr err;
+    CHECK_INT(plan(false, d, &p, &err, NULL, 0), -EINVAL);
+    CHECK(strstr(err.msg, "only linux/riscv64, linux/riscv64, ") != NULL);
+    CHECK(strstr(err.msg, ", ... (keel import --platform takes another)") != NULL);
+    import_plan_free(&p);
+    free(whole);
+}
+
+/* The config's own platform, where it names one, is the wanted one too:
+ * for both formats, whatever the index said. */
+TEST(config_platform)
+{
+    static const struct {
+        const char *want, *config, *msg;
+    } cases[] = {
+        { "linux/amd64", "{\"os\":\"linux\",\"architecture\":\"arm64\"}",
+          "the image is for linux/arm64, not linux/amd64 (keel import --platform takes another)" },
+        { "linux/arm64/v8", "{\"os\":\"linux\",\"architecture\":\"amd64\"}",
+          "the image is for linux/amd64, not linux/arm64 (keel import --platform takes another)" },
+        { "linux/amd64", "{\"os\":\"windows\",\"architecture\":\"amd64\"}",
+          "the image is for windows/amd64, not linux/amd64 (keel import --platform takes another)" },
+        { "linux/amd64", "{\"architecture\":\"amd64\",\"variant\":\"v3\"}",
+          "the image is for linux/amd64/v3, not linux/amd64 (keel import --platform takes another)" },
+        { "linux/amd64", "{\"architecture\":\"\\u001b]0;x\\u0007\"}",
+          "the image is for linux/?, not linux/amd64 (keel import --platform takes another)" },
+        { "linux/amd64", "{\"os\":\"linux\",\"architecture\":\"amd64\"}", NULL },
+        { "linux/amd64", "{\"architecture\":\"x86_64\",\"variant\":\"v1\"}", NULL },
+        { "linux/amd64", "{\"architecture\":7}", NULL },   /* not a name: as if absent */
+        { "linux/amd64", "{\"os\":\"\",\"architecture\":\"\",\"variant\":\"\"}", NULL },   /* empty: the same */
+        { "linux/arm64/v8", "{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}", NULL },
+        { "linux/arm64/v8", "{\"architecture\":\"aarch64\"}", NULL },
+        { "linux/arm/v7", "{\"architecture\":\"arm\"}", NULL },   /* the config's variant is optional */
+        { "linux/arm64/v8", "{}", NULL },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+        for (int docker = 0; docker < 2; docker++) {
+            const struct doc d[] = {
+                { "index.json", "{\"manifests\":[" MANIFEST_DESC(HA, 1, "") "]}" },
+                { "blobs/sha256/" HA, MANIFEST_WITH_CONFIG(HB) },
+                { "manifest.json", "[{\"Config\":\"blobs/sha256/" HB "\",\"Layers\":[]}]" },
+                { "blobs/sha256/" HB, cases[i].config },
+                { NULL, NULL },
+            };
+            struct import_plan p;
+            struct kerr err;
+            int r = plan_for(cases[i].want, docker, d, &p, &err, NULL, 0);
+            if (cases[i].msg) {
+                CHECK_INT(r, -EINVAL);
+                CHECK_STR(err.msg, cases[i].msg);
+            } else {
+                CHECK_INT(r, 0);
+                if (r < 0)
+                    fprintf(stderr, "  %s %s: %s\n", cases[i].want, cases[i].config, err.msg);
+            }
+            import_plan_free(&p);
+        }
+}
+
 #define DIFFS "{\"rootfs\":{\"diff_ids\":[\"sha256:" HC "\",\"sha256:" HD "\"]}}"
 
 /* docker save: legacy HEX/layer.tar names are checked against the config's
@@ -310,6 +531,10 @@ int main(void)
     RUN(oci_nested);
     RUN(oci_refused);
     RUN(oci_too_many_layers);
+    RUN(platform_parse);
+    RUN(oci_platforms);
+    RUN(oci_platform_refused);
+    RUN(config_platform);
     RUN(docker_plain);
     RUN(docker_refused);
     RUN(name_from_ref);
