@@ -422,6 +422,8 @@ static void reap_dead(struct loop *l, void *data)
          * supervisor's own event callback. */
         if (cn->ev.sub > 0 && c->be.unsubscribe)
             c->be.unsubscribe(c->be.sup, cn->ev.sub);
+        if (cn->ev.member)
+            c->member_event_streams--;
         json_writer_free(&cn->out);
         free(cn->logs.path);
         free(cn->logs.partial);

@@ -448,11 +448,23 @@ static void on_event(const struct sup_event *ev, void *data)
     control_conn_flush(cn);
 }
 
+/* The supervisor has 64 subscribers (supervise.c): keel's own take up to 2
+ * (daemon.c), members of control_group at most 48, so that at least 14 stay
+ * root's: a member holding every `keel events` it may open must not leave
+ * root without one (as for the unix listener's slots: control.c). */
+#define MEMBER_EVENT_STREAMS_MAX 48
+
 void control_events_start(struct conn *cn)
 {
     struct control *c = cn->c;
     if (!c->be.subscribe) {
         control_error_line(&cn->out, "events", "events are not available");
+        return;
+    }
+    bool member = !control_conn_is_admin(cn);
+    if (member && c->member_event_streams >= MEMBER_EVENT_STREAMS_MAX) {
+        control_error_line(&cn->out, "events", "busy: the event streams that members of control_group may hold "
+                                               "are all taken (48; the rest are kept for root)");
         return;
     }
     int h = c->be.subscribe(c->be.sup, on_event, cn);
@@ -461,6 +473,8 @@ void control_events_start(struct conn *cn)
         return;
     }
     cn->ev.sub = h;
+    cn->ev.member = member;
+    c->member_event_streams += member;
     cn->mode = CM_EVENTS;
     control_reply_begin(&cn->out, "events", true);
     control_reply_end(&cn->out);

@@ -94,6 +94,7 @@ struct conn_logs {
 /* A connection streaming state changes (`events`): control_stream.c. */
 struct conn_events {
     int sub;                 /* the supervisor's subscription handle; 0: none */
+    bool member;             /* held by a peer that is not an administrator: counted in member_event_streams */
 };
 
 struct conn {
@@ -174,6 +175,7 @@ struct control {
     struct exec_session *dead_sessions;   /* released, freed by reap_dead */
     int ino_fd;                           /* shared by every `logs -f` follower; -1: they poll */
     uint64_t accepted, refused;           /* connections, for the metrics */
+    unsigned member_event_streams;        /* `events` streams of peers not administrators (control_stream.c) */
     struct peer_refusals refusals;        /* refusal messages: peer.h */
 };
 

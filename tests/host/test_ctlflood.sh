@@ -311,6 +311,7 @@ except (OSError, ssl.SSLError) as e:
 HOLDER='
 import socket, sys, time
 path, n, answer_s = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+request = (sys.argv[4] if len(sys.argv) > 4 else "{\"op\":\"logs\",\"name\":\"c\",\"lines\":0,\"follow\":true}").encode() + b"\n"
 held, stop = [], "none"
 def first_line(s):
     buf = b""
@@ -324,7 +325,7 @@ for i in range(n):
     s.settimeout(answer_s)
     try:
         s.connect(path)
-        s.sendall(b"{\"op\":\"logs\",\"name\":\"c\",\"lines\":0,\"follow\":true}\n")
+        s.sendall(request)
         line = first_line(s)
     except OSError as e:
         line = "no answer: %s" % e
@@ -406,6 +407,56 @@ EOF
     wait "$holder" 2>/dev/null
     check member_served_after "the member was not served again once it let go" \
         wait_until 10 eval 'member_ps 2>/dev/null | grep -qE "^c +running"'
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+# The same for `keel events`: the supervisor has 64 subscribers, keel's own
+# take up to 2, members at most 48.  A member holding every events stream it
+# may open leaves root its own: the member's 49th is refused with the
+# reason, root's is served.  On the old keel the member held all 64 (keel
+# run's daemon holds none of its own here) and root's events got "cannot
+# subscribe to events".
+test_member_cannot_take_root_events() {
+    plan member_events_share member_events_told_why root_events_served member_events_after
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+control_group = staff
+
+[container c]
+layers = $LAYERS/base
+command = /bin/probe print ready sleep inf
+restart = no
+EOF
+    keel_start
+    wait_out c ready || fail "c did not come up ($WHY)"
+    local ev='{"op":"events"}'
+    setpriv --reuid=65534 --regid=65534 --groups=50 \
+        timeout $((120 * SLOW)) python3 -c "$HOLDER" "$(SOCK)" 64 $((5 * SLOW)) "$ev" > "$T/held" 2> "$T/holder.err" &
+    local holder=$!
+    wait_for '^stop=' "$T/held" 60 || fail "the holder did not finish opening streams ($WHY; $(cat "$T/holder.err"))"
+    local held stop
+    held=$(sed -n 's/^held=//p' "$T/held")
+    stop=$(sed -n 's/^stop=//p' "$T/held")
+    echo "# member: held $held events streams, stopped by: $stop"
+    check member_events_share "the member held $held events streams, not 48" eq "$held" 48
+    check member_events_told_why "the member's 49th events stream was not refused with the reason: $stop" \
+        eval "[[ \"\$stop\" == *'\"ok\":false'*'kept for root'* ]]"
+    timeout $((30 * SLOW)) python3 -c "$HOLDER" "$(SOCK)" 1 $((5 * SLOW)) "$ev" > "$T/root_held" 2>&1 &
+    local root=$!
+    wait_for '^stop=' "$T/root_held" 30
+    check root_events_served "root's events stream was not served while the member held its share: $(tr '\n' ' ' < "$T/root_held")" \
+        grep -q '^held=1$' "$T/root_held"
+    kill "$holder" "$root" 2>/dev/null
+    wait "$holder" "$root" 2>/dev/null
+    setpriv --reuid=65534 --regid=65534 --groups=50 \
+        timeout $((30 * SLOW)) python3 -c "$HOLDER" "$(SOCK)" 1 $((5 * SLOW)) "$ev" > "$T/held2" 2>&1 &
+    holder=$!
+    wait_for '^stop=' "$T/held2" 30
+    check member_events_after "the member's events stream was not served once it let go: $(tr '\n' ' ' < "$T/held2")" \
+        grep -q '^held=1$' "$T/held2"
+    kill "$holder" 2>/dev/null
+    wait "$holder" 2>/dev/null
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
