@@ -346,6 +346,41 @@ member_ps() {
         "$KEEL" ps
 }
 
+# hold_streams AS N [REQUEST]: AS (member or root) opens up to N streams of
+# REQUEST (default: logs -f of c) in the background and keeps them; once it
+# has stopped opening, HELD is how many it holds, STOP the answer that
+# stopped it ("none": all N), HOLDER_PID its pid (kill it to let go).
+hold_streams() {
+    local as=$1 n=$2 out=$T/held.$RANDOM
+    local -a run=()
+    [ "$as" = member ] && run=(setpriv --reuid=65534 --regid=65534 --groups=50)
+    "${run[@]}" timeout $((120 * SLOW)) python3 -c "$HOLDER" "$(SOCK)" "$n" $((5 * SLOW)) ${3:+"$3"} \
+        > "$out" 2> "$out.err" &
+    HOLDER_PID=$!
+    wait_for '^stop=' "$out" 60 || fail "the holder did not finish opening streams ($WHY; $(cat "$out.err"))"
+    HELD=$(sed -n 's/^held=//p' "$out")
+    STOP=$(sed -n 's/^stop=//p' "$out")
+    echo "# $as: held $HELD streams, stopped by: $STOP"
+}
+
+# control_group_manifest [LINES]: container c ready, the socket open to
+# control_group staff, LINES added to [system].
+control_group_manifest() {
+    manifest <<EOF
+$(system_section)
+control = unix://$(SOCK)
+control_group = staff
+${1:-}
+
+[container c]
+layers = $LAYERS/base
+command = /bin/probe print ready sleep inf
+restart = no
+EOF
+    keel_start
+    wait_out c ready || fail "c did not come up ($WHY)"
+}
+
 # A member of control_group holds every stream keel lets it open: the unix
 # listener's last 8 of its 128 slots stay root's.  The member holds 120,
 # its next connection (a raw one, then `keel ps`) is refused at once with
@@ -357,19 +392,7 @@ test_member_cannot_take_root_slots() {
     plan member_holds_its_share member_refused_at_once member_told_why root_answers refusal_counted \
         refusal_logged member_served_after
     local mport=9100
-    manifest <<EOF
-$(system_section)
-control = unix://$(SOCK)
-control_group = staff
-metrics = tcp://127.0.0.1:$mport
-
-[container c]
-layers = $LAYERS/base
-command = /bin/probe print ready sleep inf
-restart = no
-EOF
-    keel_start
-    wait_out c ready || fail "c did not come up ($WHY)"
+    control_group_manifest "metrics = tcp://127.0.0.1:$mport"
     up
     refused_total() {
         innet curl -s --max-time 5 "http://127.0.0.1:$mport/metrics" |
@@ -378,15 +401,9 @@ EOF
     local r0 r1
     r0=$(refused_total)
     # 128: max_clients, every slot of the listener (keel's default, no knob).
-    setpriv --reuid=65534 --regid=65534 --groups=50 \
-        timeout $((120 * SLOW)) python3 -c "$HOLDER" "$(SOCK)" 128 $((5 * SLOW)) > "$T/held" 2> "$T/holder.err" &
-    local holder=$!
-    wait_for '^stop=' "$T/held" 60 || fail "the holder did not finish opening streams ($WHY; $(cat "$T/holder.err"))"
-    local held stop
-    held=$(sed -n 's/^held=//p' "$T/held")
-    stop=$(sed -n 's/^stop=//p' "$T/held")
-    echo "# holder: held $held streams, stopped by: $stop"
-    check member_holds_its_share "the member held $held streams, not 120 (128 less root's 8)" eq "$held" 120
+    hold_streams member 128
+    local holder=$HOLDER_PID stop=$STOP
+    check member_holds_its_share "the member held $HELD streams, not 120 (128 less root's 8)" eq "$HELD" 120
     check member_refused_at_once "the member's 121st connection was not refused with the reason: $stop" \
         eval "[[ \"\$stop\" == *'\"ok\":false'*'kept for root'* ]]"
     local rc
@@ -418,45 +435,22 @@ EOF
 # subscribe to events".
 test_member_cannot_take_root_events() {
     plan member_events_share member_events_told_why root_events_served member_events_after
-    manifest <<EOF
-$(system_section)
-control = unix://$(SOCK)
-control_group = staff
-
-[container c]
-layers = $LAYERS/base
-command = /bin/probe print ready sleep inf
-restart = no
-EOF
-    keel_start
-    wait_out c ready || fail "c did not come up ($WHY)"
+    control_group_manifest
     local ev='{"op":"events"}'
-    setpriv --reuid=65534 --regid=65534 --groups=50 \
-        timeout $((120 * SLOW)) python3 -c "$HOLDER" "$(SOCK)" 64 $((5 * SLOW)) "$ev" > "$T/held" 2> "$T/holder.err" &
-    local holder=$!
-    wait_for '^stop=' "$T/held" 60 || fail "the holder did not finish opening streams ($WHY; $(cat "$T/holder.err"))"
-    local held stop
-    held=$(sed -n 's/^held=//p' "$T/held")
-    stop=$(sed -n 's/^stop=//p' "$T/held")
-    echo "# member: held $held events streams, stopped by: $stop"
-    check member_events_share "the member held $held events streams, not 48" eq "$held" 48
+    hold_streams member 64 "$ev"
+    local member=$HOLDER_PID stop=$STOP
+    check member_events_share "the member held $HELD events streams, not 48" eq "$HELD" 48
     check member_events_told_why "the member's 49th events stream was not refused with the reason: $stop" \
         eval "[[ \"\$stop\" == *'\"ok\":false'*'kept for root'* ]]"
-    timeout $((30 * SLOW)) python3 -c "$HOLDER" "$(SOCK)" 1 $((5 * SLOW)) "$ev" > "$T/root_held" 2>&1 &
-    local root=$!
-    wait_for '^stop=' "$T/root_held" 30
-    check root_events_served "root's events stream was not served while the member held its share: $(tr '\n' ' ' < "$T/root_held")" \
-        grep -q '^held=1$' "$T/root_held"
-    kill "$holder" "$root" 2>/dev/null
-    wait "$holder" "$root" 2>/dev/null
-    setpriv --reuid=65534 --regid=65534 --groups=50 \
-        timeout $((30 * SLOW)) python3 -c "$HOLDER" "$(SOCK)" 1 $((5 * SLOW)) "$ev" > "$T/held2" 2>&1 &
-    holder=$!
-    wait_for '^stop=' "$T/held2" 30
-    check member_events_after "the member's events stream was not served once it let go: $(tr '\n' ' ' < "$T/held2")" \
-        grep -q '^held=1$' "$T/held2"
-    kill "$holder" 2>/dev/null
-    wait "$holder" 2>/dev/null
+    hold_streams root 1 "$ev"
+    check root_events_served "root's events stream was not served while the member held its share: $STOP" \
+        eq "$HELD" 1
+    kill "$member" "$HOLDER_PID" 2>/dev/null
+    wait "$member" "$HOLDER_PID" 2>/dev/null
+    hold_streams member 1 "$ev"
+    check member_events_after "the member's events stream was not served once it let go: $STOP" eq "$HELD" 1
+    kill "$HOLDER_PID" 2>/dev/null
+    wait "$HOLDER_PID" 2>/dev/null
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
