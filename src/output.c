@@ -119,15 +119,14 @@ static int open_log_file(int dir, const char *name)
     return open_regular_nofollow_at(dir, name, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
 }
 
-int output_open_log_dir(const char *log_dir, struct kerr *err)
+int output_open_log_dir(const char *log_dir, const struct mkdir_rule *rule, struct kerr *err)
 {
-    int r = mkdir_p(log_dir, 0750);
-    if (r < 0)
-        return kerr_set(err, -r, "cannot create log directory %s", log_dir);
-    int fd = open(log_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = mkdir_p_open(log_dir, 0750, rule);
+    if (fd == -ELOOP)
+        return kerr_msg(err, ELOOP, "cannot open log directory %s: a symlink on its path is refused (one in a directory "
+                        "a container can write, or owned by neither root nor keel's user; name the real path)", log_dir);
     if (fd < 0)
-        return kerr_set(err, errno, "cannot open log directory %s (a symlink is refused: name the real path)",
-                        log_dir);
+        return kerr_set(err, -fd, "cannot open log directory %s", log_dir);
     return fd;
 }
 

@@ -1734,21 +1734,59 @@ static struct ctr *ctr_alloc(struct supervisor *s, const struct container_spec *
     return c;
 }
 
+/* Adds to RULE the host directories the containers of M can write: their
+ * rw mounts' sources (volumes too) and their upper directories' upper/.
+ * log_dir's walk follows no symlink at or below one of them: a container
+ * may have planted it.  One that is not there yet is left out (keel makes
+ * it later, empty).  -ENOMEM. */
+static int add_writable_dirs(const struct manifest *m, struct mkdir_rule *rule)
+{
+    for (size_t i = 0; m && i < m->n_containers; i++) {
+        const struct container_spec *c = &m->containers[i];
+        for (size_t j = 0; j <= c->n_mounts; j++) {
+            char upper[PATH_MAX];
+            const char *dir = NULL;
+            if (j < c->n_mounts && !c->mounts[j].readonly)
+                dir = c->mounts[j].source;
+            else if (j == c->n_mounts && c->upper && strcmp(c->upper, "tmpfs") != 0 &&
+                     snprintf(upper, sizeof upper, "%s/upper", c->upper) < (int)sizeof upper)
+                dir = upper;
+            struct stat st;
+            if (!dir || stat(dir, &st) < 0)
+                continue;
+            struct file_id *ids = realloc(rule->writable, (rule->n_writable + 1) * sizeof *ids);
+            if (!ids)
+                return -ENOMEM;
+            ids[rule->n_writable++] = (struct file_id){ st.st_dev, st.st_ino };
+            rule->writable = ids;
+        }
+    }
+    return 0;
+}
+
 /* log_dir, opened once (output_open_log_dir) at the first container's
  * prepare and held: every container prepared later (one whose start waited,
  * one an apply added or changed) opens its log in that directory, not at
  * log_dir's path, which a container that can write log_dir's parent may
  * have pointed elsewhere since.  An apply that changed log_dir (a reboot
  * key, but the containers it prepares take the new manifest's) has the new
- * one opened the same way and held instead. */
-static int held_log_dir(struct supervisor *s, const char *log_dir, struct kerr *err)
+ * one opened the same way and held instead.  The walk to it follows only an
+ * administrator's symlinks: none in a directory a container of M or of the
+ * running manifest can write. */
+static int held_log_dir(struct supervisor *s, const struct manifest *m, struct kerr *err)
 {
+    const char *log_dir = m->system.log_dir;
     if (s->log_dir_fd >= 0 && strcmp(s->log_dir_path, log_dir) == 0)
         return s->log_dir_fd;
     char *path = strdup(log_dir);
-    if (!path)
+    struct mkdir_rule rule = { 0 };
+    if (!path || add_writable_dirs(m, &rule) < 0 || (s->m != m && add_writable_dirs(s->m, &rule) < 0)) {
+        free(path);
+        free(rule.writable);
         return kerr_set(err, ENOMEM, "cannot open log directory %s", log_dir);
-    int fd = output_open_log_dir(log_dir, err);
+    }
+    int fd = output_open_log_dir(log_dir, &rule, err);
+    free(rule.writable);
     if (fd < 0) {
         free(path);
         return fd;
@@ -1776,7 +1814,7 @@ static int ctr_prepare(struct ctr *c, const struct manifest *m, struct kerr *err
         return kerr_prefix(err, "%s:%d", m->path, manifest_key_line(c->spec, "seccomp"));
     if (r < 0)
         return r;
-    int dir_fd = held_log_dir(c->sup, m->system.log_dir, err);
+    int dir_fd = held_log_dir(c->sup, m, err);
     if (dir_fd < 0)
         return dir_fd;
     r = output_open(&c->out, c->spec->name, m->system.log_dir, dir_fd, m->system.log_max_size,
