@@ -47,6 +47,12 @@ struct output {
     uint64_t echo_dropped;
     uint64_t log_dropped;      /* bytes the log could not take (ENOSPC...), not yet noted in it */
     int log_errno;             /* why */
+    /* Set by the owner after output_open.  LOG_DIR was removed (dir_fd's
+     * st_nlink is 0: a cleanup's rm -rf, maybe a mkdir after it): the
+     * directory at its path again (an fd the owner keeps; it is dup'ed),
+     * or -1.  Asked before a log is opened or rotated.  NULL: none. */
+    int (*dir_again)(void *ctx);
+    void *dir_again_ctx;
 };
 
 /* Where echoed lines go (default: a non-blocking reopen of stdout).  When it
@@ -84,6 +90,11 @@ int output_open_log_dir(const char *log_dir, const struct mkdir_rule *rule, stru
  * for log_path and messages only. */
 int output_open(struct output *o, const char *name, const char *log_dir, int dir_fd, uint64_t max_size,
                 unsigned keep, struct kerr *err);
+/* At a container's start and before keel's own lines (output_note): a log
+ * file removed since it was opened (alone, or with LOG_DIR: writes to it go
+ * nowhere) is made again, in the directory dir_again gives when LOG_DIR
+ * went with it. */
+void output_reopen_if_removed(struct output *o);
 /* The fd to watch for EPOLLIN: pipe_fd until the relay runs, then read_fd. */
 int output_watch_fd(const struct output *o);
 /* pipe_fd became readable: forks the relay (pipe in, socket out).  From here
