@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # isofacts.sh — sourced by tests/bench/isocheck and isocheck-boot: what a
 # container's command prints about its isolation, and the comparison of a
 # keel container's facts with a floor's.
