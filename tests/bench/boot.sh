@@ -154,32 +154,36 @@ vm_cpio "$bb" "$out/busybox.cpio" || die "cannot build the busybox image"
 # The floor image: the demo image's files with floor-init as /init, told the
 # manifest's layers and command (the container's work, no network: it is
 # timed to its exec on the console, not to an answer).
-fl=$out/floor-root
-floor_bin=$REPO/build/bench/bin/floor-init
-if [ ! -x "$floor_bin" ] || [ "$here/floor-init.c" -nt "$floor_bin" ] || [ "$here/floor-iso.c" -nt "$floor_bin" ] ||
-    [ "$here/floor-iso.h" -nt "$floor_bin" ] || [ "$REPO/build/gen/seccomp_prebuilt.h" -nt "$floor_bin" ]; then
-    mkdir -p "$(dirname "$floor_bin")"
-    gcc -O2 -Wall -Wextra -Werror -static -I "$REPO/build/gen" -o "$floor_bin" "$here/floor-init.c" \
-        "$here/floor-iso.c" || die "cannot build floor-init"
-fi
-rm -rf "$fl"
-mkdir -p "$fl"
-(cd "$fl" && cpio --quiet -id < "$out/keel.cpio") || die "cannot unpack the keel image"
-rm -f "$fl/init"
-cp "$floor_bin" "$fl/init"
-mkdir -p "$fl/dev" "$fl/proc" "$fl/sys" "$fl/run" "$fl/tmp" "$fl/newroot"
-[ -e "$fl/dev/console" ] || mknod -m 600 "$fl/dev/console" c 5 1
-command=$(sed -nE 's/^[[:space:]]*command[[:space:]]*=[[:space:]]*([^;#]+).*/\1/p' configs/demo.ini | head -n1)
-name=$(sed -nE 's/^[[:space:]]*\[container[[:space:]]+([^]]+)\].*/\1/p' configs/demo.ini | head -n1)
-{
-    find "$fl/lib/modules" -name 'overlay.ko*' | sed "s|^$fl|module=|"
-    printf 'layers=%s\ncommand=%s\nname=%s\n' "$layers" "$command" "$name"
-} > "$fl/floor.conf"
-vm_cpio "$fl" "$out/floor.cpio" || die "cannot build the floor image"
-# The isolated boot floor: the same files, isolate=1 (floor-init.c: what
-# keel does at boot for boot-equal.ini's default container, by hand).
-echo "isolate=1" >> "$fl/floor.conf"
-vm_cpio "$fl" "$out/floor_iso.cpio" || die "cannot build the isolated floor image"
+# (x86-64 only: floor-init needs build/gen/seccomp_prebuilt.h, and the arm64
+# section boots keel's image only.)
+[ "$VM_ARCH" = arm64 ] || {
+    fl=$out/floor-root
+    floor_bin=$REPO/build/bench/bin/floor-init
+    if [ ! -x "$floor_bin" ] || [ "$here/floor-init.c" -nt "$floor_bin" ] || [ "$here/floor-iso.c" -nt "$floor_bin" ] ||
+        [ "$here/floor-iso.h" -nt "$floor_bin" ] || [ "$REPO/build/gen/seccomp_prebuilt.h" -nt "$floor_bin" ]; then
+        mkdir -p "$(dirname "$floor_bin")"
+        gcc -O2 -Wall -Wextra -Werror -static -I "$REPO/build/gen" -o "$floor_bin" "$here/floor-init.c" \
+            "$here/floor-iso.c" || die "cannot build floor-init"
+    fi
+    rm -rf "$fl"
+    mkdir -p "$fl"
+    (cd "$fl" && cpio --quiet -id < "$out/keel.cpio") || die "cannot unpack the keel image"
+    rm -f "$fl/init"
+    cp "$floor_bin" "$fl/init"
+    mkdir -p "$fl/dev" "$fl/proc" "$fl/sys" "$fl/run" "$fl/tmp" "$fl/newroot"
+    [ -e "$fl/dev/console" ] || mknod -m 600 "$fl/dev/console" c 5 1
+    command=$(sed -nE 's/^[[:space:]]*command[[:space:]]*=[[:space:]]*([^;#]+).*/\1/p' configs/demo.ini | head -n1)
+    name=$(sed -nE 's/^[[:space:]]*\[container[[:space:]]+([^]]+)\].*/\1/p' configs/demo.ini | head -n1)
+    {
+        find "$fl/lib/modules" -name 'overlay.ko*' | sed "s|^$fl|module=|"
+        printf 'layers=%s\ncommand=%s\nname=%s\n' "$layers" "$command" "$name"
+    } > "$fl/floor.conf"
+    vm_cpio "$fl" "$out/floor.cpio" || die "cannot build the floor image"
+    # The isolated boot floor: the same files, isolate=1 (floor-init.c: what
+    # keel does at boot for boot-equal.ini's default container, by hand).
+    echo "isolate=1" >> "$fl/floor.conf"
+    vm_cpio "$fl" "$out/floor_iso.cpio" || die "cannot build the isolated floor image"
+}
 
 # --- one boot ------------------------------------------------------------------------
 # boot NAME IMG: boots, waits for the page, prints NAME_total=MS; the console
