@@ -236,9 +236,10 @@ int caps_apply(uint64_t set, uint64_t ambient, uint64_t bounding, uid_t uid, gid
     struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
     struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
     memset(data, 0, sizeof data);
-    uint64_t inheritable = ambient & set;
+    uint64_t inheritable = ambient & set, effective = set & ~CAPS_READ_OVERRIDE;
     for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
-        data[i].permitted = data[i].effective = (uint32_t)(set >> (32 * i));
+        data[i].permitted = (uint32_t)(set >> (32 * i));
+        data[i].effective = (uint32_t)(effective >> (32 * i));
         data[i].inheritable = (uint32_t)(inheritable >> (32 * i));
     }
     if (syscall(SYS_capset, &hdr, data) < 0)
@@ -251,5 +252,18 @@ int caps_apply(uint64_t set, uint64_t ambient, uint64_t bounding, uid_t uid, gid
     for (int c = 0; c <= last; c++)
         if ((ambient & set & BIT(c)) && cap_set_ambient(c, CAP_SET) < 0)
             return kerr_set(err, errno, "cannot raise ambient capability %d", c);
+    return 0;
+}
+
+int caps_effective(uint64_t drop, struct kerr *err)
+{
+    struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+    if (syscall(SYS_capget, &hdr, data) < 0)
+        return kerr_set(err, errno, "cannot read the capability sets");
+    for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+        data[i].effective = data[i].permitted & ~(uint32_t)(drop >> (32 * i));
+    if (syscall(SYS_capset, &hdr, data) < 0)
+        return kerr_set(err, errno, "cannot set the effective capabilities");
     return 0;
 }

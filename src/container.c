@@ -95,15 +95,34 @@ static int resolve_user(const struct container_spec *c, struct user_ids *ids, st
     return 0;
 }
 
+/* chdir(DIR) with the effective set the command gets.  caps_apply left
+ * CAPS_READ_OVERRIDE out of it for the stub's exec (stub.h): when DIR is
+ * refused without them and CAPS holds one, they are raised for a second try
+ * and dropped again (no extra call when the first try succeeds). */
+static int chdir_as_command(const char *dir, uint64_t caps, struct kerr *err)
+{
+    if (chdir(dir) == 0)
+        return 0;
+    int e = errno;
+    if (e == EACCES && (caps & CAPS_READ_OVERRIDE) && caps_effective(0, err) == 0) {
+        e = chdir(dir) < 0 ? errno : 0;
+        int r = caps_effective(CAPS_READ_OVERRIDE, err);
+        if (r < 0)
+            return r;   /* never exec the stub with them */
+    }
+    return e ? kerr_set(err, e, "cannot enter workdir %s", dir) : 0;
+}
+
 /* The working directory must be inside the new root: a cwd reached through a
  * leaked fd (/proc/self/fd/N) shows up as a path that does not start with '/'. */
-static int enter_workdir(const char *workdir, struct kerr *err)
+static int enter_workdir(const char *workdir, uint64_t caps, struct kerr *err)
 {
     const char *dir = workdir ? workdir : "/";
     if (str_starts(dir, "/proc/"))
         return kerr_msg(err, EPERM, "workdir %s is inside /proc", dir);
-    if (chdir(dir) < 0)
-        return kerr_set(err, errno, "cannot enter workdir %s", dir);
+    int r = chdir_as_command(dir, caps, err);
+    if (r < 0)
+        return r;
     char cwd[PATH_MAX];
     if (!getcwd(cwd, sizeof cwd) || cwd[0] != '/')
         return kerr_msg(err, EPERM, "workdir %s resolves outside the container root", dir);
@@ -645,7 +664,7 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
         return 0;
     }
     case SETUP_WORKDIR:
-        return enter_workdir(c->workdir, err);
+        return enter_workdir(c->workdir, c->caps, err);
     case SETUP_NO_NEW_PRIVS:
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
             return kerr_set(err, errno, "cannot set no_new_privs");

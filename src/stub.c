@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -301,6 +302,8 @@ int stub_create(struct kerr *err)
     int r = 0;
     if (n != (ssize_t)len)
         r = kerr_set(err, n < 0 ? errno : EIO, "cannot write the exec stub");
+    else if (fchmod(m, STUB_MODE) < 0)
+        r = kerr_set(err, errno, "cannot make the exec stub execute-only");
     else if (fcntl(m, F_ADD_SEALS, seals) < 0)
         r = kerr_set(err, errno, "cannot seal the exec stub");
     if (r == 0) {

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <linux/capability.h>
 #include <sys/types.h>
 
 #include "keel/err.h"
@@ -48,14 +49,26 @@ uint64_t caps_bounding_from(const char *status);
  * The capabilities held are unchanged: only what an execve could gain.  The
  * setup child does it before the hand-over where it can (SETUP_BOUNDING). */
 int caps_drop_bounding(uint64_t keep, uint64_t bounding, struct kerr *err);
-/* In the container's setup child, after the mounts: keeps `set` as bounding,
- * permitted and effective set, `ambient` (within `set`) as inheritable and
- * ambient, and switches to uid/gid/groups on the way (keeping capabilities
- * across setuid).  `set` is cut to `bounding`, the child's bounding set:
- * caps_bounding(), or every bit after joining a user namespace (the kernel
- * gives a full one there).  `groups` NULL: the supplementary groups are left
- * as they are (setgroups denied).  0 / negative errno with err filled. */
+/* The capabilities that let a process read a file its mode does not: none
+ * of them is effective when keel's processes exec the execute-only exec stub,
+ * which is then non-dumpable (stub.h). */
+#define CAPS_READ_OVERRIDE ((UINT64_C(1) << CAP_DAC_OVERRIDE) | (UINT64_C(1) << CAP_DAC_READ_SEARCH))
+
+/* In the container's setup child, after the mounts: keeps `set` as bounding
+ * and permitted set, `ambient` (within `set`) as inheritable and ambient, and
+ * switches to uid/gid/groups on the way (keeping capabilities across setuid).
+ * The effective set is `set` less CAPS_READ_OVERRIDE until the execve, which
+ * computes the command's from the others (root: the bounding set; another
+ * user: the ambient set), so the command gets exactly what it got before.
+ * `set` is cut to `bounding`, the child's bounding set: caps_bounding(), or
+ * every bit after joining a user namespace (the kernel gives a full one
+ * there).  `groups` NULL: the supplementary groups are left as they are
+ * (setgroups denied).  0 / negative errno with err filled. */
 int caps_apply(uint64_t set, uint64_t ambient, uint64_t bounding, uid_t uid, gid_t gid, const gid_t *groups,
                size_t n_groups, struct kerr *err);
+
+/* After caps_apply: the effective set becomes the permitted set less DROP
+ * (0: all of it), in a capget and a capset.  0 / negative errno. */
+int caps_effective(uint64_t drop, struct kerr *err);
 
 #endif

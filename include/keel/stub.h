@@ -28,6 +28,18 @@
  * binary out of reach until the stub runs is the caller's business: see
  * docs/security.md.
  *
+ * Between its two execs the stub holds the report fd (and a standby's release
+ * fd), and an exec makes a process dumpable again: the container's root (same
+ * PID namespace, same uid) could open /proc/PID/fd/N of it or pidfd_getfd it,
+ * holding the stub still with SIGSTOP.  So the memfd is execute-only
+ * (STUB_MODE) and the caller execs it without CAP_DAC_OVERRIDE and
+ * CAP_DAC_READ_SEARCH in its effective set (caps_apply): an exec of a file its
+ * caller cannot read gives a non-dumpable process from the first instruction
+ * (the kernel's would_dump()), whose mm belongs to a user namespace privileged
+ * over the file, the initial one for a container with its own, so only
+ * CAP_SYS_PTRACE there reaches it.  The command's exec is an ordinary one: it
+ * is dumpable as before, and the exec gives back the effective set.
+ *
  * Contract: stub_create() returns a new fd (CLOEXEC, at least STUB_FD_MIN)
  * the caller owns, or -errno with err filled; stub_argv() returns a NULL-ended
  * vector in one allocation (free()) or NULL; stub_exec() returns only on
@@ -63,6 +75,9 @@ enum { STUB_STEP_CLOEXEC = -1, STUB_STEP_EXEC = -2, STUB_STEP_RELEASE = -3 };
  * use it holds only an inode nobody executes again.  MFD_EXEC: a kernel whose
  * vm.memfd_noexec forbids executable memfds refuses here, not at the exec. */
 int stub_create(struct kerr *err);
+
+/* The stub memfd's mode: execute only (the kernel reads the file itself). */
+#define STUB_MODE 0111
 
 /* Its number is at least this: above every fd number a setup list moves
  * something to (stdio, EXEC_USERNS_FD, `ready = fd:N` with N <= 255). */

@@ -723,6 +723,16 @@ def section_boot(res, peers, a):
         res.row("boot", "keel, equal work: first line to the container's exec, minus modules", "ms",
                 figures["equal_keel_setup"], "floor init (tests/bench/floor-init.c)", figures["floor_work"],
                 note="tests/bench/boot-equal.ini: the demo's container with network = none, no uplink, overlay only")
+    # The floor init with exactly what keel does at boot for that container (floor-init.c, isolate=1):
+    # how much of keel's distance to the floor init is the isolation, how much keel's own.
+    if "equal_keel_setup" in figures and "floor_iso_work" in figures:
+        res.row("boot", "keel, equal work: first line to the container's exec, minus modules", "ms",
+                figures["equal_keel_setup"], "isolated floor init (floor-init.c, isolate=1)", figures["floor_iso_work"],
+                note="the floor init plus boot-equal.ini's container's cgroups, lo, namespaces, mounts, "
+                     "capabilities and seccomp filter (tests/bench/isocheck-boot)")
+    if "floor_iso_work" in figures and "floor_work" in figures:
+        res.row("boot", "isolated floor init (floor-init.c, isolate=1)", "ms", figures["floor_iso_work"],
+                "floor init (bare)", figures["floor_work"], note="what that isolation costs the floor init itself")
     if "floor_modules" in figures and "modules" in figures:
         res.row("boot", "module loading before the first exec", "ms", figures["modules"],
                 "floor init (overlay.ko only)", figures["floor_modules"])

@@ -40,6 +40,12 @@
 #                    minus its module loading (overlay.ko; floor_modules);
 #                    compare with keel_setup (guest clock)
 #   floor_kernel     kernel start to the floor's first line
+#   floor_iso_work, floor_iso_kernel, floor_iso_modules
+#                    the same for the isolated boot floor (floor-init.c with
+#                    isolate=1: the floor plus what keel does at boot for
+#                    boot-equal.ini's default container: cgroups, lo, the
+#                    namespaces, floor -i's isolation, the seccomp filter);
+#                    compare with equal_keel_setup
 #
 # The busybox image: the demo image's files (its layers and modules) with
 # busybox init as /init; /etc/init.d/rcS is a shell script doing the mounts
@@ -83,7 +89,7 @@ initramfs/mkinitramfs --keel "$KEEL" --manifest "$manifest" --out "$out/keel.cpi
 initramfs/mkinitramfs --keel "$KEEL" --manifest tests/bench/boot-equal.ini --out "$out/keel_equal.cpio" \
     "${img_args[@]}" >&2 || die "cannot build the equal-work keel image"
 # The same appliance with its layers as erofs images.
-images="keel keel_equal busybox floor"
+images="keel keel_equal busybox floor floor_iso"
 kib() { echo $(( ($(wc -c < "$1") + 1023) / 1024 )); }
 gz_kib() { echo $(( ($(gzip -6 -n -c "$1" | wc -c) + 1023) / 1024 )); }
 echo "image_kib=$(kib "$out/keel.cpio")"
@@ -93,7 +99,7 @@ if [ "$VM_ARCH" = arm64 ]; then
 elif command -v mkfs.erofs >/dev/null; then
     initramfs/mkinitramfs --keel "$KEEL" --manifest configs/demo.ini --out "$out/keel_erofs.cpio" \
         --layers-format erofs >&2 || die "cannot build the keel image with erofs layers"
-    images="keel keel_equal busybox floor keel_erofs"
+    images="keel keel_equal busybox floor floor_iso keel_erofs"
     echo "erofs_image_kib=$(kib "$out/keel_erofs.cpio")"
     echo "erofs_image_gz_kib=$(gz_kib "$out/keel_erofs.cpio")"
 else
@@ -148,25 +154,36 @@ vm_cpio "$bb" "$out/busybox.cpio" || die "cannot build the busybox image"
 # The floor image: the demo image's files with floor-init as /init, told the
 # manifest's layers and command (the container's work, no network: it is
 # timed to its exec on the console, not to an answer).
-fl=$out/floor-root
-floor_bin=$REPO/build/bench/bin/floor-init
-if [ ! -x "$floor_bin" ] || [ "$here/floor-init.c" -nt "$floor_bin" ]; then
-    mkdir -p "$(dirname "$floor_bin")"
-    gcc -O2 -Wall -Wextra -Werror -static -o "$floor_bin" "$here/floor-init.c" || die "cannot build floor-init"
-fi
-rm -rf "$fl"
-mkdir -p "$fl"
-(cd "$fl" && cpio --quiet -id < "$out/keel.cpio") || die "cannot unpack the keel image"
-rm -f "$fl/init"
-cp "$floor_bin" "$fl/init"
-mkdir -p "$fl/dev" "$fl/proc" "$fl/sys" "$fl/run" "$fl/tmp" "$fl/newroot"
-[ -e "$fl/dev/console" ] || mknod -m 600 "$fl/dev/console" c 5 1
-command=$(sed -nE 's/^[[:space:]]*command[[:space:]]*=[[:space:]]*([^;#]+).*/\1/p' configs/demo.ini | head -n1)
-{
-    find "$fl/lib/modules" -name 'overlay.ko*' | sed "s|^$fl|module=|"
-    printf 'layers=%s\ncommand=%s\n' "$layers" "$command"
-} > "$fl/floor.conf"
-vm_cpio "$fl" "$out/floor.cpio" || die "cannot build the floor image"
+# (x86-64 only: floor-init needs build/gen/seccomp_prebuilt.h, and the arm64
+# section boots keel's image only.)
+[ "$VM_ARCH" = arm64 ] || {
+    fl=$out/floor-root
+    floor_bin=$REPO/build/bench/bin/floor-init
+    if [ ! -x "$floor_bin" ] || [ "$here/floor-init.c" -nt "$floor_bin" ] || [ "$here/floor-iso.c" -nt "$floor_bin" ] ||
+        [ "$here/floor-iso.h" -nt "$floor_bin" ] || [ "$REPO/build/gen/seccomp_prebuilt.h" -nt "$floor_bin" ]; then
+        mkdir -p "$(dirname "$floor_bin")"
+        gcc -O2 -Wall -Wextra -Werror -static -I "$REPO/build/gen" -o "$floor_bin" "$here/floor-init.c" \
+            "$here/floor-iso.c" || die "cannot build floor-init"
+    fi
+    rm -rf "$fl"
+    mkdir -p "$fl"
+    (cd "$fl" && cpio --quiet -id < "$out/keel.cpio") || die "cannot unpack the keel image"
+    rm -f "$fl/init"
+    cp "$floor_bin" "$fl/init"
+    mkdir -p "$fl/dev" "$fl/proc" "$fl/sys" "$fl/run" "$fl/tmp" "$fl/newroot"
+    [ -e "$fl/dev/console" ] || mknod -m 600 "$fl/dev/console" c 5 1
+    command=$(sed -nE 's/^[[:space:]]*command[[:space:]]*=[[:space:]]*([^;#]+).*/\1/p' configs/demo.ini | head -n1)
+    name=$(sed -nE 's/^[[:space:]]*\[container[[:space:]]+([^]]+)\].*/\1/p' configs/demo.ini | head -n1)
+    {
+        find "$fl/lib/modules" -name 'overlay.ko*' | sed "s|^$fl|module=|"
+        printf 'layers=%s\ncommand=%s\nname=%s\n' "$layers" "$command" "$name"
+    } > "$fl/floor.conf"
+    vm_cpio "$fl" "$out/floor.cpio" || die "cannot build the floor image"
+    # The isolated boot floor: the same files, isolate=1 (floor-init.c: what
+    # keel does at boot for boot-equal.ini's default container, by hand).
+    echo "isolate=1" >> "$fl/floor.conf"
+    vm_cpio "$fl" "$out/floor_iso.cpio" || die "cannot build the isolated floor image"
+}
 
 # --- one boot ------------------------------------------------------------------------
 # boot NAME IMG: boots, waits for the page, prints NAME_total=MS; the console
@@ -191,17 +208,18 @@ boot() {
     say "$name: service answered after $((t1 - t0)) ms"
 }
 
-# boot_floor: boots the floor image, waits for its exec line, prints its figures.
+# boot_floor NAME: boots the floor image NAME (floor, floor_iso), waits for
+# its exec line, prints its figures (NAME_kernel, NAME_modules, NAME_work).
 boot_floor() {
-    local deadline=$((SECONDS + 120))
-    vm_start "bench-floor" "$out/floor.cpio" "" -- || die "cannot start QEMU"
+    local name=$1 deadline=$((SECONDS + 120))
+    vm_start "bench-$name" "$out/$name.cpio" "" -- || die "cannot start QEMU"
     until grep -q 'floor: exec' "$VM_CONSOLE" 2>/dev/null; do
-        vm_running || { tail -n 20 "$VM_CONSOLE" >&2; die "the floor guest ended before its exec"; }
-        grep -q 'floor: error' "$VM_CONSOLE" && { tail -n 20 "$VM_CONSOLE" >&2; die "the floor init failed"; }
-        [ $SECONDS -lt $deadline ] || { tail -n 20 "$VM_CONSOLE" >&2; die "the floor did not exec within 120 s"; }
+        vm_running || { tail -n 20 "$VM_CONSOLE" >&2; die "the $name guest ended before its exec"; }
+        grep -q 'floor: error' "$VM_CONSOLE" && { tail -n 20 "$VM_CONSOLE" >&2; die "the $name init failed"; }
+        [ $SECONDS -lt $deadline ] || { tail -n 20 "$VM_CONSOLE" >&2; die "the $name init did not exec within 120 s"; }
         sleep 0.02
     done
-    tr -d '\r' < "$VM_CONSOLE" | awk '
+    tr -d '\r' < "$VM_CONSOLE" | awk -v name="$name" '
         function ts(line) { match(line, /^\[ *[0-9]+\.[0-9]+\]/); return substr(line, RSTART + 1, RLENGTH - 2) * 1000 }
         / floor: start/ && start == "" { start = ts($0) }
         / floor: modules$/ && m0 == "" { m0 = ts($0) }
@@ -209,9 +227,10 @@ boot_floor() {
         / floor: exec/ && exec == "" { exec = ts($0) }
         END {
             if (start == "" || exec == "" || m0 == "" || m1 == "") exit 1
-            printf "floor_kernel=%.3f\nfloor_modules=%.3f\nfloor_work=%.3f\n", start, m1 - m0, exec - start - (m1 - m0)
+            printf "%s_kernel=%.3f\n%s_modules=%.3f\n%s_work=%.3f\n", name, start, name, m1 - m0, name,
+                exec - start - (m1 - m0)
         }' || die "no floor lines on the console"
-    say "floor: exec line seen"
+    say "$name: exec line seen"
 }
 
 # boot_started NAME IMG: boots an image whose container cannot be reached
@@ -272,12 +291,12 @@ keel_figures() {
         }'
 }
 
-# BOOT_IMAGES="keel busybox floor keel_erofs" (default): which images to boot, alternately.
+# BOOT_IMAGES="keel keel_equal busybox floor floor_iso keel_erofs" (default): which images to boot, alternately.
 for ((i = 0; i < runs; i++)); do
     for name in ${BOOT_IMAGES:-$images}; do
-        if [ "$name" = floor ]; then
-            boot_floor
-            cp "$VM_CONSOLE" "$out/floor-$i.console"
+        if [ "$name" = floor ] || [ "$name" = floor_iso ]; then
+            boot_floor "$name"
+            cp "$VM_CONSOLE" "$out/$name-$i.console"
             vm_stop
             continue
         fi

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tbprofile.sh [keel_equal|keel|floor] — where a boot's real TCG time goes:
+# tbprofile.sh [keel_equal|keel|floor|floor_iso] — where a boot's real TCG time goes:
 # boots one of tests/bench/boot.sh's images (build/bench/boot/NAME.cpio: run
 # boot.sh first) under QEMU with -icount and -d in_asm,nochain, stops the
 # guest once the container runs, and prints tests/bench/tbprofile.py's table:
@@ -19,6 +19,10 @@ img=$REPO/build/bench/boot/$name.cpio
 [ -f "$img" ] || { echo "tbprofile: no $img: run tests/bench/boot.sh first" >&2; exit 1; }
 if [ "$name" = floor ]; then
     debug=$REPO/build/bench/bin/floor-init marks=main pat='floor: exec'
+elif [ "$name" = floor_iso ]; then
+    # The isolated floor's phases (floor-init.c, floor-iso.c), comparable to keel's.
+    debug=$REPO/build/bench/bin/floor-init pat='floor: exec'
+    marks=main,lo_up,container_cgroup,start_isolated,isolated_child,iso_session,iso_stage,iso_root,iso_process,seccomp_install
 else
     debug=$REPO/build/keel.debug marks="" pat=' keel: [^ ]+: started, pid '
 fi

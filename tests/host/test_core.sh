@@ -243,6 +243,47 @@ EOF
     check no_new_privs "no_new_privs is not set" eq "$(c_value cd NoNewPrivs)" 1
 }
 
+# The exec stub is exec'd without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH in
+# the effective set (caps.h, stub.h), and the workdir is entered after the
+# capabilities are set: a workdir only they let root into is entered with
+# them raised for the chdir (as before), at the start and by keel exec, and
+# the command still gets the whole set.  Control: without DAC_OVERRIDE the
+# same workdir is refused.  (Fails with caps_apply's effective set cut and no
+# second try in enter_workdir.)
+test_workdir_needs_dac() {
+    plan workdir_dac_start workdir_dac_caps workdir_dac_exec workdir_no_dac_refused
+    local L
+    L=$(mk_layer private)
+    mkdir -m 0700 "$L/private"
+    chown 1000:1000 "$L/private"
+    manifest <<EOF
+$(system_section)
+control = unix://$T/keel.sock
+[container w]
+layers = $L:$LAYERS/base
+command = /bin/probe cwd status print up sleep inf
+workdir = /private
+restart = no
+[container n]
+layers = $L:$LAYERS/base
+command = /bin/probe cwd exit 0
+workdir = /private
+capabilities = -DAC_OVERRIDE
+restart = no
+EOF
+    keel_start
+    wait_out w up 20 || fail "w did not start ($WHY)"
+    wait_klog 'error: n: failed' 20 || true
+    check workdir_dac_start "w's workdir /private (0700, uid 1000) was not entered" eq "$(c_value w cwd)" /private
+    check workdir_dac_caps "w's CapEff is not the default set" eq "$(c_value w CapEff)" "$CAPS_DEFAULT"
+    local out
+    out=$(KEEL_HOST=unix://$T/keel.sock timeout $((20 * SLOW)) "$KEEL" exec w -- /bin/probe cwd 2>&1)
+    check workdir_dac_exec "keel exec w did not enter /private: $out" eq "$out" cwd=/private
+    check workdir_no_dac_refused "n entered /private without DAC_OVERRIDE (cwd=$(c_value n cwd))" \
+        eval '[ -z "$(c_value n cwd)" ] && grep -qE "$(klog "error: n: failed: .*cannot enter workdir /private: Permission denied")" "$ERR"'
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 test_log_files() {
     plan log_file_written log_output_echoed log_stderr_captured
     manifest <<EOF

@@ -888,31 +888,45 @@ EOF
         grep_in '^admin-line$' "$T/real/logs/c.log"
 }
 
-# A health check's helper, between its exec stub's execveat and the
-# command's execve, holds the write end of its report pipe to keel; the
-# stub is dumpable and runs with the container's capabilities, so the
-# container's root opens /proc/PID/fd/N of it (the probe's pipe-grab, which
-# stops a stub it sees with SIGSTOP while it tries: without strace it won
-# within 1 to 18 checks 200 ms apart, 6 runs of 6 on the build machine).
+# A health check's helper (and a keel exec's), between its exec stub's
+# execveat and the command's execve, holds the write end of its report pipe
+# to keel, in the container's PID namespace with the container's uid.  An
+# exec makes a process dumpable again: before, the stub was, so the
+# container's root opened /proc/PID/fd/N of it (the probe's pipe-grab, which
+# stops each process it sees with SIGSTOP while it tries: without strace it
+# won within 1 to 18 checks 200 ms apart, 6 runs of 6), kept the pipe and
+# wrote a forged stub record into it, which keel logged as the check's
+# failure ("c: unhealthy: cannot start the check: cannot execute ESC]2;...";
+# a held, empty pipe once stopped PID 1 for good in a blocking read, before
+# the thirteenth session).  Now the stub's memfd is execute-only and the
+# helper execs it without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH in its
+# effective set: the kernel makes the stub non-dumpable from its first
+# instruction (stub.h), and /proc/PID/fd/N is refused (pidfd_getfd too; the
+# default seccomp filter refuses that one anyway, before and after: EPERM).
 # strace delays each execve (the stub's of the command; keel's helpers use
-# execveat) by a second (times SLOW), so the grab comes first every time.  The grabber
-# writes a forged stub record with escape sequences into the first pipe
-# and only holds the later ones.  Before: keel logged the record raw ("c:
-# unhealthy: cannot start the check: cannot execute ESC]2;pwned BEL ESC[2J"
-# on its console) and, at the second failed check, read the held, empty
-# pipe with a blocking read: PID 1 stopped for good (no reap, no control
-# socket, no further check).  Now the read end is non-blocking and control
-# bytes of a report become '?'.
+# execveat) by a second (times SLOW), so the attacker meets every stub.
+# u: the same in a container with a user namespace of its own.  Controls:
+# the checks and a keel exec run, and the command each stub execs (sh, the
+# same process) is dumpable as before: its fds open.
 test_health_report_held() {
-    plan health_report_grabbed health_report_forged_seen health_report_no_escape health_report_checks_go_on \
+    plan stub_window_seen stub_fds_denied exec_stub_fds_denied exec_runs command_fds_open \
+        userns_stub_fds_denied userns_command_fds_open health_report_not_forged health_report_checks_go_on \
         health_report_keel_answers
     command -v strace > /dev/null || fail "strace is not installed"
     mkdir -p "$T/shared"
     : > "$T/shared/checks"
+    # `sleep 0; exit 1`: sh waits for its child's (delayed) execve, so the
+    # attacker meets sh too.
     { system_section
       echo "control = unix://$T/keel.sock"
       simple c "/bin/probe print up pipe-grab 600 forge sleep inf" "mount = $T/shared:/shared:rw
-health = /bin/sh -c 'echo x >> /shared/checks; exit 1'
+health = /bin/sh -c 'echo x >> /shared/checks; sleep 0; exit 1'
+health_interval = 200ms
+health_timeout = $((30 * SLOW))s
+health_retries = 1
+on_unhealthy = none"
+      simple u "/bin/probe print up pipe-grab 600 forge sleep inf" "userns = auto
+health = /bin/sh -c 'sleep 0; exit 1'
 health_interval = 200ms
 health_timeout = $((30 * SLOW))s
 health_retries = 1
@@ -923,15 +937,34 @@ on_unhealthy = none"; } | manifest
     chmod 755 "$T/stwrap"
     KEEL_WRAP=$T/stwrap keel_start
     wait_out c up 30 || fail "c did not start ($WHY)"
-    check health_report_grabbed "the container did not get the report pipes of two checks ($WHY)" \
-        wait_out c pipe-grab.pipe=2 60
-    wait_until 30 eval '[ "$(wc -l < "$T/shared/checks")" -ge 4 ]'
-    check health_report_forged_seen "keel did not log the forged report (the first check's)" \
-        grep -q 'c: unhealthy: cannot start the check: cannot execute' "$ERR"
-    check health_report_no_escape "a container's forged report put an escape byte on keel's console" \
-        eval "! grep -q \$'\\033' '$ERR'"
-    check health_report_checks_go_on "keel ran $(wc -l < "$T/shared/checks") checks: it stopped at a held report pipe" \
-        ge "$(wc -l < "$T/shared/checks")" 4
+    wait_out u up 30 || fail "u did not start ($WHY)"
+    wait_until 40 eval '[ "$(wc -l < "$T/shared/checks")" -ge 3 ] &&
+        [ "$(c_lines u | grep -c "^pipe-grab.stub=/bin/sh:")" -ge 2 ]'
+    KEEL_HOST=unix://$T/keel.sock timeout $((20 * SLOW)) "$KEEL" exec c -- /bin/echo exec-ran > "$T/exec.out" 2>&1
+    local stubs ustubs
+    stubs=$(c_lines c | grep '^pipe-grab.stub=')
+    ustubs=$(c_lines u | grep '^pipe-grab.stub=')
+    echo "# c: $(tr '\n' ' ' <<< "$stubs")"
+    echo "# u: $(tr '\n' ' ' <<< "$ustubs")"
+    check stub_window_seen "the attacker met fewer than 2 stubs of c's checks" \
+        ge "$(grep -c '^pipe-grab.stub=/bin/sh:' <<< "$stubs")" 2
+    check stub_fds_denied "the container opened fds of its checks' stubs: $(grep -v ':fd=E[A-Z]*,getfd=E[A-Z]*$' <<< "$stubs" | head -n 3)" \
+        eval "! grep '^pipe-grab.stub=/bin/sh:' <<< \"\$stubs\" | grep -qvE ':fd=(EACCES|EPERM),getfd=(EACCES|EPERM)\$'"
+    check exec_stub_fds_denied "keel exec's stub was not met, or its fds opened: $(grep /bin/echo <<< "$stubs")" \
+        eval "grep -qE '^pipe-grab.stub=/bin/echo:fd=(EACCES|EPERM),getfd=(EACCES|EPERM)\$' <<< \"\$stubs\" &&
+              ! grep '^pipe-grab.stub=/bin/echo:' <<< \"\$stubs\" | grep -qvE ':fd=(EACCES|EPERM),getfd=(EACCES|EPERM)\$'"
+    check exec_runs "keel exec c -- /bin/echo failed: $(head -c 300 "$T/exec.out")" grep -qx exec-ran "$T/exec.out"
+    check command_fds_open "the checks' sh (the command) was not met or was not dumpable: $(c_lines c | grep '^pipe-grab.other=sh' | head -n 3)" \
+        eval "c_lines c | grep -q '^pipe-grab.other=sh:open\$'"
+    check userns_stub_fds_denied "u: fewer than 2 stubs met, or their fds opened: $(tr '\n' ' ' <<< "$ustubs")" \
+        eval "[ \$(grep -cE '^pipe-grab.stub=/bin/sh:fd=(EACCES|EPERM),getfd=(EACCES|EPERM)\$' <<< \"\$ustubs\") -ge 2 ] &&
+              ! grep -qvE ':fd=(EACCES|EPERM),getfd=(EACCES|EPERM)\$' <<< \"\$ustubs\""
+    check userns_command_fds_open "u: the checks' sh was not met or was not dumpable: $(c_lines u | grep '^pipe-grab.other=sh' | head -n 3)" \
+        eval "c_lines u | grep -q '^pipe-grab.other=sh:open\$'"
+    check health_report_not_forged "a container's forged record reached keel as a check's failure: $(grep -m1 'cannot execute' "$ERR")" \
+        no_grep_in 'cannot start the check: cannot execute' "$ERR"
+    check health_report_checks_go_on "keel ran $(wc -l < "$T/shared/checks") checks" \
+        ge "$(wc -l < "$T/shared/checks")" 3
     check health_report_keel_answers "keel ps does not answer" \
         eval "KEEL_HOST=unix://$T/keel.sock timeout $((10 * SLOW)) '$KEEL' ps > /dev/null 2>&1"
     keel_stop 10 > /dev/null 2>&1 || keel_kill

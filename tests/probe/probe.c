@@ -86,7 +86,14 @@
  *                       kept is sent an exec stub's failure record whose path is
  *                       "\e]2;pwned\a\e[2J" (escape sequences).  Prints
  *                       pipe-grab.pipe=K as the K-th is kept, pipe-grab.kept=N at
- *                       the end, and holds them until it exits (chain `sleep inf`)
+ *                       the end, and holds them until it exits (chain `sleep inf`).
+ *                       Once per process, while it is stopped: for an exec stub
+ *                       (argv[0] its report fd's digits, stub.h)
+ *                       pipe-grab.stub=ARGV1:fd=R,getfd=R, R `open` when an fd of
+ *                       it opened (/proc/PID/fd/N; pidfd_getfd of the report fd),
+ *                       else the errno of the first refusal; for any other
+ *                       process but keel and probes pipe-grab.other=COMM:R, R
+ *                       `open` when one of its fds opened, else the errno
  *   lease PATH          create PATH, open it read-write and take a write lease on it
  *                       (F_SETLEASE F_WRLCK; SIGIO, the lease-break signal,
  *                       ignored, and the lease never given up): lease:PATH=ok|ERRNO.
@@ -141,6 +148,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -1287,6 +1295,103 @@ static void grab_pipes_of(const char *pid, unsigned long *inos, int *fds, size_t
     closedir(d);
 }
 
+/* An exec stub's argv[0] (its report fd, "REPORT,RELEASE" for a standby),
+ * from the world-readable cmdline: the report fd's number into *fd, argv[1]
+ * into argv1; false when PID is no stub. */
+static bool stub_cmdline(const char *pid, int *fd, char *argv1, size_t n)
+{
+    char path[300], buf[512];
+    snprintf(path, sizeof path, "/proc/%s/cmdline", pid);
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        return false;
+    ssize_t r = read(f, buf, sizeof buf - 1);
+    close(f);
+    if (r <= 0)
+        return false;
+    buf[r] = '\0';
+    size_t len = strlen(buf);
+    if (len == 0 || strspn(buf, "0123456789,") != len || (size_t)r <= len + 1)
+        return false;
+    *fd = atoi(buf);
+    snprintf(argv1, n, "%s", buf + len + 1);
+    return true;
+}
+
+/* Opens /proc/PID/fd/N for each N of PID (read-only, non-blocking, closed at
+ * once): "open" at the first that opens, else the errno of the first refusal. */
+static const char *open_fds_of(const char *pid)
+{
+    char dir[300];
+    snprintf(dir, sizeof dir, "/proc/%s/fd", pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return errname(errno);
+    int first = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[600];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd >= 0) {
+            close(fd);
+            closedir(d);
+            return "open";
+        }
+        if (!first)
+            first = errno;
+    }
+    closedir(d);
+    return first ? errname(first) : "nofds";
+}
+
+/* pidfd_getfd(2) of fd N of PID: "open", or the errno. */
+static const char *getfd_of(const char *pid, int n)
+{
+    int pfd = (int)syscall(SYS_pidfd_open, atoi(pid), 0);
+    if (pfd < 0)
+        return errname(errno);
+    int fd = (int)syscall(SYS_pidfd_getfd, pfd, n, 0);
+    int e = errno;
+    close(pfd);
+    if (fd < 0)
+        return errname(e);
+    close(fd);
+    return "open";
+}
+
+/* Whether PID is new to SEEN (up to 256 pids; then every one is old). */
+static bool first_sight(int *seen, size_t *n, int pid)
+{
+    for (size_t k = 0; k < *n; k++)
+        if (seen[k] == pid)
+            return false;
+    if (*n == 256)
+        return false;
+    seen[(*n)++] = pid;
+    return true;
+}
+
+/* The fd test of one stopped process, once per pid as a stub and once as
+ * anything else (the command a stub execs keeps its pid). */
+static void report_fds_of(const char *pid, const char *comm)
+{
+    static int stubs[256], others[256];
+    static size_t n_stubs, n_others;
+    int report;
+    char argv1[256];
+    if (stub_cmdline(pid, &report, argv1, sizeof argv1)) {
+        if (!first_sight(stubs, &n_stubs, atoi(pid)))
+            return;
+        const char *fds = open_fds_of(pid);
+        printf("pipe-grab.stub=%s:fd=%s,getfd=%s\n", argv1, fds, getfd_of(pid, report));
+    } else if (first_sight(others, &n_others, atoi(pid))) {
+        printf("pipe-grab.other=%s:%s\n", comm, open_fds_of(pid));
+    }
+}
+
 static void cmd_pipe_grab(const char *secs, bool forge)
 {
     double limit = strtod(secs, NULL);
@@ -1310,6 +1415,8 @@ static void cmd_pipe_grab(const char *secs, bool forge)
                         strcmp(comm, "probe") != 0;
             /* A stub between its two execs: held still while its fds are tried. */
             bool stopped = stub && kill(atoi(e->d_name), SIGSTOP) == 0;
+            if (stopped)
+                report_fds_of(e->d_name, comm);
             grab_pipes_of(e->d_name, inos, fds, &n, forge);
             if (stopped)
                 kill(atoi(e->d_name), SIGCONT);

@@ -201,6 +201,8 @@ TEST(stub_sealed)
      * for writing) blocks only that one's execve, never the next. */
     struct stat a, b;
     CHECK(fstat(fd, &a) == 0 && fstat(fd2, &b) == 0 && a.st_ino != b.st_ino);
+    /* Execute-only: a process that cannot read it gets a non-dumpable stub. */
+    CHECK_INT((int)(a.st_mode & 07777), 0111);
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     int w = open(path, O_WRONLY | O_CLOEXEC);
@@ -224,6 +226,52 @@ TEST(stub_sealed)
     CHECK(len < 1024);
 }
 
+/* A caller that cannot read the stub (a uid other than the memfd's owner,
+ * without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH, as caps_apply leaves keel's
+ * helpers) gets a non-dumpable stub: /proc/PID/fd of a non-dumpable process
+ * belongs to root, of a dumpable one to its uid.  Readable (mode 0777
+ * before), the stub was dumpable and its fds the container's to open. */
+TEST(stub_not_dumpable)
+{
+    if (geteuid() != 0)
+        SKIP("needs root (a setresuid to another uid)");
+    struct kerr err = { 0 };
+    int fd = stub_create(&err);
+    int rep[2], rel[2];
+    CHECK(fd >= 0 && pipe2(rep, O_CLOEXEC) == 0 && pipe2(rel, O_CLOEXEC) == 0);
+    char *argv[] = { "/bin/true", NULL };
+    char **sargv = stub_argv(rep[1], rel[0], argv);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fcntl(rep[1], F_SETFD, 0);
+        fcntl(rel[0], F_SETFD, 0);
+        if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+            _exit(98);
+        stub_exec(fd, sargv, NULL);
+        _exit(99);
+    }
+    free(sargv);
+    close(rep[1]);
+    close(rel[0]);
+    int o[2];
+    CHECK(pipe2(o, O_CLOEXEC) == 0);
+    CHECK(waits_in_stub(pid, o[0]));   /* the standby's wait: the stub runs */
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    CHECK(stat(path, &st) == 0);
+    CHECK_INT((int)st.st_uid, 0);
+    close(rel[1]);   /* EOF: the stub exits 127 */
+    int status = -1;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 127);
+    close(rep[0]);
+    close(o[0]);
+    close(o[1]);
+    close(fd);
+}
+
 int main(void)
 {
     RUN(stub_runs_command);
@@ -231,5 +279,6 @@ int main(void)
     RUN(stub_waits_for_release);
     RUN(stub_refuses_without_report_fd);
     RUN(stub_sealed);
+    RUN(stub_not_dumpable);
     return unit_done();
 }
