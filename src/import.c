@@ -1061,9 +1061,12 @@ static bool layer_in_use(int destfd, const char *name)
     struct dirent *e;
     while (!used && (e = readdir(d)) != NULL) {
         size_t l = strlen(e->d_name);
+        if (l <= strlen(IMAGE_SUFFIX) || strcmp(e->d_name + l - strlen(IMAGE_SUFFIX), IMAGE_SUFFIX) != 0)
+            continue;
+        /* Never blocks on a FIFO put there; one it cannot read keeps the layer. */
+        _cleanup_close_ int f = open_regular_nofollow_at(destfd, e->d_name, O_RDONLY | O_CLOEXEC);
         _cleanup_free_ char *text = NULL;
-        if (l > strlen(IMAGE_SUFFIX) && strcmp(e->d_name + l - strlen(IMAGE_SUFFIX), IMAGE_SUFFIX) == 0)
-            used = read_file_at(destfd, e->d_name, JSON_FILE_MAX, &text, NULL) < 0 || strstr(text, name);
+        used = f < 0 || read_fd_all(f, JSON_FILE_MAX, &text, NULL) < 0 || strstr(text, name);
     }
     closedir(d);
     return used;
@@ -1085,9 +1088,9 @@ static void take_back(const char *dest, int destfd, int layersfd, const struct m
         fprintf(stderr, "keel: warning: another import into %s is running: the layers this one extracted stay\n", dest);
     for (size_t i = 0; m->fresh && m->fresh[i]; i++) {
         struct kerr rerr;
-        char hexd[80];
-        snprintf(hexd, sizeof hexd, "%.71s", m->fresh[i]);   /* "sha256-" and 64 digits */
-        if (!alone || layer_in_use(destfd, hexd))
+        char layer[80];
+        snprintf(layer, sizeof layer, "%.71s", m->fresh[i]);   /* "sha256-" and 64 digits, without ".erofs" */
+        if (!alone || layer_in_use(destfd, layer))
             continue;
         if (unpack_remove_tree(layersfd, m->fresh[i], &rerr) < 0)
             fprintf(stderr, "keel: warning: cannot remove %s/layers/%s: %s\n", dest, m->fresh[i], rerr.msg);

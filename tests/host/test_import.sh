@@ -217,9 +217,10 @@ test_platform() {
 # DEST keeps exactly the file it had, also when the refusal comes after two
 # layers were extracted (a digest mismatch in the third).  While another
 # import holds DEST/layers (flock -s, as a running import does) the layers
-# are left: that import may be reusing them.
+# are left: that import may be reusing them; so is one that a .image in
+# DEST names.
 test_refused() {
-    plan fresh_gone existing_kept layers_taken_back busy_layers_kept
+    plan fresh_gone existing_kept layers_taken_back busy_layers_kept named_layer_kept
     mkdir -p "$T/tiny/etc" "$T/top" "$T/have" "$T/outside"
     echo tiny > "$T/tiny/etc/tiny"
     echo mine > "$T/have/file"
@@ -241,6 +242,19 @@ test_refused() {
     IRC=$?
     check busy_layers_kept "with DEST/layers held, the layers were not left with a warning: $(ls -A "$T/have/layers") (status $IRC)" \
         eval '[ "$IRC" = 1 ] && [ "$(ls -A "$T/have/layers" | grep -c "^sha256-")" = 2 ] && grep -q "another import" "$T/import.err"'
+    # A layer it extracted that a .image in DEST names (an import that
+    # reused it while this one ran) stays; the other goes.
+    "$MKIMAGE" --format oci --base "$T/tiny" --out "$T/good" 2> "$T/mkimage.err" || fail "mkimage: $(tail -n 1 "$T/mkimage.err")"
+    import "$T/good" "$T/g"
+    require "the good image does not import: $(cat "$T/import.err")" eq "$IRC" 0
+    local bottom
+    bottom=$(sed -nE "s/^layer = '(layers\/)?([^']*)'$/\2/p" "$T/g/app.image" | tail -n 1)
+    mkdir "$T/named"
+    printf "layer = 'layers/%s'\n" "$bottom" > "$T/named/other.image"
+    import "$T/h" "$T/named"
+    check named_layer_kept "the layer named by other.image ($bottom) is not the only one left: $(ls -A "$T/named/layers" 2>&1 | tr '\n' ' ')(status $IRC)" \
+        eval '[ "$IRC" = 1 ] && [ "$(ls -A "$T/named/layers")" = "$bottom" ] && [ "$(ls -A "$T/named")" = "layers
+other.image" ]'
 }
 
 # --erofs: every layer also as an erofs image (mkfs.erofs), listed by the
