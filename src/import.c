@@ -20,11 +20,13 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <mbedtls/sha256.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -464,13 +466,15 @@ out:
 }
 
 /* layers/sha256-HEX.erofs from layers/sha256-HEX with mkfs.erofs (fork and
- * exec, no shell), through a temporary name like the directories. */
-static int make_erofs(int layersfd, const char *layers_dir, const char *hexd, struct kerr *err)
+ * exec, no shell), through a temporary name like the directories, unless it
+ * is there; *fresh says whether it was made. */
+static int make_erofs(int layersfd, const char *layers_dir, const char *hexd, bool *fresh, struct kerr *err)
 {
     char final[96], tmp[128], dir[80];
     snprintf(dir, sizeof dir, "sha256-%s", hexd);
     snprintf(final, sizeof final, "sha256-%s.erofs", hexd);
     snprintf(tmp, sizeof tmp, ".tmp-%s-%d", final, (int)getpid());
+    *fresh = false;
     if (faccessat(layersfd, final, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
         return 0;
     _cleanup_free_ char *out = xasprintf("%s/%s", layers_dir, tmp);
@@ -503,6 +507,7 @@ static int make_erofs(int layersfd, const char *layers_dir, const char *hexd, st
     }
     if (renameat(layersfd, tmp, layersfd, final) < 0)
         return kerr_set(err, errno, "cannot rename layers/%s", tmp);
+    *fresh = true;
     return 0;
 }
 
@@ -978,6 +983,128 @@ static int write_image(int destfd, const char *name, const struct image *img, st
     return 0;
 }
 
+/* --- what a refused import takes back -------------------------------------------- */
+
+/* A refused import leaves DEST as it found it (as docker load and skopeo copy
+ * do): the directories it made for DEST and DEST/layers, and the layers it
+ * extracted, go again.  Nothing that was there before is touched, and no
+ * symlink is followed: DEST is a path a user named, and the import may run
+ * as root. */
+struct made {
+    size_t dest_at;     /* offset in DEST of the first directory this import made (strlen: none) */
+    bool layers;        /* DEST/layers */
+    char **fresh;       /* layer names it extracted or made: "sha256-HEX", "sha256-HEX.erofs" */
+};
+
+/* mkdir -p DEST (0755), noting in *at where the directories it made begin. */
+static int make_dest(const char *dest, size_t *at)
+{
+    char buf[4096];
+    size_t len = strlen(dest), start = 0;
+    *at = len;
+    if (str_copy(buf, sizeof buf, dest) < 0)
+        return -ENAMETOOLONG;
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i - 1] == '/') {
+            start = i;
+            continue;
+        }
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        buf[i] = '\0';
+        int r = mkdir(buf, 0755);
+        if (r < 0 && errno != EEXIST)
+            return -errno;
+        if (r == 0 && *at == len)
+            *at = start;
+        buf[i] = dest[i];
+    }
+    struct stat st;
+    if (stat(dest, &st) < 0)
+        return -errno;
+    return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+/* rmdir of the directories REL names below DIRFD, deepest first, each
+ * reached from the one above with O_NOFOLLOW: stops at the first that is
+ * gone, not empty (someone else's since) or not a directory. */
+static void remove_made_dirs(int dirfd, const char *rel)
+{
+    char buf[4096], *name[64];
+    int fd[65] = { dirfd };
+    size_t n = 0;
+    char *save = NULL;
+    if (str_copy(buf, sizeof buf, rel) < 0)
+        return;
+    for (char *c = strtok_r(buf, "/", &save); c && n < ARRAY_SIZE(name); c = strtok_r(NULL, "/", &save)) {
+        if ((fd[n + 1] = openat(fd[n], c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+            break;
+        name[n++] = c;
+    }
+    bool going = true;
+    for (size_t i = n; i-- > 0;) {
+        close(fd[i + 1]);
+        going = going && unlinkat(fd[i], name[i], AT_REMOVEDIR) == 0;
+    }
+}
+
+/* Whether a .image in DEST names NAME ("sha256-HEX") (another import reused it). */
+static bool layer_in_use(int destfd, const char *name)
+{
+    int fd = openat(destfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (!d) {
+        close_safe(fd);
+        return true;   /* cannot tell: keep it */
+    }
+    bool used = false;
+    struct dirent *e;
+    while (!used && (e = readdir(d)) != NULL) {
+        size_t l = strlen(e->d_name);
+        if (l <= strlen(IMAGE_SUFFIX) || strcmp(e->d_name + l - strlen(IMAGE_SUFFIX), IMAGE_SUFFIX) != 0)
+            continue;
+        /* Never blocks on a FIFO put there; one it cannot read keeps the layer. */
+        _cleanup_close_ int f = open_regular_nofollow_at(destfd, e->d_name, O_RDONLY | O_CLOEXEC);
+        _cleanup_free_ char *text = NULL;
+        used = f < 0 || read_fd_all(f, JSON_FILE_MAX, &text, NULL) < 0 || strstr(text, name);
+    }
+    closedir(d);
+    return used;
+}
+
+static int note_made(struct made *m, const char *hexd, const char *suffix)
+{
+    return strv_push_take(&m->fresh, xasprintf("sha256-%s%s", hexd, suffix));
+}
+
+/* Takes back what M says this import made in DEST (import_run's refusals). */
+static void take_back(const char *dest, int destfd, int layersfd, const struct made *m)
+{
+    /* Every import holds a shared lock on DEST/layers: an exclusive one here
+     * means none is between reusing a layer this one made and writing its
+     * .image, and layer_in_use sees the .image files of those that did. */
+    bool alone = layersfd >= 0 && flock(layersfd, LOCK_EX | LOCK_NB) == 0;
+    if (!alone && m->fresh)
+        fprintf(stderr, "keel: warning: another import into %s is running: the layers this one extracted stay\n", dest);
+    for (size_t i = 0; m->fresh && m->fresh[i]; i++) {
+        struct kerr rerr;
+        char layer[80];
+        snprintf(layer, sizeof layer, "%.71s", m->fresh[i]);   /* "sha256-" and 64 digits, without ".erofs" */
+        if (!alone || layer_in_use(destfd, layer))
+            continue;
+        if (unpack_remove_tree(layersfd, m->fresh[i], &rerr) < 0)
+            fprintf(stderr, "keel: warning: cannot remove %s/layers/%s: %s\n", dest, m->fresh[i], rerr.msg);
+    }
+    if (m->layers && unlinkat(destfd, "layers", AT_REMOVEDIR) < 0 && errno != ENOTEMPTY && errno != ENOENT)
+        fprintf(stderr, "keel: warning: cannot remove %s/layers: %s\n", dest, strerror(errno));
+    if (dest[m->dest_at] == '\0')
+        return;
+    _cleanup_free_ char *parent = m->dest_at ? strndup(dest, m->dest_at) : strdup(".");
+    _cleanup_close_ int pfd = parent ? open(parent, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (pfd >= 0)
+        remove_made_dirs(pfd, dest + m->dest_at);
+}
+
 int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
 {
     *image_path = NULL;
@@ -986,35 +1113,46 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
     struct stat sb;
     if (stat(o->source, &sb) < 0)
         return kerr_set(err, errno, "cannot read %s", o->source);
-    int r = mkdir_p(o->dest, 0755);
+    struct made made = { 0 };
+    int r = make_dest(o->dest, &made.dest_at);
     if (r < 0)
         return kerr_set(err, -r, "cannot create %s", o->dest);
-    _cleanup_close_ int destfd = open(o->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (destfd < 0)
-        return kerr_set(err, errno, "cannot open %s", o->dest);
-    if (mkdirat(destfd, "layers", 0700) < 0 && errno != EEXIST)
-        return kerr_set(err, errno, "cannot create %s/layers", o->dest);
-    _cleanup_close_ int layersfd = openat(destfd, "layers", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (layersfd < 0)
-        return kerr_set(err, errno, "cannot open %s/layers", o->dest);
-    /* The layers hold the image's setuid-root files and file capabilities as
-     * root imported them: reachable by every user of the host, such a file
-     * would be a way to root from outside any container (Docker keeps its
-     * layers under a 0700 /var/lib/docker for the same reason).  Only the
-     * owner (the importer; keel mounts them as root) may enter. */
-    if (fchmod(layersfd, 0700) < 0)
-        return kerr_set(err, errno, "cannot make %s/layers private", o->dest);
-    _cleanup_free_ char *layers_dir = xasprintf("%s/layers", o->dest);
     char stage[64];
     snprintf(stage, sizeof stage, ".import-%d", (int)getpid());
-
     struct source src = { .dirfd = -1 };
     struct import_plan p = { 0 };
     struct image img = { 0 };
     struct unpack_stats st = { 0 };
     char **names = NULL;
     size_t fresh_n = 0;
-    if (!layers_dir) {
+    _cleanup_free_ char *layers_dir = NULL;
+    _cleanup_close_ int layersfd = -1;
+    _cleanup_close_ int destfd = open(o->dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (destfd < 0) {
+        r = kerr_set(err, errno, "cannot open %s", o->dest);
+        goto out;
+    }
+    made.layers = mkdirat(destfd, "layers", 0700) == 0;
+    if (!made.layers && errno != EEXIST) {
+        r = kerr_set(err, errno, "cannot create %s/layers", o->dest);
+        goto out;
+    }
+    /* Shared: take_back's exclusive lock tells it no other import is running. */
+    if ((layersfd = openat(destfd, "layers", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+        flock(layersfd, LOCK_SH) < 0) {
+        r = kerr_set(err, errno, "cannot open %s/layers", o->dest);
+        goto out;
+    }
+    /* The layers hold the image's setuid-root files and file capabilities as
+     * root imported them: reachable by every user of the host, such a file
+     * would be a way to root from outside any container (Docker keeps its
+     * layers under a 0700 /var/lib/docker for the same reason).  Only the
+     * owner (the importer; keel mounts them as root) may enter. */
+    if (fchmod(layersfd, 0700) < 0) {
+        r = kerr_set(err, errno, "cannot make %s/layers private", o->dest);
+        goto out;
+    }
+    if (!(layers_dir = xasprintf("%s/layers", o->dest))) {
         r = kerr_set(err, ENOMEM, "cannot import");
         goto out;
     }
@@ -1040,9 +1178,13 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
         r = import_layer(&src, layersfd, p.layers[i].path, p.layers[i].hex, p.layers[i].size, &o->limits, &st, &fresh, err);
         if (r < 0)
             goto out;
+        if (fresh && (r = note_made(&made, p.layers[i].hex, "")) < 0)
+            goto nomem;
         fresh_n += fresh;
-        if (o->erofs && (r = make_erofs(layersfd, layers_dir, p.layers[i].hex, err)) < 0)
+        if (o->erofs && (r = make_erofs(layersfd, layers_dir, p.layers[i].hex, &fresh, err)) < 0)
             goto out;
+        if (fresh && (r = note_made(&made, p.layers[i].hex, ".erofs")) < 0)
+            goto nomem;
     }
     /* Top first, relative to DEST (image.h).  A layer listed twice (docker
      * save links repeats) is kept once, at its top place: that copy already
@@ -1078,6 +1220,9 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
         r = kerr_set(err, ENOMEM, "cannot import");
         goto out;
     }
+    *image_path = xasprintf("%s/%s%s", o->dest, img.name, IMAGE_SUFFIX);
+    if (!*image_path)
+        goto nomem;
     if ((r = write_image(destfd, img.name, &img, err)) < 0)
         goto out;
     if (st.owner_lost)
@@ -1087,14 +1232,22 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
                 (unsigned long long)st.xattrs_skipped);
     printf("%s: %zu layer%s (%zu new), %llu files, %llu bytes\n", img.name, p.n, p.n == 1 ? "" : "s", fresh_n,
            (unsigned long long)st.entries, (unsigned long long)st.bytes);
-    *image_path = xasprintf("%s/%s%s", o->dest, img.name, IMAGE_SUFFIX);
-    r = *image_path ? 0 : kerr_set(err, ENOMEM, "cannot import");
+    r = 0;
+    goto out;
+nomem:
+    r = kerr_set(err, ENOMEM, "cannot import");
 out:
     if (src.staged) {
         struct kerr rerr;
         if (unpack_remove_tree(destfd, stage, &rerr) < 0)
             fprintf(stderr, "keel: warning: cannot remove %s/%s: %s\n", o->dest, stage, rerr.msg);
     }
+    if (r < 0) {
+        free(*image_path);
+        *image_path = NULL;
+        take_back(o->dest, destfd, layersfd, &made);
+    }
+    strv_free(made.fresh);
     source_free(&src);
     import_plan_free(&p);
     image_free(&img);

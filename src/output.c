@@ -119,20 +119,42 @@ static int open_log_file(int dir, const char *name)
     return open_regular_nofollow_at(dir, name, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
 }
 
-int output_open_log_dir(const char *log_dir, struct kerr *err)
+int output_open_log_dir(const char *log_dir, const struct mkdir_rule *rule, struct kerr *err)
 {
-    int r = mkdir_p(log_dir, 0750);
-    if (r < 0)
-        return kerr_set(err, -r, "cannot create log directory %s", log_dir);
-    int fd = open(log_dir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = mkdir_p_open(log_dir, 0750, rule);
+    if (fd == -ELOOP)
+        return kerr_msg(err, ELOOP, "cannot open log directory %s: a symlink on its path is refused (one in a directory "
+                        "a container can write, or owned by neither root nor keel's user; name the real path)", log_dir);
     if (fd < 0)
-        return kerr_set(err, errno, "cannot open log directory %s (a symlink is refused: name the real path)",
-                        log_dir);
+        return kerr_set(err, -fd, "cannot open log directory %s", log_dir);
     return fd;
+}
+
+/* Whether FD's file or directory was removed: its last name is gone. */
+static bool removed(int fd)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && st.st_nlink == 0;
+}
+
+/* A log opened in a removed LOG_DIR would be made nowhere (openat: ENOENT)
+ * or lost with it: the directory at LOG_DIR's path again, if the owner
+ * has one (dir_again). */
+static void follow_log_dir(struct output *o)
+{
+    if (!removed(o->dir_fd) || !o->dir_again)
+        return;
+    int fd = o->dir_again(o->dir_again_ctx);
+    int dup = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+    if (dup < 0)
+        return;
+    close(o->dir_fd);
+    o->dir_fd = dup;
 }
 
 static int open_log(struct output *o)
 {
+    follow_log_dir(o);
     o->log_fd = open_log_file(o->dir_fd, o->log_name);
     if (o->log_fd < 0)
         return -errno;
@@ -194,6 +216,8 @@ int output_open(struct output *o, const char *name, const char *log_dir, int dir
     o->line_len = 0;
     o->echo_dropped = o->log_dropped = 0;
     o->log_errno = 0;
+    o->dir_again = NULL;
+    o->dir_again_ctx = NULL;
     if ((o->dir_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3)) < 0)
         return kerr_set(err, errno, "cannot open the log of %s", name);
     if (!(o->log_path = xasprintf("%s/%s.log", log_dir, name)))
@@ -330,7 +354,9 @@ static void rotate(struct output *o)
         log_warn("%s: cannot truncate %s: %s", o->name, o->log_path, strerror(errno));
     close_safe(o->log_fd);
     o->log_fd = -1;
-    if (o->keep > 0) {
+    /* In a removed LOG_DIR there is nothing to rename: the next log is the
+     * first in the directory open_log moves to. */
+    if (o->keep > 0 && !removed(o->dir_fd)) {
         char from[300], to[300];   /* NAME.log.K: container names are short */
         for (unsigned k = o->keep; k > 1; k--) {
             snprintf(from, sizeof from, "%s.%u", o->log_name, k - 1);
@@ -341,6 +367,16 @@ static void rotate(struct output *o)
         if (renameat(o->dir_fd, o->log_name, o->dir_fd, to) < 0)
             log_warn("%s: cannot rotate %s: %s", o->name, o->log_path, strerror(errno));
     }
+    if (open_log(o) < 0)
+        log_warn("%s: cannot reopen %s: %s", o->name, o->log_path, strerror(errno));
+}
+
+void output_reopen_if_removed(struct output *o)
+{
+    if (!removed(o->log_fd))
+        return;
+    close(o->log_fd);
+    o->log_fd = -1;
     if (open_log(o) < 0)
         log_warn("%s: cannot reopen %s: %s", o->name, o->log_path, strerror(errno));
 }
@@ -493,6 +529,7 @@ void output_note(struct output *o, const char *fmt, ...)
         n = sizeof line - 2;
     char buf[600];
     int m = snprintf(buf, sizeof buf, "[keel] %.*s\n", n, line);
+    output_reopen_if_removed(o);   /* rare lines (an exit, a health change): worth an fstat */
     if (m > 0)
         log_bytes(o, buf, (size_t)m);
 }

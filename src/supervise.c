@@ -170,6 +170,7 @@ struct supervisor {
     int resolv_fd;             /* RUN_DIR/resolv.conf, bound into containers; -1: none */
     int log_dir_fd;            /* log_dir_path, opened at the first container's prepare (held_log_dir); -1: not yet */
     char *log_dir_path;
+    bool log_dir_lost;         /* log_dir was removed and could not be opened again (log_dir_reopen said so) */
     struct layerimg_set *images;   /* image-file layers, mounted once and shared */
     bool stopping_all;
     struct subscriber *subs;
@@ -862,6 +863,7 @@ static void note_started(struct ctr *c)
     if (c->spec->ready == READY_NONE)
         c->ready = true;
     log_info("%s: started, pid %d", c->label ? c->label : c->spec->name, (int)c->pid);
+    output_reopen_if_removed(&c->out);
     if (!c->upper_checked) {
         c->upper_checked = true;
         mount_warn_upper(c->spec);
@@ -1734,21 +1736,72 @@ static struct ctr *ctr_alloc(struct supervisor *s, const struct container_spec *
     return c;
 }
 
+/* Adds to RULE the host directories the containers of M can write: their
+ * rw mounts' sources (volumes too) and their upper directories' upper/.
+ * log_dir's walk follows no symlink at or below one of them: a container
+ * may have planted it.  One that is not there yet is left out (keel makes
+ * it later, empty).  -ENOMEM. */
+static int add_writable_dirs(const struct manifest *m, struct mkdir_rule *rule)
+{
+    for (size_t i = 0; m && i < m->n_containers; i++) {
+        const struct container_spec *c = &m->containers[i];
+        for (size_t j = 0; j <= c->n_mounts; j++) {
+            char upper[PATH_MAX];
+            const char *dir = NULL;
+            if (j < c->n_mounts && !c->mounts[j].readonly)
+                dir = c->mounts[j].source;
+            else if (j == c->n_mounts && c->upper && strcmp(c->upper, "tmpfs") != 0 &&
+                     snprintf(upper, sizeof upper, "%s/upper", c->upper) < (int)sizeof upper)
+                dir = upper;
+            struct stat st;
+            if (!dir || stat(dir, &st) < 0)
+                continue;
+            struct file_id *ids = realloc(rule->writable, (rule->n_writable + 1) * sizeof *ids);
+            if (!ids)
+                return -ENOMEM;
+            ids[rule->n_writable++] = (struct file_id){ st.st_dev, st.st_ino };
+            rule->writable = ids;
+        }
+    }
+    return 0;
+}
+
+/* LOG_DIR made and opened (output_open_log_dir), following only an
+ * administrator's symlinks: none at or below a directory a container of M
+ * or of the running manifest can write. */
+static int open_log_dir(struct supervisor *s, const struct manifest *m, const char *log_dir, struct kerr *err)
+{
+    struct mkdir_rule rule = { 0 };
+    if (add_writable_dirs(m, &rule) < 0 || (s->m != m && add_writable_dirs(s->m, &rule) < 0)) {
+        free(rule.writable);
+        return kerr_set(err, ENOMEM, "cannot open log directory %s", log_dir);
+    }
+    int fd = output_open_log_dir(log_dir, &rule, err);
+    free(rule.writable);
+    return fd;
+}
+
 /* log_dir, opened once (output_open_log_dir) at the first container's
  * prepare and held: every container prepared later (one whose start waited,
  * one an apply added or changed) opens its log in that directory, not at
  * log_dir's path, which a container that can write log_dir's parent may
  * have pointed elsewhere since.  An apply that changed log_dir (a reboot
  * key, but the containers it prepares take the new manifest's) has the new
- * one opened the same way and held instead. */
-static int held_log_dir(struct supervisor *s, const char *log_dir, struct kerr *err)
+ * one opened the same way and held instead (open_log_dir). */
+static int log_dir_reopen(struct supervisor *s, const struct ctr *asker);
+
+static int held_log_dir(struct supervisor *s, const struct manifest *m, struct kerr *err)
 {
-    if (s->log_dir_fd >= 0 && strcmp(s->log_dir_path, log_dir) == 0)
-        return s->log_dir_fd;
+    const char *log_dir = m->system.log_dir;
+    if (s->log_dir_fd >= 0 && strcmp(s->log_dir_path, log_dir) == 0) {
+        int fd = log_dir_reopen(s, NULL);
+        return fd >= 0 ? fd : kerr_msg(err, ENOENT, "cannot open log directory %s: it was removed, and cannot be "
+                                       "opened again", log_dir);
+    }
     char *path = strdup(log_dir);
     if (!path)
         return kerr_set(err, ENOMEM, "cannot open log directory %s", log_dir);
-    int fd = output_open_log_dir(log_dir, err);
+    int fd = open_log_dir(s, m, log_dir, err);
     if (fd < 0) {
         free(path);
         return fd;
@@ -1758,6 +1811,45 @@ static int held_log_dir(struct supervisor *s, const char *log_dir, struct kerr *
     s->log_dir_fd = fd;
     s->log_dir_path = path;
     return fd;
+}
+
+/* The held log_dir, or when it was removed (its st_nlink is 0: a
+ * cleanup's rm -rf, maybe a mkdir after it; logs opened in it would be made
+ * nowhere) the directory at log_dir's path, opened (made if missing) by the
+ * same rule as the first time and held instead; every container's output
+ * but ASKER's whose log went with the old one moves to it now (the rest at
+ * their next open).  One console line.  -1 when it cannot be (said once). */
+static int log_dir_reopen(struct supervisor *s, const struct ctr *asker)
+{
+    struct stat st;
+    if (s->log_dir_fd < 0 || fstat(s->log_dir_fd, &st) < 0)
+        return -1;
+    if (st.st_nlink > 0)
+        return s->log_dir_fd;
+    struct kerr err = { 0 };
+    int fd = open_log_dir(s, s->m, s->log_dir_path, &err);
+    if (fd < 0) {
+        if (!s->log_dir_lost)
+            log_warn("log directory %s was removed; %s: output is dropped (counted) until it can be opened",
+                     s->log_dir_path, err.msg);
+        s->log_dir_lost = true;
+        return -1;
+    }
+    s->log_dir_lost = false;
+    close(s->log_dir_fd);
+    s->log_dir_fd = fd;
+    log_warn("log directory %s was removed: the logs go on in the one at that path now", s->log_dir_path);
+    for (size_t i = 0; i < s->n; i++)
+        if (s->c[i] != asker)
+            output_reopen_if_removed(&s->c[i]->out);
+    return fd;
+}
+
+/* An output's dir_again (output.h). */
+static int log_dir_again(void *ctx)
+{
+    struct ctr *c = ctx;
+    return log_dir_reopen(c->sup, c);
 }
 
 /* What a container needs before its first start: its staging directory,
@@ -1776,11 +1868,13 @@ static int ctr_prepare(struct ctr *c, const struct manifest *m, struct kerr *err
         return kerr_prefix(err, "%s:%d", m->path, manifest_key_line(c->spec, "seccomp"));
     if (r < 0)
         return r;
-    int dir_fd = held_log_dir(c->sup, m->system.log_dir, err);
+    int dir_fd = held_log_dir(c->sup, m, err);
     if (dir_fd < 0)
         return dir_fd;
     r = output_open(&c->out, c->spec->name, m->system.log_dir, dir_fd, m->system.log_max_size,
                     m->system.log_keep, err);
+    c->out.dir_again = log_dir_again;
+    c->out.dir_again_ctx = c;
     if (r == 0 && (r = loop_add_fd(c->sup->loop, output_watch_fd(&c->out), EPOLLIN, on_output, c)) < 0)
         r = kerr_set(err, -r, "cannot watch the output of %s", c->spec->name);
     return r;

@@ -256,31 +256,88 @@ int mkdir_p(const char *path, mode_t mode)
     return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
-int mkdir_p_nofollow(const char *path, mode_t mode)
+/* Whether ST is one of the N directories of IDS. */
+static bool file_id_in(const struct stat *st, const struct file_id *ids, size_t n)
 {
-    char buf[4096];
-    if (str_copy(buf, sizeof buf, path) < 0)
+    for (size_t i = 0; i < n; i++)
+        if (ids[i].dev == st->st_dev && ids[i].ino == st->st_ino)
+            return true;
+    return false;
+}
+
+int mkdir_p_open(const char *path, mode_t mode, const struct mkdir_rule *rule)
+{
+    /* TODO holds what is left to walk: PATH, and with each symlink followed
+     * its target in front of the rest. */
+    char todo[8192];
+    if (str_copy(todo, sizeof todo, path) < 0)
         return -ENAMETOOLONG;
-    _cleanup_close_ int dir = open(buf[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (dir < 0)
-        return -errno;
-    char *save = NULL;
-    for (char *name = strtok_r(buf, "/", &save); name; name = strtok_r(NULL, "/", &save)) {
+    int dir = open(todo[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    if (dir < 0 || fstat(dir, &st) < 0) {
+        int e = -errno;
+        close_safe(dir);
+        return e;
+    }
+    bool tainted = rule && file_id_in(&st, rule->writable, rule->n_writable);
+    unsigned hops = 0;
+    char *rest = todo;
+    while (*rest) {
+        while (*rest == '/')
+            rest++;
+        char *name = rest;
+        rest += strcspn(rest, "/");
+        if (*rest)
+            *rest++ = '\0';
+        if (!*name || strcmp(name, ".") == 0)
+            continue;
         /* mkdirat never follows NAME (a symlink there is EEXIST), and the
          * next step starts from what NAME is, looked at without following. */
-        if (mkdirat(dir, name, mode) < 0 && errno != EEXIST)
-            return -errno;
-        int next = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (next < 0)
-            return -errno;
-        close(dir);
-        dir = next;
-        struct stat st;
-        if (fstat(dir, &st) < 0)
-            return -errno;
-        if (!S_ISDIR(st.st_mode))
-            return S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+        int next = -1, e = 0;
+        if (strcmp(name, "..") != 0 && mkdirat(dir, name, mode) < 0 && errno != EEXIST)
+            e = -errno;
+        else if ((next = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(next, &st) < 0)
+            e = -errno;
+        else if (S_ISDIR(st.st_mode)) {
+            close(dir);
+            dir = TAKE_FD(next);
+            tainted = tainted || (rule && file_id_in(&st, rule->writable, rule->n_writable));
+            continue;
+        } else if (!S_ISLNK(st.st_mode))
+            e = -ENOTDIR;
+        else if (!rule || tainted || (st.st_uid != 0 && st.st_uid != geteuid()) || ++hops > 40)
+            e = -ELOOP;
+        /* An administrator's symlink: its target goes in front of the rest. */
+        char target[4096];
+        ssize_t n = e ? 0 : readlinkat(next, "", target, sizeof target - 1);
+        close_safe(next);
+        if (!e && (n <= 0 || (size_t)n + 2 + strlen(rest) > sizeof todo))
+            e = n < 0 ? -errno : -ENAMETOOLONG;
+        if (e) {
+            close(dir);
+            return e;
+        }
+        target[n] = '\0';
+        size_t rl = strlen(rest);
+        memmove(todo + n + 1, rest, rl + 1);
+        memcpy(todo, target, (size_t)n);
+        todo[n] = '/';
+        rest = todo;
+        if (target[0] == '/') {
+            close(dir);
+            if ((dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+                return -errno;
+        }
     }
+    return dir;
+}
+
+int mkdir_p_nofollow(const char *path, mode_t mode)
+{
+    int fd = mkdir_p_open(path, mode, NULL);
+    if (fd < 0)
+        return fd;
+    close(fd);
     return 0;
 }
 

@@ -23,6 +23,8 @@
 
 #include "keel/err.h"
 
+struct mkdir_rule;
+
 #define OUTPUT_LINE_MAX 4096
 
 struct output {
@@ -45,6 +47,12 @@ struct output {
     uint64_t echo_dropped;
     uint64_t log_dropped;      /* bytes the log could not take (ENOSPC...), not yet noted in it */
     int log_errno;             /* why */
+    /* Set by the owner after output_open.  LOG_DIR was removed (dir_fd's
+     * st_nlink is 0: a cleanup's rm -rf, maybe a mkdir after it): the
+     * directory at its path again (an fd the owner keeps; it is dup'ed),
+     * or -1.  Asked before a log is opened or rotated.  NULL: none. */
+    int (*dir_again)(void *ctx);
+    void *dir_again_ctx;
 };
 
 /* Where echoed lines go (default: a non-blocking reopen of stdout).  When it
@@ -67,20 +75,26 @@ size_t output_escape(const char *in, size_t n, char *out, size_t cap);
 void output_lines(char *line, size_t *len, const char *buf, size_t n,
                   void (*emit)(void *ctx, const char *line, size_t len), void *ctx);
 
-/* LOG_DIR, made if missing (mkdir -p) and opened O_PATH | O_DIRECTORY |
- * O_NOFOLLOW, for output_open: the caller holds it from the first container
- * on, so that a container that can write LOG_DIR's parent, and swaps the
- * directory for a symlink (or another directory), leads none of keel's
- * creates, rotations or keel logs reads anywhere else: every later output
- * opens its log in the directory held.  A symlink as LOG_DIR is refused
- * (ELOOP or ENOTDIR); the directories above it are the manifest's.  The fd,
- * or a negative errno with err filled. */
-int output_open_log_dir(const char *log_dir, struct kerr *err);
+/* LOG_DIR, made if missing and opened O_PATH | O_DIRECTORY, component by
+ * component without following a symlink but those RULE allows
+ * (mkdir_p_open: an administrator's, none at or below a directory a
+ * container can write), for output_open: the caller holds it from the
+ * first container on, so that a container that can write LOG_DIR's parent,
+ * and swaps the directory for a symlink (or another directory), leads none
+ * of keel's creates, rotations or keel logs reads anywhere else: every later
+ * output opens its log in the directory held.  A symlink refused is ELOOP.
+ * The fd, or a negative errno with err filled. */
+int output_open_log_dir(const char *log_dir, const struct mkdir_rule *rule, struct kerr *err);
 /* NAME's output, its log LOG_DIR/NAME.log made or opened in DIR_FD (from
  * output_open_log_dir; duplicated, the caller keeps its own).  LOG_DIR is
  * for log_path and messages only. */
 int output_open(struct output *o, const char *name, const char *log_dir, int dir_fd, uint64_t max_size,
                 unsigned keep, struct kerr *err);
+/* At a container's start and before keel's own lines (output_note): a log
+ * file removed since it was opened (alone, or with LOG_DIR: writes to it go
+ * nowhere) is made again, in the directory dir_again gives when LOG_DIR
+ * went with it. */
+void output_reopen_if_removed(struct output *o);
 /* The fd to watch for EPOLLIN: pipe_fd until the relay runs, then read_fd. */
 int output_watch_fd(const struct output *o);
 /* pipe_fd became readable: forks the relay (pipe in, socket out).  From here

@@ -90,6 +90,26 @@ int mkdir_p(const char *path, mode_t mode);
  * (-ENOTDIR for another non-directory).  mkdir_p would make the missing
  * directories wherever a planted symlink points. */
 int mkdir_p_nofollow(const char *path, mode_t mode);
+/* A directory by identity. */
+struct file_id {
+    dev_t dev;
+    ino_t ino;
+};
+/* Which symlinks mkdir_p_open follows: those owned by root or by keel's own
+ * user, none at or below one of the WRITABLE directories (those a container
+ * can write: a symlink there may be the container's, planted to lead keel's
+ * writes elsewhere).  NULL: none. */
+struct mkdir_rule {
+    struct file_id *writable;
+    size_t n_writable;
+};
+/* mkdir_p_nofollow that follows the symlinks RULE allows (an administrator's
+ * /var/log -> /data/log) and returns an O_PATH | O_DIRECTORY fd of PATH:
+ * every component is made with mkdirat and looked at with O_NOFOLLOW; a
+ * symlink is followed (its target walked the same way, 40 at most) only if
+ * the rule allows it, else -ELOOP.  Whether a directory is WRITABLE is
+ * told by identity, however the path spells it.  The fd or -errno. */
+int mkdir_p_open(const char *path, mode_t mode, const struct mkdir_rule *rule);
 
 /* write() all of buf, retrying on EINTR; 0 / -errno. */
 int write_all(int fd, const void *buf, size_t len);

@@ -844,6 +844,50 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# log_dir's path is walked one component at a time (mkdir_p_open): a
+# symlink that a container planted on it in its volume (/vol/app, on
+# log_dir's path, replaced by a symlink to a host directory, in keel's
+# first run) is refused when the next keel (a restart, as after a reboot)
+# first opens log_dir, and nothing is made behind it; before, mkdir_p
+# followed it and PID 1 made victim/logs/c.log.  An administrator's symlink
+# on log_dir's path outside every container's volume is still followed.
+test_log_dir_planted_symlink() {
+    plan planted_not_followed planted_refused admin_symlink_followed
+    mkdir -p "$T/vol/app/logs" "$T/victim" "$T/real"
+    ln -s "$T/real" "$T/admin"
+    local vol="mount = $T/vol:/vol:rw"
+    cat > "$T/keel.ini" <<EOF
+[system]
+log_dir = $T/vol/app/logs
+stop_timeout = 2
+$(simple c "/bin/sh -c 'rm -rf /vol/app && ln -s $T/victim /vol/app && echo planted'" "$vol")
+EOF
+    keel_start
+    wait_out c planted 30 || fail "c did not plant its symlink ($WHY)"
+    keel_stop || fail "keel did not stop ($WHY)"
+    require "the symlink is not there: $(ls -l "$T/vol")" eval '[ -L "$T/vol/app" ]'
+    keel_start
+    wait_klog "(error: )?(c: )?.*cannot open log directory" 30 || keel_wait 10 || true
+    keel_stop || true
+    check planted_not_followed "keel made something behind the planted symlink: $(cd "$T/victim" && find . -mindepth 1 | head -n 5 | tr '\n' ' ')" \
+        eval '[ -z "$(ls -A "$T/victim")" ]'
+    check planted_refused "keel did not refuse log_dir with the planted symlink on its path" \
+        grep_in "cannot open log directory $T/vol/app/logs: a symlink on its path is refused" "$ERR"
+    # The administrator's symlink ($T/admin -> $T/real), with the same
+    # container and volume: its log is made behind it.
+    cat > "$T/keel.ini" <<EOF
+[system]
+log_dir = $T/admin/logs
+stop_timeout = 2
+$(simple c "/bin/sh -c 'echo admin-line'" "$vol")
+EOF
+    keel_start
+    wait_out c admin-line 30 || true
+    keel_stop || fail "keel did not stop ($WHY)"
+    check admin_symlink_followed "the log is not behind the administrator's symlink ($T/real/logs/c.log): $(tail -n 3 "$ERR")" \
+        grep_in '^admin-line$' "$T/real/logs/c.log"
+}
+
 # A health check's helper (and a keel exec's), between its exec stub's
 # execveat and the command's execve, holds the write end of its report pipe
 # to keel, in the container's PID namespace with the container's uid.  An

@@ -212,6 +212,51 @@ test_platform() {
         eval '[ "$IRC" = 2 ] && grep -qF "is not a platform OS/ARCH[/VARIANT]" "$T/import.err"'
 }
 
+# A refused import leaves DEST as it found it (docs/images.md): a fresh
+# DEST, and the parents the import made for it, are gone again; an existing
+# DEST keeps exactly the file it had, also when the refusal comes after two
+# layers were extracted (a digest mismatch in the third).  While another
+# import holds DEST/layers (flock -s, as a running import does) the layers
+# are left: that import may be reusing them; so is one that a .image in
+# DEST names.
+test_refused() {
+    plan fresh_gone existing_kept layers_taken_back busy_layers_kept named_layer_kept
+    mkdir -p "$T/tiny/etc" "$T/top" "$T/have" "$T/outside"
+    echo tiny > "$T/tiny/etc/tiny"
+    echo mine > "$T/have/file"
+    "$MKIMAGE" --format oci --base "$T/tiny" --out "$T/other" --platforms linux/s390x,linux/ppc64le \
+        2> "$T/mkimage.err" || fail "mkimage: $(tail -n 1 "$T/mkimage.err")"
+    "$MKIMAGE" --format oci --base "$T/tiny" --out "$T/h" --hostile digest --outside "$T/outside" \
+        2> "$T/mkimage.err" || fail "mkimage: $(tail -n 1 "$T/mkimage.err")"
+    import "$T/other" "$T/top/new/dest"
+    check fresh_gone "a refused import into a fresh DEST left $(cd "$T/top" && find . -mindepth 1 | head -n 5) (status $IRC)" \
+        eval '[ "$IRC" = 1 ] && [ -z "$(ls -A "$T/top")" ]'
+    import "$T/other" "$T/have"
+    check existing_kept "a refused import into an existing DEST left $(ls -A "$T/have" | tr '\n' ' ')(status $IRC)" \
+        eval '[ "$IRC" = 1 ] && [ "$(ls -A "$T/have")" = file ] && [ "$(cat "$T/have/file")" = mine ]'
+    import "$T/h" "$T/have"
+    check layers_taken_back "an import refused at its third layer left $(ls -A "$T/have" "$T/have/layers" 2>/dev/null | tr '\n' ' ') (status $IRC)" \
+        eval '[ "$IRC" = 1 ] && grep -q "does not match its digest" "$T/import.err" && [ "$(ls -A "$T/have")" = file ]'
+    mkdir -m 700 "$T/have/layers"
+    flock -s "$T/have/layers" timeout -k 2 $((60 * SLOW)) "$KEEL" import "$T/h" "$T/have" > "$T/import.out" 2> "$T/import.err"
+    IRC=$?
+    check busy_layers_kept "with DEST/layers held, the layers were not left with a warning: $(ls -A "$T/have/layers") (status $IRC)" \
+        eval '[ "$IRC" = 1 ] && [ "$(ls -A "$T/have/layers" | grep -c "^sha256-")" = 2 ] && grep -q "another import" "$T/import.err"'
+    # A layer it extracted that a .image in DEST names (an import that
+    # reused it while this one ran) stays; the other goes.
+    "$MKIMAGE" --format oci --base "$T/tiny" --out "$T/good" 2> "$T/mkimage.err" || fail "mkimage: $(tail -n 1 "$T/mkimage.err")"
+    import "$T/good" "$T/g"
+    require "the good image does not import: $(cat "$T/import.err")" eq "$IRC" 0
+    local bottom
+    bottom=$(sed -nE "s/^layer = '(layers\/)?([^']*)'$/\2/p" "$T/g/app.image" | tail -n 1)
+    mkdir "$T/named"
+    printf "layer = 'layers/%s'\n" "$bottom" > "$T/named/other.image"
+    import "$T/h" "$T/named"
+    check named_layer_kept "the layer named by other.image ($bottom) is not the only one left: $(ls -A "$T/named/layers" 2>&1 | tr '\n' ' ')(status $IRC)" \
+        eval '[ "$IRC" = 1 ] && [ "$(ls -A "$T/named/layers")" = "$bottom" ] && [ "$(ls -A "$T/named")" = "layers
+other.image" ]'
+}
+
 # --erofs: every layer also as an erofs image (mkfs.erofs), listed by the
 # .image; the whiteout and the opaque mark survive into the image file.
 test_erofs() {

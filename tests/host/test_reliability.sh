@@ -388,6 +388,70 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# log_dir removed while containers log (a cleanup script's rm -rf and mkdir
+# of it): the held directory is dead (st_nlink 0), and logs opened in it
+# were made nowhere (ENOENT) or went on into removed files.  keel notices
+# when a log is opened (a start, keel's own note of an exit, a rotation),
+# opens the directory at log_dir's path again, says so once, and the logs go
+# on there.  removed_restart: r exits after the removal and is restarted;
+# its exit note and its next run's line are in the new r.log.
+# removed_rotation: f floods after the removal (log_max_size 64 KiB); its
+# last line is in the new f.log.  removed_then_added: removed again, a
+# container added by keel apply logs in log_dir at its path.
+log_dir_removed_manifest() {   # log_dir_removed_manifest NAME COMMAND
+    cat > "$T/keel.ini" <<EOF
+[system]
+log_dir = $T/logd
+stop_timeout = 2
+log_max_size = 65536
+log_keep = 1
+control = unix://$(SOCK)
+[container $1]
+layers = $LAYERS/base
+command = $2
+restart = on-failure
+mount = $T/ctl:/ctl:ro
+EOF
+}
+
+test_log_dir_removed_restart() {
+    plan removed_restart removed_said_once removed_then_added
+    mkdir -p "$T/ctl"
+    log_dir_removed_manifest r "/bin/sh -c 'if [ -e /ctl/go ]; then echo r-again; exec sleep inf; fi; echo r-first; while [ ! -e /ctl/go ]; do sleep 0.05; done; exit 3'"
+    keel_start
+    wait_out r r-first 30 || fail "r did not start ($WHY)"
+    rm -rf "$T/logd" && mkdir "$T/logd"
+    touch "$T/ctl/go"
+    wait_out r r-again 30 || fail "r was not restarted ($WHY)"
+    check removed_restart "r's exit note and next run are not in the new $T/logd/r.log: $(ls "$T/logd" | tr '\n' ' ')" \
+        wait_until $((10 * SLOW)) eval 'grep -qx r-again "$T/logd/r.log" && grep -q "^\[keel\] exited with status 3" "$T/logd/r.log"'
+    check removed_said_once "keel did not say once that log_dir was removed" \
+        eq "$(klog_count "warning: log directory $T/logd was removed: the logs go on in the one at that path now")" 1
+    # Removed again, and a container added by keel apply: its log is made
+    # in log_dir at its path (before: cannot open log file, ENOENT).
+    rm -rf "$T/logd"
+    { cat "$T/keel.ini"; printf '[container late]\nlayers = %s\ncommand = /bin/sh -c "echo late-line; exec sleep inf"\n' "$LAYERS/base"; } > "$T/m2.ini"
+    kc apply "$T/m2.ini" > "$T/apply.out" 2>&1
+    wait_out late late-line 30 || true
+    check removed_then_added "late, added after log_dir was removed again, has no log in it: $(tail -c 300 "$T/apply.out")" \
+        wait_until $((10 * SLOW)) eval 'grep -qx late-line "$T/logd/late.log"'
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
+test_log_dir_removed_rotation() {
+    plan removed_rotation
+    mkdir -p "$T/ctl"
+    log_dir_removed_manifest f "/bin/sh -c 'echo f-first; while [ ! -e /ctl/go ]; do sleep 0.05; done; /bin/probe flood 200000 print f-last sleep inf'"
+    keel_start
+    wait_out f f-first 30 || fail "f did not start ($WHY)"
+    rm -rf "$T/logd"
+    touch "$T/ctl/go"
+    wait_out f f-last 30 || fail "f did not flood ($WHY)"
+    check removed_rotation "f's last line is not in the new $T/logd/f.log: $(ls "$T/logd" 2>&1 | tr '\n' ' ')" \
+        wait_until $((10 * SLOW)) eval 'grep -qx f-last "$T/logd/f.log"'
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 # keel's own fd limit is reached while clients connect (prlimit lowers it
 # under a running keel; connections held open use up the rest): a new client
 # is refused at once with a message, supervision goes on (a container killed

@@ -119,7 +119,7 @@ static int relay_child(const char *dir)
     output_set_echo_fd(devnull);
     struct output o;
     struct kerr err;
-    int dir_fd = output_open_log_dir(dir, &err);
+    int dir_fd = output_open_log_dir(dir, NULL, &err);
     if (dir_fd < 0 || output_open(&o, "t", dir, dir_fd, 1 << 20, 1, &err) < 0)
         return 3;
     close(dir_fd);
@@ -222,7 +222,7 @@ static int stuck_relay_child(const char *dir)
     (void)dup2(devnull, 2);   /* keel's warning about the relay: expected here */
     struct output o;
     struct kerr err;
-    int dir_fd = output_open_log_dir(dir, &err);
+    int dir_fd = output_open_log_dir(dir, NULL, &err);
     if (dir_fd < 0 || output_open(&o, "t", dir, dir_fd, 1 << 20, 1, &err) < 0)
         return 3;
     close(dir_fd);

@@ -333,11 +333,69 @@ TEST(mkdir_p_nofollow_cases)
     CHECK_INT(rmdir(top), 0);
 }
 
+/* util.c's mkdir_p_open with a rule (log_dir): an administrator's symlink
+ * is followed, relative or absolute; one in (or below) a directory a
+ * container can write is refused however the path reaches it, and so is
+ * one owned by another user; nothing is made behind a refused one. */
+TEST(mkdir_p_open_rule)
+{
+    char top[] = "/tmp/keel-unit-mkdirpo-XXXXXX", p[512], q[512];
+    if (!mkdtemp(top)) {
+        CHECK(0);
+        return;
+    }
+    struct stat st;
+    snprintf(p, sizeof p, "%s/real", top);
+    CHECK_INT(mkdir(p, 0700), 0);
+    snprintf(p, sizeof p, "%s/admin", top);
+    CHECK_INT(symlink("real", p), 0);                 /* relative: top/admin -> real */
+    snprintf(p, sizeof p, "%s/vol", top);
+    CHECK_INT(mkdir(p, 0700), 0);
+    CHECK_INT(stat(p, &st), 0);
+    struct file_id vol = { st.st_dev, st.st_ino };
+    struct mkdir_rule rule = { &vol, 1 };
+    snprintf(p, sizeof p, "%s/vol/planted", top);
+    snprintf(q, sizeof q, "%s/victim", top);
+    CHECK_INT(symlink(q, p), 0);                      /* the container's */
+    snprintf(p, sizeof p, "%s/real/tovol", top);
+    CHECK_INT(symlink("../vol", p), 0);               /* an admin's into the volume */
+
+    snprintf(p, sizeof p, "%s/admin/log", top);
+    int fd = mkdir_p_open(p, 0700, &rule);
+    CHECK(fd >= 0);
+    snprintf(q, sizeof q, "%s/real/log", top);
+    CHECK(stat(q, &st) == 0 && S_ISDIR(st.st_mode));  /* made behind the admin's symlink */
+    close_safe(fd);
+    CHECK_INT(mkdir_p_open(p, 0700, NULL), -ELOOP);   /* no rule: none followed */
+    snprintf(p, sizeof p, "%s/vol/planted/log", top);
+    CHECK_INT(mkdir_p_open(p, 0700, &rule), -ELOOP);
+    snprintf(p, sizeof p, "%s/admin/tovol/planted/log", top);
+    CHECK_INT(mkdir_p_open(p, 0700, &rule), -ELOOP);  /* the volume reached through a symlink */
+    snprintf(q, sizeof q, "%s/victim", top);
+    CHECK(stat(q, &st) < 0 && errno == ENOENT);       /* nothing made behind them */
+    struct mkdir_rule none = { NULL, 0 };
+    fd = mkdir_p_open(p, 0700, &none);                /* control: the volume is what refuses it */
+    CHECK(fd >= 0);
+    close_safe(fd);
+    snprintf(q, sizeof q, "%s/victim/log", top);
+    CHECK(stat(q, &st) == 0 && S_ISDIR(st.st_mode));
+    snprintf(p, sizeof p, "%s/admin", top);
+    if (geteuid() == 0) {
+        CHECK_INT(lchown(p, 65534, 65534), 0);
+        snprintf(p, sizeof p, "%s/admin/log", top);
+        CHECK_INT(mkdir_p_open(p, 0700, &rule), -ELOOP);   /* another user's symlink */
+    }
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", top);
+    CHECK_INT(system(cmd), 0);
+}
+
 int main(void)
 {
     RUN(u64_and_i64);
     RUN(mkdir_p_cases);
     RUN(mkdir_p_nofollow_cases);
+    RUN(mkdir_p_open_rule);
     RUN(bools);
     RUN(sizes);
     RUN(durations);
