@@ -94,6 +94,64 @@ static bool log_rotated(struct conn *cn)
     return a.st_ino != b.st_ino || a.st_dev != b.st_dev;
 }
 
+/* The inotify watch of a follower's directory (held: cn->logs.dir; else
+ * DIR, the path's), on the shared instance: the same directory gives the
+ * same watch, nothing to remove when the follower leaves.  -1 without one. */
+static int logs_watch(struct conn *cn, const char *dir)
+{
+    char held[32];
+    if (cn->logs.dir != AT_FDCWD) {
+        snprintf(held, sizeof held, "/proc/self/fd/%d", cn->logs.dir);   /* the directory keel holds */
+        dir = held;
+    }
+    if (cn->c->ino_fd < 0)
+        return -1;
+    return inotify_add_watch(cn->c->ino_fd, dir, IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE);
+}
+
+static void logs_poll(struct loop *l, void *data);
+
+/* Whether the directory DIR (an fd) was removed. */
+static bool dir_removed(int dir)
+{
+    struct stat st;
+    return fstat(dir, &st) == 0 && st.st_nlink == 0;
+}
+
+/* A follower whose log directory was removed (log_dir removed and made
+ * again: the supervisor opens the one at its path when it notices, and the
+ * container's output moves there) moves with the output: the directory
+ * keel holds for the container now, its log opened there from the start, a
+ * new watch.  Until the output has moved the follower polls (the old
+ * directory's watch went with it).  Called at the end of the old log: the
+ * output writes in this same loop, so nothing written to the old file
+ * before the move is skipped.  True when it moved. */
+static bool logs_follow_moved_dir(struct conn *cn)
+{
+    struct control *c = cn->c;
+    int i = c->be.find(c->be.sup, cn->logs.cname);
+    int held = i >= 0 && c->be.log_dir_fd ? c->be.log_dir_fd(c->be.sup, (size_t)i) : -1;
+    int dir = held >= 0 && !dir_removed(held) ? fcntl(held, F_DUPFD_CLOEXEC, 3) : -1;
+    int fd = dir >= 0 ? open_regular_nofollow_at(dir, cn->logs.name, O_RDONLY | O_CLOEXEC | O_NOCTTY) : -1;
+    if (fd < 0) {
+        close_safe(dir);
+        if (cn->logs.poll_timer == 0) {
+            int64_t id = loop_add_timer(c->loop, c->opts.log_poll_ms, logs_poll, cn);
+            cn->logs.poll_timer = id > 0 ? id : 0;
+        }
+        return false;
+    }
+    close_safe(cn->logs.fd);
+    close(cn->logs.dir);
+    cn->logs.fd = fd;
+    cn->logs.dir = dir;
+    if (logs_watch(cn, NULL) >= 0 && cn->logs.poll_timer > 0) {
+        loop_cancel_timer(c->loop, cn->logs.poll_timer);
+        cn->logs.poll_timer = 0;
+    }
+    return true;
+}
+
 /* Moves log data to the client while its output is not backed up: the log
  * file itself is the buffer, so a slow reader pauses the stream, nothing
  * more (backpressure instead of unbounded buffering).  At most LOG_BUDGET
@@ -135,6 +193,11 @@ static void logs_stream(struct conn *cn)
         if (!cn->logs.follow) {
             logs_end(cn);
             break;
+        }
+        if (cn->logs.dir != AT_FDCWD && dir_removed(cn->logs.dir)) {
+            if (logs_follow_moved_dir(cn))
+                continue;
+            break;   /* polling until the output has moved */
         }
         if (log_rotated(cn)) {
             int fd = open_regular_nofollow_at(cn->logs.dir, cn->logs.name, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -284,17 +347,10 @@ static bool logs_ready(struct conn *cn)
             *slash = 0;
         else if (slash)
             slash[1] = 0;
-        /* A watch on the shared instance (the same directory gives the
-         * same watch: nothing to remove when the follower leaves).  Without
-         * one (no instance, or fs.inotify.max_user_watches used up by a
-         * container under keel's uid) the follower polls: slower, never
-         * refused. */
-        char held[32] = "";
-        if (cn->logs.dir != AT_FDCWD)
-            snprintf(held, sizeof held, "/proc/self/fd/%d", cn->logs.dir);   /* the directory keel holds */
-        if (c->ino_fd < 0 ||
-            inotify_add_watch(c->ino_fd, cn->logs.dir != AT_FDCWD ? held : dir,
-                              IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+        /* Without a watch (no instance, or fs.inotify.max_user_watches used
+         * up by a container under keel's uid) the follower polls: slower,
+         * never refused. */
+        if (logs_watch(cn, dir) < 0) {
             int64_t id = loop_add_timer(c->loop, c->opts.log_poll_ms, logs_poll, cn);
             if (id <= 0) {
                 logs_refuse(cn, "cannot follow the log: out of timers");

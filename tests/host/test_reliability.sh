@@ -394,7 +394,8 @@ EOF
 # when a log is opened (a start, keel's own note of an exit, a rotation),
 # opens the directory at log_dir's path again, says so once, and the logs go
 # on there.  removed_restart: r exits after the removal and is restarted;
-# its exit note and its next run's line are in the new r.log.
+# its exit note and its next run's line are in the new r.log, and a
+# `keel logs -f r` from before the removal shows the next run's line.
 # removed_rotation: f floods after the removal (log_max_size 64 KiB); its
 # last line is in the new f.log.  removed_then_added: removed again, a
 # container added by keel apply logs in log_dir at its path.
@@ -415,14 +416,22 @@ EOF
 }
 
 test_log_dir_removed_restart() {
-    plan removed_restart removed_said_once removed_then_added
+    plan removed_restart removed_said_once removed_follow removed_then_added
     mkdir -p "$T/ctl"
     log_dir_removed_manifest r "/bin/sh -c 'if [ -e /ctl/go ]; then echo r-again; exec sleep inf; fi; echo r-first; while [ ! -e /ctl/go ]; do sleep 0.05; done; exit 3'"
     keel_start
     wait_out r r-first 30 || fail "r did not start ($WHY)"
+    # A follower from before the removal moves with the log (before: it
+    # stayed on the removed directory and never saw r-again).
+    timeout -k 2 $((30 * SLOW)) "$KEEL" -H "unix://$(SOCK)" logs -f r > "$T/follow.out" 2>&1 &
+    local follower=$!
+    wait_until $((10 * SLOW)) grep -qx r-first "$T/follow.out" || fail "keel logs -f r did not start ($(cat "$T/follow.out"))"
     rm -rf "$T/logd" && mkdir "$T/logd"
     touch "$T/ctl/go"
     wait_out r r-again 30 || fail "r was not restarted ($WHY)"
+    check removed_follow "keel logs -f, started before log_dir was removed, did not go on in the new one: $(tail -c 300 "$T/follow.out")" \
+        wait_until $((10 * SLOW)) grep -qx r-again "$T/follow.out"
+    kill "$follower" 2> /dev/null; wait "$follower" 2> /dev/null
     check removed_restart "r's exit note and next run are not in the new $T/logd/r.log: $(ls "$T/logd" | tr '\n' ' ')" \
         wait_until $((10 * SLOW)) eval 'grep -qx r-again "$T/logd/r.log" && grep -q "^\[keel\] exited with status 3" "$T/logd/r.log"'
     check removed_said_once "keel did not say once that log_dir was removed" \
