@@ -309,10 +309,17 @@ int mkdir_p_open(const char *path, mode_t mode, const struct mkdir_rule *rule)
             e = -ELOOP;
         /* An administrator's symlink: its target goes in front of the rest. */
         char target[4096];
-        ssize_t n = e ? 0 : readlinkat(next, "", target, sizeof target - 1);
+        size_t n = 0;
+        if (!e) {
+            ssize_t got = readlinkat(next, "", target, sizeof target);
+            if (got < 0)
+                e = -errno;
+            else if (got == 0 || (size_t)got == sizeof target || (size_t)got + 2 + strlen(rest) > sizeof todo)
+                e = -ENAMETOOLONG;   /* a truncated target, or no room for it in front of the rest */
+            else
+                n = (size_t)got;
+        }
         close_safe(next);
-        if (!e && (n <= 0 || (size_t)n + 2 + strlen(rest) > sizeof todo))
-            e = n < 0 ? -errno : -ENAMETOOLONG;
         if (e) {
             close(dir);
             return e;
@@ -320,7 +327,7 @@ int mkdir_p_open(const char *path, mode_t mode, const struct mkdir_rule *rule)
         target[n] = '\0';
         size_t rl = strlen(rest);
         memmove(todo + n + 1, rest, rl + 1);
-        memcpy(todo, target, (size_t)n);
+        memcpy(todo, target, n);
         todo[n] = '/';
         rest = todo;
         if (target[0] == '/') {
