@@ -1958,7 +1958,7 @@ int client_cmd_cp(int argc, char **argv)
 
 const struct client_verb client_verbs[] = {
     { "ps", client_cmd_ps, "list containers" },
-    { "status", client_cmd_status, "show everything about one container" },
+    { "status", client_cmd_status, "show one container, or the machine (uplinks, slots)" },
     { "logs", client_cmd_logs, "print a container's log (-f to follow)" },
     { "start", client_cmd_start, "start a container" },
     { "stop", client_cmd_stop, "stop a container" },

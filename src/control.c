@@ -1518,11 +1518,6 @@ static int add_listener(struct control *c, const char *url, struct kerr *err)
 static int resolve_group(struct control *c, const char *sysroot, struct kerr *err)
 {
     const struct system_spec *sys = &c->m->system;
-    if (sys->control_gid_set) {
-        c->gid = sys->control_gid;
-        c->gid_set = true;
-        return 0;
-    }
     if (!sys->control_group)
         return 0;
     /* Parsed by hand from the root filesystem: no NSS in keel. */

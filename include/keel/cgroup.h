@@ -14,7 +14,7 @@
  * In `keel run` the same layout is made below the cgroup keel was started in
  * (found through /proc/self/cgroup and a cgroup2 mount of the hierarchy's
  * root, /proc/self/mountinfo where that is not certain: docs/cgroups.md), named
- * `keel.PID` there so that several `keel run` on one host never share it.
+ * `keel.PID.RANDOM` there so that several `keel run` on one host never share it.
  * The container name "supervisor" is therefore reserved.
  *
  * Contract: 0 / negative errno with `struct kerr` filled (err.h).  Every path

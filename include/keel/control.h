@@ -38,7 +38,7 @@
  * polls its log.
  *
  * The server reaches the supervisor only through `struct control_backend`,
- * a table of function pointers with exactly supervise.h's signatures: main
+ * a table of function pointers with exactly supervise.h's signatures: the daemon
  * fills it with control_backend_supervisor(), unit tests with fakes.
  * Contract: 0 / negative errno with `struct kerr` filled (err.h).
  */

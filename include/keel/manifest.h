@@ -330,8 +330,6 @@ struct system_spec {
     char **control;             /* listener URLs, default unix:///run/keel.sock (the same) */
     char *control_tls_cert, *control_tls_key, *control_tls_ca;
     char *control_group;
-    gid_t control_gid;
-    bool control_gid_set;
     char *watchdog;
     uint64_t watchdog_timeout_ms;
     /* Time (boot mode only; timesync.h). */
