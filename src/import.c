@@ -1178,12 +1178,12 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
         r = import_layer(&src, layersfd, p.layers[i].path, p.layers[i].hex, p.layers[i].size, &o->limits, &st, &fresh, err);
         if (r < 0)
             goto out;
-        if (fresh && (r = note_made(&made, p.layers[i].hex, "")) < 0)
+        if (fresh && note_made(&made, p.layers[i].hex, "") < 0)
             goto nomem;
         fresh_n += fresh;
         if (o->erofs && (r = make_erofs(layersfd, layers_dir, p.layers[i].hex, &fresh, err)) < 0)
             goto out;
-        if (fresh && (r = note_made(&made, p.layers[i].hex, ".erofs")) < 0)
+        if (fresh && note_made(&made, p.layers[i].hex, ".erofs") < 0)
             goto nomem;
     }
     /* Top first, relative to DEST (image.h).  A layer listed twice (docker

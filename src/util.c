@@ -294,9 +294,8 @@ int mkdir_p_open(const char *path, mode_t mode, const struct mkdir_rule *rule)
         /* mkdirat never follows NAME (a symlink there is EEXIST), and the
          * next step starts from what NAME is, looked at without following. */
         int next = -1, e = 0;
-        if (strcmp(name, "..") != 0 && mkdirat(dir, name, mode) < 0 && errno != EEXIST)
-            e = -errno;
-        else if ((next = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(next, &st) < 0)
+        bool there = strcmp(name, "..") == 0 || mkdirat(dir, name, mode) == 0 || errno == EEXIST;
+        if (!there || (next = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0 || fstat(next, &st) < 0)
             e = -errno;
         else if (S_ISDIR(st.st_mode)) {
             close(dir);
