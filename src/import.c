@@ -508,6 +508,19 @@ static int make_erofs(int layersfd, const char *layers_dir, const char *hexd, st
 
 /* --- the image's config ------------------------------------------------------------ */
 
+/* A config string the .image can carry and a terminal can be shown: no C0
+ * control but tab (a newline would end the line), no DEL, no C1 control
+ * (U+0080..U+009F).  The image's text reaches the admin's terminal (keel
+ * import's messages, keel check's, the console's), where an escape sequence
+ * would be obeyed. */
+static bool text_ok(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+            return false;
+    return true;
+}
+
 static int strv_from_json(const struct json_value *v, const char *what, char ***out, struct kerr *err)
 {
     *out = NULL;
@@ -520,9 +533,10 @@ static int strv_from_json(const struct json_value *v, const char *what, char ***
         return kerr_set(err, ENOMEM, "cannot read %s", what);
     for (size_t i = 0; i < v->u.arr.n; i++) {
         const struct json_value *it = &v->u.arr.items[i];
-        if (it->type != JSON_STRING || strpbrk(it->u.str.s, "\n\r")) {
+        if (it->type != JSON_STRING || !text_ok(it->u.str.s)) {
             strv_free(list);
-            return kerr_msg(err, EINVAL, "the image config's %s holds a value that is not a one-line string", what);
+            return kerr_msg(err, EINVAL, "the image config's %s holds a value that is not a one-line string without "
+                            "control characters", what);
         }
         if (strv_push(&list, it->u.str.s) < 0) {
             strv_free(list);
@@ -538,8 +552,8 @@ static int config_str(const struct json_value *cfg, const char *key, char **out,
     const struct json_value *v = json_get(cfg, key);
     if (!v || v->type == JSON_NULL || (v->type == JSON_STRING && !v->u.str.s[0]))
         return 0;
-    if (v->type != JSON_STRING || strpbrk(v->u.str.s, "\n\r"))
-        return kerr_msg(err, EINVAL, "the image config's %s is not a one-line string", key);
+    if (v->type != JSON_STRING || !text_ok(v->u.str.s))
+        return kerr_msg(err, EINVAL, "the image config's %s is not a one-line string without control characters", key);
     *out = strdup(v->u.str.s);
     return *out ? 0 : kerr_set(err, ENOMEM, "cannot read %s", key);
 }
@@ -566,8 +580,8 @@ int import_read_config(const struct json_value *root, struct image *img, struct 
     if (ports && ports->type == JSON_OBJECT)
         for (size_t i = 0; i < ports->u.obj.n; i++) {
             /* Refused here, not when the .image is written after every layer. */
-            if (strpbrk(ports->u.obj.members[i].key, "\n\r"))
-                return kerr_msg(err, EINVAL, "the image config's ExposedPorts has a key that is not one line");
+            if (!text_ok(ports->u.obj.members[i].key))
+                return kerr_msg(err, EINVAL, "the image config's ExposedPorts has a key with a control character");
             if (strv_push(&img->expose, ports->u.obj.members[i].key) < 0)
                 return kerr_set(err, ENOMEM, "cannot read ExposedPorts");
         }

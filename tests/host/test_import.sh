@@ -160,6 +160,34 @@ test_hostile() {
     done
 }
 
+# An image's own text is never shown raw to the admin's terminal, where an
+# escape sequence (ESC ] 2 ; ... BEL retitles it; others rewrite the screen
+# or answer into its input) would be obeyed: a member name quoted in keel
+# import's error comes out escaped (\x1b), and a config value with a control
+# character, which the .image would carry to keel check's and the console's
+# messages, is refused at import.
+test_escapes() {
+    plan member_escaped config_refused
+    mkdir -p "$T/tiny/etc"
+    echo tiny > "$T/tiny/etc/tiny"
+    # controls FILE: the control bytes of FILE but newline and tab, as hex.
+    controls() { LC_ALL=C tr -d '\n\t\040-\176\200-\377' < "$1" | od -An -tx1 | tr -d ' \n'; }
+    "$MKIMAGE" --format oci --base "$T/tiny" --out "$T/m" --hostile escape-member 2> "$T/mkimage.err" ||
+        fail "mkimage: $(tail -n 1 "$T/mkimage.err")"
+    import "$T/m" "$T/mdest"
+    local c
+    c=$(controls "$T/import.err")
+    check member_escaped "keel import printed the member's name raw (control bytes ${c:-none}; status $IRC): $(head -c 300 "$T/import.err" | od -c | head -n 4)" \
+        eval '[ "$IRC" != 0 ] && [ -z "$c" ] && grep -qF "\\x1b]2;owned\\x07/../../esc" "$T/import.err"'
+    "$MKIMAGE" --format oci --base "$T/tiny" --out "$T/c" --hostile escape-config 2> "$T/mkimage.err" ||
+        fail "mkimage: $(tail -n 1 "$T/mkimage.err")"
+    import "$T/c" "$T/cdest"
+    c=$(controls "$T/import.err")
+    check config_refused "a config Env with an escape sequence was not refused (status $IRC, control bytes ${c:-none}): $(head -c 300 "$T/import.err")" \
+        eval '[ "$IRC" != 0 ] && [ -z "$c" ] && grep -q "Env holds a value that is not a one-line string without control characters" "$T/import.err" &&
+              [ -z "$(ls "$T/cdest"/*.image 2>/dev/null)" ]'
+}
+
 # A multi-platform image (mkimage --platforms: a nested index, as docker
 # buildx writes one), its arm64 entry listed first: keel takes this build's
 # own platform's manifest (linux/amd64 on x86-64), --platform another's; an
