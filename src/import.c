@@ -129,6 +129,15 @@ static int stage_tar(struct source *s, int destfd, const char *stage, const char
             ret = kerr_msg(err, EINVAL, "cannot read %s: %s", path, archive_error_string(a));
             goto out;
         }
+        /* Every member's declared data counts, also what is only read past
+         * (a directory's, a link's): it costs decompression, not disk. */
+        int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+        if (size < 0 || bytes + (uint64_t)size > lim->max_bytes) {
+            ret = kerr_msg(err, EFBIG, "cannot read %s: it passes the size limit of %llu bytes (--max-size)", path,
+                           (unsigned long long)lim->max_bytes);
+            goto out;
+        }
+        bytes += (uint64_t)size;
         const char *raw = archive_entry_pathname(e);
         _cleanup_free_ char *clean = raw ? strdup(raw) : NULL;
         if (!clean || unpack_clean_path(clean) < 0) {
@@ -176,13 +185,6 @@ static int stage_tar(struct source *s, int destfd, const char *stage, const char
             ret = kerr_set(err, ENOMEM, "cannot read %s", path);
             goto out;
         }
-        int64_t size = archive_entry_size(e);
-        if (size < 0 || bytes + (uint64_t)size > lim->max_bytes) {
-            ret = kerr_msg(err, EFBIG, "cannot read %s: it passes the size limit of %llu bytes (--max-size)", path,
-                           (unsigned long long)lim->max_bytes);
-            goto out;
-        }
-        bytes += (uint64_t)size;
         _cleanup_close_ int fd = openat(s->dirfd, m->file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) {
             ret = kerr_set(err, errno, "cannot stage %s", m->path);
