@@ -209,16 +209,21 @@ static int source_open(const struct source *s, const char *path, struct kerr *er
     if (unpack_clean_path(p) < 0)
         return kerr_msg(err, EINVAL, "the image names %s: an absolute path or '..'", path);
     if (!s->staged) {
-        int fd = sys_openat2(s->dirfd, p, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0,
-                             RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
-        if (fd < 0)
+        /* Looked at before it is opened: a layout unpacked by root from a
+         * hostile tar may hold a FIFO (an open that never returns) or a
+         * device node (an open with the device's side effects: a
+         * watchdog's arms it) under a name the image's JSON gives. */
+        _cleanup_close_ int look = sys_openat2(s->dirfd, p, O_PATH | O_CLOEXEC, 0,
+                                               RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+        if (look < 0)
             return kerr_set(err, errno, "cannot open %s in the image", path);
         struct stat sb;
-        if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-            close(fd);
+        if (fstat(look, &sb) < 0 || !S_ISREG(sb.st_mode))
             return kerr_msg(err, EINVAL, "%s in the image is not a regular file", path);
-        }
-        return fd;
+        char self[32];
+        snprintf(self, sizeof self, "/proc/self/fd/%d", look);
+        int fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        return fd < 0 ? kerr_set(err, errno, "cannot open %s in the image", path) : fd;
     }
     for (int hop = 0; hop <= LINK_HOPS_MAX; hop++) {
         const struct member *found = NULL;

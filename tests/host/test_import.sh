@@ -188,6 +188,40 @@ test_escapes() {
               [ -z "$(ls "$T/cdest"/*.image 2>/dev/null)" ]'
 }
 
+# An OCI layout directory is often unpacked from a tar by root, so what
+# sits under a name its JSON gives may be a FIFO or a device node: looked at
+# before it is opened (a FIFO's open never returns; a device's open has the
+# device's side effects, a watchdog's arms it).  A layer blob that is a
+# FIFO, a config blob that is a character device (1:0, a minor the mem
+# driver does not have: an open fails with ENXIO, so one shows in the
+# message): each refused as not a regular file, at once, unopened.
+test_layout_special() {
+    plan fifo_blob_refused device_blob_refused
+    mkdir -p "$T/tiny/etc"
+    echo tiny > "$T/tiny/etc/tiny"
+    local kind blob
+    for kind in fifo device; do
+        rm -rf "$T/l"
+        "$MKIMAGE" --format oci --base "$T/tiny" --out "$T/l" 2> "$T/mkimage.err" || fail "mkimage: $(tail -n 1 "$T/mkimage.err")"
+        # The manifest's config digest, or its first layer's.
+        blob=$(python3 - "$T/l" "$kind" <<'PY'
+import json, sys
+d = sys.argv[1]
+idx = json.load(open(d + "/index.json"))
+man = json.load(open(d + "/blobs/sha256/" + idx["manifests"][0]["digest"][7:]))
+print((man["config"] if sys.argv[2] == "device" else man["layers"][0])["digest"][7:])
+PY
+)
+        [ -f "$T/l/blobs/sha256/$blob" ] || fail "no blob $blob in the layout"
+        rm -f "$T/l/blobs/sha256/$blob"
+        if [ "$kind" = fifo ]; then mkfifo "$T/l/blobs/sha256/$blob"; else mknod "$T/l/blobs/sha256/$blob" c 1 0; fi
+        timeout -k 2 $((20 * SLOW)) "$KEEL" import "$T/l" "$T/dest-$kind" > "$T/import.out" 2> "$T/import.err"
+        IRC=$?
+        check "${kind}_blob_refused" "a $kind as blob $blob: status $IRC (124: keel import waited), $(head -c 300 "$T/import.err")" \
+            eval '[ "$IRC" = 1 ] && grep -q "blobs/sha256/$blob in the image is not a regular file" "$T/import.err"'
+    done
+}
+
 # A multi-platform image (mkimage --platforms: a nested index, as docker
 # buildx writes one), its arm64 entry listed first: keel takes this build's
 # own platform's manifest (linux/amd64 on x86-64), --platform another's; an
