@@ -329,12 +329,21 @@ static int pin_layers(struct setup_ctx *x, struct kerr *err)
     if (x->layers)
         return 0;
     char *const *layers = x->in->layers ? x->in->layers : x->c->layers;
-    size_t n = strv_len(layers);
+    size_t n = strv_len(layers), own = strv_len(x->c->layers);
     char **out = calloc(n + 1, sizeof *out);
     if (!out)
         return kerr_set(err, ENOMEM, "cannot open the layers of %s", x->c->name);
     x->layers = out;   /* the fds are closed with the others at SETUP_CLOSE_FDS, or by the exit */
     for (size_t i = 0; i < n; i++) {
+        /* An image-file layer is a directory keel mounted it on, in its run
+         * directory (layerimg.h), named as it is: only the manifest's own
+         * directories are resolved here (LAYERS is made from the spec's,
+         * one for one: layerimg_acquire). */
+        if (layers != x->c->layers && (i >= own || strcmp(layers[i], x->c->layers[i]) != 0)) {
+            if (!(out[i] = strdup(layers[i])))
+                return kerr_set(err, ENOMEM, "cannot open the layers of %s", x->c->name);
+            continue;
+        }
         int fd = sys_openat2(AT_FDCWD, layers[i], O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
                              RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
         if (fd < 0)
