@@ -223,7 +223,9 @@ static int source_open(const struct source *s, const char *path, struct kerr *er
         char self[32];
         snprintf(self, sizeof self, "/proc/self/fd/%d", look);
         int fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        return fd < 0 ? kerr_set(err, errno, "cannot open %s in the image", path) : fd;
+        if (fd < 0)
+            return kerr_set(err, errno, "cannot open %s in the image", path);
+        return fd;
     }
     for (int hop = 0; hop <= LINK_HOPS_MAX; hop++) {
         const struct member *found = NULL;

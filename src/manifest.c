@@ -966,7 +966,6 @@ static void check_layer(const struct container_spec *c, const char *path, const 
                  "(it is %s)", c->name, path, fsmagic_name(kind));
 }
 
-/* [volume] sections and the containers' volume:NAME references. */
 /* The next component of an absolute path at P ("" at its end), "//" and
  * "/./" read as "/"; *N its length. */
 static const char *next_component(const char *p, size_t *n)
@@ -1018,6 +1017,7 @@ static void check_update_volume_private(const struct manifest *m, const char *fi
     }
 }
 
+/* [volume] sections and the containers' volume:NAME references. */
 static void validate_volumes(struct manifest *m, struct diag *d)
 {
     const char *file = m->path;
