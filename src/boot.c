@@ -404,19 +404,24 @@ static int probe_disk(enum boot_probe *out, struct kerr *err)
     size_t len = 0;
     r = dfd < 0 ? -errno : 0;
     if (r == 0) {
-        int fd = sys_openat2(dfd, BOOT_CONFIG_FILE, O_RDONLY | O_CLOEXEC, 0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+        /* A regular file only, never followed, opened without blocking: the
+         * disk comes from the platform, and a FIFO there (nodev does not
+         * stop one) held PID 1 in open(2) for ever, with no watchdog armed
+         * yet.  BOOT_CONFIG_FILE is one name: nothing on the way. */
+        int fd = open_regular_nofollow_at(dfd, BOOT_CONFIG_FILE, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0) {
             r = -errno;
         } else {
-            char fp[32];
-            snprintf(fp, sizeof fp, "/proc/self/fd/%d", fd);
-            r = read_file_at(AT_FDCWD, fp, BOOT_MANIFEST_MAX, &text, &len);
+            r = read_fd_all(fd, BOOT_MANIFEST_MAX, &text, &len);
             close(fd);
         }
     }
     close_safe(dfd);   /* before the unmount: an open fd keeps it busy */
     if (umount2(mnt, UMOUNT_NOFOLLOW) < 0)
         log_warn("cannot unmount the config disk at %s: %s", mnt, strerror(errno));
+    if (r == -EINVAL)
+        return kerr_msg(err, EINVAL, "cannot read /%s from the config disk %s (label %s): not a regular file",
+                        BOOT_CONFIG_FILE, dev, BOOT_CONFIG_LABEL);
     if (r < 0)
         return kerr_set(err, -r, "cannot read /%s from the config disk %s (label %s)%s", BOOT_CONFIG_FILE, dev,
                         BOOT_CONFIG_LABEL, r == -EFBIG ? " (larger than 1 MiB)" : "");

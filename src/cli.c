@@ -11,6 +11,7 @@
 #include "keel/image.h"
 #include "keel/import.h"
 #include "keel/manifest.h"
+#include "keel/output.h"
 #include "keel/parse.h"
 #include "keel/plan.h"
 #include "keel/supervise.h"
@@ -243,7 +244,11 @@ static int cmd_import(int argc, char **argv)
     }
     char *image = NULL;
     if (import_run(&o, &image, &err) < 0) {
-        fprintf(stderr, "keel: error: cannot import %s: %s\n", o.source, err.msg);
+        /* The message may quote the image's own bytes (a member's name, a
+         * config value): escaped, as a terminal would obey them. */
+        char msg[4 * sizeof err.msg];
+        msg[output_escape(err.msg, strlen(err.msg), msg, sizeof msg - 1)] = '\0';
+        fprintf(stderr, "keel: error: cannot import %s: %s\n", o.source, msg);
         return 1;
     }
     printf("wrote %s (use it with: image = %.*s)\n", image, (int)(strlen(image) - strlen(IMAGE_SUFFIX)), image);

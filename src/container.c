@@ -256,6 +256,7 @@ struct setup_ctx {
     const char *hostname;
     char default_hosts[256];
     int rootfd, devfd;    /* the container's root (the new "/" after SETUP_PIVOT) and /dev, until SETUP_CLOSE_FDS */
+    char **layers;        /* the lower directories as /proc/self/fd/N (pin_layers), fds until SETUP_CLOSE_FDS */
     struct mount_masks masks;   /* the first masks made, until SETUP_CLOSE_FDS */
     /* exec */
     const struct container_ns *ns;
@@ -316,10 +317,50 @@ static int op_etc_file(struct setup_ctx *x, int which, struct kerr *err)
     return mount_generated(x->rootfd, in->stage, "resolv.conf", in->resolv, "/etc/resolv.conf", writable, err);
 }
 
+/* The lower directories, each opened once (O_PATH, close-on-exec) with no
+ * symlink anywhere on its path, and named to overlayfs and open_tree as
+ * /proc/self/fd/N from then on: the kernel resolves lowerdir= paths itself,
+ * and a layer may live on a volume another container writes (layers =
+ * /var/lib/keel/volumes/data/layers/web beside mount = volume:data:/all),
+ * where a symlink planted between two starts (web -> /) made the host's
+ * root the container's image. */
+static int pin_layers(struct setup_ctx *x, struct kerr *err)
+{
+    if (x->layers)
+        return 0;
+    char *const *layers = x->in->layers ? x->in->layers : x->c->layers;
+    size_t n = strv_len(layers), own = strv_len(x->c->layers);
+    char **out = calloc(n + 1, sizeof *out);
+    if (!out)
+        return kerr_set(err, ENOMEM, "cannot open the layers of %s", x->c->name);
+    x->layers = out;   /* the fds are closed with the others at SETUP_CLOSE_FDS, or by the exit */
+    for (size_t i = 0; i < n; i++) {
+        /* An image-file layer is a directory keel mounted it on, in its run
+         * directory (layerimg.h), named as it is: only the manifest's own
+         * directories are resolved here (LAYERS is made from the spec's,
+         * one for one: layerimg_acquire). */
+        if (layers != x->c->layers && (i >= own || strcmp(layers[i], x->c->layers[i]) != 0)) {
+            if (!(out[i] = strdup(layers[i])))
+                return kerr_set(err, ENOMEM, "cannot open the layers of %s", x->c->name);
+            continue;
+        }
+        int fd = sys_openat2(AT_FDCWD, layers[i], O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+                             RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+        if (fd < 0)
+            return kerr_set(err, errno, "cannot open layer %s of %s (a directory, no symlink on its path: a "
+                            "symlink is refused, name the real path)", layers[i], x->c->name);
+        if (!(out[i] = xasprintf("/proc/self/fd/%d", fd)))
+            return kerr_set(err, ENOMEM, "cannot open the layers of %s", x->c->name);
+    }
+    return 0;
+}
+
 static struct mount_inputs overlay_inputs(const struct setup_ctx *x)
 {
     const struct userns *uns = x->in->userns;
-    struct mount_inputs mi = { .stage = x->in->stage, .layers = x->in->layers, .userns_fd = uns ? uns->fd : -1 };
+    struct mount_inputs mi = { .stage = x->in->stage, .layers = x->layers,
+                               .layer_names = x->in->layers ? x->in->layers : x->c->layers,
+                               .userns_fd = uns ? uns->fd : -1 };
     if (uns) {
         uint32_t root_uid = 0, root_gid = 0;   /* the parser made sure id 0 is mapped */
         (void)userns_to_host(uns->map, uns->n, 0, &root_uid);
@@ -332,8 +373,11 @@ static struct mount_inputs overlay_inputs(const struct setup_ctx *x)
 
 static int op_overlay(struct setup_ctx *x, struct kerr *err)
 {
+    int r = pin_layers(x, err);
+    if (r < 0)
+        return r;
     struct mount_inputs mi = overlay_inputs(x);
-    int r = mount_overlay(x->c, &mi, err);
+    r = mount_overlay(x->c, &mi, err);
     if (r < 0)
         return r;
     return (x->rootfd = mount_open_root(x->in->stage, err)) < 0 ? x->rootfd : 0;
@@ -585,6 +629,8 @@ static int run_op(struct setup_ctx *x, const struct setup_op *op, struct kerr *e
     case SETUP_INIT_LAYER: {
         /* The volume directories first: a bind's source must exist for the
          * init layer to make its mount point of the right kind. */
+        if ((r = pin_layers(x, err)) < 0)
+            return r;
         struct mount_inputs mi = overlay_inputs(x);
         int probe = -1;
         r = mount_volume_paths(c, mi.root_uid, mi.root_gid, err);

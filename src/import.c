@@ -131,6 +131,15 @@ static int stage_tar(struct source *s, int destfd, const char *stage, const char
             ret = kerr_msg(err, EINVAL, "cannot read %s: %s", path, archive_error_string(a));
             goto out;
         }
+        /* Every member's declared data counts, also what is only read past
+         * (a directory's, a link's): it costs decompression, not disk. */
+        int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+        if (size < 0 || bytes + (uint64_t)size > lim->max_bytes) {
+            ret = kerr_msg(err, EFBIG, "cannot read %s: it passes the size limit of %llu bytes (--max-size)", path,
+                           (unsigned long long)lim->max_bytes);
+            goto out;
+        }
+        bytes += (uint64_t)size;
         const char *raw = archive_entry_pathname(e);
         _cleanup_free_ char *clean = raw ? strdup(raw) : NULL;
         if (!clean || unpack_clean_path(clean) < 0) {
@@ -178,13 +187,6 @@ static int stage_tar(struct source *s, int destfd, const char *stage, const char
             ret = kerr_set(err, ENOMEM, "cannot read %s", path);
             goto out;
         }
-        int64_t size = archive_entry_size(e);
-        if (size < 0 || bytes + (uint64_t)size > lim->max_bytes) {
-            ret = kerr_msg(err, EFBIG, "cannot read %s: it passes the size limit of %llu bytes (--max-size)", path,
-                           (unsigned long long)lim->max_bytes);
-            goto out;
-        }
-        bytes += (uint64_t)size;
         _cleanup_close_ int fd = openat(s->dirfd, m->file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0) {
             ret = kerr_set(err, errno, "cannot stage %s", m->path);
@@ -209,15 +211,22 @@ static int source_open(const struct source *s, const char *path, struct kerr *er
     if (unpack_clean_path(p) < 0)
         return kerr_msg(err, EINVAL, "the image names %s: an absolute path or '..'", path);
     if (!s->staged) {
-        int fd = sys_openat2(s->dirfd, p, O_RDONLY | O_CLOEXEC | O_NOCTTY, 0,
-                             RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
-        if (fd < 0)
+        /* Looked at before it is opened: a layout unpacked by root from a
+         * hostile tar may hold a FIFO (an open that never returns) or a
+         * device node (an open with the device's side effects: a
+         * watchdog's arms it) under a name the image's JSON gives. */
+        _cleanup_close_ int look = sys_openat2(s->dirfd, p, O_PATH | O_CLOEXEC, 0,
+                                               RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+        if (look < 0)
             return kerr_set(err, errno, "cannot open %s in the image", path);
         struct stat sb;
-        if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-            close(fd);
+        if (fstat(look, &sb) < 0 || !S_ISREG(sb.st_mode))
             return kerr_msg(err, EINVAL, "%s in the image is not a regular file", path);
-        }
+        char self[32];
+        snprintf(self, sizeof self, "/proc/self/fd/%d", look);
+        int fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+            return kerr_set(err, errno, "cannot open %s in the image", path);
         return fd;
     }
     for (int hop = 0; hop <= LINK_HOPS_MAX; hop++) {
@@ -513,6 +522,19 @@ static int make_erofs(int layersfd, const char *layers_dir, const char *hexd, bo
 
 /* --- the image's config ------------------------------------------------------------ */
 
+/* A config string the .image can carry and a terminal can be shown: no C0
+ * control but tab (a newline would end the line), no DEL, no C1 control
+ * (U+0080..U+009F).  The image's text reaches the admin's terminal (keel
+ * import's messages, keel check's, the console's), where an escape sequence
+ * would be obeyed. */
+static bool text_ok(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+            return false;
+    return true;
+}
+
 static int strv_from_json(const struct json_value *v, const char *what, char ***out, struct kerr *err)
 {
     *out = NULL;
@@ -525,9 +547,10 @@ static int strv_from_json(const struct json_value *v, const char *what, char ***
         return kerr_set(err, ENOMEM, "cannot read %s", what);
     for (size_t i = 0; i < v->u.arr.n; i++) {
         const struct json_value *it = &v->u.arr.items[i];
-        if (it->type != JSON_STRING || strpbrk(it->u.str.s, "\n\r")) {
+        if (it->type != JSON_STRING || !text_ok(it->u.str.s)) {
             strv_free(list);
-            return kerr_msg(err, EINVAL, "the image config's %s holds a value that is not a one-line string", what);
+            return kerr_msg(err, EINVAL, "the image config's %s holds a value that is not a one-line string without "
+                            "control characters", what);
         }
         if (strv_push(&list, it->u.str.s) < 0) {
             strv_free(list);
@@ -543,8 +566,8 @@ static int config_str(const struct json_value *cfg, const char *key, char **out,
     const struct json_value *v = json_get(cfg, key);
     if (!v || v->type == JSON_NULL || (v->type == JSON_STRING && !v->u.str.s[0]))
         return 0;
-    if (v->type != JSON_STRING || strpbrk(v->u.str.s, "\n\r"))
-        return kerr_msg(err, EINVAL, "the image config's %s is not a one-line string", key);
+    if (v->type != JSON_STRING || !text_ok(v->u.str.s))
+        return kerr_msg(err, EINVAL, "the image config's %s is not a one-line string without control characters", key);
     *out = strdup(v->u.str.s);
     return *out ? 0 : kerr_set(err, ENOMEM, "cannot read %s", key);
 }
@@ -571,8 +594,8 @@ int import_read_config(const struct json_value *root, struct image *img, struct 
     if (ports && ports->type == JSON_OBJECT)
         for (size_t i = 0; i < ports->u.obj.n; i++) {
             /* Refused here, not when the .image is written after every layer. */
-            if (strpbrk(ports->u.obj.members[i].key, "\n\r"))
-                return kerr_msg(err, EINVAL, "the image config's ExposedPorts has a key that is not one line");
+            if (!text_ok(ports->u.obj.members[i].key))
+                return kerr_msg(err, EINVAL, "the image config's ExposedPorts has a key with a control character");
             if (strv_push(&img->expose, ports->u.obj.members[i].key) < 0)
                 return kerr_set(err, ENOMEM, "cannot read ExposedPorts");
         }

@@ -966,6 +966,57 @@ static void check_layer(const struct container_spec *c, const char *path, const 
                  "(it is %s)", c->name, path, fsmagic_name(kind));
 }
 
+/* The next component of an absolute path at P ("" at its end), "//" and
+ * "/./" read as "/"; *N its length. */
+static const char *next_component(const char *p, size_t *n)
+{
+    for (;;) {
+        while (*p == '/')
+            p++;
+        *n = strcspn(p, "/");
+        if (*n != 1 || p[0] != '.')
+            return p;
+        p++;
+    }
+}
+
+/* Whether the absolute paths A and B (no "..": check_abs_path) are the same
+ * or one lies below the other. */
+static bool paths_nested(const char *a, const char *b)
+{
+    for (;;) {
+        size_t na, nb;
+        a = next_component(a, &na);
+        b = next_component(b, &nb);
+        if (na == 0 || nb == 0)
+            return true;
+        if (na != nb || memcmp(a, b, na) != 0)
+            return false;
+        a += na;
+        b += nb;
+    }
+}
+
+/* The update volume's slots/ holds the payload slots and their state: a
+ * container that can write it (a read-write bind of slots/, of a path in
+ * it, or of a directory above it: the volume itself, say) rewrites the next
+ * boot's manifest and layers past update_key's signature check, and
+ * survives every reboot and update.  A bind of another directory of the
+ * volume cannot reach slots/. */
+static void check_update_volume_private(const struct manifest *m, const char *file, struct diag *d)
+{
+    char slots[PATH_MAX];
+    snprintf(slots, sizeof slots, "%s/%s/slots", MANIFEST_VOLUMES_DIR, m->system.update_volume);
+    for (size_t i = 0; i < m->n_containers; i++) {
+        const struct container_spec *c = &m->containers[i];
+        for (size_t b = 0; b < c->n_mounts; b++)
+            if (!c->mounts[b].readonly && paths_nested(c->mounts[b].source, slots))
+                diag_add(d, file, c->mounts[b].line, "container '%s': mount %s would let it write %s, the "
+                         "payload slots keel update verifies (update_volume): add :ro", c->name,
+                         c->mounts[b].source, slots);
+    }
+}
+
 /* [volume] sections and the containers' volume:NAME references. */
 static void validate_volumes(struct manifest *m, struct diag *d)
 {
@@ -1001,6 +1052,8 @@ static void validate_volumes(struct manifest *m, struct diag *d)
                  "this manifest", sys->update_volume);
     if (sys->update_confirm_ms < 1000)
         diag_add(d, file, manifest_system_key_line(sys, "update_confirm"), "update_confirm must be at least 1s");
+    if (sys->update_volume)
+        check_update_volume_private(m, file, d);
     for (size_t i = 0; i < m->n_containers; i++) {
         const struct container_spec *c = &m->containers[i];
         if (c->upper_volume && !manifest_find_volume(m, c->upper_volume))

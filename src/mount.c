@@ -652,7 +652,8 @@ int mount_init_layer(const struct container_spec *c, const struct mount_inputs *
             return kerr_set(err, errno, "cannot create %s", path);
         for (size_t i = 0; i < n_layers; i++) {
             char buf[PATH_MAX];
-            int r = mount_idmapped(layers[i], layers[i], in->userns_fd, layer_path(c, in, i, buf), err);
+            const char *name = in->layer_names ? in->layer_names[i] : layers[i];
+            int r = mount_idmapped(layers[i], name, in->userns_fd, layer_path(c, in, i, buf), err);
             if (r < 0)
                 return r;
         }

@@ -198,8 +198,12 @@ static int apply_link_meta(int pfd, const char *name, struct archive_entry *e, c
     return 0;
 }
 
-static int write_data(struct archive *a, int fd, struct archive_entry *e, const char *member,
-                      const struct unpack_limits *lim, struct unpack_stats *st, struct kerr *err)
+/* The data a member declares, charged to the import's size limit whether
+ * keel writes it (a regular file) or libarchive only reads past it (a hard
+ * link or a whiteout with data, as pax allows): skipped data costs no disk
+ * but must be decompressed, and a few hundred KiB of zstd declare many GiB. */
+static int charge_data(struct archive_entry *e, const char *member, const struct unpack_limits *lim,
+                       struct unpack_stats *st, struct kerr *err)
 {
     int64_t declared = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
     if (declared < 0)
@@ -207,6 +211,13 @@ static int write_data(struct archive *a, int fd, struct archive_entry *e, const 
     if (st->bytes + (uint64_t)declared > lim->max_bytes)
         return kerr_msg(err, EFBIG, "member %s passes the size limit of %llu bytes (--max-size)", member,
                         (unsigned long long)lim->max_bytes);
+    st->bytes += (uint64_t)declared;
+    return 0;
+}
+
+static int write_data(struct archive *a, int fd, struct archive_entry *e, const char *member, struct kerr *err)
+{
+    int64_t declared = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
     for (;;) {
         const void *buf;
         size_t len;
@@ -230,7 +241,6 @@ static int write_data(struct archive *a, int fd, struct archive_entry *e, const 
     /* A sparse tail: the file is as long as the tar says. */
     if (ftruncate(fd, declared) < 0)
         return kerr_set(err, errno, "cannot write %s", member);
-    st->bytes += (uint64_t)declared;
     return 0;
 }
 
@@ -259,6 +269,9 @@ static int one_member(struct archive *a, struct archive_entry *e, int dirfd, con
     const char *raw = archive_entry_pathname(e);
     if (!raw)
         return kerr_msg(err, EINVAL, "a member has no name");
+    int r0 = charge_data(e, raw, lim, st, err);
+    if (r0 < 0)
+        return r0;
     _cleanup_free_ char *path = strdup(raw);
     if (!path)
         return kerr_set(err, ENOMEM, "cannot extract %s", raw);
@@ -327,7 +340,7 @@ static int one_member(struct archive *a, struct archive_entry *e, int dirfd, con
         _cleanup_close_ int fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
             return kerr_set(err, errno, "cannot create %s", member);
-        r = write_data(a, fd, e, member, lim, st, err);
+        r = write_data(a, fd, e, member, err);
         if (r < 0)
             return r;
         return apply_meta(fd, e, member, st, err);

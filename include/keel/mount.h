@@ -55,6 +55,7 @@ struct mount_point {
 struct mount_inputs {
     const char *stage;        /* RUN_DIR/containers/NAME (exists) */
     char *const *layers;      /* lower directories, top first; NULL: the spec's layers */
+    char *const *layer_names; /* the same as messages name them (LAYERS may be /proc/self/fd/N), or NULL */
     int userns_fd;            /* the container's user namespace, or -1 */
     uid_t root_uid;           /* with userns_fd: the host ids of the container's root */
     gid_t root_gid;

@@ -225,6 +225,67 @@ EOF
     keel_stop || fail "keel did not stop ($WHY)"
 }
 
+# ---- layer directories swapped for symlinks (fourteenth session) ---------------------
+
+# A layer may live on a volume another container writes (layers =
+# /var/lib/keel/volumes/data/layers/web beside mount = volume:data:/all); the
+# kernel resolves lowerdir= paths itself, at every start, so a symlink that
+# container planted there between two starts (web -> /) made the host's root
+# the next container's image.  keel opens each layer directory with no
+# symlink on its path and hands overlayfs the fd: a symlink as the layer, or
+# in a directory on the way to it, is refused, with a user namespace too
+# (the idmapped layers).  Here $T/host stands for the host's root (a copy of
+# the base layer, so that a container run on it shows, plus a secret); the
+# test plants the symlinks before the start, which is where a start resolves
+# them.  Control: the real layer path runs.
+test_layer_symlinks() {
+    plan layer_real_runs layer_symlink_refused layer_symlink_parent_refused layer_userns_symlink_refused
+    mkdir -p "$T/vol/layers"
+    cp -a "$LAYERS/base" "$T/vol/layers/real"
+    cp -a "$LAYERS/base" "$T/host"
+    echo host > "$T/host/host-secret"
+    ln -s "$T/host" "$T/vol/layers/swapped"
+    ln -s "$T/vol/layers" "$T/vol/link"
+    local cmd="/bin/sh -c \"echo layer-ran; if [ -e /host-secret ]; then echo secret=seen; else echo secret=absent; fi; sleep 1000\""
+    manifest <<EOF
+$(system_section)
+[container real]
+layers = $T/vol/layers/real
+command = $cmd
+restart = no
+
+[container swapped]
+layers = $T/vol/layers/swapped
+command = $cmd
+restart = no
+
+[container plink]
+layers = $T/vol/link/real
+command = $cmd
+restart = no
+
+[container uswapped]
+layers = $T/vol/layers/swapped
+command = $cmd
+restart = no
+userns = auto
+EOF
+    keel_start
+    wait_out real layer-ran 20 || fail "the control container did not run ($WHY)"
+    local n
+    for n in swapped plink uswapped; do
+        wait_until 20 handled "$n" || fail "keel neither started nor refused $n ($WHY)"
+    done
+    check layer_real_runs "the real layer path did not run" eq "$(c_value real secret)" absent
+    check layer_symlink_refused "a symlink as the layer was followed (secret=$(c_value swapped secret))" \
+        eval '! out_has swapped layer-ran && grep -qE "$(klog "(error: )?swapped: failed.*symlink")" "$ERR"'
+    check layer_symlink_parent_refused "a symlink on the layer's path was followed" \
+        eval '! out_has plink layer-ran && grep -qE "$(klog "(error: )?plink: failed.*symlink")" "$ERR"'
+    check layer_userns_symlink_refused "with userns, a symlink as the layer was followed (secret=$(c_value uswapped secret))" \
+        eval '! out_has uswapped layer-ran && grep -qE "$(klog "(error: )?uswapped: failed.*symlink")" "$ERR"'
+    keel_stop || fail "keel did not stop ($WHY)"
+}
+
 # ---- nested user namespaces (issue 22) ------------------------------------------------
 
 # capabilities = +SYS_ADMIN opens the namespace group of the default seccomp

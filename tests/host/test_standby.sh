@@ -126,12 +126,13 @@ print(len(n) if sys.argv[2] == "count" else (n[0].get(sys.argv[2], "") if n else
 }
 
 # The probe's view of its container, one "key=value" a line, minus what
-# differs between any two runs (pids, the output pipe's inode).
+# differs between any two runs (pids, the output pipe's inode, the numbers
+# of the setup child's fds that name the layers to overlayfs).
 PROBE_VIEW="hostname status ids cwd env cgroup mounts"
 view_of() {   # view_of NAME RUN: the view printed by NAME's RUN-th run (1-based)
     grep -E "^$1 \| " "$OUT" | sed -E "s/^$1 \| //" |
         awk -v n="$2" '/^run-begin$/ { k++ } k == n && /^(hostname|Cap|NoNewPrivs|Seccomp|Sig|uid|gid|euid|egid|groups|cwd|env\.|cgroup|mount)/' |
-        grep -v '^env.HOSTNAME=' | sed -E 's#/containers/[^/:,]+/#/containers/NAME/#g' | sort
+        grep -v '^env.HOSTNAME=' | sed -E 's#/containers/[^/:,]+/#/containers/NAME/#g; s#/proc/self/fd/[0-9]+#/proc/self/fd/N#g' | sort
 }
 
 sb_manifest() {

@@ -525,6 +525,41 @@ TEST(name_from_ref)
     free(n);
 }
 
+/* The config's strings go into the .image and from there into messages
+ * shown on a terminal: a control character (an escape sequence's ESC, a
+ * newline that would end the .image's line) is refused; tab and UTF-8 text
+ * are kept. */
+TEST(config_text)
+{
+    static const struct {
+        const char *config;
+        bool ok;
+    } cases[] = {
+        { "{\"config\":{\"Env\":[\"A=b\\tc\"],\"WorkingDir\":\"/caf\\u00e9\"}}", true },
+        { "{\"config\":{\"Env\":[\"A=\\u001b]2;owned\\u0007\"]}}", false },
+        { "{\"config\":{\"Entrypoint\":[\"\\u001b[2Jsh\"]}}", false },
+        { "{\"config\":{\"Cmd\":[\"a\\nb\"]}}", false },
+        { "{\"config\":{\"User\":\"1000\\r\"}}", false },
+        { "{\"config\":{\"WorkingDir\":\"/a\\u007f\"}}", false },
+        { "{\"config\":{\"StopSignal\":\"\\u009bTERM\"}}", false },   /* C1: CSI */
+        { "{\"config\":{\"ExposedPorts\":{\"80/tcp\\u001b\":{}}}}", false },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        struct json_value *root = NULL;
+        struct kerr err = { 0 };
+        struct image img = { 0 };
+        int r = json_parse(cases[i].config, strlen(cases[i].config), 4096, &root, &err);
+        CHECK_INT(r, 0);
+        if (r == 0)
+            r = import_read_config(root, &img, &err);
+        CHECK_INT(r, cases[i].ok ? 0 : -EINVAL);
+        if (r < 0 && cases[i].ok)
+            fprintf(stderr, "  %s: %s\n", cases[i].config, err.msg);
+        image_free(&img);
+        json_free(root);
+    }
+}
+
 int main(void)
 {
     RUN(oci_plain);
@@ -538,5 +573,6 @@ int main(void)
     RUN(docker_plain);
     RUN(docker_refused);
     RUN(name_from_ref);
+    RUN(config_text);
     return unit_done();
 }

@@ -497,6 +497,23 @@ TEST(volumes)
     CHECK(m && strcmp(m->system.update_volume, "v") == 0 && m->system.update_confirm_ms == 60000 &&
           strcmp(m->system.update_key, "/etc/keel/u.pub") == 0);
     manifest_free(m);
+    /* No container may write the slots (past update_key): a read-write bind
+     * of slots/, of a path in it or of a directory above it is refused;
+     * read-only, or another directory of the volume, is fine. */
+#define UV "[system]\nupdate_volume = v\n[volume v]\nlabel = x\n" C
+    EXPECT_ERROR(UV "mount = volume:v:/u\n", "t.ini:8: container 'a': mount /var/lib/keel/volumes/v would let it "
+                 "write /var/lib/keel/volumes/v/slots, the payload slots keel update verifies (update_volume): add :ro");
+    EXPECT_ERROR(UV "mount = volume:v/slots/A:/u:rw\n", "t.ini:8: container 'a': mount /var/lib/keel/volumes/v/slots/A");
+    EXPECT_ERROR(UV "mount = /var/lib/keel:/u\n", "t.ini:8: container 'a': mount /var/lib/keel would let it");
+    EXPECT_ERROR(UV "mount = //var/lib/keel/./volumes/v/slots/:/u\n", "t.ini:8: container 'a': mount");
+    const char *const uv_ok[] = { UV "mount = volume:v:/u:ro\n", UV "mount = volume:v/data:/u\n",
+                                  UV "mount = /var/lib/keel/volumes/vv:/u\n", UV "mount = /var/lib/keel/volumes/v/slotsx:/u\n" };
+    for (size_t i = 0; i < ARRAY_SIZE(uv_ok); i++) {
+        m = load_ok(uv_ok[i]);
+        CHECK(m != NULL);
+        manifest_free(m);
+    }
+#undef UV
     EXPECT_ERROR("[volume v]\nfstype = ext4\n", "t.ini:1: volume 'v' needs device, label or uuid");
     EXPECT_ERROR("[volume v]\ndevice = /dev/vdb\nlabel = x\n", "t.ini:1: volume 'v': give only one of device, label and uuid");
     EXPECT_ERROR("[volume v]\nlabel = x\nmkfs = ext4\n", "t.ini:3: volume 'v': mkfs needs device =");

@@ -25,6 +25,8 @@
 #           disk; its [volume junk] asks mkfs of vda, which holds data: keel
 #           refuses with a clear error (the boot fails, powering off) and the
 #           disk is unchanged, byte for byte.
+#   boot 4: only a config disk whose /keel.ini is a FIFO: refused at once
+#           with a clear error (the boot fails, powering off), not waited on.
 set -u
 . "$(dirname "$0")/lib.sh"
 cd "$VM_REPO"
@@ -219,3 +221,23 @@ vm_end_is "volume: the failed boot powers off" poweroff
 [ "$(sha256sum < "$junk")" = "$junk_sum" ] && vm_ok "volume: the refused disk is unchanged" ||
     vm_not_ok "volume: the refused disk is unchanged" "its bytes changed"
 vm_refute "volume: no kernel panic" 'Kernel panic|Attempted to kill init'
+
+# --- boot 4: a config disk whose /keel.ini is a FIFO ---------------------------------------------
+# The disk comes from the platform: nodev does not stop a FIFO, and a
+# blocking open of one waits for a writer that never comes (PID 1 hung at
+# boot, before any watchdog).  keel refuses it at once and powers off.
+mkdir -p "$d/fifo"
+mkfifo "$d/fifo/keel.ini"
+fifocfg=$d/fifocfg.img
+mke2fs -q -F -t ext4 -L KEELCFG -d "$d/fifo" "$fifocfg" 8M >/dev/null 2>>"$mklog" ||
+    vm_fail "volume: FIFO config disk" "$(cat "$mklog")"
+if [ "$(debugfs -R 'stat /keel.ini' "$fifocfg" 2>/dev/null | grep -oE 'Type: [a-zA-Z]+')" != "Type: FIFO" ]; then
+    vm_not_ok "volume: the config disk's /keel.ini is a FIFO" "mke2fs -d made $(debugfs -R 'stat /keel.ini' "$fifocfg" 2>&1 | head -n 2)"
+else
+    vm_ok "volume: the config disk's /keel.ini is a FIFO"
+fi
+vm_start keel-volume-4 "$cpio" "" -- -drive "file=$fifocfg,if=virtio,format=raw"
+vm_wait_end 120
+vm_assert "volume: a FIFO as the config disk's /keel.ini is refused, not waited on" \
+    'keel: error: cannot read /keel.ini from the config disk /dev/vda \(label KEELCFG\): not a regular file'
+vm_end_is "volume: the refused config disk powers off" poweroff
