@@ -160,7 +160,11 @@ static int key_load(const char *path, unsigned char *key, size_t raw, struct ker
 {
     _cleanup_free_ char *buf = NULL;
     size_t len = 0;
-    int r = read_file_at(AT_FDCWD, path, 4 * raw, &buf, &len);
+    /* Opened without blocking, a regular file only: PID 1 reads update_key
+     * at each update, and a FIFO's open would hold it for good. */
+    int r = read_regular_file(path, 4 * raw, &buf, &len);
+    if (r == -EINVAL)
+        return kerr_msg(err, EINVAL, "cannot read the key %s: not a regular file", path);
     if (r < 0)
         return kerr_set(err, -r, "cannot read the key %s", path);
     if (len == raw) {

@@ -14,6 +14,7 @@
 #include "keel/import.h"
 #include "keel/image.h"
 #include "keel/json.h"
+#include "keel/output.h"
 #include "keel/parse.h"
 #include "keel/sys.h"
 #include "keel/util.h"
@@ -24,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <mbedtls/sha256.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -31,6 +33,21 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* A warning on stderr, escaped (output_escape) whole: it may quote what an
+ * image named (a member's path in a removal's error). */
+__attribute__((format(printf, 1, 2))) static void import_warn(const char *fmt, ...)
+{
+    char raw[1024], esc[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(raw, sizeof raw, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    size_t len = output_escape(raw, (size_t)n < sizeof raw ? (size_t)n : sizeof raw - 1, esc, sizeof esc);
+    fprintf(stderr, "keel: warning: %.*s\n", (int)len, esc);
+}
 
 #define JSON_FILE_MAX (4 * 1024 * 1024)    /* index.json, manifests and configs */
 #define JSON_NODES_MAX 200000
@@ -470,7 +487,7 @@ out:
     free(h);
     struct kerr rerr;
     if (fstatat(layersfd, tmp, &sb, AT_SYMLINK_NOFOLLOW) == 0 && unpack_remove_tree(layersfd, tmp, &rerr) < 0)
-        fprintf(stderr, "keel: warning: cannot remove layers/%s: %s\n", tmp, rerr.msg);
+        import_warn("cannot remove layers/%s: %s", tmp, rerr.msg);
     return ret;
 }
 
@@ -1006,6 +1023,39 @@ static int write_image(int destfd, const char *name, const struct image *img, st
     return 0;
 }
 
+/* The .image this import will write, read back before any layer is
+ * extracted: the config with N_LAYERS layer lines of the longest name, as
+ * image_load will read it (a line or the file over the reader's limit), so
+ * that a config the reader refuses refuses the import now, not the .image
+ * nobody can load after it. */
+static int config_fits_image(const struct image *cfg, size_t n_layers, struct kerr *err)
+{
+    char longest[] = "layers/sha256-0000000000000000000000000000000000000000000000000000000000000000.erofs";
+    _cleanup_free_ char **layers = calloc(n_layers + 1, sizeof *layers);
+    if (!layers)
+        return kerr_set(err, ENOMEM, "cannot import");
+    for (size_t i = 0; i < n_layers; i++)
+        layers[i] = longest;
+    char name[] = "x", digest[] = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    struct image probe = *cfg;
+    probe.layers = layers;
+    probe.name = name;
+    probe.digest = digest;
+    _cleanup_free_ char *text = image_format(&probe);
+    if (!text)
+        return kerr_set(err, errno, "cannot import");
+    size_t len = strlen(text);
+    if (len > IMAGE_FILE_MAX)
+        return kerr_msg(err, EFBIG, "the image config is too large for a .image (%zu bytes, at most %d)", len,
+                        IMAGE_FILE_MAX);
+    struct image back;
+    struct kerr why = { 0 };
+    if (image_parse("the image config", "/", text, len, &back, &why) < 0)
+        return kerr_msg(err, EINVAL, "the image config cannot be kept in a .image: %s", why.msg);
+    image_free(&back);
+    return 0;
+}
+
 /* --- what a refused import takes back -------------------------------------------- */
 
 /* A refused import leaves DEST as it found it (as docker load and skopeo copy
@@ -1108,7 +1158,7 @@ static void take_back(const char *dest, int destfd, int layersfd, const struct m
      * .image, and layer_in_use sees the .image files of those that did. */
     bool alone = layersfd >= 0 && flock(layersfd, LOCK_EX | LOCK_NB) == 0;
     if (!alone && m->fresh)
-        fprintf(stderr, "keel: warning: another import into %s is running: the layers this one extracted stay\n", dest);
+        import_warn("another import into %s is running: the layers this one extracted stay", dest);
     for (size_t i = 0; m->fresh && m->fresh[i]; i++) {
         struct kerr rerr;
         char layer[80];
@@ -1116,10 +1166,10 @@ static void take_back(const char *dest, int destfd, int layersfd, const struct m
         if (!alone || layer_in_use(destfd, layer))
             continue;
         if (unpack_remove_tree(layersfd, m->fresh[i], &rerr) < 0)
-            fprintf(stderr, "keel: warning: cannot remove %s/layers/%s: %s\n", dest, m->fresh[i], rerr.msg);
+            import_warn("cannot remove %s/layers/%s: %s", dest, m->fresh[i], rerr.msg);
     }
     if (m->layers && unlinkat(destfd, "layers", AT_REMOVEDIR) < 0 && errno != ENOTEMPTY && errno != ENOENT)
-        fprintf(stderr, "keel: warning: cannot remove %s/layers: %s\n", dest, strerror(errno));
+        import_warn("cannot remove %s/layers: %s", dest, strerror(errno));
     if (dest[m->dest_at] == '\0')
         return;
     _cleanup_free_ char *parent = m->dest_at ? strndup(dest, m->dest_at) : strdup(".");
@@ -1194,7 +1244,7 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
                                        : import_plan_docker(&docs, &o->platform, &p, err);
     if (r < 0)
         goto out;
-    if ((r = import_read_config(p.config, &img, err)) < 0)
+    if ((r = import_read_config(p.config, &img, err)) < 0 || (r = config_fits_image(&img, p.n, err)) < 0)
         goto out;
     for (size_t i = 0; i < p.n; i++) {
         bool fresh = false;
@@ -1233,7 +1283,7 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
     }
     char **prog = img.entrypoint && img.entrypoint[0] ? &img.entrypoint[0] : img.cmd && img.cmd[0] ? &img.cmd[0] : NULL;
     if (prog && resolve_program(layersfd, names, strv_len(names), prog, img.env) == 0 && !strchr(*prog, '/'))
-        fprintf(stderr, "keel: warning: %s is not in the image's PATH: the manifest's command must name the program\n",
+        import_warn("%s is not in the image's PATH: the manifest's command must name the program",
                 *prog);
     img.name = o->name ? strdup(o->name) : import_name_from_ref(p.ref);
     if (!img.name)
@@ -1249,9 +1299,9 @@ int import_run(const struct import_opts *o, char **image_path, struct kerr *err)
     if ((r = write_image(destfd, img.name, &img, err)) < 0)
         goto out;
     if (st.owner_lost)
-        fprintf(stderr, "keel: warning: not root: the layers' files belong to you, not to the image's owners\n");
+        import_warn("not root: the layers' files belong to you, not to the image's owners");
     if (st.xattrs_skipped)
-        fprintf(stderr, "keel: warning: %llu extended attributes outside user.* and security.capability were left out\n",
+        import_warn("%llu extended attributes outside user.* and security.capability were left out",
                 (unsigned long long)st.xattrs_skipped);
     printf("%s: %zu layer%s (%zu new), %llu files, %llu bytes\n", img.name, p.n, p.n == 1 ? "" : "s", fresh_n,
            (unsigned long long)st.entries, (unsigned long long)st.bytes);
@@ -1263,7 +1313,7 @@ out:
     if (src.staged) {
         struct kerr rerr;
         if (unpack_remove_tree(destfd, stage, &rerr) < 0)
-            fprintf(stderr, "keel: warning: cannot remove %s/%s: %s\n", o->dest, stage, rerr.msg);
+            import_warn("cannot remove %s/%s: %s", o->dest, stage, rerr.msg);
     }
     if (r < 0) {
         free(*image_path);

@@ -167,7 +167,7 @@ test_hostile() {
 # character, which the .image would carry to keel check's and the console's
 # messages, is refused at import.
 test_escapes() {
-    plan member_escaped config_refused
+    plan member_escaped config_refused long_config_refused
     mkdir -p "$T/tiny/etc"
     echo tiny > "$T/tiny/etc/tiny"
     # controls FILE: the control bytes of FILE but newline and tab, as hex.
@@ -186,6 +186,14 @@ test_escapes() {
     check config_refused "a config Env with an escape sequence was not refused (status $IRC, control bytes ${c:-none}): $(head -c 300 "$T/import.err")" \
         eval '[ "$IRC" != 0 ] && [ -z "$c" ] && grep -q "Env holds a value that is not a one-line string without control characters" "$T/import.err" &&
               [ -z "$(ls "$T/cdest"/*.image 2>/dev/null)" ]'
+    # A config value longer than a .image line may be: refused before any
+    # layer, not written into a .image nobody can load (before: imported,
+    # then keel check and keel run refused the .image).
+    "$MKIMAGE" --format oci --base "$T/tiny" --out "$T/long" --hostile long-env 2> "$T/mkimage.err" ||
+        fail "mkimage: $(tail -n 1 "$T/mkimage.err")"
+    import "$T/long" "$T/ldest"
+    check long_config_refused "a 70,000-byte Env value was not refused before the layers (status $IRC): $(head -c 300 "$T/import.err")" \
+        eval '[ "$IRC" != 0 ] && grep -q "the image config cannot be kept in a .image" "$T/import.err" && [ ! -e "$T/ldest" ]'
 }
 
 # An OCI layout directory is often unpacked from a tar by root, so what
@@ -282,7 +290,7 @@ test_platform() {
 # are left: that import may be reusing them; so is one that a .image in
 # DEST names.
 test_refused() {
-    plan fresh_gone existing_kept layers_taken_back busy_layers_kept named_layer_kept
+    plan fresh_gone existing_kept layers_taken_back busy_layers_kept warning_escaped named_layer_kept
     mkdir -p "$T/tiny/etc" "$T/top" "$T/have" "$T/outside"
     echo tiny > "$T/tiny/etc/tiny"
     echo mine > "$T/have/file"
@@ -304,6 +312,17 @@ test_refused() {
     IRC=$?
     check busy_layers_kept "with DEST/layers held, the layers were not left with a warning: $(ls -A "$T/have/layers") (status $IRC)" \
         eval '[ "$IRC" = 1 ] && [ "$(ls -A "$T/have/layers" | grep -c "^sha256-")" = 2 ] && grep -q "another import" "$T/import.err"'
+    # Every warning is escaped whole, as the error is (a removal's error
+    # may quote a member's path): here a DEST with an escape sequence in
+    # its name, in the "another import" warning.  Before, ESC went out raw.
+    local odd esc want='odd\x1b]2;t\x07 is running'
+    esc=$(printf '\033')
+    odd="$T/odd${esc}]2;t$(printf '\007')"
+    mkdir -p "$odd/layers" && chmod 700 "$odd/layers"
+    flock -s "$odd/layers" timeout -k 2 $((60 * SLOW)) "$KEEL" import "$T/h" "$odd" > "$T/import.out" 2> "$T/import.err"
+    IRC=$?
+    check warning_escaped "keel import's warning quoted DEST raw (status $IRC): $(head -c 300 "$T/import.err" | od -c | head -n 4)" \
+        eval '[ "$IRC" = 1 ] && grep -qF "$want" "$T/import.err" && ! grep -q "$esc" "$T/import.err"'
     # A layer it extracted that a .image in DEST names (an import that
     # reused it while this one ran) stays; the other goes.
     "$MKIMAGE" --format oci --base "$T/tiny" --out "$T/good" 2> "$T/mkimage.err" || fail "mkimage: $(tail -n 1 "$T/mkimage.err")"

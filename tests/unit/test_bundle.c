@@ -8,6 +8,8 @@
 #include <mbedtls/sha256.h>
 #include <sodium/crypto_sign_ed25519.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct tarbuf {
@@ -425,6 +427,25 @@ TEST(keygen_pairs)
     rmdir(dir);
 }
 
+/* update_key is read by PID 1 at each update: a FIFO (or another file that
+ * is not regular) is refused at once, never opened blocking (before: the
+ * open waited for a writer for good; here, the test would hang). */
+TEST(key_not_regular_refused)
+{
+    char dir[] = "/tmp/test_bundle.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char fifo[300];
+    snprintf(fifo, sizeof fifo, "%s/key.pub", dir);
+    CHECK_INT(mkfifo(fifo, 0600), 0);
+    unsigned char pk[BUNDLE_PUBKEY_BYTES];
+    struct kerr e = { 0 };
+    CHECK_INT(bundle_pubkey_load(fifo, pk, &e), -EINVAL);
+    CHECK(strstr(e.msg, "not a regular file") != NULL);
+    CHECK_INT(bundle_pubkey_load(dir, pk, &e), -EINVAL);
+    unlink(fifo);
+    rmdir(dir);
+}
+
 int main(void)
 {
     /* keel calls libsodium's Ed25519 alone, without sodium_init() (bundle.c
@@ -444,5 +465,6 @@ int main(void)
     RUN(member_names);
     RUN(write_read_back);
     RUN(keygen_pairs);
+    RUN(key_not_regular_refused);
     return unit_done();
 }
