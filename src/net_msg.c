@@ -84,6 +84,13 @@ void net_msg_port_disable(struct nlbuf *b, int ifindex, const char *label)
      * of the port's is learned again in between. */
     nlbuf_put_u8(b, IFLA_BRPORT_STATE, BR_STATE_DISABLED);
     nlbuf_put(b, IFLA_BRPORT_FLUSH, NULL, 0);
+    /* Should the port be enabled again (its carrier coming back enables a
+     * disabled port), it learns nothing and is flooded nothing: no frame
+     * for another port's address reaches it. */
+    nlbuf_put_u8(b, IFLA_BRPORT_LEARNING, 0);
+    nlbuf_put_u8(b, IFLA_BRPORT_UNICAST_FLOOD, 0);
+    nlbuf_put_u8(b, IFLA_BRPORT_MCAST_FLOOD, 0);
+    nlbuf_put_u8(b, IFLA_BRPORT_BCAST_FLOOD, 0);
     nlbuf_nest_end(b);
     nlbuf_end(b);
 }

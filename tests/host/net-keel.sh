@@ -504,6 +504,12 @@ port_state=$(ip -d -o link show kvl1 2>&1 | grep -o 'bridge_slave state [a-z]*')
 check "keel run: linger: l1's host end is a disabled bridge port (${port_state:-no state})" \
     [ "$port_state" = "bridge_slave state disabled" ]
 check "keel run: linger: l1's namespace, held after its stop, no longer reaches the gateway" eval '! held_ping'
+# Its carrier coming back enables a disabled port again (the bridge's carrier
+# check): what CAP_NET_ADMIN over the namespace can do.  It still receives
+# nothing: no learning, no flooding.
+nsenter --net="/proc/$hold/ns/net" ip link set eth0 down
+nsenter --net="/proc/$hold/ns/net" ip link set eth0 up
+check "keel run: linger: nor after its eth0 went down and up" eval '! held_ping'
 kill "$hold" 2>/dev/null
 wait "$hold" 2>/dev/null
 keel_stop
