@@ -1507,6 +1507,29 @@ int net_container_netns(struct net_ctx *ctx, const struct container_spec *c, int
     return 0;
 }
 
+/* Takes a released container's host end off its bridge's forwarding.  The
+ * kernel deletes the pair only with the namespace, and the namespace lives
+ * as long as anything holds it: a socket the container passed to another
+ * one (SCM_RIGHTS over a shared volume), an orphaned TCP socket a peer keeps
+ * alive with a zero window.  Its eth0 would keep the freed address, and the
+ * address's MAC, on the bridge beside the address's next owner.  Disabling
+ * the port costs no RCU grace period, unlike deleting the link. */
+static void detach_port(struct net_ctx *ctx, const struct net_slot *s, const char *whose)
+{
+    unsigned idx = if_nametoindex(s->veth);   /* keel's namespace: the host end */
+    if (idx == 0) {
+        if (errno != ENODEV)   /* ENODEV: the namespace, and the pair, already gone */
+            log_warn("cannot take %s's veth %s off its bridge: %s", whose, s->veth, strerror(errno));
+        return;
+    }
+    struct kerr e;
+    nlbuf_reset(&ctx->buf);
+    net_msg_port_disable(&ctx->buf, (int)idx, "disable the bridge port");
+    int r = nlbuf_send(ctx->rt, &ctx->buf, NULL, NULL, &e);
+    if (r < 0 && r != -ENODEV)
+        log_warn("cannot take %s's veth %s off its bridge: %s", whose, s->veth, e.msg);
+}
+
 pid_t net_container_release(struct net_ctx *ctx, const struct container_spec *c, bool in_place)
 {
     if (!ctx)
@@ -1518,6 +1541,8 @@ pid_t net_container_release(struct net_ctx *ctx, const struct container_spec *c,
     if (s->ns_fd < 0)
         return 0;
     unpin(s);   /* ns_fd < 0 from here: its ports leave the next ruleset */
+    if (c->net == NET_BRIDGE)
+        detach_port(ctx, s, c->name);
     if (c->net == NET_BRIDGE && c->n_ports) {
         struct kerr e;
         if (update_ports(ctx, &e) < 0)
@@ -1593,7 +1618,10 @@ int net_replace_commit(struct net_ctx *ctx, const struct container_spec *c, stru
  * address. */
 static pid_t slot_release(struct net_ctx *ctx, struct net_slot *s, const char *whose)
 {
+    bool had_ns = s->ns_fd >= 0;
     unpin(s);
+    if (had_ns && s->ip.s_addr)
+        detach_port(ctx, s, whose);
     pid_t pid = s->ip.s_addr ? forget_flows_async(ctx, s->ip, s->ip6, whose, false) : 0;
     s->ip.s_addr = 0;
     s->ip6 = (struct in6_addr)IN6ADDR_ANY_INIT;

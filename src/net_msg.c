@@ -2,6 +2,7 @@
 #include "keel/net_msg.h"
 
 #include <linux/if.h>
+#include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
@@ -68,6 +69,29 @@ void net_msg_link_set(struct nlbuf *b, const char *ifname, int ifindex, unsigned
         nlbuf_nest_end(b);
         nlbuf_nest_end(b);
     }
+    nlbuf_end(b);
+}
+
+void net_msg_port_disable(struct nlbuf *b, int ifindex, const char *label)
+{
+    /* AF_BRIDGE (the bridge's own setlink): RTM_NEWLINK with
+     * IFLA_INFO_SLAVE_DATA notifies a state change afterwards, and the
+     * bridge's carrier check then enables the port again. */
+    struct ifinfomsg ifi = { .ifi_family = AF_BRIDGE, .ifi_index = ifindex };
+    nlbuf_begin(b, RTM_SETLINK, NLM_F_ACK, &ifi, sizeof ifi, label);
+    nlbuf_nest_begin(b, IFLA_PROTINFO);
+    /* The bridge applies the state before the flush (br_setport): no frame
+     * of the port's is learned again in between. */
+    nlbuf_put_u8(b, IFLA_BRPORT_STATE, BR_STATE_DISABLED);
+    nlbuf_put(b, IFLA_BRPORT_FLUSH, NULL, 0);
+    /* Should the port be enabled again (its carrier coming back enables a
+     * disabled port), it learns nothing and is flooded nothing: no frame
+     * for another port's address reaches it. */
+    nlbuf_put_u8(b, IFLA_BRPORT_LEARNING, 0);
+    nlbuf_put_u8(b, IFLA_BRPORT_UNICAST_FLOOD, 0);
+    nlbuf_put_u8(b, IFLA_BRPORT_MCAST_FLOOD, 0);
+    nlbuf_put_u8(b, IFLA_BRPORT_BCAST_FLOOD, 0);
+    nlbuf_nest_end(b);
     nlbuf_end(b);
 }
 

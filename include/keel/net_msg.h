@@ -46,6 +46,10 @@ void net_msg_link_get(struct nlbuf *b, const char *ifname, const char *label);
 /* RTM_GETLINK dump of every link (answered by data replies and a DONE). */
 void net_msg_link_dump(struct nlbuf *b, const char *label);
 
+/* RTM_SETLINK on bridge port `ifindex`: state disabled (it forwards and
+ * learns nothing more) and its learned addresses flushed. */
+void net_msg_port_disable(struct nlbuf *b, int ifindex, const char *label);
+
 /* RTM_DELLINK by `ifindex`, or (ifindex 0) by `ifname`. */
 void net_msg_link_del(struct nlbuf *b, int ifindex, const char *ifname, const char *label);
 

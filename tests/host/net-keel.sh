@@ -469,6 +469,52 @@ touch "$TMP/udp-stop"
 keel_stop
 check "keel run: reuse: nothing left after exit" eventually nothing_left
 
+# A namespace held beyond its container (fourteenth session): the kernel
+# deletes a veth pair only with its namespace, and anything holding the
+# namespace keeps it (a socket the container passed to another one over a
+# shared volume, an orphaned TCP socket a peer keeps alive with a zero
+# window).  Its eth0 kept the freed address and the address's MAC on the
+# bridge, beside the next container given them.  Here the test holds it (a
+# process of its own in the namespace): once l1 is stopped, nothing from
+# that namespace reaches the bridge.
+cat >"$KT/linger.ini" <<EOF
+[system]
+log_dir = $KT/log
+stop_timeout = 2
+
+[container l1]
+$common
+command = /bin/sleep 1000
+network = bridge
+
+[container keeper]
+$common
+command = /bin/sleep 1000
+network = none
+EOF
+keel_start "$KT/linger.ini"
+check "keel run: linger: l1 started" poll 20 said "l1: started"
+nsenter --net="$RUN/netns/l1" sleep 300 &
+hold=$!
+held_ping() { nsenter --net="/proc/$hold/ns/net" busybox ping -c1 -W2 172.30.0.1 >/dev/null 2>&1; }
+check "keel run: linger control: l1's namespace reaches the gateway" poll 10 held_ping
+q timeout 20 "$KEEL" stop l1
+check "keel run: linger: l1 stopped" poll 20 said "l1: stopped"
+port_state=$(ip -d -o link show kvl1 2>&1 | grep -o 'bridge_slave state [a-z]*')
+check "keel run: linger: l1's host end is a disabled bridge port (${port_state:-no state})" \
+    [ "$port_state" = "bridge_slave state disabled" ]
+check "keel run: linger: l1's namespace, held after its stop, no longer reaches the gateway" eval '! held_ping'
+# Its carrier coming back enables a disabled port again (the bridge's carrier
+# check): what CAP_NET_ADMIN over the namespace can do.  It still receives
+# nothing: no learning, no flooding.
+nsenter --net="/proc/$hold/ns/net" ip link set eth0 down
+nsenter --net="/proc/$hold/ns/net" ip link set eth0 up
+check "keel run: linger: nor after its eth0 went down and up" eval '! held_ping'
+kill "$hold" 2>/dev/null
+wait "$hold" 2>/dev/null
+keel_stop
+check "keel run: linger: nothing left after exit" eventually nothing_left
+
 # A release under way (issue 17): the conntrack walk that forgets a stopped
 # container's flows runs in a child of keel, and keel serves meanwhile.
 # strace holds that child: it delays the child's alarm(2), a call keel
