@@ -1054,7 +1054,7 @@ test_leased_files() {
     { system_section
       echo "control = unix://$T/keel.sock"
       simple c "/bin/probe lease /tmp/x print up sleep inf" "upper = tmpfs"
-      simple l "/bin/sh -c 'rm /logs/l.log && exec /bin/probe lease /logs/l.log print up sleep inf'" \
+      simple l "/bin/probe lease-fresh /logs/l.log print up sleep inf" \
           "mount = $T/log:/logs:rw"; } | manifest
     keel_start
     wait_out c up 30 || fail "c did not start ($WHY)"

@@ -100,6 +100,8 @@
  *                       Another process's blocking open of PATH waits for the
  *                       kernel's fs.lease-break-time (45 s by default); a
  *                       non-blocking one fails at once (EWOULDBLOCK)
+ *   lease-fresh PATH    the same on a PATH removed and made anew, retried while
+ *                       someone else opens the new file first (EAGAIN)
  *   stderr TEXT         TEXT on stderr
  *   tty                 the controlling terminal as an attacker sees it:
  *                       tty.open=ok|ERRNO (open("/dev/tty")), tty.sid_leader=1|0
@@ -1218,6 +1220,26 @@ static void cmd_lease(const char *path)
     printf("lease:%s=%s\n", path, e ? errname(e) : "ok");
 }
 
+/* lease-fresh PATH: PATH removed and made anew, then leased as lease does;
+ * retried (up to 20 times, 50 ms apart) while the lease is refused with
+ * EAGAIN: keel opens a removed log again at its path at times of its own (a
+ * start), and a write lease needs a file nobody else has open. */
+static void cmd_lease_fresh(const char *path)
+{
+    signal(SIGIO, SIG_IGN);
+    int e = 0;
+    for (int i = 0; i < 20; i++) {
+        unlink(path);
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);   /* held until the probe exits */
+        e = fd < 0 || fcntl(fd, F_SETLEASE, F_WRLCK) < 0 ? errno : 0;
+        if (e != EAGAIN)
+            break;
+        close(fd);
+        usleep(50000);
+    }
+    printf("lease:%s=%s\n", path, e ? errname(e) : "ok");
+}
+
 /* ---- pipe-grab ---------------------------------------------------------- */
 
 static volatile sig_atomic_t pipe_grab_stop;
@@ -1478,6 +1500,8 @@ int main(int argc, char **argv)
             cmd_exe_attack(need(argv, &i));
         else if (strcmp(c, "lease") == 0)
             cmd_lease(need(argv, &i));
+        else if (strcmp(c, "lease-fresh") == 0)
+            cmd_lease_fresh(need(argv, &i));
         else if (strcmp(c, "pipe-grab") == 0) {
             const char *secs = need(argv, &i);
             bool forge = argv[i + 1] && strcmp(argv[i + 1], "forge") == 0;
